@@ -1,0 +1,4 @@
+// Command payvault is the payvault server and its operator CLI.
+package main
+
+func main() {}

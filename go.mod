@@ -1,0 +1,3 @@
+module github.com/payvault/payvault
+
+go 1.26.0
