@@ -1,0 +1,81 @@
+// Package card validates and inspects payment card data: primary account numbers (PANs),
+// the Luhn check digit, brand detection by IIN prefix tables, expiry dates, magnetic-stripe
+// track data and issuer (BIN) information.
+//
+// Every function is pure and holds no state; the BIN range data is embedded and parsed once
+// by LoadBINs into a value the caller keeps. Errors are constants of type Error, so their text
+// can never contain a card number or any other part of the input.
+package card
+
+// Error is an error returned by this package. Its text is fixed and never contains any part
+// of the input, which may be a card number.
+type Error string
+
+// Error returns the fixed text of e.
+func (e Error) Error() string { return string(e) }
+
+const (
+	// ErrExpiry is returned by ParseMMYY for anything but four digits MMYY with a month from
+	// 01 to 12.
+	ErrExpiry Error = "card: expiry is not MMYY with a valid month"
+
+	// ErrTrack is returned by ParseTrack for anything but a well-formed track 1 or track 2.
+	ErrTrack Error = "card: track data is neither a valid track 1 nor a valid track 2"
+)
+
+// Digits reports whether s is non-empty and made only of the ASCII digits 0-9.
+func Digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Luhn reports whether digits is a non-empty string of ASCII digits that passes the Luhn
+// (mod 10) check of ISO/IEC 7812-1: doubling every second digit from the right and
+// subtracting 9 from any result over 9, the digits sum to a multiple of 10.
+func Luhn(digits string) bool {
+	if digits == "" {
+		return false
+	}
+	sum := 0
+	double := false
+	for i := len(digits) - 1; i >= 0; i-- {
+		c := digits[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		d := int(c - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+// BIN returns the first six characters of pan, its bank identification number, or all of pan
+// if it is shorter. PCI DSS allows the first six and last four digits to be shown.
+func BIN(pan string) string {
+	if len(pan) < 6 {
+		return pan
+	}
+	return pan[:6]
+}
+
+// Last4 returns the last four characters of pan, or all of pan if it is shorter.
+func Last4(pan string) string {
+	if len(pan) < 4 {
+		return pan
+	}
+	return pan[len(pan)-4:]
+}
