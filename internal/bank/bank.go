@@ -62,9 +62,9 @@ func Institution(s string) bool {
 }
 
 // AccountNumber reports whether s is an account number of ASCII digits only, whose length is
-// between min and max inclusive.
-func AccountNumber(s string, min, max int) bool {
-	return len(s) >= min && len(s) <= max && digits(s)
+// between minLen and maxLen inclusive.
+func AccountNumber(s string, minLen, maxLen int) bool {
+	return len(s) >= minLen && len(s) <= maxLen && digits(s)
 }
 
 // digits reports whether s is non-empty and made only of the ASCII digits 0-9.
