@@ -1,0 +1,116 @@
+package keys
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Alnum is the alphabet of upper- and lower-case ASCII letters and digits.
+const Alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// Digits is the alphabet of the ASCII decimal digits.
+const Digits = "0123456789"
+
+// mustRead fills b from crypto/rand and panics if it fails.
+func mustRead(b []byte) {
+	if _, err := rand.Read(b); err != nil {
+		panic("keys: crypto/rand failed: " + err.Error())
+	}
+}
+
+// RandomString returns n characters drawn uniformly and independently from
+// alphabet, using crypto/rand. Each character of alphabet (a rune, so
+// non-ASCII alphabets work) is equally likely: bytes that would bias the
+// choice are rejected and redrawn.
+//
+// It returns "" for n <= 0. It panics if alphabet is empty or has more than
+// 256 characters, which is a programming error, and if crypto/rand fails.
+func RandomString(n int, alphabet string) string {
+	if n <= 0 {
+		return ""
+	}
+	runes := []rune(alphabet)
+	size := len(runes)
+	if size == 0 || size > 256 {
+		panic("keys: RandomString needs an alphabet of 1 to 256 characters")
+	}
+	// Accept a byte b only below the largest multiple of size that fits in
+	// a byte, so that b % size is uniform.
+	limit := 256 - 256%size
+	singleByte := len(alphabet) == size // no multi-byte runes: index bytes
+	var sb strings.Builder
+	if singleByte {
+		sb.Grow(n)
+	} else {
+		sb.Grow(n * utf8.UTFMax)
+	}
+	buf := make([]byte, n+n/2+8)
+	for count := 0; count < n; {
+		mustRead(buf)
+		for _, b := range buf {
+			if int(b) >= limit {
+				continue
+			}
+			if singleByte {
+				sb.WriteByte(alphabet[int(b)%size])
+			} else {
+				sb.WriteRune(runes[int(b)%size])
+			}
+			if count++; count == n {
+				break
+			}
+		}
+	}
+	return sb.String()
+}
+
+// RandomDigits returns n random decimal digits from crypto/rand.
+func RandomDigits(n int) string {
+	return RandomString(n, Digits)
+}
+
+// RandomHex returns nBytes random bytes from crypto/rand as lower-case
+// hex, 2*nBytes characters long.
+func RandomHex(nBytes int) string {
+	if nBytes <= 0 {
+		return ""
+	}
+	b := make([]byte, nBytes)
+	mustRead(b)
+	return hex.EncodeToString(b)
+}
+
+// NewUUIDv7 returns an RFC 9562 version 7 UUID in lower-case dashed form:
+// 48 bits of Unix time in milliseconds, the version 7, the variant 10 and
+// 74 bits from crypto/rand. Ids made in different milliseconds sort by
+// time, as strings and as bytes; ids made within one millisecond are in
+// random order.
+func NewUUIDv7() string {
+	return newUUIDv7(time.Now())
+}
+
+// newUUIDv7 returns a version 7 UUID for time now.
+func newUUIDv7(now time.Time) string {
+	var u [16]byte
+	var ms [8]byte
+	binary.BigEndian.PutUint64(ms[:], uint64(now.UnixMilli()))
+	copy(u[:6], ms[2:])
+	mustRead(u[6:])
+	u[6] = 0x70 | u[6]&0x0f // version 7
+	u[8] = 0x80 | u[8]&0x3f // variant 10
+	var s [36]byte
+	hex.Encode(s[0:8], u[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], u[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], u[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], u[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:36], u[10:16])
+	return string(s[:])
+}
