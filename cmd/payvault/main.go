@@ -1,4 +1,211 @@
 // Command payvault is the payvault server and its operator CLI.
 package main
 
-func main() {}
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/payvault/payvault/internal/app"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// storeFlags select the store and its master key; every command that opens the store has them.
+type storeFlags struct {
+	Data          string `help:"Data directory of the embedded store." default:"./payvault-data" placeholder:"DIR"`
+	Database      string `help:"PostgreSQL URL (postgres://...); replaces the embedded store." placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
+	MasterKeyFile string `help:"File holding the base64 master key; overrides the data dir's key file." placeholder:"FILE" type:"path"`
+	MasterKey     string `help:"-" hidden:"" env:"PAYVAULT_MASTER_KEY"`
+	LogFormat     string `help:"Log format: text or json." enum:"text,json" default:"text"`
+}
+
+func (f storeFlags) config(out io.Writer) app.Config {
+	var h slog.Handler
+	if f.LogFormat == "json" {
+		h = slog.NewJSONHandler(os.Stderr, nil)
+	} else {
+		h = slog.NewTextHandler(os.Stderr, nil)
+	}
+	return app.Config{
+		DataDir: f.Data, DatabaseURL: f.Database, MasterKey: f.MasterKey, MasterKeyFile: f.MasterKeyFile,
+		Logger: slog.New(h), Out: out,
+	}
+}
+
+type cli struct {
+	Serve    serveCmd    `cmd:"" help:"Serve the Paysafe and Fortis APIs, the admin API and the hosted fields."`
+	Merchant merchantCmd `cmd:"" help:"Manage merchants."`
+	Migrate  migrateCmd  `cmd:"" help:"Apply database migrations and exit."`
+	Keys     keysCmd     `cmd:"" help:"Inspect and rotate data and fingerprint keys."`
+}
+
+type serveCmd struct {
+	storeFlags
+	Listen                string `help:"Address to listen on." default:"127.0.0.1:8080"`
+	AdminTokenFile        string `help:"File holding the admin API bearer token (or set PAYVAULT_ADMIN_TOKEN)." placeholder:"FILE" type:"path"`
+	AdminToken            string `help:"-" hidden:"" env:"PAYVAULT_ADMIN_TOKEN"`
+	TLSCert               string `help:"TLS certificate (PEM) to serve HTTPS." placeholder:"FILE" type:"path"`
+	TLSKey                string `help:"TLS private key (PEM)." placeholder:"FILE" type:"path"`
+	PublicBaseURL         string `help:"Scheme and host used in every Location header and link, e.g. https://vault.example.com." placeholder:"URL"`
+	TLSTerminatedUpstream bool   `help:"A trusted proxy terminates TLS in front of payvault, so live credentials are accepted over its plain HTTP."`
+	Demo                  bool   `help:"Serve the demo checkout page for sandbox merchants." default:"true" negatable:""`
+}
+
+func (c *serveCmd) Run(ctx context.Context) error {
+	cfg := c.config(os.Stdout)
+	cfg.Listen = c.Listen
+	cfg.AdminToken, cfg.AdminTokenFile = c.AdminToken, c.AdminTokenFile
+	cfg.TLSCert, cfg.TLSKey = c.TLSCert, c.TLSKey
+	cfg.PublicBaseURL, cfg.TLSTerminatedUpstream, cfg.Demo = c.PublicBaseURL, c.TLSTerminatedUpstream, c.Demo
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	m, err := app.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := m.Listen(); err != nil {
+		return err
+	}
+	if m.Credentials != nil {
+		printFirstStart(os.Stdout, m)
+	}
+	return m.Run(ctx)
+}
+
+// printFirstStart shows the sandbox merchant's credentials once, with a curl that works.
+func printFirstStart(w io.Writer, m *app.Main) {
+	c := m.Credentials
+	b, _ := json.MarshalIndent(c, "", "  ")
+	fmt.Fprintf(w, "payvault: first start. A sandbox merchant was created; its credentials are shown only now:\n%s\n", b)
+	if m.AdminTokenGenerated != "" {
+		fmt.Fprintf(w, "\nAdmin API token (shown only now; set PAYVAULT_ADMIN_TOKEN to choose your own):\n%s\n", m.AdminTokenGenerated)
+	}
+	fmt.Fprintf(w, "\nTry it:\n  curl -s -u %s:%s -H 'Content-Type: application/json' -d '{\"merchantCustomerId\":\"demo-1\",\"locale\":\"en_US\"}' %s/customervault/v1/profiles\n\n",
+		c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret, m.URL())
+}
+
+type merchantCmd struct {
+	Create merchantCreateCmd `cmd:"" help:"Create a merchant and print its credentials once."`
+}
+
+type merchantCreateCmd struct {
+	storeFlags
+	Name          string `help:"Merchant name." required:""`
+	AccountNumber string `help:"Payment account number of the default location (random when omitted)." placeholder:"N"`
+	Live          bool   `help:"Create a live merchant (strict checks, no sandbox processor)."`
+	JSON          bool   `help:"Print one JSON object." name:"json"`
+}
+
+func (c *merchantCreateCmd) Run(ctx context.Context) error {
+	m, err := app.OpenTool(ctx, c.config(os.Stderr))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	creds, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: c.Name, Live: c.Live, AccountNumber: c.AccountNumber})
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return json.NewEncoder(os.Stdout).Encode(creds)
+	}
+	b, _ := json.MarshalIndent(creds, "", "  ")
+	fmt.Printf("Merchant %q created. Its secrets are shown only now:\n%s\n", c.Name, b)
+	return nil
+}
+
+type migrateCmd struct {
+	storeFlags
+}
+
+func (c *migrateCmd) Run(ctx context.Context) error {
+	m, err := app.OpenTool(ctx, c.config(os.Stderr))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	v, err := m.Store.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("schema is at version %d\n", v)
+	return nil
+}
+
+type keysCmd struct {
+	Status keysStatusCmd `cmd:"" help:"Show the data and fingerprint keys and how many records each protects."`
+	Rotate keysRotateCmd `cmd:"" help:"Add a new data key (or fingerprint key) and make it primary."`
+}
+
+type keysStatusCmd struct {
+	storeFlags
+	JSON bool `help:"Print one JSON object." name:"json"`
+}
+
+func (c *keysStatusCmd) Run(ctx context.Context) error {
+	m, err := app.OpenTool(ctx, c.config(os.Stderr))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	st, err := m.KeyStatus(ctx)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return json.NewEncoder(os.Stdout).Encode(st)
+	}
+	fmt.Printf("primary data key: %d\n", st.PrimaryKeyID)
+	for _, k := range st.Keys {
+		fmt.Printf("  %-6s key %-12d %-9s %d records\n", k.Keyset, k.ID, k.Status, k.Records)
+	}
+	return nil
+}
+
+type keysRotateCmd struct {
+	storeFlags
+	Fingerprint bool `help:"Rotate the fingerprint (MAC) key instead of the data key."`
+}
+
+func (c *keysRotateCmd) Run(ctx context.Context) error {
+	m, err := app.OpenTool(ctx, c.config(os.Stderr))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	which := "data"
+	if c.Fingerprint {
+		which = "mac"
+	}
+	id, err := m.Keyring.Rotate(ctx, which)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("new primary %s key: %d (running servers pick it up within seconds)\n", which, id)
+	return nil
+}
+
+func main() {
+	var c cli
+	kctx := kong.Parse(&c,
+		kong.Name("payvault"),
+		kong.Description("payvault: a self-hosted payment-data vault speaking the Paysafe Customer Vault and Fortis v2 APIs."),
+		kong.UsageOnError(),
+	)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	if err := kctx.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "payvault:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,196 @@
+package httpx
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/payvault/payvault/internal/keys"
+)
+
+// Info is the per-request record the middleware and handlers share. Handlers may set API,
+// Merchant and Cred; logs and metrics read them. It never holds request data.
+type Info struct {
+	ID       string // ID is the request id.
+	API      string // API is "paysafe", "fortis", "admin", "hosted" or "".
+	Pattern  string // Pattern is the matched route pattern.
+	Merchant string // Merchant is the authenticated merchant id.
+	Cred     string // Cred is the credential id (never a secret).
+	Status   int
+}
+
+type infoKey struct{}
+
+// InfoFrom returns the request's Info; a detached one when the middleware did not run.
+func InfoFrom(ctx context.Context) *Info {
+	if i, ok := ctx.Value(infoKey{}).(*Info); ok {
+		return i
+	}
+	return &Info{}
+}
+
+func setPattern(r *http.Request, p string) { InfoFrom(r.Context()).Pattern = p }
+
+// statusWriter records the status code.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Options configure the shared middleware.
+type Options struct {
+	Logger  *slog.Logger
+	Metrics *Metrics
+	// MaxBody is the request body limit in bytes (1 MiB when 0).
+	MaxBody int64
+}
+
+// Wrap applies the shared middleware: request id, body limit, access log and metrics. The
+// access log records method, path, status and timing, never a body, a credential header or a
+// credential query parameter.
+func Wrap(h http.Handler, o Options) http.Handler {
+	if o.MaxBody == 0 {
+		o.MaxBody = 1 << 20
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &Info{ID: keys.NewUUIDv7()}
+		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, o.MaxBody)
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		info.Status = status
+		d := time.Since(start)
+		if o.Metrics != nil {
+			o.Metrics.observe(info, r.Method, status, d)
+		}
+		if o.Logger != nil {
+			o.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("id", info.ID), slog.String("method", r.Method),
+				slog.String("path", SafePath(r.URL)), slog.Int("status", status),
+				slog.Duration("duration", d), slog.String("api", info.API),
+				slog.String("route", info.Pattern), slog.String("merchant", info.Merchant),
+				slog.String("cred", info.Cred))
+		}
+	})
+}
+
+// Recover turns a panic into onPanic's answer (each API writes its own 500 envelope) and logs
+// the stack with the request id.
+func Recover(h http.Handler, log *slog.Logger, onPanic func(w http.ResponseWriter, r *http.Request)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				if log != nil {
+					log.Error("panic", "id", InfoFrom(r.Context()).ID, "panic", panicText(v), "stack", string(debug.Stack()))
+				}
+				onPanic(w, r)
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// panicText describes a panic without risking request data: a runtime error's message
+// (which never holds values) or just the panic's type.
+func panicText(v any) string {
+	if re, ok := v.(runtime.Error); ok {
+		return re.Error()
+	}
+	return fmtType(v)
+}
+
+// credentialParams are query parameters that carry credentials; they never reach logs or links.
+var credentialParams = map[string]bool{
+	"user-api-key": true, "user-id": true, "developer-id": true, "hash-key": true,
+	"location-api-key": true, "timestamp": true, "api_key": true, "apikey": true,
+	"token": true, "secret": true, "password": true,
+}
+
+// IsCredentialParam reports whether a query parameter name carries a credential.
+func IsCredentialParam(name string) bool { return credentialParams[strings.ToLower(name)] }
+
+// SafePath returns the path and the query without credential parameters.
+func SafePath(u *url.URL) string {
+	if u.RawQuery == "" {
+		return u.Path
+	}
+	var kept []string
+	for _, seg := range strings.Split(u.RawQuery, "&") {
+		name := seg
+		if i := strings.IndexByte(seg, '='); i >= 0 {
+			name = seg[:i]
+		}
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if IsCredentialParam(name) {
+			continue
+		}
+		kept = append(kept, seg)
+	}
+	if len(kept) == 0 {
+		return u.Path
+	}
+	return u.Path + "?" + strings.Join(kept, "&")
+}
+
+// Secure reports whether a request arrived over TLS, from loopback, or through a trusted
+// TLS-terminating proxy. Live credentials are refused otherwise.
+func Secure(r *http.Request, trustedUpstream bool) bool {
+	if r.TLS != nil || trustedUpstream {
+		return true
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// BaseURL returns the scheme and host used in links: the configured public base URL, or the
+// request's own.
+func BaseURL(r *http.Request, public string) string {
+	if public != "" {
+		return strings.TrimSuffix(public, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}

@@ -1,0 +1,368 @@
+// Package app wires payvault together: configuration, store, keyring, services and HTTP.
+// Main is used by the CLI and reused by the end-to-end tests.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/payvault/payvault/internal/api/httpx"
+	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// Config is everything payvault needs to start.
+type Config struct {
+	Listen        string // Listen is the TCP address; 127.0.0.1:8080 by default ("127.0.0.1:0" in tests).
+	DataDir       string // DataDir holds the SQLite database and the master key file.
+	DatabaseURL   string // DatabaseURL selects PostgreSQL instead of the embedded store.
+	MasterKey     string // MasterKey is base64 (PAYVAULT_MASTER_KEY); it overrides the key file.
+	MasterKeyFile string // MasterKeyFile overrides the data dir's key file.
+
+	AdminToken     string // AdminToken is PAYVAULT_ADMIN_TOKEN.
+	AdminTokenFile string // AdminTokenFile holds the admin token.
+
+	TLSCert, TLSKey       string
+	PublicBaseURL         string // PublicBaseURL is the scheme+host used in every Location and link.
+	TLSTerminatedUpstream bool   // TLSTerminatedUpstream trusts a proxy to have terminated TLS.
+	Demo                  bool   // Demo serves /demo/checkout for sandbox merchants.
+
+	KeyRefresh time.Duration // KeyRefresh is how often keysets are reloaded (5 s by default).
+	SUTTTL     time.Duration // SUTTTL overrides the single-use token life.
+
+	Logger *slog.Logger // Logger receives every log line; it never sees secrets.
+	Out    io.Writer    // Out receives first-start credentials (stdout by default).
+	Now    func() time.Time
+}
+
+// Main is a running payvault: its store, keyring, services and HTTP server.
+type Main struct {
+	Config  Config
+	Store   *sqlstore.Store
+	Keyring *keys.Keyring
+	Vault   *vault.Service
+	Metrics *httpx.Metrics
+	Handler http.Handler
+
+	// Credentials are the sandbox merchant's, set only on the first start.
+	Credentials *vault.MerchantCredentials
+	// AdminTokenGenerated is the admin token generated on the first start, if any.
+	AdminTokenGenerated string
+
+	listener net.Listener
+	server   *http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closed   bool
+}
+
+// DefaultDataDir is where the embedded store lives by default.
+const DefaultDataDir = "./payvault-data"
+
+// Open prepares everything short of serving: the data dir, the master key, the store and its
+// migrations, the keyring, the services and, on the first start, the sandbox merchant.
+func Open(ctx context.Context, cfg Config) (*Main, error) {
+	return open(ctx, cfg, true)
+}
+
+// OpenTool prepares the store, keyring and services for a CLI command that runs beside (or
+// instead of) a server: no sandbox merchant is created and nothing is served.
+func OpenTool(ctx context.Context, cfg Config) (*Main, error) {
+	return open(ctx, cfg, false)
+}
+
+func open(ctx context.Context, cfg Config, bootstrap bool) (*Main, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.Out == nil {
+		cfg.Out = os.Stdout
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8080"
+	}
+	if cfg.KeyRefresh == 0 {
+		cfg.KeyRefresh = 5 * time.Second
+	}
+	m := &Main{Config: cfg}
+	if err := m.open(ctx, bootstrap); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Main) open(ctx context.Context, bootstrap bool) error {
+	cfg := m.Config
+	mk, err := m.masterKey()
+	if err != nil {
+		return err
+	}
+	scfg := sqlstore.Config{DSN: cfg.DatabaseURL}
+	if cfg.DatabaseURL == "" {
+		scfg.Path = filepath.Join(m.dataDir(), "payvault.db")
+	}
+	if m.Store, err = sqlstore.Open(ctx, scfg); err != nil {
+		return err
+	}
+	if m.Keyring, err = keys.Open(ctx, m.Store, mk, keys.Options{}); err != nil {
+		return err
+	}
+	bins, err := card.LoadBINs()
+	if err != nil {
+		return err
+	}
+	m.Vault = vault.NewService(m.Store, m.Keyring, bins, vault.Config{SUTTTL: cfg.SUTTTL, Now: cfg.Now})
+	m.Metrics = httpx.NewMetrics()
+	if bootstrap {
+		if err := m.bootstrap(ctx); err != nil {
+			return err
+		}
+	}
+	m.Handler = m.routes()
+	return nil
+}
+
+func (m *Main) dataDir() string {
+	if m.Config.DataDir != "" {
+		return m.Config.DataDir
+	}
+	return DefaultDataDir
+}
+
+// masterKey reads the master key from the environment value, the key file flag, or the data
+// dir's key file, creating the latter on the first start of the embedded store.
+func (m *Main) masterKey() (keys.MasterKey, error) {
+	cfg := m.Config
+	switch {
+	case cfg.MasterKey != "":
+		return keys.ParseMasterKey(cfg.MasterKey)
+	case cfg.MasterKeyFile != "":
+		return keys.ReadMasterKeyFile(cfg.MasterKeyFile)
+	case cfg.DatabaseURL != "":
+		return keys.MasterKey{}, errors.New("payvault: --database needs a master key: set PAYVAULT_MASTER_KEY or --master-key-file")
+	}
+	dir := m.dataDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return keys.MasterKey{}, fmt.Errorf("payvault: create data dir: %w", err)
+	}
+	path := filepath.Join(dir, "master.key")
+	mk, created, err := keys.LoadOrCreateMasterKeyFile(path)
+	if err != nil {
+		return keys.MasterKey{}, err
+	}
+	if created {
+		if _, err := os.Stat(filepath.Join(dir, "payvault.db")); err == nil {
+			os.Remove(path)
+			return keys.MasterKey{}, errors.New("payvault: the data dir has a database but no master.key; restore the key file or set PAYVAULT_MASTER_KEY")
+		}
+		cfg.Logger.Info("created master key", "path", path)
+	}
+	return mk, nil
+}
+
+// Admin-token settings.
+const settingAdminTokenHash = "admin_token_hash"
+
+// bootstrap creates the sandbox merchant and the admin token on the first start. When several
+// nodes start together on one database, one of them does it.
+func (m *Main) bootstrap(ctx context.Context) error {
+	token, err := m.adminTokenFromConfig()
+	if err != nil {
+		return err
+	}
+	generated := ""
+	if token == "" {
+		if _, err := m.Store.GetSetting(ctx, settingAdminTokenHash); vault.KindOf(err) == vault.NotFound {
+			token = keys.RandomString(40, keys.Alnum)
+			generated = token
+		} else if err != nil {
+			return err
+		}
+	}
+	creds, err := m.Vault.Bootstrap(ctx, "Sandbox", func(tx vault.Tx) error {
+		if token == "" {
+			return nil
+		}
+		return tx.SetSetting(ctx, settingAdminTokenHash, base64.StdEncoding.EncodeToString(keys.HashSecret(token)))
+	})
+	if err != nil {
+		return err
+	}
+	if creds == nil && token != "" && generated == "" {
+		// A configured token replaces the stored hash on every start.
+		if err := m.Store.Write(ctx, func(tx vault.Tx) error {
+			return tx.SetSetting(ctx, settingAdminTokenHash, base64.StdEncoding.EncodeToString(keys.HashSecret(token)))
+		}); err != nil {
+			return err
+		}
+	}
+	if creds != nil {
+		m.Credentials = creds
+		m.AdminTokenGenerated = generated
+	}
+	return nil
+}
+
+func (m *Main) adminTokenFromConfig() (string, error) {
+	switch {
+	case m.Config.AdminToken != "":
+		return strings.TrimSpace(m.Config.AdminToken), nil
+	case m.Config.AdminTokenFile != "":
+		b, err := os.ReadFile(m.Config.AdminTokenFile)
+		if err != nil {
+			return "", fmt.Errorf("payvault: read admin token file: %w", err)
+		}
+		t := strings.TrimSpace(string(b))
+		if t == "" {
+			return "", errors.New("payvault: the admin token file is empty")
+		}
+		return t, nil
+	}
+	return "", nil
+}
+
+// CheckAdminToken reports whether token is the admin token (constant time).
+func (m *Main) CheckAdminToken(ctx context.Context, token string) bool {
+	v, err := m.Store.GetSetting(ctx, settingAdminTokenHash)
+	if err != nil {
+		return false
+	}
+	h, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return false
+	}
+	return keys.VerifySecret(h, token)
+}
+
+// Listen binds the listener, so that Addr is known before Run.
+func (m *Main) Listen() error {
+	if m.listener != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", m.Config.Listen)
+	if err != nil {
+		return fmt.Errorf("payvault: listen: %w", err)
+	}
+	if m.Config.TLSCert != "" || m.Config.TLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(m.Config.TLSCert, m.Config.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("payvault: TLS: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	m.listener = ln
+	return nil
+}
+
+// Addr returns the bound address.
+func (m *Main) Addr() string {
+	if m.listener == nil {
+		return ""
+	}
+	return m.listener.Addr().String()
+}
+
+// URL returns the base URL clients should use.
+func (m *Main) URL() string {
+	scheme := "http"
+	if m.Config.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + m.Addr()
+}
+
+// Run serves until ctx ends, then drains in-flight requests. Background jobs (key refresh,
+// token sweeper) run alongside.
+func (m *Main) Run(ctx context.Context) error {
+	if err := m.Listen(); err != nil {
+		return err
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
+	m.startBackground(bg)
+	m.server = &http.Server{
+		Handler:           m.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(m.Config.Logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- m.server.Serve(m.listener) }()
+	m.Config.Logger.Info("serving", "addr", m.URL())
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+	}
+	m.Config.Logger.Info("shutting down: draining requests")
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	err := m.server.Shutdown(sctx)
+	<-errc
+	return err
+}
+
+// startBackground starts the keyring watcher and the token sweeper.
+func (m *Main) startBackground(ctx context.Context) {
+	m.wg.Add(2)
+	go func() {
+		defer m.wg.Done()
+		m.Keyring.Watch(ctx, m.Config.KeyRefresh)
+	}()
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if n, err := m.Vault.SweepTokens(ctx); err != nil {
+					m.Config.Logger.Warn("token sweep failed", "err", err)
+				} else if n > 0 {
+					m.Config.Logger.Info("swept expired single-use tokens", "count", n)
+				}
+			}
+		}
+	}()
+}
+
+// Close stops background jobs and closes the store.
+func (m *Main) Close() error {
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.wg.Wait()
+	if m.listener != nil && m.server == nil {
+		m.listener.Close()
+	}
+	if m.Store != nil {
+		return m.Store.Close()
+	}
+	return nil
+}

@@ -1,0 +1,44 @@
+package app
+
+import (
+	"context"
+	"sort"
+)
+
+// KeyStatus is the output of `payvault keys status --json`.
+type KeyStatus struct {
+	PrimaryKeyID uint32    `json:"primary_key_id"`
+	Keys         []KeyInfo `json:"keys"`
+}
+
+// KeyInfo describes one key.
+type KeyInfo struct {
+	ID      uint32 `json:"id"`
+	Keyset  string `json:"keyset"`
+	Status  string `json:"status"`
+	Records int    `json:"records"`
+}
+
+// KeyStatus reports every key and how many stored records each data key protects.
+func (m *Main) KeyStatus(ctx context.Context) (*KeyStatus, error) {
+	counts, err := m.Store.CountSealedByKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := m.Keyring.Status()
+	out := &KeyStatus{PrimaryKeyID: st.Primary}
+	for _, k := range st.Keys {
+		info := KeyInfo{ID: k.ID, Keyset: k.Keyset, Status: k.Status}
+		if k.Keyset == "data" {
+			info.Records = counts[k.ID]
+		}
+		out.Keys = append(out.Keys, info)
+	}
+	sort.Slice(out.Keys, func(i, j int) bool {
+		if out.Keys[i].Keyset != out.Keys[j].Keyset {
+			return out.Keys[i].Keyset < out.Keys[j].Keyset
+		}
+		return out.Keys[i].ID < out.Keys[j].ID
+	})
+	return out, nil
+}

@@ -1,0 +1,47 @@
+package app
+
+import (
+	"net/http"
+
+	"github.com/payvault/payvault/internal/api/httpx"
+)
+
+// routes composes the HTTP surface: each API package owns its prefix, and everything else
+// answers JSON, because the Paysafe Python SDK crashes on non-JSON bodies.
+func (m *Main) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", m.handleHealthz)
+	mux.Handle("GET /metrics", m.Metrics.Handler())
+	mux.HandleFunc("/", handleUnknown)
+	return httpx.Wrap(httpx.Recover(mux, m.Config.Logger, handleUnknownPanic), httpx.Options{
+		Logger: m.Config.Logger, Metrics: m.Metrics,
+	})
+}
+
+// handleHealthz answers GET /healthz: 200 once the store answers.
+func (m *Main) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := m.Store.DB().PingContext(r.Context()); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"status":"UNAVAILABLE"}`))
+		return
+	}
+	w.Write([]byte(`{"status":"READY"}`))
+}
+
+// handleUnknown answers a path no API owns with the Paysafe routing error, as JSON.
+func handleUnknown(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Application-Status-Code", "5273")
+	w.WriteHeader(http.StatusNotFound)
+	w.Write([]byte(`{"error":{"code":"5273","message":"Your client reached our application but we were unable to service your request due to an invalid URL.","links":[{"rel":"errorinfo","href":"https://developer.paysafe.com/en/rest-api/vault/test-and-go-live/vault-errors/#ErrorCode5273"}]}}`))
+}
+
+// handleUnknownPanic answers a panic outside every API package.
+func handleUnknownPanic(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Application-Status-Code", "1000")
+	w.WriteHeader(http.StatusInternalServerError)
+	w.Write([]byte(`{"error":{"code":"1000","message":"An internal error occurred.","links":[{"rel":"errorinfo","href":"https://developer.paysafe.com/en/rest-api/vault/test-and-go-live/vault-errors/#ErrorCode1000"}]}}`))
+}

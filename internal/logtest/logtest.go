@@ -1,0 +1,135 @@
+// Package logtest captures a test server's logs and fails the test when account data or a
+// secret shows up in them.
+package logtest
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Capture is a concurrency-safe log sink that is checked when the test ends.
+type Capture struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	forbid  []string
+	checked bool
+}
+
+// New returns a logger writing into a Capture. When the test ends the capture is checked:
+// any Luhn-valid 13–19 digit run (a PAN), IBAN-shaped text or forbidden string fails it.
+func New(tb testing.TB) (*slog.Logger, *Capture) {
+	tb.Helper()
+	c := &Capture{}
+	tb.Cleanup(func() { c.Check(tb) })
+	return slog.New(slog.NewJSONHandler(c, &slog.HandlerOptions{Level: slog.LevelDebug})), c
+}
+
+// Write implements io.Writer.
+func (c *Capture) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.Write(p)
+}
+
+// Forbid adds secrets (API secrets, account numbers, CVVs…) that must never be logged. Values
+// shorter than 6 characters are checked only as whole JSON string values.
+func (c *Capture) Forbid(secrets ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range secrets {
+		if s != "" {
+			c.forbid = append(c.forbid, s)
+		}
+	}
+}
+
+// String returns everything logged so far.
+func (c *Capture) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+// Check fails tb if the logs hold a PAN, an IBAN or a forbidden value.
+func (c *Capture) Check(tb testing.TB) {
+	tb.Helper()
+	logs := c.String()
+	c.mu.Lock()
+	forbid := append([]string(nil), c.forbid...)
+	c.mu.Unlock()
+	for _, p := range Leaks(logs, forbid) {
+		tb.Errorf("logs leak %s", p)
+	}
+}
+
+// Leaks lists what in text looks like account data or is one of the forbidden values. It is
+// used by log checks and by tests of error strings and metrics.
+func Leaks(text string, forbid []string) []string {
+	var out []string
+	for _, run := range digitRuns(text) {
+		if len(run) >= 13 && len(run) <= 19 && luhn(run) {
+			out = append(out, "a Luhn-valid number ending "+run[len(run)-4:])
+		}
+	}
+	for _, s := range forbid {
+		if len(s) >= 6 && strings.Contains(text, s) {
+			out = append(out, "a forbidden value ending "+tail(s))
+		} else if len(s) < 6 && strings.Contains(text, `"`+s+`"`) {
+			out = append(out, "a forbidden short value")
+		}
+	}
+	return out
+}
+
+func tail(s string) string {
+	if len(s) <= 4 {
+		return "…"
+	}
+	return s[len(s)-4:]
+}
+
+// digitRuns returns the maximal runs of ASCII digits in s, also joining runs separated by
+// single spaces or dashes (a formatted PAN).
+func digitRuns(s string) []string {
+	var out []string
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			out = append(out, cur.String())
+			cur.Reset()
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			cur.WriteByte(c)
+		case (c == ' ' || c == '-') && cur.Len() > 0 && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
+			// keep joining
+		default:
+			flush()
+		}
+	}
+	flush()
+	return out
+}
+
+func luhn(d string) bool {
+	sum := 0
+	double := false
+	for i := len(d) - 1; i >= 0; i-- {
+		n := int(d[i] - '0')
+		if double {
+			n *= 2
+			if n > 9 {
+				n -= 9
+			}
+		}
+		sum += n
+		double = !double
+	}
+	return sum%10 == 0
+}

@@ -1,0 +1,245 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+func instrumentCols(in *vault.Instrument) []col {
+	return []col{
+		{"id", &in.ID}, {"merchant_id", &in.MerchantID}, {"location_id", &in.LocationID},
+		{"profile_id", &in.ProfileID}, {"token", &in.Token}, {"kind", &in.Kind}, {"status", &in.Status},
+		{"dek_id", &in.Sealed.KeyID}, {"number_sealed", &in.Sealed.Number}, {"ssn4_sealed", &in.Sealed.SSN4},
+		{"dl_number_sealed", &in.Sealed.DLNumber}, {"fingerprint", &in.Fingerprint},
+		{"bin", &in.BIN}, {"last_four", &in.LastFour}, {"pan_length", &in.PANLength}, {"brand", &in.Brand},
+		{"category", &in.Category}, {"exp_month", &in.ExpMonth}, {"exp_year", &in.ExpYear},
+		{"holder_name", &in.HolderName}, {"stored_credential_status", &in.StoredCredentialStatus},
+		{"default_card", &in.DefaultCard}, {"routing_number", &in.RoutingNumber},
+		{"account_type", &in.AccountType}, {"sort_code", &in.SortCode}, {"transit_number", &in.TransitNumber},
+		{"institution_id", &in.InstitutionID}, {"iban_masked", &in.IBANMasked}, {"bic", &in.BIC},
+		{"is_company", &in.IsCompany}, {"ach_sec_code", &in.ACHSecCode}, {"nick_name", &in.NickName},
+		{"merchant_ref_num", &in.MerchantRefNum}, {"billing_address_id", &in.BillingAddressID},
+		{"title", &in.Title}, {"api_id", &in.APIID}, {"billing_street", &in.BillingStreet},
+		{"billing_city", &in.BillingCity}, {"billing_state", &in.BillingState}, {"billing_zip", &in.BillingZip},
+		{"billing_phone", &in.BillingPhone}, {"customer_id", &in.CustomerID}, {"dl_state", &in.DLState},
+		{"dob_year", &in.DOBYear}, {"c1", &in.C1}, {"c2", &in.C2}, {"c3", &in.C3},
+		{"terms_agree", &in.TermsAgree}, {"terms_agree_ip", &in.TermsAgreeIP},
+		{"created_user_id", &in.CreatedUserID}, {"created_at", ms(&in.Created)},
+		{"updated_at", ms(&in.Modified)}, {"deleted_at", ms(&in.Deleted)},
+	}
+}
+
+func newInstrument() (*vault.Instrument, []col) {
+	in := &vault.Instrument{}
+	return in, instrumentCols(in)
+}
+
+// fixInstrument derives the presence flags from the sealed columns.
+func fixInstrument(in *vault.Instrument) {
+	in.HasSSN4 = len(in.Sealed.SSN4) > 0
+	in.HasDLNumber = len(in.Sealed.DLNumber) > 0
+}
+
+func (q *q) getInstrument(ctx context.Context, op, id, where string, args ...any) (*vault.Instrument, error) {
+	in, cs := newInstrument()
+	if err := q.row(ctx, "SELECT "+names(cs)+" FROM instruments WHERE "+where, args...).Scan(ptrs(cs)...); err != nil {
+		return nil, mapErr(op, err, id)
+	}
+	fixInstrument(in)
+	return in, nil
+}
+
+// GetInstrument implements vault.Reader.
+func (q *q) GetInstrument(ctx context.Context, merchantID, id string) (*vault.Instrument, error) {
+	return q.getInstrument(ctx, "sqlstore.GetInstrument", id, "merchant_id = ? AND id = ?", merchantID, id)
+}
+
+// GetInstrumentByToken implements vault.Reader.
+func (q *q) GetInstrumentByToken(ctx context.Context, merchantID, token string) (*vault.Instrument, error) {
+	return q.getInstrument(ctx, "sqlstore.GetInstrumentByToken", token, "merchant_id = ? AND token = ? AND deleted_at = 0", merchantID, token)
+}
+
+// GetInstrumentByAPIID implements vault.Reader.
+func (q *q) GetInstrumentByAPIID(ctx context.Context, merchantID, locationID, apiID string) (*vault.Instrument, error) {
+	return q.getInstrument(ctx, "sqlstore.GetInstrumentByAPIID", apiID,
+		"merchant_id = ? AND location_id = ? AND api_id = ? ORDER BY deleted_at = 0 DESC, deleted_at DESC LIMIT 1", merchantID, locationID, apiID)
+}
+
+var instrumentList = listSpec{
+	table: "instruments",
+	fields: map[string]fieldKind{
+		"id": fFold, "location_id": fFold, "profile_id": fFold, "kind": fFold, "token": fText,
+		"account_type": fFold, "brand": fFold, "api_id": fText, "bin": fText, "last_four": fText,
+		"exp_month": fInt, "exp_year": fInt, "ach_sec_code": fFold, "customer_id": fText,
+		"billing_state": fFold, "routing_number": fText, "created_user_id": fFold, "title": fText,
+		"holder_name": fText, "billing_street": fText, "billing_city": fText, "billing_zip": fText,
+		"billing_phone": fText, "c1": fText, "c2": fText, "c3": fText, "created_at": fTime,
+		"updated_at": fTime, "deleted_at": fTime, "exp_mmyy": fText,
+	},
+}
+
+// ListInstruments implements vault.Reader. The pseudo-field "active" filters on deletion
+// ("1" active, "0" deleted); without it only active instruments are listed.
+func (q *q) ListInstruments(ctx context.Context, merchantID string, qry vault.Query) ([]*vault.Instrument, int, error) {
+	spec := instrumentList
+	spec.base = "deleted_at = 0"
+	var fs []vault.Filter
+	for _, f := range qry.Filters {
+		if f.Field != "active" {
+			fs = append(fs, f)
+			continue
+		}
+		active, deleted := false, false
+		for _, v := range f.Values {
+			switch v {
+			case "1", "true":
+				active = true
+			case "0", "false":
+				deleted = true
+			}
+		}
+		switch {
+		case active && deleted:
+			spec.base = ""
+		case deleted:
+			spec.base = "deleted_at <> 0"
+		case !active:
+			spec.base = "1 = 0"
+		}
+	}
+	qry.Filters = fs
+	return list(ctx, q, spec, merchantID, qry, newInstrument, fixInstrument)
+}
+
+// ListProfileInstruments implements vault.Reader.
+func (q *q) ListProfileInstruments(ctx context.Context, merchantID, profileID, kind string) ([]*vault.Instrument, error) {
+	_, cs := newInstrument()
+	query := "SELECT " + names(cs) + " FROM instruments WHERE merchant_id = ? AND profile_id = ? AND deleted_at = 0"
+	args := []any{merchantID, profileID}
+	if kind != "" {
+		query += " AND kind = ?"
+		args = append(args, kind)
+	}
+	out, err := listAll(ctx, q, query+" ORDER BY created_at, id", args, newInstrument)
+	for _, in := range out {
+		fixInstrument(in)
+	}
+	return out, err
+}
+
+// InsertInstrument implements vault.Tx.
+func (t *tx) InsertInstrument(ctx context.Context, in *vault.Instrument) error {
+	cs := instrumentCols(in)
+	_, err := t.exec(ctx, insertSQL("instruments", cs), vals(cs)...)
+	return mapErr("sqlstore.InsertInstrument", err)
+}
+
+// UpdateInstrument implements vault.Tx.
+func (t *tx) UpdateInstrument(ctx context.Context, in *vault.Instrument) error {
+	cs := without(instrumentCols(in), "id", "merchant_id", "token", "kind", "created_at")
+	return t.execOne(ctx, "sqlstore.UpdateInstrument", in.ID,
+		updateSQL("instruments", cs, "merchant_id = ? AND id = ?"), append(vals(cs), in.MerchantID, in.ID)...)
+}
+
+// DeleteInstrument implements vault.Tx.
+func (t *tx) DeleteInstrument(ctx context.Context, merchantID, id string, at time.Time) error {
+	return t.execOne(ctx, "sqlstore.DeleteInstrument", id,
+		"UPDATE instruments SET deleted_at = ?, default_card = FALSE WHERE merchant_id = ? AND id = ? AND deleted_at = 0", toMS(at), merchantID, id)
+}
+
+// FindInstrumentByFingerprint implements vault.Tx.
+func (t *tx) FindInstrumentByFingerprint(ctx context.Context, merchantID, profileID, kind string, fps []string) (*vault.Instrument, error) {
+	if len(fps) == 0 {
+		return nil, vault.E("sqlstore.FindInstrumentByFingerprint", vault.NotFound)
+	}
+	args := []any{merchantID, profileID, kind}
+	ph := ""
+	for i, fp := range fps {
+		if i > 0 {
+			ph += ", "
+		}
+		ph += "?"
+		args = append(args, fp)
+	}
+	return t.getInstrument(ctx, "sqlstore.FindInstrumentByFingerprint", "",
+		"merchant_id = ? AND profile_id = ? AND kind = ? AND deleted_at = 0 AND fingerprint IN ("+ph+") ORDER BY created_at LIMIT 1", args...)
+}
+
+// SetDefaultCard implements vault.Tx.
+func (t *tx) SetDefaultCard(ctx context.Context, merchantID, profileID, id string) error {
+	_, err := t.exec(ctx, "UPDATE instruments SET default_card = (id = ?) WHERE merchant_id = ? AND profile_id = ? AND kind = 'card' AND deleted_at = 0 AND (default_card OR id = ?)",
+		id, merchantID, profileID, id)
+	return mapErr("sqlstore.SetDefaultCard", err)
+}
+
+// DetachProfileInstruments implements vault.Tx.
+func (t *tx) DetachProfileInstruments(ctx context.Context, merchantID, profileID string) error {
+	_, err := t.exec(ctx, "UPDATE instruments SET profile_id = '', default_card = FALSE, billing_address_id = '' WHERE merchant_id = ? AND profile_id = ?", merchantID, profileID)
+	return mapErr("sqlstore.DetachProfileInstruments", err)
+}
+
+// DeleteProfileInstruments implements vault.Tx.
+func (t *tx) DeleteProfileInstruments(ctx context.Context, merchantID, profileID string, at time.Time) error {
+	_, err := t.exec(ctx, "UPDATE instruments SET deleted_at = ?, default_card = FALSE WHERE merchant_id = ? AND profile_id = ? AND deleted_at = 0", toMS(at), merchantID, profileID)
+	return mapErr("sqlstore.DeleteProfileInstruments", err)
+}
+
+func mandateCols(m *vault.Mandate) []col {
+	return []col{
+		{"id", &m.ID}, {"merchant_id", &m.MerchantID}, {"profile_id", &m.ProfileID},
+		{"instrument_id", &m.InstrumentID}, {"token", &m.Token}, {"reference", &m.Reference},
+		{"status", &m.Status}, {"status_changed_at", ms(&m.StatusChanged)},
+		{"status_reason_code", &m.StatusReasonCode}, {"status_reason", &m.StatusReason},
+		{"created_at", ms(&m.Created)},
+	}
+}
+
+func newMandate() (*vault.Mandate, []col) {
+	m := &vault.Mandate{}
+	return m, mandateCols(m)
+}
+
+// GetMandate implements vault.Reader.
+func (q *q) GetMandate(ctx context.Context, merchantID, id string) (*vault.Mandate, error) {
+	m, cs := newMandate()
+	err := q.row(ctx, "SELECT "+names(cs)+" FROM mandates WHERE merchant_id = ? AND id = ?"+q.forUpdate(), merchantID, id).Scan(ptrs(cs)...)
+	return m, mapErr("sqlstore.GetMandate", err, id)
+}
+
+// ListMandates implements vault.Reader.
+func (q *q) ListMandates(ctx context.Context, merchantID, instrumentID string) ([]*vault.Mandate, error) {
+	_, cs := newMandate()
+	return listAll(ctx, q, "SELECT "+names(cs)+" FROM mandates WHERE merchant_id = ? AND instrument_id = ? ORDER BY created_at, id",
+		[]any{merchantID, instrumentID}, newMandate)
+}
+
+// InsertMandate implements vault.Tx.
+func (t *tx) InsertMandate(ctx context.Context, m *vault.Mandate) error {
+	cs := mandateCols(m)
+	_, err := t.exec(ctx, insertSQL("mandates", cs), vals(cs)...)
+	return mapErr("sqlstore.InsertMandate", err)
+}
+
+// UpdateMandate implements vault.Tx.
+func (t *tx) UpdateMandate(ctx context.Context, m *vault.Mandate) error {
+	cs := []col{{"status", &m.Status}, {"status_changed_at", ms(&m.StatusChanged)}, {"status_reason_code", &m.StatusReasonCode}, {"status_reason", &m.StatusReason}}
+	return t.execOne(ctx, "sqlstore.UpdateMandate", m.ID, updateSQL("mandates", cs, "merchant_id = ? AND id = ?"), append(vals(cs), m.MerchantID, m.ID)...)
+}
+
+// DeleteMandate implements vault.Tx.
+func (t *tx) DeleteMandate(ctx context.Context, merchantID, id string) error {
+	return t.execOne(ctx, "sqlstore.DeleteMandate", id, "DELETE FROM mandates WHERE merchant_id = ? AND id = ?", merchantID, id)
+}
+
+// DeleteMandatesOf implements vault.Tx.
+func (t *tx) DeleteMandatesOf(ctx context.Context, merchantID, profileID, instrumentID string) error {
+	var err error
+	if instrumentID != "" {
+		_, err = t.exec(ctx, "DELETE FROM mandates WHERE merchant_id = ? AND instrument_id = ?", merchantID, instrumentID)
+	} else {
+		_, err = t.exec(ctx, "DELETE FROM mandates WHERE merchant_id = ? AND profile_id = ?", merchantID, profileID)
+	}
+	return mapErr("sqlstore.DeleteMandatesOf", err)
+}

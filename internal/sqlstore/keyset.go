@@ -1,0 +1,77 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/payvault/payvault/internal/keys"
+)
+
+var _ keys.KeysetStore = (*Store)(nil)
+
+// LoadKeyset implements keys.KeysetStore.
+func (s *Store) LoadKeyset(ctx context.Context, name string) ([]byte, int64, error) {
+	var blob []byte
+	var version int64
+	err := s.wdb.QueryRowContext(ctx, s.rb.bind(s.dialect, "SELECT blob, version FROM keysets WHERE name = ?"), name).Scan(&blob, &version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, keys.ErrNoKeyset
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return blob, version, nil
+}
+
+// StoreKeyset implements keys.KeysetStore with a compare-and-swap on the version.
+func (s *Store) StoreKeyset(ctx context.Context, name string, blob []byte, expect int64) error {
+	now := time.Now().UnixMilli()
+	var res sql.Result
+	var err error
+	if expect == 0 {
+		res, err = s.wdb.ExecContext(ctx, s.rb.bind(s.dialect, "INSERT INTO keysets (name, version, blob, updated_at) VALUES (?, 1, ?, ?) ON CONFLICT (name) DO NOTHING"), name, blob, now)
+	} else {
+		res, err = s.wdb.ExecContext(ctx, s.rb.bind(s.dialect, "UPDATE keysets SET version = version + 1, blob = ?, updated_at = ? WHERE name = ? AND version = ?"), blob, now, name, expect)
+	}
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return keys.ErrKeysetConflict
+	}
+	return nil
+}
+
+// sealedTables are the tables holding sealed columns, each with a dek_id.
+var sealedTables = []string{"instruments", "onetime_tokens", "locations", "transactions"}
+
+// CountSealedByKey returns, per data key id, how many records hold data sealed under it.
+func (s *Store) CountSealedByKey(ctx context.Context) (map[uint32]int, error) {
+	out := map[uint32]int{}
+	for _, t := range sealedTables {
+		rows, err := s.rdb.QueryContext(ctx, "SELECT dek_id, COUNT(*) FROM "+t+" WHERE dek_id <> 0 GROUP BY dek_id")
+		if err != nil {
+			return nil, mapErr("sqlstore.CountSealedByKey", err)
+		}
+		for rows.Next() {
+			var id int64
+			var n int
+			if err := rows.Scan(&id, &n); err != nil {
+				rows.Close()
+				return nil, mapErr("sqlstore.CountSealedByKey", err)
+			}
+			out[uint32(id)] += n
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, mapErr("sqlstore.CountSealedByKey", err)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,207 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// fieldKind says how a listable column compares.
+type fieldKind uint8
+
+const (
+	fText fieldKind = iota + 1 // exact, case-sensitive text
+	fFold                      // exact, case-insensitive text
+	fInt                       // integer
+	fTime                      // Unix milliseconds in the column; seconds in a Query
+	fBool                      // boolean
+)
+
+// listSpec whitelists the columns of a table that a Query may filter and sort on.
+type listSpec struct {
+	table  string
+	fields map[string]fieldKind
+	// base is an extra WHERE condition always applied (e.g. "deleted_at = 0").
+	base string
+}
+
+// where builds the WHERE clause and arguments for q; unknown fields are ignored.
+func (s listSpec) where(merchantID string, qry vault.Query) (string, []any) {
+	conds := []string{"merchant_id = ?"}
+	args := []any{merchantID}
+	if s.base != "" {
+		conds = append(conds, s.base)
+	}
+	for _, f := range qry.Filters {
+		kind, ok := s.fields[f.Field]
+		if !ok {
+			continue
+		}
+		col := f.Field
+		switch f.Op {
+		case vault.OpIn:
+			if len(f.Values) == 0 {
+				continue
+			}
+			ph := make([]string, len(f.Values))
+			for i, v := range f.Values {
+				ph[i] = "?"
+				switch kind {
+				case fInt, fTime:
+					n, ok := parseInt(v)
+					if !ok {
+						args = append(args, nil) // never matches
+						continue
+					}
+					if kind == fTime {
+						n *= 1000
+					}
+					args = append(args, n)
+				case fBool:
+					args = append(args, v == "1" || strings.EqualFold(v, "true"))
+				default:
+					if f.Fold || kind == fFold {
+						v = strings.ToLower(v)
+					}
+					args = append(args, v)
+				}
+			}
+			c := col
+			if (f.Fold || kind == fFold) && (kind == fText || kind == fFold) {
+				c = "LOWER(" + col + ")"
+			}
+			conds = append(conds, c+" IN ("+strings.Join(ph, ", ")+")")
+		case vault.OpRange:
+			lo, hi := f.Lo, f.Hi
+			if kind == fTime {
+				// seconds → the milliseconds of that whole second range
+				conds = append(conds, col+" >= ? AND "+col+" < ?")
+				args = append(args, lo*1000, (hi+1)*1000)
+				continue
+			}
+			conds = append(conds, col+" >= ? AND "+col+" <= ?")
+			args = append(args, lo, hi)
+		case vault.OpContains:
+			if len(f.Values) == 0 {
+				continue
+			}
+			conds = append(conds, "LOWER("+col+") LIKE ? ESCAPE '\\'")
+			args = append(args, "%"+escapeLike(strings.ToLower(f.Values[0]))+"%")
+		case vault.OpNull:
+			switch kind {
+			case fInt, fTime:
+				conds = append(conds, col+" = 0")
+			case fBool:
+				conds = append(conds, col+" = FALSE")
+			default:
+				conds = append(conds, col+" = ''")
+			}
+		}
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// order builds the ORDER BY clause: the whitelisted keys, then id in the last key's direction.
+func (s listSpec) order(qry vault.Query) string {
+	var parts []string
+	desc := true
+	hasID := false
+	for _, k := range qry.Sort {
+		if _, ok := s.fields[k.Field]; !ok {
+			continue
+		}
+		d := " ASC"
+		if k.Desc {
+			d = " DESC"
+		}
+		parts = append(parts, k.Field+d)
+		desc = k.Desc
+		if k.Field == "id" {
+			hasID = true
+		}
+	}
+	if !hasID {
+		d := " ASC"
+		if desc {
+			d = " DESC"
+		}
+		parts = append(parts, "id"+d)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// list runs a Query against spec's table and scans each row with newRow; fix, when set,
+// is applied to each scanned value.
+func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qry vault.Query, newRow func() (*T, []col), fix func(*T)) ([]*T, int, error) {
+	op := "sqlstore.List(" + spec.table + ")"
+	where, args := spec.where(merchantID, qry)
+	var total int
+	if err := q.row(ctx, "SELECT COUNT(*) FROM "+spec.table+" WHERE "+where, args...).Scan(&total); err != nil {
+		return nil, 0, mapErr(op, err)
+	}
+	_, cs := newRow()
+	query := "SELECT " + names(cs) + " FROM " + spec.table + " WHERE " + where + " ORDER BY " + spec.order(qry)
+	if qry.Limit > 0 {
+		query += " LIMIT ? OFFSET ?"
+		args = append(args, qry.Limit, qry.Offset)
+	}
+	out, err := listAll(ctx, q, query, args, newRow)
+	if err != nil {
+		return nil, 0, err
+	}
+	if fix != nil {
+		for _, v := range out {
+			fix(v)
+		}
+	}
+	return out, total, nil
+}
+
+// listAll scans every row of a query.
+func listAll[T any](ctx context.Context, q *q, query string, args []any, newRow func() (*T, []col)) ([]*T, error) {
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr("sqlstore.list", err)
+	}
+	defer rows.Close()
+	var out []*T
+	for rows.Next() {
+		v, cs := newRow()
+		if err := rows.Scan(ptrs(cs)...); err != nil {
+			return nil, mapErr("sqlstore.list", err)
+		}
+		out = append(out, v)
+	}
+	return out, mapErr("sqlstore.list", rows.Err())
+}
+
+func escapeLike(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+func parseInt(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	neg := false
+	if s[0] == '-' {
+		neg, s = true, s[1:]
+		if s == "" {
+			return 0, false
+		}
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}

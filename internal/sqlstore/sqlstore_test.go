@@ -1,0 +1,61 @@
+package sqlstore_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/keys/keystest"
+	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.RunMain(m) }
+
+// MustSQLite opens a fresh SQLite store in the test's temp dir.
+func MustSQLite(tb testing.TB) storetest.Store {
+	tb.Helper()
+	s, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// MustPostgres opens a fresh database on the test PostgreSQL server.
+func MustPostgres(tb testing.TB) storetest.Store {
+	tb.Helper()
+	s, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: storetest.PostgresDSN(tb)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestSQLite(t *testing.T)   { storetest.Run(t, MustSQLite) }
+func TestPostgres(t *testing.T) { storetest.Run(t, MustPostgres) }
+
+func TestSQLitePragmas(t *testing.T) {
+	s := MustSQLite(t).(*sqlstore.Store)
+	ctx := context.Background()
+	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "secure_delete": "1", "foreign_keys": "1"} {
+		var got string
+		if err := s.DB().QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
+		}
+	}
+}
+
+func TestKeysetStoreSQLite(t *testing.T) {
+	keystest.Run(t, func(tb testing.TB) keys.KeysetStore { return MustSQLite(tb) })
+}
+
+func TestKeysetStorePostgres(t *testing.T) {
+	keystest.Run(t, func(tb testing.TB) keys.KeysetStore { return MustPostgres(tb) })
+}

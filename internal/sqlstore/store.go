@@ -1,0 +1,419 @@
+// Package sqlstore is payvault's one hand-written SQL layer. It serves both SQLite
+// (modernc.org/sqlite, the embedded store) and PostgreSQL (pgx), with goose migrations
+// embedded per dialect.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrationFS embed.FS
+
+// Dialect names a database engine.
+type Dialect string
+
+// The supported engines.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Config says which database to open.
+type Config struct {
+	// Path is the SQLite database file; it is used when DSN is empty.
+	Path string
+	// DSN is a postgres:// URL.
+	DSN string
+	// ReadConns bounds the read pool (SQLite) or the whole pool (PostgreSQL); 0 picks a default.
+	ReadConns int
+	// SkipMigrate leaves the schema alone (for tools that only read).
+	SkipMigrate bool
+}
+
+// Store is the SQL implementation of vault.Store.
+type Store struct {
+	q
+	dialect Dialect
+	wdb     *sql.DB // wdb is the write pool: one connection on SQLite.
+	rdb     *sql.DB
+}
+
+var (
+	_ vault.Store = (*Store)(nil)
+	_ vault.Tx    = (*tx)(nil)
+)
+
+// Open connects to the database and migrates it to the current schema.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	s := &Store{}
+	var err error
+	if cfg.DSN != "" {
+		err = s.openPostgres(ctx, cfg)
+	} else {
+		err = s.openSQLite(ctx, cfg)
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.q = q{db: s.rdb, d: s.dialect, rb: &rebinder{}}
+	if !cfg.SkipMigrate {
+		if err := s.Migrate(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Store) openSQLite(ctx context.Context, cfg Config) error {
+	s.dialect = SQLite
+	if cfg.Path == "" {
+		return errors.New("sqlstore: no database path")
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
+		return fmt.Errorf("sqlstore: %w", err)
+	}
+	pragmas := []string{"busy_timeout(15000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "secure_delete(1)"}
+	v := url.Values{}
+	for _, p := range pragmas {
+		v.Add("_pragma", p)
+	}
+	v.Set("_txlock", "immediate")
+	dsn := "file:" + cfg.Path + "?" + v.Encode()
+	var err error
+	if s.wdb, err = sql.Open("sqlite", dsn); err != nil {
+		return fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetConnMaxLifetime(0)
+	if s.rdb, err = sql.Open("sqlite", dsn); err != nil {
+		return fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	n := cfg.ReadConns
+	if n <= 0 {
+		n = 8
+	}
+	s.rdb.SetMaxOpenConns(n)
+	s.rdb.SetMaxIdleConns(n)
+	if err := s.wdb.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	var mode string
+	if err := s.wdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		return fmt.Errorf("sqlstore: sqlite is not in WAL mode (%q, %v)", mode, err)
+	}
+	return nil
+}
+
+func (s *Store) openPostgres(ctx context.Context, cfg Config) error {
+	s.dialect = Postgres
+	var err error
+	if s.wdb, err = sql.Open("pgx", cfg.DSN); err != nil {
+		return fmt.Errorf("sqlstore: open postgres: %w", redactDSN(err, cfg.DSN))
+	}
+	n := cfg.ReadConns
+	if n <= 0 {
+		n = 32
+	}
+	s.wdb.SetMaxOpenConns(n)
+	s.wdb.SetMaxIdleConns(n)
+	s.wdb.SetConnMaxIdleTime(5 * time.Minute)
+	s.rdb = s.wdb
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := s.wdb.PingContext(pctx); err != nil {
+		return fmt.Errorf("sqlstore: connect to postgres: %w", redactDSN(err, cfg.DSN))
+	}
+	return nil
+}
+
+// redactDSN keeps a DSN's password out of an error message.
+func redactDSN(err error, dsn string) error {
+	u, perr := url.Parse(dsn)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	if p, ok := u.User.Password(); ok && p != "" && strings.Contains(err.Error(), p) {
+		return errors.New(strings.ReplaceAll(err.Error(), p, "xxxxx"))
+	}
+	return err
+}
+
+// Dialect returns the engine in use.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// DB returns the write pool, for tests and tools.
+func (s *Store) DB() *sql.DB { return s.wdb }
+
+// Close closes the pools.
+func (s *Store) Close() error {
+	var errs []error
+	if s.rdb != nil && s.rdb != s.wdb {
+		errs = append(errs, s.rdb.Close())
+	}
+	if s.wdb != nil {
+		errs = append(errs, s.wdb.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Migrate applies every pending migration. Concurrent callers on PostgreSQL are serialised by
+// an advisory lock, so several nodes may start together.
+func (s *Store) Migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrationFS, "migrations/"+string(s.dialect))
+	if err != nil {
+		return err
+	}
+	gd := goose.DialectSQLite3
+	var opts []goose.ProviderOption
+	if s.dialect == Postgres {
+		gd = goose.DialectPostgres
+		// Nodes starting together take turns through a session advisory lock.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 120))
+		if err != nil {
+			return err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(gd, s.wdb, sub, opts...)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the applied migration version.
+func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
+	sub, err := fs.Sub(migrationFS, "migrations/"+string(s.dialect))
+	if err != nil {
+		return 0, err
+	}
+	gd := goose.DialectSQLite3
+	if s.dialect == Postgres {
+		gd = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(gd, s.wdb, sub)
+	if err != nil {
+		return 0, err
+	}
+	return p.GetDBVersion(ctx)
+}
+
+// Write runs fn in one transaction and commits it durably. Serialisation failures and
+// deadlocks on PostgreSQL, and busy errors on SQLite, are retried a few times.
+func (s *Store) Write(ctx context.Context, fn func(vault.Tx) error) error {
+	const attempts = 5
+	var err error
+	for i := 0; i < attempts; i++ {
+		err = s.writeOnce(ctx, fn)
+		if err == nil || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(i+1) * 3 * time.Millisecond)
+	}
+	return err
+}
+
+func (s *Store) writeOnce(ctx context.Context, fn func(vault.Tx) error) error {
+	sqltx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return vault.E("sqlstore.Write", vault.Unavailable, err)
+	}
+	t := &tx{q: q{db: sqltx, d: s.dialect, rb: s.rb, inTx: true}}
+	if err := fn(t); err != nil {
+		sqltx.Rollback()
+		return err
+	}
+	if err := sqltx.Commit(); err != nil {
+		return mapErr("sqlstore.Write", err)
+	}
+	return nil
+}
+
+// retryable reports whether err is a transient conflict worth retrying.
+func retryable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "40001" || pg.Code == "40P01"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code() & 0xff
+		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// q runs queries written with ? placeholders against either engine.
+type q struct {
+	db   querier
+	d    Dialect
+	rb   *rebinder
+	inTx bool
+}
+
+// tx is a read-write transaction.
+type tx struct{ q }
+
+func (q *q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return q.db.ExecContext(ctx, q.rb.bind(q.d, query), args...)
+}
+
+func (q *q) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return q.db.QueryContext(ctx, q.rb.bind(q.d, query), args...)
+}
+
+func (q *q) row(ctx context.Context, query string, args ...any) *sql.Row {
+	return q.db.QueryRowContext(ctx, q.rb.bind(q.d, query), args...)
+}
+
+// forUpdate returns the row-locking suffix for a SELECT inside a write transaction.
+func (q *q) forUpdate() string {
+	if q.d == Postgres && q.inTx {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// rebinder rewrites ? placeholders to $n for PostgreSQL, caching each query.
+type rebinder struct{ m sync.Map }
+
+func (r *rebinder) bind(d Dialect, query string) string {
+	if d != Postgres {
+		return query
+	}
+	if v, ok := r.m.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	inStr := false
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case c == '\'':
+			inStr = !inStr
+			b.WriteByte(c)
+		case c == '?' && !inStr:
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	out := b.String()
+	r.m.Store(query, out)
+	return out
+}
+
+// mapErr turns a driver error into a core error: no rows → NotFound, a unique violation →
+// Conflict with the field, anything else → Internal.
+func mapErr(op string, err error, ids ...string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		var id string
+		if len(ids) > 0 {
+			id = ids[0]
+		}
+		return vault.E(op, vault.NotFound, vault.ID(id))
+	}
+	if f, ok := uniqueViolation(err); ok {
+		return vault.E(op, vault.Conflict, vault.Field(f), vault.ErrDuplicate)
+	}
+	if retryable(err) {
+		return err // Write retries it
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return vault.E(op, vault.Unavailable, err)
+	}
+	return vault.E(op, vault.Internal, err)
+}
+
+// pgUniqueFields maps PostgreSQL unique index names to the column they protect.
+var pgUniqueFields = map[string]string{
+	"profiles_mcid":                "merchant_customer_id",
+	"profiles_contact_api_id":      "contact_api_id",
+	"instruments_api_id":           "api_id",
+	"transactions_api_id":          "api_id",
+	"locations_account_number_key": "account_number",
+	"locations_api_key_key":        "api_key",
+	"profiles_token_key":           "token",
+	"instruments_token_key":        "token",
+	"mandates_token_key":           "token",
+	"onetime_tokens_token_key":     "token",
+	"idempotency_pkey":             "key",
+	"users_pkey":                   "id",
+	"api_keys_pkey":                "id",
+	"developers_pkey":              "id",
+	"merchants_pkey":               "id",
+}
+
+// uniqueViolation reports whether err is a unique-constraint violation and on which column.
+func uniqueViolation(err error) (string, bool) {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		if pg.Code != "23505" {
+			return "", false
+		}
+		if f, ok := pgUniqueFields[pg.ConstraintName]; ok {
+			return f, true
+		}
+		return pg.ConstraintName, true
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code()
+		if c != sqlite3.SQLITE_CONSTRAINT_UNIQUE && c != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+			return "", false
+		}
+		// "UNIQUE constraint failed: profiles.merchant_id, profiles.merchant_customer_id"
+		msg := se.Error()
+		i := strings.LastIndex(msg, ".")
+		if i < 0 {
+			return "", true
+		}
+		f := msg[i+1:]
+		if j := strings.IndexAny(f, " )"); j >= 0 {
+			f = f[:j]
+		}
+		return f, true
+	}
+	return "", false
+}

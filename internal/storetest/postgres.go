@@ -1,0 +1,181 @@
+package storetest
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver
+)
+
+// Postgres is a throwaway PostgreSQL server started for a test binary: initdb and pg_ctl into
+// a temp dir, listening only on a unix socket there.
+type Postgres struct {
+	dir     string
+	bin     string
+	uid     int
+	gid     int
+	asUser  bool
+	counter int
+	mu      sync.Mutex
+	admin   *sql.DB
+}
+
+// server is the binary's shared server; RunMain stops it.
+var (
+	serverOnce sync.Once
+	server     *Postgres
+	serverErr  error
+)
+
+// RunMain runs a package's tests and then stops the PostgreSQL server if one was started.
+// Packages that call PostgresDSN use it from TestMain.
+func RunMain(m *testing.M) {
+	code := m.Run()
+	if server != nil {
+		server.Stop()
+	}
+	os.Exit(code)
+}
+
+// PostgresDSN returns the DSN of a fresh, empty database on the shared test server, starting
+// the server on first use. Without PostgreSQL the test is skipped, or fails when CI=true.
+func PostgresDSN(tb testing.TB) string {
+	tb.Helper()
+	serverOnce.Do(func() { server, serverErr = StartPostgres() })
+	if serverErr != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("PostgreSQL is required under CI=true: %v", serverErr)
+		}
+		tb.Skipf("PostgreSQL not available: %v", serverErr)
+	}
+	dsn, err := server.NewDatabase()
+	if err != nil {
+		tb.Fatalf("create test database: %v", err)
+	}
+	return dsn
+}
+
+// FindPostgresBin returns the directory holding initdb, pg_ctl and postgres.
+func FindPostgresBin() (string, error) {
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	sort.Slice(matches, func(i, j int) bool { return pgVersion(matches[i]) > pgVersion(matches[j]) })
+	for _, m := range matches {
+		return filepath.Dir(m), nil
+	}
+	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	return "", errors.New("initdb/pg_ctl not found in /usr/lib/postgresql/*/bin or PATH (apt-get install -y postgresql)")
+}
+
+func pgVersion(path string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(path))))
+	return n
+}
+
+// StartPostgres initialises and starts a server in a new temp dir. As root it runs the
+// server as the postgres user, since initdb refuses to run as root.
+func StartPostgres() (*Postgres, error) {
+	bin, err := FindPostgresBin()
+	if err != nil {
+		return nil, err
+	}
+	p := &Postgres{bin: bin}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("running as root and there is no postgres user to run PostgreSQL as: %w", err)
+		}
+		p.uid, _ = strconv.Atoi(u.Uid)
+		p.gid, _ = strconv.Atoi(u.Gid)
+		p.asUser = true
+	}
+	if p.dir, err = os.MkdirTemp("", "payvault-pg-"); err != nil {
+		return nil, err
+	}
+	if p.asUser {
+		if err := os.Chown(p.dir, p.uid, p.gid); err != nil {
+			return nil, err
+		}
+	}
+	data := filepath.Join(p.dir, "data")
+	if out, err := p.run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"); err != nil {
+		if out2, err2 := p.run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"); err2 != nil {
+			return nil, fmt.Errorf("initdb: %v\n%s\n%s", err, out, out2)
+		}
+	}
+	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories=%s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB", p.dir)
+	if out, err := p.run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(p.dir, "log"), "-w", "-t", "60", "start"); err != nil {
+		log, _ := os.ReadFile(filepath.Join(p.dir, "log"))
+		return nil, fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
+	p.admin, err = sql.Open("pgx", p.DSN("postgres"))
+	if err != nil {
+		p.Stop()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		if err = p.admin.PingContext(ctx); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			p.Stop()
+			return nil, fmt.Errorf("postgres did not answer: %w", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return p, nil
+}
+
+func (p *Postgres) run(name string, args ...string) ([]byte, error) {
+	cmd := exec.Command(filepath.Join(p.bin, name), args...)
+	cmd.Dir = p.dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
+	if p.asUser {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(p.uid), Gid: uint32(p.gid)}}
+	}
+	return cmd.CombinedOutput()
+}
+
+// DSN returns the URL of a database on this server.
+func (p *Postgres) DSN(db string) string {
+	return "postgres://postgres@/" + db + "?host=" + p.dir + "&sslmode=disable"
+}
+
+// NewDatabase creates an empty database and returns its DSN.
+func (p *Postgres) NewDatabase() (string, error) {
+	p.mu.Lock()
+	p.counter++
+	name := fmt.Sprintf("t%d_%d", os.Getpid(), p.counter)
+	p.mu.Unlock()
+	if _, err := p.admin.Exec("CREATE DATABASE " + name + " TEMPLATE template0"); err != nil {
+		return "", err
+	}
+	return p.DSN(name), nil
+}
+
+// Stop shuts the server down and removes its files.
+func (p *Postgres) Stop() {
+	if p.admin != nil {
+		p.admin.Close()
+	}
+	p.run("pg_ctl", "-D", filepath.Join(p.dir, "data"), "-m", "immediate", "-w", "stop")
+	if strings.HasPrefix(p.dir, os.TempDir()) {
+		os.RemoveAll(p.dir)
+	}
+}

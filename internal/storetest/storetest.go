@@ -1,0 +1,526 @@
+// Package storetest is the conformance suite every vault.Store must pass. It runs against
+// SQLite always and against a real PostgreSQL that the tests start themselves.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// Store is what the suite needs: the vault store and the keyset store.
+type Store interface {
+	vault.Store
+	keys.KeysetStore
+}
+
+// Opener returns a fresh, empty, migrated store; it registers its own cleanup.
+type Opener func(tb testing.TB) Store
+
+// Fixture is a service over a fresh store with one sandbox merchant.
+type Fixture struct {
+	Store     Store
+	Keys      *keys.Keyring
+	Svc       *vault.Service
+	Creds     *vault.MerchantCredentials
+	Principal *vault.Principal
+}
+
+// MustFixture opens a store, its keyring and a service, and creates a sandbox merchant.
+func MustFixture(tb testing.TB, open Opener) *Fixture {
+	tb.Helper()
+	ctx := context.Background()
+	st := open(tb)
+	var mk keys.MasterKey
+	copy(mk[:], "storetest-master-key-0123456789ab")
+	kr, err := keys.Open(ctx, st, mk, keys.Options{})
+	if err != nil {
+		tb.Fatalf("keys.Open: %v", err)
+	}
+	bins, err := card.LoadBINs()
+	if err != nil {
+		tb.Fatalf("LoadBINs: %v", err)
+	}
+	svc := vault.NewService(st, kr, bins, vault.Config{})
+	creds, err := svc.CreateMerchant(ctx, vault.NewMerchant{Name: "Test merchant"})
+	if err != nil {
+		tb.Fatalf("CreateMerchant: %v", err)
+	}
+	p, err := svc.AuthenticateAPIKey(ctx, creds.Paysafe.APIKeyID, creds.Paysafe.APIKeySecret)
+	if err != nil {
+		tb.Fatalf("AuthenticateAPIKey: %v", err)
+	}
+	return &Fixture{Store: st, Keys: kr, Svc: svc, Creds: creds, Principal: p}
+}
+
+// Run runs the whole suite.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Opener)
+	}{
+		{"Merchant", testMerchant},
+		{"Authenticate", testAuthenticate},
+		{"ProfileUnique", testProfileUnique},
+		{"CardLifecycle", testCardLifecycle},
+		{"DuplicateCard", testDuplicateCard},
+		{"DefaultCard", testDefaultCard},
+		{"SealedAtRest", testSealedAtRest},
+		{"TokenConsumedOnce", testTokenConsumedOnce},
+		{"WriteRollsBack", testWriteRollsBack},
+		{"List", testList},
+		{"KeysetCAS", testKeysetCAS},
+		{"DeleteProfileCascade", testDeleteProfileCascade},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
+	}
+}
+
+func testMerchant(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	m, err := f.Store.GetMerchant(ctx, f.Creds.MerchantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Live || m.Processor != "sandbox" || m.DefaultLocationID != f.Creds.Fortis.LocationID {
+		t.Errorf("merchant = %+v", m)
+	}
+	loc, err := f.Store.GetLocationByAccount(ctx, f.Creds.Paysafe.AccountNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc.DefaultCC == "" || loc.DefaultACH == "" || loc.APIKey != f.Creds.Fortis.LocationAPIKey {
+		t.Errorf("location = %+v", loc)
+	}
+	key, err := f.Svc.RevealTicketHashKey(loc)
+	if err != nil || key != f.Creds.Fortis.TicketHashKey {
+		t.Errorf("ticket hash key round trip failed: %v", err)
+	}
+	if _, err := f.Svc.CreateMerchant(ctx, vault.NewMerchant{Name: "Other", AccountNumber: f.Creds.Paysafe.AccountNumber}); vault.KindOf(err) != vault.Conflict {
+		t.Errorf("duplicate account number: got %v, want Conflict", err)
+	}
+	if _, err := f.Store.GetMerchant(ctx, "nope"); vault.KindOf(err) != vault.NotFound {
+		t.Errorf("missing merchant: got %v, want NotFound", err)
+	}
+}
+
+func testAuthenticate(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	c := f.Creds
+	tests := []struct {
+		name string
+		fn   func() error
+		want vault.Kind
+	}{
+		{"ok/server", func() error { _, err := f.Svc.AuthenticateAPIKey(ctx, c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret); return err }, vault.Other},
+		{"ok/sut", func() error {
+			_, err := f.Svc.AuthenticateAPIKey(ctx, c.Paysafe.SingleUseKeyID, c.Paysafe.SingleUseKeySecret)
+			return err
+		}, vault.Other},
+		{"ok/user", func() error {
+			_, err := f.Svc.AuthenticateUser(ctx, c.Fortis.DeveloperID, c.Fortis.UserID, c.Fortis.UserAPIKey)
+			return err
+		}, vault.Other},
+		{"fail/wrong-secret", func() error { _, err := f.Svc.AuthenticateAPIKey(ctx, c.Paysafe.APIKeyID, "x"); return err }, vault.Unauthenticated},
+		{"fail/unknown-key", func() error { _, err := f.Svc.AuthenticateAPIKey(ctx, "nope", "x"); return err }, vault.Unauthenticated},
+		{"fail/swapped-secret", func() error {
+			_, err := f.Svc.AuthenticateAPIKey(ctx, c.Paysafe.APIKeyID, c.Paysafe.SingleUseKeySecret)
+			return err
+		}, vault.Unauthenticated},
+		{"fail/user-wrong-key", func() error {
+			_, err := f.Svc.AuthenticateUser(ctx, c.Fortis.DeveloperID, c.Fortis.UserID, "0000")
+			return err
+		}, vault.Unauthenticated},
+		{"fail/user-wrong-developer", func() error {
+			_, err := f.Svc.AuthenticateUser(ctx, "devnope", c.Fortis.UserID, c.Fortis.UserAPIKey)
+			return err
+		}, vault.Unauthenticated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := vault.KindOf(tt.fn()); got != tt.want {
+				t.Errorf("kind = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func mustProfile(tb testing.TB, f *Fixture, mcid string) *vault.Profile {
+	tb.Helper()
+	p, err := f.Svc.CreateProfile(context.Background(), f.Principal, &vault.Profile{MerchantCustomerID: mcid, Locale: "en_US", FirstName: "Jo"})
+	if err != nil {
+		tb.Fatalf("CreateProfile: %v", err)
+	}
+	return p
+}
+
+func testProfileUnique(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	p := mustProfile(t, f, "mcid-1")
+	_, err := f.Svc.CreateProfile(ctx, f.Principal, &vault.Profile{MerchantCustomerID: "mcid-1", Locale: "en_US"})
+	if e := vault.AsError(err); e == nil || e.Kind != vault.Conflict || e.Field != "merchant_customer_id" {
+		t.Fatalf("duplicate mcid: got %v", err)
+	}
+	got, err := f.Svc.FindProfile(ctx, f.Principal, "merchant_customer_id", "mcid-1", "")
+	if err != nil || got.ID != p.ID {
+		t.Fatalf("FindProfile = %v, %v", got, err)
+	}
+	// After a delete the id is free again.
+	if err := f.Svc.DeleteProfile(ctx, f.Principal, p.ID, vault.Cascade); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Svc.GetProfile(ctx, f.Principal, p.ID); vault.KindOf(err) != vault.NotFound {
+		t.Errorf("deleted profile: got %v, want NotFound", err)
+	}
+	mustProfile(t, f, "mcid-1")
+	// Updates keep identity fields and see uniqueness.
+	q := mustProfile(t, f, "mcid-2")
+	_, err = f.Svc.UpdateProfile(ctx, f.Principal, q.ID, func(p *vault.Profile) error { p.MerchantCustomerID = "mcid-1"; return nil })
+	if vault.KindOf(err) != vault.Conflict {
+		t.Errorf("update to taken mcid: got %v", err)
+	}
+	up, err := f.Svc.UpdateProfile(ctx, f.Principal, q.ID, func(p *vault.Profile) error { p.Token = "Pxxx"; p.LastName = "Doe"; return nil })
+	if err != nil || up.Token != q.Token || up.LastName != "Doe" || up.Modified.IsZero() {
+		t.Errorf("update = %+v, %v", up, err)
+	}
+}
+
+func mustCard(tb testing.TB, f *Fixture, profileID, pan string, opt vault.CreateOptions) *vault.Instrument {
+	tb.Helper()
+	in, err := f.Svc.CreateInstrument(context.Background(), f.Principal,
+		&vault.Instrument{Kind: vault.KindCard, ProfileID: profileID, HolderName: "JO"},
+		vault.Source{Number: pan, Expiry: card.Expiry{Month: 12, Year: 2040}}, opt)
+	if err != nil {
+		tb.Fatalf("CreateInstrument: %v", err)
+	}
+	return in
+}
+
+func testCardLifecycle(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	p := mustProfile(t, f, "c1")
+	in := mustCard(t, f, p.ID, "4111111111111111", vault.CreateOptions{})
+	want := struct{ BIN, Last4, Brand, Status, SCS string }{"411111", "1111", "visa", "ACTIVE", "UNVERIFIED"}
+	got := struct{ BIN, Last4, Brand, Status, SCS string }{in.BIN, in.LastFour, in.Brand, in.Status, in.StoredCredentialStatus}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("(-want +got)\n%s", d)
+	}
+	if !in.DefaultCard || in.Token[0] != 'C' {
+		t.Errorf("first card should be default with a C token: %+v", in)
+	}
+	stored, err := f.Svc.GetInstrument(ctx, f.Principal, in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pan, err := f.Svc.RevealNumber(stored)
+	if err != nil || pan != "4111111111111111" {
+		t.Fatalf("RevealNumber = %q, %v", pan, err)
+	}
+	up, err := f.Svc.UpdateInstrument(ctx, f.Principal, in.ID, func(i *vault.Instrument) error { i.ExpYear = 2041; i.NickName = "n"; return nil }, vault.SecretUpdate{})
+	if err != nil || up.ExpYear != 2041 || up.Token != in.Token {
+		t.Fatalf("update = %+v, %v", up, err)
+	}
+	if err := f.Svc.DeleteInstrument(ctx, f.Principal, in.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Svc.DeleteInstrument(ctx, f.Principal, in.ID); vault.KindOf(err) != vault.Gone {
+		t.Errorf("second delete: got %v, want Gone", err)
+	}
+	if _, err := f.Store.GetInstrumentByToken(ctx, f.Creds.MerchantID, in.Token); vault.KindOf(err) != vault.NotFound {
+		t.Errorf("deleted token still resolves: %v", err)
+	}
+	for _, tt := range []struct {
+		name, pan string
+		field     string
+	}{
+		{"fail/luhn", "4111111111111112", "number"},
+		{"fail/letters", "4111x11111111111", "number"},
+		{"fail/short", "41111", "number"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID},
+				vault.Source{Number: tt.pan, Expiry: card.Expiry{Month: 1, Year: 2040}}, vault.CreateOptions{})
+			if e := vault.AsError(err); e == nil || e.Kind != vault.Invalid || e.Field != tt.field {
+				t.Errorf("got %v", err)
+			}
+		})
+	}
+}
+
+func testDuplicateCard(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	p := mustProfile(t, f, "d1")
+	first := mustCard(t, f, p.ID, "5200400000000009", vault.CreateOptions{CheckDuplicate: true})
+	_, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID},
+		vault.Source{Number: "5200400000000009", Expiry: card.Expiry{Month: 1, Year: 2039}}, vault.CreateOptions{CheckDuplicate: true})
+	if e := vault.AsError(err); e == nil || e.Kind != vault.Conflict || e.ID != first.ID {
+		t.Fatalf("duplicate: got %v", err)
+	}
+	// Another profile may hold the same number; without the check it is allowed too.
+	mustCard(t, f, mustProfile(t, f, "d2").ID, "5200400000000009", vault.CreateOptions{CheckDuplicate: true})
+	mustCard(t, f, p.ID, "5200400000000009", vault.CreateOptions{})
+
+	// Racing creates of one number on one profile: exactly one wins.
+	q := mustProfile(t, f, "d3")
+	var ok, conflict atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: q.ID},
+				vault.Source{Number: "4530910000012345", Expiry: card.Expiry{Month: 1, Year: 2039}}, vault.CreateOptions{CheckDuplicate: true})
+			switch vault.KindOf(err) {
+			case vault.Other:
+				ok.Add(1)
+			case vault.Conflict:
+				conflict.Add(1)
+			default:
+				t.Errorf("racing create: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 1 || conflict.Load() != 7 {
+		t.Errorf("racing creates: %d ok, %d conflicts; want 1 and 7", ok.Load(), conflict.Load())
+	}
+}
+
+func testDefaultCard(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	p := mustProfile(t, f, "def")
+	a := mustCard(t, f, p.ID, "4111111111111111", vault.CreateOptions{})
+	b := mustCard(t, f, p.ID, "5200400000000009", vault.CreateOptions{})
+	yes := true
+	c := mustCard(t, f, p.ID, "3569990000000009", vault.CreateOptions{Default: &yes})
+	defaults := func() []string {
+		cards, err := f.Store.ListProfileInstruments(ctx, f.Creds.MerchantID, p.ID, vault.KindCard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, in := range cards {
+			if in.DefaultCard {
+				ids = append(ids, in.ID)
+			}
+		}
+		return ids
+	}
+	if d := cmp.Diff([]string{c.ID}, defaults()); d != "" {
+		t.Errorf("after explicit default (-want +got)\n%s", d)
+	}
+	if b.DefaultCard {
+		t.Error("second card became default")
+	}
+	if err := f.Svc.DeleteInstrument(ctx, f.Principal, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{a.ID}, defaults()); d != "" {
+		t.Errorf("after deleting the default, the oldest card takes over (-want +got)\n%s", d)
+	}
+}
+
+func testSealedAtRest(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	p := mustProfile(t, f, "s1")
+	in := mustCard(t, f, p.ID, "4111111111111111", vault.CreateOptions{})
+	stored, err := f.Store.GetInstrument(ctx, f.Creds.MerchantID, in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored.Sealed.Number) == 0 || stored.Sealed.KeyID == 0 {
+		t.Fatalf("no ciphertext stored: %+v", stored.Sealed)
+	}
+	if id, _ := keys.KeyID(stored.Sealed.Number); id != stored.Sealed.KeyID {
+		t.Errorf("dek_id %d does not match the ciphertext's key id %d", stored.Sealed.KeyID, id)
+	}
+	// A ciphertext copied to another record does not open there.
+	other := mustCard(t, f, p.ID, "5200400000000009", vault.CreateOptions{})
+	o2, _ := f.Store.GetInstrument(ctx, f.Creds.MerchantID, other.ID)
+	o2.Sealed.Number = stored.Sealed.Number
+	if _, err := f.Svc.RevealNumber(o2); err == nil {
+		t.Error("a ciphertext moved to another record opened")
+	}
+}
+
+func testTokenConsumedOnce(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	tok, err := f.Svc.CreateOneTimeToken(ctx, f.Principal, vault.NewOneTimeToken{
+		Kind: vault.TokenCard, Number: "4111111111111111", Expiry: card.Expiry{Month: 12, Year: 2040}, CVV: "123",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := mustProfile(t, f, "t1")
+	var ok, bad atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID},
+				vault.Source{Token: tok.Token, TokenKinds: []string{vault.TokenCard}}, vault.CreateOptions{})
+			if err == nil {
+				ok.Add(1)
+			} else if e := vault.AsError(err); e != nil && e.Kind == vault.Invalid && e.Field == "token" {
+				bad.Add(1)
+			} else {
+				t.Errorf("consume: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 1 || bad.Load() != 5 {
+		t.Errorf("token used %d times, refused %d; want 1 and 5", ok.Load(), bad.Load())
+	}
+	got, err := f.Store.GetOneTimeToken(ctx, f.Creds.MerchantID, tok.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Consumed.IsZero() || got.Sealed.CVV != nil {
+		t.Errorf("consumed token keeps its CVV or is unmarked: consumed=%v cvv=%d bytes", got.Consumed, len(got.Sealed.CVV))
+	}
+	// Sweeping removes expired tokens.
+	later := vault.NewService(f.Store, f.Keys, nil, vault.Config{Now: func() time.Time { return time.Now().Add(time.Hour) }})
+	n, err := later.SweepTokens(ctx)
+	if err != nil || n < 1 {
+		t.Errorf("sweep = %d, %v", n, err)
+	}
+}
+
+func testWriteRollsBack(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := f.Store.Write(ctx, func(tx vault.Tx) error {
+		if err := tx.SetSetting(ctx, "rollback-probe", "x"); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Write returned %v, want the callback's error", err)
+	}
+	if _, err := f.Store.GetSetting(ctx, "rollback-probe"); vault.KindOf(err) != vault.NotFound {
+		t.Errorf("a failed Write left data behind: %v", err)
+	}
+}
+
+func testList(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < 7; i++ {
+		p, err := f.Svc.CreateProfile(ctx, f.Principal, &vault.Profile{MerchantCustomerID: fmt.Sprintf("L%d", i), LastName: fmt.Sprintf("Name%d", i%3), Email: fmt.Sprintf("u%d@Example.com", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.ID)
+		time.Sleep(2 * time.Millisecond)
+	}
+	got, total, err := f.Store.ListProfiles(ctx, f.Creds.MerchantID, vault.Query{Limit: 3, Offset: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 7 || len(got) != 3 || got[0].ID != ids[3] {
+		t.Errorf("page 2 of id desc: total %d, len %d", total, len(got))
+	}
+	_, total, _ = f.Store.ListProfiles(ctx, f.Creds.MerchantID, vault.Query{Filters: []vault.Filter{{Field: "last_name", Op: vault.OpIn, Values: []string{"Name0", "Name1"}}}})
+	if total != 5 {
+		t.Errorf("IN filter: total %d, want 5", total)
+	}
+	_, total, _ = f.Store.ListProfiles(ctx, f.Creds.MerchantID, vault.Query{Filters: []vault.Filter{{Field: "email", Op: vault.OpContains, Values: []string{"EXAMPLE"}}}})
+	if total != 7 {
+		t.Errorf("contains filter: total %d, want 7", total)
+	}
+	_, total, _ = f.Store.ListProfiles(ctx, f.Creds.MerchantID, vault.Query{Filters: []vault.Filter{{Field: "email", Op: vault.OpContains, Values: []string{"%"}}}})
+	if total != 0 {
+		t.Errorf("a %% in a contains filter is literal: total %d", total)
+	}
+	asc, _, _ := f.Store.ListProfiles(ctx, f.Creds.MerchantID, vault.Query{Sort: []vault.SortKey{{Field: "last_name"}, {Field: "created_at"}}})
+	if asc[0].LastName != "Name0" || asc[len(asc)-1].LastName != "Name2" {
+		t.Errorf("sort by last_name asc: first %q last %q", asc[0].LastName, asc[len(asc)-1].LastName)
+	}
+	// Another merchant sees none of them.
+	other, err := f.Svc.CreateMerchant(ctx, vault.NewMerchant{Name: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, total, _ = f.Store.ListProfiles(ctx, other.MerchantID, vault.Query{})
+	if total != 0 {
+		t.Errorf("other merchant lists %d profiles", total)
+	}
+}
+
+func testKeysetCAS(t *testing.T, open Opener) {
+	st := open(t)
+	ctx := context.Background()
+	if _, _, err := st.LoadKeyset(ctx, "x"); !errors.Is(err, keys.ErrNoKeyset) {
+		t.Fatalf("missing keyset: %v", err)
+	}
+	if err := st.StoreKeyset(ctx, "x", []byte("a"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.StoreKeyset(ctx, "x", []byte("b"), 0); !errors.Is(err, keys.ErrKeysetConflict) {
+		t.Errorf("second insert: %v", err)
+	}
+	if err := st.StoreKeyset(ctx, "x", []byte("c"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.StoreKeyset(ctx, "x", []byte("d"), 1); !errors.Is(err, keys.ErrKeysetConflict) {
+		t.Errorf("stale update: %v", err)
+	}
+	blob, v, err := st.LoadKeyset(ctx, "x")
+	if err != nil || string(blob) != "c" || v != 2 {
+		t.Errorf("LoadKeyset = %q, %d, %v", blob, v, err)
+	}
+}
+
+func testDeleteProfileCascade(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	p := mustProfile(t, f, "casc")
+	c := mustCard(t, f, p.ID, "4111111111111111", vault.CreateOptions{})
+	bank, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindACH, ProfileID: p.ID, RoutingNumber: "123456789", AccountType: "CHECKING", HolderName: "X"},
+		vault.Source{Number: "123456789"}, vault.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Svc.DeleteProfile(ctx, f.Principal, p.ID, vault.Cascade); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{c.Token, bank.Token} {
+		if _, err := f.Store.GetInstrumentByToken(ctx, f.Creds.MerchantID, tok); vault.KindOf(err) != vault.NotFound {
+			t.Errorf("token of a deleted profile still works: %v", err)
+		}
+	}
+	// Detach keeps the instruments.
+	q := mustProfile(t, f, "det")
+	d := mustCard(t, f, q.ID, "4111111111111111", vault.CreateOptions{})
+	if err := f.Svc.DeleteProfile(ctx, f.Principal, q.ID, vault.Detach); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.Svc.GetInstrument(ctx, f.Principal, d.ID)
+	if err != nil || !got.Active() || got.ProfileID != "" {
+		t.Errorf("detached card = %+v, %v", got, err)
+	}
+}

@@ -1,0 +1,101 @@
+package vault
+
+import (
+	"context"
+	"time"
+
+	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/keys"
+)
+
+// Keyring seals account data and fingerprints numbers. *keys.Keyring implements it.
+type Keyring interface {
+	// Seal encrypts plaintext bound to ad under the primary data key.
+	Seal(plaintext []byte, ad keys.AD) ([]byte, error)
+	// Open decrypts a ciphertext made by Seal with the same ad.
+	Open(ciphertext []byte, ad keys.AD) ([]byte, error)
+	// Fingerprints returns the number's fingerprints under every enabled MAC key, primary first.
+	Fingerprints(merchantID, normalized string) []string
+}
+
+// BINs looks up issuer data for a card number. *card.BINTable implements it.
+type BINs interface {
+	// Lookup returns the most specific range matching pan.
+	Lookup(pan string) (card.BINInfo, bool)
+}
+
+// Config holds the core's tunables.
+type Config struct {
+	SUTTTL    time.Duration    // SUTTTL is a single-use token's life (899 s by default).
+	TicketTTL time.Duration    // TicketTTL is a Fortis ticket's life (15 min by default).
+	Now       func() time.Time // Now is the clock; time.Now by default.
+}
+
+// Service owns every business rule of the vault. It is safe for concurrent use.
+type Service struct {
+	store Store
+	keys  Keyring
+	bins  BINs
+	cfg   Config
+
+	txSource TransactionSource
+}
+
+// NewService returns a Service over store.
+func NewService(store Store, kr Keyring, bins BINs, cfg Config) *Service {
+	if cfg.SUTTTL == 0 {
+		cfg.SUTTTL = 899 * time.Second
+	}
+	if cfg.TicketTTL == 0 {
+		cfg.TicketTTL = 15 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{store: store, keys: kr, bins: bins, cfg: cfg}
+}
+
+// Store returns the service's store, for read paths that need no rule.
+func (s *Service) Store() Store { return s.store }
+
+// Now returns the service clock's current time in UTC, truncated to milliseconds as stored.
+func (s *Service) Now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) }
+
+// Config returns the service configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// newID returns a fresh record id (a UUIDv7).
+func newID() string { return keys.NewUUIDv7() }
+
+// NewID returns a fresh record id for packages that store records through the core.
+func NewID() string { return newID() }
+
+// seal encrypts one field of a record.
+func (s *Service) seal(op, merchantID, recordID, field string, plaintext []byte) ([]byte, uint32, error) {
+	if len(plaintext) == 0 {
+		return nil, 0, nil
+	}
+	ct, err := s.keys.Seal(plaintext, keys.AD{Merchant: merchantID, Record: recordID, Field: field})
+	if err != nil {
+		return nil, 0, E(op, Internal, err)
+	}
+	id, _ := keys.KeyID(ct)
+	return ct, id, nil
+}
+
+// open decrypts one field of a record.
+func (s *Service) open(op, merchantID, recordID, field string, ct []byte) (string, error) {
+	if len(ct) == 0 {
+		return "", nil
+	}
+	pt, err := s.keys.Open(ct, keys.AD{Merchant: merchantID, Record: recordID, Field: field})
+	if err != nil {
+		return "", E(op, Internal, err)
+	}
+	return string(pt), nil
+}
+
+// write runs fn in a store transaction.
+func (s *Service) write(ctx context.Context, fn func(Tx) error) error {
+	return s.store.Write(ctx, fn)
+}

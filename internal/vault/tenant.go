@@ -1,0 +1,307 @@
+package vault
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/payvault/payvault/internal/keys"
+)
+
+// NewMerchant is the input of CreateMerchant.
+type NewMerchant struct {
+	Name          string
+	Live          bool
+	AccountNumber string // AccountNumber is the default location's payment account; random when empty.
+}
+
+// MerchantCredentials are a new merchant's secrets. They are returned once and never stored
+// in the clear.
+type MerchantCredentials struct {
+	MerchantID string             `json:"merchant_id"`
+	Paysafe    PaysafeCredentials `json:"paysafe"`
+	Fortis     FortisCredentials  `json:"fortis"`
+}
+
+// PaysafeCredentials are the Paysafe-API half of MerchantCredentials.
+type PaysafeCredentials struct {
+	APIKeyID           string `json:"api_key_id"`
+	APIKeySecret       string `json:"api_key_secret"`
+	SingleUseKeyID     string `json:"single_use_key_id"`
+	SingleUseKeySecret string `json:"single_use_key_secret"`
+	AccountNumber      string `json:"account_number"`
+}
+
+// FortisCredentials are the Fortis-API half of MerchantCredentials.
+type FortisCredentials struct {
+	DeveloperID    string `json:"developer_id"`
+	UserID         string `json:"user_id"`
+	UserAPIKey     string `json:"user_api_key"`
+	LocationID     string `json:"location_id"`
+	LocationAPIKey string `json:"location_api_key"`
+	TicketHashKey  string `json:"ticket_hash_key"`
+}
+
+// CreateMerchant makes a merchant with a default location (its account number, location api
+// key and ticket hash key), default cc and ach product transactions, a Paysafe API key and
+// single-use key, and a Fortis developer id and user. Kinds: Invalid, Conflict (account number).
+func (s *Service) CreateMerchant(ctx context.Context, in NewMerchant) (*MerchantCredentials, error) {
+	const op = "vault.CreateMerchant"
+	name := strings.TrimSpace(in.Name)
+	if name == "" || len(name) > 200 {
+		return nil, E(op, Invalid, Field("name"), ErrRequired)
+	}
+	if in.AccountNumber != "" && (len(in.AccountNumber) > 20 || !allDigits(in.AccountNumber)) {
+		return nil, E(op, Invalid, Field("account_number"), ErrFormat)
+	}
+	for attempt := 0; ; attempt++ {
+		creds, err := s.createMerchant(ctx, op, name, in)
+		if err == nil {
+			return creds, nil
+		}
+		// A random account number that collides is drawn again; a chosen one is the caller's conflict.
+		if in.AccountNumber == "" && KindOf(err) == Conflict && attempt < 5 {
+			continue
+		}
+		return nil, err
+	}
+}
+
+func (s *Service) createMerchant(ctx context.Context, op, name string, in NewMerchant) (*MerchantCredentials, error) {
+	w, err := s.newMerchantWrite(op, name, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.write(ctx, func(tx Tx) error { return w.insert(ctx, tx) }); err != nil {
+		return nil, E(op, err)
+	}
+	return w.creds, nil
+}
+
+// Bootstrap creates the sandbox merchant on a store's first start, together with extra, in one
+// transaction. When several nodes start together only one of them does; the others (and every
+// later start) get nil credentials. Kinds: Internal.
+func (s *Service) Bootstrap(ctx context.Context, name string, extra func(Tx) error) (*MerchantCredentials, error) {
+	const op = "vault.Bootstrap"
+	w, err := s.newMerchantWrite(op, name, NewMerchant{Name: name})
+	if err != nil {
+		return nil, err
+	}
+	claimed := false
+	err = s.write(ctx, func(tx Tx) error {
+		claimed = false
+		ok, err := tx.ClaimSetting(ctx, "bootstrapped", s.Now().Format(time.RFC3339))
+		if err != nil || !ok {
+			return err
+		}
+		claimed = true
+		if err := w.insert(ctx, tx); err != nil {
+			return err
+		}
+		return extra(tx)
+	})
+	if err != nil {
+		return nil, E(op, err)
+	}
+	if !claimed {
+		return nil, nil
+	}
+	return w.creds, nil
+}
+
+// merchantWrite is a new merchant's records, ready to insert.
+type merchantWrite struct {
+	m        *Merchant
+	loc      *Location
+	sealed   Sealed
+	products []*ProductTransaction
+	apiKeys  []*APIKey
+	dev      *Developer
+	user     *User
+	creds    *MerchantCredentials
+}
+
+func (s *Service) newMerchantWrite(op, name string, in NewMerchant) (*merchantWrite, error) {
+	now := s.Now()
+	m := &Merchant{ID: newID(), Name: name, Live: in.Live, Created: now}
+	if !in.Live {
+		m.Processor = "sandbox"
+	}
+	acct := in.AccountNumber
+	if acct == "" {
+		acct = "1" + keys.RandomDigits(9)
+	}
+	loc := &Location{
+		ID: newID(), MerchantID: m.ID, Name: name, AccountNumber: acct, Currency: "USD",
+		APIKey: keys.RandomString(36, keys.Alnum), TZ: "America/New_York", Created: now, Modified: now,
+	}
+	ticketKey := keys.RandomString(36, keys.Alnum)
+	ct, kid, err := s.seal(op, m.ID, loc.ID, "ticket_hash_key", []byte(ticketKey))
+	if err != nil {
+		return nil, err
+	}
+	m.DefaultLocationID = loc.ID
+	cc := &ProductTransaction{ID: newID(), MerchantID: m.ID, LocationID: loc.ID, PaymentMethod: "cc", Processor: m.Processor,
+		Title: "Default cc", IndustryType: "ecommerce", Active: true, Created: now, Modified: now}
+	ach := &ProductTransaction{ID: newID(), MerchantID: m.ID, LocationID: loc.ID, PaymentMethod: "ach", Processor: m.Processor,
+		Title: "Default ach", IndustryType: "ecommerce", Active: true, Created: now, Modified: now}
+	loc.DefaultCC, loc.DefaultACH = cc.ID, ach.ID
+
+	creds := &MerchantCredentials{MerchantID: m.ID}
+	creds.Paysafe = PaysafeCredentials{
+		APIKeyID: "key_" + keys.RandomString(16, keys.Alnum), APIKeySecret: keys.RandomString(40, keys.Alnum),
+		SingleUseKeyID: "sut_" + keys.RandomString(16, keys.Alnum), SingleUseKeySecret: keys.RandomString(40, keys.Alnum),
+		AccountNumber: acct,
+	}
+	user := &User{
+		ID: newID(), MerchantID: m.ID, Username: "api-" + strings.ToLower(keys.RandomString(8, keys.Alnum)),
+		Status: 1, UserTypeID: 200, Locale: "en-US", TZ: "America/New_York",
+		PrimaryLocationID: loc.ID, LocationIDs: []string{loc.ID}, Created: now, Modified: now,
+	}
+	userKey := keys.RandomHex(16)
+	user.KeyHash = keys.HashSecret(userKey)
+	creds.Fortis = FortisCredentials{
+		DeveloperID: "dev" + keys.RandomString(12, keys.Alnum), UserID: user.ID, UserAPIKey: userKey,
+		LocationID: loc.ID, LocationAPIKey: loc.APIKey, TicketHashKey: ticketKey,
+	}
+	return &merchantWrite{
+		m: m, loc: loc, sealed: Sealed{KeyID: kid, Extra: ct}, products: []*ProductTransaction{cc, ach},
+		apiKeys: []*APIKey{
+			{ID: creds.Paysafe.APIKeyID, MerchantID: m.ID, Kind: CredServer, SecretHash: keys.HashSecret(creds.Paysafe.APIKeySecret), Created: now},
+			{ID: creds.Paysafe.SingleUseKeyID, MerchantID: m.ID, Kind: CredSUT, SecretHash: keys.HashSecret(creds.Paysafe.SingleUseKeySecret), Created: now},
+		},
+		dev:  &Developer{ID: creds.Fortis.DeveloperID, MerchantID: m.ID, Created: now},
+		user: user, creds: creds,
+	}, nil
+}
+
+// insert writes the merchant's records in tx.
+func (w *merchantWrite) insert(ctx context.Context, tx Tx) error {
+	if err := tx.InsertMerchant(ctx, w.m); err != nil {
+		return err
+	}
+	if err := tx.InsertLocation(ctx, w.loc, w.sealed); err != nil {
+		return err
+	}
+	for _, p := range w.products {
+		if err := tx.InsertProductTransaction(ctx, p); err != nil {
+			return err
+		}
+	}
+	for _, k := range w.apiKeys {
+		if err := tx.InsertAPIKey(ctx, k); err != nil {
+			return err
+		}
+	}
+	if err := tx.InsertDeveloper(ctx, w.dev); err != nil {
+		return err
+	}
+	return tx.InsertUser(ctx, w.user)
+}
+
+// Principal is an authenticated caller: a merchant and what its credential may reach.
+type Principal struct {
+	Merchant *Merchant
+	Kind     string   // Kind is CredServer, CredSUT, "user" (Fortis) or "browser" (a location's browser HMAC).
+	CredID   string   // CredID is the key id or user id, safe to log.
+	User     *User    // User is the Fortis user, for Kind "user".
+	Location string   // Location is the browser credential's location.
+	Allowed  []string // Allowed are the reachable location ids; nil means every location of the merchant.
+}
+
+// MerchantID returns the principal's merchant id.
+func (p *Principal) MerchantID() string { return p.Merchant.ID }
+
+// CanReach reports whether the principal may use location id.
+func (p *Principal) CanReach(locationID string) bool {
+	if p.Allowed == nil {
+		return true
+	}
+	return slices.Contains(p.Allowed, locationID)
+}
+
+// errBadCredentials is the one answer to every authentication failure, whatever its cause.
+var errBadCredentials = errors.New("invalid credentials")
+
+// AuthenticateAPIKey checks a Paysafe key id and secret. Kinds: Unauthenticated.
+func (s *Service) AuthenticateAPIKey(ctx context.Context, keyID, secret string) (*Principal, error) {
+	const op = "vault.AuthenticateAPIKey"
+	k, err := s.store.GetAPIKey(ctx, keyID)
+	if err != nil {
+		keys.VerifySecret(dummyHash, secret) // keep the timing of a miss close to a hit
+		if KindOf(err) == NotFound {
+			return nil, E(op, Unauthenticated, errBadCredentials)
+		}
+		return nil, E(op, err)
+	}
+	if !keys.VerifySecret(k.SecretHash, secret) {
+		return nil, E(op, Unauthenticated, errBadCredentials)
+	}
+	m, err := s.store.GetMerchant(ctx, k.MerchantID)
+	if err != nil {
+		return nil, E(op, err)
+	}
+	return &Principal{Merchant: m, Kind: k.Kind, CredID: k.ID}, nil
+}
+
+// AuthenticateUser checks a Fortis developer id, user id and user api key. Kinds: Unauthenticated.
+func (s *Service) AuthenticateUser(ctx context.Context, developerID, userID, apiKey string) (*Principal, error) {
+	const op = "vault.AuthenticateUser"
+	fail := E(op, Unauthenticated, errBadCredentials)
+	dev, err := s.store.GetDeveloper(ctx, developerID)
+	if err != nil {
+		keys.VerifySecret(dummyHash, apiKey)
+		if KindOf(err) == NotFound {
+			return nil, fail
+		}
+		return nil, E(op, err)
+	}
+	u, err := s.store.GetUser(ctx, userID)
+	if err != nil {
+		keys.VerifySecret(dummyHash, apiKey)
+		if KindOf(err) == NotFound {
+			return nil, fail
+		}
+		return nil, E(op, err)
+	}
+	if !keys.VerifySecret(u.KeyHash, apiKey) || u.Status != 1 || u.MerchantID != dev.MerchantID {
+		return nil, fail
+	}
+	m, err := s.store.GetMerchant(ctx, u.MerchantID)
+	if err != nil {
+		return nil, E(op, err)
+	}
+	allowed := u.LocationIDs
+	if !slices.Contains(allowed, u.PrimaryLocationID) {
+		allowed = append(slices.Clip(allowed), u.PrimaryLocationID)
+	}
+	return &Principal{Merchant: m, Kind: "user", CredID: u.ID, User: u, Allowed: allowed}, nil
+}
+
+// dummyHash is verified against on a miss so that misses and hits cost the same.
+var dummyHash = keys.HashSecret("payvault-no-such-credential")
+
+// RevealTicketHashKey returns a location's ticket hash key in the clear. Kinds: Internal.
+func (s *Service) RevealTicketHashKey(l *Location) (string, error) {
+	return s.open("vault.RevealTicketHashKey", l.MerchantID, l.ID, "ticket_hash_key", l.SealedTicketKey.Extra)
+}
+
+// constantEqual compares two strings in constant time.
+func constantEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
