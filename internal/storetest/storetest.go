@@ -125,7 +125,10 @@ func testAuthenticate(t *testing.T, open Opener) {
 		fn   func() error
 		want vault.Kind
 	}{
-		{"ok/server", func() error { _, err := f.Svc.AuthenticateAPIKey(ctx, c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret); return err }, vault.Other},
+		{"ok/server", func() error {
+			_, err := f.Svc.AuthenticateAPIKey(ctx, c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret)
+			return err
+		}, vault.Other},
 		{"ok/sut", func() error {
 			_, err := f.Svc.AuthenticateAPIKey(ctx, c.Paysafe.SingleUseKeyID, c.Paysafe.SingleUseKeySecret)
 			return err
