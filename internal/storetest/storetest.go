@@ -81,6 +81,7 @@ func Run(t *testing.T, open Opener) {
 		{"List", testList},
 		{"KeysetCAS", testKeysetCAS},
 		{"DeleteProfileCascade", testDeleteProfileCascade},
+		{"Provisioning", testProvisioning},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
@@ -525,5 +526,73 @@ func testDeleteProfileCascade(t *testing.T, open Opener) {
 	got, err := f.Svc.GetInstrument(ctx, f.Principal, d.ID)
 	if err != nil || !got.Active() || got.ProfileID != "" {
 		t.Errorf("detached card = %+v, %v", got, err)
+	}
+}
+
+func testProvisioning(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	mid := f.Creds.MerchantID
+	lc, err := f.Svc.CreateLocation(ctx, mid, vault.NewLocation{Name: "Second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := lc.Location
+	if loc.DefaultCC == "" || loc.DefaultACH == "" || loc.AccountNumber == f.Creds.Paysafe.AccountNumber {
+		t.Errorf("location = %+v", loc)
+	}
+	stored, err := f.Store.GetLocation(ctx, mid, loc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key, err := f.Svc.RevealTicketHashKey(stored); err != nil || key != lc.TicketHashKey {
+		t.Errorf("ticket hash key: %v", err)
+	}
+	if _, err := f.Svc.CreateLocation(ctx, mid, vault.NewLocation{Name: "Dup", AccountNumber: loc.AccountNumber}); vault.KindOf(err) != vault.Conflict {
+		t.Errorf("duplicate account number: %v", err)
+	}
+	pt, err := f.Svc.CreateProductTransaction(ctx, mid, vault.NewProductTransaction{LocationID: loc.ID, PaymentMethod: "cc", Title: "cc2", MakeDefault: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := f.Store.GetLocation(ctx, mid, loc.ID); l.DefaultCC != pt.ID {
+		t.Errorf("default cc = %s, want %s", l.DefaultCC, pt.ID)
+	}
+	u, key, err := f.Svc.CreateUser(ctx, mid, vault.NewUser{Username: "second", PrimaryLocationID: loc.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.Svc.AuthenticateUser(ctx, f.Creds.Fortis.DeveloperID, u.ID, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.CanReach(f.Creds.Fortis.LocationID) || !p.CanReach(loc.ID) {
+		t.Errorf("user reach = %v", p.Allowed)
+	}
+	disabled := 0
+	if _, err := f.Svc.UpdateUser(ctx, mid, u.ID, vault.UserUpdate{Status: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Svc.AuthenticateUser(ctx, f.Creds.Fortis.DeveloperID, u.ID, key); vault.KindOf(err) != vault.Unauthenticated {
+		t.Errorf("disabled user authenticates: %v", err)
+	}
+	// A location of another merchant is refused.
+	other, _ := f.Svc.CreateMerchant(ctx, vault.NewMerchant{Name: "o"})
+	if _, _, err := f.Svc.CreateUser(ctx, mid, vault.NewUser{Username: "x", PrimaryLocationID: other.Fortis.LocationID}); vault.KindOf(err) != vault.Invalid {
+		t.Errorf("foreign location: %v", err)
+	}
+	origins, err := f.Svc.SetAllowedOrigins(ctx, mid, "", []string{"https://Shop.example.com", "https://shop.example.com/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"https://shop.example.com"}, origins); d != "" {
+		t.Errorf("(-want +got)\n%s", d)
+	}
+	m, _ := f.Store.GetMerchant(ctx, mid)
+	if !vault.OriginAllowed(m, nil, "https://shop.example.com") || vault.OriginAllowed(m, nil, "https://evil.example") {
+		t.Error("origin check wrong")
+	}
+	if _, err := f.Svc.SetAllowedOrigins(ctx, mid, "", []string{"javascript:alert(1)"}); vault.KindOf(err) != vault.Invalid {
+		t.Errorf("bad origin accepted: %v", err)
 	}
 }

@@ -1,0 +1,354 @@
+package vault
+
+import (
+	"context"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/payvault/payvault/internal/keys"
+)
+
+// This file holds the operator's provisioning: locations, Fortis users, product transactions
+// and allowed browser origins. The admin API and the CLI call it; neither vendor API writes
+// these records.
+
+// NewLocation is the input of CreateLocation.
+type NewLocation struct {
+	Name          string
+	AccountNumber string // AccountNumber is the Paysafe {acct}; random when empty, unique server-wide.
+	Currency      string // Currency defaults to USD.
+	APIID         string
+	ParentID      string
+	TZ            string
+}
+
+// LocationCredentials are a new location's secrets, shown once.
+type LocationCredentials struct {
+	Location      *Location
+	TicketHashKey string
+}
+
+// CreateLocation adds a location to a merchant with its own account number, location api key,
+// ticket hash key and default cc and ach product transactions. Kinds: Invalid, NotFound
+// (merchant), Conflict (account_number).
+func (s *Service) CreateLocation(ctx context.Context, merchantID string, in NewLocation) (*LocationCredentials, error) {
+	const op = "vault.CreateLocation"
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || len([]rune(in.Name)) > 64 {
+		return nil, E(op, Invalid, Field("name"), ErrLength)
+	}
+	if in.AccountNumber != "" && (len(in.AccountNumber) > 20 || !allDigits(in.AccountNumber)) {
+		return nil, E(op, Invalid, Field("account_number"), ErrFormat)
+	}
+	if in.Currency == "" {
+		in.Currency = "USD"
+	}
+	if len(in.Currency) != 3 {
+		return nil, E(op, Invalid, Field("currency"), ErrFormat)
+	}
+	if in.TZ == "" {
+		in.TZ = "America/New_York"
+	}
+	for attempt := 0; ; attempt++ {
+		out, err := s.createLocation(ctx, op, merchantID, in)
+		if err == nil || in.AccountNumber != "" || KindOf(err) != Conflict || attempt >= 5 {
+			return out, err
+		}
+	}
+}
+
+func (s *Service) createLocation(ctx context.Context, op, merchantID string, in NewLocation) (*LocationCredentials, error) {
+	now := s.Now()
+	acct := in.AccountNumber
+	if acct == "" {
+		acct = "1" + keys.RandomDigits(9)
+	}
+	loc := &Location{
+		ID: newID(), MerchantID: merchantID, Name: in.Name, AccountNumber: acct, Currency: strings.ToUpper(in.Currency),
+		APIKey: keys.RandomString(36, keys.Alnum), APIID: in.APIID, ParentID: in.ParentID, TZ: in.TZ,
+		Created: now, Modified: now,
+	}
+	ticketKey := keys.RandomString(36, keys.Alnum)
+	ct, kid, err := s.seal(op, merchantID, loc.ID, "ticket_hash_key", []byte(ticketKey))
+	if err != nil {
+		return nil, err
+	}
+	err = s.write(ctx, func(tx Tx) error {
+		m, err := tx.GetMerchant(ctx, merchantID)
+		if err != nil {
+			return err
+		}
+		var products []*ProductTransaction
+		for _, method := range []string{"cc", "ach"} {
+			products = append(products, &ProductTransaction{ID: newID(), MerchantID: merchantID, LocationID: loc.ID,
+				PaymentMethod: method, Processor: m.Processor, Title: "Default " + method, IndustryType: "ecommerce",
+				Active: true, Created: now, Modified: now})
+		}
+		loc.DefaultCC, loc.DefaultACH = products[0].ID, products[1].ID
+		if err := tx.InsertLocation(ctx, loc, Sealed{KeyID: kid, Extra: ct}); err != nil {
+			return err
+		}
+		for _, p := range products {
+			if err := tx.InsertProductTransaction(ctx, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, E(op, err)
+	}
+	loc.SealedTicketKey = Sealed{KeyID: kid, Extra: ct}
+	return &LocationCredentials{Location: loc, TicketHashKey: ticketKey}, nil
+}
+
+// NewProductTransaction is the input of CreateProductTransaction.
+type NewProductTransaction struct {
+	LocationID      string
+	PaymentMethod   string // "cc" or "ach"
+	Title           string
+	Processor       string
+	RunAVSOnCreate  bool
+	AutoDeclineCVV  int
+	VTRequireZip    bool
+	VTRequireStreet bool
+	MakeDefault     bool // MakeDefault makes it the location's default service for its method.
+}
+
+// CreateProductTransaction adds a merchant service to a location. Kinds: Invalid, NotFound.
+func (s *Service) CreateProductTransaction(ctx context.Context, merchantID string, in NewProductTransaction) (*ProductTransaction, error) {
+	const op = "vault.CreateProductTransaction"
+	if in.PaymentMethod != "cc" && in.PaymentMethod != "ach" {
+		return nil, E(op, Invalid, Field("payment_method"), ErrFormat)
+	}
+	if in.AutoDeclineCVV != 0 && in.AutoDeclineCVV != 1 {
+		return nil, E(op, Invalid, Field("auto_decline_cvv"), ErrFormat)
+	}
+	now := s.Now()
+	p := &ProductTransaction{ID: newID(), MerchantID: merchantID, LocationID: in.LocationID, PaymentMethod: in.PaymentMethod,
+		Processor: in.Processor, Title: in.Title, IndustryType: "ecommerce", RunAVSOnCreate: in.RunAVSOnCreate,
+		AutoDeclineCVV: in.AutoDeclineCVV, VTRequireZip: in.VTRequireZip, VTRequireStreet: in.VTRequireStreet,
+		Active: true, Created: now, Modified: now}
+	err := s.write(ctx, func(tx Tx) error {
+		loc, err := tx.GetLocation(ctx, merchantID, in.LocationID)
+		if err != nil {
+			if KindOf(err) == NotFound {
+				return E(Invalid, Field("location_id"), ErrUnusable)
+			}
+			return err
+		}
+		if p.Processor == "" {
+			m, err := tx.GetMerchant(ctx, merchantID)
+			if err != nil {
+				return err
+			}
+			p.Processor = m.Processor
+		}
+		if err := tx.InsertProductTransaction(ctx, p); err != nil {
+			return err
+		}
+		cur := &loc.DefaultCC
+		if p.PaymentMethod == "ach" {
+			cur = &loc.DefaultACH
+		}
+		if in.MakeDefault || *cur == "" {
+			*cur = p.ID
+			loc.Modified = now
+			return tx.UpdateLocation(ctx, loc)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, E(op, err)
+	}
+	return p, nil
+}
+
+// NewUser is the input of CreateUser.
+type NewUser struct {
+	Username          string
+	Email             string
+	FirstName         string
+	LastName          string
+	PrimaryLocationID string
+	LocationIDs       []string // LocationIDs are the accessible locations; the primary is added.
+	APIKey            string   // APIKey is chosen by the operator; 32 random hex characters when empty.
+	TZ                string
+}
+
+// CreateUser adds a Fortis API user to a merchant and returns it with its api key in the
+// clear, the only time it is shown. Kinds: Invalid, NotFound.
+func (s *Service) CreateUser(ctx context.Context, merchantID string, in NewUser) (*User, string, error) {
+	const op = "vault.CreateUser"
+	if strings.TrimSpace(in.Username) == "" {
+		return nil, "", E(op, Invalid, Field("username"), ErrRequired)
+	}
+	key := in.APIKey
+	if key == "" {
+		key = keys.RandomHex(16)
+	} else if len(key) < 16 || len(key) > 128 {
+		return nil, "", E(op, Invalid, Field("user_api_key"), ErrLength)
+	}
+	if in.TZ == "" {
+		in.TZ = "America/New_York"
+	}
+	now := s.Now()
+	u := &User{ID: newID(), MerchantID: merchantID, Username: in.Username, Email: in.Email, FirstName: in.FirstName,
+		LastName: in.LastName, KeyHash: keys.HashSecret(key), Status: 1, UserTypeID: 200, Locale: "en-US", TZ: in.TZ,
+		PrimaryLocationID: in.PrimaryLocationID, Created: now, Modified: now}
+	err := s.write(ctx, func(tx Tx) error {
+		ids, err := s.checkLocations(ctx, tx, merchantID, in.PrimaryLocationID, in.LocationIDs)
+		if err != nil {
+			return err
+		}
+		u.LocationIDs = ids
+		return tx.InsertUser(ctx, u)
+	})
+	if err != nil {
+		return nil, "", E(op, err)
+	}
+	return u, key, nil
+}
+
+// UserUpdate changes a user; nil fields keep their value.
+type UserUpdate struct {
+	PrimaryLocationID *string
+	LocationIDs       *[]string
+	Status            *int
+	APIKey            *string
+}
+
+// UpdateUser changes a user's locations, status or api key. Kinds: Invalid, NotFound.
+func (s *Service) UpdateUser(ctx context.Context, merchantID, id string, up UserUpdate) (*User, error) {
+	const op = "vault.UpdateUser"
+	var out *User
+	err := s.write(ctx, func(tx Tx) error {
+		u, err := tx.GetUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		if u.MerchantID != merchantID {
+			return E(NotFound, ID(id))
+		}
+		primary, locs := u.PrimaryLocationID, u.LocationIDs
+		if up.PrimaryLocationID != nil {
+			primary = *up.PrimaryLocationID
+		}
+		if up.LocationIDs != nil {
+			locs = *up.LocationIDs
+		}
+		if u.LocationIDs, err = s.checkLocations(ctx, tx, merchantID, primary, locs); err != nil {
+			return err
+		}
+		u.PrimaryLocationID = primary
+		if up.Status != nil {
+			if *up.Status != 0 && *up.Status != 1 {
+				return E(Invalid, Field("status"), ErrFormat)
+			}
+			u.Status = *up.Status
+		}
+		if up.APIKey != nil {
+			if len(*up.APIKey) < 16 || len(*up.APIKey) > 128 {
+				return E(Invalid, Field("user_api_key"), ErrLength)
+			}
+			u.KeyHash = keys.HashSecret(*up.APIKey)
+		}
+		u.Modified = s.Now()
+		out = u
+		return tx.UpdateUser(ctx, u)
+	})
+	if err != nil {
+		return nil, E(op, err)
+	}
+	return out, nil
+}
+
+// checkLocations verifies that every location belongs to the merchant and returns the set
+// with the primary first.
+func (s *Service) checkLocations(ctx context.Context, tx Tx, merchantID, primary string, ids []string) ([]string, error) {
+	if primary == "" {
+		return nil, E(Invalid, Field("primary_location_id"), ErrRequired)
+	}
+	out := []string{primary}
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	for _, id := range out {
+		if _, err := tx.GetLocation(ctx, merchantID, id); err != nil {
+			if KindOf(err) == NotFound {
+				return nil, E(Invalid, Field("location_ids"), ErrUnusable, ID(id))
+			}
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// SetAllowedOrigins sets the browser origins allowed to embed hosted fields and call the
+// token endpoints: the merchant's when locationID is empty, else one location's. Each origin
+// is scheme://host[:port]. Kinds: Invalid, NotFound.
+func (s *Service) SetAllowedOrigins(ctx context.Context, merchantID, locationID string, origins []string) ([]string, error) {
+	const op = "vault.SetAllowedOrigins"
+	clean := make([]string, 0, len(origins))
+	for _, o := range origins {
+		n, ok := NormalizeOrigin(o)
+		if !ok {
+			return nil, E(op, Invalid, Field("allowed_origins"), ErrFormat)
+		}
+		if !slices.Contains(clean, n) {
+			clean = append(clean, n)
+		}
+	}
+	err := s.write(ctx, func(tx Tx) error {
+		if locationID == "" {
+			m, err := tx.GetMerchant(ctx, merchantID)
+			if err != nil {
+				return err
+			}
+			m.AllowedOrigins = clean
+			return tx.UpdateMerchant(ctx, m)
+		}
+		l, err := tx.GetLocation(ctx, merchantID, locationID)
+		if err != nil {
+			return err
+		}
+		l.AllowedOrigins = clean
+		l.Modified = s.Now()
+		return tx.UpdateLocation(ctx, l)
+	})
+	if err != nil {
+		return nil, E(op, err)
+	}
+	return clean, nil
+}
+
+// NormalizeOrigin returns an origin in canonical form (lower-case scheme and host, no path),
+// and false when s is not an http(s) origin.
+func NormalizeOrigin(s string) (string, bool) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return "", false
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host), true
+}
+
+// OriginAllowed reports whether a browser origin may use a merchant's (and optionally a
+// location's) browser endpoints. A sandbox merchant with no origins configured anywhere allows
+// every origin; otherwise the origin must be listed on the merchant or the location.
+func OriginAllowed(m *Merchant, l *Location, origin string) bool {
+	n, ok := NormalizeOrigin(origin)
+	if !ok {
+		return false
+	}
+	configured := len(m.AllowedOrigins) > 0 || (l != nil && len(l.AllowedOrigins) > 0)
+	if !configured {
+		return !m.Live
+	}
+	if slices.Contains(m.AllowedOrigins, n) {
+		return true
+	}
+	return l != nil && slices.Contains(l.AllowedOrigins, n)
+}
