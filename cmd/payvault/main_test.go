@@ -1,0 +1,423 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"database/sql"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	_ "modernc.org/sqlite"
+)
+
+// binary is the payvault binary built once for these tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "payvault-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "payvault")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build payvault: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a payvault serve subprocess.
+type server struct {
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	url    string
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var servingRE = regexp.MustCompile(`msg=serving addr=(\S+)`)
+
+// MustServe starts `payvault serve` in dir with args and waits until it answers /healthz.
+func MustServe(tb testing.TB, dir string, env []string, args ...string) *server {
+	tb.Helper()
+	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	s.cmd = exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	s.cmd.Dir = dir
+	s.cmd.Env = append(os.Environ(), env...)
+	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
+	if err := s.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	tb.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := servingRE.FindStringSubmatch(s.stderr.String()); m != nil {
+			s.url = m[1]
+			break
+		}
+		select {
+		case err := <-s.done:
+			tb.Fatalf("payvault serve exited: %v\nstdout:\n%s\nstderr:\n%s", err, s.stdout, s.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if s.url == "" {
+		tb.Fatalf("payvault serve did not start\nstderr:\n%s", s.stderr)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tb.Fatalf("healthz never answered 200\nstderr:\n%s", s.stderr)
+	return nil
+}
+
+// Stop sends SIGTERM and waits for a clean exit.
+func (s *server) Stop(tb testing.TB) {
+	tb.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		if err != nil {
+			tb.Errorf("payvault serve exited with %v after SIGTERM\nstderr:\n%s", err, s.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		tb.Fatal("payvault serve did not stop after SIGTERM")
+	}
+}
+
+func run(tb testing.TB, dir string, env []string, args ...string) (string, string, error) {
+	tb.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// credentialKeys is the CLI contract's JSON shape.
+var credentialKeys = map[string][]string{
+	"":        {"fortis", "merchant_id", "paysafe"},
+	"paysafe": {"account_number", "api_key_id", "api_key_secret", "single_use_key_id", "single_use_key_secret"},
+	"fortis":  {"developer_id", "location_api_key", "location_id", "ticket_hash_key", "user_api_key", "user_id"},
+}
+
+func checkCredentialShape(tb testing.TB, raw []byte) map[string]any {
+	tb.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		tb.Fatalf("credentials are not one JSON object: %v\n%s", err, raw)
+	}
+	for section, want := range credentialKeys {
+		obj := v
+		if section != "" {
+			obj, _ = v[section].(map[string]any)
+		}
+		var got []string
+		for k, val := range obj {
+			got = append(got, k)
+			if s, ok := val.(string); section != "" && (!ok || s == "") {
+				tb.Errorf("%s.%s = %v, want a non-empty string", section, k, val)
+			}
+		}
+		if d := cmp.Diff(want, sorted(got)); d != "" {
+			tb.Errorf("credential keys of %q (-want +got)\n%s", section, d)
+		}
+	}
+	return v
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// firstJSON returns the first top-level JSON object in text.
+func firstJSON(tb testing.TB, text string) []byte {
+	tb.Helper()
+	i := strings.Index(text, "{")
+	if i < 0 {
+		tb.Fatalf("no JSON in output:\n%s", text)
+	}
+	dec := json.NewDecoder(strings.NewReader(text[i:]))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		tb.Fatalf("bad JSON in output: %v\n%s", err, text)
+	}
+	return raw
+}
+
+func TestFirstStartAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := MustServe(t, dir, nil)
+
+	// The data dir, its database (WAL) and the 0600 master key exist.
+	data := filepath.Join(dir, "payvault-data")
+	st, err := os.Stat(filepath.Join(data, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("master.key mode = %v, want 0600", st.Mode().Perm())
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, "payvault.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+	db.Close()
+
+	// The sandbox merchant's credentials are printed once, in the contract's shape, with a curl.
+	out := s.stdout.String()
+	checkCredentialShape(t, firstJSON(t, out))
+	if !strings.Contains(out, "curl ") || !strings.Contains(out, s.url+"/customervault/v1/profiles") {
+		t.Errorf("no working curl line in:\n%s", out)
+	}
+	if !strings.Contains(out, "Admin API token") {
+		t.Errorf("the generated admin token is not printed:\n%s", out)
+	}
+
+	for _, path := range []string{"/healthz", "/metrics"} {
+		resp, err := http.Get(s.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s = %d", path, resp.StatusCode)
+		}
+		if path == "/metrics" && !bytes.Contains(body, []byte("payvault_http_requests_total")) {
+			t.Errorf("/metrics lacks payvault_http_requests_total")
+		}
+	}
+	// Unknown routes answer JSON.
+	resp, err := http.Get(s.url + "/no/such/route")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("unknown route: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	resp.Body.Close()
+
+	// merchant create works while the server runs on the same store.
+	stdout, stderr, err := run(t, dir, nil, "merchant", "create", "--name", "Second", "--account-number", "5550001", "--json")
+	if err != nil {
+		t.Fatalf("merchant create: %v\n%s", err, stderr)
+	}
+	m2 := checkCredentialShape(t, []byte(stdout))
+	if got := m2["paysafe"].(map[string]any)["account_number"]; got != "5550001" {
+		t.Errorf("account_number = %v", got)
+	}
+	if strings.Count(strings.TrimSpace(stdout), "\n") != 0 {
+		t.Errorf("--json printed more than one line:\n%s", stdout)
+	}
+	// The same account number again is refused.
+	if _, _, err := run(t, dir, nil, "merchant", "create", "--name", "Third", "--account-number", "5550001", "--json"); err == nil {
+		t.Error("a taken account number was accepted")
+	}
+	s.Stop(t)
+
+	// A second start keeps the data and prints no new credentials.
+	s2 := MustServe(t, dir, nil)
+	if strings.Contains(s2.stdout.String(), "api_key_secret") {
+		t.Errorf("second start printed credentials:\n%s", s2.stdout)
+	}
+	s2.Stop(t)
+	stdout, _, err = run(t, dir, nil, "keys", "status", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ks struct {
+		Primary uint32 `json:"primary_key_id"`
+		Keys    []struct {
+			ID      uint32 `json:"id"`
+			Status  string `json:"status"`
+			Records int    `json:"records"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &ks); err != nil || ks.Primary == 0 || len(ks.Keys) == 0 {
+		t.Fatalf("keys status --json = %s (%v)", stdout, err)
+	}
+
+}
+
+func TestKeysRotate(t *testing.T) {
+	dir := t.TempDir()
+	if _, stderr, err := run(t, dir, nil, "migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, stderr)
+	}
+	status := func() uint32 {
+		out, _, err := run(t, dir, nil, "keys", "status", "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			Primary uint32 `json:"primary_key_id"`
+		}
+		json.Unmarshal([]byte(out), &v)
+		return v.Primary
+	}
+	before := status()
+	if _, stderr, err := run(t, dir, nil, "keys", "rotate"); err != nil {
+		t.Fatalf("rotate: %v\n%s", err, stderr)
+	}
+	if after := status(); after == before || after == 0 {
+		t.Errorf("primary before %d, after %d", before, after)
+	}
+}
+
+func TestStartRefusals(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"fail/database-without-master-key", nil, []string{"serve", "--database", "postgres://nobody@127.0.0.1:1/x"}, "needs a master key"},
+		{"fail/bad-master-key", []string{"PAYVAULT_MASTER_KEY=not-base64!"}, []string{"migrate"}, "master key"},
+		{"fail/tls-cert-without-key", nil, []string{"serve", "--tls-cert", "x.pem"}, "--tls-cert and --tls-key go together"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, err := run(t, dir, tt.env, tt.args...)
+			if err == nil || !strings.Contains(stderr, tt.want) {
+				t.Errorf("err = %v, stderr = %q; want failure mentioning %q", err, stderr, tt.want)
+			}
+		})
+	}
+	// A wrong master key refuses to start with a clear message.
+	if _, stderr, err := run(t, dir, nil, "migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, stderr)
+	}
+	wrong := "PAYVAULT_MASTER_KEY=" + strings.Repeat("A", 43) + "="
+	_, stderr, err := run(t, dir, []string{wrong}, "keys", "status")
+	if err == nil || !strings.Contains(stderr, "master key does not open") {
+		t.Errorf("wrong master key: err = %v, stderr = %q", err, stderr)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"merchant", "create", "--help"}, {"migrate", "--help"}, {"keys", "status", "--help"}, {"keys", "rotate", "--help"}} {
+		out, stderr, err := run(t, t.TempDir(), nil, args...)
+		if err != nil || !strings.Contains(out, "Usage: payvault") {
+			t.Errorf("%v: err %v\n%s%s", args, err, out, stderr)
+		}
+	}
+}
+
+func TestServeTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := mustSelfSigned(t, dir)
+	s := MustServe(t, dir, nil, "--tls-cert", cert, "--tls-key", key, "--public-base-url", "https://vault.example.com")
+	if !strings.HasPrefix(s.url, "https://") {
+		t.Fatalf("url = %s", s.url)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Get(s.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.TLS == nil || resp.StatusCode != 200 {
+		t.Errorf("healthz over TLS: %d, tls=%v", resp.StatusCode, resp.TLS != nil)
+	}
+	// Plain HTTP to the TLS port fails.
+	if resp, err := http.Get("http://" + strings.TrimPrefix(s.url, "https://") + "/healthz"); err == nil {
+		if resp.StatusCode == 200 {
+			t.Error("plain HTTP answered 200 on the TLS listener")
+		}
+		resp.Body.Close()
+	}
+	s.Stop(t)
+}
+
+func mustSelfSigned(tb testing.TB, dir string) (string, string) {
+	tb.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(priv)
+	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	return certPath, keyPath
+}
+
