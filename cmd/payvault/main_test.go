@@ -420,4 +420,3 @@ func mustSelfSigned(tb testing.TB, dir string) (string, string) {
 	os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 	return certPath, keyPath
 }
-
