@@ -9,15 +9,20 @@
 // at x = 0.
 //
 // Before splitting, a 4-byte digest of the secret is appended to it, and the
-// digest is shared byte by byte like the secret. Shares therefore carry no
-// visible hash of the secret, fewer than threshold of them still reveal
-// nothing, and Combine can tell, with probability 1-2^-32, when the shares it
-// was given do not come from one split: mixed splits, a corrupted share, or
-// shares whose Threshold was edited down. Combine cannot help an attacker
-// who holds fewer than threshold shares: nothing can be computed from them
-// that depends on the secret, so any candidate digest is as likely as any
-// other. Detecting a short set is therefore only possible because each share
-// records the threshold; Combine refuses sets smaller than that.
+// digest is shared byte by byte like the secret. No share carries a visible
+// hash of the secret, and fewer than threshold shares still reveal nothing
+// about the secret or its digest.
+//
+// A set of fewer than threshold shares cannot, in general, be recognised as
+// too small from its values: interpolating it gives a value that looks as
+// random as any secret, and that no information leaks from it is the point of
+// the scheme. Combine therefore relies on two things. Each share records the
+// threshold, and Combine refuses a set smaller than that. When the record is
+// wrong or the set is otherwise inconsistent (shares of different splits, a
+// corrupted share, a Threshold edited down), the recovered digest does not
+// match, and Combine fails with probability 1-2^-32. A wrong secret can still
+// come out with probability 2^-32, so callers should also check the secret
+// itself where they can, for example by unwrapping a data key with it.
 //
 // The shares are as sensitive as the secret itself, and their text form
 // (Share.String) is meant to be printed for an operator and read back with
@@ -98,10 +103,9 @@ func Split(secret []byte, n, threshold int) ([]Share, error) {
 
 // SplitWithReader is Split with the polynomial coefficients read from random
 // instead of crypto/rand. It exists for known-answer tests; production code
-// calls Split. It reads exactly (threshold-1)*(len(secret)+4) bytes: for byte
-// i of the secret followed by its digest, the coefficients of x^1 to
-// x^(threshold-1), in that order. Errors wrap ErrInvalid, or the reader's
-// error.
+// calls Split. It reads exactly (threshold-1)*(len(secret)+4) bytes: for each
+// byte of the secret and then of its digest, the coefficients of x^1 to
+// x^(threshold-1). Errors wrap ErrInvalid, or the reader's error.
 func SplitWithReader(secret []byte, n, threshold int, random io.Reader) ([]Share, error) {
 	switch {
 	case len(secret) == 0:
@@ -151,10 +155,10 @@ func SplitWithReader(secret []byte, n, threshold int, random io.Reader) ([]Share
 // disagree on Threshold or length, or when an x is zero or repeated; they wrap
 // ErrMismatch when the recovered secret fails its digest check.
 //
-// Threshold is taken from the shares. Shares whose Threshold was lowered to
-// match a set that is too small interpolate to a random value, which the
-// digest check rejects with probability 1-2^-32; no check can do better,
-// because fewer than threshold shares carry no information about the secret.
+// Threshold is taken from the shares and trusted. Shares whose Threshold was
+// lowered to match a set that is too small interpolate to a random value,
+// which the digest check rejects with probability 1-2^-32; see the package
+// documentation for why the values alone cannot show that a set is too small.
 func Combine(shares []Share) ([]byte, error) {
 	if err := checkSet(shares); err != nil {
 		return nil, err
@@ -166,6 +170,7 @@ func Combine(shares []Share) ([]byte, error) {
 	secret := make([]byte, n)
 	copy(secret, value[:n])
 	want := appendDigest(make([]byte, 0, digestLen), secret)
+	defer clear(want)
 	if subtle.ConstantTimeCompare(want, value[n:]) != 1 {
 		clear(secret)
 		return nil, errorf(ErrMismatch, "the recovered secret fails its digest check: the shares come from different splits, one is corrupted, or fewer than the real threshold were given")

@@ -66,8 +66,8 @@ var _ slog.LogValuer = Share{}
 // ParseShare reads a share written by Share.String. It ignores leading and
 // trailing white space. It checks the checksum before it interprets any
 // field, so a typo is reported as a checksum error wherever it is. Errors
-// wrap ErrMalformed or ErrChecksum, and their text never contains any part
-// of line.
+// wrap ErrMalformed or ErrChecksum; their text is fixed and never repeats
+// any of line.
 func ParseShare(line string) (Share, error) {
 	line = strings.TrimSpace(line)
 	if !strings.HasPrefix(line, textPrefix) {
