@@ -1,0 +1,155 @@
+package httpx
+
+import (
+	"crypto/tls"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/logtest"
+)
+
+func TestRouter(t *testing.T) {
+	rt := &Router{
+		NotFound: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404); io.WriteString(w, "nf") },
+		MethodNotAllowed: func(w http.ResponseWriter, r *http.Request, allow []string) {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			w.WriteHeader(405)
+		},
+		AutoOptions: true,
+	}
+	echo := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, name+":"+r.PathValue("id")+":"+InfoFrom(r.Context()).Pattern)
+		}
+	}
+	rt.Handle("GET", "/v2/things", echo("list"))
+	rt.Handle("POST", "/v2/things", echo("create"))
+	rt.Handle("GET", "/v2/things/{id}", echo("get"))
+	rt.Handle("PUT", "/v2/things/{id}", echo("put"))
+	rt.Handle("GET", "/v2/things/special", echo("special"))
+	h := Wrap(rt, Options{})
+	tests := []struct {
+		name, method, path string
+		code               int
+		body, allow        string
+	}{
+		{"ok/list", "GET", "/v2/things", 200, "list::/v2/things", ""},
+		{"ok/trailing-slash", "POST", "/v2/things/", 200, "create::/v2/things", ""},
+		{"ok/capture", "GET", "/v2/things/abc", 200, "get:abc:/v2/things/{id}", ""},
+		{"ok/literal-wins", "GET", "/v2/things/special", 200, "special::/v2/things/special", ""},
+		{"ok/head-as-get", "HEAD", "/v2/things/abc", 200, "", ""},
+		{"ok/options", "OPTIONS", "/v2/things/abc", 200, "", "GET, PUT"},
+		{"fail/unknown", "GET", "/v2/nope", 404, "nf", ""},
+		{"fail/too-deep", "GET", "/v2/things/a/b", 404, "nf", ""},
+		{"fail/method", "DELETE", "/v2/things/abc", 405, "", "GET, PUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(tt.method, tt.path, nil))
+			got := struct {
+				Code        int
+				Body, Allow string
+			}{w.Code, w.Body.String(), w.Header().Get("Allow")}
+			want := struct {
+				Code        int
+				Body, Allow string
+			}{tt.code, tt.body, tt.allow}
+			if tt.method == "HEAD" {
+				got.Body = ""
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
+	}
+}
+
+func TestSafePath(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/v2/accountvaults", "/v2/accountvaults"},
+		{"/v2/x?page=2&user-api-key=abc&user-id=u&developer-id=d", "/v2/x?page=2"},
+		{"/v2/cardtickets?hash-key=ff&timestamp=1&location-api-key=k", "/v2/cardtickets"},
+		{"/v2/x?User-Api-Key=abc&a=1", "/v2/x?a=1"},
+		{"/v2/x?user%2Dapi%2Dkey=abc&a=1", "/v2/x?a=1"},
+	}
+	for _, tt := range tests {
+		u, _ := url.Parse(tt.in)
+		if got := SafePath(u); got != tt.want {
+			t.Errorf("SafePath(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestAccessLogHasNoSecrets(t *testing.T) {
+	log, capture := logtest.New(t)
+	capture.Forbid("s3cr3t-user-key", "Basic dXNlcjpzM2NyM3Q=")
+	h := Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		w.WriteHeader(201)
+	}), Options{Logger: log, Metrics: NewMetrics()})
+	r := httptest.NewRequest("POST", "/v2/accountvaults?user-api-key=s3cr3t-user-key&page=1", strings.NewReader(`{"accountvault":{"account_number":"4111111111111111"}}`))
+	r.Header.Set("Authorization", "Basic dXNlcjpzM2NyM3Q=")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if !strings.Contains(capture.String(), `"status":201`) {
+		t.Errorf("no access log line: %s", capture)
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	var readErr error
+	h := Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, readErr = io.ReadAll(r.Body)
+	}), Options{MaxBody: 10})
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("x", 11))))
+	if readErr == nil {
+		t.Error("an oversize body was read without error")
+	}
+}
+
+func TestSecureAndBaseURL(t *testing.T) {
+	r := httptest.NewRequest("GET", "http://vault.example/x", nil)
+	r.RemoteAddr = "203.0.113.5:1234"
+	if Secure(r, false) {
+		t.Error("plain HTTP from a remote address counted as secure")
+	}
+	if !Secure(r, true) {
+		t.Error("a trusted upstream was not honoured")
+	}
+	r.RemoteAddr = "127.0.0.1:5555"
+	if !Secure(r, false) {
+		t.Error("loopback not secure")
+	}
+	r.RemoteAddr = "[::1]:5555"
+	if !Secure(r, false) {
+		t.Error("IPv6 loopback not secure")
+	}
+	r.RemoteAddr = "203.0.113.5:1234"
+	r.TLS = &tls.ConnectionState{}
+	if !Secure(r, false) {
+		t.Error("TLS not secure")
+	}
+	if got := BaseURL(r, ""); got != "https://vault.example" {
+		t.Errorf("BaseURL = %q", got)
+	}
+	if got := BaseURL(r, "https://pub.example/"); got != "https://pub.example" {
+		t.Errorf("BaseURL with public = %q", got)
+	}
+}
+
+func TestRecover(t *testing.T) {
+	log, _ := logtest.New(t)
+	h := Recover(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic("boom 4111111111111111") }), log,
+		func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500); io.WriteString(w, `{"error":{}}`) })
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if w.Code != 500 || w.Body.String() != `{"error":{}}` {
+		t.Errorf("got %d %q", w.Code, w.Body)
+	}
+}

@@ -1,0 +1,113 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/logtest"
+	"github.com/payvault/payvault/internal/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.RunMain(m) }
+
+// TestRunDrains shows that cancelling Run lets an in-flight request finish.
+func TestRunDrains(t *testing.T) {
+	log, _ := logtest.New(t)
+	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, Out: &nopWriter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	started := make(chan struct{})
+	m.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		time.Sleep(300 * time.Millisecond)
+		w.Write([]byte("done"))
+	})
+	if err := m.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- m.Run(ctx) }()
+	respc := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(m.URL() + "/slow")
+		if err != nil {
+			respc <- -1
+			return
+		}
+		resp.Body.Close()
+		respc <- resp.StatusCode
+	}()
+	<-started
+	cancel()
+	if code := <-respc; code != 200 {
+		t.Errorf("in-flight request got %d during shutdown", code)
+	}
+	if err := <-runErr; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+}
+
+// TestNodesStartTogether starts three nodes on one fresh PostgreSQL at once: exactly one
+// creates the sandbox merchant, and all share one keyring.
+func TestNodesStartTogether(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	mk := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	var mu sync.Mutex
+	var mains []*Main
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			log, _ := logtest.New(t)
+			m, err := Open(context.Background(), Config{DatabaseURL: dsn, MasterKey: mk, Logger: log, AdminToken: "admin-token-for-tests-0123"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			mains = append(mains, m)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(mains) != 3 {
+		t.Fatalf("%d nodes started", len(mains))
+	}
+	created := 0
+	for _, m := range mains {
+		defer m.Close()
+		if m.Credentials != nil {
+			created++
+		}
+	}
+	if created != 1 {
+		t.Errorf("%d nodes created a sandbox merchant, want 1", created)
+	}
+	n, err := mains[0].Store.CountMerchants(context.Background())
+	if err != nil || n != 1 {
+		t.Errorf("merchants = %d, %v", n, err)
+	}
+	ct, err := mains[1].Keyring.Seal([]byte("x"), keys.AD{Merchant: "m", Record: "r", Field: "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mains[2].Keyring.Open(ct, keys.AD{Merchant: "m", Record: "r", Field: "f"}); err != nil {
+		t.Errorf("nodes do not share a keyring: %v", err)
+	}
+	if !mains[0].CheckAdminToken(context.Background(), "admin-token-for-tests-0123") || mains[0].CheckAdminToken(context.Background(), "wrong") {
+		t.Error("admin token check wrong")
+	}
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,31 @@
+package logtest
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestLeaks(t *testing.T) {
+	tests := []struct {
+		name   string
+		text   string
+		forbid []string
+		want   int
+	}{
+		{"ok/clean", `{"msg":"request","status":201,"id":"01936f2e-8b7a-7c3d-9a41-5e2f0c6d8b19"}`, nil, 0},
+		{"ok/non-luhn-digits", `{"n":1234567890123}`, nil, 0},
+		{"fail/pan", `{"x":"4111111111111111"}`, nil, 1},
+		{"fail/spaced-pan", `card 4111 1111 1111 1111 seen`, nil, 1},
+		{"fail/forbidden", `{"k":"abcdef-secret"}`, []string{"abcdef-secret"}, 1},
+		{"fail/short-forbidden", `{"cvv":"123"}`, []string{"123"}, 1},
+		{"ok/short-forbidden-inside-word", `{"id":"x1234"}`, []string{"123"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if d := cmp.Diff(tt.want, len(Leaks(tt.text, tt.forbid))); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
+	}
+}
