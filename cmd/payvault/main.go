@@ -48,14 +48,16 @@ type cli struct {
 
 type serveCmd struct {
 	storeFlags
-	Listen                string `help:"Address to listen on." default:"127.0.0.1:8080"`
-	AdminTokenFile        string `help:"File holding the admin API bearer token (or set PAYVAULT_ADMIN_TOKEN)." placeholder:"FILE" type:"path"`
-	AdminToken            string `help:"-" hidden:"" env:"PAYVAULT_ADMIN_TOKEN"`
-	TLSCert               string `help:"TLS certificate (PEM) to serve HTTPS." placeholder:"FILE" type:"path"`
-	TLSKey                string `help:"TLS private key (PEM)." placeholder:"FILE" type:"path"`
-	PublicBaseURL         string `help:"Scheme and host used in every Location header and link, e.g. https://vault.example.com." placeholder:"URL"`
-	TLSTerminatedUpstream bool   `help:"A trusted proxy terminates TLS in front of payvault, so live credentials are accepted over its plain HTTP."`
-	Demo                  bool   `help:"Serve the demo checkout page for sandbox merchants." default:"true" negatable:""`
+	Listen                string   `help:"Address to listen on." default:"127.0.0.1:8080"`
+	AdminTokenFile        string   `help:"File holding the admin API bearer token (or set PAYVAULT_ADMIN_TOKEN)." placeholder:"FILE" type:"path"`
+	AdminToken            string   `help:"-" hidden:"" env:"PAYVAULT_ADMIN_TOKEN"`
+	TLSCert               string   `help:"TLS certificate (PEM) to serve HTTPS." placeholder:"FILE" type:"path"`
+	TLSKey                string   `help:"TLS private key (PEM)." placeholder:"FILE" type:"path"`
+	PublicBaseURL         string   `help:"Scheme and host used in every Location header and link, e.g. https://vault.example.com." placeholder:"URL"`
+	TLSTerminatedUpstream bool     `help:"A trusted proxy terminates TLS in front of payvault, so live credentials are accepted over its plain HTTP."`
+	Demo                  bool     `help:"Serve the demo checkout page for sandbox merchants." default:"true" negatable:""`
+	Unseal                bool     `help:"Start from Shamir shares of the master key (from --share-file or stdin); the whole key never touches disk."`
+	ShareFile             []string `help:"File holding one or more master key shares (repeatable); used with --unseal." placeholder:"FILE" type:"path"`
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
@@ -66,6 +68,15 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	cfg.PublicBaseURL, cfg.TLSTerminatedUpstream, cfg.Demo = c.PublicBaseURL, c.TLSTerminatedUpstream, c.Demo
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	if c.Unseal {
+		mk, err := readShares(c.ShareFile, os.Stdin, os.Stderr)
+		if err != nil {
+			return err
+		}
+		cfg.MasterKeyValue = mk
+	} else if len(c.ShareFile) > 0 {
+		return fmt.Errorf("--share-file needs --unseal")
 	}
 	m, err := app.Open(ctx, cfg)
 	if err != nil {
@@ -144,6 +155,7 @@ func (c *migrateCmd) Run(ctx context.Context) error {
 type keysCmd struct {
 	Status keysStatusCmd `cmd:"" help:"Show the data and fingerprint keys and how many records each protects."`
 	Rotate keysRotateCmd `cmd:"" help:"Add a new data key (or fingerprint key) and make it primary."`
+	Split  keysSplitCmd  `cmd:"" help:"Split the master key into Shamir shares (split knowledge, dual control)."`
 }
 
 type keysStatusCmd struct {

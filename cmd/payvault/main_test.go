@@ -420,3 +420,58 @@ func mustSelfSigned(tb testing.TB, dir string) (string, string) {
 	os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 	return certPath, keyPath
 }
+
+func TestSplitAndUnseal(t *testing.T) {
+	dir := t.TempDir()
+	s := MustServe(t, dir, nil)
+	s.Stop(t)
+	out, stderr, err := run(t, dir, nil, "keys", "split", "--shares", "5", "--threshold", "3", "--delete-key-file")
+	if err != nil {
+		t.Fatalf("split: %v\n%s", err, stderr)
+	}
+	shares := strings.Fields(out)
+	if len(shares) != 5 {
+		t.Fatalf("got %d shares:\n%s", len(shares), out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "payvault-data", "master.key")); !os.IsNotExist(err) {
+		t.Fatalf("master.key still exists: %v", err)
+	}
+	// Without the key the store refuses to start, and no new key is created.
+	if _, stderr, err := run(t, dir, nil, "keys", "status"); err == nil || !strings.Contains(stderr, "no master.key") {
+		t.Errorf("start without key: err %v, %s", err, stderr)
+	}
+	// Three shares on stdin unseal it; the key never reaches the disk.
+	cmd := exec.Command(binary, "serve", "--listen", "127.0.0.1:0", "--unseal")
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(shares[4] + "\n" + shares[0] + "\n" + shares[2] + "\n")
+	var errb syncBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !servingRE.MatchString(errb.String()) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !servingRE.MatchString(errb.String()) {
+		cmd.Process.Kill()
+		t.Fatalf("unsealed server did not start:\n%s", errb.String())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if _, err := os.Stat(filepath.Join(dir, "payvault-data", "master.key")); !os.IsNotExist(err) {
+		t.Errorf("unseal wrote a key file: %v", err)
+	}
+	// Share files work too; two shares are not enough.
+	f := filepath.Join(dir, "shares.txt")
+	os.WriteFile(f, []byte(shares[1]+"\n"+shares[3]+"\n"), 0o600)
+	if _, stderr, err := run(t, dir, nil, "serve", "--listen", "127.0.0.1:0", "--unseal", "--share-file", f); err == nil || !strings.Contains(stderr, "unseal") {
+		t.Errorf("two shares: err %v, %s", err, stderr)
+	}
+	// A typo in a share is caught.
+	bad := []byte(shares[1][:len(shares[1])-12] + "x" + shares[1][len(shares[1])-11:] + "\n")
+	os.WriteFile(f, bad, 0o600)
+	if _, stderr, err := run(t, dir, nil, "serve", "--unseal", "--share-file", f); err == nil || !strings.Contains(stderr, "checksum") {
+		t.Errorf("typo: err %v, %s", err, stderr)
+	}
+}

@@ -32,6 +32,9 @@ type Config struct {
 	DatabaseURL   string // DatabaseURL selects PostgreSQL instead of the embedded store.
 	MasterKey     string // MasterKey is base64 (PAYVAULT_MASTER_KEY); it overrides the key file.
 	MasterKeyFile string // MasterKeyFile overrides the data dir's key file.
+	// MasterKeyValue, when set, is the master key itself, e.g. combined in memory from Shamir
+	// shares by `serve --unseal`; it overrides every other source and nothing is written to disk.
+	MasterKeyValue *keys.MasterKey
 
 	AdminToken     string // AdminToken is PAYVAULT_ADMIN_TOKEN.
 	AdminTokenFile string // AdminTokenFile holds the admin token.
@@ -149,6 +152,8 @@ func (m *Main) dataDir() string {
 func (m *Main) masterKey() (keys.MasterKey, error) {
 	cfg := m.Config
 	switch {
+	case cfg.MasterKeyValue != nil:
+		return *cfg.MasterKeyValue, nil
 	case cfg.MasterKey != "":
 		return keys.ParseMasterKey(cfg.MasterKey)
 	case cfg.MasterKeyFile != "":
@@ -173,6 +178,19 @@ func (m *Main) masterKey() (keys.MasterKey, error) {
 		cfg.Logger.Info("created master key", "path", path)
 	}
 	return mk, nil
+}
+
+// ExistingMasterKey returns the configured master key without ever creating one. Kinds of
+// failure: no key configured and no key file in the data dir.
+func ExistingMasterKey(cfg Config) (keys.MasterKey, error) {
+	m := &Main{Config: cfg}
+	switch {
+	case cfg.MasterKeyValue != nil, cfg.MasterKey != "", cfg.MasterKeyFile != "":
+		return m.masterKey()
+	case cfg.DatabaseURL != "":
+		return keys.MasterKey{}, errors.New("payvault: set PAYVAULT_MASTER_KEY or --master-key-file")
+	}
+	return keys.ReadMasterKeyFile(filepath.Join(m.dataDir(), "master.key"))
 }
 
 // Admin-token settings.
