@@ -156,6 +156,8 @@ type keysCmd struct {
 	Status keysStatusCmd `cmd:"" help:"Show the data and fingerprint keys and how many records each protects."`
 	Rotate keysRotateCmd `cmd:"" help:"Add a new data key (or fingerprint key) and make it primary."`
 	Split  keysSplitCmd  `cmd:"" help:"Split the master key into Shamir shares (split knowledge, dual control)."`
+	Retire keysRetireCmd `cmd:"" help:"Disable a data key (or fingerprint key) once no record uses it."`
+	Rekey  keysRekeyCmd  `cmd:"" help:"Re-encrypt every record under the primary keys now (servers also do it in the background)."`
 }
 
 type keysStatusCmd struct {
@@ -204,6 +206,44 @@ func (c *keysRotateCmd) Run(ctx context.Context) error {
 	}
 	fmt.Printf("new primary %s key: %d (running servers pick it up within seconds)\n", which, id)
 	return nil
+}
+
+type keysRetireCmd struct {
+	storeFlags
+	Key         uint32 `arg:"" help:"Key id to retire."`
+	Fingerprint bool   `help:"Retire a fingerprint (MAC) key instead of a data key."`
+}
+
+func (c *keysRetireCmd) Run(ctx context.Context) error {
+	m, err := app.OpenTool(ctx, c.config(os.Stderr))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	which := "data"
+	if c.Fingerprint {
+		which = "mac"
+	}
+	if err := m.RetireKey(ctx, which, c.Key); err != nil {
+		return err
+	}
+	fmt.Printf("%s key %d retired\n", which, c.Key)
+	return nil
+}
+
+type keysRekeyCmd struct {
+	storeFlags
+}
+
+func (c *keysRekeyCmd) Run(ctx context.Context) error {
+	m, err := app.OpenTool(ctx, c.config(os.Stderr))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	n, err := m.Rekey(ctx)
+	fmt.Printf("re-encrypted %d records\n", n)
+	return err
 }
 
 func main() {

@@ -475,3 +475,56 @@ func TestSplitAndUnseal(t *testing.T) {
 		t.Errorf("typo: err %v, %s", err, stderr)
 	}
 }
+
+func TestRotateRekeyRetire(t *testing.T) {
+	dir := t.TempDir()
+	s := MustServe(t, dir, nil) // the sandbox merchant's location holds a sealed ticket hash key
+	s.Stop(t)
+	type status struct {
+		Primary uint32 `json:"primary_key_id"`
+		Keys    []struct {
+			ID      uint32 `json:"id"`
+			Keyset  string `json:"keyset"`
+			Status  string `json:"status"`
+			Records int    `json:"records"`
+		} `json:"keys"`
+	}
+	get := func() status {
+		out, stderr, err := run(t, dir, nil, "keys", "status", "--json")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+		var st status
+		if err := json.Unmarshal([]byte(out), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	old := get().Primary
+	if _, stderr, err := run(t, dir, nil, "keys", "rotate"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if _, stderr, err := run(t, dir, nil, "keys", "retire", fmt.Sprint(old)); err == nil || !strings.Contains(stderr, "still protects") {
+		t.Errorf("retiring a key in use: %v %s", err, stderr)
+	}
+	if _, stderr, err := run(t, dir, nil, "keys", "rekey"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	st := get()
+	for _, k := range st.Keys {
+		if k.Keyset == "data" && k.ID == old && k.Records != 0 {
+			t.Errorf("old key still has %d records", k.Records)
+		}
+	}
+	if _, stderr, err := run(t, dir, nil, "keys", "retire", fmt.Sprint(old)); err != nil {
+		t.Errorf("retire: %v %s", err, stderr)
+	}
+	if _, _, err := run(t, dir, nil, "keys", "retire", fmt.Sprint(st.Primary)); err == nil {
+		t.Error("the primary key was retired")
+	}
+	for _, k := range get().Keys {
+		if k.Keyset == "data" && k.ID == old && k.Status != "disabled" {
+			t.Errorf("retired key status = %q", k.Status)
+		}
+	}
+}

@@ -66,6 +66,7 @@ type Main struct {
 	// AdminTokenGenerated is the admin token generated on the first start, if any.
 	AdminTokenGenerated string
 
+	rekey    *rekeyJob
 	listener net.Listener
 	server   *http.Server
 	cancel   context.CancelFunc
@@ -131,6 +132,7 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	}
 	m.Vault = vault.NewService(m.Store, m.Keyring, bins, vault.Config{SUTTTL: cfg.SUTTTL, Now: cfg.Now})
 	m.Metrics = httpx.NewMetrics()
+	m.rekey = m.newRekeyJob()
 	if bootstrap {
 		if err := m.bootstrap(ctx); err != nil {
 			return err
@@ -342,10 +344,14 @@ func (m *Main) Run(ctx context.Context) error {
 
 // startBackground starts the keyring watcher and the token sweeper.
 func (m *Main) startBackground(ctx context.Context) {
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go func() {
 		defer m.wg.Done()
 		m.Keyring.Watch(ctx, m.Config.KeyRefresh)
+	}()
+	go func() {
+		defer m.wg.Done()
+		m.rekey.run(ctx, m.Config.KeyRefresh)
 	}()
 	go func() {
 		defer m.wg.Done()

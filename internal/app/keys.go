@@ -29,8 +29,13 @@ func (m *Main) KeyStatus(ctx context.Context) (*KeyStatus, error) {
 	out := &KeyStatus{PrimaryKeyID: st.Primary}
 	for _, k := range st.Keys {
 		info := KeyInfo{ID: k.ID, Keyset: k.Keyset, Status: k.Status}
-		if k.Keyset == "data" {
+		switch k.Keyset {
+		case "data":
 			info.Records = counts[k.ID]
+		case "mac":
+			if info.Records, err = m.Store.CountFingerprintsByKey(ctx, k.ID); err != nil {
+				return nil, err
+			}
 		}
 		out.Keys = append(out.Keys, info)
 	}

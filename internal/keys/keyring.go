@@ -239,6 +239,11 @@ func (k *Keyring) PrimaryKeyID() uint32 {
 	return k.snap.Load().sets[kindData].primary
 }
 
+// PrimaryMACKeyID returns the id of the MAC key that Fingerprint uses now.
+func (k *Keyring) PrimaryMACKeyID() uint32 {
+	return k.snap.Load().sets[kindMAC].primary
+}
+
 // Refresh reloads the keysets from the store and swaps in those whose
 // stored version is newer than the one in use. A poller calls it (see
 // Watch) so that every node picks up a rotation made on another.

@@ -59,3 +59,6 @@ func TestKeysetStoreSQLite(t *testing.T) {
 func TestKeysetStorePostgres(t *testing.T) {
 	keystest.Run(t, func(tb testing.TB) keys.KeysetStore { return MustPostgres(tb) })
 }
+
+func TestRekeySQLite(t *testing.T)   { storetest.RunRekey(t, MustSQLite) }
+func TestRekeyPostgres(t *testing.T) { storetest.RunRekey(t, MustPostgres) }

@@ -596,3 +596,65 @@ func testProvisioning(t *testing.T, open Opener) {
 		t.Errorf("bad origin accepted: %v", err)
 	}
 }
+
+// RunRekey tests re-encryption after data and fingerprint key rotations. The store must also
+// implement vault.SealedStore.
+func RunRekey(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	ss := f.Store.(vault.SealedStore)
+	p := mustProfile(t, f, "rk")
+	a := mustCard(t, f, p.ID, "4111111111111111", vault.CreateOptions{CheckDuplicate: true})
+	oldKey := f.Keys.PrimaryKeyID()
+	if _, err := f.Svc.CreateOneTimeToken(ctx, f.Principal, vault.NewOneTimeToken{Kind: vault.TokenCard, Number: "5200400000000009", Expiry: card.Expiry{Month: 1, Year: 2040}, CVV: "123"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Keys.Rotate(ctx, "data"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Keys.Rotate(ctx, "mac"); err != nil {
+		t.Fatal(err)
+	}
+	// During the switch, duplicate detection still sees the card fingerprinted under the old key.
+	_, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID},
+		vault.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 1, Year: 2041}}, vault.CreateOptions{CheckDuplicate: true})
+	if vault.KindOf(err) != vault.Conflict {
+		t.Fatalf("duplicate after MAC rotation: %v", err)
+	}
+	rk := vault.NewRekeyer(ss, f.Keys)
+	n, err := rk.Run(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 3 {
+		t.Errorf("rekeyed %d records, want at least 3 (card, token, location)", n)
+	}
+	for _, table := range ss.SealedTables() {
+		stale, err := ss.StaleSealed(ctx, table, f.Keys.PrimaryKeyID(), f.Keys.PrimaryMACKeyID(), 10)
+		if err != nil || len(stale) != 0 {
+			t.Errorf("%s: %d stale records left (%v)", table, len(stale), err)
+		}
+	}
+	got, err := f.Svc.GetInstrument(ctx, f.Principal, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Sealed.KeyID == oldKey {
+		t.Error("card still under the old key")
+	}
+	if pan, err := f.Svc.RevealNumber(got); err != nil || pan != "4111111111111111" {
+		t.Errorf("reveal after rekey: %v", err)
+	}
+	if vault.FingerprintKeyID(got.Fingerprint) == vault.FingerprintKeyID(a.Fingerprint) {
+		t.Error("fingerprint still under the old MAC key")
+	}
+	// And duplicates are still found under the new key alone.
+	_, err = f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID},
+		vault.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 1, Year: 2041}}, vault.CreateOptions{CheckDuplicate: true})
+	if vault.KindOf(err) != vault.Conflict {
+		t.Errorf("duplicate after rekey: %v", err)
+	}
+	if n, err := rk.Run(ctx, 10); err != nil || n != 0 {
+		t.Errorf("second run rewrote %d (%v)", n, err)
+	}
+}

@@ -1,0 +1,130 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// rekeyJob re-encrypts records sealed under non-primary keys in the background, in small
+// batches, while the server keeps serving. Its progress lives in the data (each record's
+// dek_id and fingerprint key), so it resumes by itself after a crash.
+type rekeyJob struct {
+	rk        *vault.Rekeyer
+	m         *Main
+	stale     atomic.Int64
+	rewritten prometheus.Counter
+	sealed    *prometheus.GaugeVec
+}
+
+func (m *Main) newRekeyJob() *rekeyJob {
+	j := &rekeyJob{rk: vault.NewRekeyer(m.Store, m.Keyring), m: m}
+	j.rewritten = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "payvault_rekey_rewritten_total", Help: "Records re-encrypted under the primary keys by this node.",
+	})
+	j.sealed = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "payvault_sealed_records", Help: "Records holding data sealed under each data key.",
+	}, []string{"key_id", "primary"})
+	stale := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "payvault_rekey_stale_records", Help: "Records still sealed under a non-primary data key, at the last count.",
+	}, func() float64 { return float64(j.stale.Load()) })
+	m.Metrics.Registry.MustRegister(j.rewritten, j.sealed, stale)
+	return j
+}
+
+// Progress is the re-encryption job's state, for the admin API.
+type Progress struct {
+	PrimaryKeyID uint32         `json:"primary_key_id"`
+	Stale        int64          `json:"stale_records"`
+	Records      map[string]int `json:"records_by_key"`
+}
+
+// count refreshes the per-key gauges and returns the progress.
+func (j *rekeyJob) count(ctx context.Context) (*Progress, error) {
+	counts, err := j.m.Store.CountSealedByKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	primary := j.m.Keyring.PrimaryKeyID()
+	p := &Progress{PrimaryKeyID: primary, Records: map[string]int{}}
+	j.sealed.Reset()
+	for id, n := range counts {
+		key := strconv.FormatUint(uint64(id), 10)
+		p.Records[key] = n
+		j.sealed.WithLabelValues(key, strconv.FormatBool(id == primary)).Set(float64(n))
+		if id != primary {
+			p.Stale += int64(n)
+		}
+	}
+	j.stale.Store(p.Stale)
+	return p, nil
+}
+
+// run loops until ctx ends: count, and re-encrypt while anything is stale.
+func (j *rekeyJob) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := j.count(ctx); err != nil && ctx.Err() == nil {
+			j.m.Config.Logger.Warn("rekey: count failed", "err", err)
+		}
+		for ctx.Err() == nil {
+			n, err := j.rk.Step(ctx, 200)
+			if err != nil {
+				if ctx.Err() == nil {
+					j.m.Config.Logger.Warn("rekey: step failed", "err", err)
+				}
+				break
+			}
+			if n == 0 {
+				break
+			}
+			j.rewritten.Add(float64(n))
+			j.m.Config.Logger.Info("rekey: re-encrypted records", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// RekeyProgress reports the re-encryption state.
+func (m *Main) RekeyProgress(ctx context.Context) (*Progress, error) { return m.rekey.count(ctx) }
+
+// RetireKey disables a data key once no record is sealed under it, or a fingerprint key once
+// no fingerprint was made with it. The primary key cannot be retired.
+func (m *Main) RetireKey(ctx context.Context, which string, id uint32) error {
+	switch which {
+	case "data":
+		counts, err := m.Store.CountSealedByKey(ctx)
+		if err != nil {
+			return err
+		}
+		if n := counts[id]; n > 0 {
+			return fmt.Errorf("key %d still protects %d records; wait for re-encryption (payvault keys status)", id, n)
+		}
+	case "mac":
+		n, err := m.Store.CountFingerprintsByKey(ctx, id)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("fingerprint key %d still made %d fingerprints; wait for re-encryption", id, n)
+		}
+	default:
+		return errors.New("which must be data or mac")
+	}
+	return m.Keyring.Disable(ctx, which, id)
+}
+
+// Rekey re-encrypts every stale record now and returns how many it rewrote.
+func (m *Main) Rekey(ctx context.Context) (int, error) { return m.rekey.rk.Run(ctx, 200) }

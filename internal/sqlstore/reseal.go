@@ -1,0 +1,110 @@
+package sqlstore
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+var _ vault.SealedStore = (*Store)(nil)
+
+// sealedColumns maps each table's AD field names to their columns.
+var sealedColumns = map[string]map[string]string{
+	"instruments":    {"number": "number_sealed", "ssn4": "ssn4_sealed", "dl_number": "dl_number_sealed"},
+	"onetime_tokens": {"number": "number_sealed", "cvv": "cvv_sealed"},
+	"locations":      {"ticket_hash_key": "ticket_hash_key"},
+	"transactions":   {"number": "number_sealed"},
+}
+
+// SealedTables implements vault.SealedStore.
+func (s *Store) SealedTables() []string { return append([]string(nil), sealedTables...) }
+
+// StaleSealed implements vault.SealedStore.
+func (s *Store) StaleSealed(ctx context.Context, table string, primary, macPrimary uint32, limit int) ([]vault.SealedRecord, error) {
+	cols, ok := sealedColumns[table]
+	if !ok {
+		return nil, vault.E("sqlstore.StaleSealed", vault.Internal, vault.Field(table))
+	}
+	fields := make([]string, 0, len(cols))
+	sel := "id, merchant_id, dek_id"
+	for f, c := range cols {
+		fields = append(fields, f)
+		sel += ", " + c
+	}
+	where := "dek_id <> 0 AND dek_id <> ?"
+	args := []any{int64(primary)}
+	fp := table == "instruments"
+	if fp {
+		sel += ", fingerprint"
+		where = "(" + where + ") OR (fingerprint <> '' AND fingerprint NOT LIKE ?)"
+		args = append(args, strconv.FormatUint(uint64(macPrimary), 10)+":%")
+	}
+	args = append(args, limit)
+	rows, err := s.q.query(ctx, "SELECT "+sel+" FROM "+table+" WHERE "+where+" ORDER BY id LIMIT ?", args...)
+	if err != nil {
+		return nil, mapErr("sqlstore.StaleSealed", err)
+	}
+	defer rows.Close()
+	var out []vault.SealedRecord
+	for rows.Next() {
+		rec := vault.SealedRecord{Table: table, Fields: map[string][]byte{}}
+		blobs := make([][]byte, len(fields))
+		dest := []any{&rec.ID, &rec.MerchantID, &rec.KeyID}
+		for i := range blobs {
+			dest = append(dest, &blobs[i])
+		}
+		if fp {
+			dest = append(dest, &rec.Fingerprint)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, mapErr("sqlstore.StaleSealed", err)
+		}
+		for i, f := range fields {
+			rec.Fields[f] = blobs[i]
+		}
+		out = append(out, rec)
+	}
+	return out, mapErr("sqlstore.StaleSealed", rows.Err())
+}
+
+// ResealRecord implements vault.SealedStore: a compare-and-swap on the key id (and the
+// fingerprint), so a record updated meanwhile is left for the next pass.
+func (s *Store) ResealRecord(ctx context.Context, old, next vault.SealedRecord) (bool, error) {
+	cols := sealedColumns[old.Table]
+	set := "dek_id = ?"
+	args := []any{int64(next.KeyID)}
+	for f, ct := range next.Fields {
+		c, ok := cols[f]
+		if !ok {
+			return false, vault.E("sqlstore.ResealRecord", vault.Internal, vault.Field(f))
+		}
+		set += ", " + c + " = ?"
+		args = append(args, ct)
+	}
+	where := "id = ? AND dek_id = ?"
+	args = append(args, old.ID, int64(old.KeyID))
+	if old.Table == "instruments" {
+		set += ", fingerprint = ?"
+		where += " AND fingerprint = ?"
+		args = append(args[:len(args)-2], next.Fingerprint, old.ID, int64(old.KeyID), old.Fingerprint)
+	}
+	var changed bool
+	err := s.Write(ctx, func(t vault.Tx) error {
+		res, err := t.(*tx).exec(ctx, "UPDATE "+old.Table+" SET "+set+" WHERE "+where, args...)
+		if err != nil {
+			return mapErr("sqlstore.ResealRecord", err)
+		}
+		n, err := res.RowsAffected()
+		changed = n == 1
+		return mapErr("sqlstore.ResealRecord", err)
+	})
+	return changed, err
+}
+
+// CountFingerprintsByKey returns how many stored fingerprints were made with MAC key id.
+func (s *Store) CountFingerprintsByKey(ctx context.Context, id uint32) (int, error) {
+	var n int
+	err := s.q.row(ctx, "SELECT COUNT(*) FROM instruments WHERE fingerprint LIKE ?", strconv.FormatUint(uint64(id), 10)+":%").Scan(&n)
+	return n, mapErr("sqlstore.CountFingerprintsByKey", err)
+}
