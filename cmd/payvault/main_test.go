@@ -528,3 +528,44 @@ func TestRotateRekeyRetire(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditVerifyDetectsTampering(t *testing.T) {
+	tamper := []struct {
+		name, sql string
+	}{
+		{"fail/edited", "UPDATE audit_log SET record_id = 'x' WHERE seq = 2 AND merchant_id = (SELECT merchant_id FROM audit_log WHERE merchant_id <> '' LIMIT 1)"},
+		{"fail/deleted", "DELETE FROM audit_log WHERE seq = 2 AND merchant_id = (SELECT merchant_id FROM audit_log WHERE merchant_id <> '' LIMIT 1)"},
+		{"fail/reordered", "UPDATE audit_log SET seq = -seq WHERE seq IN (2, 3) AND merchant_id = (SELECT merchant_id FROM audit_log WHERE merchant_id <> '' LIMIT 1); " +
+			"UPDATE audit_log SET seq = CASE seq WHEN -2 THEN 3 ELSE 2 END WHERE seq IN (-2, -3)"},
+		{"fail/truncated", "DELETE FROM audit_log WHERE merchant_id = (SELECT merchant_id FROM audit_log WHERE merchant_id <> '' LIMIT 1) AND seq = (SELECT MAX(seq) FROM audit_log WHERE merchant_id = (SELECT merchant_id FROM audit_log WHERE merchant_id <> '' LIMIT 1))"},
+	}
+	for _, tt := range tamper {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := MustServe(t, dir, nil)
+			s.Stop(t)
+			if _, _, err := run(t, dir, nil, "merchant", "create", "--name", "Audited", "--json"); err != nil {
+				t.Fatal(err)
+			}
+			if out, stderr, err := run(t, dir, nil, "audit", "verify"); err != nil {
+				t.Fatalf("untouched chain fails: %v\n%s%s", err, out, stderr)
+			}
+			db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "payvault-data", "payvault.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := db.Exec(tt.sql)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				t.Fatal("tampering changed nothing")
+			}
+			db.Close()
+			out, _, err := run(t, dir, nil, "audit", "verify")
+			if err == nil {
+				t.Errorf("audit verify passed a tampered chain:\n%s", out)
+			}
+		})
+	}
+}

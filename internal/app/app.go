@@ -126,6 +126,7 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	if m.Keyring, err = keys.Open(ctx, m.Store, mk, keys.Options{}); err != nil {
 		return err
 	}
+	m.Store.SetAuditMAC(m.Keyring)
 	bins, err := card.LoadBINs()
 	if err != nil {
 		return err

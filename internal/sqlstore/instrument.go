@@ -132,21 +132,29 @@ func (q *q) ListProfileInstruments(ctx context.Context, merchantID, profileID, k
 // InsertInstrument implements vault.Tx.
 func (t *tx) InsertInstrument(ctx context.Context, in *vault.Instrument) error {
 	cs := instrumentCols(in)
-	_, err := t.exec(ctx, insertSQL("instruments", cs), vals(cs)...)
-	return mapErr("sqlstore.InsertInstrument", err)
+	if _, err := t.exec(ctx, insertSQL("instruments", cs), vals(cs)...); err != nil {
+		return mapErr("sqlstore.InsertInstrument", err)
+	}
+	return t.audit(ctx, in.MerchantID, vault.AuditAccountCreate, "instrument", in.ID)
 }
 
 // UpdateInstrument implements vault.Tx.
 func (t *tx) UpdateInstrument(ctx context.Context, in *vault.Instrument) error {
 	cs := without(instrumentCols(in), "id", "merchant_id", "token", "kind", "created_at")
-	return t.execOne(ctx, "sqlstore.UpdateInstrument", in.ID,
-		updateSQL("instruments", cs, "merchant_id = ? AND id = ?"), append(vals(cs), in.MerchantID, in.ID)...)
+	if err := t.execOne(ctx, "sqlstore.UpdateInstrument", in.ID,
+		updateSQL("instruments", cs, "merchant_id = ? AND id = ?"), append(vals(cs), in.MerchantID, in.ID)...); err != nil {
+		return err
+	}
+	return t.audit(ctx, in.MerchantID, vault.AuditAccountUpdate, "instrument", in.ID)
 }
 
 // DeleteInstrument implements vault.Tx.
 func (t *tx) DeleteInstrument(ctx context.Context, merchantID, id string, at time.Time) error {
-	return t.execOne(ctx, "sqlstore.DeleteInstrument", id,
-		"UPDATE instruments SET deleted_at = ?, default_card = FALSE WHERE merchant_id = ? AND id = ? AND deleted_at = 0", toMS(at), merchantID, id)
+	if err := t.execOne(ctx, "sqlstore.DeleteInstrument", id,
+		"UPDATE instruments SET deleted_at = ?, default_card = FALSE WHERE merchant_id = ? AND id = ? AND deleted_at = 0", toMS(at), merchantID, id); err != nil {
+		return err
+	}
+	return t.audit(ctx, merchantID, vault.AuditAccountDelete, "instrument", id)
 }
 
 // FindInstrumentByFingerprint implements vault.Tx.
@@ -182,8 +190,37 @@ func (t *tx) DetachProfileInstruments(ctx context.Context, merchantID, profileID
 
 // DeleteProfileInstruments implements vault.Tx.
 func (t *tx) DeleteProfileInstruments(ctx context.Context, merchantID, profileID string, at time.Time) error {
-	_, err := t.exec(ctx, "UPDATE instruments SET deleted_at = ?, default_card = FALSE WHERE merchant_id = ? AND profile_id = ? AND deleted_at = 0", toMS(at), merchantID, profileID)
-	return mapErr("sqlstore.DeleteProfileInstruments", err)
+	ids, err := t.ids(ctx, "SELECT id FROM instruments WHERE merchant_id = ? AND profile_id = ? AND deleted_at = 0", merchantID, profileID)
+	if err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, "UPDATE instruments SET deleted_at = ?, default_card = FALSE WHERE merchant_id = ? AND profile_id = ? AND deleted_at = 0", toMS(at), merchantID, profileID); err != nil {
+		return mapErr("sqlstore.DeleteProfileInstruments", err)
+	}
+	for _, id := range ids {
+		if err := t.audit(ctx, merchantID, vault.AuditAccountDelete, "instrument", id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ids returns the first column of every row.
+func (q *q) ids(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr("sqlstore.ids", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, mapErr("sqlstore.ids", err)
+		}
+		out = append(out, id)
+	}
+	return out, mapErr("sqlstore.ids", rows.Err())
 }
 
 func mandateCols(m *vault.Mandate) []col {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/vault"
 )
 
 var _ keys.KeysetStore = (*Store)(nil)
@@ -25,27 +26,31 @@ func (s *Store) LoadKeyset(ctx context.Context, name string) ([]byte, int64, err
 	return blob, version, nil
 }
 
-// StoreKeyset implements keys.KeysetStore with a compare-and-swap on the version.
+// StoreKeyset implements keys.KeysetStore with a compare-and-swap on the version. A change is
+// recorded on the system audit chain in the same transaction.
 func (s *Store) StoreKeyset(ctx context.Context, name string, blob []byte, expect int64) error {
 	now := time.Now().UnixMilli()
-	var res sql.Result
-	var err error
-	if expect == 0 {
-		res, err = s.wdb.ExecContext(ctx, s.rb.bind(s.dialect, "INSERT INTO keysets (name, version, blob, updated_at) VALUES (?, 1, ?, ?) ON CONFLICT (name) DO NOTHING"), name, blob, now)
-	} else {
-		res, err = s.wdb.ExecContext(ctx, s.rb.bind(s.dialect, "UPDATE keysets SET version = version + 1, blob = ?, updated_at = ? WHERE name = ? AND version = ?"), blob, now, name, expect)
-	}
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n != 1 {
-		return keys.ErrKeysetConflict
-	}
-	return nil
+	return s.Write(ctx, func(vt vault.Tx) error {
+		t := vt.(*tx)
+		var res sql.Result
+		var err error
+		if expect == 0 {
+			res, err = t.exec(ctx, "INSERT INTO keysets (name, version, blob, updated_at) VALUES (?, 1, ?, ?) ON CONFLICT (name) DO NOTHING", name, blob, now)
+		} else {
+			res, err = t.exec(ctx, "UPDATE keysets SET version = version + 1, blob = ?, updated_at = ? WHERE name = ? AND version = ?", blob, now, name, expect)
+		}
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return keys.ErrKeysetConflict
+		}
+		return t.audit(ctx, "", vault.AuditKeyChange, "keyset", name)
+	})
 }
 
 // sealedTables are the tables holding sealed columns, each with a dek_id.

@@ -37,8 +37,10 @@ func (q *q) CountMerchants(ctx context.Context) (int, error) {
 // InsertMerchant implements vault.Tx.
 func (t *tx) InsertMerchant(ctx context.Context, m *vault.Merchant) error {
 	cs := merchantCols(m)
-	_, err := t.exec(ctx, insertSQL("merchants", cs), vals(cs)...)
-	return mapErr("sqlstore.InsertMerchant", err)
+	if _, err := t.exec(ctx, insertSQL("merchants", cs), vals(cs)...); err != nil {
+		return mapErr("sqlstore.InsertMerchant", err)
+	}
+	return t.audit(ctx, m.ID, vault.AuditMerchantCreate, "merchant", m.ID)
 }
 
 // UpdateMerchant implements vault.Tx.
@@ -114,8 +116,10 @@ func (q *q) ListLocations(ctx context.Context, merchantID string, qry vault.Quer
 // InsertLocation implements vault.Tx.
 func (t *tx) InsertLocation(ctx context.Context, l *vault.Location, sealed vault.Sealed) error {
 	cs := locationCols(l, &sealed)
-	_, err := t.exec(ctx, insertSQL("locations", cs), vals(cs)...)
-	return mapErr("sqlstore.InsertLocation", err)
+	if _, err := t.exec(ctx, insertSQL("locations", cs), vals(cs)...); err != nil {
+		return mapErr("sqlstore.InsertLocation", err)
+	}
+	return t.audit(ctx, l.MerchantID, vault.AuditCredentialCreate, "location", l.ID)
 }
 
 // UpdateLocation implements vault.Tx.
@@ -191,8 +195,10 @@ func (q *q) GetAPIKey(ctx context.Context, keyID string) (*vault.APIKey, error) 
 // InsertAPIKey implements vault.Tx.
 func (t *tx) InsertAPIKey(ctx context.Context, k *vault.APIKey) error {
 	cs := apiKeyCols(k)
-	_, err := t.exec(ctx, insertSQL("api_keys", cs), vals(cs)...)
-	return mapErr("sqlstore.InsertAPIKey", err)
+	if _, err := t.exec(ctx, insertSQL("api_keys", cs), vals(cs)...); err != nil {
+		return mapErr("sqlstore.InsertAPIKey", err)
+	}
+	return t.audit(ctx, k.MerchantID, vault.AuditCredentialCreate, "api_key", k.ID)
 }
 
 // GetDeveloper implements vault.Reader.
@@ -246,14 +252,19 @@ func (q *q) ListUsers(ctx context.Context, merchantID string, qry vault.Query) (
 // InsertUser implements vault.Tx.
 func (t *tx) InsertUser(ctx context.Context, u *vault.User) error {
 	cs := userCols(u)
-	_, err := t.exec(ctx, insertSQL("users", cs), vals(cs)...)
-	return mapErr("sqlstore.InsertUser", err)
+	if _, err := t.exec(ctx, insertSQL("users", cs), vals(cs)...); err != nil {
+		return mapErr("sqlstore.InsertUser", err)
+	}
+	return t.audit(ctx, u.MerchantID, vault.AuditCredentialCreate, "user", u.ID)
 }
 
 // UpdateUser implements vault.Tx.
 func (t *tx) UpdateUser(ctx context.Context, u *vault.User) error {
 	cs := without(userCols(u), "id", "merchant_id", "created_at")
-	return t.execOne(ctx, "sqlstore.UpdateUser", u.ID, updateSQL("users", cs, "merchant_id = ? AND id = ?"), append(vals(cs), u.MerchantID, u.ID)...)
+	if err := t.execOne(ctx, "sqlstore.UpdateUser", u.ID, updateSQL("users", cs, "merchant_id = ? AND id = ?"), append(vals(cs), u.MerchantID, u.ID)...); err != nil {
+		return err
+	}
+	return t.audit(ctx, u.MerchantID, vault.AuditCredentialUpdate, "user", u.ID)
 }
 
 // GetSetting implements vault.Reader.

@@ -62,3 +62,6 @@ func TestKeysetStorePostgres(t *testing.T) {
 
 func TestRekeySQLite(t *testing.T)   { storetest.RunRekey(t, MustSQLite) }
 func TestRekeyPostgres(t *testing.T) { storetest.RunRekey(t, MustPostgres) }
+
+func TestAuditSQLite(t *testing.T)   { storetest.RunAudit(t, MustSQLite) }
+func TestAuditPostgres(t *testing.T) { storetest.RunAudit(t, MustPostgres) }

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -55,9 +56,10 @@ type Config struct {
 // Store is the SQL implementation of vault.Store.
 type Store struct {
 	q
-	dialect Dialect
-	wdb     *sql.DB // wdb is the write pool: one connection on SQLite.
-	rdb     *sql.DB
+	auditMAC atomic.Pointer[vault.AuditMAC]
+	dialect  Dialect
+	wdb      *sql.DB // wdb is the write pool: one connection on SQLite.
+	rdb      *sql.DB
 }
 
 var (
@@ -78,7 +80,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	s.q = q{db: s.rdb, d: s.dialect, rb: &rebinder{}}
+	s.q = q{db: s.rdb, d: s.dialect, rb: &rebinder{}, audit: &s.auditMAC}
 	if !cfg.SkipMigrate {
 		if err := s.Migrate(ctx); err != nil {
 			s.Close()
@@ -246,7 +248,7 @@ func (s *Store) writeOnce(ctx context.Context, fn func(vault.Tx) error) error {
 	if err != nil {
 		return vault.E("sqlstore.Write", vault.Unavailable, err)
 	}
-	t := &tx{q: q{db: sqltx, d: s.dialect, rb: s.rb, inTx: true}}
+	t := &tx{q: q{db: sqltx, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}
 	if err := fn(t); err != nil {
 		sqltx.Rollback()
 		return err
@@ -280,10 +282,11 @@ type querier interface {
 
 // q runs queries written with ? placeholders against either engine.
 type q struct {
-	db   querier
-	d    Dialect
-	rb   *rebinder
-	inTx bool
+	db    querier
+	d     Dialect
+	rb    *rebinder
+	inTx  bool
+	audit *atomic.Pointer[vault.AuditMAC] // audit is the chain's MAC, shared by the store and its transactions
 }
 
 // tx is a read-write transaction.
@@ -340,6 +343,8 @@ func (r *rebinder) bind(d Dialect, query string) string {
 	r.m.Store(query, out)
 	return out
 }
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
 // mapErr turns a driver error into a core error: no rows → NotFound, a unique violation →
 // Conflict with the field, anything else → Internal.

@@ -27,8 +27,10 @@ func (q *q) GetOneTimeToken(ctx context.Context, merchantID, token string) (*vau
 // InsertOneTimeToken implements vault.Tx.
 func (t *tx) InsertOneTimeToken(ctx context.Context, tok *vault.OneTimeToken) error {
 	cs := tokenCols(tok)
-	_, err := t.exec(ctx, insertSQL("onetime_tokens", cs), vals(cs)...)
-	return mapErr("sqlstore.InsertOneTimeToken", err)
+	if _, err := t.exec(ctx, insertSQL("onetime_tokens", cs), vals(cs)...); err != nil {
+		return mapErr("sqlstore.InsertOneTimeToken", err)
+	}
+	return t.audit(ctx, tok.MerchantID, vault.AuditTokenCreate, "token", tok.ID)
 }
 
 // ConsumeOneTimeToken implements vault.Tx. The conditional UPDATE is the single point of
@@ -40,15 +42,39 @@ func (t *tx) ConsumeOneTimeToken(ctx context.Context, merchantID, id string, now
 		return false, mapErr("sqlstore.ConsumeOneTimeToken", err)
 	}
 	n, err := res.RowsAffected()
-	return n == 1, mapErr("sqlstore.ConsumeOneTimeToken", err)
+	if err != nil || n != 1 {
+		return false, mapErr("sqlstore.ConsumeOneTimeToken", err)
+	}
+	return true, t.audit(ctx, merchantID, vault.AuditTokenConsume, "token", id)
 }
 
 // SweepOneTimeTokens implements vault.Tx.
 func (t *tx) SweepOneTimeTokens(ctx context.Context, now time.Time) (int, error) {
-	res, err := t.exec(ctx, "DELETE FROM onetime_tokens WHERE expires_at <= ?", toMS(now))
+	rows, err := t.query(ctx, "SELECT merchant_id, id FROM onetime_tokens WHERE expires_at <= ? ORDER BY id LIMIT 5000", toMS(now))
 	if err != nil {
 		return 0, mapErr("sqlstore.SweepOneTimeTokens", err)
 	}
-	n, err := res.RowsAffected()
-	return int(n), mapErr("sqlstore.SweepOneTimeTokens", err)
+	type ref struct{ merchant, id string }
+	var gone []ref
+	for rows.Next() {
+		var r ref
+		if err := rows.Scan(&r.merchant, &r.id); err != nil {
+			rows.Close()
+			return 0, mapErr("sqlstore.SweepOneTimeTokens", err)
+		}
+		gone = append(gone, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, mapErr("sqlstore.SweepOneTimeTokens", err)
+	}
+	for _, r := range gone {
+		if _, err := t.exec(ctx, "DELETE FROM onetime_tokens WHERE id = ?", r.id); err != nil {
+			return 0, mapErr("sqlstore.SweepOneTimeTokens", err)
+		}
+		if err := t.audit(ctx, r.merchant, vault.AuditAccountDelete, "token", r.id); err != nil {
+			return 0, err
+		}
+	}
+	return len(gone), nil
 }

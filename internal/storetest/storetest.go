@@ -658,3 +658,70 @@ func RunRekey(t *testing.T, open Opener) {
 		t.Errorf("second run rewrote %d (%v)", n, err)
 	}
 }
+
+// AuditStore is what the audit tests need beyond Store.
+type AuditStore interface {
+	SetAuditMAC(vault.AuditMAC)
+	ListAudit(ctx context.Context, merchantID string, afterSeq int64, limit int) ([]vault.AuditRecord, error)
+	VerifyAudit(ctx context.Context, mac vault.AuditMAC) ([]vault.AuditProblem, error)
+}
+
+// RunAudit checks that account-data and credential operations append to a per-merchant
+// chain in their own transaction, that concurrent appends keep the chain whole, and that the
+// chain verifies.
+func RunAudit(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := vault.WithActor(context.Background(), "test:actor")
+	as := f.Store.(AuditStore)
+	as.SetAuditMAC(f.Keys)
+	mid := f.Creds.MerchantID
+	p := mustProfile(t, f, "au")
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID},
+				vault.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 1, Year: 2040}}, vault.CreateOptions{}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	// A failed write leaves no audit record behind.
+	_, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: "nope"},
+		vault.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 1, Year: 2040}}, vault.CreateOptions{})
+	if err == nil {
+		t.Fatal("create on a missing profile succeeded")
+	}
+	if err := f.Svc.DeleteProfile(ctx, f.Principal, p.ID, vault.Cascade); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := as.ListAudit(ctx, mid, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for i, r := range recs {
+		if r.Seq != int64(i+1) {
+			t.Fatalf("record %d has seq %d", i, r.Seq)
+		}
+		count[r.Op]++
+		if r.Op == vault.AuditAccountCreate && r.Actor != "test:actor" {
+			t.Errorf("actor = %q", r.Actor)
+		}
+	}
+	if count[vault.AuditAccountCreate] != 10 || count[vault.AuditAccountDelete] != 10 {
+		t.Errorf("audit ops = %v", count)
+	}
+	problems, err := as.VerifyAudit(ctx, f.Keys)
+	if err != nil || len(problems) != 0 {
+		t.Errorf("VerifyAudit = %v, %v", problems, err)
+	}
+	// Another merchant's chain is separate.
+	other, _ := f.Svc.CreateMerchant(ctx, vault.NewMerchant{Name: "o"})
+	orecs, _ := as.ListAudit(ctx, other.MerchantID, 0, 100)
+	if len(orecs) == 0 || orecs[0].Seq != 1 {
+		t.Errorf("other merchant's chain = %v", orecs)
+	}
+}
