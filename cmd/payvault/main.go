@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -49,16 +50,18 @@ type cli struct {
 
 type serveCmd struct {
 	storeFlags
-	Listen                string   `help:"Address to listen on." default:"127.0.0.1:8080"`
-	AdminTokenFile        string   `help:"File holding the admin API bearer token (or set PAYVAULT_ADMIN_TOKEN)." placeholder:"FILE" type:"path"`
-	AdminToken            string   `help:"-" hidden:"" env:"PAYVAULT_ADMIN_TOKEN"`
-	TLSCert               string   `help:"TLS certificate (PEM) to serve HTTPS." placeholder:"FILE" type:"path"`
-	TLSKey                string   `help:"TLS private key (PEM)." placeholder:"FILE" type:"path"`
-	PublicBaseURL         string   `help:"Scheme and host used in every Location header and link, e.g. https://vault.example.com." placeholder:"URL"`
-	TLSTerminatedUpstream bool     `help:"A trusted proxy terminates TLS in front of payvault, so live credentials are accepted over its plain HTTP."`
-	Demo                  bool     `help:"Serve the demo checkout page for sandbox merchants." default:"true" negatable:""`
-	Unseal                bool     `help:"Start from Shamir shares of the master key (from --share-file or stdin); the whole key never touches disk."`
-	ShareFile             []string `help:"File holding one or more master key shares (repeatable); used with --unseal." placeholder:"FILE" type:"path"`
+	Listen                string        `help:"Address to listen on." default:"127.0.0.1:8080"`
+	AdminTokenFile        string        `help:"File holding the admin API bearer token (or set PAYVAULT_ADMIN_TOKEN)." placeholder:"FILE" type:"path"`
+	AdminToken            string        `help:"-" hidden:"" env:"PAYVAULT_ADMIN_TOKEN"`
+	TLSCert               string        `help:"TLS certificate (PEM) to serve HTTPS." placeholder:"FILE" type:"path"`
+	TLSKey                string        `help:"TLS private key (PEM)." placeholder:"FILE" type:"path"`
+	PublicBaseURL         string        `help:"Scheme and host used in every Location header and link, e.g. https://vault.example.com." placeholder:"URL"`
+	TLSTerminatedUpstream bool          `help:"A trusted proxy terminates TLS in front of payvault, so live credentials are accepted over its plain HTTP."`
+	Demo                  bool          `help:"Serve the demo checkout page for sandbox merchants." default:"true" negatable:""`
+	Unseal                bool          `help:"Start from Shamir shares of the master key (from --share-file or stdin); the whole key never touches disk."`
+	ShareFile             []string      `help:"File holding one or more master key shares (repeatable); used with --unseal." placeholder:"FILE" type:"path"`
+	RetainDeleted         time.Duration `help:"Crypto-erase a deleted card or bank account's sealed data this long after deletion (0 keeps it)." default:"720h"`
+	RetainTransactions    time.Duration `help:"Crypto-erase a transaction's sealed account number this long after it (0 keeps it)." default:"9480h"`
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
@@ -67,6 +70,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	cfg.AdminToken, cfg.AdminTokenFile = c.AdminToken, c.AdminTokenFile
 	cfg.TLSCert, cfg.TLSKey = c.TLSCert, c.TLSKey
 	cfg.PublicBaseURL, cfg.TLSTerminatedUpstream, cfg.Demo = c.PublicBaseURL, c.TLSTerminatedUpstream, c.Demo
+	cfg.RetainDeleted, cfg.RetainTransactions = c.RetainDeleted, c.RetainTransactions
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	}

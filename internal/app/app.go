@@ -45,7 +45,12 @@ type Config struct {
 	Demo                  bool   // Demo serves /demo/checkout for sandbox merchants.
 
 	KeyRefresh time.Duration // KeyRefresh is how often keysets are reloaded (5 s by default).
-	SUTTTL     time.Duration // SUTTTL overrides the single-use token life.
+	// RetainDeleted is how long a deleted instrument keeps its sealed account data before it is
+	// crypto-erased (0 keeps it forever).
+	RetainDeleted time.Duration
+	// RetainTransactions is how long a transaction keeps its sealed account number (0: forever).
+	RetainTransactions time.Duration
+	SUTTTL             time.Duration // SUTTTL overrides the single-use token life.
 
 	Logger *slog.Logger // Logger receives every log line; it never sees secrets.
 	Out    io.Writer    // Out receives first-start credentials (stdout by default).
@@ -345,7 +350,11 @@ func (m *Main) Run(ctx context.Context) error {
 
 // startBackground starts the keyring watcher and the token sweeper.
 func (m *Main) startBackground(ctx context.Context) {
-	m.wg.Add(3)
+	m.wg.Add(4)
+	go func() {
+		defer m.wg.Done()
+		m.retention(ctx, time.Hour)
+	}()
 	go func() {
 		defer m.wg.Done()
 		m.Keyring.Watch(ctx, m.Config.KeyRefresh)
@@ -371,6 +380,51 @@ func (m *Main) startBackground(ctx context.Context) {
 			}
 		}
 	}()
+}
+
+// retention crypto-erases account data past its retention, now and then every interval.
+func (m *Main) retention(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := m.EraseExpired(ctx); err != nil && ctx.Err() == nil {
+			m.Config.Logger.Warn("retention: erase failed", "err", err)
+		} else if n > 0 {
+			m.Config.Logger.Info("retention: crypto-erased account data", "records", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// EraseExpired crypto-erases every record past retention and returns how many.
+func (m *Main) EraseExpired(ctx context.Context) (int, error) {
+	now := time.Now()
+	if m.Config.Now != nil {
+		now = m.Config.Now()
+	}
+	var deleted, txs time.Time
+	if m.Config.RetainDeleted > 0 {
+		deleted = now.Add(-m.Config.RetainDeleted)
+	}
+	if m.Config.RetainTransactions > 0 {
+		txs = now.Add(-m.Config.RetainTransactions)
+	}
+	if deleted.IsZero() && txs.IsZero() {
+		return 0, nil
+	}
+	total := 0
+	for ctx.Err() == nil {
+		n, err := m.Store.EraseSealed(ctx, deleted, txs, 500)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+	return total, ctx.Err()
 }
 
 // Close stops background jobs and closes the store.

@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/storetest"
+	"github.com/payvault/payvault/internal/vault"
 )
 
 func TestMain(m *testing.M) { storetest.RunMain(m) }
@@ -111,3 +113,39 @@ func TestNodesStartTogether(t *testing.T) {
 type nopWriter struct{}
 
 func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestRetention shows that the app erases deleted account data once its retention passes.
+func TestRetention(t *testing.T) {
+	log, _ := logtest.New(t)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	m, err := Open(context.Background(), Config{DataDir: t.TempDir(), Logger: log, Out: &nopWriter{}, RetainDeleted: 24 * time.Hour, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	p, err := m.Vault.AuthenticateAPIKey(ctx, m.Credentials.Paysafe.APIKeyID, m.Credentials.Paysafe.APIKeySecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := m.Vault.CreateProfile(ctx, p, &vault.Profile{MerchantCustomerID: "r", Locale: "en_US"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := m.Vault.CreateInstrument(ctx, p, &vault.Instrument{Kind: vault.KindCard, ProfileID: prof.ID},
+		vault.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 1, Year: 2040}}, vault.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Vault.DeleteInstrument(ctx, p, in.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := m.EraseExpired(ctx); err != nil || n != 0 {
+		t.Fatalf("erased %d within retention (%v)", n, err)
+	}
+	now = now.Add(25 * time.Hour)
+	if n, err := m.EraseExpired(ctx); err != nil || n != 1 {
+		t.Fatalf("erased %d past retention (%v)", n, err)
+	}
+}

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -107,4 +109,72 @@ func (s *Store) CountFingerprintsByKey(ctx context.Context, id uint32) (int, err
 	var n int
 	err := s.q.row(ctx, "SELECT COUNT(*) FROM instruments WHERE fingerprint LIKE ?", strconv.FormatUint(uint64(id), 10)+":%").Scan(&n)
 	return n, mapErr("sqlstore.CountFingerprintsByKey", err)
+}
+
+// EraseSealed crypto-erases up to limit records: instruments deleted before deletedBefore and
+// transactions created before txBefore (a zero time skips that table). Their sealed columns
+// are destroyed (and, with SQLite's secure_delete, overwritten on disk); the non-secret
+// bookkeeping stays. Each erased record is audited in the same transaction.
+func (s *Store) EraseSealed(ctx context.Context, deletedBefore, txBefore time.Time, limit int) (int, error) {
+	type job struct {
+		table, where string
+		at           time.Time
+	}
+	jobs := []job{
+		{"instruments", "deleted_at <> 0 AND deleted_at < ?", deletedBefore},
+		{"transactions", "created_at < ?", txBefore},
+	}
+	total := 0
+	for _, j := range jobs {
+		if j.at.IsZero() {
+			continue
+		}
+		cols := sealedColumns[j.table]
+		set := "dek_id = 0"
+		notNull := ""
+		for _, c := range cols {
+			set += ", " + c + " = NULL"
+			if notNull != "" {
+				notNull += " OR "
+			}
+			notNull += c + " IS NOT NULL"
+		}
+		if j.table == "instruments" {
+			set += ", fingerprint = ''"
+		}
+		err := s.Write(ctx, func(vt vault.Tx) error {
+			t := vt.(*tx)
+			rows, err := t.query(ctx, "SELECT merchant_id, id FROM "+j.table+" WHERE "+j.where+" AND ("+notNull+") ORDER BY id LIMIT ?", toMS(j.at), limit)
+			if err != nil {
+				return mapErr("sqlstore.EraseSealed", err)
+			}
+			var refs [][2]string
+			for rows.Next() {
+				var r [2]string
+				if err := rows.Scan(&r[0], &r[1]); err != nil {
+					rows.Close()
+					return mapErr("sqlstore.EraseSealed", err)
+				}
+				refs = append(refs, r)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return mapErr("sqlstore.EraseSealed", err)
+			}
+			for _, r := range refs {
+				if _, err := t.exec(ctx, "UPDATE "+j.table+" SET "+set+" WHERE id = ?", r[1]); err != nil {
+					return mapErr("sqlstore.EraseSealed", err)
+				}
+				if err := t.audit(ctx, r[0], vault.AuditAccountErase, strings.TrimSuffix(j.table, "s"), r[1]); err != nil {
+					return err
+				}
+			}
+			total += len(refs)
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }

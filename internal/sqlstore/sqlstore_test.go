@@ -65,3 +65,6 @@ func TestRekeyPostgres(t *testing.T) { storetest.RunRekey(t, MustPostgres) }
 
 func TestAuditSQLite(t *testing.T)   { storetest.RunAudit(t, MustSQLite) }
 func TestAuditPostgres(t *testing.T) { storetest.RunAudit(t, MustPostgres) }
+
+func TestEraseSQLite(t *testing.T)   { storetest.RunErase(t, MustSQLite) }
+func TestErasePostgres(t *testing.T) { storetest.RunErase(t, MustPostgres) }

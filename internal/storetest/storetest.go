@@ -725,3 +725,43 @@ func RunAudit(t *testing.T, open Opener) {
 		t.Errorf("other merchant's chain = %v", orecs)
 	}
 }
+
+// EraseStore crypto-erases account data past retention.
+type EraseStore interface {
+	EraseSealed(ctx context.Context, deletedBefore, txBefore time.Time, limit int) (int, error)
+}
+
+// RunErase checks that deleted instruments past retention lose their sealed data and keep
+// their bookkeeping, and that live ones are untouched.
+func RunErase(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	es := f.Store.(EraseStore)
+	p := mustProfile(t, f, "er")
+	gone := mustCard(t, f, p.ID, "4111111111111111", vault.CreateOptions{})
+	live := mustCard(t, f, p.ID, "5200400000000009", vault.CreateOptions{})
+	if err := f.Svc.DeleteInstrument(ctx, f.Principal, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := es.EraseSealed(ctx, time.Now().Add(-time.Hour), time.Time{}, 100); err != nil || n != 0 {
+		t.Fatalf("erase before retention: %d, %v", n, err)
+	}
+	n, err := es.EraseSealed(ctx, time.Now().Add(time.Hour), time.Time{}, 100)
+	if err != nil || n != 1 {
+		t.Fatalf("erase: %d, %v", n, err)
+	}
+	g, err := f.Store.GetInstrument(ctx, f.Creds.MerchantID, gone.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Sealed.Number != nil || g.Sealed.KeyID != 0 || g.Fingerprint != "" || g.LastFour != "1111" || g.BIN != "411111" {
+		t.Errorf("erased record = sealed %d bytes, key %d, fp %q, last4 %q", len(g.Sealed.Number), g.Sealed.KeyID, g.Fingerprint, g.LastFour)
+	}
+	l, _ := f.Store.GetInstrument(ctx, f.Creds.MerchantID, live.ID)
+	if pan, err := f.Svc.RevealNumber(l); err != nil || pan != "5200400000000009" {
+		t.Errorf("live card damaged: %v", err)
+	}
+	if n, _ := es.EraseSealed(ctx, time.Now().Add(time.Hour), time.Time{}, 100); n != 0 {
+		t.Errorf("second erase touched %d", n)
+	}
+}
