@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -151,5 +152,33 @@ func TestRecover(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 	if w.Code != 500 || w.Body.String() != `{"error":{}}` {
 		t.Errorf("got %d %q", w.Code, w.Body)
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := NewLimiter(2, 3, func() time.Time { return now })
+	var got []bool
+	for i := 0; i < 5; i++ {
+		ok, _ := l.Allow("a")
+		got = append(got, ok)
+	}
+	if d := cmp.Diff([]bool{true, true, true, false, false}, got); d != "" {
+		t.Errorf("burst (-want +got)\n%s", d)
+	}
+	if ok, _ := l.Allow("b"); !ok {
+		t.Error("another key is limited by the first")
+	}
+	_, wait := l.Allow("a")
+	if wait <= 0 || wait > time.Second {
+		t.Errorf("wait = %v", wait)
+	}
+	now = now.Add(500 * time.Millisecond)
+	if ok, _ := l.Allow("a"); !ok {
+		t.Error("no token after half a second at 2/s")
+	}
+	var off *Limiter
+	if ok, _ := off.Allow("x"); !ok {
+		t.Error("a nil limiter limits")
 	}
 }
