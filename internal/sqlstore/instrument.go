@@ -76,7 +76,14 @@ var instrumentList = listSpec{
 		"billing_state": fFold, "routing_number": fText, "created_user_id": fFold, "title": fText,
 		"holder_name": fText, "billing_street": fText, "billing_city": fText, "billing_zip": fText,
 		"billing_phone": fText, "c1": fText, "c2": fText, "c3": fText, "created_at": fTime,
-		"updated_at": fTime, "deleted_at": fTime, "exp_mmyy": fText,
+		"updated_at": fTime, "deleted_at": fTime, "exp_mmyy": fInt, "brand_or_account_type": fFold,
+	},
+	exprs: map[string]string{
+		// exp_mmyy is the expiry as the integer MMYY (0919 is 919), so that it sorts as the
+		// four-digit text does; it is 0 for bank accounts.
+		"exp_mmyy": "(exp_month * 100 + exp_year % 100)",
+		// brand_or_account_type is a card's brand or a bank account's type, lower-case.
+		"brand_or_account_type": "(CASE WHEN kind = 'card' THEN brand ELSE LOWER(account_type) END)",
 	},
 }
 

@@ -24,6 +24,17 @@ type listSpec struct {
 	fields map[string]fieldKind
 	// base is an extra WHERE condition always applied (e.g. "deleted_at = 0").
 	base string
+	// exprs maps computed fields to the SQL expression that yields them; the expression must
+	// be valid on both engines.
+	exprs map[string]string
+}
+
+// column returns the SQL for a whitelisted field: its column, or its expression.
+func (s listSpec) column(field string) string {
+	if e, ok := s.exprs[field]; ok {
+		return e
+	}
+	return field
 }
 
 // where builds the WHERE clause and arguments for q; unknown fields are ignored.
@@ -38,7 +49,7 @@ func (s listSpec) where(merchantID string, qry vault.Query) (string, []any) {
 		if !ok {
 			continue
 		}
-		col := f.Field
+		col := s.column(f.Field)
 		switch f.Op {
 		case vault.OpIn:
 			if len(f.Values) == 0 {
@@ -115,7 +126,7 @@ func (s listSpec) order(qry vault.Query) string {
 		if k.Desc {
 			d = " DESC"
 		}
-		parts = append(parts, k.Field+d)
+		parts = append(parts, s.column(k.Field)+d)
 		desc = k.Desc
 		if k.Field == "id" {
 			hasID = true

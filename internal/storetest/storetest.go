@@ -82,6 +82,8 @@ func Run(t *testing.T, open Opener) {
 		{"KeysetCAS", testKeysetCAS},
 		{"DeleteProfileCascade", testDeleteProfileCascade},
 		{"Provisioning", testProvisioning},
+		{"AuthenticateBrowser", testAuthenticateBrowser},
+		{"ListInstruments", testListInstruments},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

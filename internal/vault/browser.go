@@ -1,0 +1,63 @@
+package vault
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// BrowserWindow is how far a browser credential's timestamp may be from the server clock.
+const BrowserWindow = 900 * time.Second
+
+// AuthenticateBrowser checks a location's browser credential: the public location api key, a
+// Unix timestamp in seconds within BrowserWindow of now, and hashKey, the lower- or upper-case
+// hex of HMAC-SHA256(key = the location's ticket hash key, message = locationAPIKey +
+// timestamp), which the merchant's server computes and hands to the browser. The comparison
+// runs in constant time. The principal has Kind "browser" and reaches only that location.
+// Kinds: Unauthenticated.
+func (s *Service) AuthenticateBrowser(ctx context.Context, locationAPIKey, timestamp, hashKey string) (*Principal, error) {
+	const op = "vault.AuthenticateBrowser"
+	fail := E(op, Unauthenticated, errBadCredentials)
+	if locationAPIKey == "" || timestamp == "" || hashKey == "" || len(timestamp) > 12 {
+		return nil, fail
+	}
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return nil, fail
+	}
+	if d := s.Now().Sub(time.Unix(ts, 0)); d > BrowserWindow || d < -BrowserWindow {
+		return nil, fail
+	}
+	loc, err := s.store.GetLocationByAPIKey(ctx, locationAPIKey)
+	if err != nil {
+		if KindOf(err) == NotFound {
+			return nil, fail
+		}
+		return nil, E(op, err)
+	}
+	key, err := s.RevealTicketHashKey(loc)
+	if err != nil {
+		return nil, E(op, err)
+	}
+	if !constantEqual(BrowserHashKey(key, locationAPIKey, timestamp), strings.ToLower(hashKey)) {
+		return nil, fail
+	}
+	m, err := s.store.GetMerchant(ctx, loc.MerchantID)
+	if err != nil {
+		return nil, E(op, err)
+	}
+	return &Principal{Merchant: m, Kind: "browser", CredID: loc.ID, Location: loc.ID, Allowed: []string{loc.ID}}, nil
+}
+
+// BrowserHashKey returns the hash-key a merchant's server hands to a browser for a location's
+// api key and ticket hash key at a Unix timestamp: hex(HMAC-SHA256(ticketHashKey,
+// locationAPIKey + timestamp)).
+func BrowserHashKey(ticketHashKey, locationAPIKey, timestamp string) string {
+	mac := hmac.New(sha256.New, []byte(ticketHashKey))
+	mac.Write([]byte(locationAPIKey + timestamp))
+	return hex.EncodeToString(mac.Sum(nil))
+}
