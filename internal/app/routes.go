@@ -3,6 +3,7 @@ package app
 import (
 	"net/http"
 
+	"github.com/payvault/payvault/internal/api/fortis"
 	"github.com/payvault/payvault/internal/api/httpx"
 )
 
@@ -12,6 +13,7 @@ func (m *Main) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", m.handleHealthz)
 	mux.Handle("GET /metrics", m.Metrics.Handler())
+	mux.Handle("/v2/", fortis.New(m.Vault, fortis.Options{Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL}))
 	mux.HandleFunc("/", handleUnknown)
 	return httpx.Wrap(httpx.Recover(mux, m.Config.Logger, handleUnknownPanic), httpx.Options{
 		Logger: m.Config.Logger, Metrics: m.Metrics,

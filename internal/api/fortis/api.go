@@ -1,0 +1,119 @@
+package fortis
+
+import (
+	_ "embed"
+	"log/slog"
+	"net/http"
+	"strings"
+	_ "time/tzdata" // users' time zones, for the timestamp keywords of lists
+
+	"github.com/payvault/payvault/internal/api/httpx"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// OpenAPI returns the package's OpenAPI document, as served at /v2/openapi.yaml.
+func OpenAPI() []byte { return openAPI }
+
+// Options configure the Fortis API.
+type Options struct {
+	// Logger receives internal errors; it never sees request bodies or credentials.
+	Logger *slog.Logger
+	// PublicBaseURL is the scheme and host of every link; the request's own when empty.
+	PublicBaseURL string
+	// Idempotency, when set, wraps every POST once the caller is authenticated and before
+	// the body is read: it may replay a stored answer for a repeated key or call next. scope
+	// names the route ("accountvaults", "contacts", "cardtickets").
+	Idempotency func(w http.ResponseWriter, r *http.Request, p *vault.Principal, scope string, next http.HandlerFunc)
+}
+
+// API serves the Fortis (Zeamster) v2 API under /v2 over the vault core.
+type API struct {
+	svc    *vault.Service
+	opt    Options
+	log    *slog.Logger
+	router *httpx.Router
+}
+
+// New returns the Fortis API over svc.
+func New(svc *vault.Service, opt Options) *API {
+	a := &API{svc: svc, opt: opt, log: opt.Logger}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	rt := &httpx.Router{AutoOptions: true}
+	rt.NotFound = func(w http.ResponseWriter, r *http.Request) { writeStatus(w, http.StatusNotFound, msgPageNotFound) }
+	rt.MethodNotAllowed = func(w http.ResponseWriter, r *http.Request, allow []string) {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeStatus(w, http.StatusMethodNotAllowed, "Method Not Allowed. This URL can only handle the following request methods: "+strings.Join(allow, ", ")+".")
+	}
+
+	rt.Handle(http.MethodGet, "/v2/accountvaults", a.handleAccountVaultList)
+	rt.Handle(http.MethodPost, "/v2/accountvaults", a.handleAccountVaultCreate)
+	rt.Handle(http.MethodGet, "/v2/accountvaults/{id}", a.handleAccountVaultGet)
+	rt.Handle(http.MethodPut, "/v2/accountvaults/{id}", a.handleAccountVaultUpdate)
+	rt.Handle(http.MethodDelete, "/v2/accountvaults/{id}", a.handleAccountVaultDelete)
+	rt.Handle(http.MethodGet, "/v2/accountvaults/{id}/bininfo", a.handleAccountVaultBINInfo)
+
+	rt.Handle(http.MethodGet, "/v2/contacts", a.handleContactList)
+	rt.Handle(http.MethodPost, "/v2/contacts", a.handleContactCreate)
+	rt.Handle(http.MethodGet, "/v2/contacts/{id}", a.handleContactGet)
+	rt.Handle(http.MethodPut, "/v2/contacts/{id}", a.handleContactUpdate)
+	rt.Handle(http.MethodDelete, "/v2/contacts/{id}", a.handleContactDelete)
+
+	rt.Handle(http.MethodGet, "/v2/locations", a.handleLocationList)
+	rt.Handle(http.MethodGet, "/v2/locations/{id}", a.handleLocationGet)
+	rt.Handle(http.MethodGet, "/v2/users", a.handleUserList)
+	rt.Handle(http.MethodGet, "/v2/users/{id}", a.handleUserGet)
+	rt.Handle(http.MethodGet, "/v2/producttransactions", a.handleProductTransactionList)
+	rt.Handle(http.MethodGet, "/v2/producttransactions/{id}", a.handleProductTransactionGet)
+
+	rt.Handle(http.MethodPost, "/v2/cardtickets", a.handleCardTicketCreate)
+	rt.Handle(http.MethodOptions, "/v2/cardtickets", a.handleCardTicketPreflight)
+
+	rt.Handle(http.MethodGet, "/v2/openapi.yaml", a.handleOpenAPI)
+	a.router = rt
+	return a
+}
+
+// ServeHTTP serves a request under /v2. A panic is logged and answered with the Fortis 500.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	httpx.InfoFrom(r.Context()).API = "fortis"
+	httpx.Recover(a.router, a.log, func(w http.ResponseWriter, r *http.Request) {
+		writeStatus(w, http.StatusInternalServerError, msgInternal)
+	}).ServeHTTP(w, r)
+}
+
+// handleOpenAPI serves GET /v2/openapi.yaml, the package's OpenAPI document; it needs no auth.
+func (a *API) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml; charset=UTF-8")
+	w.Write(openAPI)
+}
+
+// post runs a POST handler for an authenticated principal through the idempotency hook.
+func (a *API) post(w http.ResponseWriter, r *http.Request, p *vault.Principal, scope string, next http.HandlerFunc) {
+	if a.opt.Idempotency == nil {
+		next(w, r)
+		return
+	}
+	a.opt.Idempotency(w, r, p, scope, next)
+}
+
+// baseURL is the scheme and host of links.
+func (a *API) baseURL(r *http.Request) string { return httpx.BaseURL(r, a.opt.PublicBaseURL) }
+
+// href is a record's self link.
+func (a *API) href(r *http.Request, collection, id string) string {
+	return a.baseURL(r) + "/v2/" + collection + "/" + id
+}
+
+// pathID returns the {id} path segment, lower-cased for lookups by id.
+func pathID(r *http.Request) string { return r.PathValue("id") }
+
+// byAPIID reports whether the request addresses a record by api id (?api_id=1 or true).
+func byAPIID(r *http.Request) bool {
+	v := strings.ToLower(r.URL.Query().Get("api_id"))
+	return v == "1" || v == "true"
+}

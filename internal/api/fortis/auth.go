@@ -1,0 +1,62 @@
+package fortis
+
+import (
+	"net/http"
+
+	"github.com/payvault/payvault/internal/api/httpx"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// credential reads a credential from its header or, failing that, its query parameter.
+func credential(r *http.Request, name string) string {
+	if v := r.Header.Get(name); v != "" {
+		return v
+	}
+	return r.URL.Query().Get(name)
+}
+
+// userCredentials returns the user id and api key from the first source present: the
+// user-id/user-api-key headers, the same names as query parameters, or HTTP Basic.
+func userCredentials(r *http.Request) (id, key string) {
+	if id, key = r.Header.Get("user-id"), r.Header.Get("user-api-key"); id != "" || key != "" {
+		return id, key
+	}
+	q := r.URL.Query()
+	if id, key = q.Get("user-id"), q.Get("user-api-key"); id != "" || key != "" {
+		return id, key
+	}
+	id, key, _ = r.BasicAuth()
+	return id, key
+}
+
+// authUser authenticates a Fortis user (developer-id plus user credentials) and records the
+// merchant and user id for the access log. Any failure is a 401.
+func (a *API) authUser(r *http.Request) (*vault.Principal, error) {
+	dev := credential(r, "developer-id")
+	id, key := userCredentials(r)
+	if dev == "" || id == "" || key == "" {
+		return nil, errStatus(http.StatusUnauthorized, msgUnauthorized)
+	}
+	p, err := a.svc.AuthenticateUser(r.Context(), dev, id, key)
+	if err != nil {
+		return nil, err
+	}
+	a.note(r, p)
+	return p, nil
+}
+
+// authBrowser authenticates a browser by its location's HMAC credential.
+func (a *API) authBrowser(r *http.Request) (*vault.Principal, error) {
+	p, err := a.svc.AuthenticateBrowser(r.Context(), credential(r, "location-api-key"), credential(r, "timestamp"), credential(r, "hash-key"))
+	if err != nil {
+		return nil, err
+	}
+	a.note(r, p)
+	return p, nil
+}
+
+// note records the principal in the request's log info (ids only, never secrets).
+func (a *API) note(r *http.Request, p *vault.Principal) {
+	info := httpx.InfoFrom(r.Context())
+	info.Merchant, info.Cred = p.MerchantID(), p.CredID
+}

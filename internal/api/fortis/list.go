@@ -1,0 +1,384 @@
+package fortis
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/payvault/payvault/internal/api/httpx"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// This file is the one list engine of §1.6, shared by every collection: filters, sort,
+// pagination and the meta block. It translates a query string into a vault.Query whose
+// field names are the store's columns.
+
+// filterKind says how a query parameter filters.
+type filterKind uint8
+
+const (
+	filterExact    filterKind = iota + 1 // an exact value; a comma lists alternatives
+	filterContains                       // a case-insensitive substring; a comma is a character
+	filterTime                           // Unix seconds: exact, a|b, or a keyword (§0.1 #6)
+	filterNumber                         // an exact number (comma list) or a|b
+	filterNever                          // a column that cannot be searched (sealed): matches nothing
+	filterFalse                          // a flag that is always false here (has_recurring)
+)
+
+// listField is a filterable wire field.
+type listField struct {
+	col  string
+	kind filterKind
+	// value maps a wire value to the stored one; false means it can match nothing.
+	value func(string) (string, bool)
+}
+
+// listDef describes one collection's list.
+type listDef struct {
+	collection string
+	fields     map[string]listField
+	sort       map[string]string // sort maps sortable wire fields to columns.
+}
+
+// listReq is a parsed list request.
+type listReq struct {
+	q         vault.Query
+	page      int
+	size      int
+	sortAttrs object
+	never     bool // never is set when some filter can match nothing.
+}
+
+// The pagination bounds of §1.6.
+const (
+	defaultPageSize = 20
+	maxPageSize     = 5000
+)
+
+// listControls are the query parameters that are never filters.
+var listControls = map[string]bool{"page": true, "page_size": true, "sort": true, "expand": true, "api_id": true, "location_id": true, "fields": true}
+
+// parseList reads filters, sort and page from the query. Unknown parameters, empty values and
+// credentials are ignored; timestamp keywords are computed in the user's time zone.
+func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *listReq {
+	qv := r.URL.Query()
+	lr := &listReq{page: 1, size: defaultPageSize}
+	if n, err := strconv.Atoi(qv.Get("page")); err == nil && n >= 1 {
+		lr.page = n
+	}
+	if n, err := strconv.Atoi(qv.Get("page_size")); err == nil && n >= 1 {
+		lr.size = min(n, maxPageSize)
+	}
+	lr.q.Limit, lr.q.Offset = lr.size, (lr.page-1)*lr.size
+	if lr.page-1 > (1<<31)/lr.size {
+		lr.never = true
+	}
+
+	loc := userLocation(p)
+	now := a.svc.Now()
+	for name, vals := range qv {
+		if listControls[name] || httpx.IsCredentialParam(name) {
+			continue
+		}
+		f, ok := def.fields[name]
+		if !ok {
+			continue
+		}
+		v := strings.TrimSpace(vals[len(vals)-1])
+		if v == "" {
+			continue
+		}
+		switch f.kind {
+		case filterNever:
+			lr.never = true
+		case filterFalse:
+			if !listsFalse(v) {
+				lr.never = true
+			}
+		case filterContains:
+			lr.q.Filters = append(lr.q.Filters, vault.Filter{Field: f.col, Op: vault.OpContains, Values: []string{v}})
+		case filterExact:
+			lr.addIn(f, v)
+		case filterNumber:
+			if lo, hi, ok := parseRange(v); ok {
+				lr.q.Filters = append(lr.q.Filters, vault.Filter{Field: f.col, Op: vault.OpRange, Lo: lo, Hi: hi})
+			} else if strings.Contains(v, "|") {
+				lr.never = true
+			} else {
+				lr.addIn(f, v)
+			}
+		case filterTime:
+			lo, hi, ok := timeRange(v, qv.Get(name+"_from"), qv.Get(name+"_to"), now, loc)
+			if !ok {
+				lr.never = true
+				continue
+			}
+			lr.q.Filters = append(lr.q.Filters, vault.Filter{Field: f.col, Op: vault.OpRange, Lo: lo, Hi: hi})
+		}
+	}
+
+	seen := map[string]bool{}
+	for _, key := range strings.Split(qv.Get("sort"), ",") {
+		key = strings.TrimSpace(key)
+		desc := strings.HasPrefix(key, "-")
+		key = strings.TrimPrefix(key, "-")
+		col, ok := def.sort[key]
+		if !ok || seen[key] {
+			continue
+		}
+		seen[key] = true
+		lr.q.Sort = append(lr.q.Sort, vault.SortKey{Field: col, Desc: desc})
+		dir := "asc"
+		if desc {
+			dir = "desc"
+		}
+		lr.sortAttrs = append(lr.sortAttrs, member{key, dir})
+	}
+	if len(lr.q.Sort) == 0 {
+		lr.q.Sort = []vault.SortKey{{Field: "id", Desc: true}}
+		lr.sortAttrs = object{{"id", "desc"}}
+	}
+	return lr
+}
+
+// listsFalse reports whether a comma list of booleans includes false.
+func listsFalse(v string) bool {
+	for _, alt := range strings.Split(v, ",") {
+		if b, set, ok := rawBool([]byte(strconv.Quote(strings.TrimSpace(alt)))); ok && set && !b {
+			return true
+		}
+	}
+	return false
+}
+
+// addIn adds an exact filter on a comma list of alternatives.
+func (lr *listReq) addIn(f listField, v string) {
+	var vals []string
+	for _, alt := range strings.Split(v, ",") {
+		alt = strings.TrimSpace(alt)
+		if alt == "" {
+			continue
+		}
+		if f.value != nil {
+			var ok bool
+			if alt, ok = f.value(alt); !ok {
+				continue
+			}
+		}
+		vals = append(vals, alt)
+	}
+	if len(vals) == 0 {
+		lr.never = true
+		return
+	}
+	lr.q.Filters = append(lr.q.Filters, vault.Filter{Field: f.col, Op: vault.OpIn, Values: vals})
+}
+
+// scope restricts the list to the given locations.
+func (lr *listReq) scope(col string, locations []string) {
+	if len(locations) == 0 {
+		lr.never = true
+		return
+	}
+	lr.q.Filters = append(lr.q.Filters, vault.Filter{Field: col, Op: vault.OpIn, Values: locations, Fold: true})
+}
+
+// listLocations returns the location_id query parameter's locations, each of which the
+// principal must reach (else a 422), or nil when it is absent.
+func listLocations(r *http.Request, p *vault.Principal) ([]string, error) {
+	v := strings.TrimSpace(r.URL.Query().Get("location_id"))
+	if v == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, id := range strings.Split(v, ",") {
+		id = strings.ToLower(strings.TrimSpace(id))
+		if id == "" {
+			continue
+		}
+		if !p.CanReach(id) {
+			return nil, invalid(nil, "location_id", msgLocation)
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// primaryScope is the scope of vault and contact lists: the location_id parameter, or the
+// user's primary location (§1.6).
+func primaryScope(r *http.Request, p *vault.Principal) ([]string, error) {
+	locs, err := listLocations(r, p)
+	if err != nil || locs != nil {
+		return locs, err
+	}
+	return []string{p.DefaultLocation()}, nil
+}
+
+// accessibleScope is the scope of location, user and product-transaction lists: the
+// location_id parameter, or every accessible location.
+func accessibleScope(r *http.Request, p *vault.Principal) ([]string, error) {
+	locs, err := listLocations(r, p)
+	if err != nil || locs != nil {
+		return locs, err
+	}
+	if p.Allowed == nil {
+		return nil, nil
+	}
+	return p.Allowed, nil
+}
+
+// parseRange parses an inclusive range a|b of integers; an empty bound is open.
+func parseRange(v string) (lo, hi int64, ok bool) {
+	a, b, found := strings.Cut(v, "|")
+	if !found {
+		return 0, 0, false
+	}
+	lo, hi = -openBound, openBound
+	var err error
+	if a = strings.TrimSpace(a); a != "" {
+		if lo, err = strconv.ParseInt(a, 10, 64); err != nil {
+			return 0, 0, false
+		}
+	}
+	if b = strings.TrimSpace(b); b != "" {
+		if hi, err = strconv.ParseInt(b, 10, 64); err != nil {
+			return 0, 0, false
+		}
+	}
+	return max(lo, -openBound), min(hi, openBound), true
+}
+
+// openBound stands for an open range end; it keeps seconds×1000 within int64.
+const openBound = int64(1) << 40
+
+// userLocation is the time zone of the principal's user (America/New_York by default).
+func userLocation(p *vault.Principal) *time.Location {
+	tz := "America/New_York"
+	if p.User != nil && p.User.TZ != "" {
+		tz = p.User.TZ
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// timeRange turns a *_ts filter value into an inclusive range of Unix seconds: one second, a
+// range a|b, a keyword computed in loc (weeks start on Sunday), or custom with the _from and
+// _to parameters.
+func timeRange(v, from, to string, now time.Time, loc *time.Location) (lo, hi int64, ok bool) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return n, n, true
+	}
+	if lo, hi, ok := parseRange(v); ok {
+		return lo, hi, true
+	}
+	now = now.In(loc)
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+	span := func(start, end time.Time) (int64, int64, bool) { return start.Unix(), end.Unix() - 1, true }
+	week := day.AddDate(0, 0, -int(day.Weekday()))
+	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
+	switch strings.Join(strings.Fields(strings.ToLower(strings.ReplaceAll(v, "_", " "))), " ") {
+	case "today":
+		return span(day, day.AddDate(0, 0, 1))
+	case "yesterday":
+		return span(day.AddDate(0, 0, -1), day)
+	case "this week":
+		return span(week, week.AddDate(0, 0, 7))
+	case "last week":
+		return span(week.AddDate(0, 0, -7), week)
+	case "last 30 days":
+		return span(day.AddDate(0, 0, -29), day.AddDate(0, 0, 1))
+	case "this month":
+		return span(month, month.AddDate(0, 1, 0))
+	case "last month":
+		return span(month.AddDate(0, -1, 0), month)
+	case "custom":
+		lo, hi = -openBound, openBound
+		var err error
+		if from = strings.TrimSpace(from); from != "" {
+			if lo, err = strconv.ParseInt(from, 10, 64); err != nil {
+				return 0, 0, false
+			}
+		}
+		if to = strings.TrimSpace(to); to != "" {
+			if hi, err = strconv.ParseInt(to, 10, 64); err != nil {
+				return 0, 0, false
+			}
+		}
+		return lo, hi, true
+	}
+	return 0, 0, false
+}
+
+// meta is the list's meta block (§1.6).
+func (a *API) meta(r *http.Request, lr *listReq, total int) object {
+	pageCount := 0
+	if total > 0 {
+		pageCount = (total + lr.size - 1) / lr.size
+	}
+	ls := object{{"self", object{{"href", a.pageLink(r, lr.page)}}}}
+	if lr.page > 1 {
+		ls = append(ls, member{"first", object{{"href", a.pageLink(r, 1)}}}, member{"prev", object{{"href", a.pageLink(r, lr.page-1)}}})
+	}
+	if lr.page < pageCount {
+		ls = append(ls, member{"next", object{{"href", a.pageLink(r, lr.page+1)}}}, member{"last", object{{"href", a.pageLink(r, pageCount)}}})
+	}
+	return object{
+		{"pagination", object{{"links", ls}, {"totalCount", total}, {"pageCount", pageCount}, {"currentPage", lr.page - 1}, {"perPage", lr.size}}},
+		{"sort", object{{"attributes", lr.sortAttrs}}},
+	}
+}
+
+// pageLink is {url} plus the path, then the incoming query's segments in their order and
+// encoding less every page= and credential segment, with page=N last.
+func (a *API) pageLink(r *http.Request, page int) string {
+	var kept []string
+	if r.URL.RawQuery != "" {
+		for _, seg := range strings.Split(r.URL.RawQuery, "&") {
+			name, _, _ := strings.Cut(seg, "=")
+			if n, err := url.QueryUnescape(name); err == nil {
+				name = n
+			}
+			if seg == "" || name == "page" || httpx.IsCredentialParam(name) {
+				continue
+			}
+			kept = append(kept, seg)
+		}
+	}
+	kept = append(kept, "page="+strconv.Itoa(page))
+	return a.baseURL(r) + strings.TrimRight(r.URL.Path, "/") + "?" + strings.Join(kept, "&")
+}
+
+// writeList answers a list.
+func writeList(w http.ResponseWriter, key string, items []object, meta object) {
+	if items == nil {
+		items = []object{}
+	}
+	writeJSON(w, http.StatusOK, object{{key, items}, {"meta", meta}})
+}
+
+// expandNames returns the expand parameter's names in order, without repeats.
+func expandNames(r *http.Request) []string {
+	var out []string
+	for _, n := range strings.Split(r.URL.Query().Get("expand"), ",") {
+		n = strings.TrimSpace(n)
+		if n == "" || contains(out, n) {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
