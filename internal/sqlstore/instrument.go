@@ -252,6 +252,13 @@ func (q *q) GetMandate(ctx context.Context, merchantID, id string) (*vault.Manda
 	return m, mapErr("sqlstore.GetMandate", err, id)
 }
 
+// GetMandateByID implements vault.Reader.
+func (q *q) GetMandateByID(ctx context.Context, id string) (*vault.Mandate, error) {
+	m, cs := newMandate()
+	err := q.row(ctx, "SELECT "+names(cs)+" FROM mandates WHERE id = ?", id).Scan(ptrs(cs)...)
+	return m, mapErr("sqlstore.GetMandateByID", err, id)
+}
+
 // ListMandates implements vault.Reader.
 func (q *q) ListMandates(ctx context.Context, merchantID, instrumentID string) ([]*vault.Mandate, error) {
 	_, cs := newMandate()

@@ -84,6 +84,10 @@ func Run(t *testing.T, open Opener) {
 		{"Provisioning", testProvisioning},
 		{"AuthenticateBrowser", testAuthenticateBrowser},
 		{"ListInstruments", testListInstruments},
+		{"Addresses", testAddresses},
+		{"Mandates", testMandates},
+		{"UpdateDefaultCard", testUpdateDefaultCard},
+		{"DeleteProfileRemovesAll", testDeleteProfileRemovesAll},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

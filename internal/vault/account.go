@@ -67,6 +67,9 @@ type CreateOptions struct {
 	TokenBillingAsAddress bool
 	// RequireBillingAddress fails when, after the token's address is applied, no billing address is linked.
 	RequireBillingAddress bool
+	// Mandates are the references of mandates created with a BACS or SEPA account, in its
+	// transaction (BACS ones start PENDING, SEPA ones ACTIVE).
+	Mandates []string
 	// Before runs inside the transaction after validation and before the insert (e.g. a
 	// verification), with the opened account data. An error aborts the create.
 	Before func(ctx context.Context, tx Tx, in *Instrument, number string) error
@@ -223,6 +226,9 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 	}
 	in.DefaultCard = false
 	if err := tx.InsertInstrument(ctx, in); err != nil {
+		return err
+	}
+	if err := s.insertMandates(ctx, tx, in, opt.Mandates); err != nil {
 		return err
 	}
 	if makeDefault {
@@ -534,10 +540,23 @@ type SecretUpdate struct {
 	DLNumber *string
 }
 
+// UpdateOptions are the per-API rules of an instrument update.
+type UpdateOptions struct {
+	// Default sets a card's default flag in the same transaction: true makes it the profile's
+	// only default card, false clears it, nil leaves it unchanged.
+	Default *bool
+}
+
 // UpdateInstrument applies mutate to a copy of an active instrument, replaces any secrets
 // given, validates and stores it. Identity fields cannot change. Kinds: NotFound, Gone,
 // Invalid, Conflict, and whatever mutate returns.
 func (s *Service) UpdateInstrument(ctx context.Context, p *Principal, id string, mutate func(*Instrument) error, su SecretUpdate) (*Instrument, error) {
+	return s.UpdateInstrumentWith(ctx, p, id, mutate, su, UpdateOptions{})
+}
+
+// UpdateInstrumentWith is UpdateInstrument with per-API options, applied in the same
+// transaction. Kinds: as UpdateInstrument.
+func (s *Service) UpdateInstrumentWith(ctx context.Context, p *Principal, id string, mutate func(*Instrument) error, su SecretUpdate, opt UpdateOptions) (*Instrument, error) {
 	const op = "vault.UpdateInstrument"
 	mid := p.MerchantID()
 	var out *Instrument
@@ -622,6 +641,18 @@ func (s *Service) UpdateInstrument(ctx context.Context, p *Principal, id string,
 		next.Modified = s.Now()
 		if err := tx.UpdateInstrument(ctx, &next); err != nil {
 			return err
+		}
+		if opt.Default != nil && next.Kind == KindCard && next.ProfileID != "" {
+			switch {
+			case *opt.Default:
+				err = tx.SetDefaultCard(ctx, mid, next.ProfileID, next.ID)
+			case next.DefaultCard:
+				err = tx.SetDefaultCard(ctx, mid, next.ProfileID, "")
+			}
+			if err != nil {
+				return err
+			}
+			next.DefaultCard = *opt.Default
 		}
 		out = &next
 		return nil

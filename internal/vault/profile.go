@@ -217,6 +217,15 @@ func (s *Service) DeleteProfile(ctx context.Context, p *Principal, id string, mo
 			if err := tx.DeleteProfileInstruments(ctx, p.MerchantID(), id, now); err != nil {
 				return err
 			}
+			addrs, err := tx.ListAddresses(ctx, p.MerchantID(), id)
+			if err != nil {
+				return err
+			}
+			for _, a := range addrs {
+				if err := tx.DeleteAddress(ctx, p.MerchantID(), id, a.ID); err != nil {
+					return err
+				}
+			}
 		}
 		return tx.DeleteProfile(ctx, p.MerchantID(), id, now)
 	})

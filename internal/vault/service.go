@@ -26,9 +26,11 @@ type BINs interface {
 
 // Config holds the core's tunables.
 type Config struct {
-	SUTTTL    time.Duration    // SUTTTL is a single-use token's life (899 s by default).
-	TicketTTL time.Duration    // TicketTTL is a Fortis ticket's life (15 min by default).
-	Now       func() time.Time // Now is the clock; time.Now by default.
+	SUTTTL    time.Duration // SUTTTL is a single-use token's life (899 s by default).
+	TicketTTL time.Duration // TicketTTL is a Fortis ticket's life (15 min by default).
+	// BACSMandateActivation is how long a new BACS mandate stays PENDING (7 days by default).
+	BACSMandateActivation time.Duration
+	Now                   func() time.Time // Now is the clock; time.Now by default.
 }
 
 // Service owns every business rule of the vault. It is safe for concurrent use.
@@ -48,6 +50,9 @@ func NewService(store Store, kr Keyring, bins BINs, cfg Config) *Service {
 	}
 	if cfg.TicketTTL == 0 {
 		cfg.TicketTTL = 15 * time.Minute
+	}
+	if cfg.BACSMandateActivation == 0 {
+		cfg.BACSMandateActivation = DefaultBACSMandateActivation
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

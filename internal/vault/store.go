@@ -80,6 +80,8 @@ type Reader interface {
 
 	// GetMandate returns a mandate.
 	GetMandate(ctx context.Context, merchantID, id string) (*Mandate, error)
+	// GetMandateByID returns a mandate by id, server-wide (for the operator's controls).
+	GetMandateByID(ctx context.Context, id string) (*Mandate, error)
 	// ListMandates returns an instrument's mandates, oldest first.
 	ListMandates(ctx context.Context, merchantID, instrumentID string) ([]*Mandate, error)
 
