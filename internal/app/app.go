@@ -51,6 +51,8 @@ type Config struct {
 	// RetainTransactions is how long a transaction keeps its sealed account number (0: forever).
 	RetainTransactions time.Duration
 	SUTTTL             time.Duration // SUTTTL overrides the single-use token life.
+	// BACSMandateActivation overrides how long a new BACS mandate stays PENDING (7 days).
+	BACSMandateActivation time.Duration
 
 	Logger *slog.Logger // Logger receives every log line; it never sees secrets.
 	Out    io.Writer    // Out receives first-start credentials (stdout by default).
@@ -136,7 +138,7 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	if err != nil {
 		return err
 	}
-	m.Vault = vault.NewService(m.Store, m.Keyring, bins, vault.Config{SUTTTL: cfg.SUTTTL, Now: cfg.Now})
+	m.Vault = vault.NewService(m.Store, m.Keyring, bins, vault.Config{SUTTTL: cfg.SUTTTL, Now: cfg.Now, BACSMandateActivation: cfg.BACSMandateActivation})
 	m.Metrics = httpx.NewMetrics()
 	m.rekey = m.newRekeyJob()
 	if bootstrap {

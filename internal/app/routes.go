@@ -3,8 +3,10 @@ package app
 import (
 	"net/http"
 
+	"github.com/payvault/payvault/internal/api/admin"
 	"github.com/payvault/payvault/internal/api/fortis"
 	"github.com/payvault/payvault/internal/api/httpx"
+	"github.com/payvault/payvault/internal/api/paysafe"
 )
 
 // routes composes the HTTP surface: each API package owns its prefix, and everything else
@@ -14,7 +16,15 @@ func (m *Main) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", m.handleHealthz)
 	mux.Handle("GET /metrics", m.Metrics.Handler())
 	mux.Handle("/v2/", fortis.New(m.Vault, fortis.Options{Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL}))
-	mux.HandleFunc("/", handleUnknown)
+	ps := paysafe.New(paysafe.Config{
+		Vault: m.Vault, Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL,
+		TrustedUpstream: m.Config.TLSTerminatedUpstream, Now: m.Config.Now,
+	})
+	// The Paysafe API owns /customervault, /cardpayments and every unknown path (5273 JSON).
+	mux.Handle("/", ps)
+	adm := admin.New(admin.Config{Vault: m.Vault, CheckToken: m.CheckAdminToken, Logger: m.Config.Logger})
+	mux.Handle("/admin/v1/", adm)
+	mux.Handle("/admin/v1", adm)
 	return httpx.Wrap(httpx.Recover(mux, m.Config.Logger, handleUnknownPanic), httpx.Options{
 		Logger: m.Config.Logger, Metrics: m.Metrics,
 	})
@@ -30,14 +40,6 @@ func (m *Main) handleHealthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte(`{"status":"READY"}`))
-}
-
-// handleUnknown answers a path no API owns with the Paysafe routing error, as JSON.
-func handleUnknown(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Application-Status-Code", "5273")
-	w.WriteHeader(http.StatusNotFound)
-	w.Write([]byte(`{"error":{"code":"5273","message":"Your client reached our application but we were unable to service your request due to an invalid URL.","links":[{"rel":"errorinfo","href":"https://developer.paysafe.com/en/rest-api/vault/test-and-go-live/vault-errors/#ErrorCode5273"}]}}`))
 }
 
 // handleUnknownPanic answers a panic outside every API package.

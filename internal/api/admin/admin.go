@@ -1,0 +1,237 @@
+// Package admin serves payvault's own operator API under /admin/v1: merchants, locations,
+// allowed browser origins, Fortis users, product transactions and the mandate status control.
+// It is the one home of the operator endpoints that both vendor specifications sketch; their
+// /admin routes and adminKey scheme are superseded.
+//
+// Every request but the OpenAPI document needs the admin token as a Bearer credential.
+// Errors are {"error":{"code","message"[,"field"]}} with a matching HTTP status.
+package admin
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/payvault/payvault/internal/api/httpx"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// Config configures the admin API.
+type Config struct {
+	Vault *vault.Service // Vault is the domain core.
+	// CheckToken reports whether a bearer token is the admin token (app.Main.CheckAdminToken).
+	CheckToken func(ctx context.Context, token string) bool
+	// Logger receives internal errors with the request id.
+	Logger *slog.Logger
+}
+
+// API serves /admin/v1.
+type API struct {
+	cfg     Config
+	vault   *vault.Service
+	log     *slog.Logger
+	router  *httpx.Router
+	handler http.Handler
+}
+
+//go:embed openapi.yaml
+var openAPIFS embed.FS
+
+// OpenAPI returns the admin API's OpenAPI document.
+func OpenAPI() []byte {
+	b, _ := openAPIFS.ReadFile("openapi.yaml")
+	return b
+}
+
+// New returns the admin API.
+func New(cfg Config) *API {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &API{cfg: cfg, vault: cfg.Vault, log: cfg.Logger}
+	a.router = &httpx.Router{
+		NotFound: func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, "not_found", "No such route.", "")
+		},
+		MethodNotAllowed: func(w http.ResponseWriter, r *http.Request, allow []string) {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "The route does not support this method.", "")
+		},
+	}
+	a.routes()
+	a.handler = httpx.Recover(a.router, a.log, func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusInternalServerError, "internal", "An internal error occurred.", "")
+	})
+	return a
+}
+
+// Handle registers a route behind the admin token, for other packages' operator endpoints
+// (the payments package adds POST /admin/v1/batch). h returns an error for writeError.
+func (a *API) Handle(method, pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+	a.router.Handle(method, pattern, func(w http.ResponseWriter, r *http.Request) {
+		if !a.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="payvault-admin"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "A valid admin token is required (Authorization: Bearer).", "")
+			return
+		}
+		if err := h(w, r); err != nil {
+			a.writeErr(w, r, err)
+		}
+	})
+}
+
+// ServeHTTP answers a request under /admin/v1.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	httpx.InfoFrom(r.Context()).API = "admin"
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	a.handler.ServeHTTP(w, r)
+}
+
+// authorized checks the Bearer admin token.
+func (a *API) authorized(r *http.Request) bool {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" || a.cfg.CheckToken == nil {
+		return false
+	}
+	if !a.cfg.CheckToken(r.Context(), strings.TrimSpace(tok)) {
+		return false
+	}
+	httpx.InfoFrom(r.Context()).Cred = "admin"
+	return true
+}
+
+// errorBody is the admin error envelope.
+type errorBody struct {
+	Error errorObject `json:"error"`
+}
+
+type errorObject struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// apiError is an admin error ready to render.
+type apiError struct {
+	status        int
+	code, message string
+	field         string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+func badRequest(code, message, field string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: code, message: message, field: field}
+}
+
+func writeError(w http.ResponseWriter, status int, code, message, field string) {
+	writeJSON(w, status, errorBody{Error: errorObject{Code: code, Message: message, Field: field}})
+}
+
+// writeErr maps an error to the admin envelope: core Kinds to statuses, internal errors to a
+// generic 500 logged with the request id.
+func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		writeError(w, ae.status, ae.code, ae.message, ae.field)
+		return
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "The request body is too large.", "")
+		return
+	}
+	ve := vault.AsError(err)
+	kind := vault.KindOf(err)
+	field := ""
+	if ve != nil {
+		field = ve.Field
+	}
+	switch kind {
+	case vault.Invalid:
+		msg := "The value is invalid."
+		if ve != nil && ve.Err != nil {
+			msg = "The value is invalid: " + ve.Err.Error() + "."
+		}
+		writeError(w, http.StatusBadRequest, "invalid", msg, field)
+	case vault.NotFound, vault.Gone:
+		writeError(w, http.StatusNotFound, "not_found", "No such record.", "")
+	case vault.Conflict:
+		writeError(w, http.StatusConflict, "conflict", "The value is already in use.", field)
+	case vault.Unavailable, vault.RateLimited:
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "The service is unavailable; retry later.", "")
+	default:
+		a.log.LogAttrs(r.Context(), slog.LevelError, "admin: internal error",
+			slog.String("id", httpx.InfoFrom(r.Context()).ID), slog.String("err", err.Error()))
+		writeError(w, http.StatusInternalServerError, "internal", "An internal error occurred.", "")
+	}
+}
+
+// writeJSON writes v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"An internal error occurred."}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// decode reads a strict JSON body into v: unknown fields and trailing data are refused.
+// An empty body decodes as {}.
+func decode(r *http.Request, v any) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(string(b)) == "" {
+		b = []byte("{}")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return badRequest("invalid", "The field has the wrong type.", ute.Field)
+		}
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			return badRequest("invalid", "Unknown field.", strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
+		}
+		return badRequest("bad_json", "The body is not valid JSON.", "")
+	}
+	if dec.More() {
+		return badRequest("bad_json", "The body has data after the JSON value.", "")
+	}
+	return nil
+}
+
+// routes registers the admin routes.
+func (a *API) routes() {
+	a.router.Handle(http.MethodGet, "/admin/v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(OpenAPI())
+	})
+	a.Handle(http.MethodPost, "/admin/v1/merchants", a.handleMerchantCreate)
+	a.Handle(http.MethodGet, "/admin/v1/merchants", a.handleMerchantList)
+	a.Handle(http.MethodGet, "/admin/v1/merchants/{mid}", a.handleMerchantGet)
+	a.Handle(http.MethodPut, "/admin/v1/merchants/{mid}/allowed-origins", a.handleMerchantOrigins)
+	a.Handle(http.MethodPost, "/admin/v1/merchants/{mid}/locations", a.handleLocationCreate)
+	a.Handle(http.MethodGet, "/admin/v1/merchants/{mid}/locations", a.handleLocationList)
+	a.Handle(http.MethodGet, "/admin/v1/merchants/{mid}/locations/{lid}", a.handleLocationGet)
+	a.Handle(http.MethodPut, "/admin/v1/merchants/{mid}/locations/{lid}/allowed-origins", a.handleLocationOrigins)
+	a.Handle(http.MethodPost, "/admin/v1/merchants/{mid}/users", a.handleUserCreate)
+	a.Handle(http.MethodGet, "/admin/v1/merchants/{mid}/users", a.handleUserList)
+	a.Handle(http.MethodGet, "/admin/v1/merchants/{mid}/users/{uid}", a.handleUserGet)
+	a.Handle(http.MethodPut, "/admin/v1/merchants/{mid}/users/{uid}", a.handleUserUpdate)
+	a.Handle(http.MethodPost, "/admin/v1/merchants/{mid}/product-transactions", a.handleProductTransactionCreate)
+	a.Handle(http.MethodGet, "/admin/v1/merchants/{mid}/product-transactions", a.handleProductTransactionList)
+	a.Handle(http.MethodGet, "/admin/v1/merchants/{mid}/product-transactions/{id}", a.handleProductTransactionGet)
+	a.Handle(http.MethodPost, "/admin/v1/mandates/{id}/status", a.handleMandateStatus)
+}

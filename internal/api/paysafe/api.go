@@ -1,0 +1,146 @@
+package paysafe
+
+import (
+	"embed"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/payvault/payvault/internal/api/httpx"
+	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// Config configures the Paysafe API.
+type Config struct {
+	Vault *vault.Service // Vault is the domain core.
+	// Logger receives internal errors, with the request id; never request data.
+	Logger *slog.Logger
+	// PublicBaseURL is the scheme and host of every Location and href; the request's own when empty.
+	PublicBaseURL string
+	// TrustedUpstream says a proxy terminates TLS in front of payvault, so that live
+	// credentials are accepted over its plain HTTP.
+	TrustedUpstream bool
+	// Now is the clock for what the API computes itself (a token's time to live); the vault's
+	// clock when nil.
+	Now func() time.Time
+}
+
+// API serves the Paysafe Customer Vault API (and, from the cardpayments files, the Card
+// Payments API) over the vault core.
+type API struct {
+	cfg     Config
+	vault   *vault.Service
+	log     *slog.Logger
+	router  *httpx.Router
+	handler http.Handler
+	brands  card.Table // brands is the Paysafe cardType table.
+}
+
+// openAPIFS holds the OpenAPI document served at /customervault/openapi.yaml.
+//
+//go:embed openapi.yaml
+var openAPIFS embed.FS
+
+// OpenAPI returns the package's OpenAPI document.
+func OpenAPI() []byte {
+	b, _ := openAPIFS.ReadFile("openapi.yaml")
+	return b
+}
+
+// New returns the API.
+func New(cfg Config) *API {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = cfg.Vault.Now
+	}
+	a := &API{cfg: cfg, vault: cfg.Vault, log: cfg.Logger, brands: brandTable()}
+	a.router = &httpx.Router{NotFound: a.handleUnknownRoute, MethodNotAllowed: a.handleWrongMethod}
+	a.routes()
+	a.handler = httpx.Recover(a.router, a.log, a.handlePanic)
+	return a
+}
+
+// routes registers every route of the package. Each resource file registers its own routes
+// in a method named for it; the card payments add theirs here the same way.
+func (a *API) routes() {
+	a.monitorRoutes()
+	a.profileRoutes()
+	a.addressRoutes()
+	a.cardRoutes()
+	a.bankAccountRoutes()
+	a.mandateRoutes()
+	a.singleUseTokenRoutes()
+}
+
+// ServeHTTP answers a request under /customervault, /cardpayments or any unknown path.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	httpx.InfoFrom(r.Context()).API = "paysafe"
+	setCommonHeaders(w, r)
+	a.handler.ServeHTTP(w, r)
+}
+
+// handlerFunc is a route's handler: it writes the success answer itself and returns any
+// error for writeError. p is nil on public routes.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p *vault.Principal) error
+
+// handle registers h for method and pattern behind the credential check acc requires.
+func (a *API) handle(method, pattern string, acc access, h handlerFunc) {
+	a.router.Handle(method, pattern, func(w http.ResponseWriter, r *http.Request) {
+		var p *vault.Principal
+		if acc != public {
+			var err error
+			if p, err = a.authenticate(r, acc); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+			r = r.WithContext(withPrincipal(r.Context(), p))
+		}
+		if err := h(w, r, p); err != nil {
+			a.writeError(w, r, err)
+		}
+	})
+}
+
+// handleUnknownRoute answers a path no route matches: 404/5273.
+func (a *API) handleUnknownRoute(w http.ResponseWriter, r *http.Request) {
+	a.writeError(w, r, newError("5273"))
+}
+
+// handleWrongMethod answers a known path with a method it lacks: 405/5281 with Allow.
+func (a *API) handleWrongMethod(w http.ResponseWriter, r *http.Request, allow []string) {
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	a.writeError(w, r, newError("5281"))
+}
+
+// handlePanic answers a panic: 500/1000 (Recover has logged it with the request id).
+func (a *API) handlePanic(w http.ResponseWriter, r *http.Request) {
+	setCommonHeaders(w, r)
+	a.writeError(w, r, newError("1000"))
+}
+
+// monitorRoutes registers the monitors and the OpenAPI document.
+func (a *API) monitorRoutes() {
+	a.handle(http.MethodGet, "/customervault/monitor", public, a.handleMonitor)
+	a.handle(http.MethodGet, "/cardpayments/monitor", public, a.handleMonitor)
+	a.handle(http.MethodGet, "/customervault/openapi.yaml", public, a.handleOpenAPI)
+}
+
+// handleMonitor answers GET /customervault/monitor and GET /cardpayments/monitor: 200
+// {"status":"READY"} whatever the credentials.
+func (a *API) handleMonitor(w http.ResponseWriter, r *http.Request, _ *vault.Principal) error {
+	writeOK(w, map[string]string{"status": "READY"})
+	return nil
+}
+
+// handleOpenAPI answers GET /customervault/openapi.yaml with the embedded document.
+func (a *API) handleOpenAPI(w http.ResponseWriter, r *http.Request, _ *vault.Principal) error {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("Cache-Control", "max-age=300")
+	w.Header().Del("Pragma")
+	w.Write(OpenAPI())
+	return nil
+}

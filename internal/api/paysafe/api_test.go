@@ -1,0 +1,42 @@
+package paysafe_test
+
+import (
+	"testing"
+)
+
+func TestMonitor(t *testing.T) {
+	e := MustEnv(t)
+	for _, tt := range []struct {
+		name string
+		c    call
+	}{
+		{"ok/no-credentials", call{method: "GET", path: "/customervault/monitor", noAuth: true}},
+		{"ok/bad-credentials", call{method: "GET", path: "/customervault/monitor/", user: "x", pass: "y"}},
+		{"ok/cardpayments", call{method: "GET", path: "/cardpayments/monitor"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.must(t, 200, tt.c)
+			if r.str("status") != "READY" {
+				t.Errorf("status = %q", r.str("status"))
+			}
+		})
+	}
+}
+
+func TestProfileCardLookupTour(t *testing.T) {
+	e := MustEnv(t)
+	pid := e.MustProfile(t, "tour-1")
+	aid := e.MustAddress(t, pid)
+	c := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/cards/",
+		body: `{"cardNum":"4111111111111111","cardExpiry":{"month":"12","year":"2040"},"billingAddressId":"` + aid + `"}`})
+	if c.str("cardType") != "VI" || c.str("cardCategory") != "CREDIT" || c.body["defaultCardIndicator"] != true {
+		t.Errorf("card = %s", c.raw)
+	}
+	l := e.must(t, 200, call{method: "GET", path: "/customervault/v1/profiles?merchantCustomerId=tour-1&fields=cards,ADDRESSES"})
+	if l.str("id") != pid {
+		t.Errorf("lookup = %s", l.raw)
+	}
+	if cards, _ := l.body["cards"].([]any); len(cards) != 1 {
+		t.Errorf("lookup cards = %s", l.raw)
+	}
+}

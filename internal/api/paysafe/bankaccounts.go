@@ -1,0 +1,256 @@
+package paysafe
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/payvault/payvault/internal/bank"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// bankKind describes one of the four bank account collections (§2.5–2.9).
+type bankKind struct {
+	kind      string // kind is the core instrument kind.
+	path      string // path is the collection's path segment.
+	tokenKind string // tokenKind is the single-use token kind it accepts, if any.
+	minLen    int    // minLen and maxLen bound the account number's digits.
+	maxLen    int
+}
+
+// bankKinds returns the four bank account collections.
+func bankKinds() []bankKind {
+	return []bankKind{
+		{kind: vault.KindACH, path: "achbankaccounts", tokenKind: vault.TokenACH, minLen: 4, maxLen: 17},
+		{kind: vault.KindBACS, path: "bacsbankaccounts", minLen: 4, maxLen: 10},
+		{kind: vault.KindEFT, path: "eftbankaccounts", tokenKind: vault.TokenEFT, minLen: 4, maxLen: 12},
+		{kind: vault.KindSEPA, path: "sepabankaccounts"},
+	}
+}
+
+// hasMandates reports whether the kind carries mandates (BACS and SEPA).
+func (k bankKind) hasMandates() bool { return k.kind == vault.KindBACS || k.kind == vault.KindSEPA }
+
+// bankAccountRoutes registers the bank account routes of every kind.
+func (a *API) bankAccountRoutes() {
+	for _, k := range bankKinds() {
+		coll := "/customervault/v1/profiles/{p}/" + k.path
+		a.handle(http.MethodPost, coll, serverOnly, a.handleBankAccountCreate(k))
+		a.handle(http.MethodGet, coll+"/{id}", serverOnly, a.handleBankAccountGet(k))
+		a.handle(http.MethodPut, coll+"/{id}", serverOnly, a.handleBankAccountUpdate(k))
+		a.handle(http.MethodDelete, coll+"/{id}", serverOnly, a.handleBankAccountDelete(k))
+	}
+}
+
+// bankInput is a bank account object read from a request. Identity fields are empty when
+// absent; on PUT that keeps the stored value.
+type bankInput struct {
+	in       vault.Instrument
+	number   string
+	token    string
+	mandates []string
+}
+
+// optIdentity reads a bank identity field that may be absent (PUT, or a token create); when
+// present it must satisfy ok.
+func (o obj) optIdentity(name, msg string, ok func(string) bool) string {
+	s, st := o.str(name)
+	if st != present || strings.TrimSpace(s) == "" {
+		return ""
+	}
+	if !ok(s) {
+		o.fail(name, msg)
+		return ""
+	}
+	return s
+}
+
+// readBank reads a bank account of kind k. create says whether identity fields are required;
+// on a create with a singleUseToken they come from the token instead.
+func (a *API) readBank(o obj, k bankKind, p *vault.Principal, create bool) bankInput {
+	var b bankInput
+	b.in.Kind = k.kind
+	if create && k.tokenKind != "" {
+		if tok, st := o.str("singleUseToken"); st == present && strings.TrimSpace(tok) != "" {
+			b.token = tok
+		}
+	}
+	required := create && b.token == ""
+	// identity reads a field required on create and kept when absent otherwise.
+	identity := func(name, msg string, ok func(string) bool) string {
+		if required {
+			return o.readDigits(name, msg, ok)
+		}
+		return o.optIdentity(name, msg, ok)
+	}
+	if b.token == "" {
+		b.in.HolderName = o.reqString("accountHolderName", 1, 160)
+		b.in.BillingAddressID = o.reqString("billingAddressId", 1, 64)
+	} else {
+		b.in.HolderName = o.optString("accountHolderName", 160)
+		b.in.BillingAddressID = o.optString("billingAddressId", 64)
+	}
+	b.in.NickName = o.optString("nickName", 50)
+	b.in.MerchantRefNum = o.optString("merchantRefNum", 255)
+	if k.kind != vault.KindSEPA {
+		b.number = identity("accountNumber", "Invalid account number", accountNumberRule(k.minLen, k.maxLen))
+	}
+	switch k.kind {
+	case vault.KindACH:
+		b.in.RoutingNumber = identity("routingNumber", "Invalid routing number", func(s string) bool {
+			return vault.CheckRouting(p.Merchant, s) == nil // nine digits; live merchants also the ABA checksum
+		})
+		if b.token == "" {
+			b.in.AccountType = o.reqEnum("accountType", "Invalid Account Type", "CHECKING", "SAVINGS", "LOAN")
+		} else {
+			b.in.AccountType = o.enum("accountType", "Invalid Account Type", "CHECKING", "SAVINGS", "LOAN")
+		}
+	case vault.KindBACS:
+		sc := identity("sortCode", "Invalid sort code", sortCodeRule)
+		b.in.SortCode, _ = bank.SortCode(sc)
+	case vault.KindEFT:
+		b.in.TransitNumber = identity("transitNumber", "Invalid transit number", bank.Transit)
+		b.in.InstitutionID = identity("institutionId", "Invalid institution ID", bank.Institution)
+	case vault.KindSEPA:
+		b.number = identity("iban", "Invalid IBAN", ibanRule)
+		b.in.BIC = strings.ToUpper(o.optIdentity("bic", "Invalid BIC", bicRule))
+	}
+	if create && k.hasMandates() {
+		for _, m := range o.objects("mandates") {
+			b.mandates = append(b.mandates, m.reqString("reference", 1, 35))
+		}
+	}
+	return b
+}
+
+// mandatesOf returns a BACS or SEPA account's mandates, nil for other kinds.
+func (a *API) mandatesOf(ctx context.Context, p *vault.Principal, in *vault.Instrument) ([]*vault.Mandate, error) {
+	if in.Kind != vault.KindBACS && in.Kind != vault.KindSEPA {
+		return nil, nil
+	}
+	return a.vault.ListMandates(ctx, p, in.ID)
+}
+
+// handleBankAccountCreate answers POST /customervault/v1/profiles/{p}/{ach,bacs,eft,sepa}bankaccounts.
+// BACS and SEPA accounts may carry mandates, created in the same transaction; ACH and EFT
+// accounts may come from a single-use token.
+func (a *API) handleBankAccountCreate(k bankKind) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
+		pid := r.PathValue("p")
+		if _, err := a.vault.GetProfile(r.Context(), p, pid); err != nil {
+			return err
+		}
+		o, err := readObject(r)
+		if err != nil {
+			return err
+		}
+		b := a.readBank(o, k, p, true)
+		if err := o.errs.err(); err != nil {
+			return err
+		}
+		in := b.in
+		in.ProfileID = pid
+		src := vault.Source{Number: b.number}
+		opt := vault.CreateOptions{Mandates: b.mandates, RequireBillingAddress: true}
+		if b.token != "" {
+			src = vault.Source{Token: b.token, TokenKinds: []string{k.tokenKind}}
+			opt.TokenBillingAsAddress = true
+		}
+		out, err := a.vault.CreateInstrument(r.Context(), p, &in, src, opt)
+		if err != nil {
+			return wireCtx{kind: k.kind}.wrap(err)
+		}
+		ms, err := a.mandatesOf(r.Context(), p, out)
+		if err != nil {
+			return err
+		}
+		a.writeCreated(w, r, "/customervault/v1/profiles/"+pid+"/"+k.path+"/"+out.ID, toBankJSON(out, ms))
+		return nil
+	}
+}
+
+// handleBankAccountGet answers GET /customervault/v1/profiles/{p}/{kind}bankaccounts/{id}.
+func (a *API) handleBankAccountGet(k bankKind) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
+		in, err := a.profileInstrument(r.Context(), p, r.PathValue("p"), r.PathValue("id"), k.kind)
+		if err != nil {
+			return err
+		}
+		ms, err := a.mandatesOf(r.Context(), p, in)
+		if err != nil {
+			return err
+		}
+		writeOK(w, toBankJSON(in, ms))
+		return nil
+	}
+}
+
+// handleBankAccountUpdate answers PUT /customervault/v1/profiles/{p}/{kind}bankaccounts/{id}:
+// the mutable fields are replaced; identity fields are kept when absent and validated and
+// replaced when present (§1.9).
+func (a *API) handleBankAccountUpdate(k bankKind) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
+		pid, id := r.PathValue("p"), r.PathValue("id")
+		if _, err := a.profileInstrument(r.Context(), p, pid, id, k.kind); err != nil {
+			return err
+		}
+		o, err := readObject(r)
+		if err != nil {
+			return err
+		}
+		b := a.readBank(o, k, p, false)
+		if err := o.errs.err(); err != nil {
+			return err
+		}
+		var su vault.SecretUpdate
+		if b.number != "" {
+			su.Number = &b.number
+		}
+		out, err := a.vault.UpdateInstrument(r.Context(), p, id, func(in *vault.Instrument) error {
+			if err := belongs(in, pid, k.kind); err != nil {
+				return err
+			}
+			in.HolderName, in.BillingAddressID = b.in.HolderName, b.in.BillingAddressID
+			in.NickName, in.MerchantRefNum = b.in.NickName, b.in.MerchantRefNum
+			keep(&in.AccountType, b.in.AccountType)
+			keep(&in.RoutingNumber, b.in.RoutingNumber)
+			keep(&in.SortCode, b.in.SortCode)
+			keep(&in.TransitNumber, b.in.TransitNumber)
+			keep(&in.InstitutionID, b.in.InstitutionID)
+			keep(&in.BIC, b.in.BIC)
+			return nil
+		}, su)
+		if err != nil {
+			return wireCtx{kind: k.kind}.wrap(err)
+		}
+		ms, err := a.mandatesOf(r.Context(), p, out)
+		if err != nil {
+			return err
+		}
+		writeOK(w, toBankJSON(out, ms))
+		return nil
+	}
+}
+
+// keep replaces *dst with v unless v is empty.
+func keep(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+// handleBankAccountDelete answers DELETE /customervault/v1/profiles/{p}/{kind}bankaccounts/{id}
+// and removes the account's mandates with it.
+func (a *API) handleBankAccountDelete(k bankKind) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
+		in, err := a.profileInstrument(r.Context(), p, r.PathValue("p"), r.PathValue("id"), k.kind)
+		if err != nil {
+			return err
+		}
+		if err := a.vault.DeleteInstrument(r.Context(), p, in.ID); err != nil {
+			return err
+		}
+		writeDeleted(w)
+		return nil
+	}
+}

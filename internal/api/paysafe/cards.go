@@ -1,0 +1,211 @@
+package paysafe
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// cardRoutes registers the card routes (§2.4).
+func (a *API) cardRoutes() {
+	a.handle(http.MethodPost, "/customervault/v1/profiles/{p}/cards", serverOnly, a.handleCardCreate)
+	a.handle(http.MethodGet, "/customervault/v1/profiles/{p}/cards/{id}", serverOnly, a.handleCardGet)
+	a.handle(http.MethodPut, "/customervault/v1/profiles/{p}/cards/{id}", serverOnly, a.handleCardUpdate)
+	a.handle(http.MethodDelete, "/customervault/v1/profiles/{p}/cards/{id}", serverOnly, a.handleCardDelete)
+}
+
+// cardMode says where a card object appears, which decides the fields it may carry.
+type cardMode uint8
+
+const (
+	cardInProfile cardMode = iota // cardInProfile is a profile's nested card: cvv and billingAddress.
+	cardCreate                    // cardCreate is a card create: billingAddressId and defaultCardIndicator.
+	cardToken                     // cardToken is a single-use token's card: cvv and billingAddress, no token.
+)
+
+// cardInput is a card object read from a request.
+type cardInput struct {
+	pan              string
+	expiry           card.Expiry
+	token            string // token is the singleUseToken, when the card comes from one.
+	cvv              string // cvv is validated; only a single-use token keeps it, sealed.
+	holderName       string
+	nickName         string
+	merchantRefNum   string
+	billingAddressID string
+	billing          *vault.Address
+	def              *bool
+	brandField       string // brandField is the path of a valid number no Paysafe brand accepts.
+}
+
+// readCard reads a card object. With a singleUseToken (not on the token endpoint) cardNum and
+// cardExpiry are ignored.
+func (a *API) readCard(o obj, mode cardMode) cardInput {
+	var c cardInput
+	if mode != cardToken {
+		if tok, st := o.str("singleUseToken"); st == present && strings.TrimSpace(tok) != "" {
+			c.token = tok
+		}
+	}
+	if c.token == "" {
+		pan, ok := o.readPAN("cardNum")
+		c.expiry = o.readExpiry("cardExpiry")
+		if ok && a.cardType(pan) == "" {
+			c.brandField = o.field("cardNum")
+		}
+		c.pan = pan
+	}
+	c.holderName = o.optString("holderName", 160)
+	c.nickName = o.optString("nickName", 50)
+	c.merchantRefNum = o.optString("merchantRefNum", 255)
+	switch mode {
+	case cardInProfile, cardToken:
+		c.cvv = o.readCVV("cvv")
+		if bo, st := o.object("billingAddress"); st == present {
+			var ad vault.Address
+			bo.readAddress(&ad)
+			c.billing = &ad
+		}
+	case cardCreate:
+		c.billingAddressID, _ = o.str("billingAddressId")
+		c.def = o.boolean("defaultCardIndicator")
+	}
+	return c
+}
+
+// brandError is 7508 for a number no row of the Paysafe brand table accepts.
+func (c cardInput) brandError() error {
+	if c.brandField == "" {
+		return nil
+	}
+	return &apiError{Code: "7508", FieldErrors: []fieldError{{Field: c.brandField, Error: msgInvalidCard}}}
+}
+
+// instrument returns the core instrument and source of a card to store, adjusting opt.
+func (c cardInput) instrument(opt *vault.CreateOptions) (*vault.Instrument, vault.Source) {
+	in := &vault.Instrument{Kind: vault.KindCard, HolderName: c.holderName, NickName: c.nickName,
+		MerchantRefNum: c.merchantRefNum, BillingAddressID: c.billingAddressID}
+	if c.token != "" {
+		opt.TokenBillingAsAddress = true // used only when no billingAddressId is given
+		return in, vault.Source{Token: c.token, TokenKinds: []string{vault.TokenCard}}
+	}
+	opt.NewBillingAddress = c.billing
+	return in, vault.Source{Number: c.pan, Expiry: c.expiry}
+}
+
+// handleCardCreate answers POST /customervault/v1/profiles/{p}/cards: a raw card, or one
+// from a single-use token. A number already on a card of the profile is 409/7503.
+func (a *API) handleCardCreate(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
+	pid := r.PathValue("p")
+	if _, err := a.vault.GetProfile(r.Context(), p, pid); err != nil {
+		return err
+	}
+	o, err := readObject(r)
+	if err != nil {
+		return err
+	}
+	c := a.readCard(o, cardCreate)
+	if err := o.errs.err(); err != nil {
+		return err
+	}
+	if err := c.brandError(); err != nil {
+		return err
+	}
+	opt := vault.CreateOptions{CheckDuplicate: true, Default: c.def}
+	in, src := c.instrument(&opt)
+	in.ProfileID = pid
+	out, err := a.vault.CreateInstrument(r.Context(), p, in, src, opt)
+	if err != nil {
+		return wireCtx{kind: vault.KindCard}.wrap(err)
+	}
+	a.writeCreated(w, r, "/customervault/v1/profiles/"+pid+"/cards/"+out.ID, a.toCardJSON(out))
+	return nil
+}
+
+// profileInstrument returns an active instrument of a kind under a profile the principal can
+// reach: 404/5269 naming the profile when it is missing, else naming the instrument.
+func (a *API) profileInstrument(ctx context.Context, p *vault.Principal, profileID, id, kind string) (*vault.Instrument, error) {
+	if _, err := a.vault.GetProfile(ctx, p, profileID); err != nil {
+		return nil, err
+	}
+	in, err := a.vault.GetInstrument(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if !in.Active() || in.ProfileID != profileID || in.Kind != kind {
+		return nil, notFound(id)
+	}
+	return in, nil
+}
+
+// belongs is an update's guard: the instrument must still be of the kind and profile the
+// path names.
+func belongs(in *vault.Instrument, profileID, kind string) error {
+	if in.ProfileID != profileID || in.Kind != kind {
+		return notFound(in.ID)
+	}
+	return nil
+}
+
+// handleCardGet answers GET /customervault/v1/profiles/{p}/cards/{id}.
+func (a *API) handleCardGet(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
+	in, err := a.profileInstrument(r.Context(), p, r.PathValue("p"), r.PathValue("id"), vault.KindCard)
+	if err != nil {
+		return err
+	}
+	writeOK(w, a.toCardJSON(in))
+	return nil
+}
+
+// handleCardUpdate answers PUT /customervault/v1/profiles/{p}/cards/{id}: cardExpiry is
+// required, the other mutable fields are replaced, and defaultCardIndicator changes the
+// default only when given.
+func (a *API) handleCardUpdate(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
+	pid, id := r.PathValue("p"), r.PathValue("id")
+	if _, err := a.profileInstrument(r.Context(), p, pid, id, vault.KindCard); err != nil {
+		return err
+	}
+	o, err := readObject(r)
+	if err != nil {
+		return err
+	}
+	exp := o.readExpiry("cardExpiry")
+	holder := o.optString("holderName", 160)
+	nick := o.optString("nickName", 50)
+	ref := o.optString("merchantRefNum", 255)
+	baid, _ := o.str("billingAddressId")
+	def := o.boolean("defaultCardIndicator")
+	if err := o.errs.err(); err != nil {
+		return err
+	}
+	out, err := a.vault.UpdateInstrumentWith(r.Context(), p, id, func(in *vault.Instrument) error {
+		if err := belongs(in, pid, vault.KindCard); err != nil {
+			return err
+		}
+		in.ExpMonth, in.ExpYear = exp.Month, exp.Year
+		in.HolderName, in.NickName, in.MerchantRefNum, in.BillingAddressID = holder, nick, ref, baid
+		return nil
+	}, vault.SecretUpdate{}, vault.UpdateOptions{Default: def})
+	if err != nil {
+		return wireCtx{kind: vault.KindCard}.wrap(err)
+	}
+	writeOK(w, a.toCardJSON(out))
+	return nil
+}
+
+// handleCardDelete answers DELETE /customervault/v1/profiles/{p}/cards/{id}; when it was the
+// default card, the oldest remaining card becomes the default.
+func (a *API) handleCardDelete(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
+	in, err := a.profileInstrument(r.Context(), p, r.PathValue("p"), r.PathValue("id"), vault.KindCard)
+	if err != nil {
+		return err
+	}
+	if err := a.vault.DeleteInstrument(r.Context(), p, in.ID); err != nil {
+		return err
+	}
+	writeDeleted(w)
+	return nil
+}
