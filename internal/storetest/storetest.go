@@ -15,12 +15,14 @@ import (
 
 	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/vault"
 )
 
-// Store is what the suite needs: the vault store and the keyset store.
+// Store is what the suite needs: the vault store, the payments lookups and the keyset store.
 type Store interface {
 	vault.Store
+	payments.Reader
 	keys.KeysetStore
 }
 
@@ -88,6 +90,9 @@ func Run(t *testing.T, open Opener) {
 		{"Mandates", testMandates},
 		{"UpdateDefaultCard", testUpdateDefaultCard},
 		{"DeleteProfileRemovesAll", testDeleteProfileRemovesAll},
+		{"TransactionStore", testTransactionStore},
+		{"MoneyRace", testMoneyRace},
+		{"SingleUseRace", testSingleUseRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

@@ -1,0 +1,361 @@
+package payments
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/token"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// MaxAmount is the largest amount, in minor units, the core accepts. Vendor APIs apply their
+// own, smaller limits.
+const MaxAmount = 99_999_999_999
+
+// Source says where an authorization's account data comes from. The first set field wins, in
+// this order: Token, InstrumentID, InstrumentAPIID, TransactionID, TransactionAPIID, Number.
+type Source struct {
+	// Token is a payment token: C… (a vault card), P… (its profile's default card) or a
+	// one-time token of TokenKinds (an SC… single-use token, a Fortis ticket). An authorization
+	// consumes a one-time token; a verification only reads it.
+	Token      string
+	TokenKinds []string
+
+	InstrumentID    string // InstrumentID is a vaulted instrument's id (Fortis account_vault_id).
+	InstrumentAPIID string // InstrumentAPIID is a vaulted instrument's api id in the transaction's location.
+
+	TransactionID    string // TransactionID reuses the account data of an earlier transaction.
+	TransactionAPIID string // TransactionAPIID names that transaction by its api id in the location.
+
+	Number        string      // Number is a raw PAN or bank account number.
+	Expiry        card.Expiry // Expiry goes with a raw PAN.
+	HolderName    string
+	RoutingNumber string // RoutingNumber goes with a raw bank account.
+	AccountType   string
+	ACHSecCode    string
+
+	CVV string // CVV may accompany any card source.
+
+	// SameLocation requires a vaulted instrument or earlier transaction to be in the
+	// transaction's location (Fortis). Without it a merchant's vault tokens work in all its
+	// accounts (Paysafe).
+	SameLocation bool
+}
+
+// AuthRequest is an authorization-like transaction: an auth, a sale, a verification, an
+// AVS-only check or a debit.
+type AuthRequest struct {
+	API      string          // API names the calling vendor API.
+	Type     Type            // Type is TypeAuth, TypeSale, TypeVerification, TypeAVSOnly or TypeDebit.
+	Location *vault.Location // Location is the account the transaction runs in.
+	Amount   int64           // Amount is in minor units; ignored for verifications and AVS-only checks.
+	// SettleWithAuth settles an approved auth at once: a PENDING settlement of the whole
+	// amount is created with it.
+	SettleWithAuth bool
+	MerchantRefNum string
+	// DupCheck refuses a MerchantRefNum already used in the account for the same type
+	// (ErrDuplicateRef, Conflict).
+	DupCheck             bool
+	APIID                string // APIID is unique per location (Conflict, Field api_id).
+	OrderNum             string
+	ProductTransactionID string // ProductTransactionID picks the merchant service; its processor and auto_decline_cvv apply.
+	PaymentMethod        string // PaymentMethod is MethodCard (the default) or MethodACH.
+	Source               Source
+	Billing              *Billing // Billing overrides the instrument's billing address.
+	Extras               json.RawMessage
+	// AfterApproval runs inside the write transaction that completes an approved transaction
+	// (Fortis save_account); an error leaves the transaction RECEIVED for Recover.
+	AfterApproval func(ctx context.Context, tx Tx, t *Transaction) error
+}
+
+// resolved is an authorization's account data after the source is resolved.
+type resolved struct {
+	number     string
+	cvv        string
+	instrument *vault.Instrument
+	snapshot   CardSnapshot
+	routing    string
+	acctType   string
+	secCode    string
+	billing    *Billing
+	customer   *vault.Customer
+	profileID  string
+}
+
+// Authorize runs an authorization-like transaction. The returned transaction is final:
+// COMPLETED or PENDING when approved, FAILED (with Decision, Code and ErrorCode) when declined
+// or faulted. An error means the request was refused before it was recorded (nothing was
+// stored and no token consumed) or could not be completed; Kinds: Invalid (Field token with
+// vault.ErrUnusable or vault.ErrNoDefaultCard; number, expiry or cvv), Conflict
+// (ErrDuplicateRef; Field api_id), NotFound, Unavailable (vault.ErrNotConfigured), Internal.
+func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthRequest) (*Transaction, error) {
+	const op = "payments.Authorize"
+	if !req.Type.isAuthorization() {
+		return nil, vault.E(op, vault.Invalid, vault.Field("type"), vault.ErrFormat)
+	}
+	loc := req.Location
+	if loc == nil || loc.MerchantID != p.MerchantID() || !p.CanReach(loc.ID) {
+		return nil, vault.E(op, vault.Forbidden)
+	}
+	if req.PaymentMethod == "" {
+		req.PaymentMethod = MethodCard
+	}
+	if (req.PaymentMethod == MethodACH) != (req.Type == TypeDebit) {
+		return nil, vault.E(op, vault.Invalid, vault.Field("payment_method"), vault.ErrFormat)
+	}
+	if !req.Type.hasAmount() {
+		req.Amount = 0
+	} else if req.Amount < 1 || req.Amount > MaxAmount {
+		return nil, vault.E(op, vault.Invalid, vault.Field("amount"), vault.ErrFormat)
+	}
+	if req.Extras != nil && !json.Valid(req.Extras) {
+		return nil, vault.E(op, vault.Internal, errors.New("extras are not JSON"))
+	}
+	autoDeclineCVV := false
+	procName := ""
+	if req.ProductTransactionID != "" {
+		pt, err := s.store.GetProductTransaction(ctx, p.MerchantID(), req.ProductTransactionID)
+		if err != nil || pt.LocationID != loc.ID || !pt.Active || pt.PaymentMethod != req.PaymentMethod {
+			if err == nil || vault.KindOf(err) == vault.NotFound {
+				return nil, vault.E(op, vault.Invalid, vault.Field("product_transaction_id"), vault.ErrUnusable)
+			}
+			return nil, vault.E(op, err)
+		}
+		autoDeclineCVV, procName = pt.AutoDeclineCVV == 1, pt.Processor
+	}
+	proc, err := s.processor(p.Merchant, procName)
+	if err != nil {
+		return nil, vault.E(op, err)
+	}
+
+	// First write: validate, consume, record RECEIVED.
+	var t *Transaction
+	var preq *Request
+	err = s.write(ctx, func(tx Tx) error {
+		t, preq = nil, nil
+		now := s.Now()
+		if req.DupCheck && req.MerchantRefNum != "" {
+			if err := s.checkRef(ctx, tx, p, loc, req.Type, req.MerchantRefNum); err != nil {
+				return err
+			}
+		}
+		res, err := s.resolve(ctx, tx, p, loc, &req, now)
+		if err != nil {
+			return err
+		}
+		nt := &Transaction{
+			ID: vault.NewID(), MerchantID: p.MerchantID(), LocationID: loc.ID, AccountNumber: loc.AccountNumber,
+			API: req.API, Type: req.Type, Status: StatusReceived, MerchantRefNum: req.MerchantRefNum,
+			APIID: req.APIID, OrderNum: req.OrderNum, Amount: req.Amount, Currency: loc.Currency,
+			SettleWithAuth: req.SettleWithAuth && req.Type == TypeAuth, PaymentMethod: req.PaymentMethod,
+			ProfileID: res.profileID, ProductTransactionID: req.ProductTransactionID, Card: res.snapshot,
+			RoutingNumber: res.routing, AccountType: res.acctType, ACHSecCode: res.secCode,
+			Billing: res.billing, Customer: res.customer, Extras: req.Extras,
+			TxnTime: now, Created: now, Modified: now,
+		}
+		if res.instrument != nil {
+			nt.InstrumentID = res.instrument.ID
+		}
+		if p.User != nil {
+			nt.CreatedUserID = p.User.ID
+		}
+		if err := s.sealNumber(nt, res.number); err != nil {
+			return err
+		}
+		if err := tx.InsertTransaction(ctx, nt); err != nil {
+			return err
+		}
+		t = nt
+		preq = &Request{
+			API: req.API, TransactionID: nt.ID, Type: nt.Type, Amount: nt.Amount, Currency: nt.Currency,
+			PaymentMethod: nt.PaymentMethod, Brand: nt.Card.Brand, Number: res.number, ExpMonth: nt.Card.ExpMonth,
+			ExpYear: nt.Card.ExpYear, CVV: res.cvv, RoutingNumber: nt.RoutingNumber, AutoDeclineCVV: autoDeclineCVV,
+		}
+		if nt.Billing != nil {
+			preq.Billing = *nt.Billing
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, vault.E(op, err)
+	}
+
+	// The processor call, with no database transaction open. A client that goes away does
+	// not cut it short: the answer is recorded either way.
+	out, perr := s.call(ctx, proc, preq)
+	preq.Number, preq.CVV = "", ""
+
+	// Second write: complete.
+	done, err := s.complete(ctx, t, out, perr, req.AfterApproval)
+	if err != nil {
+		return nil, vault.E(op, err)
+	}
+	return done, nil
+}
+
+// call runs one processor call under the processor timeout, detached from ctx's cancellation.
+func (s *Service) call(ctx context.Context, proc Processor, r *Request) (*Outcome, error) {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProcessorTimeout)
+	defer cancel()
+	return proc.Process(pctx, r)
+}
+
+// checkRef refuses a merchant reference already used in the account for the type (dupCheck).
+// The key lock serialises concurrent checks of the same reference.
+func (s *Service) checkRef(ctx context.Context, tx Tx, p *vault.Principal, loc *vault.Location, ty Type, ref string) error {
+	if err := tx.LockKey(ctx, "ref|"+loc.AccountNumber+"|"+string(ty)+"|"+ref); err != nil {
+		return err
+	}
+	n, err := tx.CountByRef(ctx, p.MerchantID(), loc.AccountNumber, ty, ref)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return vault.E(vault.Conflict, vault.Field("merchant_ref_num"), ErrDuplicateRef)
+	}
+	return nil
+}
+
+// resolve finds the account data of an authorization inside tx, consuming a one-time token
+// unless the transaction is a verification.
+func (s *Service) resolve(ctx context.Context, tx Tx, p *vault.Principal, loc *vault.Location, req *AuthRequest, now time.Time) (*resolved, error) {
+	src := req.Source
+	wantKind := vault.KindCard
+	if req.PaymentMethod == MethodACH {
+		wantKind = vault.KindACH
+	}
+	res := &resolved{cvv: src.CVV}
+	unusable := vault.E(vault.Invalid, vault.Field("token"), vault.ErrUnusable)
+	switch {
+	case src.Token != "":
+		switch token.Parse(src.Token) {
+		case token.Card, token.Bank:
+			in, err := tx.GetInstrumentByToken(ctx, p.MerchantID(), src.Token)
+			if err != nil {
+				if vault.KindOf(err) == vault.NotFound {
+					return nil, unusable
+				}
+				return nil, err
+			}
+			if err := s.fromInstrument(ctx, tx, p, loc, res, in, wantKind, src.SameLocation, "token"); err != nil {
+				return nil, err
+			}
+		case token.Profile:
+			prof, err := tx.GetProfileBy(ctx, p.MerchantID(), "token", src.Token, "")
+			if err != nil {
+				if vault.KindOf(err) == vault.NotFound {
+					return nil, unusable
+				}
+				return nil, err
+			}
+			if wantKind != vault.KindCard {
+				return nil, unusable
+			}
+			cards, err := tx.ListProfileInstruments(ctx, p.MerchantID(), prof.ID, vault.KindCard)
+			if err != nil {
+				return nil, err
+			}
+			var def *vault.Instrument
+			for _, c := range cards {
+				if c.DefaultCard {
+					def = c
+					break
+				}
+			}
+			if def == nil {
+				return nil, vault.E(vault.Invalid, vault.Field("token"), vault.ErrNoDefaultCard)
+			}
+			if err := s.fromInstrument(ctx, tx, p, loc, res, def, wantKind, src.SameLocation, "token"); err != nil {
+				return nil, err
+			}
+		default:
+			if len(src.TokenKinds) == 0 {
+				return nil, unusable
+			}
+			if err := s.fromOneTimeToken(ctx, tx, p, loc, res, req, wantKind); err != nil {
+				return nil, err
+			}
+		}
+	case src.InstrumentID != "" || src.InstrumentAPIID != "":
+		var in *vault.Instrument
+		var err error
+		field := "instrument_id"
+		if src.InstrumentID != "" {
+			in, err = tx.GetInstrument(ctx, p.MerchantID(), src.InstrumentID)
+		} else {
+			field = "instrument_api_id"
+			in, err = tx.GetInstrumentByAPIID(ctx, p.MerchantID(), loc.ID, src.InstrumentAPIID)
+		}
+		if err != nil {
+			if vault.KindOf(err) == vault.NotFound {
+				return nil, vault.E(vault.Invalid, vault.Field(field), vault.ErrUnusable)
+			}
+			return nil, err
+		}
+		if err := s.fromInstrument(ctx, tx, p, loc, res, in, wantKind, src.SameLocation, field); err != nil {
+			return nil, err
+		}
+	case src.TransactionID != "" || src.TransactionAPIID != "":
+		field := "transaction_id"
+		if src.TransactionID == "" {
+			field = "transaction_api_id"
+		}
+		locID := ""
+		if src.SameLocation || src.TransactionID == "" {
+			locID = loc.ID
+		}
+		prev, number, err := s.accountOf(ctx, tx, p.MerchantID(), locID, src.TransactionID, src.TransactionAPIID)
+		if err != nil {
+			if vault.KindOf(err) == vault.NotFound {
+				return nil, vault.E(vault.Invalid, vault.Field(field), vault.ErrUnusable)
+			}
+			return nil, err
+		}
+		if !p.CanReach(prev.LocationID) || prev.PaymentMethod != req.PaymentMethod || number == "" {
+			return nil, vault.E(vault.Invalid, vault.Field(field), vault.ErrUnusable)
+		}
+		res.number, res.snapshot = number, prev.Card
+		res.routing, res.acctType, res.secCode = prev.RoutingNumber, prev.AccountType, prev.ACHSecCode
+		res.billing = prev.Billing
+	case src.Number != "":
+		res.number = src.Number
+		if wantKind == vault.KindCard {
+			snap, err := rawCard(src.Number, src.Expiry)
+			if err != nil {
+				return nil, err
+			}
+			snap.HolderName = src.HolderName
+			res.snapshot = snap
+		} else {
+			if err := vault.CheckRouting(p.Merchant, src.RoutingNumber); err != nil {
+				return nil, err
+			}
+			if !allDigits(src.Number) || len(src.Number) < 4 || len(src.Number) > 19 {
+				return nil, vault.E(vault.Invalid, vault.Field("number"), vault.ErrFormat)
+			}
+			res.snapshot = CardSnapshot{LastFour: src.Number[len(src.Number)-4:], HolderName: src.HolderName}
+			res.routing, res.acctType, res.secCode = src.RoutingNumber, src.AccountType, src.ACHSecCode
+		}
+	default:
+		return nil, vault.E(vault.Invalid, vault.Field("number"), vault.ErrRequired)
+	}
+	if src.HolderName != "" {
+		res.snapshot.HolderName = src.HolderName
+	}
+	if wantKind == vault.KindCard {
+		exp := card.Expiry{Month: res.snapshot.ExpMonth, Year: res.snapshot.ExpYear}
+		if exp.Expired(now) {
+			return nil, vault.E(vault.Invalid, vault.Field("expiry"), vault.ErrExpired)
+		}
+		if src.CVV != "" && (!allDigits(src.CVV) || len(src.CVV) < 3 || len(src.CVV) > 4) {
+			return nil, vault.E(vault.Invalid, vault.Field("cvv"), vault.ErrFormat)
+		}
+	}
+	if req.Billing != nil {
+		res.billing = req.Billing
+	}
+	return res, nil
+}

@@ -1,0 +1,188 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// complete records a processor's answer in the second write transaction. out is nil and perr
+// nil when the answer is lost (Recover); perr is set when the processor could not be reached.
+// A transaction no longer RECEIVED (Recover got there first) is returned unchanged. When it
+// fails, the amount it reserved on its parent is released.
+func (s *Service) complete(ctx context.Context, t *Transaction, out *Outcome, perr error, after func(context.Context, Tx, *Transaction) error) (*Transaction, error) {
+	ctx = context.WithoutCancel(ctx)
+	var done *Transaction
+	err := s.write(ctx, func(tx Tx) error {
+		done = nil
+		var parent *Transaction
+		var err error
+		if t.ParentID != "" {
+			// Parents are locked before children, everywhere.
+			if parent, err = tx.LockTransaction(ctx, t.MerchantID, t.ParentID); err != nil {
+				return err
+			}
+		}
+		cur, err := tx.LockTransaction(ctx, t.MerchantID, t.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != StatusReceived {
+			done = cur
+			return nil
+		}
+		now := s.Now()
+		next := *cur
+		next.Modified = now
+		switch {
+		case perr != nil:
+			next.Status, next.Reason = StatusFailed, ReasonProcessorError
+		case out == nil:
+			next.Status, next.Reason = StatusFailed, ReasonInterrupted
+		default:
+			next.Decision, next.Code, next.Message = out.Decision, out.Code, out.Message
+			next.AuthCode, next.AVS, next.CVV = out.AuthCode, out.AVS, out.CVV
+			if out.Decision == Approved {
+				if err := s.approve(ctx, tx, &next, out, now); err != nil {
+					return err
+				}
+			} else {
+				next.Status, next.ErrorCode = StatusFailed, out.Code
+			}
+		}
+		if next.Status == StatusFailed {
+			next.Available = 0
+			if parent != nil {
+				p := *parent
+				p.Available += next.Amount
+				p.Modified = now
+				if err := tx.UpdateTransaction(ctx, &p); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tx.UpdateTransaction(ctx, &next); err != nil {
+			return err
+		}
+		if next.Status != StatusFailed && after != nil {
+			if err := after(ctx, tx, &next); err != nil {
+				return err
+			}
+		}
+		done = &next
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return done, nil
+}
+
+// approve applies an approval to t inside tx: its status, what it leaves available, the
+// settlement of an auth settled on approval, and the VERIFIED mark on a vault card.
+func (s *Service) approve(ctx context.Context, tx Tx, t *Transaction, out *Outcome, now time.Time) error {
+	t.Status = StatusCompleted
+	switch t.Type {
+	case TypeAuth:
+		t.Available = t.Amount
+		if t.SettleWithAuth {
+			t.Available = 0
+			st := &Transaction{
+				ID: vault.NewID(), MerchantID: t.MerchantID, LocationID: t.LocationID, AccountNumber: t.AccountNumber,
+				API: t.API, Type: TypeSettlement, Status: StatusPending, ParentID: t.ID, MerchantRefNum: t.MerchantRefNum,
+				Amount: t.Amount, Currency: t.Currency, Available: t.Amount, SettleWithAuth: true,
+				PaymentMethod: t.PaymentMethod, InstrumentID: t.InstrumentID, ProfileID: t.ProfileID,
+				ProductTransactionID: t.ProductTransactionID, CreatedUserID: t.CreatedUserID, Card: t.Card,
+				Decision: Approved, TxnTime: t.TxnTime, CompletesAt: t.TxnTime.Add(s.cfg.BatchDelay),
+				Created: now, Modified: now,
+			}
+			if err := tx.InsertTransaction(ctx, st); err != nil {
+				return err
+			}
+		}
+	case TypeSale:
+		t.Available = t.Amount
+	case TypeDebit:
+		t.Available = t.Amount
+		if out.Pending {
+			t.Status, t.CompletesAt = StatusPending, t.TxnTime.Add(s.cfg.BatchDelay)
+		}
+	case TypeSettlement:
+		t.Status, t.Available, t.CompletesAt = StatusPending, t.Amount, t.TxnTime.Add(s.cfg.BatchDelay)
+	case TypeRefund:
+		t.Status, t.CompletesAt = StatusPending, t.TxnTime.Add(s.cfg.BatchDelay)
+	}
+	if verifies(t.Type) && t.InstrumentID != "" && t.PaymentMethod == MethodCard {
+		if err := s.vault.MarkCardVerified(ctx, tx, t.MerchantID, t.InstrumentID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recoverMargin is added to the processor timeout before Recover touches a RECEIVED
+// transaction: the time a node may still need to commit an answer it got in time.
+const recoverMargin = 30 * time.Second
+
+// recoverBatch bounds how many transactions one Recover call resolves.
+const recoverBatch = 500
+
+// Recover resolves RECEIVED transactions left by a crash: it re-queries the processor when it
+// can (Querier) and otherwise marks them FAILED with ReasonInterrupted, releasing what they
+// reserved. Only transactions older than the processor timeout are touched, so that calls in
+// flight on live nodes are left alone; call it on start and then periodically. It returns how
+// many it resolved.
+func (s *Service) Recover(ctx context.Context) (int, error) {
+	cutoff := s.Now().Add(-(s.cfg.ProcessorTimeout + recoverMargin))
+	list, err := s.store.ListReceived(ctx, cutoff, recoverBatch)
+	if err != nil {
+		return 0, vault.E("payments.Recover", err)
+	}
+	n := 0
+	for _, t := range list {
+		out, qerr := s.requery(ctx, t)
+		if qerr != nil {
+			continue // the processor could not say; try again on the next run
+		}
+		if _, err := s.complete(ctx, t, out, nil, nil); err != nil {
+			return n, vault.E("payments.Recover", err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// requery asks t's processor what became of t. It returns a nil outcome when the answer is
+// lost for good, and an error when it may come later.
+func (s *Service) requery(ctx context.Context, t *Transaction) (*Outcome, error) {
+	m, err := s.store.GetMerchant(ctx, t.MerchantID)
+	if err != nil {
+		return nil, err
+	}
+	name := ""
+	if t.ProductTransactionID != "" {
+		if pt, err := s.store.GetProductTransaction(ctx, t.MerchantID, t.ProductTransactionID); err == nil {
+			name = pt.Processor
+		}
+	}
+	proc, err := s.processor(m, name)
+	if err != nil {
+		return nil, nil
+	}
+	q, ok := proc.(Querier)
+	if !ok {
+		return nil, nil
+	}
+	qctx, cancel := context.WithTimeout(ctx, s.cfg.ProcessorTimeout)
+	defer cancel()
+	out, err := q.Query(qctx, &Request{API: t.API, TransactionID: t.ID, Type: t.Type, Amount: t.Amount, Currency: t.Currency, PaymentMethod: t.PaymentMethod})
+	switch {
+	case errors.Is(err, ErrNotReceived):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return out, nil
+}

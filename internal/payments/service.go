@@ -1,0 +1,280 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// SandboxName is the vault.Merchant.Processor value of the built-in simulated processor.
+// It never serves a live merchant.
+const SandboxName = "sandbox"
+
+// Keyring seals and opens a transaction's account number. *keys.Keyring implements it.
+type Keyring interface {
+	// Seal encrypts plaintext bound to ad under the primary data key.
+	Seal(plaintext []byte, ad keys.AD) ([]byte, error)
+	// Open decrypts a ciphertext made by Seal with the same ad.
+	Open(ciphertext []byte, ad keys.AD) ([]byte, error)
+}
+
+// Config holds the payments tunables.
+type Config struct {
+	// Processors are the configured processors by name (vault.Merchant.Processor and
+	// vault.ProductTransaction.Processor values); SandboxName is the simulator.
+	Processors map[string]Processor
+	// BatchDelay is how long a settlement or refund stays PENDING (Paysafe batchDelaySeconds, 24 h by default).
+	BatchDelay time.Duration
+	// ProcessorTimeout bounds one processor call (2 min by default). Recover fails only
+	// RECEIVED transactions older than it, which no live node can still be completing.
+	ProcessorTimeout time.Duration
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+}
+
+// Service owns the payment rules. It is safe for concurrent use.
+type Service struct {
+	store Store
+	vault *vault.Service
+	keys  Keyring
+	cfg   Config
+}
+
+// NewService returns a Service over store. It installs itself as the vault's
+// TransactionSource, so that instruments can be created from a transaction's account data.
+func NewService(store Store, v *vault.Service, kr Keyring, cfg Config) *Service {
+	if cfg.BatchDelay == 0 {
+		cfg.BatchDelay = 24 * time.Hour
+	}
+	if cfg.ProcessorTimeout == 0 {
+		cfg.ProcessorTimeout = 2 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Service{store: store, vault: v, keys: kr, cfg: cfg}
+	v.SetTransactionSource(s)
+	return s
+}
+
+// Now returns the service clock's time in UTC, truncated to milliseconds as stored.
+func (s *Service) Now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) }
+
+// Config returns the service configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Reasons a money rule refuses a transaction. Their Kind is Conflict; each API maps them,
+// together with the operation, to its own codes.
+var (
+	// ErrNotApproved means the transaction drawn on was declined, failed or is in flight.
+	ErrNotApproved = errors.New("the transaction drawn on is not approved")
+	// ErrNothingLeft means nothing is left to settle, void or refund.
+	ErrNothingLeft = errors.New("nothing is left to draw on")
+	// ErrHasSettlements means an auth with nothing left to settle has settlements (a void is refused).
+	ErrHasSettlements = errors.New("the authorization has settlements")
+	// ErrExceedsAvailable means the amount is more than what is left.
+	ErrExceedsAvailable = errors.New("the amount exceeds what is available")
+	// ErrNotPending means the transaction can no longer be cancelled.
+	ErrNotPending = errors.New("the transaction is no longer pending")
+	// ErrDuplicateRef means a merchant reference under dupCheck was used before.
+	ErrDuplicateRef = errors.New("the merchant reference was already used")
+	// ErrTxUnsupported means the store's write transactions do not serve payments.
+	ErrTxUnsupported = errors.New("the store's transactions do not implement payments.Tx")
+)
+
+// write runs fn in one store transaction seen as a payments Tx.
+func (s *Service) write(ctx context.Context, fn func(Tx) error) error {
+	return s.store.Write(ctx, func(vt vault.Tx) error {
+		t, ok := vt.(Tx)
+		if !ok {
+			return vault.E(vault.Internal, ErrTxUnsupported)
+		}
+		return fn(t)
+	})
+}
+
+// Account returns the location owning a payment account number when the principal may use it.
+// Any other number, including one of another merchant, is Forbidden (Paysafe 5270).
+func (s *Service) Account(ctx context.Context, p *vault.Principal, accountNumber string) (*vault.Location, error) {
+	const op = "payments.Account"
+	loc, err := s.store.GetLocationByAccount(ctx, accountNumber)
+	if err != nil {
+		if vault.KindOf(err) == vault.NotFound {
+			return nil, vault.E(op, vault.Forbidden)
+		}
+		return nil, vault.E(op, err)
+	}
+	if loc.MerchantID != p.MerchantID() || !p.CanReach(loc.ID) {
+		return nil, vault.E(op, vault.Forbidden)
+	}
+	return loc, nil
+}
+
+// processor returns the processor serving a merchant, or a product transaction's when it
+// names one. A merchant without one (a live merchant by default) gets Unavailable with
+// vault.ErrNotConfigured.
+func (s *Service) processor(m *vault.Merchant, name string) (Processor, error) {
+	if name == "" {
+		name = m.Processor
+	}
+	p, ok := s.cfg.Processors[name]
+	if name == "" || !ok || (m.Live && name == SandboxName) {
+		return nil, vault.E(vault.Unavailable, vault.ErrNotConfigured)
+	}
+	return p, nil
+}
+
+// Get returns a transaction the principal can reach, with batching applied. locationID, when
+// set, must be the transaction's location, and types, when given, must include its type;
+// anything else is NotFound, like an id that never existed.
+func (s *Service) Get(ctx context.Context, p *vault.Principal, locationID, id string, types ...Type) (*Transaction, error) {
+	const op = "payments.Get"
+	t, err := s.store.GetTransaction(ctx, p.MerchantID(), id)
+	if err != nil {
+		return nil, vault.E(op, err)
+	}
+	if !s.visible(p, t, locationID, types) {
+		return nil, vault.E(op, vault.NotFound, vault.ID(id))
+	}
+	t.applyBatch(s.Now())
+	return t, nil
+}
+
+// visible reports whether p may see t under the location and type constraints.
+func (s *Service) visible(p *vault.Principal, t *Transaction, locationID string, types []Type) bool {
+	if t.MerchantID != p.MerchantID() || !p.CanReach(t.LocationID) {
+		return false
+	}
+	if locationID != "" && t.LocationID != locationID {
+		return false
+	}
+	return len(types) == 0 || slices.Contains(types, t.Type)
+}
+
+// Settlement returns a settlement by its id or, for an auth settled on approval, by the auth's
+// id (Paysafe shows such a settlement under its auth's id). Kinds: NotFound.
+func (s *Service) Settlement(ctx context.Context, p *vault.Principal, locationID, id string) (*Transaction, error) {
+	const op = "payments.Settlement"
+	t, err := s.Get(ctx, p, locationID, id, TypeSettlement, TypeAuth)
+	if err != nil {
+		return nil, vault.E(op, err)
+	}
+	if t.Type == TypeSettlement {
+		return t, nil
+	}
+	if t.SettleWithAuth {
+		kids, err := s.store.ListChildren(ctx, p.MerchantID(), t.ID)
+		if err != nil {
+			return nil, vault.E(op, err)
+		}
+		for _, k := range kids {
+			if k.Type == TypeSettlement && k.SettleWithAuth {
+				k.applyBatch(s.Now())
+				return k, nil
+			}
+		}
+	}
+	return nil, vault.E(op, vault.NotFound, vault.ID(id))
+}
+
+// List returns the transactions matching q that the principal can reach, with batching
+// applied, and the total count.
+func (s *Service) List(ctx context.Context, p *vault.Principal, q vault.Query) ([]*Transaction, int, error) {
+	if p.Allowed != nil {
+		q.Filters = append(slices.Clip(q.Filters), vault.Filter{Field: "location_id", Op: vault.OpIn, Values: p.Allowed})
+	}
+	out, total, err := s.store.ListTransactions(ctx, p.MerchantID(), q)
+	if err != nil {
+		return nil, 0, vault.E("payments.List", err)
+	}
+	now := s.Now()
+	for _, t := range out {
+		t.applyBatch(now)
+	}
+	return out, total, nil
+}
+
+// Children returns the transactions drawing on a transaction, with batching applied.
+func (s *Service) Children(ctx context.Context, p *vault.Principal, t *Transaction) ([]*Transaction, error) {
+	kids, err := s.store.ListChildren(ctx, p.MerchantID(), t.ID)
+	if err != nil {
+		return nil, vault.E("payments.Children", err)
+	}
+	now := s.Now()
+	for _, k := range kids {
+		k.applyBatch(now)
+	}
+	return kids, nil
+}
+
+// RecordFailed stores a transaction an API refused after it reached validation, so that it
+// has an id and can be looked up (Paysafe stores every such POST as FAILED). The caller sets
+// the request's fields it knows, ErrorCode and Extras; RecordFailed sets the id, the status,
+// the times and the location fields. Kinds: Internal.
+func (s *Service) RecordFailed(ctx context.Context, p *vault.Principal, loc *vault.Location, t *Transaction) error {
+	const op = "payments.RecordFailed"
+	now := s.Now()
+	if t.ID == "" {
+		t.ID = vault.NewID()
+	}
+	t.MerchantID, t.LocationID, t.AccountNumber = p.MerchantID(), loc.ID, loc.AccountNumber
+	if t.Currency == "" {
+		t.Currency = loc.Currency
+	}
+	if t.PaymentMethod == "" {
+		t.PaymentMethod = MethodCard
+	}
+	if p.User != nil {
+		t.CreatedUserID = p.User.ID
+	}
+	t.Status, t.Available, t.Reason = StatusFailed, 0, ReasonRejected
+	t.TxnTime, t.Created, t.Modified = now, now, now
+	t.Sealed = vault.Sealed{}
+	if err := checkExtras(t); err != nil {
+		return vault.E(op, err)
+	}
+	return vault.Wrap(op, s.write(ctx, func(tx Tx) error { return tx.InsertTransaction(ctx, t) }))
+}
+
+// Batch completes every PENDING settlement, refund and debit of a merchant ("" for all) now,
+// the operator's "batch now". It returns how many were completed.
+func (s *Service) Batch(ctx context.Context, merchantID string) (int, error) {
+	var n int
+	err := s.write(ctx, func(tx Tx) error {
+		var err error
+		n, err = tx.CompletePending(ctx, merchantID, s.Now())
+		return err
+	})
+	return n, vault.Wrap("payments.Batch", err)
+}
+
+// sealNumber seals a transaction's account number.
+func (s *Service) sealNumber(t *Transaction, number string) error {
+	if number == "" {
+		t.Sealed = vault.Sealed{}
+		return nil
+	}
+	ct, err := s.keys.Seal([]byte(number), keys.AD{Merchant: t.MerchantID, Record: t.ID, Field: "number"})
+	if err != nil {
+		return vault.E(vault.Internal, err)
+	}
+	id, _ := keys.KeyID(ct)
+	t.Sealed = vault.Sealed{KeyID: id, Number: ct}
+	return nil
+}
+
+// openNumber opens a transaction's account number.
+func (s *Service) openNumber(t *Transaction) (string, error) {
+	if len(t.Sealed.Number) == 0 {
+		return "", nil
+	}
+	pt, err := s.keys.Open(t.Sealed.Number, keys.AD{Merchant: t.MerchantID, Record: t.ID, Field: "number"})
+	if err != nil {
+		return "", vault.E("payments.openNumber", vault.Internal, err)
+	}
+	return string(pt), nil
+}
