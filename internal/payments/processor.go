@@ -75,12 +75,12 @@ type AVSResult string
 
 // The AVS results. Each API names them in its own vocabulary.
 const (
-	AVSMatch         AVSResult = "match"          // AVSMatch means street and zip match.
-	AVSAddressOnly   AVSResult = "address-only"   // AVSAddressOnly means the street matches, the zip does not.
-	AVSZipOnly       AVSResult = "zip-only"       // AVSZipOnly means the zip matches, the street does not.
-	AVSNoMatch       AVSResult = "no-match"       // AVSNoMatch means neither matches.
-	AVSUnknown       AVSResult = "unknown"        // AVSUnknown means the issuer gave no usable answer.
-	AVSNotProcessed  AVSResult = "not-processed"  // AVSNotProcessed means no check was made.
+	AVSMatch        AVSResult = "match"         // AVSMatch means street and zip match.
+	AVSAddressOnly  AVSResult = "address-only"  // AVSAddressOnly means the street matches, the zip does not.
+	AVSZipOnly      AVSResult = "zip-only"      // AVSZipOnly means the zip matches, the street does not.
+	AVSNoMatch      AVSResult = "no-match"      // AVSNoMatch means neither matches.
+	AVSUnknown      AVSResult = "unknown"       // AVSUnknown means the issuer gave no usable answer.
+	AVSNotProcessed AVSResult = "not-processed" // AVSNotProcessed means no check was made.
 )
 
 // CVVResult is the card security code check result, in neutral terms.

@@ -23,12 +23,12 @@ import (
 //     DeclineOn declines.
 //  5. Otherwise the transaction is approved with the Approval for its type.
 type Triggers struct {
-	Fixed     map[Type]Outcome   // Fixed answers every transaction of a type (a Fortis refund is always approved).
-	Amounts   []AmountTrigger    // Amounts are tried in order; the first that applies wins.
-	AVS       AVSTable           // AVS is the address check.
-	CVV       CVVTable           // CVV is the security code check.
-	Approval  Approval           // Approval is how an approval reads.
-	Approvals map[Type]Approval  // Approvals overrides Approval per type.
+	Fixed     map[Type]Outcome  // Fixed answers every transaction of a type (a Fortis refund is always approved).
+	Amounts   []AmountTrigger   // Amounts are tried in order; the first that applies wins.
+	AVS       AVSTable          // AVS is the address check.
+	CVV       CVVTable          // CVV is the security code check.
+	Approval  Approval          // Approval is how an approval reads.
+	Approvals map[Type]Approval // Approvals overrides Approval per type.
 }
 
 // AmountTrigger reacts to amounts between Min and Max (inclusive, in minor units).
