@@ -68,9 +68,10 @@ type AVSTable struct {
 
 // CVVRule maps one CVV value, optionally for some brands only, to a result.
 type CVVRule struct {
-	Brands []string // Brands are card.Brand values; empty means every brand.
-	Value  string
-	Result CVVResult
+	Brands    []string // Brands are the card.Brand values it applies to; empty means every brand.
+	NotBrands []string // NotBrands are card.Brand values it never applies to.
+	Value     string
+	Result    CVVResult
 }
 
 // CVVTable computes a CVV result from the given CVV.
@@ -264,7 +265,7 @@ func (c *CVVTable) result(brand, cvv string) CVVResult {
 		return c.Absent
 	}
 	for _, rule := range c.Rules {
-		if len(rule.Brands) > 0 && !slices.Contains(rule.Brands, brand) {
+		if (len(rule.Brands) > 0 && !slices.Contains(rule.Brands, brand)) || slices.Contains(rule.NotBrands, brand) {
 			continue
 		}
 		if rule.Value == cvv {
