@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/vault"
@@ -23,6 +24,7 @@ import (
 type Store interface {
 	vault.Store
 	payments.Reader
+	idempotency.Store
 	keys.KeysetStore
 }
 
@@ -93,6 +95,7 @@ func Run(t *testing.T, open Opener) {
 		{"TransactionStore", testTransactionStore},
 		{"MoneyRace", testMoneyRace},
 		{"SingleUseRace", testSingleUseRace},
+		{"IdempotencyStore", testIdempotencyStore},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

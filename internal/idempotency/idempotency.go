@@ -1,0 +1,358 @@
+// Package idempotency makes POST requests safe to retry. A client sends an Idempotency-Key
+// header; the first request with a key runs and its response is kept; a later request with the
+// same key and the same request gets that response replayed, and one with a different request
+// is refused with the calling API's own conflict envelope. Two concurrent requests with one key
+// run once: the second waits for the first's answer.
+//
+// Keys are scoped by merchant and API and kept for 24 hours. Requests are compared by an HMAC
+// under a server key, never by a plain hash, because a body may hold a card number. Responses
+// that carry secrets are never kept (NoStore), and responses of server failures are forgotten
+// so that a retry runs again (unless the handler says Keep).
+//
+// API packages call Keeper.Serve after authenticating the caller, for every POST.
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// Header is the request header that carries the key.
+const Header = "Idempotency-Key"
+
+// ReplayedHeader is set to "true" on a replayed response.
+const ReplayedHeader = "Idempotent-Replayed"
+
+// macPurpose is the ServerMAC purpose of request fingerprints.
+const macPurpose = "idempotency"
+
+// maxKeyLen is the longest key stored as is; longer keys are stored as their SHA-256.
+const maxKeyLen = 255
+
+// Record states.
+const (
+	StatePending = "pending" // StatePending: the first request is running.
+	StateDone    = "done"    // StateDone: its response is kept (Body may be empty).
+	StateSecret  = "secret"  // StateSecret: it ran, but its response carried secrets and was not kept.
+)
+
+// Record is one key's entry.
+type Record struct {
+	MerchantID string
+	Scope      string // Scope is the API ("paysafe", "fortis", "admin").
+	Key        string
+	MAC        []byte // MAC fingerprints the request: method, path and body.
+	State      string
+	Status     int
+	Header     http.Header
+	Body       []byte
+	Created    time.Time
+}
+
+// Store keeps the records. Writes are durable on return. Errors are the vault's (*vault.Error);
+// Kinds: NotFound, Internal, Unavailable.
+type Store interface {
+	// ClaimIdempotencyKey stores rec as pending unless the key has a live record; it returns
+	// nil when it claimed the key, and the live record otherwise. A record created before
+	// expired, or a pending one created before stale, is not live: it is replaced.
+	ClaimIdempotencyKey(ctx context.Context, rec *Record, expired, stale time.Time) (*Record, error)
+	// GetIdempotencyKey returns a key's record; NotFound when there is none.
+	GetIdempotencyKey(ctx context.Context, merchantID, scope, key string) (*Record, error)
+	// FinishIdempotencyKey stores the outcome (State, Status, Header, Body) of the pending
+	// record rec claimed; it does nothing when that claim was lost.
+	FinishIdempotencyKey(ctx context.Context, rec *Record) error
+	// ReleaseIdempotencyKey deletes the pending record rec claimed, so that a retry runs again.
+	ReleaseIdempotencyKey(ctx context.Context, rec *Record) error
+	// SweepIdempotencyKeys deletes the records created before t and returns how many went.
+	SweepIdempotencyKeys(ctx context.Context, before time.Time) (int, error)
+}
+
+// MAC fingerprints requests under a server key. *keys.Keyring implements it.
+type MAC interface {
+	// ServerMAC returns the MAC of data for purpose under the primary server key.
+	ServerMAC(purpose string, data []byte) []byte
+	// VerifyServerMAC reports whether mac is data's MAC for purpose under any enabled server key.
+	VerifyServerMAC(purpose string, data, mac []byte) bool
+}
+
+// Reason says why a request is refused.
+type Reason uint8
+
+// The reasons.
+const (
+	// Mismatch: the key was used with a different request.
+	Mismatch Reason = iota + 1
+	// InProgress: the first request with the key is still running after the wait.
+	InProgress
+	// NotReplayable: the first request ran, but its response carried secrets and was not kept.
+	NotReplayable
+)
+
+// Conflict writes an API's refusal of a reused key, in that API's envelope.
+type Conflict func(w http.ResponseWriter, r *http.Request, why Reason)
+
+// Config tunes a Keeper.
+type Config struct {
+	Retention  time.Duration    // Retention is how long keys are kept (24 h by default).
+	Wait       time.Duration    // Wait is how long a repeat waits for a running first request (60 s by default).
+	StaleAfter time.Duration    // StaleAfter is when a pending record is presumed abandoned by a crashed node (5 min by default).
+	Now        func() time.Time // Now is the clock; time.Now by default.
+}
+
+// Keeper runs requests at most once per key. It is safe for concurrent use.
+type Keeper struct {
+	store Store
+	mac   MAC
+	cfg   Config
+}
+
+// New returns a Keeper.
+func New(store Store, mac MAC, cfg Config) *Keeper {
+	if cfg.Retention == 0 {
+		cfg.Retention = 24 * time.Hour
+	}
+	if cfg.Wait == 0 {
+		cfg.Wait = 60 * time.Second
+	}
+	if cfg.StaleAfter == 0 {
+		cfg.StaleAfter = 5 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Keeper{store: store, mac: mac, cfg: cfg}
+}
+
+// mode is what a handler asked for its response.
+type mode uint8
+
+const (
+	modeDefault mode = iota // keep it, unless it is a server failure
+	modeKeep                // keep it even if it is a server failure
+	modeNoStore             // never keep it: it carries secrets
+)
+
+type stateKey struct{}
+
+// NoStore marks the response being written for ctx's request as one that carries secrets:
+// it is never stored, and a repeat of the request is refused with NotReplayable. It does
+// nothing outside Serve.
+func NoStore(ctx context.Context) {
+	if m, ok := ctx.Value(stateKey{}).(*mode); ok {
+		*m = modeNoStore
+	}
+}
+
+// Keep marks a server-failure response (5xx) as the request's real outcome, to be replayed
+// (a card payment whose processor faulted was recorded). Other 5xx responses are forgotten so
+// that a retry runs again. It does nothing outside Serve.
+func Keep(ctx context.Context) {
+	if m, ok := ctx.Value(stateKey{}).(*mode); ok && *m != modeNoStore {
+		*m = modeKeep
+	}
+}
+
+// Serve runs next for a POST under the Idempotency-Key discipline. Without the header it just
+// calls next. merchantID and scope (the API) partition the keys; conflict answers a refused
+// repeat in the API's envelope.
+func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope string, conflict Conflict, next http.HandlerFunc) {
+	key := r.Header.Get(Header)
+	if key == "" || r.Method != http.MethodPost {
+		next(w, r)
+		return
+	}
+	if len(key) > maxKeyLen {
+		sum := sha256.Sum256([]byte(key))
+		key = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	body, err := readBody(r)
+	if err != nil {
+		// Let the API answer the unreadable body (too large, cut off) in its own way.
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+		next(w, r)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	fp := fingerprint(r, body)
+	ctx := r.Context()
+	deadline := time.Now().Add(k.cfg.Wait)
+	for {
+		now := k.cfg.Now().UTC().Truncate(time.Millisecond)
+		rec := &Record{MerchantID: merchantID, Scope: scope, Key: key, MAC: k.mac.ServerMAC(macPurpose, fp), State: StatePending, Created: now}
+		cur, err := k.store.ClaimIdempotencyKey(ctx, rec, now.Add(-k.cfg.Retention), now.Add(-k.cfg.StaleAfter))
+		if err != nil {
+			// Without the store the guarantee cannot hold: refuse rather than risk a double run.
+			conflict(w, r, InProgress)
+			return
+		}
+		if cur == nil {
+			k.run(w, r, rec, next)
+			return
+		}
+		if !k.mac.VerifyServerMAC(macPurpose, fp, cur.MAC) {
+			conflict(w, r, Mismatch)
+			return
+		}
+		switch cur.State {
+		case StateDone:
+			replay(w, cur)
+			return
+		case StateSecret:
+			conflict(w, r, NotReplayable)
+			return
+		}
+		// The first request is still running: wait until its record changes, then look again.
+		if !k.wait(ctx, cur, deadline) {
+			conflict(w, r, InProgress)
+			return
+		}
+	}
+}
+
+// wait polls a pending record until it changes (finished, released or taken over), and
+// reports false when the deadline or the request's end comes first.
+func (k *Keeper) wait(ctx context.Context, cur *Record, deadline time.Time) bool {
+	for delay := 10 * time.Millisecond; ; delay = min(delay*2, 250*time.Millisecond) {
+		if time.Now().Add(delay).After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(delay):
+		}
+		got, err := k.store.GetIdempotencyKey(ctx, cur.MerchantID, cur.Scope, cur.Key)
+		switch {
+		case vault.KindOf(err) == vault.NotFound:
+			return true
+		case err != nil:
+			return false
+		case got.State != StatePending || !got.Created.Equal(cur.Created):
+			return true
+		case !k.cfg.Now().Add(-k.cfg.StaleAfter).Before(got.Created):
+			return true // abandoned: the next claim takes it over
+		}
+	}
+}
+
+// run runs next as the key's first request and keeps its outcome.
+func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next http.HandlerFunc) {
+	m := new(mode)
+	rw := &recorder{ResponseWriter: w, header: http.Header{}}
+	// The outcome is recorded even if the client has gone away.
+	store := context.WithoutCancel(r.Context())
+	defer func() {
+		if v := recover(); v != nil {
+			k.store.ReleaseIdempotencyKey(store, rec)
+			panic(v)
+		}
+	}()
+	next(rw, r.WithContext(context.WithValue(r.Context(), stateKey{}, m)))
+	status := rw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	switch {
+	case *m == modeNoStore:
+		rec.State, rec.Status, rec.Header, rec.Body = StateSecret, status, nil, nil
+	case status >= 500 && *m != modeKeep:
+		k.store.ReleaseIdempotencyKey(store, rec)
+		return
+	default:
+		rec.State, rec.Status, rec.Header, rec.Body = StateDone, status, keptHeaders(rw.header), rw.body.Bytes()
+	}
+	k.store.FinishIdempotencyKey(store, rec)
+}
+
+// Sweep deletes the keys older than the retention and returns how many went.
+func (k *Keeper) Sweep(ctx context.Context) (int, error) {
+	return k.store.SweepIdempotencyKeys(ctx, k.cfg.Now().Add(-k.cfg.Retention))
+}
+
+// replay writes a kept response.
+func replay(w http.ResponseWriter, rec *Record) {
+	h := w.Header()
+	for name, vs := range rec.Header {
+		h[name] = append([]string(nil), vs...)
+	}
+	h.Set(ReplayedHeader, "true")
+	w.WriteHeader(rec.Status)
+	w.Write(rec.Body)
+}
+
+// droppedHeaders are response headers that belong to one exchange and are not replayed.
+var droppedHeaders = map[string]bool{
+	"Date": true, "Vary": true, "Access-Control-Allow-Origin": true, "Set-Cookie": true, "Content-Length": true,
+}
+
+// keptHeaders returns the response headers worth replaying.
+func keptHeaders(h http.Header) http.Header {
+	out := http.Header{}
+	for name, vs := range h {
+		if !droppedHeaders[http.CanonicalHeaderKey(name)] {
+			out[name] = append([]string(nil), vs...)
+		}
+	}
+	return out
+}
+
+// fingerprint is the request as compared: method, path and body, length-prefixed.
+func fingerprint(r *http.Request, body []byte) []byte {
+	var b bytes.Buffer
+	for _, part := range [][]byte{[]byte(r.Method), []byte(r.URL.EscapedPath()), body} {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+		b.Write(n[:])
+		b.Write(part)
+	}
+	return b.Bytes()
+}
+
+// readBody reads the whole body (which the shared middleware limits).
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	return io.ReadAll(r.Body)
+}
+
+// errReader returns err on every read.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// recorder copies a response while it is written. Headers are captured when the status is
+// written, as the client sees them.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	header http.Header
+	body   bytes.Buffer
+}
+
+func (rw *recorder) WriteHeader(code int) {
+	if rw.status == 0 {
+		rw.status = code
+		rw.header = rw.ResponseWriter.Header().Clone()
+	}
+	rw.ResponseWriter.WriteHeader(code)
+}
+
+func (rw *recorder) Write(b []byte) (int, error) {
+	if rw.status == 0 {
+		rw.WriteHeader(http.StatusOK)
+	}
+	rw.body.Write(b)
+	return rw.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }

@@ -1,0 +1,258 @@
+package idempotency_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/idempotency"
+	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.RunMain(m) }
+
+// server is a test API whose POST handler counts its runs; the merchant comes from the
+// X-Merchant header, standing in for authentication.
+type server struct {
+	url   string
+	store *sqlstore.Store
+	runs  atomic.Int32
+	now   atomic.Int64
+	// handler decides the answer of a run.
+	handler func(w http.ResponseWriter, r *http.Request, body string)
+}
+
+func engines(t *testing.T, fn func(t *testing.T, s *server)) {
+	for _, eng := range []string{"sqlite", "postgres"} {
+		t.Run(eng, func(t *testing.T) {
+			cfg := sqlstore.Config{Path: filepath.Join(t.TempDir(), "t.db")}
+			if eng == "postgres" {
+				cfg = sqlstore.Config{DSN: storetest.PostgresDSN(t)}
+			}
+			st, err := sqlstore.Open(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			fn(t, mustServer(t, st))
+		})
+	}
+}
+
+func mustServer(t *testing.T, st *sqlstore.Store) *server {
+	t.Helper()
+	var mk keys.MasterKey
+	copy(mk[:], "idempotency-test-master-key-0123")
+	kr, err := keys.Open(context.Background(), st, mk, keys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{store: st}
+	s.now.Store(time.Now().UnixMilli())
+	k := idempotency.New(st, kr, idempotency.Config{Wait: 10 * time.Second, Now: func() time.Time { return time.UnixMilli(s.now.Load()) }})
+	conflict := func(w http.ResponseWriter, r *http.Request, why idempotency.Reason) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusConflict)
+		io.WriteString(w, `{"why":`+string(rune('0'+why))+`}`)
+	}
+	s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
+		w.Header().Set("Location", "/things/1")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"echo":"`+body+`"}`)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k.Serve(w, r, r.Header.Get("X-Merchant"), "test", conflict, func(w http.ResponseWriter, r *http.Request) {
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				w.WriteHeader(http.StatusRequestEntityTooLarge)
+				return
+			}
+			s.runs.Add(1)
+			s.handler(w, r, string(b))
+		})
+	})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64)
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	s.url = srv.URL
+	return s
+}
+
+type answer struct {
+	Status   int
+	Body     string
+	Location string
+	Replayed string
+}
+
+func (s *server) post(t *testing.T, path, merchant, key, body string) answer {
+	t.Helper()
+	req, _ := http.NewRequest("POST", s.url+path, strings.NewReader(body))
+	req.Header.Set("X-Merchant", merchant)
+	if key != "" {
+		req.Header.Set(idempotency.Header, key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, string(b), resp.Header.Get("Location"), resp.Header.Get(idempotency.ReplayedHeader)}
+}
+
+func TestReplay(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		first := s.post(t, "/things", "m1", "k-1", `a`)
+		want := answer{201, `{"echo":"a"}`, "/things/1", ""}
+		if d := cmp.Diff(want, first); d != "" {
+			t.Fatalf("first (-want +got)\n%s", d)
+		}
+		want.Replayed = "true"
+		tests := []struct {
+			name                string
+			path, merchant, key string
+			body                string
+			want                answer
+			runs                int32
+		}{
+			{"ok/same-request-replayed", "/things", "m1", "k-1", `a`, want, 1},
+			{"fail/other-body", "/things", "m1", "k-1", `b`, answer{409, `{"why":1}`, "", ""}, 1},
+			{"fail/other-path", "/other", "m1", "k-1", `a`, answer{409, `{"why":1}`, "", ""}, 1},
+			{"ok/other-merchant-runs", "/things", "m2", "k-1", `a`, answer{201, `{"echo":"a"}`, "/things/1", ""}, 2},
+			{"ok/no-key-runs", "/things", "m1", "", `a`, answer{201, `{"echo":"a"}`, "/things/1", ""}, 3},
+			{"ok/long-key", "/things", "m1", strings.Repeat("k", 400), `a`, answer{201, `{"echo":"a"}`, "/things/1", ""}, 4},
+			{"ok/long-key-replayed", "/things", "m1", strings.Repeat("k", 400), `a`, want, 4},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				got := s.post(t, tt.path, tt.merchant, tt.key, tt.body)
+				if d := cmp.Diff(tt.want, got); d != "" {
+					t.Errorf("(-want +got)\n%s", d)
+				}
+				if n := s.runs.Load(); n != tt.runs {
+					t.Errorf("handler ran %d times, want %d", n, tt.runs)
+				}
+			})
+		}
+		// After the retention the key is free again.
+		s.now.Add((25 * time.Hour).Milliseconds())
+		if got := s.post(t, "/things", "m1", "k-1", `b`); got.Status != 201 || got.Replayed != "" {
+			t.Errorf("after 24 h: %+v", got)
+		}
+	})
+}
+
+func TestConcurrentRequestsRunOnce(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		release := make(chan struct{})
+		s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
+			<-release
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, `{"n":"`+body+`"}`)
+		}
+		var wg sync.WaitGroup
+		answers := make(chan answer, 6)
+		for i := 0; i < 6; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				answers <- s.post(t, "/pay", "m1", "same", `x`)
+			}()
+		}
+		// Let every request arrive, then let the one that runs finish.
+		for s.runs.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond)
+		close(release)
+		wg.Wait()
+		close(answers)
+		if n := s.runs.Load(); n != 1 {
+			t.Errorf("handler ran %d times, want 1", n)
+		}
+		replayed := 0
+		for a := range answers {
+			if a.Status != 200 || a.Body != `{"n":"x"}` {
+				t.Errorf("answer %+v", a)
+			}
+			if a.Replayed == "true" {
+				replayed++
+			}
+		}
+		if replayed != 5 {
+			t.Errorf("%d replayed answers, want 5", replayed)
+		}
+	})
+}
+
+func TestOutcomes(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		tests := []struct {
+			name    string
+			handler func(w http.ResponseWriter, r *http.Request, body string)
+			second  answer
+			runs    int32
+		}{
+			{"ok/secret-never-stored", func(w http.ResponseWriter, r *http.Request, body string) {
+				idempotency.NoStore(r.Context())
+				w.WriteHeader(201)
+				io.WriteString(w, `{"secret":"s3cr3t"}`)
+			}, answer{409, `{"why":3}`, "", ""}, 1},
+			{"ok/server-failure-forgotten", func(w http.ResponseWriter, r *http.Request, body string) {
+				w.WriteHeader(503)
+			}, answer{503, ``, "", ""}, 2},
+			{"ok/kept-failure-replayed", func(w http.ResponseWriter, r *http.Request, body string) {
+				idempotency.Keep(r.Context())
+				w.WriteHeader(500)
+				io.WriteString(w, `{"error":"1007"}`)
+			}, answer{500, `{"error":"1007"}`, "", "true"}, 1},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				s.runs.Store(0)
+				s.handler = tt.handler
+				s.post(t, "/x", "m1", tt.name, `b`)
+				got := s.post(t, "/x", "m1", tt.name, `b`)
+				if d := cmp.Diff(tt.second, got); d != "" {
+					t.Errorf("second answer (-want +got)\n%s", d)
+				}
+				if n := s.runs.Load(); n != tt.runs {
+					t.Errorf("ran %d times, want %d", n, tt.runs)
+				}
+			})
+		}
+		// The secret response is not in the store.
+		rec, err := s.store.GetIdempotencyKey(context.Background(), "m1", "test", "ok/secret-never-stored")
+		if err != nil || rec.State != idempotency.StateSecret || len(rec.Body) != 0 {
+			t.Errorf("secret record = %+v, %v", rec, err)
+		}
+	})
+}
+
+func TestBodyTooLargePassesThrough(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		got := s.post(t, "/x", "m1", "big", strings.Repeat("z", 100))
+		if got.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("status %d", got.Status)
+		}
+		_, err := s.store.GetIdempotencyKey(context.Background(), "m1", "test", "big")
+		if err == nil || errors.Is(err, context.Canceled) {
+			t.Errorf("an unreadable request claimed its key: %v", err)
+		}
+	})
+}

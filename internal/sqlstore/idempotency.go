@@ -1,0 +1,117 @@
+package sqlstore
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/payvault/payvault/internal/idempotency"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+var _ idempotency.Store = (*Store)(nil)
+
+func idempotencyCols(r *idempotency.Record) []col {
+	return []col{
+		{"merchant_id", &r.MerchantID}, {"scope", &r.Scope}, {"key", &r.Key}, {"body_mac", &r.MAC},
+		{"state", &r.State}, {"status_code", &r.Status}, {"headers", asJSON(&r.Header)}, {"body", &r.Body},
+		{"created_at", ms(&r.Created)},
+	}
+}
+
+// writeTx runs fn in a write transaction of this store.
+func (s *Store) writeTx(ctx context.Context, fn func(*tx) error) error {
+	return s.Write(ctx, func(vt vault.Tx) error { return fn(vt.(*tx)) })
+}
+
+func (q *q) getIdempotency(ctx context.Context, merchantID, scope, key string) (*idempotency.Record, error) {
+	r := &idempotency.Record{}
+	cs := idempotencyCols(r)
+	err := q.row(ctx, "SELECT "+names(cs)+" FROM idempotency WHERE merchant_id = ? AND scope = ? AND key = ?"+q.forUpdate(),
+		merchantID, scope, key).Scan(ptrs(cs)...)
+	if err != nil {
+		return nil, mapErr("sqlstore.GetIdempotencyKey", err, key)
+	}
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	return r, nil
+}
+
+// ClaimIdempotencyKey implements idempotency.Store. The insert that does nothing on a taken
+// key is the single point of truth: of two concurrent claims exactly one inserts.
+func (s *Store) ClaimIdempotencyKey(ctx context.Context, rec *idempotency.Record, expired, stale time.Time) (*idempotency.Record, error) {
+	var live *idempotency.Record
+	err := s.writeTx(ctx, func(t *tx) error {
+		live = nil
+		if rec.Header == nil {
+			rec.Header = http.Header{}
+		}
+		cs := idempotencyCols(rec)
+		res, err := t.exec(ctx, insertSQL("idempotency", cs)+" ON CONFLICT (merchant_id, scope, key) DO NOTHING", vals(cs)...)
+		if err != nil {
+			return mapErr("sqlstore.ClaimIdempotencyKey", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return mapErr("sqlstore.ClaimIdempotencyKey", err)
+		}
+		cur, err := t.getIdempotency(ctx, rec.MerchantID, rec.Scope, rec.Key)
+		if err != nil {
+			return err
+		}
+		if cur.Created.Before(expired) || (cur.State == idempotency.StatePending && cur.Created.Before(stale)) {
+			up := without(cs, "merchant_id", "scope", "key")
+			return t.execOne(ctx, "sqlstore.ClaimIdempotencyKey", rec.Key,
+				updateSQL("idempotency", up, "merchant_id = ? AND scope = ? AND key = ?"),
+				append(vals(up), rec.MerchantID, rec.Scope, rec.Key)...)
+		}
+		live = cur
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return live, nil
+}
+
+// GetIdempotencyKey implements idempotency.Store.
+func (s *Store) GetIdempotencyKey(ctx context.Context, merchantID, scope, key string) (*idempotency.Record, error) {
+	return s.getIdempotency(ctx, merchantID, scope, key)
+}
+
+// FinishIdempotencyKey implements idempotency.Store.
+func (s *Store) FinishIdempotencyKey(ctx context.Context, rec *idempotency.Record) error {
+	return s.writeTx(ctx, func(t *tx) error {
+		h := rec.Header
+		if h == nil {
+			h = http.Header{}
+		}
+		_, err := t.exec(ctx, "UPDATE idempotency SET state = ?, status_code = ?, headers = ?, body = ? "+
+			"WHERE merchant_id = ? AND scope = ? AND key = ? AND state = 'pending' AND created_at = ?",
+			rec.State, int64(rec.Status), val(asJSON(&h)), val(&rec.Body), rec.MerchantID, rec.Scope, rec.Key, toMS(rec.Created))
+		return mapErr("sqlstore.FinishIdempotencyKey", err)
+	})
+}
+
+// ReleaseIdempotencyKey implements idempotency.Store.
+func (s *Store) ReleaseIdempotencyKey(ctx context.Context, rec *idempotency.Record) error {
+	return s.writeTx(ctx, func(t *tx) error {
+		_, err := t.exec(ctx, "DELETE FROM idempotency WHERE merchant_id = ? AND scope = ? AND key = ? AND state = 'pending' AND created_at = ?",
+			rec.MerchantID, rec.Scope, rec.Key, toMS(rec.Created))
+		return mapErr("sqlstore.ReleaseIdempotencyKey", err)
+	})
+}
+
+// SweepIdempotencyKeys implements idempotency.Store.
+func (s *Store) SweepIdempotencyKeys(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.writeTx(ctx, func(t *tx) error {
+		res, err := t.exec(ctx, "DELETE FROM idempotency WHERE created_at < ?", toMS(before))
+		if err != nil {
+			return mapErr("sqlstore.SweepIdempotencyKeys", err)
+		}
+		n, err = res.RowsAffected()
+		return mapErr("sqlstore.SweepIdempotencyKeys", err)
+	})
+	return int(n), err
+}
