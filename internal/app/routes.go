@@ -15,7 +15,9 @@ func (m *Main) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", m.handleHealthz)
 	mux.Handle("GET /metrics", m.Metrics.Handler())
-	mux.Handle("/v2/", fortis.New(m.Vault, fortis.Options{Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL}))
+	mux.Handle("/v2/", fortis.New(m.Vault, fortis.Options{
+		Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL, TrustedUpstream: m.Config.TLSTerminatedUpstream,
+	}))
 	ps := paysafe.New(paysafe.Config{
 		Vault: m.Vault, Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL,
 		TrustedUpstream: m.Config.TLSTerminatedUpstream, Now: m.Config.Now,

@@ -531,7 +531,7 @@ func vaultCoreError(err error, srcField, apiID string) error {
 
 // handleAccountVaultCreate serves POST /v2/accountvaults.
 func (a *API) handleAccountVaultCreate(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -598,7 +598,7 @@ func (a *API) addressedVault(r *http.Request, p *vault.Principal) (*vault.Instru
 
 // handleAccountVaultGet serves GET /v2/accountvaults/{id}; a deleted vault shows "active":0.
 func (a *API) handleAccountVaultGet(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -614,7 +614,7 @@ func (a *API) handleAccountVaultGet(w http.ResponseWriter, r *http.Request) {
 // handleAccountVaultDelete serves DELETE /v2/accountvaults/{id}: a soft delete answered 204;
 // a deleted vault is 410.
 func (a *API) handleAccountVaultDelete(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -635,7 +635,7 @@ func (a *API) handleAccountVaultDelete(w http.ResponseWriter, r *http.Request) {
 
 // handleAccountVaultBINInfo serves GET /v2/accountvaults/{id}/bininfo.
 func (a *API) handleAccountVaultBINInfo(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -118,7 +118,7 @@ func (a *API) expandVault(r *http.Request, p *vault.Principal, l *lookups, in *v
 // handleAccountVaultList serves GET /v2/accountvaults: the primary location's active vaults,
 // or the location_id parameter's, with filters, sort, pages and expands.
 func (a *API) handleAccountVaultList(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

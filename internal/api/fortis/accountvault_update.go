@@ -94,7 +94,7 @@ func (in *input) cleared(field string) bool {
 
 // handleAccountVaultUpdate serves PUT /v2/accountvaults/{id}: a partial update.
 func (a *API) handleAccountVaultUpdate(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -23,6 +23,9 @@ type Options struct {
 	Logger *slog.Logger
 	// PublicBaseURL is the scheme and host of every link; the request's own when empty.
 	PublicBaseURL string
+	// TrustedUpstream says a trusted proxy terminates TLS, so live credentials are accepted
+	// over its plain HTTP.
+	TrustedUpstream bool
 	// Idempotency, when set, wraps every POST once the caller is authenticated and before
 	// the body is read: it may replay a stored answer for a repeated key or call next. scope
 	// names the route ("accountvaults", "contacts", "cardtickets").

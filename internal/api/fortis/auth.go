@@ -29,34 +29,50 @@ func userCredentials(r *http.Request) (id, key string) {
 	return id, key
 }
 
-// authUser authenticates a Fortis user (developer-id plus user credentials) and records the
-// merchant and user id for the access log. Any failure is a 401.
-func (a *API) authUser(r *http.Request) (*vault.Principal, error) {
+// authUser authenticates a Fortis user (developer-id plus user credentials). It returns the
+// request with the user as the audit actor, and records the merchant and user id for the
+// access log. Any failure is a 401.
+func (a *API) authUser(r *http.Request) (*vault.Principal, *http.Request, error) {
 	dev := credential(r, "developer-id")
 	id, key := userCredentials(r)
 	if dev == "" || id == "" || key == "" {
-		return nil, errStatus(http.StatusUnauthorized, msgUnauthorized)
+		return nil, r, errStatus(http.StatusUnauthorized, msgUnauthorized)
 	}
 	p, err := a.svc.AuthenticateUser(r.Context(), dev, id, key)
 	if err != nil {
-		return nil, err
+		return nil, r, err
 	}
-	a.note(r, p)
-	return p, nil
+	if err := a.secure(r, p); err != nil {
+		return nil, r, err
+	}
+	return p, a.note(r, p, "fortis:user:"+p.CredID), nil
 }
 
 // authBrowser authenticates a browser by its location's HMAC credential.
-func (a *API) authBrowser(r *http.Request) (*vault.Principal, error) {
+func (a *API) authBrowser(r *http.Request) (*vault.Principal, *http.Request, error) {
 	p, err := a.svc.AuthenticateBrowser(r.Context(), credential(r, "location-api-key"), credential(r, "timestamp"), credential(r, "hash-key"))
 	if err != nil {
-		return nil, err
+		return nil, r, err
 	}
-	a.note(r, p)
-	return p, nil
+	if err := a.secure(r, p); err != nil {
+		return nil, r, err
+	}
+	return p, a.note(r, p, "fortis:browser:"+p.Location), nil
 }
 
-// note records the principal in the request's log info (ids only, never secrets).
-func (a *API) note(r *http.Request, p *vault.Principal) {
+// secure refuses a live merchant's credentials on a request that did not arrive over TLS
+// (directly, from loopback, or through a trusted TLS-terminating proxy).
+func (a *API) secure(r *http.Request, p *vault.Principal) error {
+	if p.Merchant.Live && !httpx.Secure(r, a.opt.TrustedUpstream) {
+		return vault.E("fortis.secure", vault.Unauthenticated, vault.ErrLiveOverPlainHT)
+	}
+	return nil
+}
+
+// note records the principal in the request's log info (ids only, never secrets) and returns
+// the request with actor as its audit actor.
+func (a *API) note(r *http.Request, p *vault.Principal, actor string) *http.Request {
 	info := httpx.InfoFrom(r.Context())
 	info.Merchant, info.Cred = p.MerchantID(), p.CredID
+	return r.WithContext(vault.WithActor(r.Context(), actor))
 }

@@ -59,9 +59,9 @@ func (a *API) handleCardTicketCreate(w http.ResponseWriter, r *http.Request) {
 	var p *vault.Principal
 	var err error
 	if browser {
-		p, err = a.authBrowser(r)
+		p, r, err = a.authBrowser(r)
 	} else {
-		p, err = a.authUser(r)
+		p, r, err = a.authUser(r)
 	}
 	if err != nil {
 		cors(w, "")

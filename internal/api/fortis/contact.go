@@ -182,7 +182,7 @@ func contactCoreError(err error, apiID string) error {
 // handleContactCreate serves POST /v2/contacts; with update_if_exists, a contact_api_id that
 // exists in the location updates that contact and answers 200.
 func (a *API) handleContactCreate(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -292,7 +292,7 @@ func (a *API) expandContact(r *http.Request, l *lookups, prof *vault.Profile, o 
 
 // handleContactGet serves GET /v2/contacts/{id}.
 func (a *API) handleContactGet(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -311,7 +311,7 @@ func (a *API) handleContactGet(w http.ResponseWriter, r *http.Request) {
 
 // handleContactUpdate serves PUT /v2/contacts/{id}: a partial update.
 func (a *API) handleContactUpdate(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -350,7 +350,7 @@ func (a *API) handleContactUpdate(w http.ResponseWriter, r *http.Request) {
 // handleContactDelete serves DELETE /v2/contacts/{id}: a hard delete (a second one is 404)
 // that detaches the contact's vaults and keeps them.
 func (a *API) handleContactDelete(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -389,7 +389,7 @@ var contactList = &listDef{
 // handleContactList serves GET /v2/contacts: the primary location's contacts, or the
 // location_id parameter's.
 func (a *API) handleContactList(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -188,12 +189,17 @@ func (s *server) do(tb testing.TB, c call) *result {
 	return res
 }
 
+var errNoOperation = errors.New("no operation")
+
 // validate checks an exchange against the OpenAPI document.
 func (s *server) validate(tb testing.TB, req *http.Request, c call, res *result) {
 	tb.Helper()
 	ctx := context.Background()
 	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true}
 	route, params, err := s.router.FindRoute(req)
+	if res.Status == http.StatusMethodNotAllowed {
+		err = errNoOperation // the route has no such operation, whatever the router matched
+	}
 	if err != nil {
 		// Unknown routes and methods: the body must still be the documented Error.
 		if len(res.Body) == 0 && c.Method == http.MethodOptions {

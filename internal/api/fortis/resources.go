@@ -201,7 +201,7 @@ func (a *API) expandProduct(r *http.Request, l *lookups, pt *vault.ProductTransa
 
 // handleLocationGet serves GET /v2/locations/{id}: an accessible location.
 func (a *API) handleLocationGet(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -228,7 +228,7 @@ func (a *API) handleLocationGet(w http.ResponseWriter, r *http.Request) {
 
 // handleLocationList serves GET /v2/locations: the accessible locations.
 func (a *API) handleLocationList(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -264,7 +264,7 @@ func (a *API) handleLocationList(w http.ResponseWriter, r *http.Request) {
 
 // handleUserGet serves GET /v2/users/{id}: the caller or a user sharing an accessible location.
 func (a *API) handleUserGet(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -289,7 +289,7 @@ func (a *API) handleUserGet(w http.ResponseWriter, r *http.Request) {
 // handleUserList serves GET /v2/users: the caller and the users who share an accessible
 // location. Reach is decided per user, so the page is cut after that check.
 func (a *API) handleUserList(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -326,7 +326,7 @@ func (a *API) handleUserList(w http.ResponseWriter, r *http.Request) {
 
 // handleProductTransactionGet serves GET /v2/producttransactions/{id}.
 func (a *API) handleProductTransactionGet(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -351,7 +351,7 @@ func (a *API) handleProductTransactionGet(w http.ResponseWriter, r *http.Request
 // handleProductTransactionList serves GET /v2/producttransactions: those of the accessible
 // locations, or of the location_id parameter's.
 func (a *API) handleProductTransactionList(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authUser(r)
+	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
