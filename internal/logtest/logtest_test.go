@@ -15,6 +15,8 @@ func TestLeaks(t *testing.T) {
 	}{
 		{"ok/clean", `{"msg":"request","status":201,"id":"01936f2e-8b7a-7c3d-9a41-5e2f0c6d8b19"}`, nil, 0},
 		{"ok/non-luhn-digits", `{"n":1234567890123}`, nil, 0},
+		{"ok/uuid-digits-joined-across-dashes", `{"path":"/v2/accountvaults/a4111111-1111-1111-1abc-abcdefabcdef"}`, nil, 0},
+		{"fail/pan-next-to-uuid", `{"id":"a4111111-1111-1111-1abc-abcdefabcdef","x":"4111111111111111"}`, nil, 1},
 		{"fail/pan", `{"x":"4111111111111111"}`, nil, 1},
 		{"fail/spaced-pan", `card 4111 1111 1111 1111 seen`, nil, 1},
 		{"fail/forbidden", `{"k":"abcdef-secret"}`, []string{"abcdef-secret"}, 1},
