@@ -1,0 +1,273 @@
+package fortis_test
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// titles lists the titles of a list answer's vaults, in order.
+func titles(tb testing.TB, r *result) []string {
+	tb.Helper()
+	out := []string{}
+	for _, v := range r.json(tb)["accountvaults"].([]any) {
+		out = append(out, v.(map[string]any)["title"].(string))
+	}
+	return out
+}
+
+// meta returns a list answer's meta block.
+func meta(tb testing.TB, r *result) map[string]any {
+	tb.Helper()
+	return r.json(tb)["meta"].(map[string]any)
+}
+
+// TestListPaging checks page, page_size, the meta block and its links (§1.6).
+func TestListPaging(t *testing.T) {
+	s := mustServer(t)
+	for _, title := range []string{"v1", "v2", "v3", "v4", "v5", "v6", "v7"} {
+		s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"`+title+`"`)
+		s.clock.Add(time.Second)
+	}
+	const base = "https://vault.example/v2/accountvaults"
+
+	r := must(t, s.get(t, "/v2/accountvaults/?title=v&page=2&page_size=3&sort=created_ts"), 200)
+	diff(t, []string{"v4", "v5", "v6"}, titles(t, r))
+	diff(t, map[string]any{
+		"pagination": map[string]any{
+			"links": map[string]any{
+				"self":  map[string]any{"href": base + "?title=v&page_size=3&sort=created_ts&page=2"},
+				"first": map[string]any{"href": base + "?title=v&page_size=3&sort=created_ts&page=1"},
+				"prev":  map[string]any{"href": base + "?title=v&page_size=3&sort=created_ts&page=1"},
+				"next":  map[string]any{"href": base + "?title=v&page_size=3&sort=created_ts&page=3"},
+				"last":  map[string]any{"href": base + "?title=v&page_size=3&sort=created_ts&page=3"},
+			},
+			"totalCount": float64(7), "pageCount": float64(3), "currentPage": float64(1), "perPage": float64(3),
+		},
+		"sort": map[string]any{"attributes": map[string]any{"created_ts": "asc"}},
+	}, meta(t, r))
+
+	// The key order of meta is the spec's.
+	r = must(t, s.get(t, "/v2/accountvaults?page_size=10"), 200)
+	body := string(r.Body)
+	want := `"meta":{"pagination":{"links":{"self":{"href":"` + base + `?page_size=10&page=1"}},"totalCount":7,"pageCount":1,"currentPage":0,"perPage":10},"sort":{"attributes":{"id":"desc"}}}}`
+	if got := body[len(body)-len(want):]; got != want {
+		t.Errorf("meta\n got %s\nwant %s", got, want)
+	}
+	diff(t, []string{"v7", "v6", "v5", "v4", "v3", "v2", "v1"}, titles(t, r)) // id desc is newest first
+
+	// Encoding and order of the incoming query are kept; page= goes last.
+	r = must(t, s.get(t, "/v2/accountvaults?page=3&title=v%31&expand=contact&page_size=1"), 200)
+	diff(t, base+"?title=v%31&expand=contact&page_size=1&page=3", meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)["self"].(map[string]any)["href"])
+
+	tests := []struct {
+		name, query               string
+		wantLen, wantPer, wantCur int
+		wantTitles                []string
+		wantLinks                 []string
+	}{
+		{"ok/defaults", "", 7, 20, 0, nil, []string{"self"}},
+		{"ok/past-the-end", "?page=9&page_size=3", 0, 3, 8, []string{}, []string{"self", "first", "prev"}},
+		{"ok/invalid-values-default", "?page=x&page_size=-4", 7, 20, 0, nil, []string{"self"}},
+		{"ok/capped", "?page_size=9999", 7, 5000, 0, nil, []string{"self"}},
+		{"ok/last-page", "?page=3&page_size=3&sort=created_ts", 1, 3, 2, []string{"v7"}, []string{"self", "first", "prev"}},
+		{"ok/first-page", "?page=1&page_size=3", 3, 3, 0, nil, []string{"self", "next", "last"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := must(t, s.get(t, "/v2/accountvaults"+tt.query), 200)
+			got := titles(t, r)
+			if len(got) != tt.wantLen {
+				t.Errorf("%d records, want %d", len(got), tt.wantLen)
+			}
+			if tt.wantTitles != nil {
+				diff(t, tt.wantTitles, got)
+			}
+			p := meta(t, r)["pagination"].(map[string]any)
+			diff(t, []any{float64(tt.wantPer), float64(tt.wantCur), float64(7)}, []any{p["perPage"], p["currentPage"], p["totalCount"]})
+			var links []string
+			for _, k := range []string{"self", "first", "prev", "next", "last"} {
+				if _, ok := p["links"].(map[string]any)[k]; ok {
+					links = append(links, k)
+				}
+			}
+			diff(t, tt.wantLinks, links)
+		})
+	}
+	t.Run("ok/empty", func(t *testing.T) {
+		r := must(t, s.get(t, "/v2/accountvaults?title=nothing"), 200)
+		p := meta(t, r)["pagination"].(map[string]any)
+		diff(t, []any{float64(0), float64(0)}, []any{p["totalCount"], p["pageCount"]})
+	})
+}
+
+// TestListFilters checks exact, OR-list, contains and range filters and the sort whitelist.
+func TestListFilters(t *testing.T) {
+	s := mustServer(t)
+	c := s.mustContact(t, `"last_name":"Filter"`)["id"].(string)
+	s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"0919","title":"Visa, old","billing_zip":"32606","contact_id":"`+c+`","account_vault_api_id":"Vis1","customer_id":"Cust"`)
+	s.clock.Add(time.Minute)
+	s.mustVault(t, `"payment_method":"cc","account_number":"5454545454545454","exp_date":"1228","title":"Master","billing_zip":"10001","accountvault_c1":"Blue Tag"`)
+	s.clock.Add(time.Minute)
+	s.mustVault(t, `"payment_method":"ach","account_number":"700953657","routing":"072000326","account_holder_name":"Jo","title":"Bank","account_type":"savings","billing_state":"fl"`)
+	s.clock.Add(time.Minute)
+	s.mustVault(t, `"payment_method":"ach","account_number":"545454123","routing":"072000326","account_holder_name":"Jo","title":"Company","is_company":true,"dl_number":"D1","dl_state":"FL"`)
+	start := testNow.Unix()
+
+	tests := []struct {
+		name, query string
+		want        []string
+	}{
+		{"ok/exact", "?payment_method=ach&sort=title", []string{"Bank", "Company"}},
+		{"ok/or-list", "?account_type=mc,savings&sort=title", []string{"Bank", "Master"}},
+		{"ok/account-type-case", "?account_type=VISA", []string{"Visa, old"}},
+		{"ok/first-six-never-ach", "?first_six=545454", []string{"Master"}},
+		{"ok/last-four", "?last_four=1111,3657&sort=title", []string{"Bank", "Visa, old"}},
+		{"ok/exp-date", "?exp_date=0919,1228&sort=-title", []string{"Visa, old", "Master"}},
+		{"ok/exp-date-bad-value", "?exp_date=1399", []string{}},
+		{"ok/contact", "?contact_id=" + c, []string{"Visa, old"}},
+		{"ok/api-id", "?account_vault_api_id=Vis1", []string{"Visa, old"}},
+		{"ok/api-id-exact-case", "?account_vault_api_id=vis1", []string{}},
+		{"ok/sec-code", "?ach_sec_code=ccd", []string{"Company"}},
+		{"ok/routing", "?routing=072000326&sort=title", []string{"Bank", "Company"}},
+		{"ok/billing-state", "?billing_state=FL", []string{"Bank"}},
+		{"ok/customer", "?customer_id=Cust", []string{"Visa, old"}},
+		{"ok/contains-ci", "?title=mAsT", []string{"Master"}},
+		{"ok/contains-comma-is-a-character", "?title=Visa,%20old", []string{"Visa, old"}},
+		{"ok/contains-zip", "?billing_zip=326", []string{"Visa, old"}},
+		{"ok/contains-c1", "?accountvault_c1=blue", []string{"Master"}},
+		{"ok/and", "?payment_method=cc&title=a&sort=title", []string{"Master", "Visa, old"}},
+		{"ok/has-recurring-false", "?has_recurring=false&sort=title", []string{"Bank", "Company", "Master", "Visa, old"}},
+		{"ok/has-recurring-true", "?has_recurring=1", []string{}},
+		{"ok/dl-number-is-sealed", "?dl_number=D1", []string{}},
+		{"ok/empty-and-unknown-ignored", "?title=&nonsense=1&expiring_in_months=3&sort=title", []string{"Bank", "Company", "Master", "Visa, old"}},
+		{"ok/created-range", "?created_ts=" + itoa(start+60) + "|" + itoa(start+120) + "&sort=created_ts", []string{"Master", "Bank"}},
+		{"ok/created-exact", "?created_ts=" + itoa(start+180), []string{"Company"}},
+		{"ok/created-open-range", "?created_ts=" + itoa(start+120) + "|&sort=created_ts", []string{"Bank", "Company"}},
+		{"ok/created-bad", "?created_ts=soon", []string{}},
+		{"ok/sort-desc", "?sort=-exp_date,title", []string{"Master", "Visa, old", "Bank", "Company"}},
+		{"ok/sort-account-type", "?sort=account_type,title", []string{"Company", "Master", "Bank", "Visa, old"}},
+		{"ok/sort-not-whitelisted", "?sort=routing,-title", []string{"Visa, old", "Master", "Company", "Bank"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			diff(t, tt.want, titles(t, must(t, s.get(t, "/v2/accountvaults"+tt.query), 200)))
+		})
+	}
+	t.Run("ok/sort-attributes", func(t *testing.T) {
+		r := must(t, s.get(t, "/v2/accountvaults?sort=-exp_date,bogus,title"), 200)
+		body := string(r.Body)
+		want := `"sort":{"attributes":{"exp_date":"desc","title":"asc"}}}}`
+		if body[len(body)-len(want):] != want {
+			t.Errorf("sort attributes: %s", body[len(body)-len(want)-20:])
+		}
+	})
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestListTimestampKeywords computes the timestamp keywords (§0.1 #6) in the user's time zone,
+// here Pacific/Auckland (UTC+13 in November), with weeks starting on Sunday.
+func TestListTimestampKeywords(t *testing.T) {
+	s := mustServer(t)
+	_, nz := s.mustUser(t, vault.NewUser{Username: "kiwi", PrimaryLocationID: s.creds.Fortis.LocationID, TZ: "Pacific/Auckland"})
+	// Now is Thursday 19 November 2026, 04:30 in Auckland (Wednesday 18th, 15:30 UTC).
+	at := map[string]time.Time{
+		"A": time.Date(2026, 11, 18, 12, 0, 0, 0, time.UTC), // Thu 19 Nov 01:00 NZDT: today
+		"B": time.Date(2026, 11, 18, 10, 0, 0, 0, time.UTC), // Wed 18 Nov 23:00 NZDT: yesterday (today in UTC)
+		"C": time.Date(2026, 11, 15, 10, 0, 0, 0, time.UTC), // Sun 15 Nov 23:00 NZDT: this week
+		"D": time.Date(2026, 11, 14, 12, 0, 0, 0, time.UTC), // Sun 15 Nov 01:00 NZDT: this week (last week in UTC)
+		"E": time.Date(2026, 11, 8, 0, 0, 0, 0, time.UTC),   // Sun 8 Nov 13:00 NZDT: last week
+		"F": time.Date(2026, 10, 25, 0, 0, 0, 0, time.UTC),  // Sun 25 Oct 13:00 NZDT: last month, last 30 days
+		"G": time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC),   // Thu 1 Oct 13:00 NZDT: last month
+		"H": time.Date(2026, 9, 30, 10, 0, 0, 0, time.UTC),  // Wed 30 Sep 23:00 NZDT: none of them
+	}
+	for _, name := range []string{"H", "G", "F", "E", "D", "C", "B", "A"} {
+		s.clock.Set(at[name])
+		s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"`+name+`"`)
+	}
+	s.clock.Set(testNow)
+	tests := []struct {
+		name, query string
+		want        []string
+	}{
+		{"ok/today", "today", []string{"A"}},
+		{"ok/yesterday", "yesterday", []string{"B"}},
+		{"ok/this-week", "this%20week", []string{"D", "C", "B", "A"}},
+		{"ok/last-week", "last+week", []string{"E"}},
+		{"ok/last-30-days", "last%2030%20days", []string{"F", "E", "D", "C", "B", "A"}},
+		{"ok/this-month", "this%20month", []string{"E", "D", "C", "B", "A"}},
+		{"ok/last-month", "last%20month", []string{"G", "F"}},
+		{"ok/custom", "custom&created_ts_from=" + itoa(at["E"].Unix()) + "&created_ts_to=" + itoa(at["C"].Unix()), []string{"E", "D", "C"}},
+		{"ok/custom-open-end", "custom&created_ts_from=" + itoa(at["B"].Unix()), []string{"B", "A"}},
+		{"ok/unknown-keyword", "tomorrow", []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := must(t, s.do(t, call{Method: "GET", Path: "/v2/accountvaults?sort=created_ts&created_ts=" + tt.query, As: &nz}), 200)
+			diff(t, tt.want, titles(t, r))
+		})
+	}
+	t.Run("ok/utc-user-differs", func(t *testing.T) {
+		_, utc := s.mustUser(t, vault.NewUser{Username: "utc", PrimaryLocationID: s.creds.Fortis.LocationID, TZ: "UTC"})
+		r := must(t, s.do(t, call{Method: "GET", Path: "/v2/accountvaults?sort=created_ts&created_ts=today", As: &utc}), 200)
+		diff(t, []string{"B", "A"}, titles(t, r))
+		r = must(t, s.do(t, call{Method: "GET", Path: "/v2/accountvaults?sort=created_ts&created_ts=this%20week", As: &utc}), 200)
+		diff(t, []string{"C", "B", "A"}, titles(t, r))
+	})
+}
+
+// TestListExpands checks expands on list and single GETs (§1.7, §2.7).
+func TestListExpands(t *testing.T) {
+	s := mustServer(t)
+	c := s.mustContact(t, `"last_name":"Exp","first_name":"Jo"`)
+	cc := s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","contact_id":"`+c["id"].(string)+`","title":"cc"`)
+	s.mustVault(t, `"payment_method":"ach","account_number":"700953657","routing":"072000326","account_holder_name":"Jo","title":"ach"`)
+	loc, err := s.store.GetLocation(t.Context(), s.creds.MerchantID, s.creds.Fortis.LocationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := must(t, s.get(t, "/v2/accountvaults?sort=title&expand=product_transaction,contact,bogus,location,created_user,signature,account_vault_cau_product_transaction,account_vault_cau_logs"), 200)
+	items := r.json(t)["accountvaults"].([]any)
+	ach, card := items[0].(map[string]any), items[1].(map[string]any)
+	diff(t, loc.DefaultACH, ach["product_transaction"].(map[string]any)["id"])
+	diff(t, loc.DefaultCC, card["product_transaction"].(map[string]any)["id"])
+	diff(t, nil, ach["contact"])
+	diff(t, "Exp", card["contact"].(map[string]any)["last_name"])
+	diff(t, s.creds.Fortis.LocationID, card["location"].(map[string]any)["id"])
+	diff(t, s.creds.Fortis.UserID, card["created_user"].(map[string]any)["id"])
+	diff(t, []any{nil, nil, []any{}}, []any{card["signature"], card["account_vault_cau_product_transaction"], card["account_vault_cau_logs"]})
+	if _, ok := card["bogus"]; ok {
+		t.Error("an unknown expand was embedded")
+	}
+	// Embedded records follow the parent's fields, in the order asked, before _links.
+	single := string(must(t, s.get(t, "/v2/accountvaults/"+cc["id"].(string)+"?expand=location,contact"), 200).Body)
+	order := []string{`"cau_last_updated_ts":null,"location":{`, `"contact":{"id":"` + c["id"].(string), `"_links":{"self":{"href":"https://vault.example/v2/accountvaults/` + cc["id"].(string) + `"}}}}`}
+	pos := 0
+	for _, part := range order {
+		i := indexFrom(single, part, pos)
+		if i < 0 {
+			t.Fatalf("%q not found in order in %s", part, single)
+		}
+		pos = i
+	}
+	if !contains(single, `"contact_id":"`+c["id"].(string)+`"`) {
+		t.Error("the parent lost its foreign key")
+	}
+	_ = http.StatusOK
+}
+
+func indexFrom(s, sub string, from int) int {
+	for i := from; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
+
+func contains(s, sub string) bool { return indexFrom(s, sub, 0) >= 0 }
