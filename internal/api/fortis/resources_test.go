@@ -1,0 +1,75 @@
+package fortis_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// TestCompanions covers the read-only locations, users and product transactions (§3.1–§3.3)
+// and their expands. They are provisioned through the core, as the admin API does.
+func TestCompanions(t *testing.T) {
+	s := mustServer(t)
+	ctx := context.Background()
+	loc := s.creds.Fortis.LocationID
+	second := s.mustLocation(t, "Second")
+	child, err := s.svc.CreateLocation(ctx, s.creds.MerchantID, vault.NewLocation{Name: "Child", ParentID: loc, APIID: "child-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := s.svc.CreateProductTransaction(ctx, s.creds.MerchantID, vault.NewProductTransaction{LocationID: loc, PaymentMethod: "cc", Title: "Second cc", RunAVSOnCreate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide, wideCreds := s.mustUser(t, vault.NewUser{Username: "wide", FirstName: "Wi", LastName: "De", PrimaryLocationID: loc,
+		LocationIDs: []string{second.Location.ID, child.Location.ID}, TZ: "America/Chicago"})
+	_, _ = s.mustUser(t, vault.NewUser{Username: "secondonly", PrimaryLocationID: second.Location.ID})
+
+	t.Run("ok/location", func(t *testing.T) {
+		got := must(t, s.get(t, "/v2/locations/"+loc+"?expand=product_transactions,parent,terminal"), 200).record(t, "location")
+		diff(t, []any{s.creds.Fortis.LocationAPIKey, s.creds.Fortis.TicketHashKey, nil, nil}, []any{got["location_api_key"], got["ticket_hash_key"], got["parent"], got["terminal"]})
+		diff(t, 3, len(got["product_transactions"].([]any)))
+	})
+	t.Run("ok/location-parent-and-filters", func(t *testing.T) {
+		r := must(t, s.do(t, call{Method: "GET", Path: "/v2/locations?location_api_id=child-1&expand=parent", As: &wideCreds}), 200)
+		items := r.json(t)["locations"].([]any)
+		diff(t, 1, len(items))
+		diff(t, loc, items[0].(map[string]any)["parent"].(map[string]any)["id"])
+		r = must(t, s.do(t, call{Method: "GET", Path: "/v2/locations?sort=name&name=ECO", As: &wideCreds}), 200)
+		diff(t, "Second", r.json(t)["locations"].([]any)[0].(map[string]any)["name"])
+		diff(t, 3, len(must(t, s.do(t, call{Method: "GET", Path: "/v2/locations", As: &wideCreds}), 200).json(t)["locations"].([]any)))
+		diff(t, 1, len(must(t, s.get(t, "/v2/locations"), 200).json(t)["locations"].([]any)))
+	})
+	t.Run("ok/users", func(t *testing.T) {
+		got := must(t, s.get(t, "/v2/users/"+wide.ID+"?expand=primary_location,locations"), 200).record(t, "user")
+		diff(t, map[string]any{"username": "wide", "tz": "America/Chicago", "user_api_key": nil, "user_hash_key": nil, "status": float64(1), "user_type_id": float64(200)},
+			pick(got, "username", "tz", "user_api_key", "user_hash_key", "status", "user_type_id"))
+		diff(t, loc, got["primary_location"].(map[string]any)["id"])
+		diff(t, 1, len(got["locations"].([]any))) // only the locations the caller reaches are embedded
+		// The merchant's user reaches only the first location: it sees itself and "wide".
+		users := must(t, s.get(t, "/v2/users?sort=username"), 200).json(t)["users"].([]any)
+		diff(t, 2, len(users))
+		must(t, s.get(t, "/v2/users/"+users[0].(map[string]any)["id"].(string)), 200)
+		// "wide" also shares the second location, so it sees "secondonly" too.
+		r := must(t, s.do(t, call{Method: "GET", Path: "/v2/users?page_size=2", As: &wideCreds}), 200)
+		diff(t, 2, len(r.json(t)["users"].([]any)))
+		diff(t, float64(3), meta(t, r)["pagination"].(map[string]any)["totalCount"])
+	})
+	t.Run("ok/product-transactions", func(t *testing.T) {
+		got := must(t, s.get(t, "/v2/producttransactions/"+pt.ID+"?expand=location"), 200).record(t, "producttransaction")
+		diff(t, map[string]any{"payment_method": "cc", "title": "Second cc", "run_avs_on_accountvault_create": true, "industry_type": "ecommerce", "active": float64(1)},
+			pick(got, "payment_method", "title", "run_avs_on_accountvault_create", "industry_type", "active"))
+		diff(t, loc, got["location"].(map[string]any)["id"])
+		list := must(t, s.get(t, "/v2/producttransactions?payment_method=cc"), 200).json(t)["producttransactions"].([]any)
+		diff(t, 2, len(list))
+		must(t, s.get(t, "/v2/producttransactions/"+second.Location.DefaultCC), 404)
+		r := must(t, s.get(t, "/v2/producttransactions?location_id="+second.Location.ID), 422)
+		diff(t, `{"errors":{"location_id":["location_id provided is not valid"]}}`, string(r.Body))
+	})
+	t.Run("fail/writes", func(t *testing.T) {
+		must(t, s.do(t, call{Method: "PUT", Path: "/v2/users/" + wide.ID, Body: `{}`}), 405)
+		must(t, s.do(t, call{Method: "DELETE", Path: "/v2/producttransactions/" + pt.ID}), 405)
+		must(t, s.do(t, call{Method: "POST", Path: "/v2/producttransactions", Body: `{}`}), 405)
+	})
+}
