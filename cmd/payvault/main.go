@@ -27,6 +27,11 @@ type storeFlags struct {
 	LogFormat     string `help:"Log format: text or json." enum:"text,json" default:"text"`
 }
 
+// open opens the store, keyring and services for a command that does not serve.
+func (f storeFlags) open(ctx context.Context) (*app.Main, error) {
+	return app.OpenTool(ctx, f.config(os.Stderr))
+}
+
 func (f storeFlags) config(out io.Writer) app.Config {
 	var h slog.Handler
 	if f.LogFormat == "json" {
@@ -122,7 +127,7 @@ type merchantCreateCmd struct {
 }
 
 func (c *merchantCreateCmd) Run(ctx context.Context) error {
-	m, err := app.OpenTool(ctx, c.config(os.Stderr))
+	m, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -144,7 +149,7 @@ type migrateCmd struct {
 }
 
 func (c *migrateCmd) Run(ctx context.Context) error {
-	m, err := app.OpenTool(ctx, c.config(os.Stderr))
+	m, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -171,7 +176,7 @@ type keysStatusCmd struct {
 }
 
 func (c *keysStatusCmd) Run(ctx context.Context) error {
-	m, err := app.OpenTool(ctx, c.config(os.Stderr))
+	m, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -196,7 +201,7 @@ type keysRotateCmd struct {
 }
 
 func (c *keysRotateCmd) Run(ctx context.Context) error {
-	m, err := app.OpenTool(ctx, c.config(os.Stderr))
+	m, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -220,7 +225,7 @@ type keysRetireCmd struct {
 }
 
 func (c *keysRetireCmd) Run(ctx context.Context) error {
-	m, err := app.OpenTool(ctx, c.config(os.Stderr))
+	m, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -241,7 +246,7 @@ type keysRekeyCmd struct {
 }
 
 func (c *keysRekeyCmd) Run(ctx context.Context) error {
-	m, err := app.OpenTool(ctx, c.config(os.Stderr))
+	m, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -261,7 +266,7 @@ type auditVerifyCmd struct {
 }
 
 func (c *auditVerifyCmd) Run(ctx context.Context) error {
-	m, err := app.OpenTool(ctx, c.config(os.Stderr))
+	m, err := c.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
 )
 
@@ -38,7 +39,7 @@ func (s *Service) CreateLocation(ctx context.Context, merchantID string, in NewL
 	if in.Name == "" || len([]rune(in.Name)) > 64 {
 		return nil, E(op, Invalid, Field("name"), ErrLength)
 	}
-	if in.AccountNumber != "" && (len(in.AccountNumber) > 20 || !allDigits(in.AccountNumber)) {
+	if in.AccountNumber != "" && (len(in.AccountNumber) > 20 || !card.Digits(in.AccountNumber)) {
 		return nil, E(op, Invalid, Field("account_number"), ErrFormat)
 	}
 	if in.Currency == "" {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
 )
 
@@ -54,7 +55,7 @@ func (s *Service) CreateMerchant(ctx context.Context, in NewMerchant) (*Merchant
 	if name == "" || len(name) > 200 {
 		return nil, E(op, Invalid, Field("name"), ErrRequired)
 	}
-	if in.AccountNumber != "" && (len(in.AccountNumber) > 20 || !allDigits(in.AccountNumber)) {
+	if in.AccountNumber != "" && (len(in.AccountNumber) > 20 || !card.Digits(in.AccountNumber)) {
 		return nil, E(op, Invalid, Field("account_number"), ErrFormat)
 	}
 	for attempt := 0; ; attempt++ {
@@ -292,16 +293,4 @@ func (s *Service) RevealTicketHashKey(l *Location) (string, error) {
 // constantEqual compares two strings in constant time.
 func constantEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
