@@ -16,6 +16,7 @@ import (
 	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -275,6 +276,9 @@ func testCardLifecycle(t *testing.T, open Opener) {
 				vault.Source{Number: tt.pan, Expiry: card.Expiry{Month: 1, Year: 2040}}, vault.CreateOptions{})
 			if e := vault.AsError(err); e == nil || e.Kind != vault.Invalid || e.Field != tt.field {
 				t.Errorf("got %v", err)
+			}
+			if leaks := logtest.Leaks(err.Error(), []string{tt.pan}); len(leaks) > 0 {
+				t.Errorf("the error string leaks %v", leaks)
 			}
 		})
 	}

@@ -1,0 +1,65 @@
+package vault
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestErrors(t *testing.T) {
+	inner := E("sqlstore.GetProfile", NotFound, ID("p1"))
+	outer := E("vault.GetProfile", inner)
+	if KindOf(outer) != NotFound {
+		t.Errorf("KindOf = %v", KindOf(outer))
+	}
+	if e := AsError(outer); e == nil || e.ID != "p1" {
+		t.Errorf("AsError = %+v", e)
+	}
+	if got, want := outer.Error(), "vault.GetProfile: not found [p1]: sqlstore.GetProfile: not found [p1]"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if Wrap("x", nil) != nil {
+		t.Error("Wrap(nil) is not nil")
+	}
+	if KindOf(errors.New("plain")) != Internal || KindOf(nil) != Other {
+		t.Error("KindOf of plain errors")
+	}
+	f := E("op", Invalid, Field("number"), ErrLuhn)
+	if !errors.Is(f, ErrLuhn) || AsError(fmt.Errorf("wrapped: %w", f)).Field != "number" {
+		t.Error("reason or field lost through wrapping")
+	}
+}
+
+func TestOrigins(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"https://Shop.Example.com", "https://shop.example.com", true},
+		{"http://localhost:3000/", "http://localhost:3000", true},
+		{"https://shop.example.com/path", "", false},
+		{"javascript:alert(1)", "", false},
+		{"https://user@shop.example.com", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := NormalizeOrigin(tt.in)
+		if d := cmp.Diff([]any{tt.want, tt.ok}, []any{got, ok}); d != "" {
+			t.Errorf("NormalizeOrigin(%q) (-want +got)\n%s", tt.in, d)
+		}
+	}
+	sandbox := &Merchant{}
+	live := &Merchant{Live: true}
+	if !OriginAllowed(sandbox, nil, "https://any.example") {
+		t.Error("a sandbox merchant without origins refuses an origin")
+	}
+	if OriginAllowed(live, nil, "https://any.example") {
+		t.Error("a live merchant without origins allows any origin")
+	}
+	loc := &Location{AllowedOrigins: []string{"https://shop.example"}}
+	if !OriginAllowed(live, loc, "https://shop.example") || OriginAllowed(live, loc, "https://evil.example") {
+		t.Error("location origins not honoured")
+	}
+}
