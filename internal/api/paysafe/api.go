@@ -9,6 +9,8 @@ import (
 
 	"github.com/payvault/payvault/internal/api/httpx"
 	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/idempotency"
+	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -25,6 +27,11 @@ type Config struct {
 	// Now is the clock for what the API computes itself (a token's time to live); the vault's
 	// clock when nil.
 	Now func() time.Time
+	// Payments is the payments core; the /cardpayments/v1 routes are served only when it is set.
+	Payments *payments.Service
+	// Idempotency, when set, runs every authenticated POST under the Idempotency-Key
+	// discipline, scoped to the credential's merchant.
+	Idempotency *idempotency.Keeper
 }
 
 // API serves the Paysafe Customer Vault API (and, from the cardpayments files, the Card
@@ -74,6 +81,9 @@ func (a *API) routes() {
 	a.bankAccountRoutes()
 	a.mandateRoutes()
 	a.singleUseTokenRoutes()
+	if a.cfg.Payments != nil {
+		a.cardPaymentRoutes()
+	}
 }
 
 // ServeHTTP answers a request under /customervault, /cardpayments or any unknown path.
@@ -99,9 +109,16 @@ func (a *API) handle(method, pattern string, acc access, h handlerFunc) {
 			}
 			r = r.WithContext(withPrincipal(r.Context(), p))
 		}
-		if err := h(w, r, p); err != nil {
-			a.writeError(w, r, err)
+		run := func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r, p); err != nil {
+				a.writeError(w, r, err)
+			}
 		}
+		if method == http.MethodPost && p != nil && a.cfg.Idempotency != nil {
+			a.cfg.Idempotency.Serve(w, r, p.MerchantID(), "paysafe", a.writeIdempotencyConflict, run)
+			return
+		}
+		run(w, r)
 	})
 }
 

@@ -42,6 +42,7 @@ var codeTable = map[string]codeInfo{
 	"4002": {402, "The transaction was declined by our Risk Management department."},
 	"5023": {400, "You submitted a request that is not parseable."},
 	"5031": {409, "The transaction you have submitted has already been processed."},
+	"5040": {400, "Your merchant account is not configured for the transaction you attempted."},
 	"5068": {400, "Either you submitted a request that is missing a mandatory field or the value of a field does not match the format expected."},
 	"5269": {404, "The ID(s) specified in the URL do not correspond to the values in the system."},
 	"5270": {403, "The credentials provided with the request do not have permission to access the requested data."},

@@ -1,0 +1,560 @@
+package paysafe
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/country"
+	"github.com/payvault/payvault/internal/payments"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// This file holds the card-payment documents (§2.12–§2.17): what a request carries, what the
+// core keeps of it as the transaction's extras, and the response objects.
+
+// maxPaymentAmount is the largest amount Paysafe accepts, in minor units (§2.12).
+const maxPaymentAmount = 99999999
+
+// defaultDescriptor is the configured merchantDescriptor echoed when a request sends none (§1.10).
+var defaultDescriptor = descriptorJSON{DynamicDescriptor: "DD Line 1", Phone: "000-111000099"}
+
+// descriptorJSON is a merchantDescriptor.
+type descriptorJSON struct {
+	DynamicDescriptor string `json:"dynamicDescriptor,omitempty"`
+	Phone             string `json:"phone,omitempty"`
+}
+
+// billingJSON is a billingDetails or shippingDetails object.
+type billingJSON struct {
+	RecipientName string `json:"recipientName,omitempty"`
+	Street        string `json:"street,omitempty"`
+	Street2       string `json:"street2,omitempty"`
+	City          string `json:"city,omitempty"`
+	State         string `json:"state,omitempty"`
+	Country       string `json:"country,omitempty"`
+	Zip           string `json:"zip,omitempty"`
+	Phone         string `json:"phone,omitempty"`
+}
+
+// storedCredentialJSON is a storedCredential.
+type storedCredentialJSON struct {
+	Type       string `json:"type,omitempty"`
+	Occurrence string `json:"occurrence,omitempty"`
+}
+
+// customerJSON is the profile block of a transaction made with a vault or profile token.
+type customerJSON struct {
+	FirstName string `json:"firstName,omitempty"`
+	LastName  string `json:"lastName,omitempty"`
+	Email     string `json:"email,omitempty"`
+}
+
+// txnCardJSON is the card of a transaction.
+type txnCardJSON struct {
+	Type       string      `json:"type,omitempty"`
+	LastDigits string      `json:"lastDigits,omitempty"`
+	CardExpiry *expiryJSON `json:"cardExpiry,omitempty"`
+}
+
+// txnExtras are the request fields the core keeps for Paysafe without interpreting them, and
+// the field errors of a request refused with 5068.
+type txnExtras struct {
+	Recurring          string                `json:"recurring,omitempty"`
+	StoredCredential   *storedCredentialJSON `json:"storedCredential,omitempty"`
+	ShippingDetails    *billingJSON          `json:"shippingDetails,omitempty"`
+	CustomerIP         string                `json:"customerIp,omitempty"`
+	Description        string                `json:"description,omitempty"`
+	Keywords           []string              `json:"keywords,omitempty"`
+	MerchantDescriptor *descriptorJSON       `json:"merchantDescriptor,omitempty"`
+	DupCheck           bool                  `json:"dupCheck,omitempty"`
+	FieldErrors        []fieldError          `json:"fieldErrors,omitempty"`
+	ErrorMessage       string                `json:"errorMessage,omitempty"`
+}
+
+// raw returns x as the core's extras blob.
+func (x txnExtras) raw() json.RawMessage {
+	b, _ := json.Marshal(x)
+	return b
+}
+
+// extrasOf reads a transaction's Paysafe extras; a transaction another API made has none.
+func extrasOf(t *payments.Transaction) txnExtras {
+	var x txnExtras
+	if len(t.Extras) > 0 {
+		json.Unmarshal(t.Extras, &x)
+	}
+	return x
+}
+
+// paymentCard is the card of a payment request: a token, or a raw card.
+type paymentCard struct {
+	token      string
+	pan        string
+	expiry     card.Expiry
+	cvv        string
+	holderName string
+	noBrand    bool // noBrand marks a valid raw number no Paysafe brand accepts (3002).
+}
+
+// txnInput is a transaction-creating request as read.
+type txnInput struct {
+	ref            string
+	amount         int64
+	settleWithAuth bool
+	dupCheck       bool
+	card           paymentCard
+	billing        *payments.Billing
+	extras         txnExtras
+}
+
+// readAmount reads an amount in minor units, 1–99999999; absent is 0 (and "may not be null"
+// when required).
+func (o obj) readAmount(name string, required bool) int64 {
+	n, st := o.integer(name)
+	switch {
+	case st == absent:
+		if required {
+			o.fail(name, msgNull)
+		}
+		return 0
+	case st == bad:
+		return 0
+	case n < 1:
+		o.fail(name, "must be greater than or equal to 1")
+		return 0
+	case n > maxPaymentAmount:
+		o.fail(name, "must be less than or equal to 99999999")
+		return 0
+	}
+	return int64(n)
+}
+
+// readPaymentCard reads a required card: {paymentToken, cvv?} or {cardNum, cardExpiry, cvv?}.
+func (a *API) readPaymentCard(o obj, name string) paymentCard {
+	var c paymentCard
+	co, st := o.object(name)
+	if st == absent {
+		o.fail(name, msgNull)
+	}
+	if st != present {
+		return c
+	}
+	c.cvv = co.readCVV("cvv")
+	if tok, st := co.str("paymentToken"); st == present && strings.TrimSpace(tok) != "" {
+		c.token = tok
+		return c
+	}
+	pan, ok := co.readPAN("cardNum")
+	c.expiry = co.readExpiry("cardExpiry")
+	c.holderName = co.optString("holderName", 160)
+	c.pan = pan
+	c.noBrand = ok && a.cardType(pan) == ""
+	return c
+}
+
+// readBilling reads an optional billingDetails or shippingDetails object.
+func (o obj) readBilling(name string, shipping bool) *billingJSON {
+	bo, st := o.object(name)
+	if st != present {
+		return nil
+	}
+	b := &billingJSON{
+		Street: bo.optString("street", 50), Street2: bo.optString("street2", 50), City: bo.optString("city", 40),
+		State: bo.optString("state", 40), Zip: bo.optString("zip", 10), Phone: bo.optString("phone", 40),
+	}
+	if shipping {
+		b.RecipientName = bo.optString("recipientName", 255)
+	}
+	if c := bo.optString("country", 2); c != "" {
+		if !country.Valid(strings.ToUpper(c)) {
+			bo.fail("country", "Invalid Country")
+		}
+		b.Country = strings.ToUpper(c)
+	}
+	if *b == (billingJSON{}) {
+		return nil
+	}
+	return b
+}
+
+// readStoredCredential reads an optional storedCredential.
+func (o obj) readStoredCredential(name string) *storedCredentialJSON {
+	so, st := o.object(name)
+	if st != present {
+		return nil
+	}
+	sc := &storedCredentialJSON{
+		Type:       so.enum("type", msgInvalidValue, "ADHOC", "TOPUP", "RECURRING"),
+		Occurrence: so.enum("occurrence", msgInvalidValue, "INITIAL", "SUBSEQUENT"),
+	}
+	if *sc == (storedCredentialJSON{}) {
+		return nil
+	}
+	return sc
+}
+
+// readDescriptor reads an optional merchantDescriptor.
+func (o obj) readDescriptor(name string) *descriptorJSON {
+	do, st := o.object(name)
+	if st != present {
+		return nil
+	}
+	d := &descriptorJSON{DynamicDescriptor: do.optString("dynamicDescriptor", 20), Phone: do.optString("phone", 13)}
+	if *d == (descriptorJSON{}) {
+		return nil
+	}
+	return d
+}
+
+// readKeywords reads an optional array of strings.
+func (o obj) readKeywords(name string) []string {
+	v, ok := o.raw(name)
+	if !ok {
+		return nil
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		o.fail(name, msgInvalidValue)
+		return nil
+	}
+	var out []string
+	for _, e := range arr {
+		switch e := e.(type) {
+		case string:
+			out = append(out, e)
+		case json.Number:
+			out = append(out, plainDecimal(e))
+		default:
+			o.fail(name, msgInvalidValue)
+			return nil
+		}
+	}
+	return out
+}
+
+// readCommon reads the fields every transaction-creating request has: merchantRefNum and
+// dupCheck.
+func (o obj) readCommon(in *txnInput) {
+	in.ref = o.reqString("merchantRefNum", 1, 255)
+	if b := o.boolean("dupCheck"); b != nil {
+		in.dupCheck = *b
+	}
+	in.extras.DupCheck = in.dupCheck
+}
+
+// readAuth reads an auth or a verification request (§2.13, §2.17).
+func (a *API) readAuth(o obj, verification bool) txnInput {
+	var in txnInput
+	o.readCommon(&in)
+	if !verification {
+		in.amount = o.readAmount("amount", true)
+		if b := o.boolean("settleWithAuth"); b != nil {
+			in.settleWithAuth = *b
+		}
+		in.extras.Recurring = o.enum("recurring", msgInvalidValue, "INITIAL", "RECURRING")
+		in.extras.ShippingDetails = o.readBilling("shippingDetails", true)
+		in.extras.Keywords = o.readKeywords("keywords")
+		in.extras.MerchantDescriptor = o.readDescriptor("merchantDescriptor")
+	}
+	in.card = a.readPaymentCard(o, "card")
+	if b := o.readBilling("billingDetails", false); b != nil {
+		in.billing = &payments.Billing{Street: b.Street, Street2: b.Street2, City: b.City, State: b.State, Country: b.Country, Zip: b.Zip, Phone: b.Phone}
+	}
+	in.extras.StoredCredential = o.readStoredCredential("storedCredential")
+	in.extras.CustomerIP = o.readIP("customerIp")
+	in.extras.Description = o.optString("description", 255)
+	return in
+}
+
+// readFollowUp reads a settlement, voidauth or refund request: merchantRefNum, an optional
+// amount and dupCheck.
+func readFollowUp(o obj) txnInput {
+	var in txnInput
+	o.readCommon(&in)
+	in.amount = o.readAmount("amount", false)
+	return in
+}
+
+// source is the core source of a payment card.
+func (c paymentCard) source() payments.Source {
+	if c.token != "" {
+		return payments.Source{Token: c.token, TokenKinds: []string{vault.TokenCard}, CVV: c.cvv}
+	}
+	return payments.Source{Number: c.pan, Expiry: c.expiry, CVV: c.cvv, HolderName: c.holderName}
+}
+
+// txnPath is the collection of a transaction type under an account.
+func txnPath(ty payments.Type) string {
+	switch ty {
+	case payments.TypeAuth:
+		return "auths"
+	case payments.TypeSettlement:
+		return "settlements"
+	case payments.TypeVoid:
+		return "voidauths"
+	case payments.TypeRefund:
+		return "refunds"
+	case payments.TypeVerification:
+		return "verifications"
+	}
+	return "transactions"
+}
+
+// wireID is the id Paysafe shows: a settlement made with its auth carries the auth's id.
+func wireID(t *payments.Transaction) string {
+	if t.Type == payments.TypeSettlement && t.SettleWithAuth && t.ParentID != "" {
+		return t.ParentID
+	}
+	return t.ID
+}
+
+// selfLink is a transaction's self link.
+func (a *API) selfLink(r *http.Request, t *payments.Transaction) link {
+	return link{Rel: "self", Href: a.baseURL(r) + "/cardpayments/v1/accounts/" + t.AccountNumber + "/" + txnPath(t.Type) + "/" + wireID(t)}
+}
+
+// authJSON is an auth (§2.13), in the vendor's key order.
+type authJSON struct {
+	Links                  []link                `json:"links"`
+	ID                     string                `json:"id"`
+	MerchantRefNum         string                `json:"merchantRefNum,omitempty"`
+	TxnTime                string                `json:"txnTime"`
+	Status                 string                `json:"status"`
+	Amount                 int64                 `json:"amount"`
+	SettleWithAuth         bool                  `json:"settleWithAuth"`
+	PreAuth                bool                  `json:"preAuth"`
+	AvailableToSettle      int64                 `json:"availableToSettle"`
+	Card                   *txnCardJSON          `json:"card,omitempty"`
+	AuthCode               string                `json:"authCode,omitempty"`
+	Profile                *customerJSON         `json:"profile,omitempty"`
+	BillingDetails         *billingJSON          `json:"billingDetails,omitempty"`
+	ShippingDetails        *billingJSON          `json:"shippingDetails,omitempty"`
+	MerchantDescriptor     *descriptorJSON       `json:"merchantDescriptor,omitempty"`
+	VisaAdditionalAuthData *struct{}             `json:"visaAdditionalAuthData,omitempty"`
+	CurrencyCode           string                `json:"currencyCode"`
+	AvsResponse            string                `json:"avsResponse,omitempty"`
+	CvvVerification        string                `json:"cvvVerification,omitempty"`
+	Recurring              string                `json:"recurring,omitempty"`
+	StoredCredential       *storedCredentialJSON `json:"storedCredential,omitempty"`
+	CustomerIP             string                `json:"customerIp,omitempty"`
+	Description            string                `json:"description,omitempty"`
+	Keywords               []string              `json:"keywords,omitempty"`
+	Error                  *errorObject          `json:"error,omitempty"`
+	Settlements            []settlementJSON      `json:"settlements,omitempty"`
+}
+
+// settlementJSON is a settlement (§2.14).
+type settlementJSON struct {
+	Links             []link       `json:"links"`
+	ID                string       `json:"id"`
+	MerchantRefNum    string       `json:"merchantRefNum,omitempty"`
+	TxnTime           string       `json:"txnTime"`
+	Status            string       `json:"status"`
+	Amount            int64        `json:"amount"`
+	AvailableToRefund int64        `json:"availableToRefund"`
+	Error             *errorObject `json:"error,omitempty"`
+}
+
+// simpleTxnJSON is a voidauth or a refund (§2.15, §2.16).
+type simpleTxnJSON struct {
+	Links          []link       `json:"links"`
+	ID             string       `json:"id"`
+	MerchantRefNum string       `json:"merchantRefNum,omitempty"`
+	TxnTime        string       `json:"txnTime"`
+	Status         string       `json:"status"`
+	Amount         int64        `json:"amount"`
+	Error          *errorObject `json:"error,omitempty"`
+}
+
+// verificationJSON is a verification (§2.17).
+type verificationJSON struct {
+	Links                  []link                `json:"links"`
+	ID                     string                `json:"id"`
+	MerchantRefNum         string                `json:"merchantRefNum,omitempty"`
+	TxnTime                string                `json:"txnTime"`
+	Status                 string                `json:"status"`
+	Card                   *txnCardJSON          `json:"card,omitempty"`
+	AuthCode               string                `json:"authCode,omitempty"`
+	Profile                *customerJSON         `json:"profile,omitempty"`
+	BillingDetails         *billingJSON          `json:"billingDetails,omitempty"`
+	MerchantDescriptor     *descriptorJSON       `json:"merchantDescriptor,omitempty"`
+	VisaAdditionalAuthData *struct{}             `json:"visaAdditionalAuthData,omitempty"`
+	CurrencyCode           string                `json:"currencyCode"`
+	AvsResponse            string                `json:"avsResponse,omitempty"`
+	CvvVerification        string                `json:"cvvVerification,omitempty"`
+	StoredCredential       *storedCredentialJSON `json:"storedCredential,omitempty"`
+	CustomerIP             string                `json:"customerIp,omitempty"`
+	Description            string                `json:"description,omitempty"`
+	Error                  *errorObject          `json:"error,omitempty"`
+}
+
+// txnErrorJSON is the card-payment error envelope (§1.7): the failed transaction's id,
+// reference and self link around the error.
+type txnErrorJSON struct {
+	Links          []link      `json:"links"`
+	ID             string      `json:"id"`
+	MerchantRefNum string      `json:"merchantRefNum,omitempty"`
+	Error          errorObject `json:"error"`
+	RiskReasonCode []int       `json:"riskReasonCode,omitempty"`
+	SettleWithAuth *bool       `json:"settleWithAuth,omitempty"`
+}
+
+// render says how much of a transaction a document shows.
+type render uint8
+
+const (
+	renderGet    render = iota // renderGet is a lookup or a list entry.
+	renderCreate               // renderCreate is the answer to the POST that made it.
+)
+
+// txnCard is a transaction's card block.
+func (a *API) txnCard(t *payments.Transaction) *txnCardJSON {
+	if t.Card.LastFour == "" {
+		return nil
+	}
+	c := &txnCardJSON{Type: a.storedCardType(t.Card.BIN, t.Card.PANLength), LastDigits: t.Card.LastFour}
+	if t.Card.ExpMonth != 0 {
+		c.CardExpiry = &expiryJSON{Month: t.Card.ExpMonth, Year: t.Card.ExpYear}
+	}
+	return c
+}
+
+// visaData is the empty visaAdditionalAuthData shown on create for Visa cards.
+func visaData(c *txnCardJSON, mode render) *struct{} {
+	if mode != renderCreate || c == nil {
+		return nil
+	}
+	switch c.Type {
+	case "VI", "VD", "VE":
+		return &struct{}{}
+	}
+	return nil
+}
+
+func billingOf(b *payments.Billing) *billingJSON {
+	if b == nil {
+		return nil
+	}
+	return &billingJSON{Street: b.Street, Street2: b.Street2, City: b.City, State: b.State, Country: b.Country, Zip: b.Zip, Phone: b.Phone}
+}
+
+func customerOf(c *vault.Customer) *customerJSON {
+	if c == nil {
+		return nil
+	}
+	return &customerJSON{FirstName: c.FirstName, LastName: c.LastName, Email: c.Email}
+}
+
+// descriptorOf is the request's merchantDescriptor or the configured default.
+func descriptorOf(x txnExtras) *descriptorJSON {
+	if x.MerchantDescriptor != nil {
+		return x.MerchantDescriptor
+	}
+	d := defaultDescriptor
+	return &d
+}
+
+// storedCredentialOf is the storedCredential sent, or the one derived from recurring.
+func storedCredentialOf(x txnExtras) *storedCredentialJSON {
+	switch {
+	case x.StoredCredential != nil:
+		return x.StoredCredential
+	case x.Recurring == "RECURRING":
+		return &storedCredentialJSON{Type: "RECURRING", Occurrence: "SUBSEQUENT"}
+	case x.Recurring == "INITIAL":
+		return &storedCredentialJSON{Type: "RECURRING", Occurrence: "INITIAL"}
+	}
+	return nil
+}
+
+// txnError is the error object of a FAILED transaction, or nil.
+func (a *API) txnError(r *http.Request, t *payments.Transaction) *errorObject {
+	if t.Status != payments.StatusFailed {
+		return nil
+	}
+	e := a.failure(t)
+	o := e.object(r)
+	return &o
+}
+
+// failure is the Paysafe error a FAILED transaction carries.
+func (a *API) failure(t *payments.Transaction) *apiError {
+	x := extrasOf(t)
+	code := t.ErrorCode
+	if _, ok := codeTable[code]; !ok {
+		code = "1000"
+	}
+	return &apiError{Code: code, Message: x.ErrorMessage, FieldErrors: x.FieldErrors}
+}
+
+// toAuthJSON renders an auth; settlement is its settlement-on-approval, shown on create.
+func (a *API) toAuthJSON(r *http.Request, t *payments.Transaction, settlement *payments.Transaction, mode render) authJSON {
+	x := extrasOf(t)
+	c := a.txnCard(t)
+	out := authJSON{
+		Links: []link{a.selfLink(r, t)}, ID: t.ID, MerchantRefNum: t.MerchantRefNum, TxnTime: timestamp(t.TxnTime),
+		Status: string(t.Status), Amount: t.Amount, SettleWithAuth: t.SettleWithAuth, AvailableToSettle: t.Available,
+		Card: c, AuthCode: t.AuthCode, Profile: customerOf(t.Customer), BillingDetails: billingOf(t.Billing),
+		ShippingDetails: x.ShippingDetails, MerchantDescriptor: descriptorOf(x), VisaAdditionalAuthData: visaData(c, mode),
+		CurrencyCode: t.Currency, AvsResponse: avsResponse(t.AVS), CvvVerification: cvvVerification(t.CVV),
+		Recurring: x.Recurring, CustomerIP: x.CustomerIP, Description: x.Description, Keywords: x.Keywords,
+		Error: a.txnError(r, t),
+	}
+	if t.SettleWithAuth && t.Approved() {
+		out.Links = append([]link{{Rel: "settlement", Href: a.baseURL(r) + "/cardpayments/v1/accounts/" + t.AccountNumber + "/settlements/" + t.ID}}, out.Links...)
+	}
+	if mode == renderGet {
+		out.StoredCredential = storedCredentialOf(x)
+	} else if settlement != nil {
+		out.Settlements = []settlementJSON{a.toSettlementJSON(r, settlement)}
+	}
+	return out
+}
+
+// toSettlementJSON renders a settlement.
+func (a *API) toSettlementJSON(r *http.Request, t *payments.Transaction) settlementJSON {
+	return settlementJSON{
+		Links: []link{a.selfLink(r, t)}, ID: wireID(t), MerchantRefNum: t.MerchantRefNum, TxnTime: timestamp(t.TxnTime),
+		Status: string(t.Status), Amount: t.Amount, AvailableToRefund: t.Available, Error: a.txnError(r, t),
+	}
+}
+
+// toSimpleJSON renders a voidauth or a refund.
+func (a *API) toSimpleJSON(r *http.Request, t *payments.Transaction) simpleTxnJSON {
+	return simpleTxnJSON{
+		Links: []link{a.selfLink(r, t)}, ID: t.ID, MerchantRefNum: t.MerchantRefNum, TxnTime: timestamp(t.TxnTime),
+		Status: string(t.Status), Amount: t.Amount, Error: a.txnError(r, t),
+	}
+}
+
+// toVerificationJSON renders a verification.
+func (a *API) toVerificationJSON(r *http.Request, t *payments.Transaction, mode render) verificationJSON {
+	x := extrasOf(t)
+	c := a.txnCard(t)
+	out := verificationJSON{
+		Links: []link{a.selfLink(r, t)}, ID: t.ID, MerchantRefNum: t.MerchantRefNum, TxnTime: timestamp(t.TxnTime),
+		Status: string(t.Status), Card: c, AuthCode: t.AuthCode, Profile: customerOf(t.Customer),
+		BillingDetails: billingOf(t.Billing), MerchantDescriptor: descriptorOf(x), VisaAdditionalAuthData: visaData(c, mode),
+		CurrencyCode: t.Currency, AvsResponse: avsResponse(t.AVS), CvvVerification: cvvVerification(t.CVV),
+		CustomerIP: x.CustomerIP, Description: x.Description, Error: a.txnError(r, t),
+	}
+	if mode == renderGet {
+		out.StoredCredential = x.StoredCredential
+	}
+	return out
+}
+
+// toTxnJSON renders any Paysafe transaction type for a lookup or a list.
+func (a *API) toTxnJSON(r *http.Request, t *payments.Transaction) any {
+	switch t.Type {
+	case payments.TypeAuth:
+		return a.toAuthJSON(r, t, nil, renderGet)
+	case payments.TypeSettlement:
+		return a.toSettlementJSON(r, t)
+	case payments.TypeVerification:
+		return a.toVerificationJSON(r, t, renderGet)
+	}
+	return a.toSimpleJSON(r, t)
+}
