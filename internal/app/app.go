@@ -20,7 +20,9 @@ import (
 
 	"github.com/payvault/payvault/internal/api/httpx"
 	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -53,6 +55,12 @@ type Config struct {
 	SUTTTL             time.Duration // SUTTTL overrides the single-use token life.
 	// BACSMandateActivation overrides how long a new BACS mandate stays PENDING (7 days).
 	BACSMandateActivation time.Duration
+	// BatchDelay overrides how long a settlement or refund stays PENDING (24 h).
+	BatchDelay time.Duration
+	// SimulatorDelayScale multiplies the sandbox processor's delays (1 when nil; 0 means none).
+	SimulatorDelayScale *float64
+	// SimulatorMaxDelay caps one sandbox delay (0: no cap).
+	SimulatorMaxDelay time.Duration
 
 	Logger *slog.Logger // Logger receives every log line; it never sees secrets.
 	Out    io.Writer    // Out receives first-start credentials (stdout by default).
@@ -65,8 +73,11 @@ type Main struct {
 	Store   *sqlstore.Store
 	Keyring *keys.Keyring
 	Vault   *vault.Service
-	Metrics *httpx.Metrics
-	Handler http.Handler
+	// Payments is the payments core; Idempotency keeps every API's POSTs safe to retry.
+	Payments    *payments.Service
+	Idempotency *idempotency.Keeper
+	Metrics     *httpx.Metrics
+	Handler     http.Handler
 
 	// Credentials are the sandbox merchant's, set only on the first start.
 	Credentials *vault.MerchantCredentials
@@ -139,6 +150,7 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 		return err
 	}
 	m.Vault = vault.NewService(m.Store, m.Keyring, bins, vault.Config{SUTTTL: cfg.SUTTTL, Now: cfg.Now, BACSMandateActivation: cfg.BACSMandateActivation})
+	m.openPayments()
 	m.Metrics = httpx.NewMetrics()
 	m.rekey = m.newRekeyJob()
 	if bootstrap {
@@ -323,6 +335,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
+	m.recoverPayments(ctx)
 	m.startBackground(bg)
 	m.server = &http.Server{
 		Handler:           m.Handler,
@@ -352,7 +365,11 @@ func (m *Main) Run(ctx context.Context) error {
 
 // startBackground starts the keyring watcher and the token sweeper.
 func (m *Main) startBackground(ctx context.Context) {
-	m.wg.Add(4)
+	m.wg.Add(5)
+	go func() {
+		defer m.wg.Done()
+		m.paymentsBackground(ctx)
+	}()
 	go func() {
 		defer m.wg.Done()
 		m.retention(ctx, time.Hour)

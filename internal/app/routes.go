@@ -17,14 +17,17 @@ func (m *Main) routes() http.Handler {
 	mux.Handle("GET /metrics", m.Metrics.Handler())
 	mux.Handle("/v2/", fortis.New(m.Vault, fortis.Options{
 		Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL, TrustedUpstream: m.Config.TLSTerminatedUpstream,
+		Idempotency: m.fortisIdempotency,
 	}))
 	ps := paysafe.New(paysafe.Config{
 		Vault: m.Vault, Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL,
 		TrustedUpstream: m.Config.TLSTerminatedUpstream, Now: m.Config.Now,
+		Payments: m.Payments, Idempotency: m.Idempotency,
 	})
 	// The Paysafe API owns /customervault, /cardpayments and every unknown path (5273 JSON).
 	mux.Handle("/", ps)
-	adm := admin.New(admin.Config{Vault: m.Vault, CheckToken: m.CheckAdminToken, Logger: m.Config.Logger})
+	adm := admin.New(admin.Config{Vault: m.Vault, CheckToken: m.CheckAdminToken, Logger: m.Config.Logger, Idempotency: m.Idempotency})
+	adm.BatchRoutes(m.Payments)
 	mux.Handle("/admin/v1/", adm)
 	mux.Handle("/admin/v1", adm)
 	return httpx.Wrap(httpx.Recover(mux, m.Config.Logger, handleUnknownPanic), httpx.Options{

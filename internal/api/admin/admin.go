@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/payvault/payvault/internal/api/httpx"
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -28,6 +29,9 @@ type Config struct {
 	CheckToken func(ctx context.Context, token string) bool
 	// Logger receives internal errors with the request id.
 	Logger *slog.Logger
+	// Idempotency, when set, runs every POST under the Idempotency-Key discipline; answers
+	// that carry secrets are never kept.
+	Idempotency *idempotency.Keeper
 }
 
 // API serves /admin/v1.
@@ -79,10 +83,29 @@ func (a *API) Handle(method, pattern string, h func(w http.ResponseWriter, r *ht
 			writeError(w, http.StatusUnauthorized, "unauthorized", "A valid admin token is required (Authorization: Bearer).", "")
 			return
 		}
-		if err := h(w, r); err != nil {
-			a.writeErr(w, r, err)
+		run := func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
+				a.writeErr(w, r, err)
+			}
 		}
+		if method == http.MethodPost && a.cfg.Idempotency != nil {
+			a.cfg.Idempotency.Serve(w, r, "", "admin", writeIdempotencyConflict, run)
+			return
+		}
+		run(w, r)
 	})
+}
+
+// writeIdempotencyConflict answers a refused Idempotency-Key repeat with 409.
+func writeIdempotencyConflict(w http.ResponseWriter, r *http.Request, why idempotency.Reason) {
+	msg := "The Idempotency-Key was already used with a different request."
+	switch why {
+	case idempotency.InProgress:
+		msg = "A request with this Idempotency-Key is still being processed."
+	case idempotency.NotReplayable:
+		msg = "The request with this Idempotency-Key was already processed; its answer held secrets and was not kept."
+	}
+	writeError(w, http.StatusConflict, "idempotency_conflict", msg, "")
 }
 
 // ServeHTTP answers a request under /admin/v1.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -139,6 +140,7 @@ func (a *API) merchant(ctx context.Context, r *http.Request) (*vault.Merchant, e
 // credentials, shown only now; it is marked no-store and must never be kept by any
 // idempotency or response cache.
 func (a *API) handleMerchantCreate(w http.ResponseWriter, r *http.Request) error {
+	idempotency.NoStore(r.Context()) // the answer carries secrets
 	var in struct {
 		Name          string `json:"name"`
 		Live          bool   `json:"live"`
@@ -217,6 +219,7 @@ func (a *API) handleLocationOrigins(w http.ResponseWriter, r *http.Request) erro
 // handleLocationCreate answers POST /admin/v1/merchants/{mid}/locations. The answer carries
 // the location's ticket hash key, shown only now.
 func (a *API) handleLocationCreate(w http.ResponseWriter, r *http.Request) error {
+	idempotency.NoStore(r.Context()) // the answer carries secrets
 	var in struct {
 		Name          string `json:"name"`
 		AccountNumber string `json:"account_number"`
@@ -273,6 +276,7 @@ func (a *API) handleLocationGet(w http.ResponseWriter, r *http.Request) error {
 // handleUserCreate answers POST /admin/v1/merchants/{mid}/users. The answer carries the user's
 // api key, shown only now.
 func (a *API) handleUserCreate(w http.ResponseWriter, r *http.Request) error {
+	idempotency.NoStore(r.Context()) // the answer carries secrets
 	var in struct {
 		Username          string   `json:"username"`
 		Email             string   `json:"email"`

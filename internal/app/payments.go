@@ -1,0 +1,72 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/payvault/payvault/internal/api/fortis"
+	"github.com/payvault/payvault/internal/api/paysafe"
+	"github.com/payvault/payvault/internal/idempotency"
+	"github.com/payvault/payvault/internal/payments"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// openPayments builds the payments core, with the sandbox processor running each vendor API's
+// trigger table, and the idempotency keeper every API's POSTs go through.
+func (m *Main) openPayments() {
+	cfg := m.Config
+	scale := 1.0
+	if cfg.SimulatorDelayScale != nil {
+		scale = *cfg.SimulatorDelayScale
+	}
+	sandbox := payments.NewSandbox(map[string]*payments.Triggers{
+		"paysafe": paysafe.SandboxTriggers(),
+	}, payments.SandboxConfig{DelayScale: scale, MaxDelay: cfg.SimulatorMaxDelay})
+	m.Payments = payments.NewService(m.Store, m.Vault, m.Keyring, payments.Config{
+		Processors: map[string]payments.Processor{payments.SandboxName: sandbox},
+		BatchDelay: cfg.BatchDelay,
+		Now:        cfg.Now,
+	})
+	m.Idempotency = idempotency.New(m.Store, m.Keyring, idempotency.Config{Now: cfg.Now})
+}
+
+// fortisIdempotency is the Fortis API's idempotency hook: keys are scoped to the user's
+// merchant and the Fortis API, and a reused key is answered in the Fortis envelope.
+func (m *Main) fortisIdempotency(w http.ResponseWriter, r *http.Request, p *vault.Principal, _ string, next http.HandlerFunc) {
+	m.Idempotency.Serve(w, r, p.MerchantID(), "fortis", fortis.WriteIdempotencyConflict, next)
+}
+
+// recoverPayments resolves transactions left RECEIVED by a crash, and logs what it did.
+func (m *Main) recoverPayments(ctx context.Context) {
+	n, err := m.Payments.Recover(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		m.Config.Logger.Warn("payments: recovery failed", "err", err)
+	case n > 0:
+		m.Config.Logger.Info("payments: resolved interrupted transactions", "count", n)
+	}
+}
+
+// paymentsBackground recovers interrupted transactions every minute and sweeps idempotency
+// keys past their 24 hours every hour, until ctx ends.
+func (m *Main) paymentsBackground(ctx context.Context) {
+	recoverTick := time.NewTicker(time.Minute)
+	defer recoverTick.Stop()
+	sweepTick := time.NewTicker(time.Hour)
+	defer sweepTick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-recoverTick.C:
+			m.recoverPayments(ctx)
+		case <-sweepTick.C:
+			if n, err := m.Idempotency.Sweep(ctx); err != nil && ctx.Err() == nil {
+				m.Config.Logger.Warn("idempotency: sweep failed", "err", err)
+			} else if n > 0 {
+				m.Config.Logger.Info("idempotency: swept expired keys", "count", n)
+			}
+		}
+	}
+}
