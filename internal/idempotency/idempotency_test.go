@@ -28,6 +28,7 @@ func TestMain(m *testing.M) { storetest.RunMain(m) }
 type server struct {
 	url   string
 	store *sqlstore.Store
+	keep  *idempotency.Keeper
 	runs  atomic.Int32
 	now   atomic.Int64
 	// handler decides the answer of a run.
@@ -62,6 +63,7 @@ func mustServer(t *testing.T, st *sqlstore.Store) *server {
 	s := &server{store: st}
 	s.now.Store(time.Now().UnixMilli())
 	k := idempotency.New(st, kr, idempotency.Config{Wait: 10 * time.Second, Now: func() time.Time { return time.UnixMilli(s.now.Load()) }})
+	s.keep = k
 	conflict := func(w http.ResponseWriter, r *http.Request, why idempotency.Reason) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusConflict)
@@ -149,10 +151,13 @@ func TestReplay(t *testing.T) {
 				}
 			})
 		}
-		// After the retention the key is free again.
+		// After the retention the key is free again, and the sweeper removes the old keys.
 		s.now.Add((25 * time.Hour).Milliseconds())
 		if got := s.post(t, "/things", "m1", "k-1", `b`); got.Status != 201 || got.Replayed != "" {
 			t.Errorf("after 24 h: %+v", got)
+		}
+		if n, err := s.keep.Sweep(context.Background()); err != nil || n != 2 {
+			t.Errorf("sweep = %d, %v; want the other merchant's and the long key's", n, err)
 		}
 	})
 }

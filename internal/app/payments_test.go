@@ -1,0 +1,179 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/logtest"
+	"github.com/payvault/payvault/internal/payments"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+const testAdminToken = "app-test-admin-token-0123456789abcdef"
+
+// mustApp opens payvault on a fresh data dir, with its handler served by httptest.
+func mustApp(t *testing.T) (*Main, string) {
+	t.Helper()
+	log, capture := logtest.New(t)
+	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, Out: &nopWriter{}, AdminToken: testAdminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	c := m.Credentials
+	capture.Forbid(testAdminToken, c.Paysafe.APIKeySecret, c.Fortis.UserAPIKey, c.Fortis.TicketHashKey)
+	srv := httptest.NewServer(m.Handler)
+	t.Cleanup(srv.Close)
+	return m, srv.URL
+}
+
+type exchange struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func send(t *testing.T, method, url, body string, header map[string]string) exchange {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	x := exchange{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	json.Unmarshal(raw, &x.body)
+	return x
+}
+
+// TestFortisIdempotency: the Fortis API's POSTs replay the first answer for a repeated key and
+// refuse a reused key with the Fortis envelope.
+func TestFortisIdempotency(t *testing.T) {
+	m, url := mustApp(t)
+	f := m.Credentials.Fortis
+	h := map[string]string{"developer-id": f.DeveloperID, "user-id": f.UserID, "user-api-key": f.UserAPIKey, "Idempotency-Key": "contact-1"}
+	body := `{"contact":{"location_id":"` + f.LocationID + `","last_name":"Key"}}`
+	first := send(t, "POST", url+"/v2/contacts", body, h)
+	second := send(t, "POST", url+"/v2/contacts", body, h)
+	if first.status != 201 || second.status != 201 || first.raw != second.raw || second.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: %d %s / %d %s", first.status, first.raw, second.status, second.raw)
+	}
+	c := send(t, "POST", url+"/v2/contacts", strings.Replace(body, "Key", "Other", 1), h)
+	want := map[string]any{"name": "Conflict", "message": "The Idempotency-Key was already used with a different request.", "code": 0.0, "status": 409.0}
+	if d := cmp.Diff(want, c.body); d != "" || c.status != 409 {
+		t.Errorf("conflict %d (-want +got)\n%s", c.status, d)
+	}
+}
+
+// TestAdminSecretsNotKept: an admin answer carrying credentials is never stored; a repeat of
+// the key is refused rather than replayed (or run twice).
+func TestAdminSecretsNotKept(t *testing.T) {
+	m, url := mustApp(t)
+	h := map[string]string{"Authorization": "Bearer " + testAdminToken, "Idempotency-Key": "merchant-1"}
+	first := send(t, "POST", url+"/admin/v1/merchants", `{"name":"Shop"}`, h)
+	if first.status != 201 {
+		t.Fatalf("create: %d %s", first.status, first.raw)
+	}
+	again := send(t, "POST", url+"/admin/v1/merchants", `{"name":"Shop"}`, h)
+	if again.status != 409 || strings.Contains(again.raw, "api_key_secret") {
+		t.Errorf("repeat: %d %s", again.status, again.raw)
+	}
+	rec, err := m.Store.GetIdempotencyKey(context.Background(), "", "admin", "merchant-1")
+	if err != nil || len(rec.Body) != 0 || rec.State != "secret" {
+		t.Errorf("stored record = %+v, %v", rec, err)
+	}
+	n, err := m.Store.CountMerchants(context.Background())
+	if err != nil || n != 2 {
+		t.Errorf("%d merchants, want the sandbox one and one created", n)
+	}
+}
+
+// TestAdminBatch: POST /admin/v1/batch completes pending settlements now.
+func TestAdminBatch(t *testing.T) {
+	m, url := mustApp(t)
+	ps := m.Credentials.Paysafe
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(ps.APIKeyID+":"+ps.APIKeySecret))
+	a := send(t, "POST", url+"/cardpayments/v1/accounts/"+ps.AccountNumber+"/auths",
+		`{"merchantRefNum":"b","amount":100,"settleWithAuth":true,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`,
+		map[string]string{"Authorization": basic})
+	if a.status != 200 {
+		t.Fatalf("auth: %d %s", a.status, a.raw)
+	}
+	st := func() string {
+		return send(t, "GET", url+"/cardpayments/v1/accounts/"+ps.AccountNumber+"/settlements/"+a.body["id"].(string), "", map[string]string{"Authorization": basic}).body["status"].(string)
+	}
+	if s := st(); s != "PENDING" {
+		t.Fatalf("settlement %s", s)
+	}
+	b := send(t, "POST", url+"/admin/v1/batch", ``, map[string]string{"Authorization": "Bearer " + testAdminToken})
+	if b.status != 200 || b.body["completed"] != 1.0 {
+		t.Errorf("batch: %d %s", b.status, b.raw)
+	}
+	if s := st(); s != "COMPLETED" {
+		t.Errorf("settlement after batch %s", s)
+	}
+	if r := send(t, "POST", url+"/admin/v1/batch", ``, nil); r.status != 401 {
+		t.Errorf("batch without the admin token: %d", r.status)
+	}
+	if r := send(t, "POST", url+"/admin/v1/batch", `{"merchant_id":"nope"}`, map[string]string{"Authorization": "Bearer " + testAdminToken}); r.status != 404 {
+		t.Errorf("batch of an unknown merchant: %d %s", r.status, r.raw)
+	}
+}
+
+// TestRecoverOnStart: a transaction a crash left RECEIVED is failed when payvault starts.
+func TestRecoverOnStart(t *testing.T) {
+	m, _ := mustApp(t)
+	ctx := context.Background()
+	loc, err := m.Store.GetLocationByAccount(ctx, m.Credentials.Paysafe.AccountNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	tr := &payments.Transaction{ID: vault.NewID(), MerchantID: loc.MerchantID, LocationID: loc.ID, AccountNumber: loc.AccountNumber,
+		API: "paysafe", Type: payments.TypeAuth, Status: payments.StatusReceived, Amount: 100, Currency: "USD", PaymentMethod: "cc",
+		TxnTime: old, Created: old, Modified: old}
+	if err := m.Store.Write(ctx, func(tx vault.Tx) error { return tx.(payments.Tx).InsertTransaction(ctx, tr) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(rctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := m.Store.GetTransaction(ctx, loc.MerchantID, tr.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == payments.StatusFailed && got.Reason == payments.ReasonInterrupted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("transaction still %s after start", got.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+}
