@@ -23,7 +23,7 @@ func TestSeed000(t *testing.T) {
 	year := strconv.Itoa(time.Now().Year() + 5)
 	var n int
 	token := func() string { n++; return fmt.Sprintf("seed000mcid%d%d", time.Now().UnixNano()%1e6, n) } // RandomTokenGenerator().generateToken()
-	number := func() string { n++; return strconv.Itoa(79613476 + n) }                                 // RandomTokenGenerator().generateNumber(), a JSON number
+	number := func() string { n++; return strconv.Itoa(79613476 + n) }                                  // RandomTokenGenerator().generateNumber(), a JSON number
 
 	// step makes one call and checks its status (and code, for errors).
 	step := func(name string, auth, method, path, body string, want int, wantCode string) response {
