@@ -83,6 +83,7 @@ func (a *API) Handle(method, pattern string, h func(w http.ResponseWriter, r *ht
 			writeError(w, http.StatusUnauthorized, "unauthorized", "A valid admin token is required (Authorization: Bearer).", "")
 			return
 		}
+		r = r.WithContext(vault.WithActor(r.Context(), "admin"))
 		run := func(w http.ResponseWriter, r *http.Request) {
 			if err := h(w, r); err != nil {
 				a.writeErr(w, r, err)

@@ -107,7 +107,7 @@ func (a *API) handle(method, pattern string, acc access, h handlerFunc) {
 				a.writeError(w, r, err)
 				return
 			}
-			r = r.WithContext(withPrincipal(r.Context(), p))
+			r = r.WithContext(vault.WithActor(withPrincipal(r.Context(), p), "paysafe:"+p.CredID))
 		}
 		run := func(w http.ResponseWriter, r *http.Request) {
 			if err := h(w, r, p); err != nil {

@@ -232,6 +232,8 @@ func (e *env) validate(tb testing.TB, c call, req *http.Request, r reply) {
 		vreq.URL.Path = "/"
 	}
 	vreq.Body = io.NopCloser(strings.NewReader(c.body))
+	// The server never checks Content-Type; the document describes bodies as JSON.
+	vreq.Header.Set("Content-Type", "application/json")
 	route, params, err := e.router.FindRoute(vreq)
 	if err != nil {
 		e.checkErrorBody(tb, c, r)

@@ -1,0 +1,214 @@
+package paysafe_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// TestClientTolerance covers §1.3: trailing slashes, any or no Content-Type, bodies on GET and
+// DELETE ignored, unknown fields ignored at any depth, null and "" as absent, loose scalars.
+func TestClientTolerance(t *testing.T) {
+	e := MustEnv(t)
+	r := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles/", header: map[string]string{"Content-Type": ""},
+		body: `{"merchantCustomerId":12345,"locale":"en_US","firstName":null,"lastName":"","email":"","id":"x","status":"GONE","paymentToken":"Pxxx",
+		        "links":[{"rel":"self"}],"extra":{"deep":[1,{"x":null}]}}`})
+	pid := r.str("id")
+	want := map[string]any{"id": pid, "status": "ACTIVE", "merchantCustomerId": "12345", "locale": "en_US", "paymentToken": r.str("paymentToken")}
+	if d := cmp.Diff(want, r.body); d != "" {
+		t.Errorf("profile (-want +got)\n%s", d)
+	}
+	if !strings.HasPrefix(r.str("paymentToken"), "P") || r.str("paymentToken") == "Pxxx" {
+		t.Errorf("paymentToken = %q", r.str("paymentToken"))
+	}
+	// text/plain is parsed as JSON all the same, and no Content-Type is ever refused (no 415).
+	aid := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/addresses/", header: map[string]string{"Content-Type": "text/plain"},
+		body: `{"country":"gb","defaultShippingAddressIndicator":"TRUE","zip":10014,"unknown":{"a":1}}`}).str("id")
+	a := e.must(t, 200, call{method: "GET", path: "/customervault/v1/profiles/" + pid + "/addresses/" + aid + "/", body: `{not json at all`, loose: true})
+	if a.str("country") != "GB" || a.body["defaultShippingAddressIndicator"] != true || a.str("zip") != "10014" {
+		t.Errorf("address = %s", a.raw)
+	}
+	// Loose card fields: strings for integers, a float with zero fraction, "true" for a boolean.
+	c := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/cards/",
+		body: `{"cardNum":4111111111111111,"cardExpiry":{"month":"12","year":2040.0},"defaultCardIndicator":"false","billingAddressId":"` + aid + `","card":{"ignored":true}}`})
+	if c.body["defaultCardIndicator"] != false || c.str("lastDigits") != "1111" {
+		t.Errorf("card = %s", c.raw)
+	}
+	// fields: a raw or %2C-encoded comma list in any case, unknown values ignored.
+	for _, q := range []string{"fields=cards,ADDRESSES,bogus", "fields=Addresses%2Ccards", "fields=cards&fields=addresses"} {
+		g := e.must(t, 200, call{method: "GET", path: "/customervault/v1/profiles/" + pid + "?" + q + "&unexpected=1"})
+		cards, _ := g.body["cards"].([]any)
+		addrs, _ := g.body["addresses"].([]any)
+		if len(cards) != 1 || len(addrs) != 1 {
+			t.Errorf("%s: %s", q, g.raw)
+		}
+		if _, ok := cards[0].(map[string]any)["storedCredentialTokenStatus"]; ok {
+			t.Errorf("embedded cards carry storedCredentialTokenStatus")
+		}
+	}
+	g := e.must(t, 200, call{method: "GET", path: "/customervault/v1/profiles/" + pid + "?fields=achbankaccounts,sepabankaccounts"})
+	if d := cmp.Diff([]any{}, g.body["achBankAccounts"]); d != "" {
+		t.Errorf("an empty subcomponent must be [] (-want +got)\n%s", d)
+	}
+	// DELETE ignores its body and answers 200 with an empty body.
+	d := e.must(t, 200, call{method: "DELETE", path: "/customervault/v1/profiles/" + pid + "/cards/" + c.str("id") + "/", body: `{"x":`, loose: true})
+	if len(d.raw) != 0 || d.header.Get("Content-Length") != "0" {
+		t.Errorf("DELETE body %q, Content-Length %q", d.raw, d.header.Get("Content-Length"))
+	}
+}
+
+// TestPutReplaces covers §1.9: PUT replaces mutable fields, keeps bank identity fields when
+// absent, and changes default flags only on an explicit value.
+func TestPutReplaces(t *testing.T) {
+	e := MustEnv(t)
+	pid := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles",
+		body: `{"merchantCustomerId":"put-1","locale":"en_US","firstName":"A","phone":"1","cellPhone":"2","gender":"F","ip":"::1"}`}).str("id")
+	p := e.must(t, 200, call{method: "PUT", path: "/customervault/v1/profiles/" + pid, body: `{"merchantCustomerId":"put-2","locale":"fr_CA","lastName":"B","card":{"cardNum":"x"},"id":"ignored"}`})
+	want := map[string]any{"id": pid, "status": "ACTIVE", "merchantCustomerId": "put-2", "locale": "fr_CA", "lastName": "B", "paymentToken": p.str("paymentToken")}
+	if d := cmp.Diff(want, p.body); d != "" {
+		t.Errorf("profile PUT (-want +got)\n%s", d)
+	}
+
+	a1 := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/addresses", body: `{"country":"US","city":"X","defaultShippingAddressIndicator":true}`}).str("id")
+	a2 := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/addresses", body: `{"country":"US"}`}).str("id")
+	u := e.must(t, 200, call{method: "PUT", path: "/customervault/v1/profiles/" + pid + "/addresses/" + a1, body: `{"country":"CA"}`})
+	if u.str("city") != "" || u.body["defaultShippingAddressIndicator"] != true {
+		t.Errorf("address PUT without the flag = %s", u.raw)
+	}
+	e.must(t, 200, call{method: "PUT", path: "/customervault/v1/profiles/" + pid + "/addresses/" + a2, body: `{"country":"CA","defaultShippingAddressIndicator":true}`})
+	if g := e.must(t, 200, call{method: "GET", path: "/customervault/v1/profiles/" + pid + "/addresses/" + a1}); g.body["defaultShippingAddressIndicator"] != false {
+		t.Errorf("the old default shipping address kept its flag: %s", g.raw)
+	}
+
+	// Cards: the first is the default; true moves it; false clears it; absent keeps it.
+	cards := "/customervault/v1/profiles/" + pid + "/cards/"
+	c1 := e.must(t, 201, call{method: "POST", path: cards, body: `{"cardNum":"4111111111111111","cardExpiry":{"month":1,"year":2040},"nickName":"one"}`}).str("id")
+	c2 := e.must(t, 201, call{method: "POST", path: cards, body: `{"cardNum":"5200400000000009","cardExpiry":{"month":1,"year":2040}}`}).str("id")
+	isDefault := func(id string) bool {
+		return e.must(t, 200, call{method: "GET", path: cards + id}).body["defaultCardIndicator"] == true
+	}
+	if !isDefault(c1) || isDefault(c2) {
+		t.Error("the first card is not the default")
+	}
+	up := e.must(t, 200, call{method: "PUT", path: cards + c1, body: `{"cardExpiry":{"month":2,"year":2041},"cardNum":"5200400000000009"}`})
+	if _, ok := up.body["nickName"]; ok || up.str("lastDigits") != "1111" || !isDefault(c1) {
+		t.Errorf("card PUT = %s", up.raw)
+	}
+	e.must(t, 200, call{method: "PUT", path: cards + c2, body: `{"cardExpiry":{"month":1,"year":2040},"defaultCardIndicator":true}`})
+	if isDefault(c1) || !isDefault(c2) {
+		t.Error("an explicit true did not move the default")
+	}
+	e.must(t, 200, call{method: "PUT", path: cards + c2, body: `{"cardExpiry":{"month":1,"year":2040},"defaultCardIndicator":false}`})
+	if isDefault(c1) || isDefault(c2) {
+		t.Error("an explicit false did not clear the default")
+	}
+	e.must(t, 200, call{method: "PUT", path: cards + c1, body: `{"cardExpiry":{"month":1,"year":2040},"defaultCardIndicator":"true"}`})
+	e.must(t, 200, call{method: "DELETE", path: cards + c1})
+	if !isDefault(c2) {
+		t.Error("deleting the default card did not promote the oldest remaining one")
+	}
+
+	// Bank identity fields are kept when absent, validated and replaced when present.
+	sepa := "/customervault/v1/profiles/" + pid + "/sepabankaccounts/"
+	s := e.must(t, 201, call{method: "POST", path: sepa, body: `{"accountHolderName":"S","iban":"DE89370400440532013000","bic":"ABNANL2A","billingAddressId":"` + a1 + `","nickName":"n"}`})
+	k := e.must(t, 200, call{method: "PUT", path: sepa + s.str("id"), body: `{"accountHolderName":"T","billingAddressId":"` + a2 + `"}`})
+	if k.str("iban") != s.str("iban") || k.str("bic") != "ABNANL2A" || k.str("nickName") != "" || k.str("accountHolderName") != "T" {
+		t.Errorf("SEPA PUT without identity = %s", k.raw)
+	}
+	k = e.must(t, 200, call{method: "PUT", path: sepa + s.str("id"), body: `{"accountHolderName":"T","billingAddressId":"` + a2 + `","iban":"GB82WEST12345698765432"}`})
+	if k.str("lastDigits") != "5432" || k.str("paymentToken") != s.str("paymentToken") {
+		t.Errorf("SEPA PUT with a new iban = %s", k.raw)
+	}
+	ach := "/customervault/v1/profiles/" + pid + "/achbankaccounts/"
+	b := e.must(t, 201, call{method: "POST", path: ach, body: `{"accountHolderName":"X","accountNumber":"123456789","routingNumber":"211589828","accountType":"CHECKING","billingAddressId":"` + a1 + `"}`})
+	k = e.must(t, 200, call{method: "PUT", path: ach + b.str("id"), body: `{"accountHolderName":"X","accountType":"LOAN","billingAddressId":"` + a1 + `"}`})
+	if k.str("lastDigits") != "6789" || k.str("routingNumber") != "211589828" || k.str("accountType") != "LOAN" {
+		t.Errorf("ACH PUT without identity = %s", k.raw)
+	}
+	if r := e.do(t, call{method: "PUT", path: ach + b.str("id"), body: `{"accountHolderName":"X","accountType":"LOAN","billingAddressId":"` + a1 + `"}`}); r.status != 200 {
+		t.Errorf("ACH PUT with routing kept: %s", r.raw)
+	}
+}
+
+// TestDeleteProfileCascades covers acceptance 6: deleting a profile removes its addresses,
+// cards, bank accounts and mandates in one transaction, and their tokens stop working.
+func TestDeleteProfileCascades(t *testing.T) {
+	e := MustEnv(t)
+	ctx := context.Background()
+	pid := e.MustProfile(t, "cascade")
+	aid := e.MustAddress(t, pid)
+	base := "/customervault/v1/profiles/" + pid
+	c := e.must(t, 201, call{method: "POST", path: base + "/cards", body: `{"cardNum":"4111111111111111","cardExpiry":{"month":1,"year":2040}}`})
+	b := e.must(t, 201, call{method: "POST", path: base + "/bacsbankaccounts", body: `{"accountHolderName":"S","accountNumber":"12345678","sortCode":"207405","billingAddressId":"` + aid + `","mandates":[{"reference":"M1"}]}`})
+	m := b.body["mandates"].([]any)[0].(map[string]any)
+	e.must(t, 200, call{method: "DELETE", path: base})
+	for _, p := range []string{base, base + "/addresses/" + aid, base + "/cards/" + c.str("id"), base + "/bacsbankaccounts/" + b.str("id"), base + "/mandates/" + m["id"].(string)} {
+		if r := e.do(t, call{method: "GET", path: p}); r.status != 404 || r.code() != "5269" {
+			t.Errorf("GET %s after delete: %d %s", p, r.status, r.raw)
+		}
+	}
+	mid := e.creds.MerchantID
+	for _, tok := range []string{c.str("paymentToken"), b.str("paymentToken")} {
+		if _, err := e.store.GetInstrumentByToken(ctx, mid, tok); vault.KindOf(err) != vault.NotFound {
+			t.Errorf("token %s still resolves: %v", tok[:1], err)
+		}
+	}
+	if _, err := e.store.GetAddress(ctx, mid, pid, aid); vault.KindOf(err) != vault.NotFound {
+		t.Errorf("address survived: %v", err)
+	}
+	if _, err := e.store.GetMandate(ctx, mid, m["id"].(string)); vault.KindOf(err) != vault.NotFound {
+		t.Errorf("mandate survived: %v", err)
+	}
+	// The merchantCustomerId is free again.
+	e.MustProfile(t, "cascade")
+}
+
+// TestMandateLifecycle covers §2.10 through the wire, with the operator control in the core.
+func TestMandateLifecycle(t *testing.T) {
+	e := MustEnv(t)
+	pid := e.MustProfile(t, "mandates")
+	aid := e.MustAddress(t, pid)
+	base := "/customervault/v1/profiles/" + pid
+	b := e.must(t, 201, call{method: "POST", path: base + "/bacsbankaccounts", body: `{"accountHolderName":"S","accountNumber":4762,"sortCode":"20 74 05","billingAddressId":"` + aid + `"}`})
+	m := e.must(t, 201, call{method: "POST", path: base + "/bacsbankaccounts/" + b.str("id") + "/mandates/", body: `{"reference":"SUBSCRIP45"}`})
+	if m.str("status") != "PENDING" || m.header.Get("Location") != e.url+base+"/mandates/"+m.str("id") {
+		t.Fatalf("BACS mandate = %s (Location %s)", m.raw, m.header.Get("Location"))
+	}
+	created := m.str("statusChangeDate")
+	e.clock.Add(time.Hour)
+	g := e.must(t, 200, call{method: "GET", path: base + "/mandates/" + m.str("id")})
+	wantChange := e.clock.Now().UTC().Format("2006-01-02T15:04:05Z")
+	if g.str("status") != "ACTIVE" || g.str("statusChangeDate") != wantChange || created == wantChange {
+		t.Errorf("after bacsMandateActivationSeconds = %s", g.raw)
+	}
+	acct := e.must(t, 200, call{method: "GET", path: base + "/bacsbankaccounts/" + b.str("id")})
+	if ms, _ := acct.body["mandates"].([]any); len(ms) != 1 || ms[0].(map[string]any)["status"] != "ACTIVE" {
+		t.Errorf("account mandates = %s", acct.raw)
+	}
+	cx := e.must(t, 200, call{method: "PUT", path: base + "/mandates/" + m.str("id"), body: `{"status":"CANCELLED"}`})
+	if cx.str("status") != "CANCELLED" || cx.str("statusReason") != "MERCHANT_CANCELLED" {
+		t.Errorf("cancel = %s", cx.raw)
+	}
+	e.clock.Add(time.Minute)
+	if again := e.must(t, 200, call{method: "PUT", path: base + "/mandates/" + m.str("id"), body: `{"status":"CANCELLED"}`}); again.str("statusChangeDate") != cx.str("statusChangeDate") {
+		t.Errorf("cancelling twice changed the mandate: %s", again.raw)
+	}
+	// A rejected mandate (operator) cannot be cancelled.
+	r := e.must(t, 201, call{method: "POST", path: base + "/bacsbankaccounts/" + b.str("id") + "/mandates", body: `{"reference":"R2"}`})
+	if _, err := e.svc.SetMandateStatus(context.Background(), r.str("id"), "REJECTED", "", "REJECTED"); err != nil {
+		t.Fatal(err)
+	}
+	if x := e.do(t, call{method: "PUT", path: base + "/mandates/" + r.str("id"), body: `{"status":"CANCELLED"}`}); x.code() != "5068" {
+		t.Errorf("cancel of a rejected mandate = %s", x.raw)
+	}
+	e.must(t, 200, call{method: "DELETE", path: base + "/mandates/" + m.str("id")})
+	e.must(t, 200, call{method: "DELETE", path: base + "/bacsbankaccounts/" + b.str("id")})
+	if x := e.do(t, call{method: "GET", path: base + "/mandates/" + r.str("id")}); x.status != 404 {
+		t.Errorf("a deleted account's mandate: %s", x.raw)
+	}
+}
