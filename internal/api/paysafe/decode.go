@@ -174,7 +174,9 @@ func (o obj) str(name string) (string, state) {
 	case string:
 		return v, present
 	case json.Number:
-		return plainDecimal(v), present
+		if d, ok := plainDecimal(v); ok {
+			return d, present
+		}
 	case bool:
 		return strconv.FormatBool(v), present
 	}
@@ -319,21 +321,24 @@ func (o obj) objects(name string) []obj {
 }
 
 // plainDecimal writes a JSON number as a plain decimal: 796134762 stays as it is and 1e3
-// becomes 1000.
-func plainDecimal(n json.Number) string {
+// becomes 1000. An exponent beyond ±64 is refused rather than expanded.
+func plainDecimal(n json.Number) (string, bool) {
 	s := string(n)
-	if !strings.ContainsAny(s, "eE") {
-		return s
+	i := strings.IndexAny(s, "eE")
+	if i < 0 {
+		return s, true
+	}
+	if exp, err := strconv.Atoi(s[i+1:]); err != nil || exp > 64 || exp < -64 {
+		return "", false
 	}
 	r, ok := new(big.Rat).SetString(s)
 	if !ok {
-		return s
+		return "", false
 	}
 	if r.IsInt() {
-		return r.Num().String()
+		return r.Num().String(), true
 	}
-	f, _ := new(big.Float).SetPrec(200).SetString(s)
-	return f.Text('f', -1)
+	return strings.TrimRight(strings.TrimRight(r.FloatString(64+len(s)), "0"), "."), true
 }
 
 func allDigits(s string) bool {

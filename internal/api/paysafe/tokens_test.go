@@ -1,0 +1,149 @@
+package paysafe_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// TestSingleUseTokens covers §2.11: creation with the single-use key (or server
+// credentials), the 899 s life, consumption exactly once by vaulting, the token's billing
+// address becoming an address, the sealed CVV destroyed on consumption, and the sweeper.
+func TestSingleUseTokens(t *testing.T) {
+	e := MustEnv(t)
+	ctx := context.Background()
+	mid := e.creds.MerchantID
+	sut := e.creds.Paysafe
+	asSUT := func(c call) call { c.user, c.pass = sut.SingleUseKeyID, sut.SingleUseKeySecret; return c }
+	e.logs.Forbid("987")
+
+	tok := e.must(t, 200, asSUT(call{method: "POST", path: "/customervault/v1/singleusetokens/",
+		body: `{"card":{"cardNum":"4917484589897107","cardExpiry":{"month":"1","year":"2040"},"cvv":987,"holderName":"TOKEN HOLDER","billingAddress":{"country":"ca","zip":"M5H 2N2"}}}`}))
+	if tok.body["timeToLiveSeconds"] != float64(899) || tok.body["card"].(map[string]any)["cardType"] != "VE" || tok.body["card"].(map[string]any)["cardCategory"] != "DEBIT" {
+		t.Errorf("token = %s", tok.raw)
+	}
+	value := tok.str("paymentToken")
+	stored, err := e.store.GetOneTimeToken(ctx, mid, value)
+	if err != nil || len(stored.Sealed.CVV) == 0 || string(stored.Sealed.CVV) == "987" {
+		t.Fatalf("the CVV is not sealed: %v", err)
+	}
+
+	pid := e.MustProfile(t, "tokens")
+	c := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/cards", body: `{"singleUseToken":"` + value + `","nickName":"from token","cardNum":"ignored"}`})
+	if c.str("holderName") != "TOKEN HOLDER" || c.str("nickName") != "from token" || c.str("billingAddressId") == "" || c.str("cardType") != "VE" {
+		t.Errorf("card from token = %s", c.raw)
+	}
+	addr := e.must(t, 200, call{method: "GET", path: "/customervault/v1/profiles/" + pid + "/addresses/" + c.str("billingAddressId")})
+	if addr.str("country") != "CA" || addr.str("zip") != "M5H 2N2" {
+		t.Errorf("the token's billing address = %s", addr.raw)
+	}
+	if stored, _ = e.store.GetOneTimeToken(ctx, mid, value); stored.Consumed.IsZero() || len(stored.Sealed.CVV) != 0 {
+		t.Error("consumption did not destroy the CVV")
+	}
+	// A consumed token is gone for the vault, even on another profile.
+	other := e.MustProfile(t, "tokens-2")
+	if r := e.do(t, call{method: "POST", path: "/customervault/v1/profiles/" + other + "/cards", body: `{"singleUseToken":"` + value + `"}`}); r.code() != "5068" {
+		t.Errorf("reused token = %s", r.raw)
+	}
+	// Duplicate detection applies to cards created from tokens.
+	dup := e.must(t, 200, call{method: "POST", path: "/customervault/v1/singleusetokens", body: `{"card":{"cardNum":"4917484589897107","cardExpiry":{"month":2,"year":2041}}}`}).str("paymentToken")
+	if r := e.do(t, call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/cards", body: `{"singleUseToken":"` + dup + `"}`}); r.code() != "7503" {
+		t.Errorf("duplicate from a token = %s", r.raw)
+	}
+
+	// An expired token is unusable, and the sweeper deletes it.
+	old := e.must(t, 200, asSUT(call{method: "POST", path: "/customervault/v1/singleusetokens", body: `{"card":{"cardNum":"4111111111111111","cardExpiry":{"month":1,"year":2040},"cvv":"123"}}`})).str("paymentToken")
+	e.clock.Add(899 * time.Second)
+	if r := e.do(t, call{method: "POST", path: "/customervault/v1/profiles", body: `{"merchantCustomerId":"late","locale":"en_US","card":{"singleUseToken":"` + old + `"}}`}); r.code() != "5068" ||
+		r.fieldErrs()[0] != "card.singleUseToken: The specified value does not exist in the system." {
+		t.Errorf("expired token = %s", r.raw)
+	}
+	if n, err := e.svc.SweepTokens(ctx); err != nil || n < 1 {
+		t.Errorf("SweepTokens = %d, %v", n, err)
+	}
+	if _, err := e.store.GetOneTimeToken(ctx, mid, old); vault.KindOf(err) != vault.NotFound {
+		t.Errorf("swept token still stored: %v", err)
+	}
+	// The failed profile create left nothing behind (one transaction).
+	if r := e.do(t, call{method: "GET", path: "/customervault/v1/profiles?merchantCustomerId=late"}); r.status != 404 {
+		t.Errorf("a failed profile-with-card create left a profile: %s", r.raw)
+	}
+}
+
+// TestBankTokens covers the ACH and EFT tokens and vaulting them.
+func TestBankTokens(t *testing.T) {
+	e := MustEnv(t)
+	sut := e.creds.Paysafe
+	asSUT := func(c call) call { c.user, c.pass = sut.SingleUseKeyID, sut.SingleUseKeySecret; return c }
+	ach := e.must(t, 200, asSUT(call{method: "POST", path: "/customervault/v1/achsingleusetokens",
+		body: `{"achBankAccount":{"accountHolderName":"XYZ Business","accountNumber":796134762,"routingNumber":"123456789","accountType":"SAVINGS"},
+		        "profile":{"firstName":"Jo","email":"jo@example.com"},"billingAddress":{"country":"US","zip":"10014"}}`}))
+	d := ach.body["achBankAccount"].(map[string]any)
+	if d["lastDigits"] != "4762" || d["accountType"] != "SAVINGS" || ach.body["profile"].(map[string]any)["firstName"] != "Jo" {
+		t.Errorf("ACH token = %s", ach.raw)
+	}
+	if _, ok := d["accountNumber"]; ok {
+		t.Error("the ACH token echoes the account number")
+	}
+	pid := e.MustProfile(t, "bank-tokens")
+	b := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/achbankaccounts", body: `{"singleUseToken":"` + ach.str("paymentToken") + `","nickName":"n"}`})
+	if b.str("accountHolderName") != "XYZ Business" || b.str("routingNumber") != "123456789" || b.str("lastDigits") != "4762" || b.str("billingAddressId") == "" {
+		t.Errorf("ACH from token = %s", b.raw)
+	}
+	eft := e.must(t, 200, call{method: "POST", path: "/customervault/v1/eftsingleusetokens",
+		body: `{"eftBankAccount":{"accountHolderName":"Sally","accountNumber":"12348123","transitNumber":"25039","institutionId":"001"}}`}).str("paymentToken")
+	// An ACH token is not an EFT token.
+	if r := e.do(t, call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/achbankaccounts", body: `{"singleUseToken":"` + eft + `"}`}); r.code() != "5068" {
+		t.Errorf("EFT token as ACH = %s", r.raw)
+	}
+	// Without a billingAddressId and without a billing address on the token: 5068.
+	if r := e.do(t, call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/eftbankaccounts", body: `{"singleUseToken":"` + eft + `"}`}); r.code() != "5068" ||
+		r.fieldErrs()[0] != "billingAddressId: may not be empty" {
+		t.Errorf("EFT token without billing = %s", r.raw)
+	}
+}
+
+// TestTokenCORS covers acceptance 4: the token endpoint answers CORS for the merchant's
+// allowed origins; a sandbox merchant with none configured allows any origin.
+func TestTokenCORS(t *testing.T) {
+	e := MustEnv(t)
+	ctx := context.Background()
+	sut := e.creds.Paysafe
+	body := `{"card":{"cardNum":"4111111111111111","cardExpiry":{"month":1,"year":2040}}}`
+	post := func(origin string) reply {
+		return e.do(t, call{method: "POST", path: "/customervault/v1/singleusetokens", body: body, user: sut.SingleUseKeyID, pass: sut.SingleUseKeySecret,
+			header: map[string]string{"Origin": origin}})
+	}
+	// Preflight: no credentials, answered for any well-formed origin.
+	pre := e.do(t, call{method: http.MethodOptions, path: "/customervault/v1/singleusetokens/", noAuth: true,
+		header: map[string]string{"Origin": "https://shop.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}})
+	if pre.status != 200 || pre.header.Get("Access-Control-Allow-Origin") != "https://shop.example" || pre.header.Get("Access-Control-Allow-Headers") == "" {
+		t.Errorf("preflight = %d %v", pre.status, pre.header)
+	}
+	if r := post("https://anywhere.example"); r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != "https://anywhere.example" {
+		t.Errorf("sandbox without origins: %d %v", r.status, r.header)
+	}
+	if _, err := e.svc.SetAllowedOrigins(ctx, e.creds.MerchantID, "", []string{"https://shop.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := post("https://shop.example"); r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Errorf("allowed origin: %d %v", r.status, r.header)
+	}
+	if r := post("https://evil.example"); r.status != 403 || r.code() != "5270" || r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("other origin: %d %s", r.status, r.raw)
+	}
+	// A server without an Origin header is not a browser and is not restricted.
+	if r := e.do(t, call{method: "POST", path: "/customervault/v1/singleusetokens", body: body}); r.status != 200 {
+		t.Errorf("server call: %s", r.raw)
+	}
+	// A live merchant with no origins configured allows none.
+	live := e.MustMerchant(t, true)
+	r := e.do(t, call{method: "POST", path: "/customervault/v1/singleusetokens", body: body, user: live.Paysafe.SingleUseKeyID, pass: live.Paysafe.SingleUseKeySecret,
+		header: map[string]string{"Origin": "https://shop.example"}})
+	if r.status != 403 {
+		t.Errorf("live merchant without origins: %d %s", r.status, r.raw)
+	}
+}
