@@ -1,6 +1,7 @@
 package paysafe_test
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -38,5 +39,13 @@ func TestProfileCardLookupTour(t *testing.T) {
 	}
 	if cards, _ := l.body["cards"].([]any); len(cards) != 1 {
 		t.Errorf("lookup cards = %s", l.raw)
+	}
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	e := MustEnv(t)
+	r := e.do(t, call{method: "GET", path: "/customervault/openapi.yaml", noAuth: true})
+	if r.status != 200 || r.header.Get("Content-Type") != "application/yaml" || !strings.HasPrefix(string(r.raw), "openapi: 3") {
+		t.Errorf("openapi.yaml = %d %q", r.status, r.header.Get("Content-Type"))
 	}
 }
