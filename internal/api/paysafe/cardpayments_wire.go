@@ -225,7 +225,12 @@ func (o obj) readKeywords(name string) []string {
 		case string:
 			out = append(out, e)
 		case json.Number:
-			out = append(out, plainDecimal(e))
+			d, ok := plainDecimal(e)
+			if !ok {
+				o.fail(name, msgInvalidValue)
+				return nil
+			}
+			out = append(out, d)
 		default:
 			o.fail(name, msgInvalidValue)
 			return nil
