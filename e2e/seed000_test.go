@@ -7,14 +7,14 @@ import (
 	"time"
 )
 
-// TestSeed000 makes every Customer Vault call of seed 000 (the Paysafe Python SDK samples)
+// TestSeed000Calls makes every Customer Vault call of seed 000 (the Paysafe Python SDK samples)
 // against the real server, with the bodies those calls serialise to: only the fields the
 // sample sets, in the sample's types ("defaultCardIndicator":"true", "month":"12", an
 // accountNumber from generateNumber() as a JSON number). The SDK removes id and profile from
 // the object before sending it and puts them in the path. The ids are those of the objects
 // this test created, and expiry years are in the future. A few setup calls the samples take
 // for granted (a single-use token, the billing addresses they reference) are made first.
-func TestSeed000(t *testing.T) {
+func TestSeed000Calls(t *testing.T) {
 	s := MustServer(t)
 	c := s.main.Credentials
 	server := basic{c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret}.header()
