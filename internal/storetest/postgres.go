@@ -33,11 +33,16 @@ type Postgres struct {
 	admin   *sql.DB
 }
 
-// server is the binary's shared server; RunMain stops it.
+// server is the binary's shared test server and durable its durable one, for benchmarks;
+// RunMain stops them.
 var (
 	serverOnce sync.Once
 	server     *Postgres
 	serverErr  error
+
+	durableOnce sync.Once
+	durable     *Postgres
+	durableErr  error
 )
 
 // RunMain runs a package's tests and then stops the PostgreSQL server if one was started.
@@ -46,6 +51,9 @@ func RunMain(m *testing.M) {
 	code := m.Run()
 	if server != nil {
 		server.Stop()
+	}
+	if durable != nil {
+		durable.Stop()
 	}
 	os.Exit(code)
 }
@@ -68,6 +76,25 @@ func PostgresDSN(tb testing.TB) string {
 	return dsn
 }
 
+// DurablePostgresDSN is PostgresDSN on a second shared server that runs with fsync,
+// synchronous_commit and full_page_writes on, as in production, for benchmarks whose
+// figures must include the cost of a durable commit.
+func DurablePostgresDSN(tb testing.TB) string {
+	tb.Helper()
+	durableOnce.Do(func() { durable, durableErr = StartPostgresWith(PostgresOptions{Durable: true}) })
+	if durableErr != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("PostgreSQL is required under CI=true: %v", durableErr)
+		}
+		tb.Skipf("PostgreSQL not available: %v", durableErr)
+	}
+	dsn, err := durable.NewDatabase()
+	if err != nil {
+		tb.Fatalf("create benchmark database: %v", err)
+	}
+	return dsn
+}
+
 // FindPostgresBin returns the directory holding initdb, pg_ctl and postgres.
 func FindPostgresBin() (string, error) {
 	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
@@ -86,9 +113,19 @@ func pgVersion(path string) int {
 	return n
 }
 
-// StartPostgres initialises and starts a server in a new temp dir. As root it runs the
+// PostgresOptions tune a server started by StartPostgresWith.
+type PostgresOptions struct {
+	// Durable keeps fsync, synchronous_commit and full_page_writes on. Without it the server
+	// trades durability for test speed.
+	Durable bool
+}
+
+// StartPostgres initialises and starts a non-durable server for tests in a new temp dir.
+func StartPostgres() (*Postgres, error) { return StartPostgresWith(PostgresOptions{}) }
+
+// StartPostgresWith initialises and starts a server in a new temp dir. As root it runs the
 // server as the postgres user, since initdb refuses to run as root.
-func StartPostgres() (*Postgres, error) {
+func StartPostgresWith(o PostgresOptions) (*Postgres, error) {
 	bin, err := FindPostgresBin()
 	if err != nil {
 		return nil, err
@@ -117,7 +154,11 @@ func StartPostgres() (*Postgres, error) {
 			return nil, fmt.Errorf("initdb: %v\n%s\n%s", err, out, out2)
 		}
 	}
-	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories=%s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB", p.dir)
+	durability := "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	if o.Durable {
+		durability = "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+	}
+	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories=%s %s -c max_connections=200 -c shared_buffers=64MB", p.dir, durability)
 	if out, err := p.run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(p.dir, "log"), "-w", "-t", "60", "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(p.dir, "log"))
 		return nil, fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)

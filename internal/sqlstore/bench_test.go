@@ -1,0 +1,204 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// The write benchmarks run at these numbers of concurrent callers.
+var benchConcurrency = []int{1, 16, 64}
+
+// benchEngines opens a durable store per engine: SQLite in a temp dir (synchronous=FULL, as in
+// production) and PostgreSQL on a server started with fsync and synchronous_commit on.
+var benchEngines = []struct {
+	name string
+	open storetest.Opener
+}{
+	{"sqlite", MustSQLite},
+	{"postgres", mustDurablePostgres},
+}
+
+func mustDurablePostgres(tb testing.TB) storetest.Store {
+	tb.Helper()
+	s, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: storetest.DurablePostgresDSN(tb)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// runConcurrent runs op b.N times from conc goroutines and reports throughput and latency
+// percentiles next to ns/op. With conc > 1 it uses RunParallel with SetParallelism, so the
+// goroutine count is conc rounded to a multiple of GOMAXPROCS.
+func runConcurrent(b *testing.B, conc int, op func(i int64) error) {
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+		next atomic.Int64
+	)
+	loop := func(more func() bool) {
+		local := make([]time.Duration, 0, 1024)
+		for more() {
+			i := next.Add(1)
+			t0 := time.Now()
+			if err := op(i); err != nil {
+				b.Error(err)
+				return
+			}
+			local = append(local, time.Since(t0))
+		}
+		mu.Lock()
+		lats = append(lats, local...)
+		mu.Unlock()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	if conc <= 1 {
+		n := 0
+		loop(func() bool { n++; return n <= b.N })
+	} else {
+		b.SetParallelism(max(1, conc/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) { loop(pb.Next) })
+	}
+	b.StopTimer()
+	if len(lats) == 0 {
+		return
+	}
+	slices.Sort(lats)
+	pct := func(p float64) float64 {
+		return float64(lats[min(len(lats)-1, int(float64(len(lats))*p))].Microseconds()) / 1000
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+}
+
+// BenchmarkWrite measures durable Store.Write throughput with a trivial insert per call.
+func BenchmarkWrite(b *testing.B) {
+	for _, e := range benchEngines {
+		b.Run(e.name, func(b *testing.B) {
+			st := e.open(b)
+			ctx := context.Background()
+			var seq atomic.Int64
+			for _, conc := range benchConcurrency {
+				b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
+					runConcurrent(b, conc, func(int64) error {
+						name := "bench-" + strconv.FormatInt(seq.Add(1), 10)
+						return st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, name, "v") })
+					})
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkCardCreate measures durable tokenization: vault.Service.CreateInstrument with a
+// fresh Luhn-valid PAN per call (validate, fingerprint, seal, insert in one Write).
+func BenchmarkCardCreate(b *testing.B) {
+	for _, e := range benchEngines {
+		b.Run(e.name, func(b *testing.B) {
+			f := storetest.MustFixture(b, e.open)
+			ctx := context.Background()
+			var seq atomic.Int64
+			for _, conc := range benchConcurrency {
+				b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
+					runConcurrent(b, conc, func(int64) error {
+						_, err := f.Svc.CreateInstrument(ctx, f.Principal,
+							&vault.Instrument{Kind: vault.KindCard, HolderName: "BENCH"},
+							vault.Source{Number: benchPAN(seq.Add(1)), Expiry: card.Expiry{Month: 12, Year: 2040}},
+							vault.CreateOptions{})
+						return err
+					})
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkCardLookup measures GetInstrumentByToken over 10,000 stored cards.
+func BenchmarkCardLookup(b *testing.B) {
+	const cards = 10000
+	for _, e := range benchEngines {
+		b.Run(e.name, func(b *testing.B) {
+			f := storetest.MustFixture(b, e.open)
+			ctx := context.Background()
+			tokens := make([]string, cards)
+			var wg sync.WaitGroup
+			var failed atomic.Bool
+			for w := 0; w < 32; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := w; i < cards; i += 32 {
+						in, err := f.Svc.CreateInstrument(ctx, f.Principal,
+							&vault.Instrument{Kind: vault.KindCard, HolderName: "BENCH"},
+							vault.Source{Number: benchPAN(int64(i)), Expiry: card.Expiry{Month: 12, Year: 2040}},
+							vault.CreateOptions{})
+						if err != nil {
+							failed.Store(true)
+							return
+						}
+						tokens[i] = in.Token
+					}
+				}()
+			}
+			wg.Wait()
+			if failed.Load() {
+				b.Fatal("seeding cards failed")
+			}
+			mid := f.Creds.MerchantID
+			for _, conc := range benchConcurrency {
+				b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
+					runConcurrent(b, conc, func(i int64) error {
+						_, err := f.Store.GetInstrumentByToken(ctx, mid, tokens[(i*7919)%cards])
+						return err
+					})
+				})
+			}
+		})
+	}
+}
+
+// benchPAN returns a distinct Luhn-valid 16-digit Visa test number for n.
+func benchPAN(n int64) string {
+	var d [16]byte
+	d[0] = '4'
+	for i := 14; i >= 1; i-- {
+		d[i] = byte('0' + n%10)
+		n /= 10
+	}
+	sum := 0
+	for i := 14; i >= 0; i-- {
+		v := int(d[i] - '0')
+		if (14-i)%2 == 0 {
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+	}
+	d[15] = byte('0' + (10-sum%10)%10)
+	return string(d[:])
+}
+
+func TestBenchPAN(t *testing.T) {
+	for _, n := range []int64{0, 1, 12345, 99999999999999} {
+		if p := benchPAN(n); !card.Luhn(p) || len(p) != 16 {
+			t.Errorf("benchPAN(%d) = %s", n, p)
+		}
+	}
+}
