@@ -41,9 +41,15 @@ func mustDurablePostgres(tb testing.TB) storetest.Store {
 }
 
 // runConcurrent runs op b.N times from conc goroutines and reports throughput and latency
-// percentiles next to ns/op. With conc > 1 it uses RunParallel with SetParallelism, so the
-// goroutine count is conc rounded to a multiple of GOMAXPROCS.
-func runConcurrent(b *testing.B, conc int, op func(i int64) error) {
+// percentiles next to ns/op, and the mean number of writes per transaction when st can
+// tell. With conc > 1 it uses RunParallel with SetParallelism, so the goroutine count is conc
+// rounded to a multiple of GOMAXPROCS.
+func runConcurrent(b *testing.B, st any, conc int, op func(i int64) error) {
+	stats := func() sqlstore.WriteStats { return sqlstore.WriteStats{} }
+	if s, ok := st.(interface{ WriteStats() sqlstore.WriteStats }); ok {
+		stats = s.WriteStats
+	}
+	before := stats()
 	var (
 		mu   sync.Mutex
 		lats []time.Duration
@@ -74,6 +80,9 @@ func runConcurrent(b *testing.B, conc int, op func(i int64) error) {
 		b.RunParallel(func(pb *testing.PB) { loop(pb.Next) })
 	}
 	b.StopTimer()
+	if d := stats(); d.Commits > before.Commits {
+		b.ReportMetric(float64(d.Writes-before.Writes)/float64(d.Commits-before.Commits), "writes/commit")
+	}
 	if len(lats) == 0 {
 		return
 	}
@@ -95,7 +104,7 @@ func BenchmarkWrite(b *testing.B) {
 			var seq atomic.Int64
 			for _, conc := range benchConcurrency {
 				b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
-					runConcurrent(b, conc, func(int64) error {
+					runConcurrent(b, st, conc, func(int64) error {
 						name := "bench-" + strconv.FormatInt(seq.Add(1), 10)
 						return st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, name, "v") })
 					})
@@ -115,7 +124,7 @@ func BenchmarkCardCreate(b *testing.B) {
 			var seq atomic.Int64
 			for _, conc := range benchConcurrency {
 				b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
-					runConcurrent(b, conc, func(int64) error {
+					runConcurrent(b, f.Store, conc, func(int64) error {
 						_, err := f.Svc.CreateInstrument(ctx, f.Principal,
 							&vault.Instrument{Kind: vault.KindCard, HolderName: "BENCH"},
 							vault.Source{Number: benchPAN(seq.Add(1)), Expiry: card.Expiry{Month: 12, Year: 2040}},
@@ -162,7 +171,7 @@ func BenchmarkCardLookup(b *testing.B) {
 			mid := f.Creds.MerchantID
 			for _, conc := range benchConcurrency {
 				b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
-					runConcurrent(b, conc, func(i int64) error {
+					runConcurrent(b, f.Store, conc, func(i int64) error {
 						_, err := f.Store.GetInstrumentByToken(ctx, mid, tokens[(i*7919)%cards])
 						return err
 					})

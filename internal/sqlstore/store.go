@@ -51,6 +51,11 @@ type Config struct {
 	ReadConns int
 	// SkipMigrate leaves the schema alone (for tools that only read).
 	SkipMigrate bool
+	// Committers is the number of group-commit goroutines on PostgreSQL (SQLite has one);
+	// 0 picks a default.
+	Committers int
+	// MaxBatch caps the writes gathered into one transaction; 0 picks a default.
+	MaxBatch int
 }
 
 // Store is the SQL implementation of vault.Store.
@@ -60,6 +65,15 @@ type Store struct {
 	dialect  Dialect
 	wdb      *sql.DB // wdb is the write pool: one connection on SQLite.
 	rdb      *sql.DB
+
+	// Group commit (batch.go): Write queues requests for the committers.
+	mu         sync.RWMutex // mu guards closed against sends on a closed queue.
+	closed     bool
+	queue      chan *writeReq
+	committers sync.WaitGroup
+	maxBatch   int
+	nWrites    atomic.Int64
+	nCommits   atomic.Int64
 }
 
 var (
@@ -87,6 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, err
 		}
 	}
+	s.startCommitters(cfg)
 	return s, nil
 }
 
@@ -171,8 +186,10 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // DB returns the write pool, for tests and tools.
 func (s *Store) DB() *sql.DB { return s.wdb }
 
-// Close closes the pools.
+// Close waits for queued writes to be answered, makes further writes fail with Unavailable,
+// and closes the pools.
 func (s *Store) Close() error {
+	s.stopCommitters()
 	var errs []error
 	if s.rdb != nil && s.rdb != s.wdb {
 		errs = append(errs, s.rdb.Close())
@@ -226,37 +243,6 @@ func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return p.GetDBVersion(ctx)
-}
-
-// Write runs fn in one transaction and commits it durably. Serialisation failures and
-// deadlocks on PostgreSQL, and busy errors on SQLite, are retried a few times.
-func (s *Store) Write(ctx context.Context, fn func(vault.Tx) error) error {
-	const attempts = 5
-	var err error
-	for i := 0; i < attempts; i++ {
-		err = s.writeOnce(ctx, fn)
-		if err == nil || !retryable(err) || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(time.Duration(i+1) * 3 * time.Millisecond)
-	}
-	return err
-}
-
-func (s *Store) writeOnce(ctx context.Context, fn func(vault.Tx) error) error {
-	sqltx, err := s.wdb.BeginTx(ctx, nil)
-	if err != nil {
-		return vault.E("sqlstore.Write", vault.Unavailable, err)
-	}
-	t := &tx{q: q{db: sqltx, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}
-	if err := fn(t); err != nil {
-		sqltx.Rollback()
-		return err
-	}
-	if err := sqltx.Commit(); err != nil {
-		return mapErr("sqlstore.Write", err)
-	}
-	return nil
 }
 
 // retryable reports whether err is a transient conflict worth retrying.

@@ -97,6 +97,12 @@ func Run(t *testing.T, open Opener) {
 		{"MoneyRace", testMoneyRace},
 		{"SingleUseRace", testSingleUseRace},
 		{"IdempotencyStore", testIdempotencyStore},
+		{"WriteBatchOutcomes", testWriteBatchOutcomes},
+		{"WriteBatchUnique", testWriteBatchUnique},
+		{"WriteBatchBalance", testWriteBatchBalance},
+		{"WriteBatchLockOrder", testWriteBatchLockOrder},
+		{"WriteBatchCards", testWriteBatchCards},
+		{"WriteCanceled", testWriteCanceled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

@@ -1,0 +1,451 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// Group commit.
+//
+// Write does not open a transaction of its own. It queues its fn for a committer goroutine,
+// which takes every queued request (up to a batch cap), BEGINs once, runs each fn in turn
+// inside a savepoint, COMMITs once, and only then answers the callers. One durable commit
+// (one fsync) thus serves a whole batch. When nothing else is queued a batch holds one
+// request, which runs in a plain transaction as before, so latency at low load does not
+// grow. A failing fn is rolled back to its savepoint and does not disturb its neighbours; a
+// fn that hit a serialisation failure or deadlock, and every fn of a batch whose COMMIT was
+// refused, runs again alone in a transaction of its own, so each caller gets its own true
+// outcome.
+
+const opWrite = "sqlstore.Write"
+
+// Defaults for Config.Committers and Config.MaxBatch.
+const (
+	defaultPostgresCommitters = 4
+	defaultMaxBatch           = 128
+	queueLen                  = 1024
+)
+
+// errClosed is returned by Write after Close.
+var errClosed = errors.New("sqlstore: store closed")
+
+// The states of a writeReq. A committer moves a queued request to started just before it
+// runs its fn; a caller whose ctx ends first moves it to dropped and leaves.
+const (
+	reqQueued int32 = iota
+	reqStarted
+	reqDropped
+)
+
+// writeReq is one Write call waiting for a committer.
+type writeReq struct {
+	ctx   context.Context
+	fn    func(vault.Tx) error
+	state atomic.Int32
+	done  chan struct{}
+
+	// err and panicked are the outcome, set before done is closed.
+	err      error
+	panicked any
+}
+
+func (r *writeReq) finish(err error, panicked any) {
+	r.err, r.panicked = err, panicked
+	close(r.done)
+}
+
+// claim reports whether the committer may run r now. A request whose caller's ctx is done
+// is dropped and answered instead.
+func (r *writeReq) claim() bool {
+	if err := r.ctx.Err(); err != nil {
+		if r.state.CompareAndSwap(reqQueued, reqDropped) {
+			r.finish(vault.E(opWrite, vault.Unavailable, err), nil)
+		}
+		return false
+	}
+	return r.state.CompareAndSwap(reqQueued, reqStarted)
+}
+
+// WriteStats counts the work of the committers since Open.
+type WriteStats struct {
+	Writes  int64 // Writes is the number of fns run to an answer.
+	Commits int64 // Commits is the number of transactions ended (committed or rolled back).
+	Queued  int   // Queued is the number of requests waiting for a committer now.
+}
+
+// WriteStats returns the committers' counters; Writes/Commits is the mean batch size.
+func (s *Store) WriteStats() WriteStats {
+	return WriteStats{Writes: s.nWrites.Load(), Commits: s.nCommits.Load(), Queued: len(s.queue)}
+}
+
+// startCommitters starts the goroutines that serve Write: one on SQLite, whose single write
+// connection allows no more, and cfg.Committers on PostgreSQL.
+func (s *Store) startCommitters(cfg Config) {
+	n := 1
+	if s.dialect == Postgres {
+		n = cfg.Committers
+		if n <= 0 {
+			n = defaultPostgresCommitters
+		}
+	}
+	s.maxBatch = cfg.MaxBatch
+	if s.maxBatch <= 0 {
+		s.maxBatch = defaultMaxBatch
+	}
+	s.queue = make(chan *writeReq, queueLen)
+	for range n {
+		s.committers.Add(1)
+		go s.commitLoop()
+	}
+}
+
+// stopCommitters makes further Writes fail and waits for the queued ones to be answered.
+func (s *Store) stopCommitters() {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		if s.queue != nil {
+			close(s.queue)
+		}
+	}
+	s.mu.Unlock()
+	s.committers.Wait()
+}
+
+// Write runs fn in a read-write transaction and commits it durably before it returns
+// (group commit: fn may share that transaction with other callers' fns, each isolated in a
+// savepoint, so a failing fn never fails another). When fn returns an error, nothing fn
+// wrote is kept and the error is returned unchanged. fn may run more than once: a fn that
+// hit a serialisation failure or deadlock on PostgreSQL (or busy on SQLite) is retried a few
+// times, and every fn of a batch whose COMMIT failed is re-run alone.
+//
+// Other writers wait while fn runs, so fn must only touch the database, through tx: no
+// network calls (a processor is called outside Write), no waiting on locks or channels, no
+// nested Write, no use of tx after it returns. Once fn has started, cancelling ctx no longer
+// interrupts it: the outcome is the batch's. A caller whose ctx ends before its fn started
+// gets Unavailable and nothing is written. A panic in fn is re-raised in the caller.
+// Kinds: whatever fn returns, Unavailable, Internal.
+func (s *Store) Write(ctx context.Context, fn func(vault.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return vault.E(opWrite, vault.Unavailable, err)
+	}
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	s.mu.RLock()
+	if s.closed || s.queue == nil {
+		s.mu.RUnlock()
+		return vault.E(opWrite, vault.Unavailable, errClosed)
+	}
+	select {
+	case s.queue <- r:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return vault.E(opWrite, vault.Unavailable, ctx.Err())
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqQueued, reqDropped) {
+			return vault.E(opWrite, vault.Unavailable, ctx.Err())
+		}
+		<-r.done
+	}
+	if r.panicked != nil {
+		panic(r.panicked)
+	}
+	return r.err
+}
+
+// commitLoop serves the queue until Close: it takes what is queued, up to the batch cap,
+// without waiting for more.
+func (s *Store) commitLoop() {
+	defer s.committers.Done()
+	batch := make([]*writeReq, 0, s.maxBatch)
+	for r := range s.queue {
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < s.maxBatch {
+			select {
+			case r, ok := <-s.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+		clear(batch)
+	}
+}
+
+// commit answers every request of a batch.
+func (s *Store) commit(batch []*writeReq) {
+	live := batch[:0]
+	for _, r := range batch {
+		if r.state.Load() != reqQueued {
+			continue // its caller left
+		}
+		if err := r.ctx.Err(); err != nil {
+			r.claim() // answers it
+			continue
+		}
+		live = append(live, r)
+	}
+	switch len(live) {
+	case 0:
+	case 1:
+		if live[0].claim() {
+			s.writeAlone(live[0])
+		}
+	default:
+		s.writeBatch(live)
+	}
+}
+
+// itemResult is the outcome of one fn inside a batch, kept until the COMMIT.
+type itemResult struct {
+	r        *writeReq
+	err      error
+	panicked any
+}
+
+// writeBatch runs reqs in one transaction, each fn inside a savepoint.
+func (s *Store) writeBatch(reqs []*writeReq) {
+	sqltx, err := s.wdb.BeginTx(context.Background(), nil)
+	if err != nil {
+		for _, r := range reqs {
+			if r.claim() {
+				s.writeAlone(r)
+			}
+		}
+		return
+	}
+	c := &txConn{tx: sqltx, isolate: true}
+	t := &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}
+	ran := make([]itemResult, 0, len(reqs))
+	var alone []*writeReq // claimed requests to run alone afterwards
+	next := 0
+	for ; next < len(reqs) && c.broken == nil; next++ {
+		r := reqs[next]
+		if !r.claim() {
+			continue
+		}
+		c.dirty = false
+		p, err := callFn(r.fn, t)
+		if (err != nil || p != nil) && c.dirty {
+			c.rollbackItem()
+		}
+		switch {
+		case c.broken != nil:
+			// The transaction is unusable; r and all before it run again alone.
+			alone = append(alone, r)
+		case p == nil && err != nil && retryable(err):
+			alone = append(alone, r)
+		default:
+			ran = append(ran, itemResult{r: r, err: err, panicked: p})
+		}
+	}
+	rest := reqs[next:] // not started when the transaction broke
+
+	if c.broken != nil {
+		sqltx.Rollback()
+		s.nCommits.Add(1)
+		s.rerun(ran, alone, rest)
+		return
+	}
+	err = sqltx.Commit()
+	s.nCommits.Add(1)
+	switch {
+	case err == nil:
+		for _, it := range ran {
+			s.nWrites.Add(1)
+			it.r.finish(it.err, it.panicked)
+		}
+		s.rerun(nil, alone, rest)
+	case rolledBack(err):
+		s.afterFailedCommit()
+		s.rerun(ran, alone, rest)
+	default:
+		// The COMMIT may or may not have taken effect: say so rather than write twice.
+		unknown := vault.E(opWrite, vault.Unavailable, fmt.Errorf("sqlstore: commit outcome unknown: %w", err))
+		for _, it := range ran {
+			s.nWrites.Add(1)
+			if it.err == nil && it.panicked == nil {
+				it.r.finish(unknown, nil)
+			} else {
+				it.r.finish(it.err, it.panicked)
+			}
+		}
+		s.rerun(nil, alone, rest)
+	}
+}
+
+// rerun runs requests alone after their batch: ran and alone were started in it and had
+// their effects rolled back, rest were never started.
+func (s *Store) rerun(ran []itemResult, alone, rest []*writeReq) {
+	for _, it := range ran {
+		s.writeAlone(it.r)
+	}
+	for _, r := range alone {
+		s.writeAlone(r)
+	}
+	for _, r := range rest {
+		if r.claim() {
+			s.writeAlone(r)
+		}
+	}
+}
+
+// afterFailedCommit makes sure a refused COMMIT leaves no transaction open on SQLite's one
+// write connection (SQLite may keep it open after a busy COMMIT).
+func (s *Store) afterFailedCommit() {
+	if s.dialect == SQLite {
+		s.wdb.ExecContext(context.Background(), "ROLLBACK")
+	}
+}
+
+// writeAlone runs a claimed request in a transaction of its own, retrying transient
+// conflicts a few times, and answers it.
+func (s *Store) writeAlone(r *writeReq) {
+	const attempts = 5
+	var (
+		err error
+		p   any
+	)
+	for i := 0; i < attempts; i++ {
+		p, err = s.writeOnce(r.fn)
+		if p != nil || err == nil || !retryable(err) {
+			break
+		}
+		if i == attempts-1 || r.ctx.Err() != nil {
+			err = vault.E(opWrite, vault.Unavailable, err)
+			break
+		}
+		time.Sleep(time.Duration(i+1) * 3 * time.Millisecond)
+	}
+	s.nWrites.Add(1)
+	r.finish(err, p)
+}
+
+// writeOnce runs fn in its own transaction. It returns fn's panic, if any, or its error.
+func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
+	sqltx, err := s.wdb.BeginTx(context.Background(), nil)
+	if err != nil {
+		return nil, vault.E(opWrite, vault.Unavailable, err)
+	}
+	c := &txConn{tx: sqltx}
+	t := &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}
+	p, err := callFn(fn, t)
+	s.nCommits.Add(1)
+	if err != nil || p != nil {
+		sqltx.Rollback()
+		return p, err
+	}
+	if err := sqltx.Commit(); err != nil {
+		if rolledBack(err) {
+			s.afterFailedCommit()
+		}
+		return nil, mapErr(opWrite, err)
+	}
+	return nil, nil
+}
+
+// callFn runs fn, turning a panic into a value to re-raise in the caller.
+func callFn(fn func(vault.Tx) error, t *tx) (panicked any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			panicked = p
+		}
+	}()
+	return nil, fn(t)
+}
+
+// rolledBack reports whether a failed COMMIT certainly did not commit: the server or the
+// engine refused it. A lost connection leaves the outcome unknown.
+func rolledBack(err error) bool {
+	var pg *pgconn.PgError
+	var se *sqlite.Error
+	return errors.As(err, &pg) || errors.As(err, &se) || errors.Is(err, pgx.ErrTxCommitRollback)
+}
+
+// txConn runs the statements of a Write's transaction. With isolate it opens a savepoint
+// before the first statement of each fn, releasing the previous fn's savepoint in the same
+// round trip, so that a failing fn can be rolled back alone; a fn that fails before any
+// statement costs nothing. Statements run without the caller's cancellation: once a fn has
+// started, its outcome is its batch's, and an interrupted statement would abort the batch.
+type txConn struct {
+	tx      *sql.Tx
+	isolate bool
+	spOpen  bool  // spOpen: the savepoint exists
+	dirty   bool  // dirty: the current fn has run a statement
+	broken  error // broken: a savepoint operation failed; the transaction is unusable
+}
+
+var _ querier = (*txConn)(nil)
+
+func (c *txConn) before() error {
+	if c.broken != nil {
+		return c.broken
+	}
+	if c.dirty || !c.isolate {
+		c.dirty = true
+		return nil
+	}
+	c.dirty = true
+	stmt := "SAVEPOINT item"
+	if c.spOpen {
+		stmt = "RELEASE SAVEPOINT item; SAVEPOINT item"
+	}
+	if _, err := c.tx.ExecContext(context.Background(), stmt); err != nil {
+		c.broken = err
+		return err
+	}
+	c.spOpen = true
+	return nil
+}
+
+// rollbackItem undoes the current fn's statements; the savepoint stays for the next fn.
+func (c *txConn) rollbackItem() {
+	if c.broken != nil || !c.spOpen {
+		return
+	}
+	if _, err := c.tx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT item"); err != nil {
+		c.broken = err
+	}
+}
+
+func (c *txConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := c.before(); err != nil {
+		return nil, err
+	}
+	return c.tx.ExecContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (c *txConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := c.before(); err != nil {
+		return nil, err
+	}
+	return c.tx.QueryContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (c *txConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if err := c.before(); err != nil {
+		// A *sql.Row can only carry an error from the driver side: a done context gives one.
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		return c.tx.QueryRowContext(done, query, args...)
+	}
+	return c.tx.QueryRowContext(context.WithoutCancel(ctx), query, args...)
+}

@@ -1,0 +1,296 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// engines opens stores with one committer, so that a test can gather a batch.
+var engines = []struct {
+	name string
+	open func(tb testing.TB, cfg sqlstore.Config) *sqlstore.Store
+}{
+	{"sqlite", func(tb testing.TB, cfg sqlstore.Config) *sqlstore.Store {
+		cfg.Path = tb.TempDir() + "/t.db"
+		return mustOpen(tb, cfg)
+	}},
+	{"postgres", func(tb testing.TB, cfg sqlstore.Config) *sqlstore.Store {
+		cfg.DSN = storetest.PostgresDSN(tb)
+		return mustOpen(tb, cfg)
+	}},
+}
+
+func mustOpen(tb testing.TB, cfg sqlstore.Config) *sqlstore.Store {
+	tb.Helper()
+	s, err := sqlstore.Open(context.Background(), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// mustGather holds st's only committer in a write until every one of writes is queued behind
+// it, then lets them go, so that they form one batch. It waits for all of them.
+func mustGather(tb testing.TB, st *sqlstore.Store, writes []func()) {
+	tb.Helper()
+	ctx := context.Background()
+	started, release := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := st.Write(ctx, func(vault.Tx) error {
+			close(started)
+			<-release
+			return nil
+		})
+		if err != nil {
+			tb.Errorf("blocking write: %v", err)
+		}
+	}()
+	<-started
+	for _, w := range writes {
+		wg.Add(1)
+		go func() { defer wg.Done(); w() }()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for st.WriteStats().Queued < len(writes) {
+		if time.Now().After(deadline) {
+			close(release)
+			tb.Fatalf("only %d of %d writes queued", st.WriteStats().Queued, len(writes))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+}
+
+func setting(i int) string { return "s" + strconv.Itoa(i) }
+
+// TestGroupCommit checks that queued writes share one transaction and that a failing or
+// panicking write does not fail its neighbours.
+func TestGroupCommit(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			st := e.open(t, sqlstore.Config{Committers: 1})
+			ctx := context.Background()
+			boom := errors.New("boom")
+			const n = 30
+			got := make([]string, n)
+			writes := make([]func(), n)
+			for i := range writes {
+				writes[i] = func() {
+					defer func() {
+						if p := recover(); p != nil {
+							got[i] = "panic"
+						}
+					}()
+					err := st.Write(ctx, func(tx vault.Tx) error {
+						if err := tx.SetSetting(ctx, setting(i), "v"); err != nil {
+							return err
+						}
+						switch i % 5 {
+						case 1:
+							return boom
+						case 2:
+							panic("boom")
+						}
+						return nil
+					})
+					switch {
+					case err == nil:
+						got[i] = "ok"
+					case errors.Is(err, boom):
+						got[i] = "error"
+					default:
+						got[i] = err.Error()
+					}
+				}
+			}
+			before := st.WriteStats()
+			mustGather(t, st, writes)
+			after := st.WriteStats()
+			want := make([]string, n)
+			for i := range want {
+				want[i] = []string{"ok", "error", "panic", "ok", "ok"}[i%5]
+				_, err := st.GetSetting(ctx, setting(i))
+				if (err == nil) != (want[i] == "ok") {
+					t.Errorf("write %d (%s): kept = %v", i, want[i], err == nil)
+				}
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("outcomes (-want +got)\n%s", d)
+			}
+			if commits, writes := after.Commits-before.Commits, after.Writes-before.Writes; commits != 2 || writes != n+1 {
+				t.Errorf("%d writes in %d transactions; want %d in 2 (the blocker's and the batch's)", writes, commits, n+1)
+			}
+		})
+	}
+}
+
+// TestGroupCommitRefused makes the batch's COMMIT fail (a deferred constraint that one write
+// breaks): every write then runs alone, so only the guilty one fails.
+func TestGroupCommitRefused(t *testing.T) {
+	ddl := map[string][]string{
+		"sqlite": {
+			"CREATE TABLE poison_parent (id INTEGER PRIMARY KEY)",
+			"CREATE TABLE poison_child (pid INTEGER REFERENCES poison_parent(id) DEFERRABLE INITIALLY DEFERRED)",
+			"CREATE TRIGGER poison AFTER INSERT ON settings WHEN NEW.name LIKE 'poison%' BEGIN INSERT INTO poison_child VALUES (1); END",
+		},
+		"postgres": {
+			`CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+				IF NEW.name LIKE 'poison%' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$`,
+			"CREATE CONSTRAINT TRIGGER poison AFTER INSERT ON settings DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION poison()",
+		},
+	}
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			st := e.open(t, sqlstore.Config{Committers: 1})
+			ctx := context.Background()
+			for _, q := range ddl[e.name] {
+				if _, err := st.DB().ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			const n, guilty = 12, 5
+			errs := make([]error, n)
+			writes := make([]func(), n)
+			for i := range writes {
+				name := setting(i)
+				if i == guilty {
+					name = "poison"
+				}
+				writes[i] = func() {
+					errs[i] = st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, name, "v") })
+				}
+			}
+			before := st.WriteStats()
+			mustGather(t, st, writes)
+			after := st.WriteStats()
+			for i, err := range errs {
+				if i == guilty {
+					if vault.KindOf(err) != vault.Internal {
+						t.Errorf("guilty write: %v; want Internal", err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Errorf("write %d: %v", i, err)
+				}
+				if _, err := st.GetSetting(ctx, setting(i)); err != nil {
+					t.Errorf("write %d not kept: %v", i, err)
+				}
+			}
+			if _, err := st.GetSetting(ctx, "poison"); vault.KindOf(err) != vault.NotFound {
+				t.Errorf("guilty write kept: %v", err)
+			}
+			// The blocker, the refused batch, then each write alone.
+			if commits := after.Commits - before.Commits; commits != 2+n {
+				t.Errorf("%d transactions; want %d", commits, 2+n)
+			}
+			// The store still works.
+			if err := st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, "after", "v") }); err != nil {
+				t.Errorf("write after a refused commit: %v", err)
+			}
+		})
+	}
+}
+
+// TestGroupCommitSwallowedError has a write ignore a failed statement. SQLite carries on; on
+// PostgreSQL the transaction is aborted, so the batch is re-run alone and only that write
+// fails, as it would without batching.
+func TestGroupCommitSwallowedError(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			st := e.open(t, sqlstore.Config{Committers: 1})
+			ctx := context.Background()
+			m := &vault.Merchant{ID: "m-dup", Name: "x", Created: time.Now()}
+			if err := st.Write(ctx, func(tx vault.Tx) error { return tx.InsertMerchant(ctx, m) }); err != nil {
+				t.Fatal(err)
+			}
+			const n, swallower = 10, 4
+			errs := make([]error, n)
+			writes := make([]func(), n)
+			for i := range writes {
+				writes[i] = func() {
+					errs[i] = st.Write(ctx, func(tx vault.Tx) error {
+						if i == swallower {
+							_ = tx.InsertMerchant(ctx, m) // a unique violation, ignored
+						}
+						return tx.SetSetting(ctx, setting(i), "v")
+					})
+				}
+			}
+			mustGather(t, st, writes)
+			for i, err := range errs {
+				if i == swallower && st.Dialect() == sqlstore.Postgres {
+					if err == nil {
+						t.Errorf("write on an aborted transaction succeeded")
+					}
+					continue
+				}
+				if err != nil {
+					t.Errorf("write %d: %v", i, err)
+				}
+			}
+		})
+	}
+}
+
+// TestGroupCommitDeadlock has two writes on two committers lock two profiles in opposite
+// orders. PostgreSQL kills one with a deadlock error; it is re-run and both callers succeed.
+func TestGroupCommitDeadlock(t *testing.T) {
+	st := engines[1].open(t, sqlstore.Config{Committers: 2})
+	f := storetest.MustFixture(t, func(testing.TB) storetest.Store { return st })
+	ctx := context.Background()
+	mid := f.Creds.MerchantID
+	var ids [2]string
+	for i := range ids {
+		p, err := f.Svc.CreateProfile(ctx, f.Principal, &vault.Profile{MerchantCustomerID: "dl" + strconv.Itoa(i), Locale: "en_US"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = p.ID
+	}
+	var locked sync.WaitGroup
+	locked.Add(2)
+	var runs atomic.Int32
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		var once sync.Once
+		go func() {
+			defer wg.Done()
+			err := st.Write(ctx, func(tx vault.Tx) error {
+				runs.Add(1)
+				if _, err := tx.LockProfile(ctx, mid, ids[w]); err != nil {
+					return err
+				}
+				once.Do(func() { locked.Done(); locked.Wait() }) // both hold their first lock
+				if _, err := tx.LockProfile(ctx, mid, ids[1-w]); err != nil {
+					return err
+				}
+				return tx.SetSetting(ctx, "w"+strconv.Itoa(w), "v")
+			})
+			if err != nil {
+				t.Errorf("writer %d: %v", w, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if r := runs.Load(); r != 3 {
+		t.Errorf("fns ran %d times; want 3 (the deadlock victim twice)", r)
+	}
+}
