@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -103,6 +105,9 @@ func (s *Store) startCommitters(cfg Config) {
 		s.maxBatch = defaultMaxBatch
 	}
 	s.queue = make(chan *writeReq, queueLen)
+	if s.dialect == SQLite {
+		s.stmts = newStmtCache(s.wdb)
+	}
 	for range n {
 		s.committers.Add(1)
 		go s.commitLoop()
@@ -120,6 +125,7 @@ func (s *Store) stopCommitters() {
 	}
 	s.mu.Unlock()
 	s.committers.Wait()
+	s.stmts.close()
 }
 
 // Write runs fn in a read-write transaction and commits it durably before it returns
@@ -187,6 +193,7 @@ func (s *Store) commitLoop() {
 		}
 		s.commit(batch)
 		clear(batch)
+		s.stmts.prepare()
 	}
 }
 
@@ -221,66 +228,127 @@ type itemResult struct {
 	panicked any
 }
 
-// writeBatch runs reqs in one transaction, each fn inside a savepoint.
-func (s *Store) writeBatch(reqs []*writeReq) {
+// batchRun is one transaction of a batch.
+type batchRun struct {
+	s     *Store
+	sqltx *sql.Tx
+	c     *txConn
+	t     *tx
+	ran   []itemResult // ran keep their outcome if the transaction commits.
+	alone []*writeReq  // alone had their effects undone and run alone afterwards.
+}
+
+func (s *Store) beginRun(isolate bool, n int) (*batchRun, error) {
 	sqltx, err := s.wdb.BeginTx(context.Background(), nil)
 	if err != nil {
-		for _, r := range reqs {
-			if r.claim() {
-				s.writeAlone(r)
-			}
-		}
+		return nil, err
+	}
+	c := &txConn{tx: sqltx, stmts: s.stmts, pg: s.dialect == Postgres, isolate: isolate}
+	return &batchRun{s: s, sqltx: sqltx, c: c, t: &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}, ran: make([]itemResult, 0, n)}, nil
+}
+
+// The results of batchRun.step.
+const (
+	stepDone   = iota // stepDone: the fn's outcome is recorded.
+	stepUndo          // stepUndo: without savepoints, the fn's failure cannot be undone alone.
+	stepBroken        // stepBroken: a savepoint operation failed; the transaction is unusable.
+)
+
+// step runs one claimed request's fn in the transaction.
+func (b *batchRun) step(r *writeReq) int {
+	c := b.c
+	c.dirty, c.wrote, c.errored = false, false, false
+	p, err := callFn(r.fn, b.t)
+	failed := err != nil || p != nil
+	if !c.isolate && c.needsUndo(failed, err) {
+		return stepUndo
+	}
+	if c.isolate && failed && c.dirty {
+		c.rollbackItem()
+	}
+	switch {
+	case c.broken != nil:
+		b.alone = append(b.alone, r)
+		return stepBroken
+	case p == nil && err != nil && retryable(err):
+		b.alone = append(b.alone, r)
+	default:
+		b.ran = append(b.ran, itemResult{r: r, err: err, panicked: p})
+	}
+	return stepDone
+}
+
+// started returns the requests that ran in this transaction, in order.
+func (b *batchRun) started() []*writeReq {
+	out := make([]*writeReq, 0, len(b.ran)+len(b.alone))
+	for _, it := range b.ran {
+		out = append(out, it.r)
+	}
+	return append(out, b.alone...)
+}
+
+// writeBatch runs reqs in one transaction. It first runs the fns one after another without
+// savepoints, which costs nothing extra when they succeed (or fail before writing). When a
+// fn fails after it wrote, or its failure aborted the transaction (PostgreSQL), the
+// transaction is rolled back and the fns that ran are run again in a new one, each inside a
+// savepoint, and so are the rest of the batch.
+func (s *Store) writeBatch(reqs []*writeReq) {
+	b, err := s.beginRun(false, len(reqs))
+	if err != nil {
+		s.rerun(nil, nil, reqs)
 		return
 	}
-	c := &txConn{tx: sqltx, isolate: true}
-	t := &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}
-	ran := make([]itemResult, 0, len(reqs))
-	var alone []*writeReq // claimed requests to run alone afterwards
 	next := 0
-	for ; next < len(reqs) && c.broken == nil; next++ {
+	for ; next < len(reqs); next++ {
 		r := reqs[next]
 		if !r.claim() {
 			continue
 		}
-		c.dirty = false
-		p, err := callFn(r.fn, t)
-		if (err != nil || p != nil) && c.dirty {
-			c.rollbackItem()
+		res := b.step(r)
+		if res == stepUndo {
+			redo := append(b.started(), r)
+			b.sqltx.Rollback()
+			s.nCommits.Add(1)
+			if b, err = s.beginRun(true, len(reqs)); err != nil {
+				s.rerunStarted(redo)
+				s.rerun(nil, nil, reqs[next+1:])
+				return
+			}
+			for i, q := range redo {
+				if res = b.step(q); res == stepBroken {
+					b.alone = append(b.alone, redo[i+1:]...)
+					break
+				}
+			}
 		}
-		switch {
-		case c.broken != nil:
-			// The transaction is unusable; r and all before it run again alone.
-			alone = append(alone, r)
-		case p == nil && err != nil && retryable(err):
-			alone = append(alone, r)
-		default:
-			ran = append(ran, itemResult{r: r, err: err, panicked: p})
+		if res == stepBroken {
+			next++
+			break
 		}
 	}
 	rest := reqs[next:] // not started when the transaction broke
-
-	if c.broken != nil {
-		sqltx.Rollback()
+	if b.c.broken != nil {
+		b.sqltx.Rollback()
 		s.nCommits.Add(1)
-		s.rerun(ran, alone, rest)
+		s.rerun(b.ran, b.alone, rest)
 		return
 	}
-	err = sqltx.Commit()
+	err = b.sqltx.Commit()
 	s.nCommits.Add(1)
 	switch {
 	case err == nil:
-		for _, it := range ran {
+		for _, it := range b.ran {
 			s.nWrites.Add(1)
 			it.r.finish(it.err, it.panicked)
 		}
-		s.rerun(nil, alone, rest)
+		s.rerun(nil, b.alone, rest)
 	case rolledBack(err):
 		s.afterFailedCommit()
-		s.rerun(ran, alone, rest)
+		s.rerun(b.ran, b.alone, rest)
 	default:
 		// The COMMIT may or may not have taken effect: say so rather than write twice.
 		unknown := vault.E(opWrite, vault.Unavailable, fmt.Errorf("sqlstore: commit outcome unknown: %w", err))
-		for _, it := range ran {
+		for _, it := range b.ran {
 			s.nWrites.Add(1)
 			if it.err == nil && it.panicked == nil {
 				it.r.finish(unknown, nil)
@@ -288,7 +356,14 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 				it.r.finish(it.err, it.panicked)
 			}
 		}
-		s.rerun(nil, alone, rest)
+		s.rerun(nil, b.alone, rest)
+	}
+}
+
+// rerunStarted runs started requests alone.
+func (s *Store) rerunStarted(reqs []*writeReq) {
+	for _, r := range reqs {
+		s.writeAlone(r)
 	}
 }
 
@@ -345,7 +420,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
 	if err != nil {
 		return nil, vault.E(opWrite, vault.Unavailable, err)
 	}
-	c := &txConn{tx: sqltx}
+	c := &txConn{tx: sqltx, stmts: s.stmts}
 	t := &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}
 	p, err := callFn(fn, t)
 	s.nCommits.Add(1)
@@ -387,10 +462,41 @@ func rolledBack(err error) bool {
 // started, its outcome is its batch's, and an interrupted statement would abort the batch.
 type txConn struct {
 	tx      *sql.Tx
+	stmts   *stmtCache // stmts, on SQLite, holds the write connection's prepared statements.
+	pg      bool       // pg: any statement error aborts the transaction.
 	isolate bool
 	spOpen  bool  // spOpen: the savepoint exists
 	dirty   bool  // dirty: the current fn has run a statement
+	wrote   bool  // wrote: the current fn has run a statement that may have written
+	errored bool  // errored: a statement of the current fn has failed
 	broken  error // broken: a savepoint operation failed; the transaction is unusable
+}
+
+// needsUndo reports whether, without a savepoint, the current fn's outcome leaves the
+// transaction holding something it must not: the writes of a fn that failed, or (on
+// PostgreSQL) an aborted transaction. A statement error seen only through a *sql.Row is
+// caught by the PgError the fn returns, or else by the next fn's statements failing with
+// in_failed_sql_transaction, or at worst by a refused COMMIT.
+func (c *txConn) needsUndo(failed bool, err error) bool {
+	var pg *pgconn.PgError
+	isPG := errors.As(err, &pg)
+	if isPG && pg.Code == "25P02" {
+		return true
+	}
+	if c.pg {
+		return c.errored || (failed && (c.wrote || isPG))
+	}
+	return failed && c.wrote
+}
+
+// note records what a statement of the current fn did.
+func (c *txConn) note(query string, err error) {
+	if err != nil {
+		c.errored = true
+	}
+	if !strings.HasPrefix(query, "SELECT ") {
+		c.wrote = true
+	}
 }
 
 var _ querier = (*txConn)(nil)
@@ -430,14 +536,32 @@ func (c *txConn) ExecContext(ctx context.Context, query string, args ...any) (sq
 	if err := c.before(); err != nil {
 		return nil, err
 	}
-	return c.tx.ExecContext(context.WithoutCancel(ctx), query, args...)
+	ctx = context.WithoutCancel(ctx)
+	var res sql.Result
+	var err error
+	if st := c.stmts.get(query); st != nil {
+		res, err = c.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	} else {
+		res, err = c.tx.ExecContext(ctx, query, args...)
+	}
+	c.note(query, err)
+	return res, err
 }
 
 func (c *txConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if err := c.before(); err != nil {
 		return nil, err
 	}
-	return c.tx.QueryContext(context.WithoutCancel(ctx), query, args...)
+	ctx = context.WithoutCancel(ctx)
+	var rows *sql.Rows
+	var err error
+	if st := c.stmts.get(query); st != nil {
+		rows, err = c.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	} else {
+		rows, err = c.tx.QueryContext(ctx, query, args...)
+	}
+	c.note(query, err)
+	return rows, err
 }
 
 func (c *txConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
@@ -447,5 +571,72 @@ func (c *txConn) QueryRowContext(ctx context.Context, query string, args ...any)
 		cancel()
 		return c.tx.QueryRowContext(done, query, args...)
 	}
-	return c.tx.QueryRowContext(context.WithoutCancel(ctx), query, args...)
+	ctx = context.WithoutCancel(ctx)
+	c.note(query, nil) // a *sql.Row shows its error only to Scan
+	if st := c.stmts.get(query); st != nil {
+		return c.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return c.tx.QueryRowContext(ctx, query, args...)
+}
+
+// stmtCache keeps prepared statements on SQLite's one write connection. Parsing and planning
+// a statement there costs about as much as running it, and the write path runs the same few
+// statements over and over. A statement can only be prepared while the connection is free,
+// so a query seen inside a transaction is noted, and prepared after that transaction ends;
+// from then on transactions run it through tx.StmtContext, which reuses it.
+type stmtCache struct {
+	db   *sql.DB
+	mu   sync.Mutex
+	m    map[string]*sql.Stmt
+	seen map[string]bool
+}
+
+// maxStmts bounds the cache; queries built per request (lists with filters) may not fit.
+const maxStmts = 256
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, m: map[string]*sql.Stmt{}, seen: map[string]bool{}}
+}
+
+// get returns the prepared statement for query, or notes query for prepare. A nil cache
+// (PostgreSQL, whose driver caches statements itself) has none.
+func (c *stmtCache) get(query string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.m[query]
+	if st == nil && len(c.m)+len(c.seen) < maxStmts {
+		c.seen[query] = true
+	}
+	return st
+}
+
+// prepare prepares the queries noted since the last call. The write connection must be free.
+func (c *stmtCache) prepare() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for query := range c.seen {
+		delete(c.seen, query)
+		if st, err := c.db.PrepareContext(context.Background(), query); err == nil {
+			c.m[query] = st
+		}
+	}
+}
+
+// close closes the prepared statements.
+func (c *stmtCache) close() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q, st := range c.m {
+		st.Close()
+		delete(c.m, q)
+	}
 }

@@ -133,6 +133,29 @@ func TestGroupCommit(t *testing.T) {
 			if d := cmp.Diff(want, got); d != "" {
 				t.Errorf("outcomes (-want +got)\n%s", d)
 			}
+			// The blocker's, the batch's first try without savepoints, and its second with them.
+			if commits, writes := after.Commits-before.Commits, after.Writes-before.Writes; commits != 3 || writes != n+1 {
+				t.Errorf("%d writes in %d transactions; want %d in 3", writes, commits, n+1)
+			}
+
+			// Writes that succeed, or fail before they write, take one transaction, without
+			// savepoints.
+			for i := range writes {
+				writes[i] = func() {
+					err := st.Write(ctx, func(tx vault.Tx) error {
+						if i%2 == 1 {
+							return boom
+						}
+						return tx.SetSetting(ctx, setting(n+i), "v")
+					})
+					if want := map[bool]error{false: nil, true: boom}[i%2 == 1]; err != want {
+						t.Errorf("write %d: %v, want %v", n+i, err, want)
+					}
+				}
+			}
+			before = st.WriteStats()
+			mustGather(t, st, writes)
+			after = st.WriteStats()
 			if commits, writes := after.Commits-before.Commits, after.Writes-before.Writes; commits != 2 || writes != n+1 {
 				t.Errorf("%d writes in %d transactions; want %d in 2 (the blocker's and the batch's)", writes, commits, n+1)
 			}

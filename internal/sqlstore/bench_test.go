@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,7 +50,7 @@ func runConcurrent(b *testing.B, st any, conc int, op func(i int64) error) {
 	if s, ok := st.(interface{ WriteStats() sqlstore.WriteStats }); ok {
 		stats = s.WriteStats
 	}
-	before := stats()
+	before, cpu0 := stats(), cpuTime()
 	var (
 		mu   sync.Mutex
 		lats []time.Duration
@@ -80,6 +81,7 @@ func runConcurrent(b *testing.B, st any, conc int, op func(i int64) error) {
 		b.RunParallel(func(pb *testing.PB) { loop(pb.Next) })
 	}
 	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
 	if d := stats(); d.Commits > before.Commits {
 		b.ReportMetric(float64(d.Writes-before.Writes)/float64(d.Commits-before.Commits), "writes/commit")
 	}
@@ -93,6 +95,17 @@ func runConcurrent(b *testing.B, st any, conc int, op func(i int64) error) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
+}
+
+// cpuTime is the CPU time this process has used, in user and system mode. Divided by the
+// operations it is a cost per operation that other load on the machine does not change
+// (PostgreSQL's own work, in its processes, is not in it).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkWrite measures durable Store.Write throughput with a trivial insert per call.

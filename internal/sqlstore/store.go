@@ -72,6 +72,7 @@ type Store struct {
 	queue      chan *writeReq
 	committers sync.WaitGroup
 	maxBatch   int
+	stmts      *stmtCache
 	nWrites    atomic.Int64
 	nCommits   atomic.Int64
 }
