@@ -13,10 +13,14 @@ import (
 // for that merchant; they never return (nil, nil).
 type Store interface {
 	Reader
-	// Write runs fn in a read-write transaction and commits it durably. When fn returns an
-	// error nothing fn wrote is kept and the error is returned unchanged. The store may run
-	// fn more than once (a retried serialisation failure), so fn must not have side effects
-	// outside tx. Kinds: whatever fn returns, Unavailable, Internal.
+	// Write runs fn in a read-write transaction and commits it durably before it returns.
+	// When fn returns an error nothing fn wrote is kept and the error is returned unchanged.
+	// The store may run fn more than once (a retried serialisation failure, a re-run batch),
+	// so fn must not have side effects outside tx. The store may run fn in a transaction
+	// shared with other callers' fns (group commit), one after another: fn sees their writes
+	// and they wait for it, so fn must only touch the store through tx and never wait on
+	// anything slow (a processor, the network, a lock or channel of its own), nor call Write.
+	// Kinds: whatever fn returns, Unavailable, Internal.
 	Write(ctx context.Context, fn func(Tx) error) error
 }
 
