@@ -297,7 +297,7 @@ func testWriteBatchCards(t *testing.T, open Opener) {
 	want := map[string]int{
 		"dup/" + vault.Other.String(): 1, "dup/" + vault.Conflict.String(): q - 1,
 		"token/" + vault.Other.String(): 1, "token/" + vault.Invalid.String(): q - 1,
-		"plain/" + vault.Other.String(): q,
+		"plain/" + vault.Other.String():  q,
 		"luhn/" + vault.Invalid.String(): q,
 	}
 	if d := cmp.Diff(want, count); d != "" {
