@@ -150,6 +150,41 @@ func BenchmarkCardCreate(b *testing.B) {
 	}
 }
 
+// BenchmarkCardCreateProfile measures the Paysafe tokenize path: a card with a fresh PAN on
+// one of 256 profiles, with the duplicate-card check (each create locks its profile). It
+// sets Default, as the profile's first card decides it otherwise by listing every card the
+// profile holds, a cost that grows with b.N and would hide the store's.
+func BenchmarkCardCreateProfile(b *testing.B) {
+	const profiles = 256
+	for _, e := range benchEngines {
+		b.Run(e.name, func(b *testing.B) {
+			f := storetest.MustFixture(b, e.open)
+			ctx := context.Background()
+			ids := make([]string, profiles)
+			for i := range ids {
+				p, err := f.Svc.CreateProfile(ctx, f.Principal, &vault.Profile{MerchantCustomerID: "bench-" + strconv.Itoa(i), Locale: "en_US"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ids[i] = p.ID
+			}
+			var seq atomic.Int64
+			notDefault := false
+			for _, conc := range benchConcurrency {
+				b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
+					runConcurrent(b, f.Store, conc, func(i int64) error {
+						_, err := f.Svc.CreateInstrument(ctx, f.Principal,
+							&vault.Instrument{Kind: vault.KindCard, ProfileID: ids[i%profiles], HolderName: "BENCH"},
+							vault.Source{Number: benchPAN(seq.Add(1)), Expiry: card.Expiry{Month: 12, Year: 2040}},
+							vault.CreateOptions{CheckDuplicate: true, Default: &notDefault})
+						return err
+					})
+				})
+			}
+		})
+	}
+}
+
 // BenchmarkCardLookup measures GetInstrumentByToken over 10,000 stored cards.
 func BenchmarkCardLookup(b *testing.B) {
 	const cards = 10000

@@ -123,7 +123,7 @@ func (q *q) ListInstruments(ctx context.Context, merchantID string, qry vault.Qu
 // ListProfileInstruments implements vault.Reader.
 func (q *q) ListProfileInstruments(ctx context.Context, merchantID, profileID, kind string) ([]*vault.Instrument, error) {
 	_, cs := newInstrument()
-	query := "SELECT " + names(cs) + " FROM instruments WHERE merchant_id = ? AND profile_id = ? AND deleted_at = 0"
+	query := "SELECT " + names(cs) + " FROM instruments WHERE merchant_id = ? AND profile_id = ? AND deleted_at = 0" + onProfile(profileID)
 	args := []any{merchantID, profileID}
 	if kind != "" {
 		query += " AND kind = ?"
@@ -179,12 +179,22 @@ func (t *tx) FindInstrumentByFingerprint(ctx context.Context, merchantID, profil
 		args = append(args, fp)
 	}
 	return t.getInstrument(ctx, "sqlstore.FindInstrumentByFingerprint", "",
-		"merchant_id = ? AND profile_id = ? AND kind = ? AND deleted_at = 0 AND fingerprint IN ("+ph+") ORDER BY created_at LIMIT 1", args...)
+		"merchant_id = ? AND profile_id = ? AND kind = ? AND deleted_at = 0 AND fingerprint <> '' AND fingerprint IN ("+ph+") ORDER BY created_at LIMIT 1", args...)
+}
+
+// onProfile restates, for a non-empty profile id, the condition of the partial indexes on
+// instruments, that profile_id is not empty: a planner cannot infer it from "profile_id = ?",
+// and without it a profile's lookups scan all of the merchant's instruments.
+func onProfile(profileID string) string {
+	if profileID == "" {
+		return ""
+	}
+	return " AND profile_id <> ''"
 }
 
 // SetDefaultCard implements vault.Tx.
 func (t *tx) SetDefaultCard(ctx context.Context, merchantID, profileID, id string) error {
-	_, err := t.exec(ctx, "UPDATE instruments SET default_card = (id = ?) WHERE merchant_id = ? AND profile_id = ? AND kind = 'card' AND deleted_at = 0 AND (default_card OR id = ?)",
+	_, err := t.exec(ctx, "UPDATE instruments SET default_card = (id = ?) WHERE merchant_id = ? AND profile_id = ? AND kind = 'card' AND deleted_at = 0 AND (default_card OR id = ?)"+onProfile(profileID),
 		id, merchantID, profileID, id)
 	return mapErr("sqlstore.SetDefaultCard", err)
 }
