@@ -79,9 +79,31 @@ func (r response) code() string {
 	return s
 }
 
+// sendRaw makes a request without credentials and does not decode the body.
+func (s *server) sendRaw(tb testing.TB, method, path string) response {
+	tb.Helper()
+	req, err := http.NewRequest(method, s.url+path, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, raw: raw}
+}
+
 // send makes one request as the Paysafe SDKs do: JSON Content-Type on every request, the
 // body exactly as given.
 func (s *server) send(tb testing.TB, auth string, method, path, body string) response {
+	tb.Helper()
+	return s.sendWith(tb, auth, method, path, body, nil)
+}
+
+// sendWith is send with extra headers.
+func (s *server) sendWith(tb testing.TB, auth string, method, path, body string, header map[string]string) response {
 	tb.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -94,6 +116,9 @@ func (s *server) send(tb testing.TB, auth string, method, path, body string) res
 	req.Header.Set("Content-Type", "application/json;charset=utf-8")
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

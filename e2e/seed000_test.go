@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// TestSeed000Calls makes every Customer Vault call of seed 000 (the Paysafe Python SDK samples)
-// against the real server, with the bodies those calls serialise to: only the fields the
+// TestSeed000Calls makes every call of seed 000 (the Paysafe Python SDK samples: the Customer
+// Vault, then an authorization and a verification with a vaulted card) against the real server, with the bodies those calls serialise to: only the fields the
 // sample sets, in the sample's types ("defaultCardIndicator":"true", "month":"12", an
 // accountNumber from generateNumber() as a JSON number). The SDK removes id and profile from
 // the object before sending it and puts them in the path. The ids are those of the objects
@@ -168,4 +168,17 @@ func TestSeed000Calls(t *testing.T) {
 		t.Errorf("update_mandates = %s", r.raw)
 	}
 	step("delete_mandates", server, "DELETE", v1+"/profiles/"+p4+"/mandates/"+mid, "", 200, "")
+
+	// Card payments with the vaulted card of the profile created from a single-use token.
+	ctoken := pc.body["cards"].([]any)[0].(map[string]any)["paymentToken"].(string)
+	acct := "/cardpayments/v1/accounts/" + c.Paysafe.AccountNumber
+	auth := step("create_authorization", server, "POST", acct+"/auths",
+		`{"merchantRefNum":"`+token()+`","amount":"1000","card":{"paymentToken":"`+ctoken+`"}}`, 200, "")
+	if auth.str("status") != "COMPLETED" || auth.body["amount"] != float64(1000) {
+		t.Errorf("create_authorization = %s", auth.raw)
+	}
+	if v := step("verify_card", server, "POST", acct+"/verifications",
+		`{"merchantRefNum":"rp12jb19igryjqff","card":{"paymentToken":"`+ctoken+`"}}`, 200, ""); v.str("status") != "COMPLETED" {
+		t.Errorf("verify_card = %s", v.raw)
+	}
 }

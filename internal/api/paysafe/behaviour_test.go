@@ -212,3 +212,21 @@ func TestMandateLifecycle(t *testing.T) {
 		t.Errorf("a deleted account's mandate: %s", x.raw)
 	}
 }
+
+// TestDefaultLocation shows the decision that Paysafe records are created in the merchant's
+// default location, even when the merchant has several.
+func TestDefaultLocation(t *testing.T) {
+	e := MustEnv(t)
+	ctx := context.Background()
+	if _, err := e.svc.CreateLocation(ctx, e.creds.MerchantID, vault.NewLocation{Name: "Second"}); err != nil {
+		t.Fatal(err)
+	}
+	pid := e.MustProfile(t, "where")
+	cid := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/cards", body: `{"cardNum":"4111111111111111","cardExpiry":{"month":1,"year":2040}}`}).str("id")
+	m, _ := e.store.GetMerchant(ctx, e.creds.MerchantID)
+	prof, _ := e.store.GetProfile(ctx, m.ID, pid)
+	in, _ := e.store.GetInstrument(ctx, m.ID, cid)
+	if prof.LocationID != m.DefaultLocationID || in.LocationID != m.DefaultLocationID {
+		t.Errorf("profile in %s, card in %s; the default location is %s", prof.LocationID, in.LocationID, m.DefaultLocationID)
+	}
+}
