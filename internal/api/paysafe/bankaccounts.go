@@ -85,10 +85,10 @@ func (a *API) readBank(o obj, k bankKind, p *vault.Principal, create bool) bankI
 	}
 	if b.token == "" {
 		b.in.HolderName = o.reqString("accountHolderName", 1, 160)
-		b.in.BillingAddressID = o.reqString("billingAddressId", 1, 64)
+		b.in.BillingAddressID = o.reqID("billingAddressId")
 	} else {
 		b.in.HolderName = o.optString("accountHolderName", 160)
-		b.in.BillingAddressID = o.optString("billingAddressId", 64)
+		b.in.BillingAddressID, _ = o.str("billingAddressId")
 	}
 	b.in.NickName = o.optString("nickName", 50)
 	b.in.MerchantRefNum = o.optString("merchantRefNum", 255)

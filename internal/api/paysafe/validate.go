@@ -42,6 +42,17 @@ func (o obj) reqEnum(name, msg string, values ...string) string {
 	return o.enum(name, msg, values...)
 }
 
+// reqID reads a required reference to another record; an unknown one is the caller's to
+// report (7511 for a billing address), so only presence is checked here.
+func (o obj) reqID(name string) string {
+	s, st := o.str(name)
+	if st == absent || (st == present && strings.TrimSpace(s) == "") {
+		o.fail(name, msgEmpty)
+		return ""
+	}
+	return s
+}
+
 // readPAN reads a card number (§3): digits, 12–20 long, Luhn (reported alongside the length
 // error). It returns the number and whether it passed; the brand is checked separately.
 func (o obj) readPAN(name string) (string, bool) {
