@@ -97,13 +97,18 @@ func tail(s string) string {
 }
 
 // digitRuns returns the maximal runs of ASCII digits in s, also joining runs separated by
-// single spaces or dashes (a formatted PAN).
+// single spaces or dashes (a formatted PAN). A run glued to a letter on either side is part of
+// an identifier or a file name (such as a test's temp dir, "TestSeed000123…"), not a number
+// on its own, and is left out.
 func digitRuns(s string) []string {
 	var out []string
 	var cur strings.Builder
-	flush := func() {
+	glued := false
+	flush := func(next int) {
 		if cur.Len() > 0 {
-			out = append(out, cur.String())
+			if !glued && !(next < len(s) && isLetter(s[next])) {
+				out = append(out, cur.String())
+			}
 			cur.Reset()
 		}
 	}
@@ -111,16 +116,21 @@ func digitRuns(s string) []string {
 		c := s[i]
 		switch {
 		case c >= '0' && c <= '9':
+			if cur.Len() == 0 {
+				glued = i > 0 && isLetter(s[i-1])
+			}
 			cur.WriteByte(c)
 		case (c == ' ' || c == '-') && cur.Len() > 0 && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
 			// keep joining
 		default:
-			flush()
+			flush(i)
 		}
 	}
-	flush()
+	flush(len(s))
 	return out
 }
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 func luhn(d string) bool {
 	sum := 0

@@ -22,6 +22,8 @@ func TestLeaks(t *testing.T) {
 		{"fail/forbidden", `{"k":"abcdef-secret"}`, []string{"abcdef-secret"}, 1},
 		{"fail/short-forbidden", `{"cvv":"123"}`, []string{"123"}, 1},
 		{"ok/short-forbidden-inside-word", `{"id":"x1234"}`, []string{"123"}, 0},
+		{"ok/temp-dir-digits", `{"path":"/tmp/TestSeed0004111111111111111/001/master.key"}`, nil, 0},
+		{"fail/pan-after-equals", `card=4111111111111111 ok`, nil, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
