@@ -28,12 +28,16 @@ type server struct {
 
 // MustServer starts payvault on a fresh data dir and stops it when the test ends. The sandbox
 // merchant's secrets and the admin token are forbidden in the logs.
-func MustServer(tb testing.TB) *server {
+// Options, when given, adjust the configuration before the start.
+func MustServer(tb testing.TB, options ...func(*app.Config)) *server {
 	tb.Helper()
 	log, capture := logtest.New(tb)
 	const adminToken = "e2e-admin-token-0123456789abcdef"
-	m, err := app.Open(context.Background(), app.Config{Listen: "127.0.0.1:0", DataDir: tb.TempDir(), Logger: log,
-		AdminToken: adminToken, Out: io.Discard})
+	cfg := app.Config{Listen: "127.0.0.1:0", DataDir: tb.TempDir(), Logger: log, AdminToken: adminToken, Out: io.Discard}
+	for _, o := range options {
+		o(&cfg)
+	}
+	m, err := app.Open(context.Background(), cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

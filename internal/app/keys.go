@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"sort"
+
+	"github.com/payvault/payvault/internal/vault"
 )
 
 // KeyStatus is the output of `payvault keys status --json`.
@@ -46,4 +48,22 @@ func (m *Main) KeyStatus(ctx context.Context) (*KeyStatus, error) {
 		return out.Keys[i].ID < out.Keys[j].ID
 	})
 	return out, nil
+}
+
+// keyOps exposes key management and the audit to the admin API.
+type keyOps struct{ m *Main }
+
+func (k keyOps) KeyStatus(ctx context.Context) (any, error)   { return k.m.KeyStatus(ctx) }
+func (k keyOps) RekeyStatus(ctx context.Context) (any, error) { return k.m.RekeyProgress(ctx) }
+func (k keyOps) RotateKey(ctx context.Context, keyset string) (uint32, error) {
+	return k.m.Keyring.Rotate(ctx, keyset)
+}
+func (k keyOps) RetireKey(ctx context.Context, keyset string, id uint32) error {
+	return k.m.RetireKey(ctx, keyset, id)
+}
+func (k keyOps) ListAudit(ctx context.Context, merchantID string, after int64, limit int) ([]vault.AuditRecord, error) {
+	return k.m.Store.ListAudit(ctx, merchantID, after, limit)
+}
+func (k keyOps) VerifyAudit(ctx context.Context) ([]vault.AuditProblem, error) {
+	return k.m.Store.VerifyAudit(ctx, k.m.Keyring)
 }

@@ -28,6 +28,7 @@ func (m *Main) routes() http.Handler {
 	mux.Handle("/", ps)
 	adm := admin.New(admin.Config{Vault: m.Vault, CheckToken: m.CheckAdminToken, Logger: m.Config.Logger, Idempotency: m.Idempotency})
 	adm.BatchRoutes(m.Payments)
+	adm.KeyRoutes(keyOps{m})
 	mux.Handle("/admin/v1/", adm)
 	mux.Handle("/admin/v1", adm)
 	return httpx.Wrap(httpx.Recover(mux, m.Config.Logger, handleUnknownPanic), httpx.Options{

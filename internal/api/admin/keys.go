@@ -1,0 +1,126 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// KeyOps are the key-management and audit operations of a running payvault; app.Main
+// provides them. They hold no secret: ids, statuses, counts and audit records only.
+type KeyOps interface {
+	// KeyStatus describes every data, fingerprint and server key with its record count.
+	KeyStatus(ctx context.Context) (any, error)
+	// RekeyStatus describes the background re-encryption: records still under old keys.
+	RekeyStatus(ctx context.Context) (any, error)
+	// RotateKey adds a key to a keyset ("data" or "mac") and makes it primary.
+	RotateKey(ctx context.Context, keyset string) (uint32, error)
+	// RetireKey disables a key once no record uses it.
+	RetireKey(ctx context.Context, keyset string, id uint32) error
+	// ListAudit returns a merchant's audit records after seq.
+	ListAudit(ctx context.Context, merchantID string, afterSeq int64, limit int) ([]vault.AuditRecord, error)
+	// VerifyAudit checks every audit chain.
+	VerifyAudit(ctx context.Context) ([]vault.AuditProblem, error)
+}
+
+// KeyRoutes registers the key and audit routes over ops.
+func (a *API) KeyRoutes(ops KeyOps) {
+	a.Handle(http.MethodGet, "/admin/v1/keys", func(w http.ResponseWriter, r *http.Request) error {
+		st, err := ops.KeyStatus(r.Context())
+		if err != nil {
+			return err
+		}
+		rk, err := ops.RekeyStatus(r.Context())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"keys": st, "reencryption": rk})
+		return nil
+	})
+	a.Handle(http.MethodPost, "/admin/v1/keys/rotate", func(w http.ResponseWriter, r *http.Request) error {
+		var in struct {
+			Keyset string `json:"keyset"`
+		}
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+		if in.Keyset == "" {
+			in.Keyset = "data"
+		}
+		if in.Keyset != "data" && in.Keyset != "mac" {
+			return badRequest("invalid", "keyset must be data or mac.", "keyset")
+		}
+		id, err := ops.RotateKey(r.Context(), in.Keyset)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"keyset": in.Keyset, "primary_key_id": id})
+		return nil
+	})
+	a.Handle(http.MethodPost, "/admin/v1/keys/{keyId}/retire", func(w http.ResponseWriter, r *http.Request) error {
+		var in struct {
+			Keyset string `json:"keyset"`
+		}
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+		if in.Keyset == "" {
+			in.Keyset = "data"
+		}
+		if in.Keyset != "data" && in.Keyset != "mac" {
+			return badRequest("invalid", "keyset must be data or mac.", "keyset")
+		}
+		id, err := strconv.ParseUint(r.PathValue("keyId"), 10, 32)
+		if err != nil {
+			return &apiError{status: http.StatusNotFound, code: "not_found", message: "No such key."}
+		}
+		if err := ops.RetireKey(r.Context(), in.Keyset, uint32(id)); err != nil {
+			return &apiError{status: http.StatusConflict, code: "conflict", message: err.Error()}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"keyset": in.Keyset, "key_id": id, "status": "disabled"})
+		return nil
+	})
+	a.Handle(http.MethodGet, "/admin/v1/merchants/{merchantId}/audit", func(w http.ResponseWriter, r *http.Request) error {
+		mid := r.PathValue("merchantId")
+		if _, err := a.vault.Store().GetMerchant(r.Context(), mid); err != nil {
+			return err
+		}
+		after, limit := int64(0), 100
+		if v := r.URL.Query().Get("after"); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return badRequest("invalid", "after must be a record number.", "after")
+			}
+			after = n
+		}
+		if v := r.URL.Query().Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				return badRequest("invalid", "limit must be between 1 and 1000.", "limit")
+			}
+			limit = n
+		}
+		recs, err := ops.ListAudit(r.Context(), mid, after, limit)
+		if err != nil {
+			return err
+		}
+		if recs == nil {
+			recs = []vault.AuditRecord{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"records": recs})
+		return nil
+	})
+	a.Handle(http.MethodGet, "/admin/v1/audit/verify", func(w http.ResponseWriter, r *http.Request) error {
+		problems, err := ops.VerifyAudit(r.Context())
+		if err != nil {
+			return err
+		}
+		if problems == nil {
+			problems = []vault.AuditProblem{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ok": len(problems) == 0, "problems": problems})
+		return nil
+	})
+}
