@@ -15,6 +15,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/payvault/payvault/internal/app"
+	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -171,6 +172,7 @@ type keysCmd struct {
 	Split  keysSplitCmd  `cmd:"" help:"Split the master key into Shamir shares (split knowledge, dual control)."`
 	Retire keysRetireCmd `cmd:"" help:"Disable a data key (or fingerprint key) once no record uses it."`
 	Rekey  keysRekeyCmd  `cmd:"" help:"Re-encrypt every record under the primary keys now (servers also do it in the background)."`
+	Rewrap keysRewrapCmd `cmd:"" help:"Rotate the master key: re-encrypt the stored keysets under a new master key."`
 }
 
 type keysStatusCmd struct {
@@ -291,6 +293,36 @@ func (c *auditVerifyCmd) Run(ctx context.Context) error {
 	if !c.JSON {
 		fmt.Println("audit chains verify")
 	}
+	return nil
+}
+
+type keysRewrapCmd struct {
+	storeFlags
+	NewMasterKeyFile string `help:"File holding the new base64 master key; created (0600, random) when it does not exist." required:"" placeholder:"FILE" type:"path"`
+}
+
+func (c *keysRewrapCmd) Run(ctx context.Context) error {
+	cfg := c.config(os.Stderr)
+	oldKey, err := app.ExistingMasterKey(cfg)
+	if err != nil {
+		return err
+	}
+	newKey, created, err := keys.LoadOrCreateMasterKeyFile(c.NewMasterKeyFile)
+	if err != nil {
+		return err
+	}
+	m, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := keys.Rewrap(ctx, m.Store, oldKey, newKey); err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(os.Stderr, "A new master key was written to %s.\n", c.NewMasterKeyFile)
+	}
+	fmt.Println("The keysets are now under the new master key. Restart every node with it (PAYVAULT_MASTER_KEY, --master-key-file or the data dir's master.key), then destroy the old key.")
 	return nil
 }
 

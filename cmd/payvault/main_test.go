@@ -574,3 +574,19 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 		})
 	}
 }
+
+func TestRewrapMasterKey(t *testing.T) {
+	dir := t.TempDir()
+	s := MustServe(t, dir, nil)
+	s.Stop(t)
+	newKey := filepath.Join(dir, "new.key")
+	if _, stderr, err := run(t, dir, nil, "keys", "rewrap", "--new-master-key-file", newKey); err != nil {
+		t.Fatalf("rewrap: %v\n%s", err, stderr)
+	}
+	if _, _, err := run(t, dir, nil, "keys", "status"); err == nil {
+		t.Error("the old master key still opens the store")
+	}
+	if out, stderr, err := run(t, dir, nil, "keys", "status", "--master-key-file", newKey); err != nil {
+		t.Errorf("the new master key does not open the store: %v\n%s%s", err, out, stderr)
+	}
+}
