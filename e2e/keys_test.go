@@ -150,3 +150,36 @@ func TestRotateUnderLoad(t *testing.T) {
 		t.Errorf("audit list: %d %s", audit.status, audit.raw)
 	}
 }
+
+// TestAuditRecordsUse shows that creating, using and deleting account data through the APIs
+// lands on the merchant's audit chain with the credential as the actor.
+func TestAuditRecordsUse(t *testing.T) {
+	s := MustServer(t)
+	c := s.main.Credentials
+	auth := basic{c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret}.header()
+	p := s.send(t, auth, "POST", "/customervault/v1/profiles", `{"merchantCustomerId":"au","locale":"en_US"}`)
+	card := s.send(t, auth, "POST", "/customervault/v1/profiles/"+p.str("id")+"/cards", `{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2040}}`)
+	tok := s.send(t, basic{c.Paysafe.SingleUseKeyID, c.Paysafe.SingleUseKeySecret}.header(), "POST", "/customervault/v1/singleusetokens",
+		`{"card":{"cardNum":"5200400000000009","cardExpiry":{"month":12,"year":2040}}}`)
+	acct := "/cardpayments/v1/accounts/" + c.Paysafe.AccountNumber + "/auths"
+	for i, pt := range []string{card.str("paymentToken"), tok.str("paymentToken")} {
+		if r := s.send(t, auth, "POST", acct, fmt.Sprintf(`{"merchantRefNum":"a%d","amount":100,"card":{"paymentToken":"%s"}}`, i, pt)); r.status != 200 {
+			t.Fatalf("auth: %d %s", r.status, r.raw)
+		}
+	}
+	s.send(t, auth, "DELETE", "/customervault/v1/profiles/"+p.str("id"), "")
+	r := s.send(t, "Bearer "+s.admin, "GET", "/admin/v1/merchants/"+c.MerchantID+"/audit?limit=1000", "")
+	seen := map[string]string{}
+	for _, rec := range r.body["records"].([]any) {
+		m := rec.(map[string]any)
+		seen[m["op"].(string)] = m["actor"].(string)
+	}
+	for _, op := range []string{"account_data.create", "token.create", "token.consume", "account_data.use", "account_data.delete"} {
+		if seen[op] == "" {
+			t.Errorf("no %s record in %v", op, seen)
+		}
+	}
+	if seen["account_data.use"] != "paysafe:"+c.Paysafe.APIKeyID {
+		t.Errorf("payment actor = %q", seen["account_data.use"])
+	}
+}

@@ -175,8 +175,15 @@ func (t *tx) LockKey(ctx context.Context, key string) error {
 // InsertTransaction implements payments.Tx.
 func (t *tx) InsertTransaction(ctx context.Context, txn *payments.Transaction) error {
 	cs := transactionCols(txn)
-	_, err := t.exec(ctx, insertSQL("transactions", cs), vals(cs)...)
-	return mapErr("sqlstore.InsertTransaction", err)
+	if _, err := t.exec(ctx, insertSQL("transactions", cs), vals(cs)...); err != nil {
+		return mapErr("sqlstore.InsertTransaction", err)
+	}
+	// A transaction that runs on account data (a stored instrument, or a number it keeps
+	// sealed for reuse) is a use of stored account data: it goes on the audit chain.
+	if txn.InstrumentID != "" || len(txn.Sealed.Number) > 0 {
+		return t.audit(ctx, txn.MerchantID, vault.AuditPayment, "transaction", txn.ID)
+	}
+	return nil
 }
 
 // transactionMutable are the columns UpdateTransaction writes.
