@@ -70,6 +70,8 @@ type serveCmd struct {
 	RetainTransactions    time.Duration `help:"Crypto-erase a transaction's sealed account number this long after it (0 keeps it)." default:"9480h"`
 	SUTTTL                time.Duration `name:"sut-ttl" help:"Life of a Paysafe single-use token (sutTtlSeconds)." default:"899s"`
 	BACSMandateActivation time.Duration `help:"How long a new BACS mandate stays PENDING before it turns ACTIVE (bacsMandateActivationSeconds)." default:"168h"`
+	BatchDelay            time.Duration `help:"How long a settlement or refund stays PENDING before it is COMPLETED (batchDelaySeconds)." default:"24h"`
+	SimulatorDelayScale   float64       `help:"Multiplier on the sandbox processor's simulated delays (simulatorDelayScale); 0 means none." default:"1"`
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
@@ -80,6 +82,10 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	cfg.PublicBaseURL, cfg.TLSTerminatedUpstream, cfg.Demo = c.PublicBaseURL, c.TLSTerminatedUpstream, c.Demo
 	cfg.RetainDeleted, cfg.RetainTransactions = c.RetainDeleted, c.RetainTransactions
 	cfg.SUTTTL, cfg.BACSMandateActivation = c.SUTTTL, c.BACSMandateActivation
+	if c.SimulatorDelayScale < 0 {
+		return fmt.Errorf("--simulator-delay-scale must not be negative")
+	}
+	cfg.BatchDelay, cfg.SimulatorDelayScale = c.BatchDelay, &c.SimulatorDelayScale
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	}
