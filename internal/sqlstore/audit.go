@@ -58,29 +58,32 @@ func (t *tx) audit(ctx context.Context, merchantID, op, recordType, recordID str
 	if mac == nil {
 		return nil
 	}
-	var seq int64
-	var prev []byte
-	err := t.row(ctx, "SELECT seq, mac FROM audit_heads WHERE merchant_id = ?"+t.forUpdate(), merchantID).Scan(&seq, &prev)
-	switch {
-	case err == nil:
-	case isNoRows(err):
-		prev = []byte{}
-	default:
-		return mapErr("sqlstore.audit", err)
+	// The transaction keeps the head: it reads it once and writes it back before it commits
+	// (batch.go, auditHead).
+	c := t.db.(*txConn)
+	h, ok := c.head(merchantID)
+	if !ok {
+		err := t.row(ctx, "SELECT seq, mac FROM audit_heads WHERE merchant_id = ?"+t.forUpdate(), merchantID).Scan(&h.seq, &h.mac)
+		switch {
+		case err == nil:
+			h.stored = true
+		case isNoRows(err):
+			h.mac = []byte{}
+		default:
+			return mapErr("sqlstore.audit", err)
+		}
 	}
-	r := &vault.AuditRecord{MerchantID: merchantID, Seq: seq + 1, At: time.Now().UTC().Truncate(time.Millisecond),
+	prev := h.mac
+	r := &vault.AuditRecord{MerchantID: merchantID, Seq: h.seq + 1, At: time.Now().UTC().Truncate(time.Millisecond),
 		Op: op, Actor: vault.ActorFrom(ctx), RecordType: recordType, RecordID: recordID}
 	sum := mac.ServerMAC(auditPurpose, auditInput(r, prev))
 	if _, err := t.exec(ctx, "INSERT INTO audit_log (merchant_id, seq, at, op, actor, record_type, record_id, prev_mac, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		r.MerchantID, r.Seq, toMS(r.At), r.Op, r.Actor, r.RecordType, r.RecordID, prev, sum); err != nil {
 		return mapErr("sqlstore.audit", err)
 	}
-	if seq == 0 {
-		_, err = t.exec(ctx, "INSERT INTO audit_heads (merchant_id, seq, mac) VALUES (?, ?, ?)", merchantID, r.Seq, sum)
-	} else {
-		_, err = t.exec(ctx, "UPDATE audit_heads SET seq = ?, mac = ? WHERE merchant_id = ?", r.Seq, sum, merchantID)
-	}
-	return mapErr("sqlstore.audit", err)
+	h.seq, h.mac, h.dirty = r.Seq, sum, true
+	c.setHead(merchantID, h)
+	return nil
 }
 
 // Audit appends a record in its own transaction (for operations outside a Write, such as key

@@ -257,7 +257,7 @@ const (
 // step runs one claimed request's fn in the transaction.
 func (b *batchRun) step(r *writeReq) int {
 	c := b.c
-	c.dirty, c.wrote, c.errored = false, false, false
+	c.dirty, c.wrote, c.errored, c.itemHeads = false, false, false, nil
 	p, err := callFn(r.fn, b.t)
 	failed := err != nil || p != nil
 	if !c.isolate && c.needsUndo(failed, err) {
@@ -333,7 +333,11 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		s.rerun(b.ran, b.alone, rest)
 		return
 	}
-	err = b.sqltx.Commit()
+	if err = b.c.flushAuditHeads(s); err == nil {
+		err = b.sqltx.Commit()
+	} else {
+		b.sqltx.Rollback()
+	}
 	s.nCommits.Add(1)
 	switch {
 	case err == nil:
@@ -428,6 +432,10 @@ func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
 		sqltx.Rollback()
 		return p, err
 	}
+	if err := c.flushAuditHeads(s); err != nil {
+		sqltx.Rollback()
+		return nil, mapErr(opWrite, err)
+	}
 	if err := sqltx.Commit(); err != nil {
 		if rolledBack(err) {
 			s.afterFailedCommit()
@@ -470,6 +478,12 @@ type txConn struct {
 	wrote   bool  // wrote: the current fn has run a statement that may have written
 	errored bool  // errored: a statement of the current fn has failed
 	broken  error // broken: a savepoint operation failed; the transaction is unusable
+
+	// heads are the audit chain heads this transaction has read and advanced (audit.go);
+	// itemHeads holds, for the current fn, the entries as they were before it (nil: absent),
+	// to restore when the fn is rolled back to its savepoint.
+	heads     map[string]*auditHead
+	itemHeads map[string]*auditHead
 }
 
 // needsUndo reports whether, without a savepoint, the current fn's outcome leaves the
@@ -529,6 +543,14 @@ func (c *txConn) rollbackItem() {
 	}
 	if _, err := c.tx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT item"); err != nil {
 		c.broken = err
+		return
+	}
+	for m, h := range c.itemHeads {
+		if h == nil {
+			delete(c.heads, m)
+		} else {
+			c.heads[m] = h
+		}
 	}
 }
 
@@ -639,4 +661,60 @@ func (c *stmtCache) close() {
 		st.Close()
 		delete(c.m, q)
 	}
+}
+
+// auditHead is a merchant's audit chain head as a transaction sees it. A transaction reads
+// (and on PostgreSQL locks) each head once and writes it back once, before it commits,
+// instead of reading and writing it for every record it appends: in a batch, that is two
+// statements fewer per write.
+type auditHead struct {
+	seq    int64
+	mac    []byte
+	stored bool // stored: audit_heads has a row for the merchant; else the flush inserts one
+	dirty  bool // dirty: seq and mac are ahead of the row
+}
+
+// head returns the cached head of a merchant's chain.
+func (c *txConn) head(merchantID string) (auditHead, bool) {
+	h, ok := c.heads[merchantID]
+	if !ok {
+		return auditHead{}, false
+	}
+	return *h, true
+}
+
+// setHead caches a merchant's head, remembering the current fn's prior entry.
+func (c *txConn) setHead(merchantID string, h auditHead) {
+	if c.heads == nil {
+		c.heads = map[string]*auditHead{}
+	}
+	if c.isolate {
+		if c.itemHeads == nil {
+			c.itemHeads = map[string]*auditHead{}
+		}
+		if _, seen := c.itemHeads[merchantID]; !seen {
+			c.itemHeads[merchantID] = c.heads[merchantID]
+		}
+	}
+	c.heads[merchantID] = &h
+}
+
+// flushAuditHeads writes the advanced heads; it runs just before COMMIT.
+func (c *txConn) flushAuditHeads(s *Store) error {
+	ctx := context.Background()
+	for m, h := range c.heads {
+		if !h.dirty {
+			continue
+		}
+		var err error
+		if h.stored {
+			_, err = c.tx.ExecContext(ctx, s.rb.bind(s.dialect, "UPDATE audit_heads SET seq = ?, mac = ? WHERE merchant_id = ?"), h.seq, h.mac, m)
+		} else {
+			_, err = c.tx.ExecContext(ctx, s.rb.bind(s.dialect, "INSERT INTO audit_heads (merchant_id, seq, mac) VALUES (?, ?, ?)"), m, h.seq, h.mac)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

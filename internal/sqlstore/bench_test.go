@@ -41,6 +41,13 @@ func mustDurablePostgres(tb testing.TB) storetest.Store {
 	return s
 }
 
+// mustBenchFixture is a storetest fixture whose store keeps the audit chain, as the server's does.
+func mustBenchFixture(b *testing.B, open storetest.Opener) *storetest.Fixture {
+	f := storetest.MustFixture(b, open)
+	f.Store.(*sqlstore.Store).SetAuditMAC(f.Keys)
+	return f
+}
+
 // runConcurrent runs op b.N times from conc goroutines and reports throughput and latency
 // percentiles next to ns/op, and the mean number of writes per transaction when st can
 // tell. With conc > 1 it uses RunParallel with SetParallelism, so the goroutine count is conc
@@ -132,7 +139,7 @@ func BenchmarkWrite(b *testing.B) {
 func BenchmarkCardCreate(b *testing.B) {
 	for _, e := range benchEngines {
 		b.Run(e.name, func(b *testing.B) {
-			f := storetest.MustFixture(b, e.open)
+			f := mustBenchFixture(b, e.open)
 			ctx := context.Background()
 			var seq atomic.Int64
 			for _, conc := range benchConcurrency {
@@ -158,7 +165,7 @@ func BenchmarkCardCreateProfile(b *testing.B) {
 	const profiles = 256
 	for _, e := range benchEngines {
 		b.Run(e.name, func(b *testing.B) {
-			f := storetest.MustFixture(b, e.open)
+			f := mustBenchFixture(b, e.open)
 			ctx := context.Background()
 			ids := make([]string, profiles)
 			for i := range ids {
@@ -190,7 +197,7 @@ func BenchmarkCardLookup(b *testing.B) {
 	const cards = 10000
 	for _, e := range benchEngines {
 		b.Run(e.name, func(b *testing.B) {
-			f := storetest.MustFixture(b, e.open)
+			f := mustBenchFixture(b, e.open)
 			ctx := context.Background()
 			tokens := make([]string, cards)
 			var wg sync.WaitGroup

@@ -66,5 +66,8 @@ func TestRekeyPostgres(t *testing.T) { storetest.RunRekey(t, MustPostgres) }
 func TestAuditSQLite(t *testing.T)   { storetest.RunAudit(t, MustSQLite) }
 func TestAuditPostgres(t *testing.T) { storetest.RunAudit(t, MustPostgres) }
 
+func TestAuditBatchSQLite(t *testing.T)   { storetest.RunAuditBatch(t, MustSQLite) }
+func TestAuditBatchPostgres(t *testing.T) { storetest.RunAuditBatch(t, MustPostgres) }
+
 func TestEraseSQLite(t *testing.T)   { storetest.RunErase(t, MustSQLite) }
 func TestErasePostgres(t *testing.T) { storetest.RunErase(t, MustPostgres) }

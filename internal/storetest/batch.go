@@ -325,3 +325,87 @@ func testWriteCanceled(t *testing.T, open Opener) {
 		t.Errorf("Write with a done ctx: %v, fn ran %v; want Unavailable without running", err, ran)
 	}
 }
+
+// RunAuditBatch races audited writes of two merchants, some of which fail after they
+// appended to the chain: each merchant's chain must hold exactly the records of the writes
+// that succeeded, in an unbroken sequence that verifies.
+func RunAuditBatch(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	as := f.Store.(AuditStore)
+	as.SetAuditMAC(f.Keys)
+	other, err := f.Svc.CreateMerchant(ctx, vault.NewMerchant{Name: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mids := []string{f.Creds.MerchantID, other.MerchantID}
+	before := map[string]int{}
+	for _, mid := range mids {
+		recs, err := as.ListAudit(ctx, mid, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[mid] = len(recs)
+	}
+	newToken := func(mid, value string) *vault.OneTimeToken {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		return &vault.OneTimeToken{ID: vault.NewID(), MerchantID: mid, Token: value, Kind: vault.TokenCard, Created: now, Expires: now.Add(time.Hour)}
+	}
+	if err := f.Store.Write(ctx, func(tx vault.Tx) error { return tx.InsertOneTimeToken(ctx, newToken(mids[0], "taken")) }); err != nil {
+		t.Fatal(err)
+	}
+	before[mids[0]]++
+	boom := errors.New("boom")
+	const n = 160
+	var mu sync.Mutex
+	want := map[string]int{}
+	race(n, func(i int) {
+		mid := mids[i%2]
+		kind := (i / 2) % 4
+		err := f.Store.Write(ctx, func(tx vault.Tx) error {
+			switch kind {
+			case 1: // appends, then fails
+				if err := tx.InsertOneTimeToken(ctx, newToken(mid, "t"+strconv.Itoa(i))); err != nil {
+					return err
+				}
+				return boom
+			case 2: // fails on a unique violation
+				return tx.InsertOneTimeToken(ctx, newToken(mids[0], "taken"))
+			case 3: // appends twice
+				if err := tx.InsertOneTimeToken(ctx, newToken(mid, "t"+strconv.Itoa(i))); err != nil {
+					return err
+				}
+				return tx.InsertOneTimeToken(ctx, newToken(mid, "u"+strconv.Itoa(i)))
+			}
+			return tx.InsertOneTimeToken(ctx, newToken(mid, "t"+strconv.Itoa(i)))
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case kind == 0 && err == nil:
+			want[mid]++
+		case kind == 3 && err == nil:
+			want[mid] += 2
+		case kind == 1 && errors.Is(err, boom), kind == 2 && vault.KindOf(err) == vault.Conflict:
+		default:
+			t.Errorf("write %d (kind %d): %v", i, kind, err)
+		}
+	})
+	for _, mid := range mids {
+		recs, err := as.ListAudit(ctx, mid, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(recs) - before[mid]; got != want[mid] {
+			t.Errorf("merchant %s: %d new audit records, want %d", mid, got, want[mid])
+		}
+		for i, r := range recs {
+			if r.Seq != int64(i+1) {
+				t.Fatalf("merchant %s: record %d has seq %d", mid, i, r.Seq)
+			}
+		}
+	}
+	if problems, err := as.VerifyAudit(ctx, f.Keys); err != nil || len(problems) != 0 {
+		t.Errorf("VerifyAudit = %v, %v", problems, err)
+	}
+}
