@@ -20,20 +20,30 @@ import (
 // Group commit.
 //
 // Write does not open a transaction of its own. It queues its fn for a committer goroutine,
-// which takes every queued request (up to a batch cap), BEGINs once, runs each fn in turn
-// inside a savepoint, COMMITs once, and only then answers the callers. One durable commit
-// (one fsync) thus serves a whole batch. When nothing else is queued a batch holds one
-// request, which runs in a plain transaction as before, so latency at low load does not
-// grow. A failing fn is rolled back to its savepoint and does not disturb its neighbours; a
-// fn that hit a serialisation failure or deadlock, and every fn of a batch whose COMMIT was
-// refused, runs again alone in a transaction of its own, so each caller gets its own true
-// outcome.
+// which takes every queued request (up to a batch cap, without waiting for more), BEGINs
+// once, runs the fns one after another, COMMITs once, and only then answers the callers. One
+// durable commit (one fsync) thus serves a whole batch. When nothing else is queued a batch
+// holds one request, which runs in a plain transaction as before, so latency at low load does
+// not grow.
+//
+// A fn that fails must not disturb its neighbours. A batch first runs without savepoints,
+// which costs nothing while fns succeed or fail before they write. When a fn fails after it
+// wrote (or, on PostgreSQL, a statement fails, which aborts the transaction), the batch is
+// rolled back and runs again with a savepoint around each fn, so that a failing fn is rolled
+// back alone. A fn that hit a serialisation failure or deadlock, and every fn of a batch
+// whose COMMIT was refused, runs again alone in a transaction of its own, so that each caller
+// gets its own true outcome. A COMMIT whose outcome is unknown (a lost connection) is
+// reported as such to the batch's callers, never run again.
 
 const opWrite = "sqlstore.Write"
 
-// Defaults for Config.Committers and Config.MaxBatch.
+// Defaults for Config.Committers and Config.MaxBatch. One committer per node suits
+// PostgreSQL too: every audited write of a merchant locks that merchant's audit chain head
+// until its batch commits, so a second committer cannot overlap a batch of the same merchant
+// (it waits for the head), and two batches that also lock profiles can take the two locks in
+// opposite orders: a deadlock, which PostgreSQL breaks only after deadlock_timeout (1 s).
 const (
-	defaultPostgresCommitters = 4
+	defaultPostgresCommitters = 1
 	defaultMaxBatch           = 128
 	queueLen                  = 1024
 )

@@ -52,7 +52,7 @@ type Config struct {
 	// SkipMigrate leaves the schema alone (for tools that only read).
 	SkipMigrate bool
 	// Committers is the number of group-commit goroutines on PostgreSQL (SQLite has one);
-	// 0 picks a default.
+	// 0 picks one. More can help a node that serves many merchants at once; see batch.go.
 	Committers int
 	// MaxBatch caps the writes gathered into one transaction; 0 picks a default.
 	MaxBatch int
