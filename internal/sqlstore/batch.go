@@ -138,12 +138,13 @@ func (s *Store) stopCommitters() {
 	s.stmts.close()
 }
 
-// Write runs fn in a read-write transaction and commits it durably before it returns
-// (group commit: fn may share that transaction with other callers' fns, each isolated in a
-// savepoint, so a failing fn never fails another). When fn returns an error, nothing fn
-// wrote is kept and the error is returned unchanged. fn may run more than once: a fn that
-// hit a serialisation failure or deadlock on PostgreSQL (or busy on SQLite) is retried a few
-// times, and every fn of a batch whose COMMIT failed is re-run alone.
+// Write runs fn in a read-write transaction and commits it durably before it returns. It
+// commits in groups: fn may share its transaction with other callers' fns, run one after
+// another, and a failing fn is rolled back alone, never failing another. When fn returns an
+// error, nothing fn wrote is kept and the error is returned unchanged. fn may run more than
+// once, so it must have no side effects outside tx: its batch may be rolled back and run
+// again, and a fn that hit a serialisation failure or deadlock on PostgreSQL (or busy on
+// SQLite), or whose batch's COMMIT was refused, runs again alone.
 //
 // Other writers wait while fn runs, so fn must only touch the database, through tx: no
 // network calls (a processor is called outside Write), no waiting on locks or channels, no
