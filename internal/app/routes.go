@@ -31,6 +31,9 @@ func (m *Main) routes() http.Handler {
 	adm.KeyRoutes(keyOps{m})
 	mux.Handle("/admin/v1/", adm)
 	mux.Handle("/admin/v1", adm)
+	hs := m.hostedHandler()
+	mux.Handle("/hosted/", hs)
+	mux.Handle("/demo/", hs)
 	return httpx.Wrap(httpx.Recover(mux, m.Config.Logger, handleUnknownPanic), httpx.Options{
 		Logger: m.Config.Logger, Metrics: m.Metrics,
 	})

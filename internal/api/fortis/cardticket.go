@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/payvault/payvault/internal/api/httpx"
 	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -53,7 +54,7 @@ func (a *API) handleCardTicketPreflight(w http.ResponseWriter, r *http.Request) 
 
 // handleCardTicketCreate serves POST /v2/cardtickets: a single-use card ticket that lives 15
 // minutes, made by a browser (location HMAC) or a user. A browser request's Origin must be
-// one the location allows.
+// one the location allows, or payvault's own (the hosted payment fields).
 func (a *API) handleCardTicketCreate(w http.ResponseWriter, r *http.Request) {
 	browser := credential(r, "developer-id") == ""
 	var p *vault.Principal
@@ -75,12 +76,15 @@ func (a *API) handleCardTicketCreate(w http.ResponseWriter, r *http.Request) {
 			a.writeError(w, r, err)
 			return
 		}
-		if browser && !vault.OriginAllowed(p.Merchant, loc, origin) {
+		// payvault's own origin is the hosted payment fields, which checked the merchant
+		// page's origin before they were served.
+		allowed := httpx.SameOrigin(r, a.opt.PublicBaseURL, origin) || vault.OriginAllowed(p.Merchant, loc, origin)
+		if browser && !allowed {
 			cors(w, "")
 			a.writeError(w, r, errStatus(http.StatusForbidden, msgOriginRefused))
 			return
 		}
-		if !vault.OriginAllowed(p.Merchant, loc, origin) {
+		if !allowed {
 			origin = ""
 		}
 	}

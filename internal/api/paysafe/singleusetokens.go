@@ -3,6 +3,7 @@ package paysafe
 import (
 	"net/http"
 
+	"github.com/payvault/payvault/internal/api/httpx"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -44,7 +45,9 @@ func (a *API) handleTokenPreflight(w http.ResponseWriter, r *http.Request, _ *va
 // withCORS enforces the merchant's allowed origins on a browser request to a token endpoint:
 // an Origin the merchant (or its default location) does not allow is 403/5270 and nothing is
 // created; an allowed one is echoed in Access-Control-Allow-Origin. A sandbox merchant with no
-// origins configured allows any origin. Requests without an Origin (servers) pass.
+// origins configured allows any origin. Requests without an Origin (servers) pass, and so do
+// requests from payvault's own origin: the hosted payment fields, whose page checked the
+// merchant page's origin before it was served.
 func (a *API) withCORS(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
 		origin := r.Header.Get("Origin")
@@ -56,7 +59,7 @@ func (a *API) withCORS(h handlerFunc) handlerFunc {
 		if err != nil && vault.KindOf(err) != vault.NotFound {
 			return err
 		}
-		if !vault.OriginAllowed(p.Merchant, loc, origin) {
+		if !httpx.SameOrigin(r, a.cfg.PublicBaseURL, origin) && !vault.OriginAllowed(p.Merchant, loc, origin) {
 			return newError("5270")
 		}
 		w.Header().Set("Access-Control-Allow-Origin", origin)
