@@ -49,6 +49,7 @@ var authIDPattern = regexp.MustCompile(`Auth id: ([0-9a-f-]{36})`)
 // TestDemoApproval types a card on the demo checkout, pays the default 10.00 and sees the
 // approval with its auth id, which is a real approved authorization of the sandbox merchant.
 func TestDemoApproval(t *testing.T) {
+	t.Parallel()
 	s := MustVault(t, true)
 	ctx := MustTab(t)
 	rec := MustRecord(t, ctx)
@@ -90,14 +91,16 @@ func TestDemoApproval(t *testing.T) {
 	rec.CheckNoPAN(t, panVisa)
 }
 
-// TestDemoDecline pays the Paysafe sandbox's decline amount, 5.00, and sees its decline message.
+// TestDemoDecline pays the Paysafe sandbox's decline amount, 5 in minor units (0.05), and sees
+// its decline message.
 func TestDemoDecline(t *testing.T) {
+	t.Parallel()
 	s := MustVault(t, true)
 	ctx := MustTab(t)
 	rec := MustRecord(t, ctx)
 	frame := openDemo(t, ctx, s)
 	exp, _, _ := futureExpiry()
-	fillDemo(t, ctx, frame, "5.00", panVisa, exp, cvvTest)
+	fillDemo(t, ctx, frame, "0.05", panVisa, exp, cvvTest)
 	out := outcome(t, ctx)
 	for _, want := range []string{"Payment declined", "Your request has been declined by the issuing bank.", "Code: 3009"} {
 		if !strings.Contains(out, want) {
@@ -113,6 +116,7 @@ func TestDemoDecline(t *testing.T) {
 // TestDemoRefusedInBrowser shows that a card the fields refuse gets an inline, accessible
 // message and makes no network call at all: no ticket, no payment.
 func TestDemoRefusedInBrowser(t *testing.T) {
+	t.Parallel()
 	exp, _, _ := futureExpiry()
 	tests := []struct {
 		name    string
@@ -169,6 +173,7 @@ func TestDemoRefusedInBrowser(t *testing.T) {
 
 // TestDemoPage checks the demo's labels and button, and the fields' accessible names.
 func TestDemoPage(t *testing.T) {
+	t.Parallel()
 	s := MustVault(t, true)
 	ctx := MustTab(t)
 	frame := openDemo(t, ctx, s)

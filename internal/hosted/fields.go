@@ -105,6 +105,7 @@ func (h *Handler) handleFields(kind string) http.HandlerFunc {
 		hd.Set("Cache-Control", "no-store")
 		hd.Set("Content-Type", "text/html; charset=utf-8")
 		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
 		var buf bytes.Buffer
 		if err := h.pages.ExecuteTemplate(&buf, "fields.html", page); err != nil {
 			h.writeInternal(w, r, err)

@@ -1,0 +1,203 @@
+package hosted_test
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// securityLog collects the tab's security log entries, where Chromium reports a frame
+// blocked by frame-ancestors.
+type securityLog struct {
+	mu      sync.Mutex
+	entries []string
+}
+
+func MustSecurityLog(tb testing.TB, ctx context.Context) *securityLog {
+	tb.Helper()
+	l := &securityLog{}
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*log.EventEntryAdded); ok && e.Entry.Source == "security" {
+			l.mu.Lock()
+			l.entries = append(l.entries, e.Entry.Text)
+			l.mu.Unlock()
+		}
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	return l
+}
+
+func (l *securityLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.entries, "\n")
+}
+
+// childFrames returns the URL each child frame of the tab shows, with the URL it failed to
+// load when Chromium replaced it by an error page.
+func childFrames(t *testing.T, ctx context.Context) [][2]string {
+	t.Helper()
+	tree, err := chromedp.Call(ctx, page.GetFrameTree, cdp.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][2]string
+	for _, c := range tree.FrameTree.ChildFrames {
+		out = append(out, [2]string{c.Frame.URL, c.Frame.UnreachableURL})
+	}
+	return out
+}
+
+// TestDisallowedOriginCannotFrame sets the merchant's (or the location's) allowed origins and
+// shows that a page on another origin cannot frame the fields: Chromium blocks the frame on
+// its frame-ancestors policy, the fields never start, and payvault.js reports them
+// unavailable. A page that lies about its origin in the iframe URL is blocked the same way.
+// A listed origin, and a sandbox merchant with no origins set, can frame them.
+func TestDisallowedOriginCannotFrame(t *testing.T) {
+	t.Parallel()
+	const elsewhere = "https://shop.example"
+	tests := []struct {
+		name     string
+		merchant []string // the merchant's allowed origins; "SHOP" is the test page's origin
+		location []string // the default location's
+		mode     string   // "paysafe", "fortis" or "claim" (a raw iframe claiming origin=elsewhere)
+		framed   bool
+	}{
+		{name: "ok/sandbox-with-no-origins", mode: "paysafe", framed: true},
+		{name: "ok/listed", merchant: []string{elsewhere, "SHOP"}, mode: "paysafe", framed: true},
+		{name: "ok/listed-on-the-location", location: []string{"SHOP"}, mode: "fortis", framed: true},
+		{name: "fail/not-listed", merchant: []string{elsewhere}, mode: "paysafe"},
+		{name: "fail/not-listed-on-the-location", location: []string{elsewhere}, mode: "fortis"},
+		{name: "fail/page-claims-a-listed-origin", merchant: []string{elsewhere}, mode: "claim"},
+	}
+	s := MustVault(t, false)
+	ctx0 := context.Background()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := MustTab(t)
+			rec := MustRecord(t, ctx)
+			sec := MustSecurityLog(t, ctx)
+			var shop *httptest.Server
+			readyTimeout := 10000
+			if !tt.framed {
+				readyTimeout = 1500 // the frame is blocked; payvault.js gives up soon
+			}
+			switch tt.mode {
+			case "claim":
+				src := fmt.Sprintf("%s/hosted/v1/fields/card?key=%s&origin=%s", s.URL, s.Creds.Paysafe.SingleUseKeyID, url.QueryEscape(elsewhere))
+				shop = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					fmt.Fprintf(w, `<!doctype html><title>claim</title><iframe src="%s"></iframe>`, html.EscapeString(src))
+				}))
+				t.Cleanup(shop.Close)
+			case "fortis":
+				shop = MustShop(t, s.URL, map[string]any{"fortis": s.fortisCredentials(t), "readyTimeout": readyTimeout})
+			default:
+				shop = MustShop(t, s.URL, paysafeOptions(s, map[string]any{"readyTimeout": readyTimeout}))
+			}
+			origins := func(list []string) []string {
+				out := []string{}
+				for _, o := range list {
+					out = append(out, strings.Replace(o, "SHOP", shop.URL, 1))
+				}
+				return out
+			}
+			if _, err := s.Main.Vault.SetAllowedOrigins(ctx0, s.Creds.MerchantID, "", origins(tt.merchant)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Main.Vault.SetAllowedOrigins(ctx0, s.Creds.MerchantID, s.Creds.Fortis.LocationID, origins(tt.location)); err != nil {
+				t.Fatal(err)
+			}
+			if err := chromedp.Do(ctx, chromedp.Navigate(shop.URL)); err != nil {
+				t.Fatal(err)
+			}
+			if tt.framed {
+				MustFrame(t, ctx)
+				if got := MustEval[bool](t, ctx, `shop.ready`); !got {
+					t.Error("payvault.js did not report the fields ready")
+				}
+				if sec.String() != "" {
+					t.Errorf("security log: %s", sec.String())
+				}
+				return
+			}
+			// Blocked: the frame shows Chromium's error page, the policy violation is logged,
+			// and the fields' script never loads.
+			if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('iframe') !== null`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+				t.Fatal(err)
+			}
+			var frames [][2]string
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				if frames = childFrames(t, ctx); len(frames) == 1 && strings.HasPrefix(frames[0][0], "chrome-error:") {
+					break
+				}
+			}
+			if len(frames) != 1 || !strings.HasPrefix(frames[0][0], "chrome-error:") || !strings.Contains(frames[0][1], "/hosted/v1/fields/card") {
+				t.Errorf("child frames = %q, want the fields' URL replaced by an error page", frames)
+			}
+			if tt.mode != "claim" {
+				if got := MustPoll[string](t, ctx, `shop.failed`, 5*time.Second); got != "unavailable" {
+					t.Errorf("payvault.js ready failed with %q, want unavailable", got)
+				}
+			}
+			if log := sec.String(); !strings.Contains(log, "frame-ancestors") {
+				t.Errorf("security log = %q, want a frame-ancestors violation", log)
+			}
+			if n := len(rec.Requests(s.URL + "/hosted/v1/fields.js")); n != 0 {
+				t.Errorf("the blocked fields loaded their script %d times", n)
+			}
+		})
+	}
+}
+
+// TestSingleUseKeyOnlyCreatesTokens uses the single-use key from a page on payvault's origin,
+// as the fields do: it creates tokens, and every other call is refused with 403/5270.
+func TestSingleUseKeyOnlyCreatesTokens(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	ctx := MustTab(t)
+	// /healthz is a plain page on payvault's origin, with no policy of its own.
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.URL+"/healthz")); err != nil {
+		t.Fatal(err)
+	}
+	p := s.Creds.Paysafe
+	_, month, year := futureExpiry()
+	script := fmt.Sprintf(`(async () => {
+  const auth = 'Basic ' + btoa(%q);
+  const call = async (method, path, body) => {
+    const r = await fetch(path, { method, headers: { Authorization: auth, 'Content-Type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+    const j = await r.json().catch(() => ({}));
+    return method + ' ' + path + ' ' + r.status + ' ' + ((j.error && j.error.code) || (j.paymentToken ? 'token' : ''));
+  };
+  return [
+    await call('POST', '/customervault/v1/singleusetokens', { card: { cardNum: '4111111111111111', cardExpiry: { month: %d, year: %d } } }),
+    await call('POST', '/customervault/v1/profiles', { merchantCustomerId: 'x', locale: 'en_US' }),
+    await call('GET', '/customervault/v1/profiles/00000000-0000-0000-0000-000000000000'),
+    await call('POST', '/customervault/v1/profiles/00000000-0000-0000-0000-000000000000/cards', { cardNum: '4111111111111111', cardExpiry: { month: %d, year: %d } }),
+    await call('DELETE', '/customervault/v1/profiles/00000000-0000-0000-0000-000000000000'),
+  ];
+})()`, p.SingleUseKeyID+":"+p.SingleUseKeySecret, month, year, month, year)
+	got := MustEval[[]string](t, ctx, script)
+	want := []string{
+		"POST /customervault/v1/singleusetokens 200 token",
+		"POST /customervault/v1/profiles 403 5270",
+		"GET /customervault/v1/profiles/00000000-0000-0000-0000-000000000000 403 5270",
+		"POST /customervault/v1/profiles/00000000-0000-0000-0000-000000000000/cards 403 5270",
+		"DELETE /customervault/v1/profiles/00000000-0000-0000-0000-000000000000 403 5270",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
