@@ -66,7 +66,7 @@ func TestPaysafeTokenVaulted(t *testing.T) {
 		t.Fatalf("tokenize = %+v, want an SC… token", res)
 	}
 	type masked struct {
-		Brand, LastFour  string
+		Brand, LastFour   string
 		ExpMonth, ExpYear int
 	}
 	c := res.Result.Card
