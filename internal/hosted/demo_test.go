@@ -53,6 +53,7 @@ func TestDemoApproval(t *testing.T) {
 	s := MustVault(t, true)
 	ctx := MustTab(t)
 	rec := MustRecord(t, ctx)
+	sec := MustSecurityLog(t, ctx)
 	frame := openDemo(t, ctx, s)
 	if got := MustEval[string](t, ctx, `document.getElementById('amount').value`); got != "10.00" {
 		t.Errorf("default amount = %q, want 10.00", got)
@@ -89,6 +90,10 @@ func TestDemoApproval(t *testing.T) {
 		t.Errorf("want one ticket and one pay request")
 	}
 	rec.CheckNoPAN(t, panVisa)
+	// Neither the demo page nor the fields broke their own Content-Security-Policy.
+	if log := sec.String(); log != "" {
+		t.Errorf("security log: %s", log)
+	}
 }
 
 // TestDemoDecline pays the Paysafe sandbox's decline amount, 5 in minor units (0.05), and sees

@@ -263,6 +263,7 @@ func MustShop(tb testing.TB, vaultURL string, opts map[string]any) *httptest.Ser
 type recorder struct {
 	mu       sync.Mutex
 	requests []*network.Request
+	docs     []string // docs are the URLs of the documents that made the requests
 	messages []string
 }
 
@@ -275,6 +276,7 @@ func MustRecord(tb testing.TB, ctx context.Context) *recorder {
 		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
 			rec.mu.Lock()
 			rec.requests = append(rec.requests, e.Request)
+			rec.docs = append(rec.docs, e.DocumentURL)
 			rec.mu.Unlock()
 		}
 	}); err != nil {
@@ -311,6 +313,19 @@ func (r *recorder) Requests(prefix string) []*network.Request {
 	for _, q := range r.requests {
 		if strings.HasPrefix(q.URL, prefix) {
 			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// Documents returns the URLs of the documents that made the requests whose URL has prefix.
+func (r *recorder) Documents(prefix string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for i, q := range r.requests {
+		if strings.HasPrefix(q.URL, prefix) {
+			out = append(out, r.docs[i])
 		}
 	}
 	return out
