@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/payvault/payvault/internal/card"
@@ -39,6 +40,10 @@ type Source struct {
 
 	CVV string // CVV may accompany any card source.
 
+	// Peek reads a one-time token without consuming it: the transaction is a check that
+	// precedes the token's real use (a Fortis run_avs before the vault create that consumes it).
+	Peek bool
+
 	// SameLocation requires a vaulted instrument or earlier transaction to be in the
 	// transaction's location (Fortis). Without it a merchant's vault tokens work in all its
 	// accounts (Paysafe).
@@ -65,9 +70,23 @@ type AuthRequest struct {
 	PaymentMethod        string // PaymentMethod is MethodCard (the default) or MethodACH.
 	Source               Source
 	Billing              *Billing // Billing overrides the instrument's billing address.
-	Extras               json.RawMessage
-	// AfterApproval runs inside the write transaction that completes an approved transaction
-	// (Fortis save_account); an error leaves the transaction RECEIVED for Recover.
+	// BillingMerge applies only Billing's non-empty fields over the source's address instead
+	// of replacing it (Fortis: request fields override a vault's or ticket's).
+	BillingMerge bool
+	// ProfileID names the payer's profile; it overrides the vaulted instrument's and must be
+	// a profile in the transaction's location (Invalid, Field profile_id).
+	ProfileID string
+	// AcceptExpired leaves an expired card to the processor instead of refusing it (the
+	// Fortis sandbox accepts any expiry; a live processor declines).
+	AcceptExpired bool
+	Extras        json.RawMessage
+	// AfterApproval runs inside the write transaction that completes an approved transaction,
+	// before the transaction is written, so it may set t.InstrumentID (an instrument it
+	// created from the transaction, Fortis save_account) and t.Extras. When it fails with Kind
+	// Invalid, Conflict or NotFound its writes are rolled back and the transaction is
+	// completed without it, so the processor's answer is never lost; the callback knows it
+	// failed. Any other error leaves the transaction RECEIVED for Recover. It may run more
+	// than once (a retried write) and must reset what it records on each run.
 	AfterApproval func(ctx context.Context, tx Tx, t *Transaction) error
 }
 
@@ -159,6 +178,16 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 		if res.instrument != nil {
 			nt.InstrumentID = res.instrument.ID
 		}
+		if req.ProfileID != "" {
+			prof, err := tx.GetProfile(ctx, p.MerchantID(), req.ProfileID)
+			if err != nil && vault.KindOf(err) != vault.NotFound {
+				return err
+			}
+			if err != nil || prof.LocationID != loc.ID {
+				return vault.E(vault.Invalid, vault.Field("profile_id"), vault.ErrUnusable, vault.ID(req.ProfileID))
+			}
+			nt.ProfileID = req.ProfileID
+		}
 		if p.User != nil {
 			nt.CreatedUserID = p.User.ID
 		}
@@ -188,8 +217,13 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 	out, perr := s.call(ctx, proc, preq)
 	preq.Number, preq.CVV = "", ""
 
-	// Second write: complete.
+	// Second write: complete. A refused AfterApproval does not lose the answer: the
+	// transaction is completed without it.
 	done, err := s.complete(ctx, t, out, perr, req.AfterApproval)
+	var af *afterFailed
+	if errors.As(err, &af) && slices.Contains([]vault.Kind{vault.Invalid, vault.Conflict, vault.NotFound}, vault.KindOf(af.err)) {
+		done, err = s.complete(ctx, t, out, perr, nil)
+	}
 	if err != nil {
 		return nil, vault.E(op, err)
 	}
@@ -201,6 +235,22 @@ func (s *Service) call(ctx context.Context, proc Processor, r *Request) (*Outcom
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProcessorTimeout)
 	defer cancel()
 	return proc.Process(pctx, r)
+}
+
+// mergeBilling returns base with every non-empty field of over applied.
+func mergeBilling(base, over Billing) *Billing {
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{
+		{&base.Street, over.Street}, {&base.Street2, over.Street2}, {&base.City, over.City},
+		{&base.State, over.State}, {&base.Country, over.Country}, {&base.Zip, over.Zip}, {&base.Phone, over.Phone},
+	} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	return &base
 }
 
 // checkRef refuses a merchant reference already used in the account for the type (dupCheck).
@@ -347,15 +397,20 @@ func (s *Service) resolve(ctx context.Context, tx Tx, p *vault.Principal, loc *v
 	}
 	if wantKind == vault.KindCard {
 		exp := card.Expiry{Month: res.snapshot.ExpMonth, Year: res.snapshot.ExpYear}
-		if exp.Expired(now) {
+		if exp.Expired(now) && !req.AcceptExpired {
 			return nil, vault.E(vault.Invalid, vault.Field("expiry"), vault.ErrExpired)
 		}
 		if src.CVV != "" && (!allDigits(src.CVV) || len(src.CVV) < 3 || len(src.CVV) > 4) {
 			return nil, vault.E(vault.Invalid, vault.Field("cvv"), vault.ErrFormat)
 		}
 	}
-	if req.Billing != nil {
-		res.billing = req.Billing
+	switch {
+	case req.Billing == nil:
+	case req.BillingMerge && res.billing != nil:
+		res.billing = mergeBilling(*res.billing, *req.Billing)
+	default:
+		b := *req.Billing
+		res.billing = &b
 	}
 	return res, nil
 }

@@ -63,13 +63,13 @@ func (s *Service) complete(ctx context.Context, t *Transaction, out *Outcome, pe
 				}
 			}
 		}
-		if err := tx.UpdateTransaction(ctx, &next); err != nil {
-			return err
-		}
 		if next.Status != StatusFailed && after != nil {
 			if err := after(ctx, tx, &next); err != nil {
-				return err
+				return &afterFailed{err}
 			}
+		}
+		if err := tx.UpdateTransaction(ctx, &next); err != nil {
+			return err
 		}
 		done = &next
 		return nil
@@ -79,6 +79,12 @@ func (s *Service) complete(ctx context.Context, t *Transaction, out *Outcome, pe
 	}
 	return done, nil
 }
+
+// afterFailed is an AfterApproval callback's error, told apart from the store's own.
+type afterFailed struct{ err error }
+
+func (e *afterFailed) Error() string { return "after approval: " + e.err.Error() }
+func (e *afterFailed) Unwrap() error { return e.err }
 
 // approve applies an approval to t inside tx: its status, what it leaves available, the
 // settlement of an auth settled on approval, and the VERIFIED mark on a vault card.

@@ -144,6 +144,20 @@ func (s *Service) Get(ctx context.Context, p *vault.Principal, locationID, id st
 	return t, nil
 }
 
+// GetByAPIID returns the transaction with an api id in a location, like Get. Kinds: NotFound.
+func (s *Service) GetByAPIID(ctx context.Context, p *vault.Principal, locationID, apiID string, types ...Type) (*Transaction, error) {
+	const op = "payments.GetByAPIID"
+	t, err := s.store.GetTransactionByAPIID(ctx, p.MerchantID(), locationID, apiID)
+	if err != nil {
+		return nil, vault.E(op, err)
+	}
+	if !s.visible(p, t, locationID, types) {
+		return nil, vault.E(op, vault.NotFound, vault.ID(apiID))
+	}
+	t.applyBatch(s.Now())
+	return t, nil
+}
+
 // visible reports whether p may see t under the location and type constraints.
 func (s *Service) visible(p *vault.Principal, t *Transaction, locationID string, types []Type) bool {
 	if t.MerchantID != p.MerchantID() || !p.CanReach(t.LocationID) {

@@ -51,13 +51,13 @@ func (s *Service) fromInstrument(ctx context.Context, tx Tx, p *vault.Principal,
 }
 
 // fromOneTimeToken fills res from a single-use token or ticket, consuming it unless the
-// transaction is a verification (which only reads it).
+// transaction is a verification or the source asks to peek (which only read it).
 func (s *Service) fromOneTimeToken(ctx context.Context, tx Tx, p *vault.Principal, loc *vault.Location, res *resolved, req *AuthRequest, wantKind string) error {
 	src := req.Source
 	var t *vault.OneTimeToken
 	var sec vault.Secret
 	var err error
-	if req.Type == TypeVerification {
+	if req.Type == TypeVerification || src.Peek {
 		t, sec, err = s.vault.PeekToken(ctx, tx, p, src.Token, loc.ID, src.TokenKinds...)
 	} else {
 		t, sec, err = s.vault.ConsumeToken(ctx, tx, p, src.Token, loc.ID, src.TokenKinds...)

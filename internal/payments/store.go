@@ -31,7 +31,9 @@ type Reader interface {
 	// The filterable fields are the column names: id, location_id, account_number, api, type,
 	// status, parent_id, merchant_ref_num, api_id, order_num, amount, payment_method,
 	// instrument_id, profile_id, product_transaction_id, created_user_id, brand, bin,
-	// last_four, holder_name, error_code, reason_code, txn_at and created_at.
+	// last_four, holder_name, error_code, reason_code, txn_at and created_at, and the
+	// computed outcome: the type and where it ended, as "<type>:approved" (COMPLETED or
+	// PENDING), "<type>:failed", "<type>:cancelled" or "<type>:received".
 	ListTransactions(ctx context.Context, merchantID string, q vault.Query) ([]*Transaction, int, error)
 	// ListChildren returns the transactions drawing on parentID, oldest first.
 	ListChildren(ctx context.Context, merchantID, parentID string) ([]*Transaction, error)
@@ -59,7 +61,7 @@ type Tx interface {
 	// (Field api_id) when its api id is taken in the location.
 	InsertTransaction(ctx context.Context, t *Transaction) error
 	// UpdateTransaction replaces a transaction's mutable fields: status, available,
-	// outcome, error, extras, completes_at and updated_at.
+	// outcome, error, extras, instrument_id, completes_at and updated_at.
 	UpdateTransaction(ctx context.Context, t *Transaction) error
 	// CompletePending marks COMPLETED every PENDING settlement, refund and debit of a
 	// merchant ("" for all) and returns how many changed.

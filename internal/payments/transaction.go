@@ -75,9 +75,11 @@ type Transaction struct {
 	// that approval created.
 	SettleWithAuth bool
 
-	PaymentMethod        string // PaymentMethod is MethodCard or MethodACH.
-	InstrumentID         string // InstrumentID is the vaulted card or bank account used, if any.
-	ProfileID            string // ProfileID is the instrument's profile, if any.
+	PaymentMethod string // PaymentMethod is MethodCard or MethodACH.
+	// InstrumentID is the vaulted card or bank account used, if any, or the one an approval
+	// created from the transaction's account data (AuthRequest.AfterApproval).
+	InstrumentID         string
+	ProfileID            string // ProfileID is the payer's profile: the request's or the instrument's, if any.
 	ProductTransactionID string // ProductTransactionID is the Fortis merchant service used.
 	CreatedUserID        string
 

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/payvault/payvault/internal/vault"
@@ -126,7 +127,7 @@ func (s listSpec) order(qry vault.Query) string {
 		if k.Desc {
 			d = " DESC"
 		}
-		parts = append(parts, s.column(k.Field)+d)
+		parts = append(parts, rankExpr(s.column(k.Field), k.Rank)+d)
 		desc = k.Desc
 		if k.Field == "id" {
 			hasID = true
@@ -140,6 +141,23 @@ func (s listSpec) order(qry vault.Query) string {
 		parts = append(parts, "id"+d)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// rankExpr is col, or with a ranking the position of col's value in it: a CASE over quoted
+// literals (the ranking comes from code, and quotes are doubled all the same).
+func rankExpr(col string, rank [][]string) string {
+	if len(rank) == 0 {
+		return col
+	}
+	var b strings.Builder
+	b.WriteString("CASE " + col)
+	for i, group := range rank {
+		for _, v := range group {
+			fmt.Fprintf(&b, " WHEN '%s' THEN %d", strings.ReplaceAll(v, "'", "''"), i)
+		}
+	}
+	fmt.Fprintf(&b, " ELSE %d END", len(rank))
+	return b.String()
 }
 
 // list runs a Query against spec's table and scans each row with newRow; fix, when set,

@@ -124,7 +124,10 @@ var transactionList = listSpec{
 		"amount": fInt, "payment_method": fFold, "instrument_id": fFold, "profile_id": fFold,
 		"product_transaction_id": fFold, "created_user_id": fFold, "brand": fFold, "bin": fText,
 		"last_four": fText, "holder_name": fText, "error_code": fText, "reason_code": fText,
-		"txn_at": fTime, "created_at": fTime,
+		"txn_at": fTime, "created_at": fTime, "outcome": fText,
+	},
+	exprs: map[string]string{
+		"outcome": "type || ':' || CASE WHEN status IN ('COMPLETED', 'PENDING') THEN 'approved' ELSE LOWER(status) END",
 	},
 }
 
@@ -190,7 +193,7 @@ func (t *tx) InsertTransaction(ctx context.Context, txn *payments.Transaction) e
 var transactionMutable = map[string]bool{
 	"status": true, "available": true, "auth_code": true, "avs_result": true, "cvv_result": true,
 	"error_code": true, "reason_code": true, "request": true, "result": true, "completes_at": true,
-	"updated_at": true,
+	"updated_at": true, "instrument_id": true,
 }
 
 // UpdateTransaction implements payments.Tx.

@@ -94,6 +94,7 @@ func Run(t *testing.T, open Opener) {
 		{"UpdateDefaultCard", testUpdateDefaultCard},
 		{"DeleteProfileRemovesAll", testDeleteProfileRemovesAll},
 		{"TransactionStore", testTransactionStore},
+		{"TransactionOutcome", testTransactionOutcome},
 		{"MoneyRace", testMoneyRace},
 		{"SingleUseRace", testSingleUseRace},
 		{"IdempotencyStore", testIdempotencyStore},

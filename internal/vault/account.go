@@ -101,6 +101,17 @@ func (s *Service) CreateInstrument(ctx context.Context, p *Principal, in *Instru
 	return out, nil
 }
 
+// CreateInstrumentIn is CreateInstrument inside a write transaction the caller holds (a
+// payment's completion that saves its account data, Fortis save_account and run_avs), so the
+// instrument commits or rolls back with the caller's writes. Kinds: as CreateInstrument.
+func (s *Service) CreateInstrumentIn(ctx context.Context, tx Tx, p *Principal, in *Instrument, src Source, opt CreateOptions) (*Instrument, error) {
+	v := *in
+	if err := s.createInstrument(ctx, tx, p, &v, src, opt); err != nil {
+		return nil, E("vault.CreateInstrumentIn", err)
+	}
+	return &v, nil
+}
+
 // CreateProfileWithInstrument stores a profile and its first instrument atomically
 // (Paysafe's profile create with a nested card). Kinds: as CreateProfile and CreateInstrument.
 func (s *Service) CreateProfileWithInstrument(ctx context.Context, p *Principal, prof *Profile, in *Instrument, src Source, opt CreateOptions) (*Profile, *Instrument, error) {

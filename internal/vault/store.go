@@ -215,4 +215,7 @@ type Filter struct {
 type SortKey struct {
 	Field string
 	Desc  bool
+	// Rank, when set, orders by the field's rank instead of its value: a value in Rank[i]
+	// ranks i, and any other value after them all (a vendor's status codes in their order).
+	Rank [][]string
 }
