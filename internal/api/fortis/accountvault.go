@@ -110,14 +110,14 @@ func (a *API) vaultObject(r *http.Request, in *vault.Instrument) (object, error)
 
 // vaultDraft is a validated vault create: the instrument's plain fields, where its account
 // data comes from, and the request's overrides of copied data. Transactions' save_account
-// (issue 6) validates its vault fields through the same parse.
+// validates its vault fields through the same parse (parseVault with fromTxn).
 type vaultDraft struct {
 	in        vault.Instrument
 	src       vault.Source
 	srcField  string // srcField is the wire name of the source used.
 	exp       *card.Expiry
 	isCompany *bool
-	runAVS    *bool // runAVS is the request's run_avs; §2.5 (issue 6) acts on it.
+	runAVS    *bool // runAVS is the request's run_avs (§2.5).
 	apiID     string
 	errs      *fieldErrors
 }
@@ -125,6 +125,13 @@ type vaultDraft struct {
 // parseVaultCreate validates a POST /v2/accountvaults body in field-table order and resolves
 // the references it can check before the store transaction (location, contact, api id).
 func (a *API) parseVaultCreate(ctx context.Context, p *vault.Principal, in *input) *vaultDraft {
+	return a.parseVault(ctx, p, in, false)
+}
+
+// parseVault is parseVaultCreate. With fromTxn, the account data comes from a transaction
+// not yet made (save_account): no source field is read, and the caller sets
+// d.src.TransactionID once the transaction exists.
+func (a *API) parseVault(ctx context.Context, p *vault.Principal, in *input, fromTxn bool) *vaultDraft {
 	d := &vaultDraft{errs: in.errs}
 	e := in.errs
 
@@ -149,6 +156,10 @@ func (a *API) parseVaultCreate(ctx context.Context, p *vault.Principal, in *inpu
 
 	// The source: the first present wins; the others are ignored.
 	for _, f := range vaultSources {
+		if fromTxn {
+			d.srcField = "previous_transaction_id"
+			break
+		}
 		if v, ok := in.str(f); !ok || v != "" {
 			d.srcField = f
 			break
@@ -204,7 +215,7 @@ func (a *API) parseVaultCreate(ctx context.Context, p *vault.Principal, in *inpu
 		}
 	case "previous_transaction_id":
 		v, _ := in.str(d.srcField)
-		if in.length(d.srcField, v, 24, 36) {
+		if !fromTxn && in.length(d.srcField, v, 24, 36) {
 			d.src.TransactionID = strings.ToLower(v)
 		}
 	case "previous_transaction_api_id":
@@ -453,7 +464,8 @@ func termsAgreeIP(in *input) string {
 
 // before is the vault create's pre-store step, inside the store transaction once the source
 // is resolved: the request's overrides of copied data, the rules on the merged record, and
-// the defaults. Issue 6 runs run_avs (§2.5) here, after these checks.
+// the defaults. run_avs (§2.5) cannot run here, since no processor call may happen inside a
+// store transaction: see accountvault_avs.go.
 func (d *vaultDraft) before(ctx context.Context, tx vault.Tx, in *vault.Instrument, number string) error {
 	if d.exp != nil && in.Kind == vault.KindCard {
 		in.ExpMonth, in.ExpYear = d.exp.Month, d.exp.Year
@@ -548,7 +560,7 @@ func (a *API) handleAccountVaultCreate(w http.ResponseWriter, r *http.Request) {
 			a.writeError(w, r, err)
 			return
 		}
-		out, err := a.svc.CreateInstrument(ctx, p, &d.in, d.src, vault.CreateOptions{Before: d.before})
+		out, err := a.createVault(r, p, d)
 		if err != nil {
 			a.writeError(w, r, vaultCoreError(err, d.srcField, d.apiID))
 			return

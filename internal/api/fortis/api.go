@@ -8,6 +8,7 @@ import (
 	_ "time/tzdata" // users' time zones, for the timestamp keywords of lists
 
 	"github.com/payvault/payvault/internal/api/httpx"
+	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -30,6 +31,11 @@ type Options struct {
 	// the body is read: it may replay a stored answer for a repeated key or call next. scope
 	// names the route ("accountvaults", "contacts", "cardtickets").
 	Idempotency func(w http.ResponseWriter, r *http.Request, p *vault.Principal, scope string, next http.HandlerFunc)
+	// Payments is the payments core that runs /v2/transactions and run_avs. Without it those
+	// routes are not served and run_avs is not applied.
+	Payments *payments.Service
+	// OrderNum returns a generated order_num; twelve crypto/rand digits when nil. Tests set it.
+	OrderNum func() string
 }
 
 // API serves the Fortis (Zeamster) v2 API under /v2 over the vault core.
@@ -75,6 +81,13 @@ func New(svc *vault.Service, opt Options) *API {
 
 	rt.Handle(http.MethodPost, "/v2/cardtickets", a.handleCardTicketCreate)
 	rt.Handle(http.MethodOptions, "/v2/cardtickets", a.handleCardTicketPreflight)
+
+	if opt.Payments != nil {
+		rt.Handle(http.MethodGet, "/v2/transactions", a.handleTransactionList)
+		rt.Handle(http.MethodPost, "/v2/transactions", a.handleTransactionCreate)
+		rt.Handle(http.MethodGet, "/v2/transactions/{id}", a.handleTransactionGet)
+		rt.Handle(http.MethodGet, "/v2/transactions/{id}/bininfo", a.handleTransactionBINInfo)
+	}
 
 	rt.Handle(http.MethodGet, "/v2/openapi.yaml", a.handleOpenAPI)
 	a.router = rt

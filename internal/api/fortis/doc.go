@@ -5,7 +5,9 @@
 //   - a contact is a vault.Profile, the same record a Paysafe profile is;
 //   - a card ticket is a vault.OneTimeToken of kind vault.TokenTicket;
 //   - a location, a user and a product transaction are the core's, provisioned through the
-//     admin API.
+//     admin API;
+//   - a transaction is a payments.Transaction, run by the vendor-neutral payments engine whose
+//     sandbox evaluates this API's trigger table (SandboxTriggers) like Paysafe's.
 //
 // Users authenticate with developer-id plus user-id and user-api-key (headers, query
 // parameters or HTTP Basic); browsers create card tickets with a location's HMAC credential

@@ -63,10 +63,44 @@ func FuzzListQuery(f *testing.F) {
 		if _, err := url.ParseQuery(query); err != nil {
 			return
 		}
-		for _, p := range []string{"/v2/accountvaults", "/v2/contacts", "/v2/locations", "/v2/users", "/v2/producttransactions"} {
+		for _, p := range []string{"/v2/accountvaults", "/v2/contacts", "/v2/locations", "/v2/users", "/v2/producttransactions", "/v2/transactions"} {
 			rec := s.serveRaw(http.MethodGet, p+"?"+query, "")
 			if rec.Code != 200 && rec.Code != 422 {
 				t.Fatalf("GET %s?%s answered %d: %s", p, query, rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+// FuzzTransactionBody sends arbitrary bodies to POST /v2/transactions and POST
+// /v2/accountvaults (run_avs): every answer is a 2xx or a 4xx in the Fortis envelope, never a
+// 5xx or a panic.
+func FuzzTransactionBody(f *testing.F) {
+	s := mustServer(f)
+	loc := s.creds.Fortis.LocationID
+	v := s.mustVault(f, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228"`)
+	sale := s.mustTxn(f, rawSale("9.00", `"transaction_api_id":"S1"`))
+	for _, seed := range []string{
+		txnBody(rawSale("1.00", `"location_id":"`+loc+`","cvv":"999","billing_zip":"32606","save_account":1,"save_account_title":"x"`)),
+		txnBody(`"action":"refund","payment_method":"cc","transaction_amount":1.5,"previous_transaction_id":"` + sale["id"].(string) + `"`),
+		txnBody(`"action":"refund","payment_method":"cc","transaction_amount":"0.10","previous_transaction_api_id":"S1"`),
+		txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"8.03","account_vault_id":"` + v["id"].(string) + `"`),
+		txnBody(`"action":"debit","payment_method":"ach","transaction_amount":"1","account_number":"700953657","routing":"072000326","account_type":"checking","account_holder_name":"x","ach_sec_code":"web","save_account":"1"`),
+		txnBody(`"action":"avsonly","payment_method":"cc","ticket":"x","transaction_amount":[],"save_account":{}`),
+		txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"-0.00","account_number":1e5,"exp_date":1228`),
+		`{"accountvault":{"location_id":"` + loc + `","payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","run_avs":true,"billing_zip":"32615"}}`,
+		`{"transaction":`, `[]`, ``,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, path := range []string{"/v2/transactions", "/v2/accountvaults"} {
+			rec := s.serveRaw("POST", path, body)
+			if rec.Code >= 500 || rec.Code < 200 {
+				t.Fatalf("POST %s answered %d: %s", path, rec.Code, rec.Body)
+			}
+			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Fatalf("answer is %q", ct)
 			}
 		}
 	})

@@ -25,9 +25,13 @@ import (
 	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/logtest"
+	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
 )
+
+func TestMain(m *testing.M) { storetest.RunMain(m) }
 
 // testNow is the tests' clock: November 2026, as in the spec's expiring_in_months example.
 var testNow = time.Date(2026, 11, 18, 15, 30, 0, 0, time.UTC)
@@ -49,6 +53,7 @@ func (c *clock) Add(d time.Duration) {
 // server is the Fortis API over a fresh SQLite store, with one sandbox merchant.
 type server struct {
 	svc    *vault.Service
+	ps     *payments.Service
 	store  *sqlstore.Store
 	h      http.Handler
 	creds  *vault.MerchantCredentials
@@ -62,11 +67,34 @@ type server struct {
 // userCreds are a Fortis user's credentials.
 type userCreds struct{ dev, id, key string }
 
-// mustServer starts a test server. Its logs are checked for account data and secrets.
+// testAuthCode is the sandbox's approval code in tests.
+const testAuthCode = "123456"
+
+// mustServer starts a test server on SQLite. Its logs are checked for account data and secrets.
 func mustServer(tb testing.TB) *server {
 	tb.Helper()
+	return mustServerOn(tb, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
+}
+
+// mustServerPG starts a test server on a fresh PostgreSQL database.
+func mustServerPG(tb testing.TB) *server {
+	tb.Helper()
+	return mustServerOn(tb, sqlstore.Config{DSN: storetest.PostgresDSN(tb)})
+}
+
+// engines runs fn on a server over SQLite and on one over PostgreSQL.
+func engines(t *testing.T, fn func(t *testing.T, s *server)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, mustServer(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, mustServerPG(t)) })
+}
+
+// mustServerOn starts a test server over a store opened with cfg: the vault core, the
+// payments core with the sandbox running the Fortis trigger table (delays scaled down a
+// thousandfold and capped), and the Fortis API.
+func mustServerOn(tb testing.TB, cfg sqlstore.Config) *server {
+	tb.Helper()
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
+	st, err := sqlstore.Open(ctx, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -89,14 +117,20 @@ func mustServer(tb testing.TB) *server {
 	}
 	log, logs := logtest.New(tb)
 	logs.Forbid(creds.Fortis.UserAPIKey, creds.Fortis.TicketHashKey, creds.Paysafe.APIKeySecret)
-	h := httpx.Wrap(fortis.New(svc, fortis.Options{Logger: log, PublicBaseURL: "https://vault.example"}), httpx.Options{Logger: log})
+	sandbox := payments.NewSandbox(map[string]*payments.Triggers{"fortis": fortis.SandboxTriggers()}, payments.SandboxConfig{
+		DelayScale: 0.001, MaxDelay: 20 * time.Millisecond, AuthCode: func() string { return testAuthCode },
+	})
+	ps := payments.NewService(st, svc, kr, payments.Config{
+		Processors: map[string]payments.Processor{payments.SandboxName: sandbox}, Now: c.Now,
+	})
+	h := httpx.Wrap(fortis.New(svc, fortis.Options{Logger: log, PublicBaseURL: "https://vault.example", Payments: ps}), httpx.Options{Logger: log})
 	doc := mustOpenAPI(tb)
 	doc.Servers = nil // match any host
 	router, err := legacy.NewRouter(doc)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &server{svc: svc, store: st, h: h, creds: creds, clock: c, logs: logs, doc: doc, router: router,
+	return &server{svc: svc, ps: ps, store: st, h: h, creds: creds, clock: c, logs: logs, doc: doc, router: router,
 		user: userCreds{creds.Fortis.DeveloperID, creds.Fortis.UserID, creds.Fortis.UserAPIKey}}
 }
 
@@ -154,39 +188,42 @@ func (r *result) record(tb testing.TB, key string) map[string]any {
 // OpenAPI document (a deliberately malformed request is not validated, its response is).
 func (s *server) do(tb testing.TB, c call) *result {
 	tb.Helper()
-	build := func() *http.Request {
-		var body io.Reader
-		if c.Body != "" {
-			body = strings.NewReader(c.Body)
-		}
-		req := httptest.NewRequest(c.Method, "https://vault.example"+c.Path, body)
-		req.RemoteAddr = "127.0.0.1:5555"
-		if c.Body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if !c.NoAuth {
-			u := s.user
-			if c.As != nil {
-				u = *c.As
-			}
-			req.Header.Set("developer-id", u.dev)
-			req.Header.Set("user-id", u.id)
-			req.Header.Set("user-api-key", u.key)
-		}
-		for k, v := range c.Header {
-			if v == "" {
-				req.Header.Del(k)
-			} else {
-				req.Header.Set(k, v)
-			}
-		}
-		return req
-	}
+	build := func() *http.Request { return s.request(c) }
 	rec := httptest.NewRecorder()
 	s.h.ServeHTTP(rec, build())
 	res := &result{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
 	s.validate(tb, build(), c, res)
 	return res
+}
+
+// request builds the HTTP request of c.
+func (s *server) request(c call) *http.Request {
+	var body io.Reader
+	if c.Body != "" {
+		body = strings.NewReader(c.Body)
+	}
+	req := httptest.NewRequest(c.Method, "https://vault.example"+c.Path, body)
+	req.RemoteAddr = "127.0.0.1:5555"
+	if c.Body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if !c.NoAuth {
+		u := s.user
+		if c.As != nil {
+			u = *c.As
+		}
+		req.Header.Set("developer-id", u.dev)
+		req.Header.Set("user-id", u.id)
+		req.Header.Set("user-api-key", u.key)
+	}
+	for k, v := range c.Header {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	return req
 }
 
 var errNoOperation = errors.New("no operation")
@@ -308,4 +345,58 @@ func compactJSON(tb testing.TB, b []byte) string {
 		tb.Fatalf("bad JSON: %v: %s", err, b)
 	}
 	return out.String()
+}
+
+// doParallel sends the calls at once, then validates every exchange against the OpenAPI
+// document on the test's goroutine.
+func (s *server) doParallel(tb testing.TB, calls []call) []*result {
+	tb.Helper()
+	out := make([]*result, len(calls))
+	reqs := make([]*http.Request, len(calls))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, c := range calls {
+		reqs[i] = s.request(c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			rec := httptest.NewRecorder()
+			s.h.ServeHTTP(rec, reqs[i])
+			out[i] = &result{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, c := range calls {
+		s.validate(tb, s.request(c), c, out[i])
+	}
+	return out
+}
+
+// keyOrder returns the keys of the object under key, in the order the body has them.
+func keyOrder(tb testing.TB, body []byte, key string) []string {
+	tb.Helper()
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var top map[string]json.RawMessage
+	if err := dec.Decode(&top); err != nil {
+		tb.Fatal(err)
+	}
+	dec = json.NewDecoder(bytes.NewReader(top[key]))
+	if _, err := dec.Token(); err != nil {
+		tb.Fatal(err)
+	}
+	var keys []string
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		keys = append(keys, k.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return keys
 }

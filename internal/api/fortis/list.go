@@ -33,6 +33,11 @@ type listField struct {
 	kind filterKind
 	// value maps a wire value to the stored one; false means it can match nothing.
 	value func(string) (string, bool)
+	// values maps a wire value to the stored values it stands for (a Fortis status code is
+	// a type and an outcome); none means it can match nothing. It takes precedence over value.
+	values func(string) []string
+	// number parses a filterNumber value or range bound (dollars to cents); integers when nil.
+	number func(string) (int64, bool)
 }
 
 // listDef describes one collection's list.
@@ -40,6 +45,9 @@ type listDef struct {
 	collection string
 	fields     map[string]listField
 	sort       map[string]string // sort maps sortable wire fields to columns.
+	// ranks orders some sortable fields by a ranking of their column's values instead of
+	// the values themselves (vault.SortKey.Rank).
+	ranks map[string][][]string
 }
 
 // listReq is a parsed list request.
@@ -102,7 +110,7 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 		case filterExact:
 			lr.addIn(f, v)
 		case filterNumber:
-			if lo, hi, ok := parseRange(v); ok {
+			if lo, hi, ok := parseRangeWith(v, f.number); ok {
 				lr.q.Filters = append(lr.q.Filters, vault.Filter{Field: f.col, Op: vault.OpRange, Lo: lo, Hi: hi})
 			} else if strings.Contains(v, "|") {
 				lr.never = true
@@ -129,7 +137,7 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 			continue
 		}
 		seen[key] = true
-		lr.q.Sort = append(lr.q.Sort, vault.SortKey{Field: col, Desc: desc})
+		lr.q.Sort = append(lr.q.Sort, vault.SortKey{Field: col, Desc: desc, Rank: def.ranks[key]})
 		dir := "asc"
 		if desc {
 			dir = "desc"
@@ -160,6 +168,17 @@ func (lr *listReq) addIn(f listField, v string) {
 		alt = strings.TrimSpace(alt)
 		if alt == "" {
 			continue
+		}
+		if f.values != nil {
+			vals = append(vals, f.values(alt)...)
+			continue
+		}
+		if f.number != nil {
+			n, ok := f.number(alt)
+			if !ok {
+				continue
+			}
+			alt = strconv.FormatInt(n, 10)
 		}
 		if f.value != nil {
 			var ok bool
@@ -230,20 +249,29 @@ func accessibleScope(r *http.Request, p *vault.Principal) ([]string, error) {
 }
 
 // parseRange parses an inclusive range a|b of integers; an empty bound is open.
-func parseRange(v string) (lo, hi int64, ok bool) {
+func parseRange(v string) (lo, hi int64, ok bool) { return parseRangeWith(v, nil) }
+
+// parseRangeWith parses an inclusive range a|b whose bounds number parses (integers when
+// nil); an empty bound is open.
+func parseRangeWith(v string, number func(string) (int64, bool)) (lo, hi int64, ok bool) {
+	if number == nil {
+		number = func(s string) (int64, bool) {
+			n, err := strconv.ParseInt(s, 10, 64)
+			return n, err == nil
+		}
+	}
 	a, b, found := strings.Cut(v, "|")
 	if !found {
 		return 0, 0, false
 	}
 	lo, hi = -openBound, openBound
-	var err error
 	if a = strings.TrimSpace(a); a != "" {
-		if lo, err = strconv.ParseInt(a, 10, 64); err != nil {
+		if lo, ok = number(a); !ok {
 			return 0, 0, false
 		}
 	}
 	if b = strings.TrimSpace(b); b != "" {
-		if hi, err = strconv.ParseInt(b, 10, 64); err != nil {
+		if hi, ok = number(b); !ok {
 			return 0, 0, false
 		}
 	}

@@ -107,3 +107,15 @@ func (l *lookups) productObj(r *http.Request, id string) (any, error) {
 	}
 	return l.a.productObject(r, pt), nil
 }
+
+// vaultObj embeds an account vault (a deleted one shows "active":0), or null.
+func (l *lookups) vaultObj(r *http.Request, id string) (any, error) {
+	in, err := l.a.svc.GetInstrument(r.Context(), l.p, id)
+	if vault.KindOf(err) == vault.NotFound || (err == nil && !fortisKind(in.Kind)) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return l.a.vaultObject(r, in)
+}

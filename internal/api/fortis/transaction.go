@@ -1,0 +1,597 @@
+package fortis
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/payments"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// This file serves POST /v2/transactions (§3.7) on the vendor-neutral payments core: the
+// request is validated here in the Fortis vocabulary, the core runs the money movement, and
+// the answer is the transaction's Fortis representation. A declined transaction is a 201.
+
+// txnFieldOrder is the order of a transaction's 422 keys: its request fields, alphabetically,
+// as the vendor's field tables are.
+var txnFieldOrder = []string{
+	"account_holder_name", "account_number", "account_type", "account_vault_api_id", "account_vault_id",
+	"ach_sec_code", "action", "billing_city", "billing_phone", "billing_state", "billing_street", "billing_zip",
+	"contact_id", "cvv", "description", "exp_date", "location_id", "order_num", "payment_method",
+	"previous_transaction_api_id", "previous_transaction_id", "product_transaction_id", "routing", "run_avs",
+	"save_account", "save_account_title", "ticket", "transaction_amount", "transaction_api_id",
+	"transaction_c1", "transaction_c2", "transaction_c3",
+}
+
+// txnSources are the account sources of a transaction, in the order the first present wins.
+var txnSources = []string{
+	"account_number", "account_vault_id", "account_vault_api_id", "ticket",
+	"previous_transaction_id", "previous_transaction_api_id",
+}
+
+// txnAction is what an action does: its core type and the one payment method it takes.
+type txnAction struct {
+	ty     payments.Type
+	method string
+}
+
+// txnActions are the actions of §3.7.
+var txnActions = map[string]txnAction{
+	"sale":     {payments.TypeSale, payments.MethodCard},
+	"authonly": {payments.TypeAuth, payments.MethodCard},
+	"avsonly":  {payments.TypeAVSOnly, payments.MethodCard},
+	"refund":   {payments.TypeRefund, payments.MethodCard},
+	"debit":    {payments.TypeDebit, payments.MethodACH},
+}
+
+// msgAmountPositive is the fixed text of §1.4 for an amount that is not positive.
+const msgAmountPositive = "Transaction amount must be greater than zero for the following actions: [sale, authonly, authcomplete, authincrement, debit, credit, refund, tipadjust]"
+
+// msgSecCodeBlank is the fixed text of §1.4 for a raw ach account without an SEC code.
+const msgSecCodeBlank = "ach_sec_code cannot be blank"
+
+// txnExtras are the request fields the core keeps for this API without interpreting them.
+type txnExtras struct {
+	Description string `json:"description,omitempty"`
+	C1          string `json:"c1,omitempty"`
+	C2          string `json:"c2,omitempty"`
+	C3          string `json:"c3,omitempty"`
+	// FromVault marks a transaction whose source was a vault (is_accountvault).
+	FromVault bool `json:"from_vault,omitempty"`
+	// VaultCheck marks the avsonly that a vault create's run_avs ran (§2.5): it shows no
+	// account_vault_id, even when its account data came from a vault.
+	VaultCheck bool `json:"vault_check,omitempty"`
+}
+
+func (x txnExtras) raw() json.RawMessage {
+	b, _ := json.Marshal(x)
+	return b
+}
+
+func extrasOf(t *payments.Transaction) txnExtras {
+	var x txnExtras
+	if len(t.Extras) > 0 {
+		json.Unmarshal(t.Extras, &x)
+	}
+	return x
+}
+
+// txnDraft is a validated POST /v2/transactions.
+type txnDraft struct {
+	action   string
+	ty       payments.Type
+	method   string
+	loc      *vault.Location
+	ptID     string
+	noACH    bool // noACH: an ach transaction in a location without an ach service (403).
+	amount   int64
+	src      payments.Source
+	srcField string
+	billing  payments.Billing
+	profile  string
+	orderNum string
+	apiID    string
+	extras   txnExtras
+	// save is the vault that save_account creates on approval, validated up front.
+	save *vaultDraft
+	errs *fieldErrors
+}
+
+// parseTransaction validates a POST /v2/transactions body. Every rule that can be checked
+// before the processor is called is checked here, save_account's vault fields included.
+func (a *API) parseTransaction(ctx context.Context, p *vault.Principal, in *input) *txnDraft {
+	d := &txnDraft{errs: in.errs}
+	e := in.errs
+
+	// action and payment_method decide what the rest means.
+	d.action = strings.ToLower(in.text("action", 1, 32))
+	d.method = strings.ToLower(in.text("payment_method", 2, 3))
+	switch {
+	case d.method == "" && !e.failed("payment_method"):
+		e.add("payment_method", msgRequired("payment_method"))
+	case d.method != "" && d.method != payments.MethodCard && d.method != payments.MethodACH:
+		e.add("payment_method", msgInvalid("payment_method"))
+		d.method = ""
+	}
+	act, known := txnActions[d.action]
+	switch {
+	case e.failed("action"):
+	case d.action == "":
+		e.add("action", msgRequired("action"))
+	case !known || (d.method != "" && act.method != d.method):
+		e.add("action", msgInvalid("action"))
+	default:
+		d.ty = act.ty
+	}
+	isCard, isACH := d.method == payments.MethodCard, d.method == payments.MethodACH
+
+	// location_id defaults to the primary location.
+	locID := a.bodyLocation(ctx, p, in, false)
+	if locID == "" && !e.failed("location_id") {
+		locID = p.DefaultLocation()
+	}
+	if locID != "" {
+		loc, err := a.svc.Store().GetLocation(ctx, p.MerchantID(), locID)
+		if err != nil {
+			e.add("location_id", msgLocation)
+		} else {
+			d.loc = loc
+		}
+	}
+
+	// product_transaction_id: the location's service for the method unless named.
+	var pt *vault.ProductTransaction
+	if v := in.text("product_transaction_id", 24, 36); v != "" {
+		got, err := a.svc.Store().GetProductTransaction(ctx, p.MerchantID(), strings.ToLower(v))
+		if err != nil || d.loc == nil || got.LocationID != d.loc.ID || !got.Active || (d.method != "" && got.PaymentMethod != d.method) {
+			e.add("product_transaction_id", msgInvalid("product_transaction_id"))
+		} else {
+			pt = got
+		}
+	} else if d.loc != nil && d.method != "" && !e.failed("product_transaction_id") {
+		id := d.loc.DefaultCC
+		if isACH {
+			id = d.loc.DefaultACH
+		}
+		if id != "" {
+			if got, err := a.svc.Store().GetProductTransaction(ctx, p.MerchantID(), id); err == nil && got.Active {
+				pt = got
+			}
+		}
+		switch {
+		case pt != nil:
+		case isCard:
+			e.add("product_transaction_id", msgRequired("product_transaction_id"))
+		default:
+			d.noACH = true
+		}
+	}
+	if pt != nil {
+		d.ptID = pt.ID
+	}
+
+	// transaction_amount: required except for avsonly, whose amount is 0.00.
+	if d.ty != payments.TypeAVSOnly {
+		d.amount = amount(in, "transaction_amount")
+	}
+
+	a.parseTxnSource(ctx, p, in, d, isCard, isACH)
+
+	// The billing address; a service's vt_require_* flags make street or zip required on cc.
+	d.billing.Street = in.text("billing_street", 1, 32)
+	d.billing.City = in.text("billing_city", 1, 36)
+	d.billing.State = letters(in, "billing_state", 2)
+	d.billing.Zip = zip(in, "billing_zip", 4, 12)
+	if v := in.text("billing_phone", 10, 10); v != "" && !allDigits(v) {
+		e.add("billing_phone", msgInvalid("billing_phone"))
+	} else {
+		d.billing.Phone = v
+	}
+	if pt != nil && isCard {
+		if pt.VTRequireStreet && d.billing.Street == "" && !e.failed("billing_street") {
+			e.add("billing_street", msgRequired("billing_street"))
+		}
+		if pt.VTRequireZip && d.billing.Zip == "" && !e.failed("billing_zip") {
+			e.add("billing_zip", msgRequired("billing_zip"))
+		}
+	}
+
+	if d.loc != nil {
+		d.profile = a.bodyContact(ctx, p, in, d.loc.ID)
+	}
+	d.extras.Description = in.text("description", 1, 64)
+	if v := in.text("order_num", 1, 32); v != "" && !alnum(v) {
+		e.add("order_num", msgInvalid("order_num"))
+	} else {
+		d.orderNum = v
+	}
+	if d.orderNum == "" {
+		d.orderNum = a.orderNum()
+	}
+	if v := in.text("transaction_api_id", 1, 64); v != "" {
+		d.apiID = v
+		if d.loc != nil {
+			if _, err := a.opt.Payments.GetByAPIID(ctx, p, d.loc.ID, v); err == nil {
+				e.add("transaction_api_id", msgTaken("transaction_api_id", v))
+			}
+		}
+	}
+	d.extras.C1 = in.text("transaction_c1", 1, 128)
+	d.extras.C2 = in.text("transaction_c2", 1, 128)
+	d.extras.C3 = in.text("transaction_c3", 1, 128)
+
+	// save_account (§0.1 #7): the vault is validated now, created on approval.
+	in.text("save_account_title", 1, 16)
+	save, set, _ := in.boolean("save_account")
+	if save && set && d.ty != "" && d.ty != payments.TypeRefund && !d.extras.FromVault {
+		d.save = a.parseSaveAccount(ctx, p, in, d)
+	}
+	return d
+}
+
+// parseTxnSource validates the account source: the first present of txnSources.
+func (a *API) parseTxnSource(ctx context.Context, p *vault.Principal, in *input, d *txnDraft, isCard, isACH bool) {
+	e := in.errs
+	for _, f := range txnSources {
+		if v, ok := in.str(f); !ok || v != "" {
+			d.srcField = f
+			break
+		}
+	}
+	if d.ty == payments.TypeRefund && d.srcField != "" && !strings.HasPrefix(d.srcField, "previous_transaction") {
+		// A refund draws on an earlier sale; it has no other source.
+		e.add("previous_transaction_id", msgRequired("previous_transaction_id"))
+		return
+	}
+	d.src.SameLocation = true
+	d.src.HolderName = in.text("account_holder_name", 1, 32)
+	switch d.srcField {
+	case "":
+		if d.ty == payments.TypeRefund {
+			e.add("previous_transaction_id", msgRequired("previous_transaction_id"))
+		} else {
+			e.add("account_number", msgRequired("account_number"))
+		}
+	case "account_number":
+		a.parseTxnRaw(in, d, p, isCard, isACH)
+	case "account_vault_id":
+		if v := in.text("account_vault_id", 24, 36); v != "" {
+			d.src.InstrumentID = strings.ToLower(v)
+		}
+		d.extras.FromVault = true
+	case "account_vault_api_id":
+		d.src.InstrumentAPIID = in.text("account_vault_api_id", 1, 36)
+		d.extras.FromVault = true
+	case "ticket":
+		if v := in.text("ticket", 1, 36); v != "" {
+			if isACH {
+				e.add("ticket", msgInvalid("ticket"))
+			}
+			d.src.Token, d.src.TokenKinds = strings.ToLower(v), []string{vault.TokenTicket}
+		}
+	case "previous_transaction_id":
+		if v := in.text("previous_transaction_id", 24, 36); v != "" {
+			d.src.TransactionID = strings.ToLower(v)
+		}
+	case "previous_transaction_api_id":
+		d.src.TransactionAPIID = in.text("previous_transaction_api_id", 1, 64)
+	}
+	if v := in.text("cvv", 3, 4); v != "" && isCard {
+		if !allDigits(v) {
+			e.add("cvv", msgInvalid("cvv"))
+		} else {
+			d.src.CVV = v
+		}
+	}
+}
+
+// parseTxnRaw validates a raw card or bank account.
+func (a *API) parseTxnRaw(in *input, d *txnDraft, p *vault.Principal, isCard, isACH bool) {
+	e := in.errs
+	v := in.text("account_number", 4, 19)
+	switch {
+	case v == "":
+	case !allDigits(v):
+		e.add("account_number", msgInvalid("account_number"))
+	case isCard && !validCard(v):
+		e.add("account_number", msgInvalid("account_number"))
+	default:
+		d.src.Number = v
+	}
+	if isCard {
+		switch exp, _ := in.str("exp_date"); {
+		case e.failed("exp_date"):
+		case exp == "":
+			e.add("exp_date", msgRequired("exp_date"))
+		case !in.length("exp_date", exp, 4, 4):
+		default:
+			x, err := card.ParseMMYY(exp)
+			if err != nil {
+				e.add("exp_date", msgInvalid("exp_date"))
+			}
+			d.src.Expiry = x
+		}
+	}
+	if !isACH {
+		return
+	}
+	switch r, _ := in.str("routing"); {
+	case e.failed("routing"):
+	case r == "":
+		e.add("routing", msgRequired("routing"))
+	case !in.length("routing", r, 9, 9):
+	case !allDigits(r) || vault.CheckRouting(p.Merchant, r) != nil:
+		e.add("routing", msgInvalid("routing"))
+	default:
+		d.src.RoutingNumber = r
+	}
+	switch t, _ := in.str("account_type"); {
+	case e.failed("account_type"):
+	case t == "":
+		e.add("account_type", msgRequired("account_type"))
+	case !strings.EqualFold(t, "checking") && !strings.EqualFold(t, "savings"):
+		e.add("account_type", msgInvalid("account_type"))
+	default:
+		d.src.AccountType = strings.ToUpper(t)
+	}
+	if d.src.HolderName == "" && !e.failed("account_holder_name") {
+		e.add("account_holder_name", msgRequired("account_holder_name"))
+	}
+	switch c, _ := in.str("ach_sec_code"); {
+	case e.failed("ach_sec_code"):
+	case c == "":
+		e.add("ach_sec_code", msgSecCodeBlank)
+	case !achSecCodes[strings.ToUpper(c)]:
+		e.add("ach_sec_code", msgInvalid("ach_sec_code"))
+	default:
+		d.src.ACHSecCode = strings.ToUpper(c)
+	}
+}
+
+// saveAccountFields maps the transaction fields a saved vault takes to the vault's names.
+var saveAccountFields = [][2]string{
+	{"location_id", "location_id"}, {"payment_method", "payment_method"}, {"save_account_title", "title"},
+	{"account_holder_name", "account_holder_name"}, {"billing_street", "billing_address"},
+	{"billing_city", "billing_city"}, {"billing_state", "billing_state"}, {"billing_zip", "billing_zip"},
+	{"billing_phone", "billing_phone"}, {"contact_id", "contact_id"},
+}
+
+// parseSaveAccount validates the vault save_account creates with the vault create's own rules
+// (parseVault), its account data to come from the transaction itself. A vault rule a field
+// fails is reported under the transaction's name for the field.
+func (a *API) parseSaveAccount(ctx context.Context, p *vault.Principal, in *input, d *txnDraft) *vaultDraft {
+	vin := &input{raw: map[string]json.RawMessage{}, errs: newFieldErrors(vaultFieldOrder)}
+	for _, f := range saveAccountFields {
+		if raw, ok := in.raw[f[0]]; ok && !in.errs.failed(f[0]) {
+			vin.raw[f[1]] = raw
+		}
+	}
+	if d.loc != nil {
+		vin.raw["location_id"], _ = json.Marshal(d.loc.ID)
+	}
+	vd := a.parseVault(ctx, p, vin, true)
+	for _, f := range saveAccountFields {
+		if msg, ok := vin.errs.msgs[f[1]]; ok && !in.errs.failed(f[0]) {
+			// The vault's message names the vault's field; name the transaction's.
+			in.errs.add(f[0], strings.Replace(msg, label(f[1]), label(f[0]), 1))
+		}
+	}
+	return vd
+}
+
+// amount reads a money field: a JSON number or string of at most 10 characters with at most
+// two decimals, in cents. A value that is not positive gets the fixed message of §1.4.
+func amount(in *input, f string) int64 {
+	raw, present := in.raw[f]
+	var v string
+	if present {
+		raw = bytes.TrimSpace(raw)
+		switch {
+		case isNull(raw):
+		case len(raw) > 0 && raw[0] == '"':
+			if json.Unmarshal(raw, &v) != nil {
+				in.errs.add(f, msgNumber(f))
+				return 0
+			}
+			v = strings.TrimSpace(v)
+		default:
+			v = string(raw)
+		}
+	}
+	if v == "" {
+		in.errs.add(f, msgRequired(f))
+		return 0
+	}
+	if !in.length(f, v, 1, 10) {
+		return 0
+	}
+	n, ok := parseCents(v)
+	switch {
+	case !ok:
+		in.errs.add(f, msgNumber(f))
+	case n <= 0:
+		in.errs.add(f, msgAmountPositive)
+	default:
+		return n
+	}
+	return 0
+}
+
+// parseCents parses a decimal amount with at most two decimals ("10", "10.5", "-1.00") into
+// cents, without floating point.
+func parseCents(v string) (int64, bool) {
+	neg := strings.HasPrefix(v, "-")
+	v = strings.TrimPrefix(v, "-")
+	whole, frac, hasFrac := strings.Cut(v, ".")
+	if !allDigits(whole) || len(whole) > 15 || (hasFrac && (len(frac) < 1 || len(frac) > 2 || !allDigits(frac))) {
+		return 0, false
+	}
+	var n int64
+	for _, c := range whole + (frac + "00")[:2] {
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// orderNum is a generated order number: twelve random digits.
+func (a *API) orderNum() string {
+	if a.opt.OrderNum != nil {
+		return a.opt.OrderNum()
+	}
+	return keys.RandomDigits(12)
+}
+
+// txnCoreError turns a core error of a transaction into the 422 of the wire field that caused
+// it; other errors pass through.
+func txnCoreError(err error, d *txnDraft) error {
+	e := vault.AsError(err)
+	if e == nil {
+		return err
+	}
+	field := ""
+	msg := ""
+	switch {
+	case e.Kind == vault.Conflict && e.Field == "api_id":
+		field, msg = "transaction_api_id", msgTaken("transaction_api_id", d.apiID)
+	case e.Kind == vault.Conflict && (errors.Is(err, payments.ErrExceedsAvailable) || errors.Is(err, payments.ErrNothingLeft)):
+		field = "transaction_amount"
+	case e.Kind == vault.NotFound && d.ty == payments.TypeRefund:
+		field = d.srcField
+	case e.Kind != vault.Invalid:
+		return err
+	case e.Field == "token":
+		field = "ticket"
+	case e.Field == "instrument_id":
+		field = "account_vault_id"
+	case e.Field == "instrument_api_id":
+		field = "account_vault_api_id"
+	case e.Field == "transaction_id":
+		field = "previous_transaction_id"
+	case e.Field == "transaction_api_id":
+		field = "previous_transaction_api_id"
+	case e.Field == "number":
+		field = "account_number"
+	case e.Field == "expiry":
+		field = "exp_date"
+	case e.Field == "routing_number":
+		field = "routing"
+	case e.Field == "profile_id":
+		field = "contact_id"
+	case e.Field == "amount":
+		field = "transaction_amount"
+	default:
+		field = e.Field
+	}
+	if msg == "" {
+		msg = msgInvalid(field)
+	}
+	return invalid(txnFieldOrder, field, msg)
+}
+
+// handleTransactionCreate serves POST /v2/transactions: 201 with the transaction, approved or
+// declined.
+func (a *API) handleTransactionCreate(w http.ResponseWriter, r *http.Request) {
+	p, r, err := a.authUser(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.post(w, r, p, "transactions", func(w http.ResponseWriter, r *http.Request) {
+		in, err := readBody(r, "transaction", txnFieldOrder)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		d := a.parseTransaction(r.Context(), p, in)
+		if err := d.errs.err(); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if d.noACH {
+			a.writeError(w, r, errStatus(http.StatusForbidden, msgNoACH))
+			return
+		}
+		var t *payments.Transaction
+		if d.ty == payments.TypeRefund {
+			t, err = a.refund(r.Context(), p, d)
+		} else {
+			t, err = a.authorize(r.Context(), p, d)
+		}
+		if err != nil {
+			a.writeError(w, r, txnCoreError(err, d))
+			return
+		}
+		o, err := a.txnObject(r, t)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, object{{"transaction", o}})
+	})
+}
+
+// authorize runs a sale, authonly, avsonly or debit. With save_account, the vault is created
+// from the transaction's own account data in the write transaction that completes an
+// approval, so a declined or failed transaction never leaves a vault and an approved one
+// never lacks it (unless the vault's rules refuse it at that point, which leaves the approval
+// recorded and the vault unmade: account_vault_id stays null).
+func (a *API) authorize(ctx context.Context, p *vault.Principal, d *txnDraft) (*payments.Transaction, error) {
+	req := payments.AuthRequest{
+		API: api, Type: d.ty, Location: d.loc, Amount: d.amount, APIID: d.apiID, OrderNum: d.orderNum,
+		ProductTransactionID: d.ptID, PaymentMethod: d.method, Source: d.src, ProfileID: d.profile,
+		AcceptExpired: true, Extras: d.extras.raw(),
+	}
+	if d.billing != (payments.Billing{}) {
+		b := d.billing
+		req.Billing, req.BillingMerge = &b, true
+	}
+	if d.save != nil {
+		save := d.save
+		req.AfterApproval = func(ctx context.Context, tx payments.Tx, t *payments.Transaction) error {
+			src := save.src
+			src.TransactionID = t.ID
+			v, err := a.svc.CreateInstrumentIn(ctx, tx, p, &save.in, src, vault.CreateOptions{Before: save.before})
+			if err != nil {
+				return err
+			}
+			t.InstrumentID = v.ID
+			return nil
+		}
+	}
+	return a.opt.Payments.Authorize(ctx, p, req)
+}
+
+// refund refunds (part of) an approved cc sale of the location. The core locks the sale and
+// checks what is left to refund in the transaction that records the refund, so concurrent
+// refunds never exceed it.
+func (a *API) refund(ctx context.Context, p *vault.Principal, d *txnDraft) (*payments.Transaction, error) {
+	var parent *payments.Transaction
+	var err error
+	if d.src.TransactionID != "" {
+		parent, err = a.opt.Payments.Get(ctx, p, d.loc.ID, d.src.TransactionID, payments.TypeSale)
+	} else {
+		parent, err = a.opt.Payments.GetByAPIID(ctx, p, d.loc.ID, d.src.TransactionAPIID, payments.TypeSale)
+	}
+	if err == nil && (parent.API != api || parent.PaymentMethod != payments.MethodCard || !parent.Approved()) {
+		err = vault.E(vault.NotFound)
+	}
+	if err != nil {
+		if vault.KindOf(err) == vault.NotFound {
+			return nil, invalid(txnFieldOrder, d.srcField, msgInvalid(d.srcField))
+		}
+		return nil, err
+	}
+	return a.opt.Payments.Refund(ctx, p, payments.FollowUp{
+		API: api, Location: d.loc, ParentID: parent.ID, Amount: d.amount, APIID: d.apiID,
+		OrderNum: d.orderNum, Extras: d.extras.raw(),
+	})
+}
