@@ -22,12 +22,17 @@ func (m *Main) openPayments() {
 	}
 	sandbox := payments.NewSandbox(map[string]*payments.Triggers{
 		"paysafe": paysafe.SandboxTriggers(),
+		"fortis":  fortis.SandboxTriggers(),
 	}, payments.SandboxConfig{DelayScale: scale, MaxDelay: cfg.SimulatorMaxDelay})
 	m.Payments = payments.NewService(m.Store, m.Vault, m.Keyring, payments.Config{
 		Processors: map[string]payments.Processor{payments.SandboxName: sandbox},
 		BatchDelay: cfg.BatchDelay,
 		Now:        cfg.Now,
 	})
+	// Vaults from previous_transaction_id / _api_id read a transaction's account data
+	// (exp_date included) through the payments core. NewService installs it too; saying it
+	// here keeps the wiring visible.
+	m.Vault.SetTransactionSource(m.Payments)
 	m.Idempotency = idempotency.New(m.Store, m.Keyring, idempotency.Config{Now: cfg.Now})
 }
 

@@ -17,7 +17,7 @@ func (m *Main) routes() http.Handler {
 	mux.Handle("GET /metrics", m.Metrics.Handler())
 	mux.Handle("/v2/", fortis.New(m.Vault, fortis.Options{
 		Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL, TrustedUpstream: m.Config.TLSTerminatedUpstream,
-		Idempotency: m.fortisIdempotency,
+		Idempotency: m.fortisIdempotency, Payments: m.Payments,
 	}))
 	ps := paysafe.New(paysafe.Config{
 		Vault: m.Vault, Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL,
