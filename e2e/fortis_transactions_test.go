@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -125,6 +126,34 @@ func TestFortisTransactionsEndToEnd(t *testing.T) {
 		sale := txn(`"action":"sale","payment_method":"cc","transaction_amount":"9.99","ticket":"`+tk+`"`, 201).record(t, "transaction")
 		check("ticket sale", []any{float64(101), "545454", "N", "STREET"}, []any{sale["status_id"], sale["first_six"], sale["cvv_response"], sale["avs"]})
 		txn(`"action":"sale","payment_method":"cc","transaction_amount":"9.99","ticket":"`+tk+`"`, 422)
+	})
+
+	t.Run("ok/audit-actor", func(t *testing.T) {
+		// A sale on a stored vault is a use of account data, on the chain with the user as actor.
+		v := c.do(t, "POST", "/v2/accountvaults", `{"accountvault":{`+loc+`,"payment_method":"cc","account_number":"5454545454545454","exp_date":"1230"}}`, 201, nil).record(t, "accountvault")
+		sale := txn(`"action":"sale","payment_method":"cc","transaction_amount":"2.00","account_vault_id":"`+v["id"].(string)+`"`, 201).record(t, "transaction")
+		req, _ := http.NewRequest("GET", base+"/admin/v1/merchants/"+m.Credentials.MerchantID+"/audit?limit=1000", nil)
+		req.Header.Set("Authorization", "Bearer "+m.AdminTokenGenerated)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Records []vault.AuditRecord `json:"records"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("audit list: %d %v", resp.StatusCode, err)
+		}
+		actor := ""
+		for _, r := range body.Records {
+			if r.Op == vault.AuditPayment && r.RecordID == sale["id"] {
+				actor = r.Actor
+			}
+		}
+		if actor != "fortis:user:"+f.UserID {
+			t.Errorf("payment audit actor = %q", actor)
+		}
 	})
 
 	t.Run("ok/idempotent-retry", func(t *testing.T) {
