@@ -495,6 +495,8 @@ type txConn struct {
 	// to restore when the fn is rolled back to its savepoint.
 	heads     map[string]*auditHead
 	itemHeads map[string]*auditHead
+
+	txStmts map[*sql.Stmt]*sql.Stmt // txStmts are stmts' statements bound to tx.
 }
 
 // needsUndo reports whether, without a savepoint, the current fn's outcome leaves the
@@ -573,7 +575,7 @@ func (c *txConn) ExecContext(ctx context.Context, query string, args ...any) (sq
 	var res sql.Result
 	var err error
 	if st := c.stmts.get(query); st != nil {
-		res, err = c.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		res, err = c.txStmt(ctx, st).ExecContext(ctx, args...)
 	} else {
 		res, err = c.tx.ExecContext(ctx, query, args...)
 	}
@@ -589,7 +591,7 @@ func (c *txConn) QueryContext(ctx context.Context, query string, args ...any) (*
 	var rows *sql.Rows
 	var err error
 	if st := c.stmts.get(query); st != nil {
-		rows, err = c.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+		rows, err = c.txStmt(ctx, st).QueryContext(ctx, args...)
 	} else {
 		rows, err = c.tx.QueryContext(ctx, query, args...)
 	}
@@ -607,9 +609,22 @@ func (c *txConn) QueryRowContext(ctx context.Context, query string, args ...any)
 	ctx = context.WithoutCancel(ctx)
 	c.note(query, nil) // a *sql.Row shows its error only to Scan
 	if st := c.stmts.get(query); st != nil {
-		return c.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+		return c.txStmt(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return c.tx.QueryRowContext(ctx, query, args...)
+}
+
+// txStmt returns the cached statement st bound to this transaction, binding it once.
+func (c *txConn) txStmt(ctx context.Context, st *sql.Stmt) *sql.Stmt {
+	if ts, ok := c.txStmts[st]; ok {
+		return ts
+	}
+	ts := c.tx.StmtContext(ctx, st)
+	if c.txStmts == nil {
+		c.txStmts = map[*sql.Stmt]*sql.Stmt{}
+	}
+	c.txStmts[st] = ts
+	return ts
 }
 
 // stmtCache keeps prepared statements on SQLite's one write connection. Parsing and planning
