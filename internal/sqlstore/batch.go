@@ -744,3 +744,63 @@ func (c *txConn) flushAuditHeads(s *Store) error {
 	}
 	return nil
 }
+
+// poolConn runs reads on SQLite's read pool through prepared statements, one per query,
+// which database/sql prepares once on each pooled connection: on SQLite, preparing a
+// statement costs about as much as running a lookup. Queries beyond maxStmts run unprepared.
+type poolConn struct {
+	db    *sql.DB
+	stmts sync.Map // stmts maps a query to its *sql.Stmt.
+	n     atomic.Int32
+}
+
+var _ querier = (*poolConn)(nil)
+
+func (p *poolConn) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := p.stmts.Load(query); ok {
+		return st.(*sql.Stmt)
+	}
+	if p.n.Load() >= maxStmts {
+		return nil
+	}
+	st, err := p.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	if prev, loaded := p.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt)
+	}
+	p.n.Add(1)
+	return st
+}
+
+func (p *poolConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return p.db.ExecContext(ctx, query, args...)
+}
+
+func (p *poolConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := p.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return p.db.QueryContext(ctx, query, args...)
+}
+
+func (p *poolConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := p.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return p.db.QueryRowContext(ctx, query, args...)
+}
+
+// close closes the prepared statements.
+func (p *poolConn) close() {
+	if p == nil {
+		return
+	}
+	p.stmts.Range(func(k, v any) bool {
+		v.(*sql.Stmt).Close()
+		p.stmts.Delete(k)
+		return true
+	})
+}

@@ -73,6 +73,7 @@ type Store struct {
 	committers sync.WaitGroup
 	maxBatch   int
 	stmts      *stmtCache
+	reads      *poolConn // reads runs SQLite's reads through prepared statements.
 	nWrites    atomic.Int64
 	nCommits   atomic.Int64
 }
@@ -96,6 +97,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.q = q{db: s.rdb, d: s.dialect, rb: &rebinder{}, audit: &s.auditMAC}
+	if s.dialect == SQLite {
+		s.reads = &poolConn{db: s.rdb}
+		s.q.db = s.reads
+	}
 	if !cfg.SkipMigrate {
 		if err := s.Migrate(ctx); err != nil {
 			s.Close()
@@ -191,6 +196,7 @@ func (s *Store) DB() *sql.DB { return s.wdb }
 // and closes the pools.
 func (s *Store) Close() error {
 	s.stopCommitters()
+	s.reads.close()
 	var errs []error
 	if s.rdb != nil && s.rdb != s.wdb {
 		errs = append(errs, s.rdb.Close())
