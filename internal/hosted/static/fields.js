@@ -509,9 +509,11 @@
     setFormError('These payment fields work only inside a checkout page.');
     return;
   }
+  // The parent sizes the iframe to the form; the form, not the document, is measured, so that
+  // the frame shrinks again when messages go away.
   if (typeof ResizeObserver === 'function') {
-    new ResizeObserver(() => send({ type: 'payvault:resize', height: document.documentElement.scrollHeight }))
-      .observe(document.documentElement);
+    new ResizeObserver(() => send({ type: 'payvault:resize', height: Math.ceil(form.getBoundingClientRect().bottom) + 2 }))
+      .observe(form);
   }
   showBrand();
   send({ type: 'payvault:ready', kind, mode });
