@@ -150,7 +150,15 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 		return err
 	}
 	m.Vault = vault.NewService(m.Store, m.Keyring, bins, vault.Config{SUTTTL: cfg.SUTTTL, Now: cfg.Now, BACSMandateActivation: cfg.BACSMandateActivation})
-	m.openPayments()
+	node := ""
+	if bootstrap {
+		// A serving node registers, so that whoever starts after it is killed resolves the
+		// payments it left in flight at once (see payments.Recover).
+		if node, err = m.Store.RegisterNode(ctx); err != nil {
+			return err
+		}
+	}
+	m.openPayments(node)
 	m.Metrics = httpx.NewMetrics()
 	m.rekey = m.newRekeyJob()
 	if bootstrap {

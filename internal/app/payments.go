@@ -13,8 +13,9 @@ import (
 )
 
 // openPayments builds the payments core, with the sandbox processor running each vendor API's
-// trigger table, and the idempotency keeper every API's POSTs go through.
-func (m *Main) openPayments() {
+// trigger table, and the idempotency keeper every API's POSTs go through. node is this
+// serving node's id ("" for a CLI tool).
+func (m *Main) openPayments(node string) {
 	cfg := m.Config
 	scale := 1.0
 	if cfg.SimulatorDelayScale != nil {
@@ -24,11 +25,16 @@ func (m *Main) openPayments() {
 		"paysafe": paysafe.SandboxTriggers(),
 		"fortis":  fortis.SandboxTriggers(),
 	}, payments.SandboxConfig{DelayScale: scale, MaxDelay: cfg.SimulatorMaxDelay})
-	m.Payments = payments.NewService(m.Store, m.Vault, m.Keyring, payments.Config{
+	pcfg := payments.Config{
 		Processors: map[string]payments.Processor{payments.SandboxName: sandbox},
 		BatchDelay: cfg.BatchDelay,
 		Now:        cfg.Now,
-	})
+		Node:       node,
+	}
+	if node != "" {
+		pcfg.NodeAlive = m.Store.NodeAlive
+	}
+	m.Payments = payments.NewService(m.Store, m.Vault, m.Keyring, pcfg)
 	// Vaults from previous_transaction_id / _api_id read a transaction's account data
 	// (exp_date included) through the payments core. NewService installs it too; saying it
 	// here keeps the wiring visible.

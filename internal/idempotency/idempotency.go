@@ -243,7 +243,9 @@ func (k *Keeper) wait(ctx context.Context, cur *Record, deadline time.Time) bool
 	}
 }
 
-// run runs next as the key's first request and keeps its outcome.
+// run runs next as the key's first request and keeps its outcome. The response is held back
+// until the outcome is kept, so that a client that saw an answer always gets it replayed, even
+// when the server dies right after answering.
 func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next http.HandlerFunc) {
 	m := new(mode)
 	rw := &recorder{ResponseWriter: w, header: http.Header{}}
@@ -259,17 +261,20 @@ func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next h
 	status := rw.status
 	if status == 0 {
 		status = http.StatusOK
+		rw.header = w.Header().Clone()
 	}
 	switch {
 	case *m == modeNoStore:
 		rec.State, rec.Status, rec.Header, rec.Body = StateSecret, status, nil, nil
+		k.store.FinishIdempotencyKey(store, rec)
 	case status >= 500 && *m != modeKeep:
 		k.store.ReleaseIdempotencyKey(store, rec)
-		return
 	default:
 		rec.State, rec.Status, rec.Header, rec.Body = StateDone, status, keptHeaders(rw.header), rw.body.Bytes()
+		k.store.FinishIdempotencyKey(store, rec)
 	}
-	k.store.FinishIdempotencyKey(store, rec)
+	w.WriteHeader(status)
+	w.Write(rw.body.Bytes())
 }
 
 // Sweep deletes the keys older than the retention and returns how many went.
@@ -329,8 +334,10 @@ type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
-// recorder copies a response while it is written. Headers are captured when the status is
-// written, as the client sees them.
+// recorder holds a response back while it is written: Keeper.run sends it once its outcome
+// is kept. Headers are captured when the status is written, as the client will see them. It
+// has no Unwrap, so that nothing (a Flush through http.ResponseController) sends the response
+// early.
 type recorder struct {
 	http.ResponseWriter
 	status int
@@ -343,16 +350,11 @@ func (rw *recorder) WriteHeader(code int) {
 		rw.status = code
 		rw.header = rw.ResponseWriter.Header().Clone()
 	}
-	rw.ResponseWriter.WriteHeader(code)
 }
 
 func (rw *recorder) Write(b []byte) (int, error) {
 	if rw.status == 0 {
 		rw.WriteHeader(http.StatusOK)
 	}
-	rw.body.Write(b)
-	return rw.ResponseWriter.Write(b)
+	return rw.body.Write(b)
 }
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }

@@ -261,3 +261,68 @@ func TestBodyTooLargePassesThrough(t *testing.T) {
 		}
 	})
 }
+
+// slowFinish is a store whose FinishIdempotencyKey waits for release, and reports whether the
+// client already had its answer when it was called.
+type slowFinish struct {
+	idempotency.Store
+	answered chan struct{} // answered closes when the client has the response
+	early    atomic.Bool
+}
+
+func (s *slowFinish) FinishIdempotencyKey(ctx context.Context, rec *idempotency.Record) error {
+	select {
+	case <-s.answered:
+		s.early.Store(true)
+	case <-time.After(300 * time.Millisecond):
+	}
+	return s.Store.FinishIdempotencyKey(ctx, rec)
+}
+
+// TestAnswerAfterKept: the client gets the first answer only once it is kept, so that a
+// client that saw a 2xx always gets it replayed, even if the server dies right after
+// answering. A large body is not streamed ahead of the record.
+func TestAnswerAfterKept(t *testing.T) {
+	st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(t.TempDir(), "t.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var mk keys.MasterKey
+	copy(mk[:], "idempotency-test-master-key-0123")
+	kr, err := keys.Open(context.Background(), st, mk, keys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &slowFinish{Store: st, answered: make(chan struct{})}
+	k := idempotency.New(slow, kr, idempotency.Config{})
+	big := strings.Repeat("x", 256<<10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k.Serve(w, r, "m1", "test", func(w http.ResponseWriter, r *http.Request, why idempotency.Reason) { w.WriteHeader(409) },
+			func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/plain")
+				w.WriteHeader(http.StatusCreated)
+				io.WriteString(w, big)
+			})
+	}))
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequest("POST", srv.URL, strings.NewReader("a"))
+	req.Header.Set(idempotency.Header, "k-big")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(slow.answered)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 || string(b) != big {
+		t.Fatalf("answer %d with %d bytes", resp.StatusCode, len(b))
+	}
+	if slow.early.Load() {
+		t.Error("the client had the answer before it was kept")
+	}
+	rec, err := st.GetIdempotencyKey(context.Background(), "m1", "test", "k-big")
+	if err != nil || rec.State != idempotency.StateDone || len(rec.Body) != len(big) {
+		t.Errorf("kept record: %v", err)
+	}
+}

@@ -173,7 +173,7 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 			ProfileID: res.profileID, ProductTransactionID: req.ProductTransactionID, Card: res.snapshot,
 			RoutingNumber: res.routing, AccountType: res.acctType, ACHSecCode: res.secCode,
 			Billing: res.billing, Customer: res.customer, Extras: req.Extras,
-			TxnTime: now, Created: now, Modified: now,
+			Node: s.cfg.Node, TxnTime: now, Created: now, Modified: now,
 		}
 		if res.instrument != nil {
 			nt.InstrumentID = res.instrument.ID

@@ -137,17 +137,36 @@ const recoverBatch = 500
 
 // Recover resolves RECEIVED transactions left by a crash: it re-queries the processor when it
 // can (Querier) and otherwise marks them FAILED with ReasonInterrupted, releasing what they
-// reserved. Only transactions older than the processor timeout are touched, so that calls in
-// flight on live nodes are left alone; call it on start and then periodically. It returns how
-// many it resolved.
+// reserved. A transaction is touched only when no live node can still be completing it: its
+// node is gone (Config.NodeAlive says so), or it is older than the processor timeout. Calls
+// in flight on live nodes, this one included, are left alone. Call it on start and then
+// periodically. It returns how many it resolved.
 func (s *Service) Recover(ctx context.Context) (int, error) {
-	cutoff := s.Now().Add(-(s.cfg.ProcessorTimeout + recoverMargin))
-	list, err := s.store.ListReceived(ctx, cutoff, recoverBatch)
+	now := s.Now()
+	cutoff := now.Add(-(s.cfg.ProcessorTimeout + recoverMargin))
+	before := cutoff
+	if s.cfg.NodeAlive != nil {
+		before = now.Add(time.Millisecond)
+	}
+	list, err := s.store.ListReceived(ctx, before, recoverBatch)
 	if err != nil {
 		return 0, vault.E("payments.Recover", err)
 	}
+	alive := map[string]bool{s.cfg.Node: true, "": true}
 	n := 0
 	for _, t := range list {
+		if t.Created.After(cutoff) {
+			live, ok := alive[t.Node]
+			if !ok {
+				if live, err = s.cfg.NodeAlive(ctx, t.Node); err != nil {
+					return n, vault.E("payments.Recover", err)
+				}
+				alive[t.Node] = live
+			}
+			if live {
+				continue // its node may still complete it
+			}
+		}
 		out, qerr := s.requery(ctx, t)
 		if qerr != nil {
 			continue // the processor could not say; try again on the next run

@@ -119,7 +119,7 @@ func (s *Service) drawOn(ctx context.Context, p *vault.Principal, op string, ty 
 			PaymentMethod: parent.PaymentMethod, InstrumentID: parent.InstrumentID, ProfileID: parent.ProfileID,
 			ProductTransactionID: parent.ProductTransactionID, Card: parent.Card, RoutingNumber: parent.RoutingNumber,
 			AccountType: parent.AccountType, ACHSecCode: parent.ACHSecCode, Billing: parent.Billing,
-			Customer: parent.Customer, Extras: f.Extras, TxnTime: now, Created: now, Modified: now,
+			Customer: parent.Customer, Extras: f.Extras, Node: s.cfg.Node, TxnTime: now, Created: now, Modified: now,
 		}
 		if p.User != nil {
 			nt.CreatedUserID = p.User.ID

@@ -34,6 +34,13 @@ type Config struct {
 	ProcessorTimeout time.Duration
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
+	// Node names this node; it is recorded on every transaction this node records RECEIVED.
+	// Empty for a process that does not serve (a CLI tool).
+	Node string
+	// NodeAlive reports whether a node that recorded transactions still runs. With it,
+	// Recover resolves at once the RECEIVED transactions of a node that is gone, instead of
+	// waiting out ProcessorTimeout. It may return errors of Kind Unavailable or Internal.
+	NodeAlive func(ctx context.Context, node string) (bool, error)
 }
 
 // Service owns the payment rules. It is safe for concurrent use.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -573,6 +574,88 @@ func TestRecover(t *testing.T) {
 		}
 		if g, _ := e.ps.Get(e.ctx, e.Principal, "", a.ID); g.Available != 1000 {
 			t.Errorf("available after the late answer = %d", g.Available)
+		}
+	})
+}
+
+// TestRecoverDeadNode: a RECEIVED transaction whose node is gone is resolved at once, one
+// that this node or another live node may still complete is left alone until the processor
+// timeout has passed.
+func TestRecoverDeadNode(t *testing.T) {
+	engines(t, func(t *testing.T, open storetest.Opener) {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		clock := func() time.Time { return now }
+		alive := map[string]bool{"live0001": true}
+		asked := map[string]int{}
+		e := mustEnv(t, open, payments.Config{Now: clock, ProcessorTimeout: time.Minute, Node: "self0001",
+			NodeAlive: func(ctx context.Context, node string) (bool, error) {
+				asked[node]++
+				return alive[node], nil
+			}})
+		a, err := e.auth(t, 1000, rawVisa, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Leave settlements RECEIVED as nodes killed mid-call would, each reserving 100.
+		ids := map[string]string{}
+		for _, node := range []string{"self0001", "live0001", "dead0001", "dead0001", ""} {
+			st := &payments.Transaction{ID: vault.NewID(), MerchantID: a.MerchantID, LocationID: a.LocationID, AccountNumber: a.AccountNumber,
+				API: "test", Type: payments.TypeSettlement, Status: payments.StatusReceived, ParentID: a.ID, Amount: 100, Currency: "USD",
+				PaymentMethod: "cc", Node: node, TxnTime: now, Created: now, Modified: now}
+			err := e.Store.Write(e.ctx, func(tx vault.Tx) error {
+				ptx := tx.(payments.Tx)
+				p, err := ptx.LockTransaction(e.ctx, a.MerchantID, a.ID)
+				if err != nil {
+					return err
+				}
+				p.Available -= st.Amount
+				if err := ptx.UpdateTransaction(e.ctx, p); err != nil {
+					return err
+				}
+				return ptx.InsertTransaction(e.ctx, st)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[st.ID] = node
+		}
+		if n, err := e.ps.Recover(e.ctx); err != nil || n != 2 {
+			t.Fatalf("recover = %d, %v; want the dead node's 2", n, err)
+		}
+		if d := cmp.Diff(map[string]int{"live0001": 1, "dead0001": 1}, asked); d != "" {
+			t.Errorf("nodes asked about (-want +got)\n%s", d)
+		}
+		status := func() map[string]payments.Status {
+			out := map[string]payments.Status{}
+			for id, node := range ids {
+				g, err := e.ps.Get(e.ctx, e.Principal, "", id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[node+"/"+id[len(id)-4:]] = g.Status
+			}
+			return out
+		}
+		got := status()
+		for k, st := range got {
+			want := payments.StatusReceived
+			if strings.HasPrefix(k, "dead0001/") {
+				want = payments.StatusFailed
+			}
+			if st != want {
+				t.Errorf("%s: %s, want %s", k, st, want)
+			}
+		}
+		if g, _ := e.ps.Get(e.ctx, e.Principal, "", a.ID); g.Available != 1000-300 {
+			t.Errorf("available = %d, want the dead node's reservations released", g.Available)
+		}
+		// Past the processor timeout every one is resolved, whoever recorded it.
+		now = now.Add(5 * time.Minute)
+		if n, err := e.ps.Recover(e.ctx); err != nil || n != 3 {
+			t.Errorf("late recover = %d, %v", n, err)
+		}
+		if g, _ := e.ps.Get(e.ctx, e.Principal, "", a.ID); g.Available != 1000 {
+			t.Errorf("available after the late recovery = %d", g.Available)
 		}
 	})
 }

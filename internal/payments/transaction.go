@@ -104,6 +104,10 @@ type Transaction struct {
 	ErrorCode string    // ErrorCode is the error an API reported for a FAILED transaction.
 	Reason    string    // Reason says why a transaction failed without a processor answer (e.g. ReasonInterrupted).
 
+	// Node is the node that recorded the transaction RECEIVED and completes it ("" when
+	// unknown). Recover resolves a RECEIVED transaction at once when its node is gone.
+	Node string
+
 	TxnTime     time.Time // TxnTime is when the transaction was received.
 	CompletesAt time.Time // CompletesAt is when a PENDING settlement or refund is batched (COMPLETED).
 	Created     time.Time

@@ -76,6 +76,9 @@ type Store struct {
 	reads      *poolConn // reads runs SQLite's reads through prepared statements.
 	nWrites    atomic.Int64
 	nCommits   atomic.Int64
+
+	path string    // path is the SQLite database file.
+	node nodeLease // node is this process's registration as a serving node (node.go).
 }
 
 var (
@@ -116,6 +119,7 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config) error {
 	if cfg.Path == "" {
 		return errors.New("sqlstore: no database path")
 	}
+	s.path = cfg.Path
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
 		return fmt.Errorf("sqlstore: %w", err)
 	}
@@ -197,7 +201,7 @@ func (s *Store) DB() *sql.DB { return s.wdb }
 func (s *Store) Close() error {
 	s.stopCommitters()
 	s.reads.close()
-	var errs []error
+	errs := []error{s.node.release()}
 	if s.rdb != nil && s.rdb != s.wdb {
 		errs = append(errs, s.rdb.Close())
 	}

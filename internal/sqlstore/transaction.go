@@ -89,6 +89,7 @@ func transactionCols(t *payments.Transaction) []col {
 		{"error_code", &t.ErrorCode}, {"reason_code", &t.Code}, {"settle_with_auth", &t.SettleWithAuth},
 		{"request", txnDetails{t}}, {"result", txnResult{t}}, {"txn_at", ms(&t.TxnTime)},
 		{"completes_at", ms(&t.CompletesAt)}, {"created_at", ms(&t.Created)}, {"updated_at", ms(&t.Modified)},
+		{"node_id", &t.Node},
 	}
 }
 

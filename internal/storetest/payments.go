@@ -81,6 +81,7 @@ func testTransactionStore(t *testing.T, open Opener) {
 		Billing:  &payments.Billing{Street: "10 Main", Zip: "10014", Country: "US"},
 		Customer: &vault.Customer{FirstName: "Jo", Email: "jo@example.com"},
 		Extras:   json.RawMessage(`{"recurring":"INITIAL"}`),
+		Node:     "0a1b2c3d",
 		TxnTime:  at, Created: at, Modified: at,
 	}
 	if err := f.Store.Write(ctx, func(tx vault.Tx) error { return tx.(payments.Tx).InsertTransaction(ctx, want) }); err != nil {

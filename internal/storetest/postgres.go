@@ -47,8 +47,15 @@ var (
 
 // RunMain runs a package's tests and then stops the PostgreSQL server if one was started.
 // Packages that call PostgresDSN use it from TestMain.
-func RunMain(m *testing.M) {
+func RunMain(m *testing.M) { RunMainThen(m) }
+
+// RunMainThen is RunMain with cleanups run after the tests, before the process exits (a
+// binary built for the tests, say).
+func RunMainThen(m *testing.M, cleanups ...func()) {
 	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
 	if server != nil {
 		server.Stop()
 	}

@@ -1,0 +1,125 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// A serving node registers itself, and other nodes can tell whether it still runs. payments
+// uses this to resolve at once the transactions a killed node left RECEIVED, instead of
+// waiting out the processor timeout.
+//
+// On PostgreSQL a node holds a session advisory lock named by its id on a connection of its
+// own for as long as it runs. When its process dies the server ends that session and the lock
+// goes; another node that can take the lock knows the node is gone. On SQLite one serving
+// process at a time owns the database, through an exclusive lock on a file beside it, so every
+// node but the current one is gone.
+
+// nodeLockClass is the first key of the two-key advisory locks that name nodes (the two-key
+// space never meets the one-key locks of LockKey and the migrations).
+const nodeLockClass = 0x70766e64 // "pvnd"
+
+// nodeLease is a registration held until Close.
+type nodeLease struct {
+	mu   sync.Mutex
+	id   string
+	conn *sql.Conn // conn holds the PostgreSQL session lock.
+	file *os.File  // file holds the SQLite serve lock.
+}
+
+// release gives the registration up.
+func (n *nodeLease) release() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var err error
+	if n.conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, uerr := n.conn.ExecContext(ctx, "SELECT pg_advisory_unlock_all()"); uerr != nil {
+			n.conn.Raw(func(any) error { return driver.ErrBadConn }) // drop the session, and its lock
+		}
+		err = n.conn.Close()
+		n.conn = nil
+	}
+	if n.file != nil {
+		err = unlockFile(n.file)
+		n.file = nil
+	}
+	return err
+}
+
+// RegisterNode registers this process as a serving node and returns its id, which it keeps
+// until Close. On SQLite it fails when another process serves the same database.
+func (s *Store) RegisterNode(ctx context.Context) (string, error) {
+	const op = "sqlstore.RegisterNode"
+	s.node.mu.Lock()
+	defer s.node.mu.Unlock()
+	if s.node.id != "" {
+		return s.node.id, nil
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	key := binary.BigEndian.Uint32(b[:])
+	id := fmt.Sprintf("%08x", key)
+	if s.dialect == Postgres {
+		conn, err := s.wdb.Conn(ctx)
+		if err != nil {
+			return "", vault.E(op, vault.Unavailable, err)
+		}
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1, $2)", nodeLockClass, int32(key)); err != nil {
+			conn.Close()
+			return "", vault.E(op, vault.Unavailable, err)
+		}
+		s.node.conn = conn
+	} else {
+		f, err := lockFile(s.path + "-serve.lock")
+		if err != nil {
+			return "", vault.E(op, vault.Unavailable, err)
+		}
+		s.node.file = f
+	}
+	s.node.id = id
+	return id, nil
+}
+
+// NodeAlive reports whether the node named id may still run. Ids this store did not hand out
+// count as alive. Kinds: Unavailable.
+func (s *Store) NodeAlive(ctx context.Context, id string) (bool, error) {
+	s.node.mu.Lock()
+	self := s.node.id
+	s.node.mu.Unlock()
+	key, err := strconv.ParseUint(id, 16, 32)
+	if id == self || len(id) != 8 || err != nil {
+		return true, nil
+	}
+	if s.dialect != Postgres {
+		// A registered process owns the database: every other node is gone.
+		return self == "" || !fileLocks, nil
+	}
+	conn, err := s.wdb.Conn(ctx)
+	if err != nil {
+		return true, vault.E("sqlstore.NodeAlive", vault.Unavailable, err)
+	}
+	defer conn.Close()
+	var got bool
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, $2)", nodeLockClass, int32(key)).Scan(&got); err != nil {
+		return true, vault.E("sqlstore.NodeAlive", vault.Unavailable, err)
+	}
+	if got {
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1, $2)", nodeLockClass, int32(key)); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn }) // drop the session, and its lock
+
+		}
+	}
+	return !got, nil
+}
