@@ -147,3 +147,9 @@ func newPAN(rng *rand.Rand) string {
 func safeAmount(rng *rand.Rand) int64 { return 1000 + rng.Int64N(99000) }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// dollars formats cents as a Fortis amount.
+func dollars(cents int64) string { return fmt.Sprintf("%d.%02d", cents/100, cents%100) }
+
+// fortisAmount returns a random amount in cents clear of the Fortis sandbox triggers (5.00–8.99, 2.01).
+func fortisAmount(rng *rand.Rand) int64 { return 1000 + rng.Int64N(99000) }

@@ -30,8 +30,8 @@ var dbChecks = []dbCheck{
 	{"auth settled or voided beyond its amount",
 		"SELECT a.id FROM transactions a WHERE a.type = 'auth' AND (a.available < 0 OR a.amount < " +
 			"COALESCE((SELECT SUM(c.amount) FROM transactions c WHERE c.parent_id = a.id AND c.type IN ('settlement','void') AND c." + live + "), 0))"},
-	{"settlement whose availableToRefund is not amount - refunds (§2.16)",
-		"SELECT s.id FROM transactions s WHERE s.type = 'settlement' AND s.status IN ('COMPLETED','PENDING') AND s.available <> s.amount - " +
+	{"settlement or sale whose available-to-refund is not amount - refunds (Paysafe §2.16, Fortis §3.7)",
+		"SELECT s.id FROM transactions s WHERE s.type IN ('settlement','sale') AND s.status IN ('COMPLETED','PENDING') AND s.available <> s.amount - " +
 			"COALESCE((SELECT SUM(c.amount) FROM transactions c WHERE c.parent_id = s.id AND c.type = 'refund' AND c." + live + "), 0)"},
 	{"settlement refunded beyond its amount",
 		"SELECT s.id FROM transactions s WHERE s.type IN ('settlement','sale') AND (s.available < 0 OR s.amount < " +

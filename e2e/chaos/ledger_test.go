@@ -22,6 +22,8 @@ type ledger struct {
 	refunds  []*refundRec
 	vaults   []*vaultRec
 	tickets  []*ticketRec
+	sales    []*saleRec
+	frefunds []*refundRec
 	idem     []*idemRec
 	pans     []string // pans are every card number sent, to look for in the logs.
 
@@ -80,6 +82,14 @@ type refundRec struct {
 	id, settleID string
 	amount       int64
 	cycle        int
+}
+
+// saleRec is an acknowledged Fortis sale, in cents.
+type saleRec struct {
+	id     string
+	amount int64
+	left   int64 // left is what the client believes is left to refund.
+	cycle  int
 }
 
 type vaultRec struct {
@@ -258,6 +268,18 @@ func (l *ledger) verifyAPI(ctx context.Context, t *testing.T, c *client, seed ui
 			return nil
 		})
 	}
+	for _, sl := range l.sales {
+		if !recent(rng, sl.cycle, now, full) {
+			continue
+		}
+		add(func() error { return checkFortisTxn(ctx, t, c, sl.id, sl.amount, 101) })
+	}
+	for _, rf := range l.frefunds {
+		if !recent(rng, rf.cycle, now, full) {
+			continue
+		}
+		add(func() error { return checkFortisTxn(ctx, t, c, rf.id, rf.amount, 111) })
+	}
 	// A consumed single-use token stays consumed: using it again is 5500.
 	for _, s := range l.suts {
 		if s.state != sutConsumed || !recent(rng, s.cycle, now, full) {
@@ -340,6 +362,19 @@ func checkReplay(ctx context.Context, t *testing.T, c *client, k *idemRec) error
 	if r.status != k.status || id != k.id || r.header.Get("Idempotent-Replayed") != "true" {
 		t.Errorf("idempotent request %s %s: replay = %s (replayed %q); first answer %d id %s",
 			k.key, k.path, r, r.header.Get("Idempotent-Replayed"), k.status, k.id)
+	}
+	return nil
+}
+
+// checkFortisTxn wants an acknowledged Fortis transaction with its amount and status.
+func checkFortisTxn(ctx context.Context, t *testing.T, c *client, id string, cents int64, status int) error {
+	r, err := c.fortis(ctx, "GET", "/v2/transactions/"+id, "")
+	if err != nil {
+		return err
+	}
+	v := r.obj("transaction")
+	if r.status != 200 || v.str("transaction_amount") != dollars(cents) || v.num("status_id") != int64(status) {
+		t.Errorf("acknowledged Fortis transaction %s (%s, status %d): %s", id, dollars(cents), status, r)
 	}
 	return nil
 }

@@ -242,6 +242,41 @@ func TestManyNodes(t *testing.T) {
 		}
 	})
 
+	t.Run("fortis-refunds-within-sale", func(t *testing.T) {
+		loc := cl.creds.Fortis.LocationID
+		v := mustOK(t)(cl.fortis(ctx, "POST", "/v2/accountvaults",
+			`{"accountvault":{"payment_method":"cc","account_number":"`+newPAN(c.rng)+`","exp_date":"1230","location_id":"`+loc+`"}}`)).obj("accountvault").str("id")
+		for round := range 5 {
+			sale := mustOK(t)(c.clients[round%3].fortis(ctx, "POST", "/v2/transactions",
+				`{"transaction":{"action":"sale","payment_method":"cc","transaction_amount":"100.00","account_vault_id":"`+v+`"}}`)).obj("transaction")
+			if sale.num("status_id") != 101 {
+				t.Fatalf("sale: %s", sale)
+			}
+			amounts := make([]int64, 12)
+			for i := range amounts {
+				amounts[i] = 1000 + c.rng.Int64N(3000)
+			}
+			rs := c.race(t, len(amounts), func(i int, cl *client) (reply, error) {
+				return cl.fortis(ctx, "POST", "/v2/transactions",
+					`{"transaction":{"action":"refund","payment_method":"cc","transaction_amount":"`+dollars(amounts[i])+`","previous_transaction_id":"`+sale.str("id")+`"}}`)
+			})
+			var taken int64
+			for i, r := range rs {
+				switch {
+				case r.status == 201 && r.obj("transaction").num("status_id") == 111:
+					taken += amounts[i]
+				case r.status == 422:
+				default:
+					t.Errorf("round %d: unexpected answer %s", round, r)
+				}
+			}
+			left := countRows(ctx, t, c.db, "SELECT available FROM transactions WHERE id = '"+sale.str("id")+"'")
+			if taken > 10000 || int64(left) != 10000-taken {
+				t.Errorf("round %d: refunded %d of a 10000 sale on three nodes; %d left (%v)", round, taken, left, tally(rs))
+			}
+		}
+	})
+
 	t.Run("idempotency-key-runs-once", func(t *testing.T) {
 		for round := range 6 {
 			key := "nodes-" + keys.RandomString(20, keys.Alnum)

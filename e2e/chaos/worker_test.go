@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/payvault/payvault/internal/keys"
@@ -35,6 +36,8 @@ var ops = []op{
 	{8, (*worker).refund},
 	{8, (*worker).fortisVault},
 	{4, (*worker).fortisTicketVault},
+	{7, (*worker).fortisSale},
+	{5, (*worker).fortisRefund},
 	{5, (*worker).replay},
 }
 
@@ -429,6 +432,66 @@ func (w *worker) fortisTicketVault(ctx context.Context) error {
 	rec.consumed = true
 	w.l.vaults = append(w.l.vaults, &vaultRec{id: v.str("id"), last4: pan[12:], cycle: w.l.cycle})
 	w.l.ack("account vault")
+	return nil
+}
+
+// fortisSale runs a Fortis sale on an acknowledged account vault.
+func (w *worker) fortisSale(ctx context.Context) error {
+	w.l.mu.Lock()
+	v := pick(w.rng, w.l.vaults, nil)
+	w.l.mu.Unlock()
+	if v == nil {
+		return w.fortisVault(ctx)
+	}
+	cents := fortisAmount(w.rng)
+	r, err := w.c.fortis(ctx, "POST", "/v2/transactions",
+		`{"transaction":{"action":"sale","payment_method":"cc","transaction_amount":"`+dollars(cents)+`","account_vault_id":"`+v.id+`"}}`)
+	if err != nil {
+		return err
+	}
+	t := r.obj("transaction")
+	if r.status != 201 || t.num("status_id") != 101 || t.str("transaction_amount") != dollars(cents) {
+		w.unexpected("Fortis sale", r)
+		return nil
+	}
+	w.l.mu.Lock()
+	defer w.l.mu.Unlock()
+	w.l.sales = append(w.l.sales, &saleRec{id: t.str("id"), amount: cents, left: cents, cycle: w.l.cycle})
+	w.l.ack("Fortis sale")
+	return nil
+}
+
+// fortisRefund refunds part of an acknowledged Fortis sale.
+func (w *worker) fortisRefund(ctx context.Context) error {
+	w.l.mu.Lock()
+	sl := pick(w.rng, w.l.sales, func(s *saleRec) bool { return s.left > 0 })
+	left := int64(0)
+	if sl != nil {
+		left = sl.left
+	}
+	w.l.mu.Unlock()
+	if sl == nil {
+		return w.fortisSale(ctx)
+	}
+	cents := 1 + w.rng.Int64N(left)
+	r, err := w.c.fortis(ctx, "POST", "/v2/transactions",
+		`{"transaction":{"action":"refund","payment_method":"cc","transaction_amount":"`+dollars(cents)+`","previous_transaction_id":"`+sl.id+`"}}`)
+	if err != nil {
+		return err
+	}
+	t := r.obj("transaction")
+	w.l.mu.Lock()
+	defer w.l.mu.Unlock()
+	switch {
+	case r.status == 201 && t.num("status_id") == 111 && t.str("transaction_amount") == dollars(cents):
+		sl.left = max(0, sl.left-cents)
+		w.l.frefunds = append(w.l.frefunds, &refundRec{id: t.str("id"), settleID: sl.id, amount: cents, cycle: w.l.cycle})
+		w.l.ack("Fortis refund")
+	case r.status == 422 && strings.Contains(string(r.raw), "transaction_amount"):
+		w.l.refused["Fortis refund beyond what is left"]++
+	default:
+		w.unexpected("Fortis refund", r)
+	}
 	return nil
 }
 
