@@ -122,6 +122,9 @@ func printFirstStart(w io.Writer, m *app.Main) {
 	}
 	fmt.Fprintf(w, "\nTry it:\n  curl -s -u %s:%s -H 'Content-Type: application/json' -d '{\"merchantCustomerId\":\"demo-1\",\"locale\":\"en_US\"}' %s/customervault/v1/profiles\n\n",
 		c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret, m.URL())
+	if m.Config.Demo {
+		fmt.Fprintf(w, "Or pay in a browser: %s/demo/checkout\n\n", m.URL())
+	}
 }
 
 type merchantCmd struct {
