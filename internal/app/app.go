@@ -62,6 +62,16 @@ type Config struct {
 	// SimulatorMaxDelay caps one sandbox delay (0: no cap).
 	SimulatorMaxDelay time.Duration
 
+	// RateLimit is the requests per second each credential may make on this node (a public
+	// single-use-token or browser key: each merchant), with bursts of RateBurst; 0 is no limit.
+	RateLimit float64
+	RateBurst int
+	// AuthFailureRate is the failed authentications per second a client address may make on
+	// this node, with bursts of AuthFailureBurst; past them the client's requests are refused
+	// (429) before their credentials are checked. 0 is no limit.
+	AuthFailureRate  float64
+	AuthFailureBurst int
+
 	Logger *slog.Logger // Logger receives every log line; it never sees secrets.
 	Out    io.Writer    // Out receives first-start credentials (stdout by default).
 	Now    func() time.Time

@@ -15,18 +15,25 @@ func (m *Main) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", m.handleHealthz)
 	mux.Handle("GET /metrics", m.Metrics.Handler())
+	// One set of rate limits serves every API: a credential's bucket is its own whichever
+	// API it calls, and a client's failed authentications count across APIs.
+	limits := httpx.NewLimits(httpx.LimitsConfig{
+		Rate: m.Config.RateLimit, Burst: m.Config.RateBurst,
+		FailureRate: m.Config.AuthFailureRate, FailureBurst: m.Config.AuthFailureBurst,
+		TrustedProxy: m.Config.TLSTerminatedUpstream, Now: m.Config.Now,
+	})
 	mux.Handle("/v2/", fortis.New(m.Vault, fortis.Options{
 		Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL, TrustedUpstream: m.Config.TLSTerminatedUpstream,
-		Idempotency: m.fortisIdempotency, Payments: m.Payments,
+		Idempotency: m.fortisIdempotency, Payments: m.Payments, Limits: limits,
 	}))
 	ps := paysafe.New(paysafe.Config{
 		Vault: m.Vault, Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL,
 		TrustedUpstream: m.Config.TLSTerminatedUpstream, Now: m.Config.Now,
-		Payments: m.Payments, Idempotency: m.Idempotency,
+		Payments: m.Payments, Idempotency: m.Idempotency, Limits: limits,
 	})
 	// The Paysafe API owns /customervault, /cardpayments and every unknown path (5273 JSON).
 	mux.Handle("/", ps)
-	adm := admin.New(admin.Config{Vault: m.Vault, CheckToken: m.CheckAdminToken, Logger: m.Config.Logger, Idempotency: m.Idempotency})
+	adm := admin.New(admin.Config{Vault: m.Vault, CheckToken: m.CheckAdminToken, Logger: m.Config.Logger, Idempotency: m.Idempotency, Limits: limits})
 	adm.BatchRoutes(m.Payments)
 	adm.KeyRoutes(keyOps{m})
 	mux.Handle("/admin/v1/", adm)

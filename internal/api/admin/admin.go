@@ -32,6 +32,9 @@ type Config struct {
 	// Idempotency, when set, runs every POST under the Idempotency-Key discipline; answers
 	// that carry secrets are never kept.
 	Idempotency *idempotency.Keeper
+	// Limits, when set, rate-limits requests with the admin token and failed authentications
+	// per client address: 429 rate_limited with Retry-After.
+	Limits *httpx.Limits
 }
 
 // API serves /admin/v1.
@@ -78,9 +81,18 @@ func New(cfg Config) *API {
 // (the payments package adds POST /admin/v1/batch). h returns an error for writeError.
 func (a *API) Handle(method, pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
 	a.router.Handle(method, pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := a.cfg.Limits.CheckClient(r); err != nil {
+			writeRateLimited(w, err)
+			return
+		}
 		if !a.authorized(r) {
+			a.cfg.Limits.Failed(r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="payvault-admin"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "A valid admin token is required (Authorization: Bearer).", "")
+			return
+		}
+		if err := a.cfg.Limits.CheckCredential("admin"); err != nil {
+			writeRateLimited(w, err)
 			return
 		}
 		r = r.WithContext(vault.WithActor(r.Context(), "admin"))
@@ -95,6 +107,14 @@ func (a *API) Handle(method, pattern string, h func(w http.ResponseWriter, r *ht
 		}
 		run(w, r)
 	})
+}
+
+// writeRateLimited answers a request over the rate limits: 429 with Retry-After.
+func writeRateLimited(w http.ResponseWriter, err error) {
+	if ra := httpx.RetryAfter(err); ra != "" {
+		w.Header().Set("Retry-After", ra)
+	}
+	writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many requests; retry after the number of seconds in Retry-After.", "")
 }
 
 // writeIdempotencyConflict answers a refused Idempotency-Key repeat with 409.
@@ -188,7 +208,9 @@ func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, "not_found", "No such record.", "")
 	case vault.Conflict:
 		writeError(w, http.StatusConflict, "conflict", "The value is already in use.", field)
-	case vault.Unavailable, vault.RateLimited:
+	case vault.RateLimited:
+		writeRateLimited(w, err)
+	case vault.Unavailable:
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "The service is unavailable; retry later.", "")
 	default:
 		a.log.LogAttrs(r.Context(), slog.LevelError, "admin: internal error",

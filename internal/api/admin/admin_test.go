@@ -36,8 +36,8 @@ type env struct {
 	router routers.Router
 }
 
-// MustEnv starts the admin API.
-func MustEnv(tb testing.TB) *env {
+// MustEnv starts the admin API; opts adjust its Config.
+func MustEnv(tb testing.TB, opts ...func(*admin.Config)) *env {
 	tb.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
@@ -67,7 +67,11 @@ func MustEnv(tb testing.TB) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	api := admin.New(admin.Config{Vault: svc, Logger: log, CheckToken: func(_ context.Context, t string) bool { return t == adminToken }})
+	cfg := admin.Config{Vault: svc, Logger: log, CheckToken: func(_ context.Context, t string) bool { return t == adminToken }}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	api := admin.New(cfg)
 	srv := httptest.NewServer(httpx.Wrap(api, httpx.Options{Logger: log}))
 	tb.Cleanup(srv.Close)
 	return &env{url: srv.URL, svc: svc, logs: capture, router: router}

@@ -33,28 +33,48 @@ func userCredentials(r *http.Request) (id, key string) {
 // request with the user as the audit actor, and records the merchant and user id for the
 // access log. Any failure is a 401.
 func (a *API) authUser(r *http.Request) (*vault.Principal, *http.Request, error) {
+	if err := a.opt.Limits.CheckClient(r); err != nil {
+		return nil, r, err
+	}
 	dev := credential(r, "developer-id")
 	id, key := userCredentials(r)
 	if dev == "" || id == "" || key == "" {
+		a.opt.Limits.Failed(r)
 		return nil, r, errStatus(http.StatusUnauthorized, msgUnauthorized)
 	}
 	p, err := a.svc.AuthenticateUser(r.Context(), dev, id, key)
 	if err != nil {
+		if vault.KindOf(err) == vault.Unauthenticated {
+			a.opt.Limits.Failed(r)
+		}
 		return nil, r, err
 	}
 	if err := a.secure(r, p); err != nil {
+		return nil, r, err
+	}
+	if err := a.opt.Limits.CheckCredential("fortis-user:" + p.CredID); err != nil {
 		return nil, r, err
 	}
 	return p, a.note(r, p, "fortis:user:"+p.CredID), nil
 }
 
-// authBrowser authenticates a browser by its location's HMAC credential.
+// authBrowser authenticates a browser by its location's HMAC credential. The location api
+// key is public, so browsers share their merchant's rate-limit bucket.
 func (a *API) authBrowser(r *http.Request) (*vault.Principal, *http.Request, error) {
+	if err := a.opt.Limits.CheckClient(r); err != nil {
+		return nil, r, err
+	}
 	p, err := a.svc.AuthenticateBrowser(r.Context(), credential(r, "location-api-key"), credential(r, "timestamp"), credential(r, "hash-key"))
 	if err != nil {
+		if vault.KindOf(err) == vault.Unauthenticated {
+			a.opt.Limits.Failed(r)
+		}
 		return nil, r, err
 	}
 	if err := a.secure(r, p); err != nil {
+		return nil, r, err
+	}
+	if err := a.opt.Limits.CheckCredential("fortis-browser:" + p.MerchantID()); err != nil {
 		return nil, r, err
 	}
 	return p, a.note(r, p, "fortis:browser:"+p.Location), nil

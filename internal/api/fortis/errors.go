@@ -178,6 +178,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case vault.Forbidden:
 		writeStatus(w, http.StatusForbidden, msgNoACH)
 	case vault.RateLimited:
+		if ra := httpx.RetryAfter(err); ra != "" {
+			w.Header().Set("Retry-After", ra)
+		}
 		writeStatus(w, http.StatusTooManyRequests, "Rate limit exceeded.")
 	case vault.Invalid, vault.Conflict:
 		field := "id"

@@ -32,6 +32,9 @@ type Config struct {
 	// Idempotency, when set, runs every authenticated POST under the Idempotency-Key
 	// discipline, scoped to the credential's merchant.
 	Idempotency *idempotency.Keeper
+	// Limits, when set, rate-limits requests per credential (per merchant for the
+	// single-use-token key) and failed authentications per client address: 429/1200.
+	Limits *httpx.Limits
 }
 
 // API serves the Paysafe Customer Vault API (and, from the cardpayments files, the Card

@@ -3,6 +3,7 @@ package paysafe
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -21,9 +22,40 @@ const (
 
 // authenticate checks the HTTP Basic credentials of r for a route: 401/5280 when missing or
 // not Basic, 401/5279 when wrong, 403/5270 for a single-use-token key outside token creation
-// and for a live merchant's credentials over plain HTTP. It records the merchant and key id
-// (never the secret) for the access log.
+// and for a live merchant's credentials over plain HTTP, 429/1200 over the rate limits. It
+// records the merchant and key id (never the secret) for the access log.
 func (a *API) authenticate(r *http.Request, acc access) (*vault.Principal, error) {
+	if err := a.cfg.Limits.CheckClient(r); err != nil {
+		return nil, err
+	}
+	p, err := a.checkCredentials(r)
+	if err != nil {
+		if vault.KindOf(err) == vault.Unauthenticated || errors.As(err, new(*apiError)) {
+			a.cfg.Limits.Failed(r)
+		}
+		return nil, err
+	}
+	info := httpx.InfoFrom(r.Context())
+	info.Merchant, info.Cred = p.MerchantID(), p.CredID
+	if p.Kind == vault.CredSUT && acc != tokenCreation {
+		return nil, newError("5270")
+	}
+	if p.Merchant.Live && !httpx.Secure(r, a.cfg.TrustedUpstream) {
+		return nil, newError("5270")
+	}
+	// A server key has its own bucket; the public single-use-token key shares its merchant's.
+	key := "paysafe:" + p.CredID
+	if p.Kind == vault.CredSUT {
+		key = "paysafe-sut:" + p.MerchantID()
+	}
+	if err := a.cfg.Limits.CheckCredential(key); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// checkCredentials reads the HTTP Basic credentials of r and authenticates them.
+func (a *API) checkCredentials(r *http.Request) (*vault.Principal, error) {
 	h := r.Header.Get("Authorization")
 	scheme, enc, _ := strings.Cut(strings.TrimSpace(h), " ")
 	if h == "" || !strings.EqualFold(scheme, "Basic") {
@@ -43,14 +75,6 @@ func (a *API) authenticate(r *http.Request, acc access) (*vault.Principal, error
 			return nil, newError("5279")
 		}
 		return nil, err
-	}
-	info := httpx.InfoFrom(r.Context())
-	info.Merchant, info.Cred = p.MerchantID(), p.CredID
-	if p.Kind == vault.CredSUT && acc != tokenCreation {
-		return nil, newError("5270")
-	}
-	if p.Merchant.Live && !httpx.Secure(r, a.cfg.TrustedUpstream) {
-		return nil, newError("5270")
 	}
 	return p, nil
 }

@@ -21,6 +21,8 @@ type codeInfo struct {
 var codeTable = map[string]codeInfo{
 	"1000": {500, "An internal error occurred."},
 	"1007": {500, "An internal error occurred."},
+	// 1200 is the product's rate-limit code (the reference has none; see README).
+	"1200": {429, "You have exceeded the maximum number of allowed API calls."},
 	"3002": {400, "You submitted an invalid card number or brand or combination of card number and brand with your request."},
 	"3006": {400, "You submitted an expired credit card number with your request."},
 	"3007": {402, "Your request has failed the AVS check. Note that the amount has still been reserved on the customer's card and will be released in 3–5 business days. Please ensure the billing address is accurate before retrying the transaction."},
@@ -161,6 +163,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := a.toAPIError(r, err)
 	if e.Code == "5279" || e.Code == "5280" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="authSecurity"`)
+	}
+	if ra := httpx.RetryAfter(err); ra != "" {
+		w.Header().Set("Retry-After", ra)
 	}
 	w.Header().Set("X-Application-Status-Code", e.Code)
 	writeJSON(w, e.status(), errorEnvelope{Error: e.object(r), Links: e.Links})
@@ -326,7 +331,9 @@ func (a *API) toAPIError(r *http.Request, err error) *apiError {
 		return newError("5279")
 	case vault.Forbidden:
 		return newError("5270")
-	case vault.Unavailable, vault.RateLimited:
+	case vault.RateLimited:
+		return newError("1200")
+	case vault.Unavailable:
 		a.log.LogAttrs(r.Context(), slog.LevelWarn, "paysafe: service unavailable", slog.String("id", httpx.InfoFrom(r.Context()).ID), slog.String("err", err.Error()))
 		return &apiError{Code: "1000", Status: http.StatusServiceUnavailable}
 	}

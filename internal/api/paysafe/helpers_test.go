@@ -59,8 +59,8 @@ type env struct {
 	doc    *openapi3.T
 }
 
-// MustEnv starts a test server with one sandbox merchant.
-func MustEnv(tb testing.TB) *env {
+// MustEnv starts a test server with one sandbox merchant; opts adjust the API's Config.
+func MustEnv(tb testing.TB, opts ...func(*paysafe.Config)) *env {
 	tb.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
@@ -86,7 +86,11 @@ func MustEnv(tb testing.TB) *env {
 		tb.Fatal(err)
 	}
 	e.creds = e.MustMerchant(tb, false)
-	api := paysafe.New(paysafe.Config{Vault: svc, Logger: log})
+	cfg := paysafe.Config{Vault: svc, Logger: log}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	api := paysafe.New(cfg)
 	srv := httptest.NewServer(httpx.Wrap(api, httpx.Options{Logger: log}))
 	tb.Cleanup(srv.Close)
 	e.url = srv.URL

@@ -1,0 +1,72 @@
+package fortis_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/api/fortis"
+	"github.com/payvault/payvault/internal/api/httpx"
+	"github.com/payvault/payvault/internal/logtest"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// TestRateLimits: each user has its own bucket and browsers share their merchant's; a request
+// over it is 429 "Rate limit exceeded." with Retry-After; a client that keeps failing
+// authentication is refused before its credentials are checked.
+func TestRateLimits(t *testing.T) {
+	s := mustServer(t)
+	clk := &clock{now: testNow}
+	limits := httpx.NewLimits(httpx.LimitsConfig{Rate: 1, Burst: 2, FailureRate: 1, FailureBurst: 2, Now: clk.Now})
+	log, logs := logtest.New(t)
+	c := s.creds.Fortis
+	logs.Forbid(c.UserAPIKey, c.TicketHashKey)
+	s.h = httpx.Wrap(fortis.New(s.svc, fortis.Options{Logger: log, PublicBaseURL: "https://vault.example", Payments: s.ps, Limits: limits}), httpx.Options{Logger: log})
+	_, second := s.mustUser(t, vault.NewUser{Username: "second", PrimaryLocationID: c.LocationID})
+
+	list := call{Method: http.MethodGet, Path: "/v2/contacts"}
+	asSecond := call{Method: http.MethodGet, Path: "/v2/contacts", As: &second}
+	wrong := userCreds{c.DeveloperID, c.UserID, "0123456789abcdef01234567"}
+	bad := call{Method: http.MethodGet, Path: "/v2/contacts", As: &wrong}
+	ticket := func() call {
+		return call{Method: http.MethodPost, Path: "/v2/cardtickets", NoAuth: true, Header: s.browserHeaders(c.LocationAPIKey, c.TicketHashKey, 0),
+			Body: `{"cardticket":{"account_number":"4111111111111111","exp_date":"1230"}}`}
+	}
+	const limited = `{"name":"Too Many Requests","message":"Rate limit exceeded.","code":0,"status":429}`
+	type answer struct {
+		Status     int
+		RetryAfter string
+	}
+	steps := []struct {
+		name  string
+		c     call
+		want  answer
+		after time.Duration
+	}{
+		{"ok/burst-1", list, answer{200, ""}, 0},
+		{"ok/burst-2", list, answer{200, ""}, 0},
+		{"fail/over-the-burst", list, answer{429, "1"}, 0},
+		{"ok/another-user-has-its-own-bucket", asSecond, answer{200, ""}, 0},
+		{"ok/browser-1", ticket(), answer{201, ""}, 0},
+		{"ok/browser-2", ticket(), answer{201, ""}, 0},
+		{"fail/browsers-share-their-merchants-bucket", ticket(), answer{429, "1"}, 5 * time.Second},
+		{"ok/refilled", list, answer{200, ""}, 0},
+		{"fail/bad-key-1", bad, answer{401, ""}, 0},
+		{"fail/bad-key-2", bad, answer{401, ""}, 0},
+		{"fail/guessing-slowed", bad, answer{429, "1"}, 0},
+		{"fail/client-refused-before-credentials", asSecond, answer{429, "1"}, time.Second},
+		{"ok/client-let-in-again", asSecond, answer{200, ""}, 0},
+	}
+	for _, st := range steps {
+		r := s.do(t, st.c)
+		if d := cmp.Diff(st.want, answer{r.Status, r.Header.Get("Retry-After")}); d != "" {
+			t.Errorf("%s (-want +got)\n%s\n%s", st.name, d, r.Body)
+		}
+		if r.Status == 429 && string(r.Body) != limited {
+			t.Errorf("%s: body %s", st.name, r.Body)
+		}
+		clk.Add(st.after)
+	}
+}
