@@ -21,6 +21,7 @@ import (
 	"io"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -169,7 +170,8 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 		next(w, r)
 		return
 	}
-	if len(key) > maxKeyLen {
+	if len(key) > maxKeyLen || !utf8.ValidString(key) {
+		// A long key, or one that is not text a database can hold, is kept as its digest.
 		sum := sha256.Sum256([]byte(key))
 		key = "sha256:" + hex.EncodeToString(sum[:])
 	}

@@ -139,6 +139,8 @@ func TestReplay(t *testing.T) {
 			{"ok/no-key-runs", "/things", "m1", "", `a`, answer{201, `{"echo":"a"}`, "/things/1", ""}, 3},
 			{"ok/long-key", "/things", "m1", strings.Repeat("k", 400), `a`, answer{201, `{"echo":"a"}`, "/things/1", ""}, 4},
 			{"ok/long-key-replayed", "/things", "m1", strings.Repeat("k", 400), `a`, want, 4},
+			{"ok/non-utf8-key", "/things", "m1", "k-\xff", `a`, answer{201, `{"echo":"a"}`, "/things/1", ""}, 5},
+			{"ok/non-utf8-key-replayed", "/things", "m1", "k-\xff", `a`, want, 5},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -156,8 +158,8 @@ func TestReplay(t *testing.T) {
 		if got := s.post(t, "/things", "m1", "k-1", `b`); got.Status != 201 || got.Replayed != "" {
 			t.Errorf("after 24 h: %+v", got)
 		}
-		if n, err := s.keep.Sweep(context.Background()); err != nil || n != 2 {
-			t.Errorf("sweep = %d, %v; want the other merchant's and the long key's", n, err)
+		if n, err := s.keep.Sweep(context.Background()); err != nil || n != 3 {
+			t.Errorf("sweep = %d, %v; want the other merchant's, the long key's and the non-UTF-8 key's", n, err)
 		}
 	})
 }

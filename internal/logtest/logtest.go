@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/payvault/payvault/internal/bank"
 )
 
 // Capture is a concurrency-safe log sink that is checked when the test ends.
@@ -76,6 +78,11 @@ func Leaks(text string, forbid []string) []string {
 			out = append(out, "a Luhn-valid number ending "+run[len(run)-4:])
 		}
 	}
+	for _, m := range ibanShape.FindAllString(text, -1) {
+		if iban := strings.ReplaceAll(m, " ", ""); looksLikeIBAN(iban) {
+			out = append(out, "an IBAN ending "+iban[len(iban)-4:])
+		}
+	}
 	for _, s := range forbid {
 		if len(s) >= 6 && strings.Contains(text, s) {
 			out = append(out, "a forbidden value ending "+tail(s))
@@ -84,6 +91,20 @@ func Leaks(text string, forbid []string) []string {
 		}
 	}
 	return out
+}
+
+// ibanShape matches text shaped like an IBAN, compact or printed in groups of four.
+var ibanShape = regexp.MustCompile(`[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}`)
+
+// looksLikeIBAN reports whether s, or a prefix of it (the match may run on into the next
+// word), is a valid IBAN: registry length and MOD 97 check.
+func looksLikeIBAN(s string) bool {
+	for n := 15; n <= len(s) && n <= 34; n++ {
+		if bank.ValidIBAN(s[:n]) {
+			return true
+		}
+	}
+	return false
 }
 
 // uuidPattern matches a dashed UUID, which is never account data.

@@ -24,6 +24,11 @@ func TestLeaks(t *testing.T) {
 		{"ok/short-forbidden-inside-word", `{"id":"x1234"}`, []string{"123"}, 0},
 		{"ok/temp-dir-digits", `{"path":"/tmp/TestSeed0004111111111111111/001/master.key"}`, nil, 0},
 		{"fail/pan-after-equals", `card=4111111111111111 ok`, nil, 1},
+		{"fail/iban", `{"iban":"DE89370400440532013000"}`, nil, 1},
+		{"fail/printed-iban", `iban DE89 3704 0044 0532 0130 00 seen`, nil, 1},
+		{"fail/iban-run-on", `GB29NWBK60161331926819X`, nil, 1},
+		{"ok/masked-iban", `{"iban":"DE89**************3000"}`, nil, 0},
+		{"ok/iban-shaped-bad-check", `{"x":"DE88370400440532013000"}`, nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -290,15 +290,18 @@ type q struct {
 type tx struct{ q }
 
 func (q *q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if !q.writeArgsOK(args) {
+		return nil, errUnstorable
+	}
 	return q.db.ExecContext(ctx, q.rb.bind(q.d, query), args...)
 }
 
 func (q *q) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return q.db.QueryContext(ctx, q.rb.bind(q.d, query), args...)
+	return q.db.QueryContext(ctx, q.rb.bind(q.d, query), q.readArgs(args)...)
 }
 
 func (q *q) row(ctx context.Context, query string, args ...any) *sql.Row {
-	return q.db.QueryRowContext(ctx, q.rb.bind(q.d, query), args...)
+	return q.db.QueryRowContext(ctx, q.rb.bind(q.d, query), q.readArgs(args)...)
 }
 
 // forUpdate returns the row-locking suffix for a SELECT inside a write transaction.
@@ -358,6 +361,9 @@ func mapErr(op string, err error, ids ...string) error {
 	}
 	if f, ok := uniqueViolation(err); ok {
 		return vault.E(op, vault.Conflict, vault.Field(f), vault.ErrDuplicate)
+	}
+	if errors.Is(err, errUnstorable) {
+		return vault.E(op, vault.Invalid, vault.ErrFormat)
 	}
 	if retryable(err) {
 		return err // Write retries it

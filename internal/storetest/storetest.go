@@ -104,6 +104,7 @@ func Run(t *testing.T, open Opener) {
 		{"WriteBatchLockOrder", testWriteBatchLockOrder},
 		{"WriteBatchCards", testWriteBatchCards},
 		{"WriteCanceled", testWriteCanceled},
+		{"UnstorableText", testUnstorableText},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/payvault/payvault/internal/api/httpx"
 	"github.com/payvault/payvault/internal/idempotency"
@@ -240,6 +241,10 @@ func decode(r *http.Request, v any) error {
 	if strings.TrimSpace(string(b)) == "" {
 		b = []byte("{}")
 	}
+	if !utf8.Valid(b) {
+		// JSON text is UTF-8 (RFC 8259); the decoder would silently replace bad bytes.
+		return badRequest("bad_json", "The body is not valid UTF-8.", "")
+	}
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -255,7 +260,33 @@ func decode(r *http.Request, v any) error {
 	if dec.More() {
 		return badRequest("bad_json", "The body has data after the JSON value.", "")
 	}
+	var all any
+	if json.Unmarshal(b, &all) == nil && holdsNUL(all) {
+		return badRequest("invalid", "A string holds a NUL character.", "")
+	}
 	return nil
+}
+
+// holdsNUL reports whether any string (or key) in a decoded JSON value holds a NUL, which no
+// stored value may (PostgreSQL text cannot).
+func holdsNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.IndexByte(v, 0) >= 0
+	case []any:
+		for _, e := range v {
+			if holdsNUL(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range v {
+			if strings.IndexByte(k, 0) >= 0 || holdsNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // routes registers the admin routes.

@@ -35,8 +35,11 @@ func (e *httpError) Error() string { return fmt.Sprintf("fortis: %d %s", e.statu
 
 func errStatus(status int, message string) error { return &httpError{status: status, message: message} }
 
-// errNotFound is the 404 of a missing record.
-func errNotFound(id string) error { return errStatus(http.StatusNotFound, "Object not found: "+id) }
+// errNotFound is the 404 of a missing record. An id that holds a long digit run (a card
+// number sent by mistake) is echoed masked.
+func errNotFound(id string) error {
+	return errStatus(http.StatusNotFound, "Object not found: "+httpx.RedactDigits(id))
+}
 
 // fieldErrors collects 422 messages: one per field, the first rule it fails. The keys are
 // written in the order of the resource's field table.
@@ -170,7 +173,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if e != nil {
 			id = e.ID
 		}
-		writeStatus(w, http.StatusNotFound, "Object not found: "+id)
+		writeStatus(w, http.StatusNotFound, "Object not found: "+httpx.RedactDigits(id))
 	case vault.Gone:
 		writeStatus(w, http.StatusGone, msgGone)
 	case vault.Unauthenticated:

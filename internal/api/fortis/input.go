@@ -37,6 +37,10 @@ func readBody(r *http.Request, wrapper string, order []string) (*input, error) {
 	if len(b) == 0 {
 		return in, nil
 	}
+	if !utf8.Valid(b) {
+		// JSON text is UTF-8 (RFC 8259); the decoder would silently replace bad bytes.
+		return nil, errStatus(http.StatusBadRequest, msgBadJSON)
+	}
 	top, ok := decodeObject(b)
 	if !ok {
 		return nil, errStatus(http.StatusBadRequest, msgBadJSON)
@@ -76,8 +80,8 @@ func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "
 func (in *input) has(key string) bool { _, ok := in.raw[key]; return ok }
 
 // str returns a string field: a JSON string (trimmed) or a JSON integer's literal digits.
-// null, "" and a missing key give "". Any other type records "must be a string." and
-// returns ok false.
+// null, "" and a missing key give "". A string holding a NUL (\u0000) records "is invalid.";
+// any other type records "must be a string."; both return ok false.
 func (in *input) str(field string) (v string, ok bool) {
 	raw, present := in.raw[field]
 	if !present {
@@ -85,7 +89,11 @@ func (in *input) str(field string) (v string, ok bool) {
 	}
 	v, ok = rawString(raw)
 	if !ok {
-		in.errs.add(field, msgString(field))
+		if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '"' {
+			in.errs.add(field, msgInvalid(field))
+		} else {
+			in.errs.add(field, msgString(field))
+		}
 	}
 	return v, ok
 }
@@ -99,7 +107,7 @@ func rawString(raw json.RawMessage) (string, bool) {
 	switch raw[0] {
 	case '"':
 		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		if err := json.Unmarshal(raw, &s); err != nil || strings.IndexByte(s, 0) >= 0 {
 			return "", false
 		}
 		return strings.TrimSpace(s), true

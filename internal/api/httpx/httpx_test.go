@@ -79,12 +79,35 @@ func TestSafePath(t *testing.T) {
 		{"/v2/cardtickets?hash-key=ff&timestamp=1&location-api-key=k", "/v2/cardtickets"},
 		{"/v2/x?User-Api-Key=abc&a=1", "/v2/x?a=1"},
 		{"/v2/x?user%2Dapi%2Dkey=abc&a=1", "/v2/x?a=1"},
+		{"/customervault/v1/profiles/4111111111111111", "/customervault/v1/profiles/************1111"},
+		{"/v2/accountvaults?title=4111%201111%201111%201111&page=2", "/v2/accountvaults?title=%2A%2A%2A%2A+%2A%2A%2A%2A+%2A%2A%2A%2A+1111&page=2"},
+		{"/v2/accountvaults?title=4111-1111-1111-1111", "/v2/accountvaults?title=%2A%2A%2A%2A-%2A%2A%2A%2A-%2A%2A%2A%2A-1111"},
+		{"/v2/accountvaults/a4111111-1111-1111-1abc-abcdefabcdef", "/v2/accountvaults/a4111111-1111-1111-1abc-abcdefabcdef"},
+		{"/cardpayments/v1/accounts/1234567890/auths?merchantRefNum=12345678901", "/cardpayments/v1/accounts/1234567890/auths?merchantRefNum=12345678901"},
 	}
 	for _, tt := range tests {
 		u, _ := url.Parse(tt.in)
 		if got := SafePath(u); got != tt.want {
 			t.Errorf("SafePath(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestRedactDigits(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"ok/short-runs-kept", "order 12345678901 and 2024-05-01", "order 12345678901 and 2024-05-01"},
+		{"ok/pan", "x4111111111111111y", "x************1111y"},
+		{"ok/spaced-pan", "4111 1111 1111 1111", "**** **** **** 1111"},
+		{"ok/uuid-kept", "01936f2e-8b7a-7c3d-9a41-5e2f0c6d8b19 4111111111111111", "01936f2e-8b7a-7c3d-9a41-5e2f0c6d8b19 ************1111"},
+		{"ok/two-runs", "4111111111111111/5200400000000009", "************1111/************0009"},
+		{"ok/empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if d := cmp.Diff(tt.want, RedactDigits(tt.in)); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
 	}
 }
 
@@ -98,6 +121,8 @@ func TestAccessLogHasNoSecrets(t *testing.T) {
 	r := httptest.NewRequest("POST", "/v2/accountvaults?user-api-key=s3cr3t-user-key&page=1", strings.NewReader(`{"accountvault":{"account_number":"4111111111111111"}}`))
 	r.Header.Set("Authorization", "Basic dXNlcjpzM2NyM3Q=")
 	h.ServeHTTP(httptest.NewRecorder(), r)
+	// A card number a client put into the path or the query is masked in the log.
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/customervault/v1/profiles/4111111111111111?merchantCustomerId=4111%201111%201111%201111", nil))
 	if !strings.Contains(capture.String(), `"status":201`) {
 		t.Errorf("no access log line: %s", capture)
 	}

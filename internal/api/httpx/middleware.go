@@ -143,10 +143,12 @@ var credentialParams = map[string]bool{
 // IsCredentialParam reports whether a query parameter name carries a credential.
 func IsCredentialParam(name string) bool { return credentialParams[strings.ToLower(name)] }
 
-// SafePath returns the path and the query without credential parameters.
+// SafePath returns the path and the query for a log line: credential parameters are left
+// out, and long digit runs (a card number a client put into the URL) are masked.
 func SafePath(u *url.URL) string {
+	path := RedactDigits(u.Path)
 	if u.RawQuery == "" {
-		return u.Path
+		return path
 	}
 	var kept []string
 	for _, seg := range strings.Split(u.RawQuery, "&") {
@@ -160,12 +162,12 @@ func SafePath(u *url.URL) string {
 		if IsCredentialParam(name) {
 			continue
 		}
-		kept = append(kept, seg)
+		kept = append(kept, redactQuerySegment(seg))
 	}
 	if len(kept) == 0 {
-		return u.Path
+		return path
 	}
-	return u.Path + "?" + strings.Join(kept, "&")
+	return path + "?" + strings.Join(kept, "&")
 }
 
 // Secure reports whether a request arrived over TLS, from loopback, or through a trusted

@@ -223,6 +223,10 @@ func (o obj) readKeywords(name string) []string {
 	for _, e := range arr {
 		switch e := e.(type) {
 		case string:
+			if strings.IndexByte(e, 0) >= 0 {
+				o.fail(name, msgInvalidValue)
+				return nil
+			}
 			out = append(out, e)
 		case json.Number:
 			d, ok := plainDecimal(e)

@@ -45,6 +45,10 @@ func parseObject(b []byte) (map[string]any, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return map[string]any{}, nil
 	}
+	if !utf8.Valid(b) {
+		// JSON text is UTF-8 (RFC 8259); the decoder would silently replace bad bytes.
+		return nil, parseError("Invalid UTF-8", b, invalidUTF8At(b))
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
@@ -88,6 +92,18 @@ func parseError(what string, b []byte, off int) *apiError {
 		i += n
 	}
 	return &apiError{Code: "5023", Details: []string{what + " at [line: " + strconv.Itoa(line) + ", column: " + strconv.Itoa(col) + "]"}}
+}
+
+// invalidUTF8At returns the offset of the first byte of b that is not valid UTF-8.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 func firstNonSpace(b []byte) int {
@@ -172,7 +188,9 @@ func (o obj) str(name string) (string, state) {
 	}
 	switch v := v.(type) {
 	case string:
-		return v, present
+		if strings.IndexByte(v, 0) < 0 { // a NUL (\u0000) is never a valid value
+			return v, present
+		}
 	case json.Number:
 		if d, ok := plainDecimal(v); ok {
 			return d, present

@@ -46,6 +46,7 @@ func TestCoercion(t *testing.T) {
 		{"ok/optional-empty-is-absent", `{"v":""}`, func(o obj) any { return o.optString("v", 5) }, "", false},
 		{"fail/string-object", `{"v":{}}`, func(o obj) any { s, _ := o.str("v"); return s }, "", true},
 		{"fail/string-array", `{"v":[]}`, func(o obj) any { s, _ := o.str("v"); return s }, "", true},
+		{"fail/string-nul", `{"v":"a\u0000b"}`, func(o obj) any { s, _ := o.str("v"); return s }, "", true},
 		{"ok/objects-single", `{"v":{"reference":"a"}}`, func(o obj) any { return len(o.objects("v")) }, 1, false},
 		{"ok/objects-array", `{"v":[{"reference":"a"},{"reference":"b"}]}`, func(o obj) any { return len(o.objects("v")) }, 2, false},
 		{"fail/objects-scalar", `{"v":"a"}`, func(o obj) any { return len(o.objects("v")) }, 0, true},
@@ -77,6 +78,8 @@ func TestParsePosition(t *testing.T) {
 		{"  null", "Expected a JSON object at [line: 1, column: 3]"},
 		{"{}\n{}", "Unexpected data after the JSON object at [line: 2, column: 1]"},
 		{"{\"é\":x}", "Unexpected character at [line: 1, column: 6]"},
+		{"{\"a\":\n\"b\xffc\"}", "Invalid UTF-8 at [line: 2, column: 3]"},
+		{"{\"a\":\"é\xc3\"}", "Invalid UTF-8 at [line: 1, column: 8]"},
 	} {
 		_, err := parseObject([]byte(tt.in))
 		var ae *apiError
@@ -113,7 +116,7 @@ func FuzzParseObject(f *testing.F) {
 			t.Fatalf("details %q", d)
 		}
 		switch d[:i] {
-		case "Unexpected character", "Unexpected end-of-input", "Expected a JSON object", "Unexpected data after the JSON object", "Malformed JSON":
+		case "Unexpected character", "Unexpected end-of-input", "Expected a JSON object", "Unexpected data after the JSON object", "Malformed JSON", "Invalid UTF-8":
 		default:
 			t.Fatalf("details %q echo something", d)
 		}

@@ -135,9 +135,10 @@ func newError(code string) *apiError { return &apiError{Code: code} }
 // invalid returns a 5068 with field errors.
 func invalid(fes ...fieldError) *apiError { return &apiError{Code: "5068", FieldErrors: fes} }
 
-// notFound returns the 404/5269 for the first unresolved path id.
+// notFound returns the 404/5269 for the first unresolved path id. An id that holds a long
+// digit run (a card number sent by mistake) is echoed masked.
 func notFound(id string) *apiError {
-	return &apiError{Code: "5269", Message: codeTable["5269"].message + ": " + id}
+	return &apiError{Code: "5269", Message: codeTable["5269"].message + ": " + httpx.RedactDigits(id)}
 }
 
 // errorInfoHref is the errorinfo link of code for the API the request addressed (§1.7).
