@@ -7,15 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/payvault/payvault/internal/api/httpx"
-	"github.com/payvault/payvault/internal/api/paysafe"
 )
 
 // benchHandler returns the API behind the shared middleware, for in-process benchmarks over
 // a real SQLite store.
 func benchHandler(b *testing.B) (*env, http.Handler) {
 	e := MustEnv(b)
-	return e, httpx.Wrap(paysafe.New(paysafe.Config{Vault: e.svc}), httpx.Options{})
+	return e, e.h
 }
 
 func serve(b *testing.B, h http.Handler, e *env, method, path, body string, want int) *httptest.ResponseRecorder {

@@ -67,7 +67,8 @@ func mustPayEnv(tb testing.TB) *payEnv {
 	e.creds = e.MustMerchant(tb, false)
 	api := paysafe.New(paysafe.Config{Vault: svc, Logger: log, Payments: ps,
 		Idempotency: idempotency.New(st, kr, idempotency.Config{Now: clk.Now})})
-	srv := httptest.NewServer(httpx.Wrap(api, httpx.Options{Logger: log}))
+	e.h = httpx.Wrap(api, httpx.Options{Logger: log})
+	srv := httptest.NewServer(e.h)
 	tb.Cleanup(srv.Close)
 	e.url = srv.URL
 	return &payEnv{env: e, ps: ps, acct: e.creds.Paysafe.AccountNumber}

@@ -50,6 +50,7 @@ func (c *clock) Add(d time.Duration) {
 // middleware, with logs checked by logtest and every exchange checked against openapi.yaml.
 type env struct {
 	url    string
+	h      http.Handler // h is the served handler, for in-process calls (fuzzing).
 	svc    *vault.Service
 	store  *sqlstore.Store
 	creds  *vault.MerchantCredentials
@@ -91,7 +92,8 @@ func MustEnv(tb testing.TB, opts ...func(*paysafe.Config)) *env {
 		o(&cfg)
 	}
 	api := paysafe.New(cfg)
-	srv := httptest.NewServer(httpx.Wrap(api, httpx.Options{Logger: log}))
+	e.h = httpx.Wrap(api, httpx.Options{Logger: log})
+	srv := httptest.NewServer(e.h)
 	tb.Cleanup(srv.Close)
 	e.url = srv.URL
 	return e
