@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
 )
 
 // benchHandler returns the API behind the shared middleware, for in-process benchmarks over
