@@ -120,3 +120,22 @@ func FuzzSortCode(f *testing.F) {
 		}
 	})
 }
+
+func FuzzAccountNumber(f *testing.F) {
+	for _, s := range []string{"796134762", "1234", "123", "12345678901234567", "123456789012345678", "12 34", "٣٣٣٣", "", "25039", "001"} {
+		f.Add(s, 4, 17)
+	}
+	digitsOnly := regexp.MustCompile(`^[0-9]+$`)
+	f.Fuzz(func(t *testing.T, s string, minLen, maxLen int) {
+		want := digitsOnly.MatchString(s) && len(s) >= minLen && len(s) <= maxLen
+		if got := AccountNumber(s, minLen, maxLen); got != want {
+			t.Fatalf("AccountNumber(%q, %d, %d) = %v, want %v", s, minLen, maxLen, got, want)
+		}
+		if got, want := Transit(s), digitsOnly.MatchString(s) && len(s) == 5; got != want {
+			t.Fatalf("Transit(%q) = %v, want %v", s, got, want)
+		}
+		if got, want := Institution(s), digitsOnly.MatchString(s) && len(s) == 3; got != want {
+			t.Fatalf("Institution(%q) = %v, want %v", s, got, want)
+		}
+	})
+}

@@ -31,6 +31,8 @@ const adminToken = "admin-test-token-0123456789abcdef"
 // package's openapi.yaml.
 type env struct {
 	url    string
+	h      http.Handler // h is the served handler, for in-process calls (fuzzing).
+	store  *sqlstore.Store
 	svc    *vault.Service
 	logs   *logtest.Capture
 	router routers.Router
@@ -72,9 +74,10 @@ func MustEnv(tb testing.TB, opts ...func(*admin.Config)) *env {
 		o(&cfg)
 	}
 	api := admin.New(cfg)
-	srv := httptest.NewServer(httpx.Wrap(api, httpx.Options{Logger: log}))
+	h := httpx.Wrap(api, httpx.Options{Logger: log})
+	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)
-	return &env{url: srv.URL, svc: svc, logs: capture, router: router}
+	return &env{url: srv.URL, h: h, store: st, svc: svc, logs: capture, router: router}
 }
 
 type reply struct {
