@@ -582,7 +582,7 @@ func badCases() []badCase {
 	// Card payments: malformed requests. Those that reach validation are stored FAILED (§2.12).
 	for _, v := range []struct {
 		name, body, code string
-		fields          []string
+		fields           []string
 	}{
 		{"no-fields", `{}`, "5068", []string{"merchantRefNum: may not be empty", "amount: may not be null", "card: may not be null"}},
 		{"negative-amount", `{"merchantRefNum":"m1","amount":-1,"card":{"paymentToken":"{cardToken}"}}`, "5068", []string{"amount: must be greater than or equal to 1"}},
@@ -842,7 +842,7 @@ func badCases() []badCase {
 	}
 	for _, v := range []struct {
 		name, method, path, body, code string
-		status                          int
+		status                         int
 	}{
 		{"unknown-merchant", "GET", "/admin/v1/merchants/nope", "", "not_found", 404},
 		{"unknown-merchant-location", "POST", "/admin/v1/merchants/nope/locations", `{"name":"x"}`, "not_found", 404},
