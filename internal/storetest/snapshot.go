@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	_ "modernc.org/sqlite" // the "sqlite" driver, for Watch's own connection
 )
 
 // VaultTables are the tables that hold tenants, credentials and vault records: a request
@@ -65,23 +67,43 @@ func mustTables(tb testing.TB, db *sql.DB) []string {
 	return tables
 }
 
-// Watch is a cheap change detector for long runs, such as fuzzing, on SQLite: its snapshots
-// count every table's rows and digest only the rows that existed when it was made (the
-// fixtures a request can address), so that their cost does not grow with the data the run
+// Watch is a cheap change detector for long runs, such as fuzzing, on SQLite. It reads the
+// database through its own connection, whose PRAGMA data_version moves only when another
+// connection commits: while it stays put, the last snapshot still holds. A snapshot counts
+// every table's rows and digests only the rows that existed when the watch was made (the
+// fixtures a request can address), so that its cost does not grow with the data the run
 // creates.
 type Watch struct {
-	db     *sql.DB
-	tables []string
-	max    map[string]int64 // max is each table's largest rowid when the watch was made.
+	conn    *sql.Conn
+	tables  []string
+	max     map[string]int64 // max is each table's largest rowid when the watch was made.
+	version int64
+	last    *Snapshot
 }
 
-// MustWatch starts watching an SQLite database.
+// MustWatch starts watching an SQLite database (db is any handle on it).
 func MustWatch(tb testing.TB, db *sql.DB) *Watch {
 	tb.Helper()
-	w := &Watch{db: db, tables: mustTables(tb, db), max: map[string]int64{}}
+	ctx := context.Background()
+	var seq int
+	var name, file string
+	if err := db.QueryRowContext(ctx, "PRAGMA database_list").Scan(&seq, &name, &file); err != nil || file == "" {
+		tb.Fatalf("watch: not an SQLite file database: %v", err)
+	}
+	own, err := sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(15000)")
+	if err != nil {
+		tb.Fatalf("watch: %v", err)
+	}
+	tb.Cleanup(func() { own.Close() })
+	conn, err := own.Conn(ctx)
+	if err != nil {
+		tb.Fatalf("watch: %v", err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	w := &Watch{conn: conn, tables: mustTables(tb, own), max: map[string]int64{}}
 	for _, t := range w.tables {
 		var m sql.NullInt64
-		if err := db.QueryRowContext(context.Background(), "SELECT MAX(rowid) FROM "+t).Scan(&m); err != nil {
+		if err := conn.QueryRowContext(ctx, "SELECT MAX(rowid) FROM "+t).Scan(&m); err != nil {
 			tb.Fatalf("watch: %s: %v", t, err)
 		}
 		w.max[t] = m.Int64
@@ -93,21 +115,50 @@ func MustWatch(tb testing.TB, db *sql.DB) *Watch {
 // made.
 func (w *Watch) Snapshot(tb testing.TB) Snapshot {
 	tb.Helper()
+	ctx := context.Background()
+	var version int64
+	if err := w.conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&version); err != nil {
+		tb.Fatalf("watch: %v", err)
+	}
+	if w.last != nil && version == w.version {
+		return *w.last
+	}
 	s := Snapshot{Rows: map[string]int{}, Digests: map[string]string{}}
 	for _, t := range w.tables {
 		var n int
-		if err := w.db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+t).Scan(&n); err != nil {
+		if err := w.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t).Scan(&n); err != nil {
 			tb.Fatalf("watch: %s: %v", t, err)
 		}
-		_, s.Digests[t] = MustDigest(tb, w.db, "SELECT * FROM "+t+" WHERE rowid <= ?", w.max[t])
+		_, s.Digests[t] = digest(tb, w.conn, "SELECT * FROM "+t+" WHERE rowid <= ?", w.max[t])
 		s.Rows[t] = n
 	}
+	w.version, w.last = version, &s
 	return s
+}
+
+// Count returns the result of a COUNT query, read through the watch's connection.
+func (w *Watch) Count(tb testing.TB, query string) int {
+	tb.Helper()
+	var n int
+	if err := w.conn.QueryRowContext(context.Background(), query).Scan(&n); err != nil {
+		tb.Fatalf("watch: %s: %v", query, err)
+	}
+	return n
 }
 
 // MustDigest runs query and returns how many rows it gave and a digest of them that does not
 // depend on their order.
 func MustDigest(tb testing.TB, db *sql.DB, query string, args ...any) (int, string) {
+	tb.Helper()
+	return digest(tb, db, query, args...)
+}
+
+// querier is what *sql.DB and *sql.Conn share.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func digest(tb testing.TB, db querier, query string, args ...any) (int, string) {
 	tb.Helper()
 	rows, err := db.QueryContext(context.Background(), query, args...)
 	if err != nil {
