@@ -35,7 +35,7 @@ func startPayvault(t *testing.T) *payvault {
 		t.Fatal(err)
 	}
 	c := m.Credentials
-	capture.Forbid(c.Paysafe.APIKeySecret, c.Paysafe.SingleUseKeySecret, c.Fortis.UserAPIKey, c.Fortis.TicketHashKey, "5200400000000009", "4111111111111111")
+	capture.Forbid(c.Paysafe.APIKeySecret, c.Paysafe.SingleUseKeySecret, c.Fortis.UserAPIKey, c.Fortis.TicketHashKey, m.AdminTokenGenerated, "5200400000000009", "4111111111111111")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()

@@ -160,7 +160,7 @@ func startFortis(t *testing.T) (*app.Main, *logtest.Capture) {
 		m.Close()
 	})
 	f := m.Credentials.Fortis
-	logs.Forbid(f.UserAPIKey, f.TicketHashKey, m.Credentials.Paysafe.APIKeySecret, m.AdminTokenGenerated, "700953657", "5454545454545454")
+	logs.Forbid(f.UserAPIKey, f.TicketHashKey, m.Credentials.Paysafe.APIKeySecret, m.Credentials.Paysafe.SingleUseKeySecret, m.AdminTokenGenerated, "700953657", "5454545454545454")
 	return m, logs
 }
 

@@ -19,12 +19,13 @@ func TestMain(m *testing.M) { storetest.RunMain(m) }
 
 // TestRunDrains shows that cancelling Run lets an in-flight request finish.
 func TestRunDrains(t *testing.T) {
-	log, _ := logtest.New(t)
+	log, capture := logtest.New(t)
 	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, Out: &nopWriter{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	forbidSecrets(capture, m, "")
 	started := make(chan struct{})
 	m.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
@@ -69,12 +70,13 @@ func TestNodesStartTogether(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			log, _ := logtest.New(t)
+			log, capture := logtest.New(t)
 			m, err := Open(context.Background(), Config{DatabaseURL: dsn, MasterKey: mk, Logger: log, AdminToken: "admin-token-for-tests-0123"})
 			if err != nil {
 				t.Error(err)
 				return
 			}
+			forbidSecrets(capture, m, "admin-token-for-tests-0123")
 			mu.Lock()
 			mains = append(mains, m)
 			mu.Unlock()
@@ -110,13 +112,22 @@ func TestNodesStartTogether(t *testing.T) {
 	}
 }
 
+// forbidSecrets registers every secret a started Main knows with its log capture: the admin
+// token and the sandbox merchant's credentials.
+func forbidSecrets(c *logtest.Capture, m *Main, adminToken string) {
+	c.Forbid(adminToken, m.AdminTokenGenerated)
+	if cr := m.Credentials; cr != nil {
+		c.Forbid(cr.Paysafe.APIKeySecret, cr.Paysafe.SingleUseKeySecret, cr.Fortis.UserAPIKey, cr.Fortis.TicketHashKey)
+	}
+}
+
 type nopWriter struct{}
 
 func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // TestRetention shows that the app erases deleted account data once its retention passes.
 func TestRetention(t *testing.T) {
-	log, _ := logtest.New(t)
+	log, capture := logtest.New(t)
 	now := time.Now()
 	clock := func() time.Time { return now }
 	m, err := Open(context.Background(), Config{DataDir: t.TempDir(), Logger: log, Out: &nopWriter{}, RetainDeleted: 24 * time.Hour, Now: clock})
@@ -124,6 +135,7 @@ func TestRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	forbidSecrets(capture, m, "")
 	ctx := context.Background()
 	p, err := m.Vault.AuthenticateAPIKey(ctx, m.Credentials.Paysafe.APIKeyID, m.Credentials.Paysafe.APIKeySecret)
 	if err != nil {

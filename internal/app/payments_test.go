@@ -29,8 +29,7 @@ func mustApp(t *testing.T) (*Main, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	c := m.Credentials
-	capture.Forbid(testAdminToken, c.Paysafe.APIKeySecret, c.Fortis.UserAPIKey, c.Fortis.TicketHashKey)
+	forbidSecrets(capture, m, testAdminToken)
 	srv := httptest.NewServer(m.Handler)
 	t.Cleanup(srv.Close)
 	return m, srv.URL

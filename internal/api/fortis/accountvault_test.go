@@ -223,7 +223,7 @@ func TestIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.logs.Forbid(other.Fortis.UserAPIKey)
+	s.logs.Forbid(other.Fortis.UserAPIKey, other.Fortis.TicketHashKey, other.Paysafe.APIKeySecret, other.Paysafe.SingleUseKeySecret)
 	them := userCreds{other.Fortis.DeveloperID, other.Fortis.UserID, other.Fortis.UserAPIKey}
 	theirVault := must(t, s.do(t, call{Method: "POST", Path: "/v2/accountvaults", As: &them,
 		Body: `{"accountvault":{"location_id":"` + other.Fortis.LocationID + `","payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","account_vault_api_id":"Theirs"}}`}), 201).record(t, "accountvault")["id"].(string)

@@ -57,7 +57,6 @@ func mustFortisFuzzer(tb testing.TB) *fortisFuzzer {
 	id("{user}", s.user.id)
 
 	l2 := s.mustLocation(tb, "Second")
-	s.logs.Forbid(l2.TicketHashKey)
 	id("{loc2}", l2.Location.ID)
 	_, f.restricted = s.mustUser(tb, vault.NewUser{Username: "second", PrimaryLocationID: l2.Location.ID})
 	as := func(u userCreds, c call) *result { c.As = &u; return s.do(tb, c) }
@@ -72,7 +71,7 @@ func mustFortisFuzzer(tb testing.TB) *fortisFuzzer {
 	}
 	f.other = other
 	f.otherUser = userCreds{other.Fortis.DeveloperID, other.Fortis.UserID, other.Fortis.UserAPIKey}
-	s.logs.Forbid(other.Fortis.UserAPIKey, other.Fortis.TicketHashKey, other.Paysafe.APIKeySecret)
+	s.logs.Forbid(other.Fortis.UserAPIKey, other.Fortis.TicketHashKey, other.Paysafe.APIKeySecret, other.Paysafe.SingleUseKeySecret)
 	oloc := id("{otherLoc}", other.Fortis.LocationID)
 	id("{otherUser}", other.Fortis.UserID)
 	id("{otherContact}", must(tb, as(f.otherUser, call{Method: "POST", Path: "/v2/contacts", Body: `{"contact":{"location_id":"` + oloc + `","last_name":"Other","contact_api_id":"JS1"}}`}), 201).record(tb, "contact")["id"].(string))

@@ -116,7 +116,7 @@ func mustServerOn(tb testing.TB, cfg sqlstore.Config) *server {
 		tb.Fatal(err)
 	}
 	log, logs := logtest.New(tb)
-	logs.Forbid(creds.Fortis.UserAPIKey, creds.Fortis.TicketHashKey, creds.Paysafe.APIKeySecret)
+	logs.Forbid(creds.Fortis.UserAPIKey, creds.Fortis.TicketHashKey, creds.Paysafe.APIKeySecret, creds.Paysafe.SingleUseKeySecret)
 	sandbox := payments.NewSandbox(map[string]*payments.Triggers{"fortis": fortis.SandboxTriggers()}, payments.SandboxConfig{
 		DelayScale: 0.001, MaxDelay: 20 * time.Millisecond, AuthCode: func() string { return testAuthCode },
 	})
@@ -315,6 +315,7 @@ func (s *server) mustLocation(tb testing.TB, name string) *vault.LocationCredent
 	if err != nil {
 		tb.Fatal(err)
 	}
+	s.logs.Forbid(lc.TicketHashKey)
 	return lc
 }
 

@@ -173,7 +173,7 @@ func TestVaultLiveRouting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.logs.Forbid(live.Fortis.UserAPIKey)
+	s.logs.Forbid(live.Fortis.UserAPIKey, live.Fortis.TicketHashKey, live.Paysafe.APIKeySecret, live.Paysafe.SingleUseKeySecret)
 	u := userCreds{live.Fortis.DeveloperID, live.Fortis.UserID, live.Fortis.UserAPIKey}
 	body := func(routing string) string {
 		return `{"accountvault":{"location_id":"` + live.Fortis.LocationID + `","payment_method":"ach","account_number":"700953657","account_holder_name":"Jo","routing":"` + routing + `"}}`

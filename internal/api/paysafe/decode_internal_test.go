@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -136,7 +137,8 @@ func TestInternalErrors(t *testing.T) {
 	if !strings.Contains(logs.String(), "disk on fire") {
 		t.Error("the internal error was not logged")
 	}
-	api := New(Config{Vault: vault.NewService(nil, nil, nil, vault.Config{}), Logger: slog.New(slog.DiscardHandler)})
+	plog, _ := logtest.New(t)
+	api := New(Config{Vault: vault.NewService(nil, nil, nil, vault.Config{}), Logger: plog})
 	api.router.Handle(http.MethodGet, "/customervault/v1/panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
 	rec := httptest.NewRecorder()
 	api.ServeHTTP(rec, httptest.NewRequest("GET", "/customervault/v1/panic", nil))

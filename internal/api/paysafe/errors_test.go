@@ -14,6 +14,7 @@ import (
 	"github.com/payvault/payvault/internal/api/httpx"
 	"github.com/payvault/payvault/internal/api/paysafe"
 	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/logtest"
 )
 
 // fieldErrs returns the response's fieldErrors as sorted "field: error" lines.
@@ -254,8 +255,10 @@ func TestLiveCredentialsNeedTLS(t *testing.T) {
 		{"ok/trusted-upstream", true, 201},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			api := paysafe.New(paysafe.Config{Vault: e.svc, TrustedUpstream: tt.trusted})
-			h := httpx.Wrap(api, httpx.Options{})
+			log, capture := logtest.New(t)
+			capture.Forbid(live.Paysafe.APIKeySecret, live.Paysafe.SingleUseKeySecret, live.Fortis.UserAPIKey, live.Fortis.TicketHashKey)
+			api := paysafe.New(paysafe.Config{Vault: e.svc, TrustedUpstream: tt.trusted, Logger: log})
+			h := httpx.Wrap(api, httpx.Options{Logger: log})
 			req := httptest.NewRequest("POST", "/customervault/v1/profiles", strings.NewReader(`{"merchantCustomerId":"`+tt.name+`","locale":"en_US"}`))
 			req.RemoteAddr = "203.0.113.7:40000"
 			req.SetBasicAuth(live.Paysafe.APIKeyID, live.Paysafe.APIKeySecret)
