@@ -89,6 +89,17 @@ type badServer struct {
 	logs *logtest.Capture
 	ids  map[string]string
 	rep  *strings.Replacer
+	// secrets are the account data and credentials the server has been given; they are
+	// forbidden in its logs.
+	secrets []string
+	// seen, when set, is shown every answer.
+	seen func(method, path string, header http.Header, body []byte)
+}
+
+// forbid adds secrets that must never appear in the logs (or in /metrics and URLs).
+func (s *badServer) forbid(secrets ...string) {
+	s.logs.Forbid(secrets...)
+	s.secrets = append(s.secrets, secrets...)
 }
 
 // mustBadServer starts payvault on SQLite, or on a fresh PostgreSQL database, with no
@@ -112,7 +123,6 @@ func mustBadServer(t *testing.T, postgres bool) *badServer {
 		t.Fatal(err)
 	}
 	c := m.Credentials
-	capture.Forbid(adminToken, c.Paysafe.APIKeySecret, c.Paysafe.SingleUseKeySecret, c.Fortis.UserAPIKey, c.Fortis.TicketHashKey)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
@@ -123,7 +133,10 @@ func mustBadServer(t *testing.T, postgres bool) *badServer {
 		}
 		m.Close()
 	})
-	return &badServer{main: m, url: m.URL(), logs: capture, ids: map[string]string{"{admin}": "Bearer " + adminToken}}
+	s := &badServer{main: m, url: m.URL(), logs: capture, ids: map[string]string{"{admin}": "Bearer " + adminToken}}
+	s.forbid(adminToken, c.Paysafe.APIKeySecret, c.Paysafe.SingleUseKeySecret, c.Fortis.UserAPIKey, c.Fortis.TicketHashKey)
+	s.set("{admin}", "Bearer "+adminToken)
+	return s
 }
 
 // send makes one request with the placeholders in path, body and headers replaced.
@@ -150,6 +163,9 @@ func (s *badServer) send(t *testing.T, method, path, body, auth string, header m
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	if s.seen != nil {
+		s.seen(method, req.URL.String(), resp.Header, raw)
+	}
 	return resp.StatusCode, resp.Header, raw
 }
 
@@ -198,7 +214,7 @@ func (s *badServer) fixtures(t *testing.T) {
 
 	b := s.must(t, "POST", "/admin/v1/merchants", `{"name":"Merchant B"}`, "{admin}", nil)
 	bp, bf := b["paysafe"].(map[string]any), b["fortis"].(map[string]any)
-	s.logs.Forbid(bp["api_key_secret"].(string), bp["single_use_key_secret"].(string), bf["user_api_key"].(string), bf["ticket_hash_key"].(string))
+	s.forbid(bp["api_key_secret"].(string), bp["single_use_key_secret"].(string), bf["user_api_key"].(string), bf["ticket_hash_key"].(string))
 	s.set("{mid}", s.main.Credentials.MerchantID)
 	s.set("{midB}", b["merchant_id"].(string))
 	s.set("{psB}", basicAuth(bp["api_key_id"].(string), bp["api_key_secret"].(string)))
@@ -248,17 +264,17 @@ func (s *badServer) fixtures(t *testing.T) {
 
 	// A second location of A, reached only by its own user.
 	l2 := s.must(t, "POST", "/admin/v1/merchants/{mid}/locations", `{"name":"Second"}`, "{admin}", nil)
-	s.logs.Forbid(l2["ticket_hash_key"].(string))
+	s.forbid(l2["ticket_hash_key"].(string))
 	s.set("{loc2}", l2["id"].(string))
 	u2 := s.must(t, "POST", "/admin/v1/merchants/{mid}/users", `{"username":"second","primary_location_id":"{loc2}"}`, "{admin}", nil)
-	s.logs.Forbid(u2["user_api_key"].(string))
+	s.forbid(u2["user_api_key"].(string))
 	s.set("{user2}", u2["id"].(string))
 	s.set("{userKey2}", u2["user_api_key"].(string))
 	f2 := map[string]string{"developer-id": "{dev}", "user-id": "{user2}", "user-api-key": "{userKey2}"}
 	s.set("{vault2}", s.must(t, "POST", "/v2/accountvaults", `{"accountvault":{"location_id":"{loc2}","payment_method":"cc","account_number":"5454545454545454","exp_date":"1228","account_vault_api_id":"Card2"}}`, "", f2)["accountvault"].(map[string]any)["id"].(string))
 	s.set("{contact2}", s.must(t, "POST", "/v2/contacts", `{"contact":{"location_id":"{loc2}","last_name":"Second"}}`, "", f2)["contact"].(map[string]any)["id"].(string))
 	s.set("{ticket2}", s.must(t, "POST", "/v2/cardtickets", `{"cardticket":{"location_id":"{loc2}","account_number":"4012888888881881","exp_date":"1230"}}`, "", f2)["cardticket"].(map[string]any)["id"].(string))
-	s.logs.Forbid("4111111111111111", "5200400000000009", "5454545454545454", "4012888888881881", "336657", "55779911", "44889922", "988948193", "700953657", "DE89370400440532013000")
+	s.forbid("4111111111111111", "5200400000000009", "5454545454545454", "4012888888881881", "336657", "55779911", "44889922", "988948193", "700953657", "DE89370400440532013000")
 }
 
 // fortisAuth is the sandbox merchant's user credentials.
