@@ -136,6 +136,17 @@ func (w *Watch) Snapshot(tb testing.TB) Snapshot {
 	return s
 }
 
+// Version returns the database's PRAGMA data_version as the watch's connection sees it: it
+// moves when, and only when, another connection has committed a change.
+func (w *Watch) Version(tb testing.TB) int64 {
+	tb.Helper()
+	var v int64
+	if err := w.conn.QueryRowContext(context.Background(), "PRAGMA data_version").Scan(&v); err != nil {
+		tb.Fatalf("watch: %v", err)
+	}
+	return v
+}
+
 // Count returns the result of a COUNT query, read through the watch's connection.
 func (w *Watch) Count(tb testing.TB, query string) int {
 	tb.Helper()
