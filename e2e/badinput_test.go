@@ -254,6 +254,8 @@ func (s *badServer) fixtures(t *testing.T) {
 		s.set("{vault"+m+"}", s.must(t, "POST", "/v2/accountvaults", `{"accountvault":{"location_id":"`+loc+`","payment_method":"cc","account_number":"5454545454545454","exp_date":"1228","account_vault_api_id":"Card1"}}`, "", fh)["accountvault"].(map[string]any)["id"].(string))
 		s.set("{achVault"+m+"}", s.must(t, "POST", "/v2/accountvaults", `{"accountvault":{"location_id":"`+loc+`","payment_method":"ach","account_number":"700953657","routing":"072000326","account_type":"checking","is_company":false,"account_holder_name":"John"}}`, "", fh)["accountvault"].(map[string]any)["id"].(string))
 		s.set("{ticket"+m+"}", s.must(t, "POST", "/v2/cardtickets", `{"cardticket":{"location_id":"`+loc+`","account_number":"4012888888881881","exp_date":"1230"}}`, "", fh)["cardticket"].(map[string]any)["id"].(string))
+		s.set("{sale"+m+"}", s.must(t, "POST", "/v2/transactions", `{"transaction":{"location_id":"`+loc+`","action":"sale","payment_method":"cc","transaction_amount":"9.00","account_number":"4111111111111111","exp_date":"1228","transaction_api_id":"S1"}}`, "", fh)["transaction"].(map[string]any)["id"].(string))
+		s.set("{achDebit"+m+"}", s.must(t, "POST", "/v2/transactions", `{"transaction":{"location_id":"`+loc+`","action":"debit","payment_method":"ach","transaction_amount":"1.00","account_number":"700953657","routing":"072000326","account_type":"checking","account_holder_name":"x","ach_sec_code":"WEB"}}`, "", fh)["transaction"].(map[string]any)["id"].(string))
 		gone := s.set("{goneVault"+m+"}", s.must(t, "POST", "/v2/accountvaults", `{"accountvault":{"location_id":"`+loc+`","payment_method":"cc","account_number":"4111111111111111","exp_date":"1228"}}`, "", fh)["accountvault"].(map[string]any)["id"].(string))
 		if status, _, raw := s.send(t, "DELETE", "/v2/accountvaults/"+gone, "", "", fh); status != 204 {
 			t.Fatalf("delete: %d %s", status, raw)
@@ -273,6 +275,7 @@ func (s *badServer) fixtures(t *testing.T) {
 	f2 := map[string]string{"developer-id": "{dev}", "user-id": "{user2}", "user-api-key": "{userKey2}"}
 	s.set("{vault2}", s.must(t, "POST", "/v2/accountvaults", `{"accountvault":{"location_id":"{loc2}","payment_method":"cc","account_number":"5454545454545454","exp_date":"1228","account_vault_api_id":"Card2"}}`, "", f2)["accountvault"].(map[string]any)["id"].(string))
 	s.set("{contact2}", s.must(t, "POST", "/v2/contacts", `{"contact":{"location_id":"{loc2}","last_name":"Second"}}`, "", f2)["contact"].(map[string]any)["id"].(string))
+	s.set("{sale2}", s.must(t, "POST", "/v2/transactions", `{"transaction":{"location_id":"{loc2}","action":"sale","payment_method":"cc","transaction_amount":"2.00","account_number":"4111111111111111","exp_date":"1228"}}`, "", f2)["transaction"].(map[string]any)["id"].(string))
 	s.set("{ticket2}", s.must(t, "POST", "/v2/cardtickets", `{"cardticket":{"location_id":"{loc2}","account_number":"4012888888881881","exp_date":"1230"}}`, "", f2)["cardticket"].(map[string]any)["id"].(string))
 	s.forbid("4111111111111111", "5200400000000009", "5454545454545454", "4012888888881881", "336657", "55779911", "44889922", "988948193", "700953657", "DE89370400440532013000")
 }
@@ -684,6 +687,8 @@ func badCases() []badCase {
 		{"GET", "/v2/accountvaults/{vault}", ""}, {"PUT", "/v2/accountvaults/{vault}", `{"accountvault":{"title":"x"}}`},
 		{"DELETE", "/v2/accountvaults/{vault}", ""}, {"GET", "/v2/contacts", ""}, {"POST", "/v2/contacts", `{"contact":{"location_id":"{loc}","last_name":"x"}}`},
 		{"GET", "/v2/locations/{loc}", ""}, {"GET", "/v2/accountvaults/{vault}/bininfo", ""},
+		{"GET", "/v2/transactions", ""}, {"GET", "/v2/transactions/{sale}", ""},
+		{"POST", "/v2/transactions", `{"transaction":{"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_number":"4111111111111111","exp_date":"1228"}}`},
 	} {
 		for _, a := range []struct {
 			name   string
@@ -719,6 +724,8 @@ func badCases() []badCase {
 		{"PUT", "/v2/accountvaults/{vault}/bininfo", "GET"}, {"POST", "/v2/locations", "GET"}, {"PUT", "/v2/locations/{loc}", "GET"},
 		{"DELETE", "/v2/users/{user}", "GET"}, {"POST", "/v2/producttransactions", "GET"}, {"PUT", "/v2/contacts", "GET, POST"},
 		{"GET", "/v2/cardtickets", "POST, OPTIONS"}, {"DELETE", "/v2/cardtickets", "POST, OPTIONS"}, {"POST", "/v2/contacts/{contact}", "GET, PUT, DELETE"},
+		{"PUT", "/v2/transactions/{sale}", "GET"}, {"DELETE", "/v2/transactions/{sale}", "GET"}, {"POST", "/v2/transactions/{sale}", "GET"},
+		{"DELETE", "/v2/transactions", "GET, POST"}, {"PUT", "/v2/transactions/{sale}/bininfo", "GET"},
 	} {
 		add(badCase{name: "wrong-method/" + r.method + r.path, method: r.method, path: r.path, header: fh, status: 405,
 			fortis: fortisError(405, "Method Not Allowed. This URL can only handle the following request methods: "+r.allow+".")})
@@ -727,7 +734,7 @@ func badCases() []badCase {
 	badJSON := fortisError(400, "Invalid JSON data in request body: Syntax error.")
 	for _, r := range []struct{ method, path, wrapper string }{
 		{"POST", "/v2/accountvaults", "accountvault"}, {"PUT", "/v2/accountvaults/{vault}", "accountvault"}, {"POST", "/v2/contacts", "contact"},
-		{"PUT", "/v2/contacts/{contact}", "contact"}, {"POST", "/v2/cardtickets", "cardticket"},
+		{"PUT", "/v2/contacts/{contact}", "contact"}, {"POST", "/v2/cardtickets", "cardticket"}, {"POST", "/v2/transactions", "transaction"},
 	} {
 		for _, b := range []struct{ name, body string }{
 			{"bad-json", `{"` + r.wrapper + `":`}, {"array", `[{}]`}, {"wrapper-string", `{"` + r.wrapper + `":"x"}`}, {"wrapper-array", `{"` + r.wrapper + `":[]}`},
@@ -739,6 +746,7 @@ func badCases() []badCase {
 		add(badCase{name: "oversize/" + r.method + r.path, method: r.method, path: r.path, body: oversize, header: fh, status: 413, fortis: fortisError(413, "Request body is too large.")})
 	}
 	// Fortis: validation (422, §1.4 templates).
+	txn := func(fields string) string { return `{"transaction":{` + fields + `}}` }
 	vaultBody := func(fields string) string {
 		return `{"accountvault":{"location_id":"{loc}","payment_method":"cc","account_number":"4111111111111111","exp_date":"1228"` + fields + `}}`
 	}
@@ -772,6 +780,20 @@ func badCases() []badCase {
 		{"contact-taken-api-id", "POST", "/v2/contacts", `{"contact":{"location_id":"{loc}","last_name":"x","contact_api_id":"JS1"}}`, `{"contact_api_id":["Contact Api Id \"JS1\" has already been taken."]}`},
 		{"contact-huge-balance", "POST", "/v2/contacts", `{"contact":{"location_id":"{loc}","last_name":"x","contact_balance":"1e400"}}`, `{"contact_balance":["Contact Balance must be a number."]}`},
 		{"ticket-bad", "POST", "/v2/cardtickets", `{"cardticket":{"location_id":"{loc}","account_number":"4111111111111112","exp_date":"0000","cvv":"12"}}`, `{"account_number":["Account Number is invalid."],"exp_date":["Exp Date is invalid."],"cvv":["Cvv should contain at least 3 characters."]}`},
+		{"txn-no-attributes", "POST", "/v2/transactions", `{"transaction":{}}`, `{"account_number":["Account Number cannot be blank."],"action":["Action cannot be blank."],"payment_method":["Payment Method cannot be blank."],"transaction_amount":["Transaction Amount cannot be blank."]}`},
+		{"txn-bad-action", "POST", "/v2/transactions", txn(`"action":"capture","payment_method":"cc","transaction_amount":"1.00","account_number":"4111111111111111","exp_date":"1228"`), `{"action":["Action is invalid."]}`},
+		{"txn-word-amount", "POST", "/v2/transactions", txn(`"action":"sale","payment_method":"cc","transaction_amount":"ten","account_number":"4111111111111111","exp_date":"1228"`), `{"transaction_amount":["Transaction Amount must be a number."]}`},
+		{"txn-zero-amount", "POST", "/v2/transactions", txn(`"action":"sale","payment_method":"cc","transaction_amount":"0.00","account_number":"4111111111111111","exp_date":"1228"`), `{"transaction_amount":["Transaction amount must be greater than zero for the following actions: [sale, authonly, authcomplete, authincrement, debit, credit, refund, tipadjust]"]}`},
+		{"txn-negative-amount", "POST", "/v2/transactions", txn(`"action":"sale","payment_method":"cc","transaction_amount":-5,"account_number":"4111111111111111","exp_date":"1228"`), `{"transaction_amount":["Transaction amount must be greater than zero for the following actions: [sale, authonly, authcomplete, authincrement, debit, credit, refund, tipadjust]"]}`},
+		{"txn-huge-amount", "POST", "/v2/transactions", txn(`"action":"sale","payment_method":"cc","transaction_amount":"99999999999.00","account_number":"4111111111111111","exp_date":"1228"`), `{"transaction_amount":["Transaction Amount should contain at most 10 characters."]}`},
+		{"txn-exponent-amount", "POST", "/v2/transactions", txn(`"action":"sale","payment_method":"cc","transaction_amount":1e400,"account_number":"4111111111111111","exp_date":"1228"`), `{"transaction_amount":["Transaction Amount must be a number."]}`},
+		{"txn-no-source", "POST", "/v2/transactions", txn(`"action":"sale","payment_method":"cc","transaction_amount":"1.00"`), `{"account_number":["Account Number cannot be blank."]}`},
+		{"txn-luhn", "POST", "/v2/transactions", txn(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_number":"4111111111111112","exp_date":"1228"`), `{"account_number":["Account Number is invalid."]}`},
+		{"txn-ach-no-sec-code", "POST", "/v2/transactions", txn(`"action":"debit","payment_method":"ach","transaction_amount":"1.00","account_number":"700953657","routing":"072000326","account_type":"checking","account_holder_name":"x"`), `{"ach_sec_code":["ach_sec_code cannot be blank"]}`},
+		{"txn-refund-no-original", "POST", "/v2/transactions", txn(`"action":"refund","payment_method":"cc","transaction_amount":"1.00"`), `{"previous_transaction_id":["Previous Transaction Id cannot be blank."]}`},
+		{"txn-refund-too-much", "POST", "/v2/transactions", txn(`"action":"refund","payment_method":"cc","transaction_amount":"100.00","previous_transaction_id":"{sale}"`), `{"transaction_amount":["Transaction Amount is invalid."]}`},
+		{"txn-taken-api-id", "POST", "/v2/transactions", txn(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_number":"4111111111111111","exp_date":"1228","transaction_api_id":"S1"`), `{"transaction_api_id":["Transaction Api Id \"S1\" has already been taken."]}`},
+		{"txn-bad-order-num", "POST", "/v2/transactions", txn(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_number":"4111111111111111","exp_date":"1228","order_num":"!!"`), `{"order_num":["Order Num is invalid."]}`},
 		{"ticket-no-location", "POST", "/v2/cardtickets", `{"cardticket":{"account_number":"4111111111111111","exp_date":"1230"}}`, `{"location_id":["Location Id cannot be blank."]}`},
 	} {
 		add(badCase{name: "invalid/" + v.name, method: v.method, path: v.path, body: v.body, header: fh, status: 422, fortis: `{"errors":` + v.errors + `}`})
@@ -804,6 +826,10 @@ func badCases() []badCase {
 		{"restricted-user-contact-put", "PUT", "/v2/contacts/{contact}", `{"contact":{"last_name":"x"}}`, f2, "{contact}"},
 		{"api-id-other-location", "GET", "/v2/accountvaults/Card2?api_id=1", "", fh, "Card2"},
 		{"api-id-other-merchant", "GET", "/v2/contacts/JS1?api_id=1&location_id={locB}", "", fh, "JS1"},
+		{"transaction", "GET", "/v2/transactions/{saleB}", "", fh, "{saleB}"},
+		{"transaction-bininfo", "GET", "/v2/transactions/{saleB}/bininfo", "", fh, "{saleB}"},
+		{"other-location-transaction", "GET", "/v2/transactions/{sale2}", "", fh, "{sale2}"},
+		{"restricted-user-transaction", "GET", "/v2/transactions/{sale}", "", f2, "{sale}"},
 	} {
 		add(badCase{name: "foreign-id/" + r.name, method: r.method, path: r.path, body: r.body, header: r.header, status: 404, fortis: fortisError(404, "Object not found: "+r.id)})
 	}
@@ -820,6 +846,16 @@ func badCases() []badCase {
 		{"other-location-vault-source", "POST", "/v2/accountvaults", `{"accountvault":{"location_id":"{loc}","payment_method":"cc","previous_account_vault_id":"{vault2}"}}`, `{"previous_account_vault_id":["Previous Account Vault Id is invalid."]}`},
 		{"deleted-vault-source", "POST", "/v2/accountvaults", `{"accountvault":{"location_id":"{loc}","payment_method":"cc","previous_account_vault_id":"{goneVault}"}}`, `{"previous_account_vault_id":["Previous Account Vault Id is invalid."]}`},
 		{"other-location-api-id-source", "POST", "/v2/accountvaults", `{"accountvault":{"location_id":"{loc}","payment_method":"cc","previous_account_vault_api_id":"Card2"}}`, `{"previous_account_vault_api_id":["Previous Account Vault Api Id is invalid."]}`},
+		{"txn-other-merchant-vault", "POST", "/v2/transactions", txn(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_vault_id":"{vaultB}"`), `{"account_vault_id":["Account Vault Id is invalid."]}`},
+		{"txn-other-location-vault", "POST", "/v2/transactions", txn(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_vault_id":"{vault2}"`), `{"account_vault_id":["Account Vault Id is invalid."]}`},
+		{"txn-other-merchant-ticket", "POST", "/v2/transactions", txn(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","ticket":"{ticketB}"`), `{"ticket":["Ticket is invalid."]}`},
+		{"txn-refund-other-merchant", "POST", "/v2/transactions", txn(`"action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"{saleB}"`), `{"previous_transaction_id":["Previous Transaction Id is invalid."]}`},
+		{"txn-refund-other-location", "POST", "/v2/transactions", txn(`"action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"{sale2}"`), `{"previous_transaction_id":["Previous Transaction Id is invalid."]}`},
+		{"txn-other-merchant-contact", "POST", "/v2/transactions", txn(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_number":"4111111111111111","exp_date":"1228","contact_id":"{contactB}"`), `{"contact_id":["Contact Id is invalid."]}`},
+		{"txn-other-merchant-service", "POST", "/v2/transactions", txn(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_number":"4111111111111111","exp_date":"1228","product_transaction_id":"{ptB}"`), `{"product_transaction_id":["Product Transaction Id is invalid."]}`},
+		{"txn-other-merchant-location", "POST", "/v2/transactions", txn(`"location_id":"{locB}","action":"sale","payment_method":"cc","transaction_amount":"1.00","account_number":"4111111111111111","exp_date":"1228"`), `{"location_id":["location_id provided is not valid"]}`},
+		{"txn-list-other-location", "GET", "/v2/transactions?location_id={loc2}", "", `{"location_id":["location_id provided is not valid"]}`},
+		{"vault-from-other-merchant-transaction", "POST", "/v2/accountvaults", `{"accountvault":{"location_id":"{loc}","payment_method":"cc","previous_transaction_id":"{saleB}"}}`, `{"previous_transaction_id":["Previous Transaction Id is invalid."]}`},
 		{"ticket-other-location", "POST", "/v2/cardtickets", `{"cardticket":{"location_id":"{locB}","account_number":"4111111111111111","exp_date":"1230"}}`, `{"location_id":["location_id provided is not valid"]}`},
 	} {
 		add(badCase{name: "foreign-id/" + v.name, method: v.method, path: v.path, body: v.body, header: fh, status: 422, fortis: `{"errors":` + v.errors + `}`})
@@ -827,6 +863,7 @@ func badCases() []badCase {
 	add(badCase{name: "gone/put", method: "PUT", path: "/v2/accountvaults/{goneVault}", body: `{"accountvault":{"title":"x"}}`, header: fh, status: 410, fortis: fortisError(410, "The record has been deleted.")})
 	add(badCase{name: "gone/delete", method: "DELETE", path: "/v2/accountvaults/{goneVault}", header: fh, status: 410, fortis: fortisError(410, "The record has been deleted.")})
 	add(badCase{name: "ach-bininfo", method: "GET", path: "/v2/accountvaults/{achVault}/bininfo", header: fh, status: 404, fortis: fortisError(404, "BIN info is not available for ach accounts.")})
+	add(badCase{name: "ach-transaction-bininfo", method: "GET", path: "/v2/transactions/{achDebit}/bininfo", header: fh, status: 404, fortis: fortisError(404, "BIN info is not available for ach accounts.")})
 	add(badCase{name: "pan-in-path", method: "GET", path: "/v2/accountvaults/4111111111111111", header: fh, status: 404, fortis: fortisError(404, "Object not found: ************1111")})
 
 	// Admin API.

@@ -55,6 +55,8 @@ func mustFortisFuzzer(tb testing.TB) *fortisFuzzer {
 	ticketBody := `{"cardticket":{"account_number":"4012888888881881","exp_date":"1230","cvv":"999","billing_zip":"32606","location_id":"` + loc + `"}}`
 	id("{ticket}", must(tb, s.post(tb, "/v2/cardtickets", ticketBody), http.StatusCreated).record(tb, "cardticket")["id"].(string))
 	id("{user}", s.user.id)
+	id("{sale}", s.mustTxn(tb, rawSale("9.00", `"transaction_api_id":"S1"`))["id"].(string))
+	id("{achDebit}", s.mustTxn(tb, `"action":"debit","payment_method":"ach","transaction_amount":"1.00","account_number":"700953657","routing":"072000326","account_type":"checking","account_holder_name":"x","ach_sec_code":"WEB"`)["id"].(string))
 
 	l2 := s.mustLocation(tb, "Second")
 	id("{loc2}", l2.Location.ID)
@@ -64,6 +66,7 @@ func mustFortisFuzzer(tb testing.TB) *fortisFuzzer {
 	id("{l2Contact}", must(tb, as(f.restricted, call{Method: "POST", Path: "/v2/contacts", Body: `{"contact":{"location_id":"` + l2.Location.ID + `","last_name":"Second","contact_api_id":"JS1"}}`}), 201).record(tb, "contact")["id"].(string))
 	id("{l2Ticket}", must(tb, as(f.restricted, call{Method: "POST", Path: "/v2/cardtickets", Body: strings.ReplaceAll(ticketBody, loc, l2.Location.ID)}), 201).record(tb, "cardticket")["id"].(string))
 	id("{l2User}", f.restricted.id)
+	id("{l2Sale}", must(tb, as(f.restricted, call{Method: "POST", Path: "/v2/transactions", Body: txnBody(rawSale("3.00", `"location_id":"`+l2.Location.ID+`","transaction_api_id":"S1"`))}), 201).record(tb, "transaction")["id"].(string))
 
 	other, err := s.svc.CreateMerchant(context.Background(), vault.NewMerchant{Name: "Other"})
 	if err != nil {
@@ -77,6 +80,7 @@ func mustFortisFuzzer(tb testing.TB) *fortisFuzzer {
 	id("{otherContact}", must(tb, as(f.otherUser, call{Method: "POST", Path: "/v2/contacts", Body: `{"contact":{"location_id":"` + oloc + `","last_name":"Other","contact_api_id":"JS1"}}`}), 201).record(tb, "contact")["id"].(string))
 	id("{otherVault}", must(tb, as(f.otherUser, call{Method: "POST", Path: "/v2/accountvaults", Body: `{"accountvault":{"location_id":"` + oloc + `","payment_method":"cc","account_number":"371449635398431","exp_date":"1228","account_vault_api_id":"Card1"}}`}), 201).record(tb, "accountvault")["id"].(string))
 	id("{otherTicket}", must(tb, as(f.otherUser, call{Method: "POST", Path: "/v2/cardtickets", Body: strings.ReplaceAll(ticketBody, loc, oloc)}), 201).record(tb, "cardticket")["id"].(string))
+	id("{otherSale}", must(tb, as(f.otherUser, call{Method: "POST", Path: "/v2/transactions", Body: txnBody(rawSale("4.00", `"location_id":"`+oloc+`","transaction_api_id":"S1"`))}), 201).record(tb, "transaction")["id"].(string))
 	id("{otherProductTransaction}", must(tb, as(f.otherUser, call{Method: "GET", Path: "/v2/producttransactions"}), 200).json(tb)["producttransactions"].([]any)[0].(map[string]any)["id"].(string))
 
 	var pairs []string
@@ -208,6 +212,13 @@ func (f *fortisFuzzer) exchange(t *testing.T, method, target, body string, as *u
 	checkFortisAnswer(t, what, rec)
 	if rec.Code >= 400 || method == http.MethodGet {
 		after := f.watch.Snapshot(t)
+		if rec.Body.String() == `{"errors":{"run_avs":["Account Verification failed"]}}` {
+			// §2.5: a failed run_avs stores its avsonly transaction and nothing else.
+			if ch := before.Changed(after, "transactions", "audit_log", "audit_heads"); len(ch) > 0 || after.Rows["transactions"] != before.Rows["transactions"]+1 {
+				t.Fatalf("%s: a failed run_avs changed %v and %d → %d transactions", what, ch, before.Rows["transactions"], after.Rows["transactions"])
+			}
+			return rec
+		}
 		if ch := before.Changed(after); len(ch) > 0 {
 			t.Fatalf("%s answered %d and changed %v: %s", what, rec.Code, ch, rec.Body)
 		}
@@ -358,12 +369,18 @@ var fortisQueryRoutes = []fortisRoute{
 	{"GET", "/v2/accountvaults/{vault}/bininfo", "", false},
 	{"GET", "/v2/locations/{loc}", "", false},
 	{"GET", "/v2/users/{user}", "", false},
+	{"GET", "/v2/transactions", "", false},
+	{"GET", "/v2/transactions/{sale}", "", false},
+	{"GET", "/v2/transactions/{sale}/bininfo", "", false},
 	{"GET", "/v2/accountvaults", "restricted", false},
 	{"GET", "/v2/accountvaults/{otherVault}", "", true},
 	{"GET", "/v2/accountvaults/{l2Vault}", "", true},
 	{"GET", "/v2/locations/{loc2}", "", true},
 	{"GET", "/v2/users/{otherUser}", "", true},
 	{"GET", "/v2/producttransactions/{otherProductTransaction}", "", true},
+	{"GET", "/v2/transactions/{otherSale}", "", true},
+	{"GET", "/v2/transactions/{l2Sale}", "", true},
+	{"GET", "/v2/transactions/{l2Sale}/bininfo", "", true},
 }
 
 // FuzzListQuery sends arbitrary query strings to the list engine (filters, ranges, timestamp
@@ -416,7 +433,7 @@ func FuzzListQuery(f *testing.F) {
 			json.Unmarshal(rec.Body.Bytes(), &body)
 			delete(body, "meta")
 			shown, _ := json.Marshal(body)
-			for _, id := range []string{"{otherVault}", "{otherContact}", "{l2Vault}", "{l2Contact}", "{otherLoc}", "{otherUser}"} {
+			for _, id := range []string{"{otherVault}", "{otherContact}", "{l2Vault}", "{l2Contact}", "{otherLoc}", "{otherUser}", "{otherSale}", "{l2Sale}"} {
 				if strings.Contains(string(shown), fz.ids[id]) && !(r.as == "restricted" && strings.HasPrefix(id, "{l2")) {
 					t.Fatalf("GET %s?%s shows %s: %s", r.path, query, id, rec.Body)
 				}
@@ -535,36 +552,54 @@ func FuzzBrowserAuth(f *testing.F) {
 	})
 }
 
-// FuzzTransactionBody sends arbitrary bodies to POST /v2/transactions and POST
-// /v2/accountvaults (run_avs): every answer is a 2xx or a 4xx in the Fortis envelope, never a
-// 5xx or a panic.
+// fortisTransactionRoutes are the routes that create transactions (and vaults with run_avs).
+var fortisTransactionRoutes = []fortisRoute{
+	{"POST", "/v2/transactions", "", false},
+	{"POST", "/v2/transactions", "restricted", false},
+	{"POST", "/v2/accountvaults", "", false},
+}
+
+// FuzzTransactionBody sends arbitrary bodies to POST /v2/transactions, as a user of the
+// primary location and as one of the second location, and to POST /v2/accountvaults (run_avs):
+// every answer is a 201 (declines included) or a 4xx in the Fortis envelope, never a 5xx or
+// a panic, and a refused request stores nothing but a failed run_avs's transaction (§2.5).
 func FuzzTransactionBody(f *testing.F) {
-	s := mustServer(f)
-	loc := s.creds.Fortis.LocationID
-	v := s.mustVault(f, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228"`)
-	sale := s.mustTxn(f, rawSale("9.00", `"transaction_api_id":"S1"`))
-	for _, seed := range []string{
-		txnBody(rawSale("1.00", `"location_id":"`+loc+`","cvv":"999","billing_zip":"32606","save_account":1,"save_account_title":"x"`)),
-		txnBody(`"action":"refund","payment_method":"cc","transaction_amount":1.5,"previous_transaction_id":"` + sale["id"].(string) + `"`),
-		txnBody(`"action":"refund","payment_method":"cc","transaction_amount":"0.10","previous_transaction_api_id":"S1"`),
-		txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"8.03","account_vault_id":"` + v["id"].(string) + `"`),
-		txnBody(`"action":"debit","payment_method":"ach","transaction_amount":"1","account_number":"700953657","routing":"072000326","account_type":"checking","account_holder_name":"x","ach_sec_code":"web","save_account":"1"`),
-		txnBody(`"action":"avsonly","payment_method":"cc","ticket":"x","transaction_amount":[],"save_account":{}`),
-		txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"-0.00","account_number":1e5,"exp_date":1228`),
-		`{"accountvault":{"location_id":"` + loc + `","payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","run_avs":true,"billing_zip":"32615"}}`,
-		`{"transaction":`, `[]`, ``,
+	fz := mustFortisFuzzer(f)
+	for _, seed := range []struct {
+		route int
+		body  string
+	}{
+		{0, txnBody(rawSale("1.00", `"location_id":"{loc}","cvv":"999","billing_zip":"32606","save_account":1,"save_account_title":"x"`))},
+		{0, txnBody(`"action":"refund","payment_method":"cc","transaction_amount":1.5,"previous_transaction_id":"{sale}"`)},
+		{0, txnBody(`"action":"refund","payment_method":"cc","transaction_amount":"0.10","previous_transaction_api_id":"S1"`)},
+		{0, txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"8.03","account_vault_id":"{vault}"`)},
+		{0, txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"5.00","account_vault_api_id":"Card1","contact_id":"{contact}","order_num":"A1","transaction_c1":"c"`)},
+		{0, txnBody(`"action":"authonly","payment_method":"cc","transaction_amount":"6.31","ticket":"{ticket}","billing_street":"5800 NW 39th AVE"`)},
+		{0, txnBody(`"action":"debit","payment_method":"ach","transaction_amount":"1","account_number":"700953657","routing":"072000326","account_type":"checking","account_holder_name":"x","ach_sec_code":"web","save_account":"1"`)},
+		{0, txnBody(`"action":"avsonly","payment_method":"cc","ticket":"x","transaction_amount":[],"save_account":{}`)},
+		{0, txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"-0.00","account_number":1e5,"exp_date":1228`)},
+		{0, txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_vault_id":"{otherVault}"`)},
+		{0, txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_vault_id":"{l2Vault}"`)},
+		{0, txnBody(`"action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"{otherSale}"`)},
+		{0, txnBody(`"action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"{l2Sale}"`)},
+		{0, txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","ticket":"{otherTicket}"`)},
+		{0, txnBody(rawSale("1.00", `"product_transaction_id":"{otherProductTransaction}"`))},
+		{0, txnBody(rawSale("1.00", `"location_id":"{otherLoc}"`))},
+		{0, txnBody(rawSale("1.00", `"contact_id":"{otherContact}"`))},
+		{0, txnBody(rawSale("99999999.99", `"transaction_api_id":"S1"`))},
+		{1, txnBody(rawSale("2.00", `"location_id":"{loc2}"`))},
+		{1, txnBody(`"action":"refund","payment_method":"cc","transaction_amount":"0.10","previous_transaction_id":"{sale}"`)},
+		{2, `{"accountvault":{"location_id":"{loc}","payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","run_avs":true,"billing_zip":"32615"}}`},
+		{2, `{"accountvault":{"location_id":"{loc}","payment_method":"cc","previous_transaction_id":"{sale}"}}`},
+		{2, `{"accountvault":{"location_id":"{loc}","payment_method":"cc","previous_transaction_id":"{otherSale}"}}`},
+		{0, `{"transaction":`}, {0, `[]`}, {0, ``},
 	} {
-		f.Add(seed)
+		f.Add(uint8(seed.route), seed.body)
 	}
-	f.Fuzz(func(t *testing.T, body string) {
-		for _, path := range []string{"/v2/transactions", "/v2/accountvaults"} {
-			rec := s.serveRaw("POST", path, body)
-			if rec.Code >= 500 || rec.Code < 200 {
-				t.Fatalf("POST %s answered %d: %s", path, rec.Code, rec.Body)
-			}
-			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-				t.Fatalf("answer is %q", ct)
-			}
+	f.Fuzz(func(t *testing.T, route uint8, body string) {
+		rec := fz.sendRoute(t, fortisTransactionRoutes[int(route)%len(fortisTransactionRoutes)], body)
+		if rec.Code < 400 && rec.Code != http.StatusCreated {
+			t.Fatalf("a create answered %d: %s", rec.Code, rec.Body)
 		}
 	})
 }
