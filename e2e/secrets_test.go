@@ -50,9 +50,10 @@ func TestNoSecretInLogsMetricsOrURLs(t *testing.T) {
 		track2                 = ";4556773060150333=28121010000000000?"
 		badTrack               = "%B5435815271011988^NO EXPIRY?"
 		wrongSecret            = "S3cr3t-wrong-9f8e7d6c5b4a"
+		pan10, cvv5, fortisACH2 = "4012888888881881", "9991", "556677889900"
 	)
 	s.forbid(pan1, pan2, pan3, pan4, pan5, pan6, pan7, pan8, pan9, badPAN1, badPAN2, cvv1, cvv2, cvv3, cvv4,
-		ach, bacs, eft, iban, fortisACH, track1, track2, badTrack, wrongSecret, "3704 0044 0532 0130 00")
+		ach, bacs, eft, iban, fortisACH, track1, track2, badTrack, wrongSecret, "3704 0044 0532 0130 00", pan10, cvv5, fortisACH2)
 	call := func(want int, method, path, body, auth string, header map[string]string) map[string]any {
 		t.Helper()
 		status, _, raw := s.send(t, method, path, body, auth, header)
@@ -121,6 +122,19 @@ func TestNoSecretInLogsMetricsOrURLs(t *testing.T) {
 	call(200, "GET", "/v2/users/{user}?expand=locations", "", "", fh)
 	call(200, "PUT", "/v2/accountvaults/"+v, `{"accountvault":{"exp_date":"0131"}}`, "", fh)
 	call(204, "DELETE", "/v2/accountvaults/"+v, "", "", fh)
+	// Fortis transactions: a sale with a raw card and CVV (saved as a vault), its refund, an
+	// ach debit, a sale from a browser ticket, a decline, and reads.
+	sale := call(201, "POST", "/v2/transactions", `{"transaction":{"action":"sale","payment_method":"cc","transaction_amount":"25.00","account_number":"`+pan10+`","exp_date":"1230","cvv":"`+cvv5+`","billing_zip":"32606","save_account":1,"save_account_title":"tour"}}`, "", fh)["transaction"].(map[string]any)["id"].(string)
+	call(201, "POST", "/v2/transactions", `{"transaction":{"action":"refund","payment_method":"cc","transaction_amount":"5.00","previous_transaction_id":"`+sale+`"}}`, "", fh)
+	call(201, "POST", "/v2/transactions", `{"transaction":{"action":"debit","payment_method":"ach","transaction_amount":"3.00","account_number":"`+fortisACH2+`","routing":"072000326","account_type":"checking","account_holder_name":"T","ach_sec_code":"WEB"}}`, "", fh)
+	ticket2 := call(201, "POST", "/v2/cardtickets", `{"cardticket":{"account_number":"`+pan10+`","exp_date":"1230","cvv":"`+cvv5+`"}}`, "", map[string]string{"location-api-key": "{locKey}", "timestamp": ts, "hash-key": hash})["cardticket"].(map[string]any)["id"].(string)
+	call(201, "POST", "/v2/transactions", `{"transaction":{"action":"sale","payment_method":"cc","transaction_amount":"5.00","ticket":"`+ticket2+`"}}`, "", fh)
+	call(201, "POST", "/v2/transactions", `{"transaction":{"action":"sale","payment_method":"cc","transaction_amount":"5.00","account_number":"`+pan10+`","exp_date":"1230","cvv":"`+cvv5+`"}}`, "", fh)
+	call(200, "GET", "/v2/transactions/"+sale+"?expand=account_vault,location,created_user", "", "", fh)
+	call(200, "GET", "/v2/transactions/"+sale+"/bininfo", "", "", fh)
+	call(200, "GET", "/v2/transactions?payment_method=cc&sort=-created_ts&page_size=1&page=2", "", "", fh)
+	call(422, "POST", "/v2/transactions", `{"transaction":{"action":"sale","payment_method":"cc","transaction_amount":"5.00","account_number":"`+badPAN2+`","exp_date":"1230","cvv":"`+cvv5+`"}}`, "", fh)
+	call(422, "POST", "/v2/transactions", `{"transaction":{"action":"debit","payment_method":"ach","transaction_amount":"3.00","account_number":"`+fortisACH2+`","routing":"072000326","account_type":"checking","account_holder_name":"T"}}`, "", fh)
 	// Fortis error paths.
 	call(422, "POST", "/v2/accountvaults", `{"accountvault":{"location_id":"`+loc+`","payment_method":"cc","account_number":"`+badPAN2+`","exp_date":"1230"}}`, "", fh)
 	call(422, "POST", "/v2/accountvaults", `{"accountvault":{"location_id":"`+loc+`","payment_method":"cc","track_data":"`+badTrack+`"}}`, "", fh)

@@ -50,6 +50,7 @@ func TestTenantIsolationRandomized(t *testing.T) {
 			"fxContact": c.fxContact,
 			"fxVault":   c.fxVault,
 			"fxTicket":  c.fxTicket,
+			"fxSale":    c.fxSale,
 			"attack":    c.attack,
 			"attack ":   c.attack, // attacks are drawn three times as often as any other action
 			"attack  ":  c.attack,
@@ -330,6 +331,14 @@ func (c *tenancyCheck) fxTicket(t *rapid.T) {
 	c.records = append(c.records, &record{kind: "ticket", owner: u.merchant, loc: loc, id: a.body["cardticket"].(map[string]any)["id"].(string), creator: u})
 }
 
+func (c *tenancyCheck) fxSale(t *rapid.T) {
+	u, loc := c.user("user")
+	pan := rapid.SampledFrom(tenancyPANs).Draw(t, "pan")
+	a := c.call("POST", "/v2/transactions", `{"transaction":{"location_id":"`+loc+`","action":"sale","payment_method":"cc","transaction_amount":"12.00","account_number":"`+pan+`","exp_date":"1245"}}`, "", u.header)
+	c.want(a, 201, "sale")
+	c.records = append(c.records, &record{kind: "sale", owner: u.merchant, loc: loc, id: a.body["transaction"].(map[string]any)["id"].(string), creator: u})
+}
+
 func (c *tenancyCheck) want(a answer, status int, what string) {
 	if a.status != status {
 		c.t.Fatalf("%s: %d, want %d: %s", what, a.status, status, a.raw)
@@ -360,6 +369,8 @@ func (c *tenancyCheck) ownerRead(r *record) []byte {
 		a = c.call("GET", "/v2/contacts/"+r.id, "", "", r.creator.header)
 	case "vault":
 		a = c.call("GET", "/v2/accountvaults/"+r.id, "", "", r.creator.header)
+	case "sale":
+		a = c.call("GET", "/v2/transactions/"+r.id, "", "", r.creator.header)
 	default:
 		return nil
 	}
@@ -492,6 +503,9 @@ func (c *tenancyCheck) paysafeAttempts(tn *tenant, r *record) []attempt {
 			attempt{name: "owner's account", method: "GET", path: owner + "/auths/" + r.id, auth: tn.basic, status: 403, code: "5270"})
 	case "vault":
 		out = append(out, nf("vault as a card", "GET", own+"/cards/"+r.id, ""))
+	case "sale":
+		out = append(out, nf("sale as an auth", "GET", acct+"/auths/"+r.id, ""),
+			nf("settle a sale", "POST", acct+"/auths/"+r.id+"/settlements", `{"merchantRefNum":"x","amount":1}`))
 	case "ticket":
 		out = append(out, attempt{name: "ticket as a token", method: "POST", path: acct + "/auths", body: `{"merchantRefNum":"x","amount":1,"card":{"paymentToken":"` + r.id + `"}}`,
 			auth: tn.basic, status: 400, code: "5500", payment: true})
@@ -511,10 +525,17 @@ func (c *tenancyCheck) fortisAttempts(u *fortisUser, r *record) []attempt {
 	vault := func(fields string) string {
 		return `{"accountvault":{"location_id":"` + loc + `","payment_method":"cc"` + fields + `}}`
 	}
+	sale := func(fields string) string {
+		return `{"transaction":{"location_id":"` + loc + `","action":"sale","payment_method":"cc","transaction_amount":"1.00"` + fields + `}}`
+	}
+	badTxn := func(name, field, body string) attempt {
+		return attempt{name: name, method: "POST", path: "/v2/transactions", body: body, header: u.header, status: 422, code: field}
+	}
 	var out []attempt
 	switch r.kind {
 	case "profile", "contact":
 		out = append(out,
+			badTxn("sale for foreign contact", "contact_id", sale(`,"account_number":"4111111111111111","exp_date":"1245","contact_id":"`+r.id+`"`)),
 			nf("get contact", "GET", "/v2/contacts/"+r.id, ""),
 			nf("put contact", "PUT", "/v2/contacts/"+r.id, `{"contact":{"last_name":"x"}}`),
 			nf("delete contact", "DELETE", "/v2/contacts/"+r.id, ""),
@@ -525,12 +546,21 @@ func (c *tenancyCheck) fortisAttempts(u *fortisUser, r *record) []attempt {
 			nf("bininfo", "GET", "/v2/accountvaults/"+r.id+"/bininfo", ""),
 			nf("put vault", "PUT", "/v2/accountvaults/"+r.id, `{"accountvault":{"title":"x"}}`),
 			nf("delete vault", "DELETE", "/v2/accountvaults/"+r.id, ""),
-			bad("copy foreign vault", "previous_account_vault_id", vault(`,"previous_account_vault_id":"`+r.id+`"`)))
+			bad("copy foreign vault", "previous_account_vault_id", vault(`,"previous_account_vault_id":"`+r.id+`"`)),
+			badTxn("sale from foreign vault", "account_vault_id", sale(`,"account_vault_id":"`+r.id+`"`)))
 	case "ticket":
-		out = append(out, bad("vault from foreign ticket", "ticket", vault(`,"ticket":"`+r.id+`"`)))
+		out = append(out, bad("vault from foreign ticket", "ticket", vault(`,"ticket":"`+r.id+`"`)),
+			badTxn("sale from foreign ticket", "ticket", sale(`,"ticket":"`+r.id+`"`)))
+	case "sale", "auth":
+		out = append(out,
+			nf("get transaction", "GET", "/v2/transactions/"+r.id, ""),
+			nf("transaction bininfo", "GET", "/v2/transactions/"+r.id+"/bininfo", ""),
+			badTxn("refund foreign transaction", "previous_transaction_id", `{"transaction":{"location_id":"`+loc+`","action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+r.id+`"}}`),
+			bad("vault from foreign transaction", "previous_transaction_id", vault(`,"previous_transaction_id":"`+r.id+`"`)))
 	}
-	if r.loc != "" && !slices.Contains(u.locs, r.loc) && (r.kind == "vault" || r.kind == "contact") {
-		out = append(out, attempt{name: "list foreign location", method: "GET", path: "/v2/accountvaults?location_id=" + r.loc, header: u.header, status: 422, code: "location_id"})
+	if r.loc != "" && !slices.Contains(u.locs, r.loc) && (r.kind == "vault" || r.kind == "contact" || r.kind == "sale") {
+		out = append(out, attempt{name: "list foreign location", method: "GET", path: "/v2/accountvaults?location_id=" + r.loc, header: u.header, status: 422, code: "location_id"},
+			attempt{name: "list foreign location's transactions", method: "GET", path: "/v2/transactions?location_id=" + r.loc, header: u.header, status: 422, code: "location_id"})
 	}
 	return out
 }
@@ -538,8 +568,8 @@ func (c *tenancyCheck) fortisAttempts(u *fortisUser, r *record) []attempt {
 // listLeak lists as a random Fortis user and checks that no record it may not reach shows.
 func (c *tenancyCheck) listLeak(t *rapid.T) {
 	u := rapid.SampledFrom(c.w.users).Draw(t, "user")
-	coll := rapid.SampledFrom([]string{"accountvaults", "contacts"}).Draw(t, "collection")
-	a := c.call("GET", "/v2/"+coll+"?location_id="+strings.Join(u.locs, ",")+"&page_size=5000&active=1", "", "", u.header)
+	coll := rapid.SampledFrom([]string{"accountvaults", "contacts", "transactions"}).Draw(t, "collection")
+	a := c.call("GET", "/v2/"+coll+"?location_id="+strings.Join(u.locs, ",")+"&page_size=5000", "", "", u.header)
 	c.want(a, 200, "list")
 	for _, r := range c.records {
 		if r.id != "" && !u.reaches(r) && strings.Contains(string(a.raw), r.id) {
