@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/payvault/payvault/internal/storetest"
+	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -103,9 +104,34 @@ func startNode(tb testing.TB, cfg nodeConfig) *node {
 			n.cmd.Process.Kill()
 			<-n.done
 		}
+		n.checkLogs(tb)
 	})
 	return n
 }
+
+// checkLogs fails tb if the node's log (stderr) holds a card number, an IBAN or one of the
+// secrets its first start printed (the sandbox merchant's credentials, a generated admin
+// token), as every test server's log must not.
+func (n *node) checkLogs(tb testing.TB) {
+	tb.Helper()
+	var secrets []string
+	out := n.stdout.String()
+	if i := strings.Index(out, "{"); i >= 0 {
+		var c vault.MerchantCredentials
+		if json.NewDecoder(strings.NewReader(out[i:])).Decode(&c) == nil {
+			secrets = append(secrets, c.Paysafe.APIKeySecret, c.Paysafe.SingleUseKeySecret, c.Fortis.UserAPIKey, c.Fortis.TicketHashKey)
+		}
+	}
+	if m := adminTokenRE.FindStringSubmatch(out); m != nil {
+		secrets = append(secrets, m[1])
+	}
+	for _, leak := range logtest.Leaks(n.stderr.String(), secrets) {
+		tb.Errorf("payvault serve's log leaks %s", leak)
+	}
+}
+
+// adminTokenRE finds a generated admin token in a first start's output.
+var adminTokenRE = regexp.MustCompile(`Admin API token[^\n]*\n([A-Za-z0-9]+)`)
 
 // MustNode starts `payvault serve` and waits until /healthz answers 200.
 func MustNode(tb testing.TB, cfg nodeConfig) *node {
