@@ -25,8 +25,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/logtest"
+	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
 )
 
