@@ -603,3 +603,60 @@ func FuzzTransactionBody(f *testing.F) {
 		}
 	})
 }
+
+// longDigitRun finds a run of 12 or more digits.
+var longDigitRun = regexp.MustCompile(`[0-9]{12,}`)
+
+// FuzzPathID sends arbitrary ids to every item route, by id and by api id: only the
+// fixtures' own api ids may match; anything else is the 404 envelope (or 405/410 when the id
+// changes the route or names a deleted vault), changes nothing, and never echoes a
+// card-number-like digit run whole.
+func FuzzPathID(f *testing.F) {
+	fz := mustFortisFuzzer(f)
+	for _, s := range []string{"", "x", "\x00", "\xff\xfe", "4111111111111111", "4111 1111 1111 1111", "..", "a/b", "{vault}",
+		"Card1", "JS1", "S1", "01936f2e-8b7a-7c3d-9a41-5e2f0c6d8b19", strings.Repeat("9", 5000), "bininfo"} {
+		for route := uint8(0); route < 6; route++ {
+			f.Add(route, s)
+		}
+	}
+	templates := []string{
+		"/v2/accountvaults/%s", "/v2/accountvaults/%s?api_id=1", "/v2/contacts/%s?api_id=true&location_id={loc}",
+		"/v2/transactions/%s", "/v2/accountvaults/%s/bininfo", "/v2/transactions/%s/bininfo",
+	}
+	apiIDs := map[string]bool{"Card1": true, "JS1": true}
+	f.Fuzz(func(t *testing.T, route uint8, id string) {
+		if id == "" {
+			return // an empty id makes the path the collection's, with a trailing slash (§1.1)
+		}
+		tp := templates[int(route)%len(templates)]
+		target := strings.Replace(fz.rep.Replace(tp), "%s", url.PathEscape(id), 1)
+		before := fz.before(t)
+		req := httptest.NewRequest("GET", "https://vault.example/", nil)
+		req.URL.Path, req.URL.RawQuery, _ = strings.Cut(target, "?")
+		if p, err := url.PathUnescape(req.URL.Path); err == nil {
+			req.URL.RawPath, req.URL.Path = req.URL.Path, p
+		}
+		req.Header.Set("developer-id", fz.user.dev)
+		req.Header.Set("user-id", fz.user.id)
+		req.Header.Set("user-api-key", fz.user.key)
+		rec := httptest.NewRecorder()
+		fz.h.ServeHTTP(rec, req)
+		fz.last = nil
+		checkFortisAnswer(t, "GET "+target, rec)
+		if rec.Code < 400 && !(strings.Contains(tp, "api_id") && apiIDs[id]) {
+			t.Fatalf("GET %s: an unknown id answered %d: %s", target, rec.Code, rec.Body)
+		}
+		if rec.Code >= 400 {
+			for _, run := range longDigitRun.FindAllString(id, -1) {
+				if strings.Contains(rec.Body.String(), run) {
+					t.Fatalf("GET %s: the answer echoes a long digit run: %s", target, rec.Body)
+				}
+			}
+		}
+		after := fz.watch.Snapshot(t)
+		if ch := before.Changed(after); len(ch) > 0 {
+			t.Fatalf("GET %s changed %v", target, ch)
+		}
+		fz.last = &after
+	})
+}

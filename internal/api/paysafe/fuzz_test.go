@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -530,6 +531,56 @@ func FuzzBasicAuth(f *testing.F) {
 		}
 		if code != want {
 			t.Fatalf("Authorization %q: code %q, want %q (%d %s)", header, code, want, rec.Code, rec.Body)
+		}
+	})
+}
+
+// longDigitRun finds a run of 12 or more digits.
+var longDigitRun = regexp.MustCompile(`[0-9]{12,}`)
+
+// FuzzPathID sends arbitrary ids in every kind of path position (profile, card under a
+// profile, transaction, account number): nothing matches, every answer is the 404 (or, when
+// the id changes the route, 5273 or 5270) in the envelope, nothing changes, and an id holding a
+// card-number-like digit run is never echoed whole.
+func FuzzPathID(f *testing.F) {
+	fz := mustFuzzer(f)
+	for _, s := range []string{"", "x", "%00", "\x00", "\xff\xfe", "4111111111111111", "4111 1111 1111 1111", "..", "a/b", "{profile}",
+		"01936f2e-8b7a-7c3d-9a41-5e2f0c6d8b19", strings.Repeat("9", 5000), "CyfdZmKLGQq0kD7", "?fields=cards", "%2F"} {
+		for route := uint8(0); route < 5; route++ {
+			f.Add(route, s)
+		}
+	}
+	templates := []struct{ method, path string }{
+		{"GET", "/customervault/v1/profiles/%s"},
+		{"PUT", "/customervault/v1/profiles/{profile}/cards/%s"},
+		{"DELETE", "/customervault/v1/profiles/%s/addresses/{address}"},
+		{"GET", "/cardpayments/v1/accounts/{acct}/auths/%s"},
+		{"GET", "/cardpayments/v1/accounts/%s/settlements?merchantRefNum=x"},
+	}
+	f.Fuzz(func(t *testing.T, route uint8, id string) {
+		tp := templates[int(route)%len(templates)]
+		path := strings.Replace(fz.rep.Replace(tp.path), "%s", url.PathEscape(id), 1)
+		before := fz.before(t)
+		req := httptest.NewRequest(tp.method, "http://vault.test/", strings.NewReader(`{"cardExpiry":{"month":1,"year":2050}}`))
+		req.URL.Path, req.URL.RawQuery, _ = strings.Cut(path, "?")
+		if p, err := url.PathUnescape(req.URL.Path); err == nil {
+			req.URL.RawPath, req.URL.Path = req.URL.Path, p
+		}
+		req.SetBasicAuth(fz.creds.Paysafe.APIKeyID, fz.creds.Paysafe.APIKeySecret)
+		rec := httptest.NewRecorder()
+		fz.h.ServeHTTP(rec, req)
+		fz.last = nil
+		checkAnswer(t, tp.method, tp.path, rec)
+		if rec.Code < 400 {
+			t.Fatalf("%s %s: an unknown id answered %d: %s", tp.method, path, rec.Code, rec.Body)
+		}
+		for _, run := range longDigitRun.FindAllString(id, -1) {
+			if strings.Contains(rec.Body.String(), run) {
+				t.Fatalf("%s %s: the answer echoes a long digit run: %s", tp.method, path, rec.Body)
+			}
+		}
+		if ch := before.Changed(fz.after(t, true)); len(ch) > 0 {
+			t.Fatalf("%s %s changed %v", tp.method, path, ch)
 		}
 	})
 }
