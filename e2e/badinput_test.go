@@ -70,7 +70,8 @@ type badCase struct {
 	code               string   // code is the Paysafe or admin error code.
 	fields             []string // fields are Paysafe's fieldErrors as "field: error", when checked.
 	fortis             string   // fortis is the exact Fortis error body.
-	// stored marks a card-payment attempt that §2.12 stores as a FAILED transaction.
+	// stored marks a card-payment attempt that the Paysafe §2.12 stores as a FAILED
+	// transaction, or a Fortis vault create whose failed run_avs stores its avsonly one (§2.5).
 	stored bool
 }
 
@@ -390,7 +391,13 @@ func TestBadInputMatrix(t *testing.T) {
 					after := storetest.MustSnapshot(t, db)
 					last = after
 					var except []string
-					if c.stored {
+					if c.stored && api == "fortis" {
+						// §2.5: a failed run_avs stores its avsonly transaction, and nothing else.
+						except = []string{"transactions", "audit_log", "audit_heads"}
+						if after.Rows["transactions"] != before.Rows["transactions"]+1 {
+							t.Errorf("transactions %d → %d, want the avsonly one", before.Rows["transactions"], after.Rows["transactions"])
+						}
+					} else if c.stored {
 						except = []string{"transactions", "audit_log", "audit_heads"}
 						if n, _ := storetest.MustDigest(t, db, failed); n != nBefore+1 {
 							t.Errorf("the refused payment was not stored FAILED with error %s (%d → %d)", c.code, nBefore, n)
@@ -860,6 +867,8 @@ func badCases() []badCase {
 	} {
 		add(badCase{name: "foreign-id/" + v.name, method: v.method, path: v.path, body: v.body, header: fh, status: 422, fortis: `{"errors":` + v.errors + `}`})
 	}
+	add(badCase{name: "run-avs-denied", method: "POST", path: "/v2/accountvaults", body: vaultBody(`,"run_avs":true,"billing_zip":"32615"`), header: fh,
+		status: 422, fortis: `{"errors":{"run_avs":["Account Verification failed"]}}`, stored: true})
 	add(badCase{name: "gone/put", method: "PUT", path: "/v2/accountvaults/{goneVault}", body: `{"accountvault":{"title":"x"}}`, header: fh, status: 410, fortis: fortisError(410, "The record has been deleted.")})
 	add(badCase{name: "gone/delete", method: "DELETE", path: "/v2/accountvaults/{goneVault}", header: fh, status: 410, fortis: fortisError(410, "The record has been deleted.")})
 	add(badCase{name: "ach-bininfo", method: "GET", path: "/v2/accountvaults/{achVault}/bininfo", header: fh, status: 404, fortis: fortisError(404, "BIN info is not available for ach accounts.")})
