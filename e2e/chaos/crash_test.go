@@ -69,7 +69,8 @@ func TestCrashEmbedded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos tests are not short")
 	}
-	runCrash(t, crashRun{cfg: nodeConfig{dir: t.TempDir()}, kills: envInt(t, "PAYVAULT_CHAOS_KILLS", 20), workers: 6})
+	// Single-use tokens live a day, so that long runs (PAYVAULT_CHAOS_KILLS=200) find the early ones alive.
+	runCrash(t, crashRun{cfg: nodeConfig{dir: t.TempDir(), args: []string{"--sut-ttl", "24h"}}, kills: envInt(t, "PAYVAULT_CHAOS_KILLS", 20), workers: 6})
 }
 
 // TestCrashPostgres is TestCrashEmbedded on PostgreSQL, with a quarter of the kills.
@@ -78,7 +79,7 @@ func TestCrashPostgres(t *testing.T) {
 		t.Skip("chaos tests are not short")
 	}
 	dsn := storetest.PostgresDSN(t)
-	cfg := nodeConfig{dir: t.TempDir(), env: []string{"PAYVAULT_MASTER_KEY=" + newMasterKey()}, args: []string{"--database", dsn}}
+	cfg := nodeConfig{dir: t.TempDir(), env: []string{"PAYVAULT_MASTER_KEY=" + newMasterKey()}, args: []string{"--database", dsn, "--sut-ttl", "24h"}}
 	runCrash(t, crashRun{cfg: cfg, kills: max(1, envInt(t, "PAYVAULT_CHAOS_KILLS", 20)/4), workers: 6})
 }
 
@@ -94,13 +95,21 @@ func runCrash(t *testing.T, run crashRun) {
 	hc := newHTTPClient()
 	db := openDB(t, run.cfg)
 	defer db.Close()
-	ctx := deadlineCtx(t, 10*time.Minute)
+	ctx := deadlineCtx(t, max(10*time.Minute, time.Duration(run.kills)*15*time.Second))
 
-	kills, startupKills, checked := 0, 0, 0
+	kills, startupKills, rotations, checked := 0, 0, 0, 0
 	for cycle := range run.kills {
 		l.mu.Lock()
 		l.cycle = cycle
 		l.mu.Unlock()
+		// Now and then the data key is rotated beside the running server, so that later
+		// starts re-encrypt in the background while clients write and kills strike.
+		if cycle%5 == 2 {
+			if out, err := runCLI(t, run.cfg, append([]string{"keys", "rotate"}, storeArgs(run.cfg)...)...); err != nil {
+				t.Fatalf("keys rotate: %v\n%s", err, out)
+			}
+			rotations++
+		}
 		wctx, cancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		for i := range run.workers {
@@ -123,11 +132,16 @@ func runCrash(t *testing.T, run crashRun) {
 			m.kill(t)
 			startupKills++
 		}
+		restart := time.Now()
 		n = MustNode(t, run.cfg)
 		logs = append(logs, n)
 		last := cycle == run.kills-1
+		verify := time.Now()
 		checkDB(ctx, t, db)
+		dbTime := time.Since(verify)
 		checked = l.verifyAPI(ctx, t, &client{hc: hc, url: n.url, creds: creds}, seed, last)
+		t.Logf("kill %d: restarted in %v, checked the database in %v, %d records through the APIs in %v", kills,
+			verify.Sub(restart).Round(time.Millisecond), dbTime.Round(time.Millisecond), checked, (time.Since(verify) - dbTime).Round(time.Millisecond))
 		if t.Failed() {
 			t.Fatalf("after kill %d: %s", kills, l.summary())
 		}
@@ -139,6 +153,12 @@ func runCrash(t *testing.T, run crashRun) {
 	if out, err := runCLI(t, run.cfg, append([]string{"audit", "verify"}, storeArgs(run.cfg)...)...); err != nil {
 		t.Errorf("audit verify after %d kills: %v\n%s", kills, err, out)
 	}
+	// Where the re-encryption after the rotations stands (it runs in the background, and kills cut it short).
+	if out, err := runCLI(t, run.cfg, append([]string{"keys", "status"}, storeArgs(run.cfg)...)...); err != nil {
+		t.Errorf("keys status: %v\n%s", err, out)
+	} else {
+		t.Logf("keys status after the last stop:\n%s", strings.TrimSpace(out))
+	}
 	// No card number reached a log.
 	for _, m := range logs {
 		out := m.stdout.String() + m.stderr.String()
@@ -149,7 +169,7 @@ func runCrash(t *testing.T, run crashRun) {
 			}
 		}
 	}
-	t.Logf("%d kills (%d during start-up), %s; %d payments cut off in flight were resolved by start-up recovery; "+
+	t.Logf("%d kills (%d during start-up), %d key rotations, %s; %d payments cut off in flight were resolved by start-up recovery; "+
 		"the last verification checked %d records through the APIs; %v in all",
-		kills, startupKills, l.summary(), resolved, checked, time.Since(began).Round(time.Millisecond))
+		kills, startupKills, rotations, l.summary(), resolved, checked, time.Since(began).Round(time.Millisecond))
 }

@@ -154,10 +154,23 @@ func (l *ledger) summary() string {
 	return fmt.Sprintf("acknowledged %d writes (%s); %d cut off by kills; expected refusals %v", l.total(), s[1:], l.unknown, l.refused)
 }
 
-// recent reports whether a record of cycle c is checked in a verification after cycle now:
-// everything from the last two cycles, a sample of the rest, and everything when full.
-func recent(rng *rand.Rand, c, now int, full bool) bool {
-	return full || c >= now-1 || rng.IntN(8) == 0
+// sampler decides which records a verification after cycle now checks: everything from the
+// last two cycles, a sample of about 300 of the rest, and everything when full.
+type sampler struct {
+	rng  *rand.Rand
+	now  int
+	full bool
+	odds float64 // odds are the chance an older record is checked.
+}
+
+func (l *ledger) sampler(seed uint64, full bool) *sampler {
+	n := len(l.profiles) + len(l.cards) + len(l.auths) + len(l.settles) + len(l.refunds) + len(l.vaults) +
+		len(l.sales) + len(l.frefunds) + len(l.suts) + len(l.tickets) + len(l.idem)
+	return &sampler{rng: rand.New(rand.NewPCG(seed, uint64(l.cycle))), now: l.cycle, full: full, odds: min(0.125, 300/float64(max(n, 1)))}
+}
+
+func (s *sampler) take(cycle int) bool {
+	return s.full || cycle >= s.now-1 || s.rng.Float64() < s.odds
 }
 
 // verifyAPI checks through the APIs that every acknowledged write is there and consistent,
@@ -165,12 +178,11 @@ func recent(rng *rand.Rand, c, now int, full bool) bool {
 // replay. It returns how many records it checked.
 func (l *ledger) verifyAPI(ctx context.Context, t *testing.T, c *client, seed uint64, full bool) int {
 	l.mu.Lock()
-	now := l.cycle
-	rng := rand.New(rand.NewPCG(seed, uint64(now)))
+	smp := l.sampler(seed, full)
 	var checks []func() error
 	add := func(f func() error) { checks = append(checks, f) }
 	for _, p := range l.profiles {
-		if !recent(rng, p.cycle, now, full) {
+		if !smp.take(p.cycle) {
 			continue
 		}
 		add(func() error {
@@ -185,7 +197,7 @@ func (l *ledger) verifyAPI(ctx context.Context, t *testing.T, c *client, seed ui
 		})
 	}
 	for _, cd := range l.cards {
-		if !recent(rng, cd.cycle, now, full) {
+		if !smp.take(cd.cycle) {
 			continue
 		}
 		add(func() error {
@@ -199,8 +211,26 @@ func (l *ledger) verifyAPI(ctx context.Context, t *testing.T, c *client, seed ui
 			return nil
 		})
 	}
+	// Vault tokens work: an auth opens the card's sealed number, whichever key sealed it.
+	tokens := 0
+	for _, cd := range l.cards {
+		if tokens == 20 || !smp.take(cd.cycle) {
+			continue
+		}
+		tokens++
+		add(func() error {
+			r, err := c.paysafe(ctx, "POST", c.txn("auths"), `{"merchantRefNum":"verify-`+cd.id+`","amount":1200,"card":{"paymentToken":"`+cd.token+`"}}`)
+			if err != nil {
+				return err
+			}
+			if r.status != 200 || r.str("status") != "COMPLETED" {
+				t.Errorf("acknowledged card %s: its token does not pay: %s", cd.id, r)
+			}
+			return nil
+		})
+	}
 	for _, a := range l.auths {
-		if !recent(rng, a.cycle, now, full) {
+		if !smp.take(a.cycle) {
 			continue
 		}
 		add(func() error {
@@ -224,7 +254,7 @@ func (l *ledger) verifyAPI(ctx context.Context, t *testing.T, c *client, seed ui
 		})
 	}
 	for _, s := range l.settles {
-		if !recent(rng, s.cycle, now, full) || s.id == s.authID {
+		if !smp.take(s.cycle) || s.id == s.authID {
 			continue
 		}
 		add(func() error {
@@ -239,7 +269,7 @@ func (l *ledger) verifyAPI(ctx context.Context, t *testing.T, c *client, seed ui
 		})
 	}
 	for _, rf := range l.refunds {
-		if !recent(rng, rf.cycle, now, full) {
+		if !smp.take(rf.cycle) {
 			continue
 		}
 		add(func() error {
@@ -254,7 +284,7 @@ func (l *ledger) verifyAPI(ctx context.Context, t *testing.T, c *client, seed ui
 		})
 	}
 	for _, v := range l.vaults {
-		if !recent(rng, v.cycle, now, full) {
+		if !smp.take(v.cycle) {
 			continue
 		}
 		add(func() error {
@@ -269,20 +299,20 @@ func (l *ledger) verifyAPI(ctx context.Context, t *testing.T, c *client, seed ui
 		})
 	}
 	for _, sl := range l.sales {
-		if !recent(rng, sl.cycle, now, full) {
+		if !smp.take(sl.cycle) {
 			continue
 		}
 		add(func() error { return checkFortisTxn(ctx, t, c, sl.id, sl.amount, 101) })
 	}
 	for _, rf := range l.frefunds {
-		if !recent(rng, rf.cycle, now, full) {
+		if !smp.take(rf.cycle) {
 			continue
 		}
 		add(func() error { return checkFortisTxn(ctx, t, c, rf.id, rf.amount, 111) })
 	}
 	// A consumed single-use token stays consumed: using it again is 5500.
 	for _, s := range l.suts {
-		if s.state != sutConsumed || !recent(rng, s.cycle, now, full) {
+		if s.state != sutConsumed || !smp.take(s.cycle) {
 			continue
 		}
 		add(func() error {
@@ -298,7 +328,7 @@ func (l *ledger) verifyAPI(ctx context.Context, t *testing.T, c *client, seed ui
 	}
 	// A consumed ticket stays consumed.
 	for _, tk := range l.tickets {
-		if !tk.consumed || !recent(rng, tk.cycle, now, full) {
+		if !tk.consumed || !smp.take(tk.cycle) {
 			continue
 		}
 		add(func() error {
@@ -314,7 +344,7 @@ func (l *ledger) verifyAPI(ctx context.Context, t *testing.T, c *client, seed ui
 	}
 	// Acknowledged idempotent requests replay the same answer.
 	for _, k := range l.idem {
-		if !recent(rng, k.cycle, now, full) {
+		if !smp.take(k.cycle) {
 			continue
 		}
 		add(func() error { return checkReplay(ctx, t, c, k) })
