@@ -102,13 +102,15 @@ func mustOK(t *testing.T) func(reply, error) reply {
 
 // TestManyNodes runs three nodes on one PostgreSQL and races clients across them: one-time
 // tokens and tickets are consumed once, a duplicate card is refused, settlements and refunds
-// stay within their auth and settlement, an idempotency key runs once, and a key rotation made
-// by one process is honoured by every node within seconds.
+// stay within their auth and settlement, an idempotency key runs once, a key rotation made
+// by one process is honoured by every node within seconds, and a starting node resolves at
+// once what a killed node left in flight while it leaves live nodes' calls alone.
 func TestManyNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos tests are not short")
 	}
 	began := time.Now()
+	top := t
 	c := MustCluster(t, 3)
 	ctx := deadlineCtx(t, 5*time.Minute)
 	cl := c.clients[0]
@@ -370,6 +372,53 @@ func TestManyNodes(t *testing.T) {
 			}
 		}
 		t.Logf("every node sealed under the new key %d within %v of the rotation", primary, slowest.Round(time.Millisecond))
+	})
+
+	t.Run("recovery-spares-live-nodes", func(t *testing.T) {
+		// Two slow auths (the sandbox waits 5 s on amount 90, 10 s on 91) are in flight on
+		// nodes 0 and 1 when node 1 is killed. A node starting then resolves node 1's at once
+		// and leaves node 0's alone, which completes normally.
+		type result struct {
+			r   reply
+			err error
+		}
+		done := make(chan result, 2)
+		for i, amount := range []string{"90", "91"} {
+			go func() {
+				r, err := c.clients[i].paysafe(ctx, "POST", cl.txn("auths"), `{"merchantRefNum":"slow-`+amount+`","amount":`+amount+`,"card":{"paymentToken":"`+cardToken+`"}}`)
+				done <- result{r, err}
+			}()
+		}
+		received := func(ref string) string {
+			var id string
+			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				err := c.db.QueryRowContext(ctx, "SELECT id FROM transactions WHERE merchant_ref_num = '"+ref+"' AND status = 'RECEIVED'").Scan(&id)
+				if err == nil {
+					return id
+				}
+			}
+			t.Fatalf("%s never showed RECEIVED", ref)
+			return ""
+		}
+		live, orphan := received("slow-90"), received("slow-91")
+		c.nodes[1].kill(t)
+		<-done // node 1's client is cut off
+		d := MustNode(top, c.cfg) // it outlives the subtest
+		c.nodes[1], c.clients[1] = d, &client{hc: cl.hc, url: d.url, creds: cl.creds}
+		status := func(id string) string {
+			var st string
+			if err := c.db.QueryRowContext(ctx, "SELECT status FROM transactions WHERE id = '"+id+"'").Scan(&st); err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
+		if got := []string{status(orphan), status(live)}; got[0] != "FAILED" || got[1] != "RECEIVED" {
+			t.Errorf("after a node started: the killed node's auth is %s (want FAILED), the live node's %s (want RECEIVED)", got[0], got[1])
+		}
+		r := <-done
+		if r.err != nil || r.r.status != 200 || r.r.str("status") != "COMPLETED" || status(live) != "COMPLETED" {
+			t.Errorf("the live node's slow auth: %s, %v; stored %s", r.r, r.err, status(live))
+		}
 	})
 
 	checkDB(ctx, t, c.db)
