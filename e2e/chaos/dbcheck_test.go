@@ -20,8 +20,9 @@ type dbCheck struct {
 const live = "status NOT IN ('FAILED','CANCELLED')"
 
 // dbChecks are the rules the stored data must obey after any crash. They are plain SQL that
-// both engines accept. The literal parent_id <> ” and profile_id <> ” let the engines use
-// the partial indexes, so that the checks stay linear as the data grows.
+// both engines accept. Each subquery also says that parent_id (or profile_id) is not empty,
+// which lets the engines use the partial indexes, so that the checks stay linear as the data
+// grows.
 var dbChecks = []dbCheck{
 	{"transaction left RECEIVED after start-up recovery",
 		"SELECT id FROM transactions WHERE status = 'RECEIVED'"},

@@ -402,8 +402,9 @@ func TestManyNodes(t *testing.T) {
 		}
 		live, orphan := received("slow-90"), received("slow-91")
 		c.nodes[1].kill(t)
-		<-done                    // node 1's client is cut off
-		d := MustNode(top, c.cfg) // it outlives the subtest
+		<-done // node 1's client is cut off
+		// The new node belongs to the whole test: it outlives the subtest.
+		d := MustNode(top, c.cfg)
 		c.nodes[1], c.clients[1] = d, &client{hc: cl.hc, url: d.url, creds: cl.creds}
 		status := func(id string) string {
 			var st string
