@@ -70,8 +70,10 @@ func (s *Store) StaleSealed(ctx context.Context, table string, primary, macPrima
 	return out, mapErr("sqlstore.StaleSealed", rows.Err())
 }
 
-// ResealRecord implements vault.SealedStore: a compare-and-swap on the key id (and the
-// fingerprint), so a record updated meanwhile is left for the next pass.
+// ResealRecord implements vault.SealedStore: a compare-and-swap on the key id, every sealed
+// column as it was read, and the fingerprint, so a record changed meanwhile is left for the
+// next pass. Comparing the key id alone is not enough: consuming a single-use token destroys
+// its CVV without changing the key id, and writing the re-sealed CVV back would restore it.
 func (s *Store) ResealRecord(ctx context.Context, old, next vault.SealedRecord) (bool, error) {
 	cols := sealedColumns[old.Table]
 	set := "dek_id = ?"
@@ -84,12 +86,23 @@ func (s *Store) ResealRecord(ctx context.Context, old, next vault.SealedRecord) 
 		set += ", " + c + " = ?"
 		args = append(args, ct)
 	}
-	where := "id = ? AND dek_id = ?"
-	args = append(args, old.ID, int64(old.KeyID))
 	if old.Table == "instruments" {
 		set += ", fingerprint = ?"
+		args = append(args, next.Fingerprint)
+	}
+	where := "id = ? AND dek_id = ?"
+	args = append(args, old.ID, int64(old.KeyID))
+	for f, c := range cols {
+		if ct := old.Fields[f]; len(ct) > 0 {
+			where += " AND " + c + " = ?"
+			args = append(args, ct)
+		} else {
+			where += " AND (" + c + " IS NULL OR length(" + c + ") = 0)"
+		}
+	}
+	if old.Table == "instruments" {
 		where += " AND fingerprint = ?"
-		args = append(args[:len(args)-2], next.Fingerprint, old.ID, int64(old.KeyID), old.Fingerprint)
+		args = append(args, old.Fingerprint)
 	}
 	var changed bool
 	err := s.Write(ctx, func(t vault.Tx) error {

@@ -63,6 +63,9 @@ func TestKeysetStorePostgres(t *testing.T) {
 func TestRekeySQLite(t *testing.T)   { storetest.RunRekey(t, MustSQLite) }
 func TestRekeyPostgres(t *testing.T) { storetest.RunRekey(t, MustPostgres) }
 
+func TestRekeyRaceSQLite(t *testing.T)   { storetest.RunRekeyRace(t, MustSQLite) }
+func TestRekeyRacePostgres(t *testing.T) { storetest.RunRekeyRace(t, MustPostgres) }
+
 func TestAuditSQLite(t *testing.T)   { storetest.RunAudit(t, MustSQLite) }
 func TestAuditPostgres(t *testing.T) { storetest.RunAudit(t, MustPostgres) }
 
