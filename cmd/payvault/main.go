@@ -28,6 +28,17 @@ type storeFlags struct {
 	LogFormat     string `help:"Log format: text or json." enum:"text,json" default:"text"`
 }
 
+// with opens the store, keyring and services for a command that does not serve, runs fn,
+// and closes them.
+func (f storeFlags) with(ctx context.Context, fn func(*app.Main) error) error {
+	m, err := f.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return fn(m)
+}
+
 // open opens the store, keyring and services for a command that does not serve.
 func (f storeFlags) open(ctx context.Context) (*app.Main, error) {
 	return app.OpenTool(ctx, f.config(os.Stderr))
@@ -149,21 +160,18 @@ type merchantCreateCmd struct {
 }
 
 func (c *merchantCreateCmd) Run(ctx context.Context) error {
-	m, err := c.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	creds, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: c.Name, Live: c.Live, AccountNumber: c.AccountNumber})
-	if err != nil {
-		return err
-	}
-	if c.JSON {
-		return json.NewEncoder(os.Stdout).Encode(creds)
-	}
-	b, _ := json.MarshalIndent(creds, "", "  ")
-	fmt.Printf("Merchant %q created. Its secrets are shown only now:\n%s\n", c.Name, b)
-	return nil
+	return c.with(ctx, func(m *app.Main) error {
+		creds, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: c.Name, Live: c.Live, AccountNumber: c.AccountNumber})
+		if err != nil {
+			return err
+		}
+		if c.JSON {
+			return json.NewEncoder(os.Stdout).Encode(creds)
+		}
+		b, _ := json.MarshalIndent(creds, "", "  ")
+		fmt.Printf("Merchant %q created. Its secrets are shown only now:\n%s\n", c.Name, b)
+		return nil
+	})
 }
 
 type migrateCmd struct {
@@ -171,17 +179,14 @@ type migrateCmd struct {
 }
 
 func (c *migrateCmd) Run(ctx context.Context) error {
-	m, err := c.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	v, err := m.Store.SchemaVersion(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("schema is at version %d\n", v)
-	return nil
+	return c.with(ctx, func(m *app.Main) error {
+		v, err := m.Store.SchemaVersion(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("schema is at version %d\n", v)
+		return nil
+	})
 }
 
 type keysCmd struct {
@@ -199,23 +204,20 @@ type keysStatusCmd struct {
 }
 
 func (c *keysStatusCmd) Run(ctx context.Context) error {
-	m, err := c.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	st, err := m.KeyStatus(ctx)
-	if err != nil {
-		return err
-	}
-	if c.JSON {
-		return json.NewEncoder(os.Stdout).Encode(st)
-	}
-	fmt.Printf("primary data key: %d\n", st.PrimaryKeyID)
-	for _, k := range st.Keys {
-		fmt.Printf("  %-6s key %-12d %-9s %d records\n", k.Keyset, k.ID, k.Status, k.Records)
-	}
-	return nil
+	return c.with(ctx, func(m *app.Main) error {
+		st, err := m.KeyStatus(ctx)
+		if err != nil {
+			return err
+		}
+		if c.JSON {
+			return json.NewEncoder(os.Stdout).Encode(st)
+		}
+		fmt.Printf("primary data key: %d\n", st.PrimaryKeyID)
+		for _, k := range st.Keys {
+			fmt.Printf("  %-6s key %-12d %-9s %d records\n", k.Keyset, k.ID, k.Status, k.Records)
+		}
+		return nil
+	})
 }
 
 type keysRotateCmd struct {
@@ -224,21 +226,18 @@ type keysRotateCmd struct {
 }
 
 func (c *keysRotateCmd) Run(ctx context.Context) error {
-	m, err := c.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	which := "data"
-	if c.Fingerprint {
-		which = "mac"
-	}
-	id, err := m.Keyring.Rotate(ctx, which)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("new primary %s key: %d (running servers pick it up within seconds)\n", which, id)
-	return nil
+	return c.with(ctx, func(m *app.Main) error {
+		which := "data"
+		if c.Fingerprint {
+			which = "mac"
+		}
+		id, err := m.Keyring.Rotate(ctx, which)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("new primary %s key: %d (running servers pick it up within seconds)\n", which, id)
+		return nil
+	})
 }
 
 type keysRetireCmd struct {
@@ -248,20 +247,17 @@ type keysRetireCmd struct {
 }
 
 func (c *keysRetireCmd) Run(ctx context.Context) error {
-	m, err := c.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	which := "data"
-	if c.Fingerprint {
-		which = "mac"
-	}
-	if err := m.RetireKey(ctx, which, c.Key); err != nil {
-		return err
-	}
-	fmt.Printf("%s key %d retired\n", which, c.Key)
-	return nil
+	return c.with(ctx, func(m *app.Main) error {
+		which := "data"
+		if c.Fingerprint {
+			which = "mac"
+		}
+		if err := m.RetireKey(ctx, which, c.Key); err != nil {
+			return err
+		}
+		fmt.Printf("%s key %d retired\n", which, c.Key)
+		return nil
+	})
 }
 
 type keysRekeyCmd struct {
@@ -269,14 +265,11 @@ type keysRekeyCmd struct {
 }
 
 func (c *keysRekeyCmd) Run(ctx context.Context) error {
-	m, err := c.open(ctx)
-	if err != nil {
+	return c.with(ctx, func(m *app.Main) error {
+		n, err := m.Rekey(ctx)
+		fmt.Printf("re-encrypted %d records\n", n)
 		return err
-	}
-	defer m.Close()
-	n, err := m.Rekey(ctx)
-	fmt.Printf("re-encrypted %d records\n", n)
-	return err
+	})
 }
 
 type auditCmd struct {
@@ -289,29 +282,26 @@ type auditVerifyCmd struct {
 }
 
 func (c *auditVerifyCmd) Run(ctx context.Context) error {
-	m, err := c.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	problems, err := m.Store.VerifyAudit(ctx, m.Keyring)
-	if err != nil {
-		return err
-	}
-	if c.JSON {
-		json.NewEncoder(os.Stdout).Encode(map[string]any{"ok": len(problems) == 0, "problems": problems})
-	} else {
-		for _, p := range problems {
-			fmt.Printf("merchant %q record %d: %s\n", p.MerchantID, p.Seq, p.Problem)
+	return c.with(ctx, func(m *app.Main) error {
+		problems, err := m.Store.VerifyAudit(ctx, m.Keyring)
+		if err != nil {
+			return err
 		}
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("audit chain broken: %d problems", len(problems))
-	}
-	if !c.JSON {
-		fmt.Println("audit chains verify")
-	}
-	return nil
+		if c.JSON {
+			json.NewEncoder(os.Stdout).Encode(map[string]any{"ok": len(problems) == 0, "problems": problems})
+		} else {
+			for _, p := range problems {
+				fmt.Printf("merchant %q record %d: %s\n", p.MerchantID, p.Seq, p.Problem)
+			}
+		}
+		if len(problems) > 0 {
+			return fmt.Errorf("audit chain broken: %d problems", len(problems))
+		}
+		if !c.JSON {
+			fmt.Println("audit chains verify")
+		}
+		return nil
+	})
 }
 
 type keysRewrapCmd struct {
@@ -329,19 +319,16 @@ func (c *keysRewrapCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m, err := c.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	if err := keys.Rewrap(ctx, m.Store, oldKey, newKey); err != nil {
-		return err
-	}
-	if created {
-		fmt.Fprintf(os.Stderr, "A new master key was written to %s.\n", c.NewMasterKeyFile)
-	}
-	fmt.Println("The keysets are now under the new master key. Restart every node with it (PAYVAULT_MASTER_KEY, --master-key-file or the data dir's master.key), then destroy the old key.")
-	return nil
+	return c.with(ctx, func(m *app.Main) error {
+		if err := keys.Rewrap(ctx, m.Store, oldKey, newKey); err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintf(os.Stderr, "A new master key was written to %s.\n", c.NewMasterKeyFile)
+		}
+		fmt.Println("The keysets are now under the new master key. Restart every node with it (PAYVAULT_MASTER_KEY, --master-key-file or the data dir's master.key), then destroy the old key.")
+		return nil
+	})
 }
 
 func main() {

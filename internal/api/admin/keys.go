@@ -40,46 +40,30 @@ func (a *API) KeyRoutes(ops KeyOps) {
 		return nil
 	})
 	a.Handle(http.MethodPost, "/admin/v1/keys/rotate", func(w http.ResponseWriter, r *http.Request) error {
-		var in struct {
-			Keyset string `json:"keyset"`
-		}
-		if err := decode(r, &in); err != nil {
-			return err
-		}
-		if in.Keyset == "" {
-			in.Keyset = "data"
-		}
-		if in.Keyset != "data" && in.Keyset != "mac" {
-			return badRequest("invalid", "keyset must be data or mac.", "keyset")
-		}
-		id, err := ops.RotateKey(r.Context(), in.Keyset)
+		keyset, err := decodeKeyset(r)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"keyset": in.Keyset, "primary_key_id": id})
+		id, err := ops.RotateKey(r.Context(), keyset)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"keyset": keyset, "primary_key_id": id})
 		return nil
 	})
 	a.Handle(http.MethodPost, "/admin/v1/keys/{keyId}/retire", func(w http.ResponseWriter, r *http.Request) error {
-		var in struct {
-			Keyset string `json:"keyset"`
-		}
-		if err := decode(r, &in); err != nil {
+		keyset, err := decodeKeyset(r)
+		if err != nil {
 			return err
-		}
-		if in.Keyset == "" {
-			in.Keyset = "data"
-		}
-		if in.Keyset != "data" && in.Keyset != "mac" {
-			return badRequest("invalid", "keyset must be data or mac.", "keyset")
 		}
 		id, err := strconv.ParseUint(r.PathValue("keyId"), 10, 32)
 		if err != nil {
 			return &apiError{status: http.StatusNotFound, code: "not_found", message: "No such key."}
 		}
-		if err := ops.RetireKey(r.Context(), in.Keyset, uint32(id)); err != nil {
+		if err := ops.RetireKey(r.Context(), keyset, uint32(id)); err != nil {
 			return &apiError{status: http.StatusConflict, code: "conflict", message: err.Error()}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"keyset": in.Keyset, "key_id": id, "status": "disabled"})
+		writeJSON(w, http.StatusOK, map[string]any{"keyset": keyset, "key_id": id, "status": "disabled"})
 		return nil
 	})
 	a.Handle(http.MethodGet, "/admin/v1/merchants/{merchantId}/audit", func(w http.ResponseWriter, r *http.Request) error {
@@ -123,4 +107,21 @@ func (a *API) KeyRoutes(ops KeyOps) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": len(problems) == 0, "problems": problems})
 		return nil
 	})
+}
+
+// decodeKeyset reads {"keyset": "data"|"mac"} (data when absent) from a request body.
+func decodeKeyset(r *http.Request) (string, error) {
+	var in struct {
+		Keyset string `json:"keyset"`
+	}
+	if err := decode(r, &in); err != nil {
+		return "", err
+	}
+	switch in.Keyset {
+	case "":
+		return "data", nil
+	case "data", "mac":
+		return in.Keyset, nil
+	}
+	return "", badRequest("invalid", "keyset must be data or mac.", "keyset")
 }
