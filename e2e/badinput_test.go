@@ -565,10 +565,11 @@ func badCases() []badCase {
 	for _, id := range []string{"%00", "%FF%FE", "4111111111111111", strings.Repeat("a", 5000), "%20", "C%00"} {
 		add(badCase{name: "odd-id/" + id[:min(len(id), 12)], method: "GET", path: "/customervault/v1/profiles/" + id, auth: ps, status: 404, code: "5269"})
 	}
-	// A dot segment is cleaned away (the path is then unknown); an encoded slash leaves an
-	// empty segment, so the path is the lookup without merchantCustomerId.
+	// A dot segment is cleaned away (the path is then unknown); an encoded slash stays inside
+	// its segment, an unknown id.
 	add(badCase{name: "odd-id/dot-dot", method: "GET", path: "/customervault/v1/profiles/..", auth: ps, status: 404, code: "5273"})
-	add(badCase{name: "odd-id/encoded-slash", method: "GET", path: "/customervault/v1/profiles/%2F", auth: ps, status: 400, code: "5068", fields: []string{"merchantCustomerId: may not be empty"}})
+	add(badCase{name: "odd-id/encoded-slash", method: "GET", path: "/customervault/v1/profiles/%2F", auth: ps, status: 404, code: "5269"})
+	add(badCase{name: "odd-id/encoded-slash-delete", method: "DELETE", path: "/customervault/v1/profiles/a%2F..%2F{profile}", auth: ps, status: 404, code: "5269"})
 
 	// Paysafe: another merchant's ids and tokens behave as nonexistent (§1.2).
 	for _, r := range []struct{ method, path, body string }{
@@ -874,6 +875,8 @@ func badCases() []badCase {
 	add(badCase{name: "ach-bininfo", method: "GET", path: "/v2/accountvaults/{achVault}/bininfo", header: fh, status: 404, fortis: fortisError(404, "BIN info is not available for ach accounts.")})
 	add(badCase{name: "ach-transaction-bininfo", method: "GET", path: "/v2/transactions/{achDebit}/bininfo", header: fh, status: 404, fortis: fortisError(404, "BIN info is not available for ach accounts.")})
 	add(badCase{name: "pan-in-path", method: "GET", path: "/v2/accountvaults/4111111111111111", header: fh, status: 404, fortis: fortisError(404, "Object not found: ************1111")})
+	add(badCase{name: "encoded-slash-id", method: "GET", path: "/v2/accountvaults/%2F?api_id=1", header: fh, status: 404, fortis: fortisError(404, "Object not found: /")})
+	add(badCase{name: "encoded-slash-delete", method: "DELETE", path: "/v2/accountvaults/x%2F..%2F{vault}", header: fh, status: 404, fortis: fortisError(404, "Object not found: x/../{vault}")})
 
 	// Admin API.
 	adm := "{admin}"

@@ -49,6 +49,9 @@ func TestRouter(t *testing.T) {
 		{"fail/unknown", "GET", "/v2/nope", 404, "nf", ""},
 		{"fail/too-deep", "GET", "/v2/things/a/b", 404, "nf", ""},
 		{"fail/method", "DELETE", "/v2/things/abc", 405, "", "GET, PUT"},
+		{"ok/escaped-slash-stays-in-its-segment", "GET", "/v2/things/%2F", 200, "get:/:/v2/things/{id}", ""},
+		{"ok/escaped-slash-in-an-id", "GET", "/v2/things/a%2Fb", 200, "get:a/b:/v2/things/{id}", ""},
+		{"ok/escaped-letters", "GET", "/v2/th%69ngs/%61bc", 200, "get:abc:/v2/things/{id}", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ package httpx
 
 import (
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 )
@@ -91,9 +92,22 @@ func (r *route) literalCount() int {
 	return n
 }
 
+// pathSegments splits the request path into its segments, each unescaped on its own, so
+// that an escaped slash (%2F) stays inside its segment instead of splitting it: an id "a/b"
+// is one unknown id, not two segments, and "/things/%2F" is not "/things/".
+func pathSegments(u *url.URL) []string {
+	segs := split(u.EscapedPath())
+	for i, s := range segs {
+		if d, err := url.PathUnescape(s); err == nil {
+			segs[i] = d
+		}
+	}
+	return segs
+}
+
 // ServeHTTP dispatches the request.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	segs := split(r.URL.Path)
+	segs := pathSegments(r.URL)
 	var best *route
 	var bestVals map[string]string
 	for _, rr := range rt.routes {
