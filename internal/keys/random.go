@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -90,17 +91,40 @@ func RandomHex(nBytes int) string {
 // time, as strings and as bytes; ids made within one millisecond are in
 // random order.
 func NewUUIDv7() string {
-	return newUUIDv7(time.Now())
+	return uuidClock.next(time.Now())
 }
 
-// newUUIDv7 returns a version 7 UUID for time now.
-func newUUIDv7(now time.Time) string {
+// uuidClock orders the UUIDs of this process.
+var uuidClock uuidGen
+
+// uuidGen makes version 7 UUIDs that strictly increase within a process, as RFC 9562 §6.2
+// (method 1) describes: the 12 bits after the version hold a counter, which starts at a random
+// value below 2048 in each new millisecond and counts up for each further id of the same
+// millisecond (or of a clock that stepped back). When it overflows, the timestamp moves one
+// millisecond ahead. The 62 bits after the variant are random. Records sort by id in creation
+// order, even when many are created within one millisecond.
+type uuidGen struct {
+	mu  sync.Mutex
+	ms  int64
+	seq uint16
+}
+
+func (g *uuidGen) next(now time.Time) string {
 	var u [16]byte
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(now.UnixMilli()))
-	copy(u[:6], ms[2:])
 	mustRead(u[6:])
-	u[6] = 0x70 | u[6]&0x0f // version 7
+	g.mu.Lock()
+	if m := now.UnixMilli(); m > g.ms {
+		g.ms, g.seq = m, binary.BigEndian.Uint16(u[6:8])&0x7ff
+	} else if g.seq++; g.seq > 0xfff {
+		g.ms, g.seq = g.ms+1, 0
+	}
+	ms, seq := g.ms, g.seq
+	g.mu.Unlock()
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(ms))
+	copy(u[:6], b[2:])
+	u[6] = 0x70 | byte(seq>>8) // version 7, counter high bits
+	u[7] = byte(seq)
 	u[8] = 0x80 | u[8]&0x3f // variant 10
 	var s [36]byte
 	hex.Encode(s[0:8], u[0:4])
