@@ -63,6 +63,7 @@ type cli struct {
 	Migrate  migrateCmd  `cmd:"" help:"Apply database migrations and exit."`
 	Keys     keysCmd     `cmd:"" help:"Inspect and rotate data and fingerprint keys."`
 	Audit    auditCmd    `cmd:"" help:"Verify and read the audit chains."`
+	Bench    benchCmd    `cmd:"" help:"Measure throughput and latency of the main API calls against a server on this machine."`
 }
 
 type serveCmd struct {

@@ -32,6 +32,8 @@ type Config struct {
 	Listen        string // Listen is the TCP address; 127.0.0.1:8080 by default ("127.0.0.1:0" in tests).
 	DataDir       string // DataDir holds the SQLite database and the master key file.
 	DatabaseURL   string // DatabaseURL selects PostgreSQL instead of the embedded store.
+	// Committers is the number of group-commit goroutines on PostgreSQL (0: the store's default).
+	Committers int
 	MasterKey     string // MasterKey is base64 (PAYVAULT_MASTER_KEY); it overrides the key file.
 	MasterKeyFile string // MasterKeyFile overrides the data dir's key file.
 	// MasterKeyValue, when set, is the master key itself, e.g. combined in memory from Shamir
@@ -144,7 +146,7 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	if err != nil {
 		return err
 	}
-	scfg := sqlstore.Config{DSN: cfg.DatabaseURL}
+	scfg := sqlstore.Config{DSN: cfg.DatabaseURL, Committers: cfg.Committers}
 	if cfg.DatabaseURL == "" {
 		scfg.Path = filepath.Join(m.dataDir(), "payvault.db")
 	}

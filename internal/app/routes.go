@@ -14,6 +14,7 @@ import (
 func (m *Main) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", m.handleHealthz)
+	mux.HandleFunc("GET /bench/noop", handleBenchNoop)
 	mux.Handle("GET /metrics", m.Metrics.Handler())
 	// One set of rate limits serves every API: a credential's bucket is its own whichever
 	// API it calls, and a client's failed authentications count across APIs.
@@ -56,6 +57,15 @@ func (m *Main) handleHealthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte(`{"status":"READY"}`))
+}
+
+// handleBenchNoop answers GET /bench/noop: a constant JSON body, no credentials, no store.
+// It is `payvault bench`'s ceiling: what this machine's HTTP stack and the shared middleware
+// serve when a handler does nothing.
+func handleBenchNoop(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write([]byte(`{"status":"OK"}`))
 }
 
 // handleUnknownPanic answers a panic outside every API package.

@@ -179,6 +179,17 @@ func (t Table) Validate() error {
 	return nil
 }
 
+// defaultTable is DefaultTable built once, for DefaultBrand. It is never handed out, so
+// nothing can change it.
+var defaultTable = DefaultTable()
+
+// DefaultBrand returns the brand of the card number pan by the product's brand table, as
+// DefaultTable().Match does, without building the table on every call.
+func DefaultBrand(pan string) (Brand, bool) {
+	r, ok := defaultTable.Match(pan)
+	return r.Brand, ok
+}
+
 // DefaultTable returns the product's brand table, a new value on every call.
 //
 // The prefixes and lengths are the ISO/IEC 7812 issuer registrations as published in the

@@ -311,6 +311,21 @@ func TestDefaultTableIsFresh(t *testing.T) {
 	}
 }
 
+func TestDefaultBrand(t *testing.T) {
+	for _, pan := range []string{"4111111111111111", "5555555555554444", "378282246310005", "6011111111111117", "36227206271667", "3530111333300000", "6212345678901265", "6759649826438453", "4111", "0000000000000000", "411111111111111x"} {
+		r, wantOK := DefaultTable().Match(pan)
+		got, ok := DefaultBrand(pan)
+		if ok != wantOK || got != r.Brand {
+			t.Errorf("DefaultBrand(%s) = %q, %v; want %q, %v", pan[:4], got, ok, r.Brand, wantOK)
+		}
+	}
+	a := DefaultTable()
+	a[0].Brand = Amex
+	if b, _ := DefaultBrand("4111111111111111"); b != Visa {
+		t.Errorf("a change to DefaultTable's value reached DefaultBrand: %q", b)
+	}
+}
+
 func TestRangeMatches(t *testing.T) {
 	tests := []struct {
 		name string

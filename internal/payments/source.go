@@ -107,14 +107,14 @@ func rawCard(number string, exp card.Expiry) (CardSnapshot, error) {
 	if !card.Luhn(number) {
 		return CardSnapshot{}, vault.E(vault.Invalid, vault.Field("number"), vault.ErrLuhn)
 	}
-	r, ok := card.DefaultTable().Match(number)
+	brand, ok := card.DefaultBrand(number)
 	if !ok {
 		return CardSnapshot{}, vault.E(vault.Invalid, vault.Field("number"), vault.ErrBrand)
 	}
 	if !exp.Valid() {
 		return CardSnapshot{}, vault.E(vault.Invalid, vault.Field("expiry"), vault.ErrExpiry)
 	}
-	return CardSnapshot{Brand: string(r.Brand), BIN: card.BIN(number), LastFour: card.Last4(number),
+	return CardSnapshot{Brand: string(brand), BIN: card.BIN(number), LastFour: card.Last4(number),
 		PANLength: len(number), ExpMonth: exp.Month, ExpYear: exp.Year}, nil
 }
 

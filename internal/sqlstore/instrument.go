@@ -63,8 +63,12 @@ func (q *q) GetInstrumentByToken(ctx context.Context, merchantID, token string) 
 
 // GetInstrumentByAPIID implements vault.Reader.
 func (q *q) GetInstrumentByAPIID(ctx context.Context, merchantID, locationID, apiID string) (*vault.Instrument, error) {
+	if apiID == "" {
+		return nil, vault.E("sqlstore.GetInstrumentByAPIID", vault.NotFound)
+	}
+	// "api_id <> ''" lets instruments_api_id_any, which holds deleted rows too, serve it.
 	return q.getInstrument(ctx, "sqlstore.GetInstrumentByAPIID", apiID,
-		"merchant_id = ? AND location_id = ? AND api_id = ? ORDER BY deleted_at = 0 DESC, deleted_at DESC LIMIT 1", merchantID, locationID, apiID)
+		"merchant_id = ? AND location_id = ? AND api_id = ? AND api_id <> '' ORDER BY deleted_at = 0 DESC, deleted_at DESC LIMIT 1", merchantID, locationID, apiID)
 }
 
 var instrumentList = listSpec{
@@ -134,6 +138,25 @@ func (q *q) ListProfileInstruments(ctx context.Context, merchantID, profileID, k
 		fixInstrument(in)
 	}
 	return out, err
+}
+
+// ProfileHasInstrument implements vault.Reader.
+func (q *q) ProfileHasInstrument(ctx context.Context, merchantID, profileID, kind string) (bool, error) {
+	query := "SELECT 1 FROM instruments WHERE merchant_id = ? AND profile_id = ? AND deleted_at = 0" + onProfile(profileID)
+	args := []any{merchantID, profileID}
+	if kind != "" {
+		query += " AND kind = ?"
+		args = append(args, kind)
+	}
+	var one int
+	switch err := q.row(ctx, query+" LIMIT 1", args...).Scan(&one); {
+	case err == nil:
+		return true, nil
+	case isNoRows(err):
+		return false, nil
+	default:
+		return false, mapErr("sqlstore.ProfileHasInstrument", err)
+	}
 }
 
 // InsertInstrument implements vault.Tx.

@@ -140,7 +140,13 @@ func (q *q) ListTransactions(ctx context.Context, merchantID string, qry vault.Q
 // ListChildren implements payments.Reader.
 func (q *q) ListChildren(ctx context.Context, merchantID, parentID string) ([]*payments.Transaction, error) {
 	_, cs := newTransaction()
-	return listAll(ctx, q, "SELECT "+names(cs)+" FROM transactions WHERE merchant_id = ? AND parent_id = ? ORDER BY created_at, id",
+	// "parent_id <> ''" restates the condition of the partial index transactions_parent, which
+	// a planner cannot infer from "parent_id = ?": without it every lookup scans the table.
+	onParent := ""
+	if parentID != "" {
+		onParent = " AND parent_id <> ''"
+	}
+	return listAll(ctx, q, "SELECT "+names(cs)+" FROM transactions WHERE merchant_id = ? AND parent_id = ?"+onParent+" ORDER BY created_at, id",
 		[]any{merchantID, parentID}, newTransaction)
 }
 

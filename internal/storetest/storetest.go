@@ -336,7 +336,23 @@ func testDefaultCard(t *testing.T, open Opener) {
 	f := MustFixture(t, open)
 	ctx := context.Background()
 	p := mustProfile(t, f, "def")
+	has := func(kind string) bool {
+		ok, err := f.Store.ProfileHasInstrument(ctx, f.Creds.MerchantID, p.ID, kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if has(vault.KindCard) || has("") {
+		t.Error("an empty profile has an instrument")
+	}
 	a := mustCard(t, f, p.ID, "4111111111111111", vault.CreateOptions{})
+	if !a.DefaultCard {
+		t.Error("a profile's first card is not its default")
+	}
+	if !has(vault.KindCard) || !has("") || has(vault.KindACH) {
+		t.Errorf("after a card: card %v, any %v, ach %v; want true, true, false", has(vault.KindCard), has(""), has(vault.KindACH))
+	}
 	b := mustCard(t, f, p.ID, "5200400000000009", vault.CreateOptions{})
 	yes := true
 	c := mustCard(t, f, p.ID, "3569990000000009", vault.CreateOptions{Default: &yes})

@@ -228,11 +228,11 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 		if opt.Default != nil {
 			makeDefault = *opt.Default
 		} else {
-			cards, err := tx.ListProfileInstruments(ctx, mid, in.ProfileID, KindCard)
+			has, err := tx.ProfileHasInstrument(ctx, mid, in.ProfileID, KindCard)
 			if err != nil {
 				return err
 			}
-			makeDefault = len(cards) == 0
+			makeDefault = !has
 		}
 	}
 	in.DefaultCard = false
@@ -476,8 +476,8 @@ func (s *Service) derive(in *Instrument, number string) {
 		in.LastFour = card.Last4(number)
 		in.PANLength = len(number)
 		in.Brand, in.Category = "", ""
-		if r, ok := card.DefaultTable().Match(number); ok {
-			in.Brand = string(r.Brand)
+		if b, ok := card.DefaultBrand(number); ok {
+			in.Brand = string(b)
 		}
 		if s.bins != nil {
 			if info, ok := s.bins.Lookup(number); ok {

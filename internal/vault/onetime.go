@@ -44,8 +44,8 @@ func (s *Service) CreateOneTimeToken(ctx context.Context, p *Principal, in NewOn
 		t.Meta.BIN, t.Meta.LastFour, t.Meta.PANLength = card.BIN(in.Number), card.Last4(in.Number), len(in.Number)
 		t.Meta.ExpMonth, t.Meta.ExpYear = in.Expiry.Month, in.Expiry.Year
 		t.Meta.Brand, t.Meta.Category = "", ""
-		if r, ok := card.DefaultTable().Match(in.Number); ok {
-			t.Meta.Brand = string(r.Brand)
+		if b, ok := card.DefaultBrand(in.Number); ok {
+			t.Meta.Brand = string(b)
 		}
 		if s.bins != nil {
 			if info, ok := s.bins.Lookup(in.Number); ok {

@@ -81,6 +81,8 @@ type Reader interface {
 	ListInstruments(ctx context.Context, merchantID string, q Query) ([]*Instrument, int, error)
 	// ListProfileInstruments returns a profile's active instruments of one kind ("" for all), oldest first.
 	ListProfileInstruments(ctx context.Context, merchantID, profileID, kind string) ([]*Instrument, error)
+	// ProfileHasInstrument reports whether a profile has an active instrument of one kind ("" for any).
+	ProfileHasInstrument(ctx context.Context, merchantID, profileID, kind string) (bool, error)
 
 	// GetMandate returns a mandate.
 	GetMandate(ctx context.Context, merchantID, id string) (*Mandate, error)
