@@ -29,11 +29,11 @@ import (
 
 // Config is everything payvault needs to start.
 type Config struct {
-	Listen        string // Listen is the TCP address; 127.0.0.1:8080 by default ("127.0.0.1:0" in tests).
-	DataDir       string // DataDir holds the SQLite database and the master key file.
-	DatabaseURL   string // DatabaseURL selects PostgreSQL instead of the embedded store.
+	Listen      string // Listen is the TCP address; 127.0.0.1:8080 by default ("127.0.0.1:0" in tests).
+	DataDir     string // DataDir holds the SQLite database and the master key file.
+	DatabaseURL string // DatabaseURL selects PostgreSQL instead of the embedded store.
 	// Committers is the number of group-commit goroutines on PostgreSQL (0: the store's default).
-	Committers int
+	Committers    int
 	MasterKey     string // MasterKey is base64 (PAYVAULT_MASTER_KEY); it overrides the key file.
 	MasterKeyFile string // MasterKeyFile overrides the data dir's key file.
 	// MasterKeyValue, when set, is the master key itself, e.g. combined in memory from Shamir

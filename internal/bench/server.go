@@ -61,7 +61,9 @@ func startServer(ctx context.Context, cfg *Config) (*server, error) {
 		}
 		s.state = filepath.Join(dir, stateFile)
 	}
-	acfg := app.Config{Listen: "127.0.0.1:0", DataDir: dir, Out: io.Discard, Committers: cfg.Committers}
+	// The rate limits are serve's defaults, so that their cost is measured too.
+	acfg := app.Config{Listen: "127.0.0.1:0", DataDir: dir, Out: io.Discard, Committers: cfg.Committers,
+		RateLimit: 20000, RateBurst: 40000, AuthFailureRate: 5, AuthFailureBurst: 50}
 	if cfg.DatabaseURL != "" {
 		if err := checkLoopbackDSN(ctx, cfg.DatabaseURL); err != nil {
 			s.removeTmp()
