@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -106,18 +107,20 @@ type Config struct {
 
 // Result is the measurement of one phase.
 type Result struct {
-	Phase      string  `json:"phase"`
-	Requests   int64   `json:"requests"`
-	Errors     int64   `json:"errors"`
-	Seconds    float64 `json:"seconds"`
-	RPS        float64 `json:"requests_per_second"`
-	Ratio      float64 `json:"ratio_to_noop"`
-	P50        float64 `json:"p50_ms"`
-	P99        float64 `json:"p99_ms"`
-	Max        float64 `json:"max_ms"`
-	RSSMB      float64 `json:"server_rss_mb"`
-	CPUPerReq  float64 `json:"server_cpu_us_per_request"`
-	FirstError string  `json:"first_error,omitempty"`
+	Phase     string  `json:"phase"`
+	Requests  int64   `json:"requests"`
+	Errors    int64   `json:"errors"`
+	Seconds   float64 `json:"seconds"`
+	RPS       float64 `json:"requests_per_second"`
+	Ratio     float64 `json:"ratio_to_noop"`
+	P50       float64 `json:"p50_ms"`
+	P99       float64 `json:"p99_ms"`
+	Max       float64 `json:"max_ms"`
+	RSSMB     float64 `json:"server_rss_mb"`
+	CPUPerReq float64 `json:"server_cpu_us_per_request"`
+	// WritesPerCommit is the mean group-commit batch (in-process only).
+	WritesPerCommit float64 `json:"writes_per_commit,omitempty"`
+	FirstError      string  `json:"first_error,omitempty"`
 }
 
 // Report is a whole run.
@@ -205,6 +208,7 @@ type runner struct {
 	pans     atomic.Int64
 	seq      atomic.Int64
 	conns    []*conn
+	stats    func() sqlstore.WriteStats // stats, in process, reads the store's group-commit counters.
 	profiles []string
 	cards    []cardRef
 	ceiling  float64
@@ -227,7 +231,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 		defer srv.stop()
-		r.addr, r.pid, r.creds = srv.addr, os.Getpid(), srv.creds
+		r.addr, r.pid, r.creds, r.stats = srv.addr, os.Getpid(), srv.creds, srv.m.Store.WriteStats
 		rep.InProcess, rep.Engine = true, srv.engine
 		if cfg.SeedCards > 0 {
 			sctx, cancel := context.WithTimeout(ctx, seedTimeout)
@@ -444,6 +448,10 @@ func (r *runner) phase(ctx context.Context, name string) (Result, error) {
 	now := time.Now()
 	win := window{start: now.Add(r.cfg.Warmup), end: now.Add(r.cfg.Warmup + r.cfg.Duration), limit: int64(r.cfg.MaxRequests)}
 	mon := r.monitor(name, win.start)
+	var before sqlstore.WriteStats
+	if r.stats != nil {
+		before = r.stats()
+	}
 	ws := r.drive(ctx, s, win)
 	rss, cpu := mon.stop()
 	if err := ctx.Err(); err != nil {
@@ -453,6 +461,11 @@ func (r *runner) phase(ctx context.Context, name string) (Result, error) {
 	res.RSSMB = float64(rss) / (1 << 20)
 	if res.Requests > 0 {
 		res.CPUPerReq = float64(cpu.Microseconds()) / float64(res.Requests)
+	}
+	if r.stats != nil {
+		if d := r.stats(); d.Commits > before.Commits {
+			res.WritesPerCommit = float64(d.Writes-before.Writes) / float64(d.Commits-before.Commits)
+		}
 	}
 	if name == PhaseTokenize {
 		r.keepCards(ws)

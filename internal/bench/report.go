@@ -26,10 +26,14 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintln(w)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\trequests\treq/s\tof noop\tp50 ms\tp99 ms\tmax ms\terrors\tRSS MB\tCPU µs/req\t")
+	fmt.Fprintln(tw, "phase\trequests\treq/s\tof noop\tp50 ms\tp99 ms\tmax ms\terrors\tRSS MB\tCPU µs/req\twrites/commit\t")
 	for _, p := range rep.Phases {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f%%\t%.2f\t%.2f\t%.1f\t%d\t%.0f\t%.0f\t\n",
-			p.Phase, p.Requests, p.RPS, 100*p.Ratio, p.P50, p.P99, p.Max, p.Errors, p.RSSMB, p.CPUPerReq)
+		wpc := "-"
+		if p.WritesPerCommit > 0 {
+			wpc = fmt.Sprintf("%.1f", p.WritesPerCommit)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f%%\t%.2f\t%.2f\t%.1f\t%d\t%.0f\t%.0f\t%s\t\n",
+			p.Phase, p.Requests, p.RPS, 100*p.Ratio, p.P50, p.P99, p.Max, p.Errors, p.RSSMB, p.CPUPerReq, wpc)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

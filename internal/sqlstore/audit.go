@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/payvault/payvault/internal/vault"
@@ -52,38 +55,109 @@ func auditInput(r *vault.AuditRecord, prev []byte) []byte {
 	return b.Bytes()
 }
 
-// audit appends a record to a merchant's chain inside the transaction.
+// pendingAudit is an audit record a fn appended, waiting for its place in the chain.
+type pendingAudit struct {
+	merchant, op, actor, recordType, recordID string
+	at                                        time.Time
+}
+
+// audit appends a record to a merchant's chain inside the transaction. The record is only
+// noted here: flushAudit gives it its sequence number and MAC and stores it, with every other
+// record of the transaction, just before COMMIT. So a transaction touches a merchant's chain
+// head once, at its very end: on PostgreSQL the head's row lock (which serialises a
+// merchant's appends) is held from there to COMMIT rather than through the whole batch, and
+// heads are locked in merchant order, so two committers never wait on each other's heads in
+// a cycle.
 func (t *tx) audit(ctx context.Context, merchantID, op, recordType, recordID string) error {
-	mac := t.macer()
-	if mac == nil {
+	if t.macer() == nil {
 		return nil
 	}
-	// The transaction keeps the head: it reads it once and writes it back before it commits
-	// (batch.go, auditHead).
 	c := t.db.(*txConn)
-	h, ok := c.head(merchantID)
-	if !ok {
-		err := t.row(ctx, "SELECT seq, mac FROM audit_heads WHERE merchant_id = ?"+t.forUpdate(), merchantID).Scan(&h.seq, &h.mac)
+	c.pending = append(c.pending, pendingAudit{merchant: merchantID, op: op, actor: vault.ActorFrom(ctx),
+		recordType: recordType, recordID: recordID, at: time.Now().UTC().Truncate(time.Millisecond)})
+	return nil
+}
+
+// auditInsertRows is the most records one INSERT statement stores; a few fixed sizes keep
+// the number of distinct statements (each prepared once) small.
+const auditInsertRows = 64
+
+// flushAudit chains and stores the pending audit records: for each merchant, in merchant id
+// order, it reads (on PostgreSQL, locks) the head, gives the merchant's records the next
+// sequence numbers and their MACs in the order they were appended, writes the head back, and
+// stores the records with multi-row INSERTs. It runs just before COMMIT.
+func (c *txConn) flushAudit(s *Store) error {
+	if len(c.pending) == 0 {
+		return nil
+	}
+	mac := s.q.macer()
+	if mac == nil {
+		return errors.New("sqlstore: audit records pending without an audit MAC")
+	}
+	ctx := context.Background()
+	byMerchant := map[string][]int{}
+	var merchants []string
+	for i, p := range c.pending {
+		if _, ok := byMerchant[p.merchant]; !ok {
+			merchants = append(merchants, p.merchant)
+		}
+		byMerchant[p.merchant] = append(byMerchant[p.merchant], i)
+	}
+	slices.Sort(merchants)
+	lock := ""
+	if s.dialect == Postgres {
+		lock = " FOR UPDATE"
+	}
+	rows := make([]any, 0, 9*len(c.pending))
+	for _, m := range merchants {
+		var seq int64
+		var prev []byte
+		stored := true
+		err := c.rowDirect(ctx, s.rb.bind(s.dialect, "SELECT seq, mac FROM audit_heads WHERE merchant_id = ?"+lock), m).Scan(&seq, &prev)
 		switch {
-		case err == nil:
-			h.stored = true
 		case isNoRows(err):
-			h.mac = []byte{}
-		default:
-			return mapErr("sqlstore.audit", err)
+			stored, prev = false, []byte{}
+		case err != nil:
+			return err
+		}
+		for _, i := range byMerchant[m] {
+			p := &c.pending[i]
+			r := vault.AuditRecord{MerchantID: m, Seq: seq + 1, At: p.at, Op: p.op, Actor: p.actor, RecordType: p.recordType, RecordID: p.recordID}
+			sum := mac.ServerMAC(auditPurpose, auditInput(&r, prev))
+			rows = append(rows, r.MerchantID, r.Seq, toMS(r.At), r.Op, r.Actor, r.RecordType, r.RecordID, prev, sum)
+			seq, prev = r.Seq, sum
+		}
+		if stored {
+			_, err = c.execDirect(ctx, s.rb.bind(s.dialect, "UPDATE audit_heads SET seq = ?, mac = ? WHERE merchant_id = ?"), seq, prev, m)
+		} else {
+			_, err = c.execDirect(ctx, s.rb.bind(s.dialect, "INSERT INTO audit_heads (merchant_id, seq, mac) VALUES (?, ?, ?)"), m, seq, prev)
+		}
+		if err != nil {
+			return err
 		}
 	}
-	prev := h.mac
-	r := &vault.AuditRecord{MerchantID: merchantID, Seq: h.seq + 1, At: time.Now().UTC().Truncate(time.Millisecond),
-		Op: op, Actor: vault.ActorFrom(ctx), RecordType: recordType, RecordID: recordID}
-	sum := mac.ServerMAC(auditPurpose, auditInput(r, prev))
-	if _, err := t.exec(ctx, "INSERT INTO audit_log (merchant_id, seq, at, op, actor, record_type, record_id, prev_mac, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		r.MerchantID, r.Seq, toMS(r.At), r.Op, r.Actor, r.RecordType, r.RecordID, prev, sum); err != nil {
-		return mapErr("sqlstore.audit", err)
+	for len(rows) > 0 {
+		n := min(len(rows)/9, auditInsertRows)
+		if _, err := c.execDirect(ctx, s.rb.bind(s.dialect, auditInsertSQL(n)), rows[:9*n]...); err != nil {
+			return err
+		}
+		rows = rows[9*n:]
 	}
-	h.seq, h.mac, h.dirty = r.Seq, sum, true
-	c.setHead(merchantID, h)
+	c.pending = c.pending[:0]
 	return nil
+}
+
+// auditInsertSQL returns the INSERT of n audit records.
+func auditInsertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO audit_log (merchant_id, seq, at, op, actor, record_type, record_id, prev_mac, mac) VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	return b.String()
 }
 
 // Audit appends a record in its own transaction (for operations outside a Write, such as key

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -117,6 +118,7 @@ func (s *Store) startCommitters(cfg Config) {
 	s.queue = make(chan *writeReq, queueLen)
 	if s.dialect == SQLite {
 		s.stmts = newStmtCache(s.wdb)
+		s.startCheckpointer()
 	}
 	for range n {
 		s.committers.Add(1)
@@ -135,6 +137,7 @@ func (s *Store) stopCommitters() {
 	}
 	s.mu.Unlock()
 	s.committers.Wait()
+	s.stopCheckpointer()
 	s.stmts.close()
 }
 
@@ -205,6 +208,7 @@ func (s *Store) commitLoop() {
 		s.commit(batch)
 		clear(batch)
 		s.stmts.prepare()
+		s.kickCheckpointer()
 	}
 }
 
@@ -220,6 +224,12 @@ func (s *Store) commit(batch []*writeReq) {
 			continue
 		}
 		live = append(live, r)
+	}
+	if s.dialect == Postgres && len(live) > 1 {
+		// Row locks in one order across concurrent batches: see vault.WithLockOrder.
+		slices.SortStableFunc(live, func(a, b *writeReq) int {
+			return strings.Compare(vault.LockOrderFrom(a.ctx), vault.LockOrderFrom(b.ctx))
+		})
 	}
 	switch len(live) {
 	case 0:
@@ -268,9 +278,13 @@ const (
 // step runs one claimed request's fn in the transaction.
 func (b *batchRun) step(r *writeReq) int {
 	c := b.c
-	c.dirty, c.wrote, c.errored, c.itemHeads = false, false, false, nil
+	c.dirty, c.wrote, c.errored = false, false, false
+	pending := len(c.pending)
 	p, err := callFn(r.fn, b.t)
 	failed := err != nil || p != nil
+	if failed {
+		c.pending = c.pending[:pending] // a failed fn's audit records go with its writes
+	}
 	if !c.isolate && c.needsUndo(failed, err) {
 		return stepUndo
 	}
@@ -344,7 +358,7 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		s.rerun(b.ran, b.alone, rest)
 		return
 	}
-	if err = b.c.flushAuditHeads(s); err == nil {
+	if err = b.c.flushAudit(s); err == nil {
 		err = b.sqltx.Commit()
 	} else {
 		b.sqltx.Rollback()
@@ -443,7 +457,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
 		sqltx.Rollback()
 		return p, err
 	}
-	if err := c.flushAuditHeads(s); err != nil {
+	if err := c.flushAudit(s); err != nil {
 		sqltx.Rollback()
 		return nil, mapErr(opWrite, err)
 	}
@@ -490,11 +504,9 @@ type txConn struct {
 	errored bool  // errored: a statement of the current fn has failed
 	broken  error // broken: a savepoint operation failed; the transaction is unusable
 
-	// heads are the audit chain heads this transaction has read and advanced (audit.go);
-	// itemHeads holds, for the current fn, the entries as they were before it (nil: absent),
-	// to restore when the fn is rolled back to its savepoint.
-	heads     map[string]*auditHead
-	itemHeads map[string]*auditHead
+	// pending are the audit records the transaction's fns appended, chained and stored by
+	// flushAudit just before COMMIT (audit.go).
+	pending []pendingAudit
 
 	txStmts map[*sql.Stmt]*sql.Stmt // txStmts are stmts' statements bound to tx.
 }
@@ -556,14 +568,6 @@ func (c *txConn) rollbackItem() {
 	}
 	if _, err := c.tx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT item"); err != nil {
 		c.broken = err
-		return
-	}
-	for m, h := range c.itemHeads {
-		if h == nil {
-			delete(c.heads, m)
-		} else {
-			c.heads[m] = h
-		}
 	}
 }
 
@@ -608,6 +612,23 @@ func (c *txConn) QueryRowContext(ctx context.Context, query string, args ...any)
 	}
 	ctx = context.WithoutCancel(ctx)
 	c.note(query, nil) // a *sql.Row shows its error only to Scan
+	if st := c.stmts.get(query); st != nil {
+		return c.txStmt(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return c.tx.QueryRowContext(ctx, query, args...)
+}
+
+// execDirect runs a statement of the transaction's own (not a fn's), through the statement
+// cache but outside the savepoints.
+func (c *txConn) execDirect(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := c.stmts.get(query); st != nil {
+		return c.txStmt(ctx, st).ExecContext(ctx, args...)
+	}
+	return c.tx.ExecContext(ctx, query, args...)
+}
+
+// rowDirect is execDirect for a query of one row.
+func (c *txConn) rowDirect(ctx context.Context, query string, args ...any) *sql.Row {
 	if st := c.stmts.get(query); st != nil {
 		return c.txStmt(ctx, st).QueryRowContext(ctx, args...)
 	}
@@ -687,62 +708,6 @@ func (c *stmtCache) close() {
 		st.Close()
 		delete(c.m, q)
 	}
-}
-
-// auditHead is a merchant's audit chain head as a transaction sees it. A transaction reads
-// (and on PostgreSQL locks) each head once and writes it back once, before it commits,
-// instead of reading and writing it for every record it appends: in a batch, that is two
-// statements fewer per write.
-type auditHead struct {
-	seq    int64
-	mac    []byte
-	stored bool // stored: audit_heads has a row for the merchant; else the flush inserts one
-	dirty  bool // dirty: seq and mac are ahead of the row
-}
-
-// head returns the cached head of a merchant's chain.
-func (c *txConn) head(merchantID string) (auditHead, bool) {
-	h, ok := c.heads[merchantID]
-	if !ok {
-		return auditHead{}, false
-	}
-	return *h, true
-}
-
-// setHead caches a merchant's head, remembering the current fn's prior entry.
-func (c *txConn) setHead(merchantID string, h auditHead) {
-	if c.heads == nil {
-		c.heads = map[string]*auditHead{}
-	}
-	if c.isolate {
-		if c.itemHeads == nil {
-			c.itemHeads = map[string]*auditHead{}
-		}
-		if _, seen := c.itemHeads[merchantID]; !seen {
-			c.itemHeads[merchantID] = c.heads[merchantID]
-		}
-	}
-	c.heads[merchantID] = &h
-}
-
-// flushAuditHeads writes the advanced heads; it runs just before COMMIT.
-func (c *txConn) flushAuditHeads(s *Store) error {
-	ctx := context.Background()
-	for m, h := range c.heads {
-		if !h.dirty {
-			continue
-		}
-		var err error
-		if h.stored {
-			_, err = c.tx.ExecContext(ctx, s.rb.bind(s.dialect, "UPDATE audit_heads SET seq = ?, mac = ? WHERE merchant_id = ?"), h.seq, h.mac, m)
-		} else {
-			_, err = c.tx.ExecContext(ctx, s.rb.bind(s.dialect, "INSERT INTO audit_heads (merchant_id, seq, mac) VALUES (?, ?, ?)"), m, h.seq, h.mac)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // poolConn runs reads on SQLite's read pool through prepared statements, one per query,

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/payvault/payvault/internal/vault"
@@ -140,25 +141,6 @@ func (q *q) ListProfileInstruments(ctx context.Context, merchantID, profileID, k
 	return out, err
 }
 
-// ProfileHasInstrument implements vault.Reader.
-func (q *q) ProfileHasInstrument(ctx context.Context, merchantID, profileID, kind string) (bool, error) {
-	query := "SELECT 1 FROM instruments WHERE merchant_id = ? AND profile_id = ? AND deleted_at = 0" + onProfile(profileID)
-	args := []any{merchantID, profileID}
-	if kind != "" {
-		query += " AND kind = ?"
-		args = append(args, kind)
-	}
-	var one int
-	switch err := q.row(ctx, query+" LIMIT 1", args...).Scan(&one); {
-	case err == nil:
-		return true, nil
-	case isNoRows(err):
-		return false, nil
-	default:
-		return false, mapErr("sqlstore.ProfileHasInstrument", err)
-	}
-}
-
 // InsertInstrument implements vault.Tx.
 func (t *tx) InsertInstrument(ctx context.Context, in *vault.Instrument) error {
 	cs := instrumentCols(in)
@@ -203,6 +185,32 @@ func (t *tx) FindInstrumentByFingerprint(ctx context.Context, merchantID, profil
 	}
 	return t.getInstrument(ctx, "sqlstore.FindInstrumentByFingerprint", "",
 		"merchant_id = ? AND profile_id = ? AND kind = ? AND deleted_at = 0 AND fingerprint <> '' AND fingerprint IN ("+ph+") ORDER BY created_at LIMIT 1", args...)
+}
+
+// CheckProfileInstruments implements vault.Tx.
+func (t *tx) CheckProfileInstruments(ctx context.Context, merchantID, profileID, kind string, fps []string) (string, bool, error) {
+	const op = "sqlstore.CheckProfileInstruments"
+	if profileID == "" {
+		return "", false, vault.E(op, vault.Invalid, vault.Field("profile_id"), vault.ErrRequired)
+	}
+	cond := "merchant_id = ? AND profile_id = ? AND kind = ? AND deleted_at = 0"
+	dup := "''"
+	var args []any
+	if len(fps) > 0 {
+		args = append(args, merchantID, profileID, kind)
+		dup = "(SELECT id FROM instruments WHERE " + cond + " AND fingerprint <> '' AND fingerprint IN (?" + strings.Repeat(", ?", len(fps)-1) + ") ORDER BY created_at LIMIT 1)"
+		for _, fp := range fps {
+			args = append(args, fp)
+		}
+	}
+	args = append(args, merchantID, profileID, kind)
+	var dupID string
+	var has bool
+	err := t.row(ctx, "SELECT COALESCE("+dup+", ''), EXISTS (SELECT 1 FROM instruments WHERE "+cond+onProfile(profileID)+")", args...).Scan(&dupID, &has)
+	if err != nil {
+		return "", false, mapErr(op, err)
+	}
+	return dupID, has, nil
 }
 
 // onProfile restates, for a non-empty profile id, the condition of the partial indexes on

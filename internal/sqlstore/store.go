@@ -76,6 +76,8 @@ type Store struct {
 	reads      *poolConn // reads runs SQLite's reads through prepared statements.
 	nWrites    atomic.Int64
 	nCommits   atomic.Int64
+	ckptKick   chan struct{} // ckptKick wakes the SQLite checkpointer (checkpoint.go).
+	ckptDone   chan struct{}
 
 	path string    // path is the SQLite database file.
 	node nodeLease // node is this process's registration as a serving node (node.go).
@@ -123,7 +125,8 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
 		return fmt.Errorf("sqlstore: %w", err)
 	}
-	pragmas := []string{"busy_timeout(15000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "secure_delete(1)"}
+	// wal_autocheckpoint(0): a goroutine checkpoints instead of the committer (checkpoint.go).
+	pragmas := []string{"busy_timeout(15000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "secure_delete(1)", "wal_autocheckpoint(0)"}
 	v := url.Values{}
 	for _, p := range pragmas {
 		v.Add("_pragma", p)

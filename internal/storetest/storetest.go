@@ -76,6 +76,7 @@ func Run(t *testing.T, open Opener) {
 	}{
 		{"Merchant", testMerchant},
 		{"Authenticate", testAuthenticate},
+		{"CredentialCache", testCredentialCache},
 		{"ProfileUnique", testProfileUnique},
 		{"CardLifecycle", testCardLifecycle},
 		{"DuplicateCard", testDuplicateCard},
@@ -336,22 +337,33 @@ func testDefaultCard(t *testing.T, open Opener) {
 	f := MustFixture(t, open)
 	ctx := context.Background()
 	p := mustProfile(t, f, "def")
-	has := func(kind string) bool {
-		ok, err := f.Store.ProfileHasInstrument(ctx, f.Creds.MerchantID, p.ID, kind)
-		if err != nil {
+	check := func(kind string, fps []string) (string, bool) {
+		var dup string
+		var has bool
+		if err := f.Store.Write(ctx, func(tx vault.Tx) error {
+			var err error
+			dup, has, err = tx.CheckProfileInstruments(ctx, f.Creds.MerchantID, p.ID, kind, fps)
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
-		return ok
+		return dup, has
 	}
-	if has(vault.KindCard) || has("") {
-		t.Error("an empty profile has an instrument")
+	if dup, has := check(vault.KindCard, []string{"fp"}); dup != "" || has {
+		t.Errorf("an empty profile: dup %q, has %v", dup, has)
 	}
 	a := mustCard(t, f, p.ID, "4111111111111111", vault.CreateOptions{})
 	if !a.DefaultCard {
 		t.Error("a profile's first card is not its default")
 	}
-	if !has(vault.KindCard) || !has("") || has(vault.KindACH) {
-		t.Errorf("after a card: card %v, any %v, ach %v; want true, true, false", has(vault.KindCard), has(""), has(vault.KindACH))
+	if dup, has := check(vault.KindCard, []string{"other", a.Fingerprint}); dup != a.ID || !has {
+		t.Errorf("after a card: dup %q, has %v; want %q, true", dup, has, a.ID)
+	}
+	if dup, has := check(vault.KindCard, nil); dup != "" || !has {
+		t.Errorf("after a card, no fingerprints: dup %q, has %v; want \"\", true", dup, has)
+	}
+	if dup, has := check(vault.KindACH, []string{a.Fingerprint}); dup != "" || has {
+		t.Errorf("bank accounts after a card: dup %q, has %v", dup, has)
 	}
 	b := mustCard(t, f, p.ID, "5200400000000009", vault.CreateOptions{})
 	yes := true

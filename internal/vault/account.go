@@ -73,6 +73,8 @@ type CreateOptions struct {
 	// Before runs inside the transaction after validation and before the insert (e.g. a
 	// verification), with the opened account data. An error aborts the create.
 	Before func(ctx context.Context, tx Tx, in *Instrument, number string) error
+
+	pre *presealed // pre is the crypto done before the write (preseal.go).
 }
 
 // Secret is opened account data; it lives only inside a service call.
@@ -87,7 +89,8 @@ type Secret struct {
 func (s *Service) CreateInstrument(ctx context.Context, p *Principal, in *Instrument, src Source, opt CreateOptions) (*Instrument, error) {
 	const op = "vault.CreateInstrument"
 	var out *Instrument
-	err := s.write(ctx, func(tx Tx) error {
+	opt.pre = s.preseal(p, in, src)
+	err := s.write(profileLockOrder(ctx, in.ProfileID), func(tx Tx) error {
 		v := *in
 		if err := s.createInstrument(ctx, tx, p, &v, src, opt); err != nil {
 			return err
@@ -120,6 +123,7 @@ func (s *Service) CreateProfileWithInstrument(ctx context.Context, p *Principal,
 		return nil, nil, err
 	}
 	var out *Instrument
+	opt.pre = s.preseal(p, in, src)
 	err := s.write(ctx, func(tx Tx) error {
 		if err := tx.InsertProfile(ctx, prof); err != nil {
 			return err
@@ -141,7 +145,11 @@ func (s *Service) CreateProfileWithInstrument(ctx context.Context, p *Principal,
 func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in *Instrument, src Source, opt CreateOptions) error {
 	mid := p.MerchantID()
 	now := s.Now()
-	in.ID = newID()
+	if opt.pre != nil {
+		in.ID = opt.pre.id
+	} else {
+		in.ID = newID()
+	}
 	in.MerchantID = mid
 	in.Status = "ACTIVE"
 	in.Created, in.Modified, in.Deleted = now, now, time.Time{}
@@ -204,18 +212,37 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 	}
 
 	s.derive(in, secret.Number)
-	fps := s.keys.Fingerprints(mid, normalizedNumber(in.Kind, secret.Number))
+	pre := opt.pre
+	if !pre.matches(in, secret.Number, src.SSN4, src.DLNumber) {
+		pre = nil
+	}
+	var fps []string
+	if pre != nil {
+		fps = pre.fps
+	} else {
+		fps = s.keys.Fingerprints(mid, normalizedNumber(in.Kind, secret.Number))
+	}
 	in.Fingerprint = fps[0]
-	if opt.CheckDuplicate && in.Kind == KindCard && in.ProfileID != "" {
-		dup, err := tx.FindInstrumentByFingerprint(ctx, mid, in.ProfileID, KindCard, fps)
-		switch {
-		case err == nil:
-			return E(Conflict, Field("number"), ErrDuplicate, ID(dup.ID))
-		case KindOf(err) != NotFound:
+	// One statement answers both questions a card on a profile asks: is the number already
+	// on one of its cards (7503), and is this its first card (the default).
+	hasCards := false
+	if in.Kind == KindCard && in.ProfileID != "" && (opt.CheckDuplicate || opt.Default == nil) {
+		var dupFPs []string
+		if opt.CheckDuplicate {
+			dupFPs = fps
+		}
+		dupID, has, err := tx.CheckProfileInstruments(ctx, mid, in.ProfileID, KindCard, dupFPs)
+		if err != nil {
 			return err
 		}
+		if dupID != "" {
+			return E(Conflict, Field("number"), ErrDuplicate, ID(dupID))
+		}
+		hasCards = has
 	}
-	if err := s.sealInstrument(in, secret.Number, src.SSN4, src.DLNumber); err != nil {
+	if pre != nil {
+		in.Sealed, in.HasSSN4, in.HasDLNumber = pre.sealed, pre.hasSSN4, pre.hasDL
+	} else if err := s.sealInstrument(in, secret.Number, src.SSN4, src.DLNumber); err != nil {
 		return err
 	}
 	if opt.Before != nil {
@@ -228,11 +255,7 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 		if opt.Default != nil {
 			makeDefault = *opt.Default
 		} else {
-			has, err := tx.ProfileHasInstrument(ctx, mid, in.ProfileID, KindCard)
-			if err != nil {
-				return err
-			}
-			makeDefault = !has
+			makeDefault = !hasCards
 		}
 	}
 	in.DefaultCard = false

@@ -259,6 +259,7 @@ func (s *Service) UpdateUser(ctx context.Context, merchantID, id string, up User
 		out = u
 		return tx.UpdateUser(ctx, u)
 	})
+	s.creds.invalidate()
 	if err != nil {
 		return nil, E(op, err)
 	}
@@ -320,6 +321,7 @@ func (s *Service) SetAllowedOrigins(ctx context.Context, merchantID, locationID 
 		l.Modified = s.Now()
 		return tx.UpdateLocation(ctx, l)
 	})
+	s.creds.invalidate() // a merchant's origins are part of what a verified credential resolved to
 	if err != nil {
 		return nil, E(op, err)
 	}

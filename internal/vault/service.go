@@ -31,6 +31,10 @@ type Config struct {
 	// BACSMandateActivation is how long a new BACS mandate stays PENDING (7 days by default).
 	BACSMandateActivation time.Duration
 	Now                   func() time.Time // Now is the clock; time.Now by default.
+	// CredentialCacheTTL is how long a verified API credential is remembered (credcache.go):
+	// DefaultCredentialCacheTTL when 0, never when negative. A change to a merchant or user
+	// made through another Service (another node, a CLI tool) reaches this one within it.
+	CredentialCacheTTL time.Duration
 }
 
 // Service owns every business rule of the vault. It is safe for concurrent use.
@@ -41,6 +45,7 @@ type Service struct {
 	cfg   Config
 
 	txSource TransactionSource
+	creds    *credCache
 }
 
 // NewService returns a Service over store.
@@ -57,7 +62,10 @@ func NewService(store Store, kr Keyring, bins BINs, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: store, keys: kr, bins: bins, cfg: cfg}
+	if cfg.CredentialCacheTTL == 0 {
+		cfg.CredentialCacheTTL = DefaultCredentialCacheTTL
+	}
+	return &Service{store: store, keys: kr, bins: bins, cfg: cfg, creds: newCredCache(cfg.CredentialCacheTTL, time.Now)}
 }
 
 // Store returns the service's store, for read paths that need no rule.

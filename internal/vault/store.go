@@ -81,8 +81,6 @@ type Reader interface {
 	ListInstruments(ctx context.Context, merchantID string, q Query) ([]*Instrument, int, error)
 	// ListProfileInstruments returns a profile's active instruments of one kind ("" for all), oldest first.
 	ListProfileInstruments(ctx context.Context, merchantID, profileID, kind string) ([]*Instrument, error)
-	// ProfileHasInstrument reports whether a profile has an active instrument of one kind ("" for any).
-	ProfileHasInstrument(ctx context.Context, merchantID, profileID, kind string) (bool, error)
 
 	// GetMandate returns a mandate.
 	GetMandate(ctx context.Context, merchantID, id string) (*Mandate, error)
@@ -153,6 +151,11 @@ type Tx interface {
 	// FindInstrumentByFingerprint returns the profile's active instrument of a kind whose
 	// fingerprint is any of fps.
 	FindInstrumentByFingerprint(ctx context.Context, merchantID, profileID, kind string, fps []string) (*Instrument, error)
+	// CheckProfileInstruments answers, in one statement, what a new instrument of a kind on a
+	// profile needs to know: the id of the profile's oldest active instrument of that kind
+	// whose fingerprint is one of fps ("" when none, or when fps is empty), and whether the
+	// profile has any active instrument of that kind.
+	CheckProfileInstruments(ctx context.Context, merchantID, profileID, kind string, fps []string) (dupID string, has bool, err error)
 	// SetDefaultCard makes id the profile's only default card ("" clears every default).
 	SetDefaultCard(ctx context.Context, merchantID, profileID, id string) error
 	// DetachProfileInstruments removes the profile link from its instruments (contact delete).

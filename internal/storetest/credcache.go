@@ -1,0 +1,82 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// testCredentialCache checks the cache of verified credentials (vault/credcache.go): a wrong
+// secret never rides on a cached success, a change made through the same Service takes
+// effect at once, one made through another Service (another node) within the TTL, and a
+// principal handed out cannot change the cached one.
+func testCredentialCache(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	c := f.Creds
+	const ttl = 50 * time.Millisecond
+	node := vault.NewService(f.Store, f.Keys, nil, vault.Config{CredentialCacheTTL: ttl})
+	for i := 0; i < 2; i++ { // the second round is served from the cache
+		p, err := node.AuthenticateAPIKey(ctx, c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.MerchantID() != c.MerchantID || p.Kind != vault.CredServer || p.CredID != c.Paysafe.APIKeyID {
+			t.Errorf("round %d: principal = %+v", i, p)
+		}
+		p.Merchant.Name, p.Merchant.ID = "changed", "changed" // must not reach the next caller
+		if _, err := node.AuthenticateUser(ctx, c.Fortis.DeveloperID, c.Fortis.UserID, c.Fortis.UserAPIKey); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, fn := range map[string]func() error{
+		"fail/wrong-secret": func() error {
+			_, err := node.AuthenticateAPIKey(ctx, c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret+"x")
+			return err
+		},
+		"fail/other-key-id": func() error {
+			_, err := node.AuthenticateAPIKey(ctx, c.Paysafe.SingleUseKeyID, c.Paysafe.APIKeySecret)
+			return err
+		},
+		"fail/user-wrong-developer": func() error {
+			_, err := node.AuthenticateUser(ctx, c.Fortis.DeveloperID+"x", c.Fortis.UserID, c.Fortis.UserAPIKey)
+			return err
+		},
+	} {
+		if err := fn(); vault.KindOf(err) != vault.Unauthenticated {
+			t.Errorf("%s after a cached success: %v", name, err)
+		}
+	}
+
+	// Disabled through this node: refused at once.
+	disabled, enabled := 0, 1
+	if _, err := node.UpdateUser(ctx, c.MerchantID, c.Fortis.UserID, vault.UserUpdate{Status: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.AuthenticateUser(ctx, c.Fortis.DeveloperID, c.Fortis.UserID, c.Fortis.UserAPIKey); vault.KindOf(err) != vault.Unauthenticated {
+		t.Errorf("user disabled through the same service still authenticates: %v", err)
+	}
+
+	// Re-enabled, cached, then disabled through another node: refused once the TTL has passed.
+	if _, err := node.UpdateUser(ctx, c.MerchantID, c.Fortis.UserID, vault.UserUpdate{Status: &enabled}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.AuthenticateUser(ctx, c.Fortis.DeveloperID, c.Fortis.UserID, c.Fortis.UserAPIKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Svc.UpdateUser(ctx, c.MerchantID, c.Fortis.UserID, vault.UserUpdate{Status: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * ttl)
+	if _, err := node.AuthenticateUser(ctx, c.Fortis.DeveloperID, c.Fortis.UserID, c.Fortis.UserAPIKey); vault.KindOf(err) != vault.Unauthenticated {
+		t.Errorf("user disabled on another node still authenticates after the TTL: %v", err)
+	}
+
+	// Without a cache every request reads the store.
+	off := vault.NewService(f.Store, f.Keys, nil, vault.Config{CredentialCacheTTL: -1})
+	if _, err := off.AuthenticateAPIKey(ctx, c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret); err != nil {
+		t.Errorf("uncached: %v", err)
+	}
+}
