@@ -14,6 +14,10 @@ import (
 // fails, the amount it reserved on its parent is released.
 func (s *Service) complete(ctx context.Context, t *Transaction, out *Outcome, perr error, after func(context.Context, Tx, *Transaction) error) (*Transaction, error) {
 	ctx = context.WithoutCancel(ctx)
+	if t.InstrumentID != "" && t.ProfileID != "" {
+		// An approval may mark the card verified, which locks its profile.
+		ctx = vault.WithLockOrder(ctx, "profile|"+t.ProfileID)
+	}
 	var done *Transaction
 	err := s.write(ctx, func(tx Tx) error {
 		done = nil

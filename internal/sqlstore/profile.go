@@ -43,6 +43,13 @@ func (t *tx) LockProfile(ctx context.Context, merchantID, id string) (*vault.Pro
 	return p, mapErr("sqlstore.LockProfile", err, id)
 }
 
+// LockProfileLocation implements vault.Tx.
+func (t *tx) LockProfileLocation(ctx context.Context, merchantID, id string) (string, error) {
+	var loc string
+	err := t.row(ctx, "SELECT location_id FROM profiles WHERE merchant_id = ? AND id = ? AND deleted_at = 0"+t.forUpdate(), merchantID, id).Scan(&loc)
+	return loc, mapErr("sqlstore.LockProfileLocation", err, id)
+}
+
 // profileLookupFields are the columns GetProfileBy accepts.
 var profileLookupFields = map[string]bool{"merchant_customer_id": true, "token": true, "contact_api_id": true}
 

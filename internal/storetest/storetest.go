@@ -349,6 +349,18 @@ func testDefaultCard(t *testing.T, open Opener) {
 		}
 		return dup, has
 	}
+	if err := f.Store.Write(ctx, func(tx vault.Tx) error {
+		loc, err := tx.LockProfileLocation(ctx, f.Creds.MerchantID, p.ID)
+		if err != nil || loc != p.LocationID {
+			t.Errorf("LockProfileLocation = %q, %v; want %q", loc, err, p.LocationID)
+		}
+		if _, err := tx.LockProfileLocation(ctx, f.Creds.MerchantID, "nope"); vault.KindOf(err) != vault.NotFound {
+			t.Errorf("LockProfileLocation of a missing profile: %v", err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if dup, has := check(vault.KindCard, []string{"fp"}); dup != "" || has {
 		t.Errorf("an empty profile: dup %q, has %v", dup, has)
 	}

@@ -160,13 +160,14 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 	// The profile, when there is one, fixes the location.
 	var prof *Profile
 	if in.ProfileID != "" {
-		var err error
-		if prof, err = tx.LockProfile(ctx, mid, in.ProfileID); err != nil {
+		loc, err := tx.LockProfileLocation(ctx, mid, in.ProfileID)
+		if err != nil {
 			if KindOf(err) == NotFound {
 				return E(Invalid, Field("profile_id"), ErrUnusable, ID(in.ProfileID))
 			}
 			return err
 		}
+		prof = &Profile{ID: in.ProfileID, LocationID: loc}
 		if in.LocationID == "" {
 			in.LocationID = prof.LocationID
 		}

@@ -124,6 +124,9 @@ type Tx interface {
 	// LockProfile takes the profile's row lock for the rest of the transaction, so that
 	// operations on one profile are serialised across nodes. NotFound when absent.
 	LockProfile(ctx context.Context, merchantID, id string) (*Profile, error)
+	// LockProfileLocation is LockProfile for callers that need no more of the profile than its
+	// location: it reads one column rather than the whole row. Kinds: NotFound.
+	LockProfileLocation(ctx context.Context, merchantID, id string) (string, error)
 	// InsertProfile stores a profile; Conflict (Field merchant_customer_id or contact_api_id)
 	// when a unique value is taken.
 	InsertProfile(ctx context.Context, p *Profile) error

@@ -19,7 +19,7 @@ func (s *Service) MarkCardVerified(ctx context.Context, tx Tx, merchantID, id st
 	}
 	if in.ProfileID != "" {
 		// Instrument writes are serialised by their profile's lock; re-read under it.
-		if _, err := tx.LockProfile(ctx, merchantID, in.ProfileID); err != nil && KindOf(err) != NotFound {
+		if _, err := tx.LockProfileLocation(ctx, merchantID, in.ProfileID); err != nil && KindOf(err) != NotFound {
 			return Wrap("vault.MarkCardVerified", err)
 		}
 		if in, err = tx.GetInstrument(ctx, merchantID, id); err != nil {
