@@ -20,6 +20,7 @@ type rekeyJob struct {
 	rk        *vault.Rekeyer
 	m         *Main
 	stale     atomic.Int64
+	passes    atomic.Int64 // passes counts the passes run, for tests.
 	rewritten prometheus.Counter
 	sealed    *prometheus.GaugeVec
 }
@@ -67,27 +68,35 @@ func (j *rekeyJob) count(ctx context.Context) (*Progress, error) {
 	return p, nil
 }
 
-// run loops until ctx ends: count, and re-encrypt while anything is stale.
+// A pass (count, then re-encrypt while anything is stale) reads every sealed record, so on a
+// large store it is far too heavy to repeat every few seconds. The job runs one at start, and
+// one every tick after the primary data or fingerprint key changes, until a pass finds nothing
+// stale at least rekeySettleTicks ticks after the change (long enough for every node to have
+// picked up the new primaries, so that none writes under the old ones any more). Otherwise it
+// runs one every rekeyQuietTicks ticks, as a safety net.
+const (
+	rekeySettleTicks = 20
+	rekeyQuietTicks  = 720 // an hour at the default 5 s key refresh
+)
+
+// run loops until ctx ends, running passes as described above.
 func (j *rekeyJob) run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var primary, macPrimary uint32
+	var changed time.Time // changed is when this job last saw the primaries change
+	settled, idle := false, 0
 	for {
-		if _, err := j.count(ctx); err != nil && ctx.Err() == nil {
-			j.m.Config.Logger.Warn("rekey: count failed", "err", err)
+		p, mp := j.m.Keyring.PrimaryKeyID(), j.m.Keyring.PrimaryMACKeyID()
+		if primary != 0 && (p != primary || mp != macPrimary) {
+			changed, settled = time.Now(), false
 		}
-		for ctx.Err() == nil {
-			n, err := j.rk.Step(ctx, 200)
-			if err != nil {
-				if ctx.Err() == nil {
-					j.m.Config.Logger.Warn("rekey: step failed", "err", err)
-				}
-				break
-			}
-			if n == 0 {
-				break
-			}
-			j.rewritten.Add(float64(n))
-			j.m.Config.Logger.Info("rekey: re-encrypted records", "count", n)
+		primary, macPrimary = p, mp
+		if !settled || idle >= rekeyQuietTicks {
+			idle = 0
+			settled = j.pass(ctx) && time.Since(changed) >= rekeySettleTicks*every
+		} else {
+			idle++
 		}
 		select {
 		case <-ctx.Done():
@@ -95,6 +104,36 @@ func (j *rekeyJob) run(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// pass counts the records by key and re-encrypts the stale ones; it reports whether it found
+// none (and failed nowhere).
+func (j *rekeyJob) pass(ctx context.Context) bool {
+	j.passes.Add(1)
+	prog, err := j.count(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			j.m.Config.Logger.Warn("rekey: count failed", "err", err)
+		}
+		return false
+	}
+	clean := prog.Stale == 0
+	for ctx.Err() == nil {
+		n, err := j.rk.Step(ctx, 200)
+		if err != nil {
+			if ctx.Err() == nil {
+				j.m.Config.Logger.Warn("rekey: step failed", "err", err)
+			}
+			return false
+		}
+		if n == 0 {
+			break
+		}
+		clean = false
+		j.rewritten.Add(float64(n))
+		j.m.Config.Logger.Info("rekey: re-encrypted records", "count", n)
+	}
+	return clean
 }
 
 // RekeyProgress reports the re-encryption state.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,10 +30,13 @@ func (s *Store) StaleSealed(ctx context.Context, table string, primary, macPrima
 		return nil, vault.E("sqlstore.StaleSealed", vault.Internal, vault.Field(table))
 	}
 	fields := make([]string, 0, len(cols))
-	sel := "id, merchant_id, dek_id"
-	for f, c := range cols {
+	for f := range cols {
 		fields = append(fields, f)
-		sel += ", " + c
+	}
+	slices.Sort(fields) // one query text per table, so that its prepared statement is reused
+	sel := "id, merchant_id, dek_id"
+	for _, f := range fields {
+		sel += ", " + cols[f]
 	}
 	where := "dek_id <> 0 AND dek_id <> ?"
 	args := []any{int64(primary)}
