@@ -36,6 +36,13 @@ func (q *q) GetProfile(ctx context.Context, merchantID, id string) (*vault.Profi
 	return p, mapErr("sqlstore.GetProfile", err, id)
 }
 
+// GetProfileLocation implements vault.Reader.
+func (q *q) GetProfileLocation(ctx context.Context, merchantID, id string) (string, error) {
+	var loc string
+	err := q.row(ctx, "SELECT location_id FROM profiles WHERE merchant_id = ? AND id = ? AND deleted_at = 0", merchantID, id).Scan(&loc)
+	return loc, mapErr("sqlstore.GetProfileLocation", err, id)
+}
+
 // LockProfile implements vault.Tx.
 func (t *tx) LockProfile(ctx context.Context, merchantID, id string) (*vault.Profile, error) {
 	p, cs := newProfile()

@@ -349,6 +349,12 @@ func testDefaultCard(t *testing.T, open Opener) {
 		}
 		return dup, has
 	}
+	if loc, err := f.Store.GetProfileLocation(ctx, f.Creds.MerchantID, p.ID); err != nil || loc != p.LocationID {
+		t.Errorf("GetProfileLocation = %q, %v; want %q", loc, err, p.LocationID)
+	}
+	if _, err := f.Store.GetProfileLocation(ctx, "other-merchant", p.ID); vault.KindOf(err) != vault.NotFound {
+		t.Errorf("GetProfileLocation of another merchant's profile: %v", err)
+	}
 	if err := f.Store.Write(ctx, func(tx vault.Tx) error {
 		loc, err := tx.LockProfileLocation(ctx, f.Creds.MerchantID, p.ID)
 		if err != nil || loc != p.LocationID {

@@ -131,6 +131,21 @@ func (s *Service) GetProfile(ctx context.Context, p *Principal, id string) (*Pro
 	return prof, nil
 }
 
+// CheckProfile is GetProfile for callers that need only to know that the profile exists
+// and the principal can reach it: it reads one column rather than the whole row.
+// Kinds: NotFound.
+func (s *Service) CheckProfile(ctx context.Context, p *Principal, id string) error {
+	const op = "vault.CheckProfile"
+	loc, err := s.store.GetProfileLocation(ctx, p.MerchantID(), id)
+	if err != nil {
+		return E(op, err)
+	}
+	if !p.CanReach(loc) {
+		return E(op, NotFound, ID(id))
+	}
+	return nil
+}
+
 // FindProfile returns the profile whose field (merchant_customer_id, token, or contact_api_id
 // within locationID) is value. Kinds: NotFound.
 func (s *Service) FindProfile(ctx context.Context, p *Principal, field, value, locationID string) (*Profile, error) {

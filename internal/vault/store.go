@@ -59,6 +59,9 @@ type Reader interface {
 
 	// GetProfile returns an active profile.
 	GetProfile(ctx context.Context, merchantID, id string) (*Profile, error)
+	// GetProfileLocation returns an active profile's location: GetProfile for callers that
+	// need only to know it exists and where.
+	GetProfileLocation(ctx context.Context, merchantID, id string) (string, error)
 	// GetProfileBy returns the active profile whose field (merchant_customer_id, token,
 	// or contact_api_id within locationID) equals value.
 	GetProfileBy(ctx context.Context, merchantID, field, value, locationID string) (*Profile, error)

@@ -100,7 +100,7 @@ func (c cardInput) instrument(opt *vault.CreateOptions) (*vault.Instrument, vaul
 // from a single-use token. A number already on a card of the profile is 409/7503.
 func (a *API) handleCardCreate(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
 	pid := r.PathValue("p")
-	if _, err := a.vault.GetProfile(r.Context(), p, pid); err != nil {
+	if err := a.vault.CheckProfile(r.Context(), p, pid); err != nil {
 		return err
 	}
 	o, err := readObject(r)
@@ -128,7 +128,7 @@ func (a *API) handleCardCreate(w http.ResponseWriter, r *http.Request, p *vault.
 // profileInstrument returns an active instrument of a kind under a profile the principal can
 // reach: 404/5269 naming the profile when it is missing, else naming the instrument.
 func (a *API) profileInstrument(ctx context.Context, p *vault.Principal, profileID, id, kind string) (*vault.Instrument, error) {
-	if _, err := a.vault.GetProfile(ctx, p, profileID); err != nil {
+	if err := a.vault.CheckProfile(ctx, p, profileID); err != nil {
 		return nil, err
 	}
 	in, err := a.vault.GetInstrument(ctx, p, id)
