@@ -127,6 +127,48 @@ func TestRun(t *testing.T) {
 	})
 }
 
+// TestSeedResumes resumes a seed that stopped after its third profile.
+func TestSeedResumes(t *testing.T) {
+	cfg := tiny(t)
+	cfg.DataDir = t.TempDir()
+	cfg.ServerLog = serverLog(t)
+	cfg.SeedCards, cfg.CardsPerProfile = 12, 4
+	cfg.Phases = []string{PhaseLookup}
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	path := cfg.DataDir + "/" + stateFile
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st seedState
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	// As if a seed of 40 had stopped with its first three profiles done.
+	st.Seeded, st.Target, st.NextProfile = 0, 40, 3
+	b, _ = json.Marshal(st)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	cfg.SeedCards, cfg.Progress = 40, &progress
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, rep, []string{PhaseNoop, PhaseLookup})
+	if !strings.Contains(progress.String(), "resuming after 12 cards") {
+		t.Errorf("progress does not show the resumption:\n%s", progress.String())
+	}
+	b, _ = os.ReadFile(path)
+	json.Unmarshal(b, &st)
+	if st.Seeded != 40 || st.Attempt != 1 {
+		t.Errorf("state after resuming: seeded %d, attempt %d", st.Seeded, st.Attempt)
+	}
+}
+
 // TestTarget points the bench at a server it did not start, with the merchant's credentials.
 func TestTarget(t *testing.T) {
 	cfg := tiny(t)

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,8 +42,12 @@ const stateFile = "bench-state.json"
 // so the file is written 0600 inside the data dir, next to the master key.
 type seedState struct {
 	Credentials *vault.MerchantCredentials `json:"credentials"`
-	Seeded      int                        `json:"seeded"`
+	Seeded      int                        `json:"seeded"` // Seeded is the cards seeded once complete; 0 while in progress.
 	PerProfile  int                        `json:"cards_per_profile"`
+	Target      int                        `json:"target"`       // Target is the cards asked for.
+	RunID       string                     `json:"run_id"`       // RunID makes the PANs and profile names.
+	Attempt     int                        `json:"attempt"`      // Attempt counts resumptions.
+	NextProfile int                        `json:"next_profile"` // NextProfile is where a resumed seed starts.
 	Cards       []cardRef                  `json:"cards"`
 }
 
@@ -157,11 +163,16 @@ func (s *server) saveState(st *seedState) error {
 // profiles, from many goroutines so that group commit fills its batches. It skips what the
 // Paysafe card create adds, the duplicate check and the first-card lookup: its numbers are
 // distinct by construction and it knows which card comes first. It keeps a sample for the
-// lookup and auth phases. A kept data dir already seeded with as many cards is reused as it
-// is. It returns the cards per second.
+// lookup and auth phases.
+//
+// In a kept data dir it records its progress every checkpointEvery: a run seeded with as
+// many cards is reused as it is, and an interrupted one resumes after its last completed
+// profile (profiles it had begun are made again under new names, so a resumed store may hold
+// a few more cards than asked). It returns the cards per second.
 func (s *server) seed(ctx context.Context, r *runner) (float64, error) {
 	cfg := s.cfg
-	if st := s.loadState(); st != nil && st.Seeded >= cfg.SeedCards && len(st.Cards) > 0 {
+	st := s.loadState()
+	if st != nil && st.Seeded >= cfg.SeedCards && len(st.Cards) > 0 {
 		r.progress("seed: reusing %d cards seeded earlier in %s", st.Seeded, cfg.DataDir)
 		cfg.SeedCards = st.Seeded
 		r.cards = st.Cards
@@ -172,18 +183,28 @@ func (s *server) seed(ctx context.Context, r *runner) (float64, error) {
 		return 0, err
 	}
 	n, per := cfg.SeedCards, cfg.CardsPerProfile
+	runID, attempt, from := r.runID, 0, 0
+	var sample []cardRef
+	if st != nil && st.RunID != "" && st.PerProfile == per && st.Target == n {
+		runID, attempt, from, sample = st.RunID, st.Attempt+1, st.NextProfile, st.Cards
+		r.progress("seed: resuming after %d cards", from*per)
+	}
 	profiles := (n + per - 1) / per
 	stride := max(1, n/maxSample)
 	exp := card.Expiry{Month: 12, Year: 2040}
 	yes, no := true, false
+	workers := max(256, cfg.Concurrency)
 	var (
 		next, done atomic.Int64
 		mu         sync.Mutex
-		sample     []cardRef
 		failed     error
 		failOnce   sync.Once
 		wg         sync.WaitGroup
 	)
+	// at[w] is the profile worker w is making (math.MaxInt64 once it is done): every profile
+	// below the least of them is complete.
+	at := make([]atomic.Int64, workers)
+	next.Store(int64(from))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	fail := func(err error) { failOnce.Do(func() { failed = err; cancel() }) }
@@ -194,24 +215,32 @@ func (s *server) seed(ctx context.Context, r *runner) (float64, error) {
 			mu.Unlock()
 		}
 	}
+	state := func(seeded, nextProfile int) *seedState {
+		mu.Lock()
+		defer mu.Unlock()
+		return &seedState{Credentials: s.creds, Seeded: seeded, PerProfile: per, Target: n, RunID: runID,
+			Attempt: attempt, NextProfile: nextProfile, Cards: slices.Clone(sample)}
+	}
 	start := time.Now()
 	r.progress("seed: %d cards on %d profiles", n, profiles)
-	workers := max(256, cfg.Concurrency)
-	for range workers {
+	for w := range workers {
+		at[w].Store(math.MaxInt64)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer at[w].Store(math.MaxInt64)
 			for ctx.Err() == nil {
 				pi := int(next.Add(1)) - 1
 				if pi >= profiles {
 					return
 				}
+				at[w].Store(int64(pi))
 				first := pi * per
 				cnt := min(per, n-first)
 				prof, in, err := s.m.Vault.CreateProfileWithInstrument(ctx, p,
-					&vault.Profile{MerchantCustomerID: fmt.Sprintf("seed-%s-%d", r.runID, pi), Locale: "en_US"},
+					&vault.Profile{MerchantCustomerID: fmt.Sprintf("seed-%s-%d-%d", runID, attempt, pi), Locale: "en_US"},
 					&vault.Instrument{Kind: vault.KindCard, HolderName: "BENCH SEED"},
-					vault.Source{Number: visaPAN(r.runID, int64(first)), Expiry: exp}, vault.CreateOptions{Default: &yes})
+					vault.Source{Number: visaPAN(runID, int64(first)), Expiry: exp}, vault.CreateOptions{Default: &yes})
 				if err != nil {
 					fail(fmt.Errorf("bench: seed: %w", err))
 					return
@@ -220,7 +249,7 @@ func (s *server) seed(ctx context.Context, r *runner) (float64, error) {
 				for j := 1; j < cnt; j++ {
 					in, err := s.m.Vault.CreateInstrument(ctx, p,
 						&vault.Instrument{Kind: vault.KindCard, ProfileID: prof.ID, HolderName: "BENCH SEED"},
-						vault.Source{Number: visaPAN(r.runID, int64(first+j)), Expiry: exp}, vault.CreateOptions{Default: &no})
+						vault.Source{Number: visaPAN(runID, int64(first+j)), Expiry: exp}, vault.CreateOptions{Default: &no})
 					if err != nil {
 						fail(fmt.Errorf("bench: seed: %w", err))
 						return
@@ -232,22 +261,40 @@ func (s *server) seed(ctx context.Context, r *runner) (float64, error) {
 		}()
 	}
 	stopProgress := make(chan struct{})
+	progressDone := make(chan struct{})
 	go func() {
+		defer close(progressDone)
 		t := time.NewTicker(10 * time.Second)
 		defer t.Stop()
+		saved := time.Now()
 		for {
 			select {
 			case <-stopProgress:
 				return
 			case <-t.C:
-				d := done.Load()
-				el := time.Since(start)
-				r.progress("seed: %d/%d cards, %.0f/s, %v", d, n, float64(d)/el.Seconds(), el.Round(time.Second))
+			}
+			d := done.Load()
+			el := time.Since(start)
+			r.progress("seed: %d/%d cards, %.0f/s, %v", int64(from*per)+d, n, float64(d)/el.Seconds(), el.Round(time.Second))
+			if time.Since(saved) >= seedCheckpointEvery {
+				low := int64(math.MaxInt64)
+				for w := range at {
+					low = min(low, at[w].Load())
+				}
+				if low == math.MaxInt64 {
+					low = next.Load()
+				}
+				low = min(low, int64(profiles))
+				if err := s.saveState(state(0, int(low))); err != nil {
+					r.progress("seed: cannot save progress: %v", err)
+				}
+				saved = time.Now()
 			}
 		}
 	}()
 	wg.Wait()
 	close(stopProgress)
+	<-progressDone
 	if failed != nil {
 		return 0, failed
 	}
@@ -257,8 +304,11 @@ func (s *server) seed(ctx context.Context, r *runner) (float64, error) {
 	if len(sample) == 0 {
 		return 0, errors.New("bench: seed: no cards")
 	}
-	rate := float64(n) / time.Since(start).Seconds()
+	rate := float64(done.Load()) / time.Since(start).Seconds()
 	r.progress("seed: %d cards in %v (%.0f/s)", n, time.Since(start).Round(time.Second), rate)
 	r.cards = sample
-	return rate, s.saveState(&seedState{Credentials: s.creds, Seeded: n, PerProfile: per, Cards: sample})
+	return rate, s.saveState(state(n, profiles))
 }
+
+// seedCheckpointEvery is how often seeding records its progress in a kept data dir.
+const seedCheckpointEvery = time.Minute
