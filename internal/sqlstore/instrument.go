@@ -75,10 +75,10 @@ func (q *q) GetInstrumentByAPIID(ctx context.Context, merchantID, locationID, ap
 var instrumentList = listSpec{
 	table: "instruments",
 	fields: map[string]fieldKind{
-		"id": fFold, "location_id": fFold, "profile_id": fFold, "kind": fFold, "token": fText,
+		"id": fLower, "location_id": fLower, "profile_id": fLower, "kind": fLower, "token": fText,
 		"account_type": fFold, "brand": fFold, "api_id": fText, "bin": fText, "last_four": fText,
 		"exp_month": fInt, "exp_year": fInt, "ach_sec_code": fFold, "customer_id": fText,
-		"billing_state": fFold, "routing_number": fText, "created_user_id": fFold, "title": fText,
+		"billing_state": fFold, "routing_number": fText, "created_user_id": fLower, "title": fText,
 		"holder_name": fText, "billing_street": fText, "billing_city": fText, "billing_zip": fText,
 		"billing_phone": fText, "c1": fText, "c2": fText, "c3": fText, "created_at": fTime,
 		"updated_at": fTime, "deleted_at": fTime, "exp_mmyy": fInt, "brand_or_account_type": fFold,

@@ -12,11 +12,12 @@ import (
 type fieldKind uint8
 
 const (
-	fText fieldKind = iota + 1 // exact, case-sensitive text
-	fFold                      // exact, case-insensitive text
-	fInt                       // integer
-	fTime                      // Unix milliseconds in the column; seconds in a Query
-	fBool                      // boolean
+	fText  fieldKind = iota + 1 // exact, case-sensitive text
+	fFold                       // exact, case-insensitive text
+	fLower                      // an id or code stored lower-case: the value is folded, the column compared as is (an index serves it)
+	fInt                        // integer
+	fTime                       // Unix milliseconds in the column; seconds in a Query
+	fBool                       // boolean
 )
 
 // listSpec whitelists the columns of a table that a Query may filter and sort on.
@@ -73,7 +74,7 @@ func (s listSpec) where(merchantID string, qry vault.Query) (string, []any) {
 				case fBool:
 					args = append(args, v == "1" || strings.EqualFold(v, "true"))
 				default:
-					if f.Fold || kind == fFold {
+					if f.Fold || kind == fFold || kind == fLower {
 						v = strings.ToLower(v)
 					}
 					args = append(args, v)

@@ -99,7 +99,7 @@ func (q *q) GetLocationByAPIKey(ctx context.Context, key string) (*vault.Locatio
 var locationList = listSpec{
 	table: "locations",
 	fields: map[string]fieldKind{
-		"id": fFold, "parent_id": fFold, "api_id": fText, "name": fText, "account_number": fText,
+		"id": fLower, "parent_id": fLower, "api_id": fText, "name": fText, "account_number": fText,
 		"created_at": fTime, "updated_at": fTime,
 	},
 }
@@ -154,7 +154,7 @@ func (q *q) GetProductTransaction(ctx context.Context, merchantID, id string) (*
 var productList = listSpec{
 	table: "product_transactions",
 	fields: map[string]fieldKind{
-		"id": fFold, "location_id": fFold, "payment_method": fFold, "title": fText,
+		"id": fLower, "location_id": fLower, "payment_method": fFold, "title": fText,
 		"created_at": fTime, "updated_at": fTime,
 	},
 }
@@ -236,8 +236,8 @@ func (q *q) GetUser(ctx context.Context, id string) (*vault.User, error) {
 var userList = listSpec{
 	table: "users",
 	fields: map[string]fieldKind{
-		"id": fFold, "username": fText, "email": fText, "first_name": fText, "last_name": fText,
-		"primary_location_id": fFold, "status": fInt, "created_at": fTime, "updated_at": fTime,
+		"id": fLower, "username": fText, "email": fText, "first_name": fText, "last_name": fText,
+		"primary_location_id": fLower, "status": fInt, "created_at": fTime, "updated_at": fTime,
 	},
 }
 

@@ -80,11 +80,11 @@ var profileList = listSpec{
 	table: "profiles",
 	base:  "deleted_at = 0",
 	fields: map[string]fieldKind{
-		"id": fFold, "location_id": fFold, "contact_api_id": fText, "account_number": fText,
+		"id": fLower, "location_id": fLower, "contact_api_id": fText, "account_number": fText,
 		"merchant_customer_id": fText, "first_name": fText, "last_name": fText, "company_name": fText,
 		"email": fText, "phone": fText, "cell_phone": fText, "office_phone": fText, "office_ext_phone": fText,
 		"address": fText, "city": fText, "zip": fText, "state": fText, "created_at": fTime, "updated_at": fTime,
-		"created_user_id": fFold,
+		"created_user_id": fLower,
 	},
 }
 

@@ -120,10 +120,10 @@ func (q *q) GetTransactionByAPIID(ctx context.Context, merchantID, locationID, a
 var transactionList = listSpec{
 	table: "transactions",
 	fields: map[string]fieldKind{
-		"id": fFold, "location_id": fFold, "account_number": fText, "api": fText, "type": fText,
-		"status": fText, "parent_id": fFold, "merchant_ref_num": fText, "api_id": fText, "order_num": fText,
-		"amount": fInt, "payment_method": fFold, "instrument_id": fFold, "profile_id": fFold,
-		"product_transaction_id": fFold, "created_user_id": fFold, "brand": fFold, "bin": fText,
+		"id": fLower, "location_id": fLower, "account_number": fText, "api": fText, "type": fText,
+		"status": fText, "parent_id": fLower, "merchant_ref_num": fText, "api_id": fText, "order_num": fText,
+		"amount": fInt, "payment_method": fFold, "instrument_id": fLower, "profile_id": fLower,
+		"product_transaction_id": fLower, "created_user_id": fLower, "brand": fFold, "bin": fText,
 		"last_four": fText, "holder_name": fText, "error_code": fText, "reason_code": fText,
 		"txn_at": fTime, "created_at": fTime, "outcome": fText,
 	},
