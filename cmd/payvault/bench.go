@@ -25,7 +25,7 @@ type benchCmd struct {
 	ServerPID       int           `help:"Process id of the --target server, for its RSS and CPU (found from the listening port when 0)." placeholder:"PID"`
 	Data            string        `help:"Data directory of the in-process embedded store; kept, with the seeded cards, for later runs (a temporary directory when empty)." placeholder:"DIR"`
 	Database        string        `help:"PostgreSQL URL (postgres://..., on this machine) for the in-process server instead of the embedded store." placeholder:"DSN"`
-	MasterKeyFile   string        `help:"File holding the base64 master key for --database (or set PAYVAULT_BENCH_MASTER_KEY); a fresh database gets a random one when neither is set." placeholder:"FILE" type:"path"`
+	MasterKeyFile   string        `help:"File holding the base64 master key for --database (or set PAYVAULT_BENCH_MASTER_KEY); when neither is set, a random one kept in --data (or used once, for a fresh database, without it)." placeholder:"FILE" type:"path"`
 	MasterKey       string        `help:"-" hidden:"" env:"PAYVAULT_BENCH_MASTER_KEY"`
 	Committers      int           `help:"Group-commit goroutines of the in-process server on PostgreSQL (0: the store's default)."`
 	Concurrency     int           `help:"Connections, each with one request in flight." default:"64"`

@@ -73,8 +73,9 @@ type Config struct {
 	DataDir string
 	// DatabaseURL makes the in-process server use PostgreSQL (on this machine only).
 	DatabaseURL string
-	// MasterKey is the master key for DatabaseURL; nil generates one, which only suits a
-	// fresh database.
+	// MasterKey is the master key for DatabaseURL; nil uses the one kept in DataDir
+	// (bench-master.key, created on the first run) or, without DataDir, generates one, which
+	// only suits a fresh database.
 	MasterKey *keys.MasterKey
 	// Committers is the PostgreSQL group-commit goroutines of the in-process server (0: the
 	// store's default).

@@ -77,7 +77,17 @@ func startServer(ctx context.Context, cfg *Config) (*server, error) {
 		}
 		s.engine = "postgres"
 		acfg.DatabaseURL, acfg.MasterKeyValue = cfg.DatabaseURL, cfg.MasterKey
-		if acfg.MasterKeyValue == nil {
+		switch {
+		case acfg.MasterKeyValue != nil:
+		case s.tmp == "":
+			// A kept data dir keeps the generated key too, so that a later run on the same
+			// database (and its seeded cards) can open it.
+			mk, _, err := keys.LoadOrCreateMasterKeyFile(filepath.Join(dir, "bench-master.key"))
+			if err != nil {
+				return nil, err
+			}
+			acfg.MasterKeyValue = &mk
+		default:
 			mk := keys.NewMasterKey()
 			acfg.MasterKeyValue = &mk
 		}
