@@ -118,7 +118,7 @@ func (s *Store) startCommitters(cfg Config) {
 	s.queue = make(chan *writeReq, queueLen)
 	if s.dialect == SQLite {
 		s.stmts = newStmtCache(s.wdb)
-		s.startCheckpointer()
+		s.startCheckpointer(cfg.WALMaxPages)
 	}
 	for range n {
 		s.committers.Add(1)

@@ -3,7 +3,9 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -320,5 +322,52 @@ func TestGroupCommitDeadlock(t *testing.T) {
 		if _, err := st.GetSetting(ctx, "w"+strconv.Itoa(w)); err != nil {
 			t.Errorf("writer %d's write is missing: %v", w, err)
 		}
+	}
+}
+
+// TestSQLiteWALBounded writes without a pause while readers read, and checks that the WAL
+// file stays near its bound: passive checkpoints alone never rewind it under such a stream.
+func TestSQLiteWALBounded(t *testing.T) {
+	dir := t.TempDir()
+	const maxPages = 64
+	st := mustOpen(t, sqlstore.Config{Path: dir + "/t.db", WALMaxPages: maxPages})
+	ctx := context.Background()
+	value := strings.Repeat("v", 3000) // about a page a write
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for range 2 {
+		readers.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				st.GetSetting(ctx, setting(1))
+			}
+		})
+	}
+	var writers sync.WaitGroup
+	var largest atomic.Int64
+	for w := range 8 {
+		writers.Go(func() {
+			for i := range 1500 {
+				if err := st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, setting(w*1000+i), value) }); err != nil {
+					t.Error(err)
+					return
+				}
+				if fi, err := os.Stat(dir + "/t.db-wal"); err == nil && fi.Size() > largest.Load() {
+					largest.Store(fi.Size())
+				}
+			}
+		})
+	}
+	writers.Wait()
+	close(stop)
+	readers.Wait()
+	// Some 30,000 pages (120 MiB) were written; the WAL may pass its bound by the commits
+	// made between two checkpoints, never by the whole stream.
+	if limit := int64(24 << 20); largest.Load() > limit {
+		t.Errorf("the WAL reached %d bytes, over %d (bound %d pages)", largest.Load(), limit, maxPages)
 	}
 }

@@ -56,6 +56,9 @@ type Config struct {
 	Committers int
 	// MaxBatch caps the writes gathered into one transaction; 0 picks a default.
 	MaxBatch int
+	// WALMaxPages bounds the SQLite WAL: past this many pages the background checkpoint
+	// restarts it (checkpoint.go); 0 picks 2,048 pages (8 MiB).
+	WALMaxPages int
 }
 
 // Store is the SQL implementation of vault.Store.
@@ -78,6 +81,7 @@ type Store struct {
 	nCommits   atomic.Int64
 	ckptKick   chan struct{} // ckptKick wakes the SQLite checkpointer (checkpoint.go).
 	ckptDone   chan struct{}
+	walMax     int // walMax is WALMaxPages, defaulted.
 
 	path string    // path is the SQLite database file.
 	node nodeLease // node is this process's registration as a serving node (node.go).
