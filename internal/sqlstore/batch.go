@@ -208,6 +208,7 @@ func (s *Store) commitLoop() {
 		s.commit(batch)
 		clear(batch)
 		s.stmts.prepare()
+		s.restartLongWAL()
 		s.kickCheckpointer()
 	}
 }

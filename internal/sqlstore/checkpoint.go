@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 )
 
@@ -15,17 +16,18 @@ import (
 // PASSIVE checkpoints, which never block the writer, on a read connection after commits, at
 // most every checkpointEvery.
 //
-// A PASSIVE checkpoint copies frames back but never rewinds the WAL: SQLite starts writing at
-// the head of the WAL again only when a checkpoint has copied every frame and no reader still
-// uses them, and under a steady stream of commits a checkpoint that does not block the writer
-// never catches up. The WAL then grows without bound (4 GiB after 400,000 seeded cards). So
-// once a checkpoint reports more than walMax pages in the WAL, the goroutine runs a RESTART
-// checkpoint, which waits for the writer's current commit and for readers of older frames,
-// holds the next commit back while it copies the rest, and makes the next commit write from
-// the head of the file again. That costs the writer one short pause per walMax pages, where
-// SQLite's own auto-checkpoint paused it every 1,000. (Measured with payvault bench at 64
-// connections: 8 MiB bounds the slowest commits best; 32 MiB pauses for 150-500 ms, and 4 MiB
-// pauses too often.)
+// A PASSIVE checkpoint copies frames back but never rewinds the WAL: SQLite writes from the
+// head of the WAL again only when a checkpoint has copied every frame and no reader still uses
+// them, and under a steady stream of commits a checkpoint that does not block the writer never
+// catches up. Worse, a burst (seeding cards, each insert touching random pages of the
+// fingerprint and token indexes) appends pages faster than a checkpoint copies them back, and
+// the WAL grew without bound (4 GiB after 400,000 seeded cards). So once a background
+// checkpoint reports more than walMax pages in the WAL, the committer, after its next commit,
+// runs a RESTART checkpoint itself: it copies what is left, waits for readers of older frames,
+// and makes the next commit write from the head of the file again. That is back-pressure: the
+// writer pauses once per walMax pages, where SQLite's own auto-checkpoint paused it every
+// 1,000. journal_size_limit then cuts the file back. (Measured with payvault bench at 64
+// connections, 8 MiB bounds the slowest commits best of 4, 8 and 32 MiB.)
 
 // checkpointEvery is the least time between two background checkpoints.
 const checkpointEvery = 100 * time.Millisecond
@@ -49,8 +51,8 @@ func (s *Store) startCheckpointer(walMax int) {
 				time.Sleep(wait)
 			}
 			last = time.Now()
-			if s.checkpoint("PASSIVE") > s.walMax {
-				s.checkpoint("RESTART")
+			if s.checkpoint(s.rdb, "PASSIVE") > s.walMax {
+				s.walLong.Store(true)
 			}
 		}
 	}()
@@ -58,12 +60,20 @@ func (s *Store) startCheckpointer(walMax int) {
 
 // checkpoint runs a checkpoint of mode and returns the pages in the WAL (-1 on error; a
 // failed checkpoint is retried by the next one).
-func (s *Store) checkpoint(mode string) int {
+func (s *Store) checkpoint(db *sql.DB, mode string) int {
 	var busy, pages, done int
-	if err := s.rdb.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &pages, &done); err != nil {
+	if err := db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &pages, &done); err != nil {
 		return -1
 	}
 	return pages
+}
+
+// restartLongWAL is the committer's back-pressure: when the last background checkpoint found
+// the WAL past walMax, it checkpoints on the write connection and restarts the WAL.
+func (s *Store) restartLongWAL() {
+	if s.ckptKick != nil && s.walLong.Swap(false) {
+		s.checkpoint(s.wdb, "RESTART")
+	}
 }
 
 // kickCheckpointer asks for a checkpoint after a commit; it never blocks.

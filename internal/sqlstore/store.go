@@ -81,7 +81,8 @@ type Store struct {
 	nCommits   atomic.Int64
 	ckptKick   chan struct{} // ckptKick wakes the SQLite checkpointer (checkpoint.go).
 	ckptDone   chan struct{}
-	walMax     int // walMax is WALMaxPages, defaulted.
+	walMax     int         // walMax is WALMaxPages, defaulted.
+	walLong    atomic.Bool // walLong asks the committer to restart the WAL (checkpoint.go).
 
 	path string    // path is the SQLite database file.
 	node nodeLease // node is this process's registration as a serving node (node.go).
@@ -130,7 +131,8 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("sqlstore: %w", err)
 	}
 	// wal_autocheckpoint(0): a goroutine checkpoints instead of the committer (checkpoint.go).
-	pragmas := []string{"busy_timeout(15000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "secure_delete(1)", "wal_autocheckpoint(0)"}
+	// journal_size_limit: a WAL that a burst of writes grew is cut back to 64 MiB when it restarts.
+	pragmas := []string{"busy_timeout(15000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "secure_delete(1)", "wal_autocheckpoint(0)", "journal_size_limit(67108864)"}
 	v := url.Values{}
 	for _, p := range pragmas {
 		v.Add("_pragma", p)
