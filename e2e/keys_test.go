@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/payvault/payvault/internal/app"
+	"github.com/payvault/payvault/internal/card"
 )
 
 // luhnPAN returns a fresh Luhn-valid 16-digit Visa number.
@@ -18,18 +19,7 @@ func luhnPAN(r *rand.Rand) string {
 	for i := 1; i < 15; i++ {
 		d[i] = byte('0' + r.IntN(10))
 	}
-	sum := 0
-	for i := 14; i >= 0; i-- {
-		n := int(d[i] - '0')
-		if (14-i)%2 == 0 {
-			n *= 2
-			if n > 9 {
-				n -= 9
-			}
-		}
-		sum += n
-	}
-	d[15] = byte('0' + (10-sum%10)%10)
+	d[15], _ = card.CheckDigit(string(d[:15]))
 	return string(d)
 }
 

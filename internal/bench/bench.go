@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/vault"
@@ -323,17 +324,7 @@ func visaPAN(runID string, n int64) string {
 		d[i] = byte('0' + n%10)
 		n /= 10
 	}
-	sum := 0
-	for i := 14; i >= 0; i-- {
-		v := int(d[i] - '0')
-		if (14-i)%2 == 0 {
-			if v *= 2; v > 9 {
-				v -= 9
-			}
-		}
-		sum += v
-	}
-	d[15] = byte('0' + (10-sum%10)%10)
+	d[15], _ = card.CheckDigit(string(d[:15]))
 	return string(d[:])
 }
 

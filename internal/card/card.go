@@ -40,15 +40,24 @@ func Digits(s string) bool {
 // (mod 10) check of ISO/IEC 7812-1: doubling every second digit from the right and
 // subtracting 9 from any result over 9, the digits sum to a multiple of 10.
 func Luhn(digits string) bool {
-	if digits == "" {
-		return false
-	}
-	sum := 0
-	double := false
+	sum, ok := luhnSum(digits, false)
+	return ok && digits != "" && sum%10 == 0
+}
+
+// CheckDigit returns the Luhn check digit that, appended to payload, makes a number that passes
+// Luhn; ok is false when payload is not a string of ASCII digits. Test-number generators use it.
+func CheckDigit(payload string) (digit byte, ok bool) {
+	sum, ok := luhnSum(payload, true)
+	return byte('0' + (10-sum%10)%10), ok
+}
+
+// luhnSum sums digits from the right, doubling every second one (the rightmost too when
+// double): the Luhn sum. ok is false when digits holds a non-digit.
+func luhnSum(digits string, double bool) (sum int, ok bool) {
 	for i := len(digits) - 1; i >= 0; i-- {
 		c := digits[i]
 		if c < '0' || c > '9' {
-			return false
+			return 0, false
 		}
 		d := int(c - '0')
 		if double {
@@ -60,7 +69,7 @@ func Luhn(digits string) bool {
 		sum += d
 		double = !double
 	}
-	return sum%10 == 0
+	return sum, true
 }
 
 // BIN returns the first six characters of pan, its bank identification number, or all of pan

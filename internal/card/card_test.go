@@ -360,6 +360,26 @@ func TestLengths(t *testing.T) {
 	}
 }
 
+func TestCheckDigit(t *testing.T) {
+	for _, payload := range []string{"", "0", "7992739871", "411111111111111", "400000000000000", "37828224631000"} {
+		d, ok := CheckDigit(payload)
+		if !ok || !Luhn(payload+string(d)) {
+			t.Errorf("CheckDigit(%q) = %c, %v", payload, d, ok)
+		}
+		for other := byte('0'); other <= '9'; other++ {
+			if other != d && Luhn(payload+string(other)) {
+				t.Errorf("%q + %c passes Luhn too", payload, other)
+			}
+		}
+	}
+	if d, _ := CheckDigit("7992739871"); d != '3' {
+		t.Errorf("CheckDigit(7992739871) = %c, want 3 (ISO/IEC 7812-1's example)", d)
+	}
+	if _, ok := CheckDigit("12a4"); ok {
+		t.Error("CheckDigit accepted a non-digit")
+	}
+}
+
 func BenchmarkLuhn(b *testing.B) {
 	for b.Loop() {
 		Luhn("4111111111111111")

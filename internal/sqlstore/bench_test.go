@@ -244,18 +244,7 @@ func benchPAN(n int64) string {
 		d[i] = byte('0' + n%10)
 		n /= 10
 	}
-	sum := 0
-	for i := 14; i >= 0; i-- {
-		v := int(d[i] - '0')
-		if (14-i)%2 == 0 {
-			v *= 2
-			if v > 9 {
-				v -= 9
-			}
-		}
-		sum += v
-	}
-	d[15] = byte('0' + (10-sum%10)%10)
+	d[15], _ = card.CheckDigit(string(d[:15]))
 	return string(d[:])
 }
 
