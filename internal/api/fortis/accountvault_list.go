@@ -1,6 +1,7 @@
 package fortis
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -131,27 +132,15 @@ func (a *API) handleAccountVaultList(w http.ResponseWriter, r *http.Request) {
 	lr := a.parseList(r, p, vaultList)
 	lr.scope("location_id", locs)
 	lr.q.Filters = append(lr.q.Filters, vault.Filter{Field: "kind", Op: vault.OpIn, Values: []string{vault.KindCard, vault.KindACH}})
-	var items []object
-	total := 0
-	if !lr.never {
-		var ins []*vault.Instrument
-		ins, total, err = a.svc.Store().ListInstruments(r.Context(), p.MerchantID(), lr.q)
-		l := newLookups(a, p)
-		names := expandNames(r)
-		for _, in := range ins {
+	serveList(a, w, r, p, lr, "accountvaults",
+		func(ctx context.Context, q vault.Query) ([]*vault.Instrument, int, error) {
+			return a.svc.Store().ListInstruments(ctx, p.MerchantID(), q)
+		},
+		func(l *lookups, in *vault.Instrument, names []string) (object, error) {
+			o, err := a.vaultObject(r, in)
 			if err != nil {
-				break
+				return nil, err
 			}
-			var o object
-			if o, err = a.vaultObject(r, in); err == nil {
-				o, err = a.expandVault(r, p, l, in, o, names)
-			}
-			items = append(items, o)
-		}
-	}
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeList(w, "accountvaults", items, a.meta(r, lr, total))
+			return a.expandVault(r, p, l, in, o, names)
+		})
 }

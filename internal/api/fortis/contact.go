@@ -401,25 +401,11 @@ func (a *API) handleContactList(w http.ResponseWriter, r *http.Request) {
 	}
 	lr := a.parseList(r, p, contactList)
 	lr.scope("location_id", locs)
-	var items []object
-	total := 0
-	if !lr.never {
-		var profs []*vault.Profile
-		profs, total, err = a.svc.Store().ListProfiles(r.Context(), p.MerchantID(), lr.q)
-		l := newLookups(a, p)
-		names := expandNames(r)
-		for _, prof := range profs {
-			if err != nil {
-				break
-			}
-			var o object
-			o, err = a.expandContact(r, l, prof, a.contactObject(r, prof), names)
-			items = append(items, o)
-		}
-	}
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeList(w, "contacts", items, a.meta(r, lr, total))
+	serveList(a, w, r, p, lr, "contacts",
+		func(ctx context.Context, q vault.Query) ([]*vault.Profile, int, error) {
+			return a.svc.Store().ListProfiles(ctx, p.MerchantID(), q)
+		},
+		func(l *lookups, prof *vault.Profile, names []string) (object, error) {
+			return a.expandContact(r, l, prof, a.contactObject(r, prof), names)
+		})
 }

@@ -1,6 +1,7 @@
 package fortis
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -409,4 +410,33 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// serveList answers a list request under key: fetch runs lr's query (unless its scope can
+// match nothing), and render turns each record into its object, expands included.
+func serveList[T any](a *API, w http.ResponseWriter, r *http.Request, p *vault.Principal, lr *listReq, key string,
+	fetch func(ctx context.Context, q vault.Query) ([]T, int, error),
+	render func(l *lookups, v T, names []string) (object, error)) {
+	var items []object
+	total := 0
+	var err error
+	if !lr.never {
+		var vs []T
+		vs, total, err = fetch(r.Context(), lr.q)
+		l := newLookups(a, p)
+		names := expandNames(r)
+		for _, v := range vs {
+			if err != nil {
+				break
+			}
+			var o object
+			o, err = render(l, v, names)
+			items = append(items, o)
+		}
+	}
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeList(w, key, items, a.meta(r, lr, total))
 }

@@ -1,6 +1,7 @@
 package fortis
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -237,29 +238,17 @@ func (a *API) handleLocationList(w http.ResponseWriter, r *http.Request) {
 	if p.Allowed != nil {
 		lr.scope("id", p.Allowed)
 	}
-	var items []object
-	total := 0
-	if !lr.never {
-		var locs []*vault.Location
-		locs, total, err = a.svc.Store().ListLocations(r.Context(), p.MerchantID(), lr.q)
-		l := newLookups(a, p)
-		names := expandNames(r)
-		for _, loc := range locs {
+	serveList(a, w, r, p, lr, "locations",
+		func(ctx context.Context, q vault.Query) ([]*vault.Location, int, error) {
+			return a.svc.Store().ListLocations(ctx, p.MerchantID(), q)
+		},
+		func(l *lookups, loc *vault.Location, names []string) (object, error) {
+			o, err := a.locationObject(r, loc)
 			if err != nil {
-				break
+				return nil, err
 			}
-			var o object
-			if o, err = a.locationObject(r, loc); err == nil {
-				o, err = a.expandLocation(r, p, l, loc, o, names)
-			}
-			items = append(items, o)
-		}
-	}
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeList(w, "locations", items, a.meta(r, lr, total))
+			return a.expandLocation(r, p, l, loc, o, names)
+		})
 }
 
 // handleUserGet serves GET /v2/users/{id}: the caller or a user sharing an accessible location.
@@ -295,33 +284,22 @@ func (a *API) handleUserList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lr := a.parseList(r, p, userList)
-	var items []object
-	total := 0
-	if !lr.never {
-		q := lr.q
-		q.Limit, q.Offset = 0, 0
-		var users []*vault.User
-		users, _, err = a.svc.Store().ListUsers(r.Context(), p.MerchantID(), q)
-		users = slices.DeleteFunc(users, func(u *vault.User) bool { return !shareLocation(p, u) })
-		total = len(users)
-		start := min(lr.q.Offset, len(users))
-		page := users[start:min(start+lr.size, len(users))]
-		l := newLookups(a, p)
-		names := expandNames(r)
-		for _, u := range page {
+	serveList(a, w, r, p, lr, "users",
+		func(ctx context.Context, q vault.Query) ([]*vault.User, int, error) {
+			// Which users share a location is decided here, so the page is cut here too.
+			offset := q.Offset
+			q.Limit, q.Offset = 0, 0
+			users, _, err := a.svc.Store().ListUsers(ctx, p.MerchantID(), q)
 			if err != nil {
-				break
+				return nil, 0, err
 			}
-			var o object
-			o, err = a.expandUser(r, l, u, a.userObject(r, u), names)
-			items = append(items, o)
-		}
-	}
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeList(w, "users", items, a.meta(r, lr, total))
+			users = slices.DeleteFunc(users, func(u *vault.User) bool { return !shareLocation(p, u) })
+			start := min(offset, len(users))
+			return users[start:min(start+lr.size, len(users))], len(users), nil
+		},
+		func(l *lookups, u *vault.User, names []string) (object, error) {
+			return a.expandUser(r, l, u, a.userObject(r, u), names)
+		})
 }
 
 // handleProductTransactionGet serves GET /v2/producttransactions/{id}.
@@ -365,25 +343,11 @@ func (a *API) handleProductTransactionList(w http.ResponseWriter, r *http.Reques
 	if locs != nil {
 		lr.scope("location_id", locs)
 	}
-	var items []object
-	total := 0
-	if !lr.never {
-		var pts []*vault.ProductTransaction
-		pts, total, err = a.svc.Store().ListProductTransactions(r.Context(), p.MerchantID(), lr.q)
-		l := newLookups(a, p)
-		names := expandNames(r)
-		for _, pt := range pts {
-			if err != nil {
-				break
-			}
-			var o object
-			o, err = a.expandProduct(r, l, pt, a.productObject(r, pt), names)
-			items = append(items, o)
-		}
-	}
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeList(w, "producttransactions", items, a.meta(r, lr, total))
+	serveList(a, w, r, p, lr, "producttransactions",
+		func(ctx context.Context, q vault.Query) ([]*vault.ProductTransaction, int, error) {
+			return a.svc.Store().ListProductTransactions(ctx, p.MerchantID(), q)
+		},
+		func(l *lookups, pt *vault.ProductTransaction, names []string) (object, error) {
+			return a.expandProduct(r, l, pt, a.productObject(r, pt), names)
+		})
 }

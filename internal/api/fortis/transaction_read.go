@@ -1,6 +1,7 @@
 package fortis
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -315,29 +316,17 @@ func (a *API) handleTransactionList(w http.ResponseWriter, r *http.Request) {
 	lr.q.Filters = append(lr.q.Filters,
 		vault.Filter{Field: "api", Op: vault.OpIn, Values: []string{api}},
 		vault.Filter{Field: "status", Op: vault.OpIn, Values: settledStatuses})
-	var items []object
-	total := 0
-	if !lr.never {
-		var ts []*payments.Transaction
-		ts, total, err = a.opt.Payments.List(r.Context(), p, lr.q)
-		l := newLookups(a, p)
-		names := expandNames(r)
-		for _, t := range ts {
+	serveList(a, w, r, p, lr, "transactions",
+		func(ctx context.Context, q vault.Query) ([]*payments.Transaction, int, error) {
+			return a.opt.Payments.List(ctx, p, q)
+		},
+		func(l *lookups, t *payments.Transaction, names []string) (object, error) {
+			o, err := a.txnObject(r, t)
 			if err != nil {
-				break
+				return nil, err
 			}
-			var o object
-			if o, err = a.txnObject(r, t); err == nil {
-				o, err = a.expandTxn(r, l, t, o, names)
-			}
-			items = append(items, o)
-		}
-	}
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeList(w, "transactions", items, a.meta(r, lr, total))
+			return a.expandTxn(r, l, t, o, names)
+		})
 }
 
 // handleTransactionBINInfo serves GET /v2/transactions/{id}/bininfo: a cc transaction's BIN
