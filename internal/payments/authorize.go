@@ -383,7 +383,7 @@ func (s *Service) resolve(ctx context.Context, tx Tx, p *vault.Principal, loc *v
 			if err := vault.CheckRouting(p.Merchant, src.RoutingNumber); err != nil {
 				return nil, err
 			}
-			if !allDigits(src.Number) || len(src.Number) < 4 || len(src.Number) > 19 {
+			if !card.Digits(src.Number) || len(src.Number) < 4 || len(src.Number) > 19 {
 				return nil, vault.E(vault.Invalid, vault.Field("number"), vault.ErrFormat)
 			}
 			res.snapshot = CardSnapshot{LastFour: src.Number[len(src.Number)-4:], HolderName: src.HolderName}
@@ -400,7 +400,7 @@ func (s *Service) resolve(ctx context.Context, tx Tx, p *vault.Principal, loc *v
 		if exp.Expired(now) && !req.AcceptExpired {
 			return nil, vault.E(vault.Invalid, vault.Field("expiry"), vault.ErrExpired)
 		}
-		if src.CVV != "" && (!allDigits(src.CVV) || len(src.CVV) < 3 || len(src.CVV) > 4) {
+		if src.CVV != "" && (!card.Digits(src.CVV) || len(src.CVV) < 3 || len(src.CVV) > 4) {
 			return nil, vault.E(vault.Invalid, vault.Field("cvv"), vault.ErrFormat)
 		}
 	}

@@ -118,8 +118,6 @@ func rawCard(number string, exp card.Expiry) (CardSnapshot, error) {
 		PANLength: len(number), ExpMonth: exp.Month, ExpYear: exp.Year}, nil
 }
 
-func allDigits(s string) bool { return card.Digits(s) }
-
 // accountOf returns a transaction by id or api id (in locationID, which an api id needs),
 // together with its opened account number. A settlement, void or refund has the number of
 // the transaction it draws on. Kinds: NotFound.

@@ -174,7 +174,7 @@ func (a *API) parseVault(ctx context.Context, p *vault.Principal, in *input, fro
 		switch {
 		case e.failed("account_number"):
 		case !in.length("account_number", v, 4, 19):
-		case !allDigits(v):
+		case !card.Digits(v):
 			e.add("account_number", msgInvalid("account_number"))
 		case isCard && !validCard(v):
 			e.add("account_number", msgInvalid("account_number"))
@@ -271,7 +271,7 @@ func (a *API) parseVault(ctx context.Context, p *vault.Principal, in *input, fro
 	d.in.DLState = letters(in, "dl_state", 2)
 	dlPair(in, d.src.DLNumber != "", d.in.DLState != "")
 
-	if v := in.text("dob_year", 4, 4); v != "" && !allDigits(v) {
+	if v := in.text("dob_year", 4, 4); v != "" && !card.Digits(v) {
 		e.add("dob_year", msgInvalid("dob_year"))
 	} else {
 		d.in.DOBYear = v
@@ -307,7 +307,7 @@ func (a *API) parseVault(ctx context.Context, p *vault.Principal, in *input, fro
 		case v == "":
 			e.add("routing", msgRequired("routing"))
 		case !in.length("routing", v, 9, 9):
-		case !allDigits(v) || vault.CheckRouting(p.Merchant, v) != nil:
+		case !card.Digits(v) || vault.CheckRouting(p.Merchant, v) != nil:
 			e.add("routing", msgInvalid("routing"))
 		default:
 			d.in.RoutingNumber = v
@@ -389,7 +389,7 @@ func (a *API) vaultAPIID(ctx context.Context, p *vault.Principal, in *input, loc
 // billingPhone validates billing_phone: up to 10 digits.
 func billingPhone(in *input) string {
 	v := in.text("billing_phone", 1, 10)
-	if v != "" && !allDigits(v) {
+	if v != "" && !card.Digits(v) {
 		in.errs.add("billing_phone", msgInvalid("billing_phone"))
 		return ""
 	}
@@ -429,7 +429,7 @@ func dlPair(in *input, hasNumber, hasState bool) {
 // ssn4 validates ssn4: four digits.
 func ssn4(in *input) string {
 	v := in.text("ssn4", 0, 4)
-	if v != "" && (len(v) != 4 || !allDigits(v)) {
+	if v != "" && (len(v) != 4 || !card.Digits(v)) {
 		in.errs.add("ssn4", msgInvalid("ssn4"))
 		return ""
 	}

@@ -121,7 +121,7 @@ func (a *API) handleCardTicketCreate(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if v, _ := in.str("cvv"); v != "" && !e.failed("cvv") {
-			if in.length("cvv", v, 3, 4) && !allDigits(v) {
+			if in.length("cvv", v, 3, 4) && !card.Digits(v) {
 				e.add("cvv", msgInvalid("cvv"))
 			}
 			nt.CVV = v

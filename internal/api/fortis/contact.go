@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -158,7 +159,7 @@ func updateIfExists(in *input) bool {
 // phone validates a phone number of digits.
 func phone(in *input, f string, min, max int) string {
 	v := in.text(f, min, max)
-	if v != "" && !allDigits(v) {
+	if v != "" && !card.Digits(v) {
 		in.errs.add(f, msgInvalid(f))
 		return ""
 	}

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/payvault/payvault/internal/card"
 )
 
 // input is a request's attributes: the object inside the resource wrapper, with its values
@@ -124,7 +126,7 @@ func rawString(raw json.RawMessage) (string, bool) {
 // integerLiteral reports whether s is a JSON integer (no fraction, no exponent).
 func integerLiteral(s string) bool {
 	s = strings.TrimPrefix(s, "-")
-	return s != "" && allDigits(s)
+	return s != "" && card.Digits(s)
 }
 
 // boolean returns a boolean field: true/false, 1/0, "1"/"0" or "true"/"false". set is false
@@ -222,19 +224,6 @@ func (in *input) text(field string, min, max int) string {
 		return ""
 	}
 	return v
-}
-
-// allDigits reports whether s is one or more ASCII digits.
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // allLetters reports whether s is one or more ASCII letters.

@@ -188,7 +188,7 @@ func (a *API) parseTransaction(ctx context.Context, p *vault.Principal, in *inpu
 	d.billing.City = in.text("billing_city", 1, 36)
 	d.billing.State = letters(in, "billing_state", 2)
 	d.billing.Zip = zip(in, "billing_zip", 4, 12)
-	if v := in.text("billing_phone", 10, 10); v != "" && !allDigits(v) {
+	if v := in.text("billing_phone", 10, 10); v != "" && !card.Digits(v) {
 		e.add("billing_phone", msgInvalid("billing_phone"))
 	} else {
 		d.billing.Phone = v
@@ -283,7 +283,7 @@ func (a *API) parseTxnSource(ctx context.Context, p *vault.Principal, in *input,
 		d.src.TransactionAPIID = in.text("previous_transaction_api_id", 1, 64)
 	}
 	if v := in.text("cvv", 3, 4); v != "" && isCard {
-		if !allDigits(v) {
+		if !card.Digits(v) {
 			e.add("cvv", msgInvalid("cvv"))
 		} else {
 			d.src.CVV = v
@@ -297,7 +297,7 @@ func (a *API) parseTxnRaw(in *input, d *txnDraft, p *vault.Principal, isCard, is
 	v := in.text("account_number", 4, 19)
 	switch {
 	case v == "":
-	case !allDigits(v):
+	case !card.Digits(v):
 		e.add("account_number", msgInvalid("account_number"))
 	case isCard && !validCard(v):
 		e.add("account_number", msgInvalid("account_number"))
@@ -326,7 +326,7 @@ func (a *API) parseTxnRaw(in *input, d *txnDraft, p *vault.Principal, isCard, is
 	case r == "":
 		e.add("routing", msgRequired("routing"))
 	case !in.length("routing", r, 9, 9):
-	case !allDigits(r) || vault.CheckRouting(p.Merchant, r) != nil:
+	case !card.Digits(r) || vault.CheckRouting(p.Merchant, r) != nil:
 		e.add("routing", msgInvalid("routing"))
 	default:
 		d.src.RoutingNumber = r
@@ -429,7 +429,7 @@ func parseCents(v string) (int64, bool) {
 	neg := strings.HasPrefix(v, "-")
 	v = strings.TrimPrefix(v, "-")
 	whole, frac, hasFrac := strings.Cut(v, ".")
-	if !allDigits(whole) || len(whole) > 15 || (hasFrac && (len(frac) < 1 || len(frac) > 2 || !allDigits(frac))) {
+	if !card.Digits(whole) || len(whole) > 15 || (hasFrac && (len(frac) < 1 || len(frac) > 2 || !card.Digits(frac))) {
 		return 0, false
 	}
 	var n int64

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/payvault/payvault/internal/card"
 )
 
 // This file is the loose JSON layer of §1.3–1.4. A body is decoded into generic values with
@@ -263,7 +265,7 @@ func toInt(v any) (int, bool) {
 		if digits != "" && (digits[0] == '+' || digits[0] == '-') {
 			digits = digits[1:]
 		}
-		if !allDigits(digits) {
+		if !card.Digits(digits) {
 			return 0, false
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -357,18 +359,6 @@ func plainDecimal(n json.Number) (string, bool) {
 		return r.Num().String(), true
 	}
 	return strings.TrimRight(strings.TrimRight(r.FloatString(64+len(s)), "0"), "."), true
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
