@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -10,9 +9,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-
-	"github.com/payvault/payvault/internal/app"
-	"github.com/payvault/payvault/internal/logtest"
 )
 
 // payvault is a running server for the card-payment tests: the real app.Main on
@@ -25,28 +21,10 @@ type payvault struct {
 
 func startPayvault(t *testing.T) *payvault {
 	t.Helper()
-	log, capture := logtest.New(t)
-	m, err := app.Open(context.Background(), app.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, Out: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Listen(); err != nil {
-		m.Close()
-		t.Fatal(err)
-	}
-	c := m.Credentials
-	capture.Forbid(c.Paysafe.APIKeySecret, c.Paysafe.SingleUseKeySecret, c.Fortis.UserAPIKey, c.Fortis.TicketHashKey, m.AdminTokenGenerated, "5200400000000009", "4111111111111111")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		m.Close()
-	})
-	return &payvault{url: m.URL(), acct: c.Paysafe.AccountNumber,
+	s := MustServer(t)
+	s.logs.Forbid("5200400000000009", "4111111111111111")
+	c := s.main.Credentials
+	return &payvault{url: s.url, acct: c.Paysafe.AccountNumber,
 		basic: "Basic " + base64.StdEncoding.EncodeToString([]byte(c.Paysafe.APIKeyID+":"+c.Paysafe.APIKeySecret))}
 }
 

@@ -1,4 +1,4 @@
-package e2e_test
+package e2e
 
 import (
 	"context"
@@ -138,30 +138,13 @@ func (c *fortisClient) do(t *testing.T, method, path, body string, want int, hdr
 	return ans
 }
 
-// startFortis runs the real app.Main on 127.0.0.1:0 with a fresh data dir.
+// startFortis runs the real app.Main on 127.0.0.1:0 with a fresh data dir (MustServer), with
+// the Fortis examples' account numbers forbidden in its logs too.
 func startFortis(t *testing.T) (*app.Main, *logtest.Capture) {
 	t.Helper()
-	log, logs := logtest.New(t)
-	m, err := app.Open(context.Background(), app.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, Out: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		m.Close()
-	})
-	f := m.Credentials.Fortis
-	logs.Forbid(f.UserAPIKey, f.TicketHashKey, m.Credentials.Paysafe.APIKeySecret, m.Credentials.Paysafe.SingleUseKeySecret, m.AdminTokenGenerated, "700953657", "5454545454545454")
-	return m, logs
+	s := MustServer(t)
+	s.logs.Forbid("700953657", "5454545454545454")
+	return s.main, s.logs
 }
 
 // TestFortisEndToEnd runs the seed's two create examples verbatim, the browser ticket flow,

@@ -1,4 +1,4 @@
-package e2e_test
+package e2e
 
 import (
 	"encoding/json"
@@ -133,7 +133,7 @@ func TestFortisTransactionsEndToEnd(t *testing.T) {
 		v := c.do(t, "POST", "/v2/accountvaults", `{"accountvault":{`+loc+`,"payment_method":"cc","account_number":"5454545454545454","exp_date":"1230"}}`, 201, nil).record(t, "accountvault")
 		sale := txn(`"action":"sale","payment_method":"cc","transaction_amount":"2.00","account_vault_id":"`+v["id"].(string)+`"`, 201).record(t, "transaction")
 		req, _ := http.NewRequest("GET", base+"/admin/v1/merchants/"+m.Credentials.MerchantID+"/audit?limit=1000", nil)
-		req.Header.Set("Authorization", "Bearer "+m.AdminTokenGenerated)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

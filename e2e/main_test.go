@@ -26,13 +26,15 @@ type server struct {
 	admin string // admin is the admin token.
 }
 
+// adminToken is the admin API's token on every MustServer.
+const adminToken = "e2e-admin-token-0123456789abcdef"
+
 // MustServer starts payvault on a fresh data dir and stops it when the test ends. The sandbox
 // merchant's secrets and the admin token are forbidden in the logs.
 // Options, when given, adjust the configuration before the start.
 func MustServer(tb testing.TB, options ...func(*app.Config)) *server {
 	tb.Helper()
 	log, capture := logtest.New(tb)
-	const adminToken = "e2e-admin-token-0123456789abcdef"
 	cfg := app.Config{Listen: "127.0.0.1:0", DataDir: tb.TempDir(), Logger: log, AdminToken: adminToken, Out: io.Discard}
 	for _, o := range options {
 		o(&cfg)
