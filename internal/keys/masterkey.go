@@ -46,7 +46,13 @@ func ParseMasterKey(b64 string) (MasterKey, error) {
 	if s == "" {
 		return mk, errors.New("keys: master key is empty")
 	}
+	// Go's decoder skips CR and LF anywhere, even in strict mode; a key broken across lines
+	// is a damaged key file, not the key.
 	raw, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err == nil && strings.ContainsAny(s, "\r\n") {
+		clear(raw)
+		err = errors.New("line break inside")
+	}
 	if err != nil {
 		return mk, fmt.Errorf("keys: master key is not valid standard base64 (%d characters; want %d, e.g. from `openssl rand -base64 32`)",
 			len(s), base64.StdEncoding.EncodedLen(MasterKeySize))

@@ -3,6 +3,7 @@ package shamir
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"hash/crc32"
 	"log/slog"
 	"strconv"
@@ -98,6 +99,9 @@ func ParseShare(line string) (Share, error) {
 		return Share{}, errorf(ErrMalformed, "share x is not a number from 1 to %d", maxShares)
 	}
 	y, err := base64.RawURLEncoding.Strict().DecodeString(fields[3])
+	if err == nil && strings.ContainsAny(fields[3], "\r\n") {
+		err = errors.New("line break inside") // the decoder skips CR and LF, even in strict mode
+	}
 	if err != nil {
 		// The decoder's error names an offset into the share; drop it.
 		return Share{}, errorf(ErrMalformed, "share value is not unpadded base64url")
