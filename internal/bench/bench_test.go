@@ -169,15 +169,22 @@ func TestSeedResumes(t *testing.T) {
 	}
 }
 
-// TestTarget points the bench at a server it did not start, with the merchant's credentials.
-func TestTarget(t *testing.T) {
+// mustStartServer starts an in-process server of a tiny config and stops it when t ends.
+func mustStartServer(t *testing.T) *server {
+	t.Helper()
 	cfg := tiny(t)
 	cfg.ServerLog = serverLog(t)
 	srv, err := startServer(context.Background(), &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.stop()
+	t.Cleanup(srv.stop)
+	return srv
+}
+
+// TestTarget points the bench at a server it did not start, with the merchant's credentials.
+func TestTarget(t *testing.T) {
+	srv := mustStartServer(t)
 	target := tiny(t)
 	target.Target = "http://" + srv.addr
 	target.Credentials = srv.creds
@@ -253,13 +260,7 @@ func TestLoopbackDSN(t *testing.T) {
 }
 
 func TestListenerPID(t *testing.T) {
-	cfg := tiny(t)
-	cfg.ServerLog = serverLog(t)
-	srv, err := startServer(context.Background(), &cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.stop()
+	srv := mustStartServer(t)
 	_, port, _ := strings.Cut(srv.addr, ":")
 	var p int
 	for _, c := range port {
