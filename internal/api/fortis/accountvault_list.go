@@ -82,10 +82,8 @@ func expMMYY(v string) (string, bool) {
 
 // expandVault adds a vault's expands (§2.7) in the order requested.
 func (a *API) expandVault(r *http.Request, p *vault.Principal, l *lookups, in *vault.Instrument, o object, names []string) (object, error) {
-	var extra object
-	for _, n := range names {
-		var v any
-		var err error
+	return expand(o, names, func(n string) (v any, ok bool, err error) {
+		ok = true
 		switch n {
 		case "location":
 			v, err = l.locationObj(r, in.LocationID)
@@ -106,14 +104,10 @@ func (a *API) expandVault(r *http.Request, p *vault.Principal, l *lookups, in *v
 		case "account_vault_cau_logs":
 			v = []object{}
 		default:
-			continue
+			ok = false
 		}
-		if err != nil {
-			return nil, err
-		}
-		extra = append(extra, member{n, v})
-	}
-	return o.withBefore("_links", extra), nil
+		return v, ok, err
+	})
 }
 
 // handleAccountVaultList serves GET /v2/accountvaults: the primary location's active vaults,

@@ -268,10 +268,8 @@ func (a *API) addressedContact(r *http.Request, p *vault.Principal) (*vault.Prof
 
 // expandContact adds a contact's expands (§3.5).
 func (a *API) expandContact(r *http.Request, l *lookups, prof *vault.Profile, o object, names []string) (object, error) {
-	var extra object
-	for _, n := range names {
-		var v any
-		var err error
+	return expand(o, names, func(n string) (v any, ok bool, err error) {
+		ok = true
 		switch n {
 		case "location":
 			v, err = l.locationObj(r, prof.LocationID)
@@ -281,14 +279,10 @@ func (a *API) expandContact(r *http.Request, l *lookups, prof *vault.Profile, o 
 		case "notes":
 			v = []object{}
 		default:
-			continue
+			ok = false
 		}
-		if err != nil {
-			return nil, err
-		}
-		extra = append(extra, member{n, v})
-	}
-	return o.withBefore("_links", extra), nil
+		return v, ok, err
+	})
 }
 
 // handleContactGet serves GET /v2/contacts/{id}.

@@ -390,6 +390,22 @@ func writeList(w http.ResponseWriter, key string, items []object, meta object) {
 	writeJSON(w, http.StatusOK, object{{key, items}, {"meta", meta}})
 }
 
+// expand adds to o, before "_links", one member for each requested name that value knows
+// (ok), in the order requested; the first error stops it.
+func expand(o object, names []string, value func(name string) (v any, ok bool, err error)) (object, error) {
+	var extra object
+	for _, n := range names {
+		v, ok, err := value(n)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			extra = append(extra, member{n, v})
+		}
+	}
+	return o.withBefore("_links", extra), nil
+}
+
 // expandNames returns the expand parameter's names in order, without repeats.
 func expandNames(r *http.Request) []string {
 	var out []string

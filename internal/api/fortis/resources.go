@@ -122,10 +122,8 @@ var productList = &listDef{
 
 // expandLocation adds a location's expands (§3.2).
 func (a *API) expandLocation(r *http.Request, p *vault.Principal, l *lookups, loc *vault.Location, o object, names []string) (object, error) {
-	var extra object
-	for _, n := range names {
-		var v any
-		var err error
+	return expand(o, names, func(n string) (v any, ok bool, err error) {
+		ok = true
 		switch n {
 		case "product_transactions":
 			pts, _, err2 := a.svc.Store().ListProductTransactions(r.Context(), p.MerchantID(), vault.Query{
@@ -140,22 +138,16 @@ func (a *API) expandLocation(r *http.Request, p *vault.Principal, l *lookups, lo
 			v, err = l.locationObj(r, loc.ParentID)
 		case "created_user", "branding_domain", "developer_company", "product_recurring", "product_file", "terminal":
 		default:
-			continue
+			ok = false
 		}
-		if err != nil {
-			return nil, err
-		}
-		extra = append(extra, member{n, v})
-	}
-	return o.withBefore("_links", extra), nil
+		return v, ok, err
+	})
 }
 
 // expandUser adds a user's expands: its primary location and its accessible locations.
 func (a *API) expandUser(r *http.Request, l *lookups, u *vault.User, o object, names []string) (object, error) {
-	var extra object
-	for _, n := range names {
-		var v any
-		var err error
+	return expand(o, names, func(n string) (v any, ok bool, err error) {
+		ok = true
 		switch n {
 		case "primary_location":
 			v, err = l.locationObj(r, u.PrimaryLocationID)
@@ -164,7 +156,7 @@ func (a *API) expandUser(r *http.Request, l *lookups, u *vault.User, o object, n
 			for _, id := range u.LocationIDs {
 				loc, err2 := l.locationObj(r, id)
 				if err2 != nil {
-					return nil, err2
+					return nil, false, err2
 				}
 				if lo, ok := loc.(object); ok {
 					items = append(items, lo)
@@ -174,30 +166,21 @@ func (a *API) expandUser(r *http.Request, l *lookups, u *vault.User, o object, n
 		case "created_user":
 			v, err = l.userObj(r, u.CreatedUserID)
 		default:
-			continue
+			ok = false
 		}
-		if err != nil {
-			return nil, err
-		}
-		extra = append(extra, member{n, v})
-	}
-	return o.withBefore("_links", extra), nil
+		return v, ok, err
+	})
 }
 
 // expandProduct adds a product transaction's expands: its location.
 func (a *API) expandProduct(r *http.Request, l *lookups, pt *vault.ProductTransaction, o object, names []string) (object, error) {
-	var extra object
-	for _, n := range names {
+	return expand(o, names, func(n string) (any, bool, error) {
 		if n != "location" {
-			continue
+			return nil, false, nil
 		}
 		v, err := l.locationObj(r, pt.LocationID)
-		if err != nil {
-			return nil, err
-		}
-		extra = append(extra, member{n, v})
-	}
-	return o.withBefore("_links", extra), nil
+		return v, true, err
+	})
 }
 
 // handleLocationGet serves GET /v2/locations/{id}: an accessible location.

@@ -248,10 +248,8 @@ func (a *API) addressedTxn(r *http.Request, p *vault.Principal) (*payments.Trans
 
 // expandTxn adds a transaction's expands in the order requested.
 func (a *API) expandTxn(r *http.Request, l *lookups, t *payments.Transaction, o object, names []string) (object, error) {
-	var extra object
-	for _, n := range names {
-		var v any
-		var err error
+	return expand(o, names, func(n string) (v any, ok bool, err error) {
+		ok = true
 		switch n {
 		case "contact":
 			v, err = l.profileObj(r, t.ProfileID)
@@ -266,14 +264,10 @@ func (a *API) expandTxn(r *http.Request, l *lookups, t *payments.Transaction, o 
 				v, err = l.vaultObj(r, id.(string))
 			}
 		default:
-			continue
+			ok = false
 		}
-		if err != nil {
-			return nil, err
-		}
-		extra = append(extra, member{n, v})
-	}
-	return o.withBefore("_links", extra), nil
+		return v, ok, err
+	})
 }
 
 // handleTransactionGet serves GET /v2/transactions/{id}.
