@@ -21,12 +21,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/payvault/payvault/internal/logtest"
 	_ "modernc.org/sqlite"
 )
 
@@ -51,27 +51,10 @@ func TestMain(m *testing.M) {
 // server is a payvault serve subprocess.
 type server struct {
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *logtest.SyncBuffer
+	stderr *logtest.SyncBuffer
 	url    string
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var servingRE = regexp.MustCompile(`msg=serving addr=(\S+)`)
@@ -79,7 +62,7 @@ var servingRE = regexp.MustCompile(`msg=serving addr=(\S+)`)
 // MustServe starts `payvault serve` in dir with args and waits until it answers /healthz.
 func MustServe(tb testing.TB, dir string, env []string, args ...string) *server {
 	tb.Helper()
-	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	s := &server{stdout: &logtest.SyncBuffer{}, stderr: &logtest.SyncBuffer{}, done: make(chan error, 1)}
 	s.cmd = exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	s.cmd.Dir = dir
 	s.cmd.Env = append(os.Environ(), env...)
@@ -444,7 +427,7 @@ func TestSplitAndUnseal(t *testing.T) {
 	cmd := exec.Command(binary, "serve", "--listen", "127.0.0.1:0", "--unseal")
 	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader(shares[4] + "\n" + shares[0] + "\n" + shares[2] + "\n")
-	var errb syncBuffer
+	var errb logtest.SyncBuffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

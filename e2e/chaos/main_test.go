@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,29 +47,11 @@ func TestMain(m *testing.M) {
 	storetest.RunMainThen(m, func() { os.RemoveAll(dir) })
 }
 
-// syncBuffer is a goroutine-safe output buffer.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // node is one `payvault serve` subprocess.
 type node struct {
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *logtest.SyncBuffer
+	stderr *logtest.SyncBuffer
 	url    string
 	done   chan struct{}
 	err    error // err is Wait's answer, set before done closes.
@@ -88,7 +69,7 @@ type nodeConfig struct {
 // startNode starts `payvault serve` without waiting for it.
 func startNode(tb testing.TB, cfg nodeConfig) *node {
 	tb.Helper()
-	n := &node{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	n := &node{stdout: &logtest.SyncBuffer{}, stderr: &logtest.SyncBuffer{}, done: make(chan struct{})}
 	n.cmd = exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0"}, cfg.args...)...)
 	n.cmd.Dir = cfg.dir
 	n.cmd.Env = append(os.Environ(), cfg.env...)
