@@ -147,14 +147,11 @@ func startFortis(t *testing.T) (*app.Main, *logtest.Capture) {
 	return s.main, s.logs
 }
 
-// TestFortisEndToEnd runs the seed's two create examples verbatim, the browser ticket flow,
-// api-id addressing, list paging, filters and expands against a real server.
-func TestFortisEndToEnd(t *testing.T) {
-	m, logs := startFortis(t)
+// newFortisClient is a client of m's Fortis API as its sandbox user, validating every exchange
+// against the OpenAPI document m serves.
+func newFortisClient(t *testing.T, m *app.Main) *fortisClient {
+	t.Helper()
 	base := m.URL()
-	f := m.Credentials.Fortis
-
-	// The served OpenAPI document validates every exchange below.
 	resp, err := http.Get(base + "/v2/openapi.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +167,18 @@ func TestFortisEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &fortisClient{base: base, creds: f, router: router}
+	c := &fortisClient{base: base, creds: m.Credentials.Fortis, router: router}
+	return c
+}
+
+// TestFortisEndToEnd runs the seed's two create examples verbatim, the browser ticket flow,
+// api-id addressing, list paging, filters and expands against a real server.
+func TestFortisEndToEnd(t *testing.T) {
+	m, logs := startFortis(t)
+	base := m.URL()
+	f := m.Credentials.Fortis
+
+	c := newFortisClient(t, m) // the served OpenAPI document validates every exchange below
 
 	contact := c.do(t, "POST", "/v2/contacts", `{"contact":{"location_id":"`+f.LocationID+`","first_name":"John","last_name":"Smith","contact_api_id":"JS1"}}`, 201, nil).record(t, "contact")["id"].(string)
 	seed := func(body string) string {

@@ -2,14 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -23,23 +19,7 @@ func TestFortisTransactionsEndToEnd(t *testing.T) {
 	base := m.URL()
 	f := m.Credentials.Fortis
 	logs.Forbid("4012888888881881", "5454545454545454", "6011000995500000")
-
-	resp, err := http.Get(base + "/v2/openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	doc, err := openapi3.NewLoader().LoadFromData(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc.Servers = nil
-	router, err := legacy.NewRouter(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &fortisClient{base: base, creds: f, router: router}
+	c := newFortisClient(t, m)
 	loc := `"location_id":"` + f.LocationID + `"`
 	txn := func(fields string, want int) *fortisAnswer {
 		t.Helper()
