@@ -567,6 +567,29 @@ func (s *Service) GetInstrument(ctx context.Context, p *Principal, id string) (*
 	return in, nil
 }
 
+// GetProfileInstrument returns the active instrument id of a kind under profile profileID.
+// Kinds: NotFound, naming the profile when it is missing or out of reach, else the instrument.
+func (s *Service) GetProfileInstrument(ctx context.Context, p *Principal, profileID, id, kind string) (*Instrument, error) {
+	const op = "vault.GetProfileInstrument"
+	in, err := s.GetInstrument(ctx, p, id)
+	if err == nil && in.Active() && in.ProfileID == profileID && in.Kind == kind && p.Allowed == nil {
+		// One read: deleting a profile deletes or detaches its instruments in the same
+		// transaction, so an active instrument of the profile proves the profile exists, and
+		// a merchant-wide principal reaches every location.
+		return in, nil
+	}
+	if err := s.CheckProfile(ctx, p, profileID); err != nil {
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !in.Active() || in.ProfileID != profileID || in.Kind != kind {
+		return nil, E(op, NotFound, ID(id))
+	}
+	return in, nil
+}
+
 // SecretUpdate replaces sealed fields on update; a nil field keeps its value and an empty
 // one clears it.
 type SecretUpdate struct {

@@ -172,7 +172,7 @@ func (a *API) handleBankAccountCreate(k bankKind) handlerFunc {
 // handleBankAccountGet answers GET /customervault/v1/profiles/{p}/{kind}bankaccounts/{id}.
 func (a *API) handleBankAccountGet(k bankKind) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
-		in, err := a.profileInstrument(r.Context(), p, r.PathValue("p"), r.PathValue("id"), k.kind)
+		in, err := a.vault.GetProfileInstrument(r.Context(), p, r.PathValue("p"), r.PathValue("id"), k.kind)
 		if err != nil {
 			return err
 		}
@@ -191,7 +191,7 @@ func (a *API) handleBankAccountGet(k bankKind) handlerFunc {
 func (a *API) handleBankAccountUpdate(k bankKind) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
 		pid, id := r.PathValue("p"), r.PathValue("id")
-		if _, err := a.profileInstrument(r.Context(), p, pid, id, k.kind); err != nil {
+		if _, err := a.vault.GetProfileInstrument(r.Context(), p, pid, id, k.kind); err != nil {
 			return err
 		}
 		o, err := readObject(r)
@@ -243,7 +243,7 @@ func keep(dst *string, v string) {
 // and removes the account's mandates with it.
 func (a *API) handleBankAccountDelete(k bankKind) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
-		in, err := a.profileInstrument(r.Context(), p, r.PathValue("p"), r.PathValue("id"), k.kind)
+		in, err := a.vault.GetProfileInstrument(r.Context(), p, r.PathValue("p"), r.PathValue("id"), k.kind)
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,6 @@
 package paysafe
 
 import (
-	"context"
 	"net/http"
 	"strings"
 
@@ -125,29 +124,6 @@ func (a *API) handleCardCreate(w http.ResponseWriter, r *http.Request, p *vault.
 	return nil
 }
 
-// profileInstrument returns an active instrument of a kind under a profile the principal can
-// reach: 404/5269 naming the profile when it is missing, else naming the instrument.
-func (a *API) profileInstrument(ctx context.Context, p *vault.Principal, profileID, id, kind string) (*vault.Instrument, error) {
-	in, err := a.vault.GetInstrument(ctx, p, id)
-	if err == nil && in.Active() && in.ProfileID == profileID && in.Kind == kind && p.Allowed == nil {
-		// One read: deleting a profile deletes or detaches its instruments in the same
-		// transaction, so an active instrument of the profile proves the profile exists, and
-		// a merchant-wide key reaches every location. Otherwise the profile is checked first,
-		// so that a missing profile answers as one.
-		return in, nil
-	}
-	if err := a.vault.CheckProfile(ctx, p, profileID); err != nil {
-		return nil, err
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !in.Active() || in.ProfileID != profileID || in.Kind != kind {
-		return nil, notFound(id)
-	}
-	return in, nil
-}
-
 // belongs is an update's guard: the instrument must still be of the kind and profile the
 // path names.
 func belongs(in *vault.Instrument, profileID, kind string) error {
@@ -159,7 +135,7 @@ func belongs(in *vault.Instrument, profileID, kind string) error {
 
 // handleCardGet answers GET /customervault/v1/profiles/{p}/cards/{id}.
 func (a *API) handleCardGet(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
-	in, err := a.profileInstrument(r.Context(), p, r.PathValue("p"), r.PathValue("id"), vault.KindCard)
+	in, err := a.vault.GetProfileInstrument(r.Context(), p, r.PathValue("p"), r.PathValue("id"), vault.KindCard)
 	if err != nil {
 		return err
 	}
@@ -172,7 +148,7 @@ func (a *API) handleCardGet(w http.ResponseWriter, r *http.Request, p *vault.Pri
 // default only when given.
 func (a *API) handleCardUpdate(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
 	pid, id := r.PathValue("p"), r.PathValue("id")
-	if _, err := a.profileInstrument(r.Context(), p, pid, id, vault.KindCard); err != nil {
+	if _, err := a.vault.GetProfileInstrument(r.Context(), p, pid, id, vault.KindCard); err != nil {
 		return err
 	}
 	o, err := readObject(r)
@@ -206,7 +182,7 @@ func (a *API) handleCardUpdate(w http.ResponseWriter, r *http.Request, p *vault.
 // handleCardDelete answers DELETE /customervault/v1/profiles/{p}/cards/{id}; when it was the
 // default card, the oldest remaining card becomes the default.
 func (a *API) handleCardDelete(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
-	in, err := a.profileInstrument(r.Context(), p, r.PathValue("p"), r.PathValue("id"), vault.KindCard)
+	in, err := a.vault.GetProfileInstrument(r.Context(), p, r.PathValue("p"), r.PathValue("id"), vault.KindCard)
 	if err != nil {
 		return err
 	}

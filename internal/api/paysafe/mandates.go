@@ -25,7 +25,7 @@ func (a *API) mandateRoutes() {
 func (a *API) handleMandateCreate(k bankKind) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
 		pid := r.PathValue("p")
-		in, err := a.profileInstrument(r.Context(), p, pid, r.PathValue("bankId"), k.kind)
+		in, err := a.vault.GetProfileInstrument(r.Context(), p, pid, r.PathValue("bankId"), k.kind)
 		if err != nil {
 			return err
 		}
