@@ -181,3 +181,20 @@ func (ty Type) isAuthorization() bool {
 	}
 	return false
 }
+
+// EncodeExtras returns a vendor API's own fields of a transaction (a struct of that API) as the
+// Extras blob the core keeps without reading it.
+func EncodeExtras(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// DecodeExtras reads t's Extras as T, a vendor API's extras struct; a transaction another API
+// made, or one without extras, gives T's zero value.
+func DecodeExtras[T any](t *Transaction) T {
+	var x T
+	if len(t.Extras) > 0 {
+		json.Unmarshal(t.Extras, &x)
+	}
+	return x
+}

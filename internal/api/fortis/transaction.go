@@ -69,19 +69,6 @@ type txnExtras struct {
 	VaultCheck bool `json:"vault_check,omitempty"`
 }
 
-func (x txnExtras) raw() json.RawMessage {
-	b, _ := json.Marshal(x)
-	return b
-}
-
-func extrasOf(t *payments.Transaction) txnExtras {
-	var x txnExtras
-	if len(t.Extras) > 0 {
-		json.Unmarshal(t.Extras, &x)
-	}
-	return x
-}
-
 // txnDraft is a validated POST /v2/transactions.
 type txnDraft struct {
 	action   string
@@ -548,7 +535,7 @@ func (a *API) authorize(ctx context.Context, p *vault.Principal, d *txnDraft) (*
 	req := payments.AuthRequest{
 		API: api, Type: d.ty, Location: d.loc, Amount: d.amount, APIID: d.apiID, OrderNum: d.orderNum,
 		ProductTransactionID: d.ptID, PaymentMethod: d.method, Source: d.src, ProfileID: d.profile,
-		AcceptExpired: true, Extras: d.extras.raw(),
+		AcceptExpired: true, Extras: payments.EncodeExtras(d.extras),
 	}
 	if d.billing != (payments.Billing{}) {
 		b := d.billing
@@ -592,6 +579,6 @@ func (a *API) refund(ctx context.Context, p *vault.Principal, d *txnDraft) (*pay
 	}
 	return a.opt.Payments.Refund(ctx, p, payments.FollowUp{
 		API: api, Location: d.loc, ParentID: parent.ID, Amount: d.amount, APIID: d.apiID,
-		OrderNum: d.orderNum, Extras: d.extras.raw(),
+		OrderNum: d.orderNum, Extras: payments.EncodeExtras(d.extras),
 	})
 }

@@ -76,7 +76,7 @@ func mustAtoi(s string) any {
 // txnObject is a transaction's representation (§3.7), without expands. exp_date is stored
 // but never shown.
 func (a *API) txnObject(r *http.Request, t *payments.Transaction) (object, error) {
-	x := extrasOf(t)
+	x := payments.DecodeExtras[txnExtras](t)
 	isCard := t.PaymentMethod == payments.MethodCard
 	var firstSix, routing, accountType, achSec any
 	if isCard {

@@ -83,7 +83,7 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request, p *vault.Princip
 	t, err := a.cfg.Payments.Authorize(r.Context(), p, payments.AuthRequest{
 		API: api, Type: ty, Location: loc, Amount: in.amount, SettleWithAuth: in.settleWithAuth,
 		MerchantRefNum: in.ref, DupCheck: in.dupCheck, Source: in.card.source(), Billing: in.billing,
-		Extras: in.extras.raw(),
+		Extras: payments.EncodeExtras(in.extras),
 	})
 	if err != nil {
 		return a.failTxn(w, r, p, loc, stub, in.extras, a.paymentError(r, err, ty))
@@ -196,7 +196,7 @@ func (a *API) followUp(w http.ResponseWriter, r *http.Request, p *vault.Principa
 		return a.failTxn(w, r, p, loc, stub, in.extras, err)
 	}
 	fu := payments.FollowUp{API: api, Location: loc, ParentID: parent.ID, Amount: in.amount,
-		MerchantRefNum: in.ref, DupCheck: in.dupCheck, Extras: in.extras.raw()}
+		MerchantRefNum: in.ref, DupCheck: in.dupCheck, Extras: payments.EncodeExtras(in.extras)}
 	var t *payments.Transaction
 	switch ty {
 	case payments.TypeSettlement:
@@ -468,7 +468,7 @@ func (a *API) failTxn(w http.ResponseWriter, r *http.Request, p *vault.Principal
 		return e
 	}
 	x.FieldErrors, x.ErrorMessage = e.FieldErrors, e.Message
-	stub.ErrorCode, stub.Extras = e.Code, x.raw()
+	stub.ErrorCode, stub.Extras = e.Code, payments.EncodeExtras(x)
 	if rerr := a.cfg.Payments.RecordFailed(r.Context(), p, loc, stub); rerr != nil {
 		a.log.LogAttrs(r.Context(), slog.LevelError, "paysafe: recording a refused transaction failed",
 			slog.String("id", httpx.InfoFrom(r.Context()).ID), slog.String("err", rerr.Error()))

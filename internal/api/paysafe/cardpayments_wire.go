@@ -73,21 +73,6 @@ type txnExtras struct {
 	ErrorMessage       string                `json:"errorMessage,omitempty"`
 }
 
-// raw returns x as the core's extras blob.
-func (x txnExtras) raw() json.RawMessage {
-	b, _ := json.Marshal(x)
-	return b
-}
-
-// extrasOf reads a transaction's Paysafe extras; a transaction another API made has none.
-func extrasOf(t *payments.Transaction) txnExtras {
-	var x txnExtras
-	if len(t.Extras) > 0 {
-		json.Unmarshal(t.Extras, &x)
-	}
-	return x
-}
-
 // paymentCard is the card of a payment request: a token, or a raw card.
 type paymentCard struct {
 	token      string
@@ -490,7 +475,7 @@ func (a *API) txnError(r *http.Request, t *payments.Transaction) *errorObject {
 
 // failure is the Paysafe error a FAILED transaction carries.
 func (a *API) failure(t *payments.Transaction) *apiError {
-	x := extrasOf(t)
+	x := payments.DecodeExtras[txnExtras](t)
 	code := t.ErrorCode
 	if _, ok := codeTable[code]; !ok {
 		code = "1000"
@@ -500,7 +485,7 @@ func (a *API) failure(t *payments.Transaction) *apiError {
 
 // toAuthJSON renders an auth; settlement is its settlement-on-approval, shown on create.
 func (a *API) toAuthJSON(r *http.Request, t *payments.Transaction, settlement *payments.Transaction, mode render) authJSON {
-	x := extrasOf(t)
+	x := payments.DecodeExtras[txnExtras](t)
 	c := a.txnCard(t)
 	out := authJSON{
 		Links: []link{a.selfLink(r, t)}, ID: t.ID, MerchantRefNum: t.MerchantRefNum, TxnTime: timestamp(t.TxnTime),
@@ -540,7 +525,7 @@ func (a *API) toSimpleJSON(r *http.Request, t *payments.Transaction) simpleTxnJS
 
 // toVerificationJSON renders a verification.
 func (a *API) toVerificationJSON(r *http.Request, t *payments.Transaction, mode render) verificationJSON {
-	x := extrasOf(t)
+	x := payments.DecodeExtras[txnExtras](t)
 	c := a.txnCard(t)
 	out := verificationJSON{
 		Links: []link{a.selfLink(r, t)}, ID: t.ID, MerchantRefNum: t.MerchantRefNum, TxnTime: timestamp(t.TxnTime),
