@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strings"
 	"time"
 
@@ -158,6 +160,35 @@ func (t *tx) UpdateInstrument(ctx context.Context, in *vault.Instrument) error {
 		return err
 	}
 	return t.audit(ctx, in.MerchantID, vault.AuditAccountUpdate, "instrument", in.ID)
+}
+
+// unverifiedCard is the condition of UnverifiedCard and SetCardVerified.
+const unverifiedCard = "merchant_id = ? AND id = ? AND kind = 'card' AND deleted_at = 0 AND stored_credential_status <> 'VERIFIED'"
+
+// UnverifiedCard implements vault.Tx.
+func (t *tx) UnverifiedCard(ctx context.Context, merchantID, id string) (string, bool, error) {
+	var profileID string
+	err := t.row(ctx, "SELECT profile_id FROM instruments WHERE "+unverifiedCard, merchantID, id).Scan(&profileID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, mapErr("sqlstore.UnverifiedCard", err)
+	}
+	return profileID, true, nil
+}
+
+// SetCardVerified implements vault.Tx. It sets one column, which no index holds, so it costs
+// a fraction of UpdateInstrument, which rewrites every column and index entry of the row.
+func (t *tx) SetCardVerified(ctx context.Context, merchantID, id string) error {
+	res, err := t.exec(ctx, "UPDATE instruments SET stored_credential_status = 'VERIFIED' WHERE "+unverifiedCard, merchantID, id)
+	if err != nil {
+		return mapErr("sqlstore.SetCardVerified", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return mapErr("sqlstore.SetCardVerified", err)
+	}
+	return t.audit(ctx, merchantID, vault.AuditAccountUpdate, "instrument", id)
 }
 
 // DeleteInstrument implements vault.Tx.

@@ -154,6 +154,12 @@ type Tx interface {
 	UpdateInstrument(ctx context.Context, in *Instrument) error
 	// DeleteInstrument marks an instrument deleted.
 	DeleteInstrument(ctx context.Context, merchantID, id string, at time.Time) error
+	// UnverifiedCard reports whether id is an active card not yet marked VERIFIED, and its
+	// profile (""), reading nothing else.
+	UnverifiedCard(ctx context.Context, merchantID, id string) (profileID string, ok bool, err error)
+	// SetCardVerified marks id VERIFIED if it is still an active card not marked yet; it
+	// changes no other column.
+	SetCardVerified(ctx context.Context, merchantID, id string) error
 	// FindInstrumentByFingerprint returns the profile's active instrument of a kind whose
 	// fingerprint is any of fps.
 	FindInstrumentByFingerprint(ctx context.Context, merchantID, profileID, kind string, fps []string) (*Instrument, error)
