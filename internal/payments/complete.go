@@ -111,6 +111,9 @@ func (s *Service) approve(ctx context.Context, tx Tx, t *Transaction, out *Outco
 			if err := tx.InsertTransaction(ctx, st); err != nil {
 				return err
 			}
+			settled := *st
+			settled.applyBatch(now)
+			t.Settled = &settled
 		}
 	case TypeSale:
 		t.Available = t.Amount

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/payments"
@@ -196,6 +197,9 @@ func TestAuthorizeSources(t *testing.T) {
 		if card.StoredCredentialStatus != "VERIFIED" {
 			t.Errorf("card status %s after an approved auth", card.StoredCredentialStatus)
 		}
+		if !card.Modified.Equal(in.Modified) || card.HolderName != in.HolderName || card.DefaultCard != in.DefaultCard {
+			t.Errorf("marking the card VERIFIED changed more than its status: %+v, was %+v", card, in)
+		}
 		// The request's billing wins over the card's.
 		got, err = e.ps.Authorize(e.ctx, e.Principal, payments.AuthRequest{API: "test", Type: payments.TypeAuth, Location: e.loc, Amount: 100,
 			Source: payments.Source{Token: in.Token}, Billing: &payments.Billing{Street: "10 Main", Country: "US"}})
@@ -268,6 +272,13 @@ func TestMoneyRules(t *testing.T) {
 		st, err := e.ps.Settlement(ctx, p, e.loc.ID, a.ID)
 		if err != nil || st.Status != payments.StatusPending || st.Available != 400 || st.ParentID != a.ID || !st.SettleWithAuth {
 			t.Fatalf("settlement by auth id = %+v, %v", st, err)
+		}
+		// Authorize hands back the settlement it made, as Settlement reads it.
+		if d := cmp.Diff(st, a.Settled, cmpopts.EquateEmpty()); d != "" {
+			t.Errorf("auth's Settled (-read +returned)\n%s", d)
+		}
+		if again, _ := e.ps.Get(ctx, p, e.loc.ID, a.ID); again.Settled != nil {
+			t.Errorf("an auth read back has Settled %+v", again.Settled)
 		}
 		if _, err := e.ps.Settle(ctx, p, e.follow(0, a.ID)); !errors.Is(err, payments.ErrNothingLeft) {
 			t.Errorf("settle a settled auth: %v", err)

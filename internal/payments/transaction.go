@@ -112,6 +112,11 @@ type Transaction struct {
 	CompletesAt time.Time // CompletesAt is when a PENDING settlement or refund is batched (COMPLETED).
 	Created     time.Time
 	Modified    time.Time
+
+	// Settled is, on an auth that Authorize returns approved with SettleWithAuth, the
+	// settlement its approval created, as Settlement would return it. It is not stored: a
+	// transaction read back has none.
+	Settled *Transaction
 }
 
 // CardSnapshot is a card's safe-to-show data as it was when a transaction ran.

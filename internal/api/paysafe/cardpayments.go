@@ -96,8 +96,8 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request, p *vault.Princip
 		writeOK(w, a.toVerificationJSON(r, t, renderCreate))
 		return nil
 	}
-	var st *payments.Transaction
-	if t.SettleWithAuth {
+	st := t.Settled
+	if t.SettleWithAuth && st == nil {
 		if st, err = a.cfg.Payments.Settlement(r.Context(), p, loc.ID, t.ID); err != nil {
 			return err
 		}
