@@ -263,17 +263,17 @@ func (t *tx) SetDefaultCard(ctx context.Context, merchantID, profileID, id strin
 
 // DetachProfileInstruments implements vault.Tx.
 func (t *tx) DetachProfileInstruments(ctx context.Context, merchantID, profileID string) error {
-	_, err := t.exec(ctx, "UPDATE instruments SET profile_id = '', default_card = FALSE, billing_address_id = '' WHERE merchant_id = ? AND profile_id = ?", merchantID, profileID)
+	_, err := t.exec(ctx, "UPDATE instruments SET profile_id = '', default_card = FALSE, billing_address_id = '' WHERE merchant_id = ? AND profile_id = ?"+onProfile(profileID), merchantID, profileID)
 	return mapErr("sqlstore.DetachProfileInstruments", err)
 }
 
 // DeleteProfileInstruments implements vault.Tx.
 func (t *tx) DeleteProfileInstruments(ctx context.Context, merchantID, profileID string, at time.Time) error {
-	ids, err := t.ids(ctx, "SELECT id FROM instruments WHERE merchant_id = ? AND profile_id = ? AND deleted_at = 0", merchantID, profileID)
+	ids, err := t.ids(ctx, "SELECT id FROM instruments WHERE merchant_id = ? AND profile_id = ? AND deleted_at = 0"+onProfile(profileID), merchantID, profileID)
 	if err != nil {
 		return err
 	}
-	if _, err := t.exec(ctx, "UPDATE instruments SET deleted_at = ?, default_card = FALSE WHERE merchant_id = ? AND profile_id = ? AND deleted_at = 0", toMS(at), merchantID, profileID); err != nil {
+	if _, err := t.exec(ctx, "UPDATE instruments SET deleted_at = ?, default_card = FALSE WHERE merchant_id = ? AND profile_id = ? AND deleted_at = 0"+onProfile(profileID), toMS(at), merchantID, profileID); err != nil {
 		return mapErr("sqlstore.DeleteProfileInstruments", err)
 	}
 	for _, id := range ids {

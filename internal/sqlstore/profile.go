@@ -157,7 +157,7 @@ func (t *tx) UpdateAddress(ctx context.Context, a *vault.Address) error {
 
 // DeleteAddress implements vault.Tx.
 func (t *tx) DeleteAddress(ctx context.Context, merchantID, profileID, id string) error {
-	if _, err := t.exec(ctx, "UPDATE instruments SET billing_address_id = '' WHERE merchant_id = ? AND profile_id = ? AND billing_address_id = ?", merchantID, profileID, id); err != nil {
+	if _, err := t.exec(ctx, "UPDATE instruments SET billing_address_id = '' WHERE merchant_id = ? AND profile_id = ? AND billing_address_id = ?"+onProfile(profileID), merchantID, profileID, id); err != nil {
 		return mapErr("sqlstore.DeleteAddress", err)
 	}
 	return t.execOne(ctx, "sqlstore.DeleteAddress", id, "DELETE FROM addresses WHERE merchant_id = ? AND profile_id = ? AND id = ?", merchantID, profileID, id)
