@@ -324,7 +324,13 @@ func (q *q) forUpdate() string {
 // rebinder rewrites ? placeholders to $n for PostgreSQL, caching each query.
 type rebinder struct{ m sync.Map }
 
+// observeSQL, when set (by tests), sees every statement the store runs, as written.
+var observeSQL atomic.Pointer[func(query string)]
+
 func (r *rebinder) bind(d Dialect, query string) string {
+	if f := observeSQL.Load(); f != nil {
+		(*f)(query)
+	}
 	if d != Postgres {
 		return query
 	}

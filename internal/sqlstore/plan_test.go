@@ -1,0 +1,69 @@
+package sqlstore_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
+)
+
+// TestProfileStatementsUseProfileIndex runs the store conformance suite on SQLite, keeps every
+// statement over instruments that names a profile (profile_id = ?), and asks SQLite for its
+// plan: each must reach the rows through the profile index or the primary key. One that does
+// not reads every instrument of the merchant, which on a large store stalls the one writer
+// (deleting a profile did, before the statements restated the index's condition).
+func TestProfileStatementsUseProfileIndex(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		stmts = map[string]bool{}
+	)
+	stop := sqlstore.ObserveSQL(func(q string) {
+		if strings.Contains(q, "instruments") && strings.Contains(q, "profile_id = ?") {
+			mu.Lock()
+			stmts[q] = true
+			mu.Unlock()
+		}
+	})
+	t.Run("conformance", func(t *testing.T) { storetest.Run(t, MustSQLite) })
+	stop()
+
+	db := MustSQLite(t).(*sqlstore.Store).DB()
+	ctx := context.Background()
+	var seen []string
+	for q := range stmts {
+		seen = append(seen, q)
+	}
+	slices.Sort(seen)
+	for _, q := range seen {
+		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, make([]any, strings.Count(q, "?"))...)
+		if err != nil {
+			t.Errorf("explain %s: %v", q, err)
+			continue
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		for _, step := range plan {
+			if strings.Contains(step, " instruments ") && !strings.Contains(step, "instruments_profile") &&
+				!strings.Contains(step, "sqlite_autoindex_instruments_1") {
+				t.Errorf("%s\nplan: %s", q, strings.Join(plan, "; "))
+				break
+			}
+		}
+	}
+	if len(seen) < 5 {
+		t.Errorf("only %d statements over a profile's instruments seen: %q", len(seen), seen)
+	}
+	t.Logf("%d statements checked", len(seen))
+}
