@@ -200,31 +200,13 @@ func (t *tx) DeleteInstrument(ctx context.Context, merchantID, id string, at tim
 	return t.audit(ctx, merchantID, vault.AuditAccountDelete, "instrument", id)
 }
 
-// FindInstrumentByFingerprint implements vault.Tx.
-func (t *tx) FindInstrumentByFingerprint(ctx context.Context, merchantID, profileID, kind string, fps []string) (*vault.Instrument, error) {
-	if len(fps) == 0 {
-		return nil, vault.E("sqlstore.FindInstrumentByFingerprint", vault.NotFound)
-	}
-	args := []any{merchantID, profileID, kind}
-	ph := ""
-	for i, fp := range fps {
-		if i > 0 {
-			ph += ", "
-		}
-		ph += "?"
-		args = append(args, fp)
-	}
-	return t.getInstrument(ctx, "sqlstore.FindInstrumentByFingerprint", "",
-		"merchant_id = ? AND profile_id = ? AND kind = ? AND deleted_at = 0 AND fingerprint <> '' AND fingerprint IN ("+ph+") ORDER BY created_at LIMIT 1", args...)
-}
-
 // CheckProfileInstruments implements vault.Tx.
 func (t *tx) CheckProfileInstruments(ctx context.Context, merchantID, profileID, kind string, fps []string) (string, bool, error) {
 	const op = "sqlstore.CheckProfileInstruments"
 	if profileID == "" {
 		return "", false, vault.E(op, vault.Invalid, vault.Field("profile_id"), vault.ErrRequired)
 	}
-	cond := "merchant_id = ? AND profile_id = ? AND kind = ? AND deleted_at = 0"
+	cond := "merchant_id = ? AND profile_id = ? AND kind = ? AND deleted_at = 0" + onProfile(profileID)
 	dup := "''"
 	var args []any
 	if len(fps) > 0 {
@@ -237,7 +219,7 @@ func (t *tx) CheckProfileInstruments(ctx context.Context, merchantID, profileID,
 	args = append(args, merchantID, profileID, kind)
 	var dupID string
 	var has bool
-	err := t.row(ctx, "SELECT COALESCE("+dup+", ''), EXISTS (SELECT 1 FROM instruments WHERE "+cond+onProfile(profileID)+")", args...).Scan(&dupID, &has)
+	err := t.row(ctx, "SELECT COALESCE("+dup+", ''), EXISTS (SELECT 1 FROM instruments WHERE "+cond+")", args...).Scan(&dupID, &has)
 	if err != nil {
 		return "", false, mapErr(op, err)
 	}

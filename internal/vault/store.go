@@ -160,9 +160,6 @@ type Tx interface {
 	// SetCardVerified marks id VERIFIED if it is still an active card not marked yet; it
 	// changes no other column.
 	SetCardVerified(ctx context.Context, merchantID, id string) error
-	// FindInstrumentByFingerprint returns the profile's active instrument of a kind whose
-	// fingerprint is any of fps.
-	FindInstrumentByFingerprint(ctx context.Context, merchantID, profileID, kind string, fps []string) (*Instrument, error)
 	// CheckProfileInstruments answers, in one statement, what a new instrument of a kind on a
 	// profile needs to know: the id of the profile's oldest active instrument of that kind
 	// whose fingerprint is one of fps ("" when none, or when fps is empty), and whether the
