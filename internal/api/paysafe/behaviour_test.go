@@ -230,3 +230,25 @@ func TestDefaultLocation(t *testing.T) {
 		t.Errorf("profile in %s, card in %s; the default location is %s", prof.LocationID, in.LocationID, m.DefaultLocationID)
 	}
 }
+
+// TestCardCreateUnknownProfile: a card posted to a profile that does not exist, or no longer
+// does, is a 404 naming the profile, whether its body is valid or not (the create reads the
+// profile itself; only a refused request looks it up first).
+func TestCardCreateUnknownProfile(t *testing.T) {
+	e := MustEnv(t)
+	gone := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles", body: `{"merchantCustomerId":"gone","locale":"en_US"}`}).str("id")
+	e.must(t, 200, call{method: "DELETE", path: "/customervault/v1/profiles/" + gone})
+	for _, pid := range []string{gone, "0f5e5b9a-0000-4000-8000-000000000000"} {
+		for _, body := range []string{
+			`{"cardNum":"4111111111111111","cardExpiry":{"month":1,"year":2040}}`,
+			`{"cardNum":"4111111111111112","cardExpiry":{"month":1,"year":2040}}`,
+			`{"cardNum":"9999999999999995","cardExpiry":{"month":1,"year":2040}}`,
+			`{"cardNum":`,
+		} {
+			r := e.do(t, call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/cards", body: body, loose: true})
+			if r.status != 404 || r.code() != "5269" || !strings.HasSuffix(r.body["error"].(map[string]any)["message"].(string), pid) {
+				t.Errorf("%s on %s: %d %s", body, pid, r.status, r.raw)
+			}
+		}
+	}
+}

@@ -99,25 +99,33 @@ func (c cardInput) instrument(opt *vault.CreateOptions) (*vault.Instrument, vaul
 // from a single-use token. A number already on a card of the profile is 409/7503.
 func (a *API) handleCardCreate(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
 	pid := r.PathValue("p")
-	if err := a.vault.CheckProfile(r.Context(), p, pid); err != nil {
+	// An unknown profile is a 404 whatever the body holds. The create itself finds the
+	// profile, so a valid request reads it once; the others look it up before they answer.
+	profileErr := func(err error) error {
+		if perr := a.vault.CheckProfile(r.Context(), p, pid); perr != nil {
+			return perr
+		}
 		return err
 	}
 	o, err := readObject(r)
 	if err != nil {
-		return err
+		return profileErr(err)
 	}
 	c := a.readCard(o, cardCreate)
 	if err := o.errs.err(); err != nil {
-		return err
+		return profileErr(err)
 	}
 	if err := c.brandError(); err != nil {
-		return err
+		return profileErr(err)
 	}
 	opt := vault.CreateOptions{CheckDuplicate: true, Default: c.def}
 	in, src := c.instrument(&opt)
 	in.ProfileID = pid
 	out, err := a.vault.CreateInstrument(r.Context(), p, in, src, opt)
 	if err != nil {
+		if ve := vault.AsError(err); ve != nil && ve.Kind == vault.Invalid && ve.Field == "profile_id" {
+			return profileErr(wireCtx{kind: vault.KindCard}.wrap(err))
+		}
 		return wireCtx{kind: vault.KindCard}.wrap(err)
 	}
 	a.writeCreated(w, r, "/customervault/v1/profiles/"+pid+"/cards/"+out.ID, a.toCardJSON(out))
