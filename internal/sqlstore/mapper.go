@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // col maps one column to a pointer into a Go value. The pointer is a scan destination and,
@@ -17,6 +20,10 @@ type col struct {
 
 // names returns the comma-separated column names.
 func names(cs []col) string {
+	return memoSQL("", "", "", cs, buildNames)
+}
+
+func buildNames(cs []col) string {
 	var b strings.Builder
 	for i, c := range cs {
 		if i > 0 {
@@ -76,12 +83,18 @@ func val(p any) any {
 
 // insertSQL builds an INSERT for the columns.
 func insertSQL(table string, cs []col) string {
-	return "INSERT INTO " + table + " (" + names(cs) + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cs)), ", ") + ")"
+	return memoSQL("insert", table, "", cs, func(cs []col) string {
+		return "INSERT INTO " + table + " (" + buildNames(cs) + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cs)), ", ") + ")"
+	})
 }
 
 // updateSQL builds an UPDATE of the columns with a WHERE clause; its arguments are vals(cs)
 // followed by the where arguments.
 func updateSQL(table string, cs []col, where string) string {
+	return memoSQL("update", table, where, cs, func(cs []col) string { return buildUpdate(table, cs, where) })
+}
+
+func buildUpdate(table string, cs []col, where string) string {
 	var b strings.Builder
 	b.WriteString("UPDATE " + table + " SET ")
 	for i, c := range cs {
@@ -92,6 +105,65 @@ func updateSQL(table string, cs []col, where string) string {
 	}
 	b.WriteString(" WHERE " + where)
 	return b.String()
+}
+
+// The statements built from column lists are the same at every call of a site, and building
+// them (hundreds of bytes each, for the widest tables) was a few percent of a write's CPU. They
+// are kept, keyed by what shapes them: the column names, which the key holds by the address of
+// their first and last (string literals, so fixed) and which an entry compares in full, so a
+// key collision costs a rebuild, never a wrong statement. The cache stops growing at
+// memoSQLMax entries, in case a caller ever builds lists from its input.
+type memoKey struct {
+	kind, table, where string
+	first, last        *byte
+	n                  int
+}
+
+type memoEntry struct {
+	names []string
+	stmt  string
+}
+
+const memoSQLMax = 512
+
+var (
+	memoSQLs sync.Map // memoKey → *memoEntry
+	memoSQLN atomic.Int32
+)
+
+func memoSQL(kind, table, where string, cs []col, build func([]col) string) string {
+	if len(cs) == 0 {
+		return build(cs)
+	}
+	k := memoKey{kind, table, where, unsafe.StringData(cs[0].name), unsafe.StringData(cs[len(cs)-1].name), len(cs)}
+	if v, ok := memoSQLs.Load(k); ok {
+		if e := v.(*memoEntry); sameNames(e.names, cs) {
+			return e.stmt
+		}
+	}
+	stmt := build(cs)
+	if memoSQLN.Load() < memoSQLMax {
+		ns := make([]string, len(cs))
+		for i, c := range cs {
+			ns[i] = c.name
+		}
+		if _, loaded := memoSQLs.Swap(k, &memoEntry{ns, stmt}); !loaded {
+			memoSQLN.Add(1)
+		}
+	}
+	return stmt
+}
+
+func sameNames(ns []string, cs []col) bool {
+	if len(ns) != len(cs) {
+		return false
+	}
+	for i, c := range cs {
+		if ns[i] != c.name {
+			return false
+		}
+	}
+	return true
 }
 
 // without returns cs minus the named columns (for updates that keep immutable columns).
