@@ -185,8 +185,12 @@ func (t *tx) SetCardVerified(ctx context.Context, merchantID, id string) error {
 	if err != nil {
 		return mapErr("sqlstore.SetCardVerified", err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
+	n, err := res.RowsAffected()
+	if err != nil {
 		return mapErr("sqlstore.SetCardVerified", err)
+	}
+	if n == 0 {
+		return nil // deleted or marked meanwhile: nothing changed, nothing to audit
 	}
 	return t.audit(ctx, merchantID, vault.AuditAccountUpdate, "instrument", id)
 }
