@@ -117,7 +117,8 @@ type vaultDraft struct {
 	srcField  string // srcField is the wire name of the source used.
 	exp       *card.Expiry
 	isCompany *bool
-	runAVS    *bool // runAVS is the request's run_avs (§2.5).
+	runAVS    *bool           // runAVS is the request's run_avs (§2.5).
+	loc       *vault.Location // loc is the location read when location_id was checked (nil when not).
 	apiID     string
 	errs      *fieldErrors
 }
@@ -136,7 +137,8 @@ func (a *API) parseVault(ctx context.Context, p *vault.Principal, in *input, fro
 	e := in.errs
 
 	// location_id and payment_method decide what the other rules mean.
-	locationID := a.bodyLocation(ctx, p, in, true)
+	loc, locationID := a.bodyLocationRecord(ctx, p, in, true)
+	d.loc = loc
 	method, _ := in.str("payment_method")
 	method = strings.ToLower(method)
 	switch {
@@ -327,28 +329,35 @@ func (a *API) parseVault(ctx context.Context, p *vault.Principal, in *input, fro
 // bodyLocation validates a body's location_id: required when told, 24–36 characters, and a
 // location the principal can reach. It returns "" when invalid or absent.
 func (a *API) bodyLocation(ctx context.Context, p *vault.Principal, in *input, required bool) string {
+	_, id := a.bodyLocationRecord(ctx, p, in, required)
+	return id
+}
+
+// bodyLocationRecord is bodyLocation that also returns the location it read (nil when none).
+func (a *API) bodyLocationRecord(ctx context.Context, p *vault.Principal, in *input, required bool) (*vault.Location, string) {
 	v, ok := in.str("location_id")
 	switch {
 	case !ok:
-		return ""
+		return nil, ""
 	case v == "":
 		if required {
 			in.errs.add("location_id", msgRequired("location_id"))
 		}
-		return ""
+		return nil, ""
 	case !in.length("location_id", v, 24, 36):
-		return ""
+		return nil, ""
 	}
 	v = strings.ToLower(v)
 	if !p.CanReach(v) {
 		in.errs.add("location_id", msgLocation)
-		return ""
+		return nil, ""
 	}
-	if _, err := a.svc.Store().GetLocation(ctx, p.MerchantID(), v); err != nil {
+	loc, err := a.svc.Store().GetLocation(ctx, p.MerchantID(), v)
+	if err != nil {
 		in.errs.add("location_id", msgLocation)
-		return ""
+		return nil, ""
 	}
-	return v
+	return loc, v
 }
 
 // bodyContact validates a body's contact_id: 24–36 characters and a contact in locationID.

@@ -42,9 +42,12 @@ func (a *API) avsService(ctx context.Context, p *vault.Principal, d *vaultDraft)
 	if a.opt.Payments == nil || d.in.Kind != vault.KindCard || (d.runAVS != nil && !*d.runAVS) {
 		return nil, nil, nil
 	}
-	loc, err := a.svc.Store().GetLocation(ctx, p.MerchantID(), d.in.LocationID)
-	if err != nil {
-		return nil, nil, err
+	loc := d.loc // read when the body's location_id was checked
+	var err error
+	if loc == nil || loc.ID != d.in.LocationID {
+		if loc, err = a.svc.Store().GetLocation(ctx, p.MerchantID(), d.in.LocationID); err != nil {
+			return nil, nil, err
+		}
 	}
 	var pt *vault.ProductTransaction
 	if loc.DefaultCC != "" {
