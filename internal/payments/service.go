@@ -108,7 +108,7 @@ func (s *Service) write(ctx context.Context, fn func(Tx) error) error {
 // Any other number, including one of another merchant, is Forbidden (Paysafe 5270).
 func (s *Service) Account(ctx context.Context, p *vault.Principal, accountNumber string) (*vault.Location, error) {
 	const op = "payments.Account"
-	loc, err := s.store.GetLocationByAccount(ctx, accountNumber)
+	loc, err := s.vault.LocationByAccount(ctx, accountNumber)
 	if err != nil {
 		if vault.KindOf(err) == vault.NotFound {
 			return nil, vault.E(op, vault.Forbidden)

@@ -80,3 +80,50 @@ func testCredentialCache(t *testing.T, open Opener) {
 		t.Errorf("uncached: %v", err)
 	}
 }
+
+// testLocationByAccount checks the locations vault.Service.LocationByAccount remembers with
+// the verified credentials: no ticket key kept, a copy handed out, a change made through the
+// same Service seen at once, one made through another Service within the TTL.
+func testLocationByAccount(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	c := f.Creds
+	const ttl = 50 * time.Millisecond
+	node := vault.NewService(f.Store, f.Keys, nil, vault.Config{CredentialCacheTTL: ttl})
+	for i := 0; i < 2; i++ { // the second round is served from the cache
+		l, err := node.LocationByAccount(ctx, c.Paysafe.AccountNumber)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.ID != c.Fortis.LocationID || l.MerchantID != c.MerchantID || l.AccountNumber != c.Paysafe.AccountNumber {
+			t.Errorf("round %d: location = %+v", i, l)
+		}
+		if len(l.SealedTicketKey.Extra) != 0 || l.TicketHashKey != "" {
+			t.Errorf("round %d: the ticket key came along", i)
+		}
+		l.Currency, l.MerchantID = "XXX", "changed" // must not reach the next caller
+	}
+	if _, err := node.LocationByAccount(ctx, "0000000000"); vault.KindOf(err) != vault.NotFound {
+		t.Errorf("unknown account: %v", err)
+	}
+
+	// A new default service through this node: seen at once.
+	pt, err := node.CreateProductTransaction(ctx, c.MerchantID, vault.NewProductTransaction{LocationID: c.Fortis.LocationID,
+		PaymentMethod: "cc", Title: "one", Processor: "sandbox", MakeDefault: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := node.LocationByAccount(ctx, c.Paysafe.AccountNumber); err != nil || l.DefaultCC != pt.ID {
+		t.Errorf("after a change through the same node: %+v, %v", l, err)
+	}
+	// Through another node: seen once the TTL has passed.
+	pt2, err := f.Svc.CreateProductTransaction(ctx, c.MerchantID, vault.NewProductTransaction{LocationID: c.Fortis.LocationID,
+		PaymentMethod: "cc", Title: "two", Processor: "sandbox", MakeDefault: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * ttl)
+	if l, err := node.LocationByAccount(ctx, c.Paysafe.AccountNumber); err != nil || l.DefaultCC != pt2.ID {
+		t.Errorf("after a change through another node and the TTL: %+v, %v", l, err)
+	}
+}

@@ -77,6 +77,7 @@ func Run(t *testing.T, open Opener) {
 		{"Merchant", testMerchant},
 		{"Authenticate", testAuthenticate},
 		{"CredentialCache", testCredentialCache},
+		{"LocationByAccount", testLocationByAccount},
 		{"ProfileUnique", testProfileUnique},
 		{"CardLifecycle", testCardLifecycle},
 		{"DuplicateCard", testDuplicateCard},

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"slices"
 	"sync"
 	"time"
 )
@@ -28,9 +29,17 @@ type credCache struct {
 	key [32]byte
 	now func() time.Time
 
-	mu  sync.RWMutex
-	gen uint64
-	m   map[[32]byte]credEntry
+	mu   sync.RWMutex
+	gen  uint64
+	m    map[[32]byte]credEntry
+	locs map[string]locEntry // locs are locations by account number (LocationByAccount).
+}
+
+// locEntry is a location found by its account number, without its sealed ticket key.
+type locEntry struct {
+	loc     Location
+	expires time.Time
+	gen     uint64
 }
 
 // credEntry is what a verified credential resolved to.
@@ -54,7 +63,7 @@ func newCredCache(ttl time.Duration, now func() time.Time) *credCache {
 	if ttl <= 0 {
 		return nil
 	}
-	c := &credCache{ttl: ttl, max: maxCredEntries, now: now, m: map[[32]byte]credEntry{}}
+	c := &credCache{ttl: ttl, max: maxCredEntries, now: now, m: map[[32]byte]credEntry{}, locs: map[string]locEntry{}}
 	rand.Read(c.key[:])
 	return c
 }
@@ -134,7 +143,46 @@ func (c *credCache) put(k [32]byte, gen uint64, p *Principal) {
 	c.m[k] = e
 }
 
-// invalidate drops every entry: a merchant or user changed.
+// location returns a copy of the location with account number acct, if found within ttl.
+func (c *credCache) location(acct string) (*Location, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.RLock()
+	e, ok := c.locs[acct]
+	gen := c.gen
+	c.mu.RUnlock()
+	if !ok || e.gen != gen || !c.now().Before(e.expires) {
+		return nil, false
+	}
+	l := e.loc
+	l.AllowedOrigins = slices.Clone(l.AllowedOrigins)
+	return &l, true
+}
+
+// putLocation remembers l, read after generation gen was current, under its account number.
+func (c *credCache) putLocation(gen uint64, l *Location) {
+	if c == nil {
+		return
+	}
+	e := locEntry{loc: *l, expires: c.now().Add(c.ttl), gen: gen}
+	e.loc.SealedTicketKey, e.loc.TicketHashKey = Sealed{}, ""
+	e.loc.AllowedOrigins = slices.Clone(l.AllowedOrigins)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if _, ok := c.locs[l.AccountNumber]; !ok && len(c.locs) >= c.max {
+		for old := range c.locs {
+			delete(c.locs, old)
+			break
+		}
+	}
+	c.locs[l.AccountNumber] = e
+}
+
+// invalidate drops every entry: a merchant, location or user changed.
 func (c *credCache) invalidate() {
 	if c == nil {
 		return
@@ -142,5 +190,6 @@ func (c *credCache) invalidate() {
 	c.mu.Lock()
 	c.gen++
 	clear(c.m)
+	clear(c.locs)
 	c.mu.Unlock()
 }

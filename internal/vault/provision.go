@@ -160,10 +160,30 @@ func (s *Service) CreateProductTransaction(ctx context.Context, merchantID strin
 		}
 		return nil
 	})
+	s.creds.invalidate() // the location's default service may have changed (LocationByAccount)
 	if err != nil {
 		return nil, E(op, err)
 	}
 	return p, nil
+}
+
+// LocationByAccount returns the location with a payment account number (the Paysafe {acct}),
+// without its ticket key. A location found is remembered like a verified credential: for the
+// credential cache's time (2 s by default), forgotten at once when this Service changes a
+// merchant, location or user; a change made elsewhere (another node, a CLI tool) is seen
+// within that time. Kinds: NotFound.
+func (s *Service) LocationByAccount(ctx context.Context, accountNumber string) (*Location, error) {
+	if l, ok := s.creds.location(accountNumber); ok {
+		return l, nil
+	}
+	gen := s.creds.generation()
+	l, err := s.store.GetLocationByAccount(ctx, accountNumber)
+	if err != nil {
+		return nil, E("vault.LocationByAccount", err)
+	}
+	s.creds.putLocation(gen, l)
+	l.SealedTicketKey = Sealed{}
+	return l, nil
 }
 
 // NewUser is the input of CreateUser.
