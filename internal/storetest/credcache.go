@@ -126,4 +126,36 @@ func testLocationByAccount(t *testing.T, open Opener) {
 	if l, err := node.LocationByAccount(ctx, c.Paysafe.AccountNumber); err != nil || l.DefaultCC != pt2.ID {
 		t.Errorf("after a change through another node and the TTL: %+v, %v", l, err)
 	}
+
+	// By id, and product transactions: the same rules, scoped to the merchant.
+	for i := 0; i < 2; i++ {
+		l, err := node.Location(ctx, c.MerchantID, c.Fortis.LocationID)
+		if err != nil || l.ID != c.Fortis.LocationID || l.DefaultCC != pt2.ID || len(l.SealedTicketKey.Extra) != 0 {
+			t.Errorf("round %d: location by id = %+v, %v", i, l, err)
+		}
+		l.DefaultCC = "changed"
+		got, err := node.ProductTransaction(ctx, c.MerchantID, pt2.ID)
+		if err != nil || got.ID != pt2.ID || got.LocationID != c.Fortis.LocationID || !got.Active {
+			t.Errorf("round %d: product transaction = %+v, %v", i, got, err)
+		}
+		got.Active = false
+	}
+	other, err := f.Svc.CreateMerchant(ctx, vault.NewMerchant{Name: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Location(ctx, other.MerchantID, c.Fortis.LocationID); vault.KindOf(err) != vault.NotFound {
+		t.Errorf("another merchant's location by id: %v", err)
+	}
+	if _, err := node.ProductTransaction(ctx, other.MerchantID, pt2.ID); vault.KindOf(err) != vault.NotFound {
+		t.Errorf("another merchant's product transaction: %v", err)
+	}
+	pt3, err := node.CreateProductTransaction(ctx, c.MerchantID, vault.NewProductTransaction{LocationID: c.Fortis.LocationID,
+		PaymentMethod: "cc", Title: "three", Processor: "sandbox", MakeDefault: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := node.Location(ctx, c.MerchantID, c.Fortis.LocationID); err != nil || l.DefaultCC != pt3.ID {
+		t.Errorf("location by id after a change through the same node: %+v, %v", l, err)
+	}
 }

@@ -32,7 +32,15 @@ type credCache struct {
 	mu   sync.RWMutex
 	gen  uint64
 	m    map[[32]byte]credEntry
-	locs map[string]locEntry // locs are locations by account number (LocationByAccount).
+	locs map[string]locEntry // locs are locations by account number or id (LocationByAccount, Location).
+	pts  map[string]ptEntry  // pts are product transactions by id (ProductTransaction).
+}
+
+// ptEntry is a product transaction found by id.
+type ptEntry struct {
+	pt      ProductTransaction
+	expires time.Time
+	gen     uint64
 }
 
 // locEntry is a location found by its account number, without its sealed ticket key.
@@ -63,7 +71,7 @@ func newCredCache(ttl time.Duration, now func() time.Time) *credCache {
 	if ttl <= 0 {
 		return nil
 	}
-	c := &credCache{ttl: ttl, max: maxCredEntries, now: now, m: map[[32]byte]credEntry{}, locs: map[string]locEntry{}}
+	c := &credCache{ttl: ttl, max: maxCredEntries, now: now, m: map[[32]byte]credEntry{}, locs: map[string]locEntry{}, pts: map[string]ptEntry{}}
 	rand.Read(c.key[:])
 	return c
 }
@@ -143,13 +151,13 @@ func (c *credCache) put(k [32]byte, gen uint64, p *Principal) {
 	c.m[k] = e
 }
 
-// location returns a copy of the location with account number acct, if found within ttl.
-func (c *credCache) location(acct string) (*Location, bool) {
+// location returns a copy of the location kept under key, if found within ttl.
+func (c *credCache) location(key string) (*Location, bool) {
 	if c == nil {
 		return nil, false
 	}
 	c.mu.RLock()
-	e, ok := c.locs[acct]
+	e, ok := c.locs[key]
 	gen := c.gen
 	c.mu.RUnlock()
 	if !ok || e.gen != gen || !c.now().Before(e.expires) {
@@ -160,8 +168,8 @@ func (c *credCache) location(acct string) (*Location, bool) {
 	return &l, true
 }
 
-// putLocation remembers l, read after generation gen was current, under its account number.
-func (c *credCache) putLocation(gen uint64, l *Location) {
+// putLocation remembers l, read after generation gen was current, under key.
+func (c *credCache) putLocation(key string, gen uint64, l *Location) {
 	if c == nil {
 		return
 	}
@@ -173,13 +181,50 @@ func (c *credCache) putLocation(gen uint64, l *Location) {
 	if c.gen != gen {
 		return
 	}
-	if _, ok := c.locs[l.AccountNumber]; !ok && len(c.locs) >= c.max {
+	if _, ok := c.locs[key]; !ok && len(c.locs) >= c.max {
 		for old := range c.locs {
 			delete(c.locs, old)
 			break
 		}
 	}
-	c.locs[l.AccountNumber] = e
+	c.locs[key] = e
+}
+
+// productTransaction returns a copy of the product transaction kept under key, if found
+// within ttl.
+func (c *credCache) productTransaction(key string) (*ProductTransaction, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.RLock()
+	e, ok := c.pts[key]
+	gen := c.gen
+	c.mu.RUnlock()
+	if !ok || e.gen != gen || !c.now().Before(e.expires) {
+		return nil, false
+	}
+	pt := e.pt
+	return &pt, true
+}
+
+// putProductTransaction remembers pt, read after generation gen was current, under key.
+func (c *credCache) putProductTransaction(key string, gen uint64, pt *ProductTransaction) {
+	if c == nil {
+		return
+	}
+	e := ptEntry{pt: *pt, expires: c.now().Add(c.ttl), gen: gen}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if _, ok := c.pts[key]; !ok && len(c.pts) >= c.max {
+		for old := range c.pts {
+			delete(c.pts, old)
+			break
+		}
+	}
+	c.pts[key] = e
 }
 
 // invalidate drops every entry: a merchant, location or user changed.
@@ -191,5 +236,6 @@ func (c *credCache) invalidate() {
 	c.gen++
 	clear(c.m)
 	clear(c.locs)
+	clear(c.pts)
 	c.mu.Unlock()
 }

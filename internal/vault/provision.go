@@ -173,17 +173,47 @@ func (s *Service) CreateProductTransaction(ctx context.Context, merchantID strin
 // merchant, location or user; a change made elsewhere (another node, a CLI tool) is seen
 // within that time. Kinds: NotFound.
 func (s *Service) LocationByAccount(ctx context.Context, accountNumber string) (*Location, error) {
-	if l, ok := s.creds.location(accountNumber); ok {
+	return s.cachedLocation(ctx, "a\x00"+accountNumber, func() (*Location, error) {
+		return s.store.GetLocationByAccount(ctx, accountNumber)
+	})
+}
+
+// Location returns a merchant's location by id, without its ticket key, remembered as
+// LocationByAccount's are. Kinds: NotFound.
+func (s *Service) Location(ctx context.Context, merchantID, id string) (*Location, error) {
+	return s.cachedLocation(ctx, "i\x00"+merchantID+"\x00"+id, func() (*Location, error) {
+		return s.store.GetLocation(ctx, merchantID, id)
+	})
+}
+
+func (s *Service) cachedLocation(ctx context.Context, key string, read func() (*Location, error)) (*Location, error) {
+	if l, ok := s.creds.location(key); ok {
 		return l, nil
 	}
 	gen := s.creds.generation()
-	l, err := s.store.GetLocationByAccount(ctx, accountNumber)
+	l, err := read()
 	if err != nil {
-		return nil, E("vault.LocationByAccount", err)
+		return nil, E("vault.Location", err)
 	}
-	s.creds.putLocation(gen, l)
-	l.SealedTicketKey = Sealed{}
+	s.creds.putLocation(key, gen, l)
+	l.SealedTicketKey, l.TicketHashKey = Sealed{}, ""
 	return l, nil
+}
+
+// ProductTransaction returns a merchant's product transaction (merchant service) by id,
+// remembered as LocationByAccount's locations are. Kinds: NotFound.
+func (s *Service) ProductTransaction(ctx context.Context, merchantID, id string) (*ProductTransaction, error) {
+	key := merchantID + "\x00" + id
+	if pt, ok := s.creds.productTransaction(key); ok {
+		return pt, nil
+	}
+	gen := s.creds.generation()
+	pt, err := s.store.GetProductTransaction(ctx, merchantID, id)
+	if err != nil {
+		return nil, E("vault.ProductTransaction", err)
+	}
+	s.creds.putProductTransaction(key, gen, pt)
+	return pt, nil
 }
 
 // NewUser is the input of CreateUser.

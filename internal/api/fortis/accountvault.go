@@ -333,7 +333,8 @@ func (a *API) bodyLocation(ctx context.Context, p *vault.Principal, in *input, r
 	return id
 }
 
-// bodyLocationRecord is bodyLocation that also returns the location it read (nil when none).
+// bodyLocationRecord is bodyLocation that also returns the location it read (nil when none),
+// without its ticket key.
 func (a *API) bodyLocationRecord(ctx context.Context, p *vault.Principal, in *input, required bool) (*vault.Location, string) {
 	v, ok := in.str("location_id")
 	switch {
@@ -352,7 +353,7 @@ func (a *API) bodyLocationRecord(ctx context.Context, p *vault.Principal, in *in
 		in.errs.add("location_id", msgLocation)
 		return nil, ""
 	}
-	loc, err := a.svc.Store().GetLocation(ctx, p.MerchantID(), v)
+	loc, err := a.svc.Location(ctx, p.MerchantID(), v)
 	if err != nil {
 		in.errs.add("location_id", msgLocation)
 		return nil, ""

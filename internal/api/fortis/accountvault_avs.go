@@ -45,13 +45,13 @@ func (a *API) avsService(ctx context.Context, p *vault.Principal, d *vaultDraft)
 	loc := d.loc // read when the body's location_id was checked
 	var err error
 	if loc == nil || loc.ID != d.in.LocationID {
-		if loc, err = a.svc.Store().GetLocation(ctx, p.MerchantID(), d.in.LocationID); err != nil {
+		if loc, err = a.svc.Location(ctx, p.MerchantID(), d.in.LocationID); err != nil {
 			return nil, nil, err
 		}
 	}
 	var pt *vault.ProductTransaction
 	if loc.DefaultCC != "" {
-		pt, err = a.svc.Store().GetProductTransaction(ctx, p.MerchantID(), loc.DefaultCC)
+		pt, err = a.svc.ProductTransaction(ctx, p.MerchantID(), loc.DefaultCC)
 		if err != nil && vault.KindOf(err) != vault.NotFound {
 			return nil, nil, err
 		}

@@ -119,23 +119,22 @@ func (a *API) parseTransaction(ctx context.Context, p *vault.Principal, in *inpu
 	isCard, isACH := d.method == payments.MethodCard, d.method == payments.MethodACH
 
 	// location_id defaults to the primary location.
-	locID := a.bodyLocation(ctx, p, in, false)
+	loc, locID := a.bodyLocationRecord(ctx, p, in, false)
 	if locID == "" && !e.failed("location_id") {
 		locID = p.DefaultLocation()
 	}
-	if locID != "" {
-		loc, err := a.svc.Store().GetLocation(ctx, p.MerchantID(), locID)
-		if err != nil {
+	if loc == nil && locID != "" {
+		var err error
+		if loc, err = a.svc.Location(ctx, p.MerchantID(), locID); err != nil {
 			e.add("location_id", msgLocation)
-		} else {
-			d.loc = loc
 		}
 	}
+	d.loc = loc
 
 	// product_transaction_id: the location's service for the method unless named.
 	var pt *vault.ProductTransaction
 	if v := in.text("product_transaction_id", 24, 36); v != "" {
-		got, err := a.svc.Store().GetProductTransaction(ctx, p.MerchantID(), strings.ToLower(v))
+		got, err := a.svc.ProductTransaction(ctx, p.MerchantID(), strings.ToLower(v))
 		if err != nil || d.loc == nil || got.LocationID != d.loc.ID || !got.Active || (d.method != "" && got.PaymentMethod != d.method) {
 			e.add("product_transaction_id", msgInvalid("product_transaction_id"))
 		} else {
@@ -147,7 +146,7 @@ func (a *API) parseTransaction(ctx context.Context, p *vault.Principal, in *inpu
 			id = d.loc.DefaultACH
 		}
 		if id != "" {
-			if got, err := a.svc.Store().GetProductTransaction(ctx, p.MerchantID(), id); err == nil && got.Active {
+			if got, err := a.svc.ProductTransaction(ctx, p.MerchantID(), id); err == nil && got.Active {
 				pt = got
 			}
 		}
