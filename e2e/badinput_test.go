@@ -235,7 +235,7 @@ func (s *badServer) fixtures(t *testing.T) {
 		s.set("{card"+m+"}", card["id"].(string))
 		s.set("{cardToken"+m+"}", card["paymentToken"].(string))
 		s.set("{profileToken"+m+"}", s.must(t, "GET", prof, "", auth, nil)["paymentToken"].(string))
-		s.set("{ach"+m+"}", s.must(t, "POST", prof+"/achbankaccounts", `{"accountHolderName":"XYZ","accountNumber":"336657","routingNumber":"211589828","accountType":"CHECKING","billingAddressId":"`+a+`"}`, auth, nil)["id"].(string))
+		s.set("{ach"+m+"}", s.must(t, "POST", prof+"/achbankaccounts", `{"accountHolderName":"XYZ","accountNumber":"3366570418","routingNumber":"211589828","accountType":"CHECKING","billingAddressId":"`+a+`"}`, auth, nil)["id"].(string))
 		bacs := s.set("{bacs"+m+"}", s.must(t, "POST", prof+"/bacsbankaccounts", `{"accountHolderName":"Sally","accountNumber":"55779911","sortCode":"070116","billingAddressId":"`+a+`"}`, auth, nil)["id"].(string))
 		s.set("{eft"+m+"}", s.must(t, "POST", prof+"/eftbankaccounts", `{"accountHolderName":"Sally","accountNumber":"44889922","transitNumber":"25039","institutionId":"001","billingAddressId":"`+a+`"}`, auth, nil)["id"].(string))
 		s.set("{sepa"+m+"}", s.must(t, "POST", prof+"/sepabankaccounts", `{"accountHolderName":"Sally","iban":"DE89370400440532013000","billingAddressId":"`+a+`"}`, auth, nil)["id"].(string))
@@ -278,7 +278,7 @@ func (s *badServer) fixtures(t *testing.T) {
 	s.set("{contact2}", s.must(t, "POST", "/v2/contacts", `{"contact":{"location_id":"{loc2}","last_name":"Second"}}`, "", f2)["contact"].(map[string]any)["id"].(string))
 	s.set("{sale2}", s.must(t, "POST", "/v2/transactions", `{"transaction":{"location_id":"{loc2}","action":"sale","payment_method":"cc","transaction_amount":"2.00","account_number":"4111111111111111","exp_date":"1228"}}`, "", f2)["transaction"].(map[string]any)["id"].(string))
 	s.set("{ticket2}", s.must(t, "POST", "/v2/cardtickets", `{"cardticket":{"location_id":"{loc2}","account_number":"4012888888881881","exp_date":"1230"}}`, "", f2)["cardticket"].(map[string]any)["id"].(string))
-	s.forbid("4111111111111111", "5200400000000009", "5454545454545454", "4012888888881881", "336657", "55779911", "44889922", "988948193", "700953657", "DE89370400440532013000")
+	s.forbid("4111111111111111", "5200400000000009", "5454545454545454", "4012888888881881", "3366570418", "55779911", "44889922", "988948193", "700953657", "DE89370400440532013000")
 }
 
 // fortisAuth is the sandbox merchant's user credentials.

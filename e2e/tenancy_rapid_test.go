@@ -140,7 +140,7 @@ func newTenancyWorld(t *testing.T, s *badServer) *tenancyWorld {
 		tn.profile = s.must(t, "POST", "/customervault/v1/profiles", fmt.Sprintf(`{"merchantCustomerId":"home-%d","locale":"en_US"}`, tn.n), tn.basic, nil)["id"].(string)
 	}
 	s.forbid(tenancyPANs...)
-	s.forbid("336657", "DE89370400440532013000")
+	s.forbid("3366570418", "DE89370400440532013000")
 	w.watch = storetest.MustWatch(t, s.main.Store.DB())
 	return w
 }
@@ -278,7 +278,7 @@ func (c *tenancyCheck) newCard(p *record) *record {
 func (c *tenancyCheck) psBank(t *rapid.T) {
 	ad := c.parent("address", func() *record { return c.newAddress(c.profileParent()) })
 	tn := c.w.tenants[ad.owner]
-	body := `{"accountHolderName":"T","accountNumber":"336657","routingNumber":"211589828","accountType":"CHECKING","billingAddressId":"` + ad.id + `"}`
+	body := `{"accountHolderName":"T","accountNumber":"3366570418","routingNumber":"211589828","accountType":"CHECKING","billingAddressId":"` + ad.id + `"}`
 	kind := "achbankaccounts"
 	if rapid.Bool().Draw(t, "sepa") {
 		kind, body = "sepabankaccounts", `{"accountHolderName":"T","iban":"DE89370400440532013000","billingAddressId":"`+ad.id+`"}`

@@ -81,7 +81,7 @@ func mustFuzzer(tb testing.TB) *fuzzer {
 	id("{cardToken}", c.str("paymentToken"))
 	p := e.must(tb, 200, call{method: "GET", path: prof})
 	id("{profileToken}", p.str("paymentToken"))
-	ach := e.must(tb, 201, call{method: "POST", path: prof + "/achbankaccounts", body: `{"accountHolderName":"XYZ Business","accountNumber":"336657","routingNumber":"211589828","accountType":"CHECKING","billingAddressId":"` + aid + `"}`})
+	ach := e.must(tb, 201, call{method: "POST", path: prof + "/achbankaccounts", body: `{"accountHolderName":"XYZ Business","accountNumber":"3366570418","routingNumber":"211589828","accountType":"CHECKING","billingAddressId":"` + aid + `"}`})
 	id("{ach}", ach.str("id"))
 	id("{bankToken}", ach.str("paymentToken"))
 	bacs := e.must(tb, 201, call{method: "POST", path: prof + "/bacsbankaccounts", body: `{"accountHolderName":"Sally Barnes","accountNumber":"55779911","sortCode":"070116","billingAddressId":"` + aid + `"}`}).str("id")
@@ -92,7 +92,7 @@ func mustFuzzer(tb testing.TB) *fuzzer {
 	id("{sepaMandate}", e.must(tb, 201, call{method: "POST", path: prof + "/sepabankaccounts/" + sepa + "/mandates", body: `{"reference":"REF123"}`}).str("id"))
 	id("{sut}", e.mustSUT(tb, `{"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050},"cvv":"123","billingAddress":{"country":"CA","zip":"M5H 2N2"}}}`))
 	id("{sutach}", e.must(tb, 200, call{method: "POST", path: "/customervault/v1/achsingleusetokens", body: `{"achBankAccount":{"accountHolderName":"XYZ","accountNumber":"988948193","routingNumber":"211589828","accountType":"CHECKING"},"billingAddress":{"country":"US","zip":"10014"}}`}).str("paymentToken"))
-	id("{suteft}", e.must(tb, 200, call{method: "POST", path: "/customervault/v1/eftsingleusetokens", body: `{"eftBankAccount":{"accountHolderName":"Sally","accountNumber":"335892","transitNumber":"22446","institutionId":"001"},"billingAddress":{"country":"CA","zip":"M5H 2N2"}}`}).str("paymentToken"))
+	id("{suteft}", e.must(tb, 200, call{method: "POST", path: "/customervault/v1/eftsingleusetokens", body: `{"eftBankAccount":{"accountHolderName":"Sally","accountNumber":"3358920417","transitNumber":"22446","institutionId":"001"},"billingAddress":{"country":"CA","zip":"M5H 2N2"}}`}).str("paymentToken"))
 	id("{auth}", e.mustAuth(tb, "fz-auth", 10000, false))
 	settled := e.mustAuth(tb, "fz-settled", 5000, true)
 	id("{settledAuth}", settled)
@@ -118,7 +118,7 @@ func mustFuzzer(tb testing.TB) *fuzzer {
 		pairs = append(pairs, k, v)
 	}
 	f.rep = strings.NewReplacer(pairs...)
-	f.logs.Forbid("4111111111111111", "5200400000000009", "4530910000012345", "336657", "55779911", "44889922", "988948193", "335892", "DE89370400440532013000")
+	f.logs.Forbid("4111111111111111", "5200400000000009", "4530910000012345", "3366570418", "55779911", "44889922", "988948193", "3358920417", "DE89370400440532013000")
 	f.watch = storetest.MustWatch(tb, e.store.DB())
 	return f
 }
@@ -363,7 +363,7 @@ func FuzzVaultBody(f *testing.F) {
 		{16, `{"status":"CANCELLED"}`},
 		{17, `{"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050},"cvv":"123","billingAddress":{"street":"100 Queen Street West","city":"Toronto","country":"CA","state":"ON","zip":"M5H 2N2"}}}`},
 		{18, `{"achBankAccount":{"accountHolderName":"XYZ","accountNumber":"988948193","routingNumber":"211589828","accountType":"CHECKING"},"profile":{"firstName":"Joe","lastName":"Smith","email":"joe@example.com"},"billingAddress":{"country":"US","zip":"10014"}}`},
-		{19, `{"eftBankAccount":{"accountHolderName":"Sally","accountNumber":"335892","transitNumber":"22446","institutionId":"001"},"billingAddress":{"country":"CA","zip":"M5H 2N2"}}`},
+		{19, `{"eftBankAccount":{"accountHolderName":"Sally","accountNumber":"3358920417","transitNumber":"22446","institutionId":"001"},"billingAddress":{"country":"CA","zip":"M5H 2N2"}}`},
 		{20, `{"merchantCustomerId":"taken","locale":"en_US"}`},
 		{21, `{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}`},
 		{22, `{"cardExpiry":{"month":12,"year":2050}}`},
