@@ -8,16 +8,23 @@ import (
 	"github.com/payvault/payvault/internal/vault"
 )
 
+// cacheTTL is the cache time of cachingNode's Service.
+const cacheTTL = 50 * time.Millisecond
+
+// cachingNode returns a fixture and a second Service over its store, as another node would
+// be, whose cache keeps records for cacheTTL.
+func cachingNode(t *testing.T, open Opener) (*Fixture, *vault.Service) {
+	f := MustFixture(t, open)
+	return f, vault.NewService(f.Store, f.Keys, nil, vault.Config{CredentialCacheTTL: cacheTTL})
+}
+
 // testCredentialCache checks the cache of verified credentials (vault/credcache.go): a wrong
 // secret never rides on a cached success, a change made through the same Service takes
 // effect at once, one made through another Service (another node) within the TTL, and a
 // principal handed out cannot change the cached one.
 func testCredentialCache(t *testing.T, open Opener) {
-	f := MustFixture(t, open)
-	ctx := context.Background()
-	c := f.Creds
-	const ttl = 50 * time.Millisecond
-	node := vault.NewService(f.Store, f.Keys, nil, vault.Config{CredentialCacheTTL: ttl})
+	f, node := cachingNode(t, open)
+	ctx, c := context.Background(), f.Creds
 	for i := 0; i < 2; i++ { // the second round is served from the cache
 		p, err := node.AuthenticateAPIKey(ctx, c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret)
 		if err != nil {
@@ -69,7 +76,7 @@ func testCredentialCache(t *testing.T, open Opener) {
 	if _, err := f.Svc.UpdateUser(ctx, c.MerchantID, c.Fortis.UserID, vault.UserUpdate{Status: &disabled}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * ttl)
+	time.Sleep(2 * cacheTTL)
 	if _, err := node.AuthenticateUser(ctx, c.Fortis.DeveloperID, c.Fortis.UserID, c.Fortis.UserAPIKey); vault.KindOf(err) != vault.Unauthenticated {
 		t.Errorf("user disabled on another node still authenticates after the TTL: %v", err)
 	}
@@ -85,11 +92,8 @@ func testCredentialCache(t *testing.T, open Opener) {
 // the verified credentials: no ticket key kept, a copy handed out, a change made through the
 // same Service seen at once, one made through another Service within the TTL.
 func testLocationByAccount(t *testing.T, open Opener) {
-	f := MustFixture(t, open)
-	ctx := context.Background()
-	c := f.Creds
-	const ttl = 50 * time.Millisecond
-	node := vault.NewService(f.Store, f.Keys, nil, vault.Config{CredentialCacheTTL: ttl})
+	f, node := cachingNode(t, open)
+	ctx, c := context.Background(), f.Creds
 	for i := 0; i < 2; i++ { // the second round is served from the cache
 		l, err := node.LocationByAccount(ctx, c.Paysafe.AccountNumber)
 		if err != nil {
@@ -122,7 +126,7 @@ func testLocationByAccount(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * ttl)
+	time.Sleep(2 * cacheTTL)
 	if l, err := node.LocationByAccount(ctx, c.Paysafe.AccountNumber); err != nil || l.DefaultCC != pt2.ID {
 		t.Errorf("after a change through another node and the TTL: %+v, %v", l, err)
 	}

@@ -32,20 +32,13 @@ type credCache struct {
 	mu   sync.RWMutex
 	gen  uint64
 	m    map[[32]byte]credEntry
-	locs map[string]locEntry // locs are locations by account number or id (LocationByAccount, Location).
-	pts  map[string]ptEntry  // pts are product transactions by id (ProductTransaction).
+	locs map[string]kept[Location]           // locs are locations by account number or id (LocationByAccount, Location).
+	pts  map[string]kept[ProductTransaction] // pts are product transactions by id (ProductTransaction).
 }
 
-// ptEntry is a product transaction found by id.
-type ptEntry struct {
-	pt      ProductTransaction
-	expires time.Time
-	gen     uint64
-}
-
-// locEntry is a location found by its account number, without its sealed ticket key.
-type locEntry struct {
-	loc     Location
+// kept is a record kept in the cache.
+type kept[T any] struct {
+	v       T
 	expires time.Time
 	gen     uint64
 }
@@ -71,7 +64,7 @@ func newCredCache(ttl time.Duration, now func() time.Time) *credCache {
 	if ttl <= 0 {
 		return nil
 	}
-	c := &credCache{ttl: ttl, max: maxCredEntries, now: now, m: map[[32]byte]credEntry{}, locs: map[string]locEntry{}, pts: map[string]ptEntry{}}
+	c := &credCache{ttl: ttl, max: maxCredEntries, now: now, m: map[[32]byte]credEntry{}, locs: map[string]kept[Location]{}, pts: map[string]kept[ProductTransaction]{}}
 	rand.Read(c.key[:])
 	return c
 }
@@ -153,78 +146,69 @@ func (c *credCache) put(k [32]byte, gen uint64, p *Principal) {
 
 // location returns a copy of the location kept under key, if found within ttl.
 func (c *credCache) location(key string) (*Location, bool) {
-	if c == nil {
-		return nil, false
+	l, ok := keptGet(c, c.locs, key)
+	if ok {
+		l.AllowedOrigins = slices.Clone(l.AllowedOrigins)
 	}
-	c.mu.RLock()
-	e, ok := c.locs[key]
-	gen := c.gen
-	c.mu.RUnlock()
-	if !ok || e.gen != gen || !c.now().Before(e.expires) {
-		return nil, false
-	}
-	l := e.loc
-	l.AllowedOrigins = slices.Clone(l.AllowedOrigins)
-	return &l, true
+	return l, ok
 }
 
-// putLocation remembers l, read after generation gen was current, under key.
+// putLocation remembers l, read after generation gen was current, under key, without its
+// ticket key.
 func (c *credCache) putLocation(key string, gen uint64, l *Location) {
-	if c == nil {
-		return
-	}
-	e := locEntry{loc: *l, expires: c.now().Add(c.ttl), gen: gen}
-	e.loc.SealedTicketKey, e.loc.TicketHashKey = Sealed{}, ""
-	e.loc.AllowedOrigins = slices.Clone(l.AllowedOrigins)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen != gen {
-		return
-	}
-	if _, ok := c.locs[key]; !ok && len(c.locs) >= c.max {
-		for old := range c.locs {
-			delete(c.locs, old)
-			break
-		}
-	}
-	c.locs[key] = e
+	v := *l
+	v.SealedTicketKey, v.TicketHashKey = Sealed{}, ""
+	v.AllowedOrigins = slices.Clone(l.AllowedOrigins)
+	keptPut(c, c.locs, key, gen, v)
 }
 
 // productTransaction returns a copy of the product transaction kept under key, if found
 // within ttl.
 func (c *credCache) productTransaction(key string) (*ProductTransaction, bool) {
+	return keptGet(c, c.pts, key)
+}
+
+// putProductTransaction remembers pt, read after generation gen was current, under key.
+func (c *credCache) putProductTransaction(key string, gen uint64, pt *ProductTransaction) {
+	keptPut(c, c.pts, key, gen, *pt)
+}
+
+// keptGet returns a copy of the record kept in m under key, if it is of the current
+// generation and within ttl.
+func keptGet[T any](c *credCache, m map[string]kept[T], key string) (*T, bool) {
 	if c == nil {
 		return nil, false
 	}
 	c.mu.RLock()
-	e, ok := c.pts[key]
+	e, ok := m[key]
 	gen := c.gen
 	c.mu.RUnlock()
 	if !ok || e.gen != gen || !c.now().Before(e.expires) {
 		return nil, false
 	}
-	pt := e.pt
-	return &pt, true
+	v := e.v
+	return &v, true
 }
 
-// putProductTransaction remembers pt, read after generation gen was current, under key.
-func (c *credCache) putProductTransaction(key string, gen uint64, pt *ProductTransaction) {
+// keptPut keeps v in m under key, unless the cache was invalidated since generation gen (v
+// may then be stale). The map is bounded: when it is full an arbitrary entry goes.
+func keptPut[T any](c *credCache, m map[string]kept[T], key string, gen uint64, v T) {
 	if c == nil {
 		return
 	}
-	e := ptEntry{pt: *pt, expires: c.now().Add(c.ttl), gen: gen}
+	e := kept[T]{v: v, expires: c.now().Add(c.ttl), gen: gen}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
 		return
 	}
-	if _, ok := c.pts[key]; !ok && len(c.pts) >= c.max {
-		for old := range c.pts {
-			delete(c.pts, old)
+	if _, ok := m[key]; !ok && len(m) >= c.max {
+		for old := range m {
+			delete(m, old)
 			break
 		}
 	}
-	c.pts[key] = e
+	m[key] = e
 }
 
 // invalidate drops every entry: a merchant, location or user changed.
