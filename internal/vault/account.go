@@ -225,7 +225,10 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 	}
 	in.Fingerprint = fps[0]
 	// One statement answers both questions a card on a profile asks: is the number already
-	// on one of its cards (7503), and is this its first card (the default).
+	// on one of its cards (7503), and is this its first card (the default). It must not be
+	// the statement that locks the profile (above): on PostgreSQL a statement's snapshot is
+	// taken before the lock it waits for, so it would miss a card another node committed
+	// meanwhile (TestManyNodes caught that when the two were joined).
 	hasCards := false
 	if in.Kind == KindCard && in.ProfileID != "" && (opt.CheckDuplicate || opt.Default == nil) {
 		var dupFPs []string
