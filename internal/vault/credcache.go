@@ -20,9 +20,14 @@ import (
 // cache holds the MAC and the records the check read (the merchant, the key or user record),
 // never a secret, and the MAC is useless without the random key, which never leaves memory.
 //
-// An entry lives for ttl. A change this Service makes to merchants or users (user update,
-// allowed origins) drops every entry at once; a change made elsewhere (another node, a CLI
-// tool) is seen within ttl. The map is bounded: when it is full an arbitrary entry goes.
+// It keeps, by the same rules, the locations (without their ticket key) and product
+// transactions that request paths look up by account number or id (LocationByAccount,
+// Location, ProductTransaction): records of the merchant's set-up, no secret either.
+//
+// An entry lives for ttl. A change this Service makes to merchants, locations or users (user
+// update, allowed origins, a new default service) drops every entry at once; a change made
+// elsewhere (another node, a CLI tool) is seen within ttl. The maps are bounded: when one is
+// full an arbitrary entry goes.
 type credCache struct {
 	ttl time.Duration
 	max int
@@ -64,7 +69,8 @@ func newCredCache(ttl time.Duration, now func() time.Time) *credCache {
 	if ttl <= 0 {
 		return nil
 	}
-	c := &credCache{ttl: ttl, max: maxCredEntries, now: now, m: map[[32]byte]credEntry{}, locs: map[string]kept[Location]{}, pts: map[string]kept[ProductTransaction]{}}
+	c := &credCache{ttl: ttl, max: maxCredEntries, now: now, m: map[[32]byte]credEntry{},
+		locs: map[string]kept[Location]{}, pts: map[string]kept[ProductTransaction]{}}
 	rand.Read(c.key[:])
 	return c
 }
