@@ -41,7 +41,7 @@ func TestPostgres(t *testing.T) { storetest.Run(t, MustPostgres) }
 func TestSQLitePragmas(t *testing.T) {
 	s := MustSQLite(t).(*sqlstore.Store)
 	ctx := context.Background()
-	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "secure_delete": "1", "foreign_keys": "1", "wal_autocheckpoint": "0", "journal_size_limit": "67108864"} {
+	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "secure_delete": "1", "foreign_keys": "1", "wal_autocheckpoint": "0", "journal_size_limit": "67108864", "cache_size": "-8192"} {
 		var got string
 		if err := s.DB().QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
 			t.Fatal(err)
