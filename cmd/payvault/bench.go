@@ -37,7 +37,7 @@ type benchCmd struct {
 	Profiles        int           `help:"Profiles the tokenize phase spreads its cards over." default:"1000"`
 	SeedCards       int           `help:"Cards to load through the vault service before the phases (in-process only); lookups pick among them." placeholder:"N"`
 	CardsPerProfile int           `help:"Seeded cards per profile." default:"10"`
-	CPUProfile      string        `name:"cpuprofile" help:"Directory for a CPU profile of each phase (in-process only; go tool pprof)." placeholder:"DIR" type:"path"`
+	CPUProfile      string        `name:"cpuprofile" help:"Directory for a CPU profile and a 2 s execution trace of each phase (in-process only; go tool pprof, go tool trace)." placeholder:"DIR" type:"path"`
 	ServerLog       string        `help:"File for the in-process server's log, access log included (formatted and discarded when empty)." placeholder:"FILE" type:"path"`
 	JSON            bool          `help:"Print the report as JSON." name:"json"`
 }

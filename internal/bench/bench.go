@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"sync"
@@ -99,8 +100,9 @@ type Config struct {
 	SeedCards       int
 	CardsPerProfile int // CardsPerProfile is the seeded cards per profile.
 
-	// CPUProfileDir, when set, receives a CPU profile of each phase's measured window
-	// (in-process only; the profile covers the whole process, load generator included).
+	// CPUProfileDir, when set, receives a CPU profile of each phase's measured window, and an
+	// execution trace of its first traceWindow (in-process only; both cover the whole process,
+	// load generator included).
 	CPUProfileDir string
 
 	// Progress receives progress lines; nil is silent.
@@ -498,8 +500,12 @@ func summarise(name string, win window, ws []*worker) Result {
 	return res
 }
 
+// traceWindow bounds each phase's execution trace: at 64 connections a trace grows by about
+// 5 MB a second. Two seconds show where each goroutine spends its time (go tool trace).
+const traceWindow = 2 * time.Second
+
 // monitor samples the server's RSS through a phase, and its CPU time and (in process) a CPU
-// profile over the measured window.
+// profile over the measured window and an execution trace of its start.
 type monitor struct {
 	done chan struct{}
 	out  chan [2]int64
@@ -516,7 +522,15 @@ func (r *runner) monitor(name string, start time.Time) *monitor {
 		}
 		var cpu0 time.Duration
 		started := false
-		var prof *os.File
+		var prof, tr *os.File
+		var traceTimer <-chan time.Time
+		stopTrace := func() {
+			if tr != nil {
+				trace.Stop()
+				tr.Close()
+				tr, traceTimer = nil, nil
+			}
+		}
 		begin := func() {
 			started = true
 			cpu0, _ = cpuTime(r.pid)
@@ -524,6 +538,12 @@ func (r *runner) monitor(name string, start time.Time) *monitor {
 				f, err := os.Create(filepath.Join(r.cfg.CPUProfileDir, name+".pprof"))
 				if err == nil && pprof.StartCPUProfile(f) == nil {
 					prof = f
+				} else if f != nil {
+					f.Close()
+				}
+				f, err = os.Create(filepath.Join(r.cfg.CPUProfileDir, name+".trace"))
+				if err == nil && trace.Start(f) == nil {
+					tr, traceTimer = f, time.After(traceWindow)
 				} else if f != nil {
 					f.Close()
 				}
@@ -541,6 +561,7 @@ func (r *runner) monitor(name string, start time.Time) *monitor {
 					begin()
 				}
 				cpu1, _ := cpuTime(r.pid)
+				stopTrace()
 				if prof != nil {
 					pprof.StopCPUProfile()
 					prof.Close()
@@ -548,6 +569,8 @@ func (r *runner) monitor(name string, start time.Time) *monitor {
 				sample()
 				m.out <- [2]int64{peak, int64(cpu1 - cpu0)}
 				return
+			case <-traceTimer:
+				stopTrace()
 			case now := <-t.C:
 				if !started && !now.Before(start) {
 					begin()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,28 @@ func TestRun(t *testing.T) {
 			t.Errorf("engine %q", rep.Engine)
 		}
 		checkReport(t, rep, []string{PhaseNoop, PhaseTokenize, PhaseAuth})
+	})
+	t.Run("ok/profiles", func(t *testing.T) {
+		cfg := tiny(t)
+		cfg.ServerLog = serverLog(t)
+		cfg.CPUProfileDir = t.TempDir()
+		cfg.Phases = []string{PhaseLookup}
+		rep, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkReport(t, rep, []string{PhaseNoop, PhaseLookup})
+		for _, name := range []string{"noop.pprof", "noop.trace", "lookup.pprof", "lookup.trace"} {
+			b, err := os.ReadFile(filepath.Join(cfg.CPUProfileDir, name))
+			if err != nil || len(b) == 0 {
+				t.Errorf("%s: %d bytes, %v", name, len(b), err)
+				continue
+			}
+			// An execution trace starts "go 1.NN trace"; a CPU profile is gzipped.
+			if want := strings.HasSuffix(name, ".trace"); want != bytes.HasPrefix(b, []byte("go 1.")) {
+				t.Errorf("%s starts %q", name, b[:min(len(b), 16)])
+			}
+		}
 	})
 	t.Run("ok/seeded-then-reused", func(t *testing.T) {
 		cfg := tiny(t)
