@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
@@ -370,4 +372,93 @@ func TestSQLiteWALBounded(t *testing.T) {
 	if limit := int64(24 << 20); largest.Load() > limit {
 		t.Errorf("the WAL reached %d bytes, over %d (bound %d pages)", largest.Load(), limit, maxPages)
 	}
+}
+
+// TestGroupCommitDuplicateCard gathers card creates on one profile into one batch, some of
+// them the number of the profile's first card: those answer Conflict with that card's id, the
+// others are stored, the first card stays the only default, and the batch takes one
+// transaction. On PostgreSQL the duplicate check is part of the card's INSERT, which writes
+// nothing for a duplicate, so the batch must not run again with savepoints.
+func TestGroupCommitDuplicateCard(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			var st *sqlstore.Store
+			f := storetest.MustFixture(t, func(tb testing.TB) storetest.Store {
+				st = e.open(tb, sqlstore.Config{Committers: 1})
+				return st
+			})
+			ctx := context.Background()
+			p, err := f.Svc.CreateProfile(ctx, f.Principal, &vault.Profile{MerchantCustomerID: "dup", Locale: "en_US"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			create := func(pan string) (*vault.Instrument, error) {
+				return f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID},
+					vault.Source{Number: pan, Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{CheckDuplicate: true})
+			}
+			const firstPAN = "4111111111111111"
+			first, err := create(firstPAN)
+			if err != nil || !first.DefaultCard {
+				t.Fatalf("first card: %+v, %v", first, err)
+			}
+			const n = 12
+			got := make([]string, n)
+			writes := make([]func(), n)
+			for i := range writes {
+				pan := firstPAN
+				if i%3 != 0 {
+					pan = luhnPAN("4000000000" + fmt.Sprintf("%05d", i))
+				}
+				writes[i] = func() {
+					in, err := create(pan)
+					switch {
+					case err == nil && in.DefaultCard:
+						got[i] = "default"
+					case err == nil:
+						got[i] = "ok"
+					case vault.KindOf(err) == vault.Conflict && strings.Contains(err.Error(), first.ID):
+						got[i] = "duplicate"
+					default:
+						got[i] = err.Error()
+					}
+				}
+			}
+			before := st.WriteStats()
+			mustGather(t, st, writes)
+			after := st.WriteStats()
+			want := make([]string, n)
+			for i := range want {
+				want[i] = map[bool]string{true: "duplicate", false: "ok"}[i%3 == 0]
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("outcomes (-want +got)\n%s", d)
+			}
+			if commits := after.Commits - before.Commits; commits != 2 {
+				t.Errorf("%d transactions; want 2 (the blocker's and the batch's)", commits)
+			}
+			cards, err := st.ListProfileInstruments(ctx, f.Creds.MerchantID, p.ID, vault.KindCard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defaults := 0
+			for _, c := range cards {
+				if c.DefaultCard {
+					defaults++
+				}
+			}
+			if len(cards) != 1+n-n/3 || defaults != 1 {
+				t.Errorf("the profile holds %d cards, %d of them default; want %d and 1", len(cards), defaults, 1+n-n/3)
+			}
+		})
+	}
+}
+
+// luhnPAN completes digits with their Luhn check digit.
+func luhnPAN(digits string) string {
+	for d := '0'; d <= '9'; d++ {
+		if card.Luhn(digits + string(d)) {
+			return digits + string(d)
+		}
+	}
+	panic("unreachable")
 }

@@ -224,30 +224,39 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 		fps = s.keys.Fingerprints(mid, normalizedNumber(in.Kind, secret.Number))
 	}
 	in.Fingerprint = fps[0]
-	// One statement answers both questions a card on a profile asks: is the number already
-	// on one of its cards (7503), and is this its first card (the default). It must not be
-	// the statement that locks the profile (above): on PostgreSQL a statement's snapshot is
-	// taken before the lock it waits for, so it would miss a card another node committed
-	// meanwhile (TestManyNodes caught that when the two were joined).
-	hasCards := false
+	if pre != nil {
+		in.Sealed, in.HasSSN4, in.HasDLNumber = pre.sealed, pre.hasSSN4, pre.hasDL
+	} else if err := s.sealInstrument(in, secret.Number, src.SSN4, src.DLNumber); err != nil {
+		return err
+	}
+	in.DefaultCard = false
+	// A card on a profile asks two questions: is the number already on one of its cards
+	// (7503), and is this its first card (the default). One statement answers both, and,
+	// when no hook must run before the insert, inserts the card as well (one round trip on
+	// PostgreSQL). It must not be the statement that locks the profile (above): on
+	// PostgreSQL a statement's snapshot is taken before the lock it waits for, so it would
+	// miss a card another node committed meanwhile (TestManyNodes caught that when the two
+	// were joined).
+	hasCards, inserted := false, false
 	if in.Kind == KindCard && in.ProfileID != "" && (opt.CheckDuplicate || opt.Default == nil) {
 		var dupFPs []string
 		if opt.CheckDuplicate {
 			dupFPs = fps
 		}
-		dupID, has, err := tx.CheckProfileInstruments(ctx, mid, in.ProfileID, KindCard, dupFPs)
+		var dupID string
+		var err error
+		if opt.Before == nil {
+			dupID, hasCards, err = tx.InsertProfileCard(ctx, in, dupFPs)
+			inserted = err == nil && dupID == ""
+		} else {
+			dupID, hasCards, err = tx.CheckProfileInstruments(ctx, mid, in.ProfileID, KindCard, dupFPs)
+		}
 		if err != nil {
 			return err
 		}
 		if dupID != "" {
 			return E(Conflict, Field("number"), ErrDuplicate, ID(dupID))
 		}
-		hasCards = has
-	}
-	if pre != nil {
-		in.Sealed, in.HasSSN4, in.HasDLNumber = pre.sealed, pre.hasSSN4, pre.hasDL
-	} else if err := s.sealInstrument(in, secret.Number, src.SSN4, src.DLNumber); err != nil {
-		return err
 	}
 	if opt.Before != nil {
 		if err := opt.Before(ctx, tx, in, secret.Number); err != nil {
@@ -262,9 +271,10 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 			makeDefault = !hasCards
 		}
 	}
-	in.DefaultCard = false
-	if err := tx.InsertInstrument(ctx, in); err != nil {
-		return err
+	if !inserted {
+		if err := tx.InsertInstrument(ctx, in); err != nil {
+			return err
+		}
 	}
 	if err := s.insertMandates(ctx, tx, in, opt.Mandates); err != nil {
 		return err

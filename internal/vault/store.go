@@ -165,6 +165,11 @@ type Tx interface {
 	// whose fingerprint is one of fps ("" when none, or when fps is empty), and whether the
 	// profile has any active instrument of that kind.
 	CheckProfileInstruments(ctx context.Context, merchantID, profileID, kind string, fps []string) (dupID string, has bool, err error)
+	// InsertProfileCard is CheckProfileInstruments for a card in (on a profile, kind card)
+	// followed, when it finds no duplicate, by InsertInstrument; a store may do both in one
+	// statement. It returns the duplicate's id (nothing inserted) or whether the profile had a
+	// card before this one.
+	InsertProfileCard(ctx context.Context, in *Instrument, fps []string) (dupID string, had bool, err error)
 	// SetDefaultCard makes id the profile's only default card ("" clears every default).
 	SetDefaultCard(ctx context.Context, merchantID, profileID, id string) error
 	// DetachProfileInstruments removes the profile link from its instruments (contact delete).
