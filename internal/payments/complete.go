@@ -16,7 +16,7 @@ func (s *Service) complete(ctx context.Context, t *Transaction, out *Outcome, pe
 	ctx = context.WithoutCancel(ctx)
 	if t.InstrumentID != "" && t.ProfileID != "" {
 		// An approval may mark the card verified, which locks its profile.
-		ctx = vault.WithLockOrder(ctx, "profile|"+t.ProfileID)
+		ctx = vault.ProfileLockOrderAfter(ctx, t.ProfileID)
 	}
 	var done *Transaction
 	err := s.write(ctx, func(tx Tx) error {

@@ -263,13 +263,71 @@ type batchRun struct {
 	alone []*writeReq  // alone had their effects undone and run alone afterwards.
 }
 
-func (s *Store) beginRun(isolate bool, n int) (*batchRun, error) {
+// beginRun begins a transaction for the requests reqs. On PostgreSQL it first locks, in one
+// statement, the profiles the requests lock first (their lock-order keys), which saves each
+// of them that round trip (see lockProfiles).
+func (s *Store) beginRun(isolate bool, reqs []*writeReq) (*batchRun, error) {
 	sqltx, err := s.wdb.BeginTx(context.Background(), nil)
 	if err != nil {
 		return nil, err
 	}
 	c := &txConn{tx: sqltx, stmts: s.stmts, pg: s.dialect == Postgres, isolate: isolate}
-	return &batchRun{s: s, sqltx: sqltx, c: c, t: &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}, ran: make([]itemResult, 0, n)}, nil
+	b := &batchRun{s: s, sqltx: sqltx, c: c, t: &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}, ran: make([]itemResult, 0, len(reqs))}
+	if s.dialect != Postgres {
+		return b, nil
+	}
+	if err := c.lockProfiles(reqs); err != nil {
+		// The transaction is aborted; begin another without the locks, and let each fn
+		// take its own.
+		sqltx.Rollback()
+		s.nCommits.Add(1)
+		return s.beginRun(isolate, nil)
+	}
+	return b, nil
+}
+
+// lockedProfile is a profile a batch's transaction locked before its fns ran.
+type lockedProfile struct{ merchant, location string }
+
+// lockProfiles locks, in one statement and in id order (the order the batch is sorted in),
+// the active profiles that reqs lock before any other row (vault.LockedProfileFrom), when
+// there are two or more, and keeps their merchant and location for LockProfileLocation,
+// which then costs no round trip. It is the lock each fn would take first (the same rows,
+// FOR UPDATE), only taken earlier, so the fns' later statements see whatever was committed
+// before it was granted, as they did after their own. A statement of the transaction that
+// updates profiles forgets them (txConn.note). A profile id of another merchant is locked
+// as well, until the COMMIT, but not kept: that fn's own statement answers it.
+func (c *txConn) lockProfiles(reqs []*writeReq) error {
+	var ids []string
+	for _, r := range reqs {
+		if id := vault.LockedProfileFrom(r.ctx); id != "" && r.state.Load() != reqDropped {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) < 2 {
+		return nil // no round trip to save
+	}
+	rows, err := c.tx.QueryContext(context.Background(),
+		"SELECT id, merchant_id, location_id FROM profiles WHERE id = ANY($1) AND deleted_at = 0 ORDER BY id FOR UPDATE", ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	c.locked = make(map[string]lockedProfile, len(ids))
+	for rows.Next() {
+		var id string
+		var p lockedProfile
+		if err := rows.Scan(&id, &p.merchant, &p.location); err != nil {
+			c.locked = nil
+			return err
+		}
+		c.locked[id] = p
+	}
+	if err := rows.Err(); err != nil {
+		c.locked = nil
+		return err
+	}
+	return nil
 }
 
 // The results of batchRun.step.
@@ -322,7 +380,7 @@ func (b *batchRun) started() []*writeReq {
 // transaction is rolled back and the fns that ran are run again in a new one, each inside a
 // savepoint, and so are the rest of the batch.
 func (s *Store) writeBatch(reqs []*writeReq) {
-	b, err := s.beginRun(false, len(reqs))
+	b, err := s.beginRun(false, reqs)
 	if err != nil {
 		s.rerun(nil, nil, reqs)
 		return
@@ -338,7 +396,7 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 			redo := append(b.started(), r)
 			b.sqltx.Rollback()
 			s.nCommits.Add(1)
-			if b, err = s.beginRun(true, len(reqs)); err != nil {
+			if b, err = s.beginRun(true, reqs); err != nil {
 				s.rerunStarted(redo)
 				s.rerun(nil, nil, reqs[next+1:])
 				return
@@ -513,6 +571,9 @@ type txConn struct {
 	pending []pendingAudit
 
 	txStmts map[*sql.Stmt]*sql.Stmt // txStmts are stmts' statements bound to tx.
+
+	// locked are the profiles the transaction locked before its fns ran (lockProfiles).
+	locked map[string]lockedProfile
 }
 
 // needsUndo reports whether, without a savepoint, the current fn's outcome leaves the
@@ -539,6 +600,9 @@ func (c *txConn) note(query string, err error) {
 	}
 	if !strings.HasPrefix(query, "SELECT ") {
 		c.wrote = true
+		if c.locked != nil && (strings.HasPrefix(query, "UPDATE profiles ") || strings.HasPrefix(query, "DELETE FROM profiles ")) {
+			c.locked = nil // a profile kept there may have changed
+		}
 	}
 }
 

@@ -462,3 +462,81 @@ func luhnPAN(digits string) string {
 	}
 	panic("unreachable")
 }
+
+// TestGroupCommitProfileLocks checks the profiles a PostgreSQL batch locks before its fns
+// run: card creates then take no lock statement of their own, and a fn of the batch that
+// deletes a profile makes the later card creates on it fail as they would alone.
+func TestGroupCommitProfileLocks(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			var st *sqlstore.Store
+			f := storetest.MustFixture(t, func(tb testing.TB) storetest.Store {
+				st = e.open(tb, sqlstore.Config{Committers: 1})
+				return st
+			})
+			ctx := context.Background()
+			var profiles []*vault.Profile
+			for _, id := range []string{"p", "q"} {
+				p, err := f.Svc.CreateProfile(ctx, f.Principal, &vault.Profile{MerchantCustomerID: id, Locale: "en_US"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				profiles = append(profiles, p)
+			}
+			seq := 0
+			create := func(p *vault.Profile) error {
+				seq++
+				pan := luhnPAN("4000000001" + fmt.Sprintf("%05d", seq))
+				_, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID},
+					vault.Source{Number: pan, Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{CheckDuplicate: true})
+				return err
+			}
+			var locks atomic.Int32
+			stop := sqlstore.ObserveSQL(func(q string) {
+				if strings.HasPrefix(q, "SELECT location_id FROM profiles") {
+					locks.Add(1)
+				}
+			})
+			defer stop()
+
+			const n = 6
+			writes := make([]func(), n)
+			for i := range writes {
+				p := profiles[i%2]
+				writes[i] = func() {
+					if err := create(p); err != nil {
+						t.Errorf("card %d: %v", i, err)
+					}
+				}
+			}
+			mustGather(t, st, writes)
+			want := map[string]int32{"sqlite": n, "postgres": 0}[e.name]
+			if got := locks.Load(); got != want {
+				t.Errorf("%d card creates took %d lock statements of their own; want %d", n, got, want)
+			}
+
+			// A delete of p in the batch, sorted before the card creates: theirs on p fail.
+			got := make([]string, 3)
+			writes = []func(){
+				func() {
+					if err := f.Svc.DeleteProfile(ctx, f.Principal, profiles[0].ID, vault.Cascade); err != nil {
+						t.Errorf("delete: %v", err)
+					}
+				},
+			}
+			for i, p := range []*vault.Profile{profiles[0], profiles[0], profiles[1]} {
+				writes = append(writes, func() {
+					if err := create(p); err != nil {
+						got[i] = vault.KindOf(err).String()
+					} else {
+						got[i] = "ok"
+					}
+				})
+			}
+			mustGather(t, st, writes)
+			if d := cmp.Diff([]string{"invalid", "invalid", "ok"}, got); d != "" {
+				t.Errorf("card creates beside the delete (-want +got)\n%s", d)
+			}
+		})
+	}
+}

@@ -52,6 +52,11 @@ func (t *tx) LockProfile(ctx context.Context, merchantID, id string) (*vault.Pro
 
 // LockProfileLocation implements vault.Tx.
 func (t *tx) LockProfileLocation(ctx context.Context, merchantID, id string) (string, error) {
+	if c, ok := t.db.(*txConn); ok {
+		if p, ok := c.locked[id]; ok && p.merchant == merchantID {
+			return p.location, nil // locked with its batch (lockProfiles)
+		}
+	}
 	var loc string
 	err := t.row(ctx, "SELECT location_id FROM profiles WHERE merchant_id = ? AND id = ? AND deleted_at = 0"+t.forUpdate(), merchantID, id).Scan(&loc)
 	return loc, mapErr("sqlstore.LockProfileLocation", err, id)
