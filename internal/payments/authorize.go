@@ -153,8 +153,9 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 	// First write: validate, consume, record RECEIVED.
 	var t *Transaction
 	var preq *Request
+	verified := false // the vault card was VERIFIED when read
 	err = s.write(ctx, func(tx Tx) error {
-		t, preq = nil, nil
+		t, preq, verified = nil, nil, false
 		now := s.Now()
 		if req.DupCheck && req.MerchantRefNum != "" {
 			if err := s.checkRef(ctx, tx, p, loc, req.Type, req.MerchantRefNum); err != nil {
@@ -177,6 +178,7 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 		}
 		if res.instrument != nil {
 			nt.InstrumentID = res.instrument.ID
+			verified = res.instrument.StoredCredentialStatus == "VERIFIED"
 		}
 		if req.ProfileID != "" {
 			prof, err := tx.GetProfile(ctx, p.MerchantID(), req.ProfileID)
@@ -219,10 +221,10 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 
 	// Second write: complete. A refused AfterApproval does not lose the answer: the
 	// transaction is completed without it.
-	done, err := s.complete(ctx, t, out, perr, req.AfterApproval)
+	done, err := s.complete(ctx, t, out, perr, req.AfterApproval, verified)
 	var af *afterFailed
 	if errors.As(err, &af) && slices.Contains([]vault.Kind{vault.Invalid, vault.Conflict, vault.NotFound}, vault.KindOf(af.err)) {
-		done, err = s.complete(ctx, t, out, perr, nil)
+		done, err = s.complete(ctx, t, out, perr, nil, verified)
 	}
 	if err != nil {
 		return nil, vault.E(op, err)

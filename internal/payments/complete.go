@@ -11,8 +11,10 @@ import (
 // complete records a processor's answer in the second write transaction. out is nil and perr
 // nil when the answer is lost (Recover); perr is set when the processor could not be reached.
 // A transaction no longer RECEIVED (Recover got there first) is returned unchanged. When it
-// fails, the amount it reserved on its parent is released.
-func (s *Service) complete(ctx context.Context, t *Transaction, out *Outcome, perr error, after func(context.Context, Tx, *Transaction) error) (*Transaction, error) {
+// fails, the amount it reserved on its parent is released. verified says that t's card was
+// VERIFIED when t was received; a card's mark is never taken back, so an approval need not
+// look again.
+func (s *Service) complete(ctx context.Context, t *Transaction, out *Outcome, perr error, after func(context.Context, Tx, *Transaction) error, verified bool) (*Transaction, error) {
 	ctx = context.WithoutCancel(ctx)
 	if t.InstrumentID != "" && t.ProfileID != "" {
 		// An approval may mark the card verified, which locks its profile.
@@ -49,7 +51,7 @@ func (s *Service) complete(ctx context.Context, t *Transaction, out *Outcome, pe
 			next.Decision, next.Code, next.Message = out.Decision, out.Code, out.Message
 			next.AuthCode, next.AVS, next.CVV = out.AuthCode, out.AVS, out.CVV
 			if out.Decision == Approved {
-				if err := s.approve(ctx, tx, &next, out, now); err != nil {
+				if err := s.approve(ctx, tx, &next, out, now, verified); err != nil {
 					return err
 				}
 			} else {
@@ -91,8 +93,9 @@ func (e *afterFailed) Error() string { return "after approval: " + e.err.Error()
 func (e *afterFailed) Unwrap() error { return e.err }
 
 // approve applies an approval to t inside tx: its status, what it leaves available, the
-// settlement of an auth settled on approval, and the VERIFIED mark on a vault card.
-func (s *Service) approve(ctx context.Context, tx Tx, t *Transaction, out *Outcome, now time.Time) error {
+// settlement of an auth settled on approval, and the VERIFIED mark on a vault card (unless
+// verified says it has it).
+func (s *Service) approve(ctx context.Context, tx Tx, t *Transaction, out *Outcome, now time.Time, verified bool) error {
 	t.Status = StatusCompleted
 	switch t.Type {
 	case TypeAuth:
@@ -127,7 +130,7 @@ func (s *Service) approve(ctx context.Context, tx Tx, t *Transaction, out *Outco
 	case TypeRefund:
 		t.Status, t.CompletesAt = StatusPending, t.TxnTime.Add(s.cfg.BatchDelay)
 	}
-	if verifies(t.Type) && t.InstrumentID != "" && t.PaymentMethod == MethodCard {
+	if verifies(t.Type) && t.InstrumentID != "" && t.PaymentMethod == MethodCard && !verified {
 		if err := s.vault.MarkCardVerified(ctx, tx, t.MerchantID, t.InstrumentID); err != nil {
 			return err
 		}
@@ -178,7 +181,7 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 		if qerr != nil {
 			continue // the processor could not say; try again on the next run
 		}
-		if _, err := s.complete(ctx, t, out, nil, nil); err != nil {
+		if _, err := s.complete(ctx, t, out, nil, nil, false); err != nil {
 			return n, vault.E("payments.Recover", err)
 		}
 		n++

@@ -756,3 +756,47 @@ func TestTransactionSource(t *testing.T) {
 		}
 	})
 }
+
+// countingStore counts the UnverifiedCard reads of its write transactions.
+type countingStore struct {
+	storetest.Store
+	unverified atomic.Int32
+}
+
+func (c *countingStore) Write(ctx context.Context, fn func(vault.Tx) error) error {
+	return c.Store.Write(ctx, func(tx vault.Tx) error { return fn(countingTx{tx.(payments.Tx), c}) })
+}
+
+type countingTx struct {
+	payments.Tx
+	c *countingStore
+}
+
+func (t countingTx) UnverifiedCard(ctx context.Context, merchantID, id string) (string, bool, error) {
+	t.c.unverified.Add(1)
+	return t.Tx.UnverifiedCard(ctx, merchantID, id)
+}
+
+// TestAuthorizeVerifiedCard checks that an approval marks a vault card VERIFIED once, and
+// that the approvals after it do not read the card again: the mark is never taken back.
+func TestAuthorizeVerifiedCard(t *testing.T) {
+	engines(t, func(t *testing.T, open storetest.Opener) {
+		var cs *countingStore
+		e := mustEnv(t, func(tb testing.TB) storetest.Store {
+			cs = &countingStore{Store: open(tb)}
+			return cs
+		}, payments.Config{})
+		_, in := e.mustCard(t, "v", "4111111111111111", card.Expiry{Month: 12, Year: 2040})
+		for i, want := range []int32{1, 1, 1} {
+			if _, err := e.auth(t, 100, payments.Source{Token: in.Token}, true); err != nil {
+				t.Fatal(err)
+			}
+			if got := cs.unverified.Load(); got != want {
+				t.Errorf("after approval %d: the card was read %d times for its mark; want %d", i+1, got, want)
+			}
+			if c, _ := e.Svc.GetInstrument(e.ctx, e.Principal, in.ID); c.StoredCredentialStatus != "VERIFIED" {
+				t.Errorf("after approval %d: card status %s", i+1, c.StoredCredentialStatus)
+			}
+		}
+	})
+}
