@@ -300,7 +300,8 @@ type lockedProfile struct{ merchant, location string }
 func (c *txConn) lockProfiles(reqs []*writeReq) error {
 	var ids []string
 	for _, r := range reqs {
-		if id := vault.LockedProfileFrom(r.ctx); id != "" && r.state.Load() != reqDropped {
+		// An id PostgreSQL cannot hold as text would fail the statement: its fn answers it.
+		if id := vault.LockedProfileFrom(r.ctx); id != "" && !unstorable(id) && r.state.Load() != reqDropped {
 			ids = append(ids, id)
 		}
 	}
