@@ -537,6 +537,29 @@ func TestGroupCommitProfileLocks(t *testing.T) {
 			if d := cmp.Diff([]string{"invalid", "invalid", "ok"}, got); d != "" {
 				t.Errorf("card creates beside the delete (-want +got)\n%s", d)
 			}
+
+			// A profile id no column can hold fails its own card create, not the batch's lock.
+			bad := &vault.Profile{ID: "bad\x00id"}
+			got = make([]string, 4)
+			writes = writes[:0]
+			for i, p := range []*vault.Profile{bad, bad, profiles[1], profiles[1]} {
+				writes = append(writes, func() {
+					if err := create(p); err != nil {
+						got[i] = vault.KindOf(err).String()
+					} else {
+						got[i] = "ok"
+					}
+				})
+			}
+			before := st.WriteStats()
+			mustGather(t, st, writes)
+			after := st.WriteStats()
+			if d := cmp.Diff([]string{"invalid", "invalid", "ok", "ok"}, got); d != "" {
+				t.Errorf("card creates on a bad profile id (-want +got)\n%s", d)
+			}
+			if commits := after.Commits - before.Commits; commits != 2 {
+				t.Errorf("%d transactions; want 2 (the blocker's and the batch's)", commits)
+			}
 		})
 	}
 }
