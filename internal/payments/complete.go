@@ -16,10 +16,6 @@ import (
 // look again.
 func (s *Service) complete(ctx context.Context, t *Transaction, out *Outcome, perr error, after func(context.Context, Tx, *Transaction) error, verified bool) (*Transaction, error) {
 	ctx = context.WithoutCancel(ctx)
-	if t.InstrumentID != "" && t.ProfileID != "" {
-		// An approval may mark the card verified, which locks its profile.
-		ctx = vault.ProfileLockOrderAfter(ctx, t.ProfileID)
-	}
 	var done *Transaction
 	err := s.write(ctx, func(tx Tx) error {
 		done = nil

@@ -757,7 +757,7 @@ func TestTransactionSource(t *testing.T) {
 	})
 }
 
-// countingStore counts the UnverifiedCard reads of its write transactions.
+// countingStore counts the SetCardVerified statements of its write transactions.
 type countingStore struct {
 	storetest.Store
 	unverified atomic.Int32
@@ -772,13 +772,13 @@ type countingTx struct {
 	c *countingStore
 }
 
-func (t countingTx) UnverifiedCard(ctx context.Context, merchantID, id string) (string, bool, error) {
+func (t countingTx) SetCardVerified(ctx context.Context, merchantID, id string) error {
 	t.c.unverified.Add(1)
-	return t.Tx.UnverifiedCard(ctx, merchantID, id)
+	return t.Tx.SetCardVerified(ctx, merchantID, id)
 }
 
 // TestAuthorizeVerifiedCard checks that an approval marks a vault card VERIFIED once, and
-// that the approvals after it do not read the card again: the mark is never taken back.
+// that the approvals after it do not mark it again: the mark is never taken back.
 func TestAuthorizeVerifiedCard(t *testing.T) {
 	engines(t, func(t *testing.T, open storetest.Opener) {
 		var cs *countingStore
@@ -792,7 +792,7 @@ func TestAuthorizeVerifiedCard(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got := cs.unverified.Load(); got != want {
-				t.Errorf("after approval %d: the card was read %d times for its mark; want %d", i+1, got, want)
+				t.Errorf("after approval %d: the card was marked %d times; want %d", i+1, got, want)
 			}
 			if c, _ := e.Svc.GetInstrument(e.ctx, e.Principal, in.ID); c.StoredCredentialStatus != "VERIFIED" {
 				t.Errorf("after approval %d: card status %s", i+1, c.StoredCredentialStatus)

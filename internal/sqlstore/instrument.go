@@ -154,7 +154,7 @@ func (t *tx) InsertInstrument(ctx context.Context, in *vault.Instrument) error {
 
 // UpdateInstrument implements vault.Tx.
 func (t *tx) UpdateInstrument(ctx context.Context, in *vault.Instrument) error {
-	cs := without(instrumentCols(in), "id", "merchant_id", "token", "kind", "created_at")
+	cs := without(instrumentCols(in), "id", "merchant_id", "token", "kind", "created_at", "stored_credential_status")
 	if err := t.execOne(ctx, "sqlstore.UpdateInstrument", in.ID,
 		updateSQL("instruments", cs, "merchant_id = ? AND id = ?"), append(vals(cs), in.MerchantID, in.ID)...); err != nil {
 		return err
@@ -162,21 +162,8 @@ func (t *tx) UpdateInstrument(ctx context.Context, in *vault.Instrument) error {
 	return t.audit(ctx, in.MerchantID, vault.AuditAccountUpdate, "instrument", in.ID)
 }
 
-// unverifiedCard is the condition of UnverifiedCard and SetCardVerified.
+// unverifiedCard is the condition of SetCardVerified.
 const unverifiedCard = "merchant_id = ? AND id = ? AND kind = 'card' AND deleted_at = 0 AND stored_credential_status <> 'VERIFIED'"
-
-// UnverifiedCard implements vault.Tx.
-func (t *tx) UnverifiedCard(ctx context.Context, merchantID, id string) (string, bool, error) {
-	var profileID string
-	err := t.row(ctx, "SELECT profile_id FROM instruments WHERE "+unverifiedCard, merchantID, id).Scan(&profileID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, mapErr("sqlstore.UnverifiedCard", err)
-	}
-	return profileID, true, nil
-}
 
 // SetCardVerified implements vault.Tx. It sets one column, which no index holds, so it costs
 // a fraction of UpdateInstrument, which rewrites every column and index entry of the row.

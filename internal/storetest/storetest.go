@@ -264,6 +264,19 @@ func testCardLifecycle(t *testing.T, open Opener) {
 	if err != nil || up.ExpYear != 2041 || up.Token != in.Token {
 		t.Fatalf("update = %+v, %v", up, err)
 	}
+	// Only SetCardVerified changes the stored-credential status: an update from a copy read
+	// before the mark (a card update racing an approval) leaves it.
+	if err := f.Store.Write(ctx, func(tx vault.Tx) error { return f.Svc.MarkCardVerified(ctx, tx, f.Creds.MerchantID, in.ID) }); err != nil {
+		t.Fatal(err)
+	}
+	stale := *up
+	stale.NickName = "stale"
+	if err := f.Store.Write(ctx, func(tx vault.Tx) error { return tx.UpdateInstrument(ctx, &stale) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.Svc.GetInstrument(ctx, f.Principal, in.ID); err != nil || got.StoredCredentialStatus != "VERIFIED" || got.NickName != "stale" {
+		t.Errorf("after a stale update: %+v, %v; want VERIFIED and the update", got, err)
+	}
 	if err := f.Svc.DeleteInstrument(ctx, f.Principal, in.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ func LockOrderFrom(ctx context.Context) string {
 
 // profileLockOrder is the lock-order key of writes that lock a profile before any other
 // row (a card create), so that a Store may take that lock early: LockedProfileFrom.
+// Writes that lock a profile only after other rows must not use it.
 func profileLockOrder(ctx context.Context, profileID string) context.Context {
 	if profileID == "" {
 		return ctx
@@ -32,19 +33,11 @@ func profileLockOrder(ctx context.Context, profileID string) context.Context {
 
 const profileOrderPrefix = "profile|"
 
-// ProfileLockOrderAfter is the lock-order key of writes that may lock a profile after other
-// rows (a payment's completion locks its transactions, then may mark the card verified): it
-// sorts with the profile's other writes, but is not taken early.
-func ProfileLockOrderAfter(ctx context.Context, profileID string) context.Context {
-	return WithLockOrder(ctx, profileOrderPrefix+profileID+"|after")
-}
-
 // LockedProfileFrom returns the profile that ctx's write locks before any other row
 // (profileLockOrder), or "".
 func LockedProfileFrom(ctx context.Context) string {
-	id, ok := strings.CutPrefix(LockOrderFrom(ctx), profileOrderPrefix)
-	if !ok || strings.Contains(id, "|") {
-		return ""
+	if id, ok := strings.CutPrefix(LockOrderFrom(ctx), profileOrderPrefix); ok {
+		return id
 	}
-	return id
+	return ""
 }

@@ -150,13 +150,12 @@ type Tx interface {
 	// InsertInstrument stores an instrument with its sealed data; Conflict (Field api_id)
 	// when its api id is taken in the location.
 	InsertInstrument(ctx context.Context, in *Instrument) error
-	// UpdateInstrument replaces an instrument's mutable fields and its sealed data.
+	// UpdateInstrument replaces an instrument's mutable fields and its sealed data. The
+	// stored-credential status is not one of them: only SetCardVerified changes it, so an
+	// update that read the card before an approval marked it cannot undo the mark.
 	UpdateInstrument(ctx context.Context, in *Instrument) error
 	// DeleteInstrument marks an instrument deleted.
 	DeleteInstrument(ctx context.Context, merchantID, id string, at time.Time) error
-	// UnverifiedCard reports whether id is an active card not yet marked VERIFIED, and its
-	// profile (""), reading nothing else.
-	UnverifiedCard(ctx context.Context, merchantID, id string) (profileID string, ok bool, err error)
 	// SetCardVerified marks id VERIFIED if it is still an active card not marked yet; it
 	// changes no other column.
 	SetCardVerified(ctx context.Context, merchantID, id string) error
