@@ -285,14 +285,14 @@ func (s *Service) resolve(ctx context.Context, tx Tx, p *vault.Principal, loc *v
 	case src.Token != "":
 		switch token.Parse(src.Token) {
 		case token.Card, token.Bank:
-			in, err := tx.GetInstrumentByToken(ctx, p.MerchantID(), src.Token)
+			in, cust, err := tx.GetInstrumentByTokenWithCustomer(ctx, p.MerchantID(), src.Token)
 			if err != nil {
 				if vault.KindOf(err) == vault.NotFound {
 					return nil, unusable
 				}
 				return nil, err
 			}
-			if err := s.fromInstrument(ctx, tx, p, loc, res, in, wantKind, src.SameLocation, "token"); err != nil {
+			if err := s.fromInstrument(ctx, tx, p, loc, res, in, &cust, wantKind, src.SameLocation, "token"); err != nil {
 				return nil, err
 			}
 		case token.Profile:
@@ -320,7 +320,8 @@ func (s *Service) resolve(ctx context.Context, tx Tx, p *vault.Principal, loc *v
 			if def == nil {
 				return nil, vault.E(vault.Invalid, vault.Field("token"), vault.ErrNoDefaultCard)
 			}
-			if err := s.fromInstrument(ctx, tx, p, loc, res, def, wantKind, src.SameLocation, "token"); err != nil {
+			cust := vault.Customer{FirstName: prof.FirstName, LastName: prof.LastName, Email: prof.Email}
+			if err := s.fromInstrument(ctx, tx, p, loc, res, def, &cust, wantKind, src.SameLocation, "token"); err != nil {
 				return nil, err
 			}
 		default:
@@ -347,7 +348,7 @@ func (s *Service) resolve(ctx context.Context, tx Tx, p *vault.Principal, loc *v
 			}
 			return nil, err
 		}
-		if err := s.fromInstrument(ctx, tx, p, loc, res, in, wantKind, src.SameLocation, field); err != nil {
+		if err := s.fromInstrument(ctx, tx, p, loc, res, in, nil, wantKind, src.SameLocation, field); err != nil {
 			return nil, err
 		}
 	case src.TransactionID != "" || src.TransactionAPIID != "":

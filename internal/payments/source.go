@@ -13,8 +13,9 @@ import (
 var _ vault.TransactionSource = (*Service)(nil)
 
 // fromInstrument fills res from a vaulted instrument: its opened number, its card data, its
-// billing address and its profile's names.
-func (s *Service) fromInstrument(ctx context.Context, tx Tx, p *vault.Principal, loc *vault.Location, res *resolved, in *vault.Instrument, wantKind string, sameLocation bool, field string) error {
+// billing address and its profile's names, which cust holds when the caller read them with
+// the instrument (nil: read them here).
+func (s *Service) fromInstrument(ctx context.Context, tx Tx, p *vault.Principal, loc *vault.Location, res *resolved, in *vault.Instrument, cust *vault.Customer, wantKind string, sameLocation bool, field string) error {
 	if !in.Active() || in.Kind != wantKind || !p.CanReach(in.LocationID) || (sameLocation && in.LocationID != loc.ID) {
 		return vault.E(vault.Invalid, vault.Field(field), vault.ErrUnusable)
 	}
@@ -37,15 +38,18 @@ func (s *Service) fromInstrument(ctx context.Context, tx Tx, p *vault.Principal,
 	case in.BillingStreet != "" || in.BillingCity != "" || in.BillingState != "" || in.BillingZip != "" || in.BillingPhone != "":
 		res.billing = &Billing{Street: in.BillingStreet, City: in.BillingCity, State: in.BillingState, Zip: in.BillingZip, Phone: in.BillingPhone}
 	}
-	if in.ProfileID != "" {
+	if in.ProfileID != "" && cust == nil {
 		prof, err := tx.GetProfile(ctx, p.MerchantID(), in.ProfileID)
-		if err == nil {
-			if c := (vault.Customer{FirstName: prof.FirstName, LastName: prof.LastName, Email: prof.Email}); c != (vault.Customer{}) {
-				res.customer = &c
-			}
-		} else if vault.KindOf(err) != vault.NotFound {
+		switch {
+		case err == nil:
+			cust = &vault.Customer{FirstName: prof.FirstName, LastName: prof.LastName, Email: prof.Email}
+		case vault.KindOf(err) != vault.NotFound:
 			return err
 		}
+	}
+	if in.ProfileID != "" && cust != nil && *cust != (vault.Customer{}) {
+		c := *cust
+		res.customer = &c
 	}
 	return nil
 }

@@ -64,6 +64,23 @@ func (q *q) GetInstrumentByToken(ctx context.Context, merchantID, token string) 
 	return q.getInstrument(ctx, "sqlstore.GetInstrumentByToken", token, "merchant_id = ? AND token = ? AND deleted_at = 0", merchantID, token)
 }
 
+// GetInstrumentByTokenWithCustomer implements vault.Reader. The profile's columns are renamed
+// in a subquery (which both engines flatten into a join on its primary key), so that the
+// instrument's own names stay unambiguous.
+func (q *q) GetInstrumentByTokenWithCustomer(ctx context.Context, merchantID, token string) (*vault.Instrument, vault.Customer, error) {
+	in, cs := newInstrument()
+	var c vault.Customer
+	err := q.row(ctx, "SELECT "+names(cs)+", COALESCE(p_first, ''), COALESCE(p_last, ''), COALESCE(p_email, '') FROM instruments"+
+		" LEFT JOIN (SELECT id AS p_id, merchant_id AS p_merchant, first_name AS p_first, last_name AS p_last, email AS p_email FROM profiles WHERE deleted_at = 0) p"+
+		" ON p_id = profile_id AND p_merchant = merchant_id"+
+		" WHERE merchant_id = ? AND token = ? AND deleted_at = 0", merchantID, token).Scan(append(ptrs(cs), &c.FirstName, &c.LastName, &c.Email)...)
+	if err != nil {
+		return nil, c, mapErr("sqlstore.GetInstrumentByTokenWithCustomer", err, token)
+	}
+	fixInstrument(in)
+	return in, c, nil
+}
+
 // GetInstrumentByAPIID implements vault.Reader.
 func (q *q) GetInstrumentByAPIID(ctx context.Context, merchantID, locationID, apiID string) (*vault.Instrument, error) {
 	if apiID == "" {

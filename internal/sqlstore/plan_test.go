@@ -67,3 +67,37 @@ func TestProfileStatementsUseProfileIndex(t *testing.T) {
 	}
 	t.Logf("%d statements checked", len(seen))
 }
+
+// TestTokenWithCustomerPlan checks that the auth's token read, which joins the card's profile
+// through a renaming subquery, reaches both rows through an index and scans no table.
+func TestTokenWithCustomerPlan(t *testing.T) {
+	st := MustSQLite(t)
+	var query string
+	stop := sqlstore.ObserveSQL(func(q string) {
+		if strings.Contains(q, "p_first") {
+			query = q
+		}
+	})
+	st.GetInstrumentByTokenWithCustomer(context.Background(), "m", "t")
+	stop()
+	if query == "" {
+		t.Fatal("the statement was not seen")
+	}
+	rows, err := st.(*sqlstore.Store).DB().QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, "m", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if len(plan) != 2 || !strings.HasPrefix(plan[0], "SEARCH instruments USING INDEX") || !strings.HasPrefix(plan[1], "SEARCH profiles USING INDEX") {
+		t.Errorf("plan: %q", plan)
+	}
+}

@@ -277,6 +277,23 @@ func testCardLifecycle(t *testing.T, open Opener) {
 	if got, err := f.Svc.GetInstrument(ctx, f.Principal, in.ID); err != nil || got.StoredCredentialStatus != "VERIFIED" || got.NickName != "stale" {
 		t.Errorf("after a stale update: %+v, %v; want VERIFIED and the update", got, err)
 	}
+	// The token read with the profile's names: a card on a profile, one without, another
+	// merchant's token.
+	if got, c, err := f.Store.GetInstrumentByTokenWithCustomer(ctx, f.Creds.MerchantID, in.Token); err != nil || got.ID != in.ID ||
+		got.Sealed.KeyID != in.Sealed.KeyID || c != (vault.Customer{FirstName: p.FirstName}) {
+		t.Errorf("GetInstrumentByTokenWithCustomer = %+v, %+v, %v; want the card and %q", got, c, err, p.FirstName)
+	}
+	loose, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard},
+		vault.Source{Number: "5555555555554444", Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, c, err := f.Store.GetInstrumentByTokenWithCustomer(ctx, f.Creds.MerchantID, loose.Token); err != nil || got.ID != loose.ID || c != (vault.Customer{}) {
+		t.Errorf("GetInstrumentByTokenWithCustomer of a card without a profile = %+v, %+v, %v", got, c, err)
+	}
+	if _, _, err := f.Store.GetInstrumentByTokenWithCustomer(ctx, "other-merchant", in.Token); vault.KindOf(err) != vault.NotFound {
+		t.Errorf("GetInstrumentByTokenWithCustomer of another merchant's token: %v", err)
+	}
 	if err := f.Svc.DeleteInstrument(ctx, f.Principal, in.ID); err != nil {
 		t.Fatal(err)
 	}

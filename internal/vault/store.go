@@ -77,6 +77,9 @@ type Reader interface {
 	GetInstrument(ctx context.Context, merchantID, id string) (*Instrument, error)
 	// GetInstrumentByToken returns the active instrument with this payment token.
 	GetInstrumentByToken(ctx context.Context, merchantID, token string) (*Instrument, error)
+	// GetInstrumentByTokenWithCustomer is GetInstrumentByToken with, in the same statement,
+	// the names of the instrument's profile (zero when it has none, or none active).
+	GetInstrumentByTokenWithCustomer(ctx context.Context, merchantID, token string) (*Instrument, Customer, error)
 	// GetInstrumentByAPIID returns the active instrument with this api id in a location or,
 	// failing that, the most recently deleted one.
 	GetInstrumentByAPIID(ctx context.Context, merchantID, locationID, apiID string) (*Instrument, error)
