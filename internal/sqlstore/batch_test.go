@@ -46,7 +46,7 @@ func mustOpen(tb testing.TB, cfg sqlstore.Config) *sqlstore.Store {
 }
 
 // mustGather holds st's only committer in a write until every one of writes is queued behind
-// it, then lets them go, so that they form one batch. It waits for all of them.
+// it, in order, then lets them go, so that they form one batch. It waits for all of them.
 func mustGather(tb testing.TB, st *sqlstore.Store, writes []func()) {
 	tb.Helper()
 	ctx := context.Background()
@@ -65,17 +65,17 @@ func mustGather(tb testing.TB, st *sqlstore.Store, writes []func()) {
 		}
 	}()
 	<-started
-	for _, w := range writes {
+	deadline := time.Now().Add(10 * time.Second)
+	for i, w := range writes {
 		wg.Add(1)
 		go func() { defer wg.Done(); w() }()
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for st.WriteStats().Queued < len(writes) {
-		if time.Now().After(deadline) {
-			close(release)
-			tb.Fatalf("only %d of %d writes queued", st.WriteStats().Queued, len(writes))
+		for st.WriteStats().Queued <= i {
+			if time.Now().After(deadline) {
+				close(release)
+				tb.Fatalf("only %d of %d writes queued", st.WriteStats().Queued, len(writes))
+			}
+			time.Sleep(100 * time.Microsecond)
 		}
-		time.Sleep(time.Millisecond)
 	}
 	close(release)
 	wg.Wait()
@@ -382,20 +382,10 @@ func TestSQLiteWALBounded(t *testing.T) {
 func TestGroupCommitDuplicateCard(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
-			var st *sqlstore.Store
-			f := storetest.MustFixture(t, func(tb testing.TB) storetest.Store {
-				st = e.open(tb, sqlstore.Config{Committers: 1})
-				return st
-			})
-			ctx := context.Background()
-			p, err := f.Svc.CreateProfile(ctx, f.Principal, &vault.Profile{MerchantCustomerID: "dup", Locale: "en_US"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			create := func(pan string) (*vault.Instrument, error) {
-				return f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID},
-					vault.Source{Number: pan, Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{CheckDuplicate: true})
-			}
+			ce := newCardEnv(t, e.open)
+			st, ctx := ce.st, context.Background()
+			p := ce.profile(t, "dup")
+			create := func(pan string) (*vault.Instrument, error) { return ce.card(p, pan) }
 			const firstPAN = "4111111111111111"
 			first, err := create(firstPAN)
 			if err != nil || !first.DefaultCard {
@@ -407,7 +397,7 @@ func TestGroupCommitDuplicateCard(t *testing.T) {
 			for i := range writes {
 				pan := firstPAN
 				if i%3 != 0 {
-					pan = luhnPAN("4000000000" + fmt.Sprintf("%05d", i))
+					pan = ce.freshPAN()
 				}
 				writes[i] = func() {
 					in, err := create(pan)
@@ -436,7 +426,7 @@ func TestGroupCommitDuplicateCard(t *testing.T) {
 			if commits := after.Commits - before.Commits; commits != 2 {
 				t.Errorf("%d transactions; want 2 (the blocker's and the batch's)", commits)
 			}
-			cards, err := st.ListProfileInstruments(ctx, f.Creds.MerchantID, p.ID, vault.KindCard)
+			cards, err := st.ListProfileInstruments(ctx, ce.f.Creds.MerchantID, p.ID, vault.KindCard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -451,6 +441,42 @@ func TestGroupCommitDuplicateCard(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cardEnv is a fixture on a store with one committer, for batches of card creates.
+type cardEnv struct {
+	st  *sqlstore.Store
+	f   *storetest.Fixture
+	seq atomic.Int32
+}
+
+func newCardEnv(t *testing.T, open func(testing.TB, sqlstore.Config) *sqlstore.Store) *cardEnv {
+	ce := &cardEnv{}
+	ce.f = storetest.MustFixture(t, func(tb testing.TB) storetest.Store {
+		ce.st = open(tb, sqlstore.Config{Committers: 1})
+		return ce.st
+	})
+	return ce
+}
+
+func (ce *cardEnv) profile(t *testing.T, mcid string) *vault.Profile {
+	t.Helper()
+	p, err := ce.f.Svc.CreateProfile(context.Background(), ce.f.Principal, &vault.Profile{MerchantCustomerID: mcid, Locale: "en_US"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// card creates a card with number pan on profile p, checking for a duplicate (7503).
+func (ce *cardEnv) card(p *vault.Profile, pan string) (*vault.Instrument, error) {
+	return ce.f.Svc.CreateInstrument(context.Background(), ce.f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID},
+		vault.Source{Number: pan, Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{CheckDuplicate: true})
+}
+
+// freshPAN returns a Luhn-valid number no other call returned; it is safe for concurrent use.
+func (ce *cardEnv) freshPAN() string {
+	return luhnPAN(fmt.Sprintf("40000000%07d", ce.seq.Add(1)))
 }
 
 // luhnPAN completes digits with their Luhn check digit.
@@ -469,26 +495,11 @@ func luhnPAN(digits string) string {
 func TestGroupCommitProfileLocks(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
-			var st *sqlstore.Store
-			f := storetest.MustFixture(t, func(tb testing.TB) storetest.Store {
-				st = e.open(tb, sqlstore.Config{Committers: 1})
-				return st
-			})
-			ctx := context.Background()
-			var profiles []*vault.Profile
-			for _, id := range []string{"p", "q"} {
-				p, err := f.Svc.CreateProfile(ctx, f.Principal, &vault.Profile{MerchantCustomerID: id, Locale: "en_US"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				profiles = append(profiles, p)
-			}
-			seq := 0
+			ce := newCardEnv(t, e.open)
+			st, f, ctx := ce.st, ce.f, context.Background()
+			profiles := []*vault.Profile{ce.profile(t, "p"), ce.profile(t, "q")}
 			create := func(p *vault.Profile) error {
-				seq++
-				pan := luhnPAN("4000000001" + fmt.Sprintf("%05d", seq))
-				_, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID},
-					vault.Source{Number: pan, Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{CheckDuplicate: true})
+				_, err := ce.card(p, ce.freshPAN())
 				return err
 			}
 			var locks atomic.Int32
@@ -515,7 +526,8 @@ func TestGroupCommitProfileLocks(t *testing.T) {
 				t.Errorf("%d card creates took %d lock statements of their own; want %d", n, got, want)
 			}
 
-			// A delete of p in the batch, sorted before the card creates: theirs on p fail.
+			// A delete of p in the batch, queued (and on PostgreSQL sorted) before the card creates:
+			// theirs on p fail.
 			got := make([]string, 3)
 			writes = []func(){
 				func() {

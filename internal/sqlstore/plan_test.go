@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"strings"
 	"sync"
@@ -39,21 +40,11 @@ func TestProfileStatementsUseProfileIndex(t *testing.T) {
 	}
 	slices.Sort(seen)
 	for _, q := range seen {
-		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, make([]any, strings.Count(q, "?"))...)
+		plan, err := explain(ctx, db, q)
 		if err != nil {
 			t.Errorf("explain %s: %v", q, err)
 			continue
 		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
 		for _, step := range plan {
 			if strings.Contains(step, " instruments ") && !strings.Contains(step, "instruments_profile") &&
 				!strings.Contains(step, "sqlite_autoindex_instruments_1") {
@@ -83,9 +74,20 @@ func TestTokenWithCustomerPlan(t *testing.T) {
 	if query == "" {
 		t.Fatal("the statement was not seen")
 	}
-	rows, err := st.(*sqlstore.Store).DB().QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, "m", "t")
+	plan, err := explain(context.Background(), st.(*sqlstore.Store).DB(), query)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(plan) != 2 || !strings.HasPrefix(plan[0], "SEARCH instruments USING INDEX") || !strings.HasPrefix(plan[1], "SEARCH profiles USING INDEX") {
+		t.Errorf("plan: %q", plan)
+	}
+}
+
+// explain returns SQLite's query plan of q, one detail per step, with every argument NULL.
+func explain(ctx context.Context, db *sql.DB, q string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, make([]any, strings.Count(q, "?"))...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var plan []string
@@ -93,11 +95,9 @@ func TestTokenWithCustomerPlan(t *testing.T) {
 		var id, parent, unused int
 		var detail string
 		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		plan = append(plan, detail)
 	}
-	if len(plan) != 2 || !strings.HasPrefix(plan[0], "SEARCH instruments USING INDEX") || !strings.HasPrefix(plan[1], "SEARCH profiles USING INDEX") {
-		t.Errorf("plan: %q", plan)
-	}
+	return plan, rows.Err()
 }
