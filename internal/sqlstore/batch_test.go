@@ -46,9 +46,15 @@ func mustOpen(tb testing.TB, cfg sqlstore.Config) *sqlstore.Store {
 }
 
 // mustGather holds st's only committer in a write until every one of writes is queued behind
-// it, in order, then lets them go, so that they form one batch. It waits for all of them.
-func mustGather(tb testing.TB, st *sqlstore.Store, writes []func()) {
+// it, in order, then lets them go, so that they form one batch. It waits for all of them and
+// returns how many writes ran and transactions ended meanwhile, the blocking write's included.
+func mustGather(tb testing.TB, st *sqlstore.Store, writes []func()) (d struct{ Writes, Commits int64 }) {
 	tb.Helper()
+	before := st.WriteStats()
+	defer func() {
+		after := st.WriteStats()
+		d.Writes, d.Commits = after.Writes-before.Writes, after.Commits-before.Commits
+	}()
 	ctx := context.Background()
 	started, release := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
@@ -79,6 +85,7 @@ func mustGather(tb testing.TB, st *sqlstore.Store, writes []func()) {
 	}
 	close(release)
 	wg.Wait()
+	return d
 }
 
 func setting(i int) string { return "s" + strconv.Itoa(i) }
@@ -123,9 +130,7 @@ func TestGroupCommit(t *testing.T) {
 					}
 				}
 			}
-			before := st.WriteStats()
-			mustGather(t, st, writes)
-			after := st.WriteStats()
+			d := mustGather(t, st, writes)
 			want := make([]string, n)
 			for i := range want {
 				want[i] = []string{"ok", "error", "panic", "ok", "ok"}[i%5]
@@ -138,7 +143,7 @@ func TestGroupCommit(t *testing.T) {
 				t.Errorf("outcomes (-want +got)\n%s", d)
 			}
 			// The blocker's, the batch's first try without savepoints, and its second with them.
-			if commits, writes := after.Commits-before.Commits, after.Writes-before.Writes; commits != 3 || writes != n+1 {
+			if commits, writes := d.Commits, d.Writes; commits != 3 || writes != n+1 {
 				t.Errorf("%d writes in %d transactions; want %d in 3", writes, commits, n+1)
 			}
 
@@ -157,10 +162,8 @@ func TestGroupCommit(t *testing.T) {
 					}
 				}
 			}
-			before = st.WriteStats()
-			mustGather(t, st, writes)
-			after = st.WriteStats()
-			if commits, writes := after.Commits-before.Commits, after.Writes-before.Writes; commits != 2 || writes != n+1 {
+			d = mustGather(t, st, writes)
+			if commits, writes := d.Commits, d.Writes; commits != 2 || writes != n+1 {
 				t.Errorf("%d writes in %d transactions; want %d in 2 (the blocker's and the batch's)", writes, commits, n+1)
 			}
 		})
@@ -203,9 +206,7 @@ func TestGroupCommitRefused(t *testing.T) {
 					errs[i] = st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, name, "v") })
 				}
 			}
-			before := st.WriteStats()
-			mustGather(t, st, writes)
-			after := st.WriteStats()
+			d := mustGather(t, st, writes)
 			for i, err := range errs {
 				if i == guilty {
 					if vault.KindOf(err) != vault.Internal {
@@ -224,7 +225,7 @@ func TestGroupCommitRefused(t *testing.T) {
 				t.Errorf("guilty write kept: %v", err)
 			}
 			// The blocker, the refused batch, then each write alone.
-			if commits := after.Commits - before.Commits; commits != 2+n {
+			if commits := d.Commits; commits != 2+n {
 				t.Errorf("%d transactions; want %d", commits, 2+n)
 			}
 			// The store still works.
@@ -413,9 +414,7 @@ func TestGroupCommitDuplicateCard(t *testing.T) {
 					}
 				}
 			}
-			before := st.WriteStats()
-			mustGather(t, st, writes)
-			after := st.WriteStats()
+			d := mustGather(t, st, writes)
 			want := make([]string, n)
 			for i := range want {
 				want[i] = map[bool]string{true: "duplicate", false: "ok"}[i%3 == 0]
@@ -423,7 +422,7 @@ func TestGroupCommitDuplicateCard(t *testing.T) {
 			if d := cmp.Diff(want, got); d != "" {
 				t.Errorf("outcomes (-want +got)\n%s", d)
 			}
-			if commits := after.Commits - before.Commits; commits != 2 {
+			if commits := d.Commits; commits != 2 {
 				t.Errorf("%d transactions; want 2 (the blocker's and the batch's)", commits)
 			}
 			cards, err := st.ListProfileInstruments(ctx, ce.f.Creds.MerchantID, p.ID, vault.KindCard)
@@ -563,13 +562,11 @@ func TestGroupCommitProfileLocks(t *testing.T) {
 					}
 				})
 			}
-			before := st.WriteStats()
-			mustGather(t, st, writes)
-			after := st.WriteStats()
+			d := mustGather(t, st, writes)
 			if d := cmp.Diff([]string{"invalid", "invalid", "ok", "ok"}, got); d != "" {
 				t.Errorf("card creates on a bad profile id (-want +got)\n%s", d)
 			}
-			if commits := after.Commits - before.Commits; commits != 2 {
+			if commits := d.Commits; commits != 2 {
 				t.Errorf("%d transactions; want 2 (the blocker's and the batch's)", commits)
 			}
 		})
