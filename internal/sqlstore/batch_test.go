@@ -301,6 +301,11 @@ func TestGroupCommitDeadlock(t *testing.T) {
 		var once sync.Once
 		go func() {
 			defer wg.Done()
+			// The second writer starts once the first one's fn runs, so that the other
+			// committer takes it: in one batch, the first fn would wait for it forever.
+			for w == 1 && runs.Load() == 0 {
+				time.Sleep(time.Millisecond)
+			}
 			err := st.Write(ctx, func(tx vault.Tx) error {
 				runs.Add(1)
 				if _, err := tx.LockProfile(ctx, mid, ids[w]); err != nil {
