@@ -178,7 +178,7 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 		}
 		if res.instrument != nil {
 			nt.InstrumentID = res.instrument.ID
-			verified = res.instrument.StoredCredentialStatus == "VERIFIED"
+			verified = res.instrument.Verified()
 		}
 		if req.ProfileID != "" {
 			prof, err := tx.GetProfile(ctx, p.MerchantID(), req.ProfileID)

@@ -38,16 +38,20 @@ func (s *Service) fromInstrument(ctx context.Context, tx Tx, p *vault.Principal,
 	case in.BillingStreet != "" || in.BillingCity != "" || in.BillingState != "" || in.BillingZip != "" || in.BillingPhone != "":
 		res.billing = &Billing{Street: in.BillingStreet, City: in.BillingCity, State: in.BillingState, Zip: in.BillingZip, Phone: in.BillingPhone}
 	}
-	if in.ProfileID != "" && cust == nil {
+	if in.ProfileID == "" {
+		return nil
+	}
+	if cust == nil {
 		prof, err := tx.GetProfile(ctx, p.MerchantID(), in.ProfileID)
-		switch {
-		case err == nil:
-			cust = &vault.Customer{FirstName: prof.FirstName, LastName: prof.LastName, Email: prof.Email}
-		case vault.KindOf(err) != vault.NotFound:
+		if err != nil {
+			if vault.KindOf(err) == vault.NotFound {
+				return nil
+			}
 			return err
 		}
+		cust = &vault.Customer{FirstName: prof.FirstName, LastName: prof.LastName, Email: prof.Email}
 	}
-	if in.ProfileID != "" && cust != nil && *cust != (vault.Customer{}) {
+	if *cust != (vault.Customer{}) {
 		c := *cust
 		res.customer = &c
 	}

@@ -80,6 +80,10 @@ type Instrument struct {
 // Active reports whether the instrument has not been deleted.
 func (in *Instrument) Active() bool { return in.Deleted.IsZero() }
 
+// Verified reports whether the card passed an approved authorization or verification
+// (MarkCardVerified). The mark is never taken back.
+func (in *Instrument) Verified() bool { return in.StoredCredentialStatus == "VERIFIED" }
+
 // Sealed holds a record's AEAD ciphertexts, all under one data key.
 type Sealed struct {
 	KeyID    uint32
