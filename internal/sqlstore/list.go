@@ -166,8 +166,8 @@ func rankExpr(col string, rank [][]string) string {
 func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qry vault.Query, newRow func() (*T, []col), fix func(*T)) ([]*T, int, error) {
 	op := "sqlstore.List(" + spec.table + ")"
 	where, args := spec.where(merchantID, qry)
-	var total int
-	if err := q.row(ctx, "SELECT COUNT(*) FROM "+spec.table+" WHERE "+where, args...).Scan(&total); err != nil {
+	total, err := q.count(ctx, "SELECT COUNT(*) FROM "+spec.table+" WHERE "+where, args...)
+	if err != nil {
 		return nil, 0, mapErr(op, err)
 	}
 	_, cs := newRow()

@@ -123,8 +123,7 @@ func (s *Store) ResealRecord(ctx context.Context, old, next vault.SealedRecord) 
 
 // CountFingerprintsByKey returns how many stored fingerprints were made with MAC key id.
 func (s *Store) CountFingerprintsByKey(ctx context.Context, id uint32) (int, error) {
-	var n int
-	err := s.q.row(ctx, "SELECT COUNT(*) FROM instruments WHERE fingerprint LIKE ?", strconv.FormatUint(uint64(id), 10)+":%").Scan(&n)
+	n, err := s.q.count(ctx, "SELECT COUNT(*) FROM instruments WHERE fingerprint LIKE ?", strconv.FormatUint(uint64(id), 10)+":%")
 	return n, mapErr("sqlstore.CountFingerprintsByKey", err)
 }
 

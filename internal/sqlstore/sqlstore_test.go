@@ -5,10 +5,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/keys/keystest"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
+	"github.com/payvault/payvault/internal/vault"
 )
 
 func TestMain(m *testing.M) { storetest.RunMain(m) }
@@ -74,3 +76,28 @@ func TestAuditBatchPostgres(t *testing.T) { storetest.RunAuditBatch(t, MustPostg
 
 func TestEraseSQLite(t *testing.T)   { storetest.RunErase(t, MustSQLite) }
 func TestErasePostgres(t *testing.T) { storetest.RunErase(t, MustPostgres) }
+
+// TestSQLiteReadCancel checks which reads stop when their context ends: a one-row read (a
+// card by id) is short and runs to its end; a list or a count, which may scan many rows, stops.
+func TestSQLiteReadCancel(t *testing.T) {
+	f := storetest.MustFixture(t, MustSQLite)
+	in, err := f.Svc.CreateInstrument(context.Background(), f.Principal,
+		&vault.Instrument{Kind: vault.KindCard, HolderName: "CANCEL"},
+		vault.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 12, Year: 2040}},
+		vault.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	mid := f.Creds.MerchantID
+	if _, err := f.Store.GetInstrument(ctx, mid, in.ID); err != nil {
+		t.Errorf("GetInstrument on an ended context: %v; want the card", err)
+	}
+	if _, _, err := f.Store.ListInstruments(ctx, mid, vault.Query{Limit: 10}); err == nil {
+		t.Error("ListInstruments on an ended context succeeded; want an error")
+	}
+	if _, err := f.Store.(*sqlstore.Store).CountFingerprintsByKey(ctx, 1); err == nil {
+		t.Error("CountFingerprintsByKey on an ended context succeeded; want an error")
+	}
+}

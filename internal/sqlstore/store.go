@@ -318,6 +318,28 @@ func (q *q) row(ctx context.Context, query string, args ...any) *sql.Row {
 	return q.db.QueryRowContext(ctx, q.rb.bind(q.d, query), q.readArgs(args)...)
 }
 
+// count runs a COUNT(*) query. It goes through QueryContext, which stops when ctx ends, not
+// through row: a count may scan many rows, and SQLite's one-row reads run to their end
+// (poolConn.QueryRowContext).
+func (q *q) count(ctx context.Context, query string, args ...any) (int, error) {
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var n int
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return 0, err
+		}
+		return 0, sql.ErrNoRows
+	}
+	if err := rows.Scan(&n); err != nil {
+		return 0, err
+	}
+	return n, rows.Close()
+}
+
 // forUpdate returns the row-locking suffix for a SELECT inside a write transaction.
 func (q *q) forUpdate() string {
 	if q.d == Postgres && q.inTx {
