@@ -760,7 +760,7 @@ func TestTransactionSource(t *testing.T) {
 // countingStore counts the SetCardVerified statements of its write transactions.
 type countingStore struct {
 	storetest.Store
-	unverified atomic.Int32
+	marks atomic.Int32
 }
 
 func (c *countingStore) Write(ctx context.Context, fn func(vault.Tx) error) error {
@@ -773,7 +773,7 @@ type countingTx struct {
 }
 
 func (t countingTx) SetCardVerified(ctx context.Context, merchantID, id string) error {
-	t.c.unverified.Add(1)
+	t.c.marks.Add(1)
 	return t.Tx.SetCardVerified(ctx, merchantID, id)
 }
 
@@ -791,7 +791,7 @@ func TestAuthorizeVerifiedCard(t *testing.T) {
 			if _, err := e.auth(t, 100, payments.Source{Token: in.Token}, true); err != nil {
 				t.Fatal(err)
 			}
-			if got := cs.unverified.Load(); got != want {
+			if got := cs.marks.Load(); got != want {
 				t.Errorf("after approval %d: the card was marked %d times; want %d", i+1, got, want)
 			}
 			if c, _ := e.Svc.GetInstrument(e.ctx, e.Principal, in.ID); c.StoredCredentialStatus != "VERIFIED" {

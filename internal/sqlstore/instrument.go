@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/payvault/payvault/internal/vault"
@@ -254,9 +253,7 @@ func (t *tx) InsertProfileCard(ctx context.Context, in *vault.Instrument, fps []
 		return "", false, mapErr(op, errUnstorable)
 	}
 	cond := profileKindCond(in.ProfileID)
-	query := memoSQL("insert-select", "instruments", "", cs, func(cs []col) string {
-		return "INSERT INTO instruments (" + buildNames(cs) + ") SELECT " + strings.TrimSuffix(strings.Repeat("?, ", len(cs)), ", ")
-	})
+	query := insertSelectSQL("instruments", cs)
 	if len(fps) > 0 {
 		query += " WHERE NOT EXISTS (SELECT 1 FROM instruments WHERE " + cond + fingerprintIn(fps) + ")"
 		args = appendStrings(append(args, in.MerchantID, in.ProfileID, in.Kind), fps)
@@ -296,7 +293,7 @@ func profileKindCond(profileID string) string {
 // fingerprintIn narrows profileKindCond to the fingerprints fps (at least one); its
 // arguments are fps.
 func fingerprintIn(fps []string) string {
-	return " AND fingerprint <> '' AND fingerprint IN (?" + strings.Repeat(", ?", len(fps)-1) + ")"
+	return " AND fingerprint <> '' AND fingerprint IN (" + placeholders(len(fps)) + ")"
 }
 
 func appendStrings(args []any, ss []string) []any {

@@ -84,8 +84,21 @@ func val(p any) any {
 // insertSQL builds an INSERT for the columns.
 func insertSQL(table string, cs []col) string {
 	return memoSQL("insert", table, "", cs, func(cs []col) string {
-		return "INSERT INTO " + table + " (" + buildNames(cs) + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cs)), ", ") + ")"
+		return "INSERT INTO " + table + " (" + buildNames(cs) + ") VALUES (" + placeholders(len(cs)) + ")"
 	})
+}
+
+// insertSelectSQL is insertSQL as an INSERT … SELECT of its arguments, to which the caller
+// adds a WHERE clause (and a RETURNING).
+func insertSelectSQL(table string, cs []col) string {
+	return memoSQL("insert-select", table, "", cs, func(cs []col) string {
+		return "INSERT INTO " + table + " (" + buildNames(cs) + ") SELECT " + placeholders(len(cs))
+	})
+}
+
+// placeholders is n comma-separated ? placeholders.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 // updateSQL builds an UPDATE of the columns with a WHERE clause; its arguments are vals(cs)
