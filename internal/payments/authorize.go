@@ -150,6 +150,14 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 		return nil, vault.E(op, err)
 	}
 
+	// The source is resolved before the write unless it is a one-time token, which the write
+	// consumes. A vault instrument, a profile's default card or an earlier transaction is
+	// reusable: reading it is no uniqueness or money rule, and the write path is serial, so
+	// its reads are better done here, side by side. The auth is then ordered as of this read;
+	// a card deleted meanwhile is like one deleted just after the auth. Its error waits for
+	// the write, so that a request failing both reports the reference first, as before.
+	pre, preErr := s.resolve(ctx, s.store, nil, p, loc, &req, s.Now())
+
 	// First write: validate, consume, record RECEIVED.
 	var t *Transaction
 	var preq *Request
@@ -162,7 +170,10 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 				return err
 			}
 		}
-		res, err := s.resolve(ctx, tx, p, loc, &req, now)
+		res, err := pre, preErr
+		if res == nil && err == nil {
+			res, err = s.resolve(ctx, tx, tx, p, loc, &req, now)
+		}
 		if err != nil {
 			return err
 		}
@@ -271,9 +282,16 @@ func (s *Service) checkRef(ctx context.Context, tx Tx, p *vault.Principal, loc *
 	return nil
 }
 
-// resolve finds the account data of an authorization inside tx, consuming a one-time token
-// unless the transaction is a verification.
-func (s *Service) resolve(ctx context.Context, tx Tx, p *vault.Principal, loc *vault.Location, req *AuthRequest, now time.Time) (*resolved, error) {
+// reader is what resolve reads through: a write transaction, or the store.
+type reader interface {
+	vault.Reader
+	Reader
+}
+
+// resolve finds the account data of an authorization through r. A one-time token needs the
+// write transaction tx, which consumes it unless the transaction is a verification; without
+// tx (nil) resolve returns neither data nor error for one.
+func (s *Service) resolve(ctx context.Context, r reader, tx Tx, p *vault.Principal, loc *vault.Location, req *AuthRequest, now time.Time) (*resolved, error) {
 	src := req.Source
 	wantKind := vault.KindCard
 	if req.PaymentMethod == MethodACH {
@@ -285,18 +303,18 @@ func (s *Service) resolve(ctx context.Context, tx Tx, p *vault.Principal, loc *v
 	case src.Token != "":
 		switch token.Parse(src.Token) {
 		case token.Card, token.Bank:
-			in, cust, err := tx.GetInstrumentByTokenWithCustomer(ctx, p.MerchantID(), src.Token)
+			in, cust, err := r.GetInstrumentByTokenWithCustomer(ctx, p.MerchantID(), src.Token)
 			if err != nil {
 				if vault.KindOf(err) == vault.NotFound {
 					return nil, unusable
 				}
 				return nil, err
 			}
-			if err := s.fromInstrument(ctx, tx, p, loc, res, in, &cust, wantKind, src.SameLocation, "token"); err != nil {
+			if err := s.fromInstrument(ctx, r, p, loc, res, in, &cust, wantKind, src.SameLocation, "token"); err != nil {
 				return nil, err
 			}
 		case token.Profile:
-			prof, err := tx.GetProfileBy(ctx, p.MerchantID(), "token", src.Token, "")
+			prof, err := r.GetProfileBy(ctx, p.MerchantID(), "token", src.Token, "")
 			if err != nil {
 				if vault.KindOf(err) == vault.NotFound {
 					return nil, unusable
@@ -306,7 +324,7 @@ func (s *Service) resolve(ctx context.Context, tx Tx, p *vault.Principal, loc *v
 			if wantKind != vault.KindCard {
 				return nil, unusable
 			}
-			cards, err := tx.ListProfileInstruments(ctx, p.MerchantID(), prof.ID, vault.KindCard)
+			cards, err := r.ListProfileInstruments(ctx, p.MerchantID(), prof.ID, vault.KindCard)
 			if err != nil {
 				return nil, err
 			}
@@ -321,12 +339,15 @@ func (s *Service) resolve(ctx context.Context, tx Tx, p *vault.Principal, loc *v
 				return nil, vault.E(vault.Invalid, vault.Field("token"), vault.ErrNoDefaultCard)
 			}
 			cust := vault.Customer{FirstName: prof.FirstName, LastName: prof.LastName, Email: prof.Email}
-			if err := s.fromInstrument(ctx, tx, p, loc, res, def, &cust, wantKind, src.SameLocation, "token"); err != nil {
+			if err := s.fromInstrument(ctx, r, p, loc, res, def, &cust, wantKind, src.SameLocation, "token"); err != nil {
 				return nil, err
 			}
 		default:
 			if len(src.TokenKinds) == 0 {
 				return nil, unusable
+			}
+			if tx == nil {
+				return nil, nil
 			}
 			if err := s.fromOneTimeToken(ctx, tx, p, loc, res, req, wantKind); err != nil {
 				return nil, err
@@ -337,10 +358,10 @@ func (s *Service) resolve(ctx context.Context, tx Tx, p *vault.Principal, loc *v
 		var err error
 		field := "instrument_id"
 		if src.InstrumentID != "" {
-			in, err = tx.GetInstrument(ctx, p.MerchantID(), src.InstrumentID)
+			in, err = r.GetInstrument(ctx, p.MerchantID(), src.InstrumentID)
 		} else {
 			field = "instrument_api_id"
-			in, err = tx.GetInstrumentByAPIID(ctx, p.MerchantID(), loc.ID, src.InstrumentAPIID)
+			in, err = r.GetInstrumentByAPIID(ctx, p.MerchantID(), loc.ID, src.InstrumentAPIID)
 		}
 		if err != nil {
 			if vault.KindOf(err) == vault.NotFound {
@@ -348,7 +369,7 @@ func (s *Service) resolve(ctx context.Context, tx Tx, p *vault.Principal, loc *v
 			}
 			return nil, err
 		}
-		if err := s.fromInstrument(ctx, tx, p, loc, res, in, nil, wantKind, src.SameLocation, field); err != nil {
+		if err := s.fromInstrument(ctx, r, p, loc, res, in, nil, wantKind, src.SameLocation, field); err != nil {
 			return nil, err
 		}
 	case src.TransactionID != "" || src.TransactionAPIID != "":
@@ -360,7 +381,7 @@ func (s *Service) resolve(ctx context.Context, tx Tx, p *vault.Principal, loc *v
 		if src.SameLocation || src.TransactionID == "" {
 			locID = loc.ID
 		}
-		prev, number, err := s.accountOf(ctx, tx, p.MerchantID(), locID, src.TransactionID, src.TransactionAPIID)
+		prev, number, err := s.accountOf(ctx, r, p.MerchantID(), locID, src.TransactionID, src.TransactionAPIID)
 		if err != nil {
 			if vault.KindOf(err) == vault.NotFound {
 				return nil, vault.E(vault.Invalid, vault.Field(field), vault.ErrUnusable)

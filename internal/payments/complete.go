@@ -14,22 +14,47 @@ import (
 // fails, the amount it reserved on its parent is released. verified says that t's card was
 // VERIFIED when t was received; a card's mark is never taken back, so an approval need not
 // look again.
+//
+// t is the transaction as stored. Only complete changes a RECEIVED transaction, so while the
+// stored one is RECEIVED it is still t: a transaction without a parent is completed from t
+// with an update that holds only while the stored one is RECEIVED, which spares the write
+// path a read of the row. When that update finds the transaction resolved, the write's
+// effects are undone (errResolved) and the transaction is completed the long way, which
+// reads and returns it. A transaction with a parent always takes the long way: it must lock
+// the parent first.
 func (s *Service) complete(ctx context.Context, t *Transaction, out *Outcome, perr error, after func(context.Context, Tx, *Transaction) error, verified bool) (*Transaction, error) {
 	ctx = context.WithoutCancel(ctx)
+	if t.ParentID == "" {
+		done, err := s.completeWith(ctx, t, out, perr, after, verified, false)
+		if !errors.Is(err, errResolved) {
+			return done, err
+		}
+	}
+	return s.completeWith(ctx, t, out, perr, after, verified, true)
+}
+
+// errResolved says that a transaction completed from its stored copy was no longer RECEIVED.
+var errResolved = errors.New("transaction already resolved")
+
+// completeWith is complete's write: with lock it reads and locks the transaction (and its
+// parent), without it it works from t and fails with errResolved when t is not RECEIVED.
+func (s *Service) completeWith(ctx context.Context, t *Transaction, out *Outcome, perr error, after func(context.Context, Tx, *Transaction) error, verified, lock bool) (*Transaction, error) {
 	var done *Transaction
 	err := s.write(ctx, func(tx Tx) error {
 		done = nil
 		var parent *Transaction
 		var err error
-		if t.ParentID != "" {
-			// Parents are locked before children, everywhere.
-			if parent, err = tx.LockTransaction(ctx, t.MerchantID, t.ParentID); err != nil {
+		cur := t
+		if lock {
+			if t.ParentID != "" {
+				// Parents are locked before children, everywhere.
+				if parent, err = tx.LockTransaction(ctx, t.MerchantID, t.ParentID); err != nil {
+					return err
+				}
+			}
+			if cur, err = tx.LockTransaction(ctx, t.MerchantID, t.ID); err != nil {
 				return err
 			}
-		}
-		cur, err := tx.LockTransaction(ctx, t.MerchantID, t.ID)
-		if err != nil {
-			return err
 		}
 		if cur.Status != StatusReceived {
 			done = cur
@@ -70,8 +95,14 @@ func (s *Service) complete(ctx context.Context, t *Transaction, out *Outcome, pe
 				return &afterFailed{err}
 			}
 		}
-		if err := tx.UpdateTransaction(ctx, &next); err != nil {
+		if lock {
+			if err := tx.UpdateTransaction(ctx, &next); err != nil {
+				return err
+			}
+		} else if ok, err := tx.CompleteReceived(ctx, &next); err != nil {
 			return err
+		} else if !ok {
+			return errResolved
 		}
 		done = &next
 		return nil

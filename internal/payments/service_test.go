@@ -757,10 +757,11 @@ func TestTransactionSource(t *testing.T) {
 	})
 }
 
-// countingStore counts the SetCardVerified statements of its write transactions.
+// countingStore counts the SetCardVerified statements, transaction locks and vault card
+// reads of its write transactions.
 type countingStore struct {
 	storetest.Store
-	marks atomic.Int32
+	marks, locks, cardReads atomic.Int32
 }
 
 func (c *countingStore) Write(ctx context.Context, fn func(vault.Tx) error) error {
@@ -775,6 +776,98 @@ type countingTx struct {
 func (t countingTx) SetCardVerified(ctx context.Context, merchantID, id string) error {
 	t.c.marks.Add(1)
 	return t.Tx.SetCardVerified(ctx, merchantID, id)
+}
+
+func (t countingTx) LockTransaction(ctx context.Context, merchantID, id string) (*payments.Transaction, error) {
+	t.c.locks.Add(1)
+	return t.Tx.LockTransaction(ctx, merchantID, id)
+}
+
+func (t countingTx) GetInstrumentByTokenWithCustomer(ctx context.Context, merchantID, token string) (*vault.Instrument, vault.Customer, error) {
+	t.c.cardReads.Add(1)
+	return t.Tx.GetInstrumentByTokenWithCustomer(ctx, merchantID, token)
+}
+
+// TestAuthorizeWritePath checks what an auth by vault card token leaves to its two writes:
+// the card is read before them, and the completion neither reads nor locks the transaction,
+// which was RECEIVED as written. What Authorize returns is what is stored.
+func TestAuthorizeWritePath(t *testing.T) {
+	engines(t, func(t *testing.T, open storetest.Opener) {
+		var cs *countingStore
+		e := mustEnv(t, func(tb testing.TB) storetest.Store {
+			cs = &countingStore{Store: open(tb)}
+			return cs
+		}, payments.Config{})
+		_, in := e.mustCard(t, "w", "4111111111111111", card.Expiry{Month: 12, Year: 2040})
+		for _, settle := range []bool{false, true} {
+			got, err := e.ps.Authorize(e.ctx, e.Principal, payments.AuthRequest{API: "test", Type: payments.TypeAuth, Location: e.loc,
+				Amount: 100, MerchantRefNum: "w", Source: payments.Source{Token: in.Token}, SettleWithAuth: settle,
+				Billing: &payments.Billing{Zip: "94016"}, BillingMerge: true, Extras: []byte(`{"recurring":"INITIAL"}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, m := cs.cardReads.Load(), cs.locks.Load(); n != 0 || m != 0 {
+				t.Errorf("settle %v: the writes read the card %d times and locked %d transactions; want neither", settle, n, m)
+			}
+			stored, err := e.Store.GetTransaction(e.ctx, e.Creds.MerchantID, got.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (got.Settled != nil) != settle {
+				t.Errorf("settle %v: Settled = %+v", settle, got.Settled)
+			}
+			got.Settled = nil
+			if d := cmp.Diff(stored, got); d != "" {
+				t.Errorf("settle %v: returned and stored differ (-stored +returned)\n%s", settle, d)
+			}
+		}
+	})
+}
+
+// TestRecoverBeforeLateAuth: an auth whose processor answers after Recover failed it keeps
+// Recover's verdict, and the approval's own writes (its settlement, the card's VERIFIED
+// mark) are undone with it.
+func TestRecoverBeforeLateAuth(t *testing.T) {
+	engines(t, func(t *testing.T, open storetest.Opener) {
+		now := time.Now().UTC()
+		clock := func() time.Time { return now }
+		entered := make(chan struct{})
+		release := make(chan struct{})
+		sb := payments.NewSandbox(nil, payments.SandboxConfig{})
+		proc := processorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+			close(entered)
+			<-release
+			return sb.Process(ctx, r)
+		})
+		e := mustEnv(t, open, payments.Config{Now: clock, ProcessorTimeout: time.Minute, Processors: map[string]payments.Processor{payments.SandboxName: proc}})
+		_, in := e.mustCard(t, "late", "4111111111111111", card.Expiry{Month: 12, Year: 2040})
+		type result struct {
+			t   *payments.Transaction
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			tr, err := e.auth(t, 700, payments.Source{Token: in.Token}, true)
+			done <- result{tr, err}
+		}()
+		<-entered
+		now = now.Add(5 * time.Minute)
+		if n, err := e.ps.Recover(e.ctx); err != nil || n != 1 {
+			t.Fatalf("recover = %d, %v", n, err)
+		}
+		close(release)
+		r := <-done
+		if r.err != nil || r.t.Status != payments.StatusFailed || r.t.Reason != payments.ReasonInterrupted || r.t.Settled != nil {
+			t.Fatalf("late auth = %+v, %v", r.t, r.err)
+		}
+		kids, err := e.Store.ListChildren(e.ctx, e.Creds.MerchantID, r.t.ID)
+		if err != nil || len(kids) != 0 {
+			t.Errorf("children of the recovered auth = %d, %v; want none", len(kids), err)
+		}
+		if c, _ := e.Svc.GetInstrument(e.ctx, e.Principal, in.ID); c.StoredCredentialStatus == "VERIFIED" {
+			t.Errorf("the late approval marked the card VERIFIED")
+		}
+	})
 }
 
 // TestAuthorizeVerifiedCard checks that an approval marks a vault card VERIFIED once, and

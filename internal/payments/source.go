@@ -15,7 +15,7 @@ var _ vault.TransactionSource = (*Service)(nil)
 // fromInstrument fills res from a vaulted instrument: its opened number, its card data, its
 // billing address and its profile's names, which cust holds when the caller read them with
 // the instrument (nil: read them here).
-func (s *Service) fromInstrument(ctx context.Context, tx Tx, p *vault.Principal, loc *vault.Location, res *resolved, in *vault.Instrument, cust *vault.Customer, wantKind string, sameLocation bool, field string) error {
+func (s *Service) fromInstrument(ctx context.Context, r vault.Reader, p *vault.Principal, loc *vault.Location, res *resolved, in *vault.Instrument, cust *vault.Customer, wantKind string, sameLocation bool, field string) error {
 	if !in.Active() || in.Kind != wantKind || !p.CanReach(in.LocationID) || (sameLocation && in.LocationID != loc.ID) {
 		return vault.E(vault.Invalid, vault.Field(field), vault.ErrUnusable)
 	}
@@ -29,7 +29,7 @@ func (s *Service) fromInstrument(ctx context.Context, tx Tx, p *vault.Principal,
 	res.routing, res.acctType, res.secCode = in.RoutingNumber, in.AccountType, in.ACHSecCode
 	switch {
 	case in.BillingAddressID != "" && in.ProfileID != "":
-		a, err := tx.GetAddress(ctx, p.MerchantID(), in.ProfileID, in.BillingAddressID)
+		a, err := r.GetAddress(ctx, p.MerchantID(), in.ProfileID, in.BillingAddressID)
 		if err == nil {
 			res.billing = &Billing{Street: a.Street, Street2: a.Street2, City: a.City, State: a.State, Country: a.Country, Zip: a.Zip, Phone: a.Phone}
 		} else if vault.KindOf(err) != vault.NotFound {
@@ -42,7 +42,7 @@ func (s *Service) fromInstrument(ctx context.Context, tx Tx, p *vault.Principal,
 		return nil
 	}
 	if cust == nil {
-		prof, err := tx.GetProfile(ctx, p.MerchantID(), in.ProfileID)
+		prof, err := r.GetProfile(ctx, p.MerchantID(), in.ProfileID)
 		if err != nil {
 			if vault.KindOf(err) == vault.NotFound {
 				return nil

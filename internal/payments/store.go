@@ -63,6 +63,9 @@ type Tx interface {
 	// UpdateTransaction replaces a transaction's mutable fields: status, available,
 	// outcome, error, extras, instrument_id, completes_at and updated_at.
 	UpdateTransaction(ctx context.Context, t *Transaction) error
+	// CompleteReceived is UpdateTransaction on a transaction that is still RECEIVED: it
+	// reports false, and changes nothing, when the stored transaction is in any other status.
+	CompleteReceived(ctx context.Context, t *Transaction) (bool, error)
 	// CompletePending marks COMPLETED every PENDING settlement, refund and debit of a
 	// merchant ("" for all) and returns how many changed.
 	CompletePending(ctx context.Context, merchantID string, now time.Time) (int, error)

@@ -203,16 +203,39 @@ var transactionMutable = map[string]bool{
 	"updated_at": true, "instrument_id": true,
 }
 
-// UpdateTransaction implements payments.Tx.
-func (t *tx) UpdateTransaction(ctx context.Context, txn *payments.Transaction) error {
+// mutableCols are txn's columns that UpdateTransaction writes.
+func mutableCols(txn *payments.Transaction) []col {
 	var cs []col
 	for _, c := range transactionCols(txn) {
 		if transactionMutable[c.name] {
 			cs = append(cs, c)
 		}
 	}
+	return cs
+}
+
+// UpdateTransaction implements payments.Tx.
+func (t *tx) UpdateTransaction(ctx context.Context, txn *payments.Transaction) error {
+	cs := mutableCols(txn)
 	return t.execOne(ctx, "sqlstore.UpdateTransaction", txn.ID,
 		updateSQL("transactions", cs, "merchant_id = ? AND id = ?"), append(vals(cs), txn.MerchantID, txn.ID)...)
+}
+
+// CompleteReceived implements payments.Tx. The status condition makes it safe without a row
+// lock: on PostgreSQL an UPDATE that waited for a concurrent one re-checks its WHERE on the
+// row that one committed.
+func (t *tx) CompleteReceived(ctx context.Context, txn *payments.Transaction) (bool, error) {
+	cs := mutableCols(txn)
+	res, err := t.exec(ctx, updateSQL("transactions", cs, "merchant_id = ? AND id = ? AND status = 'RECEIVED'"),
+		append(vals(cs), txn.MerchantID, txn.ID)...)
+	if err != nil {
+		return false, mapErr("sqlstore.CompleteReceived", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, mapErr("sqlstore.CompleteReceived", err)
+	}
+	return n == 1, nil
 }
 
 // CompletePending implements payments.Tx. A transaction whose batch time has already passed

@@ -173,6 +173,25 @@ func testTransactionStore(t *testing.T, open Opener) {
 	if rec, _ := f.Store.ListReceived(ctx, time.Now().Add(-2*time.Hour), 10); len(rec) != 0 {
 		t.Errorf("received before the cut-off: %d", len(rec))
 	}
+	// CompleteReceived writes only while the stored transaction is RECEIVED.
+	for _, c := range []struct {
+		name string
+		t    payments.Transaction
+		want bool
+	}{{"received", received, true}, {"completed", *want, false}, {"received again", received, false}} {
+		upd := c.t
+		upd.Status, upd.AuthCode, upd.Modified = payments.StatusFailed, "late", at.Add(time.Minute)
+		var ok bool
+		err := f.Store.Write(ctx, func(tx vault.Tx) error {
+			var err error
+			ok, err = tx.(payments.Tx).CompleteReceived(ctx, &upd)
+			return err
+		})
+		stored, _ := f.Store.GetTransaction(ctx, mid, c.t.ID)
+		if err != nil || ok != c.want || (stored.AuthCode == "late") != (c.want || c.name == "received again") {
+			t.Errorf("CompleteReceived on the %s transaction = %v, %v; stored auth code %q", c.name, ok, err, stored.AuthCode)
+		}
+	}
 	list, total, err := f.Store.ListTransactions(ctx, mid, vault.Query{Filters: []vault.Filter{
 		{Field: "merchant_ref_num", Op: vault.OpIn, Values: []string{"ref-1"}},
 		{Field: "type", Op: vault.OpIn, Values: []string{"settlement"}},
