@@ -154,9 +154,12 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 	// consumes. A vault instrument, a profile's default card or an earlier transaction is
 	// reusable: reading it is no uniqueness or money rule, and the write path is serial, so
 	// its reads are better done here, side by side. The auth is then ordered as of this read;
-	// a card deleted meanwhile is like one deleted just after the auth. Its error waits for
-	// the write, so that a request failing both reports the reference first, as before.
+	// a card deleted meanwhile is like one deleted just after the auth. Under dupCheck its
+	// error waits for the write, so that a request failing both reports the reference first.
 	pre, preErr := s.resolve(ctx, s.store, nil, p, loc, &req, s.Now())
+	if preErr != nil && !(req.DupCheck && req.MerchantRefNum != "") {
+		return nil, vault.E(op, preErr)
+	}
 
 	// First write: validate, consume, record RECEIVED.
 	var t *Transaction
