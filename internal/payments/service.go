@@ -49,6 +49,14 @@ type Service struct {
 	vault *vault.Service
 	keys  Keyring
 	cfg   Config
+	// early: reusable sources are resolved before the write (see Authorize).
+	early bool
+}
+
+// ReadsInWrite is implemented by a store that says whether a read inside its write
+// transaction costs less than one before it. Without it, reads are done before the write.
+type ReadsInWrite interface {
+	ReadsInWrite() bool
 }
 
 // NewService returns a Service over store. It installs itself as the vault's
@@ -63,7 +71,10 @@ func NewService(store Store, v *vault.Service, kr Keyring, cfg Config) *Service 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{store: store, vault: v, keys: kr, cfg: cfg}
+	s := &Service{store: store, vault: v, keys: kr, cfg: cfg, early: true}
+	if r, ok := store.(ReadsInWrite); ok {
+		s.early = !r.ReadsInWrite()
+	}
 	v.SetTransactionSource(s)
 	return s
 }

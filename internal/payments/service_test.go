@@ -778,6 +778,12 @@ func (t countingTx) SetCardVerified(ctx context.Context, merchantID, id string) 
 	return t.Tx.SetCardVerified(ctx, merchantID, id)
 }
 
+// ReadsInWrite passes on the store's answer.
+func (c *countingStore) ReadsInWrite() bool {
+	r, ok := c.Store.(payments.ReadsInWrite)
+	return ok && r.ReadsInWrite()
+}
+
 func (t countingTx) LockTransaction(ctx context.Context, merchantID, id string) (*payments.Transaction, error) {
 	t.c.locks.Add(1)
 	return t.Tx.LockTransaction(ctx, merchantID, id)
@@ -789,8 +795,9 @@ func (t countingTx) GetInstrumentByTokenWithCustomer(ctx context.Context, mercha
 }
 
 // TestAuthorizeWritePath checks what an auth by vault card token leaves to its two writes:
-// the card is read before them, and the completion neither reads nor locks the transaction,
-// which was RECEIVED as written. What Authorize returns is what is stored.
+// the card is read before them unless the store reads more cheaply inside them (SQLite), and
+// the completion neither reads nor locks the transaction, which was RECEIVED as written. What
+// Authorize returns is what is stored.
 func TestAuthorizeWritePath(t *testing.T) {
 	engines(t, func(t *testing.T, open storetest.Opener) {
 		var cs *countingStore
@@ -799,15 +806,19 @@ func TestAuthorizeWritePath(t *testing.T) {
 			return cs
 		}, payments.Config{})
 		_, in := e.mustCard(t, "w", "4111111111111111", card.Expiry{Month: 12, Year: 2040})
-		for _, settle := range []bool{false, true} {
+		inWrite := int32(0)
+		if cs.ReadsInWrite() {
+			inWrite = 1
+		}
+		for i, settle := range []bool{false, true} {
 			got, err := e.ps.Authorize(e.ctx, e.Principal, payments.AuthRequest{API: "test", Type: payments.TypeAuth, Location: e.loc,
 				Amount: 100, MerchantRefNum: "w", Source: payments.Source{Token: in.Token}, SettleWithAuth: settle,
 				Billing: &payments.Billing{Zip: "94016"}, BillingMerge: true, Extras: []byte(`{"recurring":"INITIAL"}`)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n, m := cs.cardReads.Load(), cs.locks.Load(); n != 0 || m != 0 {
-				t.Errorf("settle %v: the writes read the card %d times and locked %d transactions; want neither", settle, n, m)
+			if n, m := cs.cardReads.Load(), cs.locks.Load(); n != inWrite*int32(i+1) || m != 0 {
+				t.Errorf("settle %v: the writes read the card %d times and locked %d transactions; want %d and none", settle, n, m, inWrite*int32(i+1))
 			}
 			stored, err := e.Store.GetTransaction(e.ctx, e.Creds.MerchantID, got.ID)
 			if err != nil {

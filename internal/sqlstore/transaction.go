@@ -165,6 +165,13 @@ func (q *q) ListReceived(ctx context.Context, before time.Time, limit int) ([]*p
 		[]any{toMS(before), limit}, newTransaction)
 }
 
+// ReadsInWrite implements payments.ReadsInWrite: true on SQLite, whose one write connection
+// keeps its page cache across commits while a read connection drops its own at every commit,
+// so that an auth reading its card inside the write measured faster than one reading it
+// before (docs/benchmarks.md). On PostgreSQL each statement of a write is a round trip its
+// batch waits out.
+func (s *Store) ReadsInWrite() bool { return s.dialect == SQLite }
+
 // LockTransaction implements payments.Tx. On PostgreSQL the row lock is SELECT … FOR UPDATE;
 // SQLite's write transactions are serial (one write connection, BEGIN IMMEDIATE), so a plain
 // read inside one is already exclusive.
