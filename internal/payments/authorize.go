@@ -150,16 +150,16 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 		return nil, vault.E(op, err)
 	}
 
-	// A reusable source (a vault instrument, a profile's default card, an earlier
-	// transaction, a raw number) is resolved before the write, unless the store reads more
-	// cheaply inside its writes (SQLite's one write connection keeps its page cache warm; a
-	// read connection's is dropped at every commit). Reading one is no uniqueness or money
-	// rule, and the write path is serial, so on PostgreSQL, where each statement of a write is
-	// a round trip its whole batch waits out, its reads are better done here, side by side.
-	// The auth is then ordered as of this read: a card deleted meanwhile is like one deleted
-	// just after the auth. A one-time token is always resolved by the write, which consumes
-	// it. Under dupCheck a source's error waits for the write, so that a request failing both
-	// reports the reference first.
+	// Any source but a one-time token (which the write consumes) is resolved before the
+	// write, unless the store reads more cheaply inside its writes (SQLite: its one write
+	// connection keeps its page cache, a read connection drops its own at every commit). A
+	// vault instrument, a profile's default card or an earlier transaction is reusable:
+	// reading it is no uniqueness or money rule, and the write path is serial, so on
+	// PostgreSQL, where each statement of a write is a round trip its whole batch waits out,
+	// its reads are better done here, side by side. The auth is then ordered as of this read:
+	// a card deleted meanwhile is like one deleted just after the auth. Under dupCheck a
+	// source's error waits for the write, so that a request failing both reports the
+	// reference first.
 	var pre *resolved
 	var preErr error
 	if s.early {
