@@ -778,6 +778,17 @@ func (t countingTx) SetCardVerified(ctx context.Context, merchantID, id string) 
 	return t.Tx.SetCardVerified(ctx, merchantID, id)
 }
 
+// countingEnv is mustEnv over a countingStore.
+func countingEnv(t *testing.T, open storetest.Opener) (*env, *countingStore) {
+	t.Helper()
+	var cs *countingStore
+	e := mustEnv(t, func(tb testing.TB) storetest.Store {
+		cs = &countingStore{Store: open(tb)}
+		return cs
+	}, payments.Config{})
+	return e, cs
+}
+
 // ReadsInWrite passes on the store's answer.
 func (c *countingStore) ReadsInWrite() bool {
 	r, ok := c.Store.(payments.ReadsInWrite)
@@ -800,11 +811,7 @@ func (t countingTx) GetInstrumentByTokenWithCustomer(ctx context.Context, mercha
 // Authorize returns is what is stored.
 func TestAuthorizeWritePath(t *testing.T) {
 	engines(t, func(t *testing.T, open storetest.Opener) {
-		var cs *countingStore
-		e := mustEnv(t, func(tb testing.TB) storetest.Store {
-			cs = &countingStore{Store: open(tb)}
-			return cs
-		}, payments.Config{})
+		e, cs := countingEnv(t, open)
 		_, in := e.mustCard(t, "w", "4111111111111111", card.Expiry{Month: 12, Year: 2040})
 		inWrite := int32(0)
 		if cs.ReadsInWrite() {
@@ -885,11 +892,7 @@ func TestRecoverBeforeLateAuth(t *testing.T) {
 // that the approvals after it do not mark it again: the mark is never taken back.
 func TestAuthorizeVerifiedCard(t *testing.T) {
 	engines(t, func(t *testing.T, open storetest.Opener) {
-		var cs *countingStore
-		e := mustEnv(t, func(tb testing.TB) storetest.Store {
-			cs = &countingStore{Store: open(tb)}
-			return cs
-		}, payments.Config{})
+		e, cs := countingEnv(t, open)
 		_, in := e.mustCard(t, "v", "4111111111111111", card.Expiry{Month: 12, Year: 2040})
 		for i, want := range []int32{1, 1, 1} {
 			if _, err := e.auth(t, 100, payments.Source{Token: in.Token}, true); err != nil {
