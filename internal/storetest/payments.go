@@ -173,14 +173,16 @@ func testTransactionStore(t *testing.T, open Opener) {
 	if rec, _ := f.Store.ListReceived(ctx, time.Now().Add(-2*time.Hour), 10); len(rec) != 0 {
 		t.Errorf("received before the cut-off: %d", len(rec))
 	}
-	// CompleteReceived writes only while the stored transaction is RECEIVED.
+	// CompleteReceived writes only while the stored transaction is RECEIVED. Each case writes
+	// its own name as the auth code; stored is the auth code it leaves.
 	for _, c := range []struct {
-		name string
-		t    payments.Transaction
-		want bool
-	}{{"received", received, true}, {"completed", *want, false}, {"received again", received, false}} {
+		name   string
+		t      payments.Transaction
+		ok     bool
+		stored string
+	}{{"received", received, true, "received"}, {"completed", *want, false, "123456"}, {"received again", received, false, "received"}} {
 		upd := c.t
-		upd.Status, upd.AuthCode, upd.Modified = payments.StatusFailed, "late", at.Add(time.Minute)
+		upd.Status, upd.AuthCode, upd.Modified = payments.StatusFailed, c.name, at.Add(time.Minute)
 		var ok bool
 		err := f.Store.Write(ctx, func(tx vault.Tx) error {
 			var err error
@@ -188,8 +190,8 @@ func testTransactionStore(t *testing.T, open Opener) {
 			return err
 		})
 		stored, _ := f.Store.GetTransaction(ctx, mid, c.t.ID)
-		if err != nil || ok != c.want || (stored.AuthCode == "late") != (c.want || c.name == "received again") {
-			t.Errorf("CompleteReceived on the %s transaction = %v, %v; stored auth code %q", c.name, ok, err, stored.AuthCode)
+		if err != nil || ok != c.ok || stored.AuthCode != c.stored {
+			t.Errorf("CompleteReceived on the %s transaction = %v, %v; stored auth code %q, want %v and %q", c.name, ok, err, stored.AuthCode, c.ok, c.stored)
 		}
 	}
 	list, total, err := f.Store.ListTransactions(ctx, mid, vault.Query{Filters: []vault.Filter{
