@@ -195,7 +195,7 @@ func checkExtras(t *Transaction) error {
 	return nil
 }
 
-// approvedTypes are the types whose approval marks a vault card VERIFIED.
+// verifyingTypes are the types whose approval marks a vault card VERIFIED.
 var verifyingTypes = []Type{TypeAuth, TypeSale, TypeVerification}
 
 func verifies(ty Type) bool { return slices.Contains(verifyingTypes, ty) }
