@@ -97,11 +97,14 @@ type WriteStats struct {
 	Writes  int64 // Writes is the number of fns run to an answer.
 	Commits int64 // Commits is the number of transactions ended (committed or rolled back).
 	Queued  int   // Queued is the number of requests waiting for a committer now.
+	// Pipelined is the number of statements fns queued that were sent together (PostgreSQL,
+	// txConn.queue).
+	Pipelined int64
 }
 
 // WriteStats returns the committers' counters; Writes/Commits is the mean batch size.
 func (s *Store) WriteStats() WriteStats {
-	return WriteStats{Writes: s.nWrites.Load(), Commits: s.nCommits.Load(), Queued: len(s.queue)}
+	return WriteStats{Writes: s.nWrites.Load(), Commits: s.nCommits.Load(), Queued: len(s.queue), Pipelined: s.nPipelined.Load()}
 }
 
 // startCommitters starts the goroutines that serve Write: one on SQLite, whose single write
@@ -266,12 +269,26 @@ type batchRun struct {
 // beginRun begins a transaction for the requests reqs. On PostgreSQL it first locks, in one
 // statement, the profiles the requests lock first (their lock-order keys), which saves each
 // of them that round trip (see lockProfiles).
+//
+// A PostgreSQL run without savepoints holds its connection (a *sql.Conn), so that its fns
+// may queue statements (txConn.queue) which it sends together.
 func (s *Store) beginRun(isolate bool, reqs []*writeReq) (*batchRun, error) {
-	sqltx, err := s.wdb.BeginTx(context.Background(), nil)
-	if err != nil {
+	ctx := context.Background()
+	var conn *sql.Conn
+	var sqltx *sql.Tx
+	var err error
+	if s.dialect == Postgres && !isolate {
+		if conn, err = s.wdb.Conn(ctx); err != nil {
+			return nil, err
+		}
+		if sqltx, err = conn.BeginTx(ctx, nil); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	} else if sqltx, err = s.wdb.BeginTx(ctx, nil); err != nil {
 		return nil, err
 	}
-	c := &txConn{tx: sqltx, stmts: s.stmts, pg: s.dialect == Postgres, isolate: isolate}
+	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, isolate: isolate, nSent: &s.nPipelined}
 	b := &batchRun{s: s, sqltx: sqltx, c: c, t: &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}, ran: make([]itemResult, 0, len(reqs))}
 	if s.dialect != Postgres {
 		return b, nil
@@ -279,7 +296,7 @@ func (s *Store) beginRun(isolate bool, reqs []*writeReq) (*batchRun, error) {
 	if err := c.lockProfiles(reqs); err != nil {
 		// The transaction is aborted; begin another without the locks, and let each fn
 		// take its own.
-		sqltx.Rollback()
+		b.rollback()
 		s.nCommits.Add(1)
 		return s.beginRun(isolate, nil)
 	}
@@ -366,6 +383,25 @@ func (b *batchRun) step(r *writeReq) int {
 	return stepDone
 }
 
+// rollback ends the run's transaction, undoing it, and gives back its connection.
+func (b *batchRun) rollback() {
+	b.sqltx.Rollback()
+	b.release()
+}
+
+// commit ends the run's transaction with a COMMIT and gives back its connection.
+func (b *batchRun) commit() error {
+	err := b.sqltx.Commit()
+	b.release()
+	return err
+}
+
+func (b *batchRun) release() {
+	if b.c.conn != nil {
+		b.c.conn.Close()
+	}
+}
+
 // started returns the requests that ran in this transaction, in order.
 func (b *batchRun) started() []*writeReq {
 	out := make([]*writeReq, 0, len(b.ran)+len(b.alone))
@@ -394,19 +430,9 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		}
 		res := b.step(r)
 		if res == stepUndo {
-			redo := append(b.started(), r)
-			b.sqltx.Rollback()
-			s.nCommits.Add(1)
-			if b, err = s.beginRun(true, reqs); err != nil {
-				s.rerunStarted(redo)
+			if b, res = s.redoIsolated(b, append(b.started(), r), reqs); b == nil {
 				s.rerun(nil, nil, reqs[next+1:])
 				return
-			}
-			for i, q := range redo {
-				if res = b.step(q); res == stepBroken {
-					b.alone = append(b.alone, redo[i+1:]...)
-					break
-				}
 			}
 		}
 		if res == stepBroken {
@@ -415,16 +441,25 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		}
 	}
 	rest := reqs[next:] // not started when the transaction broke
+	if b.c.broken == nil && b.c.flush() != nil {
+		// A statement a fn queued failed, or did not do what the fn was told it would: run
+		// the batch again with savepoints, where nothing is queued, so that each fn sees its
+		// own statements' outcomes.
+		if b, _ = s.redoIsolated(b, b.started(), reqs); b == nil {
+			s.rerun(nil, nil, rest)
+			return
+		}
+	}
 	if b.c.broken != nil {
-		b.sqltx.Rollback()
+		b.rollback()
 		s.nCommits.Add(1)
 		s.rerun(b.ran, b.alone, rest)
 		return
 	}
 	if err = b.c.flushAudit(s); err == nil {
-		err = b.sqltx.Commit()
+		err = b.commit()
 	} else {
-		b.sqltx.Rollback()
+		b.rollback()
 	}
 	s.nCommits.Add(1)
 	switch {
@@ -450,6 +485,27 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		}
 		s.rerun(nil, b.alone, rest)
 	}
+}
+
+// redoIsolated rolls b back and runs redo, the requests it started, again in a new
+// transaction, each inside a savepoint. It returns the new run and the last step's result,
+// or nil when no transaction could begin (redo then ran alone).
+func (s *Store) redoIsolated(b *batchRun, redo, reqs []*writeReq) (*batchRun, int) {
+	b.rollback()
+	s.nCommits.Add(1)
+	b, err := s.beginRun(true, reqs)
+	if err != nil {
+		s.rerunStarted(redo)
+		return nil, stepBroken
+	}
+	res := stepDone
+	for i, q := range redo {
+		if res = b.step(q); res == stepBroken {
+			b.alone = append(b.alone, redo[i+1:]...)
+			break
+		}
+	}
+	return b, res
 }
 
 // rerunStarted runs started requests alone.
@@ -558,6 +614,7 @@ func rolledBack(err error) bool {
 // started, its outcome is its batch's, and an interrupted statement would abort the batch.
 type txConn struct {
 	tx      *sql.Tx
+	conn    *sql.Conn  // conn, when set, is tx's connection, and statements may be queued.
 	stmts   *stmtCache // stmts, on SQLite, holds the write connection's prepared statements.
 	pg      bool       // pg: any statement error aborts the transaction.
 	isolate bool
@@ -575,6 +632,12 @@ type txConn struct {
 
 	// locked are the profiles the transaction locked before its fns ran (lockProfiles).
 	locked map[string]lockedProfile
+
+	// queued are statements the fns queued and the transaction has not sent yet; queueErr
+	// is the first failure of one (txConn.flush).
+	queued   []queuedStmt
+	queueErr error
+	nSent    *atomic.Int64 // nSent counts the queued statements sent.
 }
 
 // needsUndo reports whether, without a savepoint, the current fn's outcome leaves the
@@ -583,6 +646,9 @@ type txConn struct {
 // caught by the PgError the fn returns, or else by the next fn's statements failing with
 // in_failed_sql_transaction, or at worst by a refused COMMIT.
 func (c *txConn) needsUndo(failed bool, err error) bool {
+	if c.queueErr != nil {
+		return true // a queued statement failed: its fn's outcome is not the one it returned
+	}
 	var pg *pgconn.PgError
 	isPG := errors.As(err, &pg)
 	if isPG && pg.Code == "25P02" {
@@ -612,6 +678,9 @@ var _ querier = (*txConn)(nil)
 func (c *txConn) before() error {
 	if c.broken != nil {
 		return c.broken
+	}
+	if err := c.flush(); err != nil {
+		return err
 	}
 	if c.dirty || !c.isolate {
 		c.dirty = true

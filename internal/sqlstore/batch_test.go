@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -382,9 +383,11 @@ func TestSQLiteWALBounded(t *testing.T) {
 
 // TestGroupCommitDuplicateCard gathers card creates on one profile into one batch, some of
 // them the number of the profile's first card: those answer Conflict with that card's id, the
-// others are stored, the first card stays the only default, and the batch takes one
-// transaction. On PostgreSQL the duplicate check is part of the card's INSERT, which writes
-// nothing for a duplicate, so the batch must not run again with savepoints.
+// others are stored, and the first card stays the only default. On SQLite the batch takes
+// one transaction: the duplicate check runs before the INSERT, so a duplicate writes nothing
+// and the batch need not run again with savepoints. On PostgreSQL the check is part of the
+// card's INSERT, which the batch queues (txConn.queue); a duplicate found when the queue is
+// sent runs the batch again with savepoints, once.
 func TestGroupCommitDuplicateCard(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
@@ -427,8 +430,12 @@ func TestGroupCommitDuplicateCard(t *testing.T) {
 			if d := cmp.Diff(want, got); d != "" {
 				t.Errorf("outcomes (-want +got)\n%s", d)
 			}
-			if commits := d.Commits; commits != 2 {
-				t.Errorf("%d transactions; want 2 (the blocker's and the batch's)", commits)
+			wantCommits := int64(2) // the blocker's and the batch's
+			if e.name == "postgres" {
+				wantCommits = 3 // and the batch's first run, rolled back
+			}
+			if commits := d.Commits; commits != wantCommits {
+				t.Errorf("%d transactions; want %d", commits, wantCommits)
 			}
 			cards, err := st.ListProfileInstruments(ctx, ce.f.Creds.MerchantID, p.ID, vault.KindCard)
 			if err != nil {
@@ -573,6 +580,112 @@ func TestGroupCommitProfileLocks(t *testing.T) {
 			}
 			if commits := d.Commits; commits != 2 {
 				t.Errorf("%d transactions; want 2 (the blocker's and the batch's)", commits)
+			}
+		})
+	}
+}
+
+// TestGroupCommitQueuedCards checks card creates whose INSERT a PostgreSQL batch queues and
+// sends together (txConn.queue): the first card of an empty profile becomes its default and
+// says so; cards made the default explicitly flush the queue before their own update; and a
+// queued INSERT that fails (a unique api_id) runs the batch again with savepoints, so that
+// each create gets its own outcome and nothing else is lost.
+func TestGroupCommitQueuedCards(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ce := newCardEnv(t, e.open)
+			st, ctx, mid := ce.st, context.Background(), ce.f.Creds.MerchantID
+			p := ce.profile(t, "queued")
+			yes := true
+			create := func(apiID string, def *bool) (*vault.Instrument, error) {
+				return ce.f.Svc.CreateInstrument(ctx, ce.f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID, APIID: apiID},
+					vault.Source{Number: ce.freshPAN(), Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{CheckDuplicate: true, Default: def})
+			}
+			// gather creates n cards in one batch; it returns what each answered.
+			gather := func(n int, apiID func(int) string, def *bool) ([]*vault.Instrument, []error, struct{ Writes, Commits int64 }, int64) {
+				out, errs := make([]*vault.Instrument, n), make([]error, n)
+				writes := make([]func(), n)
+				for i := range writes {
+					writes[i] = func() { out[i], errs[i] = create(apiID(i), def) }
+				}
+				before := st.WriteStats().Pipelined
+				d := mustGather(t, st, writes)
+				return out, errs, d, st.WriteStats().Pipelined - before
+			}
+			defaults := func() []string {
+				cards, err := st.ListProfileInstruments(ctx, mid, p.ID, vault.KindCard)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for _, c := range cards {
+					if c.DefaultCard {
+						ids = append(ids, c.ID)
+					}
+				}
+				return ids
+			}
+			queued := map[string]int64{"sqlite": 0, "postgres": 1}[e.name]
+
+			// The profile's first cards, in one batch: one of them is the default.
+			const n = 6
+			out, errs, d, sent := gather(n, func(int) string { return "" }, nil)
+			var said []string
+			for i := range out {
+				if errs[i] != nil {
+					t.Fatalf("card %d: %v", i, errs[i])
+				}
+				if out[i].DefaultCard {
+					said = append(said, out[i].ID)
+				}
+			}
+			if got := defaults(); len(said) != 1 || !slices.Equal(got, said) {
+				t.Errorf("defaults answered %v, stored %v; want one, the same", said, got)
+			}
+			if d.Commits != 2 || sent != queued*n {
+				t.Errorf("%d transactions, %d statements queued; want 2 and %d", d.Commits, sent, queued*n)
+			}
+
+			// Cards made the default explicitly: each is answered as the default; the last stays.
+			out, errs, _, _ = gather(n, func(int) string { return "" }, &yes)
+			for i := range out {
+				if errs[i] != nil || !out[i].DefaultCard {
+					t.Fatalf("card %d: %v (answered as the default: %v); want the default", i, errs[i], out[i] != nil && out[i].DefaultCard)
+				}
+			}
+			if got := defaults(); len(got) != 1 || !slices.ContainsFunc(out, func(in *vault.Instrument) bool { return in.ID == got[0] }) {
+				t.Errorf("stored defaults %v; want one of the batch's", got)
+			}
+
+			// Three cards with one api id among others: one of the three is stored, the two
+			// others answer Conflict, and the rest are stored.
+			out, errs, d, _ = gather(n, func(i int) string {
+				if i%2 == 0 {
+					return "same"
+				}
+				return fmt.Sprintf("own-%d", i)
+			}, nil)
+			stored, conflicts := 0, 0
+			for i := range out {
+				switch {
+				case errs[i] == nil:
+					stored++
+					if _, err := st.GetInstrument(ctx, mid, out[i].ID); err != nil {
+						t.Errorf("card %d answered stored: %v", i, err)
+					}
+				case vault.KindOf(errs[i]) == vault.Conflict && i%2 == 0:
+					conflicts++
+				default:
+					t.Errorf("card %d: %v", i, errs[i])
+				}
+			}
+			if stored != 4 || conflicts != 2 {
+				t.Errorf("%d stored, %d conflicts; want 4 and 2", stored, conflicts)
+			}
+			// The blocker's, the batch's first run (its INSERTs queued on PostgreSQL), rolled
+			// back, and its run with savepoints.
+			if d.Commits != 3 {
+				t.Errorf("%d transactions; want 3", d.Commits)
 			}
 		})
 	}

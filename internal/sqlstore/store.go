@@ -79,6 +79,7 @@ type Store struct {
 	reads      *poolConn // reads runs SQLite's reads through prepared statements.
 	nWrites    atomic.Int64
 	nCommits   atomic.Int64
+	nPipelined atomic.Int64
 	ckptKick   chan struct{} // ckptKick wakes the SQLite checkpointer (checkpoint.go).
 	ckptDone   chan struct{}
 	walMax     int         // walMax is WALMaxPages, defaulted.

@@ -246,7 +246,7 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 		var dupID string
 		var err error
 		if opt.Before == nil {
-			dupID, hasCards, err = tx.InsertProfileCard(ctx, in, dupFPs)
+			dupID, err = tx.InsertProfileCard(ctx, in, dupFPs, opt.Default == nil)
 			inserted = err == nil && dupID == ""
 		} else {
 			dupID, hasCards, err = tx.CheckProfileInstruments(ctx, mid, in.ProfileID, KindCard, dupFPs)
@@ -267,8 +267,8 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 	if in.Kind == KindCard && in.ProfileID != "" {
 		if opt.Default != nil {
 			makeDefault = *opt.Default
-		} else {
-			makeDefault = !hasCards
+		} else if !inserted {
+			makeDefault = !hasCards // when inserted, the store made it the default or not
 		}
 	}
 	if !inserted {

@@ -168,10 +168,16 @@ type Tx interface {
 	// profile has any active instrument of that kind.
 	CheckProfileInstruments(ctx context.Context, merchantID, profileID, kind string, fps []string) (dupID string, has bool, err error)
 	// InsertProfileCard is CheckProfileInstruments for a card in (on a profile, kind card)
-	// followed, when it finds no duplicate, by InsertInstrument; a store may do both in one
-	// statement. It returns the duplicate's id (nothing inserted) or whether the profile had a
-	// card before this one.
-	InsertProfileCard(ctx context.Context, in *Instrument, fps []string) (dupID string, had bool, err error)
+	// followed, when it finds no duplicate, by InsertInstrument; it returns the duplicate's id
+	// (nothing inserted). With defaultIfFirst the card becomes the default when the profile
+	// had no card before it, and in.DefaultCard says so.
+	//
+	// A store may do both in one statement, and may send that statement after
+	// InsertProfileCard returns, before the transaction commits, when it has no other
+	// statement of the fn to run first: in.DefaultCard is then set by the time Write returns.
+	// A duplicate found that late makes the store run fn again, and this time
+	// InsertProfileCard returns it. So fn must not read in.DefaultCard after the call.
+	InsertProfileCard(ctx context.Context, in *Instrument, fps []string, defaultIfFirst bool) (dupID string, err error)
 	// SetDefaultCard makes id the profile's only default card ("" clears every default).
 	SetDefaultCard(ctx context.Context, merchantID, profileID, id string) error
 	// DetachProfileInstruments removes the profile link from its instruments (contact delete).
