@@ -153,7 +153,10 @@ func (s *Store) stopCommitters() {
 // error, nothing fn wrote is kept and the error is returned unchanged. fn may run more than
 // once, so it must have no side effects outside tx: its batch may be rolled back and run
 // again, and a fn that hit a serialisation failure or deadlock on PostgreSQL (or busy on
-// SQLite), or whose batch's COMMIT was refused, runs again alone.
+// SQLite), or whose batch's COMMIT was refused, runs again alone. On PostgreSQL some writes
+// (inserts, CompleteReceived) may be queued and sent after the method returned (queue.go):
+// a failure, or an outcome other than the one the method answered, then runs the batch
+// again with savepoints, where the method answers it.
 //
 // Other writers wait while fn runs, so fn must only touch the database, through tx: no
 // network calls (a processor is called outside Write), no waiting on locks or channels, no

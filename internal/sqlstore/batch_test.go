@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
@@ -686,6 +687,102 @@ func TestGroupCommitQueuedCards(t *testing.T) {
 			// back, and its run with savepoints.
 			if d.Commits != 3 {
 				t.Errorf("%d transactions; want 3", d.Commits)
+			}
+		})
+	}
+}
+
+// TestGroupCommitQueuedPayments checks the payment statements a PostgreSQL batch queues
+// (execQueued): completions of RECEIVED transactions, one of which another write completed
+// first, and inserts, two of which share an api id. Each write gets its own outcome, as it
+// would alone, and the stored rows agree.
+func TestGroupCommitQueuedPayments(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ce := newCardEnv(t, e.open)
+			st, ctx, mid := ce.st, context.Background(), ce.f.Creds.MerchantID
+			loc, err := st.GetLocationByAccount(ctx, ce.f.Creds.Paysafe.AccountNumber)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := time.Now().UTC().Truncate(time.Millisecond)
+			txn := func(apiID string) *payments.Transaction {
+				return &payments.Transaction{ID: vault.NewID(), MerchantID: mid, LocationID: loc.ID, AccountNumber: loc.AccountNumber,
+					API: "paysafe", Type: payments.TypeAuth, Status: payments.StatusReceived, MerchantRefNum: "ref", APIID: apiID,
+					Amount: 100, Currency: "USD", PaymentMethod: "cc", TxnTime: at, Created: at, Modified: at}
+			}
+			write := func(fn func(payments.Tx) error) error {
+				return st.Write(ctx, func(tx vault.Tx) error { return fn(tx.(payments.Tx)) })
+			}
+			const n = 6
+			received := make([]*payments.Transaction, n)
+			for i := range received {
+				received[i] = txn("")
+				if err := write(func(tx payments.Tx) error { return tx.InsertTransaction(ctx, received[i]) }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The write that completes received[2] first.
+			early := *received[2]
+			early.Status, early.AuthCode = payments.StatusFailed, "early"
+			if err := write(func(tx payments.Tx) error { return tx.UpdateTransaction(ctx, &early) }); err != nil {
+				t.Fatal(err)
+			}
+
+			oks := make([]bool, n)
+			errs := make([]error, n)
+			writes := make([]func(), n)
+			for i := range writes {
+				writes[i] = func() {
+					upd := *received[i]
+					upd.Status, upd.AuthCode = payments.StatusCompleted, fmt.Sprintf("late-%d", i)
+					errs[i] = write(func(tx payments.Tx) error {
+						ok, err := tx.CompleteReceived(ctx, &upd)
+						oks[i] = ok
+						return err
+					})
+				}
+			}
+			before := st.WriteStats().Pipelined
+			d := mustGather(t, st, writes)
+			for i := range received {
+				stored, err := st.GetTransaction(ctx, mid, received[i].ID)
+				if err != nil || errs[i] != nil {
+					t.Fatalf("completion %d: %v, %v", i, errs[i], err)
+				}
+				want, code := i != 2, fmt.Sprintf("late-%d", i)
+				if !want {
+					code = "early"
+				}
+				if oks[i] != want || stored.AuthCode != code {
+					t.Errorf("completion %d answered %v and left %q; want %v and %q", i, oks[i], stored.AuthCode, want, code)
+				}
+			}
+			// The blocker's, the first run, rolled back on PostgreSQL once the queue is sent,
+			// and its run with savepoints.
+			wantCommits := map[string]int64{"sqlite": 2, "postgres": 3}[e.name]
+			if sent := st.WriteStats().Pipelined - before; d.Commits != wantCommits || (e.name == "postgres") != (sent > 0) {
+				t.Errorf("%d transactions, %d statements queued; want %d and some on PostgreSQL only", d.Commits, sent, wantCommits)
+			}
+
+			// Inserts, two of them with one api id: one of those two answers Conflict.
+			ins := make([]*payments.Transaction, n)
+			for i := range writes {
+				ins[i] = txn(fmt.Sprintf("api-%d", i))
+				if i == 2 {
+					ins[i].APIID = "api-1"
+				}
+				writes[i] = func() { errs[i] = write(func(tx payments.Tx) error { return tx.InsertTransaction(ctx, ins[i]) }) }
+			}
+			mustGather(t, st, writes)
+			for i := range ins {
+				_, err := st.GetTransaction(ctx, mid, ins[i].ID)
+				switch {
+				case i == 2 && vault.KindOf(errs[i]) == vault.Conflict && vault.KindOf(err) == vault.NotFound:
+				case i != 2 && errs[i] == nil && err == nil:
+				default:
+					t.Errorf("insert %d: %v; stored: %v", i, errs[i], err)
+				}
 			}
 		})
 	}

@@ -166,7 +166,7 @@ func (q *q) ListProfileInstruments(ctx context.Context, merchantID, profileID, k
 // InsertInstrument implements vault.Tx.
 func (t *tx) InsertInstrument(ctx context.Context, in *vault.Instrument) error {
 	cs := instrumentCols(in)
-	if _, err := t.exec(ctx, insertSQL("instruments", cs), vals(cs)...); err != nil {
+	if _, _, err := t.execQueued(ctx, false, insertSQL("instruments", cs), vals(cs)...); err != nil {
 		return mapErr("sqlstore.InsertInstrument", err)
 	}
 	return t.audit(ctx, in.MerchantID, vault.AuditAccountCreate, "instrument", in.ID)
@@ -263,7 +263,7 @@ func (t *tx) InsertProfileCard(ctx context.Context, in *vault.Instrument, fps []
 	}
 	query = t.rb.bind(t.d, query)
 	c := t.db.(*txConn)
-	if c.queue(query, args, func(row pgx.Row) error { return row.Scan(&in.DefaultCard) }) {
+	if c.queue(queuedStmt{query: query, args: args, scan: func(row pgx.Row) error { return row.Scan(&in.DefaultCard) }}) {
 		// A duplicate makes the statement return no row, and the batch runs again with
 		// savepoints, where the statement runs at once and the duplicate is found below.
 		return "", t.audit(ctx, in.MerchantID, vault.AuditAccountCreate, "instrument", in.ID)

@@ -101,7 +101,7 @@ func (q *q) ListProfiles(ctx context.Context, merchantID string, qry vault.Query
 // InsertProfile implements vault.Tx.
 func (t *tx) InsertProfile(ctx context.Context, p *vault.Profile) error {
 	cs := profileCols(p)
-	_, err := t.exec(ctx, insertSQL("profiles", cs), vals(cs)...)
+	_, _, err := t.execQueued(ctx, false, insertSQL("profiles", cs), vals(cs)...)
 	return mapErr("sqlstore.InsertProfile", err)
 }
 
@@ -149,7 +149,7 @@ func (q *q) ListAddresses(ctx context.Context, merchantID, profileID string) ([]
 // InsertAddress implements vault.Tx.
 func (t *tx) InsertAddress(ctx context.Context, a *vault.Address) error {
 	cs := addressCols(a)
-	_, err := t.exec(ctx, insertSQL("addresses", cs), vals(cs)...)
+	_, _, err := t.execQueued(ctx, false, insertSQL("addresses", cs), vals(cs)...)
 	return mapErr("sqlstore.InsertAddress", err)
 }
 

@@ -2,9 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -23,23 +26,52 @@ import (
 // statement's outcome. Only a run without savepoints that holds its connection queues; a fn
 // running alone runs its statements at once.
 
-// queuedStmt is a statement a fn queued: scan reads its one row, or fails.
+// queuedStmt is a statement a fn queued. scan, when set, reads its one row; otherwise check,
+// when set, judges what it did. Either fails when the outcome is not the one the fn assumed.
 type queuedStmt struct {
 	query string
 	args  []any
 	scan  func(pgx.Row) error
+	check func(pgconn.CommandTag) error
 }
 
-// queue adds a statement to send later, which writes and returns one row, and reports
-// whether it did. When it did not (SQLite, a run with savepoints, a fn running alone), the
-// caller runs the statement at once.
-func (c *txConn) queue(query string, args []any, scan func(pgx.Row) error) bool {
+// queue adds a statement that writes to send later, and reports whether it did. When it did
+// not (SQLite, a run with savepoints, a fn running alone), the caller runs the statement at
+// once.
+func (c *txConn) queue(s queuedStmt) bool {
 	if c.conn == nil || c.isolate || c.queueErr != nil {
 		return false
 	}
 	c.dirty, c.wrote = true, true
-	c.queued = append(c.queued, queuedStmt{query: query, args: args, scan: scan})
+	c.queued = append(c.queued, s)
 	return true
+}
+
+// errQueuedMiss is the failure of a queued statement that did not change the one row its fn
+// assumed it would.
+var errQueuedMiss = errors.New("sqlstore: a queued statement changed no row")
+
+// execQueued is exec for a statement whose fn needs to know only that it succeeds and, with
+// one, that it changes exactly one row. In a PostgreSQL batch it is queued: queued is then
+// true and res nil, and a failure, or with one a count other than one, runs the batch again
+// with savepoints, where the statement runs at once. Otherwise it runs at once.
+func (q *q) execQueued(ctx context.Context, one bool, query string, args ...any) (res sql.Result, queued bool, err error) {
+	if c, ok := q.db.(*txConn); ok && q.writeArgsOK(args) {
+		s := queuedStmt{query: q.rb.bind(q.d, query), args: args}
+		if one {
+			s.check = func(tag pgconn.CommandTag) error {
+				if tag.RowsAffected() != 1 {
+					return errQueuedMiss
+				}
+				return nil
+			}
+		}
+		if c.queue(s) {
+			return nil, true, nil
+		}
+	}
+	res, err = q.exec(ctx, query, args...)
+	return res, false, err
 }
 
 // flush sends the queued statements in one round trip and reads their answers. Its error
@@ -63,7 +95,16 @@ func (c *txConn) flush() error {
 		br := sc.Conn().SendBatch(context.Background(), &b)
 		var first error
 		for _, s := range q {
-			if err := s.scan(br.QueryRow()); err != nil && first == nil {
+			var err error
+			if s.scan != nil {
+				err = s.scan(br.QueryRow())
+			} else {
+				var tag pgconn.CommandTag
+				if tag, err = br.Exec(); err == nil && s.check != nil {
+					err = s.check(tag)
+				}
+			}
+			if err != nil && first == nil {
 				first = err
 			}
 		}

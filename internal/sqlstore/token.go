@@ -27,7 +27,7 @@ func (q *q) GetOneTimeToken(ctx context.Context, merchantID, token string) (*vau
 // InsertOneTimeToken implements vault.Tx.
 func (t *tx) InsertOneTimeToken(ctx context.Context, tok *vault.OneTimeToken) error {
 	cs := tokenCols(tok)
-	if _, err := t.exec(ctx, insertSQL("onetime_tokens", cs), vals(cs)...); err != nil {
+	if _, _, err := t.execQueued(ctx, false, insertSQL("onetime_tokens", cs), vals(cs)...); err != nil {
 		return mapErr("sqlstore.InsertOneTimeToken", err)
 	}
 	return t.audit(ctx, tok.MerchantID, vault.AuditTokenCreate, "token", tok.ID)

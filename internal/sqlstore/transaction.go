@@ -192,7 +192,7 @@ func (t *tx) LockKey(ctx context.Context, key string) error {
 // InsertTransaction implements payments.Tx.
 func (t *tx) InsertTransaction(ctx context.Context, txn *payments.Transaction) error {
 	cs := transactionCols(txn)
-	if _, err := t.exec(ctx, insertSQL("transactions", cs), vals(cs)...); err != nil {
+	if _, _, err := t.execQueued(ctx, false, insertSQL("transactions", cs), vals(cs)...); err != nil {
 		return mapErr("sqlstore.InsertTransaction", err)
 	}
 	// A transaction that runs on account data (a stored instrument, or a number it keeps
@@ -230,13 +230,17 @@ func (t *tx) UpdateTransaction(ctx context.Context, txn *payments.Transaction) e
 
 // CompleteReceived implements payments.Tx. The status condition makes it safe without a row
 // lock: on PostgreSQL an UPDATE that waited for a concurrent one re-checks its WHERE on the
-// row that one committed.
+// row that one committed. In a PostgreSQL batch it is queued (execQueued): a refusal found
+// when the queue is sent runs the batch again, where this answers false.
 func (t *tx) CompleteReceived(ctx context.Context, txn *payments.Transaction) (bool, error) {
 	cs := mutableCols(txn)
-	res, err := t.exec(ctx, updateSQL("transactions", cs, "merchant_id = ? AND id = ? AND status = 'RECEIVED'"),
+	res, queued, err := t.execQueued(ctx, true, updateSQL("transactions", cs, "merchant_id = ? AND id = ? AND status = 'RECEIVED'"),
 		append(vals(cs), txn.MerchantID, txn.ID)...)
 	if err != nil {
 		return false, mapErr("sqlstore.CompleteReceived", err)
+	}
+	if queued {
+		return true, nil
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
