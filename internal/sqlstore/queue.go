@@ -49,28 +49,35 @@ func (c *txConn) queue(s queuedStmt) bool {
 
 // errQueuedMiss is the failure of a queued statement that did not change the one row its fn
 // assumed it would.
-var errQueuedMiss = errors.New("sqlstore: a queued statement changed no row")
+var errQueuedMiss = errors.New("sqlstore: a queued statement did not change exactly one row")
+
+// changedOne is the check of a queued statement that must change exactly one row.
+func changedOne(tag pgconn.CommandTag) error {
+	if tag.RowsAffected() != 1 {
+		return errQueuedMiss
+	}
+	return nil
+}
 
 // execQueued is exec for a statement whose fn needs to know only that it succeeds and, with
 // one, that it changes exactly one row. In a PostgreSQL batch it is queued: queued is then
 // true and res nil, and a failure, or with one a count other than one, runs the batch again
 // with savepoints, where the statement runs at once. Otherwise it runs at once.
 func (q *q) execQueued(ctx context.Context, one bool, query string, args ...any) (res sql.Result, queued bool, err error) {
-	if c, ok := q.db.(*txConn); ok && q.writeArgsOK(args) {
-		s := queuedStmt{query: q.rb.bind(q.d, query), args: args}
+	if !q.writeArgsOK(args) {
+		return nil, false, errUnstorable
+	}
+	query = q.rb.bind(q.d, query)
+	if c, ok := q.db.(*txConn); ok {
+		s := queuedStmt{query: query, args: args}
 		if one {
-			s.check = func(tag pgconn.CommandTag) error {
-				if tag.RowsAffected() != 1 {
-					return errQueuedMiss
-				}
-				return nil
-			}
+			s.check = changedOne
 		}
 		if c.queue(s) {
 			return nil, true, nil
 		}
 	}
-	res, err = q.exec(ctx, query, args...)
+	res, err = q.db.ExecContext(ctx, query, args...)
 	return res, false, err
 }
 
