@@ -613,19 +613,7 @@ func TestGroupCommitQueuedCards(t *testing.T) {
 				d := mustGather(t, st, writes)
 				return out, errs, d, st.WriteStats().Pipelined - before
 			}
-			defaults := func() []string {
-				cards, err := st.ListProfileInstruments(ctx, mid, p.ID, vault.KindCard)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var ids []string
-				for _, c := range cards {
-					if c.DefaultCard {
-						ids = append(ids, c.ID)
-					}
-				}
-				return ids
-			}
+			defaults := func() []string { return storetest.DefaultCardIDs(t, st, mid, p.ID) }
 			queued := map[string]int64{"sqlite": 0, "postgres": 1}[e.name]
 
 			// The profile's first cards, in one batch: one of them is the default.

@@ -417,19 +417,7 @@ func testDefaultCard(t *testing.T, open Opener) {
 	b := mustCard(t, f, p.ID, "5200400000000009", vault.CreateOptions{})
 	yes := true
 	c := mustCard(t, f, p.ID, "3569990000000009", vault.CreateOptions{Default: &yes})
-	defaults := func() []string {
-		cards, err := f.Store.ListProfileInstruments(ctx, f.Creds.MerchantID, p.ID, vault.KindCard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, in := range cards {
-			if in.DefaultCard {
-				ids = append(ids, in.ID)
-			}
-		}
-		return ids
-	}
+	defaults := func() []string { return DefaultCardIDs(t, f.Store, f.Creds.MerchantID, p.ID) }
 	if d := cmp.Diff([]string{c.ID}, defaults()); d != "" {
 		t.Errorf("after explicit default (-want +got)\n%s", d)
 	}
@@ -867,4 +855,20 @@ func RunErase(t *testing.T, open Opener) {
 	if n, _ := es.EraseSealed(ctx, time.Now().Add(time.Hour), time.Time{}, 100); n != 0 {
 		t.Errorf("second erase touched %d", n)
 	}
+}
+
+// DefaultCardIDs returns the ids of a profile's active cards marked as its default.
+func DefaultCardIDs(tb testing.TB, st Store, merchantID, profileID string) []string {
+	tb.Helper()
+	cards, err := st.ListProfileInstruments(context.Background(), merchantID, profileID, vault.KindCard)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var ids []string
+	for _, in := range cards {
+		if in.DefaultCard {
+			ids = append(ids, in.ID)
+		}
+	}
+	return ids
 }

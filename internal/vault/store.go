@@ -173,10 +173,9 @@ type Tx interface {
 	// had no card before it, and in.DefaultCard says so.
 	//
 	// A store may do both in one statement, and may send that statement after
-	// InsertProfileCard returns, before the transaction commits, when it has no other
-	// statement of the fn to run first: in.DefaultCard is then set by the time Write returns.
-	// A duplicate found that late makes the store run fn again, and this time
-	// InsertProfileCard returns it. So fn must not read in.DefaultCard after the call.
+	// InsertProfileCard returns, before the fn's next statement or the COMMIT: in.DefaultCard
+	// is then set by the time Write returns, so fn itself must not rely on it. A duplicate
+	// found that late makes the store run fn again, and this time InsertProfileCard returns it.
 	InsertProfileCard(ctx context.Context, in *Instrument, fps []string, defaultIfFirst bool) (dupID string, err error)
 	// SetDefaultCard makes id the profile's only default card ("" clears every default).
 	SetDefaultCard(ctx context.Context, merchantID, profileID, id string) error
