@@ -676,6 +676,39 @@ func TestGroupCommitQueuedCards(t *testing.T) {
 			if d.Commits != 3 {
 				t.Errorf("%d transactions; want 3", d.Commits)
 			}
+
+			// First approvals mark cards VERIFIED, each once on the audit chain; two of them
+			// mark the same card, and the second, finding it marked, is not audited.
+			st.SetAuditMAC(ce.f.Keys)
+			head := func() int64 {
+				recs, err := st.ListAudit(ctx, mid, 0, 1000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return int64(len(recs))
+			}
+			mark := []string{out[1].ID, out[3].ID, out[3].ID, out[5].ID}
+			before := head()
+			errs = make([]error, len(mark))
+			writes := make([]func(), len(mark))
+			for i := range writes {
+				writes[i] = func() {
+					errs[i] = st.Write(ctx, func(tx vault.Tx) error { return tx.SetCardVerified(ctx, mid, mark[i]) })
+				}
+			}
+			d = mustGather(t, st, writes)
+			for i, id := range mark {
+				in, err := st.GetInstrument(ctx, mid, id)
+				if errs[i] != nil || err != nil || !in.Verified() {
+					t.Errorf("mark %d: %v, %v, verified %v", i, errs[i], err, in != nil && in.Verified())
+				}
+			}
+			if got := head() - before; got != 3 {
+				t.Errorf("%d audit records; want 3, one per card", got)
+			}
+			if d.Commits != map[string]int64{"sqlite": 2, "postgres": 3}[e.name] {
+				t.Errorf("%d transactions marking; want 2 (3 on PostgreSQL: its queued mark of a marked card runs the batch again)", d.Commits)
+			}
 		})
 	}
 }

@@ -186,11 +186,16 @@ func (t *tx) UpdateInstrument(ctx context.Context, in *vault.Instrument) error {
 const unverifiedCard = "merchant_id = ? AND id = ? AND kind = 'card' AND deleted_at = 0 AND stored_credential_status <> 'VERIFIED'"
 
 // SetCardVerified implements vault.Tx. It sets one column, which no index holds, so it costs
-// a fraction of UpdateInstrument, which rewrites every column and index entry of the row.
+// a fraction of UpdateInstrument, which rewrites every column and index entry of the row. In
+// a PostgreSQL batch it is queued (execQueued), taken to mark the card; when it marks none
+// (the card deleted or marked meanwhile), the batch runs again, where it is not audited.
 func (t *tx) SetCardVerified(ctx context.Context, merchantID, id string) error {
-	res, err := t.exec(ctx, "UPDATE instruments SET stored_credential_status = 'VERIFIED' WHERE "+unverifiedCard, merchantID, id)
+	res, queued, err := t.execQueued(ctx, true, "UPDATE instruments SET stored_credential_status = 'VERIFIED' WHERE "+unverifiedCard, merchantID, id)
 	if err != nil {
 		return mapErr("sqlstore.SetCardVerified", err)
+	}
+	if queued {
+		return t.audit(ctx, merchantID, vault.AuditAccountUpdate, "instrument", id)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
