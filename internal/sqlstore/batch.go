@@ -362,11 +362,12 @@ const (
 func (b *batchRun) step(r *writeReq) int {
 	c := b.c
 	c.dirty, c.wrote, c.errored = false, false, false
-	pending := len(c.pending)
+	pending, counted := len(c.pending), len(c.counted)
 	p, err := callFn(r.fn, b.t)
 	failed := err != nil || p != nil
 	if failed {
-		c.pending = c.pending[:pending] // a failed fn's audit records go with its writes
+		// a failed fn's audit records and counted inserts go with its writes
+		c.pending, c.counted = c.pending[:pending], c.counted[:counted]
 	}
 	if !c.isolate && c.needsUndo(failed, err) {
 		return stepUndo
@@ -460,6 +461,9 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		return
 	}
 	if err = b.c.flushAudit(s); err == nil {
+		err = b.c.flushCounts(s)
+	}
+	if err == nil {
 		err = b.commit()
 	} else {
 		b.rollback()
@@ -583,6 +587,10 @@ func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
 		sqltx.Rollback()
 		return nil, mapErr(opWrite, err)
 	}
+	if err := c.flushCounts(s); err != nil {
+		sqltx.Rollback()
+		return nil, mapErr(opWrite, err)
+	}
 	if err := sqltx.Commit(); err != nil {
 		if rolledBack(err) {
 			s.afterFailedCommit()
@@ -641,6 +649,10 @@ type txConn struct {
 	queued   []queuedStmt
 	queueErr error
 	nSent    *atomic.Int64 // nSent counts the queued statements sent.
+
+	// counted are the active instruments the fns inserted (SQLite), added to
+	// instrument_counts by flushCounts just before COMMIT.
+	counted []countKey
 }
 
 // needsUndo reports whether, without a savepoint, the current fn's outcome leaves the

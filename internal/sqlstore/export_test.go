@@ -1,7 +1,20 @@
 package sqlstore
 
+import "context"
+
 // ObserveSQL makes f see every statement any store runs until the returned func is called.
 func ObserveSQL(f func(query string)) (stop func()) {
 	observeSQL.Store(&f)
 	return func() { observeSQL.Store(nil) }
+}
+
+// CountSQL runs a COUNT query on s's read path.
+func CountSQL(s *Store, query string, args ...any) (int, error) {
+	return s.q.count(context.Background(), query, args...)
+}
+
+// ExecSQL runs a statement outside any Write (tests only: a hard delete no API makes).
+func ExecSQL(s *Store, query string, args ...any) error {
+	_, err := s.wdb.ExecContext(context.Background(), query, args...)
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -95,7 +96,8 @@ func (q *q) GetInstrumentByAPIID(ctx context.Context, merchantID, locationID, ap
 }
 
 var instrumentList = listSpec{
-	table: "instruments",
+	table:   "instruments",
+	counted: countedInstruments,
 	fields: map[string]fieldKind{
 		"id": fLower, "location_id": fLower, "profile_id": fLower, "kind": fLower, "token": fText,
 		"account_type": fFold, "brand": fFold, "api_id": fText, "bin": fText, "last_four": fText,
@@ -112,6 +114,29 @@ var instrumentList = listSpec{
 		// brand_or_account_type is a card's brand or a bank account's type, lower-case.
 		"brand_or_account_type": "(CASE WHEN kind = 'card' THEN brand ELSE LOWER(account_type) END)",
 	},
+}
+
+// countedInstruments counts a list of active instruments from instrument_counts, which
+// SQLite's triggers keep (migration 00007), when its only filters are location_id and kind:
+// an unfiltered Fortis list. Values are lower-cased as listSpec.where does for them.
+func countedInstruments(s listSpec, merchantID string, qry vault.Query) (string, []any, bool) {
+	if s.base != "deleted_at = 0" {
+		return "", nil, false
+	}
+	query := "SELECT COALESCE(SUM(n), 0) FROM instrument_counts WHERE merchant_id = ?"
+	args := []any{merchantID}
+	seen := map[string]bool{}
+	for _, f := range qry.Filters {
+		if f.Field != "location_id" && f.Field != "kind" || f.Op != vault.OpIn || len(f.Values) == 0 || seen[f.Field] {
+			return "", nil, false
+		}
+		seen[f.Field] = true
+		query += " AND " + f.Field + " IN (" + placeholders(len(f.Values)) + ")"
+		for _, v := range f.Values {
+			args = append(args, strings.ToLower(v))
+		}
+	}
+	return query, args, true
 }
 
 // ListInstruments implements vault.Reader. The pseudo-field "active" filters on deletion
@@ -169,7 +194,39 @@ func (t *tx) InsertInstrument(ctx context.Context, in *vault.Instrument) error {
 	if _, _, err := t.execQueued(ctx, false, insertSQL("instruments", cs), vals(cs)...); err != nil {
 		return mapErr("sqlstore.InsertInstrument", err)
 	}
+	if t.d == SQLite && in.Deleted.IsZero() {
+		c := t.db.(*txConn)
+		c.counted = append(c.counted, countKey{in.MerchantID, in.LocationID, in.Kind})
+	}
 	return t.audit(ctx, in.MerchantID, vault.AuditAccountCreate, "instrument", in.ID)
+}
+
+// countKey is a row of instrument_counts.
+type countKey struct{ merchant, location, kind string }
+
+// flushCounts adds the active instruments the transaction's fns inserted to instrument_counts
+// (SQLite, migration 00007), one statement per merchant, location and kind. Every insert into
+// instruments on SQLite goes through InsertInstrument.
+func (c *txConn) flushCounts(s *Store) error {
+	if len(c.counted) == 0 {
+		return nil
+	}
+	n := map[countKey]int64{}
+	var keys []countKey
+	for _, k := range c.counted {
+		if n[k] == 0 {
+			keys = append(keys, k)
+		}
+		n[k]++
+	}
+	for _, k := range keys {
+		if _, err := c.execDirect(context.Background(), "INSERT INTO instrument_counts (merchant_id, location_id, kind, n) VALUES (?, ?, ?, ?) "+
+			"ON CONFLICT (merchant_id, location_id, kind) DO UPDATE SET n = n + excluded.n", k.merchant, k.location, k.kind, n[k]); err != nil {
+			return err
+		}
+	}
+	c.counted = c.counted[:0]
+	return nil
 }
 
 // UpdateInstrument implements vault.Tx.

@@ -29,6 +29,9 @@ type listSpec struct {
 	// exprs maps computed fields to the SQL expression that yields them; the expression must
 	// be valid on both engines.
 	exprs map[string]string
+	// counted, when set, may answer a list's count from a kept counter instead of counting
+	// its rows (SQLite): it returns the query and its arguments, or false.
+	counted func(s listSpec, merchantID string, qry vault.Query) (string, []any, bool)
 }
 
 // column returns the SQL for a whitelisted field: its column, or its expression.
@@ -166,7 +169,13 @@ func rankExpr(col string, rank [][]string) string {
 func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qry vault.Query, newRow func() (*T, []col), fix func(*T)) ([]*T, int, error) {
 	op := "sqlstore.List(" + spec.table + ")"
 	where, args := spec.where(merchantID, qry)
-	total, err := q.count(ctx, "SELECT COUNT(*) FROM "+spec.table+" WHERE "+where, args...)
+	countSQL, countArgs := "SELECT COUNT(*) FROM "+spec.table+" WHERE "+where, args
+	if spec.counted != nil && q.d == SQLite {
+		if cq, cargs, ok := spec.counted(spec, merchantID, qry); ok {
+			countSQL, countArgs = cq, cargs
+		}
+	}
+	total, err := q.count(ctx, countSQL, countArgs...)
 	if err != nil {
 		return nil, 0, mapErr(op, err)
 	}
