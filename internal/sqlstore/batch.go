@@ -461,7 +461,7 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		return
 	}
 	if err = b.c.flushAudit(s); err == nil {
-		err = b.c.flushCounts(s)
+		err = b.c.flushCounts()
 	}
 	if err == nil {
 		err = b.commit()
@@ -587,7 +587,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
 		sqltx.Rollback()
 		return nil, mapErr(opWrite, err)
 	}
-	if err := c.flushCounts(s); err != nil {
+	if err := c.flushCounts(); err != nil {
 		sqltx.Rollback()
 		return nil, mapErr(opWrite, err)
 	}

@@ -116,9 +116,10 @@ var instrumentList = listSpec{
 	},
 }
 
-// countedInstruments counts a list of active instruments from instrument_counts, which
-// SQLite's triggers keep (migration 00007), when its only filters are location_id and kind:
-// an unfiltered Fortis list. Values are lower-cased as listSpec.where does for them.
+// countedInstruments counts a list of active instruments from instrument_counts (SQLite,
+// migration 00007: flushCounts adds inserts, triggers count updates and deletes), when its
+// only filters are location_id and kind: an unfiltered Fortis list. Values are lower-cased as
+// listSpec.where does for them.
 func countedInstruments(s listSpec, merchantID string, qry vault.Query) (string, []any, bool) {
 	if s.base != "deleted_at = 0" {
 		return "", nil, false
@@ -207,7 +208,7 @@ type countKey struct{ merchant, location, kind string }
 // flushCounts adds the active instruments the transaction's fns inserted to instrument_counts
 // (SQLite, migration 00007), one statement per merchant, location and kind. Every insert into
 // instruments on SQLite goes through InsertInstrument.
-func (c *txConn) flushCounts(s *Store) error {
+func (c *txConn) flushCounts() error {
 	if len(c.counted) == 0 {
 		return nil
 	}
