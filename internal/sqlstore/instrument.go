@@ -248,18 +248,11 @@ const unverifiedCard = "merchant_id = ? AND id = ? AND kind = 'card' AND deleted
 // a PostgreSQL batch it is queued (execQueued), taken to mark the card; when it marks none
 // (the card deleted or marked meanwhile), the batch runs again, where it is not audited.
 func (t *tx) SetCardVerified(ctx context.Context, merchantID, id string) error {
-	res, queued, err := t.execQueued(ctx, true, "UPDATE instruments SET stored_credential_status = 'VERIFIED' WHERE "+unverifiedCard, merchantID, id)
+	ok, err := t.changesOne(ctx, "UPDATE instruments SET stored_credential_status = 'VERIFIED' WHERE "+unverifiedCard, merchantID, id)
 	if err != nil {
 		return mapErr("sqlstore.SetCardVerified", err)
 	}
-	if queued {
-		return t.audit(ctx, merchantID, vault.AuditAccountUpdate, "instrument", id)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return mapErr("sqlstore.SetCardVerified", err)
-	}
-	if n == 0 {
+	if !ok {
 		return nil // deleted or marked meanwhile: nothing changed, nothing to audit
 	}
 	return t.audit(ctx, merchantID, vault.AuditAccountUpdate, "instrument", id)

@@ -81,6 +81,17 @@ func (q *q) execQueued(ctx context.Context, one bool, query string, args ...any)
 	return res, false, err
 }
 
+// changesOne runs a statement through execQueued that must change exactly one row, and
+// reports whether it did; a queued one is taken to have done so (its fn runs again if not).
+func (q *q) changesOne(ctx context.Context, query string, args ...any) (bool, error) {
+	res, queued, err := q.execQueued(ctx, true, query, args...)
+	if err != nil || queued {
+		return err == nil, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // flush sends the queued statements in one round trip and reads their answers. Its error
 // stays with the transaction, which can then only be rolled back.
 func (c *txConn) flush() error {

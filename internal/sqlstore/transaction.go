@@ -234,19 +234,9 @@ func (t *tx) UpdateTransaction(ctx context.Context, txn *payments.Transaction) e
 // when the queue is sent runs the batch again, where this answers false.
 func (t *tx) CompleteReceived(ctx context.Context, txn *payments.Transaction) (bool, error) {
 	cs := mutableCols(txn)
-	res, queued, err := t.execQueued(ctx, true, updateSQL("transactions", cs, "merchant_id = ? AND id = ? AND status = 'RECEIVED'"),
+	ok, err := t.changesOne(ctx, updateSQL("transactions", cs, "merchant_id = ? AND id = ? AND status = 'RECEIVED'"),
 		append(vals(cs), txn.MerchantID, txn.ID)...)
-	if err != nil {
-		return false, mapErr("sqlstore.CompleteReceived", err)
-	}
-	if queued {
-		return true, nil
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, mapErr("sqlstore.CompleteReceived", err)
-	}
-	return n == 1, nil
+	return ok, mapErr("sqlstore.CompleteReceived", err)
 }
 
 // CompletePending implements payments.Tx. A transaction whose batch time has already passed
