@@ -445,6 +445,12 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		}
 	}
 	rest := reqs[next:] // not started when the transaction broke
+	if b.c.broken == nil && b.c.pg {
+		// PostgreSQL: the counts go with what the fns queued, when they pipeline.
+		if _, err := b.c.flushCounts(); err != nil {
+			b.c.broken = err
+		}
+	}
 	if b.c.broken == nil && b.c.flush() != nil {
 		// A statement a fn queued failed, or did not do what the fn was told it would: run
 		// the batch again with savepoints, where nothing is queued, so that each fn sees its
@@ -461,7 +467,7 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		return
 	}
 	if err = b.c.flushAudit(s); err == nil {
-		err = b.c.flushCounts()
+		_, err = b.c.flushCounts() // SQLite's, or a run's that did not queue them
 	}
 	if err == nil {
 		err = b.commit()
@@ -575,7 +581,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
 	if err != nil {
 		return nil, vault.E(opWrite, vault.Unavailable, err)
 	}
-	c := &txConn{tx: sqltx, stmts: s.stmts}
+	c := &txConn{tx: sqltx, stmts: s.stmts, pg: s.dialect == Postgres}
 	t := &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}
 	p, err := callFn(fn, t)
 	s.nCommits.Add(1)
@@ -587,7 +593,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
 		sqltx.Rollback()
 		return nil, mapErr(opWrite, err)
 	}
-	if err := c.flushCounts(); err != nil {
+	if _, err := c.flushCounts(); err != nil {
 		sqltx.Rollback()
 		return nil, mapErr(opWrite, err)
 	}
@@ -627,7 +633,7 @@ type txConn struct {
 	tx      *sql.Tx
 	conn    *sql.Conn  // conn, when set, is tx's connection, and statements may be queued.
 	stmts   *stmtCache // stmts, on SQLite, holds the write connection's prepared statements.
-	pg      bool       // pg: any statement error aborts the transaction.
+	pg      bool       // pg: PostgreSQL, where any statement error aborts the transaction.
 	isolate bool
 	spOpen  bool  // spOpen: the savepoint exists
 	dirty   bool  // dirty: the current fn has run a statement
@@ -650,8 +656,8 @@ type txConn struct {
 	queueErr error
 	nSent    *atomic.Int64 // nSent counts the queued statements sent.
 
-	// counted are the active instruments the fns inserted (SQLite), added to
-	// instrument_counts by flushCounts just before COMMIT.
+	// counted are the active instruments the fns inserted, added to instrument_counts by
+	// flushCounts before COMMIT.
 	counted []countKey
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,12 +16,25 @@ import (
 	"github.com/payvault/payvault/internal/vault"
 )
 
+// countEngines are the engines with their storetest openers.
+var countEngines = []struct {
+	name string
+	open func(testing.TB) storetest.Store
+}{{"sqlite", MustSQLite}, {"postgres", MustPostgres}}
+
 // TestInstrumentCounts runs random inserts, soft and hard deletes and location moves of
-// instruments on SQLite, and checks after each that the counts its triggers keep
+// instruments, and checks after each that the counts the store and its triggers keep
 // (instrument_counts) equal the rows they count, and that a list whose count they answer
-// (location and kind filters only) reports the same total as counting its rows.
+// (location and kind filters only) reports the same total as counting its rows. On
+// PostgreSQL the merchant's counts are folded now and then.
 func TestInstrumentCounts(t *testing.T) {
-	f := storetest.MustFixture(t, MustSQLite)
+	for _, e := range countEngines {
+		t.Run(e.name, func(t *testing.T) { testInstrumentCounts(t, e.open, e.name == "postgres") })
+	}
+}
+
+func testInstrumentCounts(t *testing.T, open func(testing.TB) storetest.Store, pg bool) {
+	f := storetest.MustFixture(t, open)
 	st := f.Store.(*sqlstore.Store)
 	ctx, mid := context.Background(), f.Creds.MerchantID
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -61,6 +76,11 @@ func TestInstrumentCounts(t *testing.T) {
 			}
 			ids = append(ids[:i], ids[i+1:]...)
 		}
+		if pg && step%37 == 36 {
+			if err := sqlstore.FoldCounts(st, mid); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for _, loc := range locs {
 			for _, kind := range kinds {
 				want := mustCount(t, st, "SELECT COUNT(*) FROM instruments WHERE merchant_id = ? AND location_id = ? AND kind = ? AND deleted_at = 0", mid, loc, kind)
@@ -87,7 +107,13 @@ func TestInstrumentCounts(t *testing.T) {
 // TestInstrumentCountsBatch gathers inserts into one batch, one of whose fns inserts and
 // then fails: the counts hold the others' inserts, not the failed one's.
 func TestInstrumentCountsBatch(t *testing.T) {
-	f := storetest.MustFixture(t, MustSQLite)
+	for _, e := range countEngines {
+		t.Run(e.name, func(t *testing.T) { testInstrumentCountsBatch(t, e.open) })
+	}
+}
+
+func testInstrumentCountsBatch(t *testing.T, open func(testing.TB) storetest.Store) {
+	f := storetest.MustFixture(t, open)
 	st := f.Store.(*sqlstore.Store)
 	ctx, mid := context.Background(), f.Creds.MerchantID
 	boom := errors.New("boom")
@@ -117,6 +143,118 @@ func TestInstrumentCountsBatch(t *testing.T) {
 	got := mustCount(t, st, "SELECT COALESCE(SUM(n), 0) FROM instrument_counts WHERE merchant_id = ? AND location_id = 'loc-a'", mid)
 	if want != n-1 || got != want {
 		t.Errorf("counted %d, holds %d; want %d", got, want, n-1)
+	}
+}
+
+// TestInstrumentCountsFold checks PostgreSQL's folding of counts: a list that sums more
+// than 64 rows folds them in the background, and folds running alongside writers and each
+// other lose no count.
+func TestInstrumentCountsFold(t *testing.T) {
+	f := storetest.MustFixture(t, MustPostgres)
+	st := f.Store.(*sqlstore.Store)
+	ctx, mid := context.Background(), f.Creds.MerchantID
+	insert := func(loc string, i int) error {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		in := &vault.Instrument{ID: vault.NewID(), MerchantID: mid, LocationID: loc,
+			Token: fmt.Sprintf("F%s%012d", loc, i), Kind: vault.KindCard, Status: "ACTIVE", Created: now, Modified: now}
+		return st.Write(ctx, func(tx vault.Tx) error { return tx.InsertInstrument(ctx, in) })
+	}
+	rows := func() int {
+		return mustCount(t, st, "SELECT COUNT(*) FROM instrument_counts WHERE merchant_id = ?", mid)
+	}
+	list := func(loc string) int {
+		t.Helper()
+		_, total, err := st.ListInstruments(ctx, mid, vault.Query{Limit: 1, Filters: []vault.Filter{{Field: "location_id", Op: vault.OpIn, Values: []string{loc}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return total
+	}
+
+	// One write at a time: a row each.
+	const n = 80
+	for i := range n {
+		if err := insert("loc-a", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rows(); got != n {
+		t.Fatalf("%d rows of counts after %d lone inserts; want %d", got, n, n)
+	}
+	if got := list("loc-a"); got != n {
+		t.Fatalf("list total %d; want %d", got, n)
+	}
+	sqlstore.WaitBackground(st)
+	if got := rows(); got != 1 {
+		t.Errorf("%d rows of counts after the list folded them; want 1", got)
+	}
+	if got := list("loc-a"); got != n {
+		t.Errorf("list total %d after the fold; want %d", got, n)
+	}
+
+	// Writers on two locations, and two folders, side by side.
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	var folds, busy atomic.Int64
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				switch err := sqlstore.FoldCounts(st, mid); {
+				case err == nil:
+					folds.Add(1)
+				case strings.Contains(err.Error(), "another node"):
+					busy.Add(1)
+				default:
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	var writers sync.WaitGroup
+	for w := range 8 {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for i := range 40 {
+				if err := insert([]string{"loc-a", "loc-b"}[w%2], 1000*(w+1)+i); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	writers.Wait()
+	close(done)
+	wg.Wait()
+	if folds.Load() == 0 {
+		t.Errorf("no fold ran")
+	}
+	t.Logf("%d folds, %d skipped while another ran", folds.Load(), busy.Load())
+	mustCountsAgree(t, st)
+	if got, want := list("loc-a"), n+4*40; got != want {
+		t.Errorf("list total %d; want %d", got, want)
+	}
+}
+
+// mustCountsAgree fails unless instrument_counts sums, for every key, to the active
+// instruments it counts.
+func mustCountsAgree(t *testing.T, st *sqlstore.Store) {
+	t.Helper()
+	n := mustCount(t, st, `SELECT COUNT(*) FROM (
+    SELECT merchant_id, location_id, kind, SUM(n) AS n FROM instrument_counts GROUP BY merchant_id, location_id, kind HAVING SUM(n) <> 0
+) c FULL JOIN (
+    SELECT merchant_id, location_id, kind, COUNT(*) AS n FROM instruments WHERE deleted_at = 0 GROUP BY merchant_id, location_id, kind
+) r USING (merchant_id, location_id, kind) WHERE c.n IS DISTINCT FROM r.n`)
+	if n != 0 {
+		t.Errorf("instrument_counts disagrees with the rows on %d keys", n)
 	}
 }
 

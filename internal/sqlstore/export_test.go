@@ -15,6 +15,14 @@ func CountSQL(s *Store, query string, args ...any) (int, error) {
 
 // ExecSQL runs a statement outside any Write (tests only: a hard delete no API makes).
 func ExecSQL(s *Store, query string, args ...any) error {
-	_, err := s.wdb.ExecContext(context.Background(), query, args...)
+	_, err := s.wdb.ExecContext(context.Background(), s.rb.bind(s.dialect, query), args...)
 	return err
 }
+
+// FoldCounts runs foldCounts for a merchant (PostgreSQL).
+func FoldCounts(s *Store, merchantID string) error {
+	return s.foldCounts(context.Background(), merchantID)
+}
+
+// WaitBackground waits for the folds lists started.
+func WaitBackground(s *Store) { s.background.Wait() }

@@ -116,15 +116,15 @@ var instrumentList = listSpec{
 	},
 }
 
-// countedInstruments counts a list of active instruments from instrument_counts (SQLite,
-// migration 00007: flushCounts adds inserts, triggers count updates and deletes), when its
-// only filters are location_id and kind: an unfiltered Fortis list. Values are lower-cased as
+// countedInstruments counts a list of active instruments from instrument_counts (migration
+// 00007: flushCounts adds inserts, triggers count updates and deletes), when its only filters
+// are location_id and kind: an unfiltered Fortis list. Values are lower-cased as
 // listSpec.where does for them.
 func countedInstruments(s listSpec, merchantID string, qry vault.Query) (string, []any, bool) {
 	if s.base != "deleted_at = 0" {
 		return "", nil, false
 	}
-	query := "SELECT COALESCE(SUM(n), 0) FROM instrument_counts WHERE merchant_id = ?"
+	query := "SELECT COALESCE(SUM(n), 0), COUNT(*) FROM instrument_counts WHERE merchant_id = ?"
 	args := []any{merchantID}
 	seen := map[string]bool{}
 	for _, f := range qry.Filters {
@@ -195,39 +195,8 @@ func (t *tx) InsertInstrument(ctx context.Context, in *vault.Instrument) error {
 	if _, _, err := t.execQueued(ctx, false, insertSQL("instruments", cs), vals(cs)...); err != nil {
 		return mapErr("sqlstore.InsertInstrument", err)
 	}
-	if t.d == SQLite && in.Deleted.IsZero() {
-		c := t.db.(*txConn)
-		c.counted = append(c.counted, countKey{in.MerchantID, in.LocationID, in.Kind})
-	}
+	t.count(in)
 	return t.audit(ctx, in.MerchantID, vault.AuditAccountCreate, "instrument", in.ID)
-}
-
-// countKey is a row of instrument_counts.
-type countKey struct{ merchant, location, kind string }
-
-// flushCounts adds the active instruments the transaction's fns inserted to instrument_counts
-// (SQLite, migration 00007), one statement per merchant, location and kind. Every insert into
-// instruments on SQLite goes through InsertInstrument.
-func (c *txConn) flushCounts() error {
-	if len(c.counted) == 0 {
-		return nil
-	}
-	n := map[countKey]int64{}
-	var keys []countKey
-	for _, k := range c.counted {
-		if n[k] == 0 {
-			keys = append(keys, k)
-		}
-		n[k]++
-	}
-	for _, k := range keys {
-		if _, err := c.execDirect(context.Background(), "INSERT INTO instrument_counts (merchant_id, location_id, kind, n) VALUES (?, ?, ?, ?) "+
-			"ON CONFLICT (merchant_id, location_id, kind) DO UPDATE SET n = n + excluded.n", k.merchant, k.location, k.kind, n[k]); err != nil {
-			return err
-		}
-	}
-	c.counted = c.counted[:0]
-	return nil
 }
 
 // UpdateInstrument implements vault.Tx.
@@ -322,6 +291,7 @@ func (t *tx) InsertProfileCard(ctx context.Context, in *vault.Instrument, fps []
 	if c.queue(queuedStmt{query: query, args: args, scan: func(row pgx.Row) error { return row.Scan(&in.DefaultCard) }}) {
 		// A duplicate makes the statement return no row, and the batch runs again with
 		// savepoints, where the statement runs at once and the duplicate is found below.
+		t.count(in)
 		return "", t.audit(ctx, in.MerchantID, vault.AuditAccountCreate, "instrument", in.ID)
 	}
 	wrote := c.wrote
@@ -336,6 +306,7 @@ func (t *tx) InsertProfileCard(ctx context.Context, in *vault.Instrument, fps []
 	if err != nil {
 		return "", mapErr(op, err)
 	}
+	t.count(in)
 	return "", t.audit(ctx, in.MerchantID, vault.AuditAccountCreate, "instrument", in.ID)
 }
 

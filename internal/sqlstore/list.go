@@ -29,9 +29,18 @@ type listSpec struct {
 	// exprs maps computed fields to the SQL expression that yields them; the expression must
 	// be valid on both engines.
 	exprs map[string]string
-	// counted, when set, may answer a list's count from a kept counter instead of counting
-	// its rows (SQLite): it returns the query and its arguments, or false.
+	// counted, when set, may answer a list's count from kept counts instead of counting its
+	// rows: it returns a query of the count and of the rows it summed, and its arguments, or
+	// false.
 	counted func(s listSpec, merchantID string, qry vault.Query) (string, []any, bool)
+}
+
+// countedBy is counted, when set.
+func (s listSpec) countedBy(merchantID string, qry vault.Query) (string, []any, bool) {
+	if s.counted == nil {
+		return "", nil, false
+	}
+	return s.counted(s, merchantID, qry)
 }
 
 // column returns the SQL for a whitelisted field: its column, or its expression.
@@ -169,13 +178,16 @@ func rankExpr(col string, rank [][]string) string {
 func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qry vault.Query, newRow func() (*T, []col), fix func(*T)) ([]*T, int, error) {
 	op := "sqlstore.List(" + spec.table + ")"
 	where, args := spec.where(merchantID, qry)
-	countSQL, countArgs := "SELECT COUNT(*) FROM "+spec.table+" WHERE "+where, args
-	if spec.counted != nil && q.d == SQLite {
-		if cq, cargs, ok := spec.counted(spec, merchantID, qry); ok {
-			countSQL, countArgs = cq, cargs
+	var total, summed int
+	var err error
+	if cq, cargs, ok := spec.countedBy(merchantID, qry); ok {
+		err = q.scanCount(ctx, cq, cargs, &total, &summed)
+		if err == nil && summed > foldAfter && q.fold != nil {
+			q.fold(merchantID)
 		}
+	} else {
+		total, err = q.count(ctx, "SELECT COUNT(*) FROM "+spec.table+" WHERE "+where, args...)
 	}
-	total, err := q.count(ctx, countSQL, countArgs...)
 	if err != nil {
 		return nil, 0, mapErr(op, err)
 	}

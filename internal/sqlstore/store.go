@@ -85,6 +85,9 @@ type Store struct {
 	walMax     int         // walMax is WALMaxPages, defaulted.
 	walLong    atomic.Bool // walLong asks the committer to restart the WAL (checkpoint.go).
 
+	folding    sync.Map       // folding holds the merchants whose counts foldCounts folds now.
+	background sync.WaitGroup // background is the goroutines Close waits for (startFold).
+
 	path string    // path is the SQLite database file.
 	node nodeLease // node is this process's registration as a serving node (node.go).
 }
@@ -111,6 +114,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if s.dialect == SQLite {
 		s.reads = &poolConn{db: s.rdb}
 		s.q.db = s.reads
+	} else {
+		s.q.fold = s.startFold
 	}
 	if !cfg.SkipMigrate {
 		if err := s.Migrate(ctx); err != nil {
@@ -215,6 +220,7 @@ func (s *Store) DB() *sql.DB { return s.wdb }
 // and closes the pools.
 func (s *Store) Close() error {
 	s.stopCommitters()
+	s.background.Wait()
 	s.reads.close()
 	errs := []error{s.node.release()}
 	if s.rdb != nil && s.rdb != s.wdb {
@@ -299,6 +305,9 @@ type q struct {
 	rb    *rebinder
 	inTx  bool
 	audit *atomic.Pointer[vault.AuditMAC] // audit is the chain's MAC, shared by the store and its transactions
+	// fold, when set (PostgreSQL, outside transactions), starts Store.foldCounts for a
+	// merchant whose counts a list found in more than foldAfter rows.
+	fold func(merchantID string)
 }
 
 // tx is a read-write transaction.
@@ -323,22 +332,32 @@ func (q *q) row(ctx context.Context, query string, args ...any) *sql.Row {
 // through row: a count may scan many rows, and SQLite's one-row reads run to their end
 // (poolConn.QueryRowContext).
 func (q *q) count(ctx context.Context, query string, args ...any) (int, error) {
+	var n int
+	err := q.scanCount(ctx, query, args, &n)
+	return n, err
+}
+
+// scanCount is count for a query of one row of several counts.
+func (q *q) scanCount(ctx context.Context, query string, args []any, dest ...*int) error {
 	rows, err := q.query(ctx, query, args...)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer rows.Close()
-	var n int
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return 0, err
+			return err
 		}
-		return 0, sql.ErrNoRows
+		return sql.ErrNoRows
 	}
-	if err := rows.Scan(&n); err != nil {
-		return 0, err
+	ptrs := make([]any, len(dest))
+	for i, d := range dest {
+		ptrs[i] = d
 	}
-	return n, rows.Close()
+	if err := rows.Scan(ptrs...); err != nil {
+		return err
+	}
+	return rows.Close()
 }
 
 // forUpdate returns the row-locking suffix for a SELECT inside a write transaction.

@@ -1,0 +1,135 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// Kept counts of instruments (migration 00007, instrument_counts).
+//
+// A Fortis list answers totalCount on every page, and counting a location's active vaults
+// row by row is linear in them. So each store keeps the counts in the writes that change
+// them, and a list whose only filters are location and kind reads them instead
+// (countedInstruments). Inserts are counted by the store, once per key and batch
+// (txConn.counted, flushCounts); updates and deletes, which are rare, by triggers.
+//
+// On SQLite, whose writes are serial, a key has one row. On PostgreSQL the writers only add
+// rows (one per key and batch, or per trigger), so the nodes' batches never queue on one
+// another, and a list that sums more than foldAfter rows starts foldCounts, which folds the
+// merchant's rows into one per key.
+
+// countKey is a key of instrument_counts.
+type countKey struct{ merchant, location, kind string }
+
+// count notes an instrument the fn inserted, for flushCounts. Every insert into instruments
+// goes through InsertInstrument or InsertProfileCard, and each calls it.
+func (t *tx) count(in *vault.Instrument) {
+	if c, ok := t.db.(*txConn); ok && in.Deleted.IsZero() {
+		c.counted = append(c.counted, countKey{in.MerchantID, in.LocationID, in.Kind})
+	}
+}
+
+// flushCounts adds the active instruments the transaction's fns inserted to instrument_counts
+// (migration 00007). On SQLite it adds them to the key's one row, a statement per key. On
+// PostgreSQL it inserts a row per key, all in one statement, which a batch that pipelines its
+// statements queues (queued is then true) so that it goes with the rest.
+func (c *txConn) flushCounts() (queued bool, err error) {
+	if len(c.counted) == 0 {
+		return false, nil
+	}
+	n := map[countKey]int64{}
+	var keys []countKey
+	for _, k := range c.counted {
+		if n[k] == 0 {
+			keys = append(keys, k)
+		}
+		n[k]++
+	}
+	c.counted = c.counted[:0]
+	if !c.pg {
+		for _, k := range keys {
+			if _, err := c.execDirect(context.Background(), "INSERT INTO instrument_counts (merchant_id, location_id, kind, n) VALUES (?, ?, ?, ?) "+
+				"ON CONFLICT (merchant_id, location_id, kind) DO UPDATE SET n = n + excluded.n", k.merchant, k.location, k.kind, n[k]); err != nil {
+				return false, err
+			}
+		}
+		return false, nil
+	}
+	var b strings.Builder
+	args := make([]any, 0, 4*len(keys))
+	b.WriteString("INSERT INTO instrument_counts (merchant_id, location_id, kind, n) VALUES ")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d)", 4*i+1, 4*i+2, 4*i+3, 4*i+4)
+		args = append(args, k.merchant, k.location, k.kind, n[k])
+	}
+	if c.queue(queuedStmt{query: b.String(), args: args}) {
+		return true, nil
+	}
+	_, err = c.execDirect(context.Background(), b.String(), args...)
+	return false, err
+}
+
+// foldAfter is the number of rows of counts beyond which a list folds them (PostgreSQL).
+const foldAfter = 64
+
+// foldLockClass is the first key of the two-key advisory locks that let one node at a time
+// fold a merchant's counts (see nodeLockClass).
+const foldLockClass = 0x7076666c // "pvfl"
+
+// startFold runs foldCounts for a merchant in the background, unless it already runs in
+// this process. A failure leaves the rows as they are, and a later list tries again.
+func (s *Store) startFold(merchantID string) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return
+	}
+	if _, busy := s.folding.LoadOrStore(merchantID, true); busy {
+		return
+	}
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		defer s.folding.Delete(merchantID)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = s.foldCounts(ctx, merchantID)
+	}()
+}
+
+// errFoldBusy is foldCounts' answer when another node folds the merchant's counts.
+var errFoldBusy = errors.New("sqlstore: another node folds these counts")
+
+// foldCounts replaces a merchant's rows of counts by their sums, one row per key, in one
+// statement (PostgreSQL). The statement's snapshot holds the rows it deletes and sums, and
+// no other: rows that batches add meanwhile stay, and every snapshot sees either the rows
+// or their sum. One node folds a merchant at a time (a transaction-scoped advisory lock;
+// the others skip), so two folds never delete the same rows in different orders.
+func (s *Store) foldCounts(ctx context.Context, merchantID string) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var got bool
+	if err := tx.QueryRowContext(ctx, "SELECT pg_try_advisory_xact_lock($1, hashtext($2))", foldLockClass, merchantID).Scan(&got); err != nil {
+		return err
+	}
+	if !got {
+		return errFoldBusy
+	}
+	if _, err := tx.ExecContext(ctx, `WITH d AS (DELETE FROM instrument_counts WHERE merchant_id = $1 RETURNING location_id, kind, n)
+INSERT INTO instrument_counts (merchant_id, location_id, kind, n)
+SELECT $1, location_id, kind, SUM(n) FROM d GROUP BY location_id, kind HAVING SUM(n) <> 0`, merchantID); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
