@@ -5,8 +5,9 @@
 -- the write that changes it, so an unfiltered list reads a row or two instead
 -- (ListInstruments). Inserts are counted by the store, once per key and batch (txConn.counted:
 -- a trigger per inserted row cost about 25 µs of the one writer's time per card); updates and
--- deletes, which are rare, by the triggers below. SQLite only: its writes are serial, so the
--- counter rows cost no contention; on PostgreSQL every node's batches would queue on them.
+-- deletes, which are rare, by the triggers below. A key has one row here: SQLite's writes are
+-- serial, so the counter rows cost no contention. On PostgreSQL every node's batches would
+-- queue on them, and its 00007 keeps rows of changes instead.
 CREATE TABLE instrument_counts (
     merchant_id TEXT NOT NULL,
     location_id TEXT NOT NULL,
