@@ -84,21 +84,20 @@ const foldAfter = 64
 // fold a merchant's counts (see nodeLockClass).
 const foldLockClass = 0x7076666c // "pvfl"
 
-// startFold runs foldCounts for a merchant in the background, unless it already runs in
-// this process. A failure leaves the rows as they are, and a later list tries again.
+// startFold runs foldCounts for a merchant in the background, unless a fold already runs in
+// this process: one at a time holds at most one of the pool's connections, which the
+// committers need. A fold skipped, or failed, leaves the rows as they are, and a later list
+// tries again.
 func (s *Store) startFold(merchantID string) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return
-	}
-	if _, busy := s.folding.LoadOrStore(merchantID, true); busy {
+	if s.closed || !s.folding.CompareAndSwap(false, true) {
 		return
 	}
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
-		defer s.folding.Delete(merchantID)
+		defer s.folding.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_ = s.foldCounts(ctx, merchantID)

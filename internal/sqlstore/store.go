@@ -85,7 +85,7 @@ type Store struct {
 	walMax     int         // walMax is WALMaxPages, defaulted.
 	walLong    atomic.Bool // walLong asks the committer to restart the WAL (checkpoint.go).
 
-	folding    sync.Map       // folding holds the merchants whose counts foldCounts folds now.
+	folding    atomic.Bool    // folding: a fold started by startFold runs now.
 	background sync.WaitGroup // background is the goroutines Close waits for (startFold).
 
 	path string    // path is the SQLite database file.
