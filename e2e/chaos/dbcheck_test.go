@@ -64,6 +64,12 @@ var dbChecks = []dbCheck{
 		"SELECT id FROM transactions WHERE number_sealed IS NOT NULL AND dek_id = 0"},
 	{"one-time token consumed but still holding its CVV",
 		"SELECT id FROM onetime_tokens WHERE consumed_at <> 0 AND cvv_sealed IS NOT NULL"},
+	{"kept vault count out of step with the active vaults (instrument_counts)",
+		"SELECT COALESCE(c.merchant_id, r.merchant_id) || '/' || COALESCE(c.location_id, r.location_id) || '/' || COALESCE(c.kind, r.kind) FROM " +
+			"(SELECT merchant_id, location_id, kind, SUM(n) AS n FROM instrument_counts GROUP BY merchant_id, location_id, kind HAVING SUM(n) <> 0) c " +
+			"FULL JOIN (SELECT merchant_id, location_id, kind, COUNT(*) AS n FROM instruments WHERE deleted_at = 0 GROUP BY merchant_id, location_id, kind) r " +
+			"ON c.merchant_id = r.merchant_id AND c.location_id = r.location_id AND c.kind = r.kind " +
+			"WHERE c.n IS NULL OR r.n IS NULL OR c.n <> r.n"},
 	{"audit chain head out of step with its records",
 		"SELECT h.merchant_id FROM audit_heads h WHERE h.seq <> (SELECT MAX(l.seq) FROM audit_log l WHERE l.merchant_id = h.merchant_id)"},
 }
