@@ -445,9 +445,9 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		}
 	}
 	rest := reqs[next:] // not started when the transaction broke
-	if b.c.broken == nil && b.c.pg {
-		// PostgreSQL: the counts go with what the fns queued, when they pipeline.
-		if _, err := b.c.flushCounts(); err != nil {
+	if b.c.broken == nil {
+		// The counts go with what the fns queued, when they queue (PostgreSQL).
+		if err := b.c.flushCounts(); err != nil {
 			b.c.broken = err
 		}
 	}
@@ -467,7 +467,7 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		return
 	}
 	if err = b.c.flushAudit(s); err == nil {
-		_, err = b.c.flushCounts() // SQLite's, or a run's that did not queue them
+		err = b.c.flushCounts() // a run redone with savepoints counted its fns again
 	}
 	if err == nil {
 		err = b.commit()
@@ -593,7 +593,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
 		sqltx.Rollback()
 		return nil, mapErr(opWrite, err)
 	}
-	if _, err := c.flushCounts(); err != nil {
+	if err := c.flushCounts(); err != nil {
 		sqltx.Rollback()
 		return nil, mapErr(opWrite, err)
 	}

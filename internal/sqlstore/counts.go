@@ -37,10 +37,10 @@ func (t *tx) count(in *vault.Instrument) {
 // flushCounts adds the active instruments the transaction's fns inserted to instrument_counts
 // (migration 00007). On SQLite it adds them to the key's one row, a statement per key. On
 // PostgreSQL it inserts a row per key, all in one statement, which a batch that pipelines its
-// statements queues (queued is then true) so that it goes with the rest.
-func (c *txConn) flushCounts() (queued bool, err error) {
+// statements queues so that it goes with the rest.
+func (c *txConn) flushCounts() error {
 	if len(c.counted) == 0 {
-		return false, nil
+		return nil
 	}
 	n := map[countKey]int64{}
 	var keys []countKey
@@ -55,10 +55,10 @@ func (c *txConn) flushCounts() (queued bool, err error) {
 		for _, k := range keys {
 			if _, err := c.execDirect(context.Background(), "INSERT INTO instrument_counts (merchant_id, location_id, kind, n) VALUES (?, ?, ?, ?) "+
 				"ON CONFLICT (merchant_id, location_id, kind) DO UPDATE SET n = n + excluded.n", k.merchant, k.location, k.kind, n[k]); err != nil {
-				return false, err
+				return err
 			}
 		}
-		return false, nil
+		return nil
 	}
 	var b strings.Builder
 	args := make([]any, 0, 4*len(keys))
@@ -71,10 +71,10 @@ func (c *txConn) flushCounts() (queued bool, err error) {
 		args = append(args, k.merchant, k.location, k.kind, n[k])
 	}
 	if c.queue(queuedStmt{query: b.String(), args: args}) {
-		return true, nil
+		return nil
 	}
-	_, err = c.execDirect(context.Background(), b.String(), args...)
-	return false, err
+	_, err := c.execDirect(context.Background(), b.String(), args...)
+	return err
 }
 
 // foldAfter is the number of rows of counts beyond which a list folds them (PostgreSQL).
