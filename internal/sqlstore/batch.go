@@ -477,6 +477,7 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 	s.nCommits.Add(1)
 	switch {
 	case err == nil:
+		s.addedCountRows(b.c.countRows)
 		for _, it := range b.ran {
 			s.nWrites.Add(1)
 			it.r.finish(it.err, it.panicked)
@@ -603,6 +604,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
 		}
 		return nil, mapErr(opWrite, err)
 	}
+	s.addedCountRows(c.countRows)
 	return nil, nil
 }
 
@@ -657,8 +659,10 @@ type txConn struct {
 	nSent    *atomic.Int64 // nSent counts the queued statements sent.
 
 	// counted are the active instruments the fns inserted, added to instrument_counts by
-	// flushCounts before COMMIT.
-	counted []countKey
+	// flushCounts before COMMIT; countRows are the merchants of the rows it inserted
+	// (PostgreSQL), for addedCountRows after COMMIT.
+	counted   []countKey
+	countRows []string
 }
 
 // needsUndo reports whether, without a savepoint, the current fn's outcome leaves the

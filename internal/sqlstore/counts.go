@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/payvault/payvault/internal/vault"
@@ -20,8 +21,9 @@ import (
 //
 // On SQLite, whose writes are serial, a key has one row. On PostgreSQL the writers only add
 // rows (one per key and batch, or per trigger), so the nodes' batches never queue on one
-// another, and a list that sums more than foldAfter rows starts foldCounts, which folds the
-// merchant's rows into one per key.
+// another, and foldCounts folds a merchant's rows into one per key. A fold starts when a list
+// sums more than foldAfter rows, and when a node has added foldEvery rows for the merchant
+// since its last fold, so that a merchant whose vaults are never listed does not pile up rows.
 
 // countKey is a key of instrument_counts.
 type countKey struct{ merchant, location, kind string }
@@ -64,6 +66,7 @@ func (c *txConn) flushCounts() error {
 	args := make([]any, 0, 4*len(keys))
 	b.WriteString("INSERT INTO instrument_counts (merchant_id, location_id, kind, n) VALUES ")
 	for i, k := range keys {
+		c.countRows = append(c.countRows, k.merchant)
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -80,6 +83,27 @@ func (c *txConn) flushCounts() error {
 // foldAfter is the number of rows of counts beyond which a list folds them (PostgreSQL).
 const foldAfter = 64
 
+// foldEvery is the number of rows of counts a node adds for a merchant between the folds its
+// writes start (PostgreSQL).
+const foldEvery = 4 * foldAfter
+
+// addedCountRows notes the rows of counts a committed transaction added, one merchant per
+// row, and starts a fold for a merchant this node has added foldEvery rows for since it last
+// started one. Each node counts only its own rows, so a merchant has at most about foldEvery
+// rows per node, beside those of its triggers, between folds.
+func (s *Store) addedCountRows(merchants []string) {
+	for _, m := range merchants {
+		v, ok := s.countRows.Load(m)
+		if !ok {
+			v, _ = s.countRows.LoadOrStore(m, new(atomic.Int64))
+		}
+		n := v.(*atomic.Int64)
+		if n.Add(1) >= foldEvery && s.startFold(m) {
+			n.Store(0)
+		}
+	}
+}
+
 // foldLockClass is the first key of the two-key advisory locks that let one node at a time
 // fold a merchant's counts (see nodeLockClass).
 const foldLockClass = 0x7076666c // "pvfl"
@@ -87,12 +111,12 @@ const foldLockClass = 0x7076666c // "pvfl"
 // startFold runs foldCounts for a merchant in the background, unless a fold already runs in
 // this process: one at a time holds at most one of the pool's connections, which the
 // committers need. A fold skipped, or failed, leaves the rows as they are, and a later list
-// tries again.
-func (s *Store) startFold(merchantID string) {
+// or write tries again. It reports whether it started one.
+func (s *Store) startFold(merchantID string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed || !s.folding.CompareAndSwap(false, true) {
-		return
+		return false
 	}
 	s.background.Add(1)
 	go func() {
@@ -102,6 +126,7 @@ func (s *Store) startFold(merchantID string) {
 		defer cancel()
 		_ = s.foldCounts(ctx, merchantID)
 	}()
+	return true
 }
 
 // errFoldBusy is foldCounts' answer when another node folds the merchant's counts.

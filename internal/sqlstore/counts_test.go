@@ -266,3 +266,25 @@ func mustCount(t *testing.T, st *sqlstore.Store, query string, args ...any) int 
 	}
 	return n
 }
+
+// TestInstrumentCountsFoldOnWrites checks that a merchant whose vaults are never listed does
+// not pile up rows of counts: a node folds them after it has added foldEvery (PostgreSQL).
+func TestInstrumentCountsFoldOnWrites(t *testing.T) {
+	f := storetest.MustFixture(t, MustPostgres)
+	st := f.Store.(*sqlstore.Store)
+	ctx, mid := context.Background(), f.Creds.MerchantID
+	const n = sqlstore.FoldEvery + 20
+	for i := range n {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		in := &vault.Instrument{ID: vault.NewID(), MerchantID: mid, LocationID: "loc-w",
+			Token: fmt.Sprintf("W%012d", i), Kind: vault.KindCard, Status: "ACTIVE", Created: now, Modified: now}
+		if err := st.Write(ctx, func(tx vault.Tx) error { return tx.InsertInstrument(ctx, in) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sqlstore.WaitBackground(st)
+	if got := mustCount(t, st, "SELECT COUNT(*) FROM instrument_counts WHERE merchant_id = ?", mid); got > 21 {
+		t.Errorf("%d rows of counts after %d lone inserts and no list; want at most 21", got, n)
+	}
+	mustCountsAgree(t, st)
+}

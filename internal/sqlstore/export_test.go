@@ -24,5 +24,8 @@ func FoldCounts(s *Store, merchantID string) error {
 	return s.foldCounts(context.Background(), merchantID)
 }
 
-// WaitBackground waits for the folds lists started.
+// FoldEvery is foldEvery, for tests.
+const FoldEvery = foldEvery
+
+// WaitBackground waits for the folds lists and writes started.
 func WaitBackground(s *Store) { s.background.Wait() }

@@ -87,6 +87,7 @@ type Store struct {
 
 	folding    atomic.Bool    // folding: a fold started by startFold runs now.
 	background sync.WaitGroup // background is the goroutines Close waits for (startFold).
+	countRows  sync.Map       // countRows: merchant ID → *atomic.Int64, rows of counts added since its last fold (addedCountRows).
 
 	path string    // path is the SQLite database file.
 	node nodeLease // node is this process's registration as a serving node (node.go).
@@ -307,7 +308,7 @@ type q struct {
 	audit *atomic.Pointer[vault.AuditMAC] // audit is the chain's MAC, shared by the store and its transactions
 	// fold, when set (PostgreSQL, outside transactions), starts Store.foldCounts for a
 	// merchant whose counts a list found in more than foldAfter rows.
-	fold func(merchantID string)
+	fold func(merchantID string) bool
 }
 
 // tx is a read-write transaction.
