@@ -44,8 +44,11 @@ const opWrite = "sqlstore.Write"
 // not its own COMMIT, and it waits for any row the first one locked (a profile, a
 // transaction). Measured with payvault bench (64 connections, one merchant, two CPUs shared
 // with PostgreSQL), two committers gave tokenize +30% and sut 0-17%, auth no change,
-// fortis-create -12% and higher p99s everywhere; three were worse than two. A node serving
-// many merchants may gain more: Config.Committers (payvault bench --committers) sets it.
+// fortis-create -12% and higher p99s everywhere; three were worse than two. Four merchants'
+// card creates (BenchmarkCardCreateMerchants) did no better: two committers 7-8% slower than
+// one, four 37-45% slower, and a queue per committer taking whole merchants slower still,
+// since smaller batches spend more per write on two CPUs shared with PostgreSQL. A machine
+// with more cores may gain: Config.Committers (payvault bench --committers) sets it.
 const (
 	defaultPostgresCommitters = 1
 	defaultMaxBatch           = 128

@@ -255,3 +255,58 @@ func TestBenchPAN(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCardCreateMerchants is BenchmarkCardCreateProfile on PostgreSQL with the writes of
+// four merchants at 64 concurrent callers, by number of committers: whether a node serving
+// several merchants gains from more than one (docs/benchmarks.md).
+func BenchmarkCardCreateMerchants(b *testing.B) {
+	const merchants, profiles = 4, 64
+	for _, committers := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("committers=%d", committers), func(b *testing.B) {
+			f := mustBenchFixture(b, func(tb testing.TB) storetest.Store {
+				s, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: storetest.DurablePostgresDSN(tb), Committers: committers})
+				if err != nil {
+					tb.Fatal(err)
+				}
+				tb.Cleanup(func() { s.Close() })
+				return s
+			})
+			ctx := context.Background()
+			type merchant struct {
+				p   *vault.Principal
+				ids []string
+			}
+			ms := make([]merchant, merchants)
+			for m := range ms {
+				p := f.Principal
+				if m > 0 {
+					creds, err := f.Svc.CreateMerchant(ctx, vault.NewMerchant{Name: "bench " + strconv.Itoa(m)})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if p, err = f.Svc.AuthenticateAPIKey(ctx, creds.Paysafe.APIKeyID, creds.Paysafe.APIKeySecret); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ms[m].p = p
+				for i := range profiles {
+					pr, err := f.Svc.CreateProfile(ctx, p, &vault.Profile{MerchantCustomerID: "bench-" + strconv.Itoa(i), Locale: "en_US"})
+					if err != nil {
+						b.Fatal(err)
+					}
+					ms[m].ids = append(ms[m].ids, pr.ID)
+				}
+			}
+			var seq atomic.Int64
+			notDefault := false
+			runConcurrent(b, f.Store, 64, func(i int64) error {
+				m := ms[i%merchants]
+				_, err := f.Svc.CreateInstrument(ctx, m.p,
+					&vault.Instrument{Kind: vault.KindCard, ProfileID: m.ids[(i/merchants)%profiles], HolderName: "BENCH"},
+					vault.Source{Number: benchPAN(seq.Add(1)), Expiry: card.Expiry{Month: 12, Year: 2040}},
+					vault.CreateOptions{CheckDuplicate: true, Default: &notDefault})
+				return err
+			})
+		})
+	}
+}
