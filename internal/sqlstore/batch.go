@@ -480,7 +480,7 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 	s.nCommits.Add(1)
 	switch {
 	case err == nil:
-		s.addedCountRows(b.c.countRows)
+		s.addedCountRows(b.c.countMerchants)
 		for _, it := range b.ran {
 			s.nWrites.Add(1)
 			it.r.finish(it.err, it.panicked)
@@ -607,7 +607,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
 		}
 		return nil, mapErr(opWrite, err)
 	}
-	s.addedCountRows(c.countRows)
+	s.addedCountRows(c.countMerchants)
 	return nil, nil
 }
 
@@ -662,10 +662,10 @@ type txConn struct {
 	nSent    *atomic.Int64 // nSent counts the queued statements sent.
 
 	// counted are the active instruments the fns inserted, added to instrument_counts by
-	// flushCounts before COMMIT; countRows are the merchants of the rows it inserted
-	// (PostgreSQL), for addedCountRows after COMMIT.
-	counted   []countKey
-	countRows []string
+	// flushCounts before COMMIT; countMerchants are the merchants of the rows it inserted
+	// into instrument_counts (PostgreSQL, one per row), for addedCountRows after COMMIT.
+	counted        []countKey
+	countMerchants []string
 }
 
 // needsUndo reports whether, without a savepoint, the current fn's outcome leaves the

@@ -66,7 +66,7 @@ func (c *txConn) flushCounts() error {
 	args := make([]any, 0, 4*len(keys))
 	b.WriteString("INSERT INTO instrument_counts (merchant_id, location_id, kind, n) VALUES ")
 	for i, k := range keys {
-		c.countRows = append(c.countRows, k.merchant)
+		c.countMerchants = append(c.countMerchants, k.merchant)
 		if i > 0 {
 			b.WriteString(", ")
 		}

@@ -116,12 +116,16 @@ var instrumentList = listSpec{
 	},
 }
 
+// activeOnly is ListInstruments' base condition for a list of active instruments only, the
+// lists countedInstruments may count.
+const activeOnly = "deleted_at = 0"
+
 // countedInstruments counts a list of active instruments from instrument_counts (migration
 // 00007: flushCounts adds inserts, triggers count updates and deletes), when its only filters
 // are location_id and kind: an unfiltered Fortis list. Values are lower-cased as
 // listSpec.where does for them.
 func countedInstruments(s listSpec, merchantID string, qry vault.Query) (string, []any, bool) {
-	if s.base != "deleted_at = 0" {
+	if s.base != activeOnly {
 		return "", nil, false
 	}
 	query := "SELECT COALESCE(SUM(n), 0), COUNT(*) FROM instrument_counts WHERE merchant_id = ?"
@@ -144,7 +148,7 @@ func countedInstruments(s listSpec, merchantID string, qry vault.Query) (string,
 // ("1" active, "0" deleted); without it only active instruments are listed.
 func (q *q) ListInstruments(ctx context.Context, merchantID string, qry vault.Query) ([]*vault.Instrument, int, error) {
 	spec := instrumentList
-	spec.base = "deleted_at = 0"
+	spec.base = activeOnly
 	var fs []vault.Filter
 	for _, f := range qry.Filters {
 		if f.Field != "active" {
