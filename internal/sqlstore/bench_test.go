@@ -310,3 +310,55 @@ func BenchmarkCardCreateMerchants(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkListByIndex lists a few rows among many by an exact filter that has its own index
+// (listSpec.indexes), on SQLite: one contact's 10 vaults among 200,000 in a location (a Fortis
+// list by contact_id), and one reference's transaction among 200,000 (a Paysafe
+// ?merchantRefNum= list). "last_four", which has no index, reads the location's vaults for
+// contrast. The rows are inserted by SQL, so they hold no sealed data.
+func BenchmarkListByIndex(b *testing.B) {
+	s := MustSQLite(b).(*sqlstore.Store)
+	ctx := context.Background()
+	for _, q := range []string{
+		"INSERT INTO merchants (id, name, created_at) VALUES ('m', 'm', 0)",
+		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
+		INSERT INTO instruments (id, merchant_id, location_id, profile_id, token, kind, last_four, created_at, updated_at)
+		SELECT printf('i%08d', i), 'm', 'l', printf('p%06d', i % 20000), printf('t%08d', i), 'card', printf('%04d', i % 10000), i, i FROM n`,
+		"INSERT INTO instrument_counts (merchant_id, location_id, kind, n) VALUES ('m', 'l', 'card', 200000)",
+		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
+		INSERT INTO transactions (id, merchant_id, location_id, account_number, type, merchant_ref_num, status, amount, api, txn_at, created_at)
+		SELECT printf('x%08d', i), 'm', 'l', '1', 'auth', printf('r%d', i), 'COMPLETED', 1, 'paysafe', i, i FROM n`,
+	} {
+		if err := sqlstore.ExecSQL(s, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	loc := exact("location_id", "l")
+	for _, c := range []struct {
+		name string
+		want int
+		list func() (int, error)
+	}{
+		{"vaults/contact", 10, func() (int, error) {
+			_, n, err := s.ListInstruments(ctx, "m", vault.Query{Filters: []vault.Filter{loc, exact("kind", "card"), exact("profile_id", "p000042")}, Limit: 10})
+			return n, err
+		}},
+		{"vaults/last_four", 20, func() (int, error) {
+			_, n, err := s.ListInstruments(ctx, "m", vault.Query{Filters: []vault.Filter{loc, exact("kind", "card"), exact("last_four", "0042")}, Limit: 10})
+			return n, err
+		}},
+		{"transactions/reference", 1, func() (int, error) {
+			_, n, err := s.ListTransactions(ctx, "m", vault.Query{Filters: []vault.Filter{loc, exact("account_number", "1"), exact("type", "auth"), exact("merchant_ref_num", "r42")},
+				Sort: []vault.SortKey{{Field: "txn_at", Desc: true}, {Field: "id", Desc: true}}, Limit: 10})
+			return n, err
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if n, err := c.list(); err != nil || n != c.want {
+					b.Fatalf("total %d, %v; want %d", n, err, c.want)
+				}
+			}
+		})
+	}
+}

@@ -98,6 +98,10 @@ func (q *q) GetInstrumentByAPIID(ctx context.Context, merchantID, locationID, ap
 var instrumentList = listSpec{
 	table:   "instruments",
 	counted: countedInstruments,
+	indexes: []listIndex{
+		{name: "instruments_profile", fields: []string{"profile_id"}, cond: "profile_id <> ''"},
+		{name: "instruments_api_id_any", fields: []string{"location_id", "api_id"}, cond: "api_id <> ''"},
+	},
 	fields: map[string]fieldKind{
 		"id": fLower, "location_id": fLower, "profile_id": fLower, "kind": fLower, "token": fText,
 		"account_type": fFold, "brand": fFold, "api_id": fText, "bin": fText, "last_four": fText,

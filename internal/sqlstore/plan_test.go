@@ -10,6 +10,7 @@ import (
 
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
+	"github.com/payvault/payvault/internal/vault"
 )
 
 // TestProfileStatementsUseProfileIndex runs the store conformance suite on SQLite, keeps every
@@ -100,4 +101,85 @@ func explain(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 		plan = append(plan, detail)
 	}
 	return plan, rows.Err()
+}
+
+// TestListIndexes checks that a list naming a few rows by an exact filter (a contact's vaults,
+// a reference's transactions) reaches them through the index made for that filter, in both
+// its count and its page: left to itself SQLite reads every row of the merchant or the
+// location in the list's order (listSpec.indexes).
+func TestListIndexes(t *testing.T) {
+	s := MustSQLite(t).(*sqlstore.Store)
+	ctx := context.Background()
+	loc := exact("location_id", "l")
+	for _, c := range []struct {
+		name, index string
+		list        func(vault.Query) error
+		filters     []vault.Filter
+	}{
+		{"vaults/contact", "instruments_profile", instruments(s), []vault.Filter{loc, exact("kind", "card"), exact("profile_id", "p")}},
+		{"vaults/api_id", "instruments_api_id_any", instruments(s), []vault.Filter{loc, exact("kind", "card"), exact("api_id", "a")}},
+		{"vaults/api_id/deleted", "instruments_api_id_any", instruments(s), []vault.Filter{loc, exact("api_id", "a"), exact("active", "0")}},
+		{"transactions/reference", "transactions_ref", transactions(s), []vault.Filter{loc, exact("account_number", "1"), exact("type", "auth"), exact("merchant_ref_num", "r")}},
+		{"transactions/parent", "transactions_parent", transactions(s), []vault.Filter{loc, exact("parent_id", "x")}},
+		{"transactions/api_id", "transactions_api_id", transactions(s), []vault.Filter{loc, exact("api_id", "a")}},
+		{"contacts/api_id", "profiles_contact_api_id", profiles(s), []vault.Filter{loc, exact("contact_api_id", "a")}},
+		{"contacts/merchant_customer_id", "profiles_mcid", profiles(s), []vault.Filter{exact("merchant_customer_id", "c")}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var stmts []string
+			stop := sqlstore.ObserveSQL(func(q string) { stmts = append(stmts, q) })
+			err := c.list(vault.Query{Filters: c.filters, Limit: 10}) // in id order, which instruments_merchant and the like yield
+			stop()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(stmts) != 2 {
+				t.Fatalf("statements: %q", stmts)
+			}
+			for _, q := range stmts {
+				plan, err := explain(ctx, s.DB(), q)
+				if err != nil {
+					t.Fatalf("explain %s: %v", q, err)
+				}
+				if !strings.Contains(plan[0], "USING INDEX "+c.index+" ") && !strings.Contains(plan[0], "USING COVERING INDEX "+c.index+" ") {
+					t.Errorf("%s\nplan: %s", q, strings.Join(plan, "; "))
+				}
+			}
+		})
+	}
+	t.Run("no index", func(t *testing.T) {
+		// An empty value, which the partial indexes leave out, or a filter the index does not
+		// lead with, leaves the choice to the planner.
+		for _, fs := range [][]vault.Filter{{loc, exact("profile_id", "p", "")}, {exact("api_id", "a")}} {
+			var stmts []string
+			stop := sqlstore.ObserveSQL(func(q string) { stmts = append(stmts, q) })
+			_, _, err := s.ListInstruments(ctx, "m", vault.Query{Filters: fs})
+			stop()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range stmts {
+				if strings.Contains(q, "INDEXED BY") {
+					t.Errorf("%v: %s", fs, q)
+				}
+			}
+		}
+	})
+}
+
+// exact is an exact filter on field.
+func exact(field string, v ...string) vault.Filter {
+	return vault.Filter{Field: field, Op: vault.OpIn, Values: v}
+}
+
+func instruments(s *sqlstore.Store) func(vault.Query) error {
+	return func(q vault.Query) error { _, _, err := s.ListInstruments(context.Background(), "m", q); return err }
+}
+
+func transactions(s *sqlstore.Store) func(vault.Query) error {
+	return func(q vault.Query) error { _, _, err := s.ListTransactions(context.Background(), "m", q); return err }
+}
+
+func profiles(s *sqlstore.Store) func(vault.Query) error {
+	return func(q vault.Query) error { _, _, err := s.ListProfiles(context.Background(), "m", q); return err }
 }

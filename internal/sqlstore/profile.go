@@ -83,7 +83,11 @@ func (q *q) GetProfileBy(ctx context.Context, merchantID, field, value, location
 
 var profileList = listSpec{
 	table: "profiles",
-	base:  "deleted_at = 0",
+	base:  "deleted_at = 0", // which the partial indexes below also need
+	indexes: []listIndex{
+		{name: "profiles_contact_api_id", fields: []string{"location_id", "contact_api_id"}, cond: "contact_api_id <> ''"},
+		{name: "profiles_mcid", fields: []string{"merchant_customer_id"}, cond: "merchant_customer_id <> ''"},
+	},
 	fields: map[string]fieldKind{
 		"id": fLower, "location_id": fLower, "contact_api_id": fText, "account_number": fText,
 		"merchant_customer_id": fText, "first_name": fText, "last_name": fText, "company_name": fText,

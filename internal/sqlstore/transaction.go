@@ -119,6 +119,11 @@ func (q *q) GetTransactionByAPIID(ctx context.Context, merchantID, locationID, a
 
 var transactionList = listSpec{
 	table: "transactions",
+	indexes: []listIndex{
+		{name: "transactions_ref", fields: []string{"account_number", "type", "merchant_ref_num"}},
+		{name: "transactions_parent", fields: []string{"parent_id"}, cond: "parent_id <> ''"},
+		{name: "transactions_api_id", fields: []string{"location_id", "api_id"}, cond: "api_id <> ''"},
+	},
 	fields: map[string]fieldKind{
 		"id": fLower, "location_id": fLower, "account_number": fText, "api": fText, "type": fText,
 		"status": fText, "parent_id": fLower, "merchant_ref_num": fText, "api_id": fText, "order_num": fText,

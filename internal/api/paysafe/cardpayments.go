@@ -275,9 +275,13 @@ func (a *API) listHandler(ty payments.Type, key string) handlerFunc {
 		if err != nil {
 			return err
 		}
+		// The account number, which the location implies, lets the store find the reference
+		// through its index of (account number, type, reference) instead of reading every
+		// transaction of the merchant.
 		q := vault.Query{
 			Filters: []vault.Filter{
 				{Field: "location_id", Op: vault.OpIn, Values: []string{loc.ID}},
+				{Field: "account_number", Op: vault.OpIn, Values: []string{loc.AccountNumber}},
 				{Field: "type", Op: vault.OpIn, Values: []string{string(ty)}},
 				{Field: "merchant_ref_num", Op: vault.OpIn, Values: []string{lq.ref}},
 			},
