@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
@@ -182,4 +183,56 @@ func transactions(s *sqlstore.Store) func(vault.Query) error {
 
 func profiles(s *sqlstore.Store) func(vault.Query) error {
 	return func(q vault.Query) error { _, _, err := s.ListProfiles(context.Background(), "m", q); return err }
+}
+
+// TestLookupPlans checks that lookups by a partially indexed column, and the token sweep,
+// reach their rows through that index: without the restated condition (or, for the sweep, in
+// id order) SQLite read every profile or transaction of the merchant, or every live token.
+func TestLookupPlans(t *testing.T) {
+	s := MustSQLite(t).(*sqlstore.Store)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, index string
+		run         func() error
+	}{
+		{"profile/merchant_customer_id", "profiles_mcid", func() error {
+			_, err := s.GetProfileBy(ctx, "m", "merchant_customer_id", "c", "")
+			return err
+		}},
+		{"profile/contact_api_id", "profiles_contact_api_id", func() error {
+			_, err := s.GetProfileBy(ctx, "m", "contact_api_id", "a", "l")
+			return err
+		}},
+		{"transaction/api_id", "transactions_api_id", func() error {
+			_, err := s.GetTransactionByAPIID(ctx, "m", "l", "a")
+			return err
+		}},
+		{"sweep", "onetime_tokens_expiry", func() error {
+			return s.Write(ctx, func(tx vault.Tx) error { _, err := tx.SweepOneTimeTokens(ctx, time.Now()); return err })
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var stmts []string
+			stop := sqlstore.ObserveSQL(func(q string) {
+				if !strings.Contains(q, "audit") {
+					stmts = append(stmts, q)
+				}
+			})
+			err := c.run()
+			stop()
+			if err != nil && vault.KindOf(err) != vault.NotFound {
+				t.Fatal(err)
+			}
+			if len(stmts) == 0 {
+				t.Fatal("no statement seen")
+			}
+			plan, err := explain(ctx, s.DB(), stmts[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(plan[0], "USING INDEX "+c.index+" ") {
+				t.Errorf("%s\nplan: %s", stmts[0], strings.Join(plan, "; "))
+			}
+		})
+	}
 }

@@ -72,6 +72,11 @@ func (q *q) GetProfileBy(ctx context.Context, merchantID, field, value, location
 	}
 	p, cs := newProfile()
 	query := "SELECT " + names(cs) + " FROM profiles WHERE merchant_id = ? AND " + field + " = ? AND deleted_at = 0"
+	if value != "" {
+		// The condition of the field's partial index, which a planner cannot infer from
+		// "field = ?"; without it SQLite reads every profile of the merchant.
+		query += " AND " + field + " <> ''"
+	}
 	args := []any{merchantID, value}
 	if locationID != "" {
 		query += " AND location_id = ?"

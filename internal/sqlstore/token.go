@@ -48,9 +48,12 @@ func (t *tx) ConsumeOneTimeToken(ctx context.Context, merchantID, id string, now
 	return true, t.audit(ctx, merchantID, vault.AuditTokenConsume, "token", id)
 }
 
-// SweepOneTimeTokens implements vault.Tx.
+// SweepOneTimeTokens implements vault.Tx. It takes the expired tokens in the expiry index's
+// order, so it reads only those; in id order SQLite read every live token (272 ms of the one
+// writer at 200,000, BenchmarkSweepTokens). The id breaks ties, so that two PostgreSQL nodes
+// sweeping at once delete in the same order.
 func (t *tx) SweepOneTimeTokens(ctx context.Context, now time.Time) (int, error) {
-	rows, err := t.query(ctx, "SELECT merchant_id, id FROM onetime_tokens WHERE expires_at <= ? ORDER BY id LIMIT 5000", toMS(now))
+	rows, err := t.query(ctx, "SELECT merchant_id, id FROM onetime_tokens WHERE expires_at <= ? ORDER BY expires_at, id LIMIT 5000", toMS(now))
 	if err != nil {
 		return 0, mapErr("sqlstore.SweepOneTimeTokens", err)
 	}

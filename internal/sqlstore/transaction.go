@@ -113,8 +113,10 @@ func (q *q) GetTransaction(ctx context.Context, merchantID, id string) (*payment
 
 // GetTransactionByAPIID implements payments.Reader.
 func (q *q) GetTransactionByAPIID(ctx context.Context, merchantID, locationID, apiID string) (*payments.Transaction, error) {
+	// "api_id <> ''" is transactions_api_id's condition, which a planner cannot infer from
+	// "api_id = ?"; without it SQLite reads every transaction of the merchant.
 	return q.getTransaction(ctx, "sqlstore.GetTransactionByAPIID", apiID,
-		"merchant_id = ? AND location_id = ? AND api_id = ?", merchantID, locationID, apiID)
+		"merchant_id = ? AND location_id = ? AND api_id = ? AND api_id <> ''", merchantID, locationID, apiID)
 }
 
 var transactionList = listSpec{
