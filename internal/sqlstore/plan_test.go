@@ -185,9 +185,10 @@ func profiles(s *sqlstore.Store) func(vault.Query) error {
 	return func(q vault.Query) error { _, _, err := s.ListProfiles(context.Background(), "m", q); return err }
 }
 
-// TestLookupPlans checks that lookups by a partially indexed column, and the token sweep,
-// reach their rows through that index: without the restated condition (or, for the sweep, in
-// id order) SQLite read every profile or transaction of the merchant, or every live token.
+// TestLookupPlans checks that lookups by a partially indexed column, the token sweep and the
+// retention job reach their rows through their index: without the restated condition (or, for
+// the sweep, in id order) SQLite read every profile or transaction of the merchant, every live
+// token, or every vault and transaction.
 func TestLookupPlans(t *testing.T) {
 	s := MustSQLite(t).(*sqlstore.Store)
 	ctx := context.Background()
@@ -205,6 +206,14 @@ func TestLookupPlans(t *testing.T) {
 		}},
 		{"transaction/api_id", "transactions_api_id", func() error {
 			_, err := s.GetTransactionByAPIID(ctx, "m", "l", "a")
+			return err
+		}},
+		{"erase/instruments", "instruments_erasable", func() error {
+			_, err := s.EraseSealed(ctx, time.Now(), time.Time{}, 10)
+			return err
+		}},
+		{"erase/transactions", "transactions_erasable", func() error {
+			_, err := s.EraseSealed(ctx, time.Time{}, time.Now(), 10)
 			return err
 		}},
 		{"sweep", "onetime_tokens_expiry", func() error {

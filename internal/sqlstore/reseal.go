@@ -132,13 +132,15 @@ func (s *Store) CountFingerprintsByKey(ctx context.Context, id uint32) (int, err
 // are destroyed (and, with SQLite's secure_delete, overwritten on disk); the non-secret
 // bookkeeping stays. Each erased record is audited in the same transaction.
 func (s *Store) EraseSealed(ctx context.Context, deletedBefore, txBefore time.Time, limit int) (int, error) {
+	// Each job reads its records through its partial index (migration 00008), in its order:
+	// "dek_id <> 0" restates the index's condition, which erasing makes false.
 	type job struct {
-		table, where string
-		at           time.Time
+		table, where, order string
+		at                  time.Time
 	}
 	jobs := []job{
-		{"instruments", "deleted_at <> 0 AND deleted_at < ?", deletedBefore},
-		{"transactions", "created_at < ?", txBefore},
+		{"instruments", "deleted_at <> 0 AND deleted_at < ? AND dek_id <> 0", "deleted_at, id", deletedBefore},
+		{"transactions", "created_at < ? AND dek_id <> 0", "created_at, id", txBefore},
 	}
 	total := 0
 	for _, j := range jobs {
@@ -160,7 +162,7 @@ func (s *Store) EraseSealed(ctx context.Context, deletedBefore, txBefore time.Ti
 		}
 		err := s.Write(ctx, func(vt vault.Tx) error {
 			t := vt.(*tx)
-			rows, err := t.query(ctx, "SELECT merchant_id, id FROM "+j.table+" WHERE "+j.where+" AND ("+notNull+") ORDER BY id LIMIT ?", toMS(j.at), limit)
+			rows, err := t.query(ctx, "SELECT merchant_id, id FROM "+j.table+" WHERE "+j.where+" AND ("+notNull+") ORDER BY "+j.order+" LIMIT ?", toMS(j.at), limit)
 			if err != nil {
 				return mapErr("sqlstore.EraseSealed", err)
 			}
