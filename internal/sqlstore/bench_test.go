@@ -315,7 +315,9 @@ func BenchmarkCardCreateMerchants(b *testing.B) {
 // (listSpec.indexes), on SQLite: one contact's 10 vaults among 200,000 in a location (a Fortis
 // list by contact_id), and one reference's transaction among 200,000 (a Paysafe
 // ?merchantRefNum= list). "last_four", which has no index, reads the location's vaults for
-// contrast. The rows are inserted by SQL, so they hold no sealed data.
+// contrast, and "contacts/location" is a page of a location's 200,000 contacts, whose count
+// reads an index (profiles_location). The rows are inserted by SQL, so they hold no sealed
+// data.
 func BenchmarkListByIndex(b *testing.B) {
 	s := MustSQLite(b).(*sqlstore.Store)
 	ctx := context.Background()
@@ -325,6 +327,9 @@ func BenchmarkListByIndex(b *testing.B) {
 		INSERT INTO instruments (id, merchant_id, location_id, profile_id, token, kind, last_four, created_at, updated_at)
 		SELECT printf('i%08d', i), 'm', 'l', printf('p%06d', i % 20000), printf('t%08d', i), 'card', printf('%04d', i % 10000), i, i FROM n`,
 		"INSERT INTO instrument_counts (merchant_id, location_id, kind, n) VALUES ('m', 'l', 'card', 200000)",
+		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
+		INSERT INTO profiles (id, merchant_id, location_id, token, status, merchant_customer_id, locale, created_at)
+		SELECT printf('p%08d', i), 'm', 'l', printf('P%08d', i), 'ACTIVE', printf('c%d', i), 'en_US', i FROM n`,
 		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
 		INSERT INTO transactions (id, merchant_id, location_id, account_number, type, merchant_ref_num, status, amount, api, txn_at, created_at)
 		SELECT printf('x%08d', i), 'm', 'l', '1', 'auth', printf('r%d', i), 'COMPLETED', 1, 'paysafe', i, i FROM n`,
@@ -345,6 +350,10 @@ func BenchmarkListByIndex(b *testing.B) {
 		}},
 		{"vaults/last_four", 20, func() (int, error) {
 			_, n, err := s.ListInstruments(ctx, "m", vault.Query{Filters: []vault.Filter{loc, exact("kind", "card"), exact("last_four", "0042")}, Limit: 10})
+			return n, err
+		}},
+		{"contacts/location", 200000, func() (int, error) {
+			_, n, err := s.ListProfiles(ctx, "m", vault.Query{Filters: []vault.Filter{loc}, Limit: 20})
 			return n, err
 		}},
 		{"transactions/reference", 1, func() (int, error) {

@@ -125,6 +125,8 @@ func TestListIndexes(t *testing.T) {
 		{"transactions/api_id", "transactions_api_id", transactions(s), []vault.Filter{loc, exact("api_id", "a")}},
 		{"contacts/api_id", "profiles_contact_api_id", profiles(s), []vault.Filter{loc, exact("contact_api_id", "a")}},
 		{"contacts/merchant_customer_id", "profiles_mcid", profiles(s), []vault.Filter{exact("merchant_customer_id", "c")}},
+		// Not a listIndex: with profiles_location (migration 00009) the planner needs no help.
+		{"contacts/location", "profiles_location", profiles(s), []vault.Filter{loc}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var stmts []string
