@@ -406,6 +406,10 @@ func FuzzListQuery(f *testing.F) {
 		{6, "api_id=1&location_id={otherLoc}"}, {7, "api_id=1&expand=location"}, {8, ""}, {9, "expand=product_transactions,parent"},
 		{10, "expand=primary_location,locations"}, {11, "location_id={loc}"}, {11, ""}, {12, "expand=contact"}, {13, "expand=location"},
 		{14, ""}, {15, ""}, {16, "expand=location"}, {0, "title=%00&id=%FF"},
+		// Filters that a list reads through their own index (sqlstore listSpec.indexes).
+		{0, "contact_id=0123456789abcdef01234567&active=0"}, {0, "account_vault_api_id=Card1&active=0,1"},
+		{0, "account_vault_api_id=Card1,&location_id={loc},{loc2}"}, {1, "contact_api_id=JS1&location_id={loc},{otherLoc}"},
+		{11, "transaction_api_id=T1&sort=-created_ts"}, {11, "contact_id=x&account_vault_id=y&transaction_api_id=,"},
 	} {
 		f.Add(uint8(seed.route), seed.query)
 	}
