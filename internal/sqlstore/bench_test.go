@@ -319,25 +319,15 @@ func BenchmarkCardCreateMerchants(b *testing.B) {
 // reads an index (profiles_location). The rows are inserted by SQL, so they hold no sealed
 // data.
 func BenchmarkListByIndex(b *testing.B) {
-	s := MustSQLite(b).(*sqlstore.Store)
-	ctx := context.Background()
-	for _, q := range []string{
-		"INSERT INTO merchants (id, name, created_at) VALUES ('m', 'm', 0)",
-		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
-		INSERT INTO instruments (id, merchant_id, location_id, profile_id, token, kind, last_four, created_at, updated_at)
+	s := mustSeededSQLite(b,
+		seedRows+`INSERT INTO instruments (id, merchant_id, location_id, profile_id, token, kind, last_four, created_at, updated_at)
 		SELECT printf('i%08d', i), 'm', 'l', printf('p%06d', i % 20000), printf('t%08d', i), 'card', printf('%04d', i % 10000), i, i FROM n`,
 		"INSERT INTO instrument_counts (merchant_id, location_id, kind, n) VALUES ('m', 'l', 'card', 200000)",
-		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
-		INSERT INTO profiles (id, merchant_id, location_id, token, status, merchant_customer_id, locale, created_at)
+		seedRows+`INSERT INTO profiles (id, merchant_id, location_id, token, status, merchant_customer_id, locale, created_at)
 		SELECT printf('p%08d', i), 'm', 'l', printf('P%08d', i), 'ACTIVE', printf('c%d', i), 'en_US', i FROM n`,
-		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
-		INSERT INTO transactions (id, merchant_id, location_id, account_number, type, merchant_ref_num, status, amount, api, txn_at, created_at)
-		SELECT printf('x%08d', i), 'm', 'l', '1', 'auth', printf('r%d', i), 'COMPLETED', 1, 'paysafe', i, i FROM n`,
-	} {
-		if err := sqlstore.ExecSQL(s, q); err != nil {
-			b.Fatal(err)
-		}
-	}
+		seedRows+`INSERT INTO transactions (id, merchant_id, location_id, account_number, type, merchant_ref_num, status, amount, api, txn_at, created_at)
+		SELECT printf('x%08d', i), 'm', 'l', '1', 'auth', printf('r%d', i), 'COMPLETED', 1, 'paysafe', i, i FROM n`)
+	ctx := context.Background()
 	loc := exact("location_id", "l")
 	for _, c := range []struct {
 		name string
@@ -379,8 +369,7 @@ func BenchmarkSweepTokens(b *testing.B) {
 	s := MustSQLite(b).(*sqlstore.Store)
 	ctx := context.Background()
 	now := time.Now()
-	err := sqlstore.ExecSQL(s, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
-		INSERT INTO onetime_tokens (id, merchant_id, location_id, token, kind, number_sealed, cvv_sealed, created_at, expires_at)
+	err := sqlstore.ExecSQL(s, seedRows+`INSERT INTO onetime_tokens (id, merchant_id, location_id, token, kind, number_sealed, cvv_sealed, created_at, expires_at)
 		SELECT printf('o%08d', i), 'm', 'l', printf('S%08d', i), 'card', randomblob(64), randomblob(40), ?, ? + i FROM n`,
 		now.UnixMilli(), now.Add(time.Hour).UnixMilli())
 	if err != nil {
@@ -403,24 +392,29 @@ func BenchmarkSweepTokens(b *testing.B) {
 // over 200,000 live vaults and 200,000 transactions, none of them past retention: it should
 // find that none is, not read them all.
 func BenchmarkEraseSealed(b *testing.B) {
-	s := MustSQLite(b).(*sqlstore.Store)
 	now := time.Now()
-	for _, q := range []string{
-		"INSERT INTO merchants (id, name, created_at) VALUES ('m', 'm', 0)",
-		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
-		INSERT INTO instruments (id, merchant_id, location_id, token, kind, dek_id, number_sealed, created_at, updated_at)
+	s := mustSeededSQLite(b,
+		seedRows+`INSERT INTO instruments (id, merchant_id, location_id, token, kind, dek_id, number_sealed, created_at, updated_at)
 		SELECT printf('i%08d', i), 'm', 'l', printf('t%08d', i), 'card', 7, randomblob(64), i, i FROM n`,
-		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
-		INSERT INTO transactions (id, merchant_id, location_id, account_number, type, merchant_ref_num, status, amount, api, dek_id, number_sealed, txn_at, created_at)
-		SELECT printf('x%08d', i), 'm', 'l', '1', 'auth', printf('r%d', i), 'COMPLETED', 1, 'paysafe', 7, randomblob(64), i, ` + strconv.FormatInt(now.UnixMilli(), 10) + ` FROM n`,
-	} {
-		if err := sqlstore.ExecSQL(s, q); err != nil {
-			b.Fatal(err)
-		}
-	}
+		seedRows+`INSERT INTO transactions (id, merchant_id, location_id, account_number, type, merchant_ref_num, status, amount, api, dek_id, number_sealed, txn_at, created_at)
+		SELECT printf('x%08d', i), 'm', 'l', '1', 'auth', printf('r%d', i), 'COMPLETED', 1, 'paysafe', 7, randomblob(64), i, `+strconv.FormatInt(now.UnixMilli(), 10)+` FROM n`)
 	for b.Loop() {
 		if n, err := s.EraseSealed(context.Background(), now.Add(-time.Hour), now.Add(-time.Hour), 500); err != nil || n != 0 {
 			b.Fatalf("erased %d, %v", n, err)
 		}
 	}
+}
+
+// seedRows heads a statement that inserts 200,000 rows, one for each i in n.
+const seedRows = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) "
+
+// mustSeededSQLite is a fresh SQLite store with merchant "m" in which each statement has run.
+func mustSeededSQLite(b *testing.B, stmts ...string) *sqlstore.Store {
+	s := MustSQLite(b).(*sqlstore.Store)
+	for _, q := range append([]string{"INSERT INTO merchants (id, name, created_at) VALUES ('m', 'm', 0)"}, stmts...) {
+		if err := sqlstore.ExecSQL(s, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s
 }
