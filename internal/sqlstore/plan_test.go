@@ -175,6 +175,7 @@ func exact(field string, v ...string) vault.Filter {
 	return vault.Filter{Field: field, Op: vault.OpIn, Values: v}
 }
 
+// instruments, transactions and profiles list merchant "m"'s rows of their table on s.
 func instruments(s *sqlstore.Store) func(vault.Query) error {
 	return func(q vault.Query) error { _, _, err := s.ListInstruments(context.Background(), "m", q); return err }
 }
