@@ -102,16 +102,39 @@ func (s *Store) ReleaseIdempotencyKey(ctx context.Context, rec *idempotency.Reco
 	})
 }
 
-// SweepIdempotencyKeys implements idempotency.Store.
+// sweepChunk is how many idempotency keys one write of the sweep deletes.
+const sweepChunk = 500
+
+// SweepIdempotencyKeys implements idempotency.Store. It deletes sweepChunk keys a write, the
+// oldest first, so that other writes run between the chunks: in one statement, an hour of
+// keys held the one SQLite writer for seconds (3.3 s for 200,000 keys with 1 KiB responses,
+// BenchmarkSweepIdempotencyKeys).
 func (s *Store) SweepIdempotencyKeys(ctx context.Context, before time.Time) (int, error) {
-	var n int64
-	err := s.writeTx(ctx, func(t *tx) error {
-		res, err := t.exec(ctx, "DELETE FROM idempotency WHERE created_at < ?", toMS(before))
-		if err != nil {
+	total := 0
+	for {
+		var n int64
+		start := time.Now()
+		err := s.writeTx(ctx, func(t *tx) error {
+			res, err := t.exec(ctx, "DELETE FROM idempotency WHERE (merchant_id, scope, key) IN "+
+				"(SELECT merchant_id, scope, key FROM idempotency WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+				toMS(before), sweepChunk)
+			if err != nil {
+				return mapErr("sqlstore.SweepIdempotencyKeys", err)
+			}
+			n, err = res.RowsAffected()
 			return mapErr("sqlstore.SweepIdempotencyKeys", err)
+		})
+		total += int(n)
+		if err != nil || n < sweepChunk {
+			return total, err
 		}
-		n, err = res.RowsAffected()
-		return mapErr("sqlstore.SweepIdempotencyKeys", err)
-	})
-	return int(n), err
+		// Rest as long as the chunk took, so that the background checkpoints keep up with
+		// the WAL the deletes write: the other writes then wait no longer at the 99th
+		// percentile than without a sweep.
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		case <-time.After(time.Since(start)):
+		}
+	}
 }

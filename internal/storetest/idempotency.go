@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -110,5 +111,22 @@ func testIdempotencyStore(t *testing.T, open Opener) {
 	n, err := st.SweepIdempotencyKeys(ctx, now.Add(time.Second))
 	if err != nil || n != 2 {
 		t.Errorf("sweep = %d, %v; want the two partition records", n, err)
+	}
+	// It deletes in chunks of a few hundred keys a write, the oldest first, until none is
+	// left; keys at or after the cut-off stay.
+	const old = 1234
+	for i := range old + 3 {
+		at := now.Add(time.Duration(i-old) * time.Millisecond)
+		if live, err := st.ClaimIdempotencyKey(ctx, rec(fmt.Sprintf("bulk-%d", i), at), long, stale); err != nil || live != nil {
+			t.Fatalf("claim %d: %+v, %v", i, live, err)
+		}
+	}
+	if n, err := st.SweepIdempotencyKeys(ctx, now); err != nil || n != old {
+		t.Errorf("sweep = %d, %v; want %d", n, err, old)
+	}
+	for i := old; i < old+3; i++ {
+		if _, err := st.GetIdempotencyKey(ctx, "m1", "paysafe", fmt.Sprintf("bulk-%d", i)); err != nil {
+			t.Errorf("key at or after the cut-off swept: %v", err)
+		}
 	}
 }
