@@ -150,13 +150,20 @@ func (s *Service) lookupToken(ctx context.Context, r Reader, p *Principal, value
 	return t, Secret{Number: number, CVV: cvv}, nil
 }
 
-// SweepTokens deletes expired one-time tokens with their sealed data. It returns how many went.
+// SweepTokens deletes expired one-time tokens with their sealed data, a write per chunk that
+// the store chooses, until none is left. It returns how many went.
 func (s *Service) SweepTokens(ctx context.Context) (int, error) {
-	var n int
-	err := s.write(ctx, func(tx Tx) error {
-		var err error
-		n, err = tx.SweepOneTimeTokens(ctx, s.Now())
-		return err
-	})
-	return n, Wrap("vault.SweepTokens", err)
+	total := 0
+	for {
+		var n int
+		err := s.write(ctx, func(tx Tx) error {
+			var err error
+			n, err = tx.SweepOneTimeTokens(ctx, s.Now())
+			return err
+		})
+		total += n
+		if err != nil || n == 0 {
+			return total, Wrap("vault.SweepTokens", err)
+		}
+	}
 }

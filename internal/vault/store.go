@@ -199,7 +199,8 @@ type Tx interface {
 	// and unexpired at now. It returns false when it was not (already used, or expired).
 	ConsumeOneTimeToken(ctx context.Context, merchantID, id string, now time.Time) (bool, error)
 	// SweepOneTimeTokens deletes tokens that expired before now, with their sealed data,
-	// and returns how many went.
+	// and returns how many went. It may stop after some, so that one write stays short;
+	// the caller calls again until it returns 0.
 	SweepOneTimeTokens(ctx context.Context, now time.Time) (int, error)
 
 	// SetSetting stores a server setting.
