@@ -455,12 +455,20 @@ func (m *Main) EraseExpired(ctx context.Context) (int, error) {
 	if deleted.IsZero() && txs.IsZero() {
 		return 0, nil
 	}
+	// 500 records a write (about 20 ms of the one SQLite writer for transactions), resting
+	// as long as each took, so that a large backlog (retention's first run on an old store)
+	// leaves the writer to the traffic half of the time.
 	total := 0
 	for ctx.Err() == nil {
+		start := time.Now()
 		n, err := m.Store.EraseSealed(ctx, deleted, txs, 500)
 		total += n
 		if err != nil || n == 0 {
 			return total, err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Since(start)):
 		}
 	}
 	return total, ctx.Err()
