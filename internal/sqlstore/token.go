@@ -72,13 +72,23 @@ func (t *tx) SweepOneTimeTokens(ctx context.Context, now time.Time) (int, error)
 	if err := rows.Err(); err != nil {
 		return 0, mapErr("sqlstore.SweepOneTimeTokens", err)
 	}
+	deleted := 0
 	for _, r := range gone {
-		if _, err := t.exec(ctx, "DELETE FROM onetime_tokens WHERE id = ?", r.id); err != nil {
+		res, err := t.exec(ctx, "DELETE FROM onetime_tokens WHERE id = ?", r.id)
+		if err != nil {
 			return 0, mapErr("sqlstore.SweepOneTimeTokens", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, mapErr("sqlstore.SweepOneTimeTokens", err)
+		}
+		if n == 0 {
+			continue // another PostgreSQL node's sweep deleted it first, and audits it
 		}
 		if err := t.audit(ctx, r.merchant, vault.AuditAccountDelete, "token", r.id); err != nil {
 			return 0, err
 		}
+		deleted++
 	}
-	return len(gone), nil
+	return deleted, nil
 }
