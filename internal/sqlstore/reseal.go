@@ -160,8 +160,10 @@ func (s *Store) EraseSealed(ctx context.Context, deletedBefore, txBefore time.Ti
 		if j.table == "instruments" {
 			set += ", fingerprint = ''"
 		}
+		erased := 0 // set by the write's last run: a batch may run its fns again
 		err := s.Write(ctx, func(vt vault.Tx) error {
 			t := vt.(*tx)
+			erased = 0
 			rows, err := t.query(ctx, "SELECT merchant_id, id FROM "+j.table+" WHERE "+j.where+" AND ("+notNull+") ORDER BY "+j.order+" LIMIT ?", toMS(j.at), limit)
 			if err != nil {
 				return mapErr("sqlstore.EraseSealed", err)
@@ -180,19 +182,28 @@ func (s *Store) EraseSealed(ctx context.Context, deletedBefore, txBefore time.Ti
 				return mapErr("sqlstore.EraseSealed", err)
 			}
 			for _, r := range refs {
-				if _, err := t.exec(ctx, "UPDATE "+j.table+" SET "+set+" WHERE id = ?", r[1]); err != nil {
+				res, err := t.exec(ctx, "UPDATE "+j.table+" SET "+set+" WHERE id = ? AND dek_id <> 0", r[1])
+				if err != nil {
 					return mapErr("sqlstore.EraseSealed", err)
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return mapErr("sqlstore.EraseSealed", err)
+				}
+				if n == 0 {
+					continue // another PostgreSQL node erased it first, and audits it
 				}
 				if err := t.audit(ctx, r[0], vault.AuditAccountErase, strings.TrimSuffix(j.table, "s"), r[1]); err != nil {
 					return err
 				}
+				erased++
 			}
-			total += len(refs)
 			return nil
 		})
 		if err != nil {
 			return total, err
 		}
+		total += erased
 	}
 	return total, nil
 }
