@@ -72,10 +72,10 @@ func (q *q) GetProfileBy(ctx context.Context, merchantID, field, value, location
 	}
 	p, cs := newProfile()
 	query := "SELECT " + names(cs) + " FROM profiles WHERE merchant_id = ? AND " + field + " = ? AND deleted_at = 0"
-	if value != "" {
-		// The condition of the field's partial index, which a planner cannot infer from
-		// "field = ?"; without it SQLite reads every profile of the merchant.
-		query += " AND " + field + " <> ''"
+	if cond := lookupCond(field); cond != "" && value != "" {
+		// A planner cannot infer the partial index's condition from "field = ?"; without it
+		// SQLite reads every profile of the merchant.
+		query += " AND " + cond
 	}
 	args := []any{merchantID, value}
 	if locationID != "" {
@@ -84,6 +84,18 @@ func (q *q) GetProfileBy(ctx context.Context, merchantID, field, value, location
 	}
 	err := q.row(ctx, query+" ORDER BY id DESC LIMIT 1", args...).Scan(ptrs(cs)...)
 	return p, mapErr("sqlstore.GetProfileBy", err, value)
+}
+
+// lookupCond is the partial condition of the index that serves a lookup by field: the
+// condition of the profileList index that ends with it, or "" (the token's unique index has
+// none).
+func lookupCond(field string) string {
+	for _, ix := range profileList.indexes {
+		if ix.fields[len(ix.fields)-1] == field {
+			return ix.cond
+		}
+	}
+	return ""
 }
 
 var profileList = listSpec{
