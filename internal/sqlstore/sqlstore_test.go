@@ -2,7 +2,9 @@ package sqlstore_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/payvault/payvault/internal/card"
@@ -50,6 +52,31 @@ func TestSQLitePragmas(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
+		}
+	}
+}
+
+// TestSQLiteFileModes checks that the database and its -wal and -shm files are readable by
+// their owner alone, whatever the umask.
+func TestSQLiteFileModes(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "t.db")
+	s, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.DB().ExecContext(context.Background(), "CREATE TABLE modes (x)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := st.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s: mode %o, want 600", filepath.Base(f), m)
 		}
 	}
 }

@@ -137,6 +137,13 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
 		return fmt.Errorf("sqlstore: %w", err)
 	}
+	// A new database file is made 0600 before SQLite opens it, whatever the umask: SQLite
+	// gives its -wal and -shm files the database file's mode.
+	f, err := os.OpenFile(cfg.Path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlstore: %w", err)
+	}
+	f.Close()
 	// wal_autocheckpoint(0): a goroutine checkpoints instead of the committer (checkpoint.go).
 	// journal_size_limit: a WAL that a burst of writes grew is cut back to 64 MiB when it restarts.
 	pragmas := []string{"busy_timeout(15000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "secure_delete(1)", "wal_autocheckpoint(0)", "journal_size_limit(67108864)"}
@@ -146,7 +153,6 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config) error {
 	}
 	v.Set("_txlock", "immediate")
 	dsn := "file:" + cfg.Path + "?" + v.Encode()
-	var err error
 	// The one write connection gets an 8 MiB page cache (SQLite's default is 2 MiB): a card
 	// create lands on random pages of the token and profile indexes, and with the default the
 	// committer read many of them back with pread while every writer waited on it. A small

@@ -363,7 +363,9 @@ func (a *API) meta(r *http.Request, lr *listReq, total int) object {
 }
 
 // pageLink is {url} plus the path, then the incoming query's segments in their order and
-// encoding less every page= and credential segment, with page=N last.
+// encoding less every page= and credential segment, with page=N last. A long digit run in a
+// segment (a card number a client put into a filter) is masked as in the access log, so a
+// link never repeats one.
 func (a *API) pageLink(r *http.Request, page int) string {
 	var kept []string
 	if r.URL.RawQuery != "" {
@@ -375,7 +377,7 @@ func (a *API) pageLink(r *http.Request, page int) string {
 			if seg == "" || name == "page" || httpx.IsCredentialParam(name) {
 				continue
 			}
-			kept = append(kept, seg)
+			kept = append(kept, httpx.RedactQuerySegment(seg))
 		}
 	}
 	kept = append(kept, "page="+strconv.Itoa(page))

@@ -63,6 +63,11 @@ func TestListPaging(t *testing.T) {
 	r = must(t, s.get(t, "/v2/accountvaults?page=3&title=v%31&expand=contact&page_size=1"), 200)
 	diff(t, base+"?title=v%31&expand=contact&page_size=1&page=3", meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)["self"].(map[string]any)["href"])
 
+	// A card number or IBAN a client put into the query, as a value or a name, is masked in
+	// the links as in the log; the rest of the query is kept as it came.
+	r = must(t, s.get(t, "/v2/accountvaults?account_number=4000056655665556&DE89370400440532013000=x&title=v"), 200)
+	diff(t, base+"?account_number=%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A5556&DE%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A3000=x&title=v&page=1", meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)["self"].(map[string]any)["href"])
+
 	tests := []struct {
 		name, query               string
 		wantLen, wantPer, wantCur int

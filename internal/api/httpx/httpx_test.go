@@ -87,6 +87,11 @@ func TestSafePath(t *testing.T) {
 		{"/v2/accountvaults?title=4111-1111-1111-1111", "/v2/accountvaults?title=%2A%2A%2A%2A-%2A%2A%2A%2A-%2A%2A%2A%2A-1111"},
 		{"/v2/accountvaults/a4111111-1111-1111-1abc-abcdefabcdef", "/v2/accountvaults/a4111111-1111-1111-1abc-abcdefabcdef"},
 		{"/cardpayments/v1/accounts/1234567890/auths?merchantRefNum=12345678901", "/cardpayments/v1/accounts/1234567890/auths?merchantRefNum=12345678901"},
+		{"/customervault/v1/profiles/4000.0566.5566.5556", "/customervault/v1/profiles/****.****.****.5556"},
+		{"/customervault/v1/profiles/4000/0566/5566/5556", "/customervault/v1/profiles/****/****/****/5556"},
+		// A number used as a parameter's name is masked too.
+		{"/customervault/v1/profiles?4000056655665556=x&a=1", "/customervault/v1/profiles?%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A5556=x&a=1"},
+		{"/customervault/v1/profiles?merchantCustomerId=4000/0566/5566/5556", "/customervault/v1/profiles?merchantCustomerId=%2A%2A%2A%2A%2F%2A%2A%2A%2A%2F%2A%2A%2A%2A%2F5556"},
 	}
 	for _, tt := range tests {
 		u, _ := url.Parse(tt.in)
@@ -102,7 +107,17 @@ func TestRedactDigits(t *testing.T) {
 		{"ok/pan", "x4111111111111111y", "x************1111y"},
 		{"ok/spaced-pan", "4111 1111 1111 1111", "**** **** **** 1111"},
 		{"ok/uuid-kept", "01936f2e-8b7a-7c3d-9a41-5e2f0c6d8b19 4111111111111111", "01936f2e-8b7a-7c3d-9a41-5e2f0c6d8b19 ************1111"},
-		{"ok/two-runs", "4111111111111111/5200400000000009", "************1111/************0009"},
+		{"ok/two-runs", "4111111111111111 and 5200400000000009", "************1111 and ************0009"},
+		{"ok/joined-runs-are-one", "4111111111111111/5200400000000009", "****************/************0009"},
+		{"ok/dots", "4000.0566.5566.5556", "****.****.****.5556"},
+		{"ok/underscores", "4000_0566_5566_5556", "****_****_****_5556"},
+		{"ok/double-dashes", "4000--0566--5566--5556", "****--****--****--5556"},
+		{"ok/commas", "4000,0566,5566,5556", "****,****,****,5556"},
+		{"ok/spaced-dash", "4000 - 0566 - 5566 - 5556", "**** - **** - **** - 5556"},
+		{"ok/line-breaks", "4000\n0566\n5566\n5556", "****\n****\n****\n5556"},
+		{"ok/four-separators-split", "40000566556....65556", "40000566556....65556"},
+		{"ok/letters-split", "order 4000056655 item 665556", "order 4000056655 item 665556"},
+		{"ok/date-kept", "startDate=2026-11-23T07:50:47Z", "startDate=2026-11-23T07:50:47Z"},
 		{"ok/empty", "", ""},
 	}
 	for _, tt := range tests {

@@ -162,7 +162,7 @@ func SafePath(u *url.URL) string {
 		if IsCredentialParam(name) {
 			continue
 		}
-		kept = append(kept, redactQuerySegment(seg))
+		kept = append(kept, RedactQuerySegment(seg))
 	}
 	if len(kept) == 0 {
 		return path

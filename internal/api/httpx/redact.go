@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // minRedactDigits is the shortest digit run RedactDigits masks: the shortest card number.
@@ -12,11 +13,16 @@ const minRedactDigits = 12
 // uuidText matches a dashed UUID, whose digit groups are never account data.
 var uuidText = regexp.MustCompile(`(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 
+// maxJoiners is the most separator bytes in a row that still join two digit groups into
+// one run: "4111 - 1111" is one run, as are "4111.1111", "4111--1111" and "4111/1111".
+const maxJoiners = 3
+
 // RedactDigits masks every run of 12 or more digits in s, such as a card number a client put
 // into a URL, keeping the last four digits: "4111111111111111" becomes "************1111".
-// Digits joined by single spaces, dashes or plus signs count as one run (a formatted number);
-// UUIDs are left alone. It is applied to whatever a request sends that the server writes to
-// a log or echoes in an error.
+// Digit groups joined by up to three ASCII bytes that are neither letters nor digits (spaces,
+// dashes, dots, slashes, commas, line breaks) count as one run, so a formatted number is
+// masked whatever separates its groups; UUIDs are left alone. It is applied to whatever a
+// request sends that the server writes to a log, echoes in an error or repeats in a link.
 func RedactDigits(s string) string {
 	if !hasLongDigitRun(s) {
 		return s
@@ -32,22 +38,42 @@ func RedactDigits(s string) string {
 	return b.String()
 }
 
-// hasLongDigitRun is a quick test: does s hold minRedactDigits digits in a row at all, with
-// separators allowed?
+// hasLongDigitRun is a quick test: does s hold a run of minRedactDigits digits at all?
 func hasLongDigitRun(s string) bool {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-			if n++; n >= minRedactDigits {
-				return true
-			}
-		case isJoiner(c) && n > 0 && i+1 < len(s) && isDigit(s[i+1]):
-		default:
-			n = 0
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) {
+			i++
+			continue
 		}
+		end, digits := digitRun(s, i)
+		if digits >= minRedactDigits {
+			return true
+		}
+		i = end
 	}
 	return false
+}
+
+// digitRun returns the end of the run that starts with the digit at s[i], and how many digits
+// it holds: digit groups joined by up to maxJoiners separator bytes are one run.
+func digitRun(s string, i int) (end, digits int) {
+	for j := i; j < len(s); {
+		if isDigit(s[j]) {
+			digits++
+			j++
+			end = j
+			continue
+		}
+		k := j
+		for k < len(s) && k-j < maxJoiners && isJoiner(s[k]) {
+			k++
+		}
+		if k == j || k == len(s) || !isDigit(s[k]) {
+			break
+		}
+		j = k
+	}
+	return end, digits
 }
 
 // redactRuns masks the long runs of s, which holds no UUID.
@@ -58,21 +84,10 @@ func redactRuns(s string) string {
 			i++
 			continue
 		}
-		// A run: digits, possibly joined by single separators.
-		j, digits := i, 0
-		for j < len(b) {
-			if isDigit(b[j]) {
-				digits++
-				j++
-			} else if isJoiner(b[j]) && j+1 < len(b) && isDigit(b[j+1]) {
-				j++
-			} else {
-				break
-			}
-		}
+		end, digits := digitRun(s, i)
 		if digits >= minRedactDigits {
 			keep := 4
-			for k := j - 1; k >= i; k-- {
+			for k := end - 1; k >= i; k-- {
 				if !isDigit(b[k]) {
 					continue
 				}
@@ -83,27 +98,44 @@ func redactRuns(s string) string {
 				b[k] = '*'
 			}
 		}
-		i = j
+		i = end
 	}
 	return string(b)
 }
 
-func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
-func isJoiner(c byte) bool { return c == ' ' || c == '-' || c == '+' }
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// redactQuerySegment returns a raw name=value query segment with any long digit run in its
-// value masked. The value is read unescaped, so that %20-separated digits count as one run.
-func redactQuerySegment(seg string) string {
+// isJoiner reports whether c may stand between two digit groups of one number: any ASCII
+// byte but a letter or a digit.
+func isJoiner(c byte) bool {
+	return c < utf8.RuneSelf && !isDigit(c) && !('a' <= c|0x20 && c|0x20 <= 'z')
+}
+
+// RedactQuerySegment returns a raw name=value query segment with any long digit run in its
+// name or its value masked. Each is read unescaped, so that %20-separated digits count as one
+// run; a segment with nothing to mask is returned as it came.
+func RedactQuerySegment(seg string) string {
 	name, val, found := strings.Cut(seg, "=")
+	rn, nameChanged := redactEscaped(name)
 	if !found {
-		return RedactDigits(seg)
+		return rn
 	}
-	v, err := url.QueryUnescape(val)
+	rv, valChanged := redactEscaped(val)
+	if !nameChanged && !valChanged {
+		return seg
+	}
+	return rn + "=" + rv
+}
+
+// redactEscaped masks the long digit runs of a query-escaped string, returning it as it came
+// when there are none.
+func redactEscaped(raw string) (string, bool) {
+	v, err := url.QueryUnescape(raw)
 	if err != nil {
-		v = val
+		v = raw
 	}
 	if r := RedactDigits(v); r != v {
-		return name + "=" + url.QueryEscape(r)
+		return url.QueryEscape(r), true
 	}
-	return seg
+	return raw, false
 }
