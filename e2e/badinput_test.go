@@ -140,6 +140,10 @@ func mustBadServer(t *testing.T, postgres bool) *badServer {
 	return s
 }
 
+// noRedirects is a client that shows a redirect instead of following it: an SDK that does not
+// follow one (or does not keep its method and body) must get the API's JSON answer at once.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // send makes one request with the placeholders in path, body and headers replaced.
 func (s *badServer) send(t *testing.T, method, path, body, auth string, header map[string]string) (int, http.Header, []byte) {
 	t.Helper()
@@ -158,7 +162,7 @@ func (s *badServer) send(t *testing.T, method, path, body, auth string, header m
 	for k, v := range header {
 		req.Header.Set(k, s.rep.Replace(v))
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -568,6 +572,9 @@ func badCases() []badCase {
 	// A dot segment is cleaned away (the path is then unknown); an encoded slash stays inside
 	// its segment, an unknown id.
 	add(badCase{name: "odd-id/dot-dot", method: "GET", path: "/customervault/v1/profiles/..", auth: ps, status: 404, code: "5273"})
+	for _, p := range []string{"//customervault/v1/profiles", "/customervault/./v1/profiles", "/customervault/v1/profiles/../x", prof + "/cards/..", "/customervault//v1/profiles"} {
+		add(badCase{name: "odd-path/" + p, method: "GET", path: p, auth: ps, status: 404, code: "5273"})
+	}
 	add(badCase{name: "odd-id/encoded-slash", method: "GET", path: "/customervault/v1/profiles/%2F", auth: ps, status: 404, code: "5269"})
 	add(badCase{name: "odd-id/encoded-slash-delete", method: "DELETE", path: "/customervault/v1/profiles/a%2F..%2F{profile}", auth: ps, status: 404, code: "5269"})
 
@@ -724,7 +731,7 @@ func badCases() []badCase {
 		add(badCase{name: "auth-browser/" + strconv.Itoa(len(cs)), method: "POST", path: "/v2/cardtickets", body: `{"cardticket":{"account_number":"4111111111111111","exp_date":"1230"}}`, header: h, status: 401, fortis: unauthorized})
 	}
 	// Fortis: routes and methods.
-	for _, p := range []string{"/v2/nothing", "/v2", "/v2/accountvaults/{vault}/nothing", "/v2/cardtickets/{ticket}", "/v2/tokens", "/v2/accountvaults/{vault}/bininfo/x", "/v2/recurrings", "/v2/contacts/{contact}/notes"} {
+	for _, p := range []string{"/v2/nothing", "/v2", "/v2//accountvaults", "/v2/contacts/../accountvaults", "/v2/./accountvaults", "/v2/accountvaults/{vault}/nothing", "/v2/cardtickets/{ticket}", "/v2/tokens", "/v2/accountvaults/{vault}/bininfo/x", "/v2/recurrings", "/v2/contacts/{contact}/notes"} {
 		add(badCase{name: "unknown-route" + p, method: "GET", path: p, header: fh, status: 404, fortis: fortisError(404, "Page not found.")})
 	}
 	for _, r := range []struct{ method, path, allow string }{

@@ -2,6 +2,8 @@ package app
 
 import (
 	"net/http"
+	"path"
+	"strings"
 
 	"github.com/payvault/payvault/internal/api/admin"
 	"github.com/payvault/payvault/internal/api/fortis"
@@ -23,10 +25,11 @@ func (m *Main) routes() http.Handler {
 		FailureRate: m.Config.AuthFailureRate, FailureBurst: m.Config.AuthFailureBurst,
 		TrustedProxy: m.Config.TLSTerminatedUpstream, Now: m.Config.Now,
 	})
-	mux.Handle("/v2/", fortis.New(m.Vault, fortis.Options{
+	ft := fortis.New(m.Vault, fortis.Options{
 		Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL, TrustedUpstream: m.Config.TLSTerminatedUpstream,
 		Idempotency: m.fortisIdempotency, Payments: m.Payments, Limits: limits,
-	}))
+	})
+	mux.Handle("/v2/", ft)
 	ps := paysafe.New(paysafe.Config{
 		Vault: m.Vault, Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL,
 		TrustedUpstream: m.Config.TLSTerminatedUpstream, Now: m.Config.Now,
@@ -42,9 +45,49 @@ func (m *Main) routes() http.Handler {
 	hs := m.hostedHandler()
 	mux.Handle("/hosted/", hs)
 	mux.Handle("/demo/", hs)
-	return httpx.Wrap(httpx.Recover(mux, m.Config.Logger, handleUnknownPanic), httpx.Options{
+	owners := prefixOwners{{"/v2/", ft}, {"/admin/", adm}, {"/hosted/", hs}, {"/demo/", hs}, {"/", ps}}
+	return httpx.Wrap(httpx.Recover(owners.unredirected(mux), m.Config.Logger, handleUnknownPanic), httpx.Options{
 		Logger: m.Config.Logger, Metrics: m.Metrics,
 	})
+}
+
+// prefixOwners are the path prefixes of the mux's subtrees and the API that owns each, the
+// last one owning every other path.
+type prefixOwners []struct {
+	prefix string
+	h      http.Handler
+}
+
+// unredirected serves through mux every path that mux would serve itself, and hands a path
+// it would redirect to the API that owns its prefix. ServeMux answers a path with an empty,
+// "." or ".." segment, and a subtree's prefix without its last slash ("/v2"), with a redirect
+// and an HTML body. Every client of these APIs expects JSON (the Paysafe Python SDK crashes on
+// anything else), and one that follows a 307 would send its POST to another path; the owner
+// matches no route there and answers its own JSON 404.
+func (o prefixOwners) unredirected(mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if !redirects(p) && !redirects(r.URL.EscapedPath()) {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		for _, own := range o {
+			if strings.HasPrefix(p+"/", own.prefix) {
+				own.h.ServeHTTP(w, r)
+				return
+			}
+		}
+	})
+}
+
+// redirects reports whether ServeMux would redirect path: it is not clean, or it is a
+// subtree's prefix without its trailing slash.
+func redirects(p string) bool {
+	if p == "" || p[0] != '/' {
+		return true
+	}
+	clean := path.Clean(p)
+	return clean != p && clean+"/" != p || p == "/v2" || p == "/hosted" || p == "/demo"
 }
 
 // handleHealthz answers GET /healthz: 200 once the store answers.

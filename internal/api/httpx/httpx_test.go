@@ -52,6 +52,12 @@ func TestRouter(t *testing.T) {
 		{"ok/escaped-slash-stays-in-its-segment", "GET", "/v2/things/%2F", 200, "get:/:/v2/things/{id}", ""},
 		{"ok/escaped-slash-in-an-id", "GET", "/v2/things/a%2Fb", 200, "get:a/b:/v2/things/{id}", ""},
 		{"ok/escaped-letters", "GET", "/v2/th%69ngs/%61bc", 200, "get:abc:/v2/things/{id}", ""},
+		// A path with an empty, "." or ".." segment names nothing.
+		{"fail/double-slash", "GET", "/v2//things", 404, "nf", ""},
+		{"fail/leading-double-slash", "GET", "//v2/things", 404, "nf", ""},
+		{"fail/dot", "GET", "/v2/./things", 404, "nf", ""},
+		{"fail/dot-dot", "GET", "/v2/things/abc/..", 404, "nf", ""},
+		{"fail/dot-dot-inside", "PUT", "/v2/things/x/../abc", 404, "nf", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ package httpx
 import (
 	"net/http"
 	"net/url"
+	"path"
 	"sort"
 	"strings"
 )
@@ -105,8 +106,20 @@ func pathSegments(u *url.URL) []string {
 	return segs
 }
 
+// cleanPath reports whether an escaped path is clean: one leading slash, no empty segment
+// but a trailing one, no "." or ".." segment. Such segments name nothing here; a path that
+// holds one matches no route, as ServeMux would otherwise redirect it elsewhere.
+func cleanPath(p string) bool {
+	c := path.Clean(p)
+	return c == p || c+"/" == p
+}
+
 // ServeHTTP dispatches the request.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !cleanPath(r.URL.EscapedPath()) {
+		rt.notFound(w, r)
+		return
+	}
 	segs := pathSegments(r.URL)
 	var best *route
 	var bestVals map[string]string
@@ -120,11 +133,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if best == nil {
-		if rt.NotFound != nil {
-			rt.NotFound(w, r)
-			return
-		}
-		http.NotFound(w, r)
+		rt.notFound(w, r)
 		return
 	}
 	for k, v := range bestVals {
@@ -151,6 +160,15 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h(w, r)
+}
+
+// notFound answers a path no pattern matches.
+func (rt *Router) notFound(w http.ResponseWriter, r *http.Request) {
+	if rt.NotFound != nil {
+		rt.NotFound(w, r)
+		return
+	}
+	http.NotFound(w, r)
 }
 
 // Patterns returns the registered patterns with their methods, sorted (for docs and tests).
