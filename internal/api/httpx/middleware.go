@@ -143,8 +143,18 @@ var credentialParams = map[string]bool{
 // IsCredentialParam reports whether a query parameter name carries a credential.
 func IsCredentialParam(name string) bool { return credentialParams[strings.ToLower(name)] }
 
+// accountParams are query parameters named for account data or identity numbers (no route
+// takes one; a client may still send one, e.g. as a list filter): a log line keeps the name
+// and never the value, whatever its length.
+var accountParams = map[string]bool{
+	"account_number": true, "accountnumber": true, "cardnum": true, "card_number": true,
+	"cvv": true, "cvv2": true, "iban": true, "dl_number": true, "ssn4": true, "ssn": true,
+	"track_data": true,
+}
+
 // SafePath returns the path and the query for a log line: credential parameters are left
-// out, and long digit runs (a card number a client put into the URL) are masked.
+// out, the values of parameters named for account data are replaced, and long digit runs (a
+// card number a client put into the URL) are masked.
 func SafePath(u *url.URL) string {
 	path := RedactDigits(u.Path)
 	if u.RawQuery == "" {
@@ -160,6 +170,10 @@ func SafePath(u *url.URL) string {
 			name = n
 		}
 		if IsCredentialParam(name) {
+			continue
+		}
+		if accountParams[strings.ToLower(name)] && strings.Contains(seg, "=") {
+			kept = append(kept, RedactQuerySegment(seg[:strings.IndexByte(seg, '=')])+"=[redacted]")
 			continue
 		}
 		kept = append(kept, RedactQuerySegment(seg))
