@@ -53,18 +53,21 @@ func (h *Handler) demoOnly(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// demoMerchant returns the demo's merchant and its default location: the merchant named by id,
-// or the oldest sandbox merchant (the one created on the first start) when id is empty. A live
-// merchant is NotFound: the demo never runs for one.
+// demoMerchant returns the demo's merchant and its default location: the sandbox merchant
+// created on the store's first start (vault.SettingSandboxMerchant; on a store bootstrapped
+// before that setting, the oldest sandbox merchant). The demo hands out that merchant's browser
+// credential and runs authorizations for it to anyone who can reach the server, so it serves
+// no other merchant: an id naming another merchant (or a live one) is NotFound.
 func (h *Handler) demoMerchant(ctx context.Context, id string) (*vault.Merchant, *vault.Location, error) {
 	st := h.cfg.Vault.Store()
 	var m *vault.Merchant
-	if id != "" {
-		var err error
-		if m, err = st.GetMerchant(ctx, id); err != nil {
+	demoID, err := st.GetSetting(ctx, vault.SettingSandboxMerchant)
+	switch {
+	case err == nil:
+		if m, err = st.GetMerchant(ctx, demoID); err != nil {
 			return nil, nil, err
 		}
-	} else {
+	case vault.KindOf(err) == vault.NotFound:
 		all, err := st.ListMerchants(ctx)
 		if err != nil {
 			return nil, nil, err
@@ -75,8 +78,10 @@ func (h *Handler) demoMerchant(ctx context.Context, id string) (*vault.Merchant,
 				break
 			}
 		}
+	default:
+		return nil, nil, err
 	}
-	if m == nil || m.Live {
+	if m == nil || m.Live || id != "" && id != m.ID {
 		return nil, nil, vault.E(vault.NotFound)
 	}
 	loc, err := st.GetLocation(ctx, m.ID, m.DefaultLocationID)

@@ -251,19 +251,26 @@ func TestDemoEndpoints(t *testing.T) {
 			}
 		}
 	})
-	t.Run("ok/named-sandbox-merchant", func(t *testing.T) {
-		status, _, body := get(t, http.MethodGet, s.URL+"/demo/checkout?merchant="+other.MerchantID, "")
-		if status != 200 || !strings.Contains(body, "Second sandbox") {
+	t.Run("ok/named-demo-merchant", func(t *testing.T) {
+		status, _, body := get(t, http.MethodGet, s.URL+"/demo/checkout?merchant="+s.Creds.MerchantID, "")
+		if status != 200 || !strings.Contains(body, s.Creds.MerchantID) {
 			t.Errorf("%d", status)
 		}
 	})
-	for _, tt := range []struct{ name, query string }{{"fail/live-merchant", "?merchant=" + live.MerchantID}, {"fail/unknown-merchant", "?merchant=nope"}} {
+	// The demo serves the sandbox merchant of the first start alone: it hands out a browser
+	// credential and authorizes for anyone who can reach it.
+	for _, tt := range []struct{ name, query string }{{"fail/live-merchant", "?merchant=" + live.MerchantID}, {"fail/unknown-merchant", "?merchant=nope"}, {"fail/other-sandbox-merchant", "?merchant=" + other.MerchantID}} {
 		t.Run(tt.name, func(t *testing.T) {
 			if status, _, _ := get(t, http.MethodGet, s.URL+"/demo/checkout"+tt.query, ""); status != 404 {
 				t.Errorf("status = %d, want 404", status)
 			}
 		})
 	}
+	t.Run("fail/credentials-for-other-sandbox-merchant", func(t *testing.T) {
+		if status, body := doJSON(t, http.MethodPost, s.URL+"/demo/checkout/credentials", map[string]string{"Origin": s.URL}, map[string]string{"merchant": other.MerchantID}); status != 404 {
+			t.Errorf("%d %v", status, body)
+		}
+	})
 	t.Run("ok/credentials", func(t *testing.T) {
 		status, body := doJSON(t, http.MethodPost, s.URL+"/demo/checkout/credentials", map[string]string{"Origin": s.URL}, map[string]string{"merchant": s.Creds.MerchantID})
 		f := s.Creds.Fortis

@@ -82,8 +82,12 @@ func (s *Service) createMerchant(ctx context.Context, op, name string, in NewMer
 	return w.creds, nil
 }
 
+// SettingSandboxMerchant is the setting that holds the id of the sandbox merchant Bootstrap
+// created: the demo checkout's merchant.
+const SettingSandboxMerchant = "sandbox_merchant"
+
 // Bootstrap creates the sandbox merchant on a store's first start, together with extra, in one
-// transaction. When several nodes start together only one of them does; the others (and every
+// transaction, and records its id (SettingSandboxMerchant). When several nodes start together only one of them does; the others (and every
 // later start) get nil credentials. Kinds: Internal.
 func (s *Service) Bootstrap(ctx context.Context, name string, extra func(Tx) error) (*MerchantCredentials, error) {
 	const op = "vault.Bootstrap"
@@ -100,6 +104,9 @@ func (s *Service) Bootstrap(ctx context.Context, name string, extra func(Tx) err
 		}
 		claimed = true
 		if err := w.insert(ctx, tx); err != nil {
+			return err
+		}
+		if err := tx.SetSetting(ctx, SettingSandboxMerchant, w.m.ID); err != nil {
 			return err
 		}
 		return extra(tx)
