@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,11 +22,13 @@ import (
 
 // storeFlags select the store and its master key; every command that opens the store has them.
 type storeFlags struct {
-	Data          string `help:"Data directory of the embedded store." default:"./payvault-data" placeholder:"DIR"`
-	Database      string `help:"PostgreSQL URL (postgres://...); replaces the embedded store." placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
-	MasterKeyFile string `help:"File holding the base64 master key; overrides the data dir's key file." placeholder:"FILE" type:"path"`
-	MasterKey     string `help:"-" hidden:"" env:"PAYVAULT_MASTER_KEY"`
-	LogFormat     string `help:"Log format: text or json." enum:"text,json" default:"text"`
+	Data          string   `help:"Data directory of the embedded store." default:"./payvault-data" placeholder:"DIR"`
+	Database      string   `help:"PostgreSQL URL (postgres://...); replaces the embedded store." placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
+	MasterKeyFile string   `help:"File holding the base64 master key; overrides the data dir's key file." placeholder:"FILE" type:"path"`
+	MasterKey     string   `help:"-" hidden:"" env:"PAYVAULT_MASTER_KEY"`
+	Unseal        bool     `help:"Take the master key from Shamir shares (from --share-file or stdin); the whole key never touches disk."`
+	ShareFile     []string `help:"File holding one or more master key shares (repeatable); used with --unseal." placeholder:"FILE" type:"path"`
+	LogFormat     string   `help:"Log format: text or json." enum:"text,json" default:"text"`
 }
 
 // with opens the store, keyring and services for a command that does not serve, runs fn,
@@ -41,20 +44,37 @@ func (f storeFlags) with(ctx context.Context, fn func(*app.Main) error) error {
 
 // open opens the store, keyring and services for a command that does not serve.
 func (f storeFlags) open(ctx context.Context) (*app.Main, error) {
-	return app.OpenTool(ctx, f.config(os.Stderr))
+	cfg, err := f.config(os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	return app.OpenTool(ctx, cfg)
 }
 
-func (f storeFlags) config(out io.Writer) app.Config {
+// config is the app configuration the flags select; with --unseal it reads the master key's
+// shares first.
+func (f storeFlags) config(out io.Writer) (app.Config, error) {
 	var h slog.Handler
 	if f.LogFormat == "json" {
 		h = slog.NewJSONHandler(os.Stderr, nil)
 	} else {
 		h = slog.NewTextHandler(os.Stderr, nil)
 	}
-	return app.Config{
+	cfg := app.Config{
 		DataDir: f.Data, DatabaseURL: f.Database, MasterKey: f.MasterKey, MasterKeyFile: f.MasterKeyFile,
 		Logger: slog.New(h), Out: out,
 	}
+	switch {
+	case f.Unseal:
+		mk, err := readShares(f.ShareFile, os.Stdin, os.Stderr)
+		if err != nil {
+			return app.Config{}, err
+		}
+		cfg.MasterKeyValue = mk
+	case len(f.ShareFile) > 0:
+		return app.Config{}, fmt.Errorf("--share-file needs --unseal")
+	}
+	return cfg, nil
 }
 
 type cli struct {
@@ -76,8 +96,6 @@ type serveCmd struct {
 	PublicBaseURL         string        `help:"Scheme and host used in every Location header and link, e.g. https://vault.example.com." placeholder:"URL"`
 	TLSTerminatedUpstream bool          `help:"A trusted proxy terminates TLS in front of payvault, so live credentials are accepted over its plain HTTP."`
 	Demo                  bool          `help:"Serve the demo checkout page for sandbox merchants." default:"true" negatable:""`
-	Unseal                bool          `help:"Start from Shamir shares of the master key (from --share-file or stdin); the whole key never touches disk."`
-	ShareFile             []string      `help:"File holding one or more master key shares (repeatable); used with --unseal." placeholder:"FILE" type:"path"`
 	RetainDeleted         time.Duration `help:"Crypto-erase a deleted card or bank account's sealed data this long after deletion (0 keeps it)." default:"720h"`
 	RetainTransactions    time.Duration `help:"Crypto-erase a transaction's sealed account number this long after it (0 keeps it)." default:"9480h"`
 	SUTTTL                time.Duration `name:"sut-ttl" help:"Life of a Paysafe single-use token (sutTtlSeconds)." default:"899s"`
@@ -91,7 +109,10 @@ type serveCmd struct {
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
-	cfg := c.config(os.Stdout)
+	cfg, err := c.config(os.Stdout)
+	if err != nil {
+		return err
+	}
 	cfg.Listen = c.Listen
 	cfg.AdminToken, cfg.AdminTokenFile = c.AdminToken, c.AdminTokenFile
 	cfg.TLSCert, cfg.TLSKey = c.TLSCert, c.TLSKey
@@ -110,21 +131,17 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	}
-	if c.Unseal {
-		mk, err := readShares(c.ShareFile, os.Stdin, os.Stderr)
-		if err != nil {
-			return err
-		}
-		cfg.MasterKeyValue = mk
-	} else if len(c.ShareFile) > 0 {
-		return fmt.Errorf("--share-file needs --unseal")
-	}
 	m, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	if err := m.Listen(); err != nil {
+		if m.Credentials != nil {
+			// The first start committed the sandbox merchant before it tried the address; its
+			// credentials are shown now or never.
+			printFirstStart(os.Stdout, m)
+		}
 		return err
 	}
 	if m.Credentials != nil {
@@ -311,7 +328,10 @@ type keysRewrapCmd struct {
 }
 
 func (c *keysRewrapCmd) Run(ctx context.Context) error {
-	cfg := c.config(os.Stderr)
+	cfg, err := c.config(os.Stderr)
+	if err != nil {
+		return err
+	}
 	oldKey, err := app.ExistingMasterKey(cfg)
 	if err != nil {
 		return err
@@ -320,16 +340,22 @@ func (c *keysRewrapCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.with(ctx, func(m *app.Main) error {
-		if err := keys.Rewrap(ctx, m.Store, oldKey, newKey); err != nil {
-			return err
-		}
-		if created {
-			fmt.Fprintf(os.Stderr, "A new master key was written to %s.\n", c.NewMasterKeyFile)
-		}
-		fmt.Println("The keysets are now under the new master key. Restart every node with it (PAYVAULT_MASTER_KEY, --master-key-file or the data dir's master.key), then destroy the old key.")
-		return nil
-	})
+	m, err := app.OpenTool(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := keys.Rewrap(ctx, m.Store, oldKey, newKey); err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(os.Stderr, "A new master key was written to %s.\n", c.NewMasterKeyFile)
+	}
+	fmt.Println("The keysets are now under the new master key. Restart every node with it (PAYVAULT_MASTER_KEY, --master-key-file or the data dir's master.key), then destroy the old key once no backup made before now needs it.")
+	if app.KeyFromDataDir(cfg) {
+		fmt.Printf("The data dir's master.key still holds the OLD key: replace it with %s (or start with --master-key-file %s) before the next start.\n", c.NewMasterKeyFile, c.NewMasterKeyFile)
+	}
+	return nil
 }
 
 func main() {
@@ -343,7 +369,7 @@ func main() {
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	if err := kctx.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "payvault:", err)
+		fmt.Fprintln(os.Stderr, "payvault:", strings.TrimPrefix(err.Error(), "payvault: "))
 		os.Exit(1)
 	}
 }

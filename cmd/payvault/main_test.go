@@ -573,3 +573,89 @@ func TestRewrapMasterKey(t *testing.T) {
 		t.Errorf("the new master key does not open the store: %v\n%s%s", err, out, stderr)
 	}
 }
+
+// TestKeyCeremonyUnsealed runs operations.md's key ceremony after the key file is gone: every
+// command that opens the store takes --unseal, and a rewrapped key is split in turn and its
+// file deleted, so that the whole key never stays on disk.
+func TestKeyCeremonyUnsealed(t *testing.T) {
+	dir := t.TempDir()
+	s := MustServe(t, dir, nil)
+	s.Stop(t)
+	out, stderr, err := run(t, dir, nil, "keys", "split", "--shares", "3", "--threshold", "2", "--delete-key-file")
+	if err != nil {
+		t.Fatalf("split: %v\n%s", err, stderr)
+	}
+	shares := filepath.Join(dir, "shares.txt")
+	os.WriteFile(shares, []byte(out), 0o600)
+	unseal := []string{"--unseal", "--share-file", shares}
+	for _, args := range [][]string{
+		{"keys", "rotate"}, {"keys", "rotate", "--fingerprint"}, {"keys", "status"}, {"keys", "rekey"},
+		{"audit", "verify"}, {"merchant", "create", "--name", "Shop", "--json"}, {"migrate"},
+	} {
+		if out, stderr, err := run(t, dir, nil, append(args, unseal...)...); err != nil {
+			t.Errorf("%v --unseal: %v\n%s%s", args, err, out, stderr)
+		}
+	}
+	newKey := filepath.Join(dir, "new.key")
+	if _, stderr, err := run(t, dir, nil, append([]string{"keys", "rewrap", "--new-master-key-file", newKey}, unseal...)...); err != nil {
+		t.Fatalf("rewrap --unseal: %v\n%s", err, stderr)
+	}
+	out, stderr, err = run(t, dir, nil, "keys", "split", "--shares", "3", "--threshold", "2", "--master-key-file", newKey, "--delete-key-file")
+	if err != nil {
+		t.Fatalf("split of the new key: %v\n%s", err, stderr)
+	}
+	if _, err := os.Stat(newKey); !os.IsNotExist(err) {
+		t.Errorf("the new key file is still there: %v", err)
+	}
+	os.WriteFile(shares, []byte(out), 0o600)
+	if out, stderr, err := run(t, dir, nil, append([]string{"keys", "status"}, unseal...)...); err != nil {
+		t.Errorf("the new shares do not open the store: %v\n%s%s", err, out, stderr)
+	}
+	// --share-file alone is a mistake, not a silent fallback to another key source.
+	if _, stderr, err := run(t, dir, nil, "keys", "status", "--share-file", shares); err == nil || !strings.Contains(stderr, "--share-file needs --unseal") {
+		t.Errorf("--share-file without --unseal: %v %s", err, stderr)
+	}
+}
+
+// TestMasterKeyFlagBeatsEnvironment: an explicit --master-key-file wins over an ambient
+// PAYVAULT_MASTER_KEY, so a wrong file is never silently ignored.
+func TestMasterKeyFlagBeatsEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	s := MustServe(t, dir, nil)
+	s.Stop(t)
+	good, err := os.ReadFile(filepath.Join(dir, "payvault-data", "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := filepath.Join(dir, "wrong.key")
+	os.WriteFile(wrong, []byte(strings.Repeat("A", 43)+"=\n"), 0o600)
+	env := []string{"PAYVAULT_MASTER_KEY=" + strings.TrimSpace(string(good))}
+	if _, _, err := run(t, dir, env, "keys", "status"); err != nil {
+		t.Fatalf("the environment's key: %v", err)
+	}
+	_, stderr, err := run(t, dir, env, "keys", "status", "--master-key-file", wrong)
+	if err == nil {
+		t.Fatal("a wrong --master-key-file was ignored for the environment's key")
+	}
+	if strings.Contains(stderr, "payvault: payvault:") {
+		t.Errorf("the error is prefixed twice: %s", stderr)
+	}
+}
+
+// TestFirstStartCredentialsWhenListenFails: a first start that commits the sandbox merchant
+// and then cannot listen still shows its credentials, which no later start would.
+func TestFirstStartCredentialsWhenListenFails(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := t.TempDir()
+	out, stderr, err := run(t, dir, nil, "serve", "--listen", ln.Addr().String())
+	if err == nil || !strings.Contains(stderr, "listen") {
+		t.Fatalf("serve on a taken address: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(out, `"api_key_secret"`) || !strings.Contains(out, `"ticket_hash_key"`) {
+		t.Errorf("no credentials shown:\n%s", out)
+	}
+}

@@ -19,7 +19,7 @@ type keysSplitCmd struct {
 	storeFlags
 	Shares        int  `help:"Number of shares to make." required:""`
 	Threshold     int  `help:"Number of shares that recover the key." required:""`
-	DeleteKeyFile bool `help:"After printing the shares, overwrite and delete the data dir's master.key, so that only 'serve --unseal' can start the store."`
+	DeleteKeyFile bool `help:"After printing the shares, overwrite and delete the key file the key came from (--master-key-file, or the data dir's master.key), so that only --unseal opens the store."`
 }
 
 // Run splits the master key into Shamir shares over GF(256) and prints one per line.
@@ -27,7 +27,10 @@ func (c *keysSplitCmd) Run(ctx context.Context) error {
 	if c.Threshold < 2 || c.Threshold > c.Shares || c.Shares > 255 {
 		return errors.New("need 2 <= --threshold <= --shares <= 255")
 	}
-	cfg := c.config(os.Stderr)
+	cfg, err := c.config(os.Stderr)
+	if err != nil {
+		return err
+	}
 	mk, err := app.ExistingMasterKey(cfg)
 	if err != nil {
 		return err
@@ -41,10 +44,13 @@ func (c *keysSplitCmd) Run(ctx context.Context) error {
 		fmt.Println(s.String())
 	}
 	if c.DeleteKeyFile {
-		if cfg.DatabaseURL != "" || cfg.MasterKey != "" || cfg.MasterKeyFile != "" {
-			return errors.New("--delete-key-file only applies to the data dir's master.key")
+		path := c.MasterKeyFile
+		if path == "" {
+			if !app.KeyFromDataDir(cfg) {
+				return errors.New("--delete-key-file deletes the key file the key came from: the data dir's master.key or --master-key-file")
+			}
+			path = filepath.Join(c.Data, "master.key")
 		}
-		path := filepath.Join(c.Data, "master.key")
 		if err := wipeFile(path); err != nil {
 			return err
 		}

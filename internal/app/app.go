@@ -34,8 +34,8 @@ type Config struct {
 	DatabaseURL string // DatabaseURL selects PostgreSQL instead of the embedded store.
 	// Committers is the number of group-commit goroutines on PostgreSQL (0: the store's default).
 	Committers    int
-	MasterKey     string // MasterKey is base64 (PAYVAULT_MASTER_KEY); it overrides the key file.
-	MasterKeyFile string // MasterKeyFile overrides the data dir's key file.
+	MasterKey     string // MasterKey is base64 (PAYVAULT_MASTER_KEY); it overrides the data dir's key file.
+	MasterKeyFile string // MasterKeyFile overrides PAYVAULT_MASTER_KEY and the data dir's key file.
 	// MasterKeyValue, when set, is the master key itself, e.g. combined in memory from Shamir
 	// shares by `serve --unseal`; it overrides every other source and nothing is written to disk.
 	MasterKeyValue *keys.MasterKey
@@ -189,17 +189,18 @@ func (m *Main) dataDir() string {
 	return DefaultDataDir
 }
 
-// masterKey reads the master key from the environment value, the key file flag, or the data
-// dir's key file, creating the latter on the first start of the embedded store.
+// masterKey reads the master key from the unsealed shares, the key file flag, the environment
+// value (an explicit flag beats the environment), or the data dir's key file, creating the
+// latter on the first start of the embedded store.
 func (m *Main) masterKey() (keys.MasterKey, error) {
 	cfg := m.Config
 	switch {
 	case cfg.MasterKeyValue != nil:
 		return *cfg.MasterKeyValue, nil
-	case cfg.MasterKey != "":
-		return keys.ParseMasterKey(cfg.MasterKey)
 	case cfg.MasterKeyFile != "":
 		return keys.ReadMasterKeyFile(cfg.MasterKeyFile)
+	case cfg.MasterKey != "":
+		return keys.ParseMasterKey(cfg.MasterKey)
 	case cfg.DatabaseURL != "":
 		return keys.MasterKey{}, errors.New("payvault: --database needs a master key: set PAYVAULT_MASTER_KEY or --master-key-file")
 	}
@@ -220,6 +221,12 @@ func (m *Main) masterKey() (keys.MasterKey, error) {
 		cfg.Logger.Info("created master key", "path", path)
 	}
 	return mk, nil
+}
+
+// KeyFromDataDir reports whether cfg takes the master key from the data dir's master.key: no
+// key given any other way, and the embedded store.
+func KeyFromDataDir(cfg Config) bool {
+	return cfg.MasterKeyValue == nil && cfg.MasterKeyFile == "" && cfg.MasterKey == "" && cfg.DatabaseURL == ""
 }
 
 // ExistingMasterKey returns the configured master key without ever creating one. Kinds of
