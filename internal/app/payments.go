@@ -42,10 +42,11 @@ func (m *Main) openPayments(node string) {
 	m.Idempotency = idempotency.New(m.Store, m.Keyring, idempotency.Config{Now: cfg.Now})
 }
 
-// fortisIdempotency is the Fortis API's idempotency hook: keys are scoped to the user's
-// merchant and the Fortis API, and a reused key is answered in the Fortis envelope.
+// fortisIdempotency is the Fortis API's idempotency hook: keys are scoped to the caller's
+// merchant and the Fortis API (a browser credential's apart, vault.Principal.IdempotencyScope),
+// and a reused key is answered in the Fortis envelope.
 func (m *Main) fortisIdempotency(w http.ResponseWriter, r *http.Request, p *vault.Principal, _ string, next http.HandlerFunc) {
-	m.Idempotency.Serve(w, r, p.MerchantID(), "fortis", fortis.WriteIdempotencyConflict, next)
+	m.Idempotency.Serve(w, r, p.MerchantID(), p.IdempotencyScope("fortis"), fortis.WriteIdempotencyConflict, next)
 }
 
 // recoverPayments resolves transactions left RECEIVED by a crash, and logs what it did.

@@ -223,6 +223,17 @@ type Principal struct {
 // MerchantID returns the principal's merchant id.
 func (p *Principal) MerchantID() string { return p.Merchant.ID }
 
+// IdempotencyScope is the partition of p's Idempotency-Key values on api ("paysafe",
+// "fortis"). A public credential (a Paysafe single-use-token key, a Fortis location's browser
+// HMAC), which a merchant puts into its web pages, has keys apart from the merchant's server
+// credentials: it never replays an answer stored for them, nor they one of its.
+func (p *Principal) IdempotencyScope(api string) string {
+	if p.Kind == CredSUT || p.Kind == "browser" {
+		return api + ":public"
+	}
+	return api
+}
+
 // CanReach reports whether the principal may use location id.
 func (p *Principal) CanReach(locationID string) bool {
 	if p.Allowed == nil {

@@ -118,7 +118,7 @@ func (a *API) handle(method, pattern string, acc access, h handlerFunc) {
 			}
 		}
 		if method == http.MethodPost && p != nil && a.cfg.Idempotency != nil {
-			a.cfg.Idempotency.Serve(w, r, p.MerchantID(), "paysafe", a.writeIdempotencyConflict, run)
+			a.cfg.Idempotency.Serve(w, r, p.MerchantID(), p.IdempotencyScope("paysafe"), a.writeIdempotencyConflict, run)
 			return
 		}
 		run(w, r)

@@ -537,6 +537,19 @@ func TestCardPaymentIdempotency(t *testing.T) {
 	if d1.str("id") != d2.str("id") {
 		t.Errorf("declines not replayed: %s / %s", d1.raw, d2.raw)
 	}
+	// The single-use-token key is public (it sits in web pages): its keys are apart from the
+	// server key's, so neither replays an answer stored for the other.
+	tkey := map[string]string{"Idempotency-Key": "shared-key"}
+	tbody := `{"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`
+	ps := e.creds.Paysafe
+	pub := e.must(t, 200, call{method: "POST", path: "/customervault/v1/singleusetokens", body: tbody, header: tkey, user: ps.SingleUseKeyID, pass: ps.SingleUseKeySecret})
+	srv := e.must(t, 200, call{method: "POST", path: "/customervault/v1/singleusetokens", body: tbody, header: tkey})
+	if pub.str("paymentToken") == srv.str("paymentToken") || srv.header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("the server key replayed the public key's answer: %s %v", srv.raw, srv.header)
+	}
+	if again := e.must(t, 200, call{method: "POST", path: "/customervault/v1/singleusetokens", body: tbody, header: tkey, user: ps.SingleUseKeyID, pass: ps.SingleUseKeySecret}); again.str("paymentToken") != pub.str("paymentToken") {
+		t.Errorf("the public key's own retry was not replayed: %s", again.raw)
+	}
 	// Vault POSTs honour the header as well; the key is per merchant and API, and bound to
 	// the path: order-42 on another route is a different request.
 	pkey := map[string]string{"Idempotency-Key": "profile-1"}
