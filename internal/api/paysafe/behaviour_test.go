@@ -252,3 +252,74 @@ func TestCardCreateUnknownProfile(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownPathIDFirst: on every PUT and every create under a profile, an unknown path id is
+// 404/5269 naming the first unresolved id before the body is looked at, whether the body is
+// malformed, not an object or has field errors (README "Precedence"); with known ids the
+// same bodies get their 5023 and 5068.
+func TestUnknownPathIDFirst(t *testing.T) {
+	e := MustEnv(t)
+	const missing = "0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee"
+	pid := e.MustProfile(t, "first")
+	prof := "/customervault/v1/profiles/" + pid
+	type route struct{ method, path, unresolved string }
+	unknown := []route{
+		{"PUT", "/customervault/v1/profiles/" + missing, missing},
+		{"PUT", "/customervault/v1/profiles/" + missing + "/cards/" + missing + "1", missing},
+		{"PUT", prof + "/addresses/" + missing, missing},
+		{"PUT", prof + "/cards/" + missing, missing},
+		{"PUT", prof + "/achbankaccounts/" + missing, missing},
+		{"PUT", prof + "/bacsbankaccounts/" + missing, missing},
+		{"PUT", prof + "/eftbankaccounts/" + missing, missing},
+		{"PUT", prof + "/sepabankaccounts/" + missing, missing},
+		{"PUT", prof + "/mandates/" + missing, missing},
+		{"POST", "/customervault/v1/profiles/" + missing + "/addresses", missing},
+		{"POST", "/customervault/v1/profiles/" + missing + "/cards", missing},
+		{"POST", "/customervault/v1/profiles/" + missing + "/achbankaccounts", missing},
+		{"POST", "/customervault/v1/profiles/" + missing + "/bacsbankaccounts", missing},
+		{"POST", "/customervault/v1/profiles/" + missing + "/eftbankaccounts", missing},
+		{"POST", "/customervault/v1/profiles/" + missing + "/sepabankaccounts", missing},
+		{"POST", prof + "/sepabankaccounts/" + missing + "/mandates", missing},
+		{"POST", prof + "/bacsbankaccounts/" + missing + "/mandates", missing},
+	}
+	bodies := map[string]string{"malformed": `{bad`, "array": `[]`, "field-errors": `{"merchantCustomerId":""}`, "empty": ``}
+	for _, rt := range unknown {
+		for reason, body := range bodies {
+			t.Run("fail/unknown-"+reason+"/"+rt.method+"-"+strings.TrimPrefix(rt.path, "/customervault/v1/"), func(t *testing.T) {
+				r := e.do(t, call{method: rt.method, path: rt.path, body: body, loose: true})
+				msg, _ := r.body["error"].(map[string]any)["message"].(string)
+				if r.status != 404 || r.code() != "5269" || !strings.HasSuffix(msg, ": "+rt.unresolved) {
+					t.Errorf("%d %s", r.status, r.raw)
+				}
+			})
+		}
+	}
+
+	// With the profile known, the body is judged: 5023, then 5068, then the update.
+	for _, tt := range []struct {
+		name      string
+		body      string
+		status    int
+		code      string
+		fieldErrs []string
+	}{
+		{"fail/malformed", `{bad`, 400, "5023", nil},
+		{"fail/array", `[]`, 400, "5023", nil},
+		{"fail/field-errors", `{"merchantCustomerId":"","locale":"en_US"}`, 400, "5068",
+			[]string{"merchantCustomerId: may not be empty", "merchantCustomerId: size must be between 1 and 100"}},
+		{"ok", `{"merchantCustomerId":"first","locale":"en_GB"}`, 200, "", nil},
+	} {
+		t.Run("profile-put/"+tt.name, func(t *testing.T) {
+			r := e.do(t, call{method: "PUT", path: prof, body: tt.body, loose: tt.status != 200})
+			if r.status != tt.status || r.code() != tt.code {
+				t.Fatalf("got %d %q, want %d %q: %s", r.status, r.code(), tt.status, tt.code, r.raw)
+			}
+			if d := cmp.Diff(tt.fieldErrs, r.fieldErrs()); d != "" {
+				t.Errorf("fieldErrors (-want +got)\n%s", d)
+			}
+			if tt.status == 200 && r.str("locale") != "en_GB" {
+				t.Errorf("not updated: %s", r.raw)
+			}
+		})
+	}
+}
