@@ -323,3 +323,66 @@ func TestUnknownPathIDFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestGetPutBack: a card or bank account read with GET can be PUT back as is and stays the
+// same (response fields echoed back are ignored, §1.3). The SEPA iban is echoed masked
+// (§2.5), so the masked value of the account's current IBAN reads as absent (the IBAN is
+// kept); any other iban is validated and replaces it.
+func TestGetPutBack(t *testing.T) {
+	e := MustEnv(t)
+	pid := e.MustProfile(t, "put-back")
+	aid := e.MustAddress(t, pid)
+	prof := "/customervault/v1/profiles/" + pid
+	create := func(coll, body string) string {
+		return prof + "/" + coll + "/" + e.must(t, 201, call{method: "POST", path: prof + "/" + coll, body: body}).str("id")
+	}
+	holder := `"accountHolderName":"Sally","billingAddressId":"` + aid + `"`
+	card := create("cards", `{"cardNum":"4111111111111111","cardExpiry":{"month":1,"year":2040},"billingAddressId":"`+aid+`"}`)
+	ach := create("achbankaccounts", `{`+holder+`,"accountNumber":"9876543210","routingNumber":"211589828","accountType":"CHECKING"}`)
+	bacs := create("bacsbankaccounts", `{`+holder+`,"accountNumber":"12345678","sortCode":"20-74-05","mandates":{"reference":"R1"}}`)
+	eft := create("eftbankaccounts", `{`+holder+`,"accountNumber":"44889922","transitNumber":"25039","institutionId":"001"}`)
+	sepa := create("sepabankaccounts", `{`+holder+`,"iban":"DE89 3704 0044 0532 0130 00","bic":"cobadeffxxx","mandates":[{"reference":"S1"}]}`)
+	for _, tt := range []struct{ name, path string }{
+		{"ok/card", card}, {"ok/ach", ach}, {"ok/bacs", bacs}, {"ok/eft", eft}, {"ok/sepa", sepa},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := e.must(t, 200, call{method: "GET", path: tt.path})
+			put := e.must(t, 200, call{method: "PUT", path: tt.path, body: string(got.raw)})
+			if d := cmp.Diff(got.body, put.body); d != "" {
+				t.Errorf("PUT of the GET body changed the record (-GET +PUT)\n%s", d)
+			}
+			if d := cmp.Diff(got.body, e.must(t, 200, call{method: "GET", path: tt.path}).body); d != "" {
+				t.Errorf("GET after PUT (-before +after)\n%s", d)
+			}
+		})
+	}
+
+	// The SEPA iban: another valid IBAN replaces the stored one; an invalid one, or the mask
+	// of an IBAN the account no longer has, is 5068.
+	sepaBody := func(iban string) string { return `{` + holder + `,"iban":"` + iban + `"}` }
+	for _, tt := range []struct {
+		name, iban   string
+		status       int
+		masked, last string
+		fieldErrs    []string
+	}{
+		{"ok/sepa-current-mask", "DE89**************3000", 200, "DE89**************3000", "3000", nil},
+		{"ok/sepa-new-iban", "GB82WEST12345698765432", 200, "GB82**************5432", "5432", nil},
+		{"fail/sepa-invalid-iban", "GB82WEST12345698765431", 400, "", "", []string{"iban: Invalid IBAN"}},
+		{"fail/sepa-stale-mask", "DE89**************3000", 400, "", "", []string{"iban: Invalid IBAN"}},
+		{"ok/sepa-new-mask", "GB82**************5432", 200, "GB82**************5432", "5432", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(t, call{method: "PUT", path: sepa, body: sepaBody(tt.iban)})
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.raw)
+			}
+			if d := cmp.Diff(tt.fieldErrs, r.fieldErrs()); d != "" {
+				t.Errorf("fieldErrors (-want +got)\n%s", d)
+			}
+			if tt.status == 200 && (r.str("iban") != tt.masked || r.str("lastDigits") != tt.last) {
+				t.Errorf("iban %q lastDigits %q, want %q %q", r.str("iban"), r.str("lastDigits"), tt.masked, tt.last)
+			}
+		})
+	}
+}
