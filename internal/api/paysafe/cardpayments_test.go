@@ -512,6 +512,70 @@ func TestCardPaymentLists(t *testing.T) {
 	}
 }
 
+// TestCardPaymentListFractionalDates: the list window is startDate ≤ txnTime < endDate
+// (spec §2.12) with txnTime in whole seconds, so fractional boundaries count exactly: an auth
+// at …47Z is before an endDate of …47.500Z and before a startDate of …47.500Z. Whole-second
+// boundaries behave as before, and a next link keeps the window.
+func TestCardPaymentListFractionalDates(t *testing.T) {
+	e := mustPayEnv(t)
+	at := e.clock.Now() // whole seconds
+	first := e.mustAuth(t, "frac", 100, false)
+	e.clock.Add(time.Second)
+	second := e.mustAuth(t, "frac", 101, false)
+	ms := func(d time.Duration) string { return url.QueryEscape(at.Add(d).Format("2006-01-02T15:04:05.000Z")) }
+	ids := func(r reply) []string {
+		var out []string
+		for _, x := range r.body["auths"].([]any) {
+			out = append(out, x.(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name  string
+		query string
+		want  []string
+	}{
+		{"ok/end-fraction-after", "endDate=" + ms(500*time.Millisecond), []string{first}},
+		{"ok/end-fraction-before", "endDate=" + ms(-500*time.Millisecond), nil},
+		{"ok/end-whole-equal", "endDate=" + ms(0), nil},
+		{"ok/end-whole-after", "endDate=" + ms(time.Second), []string{first}},
+		{"ok/start-fraction-after", "startDate=" + ms(500*time.Millisecond), []string{second}},
+		{"ok/start-fraction-before", "startDate=" + ms(-500*time.Millisecond), []string{second, first}},
+		{"ok/start-whole-equal", "startDate=" + ms(0), []string{second, first}},
+		{"ok/start-whole-after", "startDate=" + ms(time.Second), []string{second}},
+		{"ok/both-fraction", "startDate=" + ms(time.Millisecond) + "&endDate=" + ms(1001*time.Millisecond), []string{second}},
+		{"ok/same-second-fractions", "startDate=" + ms(100*time.Millisecond) + "&endDate=" + ms(900*time.Millisecond), nil},
+		{"ok/nanoseconds", "startDate=" + url.QueryEscape(at.Add(-time.Nanosecond).Format(time.RFC3339Nano)) +
+			"&endDate=" + url.QueryEscape(at.Add(time.Nanosecond).Format(time.RFC3339Nano)), []string{first}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=frac&" + tt.query)})
+			if d := cmp.Diff(tt.want, ids(r)); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
+	}
+	t.Run("ok/next-link-keeps-window", func(t *testing.T) {
+		e.clock.Add(time.Second)
+		e.mustAuth(t, "frac", 102, false) // at+2s, outside the window
+		r := e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=frac&limit=1&startDate=" + ms(-500*time.Millisecond) + "&endDate=" + ms(1500*time.Millisecond))})
+		if d := cmp.Diff([]string{second}, ids(r)); d != "" {
+			t.Fatalf("first page (-want +got)\n%s", d)
+		}
+		u, err := url.Parse(r.body["links"].([]any)[0].(map[string]any)["href"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := e.must(t, 200, call{method: "GET", path: u.RequestURI()})
+		if d := cmp.Diff([]string{first}, ids(n)); d != "" {
+			t.Errorf("next page (-want +got)\n%s", d)
+		}
+		if n.body["links"] != nil {
+			t.Errorf("a last page with a next link: %s", n.raw)
+		}
+	})
+}
+
 // TestCardPaymentIdempotency: a repeated POST with the same Idempotency-Key runs once and gets
 // the first answer; the key with another body is 409/5031.
 func TestCardPaymentIdempotency(t *testing.T) {
