@@ -386,3 +386,51 @@ func TestGetPutBack(t *testing.T) {
 		})
 	}
 }
+
+// TestFirstCardDefault: a profile's first card is its default unless the create says
+// "defaultCardIndicator":false, which wins (§2.4); the profile then has no default card
+// until one is set explicitly. A card nested in a profile create is always the default
+// (§2.2), whatever it says.
+func TestFirstCardDefault(t *testing.T) {
+	e := MustEnv(t)
+	card := func(pan, def string) string {
+		b := `{"cardNum":"` + pan + `","cardExpiry":{"month":1,"year":2040}`
+		if def != "" {
+			b += `,"defaultCardIndicator":` + def
+		}
+		return b + `}`
+	}
+	for _, tt := range []struct {
+		name  string
+		first string // the first card's defaultCardIndicator ("" absent)
+		then  string // the second card's
+		want  [2]bool
+	}{
+		{"ok/absent-first-is-default", "", "", [2]bool{true, false}},
+		{"ok/explicit-true", "true", "", [2]bool{true, false}},
+		{"ok/explicit-false-wins", "false", "", [2]bool{false, false}},
+		{"ok/explicit-false-then-true", "false", "true", [2]bool{false, true}},
+		{"ok/second-true-moves", "", "true", [2]bool{false, true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cards := "/customervault/v1/profiles/" + e.MustProfile(t, tt.name) + "/cards/"
+			c1 := e.must(t, 201, call{method: "POST", path: cards, body: card("4111111111111111", tt.first)}).str("id")
+			c2 := e.must(t, 201, call{method: "POST", path: cards, body: card("5200400000000009", tt.then)}).str("id")
+			var got [2]bool
+			for i, id := range []string{c1, c2} {
+				got[i] = e.must(t, 200, call{method: "GET", path: cards + id}).body["defaultCardIndicator"] == true
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("defaultCardIndicator of the two cards (-want +got)\n%s", d)
+			}
+		})
+	}
+	t.Run("ok/nested-card-always-default", func(t *testing.T) {
+		r := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles",
+			body: `{"merchantCustomerId":"nested-false","locale":"en_US","card":` + card("4111111111111111", "false") + `}`})
+		cards, _ := r.body["cards"].([]any)
+		if len(cards) != 1 || cards[0].(map[string]any)["defaultCardIndicator"] != true {
+			t.Errorf("nested card = %s", r.raw)
+		}
+	})
+}

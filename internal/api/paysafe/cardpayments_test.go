@@ -1,6 +1,7 @@
 package paysafe_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/payments"
 )
 
 // cardGolden is one example exchange of the reference's card-payment sections, in
@@ -574,6 +577,72 @@ func TestCardPaymentListFractionalDates(t *testing.T) {
 			t.Errorf("a last page with a next link: %s", n.raw)
 		}
 	})
+}
+
+// heldProcessor holds every processor call until release is closed, as a slow processor
+// would; entered receives the id of each transaction whose call has started.
+type heldProcessor struct {
+	payments.Processor
+	entered chan string
+	release chan struct{}
+}
+
+func (h *heldProcessor) Process(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+	h.entered <- r.TransactionID
+	<-h.release
+	return h.Processor.Process(ctx, r)
+}
+
+// TestInFlightAuth shows the README's deliberate difference: an auth whose processor call has
+// not returned reads as RECEIVED through GET and lists (spec line 604 says RECEIVED is never
+// produced), and settling or voiding it meanwhile is 402/3203; once the call returns it is
+// COMPLETED under the same id and can be settled.
+func TestInFlightAuth(t *testing.T) {
+	held := &heldProcessor{entered: make(chan string, 1), release: make(chan struct{})}
+	e := mustPayEnv(t, func(p payments.Processor) payments.Processor { held.Processor = p; return held })
+	done := make(chan reply, 1)
+	go func() {
+		done <- e.do(t, call{method: "POST", path: e.path("auths"),
+			body: `{"merchantRefNum":"in-flight","amount":100,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`})
+	}()
+	id := <-held.entered
+	released := false
+	defer func() {
+		if !released {
+			close(held.release)
+			<-done
+		}
+	}()
+
+	l := e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=in-flight")})
+	items := l.body["auths"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["id"] != id || items[0].(map[string]any)["status"] != "RECEIVED" {
+		t.Errorf("list while in flight = %s", l.raw)
+	}
+	if g := e.must(t, 200, call{method: "GET", path: e.path("auths/" + id)}); g.str("status") != "RECEIVED" {
+		t.Errorf("GET while in flight = %s", g.raw)
+	}
+	for _, tt := range []struct{ name, path string }{
+		{"fail/settle-in-flight", "auths/" + id + "/settlements"},
+		{"fail/void-in-flight", "auths/" + id + "/voidauths"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(t, call{method: "POST", path: e.path(tt.path), body: `{"merchantRefNum":"in-flight-follow-up"}`})
+			if r.status != 402 || r.code() != "3203" {
+				t.Errorf("got %d %q, want 402 3203: %s", r.status, r.code(), r.raw)
+			}
+		})
+	}
+
+	close(held.release)
+	released = true
+	if r := <-done; r.status != 200 || r.str("id") != id || r.str("status") != "COMPLETED" {
+		t.Fatalf("auth after release = %d %s", r.status, r.raw)
+	}
+	if g := e.must(t, 200, call{method: "GET", path: e.path("auths/" + id)}); g.str("status") != "COMPLETED" {
+		t.Errorf("GET after completion = %s", g.raw)
+	}
+	e.must(t, 200, call{method: "POST", path: e.path("auths/" + id + "/settlements"), body: `{"merchantRefNum":"after"}`})
 }
 
 // TestCardPaymentIdempotency: a repeated POST with the same Idempotency-Key runs once and gets
