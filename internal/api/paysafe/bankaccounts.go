@@ -191,12 +191,16 @@ func (a *API) handleBankAccountGet(k bankKind) handlerFunc {
 func (a *API) handleBankAccountUpdate(k bankKind) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
 		pid, id := r.PathValue("p"), r.PathValue("id")
-		if _, err := a.vault.GetProfileInstrument(r.Context(), p, pid, id, k.kind); err != nil {
+		cur, err := a.vault.GetProfileInstrument(r.Context(), p, pid, id, k.kind)
+		if err != nil {
 			return err
 		}
 		o, err := readObject(r)
 		if err != nil {
 			return err
+		}
+		if k.kind == vault.KindSEPA {
+			o.ignoreEcho("iban", cur.IBANMasked) // a GET body PUT back keeps the IBAN (§1.3, §2.5)
 		}
 		b := a.readBank(o, k, p, false)
 		if err := o.errs.err(); err != nil {
@@ -229,6 +233,15 @@ func (a *API) handleBankAccountUpdate(k bankKind) handlerFunc {
 		}
 		writeOK(w, toBankJSON(out, ms))
 		return nil
+	}
+}
+
+// ignoreEcho treats a string member equal to echoed, the masked value a GET renders for it,
+// as absent, so that a client may PUT back the document it read (response fields echoed back
+// are ignored, §1.3). Any other value is read as usual.
+func (o obj) ignoreEcho(name, echoed string) {
+	if s, st := o.str(name); st == present && echoed != "" && s == echoed {
+		delete(o.m, name)
 	}
 }
 

@@ -252,3 +252,185 @@ func TestCardCreateUnknownProfile(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownPathIDFirst: on every PUT and every create under a profile, an unknown path id is
+// 404/5269 naming the first unresolved id before the body is looked at, whether the body is
+// malformed, not an object or has field errors (README "Precedence"); with known ids the
+// same bodies get their 5023 and 5068.
+func TestUnknownPathIDFirst(t *testing.T) {
+	e := MustEnv(t)
+	const missing = "0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee"
+	pid := e.MustProfile(t, "first")
+	prof := "/customervault/v1/profiles/" + pid
+	type route struct{ method, path, unresolved string }
+	unknown := []route{
+		{"PUT", "/customervault/v1/profiles/" + missing, missing},
+		{"PUT", "/customervault/v1/profiles/" + missing + "/cards/" + missing + "1", missing},
+		{"PUT", prof + "/addresses/" + missing, missing},
+		{"PUT", prof + "/cards/" + missing, missing},
+		{"PUT", prof + "/achbankaccounts/" + missing, missing},
+		{"PUT", prof + "/bacsbankaccounts/" + missing, missing},
+		{"PUT", prof + "/eftbankaccounts/" + missing, missing},
+		{"PUT", prof + "/sepabankaccounts/" + missing, missing},
+		{"PUT", prof + "/mandates/" + missing, missing},
+		{"POST", "/customervault/v1/profiles/" + missing + "/addresses", missing},
+		{"POST", "/customervault/v1/profiles/" + missing + "/cards", missing},
+		{"POST", "/customervault/v1/profiles/" + missing + "/achbankaccounts", missing},
+		{"POST", "/customervault/v1/profiles/" + missing + "/bacsbankaccounts", missing},
+		{"POST", "/customervault/v1/profiles/" + missing + "/eftbankaccounts", missing},
+		{"POST", "/customervault/v1/profiles/" + missing + "/sepabankaccounts", missing},
+		{"POST", prof + "/sepabankaccounts/" + missing + "/mandates", missing},
+		{"POST", prof + "/bacsbankaccounts/" + missing + "/mandates", missing},
+	}
+	bodies := map[string]string{"malformed": `{bad`, "array": `[]`, "field-errors": `{"merchantCustomerId":""}`, "empty": ``}
+	for _, rt := range unknown {
+		for reason, body := range bodies {
+			t.Run("fail/unknown-"+reason+"/"+rt.method+"-"+strings.TrimPrefix(rt.path, "/customervault/v1/"), func(t *testing.T) {
+				r := e.do(t, call{method: rt.method, path: rt.path, body: body, loose: true})
+				msg, _ := r.body["error"].(map[string]any)["message"].(string)
+				if r.status != 404 || r.code() != "5269" || !strings.HasSuffix(msg, ": "+rt.unresolved) {
+					t.Errorf("%d %s", r.status, r.raw)
+				}
+			})
+		}
+	}
+
+	// With the profile known, the body is judged: 5023, then 5068, then the update.
+	for _, tt := range []struct {
+		name      string
+		body      string
+		status    int
+		code      string
+		fieldErrs []string
+	}{
+		{"fail/malformed", `{bad`, 400, "5023", nil},
+		{"fail/array", `[]`, 400, "5023", nil},
+		{"fail/field-errors", `{"merchantCustomerId":"","locale":"en_US"}`, 400, "5068",
+			[]string{"merchantCustomerId: may not be empty", "merchantCustomerId: size must be between 1 and 100"}},
+		{"ok", `{"merchantCustomerId":"first","locale":"en_GB"}`, 200, "", nil},
+	} {
+		t.Run("profile-put/"+tt.name, func(t *testing.T) {
+			r := e.do(t, call{method: "PUT", path: prof, body: tt.body, loose: tt.status != 200})
+			if r.status != tt.status || r.code() != tt.code {
+				t.Fatalf("got %d %q, want %d %q: %s", r.status, r.code(), tt.status, tt.code, r.raw)
+			}
+			if d := cmp.Diff(tt.fieldErrs, r.fieldErrs()); d != "" {
+				t.Errorf("fieldErrors (-want +got)\n%s", d)
+			}
+			if tt.status == 200 && r.str("locale") != "en_GB" {
+				t.Errorf("not updated: %s", r.raw)
+			}
+		})
+	}
+}
+
+// TestGetPutBack: a card or bank account read with GET can be PUT back as is and stays the
+// same (response fields echoed back are ignored, §1.3). The SEPA iban is echoed masked
+// (§2.5), so the masked value of the account's current IBAN reads as absent (the IBAN is
+// kept); any other iban is validated and replaces it.
+func TestGetPutBack(t *testing.T) {
+	e := MustEnv(t)
+	pid := e.MustProfile(t, "put-back")
+	aid := e.MustAddress(t, pid)
+	prof := "/customervault/v1/profiles/" + pid
+	create := func(coll, body string) string {
+		return prof + "/" + coll + "/" + e.must(t, 201, call{method: "POST", path: prof + "/" + coll, body: body}).str("id")
+	}
+	holder := `"accountHolderName":"Sally","billingAddressId":"` + aid + `"`
+	card := create("cards", `{"cardNum":"4111111111111111","cardExpiry":{"month":1,"year":2040},"billingAddressId":"`+aid+`"}`)
+	ach := create("achbankaccounts", `{`+holder+`,"accountNumber":"9876543210","routingNumber":"211589828","accountType":"CHECKING"}`)
+	bacs := create("bacsbankaccounts", `{`+holder+`,"accountNumber":"12345678","sortCode":"20-74-05","mandates":{"reference":"R1"}}`)
+	eft := create("eftbankaccounts", `{`+holder+`,"accountNumber":"44889922","transitNumber":"25039","institutionId":"001"}`)
+	sepa := create("sepabankaccounts", `{`+holder+`,"iban":"DE89 3704 0044 0532 0130 00","bic":"cobadeffxxx","mandates":[{"reference":"S1"}]}`)
+	for _, tt := range []struct{ name, path string }{
+		{"ok/card", card}, {"ok/ach", ach}, {"ok/bacs", bacs}, {"ok/eft", eft}, {"ok/sepa", sepa},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := e.must(t, 200, call{method: "GET", path: tt.path})
+			put := e.must(t, 200, call{method: "PUT", path: tt.path, body: string(got.raw)})
+			if d := cmp.Diff(got.body, put.body); d != "" {
+				t.Errorf("PUT of the GET body changed the record (-GET +PUT)\n%s", d)
+			}
+			if d := cmp.Diff(got.body, e.must(t, 200, call{method: "GET", path: tt.path}).body); d != "" {
+				t.Errorf("GET after PUT (-before +after)\n%s", d)
+			}
+		})
+	}
+
+	// The SEPA iban: another valid IBAN replaces the stored one; an invalid one, or the mask
+	// of an IBAN the account no longer has, is 5068.
+	sepaBody := func(iban string) string { return `{` + holder + `,"iban":"` + iban + `"}` }
+	for _, tt := range []struct {
+		name, iban   string
+		status       int
+		masked, last string
+		fieldErrs    []string
+	}{
+		{"ok/sepa-current-mask", "DE89**************3000", 200, "DE89**************3000", "3000", nil},
+		{"ok/sepa-new-iban", "GB82WEST12345698765432", 200, "GB82**************5432", "5432", nil},
+		{"fail/sepa-invalid-iban", "GB82WEST12345698765431", 400, "", "", []string{"iban: Invalid IBAN"}},
+		{"fail/sepa-stale-mask", "DE89**************3000", 400, "", "", []string{"iban: Invalid IBAN"}},
+		{"ok/sepa-new-mask", "GB82**************5432", 200, "GB82**************5432", "5432", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(t, call{method: "PUT", path: sepa, body: sepaBody(tt.iban)})
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.raw)
+			}
+			if d := cmp.Diff(tt.fieldErrs, r.fieldErrs()); d != "" {
+				t.Errorf("fieldErrors (-want +got)\n%s", d)
+			}
+			if tt.status == 200 && (r.str("iban") != tt.masked || r.str("lastDigits") != tt.last) {
+				t.Errorf("iban %q lastDigits %q, want %q %q", r.str("iban"), r.str("lastDigits"), tt.masked, tt.last)
+			}
+		})
+	}
+}
+
+// TestFirstCardDefault: a profile's first card is its default unless the create says
+// "defaultCardIndicator":false, which wins (§2.4); the profile then has no default card
+// until one is set explicitly. A card nested in a profile create is always the default
+// (§2.2), whatever it says.
+func TestFirstCardDefault(t *testing.T) {
+	e := MustEnv(t)
+	card := func(pan, def string) string {
+		b := `{"cardNum":"` + pan + `","cardExpiry":{"month":1,"year":2040}`
+		if def != "" {
+			b += `,"defaultCardIndicator":` + def
+		}
+		return b + `}`
+	}
+	for _, tt := range []struct {
+		name  string
+		first string // the first card's defaultCardIndicator ("" absent)
+		then  string // the second card's
+		want  [2]bool
+	}{
+		{"ok/absent-first-is-default", "", "", [2]bool{true, false}},
+		{"ok/explicit-true", "true", "", [2]bool{true, false}},
+		{"ok/explicit-false-wins", "false", "", [2]bool{false, false}},
+		{"ok/explicit-false-then-true", "false", "true", [2]bool{false, true}},
+		{"ok/second-true-moves", "", "true", [2]bool{false, true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cards := "/customervault/v1/profiles/" + e.MustProfile(t, tt.name) + "/cards/"
+			c1 := e.must(t, 201, call{method: "POST", path: cards, body: card("4111111111111111", tt.first)}).str("id")
+			c2 := e.must(t, 201, call{method: "POST", path: cards, body: card("5200400000000009", tt.then)}).str("id")
+			var got [2]bool
+			for i, id := range []string{c1, c2} {
+				got[i] = e.must(t, 200, call{method: "GET", path: cards + id}).body["defaultCardIndicator"] == true
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("defaultCardIndicator of the two cards (-want +got)\n%s", d)
+			}
+		})
+	}
+	t.Run("ok/nested-card-always-default", func(t *testing.T) {
+		r := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles",
+			body: `{"merchantCustomerId":"nested-false","locale":"en_US","card":` + card("4111111111111111", "false") + `}`})
+		cards, _ := r.body["cards"].([]any)
+		if len(cards) != 1 || cards[0].(map[string]any)["defaultCardIndicator"] != true {
+			t.Errorf("nested card = %s", r.raw)
+		}
+	})
+}

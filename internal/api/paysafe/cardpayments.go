@@ -375,9 +375,19 @@ func readListQuery(r *http.Request) (listQuery, error) {
 			errs.add(d.name, "Invalid date format")
 			continue
 		}
-		*d.dst = t
+		*d.dst = ceilSecond(t)
 	}
 	return lq, errs.err()
+}
+
+// ceilSecond rounds t up to a whole second. txnTime is kept in whole seconds, so for it
+// start ≤ txnTime < end holds exactly when ceil(start) ≤ txnTime < ceil(end): the window
+// filters in whole seconds and its next link renders it without changing it.
+func ceilSecond(t time.Time) time.Time {
+	if t.Nanosecond() == 0 {
+		return t
+	}
+	return t.Truncate(time.Second).Add(time.Second)
 }
 
 // parseDate reads an ISO-8601 date-time (or date) in UTC. The Python SDK does not URL-encode

@@ -33,8 +33,9 @@ type payEnv struct {
 	acct string // acct is the merchant's account number.
 }
 
-// mustPayEnv starts the Paysafe API with card payments over a real SQLite store.
-func mustPayEnv(tb testing.TB) *payEnv {
+// mustPayEnv starts the Paysafe API with card payments over a real SQLite store; wrap, if
+// given, wraps the sandbox processor (to hold a call in flight).
+func mustPayEnv(tb testing.TB, wrap ...func(payments.Processor) payments.Processor) *payEnv {
 	tb.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
@@ -56,8 +57,12 @@ func mustPayEnv(tb testing.TB) *payEnv {
 	svc := vault.NewService(st, kr, bins, vault.Config{Now: clk.Now})
 	sandbox := payments.NewSandbox(map[string]*payments.Triggers{"paysafe": paysafe.SandboxTriggers()},
 		payments.SandboxConfig{DelayScale: 1, MaxDelay: 5 * time.Millisecond})
+	var proc payments.Processor = sandbox
+	for _, w := range wrap {
+		proc = w(proc)
+	}
 	ps := payments.NewService(st, svc, kr, payments.Config{
-		Processors: map[string]payments.Processor{payments.SandboxName: sandbox}, Now: clk.Now,
+		Processors: map[string]payments.Processor{payments.SandboxName: proc}, Now: clk.Now,
 	})
 	log, capture := logtest.New(tb)
 	e := &env{svc: svc, store: st, clock: clk, logs: capture, doc: MustOpenAPI(tb)}

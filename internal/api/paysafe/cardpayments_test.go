@@ -1,6 +1,7 @@
 package paysafe_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/payments"
 )
 
 // cardGolden is one example exchange of the reference's card-payment sections, in
@@ -510,6 +513,136 @@ func TestCardPaymentLists(t *testing.T) {
 	if none := e.must(t, 200, call{method: "GET", path: e.path("settlements?merchantRefNum=page")}); len(none.body["settlements"].([]any)) != 0 {
 		t.Errorf("no settlements = %s", none.raw)
 	}
+}
+
+// TestCardPaymentListFractionalDates: the list window is startDate ≤ txnTime < endDate
+// (spec §2.12) with txnTime in whole seconds, so fractional boundaries count exactly: an auth
+// at …47Z is before an endDate of …47.500Z and before a startDate of …47.500Z. Whole-second
+// boundaries behave as before, and a next link keeps the window.
+func TestCardPaymentListFractionalDates(t *testing.T) {
+	e := mustPayEnv(t)
+	at := e.clock.Now() // whole seconds
+	first := e.mustAuth(t, "frac", 100, false)
+	e.clock.Add(time.Second)
+	second := e.mustAuth(t, "frac", 101, false)
+	ms := func(d time.Duration) string { return url.QueryEscape(at.Add(d).Format("2006-01-02T15:04:05.000Z")) }
+	ids := func(r reply) []string {
+		var out []string
+		for _, x := range r.body["auths"].([]any) {
+			out = append(out, x.(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name  string
+		query string
+		want  []string
+	}{
+		{"ok/end-fraction-after", "endDate=" + ms(500*time.Millisecond), []string{first}},
+		{"ok/end-fraction-before", "endDate=" + ms(-500*time.Millisecond), nil},
+		{"ok/end-whole-equal", "endDate=" + ms(0), nil},
+		{"ok/end-whole-after", "endDate=" + ms(time.Second), []string{first}},
+		{"ok/start-fraction-after", "startDate=" + ms(500*time.Millisecond), []string{second}},
+		{"ok/start-fraction-before", "startDate=" + ms(-500*time.Millisecond), []string{second, first}},
+		{"ok/start-whole-equal", "startDate=" + ms(0), []string{second, first}},
+		{"ok/start-whole-after", "startDate=" + ms(time.Second), []string{second}},
+		{"ok/both-fraction", "startDate=" + ms(time.Millisecond) + "&endDate=" + ms(1001*time.Millisecond), []string{second}},
+		{"ok/same-second-fractions", "startDate=" + ms(100*time.Millisecond) + "&endDate=" + ms(900*time.Millisecond), nil},
+		{"ok/nanoseconds", "startDate=" + url.QueryEscape(at.Add(-time.Nanosecond).Format(time.RFC3339Nano)) +
+			"&endDate=" + url.QueryEscape(at.Add(time.Nanosecond).Format(time.RFC3339Nano)), []string{first}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=frac&" + tt.query)})
+			if d := cmp.Diff(tt.want, ids(r)); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
+	}
+	t.Run("ok/next-link-keeps-window", func(t *testing.T) {
+		e.clock.Add(time.Second)
+		e.mustAuth(t, "frac", 102, false) // at+2s, outside the window
+		r := e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=frac&limit=1&startDate=" + ms(-500*time.Millisecond) + "&endDate=" + ms(1500*time.Millisecond))})
+		if d := cmp.Diff([]string{second}, ids(r)); d != "" {
+			t.Fatalf("first page (-want +got)\n%s", d)
+		}
+		u, err := url.Parse(r.body["links"].([]any)[0].(map[string]any)["href"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := e.must(t, 200, call{method: "GET", path: u.RequestURI()})
+		if d := cmp.Diff([]string{first}, ids(n)); d != "" {
+			t.Errorf("next page (-want +got)\n%s", d)
+		}
+		if n.body["links"] != nil {
+			t.Errorf("a last page with a next link: %s", n.raw)
+		}
+	})
+}
+
+// heldProcessor holds every processor call until release is closed, as a slow processor
+// would; entered receives the id of each transaction whose call has started.
+type heldProcessor struct {
+	payments.Processor
+	entered chan string
+	release chan struct{}
+}
+
+func (h *heldProcessor) Process(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+	h.entered <- r.TransactionID
+	<-h.release
+	return h.Processor.Process(ctx, r)
+}
+
+// TestInFlightAuth shows the README's deliberate difference: an auth whose processor call has
+// not returned reads as RECEIVED through GET and lists (spec line 604 says RECEIVED is never
+// produced), and settling or voiding it meanwhile is 402/3203; once the call returns it is
+// COMPLETED under the same id and can be settled.
+func TestInFlightAuth(t *testing.T) {
+	held := &heldProcessor{entered: make(chan string, 1), release: make(chan struct{})}
+	e := mustPayEnv(t, func(p payments.Processor) payments.Processor { held.Processor = p; return held })
+	done := make(chan reply, 1)
+	go func() {
+		done <- e.do(t, call{method: "POST", path: e.path("auths"),
+			body: `{"merchantRefNum":"in-flight","amount":100,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`})
+	}()
+	id := <-held.entered
+	released := false
+	defer func() {
+		if !released {
+			close(held.release)
+			<-done
+		}
+	}()
+
+	l := e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=in-flight")})
+	items := l.body["auths"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["id"] != id || items[0].(map[string]any)["status"] != "RECEIVED" {
+		t.Errorf("list while in flight = %s", l.raw)
+	}
+	if g := e.must(t, 200, call{method: "GET", path: e.path("auths/" + id)}); g.str("status") != "RECEIVED" {
+		t.Errorf("GET while in flight = %s", g.raw)
+	}
+	for _, tt := range []struct{ name, path string }{
+		{"fail/settle-in-flight", "auths/" + id + "/settlements"},
+		{"fail/void-in-flight", "auths/" + id + "/voidauths"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(t, call{method: "POST", path: e.path(tt.path), body: `{"merchantRefNum":"in-flight-follow-up"}`})
+			if r.status != 402 || r.code() != "3203" {
+				t.Errorf("got %d %q, want 402 3203: %s", r.status, r.code(), r.raw)
+			}
+		})
+	}
+
+	close(held.release)
+	released = true
+	if r := <-done; r.status != 200 || r.str("id") != id || r.str("status") != "COMPLETED" {
+		t.Fatalf("auth after release = %d %s", r.status, r.raw)
+	}
+	if g := e.must(t, 200, call{method: "GET", path: e.path("auths/" + id)}); g.str("status") != "COMPLETED" {
+		t.Errorf("GET after completion = %s", g.raw)
+	}
+	e.must(t, 200, call{method: "POST", path: e.path("auths/" + id + "/settlements"), body: `{"merchantRefNum":"after"}`})
 }
 
 // TestCardPaymentIdempotency: a repeated POST with the same Idempotency-Key runs once and gets

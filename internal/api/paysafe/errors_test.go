@@ -311,3 +311,62 @@ func TestCardPaymentsErrorLink(t *testing.T) {
 		t.Errorf("card payments 404 = %s", r.raw)
 	}
 }
+
+// TestEmailLength: the 255-character limit belongs to the §3 email rule (spec §2.2, §3), so an
+// over-long email is "not a well-formed email address" on every field that takes one: the
+// profile's (create and PUT) and a bank token's profile.email.
+func TestEmailLength(t *testing.T) {
+	e := MustEnv(t)
+	pid := e.MustProfile(t, "email-put")
+	sut := e.creds.Paysafe
+	email := func(n int) string { // a well-formed address of n characters
+		return "john@" + strings.Repeat("d", n-len("john@.com")) + ".com"
+	}
+	routes := []struct {
+		name string
+		c    func(email string) call
+		ok   int
+	}{
+		{"profile-create", func(m string) call {
+			return call{method: "POST", path: "/customervault/v1/profiles", body: `{"merchantCustomerId":"` + m[len(m)-8:] + `","locale":"en_US","email":"` + m + `"}`}
+		}, 201},
+		{"profile-put", func(m string) call {
+			return call{method: "PUT", path: "/customervault/v1/profiles/" + pid, body: `{"merchantCustomerId":"email-put","locale":"en_US","email":"` + m + `"}`}
+		}, 200},
+		{"ach-token", func(m string) call {
+			return call{method: "POST", path: "/customervault/v1/achsingleusetokens", user: sut.SingleUseKeyID, pass: sut.SingleUseKeySecret,
+				body: `{"achBankAccount":{"accountHolderName":"X","accountNumber":"9876543210","routingNumber":"211589828","accountType":"CHECKING"},"profile":{"email":"` + m + `"}}`}
+		}, 200},
+	}
+	for _, rt := range routes {
+		for _, tt := range []struct {
+			name      string
+			email     string
+			fieldErrs []string
+		}{
+			{"ok/255", email(255), nil},
+			{"fail/256", email(256), []string{"email: not a well-formed email address"}},
+			{"fail/long-and-malformed", strings.Repeat("x", 300), []string{"email: not a well-formed email address"}},
+		} {
+			t.Run(rt.name+"/"+tt.name, func(t *testing.T) {
+				r := e.do(t, rt.c(tt.email))
+				if tt.fieldErrs == nil {
+					if r.status != rt.ok {
+						t.Fatalf("status %d, want %d: %s", r.status, rt.ok, r.raw)
+					}
+					return
+				}
+				if r.status != 400 || r.code() != "5068" {
+					t.Fatalf("got %d %q, want 400 5068: %s", r.status, r.code(), r.raw)
+				}
+				want := tt.fieldErrs
+				if rt.name == "ach-token" {
+					want = []string{"profile." + want[0]}
+				}
+				if d := cmp.Diff(want, r.fieldErrs()); d != "" {
+					t.Errorf("fieldErrors (-want +got)\n%s", d)
+				}
+			})
+		}
+	}
+}

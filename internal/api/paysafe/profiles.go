@@ -227,18 +227,24 @@ func (a *API) profileWithFields(r *http.Request, p *vault.Principal, prof *vault
 // handleProfileUpdate answers PUT /customervault/v1/profiles/{p}: it replaces the mutable
 // fields; card is ignored.
 func (a *API) handleProfileUpdate(w http.ResponseWriter, r *http.Request, p *vault.Principal) error {
-	o, err := readObject(r)
-	if err != nil {
+	id := r.PathValue("p")
+	// An unknown profile is a 404 whatever the body holds (malformed, or with field errors).
+	// The update itself locks the profile, so a valid request reads it once; a refused one
+	// looks it up before it answers.
+	profileErr := func(err error) error {
+		if perr := a.vault.CheckProfile(r.Context(), p, id); perr != nil {
+			return perr
+		}
 		return err
 	}
-	id := r.PathValue("p")
+	o, err := readObject(r)
+	if err != nil {
+		return profileErr(err)
+	}
 	var next vault.Profile
 	a.readProfile(o, &next)
 	if err := o.errs.err(); err != nil {
-		if _, gerr := a.vault.GetProfile(r.Context(), p, id); gerr != nil {
-			return gerr
-		}
-		return err
+		return profileErr(err)
 	}
 	out, err := a.vault.UpdateProfile(r.Context(), p, id, func(cur *vault.Profile) error {
 		cur.MerchantCustomerID, cur.Locale = next.MerchantCustomerID, next.Locale

@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/payvault/payvault/internal/bank"
 	"github.com/payvault/payvault/internal/card"
@@ -153,10 +154,14 @@ func (o obj) readCountry(name string) string {
 	return strings.ToUpper(s)
 }
 
-// readEmail reads an optional email address (§3).
+// readEmail reads an optional email address (§3): the 255-character limit is part of the
+// email rule, so an over-long address is "not a well-formed email address" too.
 func (o obj) readEmail(name string) string {
-	s := o.optString(name, 255)
-	if s != "" && !validEmail(s) {
+	s, st := o.str(name)
+	if st != present || strings.TrimSpace(s) == "" {
+		return ""
+	}
+	if utf8.RuneCountInString(s) > 255 || !validEmail(s) {
 		o.fail(name, "not a well-formed email address")
 	}
 	return s
