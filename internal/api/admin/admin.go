@@ -236,7 +236,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func decode(r *http.Request, v any) error {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
-		return err
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err // 413 too_large
+		}
+		// A body cut off before its Content-Length, or with a bad chunk, is not one JSON value.
+		return badRequest("bad_json", "The body could not be read in full.", "")
 	}
 	if strings.TrimSpace(string(b)) == "" {
 		b = []byte("{}")
