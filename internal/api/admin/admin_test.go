@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -321,6 +322,9 @@ func (k keyOps) RotateKey(ctx context.Context, keyset string) (uint32, error) {
 	return k.kr.Rotate(ctx, keyset)
 }
 func (k keyOps) RetireKey(ctx context.Context, keyset string, id uint32) error {
+	if counts, err := k.st.CountSealedByKey(ctx); err != nil || (keyset == "data" && counts[id] > 0) {
+		return fmt.Errorf("key %d still protects records (%v)", id, err)
+	}
 	return k.kr.Disable(ctx, keyset, id)
 }
 func (k keyOps) ListAudit(ctx context.Context, merchantID string, after int64, limit int) ([]vault.AuditRecord, error) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,11 +32,11 @@ var bodyRoutes = []struct{ method, path string }{
 	{"POST", "/admin/v1/mandates/0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee/status"},
 	{"POST", "/admin/v1/batch"},
 	{"POST", "/admin/v1/keys/rotate"},
-	{"POST", "/admin/v1/keys/1/retire"},
+	{"POST", "/admin/v1/keys/{kid}/retire"},
 }
 
 // MustMerchant creates a merchant through the core and returns a replacer of {mid}, {lid}
-// (its default location) and {uid} (its user).
+// (its default location), {uid} (its user) and {kid} (the primary data key).
 func MustMerchant(tb testing.TB, e *env) (*vault.MerchantCredentials, *strings.Replacer) {
 	tb.Helper()
 	c, err := e.svc.CreateMerchant(context.Background(), vault.NewMerchant{Name: "Shop"})
@@ -43,12 +44,15 @@ func MustMerchant(tb testing.TB, e *env) (*vault.MerchantCredentials, *strings.R
 		tb.Fatal(err)
 	}
 	e.logs.Forbid(c.Paysafe.APIKeySecret, c.Paysafe.SingleUseKeySecret, c.Fortis.UserAPIKey, c.Fortis.TicketHashKey)
-	return c, strings.NewReplacer("{mid}", c.MerchantID, "{lid}", c.Fortis.LocationID, "{uid}", c.Fortis.UserID)
+	return c, strings.NewReplacer("{mid}", c.MerchantID, "{lid}", c.Fortis.LocationID, "{uid}", c.Fortis.UserID,
+		"{kid}", strconv.FormatUint(uint64(e.kr.PrimaryKeyID()), 10))
 }
 
-// raw sends a request written by hand over TCP, closes the sending side and validates the
-// answer; body is what the request's body holds once decoded, for the validation.
-func (e *env) raw(tb testing.TB, method, path, head, wire, body string) reply {
+// raw sends a request written by hand over TCP and validates the answer; body is what the
+// request's body holds once decoded, for the validation. A wire cut short needs hangUp: the
+// sending side is closed, so the server sees the end of the body early. (The server then
+// also cancels the request's context, as for any client that hangs up.)
+func (e *env) raw(tb testing.TB, method, path, head, wire, body string, hangUp bool) reply {
 	tb.Helper()
 	u, _ := url.Parse(e.url)
 	conn, err := net.Dial("tcp", u.Host)
@@ -62,7 +66,9 @@ func (e *env) raw(tb testing.TB, method, path, head, wire, body string) reply {
 	if _, err := io.WriteString(conn, msg); err != nil {
 		tb.Fatal(err)
 	}
-	conn.(*net.TCPConn).CloseWrite()
+	if hangUp {
+		conn.(*net.TCPConn).CloseWrite()
+	}
 	req, _ := http.NewRequest(method, e.url+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+adminToken)
@@ -102,15 +108,16 @@ func TestBodyUnreadable(t *testing.T) {
 		path := rep.Replace(rt.path)
 		for _, tt := range []struct {
 			name, head, wire string
+			hangUp           bool
 		}{
-			{"fail/cut-off", "Content-Length: 100\r\n", `{"na`},
-			{"fail/cut-off-idempotent", "Content-Length: 100\r\nIdempotency-Key: cut-off-" + rt.method + rt.path + "\r\n", `{"na`},
-			{"fail/bad-chunk-length", "Transfer-Encoding: chunked\r\n", "zz\r\n{}\r\n0\r\n\r\n"},
-			{"fail/cut-off-chunk", "Transfer-Encoding: chunked\r\n", "10\r\n{\"na"},
+			{"fail/cut-off", "Content-Length: 100\r\n", `{"na`, true},
+			{"fail/cut-off-idempotent", "Content-Length: 100\r\nIdempotency-Key: cut-off-" + rt.method + rt.path + "\r\n", `{"na`, true},
+			{"fail/bad-chunk-length", "Transfer-Encoding: chunked\r\n", "zz\r\n{}\r\n0\r\n\r\n", false},
+			{"fail/cut-off-chunk", "Transfer-Encoding: chunked\r\n", "10\r\n{\"na", true},
 		} {
 			t.Run(tt.name+"/"+rt.method+rt.path, func(t *testing.T) {
 				before := watch.Snapshot(t)
-				r := e.raw(t, rt.method, path, tt.head, tt.wire, `{"na`)
+				r := e.raw(t, rt.method, path, tt.head, tt.wire, `{"na`, tt.hangUp)
 				if d := cmp.Diff(answer{400, "bad_json"}, answer{r.status, r.code()}); d != "" {
 					t.Errorf("(-want +got)\n%s\n%s", d, r.raw)
 				}
@@ -137,12 +144,144 @@ func TestBodyUnreadable(t *testing.T) {
 	}
 	t.Run("ok/chunked", func(t *testing.T) {
 		body := `{"name":"Chunked"}`
-		r := e.raw(t, "POST", "/admin/v1/merchants", "Transfer-Encoding: chunked\r\n", "5\r\n"+body[:5]+"\r\nd\r\n"+body[5:]+"\r\n0\r\n\r\n", body)
+		r := e.raw(t, "POST", "/admin/v1/merchants", "Transfer-Encoding: chunked\r\n", "5\r\n"+body[:5]+"\r\nd\r\n"+body[5:]+"\r\n0\r\n\r\n", body, false)
 		if d := cmp.Diff(answer{201, ""}, answer{r.status, r.code()}); d != "" {
 			t.Errorf("(-want +got)\n%s\n%s", d, r.raw)
 		}
 	})
 	if s := e.logs.String(); strings.Contains(s, "internal error") {
 		t.Errorf("an unreadable body was logged as an internal error:\n%s", s)
+	}
+}
+
+// errAnswer is the part of an answer the body tests compare.
+type errAnswer struct {
+	Status      int
+	Code, Field string
+}
+
+func (r reply) answer() errAnswer {
+	e, _ := r.body["error"].(map[string]any)
+	f, _ := e["field"].(string)
+	return errAnswer{r.status, r.code(), f}
+}
+
+// TestBodyShape: a body must be one JSON object. Where a body is required (every route but
+// the batch and key routes) an empty one is 400 bad_json; another JSON value than an object is
+// 400 invalid; a required field (openapi.yaml) absent, null, or named in another case is 400
+// invalid on that field; none changes anything.
+func TestBodyShape(t *testing.T) {
+	e := MustEnv(t)
+	_, rep := MustMerchant(t, e)
+	watch := storetest.MustWatch(t, e.store.DB())
+	optional := map[string]bool{"/admin/v1/batch": true, "/admin/v1/keys/rotate": true, "/admin/v1/keys/{kid}/retire": true}
+	required := map[string]string{
+		"/admin/v1/merchants":                                            "name",
+		"/admin/v1/merchants/{mid}/allowed-origins":                      "allowed_origins",
+		"/admin/v1/merchants/{mid}/locations":                            "name",
+		"/admin/v1/merchants/{mid}/locations/{lid}/allowed-origins":      "allowed_origins",
+		"/admin/v1/merchants/{mid}/users":                                "username",
+		"/admin/v1/merchants/{mid}/product-transactions":                 "payment_method",
+		"/admin/v1/mandates/0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee/status": "status",
+	}
+	// A value of the right type for each required field, to name it in another case.
+	good := map[string]string{"name": `"x"`, "allowed_origins": `[]`, "username": `"x"`, "payment_method": `"cc"`, "status": `"ACTIVE"`}
+	for _, rt := range bodyRoutes {
+		type bodyCase struct {
+			name, body string
+			want       errAnswer
+		}
+		cases := []bodyCase{
+			{"fail/null", `null`, errAnswer{400, "invalid", ""}},
+			{"fail/array", `[]`, errAnswer{400, "invalid", ""}},
+			{"fail/number", `1`, errAnswer{400, "invalid", ""}},
+			{"fail/string", `"x"`, errAnswer{400, "invalid", ""}},
+			{"fail/trailing-brace", `{} }`, errAnswer{400, "bad_json", ""}},
+			{"fail/trailing-value", `{} 1`, errAnswer{400, "bad_json", ""}},
+		}
+		if !optional[rt.path] {
+			cases = append(cases, bodyCase{"fail/empty", ``, errAnswer{400, "bad_json", ""}},
+				bodyCase{"fail/blank", " \r\n\t", errAnswer{400, "bad_json", ""}})
+		}
+		if f := required[rt.path]; f != "" {
+			cases = append(cases,
+				bodyCase{"fail/missing-" + f, `{}`, errAnswer{400, "invalid", f}},
+				bodyCase{"fail/null-" + f, `{"` + f + `":null}`, errAnswer{400, "invalid", f}},
+				bodyCase{"fail/upper-case-" + f, `{"` + strings.ToUpper(f) + `":` + good[f] + `}`, errAnswer{400, "invalid", strings.ToUpper(f)}},
+				bodyCase{"fail/null-after-" + f, `{"` + f + `":` + good[f] + `,"` + strings.ToUpper(f) + `":null}`, errAnswer{400, "invalid", strings.ToUpper(f)}},
+			)
+		}
+		for _, tt := range cases {
+			t.Run(tt.name+"/"+rt.method+rt.path, func(t *testing.T) {
+				before := watch.Snapshot(t)
+				r := e.do(t, rt.method, rep.Replace(rt.path), tt.body, "")
+				if d := cmp.Diff(tt.want, r.answer()); d != "" {
+					t.Errorf("(-want +got)\n%s\n%s", d, r.raw)
+				}
+				if ch := before.Changed(watch.Snapshot(t)); len(ch) > 0 {
+					t.Errorf("changed %v", ch)
+				}
+			})
+		}
+	}
+}
+
+// TestBodyOptional: the batch and key routes take an empty body as {} (every merchant, the
+// data keyset).
+func TestBodyOptional(t *testing.T) {
+	e := MustEnv(t)
+	_, rep := MustMerchant(t, e)
+	for _, tt := range []struct {
+		name, path string
+		want       errAnswer
+	}{
+		{"ok/batch", "/admin/v1/batch", errAnswer{Status: 200}},
+		// The primary data key cannot be retired: the empty body named the data keyset.
+		{"ok/retire", "/admin/v1/keys/{kid}/retire", errAnswer{409, "conflict", ""}},
+		{"ok/rotate", "/admin/v1/keys/rotate", errAnswer{Status: 200}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(t, "POST", rep.Replace(tt.path), "", "")
+			if d := cmp.Diff(tt.want, r.answer()); d != "" {
+				t.Errorf("(-want +got)\n%s\n%s", d, r.raw)
+			}
+			if tt.name == "ok/rotate" && r.str("keyset") != "data" {
+				t.Errorf("rotated %s", r.raw)
+			}
+		})
+	}
+}
+
+// TestOriginsRequired: an allowed-origins PUT without a list of origins is refused and leaves
+// the origins as they were; an explicit empty list removes them.
+func TestOriginsRequired(t *testing.T) {
+	e := MustEnv(t)
+	_, rep := MustMerchant(t, e)
+	for _, rec := range []struct{ name, path string }{{"merchant", "/admin/v1/merchants/{mid}"}, {"location", "/admin/v1/merchants/{mid}/locations/{lid}"}} {
+		path := rep.Replace(rec.path)
+		e.must(t, 200, "PUT", path+"/allowed-origins", `{"allowed_origins":["https://shop.example"]}`)
+		origins := func(t *testing.T) any { return e.must(t, 200, "GET", path, "").body["allowed_origins"] }
+		for _, tt := range []struct {
+			name, body string
+			want       errAnswer
+			origins    []any
+		}{
+			{"fail/empty", ``, errAnswer{400, "bad_json", ""}, []any{"https://shop.example"}},
+			{"fail/null", `null`, errAnswer{400, "invalid", ""}, []any{"https://shop.example"}},
+			{"fail/no-field", `{}`, errAnswer{400, "invalid", "allowed_origins"}, []any{"https://shop.example"}},
+			{"fail/null-field", `{"allowed_origins":null}`, errAnswer{400, "invalid", "allowed_origins"}, []any{"https://shop.example"}},
+			{"fail/null-in-other-case", `{"allowed_origins":["https://pos.example"],"Allowed_Origins":null}`, errAnswer{400, "invalid", "Allowed_Origins"}, []any{"https://shop.example"}},
+			{"ok/empty-list", `{"allowed_origins":[]}`, errAnswer{Status: 200}, []any{}},
+		} {
+			t.Run(tt.name+"/"+rec.name, func(t *testing.T) {
+				r := e.do(t, "PUT", path+"/allowed-origins", tt.body, "")
+				if d := cmp.Diff(tt.want, r.answer()); d != "" {
+					t.Errorf("(-want +got)\n%s\n%s", d, r.raw)
+				}
+				if d := cmp.Diff(tt.origins, origins(t)); d != "" {
+					t.Errorf("origins (-want +got)\n%s", d)
+				}
+			})
+		}
 	}
 }

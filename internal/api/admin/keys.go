@@ -114,7 +114,7 @@ func decodeKeyset(r *http.Request) (string, error) {
 	var in struct {
 		Keyset string `json:"keyset"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decodeOptional(r, &in); err != nil {
 		return "", err
 	}
 	switch in.Keyset {

@@ -146,7 +146,7 @@ func (a *API) handleMerchantCreate(w http.ResponseWriter, r *http.Request) error
 		Live          bool   `json:"live"`
 		AccountNumber string `json:"account_number"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decode(r, &in, "name"); err != nil {
 		return err
 	}
 	creds, err := a.vault.CreateMerchant(r.Context(), vault.NewMerchant{Name: in.Name, Live: in.Live, AccountNumber: in.AccountNumber})
@@ -191,7 +191,7 @@ type originsBody struct {
 // the browser origins allowed on the merchant's token endpoints and hosted fields.
 func (a *API) handleMerchantOrigins(w http.ResponseWriter, r *http.Request) error {
 	var in originsBody
-	if err := decode(r, &in); err != nil {
+	if err := decode(r, &in, "allowed_origins"); err != nil {
 		return err
 	}
 	out, err := a.vault.SetAllowedOrigins(r.Context(), r.PathValue("mid"), "", in.AllowedOrigins)
@@ -205,7 +205,7 @@ func (a *API) handleMerchantOrigins(w http.ResponseWriter, r *http.Request) erro
 // handleLocationOrigins answers PUT /admin/v1/merchants/{mid}/locations/{lid}/allowed-origins.
 func (a *API) handleLocationOrigins(w http.ResponseWriter, r *http.Request) error {
 	var in originsBody
-	if err := decode(r, &in); err != nil {
+	if err := decode(r, &in, "allowed_origins"); err != nil {
 		return err
 	}
 	out, err := a.vault.SetAllowedOrigins(r.Context(), r.PathValue("mid"), r.PathValue("lid"), in.AllowedOrigins)
@@ -228,7 +228,7 @@ func (a *API) handleLocationCreate(w http.ResponseWriter, r *http.Request) error
 		ParentID      string `json:"parent_id"`
 		TZ            string `json:"tz"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decode(r, &in, "name"); err != nil {
 		return err
 	}
 	if _, err := a.merchant(r.Context(), r); err != nil {
@@ -287,7 +287,7 @@ func (a *API) handleUserCreate(w http.ResponseWriter, r *http.Request) error {
 		UserAPIKey        string   `json:"user_api_key"`
 		TZ                string   `json:"tz"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decode(r, &in, "username"); err != nil {
 		return err
 	}
 	m, err := a.merchant(r.Context(), r)
@@ -385,7 +385,7 @@ func (a *API) handleProductTransactionCreate(w http.ResponseWriter, r *http.Requ
 		VTRequireStreet bool   `json:"vt_require_street"`
 		MakeDefault     bool   `json:"make_default"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decode(r, &in, "payment_method"); err != nil {
 		return err
 	}
 	m, err := a.merchant(r.Context(), r)
@@ -442,7 +442,7 @@ func (a *API) handleMandateStatus(w http.ResponseWriter, r *http.Request) error 
 		Reason     string `json:"reason"`
 		ReasonCode string `json:"reason_code"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decode(r, &in, "status"); err != nil {
 		return err
 	}
 	if in.Status == "" {
