@@ -105,11 +105,15 @@ func (r reply) code() string {
 	return s
 }
 
-// do sends one request with the admin token (unless token is "-") and validates the exchange.
-func (e *env) do(tb testing.TB, method, path, body, token string) reply {
+// do sends one request with the admin token (unless token is "-") and header's name, value
+// pairs, and validates the exchange.
+func (e *env) do(tb testing.TB, method, path, body, token string, header ...string) reply {
 	tb.Helper()
 	req, _ := http.NewRequest(method, e.url+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	if token == "" {
 		token = adminToken
 	}
