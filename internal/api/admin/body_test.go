@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -227,10 +229,14 @@ func TestBodyShape(t *testing.T) {
 }
 
 // TestBodyOptional: the batch and key routes take an empty body as {} (every merchant, the
-// data keyset).
+// data keyset); a key to retire that the keyset does not hold is 404.
 func TestBodyOptional(t *testing.T) {
 	e := MustEnv(t)
 	_, rep := MustMerchant(t, e)
+	unknown := uint32(1)
+	for slices.ContainsFunc(e.kr.Status().Keys, func(k keys.KeyInfo) bool { return k.ID == unknown }) {
+		unknown++
+	}
 	for _, tt := range []struct {
 		name, path string
 		want       errAnswer
@@ -239,9 +245,11 @@ func TestBodyOptional(t *testing.T) {
 		// The primary data key cannot be retired: the empty body named the data keyset.
 		{"ok/retire", "/admin/v1/keys/{kid}/retire", errAnswer{409, "conflict", ""}},
 		{"ok/rotate", "/admin/v1/keys/rotate", errAnswer{Status: 200}},
+		{"fail/retire-unknown-key", "/admin/v1/keys/{unknown}/retire", errAnswer{404, "not_found", ""}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := e.do(t, "POST", rep.Replace(tt.path), "", "")
+			path := strings.ReplaceAll(rep.Replace(tt.path), "{unknown}", strconv.FormatUint(uint64(unknown), 10))
+			r := e.do(t, "POST", path, "", "")
 			if d := cmp.Diff(tt.want, r.answer()); d != "" {
 				t.Errorf("(-want +got)\n%s\n%s", d, r.raw)
 			}
