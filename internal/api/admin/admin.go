@@ -8,13 +8,17 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -231,40 +235,92 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
-// decode reads a strict JSON body into v: unknown fields and trailing data are refused.
-// An empty body decodes as {}.
-func decode(r *http.Request, v any) error {
+// decode reads a strict JSON object body into v, a pointer to a struct whose json tags name
+// every field the body may hold. A body cut off, empty, not JSON or followed by more data is
+// 400 bad_json; another JSON value than an object (null, [], 1, "x"), an unknown field (names
+// match exactly, not ignoring case), a wrong type, a NUL in a string, or a required field
+// absent or null is 400 invalid.
+func decode(r *http.Request, v any, required ...string) error {
+	return decodeBody(r, v, false, required)
+}
+
+// decodeOptional is decode for a route whose body may be left out: an empty body is {}.
+func decodeOptional(r *http.Request, v any) error {
+	return decodeBody(r, v, true, nil)
+}
+
+func decodeBody(r *http.Request, v any, optional bool, required []string) error {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
-		return err
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err // 413 too_large
+		}
+		// A body cut off before its Content-Length, or with a bad chunk, is not one JSON value.
+		return badRequest("bad_json", "The body could not be read in full.", "")
 	}
-	if strings.TrimSpace(string(b)) == "" {
+	if len(bytes.Trim(b, " \t\r\n")) == 0 {
+		if !optional {
+			return badRequest("bad_json", "The body is empty; it must be a JSON object.", "")
+		}
 		b = []byte("{}")
 	}
 	if !utf8.Valid(b) {
 		// JSON text is UTF-8 (RFC 8259); the decoder would silently replace bad bytes.
 		return badRequest("bad_json", "The body is not valid UTF-8.", "")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	// One JSON value and nothing after it. Numbers stay text here: one too large for its
+	// field is that field's wrong type, below.
+	var all any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&all); err != nil {
+		return badRequest("bad_json", "The body is not valid JSON.", "")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("bad_json", "The body has data after the JSON value.", "")
+	}
+	obj, ok := all.(map[string]any)
+	if !ok {
+		return badRequest("invalid", "The body must be a JSON object.", "")
+	}
+	if holdsNUL(all) {
+		return badRequest("invalid", "A string holds a NUL character.", "")
+	}
+	// encoding/json matches names ignoring case, so {"allowed_origins":[…],"Allowed_Origins":null}
+	// would pass the required check below and still clear the field: names must match exactly.
+	known := jsonNames(v)
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		if !known[k] {
+			return badRequest("invalid", "Unknown field.", k)
+		}
+	}
+	dec = json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) {
 			return badRequest("invalid", "The field has the wrong type.", ute.Field)
 		}
-		if strings.HasPrefix(err.Error(), "json: unknown field ") {
-			return badRequest("invalid", "Unknown field.", strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
+		return badRequest("invalid", "The body does not fit the request.", "")
+	}
+	for _, f := range required {
+		if obj[f] == nil {
+			return badRequest("invalid", f+" is required.", f)
 		}
-		return badRequest("bad_json", "The body is not valid JSON.", "")
-	}
-	if dec.More() {
-		return badRequest("bad_json", "The body has data after the JSON value.", "")
-	}
-	var all any
-	if json.Unmarshal(b, &all) == nil && holdsNUL(all) {
-		return badRequest("invalid", "A string holds a NUL character.", "")
 	}
 	return nil
+}
+
+// jsonNames returns the json names of the fields of the struct v points to.
+func jsonNames(v any) map[string]bool {
+	t := reflect.TypeOf(v).Elem()
+	names := make(map[string]bool, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names[name] = true
+	}
+	return names
 }
 
 // holdsNUL reports whether any string (or key) in a decoded JSON value holds a NUL, which no

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,8 +20,10 @@ import (
 	"github.com/payvault/payvault/internal/api/admin"
 	"github.com/payvault/payvault/internal/api/httpx"
 	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/logtest"
+	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -33,6 +36,7 @@ type env struct {
 	url    string
 	h      http.Handler // h is the served handler, for in-process calls (fuzzing).
 	store  *sqlstore.Store
+	kr     *keys.Keyring
 	svc    *vault.Service
 	logs   *logtest.Capture
 	router routers.Router
@@ -53,6 +57,7 @@ func MustEnv(tb testing.TB, opts ...func(*admin.Config)) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	st.SetAuditMAC(kr)
 	bins, _ := card.LoadBINs()
 	svc := vault.NewService(st, kr, bins, vault.Config{})
 	log, capture := logtest.New(tb)
@@ -69,15 +74,20 @@ func MustEnv(tb testing.TB, opts ...func(*admin.Config)) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg := admin.Config{Vault: svc, Logger: log, CheckToken: func(_ context.Context, t string) bool { return t == adminToken }}
+	// As in app.Main: POSTs run under the Idempotency-Key discipline, and the batch and key
+	// routes are served.
+	cfg := admin.Config{Vault: svc, Logger: log, CheckToken: func(_ context.Context, t string) bool { return t == adminToken },
+		Idempotency: idempotency.New(st, kr, idempotency.Config{})}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	api := admin.New(cfg)
+	api.BatchRoutes(payments.NewService(st, svc, kr, payments.Config{}))
+	api.KeyRoutes(keyOps{st: st, kr: kr})
 	h := httpx.Wrap(api, httpx.Options{Logger: log})
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)
-	return &env{url: srv.URL, h: h, store: st, svc: svc, logs: capture, router: router}
+	return &env{url: srv.URL, h: h, store: st, kr: kr, svc: svc, logs: capture, router: router}
 }
 
 type reply struct {
@@ -95,11 +105,15 @@ func (r reply) code() string {
 	return s
 }
 
-// do sends one request with the admin token (unless token is "-") and validates the exchange.
-func (e *env) do(tb testing.TB, method, path, body, token string) reply {
+// do sends one request with the admin token (unless token is "-") and header's name, value
+// pairs, and validates the exchange.
+func (e *env) do(tb testing.TB, method, path, body, token string, header ...string) reply {
 	tb.Helper()
 	req, _ := http.NewRequest(method, e.url+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	if token == "" {
 		token = adminToken
 	}
@@ -110,6 +124,14 @@ func (e *env) do(tb testing.TB, method, path, body, token string) reply {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return e.check(tb, req, body, resp)
+}
+
+// check reads an answer to req, whose body was body, and validates the exchange against
+// openapi.yaml.
+func (e *env) check(tb testing.TB, req *http.Request, body string, resp *http.Response) reply {
+	tb.Helper()
+	method, path := req.Method, req.URL.Path
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	r := reply{status: resp.StatusCode, header: resp.Header, raw: raw}
@@ -288,4 +310,30 @@ func TestAdminErrors(t *testing.T) {
 	if r := e.do(t, "GET", "/admin/v1/openapi.yaml", "", "-"); r.status != 200 || !bytes.HasPrefix(r.raw, []byte("openapi: 3")) {
 		t.Errorf("openapi.yaml = %d", r.status)
 	}
+}
+
+// keyOps serves the key routes over the test's keyring and store, as app.Main does.
+type keyOps struct {
+	st *sqlstore.Store
+	kr *keys.Keyring
+}
+
+func (k keyOps) KeyStatus(ctx context.Context) (any, error) { return k.kr.Status(), nil }
+func (k keyOps) RekeyStatus(ctx context.Context) (any, error) {
+	return k.st.CountSealedByKey(ctx)
+}
+func (k keyOps) RotateKey(ctx context.Context, keyset string) (uint32, error) {
+	return k.kr.Rotate(ctx, keyset)
+}
+func (k keyOps) RetireKey(ctx context.Context, keyset string, id uint32) error {
+	if counts, err := k.st.CountSealedByKey(ctx); err != nil || (keyset == "data" && counts[id] > 0) {
+		return fmt.Errorf("key %d still protects records (%v)", id, err)
+	}
+	return k.kr.Disable(ctx, keyset, id)
+}
+func (k keyOps) ListAudit(ctx context.Context, merchantID string, after int64, limit int) ([]vault.AuditRecord, error) {
+	return k.st.ListAudit(ctx, merchantID, after, limit)
+}
+func (k keyOps) VerifyAudit(ctx context.Context) ([]vault.AuditProblem, error) {
+	return k.st.VerifyAudit(ctx, k.kr)
 }

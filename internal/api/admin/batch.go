@@ -27,7 +27,7 @@ type batchJSON struct {
 // merchant, or of all) becomes COMPLETED now, as the daily batch would do later.
 func (a *API) handleBatch(w http.ResponseWriter, r *http.Request, ps *payments.Service) error {
 	var in batchRequest
-	if err := decode(r, &in); err != nil {
+	if err := decodeOptional(r, &in); err != nil {
 		return err
 	}
 	if in.MerchantID != "" {

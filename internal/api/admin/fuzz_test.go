@@ -12,10 +12,11 @@ import (
 	"github.com/payvault/payvault/internal/vault"
 )
 
-// adminCodes are the README's error codes and their statuses.
+// adminCodes are the README's error codes and their statuses (TestErrorCodes).
 var adminCodes = map[string]int{
 	"bad_json": 400, "invalid": 400, "unauthorized": 401, "not_found": 404, "method_not_allowed": 405,
-	"conflict": 409, "idempotency_conflict": 409, "too_large": 413,
+	"conflict": 409, "idempotency_conflict": 409, "too_large": 413, "rate_limited": 429, "internal": 500,
+	"unavailable": 503,
 }
 
 // FuzzAdminBody sends arbitrary bodies to every admin route that takes one, in process over a

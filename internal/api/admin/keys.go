@@ -2,9 +2,11 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 
+	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -17,7 +19,8 @@ type KeyOps interface {
 	RekeyStatus(ctx context.Context) (any, error)
 	// RotateKey adds a key to a keyset ("data" or "mac") and makes it primary.
 	RotateKey(ctx context.Context, keyset string) (uint32, error)
-	// RetireKey disables a key once no record uses it.
+	// RetireKey disables a key once no record uses it; an unknown key's error wraps
+	// keys.ErrUnknownKey.
 	RetireKey(ctx context.Context, keyset string, id uint32) error
 	// ListAudit returns a merchant's audit records after seq.
 	ListAudit(ctx context.Context, merchantID string, afterSeq int64, limit int) ([]vault.AuditRecord, error)
@@ -61,6 +64,9 @@ func (a *API) KeyRoutes(ops KeyOps) {
 			return &apiError{status: http.StatusNotFound, code: "not_found", message: "No such key."}
 		}
 		if err := ops.RetireKey(r.Context(), keyset, uint32(id)); err != nil {
+			if errors.Is(err, keys.ErrUnknownKey) {
+				return &apiError{status: http.StatusNotFound, code: "not_found", message: "No such key."}
+			}
 			return &apiError{status: http.StatusConflict, code: "conflict", message: err.Error()}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"keyset": keyset, "key_id": id, "status": "disabled"})
@@ -114,7 +120,7 @@ func decodeKeyset(r *http.Request) (string, error) {
 	var in struct {
 		Keyset string `json:"keyset"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decodeOptional(r, &in); err != nil {
 		return "", err
 	}
 	switch in.Keyset {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"time"
+	_ "time/tzdata" // time zones are checked against the IANA database linked in, not the host's
 
 	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/vault"
@@ -130,6 +131,19 @@ func orEmpty(s []string) []string {
 	return s
 }
 
+// checkTZ refuses a time zone that is not an IANA name, such as America/New_York or UTC
+// ("Local" is the server's own, not a zone). Empty is the default. The Fortis API computes a
+// user's date keywords in the zone.
+func checkTZ(tz string) error {
+	if tz == "" {
+		return nil
+	}
+	if _, err := time.LoadLocation(tz); err != nil || tz == "Local" {
+		return vault.E(vault.Invalid, vault.Field("tz"), vault.ErrFormat)
+	}
+	return nil
+}
+
 // merchant returns the path's merchant, 404 when unknown.
 func (a *API) merchant(ctx context.Context, r *http.Request) (*vault.Merchant, error) {
 	return a.vault.Store().GetMerchant(ctx, r.PathValue("mid"))
@@ -146,7 +160,7 @@ func (a *API) handleMerchantCreate(w http.ResponseWriter, r *http.Request) error
 		Live          bool   `json:"live"`
 		AccountNumber string `json:"account_number"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decode(r, &in, "name"); err != nil {
 		return err
 	}
 	creds, err := a.vault.CreateMerchant(r.Context(), vault.NewMerchant{Name: in.Name, Live: in.Live, AccountNumber: in.AccountNumber})
@@ -191,7 +205,7 @@ type originsBody struct {
 // the browser origins allowed on the merchant's token endpoints and hosted fields.
 func (a *API) handleMerchantOrigins(w http.ResponseWriter, r *http.Request) error {
 	var in originsBody
-	if err := decode(r, &in); err != nil {
+	if err := decode(r, &in, "allowed_origins"); err != nil {
 		return err
 	}
 	out, err := a.vault.SetAllowedOrigins(r.Context(), r.PathValue("mid"), "", in.AllowedOrigins)
@@ -205,7 +219,7 @@ func (a *API) handleMerchantOrigins(w http.ResponseWriter, r *http.Request) erro
 // handleLocationOrigins answers PUT /admin/v1/merchants/{mid}/locations/{lid}/allowed-origins.
 func (a *API) handleLocationOrigins(w http.ResponseWriter, r *http.Request) error {
 	var in originsBody
-	if err := decode(r, &in); err != nil {
+	if err := decode(r, &in, "allowed_origins"); err != nil {
 		return err
 	}
 	out, err := a.vault.SetAllowedOrigins(r.Context(), r.PathValue("mid"), r.PathValue("lid"), in.AllowedOrigins)
@@ -216,8 +230,9 @@ func (a *API) handleLocationOrigins(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-// handleLocationCreate answers POST /admin/v1/merchants/{mid}/locations. The answer carries
-// the location's ticket hash key, shown only now.
+// handleLocationCreate answers POST /admin/v1/merchants/{mid}/locations. A parent_id must be
+// another location of the merchant and a tz an IANA time zone. The answer carries the
+// location's ticket hash key, shown only now.
 func (a *API) handleLocationCreate(w http.ResponseWriter, r *http.Request) error {
 	idempotency.NoStore(r.Context()) // the answer carries secrets
 	var in struct {
@@ -228,10 +243,21 @@ func (a *API) handleLocationCreate(w http.ResponseWriter, r *http.Request) error
 		ParentID      string `json:"parent_id"`
 		TZ            string `json:"tz"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decode(r, &in, "name"); err != nil {
 		return err
 	}
 	if _, err := a.merchant(r.Context(), r); err != nil {
+		return err
+	}
+	if in.ParentID != "" {
+		if _, err := a.vault.Store().GetLocation(r.Context(), r.PathValue("mid"), in.ParentID); err != nil {
+			if vault.KindOf(err) == vault.NotFound {
+				return vault.E(vault.Invalid, vault.Field("parent_id"), vault.ErrUnusable, vault.ID(in.ParentID))
+			}
+			return err
+		}
+	}
+	if err := checkTZ(in.TZ); err != nil {
 		return err
 	}
 	lc, err := a.vault.CreateLocation(r.Context(), r.PathValue("mid"), vault.NewLocation{Name: in.Name, AccountNumber: in.AccountNumber,
@@ -273,8 +299,8 @@ func (a *API) handleLocationGet(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleUserCreate answers POST /admin/v1/merchants/{mid}/users. The answer carries the user's
-// api key, shown only now.
+// handleUserCreate answers POST /admin/v1/merchants/{mid}/users. A tz must be an IANA time
+// zone. The answer carries the user's api key, shown only now.
 func (a *API) handleUserCreate(w http.ResponseWriter, r *http.Request) error {
 	idempotency.NoStore(r.Context()) // the answer carries secrets
 	var in struct {
@@ -287,11 +313,14 @@ func (a *API) handleUserCreate(w http.ResponseWriter, r *http.Request) error {
 		UserAPIKey        string   `json:"user_api_key"`
 		TZ                string   `json:"tz"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decode(r, &in, "username"); err != nil {
 		return err
 	}
 	m, err := a.merchant(r.Context(), r)
 	if err != nil {
+		return err
+	}
+	if err := checkTZ(in.TZ); err != nil {
 		return err
 	}
 	if in.PrimaryLocationID == "" {
@@ -385,7 +414,7 @@ func (a *API) handleProductTransactionCreate(w http.ResponseWriter, r *http.Requ
 		VTRequireStreet bool   `json:"vt_require_street"`
 		MakeDefault     bool   `json:"make_default"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decode(r, &in, "payment_method"); err != nil {
 		return err
 	}
 	m, err := a.merchant(r.Context(), r)
@@ -442,7 +471,7 @@ func (a *API) handleMandateStatus(w http.ResponseWriter, r *http.Request) error 
 		Reason     string `json:"reason"`
 		ReasonCode string `json:"reason_code"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decode(r, &in, "status"); err != nil {
 		return err
 	}
 	if in.Status == "" {
