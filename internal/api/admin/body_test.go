@@ -22,7 +22,7 @@ import (
 )
 
 // bodyRoutes are the admin routes that read a body, with {mid}, {lid} and {uid} standing for a
-// merchant's ids.
+// merchant's ids. The first eight change merchants' records (FuzzAdminBody fuzzes those).
 var bodyRoutes = []struct{ method, path string }{
 	{"POST", "/admin/v1/merchants"},
 	{"PUT", "/admin/v1/merchants/{mid}/allowed-origins"},

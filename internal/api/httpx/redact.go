@@ -40,18 +40,25 @@ func RedactDigits(s string) string {
 
 // hasLongDigitRun is a quick test: does s hold a run of minRedactDigits digits at all?
 func hasLongDigitRun(s string) bool {
+	found := false
+	longRuns(s, func(int, int) bool { found = true; return false })
+	return found
+}
+
+// longRuns calls fn with the bounds of each run of s that holds minRedactDigits digits or
+// more, in order, until fn returns false.
+func longRuns(s string, fn func(start, end int) bool) {
 	for i := 0; i < len(s); {
 		if !isDigit(s[i]) {
 			i++
 			continue
 		}
 		end, digits := digitRun(s, i)
-		if digits >= minRedactDigits {
-			return true
+		if digits >= minRedactDigits && !fn(i, end) {
+			return
 		}
 		i = end
 	}
-	return false
 }
 
 // digitRun returns the end of the run that starts with the digit at s[i], and how many digits
@@ -76,30 +83,23 @@ func digitRun(s string, i int) (end, digits int) {
 	return end, digits
 }
 
-// redactRuns masks the long runs of s, which holds no UUID.
+// redactRuns masks the long runs of s, which holds no UUID, but for their last four digits.
 func redactRuns(s string) string {
 	b := []byte(s)
-	for i := 0; i < len(b); {
-		if !isDigit(b[i]) {
-			i++
-			continue
-		}
-		end, digits := digitRun(s, i)
-		if digits >= minRedactDigits {
-			keep := 4
-			for k := end - 1; k >= i; k-- {
-				if !isDigit(b[k]) {
-					continue
-				}
-				if keep > 0 {
-					keep--
-					continue
-				}
-				b[k] = '*'
+	longRuns(s, func(start, end int) bool {
+		keep := 4
+		for k := end - 1; k >= start; k-- {
+			if !isDigit(b[k]) {
+				continue
 			}
+			if keep > 0 {
+				keep--
+				continue
+			}
+			b[k] = '*'
 		}
-		i = end
-	}
+		return true
+	})
 	return string(b)
 }
 
