@@ -3,6 +3,7 @@ package fortis_test
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,6 +169,45 @@ func TestListFilters(t *testing.T) {
 		want := `"sort":{"attributes":{"exp_date":"desc","title":"asc"}}}}`
 		if body[len(body)-len(want):] != want {
 			t.Errorf("sort attributes: %s", body[len(body)-len(want)-20:])
+		}
+	})
+}
+
+// TestListContainsUnicode checks that free-text filters match case-insensitively whatever the
+// letters (§1.6 "Free-text columns match case-insensitively anywhere in the value"), on both
+// engines: a vault title and a contact's last name with É, Ó and ß.
+func TestListContainsUnicode(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"ÉCOLE Straße"`)
+		s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"Ecole"`)
+		s.mustContact(t, `"last_name":"Ólafsson"`)
+		s.mustContact(t, `"last_name":"Olafsdottir"`)
+		tests := []struct {
+			name, query string
+			want        []string
+		}{
+			{"ok/title-upper", "?title=%C3%89COLE", []string{"ÉCOLE Straße"}},
+			{"ok/title-lower", "?title=%C3%A9cole", []string{"ÉCOLE Straße"}},
+			{"ok/title-mixed", "?title=%C3%A9CoLe", []string{"ÉCOLE Straße"}},
+			{"ok/title-sharp-s", "?title=STRA%C3%9FE", []string{"ÉCOLE Straße"}},
+			{"ok/title-ascii", "?title=COLE&sort=title", []string{"Ecole", "ÉCOLE Straße"}},
+			{"ok/last-name-upper", "?last_name=%C3%93LAF", []string{"Ólafsson"}},
+			{"ok/last-name-lower", "?last_name=%C3%B3laf", []string{"Ólafsson"}},
+			{"ok/last-name-mixed", "?last_name=%C3%93laf", []string{"Ólafsson"}},
+			{"ok/last-name-ascii", "?last_name=OLAF", []string{"Olafsdottir"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				if strings.HasPrefix(tt.query, "?title=") {
+					diff(t, tt.want, titles(t, must(t, s.get(t, "/v2/accountvaults"+tt.query), 200)))
+					return
+				}
+				var got []string
+				for _, c := range must(t, s.get(t, "/v2/contacts"+tt.query), 200).json(t)["contacts"].([]any) {
+					got = append(got, c.(map[string]any)["last_name"].(string))
+				}
+				diff(t, tt.want, got)
+			})
 		}
 	})
 }
