@@ -81,6 +81,9 @@ func TestListPaging(t *testing.T) {
 		{"ok/capped", "?page_size=9999", 7, 5000, 0, nil, []string{"self"}},
 		{"ok/last-page", "?page=3&page_size=3&sort=created_ts", 1, 3, 2, []string{"v7"}, []string{"self", "first", "prev"}},
 		{"ok/first-page", "?page=1&page_size=3", 3, 3, 0, nil, []string{"self", "next", "last"}},
+		// Pages whose offset passes 2^31 records are past the end too, with the count (§1.6).
+		{"ok/far-past-the-end", "?page=500000&page_size=5000", 0, 5000, 499999, []string{}, []string{"self", "first", "prev"}},
+		{"ok/past-2^31", "?page=2147483650&page_size=1", 0, 1, 2147483649, []string{}, []string{"self", "first", "prev"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +106,25 @@ func TestListPaging(t *testing.T) {
 			diff(t, tt.wantLinks, links)
 		})
 	}
+	t.Run("ok/past-2^31-links", func(t *testing.T) {
+		r := must(t, s.get(t, "/v2/accountvaults?page_size=1&page=2147483650"), 200)
+		diff(t, map[string]any{
+			"links": map[string]any{
+				"self":  map[string]any{"href": base + "?page_size=1&page=2147483650"},
+				"first": map[string]any{"href": base + "?page_size=1&page=1"},
+				"prev":  map[string]any{"href": base + "?page_size=1&page=2147483649"},
+			},
+			"totalCount": float64(7), "pageCount": float64(7), "currentPage": float64(2147483649), "perPage": float64(1),
+		}, meta(t, r)["pagination"])
+		s.mustContact(t, `"last_name":"Far"`)
+		must(t, s.post(t, "/v2/transactions", txnBody(rawSale("1.00"))), 201)
+		for _, path := range []string{"/v2/contacts", "/v2/transactions", "/v2/locations", "/v2/users", "/v2/producttransactions"} {
+			p := meta(t, must(t, s.get(t, path+"?page=2147483650&page_size=1"), 200))["pagination"].(map[string]any)
+			if p["totalCount"] == float64(0) {
+				t.Errorf("%s past 2^31: totalCount 0", path)
+			}
+		}
+	})
 	t.Run("ok/empty", func(t *testing.T) {
 		r := must(t, s.get(t, "/v2/accountvaults?title=nothing"), 200)
 		p := meta(t, r)["pagination"].(map[string]any)
