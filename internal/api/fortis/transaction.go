@@ -169,7 +169,11 @@ func (a *API) parseTransaction(ctx context.Context, p *vault.Principal, in *inpu
 
 	a.parseTxnSource(ctx, p, in, d, isCard, isACH)
 
-	// The billing address; a service's vt_require_* flags make street or zip required on cc.
+	// The billing address. A service's vt_require_* flags make street or zip required on cc
+	// (§3.3) in the billing the transaction carries: the request's over its source's. A raw
+	// account has no other, so it is checked here with the other fields; a vault, ticket or
+	// earlier transaction is checked by the core once it is read (payments.AuthRequest). A
+	// refund carries its sale's billing and is never refused for it.
 	d.billing.Street = in.text("billing_street", 1, 32)
 	d.billing.City = in.text("billing_city", 1, 36)
 	d.billing.State = letters(in, "billing_state", 2)
@@ -179,7 +183,7 @@ func (a *API) parseTransaction(ctx context.Context, p *vault.Principal, in *inpu
 	} else {
 		d.billing.Phone = v
 	}
-	if pt != nil && isCard {
+	if pt != nil && isCard && d.srcField == "account_number" && d.ty != payments.TypeRefund {
 		if pt.VTRequireStreet && d.billing.Street == "" && !e.failed("billing_street") {
 			e.add("billing_street", msgRequired("billing_street"))
 		}
@@ -476,6 +480,9 @@ func txnCoreError(err error, d *txnDraft) error {
 		field = "transaction_amount"
 	default:
 		field = e.Field
+	}
+	if msg == "" && strings.HasPrefix(field, "billing_") && errors.Is(err, vault.ErrRequired) {
+		msg = msgRequired(field)
 	}
 	if msg == "" {
 		msg = msgInvalid(field)
