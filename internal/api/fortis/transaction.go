@@ -376,7 +376,8 @@ func (a *API) parseSaveAccount(ctx context.Context, p *vault.Principal, in *inpu
 }
 
 // amount reads a money field: a JSON number or string of at most 10 characters with at most
-// two decimals, in cents. A value that is not positive gets the fixed message of §1.4.
+// two decimals, in cents; a value that breaks that rule "must be a number." (§3.7). A value
+// that is not positive gets the fixed message of §1.4.
 func amount(in *input, f string) int64 {
 	raw, present := in.raw[f]
 	var v string
@@ -398,10 +399,10 @@ func amount(in *input, f string) int64 {
 		in.errs.add(f, msgRequired(f))
 		return 0
 	}
-	if !in.length(f, v, 1, 10) {
-		return 0
-	}
 	n, ok := parseCents(v)
+	if len(v) > 10 {
+		ok = false
+	}
 	switch {
 	case !ok:
 		in.errs.add(f, msgNumber(f))

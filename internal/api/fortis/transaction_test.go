@@ -174,7 +174,9 @@ func TestTransactionRules(t *testing.T) {
 		{"fail/amount-text", rawSale("ten"), `{"errors":{"transaction_amount":["Transaction Amount must be a number."]}}`},
 		{"fail/amount-three-decimals", rawSale("1.005"), `{"errors":{"transaction_amount":["Transaction Amount must be a number."]}}`},
 		{"fail/amount-exponent", `"action":"sale","payment_method":"cc","transaction_amount":1e2,"account_number":"4111111111111111","exp_date":"1228"`, `{"errors":{"transaction_amount":["Transaction Amount must be a number."]}}`},
-		{"fail/amount-too-long", rawSale("12345678.00"), `{"errors":{"transaction_amount":["Transaction Amount should contain at most 10 characters."]}}`},
+		// §3.7: "up to 10 characters with 2 decimals (`must be a number.`)".
+		{"fail/amount-too-long", rawSale("12345678.00"), `{"errors":{"transaction_amount":["Transaction Amount must be a number."]}}`},
+		{"fail/amount-too-long-json-number", `"action":"sale","payment_method":"cc","transaction_amount":12345678.00,"account_number":"4111111111111111","exp_date":"1228"`, `{"errors":{"transaction_amount":["Transaction Amount must be a number."]}}`},
 		{"fail/amount-zero", rawSale("0.00"), `{"errors":{"transaction_amount":["` + "Transaction amount must be greater than zero for the following actions: [sale, authonly, authcomplete, authincrement, debit, credit, refund, tipadjust]" + `"]}}`},
 		{"fail/amount-negative", `"action":"refund","payment_method":"cc","transaction_amount":-1,"previous_transaction_id":"` + sale + `"`, `{"errors":{"transaction_amount":["` + "Transaction amount must be greater than zero for the following actions: [sale, authonly, authcomplete, authincrement, debit, credit, refund, tipadjust]" + `"]}}`},
 		{"fail/card-luhn", `"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_number":"4111111111111112","exp_date":"1228"`, `{"errors":{"account_number":["Account Number is invalid."]}}`},
