@@ -66,7 +66,7 @@ type AuthRequest struct {
 	DupCheck             bool
 	APIID                string // APIID is unique per location (Conflict, Field api_id).
 	OrderNum             string
-	ProductTransactionID string // ProductTransactionID picks the merchant service; its processor and auto_decline_cvv apply.
+	ProductTransactionID string // ProductTransactionID picks the merchant service; its processor, auto_decline_cvv and vt_require_* apply.
 	PaymentMethod        string // PaymentMethod is MethodCard (the default) or MethodACH.
 	Source               Source
 	Billing              *Billing // Billing overrides the instrument's billing address.
@@ -108,7 +108,9 @@ type resolved struct {
 // COMPLETED or PENDING when approved, FAILED (with Decision, Code and ErrorCode) when declined
 // or faulted. An error means the request was refused before it was recorded (nothing was
 // stored and no token consumed) or could not be completed; Kinds: Invalid (Field token with
-// vault.ErrUnusable or vault.ErrNoDefaultCard; number, expiry or cvv), Conflict
+// vault.ErrUnusable or vault.ErrNoDefaultCard; number, expiry or cvv; billing_street or
+// billing_zip with vault.ErrRequired when the service's vt_require_* flag asks for a field that
+// the card transaction's billing, the source's with Billing applied, lacks), Conflict
 // (ErrDuplicateRef; Field api_id), NotFound, Unavailable (vault.ErrNotConfigured), Internal.
 func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthRequest) (*Transaction, error) {
 	const op = "payments.Authorize"
@@ -134,6 +136,7 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 		return nil, vault.E(op, vault.Internal, errors.New("extras are not JSON"))
 	}
 	autoDeclineCVV := false
+	var need requiredBilling
 	procName := ""
 	if req.ProductTransactionID != "" {
 		pt, err := s.store.GetProductTransaction(ctx, p.MerchantID(), req.ProductTransactionID)
@@ -144,6 +147,9 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 			return nil, vault.E(op, err)
 		}
 		autoDeclineCVV, procName = pt.AutoDeclineCVV == 1, pt.Processor
+		if req.PaymentMethod == MethodCard {
+			need = requiredBilling{street: pt.VTRequireStreet, zip: pt.VTRequireZip}
+		}
 	}
 	proc, err := s.processor(p.Merchant, procName)
 	if err != nil {
@@ -186,6 +192,9 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 			res, err = s.resolve(ctx, tx, tx, p, loc, &req, now)
 		}
 		if err != nil {
+			return err
+		}
+		if err := need.check(res.billing); err != nil {
 			return err
 		}
 		nt := &Transaction{
@@ -252,6 +261,25 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 		return nil, vault.E(op, err)
 	}
 	return done, nil
+}
+
+// requiredBilling are the billing fields a merchant service's vt_require_* flags require.
+type requiredBilling struct{ street, zip bool }
+
+// check refuses a billing address that lacks a required field: the address the transaction
+// carries, so a field that the vault, ticket or earlier transaction supplies is there.
+func (r requiredBilling) check(b *Billing) error {
+	var have Billing
+	if b != nil {
+		have = *b
+	}
+	switch {
+	case r.street && have.Street == "":
+		return vault.E(vault.Invalid, vault.Field("billing_street"), vault.ErrRequired)
+	case r.zip && have.Zip == "":
+		return vault.E(vault.Invalid, vault.Field("billing_zip"), vault.ErrRequired)
+	}
+	return nil
 }
 
 // call runs one processor call under the processor timeout, detached from ctx's cancellation.

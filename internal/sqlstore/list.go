@@ -2,9 +2,13 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
+
+	"modernc.org/sqlite"
 
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -87,8 +91,8 @@ func (s listSpec) column(field string) string {
 	return field
 }
 
-// where builds the WHERE clause and arguments for q; unknown fields are ignored.
-func (s listSpec) where(merchantID string, qry vault.Query) (string, []any) {
+// where builds the WHERE clause and arguments for q on engine d; unknown fields are ignored.
+func (s listSpec) where(d Dialect, merchantID string, qry vault.Query) (string, []any) {
 	conds := []string{"merchant_id = ?"}
 	args := []any{merchantID}
 	if s.base != "" {
@@ -147,8 +151,15 @@ func (s listSpec) where(merchantID string, qry vault.Query) (string, []any) {
 			if len(f.Values) == 0 {
 				continue
 			}
-			conds = append(conds, "LOWER("+col+") LIKE ? ESCAPE '\\'")
-			args = append(args, "%"+escapeLike(strings.ToLower(f.Values[0]))+"%")
+			v := f.Values[0]
+			if isASCII(v) {
+				conds = append(conds, "LOWER("+col+") LIKE ? ESCAPE '\\'")
+				args = append(args, "%"+escapeLike(strings.ToLower(v))+"%")
+				continue
+			}
+			lower := unicodeLower(d)
+			conds = append(conds, lower+"("+col+") LIKE "+lower+"(?) ESCAPE '\\'")
+			args = append(args, "%"+escapeLike(v)+"%")
 		case vault.OpNull:
 			switch kind {
 			case fInt, fTime:
@@ -213,7 +224,7 @@ func rankExpr(col string, rank [][]string) string {
 // is applied to each scanned value.
 func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qry vault.Query, newRow func() (*T, []col), fix func(*T)) ([]*T, int, error) {
 	op := "sqlstore.List(" + spec.table + ")"
-	where, args := spec.where(merchantID, qry)
+	where, args := spec.where(q.d, merchantID, qry)
 	// A list that an index of the spec serves names it to SQLite. PostgreSQL keeps statistics
 	// and chooses well for itself; the restated condition lets its generic plans use the
 	// partial index too.
@@ -273,6 +284,52 @@ func listAll[T any](ctx context.Context, q *q, query string, args []any, newRow 
 		out = append(out, v)
 	}
 	return out, mapErr("sqlstore.list", rows.Err())
+}
+
+// Case-insensitive text filters fold the column and the search text alike. Text that is all
+// ASCII is compared with LOWER, which folds ASCII on both engines, and a pattern of ASCII
+// letters only matches ASCII letters, so that is enough. Other text is folded by the engine's
+// Unicode-aware lower-case function on both sides of the comparison (unicodeLower): SQLite's
+// LOWER folds ASCII only, so "ÉCOLE" would never contain "éco".
+
+// isASCII reports whether s is all ASCII.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// unicodeLower is the SQL function that lower-cases any letter on engine d: on PostgreSQL
+// LOWER, which follows the database's LC_CTYPE (a UTF-8 one folds every letter; C folds ASCII
+// only); on SQLite payvault_lower, strings.ToLower registered with the driver (sqliteLower).
+func unicodeLower(d Dialect) string {
+	if d == SQLite {
+		return sqliteLowerName
+	}
+	return "LOWER"
+}
+
+// sqliteLowerName is the name of sqliteLower in SQL.
+const sqliteLowerName = "payvault_lower"
+
+// sqliteLower is payvault_lower(text): text lower-cased by strings.ToLower, NULL for NULL.
+// It is deterministic, so SQLite may use it anywhere an expression may stand.
+func sqliteLower(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	switch v := args[0].(type) {
+	case string:
+		return strings.ToLower(v), nil
+	case []byte:
+		return strings.ToLower(string(v)), nil
+	default:
+		return v, nil
+	}
+}
+
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction(sqliteLowerName, 1, sqliteLower)
 }
 
 func escapeLike(s string) string {

@@ -108,6 +108,7 @@ func Run(t *testing.T, open Opener) {
 		{"WriteBatchCards", testWriteBatchCards},
 		{"WriteCanceled", testWriteCanceled},
 		{"UnstorableText", testUnstorableText},
+		{"ContainsUnicode", testContainsUnicode},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

@@ -2,8 +2,12 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -58,5 +62,76 @@ func testUnstorableText(t *testing.T, open Opener) {
 		if err != nil || total != 1 || len(got) != 1 {
 			t.Errorf("ListProfiles(last_name IN (%q, Smith)) = %d, %d, %v; want the one", bad, len(got), total, err)
 		}
+	}
+}
+
+// testContainsUnicode checks that a contains filter matches case-insensitively whatever the
+// letters (Fortis spec §1.6: "Free-text columns match case-insensitively anywhere in the
+// value"): a name or title with É, Ó or ß is found by its text in upper, lower and mixed case,
+// on every engine alike. Case is folded letter by letter (strings.ToLower and PostgreSQL's
+// lower in a UTF-8 ctype), so ß is not "ss" and an accent still counts.
+func testContainsUnicode(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	mid := f.Creds.MerchantID
+	names := []string{"Ólafsson", "Olafsdottir", "ÉCOLE Straße", "Smith"}
+	for i, n := range names {
+		p, err := f.Svc.CreateProfile(ctx, f.Principal, &vault.Profile{MerchantCustomerID: fmt.Sprintf("U%d", i), LastName: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID, HolderName: "JO", Title: n},
+			vault.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, text string
+		want       []string
+	}{
+		{"ok/upper-accent", "ÉCOLE", []string{"ÉCOLE Straße"}},
+		{"ok/lower-accent", "école", []string{"ÉCOLE Straße"}},
+		{"ok/mixed-accent", "éCoLe", []string{"ÉCOLE Straße"}},
+		{"ok/sharp-s-lower", "straße", []string{"ÉCOLE Straße"}},
+		{"ok/sharp-s-upper", "STRAßE", []string{"ÉCOLE Straße"}},
+		{"ok/sharp-s-capital", "STRAẞE", []string{"ÉCOLE Straße"}},
+		{"ok/o-acute-upper", "ÓLAF", []string{"Ólafsson"}},
+		{"ok/o-acute-lower", "ólaf", []string{"Ólafsson"}},
+		{"ok/o-acute-mixed", "Ólaf", []string{"Ólafsson"}},
+		{"ok/whole-value", "école straße", []string{"ÉCOLE Straße"}},
+		{"ok/ascii-in-unicode-value", "COLE", []string{"ÉCOLE Straße"}},
+		{"ok/ascii", "OLAF", []string{"Olafsdottir"}},
+		{"fail/accent-counts", "ecole", nil},
+		{"fail/sharp-s-is-not-ss", "STRASSE", nil},
+		{"fail/wildcard-is-literal", "é%", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			filter := func(field string) vault.Query {
+				return vault.Query{Filters: []vault.Filter{{Field: field, Op: vault.OpContains, Values: []string{tt.text}}}}
+			}
+			ps, total, err := f.Store.ListProfiles(ctx, mid, filter("last_name"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range ps {
+				got = append(got, p.LastName)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" || total != len(tt.want) {
+				t.Errorf("profiles with last_name containing %q: total %d (-want +got)\n%s", tt.text, total, d)
+			}
+			ins, total, err := f.Store.ListInstruments(ctx, mid, filter("title"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = nil
+			for _, in := range ins {
+				got = append(got, in.Title)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" || total != len(tt.want) {
+				t.Errorf("instruments with title containing %q: total %d (-want +got)\n%s", tt.text, total, d)
+			}
+		})
 	}
 }

@@ -213,6 +213,65 @@ func TestBinInfo(t *testing.T) {
 	})
 }
 
+// TestBinInfoTable checks every row of "The product's BIN table — Decision" of §4, keyed on
+// the first six digits, through the vault's and the transaction's bininfo. None of these BINs
+// but 601100 has a range in the embedded data; 601100's range gives its issuer (§0.1 #5).
+func TestBinInfoTable(t *testing.T) {
+	s := mustServer(t)
+	const (
+		us   = "USA"
+		none = ""
+	)
+	// product / indicator / product_id / fund source / class, as §4 lists them.
+	type row struct{ product, indicator, productID, fund, class, prepaid, issuer, country string }
+	tests := []struct {
+		name, bin string
+		want      row
+		network   any
+	}{
+		{"ok/visa-411111", "411111", row{"V", "X", "A", "C", "C", none, none, us}, nil},
+		{"ok/visa-401288", "401288", row{"V", "X", "A", "C", "C", none, none, us}, nil},
+		{"ok/visa-491606", "491606", row{"V", "X", "A", "C", "C", none, none, us}, nil},
+		{"ok/visa-400556", "400556", row{"V", "X", "K", "C", "T", none, none, us}, nil},
+		{"ok/visa-448527", "448527", row{"V", "X", "S", "C", "P", none, none, us}, nil},
+		{"ok/visa-448542", "448542", row{"V", "X", "S1", "C", "P", none, none, us}, nil},
+		{"ok/visa-455677", "455677", row{"V", "S", "F", "D", "C", none, none, us}, nil},
+		{"ok/mc-545454", "545454", row{"M", "X", "MCS", "C", "C", none, none, us}, nil},
+		{"ok/mc-528807", "528807", row{"M", "X", "MCS", "C", "C", none, none, us}, nil},
+		{"ok/mc-540522", "540522", row{"M", "X", "MCO", "C", "T", none, none, us}, nil},
+		{"ok/mc-556680", "556680", row{"M", "X", "MCO", "C", "T", none, none, us}, nil},
+		{"ok/mc-547067", "547067", row{"M", "X", "MCP", "C", "P", none, none, us}, nil},
+		{"ok/mc-556098", "556098", row{"M", "X", "MCF", "C", "P", none, none, us}, nil},
+		{"ok/mc-556506", "556506", row{"M", "X", "MGF", "C", "T", none, none, us}, nil},
+		{"ok/mc-556802", "556802", row{"M", "X", "MGF", "C", "T", none, none, us}, nil},
+		{"ok/mc-543581-prepaid", "543581", row{"M", "S", "MBP", "P", "B", "P", none, us}, nil},
+		{"ok/disc-601100", "601100", row{"D", "X", "001", "C", "C", none, "DISCOVER", us}, "00"},
+		{"ok/amex-371449", "371449", row{"A", "X", none, none, none, none, none, none}, nil},
+		// Unlisted BINs take their brand's row.
+		{"ok/unlisted-visa", "476173", row{"V", "X", "A", "C", "C", none, none, us}, nil},
+		{"ok/unlisted-mc", "555555", row{"M", "X", "MCS", "C", "C", none, none, us}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pan := withCheckDigit(tt.bin + "000000000")
+			if tt.bin[:2] == "37" {
+				pan = withCheckDigit(tt.bin + "00000000")
+			}
+			want := map[string]any{"bininfo": map[string]any{
+				"issuer_bank_name": tt.want.issuer, "country_code": tt.want.country, "detail_card_product": tt.want.product,
+				"detail_card_indicator": tt.want.indicator, "fsa_indicator": "", "prepaid_indicator": tt.want.prepaid,
+				"product_id": tt.want.productID, "regulator_indicator": "N", "visa_product_sub_type": "",
+				"visa_large_ticket_indicator": "", "account_fund_source": tt.want.fund, "card_class": tt.want.class,
+				"token_ind": "", "issuing_network": tt.network,
+			}}
+			v := s.mustVault(t, `"payment_method":"cc","account_number":"`+pan+`","exp_date":"1228"`)
+			diff(t, want, must(t, s.get(t, "/v2/accountvaults/"+v["id"].(string)+"/bininfo"), 200).json(t))
+			sale := must(t, s.post(t, "/v2/transactions", txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_vault_id":"`+v["id"].(string)+`"`)), 201).record(t, "transaction")
+			diff(t, want, must(t, s.get(t, "/v2/transactions/"+sale["id"].(string)+"/bininfo"), 200).json(t))
+		})
+	}
+}
+
 // TestIsolation proves that a user reaches only its accessible locations, and a merchant only
 // its own records: a foreign location_id, contact_id or vault id is refused.
 func TestIsolation(t *testing.T) {
@@ -259,6 +318,19 @@ func TestIsolation(t *testing.T) {
 		{"fail/foreign-location-list", call{Method: "GET", Path: "/v2/accountvaults?location_id=" + other.Fortis.LocationID}, 422,
 			`{"errors":{"location_id":["location_id provided is not valid"]}}`},
 		{"fail/inaccessible-location-list", call{Method: "GET", Path: "/v2/contacts?location_id=" + loc, As: &narrow}, 422,
+			`{"errors":{"location_id":["location_id provided is not valid"]}}`},
+		// §1.6: "An inaccessible entry gives 422", on every list that takes location_id.
+		{"fail/foreign-location-list-locations", call{Method: "GET", Path: "/v2/locations?location_id=" + other.Fortis.LocationID}, 422,
+			`{"errors":{"location_id":["location_id provided is not valid"]}}`},
+		{"fail/foreign-location-list-users", call{Method: "GET", Path: "/v2/users?location_id=" + other.Fortis.LocationID}, 422,
+			`{"errors":{"location_id":["location_id provided is not valid"]}}`},
+		{"fail/foreign-location-list-transactions", call{Method: "GET", Path: "/v2/transactions?location_id=" + other.Fortis.LocationID}, 422,
+			`{"errors":{"location_id":["location_id provided is not valid"]}}`},
+		{"fail/foreign-location-list-products", call{Method: "GET", Path: "/v2/producttransactions?location_id=" + other.Fortis.LocationID}, 422,
+			`{"errors":{"location_id":["location_id provided is not valid"]}}`},
+		{"fail/inaccessible-location-list-locations", call{Method: "GET", Path: "/v2/locations?location_id=" + second + "," + loc, As: &narrow}, 422,
+			`{"errors":{"location_id":["location_id provided is not valid"]}}`},
+		{"fail/inaccessible-location-list-users", call{Method: "GET", Path: "/v2/users?location_id=" + loc, As: &narrow}, 422,
 			`{"errors":{"location_id":["location_id provided is not valid"]}}`},
 		{"fail/inaccessible-vault", call{Method: "GET", Path: "/v2/accountvaults/" + mine, As: &narrow}, 404, ""},
 		{"fail/inaccessible-vault-bininfo", call{Method: "GET", Path: "/v2/accountvaults/" + mine + "/bininfo", As: &narrow}, 404, ""},

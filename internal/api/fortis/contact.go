@@ -42,7 +42,7 @@ func (a *API) contactObject(r *http.Request, p *vault.Profile) object {
 		{"first_name", str(p.FirstName)}, {"last_name", str(p.LastName)}, {"email", str(p.Email)},
 		{"address", str(p.Address)}, {"city", str(p.City)}, {"state", str(p.State)}, {"zip", str(p.Zip)},
 		{"home_phone", str(p.Phone)}, {"cell_phone", str(p.CellPhone)}, {"office_phone", str(p.OfficePhone)},
-		{"office_ext_phone", str(p.OfficeExtPhone)}, {"contact_balance", str(p.ContactBalance)},
+		{"office_ext_phone", str(p.OfficeExtPhone)}, {"contact_balance", str(moneyText(p.ContactBalance))},
 		{"email_trx_receipt", p.EmailTrxReceipt}, {"created_ts", p.Created.Unix()}, {"modified_ts", unix(p.Modified)},
 		{"date_of_birth", dob}, {"header_message", str(p.HeaderMessage)},
 		{"header_message_type", p.HeaderMessageType}, {"contact_c1", str(p.C1)}, {"contact_c2", str(p.C2)},
@@ -120,7 +120,7 @@ func (a *API) parseContact(ctx context.Context, p *vault.Principal, in *input, l
 	if v := in.text("contact_balance", 0, 12); v != "" && !numberPattern.MatchString(v) {
 		e.add("contact_balance", msgNumber("contact_balance"))
 	} else {
-		prof.ContactBalance = v
+		prof.ContactBalance = moneyText(v)
 	}
 	if v, set, ok := in.boolean("email_trx_receipt"); ok && set {
 		prof.EmailTrxReceipt = v
@@ -403,4 +403,37 @@ func (a *API) handleContactList(w http.ResponseWriter, r *http.Request) {
 		func(l *lookups, prof *vault.Profile, names []string) (object, error) {
 			return a.expandContact(r, l, prof, a.contactObject(r, prof), names)
 		})
+}
+
+// moneyText is a decimal number as money is shown (§1.5 "Money is a two-decimal string"):
+// two decimals, rounded half away from zero, without leading zeros ("12.5" is "12.50",
+// "007" is "7.00", "1.005" is "1.01", "-0.001" is "0.00"). Text that is not a number
+// (numberPattern), the empty string included, is returned as it is.
+func moneyText(v string) string {
+	if !numberPattern.MatchString(v) {
+		return v
+	}
+	neg := strings.HasPrefix(v, "-")
+	whole, frac, _ := strings.Cut(strings.TrimPrefix(v, "-"), ".")
+	frac += "000"
+	cents := []byte(strings.TrimLeft(whole, "0") + frac[:2])
+	if frac[2] >= '5' {
+		i := len(cents) - 1
+		for ; i >= 0 && cents[i] == '9'; i-- {
+			cents[i] = '0'
+		}
+		if i < 0 {
+			cents = append([]byte{'1'}, cents...)
+		} else {
+			cents[i]++
+		}
+	}
+	for len(cents) < 3 {
+		cents = append([]byte{'0'}, cents...)
+	}
+	out := string(cents[:len(cents)-2]) + "." + string(cents[len(cents)-2:])
+	if neg && out != "0.00" {
+		out = "-" + out
+	}
+	return out
 }

@@ -57,6 +57,49 @@ func TestContacts(t *testing.T) {
 		}
 	})
 
+	t.Run("ok/balance-is-money", func(t *testing.T) {
+		// §1.5: "Money is a two-decimal string ("10.00")"; §3.5: contact_balance ≤12, a number.
+		tests := []struct{ name, in, want string }{
+			{"ok/one-decimal", `"12.5"`, "12.50"},
+			{"ok/whole", `"10"`, "10.00"},
+			{"ok/json-integer", `10`, "10.00"},
+			{"ok/negative", `"-3.1"`, "-3.10"},
+			{"ok/leading-zeros", `"0007.10"`, "7.10"},
+			{"ok/round-half-up", `"1.005"`, "1.01"},
+			{"ok/round-down", `"1.0049"`, "1.00"},
+			{"ok/round-carries", `"99.995"`, "100.00"},
+			{"ok/negative-zero", `"-0.001"`, "0.00"},
+			{"ok/twelve-digits", `"123456789012"`, "123456789012.00"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				c := must(t, s.post(t, "/v2/contacts", `{"contact":{"location_id":"`+loc+`","last_name":"Bal","contact_balance":`+tt.in+`}}`), 201).record(t, "contact")
+				diff(t, tt.want, c["contact_balance"])
+				c = must(t, s.put(t, "/v2/contacts/"+c["id"].(string), `{"contact":{"contact_balance":`+tt.in+`}}`), 200).record(t, "contact")
+				diff(t, tt.want, c["contact_balance"])
+				diff(t, tt.want, must(t, s.get(t, "/v2/contacts/"+c["id"].(string)), 200).record(t, "contact")["contact_balance"])
+			})
+		}
+		t.Run("ok/stored-before", func(t *testing.T) {
+			// A balance stored as it was sent, before this rule, is shown as money too.
+			c := s.mustContact(t, `"last_name":"Old"`)["id"].(string)
+			if _, err := s.svc.UpdateProfile(context.Background(), s.principal(t), c, func(p *vault.Profile) error { p.ContactBalance = "12.5"; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			diff(t, "12.50", must(t, s.get(t, "/v2/contacts/"+c), 200).record(t, "contact")["contact_balance"])
+		})
+		for _, bad := range []struct{ name, in, want string }{
+			{"fail/balance-text", `"12.5x"`, `{"contact_balance":["Contact Balance must be a number."]}`},
+			{"fail/balance-long", `"1234567890.12"`, `{"contact_balance":["Contact Balance should contain at most 12 characters."]}`},
+			{"fail/balance-no-whole", `".5"`, `{"contact_balance":["Contact Balance must be a number."]}`},
+		} {
+			t.Run(bad.name, func(t *testing.T) {
+				r := must(t, s.post(t, "/v2/contacts", `{"contact":{"location_id":"`+loc+`","last_name":"Bal","contact_balance":`+bad.in+`}}`), 422)
+				diff(t, `{"errors":`+bad.want+`}`, string(r.Body))
+			})
+		}
+	})
+
 	t.Run("ok/update-if-exists", func(t *testing.T) {
 		r := must(t, s.post(t, "/v2/contacts", `{"contact":{"location_id":"`+loc+`","contact_api_id":"C-1","last_name":"Smythe","update_if_exists":1}}`), 200)
 		got := r.record(t, "contact")

@@ -58,12 +58,16 @@ type listReq struct {
 	size      int
 	sortAttrs object
 	never     bool // never is set when some filter can match nothing.
+	// pastEnd is set when the page starts past maxOffset records: the list is counted, and
+	// the page is [] (§1.6 "A page past the end returns [] with normal meta").
+	pastEnd bool
 }
 
-// The pagination bounds of §1.6.
+// The pagination bounds of §1.6, and maxOffset, the offset past which no list has records.
 const (
 	defaultPageSize = 20
 	maxPageSize     = 5000
+	maxOffset       = 1 << 31
 )
 
 // listControls are the query parameters that are never filters.
@@ -80,9 +84,13 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 	if n, err := strconv.Atoi(qv.Get("page_size")); err == nil && n >= 1 {
 		lr.size = min(n, maxPageSize)
 	}
-	lr.q.Limit, lr.q.Offset = lr.size, (lr.page-1)*lr.size
-	if lr.page-1 > (1<<31)/lr.size {
-		lr.never = true
+	if lr.page-1 > maxOffset/lr.size {
+		// The page starts past the end of any list, and its offset could overflow: fetch
+		// one row for the count alone, and show none (serveList).
+		lr.pastEnd = true
+		lr.q.Limit, lr.q.Offset = 1, 0
+	} else {
+		lr.q.Limit, lr.q.Offset = lr.size, (lr.page-1)*lr.size
 	}
 
 	loc := userLocation(p)
@@ -441,6 +449,9 @@ func serveList[T any](a *API, w http.ResponseWriter, r *http.Request, p *vault.P
 	if !lr.never {
 		var vs []T
 		vs, total, err = fetch(r.Context(), lr.q)
+		if lr.pastEnd {
+			vs = nil
+		}
 		l := newLookups(a, p)
 		names := expandNames(r)
 		for _, v := range vs {

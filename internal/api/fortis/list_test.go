@@ -3,6 +3,7 @@ package fortis_test
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +81,9 @@ func TestListPaging(t *testing.T) {
 		{"ok/capped", "?page_size=9999", 7, 5000, 0, nil, []string{"self"}},
 		{"ok/last-page", "?page=3&page_size=3&sort=created_ts", 1, 3, 2, []string{"v7"}, []string{"self", "first", "prev"}},
 		{"ok/first-page", "?page=1&page_size=3", 3, 3, 0, nil, []string{"self", "next", "last"}},
+		// Pages whose offset passes 2^31 records are past the end too, with the count (§1.6).
+		{"ok/far-past-the-end", "?page=500000&page_size=5000", 0, 5000, 499999, []string{}, []string{"self", "first", "prev"}},
+		{"ok/past-2^31", "?page=2147483650&page_size=1", 0, 1, 2147483649, []string{}, []string{"self", "first", "prev"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,6 +106,25 @@ func TestListPaging(t *testing.T) {
 			diff(t, tt.wantLinks, links)
 		})
 	}
+	t.Run("ok/past-2^31-links", func(t *testing.T) {
+		r := must(t, s.get(t, "/v2/accountvaults?page_size=1&page=2147483650"), 200)
+		diff(t, map[string]any{
+			"links": map[string]any{
+				"self":  map[string]any{"href": base + "?page_size=1&page=2147483650"},
+				"first": map[string]any{"href": base + "?page_size=1&page=1"},
+				"prev":  map[string]any{"href": base + "?page_size=1&page=2147483649"},
+			},
+			"totalCount": float64(7), "pageCount": float64(7), "currentPage": float64(2147483649), "perPage": float64(1),
+		}, meta(t, r)["pagination"])
+		s.mustContact(t, `"last_name":"Far"`)
+		must(t, s.post(t, "/v2/transactions", txnBody(rawSale("1.00"))), 201)
+		for _, path := range []string{"/v2/contacts", "/v2/transactions", "/v2/locations", "/v2/users", "/v2/producttransactions"} {
+			p := meta(t, must(t, s.get(t, path+"?page=2147483650&page_size=1"), 200))["pagination"].(map[string]any)
+			if p["totalCount"] == float64(0) {
+				t.Errorf("%s past 2^31: totalCount 0", path)
+			}
+		}
+	})
 	t.Run("ok/empty", func(t *testing.T) {
 		r := must(t, s.get(t, "/v2/accountvaults?title=nothing"), 200)
 		p := meta(t, r)["pagination"].(map[string]any)
@@ -168,6 +191,45 @@ func TestListFilters(t *testing.T) {
 		want := `"sort":{"attributes":{"exp_date":"desc","title":"asc"}}}}`
 		if body[len(body)-len(want):] != want {
 			t.Errorf("sort attributes: %s", body[len(body)-len(want)-20:])
+		}
+	})
+}
+
+// TestListContainsUnicode checks that free-text filters match case-insensitively whatever the
+// letters (§1.6 "Free-text columns match case-insensitively anywhere in the value"), on both
+// engines: a vault title and a contact's last name with É, Ó and ß.
+func TestListContainsUnicode(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"ÉCOLE Straße"`)
+		s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"Ecole"`)
+		s.mustContact(t, `"last_name":"Ólafsson"`)
+		s.mustContact(t, `"last_name":"Olafsdottir"`)
+		tests := []struct {
+			name, query string
+			want        []string
+		}{
+			{"ok/title-upper", "?title=%C3%89COLE", []string{"ÉCOLE Straße"}},
+			{"ok/title-lower", "?title=%C3%A9cole", []string{"ÉCOLE Straße"}},
+			{"ok/title-mixed", "?title=%C3%A9CoLe", []string{"ÉCOLE Straße"}},
+			{"ok/title-sharp-s", "?title=STRA%C3%9FE", []string{"ÉCOLE Straße"}},
+			{"ok/title-ascii", "?title=COLE&sort=title", []string{"Ecole", "ÉCOLE Straße"}},
+			{"ok/last-name-upper", "?last_name=%C3%93LAF", []string{"Ólafsson"}},
+			{"ok/last-name-lower", "?last_name=%C3%B3laf", []string{"Ólafsson"}},
+			{"ok/last-name-mixed", "?last_name=%C3%93laf", []string{"Ólafsson"}},
+			{"ok/last-name-ascii", "?last_name=OLAF", []string{"Olafsdottir"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				if strings.HasPrefix(tt.query, "?title=") {
+					diff(t, tt.want, titles(t, must(t, s.get(t, "/v2/accountvaults"+tt.query), 200)))
+					return
+				}
+				var got []string
+				for _, c := range must(t, s.get(t, "/v2/contacts"+tt.query), 200).json(t)["contacts"].([]any) {
+					got = append(got, c.(map[string]any)["last_name"].(string))
+				}
+				diff(t, tt.want, got)
+			})
 		}
 	})
 }

@@ -210,16 +210,22 @@ func (a *API) handleLocationGet(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, object{{"location", o}})
 }
 
-// handleLocationList serves GET /v2/locations: the accessible locations.
+// handleLocationList serves GET /v2/locations: the accessible locations, or those of the
+// location_id parameter, each of which must be accessible (§1.6).
 func (a *API) handleLocationList(w http.ResponseWriter, r *http.Request) {
 	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
+	locs, err := accessibleScope(r, p)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	lr := a.parseList(r, p, locationList)
-	if p.Allowed != nil {
-		lr.scope("id", p.Allowed)
+	if locs != nil {
+		lr.scope("id", locs)
 	}
 	serveList(a, w, r, p, lr, "locations",
 		func(ctx context.Context, q vault.Query) ([]*vault.Location, int, error) {
@@ -259,12 +265,25 @@ func (a *API) handleUserGet(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleUserList serves GET /v2/users: the caller and the users who share an accessible
-// location. Reach is decided per user, so the page is cut after that check.
+// location or, with the location_id parameter (each of its locations accessible, §1.6),
+// the users of those locations. Reach is decided per user, so the page is cut after that
+// check.
 func (a *API) handleUserList(w http.ResponseWriter, r *http.Request) {
 	p, r, err := a.authUser(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
+	}
+	locs, err := listLocations(r, p)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	listed := func(u *vault.User) bool { return shareLocation(p, u) }
+	if locs != nil {
+		listed = func(u *vault.User) bool {
+			return slices.ContainsFunc(append([]string{u.PrimaryLocationID}, u.LocationIDs...), func(id string) bool { return slices.Contains(locs, id) })
+		}
 	}
 	lr := a.parseList(r, p, userList)
 	serveList(a, w, r, p, lr, "users",
@@ -276,7 +295,7 @@ func (a *API) handleUserList(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return nil, 0, err
 			}
-			users = slices.DeleteFunc(users, func(u *vault.User) bool { return !shareLocation(p, u) })
+			users = slices.DeleteFunc(users, func(u *vault.User) bool { return !listed(u) })
 			start := min(offset, len(users))
 			return users[start:min(start+lr.size, len(users))], len(users), nil
 		},

@@ -2,10 +2,23 @@ package fortis_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/payvault/payvault/internal/vault"
 )
+
+// names returns the field of each record of a list.
+func names(list any, field string) []any {
+	out := []any{}
+	for _, v := range list.([]any) {
+		out = append(out, v.(map[string]any)[field])
+	}
+	return out
+}
+
+// ids returns the id of each record of a list.
+func ids(list any) []any { return names(list, "id") }
 
 // TestCompanions covers the read-only locations, users and product transactions (§3.1–§3.3)
 // and their expands. They are provisioned through the core, as the admin API does.
@@ -40,6 +53,11 @@ func TestCompanions(t *testing.T) {
 		diff(t, "Second", r.json(t)["locations"].([]any)[0].(map[string]any)["name"])
 		diff(t, 3, len(must(t, s.do(t, call{Method: "GET", Path: "/v2/locations", As: &wideCreds}), 200).json(t)["locations"].([]any)))
 		diff(t, 1, len(must(t, s.get(t, "/v2/locations"), 200).json(t)["locations"].([]any)))
+		// An accessible location_id narrows the list to its locations (§1.6).
+		r = must(t, s.do(t, call{Method: "GET", Path: "/v2/locations?location_id=" + second.Location.ID, As: &wideCreds}), 200)
+		diff(t, []any{second.Location.ID}, ids(r.json(t)["locations"]))
+		r = must(t, s.do(t, call{Method: "GET", Path: "/v2/locations?location_id=" + strings.ToUpper(second.Location.ID) + "," + loc + "&sort=name", As: &wideCreds}), 200)
+		diff(t, []any{"Fortis test", "Second"}, names(r.json(t)["locations"], "name"))
 	})
 	t.Run("ok/users", func(t *testing.T) {
 		got := must(t, s.get(t, "/v2/users/"+wide.ID+"?expand=primary_location,locations"), 200).record(t, "user")
@@ -55,6 +73,11 @@ func TestCompanions(t *testing.T) {
 		r := must(t, s.do(t, call{Method: "GET", Path: "/v2/users?page_size=2", As: &wideCreds}), 200)
 		diff(t, 2, len(r.json(t)["users"].([]any)))
 		diff(t, float64(3), meta(t, r)["pagination"].(map[string]any)["totalCount"])
+		// With location_id, the users of those locations (§1.6).
+		r = must(t, s.do(t, call{Method: "GET", Path: "/v2/users?location_id=" + second.Location.ID + "&sort=username", As: &wideCreds}), 200)
+		diff(t, []any{"secondonly", "wide"}, names(r.json(t)["users"], "username"))
+		r = must(t, s.do(t, call{Method: "GET", Path: "/v2/users?location_id=" + child.Location.ID, As: &wideCreds}), 200)
+		diff(t, []any{"wide"}, names(r.json(t)["users"], "username"))
 	})
 	t.Run("ok/product-transactions", func(t *testing.T) {
 		got := must(t, s.get(t, "/v2/producttransactions/"+pt.ID+"?expand=location"), 200).record(t, "producttransaction")

@@ -169,7 +169,11 @@ func (a *API) parseTransaction(ctx context.Context, p *vault.Principal, in *inpu
 
 	a.parseTxnSource(ctx, p, in, d, isCard, isACH)
 
-	// The billing address; a service's vt_require_* flags make street or zip required on cc.
+	// The billing address. A service's vt_require_* flags make street or zip required on cc
+	// (§3.3) in the billing the transaction carries: the request's over its source's. A raw
+	// account has no other, so it is checked here with the other fields; a vault, ticket or
+	// earlier transaction is checked by the core once it is read (payments.AuthRequest). A
+	// refund carries its sale's billing and is never refused for it.
 	d.billing.Street = in.text("billing_street", 1, 32)
 	d.billing.City = in.text("billing_city", 1, 36)
 	d.billing.State = letters(in, "billing_state", 2)
@@ -179,7 +183,7 @@ func (a *API) parseTransaction(ctx context.Context, p *vault.Principal, in *inpu
 	} else {
 		d.billing.Phone = v
 	}
-	if pt != nil && isCard {
+	if pt != nil && isCard && d.srcField == "account_number" && d.ty != payments.TypeRefund {
 		if pt.VTRequireStreet && d.billing.Street == "" && !e.failed("billing_street") {
 			e.add("billing_street", msgRequired("billing_street"))
 		}
@@ -372,7 +376,8 @@ func (a *API) parseSaveAccount(ctx context.Context, p *vault.Principal, in *inpu
 }
 
 // amount reads a money field: a JSON number or string of at most 10 characters with at most
-// two decimals, in cents. A value that is not positive gets the fixed message of §1.4.
+// two decimals, in cents; a value that breaks that rule "must be a number." (§3.7). A value
+// that is not positive gets the fixed message of §1.4.
 func amount(in *input, f string) int64 {
 	raw, present := in.raw[f]
 	var v string
@@ -394,10 +399,10 @@ func amount(in *input, f string) int64 {
 		in.errs.add(f, msgRequired(f))
 		return 0
 	}
-	if !in.length(f, v, 1, 10) {
-		return 0
-	}
 	n, ok := parseCents(v)
+	if len(v) > 10 {
+		ok = false
+	}
 	switch {
 	case !ok:
 		in.errs.add(f, msgNumber(f))
@@ -476,6 +481,9 @@ func txnCoreError(err error, d *txnDraft) error {
 		field = "transaction_amount"
 	default:
 		field = e.Field
+	}
+	if msg == "" && strings.HasPrefix(field, "billing_") && errors.Is(err, vault.ErrRequired) {
+		msg = msgRequired(field)
 	}
 	if msg == "" {
 		msg = msgInvalid(field)

@@ -174,7 +174,9 @@ func TestTransactionRules(t *testing.T) {
 		{"fail/amount-text", rawSale("ten"), `{"errors":{"transaction_amount":["Transaction Amount must be a number."]}}`},
 		{"fail/amount-three-decimals", rawSale("1.005"), `{"errors":{"transaction_amount":["Transaction Amount must be a number."]}}`},
 		{"fail/amount-exponent", `"action":"sale","payment_method":"cc","transaction_amount":1e2,"account_number":"4111111111111111","exp_date":"1228"`, `{"errors":{"transaction_amount":["Transaction Amount must be a number."]}}`},
-		{"fail/amount-too-long", rawSale("12345678.00"), `{"errors":{"transaction_amount":["Transaction Amount should contain at most 10 characters."]}}`},
+		// §3.7: "up to 10 characters with 2 decimals (`must be a number.`)".
+		{"fail/amount-too-long", rawSale("12345678.00"), `{"errors":{"transaction_amount":["Transaction Amount must be a number."]}}`},
+		{"fail/amount-too-long-json-number", `"action":"sale","payment_method":"cc","transaction_amount":12345678.00,"account_number":"4111111111111111","exp_date":"1228"`, `{"errors":{"transaction_amount":["Transaction Amount must be a number."]}}`},
 		{"fail/amount-zero", rawSale("0.00"), `{"errors":{"transaction_amount":["` + "Transaction amount must be greater than zero for the following actions: [sale, authonly, authcomplete, authincrement, debit, credit, refund, tipadjust]" + `"]}}`},
 		{"fail/amount-negative", `"action":"refund","payment_method":"cc","transaction_amount":-1,"previous_transaction_id":"` + sale + `"`, `{"errors":{"transaction_amount":["` + "Transaction amount must be greater than zero for the following actions: [sale, authonly, authcomplete, authincrement, debit, credit, refund, tipadjust]" + `"]}}`},
 		{"fail/card-luhn", `"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_number":"4111111111111112","exp_date":"1228"`, `{"errors":{"account_number":["Account Number is invalid."]}}`},
@@ -601,5 +603,98 @@ func TestMoneyAndRaces(t *testing.T) {
 			t.Errorf("sale available = %d, %v", got.Available, err)
 		}
 		_ = payments.TypeSale
+	})
+}
+
+// TestVTRequire checks a service's vt_require_* flags (§3.3 "A vt_require_* flag makes that
+// billing field required on cc transactions") against the billing a transaction carries: the
+// request's fields over its vault's, ticket's or earlier transaction's. A refund carries its
+// sale's and is never refused for them.
+func TestVTRequire(t *testing.T) {
+	s := mustServer(t)
+	ctx := t.Context()
+	loc := s.creds.Fortis.LocationID
+	l, err := s.svc.Location(ctx, s.creds.MerchantID, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := l.DefaultCC
+	// Vaults made before the flags, some with billing data and some without.
+	s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","account_vault_api_id":"Card1","billing_zip":"32606"`)
+	s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","account_vault_api_id":"Full1","billing_address":"5800 NW 39th AVE","billing_zip":"32606"`)
+	bare := s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","account_vault_api_id":"Bare1"`)["id"].(string)
+	s.mustTxn(t, rawSale("1.00", `"transaction_api_id":"Zip1","billing_zip":"32606"`))
+	s.mustTxn(t, rawSale("1.00", `"transaction_api_id":"NoZip1"`))
+	ticket := func(t *testing.T, zip string) string {
+		t.Helper()
+		body := `{"cardticket":{"location_id":"` + loc + `","account_number":"4111111111111111","exp_date":"1228"` + zip + `}}`
+		return must(t, s.post(t, "/v2/cardtickets", body), http.StatusCreated).record(t, "cardticket")["id"].(string)
+	}
+
+	// The location's default cc service now requires the zip; another requires both.
+	if _, err := s.svc.CreateProductTransaction(ctx, s.creds.MerchantID, vault.NewProductTransaction{
+		LocationID: loc, PaymentMethod: "cc", Title: "zip", VTRequireZip: true, MakeDefault: true}); err != nil {
+		t.Fatal(err)
+	}
+	both, err := s.svc.CreateProductTransaction(ctx, s.creds.MerchantID, vault.NewProductTransaction{
+		LocationID: loc, PaymentMethod: "cc", Title: "street and zip", VTRequireZip: true, VTRequireStreet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const zipBlank = `{"errors":{"billing_zip":["Billing Zip cannot be blank."]}}`
+	const streetBlank = `{"errors":{"billing_street":["Billing Street cannot be blank."]}}`
+	sale := `"action":"sale","payment_method":"cc","transaction_amount":"1.00",`
+	withBoth := `"product_transaction_id":"` + both.ID + `",`
+
+	tests := []struct {
+		name, fields string
+		zip, street  any    // the transaction's billing_zip and billing_street when it is made
+		fail         string // the 422 when it is refused
+	}{
+		{"ok/vault-supplies-zip", sale + `"account_vault_api_id":"Card1"`, "32606", nil, ""},
+		{"ok/request-supplies-zip-vault-has-none", sale + `"account_vault_id":"` + bare + `","billing_zip":"10001"`, "10001", nil, ""},
+		{"ok/request-over-vault", sale + `"account_vault_api_id":"Card1","billing_zip":"10001"`, "10001", nil, ""},
+		{"ok/avsonly-from-vault", `"action":"avsonly","payment_method":"cc","account_vault_api_id":"Card1"`, "32606", nil, ""},
+		{"ok/previous-transaction-supplies-zip", sale + `"previous_transaction_api_id":"Zip1"`, "32606", nil, ""},
+		{"ok/raw-with-zip", rawSale("1.00", `"billing_zip":"32606"`), "32606", nil, ""},
+		{"ok/both-from-vault", sale + withBoth + `"account_vault_api_id":"Full1"`, "32606", "5800 NW 39th AVE", ""},
+		{"ok/both-vault-and-request", sale + withBoth + `"account_vault_api_id":"Card1","billing_street":"1 Main St"`, "32606", "1 Main St", ""},
+		{"fail/vault-without-zip", sale + `"account_vault_api_id":"Bare1"`, nil, nil, zipBlank},
+		{"fail/previous-transaction-without-zip", sale + `"previous_transaction_api_id":"NoZip1"`, nil, nil, zipBlank},
+		{"fail/raw-without-zip", rawSale("1.00"), nil, nil, zipBlank},
+		{"fail/raw-without-zip-with-other-errors", rawSale("1.00", `"order_num":"-"`), nil, nil,
+			`{"errors":{"billing_zip":["Billing Zip cannot be blank."],"order_num":["Order Num is invalid."]}}`},
+		{"fail/vault-without-street", sale + withBoth + `"account_vault_api_id":"Card1"`, nil, nil, streetBlank},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.post(t, "/v2/transactions", txnBody(tt.fields))
+			if tt.fail != "" {
+				diff(t, tt.fail, string(must(t, r, http.StatusUnprocessableEntity).Body))
+				return
+			}
+			got := must(t, r, http.StatusCreated).record(t, "transaction")
+			diff(t, []any{tt.zip, tt.street}, []any{got["billing_zip"], got["billing_street"]})
+		})
+	}
+	t.Run("ok/ticket-supplies-zip", func(t *testing.T) {
+		got := s.mustTxn(t, sale+`"ticket":"`+ticket(t, `,"billing_zip":"32606"`)+`"`)
+		diff(t, "32606", got["billing_zip"])
+	})
+	t.Run("fail/ticket-without-zip-is-not-consumed", func(t *testing.T) {
+		tk := ticket(t, "")
+		r := must(t, s.post(t, "/v2/transactions", txnBody(sale+`"ticket":"`+tk+`"`)), http.StatusUnprocessableEntity)
+		diff(t, zipBlank, string(r.Body))
+		got := s.mustTxn(t, sale+`"ticket":"`+tk+`","billing_zip":"32606"`)
+		diff(t, "32606", got["billing_zip"])
+	})
+	t.Run("ok/refund-never-refused", func(t *testing.T) {
+		// A sale made on the plain service without a zip is refunded on the default one.
+		s.mustTxn(t, rawSale("2.00", `"transaction_api_id":"Plain1","product_transaction_id":"`+plain+`"`))
+		for _, src := range []string{`"previous_transaction_api_id":"Plain1"`, `"previous_transaction_api_id":"NoZip1"`} {
+			got := s.mustTxn(t, `"action":"refund","payment_method":"cc","transaction_amount":"1.00",`+src)
+			diff(t, nil, got["billing_zip"])
+		}
+		s.mustTxn(t, `"action":"refund","payment_method":"cc","transaction_amount":"1.00",`+withBoth+`"previous_transaction_api_id":"Plain1"`)
 	})
 }

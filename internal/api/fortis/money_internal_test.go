@@ -1,0 +1,44 @@
+package fortis
+
+import (
+	"math/big"
+	"regexp"
+	"testing"
+)
+
+// moneyShape is what moneyText makes of a number: two decimals, no leading zeros.
+var moneyShape = regexp.MustCompile(`^-?(0|[1-9][0-9]*)\.[0-9]{2}$`)
+
+// FuzzMoneyText checks that moneyText leaves text that is not a number alone and turns a
+// number into two-decimal money within half a cent of it, rounding half away from zero.
+func FuzzMoneyText(f *testing.F) {
+	for _, s := range []string{"", "12.5", "10", "-3.1", "0007.10", "1.005", "99.995", "-0.001", "-0.005", "ten", "1e2", ".5", "-", "123456789012"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got := moneyText(v)
+		if !numberPattern.MatchString(v) {
+			if got != v {
+				t.Fatalf("moneyText(%q) = %q, want it unchanged", v, got)
+			}
+			return
+		}
+		if !moneyShape.MatchString(got) {
+			t.Fatalf("moneyText(%q) = %q, not two-decimal money", v, got)
+		}
+		in, _ := new(big.Rat).SetString(v)
+		out, _ := new(big.Rat).SetString(got)
+		// want = round-half-away-from-zero(in × 100) / 100
+		cents := new(big.Rat).Mul(in, big.NewRat(100, 1))
+		half := big.NewRat(1, 2)
+		if cents.Sign() < 0 {
+			half.Neg(half)
+		}
+		cents.Add(cents, half)
+		q := new(big.Int).Quo(cents.Num(), cents.Denom()) // truncates toward zero
+		want := new(big.Rat).SetFrac(q, big.NewInt(100))
+		if out.Cmp(want) != 0 {
+			t.Fatalf("moneyText(%q) = %q, want %s", v, got, want.FloatString(2))
+		}
+	})
+}
