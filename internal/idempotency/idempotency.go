@@ -144,8 +144,9 @@ const (
 type stateKey struct{}
 
 // NoStore marks the response being written for ctx's request as one that carries secrets:
-// it is never stored, and a repeat of the request is refused with NotReplayable. It does
-// nothing outside Serve.
+// a success is never stored, and a repeat of the request is refused with NotReplayable. A
+// refusal (4xx) is kept and replayed as usual, and a server failure (5xx) forgotten, since
+// neither carries the secrets. It does nothing outside Serve.
 func NoStore(ctx context.Context) {
 	if m, ok := ctx.Value(stateKey{}).(*mode); ok {
 		*m = modeNoStore
@@ -265,12 +266,15 @@ func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next h
 		status = http.StatusOK
 		rw.header = w.Header().Clone()
 	}
+	// A request marked NoStore that was refused (4xx) answered an error, which holds no
+	// secret: it is kept and replayed like any other, so that its retry gets the same 4xx
+	// rather than NotReplayable. One that failed (5xx) is forgotten like any other.
 	switch {
-	case *m == modeNoStore:
-		rec.State, rec.Status, rec.Header, rec.Body = StateSecret, status, nil, nil
-		k.store.FinishIdempotencyKey(store, rec)
 	case status >= 500 && *m != modeKeep:
 		k.store.ReleaseIdempotencyKey(store, rec)
+	case *m == modeNoStore && status < 400:
+		rec.State, rec.Status, rec.Header, rec.Body = StateSecret, status, nil, nil
+		k.store.FinishIdempotencyKey(store, rec)
 	default:
 		rec.State, rec.Status, rec.Header, rec.Body = StateDone, status, keptHeaders(rw.header), rw.body.Bytes()
 		k.store.FinishIdempotencyKey(store, rec)

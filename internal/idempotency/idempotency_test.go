@@ -220,6 +220,17 @@ func TestOutcomes(t *testing.T) {
 				w.WriteHeader(201)
 				io.WriteString(w, `{"secret":"s3cr3t"}`)
 			}, answer{409, `{"why":3}`, "", ""}, 1},
+			// A request that would have answered secrets but was refused answers no secret:
+			// its retry gets the same refusal; one that failed runs again.
+			{"ok/secret-route-refusal-replayed", func(w http.ResponseWriter, r *http.Request, body string) {
+				idempotency.NoStore(r.Context())
+				w.WriteHeader(400)
+				io.WriteString(w, `{"error":"invalid"}`)
+			}, answer{400, `{"error":"invalid"}`, "", "true"}, 1},
+			{"ok/secret-route-failure-forgotten", func(w http.ResponseWriter, r *http.Request, body string) {
+				idempotency.NoStore(r.Context())
+				w.WriteHeader(503)
+			}, answer{503, ``, "", ""}, 2},
 			{"ok/server-failure-forgotten", func(w http.ResponseWriter, r *http.Request, body string) {
 				w.WriteHeader(503)
 			}, answer{503, ``, "", ""}, 2},

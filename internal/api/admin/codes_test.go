@@ -139,6 +139,9 @@ func TestIdempotencyConflict(t *testing.T) {
 		{"fail/secrets-not-kept", "k1", "/admin/v1/merchants", `{"name":"A"}`, errAnswer{409, "idempotency_conflict", ""}, false},
 		{"fail/other-body-no-secrets", "k2", pt, `{"payment_method":"cc","title":"Two"}`, errAnswer{409, "idempotency_conflict", ""}, false},
 		{"ok/replayed", "k2", pt, `{"payment_method":"cc","title":"One"}`, errAnswer{Status: 201}, true},
+		// A refused create answered no secret: its repeat gets the same refusal.
+		{"fail/refused-create", "k3", "/admin/v1/merchants", `{"name":"C","account_number":"x"}`, errAnswer{400, "invalid", "account_number"}, false},
+		{"fail/refused-create-repeated", "k3", "/admin/v1/merchants", `{"name":"C","account_number":"x"}`, errAnswer{400, "invalid", "account_number"}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := send(t, tt.key, tt.path, tt.body)
