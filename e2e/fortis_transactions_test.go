@@ -144,4 +144,29 @@ func TestFortisTransactionsEndToEnd(t *testing.T) {
 			t.Errorf("retry ran again: %v %s", b.header, b.body)
 		}
 	})
+
+	// One core holds both APIs' transactions, and the Paysafe API reads the Fortis ones: an
+	// auth made without a CVV reads, through each API, as that API says "no CVV" (Fortis N,
+	// Paysafe NOT_PROCESSED), not as a mismatch.
+	t.Run("ok/no-cvv-reads-alike", func(t *testing.T) {
+		ps := m.Credentials.Paysafe
+		auth := txn(`"action":"authonly","payment_method":"cc","transaction_amount":"3.00","account_number":"4012888888881881","exp_date":"0830"`, 201).record(t, "transaction")
+		paysafeGet := func(path string) map[string]any {
+			t.Helper()
+			req, _ := http.NewRequest("GET", base+path, nil)
+			req.SetBasicAuth(ps.APIKeyID, ps.APIKeySecret)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+			}
+			return out
+		}
+		got := paysafeGet("/cardpayments/v1/accounts/" + ps.AccountNumber + "/auths/" + auth["id"].(string))
+		check("fortis auth through paysafe", []any{"N", "NOT_PROCESSED"}, []any{auth["cvv_response"], got["cvvVerification"]})
+	})
 }

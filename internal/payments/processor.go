@@ -94,6 +94,10 @@ const (
 	CVVShouldBePresent CVVResult = "should-be-present" // CVVShouldBePresent: S, the issuer says the card has a CVV.
 	CVVIssuerUnable    CVVResult = "issuer-unable"     // CVVIssuerUnable: U, the issuer is not certified.
 	CVVUnknown         CVVResult = "unknown"           // CVVUnknown: X, no answer.
+	// CVVNotGiven: no CVV was sent, so none was checked. Each API says it in its own words
+	// (Fortis N, as for a mismatch; Paysafe NOT_PROCESSED), so a transaction made through one
+	// API reads right through the other.
+	CVVNotGiven CVVResult = "not-given"
 )
 
 // Outcome is a processor's answer.

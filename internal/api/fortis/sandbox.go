@@ -98,7 +98,7 @@ func SandboxTriggers() *payments.Triggers {
 				cvv(nil, amex, "126", payments.CVVIssuerUnable), cvv(nil, amex, "127", payments.CVVUnknown),
 			},
 			Default:     payments.CVVNoMatch,
-			Absent:      payments.CVVNoMatch,
+			Absent:      payments.CVVNotGiven,
 			DeclineOn:   []payments.CVVResult{payments.CVVNotProcessed, payments.CVVShouldBePresent, payments.CVVIssuerUnable, payments.CVVUnknown},
 			DeclineCode: reasonCVVDenied,
 			Message:     "DECLINE",
@@ -139,7 +139,7 @@ func cvvResponse(r payments.CVVResult) any {
 	switch r {
 	case payments.CVVMatch:
 		return "M"
-	case payments.CVVNoMatch:
+	case payments.CVVNoMatch, payments.CVVNotGiven:
 		return "N"
 	case payments.CVVNotProcessed:
 		return "P"

@@ -56,7 +56,7 @@ func SandboxTriggers() *payments.Triggers {
 				cvv("666", payments.CVVNoMatch),
 			},
 			Default: payments.CVVMatch,
-			Absent:  payments.CVVNotProcessed,
+			Absent:  payments.CVVNotGiven,
 		},
 	}
 }
@@ -87,7 +87,7 @@ func cvvVerification(r payments.CVVResult) string {
 		return "MATCH"
 	case payments.CVVNoMatch:
 		return "NO_MATCH"
-	case payments.CVVNotProcessed:
+	case payments.CVVNotProcessed, payments.CVVNotGiven:
 		return "NOT_PROCESSED"
 	case payments.CVVUnknown, payments.CVVShouldBePresent, payments.CVVIssuerUnable:
 		return "UNKNOWN"
