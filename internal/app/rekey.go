@@ -167,7 +167,7 @@ func (m *Main) RetireKey(ctx context.Context, which string, id uint32) error {
 			return err
 		}
 		if n := counts[id]; n > 0 {
-			return fmt.Errorf("key %d still protects %d records; wait for re-encryption (payvault keys status)", id, n)
+			return fmt.Errorf("%w: key %d still protects %d records; wait for re-encryption (payvault keys status)", keys.ErrKeyInUse, id, n)
 		}
 	case "mac":
 		n, err := m.Store.CountFingerprintsByKey(ctx, id)
@@ -175,7 +175,7 @@ func (m *Main) RetireKey(ctx context.Context, which string, id uint32) error {
 			return err
 		}
 		if n > 0 {
-			return fmt.Errorf("fingerprint key %d still made %d fingerprints; wait for re-encryption", id, n)
+			return fmt.Errorf("%w: fingerprint key %d still made %d fingerprints; wait for re-encryption", keys.ErrKeyInUse, id, n)
 		}
 	default:
 		return errors.New("which must be data or mac")

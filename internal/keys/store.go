@@ -53,4 +53,7 @@ var (
 
 	// ErrPrimaryKey is returned by Disable for the primary key of a keyset.
 	ErrPrimaryKey = errors.New("keys: the primary key cannot be disabled; rotate first")
+
+	// ErrKeyInUse is wrapped by a refusal to retire a key that records still use.
+	ErrKeyInUse = errors.New("the key is still in use")
 )

@@ -326,8 +326,12 @@ func (k keyOps) RotateKey(ctx context.Context, keyset string) (uint32, error) {
 	return k.kr.Rotate(ctx, keyset)
 }
 func (k keyOps) RetireKey(ctx context.Context, keyset string, id uint32) error {
-	if counts, err := k.st.CountSealedByKey(ctx); err != nil || (keyset == "data" && counts[id] > 0) {
-		return fmt.Errorf("key %d still protects records (%v)", id, err)
+	counts, err := k.st.CountSealedByKey(ctx)
+	if err != nil {
+		return err
+	}
+	if keyset == "data" && counts[id] > 0 {
+		return fmt.Errorf("%w: key %d still protects records", keys.ErrKeyInUse, id)
 	}
 	return k.kr.Disable(ctx, keyset, id)
 }

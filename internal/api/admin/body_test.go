@@ -245,6 +245,8 @@ func TestBodyOptional(t *testing.T) {
 		// The primary data key cannot be retired: the empty body named the data keyset.
 		{"ok/retire", "/admin/v1/keys/{kid}/retire", errAnswer{409, "conflict", ""}},
 		{"ok/rotate", "/admin/v1/keys/rotate", errAnswer{Status: 200}},
+		// The old primary is no longer primary, but the merchant's sealed records still use it.
+		{"fail/retire-key-in-use", "/admin/v1/keys/{kid}/retire", errAnswer{409, "conflict", ""}},
 		{"fail/retire-unknown-key", "/admin/v1/keys/{unknown}/retire", errAnswer{404, "not_found", ""}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

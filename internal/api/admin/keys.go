@@ -20,7 +20,8 @@ type KeyOps interface {
 	// RotateKey adds a key to a keyset ("data" or "mac") and makes it primary.
 	RotateKey(ctx context.Context, keyset string) (uint32, error)
 	// RetireKey disables a key once no record uses it; an unknown key's error wraps
-	// keys.ErrUnknownKey.
+	// keys.ErrUnknownKey, a key records still use keys.ErrKeyInUse, the primary key
+	// keys.ErrPrimaryKey.
 	RetireKey(ctx context.Context, keyset string, id uint32) error
 	// ListAudit returns a merchant's audit records after seq.
 	ListAudit(ctx context.Context, merchantID string, afterSeq int64, limit int) ([]vault.AuditRecord, error)
@@ -64,10 +65,13 @@ func (a *API) KeyRoutes(ops KeyOps) {
 			return &apiError{status: http.StatusNotFound, code: "not_found", message: "No such key."}
 		}
 		if err := ops.RetireKey(r.Context(), keyset, uint32(id)); err != nil {
-			if errors.Is(err, keys.ErrUnknownKey) {
+			switch {
+			case errors.Is(err, keys.ErrUnknownKey):
 				return &apiError{status: http.StatusNotFound, code: "not_found", message: "No such key."}
+			case errors.Is(err, keys.ErrKeyInUse), errors.Is(err, keys.ErrPrimaryKey):
+				return &apiError{status: http.StatusConflict, code: "conflict", message: err.Error()}
 			}
-			return &apiError{status: http.StatusConflict, code: "conflict", message: err.Error()}
+			return err // a store failure: 500, logged
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"keyset": keyset, "key_id": id, "status": "disabled"})
 		return nil
