@@ -24,7 +24,7 @@ import (
 type storeFlags struct {
 	Data          string   `help:"Data directory of the embedded store." default:"./payvault-data" placeholder:"DIR"`
 	Database      string   `help:"PostgreSQL URL (postgres://...); replaces the embedded store." placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
-	MasterKeyFile string   `help:"File holding the base64 master key; overrides the data dir's key file." placeholder:"FILE" type:"path"`
+	MasterKeyFile string   `help:"File holding the base64 master key; overrides PAYVAULT_MASTER_KEY and the data dir's key file." placeholder:"FILE" type:"path"`
 	MasterKey     string   `help:"-" hidden:"" env:"PAYVAULT_MASTER_KEY"`
 	Unseal        bool     `help:"Take the master key from Shamir shares (from --share-file or stdin); the whole key never touches disk."`
 	ShareFile     []string `help:"File holding one or more master key shares (repeatable); used with --unseal." placeholder:"FILE" type:"path"`
