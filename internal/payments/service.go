@@ -266,10 +266,32 @@ func (s *Service) RecordFailed(ctx context.Context, p *vault.Principal, loc *vau
 	t.Status, t.Available, t.Reason = StatusFailed, 0, ReasonRejected
 	t.TxnTime, t.Created, t.Modified = now, now, now
 	t.Sealed = vault.Sealed{}
+	// The reference was not validated (its length may be why the request was refused), and
+	// an index holds it: PostgreSQL refuses an index entry over about 2.7 KB.
+	t.MerchantRefNum = truncateRunes(t.MerchantRefNum, maxFailedRef)
 	if err := checkExtras(t); err != nil {
 		return vault.E(op, err)
 	}
 	return vault.Wrap(op, s.write(ctx, func(tx Tx) error { return tx.InsertTransaction(ctx, t) }))
+}
+
+// maxFailedRef is the most characters of a refused request's reference RecordFailed keeps: the
+// longest any API accepts (Paysafe's merchantRefNum, 255).
+const maxFailedRef = 255
+
+// truncateRunes returns s cut to at most n characters.
+func truncateRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
 }
 
 // Batch completes every PENDING settlement, refund and debit of a merchant ("" for all) now,
