@@ -57,17 +57,22 @@ type listReq struct {
 	page      int
 	size      int
 	sortAttrs object
-	never     bool // never is set when some filter can match nothing.
+	never     bool  // never is set when some filter can match nothing.
+	err       error // err refuses the list (a filter with too many values).
 	// pastEnd is set when the page starts past maxOffset records: the list is counted, and
 	// the page is [] (§1.6 "A page past the end returns [] with normal meta").
 	pastEnd bool
 }
 
 // The pagination bounds of §1.6, and maxOffset, the offset past which no list has records.
+// maxFilterValues is payvault's bound on the comma-separated values of one filter: each is a
+// bound parameter, and a statement takes at most 65,535 of them on PostgreSQL and 32,766 on
+// SQLite.
 const (
 	defaultPageSize = 20
 	maxPageSize     = 5000
 	maxOffset       = 1 << 31
+	maxFilterValues = 1000
 )
 
 // listControls are the query parameters that are never filters.
@@ -105,6 +110,10 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 		}
 		v := strings.TrimSpace(vals[len(vals)-1])
 		if v == "" {
+			continue
+		}
+		if strings.Count(v, ",") >= maxFilterValues {
+			lr.err = invalid(nil, name, label(name)+" has more than "+strconv.Itoa(maxFilterValues)+" values.")
 			continue
 		}
 		switch f.kind {
@@ -220,15 +229,20 @@ func listLocations(r *http.Request, p *vault.Principal) ([]string, error) {
 	if v == "" {
 		return nil, nil
 	}
+	if strings.Count(v, ",") >= maxFilterValues {
+		return nil, invalid(nil, "location_id", "Location Id has more than "+strconv.Itoa(maxFilterValues)+" values.")
+	}
 	var out []string
+	seen := map[string]bool{}
 	for _, id := range strings.Split(v, ",") {
 		id = strings.ToLower(strings.TrimSpace(id))
-		if id == "" {
+		if id == "" || seen[id] {
 			continue
 		}
 		if !p.CanReach(id) {
 			return nil, invalid(nil, "location_id", msgLocation)
 		}
+		seen[id] = true
 		out = append(out, id)
 	}
 	return out, nil
@@ -346,7 +360,7 @@ func timeRange(v, from, to string, now time.Time, loc *time.Location) (lo, hi in
 				return 0, 0, false
 			}
 		}
-		return lo, hi, true
+		return max(lo, -openBound), min(hi, openBound), true
 	}
 	return 0, 0, false
 }
@@ -443,6 +457,10 @@ func contains(list []string, s string) bool {
 func serveList[T any](a *API, w http.ResponseWriter, r *http.Request, p *vault.Principal, lr *listReq, key string,
 	fetch func(ctx context.Context, q vault.Query) ([]T, int, error),
 	render func(l *lookups, v T, names []string) (object, error)) {
+	if lr.err != nil {
+		a.writeError(w, r, lr.err)
+		return
+	}
 	var items []object
 	total := 0
 	var err error

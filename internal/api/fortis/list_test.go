@@ -270,6 +270,8 @@ func TestListTimestampKeywords(t *testing.T) {
 		{"ok/last-month", "last%20month", []string{"G", "F"}},
 		{"ok/custom", "custom&created_ts_from=" + itoa(at["E"].Unix()) + "&created_ts_to=" + itoa(at["C"].Unix()), []string{"E", "D", "C"}},
 		{"ok/custom-open-end", "custom&created_ts_from=" + itoa(at["B"].Unix()), []string{"B", "A"}},
+		// Bounds past any time are open ends, not an overflow that matches nothing.
+		{"ok/custom-huge-bounds", "custom&created_ts_from=-10000000000000000&created_ts_to=9223372036854775807", []string{"H", "G", "F", "E", "D", "C", "B", "A"}},
 		{"ok/unknown-keyword", "tomorrow", []string{}},
 	}
 	for _, tt := range tests {
