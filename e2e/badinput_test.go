@@ -1,10 +1,15 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -82,6 +87,17 @@ func fortisError(status int, message string) string {
 }
 
 func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// noise is n letters and digits that do not compress: hex of a SHA-256 chain.
+func noise(n int) string {
+	var b strings.Builder
+	sum := sha256.Sum256([]byte("noise"))
+	for b.Len() < n {
+		b.WriteString(hex.EncodeToString(sum[:]))
+		sum = sha256.Sum256(sum[:])
+	}
+	return b.String()[:n]
+}
 
 // badServer is a running payvault with the fixtures the matrix aims at.
 type badServer struct {
@@ -627,6 +643,9 @@ func badCases() []badCase {
 		{"string-nan-amount", `{"merchantRefNum":"m6","amount":"NaN","card":{"paymentToken":"{cardToken}"}}`, "5068", []string{"amount: Invalid value"}},
 		{"string-infinity-amount", `{"merchantRefNum":"m7","amount":"Infinity","card":{"paymentToken":"{cardToken}"}}`, "5068", []string{"amount: Invalid value"}},
 		{"long-ref", `{"merchantRefNum":"` + strings.Repeat("r", 256) + `","amount":1,"card":{"paymentToken":"{cardToken}"}}`, "5068", []string{"merchantRefNum: size must be between 1 and 255"}},
+		// Stored FAILED all the same: an incompressible 3,000-character reference would not fit
+		// PostgreSQL's index on references.
+		{"long-random-ref", `{"merchantRefNum":"` + noise(3000) + `","amount":1,"card":{"paymentToken":"{cardToken}"}}`, "5068", []string{"merchantRefNum: size must be between 1 and 255"}},
 		{"card-not-object", `{"merchantRefNum":"m8","amount":1,"card":"{cardToken}"}`, "5068", []string{"card: Invalid value"}},
 		{"settle-not-bool", `{"merchantRefNum":"m9","amount":1,"settleWithAuth":"maybe","card":{"paymentToken":"{cardToken}"}}`, "5068", []string{"settleWithAuth: Invalid value"}},
 		{"raw-card-luhn", `{"merchantRefNum":"m10","amount":1,"card":{"cardNum":"4111111111111112","cardExpiry":{"month":1,"year":2050}}}`, "5068", []string{"card.cardNum: Luhn checksum failed"}},
@@ -731,6 +750,12 @@ func badCases() []badCase {
 		add(badCase{name: "auth-browser/" + strconv.Itoa(len(cs)), method: "POST", path: "/v2/cardtickets", body: `{"cardticket":{"account_number":"4111111111111111","exp_date":"1230"}}`, header: h, status: 401, fortis: unauthorized})
 	}
 	// Fortis: routes and methods.
+	// A filter of more values than a statement may bind is refused, not a server error.
+	many := strings.TrimSuffix(strings.Repeat("a,", 1001), ",")
+	for _, p := range []string{"/v2/accountvaults", "/v2/contacts", "/v2/transactions", "/v2/locations", "/v2/users", "/v2/producttransactions"} {
+		add(badCase{name: "list-too-many-values" + p, method: "GET", path: p + "?id=" + many, header: fh, status: 422, fortis: `{"errors":{"id":["Id has more than 1000 values."]}}`})
+	}
+	add(badCase{name: "list-too-many-locations", method: "GET", path: "/v2/accountvaults?location_id=" + many, header: fh, status: 422, fortis: `{"errors":{"location_id":["Location Id has more than 1000 values."]}}`})
 	for _, p := range []string{"/v2/nothing", "/v2", "/v2//accountvaults", "/v2/contacts/../accountvaults", "/v2/./accountvaults", "/v2/accountvaults/{vault}/nothing", "/v2/cardtickets/{ticket}", "/v2/tokens", "/v2/accountvaults/{vault}/bininfo/x", "/v2/recurrings", "/v2/contacts/{contact}/notes"} {
 		add(badCase{name: "unknown-route" + p, method: "GET", path: p, header: fh, status: 404, fortis: fortisError(404, "Page not found.")})
 	}
@@ -943,5 +968,27 @@ func TestBadInputMatrixSize(t *testing.T) {
 	}
 	if n := len(badCases()); n < 300 {
 		t.Errorf("%d cases: %v", n, counts)
+	}
+}
+
+// TestAsteriskTarget: a request whose target is "*" (RFC 9112's asterisk form, meant for
+// OPTIONS) with another method gets the Paysafe JSON 404, not an empty 200.
+func TestAsteriskTarget(t *testing.T) {
+	s := mustBadServer(t, false)
+	for _, method := range []string{"GET", "POST", "DELETE"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "%s * HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", method)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		if resp.StatusCode != 404 || !strings.Contains(string(body), `"code":"5273"`) {
+			t.Errorf("%s *: %d %q", method, resp.StatusCode, body)
+		}
 	}
 }

@@ -51,8 +51,8 @@ func (m *Main) routes() http.Handler {
 	})
 }
 
-// prefixOwners are the path prefixes of the mux's subtrees and the API that owns each, the
-// last one owning every other path.
+// prefixOwners are the path prefixes of the mux's subtrees and the API that owns each; the
+// last one owns every other path, whatever its prefix.
 type prefixOwners []struct {
 	prefix string
 	h      http.Handler
@@ -71,12 +71,13 @@ func (o prefixOwners) unredirected(mux http.Handler) http.Handler {
 			mux.ServeHTTP(w, r)
 			return
 		}
-		for _, own := range o {
+		for _, own := range o[:len(o)-1] {
 			if strings.HasPrefix(p+"/", own.prefix) {
 				own.h.ServeHTTP(w, r)
 				return
 			}
 		}
+		o[len(o)-1].h.ServeHTTP(w, r) // every other path, "*" among them
 	})
 }
 
