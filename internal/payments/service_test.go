@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -399,6 +400,26 @@ func TestMoneyRules(t *testing.T) {
 		}
 		if _, err := e.ps.Get(ctx, p, lc.Location.ID, b.ID); vault.KindOf(err) != vault.NotFound {
 			t.Errorf("get from another account: %v", err)
+		}
+	})
+}
+
+// TestRecordFailedLongRef: a refused request's reference, unvalidated, is kept to 255
+// characters (not bytes), which every engine's index on references holds.
+func TestRecordFailedLongRef(t *testing.T) {
+	engines(t, func(t *testing.T, open storetest.Opener) {
+		e := mustEnv(t, open, payments.Config{})
+		ref := strings.Repeat("é", 300)
+		stub := &payments.Transaction{API: "test", Type: payments.TypeAuth, MerchantRefNum: ref, ErrorCode: "5068"}
+		if err := e.ps.RecordFailed(e.ctx, e.Principal, e.loc, stub); err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.ps.Get(e.ctx, e.Principal, e.loc.ID, stub.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.MerchantRefNum != strings.Repeat("é", 255) {
+			t.Errorf("kept %d characters", utf8.RuneCountInString(got.MerchantRefNum))
 		}
 	})
 }
