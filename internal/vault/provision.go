@@ -389,8 +389,10 @@ func NormalizeOrigin(s string) (string, bool) {
 }
 
 // OriginAllowed reports whether a browser origin may use a merchant's (and optionally a
-// location's) browser endpoints. A sandbox merchant with no origins configured anywhere allows
-// every origin; otherwise the origin must be listed on the merchant or the location.
+// location's) browser endpoints. A sandbox merchant with no origins on the merchant and none on
+// that location allows every origin (another location's origins do not count: to restrict every
+// location, set the merchant's); otherwise the origin must be listed on the merchant or the
+// location.
 func OriginAllowed(m *Merchant, l *Location, origin string) bool {
 	n, ok := NormalizeOrigin(origin)
 	if !ok {

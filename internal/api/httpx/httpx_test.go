@@ -99,6 +99,7 @@ func TestSafePath(t *testing.T) {
 		{"/customervault/v1/profiles?4000056655665556=x&a=1", "/customervault/v1/profiles?%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A5556=x&a=1"},
 		// A parameter named for account data keeps its name and loses its value.
 		{"/v2/accountvaults?dl_number=D123&title=x&SSN4=1234&account_number=4111&cvv", "/v2/accountvaults?dl_number=[redacted]&title=x&SSN4=[redacted]&account_number=[redacted]&cvv"},
+		{"/hosted/v1/fields/card?cc-exp=1230&cvc=737&account=31926819", "/hosted/v1/fields/card?cc-exp=[redacted]&cvc=[redacted]&account=[redacted]"},
 		{"/customervault/v1/profiles?merchantCustomerId=4000/0566/5566/5556", "/customervault/v1/profiles?merchantCustomerId=%2A%2A%2A%2A%2F%2A%2A%2A%2A%2F%2A%2A%2A%2A%2F5556"},
 	}
 	for _, tt := range tests {

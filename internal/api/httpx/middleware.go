@@ -150,6 +150,9 @@ var accountParams = map[string]bool{
 	"account_number": true, "accountnumber": true, "cardnum": true, "card_number": true,
 	"cvv": true, "cvv2": true, "iban": true, "dl_number": true, "ssn4": true, "ssn": true,
 	"track_data": true,
+	// The hosted fields' input names, should a browser ever send its form as a query.
+	"cardnumber": true, "cc-number": true, "cvc": true, "cc-csc": true, "cc-exp": true, "exp": true,
+	"account": true, "routing": true, "transit": true, "institution": true,
 }
 
 // SafePath returns the path and the query for a log line: credential parameters are left
