@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
+	_ "time/tzdata" // time zones are checked against the IANA database linked in, not the host's
 
 	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
@@ -31,8 +33,9 @@ type LocationCredentials struct {
 }
 
 // CreateLocation adds a location to a merchant with its own account number, location api key,
-// ticket hash key and default cc and ach product transactions. Kinds: Invalid, NotFound
-// (merchant), Conflict (account_number).
+// ticket hash key and default cc and ach product transactions. A parent must be another
+// location of the merchant, and a time zone an IANA name. Kinds: Invalid (parent_id with
+// ErrUnusable, tz, ...), NotFound (merchant), Conflict (account_number).
 func (s *Service) CreateLocation(ctx context.Context, merchantID string, in NewLocation) (*LocationCredentials, error) {
 	const op = "vault.CreateLocation"
 	in.Name = strings.TrimSpace(in.Name)
@@ -47,6 +50,9 @@ func (s *Service) CreateLocation(ctx context.Context, merchantID string, in NewL
 	}
 	if len(in.Currency) != 3 {
 		return nil, E(op, Invalid, Field("currency"), ErrFormat)
+	}
+	if err := checkTZ(in.TZ); err != nil {
+		return nil, E(op, err)
 	}
 	if in.TZ == "" {
 		in.TZ = "America/New_York"
@@ -79,6 +85,14 @@ func (s *Service) createLocation(ctx context.Context, op, merchantID string, in 
 		m, err := tx.GetMerchant(ctx, merchantID)
 		if err != nil {
 			return err
+		}
+		if loc.ParentID != "" {
+			// A parent is another location of the merchant, checked in the write that links it.
+			if _, err := tx.GetLocation(ctx, merchantID, loc.ParentID); KindOf(err) == NotFound {
+				return E(Invalid, Field("parent_id"), ErrUnusable, ID(loc.ParentID))
+			} else if err != nil {
+				return err
+			}
 		}
 		var products []*ProductTransaction
 		for _, method := range []string{"cc", "ach"} {
@@ -229,7 +243,8 @@ type NewUser struct {
 }
 
 // CreateUser adds a Fortis API user to a merchant and returns it with its api key in the
-// clear, the only time it is shown. Kinds: Invalid, NotFound.
+// clear, the only time it is shown. A time zone must be an IANA name. Kinds: Invalid,
+// NotFound.
 func (s *Service) CreateUser(ctx context.Context, merchantID string, in NewUser) (*User, string, error) {
 	const op = "vault.CreateUser"
 	if strings.TrimSpace(in.Username) == "" {
@@ -240,6 +255,9 @@ func (s *Service) CreateUser(ctx context.Context, merchantID string, in NewUser)
 		key = keys.RandomHex(16)
 	} else if len(key) < 16 || len(key) > 128 {
 		return nil, "", E(op, Invalid, Field("user_api_key"), ErrLength)
+	}
+	if err := checkTZ(in.TZ); err != nil {
+		return nil, "", E(op, err)
 	}
 	if in.TZ == "" {
 		in.TZ = "America/New_York"
@@ -314,6 +332,19 @@ func (s *Service) UpdateUser(ctx context.Context, merchantID, id string, up User
 		return nil, E(op, err)
 	}
 	return out, nil
+}
+
+// checkTZ refuses a time zone that is not an IANA name, such as America/New_York or UTC
+// ("Local" is the server's own, not a zone); empty is the default. The Fortis API computes a
+// user's date keywords in the zone, from the IANA database linked into the binary.
+func checkTZ(tz string) error {
+	if tz == "" {
+		return nil
+	}
+	if _, err := time.LoadLocation(tz); err != nil || tz == "Local" {
+		return E(Invalid, Field("tz"), ErrFormat)
+	}
+	return nil
 }
 
 // checkLocations verifies that every location belongs to the merchant and returns the set

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"time"
-	_ "time/tzdata" // time zones are checked against the IANA database linked in, not the host's
 
 	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/vault"
@@ -131,19 +130,6 @@ func orEmpty(s []string) []string {
 	return s
 }
 
-// checkTZ refuses a time zone that is not an IANA name, such as America/New_York or UTC
-// ("Local" is the server's own, not a zone). Empty is the default. The Fortis API computes a
-// user's date keywords in the zone.
-func checkTZ(tz string) error {
-	if tz == "" {
-		return nil
-	}
-	if _, err := time.LoadLocation(tz); err != nil || tz == "Local" {
-		return vault.E(vault.Invalid, vault.Field("tz"), vault.ErrFormat)
-	}
-	return nil
-}
-
 // merchant returns the path's merchant, 404 when unknown.
 func (a *API) merchant(ctx context.Context, r *http.Request) (*vault.Merchant, error) {
 	return a.vault.Store().GetMerchant(ctx, r.PathValue("mid"))
@@ -231,8 +217,8 @@ func (a *API) handleLocationOrigins(w http.ResponseWriter, r *http.Request) erro
 }
 
 // handleLocationCreate answers POST /admin/v1/merchants/{mid}/locations. A parent_id must be
-// another location of the merchant and a tz an IANA time zone. The answer carries the
-// location's ticket hash key, shown only now.
+// another location of the merchant and a tz an IANA time zone (vault.CreateLocation checks
+// both). The answer carries the location's ticket hash key, shown only now.
 func (a *API) handleLocationCreate(w http.ResponseWriter, r *http.Request) error {
 	idempotency.NoStore(r.Context()) // the answer carries secrets
 	var in struct {
@@ -247,17 +233,6 @@ func (a *API) handleLocationCreate(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if _, err := a.merchant(r.Context(), r); err != nil {
-		return err
-	}
-	if in.ParentID != "" {
-		if _, err := a.vault.Store().GetLocation(r.Context(), r.PathValue("mid"), in.ParentID); err != nil {
-			if vault.KindOf(err) == vault.NotFound {
-				return vault.E(vault.Invalid, vault.Field("parent_id"), vault.ErrUnusable, vault.ID(in.ParentID))
-			}
-			return err
-		}
-	}
-	if err := checkTZ(in.TZ); err != nil {
 		return err
 	}
 	lc, err := a.vault.CreateLocation(r.Context(), r.PathValue("mid"), vault.NewLocation{Name: in.Name, AccountNumber: in.AccountNumber,
@@ -318,9 +293,6 @@ func (a *API) handleUserCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	m, err := a.merchant(r.Context(), r)
 	if err != nil {
-		return err
-	}
-	if err := checkTZ(in.TZ); err != nil {
 		return err
 	}
 	if in.PrimaryLocationID == "" {
