@@ -87,8 +87,9 @@ func (s *Service) createMerchant(ctx context.Context, op, name string, in NewMer
 const SettingSandboxMerchant = "sandbox_merchant"
 
 // Bootstrap creates the sandbox merchant on a store's first start, together with extra, in one
-// transaction, and records its id (SettingSandboxMerchant). When several nodes start together only one of them does; the others (and every
-// later start) get nil credentials. Kinds: Internal.
+// transaction, and records its id (SettingSandboxMerchant). When several nodes start together
+// only one of them does; the others (and every later start) get nil credentials. Kinds:
+// Internal.
 func (s *Service) Bootstrap(ctx context.Context, name string, extra func(Tx) error) (*MerchantCredentials, error) {
 	const op = "vault.Bootstrap"
 	w, err := s.newMerchantWrite(op, name, NewMerchant{Name: name})

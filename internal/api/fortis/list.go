@@ -112,8 +112,8 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 		if v == "" {
 			continue
 		}
-		if strings.Count(v, ",") >= maxFilterValues {
-			lr.err = invalid(nil, name, label(name)+" has more than "+strconv.Itoa(maxFilterValues)+" values.")
+		if err := checkValueCount(name, v); err != nil {
+			lr.err = err
 			continue
 		}
 		switch f.kind {
@@ -167,6 +167,15 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 		lr.sortAttrs = object{{"id", "desc"}}
 	}
 	return lr
+}
+
+// checkValueCount refuses a filter named name whose comma-separated value v holds more than
+// maxFilterValues values.
+func checkValueCount(name, v string) error {
+	if strings.Count(v, ",") < maxFilterValues {
+		return nil
+	}
+	return invalid(nil, name, label(name)+" has more than "+strconv.Itoa(maxFilterValues)+" values.")
 }
 
 // listsFalse reports whether a comma list of booleans includes false.
@@ -229,8 +238,8 @@ func listLocations(r *http.Request, p *vault.Principal) ([]string, error) {
 	if v == "" {
 		return nil, nil
 	}
-	if strings.Count(v, ",") >= maxFilterValues {
-		return nil, invalid(nil, "location_id", "Location Id has more than "+strconv.Itoa(maxFilterValues)+" values.")
+	if err := checkValueCount("location_id", v); err != nil {
+		return nil, err
 	}
 	var out []string
 	seen := map[string]bool{}

@@ -79,12 +79,13 @@ func shareLocation(p *vault.Principal, u *vault.User) bool {
 	if p.User != nil && u.ID == p.User.ID {
 		return true
 	}
-	for _, id := range append([]string{u.PrimaryLocationID}, u.LocationIDs...) {
-		if p.CanReach(id) {
-			return true
-		}
-	}
-	return false
+	return inLocation(u, p.CanReach)
+}
+
+// inLocation reports whether any of the user's locations, the primary among them, is one
+// that in accepts.
+func inLocation(u *vault.User, in func(locationID string) bool) bool {
+	return in(u.PrimaryLocationID) || slices.ContainsFunc(u.LocationIDs, in)
 }
 
 var locationList = &listDef{
@@ -282,7 +283,7 @@ func (a *API) handleUserList(w http.ResponseWriter, r *http.Request) {
 	listed := func(u *vault.User) bool { return shareLocation(p, u) }
 	if locs != nil {
 		listed = func(u *vault.User) bool {
-			return slices.ContainsFunc(append([]string{u.PrimaryLocationID}, u.LocationIDs...), func(id string) bool { return slices.Contains(locs, id) })
+			return inLocation(u, func(id string) bool { return slices.Contains(locs, id) })
 		}
 	}
 	lr := a.parseList(r, p, userList)
