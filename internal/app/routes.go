@@ -3,6 +3,7 @@ package app
 import (
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/payvault/payvault/internal/api/admin"
@@ -29,23 +30,22 @@ func (m *Main) routes() http.Handler {
 		Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL, TrustedUpstream: m.Config.TLSTerminatedUpstream,
 		Idempotency: m.fortisIdempotency, Payments: m.Payments, Limits: limits,
 	})
-	mux.Handle("/v2/", ft)
 	ps := paysafe.New(paysafe.Config{
 		Vault: m.Vault, Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL,
 		TrustedUpstream: m.Config.TLSTerminatedUpstream, Now: m.Config.Now,
 		Payments: m.Payments, Idempotency: m.Idempotency, Limits: limits,
 	})
-	// The Paysafe API owns /customervault, /cardpayments and every unknown path (5273 JSON).
-	mux.Handle("/", ps)
 	adm := admin.New(admin.Config{Vault: m.Vault, CheckToken: m.CheckAdminToken, Logger: m.Config.Logger, Idempotency: m.Idempotency, Limits: limits})
 	adm.BatchRoutes(m.Payments)
 	adm.KeyRoutes(keyOps{m})
-	mux.Handle("/admin/v1/", adm)
-	mux.Handle("/admin/v1", adm)
 	hs := m.hostedHandler()
-	mux.Handle("/hosted/", hs)
-	mux.Handle("/demo/", hs)
-	owners := prefixOwners{{"/v2/", ft}, {"/admin/", adm}, {"/hosted/", hs}, {"/demo/", hs}, {"/", ps}}
+	// Each API owns its subtree; the Paysafe API owns /customervault, /cardpayments and every
+	// unknown path (5273 JSON).
+	owners := prefixOwners{{"/v2/", ft}, {"/admin/v1/", adm}, {"/hosted/", hs}, {"/demo/", hs}, {"/", ps}}
+	for _, own := range owners {
+		mux.Handle(own.prefix, own.h)
+	}
+	mux.Handle("/admin/v1", adm)
 	return httpx.Wrap(httpx.Recover(owners.unredirected(mux), m.Config.Logger, handleUnknownPanic), httpx.Options{
 		Logger: m.Config.Logger, Metrics: m.Metrics,
 	})
@@ -53,7 +53,10 @@ func (m *Main) routes() http.Handler {
 
 // prefixOwners are the path prefixes of the mux's subtrees and the API that owns each; the
 // last one owns every other path, whatever its prefix.
-type prefixOwners []struct {
+type prefixOwners []prefixOwner
+
+// prefixOwner is a path prefix and the API that owns it.
+type prefixOwner struct {
 	prefix string
 	h      http.Handler
 }
@@ -67,7 +70,7 @@ type prefixOwners []struct {
 func (o prefixOwners) unredirected(mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if !redirects(p) && !redirects(r.URL.EscapedPath()) {
+		if !o.redirects(p) && !o.redirects(r.URL.EscapedPath()) {
 			mux.ServeHTTP(w, r)
 			return
 		}
@@ -81,14 +84,16 @@ func (o prefixOwners) unredirected(mux http.Handler) http.Handler {
 	})
 }
 
-// redirects reports whether ServeMux would redirect path: it is not clean, or it is a
-// subtree's prefix without its trailing slash.
-func redirects(p string) bool {
+// redirects reports whether ServeMux would redirect path p: it is not clean, or it is one of
+// the subtrees' prefixes without its trailing slash.
+func (o prefixOwners) redirects(p string) bool {
 	if p == "" || p[0] != '/' {
 		return true
 	}
-	clean := path.Clean(p)
-	return clean != p && clean+"/" != p || p == "/v2" || p == "/hosted" || p == "/demo"
+	if clean := path.Clean(p); clean != p && clean+"/" != p {
+		return true
+	}
+	return p != "/" && slices.ContainsFunc(o, func(own prefixOwner) bool { return own.prefix == p+"/" })
 }
 
 // handleHealthz answers GET /healthz: 200 once the store answers.

@@ -175,8 +175,8 @@ func SafePath(u *url.URL) string {
 		if IsCredentialParam(name) {
 			continue
 		}
-		if accountParams[strings.ToLower(name)] && strings.Contains(seg, "=") {
-			kept = append(kept, RedactQuerySegment(seg[:strings.IndexByte(seg, '=')])+"=[redacted]")
+		if raw, _, ok := strings.Cut(seg, "="); ok && accountParams[strings.ToLower(name)] {
+			kept = append(kept, RedactQuerySegment(raw)+"=[redacted]")
 			continue
 		}
 		kept = append(kept, RedactQuerySegment(seg))
