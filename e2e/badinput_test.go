@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -990,5 +991,61 @@ func TestAsteriskTarget(t *testing.T) {
 		if resp.StatusCode != 404 || !strings.Contains(string(body), `"code":"5273"`) {
 			t.Errorf("%s *: %d %q", method, resp.StatusCode, body)
 		}
+	}
+}
+
+// TestUnparsableRequests: a request Go's HTTP server cannot parse never reaches a handler, and
+// net/http would answer it in plain text (501 and 505 among its answers). payvault has the
+// API that owns the request line's path answer in its own envelope, with a 4xx, and logs it
+// with the path's digits masked.
+func TestUnparsableRequests(t *testing.T) {
+	s := mustBadServer(t, false)
+	const pan = "4111111111111111"
+	tests := []struct {
+		name, req string
+		status    int
+		want      string // a fragment of the body
+	}{
+		{"fail/paysafe-space-in-target", "GET /customervault/v1/profiles/" + pan + " x HTTP/1.1\r\nHost: a\r\n\r\n",
+			400, `{"error":{"code":"5023","message":"You submitted a request that is not parseable.","details":["The request could not be parsed: the request is not valid HTTP/1.1."]`},
+		{"fail/cardpayments-transfer-coding", "POST /cardpayments/v1/accounts/1/auths HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: br\r\n\r\n",
+			400, `"details":["The request could not be parsed: unsupported Transfer-Encoding."]`},
+		{"fail/unknown-path-version", "GET /nowhere HTTP/2.5\r\nHost: a\r\n\r\n",
+			400, `"details":["The request could not be parsed: unsupported protocol version."]`},
+		{"fail/fortis-no-host", "GET /v2/accountvaults HTTP/1.1\r\n\r\n",
+			400, `{"name":"Bad Request","message":"The request could not be parsed: missing required Host header.","code":0,"status":400}`},
+		{"fail/fortis-headers-too-large", "GET /v2/accountvaults HTTP/1.1\r\nHost: a\r\nX: " + strings.Repeat("a", 1<<20+8192) + "\r\n\r\n",
+			431, `{"name":"Request Header Fields Too Large","message":"The request could not be parsed: the request's headers are over the size limit.","code":0,"status":431}`},
+		{"fail/admin-expect", "POST /admin/v1/merchants HTTP/1.1\r\nHost: a\r\nExpect: later\r\nContent-Length: 2\r\n\r\n{}",
+			417, `{"error":{"code":"bad_request","message":"The request could not be parsed: unsupported Expect header."}}`},
+		{"fail/hosted-bad-escape", "GET /hosted/v1/fields/%zz HTTP/1.1\r\nHost: a\r\n\r\n",
+			400, `{"error":{"code":"bad_request","message":"The request could not be parsed: the request is not valid HTTP/1.1."}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			go io.WriteString(conn, tt.req)
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") ||
+				!strings.Contains(string(body), tt.want) || !json.Valid(body) {
+				t.Errorf("answer %d %q %s; want %d with %s", resp.StatusCode, resp.Header.Get("Content-Type"), body, tt.status, tt.want)
+			}
+		})
+	}
+	logs := s.logs.String()
+	if strings.Contains(logs, pan) {
+		t.Error("the log holds the card number of an unparsable request's path")
+	}
+	if !strings.Contains(logs, `"path":"/admin/v1/merchants","status":417`) {
+		t.Error("the unparsable requests are not in the access log")
 	}
 }

@@ -371,12 +371,15 @@ func TestServeTLS(t *testing.T) {
 	if resp.TLS == nil || resp.StatusCode != 200 {
 		t.Errorf("healthz over TLS: %d, tls=%v", resp.StatusCode, resp.TLS != nil)
 	}
-	// Plain HTTP to the TLS port fails.
-	if resp, err := http.Get("http://" + strings.TrimPrefix(s.url, "https://") + "/healthz"); err == nil {
-		if resp.StatusCode == 200 {
-			t.Error("plain HTTP answered 200 on the TLS listener")
-		}
-		resp.Body.Close()
+	// Plain HTTP to the TLS port gets a JSON 400, not a 200 and not plain text.
+	resp, err = http.Get("http://" + strings.TrimPrefix(s.url, "https://") + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(b), `"details":["The request could not be parsed: plain HTTP sent to the HTTPS port."]`) {
+		t.Errorf("plain HTTP to the TLS listener: %d %s", resp.StatusCode, b)
 	}
 	s.Stop(t)
 }

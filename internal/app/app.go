@@ -333,7 +333,11 @@ func (m *Main) Listen() error {
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
-	m.listener = ln
+	// net/http answers a request it cannot parse itself, in plain text; the wrapper has the
+	// API that owns its path answer in JSON instead, through the handler Run serves.
+	m.listener = httpx.UnparsedListener(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Handler.ServeHTTP(w, r)
+	}))
 	return nil
 }
 
@@ -370,6 +374,7 @@ func (m *Main) Run(ctx context.Context) error {
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(m.Config.Logger.Handler(), slog.LevelWarn),
+		ConnContext:       httpx.UnparsedConnContext,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()

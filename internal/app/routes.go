@@ -62,7 +62,8 @@ type prefixOwner struct {
 }
 
 // unredirected serves through mux every path that mux would serve itself, and hands a path
-// it would redirect to the API that owns its prefix. ServeMux answers a path with an empty,
+// it would redirect, and the stand-in for a request net/http could not parse
+// (httpx.UnparsedListener), to the API that owns its prefix. ServeMux answers a path with an empty,
 // "." or ".." segment, and a subtree's prefix without its last slash ("/v2"), with a redirect
 // and an HTML body. Every client of these APIs expects JSON (the Paysafe Python SDK crashes on
 // anything else), and one that follows a 307 would send its POST to another path; the owner
@@ -70,7 +71,7 @@ type prefixOwner struct {
 func (o prefixOwners) unredirected(mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if !o.redirects(p) && !o.redirects(r.URL.EscapedPath()) {
+		if httpx.UnparsedFrom(r.Context()) == nil && !o.redirects(p) && !o.redirects(r.URL.EscapedPath()) {
 			mux.ServeHTTP(w, r)
 			return
 		}

@@ -79,7 +79,7 @@ func New(cfg Config) *Handler {
 		pages:  template.Must(template.ParseFS(files, "templates/*.html")),
 		brands: brandTableJSON(),
 	}
-	h.router = &httpx.Router{NotFound: h.handleUnknownRoute, MethodNotAllowed: h.handleWrongMethod}
+	h.router = &httpx.Router{NotFound: h.handleUnknownRoute, MethodNotAllowed: h.handleWrongMethod, Unparsed: h.handleUnparsed}
 	h.routes()
 	return h
 }
@@ -177,6 +177,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // handleUnknownRoute answers a path under /hosted/ or /demo/ that no route matches: 404 JSON.
 func (h *Handler) handleUnknownRoute(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, "not_found", "No such page.", "")
+}
+
+// handleUnparsed answers a request net/http could not parse: its status, JSON.
+func (h *Handler) handleUnparsed(w http.ResponseWriter, r *http.Request, u *httpx.Unparsed) {
+	writeError(w, u.Status, "bad_request", u.Message(), "")
 }
 
 // handleWrongMethod answers a known path with a method it lacks: 405 JSON with Allow.

@@ -74,6 +74,9 @@ func New(cfg Config) *API {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "The route does not support this method.", "")
 		},
+		Unparsed: func(w http.ResponseWriter, r *http.Request, u *httpx.Unparsed) {
+			writeError(w, u.Status, "bad_request", u.Message(), "")
+		},
 	}
 	a.routes()
 	a.handler = httpx.Recover(a.router, a.log, func(w http.ResponseWriter, r *http.Request) {

@@ -14,7 +14,7 @@ import (
 
 // adminCodes are the README's error codes and their statuses (TestErrorCodes).
 var adminCodes = map[string]int{
-	"bad_json": 400, "invalid": 400, "unauthorized": 401, "not_found": 404, "method_not_allowed": 405,
+	"bad_json": 400, "bad_request": 400, "invalid": 400, "unauthorized": 401, "not_found": 404, "method_not_allowed": 405,
 	"conflict": 409, "idempotency_conflict": 409, "too_large": 413, "rate_limited": 429, "internal": 500,
 	"unavailable": 503,
 }

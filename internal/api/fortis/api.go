@@ -58,6 +58,7 @@ func New(svc *vault.Service, opt Options) *API {
 	}
 	rt := &httpx.Router{AutoOptions: true}
 	rt.NotFound = func(w http.ResponseWriter, r *http.Request) { writeStatus(w, http.StatusNotFound, msgPageNotFound) }
+	rt.Unparsed = func(w http.ResponseWriter, r *http.Request, u *httpx.Unparsed) { writeStatus(w, u.Status, u.Message()) }
 	rt.MethodNotAllowed = func(w http.ResponseWriter, r *http.Request, allow []string) {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		writeStatus(w, http.StatusMethodNotAllowed, "Method Not Allowed. This URL can only handle the following request methods: "+strings.Join(allow, ", ")+".")

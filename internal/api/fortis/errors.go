@@ -142,7 +142,8 @@ func msgLocked(f string) string   { return label(f) + " cannot be changed." }
 // statusNames are the names of the statuses this API answers.
 var statusNames = map[int]string{
 	400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-	410: "Gone", 413: "Payload Too Large", 422: "Unprocessable entity", 429: "Too Many Requests",
+	410: "Gone", 413: "Payload Too Large", 417: "Expectation Failed", 422: "Unprocessable entity",
+	429: "Too Many Requests", 431: "Request Header Fields Too Large",
 	500: "Internal Server Error", 503: "Service Unavailable",
 }
 

@@ -80,6 +80,7 @@ func Wrap(h http.Handler, o Options) http.Handler {
 		start := time.Now()
 		info := &Info{ID: keys.NewUUIDv7()}
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+		restoreTLS(r)
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, o.MaxBody)
 		}

@@ -20,6 +20,9 @@ type Router struct {
 	NotFound http.HandlerFunc
 	// MethodNotAllowed answers a matching path with a method it lacks; allow is the Allow list.
 	MethodNotAllowed func(w http.ResponseWriter, r *http.Request, allow []string)
+	// Unparsed answers the stand-in for a request net/http could not parse (see
+	// UnparsedListener) with u.Status in the API's envelope.
+	Unparsed func(w http.ResponseWriter, r *http.Request, u *Unparsed)
 	// AutoOptions, when set, answers OPTIONS on any known path with 200, the Allow header and no body.
 	AutoOptions bool
 }
@@ -116,6 +119,10 @@ func cleanPath(p string) bool {
 
 // ServeHTTP dispatches the request.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if u := UnparsedFrom(r.Context()); u != nil {
+		rt.unparsed(w, r, u)
+		return
+	}
 	if !cleanPath(r.URL.EscapedPath()) {
 		rt.notFound(w, r)
 		return
@@ -169,6 +176,17 @@ func (rt *Router) notFound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.NotFound(w, r)
+}
+
+// unparsed answers the stand-in for a request net/http could not parse.
+func (rt *Router) unparsed(w http.ResponseWriter, r *http.Request, u *Unparsed) {
+	if rt.Unparsed != nil {
+		rt.Unparsed(w, r, u)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(u.Status)
+	w.Write([]byte(`{"error":"bad_request"}`))
 }
 
 // Patterns returns the registered patterns with their methods, sorted (for docs and tests).

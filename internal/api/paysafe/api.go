@@ -68,7 +68,7 @@ func New(cfg Config) *API {
 		cfg.Now = cfg.Vault.Now
 	}
 	a := &API{cfg: cfg, vault: cfg.Vault, log: cfg.Logger, brands: brandTable()}
-	a.router = &httpx.Router{NotFound: a.handleUnknownRoute, MethodNotAllowed: a.handleWrongMethod}
+	a.router = &httpx.Router{NotFound: a.handleUnknownRoute, MethodNotAllowed: a.handleWrongMethod, Unparsed: a.handleUnparsed}
 	a.routes()
 	a.handler = httpx.Recover(a.router, a.log, a.handlePanic)
 	return a
@@ -128,6 +128,12 @@ func (a *API) handle(method, pattern string, acc access, h handlerFunc) {
 // handleUnknownRoute answers a path no route matches: 404/5273.
 func (a *API) handleUnknownRoute(w http.ResponseWriter, r *http.Request) {
 	a.writeError(w, r, newError("5273"))
+}
+
+// handleUnparsed answers a request net/http could not parse: 400/5023 (431 for headers over
+// the limit) with what was wrong in details, as for a body that is not parseable.
+func (a *API) handleUnparsed(w http.ResponseWriter, r *http.Request, u *httpx.Unparsed) {
+	a.writeError(w, r, &apiError{Code: "5023", Status: u.Status, Details: []string{u.Message()}})
 }
 
 // handleWrongMethod answers a known path with a method it lacks: 405/5281 with Allow.
