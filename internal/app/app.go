@@ -337,7 +337,7 @@ func (m *Main) Listen() error {
 	// API that owns its path answer in JSON instead, through the handler Run serves.
 	m.listener = httpx.UnparsedListener(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.Handler.ServeHTTP(w, r)
-	}))
+	}), m.Config.Logger)
 	return nil
 }
 

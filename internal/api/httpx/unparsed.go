@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -50,13 +51,16 @@ func UnparsedFrom(ctx context.Context) *Unparsed {
 // Serve the result with an http.Server whose ConnContext is UnparsedConnContext: net/http
 // sets r.TLS only on a *tls.Conn, and a TLS connection here is wrapped, so Wrap restores
 // r.TLS from the connection.
-func UnparsedListener(ln net.Listener, h http.Handler) net.Listener {
-	return &unparsedListener{Listener: ln, h: h}
+//
+// log, when not nil, takes the TLS handshake failures net/http would have logged.
+func UnparsedListener(ln net.Listener, h http.Handler, log *slog.Logger) net.Listener {
+	return &unparsedListener{Listener: ln, h: h, log: log}
 }
 
 type unparsedListener struct {
 	net.Listener
-	h http.Handler
+	h   http.Handler
+	log *slog.Logger
 }
 
 func (l *unparsedListener) Accept() (net.Conn, error) {
@@ -64,7 +68,7 @@ func (l *unparsedListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &unparsedConn{Conn: c, h: l.h}, nil
+	return &unparsedConn{Conn: c, h: l.h, log: l.log}, nil
 }
 
 // unparsedConn watches one connection. It keeps the first bytes of the request being read
@@ -72,7 +76,8 @@ func (l *unparsedListener) Accept() (net.Conn, error) {
 // path, and it recognises net/http's plain-text error answers by their fixed header block.
 type unparsedConn struct {
 	net.Conn
-	h http.Handler
+	h   http.Handler
+	log *slog.Logger
 
 	mu       sync.Mutex
 	head     [headSize]byte
@@ -93,17 +98,35 @@ func (c *unparsedConn) Read(p []byte) (int, error) {
 		}
 		c.mu.Unlock()
 	}
-	var re tls.RecordHeaderError
-	if err != nil && errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
-		// Plain HTTP on the TLS port: net/http would answer this on the raw connection in
-		// plain text; answer it there in JSON instead. The request line is not readable (the
-		// TLS layer holds its first bytes), so the default API answers.
-		c.mu.Lock()
-		c.answered = true
-		c.mu.Unlock()
-		re.Conn.Write(c.answer(&Unparsed{Status: http.StatusBadRequest, Reason: "plain HTTP sent to the HTTPS port"}, "", "/"))
+	if err != nil {
+		c.readFailed(err)
 	}
 	return n, err
+}
+
+// readFailed handles a read error of a TLS connection whose handshake failed. net/http, which
+// does not see a *tls.Conn under the wrapper, takes it for an unparsable request and answers
+// on the TLS connection, which cannot carry an answer: that answer is dropped, and the failure
+// is logged as net/http logs it. Plain HTTP sent to the TLS port is answered on the raw
+// connection in JSON, where net/http would answer in plain text; its request line is not
+// readable (the TLS layer holds its first bytes), so the default API answers.
+func (c *unparsedConn) readFailed(err error) {
+	tc, ok := c.Conn.(*tls.Conn)
+	if !ok || tc.ConnectionState().HandshakeComplete {
+		return
+	}
+	c.mu.Lock()
+	c.answered = true
+	c.mu.Unlock()
+	reason := err.Error()
+	var re tls.RecordHeaderError
+	if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+		reason = "client sent an HTTP request to an HTTPS server"
+		re.Conn.Write(c.answer(&Unparsed{Status: http.StatusBadRequest, Reason: "plain HTTP sent to the HTTPS port"}, "", "/"))
+	}
+	if c.log != nil {
+		c.log.Warn("http: TLS handshake error", "remote", c.RemoteAddr().String(), "err", reason)
+	}
 }
 
 // looksLikeHTTP reports whether a TLS record header is the start of a plain HTTP request.

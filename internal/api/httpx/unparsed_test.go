@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,11 +14,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/logtest"
 )
 
 // unparsedServer serves a router behind UnparsedListener, as app.Main does; its stand-in
 // answers echo what they were given. With tlsConfig it serves HTTPS, the wrapper above TLS.
-func unparsedServer(t *testing.T, tlsConfig *tls.Config) string {
+func unparsedServer(t *testing.T, tlsConfig *tls.Config, log *slog.Logger) string {
 	t.Helper()
 	rt := &Router{Unparsed: func(w http.ResponseWriter, r *http.Request, u *Unparsed) {
 		w.Header().Set("Content-Type", "application/json")
@@ -27,7 +30,7 @@ func unparsedServer(t *testing.T, tlsConfig *tls.Config) string {
 	rt.Handle(http.MethodGet, "/ok", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok tls="+map[bool]string{true: "yes", false: "no"}[r.TLS != nil])
 	})
-	h := Wrap(rt, Options{})
+	h := Wrap(rt, Options{Logger: log})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +40,7 @@ func unparsedServer(t *testing.T, tlsConfig *tls.Config) string {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
 	srv := &http.Server{Handler: h, ConnContext: UnparsedConnContext, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(UnparsedListener(ln, h))
+	go srv.Serve(UnparsedListener(ln, h, log))
 	t.Cleanup(func() { srv.Close() })
 	return addr
 }
@@ -67,7 +70,7 @@ func readAnswer(t *testing.T, br *bufio.Reader) rawAnswer {
 }
 
 func TestUnparsedAnswersJSON(t *testing.T) {
-	addr := unparsedServer(t, nil)
+	addr := unparsedServer(t, nil, nil)
 	stand := func(status int, method, path, reason string) rawAnswer {
 		return rawAnswer{Status: status, Type: "application/json", Close: true,
 			Body: map[string]any{"method": method, "path": path, "reason": reason}}
@@ -121,7 +124,7 @@ func TestUnparsedAnswersJSON(t *testing.T) {
 // TestUnparsedAfterKeepAlive: on a kept-alive connection, a malformed request after good
 // ones is answered for its own request line, and the good ones are untouched.
 func TestUnparsedAfterKeepAlive(t *testing.T) {
-	addr := unparsedServer(t, nil)
+	addr := unparsedServer(t, nil, nil)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +155,8 @@ func TestUnparsedTLS(t *testing.T) {
 	cfg, client := ts.TLS.Clone(), ts.Client()
 	ts.Close()
 	cfg.NextProtos = nil
-	addr := unparsedServer(t, cfg)
+	log, logs := logtest.New(t)
+	addr := unparsedServer(t, cfg, log)
 
 	resp, err := client.Get("https://" + addr + "/ok")
 	if err != nil {
@@ -188,6 +192,27 @@ func TestUnparsedTLS(t *testing.T) {
 		Body: map[string]any{"method": "GET", "path": "/", "reason": "plain HTTP sent to the HTTPS port"}}
 	if d := cmp.Diff(want, readAnswer(t, bufio.NewReader(p))); d != "" {
 		t.Errorf("plain HTTP to the TLS port (-want +got):\n%s", d)
+	}
+
+	// A failed handshake (the client does not trust the certificate) is logged as net/http
+	// logs it, and is no request: nothing is answered on the broken TLS connection, nothing
+	// enters the access log.
+	if c, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "example.com"}); err == nil {
+		c.Close()
+		t.Fatal("handshake with an untrusted certificate succeeded")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "certificate") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	text := logs.String()
+	if n := strings.Count(text, `"msg":"request"`); n != 3 {
+		t.Errorf("%d access-log entries; want 3 (GET /ok, the malformed request, the plain HTTP):\n%s", n, text)
+	}
+	for _, w := range []string{`"msg":"http: TLS handshake error"`, `"err":"client sent an HTTP request to an HTTPS server"`, "bad certificate"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("log lacks %s:\n%s", w, text)
+		}
 	}
 }
 
