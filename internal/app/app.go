@@ -146,12 +146,25 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	if err != nil {
 		return err
 	}
-	scfg := sqlstore.Config{DSN: cfg.DatabaseURL, Committers: cfg.Committers}
+	// A serving node registers (on SQLite: takes the serve lock) before it migrates, so that
+	// it never migrates a database another server is using.
+	scfg := sqlstore.Config{DSN: cfg.DatabaseURL, Committers: cfg.Committers, SkipMigrate: bootstrap}
 	if cfg.DatabaseURL == "" {
 		scfg.Path = filepath.Join(m.dataDir(), "payvault.db")
 	}
 	if m.Store, err = sqlstore.Open(ctx, scfg); err != nil {
 		return err
+	}
+	node := ""
+	if bootstrap {
+		// A serving node registers, so that whoever starts after it is killed resolves the
+		// payments it left in flight at once (see payments.Recover).
+		if node, err = m.Store.RegisterNode(ctx); err != nil {
+			return err
+		}
+		if err := m.Store.Migrate(ctx); err != nil {
+			return err
+		}
 	}
 	if m.Keyring, err = keys.Open(ctx, m.Store, mk, keys.Options{}); err != nil {
 		return err
@@ -162,14 +175,6 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 		return err
 	}
 	m.Vault = vault.NewService(m.Store, m.Keyring, bins, vault.Config{SUTTTL: cfg.SUTTTL, Now: cfg.Now, BACSMandateActivation: cfg.BACSMandateActivation})
-	node := ""
-	if bootstrap {
-		// A serving node registers, so that whoever starts after it is killed resolves the
-		// payments it left in flight at once (see payments.Recover).
-		if node, err = m.Store.RegisterNode(ctx); err != nil {
-			return err
-		}
-	}
 	m.openPayments(node)
 	m.Metrics = httpx.NewMetrics()
 	m.rekey = m.newRekeyJob()

@@ -94,3 +94,67 @@ func TestNodesPostgres(t *testing.T) {
 		t.Errorf("NodeAlive of a closed node = %v, %v", got, err)
 	}
 }
+
+// TestMigrateRefusals: a store refuses a database a newer payvault migrated, and on SQLite
+// no migration runs while another process serves the database; once it stops, it does.
+func TestMigrateRefusals(t *testing.T) {
+	ctx := context.Background()
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			cfg := sqlstore.Config{Path: filepath.Join(t.TempDir(), "t.db")}
+			if engine == "postgres" {
+				cfg = sqlstore.Config{DSN: storetest.PostgresDSN(t)}
+			}
+			s, err := sqlstore.Open(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			latest, err := s.SchemaVersion(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.DB().ExecContext(ctx, "INSERT INTO goose_db_version (version_id, is_applied) VALUES (9999, TRUE)"); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := sqlstore.Open(ctx, cfg); err == nil || !strings.Contains(err.Error(), "schema is at version 9999, newer than this payvault's") {
+				t.Errorf("a database at a newer schema: %v", err)
+				if n != nil {
+					n.Close()
+				}
+			}
+			if _, err := s.DB().ExecContext(ctx, "DELETE FROM goose_db_version WHERE version_id = 9999"); err != nil {
+				t.Fatal(err)
+			}
+			if engine != "sqlite" {
+				return
+			}
+			// The last migration pending (its record removed; its statements are idempotent
+			// enough to run again: CREATE INDEX IF NOT EXISTS) while s serves the database.
+			if _, err := s.RegisterNode(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.DB().ExecContext(ctx, "DELETE FROM goose_db_version WHERE version_id = ?", latest); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := sqlstore.Open(ctx, cfg); err == nil || !strings.Contains(err.Error(), "needs migrating, and another payvault serve is using this database") {
+				t.Errorf("migrating under a serving process: %v", err)
+				if n != nil {
+					n.Close()
+				}
+			}
+			if v, err := s.SchemaVersion(ctx); err != nil || v != latest-1 {
+				t.Errorf("schema after the refused migration: %d, %v; want %d, untouched", v, err, latest-1)
+			}
+			s.Close()
+			n, err := sqlstore.Open(ctx, cfg)
+			if err != nil {
+				t.Fatalf("migrating once the server stopped: %v", err)
+			}
+			defer n.Close()
+			if v, err := n.SchemaVersion(ctx); err != nil || v != latest {
+				t.Errorf("schema after migrating: %d, %v; want %d", v, err, latest)
+			}
+		})
+	}
+}

@@ -81,6 +81,27 @@ func TestSQLiteFileModes(t *testing.T) {
 	}
 }
 
+// TestSQLiteFileModesNarrowed: a store an older payvault created 0644 is 0600 once opened.
+func TestSQLiteFileModesNarrowed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(f, 0o644)
+	}
+	s, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		if st, err := os.Stat(f); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want mode 600", filepath.Base(f), st.Mode(), err)
+		}
+	}
+}
+
 func TestKeysetStoreSQLite(t *testing.T) {
 	keystest.Run(t, func(tb testing.TB) keys.KeysetStore { return MustSQLite(tb) })
 }

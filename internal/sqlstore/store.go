@@ -144,6 +144,14 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("sqlstore: %w", err)
 	}
 	f.Close()
+	// A store made by a payvault before that (0644 under the usual umask) is narrowed to
+	// 0600 too, with the -wal and -shm files it left; a file this process may not chmod is
+	// left as it is (its folder is 0700).
+	for _, p := range []string{cfg.Path, cfg.Path + "-wal", cfg.Path + "-shm"} {
+		if st, err := os.Stat(p); err == nil && st.Mode().Perm()&0o077 != 0 {
+			os.Chmod(p, 0o600)
+		}
+	}
 	// wal_autocheckpoint(0): a goroutine checkpoints instead of the committer (checkpoint.go).
 	// journal_size_limit: a WAL that a burst of writes grew is cut back to 64 MiB when it restarts.
 	pragmas := []string{"busy_timeout(15000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "secure_delete(1)", "wal_autocheckpoint(0)", "journal_size_limit(67108864)"}
@@ -261,10 +269,57 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrations: %w", err)
 	}
+	if s.dialect == SQLite {
+		release, err := s.migrationLock(ctx, p)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
+	// goose leaves a database a newer payvault migrated alone, and this one would then write
+	// to a schema it does not know (an older payvault stored Fortis vaults without counting
+	// them once 00007 kept counts): refuse it.
+	current, target, err := p.GetVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	if current > target {
+		return fmt.Errorf("sqlstore: the database's schema is at version %d, newer than this payvault's (%d): a newer payvault has migrated it, and only a newer one may use it (docs/operations.md, Upgrading)", current, target)
+	}
 	return nil
+}
+
+// migrationLock holds the SQLite serve lock while migrations are pending, so that none runs
+// under a process of another version serving the same database (it would carry on writing
+// by the old schema's rules): a running server makes the migration fail, untouched. A serving
+// process of this store holds the lock already; without pending migrations nothing is locked,
+// so that `payvault merchant create` and the other commands work beside a running server.
+func (s *Store) migrationLock(ctx context.Context, p *goose.Provider) (release func(), err error) {
+	release = func() {}
+	s.node.mu.Lock()
+	held := s.node.file != nil
+	s.node.mu.Unlock()
+	if held || !fileLocks {
+		return release, nil
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	if !pending {
+		return release, nil
+	}
+	f, err := lockFile(s.path + "-serve.lock")
+	if errors.Is(err, errServeLocked) {
+		return nil, fmt.Errorf("sqlstore: the database's schema needs migrating, and %w (%s-serve.lock is locked): stop that server, then start this version", errServeLocked, s.path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return func() { unlockFile(f) }, nil
 }
 
 // SchemaVersion returns the applied migration version.

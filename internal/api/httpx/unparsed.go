@@ -184,20 +184,21 @@ var reasons = []string{
 // parseUnparsedAnswer recognises a write of net/http's own answer to an unparsed request and
 // returns the Unparsed it stands for, or nil for any other write.
 func parseUnparsedAnswer(p []byte) *Unparsed {
-	if len(p) < 12 || !bytes.HasPrefix(p, []byte("HTTP/1.1 ")) {
+	if len(p) < 12 || !bytes.HasPrefix(p, []byte("HTTP/1.")) || p[8] != ' ' {
 		return nil
 	}
 	status, err := strconv.Atoi(string(p[9:12]))
 	if err != nil {
 		return nil
 	}
-	eol := bytes.Index(p, []byte("\r\n"))
 	if status == http.StatusExpectationFailed {
-		// net/http refuses an Expect other than 100-continue through a handler-less answer
-		// with no body; no handler of payvault answers 417.
+		// net/http refuses an Expect other than 100-continue (any Expect from an HTTP/1.0
+		// client, whose answer's status line says HTTP/1.0) with a handler-less answer and no
+		// body; no handler of payvault answers 417.
 		return &Unparsed{Status: status, Reason: "unsupported Expect header"}
 	}
-	if eol < 0 || !bytes.HasPrefix(p[eol:], []byte(errorHeaders)) {
+	eol := bytes.Index(p, []byte("\r\n"))
+	if p[7] != '1' || eol < 0 || !bytes.HasPrefix(p[eol:], []byte(errorHeaders)) {
 		return nil
 	}
 	u := &Unparsed{Status: http.StatusBadRequest, Reason: "the request is not valid HTTP/1.1"}

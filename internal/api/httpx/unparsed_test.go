@@ -229,3 +229,75 @@ func TestParseUnparsedAnswer(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRawRequest sends arbitrary bytes to a server behind UnparsedListener, then half-closes:
+// whatever comes back is a sequence of well-formed HTTP answers (or nothing), none a 5xx, and
+// every answer but the one route's 200 is JSON.
+func FuzzRawRequest(f *testing.F) {
+	for _, s := range []string{
+		"GET /ok HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /ok HTTP/1.1\r\nHost: a\r\n\r\nGET /v2/x y HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST /v2/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
+		"GET /x HTTP/9.9\r\nHost: a\r\n\r\n", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "GET / HTTP/1.0\r\n\r\n",
+		"PUT /ok HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx",
+	} {
+		f.Add([]byte(s))
+	}
+	addr := unparsedServerFor(f)
+	f.Fuzz(func(t *testing.T, req []byte) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		go func() {
+			c.Write(req)
+			c.(*net.TCPConn).CloseWrite()
+		}()
+		br := bufio.NewReader(c)
+		for {
+			if _, err := br.Peek(1); err != nil {
+				return // the server closed: nothing more to read
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("not an HTTP answer: %v", err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode >= 500 {
+				t.Fatalf("answer %d %s", resp.StatusCode, b)
+			}
+			if resp.StatusCode != 200 && resp.StatusCode != 100 && !json.Valid(b) {
+				t.Fatalf("answer %d is not JSON: %q", resp.StatusCode, b)
+			}
+		}
+	})
+}
+
+// unparsedServerFor is unparsedServer for a fuzz target, whose server lives until its end.
+func unparsedServerFor(f *testing.F) string {
+	rt := &Router{
+		NotFound: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404); io.WriteString(w, `{"nf":1}`) },
+		MethodNotAllowed: func(w http.ResponseWriter, r *http.Request, allow []string) {
+			w.WriteHeader(405)
+			io.WriteString(w, `{"m":1}`)
+		},
+		Unparsed: func(w http.ResponseWriter, r *http.Request, u *Unparsed) {
+			w.WriteHeader(u.Status)
+			io.WriteString(w, `{"u":1}`)
+		},
+	}
+	rt.Handle(http.MethodGet, "/ok", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	rt.Handle(http.MethodPut, "/ok", func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) })
+	h := Wrap(rt, Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ConnContext: UnparsedConnContext, ReadHeaderTimeout: 2 * time.Second}
+	go srv.Serve(UnparsedListener(ln, h, nil))
+	f.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
