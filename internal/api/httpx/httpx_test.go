@@ -1,8 +1,10 @@
 package httpx
 
 import (
+	"bufio"
 	"crypto/tls"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -141,17 +143,60 @@ func TestRedactDigits(t *testing.T) {
 func TestAccessLogHasNoSecrets(t *testing.T) {
 	log, capture := logtest.New(t)
 	capture.Forbid("s3cr3t-user-key", "Basic dXNlcjpzM2NyM3Q=")
+	metrics := NewMetrics()
 	h := Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.ReadAll(r.Body)
 		w.WriteHeader(201)
-	}), Options{Logger: log, Metrics: NewMetrics()})
+	}), Options{Logger: log, Metrics: metrics})
 	r := httptest.NewRequest("POST", "/v2/accountvaults?user-api-key=s3cr3t-user-key&page=1", strings.NewReader(`{"accountvault":{"account_number":"4111111111111111"}}`))
 	r.Header.Set("Authorization", "Basic dXNlcjpzM2NyM3Q=")
 	h.ServeHTTP(httptest.NewRecorder(), r)
 	// A card number a client put into the path or the query is masked in the log.
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/customervault/v1/profiles/4111111111111111?merchantCustomerId=4111%201111%201111%201111", nil))
-	if !strings.Contains(capture.String(), `"status":201`) {
-		t.Errorf("no access log line: %s", capture)
+	// A method is any token: a card number sent as one is neither logged nor a metrics label.
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("4111111111111111", "/v2/accountvaults", nil))
+	if !strings.Contains(capture.String(), `"status":201`) || !strings.Contains(capture.String(), `"method":"OTHER"`) {
+		t.Errorf("access log: %s", capture)
+	}
+	rec := httptest.NewRecorder()
+	metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if leaks := logtest.Leaks(rec.Body.String(), nil); len(leaks) > 0 || !strings.Contains(rec.Body.String(), `method="OTHER"`) {
+		t.Errorf("metrics: leaks %v\n%s", leaks, rec.Body)
+	}
+}
+
+// TestTransferEncodingCloses: a request with a Transfer-Encoding (whose Content-Length, if it
+// had one, net/http dropped) closes its connection after the answer (RFC 9112, 6.1).
+func TestTransferEncodingCloses(t *testing.T) {
+	srv := httptest.NewServer(Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.ReadAll(r.Body) }), Options{}))
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: a\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !resp.Close {
+		t.Error("the connection stays open after a request with Content-Length and Transfer-Encoding")
+	}
+	if resp, err := http.ReadResponse(br, nil); err == nil {
+		t.Errorf("the smuggled request was answered: %d", resp.StatusCode)
+	}
+	// A plain request keeps its connection.
+	resp, err = srv.Client().Get(srv.URL + "/y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Close {
+		t.Error("a request without Transfer-Encoding closed its connection")
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Unparsed is what Go's HTTP server found wrong with a request it could not parse. Such a
@@ -168,68 +169,93 @@ func (c *unparsedConn) CloseWrite() error {
 	return nil
 }
 
-// errorHeaders is the fixed header block of every plain-text answer net/http writes for a
-// request it could not parse (net/http/server.go, conn.serve). A handler's answer never
-// starts this way: net/http writes a handler's headers sorted, with a Date, so Connection
-// comes before Content-Type.
-const errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+// net/http answers a request it could not parse with one Write on the connection of one of a
+// few fixed texts (net/http/server.go, conn.serve); unparsedAnswers holds them, whole, with
+// the Unparsed each stands for. A write is taken for one of them only when it is that whole
+// text: a handler's answer always has a Date header, and a piece of a longer answer that is
+// written on its own (net/http writes through a 4 KiB buffer) holds the end of its body, which
+// for every answer of payvault is JSON (no raw CR or LF) or a fixed file.
+var unparsedAnswers = func() map[string]*Unparsed {
+	const headers = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+	m := map[string]*Unparsed{}
+	add := func(line, body string, status int, reason string) {
+		m["HTTP/1.1 "+line+headers+body] = &Unparsed{Status: status, Reason: reason}
+	}
+	add("400 Bad Request", "400 Bad Request", http.StatusBadRequest, "the request is not valid HTTP/1.1")
+	add("431 Request Header Fields Too Large", "431 Request Header Fields Too Large",
+		http.StatusRequestHeaderFieldsTooLarge, "the request's headers are over the size limit")
+	// net/http's 501 and 505 are the client's error: 400 here, never a 5xx.
+	add("501 Not Implemented", "Unsupported transfer encoding", http.StatusBadRequest, "unsupported Transfer-Encoding")
+	for _, e := range []struct {
+		status int
+		text   string
+	}{
+		{400, "missing required Host header"}, {400, "malformed Host header"}, {400, "invalid header name"},
+		{400, "invalid header value"}, {505, "unsupported protocol version"},
+	} {
+		line := strconv.Itoa(e.status) + " " + http.StatusText(e.status) + ": " + e.text
+		add(line, line, http.StatusBadRequest, e.text)
+	}
+	return m
+}()
 
-// reasons are net/http's fixed texts for the requests it refuses, as they appear after the
-// status text in its answer's status line.
-var reasons = []string{
-	"missing required Host header", "malformed Host header", "invalid header name",
-	"invalid header value", "unsupported protocol version",
-}
+// maxUnparsedAnswer is the length of the longest of net/http's answers.
+var maxUnparsedAnswer = func() int {
+	n := len("HTTP/1.x") + len(expectFailedStart) + len(http.TimeFormat) + len(expectFailedEnd)
+	for k := range unparsedAnswers {
+		n = max(n, len(k))
+	}
+	return n
+}()
+
+// expectFailed is net/http's whole answer to an Expect other than 100-continue (any Expect
+// from an HTTP/1.0 client, whose answer says HTTP/1.0), around its Date; no handler of
+// payvault answers 417.
+const (
+	expectFailedStart = " 417 Expectation Failed\r\nConnection: close\r\nDate: "
+	expectFailedEnd   = "\r\nContent-Length: 0\r\n\r\n"
+)
 
 // parseUnparsedAnswer recognises a write of net/http's own answer to an unparsed request and
 // returns the Unparsed it stands for, or nil for any other write.
 func parseUnparsedAnswer(p []byte) *Unparsed {
-	if len(p) < 12 || !bytes.HasPrefix(p, []byte("HTTP/1.")) || p[8] != ' ' {
+	if len(p) > maxUnparsedAnswer || !bytes.HasPrefix(p, []byte("HTTP/1.")) {
 		return nil
 	}
-	status, err := strconv.Atoi(string(p[9:12]))
-	if err != nil {
-		return nil
+	if u, ok := unparsedAnswers[string(p)]; ok {
+		return u
 	}
-	if status == http.StatusExpectationFailed {
-		// net/http refuses an Expect other than 100-continue (any Expect from an HTTP/1.0
-		// client, whose answer's status line says HTTP/1.0) with a handler-less answer and no
-		// body; no handler of payvault answers 417.
-		return &Unparsed{Status: status, Reason: "unsupported Expect header"}
-	}
-	eol := bytes.Index(p, []byte("\r\n"))
-	if p[7] != '1' || eol < 0 || !bytes.HasPrefix(p[eol:], []byte(errorHeaders)) {
-		return nil
-	}
-	u := &Unparsed{Status: http.StatusBadRequest, Reason: "the request is not valid HTTP/1.1"}
-	line := string(p[:eol])
-	switch status {
-	case http.StatusBadRequest:
-	case http.StatusRequestHeaderFieldsTooLarge:
-		u.Status, u.Reason = status, "the request's headers are over the size limit"
-	case http.StatusNotImplemented:
-		u.Reason = "unsupported Transfer-Encoding"
-	case http.StatusHTTPVersionNotSupported:
-	default:
-		return nil
-	}
-	for _, r := range reasons {
-		if strings.HasSuffix(line, ": "+r) {
-			u.Reason = r
+	const lead = len("HTTP/1.x")
+	date := len(p) - lead - len(expectFailedStart) - len(expectFailedEnd)
+	if date == len(http.TimeFormat) && (p[7] == '0' || p[7] == '1') &&
+		bytes.HasPrefix(p[lead:], []byte(expectFailedStart)) && bytes.HasSuffix(p, []byte(expectFailedEnd)) {
+		if _, err := http.ParseTime(string(p[lead+len(expectFailedStart) : len(p)-len(expectFailedEnd)])); err == nil {
+			return &Unparsed{Status: http.StatusExpectationFailed, Reason: "unsupported Expect header"}
 		}
 	}
-	return u
+	return nil
 }
 
 // requestLine reads the method and target of the request line at the start of head, as far
 // as they can be read; either may be empty.
+// A target cut off by the end of head loses its query, or without one its last, partial
+// segment: their end is unknown, and a card number cut short there is too short to be masked
+// in the log.
 func requestLine(head []byte) (method, target string) {
 	head = bytes.TrimLeft(head, "\r\n")
+	whole := false
 	if i := bytes.IndexAny(head, "\r\n"); i >= 0 {
-		head = head[:i]
+		head, whole = head[:i], true
 	}
 	m, rest, _ := bytes.Cut(head, []byte(" "))
-	t, _, _ := bytes.Cut(rest, []byte(" "))
+	t, _, cut := bytes.Cut(rest, []byte(" "))
+	if !whole && !cut {
+		if path, _, query := bytes.Cut(t, []byte("?")); query {
+			t = path
+		} else {
+			t = t[:bytes.LastIndexByte(t, '/')+1]
+		}
+	}
 	return string(m), string(t)
 }
 
@@ -282,9 +308,12 @@ func (c *unparsedConn) answer(u *Unparsed, method, target string) []byte {
 	for _, k := range []string{"Connection", "Content-Length", "Transfer-Encoding"} {
 		rec.header.Del(k)
 	}
+	rec.header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	rec.header.Write(&b)
 	b.WriteString("Content-Length: " + strconv.Itoa(rec.body.Len()) + "\r\nConnection: close\r\n\r\n")
-	b.Write(rec.body.Bytes())
+	if method != http.MethodHead {
+		b.Write(rec.body.Bytes())
+	}
 	return b.Bytes()
 }
 

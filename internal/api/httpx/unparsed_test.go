@@ -102,6 +102,12 @@ func TestUnparsedAnswersJSON(t *testing.T) {
 			stand(431, "GET", "/hosted/v1/x", "the request's headers are over the size limit")},
 		{"fail/not-http", "\x16\x03\x01\x00\x05hello\r\n\r\n",
 			stand(400, "GET", "/", "the request is not valid HTTP/1.1")},
+		// A target cut off by the 512 bytes kept loses its partial last segment, which may
+		// hold a card number too short to mask.
+		{"fail/long-target", "GET /v2/accountvaults/" + strings.Repeat("A", 479) + "4111111111111111 HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n",
+			stand(400, "GET", "/v2/accountvaults/", "invalid header name")},
+		{"fail/long-query", "GET /v2/accountvaults?q=" + strings.Repeat("A", 483) + "4111111111111111 HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n",
+			stand(400, "GET", "/v2/accountvaults", "invalid header name")},
 		{"fail/absolute-target", "GET http://h/v2/x y HTTP/1.1\r\nHost: a\r\n\r\n",
 			stand(400, "GET", "/v2/x", "the request is not valid HTTP/1.1")},
 	}
@@ -223,9 +229,23 @@ func TestParseUnparsedAnswer(t *testing.T) {
 		"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n", // not an error status
 		"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n",
 		"HTTP/1.1 ", "{\"a\":1}", "",
+		// A stored value that lands at a 4 KiB boundary of a long answer starts a write of
+		// its own: it is no answer of net/http's unless it is one whole.
+		"HTTP/1.1 417 Expectation Failed" + strings.Repeat("b", 100) + "\"}]}",
+		"HTTP/1.1 417 Expectation Failed\r\nConnection: close\r\nDate: Mon, 23 Nov 2026 12:16:35 GMT\r\nContent-Length: 0\r\n\r\n{",
+		"HTTP/1.1 417 Expectation Failed\r\nConnection: close\r\nDate: Xon, 23 Nov 2026 12:16:35 GMT\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request and more",
 	} {
 		if u := parseUnparsedAnswer([]byte(p)); u != nil {
 			t.Errorf("parseUnparsedAnswer(%q) = %+v; want nil", p, u)
+		}
+	}
+	for _, p := range []string{
+		"HTTP/1.1 417 Expectation Failed\r\nConnection: close\r\nDate: Mon, 23 Nov 2026 12:16:35 GMT\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.0 417 Expectation Failed\r\nConnection: close\r\nDate: Mon, 23 Nov 2026 12:16:35 GMT\r\nContent-Length: 0\r\n\r\n",
+	} {
+		if u := parseUnparsedAnswer([]byte(p)); u == nil || u.Status != 417 {
+			t.Errorf("parseUnparsedAnswer(%q) = %+v; want the 417", p, u)
 		}
 	}
 }
