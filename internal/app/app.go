@@ -308,17 +308,21 @@ func (m *Main) adminTokenFromConfig() (string, error) {
 	return "", nil
 }
 
-// CheckAdminToken reports whether token is the admin token (constant time).
-func (m *Main) CheckAdminToken(ctx context.Context, token string) bool {
+// CheckAdminToken reports whether token is the admin token (constant time). An error says
+// the store could not be read (the token is then neither accepted nor refused).
+func (m *Main) CheckAdminToken(ctx context.Context, token string) (bool, error) {
 	v, err := m.Store.GetSetting(ctx, settingAdminTokenHash)
+	if vault.KindOf(err) == vault.NotFound {
+		return false, nil
+	}
 	if err != nil {
-		return false
+		return false, err
 	}
 	h, err := base64.StdEncoding.DecodeString(v)
 	if err != nil {
-		return false
+		return false, nil
 	}
-	return keys.VerifySecret(h, token)
+	return keys.VerifySecret(h, token), nil
 }
 
 // Listen binds the listener, so that Addr is known before Run.

@@ -39,7 +39,7 @@ func (m *Main) openPayments(node string) {
 	// (exp_date included) through the payments core. NewService installs it too; saying it
 	// here keeps the wiring visible.
 	m.Vault.SetTransactionSource(m.Payments)
-	m.Idempotency = idempotency.New(m.Store, m.Keyring, idempotency.Config{Now: cfg.Now})
+	m.Idempotency = idempotency.New(m.Store, m.Keyring, idempotency.Config{Now: cfg.Now, Logger: cfg.Logger})
 }
 
 // fortisIdempotency is the Fortis API's idempotency hook: keys are scoped to the caller's

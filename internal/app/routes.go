@@ -1,10 +1,12 @@
 package app
 
 import (
+	"context"
 	"net/http"
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/payvault/payvault/internal/api/admin"
 	"github.com/payvault/payvault/internal/api/fortis"
@@ -97,11 +99,15 @@ func (o prefixOwners) redirects(p string) bool {
 	return p != "/" && slices.ContainsFunc(o, func(own prefixOwner) bool { return own.prefix == p+"/" })
 }
 
-// handleHealthz answers GET /healthz: 200 once the store answers.
+// handleHealthz answers GET /healthz: 200 once the store answers within 2 s and takes
+// writes (a PostgreSQL database set read-only does not).
 func (m *Main) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := m.Store.DB().PingContext(r.Context()); err != nil {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := m.Store.Ready(ctx); err != nil {
+		w.Header().Set("Retry-After", httpx.RetryAfterUnavailable)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte(`{"status":"UNAVAILABLE"}`))
 		return

@@ -19,6 +19,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 	"unicode/utf8"
@@ -95,6 +96,9 @@ const (
 	InProgress
 	// NotReplayable: the first request ran, but its response carried secrets and was not kept.
 	NotReplayable
+	// Unavailable: the key's record cannot be read or written now (the database is down); the
+	// request did not run. The API answers 503.
+	Unavailable
 )
 
 // Conflict writes an API's refusal of a reused key, in that API's envelope.
@@ -102,10 +106,15 @@ type Conflict func(w http.ResponseWriter, r *http.Request, why Reason)
 
 // Config tunes a Keeper.
 type Config struct {
-	Retention  time.Duration    // Retention is how long keys are kept (24 h by default).
-	Wait       time.Duration    // Wait is how long a repeat waits for a running first request (60 s by default).
-	StaleAfter time.Duration    // StaleAfter is when a pending record is presumed abandoned by a crashed node (5 min by default).
-	Now        func() time.Time // Now is the clock; time.Now by default.
+	Retention  time.Duration // Retention is how long keys are kept (24 h by default).
+	Wait       time.Duration // Wait is how long a repeat waits for a running first request (60 s by default).
+	StaleAfter time.Duration // StaleAfter is when a pending record is presumed abandoned by a crashed node (5 min by default).
+	// KeepFor is how long a request that ran keeps trying to store its outcome while the
+	// store fails, before it answers anyway (4 min by default: less than StaleAfter, after
+	// which a retry would take the key over and run the request again).
+	KeepFor time.Duration
+	Now     func() time.Time // Now is the clock; time.Now by default.
+	Logger  *slog.Logger     // Logger takes an outcome that could not be stored; none by default.
 }
 
 // Keeper runs requests at most once per key. It is safe for concurrent use.
@@ -125,6 +134,9 @@ func New(store Store, mac MAC, cfg Config) *Keeper {
 	}
 	if cfg.StaleAfter == 0 {
 		cfg.StaleAfter = 5 * time.Minute
+	}
+	if cfg.KeepFor == 0 {
+		cfg.KeepFor = cfg.StaleAfter * 4 / 5
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -192,8 +204,9 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 		rec := &Record{MerchantID: merchantID, Scope: scope, Key: key, MAC: k.mac.ServerMAC(macPurpose, fp), State: StatePending, Created: now}
 		cur, err := k.store.ClaimIdempotencyKey(ctx, rec, now.Add(-k.cfg.Retention), now.Add(-k.cfg.StaleAfter))
 		if err != nil {
-			// Without the store the guarantee cannot hold: refuse rather than risk a double run.
-			conflict(w, r, InProgress)
+			// Without the store the guarantee cannot hold: refuse rather than risk a double
+			// run, as unavailable (503), not as a conflict (the request did not run).
+			conflict(w, r, Unavailable)
 			return
 		}
 		if cur == nil {
@@ -213,7 +226,11 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 			return
 		}
 		// The first request is still running: wait until its record changes, then look again.
-		if !k.wait(ctx, cur, deadline) {
+		switch changed, err := k.wait(ctx, cur, deadline); {
+		case err != nil:
+			conflict(w, r, Unavailable)
+			return
+		case !changed:
 			conflict(w, r, InProgress)
 			return
 		}
@@ -221,27 +238,27 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 }
 
 // wait polls a pending record until it changes (finished, released or taken over), and
-// reports false when the deadline or the request's end comes first.
-func (k *Keeper) wait(ctx context.Context, cur *Record, deadline time.Time) bool {
+// reports false when the deadline or the request's end comes first, or the store fails.
+func (k *Keeper) wait(ctx context.Context, cur *Record, deadline time.Time) (bool, error) {
 	for delay := 10 * time.Millisecond; ; delay = min(delay*2, 250*time.Millisecond) {
 		if time.Now().Add(delay).After(deadline) {
-			return false
+			return false, nil
 		}
 		select {
 		case <-ctx.Done():
-			return false
+			return false, nil
 		case <-time.After(delay):
 		}
 		got, err := k.store.GetIdempotencyKey(ctx, cur.MerchantID, cur.Scope, cur.Key)
 		switch {
 		case vault.KindOf(err) == vault.NotFound:
-			return true
+			return true, nil
 		case err != nil:
-			return false
+			return false, err
 		case got.State != StatePending || !got.Created.Equal(cur.Created):
-			return true
+			return true, nil
 		case !k.cfg.Now().Add(-k.cfg.StaleAfter).Before(got.Created):
-			return true // abandoned: the next claim takes it over
+			return true, nil // abandoned: the next claim takes it over
 		}
 	}
 }
@@ -271,16 +288,41 @@ func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next h
 	// rather than NotReplayable. One that failed (5xx) is forgotten like any other.
 	switch {
 	case status >= 500 && *m != modeKeep:
-		k.store.ReleaseIdempotencyKey(store, rec)
+		k.keep(store, "release", rec, k.store.ReleaseIdempotencyKey)
 	case *m == modeNoStore && status < 400:
 		rec.State, rec.Status, rec.Header, rec.Body = StateSecret, status, nil, nil
-		k.store.FinishIdempotencyKey(store, rec)
+		k.keep(store, "finish", rec, k.store.FinishIdempotencyKey)
 	default:
 		rec.State, rec.Status, rec.Header, rec.Body = StateDone, status, keptHeaders(rw.header), rw.body.Bytes()
-		k.store.FinishIdempotencyKey(store, rec)
+		k.keep(store, "finish", rec, k.store.FinishIdempotencyKey)
 	}
 	w.WriteHeader(status)
 	w.Write(rw.body.Bytes())
+}
+
+// keep stores a request's outcome (op is FinishIdempotencyKey or ReleaseIdempotencyKey),
+// trying again while the store fails, for up to KeepFor. The request has run, and its writes
+// are committed: an outcome left unstored leaves the key pending, and once it is stale a retry
+// with the key would run the request again (a second payment). So the answer waits for the
+// store to come back, and is sent anyway, with the failure logged, only after KeepFor.
+func (k *Keeper) keep(ctx context.Context, what string, rec *Record, op func(context.Context, *Record) error) {
+	deadline := time.Now().Add(k.cfg.KeepFor)
+	delay := 20 * time.Millisecond
+	for {
+		err := op(ctx, rec)
+		if err == nil {
+			return
+		}
+		if time.Now().Add(delay).After(deadline) {
+			if k.cfg.Logger != nil {
+				k.cfg.Logger.LogAttrs(ctx, slog.LevelError, "idempotency: the outcome of a request that ran could not be stored; a retry with its key after the stale limit would run it again",
+					slog.String("op", what), slog.String("merchant", rec.MerchantID), slog.String("scope", rec.Scope), slog.String("err", err.Error()))
+			}
+			return
+		}
+		time.Sleep(delay)
+		delay = min(delay*2, time.Second)
+	}
 }
 
 // Sweep deletes the keys older than the retention and returns how many went.

@@ -19,6 +19,7 @@ import (
 	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
+	"github.com/payvault/payvault/internal/vault"
 )
 
 func TestMain(m *testing.M) { storetest.RunMain(m) }
@@ -337,5 +338,100 @@ func TestAnswerAfterKept(t *testing.T) {
 	rec, err := st.GetIdempotencyKey(context.Background(), "m1", "test", "k-big")
 	if err != nil || rec.State != idempotency.StateDone || len(rec.Body) != len(big) {
 		t.Errorf("kept record: %v", err)
+	}
+}
+
+// flakyStore fails its first finishFails FinishIdempotencyKey calls, and every claim while
+// claimDown is set, as a store whose database is down does.
+type flakyStore struct {
+	idempotency.Store
+	finishFails atomic.Int32
+	finishCalls atomic.Int32
+	claimDown   atomic.Bool
+}
+
+func (s *flakyStore) ClaimIdempotencyKey(ctx context.Context, rec *idempotency.Record, expired, stale time.Time) (*idempotency.Record, error) {
+	if s.claimDown.Load() {
+		return nil, vault.E("test", vault.Unavailable)
+	}
+	return s.Store.ClaimIdempotencyKey(ctx, rec, expired, stale)
+}
+
+func (s *flakyStore) FinishIdempotencyKey(ctx context.Context, rec *idempotency.Record) error {
+	s.finishCalls.Add(1)
+	if s.finishFails.Add(-1) >= 0 {
+		return vault.E("test", vault.Unavailable)
+	}
+	return s.Store.FinishIdempotencyKey(ctx, rec)
+}
+
+// TestOutcomeKeptThroughOutage: a request that ran is answered only once its outcome is
+// stored, however many tries that takes while the store is down, so that its retry is
+// replayed and never runs it again (a second payment); a key that cannot be claimed is 503
+// (Unavailable), not a conflict, and the request does not run.
+func TestOutcomeKeptThroughOutage(t *testing.T) {
+	st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(t.TempDir(), "t.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var mk keys.MasterKey
+	copy(mk[:], "idempotency-test-master-key-0123")
+	kr, err := keys.Open(context.Background(), st, mk, keys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flaky := &flakyStore{Store: st}
+	k := idempotency.New(flaky, kr, idempotency.Config{})
+	var runs atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k.Serve(w, r, "m1", "test", func(w http.ResponseWriter, r *http.Request, why idempotency.Reason) {
+			if why == idempotency.Unavailable {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			w.WriteHeader(http.StatusConflict)
+		}, func(w http.ResponseWriter, r *http.Request) {
+			runs.Add(1)
+			w.WriteHeader(http.StatusCreated)
+			io.WriteString(w, `{"charged":true}`)
+		})
+	}))
+	t.Cleanup(srv.Close)
+	post := func() (int, string, string) {
+		req, _ := http.NewRequest("POST", srv.URL, strings.NewReader("pay"))
+		req.Header.Set(idempotency.Header, "k-outage")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header.Get(idempotency.ReplayedHeader)
+	}
+	flaky.finishFails.Store(4)
+	if code, body, _ := post(); code != 201 || body != `{"charged":true}` {
+		t.Fatalf("first answer %d %s", code, body)
+	}
+	if n := flaky.finishCalls.Load(); n != 5 {
+		t.Errorf("%d tries to store the outcome; want 5 (4 failed)", n)
+	}
+	rec, err := st.GetIdempotencyKey(context.Background(), "m1", "test", "k-outage")
+	if err != nil || rec.State != idempotency.StateDone {
+		t.Fatalf("record after the outage: %+v, %v", rec, err)
+	}
+	if code, _, replayed := post(); code != 201 || replayed != "true" || runs.Load() != 1 {
+		t.Errorf("retry: %d replayed=%q, %d runs; want the replay and one run", code, replayed, runs.Load())
+	}
+	flaky.claimDown.Store(true)
+	req, _ := http.NewRequest("POST", srv.URL, strings.NewReader("pay"))
+	req.Header.Set(idempotency.Header, "k-new")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || runs.Load() != 1 {
+		t.Errorf("a fresh key with the store down: %d, %d runs; want 503 and no run", resp.StatusCode, runs.Load())
 	}
 }

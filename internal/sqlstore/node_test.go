@@ -158,3 +158,37 @@ func TestMigrateRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestReadyReadOnly: a PostgreSQL database set read-only is not ready (/healthz 503).
+func TestReadyReadOnly(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlstore.Open(ctx, sqlstore.Config{DSN: storetest.PostgresDSN(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ready(ctx); err != nil {
+		t.Fatalf("a fresh database: %v", err)
+	}
+	var db string
+	if err := s.DB().QueryRowContext(ctx, "SELECT current_database()").Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `ALTER DATABASE "`+db+`" SET default_transaction_read_only = on`); err != nil {
+		t.Fatal(err)
+	}
+	s.DB().SetMaxIdleConns(0) // new sessions take the database's setting
+	if err := s.Ready(ctx); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("a read-only database: %v", err)
+	}
+	conn, err := s.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{"SET default_transaction_read_only = off", `ALTER DATABASE "` + db + `" RESET default_transaction_read_only`} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

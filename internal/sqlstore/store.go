@@ -6,10 +6,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -223,6 +226,22 @@ func redactDSN(err error, dsn string) error {
 		return errors.New(strings.ReplaceAll(err.Error(), p, "xxxxx"))
 	}
 	return err
+}
+
+// Ready reports whether the database answers and takes writes: on PostgreSQL a session that
+// would be read-only (default_transaction_read_only, a standby) is not ready.
+func (s *Store) Ready(ctx context.Context) error {
+	if s.dialect != Postgres {
+		return s.wdb.PingContext(ctx)
+	}
+	var ro string
+	if err := s.wdb.QueryRowContext(ctx, "SHOW transaction_read_only").Scan(&ro); err != nil {
+		return err
+	}
+	if ro != "off" {
+		return errors.New("sqlstore: the database is read-only")
+	}
+	return nil
 }
 
 // Dialect returns the engine in use.
@@ -492,10 +511,36 @@ func mapErr(op string, err error, ids ...string) error {
 	if retryable(err) {
 		return err // Write retries it
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || unavailable(err) {
 		return vault.E(op, vault.Unavailable, err)
 	}
 	return vault.E(op, vault.Internal, err)
+}
+
+// unavailable reports whether err says the database cannot serve now rather than that the
+// statement is wrong: its connection failed or was closed, it is shutting down or starting,
+// out of connections or resources, read-only, or a lock or statement timed out. The APIs
+// answer such errors 503 with Retry-After, not 500.
+func unavailable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		c := pg.Code
+		return strings.HasPrefix(c, "08") || strings.HasPrefix(c, "53") || strings.HasPrefix(c, "57P") ||
+			c == "25006" || c == "55P03" || c == "57014"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN:
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) || errors.As(err, &ce) || pgconn.Timeout(err) ||
+		strings.Contains(err.Error(), "conn closed")
 }
 
 // pgUniqueFields maps PostgreSQL unique index names to the column they protect.

@@ -30,8 +30,9 @@ import (
 // Config configures the admin API.
 type Config struct {
 	Vault *vault.Service // Vault is the domain core.
-	// CheckToken reports whether a bearer token is the admin token (app.Main.CheckAdminToken).
-	CheckToken func(ctx context.Context, token string) bool
+	// CheckToken reports whether a bearer token is the admin token (app.Main.CheckAdminToken);
+	// an error says it could not tell (the store is down): 503, not 401.
+	CheckToken func(ctx context.Context, token string) (bool, error)
 	// Logger receives internal errors with the request id.
 	Logger *slog.Logger
 	// Idempotency, when set, runs every POST under the Idempotency-Key discipline; answers
@@ -93,7 +94,12 @@ func (a *API) Handle(method, pattern string, h func(w http.ResponseWriter, r *ht
 			writeRateLimited(w, err)
 			return
 		}
-		if !a.authorized(r) {
+		ok, err := a.authorized(r)
+		if err != nil {
+			writeUnavailable(w)
+			return
+		}
+		if !ok {
 			a.cfg.Limits.Failed(r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="payvault-admin"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "A valid admin token is required (Authorization: Bearer).", "")
@@ -125,8 +131,18 @@ func writeRateLimited(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many requests; retry after the number of seconds in Retry-After.", "")
 }
 
+// writeUnavailable answers 503 unavailable with Retry-After.
+func writeUnavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", httpx.RetryAfterUnavailable)
+	writeError(w, http.StatusServiceUnavailable, "unavailable", "The service is unavailable; retry later.", "")
+}
+
 // writeIdempotencyConflict answers a refused Idempotency-Key repeat with 409.
 func writeIdempotencyConflict(w http.ResponseWriter, r *http.Request, why idempotency.Reason) {
+	if why == idempotency.Unavailable {
+		writeUnavailable(w)
+		return
+	}
 	msg := "The Idempotency-Key was already used with a different request."
 	switch why {
 	case idempotency.InProgress:
@@ -146,16 +162,16 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // authorized checks the Bearer admin token.
-func (a *API) authorized(r *http.Request) bool {
+func (a *API) authorized(r *http.Request) (bool, error) {
 	scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" || a.cfg.CheckToken == nil {
-		return false
+		return false, nil
 	}
-	if !a.cfg.CheckToken(r.Context(), strings.TrimSpace(tok)) {
-		return false
+	if ok, err := a.cfg.CheckToken(r.Context(), strings.TrimSpace(tok)); !ok || err != nil {
+		return false, err
 	}
 	httpx.InfoFrom(r.Context()).Cred = "admin"
-	return true
+	return true, nil
 }
 
 // errorBody is the admin error envelope.
@@ -219,7 +235,7 @@ func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	case vault.RateLimited:
 		writeRateLimited(w, err)
 	case vault.Unavailable:
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "The service is unavailable; retry later.", "")
+		writeUnavailable(w)
 	default:
 		a.log.LogAttrs(r.Context(), slog.LevelError, "admin: internal error",
 			slog.String("id", httpx.InfoFrom(r.Context()).ID), slog.String("err", err.Error()))

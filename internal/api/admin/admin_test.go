@@ -76,7 +76,7 @@ func MustEnv(tb testing.TB, opts ...func(*admin.Config)) *env {
 	}
 	// As in app.Main: POSTs run under the Idempotency-Key discipline, and the batch and key
 	// routes are served.
-	cfg := admin.Config{Vault: svc, Logger: log, CheckToken: func(_ context.Context, t string) bool { return t == adminToken },
+	cfg := admin.Config{Vault: svc, Logger: log, CheckToken: func(_ context.Context, t string) (bool, error) { return t == adminToken, nil },
 		Idempotency: idempotency.New(st, kr, idempotency.Config{})}
 	for _, o := range opts {
 		o(&cfg)

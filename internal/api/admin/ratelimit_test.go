@@ -1,7 +1,10 @@
 package admin_test
 
 import (
+	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,5 +57,35 @@ func TestRateLimits(t *testing.T) {
 			t.Errorf("%s (-want +got)\n%s\n%s", st.name, d, r.raw)
 		}
 		clk.Add(st.after)
+	}
+}
+
+// TestTokenCheckUnavailable: when the token cannot be checked (the store is down) the answer
+// is 503 unavailable with Retry-After, never 401, and it is not counted as a failed
+// authentication: an operator polling through an outage is not locked out.
+func TestTokenCheckUnavailable(t *testing.T) {
+	clk := &testClock{now: time.Unix(1_800_000_000, 0)}
+	limits := httpx.NewLimits(httpx.LimitsConfig{Rate: 100, Burst: 100, FailureRate: 1, FailureBurst: 2, Now: clk.Now})
+	var down atomic.Bool
+	down.Store(true)
+	e := MustEnv(t, func(c *admin.Config) {
+		c.Limits = limits
+		check := c.CheckToken
+		c.CheckToken = func(ctx context.Context, tok string) (bool, error) {
+			if down.Load() {
+				return false, errors.New("database down")
+			}
+			return check(ctx, tok)
+		}
+	})
+	for range 5 {
+		r := e.do(t, "GET", "/admin/v1/merchants", "", "")
+		if r.status != 503 || r.code() != "unavailable" || r.header.Get("Retry-After") == "" {
+			t.Fatalf("token check with the store down: %d %s, Retry-After %q", r.status, r.raw, r.header.Get("Retry-After"))
+		}
+	}
+	down.Store(false)
+	if r := e.do(t, "GET", "/admin/v1/merchants", "", ""); r.status != 200 {
+		t.Errorf("after the outage: %d %s", r.status, r.raw)
 	}
 }

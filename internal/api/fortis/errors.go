@@ -147,6 +147,12 @@ var statusNames = map[int]string{
 	500: "Internal Server Error", 503: "Service Unavailable",
 }
 
+// writeUnavailable answers 503 with Retry-After.
+func writeUnavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", httpx.RetryAfterUnavailable)
+	writeStatus(w, http.StatusServiceUnavailable, "The service is temporarily unavailable.")
+}
+
 // writeStatus writes the {"name","message","code","status"} body.
 func writeStatus(w http.ResponseWriter, status int, message string) {
 	writeJSON(w, status, object{{"name", statusNames[status]}, {"message", message}, {"code", 0}, {"status", status}})
@@ -194,7 +200,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusUnprocessableEntity, object{{"errors", object{{field, []string{msgInvalid(field)}}}}})
 	case vault.Unavailable:
 		a.log.Warn("fortis: dependency unavailable", "id", httpx.InfoFrom(r.Context()).ID, "err", err)
-		writeStatus(w, http.StatusServiceUnavailable, "The service is temporarily unavailable.")
+		writeUnavailable(w)
 	default:
 		a.log.Error("fortis: internal error", "id", httpx.InfoFrom(r.Context()).ID, "err", err)
 		writeStatus(w, http.StatusInternalServerError, msgInternal)

@@ -9,6 +9,10 @@ import (
 // WriteIdempotencyConflict answers a refused Idempotency-Key repeat in the Fortis envelope:
 // 409 {"name":"Conflict","message":…,"code":0,"status":409}.
 func WriteIdempotencyConflict(w http.ResponseWriter, r *http.Request, why idempotency.Reason) {
+	if why == idempotency.Unavailable {
+		writeUnavailable(w)
+		return
+	}
 	msg := "The Idempotency-Key was already used with a different request."
 	switch why {
 	case idempotency.InProgress:

@@ -114,6 +114,10 @@ func Wrap(h http.Handler, o Options) http.Handler {
 	})
 }
 
+// RetryAfterUnavailable is the Retry-After, in seconds, of every 503: a database that is down,
+// restarting or refusing writes usually answers again within seconds.
+const RetryAfterUnavailable = "2"
+
 // methodLabel is a request's method as logs and metrics show it: a standard method, or
 // "OTHER". A method is any token the client sends (a card number, a megabyte of letters); as a
 // metrics label every distinct one would be kept for good.

@@ -167,6 +167,8 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if ra := httpx.RetryAfter(err); ra != "" {
 		w.Header().Set("Retry-After", ra)
+	} else if e.status() == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", httpx.RetryAfterUnavailable)
 	}
 	w.Header().Set("X-Application-Status-Code", e.Code)
 	writeJSON(w, e.status(), errorEnvelope{Error: e.object(r), Links: e.Links})
@@ -336,7 +338,7 @@ func (a *API) toAPIError(r *http.Request, err error) *apiError {
 		return newError("1200")
 	case vault.Unavailable:
 		a.log.LogAttrs(r.Context(), slog.LevelWarn, "paysafe: service unavailable", slog.String("id", httpx.InfoFrom(r.Context()).ID), slog.String("err", err.Error()))
-		return &apiError{Code: "1000", Status: http.StatusServiceUnavailable}
+		return &apiError{Code: "1000", Status: http.StatusServiceUnavailable, Message: "The service is temporarily unavailable; retry later."}
 	}
 	return a.internal(r, err)
 }
