@@ -293,10 +293,9 @@ func (s *slowFinish) FinishIdempotencyKey(ctx context.Context, rec *idempotency.
 	return s.Store.FinishIdempotencyKey(ctx, rec)
 }
 
-// TestAnswerAfterKept: the client gets the first answer only once it is kept, so that a
-// client that saw a 2xx always gets it replayed, even if the server dies right after
-// answering. A large body is not streamed ahead of the record.
-func TestAnswerAfterKept(t *testing.T) {
+// mustSQLiteKeyring opens a store on a fresh SQLite database and its keyring.
+func mustSQLiteKeyring(t *testing.T) (*sqlstore.Store, *keys.Keyring) {
+	t.Helper()
 	st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(t.TempDir(), "t.db")})
 	if err != nil {
 		t.Fatal(err)
@@ -308,6 +307,14 @@ func TestAnswerAfterKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, kr
+}
+
+// TestAnswerAfterKept: the client gets the first answer only once it is kept, so that a
+// client that saw a 2xx always gets it replayed, even if the server dies right after
+// answering. A large body is not streamed ahead of the record.
+func TestAnswerAfterKept(t *testing.T) {
+	st, kr := mustSQLiteKeyring(t)
 	slow := &slowFinish{Store: st, answered: make(chan struct{})}
 	k := idempotency.New(slow, kr, idempotency.Config{})
 	big := strings.Repeat("x", 256<<10)
@@ -370,17 +377,7 @@ func (s *flakyStore) FinishIdempotencyKey(ctx context.Context, rec *idempotency.
 // replayed and never runs it again (a second payment); a key that cannot be claimed is 503
 // (Unavailable), not a conflict, and the request does not run.
 func TestOutcomeKeptThroughOutage(t *testing.T) {
-	st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(t.TempDir(), "t.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	var mk keys.MasterKey
-	copy(mk[:], "idempotency-test-master-key-0123")
-	kr, err := keys.Open(context.Background(), st, mk, keys.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, kr := mustSQLiteKeyring(t)
 	flaky := &flakyStore{Store: st}
 	k := idempotency.New(flaky, kr, idempotency.Config{})
 	var runs atomic.Int32
