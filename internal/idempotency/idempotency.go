@@ -288,25 +288,28 @@ func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next h
 	// rather than NotReplayable. One that failed (5xx) is forgotten like any other.
 	switch {
 	case status >= 500 && *m != modeKeep:
-		k.keep(store, "release", rec, k.store.ReleaseIdempotencyKey)
+		// A release that fails leaves the key pending until stale: its retries are refused
+		// meanwhile, and nothing runs twice, so it is not worth holding a failure's answer.
+		k.keep(store, "release", rec, k.store.ReleaseIdempotencyKey, 2*time.Second)
 	case *m == modeNoStore && status < 400:
 		rec.State, rec.Status, rec.Header, rec.Body = StateSecret, status, nil, nil
-		k.keep(store, "finish", rec, k.store.FinishIdempotencyKey)
+		k.keep(store, "finish", rec, k.store.FinishIdempotencyKey, k.cfg.KeepFor)
 	default:
 		rec.State, rec.Status, rec.Header, rec.Body = StateDone, status, keptHeaders(rw.header), rw.body.Bytes()
-		k.keep(store, "finish", rec, k.store.FinishIdempotencyKey)
+		k.keep(store, "finish", rec, k.store.FinishIdempotencyKey, k.cfg.KeepFor)
 	}
 	w.WriteHeader(status)
 	w.Write(rw.body.Bytes())
 }
 
 // keep stores a request's outcome (op is FinishIdempotencyKey or ReleaseIdempotencyKey),
-// trying again while the store fails, for up to KeepFor. The request has run, and its writes
-// are committed: an outcome left unstored leaves the key pending, and once it is stale a retry
-// with the key would run the request again (a second payment). So the answer waits for the
-// store to come back, and is sent anyway, with the failure logged, only after KeepFor.
-func (k *Keeper) keep(ctx context.Context, what string, rec *Record, op func(context.Context, *Record) error) {
-	deadline := time.Now().Add(k.cfg.KeepFor)
+// trying again while the store fails, for up to d. A finished request has run, and its
+// writes are committed: an outcome left unstored leaves the key pending, and once it is stale
+// a retry with the key would run the request again (a second payment). So its answer waits
+// for the store to come back (KeepFor), and is sent anyway, with the failure logged, only
+// after that.
+func (k *Keeper) keep(ctx context.Context, what string, rec *Record, op func(context.Context, *Record) error, d time.Duration) {
+	deadline := time.Now().Add(d)
 	delay := 20 * time.Millisecond
 	for {
 		err := op(ctx, rec)
