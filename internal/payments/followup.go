@@ -3,6 +3,7 @@ package payments
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/payvault/payvault/internal/vault"
@@ -139,7 +140,7 @@ func (s *Service) drawOn(ctx context.Context, p *vault.Principal, op string, ty 
 	})
 	done, err := s.complete(ctx, t, out, perr, nil, false)
 	if err != nil {
-		return nil, vault.E(op, err)
+		return nil, vault.E(op, errors.Join(ErrInFlight, err))
 	}
 	return done, nil
 }

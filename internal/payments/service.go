@@ -85,6 +85,12 @@ func (s *Service) Now() time.Time { return s.cfg.Now().UTC().Truncate(time.Milli
 // Config returns the service configuration.
 func (s *Service) Config() Config { return s.cfg }
 
+// ErrInFlight marks a failure after the processor call: the transaction is recorded RECEIVED,
+// the processor may have acted on it, and its outcome could not be recorded (recovery
+// completes it later). Its answer must be kept for idempotent replays: a retry that ran it
+// again would reach the processor twice.
+var ErrInFlight = errors.New("the processor was called and its outcome is not recorded yet")
+
 // Reasons a money rule refuses a transaction. Their Kind is Conflict; each API maps them,
 // together with the operation, to its own codes.
 var (

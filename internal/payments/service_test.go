@@ -928,3 +928,43 @@ func TestAuthorizeVerifiedCard(t *testing.T) {
 		}
 	})
 }
+
+// downStore fails every write once down is set, as a store whose database went away does.
+type downStore struct {
+	storetest.Store
+	down atomic.Bool
+}
+
+func (d *downStore) Write(ctx context.Context, fn func(vault.Tx) error) error {
+	if d.down.Load() {
+		return vault.E("test", vault.Unavailable)
+	}
+	return d.Store.Write(ctx, fn)
+}
+
+// TestInFlightFailure: when the outcome of a processor call cannot be recorded (the database
+// went away during the call), the error says so (ErrInFlight), for the APIs to keep its answer
+// for idempotent replays: a retry that ran it again would reach the processor twice.
+func TestInFlightFailure(t *testing.T) {
+	engines(t, func(t *testing.T, open storetest.Opener) {
+		var ds *downStore
+		var calls atomic.Int32
+		proc := processorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+			calls.Add(1)
+			ds.down.Store(true) // the database goes away while the processor answers
+			return &payments.Outcome{Decision: payments.Approved, AuthCode: "A1"}, nil
+		})
+		e := mustEnv(t, func(tb testing.TB) storetest.Store {
+			ds = &downStore{Store: open(tb)}
+			return ds
+		}, payments.Config{Processors: map[string]payments.Processor{payments.SandboxName: proc}})
+		_, err := e.auth(t, 100, rawVisa, false)
+		if !errors.Is(err, payments.ErrInFlight) || vault.KindOf(err) != vault.Unavailable || calls.Load() != 1 {
+			t.Errorf("auth whose outcome could not be recorded: %v (kind %v), %d processor calls", err, vault.KindOf(err), calls.Load())
+		}
+		// A failure before the processor call (the database still away) is not in flight.
+		if _, err := e.auth(t, 100, rawVisa, false); err == nil || errors.Is(err, payments.ErrInFlight) {
+			t.Errorf("auth refused before the processor call: %v", err)
+		}
+	})
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/payvault/payvault/internal/api/httpx"
+	"github.com/payvault/payvault/internal/idempotency"
+	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -162,6 +164,9 @@ func writeStatus(w http.ResponseWriter, status int, message string) {
 // as it says, and a core error by its Kind. Internal errors are logged with the request id and
 // answered with a generic message.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, payments.ErrInFlight) {
+		idempotency.Keep(r.Context()) // a retry must not reach the processor again
+	}
 	var ve *validationError
 	if errors.As(err, &ve) {
 		writeJSON(w, http.StatusUnprocessableEntity, ve.fe.body())
