@@ -406,7 +406,11 @@ func (m *Main) Run(ctx context.Context) error {
 
 // startBackground starts the keyring watcher and the token sweeper.
 func (m *Main) startBackground(ctx context.Context) {
-	m.wg.Add(5)
+	m.wg.Add(6)
+	go func() {
+		defer m.wg.Done()
+		m.Store.KeepNode(ctx)
+	}()
 	go func() {
 		defer m.wg.Done()
 		m.paymentsBackground(ctx)

@@ -29,3 +29,6 @@ const FoldEvery = foldEvery
 
 // WaitBackground waits for the folds lists and writes started.
 func WaitBackground(s *Store) { s.background.Wait() }
+
+// CheckNode runs one KeepNode tick.
+func CheckNode(ctx context.Context, s *Store) error { return s.checkNode(ctx) }

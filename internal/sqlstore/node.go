@@ -34,8 +34,67 @@ const nodeLockClass = 0x70766e64 // "pvnd"
 type nodeLease struct {
 	mu   sync.Mutex
 	id   string
+	key  uint32
 	conn *sql.Conn // conn holds the PostgreSQL session lock.
 	file *os.File  // file holds the SQLite serve lock.
+	// retaken is when the PostgreSQL lock was last taken again after its session was lost
+	// (the server restarted, or ended the session): every node's lock went with it.
+	retaken time.Time
+}
+
+// nodeGrace is how long after this node retook its lock other nodes count as alive whatever
+// their locks say: they retake theirs within KeepNode's period.
+const nodeGrace = 20 * time.Second
+
+// KeepNode keeps a PostgreSQL node's lock until ctx ends: every few seconds it checks the
+// lock's session and, when the session was lost (PostgreSQL restarted, or ended it), takes
+// the lock again on a new one. Without it, a restart of PostgreSQL would leave every node
+// looking gone to the others, which would resolve the payments they still have in flight.
+func (s *Store) KeepNode(ctx context.Context) {
+	if s.dialect != Postgres {
+		return
+	}
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.checkNode(ctx)
+		}
+	}
+}
+
+// checkNode retakes the node lock if its session was lost, and reports an error when the
+// lock is not held now.
+func (s *Store) checkNode(ctx context.Context) error {
+	n := &s.node
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.id == "" || s.dialect != Postgres {
+		return nil
+	}
+	if n.conn != nil {
+		if err := n.conn.PingContext(ctx); err == nil {
+			return nil
+		}
+		n.conn.Raw(func(any) error { return driver.ErrBadConn })
+		n.conn.Close()
+		n.conn = nil
+	}
+	conn, err := s.wdb.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	var got bool
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, $2)", nodeLockClass, int32(n.key)).Scan(&got); err != nil || !got {
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+		conn.Close()
+		return errors.Join(err, errors.New("sqlstore: the node lock is not held"))
+	}
+	n.conn, n.retaken = conn, time.Now()
+	return nil
 }
 
 // release gives the registration up.
@@ -92,7 +151,7 @@ func (s *Store) RegisterNode(ctx context.Context) (string, error) {
 		}
 		s.node.file = f
 	}
-	s.node.id = id
+	s.node.id, s.node.key = id, key
 	return id, nil
 }
 
@@ -109,6 +168,18 @@ func (s *Store) NodeAlive(ctx context.Context, id string) (bool, error) {
 	if s.dialect != Postgres {
 		// A registered process owns the database: every other node is gone.
 		return self == "" || !fileLocks, nil
+	}
+	// A lock missing because PostgreSQL restarted is no proof: the nodes retake theirs within
+	// KeepNode's period. This node checks its own first, and counts every node alive for a
+	// while after it had to retake it.
+	if err := s.checkNode(ctx); err != nil {
+		return true, vault.E("sqlstore.NodeAlive", vault.Unavailable, err)
+	}
+	s.node.mu.Lock()
+	retaken := s.node.retaken
+	s.node.mu.Unlock()
+	if !retaken.IsZero() && time.Since(retaken) < nodeGrace {
+		return true, nil
 	}
 	conn, err := s.wdb.Conn(ctx)
 	if err != nil {

@@ -192,3 +192,37 @@ func TestReadyReadOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestNodesAfterPostgresRestart: when PostgreSQL ends every session (as a restart does), a
+// node's lock goes with its session. The other nodes do not take that for the node's death:
+// a node that finds its own session lost retakes its lock and counts every node alive for a
+// grace period, and every node retakes its lock (KeepNode).
+func TestNodesAfterPostgresRestart(t *testing.T) {
+	ctx := context.Background()
+	a, b := openPair(t, sqlstore.Config{DSN: storetest.PostgresDSN(t)})
+	idA, err := a.RegisterNode(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idB, err := b.RegisterNode(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// End every other session of the database, as a restart would.
+	if _, err := a.DB().ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"); err != nil {
+		t.Fatal(err)
+	}
+	if alive, err := b.NodeAlive(ctx, idA); err != nil || !alive {
+		t.Errorf("node A seen from B right after the sessions ended: alive %v, %v; want alive", alive, err)
+	}
+	sqlstore.CheckNode(ctx, a) // KeepNode's tick on A
+	for _, id := range []string{idA, idB} {
+		var free bool
+		if err := a.DB().QueryRowContext(ctx, "SELECT pg_try_advisory_lock(x'70766e64'::int, ('x' || $1)::bit(32)::int)", id).Scan(&free); err != nil {
+			t.Fatal(err)
+		}
+		if free {
+			t.Errorf("node %s's lock is not held again", id)
+		}
+	}
+}
