@@ -477,6 +477,12 @@ func moneyCode(err error, ty payments.Type) string {
 // looked up, and answered in the card-payment envelope.
 func (a *API) failTxn(w http.ResponseWriter, r *http.Request, p *vault.Principal, loc *vault.Location, stub *payments.Transaction, x txnExtras, err error) error {
 	e := a.toAPIError(r, err)
+	if errors.Is(err, payments.ErrInFlight) {
+		// The processor was called and the outcome is not recorded: recovery completes the
+		// transaction, and a retry must replay this answer, not reach the processor again.
+		idempotency.Keep(r.Context())
+		return e
+	}
 	if e.status() >= 500 && e.Code == "1000" {
 		// Nothing was decided: answer plainly, store nothing, let a retry run again.
 		return e

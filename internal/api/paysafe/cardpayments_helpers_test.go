@@ -37,6 +37,12 @@ type payEnv struct {
 // given, wraps the sandbox processor (to hold a call in flight).
 func mustPayEnv(tb testing.TB, wrap ...func(payments.Processor) payments.Processor) *payEnv {
 	tb.Helper()
+	return mustPayEnvOver(tb, nil, wrap...)
+}
+
+// mustPayEnvOver is mustPayEnv with the payments service's store wrapped by over, if given.
+func mustPayEnvOver(tb testing.TB, over func(payments.Store) payments.Store, wrap ...func(payments.Processor) payments.Processor) *payEnv {
+	tb.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
 	if err != nil {
@@ -61,7 +67,11 @@ func mustPayEnv(tb testing.TB, wrap ...func(payments.Processor) payments.Process
 	for _, w := range wrap {
 		proc = w(proc)
 	}
-	ps := payments.NewService(st, svc, kr, payments.Config{
+	var pst payments.Store = st
+	if over != nil {
+		pst = over(st)
+	}
+	ps := payments.NewService(pst, svc, kr, payments.Config{
 		Processors: map[string]payments.Processor{payments.SandboxName: proc}, Now: clk.Now,
 	})
 	log, capture := logtest.New(tb)

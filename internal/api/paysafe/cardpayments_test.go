@@ -9,12 +9,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/payvault/payvault/internal/payments"
+	"github.com/payvault/payvault/internal/vault"
 )
 
 // cardGolden is one example exchange of the reference's card-payment sections, in
@@ -709,5 +711,51 @@ func TestLiveMerchantWithoutProcessor(t *testing.T) {
 		body: `{"merchantRefNum":"l","amount":100,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`})
 	if r.code() != "5040" || r.str("id") == "" {
 		t.Errorf("live merchant = %s", r.raw)
+	}
+}
+
+// downStore fails every write while down is set, as a store whose database went away does.
+type downStore struct {
+	payments.Store
+	down *atomic.Bool
+}
+
+func (d downStore) Write(ctx context.Context, fn func(vault.Tx) error) error {
+	if d.down.Load() {
+		return vault.E("test", vault.Unavailable)
+	}
+	return d.Store.Write(ctx, fn)
+}
+
+// processorFunc adapts a function to a Processor.
+type processorFunc func(ctx context.Context, r *payments.Request) (*payments.Outcome, error)
+
+func (f processorFunc) Process(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+	return f(ctx, r)
+}
+
+// TestAuthInFlightKept: an auth whose processor call was made but whose outcome could not be
+// recorded (the database went away during the call) answers 503, and that answer is kept: a
+// retry with its Idempotency-Key replays it instead of reaching the processor again.
+func TestAuthInFlightKept(t *testing.T) {
+	var down atomic.Bool
+	var calls atomic.Int32
+	e := mustPayEnvOver(t, func(s payments.Store) payments.Store { return downStore{Store: s, down: &down} },
+		func(p payments.Processor) payments.Processor {
+			return processorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+				calls.Add(1)
+				out, err := p.Process(ctx, r)
+				down.Store(true) // the database goes away while the processor answers
+				return out, err
+			})
+		})
+	body := `{"merchantRefNum":"inflight-1","amount":500,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`
+	key := map[string]string{"Idempotency-Key": "k-inflight"}
+	first := e.do(t, call{method: "POST", path: e.path("auths"), body: body, header: key})
+	down.Store(false)
+	again := e.do(t, call{method: "POST", path: e.path("auths"), body: body, header: key})
+	if first.status != 503 || again.status != 503 || again.header.Get("Idempotent-Replayed") != "true" || calls.Load() != 1 {
+		t.Errorf("first %d, retry %d (replayed %q), %d processor calls; want 503 kept and replayed, one call",
+			first.status, again.status, again.header.Get("Idempotent-Replayed"), calls.Load())
 	}
 }
