@@ -52,7 +52,8 @@ type Config struct {
 	DSN string
 	// ReadConns bounds the read pool (SQLite) or the whole pool (PostgreSQL); 0 picks a default.
 	ReadConns int
-	// SkipMigrate leaves the schema alone (for tools that only read).
+	// SkipMigrate leaves the schema alone: for tools that only read, and for a serving node,
+	// which registers (takes the serve lock) first and then calls Migrate itself.
 	SkipMigrate bool
 	// Committers is the number of group-commit goroutines on PostgreSQL (SQLite has one);
 	// 0 picks one. More can help a node that serves many merchants at once; see batch.go.

@@ -480,6 +480,7 @@ func (a *API) failTxn(w http.ResponseWriter, r *http.Request, p *vault.Principal
 	if errors.Is(err, payments.ErrInFlight) {
 		// The processor was called and the outcome is not recorded: recovery completes the
 		// transaction, and a retry must replay this answer, not reach the processor again.
+		// Every card payment's error comes through here, before toAPIError drops its cause.
 		idempotency.Keep(r.Context())
 		return e
 	}

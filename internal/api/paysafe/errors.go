@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/payvault/payvault/internal/api/httpx"
-	"github.com/payvault/payvault/internal/idempotency"
-	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -163,9 +161,6 @@ func (e *apiError) object(r *http.Request) errorObject {
 // error path of the package ends here; the card-payment envelope builds on toAPIError and
 // apiError.object instead.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, payments.ErrInFlight) {
-		idempotency.Keep(r.Context()) // a retry must not reach the processor again
-	}
 	e := a.toAPIError(r, err)
 	if e.Code == "5279" || e.Code == "5280" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="authSecurity"`)
