@@ -5,9 +5,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
+	"github.com/payvault/payvault/internal/vault"
 )
 
 // openPair opens two stores on one database, as two processes would.
@@ -224,5 +226,57 @@ func TestNodesAfterPostgresRestart(t *testing.T) {
 		if free {
 			t.Errorf("node %s's lock is not held again", id)
 		}
+	}
+}
+
+// TestLockTimeoutPostgres: a statement that waits on a lock another session holds (here an
+// external LOCK TABLE) fails Unavailable after the lock timeout, for reads and writes, and
+// the store serves again once the lock is gone.
+func TestLockTimeoutPostgres(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlstore.Open(ctx, sqlstore.Config{DSN: storetest.PostgresDSN(t), LockTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	insert := func(id string) error {
+		return s.Write(ctx, func(tx vault.Tx) error {
+			return tx.InsertMerchant(ctx, &vault.Merchant{ID: id, Name: id, Created: time.Now()})
+		})
+	}
+	if err := insert("m-before"); err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.DB().Conn(ctx) // the other session, as psql would be
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.ExecContext(ctx, "BEGIN; LOCK TABLE merchants IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan [2]error, 1)
+	go func() {
+		_, rerr := s.GetMerchant(ctx, "m-before")
+		done <- [2]error{rerr, insert("m-during")}
+	}()
+	select {
+	case errs := <-done:
+		for i, err := range errs {
+			if vault.KindOf(err) != vault.Unavailable {
+				t.Errorf("%s under the lock: %v (%v); want Unavailable", []string{"read", "write"}[i], err, vault.KindOf(err))
+			}
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the read and write still wait on the lock after 20 s")
+	}
+	if _, err := other.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert("m-after"); err != nil {
+		t.Errorf("write after the lock: %v", err)
+	}
+	if _, err := s.GetMerchant(ctx, "m-during"); vault.KindOf(err) != vault.NotFound {
+		t.Errorf("the timed-out write: %v; want it absent", err)
 	}
 }

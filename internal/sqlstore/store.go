@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
@@ -63,6 +63,9 @@ type Config struct {
 	// WALMaxPages bounds the SQLite WAL: past this many pages the background checkpoint
 	// restarts it (checkpoint.go); 0 picks 2,048 pages (8 MiB).
 	WALMaxPages int
+	// LockTimeout bounds a PostgreSQL statement's wait for a lock (pgsession.go): 0 picks
+	// 10 s, a negative value waits without bound. A lock_timeout in the DSN wins.
+	LockTimeout time.Duration
 }
 
 // Store is the SQL implementation of vault.Store.
@@ -197,10 +200,11 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config) error {
 
 func (s *Store) openPostgres(ctx context.Context, cfg Config) error {
 	s.dialect = Postgres
-	var err error
-	if s.wdb, err = sql.Open("pgx", cfg.DSN); err != nil {
+	pc, err := pgConnConfig(cfg)
+	if err != nil {
 		return fmt.Errorf("sqlstore: open postgres: %w", redactDSN(err, cfg.DSN))
 	}
+	s.wdb = stdlib.OpenDB(*pc)
 	n := cfg.ReadConns
 	if n <= 0 {
 		n = 32
