@@ -58,6 +58,15 @@ const (
 // errClosed is returned by Write after Close.
 var errClosed = errors.New("sqlstore: store closed")
 
+// defaultQueueWait is how long a Write waits for a committer to start its fn before it gives
+// up with Unavailable (nothing written): a database that stalls (frozen, or a disk that stops
+// answering) holds the batch in progress, and the writes queued behind it answer 503 instead
+// of waiting without end. A busy store starts a queued write within milliseconds.
+const defaultQueueWait = 15 * time.Second
+
+// errQueueWait is the error of a Write no committer started in time.
+var errQueueWait = errors.New("sqlstore: the database did not take the write in time")
+
 // The states of a writeReq. A committer moves a queued request to started just before it
 // runs its fn; a caller whose ctx ends first moves it to dropped and leaves.
 const (
@@ -124,6 +133,10 @@ func (s *Store) startCommitters(cfg Config) {
 	if s.maxBatch <= 0 {
 		s.maxBatch = defaultMaxBatch
 	}
+	s.queueWait = cfg.QueueWait
+	if s.queueWait <= 0 {
+		s.queueWait = defaultQueueWait
+	}
 	s.queue = make(chan *writeReq, queueLen)
 	if s.dialect == SQLite {
 		s.stmts = newStmtCache(s.wdb)
@@ -165,7 +178,8 @@ func (s *Store) stopCommitters() {
 // network calls (a processor is called outside Write), no waiting on locks or channels, no
 // nested Write, no use of tx after it returns. Once fn has started, cancelling ctx no longer
 // interrupts it: the outcome is the batch's. A caller whose ctx ends before its fn started
-// gets Unavailable and nothing is written. A panic in fn is re-raised in the caller.
+// gets Unavailable and nothing is written, and so does one whose fn no committer started
+// within the queue wait (Config.QueueWait). A panic in fn is re-raised in the caller.
 // Kinds: whatever fn returns, Unavailable, Internal.
 func (s *Store) Write(ctx context.Context, fn func(vault.Tx) error) error {
 	if err := ctx.Err(); err != nil {
@@ -177,12 +191,17 @@ func (s *Store) Write(ctx context.Context, fn func(vault.Tx) error) error {
 		s.mu.RUnlock()
 		return vault.E(opWrite, vault.Unavailable, errClosed)
 	}
+	wait := time.NewTimer(s.queueWait)
+	defer wait.Stop()
 	select {
 	case s.queue <- r:
 		s.mu.RUnlock()
 	case <-ctx.Done():
 		s.mu.RUnlock()
 		return vault.E(opWrite, vault.Unavailable, ctx.Err())
+	case <-wait.C:
+		s.mu.RUnlock()
+		return vault.E(opWrite, vault.Unavailable, errQueueWait)
 	}
 	select {
 	case <-r.done:
@@ -191,6 +210,11 @@ func (s *Store) Write(ctx context.Context, fn func(vault.Tx) error) error {
 			return vault.E(opWrite, vault.Unavailable, ctx.Err())
 		}
 		<-r.done
+	case <-wait.C:
+		if r.state.CompareAndSwap(reqQueued, reqDropped) {
+			return vault.E(opWrite, vault.Unavailable, errQueueWait)
+		}
+		<-r.done // started: its outcome is its batch's
 	}
 	if r.panicked != nil {
 		panic(r.panicked)

@@ -811,3 +811,47 @@ func TestGroupCommitQueuedPayments(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteQueueWait: while a batch holds the committer (a database that stalls), a write
+// queued behind it gives up after the queue wait with Unavailable, and its fn never runs;
+// the batch in progress keeps its own outcome.
+func TestWriteQueueWait(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, sqlstore.Config{Path: t.TempDir() + "/t.db", QueueWait: 200 * time.Millisecond})
+	insert := func(id string, hold <-chan struct{}, ran *atomic.Bool) error {
+		return s.Write(ctx, func(tx vault.Tx) error {
+			ran.Store(true)
+			if hold != nil {
+				<-hold
+			}
+			return tx.InsertMerchant(ctx, &vault.Merchant{ID: id, Name: id, Created: time.Now()})
+		})
+	}
+	hold := make(chan struct{})
+	var ranA, ranB, ranC atomic.Bool
+	errA := make(chan error, 1)
+	go func() { errA <- insert("m-a", hold, &ranA) }()
+	for !ranA.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	errB := insert("m-b", nil, &ranB)
+	if vault.KindOf(errB) != vault.Unavailable || time.Since(start) > 5*time.Second {
+		t.Errorf("a write behind a stalled batch: %v after %v; want Unavailable after about 200 ms", errB, time.Since(start))
+	}
+	close(hold)
+	if err := <-errA; err != nil {
+		t.Errorf("the stalled write: %v", err)
+	}
+	if err := insert("m-c", nil, &ranC); err != nil {
+		t.Errorf("a write after the stall: %v", err)
+	}
+	if ranB.Load() {
+		t.Error("the write that gave up ran")
+	}
+	for id, want := range map[string]vault.Kind{"m-a": vault.Other, "m-b": vault.NotFound, "m-c": vault.Other} {
+		if _, err := s.GetMerchant(ctx, id); vault.KindOf(err) != want {
+			t.Errorf("%s: %v; want kind %v", id, err, want)
+		}
+	}
+}

@@ -66,6 +66,8 @@ type Config struct {
 	// LockTimeout bounds a PostgreSQL statement's wait for a lock (pgsession.go): 0 picks
 	// 10 s, a negative value waits without bound. A lock_timeout in the DSN wins.
 	LockTimeout time.Duration
+	// QueueWait bounds how long a Write waits for a committer to start it; 0 picks 15 s.
+	QueueWait time.Duration
 }
 
 // Store is the SQL implementation of vault.Store.
@@ -82,6 +84,7 @@ type Store struct {
 	queue      chan *writeReq
 	committers sync.WaitGroup
 	maxBatch   int
+	queueWait  time.Duration
 	stmts      *stmtCache
 	reads      *poolConn // reads runs SQLite's reads through prepared statements.
 	nWrites    atomic.Int64
