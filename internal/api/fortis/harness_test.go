@@ -23,6 +23,7 @@ import (
 	"github.com/payvault/payvault/internal/api/fortis"
 	"github.com/payvault/payvault/internal/api/httpx"
 	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/payments"
@@ -73,13 +74,19 @@ const testAuthCode = "123456"
 // mustServer starts a test server on SQLite. Its logs are checked for account data and secrets.
 func mustServer(tb testing.TB) *server {
 	tb.Helper()
-	return mustServerOn(tb, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
+	return mustServerOn(tb, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")}, serverOpts{})
+}
+
+// mustServerWith is mustServer with the payments core adjusted by o.
+func mustServerWith(tb testing.TB, o serverOpts) *server {
+	tb.Helper()
+	return mustServerOn(tb, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")}, o)
 }
 
 // mustServerPG starts a test server on a fresh PostgreSQL database.
 func mustServerPG(tb testing.TB) *server {
 	tb.Helper()
-	return mustServerOn(tb, sqlstore.Config{DSN: storetest.PostgresDSN(tb)})
+	return mustServerOn(tb, sqlstore.Config{DSN: storetest.PostgresDSN(tb)}, serverOpts{})
 }
 
 // engines runs fn on a server over SQLite and on one over PostgreSQL.
@@ -88,10 +95,19 @@ func engines(t *testing.T, fn func(t *testing.T, s *server)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, mustServerPG(t)) })
 }
 
+// serverOpts adjust the payments core of a test server: over, if set, wraps the store it
+// writes and reads transactions through (to fail its writes), and wrap, if set, the sandbox
+// processor (to act around a call).
+type serverOpts struct {
+	over func(payments.Store) payments.Store
+	wrap func(payments.Processor) payments.Processor
+}
+
 // mustServerOn starts a test server over a store opened with cfg: the vault core, the
 // payments core with the sandbox running the Fortis trigger table (delays scaled down a
-// thousandfold and capped), and the Fortis API.
-func mustServerOn(tb testing.TB, cfg sqlstore.Config) *server {
+// thousandfold and capped), and the Fortis API with its POSTs under Idempotency-Key, as the
+// app serves them.
+func mustServerOn(tb testing.TB, cfg sqlstore.Config, o serverOpts) *server {
 	tb.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, cfg)
@@ -120,10 +136,23 @@ func mustServerOn(tb testing.TB, cfg sqlstore.Config) *server {
 	sandbox := payments.NewSandbox(map[string]*payments.Triggers{"fortis": fortis.SandboxTriggers()}, payments.SandboxConfig{
 		DelayScale: 0.001, MaxDelay: 20 * time.Millisecond, AuthCode: func() string { return testAuthCode },
 	})
-	ps := payments.NewService(st, svc, kr, payments.Config{
-		Processors: map[string]payments.Processor{payments.SandboxName: sandbox}, Now: c.Now,
+	var proc payments.Processor = sandbox
+	if o.wrap != nil {
+		proc = o.wrap(proc)
+	}
+	var pst payments.Store = st
+	if o.over != nil {
+		pst = o.over(st)
+	}
+	ps := payments.NewService(pst, svc, kr, payments.Config{
+		Processors: map[string]payments.Processor{payments.SandboxName: proc}, Now: c.Now,
 	})
-	h := httpx.Wrap(fortis.New(svc, fortis.Options{Logger: log, PublicBaseURL: "https://vault.example", Payments: ps}), httpx.Options{Logger: log})
+	keeper := idempotency.New(st, kr, idempotency.Config{Now: c.Now, Logger: log})
+	idem := func(w http.ResponseWriter, r *http.Request, p *vault.Principal, _ string, next http.HandlerFunc) {
+		keeper.Serve(w, r, p.MerchantID(), p.IdempotencyScope("fortis"), fortis.WriteIdempotencyConflict, next)
+	}
+	h := httpx.Wrap(fortis.New(svc, fortis.Options{Logger: log, PublicBaseURL: "https://vault.example", Payments: ps,
+		Idempotency: idem}), httpx.Options{Logger: log})
 	doc := mustOpenAPI(tb)
 	doc.Servers = nil // match any host
 	router, err := legacy.NewRouter(doc)

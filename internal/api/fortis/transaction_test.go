@@ -4,8 +4,11 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/payvault/payvault/internal/api/httpx"
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -697,4 +700,66 @@ func TestVTRequire(t *testing.T) {
 		}
 		s.mustTxn(t, `"action":"refund","payment_method":"cc","transaction_amount":"1.00",`+withBoth+`"previous_transaction_api_id":"Plain1"`)
 	})
+}
+
+// downStore fails every write while down is set, as a store whose database went away does.
+type downStore struct {
+	payments.Store
+	down *atomic.Bool
+}
+
+func (d downStore) Write(ctx context.Context, fn func(vault.Tx) error) error {
+	if d.down.Load() {
+		return vault.E("test", vault.Unavailable)
+	}
+	return d.Store.Write(ctx, fn)
+}
+
+// processorFunc adapts a function to a Processor.
+type processorFunc func(ctx context.Context, r *payments.Request) (*payments.Outcome, error)
+
+func (f processorFunc) Process(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+	return f(ctx, r)
+}
+
+// TestTransactionInFlightKept: a card sale or authonly whose processor call was made but
+// whose outcome could not be recorded (the database went away during the call) answers 503
+// in the Fortis envelope with Retry-After, and that answer is kept: a retry with its
+// Idempotency-Key, once the database is back, replays it instead of reaching the processor
+// again. The transaction stays RECEIVED, for recovery to complete.
+func TestTransactionInFlightKept(t *testing.T) {
+	const unavailable = `{"name":"Service Unavailable","message":"The service is temporarily unavailable.","code":0,"status":503}`
+	for _, action := range []string{"sale", "authonly"} {
+		t.Run(action, func(t *testing.T) {
+			var down atomic.Bool
+			var calls atomic.Int32
+			s := mustServerWith(t, serverOpts{
+				over: func(st payments.Store) payments.Store { return downStore{Store: st, down: &down} },
+				wrap: func(p payments.Processor) payments.Processor {
+					return processorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+						calls.Add(1)
+						out, err := p.Process(ctx, r)
+						down.Store(true) // the database goes away while the processor answers
+						return out, err
+					})
+				},
+			})
+			c := call{Method: http.MethodPost, Path: "/v2/transactions",
+				Body:   txnBody(strings.Replace(rawSale("1.00"), `"sale"`, `"`+action+`"`, 1)),
+				Header: map[string]string{idempotency.Header: "k-inflight-" + action}}
+			first := must(t, s.do(t, c), http.StatusServiceUnavailable)
+			down.Store(false)
+			again := must(t, s.do(t, c), http.StatusServiceUnavailable)
+			for _, r := range []*result{first, again} {
+				diff(t, unavailable, string(r.Body))
+				diff(t, httpx.RetryAfterUnavailable, r.Header.Get("Retry-After"))
+			}
+			diff(t, []string{"", "true"}, []string{first.Header.Get(idempotency.ReplayedHeader), again.Header.Get(idempotency.ReplayedHeader)})
+			diff(t, int32(1), calls.Load())
+			txns, n, err := s.ps.List(t.Context(), s.principal(t), vault.Query{})
+			if err != nil || n != 1 || len(txns) != 1 || txns[0].Status != payments.StatusReceived {
+				t.Errorf("stored: %d transactions, %v; want one, RECEIVED", n, err)
+			}
+		})
+	}
 }
