@@ -35,7 +35,7 @@ func (m *Main) routes() http.Handler {
 	ps := paysafe.New(paysafe.Config{
 		Vault: m.Vault, Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL,
 		TrustedUpstream: m.Config.TLSTerminatedUpstream, Now: m.Config.Now,
-		Payments: m.Payments, Idempotency: m.Idempotency, Limits: limits,
+		Payments: m.Payments, Idempotency: m.Idempotency, Limits: limits, Ready: m.Store.Ready,
 	})
 	adm := admin.New(admin.Config{Vault: m.Vault, CheckToken: m.CheckAdminToken, Logger: m.Config.Logger, Idempotency: m.Idempotency, Limits: limits})
 	adm.BatchRoutes(m.Payments)

@@ -1,6 +1,7 @@
 package paysafe
 
 import (
+	"context"
 	"embed"
 	"log/slog"
 	"net/http"
@@ -35,6 +36,8 @@ type Config struct {
 	// Limits, when set, rate-limits requests per credential (per merchant for the
 	// single-use-token key) and failed authentications per client address: 429/1200.
 	Limits *httpx.Limits
+	// Ready, when set, says whether the store serves: the monitors answer 503 while it fails.
+	Ready func(context.Context) error
 }
 
 // API serves the Paysafe Customer Vault API (and, from the cardpayments files, the Card
@@ -156,8 +159,25 @@ func (a *API) monitorRoutes() {
 }
 
 // handleMonitor answers GET /customervault/monitor and GET /cardpayments/monitor: 200
-// {"status":"READY"} whatever the credentials.
+// {"status":"READY"} whatever the credentials, once the store answers within 2 s (as
+// /healthz). Otherwise it answers 503 with {"status":"UNAVAILABLE"} and the error envelope
+// (1000) together, so that a client that tests status and one that reads the error both see it.
 func (a *API) handleMonitor(w http.ResponseWriter, r *http.Request, _ *vault.Principal) error {
+	if a.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		err := a.cfg.Ready(ctx)
+		cancel()
+		if err != nil {
+			e := a.toAPIError(r, vault.E("paysafe.monitor", vault.Unavailable))
+			w.Header().Set("Retry-After", httpx.RetryAfterUnavailable)
+			w.Header().Set("X-Application-Status-Code", e.Code)
+			writeJSON(w, e.status(), struct {
+				Status string      `json:"status"`
+				Error  errorObject `json:"error"`
+			}{"UNAVAILABLE", e.object(r)})
+			return nil
+		}
+	}
 	writeOK(w, map[string]string{"status": "READY"})
 	return nil
 }

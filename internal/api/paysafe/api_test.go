@@ -1,8 +1,13 @@
 package paysafe_test
 
 import (
+	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/payvault/payvault/internal/api/paysafe"
 )
 
 func TestMonitor(t *testing.T) {
@@ -21,6 +26,34 @@ func TestMonitor(t *testing.T) {
 				t.Errorf("status = %q", r.str("status"))
 			}
 		})
+	}
+}
+
+// TestMonitorStoreDown: while the store does not answer, the monitors answer 503 with the
+// status UNAVAILABLE and the 1000 envelope together, and READY again once it answers.
+func TestMonitorStoreDown(t *testing.T) {
+	var down atomic.Bool
+	e := MustEnv(t, func(c *paysafe.Config) {
+		c.Ready = func(context.Context) error {
+			if down.Load() {
+				return errors.New("the database is down")
+			}
+			return nil
+		}
+	})
+	down.Store(true)
+	for _, path := range []string{"/customervault/monitor", "/cardpayments/monitor"} {
+		r := e.do(t, call{method: "GET", path: path, noAuth: true})
+		errObj, _ := r.body["error"].(map[string]any)
+		if r.status != 503 || r.str("status") != "UNAVAILABLE" || errObj["code"] != "1000" ||
+			r.header.Get("Retry-After") == "" || r.header.Get("X-Application-Status-Code") != "1000" ||
+			strings.Contains(string(r.raw), "database") {
+			t.Errorf("%s while down: %d %s (Retry-After %q)", path, r.status, r.raw, r.header.Get("Retry-After"))
+		}
+	}
+	down.Store(false)
+	if r := e.must(t, 200, call{method: "GET", path: "/customervault/monitor", noAuth: true}); r.str("status") != "READY" {
+		t.Errorf("after: %s", r.raw)
 	}
 }
 
