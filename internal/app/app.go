@@ -97,6 +97,7 @@ type Main struct {
 	AdminTokenGenerated string
 
 	rekey    *rekeyJob
+	ready    func(context.Context) error // ready is the store's readiness, shared (routes.go).
 	listener net.Listener
 	server   *http.Server
 	cancel   context.CancelFunc

@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/payvault/payvault/internal/api/admin"
@@ -17,6 +18,8 @@ import (
 // routes composes the HTTP surface: each API package owns its prefix, and everything else
 // answers JSON, because the Paysafe Python SDK crashes on non-JSON bodies.
 func (m *Main) routes() http.Handler {
+	ready := &readiness{check: m.Store.Ready}
+	m.ready = ready.Ready
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", m.handleHealthz)
 	mux.HandleFunc("GET /bench/noop", handleBenchNoop)
@@ -35,7 +38,7 @@ func (m *Main) routes() http.Handler {
 	ps := paysafe.New(paysafe.Config{
 		Vault: m.Vault, Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL,
 		TrustedUpstream: m.Config.TLSTerminatedUpstream, Now: m.Config.Now,
-		Payments: m.Payments, Idempotency: m.Idempotency, Limits: limits, Ready: m.Store.Ready,
+		Payments: m.Payments, Idempotency: m.Idempotency, Limits: limits, Ready: m.ready,
 	})
 	adm := admin.New(admin.Config{Vault: m.Vault, CheckToken: m.CheckAdminToken, Logger: m.Config.Logger, Idempotency: m.Idempotency, Limits: limits})
 	adm.BatchRoutes(m.Payments)
@@ -104,15 +107,44 @@ func (o prefixOwners) redirects(p string) bool {
 func (m *Main) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := m.Store.Ready(ctx); err != nil {
+	if err := m.ready(r.Context()); err != nil {
 		w.Header().Set("Retry-After", httpx.RetryAfterUnavailable)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte(`{"status":"UNAVAILABLE"}`))
 		return
 	}
 	w.Write([]byte(`{"status":"READY"}`))
+}
+
+// readiness runs the store's readiness check for /healthz and the Paysafe monitors, which
+// need no credentials: callers within readyFor of a check share its answer, so that a flood
+// of them costs the database one check per interval, and never holds SQLite's one write
+// connection from the committer for long.
+type readiness struct {
+	check func(context.Context) error
+	mu    sync.Mutex
+	at    time.Time
+	err   error
+}
+
+// readyFor is how long a readiness answer is reused; readyTimeout bounds one check.
+const (
+	readyFor     = 500 * time.Millisecond
+	readyTimeout = 2 * time.Second
+)
+
+// Ready answers from the last check if it is recent, and checks again otherwise. The check
+// runs on a context of its own, so that a caller that leaves does not make it fail.
+func (r *readiness) Ready(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.at.IsZero() && time.Since(r.at) < readyFor {
+		return r.err
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readyTimeout)
+	defer cancel()
+	r.err, r.at = r.check(cctx), time.Now()
+	return r.err
 }
 
 // handleBenchNoop answers GET /bench/noop: a constant JSON body, no credentials, no store.

@@ -1,0 +1,52 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestReadinessShared: callers within readyFor of a check share its answer (one database
+// check for a flood of /healthz and monitor calls), a caller that left does not fail the
+// check, and a later caller sees a new answer.
+func TestReadinessShared(t *testing.T) {
+	var checks atomic.Int32
+	var down atomic.Bool
+	r := &readiness{check: func(ctx context.Context) error {
+		checks.Add(1)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if down.Load() {
+			return errors.New("down")
+		}
+		return nil
+	}}
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.Ready(gone); err != nil {
+		t.Fatalf("a caller that left: %v", err)
+	}
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Ready(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := checks.Load(); n != 1 {
+		t.Errorf("%d checks for 101 callers within %v; want 1", n, readyFor)
+	}
+	down.Store(true)
+	r.at = r.at.Add(-readyFor - time.Millisecond) // the answer is old
+	if err := r.Ready(context.Background()); err == nil {
+		t.Error("a check after the interval kept the old answer")
+	}
+}
