@@ -303,19 +303,8 @@ type batchRun struct {
 // A PostgreSQL run without savepoints holds its connection (a *sql.Conn), so that its fns
 // may queue statements (txConn.queue) which it sends together.
 func (s *Store) beginRun(isolate bool, reqs []*writeReq) (*batchRun, error) {
-	ctx := context.Background()
-	var conn *sql.Conn
-	var sqltx *sql.Tx
-	var err error
-	if s.dialect == Postgres && !isolate {
-		if conn, err = s.wdb.Conn(ctx); err != nil {
-			return nil, err
-		}
-		if sqltx, err = conn.BeginTx(ctx, nil); err != nil {
-			conn.Close()
-			return nil, err
-		}
-	} else if sqltx, err = s.wdb.BeginTx(ctx, nil); err != nil {
+	conn, sqltx, err := s.beginTx(context.Background(), s.dialect == Postgres && !isolate)
+	if err != nil {
 		return nil, err
 	}
 	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, isolate: isolate, nSent: &s.nPipelined}
@@ -605,7 +594,7 @@ func (s *Store) writeAlone(r *writeReq) {
 
 // writeOnce runs fn in its own transaction. It returns fn's panic, if any, or its error.
 func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
-	sqltx, err := s.wdb.BeginTx(context.Background(), nil)
+	_, sqltx, err := s.beginTx(context.Background(), false)
 	if err != nil {
 		return nil, vault.E(opWrite, vault.Unavailable, err)
 	}

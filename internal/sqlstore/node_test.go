@@ -2,8 +2,10 @@ package sqlstore_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,5 +280,62 @@ func TestLockTimeoutPostgres(t *testing.T) {
 	}
 	if _, err := s.GetMerchant(ctx, "m-during"); vault.KindOf(err) != vault.NotFound {
 		t.Errorf("the timed-out write: %v; want it absent", err)
+	}
+}
+
+// TestPostgresSessionsEnded: when PostgreSQL ends every session (a restart, a failover), the
+// pooled connections are dead but do not know it yet. Reads and writes right after go on
+// without an error: a read or a BEGIN that fails on a lost connection runs again on another,
+// and every other pooled connection is pinged before its next use.
+func TestPostgresSessionsEnded(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlstore.Open(ctx, sqlstore.Config{DSN: storetest.PostgresDSN(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 16
+	insert := func(id string) error {
+		return s.Write(ctx, func(tx vault.Tx) error {
+			return tx.InsertMerchant(ctx, &vault.Merchant{ID: id, Name: id, Created: time.Now()})
+		})
+	}
+	load := func(round string) []error {
+		errs := make(chan error, 2*n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				_, err := s.ListMerchants(ctx)
+				errs <- err
+			}()
+			go func() {
+				defer wg.Done()
+				errs <- insert(fmt.Sprintf("m-%s-%d", round, i))
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		var out []error
+		for err := range errs {
+			if err != nil {
+				out = append(out, err)
+			}
+		}
+		return out
+	}
+	if errs := load("warm"); len(errs) > 0 { // fills the pool with connections
+		t.Fatal(errs)
+	}
+	var open int
+	if err := s.DB().QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()").Scan(&open); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"); err != nil {
+		t.Fatal(err)
+	}
+	if errs := load("after"); len(errs) > 0 {
+		t.Errorf("%d of %d requests failed right after %d sessions ended: %v", len(errs), 2*n, open-1, errs[0])
 	}
 }

@@ -85,6 +85,7 @@ type Store struct {
 	committers sync.WaitGroup
 	maxBatch   int
 	queueWait  time.Duration
+	lostAt     atomic.Int64 // lostAt is when a PostgreSQL connection was last found lost (pglost.go).
 	stmts      *stmtCache
 	reads      *poolConn // reads runs SQLite's reads through prepared statements.
 	nWrites    atomic.Int64
@@ -126,6 +127,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.reads = &poolConn{db: s.rdb}
 		s.q.db = s.reads
 	} else {
+		s.q.db = pgReads{s}
 		s.q.fold = s.startFold
 	}
 	if !cfg.SkipMigrate {
@@ -207,7 +209,7 @@ func (s *Store) openPostgres(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: open postgres: %w", redactDSN(err, cfg.DSN))
 	}
-	s.wdb = stdlib.OpenDB(*pc)
+	s.wdb = stdlib.OpenDB(*pc, stdlib.OptionShouldPing(s.shouldPing))
 	n := cfg.ReadConns
 	if n <= 0 {
 		n = 32
