@@ -114,6 +114,8 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		return err
 	}
 	cfg.Listen = c.Listen
+	// A server node waits for its database at start; the other commands fail at once.
+	cfg.WaitForDatabase = true
 	cfg.AdminToken, cfg.AdminTokenFile = c.AdminToken, c.AdminTokenFile
 	cfg.TLSCert, cfg.TLSKey = c.TLSCert, c.TLSKey
 	cfg.PublicBaseURL, cfg.TLSTerminatedUpstream, cfg.Demo = c.PublicBaseURL, c.TLSTerminatedUpstream, c.Demo

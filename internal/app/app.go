@@ -32,6 +32,11 @@ type Config struct {
 	Listen      string // Listen is the TCP address; 127.0.0.1:8080 by default ("127.0.0.1:0" in tests).
 	DataDir     string // DataDir holds the SQLite database and the master key file.
 	DatabaseURL string // DatabaseURL selects PostgreSQL instead of the embedded store.
+	// WaitForDatabase has Open wait for a PostgreSQL database that cannot serve yet (not
+	// reachable, starting up, out of connections) instead of failing: `serve` sets it, so that
+	// a node started before its database, or during a restart of it, starts once it answers.
+	// See waitForStore. OpenTool never waits.
+	WaitForDatabase bool
 	// Committers is the number of group-commit goroutines on PostgreSQL (0: the store's default).
 	Committers    int
 	MasterKey     string // MasterKey is base64 (PAYVAULT_MASTER_KEY); it overrides the data dir's key file.
@@ -153,19 +158,9 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	if cfg.DatabaseURL == "" {
 		scfg.Path = filepath.Join(m.dataDir(), "payvault.db")
 	}
-	if m.Store, err = sqlstore.Open(ctx, scfg); err != nil {
+	node, err := m.openStore(ctx, scfg, bootstrap)
+	if err != nil {
 		return err
-	}
-	node := ""
-	if bootstrap {
-		// A serving node registers, so that whoever starts after it is killed resolves the
-		// payments it left in flight at once (see payments.Recover).
-		if node, err = m.Store.RegisterNode(ctx); err != nil {
-			return err
-		}
-		if err := m.Store.Migrate(ctx); err != nil {
-			return err
-		}
 	}
 	if m.Keyring, err = keys.Open(ctx, m.Store, mk, keys.Options{}); err != nil {
 		return err
@@ -186,6 +181,89 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	}
 	m.Handler = m.routes()
 	return nil
+}
+
+// openStore opens the store into m.Store; for a serving node (bootstrap) it also registers
+// the node and migrates, and returns the node's id. A serving node with WaitForDatabase on
+// PostgreSQL waits for the database (waitForStore).
+func (m *Main) openStore(ctx context.Context, scfg sqlstore.Config, bootstrap bool) (string, error) {
+	attempt := func() (*sqlstore.Store, string, error) {
+		s, err := sqlstore.Open(ctx, scfg)
+		if err != nil {
+			return nil, "", err
+		}
+		node := ""
+		if bootstrap {
+			// A serving node registers, so that whoever starts after it is killed resolves
+			// the payments it left in flight at once (see payments.Recover).
+			if node, err = s.RegisterNode(ctx); err == nil {
+				err = s.Migrate(ctx)
+			}
+			if err != nil {
+				s.Close()
+				return nil, "", err
+			}
+		}
+		return s, node, nil
+	}
+	var (
+		node string
+		err  error
+	)
+	if bootstrap && m.Config.WaitForDatabase && scfg.DSN != "" {
+		m.Store, node, err = m.waitForStore(ctx, attempt)
+	} else {
+		m.Store, node, err = attempt()
+	}
+	return node, err
+}
+
+// The backoff of waitForStore: the first retry after dbRetryFirst, each wait twice the one
+// before, up to dbRetryMax.
+var (
+	dbRetryFirst = 500 * time.Millisecond
+	dbRetryMax   = 5 * time.Second
+)
+
+// waitForStore runs attempt until it succeeds, for as long as its error says that the
+// database cannot serve now (sqlstore.Unavailable: the server refuses or drops connections,
+// its name does not resolve yet, it is starting up or shutting down, it has no connection
+// slot left, a connection timed out). It logs each failure at WARN and tries again after a
+// backoff (0.5 s, doubling up to 5 s), without an overall limit: a node waits for its
+// database until ctx ends (SIGINT or SIGTERM), and then fails with the last error. Any other
+// error (a wrong password, a database that does not exist, a DSN that does not parse) fails
+// at once.
+func (m *Main) waitForStore(ctx context.Context, attempt func() (*sqlstore.Store, string, error)) (*sqlstore.Store, string, error) {
+	log := m.Config.Logger
+	start := time.Now()
+	delay := dbRetryFirst
+	var last error
+	for n := 1; ; n++ {
+		s, node, err := attempt()
+		if err == nil {
+			if n > 1 {
+				log.Info("database available", "attempts", n, "waited", time.Since(start).Round(time.Millisecond).String())
+			}
+			return s, node, nil
+		}
+		if ctx.Err() != nil && last != nil {
+			// Stopped while trying: the error is ctx's, the last one says why it waited.
+			return nil, "", fmt.Errorf("payvault: stopped waiting for the database: %w", last)
+		}
+		if !sqlstore.Unavailable(err) || ctx.Err() != nil {
+			return nil, "", err
+		}
+		last = err
+		log.Warn("database unavailable; waiting for it", "attempt", n, "retry_in", delay.String(), "err", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, "", fmt.Errorf("payvault: stopped waiting for the database: %w", last)
+		case <-t.C:
+		}
+		delay = min(2*delay, dbRetryMax)
+	}
 }
 
 func (m *Main) dataDir() string {

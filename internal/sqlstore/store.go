@@ -226,17 +226,27 @@ func (s *Store) openPostgres(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// redactDSN keeps a DSN's password out of an error message.
+// redactDSN keeps a DSN's password out of an error message. An error it has to rewrite loses
+// its chain (the cause's message holds the password), but keeps whether it was unavailable, so
+// that a serving node still waits for a database it cannot reach (Unavailable).
 func redactDSN(err error, dsn string) error {
 	u, perr := url.Parse(dsn)
 	if perr != nil || u.User == nil {
 		return err
 	}
 	if p, ok := u.User.Password(); ok && p != "" && strings.Contains(err.Error(), p) {
-		return errors.New(strings.ReplaceAll(err.Error(), p, "xxxxx"))
+		return &redactedError{msg: strings.ReplaceAll(err.Error(), p, "xxxxx"), unavailable: unavailable(err)}
 	}
 	return err
 }
+
+// redactedError is an error whose message redactDSN rewrote.
+type redactedError struct {
+	msg         string
+	unavailable bool // unavailable is what unavailable said of the original error.
+}
+
+func (e *redactedError) Error() string { return e.msg }
 
 // Ready reports whether the database answers and takes writes: on PostgreSQL a session that
 // would be read-only (default_transaction_read_only, a standby) is not ready.
@@ -527,11 +537,31 @@ func mapErr(op string, err error, ids ...string) error {
 	return vault.E(op, vault.Internal, err)
 }
 
+// Unavailable reports whether err, from Open or any other call of the store, says that the
+// database cannot serve now, so that the same call may succeed later, rather than that the
+// configuration or the statement is wrong. It is the classifier behind the Unavailable kind
+// (see unavailable); a serving node waits at start for as long as Open fails this way.
+func Unavailable(err error) bool {
+	return err != nil && unavailable(err)
+}
+
 // unavailable reports whether err says the database cannot serve now rather than that the
 // statement is wrong: its connection failed or was closed, it is shutting down or starting,
 // out of connections or resources, read-only, or a lock or statement timed out. The APIs
-// answer such errors 503 with Retry-After, not 500.
+// answer such errors 503 with Retry-After, not 500. A server's refusal that is not among these
+// (a wrong password, 28P01; no such database, 3D000; no pg_hba.conf entry, 28000) and a DSN
+// that does not parse are not: waiting would not change them.
 func unavailable(err error) bool {
+	var re *redactedError
+	if errors.As(err, &re) {
+		return re.unavailable
+	}
+	// A DSN that does not parse is wrong whatever its cause says (a *url.Error, say, is also
+	// a net.Error).
+	var pce *pgconn.ParseConfigError
+	if errors.As(err, &pce) {
+		return false
+	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		c := pg.Code

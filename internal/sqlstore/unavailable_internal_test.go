@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
+	"syscall"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -34,6 +37,63 @@ func TestMapErrUnavailable(t *testing.T) {
 	} {
 		if got := vault.KindOf(mapErr("op", tt.err)); got != tt.want {
 			t.Errorf("mapErr(%v) = %v; want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestUnavailableAtOpen: Unavailable, which a serving node's wait at start asks (app.Open),
+// says yes to a database that cannot serve yet and no to a configuration that is wrong.
+func TestUnavailableAtOpen(t *testing.T) {
+	connect := func(err error) error { return fmt.Errorf("sqlstore: connect to postgres: failed to connect: %w", err) }
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"wrong password", connect(&pgconn.PgError{Code: "28P01"}), false},
+		{"no pg_hba.conf entry", connect(&pgconn.PgError{Code: "28000"}), false},
+		{"no such database", connect(&pgconn.PgError{Code: "3D000"}), false},
+		{"starting up", connect(&pgconn.PgError{Code: "57P03"}), true},
+		{"too many connections", connect(&pgconn.PgError{Code: "53300"}), true},
+		{"connection failure", connect(&pgconn.PgError{Code: "08006"}), true},
+		{"connection refused", connect(&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}), true},
+		{"no such host", connect(&net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "db.internal", IsNotFound: true}}), true},
+		{"temporary DNS failure", connect(&net.DNSError{Err: "server misbehaving", Name: "db.internal", IsTemporary: true}), true},
+		{"i/o timeout", connect(&net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}), true},
+	} {
+		if got := Unavailable(tt.err); got != tt.want {
+			t.Errorf("%s: Unavailable(%v) = %v; want %v", tt.name, tt.err, got, tt.want)
+		}
+	}
+
+	// Errors Open itself returns, without a server.
+	ctx := context.Background()
+	noServer := t.TempDir() // no PostgreSQL listens here
+	for _, tt := range []struct {
+		name, dsn string
+		want      bool
+	}{
+		{"unparsable URL", "postgres://u:pw@db.internal:notaport/x", false},
+		{"bad escape", "postgres://%zz@db.internal/x", false},
+		{"unknown sslmode", "postgres://u@db.internal/x?sslmode=sometimes", false},
+		{"no server on the socket", "postgres://postgres@/x?sslmode=disable&host=" + noServer, true},
+		// The password is also the user's name, so the error message holds it and redactDSN
+		// rewrites the error: it keeps its class.
+		{"redacted", "postgres://postgres:postgres@/x?sslmode=disable&host=" + noServer, true},
+	} {
+		s, err := Open(ctx, Config{DSN: tt.dsn})
+		if err == nil {
+			s.Close()
+			t.Errorf("%s: Open succeeded", tt.name)
+			continue
+		}
+		if got := Unavailable(err); got != tt.want {
+			t.Errorf("%s: Unavailable(%v) = %v; want %v", tt.name, err, got, tt.want)
+		}
+		var re *redactedError
+		if tt.name == "redacted" && !errors.As(err, &re) {
+			t.Errorf("%s: the error was not redacted: %v", tt.name, err)
 		}
 	}
 }

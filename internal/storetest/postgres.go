@@ -24,6 +24,7 @@ import (
 // a temp dir, listening only on a unix socket there.
 type Postgres struct {
 	dir     string
+	opts    string // opts are the server's settings, given to pg_ctl start.
 	bin     string
 	uid     int
 	gid     int
@@ -165,10 +166,9 @@ func StartPostgresWith(o PostgresOptions) (*Postgres, error) {
 	if o.Durable {
 		durability = "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
 	}
-	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories=%s %s -c max_connections=200 -c shared_buffers=64MB", p.dir, durability)
-	if out, err := p.run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(p.dir, "log"), "-w", "-t", "60", "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(p.dir, "log"))
-		return nil, fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	p.opts = fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories=%s %s -c max_connections=200 -c shared_buffers=64MB", p.dir, durability)
+	if err := p.Start(); err != nil {
+		return nil, err
 	}
 	p.admin, err = sql.Open("pgx", p.DSN("postgres"))
 	if err != nil {
@@ -188,6 +188,86 @@ func StartPostgresWith(o PostgresOptions) (*Postgres, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return p, nil
+}
+
+// OwnPostgres starts a server for tb alone, which the test may halt and start again, and
+// stops it when the test ends. Without PostgreSQL the test is skipped, or fails when CI=true.
+func OwnPostgres(tb testing.TB) *Postgres {
+	tb.Helper()
+	p, err := StartPostgres()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("PostgreSQL is required under CI=true: %v", err)
+		}
+		tb.Skipf("PostgreSQL not available: %v", err)
+	}
+	tb.Cleanup(p.Stop)
+	return p
+}
+
+// Start starts the server (again, after Halt) and returns once it accepts connections.
+func (p *Postgres) Start() error {
+	data := filepath.Join(p.dir, "data")
+	if out, err := p.run("pg_ctl", "-D", data, "-o", p.opts, "-l", filepath.Join(p.dir, "log"), "-w", "-t", "60", "start"); err != nil {
+		log, _ := os.ReadFile(filepath.Join(p.dir, "log"))
+		return fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
+	return nil
+}
+
+// Halt shuts the server down (fast: sessions are ended) and keeps its files, so that Start
+// can start it again. The DSNs it handed out then find no server.
+func (p *Postgres) Halt() error {
+	if out, err := p.run("pg_ctl", "-D", filepath.Join(p.dir, "data"), "-m", "fast", "-w", "stop"); err != nil {
+		return fmt.Errorf("pg_ctl stop: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// NewPasswordDatabase creates an empty database owned by a new role that must log in with
+// password (scram-sha-256; every other role is trusted), and returns its DSN, password
+// included.
+func (p *Postgres) NewPasswordDatabase(role, password string) (string, error) {
+	dsn, err := p.NewDatabase()
+	if err != nil {
+		return "", err
+	}
+	db := strings.TrimPrefix(dsn[:strings.Index(dsn, "?")], "postgres://postgres@/")
+	if _, err := p.admin.Exec(fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'; ALTER DATABASE %s OWNER TO %s", role, password, db, role)); err != nil {
+		return "", err
+	}
+	hba := filepath.Join(p.dir, "data", "pg_hba.conf")
+	old, err := os.ReadFile(hba)
+	if err != nil {
+		return "", err
+	}
+	line := fmt.Sprintf("local %s %s scram-sha-256\n", db, role)
+	if err := os.WriteFile(hba, append([]byte(line), old...), 0o600); err != nil {
+		return "", err
+	}
+	if _, err := p.admin.Exec("SELECT pg_reload_conf()"); err != nil {
+		return "", err
+	}
+	// The server reloads pg_hba.conf after pg_reload_conf returns: wait until a wrong
+	// password is refused.
+	wrong := "postgres://" + role + ":not-" + password + "@/" + db + "?host=" + p.dir + "&sslmode=disable"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := sql.Open("pgx", wrong)
+		if err != nil {
+			return "", err
+		}
+		err = c.Ping()
+		c.Close()
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return "", errors.New("pg_hba.conf was not reloaded")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "postgres://" + role + ":" + password + "@/" + db + "?host=" + p.dir + "&sslmode=disable", nil
 }
 
 func (p *Postgres) run(name string, args ...string) ([]byte, error) {
