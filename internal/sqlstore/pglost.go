@@ -58,8 +58,9 @@ func (s *Store) shouldPing(_ context.Context, p stdlib.ShouldPingParams) bool {
 	return p.IdleDuration > time.Second || time.Now().Add(-p.IdleDuration).UnixNano() <= s.lostAt.Load()
 }
 
-// beginTx begins a transaction on PostgreSQL, on a connection of its own when conn is set, and
-// begins again on another connection (up to twice) when the BEGIN failed on a lost one.
+// beginTx begins a transaction, on a connection of its own (returned) when own is set, and on
+// PostgreSQL begins again on another connection (up to twice) when the BEGIN failed on a lost
+// one.
 func (s *Store) beginTx(ctx context.Context, own bool) (*sql.Conn, *sql.Tx, error) {
 	for attempt := 0; ; attempt++ {
 		var conn *sql.Conn
