@@ -1,6 +1,9 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // ObserveSQL makes f see every statement any store runs until the returned func is called.
 func ObserveSQL(f func(query string)) (stop func()) {
@@ -32,3 +35,10 @@ func WaitBackground(s *Store) { s.background.Wait() }
 
 // CheckNode runs one KeepNode tick.
 func CheckNode(ctx context.Context, s *Store) error { return s.checkNode(ctx) }
+
+// SetRestartGrace sets how long after PostgreSQL started every node counts as alive, and
+// returns a func that restores it.
+func SetRestartGrace(d time.Duration) (restore func()) {
+	old := restartGrace.Swap(int64(d))
+	return func() { restartGrace.Store(old) }
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/payvault/payvault/internal/vault"
@@ -45,6 +46,13 @@ type nodeLease struct {
 // nodeGrace is how long after this node retook its lock other nodes count as alive whatever
 // their locks say: they retake theirs within KeepNode's period.
 const nodeGrace = 20 * time.Second
+
+// restartGrace is how long after PostgreSQL started every node counts as alive: the running
+// nodes retake their locks within KeepNode's 5 s of its start (tests of a server they just
+// started set it lower).
+var restartGrace atomic.Int64
+
+func init() { restartGrace.Store(int64(12 * time.Second)) }
 
 // KeepNode keeps a PostgreSQL node's lock until ctx ends: every few seconds it checks the
 // lock's session and, when the session was lost (PostgreSQL restarted, or ended it), takes
@@ -186,15 +194,18 @@ func (s *Store) NodeAlive(ctx context.Context, id string) (bool, error) {
 		return true, vault.E("sqlstore.NodeAlive", vault.Unavailable, err)
 	}
 	defer conn.Close()
-	var got bool
-	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, $2)", nodeLockClass, int32(key)).Scan(&got); err != nil {
+	// A PostgreSQL that started less than restartGrace ago ended every node's session, and the
+	// nodes have not all retaken their locks yet: a node started just after the restart
+	// (which never lost a session of its own) must not take them for dead either.
+	var got, restarted bool
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, $2), pg_postmaster_start_time() > now() - make_interval(secs => $3)",
+		nodeLockClass, int32(key), time.Duration(restartGrace.Load()).Seconds()).Scan(&got, &restarted); err != nil {
 		return true, vault.E("sqlstore.NodeAlive", vault.Unavailable, err)
 	}
 	if got {
 		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1, $2)", nodeLockClass, int32(key)); err != nil {
 			conn.Raw(func(any) error { return driver.ErrBadConn }) // drop the session, and its lock
-
 		}
 	}
-	return !got, nil
+	return !got || restarted, nil
 }

@@ -70,6 +70,7 @@ func TestNodesSQLite(t *testing.T) {
 // TestNodesPostgres: nodes on one PostgreSQL see each other alive until one's session ends.
 func TestNodesPostgres(t *testing.T) {
 	ctx := context.Background()
+	defer sqlstore.SetRestartGrace(0)() // the test's server has just started
 	a, b := openPair(t, sqlstore.Config{DSN: storetest.PostgresDSN(t)})
 	ida, err := a.RegisterNode(ctx)
 	if err != nil {
@@ -337,5 +338,46 @@ func TestPostgresSessionsEnded(t *testing.T) {
 	}
 	if errs := load("after"); len(errs) > 0 {
 		t.Errorf("%d of %d requests failed right after %d sessions ended: %v", len(errs), 2*n, open-1, errs[0])
+	}
+}
+
+// TestNodeStartedAfterPostgresRestart: a node that starts just after PostgreSQL restarted,
+// before the running nodes retook their locks (KeepNode, every 5 s), does not take them for
+// dead: that would fail the payments they have in flight.
+func TestNodeStartedAfterPostgresRestart(t *testing.T) {
+	ctx := context.Background()
+	pg := storetest.OwnPostgres(t)
+	dsn, err := pg.NewDatabase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	idA, err := a.RegisterNode(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.RegisterNode(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if alive, err := c.NodeAlive(ctx, idA); err != nil || !alive {
+		t.Errorf("node A seen by a node started right after the restart: alive %v, %v; want alive", alive, err)
+	}
+	if alive, err := c.NodeAlive(ctx, "0badf00d"); err != nil || !alive {
+		t.Errorf("any node within the grace after the restart: alive %v, %v; want alive", alive, err)
 	}
 }
