@@ -77,10 +77,11 @@ const (
 
 // writeReq is one Write call waiting for a committer.
 type writeReq struct {
-	ctx   context.Context
-	fn    func(vault.Tx) error
-	state atomic.Int32
-	done  chan struct{}
+	ctx    context.Context
+	fn     func(vault.Tx) error
+	queued time.Time // queued is when Write queued it (the queue wait counts from here).
+	state  atomic.Int32
+	done   chan struct{}
 
 	// err and panicked are the outcome, set before done is closed.
 	err      error
@@ -185,7 +186,7 @@ func (s *Store) Write(ctx context.Context, fn func(vault.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return vault.E(opWrite, vault.Unavailable, err)
 	}
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{}), queued: time.Now()}
 	s.mu.RLock()
 	if s.closed || s.queue == nil {
 		s.mu.RUnlock()
@@ -376,6 +377,12 @@ const (
 
 // step runs one claimed request's fn in the transaction.
 func (b *batchRun) step(r *writeReq) int {
+	if time.Since(r.queued) > b.s.queueWait {
+		// Past the queue wait (a batch run again with savepoints after a lock timeout, say,
+		// where each fn would wait out the timeout in turn): answered Unavailable, not run.
+		b.ran = append(b.ran, itemResult{r: r, err: vault.E(opWrite, vault.Unavailable, errQueueWait)})
+		return stepDone
+	}
 	c := b.c
 	c.dirty, c.wrote, c.errored = false, false, false
 	pending, counted := len(c.pending), len(c.counted)
@@ -577,6 +584,15 @@ func (s *Store) writeAlone(r *writeReq) {
 		err error
 		p   any
 	)
+	// A request run again alone after its batch was rolled back (a lock timeout, a lost
+	// connection) is answered Unavailable once it has waited the queue wait, with nothing
+	// written, rather than waiting on the database again: each of a batch's requests would
+	// otherwise wait out the lock timeout in turn.
+	if time.Since(r.queued) > s.queueWait {
+		s.nWrites.Add(1)
+		r.finish(vault.E(opWrite, vault.Unavailable, errQueueWait), nil)
+		return
+	}
 	for i := 0; i < attempts; i++ {
 		p, err = s.writeOnce(r.fn)
 		if p != nil || err == nil || !retryable(err) {
