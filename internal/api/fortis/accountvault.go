@@ -3,6 +3,7 @@ package fortis
 import (
 	"context"
 	"errors"
+	"github.com/payvault/payvault/internal/idempotency"
 	"net"
 	"net/http"
 	"strings"
@@ -50,6 +51,11 @@ func (a *API) vaultObject(r *http.Request, in *vault.Instrument) (object, error)
 	ssn4, dl, err := a.svc.RevealIdentity(in)
 	if err != nil {
 		return nil, err
+	}
+	if ssn4 != "" || dl != "" {
+		// Identity data is sealed at rest: an idempotent POST's answer that shows it is not
+		// kept in the idempotency record (a repeat of the request is refused, not replayed).
+		idempotency.NoStore(r.Context())
 	}
 	isCard := in.Kind == vault.KindCard
 	var firstSix, expDate, routing, achSec, expiring any

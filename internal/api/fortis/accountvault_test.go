@@ -1,8 +1,11 @@
 package fortis_test
 
 import (
+	"net/http"
+
 	"bytes"
 	"context"
+	"github.com/payvault/payvault/internal/idempotency"
 	"testing"
 	"time"
 
@@ -358,4 +361,29 @@ func TestIsolation(t *testing.T) {
 		mineList := must(t, s.get(t, "/v2/accountvaults"), 200).json(t)["accountvaults"].([]any)
 		diff(t, 1, len(mineList))
 	})
+}
+
+// TestVaultIdentityNotKept: a vault created with an Idempotency-Key whose answer shows its
+// ssn4 and dl_number (sealed at rest) is not kept in the idempotency record: the database
+// holds neither value, and a repeat of the request is refused rather than replayed.
+func TestVaultIdentityNotKept(t *testing.T) {
+	s := mustServer(t)
+	c := call{Method: http.MethodPost, Path: "/v2/accountvaults",
+		Body: `{"accountvault":{"location_id":"` + s.creds.Fortis.LocationID + `","payment_method":"ach","account_number":"700953657","routing":"072000326",` +
+			`"account_holder_name":"Acme","ssn4":"6789","dl_number":"DLX99887766","dl_state":"TX"}}`,
+		Header: map[string]string{idempotency.Header: "k-identity"}}
+	v := must(t, s.do(t, c), http.StatusCreated).record(t, "accountvault")
+	if v["ssn4"] != "6789" || v["dl_number"] != "DLX99887766" {
+		t.Fatalf("vault = %v", v)
+	}
+	var kept int
+	if err := s.store.DB().QueryRow(`SELECT COUNT(*) FROM idempotency WHERE instr(CAST(body AS TEXT), '6789') > 0 OR instr(CAST(body AS TEXT), 'DLX99887766') > 0`).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if kept != 0 {
+		t.Errorf("%d idempotency records hold the vault's identity data", kept)
+	}
+	if again := s.do(t, c); again.Status < 400 {
+		t.Errorf("a repeat was answered %d; want it refused", again.Status)
+	}
 }
