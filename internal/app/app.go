@@ -162,7 +162,7 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	if err != nil {
 		return err
 	}
-	if m.Keyring, err = keys.Open(ctx, m.Store, mk, keys.Options{}); err != nil {
+	if m.Keyring, err = keys.Open(ctx, m.Store, mk, keys.Options{Logger: m.Config.Logger}); err != nil {
 		return err
 	}
 	m.Store.SetAuditMAC(m.Keyring)
