@@ -282,6 +282,7 @@ func (m *Main) masterKey() (keys.MasterKey, error) {
 	case cfg.MasterKeyValue != nil:
 		return *cfg.MasterKeyValue, nil
 	case cfg.MasterKeyFile != "":
+		m.warnKeyFileMode(cfg.MasterKeyFile)
 		return keys.ReadMasterKeyFile(cfg.MasterKeyFile)
 	case cfg.MasterKey != "":
 		return keys.ParseMasterKey(cfg.MasterKey)
@@ -303,8 +304,17 @@ func (m *Main) masterKey() (keys.MasterKey, error) {
 			return keys.MasterKey{}, errors.New("payvault: the data dir has a database but no master.key; restore the key file or set PAYVAULT_MASTER_KEY")
 		}
 		cfg.Logger.Info("created master key", "path", path)
+	} else {
+		m.warnKeyFileMode(path)
 	}
 	return mk, nil
+}
+
+// warnKeyFileMode logs a warning when the master key file at path may be read by other users.
+func (m *Main) warnKeyFileMode(path string) {
+	if err := keys.CheckMasterKeyFileMode(path); err != nil {
+		m.Config.Logger.Warn("master key file is not private", "err", err)
+	}
 }
 
 // KeyFromDataDir reports whether cfg takes the master key from the data dir's master.key: no

@@ -1,8 +1,14 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -48,5 +54,25 @@ func TestReadinessShared(t *testing.T) {
 	r.at = r.at.Add(-readyFor - time.Millisecond) // the answer is old
 	if err := r.Ready(context.Background()); err == nil {
 		t.Error("a check after the interval kept the old answer")
+	}
+}
+
+// TestMasterKeyFileModeWarned: a master key file others may read is used, with a warning.
+func TestMasterKeyFileModeWarned(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mk")
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(make([]byte, 32))+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	m := &Main{Config: Config{MasterKeyFile: path, Logger: slog.New(slog.NewTextHandler(&buf, nil))}}
+	if _, err := m.masterKey(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "master key file is not private") {
+		t.Errorf("log = %q; want a warning", buf.String())
 	}
 }
