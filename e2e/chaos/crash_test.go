@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	crand "crypto/rand"
+	"database/sql"
 	"encoding/base64"
 	"math/rand/v2"
 	"os"
@@ -80,6 +81,12 @@ func TestCrashPostgres(t *testing.T) {
 	}
 	dsn := storetest.PostgresDSN(t)
 	cfg := nodeConfig{dir: t.TempDir(), env: []string{"PAYVAULT_MASTER_KEY=" + newMasterKey()}, args: []string{"--database", dsn, "--sut-ttl", "24h"}}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitPostgresSettled(context.Background(), t, db)
+	db.Close()
 	runCrash(t, crashRun{cfg: cfg, kills: max(1, envInt(t, "PAYVAULT_CHAOS_KILLS", 20)/4), workers: 6})
 }
 

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"math/rand/v2"
@@ -378,16 +379,7 @@ func TestManyNodes(t *testing.T) {
 		// Two slow auths (the sandbox waits 5 s on amount 90, 10 s on 91) are in flight on
 		// nodes 0 and 1 when node 1 is killed. A node starting then resolves node 1's at once
 		// and leaves node 0's alone, which completes normally.
-		// A node counts every node alive for 12 s after PostgreSQL started, since a restart
-		// ends every node's lock until it retakes it (sqlstore.NodeAlive): wait that out, as a
-		// deployment's database has.
-		var up float64
-		if err := c.db.QueryRowContext(ctx, "SELECT EXTRACT(EPOCH FROM now() - pg_postmaster_start_time())::float8").Scan(&up); err != nil {
-			t.Fatal(err)
-		}
-		if wait := 13*time.Second - time.Duration(up*float64(time.Second)); wait > 0 {
-			time.Sleep(wait)
-		}
+		waitPostgresSettled(ctx, t, c.db)
 		type result struct {
 			r   reply
 			err error
@@ -437,4 +429,19 @@ func TestManyNodes(t *testing.T) {
 		m.stop(t)
 	}
 	t.Logf("three nodes on one PostgreSQL: %v", time.Since(began).Round(time.Millisecond))
+}
+
+// waitPostgresSettled waits until PostgreSQL has run for 13 s. A node counts every node alive
+// for 12 s after PostgreSQL started, since a restart ends every node's lock until it retakes
+// it (sqlstore.NodeAlive), so start-up recovery resolves a killed node's payments only after
+// that, as it does on a deployment's database.
+func waitPostgresSettled(ctx context.Context, t *testing.T, db *sql.DB) {
+	t.Helper()
+	var up float64
+	if err := db.QueryRowContext(ctx, "SELECT EXTRACT(EPOCH FROM now() - pg_postmaster_start_time())::float8").Scan(&up); err != nil {
+		t.Fatal(err)
+	}
+	if wait := 13*time.Second - time.Duration(up*float64(time.Second)); wait > 0 {
+		time.Sleep(wait)
+	}
 }
