@@ -115,3 +115,11 @@ type Outcome struct {
 	// PENDING until its batch time.
 	Pending bool
 }
+
+// ProcessorFunc adapts a function to a Processor (a test's processor, or a wrapper of one).
+type ProcessorFunc func(ctx context.Context, r *Request) (*Outcome, error)
+
+// Process calls f.
+func (f ProcessorFunc) Process(ctx context.Context, r *Request) (*Outcome, error) {
+	return f(ctx, r)
+}

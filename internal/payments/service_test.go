@@ -66,13 +66,6 @@ type env struct {
 	ctx context.Context
 }
 
-// processorFunc adapts a function to a Processor.
-type processorFunc func(ctx context.Context, r *payments.Request) (*payments.Outcome, error)
-
-func (f processorFunc) Process(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
-	return f(ctx, r)
-}
-
 func mustEnv(t *testing.T, open storetest.Opener, cfg payments.Config) *env {
 	t.Helper()
 	f := storetest.MustFixture(t, open)
@@ -517,7 +510,7 @@ func TestNoTransactionAcrossProcessorCall(t *testing.T) {
 		var e *env
 		var seen atomic.Int32
 		sb := payments.NewSandbox(nil, payments.SandboxConfig{})
-		proc := processorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+		proc := payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
 			wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			// The transaction is already recorded, RECEIVED, and visible to others.
@@ -556,7 +549,7 @@ func TestRecover(t *testing.T) {
 		release := make(chan struct{})
 		sb := payments.NewSandbox(nil, payments.SandboxConfig{})
 		block := false
-		proc := processorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+		proc := payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
 			if block {
 				entered <- r.TransactionID
 				<-release
@@ -694,7 +687,7 @@ func TestRecoverDeadNode(t *testing.T) {
 
 // querier is a processor that remembers what it approved, so that Recover can ask.
 type querier struct {
-	processorFunc
+	payments.ProcessorFunc
 	answer *payments.Outcome
 }
 
@@ -710,7 +703,7 @@ func TestRecoverRequeries(t *testing.T) {
 		now := time.Now().UTC()
 		clock := func() time.Time { return now }
 		q := &querier{answer: &payments.Outcome{Decision: payments.Approved, AuthCode: "111111"}}
-		q.processorFunc = func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+		q.ProcessorFunc = func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
 			return nil, errors.New("connection reset")
 		}
 		e := mustEnv(t, open, payments.Config{Now: clock, Processors: map[string]payments.Processor{payments.SandboxName: q}})
@@ -873,7 +866,7 @@ func TestRecoverBeforeLateAuth(t *testing.T) {
 		entered := make(chan struct{})
 		release := make(chan struct{})
 		sb := payments.NewSandbox(nil, payments.SandboxConfig{})
-		proc := processorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+		proc := payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
 			close(entered)
 			<-release
 			return sb.Process(ctx, r)
@@ -929,34 +922,20 @@ func TestAuthorizeVerifiedCard(t *testing.T) {
 	})
 }
 
-// downStore fails every write once down is set, as a store whose database went away does.
-type downStore struct {
-	storetest.Store
-	down atomic.Bool
-}
-
-func (d *downStore) Write(ctx context.Context, fn func(vault.Tx) error) error {
-	if d.down.Load() {
-		return vault.E("test", vault.Unavailable)
-	}
-	return d.Store.Write(ctx, fn)
-}
-
 // TestInFlightFailure: when the outcome of a processor call cannot be recorded (the database
 // went away during the call), the error says so (ErrInFlight), for the APIs to keep its answer
 // for idempotent replays: a retry that ran it again would reach the processor twice.
 func TestInFlightFailure(t *testing.T) {
 	engines(t, func(t *testing.T, open storetest.Opener) {
-		var ds *downStore
+		var down atomic.Bool
 		var calls atomic.Int32
-		proc := processorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+		proc := payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
 			calls.Add(1)
-			ds.down.Store(true) // the database goes away while the processor answers
+			down.Store(true) // the database goes away while the processor answers
 			return &payments.Outcome{Decision: payments.Approved, AuthCode: "A1"}, nil
 		})
 		e := mustEnv(t, func(tb testing.TB) storetest.Store {
-			ds = &downStore{Store: open(tb)}
-			return ds
+			return storetest.DownStore{Store: open(tb), Down: &down}
 		}, payments.Config{Processors: map[string]payments.Processor{payments.SandboxName: proc}})
 		_, err := e.auth(t, 100, rawVisa, false)
 		if !errors.Is(err, payments.ErrInFlight) || vault.KindOf(err) != vault.Unavailable || calls.Load() != 1 {

@@ -360,3 +360,18 @@ func testSingleUseRace(t *testing.T, open Opener) {
 		t.Error("a transaction's ciphertext opened under another record's id")
 	}
 }
+
+// DownStore is a Store whose writes fail Unavailable while Down is set, as a store whose
+// database went away does: the in-flight tests set it during a processor call.
+type DownStore struct {
+	Store
+	Down *atomic.Bool
+}
+
+// Write fails Unavailable while Down is set, and is the wrapped store's Write otherwise.
+func (d DownStore) Write(ctx context.Context, fn func(vault.Tx) error) error {
+	if d.Down.Load() {
+		return vault.E("storetest.DownStore", vault.Unavailable)
+	}
+	return d.Store.Write(ctx, fn)
+}

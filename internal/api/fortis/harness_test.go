@@ -99,7 +99,7 @@ func engines(t *testing.T, fn func(t *testing.T, s *server)) {
 // writes and reads transactions through (to fail its writes), and wrap, if set, the sandbox
 // processor (to act around a call).
 type serverOpts struct {
-	over func(payments.Store) payments.Store
+	over func(storetest.Store) payments.Store
 	wrap func(payments.Processor) payments.Processor
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/payvault/payvault/internal/api/httpx"
 	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/payments"
+	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -702,26 +703,6 @@ func TestVTRequire(t *testing.T) {
 	})
 }
 
-// downStore fails every write while down is set, as a store whose database went away does.
-type downStore struct {
-	payments.Store
-	down *atomic.Bool
-}
-
-func (d downStore) Write(ctx context.Context, fn func(vault.Tx) error) error {
-	if d.down.Load() {
-		return vault.E("test", vault.Unavailable)
-	}
-	return d.Store.Write(ctx, fn)
-}
-
-// processorFunc adapts a function to a Processor.
-type processorFunc func(ctx context.Context, r *payments.Request) (*payments.Outcome, error)
-
-func (f processorFunc) Process(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
-	return f(ctx, r)
-}
-
 // TestTransactionInFlightKept: a card sale or authonly whose processor call was made but
 // whose outcome could not be recorded (the database went away during the call) answers 503
 // in the Fortis envelope with Retry-After, and that answer is kept: a retry with its
@@ -734,9 +715,9 @@ func TestTransactionInFlightKept(t *testing.T) {
 			var down atomic.Bool
 			var calls atomic.Int32
 			s := mustServerWith(t, serverOpts{
-				over: func(st payments.Store) payments.Store { return downStore{Store: st, down: &down} },
+				over: func(st storetest.Store) payments.Store { return storetest.DownStore{Store: st, Down: &down} },
 				wrap: func(p payments.Processor) payments.Processor {
-					return processorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+					return payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
 						calls.Add(1)
 						out, err := p.Process(ctx, r)
 						down.Store(true) // the database goes away while the processor answers

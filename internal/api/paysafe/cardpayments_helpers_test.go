@@ -21,6 +21,7 @@ import (
 	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -41,7 +42,7 @@ func mustPayEnv(tb testing.TB, wrap ...func(payments.Processor) payments.Process
 }
 
 // mustPayEnvOver is mustPayEnv with the payments service's store wrapped by over, if given.
-func mustPayEnvOver(tb testing.TB, over func(payments.Store) payments.Store, wrap ...func(payments.Processor) payments.Processor) *payEnv {
+func mustPayEnvOver(tb testing.TB, over func(storetest.Store) payments.Store, wrap ...func(payments.Processor) payments.Processor) *payEnv {
 	tb.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})

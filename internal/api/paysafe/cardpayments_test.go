@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/payvault/payvault/internal/payments"
-	"github.com/payvault/payvault/internal/vault"
+	"github.com/payvault/payvault/internal/storetest"
 )
 
 // cardGolden is one example exchange of the reference's card-payment sections, in
@@ -714,35 +714,15 @@ func TestLiveMerchantWithoutProcessor(t *testing.T) {
 	}
 }
 
-// downStore fails every write while down is set, as a store whose database went away does.
-type downStore struct {
-	payments.Store
-	down *atomic.Bool
-}
-
-func (d downStore) Write(ctx context.Context, fn func(vault.Tx) error) error {
-	if d.down.Load() {
-		return vault.E("test", vault.Unavailable)
-	}
-	return d.Store.Write(ctx, fn)
-}
-
-// processorFunc adapts a function to a Processor.
-type processorFunc func(ctx context.Context, r *payments.Request) (*payments.Outcome, error)
-
-func (f processorFunc) Process(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
-	return f(ctx, r)
-}
-
 // TestAuthInFlightKept: an auth whose processor call was made but whose outcome could not be
 // recorded (the database went away during the call) answers 503, and that answer is kept: a
 // retry with its Idempotency-Key replays it instead of reaching the processor again.
 func TestAuthInFlightKept(t *testing.T) {
 	var down atomic.Bool
 	var calls atomic.Int32
-	e := mustPayEnvOver(t, func(s payments.Store) payments.Store { return downStore{Store: s, down: &down} },
+	e := mustPayEnvOver(t, func(s storetest.Store) payments.Store { return storetest.DownStore{Store: s, Down: &down} },
 		func(p payments.Processor) payments.Processor {
-			return processorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+			return payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
 				calls.Add(1)
 				out, err := p.Process(ctx, r)
 				down.Store(true) // the database goes away while the processor answers
