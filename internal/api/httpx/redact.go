@@ -10,8 +10,10 @@ import (
 // minRedactDigits is the shortest digit run RedactDigits masks: the shortest card number.
 const minRedactDigits = 12
 
-// uuidText matches a dashed UUID, whose digit groups are never account data.
-var uuidText = regexp.MustCompile(`(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+// uuidText matches a whole dashed UUID, whose digit groups are never account data. It must
+// stand alone (\b: no letter, digit or underscore either side), or else a card number glued to
+// UUID-shaped text ("4111111111111111-1111-1111-1111-111111111111") would pass as one.
+var uuidText = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
 
 // maxJoiners is the most separator bytes in a row that still join two digit groups into
 // one run: "4111 - 1111" is one run, as are "4111.1111", "4111--1111" and "4111/1111".
