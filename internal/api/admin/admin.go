@@ -311,7 +311,8 @@ func decodeBody(r *http.Request, v any, optional bool, required []string) error 
 	known := jsonNames(v)
 	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if !known[k] {
-			return badRequest("invalid", "Unknown field.", k)
+			// The name is repeated back, masked: a client may have sent a card number as one.
+			return badRequest("invalid", "Unknown field.", httpx.RedactDigits(k))
 		}
 	}
 	dec = json.NewDecoder(bytes.NewReader(b))

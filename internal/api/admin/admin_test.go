@@ -266,6 +266,19 @@ func TestAdminFlow(t *testing.T) {
 	}
 }
 
+// TestAdminUnknownFieldMasked: the error names an unknown field, but a card number sent as a
+// field name is masked there like anywhere else a request's text is repeated.
+func TestAdminUnknownFieldMasked(t *testing.T) {
+	e := MustEnv(t)
+	r := e.do(t, "POST", "/admin/v1/merchants", `{"name":"x","4111111111111111":"y"}`, "")
+	if r.status != 400 || r.code() != "invalid" || r.body["error"].(map[string]any)["field"] != "************1111" {
+		t.Errorf("unknown field = %d %s", r.status, r.raw)
+	}
+	if strings.Contains(string(r.raw), "4111111111111111") {
+		t.Errorf("body repeats the number: %s", r.raw)
+	}
+}
+
 func TestAdminErrors(t *testing.T) {
 	e := MustEnv(t)
 	m := e.must(t, 201, "POST", "/admin/v1/merchants/", `{"name":"Shop"}`)
