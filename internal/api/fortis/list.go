@@ -62,6 +62,7 @@ type listReq struct {
 	// pastEnd is set when the page starts past maxOffset records: the list is counted, and
 	// the page is [] (§1.6 "A page past the end returns [] with normal meta").
 	pastEnd bool
+	def     *listDef
 }
 
 // The pagination bounds of §1.6, and maxOffset, the offset past which no list has records.
@@ -82,7 +83,7 @@ var listControls = map[string]bool{"page": true, "page_size": true, "sort": true
 // credentials are ignored; timestamp keywords are computed in the user's time zone.
 func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *listReq {
 	qv := r.URL.Query()
-	lr := &listReq{page: 1, size: defaultPageSize}
+	lr := &listReq{page: 1, size: defaultPageSize, def: def}
 	if n, err := strconv.Atoi(qv.Get("page")); err == nil && n >= 1 {
 		lr.page = n
 	}
@@ -380,12 +381,12 @@ func (a *API) meta(r *http.Request, lr *listReq, total int) object {
 	if total > 0 {
 		pageCount = (total + lr.size - 1) / lr.size
 	}
-	ls := object{{"self", object{{"href", a.pageLink(r, lr.page)}}}}
+	ls := object{{"self", object{{"href", a.pageLink(r, lr, lr.page)}}}}
 	if lr.page > 1 {
-		ls = append(ls, member{"first", object{{"href", a.pageLink(r, 1)}}}, member{"prev", object{{"href", a.pageLink(r, lr.page-1)}}})
+		ls = append(ls, member{"first", object{{"href", a.pageLink(r, lr, 1)}}}, member{"prev", object{{"href", a.pageLink(r, lr, lr.page-1)}}})
 	}
 	if lr.page < pageCount {
-		ls = append(ls, member{"next", object{{"href", a.pageLink(r, lr.page+1)}}}, member{"last", object{{"href", a.pageLink(r, pageCount)}}})
+		ls = append(ls, member{"next", object{{"href", a.pageLink(r, lr, lr.page+1)}}}, member{"last", object{{"href", a.pageLink(r, lr, pageCount)}}})
 	}
 	return object{
 		{"pagination", object{{"links", ls}, {"totalCount", total}, {"pageCount", pageCount}, {"currentPage", lr.page - 1}, {"perPage", lr.size}}},
@@ -395,17 +396,25 @@ func (a *API) meta(r *http.Request, lr *listReq, total int) object {
 
 // pageLink is {url} plus the path, then the incoming query's segments in their order and
 // encoding less every page= and credential segment, with page=N last. A long digit run in a
-// segment (a card number a client put into a filter) is masked as in the access log, so a
-// link never repeats one.
-func (a *API) pageLink(r *http.Request, page int) string {
+// segment (a card number a client put into a filter) is masked as in the access log, and a
+// parameter named for account data (cvv=, account_number=, ssn4=) keeps its name but not its
+// value, however short, unless the list filters on its value (routing=): so a link never
+// repeats account data, and a link's list is the request's (a dl_number= filter, which
+// matches nothing whatever its value, still matches nothing).
+func (a *API) pageLink(r *http.Request, lr *listReq, page int) string {
 	var kept []string
 	if r.URL.RawQuery != "" {
 		for _, seg := range strings.Split(r.URL.RawQuery, "&") {
-			name, _, _ := strings.Cut(seg, "=")
+			rawName, _, hasValue := strings.Cut(seg, "=")
+			name := rawName
 			if n, err := url.QueryUnescape(name); err == nil {
 				name = n
 			}
 			if seg == "" || name == "page" || httpx.IsCredentialParam(name) {
+				continue
+			}
+			if hasValue && httpx.IsAccountParam(name) && !lr.filtersOn(name) {
+				kept = append(kept, httpx.RedactQuerySegment(rawName)+"=redacted")
 				continue
 			}
 			kept = append(kept, httpx.RedactQuerySegment(seg))
@@ -413,6 +422,15 @@ func (a *API) pageLink(r *http.Request, page int) string {
 	}
 	kept = append(kept, "page="+strconv.Itoa(page))
 	return a.baseURL(r) + strings.TrimRight(r.URL.Path, "/") + "?" + strings.Join(kept, "&")
+}
+
+// filtersOn reports whether the list narrows by the value of the query parameter name.
+func (lr *listReq) filtersOn(name string) bool {
+	if lr.def == nil {
+		return false
+	}
+	f, ok := lr.def.fields[name]
+	return ok && f.kind != filterNever
 }
 
 // writeList answers a list.

@@ -200,7 +200,7 @@ func SafePath(u *url.URL) string {
 		if IsCredentialParam(name) {
 			continue
 		}
-		if raw, _, ok := strings.Cut(seg, "="); ok && accountParams[strings.ToLower(name)] {
+		if raw, _, ok := strings.Cut(seg, "="); ok && IsAccountParam(name) {
 			kept = append(kept, RedactQuerySegment(raw)+"=[redacted]")
 			continue
 		}
@@ -211,6 +211,10 @@ func SafePath(u *url.URL) string {
 	}
 	return path + "?" + strings.Join(kept, "&")
 }
+
+// IsAccountParam reports whether a query parameter is named for account data or an identity
+// number (see accountParams): its value is never repeated, in a log line or a link.
+func IsAccountParam(name string) bool { return accountParams[strings.ToLower(name)] }
 
 // Secure reports whether a request arrived over TLS, from loopback, or through a trusted
 // TLS-terminating proxy. Live credentials are refused otherwise.
