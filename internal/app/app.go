@@ -293,6 +293,11 @@ func (m *Main) masterKey() (keys.MasterKey, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return keys.MasterKey{}, fmt.Errorf("payvault: create data dir: %w", err)
 	}
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		// Its files are 0600 whatever the dir's mode, but other users can still list them,
+		// and a dir they may write lets them swap the database or the key.
+		cfg.Logger.Warn("data dir is not private", "path", dir, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()), "fix", "chmod 700 "+dir)
+	}
 	path := filepath.Join(dir, "master.key")
 	mk, created, err := keys.LoadOrCreateMasterKeyFile(path)
 	if err != nil {

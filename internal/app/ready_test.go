@@ -76,3 +76,31 @@ func TestMasterKeyFileModeWarned(t *testing.T) {
 		t.Errorf("log = %q; want a warning", buf.String())
 	}
 }
+
+// TestDataDirModeWarned: a data dir made before payvault (or by hand) that other users may list
+// is used, with a warning; one payvault made is 0700 and warns of nothing.
+func TestDataDirModeWarned(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		mode os.FileMode
+		warn bool
+	}{{"open", 0o755, true}, {"private", 0o700, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			if err := os.Mkdir(dir, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			m := &Main{Config: Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(&buf, nil))}}
+			if _, err := m.masterKey(); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(buf.String(), "data dir is not private"); got != tt.warn {
+				t.Errorf("warned = %v, want %v; log = %q", got, tt.warn, buf.String())
+			}
+		})
+	}
+}
