@@ -210,12 +210,13 @@ func (c *migrateCmd) Run(ctx context.Context) error {
 }
 
 type keysCmd struct {
-	Status keysStatusCmd `cmd:"" help:"Show the data and fingerprint keys and how many records each protects."`
-	Rotate keysRotateCmd `cmd:"" help:"Add a new data key (or fingerprint key) and make it primary."`
-	Split  keysSplitCmd  `cmd:"" help:"Split the master key into Shamir shares (split knowledge, dual control)."`
-	Retire keysRetireCmd `cmd:"" help:"Disable a data key (or fingerprint key) once no record uses it."`
-	Rekey  keysRekeyCmd  `cmd:"" help:"Re-encrypt every record under the primary keys now (servers also do it in the background)."`
-	Rewrap keysRewrapCmd `cmd:"" help:"Rotate the master key: re-encrypt the stored keysets under a new master key."`
+	Status  keysStatusCmd  `cmd:"" help:"Show the data and fingerprint keys and how many records each protects."`
+	Rotate  keysRotateCmd  `cmd:"" help:"Add a new data key (or fingerprint key) and make it primary."`
+	Split   keysSplitCmd   `cmd:"" help:"Split the master key into Shamir shares (split knowledge, dual control)."`
+	Retire  keysRetireCmd  `cmd:"" help:"Disable a data key (or fingerprint key) once no record uses it."`
+	Destroy keysDestroyCmd `cmd:"" help:"Delete a retired key from its keyset for good (crypto-shredding)."`
+	Rekey   keysRekeyCmd   `cmd:"" help:"Re-encrypt every record under the primary keys now (servers also do it in the background)."`
+	Rewrap  keysRewrapCmd  `cmd:"" help:"Rotate the master key: re-encrypt the stored keysets under a new master key."`
 }
 
 type keysStatusCmd struct {
@@ -276,6 +277,30 @@ func (c *keysRetireCmd) Run(ctx context.Context) error {
 			return err
 		}
 		fmt.Printf("%s key %d retired\n", which, c.Key)
+		return nil
+	})
+}
+
+type keysDestroyCmd struct {
+	storeFlags
+	Key         uint32 `arg:"" help:"Key id to destroy; it must have been retired."`
+	Fingerprint bool   `help:"Destroy a fingerprint (MAC) key instead of a data key."`
+	Yes         bool   `help:"Confirm: nothing the key sealed can be read again, from any copy made after this, and it cannot be undone."`
+}
+
+func (c *keysDestroyCmd) Run(ctx context.Context) error {
+	which := "data"
+	if c.Fingerprint {
+		which = "mac"
+	}
+	if !c.Yes {
+		return fmt.Errorf("destroying %s key %d cannot be undone; run again with --yes", which, c.Key)
+	}
+	return c.with(ctx, func(m *app.Main) error {
+		if err := m.DestroyKey(ctx, which, c.Key); err != nil {
+			return err
+		}
+		fmt.Printf("%s key %d destroyed\n", which, c.Key)
 		return nil
 	})
 }

@@ -518,6 +518,25 @@ func TestRotateRekeyRetire(t *testing.T) {
 			t.Errorf("retired key status = %q", k.Status)
 		}
 	}
+
+	// A retired key is destroyed only when told twice; it is then gone, and the server
+	// still starts and reads every record (all sealed under the new primary).
+	if _, stderr, err := run(t, dir, nil, "keys", "destroy", fmt.Sprint(old)); err == nil || !strings.Contains(stderr, "--yes") {
+		t.Errorf("destroy without --yes: %v %s", err, stderr)
+	}
+	if _, stderr, err := run(t, dir, nil, "keys", "destroy", "--yes", fmt.Sprint(st.Primary)); err == nil {
+		t.Errorf("the primary key was destroyed: %s", stderr)
+	}
+	if _, stderr, err := run(t, dir, nil, "keys", "destroy", "--yes", fmt.Sprint(old)); err != nil {
+		t.Fatalf("destroy: %v %s", err, stderr)
+	}
+	for _, k := range get().Keys {
+		if k.ID == old {
+			t.Errorf("destroyed key still listed: %+v", k)
+		}
+	}
+	s = MustServe(t, dir, nil)
+	s.Stop(t)
 }
 
 func TestAuditVerifyDetectsTampering(t *testing.T) {

@@ -50,6 +50,21 @@ func (m *Main) KeyStatus(ctx context.Context) (*KeyStatus, error) {
 	return out, nil
 }
 
+// DestroyKey deletes a retired data or fingerprint key from its keyset for good, so that no
+// leftover copy of what it sealed (a WAL frame, a freed page, a dead row version) can be
+// opened again. The key must have been retired first (keys.ErrKeyEnabled otherwise), and no
+// record may use it, which is counted again here as RetireKey does (keys.ErrKeyInUse).
+func (m *Main) DestroyKey(ctx context.Context, which string, id uint32) error {
+	if err := m.keyUnused(ctx, which, id); err != nil {
+		return err
+	}
+	if err := m.Keyring.Destroy(ctx, which, id); err != nil {
+		return err
+	}
+	m.Config.Logger.Info("key destroyed", "keyset", which, "key_id", id)
+	return nil
+}
+
 // keyOps exposes key management and the audit to the admin API.
 type keyOps struct{ m *Main }
 
@@ -60,6 +75,9 @@ func (k keyOps) RotateKey(ctx context.Context, keyset string) (uint32, error) {
 }
 func (k keyOps) RetireKey(ctx context.Context, keyset string, id uint32) error {
 	return k.m.RetireKey(ctx, keyset, id)
+}
+func (k keyOps) DestroyKey(ctx context.Context, keyset string, id uint32) error {
+	return k.m.DestroyKey(ctx, keyset, id)
 }
 func (k keyOps) ListAudit(ctx context.Context, merchantID string, after int64, limit int) ([]vault.AuditRecord, error) {
 	return k.m.Store.ListAudit(ctx, merchantID, after, limit)

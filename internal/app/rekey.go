@@ -160,6 +160,15 @@ func (m *Main) RekeyProgress(ctx context.Context) (*Progress, error) { return m.
 // RetireKey disables a data key once no record is sealed under it, or a fingerprint key once
 // no fingerprint was made with it. The primary key cannot be retired.
 func (m *Main) RetireKey(ctx context.Context, which string, id uint32) error {
+	if err := m.keyUnused(ctx, which, id); err != nil {
+		return err
+	}
+	return m.Keyring.Disable(ctx, which, id)
+}
+
+// keyUnused checks that no record is sealed under data key id, or no fingerprint was made
+// with fingerprint key id (keys.ErrKeyInUse).
+func (m *Main) keyUnused(ctx context.Context, which string, id uint32) error {
 	switch which {
 	case "data":
 		counts, err := m.Store.CountSealedByKey(ctx)
@@ -180,7 +189,7 @@ func (m *Main) RetireKey(ctx context.Context, which string, id uint32) error {
 	default:
 		return errors.New("which must be data or mac")
 	}
-	return m.Keyring.Disable(ctx, which, id)
+	return nil
 }
 
 // Rekey re-encrypts every stale record now and returns how many it rewrote.

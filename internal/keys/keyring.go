@@ -353,6 +353,40 @@ func (k *Keyring) Enable(ctx context.Context, which string, id uint32) error {
 	return k.setStatus(ctx, which, id, keyset.Enabled)
 }
 
+// Destroy deletes disabled key id from keyset which, for good: nothing it
+// sealed or made can be opened or verified again, by this keyring or by a
+// copy of the stored keyset written after this call (crypto-shredding of the
+// stale copies a database keeps: WAL frames, freed pages, dead row
+// versions). A copy of the keyset written before, in a backup, still holds
+// the key; see docs/security.md. Destroying a key the keyset no longer
+// holds returns an error wrapping ErrUnknownKey.
+//
+// Only a disabled key is destroyed (ErrKeyEnabled otherwise, ErrPrimaryKey
+// for the primary), so that a key is first retired, which the caller allows
+// only once no record uses it.
+func (k *Keyring) Destroy(ctx context.Context, which string, id uint32) error {
+	kd, err := parseKind(which)
+	if err != nil {
+		return err
+	}
+	_, err = k.update(ctx, kd, func(cur *keysetState, m *keyset.Manager) (uint32, bool, error) {
+		i := slices.IndexFunc(cur.entries, func(e keyEntry) bool { return e.id == id })
+		switch {
+		case i < 0:
+			return 0, false, fmt.Errorf("%w: keyset %q, key %d", ErrUnknownKey, kd, id)
+		case id == cur.primary:
+			return 0, false, fmt.Errorf("%w: keyset %q, key %d", ErrPrimaryKey, kd, id)
+		case cur.entries[i].status != keyset.Disabled:
+			return 0, false, fmt.Errorf("%w: keyset %q, key %d", ErrKeyEnabled, kd, id)
+		}
+		if err := m.Delete(id); err != nil {
+			return 0, false, fmt.Errorf("keys: destroy key %d in keyset %q: %w", id, kd, err)
+		}
+		return id, true, nil
+	})
+	return err
+}
+
 // setStatus implements Disable and Enable.
 func (k *Keyring) setStatus(ctx context.Context, which string, id uint32, status keyset.KeyStatus) error {
 	kd, err := parseKind(which)

@@ -625,6 +625,56 @@ func TestDisableEnable(t *testing.T) {
 	}
 }
 
+func TestDestroy(t *testing.T) {
+	ctx := context.Background()
+	k, store, mk := MustKeyring(t)
+	oldID := k.PrimaryKeyID()
+	ct := MustSeal(t, k, []byte("old"), testAD)
+	newID := MustRotate(t, k, keys.KeysetData)
+	kept := MustSeal(t, k, []byte("new"), testAD)
+
+	if err := k.Destroy(ctx, keys.KeysetData, oldID); !errors.Is(err, keys.ErrKeyEnabled) {
+		t.Errorf("Destroy of an enabled key: error = %v, want ErrKeyEnabled", err)
+	}
+	if err := k.Destroy(ctx, keys.KeysetData, newID); !errors.Is(err, keys.ErrPrimaryKey) {
+		t.Errorf("Destroy of the primary: error = %v, want ErrPrimaryKey", err)
+	}
+	if err := k.Destroy(ctx, "pan", oldID); !errors.Is(err, keys.ErrUnknownKeyset) {
+		t.Errorf("Destroy in an unknown keyset: error = %v, want ErrUnknownKeyset", err)
+	}
+	if err := k.Disable(ctx, keys.KeysetData, oldID); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Destroy(ctx, keys.KeysetData, oldID); err != nil {
+		t.Fatalf("Destroy of a disabled key: %v", err)
+	}
+	if err := k.Destroy(ctx, keys.KeysetData, oldID); !errors.Is(err, keys.ErrUnknownKey) {
+		t.Errorf("Destroy again: error = %v, want ErrUnknownKey", err)
+	}
+	if err := k.Enable(ctx, keys.KeysetData, oldID); !errors.Is(err, keys.ErrUnknownKey) {
+		t.Errorf("Enable of a destroyed key: error = %v, want ErrUnknownKey", err)
+	}
+	if d := cmp.Diff([]keys.KeyInfo{{Keyset: "data", ID: newID, Status: keys.StatusPrimary}}, k.Status().Keys[:1]); d != "" {
+		t.Errorf("data keys after Destroy (-want +got)\n%s", d)
+	}
+	if _, err := k.Open(ct, testAD); !errors.Is(err, keys.ErrDecrypt) {
+		t.Errorf("Open under a destroyed key: error = %v, want ErrDecrypt", err)
+	}
+	if _, err := k.Open(kept, testAD); err != nil {
+		t.Errorf("Open under the primary after Destroy: %v", err)
+	}
+
+	// The stored keyset no longer holds it: a keyring loaded from the store afresh, as
+	// another node or a restart would, cannot open the old ciphertext either.
+	k2 := MustOpen(t, store, mk)
+	if _, err := k2.Open(ct, testAD); !errors.Is(err, keys.ErrDecrypt) {
+		t.Errorf("Open under a destroyed key, reloaded: error = %v, want ErrDecrypt", err)
+	}
+	if _, err := k2.Open(kept, testAD); err != nil {
+		t.Errorf("Open under the primary, reloaded: %v", err)
+	}
+}
+
 func TestStatus(t *testing.T) {
 	k, _, _ := MustKeyring(t)
 	s := k.Status()

@@ -54,6 +54,10 @@ var (
 	// ErrPrimaryKey is returned by Disable for the primary key of a keyset.
 	ErrPrimaryKey = errors.New("keys: the primary key cannot be disabled; rotate first")
 
+	// ErrKeyEnabled is returned by Destroy for a key that is not disabled:
+	// a key is retired (disabled) first, and destroyed after.
+	ErrKeyEnabled = errors.New("keys: only a disabled (retired) key can be destroyed; retire it first")
+
 	// ErrKeyInUse is wrapped by a refusal to retire a key that records still use.
 	ErrKeyInUse = errors.New("the key is still in use")
 )

@@ -3,6 +3,7 @@ package admin_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -35,6 +36,7 @@ var bodyRoutes = []struct{ method, path string }{
 	{"POST", "/admin/v1/batch"},
 	{"POST", "/admin/v1/keys/rotate"},
 	{"POST", "/admin/v1/keys/{kid}/retire"},
+	{"POST", "/admin/v1/keys/{kid}/destroy"},
 }
 
 // MustMerchant creates a merchant through the core and returns a replacer of {mid}, {lid}
@@ -176,7 +178,7 @@ func TestBodyShape(t *testing.T) {
 	e := MustEnv(t)
 	_, rep := MustMerchant(t, e)
 	watch := storetest.MustWatch(t, e.store.DB())
-	optional := map[string]bool{"/admin/v1/batch": true, "/admin/v1/keys/rotate": true, "/admin/v1/keys/{kid}/retire": true}
+	optional := map[string]bool{"/admin/v1/batch": true, "/admin/v1/keys/rotate": true, "/admin/v1/keys/{kid}/retire": true, "/admin/v1/keys/{kid}/destroy": true}
 	required := map[string]string{
 		"/admin/v1/merchants":                                            "name",
 		"/admin/v1/merchants/{mid}/allowed-origins":                      "allowed_origins",
@@ -248,6 +250,9 @@ func TestBodyOptional(t *testing.T) {
 		// The old primary is no longer primary, but the merchant's sealed records still use it.
 		{"fail/retire-key-in-use", "/admin/v1/keys/{kid}/retire", errAnswer{409, "conflict", ""}},
 		{"fail/retire-unknown-key", "/admin/v1/keys/{unknown}/retire", errAnswer{404, "not_found", ""}},
+		// A key is retired before it is destroyed.
+		{"fail/destroy-not-retired", "/admin/v1/keys/{kid}/destroy", errAnswer{409, "conflict", ""}},
+		{"fail/destroy-unknown-key", "/admin/v1/keys/{unknown}/destroy", errAnswer{404, "not_found", ""}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := strings.ReplaceAll(rep.Replace(tt.path), "{unknown}", strconv.FormatUint(uint64(unknown), 10))
@@ -259,6 +264,28 @@ func TestBodyOptional(t *testing.T) {
 				t.Errorf("rotated %s", r.raw)
 			}
 		})
+	}
+}
+
+// TestKeyDestroy: a key no record uses is retired, then destroyed, and is gone from the key
+// list; destroying it again is 404.
+func TestKeyDestroy(t *testing.T) {
+	e := MustEnv(t)
+	MustMerchant(t, e)
+	unused := e.must(t, 200, "POST", "/admin/v1/keys/rotate", `{}`).body["primary_key_id"]
+	e.must(t, 200, "POST", "/admin/v1/keys/rotate", `{}`)
+	path := fmt.Sprintf("/admin/v1/keys/%d/", int64(unused.(float64)))
+	if r := e.must(t, 200, "POST", path+"retire", `{"keyset":"data"}`); r.str("status") != "disabled" {
+		t.Errorf("retire = %s", r.raw)
+	}
+	if r := e.must(t, 200, "POST", path+"destroy", `{"keyset":"data"}`); r.str("status") != "destroyed" {
+		t.Errorf("destroy = %s", r.raw)
+	}
+	if r := e.do(t, "POST", path+"destroy", `{"keyset":"data"}`, ""); r.status != 404 {
+		t.Errorf("destroy again = %d %s", r.status, r.raw)
+	}
+	if slices.ContainsFunc(e.kr.Status().Keys, func(k keys.KeyInfo) bool { return float64(k.ID) == unused.(float64) }) {
+		t.Errorf("the keyring still holds the destroyed key %v", unused)
 	}
 }
 

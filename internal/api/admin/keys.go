@@ -23,6 +23,9 @@ type KeyOps interface {
 	// keys.ErrUnknownKey, a key records still use keys.ErrKeyInUse, the primary key
 	// keys.ErrPrimaryKey.
 	RetireKey(ctx context.Context, keyset string, id uint32) error
+	// DestroyKey deletes a retired key from its keyset for good; a key not retired yet is
+	// keys.ErrKeyEnabled, and the errors are otherwise RetireKey's.
+	DestroyKey(ctx context.Context, keyset string, id uint32) error
 	// ListAudit returns a merchant's audit records after seq.
 	ListAudit(ctx context.Context, merchantID string, afterSeq int64, limit int) ([]vault.AuditRecord, error)
 	// VerifyAudit checks every audit chain.
@@ -55,27 +58,8 @@ func (a *API) KeyRoutes(ops KeyOps) {
 		writeJSON(w, http.StatusOK, map[string]any{"keyset": keyset, "primary_key_id": id})
 		return nil
 	})
-	a.Handle(http.MethodPost, "/admin/v1/keys/{keyId}/retire", func(w http.ResponseWriter, r *http.Request) error {
-		keyset, err := decodeKeyset(r)
-		if err != nil {
-			return err
-		}
-		id, err := strconv.ParseUint(r.PathValue("keyId"), 10, 32)
-		if err != nil {
-			return &apiError{status: http.StatusNotFound, code: "not_found", message: "No such key."}
-		}
-		if err := ops.RetireKey(r.Context(), keyset, uint32(id)); err != nil {
-			switch {
-			case errors.Is(err, keys.ErrUnknownKey):
-				return &apiError{status: http.StatusNotFound, code: "not_found", message: "No such key."}
-			case errors.Is(err, keys.ErrKeyInUse), errors.Is(err, keys.ErrPrimaryKey):
-				return &apiError{status: http.StatusConflict, code: "conflict", message: err.Error()}
-			}
-			return err // a store failure: 500, logged
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"keyset": keyset, "key_id": id, "status": "disabled"})
-		return nil
-	})
+	a.Handle(http.MethodPost, "/admin/v1/keys/{keyId}/retire", keyChange(ops.RetireKey, "disabled"))
+	a.Handle(http.MethodPost, "/admin/v1/keys/{keyId}/destroy", keyChange(ops.DestroyKey, "destroyed"))
 	a.Handle(http.MethodGet, "/admin/v1/merchants/{merchantId}/audit", func(w http.ResponseWriter, r *http.Request) error {
 		mid := r.PathValue("merchantId")
 		if _, err := a.vault.Store().GetMerchant(r.Context(), mid); err != nil {
@@ -134,4 +118,31 @@ func decodeKeyset(r *http.Request) (string, error) {
 		return in.Keyset, nil
 	}
 	return "", badRequest("invalid", "keyset must be data or mac.", "keyset")
+}
+
+// keyChange answers POST /admin/v1/keys/{keyId}/retire and /destroy: change applied to the
+// key, then 200 with the key's new status. An unknown key is 404; a key still in use, the
+// primary, or (for destroy) a key not retired yet is 409.
+func keyChange(change func(ctx context.Context, keyset string, id uint32) error, status string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		keyset, err := decodeKeyset(r)
+		if err != nil {
+			return err
+		}
+		id, err := strconv.ParseUint(r.PathValue("keyId"), 10, 32)
+		if err != nil {
+			return &apiError{status: http.StatusNotFound, code: "not_found", message: "No such key."}
+		}
+		if err := change(r.Context(), keyset, uint32(id)); err != nil {
+			switch {
+			case errors.Is(err, keys.ErrUnknownKey):
+				return &apiError{status: http.StatusNotFound, code: "not_found", message: "No such key."}
+			case errors.Is(err, keys.ErrKeyInUse), errors.Is(err, keys.ErrPrimaryKey), errors.Is(err, keys.ErrKeyEnabled):
+				return &apiError{status: http.StatusConflict, code: "conflict", message: err.Error()}
+			}
+			return err // a store failure: 500, logged
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"keyset": keyset, "key_id": id, "status": status})
+		return nil
+	}
 }
