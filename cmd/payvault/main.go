@@ -286,8 +286,11 @@ type keysRekeyCmd struct {
 
 func (c *keysRekeyCmd) Run(ctx context.Context) error {
 	return c.with(ctx, func(m *app.Main) error {
-		n, err := m.Rekey(ctx)
-		fmt.Printf("re-encrypted %d records\n", n)
+		rep, err := m.Rekey(ctx)
+		fmt.Printf("re-encrypted %d records\n", rep.Rewritten)
+		if err == nil && rep.Unreadable > 0 {
+			err = fmt.Errorf("%d records do not open and were not re-encrypted", rep.Unreadable)
+		}
 		return err
 	})
 }

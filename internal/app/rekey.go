@@ -125,22 +125,23 @@ func (j *rekeyJob) pass(ctx context.Context) bool {
 		// which read every sealed record (minutes on a 10-million-card store), are skipped.
 		return true
 	}
-	for ctx.Err() == nil {
-		n, err := j.rk.Step(ctx, 200)
+	var p vault.RekeyPass
+	for !p.Done() {
+		before := p.Report.Rewritten
+		_, err := j.rk.Step(ctx, &p, 200)
+		if n := p.Report.Rewritten - before; n > 0 {
+			clean = false
+			j.rewritten.Add(float64(n))
+			j.m.Config.Logger.Info("rekey: re-encrypted records", "count", n)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				j.m.Config.Logger.Warn("rekey: step failed", "err", err)
 			}
 			return false
 		}
-		if n == 0 {
-			break
-		}
-		clean = false
-		j.rewritten.Add(float64(n))
-		j.m.Config.Logger.Info("rekey: re-encrypted records", "count", n)
 	}
-	return clean
+	return clean && p.Report.Changed == 0 && p.Report.Unreadable == 0
 }
 
 // oldMACKey reports whether a fingerprint key other than the primary is enabled: fingerprints
@@ -183,5 +184,8 @@ func (m *Main) RetireKey(ctx context.Context, which string, id uint32) error {
 	return m.Keyring.Disable(ctx, which, id)
 }
 
-// Rekey re-encrypts every stale record now and returns how many it rewrote.
-func (m *Main) Rekey(ctx context.Context) (int, error) { return m.rekey.rk.Run(ctx, 200) }
+// Rekey makes one re-encryption pass now: it re-encrypts every stale record it can open, and
+// reports those it could not. Records changed meanwhile are left for the background job.
+func (m *Main) Rekey(ctx context.Context) (*vault.RekeyReport, error) {
+	return m.rekey.rk.Run(ctx, 200)
+}
