@@ -288,10 +288,22 @@ func (c *keysRekeyCmd) Run(ctx context.Context) error {
 	return c.with(ctx, func(m *app.Main) error {
 		rep, err := m.Rekey(ctx)
 		fmt.Printf("re-encrypted %d records\n", rep.Rewritten)
-		if err == nil && rep.Unreadable > 0 {
-			err = fmt.Errorf("%d records do not open and were not re-encrypted", rep.Unreadable)
+		if rep.Changed > 0 {
+			fmt.Printf("%d records changed meanwhile were left for the servers' background job (or run this again)\n", rep.Changed)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		for _, u := range rep.UnreadableRecords {
+			fmt.Printf("unreadable: %s %s (merchant %s, key %d, field %s)\n", u.Table, u.ID, u.MerchantID, u.KeyID, u.Field)
+		}
+		if more := rep.Unreadable - len(rep.UnreadableRecords); more > 0 {
+			fmt.Printf("unreadable: %d more not listed\n", more)
+		}
+		if rep.Unreadable > 0 {
+			return fmt.Errorf("%d records do not open and were not re-encrypted; restore each from a backup or delete it, then run this again", rep.Unreadable)
+		}
+		return nil
 	})
 }
 
