@@ -214,7 +214,7 @@ type keysCmd struct {
 	Rotate keysRotateCmd `cmd:"" help:"Add a new data key (or fingerprint key) and make it primary."`
 	Split  keysSplitCmd  `cmd:"" help:"Split the master key into Shamir shares (split knowledge, dual control)."`
 	Retire keysRetireCmd `cmd:"" help:"Disable a data key (or fingerprint key) once no record uses it."`
-	Rekey  keysRekeyCmd  `cmd:"" help:"Re-encrypt every record under the primary keys now (servers also do it in the background)."`
+	Rekey  keysRekeyCmd  `cmd:"" help:"Re-encrypt every record under the primary keys now (servers also do it in the background); list the records that do not open, and exit non-zero if any."`
 	Rewrap keysRewrapCmd `cmd:"" help:"Rotate the master key: re-encrypt the stored keysets under a new master key."`
 }
 
