@@ -1,12 +1,25 @@
 package e2e
 
 import (
+	"context"
+	"encoding/base64"
 	"fmt"
+	"io"
+	"maps"
 	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/payvault/payvault/internal/app"
 	"github.com/payvault/payvault/internal/card"
@@ -171,5 +184,128 @@ func TestAuditRecordsUse(t *testing.T) {
 	}
 	if seen["account_data.use"] != "paysafe:"+c.Paysafe.APIKeyID {
 		t.Errorf("payment actor = %q", seen["account_data.use"])
+	}
+}
+
+// TestRekeyReportsUnreadable: after a rotation, the background job re-encrypts every card but
+// one whose ciphertext was tampered with, and reports that one, by id, in GET /admin/v1/keys
+// (validated against the admin OpenAPI document), in the payvault_rekey_unreadable_records
+// gauge and in a WARN line; retiring the old key is refused with the reason.
+func TestRekeyReportsUnreadable(t *testing.T) {
+	s := MustServer(t, func(c *app.Config) { c.KeyRefresh = 50 * time.Millisecond })
+	ctx := context.Background()
+	c := s.main.Credentials
+	auth := basic{c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret}.header()
+	admin := "Bearer " + s.admin
+	prof := s.send(t, auth, "POST", "/customervault/v1/profiles", `{"merchantCustomerId":"ur","locale":"en_US"}`)
+	for _, pan := range []string{"4111111111111111", "5200400000000009", "4012888888881881"} {
+		if r := s.send(t, auth, "POST", "/customervault/v1/profiles/"+prof.str("id")+"/cards", `{"cardNum":"`+pan+`","cardExpiry":{"month":12,"year":2040}}`); r.status != 201 {
+			t.Fatalf("card create: %d %s", r.status, r.raw)
+		}
+	}
+	// The first card by id gets a flipped tag byte (primary 0: every sealed card is listed).
+	cards, err := s.main.Store.StaleSealed(ctx, "instruments", 0, s.main.Keyring.PrimaryMACKeyID(), "", 10)
+	if err != nil || len(cards) != 3 {
+		t.Fatalf("cards: %d, %v", len(cards), err)
+	}
+	bad := cards[0]
+	next := bad
+	next.Fields = maps.Clone(bad.Fields)
+	next.Fields["number"] = slices.Clone(bad.Fields["number"])
+	next.Fields["number"][len(next.Fields["number"])-1] ^= 1
+	if ok, err := s.main.Store.ResealRecord(ctx, bad, next); err != nil || !ok {
+		t.Fatalf("tampering: %v, %v", ok, err)
+	}
+	oldKey := s.main.Keyring.PrimaryKeyID()
+	if r := s.send(t, admin, "POST", "/admin/v1/keys/rotate", `{"keyset":"data"}`); r.status != 200 {
+		t.Fatalf("rotate: %d %s", r.status, r.raw)
+	}
+
+	router := adminRouter(t, s)
+	deadline := time.Now().Add(20 * time.Second)
+	var rk map[string]any
+	for {
+		r := s.send(t, admin, "GET", "/admin/v1/keys", "")
+		validateAdmin(t, router, "GET", s.url+"/admin/v1/keys", r)
+		rk = r.body["reencryption"].(map[string]any)
+		if rk["stale_records"].(float64) == 1 && rk["unreadable_records"].(float64) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job did not settle on the one unreadable card: %s", r.raw)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	want := []any{map[string]any{"table": "instruments", "id": bad.ID, "merchant_id": c.MerchantID, "key_id": float64(oldKey), "field": "number"}}
+	if d := cmp.Diff(want, rk["unreadable"]); d != "" {
+		t.Errorf("unreadable records (-want +got)\n%s", d)
+	}
+	r := s.send(t, admin, "POST", fmt.Sprintf("/admin/v1/keys/%d/retire", oldKey), `{"keyset":"data"}`)
+	if r.status != 409 || !strings.Contains(string(r.raw), "1 of which the last re-encryption pass could not open") {
+		t.Errorf("retire: %d %s", r.status, r.raw)
+	}
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "\npayvault_rekey_unreadable_records 1\n") {
+		t.Errorf("no payvault_rekey_unreadable_records 1 in the metrics")
+	}
+	if logs := s.logs.String(); !strings.Contains(logs, "rekey: records whose sealed data does not open") || !strings.Contains(logs, "instruments/"+bad.ID) {
+		t.Errorf("no WARN line naming instruments/%s", bad.ID)
+	}
+	s.logs.Forbid(base64.StdEncoding.EncodeToString(next.Fields["number"]))
+	// Every other card opens under the new key.
+	for _, rec := range cards[1:] {
+		in, err := s.main.Vault.Store().GetInstrument(ctx, c.MerchantID, rec.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Sealed.KeyID != s.main.Keyring.PrimaryKeyID() {
+			t.Errorf("card %s still under key %d", rec.ID, in.Sealed.KeyID)
+		}
+		if _, err := s.main.Vault.RevealNumber(in); err != nil {
+			t.Errorf("card %s after rekey: %v", rec.ID, err)
+		}
+	}
+}
+
+// adminRouter routes requests to the operations of the admin OpenAPI document s serves.
+func adminRouter(tb testing.TB, s *server) routers.Router {
+	tb.Helper()
+	resp, err := http.Get(s.url + "/admin/v1/openapi.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	spec, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	doc, err := openapi3.NewLoader().LoadFromData(spec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	doc.Servers = nil
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return router
+}
+
+// validateAdmin checks a bodiless admin request's answer against the admin OpenAPI document.
+func validateAdmin(tb testing.TB, router routers.Router, method, url string, r response) {
+	tb.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		tb.Fatalf("%s %s: no operation in openapi.yaml: %v", method, url, err)
+	}
+	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: r.status, Header: r.header, Options: opts}
+	out.SetBodyBytes(r.raw)
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		tb.Fatalf("%s %s: response does not match openapi.yaml: %v\n%s", method, url, err, r.raw)
 	}
 }

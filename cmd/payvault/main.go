@@ -215,7 +215,7 @@ type keysCmd struct {
 	Split   keysSplitCmd   `cmd:"" help:"Split the master key into Shamir shares (split knowledge, dual control)."`
 	Retire  keysRetireCmd  `cmd:"" help:"Disable a data key (or fingerprint key) once no record uses it."`
 	Destroy keysDestroyCmd `cmd:"" help:"Delete a retired key from its keyset for good (crypto-shredding)."`
-	Rekey   keysRekeyCmd   `cmd:"" help:"Re-encrypt every record under the primary keys now (servers also do it in the background)."`
+	Rekey   keysRekeyCmd   `cmd:"" help:"Re-encrypt every record under the primary keys now (servers also do it in the background); list the records that do not open, and exit non-zero if any."`
 	Rewrap  keysRewrapCmd  `cmd:"" help:"Rotate the master key: re-encrypt the stored keysets under a new master key."`
 }
 
@@ -311,9 +311,24 @@ type keysRekeyCmd struct {
 
 func (c *keysRekeyCmd) Run(ctx context.Context) error {
 	return c.with(ctx, func(m *app.Main) error {
-		n, err := m.Rekey(ctx)
-		fmt.Printf("re-encrypted %d records\n", n)
-		return err
+		rep, err := m.Rekey(ctx)
+		fmt.Printf("re-encrypted %d records\n", rep.Rewritten)
+		if rep.Changed > 0 {
+			fmt.Printf("%d records changed meanwhile were left for the servers' background job (or run this again)\n", rep.Changed)
+		}
+		if err != nil {
+			return err
+		}
+		for _, u := range rep.UnreadableRecords {
+			fmt.Printf("unreadable: %s %s (merchant %s, key %d, field %s)\n", u.Table, u.ID, u.MerchantID, u.KeyID, u.Field)
+		}
+		if more := rep.Unreadable - len(rep.UnreadableRecords); more > 0 {
+			fmt.Printf("unreadable: %d more not listed\n", more)
+		}
+		if rep.Unreadable > 0 {
+			return fmt.Errorf("%d records do not open and were not re-encrypted; restore each from a backup or delete it, then run this again", rep.Unreadable)
+		}
+		return nil
 	})
 }
 

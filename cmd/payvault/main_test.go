@@ -539,6 +539,58 @@ func TestRotateRekeyRetire(t *testing.T) {
 	s.Stop(t)
 }
 
+// TestRekeyReportsUnreadable: `keys rekey` re-encrypts every record it can open, lists the
+// one it cannot by id, and exits non-zero; `keys retire` of its key then says why it refuses.
+func TestRekeyReportsUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	s := MustServe(t, dir, nil)
+	s.Stop(t)
+	for _, name := range []string{"Shop A", "Shop B"} {
+		if _, stderr, err := run(t, dir, nil, "merchant", "create", "--name", name, "--json"); err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+	}
+	// The first location (by id) gets another location's ticket hash key, as after restoring
+	// the wrong row: sealed for another record, it does not open.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "payvault-data", "payvault.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bad string
+	if err := db.QueryRow("SELECT MIN(id) FROM locations").Scan(&bad); err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.Exec("UPDATE locations SET ticket_hash_key = (SELECT ticket_hash_key FROM locations WHERE id <> ? ORDER BY id LIMIT 1) WHERE id = ?", bad, bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("corrupted %d locations", n)
+	}
+	db.Close()
+	out, stderr, err := run(t, dir, nil, "keys", "status", "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var st struct {
+		Primary uint32 `json:"primary_key_id"`
+	}
+	json.Unmarshal([]byte(out), &st)
+	if _, stderr, err := run(t, dir, nil, "keys", "rotate"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	out, stderr, err = run(t, dir, nil, "keys", "rekey")
+	if err == nil || !strings.Contains(stderr, "1 records do not open") {
+		t.Errorf("rekey with an unreadable record: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(out, "re-encrypted 2 records") || !strings.Contains(out, fmt.Sprintf("unreadable: locations %s (", bad)) {
+		t.Errorf("rekey output does not report the unreadable location %s:\n%s", bad, out)
+	}
+	if _, stderr, err := run(t, dir, nil, "keys", "retire", fmt.Sprint(st.Primary)); err == nil || !strings.Contains(stderr, "still protects 1 records") || !strings.Contains(stderr, "payvault keys rekey") {
+		t.Errorf("retiring the key of the unreadable record: %v %s", err, stderr)
+	}
+}
+
 func TestAuditVerifyDetectsTampering(t *testing.T) {
 	tamper := []struct {
 		name, sql string

@@ -24,6 +24,9 @@ type rekeyJob struct {
 	passes    atomic.Int64 // passes counts the passes run, for tests.
 	rewritten prometheus.Counter
 	sealed    *prometheus.GaugeVec
+	// last is the report of the last pass that went through every table (nil before the
+	// first): its unreadable records are reported until a later pass finds none.
+	last atomic.Pointer[vault.RekeyReport]
 }
 
 func (m *Main) newRekeyJob() *rekeyJob {
@@ -37,7 +40,10 @@ func (m *Main) newRekeyJob() *rekeyJob {
 	stale := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "payvault_rekey_stale_records", Help: "Records still sealed under a non-primary data key, at the last count.",
 	}, func() float64 { return float64(j.stale.Load()) })
-	m.Metrics.Registry.MustRegister(j.rewritten, j.sealed, stale)
+	unreadable := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "payvault_rekey_unreadable_records", Help: "Stale records whose sealed data did not open, so were not re-encrypted, in the last re-encryption pass.",
+	}, func() float64 { return float64(j.unreadable()) })
+	m.Metrics.Registry.MustRegister(j.rewritten, j.sealed, stale, unreadable)
 	return j
 }
 
@@ -46,6 +52,18 @@ type Progress struct {
 	PrimaryKeyID uint32         `json:"primary_key_id"`
 	Stale        int64          `json:"stale_records"`
 	Records      map[string]int `json:"records_by_key"`
+	// Unreadable counts the stale records whose sealed data did not open in this node's last
+	// pass; UnreadableRecords lists the first vault.MaxUnreadableListed of them.
+	Unreadable        int                      `json:"unreadable_records"`
+	UnreadableRecords []vault.UnreadableRecord `json:"unreadable"`
+}
+
+// unreadable returns how many records the last pass found unreadable.
+func (j *rekeyJob) unreadable() int {
+	if rep := j.last.Load(); rep != nil {
+		return rep.Unreadable
+	}
+	return 0
 }
 
 // count refreshes the per-key gauges and returns the progress.
@@ -55,7 +73,10 @@ func (j *rekeyJob) count(ctx context.Context) (*Progress, error) {
 		return nil, err
 	}
 	primary := j.m.Keyring.PrimaryKeyID()
-	p := &Progress{PrimaryKeyID: primary, Records: map[string]int{}}
+	p := &Progress{PrimaryKeyID: primary, Records: map[string]int{}, UnreadableRecords: []vault.UnreadableRecord{}}
+	if rep := j.last.Load(); rep != nil && rep.Unreadable > 0 {
+		p.Unreadable, p.UnreadableRecords = rep.Unreadable, rep.UnreadableRecords
+	}
 	j.sealed.Reset()
 	for id, n := range counts {
 		key := strconv.FormatUint(uint64(id), 10)
@@ -74,7 +95,10 @@ func (j *rekeyJob) count(ctx context.Context) (*Progress, error) {
 // one every tick after the primary data or fingerprint key changes, until a pass finds nothing
 // stale at least rekeySettleTicks ticks after the change (long enough for every node to have
 // picked up the new primaries, so that none writes under the old ones any more). Otherwise it
-// runs one every rekeyQuietTicks ticks, as a safety net.
+// runs one every rekeyQuietTicks ticks, as a safety net. A pass that re-encrypted nothing and
+// found only unreadable records left is not clean, but running it again every tick would
+// only read the store again to find them again: until someone restores or deletes them, the
+// job reports them (WARN, metric, admin API) once a pass on the safety-net schedule.
 const (
 	rekeySettleTicks = 20
 	rekeyQuietTicks  = 720 // an hour at the default 5 s key refresh
@@ -95,7 +119,7 @@ func (j *rekeyJob) run(ctx context.Context, every time.Duration) {
 		primary, macPrimary = p, mp
 		if !settled || idle >= rekeyQuietTicks {
 			idle = 0
-			settled = j.pass(ctx) && time.Since(changed) >= rekeySettleTicks*every
+			settled = j.pass(ctx) != passBusy && time.Since(changed) >= rekeySettleTicks*every
 		} else {
 			idle++
 		}
@@ -107,40 +131,77 @@ func (j *rekeyJob) run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// pass counts the records by key and re-encrypts the stale ones; it reports whether it found
-// none (and failed nowhere).
-func (j *rekeyJob) pass(ctx context.Context) bool {
+// passResult is what a pass found.
+type passResult int
+
+const (
+	passClean passResult = iota // passClean: nothing stale.
+	passBusy                    // passBusy: it re-encrypted records, or failed: run another.
+	passStuck                   // passStuck: only unreadable records are left stale.
+)
+
+// pass counts the records by key and re-encrypts the stale ones, walking every table once.
+func (j *rekeyJob) pass(ctx context.Context) passResult {
 	j.passes.Add(1)
 	prog, err := j.count(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			j.m.Config.Logger.Warn("rekey: count failed", "err", err)
 		}
-		return false
+		return passBusy
 	}
-	clean := prog.Stale == 0
-	if clean && !j.oldMACKey() {
+	if prog.Stale == 0 && !j.oldMACKey() {
 		// The count (an index scan) found nothing under an old data key, and no old
 		// fingerprint key is enabled: no record can be stale, so the table scans of Step,
 		// which read every sealed record (minutes on a 10-million-card store), are skipped.
-		return true
+		j.last.Store(&vault.RekeyReport{})
+		return passClean
 	}
-	for ctx.Err() == nil {
-		n, err := j.rk.Step(ctx, 200)
+	var p vault.RekeyPass
+	for !p.Done() {
+		before := p.Report.Rewritten
+		_, err := j.rk.Step(ctx, &p, 200)
+		if n := p.Report.Rewritten - before; n > 0 {
+			j.rewritten.Add(float64(n))
+			j.m.Config.Logger.Info("rekey: re-encrypted records", "count", n)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				j.m.Config.Logger.Warn("rekey: step failed", "err", err)
 			}
-			return false
+			return passBusy
 		}
-		if n == 0 {
-			break
-		}
-		clean = false
-		j.rewritten.Add(float64(n))
-		j.m.Config.Logger.Info("rekey: re-encrypted records", "count", n)
 	}
-	return clean
+	j.report(&p.Report)
+	switch rep := p.Report; {
+	case rep.Rewritten > 0 || rep.Changed > 0:
+		return passBusy
+	case rep.Unreadable > 0:
+		return passStuck
+	case prog.Stale > 0:
+		return passBusy // another node re-encrypted them first: count again
+	}
+	return passClean
+}
+
+// report keeps a whole pass's report and logs its unreadable records in one WARN line.
+func (j *rekeyJob) report(rep *vault.RekeyReport) {
+	j.last.Store(rep)
+	if rep.Unreadable == 0 {
+		return
+	}
+	j.m.Config.Logger.Warn("rekey: records whose sealed data does not open were skipped; restore each from a backup or delete it (payvault keys rekey lists them)",
+		"count", rep.Unreadable, "records", unreadableIDs(rep.UnreadableRecords, 5))
+}
+
+// unreadableIDs names up to n unreadable records as table/id (key id), for a log line or a
+// message.
+func unreadableIDs(recs []vault.UnreadableRecord, n int) []string {
+	var ids []string
+	for _, u := range recs[:min(n, len(recs))] {
+		ids = append(ids, fmt.Sprintf("%s/%s (key %d)", u.Table, u.ID, u.KeyID))
+	}
+	return ids
 }
 
 // oldMACKey reports whether a fingerprint key other than the primary is enabled: fingerprints
@@ -176,7 +237,11 @@ func (m *Main) keyUnused(ctx context.Context, which string, id uint32) error {
 			return err
 		}
 		if n := counts[id]; n > 0 {
-			return fmt.Errorf("%w: key %d still protects %d records; wait for re-encryption (payvault keys status)", keys.ErrKeyInUse, id, n)
+			if u := m.rekey.unreadableUnder(id); u > 0 {
+				return fmt.Errorf("%w: key %d still protects %d records, %d of which the last re-encryption pass could not open; restore them from a backup or delete them (payvault keys rekey lists them)",
+					keys.ErrKeyInUse, id, n, u)
+			}
+			return fmt.Errorf("%w: key %d still protects %d records; wait for re-encryption (payvault keys status), or run payvault keys rekey, which lists the records it cannot open", keys.ErrKeyInUse, id, n)
 		}
 	case "mac":
 		n, err := m.Store.CountFingerprintsByKey(ctx, id)
@@ -192,5 +257,21 @@ func (m *Main) keyUnused(ctx context.Context, which string, id uint32) error {
 	return nil
 }
 
-// Rekey re-encrypts every stale record now and returns how many it rewrote.
-func (m *Main) Rekey(ctx context.Context) (int, error) { return m.rekey.rk.Run(ctx, 200) }
+// unreadableUnder returns how many records sealed under data key id the last pass found
+// unreadable.
+func (j *rekeyJob) unreadableUnder(id uint32) int {
+	if rep := j.last.Load(); rep != nil {
+		return rep.UnreadableByKey[id]
+	}
+	return 0
+}
+
+// Rekey makes one re-encryption pass now: it re-encrypts every stale record it can open, and
+// reports those it could not. Records changed meanwhile are left for the background job.
+func (m *Main) Rekey(ctx context.Context) (*vault.RekeyReport, error) {
+	rep, err := m.rekey.rk.Run(ctx, 200)
+	if err == nil {
+		m.rekey.last.Store(rep) // for RetireKey and the admin API; the caller reports it
+	}
+	return rep, err
+}

@@ -2,10 +2,18 @@ package app
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/logtest"
+	"github.com/payvault/payvault/internal/vault"
 )
 
 // TestRekeyJobQuiet shows that the re-encryption job does not scan the store every tick: one
@@ -48,4 +56,99 @@ func TestRekeyJobQuiet(t *testing.T) {
 	if after-start < rekeySettleTicks/2 {
 		t.Errorf("%d passes after a rotation, want about %d (one a tick until settled)", after-start, rekeySettleTicks)
 	}
+}
+
+// TestRekeyJobUnreadable: a pass skips a record that does not open, re-encrypts the others,
+// and reports the skipped one (one WARN line, the gauge, the admin progress and RetireKey's
+// refusal) by id, never by its data; a pass that finds only that one left is stuck, not busy.
+func TestRekeyJobUnreadable(t *testing.T) {
+	log, logs := logtest.New(t)
+	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, Out: &nopWriter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	for i := range 3 {
+		creds, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: fmt.Sprint("Shop ", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs.Forbid(creds.Fortis.TicketHashKey)
+	}
+	oldKey := m.Keyring.PrimaryKeyID()
+	if _, err := m.Keyring.Rotate(ctx, "data"); err != nil {
+		t.Fatal(err)
+	}
+	// The first location's ticket hash key is replaced by the second's, as after restoring the
+	// wrong row: it is sealed for another record, so it does not open.
+	stale, err := m.Store.StaleSealed(ctx, "locations", m.Keyring.PrimaryKeyID(), m.Keyring.PrimaryMACKeyID(), "", 10)
+	if err != nil || len(stale) < 3 {
+		t.Fatalf("stale locations: %d, %v", len(stale), err)
+	}
+	bad := stale[0]
+	next := bad
+	next.Fields = map[string][]byte{"ticket_hash_key": stale[1].Fields["ticket_hash_key"]}
+	if ok, err := m.Store.ResealRecord(ctx, bad, next); err != nil || !ok {
+		t.Fatalf("corrupting a location: %v, %v", ok, err)
+	}
+	logs.Forbid(base64.StdEncoding.EncodeToString(next.Fields["ticket_hash_key"]))
+
+	if got := m.rekey.pass(ctx); got != passBusy {
+		t.Errorf("first pass = %v, want busy (%v)", got, passBusy)
+	}
+	if got := m.rekey.pass(ctx); got != passStuck {
+		t.Errorf("second pass = %v, want stuck (%v)", got, passStuck)
+	}
+	want := []vault.UnreadableRecord{{Table: "locations", ID: bad.ID, MerchantID: bad.MerchantID, KeyID: oldKey, Field: "ticket_hash_key"}}
+	prog, err := m.RekeyProgress(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, prog.UnreadableRecords); d != "" || prog.Unreadable != 1 || prog.Stale != 1 {
+		t.Errorf("progress: %d unreadable, %d stale; (-want +got)\n%s", prog.Unreadable, prog.Stale, d)
+	}
+	if got := gaugeValue(t, m, "payvault_rekey_unreadable_records"); got != 1 {
+		t.Errorf("payvault_rekey_unreadable_records = %v, want 1", got)
+	}
+	if n := strings.Count(logs.String(), "rekey: records whose sealed data does not open"); n != 2 || !strings.Contains(logs.String(), "locations/"+bad.ID) {
+		t.Errorf("%d WARN lines for 2 passes, want 2, naming locations/%s:\n%s", n, bad.ID, logs.String())
+	}
+	err = m.RetireKey(ctx, "data", oldKey)
+	if !errors.Is(err, keys.ErrKeyInUse) || !strings.Contains(err.Error(), "1 of which the last re-encryption pass could not open") {
+		t.Errorf("RetireKey = %v", err)
+	}
+	// Once the record is restored from a backup, the next pass re-encrypts it, and the one
+	// after is clean and reports nothing.
+	if ok, err := m.Store.ResealRecord(ctx, next, bad); err != nil || !ok {
+		t.Fatalf("restoring the location: %v, %v", ok, err)
+	}
+	if got := m.rekey.pass(ctx); got != passBusy {
+		t.Errorf("pass after the restore = %v, want busy (%v)", got, passBusy)
+	}
+	if got := m.rekey.pass(ctx); got != passClean {
+		t.Errorf("last pass = %v, want clean (%v)", got, passClean)
+	}
+	if got := gaugeValue(t, m, "payvault_rekey_unreadable_records"); got != 0 {
+		t.Errorf("payvault_rekey_unreadable_records = %v after the restore, want 0", got)
+	}
+	if err := m.RetireKey(ctx, "data", oldKey); err != nil {
+		t.Errorf("RetireKey after the restore: %v", err)
+	}
+}
+
+// gaugeValue reads a gauge from m's registry.
+func gaugeValue(tb testing.TB, m *Main, name string) float64 {
+	tb.Helper()
+	mfs, err := m.Metrics.Registry.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	tb.Fatalf("no gauge %s", name)
+	return 0
 }

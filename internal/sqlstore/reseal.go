@@ -23,8 +23,9 @@ var sealedColumns = map[string]map[string]string{
 // SealedTables implements vault.SealedStore.
 func (s *Store) SealedTables() []string { return append([]string(nil), sealedTables...) }
 
-// StaleSealed implements vault.SealedStore.
-func (s *Store) StaleSealed(ctx context.Context, table string, primary, macPrimary uint32, limit int) ([]vault.SealedRecord, error) {
+// StaleSealed implements vault.SealedStore. It reads the table in id (primary key) order from
+// after, so that a pass of batches reads each record once.
+func (s *Store) StaleSealed(ctx context.Context, table string, primary, macPrimary uint32, after string, limit int) ([]vault.SealedRecord, error) {
 	cols, ok := sealedColumns[table]
 	if !ok {
 		return nil, vault.E("sqlstore.StaleSealed", vault.Internal, vault.Field(table))
@@ -46,8 +47,9 @@ func (s *Store) StaleSealed(ctx context.Context, table string, primary, macPrima
 		where = "(" + where + ") OR (fingerprint <> '' AND fingerprint NOT LIKE ?)"
 		args = append(args, strconv.FormatUint(uint64(macPrimary), 10)+":%")
 	}
+	args = append([]any{after}, args...)
 	args = append(args, limit)
-	rows, err := s.q.query(ctx, "SELECT "+sel+" FROM "+table+" WHERE "+where+" ORDER BY id LIMIT ?", args...)
+	rows, err := s.q.query(ctx, "SELECT "+sel+" FROM "+table+" WHERE id > ? AND ("+where+") ORDER BY id LIMIT ?", args...)
 	if err != nil {
 		return nil, mapErr("sqlstore.StaleSealed", err)
 	}

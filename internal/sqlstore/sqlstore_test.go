@@ -116,6 +116,9 @@ func TestRekeyPostgres(t *testing.T) { storetest.RunRekey(t, MustPostgres) }
 func TestRekeyRaceSQLite(t *testing.T)   { storetest.RunRekeyRace(t, MustSQLite) }
 func TestRekeyRacePostgres(t *testing.T) { storetest.RunRekeyRace(t, MustPostgres) }
 
+func TestRekeyUnreadableSQLite(t *testing.T)   { storetest.RunRekeyUnreadable(t, MustSQLite) }
+func TestRekeyUnreadablePostgres(t *testing.T) { storetest.RunRekeyUnreadable(t, MustPostgres) }
+
 func TestAuditSQLite(t *testing.T)   { storetest.RunAudit(t, MustSQLite) }
 func TestAuditPostgres(t *testing.T) { storetest.RunAudit(t, MustPostgres) }
 

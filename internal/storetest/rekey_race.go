@@ -25,7 +25,7 @@ func RunRekeyRace(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	// The re-encryption reads the token while it still holds its CVV…
-	stale, err := ss.StaleSealed(ctx, "onetime_tokens", f.Keys.PrimaryKeyID(), f.Keys.PrimaryMACKeyID(), 10)
+	stale, err := ss.StaleSealed(ctx, "onetime_tokens", f.Keys.PrimaryKeyID(), f.Keys.PrimaryMACKeyID(), "", 10)
 	if err != nil || len(stale) != 1 || len(stale[0].Fields["cvv"]) == 0 {
 		t.Fatalf("stale tokens: %d, %v", len(stale), err)
 	}
@@ -68,13 +68,13 @@ func RunRekeyRace(t *testing.T, open Opener) {
 	if _, err := f.Keys.Rotate(ctx, "data"); err != nil {
 		t.Fatal(err)
 	}
-	stale, err = ss.StaleSealed(ctx, "onetime_tokens", f.Keys.PrimaryKeyID(), f.Keys.PrimaryMACKeyID(), 10)
+	stale, err = ss.StaleSealed(ctx, "onetime_tokens", f.Keys.PrimaryKeyID(), f.Keys.PrimaryMACKeyID(), "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := vault.NewRekeyer(ss, f.Keys).Run(ctx, 10)
-	if err != nil || n < 1 {
-		t.Fatalf("rekey = %d, %v", n, err)
+	rep, err := vault.NewRekeyer(ss, f.Keys).Run(ctx, 10)
+	if err != nil || rep.Rewritten < 1 || rep.Unreadable != 0 {
+		t.Fatalf("rekey = %+v, %v", rep, err)
 	}
 	got, _ = f.Store.GetOneTimeToken(ctx, f.Creds.MerchantID, tok2.Token)
 	if got.Sealed.KeyID != f.Keys.PrimaryKeyID() || len(got.Sealed.CVV) == 0 {

@@ -733,15 +733,15 @@ func RunRekey(t *testing.T, open Opener) {
 		t.Fatalf("duplicate after MAC rotation: %v", err)
 	}
 	rk := vault.NewRekeyer(ss, f.Keys)
-	n, err := rk.Run(ctx, 2)
+	rep, err := rk.Run(ctx, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n < 3 {
-		t.Errorf("rekeyed %d records, want at least 3 (card, token, location)", n)
+	if rep.Rewritten < 3 || rep.Unreadable != 0 {
+		t.Errorf("rekey = %+v, want at least 3 records rewritten (card, token, location), none unreadable", rep)
 	}
 	for _, table := range ss.SealedTables() {
-		stale, err := ss.StaleSealed(ctx, table, f.Keys.PrimaryKeyID(), f.Keys.PrimaryMACKeyID(), 10)
+		stale, err := ss.StaleSealed(ctx, table, f.Keys.PrimaryKeyID(), f.Keys.PrimaryMACKeyID(), "", 10)
 		if err != nil || len(stale) != 0 {
 			t.Errorf("%s: %d stale records left (%v)", table, len(stale), err)
 		}
@@ -765,8 +765,8 @@ func RunRekey(t *testing.T, open Opener) {
 	if vault.KindOf(err) != vault.Conflict {
 		t.Errorf("duplicate after rekey: %v", err)
 	}
-	if n, err := rk.Run(ctx, 10); err != nil || n != 0 {
-		t.Errorf("second run rewrote %d (%v)", n, err)
+	if rep, err := rk.Run(ctx, 10); err != nil || rep.Rewritten != 0 {
+		t.Errorf("second run rewrote %d (%v)", rep.Rewritten, err)
 	}
 }
 

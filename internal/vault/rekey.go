@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/payvault/payvault/internal/keys"
@@ -20,9 +21,11 @@ type SealedRecord struct {
 
 // SealedStore finds and rewrites records sealed under old keys. The SQL store implements it.
 type SealedStore interface {
-	// StaleSealed returns up to limit records of table whose data key is not primary, or (for
-	// instruments) whose fingerprint's MAC key is not macPrimary.
-	StaleSealed(ctx context.Context, table string, primary, macPrimary uint32, limit int) ([]SealedRecord, error)
+	// StaleSealed returns up to limit records of table with an id after the given one (all
+	// records when after is ""), in id order, whose data key is not primary, or (for
+	// instruments) whose fingerprint's MAC key is not macPrimary. It returns Internal for an
+	// unknown table, and Unavailable or Internal when the store fails.
+	StaleSealed(ctx context.Context, table string, primary, macPrimary uint32, after string, limit int) ([]SealedRecord, error)
 	// ResealRecord replaces a record's sealed fields and fingerprint if its data key is still
 	// rec.KeyID and its fingerprint still rec.Fingerprint; it reports whether it did.
 	ResealRecord(ctx context.Context, old SealedRecord, next SealedRecord) (bool, error)
@@ -48,71 +51,167 @@ type RekeyKeyring interface {
 // NewRekeyer returns a Rekeyer.
 func NewRekeyer(store SealedStore, kr RekeyKeyring) *Rekeyer { return &Rekeyer{store: store, keys: kr} }
 
-// Step re-encrypts up to limit stale records per table and returns how many it rewrote. A
-// record changed concurrently is skipped and found again by a later step, so a crash or a
-// second node running the job at once is harmless: progress lives in the data itself.
-func (r *Rekeyer) Step(ctx context.Context, limit int) (int, error) {
-	const op = "vault.Rekeyer.Step"
-	primary, macPrimary := r.keys.PrimaryKeyID(), r.keys.PrimaryMACKeyID()
-	done := 0
-	for _, table := range r.store.SealedTables() {
-		recs, err := r.store.StaleSealed(ctx, table, primary, macPrimary, limit)
-		if err != nil {
-			return done, E(op, err)
-		}
-		for _, rec := range recs {
-			next := SealedRecord{Table: rec.Table, ID: rec.ID, MerchantID: rec.MerchantID, Fields: map[string][]byte{}}
-			var number string
-			for field, ct := range rec.Fields {
-				if len(ct) == 0 {
-					continue
-				}
-				ad := keys.AD{Merchant: rec.MerchantID, Record: rec.ID, Field: field}
-				pt, err := r.keys.Open(ct, ad)
-				if err != nil {
-					return done, E(op, Internal, Field(table+"."+field), ID(rec.ID), err)
-				}
-				if field == "number" {
-					number = string(pt)
-				}
-				nct, err := r.keys.Seal(pt, ad)
-				clear(pt)
-				if err != nil {
-					return done, E(op, Internal, err)
-				}
-				next.Fields[field] = nct
-				next.KeyID, _ = keys.KeyID(nct)
-			}
-			if next.KeyID == 0 {
-				next.KeyID = rec.KeyID
-			}
-			next.Fingerprint = rec.Fingerprint
-			if rec.Fingerprint != "" && number != "" {
-				next.Fingerprint = r.keys.Fingerprints(rec.MerchantID, number)[0]
-			}
-			ok, err := r.store.ResealRecord(ctx, rec, next)
-			if err != nil {
-				return done, E(op, err)
-			}
-			if ok {
-				done++
-			}
-		}
-	}
-	return done, nil
+// MaxUnreadableListed is how many unreadable records a RekeyReport lists by id; it counts
+// them all.
+const MaxUnreadableListed = 100
+
+// UnreadableRecord is a stale record whose sealed data did not open, so it could not be
+// re-encrypted: its ciphertext was altered, restored into another row, or is sealed under a
+// data key this keyring does not hold enabled. It names the record, never its data.
+type UnreadableRecord struct {
+	Table      string `json:"table"`
+	ID         string `json:"id"`
+	MerchantID string `json:"merchant_id"`
+	KeyID      uint32 `json:"key_id"` // KeyID is the record's data key.
+	Field      string `json:"field"`  // Field is the first sealed field that did not open.
 }
 
-// Run steps until nothing stale is left or ctx ends, and returns the total rewritten.
-func (r *Rekeyer) Run(ctx context.Context, batch int) (int, error) {
-	total := 0
+// RekeyReport is what a re-encryption pass did.
+type RekeyReport struct {
+	// Rewritten counts the records re-encrypted under the primary keys.
+	Rewritten int
+	// Changed counts the stale records changed while they were re-encrypted; they are left for
+	// a later pass.
+	Changed int
+	// Unreadable counts the stale records whose sealed data did not open; they are skipped.
+	Unreadable int
+	// UnreadableByKey counts them by their data key.
+	UnreadableByKey map[uint32]int
+	// UnreadableRecords lists the first MaxUnreadableListed of them, in the order found.
+	UnreadableRecords []UnreadableRecord
+}
+
+func (rep *RekeyReport) add(u UnreadableRecord) {
+	rep.Unreadable++
+	if rep.UnreadableByKey == nil {
+		rep.UnreadableByKey = map[uint32]int{}
+	}
+	rep.UnreadableByKey[u.KeyID]++
+	if len(rep.UnreadableRecords) < MaxUnreadableListed {
+		rep.UnreadableRecords = append(rep.UnreadableRecords, u)
+	}
+}
+
+// RekeyPass is one walk over every sealed table, from each table's first record to its last:
+// Step advances it by a batch. Its zero value is a pass at its start. The records it skips
+// (unreadable, or changed meanwhile) are behind its cursor, so they cannot hold it up; a
+// later pass reads them again.
+type RekeyPass struct {
+	// Report is what the pass has done so far.
+	Report RekeyReport
+	table  int    // table is the index in SealedTables of the table being walked.
+	after  string // after is the id of the last record read in it.
+	done   bool
+}
+
+// Done reports whether the pass has walked every table to its end.
+func (p *RekeyPass) Done() bool { return p.done }
+
+// Step re-encrypts the next batch of up to limit stale records of pass p, adds what it did to
+// p.Report and reports whether p is done. A record whose sealed data does not open is counted
+// and listed as unreadable, and skipped. A record changed concurrently is counted as changed
+// and left for a later pass, so a crash or a second node running the job at once is harmless:
+// progress lives in the data itself, and the cursor only in p. It returns an error (and keeps
+// p where it was in the batch) when the store fails or sealing fails.
+func (r *Rekeyer) Step(ctx context.Context, p *RekeyPass, limit int) (bool, error) {
+	const op = "vault.Rekeyer.Step"
+	tables := r.store.SealedTables()
+	if p.table >= len(tables) {
+		p.done = true
+	}
+	if p.done {
+		return true, nil
+	}
+	limit = max(limit, 1)
+	table := tables[p.table]
+	primary, macPrimary := r.keys.PrimaryKeyID(), r.keys.PrimaryMACKeyID()
+	recs, err := r.store.StaleSealed(ctx, table, primary, macPrimary, p.after, limit)
+	if err != nil {
+		return false, E(op, err)
+	}
+	for _, rec := range recs {
+		next, unreadable, err := r.reseal(rec)
+		if err != nil {
+			return false, E(op, err)
+		}
+		if unreadable != "" {
+			p.Report.add(UnreadableRecord{Table: table, ID: rec.ID, MerchantID: rec.MerchantID, KeyID: rec.KeyID, Field: unreadable})
+			p.after = rec.ID
+			continue
+		}
+		ok, err := r.store.ResealRecord(ctx, rec, next)
+		if err != nil {
+			return false, E(op, err)
+		}
+		if ok {
+			p.Report.Rewritten++
+		} else {
+			p.Report.Changed++
+		}
+		p.after = rec.ID
+	}
+	if len(recs) < limit {
+		p.table, p.after = p.table+1, ""
+		p.done = p.table >= len(tables)
+	}
+	return p.done, nil
+}
+
+// reseal opens rec's sealed fields and seals them again under the primary key, recomputing
+// its fingerprint. It returns the name of the first field that does not open (and no record)
+// when one does not; the error from Open, which could only repeat that, is dropped. It
+// returns an error when sealing fails.
+func (r *Rekeyer) reseal(rec SealedRecord) (SealedRecord, string, error) {
+	next := SealedRecord{Table: rec.Table, ID: rec.ID, MerchantID: rec.MerchantID, Fields: map[string][]byte{}}
+	fields := make([]string, 0, len(rec.Fields))
+	for field := range rec.Fields {
+		fields = append(fields, field)
+	}
+	slices.Sort(fields) // so that an unreadable record names the same field every pass
+	var number string
+	for _, field := range fields {
+		ct := rec.Fields[field]
+		if len(ct) == 0 {
+			continue
+		}
+		ad := keys.AD{Merchant: rec.MerchantID, Record: rec.ID, Field: field}
+		pt, err := r.keys.Open(ct, ad)
+		if err != nil {
+			return SealedRecord{}, field, nil
+		}
+		if field == "number" {
+			number = string(pt)
+		}
+		nct, err := r.keys.Seal(pt, ad)
+		clear(pt)
+		if err != nil {
+			return SealedRecord{}, "", E(Internal, err)
+		}
+		next.Fields[field] = nct
+		next.KeyID, _ = keys.KeyID(nct)
+	}
+	if next.KeyID == 0 {
+		next.KeyID = rec.KeyID
+	}
+	next.Fingerprint = rec.Fingerprint
+	if rec.Fingerprint != "" && number != "" {
+		next.Fingerprint = r.keys.Fingerprints(rec.MerchantID, number)[0]
+	}
+	return next, "", nil
+}
+
+// Run makes one pass over every sealed table (see Step) in batches of batch records, and
+// returns its report: the records it re-encrypted, and those it skipped. It stops early only
+// on an error or when ctx ends, with the report so far.
+func (r *Rekeyer) Run(ctx context.Context, batch int) (*RekeyReport, error) {
+	var p RekeyPass
 	for ctx.Err() == nil {
-		n, err := r.Step(ctx, batch)
-		total += n
-		if err != nil || n == 0 {
-			return total, err
+		done, err := r.Step(ctx, &p, batch)
+		if err != nil || done {
+			return &p.Report, err
 		}
 	}
-	return total, ctx.Err()
+	return &p.Report, ctx.Err()
 }
 
 // FingerprintKeyID returns the MAC key id a stored fingerprint was made with.
