@@ -136,6 +136,41 @@ func TestAdminBatch(t *testing.T) {
 	}
 }
 
+// TestPaysafeLeavesFortisRefunds: a Fortis refund (of a Fortis sale) is not a Paysafe refund.
+// The Paysafe API cannot see the sale it draws on, so it must neither show nor cancel it: a
+// cancel through Paysafe gave the amount back to the sale, which Fortis then let be refunded
+// a second time, while the first refund, approved (111) when Fortis answered it, read as
+// declined (301).
+func TestPaysafeLeavesFortisRefunds(t *testing.T) {
+	m, url := mustApp(t)
+	ps, f := m.Credentials.Paysafe, m.Credentials.Fortis
+	basic := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(ps.APIKeyID+":"+ps.APIKeySecret))}
+	fh := map[string]string{"developer-id": f.DeveloperID, "user-id": f.UserID, "user-api-key": f.UserAPIKey}
+	sale := send(t, "POST", url+"/v2/transactions", `{"transaction":{"action":"sale","payment_method":"cc","account_number":"4111111111111111","exp_date":"1230","transaction_amount":"10.00"}}`, fh)
+	if sale.status != 201 {
+		t.Fatalf("sale: %d %s", sale.status, sale.raw)
+	}
+	refund := `{"transaction":{"action":"refund","payment_method":"cc","previous_transaction_id":"` + sale.body["transaction"].(map[string]any)["id"].(string) + `","transaction_amount":"10.00"}}`
+	r := send(t, "POST", url+"/v2/transactions", refund, fh)
+	if r.status != 201 {
+		t.Fatalf("refund: %d %s", r.status, r.raw)
+	}
+	id := r.body["transaction"].(map[string]any)["id"].(string)
+	path := url + "/cardpayments/v1/accounts/" + ps.AccountNumber + "/refunds/" + id
+	if g := send(t, "GET", path, "", basic); g.status != 404 || !strings.Contains(g.raw, `"5269"`) {
+		t.Errorf("Paysafe GET of a Fortis refund: %d %s", g.status, g.raw)
+	}
+	if c := send(t, "PUT", path, `{"status":"CANCELLED"}`, basic); c.status != 404 || !strings.Contains(c.raw, `"5269"`) {
+		t.Errorf("Paysafe cancel of a Fortis refund: %d %s", c.status, c.raw)
+	}
+	if g := send(t, "GET", url+"/v2/transactions/"+id, "", fh); g.status != 200 || g.body["transaction"].(map[string]any)["status_id"] != 111.0 {
+		t.Errorf("the Fortis refund afterwards: %d %s", g.status, g.raw)
+	}
+	if again := send(t, "POST", url+"/v2/transactions", refund, fh); again.status != 422 {
+		t.Errorf("a second full refund of the sale: %d %s", again.status, again.raw)
+	}
+}
+
 // TestRecoverOnStart: a transaction a crash left RECEIVED is failed when payvault starts.
 func TestRecoverOnStart(t *testing.T) {
 	m, _ := mustApp(t)

@@ -136,9 +136,25 @@ func (a *API) getHandler(ty payments.Type) handlerFunc {
 		if err != nil {
 			return err
 		}
+		if !ours(t) {
+			return notOurs(t)
+		}
 		writeOK(w, a.toTxnJSON(r, t))
 		return nil
 	}
+}
+
+// ours reports whether t is part of this API's view of the core. A refund made through
+// another API (a Fortis refund, drawn on a Fortis sale, which this API does not show) is not a
+// Paysafe refund: it is neither shown nor cancelled here, as the Fortis API shows no Paysafe
+// transaction. Auths are shared (a Fortis authonly is a Paysafe auth).
+func ours(t *payments.Transaction) bool {
+	return t.Type != payments.TypeRefund || t.API == api
+}
+
+// notOurs is the answer for a transaction that is not ours: the unknown id's 404/5269.
+func notOurs(t *payments.Transaction) error {
+	return vault.E("paysafe.transaction", vault.NotFound, vault.ID(t.ID))
 }
 
 // handleSettlementGet answers GET /cardpayments/v1/accounts/{acct}/settlements/{id}; a
@@ -243,6 +259,9 @@ func (a *API) cancel(w http.ResponseWriter, r *http.Request, p *vault.Principal,
 	}
 	if err != nil {
 		return err
+	}
+	if !ours(cur) {
+		return notOurs(cur)
 	}
 	o, err := readObject(r)
 	if err != nil {

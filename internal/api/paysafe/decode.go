@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math"
 	"math/big"
 	"net/http"
 	"strconv"
@@ -255,11 +254,21 @@ func toInt(v any) (int, bool) {
 		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
 			return int(n), true
 		}
-		f, err := strconv.ParseFloat(string(v), 64)
-		if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		// A number with a zero fraction (2006.0, 2.006e3), judged on its decimal digits: a
+		// fraction that binary floating point rounds away (9.9999999999999999) is refused.
+		d, ok := plainDecimal(v)
+		if !ok {
 			return 0, false
 		}
-		return int(f), true
+		whole, frac, _ := strings.Cut(d, ".")
+		if strings.Trim(frac, "0") != "" {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(whole, 10, 64)
+		if err != nil || n > 1<<53 || n < -(1<<53) {
+			return 0, false
+		}
+		return int(n), true
 	case string:
 		digits := v
 		if digits != "" && (digits[0] == '+' || digits[0] == '-') {

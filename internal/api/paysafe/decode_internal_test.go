@@ -31,6 +31,16 @@ func TestCoercion(t *testing.T) {
 		{"ok/int-signed-string", `{"v":"-12"}`, func(o obj) any { n, _ := o.integer("v"); return n }, -12, false},
 		{"ok/int-null", `{"v":null}`, func(o obj) any { _, st := o.integer("v"); return st }, absent, false},
 		{"fail/int-fraction", `{"v":1.5}`, func(o obj) any { n, _ := o.integer("v"); return n }, 0, true},
+		// A fraction that binary floating point would round away is still a fraction: an
+		// amount of 9.9999999999999999 is not 10.
+		{"fail/int-fraction-below", `{"v":9.9999999999999999}`, func(o obj) any { n, _ := o.integer("v"); return n }, 0, true},
+		{"fail/int-fraction-above", `{"v":2006.00000000000000001}`, func(o obj) any { n, _ := o.integer("v"); return n }, 0, true},
+		{"fail/int-fraction-exponent", `{"v":1.00000000000000001e2}`, func(o obj) any { n, _ := o.integer("v"); return n }, 0, true},
+		{"fail/int-exponent-fraction", `{"v":15.000e-1}`, func(o obj) any { n, _ := o.integer("v"); return n }, 0, true},
+		{"ok/int-exponent-only", `{"v":1E2}`, func(o obj) any { n, _ := o.integer("v"); return n }, 100, false},
+		{"ok/int-negative-zero", `{"v":-0.0}`, func(o obj) any { n, _ := o.integer("v"); return n }, 0, false},
+		{"fail/int-huge-exponent", `{"v":1e999999999}`, func(o obj) any { n, _ := o.integer("v"); return n }, 0, true},
+		{"fail/int-beyond-2^53", `{"v":9007199254740993.0}`, func(o obj) any { n, _ := o.integer("v"); return n }, 0, true},
 		{"fail/int-bool", `{"v":true}`, func(o obj) any { n, _ := o.integer("v"); return n }, 0, true},
 		{"fail/int-word", `{"v":"12a"}`, func(o obj) any { n, _ := o.integer("v"); return n }, 0, true},
 		{"fail/int-sign-only", `{"v":"+"}`, func(o obj) any { n, _ := o.integer("v"); return n }, 0, true},
