@@ -365,52 +365,50 @@ func (k *Keyring) Enable(ctx context.Context, which string, id uint32) error {
 // for the primary), so that a key is first retired, which the caller allows
 // only once no record uses it.
 func (k *Keyring) Destroy(ctx context.Context, which string, id uint32) error {
-	kd, err := parseKind(which)
-	if err != nil {
-		return err
-	}
-	_, err = k.update(ctx, kd, func(cur *keysetState, m *keyset.Manager) (uint32, bool, error) {
-		i := slices.IndexFunc(cur.entries, func(e keyEntry) bool { return e.id == id })
+	return k.changeKey(ctx, which, id, func(cur *keysetState, m *keyset.Manager, e keyEntry) (bool, error) {
 		switch {
-		case i < 0:
-			return 0, false, fmt.Errorf("%w: keyset %q, key %d", ErrUnknownKey, kd, id)
 		case id == cur.primary:
-			return 0, false, fmt.Errorf("%w: keyset %q, key %d", ErrPrimaryKey, kd, id)
-		case cur.entries[i].status != keyset.Disabled:
-			return 0, false, fmt.Errorf("%w: keyset %q, key %d", ErrKeyEnabled, kd, id)
+			return false, ErrPrimaryKey
+		case e.status != keyset.Disabled:
+			return false, ErrKeyEnabled
 		}
-		if err := m.Delete(id); err != nil {
-			return 0, false, fmt.Errorf("keys: destroy key %d in keyset %q: %w", id, kd, err)
-		}
-		return id, true, nil
+		return true, m.Delete(id)
 	})
-	return err
 }
 
 // setStatus implements Disable and Enable.
 func (k *Keyring) setStatus(ctx context.Context, which string, id uint32, status keyset.KeyStatus) error {
+	return k.changeKey(ctx, which, id, func(cur *keysetState, m *keyset.Manager, e keyEntry) (bool, error) {
+		switch {
+		case e.status == status:
+			return false, nil
+		case status == keyset.Disabled && id == cur.primary:
+			return false, ErrPrimaryKey
+		case status == keyset.Disabled:
+			return true, m.Disable(id)
+		}
+		return true, m.Enable(id)
+	})
+}
+
+// changeKey applies change to key id of keyset which, through update. change reports whether
+// it changed the keyset; its error, and ErrUnknownKey for an id the keyset does not hold, are
+// returned naming the keyset and the key.
+func (k *Keyring) changeKey(ctx context.Context, which string, id uint32, change func(cur *keysetState, m *keyset.Manager, e keyEntry) (bool, error)) error {
 	kd, err := parseKind(which)
 	if err != nil {
 		return err
 	}
 	_, err = k.update(ctx, kd, func(cur *keysetState, m *keyset.Manager) (uint32, bool, error) {
 		i := slices.IndexFunc(cur.entries, func(e keyEntry) bool { return e.id == id })
-		switch {
-		case i < 0:
+		if i < 0 {
 			return 0, false, fmt.Errorf("%w: keyset %q, key %d", ErrUnknownKey, kd, id)
-		case cur.entries[i].status == status:
-			return id, false, nil
-		case status == keyset.Disabled && id == cur.primary:
-			return 0, false, fmt.Errorf("%w: keyset %q, key %d", ErrPrimaryKey, kd, id)
-		case status == keyset.Disabled:
-			err = m.Disable(id)
-		default:
-			err = m.Enable(id)
 		}
+		changed, err := change(cur, m, cur.entries[i])
 		if err != nil {
-			return 0, false, fmt.Errorf("keys: set status of key %d in keyset %q: %w", id, kd, err)
+			return 0, false, fmt.Errorf("%w (keyset %q, key %d)", err, kd, id)
 		}
-		return id, true, nil
+		return id, changed, nil
 	})
 	return err
 }

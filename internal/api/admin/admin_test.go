@@ -339,16 +339,18 @@ func (k keyOps) RotateKey(ctx context.Context, keyset string) (uint32, error) {
 	return k.kr.Rotate(ctx, keyset)
 }
 func (k keyOps) RetireKey(ctx context.Context, keyset string, id uint32) error {
-	counts, err := k.st.CountSealedByKey(ctx)
-	if err != nil {
+	if err := k.unused(ctx, keyset, id); err != nil {
 		return err
-	}
-	if keyset == "data" && counts[id] > 0 {
-		return fmt.Errorf("%w: key %d still protects records", keys.ErrKeyInUse, id)
 	}
 	return k.kr.Disable(ctx, keyset, id)
 }
 func (k keyOps) DestroyKey(ctx context.Context, keyset string, id uint32) error {
+	if err := k.unused(ctx, keyset, id); err != nil {
+		return err
+	}
+	return k.kr.Destroy(ctx, keyset, id)
+}
+func (k keyOps) unused(ctx context.Context, keyset string, id uint32) error {
 	counts, err := k.st.CountSealedByKey(ctx)
 	if err != nil {
 		return err
@@ -356,7 +358,7 @@ func (k keyOps) DestroyKey(ctx context.Context, keyset string, id uint32) error 
 	if keyset == "data" && counts[id] > 0 {
 		return fmt.Errorf("%w: key %d still protects records", keys.ErrKeyInUse, id)
 	}
-	return k.kr.Destroy(ctx, keyset, id)
+	return nil
 }
 func (k keyOps) ListAudit(ctx context.Context, merchantID string, after int64, limit int) ([]vault.AuditRecord, error) {
 	return k.st.ListAudit(ctx, merchantID, after, limit)
