@@ -2,11 +2,15 @@ package app
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +82,66 @@ func TestFortisIdempotency(t *testing.T) {
 	want := map[string]any{"name": "Conflict", "message": "The Idempotency-Key was already used with a different request.", "code": 0.0, "status": 409.0}
 	if d := cmp.Diff(want, c.body); d != "" || c.status != 409 {
 		t.Errorf("conflict %d (-want +got)\n%s", c.status, d)
+	}
+}
+
+// TestFortisIdempotencyPerCredential: a Fortis user's or a location's browser keys are its
+// own. A request's body does not say everything it means: a transaction or a card ticket with no
+// location_id runs in the user's primary location or the browser credential's location. So a
+// second user (or a second location's browser) sending the same key with the same body must run
+// its own request, not be handed the first one's answer: a sale in a location it cannot reach,
+// which never ran its own payment, or a ticket that does not work in its location.
+func TestFortisIdempotencyPerCredential(t *testing.T) {
+	m, url := mustApp(t)
+	f := m.Credentials.Fortis
+	admin := map[string]string{"Authorization": "Bearer " + testAdminToken, "Content-Type": "application/json"}
+	loc := send(t, "POST", url+"/admin/v1/merchants/"+m.Credentials.MerchantID+"/locations", `{"name":"Second"}`, admin)
+	if loc.status != 201 {
+		t.Fatalf("location: %d %s", loc.status, loc.raw)
+	}
+	l2 := loc.body["id"].(string)
+	u := send(t, "POST", url+"/admin/v1/merchants/"+m.Credentials.MerchantID+"/users",
+		`{"username":"second","email":"second@example.com","first_name":"S","last_name":"U","primary_location_id":"`+l2+`","location_ids":["`+l2+`"]}`, admin)
+	if u.status != 201 {
+		t.Fatalf("user: %d %s", u.status, u.raw)
+	}
+	userA := map[string]string{"developer-id": f.DeveloperID, "user-id": f.UserID, "user-api-key": f.UserAPIKey, "Idempotency-Key": "order-1"}
+	userB := map[string]string{"developer-id": f.DeveloperID, "user-id": u.body["id"].(string), "user-api-key": u.body["user_api_key"].(string), "Idempotency-Key": "order-1"}
+	sale := `{"transaction":{"action":"sale","payment_method":"cc","transaction_amount":"10.00","account_number":"4111111111111111","exp_date":"1230"}}`
+	a := send(t, "POST", url+"/v2/transactions", sale, userA)
+	b := send(t, "POST", url+"/v2/transactions", sale, userB)
+	if a.status != 201 || b.status != 201 {
+		t.Fatalf("sales: %d %s / %d %s", a.status, a.raw, b.status, b.raw)
+	}
+	ta, tb := a.body["transaction"].(map[string]any), b.body["transaction"].(map[string]any)
+	if b.header.Get("Idempotent-Replayed") != "" || tb["id"] == ta["id"] || tb["location_id"] != l2 {
+		t.Errorf("the second user's sale got %s (replayed %q), want its own sale in %s; the first user's is %s in %s",
+			tb["id"], b.header.Get("Idempotent-Replayed"), l2, ta["id"], ta["location_id"])
+	}
+	if again := send(t, "POST", url+"/v2/transactions", sale, userB); again.header.Get("Idempotent-Replayed") != "true" || again.raw != b.raw {
+		t.Errorf("the second user's repeat: %d %s", again.status, again.raw)
+	}
+
+	browser := func(apiKey, hashKey string) map[string]string {
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		mac := hmac.New(sha256.New, []byte(hashKey))
+		mac.Write([]byte(apiKey + ts))
+		return map[string]string{"location-api-key": apiKey, "timestamp": ts, "hash-key": hex.EncodeToString(mac.Sum(nil)), "Idempotency-Key": "ticket-1"}
+	}
+	ticket := `{"cardticket":{"account_number":"4111111111111111","exp_date":"1230"}}`
+	t1 := send(t, "POST", url+"/v2/cardtickets", ticket, browser(f.LocationAPIKey, f.TicketHashKey))
+	t2 := send(t, "POST", url+"/v2/cardtickets", ticket, browser(loc.body["location_api_key"].(string), loc.body["ticket_hash_key"].(string)))
+	if t1.status != 201 || t2.status != 201 {
+		t.Fatalf("tickets: %d %s / %d %s", t1.status, t1.raw, t2.status, t2.raw)
+	}
+	k1, k2 := t1.body["cardticket"].(map[string]any)["id"], t2.body["cardticket"].(map[string]any)["id"]
+	if t2.header.Get("Idempotent-Replayed") != "" || k1 == k2 {
+		t.Fatalf("the second location's browser got ticket %s (replayed %q), the first location's is %s", k2, t2.header.Get("Idempotent-Replayed"), k1)
+	}
+	delete(userB, "Idempotency-Key")
+	use := send(t, "POST", url+"/v2/transactions", `{"transaction":{"action":"sale","payment_method":"cc","transaction_amount":"11.00","ticket":"`+k2.(string)+`","location_id":"`+l2+`"}}`, userB)
+	if use.status != 201 {
+		t.Errorf("a sale with the second location's ticket: %d %s", use.status, use.raw)
 	}
 }
 

@@ -111,7 +111,8 @@ type Config struct {
 	StaleAfter time.Duration // StaleAfter is when a pending record is presumed abandoned by a crashed node (5 min by default).
 	// KeepFor is how long a request that ran keeps trying to store its outcome while the
 	// store fails, before it answers anyway (4 min by default: less than StaleAfter, after
-	// which a retry would take the key over and run the request again).
+	// which a retry would take the key over and run the request again). A failed request's
+	// key is released, in the background, for as long.
 	KeepFor time.Duration
 	Now     func() time.Time // Now is the clock; time.Now by default.
 	Logger  *slog.Logger     // Logger takes an outcome that could not be stored; none by default.
@@ -288,9 +289,14 @@ func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next h
 	// rather than NotReplayable. One that failed (5xx) is forgotten like any other.
 	switch {
 	case status >= 500 && *m != modeKeep:
-		// A release that fails leaves the key pending until stale: its retries are refused
-		// meanwhile, and nothing runs twice, so it is not worth holding a failure's answer.
-		k.keep(store, "release", rec, k.store.ReleaseIdempotencyKey, 2*time.Second)
+		// A failure's answer is not kept, so it need not wait for the release: it is sent at
+		// once, and a release that fails (the database went away, which is often why the
+		// request failed) keeps trying in the background for as long as a finish would, so
+		// that the key is free as soon as the database is back. A key left pending makes
+		// every retry wait (Wait) and be refused until it goes stale (StaleAfter).
+		if err := k.store.ReleaseIdempotencyKey(store, rec); err != nil {
+			go k.keep(store, "release", rec, k.store.ReleaseIdempotencyKey, k.cfg.KeepFor)
+		}
 	case *m == modeNoStore && status < 400:
 		rec.State, rec.Status, rec.Header, rec.Body = StateSecret, status, nil, nil
 		k.keep(store, "finish", rec, k.store.FinishIdempotencyKey, k.cfg.KeepFor)
@@ -318,7 +324,11 @@ func (k *Keeper) keep(ctx context.Context, what string, rec *Record, op func(con
 		}
 		if time.Now().Add(delay).After(deadline) {
 			if k.cfg.Logger != nil {
-				k.cfg.Logger.LogAttrs(ctx, slog.LevelError, "idempotency: the outcome of a request that ran could not be stored; a retry with its key after the stale limit would run it again",
+				msg := "idempotency: the outcome of a request that ran could not be stored; a retry with its key after the stale limit would run it again"
+				if what == "release" {
+					msg = "idempotency: the key of a failed request could not be released; its retries are refused until the stale limit"
+				}
+				k.cfg.Logger.LogAttrs(ctx, slog.LevelError, msg,
 					slog.String("op", what), slog.String("merchant", rec.MerchantID), slog.String("scope", rec.Scope), slog.String("err", err.Error()))
 			}
 			return

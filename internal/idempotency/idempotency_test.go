@@ -432,3 +432,61 @@ func TestOutcomeKeptThroughOutage(t *testing.T) {
 		t.Errorf("a fresh key with the store down: %d, %d runs; want 503 and no run", resp.StatusCode, runs.Load())
 	}
 }
+
+// releaseDownStore fails every ReleaseIdempotencyKey while down is set, as a store whose
+// database went away during the request does.
+type releaseDownStore struct {
+	idempotency.Store
+	down atomic.Bool
+}
+
+func (s *releaseDownStore) ReleaseIdempotencyKey(ctx context.Context, rec *idempotency.Record) error {
+	if s.down.Load() {
+		return vault.E("test", vault.Unavailable)
+	}
+	return s.Store.ReleaseIdempotencyKey(ctx, rec)
+}
+
+// TestFailureReleasedAfterOutage: a request that failed (503) because the database went away
+// is forgotten once the database is back, however long it was away, so that its retry runs
+// at once. Its key was left pending when the release gave up after 2 s, and every retry then
+// waited (60 s each) and was refused until the key went stale, 5 minutes later: clients
+// retrying after a 20 s PostgreSQL outage were blocked for 5 minutes.
+func TestFailureReleasedAfterOutage(t *testing.T) {
+	st, kr := mustSQLiteKeyring(t)
+	flaky := &releaseDownStore{Store: st}
+	k := idempotency.New(flaky, kr, idempotency.Config{Wait: 5 * time.Second})
+	var runs atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k.Serve(w, r, "m1", "test", func(w http.ResponseWriter, r *http.Request, why idempotency.Reason) {
+			w.WriteHeader(http.StatusConflict)
+		}, func(w http.ResponseWriter, r *http.Request) {
+			if runs.Add(1) == 1 {
+				flaky.down.Store(true) // the database goes away: the request fails
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			w.WriteHeader(http.StatusCreated)
+		})
+	}))
+	t.Cleanup(srv.Close)
+	post := func() (int, time.Duration) {
+		start := time.Now()
+		req, _ := http.NewRequest("POST", srv.URL, strings.NewReader("pay"))
+		req.Header.Set(idempotency.Header, "k-failed")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, time.Since(start)
+	}
+	if code, took := post(); code != 503 || took > time.Second {
+		t.Errorf("first answer %d after %v; want 503 at once (a failure's answer is not kept, so it need not wait for the store)", code, took)
+	}
+	time.Sleep(3 * time.Second) // the outage outlasts the release's first tries
+	flaky.down.Store(false)
+	if code, took := post(); code != 201 || runs.Load() != 2 || took > 3*time.Second {
+		t.Errorf("retry after the outage: %d after %v, %d runs; want it run again at once", code, took, runs.Load())
+	}
+}

@@ -252,10 +252,10 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 
 	// Second write: complete. A refused AfterApproval does not lose the answer: the
 	// transaction is completed without it.
-	done, err := s.complete(ctx, t, out, perr, req.AfterApproval, verified)
+	done, err := s.record(ctx, t, out, perr, req.AfterApproval, verified)
 	var af *afterFailed
 	if errors.As(err, &af) && slices.Contains([]vault.Kind{vault.Invalid, vault.Conflict, vault.NotFound}, vault.KindOf(af.err)) {
-		done, err = s.complete(ctx, t, out, perr, nil, verified)
+		done, err = s.record(ctx, t, out, perr, nil, verified)
 	}
 	if err != nil {
 		return nil, vault.E(op, errors.Join(ErrInFlight, err))

@@ -33,6 +33,23 @@ func (s *Service) complete(ctx context.Context, t *Transaction, out *Outcome, pe
 	return s.completeWith(ctx, t, out, perr, after, verified, true)
 }
 
+// record is complete for the node that called the processor and holds its answer: while the
+// store is unavailable (a database restarting: its sessions end, then it refuses connections
+// for a moment) it tries again, for up to Config.CompleteRetry, since the answer is lost once
+// the call returns: Recover can only re-query a processor that keeps answers (Querier), and
+// fails the transaction otherwise, though the processor approved it. Trying again is safe: a
+// completion whose COMMIT landed unacknowledged finds the transaction resolved and returns it.
+func (s *Service) record(ctx context.Context, t *Transaction, out *Outcome, perr error, after func(context.Context, Tx, *Transaction) error, verified bool) (*Transaction, error) {
+	deadline := time.Now().Add(s.cfg.CompleteRetry)
+	for delay := 50 * time.Millisecond; ; delay = min(delay*2, time.Second) {
+		done, err := s.complete(ctx, t, out, perr, after, verified)
+		if err == nil || vault.KindOf(err) != vault.Unavailable || time.Now().Add(delay).After(deadline) {
+			return done, err
+		}
+		time.Sleep(delay)
+	}
+}
+
 // errResolved says that a transaction completed from its stored copy was no longer RECEIVED.
 var errResolved = errors.New("transaction already resolved")
 

@@ -41,6 +41,11 @@ type Config struct {
 	// Recover resolves at once the RECEIVED transactions of a node that is gone, instead of
 	// waiting out ProcessorTimeout. It may return errors of Kind Unavailable or Internal.
 	NodeAlive func(ctx context.Context, node string) (bool, error)
+	// CompleteRetry is how long a node that holds a processor's answer keeps trying to record
+	// it while the store is unavailable (a database restarting or failing over), before it
+	// answers the call as in flight (ErrInFlight) and leaves the transaction to Recover, which
+	// without a Querier can only fail it (20 s by default; negative: no retry).
+	CompleteRetry time.Duration
 }
 
 // Service owns the payment rules. It is safe for concurrent use.
@@ -71,6 +76,9 @@ func NewService(store Store, v *vault.Service, kr Keyring, cfg Config) *Service 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.CompleteRetry == 0 {
+		cfg.CompleteRetry = 20 * time.Second
+	}
 	s := &Service{store: store, vault: v, keys: kr, cfg: cfg, early: true}
 	if r, ok := store.(ReadsInWrite); ok {
 		s.early = !r.ReadsInWrite()
@@ -86,8 +94,8 @@ func (s *Service) Now() time.Time { return s.cfg.Now().UTC().Truncate(time.Milli
 func (s *Service) Config() Config { return s.cfg }
 
 // ErrInFlight marks a failure after the processor call: the transaction is recorded RECEIVED,
-// the processor may have acted on it, and its outcome could not be recorded (recovery
-// completes it later). Its answer must be kept for idempotent replays: a retry that ran it
+// the processor may have acted on it, and its outcome could not be recorded, even after
+// Config.CompleteRetry (recovery completes it later). Its answer must be kept for idempotent replays: a retry that ran it
 // again would reach the processor twice.
 var ErrInFlight = errors.New("the processor was called and its outcome is not recorded yet")
 

@@ -936,7 +936,7 @@ func TestInFlightFailure(t *testing.T) {
 		})
 		e := mustEnv(t, func(tb testing.TB) storetest.Store {
 			return storetest.DownStore{Store: open(tb), Down: &down}
-		}, payments.Config{Processors: map[string]payments.Processor{payments.SandboxName: proc}})
+		}, payments.Config{Processors: map[string]payments.Processor{payments.SandboxName: proc}, CompleteRetry: 300 * time.Millisecond})
 		_, err := e.auth(t, 100, rawVisa, false)
 		if !errors.Is(err, payments.ErrInFlight) || vault.KindOf(err) != vault.Unavailable || calls.Load() != 1 {
 			t.Errorf("auth whose outcome could not be recorded: %v (kind %v), %d processor calls", err, vault.KindOf(err), calls.Load())
@@ -944,6 +944,40 @@ func TestInFlightFailure(t *testing.T) {
 		// A failure before the processor call (the database still away) is not in flight.
 		if _, err := e.auth(t, 100, rawVisa, false); err == nil || errors.Is(err, payments.ErrInFlight) {
 			t.Errorf("auth refused before the processor call: %v", err)
+		}
+	})
+}
+
+// TestInFlightRecordedWhenStoreReturns: a database that goes away during a processor call and
+// comes back moments later (a restart) does not cost the answer the node holds: the completion
+// is tried again, so the approval is recorded, not left RECEIVED for Recover to fail as
+// interrupted (the sandbox, like any processor without a Querier, cannot be asked again).
+func TestInFlightRecordedWhenStoreReturns(t *testing.T) {
+	engines(t, func(t *testing.T, open storetest.Opener) {
+		var down atomic.Bool
+		var calls atomic.Int32
+		proc := payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+			calls.Add(1)
+			down.Store(true) // the database restarts while the processor answers
+			time.AfterFunc(300*time.Millisecond, func() { down.Store(false) })
+			return &payments.Outcome{Decision: payments.Approved, AuthCode: "A1"}, nil
+		})
+		e := mustEnv(t, func(tb testing.TB) storetest.Store {
+			return storetest.DownStore{Store: open(tb), Down: &down}
+		}, payments.Config{Processors: map[string]payments.Processor{payments.SandboxName: proc}})
+		a, err := e.auth(t, 100, rawVisa, false)
+		if err != nil || a.Status != payments.StatusCompleted || a.Available != 100 || calls.Load() != 1 {
+			t.Fatalf("auth across a restart: %+v, %v, %d processor calls", a, err, calls.Load())
+		}
+		st, err := e.ps.Settle(e.ctx, e.Principal, e.follow(60, a.ID))
+		if err != nil || st.Status != payments.StatusPending || calls.Load() != 2 {
+			t.Fatalf("settlement across a restart: %+v, %v, %d processor calls", st, err, calls.Load())
+		}
+		for id, want := range map[string]payments.Status{a.ID: payments.StatusCompleted, st.ID: payments.StatusPending} {
+			got, err := e.Store.GetTransaction(e.ctx, e.Principal.MerchantID(), id)
+			if err != nil || got.Status != want {
+				t.Errorf("stored %s: %+v, %v; want %s", id, got, err, want)
+			}
 		}
 	})
 }

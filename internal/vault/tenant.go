@@ -228,9 +228,23 @@ func (p *Principal) MerchantID() string { return p.Merchant.ID }
 // "fortis"). A public credential (a Paysafe single-use-token key, a Fortis location's browser
 // HMAC), which a merchant puts into its web pages, has keys apart from the merchant's server
 // credentials: it never replays an answer stored for them, nor they one of its.
+//
+// A Fortis user's keys are its own, and so are a Fortis location's browser's: what their
+// requests mean depends on who sends them (a transaction, contact or ticket without
+// location_id runs in the user's primary location or the browser's location, and a user may
+// reach only some locations), so a request with the same key and body from another user or
+// location is another request. They are partitioned by the user's id and the location's id,
+// which stay when the user's key changes. A merchant's Paysafe keys share its partition: they
+// all mean the same (the account is in the path), and a retry made with a new key after a
+// rotation must find the answer stored under the old one.
 func (p *Principal) IdempotencyScope(api string) string {
-	if p.Kind == CredSUT || p.Kind == "browser" {
+	switch {
+	case p.Kind == "browser" && p.Location != "":
+		return api + ":public:" + p.Location
+	case p.Kind == CredSUT || p.Kind == "browser":
 		return api + ":public"
+	case p.Kind == "user" && p.User != nil:
+		return api + ":user:" + p.User.ID
 	}
 	return api
 }

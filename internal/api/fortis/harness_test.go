@@ -146,6 +146,8 @@ func mustServerOn(tb testing.TB, cfg sqlstore.Config, o serverOpts) *server {
 	}
 	ps := payments.NewService(pst, svc, kr, payments.Config{
 		Processors: map[string]payments.Processor{payments.SandboxName: proc}, Now: c.Now,
+		// A store a test takes away stays away: do not wait long for it to come back.
+		CompleteRetry: 50 * time.Millisecond,
 	})
 	keeper := idempotency.New(st, kr, idempotency.Config{Now: c.Now, Logger: log})
 	idem := func(w http.ResponseWriter, r *http.Request, p *vault.Principal, _ string, next http.HandlerFunc) {

@@ -74,6 +74,8 @@ func mustPayEnvOver(tb testing.TB, over func(storetest.Store) payments.Store, wr
 	}
 	ps := payments.NewService(pst, svc, kr, payments.Config{
 		Processors: map[string]payments.Processor{payments.SandboxName: proc}, Now: clk.Now,
+		// A store a test takes away stays away: do not wait long for it to come back.
+		CompleteRetry: 50 * time.Millisecond,
 	})
 	log, capture := logtest.New(tb)
 	e := &env{svc: svc, store: st, clock: clk, logs: capture, doc: MustOpenAPI(tb)}
