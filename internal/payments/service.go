@@ -95,8 +95,8 @@ func (s *Service) Config() Config { return s.cfg }
 
 // ErrInFlight marks a failure after the processor call: the transaction is recorded RECEIVED,
 // the processor may have acted on it, and its outcome could not be recorded, even after
-// Config.CompleteRetry (recovery completes it later). Its answer must be kept for idempotent replays: a retry that ran it
-// again would reach the processor twice.
+// Config.CompleteRetry (recovery completes it later). Its answer must be kept for idempotent
+// replays: a retry that ran it again would reach the processor twice.
 var ErrInFlight = errors.New("the processor was called and its outcome is not recorded yet")
 
 // Reasons a money rule refuses a transaction. Their Kind is Conflict; each API maps them,
