@@ -211,6 +211,9 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 			return
 		}
 		if cur == nil {
+			if old := vault.LegacyIdempotencyScope(scope); old != "" && k.legacy(w, r, rec, old, fp, conflict) {
+				return
+			}
 			k.run(w, r, rec, next)
 			return
 		}
@@ -236,6 +239,38 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 			return
 		}
 	}
+}
+
+// legacy answers a request whose key an earlier payvault kept under the scope such keys had
+// then (vault.LegacyIdempotencyScope), as it would have: a retry sent across the upgrade must
+// not run again. The key just claimed under the new scope is then released. It reports
+// whether it answered: a key not kept there, kept for another request, expired or abandoned
+// leaves the request to run under the new scope.
+func (k *Keeper) legacy(w http.ResponseWriter, r *http.Request, rec *Record, scope string, fp []byte, conflict Conflict) bool {
+	old, err := k.store.GetIdempotencyKey(r.Context(), rec.MerchantID, scope, rec.Key)
+	now := k.cfg.Now()
+	switch {
+	case vault.KindOf(err) == vault.NotFound:
+		return false
+	case err == nil && (!k.mac.VerifyServerMAC(macPurpose, fp, old.MAC) || old.Created.Before(now.Add(-k.cfg.Retention)) ||
+		(old.State == StatePending && old.Created.Before(now.Add(-k.cfg.StaleAfter)))):
+		return false
+	}
+	store := context.WithoutCancel(r.Context())
+	if rerr := k.store.ReleaseIdempotencyKey(store, rec); rerr != nil {
+		go k.keep(store, "release", rec, k.store.ReleaseIdempotencyKey, k.cfg.KeepFor)
+	}
+	switch {
+	case err != nil:
+		conflict(w, r, Unavailable)
+	case old.State == StateDone:
+		replay(w, old)
+	case old.State == StateSecret:
+		conflict(w, r, NotReplayable)
+	default:
+		conflict(w, r, InProgress)
+	}
+	return true
 }
 
 // wait polls a pending record until it changes (finished, released or taken over), and

@@ -34,6 +34,8 @@ type server struct {
 	now   atomic.Int64
 	// handler decides the answer of a run.
 	handler func(w http.ResponseWriter, r *http.Request, body string)
+	// scope, when set, is the scope the next posts are kept under ("test" otherwise).
+	scope string
 }
 
 func engines(t *testing.T, fn func(t *testing.T, s *server)) {
@@ -76,7 +78,11 @@ func mustServer(t *testing.T, st *sqlstore.Store) *server {
 		io.WriteString(w, `{"echo":"`+body+`"}`)
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k.Serve(w, r, r.Header.Get("X-Merchant"), "test", conflict, func(w http.ResponseWriter, r *http.Request) {
+		scope := r.Header.Get("X-Scope")
+		if scope == "" {
+			scope = "test"
+		}
+		k.Serve(w, r, r.Header.Get("X-Merchant"), scope, conflict, func(w http.ResponseWriter, r *http.Request) {
 			b, err := io.ReadAll(r.Body)
 			if err != nil {
 				w.WriteHeader(http.StatusRequestEntityTooLarge)
@@ -106,6 +112,9 @@ func (s *server) post(t *testing.T, path, merchant, key, body string) answer {
 	t.Helper()
 	req, _ := http.NewRequest("POST", s.url+path, strings.NewReader(body))
 	req.Header.Set("X-Merchant", merchant)
+	if s.scope != "" {
+		req.Header.Set("X-Scope", s.scope)
+	}
 	if key != "" {
 		req.Header.Set(idempotency.Header, key)
 	}
@@ -489,4 +498,36 @@ func TestFailureReleasedAfterOutage(t *testing.T) {
 	if code, took := post(); code != 201 || runs.Load() != 2 || took > 3*time.Second {
 		t.Errorf("retry after the outage: %d after %v, %d runs; want it run again at once", code, took, runs.Load())
 	}
+}
+
+// TestLegacyScopeReplayed: a key an earlier payvault kept under the scope every Fortis user of
+// a merchant then shared is found by a retry that now comes under the user's own scope, so a
+// request retried across the upgrade is replayed rather than run again; a key kept there for
+// another request does not stop this one, and the retry's key under the new scope is freed.
+func TestLegacyScopeReplayed(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		s.scope = "fortis" // as an earlier node kept it
+		first := s.post(t, "/things", "m1", "k1", `{"a":1}`)
+		if first.Status != 201 || s.runs.Load() != 1 {
+			t.Fatalf("first = %+v, runs %d", first, s.runs.Load())
+		}
+		s.scope = "fortis:user:u1"
+		again := s.post(t, "/things", "m1", "k1", `{"a":1}`)
+		if again.Status != 201 || again.Body != first.Body || again.Replayed != "true" || s.runs.Load() != 1 {
+			t.Errorf("retry across the upgrade = %+v, runs %d; want the first answer replayed", again, s.runs.Load())
+		}
+		// The same key for another request under the old scope: this one runs.
+		other := s.post(t, "/things", "m1", "k1", `{"a":2}`)
+		if other.Status != 201 || other.Replayed != "" || s.runs.Load() != 2 {
+			t.Errorf("another request = %+v, runs %d; want it run", other, s.runs.Load())
+		}
+		// A key kept under the new scope only is the new scope's.
+		s.scope = "fortis:user:u2"
+		if a := s.post(t, "/things", "m1", "k2", `{"a":3}`); a.Status != 201 || a.Replayed != "" || s.runs.Load() != 3 {
+			t.Errorf("new key = %+v, runs %d", a, s.runs.Load())
+		}
+		if a := s.post(t, "/things", "m1", "k2", `{"a":3}`); a.Replayed != "true" || s.runs.Load() != 3 {
+			t.Errorf("its retry = %+v, runs %d", a, s.runs.Load())
+		}
+	})
 }

@@ -249,6 +249,20 @@ func (p *Principal) IdempotencyScope(api string) string {
 	return api
 }
 
+// LegacyIdempotencyScope returns the scope under which payvault kept a key of scope before a
+// Fortis user's and a location's browser's keys became their own (then every user of a
+// merchant shared api, and every browser api+":public"), or "" when it was the same scope. A
+// retry sent across that upgrade is found under it (idempotency.Keeper.Serve).
+func LegacyIdempotencyScope(scope string) string {
+	if i := strings.Index(scope, ":user:"); i >= 0 {
+		return scope[:i]
+	}
+	if i := strings.Index(scope, ":public:"); i >= 0 {
+		return scope[:i+len(":public")]
+	}
+	return ""
+}
+
 // CanReach reports whether the principal may use location id.
 func (p *Principal) CanReach(locationID string) bool {
 	if p.Allowed == nil {
