@@ -131,6 +131,8 @@ func TestRedactDigits(t *testing.T) {
 		{"ok/spaced-dash", "4000 - 0566 - 5566 - 5556", "**** - **** - **** - 5556"},
 		{"ok/line-breaks", "4000\n0566\n5566\n5556", "****\n****\n****\n5556"},
 		{"ok/four-separators-split", "40000566556....65556", "40000566556....65556"},
+		{"ok/wide-blanks", "4111    1111\t\t1111 \t  1111", "****    ****\t\t**** \t  1111"},
+		{"ok/nine-blanks-split", "40000566556         65556", "40000566556         65556"},
 		{"ok/letters-split", "order 4000056655 item 665556", "order 4000056655 item 665556"},
 		{"ok/date-kept", "startDate=2026-11-23T07:50:47Z", "startDate=2026-11-23T07:50:47Z"},
 		{"ok/empty", "", ""},

@@ -19,10 +19,15 @@ var uuidText = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 // one run: "4111 - 1111" is one run, as are "4111.1111", "4111--1111" and "4111/1111".
 const maxJoiners = 3
 
+// maxBlankJoiners is the most spaces and tabs in a row that still join two digit groups, for
+// numbers laid out in columns.
+const maxBlankJoiners = 8
+
 // RedactDigits masks every run of 12 or more digits in s, such as a card number a client put
 // into a URL, keeping the last four digits: "4111111111111111" becomes "************1111".
 // Digit groups joined by up to three ASCII bytes that are neither letters nor digits (spaces,
-// dashes, dots, slashes, commas, line breaks) count as one run, so a formatted number is
+// dashes, dots, slashes, commas, line breaks), or by up to eight spaces and tabs, count as one
+// run, so a formatted number is
 // masked whatever separates its groups; UUIDs are left alone. It is applied to whatever a
 // request sends that the server writes to a log, echoes in an error or repeats in a link.
 func RedactDigits(s string) string {
@@ -77,6 +82,13 @@ func digitRun(s string, i int) (end, digits int) {
 		for k < len(s) && k-j < maxJoiners && isJoiner(s[k]) {
 			k++
 		}
+		if k-j == maxJoiners && isSpace(s[j:k]) {
+			// Groups aligned with spaces or tabs ("4111    1111    1111    1111") may sit
+			// further apart: a blank gap of up to maxBlankJoiners bytes joins them.
+			for k < len(s) && k-j < maxBlankJoiners && (s[k] == ' ' || s[k] == '\t') {
+				k++
+			}
+		}
 		if k == j || k == len(s) || !isDigit(s[k]) {
 			break
 		}
@@ -106,6 +118,9 @@ func redactRuns(s string) string {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// isSpace reports whether s holds only spaces and tabs.
+func isSpace(s string) bool { return strings.Trim(s, " \t") == "" }
 
 // isJoiner reports whether c may stand between two digit groups of one number: any ASCII
 // byte but a letter or a digit.
