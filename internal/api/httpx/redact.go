@@ -27,9 +27,9 @@ const maxBlankJoiners = 8
 // into a URL, keeping the last four digits: "4111111111111111" becomes "************1111".
 // Digit groups joined by up to three ASCII bytes that are neither letters nor digits (spaces,
 // dashes, dots, slashes, commas, line breaks), or by up to eight spaces and tabs, count as one
-// run, so a formatted number is
-// masked whatever separates its groups; UUIDs are left alone. It is applied to whatever a
-// request sends that the server writes to a log, echoes in an error or repeats in a link.
+// run, so a formatted number is masked whatever separates its groups; UUIDs are left alone. It
+// is applied to whatever a request sends that the server writes to a log, echoes in an error or
+// repeats in a link.
 func RedactDigits(s string) string {
 	if !hasLongDigitRun(s) {
 		return s
