@@ -231,8 +231,8 @@ var (
 // slot left, a connection timed out). It logs each failure at WARN and tries again after a
 // backoff (0.5 s, doubling up to 5 s), without an overall limit: a node waits for its
 // database until ctx ends (SIGINT or SIGTERM), and then fails with the last error. Any other
-// error (a wrong password, a database that does not exist, a DSN that does not parse) fails
-// at once.
+// error (a wrong password, a database that does not exist, a DSN that does not parse, TLS
+// that cannot work) fails at once.
 func (m *Main) waitForStore(ctx context.Context, attempt func() (*sqlstore.Store, string, error)) (*sqlstore.Store, string, error) {
 	log := m.Config.Logger
 	start := time.Now()

@@ -2,6 +2,9 @@ package sqlstore_test
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -41,6 +44,50 @@ func MustPostgres(tb testing.TB) storetest.Store {
 
 func TestSQLite(t *testing.T)   { storetest.Run(t, MustSQLite) }
 func TestPostgres(t *testing.T) { storetest.Run(t, MustPostgres) }
+
+// TestTLSRefusedNotAwaited: a DSN that requires TLS of a server without it fails, and not as
+// a database that cannot serve yet: a serving node waiting for its database would wait for
+// ever on a configuration that waiting does not fix. The test server listens on a Unix socket
+// only, where TLS does not apply, so the client reaches it over TCP through a plain relay.
+func TestTLSRefusedNotAwaited(t *testing.T) {
+	u, err := url.Parse(storetest.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(u.Query().Get("host"), ".s.PGSQL.5432")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s, err := net.Dial("unix", socket)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				go io.Copy(s, c)
+				io.Copy(c, s)
+			}()
+		}
+	}()
+	dsn := "postgres://postgres@" + ln.Addr().String() + u.Path + "?sslmode=require&connect_timeout=5"
+	st, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: dsn})
+	if err == nil {
+		st.Close()
+		t.Fatal("Open required TLS of a server without it, and succeeded")
+	}
+	if sqlstore.Unavailable(err) {
+		t.Errorf("Unavailable(%v) = true; want false", err)
+	}
+}
 
 func TestSQLitePragmas(t *testing.T) {
 	s := MustSQLite(t).(*sqlstore.Store)

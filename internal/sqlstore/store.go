@@ -5,6 +5,8 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"database/sql/driver"
 	"embed"
@@ -567,6 +569,16 @@ func unavailable(err error) bool {
 		c := pg.Code
 		return strings.HasPrefix(c, "08") || strings.HasPrefix(c, "53") || strings.HasPrefix(c, "57P") ||
 			c == "25006" || c == "55P03" || c == "57014"
+	}
+	// TLS that cannot work (a certificate not trusted or for another host, a server without
+	// TLS where the DSN requires it) is a configuration to fix, not a database to wait for.
+	var cve *tls.CertificateVerificationError
+	var uae x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var cie x509.CertificateInvalidError
+	if errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &he) || errors.As(err, &cie) ||
+		strings.Contains(err.Error(), "server refused TLS connection") {
+		return false
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
