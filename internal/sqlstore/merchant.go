@@ -107,9 +107,8 @@ var locationList = listSpec{
 // ListLocations implements vault.Reader.
 func (q *q) ListLocations(ctx context.Context, merchantID string, qry vault.Query) ([]*vault.Location, int, error) {
 	return list(ctx, q, locationList, merchantID, qry, func() (*vault.Location, []col) {
-		r := &locationRow{}
-		cs := locationCols(&r.Location, &r.sealed)
-		return &r.Location, cs
+		l := &vault.Location{}
+		return l, locationCols(l, &l.SealedTicketKey)
 	}, func(l *vault.Location) {})
 }
 

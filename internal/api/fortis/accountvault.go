@@ -304,9 +304,12 @@ func (a *API) parseVault(ctx context.Context, p *vault.Principal, in *input, fro
 		}
 	}
 
-	if v, set, ok := in.boolean("is_company"); ok && set && isACH {
-		d.isCompany = &v
-		d.in.IsCompany = v
+	// is_company: ach only; a card ignores it, whatever its value (§2.2 "cc: ign.").
+	if isACH {
+		if v, set, ok := in.boolean("is_company"); ok && set {
+			d.isCompany = &v
+			d.in.IsCompany = v
+		}
 	}
 
 	// routing: required for a raw bank account and taken from any other source.

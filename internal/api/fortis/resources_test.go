@@ -52,7 +52,11 @@ func TestCompanions(t *testing.T) {
 		r = must(t, s.do(t, call{Method: "GET", Path: "/v2/locations?sort=name&name=ECO", As: &wideCreds}), 200)
 		diff(t, "Second", r.json(t)["locations"].([]any)[0].(map[string]any)["name"])
 		diff(t, 3, len(must(t, s.do(t, call{Method: "GET", Path: "/v2/locations", As: &wideCreds}), 200).json(t)["locations"].([]any)))
-		diff(t, 1, len(must(t, s.get(t, "/v2/locations"), 200).json(t)["locations"].([]any)))
+		listed := must(t, s.get(t, "/v2/locations"), 200).json(t)["locations"].([]any)
+		diff(t, 1, len(listed))
+		// A listed location shows its keys as its GET does (§3.2).
+		diff(t, []any{s.creds.Fortis.LocationAPIKey, s.creds.Fortis.TicketHashKey},
+			[]any{listed[0].(map[string]any)["location_api_key"], listed[0].(map[string]any)["ticket_hash_key"]})
 		// An accessible location_id narrows the list to its locations (§1.6).
 		r = must(t, s.do(t, call{Method: "GET", Path: "/v2/locations?location_id=" + second.Location.ID, As: &wideCreds}), 200)
 		diff(t, []any{second.Location.ID}, ids(r.json(t)["locations"]))

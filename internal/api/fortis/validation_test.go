@@ -113,6 +113,7 @@ func TestVaultCreateRules(t *testing.T) {
 		{"ok/exp-past", `"payment_method":"cc","account_number":"4111111111111111","exp_date":"0101"`, ``, false},
 		{"ok/exp-ignored-on-ach", ach + `"exp_date":"xx"`, ``, false},
 		{"fail/is-company-bad", ach + `"is_company":"yes"`, `{"is_company":["Is Company must be either \"1\" or \"0\"."]}`, false},
+		{"ok/is-company-ignored-on-cc", cc + `"is_company":"yes"`, ``, false},
 		{"fail/routing-missing", `"payment_method":"ach","account_number":"700953657","account_holder_name":"Jo"`, `{"routing":["Routing cannot be blank."]}`, false},
 		{"fail/routing-length", `"payment_method":"ach","account_number":"700953657","account_holder_name":"Jo","routing":"12345678"`, `{"routing":["Routing should contain 9 characters."]}`, false},
 		{"fail/routing-letters", `"payment_method":"ach","account_number":"700953657","account_holder_name":"Jo","routing":"12345678a"`, `{"routing":["Routing is invalid."]}`, false},
