@@ -396,11 +396,12 @@ func (a *API) meta(r *http.Request, lr *listReq, total int) object {
 
 // pageLink is {url} plus the path, then the incoming query's segments in their order and
 // encoding less every page= and credential segment, with page=N last. A long digit run in a
-// segment (a card number a client put into a filter) is masked as in the access log, and a
-// parameter named for account data (cvv=, account_number=, ssn4=) keeps its name but not its
-// value, however short, unless the list filters on its value (routing=): so a link never
-// repeats account data, and a link's list is the request's (a dl_number= filter, which
-// matches nothing whatever its value, still matches nothing).
+// segment (a card number a client put into a filter) is masked as in the access log (in a
+// filter's list or range item by item, see itemsLinkValue), and a parameter named for account
+// data (cvv=, account_number=, ssn4=) keeps its name but not its value, however short, unless
+// the list filters on its value (routing=): so a link never repeats account data, and a
+// link's list is the request's (a dl_number= filter, which matches nothing whatever its
+// value, still matches nothing).
 func (a *API) pageLink(r *http.Request, lr *listReq, page int) string {
 	var kept []string
 	if r.URL.RawQuery != "" {
@@ -417,6 +418,11 @@ func (a *API) pageLink(r *http.Request, lr *listReq, page int) string {
 				kept = append(kept, httpx.RedactQuerySegment(rawName)+"=redacted")
 				continue
 			}
+			if f, ok := lr.field(name); ok && hasValue && f.kind != filterContains {
+				_, raw, _ := strings.Cut(seg, "=")
+				kept = append(kept, rawName+"="+itemsLinkValue(raw))
+				continue
+			}
 			kept = append(kept, httpx.RedactQuerySegment(seg))
 		}
 	}
@@ -426,11 +432,48 @@ func (a *API) pageLink(r *http.Request, lr *listReq, page int) string {
 
 // filtersOn reports whether the list narrows by the value of the query parameter name.
 func (lr *listReq) filtersOn(name string) bool {
+	f, ok := lr.field(name)
+	return ok && f.kind != filterNever
+}
+
+// field returns the list's filter named name.
+func (lr *listReq) field(name string) (listField, bool) {
 	if lr.def == nil {
-		return false
+		return listField{}, false
 	}
 	f, ok := lr.def.fields[name]
-	return ok && f.kind != filterNever
+	return f, ok
+}
+
+// itemsLinkValue returns a filter's raw query value for a link, its items (the values of a
+// comma-separated list, the bounds of a | range) read one by one: an item with a long digit
+// run (a card number) is masked as in the access log, and a value with none comes back as it
+// came. Read whole, two timestamps or BINs side by side would look like one card number, be
+// masked, and the link would select other records.
+func itemsLinkValue(raw string) string {
+	v, err := url.QueryUnescape(raw)
+	if err != nil {
+		v = raw
+	}
+	var b strings.Builder
+	changed, start := false, 0
+	for i := 0; i <= len(v); i++ {
+		if i < len(v) && v[i] != ',' && v[i] != '|' {
+			continue
+		}
+		item := v[start:i]
+		r := httpx.RedactDigits(item)
+		changed = changed || r != item
+		b.WriteString(r)
+		if i < len(v) {
+			b.WriteByte(v[i])
+		}
+		start = i + 1
+	}
+	if !changed {
+		return raw
+	}
+	return url.QueryEscape(b.String())
 }
 
 // writeList answers a list.

@@ -72,6 +72,13 @@ func TestListPaging(t *testing.T) {
 	// dl_number matches nothing whatever its value: the link's list is still empty.
 	r = must(t, s.get(t, "/v2/accountvaults?dl_number=D1"), 200)
 	diff(t, base+"?dl_number=redacted&page=1", meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)["self"].(map[string]any)["href"])
+	// A filter's list or range is read item by item: timestamps joined by | and BINs joined by
+	// commas are kept, so that the links still select the same vaults; a card number among
+	// the items is masked all the same.
+	r = must(t, s.get(t, "/v2/accountvaults?created_ts=1795000000%7C1799999999&first_six=411111,545454&page_size=2"), 200)
+	diff(t, base+"?created_ts=1795000000%7C1799999999&first_six=411111,545454&page_size=2&page=1", meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)["self"].(map[string]any)["href"])
+	r = must(t, s.get(t, "/v2/accountvaults?customer_id=4111111111111111,x&title=4111,1111,1111,1111"), 200)
+	diff(t, base+"?customer_id=%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A1111%2Cx&title=%2A%2A%2A%2A%2C%2A%2A%2A%2A%2C%2A%2A%2A%2A%2C1111&page=1", meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)["self"].(map[string]any)["href"])
 
 	tests := []struct {
 		name, query               string
