@@ -484,6 +484,13 @@ func txnCoreError(err error, d *txnDraft) error {
 	}
 	if msg == "" && strings.HasPrefix(field, "billing_") && errors.Is(err, vault.ErrRequired) {
 		msg = msgRequired(field)
+		if errors.Is(err, payments.ErrZipRequiredToo) {
+			// §1.4: every failing field is reported.
+			fe := newFieldErrors(txnFieldOrder)
+			fe.add(field, msg)
+			fe.add("billing_zip", msgRequired("billing_zip"))
+			return fe.err()
+		}
 	}
 	if msg == "" {
 		msg = msgInvalid(field)

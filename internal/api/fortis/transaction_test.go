@@ -647,6 +647,7 @@ func TestVTRequire(t *testing.T) {
 	}
 	const zipBlank = `{"errors":{"billing_zip":["Billing Zip cannot be blank."]}}`
 	const streetBlank = `{"errors":{"billing_street":["Billing Street cannot be blank."]}}`
+	const bothBlank = `{"errors":{"billing_street":["Billing Street cannot be blank."],"billing_zip":["Billing Zip cannot be blank."]}}`
 	sale := `"action":"sale","payment_method":"cc","transaction_amount":"1.00",`
 	withBoth := `"product_transaction_id":"` + both.ID + `",`
 
@@ -669,6 +670,10 @@ func TestVTRequire(t *testing.T) {
 		{"fail/raw-without-zip-with-other-errors", rawSale("1.00", `"order_num":"-"`), nil, nil,
 			`{"errors":{"billing_zip":["Billing Zip cannot be blank."],"order_num":["Order Num is invalid."]}}`},
 		{"fail/vault-without-street", sale + withBoth + `"account_vault_api_id":"Card1"`, nil, nil, streetBlank},
+		// §1.4: all failing fields are reported, whatever the source supplies.
+		{"fail/vault-without-street-or-zip", sale + withBoth + `"account_vault_api_id":"Bare1"`, nil, nil, bothBlank},
+		{"fail/previous-transaction-without-street-or-zip", sale + withBoth + `"previous_transaction_api_id":"NoZip1"`, nil, nil, bothBlank},
+		{"fail/raw-without-street-or-zip", rawSale("1.00", `"product_transaction_id":"`+both.ID+`"`), nil, nil, bothBlank},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
