@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -264,11 +263,6 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 	return done, nil
 }
 
-// ErrZipRequiredToo is the reason of a billing_street "required" error when the zip is required
-// and missing as well, so that an API that reports every failing field names both. It is a
-// vault.ErrRequired.
-var ErrZipRequiredToo = fmt.Errorf("%w (billing_zip too)", vault.ErrRequired)
-
 // requiredBilling are the billing fields a merchant service's vt_require_* flags require.
 type requiredBilling struct{ street, zip bool }
 
@@ -279,15 +273,14 @@ func (r requiredBilling) check(b *Billing) error {
 	if b != nil {
 		have = *b
 	}
-	switch {
-	case r.street && have.Street == "" && r.zip && have.Zip == "":
-		return vault.E(vault.Invalid, vault.Field("billing_street"), ErrZipRequiredToo)
-	case r.street && have.Street == "":
-		return vault.E(vault.Invalid, vault.Field("billing_street"), vault.ErrRequired)
-	case r.zip && have.Zip == "":
-		return vault.E(vault.Invalid, vault.Field("billing_zip"), vault.ErrRequired)
+	var missing []error
+	if r.street && have.Street == "" {
+		missing = append(missing, vault.E(vault.Invalid, vault.Field("billing_street"), vault.ErrRequired))
 	}
-	return nil
+	if r.zip && have.Zip == "" {
+		missing = append(missing, vault.E(vault.Invalid, vault.Field("billing_zip"), vault.ErrRequired))
+	}
+	return errors.Join(missing...) // each missing field, for an API that reports them all
 }
 
 // call runs one processor call under the processor timeout, detached from ctx's cancellation.

@@ -3,6 +3,7 @@ package vault
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Kind classifies an error independently of any transport. The list is append-only.
@@ -98,6 +99,30 @@ func E(args ...any) error {
 		}
 	}
 	return e
+}
+
+// Fields returns the fields the *Errors in err's tree name, outermost first, each once: a core
+// check that finds several fields wrong joins an error for each (errors.Join), so that an API
+// that reports every failing field can name them all.
+func Fields(err error) []string {
+	var out []string
+	var walk func(error)
+	walk = func(err error) {
+		for err != nil {
+			if e, ok := err.(*Error); ok && e.Field != "" && !slices.Contains(out, e.Field) {
+				out = append(out, e.Field)
+			}
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				for _, sub := range j.Unwrap() {
+					walk(sub)
+				}
+				return
+			}
+			err = errors.Unwrap(err)
+		}
+	}
+	walk(err)
+	return out
 }
 
 // Field is an argument to E naming the offending field.

@@ -483,14 +483,14 @@ func txnCoreError(err error, d *txnDraft) error {
 		field = e.Field
 	}
 	if msg == "" && strings.HasPrefix(field, "billing_") && errors.Is(err, vault.ErrRequired) {
-		msg = msgRequired(field)
-		if errors.Is(err, payments.ErrZipRequiredToo) {
-			// §1.4: every failing field is reported.
-			fe := newFieldErrors(txnFieldOrder)
-			fe.add(field, msg)
-			fe.add("billing_zip", msgRequired("billing_zip"))
-			return fe.err()
+		// §1.4: every failing field is reported, and the core names each billing field missing.
+		fe := newFieldErrors(txnFieldOrder)
+		for _, f := range vault.Fields(err) {
+			if strings.HasPrefix(f, "billing_") {
+				fe.add(f, msgRequired(f))
+			}
 		}
+		return fe.err()
 	}
 	if msg == "" {
 		msg = msgInvalid(field)
