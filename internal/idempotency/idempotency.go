@@ -256,10 +256,7 @@ func (k *Keeper) legacy(w http.ResponseWriter, r *http.Request, rec *Record, sco
 		(old.State == StatePending && old.Created.Before(now.Add(-k.cfg.StaleAfter)))):
 		return false
 	}
-	store := context.WithoutCancel(r.Context())
-	if rerr := k.store.ReleaseIdempotencyKey(store, rec); rerr != nil {
-		go k.keep(store, "release", rec, k.store.ReleaseIdempotencyKey, k.cfg.KeepFor)
-	}
+	k.release(context.WithoutCancel(r.Context()), rec)
 	switch {
 	case err != nil:
 		conflict(w, r, Unavailable)
@@ -325,13 +322,9 @@ func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next h
 	switch {
 	case status >= 500 && *m != modeKeep:
 		// A failure's answer is not kept, so it need not wait for the release: it is sent at
-		// once, and a release that fails (the database went away, which is often why the
-		// request failed) keeps trying in the background for as long as a finish would, so
-		// that the key is free as soon as the database is back. A key left pending makes
-		// every retry wait (Wait) and be refused until it goes stale (StaleAfter).
-		if err := k.store.ReleaseIdempotencyKey(store, rec); err != nil {
-			go k.keep(store, "release", rec, k.store.ReleaseIdempotencyKey, k.cfg.KeepFor)
-		}
+		// once. A key left pending would make every retry wait (Wait) and be refused until it
+		// went stale (StaleAfter).
+		k.release(store, rec)
 	case *m == modeNoStore && status < 400:
 		rec.State, rec.Status, rec.Header, rec.Body = StateSecret, status, nil, nil
 		k.keep(store, "finish", rec, k.store.FinishIdempotencyKey, k.cfg.KeepFor)
@@ -341,6 +334,15 @@ func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next h
 	}
 	w.WriteHeader(status)
 	w.Write(rw.body.Bytes())
+}
+
+// release frees rec's key at once, or, when the store fails (the database went away, which is
+// often why a request failed), keeps trying in the background for as long as a finish would,
+// so that the key is free as soon as the database is back.
+func (k *Keeper) release(ctx context.Context, rec *Record) {
+	if err := k.store.ReleaseIdempotencyKey(ctx, rec); err != nil {
+		go k.keep(ctx, "release", rec, k.store.ReleaseIdempotencyKey, k.cfg.KeepFor)
+	}
 }
 
 // keep stores a request's outcome (op is FinishIdempotencyKey or ReleaseIdempotencyKey),

@@ -375,9 +375,12 @@ const (
 	stepBroken        // stepBroken: a savepoint operation failed; the transaction is unusable.
 )
 
+// overdue reports whether r has waited longer than wait since Write queued it.
+func (r *writeReq) overdue(wait time.Duration) bool { return time.Since(r.queued) > wait }
+
 // step runs one claimed request's fn in the transaction.
 func (b *batchRun) step(r *writeReq) int {
-	if time.Since(r.queued) > b.s.queueWait {
+	if r.overdue(b.s.queueWait) {
 		// Past the queue wait (a batch run again with savepoints after a lock timeout, say,
 		// where each fn would wait out the timeout in turn): answered Unavailable, not run.
 		b.ran = append(b.ran, itemResult{r: r, err: vault.E(opWrite, vault.Unavailable, errQueueWait)})
@@ -588,7 +591,7 @@ func (s *Store) writeAlone(r *writeReq) {
 	// connection) is answered Unavailable once it has waited the queue wait, with nothing
 	// written, rather than waiting on the database again: each of a batch's requests would
 	// otherwise wait out the lock timeout in turn.
-	if time.Since(r.queued) > s.queueWait {
+	if r.overdue(s.queueWait) {
 		s.nWrites.Add(1)
 		r.finish(vault.E(opWrite, vault.Unavailable, errQueueWait), nil)
 		return

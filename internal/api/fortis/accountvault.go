@@ -3,12 +3,12 @@ package fortis
 import (
 	"context"
 	"errors"
-	"github.com/payvault/payvault/internal/idempotency"
 	"net"
 	"net/http"
 	"strings"
 
 	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/vault"
 )
 
