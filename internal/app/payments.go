@@ -45,8 +45,8 @@ func (m *Main) openPayments(node string) {
 // fortisIdempotency is the Fortis API's idempotency hook: keys are scoped to the caller's
 // merchant and the Fortis API (a browser credential's apart, vault.Principal.IdempotencyScope),
 // and a reused key is answered in the Fortis envelope.
-func (m *Main) fortisIdempotency(w http.ResponseWriter, r *http.Request, p *vault.Principal, _ string, next http.HandlerFunc) {
-	m.Idempotency.Serve(w, r, p.MerchantID(), p.IdempotencyScope("fortis"), fortis.WriteIdempotencyConflict, next)
+func (m *Main) fortisIdempotency(w http.ResponseWriter, r *http.Request, p *vault.Principal, _ string, refresh idempotency.Refresh, next http.HandlerFunc) {
+	m.Idempotency.Serve(w, r, p.MerchantID(), p.IdempotencyScope("fortis"), fortis.WriteIdempotencyConflict, refresh, next)
 }
 
 // recoverPayments resolves transactions left RECEIVED by a crash, and logs what it did.

@@ -69,7 +69,9 @@ type Store interface {
 	// GetIdempotencyKey returns a key's record; NotFound when there is none.
 	GetIdempotencyKey(ctx context.Context, merchantID, scope, key string) (*Record, error)
 	// FinishIdempotencyKey stores the outcome (State, Status, Header, Body) of the pending
-	// record rec claimed; it does nothing when that claim was lost.
+	// record rec claimed; it does nothing when that claim was lost. It also replaces the
+	// outcome of a done record of the same claim: a kept answer whose outcome was open
+	// (KeepOpen) by the final one.
 	FinishIdempotencyKey(ctx context.Context, rec *Record) error
 	// ReleaseIdempotencyKey deletes the pending record rec claimed, so that a retry runs again.
 	ReleaseIdempotencyKey(ctx context.Context, rec *Record) error
@@ -103,6 +105,12 @@ const (
 
 // Conflict writes an API's refusal of a reused key, in that API's envelope.
 type Conflict func(w http.ResponseWriter, r *http.Request, why Reason)
+
+// Refresh answers a repeat of a request whose kept answer was marked open (KeepOpen) with the
+// request's final answer, once it has one (ref is KeepOpen's reference), and reports true. It
+// reports false, having written nothing, while the outcome is still open: the kept answer is
+// then replayed.
+type Refresh func(w http.ResponseWriter, r *http.Request, ref string) bool
 
 // Config tunes a Keeper.
 type Config struct {
@@ -145,6 +153,10 @@ func New(store Store, mac MAC, cfg Config) *Keeper {
 	return &Keeper{store: store, mac: mac, cfg: cfg}
 }
 
+// openRefHeader holds a KeepOpen reference in a kept record's headers. It is never sent: the
+// first answer's headers do not have it, and a replay drops it.
+const openRefHeader = "Payvault-Open-Ref"
+
 // mode is what a handler asked for its response.
 type mode uint8
 
@@ -156,13 +168,19 @@ const (
 
 type stateKey struct{}
 
+// state is what a handler asked for its response, through NoStore, Keep and KeepOpen.
+type state struct {
+	mode mode
+	ref  string // ref is KeepOpen's reference.
+}
+
 // NoStore marks the response being written for ctx's request as one that carries secrets:
 // a success is never stored, and a repeat of the request is refused with NotReplayable. A
 // refusal (4xx) is kept and replayed as usual, and a server failure (5xx) forgotten, since
 // neither carries the secrets. It does nothing outside Serve.
 func NoStore(ctx context.Context) {
-	if m, ok := ctx.Value(stateKey{}).(*mode); ok {
-		*m = modeNoStore
+	if st, ok := ctx.Value(stateKey{}).(*state); ok {
+		st.mode, st.ref = modeNoStore, ""
 	}
 }
 
@@ -170,15 +188,27 @@ func NoStore(ctx context.Context) {
 // (a card payment whose processor faulted was recorded). Other 5xx responses are forgotten so
 // that a retry runs again. It does nothing outside Serve.
 func Keep(ctx context.Context) {
-	if m, ok := ctx.Value(stateKey{}).(*mode); ok && *m != modeNoStore {
-		*m = modeKeep
+	if st, ok := ctx.Value(stateKey{}).(*state); ok && st.mode != modeNoStore {
+		st.mode = modeKeep
+	}
+}
+
+// KeepOpen is Keep for an answer that is not the request's final outcome, which ref (a
+// transaction id) will have later: a payment whose processor was called and whose outcome is
+// not recorded yet answers 503, and recovery completes it. A repeat of the request asks the
+// API's Refresh for ref's final answer, and keeps that one once there is one; until then it
+// gets this answer. An empty ref is Keep.
+func KeepOpen(ctx context.Context, ref string) {
+	if st, ok := ctx.Value(stateKey{}).(*state); ok && st.mode != modeNoStore {
+		st.mode, st.ref = modeKeep, ref
 	}
 }
 
 // Serve runs next for a POST under the Idempotency-Key discipline. Without the header it just
 // calls next. merchantID and scope (the API) partition the keys; conflict answers a refused
-// repeat in the API's envelope.
-func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope string, conflict Conflict, next http.HandlerFunc) {
+// repeat in the API's envelope, and refresh (which may be nil) the repeat of a request whose
+// answer was kept open (KeepOpen).
+func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope string, conflict Conflict, refresh Refresh, next http.HandlerFunc) {
 	key := r.Header.Get(Header)
 	if key == "" || r.Method != http.MethodPost {
 		next(w, r)
@@ -223,7 +253,7 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 		}
 		switch cur.State {
 		case StateDone:
-			replay(w, cur)
+			k.replay(w, r, cur, refresh)
 			return
 		case StateSecret:
 			conflict(w, r, NotReplayable)
@@ -261,7 +291,7 @@ func (k *Keeper) legacy(w http.ResponseWriter, r *http.Request, rec *Record, sco
 	case err != nil:
 		conflict(w, r, Unavailable)
 	case old.State == StateDone:
-		replay(w, old)
+		k.replay(w, r, old, nil)
 	case old.State == StateSecret:
 		conflict(w, r, NotReplayable)
 	default:
@@ -300,7 +330,7 @@ func (k *Keeper) wait(ctx context.Context, cur *Record, deadline time.Time) (boo
 // until the outcome is kept, so that a client that saw an answer always gets it replayed, even
 // when the server dies right after answering.
 func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next http.HandlerFunc) {
-	m := new(mode)
+	m := new(state)
 	rw := &recorder{ResponseWriter: w, header: http.Header{}}
 	// The outcome is recorded even if the client has gone away.
 	store := context.WithoutCancel(r.Context())
@@ -320,16 +350,19 @@ func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next h
 	// secret: it is kept and replayed like any other, so that its retry gets the same 4xx
 	// rather than NotReplayable. One that failed (5xx) is forgotten like any other.
 	switch {
-	case status >= 500 && *m != modeKeep:
+	case status >= 500 && m.mode != modeKeep:
 		// A failure's answer is not kept, so it need not wait for the release: it is sent at
 		// once. A key left pending would make every retry wait (Wait) and be refused until it
 		// went stale (StaleAfter).
 		k.release(store, rec)
-	case *m == modeNoStore && status < 400:
+	case m.mode == modeNoStore && status < 400:
 		rec.State, rec.Status, rec.Header, rec.Body = StateSecret, status, nil, nil
 		k.keep(store, "finish", rec, k.store.FinishIdempotencyKey, k.cfg.KeepFor)
 	default:
 		rec.State, rec.Status, rec.Header, rec.Body = StateDone, status, keptHeaders(rw.header), rw.body.Bytes()
+		if m.ref != "" {
+			rec.Header.Set(openRefHeader, m.ref)
+		}
 		k.keep(store, "finish", rec, k.store.FinishIdempotencyKey, k.cfg.KeepFor)
 	}
 	w.WriteHeader(status)
@@ -380,12 +413,33 @@ func (k *Keeper) Sweep(ctx context.Context) (int, error) {
 	return k.store.SweepIdempotencyKeys(ctx, k.cfg.Now().Add(-k.cfg.Retention))
 }
 
-// replay writes a kept response.
-func replay(w http.ResponseWriter, rec *Record) {
+// replay writes a kept response. One kept open (KeepOpen) is refreshed first: when refresh
+// has the final answer, that one is sent and kept in its place (a failure to keep it only
+// means that the next repeat asks again).
+func (k *Keeper) replay(w http.ResponseWriter, r *http.Request, rec *Record, refresh Refresh) {
+	if ref := rec.Header.Get(openRefHeader); ref != "" && refresh != nil {
+		rw := &recorder{ResponseWriter: w, header: http.Header{}}
+		w.Header().Set(ReplayedHeader, "true")
+		if refresh(rw, r, ref) {
+			status := rw.status
+			if status == 0 {
+				status = http.StatusOK
+				rw.header = w.Header().Clone()
+			}
+			final := *rec
+			final.Status, final.Header, final.Body = status, keptHeaders(rw.header), rw.body.Bytes()
+			final.Header.Del(ReplayedHeader)
+			k.store.FinishIdempotencyKey(context.WithoutCancel(r.Context()), &final)
+			w.WriteHeader(status)
+			w.Write(rw.body.Bytes())
+			return
+		}
+	}
 	h := w.Header()
 	for name, vs := range rec.Header {
 		h[name] = append([]string(nil), vs...)
 	}
+	h.Del(openRefHeader)
 	h.Set(ReplayedHeader, "true")
 	w.WriteHeader(rec.Status)
 	w.Write(rec.Body)

@@ -36,6 +36,8 @@ type server struct {
 	handler func(w http.ResponseWriter, r *http.Request, body string)
 	// scope, when set, is the scope the next posts are kept under ("test" otherwise).
 	scope string
+	// refresh, when set, is the API's idempotency.Refresh.
+	refresh idempotency.Refresh
 }
 
 func engines(t *testing.T, fn func(t *testing.T, s *server)) {
@@ -82,7 +84,10 @@ func mustServer(t *testing.T, st *sqlstore.Store) *server {
 		if scope == "" {
 			scope = "test"
 		}
-		k.Serve(w, r, r.Header.Get("X-Merchant"), scope, conflict, func(w http.ResponseWriter, r *http.Request) {
+		refresh := func(w http.ResponseWriter, r *http.Request, ref string) bool {
+			return s.refresh != nil && s.refresh(w, r, ref)
+		}
+		k.Serve(w, r, r.Header.Get("X-Merchant"), scope, conflict, refresh, func(w http.ResponseWriter, r *http.Request) {
 			b, err := io.ReadAll(r.Body)
 			if err != nil {
 				w.WriteHeader(http.StatusRequestEntityTooLarge)
@@ -328,7 +333,7 @@ func TestAnswerAfterKept(t *testing.T) {
 	k := idempotency.New(slow, kr, idempotency.Config{})
 	big := strings.Repeat("x", 256<<10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k.Serve(w, r, "m1", "test", func(w http.ResponseWriter, r *http.Request, why idempotency.Reason) { w.WriteHeader(409) },
+		k.Serve(w, r, "m1", "test", func(w http.ResponseWriter, r *http.Request, why idempotency.Reason) { w.WriteHeader(409) }, nil,
 			func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/plain")
 				w.WriteHeader(http.StatusCreated)
@@ -397,7 +402,7 @@ func TestOutcomeKeptThroughOutage(t *testing.T) {
 				return
 			}
 			w.WriteHeader(http.StatusConflict)
-		}, func(w http.ResponseWriter, r *http.Request) {
+		}, nil, func(w http.ResponseWriter, r *http.Request) {
 			runs.Add(1)
 			w.WriteHeader(http.StatusCreated)
 			io.WriteString(w, `{"charged":true}`)
@@ -469,7 +474,7 @@ func TestFailureReleasedAfterOutage(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k.Serve(w, r, "m1", "test", func(w http.ResponseWriter, r *http.Request, why idempotency.Reason) {
 			w.WriteHeader(http.StatusConflict)
-		}, func(w http.ResponseWriter, r *http.Request) {
+		}, nil, func(w http.ResponseWriter, r *http.Request) {
 			if runs.Add(1) == 1 {
 				flaky.down.Store(true) // the database goes away: the request fails
 				w.WriteHeader(http.StatusServiceUnavailable)
@@ -528,6 +533,83 @@ func TestLegacyScopeReplayed(t *testing.T) {
 		}
 		if a := s.post(t, "/things", "m1", "k2", `{"a":3}`); a.Replayed != "true" || s.runs.Load() != 3 {
 			t.Errorf("its retry = %+v, runs %d", a, s.runs.Load())
+		}
+	})
+}
+
+// TestKeepOpenRefreshed: an answer kept open (a payment whose processor was called and whose
+// outcome could not be recorded) is replayed while its outcome stays open, and replaced by the
+// final answer once the API's Refresh has one; later repeats get that final answer as kept,
+// without asking again. The reference never reaches the client.
+func TestKeepOpenRefreshed(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
+			idempotency.KeepOpen(r.Context(), "txn-1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"error":"in flight"}`)
+		}
+		var final atomic.Value // the final body; "" while the outcome is open
+		final.Store("")
+		var refreshes atomic.Int32
+		s.refresh = func(w http.ResponseWriter, r *http.Request, ref string) bool {
+			refreshes.Add(1)
+			if ref != "txn-1" {
+				t.Errorf("refresh of %q, want txn-1", ref)
+			}
+			body := final.Load().(string)
+			if body == "" {
+				return false
+			}
+			w.Header().Set("Location", "/things/txn-1")
+			w.WriteHeader(http.StatusCreated)
+			io.WriteString(w, body)
+			return true
+		}
+		open := answer{http.StatusServiceUnavailable, `{"error":"in flight"}`, "", ""}
+		if got := s.post(t, "/pay", "m1", "k", "a"); got != open {
+			t.Errorf("first = %+v", got)
+		}
+		open.Replayed = "true"
+		if got := s.post(t, "/pay", "m1", "k", "a"); got != open {
+			t.Errorf("repeat while open = %+v", got)
+		}
+		final.Store(`{"status":"COMPLETED"}`)
+		done := answer{http.StatusCreated, `{"status":"COMPLETED"}`, "/things/txn-1", "true"}
+		if got := s.post(t, "/pay", "m1", "k", "a"); got != done {
+			t.Errorf("repeat once completed = %+v, want %+v", got, done)
+		}
+		final.Store(`{"status":"SETTLED"}`)
+		if got := s.post(t, "/pay", "m1", "k", "a"); got != done {
+			t.Errorf("later repeat = %+v, want the final answer as kept %+v", got, done)
+		}
+		if runs, n := s.runs.Load(), refreshes.Load(); runs != 1 || n != 2 {
+			t.Errorf("%d runs and %d refreshes, want 1 and 2", runs, n)
+		}
+		rec, err := s.store.GetIdempotencyKey(t.Context(), "m1", "test", "k")
+		if err != nil || len(rec.Header.Values("Payvault-Open-Ref")) != 0 || rec.Header.Get(idempotency.ReplayedHeader) != "" {
+			t.Errorf("kept final answer: %+v, %v", rec, err)
+		}
+		// The reference is kept with the open answer only, and never sent.
+		s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
+			idempotency.KeepOpen(r.Context(), "txn-2")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		s.refresh = nil
+		for range 2 {
+			req, _ := http.NewRequest("POST", s.url+"/pay", strings.NewReader("b"))
+			req.Header.Set("X-Merchant", "m1")
+			req.Header.Set(idempotency.Header, "k2")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable || len(resp.Header.Values("Payvault-Open-Ref")) != 0 {
+				t.Errorf("answer %d, headers %v", resp.StatusCode, resp.Header)
+			}
+		}
+		if rec, err := s.store.GetIdempotencyKey(t.Context(), "m1", "test", "k2"); err != nil || rec.Header.Get("Payvault-Open-Ref") != "txn-2" {
+			t.Errorf("open answer kept without its reference: %+v, %v", rec, err)
 		}
 	})
 }

@@ -258,7 +258,7 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 		done, err = s.record(ctx, t, out, perr, nil, verified)
 	}
 	if err != nil {
-		return nil, vault.E(op, errors.Join(ErrInFlight, err))
+		return nil, vault.E(op, &inFlight{id: t.ID, err: err})
 	}
 	return done, nil
 }

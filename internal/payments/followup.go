@@ -3,7 +3,6 @@ package payments
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/payvault/payvault/internal/vault"
@@ -140,7 +139,7 @@ func (s *Service) drawOn(ctx context.Context, p *vault.Principal, op string, ty 
 	})
 	done, err := s.record(ctx, t, out, perr, nil, false)
 	if err != nil {
-		return nil, vault.E(op, errors.Join(ErrInFlight, err))
+		return nil, vault.E(op, &inFlight{id: t.ID, err: err})
 	}
 	return done, nil
 }

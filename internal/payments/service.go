@@ -99,6 +99,26 @@ func (s *Service) Config() Config { return s.cfg }
 // replays: a retry that ran it again would reach the processor twice.
 var ErrInFlight = errors.New("the processor was called and its outcome is not recorded yet")
 
+// inFlight is an ErrInFlight failure of the transaction id: err is why its outcome could not
+// be recorded.
+type inFlight struct {
+	id  string
+	err error
+}
+
+func (e *inFlight) Error() string   { return ErrInFlight.Error() + ": " + e.err.Error() }
+func (e *inFlight) Unwrap() []error { return []error{ErrInFlight, e.err} }
+
+// InFlightID returns the id of the transaction an ErrInFlight failure left RECEIVED (its final
+// answer comes once recovery completes it), or "" when err is not one.
+func InFlightID(err error) string {
+	var e *inFlight
+	if errors.As(err, &e) {
+		return e.id
+	}
+	return ""
+}
+
 // Reasons a money rule refuses a transaction. Their Kind is Conflict; each API maps them,
 // together with the operation, to its own codes.
 var (

@@ -942,8 +942,15 @@ func TestInFlightFailure(t *testing.T) {
 			t.Errorf("auth whose outcome could not be recorded: %v (kind %v), %d processor calls", err, vault.KindOf(err), calls.Load())
 		}
 		// A failure before the processor call (the database still away) is not in flight.
-		if _, err := e.auth(t, 100, rawVisa, false); err == nil || errors.Is(err, payments.ErrInFlight) {
+		if _, err := e.auth(t, 100, rawVisa, false); err == nil || errors.Is(err, payments.ErrInFlight) || payments.InFlightID(err) != "" {
 			t.Errorf("auth refused before the processor call: %v", err)
+		}
+		// The failure names the transaction left RECEIVED, whose final answer the APIs give
+		// a retry once recovery has completed it.
+		down.Store(false)
+		id := payments.InFlightID(err)
+		if got, gerr := e.Store.GetTransaction(e.ctx, e.Principal.MerchantID(), id); gerr != nil || got.Status != payments.StatusReceived {
+			t.Errorf("InFlightID(%v) = %q: %+v, %v; want the RECEIVED auth", err, id, got, gerr)
 		}
 	})
 }

@@ -79,7 +79,8 @@ func (s *Store) GetIdempotencyKey(ctx context.Context, merchantID, scope, key st
 	return s.getIdempotency(ctx, merchantID, scope, key)
 }
 
-// FinishIdempotencyKey implements idempotency.Store.
+// FinishIdempotencyKey implements idempotency.Store: a pending record, or a done one whose
+// answer was open, of the same claim (created_at).
 func (s *Store) FinishIdempotencyKey(ctx context.Context, rec *idempotency.Record) error {
 	return s.writeTx(ctx, func(t *tx) error {
 		h := rec.Header
@@ -87,7 +88,7 @@ func (s *Store) FinishIdempotencyKey(ctx context.Context, rec *idempotency.Recor
 			h = http.Header{}
 		}
 		_, err := t.exec(ctx, "UPDATE idempotency SET state = ?, status_code = ?, headers = ?, body = ? "+
-			"WHERE merchant_id = ? AND scope = ? AND key = ? AND state = 'pending' AND created_at = ?",
+			"WHERE merchant_id = ? AND scope = ? AND key = ? AND state IN ('pending', 'done') AND created_at = ?",
 			rec.State, int64(rec.Status), val(asJSON(&h)), val(&rec.Body), rec.MerchantID, rec.Scope, rec.Key, toMS(rec.Created))
 		return mapErr("sqlstore.FinishIdempotencyKey", err)
 	})

@@ -71,6 +71,35 @@ func testIdempotencyStore(t *testing.T, open Opener) {
 	if d := cmp.Diff(done, got); d != "" {
 		t.Errorf("(-want +got)\n%s", d)
 	}
+	// A done answer that was open is replaced by its final one, by the same claim only; a
+	// secret record never is.
+	final := *done
+	final.Status, final.Body = 200, []byte(`{"id":"x","status":"COMPLETED"}`)
+	lost.Body = []byte("lost again")
+	for _, r := range []*idempotency.Record{&lost, &final} {
+		if err := st.FinishIdempotencyKey(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := st.GetIdempotencyKey(ctx, "m1", "paysafe", "k1"); err != nil || cmp.Diff(&final, got) != "" {
+		t.Errorf("final answer: %v (-want +got)\n%s", err, cmp.Diff(&final, got))
+	}
+	secret := rec("k3", now.Add(2*time.Second)) // after the sweeps below
+	if live, err := st.ClaimIdempotencyKey(ctx, secret, long, stale); err != nil || live != nil {
+		t.Fatalf("claim k3: %+v, %v", live, err)
+	}
+	secret.State = idempotency.StateSecret
+	if err := st.FinishIdempotencyKey(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	over := *secret
+	over.State, over.Status, over.Body = idempotency.StateDone, 200, []byte("{}")
+	if err := st.FinishIdempotencyKey(ctx, &over); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.GetIdempotencyKey(ctx, "m1", "paysafe", "k3"); err != nil || got.State != idempotency.StateSecret {
+		t.Errorf("secret record overwritten: %+v, %v", got, err)
+	}
 	// Scopes and merchants are separate.
 	for _, other := range []*idempotency.Record{{MerchantID: "m2", Scope: "paysafe", Key: "k1", MAC: []byte("x"), State: idempotency.StatePending, Created: now},
 		{MerchantID: "m1", Scope: "fortis", Key: "k1", MAC: []byte("x"), State: idempotency.StatePending, Created: now}} {

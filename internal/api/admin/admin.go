@@ -116,7 +116,7 @@ func (a *API) Handle(method, pattern string, h func(w http.ResponseWriter, r *ht
 			}
 		}
 		if method == http.MethodPost && a.cfg.Idempotency != nil {
-			a.cfg.Idempotency.Serve(w, r, "", "admin", writeIdempotencyConflict, run)
+			a.cfg.Idempotency.Serve(w, r, "", "admin", writeIdempotencyConflict, nil, run)
 			return
 		}
 		run(w, r)

@@ -8,6 +8,7 @@ import (
 	_ "time/tzdata" // users' time zones, for the timestamp keywords of lists
 
 	"github.com/payvault/payvault/internal/api/httpx"
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -28,9 +29,10 @@ type Options struct {
 	// over its plain HTTP.
 	TrustedUpstream bool
 	// Idempotency, when set, wraps every POST once the caller is authenticated and before
-	// the body is read: it may replay a stored answer for a repeated key or call next. scope
-	// names the route ("accountvaults", "contacts", "cardtickets").
-	Idempotency func(w http.ResponseWriter, r *http.Request, p *vault.Principal, scope string, next http.HandlerFunc)
+	// the body is read: it may replay a stored answer for a repeated key (refreshing, through
+	// refresh, one kept open by idempotency.KeepOpen) or call next. scope names the route
+	// ("accountvaults", "contacts", "cardtickets", "transactions").
+	Idempotency func(w http.ResponseWriter, r *http.Request, p *vault.Principal, scope string, refresh idempotency.Refresh, next http.HandlerFunc)
 	// Payments is the payments core that runs /v2/transactions and run_avs. Without it those
 	// routes are not served and run_avs is not applied.
 	Payments *payments.Service
@@ -119,7 +121,8 @@ func (a *API) post(w http.ResponseWriter, r *http.Request, p *vault.Principal, s
 		next(w, r)
 		return
 	}
-	a.opt.Idempotency(w, r, p, scope, next)
+	refresh := func(w http.ResponseWriter, r *http.Request, id string) bool { return a.refreshTxn(w, r, p, id) }
+	a.opt.Idempotency(w, r, p, scope, refresh, next)
 }
 
 // baseURL is the scheme and host of links.

@@ -165,7 +165,9 @@ func writeStatus(w http.ResponseWriter, status int, message string) {
 // answered with a generic message.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, payments.ErrInFlight) {
-		idempotency.Keep(r.Context()) // a retry must not reach the processor again
+		// A retry must not reach the processor again: it gets this answer until recovery
+		// completes the transaction, and the transaction's own answer after (refreshTxn).
+		idempotency.KeepOpen(r.Context(), payments.InFlightID(err))
 	}
 	var ve *validationError
 	if errors.As(err, &ve) {

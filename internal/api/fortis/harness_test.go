@@ -150,8 +150,8 @@ func mustServerOn(tb testing.TB, cfg sqlstore.Config, o serverOpts) *server {
 		CompleteRetry: 50 * time.Millisecond,
 	})
 	keeper := idempotency.New(st, kr, idempotency.Config{Now: c.Now, Logger: log})
-	idem := func(w http.ResponseWriter, r *http.Request, p *vault.Principal, _ string, next http.HandlerFunc) {
-		keeper.Serve(w, r, p.MerchantID(), p.IdempotencyScope("fortis"), fortis.WriteIdempotencyConflict, next)
+	idem := func(w http.ResponseWriter, r *http.Request, p *vault.Principal, _ string, refresh idempotency.Refresh, next http.HandlerFunc) {
+		keeper.Serve(w, r, p.MerchantID(), p.IdempotencyScope("fortis"), fortis.WriteIdempotencyConflict, refresh, next)
 	}
 	h := httpx.Wrap(fortis.New(svc, fortis.Options{Logger: log, PublicBaseURL: "https://vault.example", Payments: ps,
 		Idempotency: idem}), httpx.Options{Logger: log})

@@ -540,6 +540,27 @@ func (a *API) handleTransactionCreate(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// refreshTxn is the idempotency.Refresh of POST /v2/transactions: a retry of a transaction
+// whose answer was kept while its outcome was open (the processor was called, the outcome not
+// recorded) gets, once recovery has completed it, the 201 its request would have had. While
+// the transaction is still RECEIVED, or cannot be read, it writes nothing and reports false,
+// and the kept 503 is replayed.
+func (a *API) refreshTxn(w http.ResponseWriter, r *http.Request, p *vault.Principal, id string) bool {
+	if a.opt.Payments == nil {
+		return false
+	}
+	t, err := a.opt.Payments.Get(r.Context(), p, "", id)
+	if err != nil || t.Status == payments.StatusReceived {
+		return false
+	}
+	o, err := a.txnObject(r, t)
+	if err != nil {
+		return false
+	}
+	writeJSON(w, http.StatusCreated, object{{"transaction", o}})
+	return true
+}
+
 // authorize runs a sale, authonly, avsonly or debit. With save_account, the vault is created
 // from the transaction's own account data in the write transaction that completes an
 // approval, so a declined or failed transaction never leaves a vault and an approved one

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/payvault/payvault/internal/api/httpx"
 	"github.com/payvault/payvault/internal/idempotency"
@@ -708,11 +709,20 @@ func TestVTRequire(t *testing.T) {
 	})
 }
 
+// queriedProcessor is a processor that can be asked again what became of a transaction
+// (payments.Querier): it approved every one it saw.
+type queriedProcessor struct{ payments.Processor }
+
+func (q queriedProcessor) Query(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+	return &payments.Outcome{Decision: payments.Approved, AuthCode: "654321"}, nil
+}
+
 // TestTransactionInFlightKept: a card sale or authonly whose processor call was made but
 // whose outcome could not be recorded (the database went away during the call) answers 503
 // in the Fortis envelope with Retry-After, and that answer is kept: a retry with its
 // Idempotency-Key, once the database is back, replays it instead of reaching the processor
-// again. The transaction stays RECEIVED, for recovery to complete.
+// again. The transaction stays RECEIVED, for recovery to complete; once it has, a retry gets
+// the 201 its request would have had, and keeps getting that one.
 func TestTransactionInFlightKept(t *testing.T) {
 	const unavailable = `{"name":"Service Unavailable","message":"The service is temporarily unavailable.","code":0,"status":503}`
 	for _, action := range []string{"sale", "authonly"} {
@@ -722,12 +732,12 @@ func TestTransactionInFlightKept(t *testing.T) {
 			s := mustServerWith(t, serverOpts{
 				over: func(st storetest.Store) payments.Store { return storetest.DownStore{Store: st, Down: &down} },
 				wrap: func(p payments.Processor) payments.Processor {
-					return payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+					return queriedProcessor{payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
 						calls.Add(1)
 						out, err := p.Process(ctx, r)
 						down.Store(true) // the database goes away while the processor answers
 						return out, err
-					})
+					})}
 				},
 			})
 			c := call{Method: http.MethodPost, Path: "/v2/transactions",
@@ -744,8 +754,21 @@ func TestTransactionInFlightKept(t *testing.T) {
 			diff(t, int32(1), calls.Load())
 			txns, n, err := s.ps.List(t.Context(), s.principal(t), vault.Query{})
 			if err != nil || n != 1 || len(txns) != 1 || txns[0].Status != payments.StatusReceived {
-				t.Errorf("stored: %d transactions, %v; want one, RECEIVED", n, err)
+				t.Fatalf("stored: %d transactions, %v; want one, RECEIVED", n, err)
 			}
+
+			s.clock.Add(10 * time.Minute) // past the processor timeout: recovery asks the processor
+			if n, err := s.ps.Recover(t.Context()); err != nil || n != 1 {
+				t.Fatalf("recover = %d, %v", n, err)
+			}
+			done := must(t, s.do(t, c), http.StatusCreated)
+			got := done.record(t, "transaction")
+			if got["id"] != txns[0].ID || got["auth_code"] != "654321" || done.Header.Get(idempotency.ReplayedHeader) != "true" {
+				t.Errorf("retry once recovered = %s %v", done.Body, done.Header)
+			}
+			later := must(t, s.do(t, c), http.StatusCreated)
+			diff(t, string(done.Body), string(later.Body))
+			diff(t, int32(1), calls.Load())
 		})
 	}
 }

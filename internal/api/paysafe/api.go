@@ -122,7 +122,8 @@ func (a *API) handle(method, pattern string, acc access, h handlerFunc) {
 			}
 		}
 		if method == http.MethodPost && p != nil && a.cfg.Idempotency != nil {
-			a.cfg.Idempotency.Serve(w, r, p.MerchantID(), p.IdempotencyScope("paysafe"), a.writeIdempotencyConflict, run)
+			refresh := func(w http.ResponseWriter, r *http.Request, id string) bool { return a.refreshTxn(w, r, p, id) }
+			a.cfg.Idempotency.Serve(w, r, p.MerchantID(), p.IdempotencyScope("paysafe"), a.writeIdempotencyConflict, refresh, run)
 			return
 		}
 		run(w, r)

@@ -88,22 +88,52 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request, p *vault.Princip
 	if err != nil {
 		return a.failTxn(w, r, p, loc, stub, in.extras, a.paymentError(r, err, ty))
 	}
+	return a.writeTxnCreated(w, r, p, loc, t)
+}
+
+// writeTxnCreated answers the request that created t, once t has its outcome: declined or
+// failed in the card-payment error envelope, otherwise the transaction. It writes nothing
+// when it fails.
+func (a *API) writeTxnCreated(w http.ResponseWriter, r *http.Request, p *vault.Principal, loc *vault.Location, t *payments.Transaction) error {
 	if t.Status == payments.StatusFailed {
 		return a.writeFailed(w, r, t)
 	}
-	setTxnID(w, t.ID)
-	if ty == payments.TypeVerification {
-		writeOK(w, a.toVerificationJSON(r, t, renderCreate))
-		return nil
-	}
-	st := t.Settled
-	if t.SettleWithAuth && st == nil {
-		if st, err = a.cfg.Payments.Settlement(r.Context(), p, loc.ID, t.ID); err != nil {
-			return err
+	var body any
+	switch t.Type {
+	case payments.TypeAuth:
+		st := t.Settled
+		if t.SettleWithAuth && st == nil {
+			var err error
+			if st, err = a.cfg.Payments.Settlement(r.Context(), p, loc.ID, t.ID); err != nil {
+				return err
+			}
 		}
+		body = a.toAuthJSON(r, t, st, renderCreate)
+	case payments.TypeVerification:
+		body = a.toVerificationJSON(r, t, renderCreate)
+	default:
+		body = a.toTxnJSON(r, t)
 	}
-	writeOK(w, a.toAuthJSON(r, t, st, renderCreate))
+	setTxnID(w, t.ID)
+	writeOK(w, body)
 	return nil
+}
+
+// refreshTxn is the idempotency.Refresh of card payments: a retry of a payment whose answer
+// was kept while its outcome was open (the processor was called, the outcome not recorded)
+// gets, once recovery has completed the transaction, the answer its request would have had.
+// While the transaction is still RECEIVED, or cannot be read, it writes nothing and reports
+// false, and the kept 503 is replayed.
+func (a *API) refreshTxn(w http.ResponseWriter, r *http.Request, p *vault.Principal, id string) bool {
+	loc, err := a.account(r, p)
+	if err != nil {
+		return false
+	}
+	t, err := a.cfg.Payments.Get(r.Context(), p, loc.ID, id)
+	if err != nil || t.Status == payments.StatusReceived {
+		return false
+	}
+	return a.writeTxnCreated(w, r, p, loc, t) == nil
 }
 
 // handleAuthGet answers GET /cardpayments/v1/accounts/{acct}/auths/{id}.
@@ -225,12 +255,7 @@ func (a *API) followUp(w http.ResponseWriter, r *http.Request, p *vault.Principa
 	if err != nil {
 		return a.failTxn(w, r, p, loc, stub, in.extras, a.paymentError(r, err, ty))
 	}
-	if t.Status == payments.StatusFailed {
-		return a.writeFailed(w, r, t)
-	}
-	setTxnID(w, t.ID)
-	writeOK(w, a.toTxnJSON(r, t))
-	return nil
+	return a.writeTxnCreated(w, r, p, loc, t)
 }
 
 // handleSettlementCancel answers PUT /cardpayments/v1/accounts/{acct}/settlements/{id} with
@@ -498,9 +523,10 @@ func (a *API) failTxn(w http.ResponseWriter, r *http.Request, p *vault.Principal
 	e := a.toAPIError(r, err)
 	if errors.Is(err, payments.ErrInFlight) {
 		// The processor was called and the outcome is not recorded: recovery completes the
-		// transaction, and a retry must replay this answer, not reach the processor again.
-		// Every card payment's error comes through here, before toAPIError drops its cause.
-		idempotency.Keep(r.Context())
+		// transaction, and a retry must not reach the processor again: it gets this answer
+		// until then, and the transaction's own answer after (refreshTxn). Every card
+		// payment's error comes through here, before toAPIError drops its cause.
+		idempotency.KeepOpen(r.Context(), payments.InFlightID(err))
 		return e
 	}
 	if e.status() >= 500 && e.Code == "1000" {

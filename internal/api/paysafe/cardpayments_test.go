@@ -714,22 +714,32 @@ func TestLiveMerchantWithoutProcessor(t *testing.T) {
 	}
 }
 
+// queriedProcessor is a processor that can be asked again what became of a transaction
+// (payments.Querier): it approved every one it saw.
+type queriedProcessor struct{ payments.Processor }
+
+func (q queriedProcessor) Query(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+	return &payments.Outcome{Decision: payments.Approved, AuthCode: "654321"}, nil
+}
+
 // TestAuthInFlightKept: an auth whose processor call was made but whose outcome could not be
 // recorded (the database went away during the call) answers 503, and that answer is kept: a
-// retry with its Idempotency-Key replays it instead of reaching the processor again.
+// retry with its Idempotency-Key replays it instead of reaching the processor again. Once
+// recovery has completed the auth, a retry gets the auth's own answer, the one its request
+// would have had, and keeps getting that one.
 func TestAuthInFlightKept(t *testing.T) {
 	var down atomic.Bool
 	var calls atomic.Int32
 	e := mustPayEnvOver(t, func(s storetest.Store) payments.Store { return storetest.DownStore{Store: s, Down: &down} },
 		func(p payments.Processor) payments.Processor {
-			return payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+			return queriedProcessor{payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
 				calls.Add(1)
 				out, err := p.Process(ctx, r)
 				down.Store(true) // the database goes away while the processor answers
 				return out, err
-			})
+			})}
 		})
-	body := `{"merchantRefNum":"inflight-1","amount":500,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`
+	body := `{"merchantRefNum":"inflight-1","amount":500,"settleWithAuth":true,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`
 	key := map[string]string{"Idempotency-Key": "k-inflight"}
 	first := e.do(t, call{method: "POST", path: e.path("auths"), body: body, header: key})
 	down.Store(false)
@@ -737,5 +747,29 @@ func TestAuthInFlightKept(t *testing.T) {
 	if first.status != 503 || again.status != 503 || again.header.Get("Idempotent-Replayed") != "true" || calls.Load() != 1 {
 		t.Errorf("first %d, retry %d (replayed %q), %d processor calls; want 503 kept and replayed, one call",
 			first.status, again.status, again.header.Get("Idempotent-Replayed"), calls.Load())
+	}
+	if string(again.raw) != string(first.raw) {
+		t.Errorf("replay while in flight = %s, want %s", again.raw, first.raw)
+	}
+
+	e.clock.Add(10 * time.Minute) // past the processor timeout: recovery asks the processor
+	if n, err := e.ps.Recover(t.Context()); err != nil || n != 1 {
+		t.Fatalf("recover = %d, %v", n, err)
+	}
+	l := e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=inflight-1")})
+	id := l.body["auths"].([]any)[0].(map[string]any)["id"].(string)
+	done := e.must(t, 200, call{method: "POST", path: e.path("auths"), body: body, header: key})
+	if done.str("id") != id || done.str("status") != "COMPLETED" || done.header.Get("Idempotent-Replayed") != "true" ||
+		done.header.Get("X-Applicationuid") != "GUID="+id || done.header.Get("X-Application-Status-Code") != "" {
+		t.Errorf("retry once recovered = %s %v", done.raw, done.header)
+	}
+	if st, _ := done.body["settlements"].([]any); len(st) != 1 {
+		t.Errorf("retry once recovered shows settlements %v, want the settlement made with the auth", done.body["settlements"])
+	}
+	// The answer is kept: a later retry gets it as it was, whatever became of the auth since.
+	e.must(t, 200, call{method: "PUT", path: e.path("settlements/" + id), body: `{"status":"CANCELLED"}`})
+	later := e.must(t, 200, call{method: "POST", path: e.path("auths"), body: body, header: key})
+	if string(later.raw) != string(done.raw) || calls.Load() != 1 {
+		t.Errorf("later retry = %s, want %s; %d processor calls", later.raw, done.raw, calls.Load())
 	}
 }
