@@ -17,6 +17,7 @@ import (
 
 	"github.com/payvault/payvault/internal/app"
 	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -83,6 +84,7 @@ type cli struct {
 	Migrate  migrateCmd  `cmd:"" help:"Apply database migrations and exit."`
 	Keys     keysCmd     `cmd:"" help:"Inspect and rotate data and fingerprint keys."`
 	Audit    auditCmd    `cmd:"" help:"Verify and read the audit chains."`
+	Backup   backupCmd   `cmd:"" help:"Copy the embedded store to a file, consistently, while servers run on it."`
 	Bench    benchCmd    `cmd:"" help:"Measure throughput and latency of the main API calls against a server on this machine."`
 }
 
@@ -362,6 +364,24 @@ func (c *auditVerifyCmd) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+type backupCmd struct {
+	Data     string `help:"Data directory of the embedded store." default:"./payvault-data" placeholder:"DIR"`
+	Database string `help:"PostgreSQL URL: refused, since PostgreSQL is backed up with its own tools." placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
+	Out      string `help:"File to write the copy to; it must not exist yet (created 0600)." required:"" placeholder:"FILE" type:"path"`
+}
+
+func (c *backupCmd) Run(ctx context.Context) error {
+	if c.Database != "" {
+		return fmt.Errorf("backup copies the embedded store; back up PostgreSQL with pg_dump, or base backups and WAL archiving (docs/operations.md)")
+	}
+	size, err := sqlstore.BackupSQLite(ctx, app.SQLitePath(c.Data), c.Out)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("backed up %s to %s (%d bytes, checked). The master key is not in it: keep the key that opens it apart from it.\n", app.SQLitePath(c.Data), c.Out, size)
+	return nil
 }
 
 type keysRewrapCmd struct {

@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -731,5 +732,108 @@ func TestFirstStartCredentialsWhenListenFails(t *testing.T) {
 	}
 	if !strings.Contains(out, `"api_key_secret"`) || !strings.Contains(out, `"ticket_hash_key"`) {
 		t.Errorf("no credentials shown:\n%s", out)
+	}
+}
+
+// TestBackupWhileServing: `payvault backup` copies the embedded store while a server writes to
+// it, without the master key; the copy (0600) put in a data dir opens with the key, holds what
+// was committed before it began and verifies its audit chains. An existing file, a missing
+// store and PostgreSQL are refused, and leave no file behind.
+func TestBackupWhileServing(t *testing.T) {
+	dir := t.TempDir()
+	s := MustServe(t, dir, nil)
+	out, stderr, err := run(t, dir, nil, "merchant", "create", "--name", "Backed", "--json")
+	if err != nil {
+		t.Fatalf("merchant create: %v\n%s", err, stderr)
+	}
+	ps := checkCredentialShape(t, firstJSON(t, out))["paysafe"].(map[string]any)
+	do := func(url, method, path, body string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
+		req.SetBasicAuth(ps["api_key_id"].(string), ps["api_key_secret"].(string))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, nil
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	status, p := do(s.url, "POST", "/customervault/v1/profiles", `{"merchantCustomerId":"backed-1","locale":"en_US",`+
+		`"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`)
+	if status != 201 {
+		t.Fatalf("profile with a card: %d %v", status, p)
+	}
+	cardID := p["cards"].([]any)[0].(map[string]any)["id"].(string)
+
+	// The server keeps writing while the copy is made.
+	stop, wrote := make(chan struct{}), make(chan int)
+	go func() {
+		n := 0
+		defer func() { wrote <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if st, _ := do(s.url, "POST", "/customervault/v1/profiles", fmt.Sprintf(`{"merchantCustomerId":"busy-%d","locale":"en_US"}`, n)); st != 201 {
+				t.Errorf("profile create during the backup: %d", st)
+				return
+			}
+			n++
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	out, stderr, err = run(t, dir, nil, "backup", "--out", "copy.db")
+	close(stop)
+	if n := <-wrote; n == 0 {
+		t.Error("no write ran during the backup")
+	}
+	if err != nil {
+		t.Fatalf("backup: %v\n%s%s", err, out, stderr)
+	}
+	if !strings.Contains(out, "copy.db") || !strings.Contains(out, "master key is not in it") {
+		t.Errorf("backup said:\n%s", out)
+	}
+	s.Stop(t)
+	st, err := os.Stat(filepath.Join(dir, "copy.db"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("copy: %v, %v; want mode 0600", st, err)
+	}
+
+	// Restored: the copy in a data dir of its own, opened with the master key.
+	restored := filepath.Join(dir, "restored")
+	if err := os.Mkdir(restored, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "copy.db"), filepath.Join(restored, "payvault.db")); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, "payvault-data", "master.key")
+	if out, stderr, err := run(t, dir, nil, "audit", "verify", "--data", restored, "--master-key-file", key); err != nil {
+		t.Errorf("audit verify on the copy: %v\n%s%s", err, out, stderr)
+	}
+	s2 := MustServe(t, dir, nil, "--data", restored, "--master-key-file", key)
+	if status, c := do(s2.url, "GET", "/customervault/v1/profiles/"+p["id"].(string)+"/cards/"+cardID, ""); status != 200 || c["lastDigits"] != "1111" {
+		t.Errorf("the card in the copy: %d %v", status, c)
+	}
+	s2.Stop(t)
+
+	for _, args := range [][]string{
+		{"backup", "--data", restored, "--out", filepath.Join(restored, "payvault.db")},
+		{"backup", "--data", filepath.Join(dir, "none"), "--out", "none.db"},
+		{"backup", "--database", "postgres://127.0.0.1/x", "--out", "pg.db"},
+	} {
+		if out, _, err := run(t, dir, nil, args...); err == nil {
+			t.Errorf("%v: no refusal:\n%s", args, out)
+		}
+	}
+	for _, f := range []string{"none.db", "pg.db"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a refused backup left %s: %v", f, err)
+		}
 	}
 }

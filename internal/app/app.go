@@ -156,7 +156,7 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	// it never migrates a database another server is using.
 	scfg := sqlstore.Config{DSN: cfg.DatabaseURL, Committers: cfg.Committers, SkipMigrate: bootstrap}
 	if cfg.DatabaseURL == "" {
-		scfg.Path = filepath.Join(m.dataDir(), "payvault.db")
+		scfg.Path = SQLitePath(cfg.DataDir)
 	}
 	node, err := m.openStore(ctx, scfg, bootstrap)
 	if err != nil {
@@ -264,6 +264,14 @@ func (m *Main) waitForStore(ctx context.Context, attempt func() (*sqlstore.Store
 		}
 		delay = min(2*delay, dbRetryMax)
 	}
+}
+
+// SQLitePath is the embedded store's database file in a data dir (DefaultDataDir when empty).
+func SQLitePath(dataDir string) string {
+	if dataDir == "" {
+		dataDir = DefaultDataDir
+	}
+	return filepath.Join(dataDir, "payvault.db")
 }
 
 func (m *Main) dataDir() string {
