@@ -40,6 +40,11 @@ type Source struct {
 
 	CVV string // CVV may accompany any card source.
 
+	// Brand is the brand the calling API's own table gives a raw PAN; empty lets the product's
+	// table decide (ErrBrand when it has none). An API with brands of its own (Paysafe's Solo)
+	// sets it, so that a number it accepts is not refused by a table without them.
+	Brand card.Brand
+
 	// Peek reads a one-time token without consuming it: the transaction is a check that
 	// precedes the token's real use (a Fortis run_avs before the vault create that consumes it).
 	Peek bool
@@ -437,7 +442,7 @@ func (s *Service) resolve(ctx context.Context, r reader, tx Tx, p *vault.Princip
 	case src.Number != "":
 		res.number = src.Number
 		if wantKind == vault.KindCard {
-			snap, err := rawCard(src.Number, src.Expiry)
+			snap, err := rawCard(src.Number, src.Expiry, src.Brand)
 			if err != nil {
 				return nil, err
 			}

@@ -103,9 +103,10 @@ func (s *Service) fromOneTimeToken(ctx context.Context, tx Tx, p *vault.Principa
 	return nil
 }
 
-// rawCard checks a raw card and returns its snapshot. Kinds: Invalid (Field number with
-// vault.ErrFormat, ErrLength, ErrLuhn or ErrBrand; Field expiry with vault.ErrExpiry).
-func rawCard(number string, exp card.Expiry) (CardSnapshot, error) {
+// rawCard checks a raw card and returns its snapshot; brand, when set, is the number's brand
+// by the calling API's table, else the product's table decides. Kinds: Invalid (Field number
+// with vault.ErrFormat, ErrLength, ErrLuhn or ErrBrand; Field expiry with vault.ErrExpiry).
+func rawCard(number string, exp card.Expiry, brand card.Brand) (CardSnapshot, error) {
 	if !card.Digits(number) {
 		return CardSnapshot{}, vault.E(vault.Invalid, vault.Field("number"), vault.ErrFormat)
 	}
@@ -115,9 +116,12 @@ func rawCard(number string, exp card.Expiry) (CardSnapshot, error) {
 	if !card.Luhn(number) {
 		return CardSnapshot{}, vault.E(vault.Invalid, vault.Field("number"), vault.ErrLuhn)
 	}
-	brand, ok := card.DefaultBrand(number)
-	if !ok {
-		return CardSnapshot{}, vault.E(vault.Invalid, vault.Field("number"), vault.ErrBrand)
+	if brand == "" {
+		b, ok := card.DefaultBrand(number)
+		if !ok {
+			return CardSnapshot{}, vault.E(vault.Invalid, vault.Field("number"), vault.ErrBrand)
+		}
+		brand = b
 	}
 	if !exp.Valid() {
 		return CardSnapshot{}, vault.E(vault.Invalid, vault.Field("expiry"), vault.ErrExpiry)

@@ -773,3 +773,24 @@ func TestAuthInFlightKept(t *testing.T) {
 		t.Errorf("later retry = %s, want %s; %d processor calls", later.raw, done.raw, calls.Load())
 	}
 }
+
+// TestRawCardPaymentBrands pays with a raw card of every §3 brand: each is approved and its
+// card.type is the §3 code. A Solo number (SO, 6334/6767), which the vault stores, was refused
+// with 3002 because the core checked it against its own brand table, which has no Solo row.
+func TestRawCardPaymentBrands(t *testing.T) {
+	e := mustPayEnv(t)
+	for _, c := range []struct{ pan, typ string }{
+		{"4111111111111111", "VI"}, {"4917484589897107", "VE"}, {"4462000000000003", "VD"},
+		{"5200400000000009", "MC"}, {"501800000009", "MD"}, {"378282246310005", "AM"},
+		{"6011111111111117", "DI"}, {"36000000000008", "DC"}, {"3569990000000009", "JC"},
+		{"6767000000000000", "SO"}, {"633400000000000004", "SO"},
+	} {
+		for _, ty := range []string{"auths", "verifications"} {
+			r := e.must(t, 200, call{method: "POST", path: e.path(ty),
+				body: `{"merchantRefNum":"brand","amount":100,"card":{"cardNum":"` + c.pan + `","cardExpiry":{"month":12,"year":2050}}}`})
+			if got := r.body["card"].(map[string]any)["type"]; got != c.typ {
+				t.Errorf("%s %s: card.type %v, want %s", ty, c.pan[:6], got, c.typ)
+			}
+		}
+	}
+}

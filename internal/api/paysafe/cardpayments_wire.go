@@ -80,7 +80,8 @@ type paymentCard struct {
 	expiry     card.Expiry
 	cvv        string
 	holderName string
-	noBrand    bool // noBrand marks a valid raw number no Paysafe brand accepts (3002).
+	brand      card.Brand // brand is a raw number's brand by the Paysafe table (§3).
+	noBrand    bool       // noBrand marks a valid raw number no Paysafe brand accepts (3002).
 }
 
 // txnInput is a transaction-creating request as read.
@@ -135,7 +136,10 @@ func (a *API) readPaymentCard(o obj, name string) paymentCard {
 	c.expiry = co.readExpiry("cardExpiry")
 	c.holderName = co.optString("holderName", 160)
 	c.pan = pan
-	c.noBrand = ok && a.cardType(pan) == ""
+	if r, found := a.brands.Match(pan); found {
+		c.brand = r.Brand
+	}
+	c.noBrand = ok && c.brand == ""
 	return c
 }
 
@@ -276,7 +280,7 @@ func (c paymentCard) source() payments.Source {
 	if c.token != "" {
 		return payments.Source{Token: c.token, TokenKinds: []string{vault.TokenCard}, CVV: c.cvv}
 	}
-	return payments.Source{Number: c.pan, Expiry: c.expiry, CVV: c.cvv, HolderName: c.holderName}
+	return payments.Source{Number: c.pan, Expiry: c.expiry, Brand: c.brand, CVV: c.cvv, HolderName: c.holderName}
 }
 
 // txnPath is the collection of a transaction type under an account.
