@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alecthomas/kong"
 
@@ -108,6 +109,9 @@ type serveCmd struct {
 	AuthFailureBurst      int           `help:"Failed authentications a client address may make in a row (its bucket size) before --auth-failure-limit paces it." default:"50"`
 	BatchDelay            time.Duration `help:"How long a settlement or refund stays PENDING before it is COMPLETED (batchDelaySeconds)." default:"24h"`
 	SimulatorDelayScale   float64       `help:"Multiplier on the sandbox processor's simulated delays (simulatorDelayScale); 0 means none." default:"1"`
+	MerchantDescriptor    string        `help:"Paysafe merchantDescriptor shown on a transaction whose request sends none, as JSON: dynamicDescriptor (at most 20 characters) and phone (at most 13)." default:"{\"dynamicDescriptor\":\"DD Line 1\",\"phone\":\"000-111000099\"}" placeholder:"JSON"`
+	ListLimitDefault      int           `help:"Paysafe transaction lists: the limit when a request asks for none (listLimitDefault)." default:"10"`
+	ListLimitMax          int           `help:"Paysafe transaction lists: the largest limit a request may ask for; more is read as this (listLimitMax)." default:"50"`
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
@@ -132,6 +136,13 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		return fmt.Errorf("--simulator-delay-scale must not be negative")
 	}
 	cfg.BatchDelay, cfg.SimulatorDelayScale = c.BatchDelay, &c.SimulatorDelayScale
+	if cfg.DescriptorName, cfg.DescriptorPhone, err = parseDescriptor(c.MerchantDescriptor); err != nil {
+		return err
+	}
+	if c.ListLimitDefault < 1 || c.ListLimitMax < c.ListLimitDefault {
+		return fmt.Errorf("--list-limit-default must be at least 1, and --list-limit-max at least --list-limit-default")
+	}
+	cfg.ListLimitDefault, cfg.ListLimitMax = c.ListLimitDefault, c.ListLimitMax
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	}
@@ -152,6 +163,24 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		printFirstStart(os.Stdout, m)
 	}
 	return m.Run(ctx)
+}
+
+// parseDescriptor reads --merchant-descriptor: a JSON object with dynamicDescriptor and phone
+// (the Paysafe request's limits: 20 and 13 characters), at least one of them set.
+func parseDescriptor(s string) (name, phone string, err error) {
+	var d struct {
+		DynamicDescriptor string `json:"dynamicDescriptor"`
+		Phone             string `json:"phone"`
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil || dec.More() {
+		return "", "", fmt.Errorf(`--merchant-descriptor must be a JSON object like {"dynamicDescriptor":"DD Line 1","phone":"000-111000099"}`)
+	}
+	if d.DynamicDescriptor == "" && d.Phone == "" || utf8.RuneCountInString(d.DynamicDescriptor) > 20 || utf8.RuneCountInString(d.Phone) > 13 {
+		return "", "", fmt.Errorf("--merchant-descriptor needs a dynamicDescriptor of at most 20 characters or a phone of at most 13, or both")
+	}
+	return d.DynamicDescriptor, d.Phone, nil
 }
 
 // printFirstStart shows the sandbox merchant's credentials once, with a curl that works.

@@ -68,6 +68,11 @@ type Config struct {
 	SimulatorDelayScale *float64
 	// SimulatorMaxDelay caps one sandbox delay (0: no cap).
 	SimulatorMaxDelay time.Duration
+	// DescriptorName and DescriptorPhone are the Paysafe merchantDescriptor shown on a
+	// transaction whose request sent none; the reference's when both are empty.
+	DescriptorName, DescriptorPhone string
+	// ListLimitDefault and ListLimitMax bound Paysafe transaction lists (10 and 50 when 0).
+	ListLimitDefault, ListLimitMax int
 
 	// RateLimit is the requests per second each credential may make on this node (a public
 	// single-use-token or browser key: each merchant), with bursts of RateBurst; 0 is no limit.

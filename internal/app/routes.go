@@ -39,6 +39,8 @@ func (m *Main) routes() http.Handler {
 		Vault: m.Vault, Logger: m.Config.Logger, PublicBaseURL: m.Config.PublicBaseURL,
 		TrustedUpstream: m.Config.TLSTerminatedUpstream, Now: m.Config.Now,
 		Payments: m.Payments, Idempotency: m.Idempotency, Limits: limits, Ready: m.ready,
+		DescriptorName: m.Config.DescriptorName, DescriptorPhone: m.Config.DescriptorPhone,
+		ListLimitDefault: m.Config.ListLimitDefault, ListLimitMax: m.Config.ListLimitMax,
 	})
 	adm := admin.New(admin.Config{Vault: m.Vault, CheckToken: m.CheckAdminToken, Logger: m.Config.Logger, Idempotency: m.Idempotency, Limits: limits})
 	adm.BatchRoutes(m.Payments)

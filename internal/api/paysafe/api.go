@@ -39,6 +39,13 @@ type Config struct {
 	// Ready, when set, says whether the store serves: the monitors answer 503 while it fails.
 	// It bounds its own time (the app's answers within about 2 s).
 	Ready func(context.Context) error
+	// DescriptorName and DescriptorPhone are the merchantDescriptor (dynamicDescriptor, at
+	// most 20 characters; phone, at most 13) shown on a transaction whose request sent none
+	// (§1.10); the reference's "DD Line 1" and "000-111000099" when both are empty.
+	DescriptorName, DescriptorPhone string
+	// ListLimitDefault and ListLimitMax are a transaction list's limit when the request asks
+	// for none, and the largest it may ask for (§2.12); 10 and 50 when 0.
+	ListLimitDefault, ListLimitMax int
 }
 
 // API serves the Paysafe Customer Vault API (and, from the cardpayments files, the Card
@@ -70,6 +77,15 @@ func New(cfg Config) *API {
 	}
 	if cfg.Now == nil {
 		cfg.Now = cfg.Vault.Now
+	}
+	if cfg.DescriptorName == "" && cfg.DescriptorPhone == "" {
+		cfg.DescriptorName, cfg.DescriptorPhone = "DD Line 1", "000-111000099"
+	}
+	if cfg.ListLimitDefault <= 0 {
+		cfg.ListLimitDefault = 10
+	}
+	if cfg.ListLimitMax <= 0 {
+		cfg.ListLimitMax = 50
 	}
 	a := &API{cfg: cfg, vault: cfg.Vault, log: cfg.Logger, brands: brandTable()}
 	a.router = &httpx.Router{NotFound: a.handleUnknownRoute, MethodNotAllowed: a.handleWrongMethod, Unparsed: a.handleUnparsed}

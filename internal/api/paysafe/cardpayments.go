@@ -315,7 +315,7 @@ func (a *API) listHandler(ty payments.Type, key string) handlerFunc {
 		if err != nil {
 			return err
 		}
-		lq, err := readListQuery(r)
+		lq, err := a.readListQuery(r)
 		if err != nil {
 			return err
 		}
@@ -376,11 +376,12 @@ type listQuery struct {
 	start, end    time.Time
 }
 
-// readListQuery reads the list parameters (§2.12); a bad one is 5068.
-func readListQuery(r *http.Request) (listQuery, error) {
+// readListQuery reads the list parameters (§2.12); a bad one is 5068. A limit over the
+// configured largest is read as that.
+func (a *API) readListQuery(r *http.Request) (listQuery, error) {
 	vals := r.URL.Query()
 	errs := &fieldErrs{}
-	lq := listQuery{ref: vals.Get("merchantRefNum"), limit: 10}
+	lq := listQuery{ref: vals.Get("merchantRefNum"), limit: a.cfg.ListLimitDefault}
 	if strings.TrimSpace(lq.ref) == "" {
 		errs.add("merchantRefNum", msgEmpty)
 	}
@@ -392,7 +393,7 @@ func readListQuery(r *http.Request) (listQuery, error) {
 		case n < 1:
 			errs.add("limit", "must be greater than or equal to 1")
 		default:
-			lq.limit = min(n, 50)
+			lq.limit = min(n, a.cfg.ListLimitMax)
 		}
 	}
 	if s := vals.Get("offset"); s != "" {

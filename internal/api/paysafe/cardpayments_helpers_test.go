@@ -41,6 +41,9 @@ func mustPayEnv(tb testing.TB, wrap ...func(payments.Processor) payments.Process
 	return mustPayEnvOver(tb, nil, wrap...)
 }
 
+// payConfig, when set, adjusts the API's configuration in the envs made meanwhile.
+var payConfig func(*paysafe.Config)
+
 // mustPayEnvOver is mustPayEnv with the payments service's store wrapped by over, if given.
 func mustPayEnvOver(tb testing.TB, over func(storetest.Store) payments.Store, wrap ...func(payments.Processor) payments.Processor) *payEnv {
 	tb.Helper()
@@ -83,8 +86,12 @@ func mustPayEnvOver(tb testing.TB, over func(storetest.Store) payments.Store, wr
 		tb.Fatal(err)
 	}
 	e.creds = e.MustMerchant(tb, false)
-	api := paysafe.New(paysafe.Config{Vault: svc, Logger: log, Payments: ps,
-		Idempotency: idempotency.New(st, kr, idempotency.Config{Now: clk.Now})})
+	cfg := paysafe.Config{Vault: svc, Logger: log, Payments: ps,
+		Idempotency: idempotency.New(st, kr, idempotency.Config{Now: clk.Now})}
+	if payConfig != nil {
+		payConfig(&cfg)
+	}
+	api := paysafe.New(cfg)
 	e.h = httpx.Wrap(api, httpx.Options{Logger: log})
 	srv := httptest.NewServer(e.h)
 	tb.Cleanup(srv.Close)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/payvault/payvault/internal/api/paysafe"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/storetest"
 )
@@ -791,6 +792,52 @@ func TestRawCardPaymentBrands(t *testing.T) {
 			if got := r.body["card"].(map[string]any)["type"]; got != c.typ {
 				t.Errorf("%s %s: card.type %v, want %s", ty, c.pan[:6], got, c.typ)
 			}
+		}
+	}
+}
+
+// TestConfiguredDescriptorAndListLimits: §1.10's merchantDescriptor, listLimitDefault and
+// listLimitMax are settings. A transaction whose request sends no descriptor shows the
+// configured one, kept with it; a request's own wins; lists page by the configured limits.
+func TestConfiguredDescriptorAndListLimits(t *testing.T) {
+	payConfig = func(c *paysafe.Config) {
+		c.DescriptorName, c.DescriptorPhone, c.ListLimitDefault, c.ListLimitMax = "ACME Shop", "555-0100", 2, 3
+	}
+	t.Cleanup(func() { payConfig = nil })
+	e := mustPayEnv(t)
+	body := `{"merchantRefNum":"cfg","amount":100,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`
+	want := map[string]any{"dynamicDescriptor": "ACME Shop", "phone": "555-0100"}
+	for range 4 {
+		a := e.must(t, 200, call{method: "POST", path: e.path("auths"), body: body})
+		if d := cmp.Diff(want, a.body["merchantDescriptor"]); d != "" {
+			t.Errorf("auth's merchantDescriptor (-want +got)\n%s", d)
+		}
+		stored, err := e.store.GetTransaction(t.Context(), e.creds.MerchantID, a.str("id"))
+		if err != nil || !strings.Contains(string(stored.Extras), `"ACME Shop"`) {
+			t.Errorf("the descriptor is not kept with the auth: %s, %v", stored.Extras, err)
+		}
+	}
+	own := e.must(t, 200, call{method: "POST", path: e.path("verifications"),
+		body: `{"merchantRefNum":"own","merchantDescriptor":{"dynamicDescriptor":"Mine"},"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`})
+	if d := cmp.Diff(want, own.body["merchantDescriptor"]); d != "" {
+		t.Errorf("a verification shows the configured descriptor (it takes none): (-want +got)\n%s", d)
+	}
+	for _, tt := range []struct {
+		query string
+		n     int
+		next  string
+	}{
+		{"", 2, "limit=2&merchantRefNum=cfg&offset=2"},
+		{"&limit=10", 3, "limit=3&merchantRefNum=cfg&offset=3"},
+		{"&limit=3&offset=3", 1, ""},
+	} {
+		l := e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=cfg" + tt.query)})
+		next := ""
+		if links, _ := l.body["links"].([]any); len(links) == 1 {
+			next = links[0].(map[string]any)["href"].(string)
+		}
+		if n := len(l.body["auths"].([]any)); n != tt.n || !strings.HasSuffix(next, tt.next) || (tt.next == "") != (next == "") {
+			t.Errorf("list%s: %d auths, next %q; want %d, …%s", tt.query, n, next, tt.n, tt.next)
 		}
 	}
 }

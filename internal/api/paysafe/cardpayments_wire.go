@@ -17,9 +17,6 @@ import (
 // maxPaymentAmount is the largest amount Paysafe accepts, in minor units (§2.12).
 const maxPaymentAmount = 99999999
 
-// defaultDescriptor is the configured merchantDescriptor echoed when a request sends none (§1.10).
-var defaultDescriptor = descriptorJSON{DynamicDescriptor: "DD Line 1", Phone: "000-111000099"}
-
 // descriptorJSON is a merchantDescriptor.
 type descriptorJSON struct {
 	DynamicDescriptor string `json:"dynamicDescriptor,omitempty"`
@@ -256,6 +253,8 @@ func (a *API) readAuth(o obj, verification bool) txnInput {
 		in.extras.Keywords = o.readKeywords("keywords")
 		in.extras.MerchantDescriptor = o.readDescriptor("merchantDescriptor")
 	}
+	// The configured descriptor is kept with the transaction, which shows it for good.
+	in.extras.MerchantDescriptor = a.descriptorOf(in.extras)
 	in.card = a.readPaymentCard(o, "card")
 	if b := o.readBilling("billingDetails", false); b != nil {
 		in.billing = &payments.Billing{Street: b.Street, Street2: b.Street2, City: b.City, State: b.State, Country: b.Country, Zip: b.Zip, Phone: b.Phone}
@@ -445,13 +444,13 @@ func customerOf(c *vault.Customer) *customerJSON {
 	return &customerJSON{FirstName: c.FirstName, LastName: c.LastName, Email: c.Email}
 }
 
-// descriptorOf is the request's merchantDescriptor or the configured default.
-func descriptorOf(x txnExtras) *descriptorJSON {
+// descriptorOf is the request's merchantDescriptor or the configured one (§1.10): the one
+// configured when the transaction was made, or now for one made before it was kept.
+func (a *API) descriptorOf(x txnExtras) *descriptorJSON {
 	if x.MerchantDescriptor != nil {
 		return x.MerchantDescriptor
 	}
-	d := defaultDescriptor
-	return &d
+	return &descriptorJSON{DynamicDescriptor: a.cfg.DescriptorName, Phone: a.cfg.DescriptorPhone}
 }
 
 // storedCredentialOf is the storedCredential sent, or the one derived from recurring.
@@ -495,7 +494,7 @@ func (a *API) toAuthJSON(r *http.Request, t *payments.Transaction, settlement *p
 		Links: []link{a.selfLink(r, t)}, ID: t.ID, MerchantRefNum: t.MerchantRefNum, TxnTime: timestamp(t.TxnTime),
 		Status: string(t.Status), Amount: t.Amount, SettleWithAuth: t.SettleWithAuth, AvailableToSettle: t.Available,
 		Card: c, AuthCode: t.AuthCode, Profile: customerOf(t.Customer), BillingDetails: billingOf(t.Billing),
-		ShippingDetails: x.ShippingDetails, MerchantDescriptor: descriptorOf(x), VisaAdditionalAuthData: visaData(c, mode),
+		ShippingDetails: x.ShippingDetails, MerchantDescriptor: a.descriptorOf(x), VisaAdditionalAuthData: visaData(c, mode),
 		CurrencyCode: t.Currency, AvsResponse: avsResponse(t.AVS), CvvVerification: cvvVerification(t.CVV),
 		Recurring: x.Recurring, CustomerIP: x.CustomerIP, Description: x.Description, Keywords: x.Keywords,
 		Error: a.txnError(r, t),
@@ -534,7 +533,7 @@ func (a *API) toVerificationJSON(r *http.Request, t *payments.Transaction, mode 
 	out := verificationJSON{
 		Links: []link{a.selfLink(r, t)}, ID: t.ID, MerchantRefNum: t.MerchantRefNum, TxnTime: timestamp(t.TxnTime),
 		Status: string(t.Status), Card: c, AuthCode: t.AuthCode, Profile: customerOf(t.Customer),
-		BillingDetails: billingOf(t.Billing), MerchantDescriptor: descriptorOf(x), VisaAdditionalAuthData: visaData(c, mode),
+		BillingDetails: billingOf(t.Billing), MerchantDescriptor: a.descriptorOf(x), VisaAdditionalAuthData: visaData(c, mode),
 		CurrencyCode: t.Currency, AvsResponse: avsResponse(t.AVS), CvvVerification: cvvVerification(t.CVV),
 		CustomerIP: x.CustomerIP, Description: x.Description, Error: a.txnError(r, t),
 	}
