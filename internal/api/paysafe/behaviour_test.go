@@ -168,6 +168,32 @@ func TestDeleteProfileCascades(t *testing.T) {
 	e.MustProfile(t, "cascade")
 }
 
+// TestMandateReferenceKept shows that a mandate's reference (§2.10, 1–35 characters) is
+// stored and echoed as sent, spaces included, whether the mandate is created on its own or
+// with its BACS or SEPA account; only a blank reference is refused.
+func TestMandateReferenceKept(t *testing.T) {
+	e := MustEnv(t)
+	pid := e.MustProfile(t, "mandate-reference")
+	aid := e.MustAddress(t, pid)
+	base := "/customervault/v1/profiles/" + pid
+	ref := " REF 1 " + strings.Repeat("x", 28) // 35 characters, with a leading and an inner space
+	b := e.must(t, 201, call{method: "POST", path: base + "/bacsbankaccounts", body: `{"accountHolderName":"S","accountNumber":"12345678","sortCode":"207405","billingAddressId":"` + aid + `","mandates":{"reference":"` + ref + `"}}`})
+	if ms, _ := b.body["mandates"].([]any); len(ms) != 1 || ms[0].(map[string]any)["reference"] != ref {
+		t.Errorf("mandate created with its account = %s", b.raw)
+	}
+	s := e.must(t, 201, call{method: "POST", path: base + "/sepabankaccounts", body: `{"accountHolderName":"S","iban":"DE89370400440532013000","billingAddressId":"` + aid + `"}`})
+	m := e.must(t, 201, call{method: "POST", path: base + "/sepabankaccounts/" + s.str("id") + "/mandates", body: `{"reference":"SUB 7 "}`})
+	if m.str("reference") != "SUB 7 " {
+		t.Errorf("mandate create = %s", m.raw)
+	}
+	if g := e.must(t, 200, call{method: "GET", path: base + "/mandates/" + m.str("id")}); g.str("reference") != "SUB 7 " {
+		t.Errorf("mandate read back = %s", g.raw)
+	}
+	if r := e.do(t, call{method: "POST", path: base + "/sepabankaccounts/" + s.str("id") + "/mandates", body: `{"reference":"   "}`}); r.code() != "5068" {
+		t.Errorf("blank reference = %s", r.raw)
+	}
+}
+
 // TestMandateLifecycle covers §2.10 through the wire, with the operator control in the core.
 func TestMandateLifecycle(t *testing.T) {
 	e := MustEnv(t)
