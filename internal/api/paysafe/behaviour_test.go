@@ -62,6 +62,28 @@ func TestClientTolerance(t *testing.T) {
 	}
 }
 
+// TestByteOrderMark shows that a body starting with a UTF-8 byte order mark (a file saved by
+// a Windows editor and sent with curl -d @file) is parsed like the same body without it, as
+// the vendor's JSON parser does (RFC 8259 §8.1 lets a parser ignore it), instead of 5023. A
+// mark anywhere else is still a parse error.
+func TestByteOrderMark(t *testing.T) {
+	e := MustEnv(t)
+	r := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles", loose: true,
+		body: "\xef\xbb\xbf{\"merchantCustomerId\":\"bom\",\"locale\":\"en_US\"}"})
+	if r.str("merchantCustomerId") != "bom" {
+		t.Errorf("profile = %s", r.raw)
+	}
+	e.must(t, 200, call{method: "PUT", path: "/customervault/v1/profiles/" + r.str("id"), loose: true,
+		body: "\xef\xbb\xbf  {\"merchantCustomerId\":\"bom\",\"locale\":\"fr_CA\"}"})
+	// An empty body with only a mark is {}.
+	if x := e.do(t, call{method: "POST", path: "/customervault/v1/profiles", body: "\xef\xbb\xbf", loose: true}); x.code() != "5068" {
+		t.Errorf("a mark alone = %d %s", x.status, x.raw)
+	}
+	if x := e.do(t, call{method: "POST", path: "/customervault/v1/profiles", body: "{\xef\xbb\xbf}", loose: true}); x.code() != "5023" {
+		t.Errorf("a mark inside the object = %d %s", x.status, x.raw)
+	}
+}
+
 // TestPutReplaces covers §1.9: PUT replaces mutable fields, keeps bank identity fields when
 // absent, and changes default flags only on an explicit value.
 func TestPutReplaces(t *testing.T) {
