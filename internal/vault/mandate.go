@@ -58,8 +58,8 @@ func (s *Service) effective(m *Mandate) *Mandate {
 // newMandate builds a mandate on a BACS or SEPA account: BACS mandates start PENDING and
 // SEPA mandates ACTIVE.
 func (s *Service) newMandate(in *Instrument, reference string) (*Mandate, error) {
-	reference = strings.TrimSpace(reference)
-	if reference == "" {
+	// A blank reference is missing; any other is kept exactly as sent (§2.10 echoes it).
+	if strings.TrimSpace(reference) == "" {
 		return nil, E(Invalid, Field("reference"), ErrRequired)
 	}
 	status := MandateActive

@@ -62,6 +62,28 @@ func TestClientTolerance(t *testing.T) {
 	}
 }
 
+// TestByteOrderMark shows that a body starting with a UTF-8 byte order mark (a file saved by
+// a Windows editor and sent with curl -d @file) is parsed like the same body without it, as
+// the vendor's JSON parser does (RFC 8259 §8.1 lets a parser ignore it), instead of 5023. A
+// mark anywhere else is still a parse error.
+func TestByteOrderMark(t *testing.T) {
+	e := MustEnv(t)
+	r := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles", loose: true,
+		body: "\xef\xbb\xbf{\"merchantCustomerId\":\"bom\",\"locale\":\"en_US\"}"})
+	if r.str("merchantCustomerId") != "bom" {
+		t.Errorf("profile = %s", r.raw)
+	}
+	e.must(t, 200, call{method: "PUT", path: "/customervault/v1/profiles/" + r.str("id"), loose: true,
+		body: "\xef\xbb\xbf  {\"merchantCustomerId\":\"bom\",\"locale\":\"fr_CA\"}"})
+	// An empty body with only a mark is {}.
+	if x := e.do(t, call{method: "POST", path: "/customervault/v1/profiles", body: "\xef\xbb\xbf", loose: true}); x.code() != "5068" {
+		t.Errorf("a mark alone = %d %s", x.status, x.raw)
+	}
+	if x := e.do(t, call{method: "POST", path: "/customervault/v1/profiles", body: "{\xef\xbb\xbf}", loose: true}); x.code() != "5023" {
+		t.Errorf("a mark inside the object = %d %s", x.status, x.raw)
+	}
+}
+
 // TestPutReplaces covers §1.9: PUT replaces mutable fields, keeps bank identity fields when
 // absent, and changes default flags only on an explicit value.
 func TestPutReplaces(t *testing.T) {
@@ -166,6 +188,32 @@ func TestDeleteProfileCascades(t *testing.T) {
 	}
 	// The merchantCustomerId is free again.
 	e.MustProfile(t, "cascade")
+}
+
+// TestMandateReferenceKept shows that a mandate's reference (§2.10, 1–35 characters) is
+// stored and echoed as sent, spaces included, whether the mandate is created on its own or
+// with its BACS or SEPA account; only a blank reference is refused.
+func TestMandateReferenceKept(t *testing.T) {
+	e := MustEnv(t)
+	pid := e.MustProfile(t, "mandate-reference")
+	aid := e.MustAddress(t, pid)
+	base := "/customervault/v1/profiles/" + pid
+	ref := " REF 1 " + strings.Repeat("x", 28) // 35 characters, with a leading and an inner space
+	b := e.must(t, 201, call{method: "POST", path: base + "/bacsbankaccounts", body: `{"accountHolderName":"S","accountNumber":"12345678","sortCode":"207405","billingAddressId":"` + aid + `","mandates":{"reference":"` + ref + `"}}`})
+	if ms, _ := b.body["mandates"].([]any); len(ms) != 1 || ms[0].(map[string]any)["reference"] != ref {
+		t.Errorf("mandate created with its account = %s", b.raw)
+	}
+	s := e.must(t, 201, call{method: "POST", path: base + "/sepabankaccounts", body: `{"accountHolderName":"S","iban":"DE89370400440532013000","billingAddressId":"` + aid + `"}`})
+	m := e.must(t, 201, call{method: "POST", path: base + "/sepabankaccounts/" + s.str("id") + "/mandates", body: `{"reference":"SUB 7 "}`})
+	if m.str("reference") != "SUB 7 " {
+		t.Errorf("mandate create = %s", m.raw)
+	}
+	if g := e.must(t, 200, call{method: "GET", path: base + "/mandates/" + m.str("id")}); g.str("reference") != "SUB 7 " {
+		t.Errorf("mandate read back = %s", g.raw)
+	}
+	if r := e.do(t, call{method: "POST", path: base + "/sepabankaccounts/" + s.str("id") + "/mandates", body: `{"reference":"   "}`}); r.code() != "5068" {
+		t.Errorf("blank reference = %s", r.raw)
+	}
 }
 
 // TestMandateLifecycle covers §2.10 through the wire, with the operator control in the core.

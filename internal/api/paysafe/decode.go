@@ -43,6 +43,9 @@ func readObject(r *http.Request) (obj, error) {
 
 // parseObject parses b as one JSON object; empty input is {}.
 func parseObject(b []byte) (map[string]any, error) {
+	// A leading UTF-8 byte order mark is not part of the text (RFC 8259 §8.1 lets a parser
+	// ignore it, and the vendor's does); positions are counted after it.
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
 	if len(bytes.TrimSpace(b)) == 0 {
 		return map[string]any{}, nil
 	}
