@@ -5,6 +5,7 @@ import (
 	"embed"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -159,6 +160,10 @@ func (a *API) handleUnparsed(w http.ResponseWriter, r *http.Request, u *httpx.Un
 
 // handleWrongMethod answers a known path with a method it lacks: 405/5281 with Allow.
 func (a *API) handleWrongMethod(w http.ResponseWriter, r *http.Request, allow []string) {
+	// HEAD is answered wherever GET is, so it is allowed there too.
+	if i := slices.Index(allow, http.MethodGet); i >= 0 && !slices.Contains(allow, http.MethodHead) {
+		allow = slices.Insert(allow, i+1, http.MethodHead)
+	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
 	a.writeError(w, r, newError("5281"))
 }
