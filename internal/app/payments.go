@@ -39,7 +39,16 @@ func (m *Main) openPayments(node string) {
 	// (exp_date included) through the payments core. NewService installs it too; saying it
 	// here keeps the wiring visible.
 	m.Vault.SetTransactionSource(m.Payments)
-	m.Idempotency = idempotency.New(m.Store, m.Keyring, idempotency.Config{Now: cfg.Now, Logger: cfg.Logger})
+	// A key is taken over as abandoned (StaleAfter) only once the request that claimed it can
+	// no longer be storing its outcome: a payment runs up to the processor timeout and the
+	// completion's retries (and its writes' queue waits: the minute's margin) before it has an
+	// answer, then tries to store it for KeepFor while the database is away. With the package's
+	// 5 minutes from the claim, a retry sent as the database came back could take the key of a
+	// payment still storing its answer, and call the processor again.
+	pc := m.Payments.Config()
+	keepFor := 4 * time.Minute
+	m.Idempotency = idempotency.New(m.Store, m.Keyring, idempotency.Config{Now: cfg.Now, Logger: cfg.Logger,
+		KeepFor: keepFor, StaleAfter: pc.ProcessorTimeout + max(pc.CompleteRetry, 0) + keepFor + time.Minute})
 }
 
 // fortisIdempotency is the Fortis API's idempotency hook: keys are scoped to the caller's

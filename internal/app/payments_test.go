@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/vault"
@@ -273,5 +274,31 @@ func TestRecoverOnStart(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v", err)
+	}
+}
+
+// TestPaymentKeyNotStaleWhileKept: a payment's Idempotency-Key is not taken over as abandoned
+// while the request that claimed it may still be storing its outcome. A payment runs up to the
+// processor timeout plus the completion's retries before its answer exists, and its outcome is
+// then kept trying for up to KeepFor (4 min) while the database is away. With the keys' stale
+// limit at 5 minutes from the claim, a retry sent as the database came back took the key of a
+// request that had run 80 s and was still storing its 503 (in flight), and called the
+// processor a second time (found by the outage audit: PostgreSQL away 297 s).
+func TestPaymentKeyNotStaleWhileKept(t *testing.T) {
+	m, url := mustApp(t)
+	f := m.Credentials.Fortis
+	pc := m.Payments.Config()
+	// The claim of a payment that ran as long as it may and is still storing its outcome.
+	created := time.Now().Add(-(pc.ProcessorTimeout + pc.CompleteRetry + 4*time.Minute - time.Second)).UTC().Truncate(time.Millisecond)
+	rec := &idempotency.Record{MerchantID: m.Credentials.MerchantID, Scope: "fortis:user:" + f.UserID, Key: "k-long",
+		MAC: []byte("the running request's"), State: idempotency.StatePending, Created: created}
+	if cur, err := m.Store.ClaimIdempotencyKey(context.Background(), rec, created.Add(-time.Hour), created.Add(-time.Hour)); err != nil || cur != nil {
+		t.Fatalf("claim = %v, %v", cur, err)
+	}
+	h := map[string]string{"developer-id": f.DeveloperID, "user-id": f.UserID, "user-api-key": f.UserAPIKey, "Idempotency-Key": "k-long"}
+	body := `{"transaction":{"action":"sale","payment_method":"cc","location_id":"` + f.LocationID +
+		`","transaction_amount":"1.00","account_number":"4111111111111111","exp_date":"1230","order_num":"long1"}}`
+	if r := send(t, "POST", url+"/v2/transactions", body, h); r.status == 201 {
+		t.Errorf("retry ran the payment again (%s): the key was taken over while its request could still keep its outcome", r.raw)
 	}
 }
