@@ -64,7 +64,8 @@ type Record struct {
 type Store interface {
 	// ClaimIdempotencyKey stores rec as pending unless the key has a live record; it returns
 	// nil when it claimed the key, and the live record otherwise. A record created before
-	// expired, or a pending one created before stale, is not live: it is replaced.
+	// expired, or a pending one created before stale that is not bound (Record.Bound), is not
+	// live: it is replaced.
 	ClaimIdempotencyKey(ctx context.Context, rec *Record, expired, stale time.Time) (*Record, error)
 	// GetIdempotencyKey returns a key's record; NotFound when there is none.
 	GetIdempotencyKey(ctx context.Context, merchantID, scope, key string) (*Record, error)
@@ -153,9 +154,37 @@ func New(store Store, mac MAC, cfg Config) *Keeper {
 	return &Keeper{store: store, mac: mac, cfg: cfg}
 }
 
-// openRefHeader holds a KeepOpen reference in a kept record's headers. It is never sent: the
-// first answer's headers do not have it, and a replay drops it.
-const openRefHeader = "Payvault-Open-Ref"
+// OpenRefHeader holds a reference to what a request made (a transaction id) in its record's
+// headers: a done record's, kept open by KeepOpen, and a pending record's, bound by the write
+// that made it (Claim). It is never sent: the first answer's headers do not have it, and a
+// replay drops it.
+const OpenRefHeader = "Payvault-Open-Ref"
+
+// Bound reports the reference a pending record was bound to (Claim), or "".
+func (rec *Record) Bound() string {
+	if rec.State != StatePending {
+		return ""
+	}
+	return rec.Header.Get(OpenRefHeader)
+}
+
+// Claim is the key a running request holds: a write that makes the request's outcome depend
+// on something outside the database (a payment, before its processor call) binds it to what
+// it makes, in the same transaction (payments.Tx.BindIdempotencyKey), so that a retry after
+// the request's node died answers from that (Refresh) instead of running the request again.
+type Claim struct {
+	MerchantID, Scope, Key string
+	Created                time.Time
+}
+
+// Claimed returns the key the request of ctx holds, if it runs under Serve with one.
+func Claimed(ctx context.Context) (Claim, bool) {
+	st, ok := ctx.Value(stateKey{}).(*state)
+	if !ok || st.claim == nil {
+		return Claim{}, false
+	}
+	return *st.claim, true
+}
 
 // mode is what a handler asked for its response.
 type mode uint8
@@ -168,10 +197,13 @@ const (
 
 type stateKey struct{}
 
-// state is what a handler asked for its response, through NoStore, Keep and KeepOpen.
+// state is what a handler asked for its response, through NoStore, Keep and KeepOpen, and the
+// key its request holds.
 type state struct {
-	mode mode
-	ref  string // ref is KeepOpen's reference.
+	mode  mode
+	ref   string // ref is KeepOpen's reference.
+	made  string // made is Made's reference.
+	claim *Claim
 }
 
 // NoStore marks the response being written for ctx's request as one that carries secrets:
@@ -201,6 +233,16 @@ func Keep(ctx context.Context) {
 func KeepOpen(ctx context.Context, ref string) {
 	if st, ok := ctx.Value(stateKey{}).(*state); ok && st.mode != modeNoStore {
 		st.mode, st.ref = modeKeep, ref
+	}
+}
+
+// Made records that the request of ctx has made ref (a transaction, committed, whose
+// processor call follows): a server failure it answers from then on is kept open for ref
+// (KeepOpen), never forgotten, so that a retry with its key never makes another. Other answers
+// are kept as usual. It does nothing outside Serve.
+func Made(ctx context.Context, ref string) {
+	if st, ok := ctx.Value(stateKey{}).(*state); ok {
+		st.made = ref
 	}
 }
 
@@ -251,12 +293,20 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 			conflict(w, r, Mismatch)
 			return
 		}
-		switch cur.State {
-		case StateDone:
+		switch {
+		case cur.State == StateDone:
 			k.replay(w, r, cur, refresh)
 			return
-		case StateSecret:
+		case cur.State == StateSecret:
 			conflict(w, r, NotReplayable)
+			return
+		case cur.Bound() != "" && !cur.Created.After(now.Add(-k.cfg.StaleAfter)):
+			// Its request made a payment and was abandoned (its node died): it is never run
+			// again. Its retries get the payment's answer once recovery has completed it, kept
+			// as the request's, and until then are told it is still being processed.
+			if !k.settle(w, r, cur, refresh) {
+				conflict(w, r, InProgress)
+			}
 			return
 		}
 		// The first request is still running: wait until its record changes, then look again.
@@ -330,7 +380,7 @@ func (k *Keeper) wait(ctx context.Context, cur *Record, deadline time.Time) (boo
 // until the outcome is kept, so that a client that saw an answer always gets it replayed, even
 // when the server dies right after answering.
 func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next http.HandlerFunc) {
-	m := new(state)
+	m := &state{claim: &Claim{MerchantID: rec.MerchantID, Scope: rec.Scope, Key: rec.Key, Created: rec.Created}}
 	rw := &recorder{ResponseWriter: w, header: http.Header{}}
 	// The outcome is recorded even if the client has gone away.
 	store := context.WithoutCancel(r.Context())
@@ -349,6 +399,9 @@ func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next h
 	// A request marked NoStore that was refused (4xx) answered an error, which holds no
 	// secret: it is kept and replayed like any other, so that its retry gets the same 4xx
 	// rather than NotReplayable. One that failed (5xx) is forgotten like any other.
+	if status >= 500 && m.mode != modeKeep && m.made != "" {
+		m.mode, m.ref = modeKeep, m.made // it made a payment: a retry must not make another
+	}
 	switch {
 	case status >= 500 && m.mode != modeKeep:
 		// A failure's answer is not kept, so it need not wait for the release: it is sent at
@@ -361,7 +414,7 @@ func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next h
 	default:
 		rec.State, rec.Status, rec.Header, rec.Body = StateDone, status, keptHeaders(rw.header), rw.body.Bytes()
 		if m.ref != "" {
-			rec.Header.Set(openRefHeader, m.ref)
+			rec.Header.Set(OpenRefHeader, m.ref)
 		}
 		k.keep(store, "finish", rec, k.store.FinishIdempotencyKey, k.cfg.KeepFor)
 	}
@@ -413,36 +466,48 @@ func (k *Keeper) Sweep(ctx context.Context) (int, error) {
 	return k.store.SweepIdempotencyKeys(ctx, k.cfg.Now().Add(-k.cfg.Retention))
 }
 
-// replay writes a kept response. One kept open (KeepOpen) is refreshed first: when refresh
-// has the final answer, that one is sent and kept in its place (a failure to keep it only
-// means that the next repeat asks again).
+// replay writes a kept response. One kept open (KeepOpen) is refreshed first (settle).
 func (k *Keeper) replay(w http.ResponseWriter, r *http.Request, rec *Record, refresh Refresh) {
-	if ref := rec.Header.Get(openRefHeader); ref != "" && refresh != nil {
-		rw := &recorder{ResponseWriter: w, header: http.Header{}}
-		w.Header().Set(ReplayedHeader, "true")
-		if refresh(rw, r, ref) {
-			status := rw.status
-			if status == 0 {
-				status = http.StatusOK
-				rw.header = w.Header().Clone()
-			}
-			final := *rec
-			final.Status, final.Header, final.Body = status, keptHeaders(rw.header), rw.body.Bytes()
-			final.Header.Del(ReplayedHeader)
-			k.store.FinishIdempotencyKey(context.WithoutCancel(r.Context()), &final)
-			w.WriteHeader(status)
-			w.Write(rw.body.Bytes())
-			return
-		}
+	if k.settle(w, r, rec, refresh) {
+		return
 	}
 	h := w.Header()
 	for name, vs := range rec.Header {
 		h[name] = append([]string(nil), vs...)
 	}
-	h.Del(openRefHeader)
+	h.Del(OpenRefHeader)
 	h.Set(ReplayedHeader, "true")
 	w.WriteHeader(rec.Status)
 	w.Write(rec.Body)
+}
+
+// settle answers a repeat of rec's request with the final answer refresh has for rec's
+// reference, if any, and keeps that answer as the request's (a failure to keep it only means
+// that the next repeat asks again). It reports false, having written nothing, when rec has no
+// reference or refresh no final answer yet.
+func (k *Keeper) settle(w http.ResponseWriter, r *http.Request, rec *Record, refresh Refresh) bool {
+	ref := rec.Header.Get(OpenRefHeader)
+	if ref == "" || refresh == nil {
+		return false
+	}
+	rw := &recorder{ResponseWriter: w, header: http.Header{}}
+	w.Header().Set(ReplayedHeader, "true")
+	if !refresh(rw, r, ref) {
+		w.Header().Del(ReplayedHeader)
+		return false
+	}
+	status := rw.status
+	if status == 0 {
+		status = http.StatusOK
+		rw.header = w.Header().Clone()
+	}
+	final := *rec
+	final.State, final.Status, final.Header, final.Body = StateDone, status, keptHeaders(rw.header), rw.body.Bytes()
+	final.Header.Del(ReplayedHeader)
+	k.store.FinishIdempotencyKey(context.WithoutCancel(r.Context()), &final)
+	w.WriteHeader(status)
+	w.Write(rw.body.Bytes())
+	return true
 }
 
 // droppedHeaders are response headers that belong to one exchange and are not replayed.

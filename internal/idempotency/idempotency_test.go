@@ -17,6 +17,7 @@ import (
 
 	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
@@ -610,6 +611,107 @@ func TestKeepOpenRefreshed(t *testing.T) {
 		}
 		if rec, err := s.store.GetIdempotencyKey(t.Context(), "m1", "test", "k2"); err != nil || rec.Header.Get("Payvault-Open-Ref") != "txn-2" {
 			t.Errorf("open answer kept without its reference: %+v, %v", rec, err)
+		}
+	})
+}
+
+// TestBoundKeyNeverRunsAgain: a request that made a payment binds its key to it (the write
+// that records the payment before its processor call) and says so (Made). Were its node to die
+// then, its key would go stale: a retry is then never run again, but told the request is still
+// being processed until the API's Refresh has the payment's final answer, which it gets and
+// which is kept. A server failure answered after Made is kept open, not forgotten.
+func TestBoundKeyNeverRunsAgain(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		bind := func(r *http.Request, ref string) {
+			c, ok := idempotency.Claimed(r.Context())
+			if !ok {
+				t.Error("no claim in the request's context")
+				return
+			}
+			if err := s.store.Write(r.Context(), func(tx vault.Tx) error {
+				return tx.(payments.Tx).BindIdempotencyKey(r.Context(), c, ref)
+			}); err != nil {
+				t.Error(err)
+			}
+			idempotency.Made(r.Context(), ref)
+		}
+		var final atomic.Value
+		final.Store("")
+		s.refresh = func(w http.ResponseWriter, r *http.Request, ref string) bool {
+			body := final.Load().(string)
+			if body == "" {
+				return false
+			}
+			w.WriteHeader(http.StatusCreated)
+			io.WriteString(w, `{"ref":"`+ref+`",`+body+`}`)
+			return true
+		}
+
+		// The node "dies" during the processor call: the handler never returns.
+		hung := make(chan struct{})
+		s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
+			bind(r, "txn-9")
+			if s.runs.Load() == 1 {
+				<-hung
+			}
+			w.WriteHeader(http.StatusCreated)
+		}
+		first := make(chan answer, 1)
+		go func() { first <- s.post(t, "/pay", "m1", "k-dead", "a") }()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			rec, err := s.store.GetIdempotencyKey(t.Context(), "m1", "test", "k-dead")
+			if err == nil && rec.Bound() == "txn-9" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the key was never bound: %+v, %v", rec, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		s.now.Add((6 * time.Minute).Milliseconds()) // past StaleAfter: the request is presumed dead
+		if got := s.post(t, "/pay", "m1", "k-dead", "a"); got.Status != http.StatusConflict || got.Body != `{"why":2}` {
+			t.Errorf("retry while the payment is open = %+v, want 409 InProgress", got)
+		}
+		final.Store(`"status":"COMPLETED"`)
+		want := answer{http.StatusCreated, `{"ref":"txn-9","status":"COMPLETED"}`, "", "true"}
+		if got := s.post(t, "/pay", "m1", "k-dead", "a"); got != want {
+			t.Errorf("retry once the payment is complete = %+v, want %+v", got, want)
+		}
+		final.Store(`"status":"SETTLED"`)
+		if got := s.post(t, "/pay", "m1", "k-dead", "a"); got != want {
+			t.Errorf("later retry = %+v, want the kept %+v", got, want)
+		}
+		if got := s.post(t, "/pay", "m1", "k-dead", "b"); got.Status != http.StatusConflict || got.Body != `{"why":1}` {
+			t.Errorf("another request with the key = %+v, want 409 Mismatch", got)
+		}
+		if n := s.runs.Load(); n != 1 {
+			t.Errorf("%d runs, want 1", n)
+		}
+		close(hung)
+		<-first
+
+		// A server failure answered after the payment was made is kept open.
+		final.Store("")
+		s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
+			bind(r, "txn-10")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"error":"rendering failed"}`)
+		}
+		open := answer{http.StatusServiceUnavailable, `{"error":"rendering failed"}`, "", ""}
+		if got := s.post(t, "/pay", "m1", "k-made", "a"); got != open {
+			t.Errorf("first = %+v", got)
+		}
+		open.Replayed = "true"
+		if got := s.post(t, "/pay", "m1", "k-made", "a"); got != open {
+			t.Errorf("retry = %+v, want the 503 kept", got)
+		}
+		final.Store(`"status":"COMPLETED"`)
+		if got := s.post(t, "/pay", "m1", "k-made", "a"); got.Body != `{"ref":"txn-10","status":"COMPLETED"}` {
+			t.Errorf("retry once complete = %+v", got)
+		}
+		if n := s.runs.Load(); n != 2 {
+			t.Errorf("%d runs, want 2", n)
 		}
 	})
 }

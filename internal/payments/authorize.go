@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/token"
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -232,7 +233,7 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 		if err := s.sealNumber(nt, res.number); err != nil {
 			return err
 		}
-		if err := tx.InsertTransaction(ctx, nt); err != nil {
+		if err := insertReceived(ctx, tx, nt); err != nil {
 			return err
 		}
 		t = nt
@@ -249,6 +250,7 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 	if err != nil {
 		return nil, vault.E(op, err)
 	}
+	idempotency.Made(ctx, t.ID)
 
 	// The processor call, with no database transaction open. A client that goes away does
 	// not cut it short: the answer is recorded either way.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -124,7 +125,7 @@ func (s *Service) drawOn(ctx context.Context, p *vault.Principal, op string, ty 
 		if p.User != nil {
 			nt.CreatedUserID = p.User.ID
 		}
-		if err := tx.InsertTransaction(ctx, nt); err != nil {
+		if err := insertReceived(ctx, tx, nt); err != nil {
 			return err
 		}
 		t = nt
@@ -133,6 +134,7 @@ func (s *Service) drawOn(ctx context.Context, p *vault.Principal, op string, ty 
 	if err != nil {
 		return nil, vault.E(op, err)
 	}
+	idempotency.Made(ctx, t.ID)
 	out, perr := s.call(ctx, proc, &Request{
 		API: f.API, TransactionID: t.ID, Type: ty, Amount: t.Amount, Currency: t.Currency,
 		PaymentMethod: t.PaymentMethod, Brand: t.Card.Brand,

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -108,6 +109,21 @@ type inFlight struct {
 
 func (e *inFlight) Error() string   { return ErrInFlight.Error() + ": " + e.err.Error() }
 func (e *inFlight) Unwrap() []error { return []error{ErrInFlight, e.err} }
+
+// insertReceived stores t, RECEIVED before its processor call, and binds the Idempotency-Key
+// its request holds, if any, to it in the same write: were this node to die during the call,
+// a retry with the key is answered from t once recovery has completed it, and never runs the
+// payment again (idempotency.Claim). Once the write has committed, the caller says so to the
+// request's key (idempotency.Made), for the same reason while this node lives.
+func insertReceived(ctx context.Context, tx Tx, t *Transaction) error {
+	if err := tx.InsertTransaction(ctx, t); err != nil {
+		return err
+	}
+	if c, ok := idempotency.Claimed(ctx); ok {
+		return tx.BindIdempotencyKey(ctx, c, t.ID)
+	}
+	return nil
+}
 
 // InFlightID returns the id of the transaction an ErrInFlight failure left RECEIVED (its final
 // answer comes once recovery completes it), or "" when err is not one.

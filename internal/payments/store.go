@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -69,4 +70,8 @@ type Tx interface {
 	// CompletePending marks COMPLETED every PENDING settlement, refund and debit of a
 	// merchant ("" for all) and returns how many changed.
 	CompletePending(ctx context.Context, merchantID string, now time.Time) (int, error)
+	// BindIdempotencyKey binds the pending Idempotency-Key record of claim c to ref (the
+	// transaction the request made), so that it is never taken over as abandoned
+	// (idempotency.Record.Bound); it does nothing when the claim was lost.
+	BindIdempotencyKey(ctx context.Context, c idempotency.Claim, ref string) error
 }

@@ -59,7 +59,7 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, rec *idempotency.Record
 		if err != nil {
 			return err
 		}
-		if cur.Created.Before(expired) || (cur.State == idempotency.StatePending && cur.Created.Before(stale)) {
+		if cur.Created.Before(expired) || (cur.State == idempotency.StatePending && cur.Created.Before(stale) && cur.Bound() == "") {
 			up := without(cs, "merchant_id", "scope", "key")
 			return t.execOne(ctx, "sqlstore.ClaimIdempotencyKey", rec.Key,
 				updateSQL("idempotency", up, "merchant_id = ? AND scope = ? AND key = ?"),
@@ -92,6 +92,15 @@ func (s *Store) FinishIdempotencyKey(ctx context.Context, rec *idempotency.Recor
 			rec.State, int64(rec.Status), val(asJSON(&h)), val(&rec.Body), rec.MerchantID, rec.Scope, rec.Key, toMS(rec.Created))
 		return mapErr("sqlstore.FinishIdempotencyKey", err)
 	})
+}
+
+// BindIdempotencyKey implements payments.Tx: the pending record of claim c gets ref, in the
+// write's transaction.
+func (t *tx) BindIdempotencyKey(ctx context.Context, c idempotency.Claim, ref string) error {
+	h := http.Header{idempotency.OpenRefHeader: {ref}}
+	_, err := t.exec(ctx, "UPDATE idempotency SET headers = ? WHERE merchant_id = ? AND scope = ? AND key = ? AND state = 'pending' AND created_at = ?",
+		val(asJSON(&h)), c.MerchantID, c.Scope, c.Key, toMS(c.Created))
+	return mapErr("sqlstore.BindIdempotencyKey", err)
 }
 
 // ReleaseIdempotencyKey implements idempotency.Store.

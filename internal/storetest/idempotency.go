@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/payvault/payvault/internal/idempotency"
+	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -129,6 +130,37 @@ func testIdempotencyStore(t *testing.T, open Opener) {
 	}
 	if _, err := st.GetIdempotencyKey(ctx, "m1", "paysafe", "k2"); err != nil {
 		t.Errorf("the old claimant's release removed the new claim: %v", err)
+	}
+	// A pending record bound to what its request made (a payment) is never taken over as
+	// abandoned, only once expired; a bind by a lost claim changes nothing.
+	bind := func(key string, at time.Time, ref string) {
+		t.Helper()
+		err := st.Write(ctx, func(tx vault.Tx) error {
+			return tx.(payments.Tx).BindIdempotencyKey(ctx, idempotency.Claim{MerchantID: "m1", Scope: "paysafe", Key: key, Created: at}, ref)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if live, _ := st.ClaimIdempotencyKey(ctx, rec("k4", now), long, stale); live != nil {
+		t.Fatal("fresh key k4 not claimed")
+	}
+	bind("k4", now.Add(time.Millisecond), "txn-lost")
+	if got, err := st.GetIdempotencyKey(ctx, "m1", "paysafe", "k4"); err != nil || got.Bound() != "" {
+		t.Errorf("a lost claim's bind: %+v, %v", got, err)
+	}
+	bind("k4", now, "txn-4")
+	if got, err := st.GetIdempotencyKey(ctx, "m1", "paysafe", "k4"); err != nil || got.Bound() != "txn-4" || got.State != idempotency.StatePending {
+		t.Errorf("bound record: %+v, %v", got, err)
+	}
+	if live, _ := st.ClaimIdempotencyKey(ctx, rec("k4", now.Add(10*time.Minute)), long, now.Add(5*time.Minute)); live == nil || live.Bound() != "txn-4" {
+		t.Errorf("a stale bound record was taken over: %+v", live)
+	}
+	if live, _ := st.ClaimIdempotencyKey(ctx, rec("k4", now.Add(25*time.Hour)), now.Add(time.Hour), now.Add(25*time.Hour-5*time.Minute)); live != nil {
+		t.Errorf("an expired bound record was not replaced: %+v", live)
+	}
+	if err := st.ReleaseIdempotencyKey(ctx, rec("k4", now.Add(25*time.Hour))); err != nil {
+		t.Fatal(err)
 	}
 	if err := st.ReleaseIdempotencyKey(ctx, rec("k2", now.Add(10*time.Minute))); err != nil {
 		t.Fatal(err)

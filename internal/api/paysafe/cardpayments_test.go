@@ -775,6 +775,45 @@ func TestAuthInFlightKept(t *testing.T) {
 	}
 }
 
+// TestAuthKeyBoundAcrossNodeDeath: an auth binds its Idempotency-Key to itself in the write
+// that records it before the processor call. Were its node to die during the call (here: the
+// call never returns and the key goes stale), a retry with the key never reaches the processor
+// again: it is 409/5031 while the auth is open, and once recovery has completed it, the auth's
+// own answer, kept for later retries.
+func TestAuthKeyBoundAcrossNodeDeath(t *testing.T) {
+	held := &heldProcessor{entered: make(chan string, 2), release: make(chan struct{})}
+	e := mustPayEnv(t, func(p payments.Processor) payments.Processor { held.Processor = p; return queriedProcessor{held} })
+	body := `{"merchantRefNum":"dead-node","amount":500,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`
+	key := map[string]string{"Idempotency-Key": "k-dead-node"}
+	first := make(chan reply, 1)
+	go func() { first <- e.do(t, call{method: "POST", path: e.path("auths"), body: body, header: key}) }()
+	id := <-held.entered
+	defer func() { close(held.release); <-first }()
+
+	e.clock.Add(6 * time.Minute) // the key is stale: its node is presumed dead
+	r := e.do(t, call{method: "POST", path: e.path("auths"), body: body, header: key})
+	if r.status != 409 || r.code() != "5031" || !strings.Contains(string(r.raw), "still being processed") {
+		t.Errorf("retry while the auth is open = %d %s", r.status, r.raw)
+	}
+	e.clock.Add(10 * time.Minute) // past the processor timeout: recovery asks the processor
+	if n, err := e.ps.Recover(t.Context()); err != nil || n != 1 {
+		t.Fatalf("recover = %d, %v", n, err)
+	}
+	done := e.must(t, 200, call{method: "POST", path: e.path("auths"), body: body, header: key})
+	if done.str("id") != id || done.str("status") != "COMPLETED" || done.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("retry once recovered = %s %v", done.raw, done.header)
+	}
+	again := e.must(t, 200, call{method: "POST", path: e.path("auths"), body: body, header: key})
+	if string(again.raw) != string(done.raw) {
+		t.Errorf("later retry = %s, want %s", again.raw, done.raw)
+	}
+	select {
+	case id2 := <-held.entered:
+		t.Errorf("the processor was called again (%s)", id2)
+	default:
+	}
+}
+
 // TestRawCardPaymentBrands pays with a raw card of every §3 brand: each is approved and its
 // card.type is the §3 code. A Solo number (SO, 6334/6767), which the vault stores, was refused
 // with 3002 because the core checked it against its own brand table, which has no Solo row.
