@@ -386,7 +386,9 @@ func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next h
 	store := context.WithoutCancel(r.Context())
 	defer func() {
 		if v := recover(); v != nil {
-			k.store.ReleaseIdempotencyKey(store, rec)
+			if m.made == "" { // a request that made a payment keeps its key bound to it
+				k.store.ReleaseIdempotencyKey(store, rec)
+			}
 			panic(v)
 		}
 	}()

@@ -715,3 +715,36 @@ func TestBoundKeyNeverRunsAgain(t *testing.T) {
 		}
 	})
 }
+
+// TestPanicReleasesUnlessMade: a request that panics frees its key, so that a retry runs
+// again, unless it had made a payment (Made): that key stays bound to the payment.
+func TestPanicReleasesUnlessMade(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
+			if body == "made" {
+				c, _ := idempotency.Claimed(r.Context())
+				if err := s.store.Write(r.Context(), func(tx vault.Tx) error {
+					return tx.(payments.Tx).BindIdempotencyKey(r.Context(), c, "txn-p")
+				}); err != nil {
+					t.Error(err)
+				}
+				idempotency.Made(r.Context(), "txn-p")
+			}
+			panic(http.ErrAbortHandler) // net/http closes the connection quietly
+		}
+		for _, body := range []string{"plain", "made"} {
+			req, _ := http.NewRequest("POST", s.url+"/pay", strings.NewReader(body))
+			req.Header.Set("X-Merchant", "m1")
+			req.Header.Set(idempotency.Header, "k-"+body)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}
+		if _, err := s.store.GetIdempotencyKey(t.Context(), "m1", "test", "k-plain"); vault.KindOf(err) != vault.NotFound {
+			t.Errorf("a panicking request's key was not released: %v", err)
+		}
+		if rec, err := s.store.GetIdempotencyKey(t.Context(), "m1", "test", "k-made"); err != nil || rec.Bound() != "txn-p" {
+			t.Errorf("a panicking request that made a payment: %+v, %v; want its key bound", rec, err)
+		}
+	})
+}
