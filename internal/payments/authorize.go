@@ -66,6 +66,10 @@ type AuthRequest struct {
 	// SettleWithAuth settles an approved auth at once: a PENDING settlement of the whole
 	// amount is created with it.
 	SettleWithAuth bool
+	// Step marks a check run as one step of another request (a Fortis vault's run_avs), whose
+	// answer is not the transaction's: the request's Idempotency-Key is not bound to it
+	// (insertReceived), and a retry of the request may run it again.
+	Step           bool
 	MerchantRefNum string
 	// DupCheck refuses a MerchantRefNum already used in the account for the same type
 	// (ErrDuplicateRef, Conflict).
@@ -233,7 +237,7 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 		if err := s.sealNumber(nt, res.number); err != nil {
 			return err
 		}
-		if err := insertReceived(ctx, tx, nt); err != nil {
+		if err := insertReceived(ctx, tx, nt, !req.Step); err != nil {
 			return err
 		}
 		t = nt
@@ -250,7 +254,9 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 	if err != nil {
 		return nil, vault.E(op, err)
 	}
-	idempotency.Made(ctx, t.ID)
+	if !req.Step {
+		idempotency.Made(ctx, t.ID)
+	}
 
 	// The processor call, with no database transaction open. A client that goes away does
 	// not cut it short: the answer is recorded either way.

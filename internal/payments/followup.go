@@ -125,7 +125,7 @@ func (s *Service) drawOn(ctx context.Context, p *vault.Principal, op string, ty 
 		if p.User != nil {
 			nt.CreatedUserID = p.User.ID
 		}
-		if err := insertReceived(ctx, tx, nt); err != nil {
+		if err := insertReceived(ctx, tx, nt, true); err != nil {
 			return err
 		}
 		t = nt

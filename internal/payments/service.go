@@ -110,16 +110,17 @@ type inFlight struct {
 func (e *inFlight) Error() string   { return ErrInFlight.Error() + ": " + e.err.Error() }
 func (e *inFlight) Unwrap() []error { return []error{ErrInFlight, e.err} }
 
-// insertReceived stores t, RECEIVED before its processor call, and binds the Idempotency-Key
-// its request holds, if any, to it in the same write: were this node to die during the call,
-// a retry with the key is answered from t once recovery has completed it, and never runs the
-// payment again (idempotency.Claim). Once the write has committed, the caller says so to the
-// request's key (idempotency.Made), for the same reason while this node lives.
-func insertReceived(ctx context.Context, tx Tx, t *Transaction) error {
+// insertReceived stores t, RECEIVED before its processor call. With bind (t is what its
+// request makes, not a step of it: AuthRequest.Step), it binds the Idempotency-Key the request
+// holds, if any, to t in the same write: were this node to die during the call, a retry with
+// the key is answered from t once recovery has completed it, and never runs the payment again
+// (idempotency.Claim). Once the write has committed, the caller says so to the request's key
+// (idempotency.Made), for the same reason while this node lives.
+func insertReceived(ctx context.Context, tx Tx, t *Transaction, bind bool) error {
 	if err := tx.InsertTransaction(ctx, t); err != nil {
 		return err
 	}
-	if c, ok := idempotency.Claimed(ctx); ok {
+	if c, ok := idempotency.Claimed(ctx); ok && bind {
 		return tx.BindIdempotencyKey(ctx, c, t.ID)
 	}
 	return nil

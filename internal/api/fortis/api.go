@@ -121,7 +121,10 @@ func (a *API) post(w http.ResponseWriter, r *http.Request, p *vault.Principal, s
 		next(w, r)
 		return
 	}
-	refresh := func(w http.ResponseWriter, r *http.Request, id string) bool { return a.refreshTxn(w, r, p, id) }
+	var refresh idempotency.Refresh
+	if scope == "transactions" { // only a transaction's answer is a transaction's
+		refresh = func(w http.ResponseWriter, r *http.Request, id string) bool { return a.refreshTxn(w, r, p, id) }
+	}
 	a.opt.Idempotency(w, r, p, scope, refresh, next)
 }
 

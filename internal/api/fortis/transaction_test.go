@@ -772,3 +772,36 @@ func TestTransactionInFlightKept(t *testing.T) {
 		})
 	}
 }
+
+// TestRunAVSInFlightNotAnsweredAsTransaction: a vault create whose run_avs check left its
+// avsonly transaction in flight (the database went away during the processor call) keeps its
+// 503 for the key, and a retry never gets that transaction in place of a vault, even once
+// recovery has completed it: the check is a step of the vault create (AuthRequest.Step), and
+// only /v2/transactions answers from a transaction.
+func TestRunAVSInFlightNotAnsweredAsTransaction(t *testing.T) {
+	var down atomic.Bool
+	s := mustServerWith(t, serverOpts{
+		over: func(st storetest.Store) payments.Store { return storetest.DownStore{Store: st, Down: &down} },
+		wrap: func(p payments.Processor) payments.Processor {
+			return queriedProcessor{payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+				out, err := p.Process(ctx, r)
+				down.Store(true) // the database goes away while the processor answers
+				return out, err
+			})}
+		},
+	})
+	c := call{Method: http.MethodPost, Path: "/v2/accountvaults", Header: map[string]string{idempotency.Header: "k-avs"},
+		Body: `{"accountvault":{"location_id":"` + s.creds.Fortis.LocationID + `","payment_method":"cc","account_number":"4111111111111111",` +
+			`"exp_date":"1228","run_avs":true,"billing_address":"5800 NW 39th AVE","billing_zip":"32606"}}`}
+	first := must(t, s.do(t, c), http.StatusServiceUnavailable)
+	down.Store(false)
+	s.clock.Add(10 * time.Minute)
+	if n, err := s.ps.Recover(t.Context()); err != nil || n != 1 {
+		t.Fatalf("recover = %d, %v", n, err)
+	}
+	again := s.do(t, c)
+	if again.Status == http.StatusCreated && strings.Contains(string(again.Body), `"transaction"`) {
+		t.Fatalf("a vault create was answered with its check's transaction: %s", again.Body)
+	}
+	diff(t, []any{http.StatusServiceUnavailable, string(first.Body), "true"}, []any{again.Status, string(again.Body), again.Header.Get(idempotency.ReplayedHeader)})
+}
