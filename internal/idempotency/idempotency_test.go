@@ -538,6 +538,19 @@ func TestLegacyScopeReplayed(t *testing.T) {
 	})
 }
 
+// mustKeepOpen posts body "a" to /pay with key, whose answer is kept open (the refresh has no
+// final answer yet), and then its repeat: open first, then open replayed.
+func (s *server) mustKeepOpen(t *testing.T, key string, open answer) {
+	t.Helper()
+	if got := s.post(t, "/pay", "m1", key, "a"); got != open {
+		t.Errorf("first = %+v, want %+v", got, open)
+	}
+	open.Replayed = "true"
+	if got := s.post(t, "/pay", "m1", key, "a"); got != open {
+		t.Errorf("repeat while open = %+v, want %+v", got, open)
+	}
+}
+
 // TestKeepOpenRefreshed: an answer kept open (a payment whose processor was called and whose
 // outcome could not be recorded) is replayed while its outcome stays open, and replaced by the
 // final answer once the API's Refresh has one; later repeats get that final answer as kept,
@@ -566,14 +579,7 @@ func TestKeepOpenRefreshed(t *testing.T) {
 			io.WriteString(w, body)
 			return true
 		}
-		open := answer{http.StatusServiceUnavailable, `{"error":"in flight"}`, "", ""}
-		if got := s.post(t, "/pay", "m1", "k", "a"); got != open {
-			t.Errorf("first = %+v", got)
-		}
-		open.Replayed = "true"
-		if got := s.post(t, "/pay", "m1", "k", "a"); got != open {
-			t.Errorf("repeat while open = %+v", got)
-		}
+		s.mustKeepOpen(t, "k", answer{http.StatusServiceUnavailable, `{"error":"in flight"}`, "", ""})
 		final.Store(`{"status":"COMPLETED"}`)
 		done := answer{http.StatusCreated, `{"status":"COMPLETED"}`, "/things/txn-1", "true"}
 		if got := s.post(t, "/pay", "m1", "k", "a"); got != done {
@@ -698,14 +704,7 @@ func TestBoundKeyNeverRunsAgain(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, `{"error":"rendering failed"}`)
 		}
-		open := answer{http.StatusServiceUnavailable, `{"error":"rendering failed"}`, "", ""}
-		if got := s.post(t, "/pay", "m1", "k-made", "a"); got != open {
-			t.Errorf("first = %+v", got)
-		}
-		open.Replayed = "true"
-		if got := s.post(t, "/pay", "m1", "k-made", "a"); got != open {
-			t.Errorf("retry = %+v, want the 503 kept", got)
-		}
+		s.mustKeepOpen(t, "k-made", answer{http.StatusServiceUnavailable, `{"error":"rendering failed"}`, "", ""})
 		final.Store(`"status":"COMPLETED"`)
 		if got := s.post(t, "/pay", "m1", "k-made", "a"); got.Body != `{"ref":"txn-10","status":"COMPLETED"}` {
 			t.Errorf("retry once complete = %+v", got)
