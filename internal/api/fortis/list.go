@@ -137,6 +137,11 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 				lr.addIn(f, v)
 			}
 		case filterTime:
+			if strings.Contains(v, ",") && !strings.Contains(v, "|") {
+				// A comma list of exact seconds, each matching its whole second.
+				lr.addIn(listField{col: f.col, number: parseSeconds}, v)
+				continue
+			}
 			lo, hi, ok := timeRange(v, qv.Get(name+"_from"), qv.Get(name+"_to"), now, loc)
 			if !ok {
 				lr.never = true
@@ -309,6 +314,12 @@ func parseRangeWith(v string, number func(string) (int64, bool)) (lo, hi int64, 
 		}
 	}
 	return max(lo, -openBound), min(hi, openBound), true
+}
+
+// parseSeconds parses Unix seconds; a second past any time (openBound) matches nothing.
+func parseSeconds(s string) (int64, bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n > -openBound && n < openBound
 }
 
 // openBound stands for an open range end; it keeps seconds×1000 within int64.

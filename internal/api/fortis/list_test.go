@@ -247,6 +247,43 @@ func TestListContainsUnicode(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
+// TestListTimestampOrList checks that a *_ts filter takes a comma list of exact seconds, as
+// every exact column does (§1.6 "Numeric and *_ts columns also take an inclusive range"), and
+// that each second matches records made at any millisecond within it, on both engines.
+func TestListTimestampOrList(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		start := testNow.Unix()
+		for _, title := range []string{"A", "B", "C"} {
+			s.clock.Add(time.Minute + 250*time.Millisecond)
+			s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"`+title+`"`)
+		}
+		a, c := itoa(start+60), itoa(start+180)
+		tests := []struct {
+			name, query string
+			want        []string
+		}{
+			{"ok/one", "?created_ts=" + a, []string{"A"}},
+			{"ok/or-list", "?created_ts=" + a + "," + c + "&sort=title", []string{"A", "C"}},
+			{"ok/or-list-spaces", "?created_ts=%20" + c + "%20,%20" + a + "&sort=title", []string{"A", "C"}},
+			{"ok/or-list-bad-item-ignored", "?created_ts=soon," + c, []string{"C"}},
+			{"ok/or-list-modified", "?modified_ts=" + a + "," + c + "&sort=-title", []string{"C", "A"}},
+			{"ok/or-list-nothing", "?created_ts=1,2", []string{}},
+			{"ok/or-list-all-bad", "?created_ts=soon,later", []string{}},
+			{"ok/or-list-huge", "?created_ts=99999999999999999," + a + ",-99999999999999999", []string{"A"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				diff(t, tt.want, titles(t, must(t, s.get(t, "/v2/accountvaults"+tt.query), 200)))
+			})
+		}
+		var got []string
+		for _, v := range must(t, s.get(t, "/v2/contacts?created_ts="+a+","+c), 200).json(t)["contacts"].([]any) {
+			got = append(got, v.(map[string]any)["last_name"].(string))
+		}
+		diff(t, []string(nil), got)
+	})
+}
+
 // TestListTimestampKeywords computes the timestamp keywords (§0.1 #6) in the user's time zone,
 // here Pacific/Auckland (UTC+13 in November), with weeks starting on Sunday.
 func TestListTimestampKeywords(t *testing.T) {
