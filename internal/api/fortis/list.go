@@ -2,6 +2,8 @@ package fortis
 
 import (
 	"context"
+	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -84,10 +86,10 @@ var listControls = map[string]bool{"page": true, "page_size": true, "sort": true
 func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *listReq {
 	qv := r.URL.Query()
 	lr := &listReq{page: 1, size: defaultPageSize, def: def}
-	if n, err := strconv.Atoi(qv.Get("page")); err == nil && n >= 1 {
+	if n, ok := positiveInt(qv.Get("page")); ok {
 		lr.page = n
 	}
-	if n, err := strconv.Atoi(qv.Get("page_size")); err == nil && n >= 1 {
+	if n, ok := positiveInt(qv.Get("page_size")); ok {
 		lr.size = min(n, maxPageSize)
 	}
 	if lr.page-1 > maxOffset/lr.size {
@@ -173,6 +175,16 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 		lr.sortAttrs = object{{"id", "desc"}}
 	}
 	return lr
+}
+
+// positiveInt parses a page or page_size of at least 1; one past the int range is the
+// largest int (a page past any end, a size past the cap), not invalid.
+func positiveInt(v string) (int, bool) {
+	n, err := strconv.Atoi(v)
+	if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+		return math.MaxInt, true
+	}
+	return n, err == nil && n >= 1
 }
 
 // checkValueCount refuses a filter named name whose comma-separated value v holds more than

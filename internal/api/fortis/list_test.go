@@ -90,6 +90,9 @@ func TestListPaging(t *testing.T) {
 		{"ok/past-the-end", "?page=9&page_size=3", 0, 3, 8, []string{}, []string{"self", "first", "prev"}},
 		{"ok/invalid-values-default", "?page=x&page_size=-4", 7, 20, 0, nil, []string{"self"}},
 		{"ok/capped", "?page_size=9999", 7, 5000, 0, nil, []string{"self"}},
+		// Integers past int64 are integers still: a page past any end, a size past the cap.
+		{"ok/capped-past-int64", "?page_size=99999999999999999999", 7, 5000, 0, nil, []string{"self"}},
+		{"ok/page-past-int64", "?page=99999999999999999999&page_size=3", 0, 3, 9223372036854775806, []string{}, []string{"self", "first", "prev"}},
 		{"ok/last-page", "?page=3&page_size=3&sort=created_ts", 1, 3, 2, []string{"v7"}, []string{"self", "first", "prev"}},
 		{"ok/first-page", "?page=1&page_size=3", 3, 3, 0, nil, []string{"self", "next", "last"}},
 		// Pages whose offset passes 2^31 records are past the end too, with the count (§1.6).
