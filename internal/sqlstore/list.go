@@ -109,18 +109,30 @@ func (s listSpec) where(d Dialect, merchantID string, qry vault.Query) (string, 
 			if len(f.Values) == 0 {
 				continue
 			}
+			if kind == fTime {
+				// seconds → each the milliseconds of that whole second
+				var alts []string
+				for _, v := range f.Values {
+					if n, ok := parseInt(v); ok && n > -1<<40 && n < 1<<40 { // past any time: no match
+						alts = append(alts, "("+col+" >= ? AND "+col+" < ?)")
+						args = append(args, n*1000, (n+1)*1000)
+					}
+				}
+				if len(alts) == 0 {
+					alts = []string{"1 = 0"}
+				}
+				conds = append(conds, "("+strings.Join(alts, " OR ")+")")
+				continue
+			}
 			ph := make([]string, len(f.Values))
 			for i, v := range f.Values {
 				ph[i] = "?"
 				switch kind {
-				case fInt, fTime:
+				case fInt:
 					n, ok := parseInt(v)
 					if !ok {
 						args = append(args, nil) // never matches
 						continue
-					}
-					if kind == fTime {
-						n *= 1000
 					}
 					args = append(args, n)
 				case fBool:

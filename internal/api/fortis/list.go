@@ -2,6 +2,8 @@ package fortis
 
 import (
 	"context"
+	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -84,10 +86,10 @@ var listControls = map[string]bool{"page": true, "page_size": true, "sort": true
 func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *listReq {
 	qv := r.URL.Query()
 	lr := &listReq{page: 1, size: defaultPageSize, def: def}
-	if n, err := strconv.Atoi(qv.Get("page")); err == nil && n >= 1 {
+	if n, ok := positiveInt(qv.Get("page")); ok {
 		lr.page = n
 	}
-	if n, err := strconv.Atoi(qv.Get("page_size")); err == nil && n >= 1 {
+	if n, ok := positiveInt(qv.Get("page_size")); ok {
 		lr.size = min(n, maxPageSize)
 	}
 	if lr.page-1 > maxOffset/lr.size {
@@ -137,6 +139,11 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 				lr.addIn(f, v)
 			}
 		case filterTime:
+			if strings.Contains(v, ",") && !strings.Contains(v, "|") {
+				// A comma list of exact seconds, each matching its whole second.
+				lr.addIn(listField{col: f.col, number: parseSeconds}, v)
+				continue
+			}
 			lo, hi, ok := timeRange(v, qv.Get(name+"_from"), qv.Get(name+"_to"), now, loc)
 			if !ok {
 				lr.never = true
@@ -168,6 +175,16 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 		lr.sortAttrs = object{{"id", "desc"}}
 	}
 	return lr
+}
+
+// positiveInt parses a page or page_size of at least 1; one past the int range is the
+// largest int (a page past any end, a size past the cap), not invalid.
+func positiveInt(v string) (int, bool) {
+	n, err := strconv.Atoi(v)
+	if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+		return math.MaxInt, true
+	}
+	return n, err == nil && n >= 1
 }
 
 // checkValueCount refuses a filter named name whose comma-separated value v holds more than
@@ -309,6 +326,12 @@ func parseRangeWith(v string, number func(string) (int64, bool)) (lo, hi int64, 
 		}
 	}
 	return max(lo, -openBound), min(hi, openBound), true
+}
+
+// parseSeconds parses Unix seconds; a second past any time (openBound) matches nothing.
+func parseSeconds(s string) (int64, bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n > -openBound && n < openBound
 }
 
 // openBound stands for an open range end; it keeps seconds×1000 within int64.

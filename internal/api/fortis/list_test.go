@@ -90,6 +90,9 @@ func TestListPaging(t *testing.T) {
 		{"ok/past-the-end", "?page=9&page_size=3", 0, 3, 8, []string{}, []string{"self", "first", "prev"}},
 		{"ok/invalid-values-default", "?page=x&page_size=-4", 7, 20, 0, nil, []string{"self"}},
 		{"ok/capped", "?page_size=9999", 7, 5000, 0, nil, []string{"self"}},
+		// Integers past int64 are integers still: a page past any end, a size past the cap.
+		{"ok/capped-past-int64", "?page_size=99999999999999999999", 7, 5000, 0, nil, []string{"self"}},
+		{"ok/page-past-int64", "?page=99999999999999999999&page_size=3", 0, 3, 9223372036854775806, []string{}, []string{"self", "first", "prev"}},
 		{"ok/last-page", "?page=3&page_size=3&sort=created_ts", 1, 3, 2, []string{"v7"}, []string{"self", "first", "prev"}},
 		{"ok/first-page", "?page=1&page_size=3", 3, 3, 0, nil, []string{"self", "next", "last"}},
 		// Pages whose offset passes 2^31 records are past the end too, with the count (§1.6).
@@ -246,6 +249,43 @@ func TestListContainsUnicode(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestListTimestampOrList checks that a *_ts filter takes a comma list of exact seconds, as
+// every exact column does (§1.6 "Numeric and *_ts columns also take an inclusive range"), and
+// that each second matches records made at any millisecond within it, on both engines.
+func TestListTimestampOrList(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		start := testNow.Unix()
+		for _, title := range []string{"A", "B", "C"} {
+			s.clock.Add(time.Minute + 250*time.Millisecond)
+			s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"`+title+`"`)
+		}
+		a, c := itoa(start+60), itoa(start+180)
+		tests := []struct {
+			name, query string
+			want        []string
+		}{
+			{"ok/one", "?created_ts=" + a, []string{"A"}},
+			{"ok/or-list", "?created_ts=" + a + "," + c + "&sort=title", []string{"A", "C"}},
+			{"ok/or-list-spaces", "?created_ts=%20" + c + "%20,%20" + a + "&sort=title", []string{"A", "C"}},
+			{"ok/or-list-bad-item-ignored", "?created_ts=soon," + c, []string{"C"}},
+			{"ok/or-list-modified", "?modified_ts=" + a + "," + c + "&sort=-title", []string{"C", "A"}},
+			{"ok/or-list-nothing", "?created_ts=1,2", []string{}},
+			{"ok/or-list-all-bad", "?created_ts=soon,later", []string{}},
+			{"ok/or-list-huge", "?created_ts=99999999999999999," + a + ",-99999999999999999", []string{"A"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				diff(t, tt.want, titles(t, must(t, s.get(t, "/v2/accountvaults"+tt.query), 200)))
+			})
+		}
+		var got []string
+		for _, v := range must(t, s.get(t, "/v2/contacts?created_ts="+a+","+c), 200).json(t)["contacts"].([]any) {
+			got = append(got, v.(map[string]any)["last_name"].(string))
+		}
+		diff(t, []string(nil), got)
+	})
+}
 
 // TestListTimestampKeywords computes the timestamp keywords (§0.1 #6) in the user's time zone,
 // here Pacific/Auckland (UTC+13 in November), with weeks starting on Sunday.

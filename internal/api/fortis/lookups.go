@@ -50,10 +50,12 @@ func (l *lookups) location(ctx context.Context, id string) (*vault.Location, err
 	})
 }
 
+// user returns a user the principal may read (§3.1: itself and users who share a location it
+// reaches), or nil: an expand never shows a user whose GET is 404.
 func (l *lookups) user(ctx context.Context, id string) (*vault.User, error) {
 	return cached(ctx, l.users, id, func(ctx context.Context, id string) (*vault.User, error) {
 		u, err := l.a.svc.Store().GetUser(ctx, id)
-		if err == nil && u.MerchantID != l.p.MerchantID() {
+		if err == nil && (u.MerchantID != l.p.MerchantID() || !shareLocation(l.p, u)) {
 			return nil, vault.E(vault.NotFound)
 		}
 		return u, err

@@ -100,3 +100,41 @@ func TestCompanions(t *testing.T) {
 		must(t, s.do(t, call{Method: "POST", Path: "/v2/producttransactions", Body: `{}`}), 405)
 	})
 }
+
+// TestEmbeddedUserVisibility checks that created_user embeds only a user the caller may read
+// (§3.1: the caller and users who share an accessible location; any other user is 404): a
+// user who left the contact's location is null in the expand, as its GET is 404.
+func TestEmbeddedUserVisibility(t *testing.T) {
+	s := mustServer(t)
+	ctx := context.Background()
+	loc := s.creds.Fortis.LocationID
+	second := s.mustLocation(t, "Second")
+	mover, moverCreds := s.mustUser(t, vault.NewUser{Username: "mover", PrimaryLocationID: loc, LocationIDs: []string{second.Location.ID}})
+	_, stayCreds := s.mustUser(t, vault.NewUser{Username: "stay", PrimaryLocationID: second.Location.ID})
+	body := `{"contact":{"location_id":"` + second.Location.ID + `","last_name":"Moved"}}`
+	c := must(t, s.do(t, call{Method: "POST", Path: "/v2/contacts", Body: body, As: &moverCreds}), 201).record(t, "contact")["id"].(string)
+	v := must(t, s.do(t, call{Method: "POST", Path: "/v2/accountvaults", As: &moverCreds, Body: `{"accountvault":{"location_id":"` + second.Location.ID +
+		`","payment_method":"cc","account_number":"4111111111111111","exp_date":"1228"}}`}), 201).record(t, "accountvault")["id"].(string)
+
+	embedded := func(t *testing.T) (contact, vaultUser, listed any) {
+		t.Helper()
+		contact = must(t, s.do(t, call{Method: "GET", Path: "/v2/contacts/" + c + "?expand=created_user", As: &stayCreds}), 200).record(t, "contact")["created_user"]
+		vaultUser = must(t, s.do(t, call{Method: "GET", Path: "/v2/accountvaults/" + v + "?expand=created_user", As: &stayCreds}), 200).record(t, "accountvault")["created_user"]
+		list := must(t, s.do(t, call{Method: "GET", Path: "/v2/contacts?expand=created_user", As: &stayCreds}), 200).json(t)["contacts"].([]any)
+		return contact, vaultUser, list[0].(map[string]any)["created_user"]
+	}
+	t.Run("ok/shares-the-location", func(t *testing.T) {
+		must(t, s.do(t, call{Method: "GET", Path: "/v2/users/" + mover.ID, As: &stayCreds}), 200)
+		a, b, l := embedded(t)
+		diff(t, []any{mover.ID, mover.ID, mover.ID}, []any{a.(map[string]any)["id"], b.(map[string]any)["id"], l.(map[string]any)["id"]})
+	})
+	t.Run("ok/left-the-location", func(t *testing.T) {
+		only := []string{loc}
+		if _, err := s.svc.UpdateUser(ctx, s.creds.MerchantID, mover.ID, vault.UserUpdate{LocationIDs: &only}); err != nil {
+			t.Fatal(err)
+		}
+		must(t, s.do(t, call{Method: "GET", Path: "/v2/users/" + mover.ID, As: &stayCreds}), 404)
+		a, b, l := embedded(t)
+		diff(t, []any{nil, nil, nil}, []any{a, b, l})
+	})
+}
