@@ -300,14 +300,18 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 		case cur.State == StateSecret:
 			conflict(w, r, NotReplayable)
 			return
-		case cur.Bound() != "" && !cur.Created.After(now.Add(-k.cfg.StaleAfter)):
-			// Its request made a payment and was abandoned (its node died): it is never run
-			// again. Its retries get the payment's answer once recovery has completed it, kept
-			// as the request's, and until then are told it is still being processed.
-			if !k.settle(w, r, cur, refresh) {
-				conflict(w, r, InProgress)
+		case cur.Bound() != "":
+			// Its request made a payment, which has its outcome once the request's own
+			// completion or (were its node to have died) recovery has recorded it: the payment's
+			// answer then, kept as the request's. The request is never run again: abandoned,
+			// its retries are told it is still being processed until then.
+			if k.settle(w, r, cur, refresh) {
+				return
 			}
-			return
+			if !cur.Created.After(now.Add(-k.cfg.StaleAfter)) {
+				conflict(w, r, InProgress)
+				return
+			}
 		}
 		// The first request is still running: wait until its record changes, then look again.
 		switch changed, err := k.wait(ctx, cur, deadline); {
@@ -315,7 +319,9 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 			conflict(w, r, Unavailable)
 			return
 		case !changed:
-			conflict(w, r, InProgress)
+			if cur.Bound() == "" || !k.settle(w, r, cur, refresh) {
+				conflict(w, r, InProgress)
+			}
 			return
 		}
 	}

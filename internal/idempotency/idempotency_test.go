@@ -697,6 +697,34 @@ func TestBoundKeyNeverRunsAgain(t *testing.T) {
 		close(hung)
 		<-first
 
+		// A payment whose outcome is recorded answers a retry at once, before its key is
+		// stale (recovery resolved it sooner, or its own request has yet to answer).
+		hung = make(chan struct{})
+		s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
+			bind(r, "txn-11")
+			<-hung
+			w.WriteHeader(http.StatusCreated)
+		}
+		final.Store("")
+		go func() { first <- s.post(t, "/pay", "m1", "k-early", "a") }()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if rec, err := s.store.GetIdempotencyKey(t.Context(), "m1", "test", "k-early"); err == nil && rec.Bound() == "txn-11" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("k-early was never bound")
+			}
+		}
+		final.Store(`"status":"COMPLETED"`)
+		if got := s.post(t, "/pay", "m1", "k-early", "a"); got.Body != `{"ref":"txn-11","status":"COMPLETED"}` || got.Replayed != "true" {
+			t.Errorf("retry of a recorded payment before its key is stale = %+v", got)
+		}
+		close(hung)
+		<-first
+		if n := s.runs.Load(); n != 2 {
+			t.Errorf("%d runs, want 2", n)
+		}
+
 		// A server failure answered after the payment was made is kept open.
 		final.Store("")
 		s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
@@ -709,7 +737,7 @@ func TestBoundKeyNeverRunsAgain(t *testing.T) {
 		if got := s.post(t, "/pay", "m1", "k-made", "a"); got.Body != `{"ref":"txn-10","status":"COMPLETED"}` {
 			t.Errorf("retry once complete = %+v", got)
 		}
-		if n := s.runs.Load(); n != 2 {
+		if n := s.runs.Load(); n != 3 {
 			t.Errorf("%d runs, want 2", n)
 		}
 	})
