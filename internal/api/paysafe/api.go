@@ -188,7 +188,8 @@ func (a *API) monitorRoutes() {
 func (a *API) handleMonitor(w http.ResponseWriter, r *http.Request, _ *vault.Principal) error {
 	if a.cfg.Ready != nil {
 		if err := a.cfg.Ready(r.Context()); err != nil {
-			e := a.toAPIError(r, vault.E("paysafe.monitor", vault.Unavailable))
+			// Not logged: health checks poll the monitor, and the access log has each answer.
+			e := errUnavailable()
 			w.Header().Set("Retry-After", httpx.RetryAfterUnavailable)
 			w.Header().Set("X-Application-Status-Code", e.Code)
 			writeJSON(w, e.status(), struct {

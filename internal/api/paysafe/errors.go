@@ -338,9 +338,14 @@ func (a *API) toAPIError(r *http.Request, err error) *apiError {
 		return newError("1200")
 	case vault.Unavailable:
 		a.log.LogAttrs(r.Context(), slog.LevelWarn, "paysafe: service unavailable", slog.String("id", httpx.InfoFrom(r.Context()).ID), slog.String("err", err.Error()))
-		return &apiError{Code: "1000", Status: http.StatusServiceUnavailable, Message: "The service is temporarily unavailable; retry later."}
+		return errUnavailable()
 	}
 	return a.internal(r, err)
+}
+
+// errUnavailable is the answer while the database cannot serve: 503/1000.
+func errUnavailable() *apiError {
+	return &apiError{Code: "1000", Status: http.StatusServiceUnavailable, Message: "The service is temporarily unavailable; retry later."}
 }
 
 // internal logs an unexpected error with the request id and returns the generic 500/1000.
