@@ -71,8 +71,8 @@ type Store interface {
 	GetIdempotencyKey(ctx context.Context, merchantID, scope, key string) (*Record, error)
 	// FinishIdempotencyKey stores the outcome (State, Status, Header, Body) of the pending
 	// record rec claimed; it does nothing when that claim was lost. It also replaces the
-	// outcome of a done record of the same claim: a kept answer whose outcome was open
-	// (KeepOpen) by the final one.
+	// outcome of a done record of the same claim: a kept answer that was open (Made) by the
+	// final one.
 	FinishIdempotencyKey(ctx context.Context, rec *Record) error
 	// ReleaseIdempotencyKey deletes the pending record rec claimed, so that a retry runs again.
 	ReleaseIdempotencyKey(ctx context.Context, rec *Record) error
@@ -107,10 +107,9 @@ const (
 // Conflict writes an API's refusal of a reused key, in that API's envelope.
 type Conflict func(w http.ResponseWriter, r *http.Request, why Reason)
 
-// Refresh answers a repeat of a request whose kept answer was marked open (KeepOpen) with the
-// request's final answer, once it has one (ref is KeepOpen's reference), and reports true. It
-// reports false, having written nothing, while the outcome is still open: the kept answer is
-// then replayed.
+// Refresh answers a repeat of a request whose answer was left open (Made) with the request's
+// final answer, once it has one (ref is Made's reference), and reports true. It reports false,
+// having written nothing, while the outcome is still open: the kept answer is then replayed.
 type Refresh func(w http.ResponseWriter, r *http.Request, ref string) bool
 
 // Config tunes a Keeper.
@@ -155,8 +154,8 @@ func New(store Store, mac MAC, cfg Config) *Keeper {
 }
 
 // OpenRefHeader holds a reference to what a request made (a transaction id) in its record's
-// headers: a done record's, kept open by KeepOpen, and a pending record's, bound by the write
-// that made it (Claim). It is never sent: the first answer's headers do not have it, and a
+// headers: a done record's whose server failure was kept open (Made), and a pending record's,
+// bound by the write that made it (Claim). It is never sent: the first answer's headers do not have it, and a
 // replay drops it.
 const OpenRefHeader = "Payvault-Open-Ref"
 
@@ -197,11 +196,10 @@ const (
 
 type stateKey struct{}
 
-// state is what a handler asked for its response, through NoStore, Keep and KeepOpen, and the
-// key its request holds.
+// state is what a handler asked for its response, through NoStore, Keep and Made, and the key
+// its request holds.
 type state struct {
 	mode  mode
-	ref   string // ref is KeepOpen's reference.
 	made  string // made is Made's reference.
 	claim *Claim
 }
@@ -212,7 +210,7 @@ type state struct {
 // neither carries the secrets. It does nothing outside Serve.
 func NoStore(ctx context.Context) {
 	if st, ok := ctx.Value(stateKey{}).(*state); ok {
-		st.mode, st.ref = modeNoStore, ""
+		st.mode = modeNoStore
 	}
 }
 
@@ -225,21 +223,12 @@ func Keep(ctx context.Context) {
 	}
 }
 
-// KeepOpen is Keep for an answer that is not the request's final outcome, which ref (a
-// transaction id) will have later: a payment whose processor was called and whose outcome is
-// not recorded yet answers 503, and recovery completes it. A repeat of the request asks the
-// API's Refresh for ref's final answer, and keeps that one once there is one; until then it
-// gets this answer. An empty ref is Keep.
-func KeepOpen(ctx context.Context, ref string) {
-	if st, ok := ctx.Value(stateKey{}).(*state); ok && st.mode != modeNoStore {
-		st.mode, st.ref = modeKeep, ref
-	}
-}
-
 // Made records that the request of ctx has made ref (a transaction, committed, whose
-// processor call follows): a server failure it answers from then on is kept open for ref
-// (KeepOpen), never forgotten, so that a retry with its key never makes another. Other answers
-// are kept as usual. It does nothing outside Serve.
+// processor call follows): a server failure it answers from then on (a payment whose outcome
+// could not be recorded, which recovery completes later) is kept open for ref, never
+// forgotten, so that a retry with its key never makes another: a repeat asks the API's Refresh
+// for ref's final answer, and keeps that one once there is one; until then it gets the kept
+// failure. Other answers are kept as usual. It does nothing outside Serve.
 func Made(ctx context.Context, ref string) {
 	if st, ok := ctx.Value(stateKey{}).(*state); ok {
 		st.made = ref
@@ -249,7 +238,7 @@ func Made(ctx context.Context, ref string) {
 // Serve runs next for a POST under the Idempotency-Key discipline. Without the header it just
 // calls next. merchantID and scope (the API) partition the keys; conflict answers a refused
 // repeat in the API's envelope, and refresh (which may be nil) the repeat of a request whose
-// answer was kept open (KeepOpen).
+// answer was left open (Made).
 func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope string, conflict Conflict, refresh Refresh, next http.HandlerFunc) {
 	key := r.Header.Get(Header)
 	if key == "" || r.Method != http.MethodPost {
@@ -407,11 +396,8 @@ func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next h
 	// A request marked NoStore that was refused (4xx) answered an error, which holds no
 	// secret: it is kept and replayed like any other, so that its retry gets the same 4xx
 	// rather than NotReplayable. One that failed (5xx) is forgotten like any other.
-	if status >= 500 && m.mode != modeKeep && m.made != "" {
-		m.mode, m.ref = modeKeep, m.made // it made a payment: a retry must not make another
-	}
 	switch {
-	case status >= 500 && m.mode != modeKeep:
+	case status >= 500 && m.mode != modeKeep && m.made == "":
 		// A failure's answer is not kept, so it need not wait for the release: it is sent at
 		// once. A key left pending would make every retry wait (Wait) and be refused until it
 		// went stale (StaleAfter).
@@ -421,8 +407,10 @@ func (k *Keeper) run(w http.ResponseWriter, r *http.Request, rec *Record, next h
 		k.keep(store, "finish", rec, k.store.FinishIdempotencyKey, k.cfg.KeepFor)
 	default:
 		rec.State, rec.Status, rec.Header, rec.Body = StateDone, status, keptHeaders(rw.header), rw.body.Bytes()
-		if m.ref != "" {
-			rec.Header.Set(OpenRefHeader, m.ref)
+		if status >= 500 && m.made != "" {
+			// It made a payment that this failure does not answer: a retry must not make
+			// another, and gets the payment's answer once it has one (settle).
+			rec.Header.Set(OpenRefHeader, m.made)
 		}
 		k.keep(store, "finish", rec, k.store.FinishIdempotencyKey, k.cfg.KeepFor)
 	}
@@ -474,7 +462,7 @@ func (k *Keeper) Sweep(ctx context.Context) (int, error) {
 	return k.store.SweepIdempotencyKeys(ctx, k.cfg.Now().Add(-k.cfg.Retention))
 }
 
-// replay writes a kept response. One kept open (KeepOpen) is refreshed first (settle).
+// replay writes a kept response. One left open (Made) is refreshed first (settle).
 func (k *Keeper) replay(w http.ResponseWriter, r *http.Request, rec *Record, refresh Refresh) {
 	if k.settle(w, r, rec, refresh) {
 		return

@@ -538,9 +538,9 @@ func TestLegacyScopeReplayed(t *testing.T) {
 	})
 }
 
-// mustKeepOpen posts body "a" to /pay with key, whose answer is kept open (the refresh has no
+// mustLeaveOpen posts body "a" to /pay with key, whose answer is kept open (the refresh has no
 // final answer yet), and then its repeat: open first, then open replayed.
-func (s *server) mustKeepOpen(t *testing.T, key string, open answer) {
+func (s *server) mustLeaveOpen(t *testing.T, key string, open answer) {
 	t.Helper()
 	if got := s.post(t, "/pay", "m1", key, "a"); got != open {
 		t.Errorf("first = %+v, want %+v", got, open)
@@ -551,14 +551,15 @@ func (s *server) mustKeepOpen(t *testing.T, key string, open answer) {
 	}
 }
 
-// TestKeepOpenRefreshed: an answer kept open (a payment whose processor was called and whose
-// outcome could not be recorded) is replayed while its outcome stays open, and replaced by the
-// final answer once the API's Refresh has one; later repeats get that final answer as kept,
-// without asking again. The reference never reaches the client.
-func TestKeepOpenRefreshed(t *testing.T) {
+// TestOpenAnswerRefreshed: a server failure answered after the request made a payment (Made: a
+// payment whose processor was called and whose outcome could not be recorded) is kept open. It
+// is replayed while its outcome stays open, and replaced by the final answer once the API's
+// Refresh has one; later repeats get that final answer as kept, without asking again. The
+// reference never reaches the client.
+func TestOpenAnswerRefreshed(t *testing.T) {
 	engines(t, func(t *testing.T, s *server) {
 		s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
-			idempotency.KeepOpen(r.Context(), "txn-1")
+			idempotency.Made(r.Context(), "txn-1")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, `{"error":"in flight"}`)
 		}
@@ -579,7 +580,7 @@ func TestKeepOpenRefreshed(t *testing.T) {
 			io.WriteString(w, body)
 			return true
 		}
-		s.mustKeepOpen(t, "k", answer{http.StatusServiceUnavailable, `{"error":"in flight"}`, "", ""})
+		s.mustLeaveOpen(t, "k", answer{http.StatusServiceUnavailable, `{"error":"in flight"}`, "", ""})
 		final.Store(`{"status":"COMPLETED"}`)
 		done := answer{http.StatusCreated, `{"status":"COMPLETED"}`, "/things/txn-1", "true"}
 		if got := s.post(t, "/pay", "m1", "k", "a"); got != done {
@@ -598,7 +599,7 @@ func TestKeepOpenRefreshed(t *testing.T) {
 		}
 		// The reference is kept with the open answer only, and never sent.
 		s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
-			idempotency.KeepOpen(r.Context(), "txn-2")
+			idempotency.Made(r.Context(), "txn-2")
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 		s.refresh = nil
@@ -732,7 +733,7 @@ func TestBoundKeyNeverRunsAgain(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, `{"error":"rendering failed"}`)
 		}
-		s.mustKeepOpen(t, "k-made", answer{http.StatusServiceUnavailable, `{"error":"rendering failed"}`, "", ""})
+		s.mustLeaveOpen(t, "k-made", answer{http.StatusServiceUnavailable, `{"error":"rendering failed"}`, "", ""})
 		final.Store(`"status":"COMPLETED"`)
 		if got := s.post(t, "/pay", "m1", "k-made", "a"); got.Body != `{"ref":"txn-10","status":"COMPLETED"}` {
 			t.Errorf("retry once complete = %+v", got)

@@ -30,7 +30,7 @@ type Options struct {
 	TrustedUpstream bool
 	// Idempotency, when set, wraps every POST once the caller is authenticated and before
 	// the body is read: it may replay a stored answer for a repeated key (refreshing, through
-	// refresh, one kept open by idempotency.KeepOpen) or call next. scope names the route
+	// refresh, one left open by idempotency.Made) or call next. scope names the route
 	// ("accountvaults", "contacts", "cardtickets", "transactions").
 	Idempotency func(w http.ResponseWriter, r *http.Request, p *vault.Principal, scope string, refresh idempotency.Refresh, next http.HandlerFunc)
 	// Payments is the payments core that runs /v2/transactions and run_avs. Without it those

@@ -166,8 +166,9 @@ func writeStatus(w http.ResponseWriter, status int, message string) {
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, payments.ErrInFlight) {
 		// A retry must not reach the processor again: it gets this answer until recovery
-		// completes the transaction, and the transaction's own answer after (refreshTxn).
-		idempotency.KeepOpen(r.Context(), payments.InFlightID(err))
+		// completes the transaction, and the transaction's own answer after (the core said
+		// idempotency.Made; refreshTxn).
+		idempotency.Keep(r.Context())
 	}
 	var ve *validationError
 	if errors.As(err, &ve) {

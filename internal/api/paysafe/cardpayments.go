@@ -524,10 +524,14 @@ func (a *API) failTxn(w http.ResponseWriter, r *http.Request, p *vault.Principal
 	e := a.toAPIError(r, err)
 	if errors.Is(err, payments.ErrInFlight) {
 		// The processor was called and the outcome is not recorded: recovery completes the
-		// transaction, and a retry must not reach the processor again: it gets this answer
-		// until then, and the transaction's own answer after (refreshTxn). Every card
-		// payment's error comes through here, before toAPIError drops its cause.
-		idempotency.KeepOpen(r.Context(), payments.InFlightID(err))
+		// transaction, and a retry must not reach the processor again. It gets this answer,
+		// which names the transaction like every card-payment answer, until then, and the
+		// transaction's own answer after (the core said idempotency.Made; refreshTxn). Every
+		// card payment's error comes through here, before toAPIError drops its cause.
+		idempotency.Keep(r.Context())
+		if id := payments.InFlightID(err); id != "" {
+			setTxnID(w, id)
+		}
 		return e
 	}
 	if e.status() >= 500 && e.Code == "1000" {

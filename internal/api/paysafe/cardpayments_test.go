@@ -759,6 +759,10 @@ func TestAuthInFlightKept(t *testing.T) {
 	}
 	l := e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=inflight-1")})
 	id := l.body["auths"].([]any)[0].(map[string]any)["id"].(string)
+	if first.header.Get("X-Applicationuid") != "GUID="+id || again.header.Get("X-Applicationuid") != "GUID="+id {
+		t.Errorf("the in-flight 503 does not name its auth: %q, replayed %q, want GUID=%s",
+			first.header.Get("X-Applicationuid"), again.header.Get("X-Applicationuid"), id)
+	}
 	done := e.must(t, 200, call{method: "POST", path: e.path("auths"), body: body, header: key})
 	if done.str("id") != id || done.str("status") != "COMPLETED" || done.header.Get("Idempotent-Replayed") != "true" ||
 		done.header.Get("X-Applicationuid") != "GUID="+id || done.header.Get("X-Application-Status-Code") != "" {
