@@ -922,6 +922,19 @@ func TestAuthorizeVerifiedCard(t *testing.T) {
 	})
 }
 
+// downDuringCall returns a processor that approves, counts its calls, and takes the database
+// away (down) while it answers; with back > 0 the database returns that long after.
+func downDuringCall(down *atomic.Bool, calls *atomic.Int32, back time.Duration) payments.Processor {
+	return payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+		calls.Add(1)
+		down.Store(true)
+		if back > 0 {
+			time.AfterFunc(back, func() { down.Store(false) })
+		}
+		return &payments.Outcome{Decision: payments.Approved, AuthCode: "A1"}, nil
+	})
+}
+
 // TestInFlightFailure: when the outcome of a processor call cannot be recorded (the database
 // went away during the call), the error says so (ErrInFlight), for the APIs to keep its answer
 // for idempotent replays: a retry that ran it again would reach the processor twice.
@@ -929,11 +942,7 @@ func TestInFlightFailure(t *testing.T) {
 	engines(t, func(t *testing.T, open storetest.Opener) {
 		var down atomic.Bool
 		var calls atomic.Int32
-		proc := payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
-			calls.Add(1)
-			down.Store(true) // the database goes away while the processor answers
-			return &payments.Outcome{Decision: payments.Approved, AuthCode: "A1"}, nil
-		})
+		proc := downDuringCall(&down, &calls, 0) // the database goes away while the processor answers
 		e := mustEnv(t, func(tb testing.TB) storetest.Store {
 			return storetest.DownStore{Store: open(tb), Down: &down}
 		}, payments.Config{Processors: map[string]payments.Processor{payments.SandboxName: proc}, CompleteRetry: 300 * time.Millisecond})
@@ -963,12 +972,7 @@ func TestInFlightRecordedWhenStoreReturns(t *testing.T) {
 	engines(t, func(t *testing.T, open storetest.Opener) {
 		var down atomic.Bool
 		var calls atomic.Int32
-		proc := payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
-			calls.Add(1)
-			down.Store(true) // the database restarts while the processor answers
-			time.AfterFunc(300*time.Millisecond, func() { down.Store(false) })
-			return &payments.Outcome{Decision: payments.Approved, AuthCode: "A1"}, nil
-		})
+		proc := downDuringCall(&down, &calls, 300*time.Millisecond) // the database restarts while the processor answers
 		e := mustEnv(t, func(tb testing.TB) storetest.Store {
 			return storetest.DownStore{Store: open(tb), Down: &down}
 		}, payments.Config{Processors: map[string]payments.Processor{payments.SandboxName: proc}})
