@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"regexp"
@@ -250,14 +251,36 @@ func (h *Handler) readDemoRequest(w http.ResponseWriter, r *http.Request, v any)
 		writeError(w, http.StatusUnsupportedMediaType, "invalid", "Send a JSON body.", "")
 		return false
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, demoBodyMax))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "The request body is too large.", "")
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "invalid", "The request body could not be read in full.", "")
+		return false
+	}
+	// One JSON object and nothing after it: null, an array or a second value is refused.
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		writeError(w, http.StatusBadRequest, "invalid", "The request body must be a JSON object.", "")
+		return false
+	}
 	if err := dec.Decode(v); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid", "The request body is not the expected JSON.", "")
 		return false
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, http.StatusBadRequest, "invalid", "The request body has data after the JSON object.", "")
+		return false
+	}
 	return true
 }
+
+// demoBodyMax is the largest body the demo's endpoints read; theirs are a few short strings.
+const demoBodyMax = 4 << 10
 
 // writeDemoError answers a core error of the demo.
 func (h *Handler) writeDemoError(w http.ResponseWriter, r *http.Request, err error) {

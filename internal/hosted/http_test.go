@@ -2,6 +2,7 @@ package hosted_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -351,5 +352,46 @@ func TestDemoOff(t *testing.T) {
 	// The fields themselves are still served.
 	if status, _, _ := get(t, http.MethodGet, s.URL+"/hosted/v1/fields/card?key="+s.Creds.Paysafe.SingleUseKeyID+"&origin=https://a.example", ""); status != 200 {
 		t.Errorf("fields = %d", status)
+	}
+}
+
+// TestDemoBadBodies shows that the demo's endpoints take one small JSON object and nothing
+// else: a body over the limit is 413, and null, an array, a second value or trailing bytes
+// are 400, each as a JSON error.
+func TestDemoBadBodies(t *testing.T) {
+	s := MustVault(t, true)
+	for _, tt := range []struct {
+		name, body string
+		status     int
+	}{
+		{"fail/too-large", `{"merchant":"` + strings.Repeat("a", 5000) + `"}`, 413},
+		{"fail/trailing-value", `{} {}`, 400},
+		{"fail/trailing-bytes", `{}x`, 400},
+		{"fail/null", `null`, 400},
+		{"fail/array", `[]`, 400},
+		{"fail/empty", ``, 400},
+		{"fail/bad-json", `{"merchant":`, 400},
+	} {
+		for _, path := range []string{"/demo/checkout/credentials", "/demo/checkout/pay"} {
+			t.Run(tt.name+path, func(t *testing.T) {
+				req, err := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(tt.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var out struct {
+					Error struct{ Code string } `json:"error"`
+				}
+				if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != tt.status || out.Error.Code == "" ||
+					resp.Header.Get("Content-Type") != "application/json" {
+					t.Errorf("%d %q %v, want %d with a JSON error", resp.StatusCode, resp.Header.Get("Content-Type"), err, tt.status)
+				}
+			})
+		}
 	}
 }
