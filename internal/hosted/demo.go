@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"regexp"
@@ -235,12 +236,25 @@ func (h *Handler) declineMessage(t *payments.Transaction) string {
 	return "The payment could not be completed."
 }
 
-// readDemoRequest checks that the demo is on and that a POST comes from payvault's own pages
-// (a JSON body, which a cross-site form cannot send without a preflight that is never
-// granted, and a same-origin Origin when one is sent), then reads its small JSON body into v.
+// The demo's POSTs (credentials and payments) share one bucket per client address: a person
+// trying the demo makes a few, a script that loops on it gets 429 after demoBurst.
+const (
+	demoRate  = 1.0 // demoRate is requests per second per client address, on average.
+	demoBurst = 20  // demoBurst is how many a client address may make at once.
+)
+
+// readDemoRequest checks that the demo is on, paces the client (429 with Retry-After), and
+// checks that a POST comes from payvault's own pages (a JSON body, which a cross-site form
+// cannot send without a preflight that is never granted, and a same-origin Origin when one is
+// sent), then reads its small JSON body into v.
 func (h *Handler) readDemoRequest(w http.ResponseWriter, r *http.Request, v any) bool {
 	if !h.demoOn() {
 		h.handleUnknownRoute(w, r)
+		return false
+	}
+	if ok, wait := h.demoLimit.Allow(httpx.ClientAddr(r, h.cfg.TrustedUpstream)); !ok {
+		w.Header().Set("Retry-After", strconv.FormatInt(max(1, int64(math.Ceil(wait.Seconds()))), 10))
+		writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many demo requests; wait a moment.", "")
 		return false
 	}
 	if o := r.Header.Get("Origin"); o != "" && !httpx.SameOrigin(r, h.cfg.PublicBaseURL, o) {

@@ -63,6 +63,9 @@ type Handler struct {
 	router *httpx.Router
 	pages  *template.Template
 	brands string // brands is the browser's brand table, as JSON.
+	// demoLimit paces the demo's POSTs per client address: they are anonymous, and each
+	// payment writes a transaction and an audit record.
+	demoLimit *httpx.Limiter
 }
 
 //go:embed static templates
@@ -74,10 +77,11 @@ func New(cfg Config) *Handler {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		pages:  template.Must(template.ParseFS(files, "templates/*.html")),
-		brands: brandTableJSON(),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		pages:     template.Must(template.ParseFS(files, "templates/*.html")),
+		brands:    brandTableJSON(),
+		demoLimit: httpx.NewLimiter(demoRate, demoBurst, nil),
 	}
 	h.router = &httpx.Router{NotFound: h.handleUnknownRoute, MethodNotAllowed: h.handleWrongMethod, Unparsed: h.handleUnparsed}
 	h.routes()

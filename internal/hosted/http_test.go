@@ -395,3 +395,38 @@ func TestDemoBadBodies(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoRateLimited shows that a client looping on the demo's anonymous POSTs is paced: past
+// the burst it gets a JSON 429 with Retry-After, and runs no more payments.
+func TestDemoRateLimited(t *testing.T) {
+	s := MustVault(t, true)
+	var status int
+	var h http.Header
+	for i := 0; i < 200 && status != http.StatusTooManyRequests; i++ {
+		req, err := http.NewRequest(http.MethodPost, s.URL+"/demo/checkout/pay", strings.NewReader(`{"amount":"1.00","token":"nope"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		status, h = resp.StatusCode, resp.Header
+		if status == http.StatusTooManyRequests && (err != nil || out.Error.Code != "rate_limited") {
+			t.Errorf("429 body: %v %+v", err, out)
+		}
+	}
+	if status != http.StatusTooManyRequests || h.Get("Retry-After") == "" {
+		t.Fatalf("200 demo payments in a row: last %d, Retry-After %q; want 429 with Retry-After", status, h.Get("Retry-After"))
+	}
+	// The credentials share the bucket.
+	if status, _ := doJSON(t, http.MethodPost, s.URL+"/demo/checkout/credentials", nil, map[string]string{}); status != http.StatusTooManyRequests {
+		t.Errorf("credentials = %d, want 429", status)
+	}
+}
