@@ -285,3 +285,18 @@ func TestLimiter(t *testing.T) {
 		t.Error("a nil limiter limits")
 	}
 }
+
+// TestNosniff shows that every answer, a handler's own and an error alike, tells browsers not to
+// guess its type: the token endpoints are called from merchants' pages.
+func TestNosniff(t *testing.T) {
+	for _, status := range []int{http.StatusOK, http.StatusNotFound} {
+		rec := httptest.NewRecorder()
+		Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+		}), Options{}).ServeHTTP(rec, httptest.NewRequest("POST", "/customervault/v1/singleusetokens", nil))
+		if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%d: X-Content-Type-Options = %q, want nosniff", status, got)
+		}
+	}
+}

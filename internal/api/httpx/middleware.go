@@ -69,9 +69,11 @@ type Options struct {
 	MaxBody int64
 }
 
-// Wrap applies the shared middleware: request id, body limit, access log and metrics. The
-// access log records method, path, status and timing, never a body, a credential header or a
-// credential query parameter.
+// Wrap applies the shared middleware: request id, body limit, access log and metrics, and
+// X-Content-Type-Options: nosniff on every answer (a browser calls the token endpoints with a
+// publishable key, and must never read a JSON answer as a script or a page). The access log
+// records method, path, status and timing, never a body, a credential header or a credential
+// query parameter.
 //
 // A request with a Transfer-Encoding closes its connection after the answer: net/http drops a
 // Content-Length sent beside it and keeps the connection, where RFC 9112 (6.1) asks for the
@@ -85,6 +87,7 @@ func Wrap(h http.Handler, o Options) http.Handler {
 		info := &Info{ID: keys.NewUUIDv7()}
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 		restoreTLS(r)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if len(r.TransferEncoding) > 0 {
 			w.Header().Set("Connection", "close")
 		}
