@@ -315,7 +315,13 @@ func (h *Handler) writeDemoError(w http.ResponseWriter, r *http.Request, err err
 		}
 		writeError(w, http.StatusBadRequest, "invalid", msg, field)
 	case vault.Unavailable:
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "The merchant has no processor configured.", "")
+		msg := "The vault is briefly unavailable; try again in a moment."
+		if errors.Is(err, vault.ErrNotConfigured) {
+			msg = "The merchant has no processor configured."
+		} else {
+			w.Header().Set("Retry-After", httpx.RetryAfterUnavailable)
+		}
+		writeError(w, http.StatusServiceUnavailable, "unavailable", msg, "")
 	case vault.Forbidden:
 		writeError(w, http.StatusForbidden, "forbidden", "The demo cannot use this merchant.", "")
 	default:
