@@ -94,6 +94,7 @@ func Run(t *testing.T, open Opener) {
 		{"ListInstruments", testListInstruments},
 		{"Addresses", testAddresses},
 		{"Mandates", testMandates},
+		{"BankFromToken", testBankFromToken},
 		{"UpdateDefaultCard", testUpdateDefaultCard},
 		{"DeleteProfileRemovesAll", testDeleteProfileRemovesAll},
 		{"TransactionStore", testTransactionStore},

@@ -319,9 +319,10 @@ func (s *Service) resolveSource(ctx context.Context, tx Tx, p *Principal, in *In
 			}
 			setIfEmpty(&in.HolderName, m.AccountHolder)
 			setIfEmpty(&in.AccountType, m.AccountType)
-			setIfEmpty(&in.RoutingNumber, m.RoutingNumber)
-			setIfEmpty(&in.TransitNumber, m.TransitNumber)
-			setIfEmpty(&in.InstitutionID, m.InstitutionID)
+			// The token's account number is the account, so its routing, transit and
+			// institution numbers are too: the caller's never replace them.
+			in.RoutingNumber = m.RoutingNumber
+			in.TransitNumber, in.InstitutionID = m.TransitNumber, m.InstitutionID
 		}
 		if opt.TokenBillingAsAddress && m.Billing != nil && in.BillingAddressID == "" && opt.NewBillingAddress == nil {
 			opt.NewBillingAddress = m.Billing

@@ -66,7 +66,8 @@ func (o obj) optIdentity(name, msg string, ok func(string) bool) string {
 }
 
 // readBank reads a bank account of kind k. create says whether identity fields are required;
-// on a create with a singleUseToken they come from the token instead.
+// on a create with a singleUseToken they come from the token instead, and the body's are
+// ignored.
 func (a *API) readBank(o obj, k bankKind, p *vault.Principal, create bool) bankInput {
 	var b bankInput
 	b.in.Kind = k.kind
@@ -76,8 +77,13 @@ func (a *API) readBank(o obj, k bankKind, p *vault.Principal, create bool) bankI
 		}
 	}
 	required := create && b.token == ""
-	// identity reads a field required on create and kept when absent otherwise.
+	// identity reads a field required on create and kept when absent otherwise. With a
+	// single-use token the token is the account: the body's identity fields are ignored, as
+	// cardNum is with a card token (§2.4).
 	identity := func(name, msg string, ok func(string) bool) string {
+		if b.token != "" {
+			return ""
+		}
 		if required {
 			return o.readDigits(name, msg, ok)
 		}

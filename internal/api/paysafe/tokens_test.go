@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -145,5 +147,42 @@ func TestTokenCORS(t *testing.T) {
 		header: map[string]string{"Origin": "https://shop.example"}})
 	if r.status != 403 {
 		t.Errorf("live merchant without origins: %d %s", r.status, r.raw)
+	}
+}
+
+// TestBankTokenIdentity checks that an ACH or EFT account vaulted from a single-use token is
+// the token's account: identity fields in the body are ignored (not validated, not stored),
+// as cardNum is with a card token (§2.4), so the stored account never mixes the token's
+// account number with the body's routing, transit or institution number.
+func TestBankTokenIdentity(t *testing.T) {
+	e := MustEnv(t)
+	pid := e.MustProfile(t, "bank-token-identity")
+	aid := e.MustAddress(t, pid)
+	tests := []struct {
+		name, tokenPath, tokenBody, coll, body string
+		want                                   map[string]string
+	}{
+		{"ok/ach-body-identity-ignored", "achsingleusetokens",
+			`{"achBankAccount":{"accountHolderName":"XYZ","accountNumber":"796134762","routingNumber":"211589828","accountType":"SAVINGS"}}`,
+			"achbankaccounts", `"accountNumber":"12ab","routingNumber":"123456789"`,
+			map[string]string{"lastDigits": "4762", "routingNumber": "211589828", "accountType": "SAVINGS"}},
+		{"ok/eft-body-identity-ignored", "eftsingleusetokens",
+			`{"eftBankAccount":{"accountHolderName":"Sally","accountNumber":"12348123","transitNumber":"25039","institutionId":"001"}}`,
+			"eftbankaccounts", `"accountNumber":"99998888","transitNumber":"1","institutionId":"222"`,
+			map[string]string{"lastDigits": "8123", "transitNumber": "25039", "institutionId": "001"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok := e.must(t, 200, call{method: "POST", path: "/customervault/v1/" + tt.tokenPath, body: tt.tokenBody}).str("paymentToken")
+			r := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/" + tt.coll,
+				body: `{"singleUseToken":"` + tok + `","billingAddressId":"` + aid + `",` + tt.body + `}`})
+			got := map[string]string{}
+			for k := range tt.want {
+				got[k] = r.str(k)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
 	}
 }
