@@ -38,9 +38,10 @@ func (e *httpError) Error() string { return fmt.Sprintf("fortis: %d %s", e.statu
 func errStatus(status int, message string) error { return &httpError{status: status, message: message} }
 
 // errNotFound is the 404 of a missing record. An id that holds a long digit run (a card
-// number sent by mistake) is echoed masked.
+// number sent by mistake), or is a bank account number or an IBAN, is echoed masked
+// (httpx.RedactID).
 func errNotFound(id string) error {
-	return errStatus(http.StatusNotFound, "Object not found: "+httpx.RedactDigits(id))
+	return errStatus(http.StatusNotFound, "Object not found: "+httpx.RedactID(id))
 }
 
 // fieldErrors collects 422 messages: one per field, the first rule it fails. The keys are
@@ -188,7 +189,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if e != nil {
 			id = e.ID
 		}
-		writeStatus(w, http.StatusNotFound, "Object not found: "+httpx.RedactDigits(id))
+		writeStatus(w, http.StatusNotFound, "Object not found: "+httpx.RedactID(id))
 	case vault.Gone:
 		writeStatus(w, http.StatusGone, msgGone)
 	case vault.Unauthenticated:

@@ -103,6 +103,14 @@ func TestSafePath(t *testing.T) {
 		{"/v2/accountvaults?dl_number=D123&title=x&SSN4=1234&account_number=4111&cvv", "/v2/accountvaults?dl_number=[redacted]&title=x&SSN4=[redacted]&account_number=[redacted]&cvv"},
 		{"/hosted/v1/fields/card?cc-exp=1230&cvc=737&account=31926819", "/hosted/v1/fields/card?cc-exp=[redacted]&cvc=[redacted]&account=[redacted]"},
 		{"/customervault/v1/profiles?merchantCustomerId=4000/0566/5566/5556", "/customervault/v1/profiles?merchantCustomerId=%2A%2A%2A%2A%2F%2A%2A%2A%2A%2F%2A%2A%2A%2A%2F5556"},
+		// A segment that is a bank account number or an IBAN, sent by mistake as an id.
+		{"/customervault/v1/profiles/p/achbankaccounts/988948193", "/customervault/v1/profiles/p/achbankaccounts/*****8193"},
+		{"/customervault/v1/profiles/p/sepabankaccounts/NL91ABNA0417164300/x", "/customervault/v1/profiles/p/sepabankaccounts/NL91**********4300/x"},
+		{"/v2/accountvaults/gb82west12345698765432", "/v2/accountvaults/GB82**************5432"},
+		{"/v2/accountvaults/31926819?id_type=api_id", "/v2/accountvaults/****6819?id_type=api_id"},
+		// A four-digit segment and a Paysafe merchant account number are no account data.
+		{"/v2/accountvaults/1234", "/v2/accountvaults/1234"},
+		{"/cardpayments/v1/accounts/1001234567/auths/98894819", "/cardpayments/v1/accounts/1001234567/auths/****4819"},
 	}
 	for _, tt := range tests {
 		u, _ := url.Parse(tt.in)
@@ -140,6 +148,29 @@ func TestRedactDigits(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if d := cmp.Diff(tt.want, RedactDigits(tt.in)); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
+	}
+}
+
+// TestRedactID shows which ids a 404 echoes masked: a card number inside one, and an id that
+// is wholly a bank account number or a valid IBAN. No payvault id is either.
+func TestRedactID(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"ok/uuid-kept", "01936f2e-8b7a-7c3d-9a41-5e2f0c6d8b19", "01936f2e-8b7a-7c3d-9a41-5e2f0c6d8b19"},
+		{"ok/fortis-id-kept", "11e95f8ec39de8fbdb0a4f1a", "11e95f8ec39de8fbdb0a4f1a"},
+		{"ok/fortis-id-with-an-andorran-iban-shape-kept", "ad12ab3456cd7890ef123456", "ad12ab3456cd7890ef123456"},
+		{"ok/short-number-kept", "1234", "1234"},
+		{"ok/api-id-kept", "cust-100234", "cust-100234"},
+		{"ok/account-number", "988948193", "*****8193"},
+		{"ok/iban", "DE89370400440532013000", "DE89**************3000"},
+		{"ok/iban-lower-spaced", "nl91 abna 0417 1643 00", "NL91**********4300"},
+		{"ok/pan-inside", "x4111111111111111", "x************1111"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if d := cmp.Diff(tt.want, RedactID(tt.in)); d != "" {
 				t.Errorf("(-want +got)\n%s", d)
 			}
 		})

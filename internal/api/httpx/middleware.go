@@ -184,10 +184,11 @@ var accountParams = map[string]bool{
 }
 
 // SafePath returns the path and the query for a log line: credential parameters are left
-// out, the values of parameters named for account data are replaced, and long digit runs (a
-// card number a client put into the URL) are masked.
+// out, the values of parameters named for account data are replaced, long digit runs (a
+// card number a client put into the URL) are masked, and so is a path segment that is a bank
+// account number or an IBAN (RedactID).
 func SafePath(u *url.URL) string {
-	path := RedactDigits(u.Path)
+	path := redactPath(u.Path)
 	if u.RawQuery == "" {
 		return path
 	}

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/payvault/payvault/internal/bank"
 )
 
 // minRedactDigits is the shortest digit run RedactDigits masks: the shortest card number.
@@ -43,6 +45,78 @@ func RedactDigits(s string) string {
 	}
 	b.WriteString(redactRuns(s[last:]))
 	return b.String()
+}
+
+// minBankDigits is the shortest all-digit id RedactID masks: a bank account number of five
+// digits or more keeps only its last four.
+const minBankDigits = 5
+
+// RedactID returns an id a client put into a URL path as an error message or a log line may
+// repeat it: with RedactDigits applied, and masked but for its last four characters when the
+// whole id is a bank account number (all digits, five or more) or a valid IBAN (in any case,
+// spaces aside), which no payvault id is. An IBAN also keeps its country and check digits, as
+// the APIs show it. (A mistyped IBAN is left to RedactDigits: the checksum is what tells an
+// IBAN from a Fortis id such as "ad12…", which has an Andorran IBAN's shape.)
+func RedactID(id string) string {
+	if m, ok := maskBankID(id); ok {
+		return m
+	}
+	return RedactDigits(id)
+}
+
+// maskBankID masks s when it is wholly a bank account number or a valid IBAN (spaces aside, in
+// any case), and reports whether it did.
+func maskBankID(s string) (string, bool) {
+	if len(s) < minBankDigits {
+		return s, false
+	}
+	digits := true
+	for i := 0; i < len(s); i++ {
+		digits = digits && isDigit(s[i])
+	}
+	if digits {
+		return strings.Repeat("*", len(s)-4) + s[len(s)-4:], true
+	}
+	if !isLetter(s[0]) || !isLetter(s[1]) {
+		return s, false
+	}
+	if n := bank.NormalizeIBAN(s); bank.ValidIBAN(n) {
+		return bank.MaskIBAN(n), true
+	}
+	return s, false
+}
+
+func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
+
+// redactPath is RedactDigits for a URL path, with RedactID's masking of each segment that is
+// wholly a bank account number or an IBAN. A segment after "accounts" is left to
+// RedactDigits: it is a Paysafe merchant account number (/cardpayments/v1/accounts/{n}),
+// which is no account data.
+func redactPath(p string) string {
+	var b strings.Builder
+	last, prev := 0, ""
+	for start := 0; start <= len(p); {
+		end := strings.IndexByte(p[start:], '/')
+		if end < 0 {
+			end = len(p)
+		} else {
+			end += start
+		}
+		seg := p[start:end]
+		if prev != "accounts" {
+			if m, ok := maskBankID(seg); ok {
+				b.WriteString(p[last:start])
+				b.WriteString(m)
+				last = end
+			}
+		}
+		prev, start = seg, end+1
+	}
+	if last == 0 {
+		return RedactDigits(p)
+	}
+	b.WriteString(p[last:])
+	return RedactDigits(b.String())
 }
 
 // hasLongDigitRun is a quick test: does s hold a run of minRedactDigits digits at all?
@@ -125,7 +199,7 @@ func isSpace(s string) bool { return strings.Trim(s, " \t") == "" }
 // isJoiner reports whether c may stand between two digit groups of one number: any ASCII
 // byte but a letter or a digit.
 func isJoiner(c byte) bool {
-	return c < utf8.RuneSelf && !isDigit(c) && !('a' <= c|0x20 && c|0x20 <= 'z')
+	return c < utf8.RuneSelf && !isDigit(c) && !isLetter(c)
 }
 
 // RedactQuerySegment returns a raw name=value query segment with any long digit run in its

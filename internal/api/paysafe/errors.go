@@ -136,9 +136,16 @@ func newError(code string) *apiError { return &apiError{Code: code} }
 func invalid(fes ...fieldError) *apiError { return &apiError{Code: "5068", FieldErrors: fes} }
 
 // notFound returns the 404/5269 for the first unresolved path id. An id that holds a long
-// digit run (a card number sent by mistake) is echoed masked.
+// digit run (a card number sent by mistake), or is a bank account number or an IBAN, is
+// echoed masked (httpx.RedactID).
 func notFound(id string) *apiError {
-	return &apiError{Code: "5269", Message: codeTable["5269"].message + ": " + httpx.RedactDigits(id)}
+	return &apiError{Code: "5269", Message: codeTable["5269"].message + ": " + httpx.RedactID(id)}
+}
+
+// refNotFound is the 404/5269 of a merchantCustomerId that a lookup does not find: a
+// customer reference, often a number, echoed as sent but for a long digit run.
+func refNotFound(ref string) *apiError {
+	return &apiError{Code: "5269", Message: codeTable["5269"].message + ": " + httpx.RedactDigits(ref)}
 }
 
 // errorInfoHref is the errorinfo link of code for the API the request addressed (§1.7).

@@ -139,7 +139,7 @@ func (a *API) handleProfileLookup(w http.ResponseWriter, r *http.Request, p *vau
 	prof, err := a.vault.FindProfile(r.Context(), p, "merchant_customer_id", mcid, "")
 	if err != nil {
 		if vault.KindOf(err) == vault.NotFound {
-			return notFound(mcid)
+			return refNotFound(mcid)
 		}
 		return err
 	}
