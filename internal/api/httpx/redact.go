@@ -77,7 +77,9 @@ func maskBankID(s string) (string, bool) {
 	if digits {
 		return strings.Repeat("*", len(s)-4) + s[len(s)-4:], true
 	}
-	if !isLetter(s[0]) || !isLetter(s[1]) {
+	// An IBAN starts with its country and two check digits and is at most 34 characters
+	// (42 printed in groups of four): a cheap test before the normalised copy.
+	if len(s) > 42 || !isLetter(s[0]) || !isLetter(s[1]) || !isDigit(s[2]) || !isDigit(s[3]) {
 		return s, false
 	}
 	if n := bank.NormalizeIBAN(s); bank.ValidIBAN(n) {
