@@ -610,7 +610,7 @@ func (a *API) addressedVault(r *http.Request, p *vault.Principal) (*vault.Instru
 	var in *vault.Instrument
 	var err error
 	if byAPIID(r) {
-		loc := strings.ToLower(r.URL.Query().Get("location_id"))
+		loc := strings.ToLower(query(r).get("location_id"))
 		if loc == "" {
 			loc = p.DefaultLocation()
 		}

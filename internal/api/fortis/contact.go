@@ -249,7 +249,7 @@ func (a *API) addressedContact(r *http.Request, p *vault.Principal) (*vault.Prof
 	var prof *vault.Profile
 	var err error
 	if byAPIID(r) {
-		loc := strings.ToLower(r.URL.Query().Get("location_id"))
+		loc := strings.ToLower(query(r).get("location_id"))
 		if loc == "" {
 			loc = p.DefaultLocation()
 		}
