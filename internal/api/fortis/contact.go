@@ -146,6 +146,23 @@ func (a *API) parseContact(ctx context.Context, p *vault.Principal, in *input, l
 	return prof
 }
 
+// upsertTarget returns the contact a POST with update_if_exists updates: the one with the
+// body's contact_api_id in locationID, or nil when the POST creates one.
+func (a *API) upsertTarget(ctx context.Context, p *vault.Principal, in *input, locationID string) (*vault.Profile, error) {
+	if !updateIfExists(in) || locationID == "" {
+		return nil, nil
+	}
+	apiID, ok := rawString(in.raw["contact_api_id"])
+	if !ok || apiID == "" {
+		return nil, nil
+	}
+	cur, err := a.svc.FindProfile(ctx, p, "contact_api_id", apiID, locationID)
+	if vault.KindOf(err) == vault.NotFound {
+		return nil, nil
+	}
+	return cur, err
+}
+
 // updateIfExists reports whether a POST asks to update the contact with its contact_api_id.
 func updateIfExists(in *input) bool {
 	raw, ok := in.raw["update_if_exists"]
@@ -197,7 +214,20 @@ func (a *API) handleContactCreate(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		locationID := a.bodyLocation(ctx, p, in, true)
 		in.boolean("update_if_exists")
-		prof := a.parseContact(ctx, p, in, locationID, "", true)
+		// update_if_exists that finds its contact validates the body as an update of it:
+		// the contact already has a last_name, so the body need not repeat it (as a Yii
+		// model loaded from the database passes "required" for attributes it does not
+		// change); a last_name sent blank is still refused.
+		existing, err := a.upsertTarget(ctx, p, in, locationID)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		create, selfID := existing == nil, ""
+		if !create {
+			selfID = existing.ID
+		}
+		prof := a.parseContact(ctx, p, in, locationID, selfID, create)
 		if err := in.errs.err(); err != nil {
 			a.writeError(w, r, err)
 			return
@@ -226,6 +256,11 @@ func (a *API) handleContactCreate(w http.ResponseWriter, r *http.Request) {
 					a.writeError(w, r, err)
 					return
 				}
+			}
+			if !create && prof.LastName == "" {
+				// The contact was deleted since it was found: this is a create after all.
+				a.writeError(w, r, invalid(contactFieldOrder, "last_name", msgRequired("last_name")))
+				return
 			}
 			created, err := a.svc.CreateProfile(ctx, p, prof)
 			if err != nil {

@@ -110,6 +110,27 @@ func TestContacts(t *testing.T) {
 		}
 	})
 
+	t.Run("ok/update-if-exists-without-last-name", func(t *testing.T) {
+		// §3.5: last_name is required on POST; a POST that updates (update_if_exists finds
+		// its contact_api_id) only changes the fields it names, and the contact has one.
+		c := s.mustContact(t, `"last_name":"Upsert","first_name":"Ann","contact_api_id":"UP-1","contact_balance":"1.00"`)
+		r := must(t, s.post(t, "/v2/contacts", `{"contact":{"location_id":"`+loc+`","contact_api_id":"UP-1","contact_balance":"2.50","update_if_exists":1}}`), 200)
+		got := r.record(t, "contact")
+		diff(t, []any{c["id"], "Upsert", "Ann", "2.50"}, []any{got["id"], got["last_name"], got["first_name"], got["contact_balance"]})
+		for _, bad := range []struct{ name, body, want string }{
+			{"fail/blank-on-update", `"contact_api_id":"UP-1","last_name":"","update_if_exists":1`, `{"errors":{"last_name":["Last Name cannot be blank."]}}`},
+			{"fail/null-on-update", `"contact_api_id":"UP-1","last_name":null,"update_if_exists":1`, `{"errors":{"last_name":["Last Name cannot be blank."]}}`},
+			{"fail/missing-on-create", `"contact_api_id":"UP-2","update_if_exists":1`, `{"errors":{"last_name":["Last Name cannot be blank."]}}`},
+			{"fail/missing-without-flag", `"contact_api_id":"UP-1"`, `{"errors":{"contact_api_id":["Contact Api Id \"UP-1\" has already been taken."],"last_name":["Last Name cannot be blank."]}}`},
+		} {
+			t.Run(bad.name, func(t *testing.T) {
+				r := must(t, s.post(t, "/v2/contacts", `{"contact":{"location_id":"`+loc+`",`+bad.body+`}}`), 422)
+				diff(t, bad.want, string(r.Body))
+			})
+		}
+		diff(t, "Upsert", must(t, s.get(t, "/v2/contacts/"+c["id"].(string)), 200).record(t, "contact")["last_name"])
+	})
+
 	t.Run("ok/partial-put", func(t *testing.T) {
 		s.clock.Add(time.Minute)
 		r := must(t, s.put(t, "/v2/contacts/"+id, `{"contact":{"city":"Gainesville","email":null,"location_id":"`+loc+`","id":"`+id+`"}}`), 200)
