@@ -447,6 +447,12 @@ func TestListRepeatedParams(t *testing.T) {
 		links := meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)
 		diff(t, map[string]any{"href": "https://vault.example/v2/accountvaults?page_size=5&page_size=2&page=3"}, links["next"])
 	})
+	t.Run("ok/link-redacts-bracketed-account-names", func(t *testing.T) {
+		// A PHP array named for account data or a credential is read by its base name.
+		r := must(t, s.get(t, "/v2/accountvaults?cvv[]=123&ssn4%5B0%5D=1234&user-api-key[]=k123&page_size=1"), 200)
+		links := meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)
+		diff(t, map[string]any{"href": "https://vault.example/v2/accountvaults?cvv[]=redacted&ssn4%5B0%5D=redacted&page_size=1&page=1"}, links["self"])
+	})
 	for _, bad := range []struct{ name, query, want string }{
 		{"fail/filter-array", "?last_four[]=1111", `{"errors":{"last_four":["Last Four is invalid."]}}`},
 		{"fail/plain-then-array", "?last_four=1111&last_four[x]=1111", `{"errors":{"last_four":["Last Four is invalid."]}}`},
