@@ -466,3 +466,30 @@ func TestListRepeatedParams(t *testing.T) {
 		})
 	}
 }
+
+// TestListActiveFilter checks the vault list's active filter (§2.7 "active=0 lists the
+// deleted ones"): a boolean read as §1.5 reads one, in any case.
+func TestListActiveFilter(t *testing.T) {
+	s := mustServer(t)
+	gone := s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"gone"`)
+	s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"kept"`)
+	must(t, s.del(t, "/v2/accountvaults/"+gone["id"].(string)), 204)
+	tests := []struct {
+		name, query string
+		want        []string
+	}{
+		{"ok/default-active", "", []string{"kept"}},
+		{"ok/one", "?active=1", []string{"kept"}},
+		{"ok/zero", "?active=0", []string{"gone"}},
+		{"ok/true-any-case", "?active=TRUE", []string{"kept"}},
+		{"ok/false-any-case", "?active=False", []string{"gone"}},
+		{"ok/both", "?active=1,False&sort=title", []string{"gone", "kept"}},
+		{"ok/other-matches-nothing", "?active=2", []string{}},
+		{"ok/empty-list-ignored", "?active=,", []string{"kept"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			diff(t, tt.want, titles(t, must(t, s.get(t, "/v2/accountvaults"+tt.query), 200)))
+		})
+	}
+}
