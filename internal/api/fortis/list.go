@@ -124,7 +124,8 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 			// §1.6 "Empty values are ignored", an empty comma list (id=,) included.
 			continue
 		}
-		if err := checkValueCount(name, v); err != nil {
+		if f.kind != filterContains && f.kind != filterNever && checkValueCount(name, v) != nil {
+			// On free text a comma is a character (§1.6), not a value's end.
 			errs.add(name, tooManyValues(name))
 			continue
 		}

@@ -426,6 +426,7 @@ func TestListRepeatedParams(t *testing.T) {
 		{"ok/empty-flag-list-ignored", "?sort=title&has_recurring=,", all},
 		{"ok/empty-items-skipped", "?sort=title&last_four=,5454,", []string{"mc"}},
 		{"ok/empty-items-of-unknown-values", "?payment_method=,xx", []string{}},
+		{"ok/contains-many-commas-is-one-value", "?title=" + strings.Repeat(",", 1000) + "v", []string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
