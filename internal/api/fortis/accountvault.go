@@ -614,7 +614,8 @@ func (a *API) addressedVault(r *http.Request, p *vault.Principal) (*vault.Instru
 		if loc == "" {
 			loc = p.DefaultLocation()
 		}
-		if !p.CanReach(loc) {
+		// location_id[]= names no location (a PHP array): like an inaccessible one, 404.
+		if !p.CanReach(loc) || query(r).array("location_id") {
 			return nil, errNotFound(id)
 		}
 		in, err = a.svc.Store().GetInstrumentByAPIID(ctx, p.MerchantID(), loc, id)

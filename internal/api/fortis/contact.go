@@ -348,7 +348,8 @@ func (a *API) addressedContact(r *http.Request, p *vault.Principal) (*vault.Prof
 		if loc == "" {
 			loc = p.DefaultLocation()
 		}
-		if !p.CanReach(loc) {
+		// location_id[]= names no location (a PHP array): like an inaccessible one, 404.
+		if !p.CanReach(loc) || query(r).array("location_id") {
 			return nil, errNotFound(id)
 		}
 		prof, err = a.svc.FindProfile(r.Context(), p, "contact_api_id", id, loc)

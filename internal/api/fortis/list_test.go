@@ -443,6 +443,12 @@ func TestListRepeatedParams(t *testing.T) {
 		r := must(t, s.get(t, "/v2/accountvaults/MC1?api_id=0&api_id=1&location_id="+other+"&location_id="+loc), 200)
 		diff(t, "mc", r.record(t, "accountvault")["title"])
 	})
+	t.Run("fail/api-id-location-array", func(t *testing.T) {
+		must(t, s.get(t, "/v2/accountvaults/MC1?api_id=1&location_id[]="+loc), 404)
+		c := s.mustContact(t, `"last_name":"Arr","contact_api_id":"ARR1"`)
+		diff(t, c["id"], must(t, s.get(t, "/v2/contacts/ARR1?api_id=1&location_id[]="+loc+"&location_id="+loc), 200).record(t, "contact")["id"])
+		must(t, s.get(t, "/v2/contacts/ARR1?api_id=1&location_id="+loc+"&location_id[]="+loc), 404)
+	})
 	t.Run("ok/link-repeats-query", func(t *testing.T) {
 		r := must(t, s.get(t, "/v2/accountvaults?page_size=5&page_size=2&page=9&page=2"), 200)
 		links := meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)
