@@ -81,8 +81,10 @@ const (
 // listControls are the query parameters that are never filters.
 var listControls = map[string]bool{"page": true, "page_size": true, "sort": true, "expand": true, "api_id": true, "location_id": true, "fields": true}
 
-// parseList reads filters, sort and page from the query. Unknown parameters, empty values and
-// credentials are ignored; timestamp keywords are computed in the user's time zone.
+// parseList reads filters, sort and page from the query, as PHP reads it (query: a repeated
+// parameter keeps its last value). Unknown parameters, empty values (an empty comma list
+// included) and credentials are ignored; a filter sent as an array is a 422, and so is one
+// with too many values; timestamp keywords are computed in the user's time zone.
 func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *listReq {
 	qv := query(r)
 	lr := &listReq{page: 1, size: defaultPageSize, def: def}
