@@ -610,11 +610,12 @@ func (a *API) addressedVault(r *http.Request, p *vault.Principal) (*vault.Instru
 	var in *vault.Instrument
 	var err error
 	if byAPIID(r) {
-		loc := strings.ToLower(r.URL.Query().Get("location_id"))
+		loc := strings.ToLower(query(r).get("location_id"))
 		if loc == "" {
 			loc = p.DefaultLocation()
 		}
-		if !p.CanReach(loc) {
+		// location_id[]= names no location (a PHP array): like an inaccessible one, 404.
+		if !p.CanReach(loc) || query(r).array("location_id") {
 			return nil, errNotFound(id)
 		}
 		in, err = a.svc.Store().GetInstrumentByAPIID(ctx, p.MerchantID(), loc, id)

@@ -26,7 +26,7 @@ var vaultList = &listDef{
 		"customer_id":          {col: "customer_id", kind: filterExact},
 		"billing_state":        {col: "billing_state", kind: filterExact},
 		"routing":              {col: "routing_number", kind: filterExact},
-		"active":               {col: "active", kind: filterExact},
+		"active":               {col: "active", kind: filterExact, value: activeValue},
 		"has_recurring":        {kind: filterFalse},
 		"created_user_id":      {col: "created_user_id", kind: filterExact},
 		"created_ts":           {col: "created_at", kind: filterTime},
@@ -69,6 +69,18 @@ func storedAccountType(v string) (string, bool) {
 		return b, true
 	}
 	return v, v == "checking" || v == "savings"
+}
+
+// activeValue maps an active filter value to the store's "1" or "0", ignoring case as
+// §1.5's booleans are read (1/0, true/false); anything else matches nothing.
+func activeValue(v string) (string, bool) {
+	switch strings.ToLower(v) {
+	case "1", "true":
+		return "1", true
+	case "0", "false":
+		return "0", true
+	}
+	return "", false
 }
 
 // expMMYY maps an exp_date filter value to the stored integer MMYY.

@@ -141,6 +141,6 @@ func pathID(r *http.Request) string { return r.PathValue("id") }
 
 // byAPIID reports whether the request addresses a record by api id (?api_id=1 or true).
 func byAPIID(r *http.Request) bool {
-	v := strings.ToLower(r.URL.Query().Get("api_id"))
+	v := strings.ToLower(query(r).get("api_id"))
 	return v == "1" || v == "true"
 }

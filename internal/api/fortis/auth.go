@@ -7,12 +7,13 @@ import (
 	"github.com/payvault/payvault/internal/vault"
 )
 
-// credential reads a credential from its header or, failing that, its query parameter.
+// credential reads a credential from its header or, failing that, its query parameter (its
+// last value, as PHP reads a repeated parameter).
 func credential(r *http.Request, name string) string {
 	if v := r.Header.Get(name); v != "" {
 		return v
 	}
-	return r.URL.Query().Get(name)
+	return query(r).get(name)
 }
 
 // userCredentials returns the user id and api key from the first source present: the
@@ -21,8 +22,8 @@ func userCredentials(r *http.Request) (id, key string) {
 	if id, key = r.Header.Get("user-id"), r.Header.Get("user-api-key"); id != "" || key != "" {
 		return id, key
 	}
-	q := r.URL.Query()
-	if id, key = q.Get("user-id"), q.Get("user-api-key"); id != "" || key != "" {
+	q := query(r)
+	if id, key = q.get("user-id"), q.get("user-api-key"); id != "" || key != "" {
 		return id, key
 	}
 	id, key, _ = r.BasicAuth()

@@ -38,7 +38,7 @@ func (a *API) handleCardTicketPreflight(w http.ResponseWriter, r *http.Request) 
 	if _, ok := vault.NormalizeOrigin(origin); !ok {
 		origin = ""
 	}
-	if key := r.URL.Query().Get("location-api-key"); key != "" && origin != "" {
+	if key := query(r).get("location-api-key"); key != "" && origin != "" {
 		loc, err := a.svc.Store().GetLocationByAPIKey(r.Context(), key)
 		var m *vault.Merchant
 		if err == nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -117,10 +118,14 @@ func (a *API) parseContact(ctx context.Context, p *vault.Principal, in *input, l
 	prof.CellPhone = phone(in, "cell_phone", 10, 10)
 	prof.OfficePhone = phone(in, "office_phone", 10, 10)
 	prof.OfficeExtPhone = phone(in, "office_ext_phone", 0, 10)
-	if v := in.text("contact_balance", 0, 12); v != "" && !numberPattern.MatchString(v) {
-		e.add("contact_balance", msgNumber("contact_balance"))
-	} else {
-		prof.ContactBalance = moneyText(v)
+	if v := in.text("contact_balance", 0, 12); v != "" {
+		if b, ok := balanceText(v); !ok {
+			e.add("contact_balance", msgNumber("contact_balance"))
+		} else if len(strings.TrimPrefix(b, "-")) > maxBalanceWhole+3 {
+			e.add("contact_balance", msgInvalid("contact_balance"))
+		} else {
+			prof.ContactBalance = b
+		}
 	}
 	if v, set, ok := in.boolean("email_trx_receipt"); ok && set {
 		prof.EmailTrxReceipt = v
@@ -144,6 +149,78 @@ func (a *API) parseContact(ctx context.Context, p *vault.Principal, in *input, l
 	prof.C2 = in.text("contact_c2", 0, 128)
 	prof.C3 = in.text("contact_c3", 0, 128)
 	return prof
+}
+
+// upsertTarget returns the contact a POST with update_if_exists updates: the one with the
+// body's contact_api_id in locationID, or nil when the POST creates one.
+func (a *API) upsertTarget(ctx context.Context, p *vault.Principal, in *input, locationID string) (*vault.Profile, error) {
+	if !updateIfExists(in) || locationID == "" {
+		return nil, nil
+	}
+	apiID, ok := rawString(in.raw["contact_api_id"])
+	if !ok || apiID == "" {
+		return nil, nil
+	}
+	cur, err := a.svc.FindProfile(ctx, p, "contact_api_id", apiID, locationID)
+	if vault.KindOf(err) == vault.NotFound {
+		return nil, nil
+	}
+	return cur, err
+}
+
+// yiiNumber is what the vendor's Yii NumberValidator takes for "a number" (§1.4 "must be a
+// number."): an optional sign, digits with at most one decimal point and at least one digit
+// after it (".5" but not "5."), and an optional exponent ("1e5").
+var yiiNumber = regexp.MustCompile(`^([-+]?)([0-9]*)\.?([0-9]+)(?:[eE]([-+]?[0-9]+))?$`)
+
+// maxBalanceWhole is the most whole digits a contact_balance keeps: 12, the most its 12
+// characters give without an exponent.
+const maxBalanceWhole = 12
+
+// balanceText returns a contact_balance, a number as Yii's NumberValidator takes it, as
+// two-decimal money (moneyText); false when it is not a number. A value with an exponent
+// is written out first, its digits bounded: one past maxBalanceWhole whole digits at most,
+// and anything below 0.0001 is 0.
+func balanceText(v string) (string, bool) {
+	m := yiiNumber.FindStringSubmatch(v)
+	if m == nil {
+		return "", false
+	}
+	sign, whole, frac := m[1], m[2], m[3]
+	if !strings.Contains(v, ".") {
+		// "123" matched as whole "12", frac "3": the digits are all whole.
+		whole, frac = whole+frac, ""
+	}
+	exp := 0
+	if m[4] != "" {
+		n, err := strconv.Atoi(m[4])
+		if err != nil { // out of range: past any bound either way
+			n = 1 << 40
+			if m[4][0] == '-' {
+				n = -n
+			}
+		}
+		exp = n
+	}
+	digits := strings.TrimLeft(whole+frac, "0")
+	point := len(whole) - (len(whole+frac) - len(digits)) + exp // digits before the point
+	var plain string
+	switch {
+	case digits == "" || point < -4:
+		plain = "0"
+	case point > maxBalanceWhole:
+		plain = "1" + strings.Repeat("0", maxBalanceWhole+1) // too big, whatever it is
+	case point <= 0:
+		plain = "0." + strings.Repeat("0", -point) + digits
+	case point >= len(digits):
+		plain = digits + strings.Repeat("0", point-len(digits))
+	default:
+		plain = digits[:point] + "." + digits[point:]
+	}
+	if sign == "-" {
+		plain = "-" + plain
+	}
+	return moneyText(plain), true
 }
 
 // updateIfExists reports whether a POST asks to update the contact with its contact_api_id.
@@ -197,7 +274,20 @@ func (a *API) handleContactCreate(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		locationID := a.bodyLocation(ctx, p, in, true)
 		in.boolean("update_if_exists")
-		prof := a.parseContact(ctx, p, in, locationID, "", true)
+		// update_if_exists that finds its contact validates the body as an update of it:
+		// the contact already has a last_name, so the body need not repeat it (as a Yii
+		// model loaded from the database passes "required" for attributes it does not
+		// change); a last_name sent blank is still refused.
+		existing, err := a.upsertTarget(ctx, p, in, locationID)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		create, selfID := existing == nil, ""
+		if !create {
+			selfID = existing.ID
+		}
+		prof := a.parseContact(ctx, p, in, locationID, selfID, create)
 		if err := in.errs.err(); err != nil {
 			a.writeError(w, r, err)
 			return
@@ -227,6 +317,11 @@ func (a *API) handleContactCreate(w http.ResponseWriter, r *http.Request) {
 					return
 				}
 			}
+			if !create && prof.LastName == "" {
+				// The contact was deleted since it was found: this is a create after all.
+				a.writeError(w, r, invalid(contactFieldOrder, "last_name", msgRequired("last_name")))
+				return
+			}
 			created, err := a.svc.CreateProfile(ctx, p, prof)
 			if err != nil {
 				// A racing create of the same contact_api_id: update the winner instead.
@@ -249,11 +344,12 @@ func (a *API) addressedContact(r *http.Request, p *vault.Principal) (*vault.Prof
 	var prof *vault.Profile
 	var err error
 	if byAPIID(r) {
-		loc := strings.ToLower(r.URL.Query().Get("location_id"))
+		loc := strings.ToLower(query(r).get("location_id"))
 		if loc == "" {
 			loc = p.DefaultLocation()
 		}
-		if !p.CanReach(loc) {
+		// location_id[]= names no location (a PHP array): like an inaccessible one, 404.
+		if !p.CanReach(loc) || query(r).array("location_id") {
 			return nil, errNotFound(id)
 		}
 		prof, err = a.svc.FindProfile(r.Context(), p, "contact_api_id", id, loc)

@@ -70,6 +70,16 @@ func TestContacts(t *testing.T) {
 			{"ok/round-carries", `"99.995"`, "100.00"},
 			{"ok/negative-zero", `"-0.001"`, "0.00"},
 			{"ok/twelve-digits", `"123456789012"`, "123456789012.00"},
+			// "a number" is Yii's NumberValidator (§1.4 "must be a number."): no whole part,
+			// a plus sign and an exponent are numbers.
+			{"ok/no-whole", `".5"`, "0.50"},
+			{"ok/negative-no-whole", `"-.5"`, "-0.50"},
+			{"ok/plus", `"+5"`, "5.00"},
+			{"ok/exponent", `"1e5"`, "100000.00"},
+			{"ok/exponent-upper-negative", `"1.5E-1"`, "0.15"},
+			{"ok/exponent-rounds", `"-1.005e0"`, "-1.01"},
+			{"ok/exponent-tiny", `"1e-999999999"`, "0.00"},
+			{"ok/exponent-twelve-digits", `"9.99e11"`, "999000000000.00"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -91,7 +101,13 @@ func TestContacts(t *testing.T) {
 		for _, bad := range []struct{ name, in, want string }{
 			{"fail/balance-text", `"12.5x"`, `{"contact_balance":["Contact Balance must be a number."]}`},
 			{"fail/balance-long", `"1234567890.12"`, `{"contact_balance":["Contact Balance should contain at most 12 characters."]}`},
-			{"fail/balance-no-whole", `".5"`, `{"contact_balance":["Contact Balance must be a number."]}`},
+			{"fail/balance-no-fraction", `"5."`, `{"contact_balance":["Contact Balance must be a number."]}`},
+			{"fail/balance-bare-exponent", `"1e"`, `{"contact_balance":["Contact Balance must be a number."]}`},
+			{"fail/balance-hex", `"0x1A"`, `{"contact_balance":["Contact Balance must be a number."]}`},
+			{"fail/balance-two-signs", `"+-5"`, `{"contact_balance":["Contact Balance must be a number."]}`},
+			{"fail/balance-json-float", `1.5`, `{"contact_balance":["Contact Balance must be a string."]}`},
+			{"fail/balance-thirteen-digits", `"1e12"`, `{"contact_balance":["Contact Balance is invalid."]}`},
+			{"fail/balance-huge-exponent", `"-9e999999999"`, `{"contact_balance":["Contact Balance is invalid."]}`},
 		} {
 			t.Run(bad.name, func(t *testing.T) {
 				r := must(t, s.post(t, "/v2/contacts", `{"contact":{"location_id":"`+loc+`","last_name":"Bal","contact_balance":`+bad.in+`}}`), 422)
@@ -108,6 +124,27 @@ func TestContacts(t *testing.T) {
 		if r.record(t, "contact")["id"] == id {
 			t.Error("update_if_exists with a new api id updated another contact")
 		}
+	})
+
+	t.Run("ok/update-if-exists-without-last-name", func(t *testing.T) {
+		// §3.5: last_name is required on POST; a POST that updates (update_if_exists finds
+		// its contact_api_id) only changes the fields it names, and the contact has one.
+		c := s.mustContact(t, `"last_name":"Upsert","first_name":"Ann","contact_api_id":"UP-1","contact_balance":"1.00"`)
+		r := must(t, s.post(t, "/v2/contacts", `{"contact":{"location_id":"`+loc+`","contact_api_id":"UP-1","contact_balance":"2.50","update_if_exists":1}}`), 200)
+		got := r.record(t, "contact")
+		diff(t, []any{c["id"], "Upsert", "Ann", "2.50"}, []any{got["id"], got["last_name"], got["first_name"], got["contact_balance"]})
+		for _, bad := range []struct{ name, body, want string }{
+			{"fail/blank-on-update", `"contact_api_id":"UP-1","last_name":"","update_if_exists":1`, `{"errors":{"last_name":["Last Name cannot be blank."]}}`},
+			{"fail/null-on-update", `"contact_api_id":"UP-1","last_name":null,"update_if_exists":1`, `{"errors":{"last_name":["Last Name cannot be blank."]}}`},
+			{"fail/missing-on-create", `"contact_api_id":"UP-2","update_if_exists":1`, `{"errors":{"last_name":["Last Name cannot be blank."]}}`},
+			{"fail/missing-without-flag", `"contact_api_id":"UP-1"`, `{"errors":{"contact_api_id":["Contact Api Id \"UP-1\" has already been taken."],"last_name":["Last Name cannot be blank."]}}`},
+		} {
+			t.Run(bad.name, func(t *testing.T) {
+				r := must(t, s.post(t, "/v2/contacts", `{"contact":{"location_id":"`+loc+`",`+bad.body+`}}`), 422)
+				diff(t, bad.want, string(r.Body))
+			})
+		}
+		diff(t, "Upsert", must(t, s.get(t, "/v2/contacts/"+c["id"].(string)), 200).record(t, "contact")["last_name"])
 	})
 
 	t.Run("ok/partial-put", func(t *testing.T) {

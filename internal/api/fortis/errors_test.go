@@ -129,6 +129,10 @@ func TestAuthSources(t *testing.T) {
 		{"ok/header-names-any-case", call{Method: "GET", Path: "/v2/accountvaults", NoAuth: true,
 			Header: map[string]string{"Developer-Id": u.dev, "USER-ID": u.id, "User-Api-Key": u.key}}, 200},
 		{"ok/query", call{Method: "GET", Path: "/v2/accountvaults?developer-id=" + u.dev + "&user-id=" + u.id + "&user-api-key=" + u.key, NoAuth: true}, 200},
+		{"ok/query-repeated-last-wins", call{Method: "GET", Path: "/v2/accountvaults?developer-id=devnope&developer-id=" + u.dev +
+			"&user-id=nobody&user-id=" + u.id + "&user-api-key=wrong-key-0000000&user-api-key=" + u.key, NoAuth: true}, 200},
+		{"fail/query-repeated-last-wrong", call{Method: "GET", Path: "/v2/accountvaults?developer-id=" + u.dev + "&developer-id=devnope" +
+			"&user-id=" + u.id + "&user-api-key=" + u.key, NoAuth: true}, 401},
 		{"ok/basic", call{Method: "GET", Path: "/v2/accountvaults", NoAuth: true, Header: map[string]string{"developer-id": u.dev, "Authorization": basic}}, 200},
 		{"fail/basic-without-developer", call{Method: "GET", Path: "/v2/accountvaults", NoAuth: true, Header: map[string]string{"Authorization": basic}}, 401},
 		{"fail/wrong-developer", call{Method: "GET", Path: "/v2/accountvaults", Header: map[string]string{"developer-id": "devnope"}}, 401},

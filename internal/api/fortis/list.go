@@ -81,15 +81,19 @@ const (
 // listControls are the query parameters that are never filters.
 var listControls = map[string]bool{"page": true, "page_size": true, "sort": true, "expand": true, "api_id": true, "location_id": true, "fields": true}
 
-// parseList reads filters, sort and page from the query. Unknown parameters, empty values and
-// credentials are ignored; timestamp keywords are computed in the user's time zone.
+// parseList reads filters, sort and page from the query, as PHP reads it (query: a repeated
+// parameter keeps its last value). Unknown parameters, empty values (an empty comma list
+// included) and credentials are ignored; a filter sent as an array is a 422, and so is one
+// with too many values; timestamp keywords are computed in the user's time zone.
 func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *listReq {
-	qv := r.URL.Query()
+	qv := query(r)
 	lr := &listReq{page: 1, size: defaultPageSize, def: def}
-	if n, ok := positiveInt(qv.Get("page")); ok {
+	// page, page_size, sort and expand sent as arrays are not scalars: they fall back to
+	// their defaults, as the vendor's Yii service ignores them (get returns "").
+	if n, ok := positiveInt(qv.get("page")); ok {
 		lr.page = n
 	}
-	if n, ok := positiveInt(qv.Get("page_size")); ok {
+	if n, ok := positiveInt(qv.get("page_size")); ok {
 		lr.size = min(n, maxPageSize)
 	}
 	if lr.page-1 > maxOffset/lr.size {
@@ -103,7 +107,8 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 
 	loc := userLocation(p)
 	now := a.svc.Now()
-	for name, vals := range qv {
+	errs := newFieldErrors(nil)
+	for _, name := range qv.names {
 		if listControls[name] || httpx.IsCredentialParam(name) {
 			continue
 		}
@@ -111,12 +116,19 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 		if !ok {
 			continue
 		}
-		v := strings.TrimSpace(vals[len(vals)-1])
-		if v == "" {
+		if qv.array(name) {
+			// last_four[]=1111: a filter takes one value (a comma list for alternatives).
+			errs.add(name, msgInvalid(name))
 			continue
 		}
-		if err := checkValueCount(name, v); err != nil {
-			lr.err = err
+		v := strings.TrimSpace(qv.get(name))
+		if v == "" || f.kind != filterContains && f.kind != filterNever && emptyItems(v) {
+			// §1.6 "Empty values are ignored", an empty comma list (id=,) included.
+			continue
+		}
+		if f.kind != filterContains && f.kind != filterNever && checkValueCount(name, v) != nil {
+			// On free text a comma is a character (§1.6), not a value's end.
+			errs.add(name, tooManyValues(name))
 			continue
 		}
 		switch f.kind {
@@ -144,7 +156,7 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 				lr.addIn(listField{col: f.col, number: parseSeconds}, v)
 				continue
 			}
-			lo, hi, ok := timeRange(v, qv.Get(name+"_from"), qv.Get(name+"_to"), now, loc)
+			lo, hi, ok := timeRange(v, qv.get(name+"_from"), qv.get(name+"_to"), now, loc)
 			if !ok {
 				lr.never = true
 				continue
@@ -153,8 +165,10 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 		}
 	}
 
+	lr.err = errs.err()
+
 	seen := map[string]bool{}
-	for _, key := range strings.Split(qv.Get("sort"), ",") {
+	for _, key := range strings.Split(qv.get("sort"), ",") {
 		key = strings.TrimSpace(key)
 		desc := strings.HasPrefix(key, "-")
 		key = strings.TrimPrefix(key, "-")
@@ -193,7 +207,22 @@ func checkValueCount(name, v string) error {
 	if strings.Count(v, ",") < maxFilterValues {
 		return nil
 	}
-	return invalid(nil, name, label(name)+" has more than "+strconv.Itoa(maxFilterValues)+" values.")
+	return invalid(nil, name, tooManyValues(name))
+}
+
+// tooManyValues is the message for a filter named name with more than maxFilterValues values.
+func tooManyValues(name string) string {
+	return label(name) + " has more than " + strconv.Itoa(maxFilterValues) + " values."
+}
+
+// emptyItems reports whether every item of the comma list v is blank (",", " , ").
+func emptyItems(v string) bool {
+	for _, item := range strings.Split(v, ",") {
+		if strings.TrimSpace(item) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // listsFalse reports whether a comma list of booleans includes false.
@@ -252,7 +281,11 @@ func (lr *listReq) scope(col string, locations []string) {
 // listLocations returns the location_id query parameter's locations, each of which the
 // principal must reach (else a 422), or nil when it is absent.
 func listLocations(r *http.Request, p *vault.Principal) ([]string, error) {
-	v := strings.TrimSpace(r.URL.Query().Get("location_id"))
+	qv := query(r)
+	if qv.array("location_id") {
+		return nil, invalid(nil, "location_id", msgInvalid("location_id"))
+	}
+	v := strings.TrimSpace(qv.get("location_id"))
 	if v == "" {
 		return nil, nil
 	}
@@ -526,7 +559,7 @@ func expand(o object, names []string, value func(name string) (v any, ok bool, e
 // expandNames returns the expand parameter's names in order, without repeats.
 func expandNames(r *http.Request) []string {
 	var out []string
-	for _, n := range strings.Split(r.URL.Query().Get("expand"), ",") {
+	for _, n := range strings.Split(query(r).get("expand"), ",") {
 		n = strings.TrimSpace(n)
 		if n == "" || contains(out, n) {
 			continue

@@ -391,3 +391,112 @@ func indexFrom(s, sub string, from int) int {
 }
 
 func contains(s, sub string) bool { return indexFrom(s, sub, 0) >= 0 }
+
+// TestListRepeatedParams checks that a query reads as the vendor's PHP service reads $_GET
+// (README "Query strings"): a repeated parameter keeps its last value, whatever it is (a
+// filter, page, page_size, sort, expand, location_id, api_id), a known filter sent as an
+// array (last_four[]=) is a 422, and list controls sent as arrays fall back to their defaults.
+func TestListRepeatedParams(t *testing.T) {
+	s := mustServer(t)
+	loc := s.creds.Fortis.LocationID
+	other := s.mustLocation(t, "Elsewhere").Location.ID
+	for _, title := range []string{"v1", "v2", "v3", "v4", "v5"} {
+		s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"`+title+`"`)
+		s.clock.Add(time.Second)
+	}
+	s.mustVault(t, `"payment_method":"cc","account_number":"5454545454545454","exp_date":"1228","title":"mc","account_vault_api_id":"MC1"`)
+	all := []string{"mc", "v1", "v2", "v3", "v4", "v5"}
+
+	tests := []struct {
+		name, query string
+		want        []string
+	}{
+		{"ok/filter-last", "?last_four=1111&last_four=5454", []string{"mc"}},
+		{"ok/page-size-last", "?sort=title&page_size=5&page_size=2", []string{"mc", "v1"}},
+		{"ok/page-last", "?sort=title&page_size=2&page=1&page=3", []string{"v4", "v5"}},
+		{"ok/sort-last", "?sort=-title&sort=title", all},
+		{"ok/location-last", "?sort=title&location_id=" + other + "&location_id=" + loc, all},
+		{"ok/array-then-plain", "?last_four[]=1111&last_four=5454", []string{"mc"}},
+		{"ok/page-size-array-is-default", "?sort=title&page_size[]=2", all},
+		{"ok/sort-array-ignored", "?sort[]=-title&page_size=1", []string{"mc"}},
+		{"ok/filter-bracket-syntax-is-unknown", "?sort=title&filter[last_four]=5454", all},
+		{"ok/empty-list-ignored", "?sort=title&id=,", all},
+		{"ok/blank-list-ignored", "?sort=title&last_four=%20,%20", all},
+		{"ok/empty-ts-list-ignored", "?sort=title&created_ts=,", all},
+		{"ok/empty-flag-list-ignored", "?sort=title&has_recurring=,", all},
+		{"ok/empty-items-skipped", "?sort=title&last_four=,5454,", []string{"mc"}},
+		{"ok/empty-items-of-unknown-values", "?payment_method=,xx", []string{}},
+		{"ok/contains-many-commas-is-one-value", "?title=" + strings.Repeat(",", 1000) + "v", []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			diff(t, tt.want, titles(t, must(t, s.get(t, "/v2/accountvaults"+tt.query), 200)))
+		})
+	}
+	t.Run("ok/expand-last", func(t *testing.T) {
+		v := must(t, s.get(t, "/v2/accountvaults?expand=contact&expand=location&page_size=1"), 200).json(t)["accountvaults"].([]any)[0].(map[string]any)
+		_, contact := v["contact"]
+		_, location := v["location"]
+		diff(t, []bool{false, true}, []bool{contact, location})
+	})
+	t.Run("ok/api-id-last", func(t *testing.T) {
+		r := must(t, s.get(t, "/v2/accountvaults/MC1?api_id=0&api_id=1&location_id="+other+"&location_id="+loc), 200)
+		diff(t, "mc", r.record(t, "accountvault")["title"])
+	})
+	t.Run("fail/api-id-location-array", func(t *testing.T) {
+		must(t, s.get(t, "/v2/accountvaults/MC1?api_id=1&location_id[]="+loc), 404)
+		c := s.mustContact(t, `"last_name":"Arr","contact_api_id":"ARR1"`)
+		diff(t, c["id"], must(t, s.get(t, "/v2/contacts/ARR1?api_id=1&location_id[]="+loc+"&location_id="+loc), 200).record(t, "contact")["id"])
+		must(t, s.get(t, "/v2/contacts/ARR1?api_id=1&location_id="+loc+"&location_id[]="+loc), 404)
+	})
+	t.Run("ok/link-repeats-query", func(t *testing.T) {
+		r := must(t, s.get(t, "/v2/accountvaults?page_size=5&page_size=2&page=9&page=2"), 200)
+		links := meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)
+		diff(t, map[string]any{"href": "https://vault.example/v2/accountvaults?page_size=5&page_size=2&page=3"}, links["next"])
+	})
+	t.Run("ok/link-redacts-bracketed-account-names", func(t *testing.T) {
+		// A PHP array named for account data or a credential is read by its base name.
+		r := must(t, s.get(t, "/v2/accountvaults?cvv[]=123&ssn4%5B0%5D=1234&user-api-key[]=k123&page_size=1"), 200)
+		links := meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)
+		diff(t, map[string]any{"href": "https://vault.example/v2/accountvaults?cvv[]=redacted&ssn4%5B0%5D=redacted&page_size=1&page=1"}, links["self"])
+	})
+	for _, bad := range []struct{ name, query, want string }{
+		{"fail/filter-array", "?last_four[]=1111", `{"errors":{"last_four":["Last Four is invalid."]}}`},
+		{"fail/plain-then-array", "?last_four=1111&last_four[x]=1111", `{"errors":{"last_four":["Last Four is invalid."]}}`},
+		{"fail/location-array", "?location_id[]=" + loc, `{"errors":{"location_id":["Location Id is invalid."]}}`},
+		{"fail/location-last-inaccessible", "?location_id=" + loc + "&location_id=" + other, `{"errors":{"location_id":["location_id provided is not valid"]}}`},
+		{"fail/every-field-in-query-order", "?title[]=a&id=" + strings.Repeat("a,", 1000) + "&last_four[]=1",
+			`{"errors":{"title":["Title is invalid."],"id":["Id has more than 1000 values."],"last_four":["Last Four is invalid."]}}`},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			diff(t, bad.want, string(must(t, s.get(t, "/v2/accountvaults"+bad.query), 422).Body))
+		})
+	}
+}
+
+// TestListActiveFilter checks the vault list's active filter (§2.7 "active=0 lists the
+// deleted ones"): a boolean read as §1.5 reads one, in any case.
+func TestListActiveFilter(t *testing.T) {
+	s := mustServer(t)
+	gone := s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"gone"`)
+	s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"kept"`)
+	must(t, s.del(t, "/v2/accountvaults/"+gone["id"].(string)), 204)
+	tests := []struct {
+		name, query string
+		want        []string
+	}{
+		{"ok/default-active", "", []string{"kept"}},
+		{"ok/one", "?active=1", []string{"kept"}},
+		{"ok/zero", "?active=0", []string{"gone"}},
+		{"ok/true-any-case", "?active=TRUE", []string{"kept"}},
+		{"ok/false-any-case", "?active=False", []string{"gone"}},
+		{"ok/both", "?active=1,False&sort=title", []string{"gone", "kept"}},
+		{"ok/other-matches-nothing", "?active=2", []string{}},
+		{"ok/empty-list-ignored", "?active=,", []string{"kept"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			diff(t, tt.want, titles(t, must(t, s.get(t, "/v2/accountvaults"+tt.query), 200)))
+		})
+	}
+}

@@ -3,6 +3,7 @@ package fortis
 import (
 	"math/big"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -39,6 +40,53 @@ func FuzzMoneyText(f *testing.F) {
 		want := new(big.Rat).SetFrac(q, big.NewInt(100))
 		if out.Cmp(want) != 0 {
 			t.Fatalf("moneyText(%q) = %q, want %s", v, got, want.FloatString(2))
+		}
+	})
+}
+
+// FuzzBalanceText checks that balanceText takes what Yii's NumberValidator takes and gives
+// the number as two-decimal money (moneyText's rounding), a value of 10^12 or more as more
+// than maxBalanceWhole whole digits, without writing out a large exponent.
+func FuzzBalanceText(f *testing.F) {
+	for _, s := range []string{"12.5", ".5", "-.5", "+5", "1e5", "1.5E-1", "1e-999999999", "9e999999999", "5.", "1e", "0x1A", "99.995e10", "0.0000e3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, ok := balanceText(v)
+		if ok != yiiNumber.MatchString(v) {
+			t.Fatalf("balanceText(%q) ok = %v, want %v", v, ok, !ok)
+		}
+		if !ok {
+			return
+		}
+		if !moneyShape.MatchString(got) || len(got) > 20 {
+			t.Fatalf("balanceText(%q) = %q, not short two-decimal money", v, got)
+		}
+		if m := yiiNumber.FindStringSubmatch(v); len(m[4]) > 3 {
+			return // big.Rat would write the exponent out
+		}
+		in, ok := new(big.Rat).SetString(v)
+		if !ok {
+			t.Fatalf("big.Rat cannot read %q", v)
+		}
+		cents := new(big.Rat).Mul(in, big.NewRat(100, 1))
+		half := big.NewRat(1, 2)
+		if cents.Sign() < 0 {
+			half.Neg(half)
+		}
+		cents.Add(cents, half)
+		q := new(big.Int).Quo(cents.Num(), cents.Denom())
+		want := new(big.Rat).SetFrac(q, big.NewInt(100))
+		limit := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(maxBalanceWhole), nil))
+		if new(big.Rat).Abs(want).Cmp(limit) >= 0 {
+			if whole, _, _ := strings.Cut(strings.TrimPrefix(got, "-"), "."); len(whole) <= maxBalanceWhole {
+				t.Fatalf("balanceText(%q) = %q, want more than %d whole digits", v, got, maxBalanceWhole)
+			}
+			return
+		}
+		out, _ := new(big.Rat).SetString(got)
+		if out.Cmp(want) != 0 {
+			t.Fatalf("balanceText(%q) = %q, want %s", v, got, want.FloatString(2))
 		}
 	})
 }

@@ -168,8 +168,19 @@ var credentialParams = map[string]bool{
 	"token": true, "secret": true, "password": true,
 }
 
-// IsCredentialParam reports whether a query parameter name carries a credential.
-func IsCredentialParam(name string) bool { return credentialParams[strings.ToLower(name)] }
+// IsCredentialParam reports whether a query parameter name carries a credential. A name
+// with brackets is read by the name before them (user-api-key[]=, as a PHP service reads
+// an array), so that a credential sent that way is still kept out of logs and links.
+func IsCredentialParam(name string) bool { return credentialParams[paramBase(name)] }
+
+// paramBase is a query parameter's name, lower-cased, without a bracketed suffix: cvv[0]
+// is cvv.
+func paramBase(name string) string {
+	if i := strings.IndexByte(name, '['); i > 0 {
+		name = name[:i]
+	}
+	return strings.ToLower(name)
+}
 
 // accountParams are query parameters named for account data or identity numbers (no route
 // takes one; a client may still send one, e.g. as a list filter): a log line keeps the name
@@ -218,7 +229,8 @@ func SafePath(u *url.URL) string {
 
 // IsAccountParam reports whether a query parameter is named for account data or an identity
 // number (see accountParams): its value is never repeated, in a log line or a link.
-func IsAccountParam(name string) bool { return accountParams[strings.ToLower(name)] }
+// A name with brackets (cvv[]) is read by the name before them.
+func IsAccountParam(name string) bool { return accountParams[paramBase(name)] }
 
 // Secure reports whether a request arrived over TLS, from loopback, or through a trusted
 // TLS-terminating proxy. Live credentials are refused otherwise.
