@@ -24,8 +24,8 @@ import (
 
 // storeFlags select the store and its master key; every command that opens the store has them.
 type storeFlags struct {
-	Data          string   `help:"Data directory of the embedded store." default:"./payvault-data" placeholder:"DIR"`
-	Database      string   `help:"PostgreSQL URL (postgres://...); replaces the embedded store." placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
+	Data          string   `help:"Data directory of the embedded store (default ./payvault-data); not with --database." placeholder:"DIR"`
+	Database      string   `help:"PostgreSQL URL (postgres://...); replaces the embedded store, so not with --data." placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
 	MasterKeyFile string   `help:"File holding the base64 master key; overrides PAYVAULT_MASTER_KEY and the data dir's key file." placeholder:"FILE" type:"path"`
 	MasterKey     string   `help:"-" hidden:"" env:"PAYVAULT_MASTER_KEY"`
 	Unseal        bool     `help:"Take the master key from Shamir shares (from --share-file or stdin); the whole key never touches disk."`
@@ -62,8 +62,17 @@ func (f storeFlags) config(out io.Writer) (app.Config, error) {
 	} else {
 		h = slog.NewTextHandler(os.Stderr, nil)
 	}
+	if f.Data != "" && f.Database != "" {
+		// Each selects a store: taking one silently would write to a store the operator did
+		// not mean (the --data default is applied only when --database is absent).
+		return app.Config{}, fmt.Errorf("--data and --database (or PAYVAULT_DATABASE_URL) select different stores; give only one")
+	}
+	dataDir := f.Data
+	if dataDir == "" && f.Database == "" {
+		dataDir = app.DefaultDataDir
+	}
 	cfg := app.Config{
-		DataDir: f.Data, DatabaseURL: f.Database, MasterKey: f.MasterKey, MasterKeyFile: f.MasterKeyFile,
+		DataDir: dataDir, DatabaseURL: f.Database, MasterKey: f.MasterKey, MasterKeyFile: f.MasterKeyFile,
 		Logger: slog.New(h), Out: out,
 	}
 	switch {
