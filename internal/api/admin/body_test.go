@@ -3,6 +3,7 @@ package admin_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -227,6 +228,51 @@ func TestBodyShape(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestBodyNullField: no field is nullable, so null for an optional field is 400 invalid on
+// that field, not the field left out ({"merchant_id":null} would otherwise batch every
+// merchant, {"keyset":null} rotate the data key); nothing changes.
+func TestBodyNullField(t *testing.T) {
+	e := MustEnv(t)
+	_, rep := MustMerchant(t, e)
+	watch := storetest.MustWatch(t, e.store.DB())
+	optional := map[string]string{
+		"/admin/v1/merchants":                                            `{"name":"x","live":null}`,
+		"/admin/v1/merchants/{mid}/locations":                            `{"name":"x","tz":null}`,
+		"/admin/v1/merchants/{mid}/users":                                `{"username":"x","email":null}`,
+		"/admin/v1/merchants/{mid}/users/{uid}":                          `{"status":null}`,
+		"/admin/v1/merchants/{mid}/product-transactions":                 `{"payment_method":"cc","title":null}`,
+		"/admin/v1/mandates/0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee/status": `{"status":"ACTIVE","reason":null}`,
+		"/admin/v1/batch":                                                `{"merchant_id":null}`,
+		"/admin/v1/keys/rotate":                                          `{"keyset":null}`,
+		"/admin/v1/keys/{kid}/retire":                                    `{"keyset":null}`,
+		"/admin/v1/keys/{kid}/destroy":                                   `{"keyset":null}`,
+	}
+	for _, rt := range bodyRoutes {
+		body, ok := optional[rt.path]
+		if !ok {
+			continue // only required fields
+		}
+		t.Run("fail/"+rt.method+rt.path, func(t *testing.T) {
+			var v map[string]any
+			json.Unmarshal([]byte(body), &v)
+			field := ""
+			for k, val := range v {
+				if val == nil {
+					field = k
+				}
+			}
+			before := watch.Snapshot(t)
+			r := e.do(t, rt.method, rep.Replace(rt.path), rep.Replace(body), "")
+			if d := cmp.Diff(errAnswer{400, "invalid", field}, r.answer()); d != "" {
+				t.Errorf("(-want +got)\n%s\n%s", d, r.raw)
+			}
+			if ch := before.Changed(watch.Snapshot(t)); len(ch) > 0 {
+				t.Errorf("changed %v", ch)
+			}
+		})
 	}
 }
 
