@@ -276,6 +276,29 @@ func TestBodyNullField(t *testing.T) {
 	}
 }
 
+// TestBatchMerchantID: {} batches every merchant and a merchant_id one merchant; an empty
+// merchant_id (an unset variable in a script) is 400 invalid, not every merchant.
+func TestBatchMerchantID(t *testing.T) {
+	e := MustEnv(t)
+	c, _ := MustMerchant(t, e)
+	for _, tt := range []struct {
+		name, body string
+		want       errAnswer
+	}{
+		{"ok/every-merchant", `{}`, errAnswer{Status: 200}},
+		{"ok/one-merchant", `{"merchant_id":"` + c.MerchantID + `"}`, errAnswer{Status: 200}},
+		{"fail/unknown-merchant", `{"merchant_id":"0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee"}`, errAnswer{404, "not_found", ""}},
+		{"fail/empty-merchant-id", `{"merchant_id":""}`, errAnswer{400, "invalid", "merchant_id"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(t, "POST", "/admin/v1/batch", tt.body, "")
+			if d := cmp.Diff(tt.want, r.answer()); d != "" {
+				t.Errorf("(-want +got)\n%s\n%s", d, r.raw)
+			}
+		})
+	}
+}
+
 // TestBodyOptional: the batch and key routes take an empty body as {} (every merchant, the
 // data keyset); a key to retire that the keyset does not hold is 404.
 func TestBodyOptional(t *testing.T) {
