@@ -33,24 +33,25 @@ type storeFlags struct {
 	LogFormat     string   `help:"Log format: text or json." enum:"text,json" default:"text"`
 }
 
-// with opens the store, keyring and services for a command that does not serve, runs fn,
-// and closes them.
+// with opens the existing store, keyring and services for a command that does not serve,
+// runs fn, and closes them. An embedded store that does not exist yet is refused, not created.
 func (f storeFlags) with(ctx context.Context, fn func(*app.Main) error) error {
-	m, err := f.open(ctx)
+	return f.run(ctx, true, fn)
+}
+
+// run is with; existing false creates an embedded store that does not exist yet (migrate).
+func (f storeFlags) run(ctx context.Context, existing bool, fn func(*app.Main) error) error {
+	cfg, err := f.config(os.Stderr)
+	if err != nil {
+		return err
+	}
+	cfg.ExistingStore = existing
+	m, err := app.OpenTool(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	return fn(m)
-}
-
-// open opens the store, keyring and services for a command that does not serve.
-func (f storeFlags) open(ctx context.Context) (*app.Main, error) {
-	cfg, err := f.config(os.Stderr)
-	if err != nil {
-		return nil, err
-	}
-	return app.OpenTool(ctx, cfg)
 }
 
 // config is the app configuration the flags select; with --unseal it reads the master key's
@@ -239,7 +240,7 @@ type migrateCmd struct {
 }
 
 func (c *migrateCmd) Run(ctx context.Context) error {
-	return c.with(ctx, func(m *app.Main) error {
+	return c.run(ctx, false, func(m *app.Main) error {
 		v, err := m.Store.SchemaVersion(ctx)
 		if err != nil {
 			return err
@@ -440,6 +441,7 @@ func (c *keysRewrapCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cfg.ExistingStore = true
 	m, err := app.OpenTool(ctx, cfg)
 	if err != nil {
 		return err

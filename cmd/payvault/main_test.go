@@ -355,6 +355,36 @@ func TestStartRefusals(t *testing.T) {
 	}
 }
 
+// TestToolNeedsStore: a command beside the server refuses a --data dir without a store (a
+// typo) instead of creating a store, and a master key, of its own there; migrate creates one.
+func TestToolNeedsStore(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"merchant", "create", "--name", "X", "--json"},
+		{"keys", "status"},
+		{"keys", "rotate"},
+		{"audit", "verify"},
+	} {
+		t.Run("fail/"+strings.Join(args[:2], "-"), func(t *testing.T) {
+			out, stderr, err := run(t, dir, nil, append(args, "--data", "typo")...)
+			if err == nil || !strings.Contains(stderr, "no store in typo") || out != "" {
+				t.Errorf("err = %v, stdout = %q, stderr = %q; want a refusal naming the dir", err, out, stderr)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "typo")); !os.IsNotExist(err) {
+				t.Errorf("the refused command created its --data dir: %v", err)
+			}
+		})
+	}
+	if _, stderr, err := run(t, dir, nil, "migrate", "--data", "fresh"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, stderr)
+	}
+	out, stderr, err := run(t, dir, nil, "merchant", "create", "--name", "X", "--data", "fresh", "--json")
+	if err != nil {
+		t.Fatalf("merchant create after migrate: %v\n%s", err, stderr)
+	}
+	checkCredentialShape(t, []byte(out))
+}
+
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"merchant", "create", "--help"}, {"migrate", "--help"}, {"keys", "status", "--help"}, {"keys", "rotate", "--help"}} {
 		out, stderr, err := run(t, t.TempDir(), nil, args...)

@@ -41,6 +41,11 @@ type Config struct {
 	Committers    int
 	MasterKey     string // MasterKey is base64 (PAYVAULT_MASTER_KEY); it overrides the data dir's key file.
 	MasterKeyFile string // MasterKeyFile overrides PAYVAULT_MASTER_KEY and the data dir's key file.
+	// ExistingStore has OpenTool refuse an embedded store that does not exist yet (no
+	// payvault.db in the data dir) instead of creating it, with a new master key, there: a
+	// mistyped --data must not give `merchant create` a store of its own, whose credentials
+	// no server knows. Open (serve) and `migrate` create a fresh store.
+	ExistingStore bool
 	// MasterKeyValue, when set, is the master key itself, e.g. combined in memory from Shamir
 	// shares by `serve --unseal`; it overrides every other source and nothing is written to disk.
 	MasterKeyValue *keys.MasterKey
@@ -153,6 +158,11 @@ func open(ctx context.Context, cfg Config, bootstrap bool) (*Main, error) {
 
 func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	cfg := m.Config
+	if !bootstrap && cfg.ExistingStore && cfg.DatabaseURL == "" {
+		if _, err := os.Stat(SQLitePath(cfg.DataDir)); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("payvault: no store in %s (no payvault.db): check --data, or create the store with `payvault serve` or `payvault migrate`", m.dataDir())
+		}
+	}
 	mk, err := m.masterKey()
 	if err != nil {
 		return err
