@@ -158,6 +158,12 @@ func open(ctx context.Context, cfg Config, bootstrap bool) (*Main, error) {
 
 func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	cfg := m.Config
+	if bootstrap {
+		// A bad admin token setting fails before anything is created or written.
+		if _, err := m.adminTokenFromConfig(); err != nil {
+			return err
+		}
+	}
 	if !bootstrap && cfg.ExistingStore && cfg.DatabaseURL == "" {
 		if _, err := os.Stat(SQLitePath(cfg.DataDir)); errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("payvault: no store in %s (no payvault.db): check --data, or create the store with `payvault serve` or `payvault migrate`", m.dataDir())
@@ -410,7 +416,12 @@ func (m *Main) bootstrap(ctx context.Context) error {
 func (m *Main) adminTokenFromConfig() (string, error) {
 	switch {
 	case m.Config.AdminToken != "":
-		return strings.TrimSpace(m.Config.AdminToken), nil
+		t := strings.TrimSpace(m.Config.AdminToken)
+		if t == "" {
+			// As for an empty token file: a blank token must not leave the old one, or none.
+			return "", errors.New("payvault: PAYVAULT_ADMIN_TOKEN is blank")
+		}
+		return t, nil
 	case m.Config.AdminTokenFile != "":
 		b, err := os.ReadFile(m.Config.AdminTokenFile)
 		if err != nil {

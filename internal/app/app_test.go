@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -162,5 +165,41 @@ func TestRetention(t *testing.T) {
 	now = now.Add(25 * time.Hour)
 	if n, err := m.EraseExpired(ctx); err != nil || n != 1 {
 		t.Fatalf("erased %d past retention (%v)", n, err)
+	}
+}
+
+// TestAdminTokenRefusals: a blank PAYVAULT_ADMIN_TOKEN or an unreadable or empty
+// --admin-token-file fails the start before anything is created: no data dir, no key, no store.
+func TestAdminTokenRefusals(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"fail/blank-token", Config{AdminToken: " \t\n"}, "PAYVAULT_ADMIN_TOKEN is blank"},
+		{"fail/missing-token-file", Config{AdminTokenFile: filepath.Join(t.TempDir(), "nope")}, "admin token file"},
+		{"fail/empty-token-file", Config{AdminTokenFile: empty}, "admin token file is empty"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			cfg := tt.cfg
+			cfg.DataDir, cfg.Listen = dir, "127.0.0.1:0"
+			cfg.Logger, _ = logtest.New(t)
+			m, err := Open(context.Background(), cfg)
+			if err == nil {
+				m.Close()
+				t.Fatal("started")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tt.want)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("the refused start created its data dir: %v", err)
+			}
+		})
 	}
 }
