@@ -311,8 +311,13 @@ func (m *Main) masterKey() (keys.MasterKey, error) {
 	case cfg.MasterKeyValue != nil:
 		return *cfg.MasterKeyValue, nil
 	case cfg.MasterKeyFile != "":
-		m.warnKeyFileMode(cfg.MasterKeyFile)
-		return keys.ReadMasterKeyFile(cfg.MasterKeyFile)
+		// The mode is worth a warning only for a key file that is one: a missing file or a
+		// directory is the error itself.
+		mk, err := keys.ReadMasterKeyFile(cfg.MasterKeyFile)
+		if err == nil {
+			m.warnKeyFileMode(cfg.MasterKeyFile)
+		}
+		return mk, err
 	case cfg.MasterKey != "":
 		return keys.ParseMasterKey(cfg.MasterKey)
 	case cfg.DatabaseURL != "":

@@ -203,3 +203,24 @@ func TestAdminTokenRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestMasterKeyFileRefusals: a --master-key-file that is missing or not a file fails the start
+// with that error alone, not a WARN about the mode of a file that is not there.
+func TestMasterKeyFileRefusals(t *testing.T) {
+	for _, tt := range []struct{ name, path string }{
+		{"fail/missing", filepath.Join(t.TempDir(), "nope.key")},
+		{"fail/directory", t.TempDir()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			log, capture := logtest.New(t)
+			m, err := Open(context.Background(), Config{DataDir: filepath.Join(t.TempDir(), "data"), Listen: "127.0.0.1:0", MasterKeyFile: tt.path, Logger: log})
+			if err == nil {
+				m.Close()
+				t.Fatal("started")
+			}
+			if strings.Contains(capture.String(), "not private") {
+				t.Errorf("err = %v, with a WARN about the mode:\n%s", err, capture)
+			}
+		})
+	}
+}
