@@ -24,8 +24,8 @@ import (
 
 // storeFlags select the store and its master key; every command that opens the store has them.
 type storeFlags struct {
-	Data          string   `help:"Data directory of the embedded store." default:"./payvault-data" placeholder:"DIR"`
-	Database      string   `help:"PostgreSQL URL (postgres://...); replaces the embedded store." placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
+	Data          string   `help:"Data directory of the embedded store (default ./payvault-data); not with --database." placeholder:"DIR"`
+	Database      string   `help:"PostgreSQL URL (postgres://...); replaces the embedded store, so not with --data." placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
 	MasterKeyFile string   `help:"File holding the base64 master key; overrides PAYVAULT_MASTER_KEY and the data dir's key file." placeholder:"FILE" type:"path"`
 	MasterKey     string   `help:"-" hidden:"" env:"PAYVAULT_MASTER_KEY"`
 	Unseal        bool     `help:"Take the master key from Shamir shares (from --share-file or stdin); the whole key never touches disk."`
@@ -33,24 +33,25 @@ type storeFlags struct {
 	LogFormat     string   `help:"Log format: text or json." enum:"text,json" default:"text"`
 }
 
-// with opens the store, keyring and services for a command that does not serve, runs fn,
-// and closes them.
+// with opens the existing store, keyring and services for a command that does not serve,
+// runs fn, and closes them. An embedded store that does not exist yet is refused, not created.
 func (f storeFlags) with(ctx context.Context, fn func(*app.Main) error) error {
-	m, err := f.open(ctx)
+	return f.run(ctx, true, fn)
+}
+
+// run is with; existing false creates an embedded store that does not exist yet (migrate).
+func (f storeFlags) run(ctx context.Context, existing bool, fn func(*app.Main) error) error {
+	cfg, err := f.config(os.Stderr)
+	if err != nil {
+		return err
+	}
+	cfg.ExistingStore = existing
+	m, err := app.OpenTool(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	return fn(m)
-}
-
-// open opens the store, keyring and services for a command that does not serve.
-func (f storeFlags) open(ctx context.Context) (*app.Main, error) {
-	cfg, err := f.config(os.Stderr)
-	if err != nil {
-		return nil, err
-	}
-	return app.OpenTool(ctx, cfg)
 }
 
 // config is the app configuration the flags select; with --unseal it reads the master key's
@@ -62,8 +63,17 @@ func (f storeFlags) config(out io.Writer) (app.Config, error) {
 	} else {
 		h = slog.NewTextHandler(os.Stderr, nil)
 	}
+	if f.Data != "" && f.Database != "" {
+		// Each selects a store: taking one silently would write to a store the operator did
+		// not mean (the --data default is applied only when --database is absent).
+		return app.Config{}, fmt.Errorf("--data and --database (or PAYVAULT_DATABASE_URL) select different stores; give only one")
+	}
+	dataDir := f.Data
+	if dataDir == "" && f.Database == "" {
+		dataDir = app.DefaultDataDir
+	}
 	cfg := app.Config{
-		DataDir: f.Data, DatabaseURL: f.Database, MasterKey: f.MasterKey, MasterKeyFile: f.MasterKeyFile,
+		DataDir: dataDir, DatabaseURL: f.Database, MasterKey: f.MasterKey, MasterKeyFile: f.MasterKeyFile,
 		Logger: slog.New(h), Out: out,
 	}
 	switch {
@@ -230,7 +240,7 @@ type migrateCmd struct {
 }
 
 func (c *migrateCmd) Run(ctx context.Context) error {
-	return c.with(ctx, func(m *app.Main) error {
+	return c.run(ctx, false, func(m *app.Main) error {
 		v, err := m.Store.SchemaVersion(ctx)
 		if err != nil {
 			return err
@@ -431,6 +441,7 @@ func (c *keysRewrapCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cfg.ExistingStore = true
 	m, err := app.OpenTool(ctx, cfg)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -318,6 +319,7 @@ func TestKeysRotate(t *testing.T) {
 
 func TestStartRefusals(t *testing.T) {
 	dir := t.TempDir()
+	key := "PAYVAULT_MASTER_KEY=" + base64.StdEncoding.EncodeToString(make([]byte, 32))
 	tests := []struct {
 		name string
 		env  []string
@@ -327,12 +329,18 @@ func TestStartRefusals(t *testing.T) {
 		{"fail/database-without-master-key", nil, []string{"serve", "--database", "postgres://nobody@127.0.0.1:1/x"}, "needs a master key"},
 		{"fail/bad-master-key", []string{"PAYVAULT_MASTER_KEY=not-base64!"}, []string{"migrate"}, "master key"},
 		{"fail/tls-cert-without-key", nil, []string{"serve", "--tls-cert", "x.pem"}, "--tls-cert and --tls-key go together"},
+		{"fail/serve-data-and-database", []string{key}, []string{"serve", "--data", "both", "--database", "postgres://nobody@127.0.0.1:1/x?sslmode=bogus"}, "give only one"},
+		{"fail/create-data-and-database", []string{key}, []string{"merchant", "create", "--name", "X", "--data", "both", "--database", "postgres://nobody@127.0.0.1:1/x", "--json"}, "give only one"},
+		{"fail/create-data-and-database-env", []string{key, "PAYVAULT_DATABASE_URL=postgres://nobody@127.0.0.1:1/x"}, []string{"merchant", "create", "--name", "X", "--data", "both", "--json"}, "give only one"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, stderr, err := run(t, dir, tt.env, tt.args...)
 			if err == nil || !strings.Contains(stderr, tt.want) {
 				t.Errorf("err = %v, stderr = %q; want failure mentioning %q", err, stderr, tt.want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "both")); !os.IsNotExist(err) {
+				t.Errorf("a refused start wrote its --data dir: %v", err)
 			}
 		})
 	}
@@ -345,6 +353,36 @@ func TestStartRefusals(t *testing.T) {
 	if err == nil || !strings.Contains(stderr, "master key does not open") {
 		t.Errorf("wrong master key: err = %v, stderr = %q", err, stderr)
 	}
+}
+
+// TestToolNeedsStore: a command beside the server refuses a --data dir without a store (a
+// typo) instead of creating a store, and a master key, of its own there; migrate creates one.
+func TestToolNeedsStore(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"merchant", "create", "--name", "X", "--json"},
+		{"keys", "status"},
+		{"keys", "rotate"},
+		{"audit", "verify"},
+	} {
+		t.Run("fail/"+strings.Join(args[:2], "-"), func(t *testing.T) {
+			out, stderr, err := run(t, dir, nil, append(args, "--data", "typo")...)
+			if err == nil || !strings.Contains(stderr, "no store in typo") || out != "" {
+				t.Errorf("err = %v, stdout = %q, stderr = %q; want a refusal naming the dir", err, out, stderr)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "typo")); !os.IsNotExist(err) {
+				t.Errorf("the refused command created its --data dir: %v", err)
+			}
+		})
+	}
+	if _, stderr, err := run(t, dir, nil, "migrate", "--data", "fresh"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, stderr)
+	}
+	out, stderr, err := run(t, dir, nil, "merchant", "create", "--name", "X", "--data", "fresh", "--json")
+	if err != nil {
+		t.Fatalf("merchant create after migrate: %v\n%s", err, stderr)
+	}
+	checkCredentialShape(t, []byte(out))
 }
 
 func TestHelp(t *testing.T) {

@@ -49,7 +49,7 @@ func (c *keysSplitCmd) Run(ctx context.Context) error {
 			if !app.KeyFromDataDir(cfg) {
 				return errors.New("--delete-key-file deletes the key file the key came from: the data dir's master.key or --master-key-file")
 			}
-			path = filepath.Join(c.Data, "master.key")
+			path = filepath.Join(cfg.DataDir, "master.key")
 		}
 		if err := wipeFile(path); err != nil {
 			return err

@@ -41,6 +41,11 @@ type Config struct {
 	Committers    int
 	MasterKey     string // MasterKey is base64 (PAYVAULT_MASTER_KEY); it overrides the data dir's key file.
 	MasterKeyFile string // MasterKeyFile overrides PAYVAULT_MASTER_KEY and the data dir's key file.
+	// ExistingStore has OpenTool refuse an embedded store that does not exist yet (no
+	// payvault.db in the data dir) instead of creating it, with a new master key, there: a
+	// mistyped --data must not give `merchant create` a store of its own, whose credentials
+	// no server knows. Open (serve) and `migrate` create a fresh store.
+	ExistingStore bool
 	// MasterKeyValue, when set, is the master key itself, e.g. combined in memory from Shamir
 	// shares by `serve --unseal`; it overrides every other source and nothing is written to disk.
 	MasterKeyValue *keys.MasterKey
@@ -153,6 +158,17 @@ func open(ctx context.Context, cfg Config, bootstrap bool) (*Main, error) {
 
 func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	cfg := m.Config
+	if bootstrap {
+		// A bad admin token setting fails before anything is created or written.
+		if _, err := m.adminTokenFromConfig(); err != nil {
+			return err
+		}
+	}
+	if !bootstrap && cfg.ExistingStore && cfg.DatabaseURL == "" {
+		if _, err := os.Stat(SQLitePath(cfg.DataDir)); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("payvault: no store in %s (no payvault.db): check --data, or create the store with `payvault serve` or `payvault migrate`", m.dataDir())
+		}
+	}
 	mk, err := m.masterKey()
 	if err != nil {
 		return err
@@ -295,8 +311,13 @@ func (m *Main) masterKey() (keys.MasterKey, error) {
 	case cfg.MasterKeyValue != nil:
 		return *cfg.MasterKeyValue, nil
 	case cfg.MasterKeyFile != "":
-		m.warnKeyFileMode(cfg.MasterKeyFile)
-		return keys.ReadMasterKeyFile(cfg.MasterKeyFile)
+		// The mode is worth a warning only for a key file that is one: a missing file or a
+		// directory is the error itself.
+		mk, err := keys.ReadMasterKeyFile(cfg.MasterKeyFile)
+		if err == nil {
+			m.warnKeyFileMode(cfg.MasterKeyFile)
+		}
+		return mk, err
 	case cfg.MasterKey != "":
 		return keys.ParseMasterKey(cfg.MasterKey)
 	case cfg.DatabaseURL != "":
@@ -400,7 +421,12 @@ func (m *Main) bootstrap(ctx context.Context) error {
 func (m *Main) adminTokenFromConfig() (string, error) {
 	switch {
 	case m.Config.AdminToken != "":
-		return strings.TrimSpace(m.Config.AdminToken), nil
+		t := strings.TrimSpace(m.Config.AdminToken)
+		if t == "" {
+			// As for an empty token file: a blank token must not leave the old one, or none.
+			return "", errors.New("payvault: PAYVAULT_ADMIN_TOKEN is blank")
+		}
+		return t, nil
 	case m.Config.AdminTokenFile != "":
 		b, err := os.ReadFile(m.Config.AdminTokenFile)
 		if err != nil {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -162,5 +165,62 @@ func TestRetention(t *testing.T) {
 	now = now.Add(25 * time.Hour)
 	if n, err := m.EraseExpired(ctx); err != nil || n != 1 {
 		t.Fatalf("erased %d past retention (%v)", n, err)
+	}
+}
+
+// TestAdminTokenRefusals: a blank PAYVAULT_ADMIN_TOKEN or an unreadable or empty
+// --admin-token-file fails the start before anything is created: no data dir, no key, no store.
+func TestAdminTokenRefusals(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"fail/blank-token", Config{AdminToken: " \t\n"}, "PAYVAULT_ADMIN_TOKEN is blank"},
+		{"fail/missing-token-file", Config{AdminTokenFile: filepath.Join(t.TempDir(), "nope")}, "admin token file"},
+		{"fail/empty-token-file", Config{AdminTokenFile: empty}, "admin token file is empty"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			cfg := tt.cfg
+			cfg.DataDir, cfg.Listen = dir, "127.0.0.1:0"
+			cfg.Logger, _ = logtest.New(t)
+			m, err := Open(context.Background(), cfg)
+			if err == nil {
+				m.Close()
+				t.Fatal("started")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tt.want)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("the refused start created its data dir: %v", err)
+			}
+		})
+	}
+}
+
+// TestMasterKeyFileRefusals: a --master-key-file that is missing or not a file fails the start
+// with that error alone, not a WARN about the mode of a file that is not there.
+func TestMasterKeyFileRefusals(t *testing.T) {
+	for _, tt := range []struct{ name, path string }{
+		{"fail/missing", filepath.Join(t.TempDir(), "nope.key")},
+		{"fail/directory", t.TempDir()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			log, capture := logtest.New(t)
+			m, err := Open(context.Background(), Config{DataDir: filepath.Join(t.TempDir(), "data"), Listen: "127.0.0.1:0", MasterKeyFile: tt.path, Logger: log})
+			if err == nil {
+				m.Close()
+				t.Fatal("started")
+			}
+			if strings.Contains(capture.String(), "not private") {
+				t.Errorf("err = %v, with a WARN about the mode:\n%s", err, capture)
+			}
+		})
 	}
 }

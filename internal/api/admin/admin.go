@@ -257,8 +257,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decode reads a strict JSON object body into v, a pointer to a struct whose json tags name
 // every field the body may hold. A body cut off, empty, not JSON or followed by more data is
 // 400 bad_json; another JSON value than an object (null, [], 1, "x"), an unknown field (names
-// match exactly, not ignoring case), a wrong type, a NUL in a string, or a required field
-// absent or null is 400 invalid.
+// match exactly, not ignoring case), a wrong type (null included: no field is nullable), a
+// NUL in a string, or a required field absent or null is 400 invalid.
 func decode(r *http.Request, v any, required ...string) error {
 	return decodeBody(r, v, false, required)
 }
@@ -309,10 +309,19 @@ func decodeBody(r *http.Request, v any, optional bool, required []string) error 
 	// encoding/json matches names ignoring case, so {"allowed_origins":[…],"Allowed_Origins":null}
 	// would pass the required check below and still clear the field: names must match exactly.
 	known := jsonNames(v)
-	for _, k := range slices.Sorted(maps.Keys(obj)) {
+	names := slices.Sorted(maps.Keys(obj))
+	for _, k := range names {
 		if !known[k] {
 			// The name is repeated back, masked: a client may have sent a card number as one.
 			return badRequest("invalid", "Unknown field.", httpx.RedactDigits(k))
+		}
+	}
+	// No field is nullable (openapi.yaml): encoding/json would read null as the field left
+	// out, so {"merchant_id":null} would batch every merchant. A required one is missing
+	// (below); any other is the wrong type.
+	for _, k := range names {
+		if obj[k] == nil && !slices.Contains(required, k) {
+			return badRequest("invalid", k+" may not be null; leave it out instead.", k)
 		}
 	}
 	dec = json.NewDecoder(bytes.NewReader(b))

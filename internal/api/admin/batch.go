@@ -13,9 +13,10 @@ func (a *API) BatchRoutes(ps *payments.Service) {
 	})
 }
 
-// batchRequest is the body of POST /admin/v1/batch; an empty body batches every merchant.
+// batchRequest is the body of POST /admin/v1/batch; an empty body (or {}) batches every
+// merchant.
 type batchRequest struct {
-	MerchantID string `json:"merchant_id"`
+	MerchantID *string `json:"merchant_id"`
 }
 
 // batchJSON is the answer of POST /admin/v1/batch.
@@ -30,12 +31,17 @@ func (a *API) handleBatch(w http.ResponseWriter, r *http.Request, ps *payments.S
 	if err := decodeOptional(r, &in); err != nil {
 		return err
 	}
-	if in.MerchantID != "" {
-		if _, err := a.vault.Store().GetMerchant(r.Context(), in.MerchantID); err != nil {
+	mid := ""
+	if in.MerchantID != nil {
+		// An empty id (an unset variable in a script) must not batch every merchant.
+		if mid = *in.MerchantID; mid == "" {
+			return badRequest("invalid", "merchant_id must name a merchant; leave it out to batch every merchant.", "merchant_id")
+		}
+		if _, err := a.vault.Store().GetMerchant(r.Context(), mid); err != nil {
 			return err
 		}
 	}
-	n, err := ps.Batch(r.Context(), in.MerchantID)
+	n, err := ps.Batch(r.Context(), mid)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package admin_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -227,6 +228,74 @@ func TestBodyShape(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestBodyNullField: no field is nullable, so null for an optional field is 400 invalid on
+// that field, not the field left out ({"merchant_id":null} would otherwise batch every
+// merchant, {"keyset":null} rotate the data key); nothing changes.
+func TestBodyNullField(t *testing.T) {
+	e := MustEnv(t)
+	_, rep := MustMerchant(t, e)
+	watch := storetest.MustWatch(t, e.store.DB())
+	optional := map[string]string{
+		"/admin/v1/merchants":                                            `{"name":"x","live":null}`,
+		"/admin/v1/merchants/{mid}/locations":                            `{"name":"x","tz":null}`,
+		"/admin/v1/merchants/{mid}/users":                                `{"username":"x","email":null}`,
+		"/admin/v1/merchants/{mid}/users/{uid}":                          `{"status":null}`,
+		"/admin/v1/merchants/{mid}/product-transactions":                 `{"payment_method":"cc","title":null}`,
+		"/admin/v1/mandates/0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee/status": `{"status":"ACTIVE","reason":null}`,
+		"/admin/v1/batch":                                                `{"merchant_id":null}`,
+		"/admin/v1/keys/rotate":                                          `{"keyset":null}`,
+		"/admin/v1/keys/{kid}/retire":                                    `{"keyset":null}`,
+		"/admin/v1/keys/{kid}/destroy":                                   `{"keyset":null}`,
+	}
+	for _, rt := range bodyRoutes {
+		body, ok := optional[rt.path]
+		if !ok {
+			continue // only required fields
+		}
+		t.Run("fail/"+rt.method+rt.path, func(t *testing.T) {
+			var v map[string]any
+			json.Unmarshal([]byte(body), &v)
+			field := ""
+			for k, val := range v {
+				if val == nil {
+					field = k
+				}
+			}
+			before := watch.Snapshot(t)
+			r := e.do(t, rt.method, rep.Replace(rt.path), rep.Replace(body), "")
+			if d := cmp.Diff(errAnswer{400, "invalid", field}, r.answer()); d != "" {
+				t.Errorf("(-want +got)\n%s\n%s", d, r.raw)
+			}
+			if ch := before.Changed(watch.Snapshot(t)); len(ch) > 0 {
+				t.Errorf("changed %v", ch)
+			}
+		})
+	}
+}
+
+// TestBatchMerchantID: {} batches every merchant and a merchant_id one merchant; an empty
+// merchant_id (an unset variable in a script) is 400 invalid, not every merchant.
+func TestBatchMerchantID(t *testing.T) {
+	e := MustEnv(t)
+	c, _ := MustMerchant(t, e)
+	for _, tt := range []struct {
+		name, body string
+		want       errAnswer
+	}{
+		{"ok/every-merchant", `{}`, errAnswer{Status: 200}},
+		{"ok/one-merchant", `{"merchant_id":"` + c.MerchantID + `"}`, errAnswer{Status: 200}},
+		{"fail/unknown-merchant", `{"merchant_id":"0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee"}`, errAnswer{404, "not_found", ""}},
+		{"fail/empty-merchant-id", `{"merchant_id":""}`, errAnswer{400, "invalid", "merchant_id"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(t, "POST", "/admin/v1/batch", tt.body, "")
+			if d := cmp.Diff(tt.want, r.answer()); d != "" {
+				t.Errorf("(-want +got)\n%s\n%s", d, r.raw)
+			}
+		})
 	}
 }
 
