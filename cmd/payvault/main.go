@@ -4,6 +4,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -221,7 +222,19 @@ type merchantCreateCmd struct {
 }
 
 func (c *merchantCreateCmd) Run(ctx context.Context) error {
-	return c.with(ctx, func(m *app.Main) error {
+	// A --data dir without a store gets a new one, as it always has (a provisioning script
+	// may create its merchants before the first serve, and the CLI contract stays as it was);
+	// stderr says so, since a mistyped --data would otherwise pass unnoticed.
+	dir := c.Data
+	if dir == "" {
+		dir = app.DefaultDataDir
+	}
+	_, statErr := os.Stat(app.SQLitePath(dir))
+	fresh := c.Database == "" && errors.Is(statErr, os.ErrNotExist)
+	return c.run(ctx, false, func(m *app.Main) error {
+		if fresh {
+			fmt.Fprintf(os.Stderr, "payvault: %s held no store; created a new one there. If you meant a running server's store, check --data.\n", dir)
+		}
 		creds, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: c.Name, Live: c.Live, AccountNumber: c.AccountNumber})
 		if err != nil {
 			return err

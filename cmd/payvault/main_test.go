@@ -355,12 +355,12 @@ func TestStartRefusals(t *testing.T) {
 	}
 }
 
-// TestToolNeedsStore: a command beside the server refuses a --data dir without a store (a
-// typo) instead of creating a store, and a master key, of its own there; migrate creates one.
+// TestToolNeedsStore: the key and audit commands refuse a --data dir without a store (a typo)
+// instead of creating a store, and a master key, of their own there; migrate creates one, and
+// so does merchant create, as the CLI contract always has, saying so on stderr.
 func TestToolNeedsStore(t *testing.T) {
 	dir := t.TempDir()
 	for _, args := range [][]string{
-		{"merchant", "create", "--name", "X", "--json"},
 		{"keys", "status"},
 		{"keys", "rotate"},
 		{"audit", "verify"},
@@ -375,6 +375,22 @@ func TestToolNeedsStore(t *testing.T) {
 			}
 		})
 	}
+	t.Run("ok/merchant-create-makes-a-store", func(t *testing.T) {
+		out, stderr, err := run(t, dir, nil, "merchant", "create", "--name", "X", "--data", "new", "--json")
+		if err != nil {
+			t.Fatalf("merchant create on a fresh dir: %v\n%s", err, stderr)
+		}
+		checkCredentialShape(t, []byte(out))
+		if !strings.Contains(stderr, "new held no store; created a new one there") {
+			t.Errorf("stderr = %q; want a notice that a new store was created", stderr)
+		}
+		// The second one finds the store, and says nothing of it.
+		out, stderr, err = run(t, dir, nil, "merchant", "create", "--name", "Y", "--data", "new", "--json")
+		if err != nil || strings.Contains(stderr, "held no store") {
+			t.Fatalf("second merchant create: %v\n%s", err, stderr)
+		}
+		checkCredentialShape(t, []byte(out))
+	})
 	if _, stderr, err := run(t, dir, nil, "migrate", "--data", "fresh"); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, stderr)
 	}
