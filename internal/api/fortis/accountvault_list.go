@@ -131,11 +131,11 @@ func (a *API) handleAccountVaultList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	locs, err := primaryScope(r, p)
-	if err != nil {
+	lr := a.parseList(r, p, vaultList)
+	if err := withScopeErr(err, lr); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	lr := a.parseList(r, p, vaultList)
 	lr.scope("location_id", locs)
 	lr.q.Filters = append(lr.q.Filters, vault.Filter{Field: "kind", Op: vault.OpIn, Values: []string{vault.KindCard, vault.KindACH}})
 	serveList(a, w, r, p, lr, "accountvaults",

@@ -486,11 +486,11 @@ func (a *API) handleContactList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	locs, err := primaryScope(r, p)
-	if err != nil {
+	lr := a.parseList(r, p, contactList)
+	if err := withScopeErr(err, lr); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	lr := a.parseList(r, p, contactList)
 	lr.scope("location_id", locs)
 	serveList(a, w, r, p, lr, "contacts",
 		func(ctx context.Context, q vault.Query) ([]*vault.Profile, int, error) {

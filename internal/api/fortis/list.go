@@ -308,6 +308,24 @@ func listLocations(r *http.Request, p *vault.Principal) ([]string, error) {
 	return out, nil
 }
 
+// withScopeErr returns a list's scope error (its location_id) together with the list's own
+// filter errors, so that a 422 names every failing parameter (§1.4), location_id first; an
+// error that is not a 422 is returned alone, and nil when the scope is fine (the filters'
+// errors are then served by serveList).
+func withScopeErr(err error, lr *listReq) error {
+	var scope, filters *validationError
+	if !errors.As(err, &scope) || !errors.As(lr.err, &filters) {
+		return err
+	}
+	fe := newFieldErrors(nil)
+	for _, e := range []*fieldErrors{scope.fe, filters.fe} {
+		for _, field := range e.added {
+			fe.add(field, e.msgs[field])
+		}
+	}
+	return fe.err()
+}
+
 // primaryScope is the scope of vault and contact lists: the location_id parameter, or the
 // user's primary location (§1.6).
 func primaryScope(r *http.Request, p *vault.Principal) ([]string, error) {

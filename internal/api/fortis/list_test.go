@@ -467,6 +467,9 @@ func TestListRepeatedParams(t *testing.T) {
 		{"fail/location-last-inaccessible", "?location_id=" + loc + "&location_id=" + other, `{"errors":{"location_id":["location_id provided is not valid"]}}`},
 		{"fail/every-field-in-query-order", "?title[]=a&id=" + strings.Repeat("a,", 1000) + "&last_four[]=1",
 			`{"errors":{"title":["Title is invalid."],"id":["Id has more than 1000 values."],"last_four":["Last Four is invalid."]}}`},
+		// A bad location_id does not hide the filters' errors (§1.4: every failing field).
+		{"fail/location-and-filters", "?last_four[]=1&location_id=" + other + "&title[]=a",
+			`{"errors":{"location_id":["location_id provided is not valid"],"last_four":["Last Four is invalid."],"title":["Title is invalid."]}}`},
 	} {
 		t.Run(bad.name, func(t *testing.T) {
 			diff(t, bad.want, string(must(t, s.get(t, "/v2/accountvaults"+bad.query), 422).Body))

@@ -220,11 +220,11 @@ func (a *API) handleLocationList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	locs, err := accessibleScope(r, p)
-	if err != nil {
+	lr := a.parseList(r, p, locationList)
+	if err := withScopeErr(err, lr); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	lr := a.parseList(r, p, locationList)
 	if locs != nil {
 		lr.scope("id", locs)
 	}
@@ -338,11 +338,11 @@ func (a *API) handleProductTransactionList(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	locs, err := accessibleScope(r, p)
-	if err != nil {
+	lr := a.parseList(r, p, productList)
+	if err := withScopeErr(err, lr); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	lr := a.parseList(r, p, productList)
 	if locs != nil {
 		lr.scope("location_id", locs)
 	}

@@ -301,11 +301,11 @@ func (a *API) handleTransactionList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	locs, err := primaryScope(r, p)
-	if err != nil {
+	lr := a.parseList(r, p, txnList)
+	if err := withScopeErr(err, lr); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	lr := a.parseList(r, p, txnList)
 	lr.scope("location_id", locs)
 	lr.q.Filters = append(lr.q.Filters,
 		vault.Filter{Field: "api", Op: vault.OpIn, Values: []string{api}},
