@@ -2,6 +2,7 @@ package fortis
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/payvault/payvault/internal/payments"
@@ -31,6 +32,10 @@ import (
 // A crash between 1 and 3 leaves the avsonly RECEIVED; payments.Service.Recover fails it
 // later, and no vault was stored. Either way the avsonly is recorded and can be listed, with
 // type_id 21, amount 0.00 and account_vault_id null (§2.5's decision).
+
+// errAVSUnrecorded is why a vault create whose run_avs check could not be recorded answers
+// 503.
+var errAVSUnrecorded = errors.New("fortis: run_avs: the check's outcome could not be recorded")
 
 // msgVerificationFailed is the fixed text of a failed run_avs (§1.4).
 const msgVerificationFailed = "Account Verification failed"
@@ -97,6 +102,13 @@ func (a *API) createVaultWithAVS(ctx context.Context, p *vault.Principal, d *vau
 		},
 	})
 	switch {
+	case errors.Is(err, payments.ErrInFlight):
+		// The check's outcome could not be recorded (the database went away during it), so
+		// no vault was stored and recovery will fail the avsonly. It moved no money, so
+		// unlike a payment it may run again: the 503 is not kept for the Idempotency-Key, and
+		// a retry with the same key runs the whole create again instead of getting this 503
+		// for the key's 24 hours.
+		return nil, vault.E(vault.Unavailable, errAVSUnrecorded)
 	case err != nil:
 		return nil, err
 	case !t.Approved():

@@ -774,18 +774,21 @@ func TestTransactionInFlightKept(t *testing.T) {
 }
 
 // TestRunAVSInFlightNotAnsweredAsTransaction: a vault create whose run_avs check left its
-// avsonly transaction in flight (the database went away during the processor call) keeps its
-// 503 for the key, and a retry never gets that transaction in place of a vault, even once
-// recovery has completed it: the check is a step of the vault create (AuthRequest.Step), and
-// only /v2/transactions answers from a transaction.
+// avsonly transaction in flight (the database went away during the processor call) answers
+// 503 without keeping it for the key: the check moved no money and no vault was stored, so a
+// retry with the same key runs the create again and gets its vault, never the check's
+// transaction, which recovery fails (the check is a step of the vault create,
+// AuthRequest.Step, and only /v2/transactions answers from a transaction).
 func TestRunAVSInFlightNotAnsweredAsTransaction(t *testing.T) {
-	var down atomic.Bool
+	var down, once atomic.Bool
 	s := mustServerWith(t, serverOpts{
 		over: func(st storetest.Store) payments.Store { return storetest.DownStore{Store: st, Down: &down} },
 		wrap: func(p payments.Processor) payments.Processor {
 			return queriedProcessor{payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
 				out, err := p.Process(ctx, r)
-				down.Store(true) // the database goes away while the processor answers
+				if once.CompareAndSwap(false, true) {
+					down.Store(true) // the database goes away while the first check's processor answers
+				}
 				return out, err
 			})}
 		},
@@ -799,9 +802,16 @@ func TestRunAVSInFlightNotAnsweredAsTransaction(t *testing.T) {
 	if n, err := s.ps.Recover(t.Context()); err != nil || n != 1 {
 		t.Fatalf("recover = %d, %v", n, err)
 	}
-	again := s.do(t, c)
-	if again.Status == http.StatusCreated && strings.Contains(string(again.Body), `"transaction"`) {
-		t.Fatalf("a vault create was answered with its check's transaction: %s", again.Body)
+	if first.Header.Get("Retry-After") == "" {
+		t.Errorf("the 503 has no Retry-After")
 	}
-	diff(t, []any{http.StatusServiceUnavailable, string(first.Body), "true"}, []any{again.Status, string(again.Body), again.Header.Get(idempotency.ReplayedHeader)})
+	again := must(t, s.do(t, c), http.StatusCreated)
+	if strings.Contains(string(again.Body), `"transaction"`) || again.Header.Get(idempotency.ReplayedHeader) != "" {
+		t.Fatalf("the retry was not a new vault create: %s %v", again.Body, again.Header)
+	}
+	v := again.record(t, "accountvault")
+	diff(t, []any{"1111", "cc"}, []any{v["last_four"], v["payment_method"]})
+	// Now the answer is kept: the same key replays the vault.
+	replay := must(t, s.do(t, c), http.StatusCreated)
+	diff(t, []any{string(again.Body), "true"}, []any{string(replay.Body), replay.Header.Get(idempotency.ReplayedHeader)})
 }
