@@ -33,8 +33,9 @@ import (
 // rolled back and runs again with a savepoint around each fn, so that a failing fn is rolled
 // back alone. A fn that hit a serialisation failure or deadlock, and every fn of a batch
 // whose COMMIT was refused, runs again alone in a transaction of its own, so that each caller
-// gets its own true outcome. A COMMIT whose outcome is unknown (a lost connection) is
-// reported as such to the batch's callers, never run again.
+// gets its own true outcome. A COMMIT whose answer was lost (a lost connection) is resolved
+// by asking PostgreSQL (commitlost.go); one whose outcome stays unknown is reported as such
+// to the batch's callers, never run again.
 
 const opWrite = "sqlstore.Write"
 
@@ -492,11 +493,15 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		s.rerun(b.ran, b.alone, rest)
 		return
 	}
+	var id int64
 	if err = b.c.flushAudit(s); err == nil {
 		err = b.c.flushCounts() // a run redone with savepoints counted its fns again
 	}
 	if err == nil {
-		err = b.commit()
+		id, err = b.c.txid()
+	}
+	if err == nil {
+		err = s.resolveCommit(id, b.commit())
 	} else {
 		b.rollback()
 	}
@@ -633,7 +638,12 @@ func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
 		sqltx.Rollback()
 		return nil, mapErr(opWrite, err)
 	}
-	if err := sqltx.Commit(); err != nil {
+	id, err := c.txid()
+	if err != nil {
+		sqltx.Rollback()
+		return nil, mapErr(opWrite, err)
+	}
+	if err := s.resolveCommit(id, sqltx.Commit()); err != nil {
 		if rolledBack(err) {
 			s.afterFailedCommit()
 		}
@@ -658,7 +668,7 @@ func callFn(fn func(vault.Tx) error, t *tx) (panicked any, err error) {
 func rolledBack(err error) bool {
 	var pg *pgconn.PgError
 	var se *sqlite.Error
-	return errors.As(err, &pg) || errors.As(err, &se) || errors.Is(err, pgx.ErrTxCommitRollback)
+	return errors.As(err, &pg) || errors.As(err, &se) || errors.Is(err, pgx.ErrTxCommitRollback) || errors.Is(err, errCommitAborted)
 }
 
 // txConn runs the statements of a Write's transaction. With isolate it opens a savepoint

@@ -382,6 +382,9 @@ func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 
 // retryable reports whether err is a transient conflict worth retrying.
 func retryable(err error) bool {
+	if errors.Is(err, errCommitAborted) {
+		return true // a COMMIT whose answer was lost, and which PostgreSQL says did not commit
+	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		return pg.Code == "40001" || pg.Code == "40P01"

@@ -1,0 +1,153 @@
+package sqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// cutRelay relays TCP connections to the test PostgreSQL's Unix socket, and ends the
+// connection of the first transaction that wrote its marker (a value the test writes) at that
+// transaction's COMMIT: with forward set, after passing the COMMIT on (PostgreSQL commits,
+// and its answer is lost), otherwise instead of passing it on (PostgreSQL never sees it).
+type cutRelay struct {
+	dsn     string
+	marker  []byte
+	forward bool
+	cuts    atomic.Int32
+}
+
+func startCutRelay(t *testing.T, marker string, forward bool) *cutRelay {
+	u, err := url.Parse(storetest.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(u.Query().Get("host"), ".s.PGSQL.5432")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	r := &cutRelay{dsn: "postgres://postgres@" + ln.Addr().String() + u.Path + "?sslmode=disable", marker: []byte(marker), forward: forward}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go r.relay(c, socket)
+		}
+	}()
+	return r
+}
+
+func (r *cutRelay) relay(c net.Conn, socket string) {
+	defer c.Close()
+	s, err := net.Dial("unix", socket)
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	go io.Copy(c, s)
+	marked := false
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			marked = marked || bytes.Contains(chunk, r.marker)
+			if marked && bytes.Contains(bytes.ToLower(chunk), []byte("commit\x00")) && r.cuts.CompareAndSwap(0, 1) {
+				if r.forward {
+					s.Write(chunk)
+				}
+				return // both ends close: the COMMIT's answer never reaches the client
+			}
+			if _, err := s.Write(chunk); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestLostCommitAnswer: a write whose COMMIT's answer is lost (the connection ends during
+// the COMMIT) gets its true outcome from PostgreSQL, not "outcome unknown": when the COMMIT
+// took effect the write succeeded, once; when it did not, the write runs again and succeeds.
+// So does every write of a batch whose COMMIT's answer is lost.
+func TestLostCommitAnswer(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		forward bool // the COMMIT reaches PostgreSQL
+		runs    int32
+	}{
+		{"ok/committed", true, 1},
+		{"ok/never-committed", false, 2},
+	} {
+		for _, writes := range []int{1, 8} {
+			t.Run(fmt.Sprintf("%s/%d-writes", tt.name, writes), func(t *testing.T) {
+				ctx := context.Background()
+				relay := startCutRelay(t, "lost-answer-marker", tt.forward)
+				st, err := sqlstore.Open(ctx, sqlstore.Config{DSN: relay.dsn})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer st.Close()
+				// A slow write holds the committer while the others queue up, so that they
+				// share one batch, and one COMMIT.
+				hold, holding := make(chan struct{}), make(chan struct{})
+				held := make(chan error, 1)
+				go func() {
+					held <- st.Write(ctx, func(tx vault.Tx) error { close(holding); <-hold; return tx.SetSetting(ctx, "hold", "v") })
+				}()
+				<-holding
+				runs := make([]atomic.Int32, writes)
+				errs := make([]error, writes)
+				var wg sync.WaitGroup
+				for i := range writes {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						errs[i] = st.Write(ctx, func(tx vault.Tx) error {
+							runs[i].Add(1)
+							return tx.SetSetting(ctx, fmt.Sprintf("lost-answer-%d", i), "lost-answer-marker")
+						})
+					}()
+				}
+				time.Sleep(100 * time.Millisecond)
+				close(hold)
+				wg.Wait()
+				if err := <-held; err != nil {
+					t.Fatal(err)
+				}
+				if relay.cuts.Load() != 1 {
+					t.Errorf("%d cuts, want 1", relay.cuts.Load())
+				}
+				for i := range writes {
+					if errs[i] != nil {
+						t.Errorf("write %d = %v; want its true outcome, a success", i, errs[i])
+					}
+					if runs[i].Load() != tt.runs {
+						t.Errorf("write %d ran %d times, want %d", i, runs[i].Load(), tt.runs)
+					}
+					if v, err := st.GetSetting(ctx, fmt.Sprintf("lost-answer-%d", i)); err != nil || v != "lost-answer-marker" {
+						t.Errorf("setting %d = %q, %v", i, v, err)
+					}
+				}
+			})
+		}
+	}
+}
