@@ -21,6 +21,15 @@ func (q *q) GetMerchant(ctx context.Context, id string) (*vault.Merchant, error)
 	return m, mapErr("sqlstore.GetMerchant", err, id)
 }
 
+// LockMerchant implements vault.Tx. On PostgreSQL the row lock is SELECT … FOR UPDATE;
+// SQLite's write transactions are serial already.
+func (t *tx) LockMerchant(ctx context.Context, id string) (*vault.Merchant, error) {
+	m := &vault.Merchant{}
+	cs := merchantCols(m)
+	err := t.row(ctx, "SELECT "+names(cs)+" FROM merchants WHERE id = ?"+t.forUpdate(), id).Scan(ptrs(cs)...)
+	return m, mapErr("sqlstore.LockMerchant", err, id)
+}
+
 // ListMerchants implements vault.Reader.
 func (q *q) ListMerchants(ctx context.Context) ([]*vault.Merchant, error) {
 	return listAll(ctx, q, "SELECT "+names(merchantCols(&vault.Merchant{}))+" FROM merchants ORDER BY created_at, id", nil,

@@ -90,6 +90,7 @@ func Run(t *testing.T, open Opener) {
 		{"KeysetCAS", testKeysetCAS},
 		{"DeleteProfileCascade", testDeleteProfileCascade},
 		{"Provisioning", testProvisioning},
+		{"ProvisioningUniqueRace", testProvisioningUniqueRace},
 		{"AuthenticateBrowser", testAuthenticateBrowser},
 		{"ListInstruments", testListInstruments},
 		{"Addresses", testAddresses},
@@ -706,6 +707,68 @@ func testProvisioning(t *testing.T, open Opener) {
 	}
 	if _, err := f.Svc.SetAllowedOrigins(ctx, mid, "", []string{"javascript:alert(1)"}); vault.KindOf(err) != vault.Invalid {
 		t.Errorf("bad origin accepted: %v", err)
+	}
+}
+
+// testProvisioningUniqueRace: a location api id and a username are unique per merchant,
+// checked under the merchant's row lock (Tx.LockMerchant): of concurrent creates with one value,
+// exactly one wins and the others are Conflict.
+func testProvisioningUniqueRace(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	mid := f.Creds.MerchantID
+	if err := f.Store.Write(ctx, func(tx vault.Tx) error {
+		m, err := tx.LockMerchant(ctx, mid)
+		if err != nil || m.ID != mid {
+			t.Errorf("LockMerchant = %v, %v", m, err)
+		}
+		if _, err := tx.LockMerchant(ctx, "nope"); vault.KindOf(err) != vault.NotFound {
+			t.Errorf("LockMerchant of a missing merchant: %v", err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 6
+	for _, tt := range []struct {
+		name   string
+		create func(i int) error
+	}{
+		{"location_api_id", func(int) error {
+			_, err := f.Svc.CreateLocation(ctx, mid, vault.NewLocation{Name: "L", APIID: "race"})
+			return err
+		}},
+		{"username", func(i int) error {
+			_, _, err := f.Svc.CreateUser(ctx, mid, vault.NewUser{Username: []string{"Race", "race"}[i%2], PrimaryLocationID: f.Creds.Fortis.LocationID})
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			kinds := map[string]int{}
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					err := tt.create(i)
+					k := "ok"
+					if err != nil {
+						k = vault.KindOf(err).String()
+						if f := vault.Fields(err); len(f) == 0 || f[0] != tt.name {
+							t.Errorf("fields of %v = %v", err, f)
+						}
+					}
+					mu.Lock()
+					kinds[k]++
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			if d := cmp.Diff(map[string]int{"ok": 1, "conflict": n - 1}, kinds); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
 	}
 }
 

@@ -3,10 +3,12 @@ package vault
 import (
 	"context"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones are checked against the IANA database linked in, not the host's
+	"unicode/utf8"
 
 	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
@@ -15,6 +17,32 @@ import (
 // This file holds the operator's provisioning: locations, Fortis users, product transactions
 // and allowed browser origins. The admin API and the CLI call it; neither vendor API writes
 // these records.
+
+// Limits of the operator's provisioning fields, in characters. The Fortis API gives a
+// location name 1–64 and a contact's names and email at most 64 (its email at least 5); the
+// others follow them.
+const (
+	MaxLocationName = 64 // MaxLocationName bounds a location's name.
+	MaxAPIID        = 64 // MaxAPIID bounds a location api id.
+	MaxUsername     = 64 // MaxUsername bounds a Fortis user's username.
+	MaxPersonName   = 64 // MaxPersonName bounds a user's first and last name.
+	MinEmail        = 5  // MinEmail is the shortest user email.
+	MaxEmail        = 64 // MaxEmail bounds a user's email.
+	MaxTitle        = 64 // MaxTitle bounds a product transaction's title.
+	MaxProcessor    = 32 // MaxProcessor bounds a product transaction's processor name.
+)
+
+// emailPattern is the email rule of the Fortis API (Yii's EmailValidator).
+var emailPattern = regexp.MustCompile(`^[a-zA-Z0-9!#$%&'*+/=?^_{|}~-]+(?:\.[a-zA-Z0-9!#$%&'*+/=?^_{|}~-]+)*@(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?\.)+[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$`)
+
+// processorPattern is the form of a processor name.
+var processorPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// merchantLockOrder is the lock-order key of writes that lock a merchant (LockMerchant)
+// before any other row.
+func merchantLockOrder(ctx context.Context, merchantID string) context.Context {
+	return WithLockOrder(ctx, "merchant|"+merchantID)
+}
 
 // NewLocation is the input of CreateLocation.
 type NewLocation struct {
@@ -34,16 +62,21 @@ type LocationCredentials struct {
 
 // CreateLocation adds a location to a merchant with its own account number, location api key,
 // ticket hash key and default cc and ach product transactions. A parent must be another
-// location of the merchant, and a time zone an IANA name. Kinds: Invalid (parent_id with
-// ErrUnusable, tz, ...), NotFound (merchant), Conflict (account_number).
+// location of the merchant, and a time zone an IANA name. A location api id, when given, is at
+// most MaxAPIID characters and unique among the merchant's locations (the Fortis API finds
+// locations by it), checked under the merchant's row lock. Kinds: Invalid (parent_id with
+// ErrUnusable, tz, ...), NotFound (merchant), Conflict (account_number, location_api_id).
 func (s *Service) CreateLocation(ctx context.Context, merchantID string, in NewLocation) (*LocationCredentials, error) {
 	const op = "vault.CreateLocation"
 	in.Name = strings.TrimSpace(in.Name)
-	if in.Name == "" || len([]rune(in.Name)) > 64 {
+	if in.Name == "" || utf8.RuneCountInString(in.Name) > MaxLocationName {
 		return nil, E(op, Invalid, Field("name"), ErrLength)
 	}
 	if in.AccountNumber != "" && (len(in.AccountNumber) > 20 || !card.Digits(in.AccountNumber)) {
 		return nil, E(op, Invalid, Field("account_number"), ErrFormat)
+	}
+	if utf8.RuneCountInString(in.APIID) > MaxAPIID {
+		return nil, E(op, Invalid, Field("location_api_id"), ErrLength)
 	}
 	if in.Currency == "" {
 		in.Currency = "USD"
@@ -81,10 +114,20 @@ func (s *Service) createLocation(ctx context.Context, op, merchantID string, in 
 	if err != nil {
 		return nil, err
 	}
-	err = s.write(ctx, func(tx Tx) error {
-		m, err := tx.GetMerchant(ctx, merchantID)
+	err = s.write(merchantLockOrder(ctx, merchantID), func(tx Tx) error {
+		m, err := tx.LockMerchant(ctx, merchantID)
 		if err != nil {
 			return err
+		}
+		if loc.APIID != "" {
+			// Under the merchant's lock: of two creates with one api id, the second sees the first.
+			taken, _, err := tx.ListLocations(ctx, merchantID, Query{Filters: []Filter{{Field: "api_id", Op: OpIn, Values: []string{loc.APIID}}}, Limit: 1})
+			if err != nil {
+				return err
+			}
+			if len(taken) > 0 {
+				return E(Conflict, Field("location_api_id"), ErrDuplicate)
+			}
 		}
 		if loc.ParentID != "" {
 			// A parent is another location of the merchant, checked in the write that links it.
@@ -131,7 +174,11 @@ type NewProductTransaction struct {
 	MakeDefault     bool // MakeDefault makes it the location's default service for its method.
 }
 
-// CreateProductTransaction adds a merchant service to a location. Kinds: Invalid, NotFound.
+// CreateProductTransaction adds a merchant service to a location. A title is at most
+// MaxTitle characters. A processor, when given, is a lower-case name of at most MaxProcessor
+// characters: "sandbox" and only it on a sandbox merchant, any other on a live one (which
+// the payments core refuses at use unless it is configured); when empty it is the merchant's.
+// Kinds: Invalid, NotFound.
 func (s *Service) CreateProductTransaction(ctx context.Context, merchantID string, in NewProductTransaction) (*ProductTransaction, error) {
 	const op = "vault.CreateProductTransaction"
 	if in.PaymentMethod != "cc" && in.PaymentMethod != "ach" {
@@ -139,6 +186,12 @@ func (s *Service) CreateProductTransaction(ctx context.Context, merchantID strin
 	}
 	if in.AutoDeclineCVV != 0 && in.AutoDeclineCVV != 1 {
 		return nil, E(op, Invalid, Field("auto_decline_cvv"), ErrFormat)
+	}
+	if utf8.RuneCountInString(in.Title) > MaxTitle {
+		return nil, E(op, Invalid, Field("title"), ErrLength)
+	}
+	if in.Processor != "" && (len(in.Processor) > MaxProcessor || !processorPattern.MatchString(in.Processor)) {
+		return nil, E(op, Invalid, Field("processor"), ErrFormat)
 	}
 	now := s.Now()
 	p := &ProductTransaction{ID: newID(), MerchantID: merchantID, LocationID: in.LocationID, PaymentMethod: in.PaymentMethod,
@@ -153,12 +206,16 @@ func (s *Service) CreateProductTransaction(ctx context.Context, merchantID strin
 			}
 			return err
 		}
-		if p.Processor == "" {
-			m, err := tx.GetMerchant(ctx, merchantID)
-			if err != nil {
-				return err
-			}
+		m, err := tx.GetMerchant(ctx, merchantID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case p.Processor == "":
 			p.Processor = m.Processor
+		case !m.Live && p.Processor != sandboxProcessor, m.Live && p.Processor == sandboxProcessor:
+			// A sandbox merchant's services are simulated, and a live one's never are.
+			return E(Invalid, Field("processor"), ErrUnusable)
 		}
 		if err := tx.InsertProductTransaction(ctx, p); err != nil {
 			return err
@@ -243,12 +300,33 @@ type NewUser struct {
 }
 
 // CreateUser adds a Fortis API user to a merchant and returns it with its api key in the
-// clear, the only time it is shown. A time zone must be an IANA name. Kinds: Invalid,
-// NotFound.
+// clear, the only time it is shown. A username (trimmed) is 1–MaxUsername characters and
+// unique among the merchant's users, ignoring case, checked under the merchant's row lock;
+// first and last names are at most MaxPersonName characters; an email, when given, is
+// MinEmail–MaxEmail characters and a valid address; a time zone is an IANA name. Kinds:
+// Invalid, NotFound, Conflict (username).
 func (s *Service) CreateUser(ctx context.Context, merchantID string, in NewUser) (*User, string, error) {
 	const op = "vault.CreateUser"
-	if strings.TrimSpace(in.Username) == "" {
+	in.Username = strings.TrimSpace(in.Username)
+	if in.Username == "" {
 		return nil, "", E(op, Invalid, Field("username"), ErrRequired)
+	}
+	if utf8.RuneCountInString(in.Username) > MaxUsername {
+		return nil, "", E(op, Invalid, Field("username"), ErrLength)
+	}
+	if utf8.RuneCountInString(in.FirstName) > MaxPersonName {
+		return nil, "", E(op, Invalid, Field("first_name"), ErrLength)
+	}
+	if utf8.RuneCountInString(in.LastName) > MaxPersonName {
+		return nil, "", E(op, Invalid, Field("last_name"), ErrLength)
+	}
+	if in.Email != "" {
+		if n := utf8.RuneCountInString(in.Email); n < MinEmail || n > MaxEmail {
+			return nil, "", E(op, Invalid, Field("email"), ErrLength)
+		}
+		if !emailPattern.MatchString(in.Email) {
+			return nil, "", E(op, Invalid, Field("email"), ErrFormat)
+		}
 	}
 	key := in.APIKey
 	if key == "" {
@@ -266,7 +344,18 @@ func (s *Service) CreateUser(ctx context.Context, merchantID string, in NewUser)
 	u := &User{ID: newID(), MerchantID: merchantID, Username: in.Username, Email: in.Email, FirstName: in.FirstName,
 		LastName: in.LastName, KeyHash: keys.HashSecret(key), Status: 1, UserTypeID: 200, Locale: "en-US", TZ: in.TZ,
 		PrimaryLocationID: in.PrimaryLocationID, Created: now, Modified: now}
-	err := s.write(ctx, func(tx Tx) error {
+	err := s.write(merchantLockOrder(ctx, merchantID), func(tx Tx) error {
+		if _, err := tx.LockMerchant(ctx, merchantID); err != nil {
+			return err
+		}
+		// Under the merchant's lock: of two creates with one username, the second sees the first.
+		taken, _, err := tx.ListUsers(ctx, merchantID, Query{Filters: []Filter{{Field: "username", Op: OpIn, Values: []string{u.Username}, Fold: true}}, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(taken) > 0 {
+			return E(Conflict, Field("username"), ErrDuplicate)
+		}
 		ids, err := s.checkLocations(ctx, tx, merchantID, in.PrimaryLocationID, in.LocationIDs)
 		if err != nil {
 			return err
@@ -348,7 +437,8 @@ func checkTZ(tz string) error {
 }
 
 // checkLocations verifies that every location belongs to the merchant and returns the set
-// with the primary first.
+// with the primary first. A primary that is not one is Invalid on primary_location_id, any
+// other on location_ids.
 func (s *Service) checkLocations(ctx context.Context, tx Tx, merchantID, primary string, ids []string) ([]string, error) {
 	if primary == "" {
 		return nil, E(Invalid, Field("primary_location_id"), ErrRequired)
@@ -359,10 +449,14 @@ func (s *Service) checkLocations(ctx context.Context, tx Tx, merchantID, primary
 			out = append(out, id)
 		}
 	}
-	for _, id := range out {
+	for i, id := range out {
 		if _, err := tx.GetLocation(ctx, merchantID, id); err != nil {
 			if KindOf(err) == NotFound {
-				return nil, E(Invalid, Field("location_ids"), ErrUnusable, ID(id))
+				field := Field("location_ids")
+				if i == 0 {
+					field = "primary_location_id"
+				}
+				return nil, E(Invalid, field, ErrUnusable, ID(id))
 			}
 			return nil, err
 		}

@@ -110,6 +110,10 @@ type Tx interface {
 	InsertMerchant(ctx context.Context, m *Merchant) error
 	// UpdateMerchant replaces a merchant's mutable fields.
 	UpdateMerchant(ctx context.Context, m *Merchant) error
+	// LockMerchant returns a merchant and takes its row lock for the rest of the transaction,
+	// so that writes that check a merchant-wide rule (a unique location api id or username)
+	// are serialised across nodes. Kinds: NotFound.
+	LockMerchant(ctx context.Context, id string) (*Merchant, error)
 	// InsertLocation stores a location; Conflict when its account number or api key is taken.
 	InsertLocation(ctx context.Context, l *Location, sealed Sealed) error
 	// UpdateLocation replaces a location's mutable fields.

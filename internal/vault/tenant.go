@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
@@ -46,14 +47,24 @@ type FortisCredentials struct {
 	TicketHashKey  string `json:"ticket_hash_key"`
 }
 
+// sandboxProcessor is the Processor of a sandbox merchant: the payments core's simulator
+// (payments.SandboxName).
+const sandboxProcessor = "sandbox"
+
+// MaxMerchantName is the most characters a merchant's name may hold.
+const MaxMerchantName = 200
+
 // CreateMerchant makes a merchant with a default location (its account number, location api
 // key and ticket hash key), default cc and ach product transactions, a Paysafe API key and
 // single-use key, and a Fortis developer id and user. Kinds: Invalid, Conflict (account number).
 func (s *Service) CreateMerchant(ctx context.Context, in NewMerchant) (*MerchantCredentials, error) {
 	const op = "vault.CreateMerchant"
 	name := strings.TrimSpace(in.Name)
-	if name == "" || len(name) > 200 {
+	if name == "" {
 		return nil, E(op, Invalid, Field("name"), ErrRequired)
+	}
+	if utf8.RuneCountInString(name) > MaxMerchantName {
+		return nil, E(op, Invalid, Field("name"), ErrLength)
 	}
 	if in.AccountNumber != "" && (len(in.AccountNumber) > 20 || !card.Digits(in.AccountNumber)) {
 		return nil, E(op, Invalid, Field("account_number"), ErrFormat)
@@ -137,7 +148,7 @@ func (s *Service) newMerchantWrite(op, name string, in NewMerchant) (*merchantWr
 	now := s.Now()
 	m := &Merchant{ID: newID(), Name: name, Live: in.Live, Created: now}
 	if !in.Live {
-		m.Processor = "sandbox"
+		m.Processor = sandboxProcessor
 	}
 	acct := in.AccountNumber
 	if acct == "" {

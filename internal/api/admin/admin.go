@@ -224,8 +224,8 @@ func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	switch kind {
 	case vault.Invalid:
 		msg := "The value is invalid."
-		if ve != nil && ve.Err != nil {
-			msg = "The value is invalid: " + ve.Err.Error() + "."
+		if why := reason(err); why != "" {
+			msg = "The value is invalid: " + why + "."
 		}
 		writeError(w, http.StatusBadRequest, "invalid", msg, field)
 	case vault.NotFound, vault.Gone:
@@ -241,6 +241,31 @@ func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("id", httpx.InfoFrom(r.Context()).ID), slog.String("err", err.Error()))
 		writeError(w, http.StatusInternalServerError, "internal", "An internal error occurred.", "")
 	}
+}
+
+// reasons are the core's fixed reasons an invalid value is given with: texts without any
+// value from the request.
+var reasons = []error{vault.ErrRequired, vault.ErrFormat, vault.ErrLength, vault.ErrUnusable, vault.ErrDuplicate,
+	vault.ErrImmutable, vault.ErrWrongMerchant, vault.ErrBadStatus, vault.ErrNotInProfile}
+
+// reason returns the text of err's innermost cause below its *vault.Errors when that is one
+// of reasons, else "". Neither an *vault.Error's own text (which names the record id, and so
+// may repeat what the client sent, and repeats the kind) nor any other cause is shown; what
+// it returns is masked (httpx.RedactDigits) all the same.
+func reason(err error) string {
+	for {
+		var e *vault.Error
+		if !errors.As(err, &e) || e.Err == nil {
+			break
+		}
+		err = e.Err
+	}
+	for _, r := range reasons {
+		if err == r {
+			return httpx.RedactDigits(r.Error())
+		}
+	}
+	return ""
 }
 
 // writeJSON writes v with status.
