@@ -402,6 +402,10 @@ func (c *auditVerifyCmd) Run(ctx context.Context) error {
 			return err
 		}
 		if c.JSON {
+			if problems == nil {
+				// An empty list, as GET /admin/v1/audit/verify answers, not null.
+				problems = []vault.AuditProblem{}
+			}
 			json.NewEncoder(os.Stdout).Encode(map[string]any{"ok": len(problems) == 0, "problems": problems})
 		} else {
 			for _, p := range problems {

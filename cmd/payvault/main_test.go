@@ -687,6 +687,21 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 	}
 }
 
+// TestAuditVerifyJSON: --json prints an empty problems list on an intact chain (as GET
+// /admin/v1/audit/verify does), never null.
+func TestAuditVerifyJSON(t *testing.T) {
+	dir := t.TempDir()
+	s := MustServe(t, dir, nil)
+	s.Stop(t)
+	out, stderr, err := run(t, dir, nil, "audit", "verify", "--json")
+	if err != nil {
+		t.Fatalf("audit verify --json: %v\n%s", err, stderr)
+	}
+	if want := `{"ok":true,"problems":[]}` + "\n"; out != want {
+		t.Errorf("audit verify --json = %q, want %q", out, want)
+	}
+}
+
 func TestRewrapMasterKey(t *testing.T) {
 	dir := t.TempDir()
 	s := MustServe(t, dir, nil)
