@@ -470,7 +470,13 @@ func (c *keysRewrapCmd) Run(ctx context.Context) error {
 	if created {
 		fmt.Fprintf(os.Stderr, "A new master key was written to %s.\n", c.NewMasterKeyFile)
 	}
-	fmt.Println("The keysets are now under the new master key. Restart every node with it (PAYVAULT_MASTER_KEY, --master-key-file or the data dir's master.key), then destroy the old key once no backup made before now needs it.")
+	if c.Unseal {
+		// The old key came from shares: the ceremony goes on with the new key's shares, not a
+		// key file or the environment (docs/operations.md, Key ceremony, step 5).
+		fmt.Printf("The keysets are now under the new master key. Split it and delete its file (payvault keys split --shares N --threshold M --master-key-file %s --delete-key-file), restart every node with --unseal and the new shares, then destroy the old shares once no backup made before now needs them.\n", c.NewMasterKeyFile)
+	} else {
+		fmt.Println("The keysets are now under the new master key. Restart every node with it (PAYVAULT_MASTER_KEY, --master-key-file or the data dir's master.key), then destroy the old key once no backup made before now needs it.")
+	}
 	if app.KeyFromDataDir(cfg) {
 		fmt.Printf("The data dir's master.key still holds the OLD key: replace it with %s (or start with --master-key-file %s) before the next start.\n", c.NewMasterKeyFile, c.NewMasterKeyFile)
 	}

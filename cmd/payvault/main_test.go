@@ -741,8 +741,13 @@ func TestKeyCeremonyUnsealed(t *testing.T) {
 		}
 	}
 	newKey := filepath.Join(dir, "new.key")
-	if _, stderr, err := run(t, dir, nil, append([]string{"keys", "rewrap", "--new-master-key-file", newKey}, unseal...)...); err != nil {
+	out, stderr, err = run(t, dir, nil, append([]string{"keys", "rewrap", "--new-master-key-file", newKey}, unseal...)...)
+	if err != nil {
 		t.Fatalf("rewrap --unseal: %v\n%s", err, stderr)
+	}
+	// Unsealed from shares, the next step is to split the new key, not to start from its file.
+	if want := "keys split --shares N --threshold M --master-key-file " + newKey + " --delete-key-file"; !strings.Contains(out, want) || strings.Contains(out, "PAYVAULT_MASTER_KEY") {
+		t.Errorf("rewrap --unseal says:\n%s\nwant %q in it, and no key file or environment to restart with", out, want)
 	}
 	out, stderr, err = run(t, dir, nil, "keys", "split", "--shares", "3", "--threshold", "2", "--master-key-file", newKey, "--delete-key-file")
 	if err != nil {
