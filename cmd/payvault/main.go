@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -203,10 +204,28 @@ func printFirstStart(w io.Writer, m *app.Main) {
 		fmt.Fprintf(w, "\nAdmin API token (shown only now; set PAYVAULT_ADMIN_TOKEN to choose your own):\n%s\n", m.AdminTokenGenerated)
 	}
 	fmt.Fprintf(w, "\nTry it:\n  curl -s -u %s:%s -H 'Content-Type: application/json' -d '{\"merchantCustomerId\":\"demo-1\",\"locale\":\"en_US\"}' %s/customervault/v1/profiles\n\n",
-		c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret, m.URL())
+		c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret, localURL(m))
 	if m.Config.Demo {
-		fmt.Fprintf(w, "Or pay in a browser: %s/demo/checkout\n\n", m.URL())
+		// The hosted fields load from --public-base-url when it is set, so the page must too.
+		demo := localURL(m)
+		if m.Config.PublicBaseURL != "" {
+			demo = strings.TrimRight(m.Config.PublicBaseURL, "/")
+		}
+		fmt.Fprintf(w, "Or pay in a browser: %s/demo/checkout\n\n", demo)
 	}
+}
+
+// localURL is the server's URL on this machine: its listen address, with a wildcard host
+// (--listen 0.0.0.0:8080 listens on [::]) replaced by 127.0.0.1, which it also answers and a
+// browser can open.
+func localURL(m *app.Main) string {
+	u := m.URL()
+	scheme, _, _ := strings.Cut(u, "://")
+	host, port, err := net.SplitHostPort(m.Addr())
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsUnspecified() {
+		return u
+	}
+	return scheme + "://" + net.JoinHostPort("127.0.0.1", port)
 }
 
 type merchantCmd struct {

@@ -687,6 +687,25 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 	}
 }
 
+// TestFirstStartHintsOnWildcardListen: with --listen 0.0.0.0 the first start's curl names
+// 127.0.0.1, not the wildcard [::], and with --public-base-url the demo link is on that origin,
+// where the hosted fields load from.
+func TestFirstStartHintsOnWildcardListen(t *testing.T) {
+	dir := t.TempDir()
+	s := MustServe(t, dir, nil, "--listen", "0.0.0.0:0", "--public-base-url", "https://vault.example.com")
+	defer s.Stop(t)
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := s.stdout.String()
+	for _, want := range []string{" http://127.0.0.1:" + port + "/customervault/v1/profiles\n", "Or pay in a browser: https://vault.example.com/demo/checkout\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("first start output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // TestAuditVerifyJSON: --json prints an empty problems list on an intact chain (as GET
 // /admin/v1/audit/verify does), never null.
 func TestAuditVerifyJSON(t *testing.T) {
