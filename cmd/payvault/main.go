@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -203,10 +204,28 @@ func printFirstStart(w io.Writer, m *app.Main) {
 		fmt.Fprintf(w, "\nAdmin API token (shown only now; set PAYVAULT_ADMIN_TOKEN to choose your own):\n%s\n", m.AdminTokenGenerated)
 	}
 	fmt.Fprintf(w, "\nTry it:\n  curl -s -u %s:%s -H 'Content-Type: application/json' -d '{\"merchantCustomerId\":\"demo-1\",\"locale\":\"en_US\"}' %s/customervault/v1/profiles\n\n",
-		c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret, m.URL())
+		c.Paysafe.APIKeyID, c.Paysafe.APIKeySecret, localURL(m))
 	if m.Config.Demo {
-		fmt.Fprintf(w, "Or pay in a browser: %s/demo/checkout\n\n", m.URL())
+		// The hosted fields load from --public-base-url when it is set, so the page must too.
+		demo := localURL(m)
+		if m.Config.PublicBaseURL != "" {
+			demo = strings.TrimRight(m.Config.PublicBaseURL, "/")
+		}
+		fmt.Fprintf(w, "Or pay in a browser: %s/demo/checkout\n\n", demo)
 	}
+}
+
+// localURL is the server's URL on this machine: its listen address, with a wildcard host
+// (--listen 0.0.0.0:8080 listens on [::]) replaced by 127.0.0.1, which it also answers and a
+// browser can open.
+func localURL(m *app.Main) string {
+	u := m.URL()
+	scheme, _, _ := strings.Cut(u, "://")
+	host, port, err := net.SplitHostPort(m.Addr())
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsUnspecified() {
+		return u
+	}
+	return scheme + "://" + net.JoinHostPort("127.0.0.1", port)
 }
 
 type merchantCmd struct {
@@ -402,6 +421,10 @@ func (c *auditVerifyCmd) Run(ctx context.Context) error {
 			return err
 		}
 		if c.JSON {
+			if problems == nil {
+				// An empty list, as GET /admin/v1/audit/verify answers, not null.
+				problems = []vault.AuditProblem{}
+			}
 			json.NewEncoder(os.Stdout).Encode(map[string]any{"ok": len(problems) == 0, "problems": problems})
 		} else {
 			for _, p := range problems {
@@ -466,7 +489,13 @@ func (c *keysRewrapCmd) Run(ctx context.Context) error {
 	if created {
 		fmt.Fprintf(os.Stderr, "A new master key was written to %s.\n", c.NewMasterKeyFile)
 	}
-	fmt.Println("The keysets are now under the new master key. Restart every node with it (PAYVAULT_MASTER_KEY, --master-key-file or the data dir's master.key), then destroy the old key once no backup made before now needs it.")
+	if c.Unseal {
+		// The old key came from shares: the ceremony goes on with the new key's shares, not a
+		// key file or the environment (docs/operations.md, Key ceremony, step 5).
+		fmt.Printf("The keysets are now under the new master key. Split it and delete its file (payvault keys split --shares N --threshold M --master-key-file %s --delete-key-file), restart every node with --unseal and the new shares, then destroy the old shares once no backup made before now needs them.\n", c.NewMasterKeyFile)
+	} else {
+		fmt.Println("The keysets are now under the new master key. Restart every node with it (PAYVAULT_MASTER_KEY, --master-key-file or the data dir's master.key), then destroy the old key once no backup made before now needs it.")
+	}
 	if app.KeyFromDataDir(cfg) {
 		fmt.Printf("The data dir's master.key still holds the OLD key: replace it with %s (or start with --master-key-file %s) before the next start.\n", c.NewMasterKeyFile, c.NewMasterKeyFile)
 	}

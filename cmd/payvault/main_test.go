@@ -687,6 +687,40 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 	}
 }
 
+// TestFirstStartHintsOnWildcardListen: with --listen 0.0.0.0 the first start's curl names
+// 127.0.0.1, not the wildcard [::], and with --public-base-url the demo link is on that origin,
+// where the hosted fields load from.
+func TestFirstStartHintsOnWildcardListen(t *testing.T) {
+	dir := t.TempDir()
+	s := MustServe(t, dir, nil, "--listen", "0.0.0.0:0", "--public-base-url", "https://vault.example.com")
+	defer s.Stop(t)
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := s.stdout.String()
+	for _, want := range []string{" http://127.0.0.1:" + port + "/customervault/v1/profiles\n", "Or pay in a browser: https://vault.example.com/demo/checkout\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("first start output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestAuditVerifyJSON: --json prints an empty problems list on an intact chain (as GET
+// /admin/v1/audit/verify does), never null.
+func TestAuditVerifyJSON(t *testing.T) {
+	dir := t.TempDir()
+	s := MustServe(t, dir, nil)
+	s.Stop(t)
+	out, stderr, err := run(t, dir, nil, "audit", "verify", "--json")
+	if err != nil {
+		t.Fatalf("audit verify --json: %v\n%s", err, stderr)
+	}
+	if want := `{"ok":true,"problems":[]}` + "\n"; out != want {
+		t.Errorf("audit verify --json = %q, want %q", out, want)
+	}
+}
+
 func TestRewrapMasterKey(t *testing.T) {
 	dir := t.TempDir()
 	s := MustServe(t, dir, nil)
@@ -726,8 +760,13 @@ func TestKeyCeremonyUnsealed(t *testing.T) {
 		}
 	}
 	newKey := filepath.Join(dir, "new.key")
-	if _, stderr, err := run(t, dir, nil, append([]string{"keys", "rewrap", "--new-master-key-file", newKey}, unseal...)...); err != nil {
+	out, stderr, err = run(t, dir, nil, append([]string{"keys", "rewrap", "--new-master-key-file", newKey}, unseal...)...)
+	if err != nil {
 		t.Fatalf("rewrap --unseal: %v\n%s", err, stderr)
+	}
+	// Unsealed from shares, the next step is to split the new key, not to start from its file.
+	if want := "keys split --shares N --threshold M --master-key-file " + newKey + " --delete-key-file"; !strings.Contains(out, want) || strings.Contains(out, "PAYVAULT_MASTER_KEY") {
+		t.Errorf("rewrap --unseal says:\n%s\nwant %q in it, and no key file or environment to restart with", out, want)
 	}
 	out, stderr, err = run(t, dir, nil, "keys", "split", "--shares", "3", "--threshold", "2", "--master-key-file", newKey, "--delete-key-file")
 	if err != nil {
