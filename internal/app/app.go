@@ -46,6 +46,11 @@ type Config struct {
 	// mistyped --data must not give `merchant create` a store of its own, whose credentials
 	// no server knows. Open (serve) and `migrate` create a fresh store.
 	ExistingStore bool
+	// Migrate has OpenTool migrate an existing store whose schema is older than this
+	// payvault's (`payvault migrate`). Without it OpenTool refuses such a store: the other
+	// commands run beside servers, and would migrate the database under an older one. A store
+	// with no schema yet is migrated either way; Open (serve) always migrates.
+	Migrate bool
 	// MasterKeyValue, when set, is the master key itself, e.g. combined in memory from Shamir
 	// shares by `serve --unseal`; it overrides every other source and nothing is written to disk.
 	MasterKeyValue *keys.MasterKey
@@ -245,7 +250,9 @@ func (m *Main) openStore(ctx context.Context, scfg sqlstore.Config, mk keys.Mast
 //  3. A serving node registers (on SQLite: takes the serve lock) before it migrates, so that
 //     it never migrates a database another server is using, and so that whoever starts after
 //     it is killed resolves the payments it left in flight at once (see payments.Recover).
-//  4. A tool migrates when migrations are pending.
+//  4. A tool migrates a store without a schema (`merchant create` and `migrate` on a fresh
+//     store), and an older schema only for `payvault migrate` (Config.Migrate): the other
+//     commands run beside servers, and would migrate the database under an older one.
 func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.MasterKey, bootstrap bool) (node string, err error) {
 	sc, err := s.Schema(ctx)
 	if err != nil {
@@ -264,6 +271,9 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 	}
 	if !sc.Pending {
 		return "", nil
+	}
+	if sc.Current > 0 && !m.Config.Migrate {
+		return "", fmt.Errorf("payvault: the database's schema (version %d) needs migrating to this payvault's (%d), which this command does not do, as servers may be using the database: run `payvault migrate` first, once the servers the upgrade needs stopped have stopped (docs/operations.md, Upgrading)", sc.Current, sc.Target)
 	}
 	return "", s.Migrate(ctx)
 }

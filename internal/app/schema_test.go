@@ -78,6 +78,7 @@ func TestWrongKeyMigratesNothing(t *testing.T) {
 				{"fail/serve", Open, func(c Config) Config { return c }},
 				{"fail/serve-waiting", Open, func(c Config) Config { c.WaitForDatabase = true; return c }},
 				{"fail/tool", OpenTool, func(c Config) Config { return c }},
+				{"fail/migrate", OpenTool, func(c Config) Config { c.Migrate = true; return c }},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
 					m, err := tt.open(ctx, tt.cfg(wrong))
@@ -100,6 +101,69 @@ func TestWrongKeyMigratesNothing(t *testing.T) {
 			m.Close()
 			if v := schemaVersion(t, cfg); v != latest {
 				t.Errorf("schema at %d after a start with the right key; want %d", v, latest)
+			}
+		})
+	}
+}
+
+// TestToolRefusesOlderSchema: a tool (merchant create, keys, audit) does not migrate a store
+// whose schema is older than its own, which older servers may be using, and says to run
+// `payvault migrate`; migrate does migrate it, after which the tools work. A store without a
+// schema is still made by a tool, and a newer schema is still refused.
+func TestToolRefusesOlderSchema(t *testing.T) {
+	ctx := context.Background()
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			key := keys.NewMasterKey()
+			cfg, latest := olderStore(t, engine, key)
+			cfg.ExistingStore = true
+			m, err := OpenTool(ctx, cfg)
+			if err == nil {
+				m.Close()
+				t.Fatal("fail/older: a tool opened a store whose schema is older than its own")
+			}
+			if !strings.Contains(err.Error(), "run `payvault migrate` first") {
+				t.Errorf("fail/older: err = %v; want it to say to run payvault migrate", err)
+			}
+			if v := schemaVersion(t, cfg); v != latest-1 {
+				t.Errorf("fail/older: schema at %d after the refusal; want %d, untouched", v, latest-1)
+			}
+
+			mig := cfg
+			mig.Migrate = true
+			if m, err = OpenTool(ctx, mig); err != nil {
+				t.Fatalf("ok/migrate: %v", err)
+			}
+			m.Close()
+			if v := schemaVersion(t, cfg); v != latest {
+				t.Errorf("ok/migrate: schema at %d; want %d", v, latest)
+			}
+			if m, err = OpenTool(ctx, cfg); err != nil {
+				t.Fatalf("ok/current: %v", err)
+			}
+			if _, err := m.Store.DB().ExecContext(ctx, "INSERT INTO goose_db_version (version_id, is_applied) VALUES (9999, TRUE)"); err != nil {
+				t.Fatal(err)
+			}
+			m.Close()
+			if m, err = OpenTool(ctx, cfg); err == nil || !strings.Contains(err.Error(), "newer than this payvault's") {
+				t.Errorf("fail/newer: err = %v", err)
+				if m != nil {
+					m.Close()
+				}
+			}
+
+			fresh := cfg
+			fresh.ExistingStore = false
+			fresh.DataDir = t.TempDir()
+			if engine == "postgres" {
+				fresh.DatabaseURL = storetest.PostgresDSN(t)
+			}
+			if m, err = OpenTool(ctx, fresh); err != nil {
+				t.Fatalf("ok/fresh: %v", err)
+			}
+			m.Close()
+			if v := schemaVersion(t, fresh); v != latest {
+				t.Errorf("ok/fresh: schema at %d; want %d", v, latest)
 			}
 		})
 	}
