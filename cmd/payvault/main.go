@@ -37,17 +37,19 @@ type storeFlags struct {
 
 // with opens the existing store, keyring and services for a command that does not serve,
 // runs fn, and closes them. An embedded store that does not exist yet is refused, not created.
+// A store whose schema is older than this payvault's is refused (app.Config.Migrate).
 func (f storeFlags) with(ctx context.Context, fn func(*app.Main) error) error {
-	return f.run(ctx, true, fn)
+	return f.run(ctx, true, false, fn)
 }
 
-// run is with; existing false creates an embedded store that does not exist yet (migrate).
-func (f storeFlags) run(ctx context.Context, existing bool, fn func(*app.Main) error) error {
+// run is with; existing false creates an embedded store that does not exist yet (merchant
+// create, migrate); migrate migrates an older schema (migrate).
+func (f storeFlags) run(ctx context.Context, existing, migrate bool, fn func(*app.Main) error) error {
 	cfg, err := f.config(os.Stderr)
 	if err != nil {
 		return err
 	}
-	cfg.ExistingStore = existing
+	cfg.ExistingStore, cfg.Migrate = existing, migrate
 	m, err := app.OpenTool(ctx, cfg)
 	if err != nil {
 		return err
@@ -250,7 +252,7 @@ func (c *merchantCreateCmd) Run(ctx context.Context) error {
 	}
 	_, statErr := os.Stat(app.SQLitePath(dir))
 	fresh := c.Database == "" && errors.Is(statErr, os.ErrNotExist)
-	return c.run(ctx, false, func(m *app.Main) error {
+	return c.run(ctx, false, false, func(m *app.Main) error {
 		if fresh {
 			fmt.Fprintf(os.Stderr, "payvault: %s held no store; created a new one there. If you meant a running server's store, check --data.\n", dir)
 		}
@@ -272,7 +274,7 @@ type migrateCmd struct {
 }
 
 func (c *migrateCmd) Run(ctx context.Context) error {
-	return c.run(ctx, false, func(m *app.Main) error {
+	return c.run(ctx, false, true, func(m *app.Main) error {
 		v, err := m.Store.SchemaVersion(ctx)
 		if err != nil {
 			return err

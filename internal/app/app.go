@@ -46,6 +46,11 @@ type Config struct {
 	// mistyped --data must not give `merchant create` a store of its own, whose credentials
 	// no server knows. Open (serve) and `migrate` create a fresh store.
 	ExistingStore bool
+	// Migrate has OpenTool migrate an existing store whose schema is older than this
+	// payvault's (`payvault migrate`). Without it OpenTool refuses such a store: the other
+	// commands run beside servers, and would migrate the database under an older one. A store
+	// with no schema yet is migrated either way; Open (serve) always migrates.
+	Migrate bool
 	// MasterKeyValue, when set, is the master key itself, e.g. combined in memory from Shamir
 	// shares by `serve --unseal`; it overrides every other source and nothing is written to disk.
 	MasterKeyValue *keys.MasterKey
@@ -173,13 +178,12 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	if err != nil {
 		return err
 	}
-	// A serving node registers (on SQLite: takes the serve lock) before it migrates, so that
-	// it never migrates a database another server is using.
-	scfg := sqlstore.Config{DSN: cfg.DatabaseURL, Committers: cfg.Committers, SkipMigrate: bootstrap}
+	// The store is opened without migrating it: prepareStore decides whether and when.
+	scfg := sqlstore.Config{DSN: cfg.DatabaseURL, Committers: cfg.Committers, SkipMigrate: true}
 	if cfg.DatabaseURL == "" {
 		scfg.Path = SQLitePath(cfg.DataDir)
 	}
-	node, err := m.openStore(ctx, scfg, bootstrap)
+	node, err := m.openStore(ctx, scfg, mk, bootstrap)
 	if err != nil {
 		return err
 	}
@@ -204,26 +208,19 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	return nil
 }
 
-// openStore opens the store into m.Store; for a serving node (bootstrap) it also registers
-// the node and migrates, and returns the node's id. A serving node with WaitForDatabase on
-// PostgreSQL waits for the database (waitForStore).
-func (m *Main) openStore(ctx context.Context, scfg sqlstore.Config, bootstrap bool) (string, error) {
+// openStore opens the store into m.Store and prepares it (prepareStore); for a serving node
+// (bootstrap) it returns the node's id. A serving node with WaitForDatabase on PostgreSQL
+// waits for the database (waitForStore).
+func (m *Main) openStore(ctx context.Context, scfg sqlstore.Config, mk keys.MasterKey, bootstrap bool) (string, error) {
 	attempt := func() (*sqlstore.Store, string, error) {
 		s, err := sqlstore.Open(ctx, scfg)
 		if err != nil {
 			return nil, "", err
 		}
-		node := ""
-		if bootstrap {
-			// A serving node registers, so that whoever starts after it is killed resolves
-			// the payments it left in flight at once (see payments.Recover).
-			if node, err = s.RegisterNode(ctx); err == nil {
-				err = s.Migrate(ctx)
-			}
-			if err != nil {
-				s.Close()
-				return nil, "", err
-			}
+		node, err := m.prepareStore(ctx, s, mk, bootstrap)
+		if err != nil {
+			s.Close()
+			return nil, "", err
 		}
 		return s, node, nil
 	}
@@ -237,6 +234,48 @@ func (m *Main) openStore(ctx context.Context, scfg sqlstore.Config, bootstrap bo
 		m.Store, node, err = attempt()
 	}
 	return node, err
+}
+
+// prepareStore brings a store opened without migrations to this payvault's schema, in an
+// order that changes nothing when start-up must refuse:
+//
+//  1. The schema is read, not changed; one newer than this payvault's is refused.
+//  2. The master key is checked against the stored keysets (keys.Check, which writes
+//     nothing) before any migration runs, so that a node or tool given a wrong key leaves even
+//     the schema as it was (on PostgreSQL it would otherwise take the migration lock and
+//     migrate first). The keysets table is made by the first migration and no later one
+//     changes it (sqlstore.Schema.HasKeysets, kept true by TestKeysetsUnchanged), so the
+//     keysets read the same at every older schema and no migration is needed first. A
+//     store without a schema holds no keysets to check; keys.Open makes them after.
+//  3. A serving node registers (on SQLite: takes the serve lock) before it migrates, so that
+//     it never migrates a database another server is using, and so that whoever starts after
+//     it is killed resolves the payments it left in flight at once (see payments.Recover).
+//  4. A tool migrates a store without a schema (`merchant create` and `migrate` on a fresh
+//     store), and an older schema only for `payvault migrate` (Config.Migrate): the other
+//     commands run beside servers, and would migrate the database under an older one.
+func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.MasterKey, bootstrap bool) (node string, err error) {
+	sc, err := s.Schema(ctx)
+	if err != nil {
+		return "", err
+	}
+	if sc.HasKeysets() {
+		if _, err := keys.Check(ctx, s, mk); err != nil {
+			return "", err
+		}
+	}
+	if bootstrap {
+		if node, err = s.RegisterNode(ctx); err != nil {
+			return "", err
+		}
+		return node, s.Migrate(ctx)
+	}
+	if !sc.Pending {
+		return "", nil
+	}
+	if sc.Current > 0 && !m.Config.Migrate {
+		return "", fmt.Errorf("payvault: the database's schema (version %d) needs migrating to this payvault's (%d), which this command does not do, as servers may be using the database: run `payvault migrate` first, once the servers the upgrade needs stopped have stopped (docs/operations.md, Upgrading)", sc.Current, sc.Target)
+	}
+	return "", s.Migrate(ctx)
 }
 
 // The backoff of waitForStore: the first retry after dbRetryFirst, each wait twice the one

@@ -288,27 +288,86 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// Migrate applies every pending migration. Concurrent callers on PostgreSQL are serialised by
-// an advisory lock, so several nodes may start together.
-func (s *Store) Migrate(ctx context.Context) error {
+// provider returns the goose provider of this store's migrations; locked gives it, on
+// PostgreSQL, the advisory lock that serialises migrating nodes.
+func (s *Store) provider(locked bool) (*goose.Provider, error) {
 	sub, err := fs.Sub(migrationFS, "migrations/"+string(s.dialect))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	gd := goose.DialectSQLite3
 	var opts []goose.ProviderOption
 	if s.dialect == Postgres {
 		gd = goose.DialectPostgres
-		// Nodes starting together take turns through a session advisory lock.
-		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 120))
-		if err != nil {
-			return err
+		if locked {
+			// Nodes starting together take turns through a session advisory lock.
+			locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 120))
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, goose.WithSessionLocker(locker))
 		}
-		opts = append(opts, goose.WithSessionLocker(locker))
 	}
 	p, err := goose.NewProvider(gd, s.wdb, sub, opts...)
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrations: %w", err)
+		return nil, fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	return p, nil
+}
+
+// Schema is a database's schema measured against this payvault's migrations.
+type Schema struct {
+	// Current is the highest migration applied; 0 for a database without a schema yet.
+	Current int64
+	// Target is this payvault's latest migration.
+	Target int64
+	// Pending says that some of this payvault's migrations are not applied.
+	Pending bool
+}
+
+// keysetsSince is the migration that created the keysets table (00001). No later migration
+// changes it, so LoadKeyset reads it the same way at every schema version from this one on
+// (TestKeysetsUnchanged keeps it so): the master key can be checked against the stored
+// keysets before an older schema is migrated.
+const keysetsSince = 1
+
+// HasKeysets reports whether the schema has the keysets table, in the shape LoadKeyset reads,
+// whether or not migrations are pending.
+func (sc Schema) HasKeysets() bool { return sc.Current >= keysetsSince }
+
+// Schema reads the database's schema without migrating it (on a database without one, goose
+// creates its own version table, nothing else) and takes no lock. It fails, as Migrate does,
+// for a schema newer than this payvault's.
+func (s *Store) Schema(ctx context.Context) (Schema, error) {
+	p, err := s.provider(false)
+	if err != nil {
+		return Schema{}, err
+	}
+	current, target, err := p.GetVersions(ctx)
+	if err != nil {
+		return Schema{}, fmt.Errorf("sqlstore: schema version: %w", err)
+	}
+	if current > target {
+		return Schema{}, newerSchema(current, target)
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return Schema{}, fmt.Errorf("sqlstore: schema version: %w", err)
+	}
+	return Schema{Current: current, Target: target, Pending: pending}, nil
+}
+
+// newerSchema is the refusal of a database a newer payvault migrated.
+func newerSchema(current, target int64) error {
+	return fmt.Errorf("sqlstore: the database's schema is at version %d, newer than this payvault's (%d): a newer payvault has migrated it, and only a newer one may use it (docs/operations.md, Upgrading)", current, target)
+}
+
+// Migrate applies every pending migration. Concurrent callers on PostgreSQL are serialised by
+// an advisory lock, so several nodes may start together.
+func (s *Store) Migrate(ctx context.Context) error {
+	p, err := s.provider(true)
+	if err != nil {
+		return err
 	}
 	if s.dialect == SQLite {
 		release, err := s.migrationLock(ctx, p)
@@ -328,7 +387,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	if current > target {
-		return fmt.Errorf("sqlstore: the database's schema is at version %d, newer than this payvault's (%d): a newer payvault has migrated it, and only a newer one may use it (docs/operations.md, Upgrading)", current, target)
+		return newerSchema(current, target)
 	}
 	return nil
 }
@@ -365,15 +424,7 @@ func (s *Store) migrationLock(ctx context.Context, p *goose.Provider) (release f
 
 // SchemaVersion returns the applied migration version.
 func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
-	sub, err := fs.Sub(migrationFS, "migrations/"+string(s.dialect))
-	if err != nil {
-		return 0, err
-	}
-	gd := goose.DialectSQLite3
-	if s.dialect == Postgres {
-		gd = goose.DialectPostgres
-	}
-	p, err := goose.NewProvider(gd, s.wdb, sub)
+	p, err := s.provider(false)
 	if err != nil {
 		return 0, err
 	}

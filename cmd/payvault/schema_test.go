@@ -1,0 +1,72 @@
+package main
+
+import (
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestToolsRefuseOlderSchema: the commands that run beside a server do not migrate a store
+// whose schema is older than theirs (an older server may be using it) and say to run
+// `payvault migrate`, leaving the schema as it was; `payvault migrate` migrates it, and a
+// wrong master key makes it refuse before it migrates.
+func TestToolsRefuseOlderSchema(t *testing.T) {
+	dir := t.TempDir()
+	out, stderr, err := run(t, dir, nil, "migrate")
+	if err != nil {
+		t.Fatalf("migrate: %v\n%s", err, stderr)
+	}
+	var latest int64
+	if _, err := fmt.Sscanf(out, "schema is at version %d", &latest); err != nil {
+		t.Fatalf("migrate said %q: %v", out, err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "payvault-data", "payvault.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("DELETE FROM goose_db_version WHERE version_id = ?", latest); err != nil {
+		t.Fatal(err)
+	}
+	version := func() int64 {
+		t.Helper()
+		var v int64
+		if err := db.QueryRow("SELECT MAX(version_id) FROM goose_db_version").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, args := range [][]string{
+		{"merchant", "create", "--name", "X", "--json"},
+		{"keys", "status"},
+		{"keys", "rotate"},
+		{"audit", "verify"},
+	} {
+		t.Run("fail/"+strings.Join(args[:2], "-"), func(t *testing.T) {
+			out, stderr, err := run(t, dir, nil, args...)
+			if err == nil || out != "" || !strings.Contains(stderr, "needs migrating") || !strings.Contains(stderr, "run `payvault migrate` first") {
+				t.Errorf("err = %v, stdout = %q, stderr = %q; want a refusal saying to run payvault migrate", err, out, stderr)
+			}
+			if v := version(); v != latest-1 {
+				t.Errorf("schema at %d after the refusal; want %d, untouched", v, latest-1)
+			}
+		})
+	}
+	wrong := "PAYVAULT_MASTER_KEY=" + strings.Repeat("A", 43) + "="
+	if _, stderr, err := run(t, dir, []string{wrong}, "migrate"); err == nil || !strings.Contains(stderr, "master key does not open") {
+		t.Errorf("migrate with a wrong master key: err = %v, stderr = %q", err, stderr)
+	}
+	if v := version(); v != latest-1 {
+		t.Errorf("schema at %d after migrate with a wrong key; want %d, untouched", v, latest-1)
+	}
+	if out, stderr, err := run(t, dir, nil, "migrate"); err != nil || out != fmt.Sprintf("schema is at version %d\n", latest) {
+		t.Fatalf("migrate: %v, %q\n%s", err, out, stderr)
+	}
+	out, stderr, err = run(t, dir, nil, "merchant", "create", "--name", "X", "--json")
+	if err != nil {
+		t.Fatalf("merchant create after migrate: %v\n%s", err, stderr)
+	}
+	checkCredentialShape(t, []byte(out))
+}
