@@ -6,15 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/payvault/payvault/internal/sqlstore"
-	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -30,36 +27,15 @@ type cutRelay struct {
 }
 
 func startCutRelay(t *testing.T, marker string, forward bool) *cutRelay {
-	u, err := url.Parse(storetest.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	socket := filepath.Join(u.Query().Get("host"), ".s.PGSQL.5432")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	r := &cutRelay{dsn: "postgres://postgres@" + ln.Addr().String() + u.Path + "?sslmode=disable", marker: []byte(marker), forward: forward}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go r.relay(c, socket)
-		}
-	}()
+	r := &cutRelay{marker: []byte(marker), forward: forward}
+	addr, db := pgRelay(t, r.relay)
+	r.dsn = "postgres://postgres@" + addr + db + "?sslmode=disable"
 	return r
 }
 
-func (r *cutRelay) relay(c net.Conn, socket string) {
-	defer c.Close()
-	s, err := net.Dial("unix", socket)
-	if err != nil {
-		return
-	}
-	defer s.Close()
+// relay copies the server's bytes to the client, and the client's to the server until it
+// cuts the connection at the marked transaction's COMMIT.
+func (r *cutRelay) relay(c, s net.Conn) {
 	go io.Copy(c, s)
 	marked := false
 	buf := make([]byte, 64<<10)

@@ -50,6 +50,26 @@ func TestPostgres(t *testing.T) { storetest.Run(t, MustPostgres) }
 // ever on a configuration that waiting does not fix. The test server listens on a Unix socket
 // only, where TLS does not apply, so the client reaches it over TCP through a plain relay.
 func TestTLSRefusedNotAwaited(t *testing.T) {
+	addr, db := pgRelay(t, func(c, s net.Conn) {
+		go io.Copy(s, c)
+		io.Copy(c, s)
+	})
+	dsn := "postgres://postgres@" + addr + db + "?sslmode=require&connect_timeout=5"
+	st, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: dsn})
+	if err == nil {
+		st.Close()
+		t.Fatal("Open required TLS of a server without it, and succeeded")
+	}
+	if sqlstore.Unavailable(err) {
+		t.Errorf("Unavailable(%v) = true; want false", err)
+	}
+}
+
+// pgRelay relays TCP connections on 127.0.0.1 to the test PostgreSQL server's Unix socket
+// (it listens on no TCP port), through relay, which gets each client connection and its
+// connection to the server; both are closed when relay returns. It returns the relay's
+// address and the path (/name) of a fresh database.
+func pgRelay(t *testing.T, relay func(client, server net.Conn)) (addr, db string) {
 	u, err := url.Parse(storetest.PostgresDSN(t))
 	if err != nil {
 		t.Fatal(err)
@@ -73,20 +93,11 @@ func TestTLSRefusedNotAwaited(t *testing.T) {
 					return
 				}
 				defer s.Close()
-				go io.Copy(s, c)
-				io.Copy(c, s)
+				relay(c, s)
 			}()
 		}
 	}()
-	dsn := "postgres://postgres@" + ln.Addr().String() + u.Path + "?sslmode=require&connect_timeout=5"
-	st, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: dsn})
-	if err == nil {
-		st.Close()
-		t.Fatal("Open required TLS of a server without it, and succeeded")
-	}
-	if sqlstore.Unavailable(err) {
-		t.Errorf("Unavailable(%v) = true; want false", err)
-	}
+	return ln.Addr().String(), u.Path
 }
 
 func TestSQLitePragmas(t *testing.T) {
