@@ -374,22 +374,9 @@ func TestDemoBadBodies(t *testing.T) {
 	} {
 		for _, path := range []string{"/demo/checkout/credentials", "/demo/checkout/pay"} {
 			t.Run(tt.name+path, func(t *testing.T) {
-				req, err := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(tt.body))
-				if err != nil {
-					t.Fatal(err)
-				}
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				var out struct {
-					Error struct{ Code string } `json:"error"`
-				}
-				if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != tt.status || out.Error.Code == "" ||
-					resp.Header.Get("Content-Type") != "application/json" {
-					t.Errorf("%d %q %v, want %d with a JSON error", resp.StatusCode, resp.Header.Get("Content-Type"), err, tt.status)
+				status, h, code, err := postDemo(t, s.URL+path, tt.body)
+				if err != nil || status != tt.status || code == "" || h.Get("Content-Type") != "application/json" {
+					t.Errorf("%d %q %v, want %d with a JSON error", status, h.Get("Content-Type"), err, tt.status)
 				}
 			})
 		}
@@ -403,23 +390,11 @@ func TestDemoRateLimited(t *testing.T) {
 	var status int
 	var h http.Header
 	for i := 0; i < 200 && status != http.StatusTooManyRequests; i++ {
-		req, err := http.NewRequest(http.MethodPost, s.URL+"/demo/checkout/pay", strings.NewReader(`{"amount":"1.00","token":"nope"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out struct {
-			Error struct{ Code string } `json:"error"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&out)
-		resp.Body.Close()
-		status, h = resp.StatusCode, resp.Header
-		if status == http.StatusTooManyRequests && (err != nil || out.Error.Code != "rate_limited") {
-			t.Errorf("429 body: %v %+v", err, out)
+		var code string
+		var err error
+		status, h, code, err = postDemo(t, s.URL+"/demo/checkout/pay", `{"amount":"1.00","token":"nope"}`)
+		if status == http.StatusTooManyRequests && (err != nil || code != "rate_limited") {
+			t.Errorf("429 body: %v %q", err, code)
 		}
 	}
 	if status != http.StatusTooManyRequests || h.Get("Retry-After") == "" {
@@ -429,4 +404,25 @@ func TestDemoRateLimited(t *testing.T) {
 	if status, _ := doJSON(t, http.MethodPost, s.URL+"/demo/checkout/credentials", nil, map[string]string{}); status != http.StatusTooManyRequests {
 		t.Errorf("credentials = %d, want 429", status)
 	}
+}
+
+// postDemo POSTs body as JSON to one of the demo's endpoints and returns the answer's status,
+// headers and error code, with the error of decoding its body as JSON.
+func postDemo(t *testing.T, url, body string) (status int, h http.Header, code string, err error) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, resp.Header, out.Error.Code, err
 }
