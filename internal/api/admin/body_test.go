@@ -218,16 +218,23 @@ func TestBodyShape(t *testing.T) {
 		}
 		for _, tt := range cases {
 			t.Run(tt.name+"/"+rt.method+rt.path, func(t *testing.T) {
-				before := watch.Snapshot(t)
-				r := e.do(t, rt.method, rep.Replace(rt.path), tt.body, "")
-				if d := cmp.Diff(tt.want, r.answer()); d != "" {
-					t.Errorf("(-want +got)\n%s\n%s", d, r.raw)
-				}
-				if ch := before.Changed(watch.Snapshot(t)); len(ch) > 0 {
-					t.Errorf("changed %v", ch)
-				}
+				refusedUnchanged(t, e, watch, rt.method, rep.Replace(rt.path), tt.body, tt.want)
 			})
 		}
+	}
+}
+
+// refusedUnchanged sends body and checks that the answer is want and that the store did not
+// change.
+func refusedUnchanged(t *testing.T, e *env, watch *storetest.Watch, method, path, body string, want errAnswer) {
+	t.Helper()
+	before := watch.Snapshot(t)
+	r := e.do(t, method, path, body, "")
+	if d := cmp.Diff(want, r.answer()); d != "" {
+		t.Errorf("(-want +got)\n%s\n%s", d, r.raw)
+	}
+	if ch := before.Changed(watch.Snapshot(t)); len(ch) > 0 {
+		t.Errorf("changed %v", ch)
 	}
 }
 
@@ -264,14 +271,7 @@ func TestBodyNullField(t *testing.T) {
 					field = k
 				}
 			}
-			before := watch.Snapshot(t)
-			r := e.do(t, rt.method, rep.Replace(rt.path), rep.Replace(body), "")
-			if d := cmp.Diff(errAnswer{400, "invalid", field}, r.answer()); d != "" {
-				t.Errorf("(-want +got)\n%s\n%s", d, r.raw)
-			}
-			if ch := before.Changed(watch.Snapshot(t)); len(ch) > 0 {
-				t.Errorf("changed %v", ch)
-			}
+			refusedUnchanged(t, e, watch, rt.method, rep.Replace(rt.path), rep.Replace(body), errAnswer{400, "invalid", field})
 		})
 	}
 }
