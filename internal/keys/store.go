@@ -52,7 +52,7 @@ var (
 	ErrUnknownKey = errors.New("keys: no such key in the keyset")
 
 	// ErrPrimaryKey is returned by Disable for the primary key of a keyset.
-	ErrPrimaryKey = errors.New("keys: the primary key cannot be disabled; rotate first")
+	ErrPrimaryKey = errors.New("keys: the primary key cannot be retired or destroyed; rotate first")
 
 	// ErrKeyEnabled is returned by Destroy for a key that is not disabled:
 	// a key is retired (disabled) first, and destroyed after.
