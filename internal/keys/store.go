@@ -31,7 +31,7 @@ var (
 
 	// ErrWrongMasterKey is returned when the master key cannot decrypt a
 	// stored keyset.
-	ErrWrongMasterKey = errors.New("the master key does not open this store's keysets (wrong PAYVAULT_MASTER_KEY or key file?)")
+	ErrWrongMasterKey = errors.New("the master key does not open this store's keysets (wrong PAYVAULT_MASTER_KEY, key file or --unseal shares?)")
 
 	// ErrInvalidAD is returned by Seal and Open when the associated data
 	// leaves the merchant, the record or the field empty, or makes one of
