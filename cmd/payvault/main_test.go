@@ -407,6 +407,21 @@ func TestHelp(t *testing.T) {
 		if err != nil || !strings.Contains(out, "Usage: payvault") {
 			t.Errorf("%v: err %v\n%s%s", args, err, out, stderr)
 		}
+		// `payvault help [command…]` prints the same help, and exits 0 too.
+		hout, stderr, err := run(t, t.TempDir(), nil, append([]string{"help"}, args[:len(args)-1]...)...)
+		if err != nil {
+			t.Errorf("help %v: %v\n%s", args[:len(args)-1], err, stderr)
+		}
+		if d := cmp.Diff(out, hout); d != "" {
+			t.Errorf("help %v differs from --help (-want +got)\n%s", args[:len(args)-1], d)
+		}
+	}
+	// Every --data flag states its default.
+	for _, args := range [][]string{{"backup", "--help"}, {"keys", "status", "--help"}} {
+		out, _, _ := run(t, t.TempDir(), nil, args...)
+		if !strings.Contains(strings.Join(strings.Fields(out), " "), "--data=DIR Data directory of the embedded store (default ./payvault-data)") {
+			t.Errorf("%v: --data does not state its default:\n%s", args, out)
+		}
 	}
 }
 
