@@ -486,7 +486,7 @@ func badCases() []badCase {
 	}
 	// Paysafe: unknown routes (5273) and wrong methods (5281).
 	for _, p := range []string{"/customervault/v2/profiles", "/customervault/v1/nothing", prof + "/nothing", prof + "/cards/{card}/extra",
-		acct + "/nothing", "/cardpayments/v2/accounts/{acct}/auths", "/", "/v1/profiles", "/admin", "/customervault/v1/profiles/{profile}/mandates"} {
+		acct + "/nothing", "/cardpayments/v2/accounts/{acct}/auths", "/", "/v1/profiles", "/adminx", "/customervault/v1/profiles/{profile}/mandates"} {
 		add(badCase{name: "unknown-route" + p, method: "GET", path: p, auth: ps, status: 404, code: "5273"})
 	}
 	for _, r := range []struct{ method, path string }{

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -101,6 +102,18 @@ type cli struct {
 	Audit    auditCmd    `cmd:"" help:"Verify and read the audit chains."`
 	Backup   backupCmd   `cmd:"" help:"Copy the embedded store to a file, consistently, while servers run on it."`
 	Bench    benchCmd    `cmd:"" help:"Measure throughput and latency of the main API calls against a server on this machine."`
+	Help     helpCmd     `cmd:"" help:"Show the help of payvault, or of a command (as --help does)."`
+}
+
+type helpCmd struct {
+	Command []string `arg:"" optional:"" help:"The command to show the help of, e.g. keys status." placeholder:"COMMAND"`
+}
+
+// Run prints the help that "payvault COMMAND --help" prints, and exits 0 (kong's --help
+// exits); a command that does not exist is refused as it is with --help.
+func (h *helpCmd) Run(kctx *kong.Context) error {
+	_, err := kctx.Kong.Parse(append(slices.Clone(h.Command), "--help"))
+	return err
 }
 
 type serveCmd struct {
@@ -444,7 +457,7 @@ func (c *auditVerifyCmd) Run(ctx context.Context) error {
 }
 
 type backupCmd struct {
-	Data     string `help:"Data directory of the embedded store." default:"./payvault-data" placeholder:"DIR"`
+	Data     string `help:"Data directory of the embedded store (default ./payvault-data)." default:"./payvault-data" placeholder:"DIR"`
 	Database string `help:"PostgreSQL URL: refused, since PostgreSQL is backed up with its own tools." placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
 	Out      string `help:"File to write the copy to; it must not exist yet (created 0600)." required:"" placeholder:"FILE" type:"path"`
 }

@@ -326,7 +326,7 @@ func TestStartRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"fail/database-without-master-key", nil, []string{"serve", "--database", "postgres://nobody@127.0.0.1:1/x"}, "needs a master key"},
+		{"fail/database-without-master-key", nil, []string{"serve", "--database", "postgres://nobody@127.0.0.1:1/x"}, "needs a master key: give --unseal"},
 		{"fail/bad-master-key", []string{"PAYVAULT_MASTER_KEY=not-base64!"}, []string{"migrate"}, "master key"},
 		{"fail/tls-cert-without-key", nil, []string{"serve", "--tls-cert", "x.pem"}, "--tls-cert and --tls-key go together"},
 		{"fail/serve-data-and-database", []string{key}, []string{"serve", "--data", "both", "--database", "postgres://nobody@127.0.0.1:1/x?sslmode=bogus"}, "give only one"},
@@ -407,6 +407,21 @@ func TestHelp(t *testing.T) {
 		if err != nil || !strings.Contains(out, "Usage: payvault") {
 			t.Errorf("%v: err %v\n%s%s", args, err, out, stderr)
 		}
+		// `payvault help [command…]` prints the same help, and exits 0 too.
+		hout, stderr, err := run(t, t.TempDir(), nil, append([]string{"help"}, args[:len(args)-1]...)...)
+		if err != nil {
+			t.Errorf("help %v: %v\n%s", args[:len(args)-1], err, stderr)
+		}
+		if d := cmp.Diff(out, hout); d != "" {
+			t.Errorf("help %v differs from --help (-want +got)\n%s", args[:len(args)-1], d)
+		}
+	}
+	// Every --data flag states its default.
+	for _, args := range [][]string{{"backup", "--help"}, {"keys", "status", "--help"}} {
+		out, _, _ := run(t, t.TempDir(), nil, args...)
+		if !strings.Contains(strings.Join(strings.Fields(out), " "), "--data=DIR Data directory of the embedded store (default ./payvault-data)") {
+			t.Errorf("%v: --data does not state its default:\n%s", args, out)
+		}
 	}
 }
 
@@ -478,8 +493,11 @@ func TestSplitAndUnseal(t *testing.T) {
 		t.Fatalf("master.key still exists: %v", err)
 	}
 	// Without the key the store refuses to start, and no new key is created.
-	if _, stderr, err := run(t, dir, nil, "keys", "status"); err == nil || !strings.Contains(stderr, "no master.key") {
-		t.Errorf("start without key: err %v, %s", err, stderr)
+	// Both name the shares (--unseal) as a way to give the key.
+	for _, args := range [][]string{{"keys", "status"}, {"keys", "rewrap", "--new-master-key-file", filepath.Join(dir, "new.key")}} {
+		if _, stderr, err := run(t, dir, nil, args...); err == nil || !strings.Contains(stderr, "no master.key") || !strings.Contains(stderr, "--unseal") {
+			t.Errorf("%v without key: err %v, %s", args, err, stderr)
+		}
 	}
 	// Three shares on stdin unseal it; the key never reaches the disk.
 	cmd := exec.Command(binary, "serve", "--listen", "127.0.0.1:0", "--unseal")

@@ -178,6 +178,11 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	if err != nil {
 		return err
 	}
+	if cfg.DatabaseURL == "" {
+		if err := m.checkDataDir(); err != nil {
+			return err
+		}
+	}
 	// The store is opened without migrating it: prepareStore decides whether and when.
 	scfg := sqlstore.Config{DSN: cfg.DatabaseURL, Committers: cfg.Committers, SkipMigrate: true}
 	if cfg.DatabaseURL == "" {
@@ -265,6 +270,9 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 	}
 	if bootstrap {
 		if node, err = s.RegisterNode(ctx); err != nil {
+			if m.Config.DatabaseURL == "" && strings.Contains(err.Error(), serveLocked) {
+				return "", fmt.Errorf("payvault: another payvault serve is using the store in %s (%s-serve.lock is locked): stop it first, or give this one another --data", m.dataDir(), SQLitePath(m.Config.DataDir))
+			}
 			return "", err
 		}
 		return node, s.Migrate(ctx)
@@ -277,6 +285,11 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 	}
 	return "", s.Migrate(ctx)
 }
+
+// serveLocked is the text of the embedded store's error for a serve lock another process
+// holds; sqlstore does not export the error, and its chain reads
+// "sqlstore.RegisterNode: unavailable: sqlstore: …", which an operator need not see.
+const serveLocked = "another payvault serve is using this database"
 
 // The backoff of waitForStore: the first retry after dbRetryFirst, each wait twice the one
 // before, up to dbRetryMax.
@@ -360,16 +373,11 @@ func (m *Main) masterKey() (keys.MasterKey, error) {
 	case cfg.MasterKey != "":
 		return keys.ParseMasterKey(cfg.MasterKey)
 	case cfg.DatabaseURL != "":
-		return keys.MasterKey{}, errors.New("payvault: --database needs a master key: set PAYVAULT_MASTER_KEY or --master-key-file")
+		return keys.MasterKey{}, errNoDatabaseKey
 	}
 	dir := m.dataDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return keys.MasterKey{}, fmt.Errorf("payvault: create data dir: %w", err)
-	}
-	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		// Its files are 0600 whatever the dir's mode, but other users can still list them,
-		// and a dir they may write lets them swap the database or the key.
-		cfg.Logger.Warn("data dir is not private", "path", dir, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()), "fix", "chmod 700 "+dir)
 	}
 	path := filepath.Join(dir, "master.key")
 	mk, created, err := keys.LoadOrCreateMasterKeyFile(path)
@@ -379,13 +387,34 @@ func (m *Main) masterKey() (keys.MasterKey, error) {
 	if created {
 		if _, err := os.Stat(filepath.Join(dir, "payvault.db")); err == nil {
 			os.Remove(path)
-			return keys.MasterKey{}, errors.New("payvault: the data dir has a database but no master.key; restore the key file or set PAYVAULT_MASTER_KEY")
+			return keys.MasterKey{}, errNoDataDirKey
 		}
 		cfg.Logger.Info("created master key", "path", path)
 	} else {
 		m.warnKeyFileMode(path)
 	}
 	return mk, nil
+}
+
+// The master key errors name every way to give the key, --unseal (Shamir shares) among them.
+var (
+	errNoDatabaseKey = errors.New("payvault: --database needs a master key: give --unseal (Shamir shares), --master-key-file or PAYVAULT_MASTER_KEY")
+	errNoDataDirKey  = errors.New("payvault: the data dir has a database but no master.key (after payvault keys split --delete-key-file the key is in its shares): start with --unseal, --master-key-file or PAYVAULT_MASTER_KEY, or restore the key file")
+)
+
+// checkDataDir creates the embedded store's data dir (0700), and warns when it already existed
+// with a wider mode, whichever way the master key came: the files in it are 0600, but other
+// users can still list them, and a dir they may write lets them swap the database (or the key
+// file, when there is one).
+func (m *Main) checkDataDir() error {
+	dir := m.dataDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("payvault: create data dir: %w", err)
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		m.Config.Logger.Warn("data dir is not private", "path", dir, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()), "fix", "chmod 700 "+dir)
+	}
+	return nil
 }
 
 // warnKeyFileMode logs a warning when the master key file at path may be read by other users.
@@ -409,9 +438,16 @@ func ExistingMasterKey(cfg Config) (keys.MasterKey, error) {
 	case cfg.MasterKeyValue != nil, cfg.MasterKey != "", cfg.MasterKeyFile != "":
 		return m.masterKey()
 	case cfg.DatabaseURL != "":
-		return keys.MasterKey{}, errors.New("payvault: set PAYVAULT_MASTER_KEY or --master-key-file")
+		return keys.MasterKey{}, errNoDatabaseKey
 	}
-	return keys.ReadMasterKeyFile(filepath.Join(m.dataDir(), "master.key"))
+	path := filepath.Join(m.dataDir(), "master.key")
+	mk, err := keys.ReadMasterKeyFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(SQLitePath(m.dataDir())); serr == nil {
+			return mk, errNoDataDirKey
+		}
+	}
+	return mk, err
 }
 
 // Admin-token settings.

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/logtest"
@@ -222,5 +224,26 @@ func TestMasterKeyFileRefusals(t *testing.T) {
 				t.Errorf("err = %v, with a WARN about the mode:\n%s", err, capture)
 			}
 		})
+	}
+}
+
+// TestSecondServeRefused: a second server on the same data dir is refused with one plain
+// sentence naming the dir, not the store's internal error chain.
+func TestSecondServeRefused(t *testing.T) {
+	log, _ := logtest.New(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: log, Out: &nopWriter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m2, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: log, Out: &nopWriter{}})
+	if err == nil {
+		m2.Close()
+		t.Fatal("a second server opened the data dir")
+	}
+	want := "payvault: another payvault serve is using the store in " + dir + " (" + filepath.Join(dir, "payvault.db") + "-serve.lock is locked): stop it first, or give this one another --data"
+	if d := cmp.Diff(want, err.Error()); d != "" {
+		t.Errorf("(-want +got)\n%s", d)
 	}
 }

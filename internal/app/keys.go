@@ -52,9 +52,13 @@ func (m *Main) KeyStatus(ctx context.Context) (*KeyStatus, error) {
 
 // DestroyKey deletes a retired data or fingerprint key from its keyset for good, so that no
 // leftover copy of what it sealed (a WAL frame, a freed page, a dead row version) can be
-// opened again. The key must have been retired first (keys.ErrKeyEnabled otherwise), and no
+// opened again. The primary key is refused (keys.ErrPrimaryKey), whatever it protects. The key
+// must have been retired first (keys.ErrKeyEnabled otherwise), and no
 // record may use it, which is counted again here as RetireKey does (keys.ErrKeyInUse).
 func (m *Main) DestroyKey(ctx context.Context, which string, id uint32) error {
+	if err := m.notPrimary(ctx, which, id); err != nil {
+		return err
+	}
 	if err := m.keyUnused(ctx, which, id); err != nil {
 		return err
 	}

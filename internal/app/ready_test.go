@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/payvault/payvault/internal/keys"
 )
 
 // TestReadinessShared: callers within readyFor of a check share its answer (one database
@@ -77,30 +79,55 @@ func TestMasterKeyFileModeWarned(t *testing.T) {
 	}
 }
 
-// TestDataDirModeWarned: a data dir made before payvault (or by hand) that other users may list
-// is used, with a warning; one payvault made is 0700 and warns of nothing.
+// TestDataDirModeWarned: a data dir made before payvault (or by hand) that other users may list,
+// whichever way the master key comes, is used with one warning; one payvault made is 0700
+// and warns of nothing.
 func TestDataDirModeWarned(t *testing.T) {
-	for _, tt := range []struct {
+	key := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	keyFile := filepath.Join(t.TempDir(), "mk")
+	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mk, err := keys.ParseMasterKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The database in the dir can be swapped or read however the key comes.
+	sources := []struct {
 		name string
-		mode os.FileMode
-		warn bool
-	}{{"open", 0o755, true}, {"private", 0o700, false}} {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "data")
-			if err := os.Mkdir(dir, tt.mode); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chmod(dir, tt.mode); err != nil {
-				t.Fatal(err)
-			}
-			var buf bytes.Buffer
-			m := &Main{Config: Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(&buf, nil))}}
-			if _, err := m.masterKey(); err != nil {
-				t.Fatal(err)
-			}
-			if got := strings.Contains(buf.String(), "data dir is not private"); got != tt.warn {
-				t.Errorf("warned = %v, want %v; log = %q", got, tt.warn, buf.String())
-			}
-		})
+		set  func(*Config)
+	}{
+		{"data-dir-key", func(*Config) {}},
+		{"master-key-file", func(c *Config) { c.MasterKeyFile = keyFile }},
+		{"environment", func(c *Config) { c.MasterKey = key }},
+		{"unseal", func(c *Config) { c.MasterKeyValue = &mk }},
+	}
+	for _, src := range sources {
+		for _, tt := range []struct {
+			name string
+			mode os.FileMode
+			warn bool
+		}{{"open", 0o755, true}, {"private", 0o700, false}} {
+			t.Run(tt.name+"/"+src.name, func(t *testing.T) {
+				dir := filepath.Join(t.TempDir(), "data")
+				if err := os.Mkdir(dir, tt.mode); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(dir, tt.mode); err != nil {
+					t.Fatal(err)
+				}
+				var buf bytes.Buffer
+				cfg := Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(&buf, nil))}
+				src.set(&cfg)
+				m, err := OpenTool(context.Background(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.Close()
+				if got := strings.Count(buf.String(), "data dir is not private"); got != map[bool]int{true: 1}[tt.warn] {
+					t.Errorf("warned %d times, want warn = %v; log = %q", got, tt.warn, buf.String())
+				}
+			})
+		}
 	}
 }

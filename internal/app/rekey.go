@@ -219,12 +219,30 @@ func (j *rekeyJob) oldMACKey() bool {
 func (m *Main) RekeyProgress(ctx context.Context) (*Progress, error) { return m.rekey.count(ctx) }
 
 // RetireKey disables a data key once no record is sealed under it, or a fingerprint key once
-// no fingerprint was made with it. The primary key cannot be retired.
+// no fingerprint was made with it. The primary key cannot be retired (keys.ErrPrimaryKey),
+// whatever it protects.
 func (m *Main) RetireKey(ctx context.Context, which string, id uint32) error {
+	if err := m.notPrimary(ctx, which, id); err != nil {
+		return err
+	}
 	if err := m.keyUnused(ctx, which, id); err != nil {
 		return err
 	}
 	return m.Keyring.Disable(ctx, which, id)
+}
+
+// notPrimary refuses the primary key of keyset which (keys.ErrPrimaryKey) before its records
+// are counted: records never move off the primary, so "wait for re-encryption" would send the
+// operator waiting for nothing. It reloads the keysets first, so that a rotation another node
+// made is seen; when that fails the Keyring's own check still refuses the primary.
+func (m *Main) notPrimary(ctx context.Context, which string, id uint32) error {
+	m.Keyring.Refresh(ctx) // a failure leaves the keys in use here, which is what it checks
+	for _, ks := range m.Keyring.Status().Keysets {
+		if ks.Name == which && ks.Primary == id {
+			return fmt.Errorf("%w (keyset %q, key %d)", keys.ErrPrimaryKey, which, id)
+		}
+	}
+	return nil
 }
 
 // keyUnused checks that no record is sealed under data key id, or no fingerprint was made

@@ -152,3 +152,31 @@ func gaugeValue(tb testing.TB, m *Main, name string) float64 {
 	tb.Fatalf("no gauge %s", name)
 	return 0
 }
+
+// TestRetirePrimaryKey: retiring or destroying the primary data key while it protects records
+// says that the primary cannot be retired and to rotate first, not to wait for a re-encryption
+// that never moves records off it.
+func TestRetirePrimaryKey(t *testing.T) {
+	log, _ := logtest.New(t)
+	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, Out: &nopWriter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	if _, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: "Shop"}); err != nil {
+		t.Fatal(err)
+	}
+	primary := m.Keyring.PrimaryKeyID()
+	if counts, err := m.Store.CountSealedByKey(ctx); err != nil || counts[primary] == 0 {
+		t.Fatalf("the primary protects %d records (%v); want some", counts[primary], err)
+	}
+	for op, f := range map[string]func(context.Context, string, uint32) error{"retire": m.RetireKey, "destroy": m.DestroyKey} {
+		t.Run("fail/"+op, func(t *testing.T) {
+			err := f(ctx, "data", primary)
+			if !errors.Is(err, keys.ErrPrimaryKey) || !strings.Contains(err.Error(), "cannot be retired") || strings.Contains(err.Error(), "wait") {
+				t.Errorf("%v; want the primary refused, with rotate first", err)
+			}
+		})
+	}
+}

@@ -47,12 +47,12 @@ func (m *Main) routes() http.Handler {
 	adm.KeyRoutes(keyOps{m})
 	hs := m.hostedHandler()
 	// Each API owns its subtree; the Paysafe API owns /customervault, /cardpayments and every
-	// unknown path (5273 JSON).
-	owners := prefixOwners{{"/v2/", ft}, {"/admin/v1/", adm}, {"/hosted/", hs}, {"/demo/", hs}, {"/", ps}}
+	// unknown path (5273 JSON). The admin API owns all of /admin (its own JSON 404 not_found
+	// outside /admin/v1/...), so that an operator who tries /admin is answered by it.
+	owners := prefixOwners{{"/v2/", ft}, {"/admin/", adm}, {"/hosted/", hs}, {"/demo/", hs}, {"/", ps}}
 	for _, own := range owners {
 		mux.Handle(own.prefix, own.h)
 	}
-	mux.Handle("/admin/v1", adm)
 	return httpx.Wrap(httpx.Recover(owners.unredirected(mux), m.Config.Logger, handleUnknownPanic), httpx.Options{
 		Logger: m.Config.Logger, Metrics: m.Metrics,
 	})

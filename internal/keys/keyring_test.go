@@ -165,7 +165,7 @@ func TestOpenWrongMasterKey(t *testing.T) {
 	if !errors.Is(err, keys.ErrWrongMasterKey) {
 		t.Fatalf("Open with another master key: error = %v, want ErrWrongMasterKey", err)
 	}
-	const plain = "the master key does not open this store's keysets (wrong PAYVAULT_MASTER_KEY or key file?)"
+	const plain = "the master key does not open this store's keysets (wrong PAYVAULT_MASTER_KEY, key file or --unseal shares?)"
 	if !strings.Contains(err.Error(), plain) {
 		t.Errorf("error %q does not say %q", err, plain)
 	}

@@ -31,7 +31,7 @@ var (
 
 	// ErrWrongMasterKey is returned when the master key cannot decrypt a
 	// stored keyset.
-	ErrWrongMasterKey = errors.New("the master key does not open this store's keysets (wrong PAYVAULT_MASTER_KEY or key file?)")
+	ErrWrongMasterKey = errors.New("the master key does not open this store's keysets (wrong PAYVAULT_MASTER_KEY, key file or --unseal shares?)")
 
 	// ErrInvalidAD is returned by Seal and Open when the associated data
 	// leaves the merchant, the record or the field empty, or makes one of
@@ -52,7 +52,7 @@ var (
 	ErrUnknownKey = errors.New("keys: no such key in the keyset")
 
 	// ErrPrimaryKey is returned by Disable for the primary key of a keyset.
-	ErrPrimaryKey = errors.New("keys: the primary key cannot be disabled; rotate first")
+	ErrPrimaryKey = errors.New("keys: the primary key cannot be retired or destroyed; rotate first")
 
 	// ErrKeyEnabled is returned by Destroy for a key that is not disabled:
 	// a key is retired (disabled) first, and destroyed after.
