@@ -270,7 +270,7 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 	}
 	if bootstrap {
 		if node, err = s.RegisterNode(ctx); err != nil {
-			if m.Config.DatabaseURL == "" && strings.Contains(err.Error(), serveLocked) {
+			if errors.Is(err, sqlstore.ErrServeLocked) {
 				return "", fmt.Errorf("payvault: another payvault serve is using the store in %s (%s-serve.lock is locked): stop it first, or give this one another --data", m.dataDir(), SQLitePath(m.Config.DataDir))
 			}
 			return "", err
@@ -285,11 +285,6 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 	}
 	return "", s.Migrate(ctx)
 }
-
-// serveLocked is the text of the embedded store's error for a serve lock another process
-// holds; sqlstore does not export the error, and its chain reads
-// "sqlstore.RegisterNode: unavailable: sqlstore: …", which an operator need not see.
-const serveLocked = "another payvault serve is using this database"
 
 // The backoff of waitForStore: the first retry after dbRetryFirst, each wait twice the one
 // before, up to dbRetryMax.

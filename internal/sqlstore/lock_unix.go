@@ -22,7 +22,7 @@ func lockFile(path string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("sqlstore: %w (%s is locked)", errServeLocked, path)
+			return nil, fmt.Errorf("sqlstore: %w (%s is locked)", ErrServeLocked, path)
 		}
 		return nil, fmt.Errorf("sqlstore: serve lock: %w", err)
 	}

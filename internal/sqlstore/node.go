@@ -126,8 +126,9 @@ func (n *nodeLease) release() error {
 	return err
 }
 
-// errServeLocked is lockFile's error when another process holds the serve lock.
-var errServeLocked = errors.New("another payvault serve is using this database")
+// ErrServeLocked is the embedded store's error (RegisterNode, Open) when another process
+// serves the same database: it holds the serve lock.
+var ErrServeLocked = errors.New("another payvault serve is using this database")
 
 // RegisterNode registers this process as a serving node and returns its id, which it keeps
 // until Close. On SQLite it fails when another process serves the same database.

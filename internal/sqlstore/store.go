@@ -413,8 +413,8 @@ func (s *Store) migrationLock(ctx context.Context, p *goose.Provider) (release f
 		return release, nil
 	}
 	f, err := lockFile(s.path + "-serve.lock")
-	if errors.Is(err, errServeLocked) {
-		return nil, fmt.Errorf("sqlstore: the database's schema needs migrating, and %w (%s-serve.lock is locked): stop that server, then start this version", errServeLocked, s.path)
+	if errors.Is(err, ErrServeLocked) {
+		return nil, fmt.Errorf("sqlstore: the database's schema needs migrating, and %w (%s-serve.lock is locked): stop that server, then start this version", ErrServeLocked, s.path)
 	}
 	if err != nil {
 		return nil, err
