@@ -541,6 +541,11 @@ func (a *API) failTxn(w http.ResponseWriter, r *http.Request, p *vault.Principal
 	x.FieldErrors, x.ErrorMessage = e.FieldErrors, e.Message
 	stub.ErrorCode, stub.Extras = e.Code, payments.EncodeExtras(x)
 	if rerr := a.cfg.Payments.RecordFailed(r.Context(), p, loc, stub); rerr != nil {
+		if vault.KindOf(rerr) == vault.Unavailable {
+			// The database cannot serve (a restart, say): the refusal is not recorded, so the
+			// answer is the outage's, 503 with Retry-After, and a retry decides again.
+			return errUnavailable()
+		}
 		a.log.LogAttrs(r.Context(), slog.LevelError, "paysafe: recording a refused transaction failed",
 			slog.String("id", httpx.InfoFrom(r.Context()).ID), slog.String("err", rerr.Error()))
 		return newError("1000")

@@ -884,3 +884,25 @@ func TestConfiguredDescriptorAndListLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalUnrecordedIsUnavailable: a payment refused before the processor (an expired
+// card) is recorded as a FAILED transaction; when the database cannot take that record, the
+// answer is the outage's 503 with Retry-After, not a 500, and a retry once it is back gets the
+// refusal, recorded.
+func TestRefusalUnrecordedIsUnavailable(t *testing.T) {
+	var down atomic.Bool
+	e := mustPayEnvOver(t, func(s storetest.Store) payments.Store { return storetest.DownStore{Store: s, Down: &down} })
+	c := call{method: "POST", path: e.path("auths"), header: map[string]string{"Idempotency-Key": "k-refused"},
+		body: `{"merchantRefNum":"refused-1","amount":500,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":1,"year":2020}}}`}
+	down.Store(true)
+	first := e.do(t, c)
+	if first.status != 503 || first.code() != "1000" || first.header.Get("Retry-After") == "" {
+		t.Errorf("with the database down: %d %s %v; want 503/1000 with Retry-After", first.status, first.raw, first.header)
+	}
+	down.Store(false)
+	again := e.do(t, c)
+	if again.status != 400 || again.code() != "3006" || again.header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("retry = %d %s; want the refusal 400/3006, not a replay", again.status, again.raw)
+	}
+	e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=refused-1")})
+}
