@@ -364,7 +364,7 @@ func (a *API) bodyLocationRecord(ctx context.Context, p *vault.Principal, in *in
 	}
 	loc, err := a.svc.Location(ctx, p.MerchantID(), v)
 	if err != nil {
-		in.errs.add("location_id", msgLocation)
+		in.errs.lookupFailed("location_id", msgLocation, err)
 		return nil, ""
 	}
 	return loc, v
@@ -378,7 +378,11 @@ func (a *API) bodyContact(ctx context.Context, p *vault.Principal, in *input, lo
 	}
 	v = strings.ToLower(v)
 	prof, err := a.svc.GetProfile(ctx, p, v)
-	if err != nil || (locationID != "" && prof.LocationID != locationID) {
+	if err != nil {
+		in.errs.lookupFailed("contact_id", msgInvalid("contact_id"), err)
+		return ""
+	}
+	if locationID != "" && prof.LocationID != locationID {
 		in.errs.add("contact_id", msgInvalid("contact_id"))
 		return ""
 	}

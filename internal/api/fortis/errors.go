@@ -50,6 +50,10 @@ type fieldErrors struct {
 	order []string // order is the field table; unknown fields follow in insertion order.
 	msgs  map[string]string
 	added []string
+	// fault is a lookup's failure for another reason than the value it looked up (the
+	// database cannot serve): the request is answered with it (a 503), not with a 422 that
+	// would tell the client its value is wrong.
+	fault error
 }
 
 func newFieldErrors(order []string) *fieldErrors {
@@ -65,14 +69,31 @@ func (e *fieldErrors) add(field, msg string) {
 	e.added = append(e.added, field)
 }
 
+// lookupFailed records the failure of a lookup a field's value needed (a location, a contact,
+// a service): msg on field when the record is missing or refused, the error itself
+// (answered as a 503 or 500) when the database failed.
+func (e *fieldErrors) lookupFailed(field, msg string, err error) {
+	if k := vault.KindOf(err); k == vault.Unavailable || k == vault.Internal {
+		if e.fault == nil {
+			e.fault = err
+		}
+		return
+	}
+	e.add(field, msg)
+}
+
 // failed reports whether field has a message.
 func (e *fieldErrors) failed(field string) bool { _, ok := e.msgs[field]; return ok }
 
-// any reports whether any field failed.
-func (e *fieldErrors) any() bool { return len(e.msgs) > 0 }
+// any reports whether any field failed, or a lookup.
+func (e *fieldErrors) any() bool { return len(e.msgs) > 0 || e.fault != nil }
 
-// err returns the errors as an error, or nil when there are none.
+// err returns the errors as an error, or nil when there are none: a failed lookup's fault
+// before any field's message.
 func (e *fieldErrors) err() error {
+	if e.fault != nil {
+		return e.fault
+	}
 	if !e.any() {
 		return nil
 	}

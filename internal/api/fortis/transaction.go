@@ -126,7 +126,7 @@ func (a *API) parseTransaction(ctx context.Context, p *vault.Principal, in *inpu
 	if loc == nil && locID != "" {
 		var err error
 		if loc, err = a.svc.Location(ctx, p.MerchantID(), locID); err != nil {
-			e.add("location_id", msgLocation)
+			e.lookupFailed("location_id", msgLocation, err)
 		}
 	}
 	d.loc = loc
@@ -135,7 +135,9 @@ func (a *API) parseTransaction(ctx context.Context, p *vault.Principal, in *inpu
 	var pt *vault.ProductTransaction
 	if v := in.text("product_transaction_id", 24, 36); v != "" {
 		got, err := a.svc.ProductTransaction(ctx, p.MerchantID(), strings.ToLower(v))
-		if err != nil || d.loc == nil || got.LocationID != d.loc.ID || !got.Active || (d.method != "" && got.PaymentMethod != d.method) {
+		if err != nil {
+			e.lookupFailed("product_transaction_id", msgInvalid("product_transaction_id"), err)
+		} else if d.loc == nil || got.LocationID != d.loc.ID || !got.Active || (d.method != "" && got.PaymentMethod != d.method) {
 			e.add("product_transaction_id", msgInvalid("product_transaction_id"))
 		} else {
 			pt = got
