@@ -203,6 +203,7 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	m.Vault = vault.NewService(m.Store, m.Keyring, bins, vault.Config{SUTTTL: cfg.SUTTTL, Now: cfg.Now, BACSMandateActivation: cfg.BACSMandateActivation})
 	m.openPayments(node)
 	m.Metrics = httpx.NewMetrics()
+	m.registerStoreMetrics()
 	m.rekey = m.newRekeyJob()
 	if bootstrap {
 		if err := m.bootstrap(ctx); err != nil {

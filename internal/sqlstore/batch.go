@@ -114,11 +114,17 @@ type WriteStats struct {
 	// Pipelined is the number of statements fns queued that were sent together (PostgreSQL,
 	// txConn.queue).
 	Pipelined int64
+	// LostCommits counts the COMMITs whose answer was lost (PostgreSQL, commitlost.go), by
+	// what PostgreSQL said of them: committed, rolled back, or unknown within
+	// commitResolveWait.
+	LostCommits struct{ Committed, RolledBack, Unknown int64 }
 }
 
 // WriteStats returns the committers' counters; Writes/Commits is the mean batch size.
 func (s *Store) WriteStats() WriteStats {
-	return WriteStats{Writes: s.nWrites.Load(), Commits: s.nCommits.Load(), Queued: len(s.queue), Pipelined: s.nPipelined.Load()}
+	st := WriteStats{Writes: s.nWrites.Load(), Commits: s.nCommits.Load(), Queued: len(s.queue), Pipelined: s.nPipelined.Load()}
+	st.LostCommits.Committed, st.LostCommits.RolledBack, st.LostCommits.Unknown = s.nLost[0].Load(), s.nLost[1].Load(), s.nLost[2].Load()
+	return st
 }
 
 // startCommitters starts the goroutines that serve Write: one on SQLite, whose single write

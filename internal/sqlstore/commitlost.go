@@ -53,13 +53,16 @@ func (s *Store) resolveCommit(id int64, err error) error {
 		if qerr == nil {
 			switch status.String {
 			case "committed":
+				s.nLost[0].Add(1)
 				return nil
 			case "aborted":
+				s.nLost[1].Add(1)
 				return errCommitAborted
 			}
 			// "in progress": the old session has not yet ended its transaction.
 		}
 		if time.Until(deadline) < 100*time.Millisecond {
+			s.nLost[2].Add(1)
 			return err
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -112,6 +112,17 @@ func TestLostCommitAnswer(t *testing.T) {
 				if relay.cuts.Load() != 1 {
 					t.Errorf("%d cuts, want 1", relay.cuts.Load())
 				}
+				lost := st.WriteStats().LostCommits
+				want := lost
+				want.Committed, want.RolledBack, want.Unknown = 0, 0, 0 // the struct's type, unnamed
+				if tt.forward {
+					want.Committed = 1
+				} else {
+					want.RolledBack = 1
+				}
+				if lost != want {
+					t.Errorf("LostCommits = %+v, want %+v", lost, want)
+				}
 				for i := range writes {
 					if errs[i] != nil {
 						t.Errorf("write %d = %v; want its true outcome, a success", i, errs[i])

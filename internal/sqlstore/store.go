@@ -93,7 +93,8 @@ type Store struct {
 	nWrites    atomic.Int64
 	nCommits   atomic.Int64
 	nPipelined atomic.Int64
-	ckptKick   chan struct{} // ckptKick wakes the SQLite checkpointer (checkpoint.go).
+	nLost      [3]atomic.Int64 // nLost counts lost COMMIT answers: committed, rolled back, unknown
+	ckptKick   chan struct{}   // ckptKick wakes the SQLite checkpointer (checkpoint.go).
 	ckptDone   chan struct{}
 	walMax     int         // walMax is WALMaxPages, defaulted.
 	walLong    atomic.Bool // walLong asks the committer to restart the WAL (checkpoint.go).
