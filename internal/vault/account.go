@@ -73,6 +73,10 @@ type CreateOptions struct {
 	// Before runs inside the transaction after validation and before the insert (e.g. a
 	// verification), with the opened account data. An error aborts the create.
 	Before func(ctx context.Context, tx Tx, in *Instrument, number string) error
+	// Addresses, when set, receives the profile's addresses as CreateProfileWithInstrument's
+	// write leaves them, read in that write: an answer that shows them needs no read after
+	// the commit, which a database going away could fail although the create is stored.
+	Addresses *[]*Address
 
 	pre *presealed // pre is the crypto done before the write (preseal.go).
 }
@@ -132,6 +136,13 @@ func (s *Service) CreateProfileWithInstrument(ctx context.Context, p *Principal,
 		v.ProfileID = prof.ID
 		if err := s.createInstrument(ctx, tx, p, &v, src, opt); err != nil {
 			return err
+		}
+		if opt.Addresses != nil {
+			list, err := tx.ListAddresses(ctx, p.MerchantID(), prof.ID)
+			if err != nil {
+				return err
+			}
+			*opt.Addresses = list
 		}
 		out = &v
 		return nil

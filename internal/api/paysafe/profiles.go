@@ -80,13 +80,11 @@ func (a *API) handleProfileCreate(w http.ResponseWriter, r *http.Request, p *vau
 	opt := vault.CreateOptions{CheckDuplicate: true, Default: &yes}
 	in, src := c.instrument(&opt)
 	mcid := prof.MerchantCustomerID
+	var addrs []*vault.Address // read in the create's write: a read after it could fail a stored create
+	opt.Addresses = &addrs
 	prof, card, err := a.vault.CreateProfileWithInstrument(r.Context(), p, prof, in, src, opt)
 	if err != nil {
 		return a.profileConflict(r.Context(), p, mcid, wireCtx{kind: vault.KindCard, prefix: "card."}.wrap(err))
-	}
-	addrs, err := a.vault.ListAddresses(r.Context(), p, prof.ID)
-	if err != nil {
-		return err
 	}
 	body := toProfileJSON(prof)
 	al := make([]addressJSON, 0, len(addrs))
