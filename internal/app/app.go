@@ -281,6 +281,11 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 	if !sc.Pending {
 		return "", nil
 	}
+	if sc.Current == 0 && m.Config.ExistingStore {
+		// A key or audit command on a database payvault never used (a mistyped DSN, say):
+		// it would make a store there, with keysets no server knows.
+		return "", fmt.Errorf("payvault: no payvault store in this database (no schema): check --database, or create the store with `payvault serve` or `payvault migrate`")
+	}
 	if sc.Current > 0 && !m.Config.Migrate {
 		return "", fmt.Errorf("payvault: the database's schema (version %d) needs migrating to this payvault's (%d), which this command does not do, as servers may be using the database: run `payvault migrate` first, once the servers the upgrade needs stopped have stopped (docs/operations.md, Upgrading)", sc.Current, sc.Target)
 	}

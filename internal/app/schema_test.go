@@ -168,3 +168,30 @@ func TestToolRefusesOlderSchema(t *testing.T) {
 		})
 	}
 }
+
+// TestToolRefusesEmptyDatabase: a key or audit command (ExistingStore) on a PostgreSQL
+// database payvault never used refuses it and leaves it without a schema; migrate and
+// merchant create (not ExistingStore) make the store there.
+func TestToolRefusesEmptyDatabase(t *testing.T) {
+	log, _ := logtest.New(t)
+	var key [32]byte
+	cfg := Config{DatabaseURL: storetest.PostgresDSN(t), MasterKey: base64.StdEncoding.EncodeToString(key[:]), Logger: log, Out: &nopWriter{}, ExistingStore: true}
+	if m, err := OpenTool(context.Background(), cfg); err == nil {
+		m.Close()
+		t.Fatal("a tool opened a database without a payvault schema")
+	} else if !strings.Contains(err.Error(), "no payvault store in this database") {
+		t.Errorf("err = %v", err)
+	}
+	if v := schemaVersion(t, cfg); v != 0 {
+		t.Errorf("schema version %d after the refusal, want 0", v)
+	}
+	cfg.ExistingStore = false
+	m, err := OpenTool(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	if v := schemaVersion(t, cfg); v == 0 {
+		t.Error("no schema after a tool that may create the store")
+	}
+}
