@@ -32,8 +32,13 @@ const (
 	MaxProcessor    = 32 // MaxProcessor bounds a product transaction's processor name.
 )
 
-// emailPattern is the email rule of the Fortis API (Yii's EmailValidator).
+// emailPattern is the email rule of the Fortis API (Yii's EmailValidator), for its users
+// here and its contacts (ValidEmail).
 var emailPattern = regexp.MustCompile(`^[a-zA-Z0-9!#$%&'*+/=?^_{|}~-]+(?:\.[a-zA-Z0-9!#$%&'*+/=?^_{|}~-]+)*@(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?\.)+[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$`)
+
+// ValidEmail reports whether s is an email address as the Fortis API takes one (Yii's
+// EmailValidator pattern).
+func ValidEmail(s string) bool { return emailPattern.MatchString(s) }
 
 // processorPattern is the form of a processor name.
 var processorPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
@@ -324,7 +329,7 @@ func (s *Service) CreateUser(ctx context.Context, merchantID string, in NewUser)
 		if n := utf8.RuneCountInString(in.Email); n < MinEmail || n > MaxEmail {
 			return nil, "", E(op, Invalid, Field("email"), ErrLength)
 		}
-		if !emailPattern.MatchString(in.Email) {
+		if !ValidEmail(in.Email) {
 			return nil, "", E(op, Invalid, Field("email"), ErrFormat)
 		}
 	}

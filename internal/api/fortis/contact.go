@@ -52,10 +52,7 @@ func (a *API) contactObject(r *http.Request, p *vault.Profile) object {
 	}
 }
 
-var (
-	emailPattern  = regexp.MustCompile(`^[a-zA-Z0-9!#$%&'*+/=?^_{|}~-]+(?:\.[a-zA-Z0-9!#$%&'*+/=?^_{|}~-]+)*@(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?\.)+[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$`)
-	numberPattern = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
-)
+var numberPattern = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 
 // contactSetters apply each validated field to a profile; a PUT applies only the fields its
 // body names.
@@ -105,7 +102,7 @@ func (a *API) parseContact(ctx context.Context, p *vault.Principal, in *input, l
 	if prof.LastName == "" && (post || in.has("last_name")) && !e.failed("last_name") {
 		e.add("last_name", msgRequired("last_name"))
 	}
-	if v := in.text("email", 5, 64); v != "" && !emailPattern.MatchString(v) {
+	if v := in.text("email", 5, 64); v != "" && !vault.ValidEmail(v) {
 		e.add("email", msgEmail("email"))
 	} else {
 		prof.Email = v
