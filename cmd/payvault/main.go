@@ -4,7 +4,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -256,18 +255,15 @@ type merchantCreateCmd struct {
 }
 
 func (c *merchantCreateCmd) Run(ctx context.Context) error {
-	// A --data dir without a store gets a new one, as it always has (a provisioning script
+	// A store that does not exist yet is made, as it always has been (a provisioning script
 	// may create its merchants before the first serve, and the CLI contract stays as it was);
-	// stderr says so, since a mistyped --data would otherwise pass unnoticed.
-	dir := c.Data
-	if dir == "" {
-		dir = app.DefaultDataDir
-	}
-	_, statErr := os.Stat(app.SQLitePath(dir))
-	fresh := c.Database == "" && errors.Is(statErr, os.ErrNotExist)
+	// stderr says so, since a mistyped --data or --database would otherwise pass unnoticed.
 	return c.run(ctx, false, false, func(m *app.Main) error {
-		if fresh {
-			fmt.Fprintf(os.Stderr, "payvault: %s held no store; created a new one there. If you meant a running server's store, check --data.\n", dir)
+		switch {
+		case m.NewStore && m.Config.DatabaseURL == "":
+			fmt.Fprintf(os.Stderr, "payvault: %s held no store; created a new one there. If you meant a running server's store, check --data.\n", m.Config.DataDir)
+		case m.NewStore:
+			fmt.Fprintln(os.Stderr, "payvault: the database held no payvault store; created a new one there. If you meant a running server's store, check --database.")
 		}
 		creds, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: c.Name, Live: c.Live, AccountNumber: c.AccountNumber})
 		if err != nil {

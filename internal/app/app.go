@@ -115,6 +115,8 @@ type Main struct {
 	Credentials *vault.MerchantCredentials
 	// AdminTokenGenerated is the admin token generated on the first start, if any.
 	AdminTokenGenerated string
+	// NewStore says that the store had no schema when opened: this open made it.
+	NewStore bool
 
 	rekey    *rekeyJob
 	ready    func(context.Context) error // ready is the store's readiness, shared (routes.go).
@@ -264,6 +266,7 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 	if err != nil {
 		return "", err
 	}
+	m.NewStore = sc.Current == 0
 	if sc.HasKeysets() {
 		if _, err := keys.Check(ctx, s, mk); err != nil {
 			return "", err
