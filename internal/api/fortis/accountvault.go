@@ -613,17 +613,13 @@ func (a *API) addressedVault(r *http.Request, p *vault.Principal) (*vault.Instru
 	id := pathID(r)
 	var in *vault.Instrument
 	var err error
-	if byAPIID(r) {
-		loc := strings.ToLower(query(r).get("location_id"))
-		if loc == "" {
-			loc = p.DefaultLocation()
-		}
-		// location_id[]= names no location (a PHP array): like an inaccessible one, 404.
-		if !p.CanReach(loc) || query(r).array("location_id") {
-			return nil, errNotFound(id)
-		}
+	byAPIID, loc, ok := apiIDLocation(r, p)
+	switch {
+	case !ok:
+		return nil, errNotFound(id)
+	case byAPIID:
 		in, err = a.svc.Store().GetInstrumentByAPIID(ctx, p.MerchantID(), loc, id)
-	} else {
+	default:
 		in, err = a.svc.GetInstrument(ctx, p, strings.ToLower(id))
 	}
 	if vault.KindOf(err) == vault.NotFound || (err == nil && !fortisKind(in.Kind)) {

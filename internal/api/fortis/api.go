@@ -139,8 +139,18 @@ func (a *API) href(r *http.Request, collection, id string) string {
 // pathID returns the {id} path segment, lower-cased for lookups by id.
 func pathID(r *http.Request) string { return r.PathValue("id") }
 
-// byAPIID reports whether the request addresses a record by api id (?api_id=1 or true).
-func byAPIID(r *http.Request) bool {
-	v := strings.ToLower(query(r).get("api_id"))
-	return v == "1" || v == "true"
+// apiIDLocation reports whether the request addresses a record by api id (?api_id=1 or
+// true), and then the location whose api ids it means: the query's location_id, or the
+// principal's primary location. ok is false for a location the principal cannot reach, or
+// location_id[]= (a PHP array, which names no location): the record is then not found.
+func apiIDLocation(r *http.Request, p *vault.Principal) (byAPIID bool, loc string, ok bool) {
+	q := query(r)
+	if v := strings.ToLower(q.get("api_id")); v != "1" && v != "true" {
+		return false, "", true
+	}
+	loc = strings.ToLower(q.get("location_id"))
+	if loc == "" {
+		loc = p.DefaultLocation()
+	}
+	return true, loc, p.CanReach(loc) && !q.array("location_id")
 }

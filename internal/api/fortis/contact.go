@@ -340,17 +340,13 @@ func (a *API) addressedContact(r *http.Request, p *vault.Principal) (*vault.Prof
 	id := pathID(r)
 	var prof *vault.Profile
 	var err error
-	if byAPIID(r) {
-		loc := strings.ToLower(query(r).get("location_id"))
-		if loc == "" {
-			loc = p.DefaultLocation()
-		}
-		// location_id[]= names no location (a PHP array): like an inaccessible one, 404.
-		if !p.CanReach(loc) || query(r).array("location_id") {
-			return nil, errNotFound(id)
-		}
+	byAPIID, loc, ok := apiIDLocation(r, p)
+	switch {
+	case !ok:
+		return nil, errNotFound(id)
+	case byAPIID:
 		prof, err = a.svc.FindProfile(r.Context(), p, "contact_api_id", id, loc)
-	} else {
+	default:
 		prof, err = a.svc.GetProfile(r.Context(), p, strings.ToLower(id))
 	}
 	if vault.KindOf(err) == vault.NotFound {
