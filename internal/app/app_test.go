@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,14 +23,22 @@ import (
 
 func TestMain(m *testing.M) { storetest.RunMain(m) }
 
-// TestRunDrains shows that cancelling Run lets an in-flight request finish.
-func TestRunDrains(t *testing.T) {
-	log, capture := logtest.New(t)
+// mustOpen opens a serving Main on a fresh embedded store, logging to log, and closes it when
+// the test ends.
+func mustOpen(t *testing.T, log *slog.Logger) *Main {
+	t.Helper()
 	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, Out: &nopWriter{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// TestRunDrains shows that cancelling Run lets an in-flight request finish.
+func TestRunDrains(t *testing.T) {
+	log, capture := logtest.New(t)
+	m := mustOpen(t, log)
 	forbidSecrets(capture, m, "")
 	started := make(chan struct{})
 	m.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -63,11 +63,7 @@ func TestRekeyJobQuiet(t *testing.T) {
 // refusal) by id, never by its data; a pass that finds only that one left is stuck, not busy.
 func TestRekeyJobUnreadable(t *testing.T) {
 	log, logs := logtest.New(t)
-	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, Out: &nopWriter{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := mustOpen(t, log)
 	ctx := context.Background()
 	for i := range 3 {
 		creds, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: fmt.Sprint("Shop ", i)})
@@ -158,11 +154,7 @@ func gaugeValue(tb testing.TB, m *Main, name string) float64 {
 // that never moves records off it.
 func TestRetirePrimaryKey(t *testing.T) {
 	log, _ := logtest.New(t)
-	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, Out: &nopWriter{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := mustOpen(t, log)
 	ctx := context.Background()
 	if _, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: "Shop"}); err != nil {
 		t.Fatal(err)
