@@ -98,6 +98,24 @@ func TestDecisions(t *testing.T) {
 		diff(t, map[string]any{"title": nil, "customer_id": nil, "billing_city": nil}, pick(got, "title", "customer_id", "billing_city"))
 	})
 
+	// §1.5 Input — Decision: lengths count characters, not bytes.
+	t.Run("ok/§1.5-lengths-count-characters", func(t *testing.T) {
+		v := s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"`+strings.Repeat("é", 16)+`"`)
+		diff(t, strings.Repeat("é", 16), v["title"])
+		r := must(t, s.post(t, "/v2/accountvaults", `{"accountvault":{"location_id":"`+loc+`","payment_method":"cc","account_number":"4111111111111111","exp_date":"1228",`+
+			`"title":"`+strings.Repeat("é", 17)+`"}}`), http.StatusUnprocessableEntity)
+		diff(t, `{"errors":{"title":["Title should contain at most 16 characters."]}}`, string(r.Body))
+	})
+
+	// §1.6 Filters — Decision: exact columns need an equal value; enums and hex ids ignore
+	// case.
+	t.Run("ok/§1.6-exact-filters-ignore-case", func(t *testing.T) {
+		id := s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"CaseFilter"`)["id"].(string)
+		for _, q := range []string{"id=" + strings.ToUpper(id), "payment_method=CC&title=CaseFilter", "account_type=VISA&title=CaseFilter"} {
+			diff(t, []string{"CaseFilter"}, titles(t, must(t, s.get(t, "/v2/accountvaults?"+q), http.StatusOK)))
+		}
+	})
+
 	// §1.5 Ids — Decision, as §0.1 #1 supersedes it: a new id is a UUIDv7 (36 characters,
 	// dashed, lower-case); path ids are lower-cased; an id of 24–36 characters that matches
 	// nothing is unknown (404).
