@@ -75,25 +75,19 @@ func (a *API) binInfo(bin, brand string) object {
 		if len([]rune(issuer)) > 60 {
 			issuer = string([]rune(issuer)[:60])
 		}
-		if accountType != "amex" {
-			countryCode, _ = country.Alpha3(info.Country)
-		}
+		// §0.1 #5 applies to every brand: an Amex range gives its country and fund source
+		// too; §4's blank Amex country serves only when no range matches.
+		countryCode, _ = country.Alpha3(info.Country)
 		switch {
 		case info.Prepaid:
 			prepaid = "P"
-			if row.fundSource != "" {
-				row.fundSource, row.indicator = "P", "S"
-			}
+			row.fundSource, row.indicator = "P", "S"
 		case info.Type == "debit":
 			prepaid = ""
-			if row.fundSource != "" {
-				row.fundSource, row.indicator = "D", "S"
-			}
+			row.fundSource, row.indicator = "D", "S"
 		case info.Type == "credit":
 			prepaid = ""
-			if row.fundSource != "" {
-				row.fundSource = "C"
-			}
+			row.fundSource = "C"
 		}
 	}
 	return object{

@@ -219,6 +219,18 @@ func TestDecisions(t *testing.T) {
 		}
 	})
 
+	// §4 The product's BIN table — Decision, as §0.1 #5 (issue 5) supersedes it: where a
+	// range of the embedded BIN data matches, it gives the issuer, the country as ISO alpha-3
+	// and credit/debit/prepaid as account_fund_source, for every brand; the table's blank
+	// Amex country serves only when no range matches (TestBinInfo's 371449).
+	t.Run("ok/§4-amex-range-gives-country-and-fund-source", func(t *testing.T) {
+		v := s.mustVault(t, `"payment_method":"cc","account_number":"`+withCheckDigit("34114200000000")+`","exp_date":"1228"`)
+		r := must(t, s.get(t, "/v2/accountvaults/"+v["id"].(string)+"/bininfo"), http.StatusOK).record(t, "bininfo")
+		diff(t, map[string]any{"issuer_bank_name": "AMERICAN EXPRESS", "country_code": "USA", "account_fund_source": "C", "prepaid_indicator": "",
+			"detail_card_product": "A", "detail_card_indicator": "X"},
+			pick(r, "issuer_bank_name", "country_code", "account_fund_source", "prepaid_indicator", "detail_card_product", "detail_card_indicator"))
+	})
+
 	// §3.5 Lists — Decision: the default sort of contacts is id desc.
 	t.Run("ok/§3.5-contacts-default-sort", func(t *testing.T) {
 		var want []any
