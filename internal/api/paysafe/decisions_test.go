@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -113,6 +115,37 @@ func TestDecisions(t *testing.T) {
 			if r := e.must(t, 200, call{method: "GET", path: p}); r.body["billingAddressId"] != nil {
 				t.Errorf("%s keeps the deleted address: %s", p, r.raw)
 			}
+		}
+	})
+
+	// §2.4 — Decision: a duplicate number is per profile (other profiles may hold it); a card
+	// from a single-use token ignores cardNum and cardExpiry in the body, uses the body's
+	// billingAddressId if present (7511 applies) and lets the body's holderName and nickName
+	// override the token's.
+	t.Run("ok/§2.4-duplicate-is-per-profile", func(t *testing.T) {
+		body := `{"cardNum":"5200400000000009","cardExpiry":{"month":12,"year":2040}}`
+		for _, mcid := range []string{"dup-a", "dup-b"} {
+			e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles/" + e.MustProfile(t, mcid) + "/cards", body: body})
+		}
+	})
+	t.Run("ok/§2.4-card-from-token-body-wins", func(t *testing.T) {
+		pid := e.MustProfile(t, "token-body")
+		aid := e.MustAddress(t, pid)
+		sut := func() string {
+			return e.mustSUT(t, `{"card":{"cardNum":"4111111111111111","cardExpiry":{"month":3,"year":2042},"holderName":"TOKEN","nickName":"tok",`+
+				`"billingAddress":{"country":"CA","zip":"M5H 2N2"}}}`)
+		}
+		c := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/cards", body: `{"singleUseToken":"` + sut() + `",` +
+			`"cardNum":"5200400000000009","cardExpiry":{"month":1,"year":2030},"holderName":"BODY","nickName":"body","billingAddressId":"` + aid + `"}`})
+		want := map[string]any{"lastDigits": "1111", "cardExpiry": map[string]any{"month": 3.0, "year": 2042.0}, "holderName": "BODY", "nickName": "body", "billingAddressId": aid}
+		for k, v := range want {
+			if d := cmp.Diff(v, c.body[k]); d != "" {
+				t.Errorf("%s: (-want +got)\n%s", k, d)
+			}
+		}
+		other := e.MustProfile(t, "token-body-2")
+		if r := e.do(t, call{method: "POST", path: "/customervault/v1/profiles/" + other + "/cards", body: `{"singleUseToken":"` + sut() + `","billingAddressId":"` + aid + `"}`}); r.code() != "7511" {
+			t.Errorf("token with another profile's address = %s", r.raw)
 		}
 	})
 
