@@ -103,6 +103,11 @@ func TestSafePath(t *testing.T) {
 		{"/v2/accountvaults?dl_number=D123&title=x&SSN4=1234&account_number=4111&cvv", "/v2/accountvaults?dl_number=[redacted]&title=x&SSN4=[redacted]&account_number=[redacted]&cvv"},
 		// A bracketed name (a PHP array) is read by the name before the brackets.
 		{"/v2/accountvaults?cvv[]=123&CVV%5B0%5D=456&ssn4[x]=1234&user-api-key[]=abc123&developer-id%5B%5D=d&title[]=x", "/v2/accountvaults?cvv[]=[redacted]&CVV%5B0%5D=[redacted]&ssn4[x]=[redacted]&title[]=x"},
+		// A credential or account parameter under a misspelt name: '_', '.', ' ' and '-' are one
+		// separator, and none is needed.
+		{"/v2/accountvaults?user_api_key=k1&USER.API.KEY=k2&userapikey=k3&developer_id=d&page=1", "/v2/accountvaults?page=1"},
+		{"/v2/accountvaults?api-secret=s&access_token=t&Authorization=Basic%20eA&a=1", "/v2/accountvaults?a=1"},
+		{"/v2/accountvaults?account-number=4111&cc_number=4111&card.number=4111&CVV-2=123&a=1", "/v2/accountvaults?account-number=[redacted]&cc_number=[redacted]&card.number=[redacted]&CVV-2=[redacted]&a=1"},
 		{"/hosted/v1/fields/card?cc-exp=1230&cvc=737&account=31926819", "/hosted/v1/fields/card?cc-exp=[redacted]&cvc=[redacted]&account=[redacted]"},
 		{"/customervault/v1/profiles?merchantCustomerId=4000/0566/5566/5556", "/customervault/v1/profiles?merchantCustomerId=%2A%2A%2A%2A%2F%2A%2A%2A%2A%2F%2A%2A%2A%2A%2F5556"},
 		// A segment that is a bank account number or an IBAN, sent by mistake as an id.

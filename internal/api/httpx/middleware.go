@@ -161,36 +161,61 @@ func panicText(v any) string {
 	return fmtType(v)
 }
 
-// credentialParams are query parameters that carry credentials; they never reach logs or links.
+// credentialParams are query parameters that carry credentials; they never reach logs or
+// links. Names are matched as paramBase reads them, so user_api_key and User.Api.Key are
+// user-api-key: a credential sent under a misspelt name is still kept out.
 var credentialParams = map[string]bool{
-	"user-api-key": true, "user-id": true, "developer-id": true, "hash-key": true,
-	"location-api-key": true, "timestamp": true, "api_key": true, "apikey": true,
-	"token": true, "secret": true, "password": true,
+	"userapikey": true, "userid": true, "developerid": true, "hashkey": true,
+	"locationapikey": true, "timestamp": true, "apikey": true, "apisecret": true,
+	"token": true, "secret": true, "password": true, "accesstoken": true, "authorization": true,
 }
 
 // IsCredentialParam reports whether a query parameter name carries a credential. A name
 // with brackets is read by the name before them (user-api-key[]=, as a PHP service reads
 // an array), so that a credential sent that way is still kept out of logs and links.
-func IsCredentialParam(name string) bool { return credentialParams[paramBase(name)] }
+func IsCredentialParam(name string) bool {
+	var buf [paramBaseMax]byte
+	return credentialParams[string(paramBase(name, &buf))]
+}
 
-// paramBase is a query parameter's name, lower-cased, without a bracketed suffix: cvv[0]
-// is cvv.
-func paramBase(name string) string {
+// paramBaseMax bounds the names paramBase reads: every name in the tables is shorter.
+const paramBaseMax = 32
+
+// paramBase is a query parameter's name as the tables hold it: lower-cased, without a
+// bracketed suffix (cvv[0] is cvv) and without the separators '-', '_', '.' and ' ' (PHP
+// reads '.' and ' ' as '_'), so that cc-number, cc_number and CC.Number are one name. A
+// longer name than any in the tables gives nil. It writes into buf, so that the lookups
+// (map[string(b)]) allocate nothing.
+func paramBase(name string, buf *[paramBaseMax]byte) []byte {
 	if i := strings.IndexByte(name, '['); i > 0 {
 		name = name[:i]
 	}
-	return strings.ToLower(name)
+	n := 0
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '-' || c == '_' || c == '.' || c == ' ':
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if n == len(buf) {
+			return nil
+		}
+		buf[n] = c
+		n++
+	}
+	return buf[:n]
 }
 
 // accountParams are query parameters named for account data or identity numbers (no route
 // takes one; a client may still send one, e.g. as a list filter): a log line keeps the name
-// and never the value, whatever its length.
+// and never the value, whatever its length. Names are matched as paramBase reads them.
 var accountParams = map[string]bool{
-	"account_number": true, "accountnumber": true, "cardnum": true, "card_number": true,
-	"cvv": true, "cvv2": true, "iban": true, "dl_number": true, "ssn4": true, "ssn": true,
-	"track_data": true,
+	"accountnumber": true, "cardnum": true, "cardnumber": true, "cvv": true, "cvv2": true,
+	"iban": true, "dlnumber": true, "ssn4": true, "ssn": true, "trackdata": true,
 	// The hosted fields' input names, should a browser ever send its form as a query.
-	"cardnumber": true, "cc-number": true, "cvc": true, "cc-csc": true, "cc-exp": true, "exp": true,
+	"ccnumber": true, "cvc": true, "cccsc": true, "ccexp": true, "exp": true,
 	"account": true, "routing": true, "transit": true, "institution": true,
 }
 
@@ -230,7 +255,10 @@ func SafePath(u *url.URL) string {
 // IsAccountParam reports whether a query parameter is named for account data or an identity
 // number (see accountParams): its value is never repeated, in a log line or a link.
 // A name with brackets (cvv[]) is read by the name before them.
-func IsAccountParam(name string) bool { return accountParams[paramBase(name)] }
+func IsAccountParam(name string) bool {
+	var buf [paramBaseMax]byte
+	return accountParams[string(paramBase(name, &buf))]
+}
 
 // Secure reports whether a request arrived over TLS, from loopback, or through a trusted
 // TLS-terminating proxy. Live credentials are refused otherwise.
