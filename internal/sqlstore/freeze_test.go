@@ -81,6 +81,13 @@ func TestFreezeRead(t *testing.T) {
 	}{
 		{"fail/row", func() error { _, err := st.GetSetting(ctx, "freeze-read"); return err }},
 		{"fail/rows", func() error { _, err := st.ListAudit(ctx, "m1", 0, 10); return err }},
+		// The keyring's poller reads the keysets every few seconds (keys.Keyring.Watch).
+		{"fail/keyset", func() error {
+			if _, _, err := st.LoadKeyset(ctx, "data"); !sqlstore.Unavailable(err) {
+				return fmt.Errorf("LoadKeyset: %w", err)
+			}
+			return vault.E("LoadKeyset", vault.Unavailable)
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err, took := answerWithin(t, freezeRead+freezeSlack, tt.read)
