@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
@@ -358,6 +360,76 @@ func TestFreezeAtCommit(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestFreezeRerun: when the database freezes while a batch's writes run again alone (here
+// after a serialisation failure), the first that meets the frozen database is answered
+// Unavailable within its bound, and the others after it are answered Unavailable without
+// running again: each would otherwise wait out the bound in turn.
+func TestFreezeRerun(t *testing.T) {
+	ctx := context.Background()
+	p, st := mustFreezableStore(t, nil)
+	const writes = 4
+	hold, holding := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- st.Write(ctx, func(tx vault.Tx) error { close(holding); <-hold; return tx.SetSetting(ctx, "hold", "v") })
+	}()
+	<-holding
+	var rerunning atomic.Bool // set by the batch's last fn: the fns after it run alone
+	var thaw func()
+	runs := make([]atomic.Int32, writes)
+	errs := make([]error, writes)
+	var wg sync.WaitGroup
+	for i := range writes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = st.Write(ctx, func(tx vault.Tx) error {
+				runs[i].Add(1)
+				if !rerunning.Load() {
+					if i == writes-1 {
+						rerunning.Store(true)
+					}
+					return &pgconn.PgError{Code: "40001"} // each runs again alone
+				}
+				if i == 0 {
+					thaw = p.Freeze(t)
+				}
+				return tx.SetSetting(ctx, fmt.Sprintf("freeze-rerun-%d", i), "v")
+			})
+		}()
+		time.Sleep(20 * time.Millisecond) // queued in order
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(hold)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	limit := freezeWrite + freezeSlack
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("the writes were not answered within %v: each waited for the frozen database in turn", limit)
+	}
+	thaw()
+	for i := range writes {
+		if vault.KindOf(errs[i]) != vault.Unavailable {
+			t.Errorf("write %d = %v; want Unavailable", i, errs[i])
+		}
+		want := int32(1)
+		if i == 0 {
+			want = 3 // in the batch, again with savepoints, and alone
+		}
+		if n := runs[i].Load(); n != want {
+			t.Errorf("write %d ran %d times, want %d", i, n, want)
+		}
+		if _, err := st.GetSetting(ctx, fmt.Sprintf("freeze-rerun-%d", i)); vault.KindOf(err) != vault.NotFound {
+			t.Errorf("write %d answered 503 but is stored: %v", i, err)
 		}
 	}
 }
