@@ -416,6 +416,9 @@ func TestFreezeRerun(t *testing.T) {
 	case <-time.After(limit):
 		t.Fatalf("the writes were not answered within %v: each waited for the frozen database in turn", limit)
 	}
+	if thaw == nil {
+		t.Fatal("the database was not frozen")
+	}
 	thaw()
 	for i := range writes {
 		if vault.KindOf(errs[i]) != vault.Unavailable {
