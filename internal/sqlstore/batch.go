@@ -115,8 +115,8 @@ type WriteStats struct {
 	// txConn.queue).
 	Pipelined int64
 	// LostCommits counts the COMMITs whose answer was lost (PostgreSQL, commitlost.go), by
-	// what PostgreSQL said of them: committed, rolled back, or unknown within
-	// commitResolveWait.
+	// what PostgreSQL said of them: committed, rolled back, or unknown within the resolve
+	// wait. A COMMIT PostgreSQL did not answer within the write wait (stall.go) counts too.
 	LostCommits struct{ Committed, RolledBack, Unknown int64 }
 }
 
@@ -144,6 +144,16 @@ func (s *Store) startCommitters(cfg Config) {
 	s.queueWait = cfg.QueueWait
 	if s.queueWait <= 0 {
 		s.queueWait = defaultQueueWait
+	}
+	s.resolveWait = cfg.CommitResolveWait
+	if s.resolveWait <= 0 {
+		s.resolveWait = commitResolveWait
+	}
+	if s.dialect == Postgres {
+		s.writeWait = cfg.WriteWait
+		if s.writeWait <= 0 {
+			s.writeWait = defaultWriteWait
+		}
 	}
 	s.queue = make(chan *writeReq, queueLen)
 	if s.dialect == SQLite {
@@ -310,21 +320,32 @@ type batchRun struct {
 //
 // A PostgreSQL run without savepoints holds its connection (a *sql.Conn), so that its fns
 // may queue statements (txConn.queue) which it sends together.
+//
+// It returns errWriteWait when PostgreSQL did not answer within the write wait (stall.go).
 func (s *Store) beginRun(isolate bool, reqs []*writeReq) (*batchRun, error) {
-	conn, sqltx, err := s.beginTx(context.Background(), s.dialect == Postgres && !isolate)
+	dl := newDeadline(s.writeWait)
+	conn, sqltx, err := s.beginTx(dl.start(), s.dialect == Postgres && !isolate)
 	if err != nil {
+		if dl.expired() {
+			err = errWriteWait
+		}
+		dl.stop()
 		return nil, err
 	}
-	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, isolate: isolate, nSent: &s.nPipelined}
+	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, isolate: isolate, nSent: &s.nPipelined, dl: dl}
 	b := &batchRun{s: s, sqltx: sqltx, c: c, t: &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}, ran: make([]itemResult, 0, len(reqs))}
 	if s.dialect != Postgres {
 		return b, nil
 	}
 	if err := c.lockProfiles(reqs); err != nil {
 		// The transaction is aborted; begin another without the locks, and let each fn
-		// take its own.
+		// take its own, unless the database did not answer.
+		expired := dl.expired()
 		b.rollback()
 		s.nCommits.Add(1)
+		if expired {
+			return nil, errWriteWait
+		}
 		return s.beginRun(isolate, nil)
 	}
 	return b, nil
@@ -352,7 +373,7 @@ func (c *txConn) lockProfiles(reqs []*writeReq) error {
 	if len(ids) < 2 {
 		return nil // no round trip to save
 	}
-	rows, err := c.tx.QueryContext(context.Background(),
+	rows, err := c.tx.QueryContext(c.dl.start(),
 		"SELECT id, merchant_id, location_id FROM profiles WHERE id = ANY($1) AND deleted_at = 0 ORDER BY id FOR UPDATE", ids)
 	if err != nil {
 		return err
@@ -387,6 +408,11 @@ func (r *writeReq) overdue(wait time.Duration) bool { return time.Since(r.queued
 
 // step runs one claimed request's fn in the transaction.
 func (b *batchRun) step(r *writeReq) int {
+	if b.c.dl.expired() {
+		// The database did not answer the transaction in time: its statements would fail.
+		b.alone = append(b.alone, r)
+		return stepBroken
+	}
 	if r.overdue(b.s.queueWait) {
 		// Past the queue wait (a batch run again with savepoints after a lock timeout, say,
 		// where each fn would wait out the timeout in turn): answered Unavailable, not run.
@@ -437,6 +463,7 @@ func (b *batchRun) release() {
 	if b.c.conn != nil {
 		b.c.conn.Close()
 	}
+	b.c.dl.stop()
 }
 
 // started returns the requests that ran in this transaction, in order.
@@ -453,10 +480,19 @@ func (b *batchRun) started() []*writeReq {
 // fn fails after it wrote, or its failure aborted the transaction (PostgreSQL), the
 // transaction is rolled back and the fns that ran are run again in a new one, each inside a
 // savepoint, and so are the rest of the batch.
+//
+// When PostgreSQL does not answer a statement within the write wait (stall.go), nothing of
+// the batch is committed: its requests are answered Unavailable and none runs again (a run
+// again would wait out the bound again). When it does not answer the COMMIT, the COMMIT is
+// resolved as a lost one.
 func (s *Store) writeBatch(reqs []*writeReq) {
 	b, err := s.beginRun(false, reqs)
 	if err != nil {
-		s.rerun(nil, nil, reqs)
+		if errors.Is(err, errWriteWait) {
+			s.stalled(nil, nil, reqs)
+		} else {
+			s.rerun(nil, nil, reqs)
+		}
 		return
 	}
 	next := 0
@@ -467,8 +503,13 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		}
 		res := b.step(r)
 		if res == stepUndo {
-			if b, res = s.redoIsolated(b, append(b.started(), r), reqs); b == nil {
-				s.rerun(nil, nil, reqs[next+1:])
+			var stalled bool
+			if b, res, stalled = s.redoIsolated(b, append(b.started(), r), reqs); b == nil {
+				if stalled {
+					s.stalled(nil, nil, reqs[next+1:])
+				} else {
+					s.rerun(nil, nil, reqs[next+1:])
+				}
 				return
 			}
 		}
@@ -478,6 +519,12 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		}
 	}
 	rest := reqs[next:] // not started when the transaction broke
+	if b.c.dl.expired() {
+		b.rollback()
+		s.nCommits.Add(1)
+		s.stalled(b.ran, b.alone, rest)
+		return
+	}
 	if b.c.broken == nil {
 		// The counts go with what the fns queued, when they queue (PostgreSQL).
 		if err := b.c.flushCounts(); err != nil {
@@ -488,15 +535,25 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		// A statement a fn queued failed, or did not do what the fn was told it would: run
 		// the batch again with savepoints, where nothing is queued, so that each fn sees its
 		// own statements' outcomes.
-		if b, _ = s.redoIsolated(b, b.started(), reqs); b == nil {
-			s.rerun(nil, nil, rest)
+		var stalled bool
+		if b, _, stalled = s.redoIsolated(b, b.started(), reqs); b == nil {
+			if stalled {
+				s.stalled(nil, nil, rest)
+			} else {
+				s.rerun(nil, nil, rest)
+			}
 			return
 		}
 	}
-	if b.c.broken != nil {
+	if b.c.broken != nil || b.c.dl.expired() {
+		expired := b.c.dl.expired()
 		b.rollback()
 		s.nCommits.Add(1)
-		s.rerun(b.ran, b.alone, rest)
+		if expired {
+			s.stalled(b.ran, b.alone, rest)
+		} else {
+			s.rerun(b.ran, b.alone, rest)
+		}
 		return
 	}
 	var id int64
@@ -506,12 +563,20 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 	if err == nil {
 		id, err = b.c.txid()
 	}
-	if err == nil {
-		err = s.resolveCommit(id, b.commit())
-	} else {
+	if err != nil || b.c.dl.expired() {
+		// No COMMIT was sent.
+		expired := b.c.dl.expired()
 		b.rollback()
+		s.nCommits.Add(1)
+		if expired {
+			s.stalled(b.ran, b.alone, rest)
+			return
+		}
+	} else {
+		// A COMMIT the database did not answer in time is resolved as a lost one.
+		err = s.resolveCommit(id, b.commit())
+		s.nCommits.Add(1)
 	}
-	s.nCommits.Add(1)
 	switch {
 	case err == nil:
 		s.addedCountRows(b.c.countMerchants)
@@ -525,6 +590,10 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		s.rerun(b.ran, b.alone, rest)
 	default:
 		// The COMMIT may or may not have taken effect: say so rather than write twice.
+		expired := b.c.dl.expired()
+		if expired {
+			err = fmt.Errorf("%w: %w", errWriteWait, err)
+		}
 		unknown := vault.E(opWrite, vault.Unavailable, fmt.Errorf("sqlstore: commit outcome unknown: %w", err))
 		for _, it := range b.ran {
 			s.nWrites.Add(1)
@@ -534,50 +603,74 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 				it.r.finish(it.err, it.panicked)
 			}
 		}
-		s.rerun(nil, b.alone, rest)
+		if expired {
+			s.stalled(nil, b.alone, rest)
+		} else {
+			s.rerun(nil, b.alone, rest)
+		}
 	}
 }
 
 // redoIsolated rolls b back and runs redo, the requests it started, again in a new
 // transaction, each inside a savepoint. It returns the new run and the last step's result,
-// or nil when no transaction could begin (redo then ran alone).
-func (s *Store) redoIsolated(b *batchRun, redo, reqs []*writeReq) (*batchRun, int) {
+// or nil when no transaction could begin (redo then ran alone). When the database did not
+// answer b, or the new BEGIN, in time, it returns nil and stalled, and redo was answered
+// Unavailable, not run again.
+func (s *Store) redoIsolated(b *batchRun, redo, reqs []*writeReq) (_ *batchRun, res int, stalled bool) {
+	expired := b.c.dl.expired()
 	b.rollback()
 	s.nCommits.Add(1)
+	if expired {
+		s.stalled(nil, redo, nil)
+		return nil, stepBroken, true
+	}
 	b, err := s.beginRun(true, reqs)
 	if err != nil {
-		s.rerunStarted(redo)
-		return nil, stepBroken
+		if errors.Is(err, errWriteWait) {
+			s.stalled(nil, redo, nil)
+			return nil, stepBroken, true
+		}
+		return nil, stepBroken, s.rerunStarted(redo)
 	}
-	res := stepDone
+	res = stepDone
 	for i, q := range redo {
 		if res = b.step(q); res == stepBroken {
 			b.alone = append(b.alone, redo[i+1:]...)
 			break
 		}
 	}
-	return b, res
+	return b, res, false
 }
 
-// rerunStarted runs started requests alone.
-func (s *Store) rerunStarted(reqs []*writeReq) {
-	for _, r := range reqs {
-		s.writeAlone(r)
+// rerunStarted runs started requests alone. Once the database did not answer one in time,
+// the others are answered Unavailable without running, and it reports stalled.
+func (s *Store) rerunStarted(reqs []*writeReq) (stalled bool) {
+	for i, r := range reqs {
+		if s.writeAlone(r) {
+			s.stalled(nil, reqs[i+1:], nil)
+			return true
+		}
 	}
+	return false
 }
 
 // rerun runs requests alone after their batch: ran and alone were started in it and had
-// their effects rolled back, rest were never started.
+// their effects rolled back, rest were never started. Once the database did not answer one
+// in time, the others are answered Unavailable without running: each would wait out the
+// bound in turn.
 func (s *Store) rerun(ran []itemResult, alone, rest []*writeReq) {
+	started := make([]*writeReq, 0, len(ran)+len(alone))
 	for _, it := range ran {
-		s.writeAlone(it.r)
+		started = append(started, it.r)
 	}
-	for _, r := range alone {
-		s.writeAlone(r)
+	if s.rerunStarted(append(started, alone...)) {
+		s.stalled(nil, nil, rest)
+		return
 	}
-	for _, r := range rest {
-		if r.claim() {
-			s.writeAlone(r)
+	for i, r := range rest {
+		if r.claim() && s.writeAlone(r) {
+			s.stalled(nil, nil, rest[i+1:])
+			return
 		}
 	}
 }
@@ -591,8 +684,9 @@ func (s *Store) afterFailedCommit() {
 }
 
 // writeAlone runs a claimed request in a transaction of its own, retrying transient
-// conflicts a few times, and answers it.
-func (s *Store) writeAlone(r *writeReq) {
+// conflicts a few times, and answers it. It reports whether the database did not answer in
+// time (errWriteWait).
+func (s *Store) writeAlone(r *writeReq) (stalled bool) {
 	const attempts = 5
 	var (
 		err error
@@ -605,7 +699,7 @@ func (s *Store) writeAlone(r *writeReq) {
 	if r.overdue(s.queueWait) {
 		s.nWrites.Add(1)
 		r.finish(vault.E(opWrite, vault.Unavailable, errQueueWait), nil)
-		return
+		return false
 	}
 	for i := 0; i < attempts; i++ {
 		p, err = s.writeOnce(r.fn)
@@ -620,38 +714,59 @@ func (s *Store) writeAlone(r *writeReq) {
 	}
 	s.nWrites.Add(1)
 	r.finish(err, p)
+	return errors.Is(err, errWriteWait)
 }
 
 // writeOnce runs fn in its own transaction. It returns fn's panic, if any, or its error.
+// When PostgreSQL does not answer a statement within the write wait, nothing is committed
+// and the error is Unavailable (errWriteWait); when it does not answer the COMMIT, the COMMIT
+// is resolved as a lost one, and the error of one whose outcome stays unknown is also
+// errWriteWait.
 func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
-	_, sqltx, err := s.beginTx(context.Background(), false)
+	dl := newDeadline(s.writeWait)
+	defer dl.stop()
+	stalled := vault.E(opWrite, vault.Unavailable, errWriteWait)
+	_, sqltx, err := s.beginTx(dl.start(), false)
 	if err != nil {
+		if dl.expired() {
+			return nil, stalled
+		}
 		return nil, vault.E(opWrite, vault.Unavailable, err)
 	}
-	c := &txConn{tx: sqltx, stmts: s.stmts, pg: s.dialect == Postgres}
+	c := &txConn{tx: sqltx, stmts: s.stmts, pg: s.dialect == Postgres, dl: dl}
 	t := &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}
 	p, err := callFn(fn, t)
 	s.nCommits.Add(1)
 	if err != nil || p != nil {
 		sqltx.Rollback()
+		if p == nil && dl.expired() {
+			return nil, stalled
+		}
 		return p, err
 	}
-	if err := c.flushAudit(s); err != nil {
+	if err := c.flushAudit(s); err == nil {
+		err = c.flushCounts()
+	}
+	var id int64
+	if err == nil {
+		id, err = c.txid()
+	}
+	if err != nil || dl.expired() {
+		// No COMMIT was sent.
 		sqltx.Rollback()
+		if dl.expired() {
+			return nil, stalled
+		}
 		return nil, mapErr(opWrite, err)
 	}
-	if err := c.flushCounts(); err != nil {
-		sqltx.Rollback()
-		return nil, mapErr(opWrite, err)
-	}
-	id, err := c.txid()
-	if err != nil {
-		sqltx.Rollback()
-		return nil, mapErr(opWrite, err)
-	}
+	// A COMMIT the database did not answer in time is resolved as a lost one.
 	if err := s.resolveCommit(id, sqltx.Commit()); err != nil {
 		if rolledBack(err) {
 			s.afterFailedCommit()
+			return nil, mapErr(opWrite, err)
+		}
+		if dl.expired() {
+			return nil, vault.E(opWrite, vault.Unavailable, fmt.Errorf("sqlstore: commit outcome unknown: %w: %w", errWriteWait, err))
 		}
 		return nil, mapErr(opWrite, err)
 	}
@@ -682,6 +797,7 @@ func rolledBack(err error) bool {
 // round trip, so that a failing fn can be rolled back alone; a fn that fails before any
 // statement costs nothing. Statements run without the caller's cancellation: once a fn has
 // started, its outcome is its batch's, and an interrupted statement would abort the batch.
+// On PostgreSQL each runs within the write wait instead (dl, stall.go).
 type txConn struct {
 	tx      *sql.Tx
 	conn    *sql.Conn  // conn, when set, is tx's connection, and statements may be queued.
@@ -708,6 +824,9 @@ type txConn struct {
 	queued   []queuedStmt
 	queueErr error
 	nSent    *atomic.Int64 // nSent counts the queued statements sent.
+
+	// dl bounds each statement of the transaction, and its COMMIT (PostgreSQL; stall.go).
+	dl *deadline
 
 	// counted are the active instruments the fns inserted, added to instrument_counts by
 	// flushCounts before COMMIT; countMerchants are the merchants of the rows it inserted
@@ -767,7 +886,7 @@ func (c *txConn) before() error {
 	if c.spOpen {
 		stmt = "RELEASE SAVEPOINT item; SAVEPOINT item"
 	}
-	if _, err := c.tx.ExecContext(context.Background(), stmt); err != nil {
+	if _, err := c.tx.ExecContext(c.dl.start(), stmt); err != nil {
 		c.broken = err
 		return err
 	}
@@ -780,7 +899,7 @@ func (c *txConn) rollbackItem() {
 	if c.broken != nil || !c.spOpen {
 		return
 	}
-	if _, err := c.tx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT item"); err != nil {
+	if _, err := c.tx.ExecContext(c.dl.start(), "ROLLBACK TO SAVEPOINT item"); err != nil {
 		c.broken = err
 	}
 }
@@ -789,7 +908,7 @@ func (c *txConn) ExecContext(ctx context.Context, query string, args ...any) (sq
 	if err := c.before(); err != nil {
 		return nil, err
 	}
-	ctx = context.WithoutCancel(ctx)
+	ctx = c.dl.start()
 	var res sql.Result
 	var err error
 	if st := c.stmts.get(query); st != nil {
@@ -805,7 +924,7 @@ func (c *txConn) QueryContext(ctx context.Context, query string, args ...any) (*
 	if err := c.before(); err != nil {
 		return nil, err
 	}
-	ctx = context.WithoutCancel(ctx)
+	ctx = c.dl.start()
 	var rows *sql.Rows
 	var err error
 	if st := c.stmts.get(query); st != nil {
@@ -824,7 +943,7 @@ func (c *txConn) QueryRowContext(ctx context.Context, query string, args ...any)
 		cancel()
 		return c.tx.QueryRowContext(done, query, args...)
 	}
-	ctx = context.WithoutCancel(ctx)
+	ctx = c.dl.start()
 	c.note(query, nil) // a *sql.Row shows its error only to Scan
 	if st := c.stmts.get(query); st != nil {
 		return c.txStmt(ctx, st).QueryRowContext(ctx, args...)
@@ -835,6 +954,9 @@ func (c *txConn) QueryRowContext(ctx context.Context, query string, args ...any)
 // execDirect runs a statement of the transaction's own (not a fn's), through the statement
 // cache but outside the savepoints.
 func (c *txConn) execDirect(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if c.dl != nil {
+		ctx = c.dl.start()
+	}
 	if st := c.stmts.get(query); st != nil {
 		return c.txStmt(ctx, st).ExecContext(ctx, args...)
 	}
@@ -843,6 +965,9 @@ func (c *txConn) execDirect(ctx context.Context, query string, args ...any) (sql
 
 // rowDirect is execDirect for a query of one row.
 func (c *txConn) rowDirect(ctx context.Context, query string, args ...any) *sql.Row {
+	if c.dl != nil {
+		ctx = c.dl.start()
+	}
 	if st := c.stmts.get(query); st != nil {
 		return c.txStmt(ctx, st).QueryRowContext(ctx, args...)
 	}

@@ -17,9 +17,11 @@ import (
 // (answered Unavailable, never run again). SQLite commits in this process: it has no such
 // case.
 
-// commitResolveWait bounds how long a committer asks about a lost COMMIT: while PostgreSQL
-// restarts, or while the old session still holds its transaction open. It stays under the
-// 15 s that a queued write waits for a committer (defaultQueueWait).
+// commitResolveWait bounds how long a committer asks about a lost COMMIT (the default of
+// Config.CommitResolveWait): while PostgreSQL restarts, or while the old session still holds
+// its transaction open. It stays under the 15 s that a queued write waits for a committer
+// (defaultQueueWait). A COMMIT that PostgreSQL did not answer within the write wait (a frozen
+// server, stall.go) is resolved the same way: its session may still commit it.
 const commitResolveWait = 5 * time.Second
 
 // errCommitAborted says that a COMMIT whose answer was lost did not commit: rolledBack holds.
@@ -38,13 +40,14 @@ func (c *txConn) txid() (int64, error) {
 // resolveCommit returns what became of PostgreSQL transaction id, whose COMMIT failed with
 // err, an error that does not say (rolledBack is false): nil when it committed,
 // errCommitAborted when it did not, and err when PostgreSQL cannot tell within
-// commitResolveWait. Each question goes to another connection of the pool.
+// the resolve wait (Store.resolveWait). Each question goes to another connection of the pool,
+// and each is bounded by what is left of the resolve wait.
 func (s *Store) resolveCommit(id int64, err error) error {
 	if err == nil || id == 0 || rolledBack(err) {
 		return err
 	}
 	s.lostAt.Store(time.Now().UnixNano()) // pooled connections from before are pinged first
-	deadline := time.Now().Add(commitResolveWait)
+	deadline := time.Now().Add(s.resolveWait)
 	for {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		var status sql.NullString

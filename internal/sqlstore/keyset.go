@@ -12,10 +12,13 @@ import (
 
 var _ keys.KeysetStore = (*Store)(nil)
 
-// LoadKeyset implements keys.KeysetStore.
+// LoadKeyset implements keys.KeysetStore. On PostgreSQL it is a read with the read bound
+// (stall.go), so that the keyring's poller does not wait on a database that stopped answering.
 func (s *Store) LoadKeyset(ctx context.Context, name string) ([]byte, int64, error) {
 	var blob []byte
 	var version int64
+	ctx, end := s.q.readBound(ctx)
+	defer end()
 	err := s.wdb.QueryRowContext(ctx, s.rb.bind(s.dialect, "SELECT blob, version FROM keysets WHERE name = ?"), name).Scan(&blob, &version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, keys.ErrNoKeyset

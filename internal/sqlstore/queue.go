@@ -110,7 +110,7 @@ func (c *txConn) flush() error {
 		for _, s := range q {
 			b.Queue(s.query, s.args...)
 		}
-		br := sc.Conn().SendBatch(context.Background(), &b)
+		br := sc.Conn().SendBatch(c.dl.start(), &b)
 		var first error
 		for _, s := range q {
 			var err error

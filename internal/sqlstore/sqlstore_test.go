@@ -74,7 +74,11 @@ func pgRelay(t *testing.T, relay func(client, server net.Conn)) (addr, db string
 	if err != nil {
 		t.Fatal(err)
 	}
-	socket := filepath.Join(u.Query().Get("host"), ".s.PGSQL.5432")
+	return pgRelayTo(t, filepath.Join(u.Query().Get("host"), ".s.PGSQL.5432"), relay), u.Path
+}
+
+// pgRelayTo is pgRelay to the server listening on socket; it returns the relay's address.
+func pgRelayTo(t *testing.T, socket string, relay func(client, server net.Conn)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +101,7 @@ func pgRelay(t *testing.T, relay func(client, server net.Conn)) (addr, db string
 			}()
 		}
 	}()
-	return ln.Addr().String(), u.Path
+	return ln.Addr().String()
 }
 
 func TestSQLitePragmas(t *testing.T) {

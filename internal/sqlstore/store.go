@@ -70,6 +70,15 @@ type Config struct {
 	LockTimeout time.Duration
 	// QueueWait bounds how long a Write waits for a committer to start it; 0 picks 15 s.
 	QueueWait time.Duration
+	// ReadWait bounds a PostgreSQL read outside a Write, from its start until its rows are
+	// read, when the database does not answer (stall.go); 0 picks 30 s.
+	ReadWait time.Duration
+	// WriteWait bounds each statement of a PostgreSQL Write's transaction, and its COMMIT,
+	// when the database does not answer (stall.go); 0 picks 15 s.
+	WriteWait time.Duration
+	// CommitResolveWait bounds how long a committer asks PostgreSQL what became of a COMMIT
+	// whose answer it did not get (commitlost.go); 0 picks 5 s.
+	CommitResolveWait time.Duration
 }
 
 // Store is the SQL implementation of vault.Store.
@@ -87,17 +96,21 @@ type Store struct {
 	committers sync.WaitGroup
 	maxBatch   int
 	queueWait  time.Duration
-	lostAt     atomic.Int64 // lostAt is when a PostgreSQL connection was last found lost (pglost.go).
-	stmts      *stmtCache
-	reads      *poolConn // reads runs SQLite's reads through prepared statements.
-	nWrites    atomic.Int64
-	nCommits   atomic.Int64
-	nPipelined atomic.Int64
-	nLost      [3]atomic.Int64 // nLost counts lost COMMIT answers: committed, rolled back, unknown
-	ckptKick   chan struct{}   // ckptKick wakes the SQLite checkpointer (checkpoint.go).
-	ckptDone   chan struct{}
-	walMax     int         // walMax is WALMaxPages, defaulted.
-	walLong    atomic.Bool // walLong asks the committer to restart the WAL (checkpoint.go).
+	// writeWait bounds each statement of a PostgreSQL write transaction, and resolveWait the
+	// resolution of a lost COMMIT (stall.go, commitlost.go).
+	writeWait   time.Duration
+	resolveWait time.Duration
+	lostAt      atomic.Int64 // lostAt is when a PostgreSQL connection was last found lost (pglost.go).
+	stmts       *stmtCache
+	reads       *poolConn // reads runs SQLite's reads through prepared statements.
+	nWrites     atomic.Int64
+	nCommits    atomic.Int64
+	nPipelined  atomic.Int64
+	nLost       [3]atomic.Int64 // nLost counts lost COMMIT answers: committed, rolled back, unknown
+	ckptKick    chan struct{}   // ckptKick wakes the SQLite checkpointer (checkpoint.go).
+	ckptDone    chan struct{}
+	walMax      int         // walMax is WALMaxPages, defaulted.
+	walLong     atomic.Bool // walLong asks the committer to restart the WAL (checkpoint.go).
 
 	folding    atomic.Bool    // folding: a fold started by startFold runs now.
 	background sync.WaitGroup // background is the goroutines Close waits for (startFold).
@@ -132,6 +145,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	} else {
 		s.q.db = pgReads{s}
 		s.q.fold = s.startFold
+		s.q.readWait = cfg.ReadWait
+		if s.q.readWait <= 0 {
+			s.q.readWait = defaultReadWait
+		}
 	}
 	if !cfg.SkipMigrate {
 		if err := s.Migrate(ctx); err != nil {
@@ -466,6 +483,8 @@ type q struct {
 	// fold, when set (PostgreSQL, outside transactions), starts Store.foldCounts for a
 	// merchant whose counts a list found in more than foldAfter rows.
 	fold func(merchantID string) bool
+	// readWait, when set (PostgreSQL, outside transactions), bounds each read (stall.go).
+	readWait time.Duration
 }
 
 // tx is a read-write transaction.
@@ -478,12 +497,22 @@ func (q *q) exec(ctx context.Context, query string, args ...any) (sql.Result, er
 	return q.db.ExecContext(ctx, q.rb.bind(q.d, query), args...)
 }
 
-func (q *q) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return q.db.QueryContext(ctx, q.rb.bind(q.d, query), q.readArgs(args)...)
+// query runs a query; the rows must be closed or read to their end, which ends the read's
+// bound (readWait).
+func (q *q) query(ctx context.Context, query string, args ...any) (*rows, error) {
+	ctx, end := q.readBound(ctx)
+	r, err := q.db.QueryContext(ctx, q.rb.bind(q.d, query), q.readArgs(args)...)
+	if err != nil {
+		end()
+		return nil, err
+	}
+	return &rows{Rows: r, end: end}, nil
 }
 
-func (q *q) row(ctx context.Context, query string, args ...any) *sql.Row {
-	return q.db.QueryRowContext(ctx, q.rb.bind(q.d, query), q.readArgs(args)...)
+// row runs a query of one row; its Scan ends the read's bound (readWait).
+func (q *q) row(ctx context.Context, query string, args ...any) row {
+	ctx, end := q.readBound(ctx)
+	return row{Row: q.db.QueryRowContext(ctx, q.rb.bind(q.d, query), q.readArgs(args)...), end: end}
 }
 
 // count runs a COUNT(*) query. It goes through QueryContext, which stops when ctx ends, not

@@ -307,3 +307,67 @@ func (p *Postgres) Stop() {
 		os.RemoveAll(p.dir)
 	}
 }
+
+// Socket returns the path of the server's Unix socket, for tests that relay to it.
+func (p *Postgres) Socket() string { return filepath.Join(p.dir, ".s.PGSQL.5432") }
+
+// Freeze stops every process of the server with SIGSTOP, the postmaster first so that it
+// starts no other: the server then answers nothing, while its socket still takes connections
+// and data, as a database host whose disk stopped answering does. The returned thaw sends
+// SIGCONT; it runs at the latest when tb ends, and once only.
+func (p *Postgres) Freeze(tb testing.TB) (thaw func()) {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(p.dir, "data", "postmaster.pid"))
+	if err != nil {
+		tb.Fatalf("freeze: %v", err)
+	}
+	pm, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil {
+		tb.Fatalf("freeze: postmaster.pid: %v", err)
+	}
+	thaws := []func(){FreezeProcess(tb, pm)}
+	for _, c := range childProcesses(pm) {
+		thaws = append(thaws, FreezeProcess(tb, c))
+	}
+	return func() {
+		for _, t := range thaws {
+			t()
+		}
+	}
+}
+
+// FreezeProcess stops one process with SIGSTOP (a PostgreSQL backend, say) and returns a thaw
+// that sends SIGCONT; it runs at the latest when tb ends, and once only.
+func FreezeProcess(tb testing.TB, pid int) (thaw func()) {
+	tb.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		tb.Fatalf("SIGSTOP %d: %v", pid, err)
+	}
+	var once sync.Once
+	thaw = func() { once.Do(func() { syscall.Kill(pid, syscall.SIGCONT) }) }
+	tb.Cleanup(thaw)
+	return thaw
+}
+
+// childProcesses returns the processes whose parent is pid (Linux, /proc).
+func childProcesses(pid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,438 @@
+package sqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// The bounds the freeze tests give a store, short to keep the tests short.
+const (
+	freezeRead    = time.Second
+	freezeWrite   = time.Second
+	freezeResolve = 1500 * time.Millisecond
+	// freezeSlack is the time an answer may take beyond its bound on a busy machine.
+	freezeSlack = 1500 * time.Millisecond
+)
+
+// mustFreezableStore opens a store on a PostgreSQL server of the test's own, which the test
+// may freeze, with short bounds. The store is closed after the server is thawed.
+func mustFreezableStore(t *testing.T, dsn func(p *storetest.Postgres, db string) string) (*storetest.Postgres, *sqlstore.Store) {
+	t.Helper()
+	p := storetest.OwnPostgres(t)
+	direct, err := p.NewDatabase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dsn != nil {
+		db := direct[strings.Index(direct, "@/")+1 : strings.Index(direct, "?")]
+		direct = dsn(p, db)
+	}
+	st, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: direct,
+		ReadWait: freezeRead, WriteWait: freezeWrite, CommitResolveWait: freezeResolve})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return p, st
+}
+
+// answerWithin runs f and returns its error and how long it took; it fails the test if f
+// has not returned within limit (f then returns when the database is thawed).
+func answerWithin(t *testing.T, limit time.Duration, f func() error) (error, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() { errc <- f() }()
+	select {
+	case err := <-errc:
+		return err, time.Since(start)
+	case <-time.After(limit):
+		t.Fatalf("no answer within %v: held by the frozen database", limit)
+		return nil, 0
+	}
+}
+
+// TestFreezeRead: a read on a frozen PostgreSQL (every process stopped, its socket still
+// taking data) answers Unavailable once its bound has passed, instead of waiting for the
+// database; once the database answers again, so do reads.
+func TestFreezeRead(t *testing.T) {
+	ctx := context.Background()
+	p, st := mustFreezableStore(t, nil)
+	if err := st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, "freeze-read", "v") }); err != nil {
+		t.Fatal(err)
+	}
+	thaw := p.Freeze(t)
+	for _, tt := range []struct {
+		name string
+		read func() error
+	}{
+		{"fail/row", func() error { _, err := st.GetSetting(ctx, "freeze-read"); return err }},
+		{"fail/rows", func() error { _, err := st.ListAudit(ctx, "m1", 0, 10); return err }},
+		// The keyring's poller reads the keysets every few seconds (keys.Keyring.Watch).
+		{"fail/keyset", func() error {
+			if _, _, err := st.LoadKeyset(ctx, "data"); !sqlstore.Unavailable(err) {
+				return fmt.Errorf("LoadKeyset: %w", err)
+			}
+			return vault.E("LoadKeyset", vault.Unavailable)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err, took := answerWithin(t, freezeRead+freezeSlack, tt.read)
+			if k := vault.KindOf(err); k != vault.Unavailable {
+				t.Errorf("err = %v (%v); want Unavailable", err, k)
+			}
+			if took < freezeRead-100*time.Millisecond {
+				t.Errorf("answered in %v, before its bound (%v): not the bound's answer", took, freezeRead)
+			}
+		})
+	}
+	thaw()
+	if v, err := st.GetSetting(ctx, "freeze-read"); err != nil || v != "v" {
+		t.Errorf("after the thaw: GetSetting = %q, %v", v, err)
+	}
+}
+
+// TestFreezeBatch: a batch of writes on a frozen PostgreSQL, frozen before its BEGIN or
+// while its statements run, answers every write Unavailable within its bound, runs none of
+// them again, and commits none of them: after the thaw, a write answered nil is stored and a
+// write answered 503 is not, and each fn ran at most once.
+func TestFreezeBatch(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		during bool // freeze from inside the batch's first fn, after its BEGIN
+	}{
+		{"fail/before-begin", false},
+		{"fail/during-statements", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			p, st := mustFreezableStore(t, nil)
+			const writes = 6
+			// A slow write holds the committer while the others queue up, so that they share
+			// one batch.
+			hold, holding := make(chan struct{}), make(chan struct{})
+			held := make(chan error, 1)
+			go func() {
+				held <- st.Write(ctx, func(tx vault.Tx) error { close(holding); <-hold; return tx.SetSetting(ctx, "hold", "v") })
+			}()
+			<-holding
+			var thaw func()
+			var freezeOnce sync.Once
+			freeze := func() { freezeOnce.Do(func() { thaw = p.Freeze(t) }) }
+			runs := make([]atomic.Int32, writes)
+			errs := make([]error, writes)
+			took := make([]time.Duration, writes)
+			var wg sync.WaitGroup
+			for i := range writes {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					start := time.Now()
+					errs[i] = st.Write(ctx, func(tx vault.Tx) error {
+						runs[i].Add(1)
+						if i == 0 && tt.during {
+							freeze()
+						}
+						return tx.SetSetting(ctx, fmt.Sprintf("freeze-batch-%d", i), "v")
+					})
+					took[i] = time.Since(start)
+				}()
+				if i == 0 {
+					time.Sleep(50 * time.Millisecond) // the freezing write is queued first
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+			if !tt.during {
+				freeze()
+			}
+			close(hold)
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			// Frozen before the BEGIN, the first write may run alone and the rest in a second
+			// batch: two bounds.
+			limit := 2*freezeWrite + freezeSlack
+			select {
+			case <-done:
+			case <-time.After(limit):
+				t.Fatalf("the writes were not answered within %v: held by the frozen database", limit)
+			}
+			thaw()
+			// The holding write ran before the freeze, or in it (answered as the others).
+			if err := <-held; err != nil && (tt.during || vault.KindOf(err) != vault.Unavailable) {
+				t.Errorf("the holding write = %v", err)
+			}
+			for i := range writes {
+				if took[i] > limit {
+					t.Errorf("write %d answered after %v; want within %v", i, took[i], limit)
+				}
+				if errs[i] != nil && vault.KindOf(errs[i]) != vault.Unavailable {
+					t.Errorf("write %d = %v; want nil or Unavailable", i, errs[i])
+				}
+				if n := runs[i].Load(); n > 1 {
+					t.Errorf("write %d ran %d times against the frozen database; want at most once", i, n)
+				}
+				v, err := st.GetSetting(ctx, fmt.Sprintf("freeze-batch-%d", i))
+				switch {
+				case errs[i] == nil && (err != nil || v != "v"):
+					t.Errorf("write %d answered nil but is not stored: %q, %v", i, v, err)
+				case errs[i] != nil && vault.KindOf(err) != vault.NotFound:
+					t.Errorf("write %d answered %v but is stored: %q, %v", i, errs[i], v, err)
+				}
+			}
+			if tt.during && errs[0] == nil {
+				t.Errorf("the write frozen in its statement answered nil")
+			}
+			// The store writes again once the database answers.
+			if err := st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, "after", "v") }); err != nil {
+				t.Errorf("a write after the thaw: %v", err)
+			}
+		})
+	}
+}
+
+// commitRelay relays TCP connections to a test server's socket and, at the COMMIT of the
+// first transaction that wrote its marker, calls atCommit before it passes the COMMIT on.
+type commitRelay struct {
+	marker   []byte
+	atCommit func()
+	commits  atomic.Int32
+}
+
+func (r *commitRelay) relay(c, s net.Conn) {
+	go io.Copy(c, s)
+	marked := false
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			marked = marked || bytes.Contains(chunk, r.marker)
+			if marked && bytes.Contains(bytes.ToLower(chunk), []byte("commit\x00")) && r.commits.CompareAndSwap(0, 1) {
+				r.atCommit()
+			}
+			if _, err := s.Write(chunk); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestFreezeAtCommit: a write whose COMMIT was sent to a PostgreSQL that froze before
+// answering it is resolved as a lost COMMIT once its bound has passed: when the database
+// answers within the resolve wait, the writes get their true outcome (committed, once);
+// when it does not, they are answered 503 "commit outcome unknown" and never run again, and
+// the COMMIT, which the database takes once thawed, stores each of them exactly once.
+func TestFreezeAtCommit(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		thawn bool // the database answers again within the resolve wait
+	}{
+		{"ok/thawed-while-resolving", true},
+		{"fail/frozen-past-resolving", false},
+	} {
+		for _, writes := range []int{1, 4} {
+			t.Run(fmt.Sprintf("%s/%d-writes", tt.name, writes), func(t *testing.T) {
+				ctx := context.Background()
+				relay := &commitRelay{marker: []byte("freeze-commit-marker")}
+				var dbName string
+				p, st := mustFreezableStore(t, func(p *storetest.Postgres, db string) string {
+					dbName = db
+					return "postgres://postgres@" + pgRelayTo(t, p.Socket(), relay.relay) + db + "?sslmode=disable"
+				})
+				admin, err := sql.Open("pgx", p.DSN("postgres"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer admin.Close()
+				thawc := make(chan func(), 1)
+				relay.atCommit = func() {
+					if !tt.thawn {
+						thawc <- p.Freeze(t)
+						return
+					}
+					// Only the backend that is to commit: the others answer the resolution.
+					var pid int
+					if err := admin.QueryRow("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND state = 'idle in transaction'",
+						strings.TrimPrefix(dbName, "/")).Scan(&pid); err != nil {
+						t.Errorf("the committing backend: %v", err)
+						return
+					}
+					thaw := storetest.FreezeProcess(t, pid)
+					time.AfterFunc(freezeWrite+300*time.Millisecond, thaw)
+					thawc <- thaw
+				}
+				hold, holding := make(chan struct{}), make(chan struct{})
+				held := make(chan error, 1)
+				go func() {
+					held <- st.Write(ctx, func(tx vault.Tx) error { close(holding); <-hold; return tx.SetSetting(ctx, "hold", "v") })
+				}()
+				<-holding
+				runs := make([]atomic.Int32, writes)
+				errs := make([]error, writes)
+				took := make([]time.Duration, writes)
+				var wg sync.WaitGroup
+				for i := range writes {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						start := time.Now()
+						errs[i] = st.Write(ctx, func(tx vault.Tx) error {
+							runs[i].Add(1)
+							return tx.SetSetting(ctx, fmt.Sprintf("freeze-commit-%d", i), "freeze-commit-marker")
+						})
+						took[i] = time.Since(start)
+					}()
+				}
+				time.Sleep(100 * time.Millisecond)
+				close(hold)
+				if err := <-held; err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan struct{})
+				go func() { wg.Wait(); close(done) }()
+				limit := freezeWrite + freezeResolve + freezeSlack
+				select {
+				case <-done:
+				case <-time.After(limit):
+					t.Fatalf("the writes were not answered within %v: held by the frozen database", limit)
+				}
+				if relay.commits.Load() != 1 {
+					t.Fatalf("%d marked COMMITs seen, want 1", relay.commits.Load())
+				}
+				(<-thawc)()
+				lost := st.WriteStats().LostCommits
+				want := lost
+				want.Committed, want.RolledBack, want.Unknown = 0, 0, 0
+				if tt.thawn {
+					want.Committed = 1
+				} else {
+					want.Unknown = 1
+				}
+				if lost != want {
+					t.Errorf("LostCommits = %+v, want %+v", lost, want)
+				}
+				for i := range writes {
+					if took[i] < freezeWrite-100*time.Millisecond {
+						t.Errorf("write %d answered in %v, before the bound (%v)", i, took[i], freezeWrite)
+					}
+					switch {
+					case tt.thawn && errs[i] != nil:
+						t.Errorf("write %d = %v; want its true outcome, a success", i, errs[i])
+					case !tt.thawn && (vault.KindOf(errs[i]) != vault.Unavailable || !strings.Contains(errs[i].Error(), "commit outcome unknown")):
+						t.Errorf("write %d = %v; want Unavailable, commit outcome unknown", i, errs[i])
+					}
+					if n := runs[i].Load(); n != 1 {
+						t.Errorf("write %d ran %d times, want once", i, n)
+					}
+				}
+				// Once thawed, the database takes the COMMIT it was sent: every write is
+				// stored, each by its one run.
+				deadline := time.Now().Add(5 * time.Second)
+				for i := range writes {
+					for {
+						v, err := st.GetSetting(ctx, fmt.Sprintf("freeze-commit-%d", i))
+						if err == nil && v == "freeze-commit-marker" {
+							break
+						}
+						if time.Now().After(deadline) {
+							t.Errorf("write %d is not stored after the thaw: %q, %v", i, v, err)
+							break
+						}
+						time.Sleep(50 * time.Millisecond)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestFreezeRerun: when the database freezes while a batch's writes run again alone (here
+// after a serialisation failure), the first that meets the frozen database is answered
+// Unavailable within its bound, and the others after it are answered Unavailable without
+// running again: each would otherwise wait out the bound in turn.
+func TestFreezeRerun(t *testing.T) {
+	ctx := context.Background()
+	p, st := mustFreezableStore(t, nil)
+	const writes = 4
+	hold, holding := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- st.Write(ctx, func(tx vault.Tx) error { close(holding); <-hold; return tx.SetSetting(ctx, "hold", "v") })
+	}()
+	<-holding
+	var rerunning atomic.Bool // set by the batch's last fn: the fns after it run alone
+	var thaw func()
+	runs := make([]atomic.Int32, writes)
+	errs := make([]error, writes)
+	var wg sync.WaitGroup
+	for i := range writes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = st.Write(ctx, func(tx vault.Tx) error {
+				runs[i].Add(1)
+				if !rerunning.Load() {
+					if i == writes-1 {
+						rerunning.Store(true)
+					}
+					return &pgconn.PgError{Code: "40001"} // each runs again alone
+				}
+				if i == 0 {
+					thaw = p.Freeze(t)
+				}
+				return tx.SetSetting(ctx, fmt.Sprintf("freeze-rerun-%d", i), "v")
+			})
+		}()
+		time.Sleep(20 * time.Millisecond) // queued in order
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(hold)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	limit := freezeWrite + freezeSlack
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("the writes were not answered within %v: each waited for the frozen database in turn", limit)
+	}
+	if thaw == nil {
+		t.Fatal("the database was not frozen")
+	}
+	thaw()
+	for i := range writes {
+		if vault.KindOf(errs[i]) != vault.Unavailable {
+			t.Errorf("write %d = %v; want Unavailable", i, errs[i])
+		}
+		want := int32(1)
+		if i == 0 {
+			want = 3 // in the batch, again with savepoints, and alone
+		}
+		if n := runs[i].Load(); n != want {
+			t.Errorf("write %d ran %d times, want %d", i, n, want)
+		}
+		if _, err := st.GetSetting(ctx, fmt.Sprintf("freeze-rerun-%d", i)); vault.KindOf(err) != vault.NotFound {
+			t.Errorf("write %d answered 503 but is stored: %v", i, err)
+		}
+	}
+}
