@@ -744,7 +744,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
 		}
 		return p, err
 	}
-	if err := c.flushAudit(s); err == nil {
+	if err = c.flushAudit(s); err == nil {
 		err = c.flushCounts()
 	}
 	var id int64

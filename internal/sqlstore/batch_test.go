@@ -855,3 +855,44 @@ func TestWriteQueueWait(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditFlushFailureFailsWrite: a write whose audit records cannot be stored is not
+// committed, in its batch nor when it is run again alone: answered stored, its record would
+// be missing from the merchant's audit chain.
+func TestAuditFlushFailureFailsWrite(t *testing.T) {
+	refuse := map[string][]string{
+		"sqlite": {`CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit refused'); END`},
+		"postgres": {
+			`CREATE FUNCTION audit_refused() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$`,
+			`CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_refused()`,
+		},
+	}
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ce := newCardEnv(t, e.open)
+			st, mid := ce.st, ce.f.Creds.MerchantID
+			st.SetAuditMAC(ce.f.Keys)
+			p := ce.profile(t, "audited")
+			before, err := sqlstore.CountSQL(st, "SELECT COUNT(*) FROM instruments WHERE merchant_id = ?", mid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range refuse[e.name] {
+				if err := sqlstore.ExecSQL(st, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := ce.card(p, ce.freshPAN())
+			if err == nil {
+				t.Errorf("card %s answered stored though its audit record was refused", c.ID)
+			}
+			after, err := sqlstore.CountSQL(st, "SELECT COUNT(*) FROM instruments WHERE merchant_id = ?", mid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after != before {
+				t.Errorf("%d cards stored without their audit record", after-before)
+			}
+		})
+	}
+}
