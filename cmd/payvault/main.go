@@ -473,7 +473,7 @@ func (c *backupCmd) Run(ctx context.Context) error {
 }
 
 type copyStoreCmd struct {
-	Data          string `help:"Data directory of the embedded store to copy (default ./payvault-data)." default:"./payvault-data" placeholder:"DIR"`
+	Data          string `help:"Data directory of the embedded store (default ./payvault-data): the store to copy." default:"./payvault-data" placeholder:"DIR"`
 	Database      string `help:"PostgreSQL URL (postgres://...) of the empty database to copy into." required:"" placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
 	MasterKeyFile string `help:"File holding the base64 master key; overrides PAYVAULT_MASTER_KEY and the data dir's key file." placeholder:"FILE" type:"path"`
 	MasterKey     string `help:"-" hidden:"" env:"PAYVAULT_MASTER_KEY"`

@@ -385,6 +385,43 @@ func TestCopyStoreRefusals(t *testing.T) {
 		none.DataDir = t.TempDir()
 		check(t, dsn, none, "no store in")
 	})
+	// A failure during the copy rolls it back: the target keeps the empty schema copy-store
+	// gave it, with no row, and accepts the next attempt.
+	mustExec := func(t *testing.T, query string) {
+		t.Helper()
+		s, err := sqlstore.Open(ctx, sqlstore.Config{Path: SQLitePath(f.dir), SkipMigrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if _, err := s.DB().Exec(query); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rolledBack := func(t *testing.T, dsn string, want string) {
+		t.Helper()
+		_, err := CopyStore(ctx, cfg, dsn)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "rolled back") {
+			t.Fatalf("CopyStore = %v, want an error containing %q", err, want)
+		}
+		for tbl, n := range pgRows(t, dsn) {
+			if n != 0 && tbl != "goose_db_version" {
+				t.Errorf("%s: %d rows after a failed copy", tbl, n)
+			}
+		}
+	}
+	t.Run("fail/value-does-not-convert", func(t *testing.T) {
+		dsn := storetest.PostgresDSN(t)
+		mustExec(t, "UPDATE instruments SET default_card = 2 WHERE id = (SELECT MAX(id) FROM instruments)")
+		defer mustExec(t, "UPDATE instruments SET default_card = 0 WHERE default_card = 2")
+		rolledBack(t, dsn, "instruments.default_card")
+	})
+	t.Run("fail/schemas-differ", func(t *testing.T) {
+		dsn := storetest.PostgresDSN(t)
+		mustExec(t, "ALTER TABLE settings ADD COLUMN extra TEXT")
+		defer mustExec(t, "ALTER TABLE settings DROP COLUMN extra")
+		rolledBack(t, dsn, "column settings.extra exists in the embedded store only")
+	})
 	t.Run("ok/empty-schema-target", func(t *testing.T) {
 		// A database migrated by payvault that holds no rows is accepted.
 		dsn := storetest.PostgresDSN(t)
@@ -397,4 +434,46 @@ func TestCopyStoreRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestCompareSealed: the check after the commit refuses a sample that differs from the
+// source's, or that does not open under the target's keysets.
+func TestCompareSealed(t *testing.T) {
+	a, _ := mustApp(t)
+	b, _ := mustApp(t)
+	ad := keys.AD{Merchant: "m", Record: "r", Field: "number"}
+	ct, err := a.Keyring.Seal([]byte(copyPAN1), ad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(ct []byte) []vault.SealedRecord {
+		return []vault.SealedRecord{{Table: "instruments", ID: "r", MerchantID: "m", KeyID: 1, Fields: map[string][]byte{"number": ct}}}
+	}
+	flipped := append([]byte(nil), ct...)
+	flipped[len(flipped)-1] ^= 1
+	for _, tc := range []struct {
+		name     string
+		dst      []vault.SealedRecord
+		dstKeys  *keys.Keyring
+		wantErr  string
+		wantOpen int
+	}{
+		{name: "ok", dst: rec(ct), dstKeys: a.Keyring, wantOpen: 1},
+		{name: "fail/differs", dst: rec(flipped), dstKeys: a.Keyring, wantErr: "differs"},
+		{name: "fail/missing", dst: nil, dstKeys: a.Keyring, wantErr: "has 0 records"},
+		{name: "fail/other-keysets", dst: rec(ct), dstKeys: b.Keyring, wantErr: "does not open under the copied keysets"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := compareSealed(rec(ct), tc.dst, a.Keyring, tc.dstKeys)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("compareSealed = %v, want %q", err, tc.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), copyPAN1) {
+				t.Error("the error holds the card number")
+			}
+			if tc.wantErr == "" && n != tc.wantOpen {
+				t.Errorf("opened %d, want %d", n, tc.wantOpen)
+			}
+		})
+	}
 }
