@@ -473,16 +473,28 @@ func (c *backupCmd) Run(ctx context.Context) error {
 }
 
 type copyStoreCmd struct {
-	Data          string `help:"Data directory of the embedded store (default ./payvault-data): the store to copy." default:"./payvault-data" placeholder:"DIR"`
-	Database      string `help:"PostgreSQL URL (postgres://...) of the empty database to copy into." required:"" placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
-	MasterKeyFile string `help:"File holding the base64 master key; overrides PAYVAULT_MASTER_KEY and the data dir's key file." placeholder:"FILE" type:"path"`
-	MasterKey     string `help:"-" hidden:"" env:"PAYVAULT_MASTER_KEY"`
+	Data          string   `help:"Data directory of the embedded store (default ./payvault-data): the store to copy." default:"./payvault-data" placeholder:"DIR"`
+	Database      string   `help:"PostgreSQL URL (postgres://...) of the empty database to copy into." required:"" placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
+	MasterKeyFile string   `help:"File holding the base64 master key; overrides PAYVAULT_MASTER_KEY and the data dir's key file." placeholder:"FILE" type:"path"`
+	MasterKey     string   `help:"-" hidden:"" env:"PAYVAULT_MASTER_KEY"`
+	Unseal        bool     `help:"Take the master key from Shamir shares (from --share-file or stdin)."`
+	ShareFile     []string `help:"File holding one or more master key shares (repeatable); used with --unseal." placeholder:"FILE" type:"path"`
 }
 
 func (c *copyStoreCmd) Run(ctx context.Context) error {
 	cfg := app.Config{
 		DataDir: c.Data, MasterKey: c.MasterKey, MasterKeyFile: c.MasterKeyFile,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)), Out: os.Stdout,
+	}
+	switch {
+	case c.Unseal:
+		mk, err := readShares(c.ShareFile, os.Stdin, os.Stderr)
+		if err != nil {
+			return err
+		}
+		cfg.MasterKeyValue = mk
+	case len(c.ShareFile) > 0:
+		return fmt.Errorf("--share-file needs --unseal")
 	}
 	rep, err := app.CopyStore(ctx, cfg, c.Database)
 	if err != nil {
@@ -500,6 +512,8 @@ func (c *copyStoreCmd) Run(ctx context.Context) error {
 	}
 	key := "the same master key"
 	switch {
+	case c.Unseal:
+		key = "--unseal and the same shares"
 	case c.MasterKeyFile != "":
 		key = "--master-key-file " + c.MasterKeyFile
 	case c.MasterKey != "":

@@ -2,11 +2,14 @@ package app
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/payvault/payvault/internal/keys"
@@ -98,19 +101,6 @@ func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error)
 		return nil, err
 	}
 	src.SetAuditMAC(srcKeys)
-	srcMain := &Main{Store: src, Keyring: srcKeys}
-	srcAudit, err := src.VerifyAudit(ctx, srcKeys)
-	if err != nil {
-		return nil, err
-	}
-	srcStatus, err := srcMain.KeyStatus(ctx)
-	if err != nil {
-		return nil, err
-	}
-	srcSample, err := sealedSample(ctx, src)
-	if err != nil {
-		return nil, err
-	}
 
 	dst, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn, SkipMigrate: true, ReadConns: 4})
 	if err != nil {
@@ -123,9 +113,32 @@ func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error)
 	if err := dst.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	counts, err := src.CopyTo(ctx, dst)
+	// What the copy is checked against is read while the source is locked for it: a tool
+	// that writes beside servers (merchant create, keys rotate) waits until the copy ends.
+	var (
+		srcAudit  []vault.AuditProblem
+		srcStatus *KeyStatus
+		srcSample []vault.SealedRecord
+	)
+	counts, err := src.CopyTo(ctx, dst, func(ctx context.Context) error {
+		var err error
+		if srcAudit, err = src.VerifyAudit(ctx, srcKeys); err != nil {
+			return err
+		}
+		if srcStatus, err = (&Main{Store: src, Keyring: srcKeys}).KeyStatus(ctx); err != nil {
+			return err
+		}
+		srcSample, err = sealedSample(ctx, src)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("payvault: %w (the target's transaction was rolled back: it holds payvault's empty schema, and copy-store may be run again)", err)
+		// A COMMIT whose answer was lost may have committed: the target says which.
+		if cerr := dst.CheckCopyTarget(context.WithoutCancel(ctx)); errors.Is(cerr, sqlstore.ErrCopyTarget) {
+			return nil, fmt.Errorf("payvault: %w; the target holds rows now: %w. Drop and recreate the target database before running copy-store again", err, ErrCopyUnverified)
+		} else if cerr != nil {
+			return nil, fmt.Errorf("payvault: %w; whether the target holds rows could not be checked (%v): if it does, drop and recreate it before running copy-store again", err, cerr)
+		}
+		return nil, fmt.Errorf("payvault: %w (the copy was rolled back: the target holds payvault's empty schema and no row, and copy-store may be run again)", err)
 	}
 	rep := &CopyReport{Tables: counts, AuditProblems: len(srcAudit)}
 	unverified := func(format string, args ...any) error {
@@ -143,7 +156,7 @@ func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error)
 	if err != nil {
 		return nil, unverified("the audit chains could not be read (%v)", err)
 	}
-	if !reflect.DeepEqual(srcAudit, dstAudit) {
+	if !reflect.DeepEqual(sortedProblems(srcAudit), sortedProblems(dstAudit)) {
 		return nil, unverified("the audit chains verify with %d problems, the embedded store's with %d", len(dstAudit), len(srcAudit))
 	}
 	dstStatus, err := (&Main{Store: dst, Keyring: dstKeys}).KeyStatus(ctx)
@@ -162,6 +175,15 @@ func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error)
 	}
 	rep.Took = time.Since(start)
 	return rep, nil
+}
+
+// sortedProblems sorts audit problems: VerifyAudit reports headless chains in map order.
+func sortedProblems(ps []vault.AuditProblem) []vault.AuditProblem {
+	ps = slices.Clone(ps)
+	slices.SortFunc(ps, func(a, b vault.AuditProblem) int {
+		return cmp.Or(strings.Compare(a.MerchantID, b.MerchantID), cmp.Compare(a.Seq, b.Seq), strings.Compare(a.Problem, b.Problem))
+	})
+	return ps
 }
 
 // sealedSample reads the first copySample records of each sealed table.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -238,7 +239,10 @@ func compareSchemas(src, dst map[string][]column) (map[string]map[string]string,
 // compared on both sides. Values are converted to each PostgreSQL column's type; a value
 // that does not convert fails the copy, and its error names the column and the Go type,
 // never the value.
-func (s *Store) CopyTo(ctx context.Context, dst *Store) ([]TableCount, error) {
+//
+// locked, when not nil, runs once the source is locked and before anything is written:
+// whatever it reads of the source through the store is what is copied.
+func (s *Store) CopyTo(ctx context.Context, dst *Store, locked func(context.Context) error) ([]TableCount, error) {
 	if s.dialect != SQLite || dst.dialect != Postgres {
 		return nil, errors.New("sqlstore: copy goes from the embedded store to PostgreSQL")
 	}
@@ -250,6 +254,11 @@ func (s *Store) CopyTo(ctx context.Context, dst *Store) ([]TableCount, error) {
 	srcCols, err := sqliteColumns(ctx, stx)
 	if err != nil {
 		return nil, err
+	}
+	if locked != nil {
+		if err := locked(ctx); err != nil {
+			return nil, err
+		}
 	}
 	conn, err := dst.wdb.Conn(ctx)
 	if err != nil {
@@ -422,12 +431,20 @@ func convertValue(v any, typ string) (any, error) {
 	}
 	switch typ {
 	case "text":
+		var t string
 		switch x := v.(type) {
 		case string:
-			return x, nil
+			t = x
 		case []byte:
-			return string(x), nil
+			t = string(x)
+		default:
+			return nil, fmt.Errorf("a %T value does not convert to %s", v, typ)
 		}
+		// PostgreSQL's own refusal would quote the offending bytes.
+		if !utf8.ValidString(t) || strings.ContainsRune(t, 0) {
+			return nil, errors.New("text that is not valid UTF-8, or holds a NUL, does not convert to text")
+		}
+		return t, nil
 	case "bytea":
 		switch x := v.(type) {
 		case []byte:
