@@ -63,7 +63,7 @@ type copyFixture struct {
 // mandate, single-use tokens, an auth with its settlement and refund, Fortis contacts,
 // vaults and transactions, an idempotency key, and a transaction left in flight. The server
 // is stopped when it returns.
-func mustCopyFixture(t *testing.T, log *logtestLogger) *copyFixture {
+func mustCopyFixture(t *testing.T, log *copyLog) *copyFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &copyFixture{dir: t.TempDir(), key: keys.NewMasterKey(), reads: map[string]string{}}
@@ -143,16 +143,16 @@ func mustCopyFixture(t *testing.T, log *logtestLogger) *copyFixture {
 	return f
 }
 
-// logtestLogger is a test's logger and its capture, with the fixture's numbers forbidden.
-type logtestLogger struct {
+// copyLog is a test's logger and its capture, with the fixture's numbers forbidden.
+type copyLog struct {
 	l *slog.Logger
 	c *logtest.Capture
 }
 
-func newCopyLog(t *testing.T) *logtestLogger {
+func newCopyLog(t *testing.T) *copyLog {
 	l, c := logtest.New(t)
 	c.Forbid(copyPAN1, copyPAN2, copyPAN3, copyPAN4, copyCVV1, copyCVV2, copyACH, copyIBAN, copyFortisACH)
-	return &logtestLogger{l: l, c: c}
+	return &copyLog{l: l, c: c}
 }
 
 // TestCopyStore copies an embedded store filled through the APIs into PostgreSQL, serves the
