@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -94,14 +95,15 @@ func (f storeFlags) config(out io.Writer) (app.Config, error) {
 }
 
 type cli struct {
-	Serve    serveCmd    `cmd:"" help:"Serve the Paysafe and Fortis APIs, the admin API and the hosted fields."`
-	Merchant merchantCmd `cmd:"" help:"Manage merchants."`
-	Migrate  migrateCmd  `cmd:"" help:"Apply database migrations and exit."`
-	Keys     keysCmd     `cmd:"" help:"Inspect and rotate data and fingerprint keys."`
-	Audit    auditCmd    `cmd:"" help:"Verify and read the audit chains."`
-	Backup   backupCmd   `cmd:"" help:"Copy the embedded store to a file, consistently, while servers run on it."`
-	Bench    benchCmd    `cmd:"" help:"Measure throughput and latency of the main API calls against a server on this machine."`
-	Help     helpCmd     `cmd:"" help:"Show the help of payvault, or of a command (as --help does)."`
+	Serve     serveCmd     `cmd:"" help:"Serve the Paysafe and Fortis APIs, the admin API and the hosted fields."`
+	Merchant  merchantCmd  `cmd:"" help:"Manage merchants."`
+	Migrate   migrateCmd   `cmd:"" help:"Apply database migrations and exit."`
+	Keys      keysCmd      `cmd:"" help:"Inspect and rotate data and fingerprint keys."`
+	Audit     auditCmd     `cmd:"" help:"Verify and read the audit chains."`
+	Backup    backupCmd    `cmd:"" help:"Copy the embedded store to a file, consistently, while servers run on it."`
+	CopyStore copyStoreCmd `cmd:"" name:"copy-store" help:"Copy the embedded store into an empty PostgreSQL database, and verify the copy (stop the server first)."`
+	Bench     benchCmd     `cmd:"" help:"Measure throughput and latency of the main API calls against a server on this machine."`
+	Help      helpCmd      `cmd:"" help:"Show the help of payvault, or of a command (as --help does)."`
 }
 
 type helpCmd struct {
@@ -467,6 +469,59 @@ func (c *backupCmd) Run(ctx context.Context) error {
 		return err
 	}
 	fmt.Printf("backed up %s to %s (%d bytes, checked). The master key is not in it: keep the key that opens it apart from it.\n", app.SQLitePath(c.Data), c.Out, size)
+	return nil
+}
+
+type copyStoreCmd struct {
+	Data          string   `help:"Data directory of the embedded store (default ./payvault-data): the store to copy." default:"./payvault-data" placeholder:"DIR"`
+	Database      string   `help:"PostgreSQL URL (postgres://...) of the empty database to copy into." required:"" placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
+	MasterKeyFile string   `help:"File holding the base64 master key; overrides PAYVAULT_MASTER_KEY and the data dir's key file." placeholder:"FILE" type:"path"`
+	MasterKey     string   `help:"-" hidden:"" env:"PAYVAULT_MASTER_KEY"`
+	Unseal        bool     `help:"Take the master key from Shamir shares (from --share-file or stdin)."`
+	ShareFile     []string `help:"File holding one or more master key shares (repeatable); used with --unseal." placeholder:"FILE" type:"path"`
+}
+
+func (c *copyStoreCmd) Run(ctx context.Context) error {
+	cfg := app.Config{
+		DataDir: c.Data, MasterKey: c.MasterKey, MasterKeyFile: c.MasterKeyFile,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)), Out: os.Stdout,
+	}
+	switch {
+	case c.Unseal:
+		mk, err := readShares(c.ShareFile, os.Stdin, os.Stderr)
+		if err != nil {
+			return err
+		}
+		cfg.MasterKeyValue = mk
+	case len(c.ShareFile) > 0:
+		return fmt.Errorf("--share-file needs --unseal")
+	}
+	rep, err := app.CopyStore(ctx, cfg, c.Database)
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, t := range rep.Tables {
+		fmt.Printf("  %-22s %d rows\n", t.Table, t.Rows)
+		total += t.Rows
+	}
+	fmt.Printf("copied %d rows of %d tables into PostgreSQL in %s, and verified them: row counts, audit chains, key status, and %d sealed fields opened under the copied keysets\n",
+		total, len(rep.Tables), rep.Took.Round(time.Millisecond), rep.Sealed)
+	if rep.AuditProblems > 0 {
+		fmt.Printf("note: the embedded store's audit chains had %d problems before the copy (payvault audit verify), and the copy has the same\n", rep.AuditProblems)
+	}
+	key := "the same master key"
+	switch {
+	case c.Unseal:
+		key = "--unseal and the same shares"
+	case c.MasterKeyFile != "":
+		key = "--master-key-file " + c.MasterKeyFile
+	case c.MasterKey != "":
+		key = "the same PAYVAULT_MASTER_KEY"
+	default:
+		key = "the master key of " + filepath.Join(c.Data, "master.key") + " (--master-key-file, or its contents in PAYVAULT_MASTER_KEY)"
+	}
+	fmt.Printf("The keysets were copied as they are: start every node with --database and %s. Keep %s, stopped, until you are satisfied.\n", key, c.Data)
 	return nil
 }
 

@@ -29,6 +29,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/payvault/payvault/internal/logtest"
+	"github.com/payvault/payvault/internal/storetest"
 	_ "modernc.org/sqlite"
 )
 
@@ -45,9 +46,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build payvault: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	// RunMainThen stops the PostgreSQL server a test started (copy-store's).
+	storetest.RunMainThen(m, func() { os.RemoveAll(dir) })
 }
 
 // server is a payvault serve subprocess.
@@ -402,7 +402,7 @@ func TestToolNeedsStore(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"merchant", "create", "--help"}, {"migrate", "--help"}, {"keys", "status", "--help"}, {"keys", "rotate", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"merchant", "create", "--help"}, {"migrate", "--help"}, {"keys", "status", "--help"}, {"keys", "rotate", "--help"}, {"copy-store", "--help"}} {
 		out, stderr, err := run(t, t.TempDir(), nil, args...)
 		if err != nil || !strings.Contains(out, "Usage: payvault") {
 			t.Errorf("%v: err %v\n%s%s", args, err, out, stderr)
@@ -417,7 +417,7 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	// Every --data flag states its default.
-	for _, args := range [][]string{{"backup", "--help"}, {"keys", "status", "--help"}} {
+	for _, args := range [][]string{{"backup", "--help"}, {"keys", "status", "--help"}, {"copy-store", "--help"}} {
 		out, _, _ := run(t, t.TempDir(), nil, args...)
 		if !strings.Contains(strings.Join(strings.Fields(out), " "), "--data=DIR Data directory of the embedded store (default ./payvault-data)") {
 			t.Errorf("%v: --data does not state its default:\n%s", args, out)
