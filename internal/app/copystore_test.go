@@ -2,12 +2,14 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,6 +126,24 @@ func mustCopyFixture(t *testing.T, log *copyLog) *copyFixture {
 		f.reads[path] = strings.ReplaceAll(copyCall(t, 200, "GET", u+path, "", h).raw, u, "BASE")
 	}
 
+	// Enough profiles that the copy analyses their table (analyzeAfterCopy), in parallel so
+	// that they commit in a few batches.
+	pr, err := m.Vault.AuthenticateAPIKey(ctx, f.creds.Paysafe.APIKeyID, f.creds.Paysafe.APIKeySecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 1000)
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = m.Vault.CreateProfile(ctx, pr, &vault.Profile{MerchantCustomerID: fmt.Sprintf("bulk-%d", i), Locale: "en_US"})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+
 	// A payment this node left in flight: PostgreSQL's recovery resolves it.
 	loc, err := m.Store.GetLocationByAccount(ctx, f.creds.Paysafe.AccountNumber)
 	if err != nil {
@@ -183,6 +203,25 @@ func TestCopyStore(t *testing.T) {
 	}
 	if rep.Sealed == 0 {
 		t.Error("no sealed field was opened")
+	}
+	// The copy's large tables are analysed: the planner knows their sizes before
+	// autovacuum's first pass.
+	stats, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn, SkipMigrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	analysed := map[string]bool{}
+	for _, tbl := range []string{"profiles", "mandates"} {
+		var at sql.NullTime
+		if err := stats.DB().QueryRow(`SELECT last_analyze FROM pg_stat_user_tables WHERE relname = $1`, tbl).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		analysed[tbl] = at.Valid
+	}
+	stats.Close()
+	// profiles holds 1,001 rows; mandates one, which is left to autovacuum.
+	if d := cmp.Diff(map[string]bool{"profiles": true, "mandates": false}, analysed); d != "" {
+		t.Errorf("analysed after the copy (-want +got)\n%s", d)
 	}
 
 	pg, err := Open(ctx, Config{Listen: "127.0.0.1:0", DatabaseURL: dsn, MasterKey: f.key.Base64(), Logger: log.l, Out: &nopWriter{}, AdminToken: testAdminToken})

@@ -23,6 +23,9 @@ var copyOrder = []string{
 	"instrument_counts",
 }
 
+// analyzeAfterCopy is the fewest rows of a copied table that CopyTo analyses.
+const analyzeAfterCopy = 1000
+
 // CopyTables returns the tables CopyTo copies, in its order.
 func CopyTables() []string { return slices.Clone(copyOrder) }
 
@@ -238,7 +241,8 @@ func compareSchemas(src, dst map[string][]column) (map[string]map[string]string,
 // that a failure leaves it as it was. Before the commit the row count of every table is
 // compared on both sides. Values are converted to each PostgreSQL column's type; a value
 // that does not convert fails the copy, and its error names the column and the Go type,
-// never the value.
+// never the value. After the commit every table of at least analyzeAfterCopy rows is
+// analysed (ANALYZE), so that the planner knows its size from the first request.
 //
 // locked, when not nil, runs once the source is locked and before anything is written:
 // whatever it reads of the source through the store is what is copied.
@@ -278,6 +282,18 @@ func (s *Store) CopyTo(ctx context.Context, dst *Store, locked func(context.Cont
 		}
 		if err := ptx.Commit(ctx); err != nil {
 			return fmt.Errorf("sqlstore: commit the copy: %w", err)
+		}
+		// Statistics now, not at autovacuum's first pass: without them the planner takes
+		// the copied tables for empty (docs/operations.md: card payments ran 7x slower on a
+		// new database). A table of few rows is left to autovacuum, as on a new database:
+		// analysed nearly empty, it would be planned as tiny while it grows.
+		for _, tc := range counts {
+			if tc.Rows < analyzeAfterCopy {
+				continue
+			}
+			if _, err := pc.Exec(ctx, "ANALYZE "+pgx.Identifier{tc.Table}.Sanitize()); err != nil {
+				return fmt.Errorf("sqlstore: the copy is committed, but ANALYZE %s failed (run ANALYZE on the database): %w", tc.Table, err)
+			}
 		}
 		return nil
 	})
