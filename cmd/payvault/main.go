@@ -101,6 +101,7 @@ type cli struct {
 	Keys      keysCmd      `cmd:"" help:"Inspect and rotate data and fingerprint keys."`
 	Audit     auditCmd     `cmd:"" help:"Verify and read the audit chains."`
 	Backup    backupCmd    `cmd:"" help:"Copy the embedded store to a file, consistently, while servers run on it."`
+	Export    exportCmd    `cmd:"" help:"Export a merchant's cards and bank accounts to a new file, encrypted to a recipient's OpenPGP public key."`
 	CopyStore copyStoreCmd `cmd:"" name:"copy-store" help:"Copy the embedded store into an empty PostgreSQL database, and verify the copy (stop the server first)."`
 	Bench     benchCmd     `cmd:"" help:"Measure throughput and latency of the main API calls against a server on this machine."`
 	Help      helpCmd      `cmd:"" help:"Show the help of payvault, or of a command (as --help does)."`
@@ -470,6 +471,39 @@ func (c *backupCmd) Run(ctx context.Context) error {
 	}
 	fmt.Printf("backed up %s to %s (%d bytes, checked). The master key is not in it: keep the key that opens it apart from it.\n", app.SQLitePath(c.Data), c.Out, size)
 	return nil
+}
+
+type exportCmd struct {
+	storeFlags
+	MerchantID string `help:"The merchant whose cards and bank accounts to export." required:"" placeholder:"ID"`
+	Recipient  string `help:"File holding the recipient's OpenPGP public key (armored or binary): the export is encrypted to it." required:"" placeholder:"KEYFILE" type:"path"`
+	Out        string `help:"File to write the encrypted export to; it must not exist yet (created 0600)." required:"" placeholder:"FILE" type:"path"`
+}
+
+func (c *exportCmd) Run(ctx context.Context) error {
+	// The key is checked before the store is opened: a wrong key costs nothing.
+	rcpt, err := app.ReadRecipient(c.Recipient, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("recipient: %s %s\n", rcpt.Fingerprint, rcpt.UserID)
+	return c.with(ctx, func(m *app.Main) error {
+		rep, err := m.Export(ctx, c.MerchantID, rcpt, c.Out)
+		if rep != nil {
+			fmt.Printf("exported merchant %s (%s) to %s: %d records", rep.Header.Merchant.ID, rep.Header.Merchant.Name, c.Out, rep.Records)
+			for _, k := range vault.ExportKinds {
+				fmt.Printf(", %s %d", k, rep.Counts[k])
+			}
+			fmt.Printf(" (%d bytes, %s), encrypted to %s; recorded on the merchant's audit chain\n", rep.Bytes, rep.Took.Round(time.Millisecond), rcpt.Fingerprint)
+			for _, id := range rep.UnreadableIDs {
+				fmt.Printf("unreadable: instrument %s\n", id)
+			}
+			if more := rep.Unreadable - len(rep.UnreadableIDs); more > 0 {
+				fmt.Printf("unreadable: %d more not listed\n", more)
+			}
+		}
+		return err
+	})
 }
 
 type copyStoreCmd struct {

@@ -501,3 +501,19 @@ func (t *tx) DeleteMandatesOf(ctx context.Context, merchantID, profileID, instru
 	}
 	return mapErr("sqlstore.DeleteMandatesOf", err)
 }
+
+// ListActiveInstrumentsAfter implements vault.InstrumentPager: a page of a merchant's active
+// instruments after an id, read through instruments_merchant (merchant_id, id), so that every
+// page costs the same however deep the walk is.
+func (q *q) ListActiveInstrumentsAfter(ctx context.Context, merchantID, afterID string, limit int) ([]*vault.Instrument, error) {
+	_, cs := newInstrument()
+	out, err := listAll(ctx, q, "SELECT "+names(cs)+" FROM instruments WHERE merchant_id = ? AND id > ? AND deleted_at = 0 ORDER BY id LIMIT ?",
+		[]any{merchantID, afterID, limit}, newInstrument)
+	if err != nil {
+		return nil, mapErr("sqlstore.ListActiveInstrumentsAfter", err)
+	}
+	for _, in := range out {
+		fixInstrument(in)
+	}
+	return out, nil
+}

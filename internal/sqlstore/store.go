@@ -121,8 +121,9 @@ type Store struct {
 }
 
 var (
-	_ vault.Store = (*Store)(nil)
-	_ vault.Tx    = (*tx)(nil)
+	_ vault.Store           = (*Store)(nil)
+	_ vault.Tx              = (*tx)(nil)
+	_ vault.InstrumentPager = (*Store)(nil)
 )
 
 // Open connects to the database and migrates it to the current schema.

@@ -61,3 +61,8 @@ type AuditProblem struct {
 	Seq        int64  `json:"seq"`
 	Problem    string `json:"problem"`
 }
+
+// AuditAccountExport is `payvault export`: a merchant's account data was exported,
+// encrypted to a recipient's OpenPGP key. Its record type is "export" and its record id
+// names the recipient's fingerprint and the counts, never data.
+const AuditAccountExport = "account_data.export"
