@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -232,7 +233,7 @@ func TestExport(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := strings.ToUpper(hexString(key.PrimaryKey.Fingerprint)); rcpt.Fingerprint != want || rcpt.UserID != "recipient <recipient@example.com>" {
+			if want := strings.ToUpper(hex.EncodeToString(key.PrimaryKey.Fingerprint)); rcpt.Fingerprint != want || rcpt.UserID != "recipient <recipient@example.com>" {
 				t.Errorf("recipient = %s %q, want %s", rcpt.Fingerprint, rcpt.UserID, want)
 			}
 			tm := f.tool(t)
@@ -358,15 +359,6 @@ func TestExport(t *testing.T) {
 			}
 		})
 	}
-}
-
-func hexString(b []byte) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 0, 2*len(b))
-	for _, c := range b {
-		out = append(out, digits[c>>4], digits[c&15])
-	}
-	return string(out)
 }
 
 // TestExportRefusals: a recipient key that is not one usable public key, an existing out
