@@ -111,6 +111,7 @@ func Run(t *testing.T, open Opener) {
 		{"WriteCanceled", testWriteCanceled},
 		{"UnstorableText", testUnstorableText},
 		{"ContainsUnicode", testContainsUnicode},
+		{"ActiveInstrumentsAfter", testActiveInstrumentsAfter},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

@@ -1,0 +1,61 @@
+package storetest
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// testActiveInstrumentsAfter: vault.InstrumentPager pages through a merchant's active
+// instruments in id order, page after page, leaving out deleted ones and other merchants'.
+func testActiveInstrumentsAfter(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	pager, ok := f.Store.(vault.InstrumentPager)
+	if !ok {
+		t.Fatal("the store is not a vault.InstrumentPager")
+	}
+	var want []string
+	for i, pan := range []string{"4111111111111111", "4012888888881881", "5555555555554444", "5105105105105100", "378282246310005"} {
+		in := mustCard(t, f, "", pan, vault.CreateOptions{})
+		if i == 2 {
+			if err := f.Svc.DeleteInstrument(ctx, f.Principal, in.ID); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want = append(want, in.ID)
+	}
+	slices.Sort(want)
+	other := MustFixture(t, func(testing.TB) Store { return f.Store })
+	mustCard(t, other, "", "4111111111111111", vault.CreateOptions{})
+
+	var got []string
+	after := ""
+	for pages := 0; ; pages++ {
+		page, err := pager.ListActiveInstrumentsAfter(ctx, f.Creds.MerchantID, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pages > 5 {
+			t.Fatal("the pages never end")
+		}
+		for _, in := range page {
+			if in.Sealed.Number == nil || in.MerchantID != f.Creds.MerchantID {
+				t.Errorf("instrument %s: merchant %s, sealed number %d bytes", in.ID, in.MerchantID, len(in.Sealed.Number))
+			}
+			got = append(got, in.ID)
+		}
+		if len(page) < 2 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("ids (-want +got)\n%s", d)
+	}
+}
