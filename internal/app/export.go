@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
+	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -153,10 +155,17 @@ func (m *Main) Export(ctx context.Context, merchantID string, rcpt *Recipient, o
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// The export is written to out.partial and appears at out only once it is complete and
+	// audited (a hard link, which never replaces a file): a file at out was always recorded
+	// on the audit chain, even if the process dies between the two.
+	if _, err := os.Lstat(out); err == nil {
+		return nil, fmt.Errorf("payvault: %s exists: export writes only a new file", out)
+	}
+	partial := out + ".partial"
+	f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("payvault: %s exists: export writes only a new file", out)
+			return nil, fmt.Errorf("payvault: %s exists (an export that did not finish, or one running now): remove it, then export again", partial)
 		}
 		return nil, fmt.Errorf("payvault: %w", err)
 	}
@@ -164,7 +173,7 @@ func (m *Main) Export(ctx context.Context, merchantID string, rcpt *Recipient, o
 	defer func() {
 		if !keep {
 			f.Close()
-			os.Remove(out)
+			os.Remove(partial)
 		}
 	}()
 	rep = &ExportReport{Counts: map[string]int{}}
@@ -223,7 +232,16 @@ func (m *Main) Export(ctx context.Context, merchantID string, rcpt *Recipient, o
 	if err := m.Store.Audit(vault.WithActor(ctx, "cli"), merchantID, vault.AuditAccountExport, "export", exportAuditID(rcpt, rep)); err != nil {
 		return nil, fmt.Errorf("payvault: the export could not be recorded on the audit chain, so its file was removed: %w", err)
 	}
-	keep = true
+	keep = true // recorded: from here on the file is kept, whatever happens
+	if err := os.Link(partial, out); err != nil {
+		return nil, fmt.Errorf("payvault: the export is complete and recorded on the audit chain, but could not be named %s (%w): it is in %s", out, err, partial)
+	}
+	if err := os.Remove(partial); err != nil {
+		return nil, fmt.Errorf("payvault: the export is in %s, but %s could not be removed: %w", out, partial, err)
+	}
+	if err := keys.SyncDir(filepath.Dir(out)); err != nil {
+		return nil, fmt.Errorf("payvault: the export is in %s, but its directory could not be synced: %w", out, err)
+	}
 	rep.Took = time.Since(start)
 	if rep.Unreadable > 0 {
 		return rep, fmt.Errorf("payvault: %d of the %d records do not open and were written without data (\"unreadable\":true); %s was kept with every other record: %w", rep.Unreadable, rep.Records, out, ErrExportUnreadable)

@@ -245,6 +245,9 @@ func TestExport(t *testing.T) {
 			if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o600 || st.Size() != rep.Bytes {
 				t.Errorf("export file: %v, %v (report: %d bytes)", st, err, rep.Bytes)
 			}
+			if _, err := os.Stat(out + ".partial"); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the partial file is left beside the export: %v", err)
+			}
 			raw, _ := os.ReadFile(out)
 			for _, n := range []string{expPAN1, expACH, expIBAN, "Lovelace"} {
 				if bytes.Contains(raw, []byte(n)) {
@@ -444,6 +447,22 @@ func TestExportRefusals(t *testing.T) {
 		}
 		if b, _ := os.ReadFile(out); string(b) != "keep me" {
 			t.Errorf("the existing file was changed: %q", b)
+		}
+	})
+	// An export is written to FILE.partial and named FILE only once it is recorded on the
+	// audit chain: one that did not finish leaves FILE.partial, which blocks the next.
+	t.Run("fail/partial-left", func(t *testing.T) {
+		out := filepath.Join(dir, "interrupted.pgp")
+		os.WriteFile(out+".partial", []byte("from a killed export"), 0o600)
+		_, err := m.Export(ctx, m.Credentials.MerchantID, rcpt, out)
+		if err == nil || !strings.Contains(err.Error(), "did not finish") {
+			t.Errorf("Export = %v", err)
+		}
+		if b, _ := os.ReadFile(out + ".partial"); string(b) != "from a killed export" {
+			t.Errorf("the partial file was changed: %q", b)
+		}
+		if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a file was left: %v", err)
 		}
 	})
 	t.Run("fail/bad-dir", func(t *testing.T) {

@@ -187,7 +187,7 @@ func createFileExclusive(path string, data []byte, viaLink bool) error {
 			// Drop the temporary name before the directory sync, so that
 			// no second copy of the key survives a crash.
 			os.Remove(tmpName)
-			return syncDir(dir)
+			return SyncDir(dir)
 		case errors.Is(err, fs.ErrExist):
 			return err
 		}
@@ -202,7 +202,7 @@ func createFileExclusive(path string, data []byte, viaLink bool) error {
 		os.Remove(path)
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
 // writeSyncClose makes f mode 0600, writes data, syncs and closes f.
@@ -221,8 +221,8 @@ func writeSyncClose(f *os.File, data []byte) error {
 	return err
 }
 
-// syncDir fsyncs a directory so that a new entry in it is durable.
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory so that a new entry in it (a key file, an export) is durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
