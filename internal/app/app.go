@@ -187,6 +187,11 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	}
 	// The store is opened without migrating it: prepareStore decides whether and when.
 	scfg := sqlstore.Config{DSN: cfg.DatabaseURL, Committers: cfg.Committers, SkipMigrate: true}
+	if !bootstrap {
+		// A tool's reads (keys status counts every record of a key) may outlast the 30 s a
+		// serving node gives a read on a large store; its operator can stop it.
+		scfg.ReadWait = -1
+	}
 	if cfg.DatabaseURL == "" {
 		scfg.Path = SQLitePath(cfg.DataDir)
 	}

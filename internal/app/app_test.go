@@ -127,6 +127,17 @@ func TestNodesStartTogether(t *testing.T) {
 	if ok, _ := mains[0].CheckAdminToken(context.Background(), "wrong"); ok {
 		t.Error("admin token check wrong")
 	}
+
+	// A serving node bounds its reads of a database that stops answering; a CLI tool on the
+	// same database does not (keys status counts every record of a key).
+	tool, err := OpenTool(context.Background(), Config{DatabaseURL: dsn, MasterKey: mk, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tool.Close()
+	if got := [2]time.Duration{mains[0].Store.ReadWait(), tool.Store.ReadWait()}; got != [2]time.Duration{30 * time.Second, 0} {
+		t.Errorf("read bounds of a node and a tool = %v, want [30s 0s]", got)
+	}
 }
 
 // forbidSecrets registers every secret a started Main knows with its log capture: the admin

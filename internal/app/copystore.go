@@ -102,7 +102,7 @@ func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error)
 	}
 	src.SetAuditMAC(srcKeys)
 
-	dst, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn, SkipMigrate: true, ReadConns: 4})
+	dst, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn, SkipMigrate: true, ReadConns: 4, ReadWait: -1})
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,10 @@ const (
 // database did not answer within WriteWait.
 var errWriteWait = errors.New("sqlstore: the database did not answer the write in time")
 
+// ReadWait is the bound of a read outside a Write (Config.ReadWait); 0 means none (SQLite,
+// or a store opened for the CLI's tools).
+func (s *Store) ReadWait() time.Duration { return s.q.readWait }
+
 // readBound returns ctx bounded by the store's read wait, and the func that ends the bound:
 // the identity and a no-op where reads are not bounded (SQLite, transactions).
 func (q *q) readBound(ctx context.Context) (context.Context, context.CancelFunc) {

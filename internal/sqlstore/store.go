@@ -71,7 +71,9 @@ type Config struct {
 	// QueueWait bounds how long a Write waits for a committer to start it; 0 picks 15 s.
 	QueueWait time.Duration
 	// ReadWait bounds a PostgreSQL read outside a Write, from its start until its rows are
-	// read, when the database does not answer (stall.go); 0 picks 30 s.
+	// read, when the database does not answer (stall.go); 0 picks 30 s, and a negative
+	// value bounds nothing (the CLI's tools, whose whole-table counts may take longer on a
+	// large store, and whose operator is there to stop them).
 	ReadWait time.Duration
 	// WriteWait bounds each statement of a PostgreSQL Write's transaction, and its COMMIT,
 	// when the database does not answer (stall.go); 0 picks 15 s.
@@ -146,8 +148,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	} else {
 		s.q.db = pgReads{s}
 		s.q.fold = s.startFold
-		s.q.readWait = cfg.ReadWait
-		if s.q.readWait <= 0 {
+		switch s.q.readWait = cfg.ReadWait; {
+		case s.q.readWait < 0:
+			s.q.readWait = 0 // unbounded
+		case s.q.readWait == 0:
 			s.q.readWait = defaultReadWait
 		}
 	}
