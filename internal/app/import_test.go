@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http/httptest"
@@ -283,6 +284,8 @@ func TestImportRefusals(t *testing.T) {
 			}
 			tampered := bytes.Clone(raw)
 			tampered[len(tampered)/2] ^= 0x01
+			tag := bytes.Clone(raw)
+			tag[len(tag)-1] ^= 0x01 // the integrity tag (MDC or AEAD) only
 			otherPriv, _ := MustExportKey(t, dir, "other", nil)
 			otherPath := filepath.Join(dir, "other.key.asc")
 			MustWriteKey(t, otherPath, openpgp.PrivateKeyType, func(w io.Writer) error { return otherPriv.SerializePrivate(w, nil) })
@@ -298,6 +301,7 @@ func TestImportRefusals(t *testing.T) {
 			}{
 				{"fail/wrong-key", b.mid, file, otherKey, "does not decrypt"},
 				{"fail/tampered", b.mid, write("tampered.pgp", tampered), key, ""},
+				{"fail/tampered-tag", b.mid, write("tag.pgp", tag), key, "integrity"},
 				{"fail/cut", b.mid, write("cut.pgp", raw[:len(raw)-40]), key, ""},
 				{"fail/no-end-line", b.mid, encrypt("noend.pgp", "payvault-export.jsonl", all[:len(all)-1]), key, "truncated"},
 				{"fail/literal-name", b.mid, encrypt("name.pgp", "other.jsonl", all), key, "not a payvault export"},
@@ -331,6 +335,116 @@ func TestImportRefusals(t *testing.T) {
 			}
 			if n := countInstruments(t, b.m, b.mid); n != 0 {
 				t.Errorf("a colliding import wrote %d instruments", n)
+			}
+		})
+	}
+}
+
+// mustEncryptExport writes a message to key holding the header, the records and an end
+// line that counts them, as Export would.
+func mustEncryptExport(t *testing.T, path string, key *openpgp.Entity, header []byte, recs []*vault.ExportRecord) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := openpgp.Encrypt(&buf, []*openpgp.Entity{key}, nil, &openpgp.FileHints{IsBinary: true, FileName: "payvault-export.jsonl"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(append(header, '\n'))
+	end := ExportEnd{End: true, Counts: map[string]int{}}
+	for _, k := range vault.ExportKinds {
+		end.Counts[k] = 0
+	}
+	enc := json.NewEncoder(w)
+	for _, r := range recs {
+		end.Counts[r.Kind]++
+		if r.Unreadable {
+			end.Unreadable++
+		}
+		enc.Encode(r)
+	}
+	enc.Encode(end)
+	w.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestImportResume: an import that stopped after some records (here: a file of the first
+// three) is completed by importing the whole file, which creates the rest only; an
+// unreadable record is skipped and counted; a record that fails the API's checks refuses the
+// whole import, named by line and id, never by its number.
+func TestImportResume(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			f := mustExportFixture(t, engine)
+			file, privPath, priv := mustExportFile(t, f)
+			b := mustImportTarget(t, engine)
+			key, err := ReadImportKey(privPath, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := MustDecryptExport(t, file, priv)
+			var recs []*vault.ExportRecord
+			for _, l := range lines[1 : len(lines)-1] {
+				var r vault.ExportRecord
+				if err := strictJSON(l, &r); err != nil {
+					t.Fatal(err)
+				}
+				recs = append(recs, &r)
+			}
+			dir := t.TempDir()
+
+			// A record failing Luhn: refused by line and id; nothing written.
+			bad := make([]*vault.ExportRecord, len(recs))
+			copy(bad, recs)
+			badLine := 0
+			for i, r := range recs {
+				if r.Card != nil {
+					v, c := *r, *r.Card
+					c.Number = c.Number[:len(c.Number)-1] + string('0'+(c.Number[len(c.Number)-1]-'0'+1)%10)
+					v.Card, bad[i], badLine = &c, &v, i+2
+					break
+				}
+			}
+			badFile := filepath.Join(dir, "bad.pgp")
+			mustEncryptExport(t, badFile, priv, lines[0], bad)
+			rep, err := b.m.Import(ctx, b.mid, key, badFile, ImportOptions{})
+			if !errors.Is(err, ErrImportRefused) || rep.Invalid != 1 || len(rep.Problems) != 1 {
+				t.Fatalf("invalid record: %v %+v", err, rep)
+			}
+			p := rep.Problems[0]
+			if p.Line != badLine || p.ID != bad[badLine-2].ID || p.Field != "number" {
+				t.Errorf("problem = %+v, want line %d", p, badLine)
+			}
+			for _, s := range []string{err.Error(), p.Error()} {
+				if strings.Contains(s, bad[badLine-2].Card.Number) || strings.Contains(s, recs[badLine-2].Card.Number) {
+					t.Errorf("the problem names the number: %s", s)
+				}
+			}
+			if n := countInstruments(t, b.m, b.mid); n != 0 {
+				t.Fatalf("a refused import wrote %d instruments", n)
+			}
+
+			// The first three records, then the whole file.
+			part := filepath.Join(dir, "part.pgp")
+			mustEncryptExport(t, part, priv, lines[0], recs[:3])
+			if rep, err := b.m.Import(ctx, b.mid, key, part, ImportOptions{}); err != nil || rep.Created != 3 {
+				t.Fatalf("part: %v %+v", err, rep)
+			}
+			withUnreadable := append(append([]*vault.ExportRecord{}, recs...), &vault.ExportRecord{Kind: vault.KindCard, ID: "ffffffff-ffff-7fff-bfff-ffffffffffff",
+				PaymentToken: "CUnreadable0000", Unreadable: true})
+			full := filepath.Join(dir, "full.pgp")
+			mustEncryptExport(t, full, priv, lines[0], withUnreadable)
+			rep, err = b.m.Import(ctx, b.mid, key, full, ImportOptions{})
+			if err != nil || rep.Created != len(recs)-3 || rep.AlreadyImported != 3 || rep.Unreadable != 1 {
+				t.Fatalf("rest: %v %+v", err, rep)
+			}
+			if n := countInstruments(t, b.m, b.mid); n != len(recs) {
+				t.Errorf("%d instruments, want %d", n, len(recs))
+			}
+			if problems, err := b.m.Store.VerifyAudit(ctx, b.m.Keyring); err != nil || len(problems) != 0 {
+				t.Errorf("audit chain: %v %v", problems, err)
 			}
 		})
 	}
