@@ -181,7 +181,7 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 		}
 		return nil
 	}
-	sum1, err := readExport(f, key, onHeader, func(line int, rec *vault.ExportRecord) error {
+	check1 := func(line int, rec *vault.ExportRecord) error {
 		rep.Records++
 		rep.Counts[rec.Kind]++
 		action, _, err := im.Check(ctx, rec)
@@ -209,7 +209,12 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 			rep.Unreadable++
 		}
 		return nil
-	})
+	}
+	pend1 := &pending{im: im, check: check1, ctx: ctx}
+	sum1, err := readExport(f, key, onHeader, pend1.add)
+	if err == nil {
+		err = pend1.flush(ctx)
+	}
 	rep.NewIDs, rep.Profiles = im.NewIDs, im.Profiles
 	if err != nil {
 		return rep, err
@@ -249,7 +254,7 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 		batch = batch[:0]
 		return nil
 	}
-	sum2, err := readExport(f, key, nil, func(line int, rec *vault.ExportRecord) error {
+	check2 := func(line int, rec *vault.ExportRecord) error {
 		action, it, err := im.Check(ctx, rec)
 		if err != nil {
 			var p *vault.ImportProblem
@@ -266,7 +271,12 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 			return flush()
 		}
 		return nil
-	})
+	}
+	pend2 := &pending{im: im, check: check2, ctx: ctx}
+	sum2, err := readExport(f, key, nil, pend2.add)
+	if err == nil {
+		err = pend2.flush(ctx)
+	}
 	if err == nil {
 		err = flush()
 	}
@@ -282,6 +292,40 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 	}
 	rep.Took = time.Since(start)
 	return rep, nil
+}
+
+// pending holds up to importBatch records read from the file, so that the Importer looks
+// them up in the target in one statement (Prefetch) before checking each.
+type pending struct {
+	im    *vault.Importer
+	check func(line int, rec *vault.ExportRecord) error
+	lines []int
+	recs  []*vault.ExportRecord
+	ctx   context.Context
+}
+
+func (p *pending) add(line int, rec *vault.ExportRecord) error {
+	p.lines, p.recs = append(p.lines, line), append(p.recs, rec)
+	if len(p.recs) >= importBatch {
+		return p.flush(p.ctx)
+	}
+	return nil
+}
+
+func (p *pending) flush(ctx context.Context) error {
+	if len(p.recs) == 0 {
+		return nil
+	}
+	if err := p.im.Prefetch(ctx, p.recs); err != nil {
+		return fmt.Errorf("payvault: %w", err)
+	}
+	for i, rec := range p.recs {
+		if err := p.check(p.lines[i], rec); err != nil {
+			return err
+		}
+	}
+	p.lines, p.recs = p.lines[:0], p.recs[:0]
+	return nil
 }
 
 // readExport decrypts an export from r with key and calls onHeader with its header, then fn

@@ -62,6 +62,12 @@ type Importer struct {
 	apiIDs   map[uint64]struct{}
 	profiles map[uint64]struct{}
 	lastID   string
+	// found holds what Prefetch found, by "t:"+token and "i:"+id; asked what it asked.
+	found map[string]*Instrument
+	asked map[string]bool
+	// profileSeen caches each profile's check (nil: it exists as the record's; else the
+	// profile to create), bounded.
+	profileSeen map[string]*Profile
 	// NewIDs counts the records that get a new instrument id because theirs is taken.
 	NewIDs int
 	// Profiles counts the distinct profiles of the records checked.
@@ -75,7 +81,61 @@ func (s *Service) NewImporter(ctx context.Context, merchantID string) (*Importer
 		return nil, E("vault.NewImporter", err)
 	}
 	return &Importer{s: s, p: &Principal{Merchant: mer, Kind: "cli"}, mer: mer, locs: map[string]bool{},
-		seed: maphash.MakeSeed(), tokens: map[uint64]struct{}{}, apiIDs: map[uint64]struct{}{}, profiles: map[uint64]struct{}{}}, nil
+		seed: maphash.MakeSeed(), tokens: map[uint64]struct{}{}, profileSeen: map[string]*Profile{}, apiIDs: map[uint64]struct{}{}, profiles: map[uint64]struct{}{}}, nil
+}
+
+// Prefetch looks up, in one statement, the target's instruments with the tokens and ids of
+// the records Check is about to be given, so that it need not ask for each (on PostgreSQL
+// each lookup is a round trip). It forgets the previous batch's.
+func (im *Importer) Prefetch(ctx context.Context, recs []*ExportRecord) error {
+	finder, ok := im.s.store.(InstrumentFinder)
+	im.found, im.asked = map[string]*Instrument{}, map[string]bool{}
+	if !ok {
+		return nil
+	}
+	tokens, ids := make([]string, 0, len(recs)), make([]string, 0, len(recs))
+	for _, r := range recs {
+		tokens, ids = append(tokens, r.PaymentToken), append(ids, r.ID)
+		im.asked["t:"+r.PaymentToken], im.asked["i:"+r.ID] = true, true
+	}
+	list, err := finder.FindInstruments(ctx, im.mer.ID, tokens, ids)
+	if err != nil {
+		return E("vault.Importer.Prefetch", err)
+	}
+	for _, in := range list {
+		im.found["t:"+in.Token], im.found["i:"+in.ID] = in, in
+	}
+	return nil
+}
+
+// byToken returns the target's instrument (deleted or not) holding a payment token, or nil.
+func (im *Importer) byToken(ctx context.Context, tok string) (*Instrument, error) {
+	if im.asked["t:"+tok] {
+		return im.found["t:"+tok], nil
+	}
+	in, err := im.s.store.GetInstrumentByToken(ctx, im.mer.ID, tok)
+	switch {
+	case err == nil:
+		return in, nil
+	case KindOf(err) == NotFound:
+		return nil, nil
+	}
+	return nil, err
+}
+
+// byID returns the target's instrument (deleted or not) with an id, or nil.
+func (im *Importer) byID(ctx context.Context, id string) (*Instrument, error) {
+	if im.asked["i:"+id] {
+		return im.found["i:"+id], nil
+	}
+	in, err := im.s.store.GetInstrument(ctx, im.mer.ID, id)
+	switch {
+	case err == nil:
+		return in, nil
+	case KindOf(err) == NotFound:
+		return nil, nil
+	}
+	return nil, err
 }
 
 // ImportItem is a checked record ready to be written: its instrument sealed under the
@@ -206,23 +266,25 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 	in.Fingerprint = fps[0]
 
 	// A previous run imported it: same token, kind, profile and number.
-	if cur, err := im.s.store.GetInstrumentByToken(ctx, mid, rec.PaymentToken); err == nil {
-		if cur.Kind == in.Kind && cur.Fingerprint == in.Fingerprint && (rec.Profile == nil) == (cur.ProfileID == "") &&
+	cur, err := im.byToken(ctx, rec.PaymentToken)
+	if err != nil {
+		return 0, nil, err
+	}
+	if cur != nil {
+		if cur.Active() && cur.Kind == in.Kind && cur.Fingerprint == in.Fingerprint && (rec.Profile == nil) == (cur.ProfileID == "") &&
 			(rec.Profile == nil || cur.ProfileID == rec.Profile.ID) {
 			return ImportAlreadyDone, nil, nil
 		}
-		return hit("paymentToken", "held by another instrument of the target merchant")
-	} else if KindOf(err) != NotFound {
-		return 0, nil, err
-	}
-	if cur, err := im.s.store.GetInstrument(ctx, mid, rec.ID); err == nil {
-		if cur.Token == rec.PaymentToken {
+		if !cur.Active() {
 			return hit("paymentToken", "held by a deleted instrument of the target merchant")
 		}
+		return hit("paymentToken", "held by another instrument of the target merchant")
+	}
+	if cur, err := im.byID(ctx, rec.ID); err != nil {
+		return 0, nil, err
+	} else if cur != nil {
 		in.ID = newID() // the id is taken: the token, which payments use, is kept
 		im.NewIDs++
-	} else if KindOf(err) != NotFound {
-		return 0, nil, err
 	}
 	if in.APIID != "" {
 		ah := im.hash(loc, in.APIID)
@@ -253,32 +315,27 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 			im.profiles[ph] = struct{}{}
 			im.Profiles++
 		}
-		cur, err := im.s.store.GetProfile(ctx, mid, rp.ID)
-		switch {
-		case err == nil:
-			if !sameImportedProfile(cur, prof) {
-				return hit("profile.id", "held by another profile of the target merchant")
-			}
-		case KindOf(err) != NotFound:
-			return 0, nil, err
-		default:
-			if rp.MerchantCustomerID != "" {
-				if _, err := im.s.store.GetProfileBy(ctx, mid, "merchant_customer_id", rp.MerchantCustomerID, ""); err == nil {
-					return hit("profile.merchantCustomerId", "held by another profile of the target merchant")
-				} else if KindOf(err) != NotFound {
-					return 0, nil, err
-				}
-			}
-			if rp.ContactAPIID != "" {
-				if _, err := im.s.store.GetProfileBy(ctx, mid, "contact_api_id", rp.ContactAPIID, loc); err == nil {
-					return hit("profile.contactApiId", "held by another contact of the target location")
-				} else if KindOf(err) != NotFound {
-					return 0, nil, err
-				}
-			}
-			prof.Token = token.New(token.Profile)
-			it.profile = prof
+		create, seen := im.profileSeen[rp.ID]
+		if seen && create != nil {
+			v := *create
+			v.Token, v.Created = "", prof.Created
+			seen = v == *prof // another record of the profile, with the same fields
 		}
+		if !seen {
+			create, err = im.checkProfile(ctx, prof)
+			if p, ok := err.(*ImportProblem); ok {
+				p.ID = rec.ID
+				return 0, nil, p
+			}
+			if err != nil {
+				return 0, nil, err
+			}
+			if len(im.profileSeen) >= 4096 {
+				clear(im.profileSeen)
+			}
+			im.profileSeen[rp.ID] = create
+		}
+		it.profile = create
 	}
 	if a := rec.BillingAddress; a != nil {
 		switch {
@@ -301,6 +358,43 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 	return ImportCreate, it, nil
 }
 
+// checkProfile checks a record's profile against the target: nil when the target holds it
+// already (imported before), else the profile to create (with a new profile token), or an
+// *ImportProblem when its id, merchantCustomerId or contactApiId is taken.
+func (im *Importer) checkProfile(ctx context.Context, prof *Profile) (*Profile, error) {
+	mid := im.mer.ID
+	hit := func(field, reason string) (*Profile, error) {
+		return nil, &ImportProblem{Field: field, Reason: reason, Collision: true}
+	}
+	cur, err := im.s.store.GetProfile(ctx, mid, prof.ID)
+	switch {
+	case err == nil:
+		if !sameImportedProfile(cur, prof) {
+			return hit("profile.id", "held by another profile of the target merchant")
+		}
+		return nil, nil
+	case KindOf(err) != NotFound:
+		return nil, err
+	}
+	if prof.MerchantCustomerID != "" {
+		if _, err := im.s.store.GetProfileBy(ctx, mid, "merchant_customer_id", prof.MerchantCustomerID, ""); err == nil {
+			return hit("profile.merchantCustomerId", "held by another profile of the target merchant")
+		} else if KindOf(err) != NotFound {
+			return nil, err
+		}
+	}
+	if prof.ContactAPIID != "" {
+		if _, err := im.s.store.GetProfileBy(ctx, mid, "contact_api_id", prof.ContactAPIID, prof.LocationID); err == nil {
+			return hit("profile.contactApiId", "held by another contact of the target location")
+		} else if KindOf(err) != NotFound {
+			return nil, err
+		}
+	}
+	v := *prof
+	v.Token = token.New(token.Profile)
+	return &v, nil
+}
+
 // sameImportedProfile reports whether cur is the profile a record's profile p would create:
 // one imported earlier (by this run's previous batches, or a run that stopped).
 func sameImportedProfile(cur, p *Profile) bool {
@@ -320,25 +414,19 @@ func validKind(k string) bool {
 // WriteImport writes a batch of checked records in one transaction: for each, its profile
 // (created once: the first record of a profile creates it, with its new profile token), its
 // billing address (created once) and its instrument, recorded on the audit chain and
-// counted as any create. A record whose token the target already holds with the same data
-// (a concurrent or earlier run) is skipped. It returns how many instruments, profiles and
+// counted as any create. Check has found the tokens free; one taken meanwhile (another
+// import running at once) fails the batch on the store's unique index. It returns how many instruments, profiles and
 // addresses it created. The batch is all or nothing. Kinds: Conflict (something taken
 // meanwhile), Unavailable, Internal.
 func (s *Service) WriteImport(ctx context.Context, merchantID string, items []*ImportItem) (created, profiles, addresses int, err error) {
 	const op = "vault.WriteImport"
 	err = s.write(ctx, func(tx Tx) error {
 		created, profiles, addresses = 0, 0, 0
+		done := map[string]bool{} // the profiles and addresses this batch has seen
 		for _, it := range items {
 			in := *it.in
-			if cur, err := tx.GetInstrumentByToken(ctx, merchantID, in.Token); err == nil {
-				if cur.Fingerprint == in.Fingerprint && cur.Kind == in.Kind && cur.ProfileID == in.ProfileID {
-					continue
-				}
-				return E(Conflict, Field("paymentToken"), ID(it.in.ID))
-			} else if KindOf(err) != NotFound {
-				return err
-			}
-			if p := it.profile; p != nil {
+			if p := it.profile; p != nil && !done["p:"+p.ID] {
+				done["p:"+p.ID] = true
 				cur, err := tx.GetProfile(ctx, merchantID, p.ID)
 				switch {
 				case err == nil:
@@ -355,7 +443,8 @@ func (s *Service) WriteImport(ctx context.Context, merchantID string, items []*I
 					profiles++
 				}
 			}
-			if a := it.address; a != nil {
+			if a := it.address; a != nil && !done["a:"+a.ID] {
+				done["a:"+a.ID] = true
 				if _, err := tx.GetAddress(ctx, merchantID, a.ProfileID, a.ID); err != nil {
 					if KindOf(err) != NotFound {
 						return err
