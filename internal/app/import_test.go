@@ -372,7 +372,8 @@ func mustEncryptExport(t *testing.T, path string, key *openpgp.Entity, header []
 // TestImportResume: an import that stopped after some records (here: a file of the first
 // three) is completed by importing the whole file, which creates the rest only; an
 // unreadable record is skipped and counted; a record that fails the API's checks refuses the
-// whole import, named by line and id, never by its number.
+// whole import, named by line and id, never by its number, as do two profiles of the file
+// with one merchantCustomerId.
 func TestImportResume(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
@@ -421,6 +422,28 @@ func TestImportResume(t *testing.T) {
 				if strings.Contains(s, bad[badLine-2].Card.Number) || strings.Contains(s, recs[badLine-2].Card.Number) {
 					t.Errorf("the problem names the number: %s", s)
 				}
+			}
+			if n := countInstruments(t, b.m, b.mid); n != 0 {
+				t.Fatalf("a refused import wrote %d instruments", n)
+			}
+
+			// Two profiles of the file with one merchantCustomerId: refused in the check, not
+			// by the store's unique index halfway through the writes.
+			same := make([]*vault.ExportRecord, len(recs))
+			for i, r := range recs {
+				v := *r
+				if r.Profile != nil && r.Profile.ContactAPIID != "" {
+					pv := *r.Profile
+					pv.MerchantCustomerID = "exp-1"
+					v.Profile = &pv
+				}
+				same[i] = &v
+			}
+			sameFile := filepath.Join(dir, "same.pgp")
+			mustEncryptExport(t, sameFile, priv, lines[0], same)
+			rep, err = b.m.Import(ctx, b.mid, key, sameFile, ImportOptions{})
+			if !errors.Is(err, ErrImportRefused) || rep.Invalid == 0 || rep.Problems[0].Field != "profile.merchantCustomerId" {
+				t.Fatalf("one customer id on two profiles: %v %+v", err, rep)
 			}
 			if n := countInstruments(t, b.m, b.mid); n != 0 {
 				t.Fatalf("a refused import wrote %d instruments", n)

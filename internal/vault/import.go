@@ -61,6 +61,9 @@ type Importer struct {
 	tokens   map[uint64]struct{}
 	apiIDs   map[uint64]struct{}
 	profiles map[uint64]struct{}
+	// customers maps a hash of each merchantCustomerId and location+contactApiId of the file
+	// to the hash of the profile id it came with.
+	customers map[uint64]uint64
 	lastID   string
 	// found holds what Prefetch found, by "t:"+token and "i:"+id; asked what it asked.
 	found map[string]*Instrument
@@ -81,7 +84,7 @@ func (s *Service) NewImporter(ctx context.Context, merchantID string) (*Importer
 		return nil, E("vault.NewImporter", err)
 	}
 	return &Importer{s: s, p: &Principal{Merchant: mer, Kind: "cli"}, mer: mer, locs: map[string]bool{},
-		seed: maphash.MakeSeed(), tokens: map[uint64]struct{}{}, profileSeen: map[string]*Profile{}, apiIDs: map[uint64]struct{}{}, profiles: map[uint64]struct{}{}}, nil
+		seed: maphash.MakeSeed(), tokens: map[uint64]struct{}{}, profileSeen: map[string]*Profile{}, apiIDs: map[uint64]struct{}{}, profiles: map[uint64]struct{}{}, customers: map[uint64]uint64{}}, nil
 }
 
 // Prefetch looks up, in one statement, the target's instruments with the tokens and ids of
@@ -314,6 +317,18 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 		if _, seen := im.profiles[ph]; !seen {
 			im.profiles[ph] = struct{}{}
 			im.Profiles++
+			// A customer id is unique per merchant, a contact api id per location: two
+			// profiles of the file with one would fail a batch on the store's unique index.
+			for _, k := range [][2]string{{"profile.merchantCustomerId", "m\x00" + rp.MerchantCustomerID}, {"profile.contactApiId", "c\x00" + loc + "\x00" + rp.ContactAPIID}} {
+				if strings.HasSuffix(k[1], "\x00") {
+					continue
+				}
+				kh := im.hash(k[1])
+				if other, dup := im.customers[kh]; dup && other != ph {
+					return bad(k[0], "on another profile of the file too")
+				}
+				im.customers[kh] = ph
+			}
 		}
 		create, seen := im.profileSeen[rp.ID]
 		if seen && create != nil {
