@@ -64,7 +64,7 @@ type Importer struct {
 	// customers maps a hash of each merchantCustomerId and location+contactApiId of the file
 	// to the hash of the profile id it came with.
 	customers map[uint64]uint64
-	lastID   string
+	lastID    string
 	// found holds what Prefetch found, by "t:"+token and "i:"+id; asked what it asked.
 	found map[string]*Instrument
 	asked map[string]bool
