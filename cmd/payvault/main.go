@@ -2,6 +2,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -102,6 +103,7 @@ type cli struct {
 	Audit     auditCmd     `cmd:"" help:"Verify and read the audit chains."`
 	Backup    backupCmd    `cmd:"" help:"Copy the embedded store to a file, consistently, while servers run on it."`
 	Export    exportCmd    `cmd:"" help:"Export a merchant's cards and bank accounts to a new file, encrypted to a recipient's OpenPGP public key."`
+	Import    importCmd    `cmd:"" help:"Import an export (payvault export) into a merchant of this store, keeping its payment tokens; checks the whole file first."`
 	CopyStore copyStoreCmd `cmd:"" name:"copy-store" help:"Copy the embedded store into an empty PostgreSQL database, and verify the copy (stop the server first)."`
 	Bench     benchCmd     `cmd:"" help:"Measure throughput and latency of the main API calls against a server on this machine."`
 	Help      helpCmd      `cmd:"" help:"Show the help of payvault, or of a command (as --help does)."`
@@ -504,6 +506,63 @@ func (c *exportCmd) Run(ctx context.Context) error {
 		}
 		return err
 	})
+}
+
+type importCmd struct {
+	storeFlags
+	MerchantID     string `help:"The merchant of this store to import into (it may differ from the export's)." required:"" placeholder:"ID"`
+	Key            string `help:"File holding the OpenPGP private key (armored or binary) the export was encrypted to." required:"" placeholder:"KEYFILE" type:"path"`
+	PassphraseFile string `help:"File holding the private key's passphrase, when it has one." placeholder:"FILE" type:"path"`
+	In             string `help:"The export file (payvault export --out)." required:"" placeholder:"FILE" type:"path"`
+	DryRun         bool   `help:"Check the whole file against the target (format, every record, collisions) and report; write nothing."`
+}
+
+func (c *importCmd) Run(ctx context.Context) error {
+	var pass []byte
+	if c.PassphraseFile != "" {
+		b, err := os.ReadFile(c.PassphraseFile)
+		if err != nil {
+			return fmt.Errorf("payvault: the passphrase: %w", err)
+		}
+		pass = bytes.TrimRight(b, "\r\n")
+	}
+	// The key is checked before the store is opened: a wrong key costs nothing.
+	key, err := app.ReadImportKey(c.Key, pass)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("key: %s %s\n", key.Fingerprint, key.UserID)
+	return c.with(ctx, func(m *app.Main) error {
+		rep, err := m.Import(ctx, c.MerchantID, key, c.In, app.ImportOptions{DryRun: c.DryRun})
+		if rep != nil {
+			printImport(c.MerchantID, c.DryRun, rep)
+		}
+		return err
+	})
+}
+
+// printImport prints what an import found and did: counts, and problems by line and id.
+func printImport(mid string, dryRun bool, rep *app.ImportReport) {
+	h := rep.Header
+	fmt.Printf("export of merchant %s (%s), created %s: %d records", h.Merchant.ID, h.Merchant.Name, h.Created.Format(time.RFC3339), rep.Records)
+	for _, k := range vault.ExportKinds {
+		fmt.Printf(", %s %d", k, rep.Counts[k])
+	}
+	fmt.Printf("\nchecked against merchant %s: %d to create (%d with a new id, their id being taken), %d already imported, %d unreadable (skipped), %d profiles; %d invalid, %d collisions\n",
+		mid, rep.ToCreate, rep.NewIDs, rep.AlreadyImported, rep.Unreadable, rep.Profiles, rep.Invalid, rep.Collisions)
+	for _, p := range rep.Problems {
+		fmt.Printf("line %d: %v\n", p.Line, p.ImportProblem)
+	}
+	if more := rep.Invalid + rep.Collisions - len(rep.Problems); more > 0 {
+		fmt.Printf("%d more problems not listed\n", more)
+	}
+	switch {
+	case dryRun:
+		fmt.Println("dry run: nothing was written")
+	case rep.Batches > 0 || rep.Created > 0:
+		fmt.Printf("imported %d instruments, %d profiles, %d addresses in %d transactions (%s); recorded on the merchant's audit chain\n",
+			rep.Created, rep.ProfilesCreated, rep.AddressesCreated, rep.Batches, rep.Took.Round(time.Millisecond))
+	}
 }
 
 type copyStoreCmd struct {

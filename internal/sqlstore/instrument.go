@@ -517,3 +517,38 @@ func (q *q) ListActiveInstrumentsAfter(ctx context.Context, merchantID, afterID 
 	}
 	return out, nil
 }
+
+// FindInstruments implements vault.InstrumentFinder: two index lookups (token, the primary
+// key) in one statement.
+func (q *q) FindInstruments(ctx context.Context, merchantID string, tokens, ids []string) ([]*vault.Instrument, error) {
+	if len(tokens) == 0 && len(ids) == 0 {
+		return nil, nil
+	}
+	_, cs := newInstrument()
+	var parts []string
+	var args []any
+	if len(tokens) > 0 {
+		parts = append(parts, "SELECT "+names(cs)+" FROM instruments WHERE token IN ("+placeholders(len(tokens))+") AND merchant_id = ?")
+		args = append(appendStrings(args, tokens), merchantID)
+	}
+	if len(ids) > 0 {
+		parts = append(parts, "SELECT "+names(cs)+" FROM instruments WHERE id IN ("+placeholders(len(ids))+") AND merchant_id = ?")
+		args = append(appendStrings(args, ids), merchantID)
+	}
+	list, err := listAll(ctx, q, strings.Join(parts, " UNION ALL "), args, newInstrument)
+	if err != nil {
+		return nil, mapErr("sqlstore.FindInstruments", err)
+	}
+	out := list[:0]
+	seen := map[string]bool{}
+	for _, in := range list {
+		if !seen[in.ID] {
+			seen[in.ID] = true
+			fixInstrument(in)
+			out = append(out, in)
+		}
+	}
+	return out, nil
+}
+
+var _ vault.InstrumentFinder = (*Store)(nil)

@@ -59,3 +59,46 @@ func testActiveInstrumentsAfter(t *testing.T, open Opener) {
 		t.Errorf("ids (-want +got)\n%s", d)
 	}
 }
+
+// testFindInstruments: vault.InstrumentFinder finds a merchant's instruments by token or id,
+// deleted ones too, each once, and never another merchant's.
+func testFindInstruments(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	finder, ok := f.Store.(vault.InstrumentFinder)
+	if !ok {
+		t.Fatal("the store is not a vault.InstrumentFinder")
+	}
+	a := mustCard(t, f, "", "4111111111111111", vault.CreateOptions{})
+	b := mustCard(t, f, "", "4012888888881881", vault.CreateOptions{})
+	c := mustCard(t, f, "", "5555555555554444", vault.CreateOptions{})
+	if err := f.Svc.DeleteInstrument(ctx, f.Principal, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	other := MustFixture(t, func(testing.TB) Store { return f.Store })
+	o := mustCard(t, other, "", "4111111111111111", vault.CreateOptions{})
+
+	got, err := finder.FindInstruments(ctx, f.Creds.MerchantID, []string{a.Token, b.Token, o.Token, "Cnosuchtoken000"}, []string{a.ID, b.ID, o.ID, "no-such-id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, in := range got {
+		ids = append(ids, in.ID)
+		if in.Sealed.Number == nil || in.Fingerprint == "" {
+			t.Errorf("instrument %s lacks its sealed number or fingerprint", in.ID)
+		}
+	}
+	slices.Sort(ids)
+	want := []string{a.ID, b.ID}
+	slices.Sort(want)
+	if d := cmp.Diff(want, ids); d != "" {
+		t.Errorf("ids (-want +got)\n%s", d)
+	}
+	if got, err := finder.FindInstruments(ctx, f.Creds.MerchantID, nil, []string{c.ID}); err != nil || len(got) != 1 || got[0].Token != c.Token {
+		t.Errorf("by id only: %v %v", got, err)
+	}
+	if got, err := finder.FindInstruments(ctx, f.Creds.MerchantID, nil, nil); err != nil || len(got) != 0 {
+		t.Errorf("nothing asked: %v %v", got, err)
+	}
+}

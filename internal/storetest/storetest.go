@@ -112,6 +112,7 @@ func Run(t *testing.T, open Opener) {
 		{"UnstorableText", testUnstorableText},
 		{"ContainsUnicode", testContainsUnicode},
 		{"ActiveInstrumentsAfter", testActiveInstrumentsAfter},
+		{"FindInstruments", testFindInstruments},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

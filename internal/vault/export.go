@@ -209,3 +209,13 @@ func (s *Service) exportRecord(ctx context.Context, in *Instrument, profiles map
 	}
 	return rec, nil
 }
+
+// InstrumentFinder looks up many instruments at once, for an import that checks thousands
+// of records against the store: one statement a batch rather than two a record. The SQL
+// store implements it.
+type InstrumentFinder interface {
+	// FindInstruments returns the merchant's instruments, deleted or not, whose payment token
+	// is among tokens or whose id is among ids, each once, in no order.
+	// Kinds: Unavailable, Internal.
+	FindInstruments(ctx context.Context, merchantID string, tokens, ids []string) ([]*Instrument, error)
+}

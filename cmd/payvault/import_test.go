@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+)
+
+// TestImportCLI exports a merchant of a running payvault and imports it with `payvault
+// import` into a merchant of another store, with a passphrase-protected private key: the dry
+// run writes nothing, the import keeps the card's payment token, a second run imports
+// nothing again, the audit chain verifies, a missing passphrase is refused, and no output
+// names the card number.
+func TestImportCLI(t *testing.T) {
+	const pan = "4111111111111111"
+	dirA, dirB := t.TempDir(), t.TempDir()
+	s := MustServe(t, dirA, nil)
+	defer s.Stop(t)
+	out, stderr, err := run(t, dirA, nil, "merchant", "create", "--name", "Leaving", "--json")
+	if err != nil {
+		t.Fatalf("merchant create: %v\n%s", err, stderr)
+	}
+	creds := checkCredentialShape(t, firstJSON(t, out))
+	ps := creds["paysafe"].(map[string]any)
+	req, _ := http.NewRequest("POST", s.url+"/customervault/v1/profiles", strings.NewReader(`{"merchantCustomerId":"moving-1","locale":"en_US","card":{"cardNum":"`+pan+`","cardExpiry":{"month":12,"year":2050}}}`))
+	req.SetBasicAuth(ps["api_key_id"].(string), ps["api_key_secret"].(string))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("profile: %d", resp.StatusCode)
+	}
+
+	key, err := openpgp.NewEntity("Operator", "", "operator@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, blockType string, serialize func(w *bytes.Buffer) error) string {
+		var b, raw bytes.Buffer
+		w, _ := armor.Encode(&b, blockType, nil)
+		if err := serialize(&raw); err != nil {
+			t.Fatal(err)
+		}
+		w.Write(raw.Bytes())
+		w.Close()
+		path := filepath.Join(dirB, name)
+		if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	pub := write("operator.asc", openpgp.PublicKeyType, func(w *bytes.Buffer) error { return key.Serialize(w) })
+	if err := key.EncryptPrivateKeys([]byte("correct horse"), nil); err != nil {
+		t.Fatal(err)
+	}
+	priv := write("operator.key.asc", openpgp.PrivateKeyType, func(w *bytes.Buffer) error { return key.SerializePrivateWithoutSigning(w, nil) })
+	pass := filepath.Join(dirB, "pass")
+	os.WriteFile(pass, []byte("correct horse\n"), 0o600)
+	file := filepath.Join(dirA, "moving.pgp")
+	if out, stderr, err := run(t, dirA, nil, "export", "--merchant-id", creds["merchant_id"].(string), "--recipient", pub, "--out", file); err != nil {
+		t.Fatalf("export: %v\n%s%s", err, out, stderr)
+	}
+
+	out, stderr, err = run(t, dirB, nil, "merchant", "create", "--name", "Arriving", "--json")
+	if err != nil {
+		t.Fatalf("merchant create: %v\n%s", err, stderr)
+	}
+	mid := checkCredentialShape(t, firstJSON(t, out))["merchant_id"].(string)
+	all := ""
+	for _, tt := range []struct {
+		name string
+		args []string
+		want []string
+		fail bool
+	}{
+		{"fail/no-passphrase", []string{"--key", priv}, []string{"passphrase"}, true},
+		{"ok/dry-run", []string{"--key", priv, "--passphrase-file", pass, "--dry-run"}, []string{"1 records", "1 to create", "0 invalid, 0 collisions", "nothing was written"}, false},
+		{"ok/import", []string{"--key", priv, "--passphrase-file", pass}, []string{"imported 1 instruments, 1 profiles", "audit chain"}, false},
+		{"ok/rerun", []string{"--key", priv, "--passphrase-file", pass}, []string{"0 to create", "1 already imported"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"import", "--merchant-id", mid, "--in", file}, tt.args...)
+			out, stderr, err := run(t, dirB, nil, args...)
+			all += out + stderr
+			if (err != nil) != tt.fail {
+				t.Fatalf("%v: %v\n%s%s", args, err, out, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out+stderr, w) {
+					t.Errorf("output lacks %q:\n%s%s", w, out, stderr)
+				}
+			}
+		})
+	}
+	if out, stderr, err := run(t, dirB, nil, "audit", "verify"); err != nil || !strings.Contains(out, "audit chains verify") {
+		t.Errorf("audit verify: %v\n%s%s", err, out, stderr)
+	}
+	if strings.Contains(all, pan) {
+		t.Error("the output names the card number")
+	}
+}

@@ -1,0 +1,474 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/logtest"
+	"github.com/payvault/payvault/internal/storetest"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// importTarget is a second payvault (store B) serving its own sandbox merchant.
+type importTarget struct {
+	m   *Main
+	url string
+	mid string
+}
+
+func mustImportTarget(t *testing.T, engine string) *importTarget {
+	t.Helper()
+	log, capture := logtest.New(t)
+	capture.Forbid(expPAN1, expPAN2, expPAN3, expPAN4, expACH, expBACS, expEFT, expIBAN, expFortisACH)
+	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), MasterKey: keys.NewMasterKey().Base64(), Logger: log, Out: &nopWriter{}, AdminToken: testAdminToken}
+	if engine == "postgres" {
+		cfg.DataDir, cfg.DatabaseURL = "", storetest.PostgresDSN(t)
+	}
+	m, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	forbidSecrets(capture, m, testAdminToken)
+	srv := httptest.NewServer(m.Handler)
+	t.Cleanup(srv.Close)
+	return &importTarget{m: m, url: srv.URL, mid: m.Credentials.MerchantID}
+}
+
+// mustExportFile exports the fixture's merchant to a key pair made here, and returns the
+// file, the private key's file and the key.
+func mustExportFile(t *testing.T, f *exportFixture) (string, string, *openpgp.Entity) {
+	t.Helper()
+	dir := t.TempDir()
+	priv, pub := MustExportKey(t, dir, "operator", nil)
+	rcpt, err := ReadRecipient(pub, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "export.pgp")
+	if _, err := f.tool(t).Export(context.Background(), f.mid, rcpt, out); err != nil {
+		t.Fatal(err)
+	}
+	privPath := filepath.Join(dir, "operator.key.asc")
+	MustWriteKey(t, privPath, openpgp.PrivateKeyType, func(w io.Writer) error { return priv.SerializePrivate(w, nil) })
+	return out, privPath, priv
+}
+
+// countInstruments is the target merchant's active instruments, from its kept counts.
+func countInstruments(t *testing.T, m *Main, mid string) int {
+	t.Helper()
+	counts, err := m.Vault.CountActiveInstruments(context.Background(), mid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	return n
+}
+
+// TestImport: data made through the Paysafe and Fortis APIs on store A, exported, is
+// imported into store B's merchant (another payvault, another master key): a dry run writes
+// nothing; the import keeps every record's payment token, ids and data (an export of B holds
+// the same records); B's APIs read them by their ids, pay with an imported token, refuse the
+// same card again on the imported profile (7503), and read the Fortis account vaults; the
+// audit chain verifies; a rerun imports nothing again. No log holds account data.
+func TestImport(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			f := mustExportFixture(t, engine)
+			file, privPath, priv := mustExportFile(t, f)
+			b := mustImportTarget(t, engine)
+			key, err := ReadImportKey(privPath, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			dry, err := b.m.Import(ctx, b.mid, key, file, ImportOptions{DryRun: true})
+			if err != nil {
+				t.Fatalf("dry run: %v (%+v)", err, dry)
+			}
+			if dry.Records != len(f.want) || dry.ToCreate != len(f.want) || dry.Profiles != 2 || dry.Invalid+dry.Collisions != 0 || dry.Created != 0 {
+				t.Errorf("dry run report: %+v", dry)
+			}
+			if n := countInstruments(t, b.m, b.mid); n != 0 {
+				t.Fatalf("the dry run wrote %d instruments", n)
+			}
+
+			rep, err := b.m.Import(ctx, b.mid, key, file, ImportOptions{})
+			if err != nil {
+				t.Fatalf("import: %v (%+v)", err, rep)
+			}
+			if rep.Created != len(f.want) || rep.ProfilesCreated != 2 || rep.AddressesCreated != 1 || rep.NewIDs != 0 || rep.Batches != 1 {
+				t.Errorf("import report: %+v", rep)
+			}
+			if n := countInstruments(t, b.m, b.mid); n != len(f.want) {
+				t.Errorf("kept counts: %d instruments, want %d", n, len(f.want))
+			}
+
+			// B's export holds the same records: same ids, tokens, numbers and fields, in
+			// B's location.
+			mer, err := b.m.Store.GetMerchant(ctx, b.mid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rcpt, err := ReadRecipient(filepath.Join(filepath.Dir(privPath), "operator.asc"), time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			again := filepath.Join(t.TempDir(), "b.pgp")
+			if _, err := b.m.Export(ctx, b.mid, rcpt, again); err != nil {
+				t.Fatal(err)
+			}
+			lines := MustDecryptExport(t, again, priv)
+			got := map[string]*vault.ExportRecord{}
+			for _, l := range lines[1 : len(lines)-1] {
+				var r vault.ExportRecord
+				if err := strictJSON(l, &r); err != nil {
+					t.Fatal(err)
+				}
+				got[r.ID] = &r
+			}
+			want := map[string]*vault.ExportRecord{}
+			for id, r := range f.want {
+				v := *r
+				v.LocationID = mer.DefaultLocationID
+				v.Created = v.Created.UTC()
+				want[id] = &v
+			}
+			for _, r := range got {
+				r.Created = r.Created.UTC()
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("B's records (-want A's +got)\n%s", d)
+			}
+
+			// B's APIs.
+			ps := basicAuth(b.m.Credentials.Paysafe.APIKeyID, b.m.Credentials.Paysafe.APIKeySecret)
+			fc := b.m.Credentials.Fortis
+			fh := map[string]string{"developer-id": fc.DeveloperID, "user-id": fc.UserID, "user-api-key": fc.UserAPIKey, "Content-Type": "application/json"}
+			var cardTok, profileID string
+			for id, r := range f.want {
+				switch {
+				case r.FortisAPIID != "" || r.Profile.ContactAPIID != "":
+					x := copyCall(t, 200, "GET", b.url+"/v2/accountvaults/"+id, "", fh).body["accountvault"].(map[string]any)
+					if x["contact_id"] != r.Profile.ID || x["account_vault_api_id"] != nilIfEmpty(r.FortisAPIID) {
+						t.Errorf("fortis account vault %s: %v", id, x)
+					}
+				case r.Kind == vault.KindCard:
+					x := copyCall(t, 200, "GET", b.url+"/customervault/v1/profiles/"+r.Profile.ID+"/cards/"+id, "", ps).body
+					if x["paymentToken"] != r.PaymentToken || x["lastDigits"] != r.Card.LastFour || x["holderName"] != r.HolderName {
+						t.Errorf("paysafe card %s: %v", id, x)
+					}
+					if r.Card.Number == expPAN1 {
+						cardTok, profileID = r.PaymentToken, r.Profile.ID
+					}
+				default:
+					x := copyCall(t, 200, "GET", b.url+"/customervault/v1/profiles/"+r.Profile.ID+"/"+r.Kind+"bankaccounts/"+id, "", ps).body
+					if x["paymentToken"] != r.PaymentToken {
+						t.Errorf("paysafe %s account %s: %v", r.Kind, id, x)
+					}
+				}
+			}
+			p := copyCall(t, 200, "GET", b.url+"/customervault/v1/profiles/"+profileID, "", ps).body
+			if p["merchantCustomerId"] != "exp-1" || p["firstName"] != "Ada" || p["email"] != "ada@example.com" {
+				t.Errorf("imported profile: %v", p)
+			}
+			auth := copyCall(t, 200, "POST", b.url+"/cardpayments/v1/accounts/"+b.m.Credentials.Paysafe.AccountNumber+"/auths",
+				`{"merchantRefNum":"imp-a","amount":1500,"card":{"paymentToken":"`+cardTok+`"},"billingDetails":{"zip":"10014","country":"US"}}`, ps).body
+			if auth["status"] != "COMPLETED" {
+				t.Errorf("a payment by an imported token: %v", auth)
+			}
+			dup := send(t, "POST", b.url+"/customervault/v1/profiles/"+profileID+"/cards", `{"cardNum":"`+expPAN1+`","cardExpiry":{"month":12,"year":2040}}`, ps)
+			if dup.status != 409 || !strings.Contains(dup.raw, "7503") {
+				t.Errorf("the same card again on the imported profile: %d %s", dup.status, dup.raw)
+			}
+
+			// The audit chain: a create per record, the import, and it verifies.
+			recs, err := b.m.Store.ListAudit(ctx, b.mid, 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ops := map[string]int{}
+			for _, r := range recs {
+				ops[r.Op]++
+				if r.Op == vault.AuditAccountImport && (r.Actor != "cli" || !strings.Contains(r.RecordID, "source="+f.mid) || !strings.Contains(r.RecordID, "created=8")) {
+					t.Errorf("import audit record: %+v", r)
+				}
+			}
+			if ops[vault.AuditAccountCreate] != len(f.want) || ops[vault.AuditAccountImport] != 1 {
+				t.Errorf("audit ops: %v", ops)
+			}
+			if problems, err := b.m.Store.VerifyAudit(ctx, b.m.Keyring); err != nil || len(problems) != 0 {
+				t.Errorf("audit chain: %v %v", problems, err)
+			}
+
+			// A rerun finds everything imported and writes nothing.
+			re, err := b.m.Import(ctx, b.mid, key, file, ImportOptions{})
+			if err != nil || re.Created != 0 || re.AlreadyImported != len(f.want) || re.ToCreate != 0 {
+				t.Errorf("rerun: %v %+v", err, re)
+			}
+			if n := countInstruments(t, b.m, b.mid); n != len(f.want) {
+				t.Errorf("after the rerun: %d instruments", n)
+			}
+		})
+	}
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// TestImportRefusals: a wrong key, a tampered file, a truncated file (cut, or a complete
+// message without the end line), another literal-data name, a collision with the target, an
+// unknown merchant: each is refused and nothing is written.
+func TestImportRefusals(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			f := mustExportFixture(t, engine)
+			file, privPath, priv := mustExportFile(t, f)
+			b := mustImportTarget(t, engine)
+			dir := t.TempDir()
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key, err := ReadImportKey(privPath, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := MustDecryptExport(t, file, priv)
+			write := func(name string, b []byte) string {
+				p := filepath.Join(dir, name)
+				if err := os.WriteFile(p, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			// encrypt makes a message to the operator's key of the given lines.
+			encrypt := func(name, literal string, ls [][]byte) string {
+				var buf bytes.Buffer
+				w, err := openpgp.Encrypt(&buf, []*openpgp.Entity{priv}, nil, &openpgp.FileHints{IsBinary: true, FileName: literal}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, l := range ls {
+					w.Write(l)
+					w.Write([]byte("\n"))
+				}
+				w.Close()
+				return write(name, buf.Bytes())
+			}
+			var all [][]byte
+			for _, l := range lines {
+				all = append(all, l)
+			}
+			tampered := bytes.Clone(raw)
+			tampered[len(tampered)/2] ^= 0x01
+			tag := bytes.Clone(raw)
+			tag[len(tag)-1] ^= 0x01 // the integrity tag (MDC or AEAD) only
+			otherPriv, _ := MustExportKey(t, dir, "other", nil)
+			otherPath := filepath.Join(dir, "other.key.asc")
+			MustWriteKey(t, otherPath, openpgp.PrivateKeyType, func(w io.Writer) error { return otherPriv.SerializePrivate(w, nil) })
+			otherKey, err := ReadImportKey(otherPath, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			tests := []struct {
+				name, mid, file string
+				key             *ImportKey
+				want            string
+			}{
+				{"fail/wrong-key", b.mid, file, otherKey, "does not decrypt"},
+				{"fail/tampered", b.mid, write("tampered.pgp", tampered), key, ""},
+				{"fail/tampered-tag", b.mid, write("tag.pgp", tag), key, "integrity"},
+				{"fail/cut", b.mid, write("cut.pgp", raw[:len(raw)-40]), key, ""},
+				{"fail/no-end-line", b.mid, encrypt("noend.pgp", "payvault-export.jsonl", all[:len(all)-1]), key, "truncated"},
+				{"fail/literal-name", b.mid, encrypt("name.pgp", "other.jsonl", all), key, "not a payvault export"},
+				{"fail/not-export", b.mid, encrypt("notexp.pgp", "payvault-export.jsonl", [][]byte{[]byte(`{"format":"other","version":1}`)}), key, "not a payvault-export"},
+				{"fail/unknown-merchant", "no-such-merchant", file, key, "no merchant"},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					_, err := b.m.Import(ctx, tt.mid, tt.key, tt.file, ImportOptions{})
+					if !errors.Is(err, ErrImportRefused) || !strings.Contains(err.Error(), tt.want) {
+						t.Errorf("err = %v, want refused (%q)", err, tt.want)
+					}
+					if n := countInstruments(t, b.m, b.mid); n != 0 {
+						t.Errorf("a refused import wrote %d instruments", n)
+					}
+				})
+			}
+
+			// A collision: B's merchant already has a customer exp-1. Nothing is written,
+			// not even the records before the colliding one; the problem names line and id.
+			ps := basicAuth(b.m.Credentials.Paysafe.APIKeyID, b.m.Credentials.Paysafe.APIKeySecret)
+			copyCall(t, 201, "POST", b.url+"/customervault/v1/profiles", `{"merchantCustomerId":"exp-1","locale":"en_US","firstName":"Other"}`, ps)
+			rep, err := b.m.Import(ctx, b.mid, key, file, ImportOptions{})
+			if !errors.Is(err, ErrImportRefused) || rep == nil || rep.Collisions == 0 || len(rep.Problems) == 0 {
+				t.Fatalf("collision: %v %+v", err, rep)
+			}
+			for _, p := range rep.Problems {
+				if p.Line < 2 || p.ID == "" || p.Field != "profile.merchantCustomerId" {
+					t.Errorf("problem: %+v", p)
+				}
+			}
+			if n := countInstruments(t, b.m, b.mid); n != 0 {
+				t.Errorf("a colliding import wrote %d instruments", n)
+			}
+		})
+	}
+}
+
+// mustEncryptExport writes a message to key holding the header, the records and an end
+// line that counts them, as Export would.
+func mustEncryptExport(t *testing.T, path string, key *openpgp.Entity, header []byte, recs []*vault.ExportRecord) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := openpgp.Encrypt(&buf, []*openpgp.Entity{key}, nil, &openpgp.FileHints{IsBinary: true, FileName: "payvault-export.jsonl"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(append(header, '\n'))
+	end := ExportEnd{End: true, Counts: map[string]int{}}
+	for _, k := range vault.ExportKinds {
+		end.Counts[k] = 0
+	}
+	enc := json.NewEncoder(w)
+	for _, r := range recs {
+		end.Counts[r.Kind]++
+		if r.Unreadable {
+			end.Unreadable++
+		}
+		enc.Encode(r)
+	}
+	enc.Encode(end)
+	w.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestImportResume: an import that stopped after some records (here: a file of the first
+// three) is completed by importing the whole file, which creates the rest only; an
+// unreadable record is skipped and counted; a record that fails the API's checks refuses the
+// whole import, named by line and id, never by its number, as do two profiles of the file
+// with one merchantCustomerId.
+func TestImportResume(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			f := mustExportFixture(t, engine)
+			file, privPath, priv := mustExportFile(t, f)
+			b := mustImportTarget(t, engine)
+			key, err := ReadImportKey(privPath, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := MustDecryptExport(t, file, priv)
+			var recs []*vault.ExportRecord
+			for _, l := range lines[1 : len(lines)-1] {
+				var r vault.ExportRecord
+				if err := strictJSON(l, &r); err != nil {
+					t.Fatal(err)
+				}
+				recs = append(recs, &r)
+			}
+			dir := t.TempDir()
+
+			// A record failing Luhn: refused by line and id; nothing written.
+			bad := make([]*vault.ExportRecord, len(recs))
+			copy(bad, recs)
+			badLine := 0
+			for i, r := range recs {
+				if r.Card != nil {
+					v, c := *r, *r.Card
+					c.Number = c.Number[:len(c.Number)-1] + string('0'+(c.Number[len(c.Number)-1]-'0'+1)%10)
+					v.Card, bad[i], badLine = &c, &v, i+2
+					break
+				}
+			}
+			badFile := filepath.Join(dir, "bad.pgp")
+			mustEncryptExport(t, badFile, priv, lines[0], bad)
+			rep, err := b.m.Import(ctx, b.mid, key, badFile, ImportOptions{})
+			if !errors.Is(err, ErrImportRefused) || rep.Invalid != 1 || len(rep.Problems) != 1 {
+				t.Fatalf("invalid record: %v %+v", err, rep)
+			}
+			p := rep.Problems[0]
+			if p.Line != badLine || p.ID != bad[badLine-2].ID || p.Field != "number" {
+				t.Errorf("problem = %+v, want line %d", p, badLine)
+			}
+			for _, s := range []string{err.Error(), p.Error()} {
+				if strings.Contains(s, bad[badLine-2].Card.Number) || strings.Contains(s, recs[badLine-2].Card.Number) {
+					t.Errorf("the problem names the number: %s", s)
+				}
+			}
+			if n := countInstruments(t, b.m, b.mid); n != 0 {
+				t.Fatalf("a refused import wrote %d instruments", n)
+			}
+
+			// Two profiles of the file with one merchantCustomerId: refused in the check, not
+			// by the store's unique index halfway through the writes.
+			same := make([]*vault.ExportRecord, len(recs))
+			for i, r := range recs {
+				v := *r
+				if r.Profile != nil && r.Profile.ContactAPIID != "" {
+					pv := *r.Profile
+					pv.MerchantCustomerID = "exp-1"
+					v.Profile = &pv
+				}
+				same[i] = &v
+			}
+			sameFile := filepath.Join(dir, "same.pgp")
+			mustEncryptExport(t, sameFile, priv, lines[0], same)
+			rep, err = b.m.Import(ctx, b.mid, key, sameFile, ImportOptions{})
+			if !errors.Is(err, ErrImportRefused) || rep.Invalid == 0 || rep.Problems[0].Field != "profile.merchantCustomerId" {
+				t.Fatalf("one customer id on two profiles: %v %+v", err, rep)
+			}
+			if n := countInstruments(t, b.m, b.mid); n != 0 {
+				t.Fatalf("a refused import wrote %d instruments", n)
+			}
+
+			// The first three records, then the whole file.
+			part := filepath.Join(dir, "part.pgp")
+			mustEncryptExport(t, part, priv, lines[0], recs[:3])
+			if rep, err := b.m.Import(ctx, b.mid, key, part, ImportOptions{}); err != nil || rep.Created != 3 {
+				t.Fatalf("part: %v %+v", err, rep)
+			}
+			withUnreadable := append(append([]*vault.ExportRecord{}, recs...), &vault.ExportRecord{Kind: vault.KindCard, ID: "ffffffff-ffff-7fff-bfff-ffffffffffff",
+				PaymentToken: "CUnreadable0000", Unreadable: true})
+			full := filepath.Join(dir, "full.pgp")
+			mustEncryptExport(t, full, priv, lines[0], withUnreadable)
+			rep, err = b.m.Import(ctx, b.mid, key, full, ImportOptions{})
+			if err != nil || rep.Created != len(recs)-3 || rep.AlreadyImported != 3 || rep.Unreadable != 1 {
+				t.Fatalf("rest: %v %+v", err, rep)
+			}
+			if n := countInstruments(t, b.m, b.mid); n != len(recs) {
+				t.Errorf("%d instruments, want %d", n, len(recs))
+			}
+			if problems, err := b.m.Store.VerifyAudit(ctx, b.m.Keyring); err != nil || len(problems) != 0 {
+				t.Errorf("audit chain: %v %v", problems, err)
+			}
+		})
+	}
+}

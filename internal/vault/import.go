@@ -1,0 +1,485 @@
+package vault
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"strings"
+	"time"
+
+	"github.com/payvault/payvault/internal/token"
+)
+
+// AuditAccountImport is `payvault import`: a merchant's account data was imported from an
+// export. Each instrument is also recorded as it is created (AuditAccountCreate); this one
+// record names the source merchant and the counts, never data.
+const AuditAccountImport = "account_data.import"
+
+// ImportAction is what importing one record does.
+type ImportAction int
+
+// The import actions.
+const (
+	// ImportCreate creates the instrument (with its profile and address when new).
+	ImportCreate ImportAction = iota + 1
+	// ImportSkipUnreadable skips a record exported without data.
+	ImportSkipUnreadable
+	// ImportAlreadyDone skips a record a previous run imported: the target holds an active
+	// instrument with the same payment token, kind, profile and number.
+	ImportAlreadyDone
+)
+
+// ImportProblem is why a record cannot be imported: it names the record by id and the field,
+// never a value.
+type ImportProblem struct {
+	ID     string // ID is the record's instrument id in the export.
+	Field  string
+	Reason string
+	// Collision is set when the record is valid but something of the target is in its way.
+	Collision bool
+}
+
+func (p *ImportProblem) Error() string {
+	kind := "invalid"
+	if p.Collision {
+		kind = "collision"
+	}
+	return fmt.Sprintf("%s: instrument %s: %s: %s", kind, p.ID, p.Field, p.Reason)
+}
+
+// Importer imports the records of an export into one merchant of this store. It checks
+// each record against the target and against the records it saw before (in O(1) memory per
+// record: a 64-bit hash of each payment token and Fortis api id, and the last id), and
+// writes batches of prepared records, each batch in one transaction. Use a new Importer
+// for each pass over a file.
+type Importer struct {
+	s        *Service
+	p        *Principal
+	mer      *Merchant
+	locs     map[string]bool // the target merchant's locations seen, and whether they exist
+	seed     maphash.Seed
+	tokens   map[uint64]struct{}
+	apiIDs   map[uint64]struct{}
+	profiles map[uint64]struct{}
+	// customers maps a hash of each merchantCustomerId and location+contactApiId of the file
+	// to the hash of the profile id it came with.
+	customers map[uint64]uint64
+	lastID    string
+	// found holds what Prefetch found, by "t:"+token and "i:"+id; asked what it asked.
+	found map[string]*Instrument
+	asked map[string]bool
+	// profileSeen caches each profile's check (nil: it exists as the record's; else the
+	// profile to create), bounded.
+	profileSeen map[string]*Profile
+	// NewIDs counts the records that get a new instrument id because theirs is taken.
+	NewIDs int
+	// Profiles counts the distinct profiles of the records checked.
+	Profiles int
+}
+
+// NewImporter returns an Importer into merchantID. Kinds: NotFound (the merchant).
+func (s *Service) NewImporter(ctx context.Context, merchantID string) (*Importer, error) {
+	mer, err := s.store.GetMerchant(ctx, merchantID)
+	if err != nil {
+		return nil, E("vault.NewImporter", err)
+	}
+	return &Importer{s: s, p: &Principal{Merchant: mer, Kind: "cli"}, mer: mer, locs: map[string]bool{},
+		seed: maphash.MakeSeed(), tokens: map[uint64]struct{}{}, profileSeen: map[string]*Profile{}, apiIDs: map[uint64]struct{}{}, profiles: map[uint64]struct{}{}, customers: map[uint64]uint64{}}, nil
+}
+
+// Prefetch looks up, in one statement, the target's instruments with the tokens and ids of
+// the records Check is about to be given, so that it need not ask for each (on PostgreSQL
+// each lookup is a round trip). It forgets the previous batch's.
+func (im *Importer) Prefetch(ctx context.Context, recs []*ExportRecord) error {
+	finder, ok := im.s.store.(InstrumentFinder)
+	im.found, im.asked = map[string]*Instrument{}, map[string]bool{}
+	if !ok {
+		return nil
+	}
+	tokens, ids := make([]string, 0, len(recs)), make([]string, 0, len(recs))
+	for _, r := range recs {
+		tokens, ids = append(tokens, r.PaymentToken), append(ids, r.ID)
+		im.asked["t:"+r.PaymentToken], im.asked["i:"+r.ID] = true, true
+	}
+	list, err := finder.FindInstruments(ctx, im.mer.ID, tokens, ids)
+	if err != nil {
+		return E("vault.Importer.Prefetch", err)
+	}
+	for _, in := range list {
+		im.found["t:"+in.Token], im.found["i:"+in.ID] = in, in
+	}
+	return nil
+}
+
+// byToken returns the target's instrument (deleted or not) holding a payment token, or nil.
+func (im *Importer) byToken(ctx context.Context, tok string) (*Instrument, error) {
+	if im.asked["t:"+tok] {
+		return im.found["t:"+tok], nil
+	}
+	in, err := im.s.store.GetInstrumentByToken(ctx, im.mer.ID, tok)
+	switch {
+	case err == nil:
+		return in, nil
+	case KindOf(err) == NotFound:
+		return nil, nil
+	}
+	return nil, err
+}
+
+// byID returns the target's instrument (deleted or not) with an id, or nil.
+func (im *Importer) byID(ctx context.Context, id string) (*Instrument, error) {
+	if im.asked["i:"+id] {
+		return im.found["i:"+id], nil
+	}
+	in, err := im.s.store.GetInstrument(ctx, im.mer.ID, id)
+	switch {
+	case err == nil:
+		return in, nil
+	case KindOf(err) == NotFound:
+		return nil, nil
+	}
+	return nil, err
+}
+
+// ImportItem is a checked record ready to be written: its instrument sealed under the
+// target's keys. It holds no plaintext.
+type ImportItem struct {
+	in      *Instrument
+	profile *Profile
+	address *Address
+}
+
+// location is where a record goes in the target: the location with the same id when the
+// target merchant has it, else the merchant's default location.
+func (im *Importer) location(ctx context.Context, id string) (string, error) {
+	if id == "" {
+		return im.mer.DefaultLocationID, nil
+	}
+	ok, seen := im.locs[id]
+	if !seen {
+		_, err := im.s.store.GetLocation(ctx, im.mer.ID, id)
+		switch {
+		case err == nil:
+			ok = true
+		case KindOf(err) != NotFound:
+			return "", err
+		}
+		if len(im.locs) < 1024 {
+			im.locs[id] = ok
+		}
+	}
+	if ok {
+		return id, nil
+	}
+	return im.mer.DefaultLocationID, nil
+}
+
+func (im *Importer) hash(parts ...string) uint64 {
+	return maphash.String(im.seed, strings.Join(parts, "\x00"))
+}
+
+// Check validates a record as the API would and checks it against the target store and the
+// records checked before. It returns the action, and for ImportCreate the item to write. A
+// record that cannot be imported returns an *ImportProblem; other errors are the store's.
+func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction, *ImportItem, error) {
+	bad := func(field, reason string) (ImportAction, *ImportItem, error) {
+		return 0, nil, &ImportProblem{ID: rec.ID, Field: field, Reason: reason}
+	}
+	hit := func(field, reason string) (ImportAction, *ImportItem, error) {
+		return 0, nil, &ImportProblem{ID: rec.ID, Field: field, Reason: reason, Collision: true}
+	}
+	if rec.ID == "" {
+		return bad("id", "missing")
+	}
+	if rec.ID <= im.lastID {
+		return bad("id", "not after the previous record's id (an export lists each instrument once, in id order)")
+	}
+	im.lastID = rec.ID
+	if !validKind(rec.Kind) {
+		return bad("kind", "unknown")
+	}
+	want := token.Bank
+	if rec.Kind == KindCard {
+		want = token.Card
+	}
+	if token.Parse(rec.PaymentToken) != want {
+		return bad("paymentToken", "not a payment token of the record's kind")
+	}
+	th := im.hash(rec.PaymentToken)
+	if _, dup := im.tokens[th]; dup {
+		return bad("paymentToken", "on an earlier record of the file too")
+	}
+	im.tokens[th] = struct{}{}
+	if rec.Unreadable {
+		return ImportSkipUnreadable, nil, nil
+	}
+	if rec.Status != "" && rec.Status != "ACTIVE" {
+		return bad("status", "not ACTIVE")
+	}
+	loc, err := im.location(ctx, rec.LocationID)
+	if err != nil {
+		return 0, nil, err
+	}
+	mid := im.mer.ID
+	now := im.s.Now()
+	in := &Instrument{ID: rec.ID, MerchantID: mid, LocationID: loc, Token: rec.PaymentToken, Kind: rec.Kind, Status: "ACTIVE",
+		HolderName: rec.HolderName, NickName: rec.NickName, Title: rec.Title, APIID: rec.FortisAPIID, DefaultCard: rec.Default,
+		Created: rec.Created.UTC().Truncate(time.Millisecond), Modified: now, StoredCredentialStatus: ""}
+	if in.Created.IsZero() {
+		in.Created = now
+	}
+	var number string
+	switch {
+	case rec.Kind == KindCard:
+		if rec.Card == nil || rec.BankAccount != nil {
+			return bad("card", "missing")
+		}
+		number = rec.Card.Number
+		in.ExpMonth, in.ExpYear = rec.Card.ExpMonth, rec.Card.ExpYear
+	default:
+		if rec.BankAccount == nil || rec.Card != nil {
+			return bad("bankAccount", "missing")
+		}
+		b := rec.BankAccount
+		number = b.AccountNumber
+		if rec.Kind == KindSEPA {
+			number = b.IBAN
+		}
+		in.RoutingNumber, in.TransitNumber, in.InstitutionID, in.SortCode, in.BIC = b.RoutingNumber, b.TransitNumber, b.InstitutionID, b.SortCode, b.BIC
+		in.AccountType = strings.ToUpper(b.AccountType)
+	}
+	if err := im.s.validateAccount(im.p, in, Secret{Number: number}); err != nil {
+		field := "number"
+		if fs := Fields(err); len(fs) > 0 {
+			field = fs[0]
+		}
+		return bad(field, "fails the API's checks")
+	}
+	im.s.derive(in, number)
+	in.Token = rec.PaymentToken // derive draws a new one: the export's is kept
+	if rec.Kind == KindCard {
+		if rec.Card.Brand != "" && rec.Card.Brand != in.Brand {
+			return bad("brand", "not the number's brand")
+		}
+		if rec.Card.LastFour != "" && rec.Card.LastFour != in.LastFour {
+			return bad("lastFour", "not the number's last four digits")
+		}
+	}
+	fps := im.s.keys.Fingerprints(mid, normalizedNumber(in.Kind, number))
+	in.Fingerprint = fps[0]
+
+	// A previous run imported it: same token, kind, profile and number.
+	cur, err := im.byToken(ctx, rec.PaymentToken)
+	if err != nil {
+		return 0, nil, err
+	}
+	if cur != nil {
+		if cur.Active() && cur.Kind == in.Kind && cur.Fingerprint == in.Fingerprint && (rec.Profile == nil) == (cur.ProfileID == "") &&
+			(rec.Profile == nil || cur.ProfileID == rec.Profile.ID) {
+			return ImportAlreadyDone, nil, nil
+		}
+		if !cur.Active() {
+			return hit("paymentToken", "held by a deleted instrument of the target merchant")
+		}
+		return hit("paymentToken", "held by another instrument of the target merchant")
+	}
+	if cur, err := im.byID(ctx, rec.ID); err != nil {
+		return 0, nil, err
+	} else if cur != nil {
+		in.ID = newID() // the id is taken: the token, which payments use, is kept
+		im.NewIDs++
+	}
+	if in.APIID != "" {
+		ah := im.hash(loc, in.APIID)
+		if _, dup := im.apiIDs[ah]; dup {
+			return bad("fortisApiId", "on an earlier record of the same location too")
+		}
+		im.apiIDs[ah] = struct{}{}
+		cur, err := im.s.store.GetInstrumentByAPIID(ctx, mid, loc, in.APIID)
+		switch {
+		case err == nil && cur.Active():
+			return hit("fortisApiId", "held by an active account vault of the target location")
+		case err != nil && KindOf(err) != NotFound:
+			return 0, nil, err
+		}
+	}
+
+	it := &ImportItem{in: in}
+	if rp := rec.Profile; rp != nil {
+		if rp.ID == "" {
+			return bad("profile.id", "missing")
+		}
+		in.ProfileID = rp.ID
+		prof := &Profile{ID: rp.ID, MerchantID: mid, LocationID: loc, Status: "ACTIVE", MerchantCustomerID: rp.MerchantCustomerID,
+			ContactAPIID: rp.ContactAPIID, FirstName: rp.FirstName, MiddleName: rp.MiddleName, LastName: rp.LastName,
+			CompanyName: rp.CompanyName, Email: rp.Email, Phone: rp.Phone, Created: in.Created}
+		ph := im.hash(rp.ID)
+		if _, seen := im.profiles[ph]; !seen {
+			im.profiles[ph] = struct{}{}
+			im.Profiles++
+			// A customer id is unique per merchant, a contact api id per location: two
+			// profiles of the file with one would fail a batch on the store's unique index.
+			for _, k := range [][2]string{{"profile.merchantCustomerId", "m\x00" + rp.MerchantCustomerID}, {"profile.contactApiId", "c\x00" + loc + "\x00" + rp.ContactAPIID}} {
+				if strings.HasSuffix(k[1], "\x00") {
+					continue
+				}
+				kh := im.hash(k[1])
+				if other, dup := im.customers[kh]; dup && other != ph {
+					return bad(k[0], "on another profile of the file too")
+				}
+				im.customers[kh] = ph
+			}
+		}
+		create, seen := im.profileSeen[rp.ID]
+		if seen && create != nil {
+			v := *create
+			v.Token, v.Created = "", prof.Created
+			seen = v == *prof // another record of the profile, with the same fields
+		}
+		if !seen {
+			create, err = im.checkProfile(ctx, prof)
+			if p, ok := err.(*ImportProblem); ok {
+				p.ID = rec.ID
+				return 0, nil, p
+			}
+			if err != nil {
+				return 0, nil, err
+			}
+			if len(im.profileSeen) >= 4096 {
+				clear(im.profileSeen)
+			}
+			im.profileSeen[rp.ID] = create
+		}
+		it.profile = create
+	}
+	if a := rec.BillingAddress; a != nil {
+		switch {
+		case a.ID != "" && in.ProfileID != "":
+			in.BillingAddressID = a.ID
+			it.address = &Address{ID: a.ID, MerchantID: mid, ProfileID: in.ProfileID, Street: a.Street, Street2: a.Street2,
+				City: a.City, State: a.State, Country: a.Country, Zip: a.Zip, Phone: a.Phone, Status: "ACTIVE", Created: in.Created}
+		case a.ID != "":
+			return bad("billingAddress.id", "an address without a profile")
+		default:
+			in.BillingStreet, in.BillingCity, in.BillingState, in.BillingZip, in.BillingPhone = a.Street, a.City, a.State, a.Zip, a.Phone
+		}
+	}
+	if in.Kind == KindCard && in.ProfileID == "" {
+		in.DefaultCard = false
+	}
+	if err := im.s.sealInstrument(in, number, "", ""); err != nil {
+		return 0, nil, err
+	}
+	return ImportCreate, it, nil
+}
+
+// checkProfile checks a record's profile against the target: nil when the target holds it
+// already (imported before), else the profile to create (with a new profile token), or an
+// *ImportProblem when its id, merchantCustomerId or contactApiId is taken.
+func (im *Importer) checkProfile(ctx context.Context, prof *Profile) (*Profile, error) {
+	mid := im.mer.ID
+	hit := func(field, reason string) (*Profile, error) {
+		return nil, &ImportProblem{Field: field, Reason: reason, Collision: true}
+	}
+	cur, err := im.s.store.GetProfile(ctx, mid, prof.ID)
+	switch {
+	case err == nil:
+		if !sameImportedProfile(cur, prof) {
+			return hit("profile.id", "held by another profile of the target merchant")
+		}
+		return nil, nil
+	case KindOf(err) != NotFound:
+		return nil, err
+	}
+	if prof.MerchantCustomerID != "" {
+		if _, err := im.s.store.GetProfileBy(ctx, mid, "merchant_customer_id", prof.MerchantCustomerID, ""); err == nil {
+			return hit("profile.merchantCustomerId", "held by another profile of the target merchant")
+		} else if KindOf(err) != NotFound {
+			return nil, err
+		}
+	}
+	if prof.ContactAPIID != "" {
+		if _, err := im.s.store.GetProfileBy(ctx, mid, "contact_api_id", prof.ContactAPIID, prof.LocationID); err == nil {
+			return hit("profile.contactApiId", "held by another contact of the target location")
+		} else if KindOf(err) != NotFound {
+			return nil, err
+		}
+	}
+	v := *prof
+	v.Token = token.New(token.Profile)
+	return &v, nil
+}
+
+// sameImportedProfile reports whether cur is the profile a record's profile p would create:
+// one imported earlier (by this run's previous batches, or a run that stopped).
+func sameImportedProfile(cur, p *Profile) bool {
+	return cur.ID == p.ID && cur.MerchantCustomerID == p.MerchantCustomerID && cur.ContactAPIID == p.ContactAPIID &&
+		cur.FirstName == p.FirstName && cur.LastName == p.LastName && cur.Email == p.Email && cur.LocationID == p.LocationID
+}
+
+func validKind(k string) bool {
+	for _, v := range ExportKinds {
+		if k == v {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteImport writes a batch of checked records in one transaction: for each, its profile
+// (created once: the first record of a profile creates it, with its new profile token), its
+// billing address (created once) and its instrument, recorded on the audit chain and
+// counted as any create. Check has found the tokens free; one taken meanwhile (another
+// import running at once) fails the batch on the store's unique index. It returns how many instruments, profiles and
+// addresses it created. The batch is all or nothing. Kinds: Conflict (something taken
+// meanwhile), Unavailable, Internal.
+func (s *Service) WriteImport(ctx context.Context, merchantID string, items []*ImportItem) (created, profiles, addresses int, err error) {
+	const op = "vault.WriteImport"
+	err = s.write(ctx, func(tx Tx) error {
+		created, profiles, addresses = 0, 0, 0
+		done := map[string]bool{} // the profiles and addresses this batch has seen
+		for _, it := range items {
+			in := *it.in
+			if p := it.profile; p != nil && !done["p:"+p.ID] {
+				done["p:"+p.ID] = true
+				cur, err := tx.GetProfile(ctx, merchantID, p.ID)
+				switch {
+				case err == nil:
+					if !sameImportedProfile(cur, p) {
+						return E(Conflict, Field("profile_id"), ID(p.ID))
+					}
+				case KindOf(err) != NotFound:
+					return err
+				default:
+					v := *p
+					if err := tx.InsertProfile(ctx, &v); err != nil {
+						return err
+					}
+					profiles++
+				}
+			}
+			if a := it.address; a != nil && !done["a:"+a.ID] {
+				done["a:"+a.ID] = true
+				if _, err := tx.GetAddress(ctx, merchantID, a.ProfileID, a.ID); err != nil {
+					if KindOf(err) != NotFound {
+						return err
+					}
+					v := *a
+					if err := tx.InsertAddress(ctx, &v); err != nil {
+						return err
+					}
+					addresses++
+				}
+			}
+			if err := tx.InsertInstrument(ctx, &in); err != nil {
+				return err
+			}
+			created++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, 0, E(op, err)
+	}
+	return created, profiles, addresses, nil
+}
