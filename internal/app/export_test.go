@@ -167,7 +167,7 @@ func mustExportFixture(t *testing.T, engine string) *exportFixture {
 		`"card":{"cardNum":"`+expPAN1+`","cardExpiry":{"month":12,"year":2040},"holderName":"Ada Lovelace","nickName":"main",`+
 		`"billingAddress":{"street":"1 Main St","city":"New York","state":"NY","country":"US","zip":"10014"}}}`, ps).body
 	prof := "/customervault/v1/profiles/" + str(p, "id")
-	pp := &vault.ExportProfile{ID: str(p, "id"), MerchantCustomerID: "exp-1", FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com"}
+	pp := &vault.ExportProfile{ID: str(p, "id"), PaymentToken: str(p, "paymentToken"), MerchantCustomerID: "exp-1", FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com"}
 	addr := &vault.ExportAddress{ID: str(p, "addresses", "id"), Street: "1 Main St", City: "New York", State: "NY", Country: "US", Zip: "10014"}
 	add(&vault.ExportRecord{ID: str(p, "cards", "id"), Profile: pp, HolderName: "Ada Lovelace", NickName: "main", Default: true,
 		Card: &vault.ExportCard{Number: expPAN1, ExpMonth: 12, ExpYear: 2040, LastFour: expPAN1[12:]}, BillingAddress: addr})
@@ -192,7 +192,11 @@ func mustExportFixture(t *testing.T, engine string) *exportFixture {
 	// Fortis: a contact with a cc and an ach account vault.
 	ct := copyCall(t, 201, "POST", u+"/v2/contacts", `{"contact":{"location_id":"`+fc.LocationID+`","first_name":"Grace","last_name":"Hopper","email":"grace@example.com","contact_api_id":"gh-1"}}`, fh).body
 	cid := str(ct, "contact", "id")
-	fp := &vault.ExportProfile{ID: cid, ContactAPIID: "gh-1", FirstName: "Grace", LastName: "Hopper", Email: "grace@example.com"}
+	contact, err := m.Store.GetProfile(ctx, f.mid, cid) // the Fortis API does not show a contact's profile token
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := &vault.ExportProfile{ID: cid, PaymentToken: contact.Token, ContactAPIID: "gh-1", FirstName: "Grace", LastName: "Hopper", Email: "grace@example.com"}
 	cc := copyCall(t, 201, "POST", u+"/v2/accountvaults", `{"accountvault":{"location_id":"`+fc.LocationID+`","contact_id":"`+cid+`","payment_method":"cc","account_number":"`+expPAN4+`","exp_date":"1230",`+
 		`"title":"corp","account_holder_name":"Grace Hopper","account_vault_api_id":"ghcc1","billing_address":"2 Navy Rd","billing_city":"Arlington","billing_state":"VA","billing_zip":"22202"}}`, fh).body
 	add(&vault.ExportRecord{ID: str(cc, "accountvault", "id"), FortisAPIID: "ghcc1", Profile: fp, HolderName: "Grace Hopper", Title: "corp", Default: true,

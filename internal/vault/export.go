@@ -33,6 +33,7 @@ type ExportRecord struct {
 // belongs to.
 type ExportProfile struct {
 	ID                 string `json:"id"`
+	PaymentToken       string `json:"paymentToken,omitempty"`
 	MerchantCustomerID string `json:"merchantCustomerId,omitempty"`
 	ContactAPIID       string `json:"contactApiId,omitempty"`
 	FirstName          string `json:"firstName,omitempty"`
@@ -180,7 +181,7 @@ func (s *Service) exportRecord(ctx context.Context, in *Instrument, profiles map
 			prof, err := s.store.GetProfile(ctx, in.MerchantID, in.ProfileID)
 			switch {
 			case err == nil:
-				p = &ExportProfile{ID: prof.ID, MerchantCustomerID: prof.MerchantCustomerID, ContactAPIID: prof.ContactAPIID,
+				p = &ExportProfile{ID: prof.ID, PaymentToken: prof.Token, MerchantCustomerID: prof.MerchantCustomerID, ContactAPIID: prof.ContactAPIID,
 					FirstName: prof.FirstName, MiddleName: prof.MiddleName, LastName: prof.LastName, CompanyName: prof.CompanyName,
 					Email: prof.Email, Phone: prof.Phone}
 			case KindOf(err) != NotFound:

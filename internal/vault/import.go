@@ -309,8 +309,11 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 		if rp.ID == "" {
 			return bad("profile.id", "missing")
 		}
+		if rp.PaymentToken != "" && token.Parse(rp.PaymentToken) != token.Profile {
+			return bad("profile.paymentToken", "not a profile payment token")
+		}
 		in.ProfileID = rp.ID
-		prof := &Profile{ID: rp.ID, MerchantID: mid, LocationID: loc, Status: "ACTIVE", MerchantCustomerID: rp.MerchantCustomerID,
+		prof := &Profile{ID: rp.ID, Token: rp.PaymentToken, MerchantID: mid, LocationID: loc, Status: "ACTIVE", MerchantCustomerID: rp.MerchantCustomerID,
 			ContactAPIID: rp.ContactAPIID, FirstName: rp.FirstName, MiddleName: rp.MiddleName, LastName: rp.LastName,
 			CompanyName: rp.CompanyName, Email: rp.Email, Phone: rp.Phone, Created: in.Created}
 		ph := im.hash(rp.ID)
@@ -319,7 +322,8 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 			im.Profiles++
 			// A customer id is unique per merchant, a contact api id per location: two
 			// profiles of the file with one would fail a batch on the store's unique index.
-			for _, k := range [][2]string{{"profile.merchantCustomerId", "m\x00" + rp.MerchantCustomerID}, {"profile.contactApiId", "c\x00" + loc + "\x00" + rp.ContactAPIID}} {
+			for _, k := range [][2]string{{"profile.merchantCustomerId", "m\x00" + rp.MerchantCustomerID}, {"profile.contactApiId", "c\x00" + loc + "\x00" + rp.ContactAPIID},
+				{"profile.paymentToken", "t\x00" + rp.PaymentToken}} {
 				if strings.HasSuffix(k[1], "\x00") {
 					continue
 				}
@@ -333,7 +337,7 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 		create, seen := im.profileSeen[rp.ID]
 		if seen && create != nil {
 			v := *create
-			v.Token, v.Created = "", prof.Created
+			v.Token, v.Created = prof.Token, prof.Created // a token the file does not give was made here
 			seen = v == *prof // another record of the profile, with the same fields
 		}
 		if !seen {
@@ -406,14 +410,20 @@ func (im *Importer) checkProfile(ctx context.Context, prof *Profile) (*Profile, 
 		}
 	}
 	v := *prof
-	v.Token = token.New(token.Profile)
+	if v.Token == "" {
+		v.Token = token.New(token.Profile) // an export without profile tokens
+	} else if _, err := im.s.store.GetProfileBy(ctx, mid, "token", v.Token, ""); err == nil {
+		return hit("profile.paymentToken", "held by another profile of the target merchant")
+	} else if KindOf(err) != NotFound {
+		return nil, err
+	}
 	return &v, nil
 }
 
 // sameImportedProfile reports whether cur is the profile a record's profile p would create:
 // one imported earlier (by this run's previous batches, or a run that stopped).
 func sameImportedProfile(cur, p *Profile) bool {
-	return cur.ID == p.ID && cur.MerchantCustomerID == p.MerchantCustomerID && cur.ContactAPIID == p.ContactAPIID &&
+	return cur.ID == p.ID && (p.Token == "" || cur.Token == p.Token) && cur.MerchantCustomerID == p.MerchantCustomerID && cur.ContactAPIID == p.ContactAPIID &&
 		cur.FirstName == p.FirstName && cur.LastName == p.LastName && cur.Email == p.Email && cur.LocationID == p.LocationID
 }
 
