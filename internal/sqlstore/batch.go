@@ -587,6 +587,12 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		s.rerun(nil, b.alone, rest)
 	case rolledBack(err):
 		s.afterFailedCommit()
+		if b.c.dl.expired() {
+			// The bound ended a COMMIT the database was slow to finish, and it rolled back:
+			// nothing is committed, and a run again would wait out the bound again.
+			s.stalled(b.ran, b.alone, rest)
+			return
+		}
 		s.rerun(b.ran, b.alone, rest)
 	default:
 		// The COMMIT may or may not have taken effect: say so rather than write twice.
@@ -763,6 +769,11 @@ func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
 	if err := s.resolveCommit(id, sqltx.Commit()); err != nil {
 		if rolledBack(err) {
 			s.afterFailedCommit()
+			if dl.expired() {
+				// The bound ended a COMMIT the database was slow to finish, and it rolled
+				// back: a run again would wait out the bound again.
+				return nil, stalled
+			}
 			return nil, mapErr(opWrite, err)
 		}
 		if dl.expired() {

@@ -12,7 +12,8 @@ import (
 // it. Before its COMMIT, a PostgreSQL write reads its transaction's id (txid_current); when
 // the COMMIT's answer is lost, the committer asks another connection what became of that
 // transaction (txid_status, PostgreSQL 10 and later): committed, and the callers get their
-// real answers; aborted, and their fns run again, each alone, as after a refused COMMIT.
+// real answers; aborted, and their fns run again, each alone, as after a refused COMMIT
+// (unless the write wait had passed: they are then answered Unavailable, stall.go).
 // Only when PostgreSQL cannot tell within commitResolveWait does the outcome stay unknown
 // (answered Unavailable, never run again). SQLite commits in this process: it has no such
 // case.

@@ -436,3 +436,63 @@ func TestFreezeRerun(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowCommitNotRerun: a COMMIT that PostgreSQL does not answer within the write wait,
+// while the server still answers (work deferred to the COMMIT, here a deferred trigger that
+// sleeps), is cancelled by the bound and rolled back; txid_status then says aborted. Its
+// writes answer Unavailable once, nothing stored, and are not run again: each run again would
+// wait out the bound again (five attempts alone took 75 s against a real server at the
+// default 15 s wait, where the documented bound is 20 s), and hold up the other writes.
+func TestSlowCommitNotRerun(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, sqlstore.Config{DSN: storetest.PostgresDSN(t),
+		ReadWait: freezeRead, WriteWait: freezeWrite, CommitResolveWait: freezeResolve})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, q := range []string{
+		`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+		 BEGIN IF NEW.name LIKE 'slow-%' THEN PERFORM pg_sleep(5); END IF; RETURN NULL; END $$`,
+		`CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON settings
+		 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()`,
+	} {
+		if _, err := st.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []int{1, 2} { // a write alone, and a batch of two
+		t.Run(fmt.Sprintf("writes-%d", n), func(t *testing.T) {
+			runs := make([]atomic.Int32, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			start := time.Now()
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = st.Write(ctx, func(tx vault.Tx) error {
+						runs[i].Add(1)
+						return tx.SetSetting(ctx, fmt.Sprintf("slow-%d-%d", n, i), "v")
+					})
+				}()
+			}
+			wg.Wait()
+			took := time.Since(start)
+			if limit := freezeWrite + freezeResolve + freezeSlack; took > limit {
+				t.Errorf("the writes were answered after %v, want within %v", took.Round(time.Millisecond), limit)
+			}
+			for i := range n {
+				if vault.KindOf(errs[i]) != vault.Unavailable {
+					t.Errorf("write %d = %v; want Unavailable", i, errs[i])
+				}
+				if r := runs[i].Load(); r != 1 {
+					t.Errorf("write %d ran %d times, want 1", i, r)
+				}
+				if _, err := st.GetSetting(ctx, fmt.Sprintf("slow-%d-%d", n, i)); vault.KindOf(err) != vault.NotFound {
+					t.Errorf("write %d answered 503 but is stored: %v", i, err)
+				}
+			}
+		})
+	}
+}

@@ -21,7 +21,9 @@ import (
 //     A transaction whose bound passed before its COMMIT was sent did not commit: its writes
 //     are answered Unavailable and not run again (stalled), so that they do not wait out
 //     the bound again, one after another. One whose bound passed after its COMMIT was sent
-//     is a lost COMMIT, which resolveCommit asks PostgreSQL about (commitlost.go).
+//     is a lost COMMIT, which resolveCommit asks PostgreSQL about (commitlost.go); when it
+//     did not commit (work deferred to the COMMIT that the bound cancelled), its writes are
+//     answered Unavailable and not run again either.
 //
 // Both stay above lock_timeout (10 s), so that a statement waiting for a lock ends with the
 // lock timeout's own error, and above the connect timeout (10 s). SQLite runs in this process
