@@ -600,7 +600,7 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		if expired {
 			err = fmt.Errorf("%w: %w", errWriteWait, err)
 		}
-		unknown := vault.E(opWrite, vault.Unavailable, fmt.Errorf("sqlstore: commit outcome unknown: %w", err))
+		unknown := vault.E(opWrite, vault.Unavailable, fmt.Errorf("sqlstore: commit outcome unknown: %w: %w", vault.ErrOutcomeUnknown, err))
 		for _, it := range b.ran {
 			s.nWrites.Add(1)
 			if it.err == nil && it.panicked == nil {
@@ -776,10 +776,14 @@ func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
 			}
 			return nil, mapErr(opWrite, err)
 		}
-		if dl.expired() {
-			return nil, vault.E(opWrite, vault.Unavailable, fmt.Errorf("sqlstore: commit outcome unknown: %w: %w", errWriteWait, err))
+		if id == 0 {
+			return nil, mapErr(opWrite, err) // SQLite: its COMMIT runs in this process
 		}
-		return nil, mapErr(opWrite, err)
+		// The COMMIT was sent, and PostgreSQL could not say in time what became of it.
+		if dl.expired() {
+			err = fmt.Errorf("%w: %w", errWriteWait, err)
+		}
+		return nil, vault.E(opWrite, vault.Unavailable, fmt.Errorf("sqlstore: commit outcome unknown: %w: %w", vault.ErrOutcomeUnknown, err))
 	}
 	s.addedCountRows(c.countMerchants)
 	return nil, nil

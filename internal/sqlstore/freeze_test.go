@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -336,7 +337,7 @@ func TestFreezeAtCommit(t *testing.T) {
 					switch {
 					case tt.thawn && errs[i] != nil:
 						t.Errorf("write %d = %v; want its true outcome, a success", i, errs[i])
-					case !tt.thawn && (vault.KindOf(errs[i]) != vault.Unavailable || !strings.Contains(errs[i].Error(), "commit outcome unknown")):
+					case !tt.thawn && (vault.KindOf(errs[i]) != vault.Unavailable || !errors.Is(errs[i], vault.ErrOutcomeUnknown)):
 						t.Errorf("write %d = %v; want Unavailable, commit outcome unknown", i, errs[i])
 					}
 					if n := runs[i].Load(); n != 1 {

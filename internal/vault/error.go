@@ -186,6 +186,12 @@ var (
 	ErrLiveOverPlainHT = errors.New("live credentials need TLS")
 )
 
+// ErrOutcomeUnknown marks an Unavailable write whose COMMIT was sent and never answered, and
+// which the database could not say the fate of in time: it may be stored. An API answers it
+// 503 and keeps that answer for the request's Idempotency-Key (idempotency.Keep), so that a
+// retry with the key is never run a second time; the client looks the record up instead.
+var ErrOutcomeUnknown = errors.New("the write's outcome is unknown: it may have been stored")
+
 // Wrap returns nil for a nil err and otherwise E(op, err).
 func Wrap(op string, err error) error {
 	if err == nil {

@@ -337,8 +337,10 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 		create, seen := im.profileSeen[rp.ID]
 		if seen && create != nil {
 			v := *create
-			v.Token, v.Created = prof.Token, prof.Created // a token the file does not give was made here
-			seen = v == *prof // another record of the profile, with the same fields
+			// Another record of the profile, with the same fields (a token the file does not
+			// give was made here).
+			v.Token, v.Created = prof.Token, prof.Created
+			seen = v == *prof
 		}
 		if !seen {
 			create, err = im.checkProfile(ctx, prof)

@@ -235,6 +235,9 @@ func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	case vault.RateLimited:
 		writeRateLimited(w, err)
 	case vault.Unavailable:
+		if errors.Is(err, vault.ErrOutcomeUnknown) {
+			idempotency.Keep(r.Context()) // it may be stored: a retry with the key must not run it again
+		}
 		writeUnavailable(w)
 	default:
 		a.log.LogAttrs(r.Context(), slog.LevelError, "admin: internal error",
