@@ -45,10 +45,13 @@ func (r *cutRelay) relay(c, s net.Conn) {
 			chunk := buf[:n]
 			marked = marked || bytes.Contains(chunk, r.marker)
 			if marked && bytes.Contains(bytes.ToLower(chunk), []byte("commit\x00")) && r.cuts.CompareAndSwap(0, 1) {
+				// The client's end closes first, so that the COMMIT's answer, which the
+				// server may send at once, can never reach it.
+				c.Close()
 				if r.forward {
 					s.Write(chunk)
 				}
-				return // both ends close: the COMMIT's answer never reaches the client
+				return // both ends close
 			}
 			if _, err := s.Write(chunk); err != nil {
 				return
