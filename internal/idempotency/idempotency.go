@@ -18,6 +18,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -266,6 +267,12 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 		rec := &Record{MerchantID: merchantID, Scope: scope, Key: key, MAC: k.mac.ServerMAC(macPurpose, fp), State: StatePending, Created: now}
 		cur, err := k.store.ClaimIdempotencyKey(ctx, rec, now.Add(-k.cfg.Retention), now.Add(-k.cfg.StaleAfter))
 		if err != nil {
+			if errors.Is(err, vault.ErrOutcomeUnknown) {
+				// The claim may be stored, pending for a request that will never run: its
+				// retries would wait and be refused until it went stale. Release it once
+				// the database answers.
+				k.release(context.WithoutCancel(ctx), rec)
+			}
 			// Without the store the guarantee cannot hold: refuse rather than risk a double
 			// run, as unavailable (503), not as a conflict (the request did not run).
 			conflict(w, r, Unavailable)

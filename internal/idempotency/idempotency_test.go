@@ -448,6 +448,52 @@ func TestOutcomeKeptThroughOutage(t *testing.T) {
 	}
 }
 
+// unknownClaimStore stores its first claim and answers it as a write whose COMMIT went
+// unanswered (vault.ErrOutcomeUnknown), as PostgreSQL frozen at that COMMIT does.
+type unknownClaimStore struct {
+	idempotency.Store
+	claims atomic.Int32
+}
+
+func (s *unknownClaimStore) ClaimIdempotencyKey(ctx context.Context, rec *idempotency.Record, expired, stale time.Time) (*idempotency.Record, error) {
+	cur, err := s.Store.ClaimIdempotencyKey(ctx, rec, expired, stale)
+	if s.claims.Add(1) == 1 && err == nil {
+		return nil, vault.E("test", vault.Unavailable, vault.ErrOutcomeUnknown)
+	}
+	return cur, err
+}
+
+// TestUnknownClaimReleased: a claim whose write's outcome is unknown answers 503 (the request
+// did not run) and is released, so that a retry runs at once instead of waiting for a pending
+// key that no request will finish, and being refused until it goes stale.
+func TestUnknownClaimReleased(t *testing.T) {
+	st, kr := mustSQLiteKeyring(t)
+	k := idempotency.New(&unknownClaimStore{Store: st}, kr, idempotency.Config{Wait: 2 * time.Second})
+	var runs atomic.Int32
+	serve := func() int {
+		r := httptest.NewRequest("POST", "/things", strings.NewReader("x"))
+		r.Header.Set(idempotency.Header, "k-unknown")
+		w := httptest.NewRecorder()
+		k.Serve(w, r, "m1", "test", func(w http.ResponseWriter, r *http.Request, why idempotency.Reason) {
+			if why == idempotency.Unavailable {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			w.WriteHeader(http.StatusConflict)
+		}, nil, func(w http.ResponseWriter, r *http.Request) {
+			runs.Add(1)
+			w.WriteHeader(http.StatusCreated)
+		})
+		return w.Code
+	}
+	if code := serve(); code != 503 || runs.Load() != 0 {
+		t.Fatalf("first: %d, %d runs; want 503 and no run", code, runs.Load())
+	}
+	if code := serve(); code != 201 || runs.Load() != 1 {
+		t.Errorf("retry: %d, %d runs; want 201 and one run", code, runs.Load())
+	}
+}
+
 // releaseDownStore fails every ReleaseIdempotencyKey while down is set, as a store whose
 // database went away during the request does.
 type releaseDownStore struct {
