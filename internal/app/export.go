@@ -44,26 +44,10 @@ type Recipient struct {
 // It refuses anything but exactly one entity with a public key only and an encryption key
 // valid at now: a private key, several keys, an expired or revoked key, a sign-only key.
 func ReadRecipient(path string, now time.Time) (*Recipient, error) {
-	b, err := os.ReadFile(path)
+	e, b, err := readOneKey(path, "recipient key", "OpenPGP public key", "the recipient's public key")
 	if err != nil {
-		return nil, fmt.Errorf("payvault: the recipient key: %w", err)
+		return nil, err
 	}
-	if len(b) > maxRecipientKey {
-		return nil, fmt.Errorf("payvault: the recipient key %s is larger than %d bytes: give one OpenPGP public key", path, maxRecipientKey)
-	}
-	var list openpgp.EntityList
-	if bytes.Contains(b[:min(len(b), 1024)], []byte("-----BEGIN PGP")) {
-		list, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(b))
-	} else {
-		list, err = openpgp.ReadKeyRing(bytes.NewReader(b))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("payvault: %s is not an OpenPGP public key (%v)", path, err)
-	}
-	if len(list) != 1 {
-		return nil, fmt.Errorf("payvault: %s holds %d OpenPGP keys: give exactly one, the recipient's public key", path, len(list))
-	}
-	e := list[0]
 	if e.PrivateKey != nil || bytes.Contains(b[:min(len(b), 1024)], []byte("PRIVATE KEY")) {
 		return nil, fmt.Errorf("payvault: %s holds a private key: give the recipient's public key only (gpg --export, not --export-secret-keys), and keep private keys off this machine", path)
 	}
@@ -270,4 +254,29 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// readOneKey reads the one OpenPGP key (armored or binary) of the file at path, and its bytes.
+// what names the file, kind the key it must be, and one the key the operator should give.
+func readOneKey(path, what, kind, one string) (*openpgp.Entity, []byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("payvault: the %s: %w", what, err)
+	}
+	if len(b) > maxRecipientKey {
+		return nil, nil, fmt.Errorf("payvault: the %s %s is larger than %d bytes: give one %s", what, path, maxRecipientKey, kind)
+	}
+	var list openpgp.EntityList
+	if bytes.Contains(b[:min(len(b), 1024)], []byte("-----BEGIN PGP")) {
+		list, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(b))
+	} else {
+		list, err = openpgp.ReadKeyRing(bytes.NewReader(b))
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("payvault: %s is not an %s (%v)", path, kind, err)
+	}
+	if len(list) != 1 {
+		return nil, nil, fmt.Errorf("payvault: %s holds %d OpenPGP keys: give exactly one, %s", path, len(list), one)
+	}
+	return list[0], b, nil
 }

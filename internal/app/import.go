@@ -45,26 +45,10 @@ type ImportKey struct {
 // to, and unlocks it with passphrase when it is protected. It refuses a public key only,
 // several keys, and a protected key without the right passphrase.
 func ReadImportKey(path string, passphrase []byte) (*ImportKey, error) {
-	b, err := os.ReadFile(path)
+	e, _, err := readOneKey(path, "private key", "OpenPGP private key", "the private key the export was encrypted to")
 	if err != nil {
-		return nil, fmt.Errorf("payvault: the private key: %w", err)
+		return nil, err
 	}
-	if len(b) > maxRecipientKey {
-		return nil, fmt.Errorf("payvault: the private key %s is larger than %d bytes: give one OpenPGP private key", path, maxRecipientKey)
-	}
-	var list openpgp.EntityList
-	if bytes.Contains(b[:min(len(b), 1024)], []byte("-----BEGIN PGP")) {
-		list, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(b))
-	} else {
-		list, err = openpgp.ReadKeyRing(bytes.NewReader(b))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("payvault: %s is not an OpenPGP private key (%v)", path, err)
-	}
-	if len(list) != 1 {
-		return nil, fmt.Errorf("payvault: %s holds %d OpenPGP keys: give exactly one, the private key the export was encrypted to", path, len(list))
-	}
-	e := list[0]
 	k := &ImportKey{Fingerprint: strings.ToUpper(hex.EncodeToString(e.PrimaryKey.Fingerprint)), entity: e}
 	if id := e.PrimaryIdentity(); id != nil {
 		k.UserID = id.Name
