@@ -113,32 +113,24 @@ func (im *Importer) Prefetch(ctx context.Context, recs []*ExportRecord) error {
 
 // byToken returns the target's instrument (deleted or not) holding a payment token, or nil.
 func (im *Importer) byToken(ctx context.Context, tok string) (*Instrument, error) {
-	if im.asked["t:"+tok] {
-		return im.found["t:"+tok], nil
-	}
-	in, err := im.s.store.GetInstrumentByToken(ctx, im.mer.ID, tok)
-	switch {
-	case err == nil:
-		return in, nil
-	case KindOf(err) == NotFound:
-		return nil, nil
-	}
-	return nil, err
+	return im.find("t:"+tok, func() (*Instrument, error) { return im.s.store.GetInstrumentByToken(ctx, im.mer.ID, tok) })
 }
 
 // byID returns the target's instrument (deleted or not) with an id, or nil.
 func (im *Importer) byID(ctx context.Context, id string) (*Instrument, error) {
-	if im.asked["i:"+id] {
-		return im.found["i:"+id], nil
+	return im.find("i:"+id, func() (*Instrument, error) { return im.s.store.GetInstrument(ctx, im.mer.ID, id) })
+}
+
+// find answers a lookup Prefetch made (key), or runs get; not found is nil, no error.
+func (im *Importer) find(key string, get func() (*Instrument, error)) (*Instrument, error) {
+	if im.asked[key] {
+		return im.found[key], nil
 	}
-	in, err := im.s.store.GetInstrument(ctx, im.mer.ID, id)
-	switch {
-	case err == nil:
-		return in, nil
-	case KindOf(err) == NotFound:
+	in, err := get()
+	if err != nil && KindOf(err) == NotFound {
 		return nil, nil
 	}
-	return nil, err
+	return in, err
 }
 
 // ImportItem is a checked record ready to be written: its instrument sealed under the
