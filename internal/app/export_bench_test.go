@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,39 +24,9 @@ func BenchmarkExport10k(b *testing.B) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		b.Run(engine, func(b *testing.B) {
 			ctx := context.Background()
-			log, _ := logtest.New(b)
-			cfg := Config{Listen: "127.0.0.1:0", DataDir: b.TempDir(), MasterKey: keys.NewMasterKey().Base64(), Logger: log, Out: &nopWriter{}}
-			if engine == "postgres" {
-				cfg.DataDir, cfg.DatabaseURL = "", storetest.PostgresDSN(b)
-			}
-			m, err := Open(ctx, cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer m.Close()
-			p, err := m.Vault.AuthenticateAPIKey(ctx, m.Credentials.Paysafe.APIKeyID, m.Credentials.Paysafe.APIKeySecret)
-			if err != nil {
-				b.Fatal(err)
-			}
-			const n, workers = 10000, 16
-			var wg sync.WaitGroup
-			errs := make([]error, workers)
-			for w := range workers {
-				wg.Go(func() {
-					for i := w; i < n && errs[w] == nil; i += workers {
-						payload := fmt.Sprintf("4%014d", 100000+i)
-						d, _ := card.CheckDigit(payload)
-						_, errs[w] = m.Vault.CreateInstrument(ctx, p, &vault.Instrument{Kind: vault.KindCard, HolderName: "Bench Holder"},
-							vault.Source{Number: payload + string(d), Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{})
-					}
-				})
-			}
-			wg.Wait()
-			for _, err := range errs {
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
+			m := openBenchMain(b, engine)
+			seedBenchCards(b, m, 10000)
+			const n = 10000
 			dir := b.TempDir()
 			_, pub := MustExportKey(b, dir, "bench", nil)
 			rcpt, err := ReadRecipient(pub, time.Now())
@@ -73,5 +44,49 @@ func BenchmarkExport10k(b *testing.B) {
 				os.Remove(out)
 			}
 		})
+	}
+}
+
+// openBenchMain opens a Main on a new store of engine (sqlite or postgres), closed when the
+// benchmark ends.
+func openBenchMain(b *testing.B, engine string) *Main {
+	b.Helper()
+	log, _ := logtest.New(b)
+	cfg := Config{Listen: "127.0.0.1:0", DataDir: b.TempDir(), MasterKey: keys.NewMasterKey().Base64(), Logger: log, Out: &nopWriter{}}
+	if engine == "postgres" {
+		cfg.DataDir, cfg.DatabaseURL = "", storetest.PostgresDSN(b)
+	}
+	m, err := Open(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close() })
+	return m
+}
+
+// seedBenchCards creates n cards without profiles for m's sandbox merchant, 16 at a time.
+func seedBenchCards(b *testing.B, m *Main, n int) {
+	b.Helper()
+	ctx := context.Background()
+	p, err := m.Vault.AuthenticateAPIKey(ctx, m.Credentials.Paysafe.APIKeyID, m.Credentials.Paysafe.APIKeySecret)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const workers = 16
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n && errs[w] == nil; i += workers {
+				payload := fmt.Sprintf("4%014d", 100000+i)
+				d, _ := card.CheckDigit(payload)
+				_, errs[w] = m.Vault.CreateInstrument(ctx, p, &vault.Instrument{Kind: vault.KindCard, HolderName: "Bench Holder"},
+					vault.Source{Number: payload + string(d), Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{})
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		b.Fatal(err)
 	}
 }
