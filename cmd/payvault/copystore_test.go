@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/base64"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,15 +22,7 @@ func TestCopyStoreCLI(t *testing.T) {
 	}
 	ps := checkCredentialShape(t, firstJSON(t, out))["paysafe"].(map[string]any)
 	profile := func(url string) int {
-		req, _ := http.NewRequest("POST", url+"/customervault/v1/profiles", strings.NewReader(`{"merchantCustomerId":"copied-1","locale":"en_US","card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`))
-		req.SetBasicAuth(ps["api_key_id"].(string), ps["api_key_secret"].(string))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return postProfileCard(t, url, ps, "copied-1", "4111111111111111")
 	}
 	if st := profile(s.url); st != 201 {
 		t.Fatalf("profile: %d", st)

@@ -6,14 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
@@ -33,39 +31,16 @@ func TestExportCLI(t *testing.T) {
 	creds := checkCredentialShape(t, firstJSON(t, out))
 	mid := creds["merchant_id"].(string)
 	ps := creds["paysafe"].(map[string]any)
-	req, _ := http.NewRequest("POST", s.url+"/customervault/v1/profiles", strings.NewReader(`{"merchantCustomerId":"leaving-1","locale":"en_US","card":{"cardNum":"`+pan+`","cardExpiry":{"month":12,"year":2050}}}`))
-	req.SetBasicAuth(ps["api_key_id"].(string), ps["api_key_secret"].(string))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 201 {
-		t.Fatalf("profile: %d", resp.StatusCode)
+	if st := postProfileCard(t, s.url, ps, "leaving-1", pan); st != 201 {
+		t.Fatalf("profile: %d", st)
 	}
 
 	key, err := openpgp.NewEntity("Recipient", "", "recipient@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
 	if err != nil {
 		t.Fatal(err)
 	}
-	armored := func(name, blockType string, serialize func(w *bytes.Buffer) error) string {
-		var b bytes.Buffer
-		w, _ := armor.Encode(&b, blockType, nil)
-		var raw bytes.Buffer
-		if err := serialize(&raw); err != nil {
-			t.Fatal(err)
-		}
-		w.Write(raw.Bytes())
-		w.Close()
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	pub := armored("recipient.asc", openpgp.PublicKeyType, func(w *bytes.Buffer) error { return key.Serialize(w) })
-	priv := armored("private.asc", openpgp.PrivateKeyType, func(w *bytes.Buffer) error { return key.SerializePrivate(w, nil) })
+	pub := writeArmored(t, dir, "recipient.asc", openpgp.PublicKeyType, func(w *bytes.Buffer) error { return key.Serialize(w) })
+	priv := writeArmored(t, dir, "private.asc", openpgp.PrivateKeyType, func(w *bytes.Buffer) error { return key.SerializePrivate(w, nil) })
 
 	out, stderr, err = run(t, dir, nil, "export", "--merchant-id", mid, "--recipient", pub, "--out", "leaving.pgp")
 	if err != nil {

@@ -2,14 +2,12 @@ package main
 
 import (
 	"bytes"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
@@ -29,41 +27,19 @@ func TestImportCLI(t *testing.T) {
 	}
 	creds := checkCredentialShape(t, firstJSON(t, out))
 	ps := creds["paysafe"].(map[string]any)
-	req, _ := http.NewRequest("POST", s.url+"/customervault/v1/profiles", strings.NewReader(`{"merchantCustomerId":"moving-1","locale":"en_US","card":{"cardNum":"`+pan+`","cardExpiry":{"month":12,"year":2050}}}`))
-	req.SetBasicAuth(ps["api_key_id"].(string), ps["api_key_secret"].(string))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 201 {
-		t.Fatalf("profile: %d", resp.StatusCode)
+	if st := postProfileCard(t, s.url, ps, "moving-1", pan); st != 201 {
+		t.Fatalf("profile: %d", st)
 	}
 
 	key, err := openpgp.NewEntity("Operator", "", "operator@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
 	if err != nil {
 		t.Fatal(err)
 	}
-	write := func(name, blockType string, serialize func(w *bytes.Buffer) error) string {
-		var b, raw bytes.Buffer
-		w, _ := armor.Encode(&b, blockType, nil)
-		if err := serialize(&raw); err != nil {
-			t.Fatal(err)
-		}
-		w.Write(raw.Bytes())
-		w.Close()
-		path := filepath.Join(dirB, name)
-		if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	pub := write("operator.asc", openpgp.PublicKeyType, func(w *bytes.Buffer) error { return key.Serialize(w) })
+	pub := writeArmored(t, dirB, "operator.asc", openpgp.PublicKeyType, func(w *bytes.Buffer) error { return key.Serialize(w) })
 	if err := key.EncryptPrivateKeys([]byte("correct horse"), nil); err != nil {
 		t.Fatal(err)
 	}
-	priv := write("operator.key.asc", openpgp.PrivateKeyType, func(w *bytes.Buffer) error { return key.SerializePrivateWithoutSigning(w, nil) })
+	priv := writeArmored(t, dirB, "operator.key.asc", openpgp.PrivateKeyType, func(w *bytes.Buffer) error { return key.SerializePrivateWithoutSigning(w, nil) })
 	pass := filepath.Join(dirB, "pass")
 	os.WriteFile(pass, []byte("correct horse\n"), 0o600)
 	file := filepath.Join(dirA, "moving.pgp")

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+)
+
+// postProfileCard creates, through the Paysafe API at url with the merchant's server key
+// (ps: the paysafe part of `merchant create --json`), a profile with one card, and returns
+// the answer's status.
+func postProfileCard(t *testing.T, url string, ps map[string]any, mcid, pan string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url+"/customervault/v1/profiles", strings.NewReader(`{"merchantCustomerId":"`+mcid+`","locale":"en_US","card":{"cardNum":"`+pan+`","cardExpiry":{"month":12,"year":2050}}}`))
+	req.SetBasicAuth(ps["api_key_id"].(string), ps["api_key_secret"].(string))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// writeArmored writes what serialize makes, ASCII-armored as blockType (an OpenPGP public or
+// private key), to dir/name, and returns the path.
+func writeArmored(t *testing.T, dir, name, blockType string, serialize func(w *bytes.Buffer) error) string {
+	t.Helper()
+	var b, raw bytes.Buffer
+	w, _ := armor.Encode(&b, blockType, nil)
+	if err := serialize(&raw); err != nil {
+		t.Fatal(err)
+	}
+	w.Write(raw.Bytes())
+	w.Close()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
