@@ -145,18 +145,7 @@ func mustCopyFixture(t *testing.T, log *copyLog) *copyFixture {
 	}
 
 	// A payment this node left in flight: PostgreSQL's recovery resolves it.
-	loc, err := m.Store.GetLocationByAccount(ctx, f.creds.Paysafe.AccountNumber)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
-	tr := &payments.Transaction{ID: vault.NewID(), MerchantID: loc.MerchantID, LocationID: loc.ID, AccountNumber: loc.AccountNumber,
-		API: "paysafe", Type: payments.TypeAuth, Status: payments.StatusReceived, Amount: 100, Currency: "USD", PaymentMethod: "cc",
-		TxnTime: old, Created: old, Modified: old}
-	if err := m.Store.Write(ctx, func(tx vault.Tx) error { return tx.(payments.Tx).InsertTransaction(ctx, tr) }); err != nil {
-		t.Fatal(err)
-	}
-	f.receivedID = tr.ID
+	f.receivedID = insertInFlightAuth(t, m, f.creds.Paysafe.AccountNumber).ID
 	if f.keyStatus, err = m.KeyStatus(ctx); err != nil {
 		t.Fatal(err)
 	}

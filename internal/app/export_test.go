@@ -109,16 +109,17 @@ type exportFixture struct {
 	capLog *logtest.Capture
 }
 
-func mustExportFixture(t *testing.T, engine string) *exportFixture {
+// mustServeEngine serves a new store of engine (sqlite or postgres) with its handler on
+// httptest; its log forbids the export tests' numbers and the store's secrets.
+func mustServeEngine(t *testing.T, engine string) (*Main, Config, string, *logtest.Capture) {
 	t.Helper()
-	ctx := context.Background()
 	log, capture := logtest.New(t)
 	capture.Forbid(expPAN1, expPAN2, expPAN3, expPAN4, expACH, expBACS, expEFT, expIBAN, expFortisACH)
 	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), MasterKey: keys.NewMasterKey().Base64(), Logger: log, Out: &nopWriter{}, AdminToken: testAdminToken}
 	if engine == "postgres" {
 		cfg.DataDir, cfg.DatabaseURL = "", storetest.PostgresDSN(t)
 	}
-	m, err := Open(ctx, cfg)
+	m, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +127,17 @@ func mustExportFixture(t *testing.T, engine string) *exportFixture {
 	forbidSecrets(capture, m, testAdminToken)
 	srv := httptest.NewServer(m.Handler)
 	t.Cleanup(srv.Close)
+	return m, cfg, srv.URL, capture
+}
+
+func mustExportFixture(t *testing.T, engine string) *exportFixture {
+	t.Helper()
+	ctx := context.Background()
+	m, cfg, u, capture := mustServeEngine(t, engine)
 	f := &exportFixture{m: m, cfg: cfg, mid: m.Credentials.MerchantID, want: map[string]*vault.ExportRecord{}, capLog: capture}
 	ps := basicAuth(m.Credentials.Paysafe.APIKeyID, m.Credentials.Paysafe.APIKeySecret)
 	fc := m.Credentials.Fortis
 	fh := map[string]string{"developer-id": fc.DeveloperID, "user-id": fc.UserID, "user-api-key": fc.UserAPIKey, "Content-Type": "application/json"}
-	u := srv.URL
 	str := func(v any, path ...string) string {
 		for _, k := range path {
 			switch x := v.(type) {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,9 +15,6 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/payvault/payvault/internal/keys"
-	"github.com/payvault/payvault/internal/logtest"
-	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -31,21 +27,8 @@ type importTarget struct {
 
 func mustImportTarget(t *testing.T, engine string) *importTarget {
 	t.Helper()
-	log, capture := logtest.New(t)
-	capture.Forbid(expPAN1, expPAN2, expPAN3, expPAN4, expACH, expBACS, expEFT, expIBAN, expFortisACH)
-	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), MasterKey: keys.NewMasterKey().Base64(), Logger: log, Out: &nopWriter{}, AdminToken: testAdminToken}
-	if engine == "postgres" {
-		cfg.DataDir, cfg.DatabaseURL = "", storetest.PostgresDSN(t)
-	}
-	m, err := Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	forbidSecrets(capture, m, testAdminToken)
-	srv := httptest.NewServer(m.Handler)
-	t.Cleanup(srv.Close)
-	return &importTarget{m: m, url: srv.URL, mid: m.Credentials.MerchantID}
+	m, _, url, _ := mustServeEngine(t, engine)
+	return &importTarget{m: m, url: url, mid: m.Credentials.MerchantID}
 }
 
 // mustExportFile exports the fixture's merchant to a key pair made here, and returns the

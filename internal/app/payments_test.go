@@ -240,17 +240,7 @@ func TestPaysafeLeavesFortisRefunds(t *testing.T) {
 func TestRecoverOnStart(t *testing.T) {
 	m, _ := mustApp(t)
 	ctx := context.Background()
-	loc, err := m.Store.GetLocationByAccount(ctx, m.Credentials.Paysafe.AccountNumber)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
-	tr := &payments.Transaction{ID: vault.NewID(), MerchantID: loc.MerchantID, LocationID: loc.ID, AccountNumber: loc.AccountNumber,
-		API: "paysafe", Type: payments.TypeAuth, Status: payments.StatusReceived, Amount: 100, Currency: "USD", PaymentMethod: "cc",
-		TxnTime: old, Created: old, Modified: old}
-	if err := m.Store.Write(ctx, func(tx vault.Tx) error { return tx.(payments.Tx).InsertTransaction(ctx, tr) }); err != nil {
-		t.Fatal(err)
-	}
+	tr := insertInFlightAuth(t, m, m.Credentials.Paysafe.AccountNumber)
 	if err := m.Listen(); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +249,7 @@ func TestRecoverOnStart(t *testing.T) {
 	go func() { done <- m.Run(rctx) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got, err := m.Store.GetTransaction(ctx, loc.MerchantID, tr.ID)
+		got, err := m.Store.GetTransaction(ctx, tr.MerchantID, tr.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -301,4 +291,23 @@ func TestPaymentKeyNotStaleWhileKept(t *testing.T) {
 	if r := send(t, "POST", url+"/v2/transactions", body, h); r.status == 201 {
 		t.Errorf("retry ran the payment again (%s): the key was taken over while its request could still keep its outcome", r.raw)
 	}
+}
+
+// insertInFlightAuth stores a Paysafe auth of the account, RECEIVED an hour ago, as a node
+// that died during its processor call leaves it: recovery must resolve it.
+func insertInFlightAuth(t *testing.T, m *Main, account string) *payments.Transaction {
+	t.Helper()
+	ctx := context.Background()
+	loc, err := m.Store.GetLocationByAccount(ctx, account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	tr := &payments.Transaction{ID: vault.NewID(), MerchantID: loc.MerchantID, LocationID: loc.ID, AccountNumber: loc.AccountNumber,
+		API: "paysafe", Type: payments.TypeAuth, Status: payments.StatusReceived, Amount: 100, Currency: "USD", PaymentMethod: "cc",
+		TxnTime: old, Created: old, Modified: old}
+	if err := m.Store.Write(ctx, func(tx vault.Tx) error { return tx.(payments.Tx).InsertTransaction(ctx, tr) }); err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }
