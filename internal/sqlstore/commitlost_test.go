@@ -87,12 +87,7 @@ func TestLostCommitAnswer(t *testing.T) {
 				defer st.Close()
 				// A slow write holds the committer while the others queue up, so that they
 				// share one batch, and one COMMIT.
-				hold, holding := make(chan struct{}), make(chan struct{})
-				held := make(chan error, 1)
-				go func() {
-					held <- st.Write(ctx, func(tx vault.Tx) error { close(holding); <-hold; return tx.SetSetting(ctx, "hold", "v") })
-				}()
-				<-holding
+				release, held := holdCommitter(ctx, st)
 				runs := make([]atomic.Int32, writes)
 				errs := make([]error, writes)
 				var wg sync.WaitGroup
@@ -107,7 +102,7 @@ func TestLostCommitAnswer(t *testing.T) {
 					}()
 				}
 				time.Sleep(100 * time.Millisecond)
-				close(hold)
+				release()
 				wg.Wait()
 				if err := <-held; err != nil {
 					t.Fatal(err)

@@ -126,12 +126,7 @@ func TestFreezeBatch(t *testing.T) {
 			const writes = 6
 			// A slow write holds the committer while the others queue up, so that they share
 			// one batch.
-			hold, holding := make(chan struct{}), make(chan struct{})
-			held := make(chan error, 1)
-			go func() {
-				held <- st.Write(ctx, func(tx vault.Tx) error { close(holding); <-hold; return tx.SetSetting(ctx, "hold", "v") })
-			}()
-			<-holding
+			release, held := holdCommitter(ctx, st)
 			var thaw func()
 			var freezeOnce sync.Once
 			freeze := func() { freezeOnce.Do(func() { thaw = p.Freeze(t) }) }
@@ -161,7 +156,7 @@ func TestFreezeBatch(t *testing.T) {
 			if !tt.during {
 				freeze()
 			}
-			close(hold)
+			release()
 			done := make(chan struct{})
 			go func() { wg.Wait(); close(done) }()
 			// Frozen before the BEGIN, the first write may run alone and the rest in a second
@@ -280,12 +275,7 @@ func TestFreezeAtCommit(t *testing.T) {
 					time.AfterFunc(freezeWrite+300*time.Millisecond, thaw)
 					thawc <- thaw
 				}
-				hold, holding := make(chan struct{}), make(chan struct{})
-				held := make(chan error, 1)
-				go func() {
-					held <- st.Write(ctx, func(tx vault.Tx) error { close(holding); <-hold; return tx.SetSetting(ctx, "hold", "v") })
-				}()
-				<-holding
+				release, held := holdCommitter(ctx, st)
 				runs := make([]atomic.Int32, writes)
 				errs := make([]error, writes)
 				took := make([]time.Duration, writes)
@@ -303,7 +293,7 @@ func TestFreezeAtCommit(t *testing.T) {
 					}()
 				}
 				time.Sleep(100 * time.Millisecond)
-				close(hold)
+				release()
 				if err := <-held; err != nil {
 					t.Fatal(err)
 				}
@@ -373,12 +363,7 @@ func TestFreezeRerun(t *testing.T) {
 	ctx := context.Background()
 	p, st := mustFreezableStore(t, nil)
 	const writes = 4
-	hold, holding := make(chan struct{}), make(chan struct{})
-	held := make(chan error, 1)
-	go func() {
-		held <- st.Write(ctx, func(tx vault.Tx) error { close(holding); <-hold; return tx.SetSetting(ctx, "hold", "v") })
-	}()
-	<-holding
+	release, held := holdCommitter(ctx, st)
 	var rerunning atomic.Bool // set by the batch's last fn: the fns after it run alone
 	var thaw func()
 	runs := make([]atomic.Int32, writes)
@@ -405,7 +390,7 @@ func TestFreezeRerun(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // queued in order
 	}
 	time.Sleep(100 * time.Millisecond)
-	close(hold)
+	release()
 	if err := <-held; err != nil {
 		t.Fatal(err)
 	}
@@ -496,4 +481,16 @@ func TestSlowCommitNotRerun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// holdCommitter starts a write that holds the committer until release is called, so that
+// the writes queued meanwhile share one batch; held answers the holding write's error.
+func holdCommitter(ctx context.Context, st *sqlstore.Store) (release func(), held <-chan error) {
+	hold, holding := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- st.Write(ctx, func(tx vault.Tx) error { close(holding); <-hold; return tx.SetSetting(ctx, "hold", "v") })
+	}()
+	<-holding
+	return func() { close(hold) }, done
 }
