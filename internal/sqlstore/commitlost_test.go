@@ -36,6 +36,21 @@ func startCutRelay(t *testing.T, marker string, forward bool) *cutRelay {
 // relay copies the server's bytes to the client, and the client's to the server until it
 // cuts the connection at the marked transaction's COMMIT.
 func (r *cutRelay) relay(c, s net.Conn) {
+	relayToCommit(c, s, r.marker, &r.cuts, func(chunk []byte) bool {
+		// The client's end closes first, so that the COMMIT's answer, which the server may
+		// send at once, can never reach it.
+		c.Close()
+		if r.forward {
+			s.Write(chunk)
+		}
+		return true // both ends close
+	})
+}
+
+// relayToCommit copies the server's bytes to the client and the client's to the server. At the
+// COMMIT of the first transaction that wrote marker (fired counts it, once), it calls at with
+// the chunk holding the COMMIT, which is passed on unless at says to stop relaying.
+func relayToCommit(c, s net.Conn, marker []byte, fired *atomic.Int32, at func(chunk []byte) (stop bool)) {
 	go io.Copy(c, s)
 	marked := false
 	buf := make([]byte, 64<<10)
@@ -43,15 +58,9 @@ func (r *cutRelay) relay(c, s net.Conn) {
 		n, err := c.Read(buf)
 		if n > 0 {
 			chunk := buf[:n]
-			marked = marked || bytes.Contains(chunk, r.marker)
-			if marked && bytes.Contains(bytes.ToLower(chunk), []byte("commit\x00")) && r.cuts.CompareAndSwap(0, 1) {
-				// The client's end closes first, so that the COMMIT's answer, which the
-				// server may send at once, can never reach it.
-				c.Close()
-				if r.forward {
-					s.Write(chunk)
-				}
-				return // both ends close
+			marked = marked || bytes.Contains(chunk, marker)
+			if marked && bytes.Contains(bytes.ToLower(chunk), []byte("commit\x00")) && fired.CompareAndSwap(0, 1) && at(chunk) {
+				return
 			}
 			if _, err := s.Write(chunk); err != nil {
 				return

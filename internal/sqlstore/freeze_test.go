@@ -1,12 +1,10 @@
 package sqlstore_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -210,25 +208,7 @@ type commitRelay struct {
 }
 
 func (r *commitRelay) relay(c, s net.Conn) {
-	go io.Copy(c, s)
-	marked := false
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := c.Read(buf)
-		if n > 0 {
-			chunk := buf[:n]
-			marked = marked || bytes.Contains(chunk, r.marker)
-			if marked && bytes.Contains(bytes.ToLower(chunk), []byte("commit\x00")) && r.commits.CompareAndSwap(0, 1) {
-				r.atCommit()
-			}
-			if _, err := s.Write(chunk); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
+	relayToCommit(c, s, r.marker, &r.commits, func([]byte) bool { r.atCommit(); return false })
 }
 
 // TestFreezeAtCommit: a write whose COMMIT was sent to a PostgreSQL that froze before
