@@ -224,6 +224,16 @@ func Keep(ctx context.Context) {
 	}
 }
 
+// KeepIfStored keeps the failure err answers (Keep) when err says that the request's write
+// may be stored (vault.ErrOutcomeUnknown: its COMMIT went unanswered): a retry with the key
+// must get this answer, never write a second record. Every API calls it from its error
+// writer. It does nothing for other errors, or outside Serve.
+func KeepIfStored(ctx context.Context, err error) {
+	if errors.Is(err, vault.ErrOutcomeUnknown) {
+		Keep(ctx)
+	}
+}
+
 // Made records that the request of ctx has made ref (a transaction, committed, whose
 // processor call follows): a server failure it answers from then on (a payment whose outcome
 // could not be recorded, which recovery completes later) is kept open for ref, never

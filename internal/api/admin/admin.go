@@ -235,9 +235,7 @@ func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	case vault.RateLimited:
 		writeRateLimited(w, err)
 	case vault.Unavailable:
-		if errors.Is(err, vault.ErrOutcomeUnknown) {
-			idempotency.Keep(r.Context()) // it may be stored: a retry with the key must not run it again
-		}
+		idempotency.KeepIfStored(r.Context(), err)
 		writeUnavailable(w)
 	default:
 		a.log.LogAttrs(r.Context(), slog.LevelError, "admin: internal error",

@@ -192,11 +192,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// idempotency.Made; refreshTxn).
 		idempotency.Keep(r.Context())
 	}
-	if errors.Is(err, vault.ErrOutcomeUnknown) {
-		// The write may be stored: a retry with the key gets this answer, never a second
-		// write; the client looks the record up instead.
-		idempotency.Keep(r.Context())
-	}
+	idempotency.KeepIfStored(r.Context(), err)
 	var ve *validationError
 	if errors.As(err, &ve) {
 		writeJSON(w, http.StatusUnprocessableEntity, ve.fe.body())

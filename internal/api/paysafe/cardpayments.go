@@ -522,7 +522,7 @@ func moneyCode(err error, ty payments.Type) string {
 // looked up, and answered in the card-payment envelope.
 func (a *API) failTxn(w http.ResponseWriter, r *http.Request, p *vault.Principal, loc *vault.Location, stub *payments.Transaction, x txnExtras, err error) error {
 	e := a.toAPIError(r, err)
-	keepUnknown(r, err)
+	idempotency.KeepIfStored(r.Context(), err)
 	if errors.Is(err, payments.ErrInFlight) {
 		// The processor was called and the outcome is not recorded: recovery completes the
 		// transaction, and a retry must not reach the processor again. It gets this answer,

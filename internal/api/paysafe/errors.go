@@ -169,7 +169,7 @@ func (e *apiError) object(r *http.Request) errorObject {
 // error path of the package ends here; the card-payment envelope builds on toAPIError and
 // apiError.object instead.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	keepUnknown(r, err)
+	idempotency.KeepIfStored(r.Context(), err)
 	e := a.toAPIError(r, err)
 	if e.Code == "5279" || e.Code == "5280" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="authSecurity"`)
@@ -181,15 +181,6 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	w.Header().Set("X-Application-Status-Code", e.Code)
 	writeJSON(w, e.status(), errorEnvelope{Error: e.object(r), Links: e.Links})
-}
-
-// keepUnknown keeps the answer to a write whose outcome is unknown (it may be stored) for the
-// request's Idempotency-Key, so that a retry with the key never runs it a second time; the
-// client looks the record up instead.
-func keepUnknown(r *http.Request, err error) {
-	if errors.Is(err, vault.ErrOutcomeUnknown) {
-		idempotency.Keep(r.Context())
-	}
 }
 
 // ctxError carries the wire context of a core error: which instrument kind "number" means
