@@ -1,18 +1,24 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/base64"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/payvault/payvault/internal/storetest"
 )
 
 // TestCopyStoreCLI runs `payvault copy-store` on a store a server made: it is refused while
 // the server runs, then copies; the copy serves the same merchant with the data dir's key,
-// which the output names without printing it.
+// which the output names without printing it. The data dir is then marked moved: serve and
+// the commands that write refuse it, the ones that read it still work, until the marker is
+// deleted.
 func TestCopyStoreCLI(t *testing.T) {
 	dir := t.TempDir()
 	s := MustServe(t, dir, nil)
@@ -65,7 +71,51 @@ func TestCopyStoreCLI(t *testing.T) {
 		t.Errorf("the copied profile's merchantCustomerId was not taken on PostgreSQL: %d", st)
 	}
 
-	// Run again, the target is no longer empty: refused.
+	// The data dir is marked moved: whatever would write to it, or serve it, is refused, and
+	// adds nothing to it; what only reads it still works.
+	marker := filepath.Join(dir, "payvault-data", "moved-to-postgres.json")
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("no marker after copy-store: %v", err)
+	}
+	db := filepath.Join(dir, "payvault-data", "payvault.db")
+	before, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	serve := exec.CommandContext(sctx, binary, "serve", "--listen", "127.0.0.1:0")
+	serve.Dir, serve.Env = dir, append(os.Environ(), env...)
+	if b, err := serve.CombinedOutput(); err == nil || !strings.Contains(string(b), "copied to PostgreSQL") {
+		t.Errorf("serve on the moved store: %v\n%s", err, b)
+	}
+	for _, args := range [][]string{
+		{"merchant", "create", "--name", "Lost"},
+		{"keys", "rotate"},
+		{"copy-store", "--database", storetest.PostgresDSN(t)},
+	} {
+		_, stderr, err := run(t, dir, env, args...)
+		if err == nil || !strings.Contains(stderr, "copied to PostgreSQL") || !strings.Contains(stderr, filepath.Join("payvault-data", "moved-to-postgres.json")) || !strings.Contains(stderr, "--database") {
+			t.Errorf("%s on the moved store: %v\n%s", strings.Join(args, " "), err, stderr)
+		}
+	}
+	for _, args := range [][]string{
+		{"keys", "status"},
+		{"audit", "verify"},
+		{"backup", "--out", filepath.Join(t.TempDir(), "moved.db")},
+	} {
+		if out, stderr, err := run(t, dir, env, args...); err != nil {
+			t.Errorf("%s on the moved store: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
+		}
+	}
+	if after, err := os.ReadFile(db); err != nil || !bytes.Equal(before, after) {
+		t.Errorf("the moved store's file changed (%v)", err)
+	}
+
+	// Undone by deleting the marker; run again, the target is no longer empty: refused.
+	if err := os.Remove(marker); err != nil {
+		t.Fatal(err)
+	}
 	_, stderr, err = run(t, dir, env, "copy-store", "--database", dsn)
 	if err == nil || !strings.Contains(stderr, "already holds payvault data") {
 		t.Errorf("second copy-store: %v\n%s", err, stderr)

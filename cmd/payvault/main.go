@@ -39,19 +39,28 @@ type storeFlags struct {
 
 // with opens the existing store, keyring and services for a command that does not serve,
 // runs fn, and closes them. An embedded store that does not exist yet is refused, not created.
-// A store whose schema is older than this payvault's is refused (app.Config.Migrate).
+// A store whose schema is older than this payvault's is refused (app.Config.Migrate), and so
+// is one that copy-store moved to PostgreSQL (app.MovedFile).
 func (f storeFlags) with(ctx context.Context, fn func(*app.Main) error) error {
-	return f.run(ctx, true, false, fn)
+	return f.run(ctx, func(c *app.Config) { c.ExistingStore = true }, fn)
 }
 
-// run is with; existing false creates an embedded store that does not exist yet (merchant
-// create, migrate); migrate migrates an older schema (migrate).
-func (f storeFlags) run(ctx context.Context, existing, migrate bool, fn func(*app.Main) error) error {
+// read is with for a command that only reads the store (keys status, audit verify): it opens
+// a store that copy-store moved to PostgreSQL too (app.Config.ReadOnly).
+func (f storeFlags) read(ctx context.Context, fn func(*app.Main) error) error {
+	return f.run(ctx, func(c *app.Config) { c.ExistingStore, c.ReadOnly = true, true }, fn)
+}
+
+// run is with, the configuration set by set (nil: an embedded store that does not exist yet
+// is created, for merchant create; app.Config.Migrate migrates an older schema, for migrate).
+func (f storeFlags) run(ctx context.Context, set func(*app.Config), fn func(*app.Main) error) error {
 	cfg, err := f.config(os.Stderr)
 	if err != nil {
 		return err
 	}
-	cfg.ExistingStore, cfg.Migrate = existing, migrate
+	if set != nil {
+		set(&cfg)
+	}
 	m, err := app.OpenTool(ctx, cfg)
 	if err != nil {
 		return err
@@ -263,7 +272,7 @@ func (c *merchantCreateCmd) Run(ctx context.Context) error {
 	// A store that does not exist yet is made, as it always has been (a provisioning script
 	// may create its merchants before the first serve, and the CLI contract stays as it was);
 	// stderr says so, since a mistyped --data or --database would otherwise pass unnoticed.
-	return c.run(ctx, false, false, func(m *app.Main) error {
+	return c.run(ctx, nil, func(m *app.Main) error {
 		switch {
 		case m.NewStore && m.Config.DatabaseURL == "":
 			fmt.Fprintf(os.Stderr, "payvault: %s held no store; created a new one there. If you meant a running server's store, check --data.\n", m.Config.DataDir)
@@ -288,7 +297,7 @@ type migrateCmd struct {
 }
 
 func (c *migrateCmd) Run(ctx context.Context) error {
-	return c.run(ctx, false, true, func(m *app.Main) error {
+	return c.run(ctx, func(c *app.Config) { c.Migrate = true }, func(m *app.Main) error {
 		v, err := m.Store.SchemaVersion(ctx)
 		if err != nil {
 			return err
@@ -314,7 +323,7 @@ type keysStatusCmd struct {
 }
 
 func (c *keysStatusCmd) Run(ctx context.Context) error {
-	return c.with(ctx, func(m *app.Main) error {
+	return c.read(ctx, func(m *app.Main) error {
 		st, err := m.KeyStatus(ctx)
 		if err != nil {
 			return err
@@ -431,7 +440,7 @@ type auditVerifyCmd struct {
 }
 
 func (c *auditVerifyCmd) Run(ctx context.Context) error {
-	return c.with(ctx, func(m *app.Main) error {
+	return c.read(ctx, func(m *app.Main) error {
 		problems, err := m.Store.VerifyAudit(ctx, m.Keyring)
 		if err != nil {
 			return err
@@ -614,7 +623,7 @@ func (c *copyStoreCmd) Run(ctx context.Context) error {
 	default:
 		key = "the master key of " + filepath.Join(c.Data, "master.key") + " (--master-key-file, or its contents in PAYVAULT_MASTER_KEY)"
 	}
-	fmt.Printf("The keysets were copied as they are: start every node with --database and %s. Keep %s, stopped, until you are satisfied.\n", key, c.Data)
+	fmt.Printf("The keysets were copied as they are: start every node with --database and %s. Keep %s, stopped, until you are satisfied; it is marked moved (%s), so serve and the commands that write refuse it.\n", key, c.Data, filepath.Join(c.Data, app.MovedFile))
 	return nil
 }
 

@@ -51,6 +51,10 @@ type Config struct {
 	// commands run beside servers, and would migrate the database under an older one. A store
 	// with no schema yet is migrated either way; Open (serve) always migrates.
 	Migrate bool
+	// ReadOnly says that the command only reads the store (keys status, audit verify,
+	// export): OpenTool opens an embedded store that copy-store moved to PostgreSQL
+	// (MovedFile) for it, and refuses such a store to every other command, as Open does.
+	ReadOnly bool
 	// MasterKeyValue, when set, is the master key itself, e.g. combined in memory from Shamir
 	// shares by `serve --unseal`; it overrides every other source and nothing is written to disk.
 	MasterKeyValue *keys.MasterKey
@@ -263,7 +267,10 @@ func (m *Main) openStore(ctx context.Context, scfg sqlstore.Config, mk keys.Mast
 //  3. A serving node registers (on SQLite: takes the serve lock) before it migrates, so that
 //     it never migrates a database another server is using, and so that whoever starts after
 //     it is killed resolves the payments it left in flight at once (see payments.Recover).
-//  4. A tool migrates a store without a schema (`merchant create` and `migrate` on a fresh
+//  4. On the embedded store, one that copy-store moved to PostgreSQL (MovedFile) is refused
+//     to a serving node and to a tool that writes (not Config.ReadOnly), under the lock
+//     copy-store holds until it marks the store: the serve lock, SQLite's write lock.
+//  5. A tool migrates a store without a schema (`merchant create` and `migrate` on a fresh
 //     store), and an older schema only for `payvault migrate` (Config.Migrate): the other
 //     commands run beside servers, and would migrate the database under an older one.
 func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.MasterKey, bootstrap bool) (node string, err error) {
@@ -284,7 +291,20 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 			}
 			return "", err
 		}
+		if m.Config.DatabaseURL == "" {
+			// Under the serve lock, which copy-store holds until it has marked the store.
+			if err := checkMoved(m.Config.DataDir); err != nil {
+				return "", err
+			}
+		}
 		return node, s.Migrate(ctx)
+	}
+	if m.Config.DatabaseURL == "" && !m.Config.ReadOnly && sc.Current > 0 {
+		// Under SQLite's write lock, which copy-store holds until it has marked the store: a
+		// tool started during the copy waits here, then finds the mark.
+		if err := s.Write(ctx, func(vault.Tx) error { return checkMoved(m.Config.DataDir) }); err != nil {
+			return "", err
+		}
 	}
 	if !sc.Pending {
 		return "", nil

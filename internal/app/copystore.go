@@ -44,7 +44,7 @@ var ErrCopyUnverified = errors.New("the copy was committed but does not verify")
 //
 //  1. The embedded store must exist, and its serve lock is taken (as a serving node takes
 //     it) and held to the end: a server running on the data dir refuses the copy, and none
-//     can start during it.
+//     can start during it. A store that copy-store moved already (MovedFile) is refused.
 //  2. Its schema must be at this payvault's latest migration (`payvault migrate` first).
 //  3. The master key must open its keysets (keys.Check).
 //  4. The target must hold no payvault data (sqlstore.CheckCopyTarget); it is then migrated.
@@ -53,7 +53,9 @@ var ErrCopyUnverified = errors.New("the copy was committed but does not verify")
 // the row counts before committing). After the commit the target is checked with the same
 // master key: its keysets open, its audit chains verify as the source's did, key status
 // matches, and a sample of sealed records is byte for byte the source's and opens. A failure
-// of those checks wraps ErrCopyUnverified: the target must be dropped and recreated.
+// of those checks wraps ErrCopyUnverified: the target must be dropped and recreated. Once
+// they pass, and with the source still locked, the data dir is marked moved (MovedFile):
+// from then on serving the embedded store, and every command that writes it, is refused.
 func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error) {
 	start := time.Now()
 	if cfg.DatabaseURL != "" {
@@ -81,6 +83,9 @@ func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error)
 		if errors.Is(err, sqlstore.ErrServeLocked) {
 			return nil, fmt.Errorf("payvault: a payvault serve is using the store in %s (%s-serve.lock is locked): stop every server on it first, so that no write is lost after the copy", dir, path)
 		}
+		return nil, err
+	}
+	if err := checkMoved(cfg.DataDir); err != nil {
 		return nil, err
 	}
 	sc, err := src.Schema(ctx)
@@ -113,12 +118,17 @@ func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error)
 	if err := dst.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	// What the copy is checked against is read while the source is locked for it: a tool
-	// that writes beside servers (merchant create, keys rotate) waits until the copy ends.
+	// What the copy is checked against is read while the source is locked for it, and the
+	// lock is held until the copy is verified and the data dir marked moved: a tool that
+	// writes beside servers (merchant create, keys rotate) waits until the copy ends, then
+	// finds the mark (Open checks it under the same lock) instead of writing to a store
+	// whose writes would never reach PostgreSQL.
 	var (
 		srcAudit  []vault.AuditProblem
 		srcStatus *KeyStatus
 		srcSample []vault.SealedRecord
+		sealed    int
+		after     error // after is the verification's or the mark's failure
 	)
 	counts, err := src.CopyTo(ctx, dst, func(ctx context.Context) error {
 		var err error
@@ -130,7 +140,18 @@ func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error)
 		}
 		srcSample, err = sealedSample(ctx, src)
 		return err
+	}, func(ctx context.Context) error {
+		if sealed, after = verifyCopy(ctx, cfg, mk, dst, srcKeys, srcAudit, srcStatus, srcSample); after != nil {
+			return after
+		}
+		if err := markMoved(cfg.DataDir, dsn, time.Now()); err != nil {
+			after = fmt.Errorf("payvault: the copy is committed and verified, but %s could not be written (%v): do not serve %s or write to it again, and serve the copy with --database", movedPath(cfg.DataDir), err, dir)
+		}
+		return after
 	})
+	if after != nil {
+		return nil, after
+	}
 	if err != nil {
 		// A COMMIT whose answer was lost may have committed: the target says which.
 		if cerr := dst.CheckCopyTarget(context.WithoutCancel(ctx)); errors.Is(cerr, sqlstore.ErrCopyTarget) {
@@ -140,41 +161,50 @@ func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error)
 		}
 		return nil, fmt.Errorf("payvault: %w (the copy was rolled back: the target holds payvault's empty schema and no row, and copy-store may be run again)", err)
 	}
-	rep := &CopyReport{Tables: counts, AuditProblems: len(srcAudit)}
+	rep := &CopyReport{Tables: counts, AuditProblems: len(srcAudit), Sealed: sealed}
+	rep.Took = time.Since(start)
+	return rep, nil
+}
+
+// verifyCopy checks the committed copy dst with the master key against what was read of the
+// source under the copy's lock: its keysets open, its audit chains verify as the source's
+// did, key status matches, and the sample of sealed records is the source's and opens. It
+// returns how many sealed fields it opened; its errors wrap ErrCopyUnverified.
+func verifyCopy(ctx context.Context, cfg Config, mk keys.MasterKey, dst *sqlstore.Store, srcKeys *keys.Keyring, srcAudit []vault.AuditProblem, srcStatus *KeyStatus, srcSample []vault.SealedRecord) (int, error) {
 	unverified := func(format string, args ...any) error {
 		return fmt.Errorf("payvault: %w: %s. Drop and recreate the target database before running copy-store again", ErrCopyUnverified, fmt.Sprintf(format, args...))
 	}
 	if _, err := keys.Check(ctx, dst, mk); err != nil {
-		return nil, unverified("the copied keysets do not open (%v)", err)
+		return 0, unverified("the copied keysets do not open (%v)", err)
 	}
 	dstKeys, err := keys.Open(ctx, dst, mk, keys.Options{Logger: cfg.Logger})
 	if err != nil {
-		return nil, unverified("the copied keysets do not open (%v)", err)
+		return 0, unverified("the copied keysets do not open (%v)", err)
 	}
 	dst.SetAuditMAC(dstKeys)
 	dstAudit, err := dst.VerifyAudit(ctx, dstKeys)
 	if err != nil {
-		return nil, unverified("the audit chains could not be read (%v)", err)
+		return 0, unverified("the audit chains could not be read (%v)", err)
 	}
 	if !reflect.DeepEqual(sortedProblems(srcAudit), sortedProblems(dstAudit)) {
-		return nil, unverified("the audit chains verify with %d problems, the embedded store's with %d", len(dstAudit), len(srcAudit))
+		return 0, unverified("the audit chains verify with %d problems, the embedded store's with %d", len(dstAudit), len(srcAudit))
 	}
 	dstStatus, err := (&Main{Store: dst, Keyring: dstKeys}).KeyStatus(ctx)
 	if err != nil {
-		return nil, unverified("key status could not be read (%v)", err)
+		return 0, unverified("key status could not be read (%v)", err)
 	}
 	if !reflect.DeepEqual(srcStatus, dstStatus) {
-		return nil, unverified("key status differs from the embedded store's")
+		return 0, unverified("key status differs from the embedded store's")
 	}
 	dstSample, err := sealedSample(ctx, dst)
 	if err != nil {
-		return nil, unverified("sealed records could not be read (%v)", err)
+		return 0, unverified("sealed records could not be read (%v)", err)
 	}
-	if rep.Sealed, err = compareSealed(srcSample, dstSample, srcKeys, dstKeys); err != nil {
-		return nil, unverified("%v", err)
+	sealed, err := compareSealed(srcSample, dstSample, srcKeys, dstKeys)
+	if err != nil {
+		return sealed, unverified("%v", err)
 	}
-	rep.Took = time.Since(start)
-	return rep, nil
+	return sealed, nil
 }
 
 // sortedProblems sorts audit problems: VerifyAudit reports headless chains in map order.

@@ -362,6 +362,7 @@ func TestCopyStoreRefusals(t *testing.T) {
 		if d := cmp.Diff(before, pgRows(t, dsn)); d != "" {
 			t.Errorf("target changed (-before +after)\n%s", d)
 		}
+		mustNotBeMoved(t, cfg.DataDir)
 	}
 
 	t.Run("fail/non-empty-target", func(t *testing.T) {
@@ -437,6 +438,7 @@ func TestCopyStoreRefusals(t *testing.T) {
 				t.Errorf("%s: %d rows after a failed copy", tbl, n)
 			}
 		}
+		mustNotBeMoved(t, cfg.DataDir)
 	}
 	t.Run("fail/value-does-not-convert", func(t *testing.T) {
 		dsn := storetest.PostgresDSN(t)

@@ -165,6 +165,13 @@ func CreateMasterKeyFile(path string) (MasterKey, error) {
 	return mk, nil
 }
 
+// CreateFile writes data to a new file at path, mode 0600, complete or not at all (a
+// temporary file linked into place), and syncs the file and its directory before it
+// returns. It fails with fs.ErrExist when path exists.
+func CreateFile(path string, data []byte) error {
+	return createFileExclusive(path, data, true)
+}
+
 // createFileExclusive writes data to a new file at path with mode 0600 and
 // syncs the file and its directory. With viaLink it writes a temporary
 // file and links it into place; if linking is not supported it writes path

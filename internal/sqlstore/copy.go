@@ -245,8 +245,11 @@ func compareSchemas(src, dst map[string][]column) (map[string]map[string]string,
 // analysed (ANALYZE), so that the planner knows its size from the first request.
 //
 // locked, when not nil, runs once the source is locked and before anything is written:
-// whatever it reads of the source through the store is what is copied.
-func (s *Store) CopyTo(ctx context.Context, dst *Store, locked func(context.Context) error) ([]TableCount, error) {
+// whatever it reads of the source through the store is what is copied. committed, when
+// not nil, runs after the commit and the ANALYZE, with the source still locked: no other
+// process has written the source since the copy, and none does before it returns (a writer
+// waits for SQLite's lock meanwhile, up to its busy timeout). Its error is CopyTo's, as is.
+func (s *Store) CopyTo(ctx context.Context, dst *Store, locked, committed func(context.Context) error) ([]TableCount, error) {
 	if s.dialect != SQLite || dst.dialect != Postgres {
 		return nil, errors.New("sqlstore: copy goes from the embedded store to PostgreSQL")
 	}
@@ -297,6 +300,9 @@ func (s *Store) CopyTo(ctx context.Context, dst *Store, locked func(context.Cont
 		}
 		return nil
 	})
+	if err == nil && committed != nil {
+		err = committed(ctx)
+	}
 	return counts, err
 }
 

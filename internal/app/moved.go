@@ -1,0 +1,71 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/payvault/payvault/internal/keys"
+)
+
+// MovedFile is the marker copy-store leaves in a data dir whose store it copied to
+// PostgreSQL and verified. It is a file beside payvault.db, not a row in the store: it
+// stays with the data dir when the dir is copied, the operator sees it with ls and undoes
+// it with rm (docs/operations.md), and writing it needs no write to the store the copy was
+// just checked against. A `payvault backup` of the store does not carry it.
+const MovedFile = "moved-to-postgres.json"
+
+// ErrMoved marks the refusal of an embedded store that copy-store moved to PostgreSQL.
+var ErrMoved = errors.New("this store was copied to PostgreSQL")
+
+// movedMarker is MovedFile's content: where the store went and when, never the DSN's user
+// or password.
+type movedMarker struct {
+	Database string    `json:"database"` // Database is host:port/dbname.
+	At       time.Time `json:"at"`
+}
+
+// movedPath is the MovedFile of a data dir (DefaultDataDir when empty).
+func movedPath(dataDir string) string {
+	return filepath.Join(filepath.Dir(SQLitePath(dataDir)), MovedFile)
+}
+
+// markMoved writes the data dir's MovedFile (keys.CreateFile: complete or not at all, and
+// durable once it returns) naming the database of dsn.
+func markMoved(dataDir, dsn string, at time.Time) error {
+	pc, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(movedMarker{Database: net.JoinHostPort(pc.Host, strconv.Itoa(int(pc.Port))) + "/" + pc.Database, At: at.UTC()})
+	if err != nil {
+		return err
+	}
+	return keys.CreateFile(movedPath(dataDir), append(b, '\n'))
+}
+
+// checkMoved refuses (ErrMoved) a data dir that holds a MovedFile. A marker that does not
+// parse is refused too: it still says that the store moved.
+func checkMoved(dataDir string) error {
+	path := movedPath(dataDir)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("payvault: read %s: %w", path, err)
+	}
+	var mk movedMarker
+	where := "PostgreSQL"
+	if json.Unmarshal(b, &mk) == nil && mk.Database != "" {
+		where = mk.Database + " at " + mk.At.Format(time.RFC3339)
+	}
+	return fmt.Errorf("payvault: %w (%s) by copy-store, and writes here would never reach it: serve that database with --database. To use this store again on purpose, delete %s (docs/operations.md)", ErrMoved, where, path)
+}

@@ -1,0 +1,42 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// TestCopyToCommittedLocked: CopyTo runs committed after the target's commit with the
+// source's write lock still held, so that another process's write waits until committed
+// has returned (copy-store marks the data dir moved there), and then goes through.
+func TestCopyToCommittedLocked(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "payvault.db")
+	src := mustOpen(t, sqlstore.Config{Path: path})
+	other := mustOpen(t, sqlstore.Config{Path: path})
+	dst := mustOpen(t, sqlstore.Config{DSN: storetest.PostgresDSN(t)})
+	wrote := make(chan error, 1)
+	_, err := src.CopyTo(ctx, dst, nil, func(ctx context.Context) error {
+		go func() {
+			wrote <- other.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, "after-copy", "1") })
+		}()
+		select {
+		case err := <-wrote:
+			return errors.Join(errors.New("another store wrote the source while committed ran"), err)
+		case <-time.After(500 * time.Millisecond):
+			return nil
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatalf("the write after the copy: %v", err)
+	}
+}
