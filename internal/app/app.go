@@ -51,9 +51,10 @@ type Config struct {
 	// commands run beside servers, and would migrate the database under an older one. A store
 	// with no schema yet is migrated either way; Open (serve) always migrates.
 	Migrate bool
-	// ReadOnly says that the command only reads the store (keys status, audit verify,
-	// export): OpenTool opens an embedded store that copy-store moved to PostgreSQL
-	// (MovedFile) for it, and refuses such a store to every other command, as Open does.
+	// ReadOnly says that the command only reads the store (keys status, audit verify; not
+	// export, which appends to the audit chain): OpenTool opens an embedded store that
+	// copy-store moved to PostgreSQL (MovedFile) for it, and refuses such a store to every
+	// other command, as Open does.
 	ReadOnly bool
 	// MasterKeyValue, when set, is the master key itself, e.g. combined in memory from Shamir
 	// shares by `serve --unseal`; it overrides every other source and nothing is written to disk.
