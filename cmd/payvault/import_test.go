@@ -61,7 +61,7 @@ func TestImportCLI(t *testing.T) {
 	}{
 		{"fail/no-passphrase", []string{"--key", priv}, []string{"passphrase"}, true},
 		{"ok/dry-run", []string{"--key", priv, "--passphrase-file", pass, "--dry-run"}, []string{"1 records", "1 to create", "0 invalid, 0 collisions", "nothing was written"}, false},
-		{"ok/import", []string{"--key", priv, "--passphrase-file", pass}, []string{"imported 1 instruments, 1 profiles", "audit chain"}, false},
+		{"ok/import", []string{"--key", priv, "--passphrase-file", pass}, []string{"imported 1 instruments, 1 profiles", "0 mandates in", "audit chain"}, false},
 		{"ok/rerun", []string{"--key", priv, "--passphrase-file", pass}, []string{"0 to create", "1 already imported"}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

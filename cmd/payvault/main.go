@@ -505,7 +505,7 @@ func (c *exportCmd) Run(ctx context.Context) error {
 			for _, k := range vault.ExportKinds {
 				fmt.Printf(", %s %d", k, rep.Counts[k])
 			}
-			fmt.Printf(" (%d bytes, %s), encrypted to %s; recorded on the merchant's audit chain\n", rep.Bytes, rep.Took.Round(time.Millisecond), rcpt.Fingerprint)
+			fmt.Printf("; %d mandates (%d bytes, %s), encrypted to %s; recorded on the merchant's audit chain\n", rep.Mandates, rep.Bytes, rep.Took.Round(time.Millisecond), rcpt.Fingerprint)
 			for _, id := range rep.UnreadableIDs {
 				fmt.Printf("unreadable: instrument %s\n", id)
 			}
@@ -557,8 +557,8 @@ func printImport(mid string, dryRun bool, rep *app.ImportReport) {
 	for _, k := range vault.ExportKinds {
 		fmt.Printf(", %s %d", k, rep.Counts[k])
 	}
-	fmt.Printf("\nchecked against merchant %s: %d to create (%d with a new id, their id being taken), %d already imported, %d unreadable (skipped), %d profiles; %d invalid, %d collisions\n",
-		mid, rep.ToCreate, rep.NewIDs, rep.AlreadyImported, rep.Unreadable, rep.Profiles, rep.Invalid, rep.Collisions)
+	fmt.Printf("\nchecked against merchant %s: %d to create (%d with a new id, their id being taken; %d mandates with a new id), %d already imported, %d unreadable (skipped), %d profiles; %d invalid, %d collisions\n",
+		mid, rep.ToCreate, rep.NewIDs, rep.NewMandateIDs, rep.AlreadyImported, rep.Unreadable, rep.Profiles, rep.Invalid, rep.Collisions)
 	for _, p := range rep.Problems {
 		fmt.Printf("line %d: %v\n", p.Line, p.ImportProblem)
 	}
@@ -569,8 +569,8 @@ func printImport(mid string, dryRun bool, rep *app.ImportReport) {
 	case dryRun:
 		fmt.Println("dry run: nothing was written")
 	case rep.Batches > 0 || rep.Created > 0:
-		fmt.Printf("imported %d instruments, %d profiles, %d addresses in %d transactions (%s); recorded on the merchant's audit chain\n",
-			rep.Created, rep.ProfilesCreated, rep.AddressesCreated, rep.Batches, rep.Took.Round(time.Millisecond))
+		fmt.Printf("imported %d instruments, %d profiles, %d addresses, %d mandates in %d transactions (%s); recorded on the merchant's audit chain\n",
+			rep.Created, rep.ProfilesCreated, rep.AddressesCreated, rep.MandatesCreated, rep.Batches, rep.Took.Round(time.Millisecond))
 	}
 }
 

@@ -96,6 +96,8 @@ type ExportEnd struct {
 	// Counts are the records written per kind, unreadable ones included.
 	Counts     map[string]int `json:"counts"`
 	Unreadable int            `json:"unreadable"`
+	// Mandates counts the mandates the bank account records carry.
+	Mandates int `json:"mandates"`
 }
 
 // ExportReport is what an export wrote.
@@ -103,8 +105,10 @@ type ExportReport struct {
 	Header ExportHeader
 	// Counts are the records written per kind, unreadable ones included.
 	Counts map[string]int
-	// Records is how many instrument records were written.
-	Records int
+	// Records is how many instrument records were written; Mandates how many mandates they
+	// carry.
+	Records  int
+	Mandates int
 	// Unreadable counts the records written without data because they do not open;
 	// UnreadableIDs lists the first vault.MaxUnreadableListed of them.
 	Unreadable    int
@@ -182,6 +186,9 @@ func (m *Main) Export(ctx context.Context, merchantID string, rcpt *Recipient, o
 	err = m.Vault.Export(ctx, merchantID, func(rec *vault.ExportRecord) error {
 		rep.Records++
 		rep.Counts[rec.Kind]++
+		if rec.BankAccount != nil {
+			rep.Mandates += len(rec.BankAccount.Mandates)
+		}
 		if rec.Unreadable {
 			rep.Unreadable++
 			if len(rep.UnreadableIDs) < vault.MaxUnreadableListed {
@@ -197,7 +204,7 @@ func (m *Main) Export(ctx context.Context, merchantID string, rcpt *Recipient, o
 	if err != nil {
 		return nil, fmt.Errorf("payvault: %w", err)
 	}
-	if err := enc.Encode(ExportEnd{End: true, Counts: rep.Counts, Unreadable: rep.Unreadable}); err != nil {
+	if err := enc.Encode(ExportEnd{End: true, Counts: rep.Counts, Unreadable: rep.Unreadable, Mandates: rep.Mandates}); err != nil {
 		return nil, fmt.Errorf("payvault: writing the export: %w", err)
 	}
 	if err := pt.Close(); err != nil {
@@ -240,7 +247,7 @@ func exportAuditID(rcpt *Recipient, rep *ExportReport) string {
 	for _, k := range vault.ExportKinds {
 		fmt.Fprintf(&b, " %s=%d", k, rep.Counts[k])
 	}
-	fmt.Fprintf(&b, " unreadable=%d", rep.Unreadable)
+	fmt.Fprintf(&b, " mandates=%d unreadable=%d", rep.Mandates, rep.Unreadable)
 	return b.String()
 }
 

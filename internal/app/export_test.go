@@ -167,6 +167,20 @@ func mustExportFixture(t *testing.T, engine string) *exportFixture {
 		}
 		f.want[rec.ID] = rec
 	}
+	// mandates is what the export must hold of an account's mandates, oldest first: the
+	// reference and status of each as made here (pairs), and what payvault derives itself.
+	mandates := func(id string, refStatus ...string) []vault.ExportMandate {
+		list, err := m.Store.ListMandates(ctx, f.mid, id)
+		if err != nil || len(list) != len(refStatus)/2 {
+			t.Fatalf("mandates of %s: %d, %v", id, len(list), err)
+		}
+		var out []vault.ExportMandate
+		for i, x := range list {
+			out = append(out, vault.ExportMandate{ID: x.ID, Reference: refStatus[2*i], PaymentToken: x.Token, Status: refStatus[2*i+1],
+				StatusChangeDate: x.StatusChanged, StatusReasonCode: x.StatusReasonCode, StatusReason: x.StatusReason, Created: x.Created})
+		}
+		return out
+	}
 
 	// Paysafe: a profile with a card and its billing address, a second card, a deleted
 	// card, and ACH, BACS, EFT and SEPA accounts.
@@ -188,13 +202,16 @@ func mustExportFixture(t *testing.T, engine string) *exportFixture {
 		BankAccount: &vault.ExportBank{AccountNumber: expACH, RoutingNumber: "211589828", AccountType: "SAVINGS"}})
 	bacs := copyCall(t, 201, "POST", u+prof+"/bacsbankaccounts", `{"accountHolderName":"Ada B","accountNumber":"`+expBACS+`","sortCode":"207405","billingAddressId":"`+addr.ID+`","mandates":[{"reference":"EXPB1"}]}`, ps).body
 	add(&vault.ExportRecord{ID: str(bacs, "id"), Profile: pp, HolderName: "Ada B", BillingAddress: addr,
-		BankAccount: &vault.ExportBank{AccountNumber: expBACS, SortCode: "207405"}})
+		BankAccount: &vault.ExportBank{AccountNumber: expBACS, SortCode: "207405", Mandates: mandates(str(bacs, "id"), "EXPB1", vault.MandatePending)}})
 	eft := copyCall(t, 201, "POST", u+prof+"/eftbankaccounts", `{"accountHolderName":"Ada E","accountNumber":"`+expEFT+`","transitNumber":"25039","institutionId":"001","billingAddressId":"`+addr.ID+`"}`, ps).body
 	add(&vault.ExportRecord{ID: str(eft, "id"), Profile: pp, HolderName: "Ada E", BillingAddress: addr,
 		BankAccount: &vault.ExportBank{AccountNumber: expEFT, TransitNumber: "25039", InstitutionID: "001"}})
 	sepa := copyCall(t, 201, "POST", u+prof+"/sepabankaccounts", `{"accountHolderName":"Ada S","iban":"`+expIBAN+`","bic":"cobadeffxxx","billingAddressId":"`+addr.ID+`","mandates":[{"reference":"EXPS1"}]}`, ps).body
+	// The SEPA account's second mandate, cancelled: every mandate is exported, whatever its status.
+	sm := copyCall(t, 201, "POST", u+prof+"/sepabankaccounts/"+str(sepa, "id")+"/mandates", `{"reference":"EXPS2"}`, ps).body
+	copyCall(t, 200, "PUT", u+prof+"/mandates/"+str(sm, "id"), `{"status":"CANCELLED"}`, ps)
 	add(&vault.ExportRecord{ID: str(sepa, "id"), Profile: pp, HolderName: "Ada S", BillingAddress: addr,
-		BankAccount: &vault.ExportBank{IBAN: expIBAN, BIC: "COBADEFFXXX"}})
+		BankAccount: &vault.ExportBank{IBAN: expIBAN, BIC: "COBADEFFXXX", Mandates: mandates(str(sepa, "id"), "EXPS1", vault.MandateActive, "EXPS2", vault.MandateCancelled)}})
 
 	// Fortis: a contact with a cc and an ach account vault.
 	ct := copyCall(t, 201, "POST", u+"/v2/contacts", `{"contact":{"location_id":"`+fc.LocationID+`","first_name":"Grace","last_name":"Hopper","email":"grace@example.com","contact_api_id":"gh-1"}}`, fh).body
@@ -229,8 +246,8 @@ func (f *exportFixture) tool(t *testing.T) *Main {
 }
 
 // TestExport: an export of a merchant, made by a tool beside its running server, holds every
-// live card and bank account of both APIs with the data sent for it, and not the deleted
-// card; it decrypts with the recipient's private key only; it is audited, and the chain
+// live card and bank account of both APIs with the data sent for it, the BACS and SEPA
+// accounts with all their mandates (a cancelled one too), and not the deleted card; it decrypts with the recipient's private key only; it is audited, and the chain
 // verifies; nothing of the data is logged. A record that does not open is written without
 // data, and the export then fails with the file kept.
 func TestExport(t *testing.T) {
@@ -298,11 +315,11 @@ func TestExport(t *testing.T) {
 				t.Errorf("records (-want +got)\n%s", d)
 			}
 			var end ExportEnd
-			if err := json.Unmarshal(lines[len(lines)-1], &end); err != nil || !end.End || end.Unreadable != 0 || !cmp.Equal(wantCounts, end.Counts) {
+			if err := json.Unmarshal(lines[len(lines)-1], &end); err != nil || !end.End || end.Unreadable != 0 || !cmp.Equal(wantCounts, end.Counts) || end.Mandates != 3 {
 				t.Errorf("end line: %s (%v)", lines[len(lines)-1], err)
 			}
-			if d := cmp.Diff(wantCounts, rep.Counts); d != "" || rep.Records != len(f.want) {
-				t.Errorf("report: %d records; counts (-want +got)\n%s", rep.Records, d)
+			if d := cmp.Diff(wantCounts, rep.Counts); d != "" || rep.Records != len(f.want) || rep.Mandates != 3 {
+				t.Errorf("report: %d records, %d mandates; counts (-want +got)\n%s", rep.Records, rep.Mandates, d)
 			}
 
 			// Another key does not open it.
@@ -325,7 +342,7 @@ func TestExport(t *testing.T) {
 					exp = append(exp, r)
 				}
 			}
-			wantID := "recipient=" + rcpt.Fingerprint + " card=3 ach=2 bacs=1 eft=1 sepa=1 unreadable=0"
+			wantID := "recipient=" + rcpt.Fingerprint + " card=3 ach=2 bacs=1 eft=1 sepa=1 mandates=3 unreadable=0"
 			if len(exp) != 1 || exp[0].RecordType != "export" || exp[0].RecordID != wantID || exp[0].Actor != "cli" {
 				t.Errorf("export audit records: %+v, want one with record id %q", exp, wantID)
 			}

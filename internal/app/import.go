@@ -100,19 +100,21 @@ type ImportReport struct {
 	// Unreadable records were exported without data and are skipped.
 	Unreadable int
 	// NewIDs are records whose instrument id is taken in the target: they get a new id and
-	// keep their payment token.
-	NewIDs int
+	// keep their payment token; NewMandateIDs the mandates whose id is taken.
+	NewIDs        int
+	NewMandateIDs int
 	// Profiles is how many distinct profiles the records belong to.
 	Profiles int
 	// Problems lists the first maxImportProblems problems; Invalid and Collisions count all.
 	Problems   []ImportProblem
 	Invalid    int
 	Collisions int
-	// Created, ProfilesCreated and AddressesCreated are what the real run wrote, in Batches
-	// transactions.
+	// Created, ProfilesCreated, AddressesCreated and MandatesCreated are what the real run
+	// wrote, in Batches transactions.
 	Created          int
 	ProfilesCreated  int
 	AddressesCreated int
+	MandatesCreated  int
 	Batches          int
 	Took             time.Duration
 }
@@ -125,8 +127,9 @@ var ErrImportRefused = errors.New("the import was refused")
 // the first pass checks the whole file (the message is to key and intact, the format,
 // every record as the API would, and every collision with the target) and writes nothing;
 // unless opt.DryRun, the second pass checks each record again and writes them in batches of
-// importBatch, each batch one transaction, so a crash never leaves part of a record, and a
-// rerun skips the records already imported (same token, kind, profile and number). Any
+// importBatch, each batch one transaction, so a crash never leaves part of a record (a
+// bank account is written with its mandates), and a rerun skips the records already
+// imported (same token, kind, profile and number), mandates included. Any
 // invalid record or collision refuses the whole import before anything is written.
 func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, path string, opt ImportOptions) (*ImportReport, error) {
 	start := time.Now()
@@ -199,7 +202,7 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 	if err == nil {
 		err = pend1.flush(ctx)
 	}
-	rep.NewIDs, rep.Profiles = im.NewIDs, im.Profiles
+	rep.NewIDs, rep.NewMandateIDs, rep.Profiles = im.NewIDs, im.NewMandateIDs, im.Profiles
 	if err != nil {
 		return rep, err
 	}
@@ -227,13 +230,14 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 		if len(batch) == 0 {
 			return nil
 		}
-		c, p, a, err := m.Vault.WriteImport(ctx, merchantID, batch)
+		n, err := m.Vault.WriteImport(ctx, merchantID, batch)
 		if err != nil {
 			return fmt.Errorf("payvault: writing a batch of %d records: %w", len(batch), err)
 		}
-		rep.Created += c
-		rep.ProfilesCreated += p
-		rep.AddressesCreated += a
+		rep.Created += n.Instruments
+		rep.ProfilesCreated += n.Profiles
+		rep.AddressesCreated += n.Addresses
+		rep.MandatesCreated += n.Mandates
 		rep.Batches++
 		batch = batch[:0]
 		return nil
@@ -271,7 +275,7 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 		return rep, fmt.Errorf("%w; %d records were imported in complete batches before it stopped: run the same import again to import the rest (it skips them)", err, rep.Created)
 	}
 	src := rep.Header.Merchant.ID
-	if err := m.Store.Audit(ctx, merchantID, vault.AuditAccountImport, "import", fmt.Sprintf("source=%s created=%d already=%d unreadable=%d", src, rep.Created, rep.AlreadyImported, rep.Unreadable)); err != nil {
+	if err := m.Store.Audit(ctx, merchantID, vault.AuditAccountImport, "import", fmt.Sprintf("source=%s created=%d mandates=%d already=%d unreadable=%d", src, rep.Created, rep.MandatesCreated, rep.AlreadyImported, rep.Unreadable)); err != nil {
 		return rep, fmt.Errorf("payvault: the import is complete (each record is on the audit chain) but its summary could not be recorded: %w", err)
 	}
 	rep.Took = time.Since(start)
@@ -337,7 +341,7 @@ func readExport(r io.Reader, key *ImportKey, onHeader func(*ExportHeader) error,
 	line, ended := 0, false
 	var end ExportEnd
 	counts := map[string]int{}
-	unreadable := 0
+	unreadable, mandates := 0, 0
 	for sc.Scan() {
 		line++
 		b := sc.Bytes()
@@ -369,6 +373,9 @@ func readExport(r io.Reader, key *ImportKey, onHeader func(*ExportHeader) error,
 			if rec.Unreadable {
 				unreadable++
 			}
+			if rec.BankAccount != nil {
+				mandates += len(rec.BankAccount.Mandates)
+			}
 			if err := fn(line, &rec); err != nil {
 				return sum, err
 			}
@@ -395,7 +402,7 @@ func readExport(r io.Reader, key *ImportKey, onHeader func(*ExportHeader) error,
 		}
 		delete(counts, k)
 	}
-	if len(counts) > 0 || unreadable != end.Unreadable {
+	if len(counts) > 0 || unreadable != end.Unreadable || mandates != end.Mandates {
 		return sum, fmt.Errorf("payvault: the file's records do not match its end line: %w", ErrImportRefused)
 	}
 	copy(sum[:], h.Sum(nil))

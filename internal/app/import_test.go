@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,8 +69,10 @@ func countInstruments(t *testing.T, m *Main, mid string) int {
 // imported into store B's merchant (another payvault, another master key): a dry run writes
 // nothing; the import keeps every record's payment token, ids and data (an export of B holds
 // the same records); B's APIs read them by their ids, pay with an imported token, refuse the
-// same card again on the imported profile (7503), and read the Fortis account vaults; the
-// audit chain verifies; a rerun imports nothing again. No log holds account data.
+// same card again on the imported profile (7503), show the BACS and SEPA accounts' mandates
+// with their ids, references, tokens and statuses, and read the Fortis account vaults; the
+// audit chain verifies; a rerun imports nothing again, no mandate either. No log holds
+// account data.
 func TestImport(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
@@ -97,7 +100,7 @@ func TestImport(t *testing.T) {
 			if err != nil {
 				t.Fatalf("import: %v (%+v)", err, rep)
 			}
-			if rep.Created != len(f.want) || rep.ProfilesCreated != 2 || rep.AddressesCreated != 1 || rep.NewIDs != 0 || rep.Batches != 1 {
+			if rep.Created != len(f.want) || rep.ProfilesCreated != 2 || rep.AddressesCreated != 1 || rep.MandatesCreated != 3 || rep.NewIDs != 0 || rep.Batches != 1 {
 				t.Errorf("import report: %+v", rep)
 			}
 			if n := countInstruments(t, b.m, b.mid); n != len(f.want) {
@@ -166,6 +169,9 @@ func TestImport(t *testing.T) {
 					if x["paymentToken"] != r.PaymentToken {
 						t.Errorf("paysafe %s account %s: %v", r.Kind, id, x)
 					}
+					if d := cmp.Diff(apiMandates(r.BankAccount.Mandates, id), x["mandates"]); d != "" {
+						t.Errorf("paysafe %s account %s: mandates (-want +got)\n%s", r.Kind, id, d)
+					}
 				}
 			}
 			p := copyCall(t, 200, "GET", b.url+"/customervault/v1/profiles/"+profileID, "", ps).body
@@ -190,7 +196,7 @@ func TestImport(t *testing.T) {
 			ops := map[string]int{}
 			for _, r := range recs {
 				ops[r.Op]++
-				if r.Op == vault.AuditAccountImport && (r.Actor != "cli" || !strings.Contains(r.RecordID, "source="+f.mid) || !strings.Contains(r.RecordID, "created=8")) {
+				if r.Op == vault.AuditAccountImport && (r.Actor != "cli" || !strings.Contains(r.RecordID, "source="+f.mid) || !strings.Contains(r.RecordID, "created=8") || !strings.Contains(r.RecordID, "mandates=3")) {
 					t.Errorf("import audit record: %+v", r)
 				}
 			}
@@ -209,7 +215,56 @@ func TestImport(t *testing.T) {
 			if n := countInstruments(t, b.m, b.mid); n != len(f.want) {
 				t.Errorf("after the rerun: %d instruments", n)
 			}
+			if re.MandatesCreated != 0 {
+				t.Errorf("rerun created %d mandates", re.MandatesCreated)
+			}
+			mustHaveMandates(t, b.m, b.mid, f.want)
 		})
+	}
+}
+
+// apiMandates is how the Paysafe API shows an account's mandates: nil when it has none.
+func apiMandates(ms []vault.ExportMandate, accountID string) any {
+	if len(ms) == 0 {
+		return nil
+	}
+	var out []any
+	for _, m := range ms {
+		x := map[string]any{"id": m.ID, "reference": m.Reference, "bankAccountId": accountID, "status": m.Status,
+			"statusChangeDate": m.StatusChangeDate.UTC().Format(time.RFC3339), "paymentToken": m.PaymentToken}
+		if m.StatusReasonCode != "" {
+			x["statusReasonCode"] = m.StatusReasonCode
+		}
+		if m.StatusReason != "" {
+			x["statusReason"] = m.StatusReason
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// mustHaveMandates checks that each bank account of want holds exactly its mandates in the
+// target (a rerun duplicates none), by id, reference, token and status.
+func mustHaveMandates(t *testing.T, m *Main, mid string, want map[string]*vault.ExportRecord) {
+	t.Helper()
+	for id, r := range want {
+		if r.BankAccount == nil {
+			continue
+		}
+		list, err := m.Store.ListMandates(context.Background(), mid, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, exp []string
+		for _, x := range list {
+			got = append(got, x.ID+" "+x.Reference+" "+x.Token+" "+x.Status)
+		}
+		for _, x := range r.BankAccount.Mandates {
+			exp = append(exp, x.ID+" "+x.Reference+" "+x.PaymentToken+" "+x.Status)
+		}
+		if d := cmp.Diff(exp, got); d != "" {
+			t.Errorf("mandates of %s %s (-want +got)\n%s", r.Kind, id, d)
+		}
 	}
 }
 
@@ -221,8 +276,9 @@ func nilIfEmpty(s string) any {
 }
 
 // TestImportRefusals: a wrong key, a tampered file, a truncated file (cut, or a complete
-// message without the end line), another literal-data name, a collision with the target, an
-// unknown merchant: each is refused and nothing is written.
+// message without the end line), an end line counting other mandates, another literal-data
+// name, a collision with the target (a customer id, a mandate's token), an unknown merchant:
+// each is refused and nothing is written.
 func TestImportRefusals(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
@@ -287,6 +343,8 @@ func TestImportRefusals(t *testing.T) {
 				{"fail/tampered-tag", b.mid, write("tag.pgp", tag), key, "integrity"},
 				{"fail/cut", b.mid, write("cut.pgp", raw[:len(raw)-40]), key, ""},
 				{"fail/no-end-line", b.mid, encrypt("noend.pgp", "payvault-export.jsonl", all[:len(all)-1]), key, "truncated"},
+				{"fail/end-mandates", b.mid, encrypt("endm.pgp", "payvault-export.jsonl", append(all[:len(all)-1:len(all)-1],
+					bytes.Replace(all[len(all)-1], []byte(`"mandates":3`), []byte(`"mandates":2`), 1))), key, "do not match its end line"},
 				{"fail/literal-name", b.mid, encrypt("name.pgp", "other.jsonl", all), key, "not a payvault export"},
 				{"fail/not-export", b.mid, encrypt("notexp.pgp", "payvault-export.jsonl", [][]byte{[]byte(`{"format":"other","version":1}`)}), key, "not a payvault-export"},
 				{"fail/unknown-merchant", "no-such-merchant", file, key, "no merchant"},
@@ -306,7 +364,7 @@ func TestImportRefusals(t *testing.T) {
 			// A collision: B's merchant already has a customer exp-1. Nothing is written,
 			// not even the records before the colliding one; the problem names line and id.
 			ps := basicAuth(b.m.Credentials.Paysafe.APIKeyID, b.m.Credentials.Paysafe.APIKeySecret)
-			copyCall(t, 201, "POST", b.url+"/customervault/v1/profiles", `{"merchantCustomerId":"exp-1","locale":"en_US","firstName":"Other"}`, ps)
+			other := copyCall(t, 201, "POST", b.url+"/customervault/v1/profiles", `{"merchantCustomerId":"exp-1","locale":"en_US","firstName":"Other"}`, ps).body
 			rep, err := b.m.Import(ctx, b.mid, key, file, ImportOptions{})
 			if !errors.Is(err, ErrImportRefused) || rep == nil || rep.Collisions == 0 || len(rep.Problems) == 0 {
 				t.Fatalf("collision: %v %+v", err, rep)
@@ -318,6 +376,40 @@ func TestImportRefusals(t *testing.T) {
 			}
 			if n := countInstruments(t, b.m, b.mid); n != 0 {
 				t.Errorf("a colliding import wrote %d instruments", n)
+			}
+
+			// A mandate whose payment token B holds already, on an account of its own: a
+			// collision too, named by the mandate; still nothing is written.
+			op := "/customervault/v1/profiles/" + other["id"].(string)
+			ad := copyCall(t, 201, "POST", b.url+op+"/addresses", `{"street":"1 Unter den Linden","city":"Berlin","country":"DE","zip":"10117"}`, ps).body
+			acct := copyCall(t, 201, "POST", b.url+op+"/sepabankaccounts", `{"accountHolderName":"O","iban":"`+expIBAN+`","billingAddressId":"`+ad["id"].(string)+`","mandates":[{"reference":"OTHER1"}]}`, ps).body
+			taken := acct["mandates"].([]any)[0].(map[string]any)["paymentToken"].(string)
+			var recs []*vault.ExportRecord
+			for _, l := range lines[1 : len(lines)-1] {
+				var r vault.ExportRecord
+				if err := strictJSON(l, &r); err != nil {
+					t.Fatal(err)
+				}
+				if r.Kind == vault.KindSEPA {
+					r.BankAccount.Mandates[1].PaymentToken = taken
+				}
+				recs = append(recs, &r)
+			}
+			mandateFile := filepath.Join(dir, "mandate.pgp")
+			mustEncryptExport(t, mandateFile, priv, lines[0], recs)
+			rep, err = b.m.Import(ctx, b.mid, key, mandateFile, ImportOptions{})
+			if !errors.Is(err, ErrImportRefused) || rep == nil {
+				t.Fatalf("mandate collision: %v %+v", err, rep)
+			}
+			found := false
+			for _, p := range rep.Problems {
+				found = found || (p.Collision && p.Field == "bankAccount.mandates[1].paymentToken")
+			}
+			if !found {
+				t.Errorf("no mandate collision among the problems: %+v", rep.Problems)
+			}
+			if n := countInstruments(t, b.m, b.mid); n != 1 {
+				t.Errorf("a colliding import wrote %d instruments", n-1)
 			}
 		})
 	}
@@ -343,6 +435,9 @@ func mustEncryptExport(t *testing.T, path string, key *openpgp.Entity, header []
 		if r.Unreadable {
 			end.Unreadable++
 		}
+		if r.BankAccount != nil {
+			end.Mandates += len(r.BankAccount.Mandates)
+		}
 		enc.Encode(r)
 	}
 	enc.Encode(end)
@@ -353,10 +448,11 @@ func mustEncryptExport(t *testing.T, path string, key *openpgp.Entity, header []
 }
 
 // TestImportResume: an import that stopped after some records (here: a file of the first
-// three) is completed by importing the whole file, which creates the rest only; an
+// four) is completed by importing the whole file, which creates the rest only, and no
+// mandate twice; an
 // unreadable record is skipped and counted; a record that fails the API's checks refuses the
 // whole import, named by line and id, never by its number, as do two profiles of the file
-// with one merchantCustomerId.
+// with one merchantCustomerId and two mandates of the file with one payment token.
 func TestImportResume(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
@@ -432,10 +528,39 @@ func TestImportResume(t *testing.T) {
 				t.Fatalf("a refused import wrote %d instruments", n)
 			}
 
-			// The first three records, then the whole file.
+			// One mandate token on two mandates of the file: invalid, refused in the check.
+			twice := make([]*vault.ExportRecord, len(recs))
+			for i, r := range recs {
+				v := *r
+				if r.Kind == vault.KindSEPA {
+					bv := *r.BankAccount
+					bv.Mandates = slices.Clone(bv.Mandates)
+					bv.Mandates[1].PaymentToken = bv.Mandates[0].PaymentToken
+					v.BankAccount = &bv
+				}
+				twice[i] = &v
+			}
+			twiceFile := filepath.Join(dir, "twice.pgp")
+			mustEncryptExport(t, twiceFile, priv, lines[0], twice)
+			rep, err = b.m.Import(ctx, b.mid, key, twiceFile, ImportOptions{})
+			if !errors.Is(err, ErrImportRefused) || rep.Invalid != 1 || rep.Problems[0].Field != "bankAccount.mandates[1].paymentToken" {
+				t.Fatalf("one mandate token twice: %v %+v", err, rep)
+			}
+			if n := countInstruments(t, b.m, b.mid); n != 0 {
+				t.Fatalf("a refused import wrote %d instruments", n)
+			}
+
+			// The first four records (the BACS account with its mandate among them), then the
+			// whole file: no mandate is made twice.
 			part := filepath.Join(dir, "part.pgp")
-			mustEncryptExport(t, part, priv, lines[0], recs[:3])
-			if rep, err := b.m.Import(ctx, b.mid, key, part, ImportOptions{}); err != nil || rep.Created != 3 {
+			mustEncryptExport(t, part, priv, lines[0], recs[:4])
+			inPart := 0
+			for _, r := range recs[:4] {
+				if r.BankAccount != nil {
+					inPart += len(r.BankAccount.Mandates)
+				}
+			}
+			if rep, err := b.m.Import(ctx, b.mid, key, part, ImportOptions{}); err != nil || rep.Created != 4 || rep.MandatesCreated != inPart {
 				t.Fatalf("part: %v %+v", err, rep)
 			}
 			withUnreadable := append(append([]*vault.ExportRecord{}, recs...), &vault.ExportRecord{Kind: vault.KindCard, ID: "ffffffff-ffff-7fff-bfff-ffffffffffff",
@@ -443,9 +568,10 @@ func TestImportResume(t *testing.T) {
 			full := filepath.Join(dir, "full.pgp")
 			mustEncryptExport(t, full, priv, lines[0], withUnreadable)
 			rep, err = b.m.Import(ctx, b.mid, key, full, ImportOptions{})
-			if err != nil || rep.Created != len(recs)-3 || rep.AlreadyImported != 3 || rep.Unreadable != 1 {
+			if err != nil || rep.Created != len(recs)-4 || rep.AlreadyImported != 4 || rep.Unreadable != 1 || rep.MandatesCreated != 3-inPart {
 				t.Fatalf("rest: %v %+v", err, rep)
 			}
+			mustHaveMandates(t, b.m, b.mid, f.want)
 			if n := countInstruments(t, b.m, b.mid); n != len(recs) {
 				t.Errorf("%d instruments, want %d", n, len(recs))
 			}

@@ -521,34 +521,66 @@ func (q *q) ListActiveInstrumentsAfter(ctx context.Context, merchantID, afterID 
 // FindInstruments implements vault.InstrumentFinder: two index lookups (token, the primary
 // key) in one statement.
 func (q *q) FindInstruments(ctx context.Context, merchantID string, tokens, ids []string) ([]*vault.Instrument, error) {
-	if len(tokens) == 0 && len(ids) == 0 {
-		return nil, nil
-	}
-	_, cs := newInstrument()
-	var parts []string
-	var args []any
-	if len(tokens) > 0 {
-		parts = append(parts, "SELECT "+names(cs)+" FROM instruments WHERE token IN ("+placeholders(len(tokens))+") AND merchant_id = ?")
-		args = append(appendStrings(args, tokens), merchantID)
-	}
-	if len(ids) > 0 {
-		parts = append(parts, "SELECT "+names(cs)+" FROM instruments WHERE id IN ("+placeholders(len(ids))+") AND merchant_id = ?")
-		args = append(appendStrings(args, ids), merchantID)
-	}
-	list, err := listAll(ctx, q, strings.Join(parts, " UNION ALL "), args, newInstrument)
+	out, err := findByTokenOrID(ctx, q, "instruments", " AND merchant_id = ?", []any{merchantID}, tokens, ids, newInstrument, func(in *vault.Instrument) string { return in.ID })
 	if err != nil {
 		return nil, mapErr("sqlstore.FindInstruments", err)
 	}
+	for _, in := range out {
+		fixInstrument(in)
+	}
+	return out, nil
+}
+
+// FindMandates implements vault.InstrumentFinder: two index lookups (token, the primary
+// key) in one statement, over every merchant's mandates.
+func (q *q) FindMandates(ctx context.Context, tokens, ids []string) ([]*vault.Mandate, error) {
+	out, err := findByTokenOrID(ctx, q, "mandates", "", nil, tokens, ids, newMandate, func(m *vault.Mandate) string { return m.ID })
+	return out, mapErr("sqlstore.FindMandates", err)
+}
+
+// findByTokenOrID returns the rows of table whose token is among tokens or whose id is among
+// ids, and that match where (" AND ...", with whereArgs), each once, in one statement.
+func findByTokenOrID[T any](ctx context.Context, q *q, table, where string, whereArgs []any, tokens, ids []string, newRow func() (*T, []col), id func(*T) string) ([]*T, error) {
+	if len(tokens) == 0 && len(ids) == 0 {
+		return nil, nil
+	}
+	_, cs := newRow()
+	var parts []string
+	var args []any
+	for _, by := range []struct {
+		col  string
+		vals []string
+	}{{"token", tokens}, {"id", ids}} {
+		if len(by.vals) > 0 {
+			parts = append(parts, "SELECT "+names(cs)+" FROM "+table+" WHERE "+by.col+" IN ("+placeholders(len(by.vals))+")"+where)
+			args = append(appendStrings(args, by.vals), whereArgs...)
+		}
+	}
+	list, err := listAll(ctx, q, strings.Join(parts, " UNION ALL "), args, newRow)
+	if err != nil {
+		return nil, err
+	}
 	out := list[:0]
 	seen := map[string]bool{}
-	for _, in := range list {
-		if !seen[in.ID] {
-			seen[in.ID] = true
-			fixInstrument(in)
-			out = append(out, in)
+	for _, v := range list {
+		if !seen[id(v)] {
+			seen[id(v)] = true
+			out = append(out, v)
 		}
 	}
 	return out, nil
+}
+
+// ListMandatesOf implements vault.InstrumentPager: the mandates of a page of instruments, in
+// one statement through mandates_instrument.
+func (q *q) ListMandatesOf(ctx context.Context, merchantID string, instrumentIDs []string) ([]*vault.Mandate, error) {
+	if len(instrumentIDs) == 0 {
+		return nil, nil
+	}
+	_, cs := newMandate()
+	out, err := listAll(ctx, q, "SELECT "+names(cs)+" FROM mandates WHERE instrument_id IN ("+placeholders(len(instrumentIDs))+") AND merchant_id = ? ORDER BY instrument_id, created_at, id",
+		append(appendStrings(nil, instrumentIDs), merchantID), newMandate)
+	return out, mapErr("sqlstore.ListMandatesOf", err)
 }
 
 var _ vault.InstrumentFinder = (*Store)(nil)

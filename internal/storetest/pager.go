@@ -102,3 +102,71 @@ func testFindInstruments(t *testing.T, open Opener) {
 		t.Errorf("nothing asked: %v %v", got, err)
 	}
 }
+
+// testMandatesOfPage: vault.InstrumentPager lists the mandates of a page of instruments in one
+// call, by instrument and oldest first, never another merchant's; vault.InstrumentFinder
+// finds mandates by token or id across merchants, each once.
+func testMandatesOfPage(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	pager, ok := f.Store.(vault.InstrumentPager)
+	finder, ok2 := f.Store.(vault.InstrumentFinder)
+	if !ok || !ok2 {
+		t.Fatal("the store is not a vault.InstrumentPager and a vault.InstrumentFinder")
+	}
+	p := mustProfile(t, f, "page")
+	bacs, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindBACS, ProfileID: p.ID, SortCode: "207405", HolderName: "S"},
+		vault.Source{Number: "12345678"}, vault.CreateOptions{Mandates: []string{"B1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sepa, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindSEPA, ProfileID: p.ID, HolderName: "S"},
+		vault.Source{Number: "DE89370400440532013000"}, vault.CreateOptions{Mandates: []string{"S1", "S2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := MustFixture(t, func(testing.TB) Store { return f.Store })
+	op := mustProfile(t, other, "page")
+	o, err := other.Svc.CreateInstrument(ctx, other.Principal, &vault.Instrument{Kind: vault.KindSEPA, ProfileID: op.ID, HolderName: "S"},
+		vault.Source{Number: "DE89370400440532013000"}, vault.CreateOptions{Mandates: []string{"O1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := pager.ListMandatesOf(ctx, f.Creds.MerchantID, []string{bacs.ID, sepa.ID, o.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range list {
+		got = append(got, m.InstrumentID+" "+m.Reference)
+	}
+	want := []string{bacs.ID + " B1", sepa.ID + " S1", sepa.ID + " S2"}
+	if bacs.ID > sepa.ID {
+		want = append(want[1:], want[0])
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("mandates of the page (-want +got)\n%s", d)
+	}
+
+	om, err := f.Store.ListMandates(ctx, other.Creds.MerchantID, o.ID)
+	if err != nil || len(om) != 1 {
+		t.Fatalf("the other merchant's mandates: %v %v", om, err)
+	}
+	found, err := finder.FindMandates(ctx, []string{list[0].Token, om[0].Token, "Mnosuchtoken000"}, []string{list[0].ID, list[1].ID, "no-such-id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range found {
+		ids = append(ids, m.ID)
+	}
+	slices.Sort(ids)
+	wantIDs := []string{list[0].ID, list[1].ID, om[0].ID}
+	slices.Sort(wantIDs)
+	if d := cmp.Diff(wantIDs, ids); d != "" {
+		t.Errorf("found mandates (-want +got)\n%s", d)
+	}
+	if got, err := finder.FindMandates(ctx, nil, nil); err != nil || len(got) != 0 {
+		t.Errorf("nothing asked: %v %v", got, err)
+	}
+}

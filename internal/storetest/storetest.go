@@ -113,6 +113,7 @@ func Run(t *testing.T, open Opener) {
 		{"ContainsUnicode", testContainsUnicode},
 		{"ActiveInstrumentsAfter", testActiveInstrumentsAfter},
 		{"FindInstruments", testFindInstruments},
+		{"MandatesOfPage", testMandatesOfPage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

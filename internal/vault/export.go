@@ -64,6 +64,21 @@ type ExportBank struct {
 	IBAN          string `json:"iban,omitempty"`
 	BIC           string `json:"bic,omitempty"`
 	AccountType   string `json:"accountType,omitempty"`
+	// Mandates are a BACS or SEPA account's mandates, whatever their status, oldest first.
+	Mandates []ExportMandate `json:"mandates,omitempty"`
+}
+
+// ExportMandate is a mandate of an exported bank account, as the Paysafe API shows it (its
+// time-based transition applied), with its creation time. It holds no account data.
+type ExportMandate struct {
+	ID               string    `json:"id"`
+	Reference        string    `json:"reference"`
+	PaymentToken     string    `json:"paymentToken"`
+	Status           string    `json:"status"`
+	StatusChangeDate time.Time `json:"statusChangeDate"`
+	StatusReasonCode string    `json:"statusReasonCode,omitempty"`
+	StatusReason     string    `json:"statusReason,omitempty"`
+	Created          time.Time `json:"created"`
 }
 
 // ExportAddress is an exported instrument's billing address: the profile's address it links
@@ -90,6 +105,10 @@ type InstrumentPager interface {
 	// whose id is greater than afterID ("" for the first page), in id order.
 	// Kinds: Unavailable, Internal.
 	ListActiveInstrumentsAfter(ctx context.Context, merchantID, afterID string, limit int) ([]*Instrument, error)
+	// ListMandatesOf returns the mandates of the merchant's instruments whose id is among
+	// instrumentIDs (a page of them), by instrument, each instrument's oldest first.
+	// Kinds: Unavailable, Internal.
+	ListMandatesOf(ctx context.Context, merchantID string, instrumentIDs []string) ([]*Mandate, error)
 }
 
 // exportPage is how many instruments Export reads at a time.
@@ -137,10 +156,17 @@ func (s *Service) Export(ctx context.Context, merchantID string, fn func(*Export
 		if err != nil {
 			return E(op, err)
 		}
+		mandates, err := s.pageMandates(ctx, pager, merchantID, page)
+		if err != nil {
+			return E(op, err)
+		}
 		for _, in := range page {
 			rec, err := s.exportRecord(ctx, in, profiles)
 			if err != nil {
 				return E(op, err)
+			}
+			if rec.BankAccount != nil {
+				rec.BankAccount.Mandates = mandates[in.ID]
 			}
 			if err := fn(rec); err != nil {
 				return err
@@ -154,6 +180,31 @@ func (s *Service) Export(ctx context.Context, merchantID string, fn func(*Export
 }
 
 var errNoPager = errors.New("the store cannot page through instruments")
+
+// pageMandates returns the export's mandates of a page's BACS and SEPA accounts, by
+// instrument id, read in one statement.
+func (s *Service) pageMandates(ctx context.Context, pager InstrumentPager, merchantID string, page []*Instrument) (map[string][]ExportMandate, error) {
+	var ids []string
+	for _, in := range page {
+		if in.Kind == KindBACS || in.Kind == KindSEPA {
+			ids = append(ids, in.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list, err := pager.ListMandatesOf(ctx, merchantID, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]ExportMandate{}
+	for _, m := range list {
+		m = s.effective(m)
+		out[m.InstrumentID] = append(out[m.InstrumentID], ExportMandate{ID: m.ID, Reference: m.Reference, PaymentToken: m.Token, Status: m.Status,
+			StatusChangeDate: m.StatusChanged, StatusReasonCode: m.StatusReasonCode, StatusReason: m.StatusReason, Created: m.Created})
+	}
+	return out, nil
+}
 
 // exportRecord builds in's export record; profiles caches the profiles seen (bounded).
 func (s *Service) exportRecord(ctx context.Context, in *Instrument, profiles map[string]*ExportProfile) (*ExportRecord, error) {
@@ -211,12 +262,16 @@ func (s *Service) exportRecord(ctx context.Context, in *Instrument, profiles map
 	return rec, nil
 }
 
-// InstrumentFinder looks up many instruments at once, for an import that checks thousands
-// of records against the store: one statement a batch rather than two a record. The SQL
-// store implements it.
+// InstrumentFinder looks up many instruments and mandates at once, for an import that
+// checks thousands of records against the store: one statement a batch rather than two a
+// record. The SQL store implements it.
 type InstrumentFinder interface {
 	// FindInstruments returns the merchant's instruments, deleted or not, whose payment token
 	// is among tokens or whose id is among ids, each once, in no order.
 	// Kinds: Unavailable, Internal.
 	FindInstruments(ctx context.Context, merchantID string, tokens, ids []string) ([]*Instrument, error)
+	// FindMandates returns the mandates of any merchant (a mandate's token and id are unique
+	// in the whole store) whose payment token is among tokens or whose id is among ids, each
+	// once, in no order. Kinds: Unavailable, Internal.
+	FindMandates(ctx context.Context, tokens, ids []string) ([]*Mandate, error)
 }

@@ -2,10 +2,13 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/payvault/payvault/internal/token"
 )
@@ -49,9 +52,9 @@ func (p *ImportProblem) Error() string {
 
 // Importer imports the records of an export into one merchant of this store. It checks
 // each record against the target and against the records it saw before (in O(1) memory per
-// record: a 64-bit hash of each payment token and Fortis api id, and the last id), and
-// writes batches of prepared records, each batch in one transaction. Use a new Importer
-// for each pass over a file.
+// record: a 64-bit hash of each payment token, mandate id and Fortis api id, and the last
+// id), and writes batches of prepared records, each batch in one transaction. Use a new
+// Importer for each pass over a file.
 type Importer struct {
 	s        *Service
 	p        *Principal
@@ -61,18 +64,24 @@ type Importer struct {
 	tokens   map[uint64]struct{}
 	apiIDs   map[uint64]struct{}
 	profiles map[uint64]struct{}
+	// mandateIDs holds a hash of each mandate id of the file; a mandate's token is in tokens.
+	mandateIDs map[uint64]struct{}
 	// customers maps a hash of each merchantCustomerId and location+contactApiId of the file
 	// to the hash of the profile id it came with.
 	customers map[uint64]uint64
 	lastID    string
-	// found holds what Prefetch found, by "t:"+token and "i:"+id; asked what it asked.
-	found map[string]*Instrument
-	asked map[string]bool
+	// found holds the instruments Prefetch found, by "t:"+token and "i:"+id, and mandates
+	// the mandates, by "mt:"+token and "mi:"+id; asked what it asked.
+	found    map[string]*Instrument
+	mandates map[string]*Mandate
+	asked    map[string]bool
 	// profileSeen caches each profile's check (nil: it exists as the record's; else the
 	// profile to create), bounded.
 	profileSeen map[string]*Profile
-	// NewIDs counts the records that get a new instrument id because theirs is taken.
-	NewIDs int
+	// NewIDs counts the records that get a new instrument id because theirs is taken, and
+	// NewMandateIDs the mandates.
+	NewIDs        int
+	NewMandateIDs int
 	// Profiles counts the distinct profiles of the records checked.
 	Profiles int
 }
@@ -84,32 +93,83 @@ func (s *Service) NewImporter(ctx context.Context, merchantID string) (*Importer
 		return nil, E("vault.NewImporter", err)
 	}
 	return &Importer{s: s, p: &Principal{Merchant: mer, Kind: "cli"}, mer: mer, locs: map[string]bool{},
-		seed: maphash.MakeSeed(), tokens: map[uint64]struct{}{}, profileSeen: map[string]*Profile{}, apiIDs: map[uint64]struct{}{}, profiles: map[uint64]struct{}{}, customers: map[uint64]uint64{}}, nil
+		seed: maphash.MakeSeed(), tokens: map[uint64]struct{}{}, profileSeen: map[string]*Profile{}, apiIDs: map[uint64]struct{}{}, profiles: map[uint64]struct{}{}, customers: map[uint64]uint64{},
+		mandateIDs: map[uint64]struct{}{}}, nil
 }
 
 // Prefetch looks up, in one statement, the target's instruments with the tokens and ids of
-// the records Check is about to be given, so that it need not ask for each (on PostgreSQL
-// each lookup is a round trip). It forgets the previous batch's.
+// the records Check is about to be given, and in a few more the store's mandates with the
+// tokens and ids of their mandates, so that it need not ask for each (on PostgreSQL each
+// lookup is a round trip). It forgets the previous batch's.
 func (im *Importer) Prefetch(ctx context.Context, recs []*ExportRecord) error {
+	const op = "vault.Importer.Prefetch"
 	finder, ok := im.s.store.(InstrumentFinder)
-	im.found, im.asked = map[string]*Instrument{}, map[string]bool{}
+	im.found, im.mandates, im.asked = map[string]*Instrument{}, map[string]*Mandate{}, map[string]bool{}
 	if !ok {
 		return nil
 	}
 	tokens, ids := make([]string, 0, len(recs)), make([]string, 0, len(recs))
+	var mtokens, mids []string
 	for _, r := range recs {
 		tokens, ids = append(tokens, r.PaymentToken), append(ids, r.ID)
 		im.asked["t:"+r.PaymentToken], im.asked["i:"+r.ID] = true, true
+		if r.BankAccount != nil {
+			for _, m := range r.BankAccount.Mandates {
+				mtokens, mids = append(mtokens, m.PaymentToken), append(mids, m.ID)
+			}
+		}
 	}
 	list, err := finder.FindInstruments(ctx, im.mer.ID, tokens, ids)
 	if err != nil {
-		return E("vault.Importer.Prefetch", err)
+		return E(op, err)
 	}
 	for _, in := range list {
 		im.found["t:"+in.Token], im.found["i:"+in.ID] = in, in
 	}
+	// A line holds many mandates at most: the lookups go in chunks, each a statement of
+	// bounded size.
+	const chunk = 500
+	for i := 0; i < len(mtokens); i += chunk {
+		t, d := mtokens[i:min(i+chunk, len(mtokens))], mids[i:min(i+chunk, len(mids))]
+		ms, err := finder.FindMandates(ctx, t, d)
+		if err != nil {
+			return E(op, err)
+		}
+		for _, m := range ms {
+			im.mandates["mt:"+m.Token], im.mandates["mi:"+m.ID] = m, m
+		}
+		for j := range t {
+			im.asked["mt:"+t[j]], im.asked["mi:"+d[j]] = true, true
+		}
+	}
 	return nil
 }
+
+// mandateBy returns the store's mandate (of any merchant) with a payment token (by "t") or
+// an id (by "i"), or nil.
+func (im *Importer) mandateBy(ctx context.Context, by, v string) (*Mandate, error) {
+	key := "m" + by + ":" + v
+	if im.asked[key] {
+		return im.mandates[key], nil
+	}
+	finder, ok := im.s.store.(InstrumentFinder)
+	if !ok {
+		return nil, E(Internal, errNoFinder)
+	}
+	var tokens, ids []string
+	if by == "t" {
+		tokens = []string{v}
+	} else {
+		ids = []string{v}
+	}
+	list, err := finder.FindMandates(ctx, tokens, ids)
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	return list[0], nil
+}
+
+var errNoFinder = errors.New("the store cannot look up mandates by token")
 
 // byToken returns the target's instrument (deleted or not) holding a payment token, or nil.
 func (im *Importer) byToken(ctx context.Context, tok string) (*Instrument, error) {
@@ -136,9 +196,10 @@ func (im *Importer) find(key string, get func() (*Instrument, error)) (*Instrume
 // ImportItem is a checked record ready to be written: its instrument sealed under the
 // target's keys. It holds no plaintext.
 type ImportItem struct {
-	in      *Instrument
-	profile *Profile
-	address *Address
+	in       *Instrument
+	profile  *Profile
+	address  *Address
+	mandates []*Mandate
 }
 
 // location is where a record goes in the target: the location with the same id when the
@@ -171,7 +232,7 @@ func (im *Importer) hash(parts ...string) uint64 {
 }
 
 // Check validates a record as the API would and checks it against the target store and the
-// records checked before. It returns the action, and for ImportCreate the item to write. A
+// records checked before, its account's mandates with it. It returns the action, and for ImportCreate the item to write. A
 // record that cannot be imported returns an *ImportProblem; other errors are the store's.
 func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction, *ImportItem, error) {
 	bad := func(field, reason string) (ImportAction, *ImportItem, error) {
@@ -257,6 +318,9 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 			return bad("lastFour", "not the number's last four digits")
 		}
 	}
+	if field, reason := im.checkMandateFields(rec); field != "" {
+		return bad(field, reason)
+	}
 	fps := im.s.keys.Fingerprints(mid, normalizedNumber(in.Kind, number))
 	in.Fingerprint = fps[0]
 
@@ -297,6 +361,12 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 	}
 
 	it := &ImportItem{in: in}
+	if it.mandates, err = im.importMandates(ctx, rec, in); err != nil {
+		if p, ok := err.(*ImportProblem); ok {
+			p.ID = rec.ID
+		}
+		return 0, nil, err
+	}
 	if rp := rec.Profile; rp != nil {
 		if rp.ID == "" {
 			return bad("profile.id", "missing")
@@ -371,6 +441,83 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 	return ImportCreate, it, nil
 }
 
+// checkMandateFields checks a bank record's mandates as the API would, and against the
+// mandates of the records checked before: the field and reason of the first problem, or "".
+func (im *Importer) checkMandateFields(rec *ExportRecord) (field, reason string) {
+	if rec.BankAccount == nil {
+		return "", ""
+	}
+	ms := rec.BankAccount.Mandates
+	if len(ms) > 0 && rec.Kind != KindBACS && rec.Kind != KindSEPA {
+		return "bankAccount.mandates", "only BACS and SEPA accounts have mandates"
+	}
+	for i, m := range ms {
+		f := fmt.Sprintf("bankAccount.mandates[%d].", i)
+		switch {
+		case m.ID == "":
+			return f + "id", "missing"
+		case strings.TrimSpace(m.Reference) == "" || utf8.RuneCountInString(m.Reference) > 35:
+			return f + "reference", "not 1 to 35 characters"
+		case token.Parse(m.PaymentToken) != token.Mandate:
+			return f + "paymentToken", "not a mandate payment token"
+		case !slices.Contains(mandateStatuses, m.Status):
+			return f + "status", "unknown"
+		case m.Status == MandatePending && rec.Kind != KindBACS:
+			return f + "status", "PENDING on an account other than BACS"
+		}
+		th := im.hash(m.PaymentToken) // M…: never an instrument's token
+		if _, dup := im.tokens[th]; dup {
+			return f + "paymentToken", "on an earlier mandate of the file too"
+		}
+		im.tokens[th] = struct{}{}
+		ih := im.hash(m.ID)
+		if _, dup := im.mandateIDs[ih]; dup {
+			return f + "id", "on an earlier mandate of the file too"
+		}
+		im.mandateIDs[ih] = struct{}{}
+	}
+	return "", ""
+}
+
+// importMandates checks a record's mandates against the store and returns them, on in, to
+// create: each keeps its id, unless the id is taken, and its token, reference, status and
+// dates. A token held by any mandate of the store is an *ImportProblem.
+func (im *Importer) importMandates(ctx context.Context, rec *ExportRecord, in *Instrument) ([]*Mandate, error) {
+	if rec.BankAccount == nil || len(rec.BankAccount.Mandates) == 0 {
+		return nil, nil
+	}
+	var out []*Mandate
+	for i, m := range rec.BankAccount.Mandates {
+		cur, err := im.mandateBy(ctx, "t", m.PaymentToken)
+		if err != nil {
+			return nil, err
+		}
+		if cur != nil {
+			return nil, &ImportProblem{Field: fmt.Sprintf("bankAccount.mandates[%d].paymentToken", i), Reason: "held by another mandate of this store", Collision: true}
+		}
+		v := &Mandate{ID: m.ID, MerchantID: in.MerchantID, InstrumentID: in.ID, Token: m.PaymentToken,
+			Reference: m.Reference, Status: m.Status, StatusChanged: m.StatusChangeDate.UTC().Truncate(time.Millisecond),
+			StatusReasonCode: m.StatusReasonCode, StatusReason: m.StatusReason, Created: m.Created.UTC().Truncate(time.Millisecond)}
+		if rec.Profile != nil {
+			v.ProfileID = rec.Profile.ID // the instrument's, set later by Check
+		}
+		if v.Created.IsZero() {
+			v.Created = in.Created
+		}
+		if v.StatusChanged.IsZero() {
+			v.StatusChanged = v.Created
+		}
+		if cur, err := im.mandateBy(ctx, "i", m.ID); err != nil {
+			return nil, err
+		} else if cur != nil {
+			v.ID = newID() // the id is taken: the token, which payments use, is kept
+			im.NewMandateIDs++
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 // checkProfile checks a record's profile against the target: nil when the target holds it
 // already (imported before), else the profile to create (with a new profile token), or an
 // *ImportProblem when its id, merchantCustomerId or contactApiId is taken.
@@ -430,17 +577,23 @@ func validKind(k string) bool {
 	return false
 }
 
+// ImportWritten is what WriteImport created.
+type ImportWritten struct {
+	Instruments, Profiles, Addresses, Mandates int
+}
+
 // WriteImport writes a batch of checked records in one transaction: for each, its profile
 // (created once: the first record of a profile creates it, with its new profile token), its
-// billing address (created once) and its instrument, recorded on the audit chain and
-// counted as any create. Check has found the tokens free; one taken meanwhile (another
-// import running at once) fails the batch on the store's unique index. It returns how many instruments, profiles and
-// addresses it created. The batch is all or nothing. Kinds: Conflict (something taken
-// meanwhile), Unavailable, Internal.
-func (s *Service) WriteImport(ctx context.Context, merchantID string, items []*ImportItem) (created, profiles, addresses int, err error) {
+// billing address (created once), its instrument and its mandates, recorded on the audit
+// chain and counted as any create. Check has found the tokens free; one taken meanwhile
+// (another import running at once) fails the batch on the store's unique index. The batch
+// is all or nothing: an account is never written without its mandates. Kinds: Conflict
+// (something taken meanwhile), Unavailable, Internal.
+func (s *Service) WriteImport(ctx context.Context, merchantID string, items []*ImportItem) (ImportWritten, error) {
 	const op = "vault.WriteImport"
-	err = s.write(ctx, func(tx Tx) error {
-		created, profiles, addresses = 0, 0, 0
+	var n ImportWritten
+	err := s.write(ctx, func(tx Tx) error {
+		n = ImportWritten{}
 		done := map[string]bool{} // the profiles and addresses this batch has seen
 		for _, it := range items {
 			in := *it.in
@@ -459,7 +612,7 @@ func (s *Service) WriteImport(ctx context.Context, merchantID string, items []*I
 					if err := tx.InsertProfile(ctx, &v); err != nil {
 						return err
 					}
-					profiles++
+					n.Profiles++
 				}
 			}
 			if a := it.address; a != nil && !done["a:"+a.ID] {
@@ -472,18 +625,25 @@ func (s *Service) WriteImport(ctx context.Context, merchantID string, items []*I
 					if err := tx.InsertAddress(ctx, &v); err != nil {
 						return err
 					}
-					addresses++
+					n.Addresses++
 				}
 			}
 			if err := tx.InsertInstrument(ctx, &in); err != nil {
 				return err
 			}
-			created++
+			n.Instruments++
+			for _, m := range it.mandates {
+				v := *m
+				if err := tx.InsertMandate(ctx, &v); err != nil {
+					return err
+				}
+				n.Mandates++
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, 0, 0, E(op, err)
+		return ImportWritten{}, E(op, err)
 	}
-	return created, profiles, addresses, nil
+	return n, nil
 }

@@ -22,6 +22,10 @@ const (
 	MandateInactive  = "INACTIVE"
 )
 
+// mandateStatuses are all the mandate statuses.
+var mandateStatuses = []string{MandateInitial, MandatePending, MandateDeclined, MandateBatched, MandateActive, MandateCancelled,
+	MandateRejected, MandateDisputed, MandateInactive}
+
 // MandateMerchantCancelled is the status reason of a mandate the merchant cancelled.
 const MandateMerchantCancelled = "MERCHANT_CANCELLED"
 
