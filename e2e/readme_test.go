@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -193,8 +192,7 @@ func MustServeTour(tb testing.TB, steps []tourStep) *tourServer {
 		tb.Fatalf("build payvault: %v\n%s", err, out)
 	}
 	args := strings.Fields(mustProseCommand(tb, steps, "serve"))
-	addr := freeTourAddr(tb)
-	cmd := exec.Command(s.binary, append(args, "--listen", addr)...)
+	cmd := exec.Command(s.binary, append(args, "--listen", "127.0.0.1:0")...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = s.dir, s.stdout, s.stderr
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
@@ -215,18 +213,15 @@ func MustServeTour(tb testing.TB, steps []tourStep) *tourServer {
 		}
 		s.checkLogs(tb)
 	})
-	s.url = "http://" + addr
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		select {
 		case err := <-done:
 			tb.Fatalf("payvault %s exited: %v\nstderr:\n%s", strings.Join(args, " "), err, s.stderr)
 		default:
 		}
-		if resp, err := http.Get(s.url + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
+		// The port the kernel chose, from the log's "serving" line.
+		if m := tourServingRE.FindStringSubmatch(s.stderr.String()); m != nil && s.healthy(m[1]) {
+			break
 		}
 		if time.Now().After(deadline) {
 			tb.Fatalf("GET /healthz never answered 200\nstderr:\n%s", s.stderr)
@@ -240,19 +235,22 @@ func MustServeTour(tb testing.TB, steps []tourStep) *tourServer {
 	return s
 }
 
-// freeTourAddr is a free 127.0.0.1 port of the range the tour test may use.
-func freeTourAddr(tb testing.TB) string {
-	tb.Helper()
-	for p := 56300; p < 56400; p++ {
-		addr := "127.0.0.1:" + strconv.Itoa(p)
-		if l, err := net.Listen("tcp", addr); err == nil {
-			l.Close()
-			return addr
-		}
+// healthy sets s.url to url when GET /healthz there answers 200.
+func (s *tourServer) healthy(url string) bool {
+	resp, err := http.Get(url + "/healthz")
+	if err != nil {
+		return false
 	}
-	tb.Fatal("no free port in 56300-56399")
-	return ""
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false
+	}
+	s.url = url
+	return true
 }
+
+// tourServingRE finds the address in serve's "serving" log line.
+var tourServingRE = regexp.MustCompile(`msg=serving addr=(\S+)`)
 
 // checkLogs fails tb if the server's log holds account data or a secret its first start printed.
 func (s *tourServer) checkLogs(tb testing.TB) {
