@@ -1,5 +1,7 @@
 // Package e2e holds end-to-end tests: each starts the real payvault (app.Main) on
 // 127.0.0.1:0 with its logs checked by logtest, and talks to it over HTTP as a client would.
+// TestReadmeTour instead runs the built binary as the README says, and the tour's own curl
+// commands against it.
 package e2e
 
 import (
