@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -248,22 +246,7 @@ func TestImportStopsAtMoved(t *testing.T) {
 	src := openBenchMain(t, "sqlite")
 	const n = 600
 	seedBenchCards(t, src, n)
-	kdir := t.TempDir()
-	priv, pub := MustExportKey(t, kdir, "operator", nil)
-	rcpt, err := ReadRecipient(pub, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(kdir, "export.pgp")
-	if _, err := src.Export(ctx, src.Credentials.MerchantID, rcpt, file); err != nil {
-		t.Fatal(err)
-	}
-	privPath := filepath.Join(kdir, "operator.key.asc")
-	MustWriteKey(t, privPath, openpgp.PrivateKeyType, func(w io.Writer) error { return priv.SerializePrivate(w, nil) })
-	key, err := ReadImportKey(privPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	file, key := mustExportForImport(t, src)
 
 	tool, cfg, mid := mustMovableTool(t)
 	dsn := storetest.PostgresDSN(t)
