@@ -199,6 +199,10 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	}
 	if cfg.DatabaseURL == "" {
 		scfg.Path = SQLitePath(cfg.DataDir)
+		if !bootstrap && !cfg.ReadOnly {
+			// A tool that writes checks the mark in each write (prepareStore, step 4).
+			scfg.WriteCheck = func() error { return checkMoved(cfg.DataDir) }
+		}
 	}
 	node, err := m.openStore(ctx, scfg, mk, bootstrap)
 	if err != nil {
@@ -270,7 +274,10 @@ func (m *Main) openStore(ctx context.Context, scfg sqlstore.Config, mk keys.Mast
 //     it is killed resolves the payments it left in flight at once (see payments.Recover).
 //  4. On the embedded store, one that copy-store moved to PostgreSQL (MovedFile) is refused
 //     to a serving node and to a tool that writes (not Config.ReadOnly), under the lock
-//     copy-store holds until it marks the store: the serve lock, SQLite's write lock.
+//     copy-store holds until it marks the store: the serve lock, SQLite's write lock. A
+//     tool's store checks the mark again in each of its writes (sqlstore.Config.WriteCheck),
+//     so that an import or a rekey that was running when the copy started stops at its
+//     next batch; a serving node needs no such check, as copy-store refuses while it runs.
 //  5. A tool migrates a store without a schema (`merchant create` and `migrate` on a fresh
 //     store), and an older schema only for `payvault migrate` (Config.Migrate): the other
 //     commands run beside servers, and would migrate the database under an older one.
@@ -301,9 +308,10 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 		return node, s.Migrate(ctx)
 	}
 	if m.Config.DatabaseURL == "" && !m.Config.ReadOnly && sc.Current > 0 {
-		// Under SQLite's write lock, which copy-store holds until it has marked the store: a
-		// tool started during the copy waits here, then finds the mark.
-		if err := s.Write(ctx, func(vault.Tx) error { return checkMoved(m.Config.DataDir) }); err != nil {
+		// An empty write: the store's WriteCheck (checkMoved) runs in it, under SQLite's
+		// write lock, which copy-store holds until it has marked the store: a tool started
+		// during the copy waits here, then finds the mark.
+		if err := s.Write(ctx, func(vault.Tx) error { return nil }); err != nil {
 			return "", err
 		}
 	}

@@ -49,7 +49,7 @@ func BenchmarkExport10k(b *testing.B) {
 
 // openBenchMain opens a Main on a new store of engine (sqlite or postgres), closed when the
 // benchmark ends.
-func openBenchMain(b *testing.B, engine string) *Main {
+func openBenchMain(b testing.TB, engine string) *Main {
 	b.Helper()
 	log, _ := logtest.New(b)
 	cfg := Config{Listen: "127.0.0.1:0", DataDir: b.TempDir(), MasterKey: keys.NewMasterKey().Base64(), Logger: log, Out: &nopWriter{}}
@@ -65,7 +65,7 @@ func openBenchMain(b *testing.B, engine string) *Main {
 }
 
 // seedBenchCards creates n cards without profiles for m's sandbox merchant, 16 at a time.
-func seedBenchCards(b *testing.B, m *Main, n int) {
+func seedBenchCards(b testing.TB, m *Main, n int) {
 	b.Helper()
 	ctx := context.Background()
 	p, err := m.Vault.AuthenticateAPIKey(ctx, m.Credentials.Paysafe.APIKeyID, m.Credentials.Paysafe.APIKeySecret)

@@ -79,6 +79,9 @@ func ReadImportKey(path string, passphrase []byte) (*ImportKey, error) {
 type ImportOptions struct {
 	// DryRun reads and checks the whole file against the target and writes nothing.
 	DryRun bool
+	// afterBatch, when set (by tests), runs after each batch is written, with the number
+	// written so far.
+	afterBatch func(batches int)
 }
 
 // ImportProblem is a record that cannot be imported, by line and id, never by value.
@@ -240,6 +243,9 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 		rep.MandatesCreated += n.Mandates
 		rep.Batches++
 		batch = batch[:0]
+		if opt.afterBatch != nil {
+			opt.afterBatch(rep.Batches)
+		}
 		return nil
 	}
 	check2 := func(line int, rec *vault.ExportRecord) error {
@@ -270,6 +276,9 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 	}
 	if err == nil && sum1 != sum2 {
 		err = fmt.Errorf("payvault: %s changed during the import", path)
+	}
+	if errors.Is(err, ErrMoved) {
+		return rep, stoppedMoved(err, fmt.Sprintf("%d records were imported here in complete batches before the copy, which holds them: run the same import with --database (the PostgreSQL database) to import the rest there (it skips them)", rep.Created))
 	}
 	if err != nil {
 		return rep, fmt.Errorf("%w; %d records were imported in complete batches before it stopped: run the same import again to import the rest (it skips them)", err, rep.Created)

@@ -2,12 +2,7 @@ package app
 
 import (
 	"context"
-	"io"
-	"path/filepath"
 	"testing"
-	"time"
-
-	"github.com/ProtonMail/go-crypto/openpgp"
 )
 
 // BenchmarkImport10k measures `payvault import` of an export of 10,000 cards into a merchant
@@ -21,22 +16,7 @@ func BenchmarkImport10k(b *testing.B) {
 			m := openBenchMain(b, engine)
 			const n = 10000
 			seedBenchCards(b, m, n)
-			dir := b.TempDir()
-			priv, pub := MustExportKey(b, dir, "bench", nil)
-			rcpt, err := ReadRecipient(pub, time.Now())
-			if err != nil {
-				b.Fatal(err)
-			}
-			file := filepath.Join(dir, "export.pgp")
-			if _, err := m.Export(ctx, m.Credentials.MerchantID, rcpt, file); err != nil {
-				b.Fatal(err)
-			}
-			privPath := filepath.Join(dir, "bench.key.asc")
-			MustWriteKey(b, privPath, openpgp.PrivateKeyType, func(w io.Writer) error { return priv.SerializePrivate(w, nil) })
-			key, err := ReadImportKey(privPath, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
+			file, key := mustExportForImport(b, m)
 			b.ResetTimer()
 			for b.Loop() {
 				b.StopTimer()
@@ -50,4 +30,16 @@ func BenchmarkImport10k(b *testing.B) {
 			}
 		})
 	}
+}
+
+// mustExportForImport exports m's sandbox merchant (mustExportMerchant), and returns the
+// file and the private key to import it with.
+func mustExportForImport(tb testing.TB, m *Main) (string, *ImportKey) {
+	tb.Helper()
+	file, privPath, _ := mustExportMerchant(tb, m, m.Credentials.MerchantID)
+	key, err := ReadImportKey(privPath, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return file, key
 }

@@ -36,18 +36,25 @@ func mustImportTarget(t *testing.T, engine string) *importTarget {
 // file, the private key's file and the key.
 func mustExportFile(t *testing.T, f *exportFixture) (string, string, *openpgp.Entity) {
 	t.Helper()
-	dir := t.TempDir()
-	priv, pub := MustExportKey(t, dir, "operator", nil)
+	return mustExportMerchant(t, f.tool(t), f.mid)
+}
+
+// mustExportMerchant exports merchant mid of m to a key pair made here, and returns the
+// file, the private key's file and the key.
+func mustExportMerchant(tb testing.TB, m *Main, mid string) (string, string, *openpgp.Entity) {
+	tb.Helper()
+	dir := tb.TempDir()
+	priv, pub := MustExportKey(tb, dir, "operator", nil)
 	rcpt, err := ReadRecipient(pub, time.Now())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	out := filepath.Join(dir, "export.pgp")
-	if _, err := f.tool(t).Export(context.Background(), f.mid, rcpt, out); err != nil {
-		t.Fatal(err)
+	if _, err := m.Export(context.Background(), mid, rcpt, out); err != nil {
+		tb.Fatal(err)
 	}
 	privPath := filepath.Join(dir, "operator.key.asc")
-	MustWriteKey(t, privPath, openpgp.PrivateKeyType, func(w io.Writer) error { return priv.SerializePrivate(w, nil) })
+	MustWriteKey(tb, privPath, openpgp.PrivateKeyType, func(w io.Writer) error { return priv.SerializePrivate(w, nil) })
 	return out, privPath, priv
 }
 

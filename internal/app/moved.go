@@ -67,5 +67,24 @@ func checkMoved(dataDir string) error {
 	if json.Unmarshal(b, &mk) == nil && mk.Database != "" {
 		where = mk.Database + " at " + mk.At.Format(time.RFC3339)
 	}
-	return fmt.Errorf("payvault: %w (%s) by copy-store, and writes here would never reach it: serve that database with --database. To use this store again on purpose, delete %s (docs/operations.md)", ErrMoved, where, path)
+	return &movedError{fmt.Sprintf("payvault: %v (%s) by copy-store, and writes here would never reach it: serve that database with --database. To use this store again on purpose, delete %s (docs/operations.md)", ErrMoved, where, path)}
+}
+
+// movedError is checkMoved's refusal (ErrMoved). A tool's store runs checkMoved in every
+// Write (sqlstore.Config.WriteCheck), so that a command that was running when copy-store
+// moved its store stops at its next write instead of writing where PostgreSQL never sees it.
+type movedError struct{ msg string }
+
+func (e *movedError) Error() string { return e.msg }
+func (e *movedError) Unwrap() error { return ErrMoved }
+
+// stoppedMoved returns, when err is a Write's movedError, that refusal as it is (without
+// the layers of the calls it went through) followed by done: what the command did before
+// the copy, which the copy holds, and how to go on from it. It returns any other err as is.
+func stoppedMoved(err error, done string) error {
+	var me *movedError
+	if !errors.As(err, &me) {
+		return err
+	}
+	return fmt.Errorf("%w; %s", me, done)
 }

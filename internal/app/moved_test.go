@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,9 +14,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
+	"github.com/payvault/payvault/internal/vault"
 )
 
 // sqliteRows counts the rows of every table copy-store copies, in the data dir's store.
@@ -207,5 +210,130 @@ func TestMovedAfterLock(t *testing.T) {
 	t.Log(err)
 	if !errors.Is(err, ErrMoved) || !strings.Contains(err.Error(), "db.example:5433/payvault") || strings.Contains(err.Error(), "secret") {
 		t.Fatalf("OpenTool after the copy = %v, want ErrMoved naming db.example:5433/payvault", err)
+	}
+}
+
+// mustMovableTool makes an embedded store (as serve does, then stopped) under a master key of
+// its own, and opens it as a tool that writes (OpenTool); it returns the tool, its config and
+// the store's sandbox merchant.
+func mustMovableTool(t *testing.T) (*Main, Config, string) {
+	t.Helper()
+	log, _ := logtest.New(t)
+	cfg := Config{DataDir: t.TempDir(), MasterKey: keys.NewMasterKey().Base64(), Logger: log, Out: &nopWriter{}, AdminToken: testAdminToken}
+	serve := cfg
+	serve.Listen = "127.0.0.1:0"
+	m, err := Open(context.Background(), serve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := m.Credentials.MerchantID
+	m.Close()
+	tool, err := OpenTool(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tool.Close() })
+	return tool, cfg, mid
+}
+
+// TestImportStopsAtMoved: an import that was running when copy-store moved its store (here,
+// between its first and second batch of an export of 600 cards) writes nothing more to the
+// embedded store: it stops with ErrMoved, saying how many records it imported before the
+// copy. Those are in the copy, and the same import run against the PostgreSQL database
+// skips them and imports the rest.
+func TestImportStopsAtMoved(t *testing.T) {
+	ctx := context.Background()
+	src := openBenchMain(t, "sqlite")
+	const n = 600
+	seedBenchCards(t, src, n)
+	file, key := mustExportForImport(t, src)
+
+	tool, cfg, mid := mustMovableTool(t)
+	dsn := storetest.PostgresDSN(t)
+	copied := false
+	opt := ImportOptions{afterBatch: func(batches int) {
+		if batches == 1 {
+			_, err := CopyStore(ctx, cfg, dsn)
+			if err != nil {
+				t.Errorf("CopyStore after the first batch: %v", err)
+			}
+			copied = err == nil
+		}
+	}}
+	rep, err := tool.Import(ctx, mid, key, file, opt)
+	t.Log(err)
+	if !copied {
+		t.Fatalf("the import ended after %d batches, before the copy: %v", rep.Batches, err)
+	}
+	if !errors.Is(err, ErrMoved) {
+		t.Fatalf("import after the copy = %v, want ErrMoved", err)
+	}
+	if rep.Created != importBatch || rep.Batches != 1 {
+		t.Errorf("report: %d created in %d batches, want %d in 1", rep.Created, rep.Batches, importBatch)
+	}
+	for _, want := range []string{"256 records were imported", "--database", "skips"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if got := countInstruments(t, tool, mid); got != importBatch {
+		t.Errorf("the embedded store holds %d instruments, want the first batch's %d", got, importBatch)
+	}
+
+	pcfg := Config{DatabaseURL: dsn, MasterKey: cfg.MasterKey, Logger: cfg.Logger, Out: &nopWriter{}}
+	pg, err := OpenTool(ctx, pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	re, err := pg.Import(ctx, mid, key, file, ImportOptions{})
+	if err != nil || re.AlreadyImported != importBatch || re.Created != n-importBatch {
+		t.Fatalf("the import run again on PostgreSQL: %v %+v", err, re)
+	}
+	if got := countInstruments(t, pg, mid); got != n {
+		t.Errorf("PostgreSQL holds %d instruments, want %d", got, n)
+	}
+}
+
+// TestRekeyStopsAtMoved: a `keys rekey` that was running when copy-store moved its store
+// re-encrypts nothing more in the embedded store: it stops with ErrMoved, saying what it did
+// and where the re-encryption goes on.
+func TestRekeyStopsAtMoved(t *testing.T) {
+	ctx := context.Background()
+	tool, cfg, _ := mustMovableTool(t)
+	for i := range 3 {
+		if _, err := tool.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: fmt.Sprint("Shop ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tool.Keyring.Rotate(ctx, "data"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := tool.Store.CountSealedByKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := markMoved(cfg.DataDir, "postgres://u:secret@db.example:5433/payvault", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := tool.Rekey(ctx)
+	t.Log(err)
+	if !errors.Is(err, ErrMoved) {
+		t.Fatalf("Rekey after the mark = %v, want ErrMoved", err)
+	}
+	if rep.Rewritten != 0 {
+		t.Errorf("re-encrypted %d records in the moved store", rep.Rewritten)
+	}
+	for _, want := range []string{"db.example:5433/payvault", "0 records were re-encrypted", "keys rekey --database"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	after, err := tool.Store.CountSealedByKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(before, after); d != "" {
+		t.Errorf("records by key in the moved store (-before +after)\n%s", d)
 	}
 }

@@ -142,6 +142,7 @@ func (s *Store) startCommitters(cfg Config) {
 		s.maxBatch = defaultMaxBatch
 	}
 	s.queueWait = cfg.QueueWait
+	s.writeCheck = cfg.WriteCheck
 	if s.queueWait <= 0 {
 		s.queueWait = defaultQueueWait
 	}
@@ -198,10 +199,20 @@ func (s *Store) stopCommitters() {
 // interrupts it: the outcome is the batch's. A caller whose ctx ends before its fn started
 // gets Unavailable and nothing is written, and so does one whose fn no committer started
 // within the queue wait (Config.QueueWait). A panic in fn is re-raised in the caller.
-// Kinds: whatever fn returns, Unavailable, Internal.
+// Config.WriteCheck, when set, runs before fn in its transaction.
+// Kinds: whatever fn or Config.WriteCheck returns, Unavailable, Internal.
 func (s *Store) Write(ctx context.Context, fn func(vault.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return vault.E(opWrite, vault.Unavailable, err)
+	}
+	if check := s.writeCheck; check != nil {
+		inner := fn
+		fn = func(t vault.Tx) error {
+			if err := check(); err != nil {
+				return err
+			}
+			return inner(t)
+		}
 	}
 	r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{}), queued: time.Now()}
 	s.mu.RLock()

@@ -81,6 +81,11 @@ type Config struct {
 	// CommitResolveWait bounds how long a committer asks PostgreSQL what became of a COMMIT
 	// whose answer it did not get (commitlost.go); 0 picks 5 s.
 	CommitResolveWait time.Duration
+	// WriteCheck, when set, runs first in each Write's fn, inside its transaction (on SQLite,
+	// under the write lock): an error from it is that Write's, and the fn writes nothing.
+	// The CLI's tools on the embedded store refuse with it a store that copy-store moved
+	// while they ran; a serving node sets none (its serve lock keeps copy-store out).
+	WriteCheck func() error
 }
 
 // Store is the SQL implementation of vault.Store.
@@ -98,6 +103,7 @@ type Store struct {
 	committers sync.WaitGroup
 	maxBatch   int
 	queueWait  time.Duration
+	writeCheck func() error // writeCheck is Config.WriteCheck.
 	// writeWait bounds each statement of a PostgreSQL write transaction, and resolveWait the
 	// resolution of a lost COMMIT (stall.go, commitlost.go).
 	writeWait   time.Duration
