@@ -43,6 +43,13 @@ func TestOrigins(t *testing.T) {
 		{"javascript:alert(1)", "", false},
 		{"https://user@shop.example.com", "", false},
 		{"", "", false},
+		// A browser's Origin never carries the scheme's default port (RFC 6454 §6.2), so a
+		// configured one is dropped; another port is kept.
+		{"https://shop.example.com:443", "https://shop.example.com", true},
+		{"http://shop.example.com:80/", "http://shop.example.com", true},
+		{"http://shop.example.com:443", "http://shop.example.com:443", true},
+		{"https://[2001:db8::1]:443", "https://[2001:db8::1]", true},
+		{"https://shop.example.com:8443", "https://shop.example.com:8443", true},
 	}
 	for _, tt := range tests {
 		got, ok := NormalizeOrigin(tt.in)
@@ -61,5 +68,11 @@ func TestOrigins(t *testing.T) {
 	loc := &Location{AllowedOrigins: []string{"https://shop.example"}}
 	if !OriginAllowed(live, loc, "https://shop.example") || OriginAllowed(live, loc, "https://evil.example") {
 		t.Error("location origins not honoured")
+	}
+	// An origin stored with its default port before NormalizeOrigin dropped it still matches
+	// the browser's.
+	old := &Merchant{Live: true, AllowedOrigins: []string{"https://shop.example:443"}}
+	if !OriginAllowed(old, nil, "https://shop.example") || OriginAllowed(old, nil, "https://shop.example:8443") {
+		t.Error("a stored origin with its default port does not match the browser's")
 	}
 }

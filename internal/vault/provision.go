@@ -508,14 +508,29 @@ func (s *Service) SetAllowedOrigins(ctx context.Context, merchantID, locationID 
 	return clean, nil
 }
 
-// NormalizeOrigin returns an origin in canonical form (lower-case scheme and host, no path),
-// and false when s is not an http(s) origin.
+// NormalizeOrigin returns an origin in canonical form (lower-case scheme and host, no path,
+// no default port), and false when s is not an http(s) origin. A browser's Origin never
+// carries the scheme's default port (RFC 6454 §6.2), so a configured "https://shop:443"
+// would otherwise never match.
 func NormalizeOrigin(s string) (string, bool) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
 		return "", false
 	}
-	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host), true
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if p := u.Port(); (scheme == "https" && p == "443") || (scheme == "http" && p == "80") {
+		host = strings.TrimSuffix(host, ":"+p)
+	}
+	return scheme + "://" + host, true
+}
+
+// containsOrigin reports whether the configured origins hold n (normalized): each is
+// normalized again, since one stored before NormalizeOrigin dropped default ports may have one.
+func containsOrigin(origins []string, n string) bool {
+	return slices.ContainsFunc(origins, func(o string) bool {
+		c, ok := NormalizeOrigin(o)
+		return ok && c == n
+	})
 }
 
 // OriginAllowed reports whether a browser origin may use a merchant's (and optionally a
@@ -532,8 +547,8 @@ func OriginAllowed(m *Merchant, l *Location, origin string) bool {
 	if !configured {
 		return !m.Live
 	}
-	if slices.Contains(m.AllowedOrigins, n) {
+	if containsOrigin(m.AllowedOrigins, n) {
 		return true
 	}
-	return l != nil && slices.Contains(l.AllowedOrigins, n)
+	return l != nil && containsOrigin(l.AllowedOrigins, n)
 }
