@@ -38,9 +38,9 @@ type Options struct {
 	Payments *payments.Service
 	// OrderNum returns a generated order_num; twelve crypto/rand digits when nil. Tests set it.
 	OrderNum func() string
-	// Limits, when set, rate-limits requests per user (per merchant for browser credentials)
-	// and failed authentications per client address: 429 "Rate limit exceeded." with
-	// Retry-After.
+	// Limits, when set, rate-limits requests per user (per merchant, and per merchant and
+	// client address, for browser credentials) and failed authentications per client
+	// address: 429 "Rate limit exceeded." with Retry-After.
 	Limits *httpx.Limits
 }
 

@@ -60,7 +60,8 @@ func (a *API) authUser(r *http.Request) (*vault.Principal, *http.Request, error)
 }
 
 // authBrowser authenticates a browser by its location's HMAC credential. The location api
-// key is public, so browsers share their merchant's rate-limit bucket.
+// key is public, so browsers share their merchant's rate-limit bucket, each client address
+// with a bucket of its own within it.
 func (a *API) authBrowser(r *http.Request) (*vault.Principal, *http.Request, error) {
 	if err := a.opt.Limits.CheckClient(r); err != nil {
 		return nil, r, err
@@ -75,7 +76,7 @@ func (a *API) authBrowser(r *http.Request) (*vault.Principal, *http.Request, err
 	if err := a.secure(r, p); err != nil {
 		return nil, r, err
 	}
-	if err := a.opt.Limits.CheckCredential("fortis-browser:" + p.MerchantID()); err != nil {
+	if err := a.opt.Limits.CheckPublic(r, "fortis-browser:"+p.MerchantID()); err != nil {
 		return nil, r, err
 	}
 	return p, a.note(r, p, "fortis:browser:"+p.Location), nil

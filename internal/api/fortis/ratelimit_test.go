@@ -13,13 +13,17 @@ import (
 	"github.com/payvault/payvault/internal/vault"
 )
 
-// TestRateLimits: each user has its own bucket and browsers share their merchant's; a request
-// over it is 429 "Rate limit exceeded." with Retry-After; a client that keeps failing
-// authentication is refused before its credentials are checked.
+// TestRateLimits: each user has its own bucket and browsers share their merchant's, each
+// client address with a bucket of its own within it; a request over it is 429 "Rate limit
+// exceeded." with Retry-After; a client that keeps failing authentication is refused before
+// its credentials are checked.
 func TestRateLimits(t *testing.T) {
 	s := mustServer(t)
 	clk := &clock{now: testNow}
-	limits := httpx.NewLimits(httpx.LimitsConfig{Rate: 1, Burst: 2, FailureRate: 1, FailureBurst: 2, Now: clk.Now})
+	// TrustedProxy lets each browser name its client address in X-Forwarded-For; the calls
+	// that send none count against the peer, 127.0.0.1, as before.
+	limits := httpx.NewLimits(httpx.LimitsConfig{Rate: 1, Burst: 2, FailureRate: 1, FailureBurst: 2,
+		PublicRate: 1, PublicBurst: 1, TrustedProxy: true, Now: clk.Now})
 	log, logs := logtest.New(t)
 	c := s.creds.Fortis
 	logs.Forbid(c.UserAPIKey, c.TicketHashKey)
@@ -30,8 +34,11 @@ func TestRateLimits(t *testing.T) {
 	asSecond := call{Method: http.MethodGet, Path: "/v2/contacts", As: &second}
 	wrong := userCreds{c.DeveloperID, c.UserID, "0123456789abcdef01234567"}
 	bad := call{Method: http.MethodGet, Path: "/v2/contacts", As: &wrong}
-	ticket := func() call {
-		return call{Method: http.MethodPost, Path: "/v2/cardtickets", NoAuth: true, Header: s.browserHeaders(c.LocationAPIKey, c.TicketHashKey, 0),
+	// ticket is a browser at client address addr making a ticket.
+	ticket := func(addr string) call {
+		h := s.browserHeaders(c.LocationAPIKey, c.TicketHashKey, 0)
+		h["X-Forwarded-For"] = addr
+		return call{Method: http.MethodPost, Path: "/v2/cardtickets", NoAuth: true, Header: h,
 			Body: `{"cardticket":{"account_number":"4111111111111111","exp_date":"1230"}}`}
 	}
 	const limited = `{"name":"Too Many Requests","message":"Rate limit exceeded.","code":0,"status":429}`
@@ -49,15 +56,19 @@ func TestRateLimits(t *testing.T) {
 		{"ok/burst-2", list, answer{200, ""}, 0},
 		{"fail/over-the-burst", list, answer{429, "1"}, 0},
 		{"ok/another-user-has-its-own-bucket", asSecond, answer{200, ""}, 0},
-		{"ok/browser-1", ticket(), answer{201, ""}, 0},
-		{"ok/browser-2", ticket(), answer{201, ""}, 0},
-		{"fail/browsers-share-their-merchants-bucket", ticket(), answer{429, "1"}, 5 * time.Second},
+		{"ok/browser-1", ticket("198.51.100.1"), answer{201, ""}, 0},
+		{"ok/browser-2", ticket("198.51.100.2"), answer{201, ""}, 0},
+		{"fail/browsers-share-their-merchants-bucket", ticket("198.51.100.3"), answer{429, "1"}, 5 * time.Second},
 		{"ok/refilled", list, answer{200, ""}, 0},
 		{"fail/bad-key-1", bad, answer{401, ""}, 0},
 		{"fail/bad-key-2", bad, answer{401, ""}, 0},
 		{"fail/guessing-slowed", bad, answer{429, "1"}, 0},
 		{"fail/client-refused-before-credentials", asSecond, answer{429, "1"}, time.Second},
 		{"ok/client-let-in-again", asSecond, answer{200, ""}, 0},
+		{"ok/public-client", ticket("198.51.100.4"), answer{201, ""}, 0},
+		{"fail/public-client-over-its-own-burst", ticket("198.51.100.4"), answer{429, "1"}, 0},
+		{"ok/another-client-address-has-its-own-bucket", ticket("198.51.100.5"), answer{201, ""}, 0},
+		{"fail/the-merchants-bucket-still-applies", ticket("198.51.100.6"), answer{429, "1"}, 0},
 	}
 	for _, st := range steps {
 		r := s.do(t, st.c)

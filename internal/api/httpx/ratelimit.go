@@ -109,6 +109,9 @@ func (l *Limiter) wait(b *bucket) time.Duration {
 //
 //   - per credential: each authenticated request takes a token from its credential's bucket
 //     (for a public key, a browser or single-use-token key, its merchant's bucket);
+//   - per public client: a request with a public key also takes a token from the bucket of
+//     its merchant and client address, so that one client scripting a key embedded in a
+//     checkout page cannot spend the merchant's whole bucket;
 //   - per client address: each failed authentication takes a token from the client's bucket,
 //     and while that bucket is empty the client's requests are refused before their
 //     credentials are checked, so guessing credentials is slow.
@@ -117,6 +120,7 @@ func (l *Limiter) wait(b *bucket) time.Duration {
 // *RetryError; each API answers them in its own envelope with a Retry-After header.
 type Limits struct {
 	credentials  *Limiter
+	public       *Limiter
 	failures     *Limiter
 	trustedProxy bool
 }
@@ -125,6 +129,10 @@ type Limits struct {
 type LimitsConfig struct {
 	Rate  float64 // Rate is requests per second per credential.
 	Burst int     // Burst is how many requests a credential may make at once.
+	// PublicRate is requests per second per merchant and client address with a public key,
+	// on top of the merchant's Rate; PublicBurst is how many such a client may make at once.
+	PublicRate  float64
+	PublicBurst int
 	// FailureRate is failed authentications per second per client address; FailureBurst is
 	// how many may fail in a row before the client is refused.
 	FailureRate  float64
@@ -135,14 +143,17 @@ type LimitsConfig struct {
 	Now          func() time.Time
 }
 
-// NewLimits returns the limits cfg describes, or nil when both are off.
+// NewLimits returns the limits cfg describes, or nil when all are off.
 func NewLimits(cfg LimitsConfig) *Limits {
-	if cfg.Rate <= 0 && cfg.FailureRate <= 0 {
+	if cfg.Rate <= 0 && cfg.PublicRate <= 0 && cfg.FailureRate <= 0 {
 		return nil
 	}
 	l := &Limits{trustedProxy: cfg.TrustedProxy}
 	if cfg.Rate > 0 {
 		l.credentials = NewLimiter(cfg.Rate, cfg.Burst, cfg.Now)
+	}
+	if cfg.PublicRate > 0 {
+		l.public = NewLimiter(cfg.PublicRate, cfg.PublicBurst, cfg.Now)
 	}
 	if cfg.FailureRate > 0 {
 		l.failures = NewLimiter(cfg.FailureRate, cfg.FailureBurst, cfg.Now)
@@ -199,6 +210,20 @@ func (l *Limits) CheckCredential(key string) error {
 		return limited("httpx.CheckCredential", wait)
 	}
 	return nil
+}
+
+// CheckPublic is CheckCredential for a public key (key names its merchant): it first takes a
+// token from the bucket of the merchant and the request's client address, so that a client
+// over its own limit is refused without spending the merchant's bucket, and then one from
+// the merchant's.
+func (l *Limits) CheckPublic(r *http.Request, key string) error {
+	if l == nil {
+		return nil
+	}
+	if ok, wait := l.public.Allow(key + "@" + ClientAddr(r, l.trustedProxy)); !ok {
+		return limited("httpx.CheckPublic", wait)
+	}
+	return l.CheckCredential(key)
 }
 
 // ClientAddr is the address a request counts against: the peer's IP or, behind a trusted

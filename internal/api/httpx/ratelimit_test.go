@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -46,6 +47,22 @@ func TestLimits(t *testing.T) {
 		if err := l.CheckCredential("k"); err != nil {
 			t.Error(err)
 		}
+		if err := l.CheckPublic(r, "k"); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("ok/public-only", func(t *testing.T) {
+		l := NewLimits(LimitsConfig{PublicRate: 1, PublicBurst: 1, Now: clock})
+		r := httptest.NewRequest("GET", "/", nil)
+		if err := l.CheckPublic(r, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.CheckPublic(r, "k"); vault.KindOf(err) != vault.RateLimited {
+			t.Errorf("over the client's burst with only PublicRate set: %v", err)
+		}
+		if err := l.CheckCredential("k"); err != nil {
+			t.Errorf("credential limited with Rate 0: %v", err)
+		}
 	})
 	t.Run("ok/credential-only", func(t *testing.T) {
 		l := NewLimits(LimitsConfig{Rate: 1, Burst: 1, Now: clock})
@@ -74,6 +91,49 @@ func TestLimits(t *testing.T) {
 			t.Errorf("Retry-After of an error without a wait = %q", got)
 		}
 	})
+}
+
+// TestCheckPublic: a public key's request takes a token from its client's own bucket (the
+// client address behind a trusted proxy) and from the merchant-wide one; a client over its
+// burst does not drain the merchant's bucket, and other clients keep theirs.
+func TestCheckPublic(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := NewLimits(LimitsConfig{Rate: 1, Burst: 3, PublicRate: 0.5, PublicBurst: 2, TrustedProxy: true, Now: func() time.Time { return now }})
+	from := func(addr string) *http.Request {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.RemoteAddr = "10.0.0.1:4444"
+		r.Header.Set("X-Forwarded-For", addr)
+		return r
+	}
+	// answer is "ok" or the Retry-After of a refusal.
+	answer := func(r *http.Request, key string) string {
+		err := l.CheckPublic(r, key)
+		if err == nil {
+			return "ok"
+		}
+		if vault.KindOf(err) != vault.RateLimited {
+			t.Fatalf("refusal of Kind %v: %v", vault.KindOf(err), err)
+		}
+		return RetryAfter(err)
+	}
+	a, b, c := from("198.51.100.1"), from("198.51.100.2"), from("198.51.100.3")
+	steps := []struct {
+		name, want string
+		r          *http.Request
+		key        string
+	}{
+		{"ok/client-a-1", "ok", a, "m"},
+		{"ok/client-a-2", "ok", a, "m"},
+		{"fail/client-a-over-its-burst", "2", a, "m"},
+		{"ok/client-b-has-its-own-bucket", "ok", b, "m"},
+		{"fail/the-merchant-wide-bucket-still-applies", "1", c, "m"},
+		{"ok/another-merchant-is-another-client-bucket", "ok", a, "n"},
+	}
+	for _, st := range steps {
+		if d := cmp.Diff(st.want, answer(st.r, st.key)); d != "" {
+			t.Errorf("%s (-want +got)\n%s", st.name, d)
+		}
+	}
 }
 
 func TestClientAddr(t *testing.T) {

@@ -34,8 +34,9 @@ type Config struct {
 	// Idempotency, when set, runs every authenticated POST under the Idempotency-Key
 	// discipline, scoped to the credential's merchant.
 	Idempotency *idempotency.Keeper
-	// Limits, when set, rate-limits requests per credential (per merchant for the
-	// single-use-token key) and failed authentications per client address: 429/1200.
+	// Limits, when set, rate-limits requests per credential (per merchant, and per merchant
+	// and client address, for the single-use-token key) and failed authentications per
+	// client address: 429/1200.
 	Limits *httpx.Limits
 	// Ready, when set, says whether the store serves: the monitors answer 503 while it fails.
 	// It bounds its own time (the app's answers within about 2 s).

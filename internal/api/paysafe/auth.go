@@ -43,12 +43,14 @@ func (a *API) authenticate(r *http.Request, acc access) (*vault.Principal, error
 	if p.Merchant.Live && !httpx.Secure(r, a.cfg.TrustedUpstream) {
 		return nil, newError("5270")
 	}
-	// A server key has its own bucket; the public single-use-token key shares its merchant's.
-	key := "paysafe:" + p.CredID
+	// A server key has its own bucket; the public single-use-token key shares its merchant's,
+	// and each client address has its own within it.
 	if p.Kind == vault.CredSUT {
-		key = "paysafe-sut:" + p.MerchantID()
+		err = a.cfg.Limits.CheckPublic(r, "paysafe-sut:"+p.MerchantID())
+	} else {
+		err = a.cfg.Limits.CheckCredential("paysafe:" + p.CredID)
 	}
-	if err := a.cfg.Limits.CheckCredential(key); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return p, nil
