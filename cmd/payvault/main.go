@@ -145,6 +145,8 @@ type serveCmd struct {
 	BACSMandateActivation time.Duration `help:"How long a new BACS mandate stays PENDING before it turns ACTIVE (bacsMandateActivationSeconds)." default:"168h"`
 	RateLimit             float64       `help:"Requests per second each credential may make on this node (a public single-use-token or browser key: each merchant); 0 turns the limit off." default:"20000"`
 	RateBurst             int           `help:"Requests a credential may make at once (its bucket size) before --rate-limit paces it." default:"40000"`
+	PublicRateLimit       float64       `help:"Requests per second each client address may make on this node with a merchant's public single-use-token or browser key, on top of --rate-limit; 0 turns the limit off." default:"10"`
+	PublicRateBurst       int           `help:"Requests a client address may make at once with a public key (its bucket size) before --public-rate-limit paces it." default:"50"`
 	AuthFailureLimit      float64       `help:"Failed authentications per second a client address may make on this node before its requests are refused with 429; 0 turns the limit off." default:"5"`
 	AuthFailureBurst      int           `help:"Failed authentications a client address may make in a row (its bucket size) before --auth-failure-limit paces it." default:"50"`
 	BatchDelay            time.Duration `help:"How long a settlement or refund stays PENDING before it is COMPLETED (batchDelaySeconds)." default:"24h"`
@@ -167,10 +169,11 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	cfg.PublicBaseURL, cfg.TLSTerminatedUpstream, cfg.Demo = c.PublicBaseURL, c.TLSTerminatedUpstream, c.Demo
 	cfg.RetainDeleted, cfg.RetainTransactions = c.RetainDeleted, c.RetainTransactions
 	cfg.SUTTTL, cfg.BACSMandateActivation = c.SUTTTL, c.BACSMandateActivation
-	if c.RateLimit < 0 || c.RateBurst < 0 || c.AuthFailureLimit < 0 || c.AuthFailureBurst < 0 {
-		return fmt.Errorf("--rate-limit, --rate-burst, --auth-failure-limit and --auth-failure-burst may not be negative")
+	if c.RateLimit < 0 || c.RateBurst < 0 || c.PublicRateLimit < 0 || c.PublicRateBurst < 0 || c.AuthFailureLimit < 0 || c.AuthFailureBurst < 0 {
+		return fmt.Errorf("--rate-limit, --rate-burst, --public-rate-limit, --public-rate-burst, --auth-failure-limit and --auth-failure-burst may not be negative")
 	}
 	cfg.RateLimit, cfg.RateBurst = c.RateLimit, c.RateBurst
+	cfg.PublicRateLimit, cfg.PublicRateBurst = c.PublicRateLimit, c.PublicRateBurst
 	cfg.AuthFailureRate, cfg.AuthFailureBurst = c.AuthFailureLimit, c.AuthFailureBurst
 	if c.SimulatorDelayScale < 0 {
 		return fmt.Errorf("--simulator-delay-scale must not be negative")

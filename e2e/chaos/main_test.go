@@ -63,14 +63,16 @@ var servingRE = regexp.MustCompile(`msg=serving addr=(\S+)`)
 type nodeConfig struct {
 	dir  string   // dir is the working directory (the embedded store lives in dir/payvault-data).
 	env  []string // env is added to the environment.
-	args []string // args follow `serve --listen 127.0.0.1:0`.
+	args []string // args follow `serve --listen 127.0.0.1:0 --public-rate-limit 0`.
 }
 
-// startNode starts `payvault serve` without waiting for it.
+// startNode starts `payvault serve` without waiting for it. Its clients make single-use
+// tokens and tickets from one address far faster than any shopper, so the per-client limit of
+// public keys is off.
 func startNode(tb testing.TB, cfg nodeConfig) *node {
 	tb.Helper()
 	n := &node{stdout: &logtest.SyncBuffer{}, stderr: &logtest.SyncBuffer{}, done: make(chan struct{})}
-	n.cmd = exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0"}, cfg.args...)...)
+	n.cmd = exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0", "--public-rate-limit", "0"}, cfg.args...)...)
 	n.cmd.Dir = cfg.dir
 	n.cmd.Env = append(os.Environ(), cfg.env...)
 	n.cmd.Stdout, n.cmd.Stderr = n.stdout, n.stderr

@@ -93,6 +93,11 @@ type Config struct {
 	// single-use-token or browser key: each merchant), with bursts of RateBurst; 0 is no limit.
 	RateLimit float64
 	RateBurst int
+	// PublicRateLimit is the requests per second each client address may make on this node
+	// with a merchant's public key, on top of RateLimit, with bursts of PublicRateBurst; 0 is
+	// no limit.
+	PublicRateLimit float64
+	PublicRateBurst int
 	// AuthFailureRate is the failed authentications per second a client address may make on
 	// this node, with bursts of AuthFailureBurst; past them the client's requests are refused
 	// (429) before their credentials are checked. 0 is no limit.

@@ -28,6 +28,7 @@ func (m *Main) routes() http.Handler {
 	// API it calls, and a client's failed authentications count across APIs.
 	limits := httpx.NewLimits(httpx.LimitsConfig{
 		Rate: m.Config.RateLimit, Burst: m.Config.RateBurst,
+		PublicRate: m.Config.PublicRateLimit, PublicBurst: m.Config.PublicRateBurst,
 		FailureRate: m.Config.AuthFailureRate, FailureBurst: m.Config.AuthFailureBurst,
 		TrustedProxy: m.Config.TLSTerminatedUpstream, Now: m.Config.Now,
 	})
