@@ -19,7 +19,7 @@ import (
 // serve command's environment variables, so that it cannot be pointed at a production
 // database by accident.
 type benchCmd struct {
-	Target          string        `help:"Base URL of a running payvault on this machine (http://127.0.0.1:8080); without it a server is started in this process." placeholder:"URL"`
+	Target          string        `help:"Base URL of a running payvault on this machine (http://127.0.0.1:8080), started with --public-rate-limit 0 for the sut phase; without it a server is started in this process." placeholder:"URL"`
 	CredentialsFile string        `help:"JSON credentials of a merchant on --target, as printed by 'payvault merchant create --json' (or set PAYVAULT_BENCH_CREDENTIALS to that JSON)." placeholder:"FILE" type:"path"`
 	Credentials     string        `help:"-" hidden:"" env:"PAYVAULT_BENCH_CREDENTIALS"`
 	ServerPID       int           `help:"Process id of the --target server, for its RSS and CPU (found from the listening port when 0)." placeholder:"PID"`
