@@ -38,7 +38,12 @@ type Config struct {
 	// See waitForStore. OpenTool never waits.
 	WaitForDatabase bool
 	// Committers is the number of group-commit goroutines on PostgreSQL (0: the store's default).
-	Committers    int
+	Committers int
+	// DatabaseWaits replace the bounds a serving node gives a PostgreSQL that stops answering
+	// (sqlstore.Config's ReadWait, QueueWait, WriteWait and CommitResolveWait); a zero field
+	// keeps its default (30 s, 15 s, 15 s, 5 s). No flag sets them: the end-to-end freeze test shortens them
+	// to keep its run short.
+	DatabaseWaits DatabaseWaits
 	MasterKey     string // MasterKey is base64 (PAYVAULT_MASTER_KEY); it overrides the data dir's key file.
 	MasterKeyFile string // MasterKeyFile overrides PAYVAULT_MASTER_KEY and the data dir's key file.
 	// ExistingStore has OpenTool refuse an embedded store that does not exist yet (no
@@ -107,6 +112,15 @@ type Config struct {
 	Logger *slog.Logger // Logger receives every log line; it never sees secrets.
 	Out    io.Writer    // Out receives first-start credentials (stdout by default).
 	Now    func() time.Time
+}
+
+// DatabaseWaits are a serving node's bounds on a PostgreSQL that stops answering
+// (Config.DatabaseWaits); docs/operations.md describes them.
+type DatabaseWaits struct {
+	Read          time.Duration // Read bounds a read outside a write.
+	Queue         time.Duration // Queue bounds a write's wait for a committer to start it.
+	Write         time.Duration // Write bounds each statement of a write batch, and its COMMIT.
+	CommitResolve time.Duration // CommitResolve bounds the resolution of a lost COMMIT.
 }
 
 // Main is a running payvault: its store, keyring, services and HTTP server.
@@ -197,6 +211,8 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	}
 	// The store is opened without migrating it: prepareStore decides whether and when.
 	scfg := sqlstore.Config{DSN: cfg.DatabaseURL, Committers: cfg.Committers, SkipMigrate: true}
+	w := cfg.DatabaseWaits
+	scfg.ReadWait, scfg.QueueWait, scfg.WriteWait, scfg.CommitResolveWait = w.Read, w.Queue, w.Write, w.CommitResolve
 	if !bootstrap {
 		// A tool's reads (keys status counts every record of a key) may outlast the 30 s a
 		// serving node gives a read on a large store; its operator can stop it.
