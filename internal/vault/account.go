@@ -593,7 +593,8 @@ func (s *Service) GetInstrument(ctx context.Context, p *Principal, id string) (*
 }
 
 // GetProfileInstrument returns the active instrument id of a kind under profile profileID.
-// Kinds: NotFound, naming the profile when it is missing or out of reach, else the instrument.
+// Kinds: NotFound, naming the profile when it is missing or out of reach, else the
+// instrument; Unavailable.
 func (s *Service) GetProfileInstrument(ctx context.Context, p *Principal, profileID, id, kind string) (*Instrument, error) {
 	const op = "vault.GetProfileInstrument"
 	in, err := s.GetInstrument(ctx, p, id)
@@ -602,6 +603,11 @@ func (s *Service) GetProfileInstrument(ctx context.Context, p *Principal, profil
 		// transaction, so an active instrument of the profile proves the profile exists, and
 		// a merchant-wide principal reaches every location.
 		return in, nil
+	}
+	if k := KindOf(err); k == Unavailable || k == Internal {
+		// The store could not answer: checking the profile would ask it again, and on a
+		// database that stopped answering wait out a second read bound.
+		return nil, err
 	}
 	if err := s.CheckProfile(ctx, p, profileID); err != nil {
 		return nil, err
