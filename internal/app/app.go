@@ -41,8 +41,8 @@ type Config struct {
 	Committers int
 	// DatabaseWaits replace the bounds a serving node gives a PostgreSQL that stops answering
 	// (sqlstore.Config's ReadWait, QueueWait, WriteWait and CommitResolveWait); a zero field
-	// keeps its default (30 s, 15 s, 15 s, 5 s). No flag sets them: the end-to-end freeze test shortens them
-	// to keep its run short.
+	// keeps its default (30 s, 15 s, 15 s, 5 s). No flag sets them: the end-to-end freeze
+	// test shortens them to keep its run short.
 	DatabaseWaits DatabaseWaits
 	MasterKey     string // MasterKey is base64 (PAYVAULT_MASTER_KEY); it overrides the data dir's key file.
 	MasterKeyFile string // MasterKeyFile overrides PAYVAULT_MASTER_KEY and the data dir's key file.
