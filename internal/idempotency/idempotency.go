@@ -285,7 +285,7 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 			}
 			// Without the store the guarantee cannot hold: refuse rather than risk a double
 			// run, as unavailable (503), not as a conflict (the request did not run).
-			conflict(w, r, Unavailable)
+			k.unavailable(w, r, conflict, "claim", rec, err)
 			return
 		}
 		if cur == nil {
@@ -322,7 +322,7 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 		// The first request is still running: wait until its record changes, then look again.
 		switch changed, err := k.wait(ctx, cur, deadline); {
 		case err != nil:
-			conflict(w, r, Unavailable)
+			k.unavailable(w, r, conflict, "wait", rec, err)
 			return
 		case !changed:
 			if cur.Bound() == "" || !k.settle(w, r, cur, refresh) {
@@ -331,6 +331,17 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 			return
 		}
 	}
+}
+
+// unavailable answers a request whose key the store could not claim or read (op) with
+// conflict's 503, and logs why at WARN: the API's envelope says only that the service is
+// unavailable.
+func (k *Keeper) unavailable(w http.ResponseWriter, r *http.Request, conflict Conflict, op string, rec *Record, err error) {
+	if k.cfg.Logger != nil {
+		k.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "idempotency: the key store cannot answer; the request was refused with 503 and did not run",
+			slog.String("op", op), slog.String("merchant", rec.MerchantID), slog.String("scope", rec.Scope), slog.String("err", err.Error()))
+	}
+	conflict(w, r, Unavailable)
 }
 
 // legacy answers a request whose key an earlier payvault kept under the scope such keys had
@@ -351,7 +362,7 @@ func (k *Keeper) legacy(w http.ResponseWriter, r *http.Request, rec *Record, sco
 	k.release(context.WithoutCancel(r.Context()), rec)
 	switch {
 	case err != nil:
-		conflict(w, r, Unavailable)
+		k.unavailable(w, r, conflict, "legacy", rec, err)
 	case old.State == StateDone:
 		k.replay(w, r, old, nil)
 	case old.State == StateSecret:

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/payvault/payvault/internal/idempotency"
+	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/sqlstore"
@@ -394,7 +395,8 @@ func (s *flakyStore) FinishIdempotencyKey(ctx context.Context, rec *idempotency.
 func TestOutcomeKeptThroughOutage(t *testing.T) {
 	st, kr := mustSQLiteKeyring(t)
 	flaky := &flakyStore{Store: st}
-	k := idempotency.New(flaky, kr, idempotency.Config{})
+	log, logs := logtest.New(t)
+	k := idempotency.New(flaky, kr, idempotency.Config{Logger: log})
 	var runs atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k.Serve(w, r, "m1", "test", func(w http.ResponseWriter, r *http.Request, why idempotency.Reason) {
@@ -445,6 +447,10 @@ func TestOutcomeKeptThroughOutage(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 503 || runs.Load() != 1 {
 		t.Errorf("a fresh key with the store down: %d, %d runs; want 503 and no run", resp.StatusCode, runs.Load())
+	}
+	// The 503 is the keeper's own: it says why, whichever API's envelope answers it.
+	if out := logs.String(); !strings.Contains(out, `"level":"WARN"`) || !strings.Contains(out, "idempotency: the key store cannot answer") || !strings.Contains(out, `"op":"claim"`) {
+		t.Errorf("no WARN line for the unclaimable key:\n%s", out)
 	}
 }
 

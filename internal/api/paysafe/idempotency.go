@@ -4,14 +4,13 @@ import (
 	"net/http"
 
 	"github.com/payvault/payvault/internal/idempotency"
-	"github.com/payvault/payvault/internal/vault"
 )
 
 // writeIdempotencyConflict answers a refused Idempotency-Key repeat: 409/5031, with the
 // product's message for a key reused with another request or still running.
 func (a *API) writeIdempotencyConflict(w http.ResponseWriter, r *http.Request, why idempotency.Reason) {
 	if why == idempotency.Unavailable {
-		a.writeError(w, r, vault.E("paysafe.idempotency", vault.Unavailable))
+		a.writeError(w, r, errUnavailable()) // the keeper logged why
 		return
 	}
 	e := newError("5031")
