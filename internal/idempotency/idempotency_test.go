@@ -16,8 +16,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/payvault/payvault/internal/idempotency"
-	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
