@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -302,5 +303,71 @@ func TestCardVerifiedPlanUnanalysed(t *testing.T) {
 	}
 	if p := strings.Join(plan, "\n"); !strings.Contains(p, "instruments_merchant") && !strings.Contains(p, "instruments_pkey") {
 		t.Errorf("%s\nplan:\n%s", literal, p)
+	}
+}
+
+// TestFindPlans: an import looks up each batch's payment tokens and ids in one statement
+// (FindInstruments, FindMandates), and an export a page's mandates (ListMandatesOf). Each
+// part must reach its rows through the token, the id or the instrument; with the merchant in
+// its condition SQLite chose instruments_merchant for the token
+// part (without statistics it rates an IN list of 256 above one merchant) and read all the
+// merchant's cards for every batch: importing 151,287 cards took 82 s, the write pass
+// slowing as the store grew.
+func TestFindPlans(t *testing.T) {
+	s := MustSQLite(t).(*sqlstore.Store)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		run  func() error
+	}{
+		{"instruments", func() error {
+			_, err := s.FindInstruments(ctx, "m", []string{"t1", "t2", "t3"}, []string{"i1", "i2"})
+			return err
+		}},
+		{"mandates", func() error {
+			_, err := s.FindMandates(ctx, []string{"M1", "M2"}, []string{"d1"})
+			return err
+		}},
+		{"mandates-of-page", func() error { // export's mandates of a page of accounts
+			_, err := s.ListMandatesOf(ctx, "m", []string{"i1", "i2", "i3"})
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var stmts []string
+			stop := sqlstore.ObserveSQL(func(q string) { stmts = append(stmts, q) })
+			err := c.run()
+			stop()
+			if err != nil || len(stmts) != 1 {
+				t.Fatalf("%v, statements %q", err, stmts)
+			}
+			// With text arguments, as an import binds them (with NULLs SQLite plans otherwise).
+			args := make([]any, strings.Count(stmts[0], "?"))
+			for i := range args {
+				args[i] = "v" + strconv.Itoa(i)
+			}
+			rows, err := s.DB().QueryContext(ctx, "EXPLAIN QUERY PLAN "+stmts[0], args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			rows.Close()
+			for _, step := range plan {
+				// "(merchant_id=?)" alone is the scan of the merchant's rows.
+				byKey := strings.Contains(step, "(token=?") || strings.Contains(step, "(id=?") || strings.Contains(step, " AND id=?") ||
+					strings.Contains(step, "(instrument_id=?")
+				if strings.Contains(step, "SEARCH") && !byKey {
+					t.Errorf("%s\nplan: %s", stmts[0], strings.Join(plan, "; "))
+				}
+			}
+		})
 	}
 }
