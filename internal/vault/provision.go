@@ -524,9 +524,13 @@ func NormalizeOrigin(s string) (string, bool) {
 	return scheme + "://" + host, true
 }
 
-// containsOrigin reports whether the configured origins hold n (normalized): each is
-// normalized again, since one stored before NormalizeOrigin dropped default ports may have one.
+// containsOrigin reports whether the configured origins hold n (normalized). Stored origins
+// are normalized when set; only one stored before NormalizeOrigin dropped default ports may
+// still carry one, so the others are parsed again only when the plain match fails.
 func containsOrigin(origins []string, n string) bool {
+	if slices.Contains(origins, n) {
+		return true
+	}
 	return slices.ContainsFunc(origins, func(o string) bool {
 		c, ok := NormalizeOrigin(o)
 		return ok && c == n
