@@ -456,8 +456,8 @@ func (im *Importer) checkMandateFields(rec *ExportRecord) (field, reason string)
 		switch {
 		case m.ID == "":
 			return f + "id", "missing"
-		case strings.TrimSpace(m.Reference) == "" || utf8.RuneCountInString(m.Reference) > 35:
-			return f + "reference", "not 1 to 35 characters"
+		case strings.TrimSpace(m.Reference) == "" || utf8.RuneCountInString(m.Reference) > MaxMandateReference:
+			return f + "reference", fmt.Sprintf("not 1 to %d characters", MaxMandateReference)
 		case token.Parse(m.PaymentToken) != token.Mandate:
 			return f + "paymentToken", "not a mandate payment token"
 		case !slices.Contains(mandateStatuses, m.Status):

@@ -26,6 +26,10 @@ const (
 var mandateStatuses = []string{MandateInitial, MandatePending, MandateDeclined, MandateBatched, MandateActive, MandateCancelled,
 	MandateRejected, MandateDisputed, MandateInactive}
 
+// MaxMandateReference is the longest mandate reference, in characters (the Paysafe API's
+// 1 to 35); the API and an import check it.
+const MaxMandateReference = 35
+
 // MandateMerchantCancelled is the status reason of a mandate the merchant cancelled.
 const MandateMerchantCancelled = "MERCHANT_CANCELLED"
 

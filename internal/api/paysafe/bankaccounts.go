@@ -123,7 +123,7 @@ func (a *API) readBank(o obj, k bankKind, p *vault.Principal, create bool) bankI
 	}
 	if create && k.hasMandates() {
 		for _, m := range o.objects("mandates") {
-			b.mandates = append(b.mandates, m.reqString("reference", 1, 35))
+			b.mandates = append(b.mandates, m.reqString("reference", 1, vault.MaxMandateReference))
 		}
 	}
 	return b

@@ -33,7 +33,7 @@ func (a *API) handleMandateCreate(k bankKind) handlerFunc {
 		if err != nil {
 			return err
 		}
-		ref := o.reqString("reference", 1, 35)
+		ref := o.reqString("reference", 1, vault.MaxMandateReference)
 		if err := o.errs.err(); err != nil {
 			return err
 		}
