@@ -24,16 +24,7 @@ func TestExportCLI(t *testing.T) {
 	dir := t.TempDir()
 	s := MustServe(t, dir, nil)
 	defer s.Stop(t)
-	out, stderr, err := run(t, dir, nil, "merchant", "create", "--name", "Leaving", "--json")
-	if err != nil {
-		t.Fatalf("merchant create: %v\n%s", err, stderr)
-	}
-	creds := checkCredentialShape(t, firstJSON(t, out))
-	mid := creds["merchant_id"].(string)
-	ps := creds["paysafe"].(map[string]any)
-	if st := postProfileCard(t, s.url, ps, "leaving-1", pan); st != 201 {
-		t.Fatalf("profile: %d", st)
-	}
+	mid := mustMerchantWithCard(t, s, dir, "leaving-1", pan)["merchant_id"].(string)
 
 	key, err := openpgp.NewEntity("Recipient", "", "recipient@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
 	if err != nil {
@@ -42,7 +33,7 @@ func TestExportCLI(t *testing.T) {
 	pub := writeArmored(t, dir, "recipient.asc", openpgp.PublicKeyType, func(w *bytes.Buffer) error { return key.Serialize(w) })
 	priv := writeArmored(t, dir, "private.asc", openpgp.PrivateKeyType, func(w *bytes.Buffer) error { return key.SerializePrivate(w, nil) })
 
-	out, stderr, err = run(t, dir, nil, "export", "--merchant-id", mid, "--recipient", pub, "--out", "leaving.pgp")
+	out, stderr, err := run(t, dir, nil, "export", "--merchant-id", mid, "--recipient", pub, "--out", "leaving.pgp")
 	if err != nil {
 		t.Fatalf("export: %v\n%s%s", err, out, stderr)
 	}

@@ -27,6 +27,22 @@ func postProfileCard(t *testing.T, url string, ps map[string]any, mcid, pan stri
 	return resp.StatusCode
 }
 
+// mustMerchantWithCard creates a merchant with `merchant create --json` beside the server s
+// on dir, stores a profile (merchantCustomerId mcid) with one card through its Paysafe API,
+// and returns the merchant's credentials.
+func mustMerchantWithCard(t *testing.T, s *server, dir, mcid, pan string) map[string]any {
+	t.Helper()
+	out, stderr, err := run(t, dir, nil, "merchant", "create", "--name", "Leaving", "--json")
+	if err != nil {
+		t.Fatalf("merchant create: %v\n%s", err, stderr)
+	}
+	creds := checkCredentialShape(t, firstJSON(t, out))
+	if st := postProfileCard(t, s.url, creds["paysafe"].(map[string]any), mcid, pan); st != 201 {
+		t.Fatalf("profile: %d", st)
+	}
+	return creds
+}
+
 // writeArmored writes what serialize makes, ASCII-armored as blockType (an OpenPGP public or
 // private key), to dir/name, and returns the path.
 func writeArmored(t *testing.T, dir, name, blockType string, serialize func(w *bytes.Buffer) error) string {

@@ -21,15 +21,7 @@ func TestImportCLI(t *testing.T) {
 	dirA, dirB := t.TempDir(), t.TempDir()
 	s := MustServe(t, dirA, nil)
 	defer s.Stop(t)
-	out, stderr, err := run(t, dirA, nil, "merchant", "create", "--name", "Leaving", "--json")
-	if err != nil {
-		t.Fatalf("merchant create: %v\n%s", err, stderr)
-	}
-	creds := checkCredentialShape(t, firstJSON(t, out))
-	ps := creds["paysafe"].(map[string]any)
-	if st := postProfileCard(t, s.url, ps, "moving-1", pan); st != 201 {
-		t.Fatalf("profile: %d", st)
-	}
+	creds := mustMerchantWithCard(t, s, dirA, "moving-1", pan)
 
 	key, err := openpgp.NewEntity("Operator", "", "operator@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
 	if err != nil {
@@ -47,7 +39,7 @@ func TestImportCLI(t *testing.T) {
 		t.Fatalf("export: %v\n%s%s", err, out, stderr)
 	}
 
-	out, stderr, err = run(t, dirB, nil, "merchant", "create", "--name", "Arriving", "--json")
+	out, stderr, err := run(t, dirB, nil, "merchant", "create", "--name", "Arriving", "--json")
 	if err != nil {
 		t.Fatalf("merchant create: %v\n%s", err, stderr)
 	}
