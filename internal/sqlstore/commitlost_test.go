@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,22 +96,15 @@ func TestLostCommitAnswer(t *testing.T) {
 				// A slow write holds the committer while the others queue up, so that they
 				// share one batch, and one COMMIT.
 				release, held := holdCommitter(ctx, st)
-				runs := make([]atomic.Int32, writes)
-				errs := make([]error, writes)
-				var wg sync.WaitGroup
+				w := newWrites(writes)
 				for i := range writes {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						errs[i] = st.Write(ctx, func(tx vault.Tx) error {
-							runs[i].Add(1)
-							return tx.SetSetting(ctx, fmt.Sprintf("lost-answer-%d", i), "lost-answer-marker")
-						})
-					}()
+					w.start(ctx, st, i, func(tx vault.Tx) error {
+						return tx.SetSetting(ctx, fmt.Sprintf("lost-answer-%d", i), "lost-answer-marker")
+					})
 				}
 				time.Sleep(100 * time.Millisecond)
 				release()
-				wg.Wait()
+				w.wg.Wait()
 				if err := <-held; err != nil {
 					t.Fatal(err)
 				}
@@ -131,11 +123,11 @@ func TestLostCommitAnswer(t *testing.T) {
 					t.Errorf("LostCommits = %+v, want %+v", lost, want)
 				}
 				for i := range writes {
-					if errs[i] != nil {
-						t.Errorf("write %d = %v; want its true outcome, a success", i, errs[i])
+					if w.errs[i] != nil {
+						t.Errorf("write %d = %v; want its true outcome, a success", i, w.errs[i])
 					}
-					if runs[i].Load() != tt.runs {
-						t.Errorf("write %d ran %d times, want %d", i, runs[i].Load(), tt.runs)
+					if w.runs[i].Load() != tt.runs {
+						t.Errorf("write %d ran %d times, want %d", i, w.runs[i].Load(), tt.runs)
 					}
 					if v, err := st.GetSetting(ctx, fmt.Sprintf("lost-answer-%d", i)); err != nil || v != "lost-answer-marker" {
 						t.Errorf("setting %d = %q, %v", i, v, err)

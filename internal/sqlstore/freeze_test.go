@@ -128,24 +128,14 @@ func TestFreezeBatch(t *testing.T) {
 			var thaw func()
 			var freezeOnce sync.Once
 			freeze := func() { freezeOnce.Do(func() { thaw = p.Freeze(t) }) }
-			runs := make([]atomic.Int32, writes)
-			errs := make([]error, writes)
-			took := make([]time.Duration, writes)
-			var wg sync.WaitGroup
+			w := newWrites(writes)
 			for i := range writes {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					start := time.Now()
-					errs[i] = st.Write(ctx, func(tx vault.Tx) error {
-						runs[i].Add(1)
-						if i == 0 && tt.during {
-							freeze()
-						}
-						return tx.SetSetting(ctx, fmt.Sprintf("freeze-batch-%d", i), "v")
-					})
-					took[i] = time.Since(start)
-				}()
+				w.start(ctx, st, i, func(tx vault.Tx) error {
+					if i == 0 && tt.during {
+						freeze()
+					}
+					return tx.SetSetting(ctx, fmt.Sprintf("freeze-batch-%d", i), "v")
+				})
 				if i == 0 {
 					time.Sleep(50 * time.Millisecond) // the freezing write is queued first
 				}
@@ -156,7 +146,7 @@ func TestFreezeBatch(t *testing.T) {
 			}
 			release()
 			done := make(chan struct{})
-			go func() { wg.Wait(); close(done) }()
+			go func() { w.wg.Wait(); close(done) }()
 			// Frozen before the BEGIN, the first write may run alone and the rest in a second
 			// batch: two bounds.
 			limit := 2*freezeWrite + freezeSlack
@@ -171,24 +161,24 @@ func TestFreezeBatch(t *testing.T) {
 				t.Errorf("the holding write = %v", err)
 			}
 			for i := range writes {
-				if took[i] > limit {
-					t.Errorf("write %d answered after %v; want within %v", i, took[i], limit)
+				if w.took[i] > limit {
+					t.Errorf("write %d answered after %v; want within %v", i, w.took[i], limit)
 				}
-				if errs[i] != nil && vault.KindOf(errs[i]) != vault.Unavailable {
-					t.Errorf("write %d = %v; want nil or Unavailable", i, errs[i])
+				if w.errs[i] != nil && vault.KindOf(w.errs[i]) != vault.Unavailable {
+					t.Errorf("write %d = %v; want nil or Unavailable", i, w.errs[i])
 				}
-				if n := runs[i].Load(); n > 1 {
+				if n := w.runs[i].Load(); n > 1 {
 					t.Errorf("write %d ran %d times against the frozen database; want at most once", i, n)
 				}
 				v, err := st.GetSetting(ctx, fmt.Sprintf("freeze-batch-%d", i))
 				switch {
-				case errs[i] == nil && (err != nil || v != "v"):
+				case w.errs[i] == nil && (err != nil || v != "v"):
 					t.Errorf("write %d answered nil but is not stored: %q, %v", i, v, err)
-				case errs[i] != nil && vault.KindOf(err) != vault.NotFound:
-					t.Errorf("write %d answered %v but is stored: %q, %v", i, errs[i], v, err)
+				case w.errs[i] != nil && vault.KindOf(err) != vault.NotFound:
+					t.Errorf("write %d answered %v but is stored: %q, %v", i, w.errs[i], v, err)
 				}
 			}
-			if tt.during && errs[0] == nil {
+			if tt.during && w.errs[0] == nil {
 				t.Errorf("the write frozen in its statement answered nil")
 			}
 			// The store writes again once the database answers.
@@ -256,21 +246,11 @@ func TestFreezeAtCommit(t *testing.T) {
 					thawc <- thaw
 				}
 				release, held := holdCommitter(ctx, st)
-				runs := make([]atomic.Int32, writes)
-				errs := make([]error, writes)
-				took := make([]time.Duration, writes)
-				var wg sync.WaitGroup
+				w := newWrites(writes)
 				for i := range writes {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						start := time.Now()
-						errs[i] = st.Write(ctx, func(tx vault.Tx) error {
-							runs[i].Add(1)
-							return tx.SetSetting(ctx, fmt.Sprintf("freeze-commit-%d", i), "freeze-commit-marker")
-						})
-						took[i] = time.Since(start)
-					}()
+					w.start(ctx, st, i, func(tx vault.Tx) error {
+						return tx.SetSetting(ctx, fmt.Sprintf("freeze-commit-%d", i), "freeze-commit-marker")
+					})
 				}
 				time.Sleep(100 * time.Millisecond)
 				release()
@@ -278,7 +258,7 @@ func TestFreezeAtCommit(t *testing.T) {
 					t.Fatal(err)
 				}
 				done := make(chan struct{})
-				go func() { wg.Wait(); close(done) }()
+				go func() { w.wg.Wait(); close(done) }()
 				limit := freezeWrite + freezeResolve + freezeSlack
 				select {
 				case <-done:
@@ -301,16 +281,16 @@ func TestFreezeAtCommit(t *testing.T) {
 					t.Errorf("LostCommits = %+v, want %+v", lost, want)
 				}
 				for i := range writes {
-					if took[i] < freezeWrite-100*time.Millisecond {
-						t.Errorf("write %d answered in %v, before the bound (%v)", i, took[i], freezeWrite)
+					if w.took[i] < freezeWrite-100*time.Millisecond {
+						t.Errorf("write %d answered in %v, before the bound (%v)", i, w.took[i], freezeWrite)
 					}
 					switch {
-					case tt.thawn && errs[i] != nil:
-						t.Errorf("write %d = %v; want its true outcome, a success", i, errs[i])
-					case !tt.thawn && (vault.KindOf(errs[i]) != vault.Unavailable || !errors.Is(errs[i], vault.ErrOutcomeUnknown)):
-						t.Errorf("write %d = %v; want Unavailable, commit outcome unknown", i, errs[i])
+					case tt.thawn && w.errs[i] != nil:
+						t.Errorf("write %d = %v; want its true outcome, a success", i, w.errs[i])
+					case !tt.thawn && (vault.KindOf(w.errs[i]) != vault.Unavailable || !errors.Is(w.errs[i], vault.ErrOutcomeUnknown)):
+						t.Errorf("write %d = %v; want Unavailable, commit outcome unknown", i, w.errs[i])
 					}
-					if n := runs[i].Load(); n != 1 {
+					if n := w.runs[i].Load(); n != 1 {
 						t.Errorf("write %d ran %d times, want once", i, n)
 					}
 				}
@@ -346,27 +326,20 @@ func TestFreezeRerun(t *testing.T) {
 	release, held := holdCommitter(ctx, st)
 	var rerunning atomic.Bool // set by the batch's last fn: the fns after it run alone
 	var thaw func()
-	runs := make([]atomic.Int32, writes)
-	errs := make([]error, writes)
-	var wg sync.WaitGroup
+	w := newWrites(writes)
 	for i := range writes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = st.Write(ctx, func(tx vault.Tx) error {
-				runs[i].Add(1)
-				if !rerunning.Load() {
-					if i == writes-1 {
-						rerunning.Store(true)
-					}
-					return &pgconn.PgError{Code: "40001"} // each runs again alone
+		w.start(ctx, st, i, func(tx vault.Tx) error {
+			if !rerunning.Load() {
+				if i == writes-1 {
+					rerunning.Store(true)
 				}
-				if i == 0 {
-					thaw = p.Freeze(t)
-				}
-				return tx.SetSetting(ctx, fmt.Sprintf("freeze-rerun-%d", i), "v")
-			})
-		}()
+				return &pgconn.PgError{Code: "40001"} // each runs again alone
+			}
+			if i == 0 {
+				thaw = p.Freeze(t)
+			}
+			return tx.SetSetting(ctx, fmt.Sprintf("freeze-rerun-%d", i), "v")
+		})
 		time.Sleep(20 * time.Millisecond) // queued in order
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -375,7 +348,7 @@ func TestFreezeRerun(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	go func() { w.wg.Wait(); close(done) }()
 	limit := freezeWrite + freezeSlack
 	select {
 	case <-done:
@@ -387,14 +360,14 @@ func TestFreezeRerun(t *testing.T) {
 	}
 	thaw()
 	for i := range writes {
-		if vault.KindOf(errs[i]) != vault.Unavailable {
-			t.Errorf("write %d = %v; want Unavailable", i, errs[i])
+		if vault.KindOf(w.errs[i]) != vault.Unavailable {
+			t.Errorf("write %d = %v; want Unavailable", i, w.errs[i])
 		}
 		want := int32(1)
 		if i == 0 {
 			want = 3 // in the batch, again with savepoints, and alone
 		}
-		if n := runs[i].Load(); n != want {
+		if n := w.runs[i].Load(); n != want {
 			t.Errorf("write %d ran %d times, want %d", i, n, want)
 		}
 		if _, err := st.GetSetting(ctx, fmt.Sprintf("freeze-rerun-%d", i)); vault.KindOf(err) != vault.NotFound {
@@ -429,30 +402,23 @@ func TestSlowCommitNotRerun(t *testing.T) {
 	}
 	for _, n := range []int{1, 2} { // a write alone, and a batch of two
 		t.Run(fmt.Sprintf("writes-%d", n), func(t *testing.T) {
-			runs := make([]atomic.Int32, n)
-			errs := make([]error, n)
-			var wg sync.WaitGroup
+			w := newWrites(n)
 			start := time.Now()
 			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					errs[i] = st.Write(ctx, func(tx vault.Tx) error {
-						runs[i].Add(1)
-						return tx.SetSetting(ctx, fmt.Sprintf("slow-%d-%d", n, i), "v")
-					})
-				}()
+				w.start(ctx, st, i, func(tx vault.Tx) error {
+					return tx.SetSetting(ctx, fmt.Sprintf("slow-%d-%d", n, i), "v")
+				})
 			}
-			wg.Wait()
+			w.wg.Wait()
 			took := time.Since(start)
 			if limit := freezeWrite + freezeResolve + freezeSlack; took > limit {
 				t.Errorf("the writes were answered after %v, want within %v", took.Round(time.Millisecond), limit)
 			}
 			for i := range n {
-				if vault.KindOf(errs[i]) != vault.Unavailable {
-					t.Errorf("write %d = %v; want Unavailable", i, errs[i])
+				if vault.KindOf(w.errs[i]) != vault.Unavailable {
+					t.Errorf("write %d = %v; want Unavailable", i, w.errs[i])
 				}
-				if r := runs[i].Load(); r != 1 {
+				if r := w.runs[i].Load(); r != 1 {
 					t.Errorf("write %d ran %d times, want 1", i, r)
 				}
 				if _, err := st.GetSetting(ctx, fmt.Sprintf("slow-%d-%d", n, i)); vault.KindOf(err) != vault.NotFound {
@@ -461,6 +427,33 @@ func TestSlowCommitNotRerun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writes are concurrent Store.Writes of a test: how many times each one's fn ran, what each
+// was answered and how long that took; wg ends once every one is answered.
+type writes struct {
+	runs []atomic.Int32
+	errs []error
+	took []time.Duration
+	wg   sync.WaitGroup
+}
+
+func newWrites(n int) *writes {
+	return &writes{runs: make([]atomic.Int32, n), errs: make([]error, n), took: make([]time.Duration, n)}
+}
+
+// start starts write i on st, its fn run (and counted) in the write's transaction.
+func (w *writes) start(ctx context.Context, st *sqlstore.Store, i int, fn func(vault.Tx) error) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		start := time.Now()
+		w.errs[i] = st.Write(ctx, func(tx vault.Tx) error {
+			w.runs[i].Add(1)
+			return fn(tx)
+		})
+		w.took[i] = time.Since(start)
+	}()
 }
 
 // holdCommitter starts a write that holds the committer until release is called, so that
