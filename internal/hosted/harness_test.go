@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,17 +60,44 @@ func chromiumPath() string {
 	return ""
 }
 
-// startBrowser starts the binary's Chromium with a fresh profile.
+// startBrowser starts the binary's Chromium with a fresh profile. A start that fails
+// is tried again, up to three times, each with a new profile: one CI run saw Chromium
+// crash as it started (crashpad wrote a dump; no FATAL line), and every browser test
+// of the binary failed with it. Each failed try is written to stderr with the exit
+// status, so a run that fails all three says how.
 func startBrowser(path string) {
+	var errs []error
+	for try := 1; try <= 3; try++ {
+		err := startBrowserOnce(path)
+		if err == nil {
+			if try > 1 {
+				fmt.Fprintf(os.Stderr, "Chromium started on try %d\n", try)
+			}
+			return
+		}
+		fmt.Fprintf(os.Stderr, "Chromium try %d failed: %v\n", try, err)
+		errs = append(errs, fmt.Errorf("try %d: %w", try, err))
+		time.Sleep(time.Duration(try) * time.Second)
+	}
+	browser.err = errors.Join(errs...)
+}
+
+// startBrowserOnce makes one try; on failure it stops what it started and removes the
+// profile, and the error names how the process ended.
+func startBrowserOnce(path string) error {
 	dir, err := os.MkdirTemp("", "payvault-chromium-")
 	if err != nil {
-		browser.err = err
-		return
+		return err
 	}
-	browser.dir = dir
+	var cmd *exec.Cmd
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(dir),
+		chromedp.ModifyCmdFunc(func(c *exec.Cmd) {
+			cmd = c
+			// What chromedp does when no ModifyCmdFunc is given: Chromium dies with the test binary.
+			c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		}),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true),
 		chromedp.Flag("disable-gpu", true),
@@ -86,10 +114,20 @@ func startBrowser(path string) {
 		chromedp.WindowSize(1024, 900),
 	)
 	ctx, cancel := chromedp.NewContext(alloc)
+	// The first action starts the browser; it must run on the long-lived context.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		cancel()
+		cancelAlloc()
+		if cmd != nil && cmd.ProcessState != nil {
+			err = fmt.Errorf("%w (Chromium %s)", err, cmd.ProcessState)
+		}
+		os.RemoveAll(dir)
+		return err
+	}
+	browser.dir = dir
 	browser.ctx = ctx
 	browser.cancel = func() { cancel(); cancelAlloc() }
-	// The first action starts the browser; it must run on the long-lived context.
-	browser.err = chromedp.Do(ctx, chromedp.Navigate("about:blank"))
+	return nil
 }
 
 // MustTab returns a new tab in the test binary's browser. Without Chromium the test is
