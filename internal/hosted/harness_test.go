@@ -64,11 +64,17 @@ func chromiumPath() string {
 // is tried again, up to three times, each with a new profile: one CI run saw Chromium
 // crash as it started (crashpad wrote a dump; no FATAL line), and every browser test
 // of the binary failed with it. Each failed try is written to stderr with the exit
-// status, so a run that fails all three says how.
+// status, so a run that fails all three says how. The last try also starts Chromium
+// without its zygote (the forking helper that starts renderers), in case that is what
+// failed.
 func startBrowser(path string) {
 	var errs []error
 	for try := 1; try <= 3; try++ {
-		err := startBrowserOnce(path)
+		var extra []chromedp.ExecAllocatorOption
+		if try == 3 {
+			extra = append(extra, chromedp.Flag("no-zygote", true))
+		}
+		err := startBrowserOnce(path, extra...)
 		if err == nil {
 			if try > 1 {
 				fmt.Fprintf(os.Stderr, "Chromium started on try %d\n", try)
@@ -84,13 +90,13 @@ func startBrowser(path string) {
 
 // startBrowserOnce makes one try; on failure it stops what it started and removes the
 // profile, and the error names how the process ended.
-func startBrowserOnce(path string) error {
+func startBrowserOnce(path string, extra ...chromedp.ExecAllocatorOption) error {
 	dir, err := os.MkdirTemp("", "payvault-chromium-")
 	if err != nil {
 		return err
 	}
 	var cmd *exec.Cmd
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(dir),
 		chromedp.ModifyCmdFunc(func(c *exec.Cmd) {
@@ -112,7 +118,8 @@ func startBrowserOnce(path string) error {
 		chromedp.Flag("disable-default-apps", true),
 		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter,AutofillServerCommunication"),
 		chromedp.WindowSize(1024, 900),
-	)
+	}, extra...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
 	// The first action starts the browser; it must run on the long-lived context.
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
