@@ -33,7 +33,9 @@ var (
 
 // snapshot implements snapshotReader on SQLite's read pool.
 func (p *poolConn) snapshot(ctx context.Context, _ time.Duration, fn func(ctx context.Context, db querier) error) error {
-	sqltx, err := p.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	// The transaction does not watch ctx (database/sql would start a goroutine per list to
+	// do so): its statements do, and it ends with snapshot all the same.
+	sqltx, err := p.db.BeginTx(context.WithoutCancel(ctx), &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err
 	}
