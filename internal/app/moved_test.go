@@ -167,14 +167,8 @@ func TestCopyStoreMarksMoved(t *testing.T) {
 // does (BEGIN IMMEDIATE), and writes the marker before it lets go.
 func TestMovedAfterLock(t *testing.T) {
 	ctx := context.Background()
-	log, _ := logtest.New(t)
-	dir := t.TempDir()
-	cfg := Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: log, Out: &nopWriter{}, AdminToken: testAdminToken}
-	m, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Close()
+	cfg, _ := mustServedStore(t)
+	dir := cfg.DataDir
 
 	s, err := sqlstore.Open(ctx, sqlstore.Config{Path: SQLitePath(dir), SkipMigrate: true})
 	if err != nil {
@@ -218,22 +212,29 @@ func TestMovedAfterLock(t *testing.T) {
 // the store's sandbox merchant.
 func mustMovableTool(t *testing.T) (*Main, Config, string) {
 	t.Helper()
-	log, _ := logtest.New(t)
-	cfg := Config{DataDir: t.TempDir(), MasterKey: keys.NewMasterKey().Base64(), Logger: log, Out: &nopWriter{}, AdminToken: testAdminToken}
-	serve := cfg
-	serve.Listen = "127.0.0.1:0"
-	m, err := Open(context.Background(), serve)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mid := m.Credentials.MerchantID
-	m.Close()
+	cfg, mid := mustServedStore(t)
+	cfg.Listen = ""
 	tool, err := OpenTool(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tool.Close() })
 	return tool, cfg, mid
+}
+
+// mustServedStore makes an embedded store as serve does, under a master key of its own, and
+// stops it; it returns the config that serves it (Open) and the store's sandbox merchant.
+func mustServedStore(t *testing.T) (Config, string) {
+	t.Helper()
+	log, _ := logtest.New(t)
+	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), MasterKey: keys.NewMasterKey().Base64(), Logger: log, Out: &nopWriter{}, AdminToken: testAdminToken}
+	m, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := m.Credentials.MerchantID
+	m.Close()
+	return cfg, mid
 }
 
 // TestImportStopsAtMoved: an import that was running when copy-store moved its store (here,
@@ -345,18 +346,8 @@ func TestRekeyStopsAtMoved(t *testing.T) {
 // nothing.
 func TestBackupCarriesMoved(t *testing.T) {
 	ctx := context.Background()
-	log, _ := logtest.New(t)
-	dir := t.TempDir()
-	cfg := Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: log, Out: &nopWriter{}, AdminToken: testAdminToken}
-	m, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Close()
-	key, err := os.ReadFile(filepath.Join(dir, "master.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := mustServedStore(t)
+	dir := cfg.DataDir
 	restore := func(t *testing.T, backup string) Config {
 		t.Helper()
 		rdir := t.TempDir()
@@ -364,7 +355,7 @@ func TestBackupCarriesMoved(t *testing.T) {
 			t.Fatal(err)
 		}
 		rcfg := cfg
-		rcfg.DataDir, rcfg.MasterKey = rdir, strings.TrimSpace(string(key))
+		rcfg.DataDir = rdir
 		return rcfg
 	}
 	open := func(open func(context.Context, Config) (*Main, error), cfg Config) error {
