@@ -99,15 +99,17 @@ func TestCopyStoreCLI(t *testing.T) {
 			t.Errorf("%s on the moved store: %v\n%s", strings.Join(args, " "), err, stderr)
 		}
 	}
+	backup := filepath.Join(t.TempDir(), "moved.db")
 	for _, args := range [][]string{
 		{"keys", "status"},
 		{"audit", "verify"},
-		{"backup", "--out", filepath.Join(t.TempDir(), "moved.db")},
+		{"backup", "--out", backup},
 	} {
 		if out, stderr, err := run(t, dir, env, args...); err != nil {
 			t.Errorf("%s on the moved store: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
 		}
 	}
+	t.Run("fail/restored-backup", func(t *testing.T) { mustRestoredMoved(t, dir, env, backup, keyFile) })
 	if after, err := os.ReadFile(db); err != nil || !bytes.Equal(before, after) {
 		t.Errorf("the moved store's file changed (%v)", err)
 	}
@@ -119,5 +121,31 @@ func TestCopyStoreCLI(t *testing.T) {
 	_, stderr, err = run(t, dir, env, "copy-store", "--database", dsn)
 	if err == nil || !strings.Contains(stderr, "already holds payvault data") {
 		t.Errorf("second copy-store: %v\n%s", err, stderr)
+	}
+}
+
+// mustRestoredMoved restores the backup of a moved store into a data dir of its own, and
+// checks that serving it and writing to it are refused as the moved store itself is: the
+// backup carries the mark, and the restored dir gets its own moved-to-postgres.json.
+func mustRestoredMoved(t *testing.T, dir string, env []string, backup, keyFile string) {
+	t.Helper()
+	restored := filepath.Join(dir, "restored")
+	if err := os.Mkdir(restored, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(backup, filepath.Join(restored, "payvault.db")); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join("restored", "moved-to-postgres.json")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	serve := exec.CommandContext(sctx, binary, "serve", "--listen", "127.0.0.1:0", "--data", restored, "--master-key-file", keyFile)
+	serve.Dir, serve.Env = dir, append(os.Environ(), env...)
+	if b, err := serve.CombinedOutput(); err == nil || !strings.Contains(string(b), "copied to PostgreSQL") || !strings.Contains(string(b), marker) {
+		t.Errorf("serve on the restored moved store: %v\n%s", err, b)
+	}
+	_, stderr, err := run(t, dir, env, "merchant", "create", "--name", "Lost", "--data", restored, "--master-key-file", keyFile)
+	if err == nil || !strings.Contains(stderr, "copied to PostgreSQL") || !strings.Contains(stderr, marker) || !strings.Contains(stderr, "--database") {
+		t.Errorf("merchant create on the restored moved store: %v\n%s", err, stderr)
 	}
 }

@@ -22,7 +22,6 @@ import (
 
 	"github.com/payvault/payvault/internal/app"
 	"github.com/payvault/payvault/internal/keys"
-	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -479,11 +478,14 @@ func (c *backupCmd) Run(ctx context.Context) error {
 	if c.Database != "" {
 		return fmt.Errorf("backup copies the embedded store; back up PostgreSQL with pg_dump, or base backups and WAL archiving (docs/operations.md)")
 	}
-	size, err := sqlstore.BackupSQLite(ctx, app.SQLitePath(c.Data), c.Out)
+	size, moved, err := app.Backup(ctx, c.Data, c.Out)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("backed up %s to %s (%d bytes, checked). The master key is not in it: keep the key that opens it apart from it.\n", app.SQLitePath(c.Data), c.Out, size)
+	if moved {
+		fmt.Printf("The store was copied to PostgreSQL (%s): the backup carries the mark, and a store restored from it is refused as this one is.\n", app.MovedFile)
+	}
 	return nil
 }
 

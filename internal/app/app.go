@@ -299,6 +299,8 @@ func (m *Main) openStore(ctx context.Context, scfg sqlstore.Config, mk keys.Mast
 //     tool's store checks the mark again in each of its writes (sqlstore.Config.WriteCheck),
 //     so that an import or a rekey that was running when the copy started stops at its
 //     next batch; a serving node needs no such check, as copy-store refuses while it runs.
+//     A store restored from a backup of a moved store gets its MovedFile back first
+//     (adoptMoved), and is refused the same way.
 //  5. A tool migrates a store without a schema (`merchant create` and `migrate` on a fresh
 //     store), and an older schema only for `payvault migrate` (Config.Migrate): the other
 //     commands run beside servers, and would migrate the database under an older one.
@@ -322,6 +324,9 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 		}
 		if m.Config.DatabaseURL == "" {
 			// Under the serve lock, which copy-store holds until it has marked the store.
+			if err := m.adoptMoved(ctx, s, sc); err != nil {
+				return "", err
+			}
 			if err := checkMoved(m.Config.DataDir); err != nil {
 				return "", err
 			}
@@ -332,6 +337,9 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 		// An empty write: the store's WriteCheck (checkMoved) runs in it, under SQLite's
 		// write lock, which copy-store holds until it has marked the store: a tool started
 		// during the copy waits here, then finds the mark.
+		if err := m.adoptMoved(ctx, s, sc); err != nil {
+			return "", err
+		}
 		if err := s.Write(ctx, func(vault.Tx) error { return nil }); err != nil {
 			return "", err
 		}

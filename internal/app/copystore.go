@@ -85,11 +85,14 @@ func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error)
 		}
 		return nil, err
 	}
-	if err := checkMoved(cfg.DataDir); err != nil {
-		return nil, err
-	}
 	sc, err := src.Schema(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.adoptMoved(ctx, src, sc); err != nil {
+		return nil, err
+	}
+	if err := checkMoved(cfg.DataDir); err != nil {
 		return nil, err
 	}
 	if sc.Current == 0 {

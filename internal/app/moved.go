@@ -1,6 +1,8 @@
 package app
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,14 +15,21 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/vault"
 )
 
 // MovedFile is the marker copy-store leaves in a data dir whose store it copied to
 // PostgreSQL and verified. It is a file beside payvault.db, not a row in the store: it
 // stays with the data dir when the dir is copied, the operator sees it with ls and undoes
 // it with rm (docs/operations.md), and writing it needs no write to the store the copy was
-// just checked against. A `payvault backup` of the store does not carry it.
+// just checked against. A `payvault backup` of the store carries it inside the copy
+// (movedSetting), and a store restored from that copy gets its own file back (adoptMoved).
 const MovedFile = "moved-to-postgres.json"
+
+// movedSetting is the setting under which a backup of a moved store carries its MovedFile's
+// content (Backup); "" (a mark already adopted) is no mark.
+const movedSetting = "moved_to_postgres"
 
 // ErrMoved marks the refusal of an embedded store that copy-store moved to PostgreSQL.
 var ErrMoved = errors.New("this store was copied to PostgreSQL")
@@ -87,4 +96,65 @@ func stoppedMoved(err error, done string) error {
 		return err
 	}
 	return fmt.Errorf("%w; %s", me, done)
+}
+
+// Backup writes a consistent copy of the data dir's store to out (sqlstore.BackupSQLite) and
+// returns its size. When the data dir holds a MovedFile once the copy is made, the copy
+// carries it (movedSetting), so that the store restored from it is refused as this one is
+// (adoptMoved), and moved reports it.
+func Backup(ctx context.Context, dataDir, out string) (size int64, moved bool, err error) {
+	size, err = sqlstore.BackupSQLite(ctx, SQLitePath(dataDir), out, func() (map[string]string, error) {
+		b, err := os.ReadFile(movedPath(dataDir))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("payvault: read %s: %w", movedPath(dataDir), err)
+		}
+		moved = true
+		if len(bytes.TrimSpace(b)) == 0 {
+			b = []byte("{}\n") // still a mark (checkMoved refuses one that does not parse)
+		}
+		return map[string]string{movedSetting: string(b)}, nil
+	})
+	return size, moved && err == nil, err
+}
+
+// adoptMoved gives a store restored from a backup of a moved store (Backup) its MovedFile
+// back: the file is written (durably), then the store's movedSetting cleared, in one write,
+// so that from then on the file alone says the store moved, and deleting it undoes the
+// refusal as on the original. It does nothing when the data dir holds the file already, or
+// the store carries no mark; the caller then runs checkMoved, which refuses with the same
+// message as for the original.
+func adoptMoved(ctx context.Context, s *sqlstore.Store, dataDir string) error {
+	if _, err := os.Stat(movedPath(dataDir)); err == nil {
+		return nil
+	}
+	if v, err := s.GetSetting(ctx, movedSetting); vault.KindOf(err) == vault.NotFound || err == nil && v == "" {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return s.Write(ctx, func(tx vault.Tx) error {
+		v, err := tx.GetSetting(ctx, movedSetting)
+		if vault.KindOf(err) == vault.NotFound || err == nil && v == "" {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := keys.CreateFile(movedPath(dataDir), []byte(v)); err != nil {
+			return fmt.Errorf("payvault: this store was restored from a backup of a store copied to PostgreSQL, and %s could not be written: %w", movedPath(dataDir), err)
+		}
+		return tx.SetSetting(ctx, movedSetting, "")
+	})
+}
+
+// adoptMoved is adoptMoved for the data dir's store, once it has a schema (a new store has
+// no settings, and no mark).
+func (m *Main) adoptMoved(ctx context.Context, s *sqlstore.Store, sc sqlstore.Schema) error {
+	if sc.Current == 0 {
+		return nil
+	}
+	return adoptMoved(ctx, s, m.Config.DataDir)
 }

@@ -167,14 +167,8 @@ func TestCopyStoreMarksMoved(t *testing.T) {
 // does (BEGIN IMMEDIATE), and writes the marker before it lets go.
 func TestMovedAfterLock(t *testing.T) {
 	ctx := context.Background()
-	log, _ := logtest.New(t)
-	dir := t.TempDir()
-	cfg := Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: log, Out: &nopWriter{}, AdminToken: testAdminToken}
-	m, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Close()
+	cfg, _ := mustServedStore(t)
+	dir := cfg.DataDir
 
 	s, err := sqlstore.Open(ctx, sqlstore.Config{Path: SQLitePath(dir), SkipMigrate: true})
 	if err != nil {
@@ -218,22 +212,29 @@ func TestMovedAfterLock(t *testing.T) {
 // the store's sandbox merchant.
 func mustMovableTool(t *testing.T) (*Main, Config, string) {
 	t.Helper()
-	log, _ := logtest.New(t)
-	cfg := Config{DataDir: t.TempDir(), MasterKey: keys.NewMasterKey().Base64(), Logger: log, Out: &nopWriter{}, AdminToken: testAdminToken}
-	serve := cfg
-	serve.Listen = "127.0.0.1:0"
-	m, err := Open(context.Background(), serve)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mid := m.Credentials.MerchantID
-	m.Close()
+	cfg, mid := mustServedStore(t)
+	cfg.Listen = ""
 	tool, err := OpenTool(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tool.Close() })
 	return tool, cfg, mid
+}
+
+// mustServedStore makes an embedded store as serve does, under a master key of its own, and
+// stops it; it returns the config that serves it (Open) and the store's sandbox merchant.
+func mustServedStore(t *testing.T) (Config, string) {
+	t.Helper()
+	log, _ := logtest.New(t)
+	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), MasterKey: keys.NewMasterKey().Base64(), Logger: log, Out: &nopWriter{}, AdminToken: testAdminToken}
+	m, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := m.Credentials.MerchantID
+	m.Close()
+	return cfg, mid
 }
 
 // TestImportStopsAtMoved: an import that was running when copy-store moved its store (here,
@@ -336,4 +337,84 @@ func TestRekeyStopsAtMoved(t *testing.T) {
 	if d := cmp.Diff(before, after); d != "" {
 		t.Errorf("records by key in the moved store (-before +after)\n%s", d)
 	}
+}
+
+// TestBackupCarriesMoved: a backup of a store that copy-store moved carries the mark. The
+// store restored from it is refused to a serving node and to a tool that writes, with the
+// message the original gets, naming the restored dir's own MovedFile; deleting that file
+// undoes the refusal, as on the original. A backup of a store that was not moved carries
+// nothing.
+func TestBackupCarriesMoved(t *testing.T) {
+	ctx := context.Background()
+	cfg, _ := mustServedStore(t)
+	dir := cfg.DataDir
+	restore := func(t *testing.T, backup string) Config {
+		t.Helper()
+		rdir := t.TempDir()
+		if err := os.Rename(backup, SQLitePath(rdir)); err != nil {
+			t.Fatal(err)
+		}
+		rcfg := cfg
+		rcfg.DataDir = rdir
+		return rcfg
+	}
+	open := func(open func(context.Context, Config) (*Main, error), cfg Config) error {
+		m, err := open(ctx, cfg)
+		if err == nil {
+			m.Close()
+		}
+		return err
+	}
+
+	t.Run("ok/not-moved", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "copy.db")
+		if _, moved, err := Backup(ctx, dir, out); err != nil || moved {
+			t.Fatalf("Backup = moved %v, %v", moved, err)
+		}
+		rcfg := restore(t, out)
+		if err := open(OpenTool, rcfg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(movedPath(rcfg.DataDir)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s in a restored store that was not moved (%v)", MovedFile, err)
+		}
+	})
+
+	if err := markMoved(dir, "postgres://u:secret@db.example:5433/payvault", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	want := checkMoved(dir).Error()
+	out := filepath.Join(t.TempDir(), "moved.db")
+	if _, moved, err := Backup(ctx, dir, out); err != nil || !moved {
+		t.Fatalf("Backup = moved %v, %v", moved, err)
+	}
+	rcfg := restore(t, out)
+	// The original's message, about the restored dir's own file.
+	want = strings.ReplaceAll(want, movedPath(dir), movedPath(rcfg.DataDir))
+	refused := func(t *testing.T, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrMoved) {
+			t.Fatalf("err = %v, want ErrMoved", err)
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q\nlacks the original's message %q", err, want)
+		}
+	}
+	t.Run("fail/serve", func(t *testing.T) { refused(t, open(Open, rcfg)) })
+	t.Run("fail/tool", func(t *testing.T) { refused(t, open(OpenTool, rcfg)) }) // merchant create, keys rotate...
+	t.Run("fail/copy-store", func(t *testing.T) {
+		_, err := CopyStore(ctx, rcfg, "postgres://u@127.0.0.1:47299/none")
+		refused(t, err)
+	})
+	t.Run("ok/marker-deleted", func(t *testing.T) {
+		if err := os.Remove(movedPath(rcfg.DataDir)); err != nil {
+			t.Fatal(err)
+		}
+		if err := open(OpenTool, rcfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := open(Open, rcfg); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

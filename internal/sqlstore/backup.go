@@ -16,8 +16,9 @@ import (
 // (VACUUM INTO), which writers do not wait for, of the last committed state. Being rebuilt
 // rather than copied page by page, it leaves out free pages and the WAL's stale frames. The
 // copy is created 0600, synced, and checked (quick_check) before BackupSQLite returns; on any
-// failure it is removed.
-func BackupSQLite(ctx context.Context, path, out string) (size int64, err error) {
+// failure it is removed. settings, when set, is called once the copy is made, and the
+// settings it returns are written into the copy (the settings table), not into the store.
+func BackupSQLite(ctx context.Context, path, out string, settings func() (map[string]string, error)) (size int64, err error) {
 	if _, err := os.Stat(path); err != nil {
 		return 0, fmt.Errorf("sqlstore: backup: no store at %s: %w", path, err)
 	}
@@ -43,6 +44,11 @@ func BackupSQLite(ctx context.Context, path, out string) (size int64, err error)
 	db.SetMaxOpenConns(1)
 	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", out); err != nil {
 		return 0, fmt.Errorf("sqlstore: backup: %w", err)
+	}
+	if settings != nil {
+		if err := setCopySettings(ctx, out, settings); err != nil {
+			return 0, fmt.Errorf("sqlstore: backup: %w", err)
+		}
 	}
 	if err := syncFile(out); err != nil {
 		return 0, fmt.Errorf("sqlstore: backup: %w", err)
@@ -77,4 +83,32 @@ func syncFile(path string) error {
 	}
 	defer f.Close()
 	return f.Sync()
+}
+
+// setCopySettings writes the settings that settings returns into the copy at out, in one
+// transaction.
+func setCopySettings(ctx context.Context, out string, settings func() (map[string]string, error)) error {
+	set, err := settings()
+	if err != nil || len(set) == 0 {
+		return err
+	}
+	db, err := sql.Open("sqlite", "file:"+out)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for name, value := range set {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", name, value); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return db.Close()
 }

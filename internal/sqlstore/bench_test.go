@@ -462,3 +462,42 @@ func BenchmarkSweepIdempotencyKeys(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkListPage is a Fortis list page: 20 of a location's 10,000 vaults and their total,
+// on each engine. "kept" reads the total from the kept counts (location and kind filters
+// only); "counted" counts the rows (a last_four filter that 1,000 of them match).
+func BenchmarkListPage(b *testing.B) {
+	const seed = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) " +
+		"INSERT INTO instruments (id, merchant_id, location_id, profile_id, token, kind, last_four, created_at, updated_at) " +
+		"SELECT 'i' || i, 'm', 'l', '', 't' || i, 'card', CASE WHEN i % 10 = 0 THEN '0042' ELSE '1111' END, i, i FROM n"
+	for _, e := range countEngines {
+		b.Run(e.name, func(b *testing.B) {
+			s := e.open(b).(*sqlstore.Store)
+			for _, q := range []string{"INSERT INTO merchants (id, name, created_at) VALUES ('m', 'm', 0)", seed,
+				"INSERT INTO instrument_counts (merchant_id, location_id, kind, n) VALUES ('m', 'l', 'card', 10000)"} {
+				if err := sqlstore.ExecSQL(s, q); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ctx := context.Background()
+			loc, kind := exact("location_id", "l"), exact("kind", "card")
+			for _, c := range []struct {
+				name    string
+				filters []vault.Filter
+				want    int
+			}{
+				{"kept", []vault.Filter{loc, kind}, 10000},
+				{"counted", []vault.Filter{loc, kind, exact("last_four", "0042")}, 1000},
+			} {
+				b.Run(c.name, func(b *testing.B) {
+					for b.Loop() {
+						page, n, err := s.ListInstruments(ctx, "m", vault.Query{Filters: c.filters, Limit: 20, Offset: 20})
+						if err != nil || n != c.want || len(page) != 20 {
+							b.Fatalf("%d rows of %d, %v; want 20 of %d", len(page), n, err, c.want)
+						}
+					}
+				})
+			}
+		})
+	}
+}

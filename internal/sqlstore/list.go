@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -250,19 +251,6 @@ func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qr
 			from += " INDEXED BY " + ix.name
 		}
 	}
-	var total, summed int
-	var err error
-	if cq, cargs, ok := spec.countedBy(merchantID, qry); ok {
-		err = q.scanCount(ctx, cq, cargs, &total, &summed)
-		if err == nil && summed > foldAfter && q.fold != nil {
-			q.fold(merchantID)
-		}
-	} else {
-		total, err = q.count(ctx, "SELECT COUNT(*) FROM "+from+" WHERE "+where, args...)
-	}
-	if err != nil {
-		return nil, 0, mapErr(op, err)
-	}
 	_, cs := newRow()
 	query := "SELECT " + names(cs) + " FROM " + from + " WHERE " + where + " ORDER BY " + spec.order(qry)
 	if qry.Limit > 0 {
@@ -270,9 +258,46 @@ func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qr
 		// LIMIT's value, so it prepared the statement again at every run (about 130 µs of a
 		// Fortis list page's 840). Page sizes are few; the offset stays bound.
 		query += " LIMIT " + strconv.Itoa(qry.Limit) + " OFFSET ?"
-		args = append(args, qry.Offset)
 	}
-	out, err := listAll(ctx, q, query, args, newRow)
+	// The count and the page are read in one snapshot (snapshot.go), so that they agree.
+	var out []*T
+	var total int
+	rq := q // rq is the read path: q, or one snapshot of it
+	read := func(ctx context.Context) error {
+		var summed int
+		var err error
+		if cq, cargs, ok := spec.countedBy(merchantID, qry); ok {
+			err = rq.scanCount(ctx, cq, cargs, &total, &summed)
+			if err == nil && summed > foldAfter && rq.fold != nil {
+				rq.fold(merchantID)
+			}
+		} else {
+			total, err = rq.count(ctx, "SELECT COUNT(*) FROM "+from+" WHERE "+where, args...)
+		}
+		if err != nil {
+			return mapErr(op, err)
+		}
+		pageArgs := args
+		if qry.Limit > 0 {
+			pageArgs = append(args[:len(args):len(args)], qry.Offset)
+		}
+		out, err = listAll(ctx, rq, query, pageArgs, newRow)
+		return err
+	}
+	var err error
+	if sr, ok := q.db.(snapshotReader); ok && !q.inTx {
+		err = sr.snapshot(ctx, q.readWait, func(ctx context.Context, db querier) error {
+			in := *q
+			in.db, in.readWait = db, 0 // the snapshot is bounded as a whole
+			rq = &in
+			return read(ctx)
+		})
+		if ve := (*vault.Error)(nil); err != nil && !errors.As(err, &ve) {
+			err = mapErr(op, err) // the BEGIN's or the COMMIT's
+		}
+	} else {
+		err = read(ctx)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
