@@ -1,0 +1,225 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"modernc.org/sqlite"
+)
+
+// countConnector opens SQLite connections whose prepared statements it counts: open is the
+// number of driver statements prepared and not yet closed.
+type countConnector struct {
+	dsn  string
+	open *atomic.Int64
+}
+
+func (c countConnector) Connect(context.Context) (driver.Conn, error) {
+	conn, err := (&sqlite.Driver{}).Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	return &countConn{Conn: conn, open: c.open}, nil
+}
+
+func (c countConnector) Driver() driver.Driver { return &sqlite.Driver{} }
+
+// countConn exposes only driver.Conn, so database/sql prepares every statement through it.
+type countConn struct {
+	driver.Conn
+	open *atomic.Int64
+}
+
+func (c *countConn) Prepare(query string) (driver.Stmt, error) {
+	st, err := c.Conn.Prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	c.open.Add(1)
+	return &countStmt{Stmt: st, open: c.open}, nil
+}
+
+type countStmt struct {
+	driver.Stmt
+	open   *atomic.Int64
+	closed sync.Once
+}
+
+func (s *countStmt) Close() error {
+	s.closed.Do(func() { s.open.Add(-1) })
+	return s.Stmt.Close()
+}
+
+// MustCountDB opens a SQLite database of conns connections whose open driver statements
+// *open counts. Cleanup closes it, after checking that no statement was left open.
+func MustCountDB(tb testing.TB, conns int) (db *sql.DB, open *atomic.Int64) {
+	tb.Helper()
+	open = new(atomic.Int64)
+	db = sql.OpenDB(countConnector{dsn: "file:" + filepath.Join(tb.TempDir(), "stmts.db") + "?_pragma=busy_timeout(5000)", open: open})
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	tb.Cleanup(func() { db.Close() })
+	return db, open
+}
+
+// oneOff is the i-th of many distinct queries, like the list queries built per request.
+func oneOff(i int) string { return fmt.Sprintf("SELECT %d + ?", i) }
+
+// TestPoolConnKeepsHotQuery: once more than maxStmts distinct reads have filled the read
+// pool's cache, a query first seen after that, and used again now and then, is still served
+// prepared, the cache stays bounded, and closing it leaves no statement open.
+func TestPoolConnKeepsHotQuery(t *testing.T) {
+	db, open := MustCountDB(t, 4)
+	p := &poolConn{db: db}
+	ctx := context.Background()
+	const hot = "SELECT 1000000 + ?"
+	for i := range 3 * maxStmts {
+		if i >= maxStmts && i%16 == 0 {
+			mustQueryRow(t, p, hot, 1000000)
+		}
+		mustQueryRow(t, p, oneOff(i), i)
+	}
+	if _, ok := p.stmts.Load(hot); !ok {
+		t.Errorf("the hot query is not prepared")
+	}
+	n := 0
+	p.stmts.Range(func(any, any) bool { n++; return true })
+	if n > maxStmts {
+		t.Errorf("%d statements cached, want at most %d", n, maxStmts)
+	}
+	rows, err := p.QueryContext(ctx, hot, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.close() // while rows from one of its statements are open
+	if !rows.Next() {
+		t.Fatal(rows.Err())
+	}
+	rows.Close()
+	if n := open.Load(); n != 0 {
+		t.Errorf("%d statements open after close, want 0", n)
+	}
+}
+
+// mustQueryRow runs query with arg through p and checks that it answers arg+i, where query
+// is oneOff(i).
+func mustQueryRow(tb testing.TB, p *poolConn, query string, i int) {
+	tb.Helper()
+	var got int
+	if err := p.QueryRowContext(context.Background(), query, 1).Scan(&got); err != nil || got != i+1 {
+		tb.Fatalf("%s: %d, %v; want %d", query, got, err, i+1)
+	}
+}
+
+// TestPoolConnEvictConcurrent: readers running more distinct queries than the cache holds,
+// so that statements are evicted and closed while others run them, see no error, and
+// closing the cache leaves no statement open.
+func TestPoolConnEvictConcurrent(t *testing.T) {
+	db, open := MustCountDB(t, 8)
+	p := &poolConn{db: db}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for j := range 300 {
+				i := (g*7919 + j*31) % (3 * maxStmts)
+				if j%2 == 0 {
+					mustQueryRow(t, p, oneOff(i), i)
+					continue
+				}
+				rows, err := p.QueryContext(ctx, oneOff(i), 1)
+				if err != nil {
+					t.Errorf("%s: %v", oneOff(i), err)
+					return
+				}
+				var got int
+				for rows.Next() {
+					rows.Scan(&got)
+				}
+				if err := rows.Close(); err != nil || got != i+1 {
+					t.Errorf("%s: %d, %v; want %d", oneOff(i), got, err, i+1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	p.close()
+	if n := open.Load(); n != 0 {
+		t.Errorf("%d statements open after close, want 0", n)
+	}
+}
+
+// TestPoolConnEvictedBeforeQuery: a reader that took a statement from the cache just before
+// it was evicted and closed runs its query unprepared instead of failing.
+func TestPoolConnEvictedBeforeQuery(t *testing.T) {
+	db, open := MustCountDB(t, 2)
+	p := &poolConn{db: db}
+	ctx := context.Background()
+	e := p.stmt(ctx, oneOff(1))
+	if e == nil {
+		t.Fatal("not prepared")
+	}
+	// The state a reader sees when the entry it loaded is evicted before it runs the query.
+	e.closed.Store(true)
+	e.st.Close()
+	mustQueryRow(t, p, oneOff(1), 1)
+	rows, err := p.QueryContext(ctx, oneOff(1), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	p.close()
+	if n := open.Load(); n != 0 {
+		t.Errorf("%d statements open after close, want 0", n)
+	}
+}
+
+// TestStmtCacheKeepsHotQuery: once more than maxStmts distinct statements have gone through
+// the write connection's cache, a statement first seen after that, and run again now and
+// then, is still prepared; the transactions see no error, and closing the cache leaves no
+// statement open.
+func TestStmtCacheKeepsHotQuery(t *testing.T) {
+	db, open := MustCountDB(t, 1)
+	c := newStmtCache(db)
+	ctx := context.Background()
+	const hot = "SELECT 1000000 + ?"
+	// run runs queries in one transaction, as a batch does, then prepares what it noted.
+	run := func(queries []string, want []int) {
+		t.Helper()
+		sqltx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := &txConn{tx: sqltx, stmts: c}
+		for k, q := range queries {
+			var got int
+			if err := tc.QueryRowContext(ctx, q, 1).Scan(&got); err != nil || got != want[k]+1 {
+				t.Fatalf("%s: %d, %v; want %d", q, got, err, want[k]+1)
+			}
+		}
+		if err := sqltx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		c.prepare()
+	}
+	for i := 0; i < 3*maxStmts; i += 4 {
+		qs, want := []string{oneOff(i), oneOff(i + 1), oneOff(i + 2), oneOff(i + 3)}, []int{i, i + 1, i + 2, i + 3}
+		if i >= maxStmts && i%16 == 0 {
+			qs, want = append(qs, hot), append(want, 1000000)
+		}
+		run(qs, want)
+	}
+	if c.get(hot) == nil {
+		t.Errorf("the hot statement is not prepared")
+	}
+	c.close()
+	if n := open.Load(); n != 0 {
+		t.Errorf("%d statements open after close, want 0", n)
+	}
+}
