@@ -69,21 +69,58 @@ func MustCountDB(tb testing.TB, conns int) (db *sql.DB, open *atomic.Int64) {
 }
 
 // oneOff is the i-th of many distinct queries, like the list queries built per request.
+// With the argument 1 it answers i+1.
 func oneOff(i int) string { return fmt.Sprintf("SELECT %d + ?", i) }
+
+// read runs query with the argument 1 through p, by QueryContext when rows is set and by
+// QueryRowContext otherwise, and reports whether it answered want+1 (an error otherwise).
+// It may run on any goroutine.
+func read(tb testing.TB, p *poolConn, query string, want int, rows bool) bool {
+	tb.Helper()
+	ctx := context.Background()
+	var got int
+	var err error
+	if rows {
+		var r *sql.Rows
+		if r, err = p.QueryContext(ctx, query, 1); err == nil {
+			for r.Next() {
+				r.Scan(&got)
+			}
+			err = r.Close()
+		}
+	} else {
+		err = p.QueryRowContext(ctx, query, 1).Scan(&got)
+	}
+	if err != nil || got != want+1 {
+		tb.Errorf("%s: %d, %v; want %d", query, got, err, want+1)
+		return false
+	}
+	return true
+}
+
+// checkNoneOpen checks that no driver statement is open.
+func checkNoneOpen(tb testing.TB, open *atomic.Int64) {
+	tb.Helper()
+	if n := open.Load(); n != 0 {
+		tb.Errorf("%d statements open after close, want 0", n)
+	}
+}
 
 // TestPoolConnKeepsHotQuery: once more than maxStmts distinct reads have filled the read
 // pool's cache, a query first seen after that, and used again now and then, is still served
-// prepared, the cache stays bounded, and closing it leaves no statement open.
+// prepared, the cache stays bounded, and closing it leaves no statement open, even while
+// rows of one of its statements are open.
 func TestPoolConnKeepsHotQuery(t *testing.T) {
 	db, open := MustCountDB(t, 4)
 	p := &poolConn{db: db}
-	ctx := context.Background()
 	const hot = "SELECT 1000000 + ?"
 	for i := range 3 * maxStmts {
-		if i >= maxStmts && i%16 == 0 {
-			mustQueryRow(t, p, hot, 1000000)
+		if i >= maxStmts && i%16 == 0 && !read(t, p, hot, 1000000, false) {
+			t.FailNow()
 		}
-		mustQueryRow(t, p, oneOff(i), i)
+		if !read(t, p, oneOff(i), i, false) {
+			t.FailNow()
+		}
 	}
 	if _, ok := p.stmts.Load(hot); !ok {
 		t.Errorf("the hot query is not prepared")
@@ -93,28 +130,16 @@ func TestPoolConnKeepsHotQuery(t *testing.T) {
 	if n > maxStmts {
 		t.Errorf("%d statements cached, want at most %d", n, maxStmts)
 	}
-	rows, err := p.QueryContext(ctx, hot, 1)
+	rows, err := p.QueryContext(context.Background(), hot, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.close() // while rows from one of its statements are open
+	p.close()
 	if !rows.Next() {
 		t.Fatal(rows.Err())
 	}
 	rows.Close()
-	if n := open.Load(); n != 0 {
-		t.Errorf("%d statements open after close, want 0", n)
-	}
-}
-
-// mustQueryRow runs query with arg through p and checks that it answers arg+i, where query
-// is oneOff(i).
-func mustQueryRow(tb testing.TB, p *poolConn, query string, i int) {
-	tb.Helper()
-	var got int
-	if err := p.QueryRowContext(context.Background(), query, 1).Scan(&got); err != nil || got != i+1 {
-		tb.Fatalf("%s: %d, %v; want %d", query, got, err, i+1)
-	}
+	checkNoneOpen(t, open)
 }
 
 // TestPoolConnEvictConcurrent: readers running more distinct queries than the cache holds,
@@ -123,36 +148,20 @@ func mustQueryRow(tb testing.TB, p *poolConn, query string, i int) {
 func TestPoolConnEvictConcurrent(t *testing.T) {
 	db, open := MustCountDB(t, 8)
 	p := &poolConn{db: db}
-	ctx := context.Background()
 	var wg sync.WaitGroup
 	for g := range 16 {
 		wg.Go(func() {
 			for j := range 300 {
 				i := (g*7919 + j*31) % (3 * maxStmts)
-				if j%2 == 0 {
-					mustQueryRow(t, p, oneOff(i), i)
-					continue
-				}
-				rows, err := p.QueryContext(ctx, oneOff(i), 1)
-				if err != nil {
-					t.Errorf("%s: %v", oneOff(i), err)
+				if !read(t, p, oneOff(i), i, j%2 == 1) {
 					return
-				}
-				var got int
-				for rows.Next() {
-					rows.Scan(&got)
-				}
-				if err := rows.Close(); err != nil || got != i+1 {
-					t.Errorf("%s: %d, %v; want %d", oneOff(i), got, err, i+1)
 				}
 			}
 		})
 	}
 	wg.Wait()
 	p.close()
-	if n := open.Load(); n != 0 {
-		t.Errorf("%d statements open after close, want 0", n)
-	}
+	checkNoneOpen(t, open)
 }
 
 // TestPoolConnEvictedBeforeQuery: a reader that took a statement from the cache just before
@@ -160,24 +169,17 @@ func TestPoolConnEvictConcurrent(t *testing.T) {
 func TestPoolConnEvictedBeforeQuery(t *testing.T) {
 	db, open := MustCountDB(t, 2)
 	p := &poolConn{db: db}
-	ctx := context.Background()
-	e := p.stmt(ctx, oneOff(1))
+	e := p.stmt(context.Background(), oneOff(1))
 	if e == nil {
 		t.Fatal("not prepared")
 	}
 	// The state a reader sees when the entry it loaded is evicted before it runs the query.
 	e.closed.Store(true)
 	e.st.Close()
-	mustQueryRow(t, p, oneOff(1), 1)
-	rows, err := p.QueryContext(ctx, oneOff(1), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows.Close()
+	read(t, p, oneOff(1), 1, false)
+	read(t, p, oneOff(1), 1, true)
 	p.close()
-	if n := open.Load(); n != 0 {
-		t.Errorf("%d statements open after close, want 0", n)
-	}
+	checkNoneOpen(t, open)
 }
 
 // TestStmtCacheKeepsHotQuery: once more than maxStmts distinct statements have gone through
@@ -219,7 +221,5 @@ func TestStmtCacheKeepsHotQuery(t *testing.T) {
 		t.Errorf("the hot statement is not prepared")
 	}
 	c.close()
-	if n := open.Load(); n != 0 {
-		t.Errorf("%d statements open after close, want 0", n)
-	}
+	checkNoneOpen(t, open)
 }
