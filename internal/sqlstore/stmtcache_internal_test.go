@@ -223,3 +223,36 @@ func TestStmtCacheKeepsHotQuery(t *testing.T) {
 	c.close()
 	checkNoneOpen(t, open)
 }
+
+// BenchmarkPoolConnHit is the read cache's hit path alone (stmt), and with a trivial query
+// run through it (row), from parallel readers.
+func BenchmarkPoolConnHit(b *testing.B) {
+	db, _ := MustCountDB(b, 8)
+	p := &poolConn{db: db}
+	defer p.close()
+	ctx := context.Background()
+	queries := make([]string, maxStmts)
+	for i := range queries {
+		queries[i] = oneOff(i)
+		p.stmt(ctx, queries[i])
+	}
+	b.Run("stmt", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for i := 0; pb.Next(); i++ {
+				if p.stmt(ctx, queries[i%8]) == nil {
+					b.Error("not prepared")
+				}
+			}
+		})
+	})
+	b.Run("row", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			var got int
+			for pb.Next() {
+				if err := p.QueryRowContext(ctx, queries[1], 1).Scan(&got); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	})
+}
