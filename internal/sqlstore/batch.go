@@ -1018,18 +1018,24 @@ func (c *txConn) txStmt(ctx context.Context, st *sql.Stmt) *sql.Stmt {
 // statements over and over. A statement can only be prepared while the connection is free,
 // so a query seen inside a transaction is noted, and prepared after that transaction ends;
 // from then on transactions run it through tx.StmtContext, which reuses it.
+//
+// The cache holds maxStmts statements and evicts by stmtClock. Only the committer uses it
+// (one on SQLite), and it evicts only in prepare, between transactions, so no transaction
+// holds a statement it closes. Were one to, database/sql would still be safe: a statement a
+// transaction bound keeps its parent's driver statement until the transaction ends, and
+// tx.StmtContext prepares a closed statement again on the transaction's connection rather
+// than fail. Closing never waits for the write connection either: database/sql closes the
+// driver statement when the connection is next put back if it is busy.
 type stmtCache struct {
-	db   *sql.DB
-	mu   sync.Mutex
-	m    map[string]*sql.Stmt
-	seen map[string]bool
+	db    *sql.DB
+	mu    sync.Mutex
+	m     map[string]*stmtEntry
+	clock stmtClock
+	seen  map[string]bool
 }
 
-// maxStmts bounds the cache; queries built per request (lists with filters) may not fit.
-const maxStmts = 256
-
 func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, m: map[string]*sql.Stmt{}, seen: map[string]bool{}}
+	return &stmtCache{db: db, m: map[string]*stmtEntry{}, seen: map[string]bool{}}
 }
 
 // get returns the prepared statement for query, or notes query for prepare. A nil cache
@@ -1040,14 +1046,18 @@ func (c *stmtCache) get(query string) *sql.Stmt {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := c.m[query]
-	if st == nil && len(c.m)+len(c.seen) < maxStmts {
+	if e := c.m[query]; e != nil {
+		e.touch()
+		return e.st
+	}
+	if len(c.seen) < maxStmts {
 		c.seen[query] = true
 	}
-	return st
+	return nil
 }
 
-// prepare prepares the queries noted since the last call. The write connection must be free.
+// prepare prepares the queries noted since the last call, evicting and closing the
+// statements they replace. The write connection must be free.
 func (c *stmtCache) prepare() {
 	if c == nil {
 		return
@@ -1056,8 +1066,15 @@ func (c *stmtCache) prepare() {
 	defer c.mu.Unlock()
 	for query := range c.seen {
 		delete(c.seen, query)
-		if st, err := c.db.PrepareContext(context.Background(), query); err == nil {
-			c.m[query] = st
+		st, err := c.db.PrepareContext(context.Background(), query)
+		if err != nil {
+			continue
+		}
+		e := &stmtEntry{query: query, st: st}
+		c.m[query] = e
+		if old := c.clock.add(e); old != nil {
+			delete(c.m, old.query)
+			old.st.Close()
 		}
 	}
 }
@@ -1069,40 +1086,105 @@ func (c *stmtCache) close() {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for q, st := range c.m {
-		st.Close()
+	for q, e := range c.m {
+		e.st.Close()
 		delete(c.m, q)
+	}
+	c.clock = stmtClock{}
+}
+
+// maxStmts bounds each statement cache. Queries built per request (list filters, sorts and
+// page sizes) may outnumber it: the statements not run lately then make room for new ones.
+const maxStmts = 256
+
+// stmtEntry is a statement in a cache.
+type stmtEntry struct {
+	query  string
+	st     *sql.Stmt
+	used   atomic.Bool // used: run since the clock's hand last passed it (stmtClock)
+	closed atomic.Bool // closed: evicted; set before st is closed (poolConn)
+}
+
+// touch marks e used. It writes only when the mark is not set, so that readers running the
+// same statement do not contend for its cache line.
+func (e *stmtEntry) touch() {
+	if !e.used.Load() {
+		e.used.Store(true)
+	}
+}
+
+// stmtClock is the eviction policy of the statement caches: CLOCK (second chance), which
+// approximates least recently used with a mark that a hit sets (stmtEntry.touch), where
+// exact LRU would move the entry in a list under a lock on every read. A new statement
+// comes in unmarked, so a query run once (a list with a rare filter) goes first, and one
+// run again before the hand comes round keeps its place.
+type stmtClock struct {
+	ring []*stmtEntry
+	hand int
+}
+
+// add puts e in the clock. When the clock is full, it returns the entry e replaced: the first
+// unmarked one from the hand on, clearing the marks it passes, or after a whole turn the
+// one at the hand. The caller removes that entry from its index and closes it.
+func (c *stmtClock) add(e *stmtEntry) (evicted *stmtEntry) {
+	if len(c.ring) < maxStmts {
+		c.ring = append(c.ring, e)
+		return nil
+	}
+	for turn := 0; ; turn++ {
+		old := c.ring[c.hand]
+		if !old.used.Swap(false) || turn == len(c.ring) {
+			c.ring[c.hand] = e
+			c.hand = (c.hand + 1) % len(c.ring)
+			return old
+		}
+		c.hand = (c.hand + 1) % len(c.ring)
 	}
 }
 
 // poolConn runs reads on SQLite's read pool through prepared statements, one per query,
 // which database/sql prepares once on each pooled connection: on SQLite, preparing a
-// statement costs about as much as running a lookup. Queries beyond maxStmts run unprepared.
+// statement costs about as much as running a lookup. It holds maxStmts statements and evicts
+// by stmtClock, so that a hit costs a lookup in a sync.Map and an atomic load.
+//
+// A statement is closed when it is evicted. database/sql defers the close of one whose Rows
+// are open, but a reader that took it from the cache just before and had not started its
+// query gets "sql: statement is closed" (an error without a sentinel). Instead of counting
+// references on every hit, a reader whose statement failed after it was evicted
+// (stmtEntry.closed) runs its query again unprepared: a read has no effect to repeat.
 type poolConn struct {
 	db    *sql.DB
-	stmts sync.Map // stmts maps a query to its *sql.Stmt.
-	n     atomic.Int32
+	stmts sync.Map   // stmts maps a query to its *stmtEntry.
+	mu    sync.Mutex // mu guards clock.
+	clock stmtClock
 }
 
 var _ querier = (*poolConn)(nil)
 
-func (p *poolConn) stmt(ctx context.Context, query string) *sql.Stmt {
-	if st, ok := p.stmts.Load(query); ok {
-		return st.(*sql.Stmt)
-	}
-	if p.n.Load() >= maxStmts {
-		return nil
+func (p *poolConn) stmt(ctx context.Context, query string) *stmtEntry {
+	if e, ok := p.stmts.Load(query); ok {
+		e := e.(*stmtEntry)
+		e.touch()
+		return e
 	}
 	st, err := p.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil
 	}
-	if prev, loaded := p.stmts.LoadOrStore(query, st); loaded {
+	e := &stmtEntry{query: query, st: st}
+	if prev, loaded := p.stmts.LoadOrStore(query, e); loaded {
 		st.Close()
-		return prev.(*sql.Stmt)
+		return prev.(*stmtEntry)
 	}
-	p.n.Add(1)
-	return st
+	p.mu.Lock()
+	old := p.clock.add(e)
+	p.mu.Unlock()
+	if old != nil {
+		p.stmts.CompareAndDelete(old.query, old)
+		old.closed.Store(true)
+		old.st.Close()
+	}
+	return e
 }
 
 func (p *poolConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -1110,8 +1192,12 @@ func (p *poolConn) ExecContext(ctx context.Context, query string, args ...any) (
 }
 
 func (p *poolConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := p.stmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
+	if e := p.stmt(ctx, query); e != nil {
+		rows, err := e.st.QueryContext(ctx, args...)
+		if err == nil || !e.closed.Load() {
+			return rows, err
+		}
+		// e was evicted before the query started: run it unprepared.
 	}
 	return p.db.QueryContext(ctx, query, args...)
 }
@@ -1121,8 +1207,11 @@ func (p *poolConn) QueryContext(ctx context.Context, query string, args ...any) 
 // watch it, which cost a card lookup over HTTP about 10% of its CPU (payvault bench).
 func (p *poolConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	ctx = context.WithoutCancel(ctx)
-	if st := p.stmt(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
+	if e := p.stmt(ctx, query); e != nil {
+		// Row.Err is the error of the query's start, which a closed statement gives.
+		if row := e.st.QueryRowContext(ctx, args...); row.Err() == nil || !e.closed.Load() {
+			return row
+		}
 	}
 	return p.db.QueryRowContext(ctx, query, args...)
 }
@@ -1132,8 +1221,13 @@ func (p *poolConn) close() {
 	if p == nil {
 		return
 	}
+	p.mu.Lock()
+	p.clock = stmtClock{}
+	p.mu.Unlock()
 	p.stmts.Range(func(k, v any) bool {
-		v.(*sql.Stmt).Close()
+		e := v.(*stmtEntry)
+		e.closed.Store(true)
+		e.st.Close()
 		p.stmts.Delete(k)
 		return true
 	})
