@@ -47,7 +47,9 @@ func (p *poolConn) snapshot(ctx context.Context, _ time.Duration, fn func(ctx co
 }
 
 // poolTx is a read transaction of SQLite's read pool: it runs a query through the pool's
-// statement for it, prepared once per connection, as poolConn does.
+// statement for it, prepared once per connection, as poolConn does. A statement the cache
+// evicted meanwhile is no error: sql.Tx.StmtContext prepares a closed statement again on
+// the transaction's connection, and closes that copy when the transaction ends.
 type poolTx struct {
 	p  *poolConn
 	tx *sql.Tx
@@ -58,15 +60,15 @@ func (t poolTx) ExecContext(ctx context.Context, query string, args ...any) (sql
 }
 
 func (t poolTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := t.p.stmt(ctx, query); st != nil {
-		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	if e := t.p.stmt(ctx, query); e != nil {
+		return t.tx.StmtContext(ctx, e.st).QueryContext(ctx, args...)
 	}
 	return t.tx.QueryContext(ctx, query, args...)
 }
 
 func (t poolTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := t.p.stmt(ctx, query); st != nil {
-		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	if e := t.p.stmt(ctx, query); e != nil {
+		return t.tx.StmtContext(ctx, e.st).QueryRowContext(ctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, query, args...)
 }
