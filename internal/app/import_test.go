@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -584,6 +586,54 @@ func TestImportResume(t *testing.T) {
 			}
 			if problems, err := b.m.Store.VerifyAudit(ctx, b.m.Keyring); err != nil || len(problems) != 0 {
 				t.Errorf("audit chain: %v %v", problems, err)
+			}
+		})
+	}
+}
+
+// TestImportProfileAcrossBatches: the cards of one profile, more than a batch holds, import
+// in two batches that create the profile once (the second batch finds it made by the
+// first), and on PostgreSQL each batch's inserts are sent together (sqlstore's queued
+// statements), not one round trip each. A rerun imports nothing again.
+func TestImportProfileAcrossBatches(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			m := openBenchMain(t, engine)
+			p, err := m.Vault.AuthenticateAPIKey(ctx, m.Credentials.Paysafe.APIKeyID, m.Credentials.Paysafe.APIKeySecret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prof, err := m.Vault.CreateProfile(ctx, p, &vault.Profile{MerchantCustomerID: "across", Locale: "en_US"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = importBatch + 8
+			for i := range n {
+				payload := fmt.Sprintf("4%014d", 200000+i)
+				d, _ := card.CheckDigit(payload)
+				if _, err := m.Vault.CreateInstrument(ctx, p, &vault.Instrument{Kind: vault.KindCard, ProfileID: prof.ID},
+					vault.Source{Number: payload + string(d), Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			file, key := mustExportForImport(t, m)
+			tgt := openBenchMain(t, engine)
+			before := tgt.Store.WriteStats().Pipelined
+			rep, err := tgt.Import(ctx, tgt.Credentials.MerchantID, key, file, ImportOptions{})
+			if err != nil || rep.Created != n || rep.ProfilesCreated != 1 || rep.Batches != 2 {
+				t.Fatalf("import: %v; created %d, %d profiles, in %d batches; want %d, 1, 2", err, rep.Created, rep.ProfilesCreated, rep.Batches, n)
+			}
+			if got := countInstruments(t, tgt, tgt.Credentials.MerchantID); got != n {
+				t.Errorf("%d instruments; want %d", got, n)
+			}
+			sent := tgt.Store.WriteStats().Pipelined - before
+			if (engine == "postgres") != (sent >= n) {
+				t.Errorf("%d statements sent together; want at least %d on PostgreSQL only", sent, n)
+			}
+			rep, err = tgt.Import(ctx, tgt.Credentials.MerchantID, key, file, ImportOptions{})
+			if err != nil || rep.AlreadyImported != n || rep.Created != 0 || rep.ProfilesCreated != 0 {
+				t.Errorf("rerun: %v; %d already imported, %d created, %d profiles; want %d, 0, 0", err, rep.AlreadyImported, rep.Created, rep.ProfilesCreated, n)
 			}
 		})
 	}
