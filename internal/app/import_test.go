@@ -600,14 +600,7 @@ func TestImportProfileAcrossBatches(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			ctx := context.Background()
 			m := openBenchMain(t, engine)
-			p, err := m.Vault.AuthenticateAPIKey(ctx, m.Credentials.Paysafe.APIKeyID, m.Credentials.Paysafe.APIKeySecret)
-			if err != nil {
-				t.Fatal(err)
-			}
-			prof, err := m.Vault.CreateProfile(ctx, p, &vault.Profile{MerchantCustomerID: "across", Locale: "en_US"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			p, prof := mustSandboxProfile(t, m, "across")
 			const n = importBatch + 8
 			for i := range n {
 				payload := fmt.Sprintf("4%014d", 200000+i)
@@ -637,4 +630,20 @@ func TestImportProfileAcrossBatches(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mustSandboxProfile authenticates as m's sandbox merchant (its Paysafe API key) and creates
+// a profile with merchantCustomerId mcid; it returns the principal and the profile.
+func mustSandboxProfile(tb testing.TB, m *Main, mcid string) (*vault.Principal, *vault.Profile) {
+	tb.Helper()
+	ctx := context.Background()
+	p, err := m.Vault.AuthenticateAPIKey(ctx, m.Credentials.Paysafe.APIKeyID, m.Credentials.Paysafe.APIKeySecret)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	prof, err := m.Vault.CreateProfile(ctx, p, &vault.Profile{MerchantCustomerID: mcid, Locale: "en_US"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p, prof
 }

@@ -581,6 +581,20 @@ func validKind(k string) bool {
 	return false
 }
 
+// Written tells the Importer that WriteImport committed items: their profiles now exist as
+// their records', so the later records of a profile need not have it looked up again, in
+// the check or in their batch's write (the records of one profile are often spread over
+// the file, one batch each).
+func (im *Importer) Written(items []*ImportItem) {
+	for _, it := range items {
+		if p := it.profile; p != nil {
+			if _, ok := im.profileSeen[p.ID]; ok {
+				im.profileSeen[p.ID] = nil
+			}
+		}
+	}
+}
+
 // ImportWritten is what WriteImport created.
 type ImportWritten struct {
 	Instruments, Profiles, Addresses, Mandates int
