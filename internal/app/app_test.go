@@ -165,14 +165,7 @@ func TestRetention(t *testing.T) {
 	defer m.Close()
 	forbidSecrets(capture, m, "")
 	ctx := context.Background()
-	p, err := m.Vault.AuthenticateAPIKey(ctx, m.Credentials.Paysafe.APIKeyID, m.Credentials.Paysafe.APIKeySecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof, err := m.Vault.CreateProfile(ctx, p, &vault.Profile{MerchantCustomerID: "r", Locale: "en_US"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, prof := mustSandboxProfile(t, m, "r")
 	in, err := m.Vault.CreateInstrument(ctx, p, &vault.Instrument{Kind: vault.KindCard, ProfileID: prof.ID},
 		vault.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 1, Year: 2040}}, vault.CreateOptions{})
 	if err != nil {

@@ -242,6 +242,7 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 		rep.AddressesCreated += n.Addresses
 		rep.MandatesCreated += n.Mandates
 		rep.Batches++
+		im.Written(batch)
 		batch = batch[:0]
 		if opt.afterBatch != nil {
 			opt.afterBatch(rep.Batches)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -587,4 +589,61 @@ func TestImportResume(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestImportProfileAcrossBatches: the cards of one profile, more than a batch holds, import
+// in two batches that create the profile once (the second batch finds it made by the
+// first), and on PostgreSQL each batch's inserts are sent together (sqlstore's queued
+// statements), not one round trip each. A rerun imports nothing again.
+func TestImportProfileAcrossBatches(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			m := openBenchMain(t, engine)
+			p, prof := mustSandboxProfile(t, m, "across")
+			const n = importBatch + 8
+			for i := range n {
+				payload := fmt.Sprintf("4%014d", 200000+i)
+				d, _ := card.CheckDigit(payload)
+				if _, err := m.Vault.CreateInstrument(ctx, p, &vault.Instrument{Kind: vault.KindCard, ProfileID: prof.ID},
+					vault.Source{Number: payload + string(d), Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			file, key := mustExportForImport(t, m)
+			tgt := openBenchMain(t, engine)
+			before := tgt.Store.WriteStats().Pipelined
+			rep, err := tgt.Import(ctx, tgt.Credentials.MerchantID, key, file, ImportOptions{})
+			if err != nil || rep.Created != n || rep.ProfilesCreated != 1 || rep.Batches != 2 {
+				t.Fatalf("import: %v; created %d, %d profiles, in %d batches; want %d, 1, 2", err, rep.Created, rep.ProfilesCreated, rep.Batches, n)
+			}
+			if got := countInstruments(t, tgt, tgt.Credentials.MerchantID); got != n {
+				t.Errorf("%d instruments; want %d", got, n)
+			}
+			sent := tgt.Store.WriteStats().Pipelined - before
+			if (engine == "postgres") != (sent >= n) {
+				t.Errorf("%d statements sent together; want at least %d on PostgreSQL only", sent, n)
+			}
+			rep, err = tgt.Import(ctx, tgt.Credentials.MerchantID, key, file, ImportOptions{})
+			if err != nil || rep.AlreadyImported != n || rep.Created != 0 || rep.ProfilesCreated != 0 {
+				t.Errorf("rerun: %v; %d already imported, %d created, %d profiles; want %d, 0, 0", err, rep.AlreadyImported, rep.Created, rep.ProfilesCreated, n)
+			}
+		})
+	}
+}
+
+// mustSandboxProfile authenticates as m's sandbox merchant (its Paysafe API key) and creates
+// a profile with merchantCustomerId mcid; it returns the principal and the profile.
+func mustSandboxProfile(tb testing.TB, m *Main, mcid string) (*vault.Principal, *vault.Profile) {
+	tb.Helper()
+	ctx := context.Background()
+	p, err := m.Vault.AuthenticateAPIKey(ctx, m.Credentials.Paysafe.APIKeyID, m.Credentials.Paysafe.APIKeySecret)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	prof, err := m.Vault.CreateProfile(ctx, p, &vault.Profile{MerchantCustomerID: mcid, Locale: "en_US"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p, prof
 }

@@ -718,8 +718,10 @@ func (s *Store) writeAlone(r *writeReq) (stalled bool) {
 		r.finish(vault.E(opWrite, vault.Unavailable, errQueueWait), nil)
 		return false
 	}
+	// A bulk write queues its statements, sending them together, even alone.
+	bulk := s.dialect == Postgres && vault.BulkFrom(r.ctx)
 	for i := 0; i < attempts; i++ {
-		p, err = s.writeOnce(r.fn)
+		p, err = s.writeOnce(r.fn, bulk)
 		if p != nil || err == nil || !retryable(err) {
 			break
 		}
@@ -739,21 +741,50 @@ func (s *Store) writeAlone(r *writeReq) (stalled bool) {
 // and the error is Unavailable (errWriteWait); when it does not answer the COMMIT, the COMMIT
 // is resolved as a lost one, and the error of one whose outcome stays unknown is also
 // errWriteWait.
-func (s *Store) writeOnce(fn func(vault.Tx) error) (any, error) {
+//
+// With queue (a bulk write on PostgreSQL, vault.WithBulk), the transaction holds its
+// connection and fn's statements may be queued (txConn.queue), sent together before the
+// next statement that needs an answer, and at the latest before the COMMIT. When a queued
+// statement fails, or fn fails after it wrote, the transaction is rolled back and fn runs
+// again with each statement at once, so that it meets its own statements' outcomes, as in
+// a batch's run with savepoints.
+func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
 	dl := newDeadline(s.writeWait)
 	defer dl.stop()
 	stalled := vault.E(opWrite, vault.Unavailable, errWriteWait)
-	_, sqltx, err := s.beginTx(dl.start(), false)
+	conn, sqltx, err := s.beginTx(dl.start(), queue)
 	if err != nil {
 		if dl.expired() {
 			return nil, stalled
 		}
 		return nil, vault.E(opWrite, vault.Unavailable, err)
 	}
-	c := &txConn{tx: sqltx, stmts: s.stmts, pg: s.dialect == Postgres, dl: dl}
+	defer func() {
+		if conn != nil {
+			conn.Close() // after the COMMIT or rollback, as batchRun.release
+		}
+	}()
+	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, nSent: &s.nPipelined, dl: dl}
 	t := &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}
 	p, err := callFn(fn, t)
 	s.nCommits.Add(1)
+	if conn != nil && p == nil {
+		if err == nil {
+			// The counts go with what fn queued; then the queue is sent.
+			if err = c.flushCounts(); err == nil {
+				err = c.flush()
+			}
+		}
+		if err != nil && (c.queueErr != nil || c.wrote) {
+			sqltx.Rollback()
+			if dl.expired() {
+				return nil, stalled
+			}
+			conn.Close()
+			conn = nil
+			return s.writeOnce(fn, false)
+		}
+	}
 	if err != nil || p != nil {
 		sqltx.Rollback()
 		if p == nil && dl.expired() {

@@ -896,3 +896,71 @@ func TestAuditFlushFailureFailsWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteBulkAlone checks a bulk write (vault.WithBulk) that runs alone, as an import's
+// batch does: on PostgreSQL its inserts are sent together (txConn.queue), not one round trip
+// each; one that fails (an api id taken) runs the write again with each statement at once,
+// so that it answers Conflict as it would unqueued, and nothing of it is kept.
+func TestWriteBulkAlone(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ce := newCardEnv(t, e.open)
+			st, mid := ce.st, ce.f.Creds.MerchantID
+			ctx := vault.WithBulk(context.Background())
+			loc, err := st.GetLocationByAccount(ctx, ce.f.Creds.Paysafe.AccountNumber)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := time.Now().UTC().Truncate(time.Millisecond)
+			txns := func(apiIDs ...string) []*payments.Transaction {
+				out := make([]*payments.Transaction, len(apiIDs))
+				for i, apiID := range apiIDs {
+					out[i] = &payments.Transaction{ID: vault.NewID(), MerchantID: mid, LocationID: loc.ID, AccountNumber: loc.AccountNumber,
+						API: "paysafe", Type: payments.TypeAuth, Status: payments.StatusReceived, MerchantRefNum: "ref", APIID: apiID,
+						Amount: 100, Currency: "USD", PaymentMethod: "cc", TxnTime: at, Created: at, Modified: at}
+				}
+				return out
+			}
+			// insert writes ins alone, in one bulk write; it returns the transactions ended,
+			// the statements sent together and the error.
+			insert := func(ins []*payments.Transaction) (int64, int64, error) {
+				before := st.WriteStats()
+				err := st.Write(ctx, func(tx vault.Tx) error {
+					for _, in := range ins {
+						if err := tx.(payments.Tx).InsertTransaction(ctx, in); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				after := st.WriteStats()
+				return after.Commits - before.Commits, after.Pipelined - before.Pipelined, err
+			}
+			stored := func(ins []*payments.Transaction) (n int) {
+				for _, in := range ins {
+					if _, err := st.GetTransaction(ctx, mid, in.ID); err == nil {
+						n++
+					}
+				}
+				return n
+			}
+
+			t.Run("ok", func(t *testing.T) {
+				ins := txns("bulk-1", "bulk-2", "")
+				commits, sent, err := insert(ins)
+				want := map[string]int64{"sqlite": 0, "postgres": 3}[e.name]
+				if err != nil || commits != 1 || sent != want || stored(ins) != 3 {
+					t.Errorf("%v, %d transactions, %d statements sent together, %d stored; want nil, 1, %d, 3", err, commits, sent, want, stored(ins))
+				}
+			})
+			t.Run("fail/api-id-taken", func(t *testing.T) {
+				ins := txns("bulk-3", "bulk-1", "bulk-4")
+				commits, _, err := insert(ins)
+				want := map[string]int64{"sqlite": 1, "postgres": 2}[e.name]
+				if vault.KindOf(err) != vault.Conflict || commits != want || stored(ins) != 0 {
+					t.Errorf("%v, %d transactions, %d stored; want Conflict, %d (PostgreSQL runs it again unqueued), 0", err, commits, stored(ins), want)
+				}
+			})
+		})
+	}
+}

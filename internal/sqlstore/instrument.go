@@ -476,7 +476,7 @@ func (q *q) ListMandates(ctx context.Context, merchantID, instrumentID string) (
 // InsertMandate implements vault.Tx.
 func (t *tx) InsertMandate(ctx context.Context, m *vault.Mandate) error {
 	cs := mandateCols(m)
-	_, err := t.exec(ctx, insertSQL("mandates", cs), vals(cs)...)
+	_, _, err := t.execQueued(ctx, false, insertSQL("mandates", cs), vals(cs)...)
 	return mapErr("sqlstore.InsertMandate", err)
 }
 

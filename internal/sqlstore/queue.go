@@ -24,7 +24,9 @@ import (
 // an error), fails the whole run: the batch runs again with a savepoint around each fn
 // (batchRun.step, Store.redoIsolated), where nothing is queued, so each fn meets its own
 // statement's outcome. Only a run without savepoints that holds its connection queues; a fn
-// running alone runs its statements at once.
+// running alone runs its statements at once, unless its write is a bulk one (vault.WithBulk,
+// an import's batch), which queues alone too and, when a queued statement fails or the fn
+// fails after it wrote, runs again with its statements at once (Store.writeOnce).
 
 // queuedStmt is a statement a fn queued. scan, when set, reads its one row; otherwise check,
 // when set, judges what it did. Either fails when the outcome is not the one the fn assumed.
@@ -36,8 +38,8 @@ type queuedStmt struct {
 }
 
 // queue adds a statement that writes to send later, and reports whether it did. When it did
-// not (SQLite, a run with savepoints, a fn running alone), the caller runs the statement at
-// once.
+// not (SQLite, a run with savepoints, a fn running alone that is not a bulk write), the
+// caller runs the statement at once.
 func (c *txConn) queue(s queuedStmt) bool {
 	if c.conn == nil || c.isolate || c.queueErr != nil {
 		return false

@@ -196,10 +196,13 @@ func (im *Importer) find(key string, get func() (*Instrument, error)) (*Instrume
 // ImportItem is a checked record ready to be written: its instrument sealed under the
 // target's keys. It holds no plaintext.
 type ImportItem struct {
-	in       *Instrument
-	profile  *Profile
-	address  *Address
-	mandates []*Mandate
+	in      *Instrument
+	profile *Profile
+	// newProfile: this item's Check found the profile absent from the target, so no earlier
+	// batch of the run created it, and WriteImport need not look it up.
+	newProfile bool
+	address    *Address
+	mandates   []*Mandate
 }
 
 // location is where a record goes in the target: the location with the same id when the
@@ -417,6 +420,7 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 				clear(im.profileSeen)
 			}
 			im.profileSeen[rp.ID] = create
+			it.newProfile = create != nil
 		}
 		it.profile = create
 	}
@@ -577,6 +581,20 @@ func validKind(k string) bool {
 	return false
 }
 
+// Written tells the Importer that WriteImport committed items: their profiles now exist as
+// their records', so the later records of a profile need not have it looked up again, in
+// the check or in their batch's write (the records of one profile are often spread over
+// the file, one batch each).
+func (im *Importer) Written(items []*ImportItem) {
+	for _, it := range items {
+		if p := it.profile; p != nil {
+			if _, ok := im.profileSeen[p.ID]; ok {
+				im.profileSeen[p.ID] = nil
+			}
+		}
+	}
+}
+
 // ImportWritten is what WriteImport created.
 type ImportWritten struct {
 	Instruments, Profiles, Addresses, Mandates int
@@ -592,14 +610,19 @@ type ImportWritten struct {
 func (s *Service) WriteImport(ctx context.Context, merchantID string, items []*ImportItem) (ImportWritten, error) {
 	const op = "vault.WriteImport"
 	var n ImportWritten
-	err := s.write(ctx, func(tx Tx) error {
+	// Its inserts need no answer: a store may send them together (WithBulk).
+	err := s.write(WithBulk(ctx), func(tx Tx) error {
 		n = ImportWritten{}
 		done := map[string]bool{} // the profiles and addresses this batch has seen
 		for _, it := range items {
 			in := *it.in
 			if p := it.profile; p != nil && !done["p:"+p.ID] {
 				done["p:"+p.ID] = true
-				cur, err := tx.GetProfile(ctx, merchantID, p.ID)
+				cur, err := (*Profile)(nil), error(E(NotFound))
+				if !it.newProfile {
+					// An earlier batch of the run may have created it.
+					cur, err = tx.GetProfile(ctx, merchantID, p.ID)
+				}
 				switch {
 				case err == nil:
 					if !sameImportedProfile(cur, p) {

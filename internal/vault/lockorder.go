@@ -41,3 +41,20 @@ func LockedProfileFrom(ctx context.Context) string {
 	}
 	return ""
 }
+
+type bulkKey struct{}
+
+// WithBulk returns ctx marking a Write as a bulk write: one that runs many statements whose
+// answers fn does not need (an import's batch). A Store may then send them together even
+// when the write runs alone (on PostgreSQL, as one pipeline instead of a round trip each),
+// at the cost of running fn once more, with each statement run at once, when one of them
+// fails. It changes nothing else: fn must already be correct when run more than once.
+func WithBulk(ctx context.Context) context.Context {
+	return context.WithValue(ctx, bulkKey{}, true)
+}
+
+// BulkFrom reports whether ctx marks a bulk write (WithBulk).
+func BulkFrom(ctx context.Context) bool {
+	b, _ := ctx.Value(bulkKey{}).(bool)
+	return b
+}
