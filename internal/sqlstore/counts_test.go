@@ -289,10 +289,12 @@ func TestInstrumentCountsFoldOnWrites(t *testing.T) {
 	mustCountsAgree(t, st)
 }
 
-// TestListOneSnapshot commits an insert between a list's count and its page (the hook runs
+// TestListOneSnapshot commits an insert just before a list's page is read (the hook runs
 // when the page's SELECT is about to run) and checks that the page and the total still
 // agree: both come from one read snapshot, whether the count is kept (location and kind
-// filters only) or counted row by row.
+// filters only) or counted row by row. With offset 20 over 20 rows the page is empty, and
+// its count is read alone: the insert lands just before that count, which then reaches past
+// the page's start, so the page is read again and holds the new row.
 func TestListOneSnapshot(t *testing.T) {
 	for _, e := range countEngines {
 		t.Run(e.name, func(t *testing.T) {
@@ -304,13 +306,17 @@ func TestListOneSnapshot(t *testing.T) {
 				{"counted-rows", []vault.Filter{{Field: "location_id", Op: vault.OpIn, Values: []string{"loc-a"}},
 					{Field: "holder_name", Op: vault.OpContains, Values: []string{"holder"}}}},
 			} {
-				t.Run(c.name, func(t *testing.T) { testListOneSnapshot(t, storetest.MustFixture(t, e.open), c.filters) })
+				for _, offset := range []int{0, 20} {
+					t.Run(fmt.Sprintf("%s/offset=%d", c.name, offset), func(t *testing.T) {
+						testListOneSnapshot(t, storetest.MustFixture(t, e.open), c.filters, offset)
+					})
+				}
 			}
 		})
 	}
 }
 
-func testListOneSnapshot(t *testing.T, f *storetest.Fixture, filters []vault.Filter) {
+func testListOneSnapshot(t *testing.T, f *storetest.Fixture, filters []vault.Filter, offset int) {
 	ctx, st, mid := context.Background(), f.Store, f.Creds.MerchantID
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	n := 0
@@ -329,15 +335,16 @@ func testListOneSnapshot(t *testing.T, f *storetest.Fixture, filters []vault.Fil
 	var armed, fired atomic.Bool
 	armed.Store(true)
 	stop := sqlstore.ObserveSQL(func(query string) {
-		if armed.Load() && strings.HasPrefix(query, "SELECT ") && strings.Contains(query, " FROM instruments") &&
-			strings.Contains(query, " ORDER BY ") && !strings.HasPrefix(query, "SELECT COUNT") {
+		// The page's statement, or with an offset the count read alone after the empty page.
+		page := strings.Contains(query, " ORDER BY ")
+		if armed.Load() && strings.HasPrefix(query, "SELECT ") && strings.Contains(query, " FROM instrument") && page == (offset == 0) {
 			armed.Store(false)
 			insert()
 			fired.Store(true)
 		}
 	})
 	defer stop()
-	got, total, err := st.ListInstruments(ctx, mid, vault.Query{Filters: filters, Limit: 50})
+	got, total, err := st.ListInstruments(ctx, mid, vault.Query{Filters: filters, Limit: 50, Offset: offset})
 	stop()
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +352,7 @@ func testListOneSnapshot(t *testing.T, f *storetest.Fixture, filters []vault.Fil
 	if !fired.Load() {
 		t.Fatal("the hook never committed its insert")
 	}
-	if len(got) != total {
-		t.Errorf("page of %d rows, totalCount %d: the count and the page saw different data", len(got), total)
+	if total != 21 || len(got) != total-offset {
+		t.Errorf("page of %d rows from offset %d, totalCount %d (21 rows): the count and the page saw different data", len(got), offset, total)
 	}
 }

@@ -128,24 +128,24 @@ const activeOnly = "deleted_at = 0"
 // 00007: flushCounts adds inserts, triggers count updates and deletes), when its only filters
 // are location_id and kind: an unfiltered Fortis list. Values are lower-cased as
 // listSpec.where does for them.
-func countedInstruments(s listSpec, merchantID string, qry vault.Query) (string, []any, bool) {
+func countedInstruments(s listSpec, merchantID string, qry vault.Query) (total, summed string, args []any, ok bool) {
 	if s.base != activeOnly {
-		return "", nil, false
+		return "", "", nil, false
 	}
-	query := "SELECT COALESCE(SUM(n), 0), COUNT(*) FROM instrument_counts WHERE merchant_id = ?"
-	args := []any{merchantID}
+	where := " FROM instrument_counts WHERE merchant_id = ?"
+	args = []any{merchantID}
 	seen := map[string]bool{}
 	for _, f := range qry.Filters {
 		if f.Field != "location_id" && f.Field != "kind" || f.Op != vault.OpIn || len(f.Values) == 0 || seen[f.Field] {
-			return "", nil, false
+			return "", "", nil, false
 		}
 		seen[f.Field] = true
-		query += " AND " + f.Field + " IN (" + placeholders(len(f.Values)) + ")"
+		where += " AND " + f.Field + " IN (" + placeholders(len(f.Values)) + ")"
 		for _, v := range f.Values {
 			args = append(args, strings.ToLower(v))
 		}
 	}
-	return query, args, true
+	return "SELECT COALESCE(SUM(n), 0)" + where, "SELECT COUNT(*)" + where, args, true
 }
 
 // ListInstruments implements vault.Reader. The pseudo-field "active" filters on deletion

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -37,9 +36,9 @@ type listSpec struct {
 	// be valid on both engines.
 	exprs map[string]string
 	// counted, when set, may answer a list's count from kept counts instead of counting its
-	// rows: it returns a query of the count and of the rows it summed, and its arguments, or
-	// false.
-	counted func(s listSpec, merchantID string, qry vault.Query) (string, []any, bool)
+	// rows: it returns two queries of one value each, the count and the number of kept rows
+	// it summed, which take the same arguments, and those arguments; or false.
+	counted func(s listSpec, merchantID string, qry vault.Query) (total, summed string, args []any, ok bool)
 	// indexes serve lists that name a few rows by an exact filter (listSpec.index).
 	indexes []listIndex
 }
@@ -78,9 +77,9 @@ func (s listSpec) index(qry vault.Query) (listIndex, bool) {
 }
 
 // countedBy is counted, when set.
-func (s listSpec) countedBy(merchantID string, qry vault.Query) (string, []any, bool) {
+func (s listSpec) countedBy(merchantID string, qry vault.Query) (total, summed string, args []any, ok bool) {
 	if s.counted == nil {
-		return "", nil, false
+		return "", "", nil, false
 	}
 	return s.counted(s, merchantID, qry)
 }
@@ -252,51 +251,53 @@ func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qr
 		}
 	}
 	_, cs := newRow()
-	query := "SELECT " + names(cs) + " FROM " + from + " WHERE " + where + " ORDER BY " + spec.order(qry)
+	page := names(cs) + " FROM " + from + " WHERE " + where + " ORDER BY " + spec.order(qry)
 	if qry.Limit > 0 {
 		// The limit is written into the statement, not bound: SQLite plans with a bound
 		// LIMIT's value, so it prepared the statement again at every run (about 130 µs of a
 		// Fortis list page's 840). Page sizes are few; the offset stays bound.
-		query += " LIMIT " + strconv.Itoa(qry.Limit) + " OFFSET ?"
+		page += " LIMIT " + strconv.Itoa(qry.Limit) + " OFFSET ?"
 	}
-	// The count and the page are read in one snapshot (snapshot.go), so that they agree.
-	var out []*T
-	var total int
-	rq := q // rq is the read path: q, or one snapshot of it
-	read := func(ctx context.Context) error {
-		var summed int
-		var err error
-		if cq, cargs, ok := spec.countedBy(merchantID, qry); ok {
-			err = rq.scanCount(ctx, cq, cargs, &total, &summed)
-			if err == nil && summed > foldAfter && rq.fold != nil {
-				rq.fold(merchantID)
-			}
-		} else {
-			total, err = rq.count(ctx, "SELECT COUNT(*) FROM "+from+" WHERE "+where, args...)
-		}
-		if err != nil {
-			return mapErr(op, err)
-		}
-		pageArgs := args
-		if qry.Limit > 0 {
-			pageArgs = append(args[:len(args):len(args)], qry.Offset)
-		}
-		out, err = listAll(ctx, rq, query, pageArgs, newRow)
-		return err
-	}
-	var err error
-	if sr, ok := q.db.(snapshotReader); ok && !q.inTx {
-		err = sr.snapshot(ctx, q.readWait, func(ctx context.Context, db querier) error {
-			in := *q
-			in.db, in.readWait = db, 0 // the snapshot is bounded as a whole
-			rq = &in
-			return read(ctx)
-		})
-		if ve := (*vault.Error)(nil); err != nil && !errors.As(err, &ve) {
-			err = mapErr(op, err) // the BEGIN's or the COMMIT's
-		}
+	// The count rides in the page's statement, as uncorrelated scalar subqueries that both
+	// engines run once: one statement reads one snapshot, so the page and its total agree
+	// (two statements let a write committed between them give 21 rows under a totalCount of
+	// 20), and it costs no round trip or transaction more than the page alone.
+	var counts string // counts: the subqueries, which come first in the statement
+	var countArgs []any
+	var total, summed int
+	dests := []*int{&total}
+	if tq, sq, cargs, ok := spec.countedBy(merchantID, qry); ok {
+		counts = "(" + tq + "), (" + sq + ")"
+		countArgs = append(slices.Clip(cargs), cargs...)
+		dests = append(dests, &summed)
 	} else {
-		err = read(ctx)
+		counts = "(SELECT COUNT(*) FROM " + from + " WHERE " + where + ")"
+		countArgs = args
+	}
+	query := "SELECT " + counts + ", " + page
+	pageArgs := append(slices.Clip(countArgs), args...)
+	if qry.Limit > 0 {
+		pageArgs = append(pageArgs, qry.Offset)
+	}
+	var out []*T
+	var err error
+	for try := 0; ; try++ {
+		if out, err = listAll(ctx, q, query, pageArgs, newRow, anys(dests)...); err != nil || len(out) > 0 {
+			break
+		}
+		// An empty page carries no count: it is read alone. A count past the page's start
+		// means rows came meanwhile, whose page is read again (a few times, then the count
+		// is answered as it is).
+		if err = q.scanCount(ctx, "SELECT "+counts, countArgs, dests...); err != nil {
+			err = mapErr(op, err)
+			break
+		}
+		if total <= qry.Offset || try == 2 {
+			break
+		}
+	}
+	if err == nil && summed > foldAfter && q.fold != nil {
+		q.fold(merchantID)
 	}
 	if err != nil {
 		return nil, 0, err
@@ -309,8 +310,18 @@ func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qr
 	return out, total, nil
 }
 
-// listAll scans every row of a query.
-func listAll[T any](ctx context.Context, q *q, query string, args []any, newRow func() (*T, []col)) ([]*T, error) {
+// anys is ps as destinations of Scan.
+func anys(ps []*int) []any {
+	out := make([]any, len(ps))
+	for i, p := range ps {
+		out[i] = p
+	}
+	return out
+}
+
+// listAll scans every row of a query; extra, when given, are the destinations of columns
+// that come before the row's (the same in every row).
+func listAll[T any](ctx context.Context, q *q, query string, args []any, newRow func() (*T, []col), extra ...any) ([]*T, error) {
 	rows, err := q.query(ctx, query, args...)
 	if err != nil {
 		return nil, mapErr("sqlstore.list", err)
@@ -319,7 +330,7 @@ func listAll[T any](ctx context.Context, q *q, query string, args []any, newRow 
 	var out []*T
 	for rows.Next() {
 		v, cs := newRow()
-		if err := rows.Scan(ptrs(cs)...); err != nil {
+		if err := rows.Scan(append(extra[:len(extra):len(extra)], ptrs(cs)...)...); err != nil {
 			return nil, mapErr("sqlstore.list", err)
 		}
 		out = append(out, v)

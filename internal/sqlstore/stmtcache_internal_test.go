@@ -45,11 +45,6 @@ func (c *countConn) Prepare(query string) (driver.Stmt, error) {
 	return &countStmt{Stmt: st, open: c.open}, nil
 }
 
-// BeginTx passes transaction options (a list snapshot's read-only) on to the driver.
-func (c *countConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
-}
-
 type countStmt struct {
 	driver.Stmt
 	open   *atomic.Int64
@@ -183,40 +178,6 @@ func TestPoolConnEvictedBeforeQuery(t *testing.T) {
 	e.st.Close()
 	read(t, p, oneOff(1), 1, false)
 	read(t, p, oneOff(1), 1, true)
-	p.close()
-	checkNoneOpen(t, open)
-}
-
-// TestPoolTxEvictedBeforeQuery: a list's snapshot (poolTx) whose statement was evicted
-// before it ran gets its answer all the same, and leaves no statement open.
-func TestPoolTxEvictedBeforeQuery(t *testing.T) {
-	db, open := MustCountDB(t, 2)
-	p := &poolConn{db: db}
-	ctx := context.Background()
-	e := p.stmt(ctx, oneOff(1))
-	if e == nil {
-		t.Fatal("not prepared")
-	}
-	e.closed.Store(true)
-	e.st.Close()
-	err := p.snapshot(ctx, 0, func(ctx context.Context, db querier) error {
-		var got int
-		if err := db.QueryRowContext(ctx, oneOff(1), 1).Scan(&got); err != nil || got != 2 {
-			return fmt.Errorf("row: %d, %v", got, err)
-		}
-		rows, err := db.QueryContext(ctx, oneOff(1), 1)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		if !rows.Next() {
-			return fmt.Errorf("rows: none, %v", rows.Err())
-		}
-		return rows.Scan(&got)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	p.close()
 	checkNoneOpen(t, open)
 }
