@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -354,5 +355,36 @@ func testListOneSnapshot(t *testing.T, f *storetest.Fixture, filters []vault.Fil
 	}
 	if total != 21 || len(got) != total-offset {
 		t.Errorf("page of %d rows from offset %d, totalCount %d (21 rows): the count and the page saw different data", len(got), offset, total)
+	}
+}
+
+// TestListsColdPool runs more concurrent lists than SQLite's read pool has connections, each
+// with a statement no list ran before (a page size of its own), and checks that they all
+// answer. A list that held a pool connection while it prepared its statement on another
+// (lists in a read transaction, for a while) waited for a connection that the other lists
+// held the same way: with as many lists as connections, none ever answered.
+func TestListsColdPool(t *testing.T) {
+	s, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(t.TempDir(), "t.db"), ReadConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	errs := make(chan error, 32)
+	for i := range cap(errs) {
+		go func() {
+			_, _, err := s.ListInstruments(context.Background(), "m", vault.Query{Limit: 10 + i})
+			errs <- err
+		}()
+	}
+	timeout := time.After(30 * time.Second)
+	for range cap(errs) {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-timeout:
+			t.Fatal("lists on a cold read pool answered nothing in 30 s")
+		}
 	}
 }
