@@ -101,7 +101,8 @@ func stoppedMoved(err error, done string) error {
 // Backup writes a consistent copy of the data dir's store to out (sqlstore.BackupSQLite) and
 // returns its size. When the data dir holds a MovedFile once the copy is made, the copy
 // carries it (movedSetting), so that the store restored from it is refused as this one is
-// (adoptMoved), and moved reports it.
+// (adoptMoved), and moved reports it; so it does for a copy of a store restored from such a
+// backup that no command has opened, which carries the setting already.
 func Backup(ctx context.Context, dataDir, out string) (size int64, moved bool, err error) {
 	size, err = sqlstore.BackupSQLite(ctx, SQLitePath(dataDir), out, func() (map[string]string, error) {
 		b, err := os.ReadFile(movedPath(dataDir))
@@ -117,6 +118,12 @@ func Backup(ctx context.Context, dataDir, out string) (size int64, moved bool, e
 		}
 		return map[string]string{movedSetting: string(b)}, nil
 	})
+	if err == nil && !moved {
+		// A store restored from such a backup that no command has opened yet carries the
+		// mark as a setting, which the copy holds too.
+		v, serr := sqlstore.CopySetting(ctx, out, movedSetting)
+		moved = serr == nil && v != ""
+	}
 	return size, moved && err == nil, err
 }
 

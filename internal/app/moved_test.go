@@ -400,6 +400,16 @@ func TestBackupCarriesMoved(t *testing.T) {
 			t.Errorf("error %q\nlacks the original's message %q", err, want)
 		}
 	}
+	t.Run("ok/backup-of-restored", func(t *testing.T) {
+		// Before any command opened the restored store, its backup carries the mark and
+		// says so, and backing up adopts nothing.
+		if _, moved, err := Backup(ctx, rcfg.DataDir, filepath.Join(t.TempDir(), "again.db")); err != nil || !moved {
+			t.Fatalf("Backup of the restored store = moved %v, %v", moved, err)
+		}
+		if _, err := os.Stat(movedPath(rcfg.DataDir)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("backup wrote %s (%v)", MovedFile, err)
+		}
+	})
 	t.Run("fail/serve", func(t *testing.T) { refused(t, open(Open, rcfg)) })
 	t.Run("fail/tool", func(t *testing.T) { refused(t, open(OpenTool, rcfg)) }) // merchant create, keys rotate...
 	t.Run("fail/copy-store", func(t *testing.T) {

@@ -112,3 +112,19 @@ func setCopySettings(ctx context.Context, out string, settings func() (map[strin
 	}
 	return db.Close()
 }
+
+// CopySetting returns the setting name of the SQLite store at path, read without a Store
+// (a backup, or a store no payvault has opened), or "" when it has none.
+func CopySetting(ctx context.Context, path, name string) (string, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	var v string
+	err = db.QueryRowContext(ctx, "SELECT value FROM settings WHERE name = ?", name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
