@@ -265,7 +265,7 @@ func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qr
 	var counts string // counts: the subqueries, which come first in the statement
 	var countArgs []any
 	var total, summed int
-	dests := []*int{&total}
+	dests := []any{&total}
 	if tq, sq, cargs, ok := spec.countedBy(merchantID, qry); ok {
 		counts = "(" + tq + "), (" + sq + ")"
 		countArgs = append(slices.Clip(cargs), cargs...)
@@ -282,7 +282,7 @@ func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qr
 	var out []*T
 	var err error
 	for try := 0; ; try++ {
-		if out, err = listAll(ctx, q, query, pageArgs, newRow, anys(dests)...); err != nil || len(out) > 0 {
+		if out, err = listAll(ctx, q, query, pageArgs, newRow, dests...); err != nil || len(out) > 0 {
 			break
 		}
 		// An empty page carries no count: it is read alone. A count past the page's start
@@ -308,15 +308,6 @@ func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qr
 		}
 	}
 	return out, total, nil
-}
-
-// anys is ps as destinations of Scan.
-func anys(ps []*int) []any {
-	out := make([]any, len(ps))
-	for i, p := range ps {
-		out[i] = p
-	}
-	return out
 }
 
 // listAll scans every row of a query; extra, when given, are the destinations of columns

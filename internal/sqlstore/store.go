@@ -536,7 +536,7 @@ func (q *q) count(ctx context.Context, query string, args ...any) (int, error) {
 }
 
 // scanCount is count for a query of one row of several counts.
-func (q *q) scanCount(ctx context.Context, query string, args []any, dest ...*int) error {
+func (q *q) scanCount(ctx context.Context, query string, args []any, dest ...any) error {
 	rows, err := q.query(ctx, query, args...)
 	if err != nil {
 		return err
@@ -548,11 +548,7 @@ func (q *q) scanCount(ctx context.Context, query string, args []any, dest ...*in
 		}
 		return sql.ErrNoRows
 	}
-	ptrs := make([]any, len(dest))
-	for i, d := range dest {
-		ptrs[i] = d
-	}
-	if err := rows.Scan(ptrs...); err != nil {
+	if err := rows.Scan(dest...); err != nil {
 		return err
 	}
 	return rows.Close()
