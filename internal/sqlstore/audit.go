@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -85,7 +87,10 @@ const auditInsertRows = 64
 // flushAudit chains and stores the pending audit records: for each merchant, in merchant id
 // order, it reads (on PostgreSQL, locks) the head, gives the merchant's records the next
 // sequence numbers and their MACs in the order they were appended, writes the head back, and
-// stores the records with multi-row INSERTs. It runs just before COMMIT.
+// stores the records with multi-row INSERTs. It runs just before COMMIT. A head that
+// queueCommitReads read in the batch's last pipeline is not read again, and where the
+// transaction queues statements the head writes and the INSERTs go together, in one round
+// trip.
 func (c *txConn) flushAudit(s *Store) error {
 	if len(c.pending) == 0 {
 		return nil
@@ -95,6 +100,47 @@ func (c *txConn) flushAudit(s *Store) error {
 		return errors.New("sqlstore: audit records pending without an audit MAC")
 	}
 	ctx := context.Background()
+	merchants, byMerchant := c.auditMerchants()
+	rows := make([]any, 0, 9*len(c.pending))
+	for _, m := range merchants {
+		h, ok := c.heads[m]
+		if !ok {
+			var err error
+			if h, err = scanAuditHead(c.rowDirect(ctx, s.rb.bind(s.dialect, auditHeadSQL(s.dialect)), m)); err != nil {
+				return err
+			}
+		}
+		seq, prev := h.seq, h.mac
+		for _, i := range byMerchant[m] {
+			p := &c.pending[i]
+			r := vault.AuditRecord{MerchantID: m, Seq: seq + 1, At: p.at, Op: p.op, Actor: p.actor, RecordType: p.recordType, RecordID: p.recordID}
+			sum := mac.ServerMAC(auditPurpose, auditInput(&r, prev))
+			rows = append(rows, r.MerchantID, r.Seq, toMS(r.At), r.Op, r.Actor, r.RecordType, r.RecordID, prev, sum)
+			seq, prev = r.Seq, sum
+		}
+		query := "UPDATE audit_heads SET seq = ?, mac = ? WHERE merchant_id = ?"
+		args := []any{seq, prev, m}
+		if !h.stored {
+			query, args = "INSERT INTO audit_heads (merchant_id, seq, mac) VALUES (?, ?, ?)", []any{m, seq, prev}
+		}
+		if err := c.execAtEnd(ctx, s.rb.bind(s.dialect, query), args...); err != nil {
+			return err
+		}
+	}
+	for len(rows) > 0 {
+		n := min(len(rows)/9, auditInsertRows)
+		if err := c.execAtEnd(ctx, s.rb.bind(s.dialect, auditInsertSQL(n)), rows[:9*n]...); err != nil {
+			return err
+		}
+		rows = rows[9*n:]
+	}
+	c.pending = c.pending[:0]
+	return c.flush()
+}
+
+// auditMerchants returns the merchants of the pending audit records, in id order (the order
+// their heads are locked in), and the indexes of each one's records in c.pending.
+func (c *txConn) auditMerchants() ([]string, map[string][]int) {
 	byMerchant := map[string][]int{}
 	var merchants []string
 	for i, p := range c.pending {
@@ -104,47 +150,67 @@ func (c *txConn) flushAudit(s *Store) error {
 		byMerchant[p.merchant] = append(byMerchant[p.merchant], i)
 	}
 	slices.Sort(merchants)
-	lock := ""
-	if s.dialect == Postgres {
-		lock = " FOR UPDATE"
+	return merchants, byMerchant
+}
+
+// auditHead is a merchant's audit chain head as a transaction read it; stored is false for
+// a merchant whose chain has no record yet.
+type auditHead struct {
+	seq    int64
+	mac    []byte
+	stored bool
+}
+
+// execAtEnd runs a statement of the transaction's end (flushAudit): queued where the
+// transaction queues statements, to go with the others in one round trip, else at once.
+func (c *txConn) execAtEnd(ctx context.Context, query string, args ...any) error {
+	if c.queue(queuedStmt{query: query, args: args, atEnd: true}) {
+		return nil
 	}
-	rows := make([]any, 0, 9*len(c.pending))
+	_, err := c.execDirect(ctx, query, args...)
+	return err
+}
+
+// auditHeadSQL reads a merchant's chain head; on PostgreSQL it locks the head's row, which
+// serialises a merchant's appends. Its argument is the merchant.
+func auditHeadSQL(d Dialect) string {
+	if d == Postgres {
+		return "SELECT seq, mac FROM audit_heads WHERE merchant_id = ? FOR UPDATE"
+	}
+	return "SELECT seq, mac FROM audit_heads WHERE merchant_id = ?"
+}
+
+// scanAuditHead scans the answer of auditHeadSQL, a *sql.Row or a pipeline's pgx.Row.
+func scanAuditHead(row interface{ Scan(...any) error }) (auditHead, error) {
+	h := auditHead{stored: true}
+	err := row.Scan(&h.seq, &h.mac)
+	if isNoRows(err) || errors.Is(err, pgx.ErrNoRows) {
+		return auditHead{mac: []byte{}}, nil
+	}
+	return h, err
+}
+
+// queueCommitReads queues, where the transaction queues statements (a PostgreSQL batch), the
+// reads that its COMMIT needs, so that they go with the batch's last pipeline instead of a
+// round trip each: the chain heads (locked, in merchant order) of the merchants with pending
+// audit records, for flushAudit, and the transaction's id, for txid. It is called just
+// before that pipeline is sent, when no fn will run in the transaction again.
+func (c *txConn) queueCommitReads(s *Store) {
+	if c.conn == nil || c.isolate || c.queueErr != nil || c.broken != nil {
+		return
+	}
+	merchants, _ := c.auditMerchants()
+	c.heads = make(map[string]auditHead, len(merchants))
 	for _, m := range merchants {
-		var seq int64
-		var prev []byte
-		stored := true
-		err := c.rowDirect(ctx, s.rb.bind(s.dialect, "SELECT seq, mac FROM audit_heads WHERE merchant_id = ?"+lock), m).Scan(&seq, &prev)
-		switch {
-		case isNoRows(err):
-			stored, prev = false, []byte{}
-		case err != nil:
+		c.queue(queuedStmt{query: s.rb.bind(s.dialect, auditHeadSQL(s.dialect)), args: []any{m}, atEnd: true, scan: func(row pgx.Row) error {
+			h, err := scanAuditHead(row)
+			if err == nil {
+				c.heads[m] = h
+			}
 			return err
-		}
-		for _, i := range byMerchant[m] {
-			p := &c.pending[i]
-			r := vault.AuditRecord{MerchantID: m, Seq: seq + 1, At: p.at, Op: p.op, Actor: p.actor, RecordType: p.recordType, RecordID: p.recordID}
-			sum := mac.ServerMAC(auditPurpose, auditInput(&r, prev))
-			rows = append(rows, r.MerchantID, r.Seq, toMS(r.At), r.Op, r.Actor, r.RecordType, r.RecordID, prev, sum)
-			seq, prev = r.Seq, sum
-		}
-		if stored {
-			_, err = c.execDirect(ctx, s.rb.bind(s.dialect, "UPDATE audit_heads SET seq = ?, mac = ? WHERE merchant_id = ?"), seq, prev, m)
-		} else {
-			_, err = c.execDirect(ctx, s.rb.bind(s.dialect, "INSERT INTO audit_heads (merchant_id, seq, mac) VALUES (?, ?, ?)"), m, seq, prev)
-		}
-		if err != nil {
-			return err
-		}
+		}})
 	}
-	for len(rows) > 0 {
-		n := min(len(rows)/9, auditInsertRows)
-		if _, err := c.execDirect(ctx, s.rb.bind(s.dialect, auditInsertSQL(n)), rows[:9*n]...); err != nil {
-			return err
-		}
-		rows = rows[9*n:]
-	}
-	c.pending = c.pending[:0]
-	return nil
+	c.queue(queuedStmt{query: "SELECT txid_current()", atEnd: true, scan: func(row pgx.Row) error { return row.Scan(&c.txID) }})
 }
 
 // auditInsertSQL returns the INSERT of n audit records.

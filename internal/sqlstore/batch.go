@@ -542,6 +542,7 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 			b.c.broken = err
 		}
 	}
+	b.c.queueCommitReads(s)
 	if b.c.broken == nil && b.c.flush() != nil {
 		// A statement a fn queued failed, or did not do what the fn was told it would: run
 		// the batch again with savepoints, where nothing is queued, so that each fn sees its
@@ -772,6 +773,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
 		if err == nil {
 			// The counts go with what fn queued; then the queue is sent.
 			if err = c.flushCounts(); err == nil {
+				c.queueCommitReads(s)
 				err = c.flush()
 			}
 		}
@@ -870,6 +872,11 @@ type txConn struct {
 	// pending are the audit records the transaction's fns appended, chained and stored by
 	// flushAudit just before COMMIT (audit.go).
 	pending []pendingAudit
+
+	// heads and txID, when set, were read in the batch's last pipeline (queueCommitReads),
+	// for flushAudit and txid.
+	heads map[string]auditHead
+	txID  int64
 
 	txStmts map[*sql.Stmt]*sql.Stmt // txStmts are stmts' statements bound to tx.
 

@@ -886,6 +886,17 @@ func TestAuditFlushFailureFailsWrite(t *testing.T) {
 			if err == nil {
 				t.Errorf("card %s answered stored though its audit record was refused", c.ID)
 			}
+			// A batch of them (on PostgreSQL the audit records go in the batch's last round
+			// trip with its chain head's write) fails each of its writes.
+			writes := make([]func(), 4)
+			for i := range writes {
+				writes[i] = func() {
+					if c, err := ce.card(p, ce.freshPAN()); err == nil {
+						t.Errorf("card %s of a batch answered stored though its audit record was refused", c.ID)
+					}
+				}
+			}
+			mustGather(t, st, writes)
 			after, err := sqlstore.CountSQL(st, "SELECT COUNT(*) FROM instruments WHERE merchant_id = ?", mid)
 			if err != nil {
 				t.Fatal(err)

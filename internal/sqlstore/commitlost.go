@@ -28,10 +28,11 @@ const commitResolveWait = 5 * time.Second
 // errCommitAborted says that a COMMIT whose answer was lost did not commit: rolledBack holds.
 var errCommitAborted = errors.New("sqlstore: the transaction whose COMMIT answer was lost was rolled back")
 
-// txid returns the transaction's id on PostgreSQL, for resolveCommit, and 0 on SQLite.
+// txid returns the transaction's id on PostgreSQL, for resolveCommit, and 0 on SQLite. One
+// read in the batch's last pipeline (queueCommitReads) costs no round trip of its own.
 func (c *txConn) txid() (int64, error) {
-	if !c.pg {
-		return 0, nil
+	if !c.pg || c.txID != 0 {
+		return c.txID, nil
 	}
 	var id int64
 	err := c.rowDirect(context.Background(), "SELECT txid_current()").Scan(&id)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -135,5 +137,141 @@ func TestLostCommitAnswer(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// turnRelay relays TCP connections to the test PostgreSQL's Unix socket and counts, on each
+// connection, the client's round trips from each chunk holding start (or binding the statement
+// pgx prepared for it) to the next COMMIT: a
+// round trip begins when the client sends after PostgreSQL said it was ready for the next
+// query (ReadyForQuery), so a pipeline is one however it is cut up.
+type turnRelay struct {
+	dsn   string
+	start []byte
+	turns chan int // turns gets each count, at its COMMIT
+}
+
+func startTurnRelay(t *testing.T, start string) *turnRelay {
+	r := &turnRelay{start: []byte(start), turns: make(chan int, 64)}
+	addr, db := pgRelay(t, r.relay)
+	r.dsn = "postgres://postgres@" + addr + db + "?sslmode=disable"
+	return r
+}
+
+func (r *turnRelay) relay(c, s net.Conn) {
+	var ready atomic.Bool // ready: PostgreSQL said ReadyForQuery since the client last sent
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := s.Read(buf)
+			if n > 0 {
+				if bytes.Contains(buf[:n], []byte("Z\x00\x00\x00\x05")) {
+					ready.Store(true)
+				}
+				if _, err := c.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+			if err != nil {
+				c.Close()
+				return
+			}
+		}
+	}()
+	counting, turns := false, 0
+	var name []byte // name is the prepared statement of start's text
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			if ready.Swap(false) && counting {
+				turns++
+			}
+			if !counting && (bytes.Contains(chunk, r.start) || name != nil && bytes.Contains(chunk, name)) {
+				counting, turns = true, 1
+				if i := bytes.Index(chunk, r.start); i > 0 && name == nil {
+					// pgx prepares the statement under a name that later batches bind to
+					// without its text
+					if j := bytes.LastIndex(chunk[:i-1], []byte("stmtcache_")); j >= 0 {
+						name = slices.Clone(chunk[j : i-1])
+					}
+				}
+			}
+			if counting && bytes.Contains(bytes.ToLower(chunk), []byte("commit\x00")) {
+				counting = false
+				select {
+				case r.turns <- turns:
+				default:
+				}
+			}
+			if _, err := s.Write(chunk); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestBatchEndRoundTrips: a PostgreSQL batch of audited card creates reads its merchant's
+// audit chain head and its transaction's id in the pipeline that sends its cards, and writes
+// the head and the audit records together: from that pipeline to the COMMIT it makes three
+// round trips (the pipeline, the audit writes, the COMMIT), where reading the head, writing
+// it, inserting the records and reading the id one by one made six. A batch that runs a
+// statement for the first time on its connection also prepares it (pgx's statement cache):
+// the first batch inserts the chain's head and the second updates it, so the third is counted.
+func TestBatchEndRoundTrips(t *testing.T) {
+	relay := startTurnRelay(t, "INSERT INTO instruments")
+	ce := newCardEnv(t, func(tb testing.TB, cfg sqlstore.Config) *sqlstore.Store {
+		cfg.DSN = relay.dsn
+		return mustOpen(tb, cfg)
+	})
+	ce.st.SetAuditMAC(ce.f.Keys)
+	profiles := []*vault.Profile{ce.profile(t, "turns-a"), ce.profile(t, "turns-b")}
+	const n = 8
+	ids := make([]string, 0, 2*n)
+	var mu sync.Mutex
+	for batch := range 3 {
+		writes := make([]func(), n)
+		for i := range writes {
+			writes[i] = func() {
+				c, err := ce.card(profiles[i%2], ce.freshPAN())
+				if err != nil {
+					t.Errorf("card %d: %v", i, err)
+					return
+				}
+				mu.Lock()
+				ids = append(ids, c.ID)
+				mu.Unlock()
+			}
+		}
+		if d := mustGather(t, ce.st, writes); d.Commits != 2 {
+			t.Fatalf("batch %d: %d transactions; want 2 (the blocker's and the batch's)", batch, d.Commits)
+		}
+	}
+	var counts []int
+	for len(relay.turns) > 0 {
+		counts = append(counts, <-relay.turns)
+	}
+	if len(counts) != 3 || counts[2] != 3 {
+		t.Errorf("round trips from each batch's pipeline to its COMMIT: %v; want three counts, the last 3", counts)
+	}
+	recs, err := ce.st.ListAudit(context.Background(), ce.f.Creds.MerchantID, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := map[string]bool{}
+	for _, r := range recs {
+		audited[r.RecordID] = true
+	}
+	for i, id := range ids {
+		if !audited[id] {
+			t.Errorf("card %d (%s) has no audit record", i, id)
+		}
+	}
+	if problems, err := ce.st.VerifyAudit(context.Background(), ce.f.Keys); err != nil || len(problems) > 0 {
+		t.Errorf("audit chains: %v, %v", problems, err)
 	}
 }

@@ -30,11 +30,14 @@ import (
 
 // queuedStmt is a statement a fn queued. scan, when set, reads its one row; otherwise check,
 // when set, judges what it did. Either fails when the outcome is not the one the fn assumed.
+// atEnd marks a statement of the transaction's own end (queueCommitReads, flushAudit), not a
+// fn's, which WriteStats.Pipelined does not count.
 type queuedStmt struct {
 	query string
 	args  []any
 	scan  func(pgx.Row) error
 	check func(pgconn.CommandTag) error
+	atEnd bool
 }
 
 // queue adds a statement that writes to send later, and reports whether it did. When it did
@@ -102,7 +105,11 @@ func (c *txConn) flush() error {
 	}
 	q := c.queued
 	c.queued = nil
-	c.nSent.Add(int64(len(q)))
+	for _, s := range q {
+		if !s.atEnd {
+			c.nSent.Add(1)
+		}
+	}
 	err := c.conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
 		if !ok {
