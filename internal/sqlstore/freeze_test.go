@@ -315,6 +315,113 @@ func TestFreezeAtCommit(t *testing.T) {
 	}
 }
 
+// TestFreezeCommitCut: a batch's COMMIT is sent, PostgreSQL freezes before it answers, and
+// the connection is then reset: the COMMIT sits unread in the frozen server's socket, and
+// whether it commits depends on the server. The store asks PostgreSQL what became of it, within
+// the resolve wait, and its writes are never run again: while the server stays frozen past the
+// resolve wait they are answered 503 "commit outcome unknown" (LostCommits.Unknown), and the
+// thawed server commits them, once; when it is thawed within the resolve wait, the writes get
+// their true outcome (committed, LostCommits.Committed), stored once.
+func TestFreezeCommitCut(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		thaw time.Duration // after the cut; 0: once the writes are answered
+	}{
+		{"ok/thawed-while-resolving", freezeResolve / 3},
+		{"fail/frozen-past-resolving", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			const writes, marker = 3, "freeze-cut-marker"
+			var cuts atomic.Int32
+			thawc, cutc := make(chan func(), 1), make(chan time.Time, 1)
+			_, st := mustFreezableStore(t, func(p *storetest.Postgres, db string) string {
+				return "postgres://postgres@" + pgRelayTo(t, p.Socket(), func(c, s net.Conn) {
+					relayToCommit(c, s, []byte(marker), &cuts, func(chunk []byte) bool {
+						thaw := p.Freeze(t)
+						s.Write(chunk) // the COMMIT, into the frozen server's socket
+						c.(*net.TCPConn).SetLinger(0)
+						c.Close() // a reset: the client's COMMIT fails at once
+						cutc <- time.Now()
+						if tt.thaw > 0 {
+							time.AfterFunc(tt.thaw, thaw)
+						}
+						thawc <- thaw
+						return true
+					})
+				}) + db + "?sslmode=disable"
+			})
+			release, held := holdCommitter(ctx, st)
+			w := newWrites(writes)
+			for i := range writes {
+				w.start(ctx, st, i, func(tx vault.Tx) error {
+					return tx.SetSetting(ctx, fmt.Sprintf("freeze-cut-%d", i), marker)
+				})
+			}
+			time.Sleep(100 * time.Millisecond)
+			release()
+			if err := <-held; err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() { w.wg.Wait(); close(done) }()
+			limit := freezeResolve + freezeSlack
+			select {
+			case <-done:
+			case <-time.After(freezeWrite + limit):
+				t.Fatalf("the writes were not answered within %v: held by the frozen database", freezeWrite+limit)
+			}
+			if cuts.Load() != 1 {
+				t.Fatalf("%d marked COMMITs cut, want 1", cuts.Load())
+			}
+			answered := time.Since(<-cutc)
+			(<-thawc)()
+			if answered > limit {
+				t.Errorf("the writes were answered %v after the cut; want within the resolve wait, %v", answered.Round(time.Millisecond), limit)
+			}
+			lost := st.WriteStats().LostCommits
+			want := lost
+			want.Committed, want.RolledBack, want.Unknown = 0, 0, 0
+			if tt.thaw > 0 {
+				want.Committed = 1
+			} else {
+				want.Unknown = 1
+			}
+			if lost != want {
+				t.Errorf("LostCommits = %+v, want %+v", lost, want)
+			}
+			for i := range writes {
+				switch {
+				case tt.thaw > 0 && w.errs[i] != nil:
+					t.Errorf("write %d = %v; want its true outcome, a success", i, w.errs[i])
+				case tt.thaw == 0 && (vault.KindOf(w.errs[i]) != vault.Unavailable || !errors.Is(w.errs[i], vault.ErrOutcomeUnknown)):
+					t.Errorf("write %d = %v; want Unavailable, commit outcome unknown", i, w.errs[i])
+				}
+				if n := w.runs[i].Load(); n != 1 {
+					t.Errorf("write %d ran %d times, want once", i, n)
+				}
+			}
+			// The rows in the database: the COMMIT the server was sent, and nothing else,
+			// stored each write once (once thawed, when the writes were answered before).
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				var n int
+				err := st.DB().QueryRowContext(ctx, "SELECT count(*) FROM settings WHERE value = $1", marker).Scan(&n)
+				if err == nil && n == writes {
+					break
+				}
+				if tt.thaw > 0 || time.Now().After(deadline) {
+					t.Fatalf("%d rows of the batch stored (%v), want %d", n, err, writes)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if err := st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, "after", "v") }); err != nil {
+				t.Errorf("a write after the thaw: %v", err)
+			}
+		})
+	}
+}
+
 // TestFreezeRerun: when the database freezes while a batch's writes run again alone (here
 // after a serialisation failure), the first that meets the frozen database is answered
 // Unavailable within its bound, and the others after it are answered Unavailable without
