@@ -560,30 +560,26 @@ func TestRekeyMovedMidPass(t *testing.T) {
 			want[id] += n
 		}
 	}
-	got, err := tool.Store.CountSealedByKey(ctx)
-	if err != nil {
-		t.Fatal(err)
+	// Where the re-encryption stopped, in the moved store and in the copy alike, and the
+	// records' data as before the rekey.
+	check := func(where string, s *sqlstore.Store, kr *keys.Keyring) {
+		t.Helper()
+		got, err := s.CountSealedByKey(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("records by key in %s (-want +got)\n%s", where, d)
+		}
+		if d := cmp.Diff(plain, mustOpenSealed(t, s, kr)); d != "" {
+			t.Errorf("the records' data in %s changed (%d differences)", where, strings.Count(d, "\n-"))
+		}
 	}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("records by key in the moved store (-want +got)\n%s", d)
-	}
-	if d := cmp.Diff(plain, mustOpenSealed(t, tool.Store, tool.Keyring)); d != "" {
-		t.Errorf("the moved store's records changed their data (%d differences)", strings.Count(d, "\n-"))
-	}
-
+	check("the moved store", tool.Store, tool.Keyring)
 	pg, err := OpenTool(ctx, Config{DatabaseURL: dsn, MasterKey: cfg.MasterKey, Logger: cfg.Logger, Out: &nopWriter{}, ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pg.Close()
-	got, err = pg.Store.CountSealedByKey(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("records by key in the copy (-want +got)\n%s", d)
-	}
-	if d := cmp.Diff(plain, mustOpenSealed(t, pg.Store, pg.Keyring)); d != "" {
-		t.Errorf("the copy's records differ in their data (%d differences)", strings.Count(d, "\n-"))
-	}
+	check("the copy", pg.Store, pg.Keyring)
 }

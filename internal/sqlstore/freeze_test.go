@@ -252,33 +252,15 @@ func TestFreezeAtCommit(t *testing.T) {
 						return tx.SetSetting(ctx, fmt.Sprintf("freeze-commit-%d", i), "freeze-commit-marker")
 					})
 				}
-				time.Sleep(100 * time.Millisecond)
-				release()
-				if err := <-held; err != nil {
-					t.Fatal(err)
-				}
-				done := make(chan struct{})
-				go func() { w.wg.Wait(); close(done) }()
-				limit := freezeWrite + freezeResolve + freezeSlack
-				select {
-				case <-done:
-				case <-time.After(limit):
-					t.Fatalf("the writes were not answered within %v: held by the frozen database", limit)
-				}
+				mustAnswerBatch(t, release, held, w, freezeWrite+freezeResolve+freezeSlack, "held by the frozen database")
 				if relay.commits.Load() != 1 {
 					t.Fatalf("%d marked COMMITs seen, want 1", relay.commits.Load())
 				}
 				(<-thawc)()
-				lost := st.WriteStats().LostCommits
-				want := lost
-				want.Committed, want.RolledBack, want.Unknown = 0, 0, 0
 				if tt.thawn {
-					want.Committed = 1
+					checkLostCommits(t, st, 1, 0, 0)
 				} else {
-					want.Unknown = 1
-				}
-				if lost != want {
-					t.Errorf("LostCommits = %+v, want %+v", lost, want)
+					checkLostCommits(t, st, 0, 0, 1)
 				}
 				for i := range writes {
 					if w.took[i] < freezeWrite-100*time.Millisecond {
@@ -358,19 +340,8 @@ func TestFreezeCommitCut(t *testing.T) {
 					return tx.SetSetting(ctx, fmt.Sprintf("freeze-cut-%d", i), marker)
 				})
 			}
-			time.Sleep(100 * time.Millisecond)
-			release()
-			if err := <-held; err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan struct{})
-			go func() { w.wg.Wait(); close(done) }()
 			limit := freezeResolve + freezeSlack
-			select {
-			case <-done:
-			case <-time.After(freezeWrite + limit):
-				t.Fatalf("the writes were not answered within %v: held by the frozen database", freezeWrite+limit)
-			}
+			mustAnswerBatch(t, release, held, w, freezeWrite+limit, "held by the frozen database")
 			if cuts.Load() != 1 {
 				t.Fatalf("%d marked COMMITs cut, want 1", cuts.Load())
 			}
@@ -379,16 +350,10 @@ func TestFreezeCommitCut(t *testing.T) {
 			if answered > limit {
 				t.Errorf("the writes were answered %v after the cut; want within the resolve wait, %v", answered.Round(time.Millisecond), limit)
 			}
-			lost := st.WriteStats().LostCommits
-			want := lost
-			want.Committed, want.RolledBack, want.Unknown = 0, 0, 0
 			if tt.thaw > 0 {
-				want.Committed = 1
+				checkLostCommits(t, st, 1, 0, 0)
 			} else {
-				want.Unknown = 1
-			}
-			if lost != want {
-				t.Errorf("LostCommits = %+v, want %+v", lost, want)
+				checkLostCommits(t, st, 0, 0, 1)
 			}
 			for i := range writes {
 				switch {
@@ -449,19 +414,7 @@ func TestFreezeRerun(t *testing.T) {
 		})
 		time.Sleep(20 * time.Millisecond) // queued in order
 	}
-	time.Sleep(100 * time.Millisecond)
-	release()
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { w.wg.Wait(); close(done) }()
-	limit := freezeWrite + freezeSlack
-	select {
-	case <-done:
-	case <-time.After(limit):
-		t.Fatalf("the writes were not answered within %v: each waited for the frozen database in turn", limit)
-	}
+	mustAnswerBatch(t, release, held, w, freezeWrite+freezeSlack, "each waited for the frozen database in turn")
 	if thaw == nil {
 		t.Fatal("the database was not frozen")
 	}
@@ -561,6 +514,37 @@ func (w *writes) start(ctx context.Context, st *sqlstore.Store, i int, fn func(v
 		})
 		w.took[i] = time.Since(start)
 	}()
+}
+
+// mustAnswerBatch lets the queued writes w go 100 ms after they were started, as one batch
+// (release, from holdCommitter), fails the test if the holding write failed, and waits for w
+// to be answered, failing the test (saying why it would not be) when that takes over limit.
+func mustAnswerBatch(t *testing.T, release func(), held <-chan error, w *writes, limit time.Duration, why string) {
+	t.Helper()
+	time.Sleep(100 * time.Millisecond)
+	release()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { w.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("the writes were not answered within %v: %s", limit, why)
+	}
+}
+
+// checkLostCommits fails the test unless st's lost COMMITs (WriteStats.LostCommits) were
+// resolved as committed, rolledBack and unknown say.
+func checkLostCommits(t *testing.T, st *sqlstore.Store, committed, rolledBack, unknown int64) {
+	t.Helper()
+	lost := st.WriteStats().LostCommits
+	want := lost
+	want.Committed, want.RolledBack, want.Unknown = committed, rolledBack, unknown
+	if lost != want {
+		t.Errorf("LostCommits = %+v, want %+v", lost, want)
+	}
 }
 
 // holdCommitter starts a write that holds the committer until release is called, so that
