@@ -226,6 +226,21 @@ func mustMovableTool(t *testing.T) (*Main, Config, string) {
 // stops it; it returns the config that serves it (Open) and the store's sandbox merchant.
 func mustServedStore(t *testing.T) (Config, string) {
 	t.Helper()
+	return mustServedCards(t, 0)
+}
+
+// mustSeededStore is mustServedStore with n cards for the sandbox merchant (seedBenchCards),
+// and returns the config of a tool that writes it (OpenTool).
+func mustSeededStore(t *testing.T, n int) Config {
+	t.Helper()
+	cfg, _ := mustServedCards(t, n)
+	cfg.Listen = ""
+	return cfg
+}
+
+// mustServedCards is mustServedStore, with n cards made while the store is served.
+func mustServedCards(t *testing.T, n int) (Config, string) {
+	t.Helper()
 	log, _ := logtest.New(t)
 	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), MasterKey: keys.NewMasterKey().Base64(), Logger: log, Out: &nopWriter{}, AdminToken: testAdminToken}
 	m, err := Open(context.Background(), cfg)
@@ -233,6 +248,9 @@ func mustServedStore(t *testing.T) (Config, string) {
 		t.Fatal(err)
 	}
 	mid := m.Credentials.MerchantID
+	if n > 0 {
+		seedBenchCards(t, m, n)
+	}
 	m.Close()
 	return cfg, mid
 }
@@ -427,4 +445,141 @@ func TestBackupCarriesMoved(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// resealHook is the store a Rekeyer re-encrypts through in a test: the tool's own, with after
+// called once each record's re-encryption has committed, with how many have.
+type resealHook struct {
+	vault.SealedStore
+	after     func(rewritten int)
+	rewritten int
+}
+
+func (h *resealHook) ResealRecord(ctx context.Context, old, next vault.SealedRecord) (bool, error) {
+	ok, err := h.SealedStore.ResealRecord(ctx, old, next)
+	if ok && err == nil {
+		h.rewritten++
+		h.after(h.rewritten)
+	}
+	return ok, err
+}
+
+// mustOpenSealed reads every sealed record of s and opens each of its fields under kr, failing
+// the test for a record whose fields are not all sealed under its own data key (dek_id), or
+// that do not open. It returns the plaintexts by table/id/field.
+func mustOpenSealed(t *testing.T, s *sqlstore.Store, kr *keys.Keyring) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, tbl := range s.SealedTables() {
+		recs, err := s.StaleSealed(context.Background(), tbl, 0, 0, "", 1_000_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range recs {
+			for f, ct := range rec.Fields {
+				if len(ct) == 0 {
+					continue
+				}
+				name := tbl + "/" + rec.ID + "/" + f
+				if id, _ := keys.KeyID(ct); id != rec.KeyID {
+					t.Errorf("%s is sealed under key %d, its record says %d (half-written)", name, id, rec.KeyID)
+				}
+				pt, err := kr.Open(ct, keys.AD{Merchant: rec.MerchantID, Record: rec.ID, Field: f})
+				if err != nil {
+					t.Errorf("%s does not open: %v", name, err)
+					continue
+				}
+				out[name] = string(pt)
+			}
+		}
+	}
+	return out
+}
+
+// TestRekeyMovedMidPass: copy-store moves the embedded store while `keys rekey` is running
+// (here, after the rekey's 250th record, in its second batch of 200). The rekey writes
+// nothing more to the embedded store: its next write is refused, and it stops with ErrMoved,
+// saying that 250 records were re-encrypted. Those 250 are under the new key and the rest
+// under the old one, in the embedded store and in the copy alike, and every record opens
+// there to the data it held before the rekey.
+func TestRekeyMovedMidPass(t *testing.T) {
+	ctx := context.Background()
+	const cards, atMark = 600, 250
+	cfg := mustSeededStore(t, cards)
+	tool, err := OpenTool(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tool.Close()
+
+	old := tool.Keyring.PrimaryKeyID()
+	next, err := tool.Keyring.Rotate(ctx, "data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := tool.Store.CountSealedByKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before[old] < cards {
+		t.Fatalf("records by key before the rekey: %v, want %d or more under key %d", before, cards, old)
+	}
+	plain := mustOpenSealed(t, tool.Store, tool.Keyring)
+
+	dsn := storetest.PostgresDSN(t)
+	copied := false
+	hook := &resealHook{SealedStore: tool.Store, after: func(n int) {
+		if n == atMark {
+			_, err := CopyStore(ctx, cfg, dsn)
+			if err != nil {
+				t.Errorf("CopyStore after %d records: %v", n, err)
+			}
+			copied = err == nil
+		}
+	}}
+	tool.rekey.rk = vault.NewRekeyer(hook, tool.Keyring)
+	rep, err := tool.Rekey(ctx)
+	t.Log(err)
+	if !copied {
+		t.Fatalf("the rekey ended after %d records, before the copy: %v", rep.Rewritten, err)
+	}
+	if !errors.Is(err, ErrMoved) {
+		t.Fatalf("Rekey after the copy = %v, want ErrMoved", err)
+	}
+	if rep.Rewritten != atMark || hook.rewritten != atMark {
+		t.Errorf("re-encrypted %d records (%d committed), want the %d before the copy", rep.Rewritten, hook.rewritten, atMark)
+	}
+	for _, want := range []string{fmt.Sprintf("%d records were re-encrypted", atMark), "keys rekey --database"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	want := map[uint32]int{old: before[old] - atMark, next: atMark}
+	for id, n := range before {
+		if id != old {
+			want[id] += n
+		}
+	}
+	// Where the re-encryption stopped, in the moved store and in the copy alike, and the
+	// records' data as before the rekey.
+	check := func(where string, s *sqlstore.Store, kr *keys.Keyring) {
+		t.Helper()
+		got, err := s.CountSealedByKey(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("records by key in %s (-want +got)\n%s", where, d)
+		}
+		if d := cmp.Diff(plain, mustOpenSealed(t, s, kr)); d != "" {
+			t.Errorf("the records' data in %s changed (%d differences)", where, strings.Count(d, "\n-"))
+		}
+	}
+	check("the moved store", tool.Store, tool.Keyring)
+	pg, err := OpenTool(ctx, Config{DatabaseURL: dsn, MasterKey: cfg.MasterKey, Logger: cfg.Logger, Out: &nopWriter{}, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	check("the copy", pg.Store, pg.Keyring)
 }

@@ -252,33 +252,15 @@ func TestFreezeAtCommit(t *testing.T) {
 						return tx.SetSetting(ctx, fmt.Sprintf("freeze-commit-%d", i), "freeze-commit-marker")
 					})
 				}
-				time.Sleep(100 * time.Millisecond)
-				release()
-				if err := <-held; err != nil {
-					t.Fatal(err)
-				}
-				done := make(chan struct{})
-				go func() { w.wg.Wait(); close(done) }()
-				limit := freezeWrite + freezeResolve + freezeSlack
-				select {
-				case <-done:
-				case <-time.After(limit):
-					t.Fatalf("the writes were not answered within %v: held by the frozen database", limit)
-				}
+				mustAnswerBatch(t, release, held, w, freezeWrite+freezeResolve+freezeSlack, "held by the frozen database")
 				if relay.commits.Load() != 1 {
 					t.Fatalf("%d marked COMMITs seen, want 1", relay.commits.Load())
 				}
 				(<-thawc)()
-				lost := st.WriteStats().LostCommits
-				want := lost
-				want.Committed, want.RolledBack, want.Unknown = 0, 0, 0
 				if tt.thawn {
-					want.Committed = 1
+					checkLostCommits(t, st, 1, 0, 0)
 				} else {
-					want.Unknown = 1
-				}
-				if lost != want {
-					t.Errorf("LostCommits = %+v, want %+v", lost, want)
+					checkLostCommits(t, st, 0, 0, 1)
 				}
 				for i := range writes {
 					if w.took[i] < freezeWrite-100*time.Millisecond {
@@ -315,6 +297,96 @@ func TestFreezeAtCommit(t *testing.T) {
 	}
 }
 
+// TestFreezeCommitCut: a batch's COMMIT is sent, PostgreSQL freezes before it answers, and
+// the connection is then reset: the COMMIT sits unread in the frozen server's socket, and
+// whether it commits depends on the server. The store asks PostgreSQL what became of it, within
+// the resolve wait, and its writes are never run again: while the server stays frozen past the
+// resolve wait they are answered 503 "commit outcome unknown" (LostCommits.Unknown), and the
+// thawed server commits them, once; when it is thawed within the resolve wait, the writes get
+// their true outcome (committed, LostCommits.Committed), stored once.
+func TestFreezeCommitCut(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		thaw time.Duration // after the cut; 0: once the writes are answered
+	}{
+		{"ok/thawed-while-resolving", freezeResolve / 3},
+		{"fail/frozen-past-resolving", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			const writes, marker = 3, "freeze-cut-marker"
+			var cuts atomic.Int32
+			thawc, cutc := make(chan func(), 1), make(chan time.Time, 1)
+			_, st := mustFreezableStore(t, func(p *storetest.Postgres, db string) string {
+				return "postgres://postgres@" + pgRelayTo(t, p.Socket(), func(c, s net.Conn) {
+					relayToCommit(c, s, []byte(marker), &cuts, func(chunk []byte) bool {
+						thaw := p.Freeze(t)
+						s.Write(chunk) // the COMMIT, into the frozen server's socket
+						c.(*net.TCPConn).SetLinger(0)
+						c.Close() // a reset: the client's COMMIT fails at once
+						cutc <- time.Now()
+						if tt.thaw > 0 {
+							time.AfterFunc(tt.thaw, thaw)
+						}
+						thawc <- thaw
+						return true
+					})
+				}) + db + "?sslmode=disable"
+			})
+			release, held := holdCommitter(ctx, st)
+			w := newWrites(writes)
+			for i := range writes {
+				w.start(ctx, st, i, func(tx vault.Tx) error {
+					return tx.SetSetting(ctx, fmt.Sprintf("freeze-cut-%d", i), marker)
+				})
+			}
+			limit := freezeResolve + freezeSlack
+			mustAnswerBatch(t, release, held, w, freezeWrite+limit, "held by the frozen database")
+			if cuts.Load() != 1 {
+				t.Fatalf("%d marked COMMITs cut, want 1", cuts.Load())
+			}
+			answered := time.Since(<-cutc)
+			(<-thawc)()
+			if answered > limit {
+				t.Errorf("the writes were answered %v after the cut; want within the resolve wait, %v", answered.Round(time.Millisecond), limit)
+			}
+			if tt.thaw > 0 {
+				checkLostCommits(t, st, 1, 0, 0)
+			} else {
+				checkLostCommits(t, st, 0, 0, 1)
+			}
+			for i := range writes {
+				switch {
+				case tt.thaw > 0 && w.errs[i] != nil:
+					t.Errorf("write %d = %v; want its true outcome, a success", i, w.errs[i])
+				case tt.thaw == 0 && (vault.KindOf(w.errs[i]) != vault.Unavailable || !errors.Is(w.errs[i], vault.ErrOutcomeUnknown)):
+					t.Errorf("write %d = %v; want Unavailable, commit outcome unknown", i, w.errs[i])
+				}
+				if n := w.runs[i].Load(); n != 1 {
+					t.Errorf("write %d ran %d times, want once", i, n)
+				}
+			}
+			// The rows in the database: the COMMIT the server was sent, and nothing else,
+			// stored each write once (once thawed, when the writes were answered before).
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				var n int
+				err := st.DB().QueryRowContext(ctx, "SELECT count(*) FROM settings WHERE value = $1", marker).Scan(&n)
+				if err == nil && n == writes {
+					break
+				}
+				if tt.thaw > 0 || time.Now().After(deadline) {
+					t.Fatalf("%d rows of the batch stored (%v), want %d", n, err, writes)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if err := st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, "after", "v") }); err != nil {
+				t.Errorf("a write after the thaw: %v", err)
+			}
+		})
+	}
+}
+
 // TestFreezeRerun: when the database freezes while a batch's writes run again alone (here
 // after a serialisation failure), the first that meets the frozen database is answered
 // Unavailable within its bound, and the others after it are answered Unavailable without
@@ -342,19 +414,7 @@ func TestFreezeRerun(t *testing.T) {
 		})
 		time.Sleep(20 * time.Millisecond) // queued in order
 	}
-	time.Sleep(100 * time.Millisecond)
-	release()
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { w.wg.Wait(); close(done) }()
-	limit := freezeWrite + freezeSlack
-	select {
-	case <-done:
-	case <-time.After(limit):
-		t.Fatalf("the writes were not answered within %v: each waited for the frozen database in turn", limit)
-	}
+	mustAnswerBatch(t, release, held, w, freezeWrite+freezeSlack, "each waited for the frozen database in turn")
 	if thaw == nil {
 		t.Fatal("the database was not frozen")
 	}
@@ -454,6 +514,37 @@ func (w *writes) start(ctx context.Context, st *sqlstore.Store, i int, fn func(v
 		})
 		w.took[i] = time.Since(start)
 	}()
+}
+
+// mustAnswerBatch lets the queued writes w go 100 ms after they were started, as one batch
+// (release, from holdCommitter), fails the test if the holding write failed, and waits for w
+// to be answered, failing the test (saying why it would not be) when that takes over limit.
+func mustAnswerBatch(t *testing.T, release func(), held <-chan error, w *writes, limit time.Duration, why string) {
+	t.Helper()
+	time.Sleep(100 * time.Millisecond)
+	release()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { w.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("the writes were not answered within %v: %s", limit, why)
+	}
+}
+
+// checkLostCommits fails the test unless st's lost COMMITs (WriteStats.LostCommits) were
+// resolved as committed, rolledBack and unknown say.
+func checkLostCommits(t *testing.T, st *sqlstore.Store, committed, rolledBack, unknown int64) {
+	t.Helper()
+	lost := st.WriteStats().LostCommits
+	want := lost
+	want.Committed, want.RolledBack, want.Unknown = committed, rolledBack, unknown
+	if lost != want {
+		t.Errorf("LostCommits = %+v, want %+v", lost, want)
+	}
 }
 
 // holdCommitter starts a write that holds the committer until release is called, so that
