@@ -92,6 +92,9 @@ const auditInsertRows = 64
 // transaction queues statements the head writes and the INSERTs go together, in one round
 // trip.
 func (c *txConn) flushAudit(s *Store) error {
+	if err := c.flush(); err != nil { // what the end queued: the heads, with the counts
+		return err
+	}
 	if len(c.pending) == 0 {
 		return nil
 	}
@@ -196,8 +199,8 @@ func scanAuditHead(row interface{ Scan(...any) error }) (auditHead, error) {
 // audit records, for flushAudit, and the transaction's id, for txid. It is called just
 // before that pipeline is sent, when no fn will run in the transaction again.
 func (c *txConn) queueCommitReads(s *Store) {
-	if c.conn == nil || c.isolate || c.queueErr != nil || c.broken != nil {
-		return
+	if c.conn == nil || c.isolate || c.endOnly || c.queueErr != nil || c.broken != nil || c.heads != nil {
+		return // not queued, or queued already
 	}
 	merchants, _ := c.auditMerchants()
 	c.heads = make(map[string]auditHead, len(merchants))

@@ -753,7 +753,10 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
 	dl := newDeadline(s.writeWait)
 	defer dl.stop()
 	stalled := vault.E(opWrite, vault.Unavailable, errWriteWait)
-	conn, sqltx, err := s.beginTx(dl.start(), queue)
+	// On PostgreSQL the transaction holds its connection, so that the statements of its end
+	// (the counts, the audit chain heads and the transaction id) go together; with queue,
+	// fn's own statements are queued too.
+	conn, sqltx, err := s.beginTx(dl.start(), s.dialect == Postgres)
 	if err != nil {
 		if dl.expired() {
 			return nil, stalled
@@ -765,11 +768,11 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
 			conn.Close() // after the COMMIT or rollback, as batchRun.release
 		}
 	}()
-	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, nSent: &s.nPipelined, dl: dl}
+	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, nSent: &s.nPipelined, dl: dl, endOnly: !queue}
 	t := &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}
 	p, err := callFn(fn, t)
 	s.nCommits.Add(1)
-	if conn != nil && p == nil {
+	if queue && conn != nil && p == nil {
 		if err == nil {
 			// The counts go with what fn queued; then the queue is sent.
 			if err = c.flushCounts(); err == nil {
@@ -794,8 +797,10 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
 		}
 		return p, err
 	}
-	if err = c.flushAudit(s); err == nil {
-		err = c.flushCounts()
+	c.endOnly = false // fn is done: what runs now is the transaction's own end
+	if err = c.flushCounts(); err == nil {
+		c.queueCommitReads(s)
+		err = c.flushAudit(s)
 	}
 	var id int64
 	if err == nil {
@@ -863,6 +868,9 @@ type txConn struct {
 	stmts   *stmtCache // stmts, on SQLite, holds the write connection's prepared statements.
 	pg      bool       // pg: PostgreSQL, where any statement error aborts the transaction.
 	isolate bool
+	// endOnly: only the statements of the transaction's own end may be queued, not a fn's
+	// (a fn running alone that is not a bulk write).
+	endOnly bool
 	spOpen  bool  // spOpen: the savepoint exists
 	dirty   bool  // dirty: the current fn has run a statement
 	wrote   bool  // wrote: the current fn has run a statement that may have written

@@ -213,59 +213,70 @@ func (r *turnRelay) relay(c, s net.Conn) {
 // audit chain head and its transaction's id in the pipeline that sends its cards, and writes
 // the head and the audit records together: from that pipeline to the COMMIT it makes three
 // round trips (the pipeline, the audit writes, the COMMIT), where reading the head, writing
-// it, inserting the records and reading the id one by one made six. A batch that runs a
-// statement for the first time on its connection also prepares it (pgx's statement cache):
-// the first batch inserts the chain's head and the second updates it, so the third is counted.
+// it, inserting the records and reading the id one by one made six. A card create running
+// alone, whose statements are not queued, sends its count with those reads: four round trips
+// from its INSERT to the COMMIT instead of seven. A write that runs a statement for the first
+// time on its connection also prepares it (pgx's statement cache): the first inserts the
+// chain's head and the second updates it, so the third is counted.
 func TestBatchEndRoundTrips(t *testing.T) {
-	relay := startTurnRelay(t, "INSERT INTO instruments")
-	ce := newCardEnv(t, func(tb testing.TB, cfg sqlstore.Config) *sqlstore.Store {
-		cfg.DSN = relay.dsn
-		return mustOpen(tb, cfg)
-	})
-	ce.st.SetAuditMAC(ce.f.Keys)
-	profiles := []*vault.Profile{ce.profile(t, "turns-a"), ce.profile(t, "turns-b")}
-	const n = 8
-	ids := make([]string, 0, 2*n)
-	var mu sync.Mutex
-	for batch := range 3 {
-		writes := make([]func(), n)
-		for i := range writes {
-			writes[i] = func() {
-				c, err := ce.card(profiles[i%2], ce.freshPAN())
-				if err != nil {
-					t.Errorf("card %d: %v", i, err)
-					return
+	for _, tt := range []struct {
+		name  string
+		n     int // n is the batch's size; 1 runs alone
+		turns int
+	}{{"batch", 8, 3}, {"alone", 1, 4}} {
+		t.Run(tt.name, func(t *testing.T) {
+			relay := startTurnRelay(t, "INSERT INTO instruments")
+			ce := newCardEnv(t, func(tb testing.TB, cfg sqlstore.Config) *sqlstore.Store {
+				cfg.DSN = relay.dsn
+				return mustOpen(tb, cfg)
+			})
+			ce.st.SetAuditMAC(ce.f.Keys)
+			profiles := []*vault.Profile{ce.profile(t, "turns-a"), ce.profile(t, "turns-b")}
+			var ids []string
+			var mu sync.Mutex
+			for batch := range 3 {
+				writes := make([]func(), tt.n)
+				for i := range writes {
+					writes[i] = func() {
+						c, err := ce.card(profiles[i%2], ce.freshPAN())
+						if err != nil {
+							t.Errorf("card %d: %v", i, err)
+							return
+						}
+						mu.Lock()
+						ids = append(ids, c.ID)
+						mu.Unlock()
+					}
 				}
-				mu.Lock()
-				ids = append(ids, c.ID)
-				mu.Unlock()
+				if tt.n == 1 {
+					writes[0]()
+				} else if d := mustGather(t, ce.st, writes); d.Commits != 2 {
+					t.Fatalf("batch %d: %d transactions; want 2 (the blocker's and the batch's)", batch, d.Commits)
+				}
 			}
-		}
-		if d := mustGather(t, ce.st, writes); d.Commits != 2 {
-			t.Fatalf("batch %d: %d transactions; want 2 (the blocker's and the batch's)", batch, d.Commits)
-		}
-	}
-	var counts []int
-	for len(relay.turns) > 0 {
-		counts = append(counts, <-relay.turns)
-	}
-	if len(counts) != 3 || counts[2] != 3 {
-		t.Errorf("round trips from each batch's pipeline to its COMMIT: %v; want three counts, the last 3", counts)
-	}
-	recs, err := ce.st.ListAudit(context.Background(), ce.f.Creds.MerchantID, 0, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	audited := map[string]bool{}
-	for _, r := range recs {
-		audited[r.RecordID] = true
-	}
-	for i, id := range ids {
-		if !audited[id] {
-			t.Errorf("card %d (%s) has no audit record", i, id)
-		}
-	}
-	if problems, err := ce.st.VerifyAudit(context.Background(), ce.f.Keys); err != nil || len(problems) > 0 {
-		t.Errorf("audit chains: %v, %v", problems, err)
+			var counts []int
+			for len(relay.turns) > 0 {
+				counts = append(counts, <-relay.turns)
+			}
+			if len(counts) != 3 || counts[2] != tt.turns {
+				t.Errorf("round trips from each write's cards to its COMMIT: %v; want three counts, the last %d", counts, tt.turns)
+			}
+			recs, err := ce.st.ListAudit(context.Background(), ce.f.Creds.MerchantID, 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			audited := map[string]bool{}
+			for _, r := range recs {
+				audited[r.RecordID] = true
+			}
+			for i, id := range ids {
+				if !audited[id] {
+					t.Errorf("card %d (%s) has no audit record", i, id)
+				}
+			}
+			if problems, err := ce.st.VerifyAudit(context.Background(), ce.f.Keys); err != nil || len(problems) > 0 {
+				t.Errorf("audit chains: %v, %v", problems, err)
+			}
+		})
 	}
 }

@@ -44,7 +44,7 @@ type queuedStmt struct {
 // not (SQLite, a run with savepoints, a fn running alone that is not a bulk write), the
 // caller runs the statement at once.
 func (c *txConn) queue(s queuedStmt) bool {
-	if c.conn == nil || c.isolate || c.queueErr != nil {
+	if c.conn == nil || c.isolate || c.endOnly || c.queueErr != nil {
 		return false
 	}
 	c.dirty, c.wrote = true, true
