@@ -87,12 +87,12 @@ const auditInsertRows = 64
 // flushAudit chains and stores the pending audit records: for each merchant, in merchant id
 // order, it reads (on PostgreSQL, locks) the head, gives the merchant's records the next
 // sequence numbers and their MACs in the order they were appended, writes the head back, and
-// stores the records with multi-row INSERTs. It runs just before COMMIT. A head that
-// queueCommitReads read in the batch's last pipeline is not read again, and where the
-// transaction queues statements the head writes and the INSERTs go together, in one round
-// trip.
+// stores the records with multi-row INSERTs. It runs just before COMMIT. It first sends what
+// the transaction queued; a head that queueCommitReads read there is not read again, and where
+// the transaction queues statements (PostgreSQL) the head writes and the INSERTs go together,
+// in one round trip.
 func (c *txConn) flushAudit(s *Store) error {
-	if err := c.flush(); err != nil { // what the end queued: the heads, with the counts
+	if err := c.flush(); err != nil {
 		return err
 	}
 	if len(c.pending) == 0 {
@@ -193,11 +193,12 @@ func scanAuditHead(row interface{ Scan(...any) error }) (auditHead, error) {
 	return h, err
 }
 
-// queueCommitReads queues, where the transaction queues statements (a PostgreSQL batch), the
-// reads that its COMMIT needs, so that they go with the batch's last pipeline instead of a
-// round trip each: the chain heads (locked, in merchant order) of the merchants with pending
-// audit records, for flushAudit, and the transaction's id, for txid. It is called just
-// before that pipeline is sent, when no fn will run in the transaction again.
+// queueCommitReads queues, where the transaction queues statements (PostgreSQL: a batch, or a
+// write running alone once its fn is done), the reads that its COMMIT needs, so that they go
+// with its last pipeline instead of a round trip each: the chain heads (locked, in merchant
+// order) of the merchants with pending audit records, for flushAudit, and the transaction's
+// id, for txid. It is called just before that pipeline is sent, when no fn will run in the
+// transaction again.
 func (c *txConn) queueCommitReads(s *Store) {
 	if c.conn == nil || c.isolate || c.endOnly || c.queueErr != nil || c.broken != nil || c.heads != nil {
 		return // not queued, or queued already

@@ -881,8 +881,8 @@ type txConn struct {
 	// flushAudit just before COMMIT (audit.go).
 	pending []pendingAudit
 
-	// heads and txID, when set, were read in the batch's last pipeline (queueCommitReads),
-	// for flushAudit and txid.
+	// heads and txID, when set, were read in the transaction's last pipeline
+	// (queueCommitReads), for flushAudit and txid.
 	heads map[string]auditHead
 	txID  int64
 

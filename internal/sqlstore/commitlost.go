@@ -29,7 +29,7 @@ const commitResolveWait = 5 * time.Second
 var errCommitAborted = errors.New("sqlstore: the transaction whose COMMIT answer was lost was rolled back")
 
 // txid returns the transaction's id on PostgreSQL, for resolveCommit, and 0 on SQLite. One
-// read in the batch's last pipeline (queueCommitReads) costs no round trip of its own.
+// read in the transaction's last pipeline (queueCommitReads) costs no round trip of its own.
 func (c *txConn) txid() (int64, error) {
 	if !c.pg || c.txID != 0 {
 		return c.txID, nil
