@@ -278,7 +278,7 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 	if err == nil && sum1 != sum2 {
 		err = fmt.Errorf("payvault: %s changed during the import", path)
 	}
-	if errors.Is(err, ErrMoved) {
+	if err = m.movedSince(err); errors.Is(err, ErrMoved) {
 		return rep, stoppedMoved(err, fmt.Sprintf("%d records were imported here in complete batches before the copy, which holds them: run the same import with --database (the PostgreSQL database) to import the rest there (it skips them)", rep.Created))
 	}
 	if err != nil {

@@ -87,6 +87,20 @@ type movedError struct{ msg string }
 func (e *movedError) Error() string { return e.msg }
 func (e *movedError) Unwrap() error { return ErrMoved }
 
+// movedSince returns err as it is, unless err is not the store's moved refusal while the data
+// dir has been marked moved since (checkMoved): then that refusal. A tool's write that waited
+// out SQLite's 15 s lock wait behind a long copy-store fails Unavailable before it can see the
+// mark; the command should still say that the store moved, and what it did before the copy.
+func (m *Main) movedSince(err error) error {
+	if err == nil || errors.Is(err, ErrMoved) || m.Config.DatabaseURL != "" {
+		return err
+	}
+	if merr := checkMoved(m.Config.DataDir); errors.Is(merr, ErrMoved) {
+		return merr
+	}
+	return err
+}
+
 // stoppedMoved returns, when err is a Write's movedError, that refusal as it is (without
 // the layers of the calls it went through) followed by done: what the command did before
 // the copy, which the copy holds, and how to go on from it. It returns any other err as is.

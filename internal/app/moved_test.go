@@ -583,3 +583,60 @@ func TestRekeyMovedMidPass(t *testing.T) {
 	defer pg.Close()
 	check("the copy", pg.Store, pg.Keyring)
 }
+
+// TestRekeyMovedDuringLockWait: a rekey write that waited out SQLite's lock wait behind a long
+// copy-store fails Unavailable before it can see the mark the copy then leaves; the rekey
+// still stops saying that the store moved, and how many records it re-encrypted before.
+func TestRekeyMovedDuringLockWait(t *testing.T) {
+	ctx := context.Background()
+	const cards, atMark = 300, 120
+	cfg := mustSeededStore(t, cards)
+	tool, err := OpenTool(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tool.Close()
+	if _, err := tool.Keyring.Rotate(ctx, "data"); err != nil {
+		t.Fatal(err)
+	}
+	hook := &resealHook{SealedStore: tool.Store, after: func(int) {}}
+	locked := &lockWaitHook{resealHook: hook, at: atMark, mark: func() error {
+		return markMoved(cfg.DataDir, "postgres://u:secret@db.example:5433/payvault", time.Now())
+	}}
+	tool.rekey.rk = vault.NewRekeyer(locked, tool.Keyring)
+	rep, err := tool.Rekey(ctx)
+	t.Log(err)
+	if !errors.Is(err, ErrMoved) {
+		t.Fatalf("Rekey whose write waited for the copy = %v, want ErrMoved", err)
+	}
+	if rep.Rewritten != atMark {
+		t.Errorf("re-encrypted %d records, want %d", rep.Rewritten, atMark)
+	}
+	for _, want := range []string{"db.example:5433/payvault", fmt.Sprintf("%d records were re-encrypted", atMark), "keys rekey --database"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("error %q holds the DSN's password", err)
+	}
+}
+
+// lockWaitHook is resealHook whose write after at committed records fails as one that waited
+// out SQLite's lock wait behind copy-store does (Unavailable), the copy having marked the
+// store (mark) meanwhile.
+type lockWaitHook struct {
+	*resealHook
+	at   int
+	mark func() error
+}
+
+func (h *lockWaitHook) ResealRecord(ctx context.Context, old, next vault.SealedRecord) (bool, error) {
+	if h.rewritten == h.at {
+		if err := h.mark(); err != nil {
+			return false, err
+		}
+		return false, vault.E("sqlstore.Write", vault.Unavailable, errors.New("database is locked"))
+	}
+	return h.resealHook.ResealRecord(ctx, old, next)
+}

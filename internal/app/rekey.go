@@ -286,13 +286,14 @@ func (j *rekeyJob) unreadableUnder(id uint32) int {
 
 // Rekey makes one re-encryption pass now: it re-encrypts every stale record it can open, and
 // reports those it could not. Records changed meanwhile are left for the background job. On
-// an embedded store that copy-store moved meanwhile it stops at its next write (ErrMoved).
+// an embedded store that copy-store moved meanwhile it stops at its next write (ErrMoved), or
+// at the write that waited for the copy.
 func (m *Main) Rekey(ctx context.Context) (*vault.RekeyReport, error) {
 	rep, err := m.rekey.rk.Run(ctx, 200)
 	if err == nil {
 		m.rekey.last.Store(rep) // for RetireKey and the admin API; the caller reports it
 	}
-	if errors.Is(err, ErrMoved) {
+	if err = m.movedSince(err); errors.Is(err, ErrMoved) {
 		err = stoppedMoved(err, fmt.Sprintf("%d records were re-encrypted here before the copy, which holds them: the nodes serving the PostgreSQL database re-encrypt the rest in the background, or run `payvault keys rekey --database`", rep.Rewritten))
 	}
 	return rep, err
