@@ -576,7 +576,8 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		id, err = b.c.txid()
 	}
 	if err != nil || b.c.dl.expired() {
-		// No COMMIT was sent.
+		// No COMMIT was sent: nothing of the batch is stored, whatever failed (a refused
+		// statement, a lost connection), so its writes run again, each alone.
 		expired := b.c.dl.expired()
 		b.rollback()
 		s.nCommits.Add(1)
@@ -584,11 +585,13 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 			s.stalled(b.ran, b.alone, rest)
 			return
 		}
-	} else {
-		// A COMMIT the database did not answer in time is resolved as a lost one.
-		err = s.resolveCommit(id, b.commit())
-		s.nCommits.Add(1)
+		s.afterFailedCommit()
+		s.rerun(b.ran, b.alone, rest)
+		return
 	}
+	// A COMMIT the database did not answer in time is resolved as a lost one.
+	err = s.resolveCommit(id, b.commit())
+	s.nCommits.Add(1)
 	switch {
 	case err == nil:
 		s.addedCountRows(b.c.countMerchants)

@@ -280,3 +280,71 @@ func TestBatchEndRoundTrips(t *testing.T) {
 		})
 	}
 }
+
+// TestLostBeforeCommit: a PostgreSQL batch whose connection is lost after its fns ran but
+// before its COMMIT was sent (here while it stores its audit records) has committed nothing,
+// so its writes run again, each alone, and succeed, once each: none is answered "outcome
+// unknown", which only a COMMIT whose answer was lost can be.
+func TestLostBeforeCommit(t *testing.T) {
+	var armed atomic.Bool
+	var cuts atomic.Int32
+	addr, db := pgRelay(t, func(c, s net.Conn) {
+		go io.Copy(c, s)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := c.Read(buf)
+			if n > 0 {
+				// The batch's 4-row audit INSERT is prepared, text and all, on its first use.
+				if armed.Load() && bytes.Contains(buf[:n], []byte("INSERT INTO audit_log")) && cuts.CompareAndSwap(0, 1) {
+					return // both ends close, the INSERT unsent
+				}
+				if _, err := s.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	ce := newCardEnv(t, func(tb testing.TB, cfg sqlstore.Config) *sqlstore.Store {
+		cfg.DSN = "postgres://postgres@" + addr + db + "?sslmode=disable"
+		return mustOpen(tb, cfg)
+	})
+	ce.st.SetAuditMAC(ce.f.Keys)
+	p := ce.profile(t, "lost-before-commit")
+	mid := ce.f.Creds.MerchantID
+	before, err := sqlstore.CountSQL(ce.st, "SELECT COUNT(*) FROM instruments WHERE merchant_id = ?", mid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	const n = 4
+	errs := make([]error, n)
+	writes := make([]func(), n)
+	for i := range writes {
+		writes[i] = func() { _, errs[i] = ce.card(p, ce.freshPAN()) }
+	}
+	mustGather(t, ce.st, writes)
+	if cuts.Load() != 1 {
+		t.Fatalf("%d cuts, want 1: the batch's audit INSERT was not seen", cuts.Load())
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("card %d = %v; want it stored, run again after its batch lost its connection", i, err)
+		}
+	}
+	after, err := sqlstore.CountSQL(ce.st, "SELECT COUNT(*) FROM instruments WHERE merchant_id = ?", mid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after-before != n {
+		t.Errorf("%d cards stored, want %d", after-before, n)
+	}
+	if lost := ce.st.WriteStats().LostCommits; lost.Committed+lost.RolledBack+lost.Unknown != 0 {
+		t.Errorf("LostCommits = %+v; no COMMIT was sent", lost)
+	}
+	if problems, err := ce.st.VerifyAudit(context.Background(), ce.f.Keys); err != nil || len(problems) > 0 {
+		t.Errorf("audit chains: %v, %v", problems, err)
+	}
+}
