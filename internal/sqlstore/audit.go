@@ -61,6 +61,7 @@ func auditInput(r *vault.AuditRecord, prev []byte) []byte {
 type pendingAudit struct {
 	merchant, op, actor, recordType, recordID string
 	at                                        time.Time
+	dropped                                   bool // dropped: its change did not happen (queueAudited)
 }
 
 // audit appends a record to a merchant's chain inside the transaction. The record is only
@@ -147,6 +148,9 @@ func (c *txConn) auditMerchants() ([]string, map[string][]int) {
 	byMerchant := map[string][]int{}
 	var merchants []string
 	for i, p := range c.pending {
+		if p.dropped {
+			continue
+		}
 		if _, ok := byMerchant[p.merchant]; !ok {
 			merchants = append(merchants, p.merchant)
 		}
