@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"slices"
 	"sync"
@@ -52,18 +51,42 @@ func (r *cutRelay) relay(c, s net.Conn) {
 // COMMIT of the first transaction that wrote marker (fired counts it, once), it calls at with
 // the chunk holding the COMMIT, which is passed on unless at says to stop relaying.
 func relayToCommit(c, s net.Conn, marker []byte, fired *atomic.Int32, at func(chunk []byte) (stop bool)) {
-	go io.Copy(c, s)
 	marked := false
+	relayChunks(c, s, nil, func(chunk []byte) bool {
+		marked = marked || bytes.Contains(chunk, marker)
+		return marked && bytes.Contains(bytes.ToLower(chunk), []byte("commit\x00")) && fired.CompareAndSwap(0, 1) && at(chunk)
+	})
+}
+
+// relayChunks copies the server's bytes to the client, showing each chunk first to
+// fromServer when it is set, and the client's to the server, showing each chunk first to
+// fromClient, which may stop the relay (both ends then close) before the chunk is passed on.
+func relayChunks(c, s net.Conn, fromServer func(chunk []byte), fromClient func(chunk []byte) (stop bool)) {
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := s.Read(buf)
+			if n > 0 {
+				if fromServer != nil {
+					fromServer(buf[:n])
+				}
+				if _, err := c.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
-			chunk := buf[:n]
-			marked = marked || bytes.Contains(chunk, marker)
-			if marked && bytes.Contains(bytes.ToLower(chunk), []byte("commit\x00")) && fired.CompareAndSwap(0, 1) && at(chunk) {
+			if fromClient(buf[:n]) {
 				return
 			}
-			if _, err := s.Write(chunk); err != nil {
+			if _, err := s.Write(buf[:n]); err != nil {
 				return
 			}
 		}
@@ -154,59 +177,35 @@ func startTurnRelay(t *testing.T, start string) *turnRelay {
 
 func (r *turnRelay) relay(c, s net.Conn) {
 	var ready atomic.Bool // ready: PostgreSQL said ReadyForQuery since the client last sent
-	go func() {
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := s.Read(buf)
-			if n > 0 {
-				if bytes.Contains(buf[:n], []byte("Z\x00\x00\x00\x05")) {
-					ready.Store(true)
-				}
-				if _, err := c.Write(buf[:n]); err != nil {
-					return
-				}
-			}
-			if err != nil {
-				c.Close()
-				return
-			}
-		}
-	}()
 	counting, turns := false, 0
 	var name []byte // name is the prepared statement of start's text
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := c.Read(buf)
-		if n > 0 {
-			chunk := buf[:n]
-			if ready.Swap(false) && counting {
-				turns++
-			}
-			if !counting && (bytes.Contains(chunk, r.start) || name != nil && bytes.Contains(chunk, name)) {
-				counting, turns = true, 1
-				if i := bytes.Index(chunk, r.start); i > 0 && name == nil {
-					// pgx prepares the statement under a name that later batches bind to
-					// without its text
-					if j := bytes.LastIndex(chunk[:i-1], []byte("stmtcache_")); j >= 0 {
-						name = slices.Clone(chunk[j : i-1])
-					}
+	relayChunks(c, s, func(chunk []byte) {
+		if bytes.Contains(chunk, []byte("Z\x00\x00\x00\x05")) {
+			ready.Store(true)
+		}
+	}, func(chunk []byte) bool {
+		if ready.Swap(false) && counting {
+			turns++
+		}
+		if !counting && (bytes.Contains(chunk, r.start) || name != nil && bytes.Contains(chunk, name)) {
+			counting, turns = true, 1
+			if i := bytes.Index(chunk, r.start); i > 0 && name == nil {
+				// pgx prepares the statement under a name that later batches bind to
+				// without its text
+				if j := bytes.LastIndex(chunk[:i-1], []byte("stmtcache_")); j >= 0 {
+					name = slices.Clone(chunk[j : i-1])
 				}
 			}
-			if counting && bytes.Contains(bytes.ToLower(chunk), []byte("commit\x00")) {
-				counting = false
-				select {
-				case r.turns <- turns:
-				default:
-				}
-			}
-			if _, err := s.Write(chunk); err != nil {
-				return
+		}
+		if counting && bytes.Contains(bytes.ToLower(chunk), []byte("commit\x00")) {
+			counting = false
+			select {
+			case r.turns <- turns:
+			default:
 			}
 		}
-		if err != nil {
-			return
-		}
-	}
+		return false
+	})
 }
 
 // TestBatchEndRoundTrips: a PostgreSQL batch of audited card creates reads its merchant's
@@ -289,23 +288,11 @@ func TestLostBeforeCommit(t *testing.T) {
 	var armed atomic.Bool
 	var cuts atomic.Int32
 	addr, db := pgRelay(t, func(c, s net.Conn) {
-		go io.Copy(c, s)
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := c.Read(buf)
-			if n > 0 {
-				// The batch's 4-row audit INSERT is prepared, text and all, on its first use.
-				if armed.Load() && bytes.Contains(buf[:n], []byte("INSERT INTO audit_log")) && cuts.CompareAndSwap(0, 1) {
-					return // both ends close, the INSERT unsent
-				}
-				if _, err := s.Write(buf[:n]); err != nil {
-					return
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
+		relayChunks(c, s, nil, func(chunk []byte) bool {
+			// The batch's 4-row audit INSERT is prepared, text and all, on its first use;
+			// stopping there closes both ends, the INSERT unsent.
+			return armed.Load() && bytes.Contains(chunk, []byte("INSERT INTO audit_log")) && cuts.CompareAndSwap(0, 1)
+		})
 	})
 	ce := newCardEnv(t, func(tb testing.TB, cfg sqlstore.Config) *sqlstore.Store {
 		cfg.DSN = "postgres://postgres@" + addr + db + "?sslmode=disable"
