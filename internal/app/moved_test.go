@@ -229,13 +229,23 @@ func mustServedStore(t *testing.T) (Config, string) {
 	return mustServedCards(t, 0)
 }
 
-// mustSeededStore is mustServedStore with n cards for the sandbox merchant (seedBenchCards),
-// and returns the config of a tool that writes it (OpenTool).
-func mustSeededStore(t *testing.T, n int) Config {
+// mustRekeyableTool makes a served store with n cards for the sandbox merchant
+// (seedBenchCards), opens a tool that writes it (OpenTool, closed when the test ends), and
+// adds a data key; it returns the tool's config, the tool, and the old and new primary keys.
+func mustRekeyableTool(t *testing.T, n int) (cfg Config, tool *Main, old, next uint32) {
 	t.Helper()
-	cfg, _ := mustServedCards(t, n)
+	cfg, _ = mustServedCards(t, n)
 	cfg.Listen = ""
-	return cfg
+	tool, err := OpenTool(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tool.Close() })
+	old = tool.Keyring.PrimaryKeyID()
+	if next, err = tool.Keyring.Rotate(context.Background(), "data"); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, tool, old, next
 }
 
 // mustServedCards is mustServedStore, with n cards made while the store is served.
@@ -505,18 +515,7 @@ func mustOpenSealed(t *testing.T, s *sqlstore.Store, kr *keys.Keyring) map[strin
 func TestRekeyMovedMidPass(t *testing.T) {
 	ctx := context.Background()
 	const cards, atMark = 600, 250
-	cfg := mustSeededStore(t, cards)
-	tool, err := OpenTool(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tool.Close()
-
-	old := tool.Keyring.PrimaryKeyID()
-	next, err := tool.Keyring.Rotate(ctx, "data")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, tool, old, next := mustRekeyableTool(t, cards)
 	before, err := tool.Store.CountSealedByKey(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -590,15 +589,7 @@ func TestRekeyMovedMidPass(t *testing.T) {
 func TestRekeyMovedDuringLockWait(t *testing.T) {
 	ctx := context.Background()
 	const cards, atMark = 300, 120
-	cfg := mustSeededStore(t, cards)
-	tool, err := OpenTool(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tool.Close()
-	if _, err := tool.Keyring.Rotate(ctx, "data"); err != nil {
-		t.Fatal(err)
-	}
+	cfg, tool, _, _ := mustRekeyableTool(t, cards)
 	hook := &resealHook{SealedStore: tool.Store, after: func(int) {}}
 	locked := &lockWaitHook{resealHook: hook, at: atMark, mark: func() error {
 		return markMoved(cfg.DataDir, "postgres://u:secret@db.example:5433/payvault", time.Now())
