@@ -61,7 +61,7 @@ func auditInput(r *vault.AuditRecord, prev []byte) []byte {
 type pendingAudit struct {
 	merchant, op, actor, recordType, recordID string
 	at                                        time.Time
-	dropped                                   bool // dropped: its change did not happen (queueAudited)
+	dropped                                   bool // dropped: its change did not happen (SetCardVerified)
 }
 
 // audit appends a record to a merchant's chain inside the transaction. The record is only

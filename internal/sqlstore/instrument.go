@@ -229,50 +229,32 @@ const unverifiedCard = "merchant_id = ? AND id = ? AND kind = 'card' AND deleted
 
 // SetCardVerified implements vault.Tx. It sets one column, which no index holds, so it costs
 // a fraction of UpdateInstrument, which rewrites every column and index entry of the row. In
-// a PostgreSQL batch it is queued, taken to mark the card, and audited; when it marks none
-// (the card deleted, or marked meanwhile: by another auth of the same batch, say), its audit
-// record is dropped before the chain is written (queueAudited), where a check that failed
-// would run the whole batch again with savepoints.
+// a PostgreSQL batch it is queued. Its audit record is appended first and dropped
+// (pendingAudit.dropped) when the UPDATE marks no card: the card deleted, or marked
+// meanwhile (by another auth of the same batch, say), which does not run the batch again.
 func (t *tx) SetCardVerified(ctx context.Context, merchantID, id string) error {
 	const op = "sqlstore.SetCardVerified"
-	query := "UPDATE instruments SET stored_credential_status = 'VERIFIED' WHERE " + unverifiedCard
-	if queued, err := t.queueAudited(ctx, query, []any{merchantID, id}, merchantID, vault.AuditAccountUpdate, "instrument", id); queued || err != nil {
+	c := t.db.(*txConn)
+	i := len(c.pending)
+	if err := t.audit(ctx, merchantID, vault.AuditAccountUpdate, "instrument", id); err != nil {
+		return err
+	}
+	drop := func(changed int64) {
+		if changed == 0 && len(c.pending) > i {
+			c.pending[i].dropped = true // nothing changed, nothing to audit
+		}
+	}
+	res, queued, err := t.execChecked(ctx, func(tag pgconn.CommandTag) error { drop(tag.RowsAffected()); return nil },
+		"UPDATE instruments SET stored_credential_status = 'VERIFIED' WHERE "+unverifiedCard, merchantID, id)
+	if err != nil || queued {
 		return mapErr(op, err)
 	}
-	ok, err := t.changesOne(ctx, query, merchantID, id)
+	n, err := res.RowsAffected()
 	if err != nil {
 		return mapErr(op, err)
 	}
-	if !ok {
-		return nil // deleted or marked meanwhile: nothing changed, nothing to audit
-	}
-	return t.audit(ctx, merchantID, vault.AuditAccountUpdate, "instrument", id)
-}
-
-// queueAudited queues, where the transaction queues statements (a PostgreSQL batch), a
-// statement that changes at most one row together with the audit record of that change,
-// and reports whether it did. When the statement changes no row, the record is dropped
-// (pendingAudit.dropped) before flushAudit chains the records.
-func (t *tx) queueAudited(ctx context.Context, query string, args []any, merchantID, auditOp, recordType, recordID string) (bool, error) {
-	c, ok := t.db.(*txConn)
-	if !ok || !t.writeArgsOK(args) {
-		return false, nil
-	}
-	i := len(c.pending)
-	if err := t.audit(ctx, merchantID, auditOp, recordType, recordID); err != nil {
-		return false, err
-	}
-	audited := len(c.pending) > i
-	if c.queue(queuedStmt{query: t.rb.bind(t.d, query), args: args, check: func(tag pgconn.CommandTag) error {
-		if tag.RowsAffected() == 0 && audited {
-			c.pending[i].dropped = true
-		}
-		return nil
-	}}) {
-		return true, nil
-	}
-	c.pending = c.pending[:i] // not queued: the caller runs the statement, and audits it
-	return false, nil
+	drop(n)
+	return nil
 }
 
 // DeleteInstrument implements vault.Tx.

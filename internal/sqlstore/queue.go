@@ -69,16 +69,21 @@ func changedOne(tag pgconn.CommandTag) error {
 // true and res nil, and a failure, or with one a count other than one, runs the batch again
 // with savepoints, where the statement runs at once. Otherwise it runs at once.
 func (q *q) execQueued(ctx context.Context, one bool, query string, args ...any) (res sql.Result, queued bool, err error) {
+	var check func(pgconn.CommandTag) error
+	if one {
+		check = changedOne
+	}
+	return q.execChecked(ctx, check, query, args...)
+}
+
+// execChecked is execQueued with the check of a queued statement given (none when nil).
+func (q *q) execChecked(ctx context.Context, check func(pgconn.CommandTag) error, query string, args ...any) (res sql.Result, queued bool, err error) {
 	if !q.writeArgsOK(args) {
 		return nil, false, errUnstorable
 	}
 	query = q.rb.bind(q.d, query)
 	if c, ok := q.db.(*txConn); ok {
-		s := queuedStmt{query: query, args: args}
-		if one {
-			s.check = changedOne
-		}
-		if c.queue(s) {
+		if c.queue(queuedStmt{query: query, args: args, check: check}) {
 			return nil, true, nil
 		}
 	}
