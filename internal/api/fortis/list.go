@@ -161,7 +161,8 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 				lr.never = true
 				continue
 			}
-			lr.q.Filters = append(lr.q.Filters, vault.Filter{Field: f.col, Op: vault.OpRange, Lo: lo, Hi: hi})
+			// A null *_ts is kept as second 0, so a range starts at second 1: null is no time.
+			lr.q.Filters = append(lr.q.Filters, vault.Filter{Field: f.col, Op: vault.OpRange, Lo: max(lo, 1), Hi: hi})
 		}
 	}
 
@@ -379,10 +380,11 @@ func parseRangeWith(v string, number func(string) (int64, bool)) (lo, hi int64, 
 	return max(lo, -openBound), min(hi, openBound), true
 }
 
-// parseSeconds parses Unix seconds; a second past any time (openBound) matches nothing.
+// parseSeconds parses Unix seconds; a second past any time (openBound) matches nothing, and
+// so does second 0 or one before it, since a null *_ts is kept as 0.
 func parseSeconds(s string) (int64, bool) {
 	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil && n > -openBound && n < openBound
+	return n, err == nil && n > 0 && n < openBound
 }
 
 // openBound stands for an open range end; it keeps seconds×1000 within int64.

@@ -287,6 +287,39 @@ func TestListTimestampOrList(t *testing.T) {
 	})
 }
 
+// TestListNullTimestamp checks that a *_ts filter never matches a record whose value is null
+// (§1.5: a contact's modified_ts stays null until its first update), whatever range it names:
+// null is not a time, not second 0.
+func TestListNullTimestamp(t *testing.T) {
+	s := mustServer(t)
+	s.mustContact(t, `"last_name":"Untouched"`)
+	id := s.mustContact(t, `"last_name":"Edited"`)["id"].(string)
+	s.clock.Add(time.Minute)
+	must(t, s.put(t, "/v2/contacts/"+id, `{"contact":{"city":"Gainesville"}}`), 200)
+	edited := itoa(s.clock.Now().Unix())
+	tests := []struct {
+		name, query string
+		want        []string
+	}{
+		{"ok/zero", "?modified_ts=0", nil},
+		{"ok/zero-or-list", "?modified_ts=0," + edited, []string{"Edited"}},
+		{"ok/range-from-zero", "?modified_ts=0|" + edited, []string{"Edited"}},
+		{"ok/range-around-zero", "?modified_ts=-5|5", nil},
+		{"ok/open-range", "?modified_ts=|" + edited, []string{"Edited"}},
+		{"ok/custom-from-zero", "?modified_ts=custom&modified_ts_from=0", []string{"Edited"}},
+		{"ok/custom-open", "?modified_ts=custom", []string{"Edited"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, c := range must(t, s.get(t, "/v2/contacts"+tt.query), 200).json(t)["contacts"].([]any) {
+				got = append(got, c.(map[string]any)["last_name"].(string))
+			}
+			diff(t, tt.want, got)
+		})
+	}
+}
+
 // TestListTimestampKeywords computes the timestamp keywords (§0.1 #6) in the user's time zone,
 // here Pacific/Auckland (UTC+13 in November), with weeks starting on Sunday.
 func TestListTimestampKeywords(t *testing.T) {
