@@ -527,6 +527,19 @@ func vaultCoreError(err error, srcField, apiID string) error {
 		field, msg = "account_vault_api_id", msgTaken("account_vault_api_id", apiID)
 	case e.Kind != vault.Invalid:
 		return err
+	case strings.HasPrefix(e.Field, "billing_") && errors.Is(err, vault.ErrRequired):
+		// run_avs on a service with vt_require_* flags (§2.5, §3.3): the check needs each
+		// billing field the vault lacks, reported on the vault's own field, all of them (§1.4).
+		fe := newFieldErrors(vaultFieldOrder)
+		for _, f := range vault.Fields(err) {
+			if f == "billing_street" {
+				f = "billing_address"
+			}
+			if strings.HasPrefix(f, "billing_") {
+				fe.add(f, msgRequired(f))
+			}
+		}
+		return fe.err()
 	case e.Field == "location_id":
 		field, msg = "location_id", msgLocation
 	case e.Field == "profile_id":

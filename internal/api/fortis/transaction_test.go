@@ -709,6 +709,39 @@ func TestVTRequire(t *testing.T) {
 	})
 }
 
+// TestVTRequireRunAVS checks a vault create whose run_avs check (§2.5) runs on a service with
+// vt_require_* flags: a billing field the check needs and the vault lacks is reported on the
+// vault's own field (its street is billing_address), as required (§1.4 "cannot be blank."),
+// every missing one, and the vault is not stored.
+func TestVTRequireRunAVS(t *testing.T) {
+	s := mustServer(t)
+	if _, err := s.svc.CreateProductTransaction(t.Context(), s.creds.MerchantID, vault.NewProductTransaction{
+		LocationID: s.creds.Fortis.LocationID, PaymentMethod: "cc", Title: "strict", RunAVSOnCreate: true,
+		VTRequireZip: true, VTRequireStreet: true, MakeDefault: true}); err != nil {
+		t.Fatal(err)
+	}
+	card := `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228"`
+	tests := []struct{ name, fields, want string }{
+		{"fail/no-address-or-zip", card,
+			`{"errors":{"billing_address":["Billing Address cannot be blank."],"billing_zip":["Billing Zip cannot be blank."]}}`},
+		{"fail/no-address", card + `,"billing_zip":"32606"`, `{"errors":{"billing_address":["Billing Address cannot be blank."]}}`},
+		{"fail/no-zip", card + `,"billing_address":"5800 NW 39th AVE"`, `{"errors":{"billing_zip":["Billing Zip cannot be blank."]}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := must(t, s.post(t, "/v2/accountvaults", `{"accountvault":{"location_id":"`+s.creds.Fortis.LocationID+`",`+tt.fields+`}}`), http.StatusUnprocessableEntity)
+			diff(t, tt.want, string(r.Body))
+		})
+	}
+	t.Run("ok/both", func(t *testing.T) {
+		v := s.mustVault(t, card+`,"billing_address":"5800 NW 39th AVE","billing_zip":"32606"`)
+		diff(t, "32606", v["billing_zip"])
+	})
+	t.Run("ok/run-avs-false", func(t *testing.T) {
+		s.mustVault(t, card+`,"run_avs":false`)
+	})
+}
+
 // queriedProcessor is a processor that can be asked again what became of a transaction
 // (payments.Querier): it approved every one it saw.
 type queriedProcessor struct{ payments.Processor }
