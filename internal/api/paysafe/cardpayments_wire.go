@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/payvault/payvault/internal/card"
-	"github.com/payvault/payvault/internal/country"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -153,11 +152,8 @@ func (o obj) readBilling(name string, shipping bool) *billingJSON {
 	if shipping {
 		b.RecipientName = bo.optString("recipientName", 255)
 	}
-	if c := bo.optString("country", 2); c != "" {
-		if !country.Valid(strings.ToUpper(c)) {
-			bo.fail("country", "Invalid Country")
-		}
-		b.Country = strings.ToUpper(c)
+	if c, st := bo.str("country"); st == present && strings.TrimSpace(c) != "" {
+		b.Country = bo.readCountry("country") // optional here, with the §3 country rule alone
 	}
 	if *b == (billingJSON{}) {
 		return nil

@@ -97,6 +97,8 @@ func TestErrors(t *testing.T) {
 			body: `{"merchantCustomerId":"` + strings.Repeat("m", 101) + `","locale":"en_us","firstName":"` + strings.Repeat("f", 81) + `","gender":"X","ip":"1.2.3","email":"john.@smith@somedomain.com","dateOfBirth":{"year":2999,"month":1,"day":1}}`},
 			400, "5068", []string{"dateOfBirth: Invalid Date of Birth", "email: not a well-formed email address", "firstName: size must be between 0 and 80",
 				"gender: Invalid Gender", "ip: Invalid IP Address", "locale: Invalid Locale", "merchantCustomerId: size must be between 1 and 100"}, ""},
+		{"fail/profile-ip-overlong", call{method: "POST", path: "/customervault/v1/profiles",
+			body: `{"merchantCustomerId":"ip","locale":"en_US","ip":"` + strings.Repeat("1", 46) + `"}`}, 400, "5068", []string{"ip: Invalid IP Address"}, ""},
 		{"fail/profile-dob-parts", call{method: "POST", path: "/customervault/v1/profiles",
 			body: `{"merchantCustomerId":"dob","locale":"en_US","dateOfBirth":{"year":1990,"month":13,"day":32}}`}, 400, "5068",
 			[]string{"dateOfBirth.day: must be between 1 and 31", "dateOfBirth.month: must be between 1 and 12"}, ""},

@@ -167,10 +167,14 @@ func (o obj) readEmail(name string) string {
 	return s
 }
 
-// readIP reads an optional IPv4 or IPv6 literal.
+// readIP reads an optional IPv4 or IPv6 literal. The rule has no length of its own (§2.2): a
+// value too long to be an address is just "Invalid IP Address".
 func (o obj) readIP(name string) string {
-	s := o.optString(name, 45)
-	if s != "" && net.ParseIP(s) == nil {
+	s, st := o.str(name)
+	if st != present || strings.TrimSpace(s) == "" {
+		return ""
+	}
+	if net.ParseIP(s) == nil {
 		o.fail(name, "Invalid IP Address")
 	}
 	return s
