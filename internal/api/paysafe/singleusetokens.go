@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"github.com/payvault/payvault/internal/api/httpx"
-	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/bank"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -226,8 +226,8 @@ func (a *API) bankTokenCreate(w http.ResponseWriter, r *http.Request, p *vault.P
 			d.RoutingNumber = bo.readDigits("routingNumber", "Invalid routing number", func(s string) bool { return vault.CheckRouting(p.Merchant, s) == nil })
 			d.AccountType = bo.reqEnum("accountType", "Invalid Account Type", "CHECKING", "SAVINGS", "LOAN")
 		} else {
-			d.TransitNumber = bo.readDigits("transitNumber", "Invalid transit number", func(s string) bool { return len(s) == 5 && card.Digits(s) })
-			d.InstitutionID = bo.readDigits("institutionId", "Invalid institution ID", func(s string) bool { return len(s) == 3 && card.Digits(s) })
+			d.TransitNumber = bo.readDigits("transitNumber", "Invalid transit number", bank.Transit)
+			d.InstitutionID = bo.readDigits("institutionId", "Invalid institution ID", bank.Institution)
 		}
 	}
 	prof := readTokenProfile(o)
