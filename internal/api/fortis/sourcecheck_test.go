@@ -107,6 +107,12 @@ func TestSourceErrorsWithFieldErrors(t *testing.T) {
 			`{` + descriptionErr + `,"previous_transaction_api_id":["Previous Transaction Api Id is invalid."]}`},
 		{"fail/txn/refund-of-declined-sale", nil, "transactions", `"action":"refund","payment_method":"cc","transaction_amount":"1","previous_transaction_id":"` + declined + `",` + description,
 			`{` + descriptionErr + `,"previous_transaction_id":["Previous Transaction Id is invalid."]}`},
+		{"fail/txn/unknown-action-unknown-previous-transaction", nil, "transactions", `"action":"credit","payment_method":"cc","transaction_amount":"1","previous_transaction_id":"` + unknown + `"`,
+			`{"action":["Action is invalid."],"previous_transaction_id":["Previous Transaction Id is invalid."]}`},
+		// Whether a declined sale is a source depends on the action (a sale copies it, a
+		// refund refuses it): with the action invalid, it is not reported.
+		{"fail/txn/unknown-action-declined-sale-not-reported", nil, "transactions", `"action":"credit","payment_method":"cc","transaction_amount":"1","previous_transaction_id":"` + declined + `"`,
+			`{"action":["Action is invalid."]}`},
 		{"fail/txn/usable-vault-not-reported", nil, "transactions", sale1 + `"account_vault_id":"` + mine + `",` + description,
 			`{` + descriptionErr + `}`},
 		{"fail/txn/usable-refund-not-reported", nil, "transactions", `"action":"refund","payment_method":"cc","transaction_amount":"1","previous_transaction_id":"` + sale + `",` + description,
@@ -120,6 +126,17 @@ func TestSourceErrorsWithFieldErrors(t *testing.T) {
 			diff(t, `{"errors":`+tt.want+`}`, string(r.Body))
 		})
 	}
+
+	// With location_id refused, a source is reported when no location would make it usable,
+	// and not when one could.
+	t.Run("fail/vault/bad-location-unknown-previous-vault", func(t *testing.T) {
+		r := must(t, s.post(t, "/v2/accountvaults", `{"accountvault":{"location_id":"`+other.Fortis.LocationID+`","payment_method":"cc","previous_account_vault_id":"`+unknown+`"}}`), http.StatusUnprocessableEntity)
+		diff(t, `{"errors":{"location_id":["location_id provided is not valid"],"previous_account_vault_id":["Previous Account Vault Id is invalid."]}}`, string(r.Body))
+	})
+	t.Run("fail/vault/bad-location-reachable-previous-vault-not-reported", func(t *testing.T) {
+		r := must(t, s.post(t, "/v2/accountvaults", `{"accountvault":{"location_id":"`+other.Fortis.LocationID+`","payment_method":"cc","previous_account_vault_id":"`+mine+`"}}`), http.StatusUnprocessableEntity)
+		diff(t, `{"errors":{"location_id":["location_id provided is not valid"]}}`, string(r.Body))
+	})
 
 	t.Run("ok/vault-422-leaves-ticket-usable", func(t *testing.T) {
 		tk := s.mustTicket(t, loc)
