@@ -1,7 +1,6 @@
 package fortis_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,13 +15,8 @@ import (
 // unknown, as it does alone.
 func TestSourceErrorsWithFieldErrors(t *testing.T) {
 	s := mustServer(t)
-	ctx := context.Background()
 	loc := s.creds.Fortis.LocationID
-	other, err := s.svc.CreateMerchant(ctx, vault.NewMerchant{Name: "Other merchant"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	them := userCreds{other.Fortis.DeveloperID, other.Fortis.UserID, other.Fortis.UserAPIKey}
+	other, them := s.mustOtherMerchant(t, "Other merchant")
 	theirVault := must(t, s.do(t, call{Method: "POST", Path: "/v2/accountvaults", As: &them,
 		Body: `{"accountvault":{"location_id":"` + other.Fortis.LocationID + `","payment_method":"cc","account_number":"4111111111111111","exp_date":"1228"}}`}), http.StatusCreated).record(t, "accountvault")["id"].(string)
 	theirTxn := must(t, s.do(t, call{Method: "POST", Path: "/v2/transactions", As: &them, Body: txnBody(rawSale("1.00"))}), http.StatusCreated).record(t, "transaction")["id"].(string)
