@@ -130,9 +130,12 @@ type vaultDraft struct {
 }
 
 // parseVaultCreate validates a POST /v2/accountvaults body in field-table order and resolves
-// the references it can check before the store transaction (location, contact, api id).
+// the references it can check before the store transaction (location, contact, api id). When
+// a field failed, the source is read too, so that the 422 also reports it (sourcecheck.go).
 func (a *API) parseVaultCreate(ctx context.Context, p *vault.Principal, in *input) *vaultDraft {
-	return a.parseVault(ctx, p, in, false)
+	d := a.parseVault(ctx, p, in, false)
+	a.reportVaultSource(ctx, p, d)
+	return d
 }
 
 // parseVault is parseVaultCreate. With fromTxn, the account data comes from a transaction

@@ -279,14 +279,8 @@ func TestBinInfoTable(t *testing.T) {
 // its own records: a foreign location_id, contact_id or vault id is refused.
 func TestIsolation(t *testing.T) {
 	s := mustServer(t)
-	ctx := context.Background()
 	loc := s.creds.Fortis.LocationID
-	other, err := s.svc.CreateMerchant(ctx, vault.NewMerchant{Name: "Other"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.logs.Forbid(other.Fortis.UserAPIKey, other.Fortis.TicketHashKey, other.Paysafe.APIKeySecret, other.Paysafe.SingleUseKeySecret)
-	them := userCreds{other.Fortis.DeveloperID, other.Fortis.UserID, other.Fortis.UserAPIKey}
+	other, them := s.mustOtherMerchant(t, "Other")
 	theirVault := must(t, s.do(t, call{Method: "POST", Path: "/v2/accountvaults", As: &them,
 		Body: `{"accountvault":{"location_id":"` + other.Fortis.LocationID + `","payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","account_vault_api_id":"Theirs"}}`}), 201).record(t, "accountvault")["id"].(string)
 	theirContact := must(t, s.do(t, call{Method: "POST", Path: "/v2/contacts", As: &them,

@@ -339,6 +339,18 @@ func (s *server) mustContact(tb testing.TB, fields string) map[string]any {
 	return must(tb, s.post(tb, "/v2/contacts", body), http.StatusCreated).record(tb, "contact")
 }
 
+// mustOtherMerchant creates another merchant and returns its credentials and its Fortis
+// user's. Its secrets are checked for in the logs too.
+func (s *server) mustOtherMerchant(tb testing.TB, name string) (*vault.MerchantCredentials, userCreds) {
+	tb.Helper()
+	other, err := s.svc.CreateMerchant(context.Background(), vault.NewMerchant{Name: name})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.logs.Forbid(other.Fortis.UserAPIKey, other.Fortis.TicketHashKey, other.Paysafe.APIKeySecret, other.Paysafe.SingleUseKeySecret)
+	return other, userCreds{other.Fortis.DeveloperID, other.Fortis.UserID, other.Fortis.UserAPIKey}
+}
+
 // mustLocation provisions another location of the merchant, as the admin API does.
 func (s *server) mustLocation(tb testing.TB, name string) *vault.LocationCredentials {
 	tb.Helper()

@@ -91,7 +91,8 @@ type txnDraft struct {
 }
 
 // parseTransaction validates a POST /v2/transactions body. Every rule that can be checked
-// before the processor is called is checked here, save_account's vault fields included.
+// before the processor is called is checked here, save_account's vault fields included; the
+// source is read only when a field failed, so that the 422 also reports it (sourcecheck.go).
 func (a *API) parseTransaction(ctx context.Context, p *vault.Principal, in *input) *txnDraft {
 	d := &txnDraft{errs: in.errs}
 	e := in.errs
@@ -224,6 +225,7 @@ func (a *API) parseTransaction(ctx context.Context, p *vault.Principal, in *inpu
 	if save && set && d.ty != "" && d.ty != payments.TypeRefund && !d.extras.FromVault {
 		d.save = a.parseSaveAccount(ctx, p, in, d)
 	}
+	a.reportTxnSource(ctx, p, d)
 	return d
 }
 
@@ -594,6 +596,12 @@ func (a *API) authorize(ctx context.Context, p *vault.Principal, d *txnDraft) (*
 	return a.opt.Payments.Authorize(ctx, p, req)
 }
 
+// refundable reports whether a Fortis refund may draw on t: an approved cc sale made through
+// this API.
+func refundable(t *payments.Transaction) bool {
+	return t.Type == payments.TypeSale && t.API == api && t.PaymentMethod == payments.MethodCard && t.Approved()
+}
+
 // refund refunds (part of) an approved cc sale of the location. The core locks the sale and
 // checks what is left to refund in the transaction that records the refund, so concurrent
 // refunds never exceed it.
@@ -605,7 +613,7 @@ func (a *API) refund(ctx context.Context, p *vault.Principal, d *txnDraft) (*pay
 	} else {
 		parent, err = a.opt.Payments.GetByAPIID(ctx, p, d.loc.ID, d.src.TransactionAPIID, payments.TypeSale)
 	}
-	if err == nil && (parent.API != api || parent.PaymentMethod != payments.MethodCard || !parent.Approved()) {
+	if err == nil && !refundable(parent) {
 		err = vault.E(vault.NotFound)
 	}
 	if err != nil {

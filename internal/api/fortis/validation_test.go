@@ -30,12 +30,8 @@ func withCheckDigit(digits string) string {
 // /v2/accountvaults: one message per field, the first rule it fails, keys in table order.
 func TestVaultCreateRules(t *testing.T) {
 	s := mustServer(t)
-	ctx := context.Background()
 	loc := s.creds.Fortis.LocationID
-	other, err := s.svc.CreateMerchant(ctx, vault.NewMerchant{Name: "Other merchant"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	other, _ := s.mustOtherMerchant(t, "Other merchant")
 	second := s.mustLocation(t, "Second").Location.ID
 	_, both := s.mustUser(t, vault.NewUser{Username: "both", PrimaryLocationID: second, LocationIDs: []string{loc}})
 	elsewhere := must(t, s.do(t, call{Method: "POST", Path: "/v2/contacts", As: &both,
