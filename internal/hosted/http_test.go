@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/payvault/payvault/internal/hosted"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -123,6 +125,52 @@ func TestFieldPages(t *testing.T) {
 			}
 			if h.Get("Content-Type") != "application/json" || !strings.Contains(body, `"code":"`+tt.ancestors+`"`) {
 				t.Errorf("body = %s, want JSON code %s", body, tt.ancestors)
+			}
+		})
+	}
+}
+
+// TestLiveFieldsNeedTLS checks that a live merchant's fields are refused over plain HTTP from
+// a peer that is not loopback (403 insecure, JSON that may not be framed), and served behind a
+// trusted TLS-terminating proxy; a sandbox merchant's are served either way.
+func TestLiveFieldsNeedTLS(t *testing.T) {
+	s := MustVault(t, false)
+	ctx := context.Background()
+	live, err := s.Main.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: "Live shop", Live: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Main.Vault.SetAllowedOrigins(ctx, live.MerchantID, "", []string{"https://live.example"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name     string
+		key      string
+		upstream bool
+		status   int
+		code     string
+	}{
+		{"ok/live-behind-trusted-upstream", live.Paysafe.SingleUseKeyID, true, 200, ""},
+		{"ok/sandbox-over-plain-http", s.Creds.Paysafe.SingleUseKeyID, false, 200, ""},
+		{"fail/live-over-plain-http", live.Paysafe.SingleUseKeyID, false, 403, "insecure"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := hosted.New(hosted.Config{Vault: s.Main.Vault, TrustedUpstream: tt.upstream})
+			req := httptest.NewRequest(http.MethodGet, "http://vault.example/hosted/v1/fields/card?key="+tt.key+"&origin=https://live.example", nil)
+			req.RemoteAddr = "203.0.113.7:40000"
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Fatalf("status = %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			if tt.code == "" {
+				return
+			}
+			if csp := rec.Header().Get("Content-Security-Policy"); csp != "default-src 'none'; frame-ancestors 'none'" {
+				t.Errorf("error CSP = %q", csp)
+			}
+			if rec.Header().Get("Content-Type") != "application/json" || !strings.Contains(rec.Body.String(), `"code":"`+tt.code+`"`) {
+				t.Errorf("body = %s, want JSON code %s", rec.Body, tt.code)
 			}
 		})
 	}
