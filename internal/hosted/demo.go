@@ -94,8 +94,8 @@ func (h *Handler) demoMerchant(ctx context.Context, id string) (*vault.Merchant,
 }
 
 // handleDemoCheckout serves GET /demo/checkout[?merchant=id]: the demo checkout page for the
-// oldest sandbox merchant, or the sandbox merchant named. It is 404 when the demo is off
-// (serve --demo=false) and for a live merchant.
+// demo merchant (demoMerchant). It is 404 when the demo is off (serve --demo=false) and for an
+// id naming any other merchant, sandbox or live.
 func (h *Handler) handleDemoCheckout(w http.ResponseWriter, r *http.Request) {
 	if !h.demoOn() {
 		h.handleUnknownRoute(w, r)
