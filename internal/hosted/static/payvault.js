@@ -166,7 +166,8 @@
      * (Paysafe) or card ticket (Fortis). It resolves to { token, card: { brand, lastFour,
      * expMonth, expYear } } or { token, bankAccount: { lastFour, accountType } }, and rejects
      * with a PayvaultError (code 'invalid' with the fields to fix, or 'unauthorized', 'forbidden',
-     * 'network', 'server'). Fortis credentials may be refreshed by passing them here.
+     * 'rate_limited', 'network', 'server'; 'unavailable' when the frame never loaded). Fortis
+     * credentials may be refreshed by passing them here.
      */
     async tokenize(fortis) {
       await this.ready;
