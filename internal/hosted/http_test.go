@@ -41,24 +41,32 @@ func get(tb testing.TB, method, u, origin string) (int, http.Header, string) {
 
 const fieldsPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors "
 
+// MustLiveMerchant creates a live merchant on s that allows origin.
+func MustLiveMerchant(tb testing.TB, s *vaultServer, origin string) *vault.MerchantCredentials {
+	tb.Helper()
+	ctx := context.Background()
+	live, err := s.Main.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: "Live shop", Live: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := s.Main.Vault.SetAllowedOrigins(ctx, live.MerchantID, "", []string{origin}); err != nil {
+		tb.Fatal(err)
+	}
+	return live
+}
+
 // TestFieldPages checks who may get a field page and the headers it carries: a strict
 // Content-Security-Policy framing it only into the checked origin, nosniff, no referrer, and
 // never a cache. Refusals are JSON that may not be framed at all.
 func TestFieldPages(t *testing.T) {
 	s := MustVault(t, false)
 	ctx := context.Background()
-	live, err := s.Main.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: "Live shop", Live: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	live := MustLiveMerchant(t, s, "https://live.example")
 	listed, err := s.Main.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: "Listed shop"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Main.Vault.SetAllowedOrigins(ctx, listed.MerchantID, "", []string{"https://shop.example"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Main.Vault.SetAllowedOrigins(ctx, live.MerchantID, "", []string{"https://live.example"}); err != nil {
 		t.Fatal(err)
 	}
 	sut := "key=" + s.Creds.Paysafe.SingleUseKeyID
@@ -135,14 +143,7 @@ func TestFieldPages(t *testing.T) {
 // trusted TLS-terminating proxy; a sandbox merchant's are served either way.
 func TestLiveFieldsNeedTLS(t *testing.T) {
 	s := MustVault(t, false)
-	ctx := context.Background()
-	live, err := s.Main.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: "Live shop", Live: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Main.Vault.SetAllowedOrigins(ctx, live.MerchantID, "", []string{"https://live.example"}); err != nil {
-		t.Fatal(err)
-	}
+	live := MustLiveMerchant(t, s, "https://live.example")
 	for _, tt := range []struct {
 		name     string
 		key      string
