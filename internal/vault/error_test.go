@@ -3,6 +3,7 @@ package vault
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -50,6 +51,24 @@ func TestOrigins(t *testing.T) {
 		{"http://shop.example.com:443", "http://shop.example.com:443", true},
 		{"https://[2001:db8::1]:443", "https://[2001:db8::1]", true},
 		{"https://shop.example.com:8443", "https://shop.example.com:8443", true},
+		// No browser sends an origin that names no host it could reach: a port out of
+		// range, an empty label, a character no host name has, an address that is not one.
+		{"https://a.example:99999", "", false},
+		{"https://a.example:65536", "", false},
+		{"https://a.example:0", "", false},
+		{"https://a.example:", "", false},
+		{"http://a..b", "", false},
+		{"http://.a.example", "", false},
+		{"http://a%20b.example", "", false},
+		{"http://a_b!.example", "", false},
+		{"http://[zz::1]", "", false},
+		{"http://" + strings.Repeat("a", 64) + ".example", "", false},
+		{"https://a.example:65535", "https://a.example:65535", true},
+		{"https://xn--bcher-kva.example", "https://xn--bcher-kva.example", true},
+		{"https://my_host.example", "https://my_host.example", true},
+		{"https://10.0.0.1:8443", "https://10.0.0.1:8443", true},
+		// A trailing dot names the same host, but browsers treat it as another origin.
+		{"https://shop.example.", "https://shop.example.", true},
 	}
 	for _, tt := range tests {
 		got, ok := NormalizeOrigin(tt.in)

@@ -2,9 +2,11 @@ package vault
 
 import (
 	"context"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones are checked against the IANA database linked in, not the host's
@@ -518,10 +520,42 @@ func NormalizeOrigin(s string) (string, bool) {
 		return "", false
 	}
 	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if !originHost(strings.ToLower(u.Hostname()), strings.HasPrefix(u.Host, "[")) || !originPort(u.Host, u.Port()) {
+		return "", false
+	}
 	if p := u.Port(); (scheme == "https" && p == "443") || (scheme == "http" && p == "80") {
 		host = strings.TrimSuffix(host, ":"+p)
 	}
 	return scheme + "://" + host, true
+}
+
+// originHost reports whether h could be the host of a browser's Origin: an IP literal
+// (bracketed, for IPv6), or a host name of labels of at most 63 letters, digits, hyphens
+// and underscores, with a trailing dot at most (which browsers keep, as another origin).
+func originHost(h string, bracketed bool) bool {
+	if bracketed || strings.Contains(h, ":") {
+		return bracketed && net.ParseIP(h) != nil
+	}
+	if len(h) > 254 {
+		return false
+	}
+	labels := strings.Split(strings.TrimSuffix(h, "."), ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// originPort reports whether port, the port of the host:port hostport, is absent or 1 to
+// 65535 (a colon with no port after it is refused).
+func originPort(hostport, port string) bool {
+	if port == "" {
+		return !strings.HasSuffix(hostport, ":")
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // containsOrigin reports whether the configured origins hold n (normalized). Stored origins
