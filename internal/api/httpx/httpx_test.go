@@ -150,6 +150,18 @@ func TestRedactDigits(t *testing.T) {
 		{"ok/nine-blanks-split", "40000566556         65556", "40000566556         65556"},
 		{"ok/letters-split", "order 4000056655 item 665556", "order 4000056655 item 665556"},
 		{"ok/date-kept", "startDate=2026-11-23T07:50:47Z", "startDate=2026-11-23T07:50:47Z"},
+		// Separators and digits beyond ASCII: a card number pasted from a formatted document
+		// or typed on another keyboard is still one.
+		{"ok/no-break-spaces", "4111\u00a01111\u00a01111\u00a01111", "****\u00a0****\u00a0****\u00a01111"},
+		{"ok/thin-spaces", "4111\u20091111\u20091111\u20091111", "****\u2009****\u2009****\u20091111"},
+		{"ok/zero-width-spaces", "4111\u200b1111\u200b1111\u200b1111", "****\u200b****\u200b****\u200b1111"},
+		{"ok/soft-hyphens", "4111\u00ad1111\u00ad1111\u00ad1111", "****\u00ad****\u00ad****\u00ad1111"},
+		{"ok/spaced-em-dashes", "4000 \u2014 0566 \u2014 5566 \u2014 5556", "**** \u2014 **** \u2014 **** \u2014 5556"},
+		{"ok/full-width-digits", "x\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11y", "x************\uff11\uff11\uff11\uff11y"},
+		{"ok/arabic-indic-digits", "\u0664\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661", "************\u0661\u0661\u0661\u0661"},
+		{"ok/mixed-digits", "4111\uff11\uff11\uff11\uff111111\u00a01111", "************\u00a01111"},
+		{"ok/non-ascii-letters-split", "order 4000056655 \u00e9 665556", "order 4000056655 \u00e9 665556"},
+		{"ok/four-non-ascii-separators-split", "40000566556\u00a0\u00a0\u00a0\u00a065556", "40000566556\u00a0\u00a0\u00a0\u00a065556"},
 		{"ok/empty", "", ""},
 	}
 	for _, tt := range tests {

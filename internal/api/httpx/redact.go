@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/payvault/payvault/internal/bank"
@@ -17,8 +18,9 @@ const minRedactDigits = 12
 // UUID-shaped text ("4111111111111111-1111-1111-1111-111111111111") would pass as one.
 var uuidText = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
 
-// maxJoiners is the most separator bytes in a row that still join two digit groups into
-// one run: "4111 - 1111" is one run, as are "4111.1111", "4111--1111" and "4111/1111".
+// maxJoiners is the most separator characters in a row that still join two digit groups
+// into one run: "4111 - 1111" is one run, as are "4111.1111", "4111--1111", "4111/1111" and
+// "4111\u00a01111" (a no-break space).
 const maxJoiners = 3
 
 // maxBlankJoiners is the most spaces and tabs in a row that still join two digit groups, for
@@ -27,9 +29,11 @@ const maxBlankJoiners = 8
 
 // RedactDigits masks every run of 12 or more digits in s, such as a card number a client put
 // into a URL, keeping the last four digits: "4111111111111111" becomes "************1111".
-// Digit groups joined by up to three ASCII bytes that are neither letters nor digits (spaces,
-// dashes, dots, slashes, commas, line breaks), or by up to eight spaces and tabs, count as one
-// run, so a formatted number is masked whatever separates its groups; UUIDs are left alone. It
+// A digit is any decimal digit, ASCII or not (a full-width "４" is masked as one "*"). Digit
+// groups joined by up to three characters that are neither letters nor digits (spaces, dashes,
+// dots, slashes, commas, line breaks, and beyond ASCII no-break, thin and zero-width spaces,
+// soft hyphens and dashes), or by up to eight spaces and tabs, count as one run, so a
+// formatted number is masked whatever separates its groups; UUIDs are left alone. It
 // is applied to whatever a request sends that the server writes to a log, echoes in an error or
 // repeats in a link.
 func RedactDigits(s string) string {
@@ -132,8 +136,12 @@ func hasLongDigitRun(s string) bool {
 // more, in order, until fn returns false.
 func longRuns(s string, fn func(start, end int) bool) {
 	for i := 0; i < len(s); {
-		if !isDigit(s[i]) {
-			i++
+		if c := s[i]; c < utf8.RuneSelf && !isDigit(c) {
+			i++ // the common case, spelt out: digitAt does not inline
+			continue
+		}
+		if n, ok := digitAt(s, i); !ok {
+			i += n
 			continue
 		}
 		end, digits := digitRun(s, i)
@@ -145,27 +153,42 @@ func longRuns(s string, fn func(start, end int) bool) {
 }
 
 // digitRun returns the end of the run that starts with the digit at s[i], and how many digits
-// it holds: digit groups joined by up to maxJoiners separator bytes are one run.
+// it holds: digit groups joined by up to maxJoiners separator characters are one run.
 func digitRun(s string, i int) (end, digits int) {
 	for j := i; j < len(s); {
 		if isDigit(s[j]) {
-			digits++
+			digits++ // the common case, spelt out: digitAt does not inline
 			j++
 			end = j
 			continue
 		}
-		k := j
-		for k < len(s) && k-j < maxJoiners && isJoiner(s[k]) {
-			k++
+		if n, ok := digitAt(s, j); ok {
+			digits++
+			j += n
+			end = j
+			continue
 		}
-		if k-j == maxJoiners && isSpace(s[j:k]) {
+		k, joiners := j, 0
+		for k < len(s) && joiners < maxJoiners {
+			n, ok := joinerAt(s, k)
+			if !ok {
+				break
+			}
+			k += n
+			joiners++
+		}
+		if joiners == maxJoiners && isSpace(s[j:k]) {
 			// Groups aligned with spaces or tabs ("4111    1111    1111    1111") may sit
 			// further apart: a blank gap of up to maxBlankJoiners bytes joins them.
-			for k < len(s) && k-j < maxBlankJoiners && (s[k] == ' ' || s[k] == '\t') {
+			for k < len(s) && joiners < maxBlankJoiners && (s[k] == ' ' || s[k] == '\t') {
 				k++
+				joiners++
 			}
 		}
-		if k == j || k == len(s) || !isDigit(s[k]) {
+		if k == j || k == len(s) {
+			break
+		}
+		if _, ok := digitAt(s, k); !ok {
 			break
 		}
 		j = k
@@ -173,27 +196,71 @@ func digitRun(s string, i int) (end, digits int) {
 	return end, digits
 }
 
-// redactRuns masks the long runs of s, which holds no UUID, but for their last four digits.
+// redactRuns masks the long runs of s, which holds no UUID, but for their last four digits:
+// each masked digit, ASCII or not, becomes one "*".
 func redactRuns(s string) string {
-	b := []byte(s)
+	var b strings.Builder
+	last := 0
 	longRuns(s, func(start, end int) bool {
-		keep := 4
-		for k := end - 1; k >= start; k-- {
-			if !isDigit(b[k]) {
-				continue
+		b.WriteString(s[last:start])
+		total := 0
+		for i := start; i < end; {
+			n, ok := digitAt(s, i)
+			if ok {
+				total++
 			}
-			if keep > 0 {
-				keep--
-				continue
-			}
-			b[k] = '*'
+			i += n
 		}
+		masked := 0
+		for i := start; i < end; {
+			n, ok := digitAt(s, i)
+			if ok && masked < total-4 {
+				b.WriteByte('*')
+				masked++
+			} else {
+				b.WriteString(s[i : i+n])
+			}
+			i += n
+		}
+		last = end
 		return true
 	})
-	return string(b)
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// digitAt reports whether s holds a decimal digit at byte i, ASCII or not (a full-width or an
+// Arabic-Indic digit), and the length of the character there.
+func digitAt(s string, i int) (int, bool) {
+	if c := s[i]; c < utf8.RuneSelf {
+		return 1, isDigit(c)
+	}
+	return wideDigitAt(s, i)
+}
+
+// wideDigitAt is digitAt for a character beyond ASCII, kept apart so that digitAt inlines.
+func wideDigitAt(s string, i int) (int, bool) {
+	r, n := utf8.DecodeRuneInString(s[i:])
+	return n, unicode.IsDigit(r)
+}
+
+// joinerAt reports whether the character at byte i of s may stand between two digit groups of
+// one number (any character but a letter or a digit: an ASCII separator, a no-break, thin or
+// zero-width space, a soft hyphen, a dash), and its length.
+func joinerAt(s string, i int) (int, bool) {
+	if c := s[i]; c < utf8.RuneSelf {
+		return 1, isJoiner(c)
+	}
+	return wideJoinerAt(s, i)
+}
+
+// wideJoinerAt is joinerAt for a character beyond ASCII, kept apart so that joinerAt inlines.
+func wideJoinerAt(s string, i int) (int, bool) {
+	r, n := utf8.DecodeRuneInString(s[i:])
+	return n, !unicode.IsLetter(r) && !unicode.IsDigit(r)
+}
 
 // isSpace reports whether s holds only spaces and tabs.
 func isSpace(s string) bool { return strings.Trim(s, " \t") == "" }
