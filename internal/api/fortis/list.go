@@ -524,8 +524,9 @@ func (lr *listReq) field(name string) (listField, bool) {
 // itemsLinkValue returns a filter's raw query value for a link, its items (the values of a
 // comma-separated list, the bounds of a | range) read one by one: an item with a long digit
 // run (a card number) is masked as in the access log, and a value with none comes back as it
-// came. Read whole, two timestamps or BINs side by side would look like one card number, be
-// masked, and the link would select other records.
+// came; a valid IBAN is masked too (httpx.RedactValue). Read whole, two timestamps or BINs
+// side by side would look like one card number, be masked, and the link would select other
+// records.
 func itemsLinkValue(raw string) string {
 	v, err := url.QueryUnescape(raw)
 	if err != nil {
@@ -538,7 +539,7 @@ func itemsLinkValue(raw string) string {
 			continue
 		}
 		item := v[start:i]
-		r := httpx.RedactDigits(item)
+		r := httpx.RedactValue(item)
 		changed = changed || r != item
 		b.WriteString(r)
 		if i < len(v) {

@@ -118,6 +118,14 @@ func TestSafePath(t *testing.T) {
 		// A four-digit segment and a Paysafe merchant account number are no account data.
 		{"/v2/accountvaults/1234", "/v2/accountvaults/1234"},
 		{"/cardpayments/v1/accounts/1001234567/auths/98894819", "/cardpayments/v1/accounts/1001234567/auths/****4819"},
+		// An IBAN in a query value (whose digit runs may all be short, as a Dutch one's are) or
+		// after /accounts/ (where a merchant account number is all digits) is masked too.
+		{"/v2/accountvaults?title=NL91ABNA0417164300&page=2", "/v2/accountvaults?title=NL91%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A4300&page=2"},
+		{"/v2/accountvaults?title=nl91%20abna%200417%201643%2000", "/v2/accountvaults?title=NL91%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A4300"},
+		{"/v2/accountvaults?NL91ABNA0417164300=1", "/v2/accountvaults?NL91%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A4300=1"},
+		{"/cardpayments/v1/accounts/NL91ABNA0417164300/auths", "/cardpayments/v1/accounts/NL91**********4300/auths"},
+		// A short all-digit value is no IBAN and stays: order numbers and ids are often numbers.
+		{"/v2/transactions?order_num=988948193", "/v2/transactions?order_num=988948193"},
 	}
 	for _, tt := range tests {
 		u, _ := url.Parse(tt.in)
@@ -190,6 +198,30 @@ func TestRedactID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if d := cmp.Diff(tt.want, RedactID(tt.in)); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
+	}
+}
+
+// TestRedactValue shows what a query value, a reference or a filter item becomes when a log,
+// an error or a link repeats it: its long digit runs are masked, and a valid IBAN without one
+// is masked whole. A number is kept: it may be an order number or an id.
+func TestRedactValue(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"ok/iban", "NL91ABNA0417164300", "NL91**********4300"},
+		{"ok/iban-lower-spaced", "nl91 abna 0417 1643 00", "NL91**********4300"},
+		{"ok/iban-long-digit-run", "DE89370400440532013000", "DE****************3000"},
+		{"ok/ibans-in-a-list", "NL91ABNA0417164300,x,nl91 abna 0417 1643 00", "NL91**********4300,x,NL91**********4300"},
+		{"ok/iban-in-a-word", "ibanNL91ABNA0417164300x", "ibanNL91**********4300x"},
+		{"ok/pan", "4111111111111111", "************1111"},
+		{"ok/number-kept", "988948193", "988948193"},
+		{"ok/mistyped-iban-kept", "NL91ABNA0417164301", "NL91ABNA0417164301"},
+		{"ok/text-kept", "order-12", "order-12"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if d := cmp.Diff(tt.want, RedactValue(tt.in)); d != "" {
 				t.Errorf("(-want +got)\n%s", d)
 			}
 		})

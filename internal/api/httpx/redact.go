@@ -81,9 +81,77 @@ func maskBankID(s string) (string, bool) {
 	if digits {
 		return strings.Repeat("*", len(s)-4) + s[len(s)-4:], true
 	}
+	return maskIBAN(s)
+}
+
+// RedactValue returns a value a client sent in a query string (a filter, a reference) as a
+// log line, an error message or a link may repeat it: with RedactDigits applied, and then
+// every valid IBAN left in it (in any case, compact or in groups of four) masked as the APIs
+// show one, for an IBAN's digit runs may all be short ("NL91ABNA0417164300"). Unlike RedactID
+// it keeps a number of fewer than 12 digits: in a query that is an order number or an id as
+// often as not.
+func RedactValue(v string) string {
+	r := RedactDigits(v)
+	if m, ok := maskIBANs(r); ok {
+		return m
+	}
+	return r
+}
+
+// maskIBANs masks each valid IBAN in s, and reports whether there was one.
+func maskIBANs(s string) (string, bool) {
+	var b strings.Builder
+	last := 0
+	for i := 0; i+4 <= len(s); i++ {
+		if !isLetter(s[i]) || !isLetter(s[i+1]) || !isDigit(s[i+2]) || !isDigit(s[i+3]) {
+			continue
+		}
+		end, ok := ibanEnd(s, i)
+		if !ok {
+			continue
+		}
+		b.WriteString(s[last:i])
+		b.WriteString(bank.MaskIBAN(bank.NormalizeIBAN(s[i:end])))
+		last, i = end, end-1
+	}
+	if last == 0 {
+		return s, false
+	}
+	b.WriteString(s[last:])
+	return b.String(), true
+}
+
+// ibanEnd returns the end of the shortest valid IBAN that starts at s[i], if one does: letters
+// and digits, possibly grouped by single spaces.
+func ibanEnd(s string, i int) (int, bool) {
+	var buf [34]byte
+	n := 0
+	for j := i; j < len(s) && n < len(buf); j++ {
+		c := s[j]
+		if c == ' ' && s[j-1] != ' ' {
+			continue
+		}
+		if !isLetter(c) && !isDigit(c) {
+			break
+		}
+		if isLetter(c) {
+			c &^= 0x20
+		}
+		buf[n] = c
+		n++
+		if n >= 15 && bank.ValidIBAN(string(buf[:n])) {
+			return j + 1, true
+		}
+	}
+	return 0, false
+}
+
+// maskIBAN masks s when it is wholly a valid IBAN (spaces aside, in any case), and reports
+// whether it did.
+func maskIBAN(s string) (string, bool) {
 	// An IBAN starts with its country and two check digits and is at most 34 characters
 	// (42 printed in groups of four): a cheap test before the normalised copy.
-	if len(s) > 42 || !isLetter(s[0]) || !isLetter(s[1]) || !isDigit(s[2]) || !isDigit(s[3]) {
+	if len(s) < minBankDigits || len(s) > 42 || !isLetter(s[0]) || !isLetter(s[1]) || !isDigit(s[2]) || !isDigit(s[3]) {
 		return s, false
 	}
 	if n := bank.NormalizeIBAN(s); bank.ValidIBAN(n) {
@@ -95,9 +163,9 @@ func maskBankID(s string) (string, bool) {
 func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
 
 // redactPath is RedactDigits for a URL path, with RedactID's masking of each segment that is
-// wholly a bank account number or an IBAN. A segment after "accounts" is left to
-// RedactDigits: it is a Paysafe merchant account number (/cardpayments/v1/accounts/{n}),
-// which is no account data.
+// wholly a bank account number or an IBAN. A number after "accounts" is left to RedactDigits:
+// it is a Paysafe merchant account number (/cardpayments/v1/accounts/{n}), which is no
+// account data; an IBAN there is masked all the same.
 func redactPath(p string) string {
 	var b strings.Builder
 	last, prev := 0, ""
@@ -109,12 +177,17 @@ func redactPath(p string) string {
 			end += start
 		}
 		seg := p[start:end]
-		if prev != "accounts" {
-			if m, ok := maskBankID(seg); ok {
-				b.WriteString(p[last:start])
-				b.WriteString(m)
-				last = end
-			}
+		var m string
+		var ok bool
+		if prev == "accounts" {
+			m, ok = maskIBAN(seg)
+		} else {
+			m, ok = maskBankID(seg)
+		}
+		if ok {
+			b.WriteString(p[last:start])
+			b.WriteString(m)
+			last = end
 		}
 		prev, start = seg, end+1
 	}
@@ -136,11 +209,16 @@ func hasLongDigitRun(s string) bool {
 // more, in order, until fn returns false.
 func longRuns(s string, fn func(start, end int) bool) {
 	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf && !isDigit(c) {
-			i++ // the common case, spelt out: digitAt does not inline
+		if c := s[i]; c < '0' || c > '9' && c < utf8.RuneSelf {
+			i++ // most bytes of a path: no digit, ASCII
 			continue
 		}
-		if n, ok := digitAt(s, i); !ok {
+		// runeDigitAt, spelt out here and in digitRun so that ASCII costs no call.
+		n, ok := 1, isDigit(s[i])
+		if s[i] >= utf8.RuneSelf {
+			n, ok = wideDigitAt(s, i)
+		}
+		if !ok {
 			i += n
 			continue
 		}
@@ -156,13 +234,11 @@ func longRuns(s string, fn func(start, end int) bool) {
 // it holds: digit groups joined by up to maxJoiners separator characters are one run.
 func digitRun(s string, i int) (end, digits int) {
 	for j := i; j < len(s); {
-		if isDigit(s[j]) {
-			digits++ // the common case, spelt out: digitAt does not inline
-			j++
-			end = j
-			continue
+		n, ok := 1, isDigit(s[j])
+		if s[j] >= utf8.RuneSelf {
+			n, ok = wideDigitAt(s, j)
 		}
-		if n, ok := digitAt(s, j); ok {
+		if ok {
 			digits++
 			j += n
 			end = j
@@ -170,7 +246,12 @@ func digitRun(s string, i int) (end, digits int) {
 		}
 		k, joiners := j, 0
 		for k < len(s) && joiners < maxJoiners {
-			n, ok := joinerAt(s, k)
+			n, ok := 1, false
+			if c := s[k]; c < utf8.RuneSelf {
+				ok = isJoiner(c) // the common case, spelt out: joinerAt does not inline
+			} else {
+				n, ok = wideJoinerAt(s, k)
+			}
 			if !ok {
 				break
 			}
@@ -188,7 +269,10 @@ func digitRun(s string, i int) (end, digits int) {
 		if k == j || k == len(s) {
 			break
 		}
-		if _, ok := digitAt(s, k); !ok {
+		if !isDigit(s[k]) && s[k] < utf8.RuneSelf {
+			break
+		}
+		if _, ok := runeDigitAt(s, k); !ok {
 			break
 		}
 		j = k
@@ -205,7 +289,7 @@ func redactRuns(s string) string {
 		b.WriteString(s[last:start])
 		total := 0
 		for i := start; i < end; {
-			n, ok := digitAt(s, i)
+			n, ok := runeDigitAt(s, i)
 			if ok {
 				total++
 			}
@@ -213,7 +297,7 @@ func redactRuns(s string) string {
 		}
 		masked := 0
 		for i := start; i < end; {
-			n, ok := digitAt(s, i)
+			n, ok := runeDigitAt(s, i)
 			if ok && masked < total-4 {
 				b.WriteByte('*')
 				masked++
@@ -231,32 +315,25 @@ func redactRuns(s string) string {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// digitAt reports whether s holds a decimal digit at byte i, ASCII or not (a full-width or an
-// Arabic-Indic digit), and the length of the character there.
-func digitAt(s string, i int) (int, bool) {
-	if c := s[i]; c < utf8.RuneSelf {
-		return 1, isDigit(c)
+// runeDigitAt reports whether s holds a decimal digit at byte i, ASCII or not (a full-width
+// or an Arabic-Indic digit), and the length of the character there.
+func runeDigitAt(s string, i int) (int, bool) {
+	if c := s[i]; c >= utf8.RuneSelf {
+		return wideDigitAt(s, i)
 	}
-	return wideDigitAt(s, i)
+	return 1, '0' <= s[i] && s[i] <= '9'
 }
 
-// wideDigitAt is digitAt for a character beyond ASCII, kept apart so that digitAt inlines.
+// wideDigitAt is runeDigitAt for a character beyond ASCII.
 func wideDigitAt(s string, i int) (int, bool) {
 	r, n := utf8.DecodeRuneInString(s[i:])
 	return n, unicode.IsDigit(r)
 }
 
-// joinerAt reports whether the character at byte i of s may stand between two digit groups of
-// one number (any character but a letter or a digit: an ASCII separator, a no-break, thin or
-// zero-width space, a soft hyphen, a dash), and its length.
-func joinerAt(s string, i int) (int, bool) {
-	if c := s[i]; c < utf8.RuneSelf {
-		return 1, isJoiner(c)
-	}
-	return wideJoinerAt(s, i)
-}
-
-// wideJoinerAt is joinerAt for a character beyond ASCII, kept apart so that joinerAt inlines.
+// wideJoinerAt reports whether the character beyond ASCII at byte i of s may stand between
+// two digit groups of one number, as an ASCII separator may (isJoiner): any character but a
+// letter or a digit, such as a no-break, thin or zero-width space, a soft hyphen or a dash. It
+// also returns the character's length.
 func wideJoinerAt(s string, i int) (int, bool) {
 	r, n := utf8.DecodeRuneInString(s[i:])
 	return n, !unicode.IsLetter(r) && !unicode.IsDigit(r)
@@ -271,9 +348,10 @@ func isJoiner(c byte) bool {
 	return c < utf8.RuneSelf && !isDigit(c) && !isLetter(c)
 }
 
-// RedactQuerySegment returns a raw name=value query segment with any long digit run in its
-// name or its value masked. Each is read unescaped, so that %20-separated digits count as one
-// run; a segment with nothing to mask is returned as it came.
+// RedactQuerySegment returns a raw name=value query segment with its name and its value
+// masked as RedactValue masks them (a valid IBAN, a long digit run). Each is read unescaped,
+// so that %20-separated digits count as one run; a segment with nothing to mask is returned
+// as it came.
 func RedactQuerySegment(seg string) string {
 	name, val, found := strings.Cut(seg, "=")
 	rn, nameChanged := redactEscaped(name)
@@ -294,7 +372,7 @@ func redactEscaped(raw string) (string, bool) {
 	if err != nil {
 		v = raw
 	}
-	if r := RedactDigits(v); r != v {
+	if r := RedactValue(v); r != v {
 		return url.QueryEscape(r), true
 	}
 	return raw, false

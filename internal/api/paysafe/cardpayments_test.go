@@ -539,6 +539,16 @@ func TestCardPaymentListNextLinkMasksNumbers(t *testing.T) {
 	if leaks := logtest.Leaks(next, nil); len(leaks) > 0 || u.Query().Get("merchantRefNum") != "************1111" {
 		t.Errorf("next = %s, leaks %v", next, leaks)
 	}
+	// An IBAN, whose digit runs may all be short, is masked as the APIs show one.
+	for i := 0; i < 2; i++ {
+		e.mustAuth(t, "NL91ABNA0417164300", 100+i, false)
+	}
+	r = e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=NL91ABNA0417164300&limit=1")})
+	next = r.body["links"].([]any)[0].(map[string]any)["href"].(string)
+	u, _ = url.Parse(next)
+	if leaks := logtest.Leaks(next, nil); len(leaks) > 0 || u.Query().Get("merchantRefNum") != "NL91**********4300" {
+		t.Errorf("next = %s, leaks %v", next, leaks)
+	}
 }
 
 // TestCardPaymentListFractionalDates: the list window is startDate ≤ txnTime < endDate
