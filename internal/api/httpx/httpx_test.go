@@ -327,6 +327,18 @@ func TestSecureAndBaseURL(t *testing.T) {
 	if got := BaseURL(r, "https://pub.example/"); got != "https://pub.example" {
 		t.Errorf("BaseURL with public = %q", got)
 	}
+	// A Host is the client's text too: a card number or an IBAN in it is masked in the links
+	// and Location headers built from it.
+	for host, want := range map[string]string{
+		"4111111111111111":              "https://************1111",
+		"NL91ABNA0417164300":            "https://NL91**********4300",
+		"nl91abna0417164300.example:80": "https://NL91**********4300.example:80",
+	} {
+		r.Host = host
+		if got := BaseURL(r, ""); got != want {
+			t.Errorf("BaseURL with Host %q = %q, want %q", host, got, want)
+		}
+	}
 }
 
 func TestRecover(t *testing.T) {
