@@ -338,8 +338,9 @@ func decodeBody(r *http.Request, v any, optional bool, required []string) error 
 	names := slices.Sorted(maps.Keys(obj))
 	for _, k := range names {
 		if !known[k] {
-			// The name is repeated back, masked: a client may have sent a card number as one.
-			return badRequest("invalid", "Unknown field.", httpx.RedactDigits(k))
+			// The name is repeated back, masked as a path id is (httpx.RedactID): a client may
+			// have sent a card number, a bank account number or an IBAN as one.
+			return badRequest("invalid", "Unknown field.", httpx.RedactID(k))
 		}
 	}
 	// No field is nullable (openapi.yaml): encoding/json would read null as the field left

@@ -277,6 +277,14 @@ func TestAdminUnknownFieldMasked(t *testing.T) {
 	if strings.Contains(string(r.raw), "4111111111111111") {
 		t.Errorf("body repeats the number: %s", r.raw)
 	}
+	// So are a bank account number and an IBAN (no field name is either), as RedactID masks a
+	// path id.
+	for name, want := range map[string]string{"988948193": "*****8193", "NL91ABNA0417164300": "NL91**********4300"} {
+		r := e.do(t, "POST", "/admin/v1/merchants", `{"name":"x","`+name+`":"y"}`, "")
+		if r.status != 400 || r.code() != "invalid" || r.body["error"].(map[string]any)["field"] != want {
+			t.Errorf("unknown field %s = %d %s", want, r.status, r.raw)
+		}
+	}
 }
 
 func TestAdminErrors(t *testing.T) {

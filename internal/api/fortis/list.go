@@ -475,9 +475,9 @@ func (a *API) meta(r *http.Request, lr *listReq, total int) object {
 // segment (a card number a client put into a filter) is masked as in the access log (in a
 // filter's list or range item by item, see itemsLinkValue), and a parameter named for account
 // data (cvv=, account_number=, ssn4=) keeps its name but not its value, however short, unless
-// the list filters on its value (routing=): so a link never repeats account data, and a
-// link's list is the request's (a dl_number= filter, which matches nothing whatever its
-// value, still matches nothing).
+// the list filters on its value (routing=), and page=N is masked as a long digit run is: so
+// a link never repeats account data, and a link's list is the request's (a dl_number= filter,
+// which matches nothing whatever its value, still matches nothing).
 func (a *API) pageLink(r *http.Request, lr *listReq, page int) string {
 	var kept []string
 	if r.URL.RawQuery != "" {
@@ -502,7 +502,9 @@ func (a *API) pageLink(r *http.Request, lr *listReq, page int) string {
 			kept = append(kept, httpx.RedactQuerySegment(seg))
 		}
 	}
-	kept = append(kept, "page="+strconv.Itoa(page))
+	// A page number of 12 digits or more (a card number sent as page=) is no page any list
+	// has, and is masked like any other number the client sent.
+	kept = append(kept, "page="+httpx.RedactDigits(strconv.Itoa(page)))
 	return a.baseURL(r) + strings.TrimRight(r.URL.Path, "/") + "?" + strings.Join(kept, "&")
 }
 
@@ -524,8 +526,9 @@ func (lr *listReq) field(name string) (listField, bool) {
 // itemsLinkValue returns a filter's raw query value for a link, its items (the values of a
 // comma-separated list, the bounds of a | range) read one by one: an item with a long digit
 // run (a card number) is masked as in the access log, and a value with none comes back as it
-// came. Read whole, two timestamps or BINs side by side would look like one card number, be
-// masked, and the link would select other records.
+// came; a valid IBAN is masked too (httpx.RedactValue). Read whole, two timestamps or BINs
+// side by side would look like one card number, be masked, and the link would select other
+// records.
 func itemsLinkValue(raw string) string {
 	v, err := url.QueryUnescape(raw)
 	if err != nil {
@@ -538,7 +541,7 @@ func itemsLinkValue(raw string) string {
 			continue
 		}
 		item := v[start:i]
-		r := httpx.RedactDigits(item)
+		r := httpx.RedactValue(item)
 		changed = changed || r != item
 		b.WriteString(r)
 		if i < len(v) {

@@ -79,6 +79,15 @@ func TestListPaging(t *testing.T) {
 	diff(t, base+"?created_ts=1795000000%7C1799999999&first_six=411111,545454&page_size=2&page=1", meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)["self"].(map[string]any)["href"])
 	r = must(t, s.get(t, "/v2/accountvaults?customer_id=4111111111111111,x&title=4111,1111,1111,1111"), 200)
 	diff(t, base+"?customer_id=%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A1111%2Cx&title=%2A%2A%2A%2A%2C%2A%2A%2A%2A%2C%2A%2A%2A%2A%2C1111&page=1", meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)["self"].(map[string]any)["href"])
+	// An IBAN, whose digit runs may all be short (a Dutch one's are), is masked as a value and
+	// as a filter's item.
+	r = must(t, s.get(t, "/v2/accountvaults?customer_id=NL91ABNA0417164300,x&title=nl91%20abna%200417%201643%2000"), 200)
+	diff(t, base+"?customer_id=NL91%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A4300%2Cx&title=NL91%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A4300&page=1", meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)["self"].(map[string]any)["href"])
+	// A card number sent as the page number is no page any list has: the links do not repeat it.
+	r = must(t, s.get(t, "/v2/accountvaults?page=4111111111111111"), 200)
+	links := meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)
+	diff(t, base+"?page=************1111", links["self"].(map[string]any)["href"])
+	diff(t, base+"?page=************1110", links["prev"].(map[string]any)["href"])
 
 	tests := []struct {
 		name, query               string

@@ -118,6 +118,14 @@ func TestSafePath(t *testing.T) {
 		// A four-digit segment and a Paysafe merchant account number are no account data.
 		{"/v2/accountvaults/1234", "/v2/accountvaults/1234"},
 		{"/cardpayments/v1/accounts/1001234567/auths/98894819", "/cardpayments/v1/accounts/1001234567/auths/****4819"},
+		// An IBAN in a query value (whose digit runs may all be short, as a Dutch one's are) or
+		// after /accounts/ (where a merchant account number is all digits) is masked too.
+		{"/v2/accountvaults?title=NL91ABNA0417164300&page=2", "/v2/accountvaults?title=NL91%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A4300&page=2"},
+		{"/v2/accountvaults?title=nl91%20abna%200417%201643%2000", "/v2/accountvaults?title=NL91%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A4300"},
+		{"/v2/accountvaults?NL91ABNA0417164300=1", "/v2/accountvaults?NL91%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A4300=1"},
+		{"/cardpayments/v1/accounts/NL91ABNA0417164300/auths", "/cardpayments/v1/accounts/NL91**********4300/auths"},
+		// A short all-digit value is no IBAN and stays: order numbers and ids are often numbers.
+		{"/v2/transactions?order_num=988948193", "/v2/transactions?order_num=988948193"},
 	}
 	for _, tt := range tests {
 		u, _ := url.Parse(tt.in)
@@ -150,6 +158,18 @@ func TestRedactDigits(t *testing.T) {
 		{"ok/nine-blanks-split", "40000566556         65556", "40000566556         65556"},
 		{"ok/letters-split", "order 4000056655 item 665556", "order 4000056655 item 665556"},
 		{"ok/date-kept", "startDate=2026-11-23T07:50:47Z", "startDate=2026-11-23T07:50:47Z"},
+		// Separators and digits beyond ASCII: a card number pasted from a formatted document
+		// or typed on another keyboard is still one.
+		{"ok/no-break-spaces", "4111\u00a01111\u00a01111\u00a01111", "****\u00a0****\u00a0****\u00a01111"},
+		{"ok/thin-spaces", "4111\u20091111\u20091111\u20091111", "****\u2009****\u2009****\u20091111"},
+		{"ok/zero-width-spaces", "4111\u200b1111\u200b1111\u200b1111", "****\u200b****\u200b****\u200b1111"},
+		{"ok/soft-hyphens", "4111\u00ad1111\u00ad1111\u00ad1111", "****\u00ad****\u00ad****\u00ad1111"},
+		{"ok/spaced-em-dashes", "4000 \u2014 0566 \u2014 5566 \u2014 5556", "**** \u2014 **** \u2014 **** \u2014 5556"},
+		{"ok/full-width-digits", "x\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11y", "x************\uff11\uff11\uff11\uff11y"},
+		{"ok/arabic-indic-digits", "\u0664\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661", "************\u0661\u0661\u0661\u0661"},
+		{"ok/mixed-digits", "4111\uff11\uff11\uff11\uff111111\u00a01111", "************\u00a01111"},
+		{"ok/non-ascii-letters-split", "order 4000056655 \u00e9 665556", "order 4000056655 \u00e9 665556"},
+		{"ok/four-non-ascii-separators-split", "40000566556\u00a0\u00a0\u00a0\u00a065556", "40000566556\u00a0\u00a0\u00a0\u00a065556"},
 		{"ok/empty", "", ""},
 	}
 	for _, tt := range tests {
@@ -178,6 +198,30 @@ func TestRedactID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if d := cmp.Diff(tt.want, RedactID(tt.in)); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
+	}
+}
+
+// TestRedactValue shows what a query value, a reference or a filter item becomes when a log,
+// an error or a link repeats it: its long digit runs are masked, and a valid IBAN without one
+// is masked whole. A number is kept: it may be an order number or an id.
+func TestRedactValue(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"ok/iban", "NL91ABNA0417164300", "NL91**********4300"},
+		{"ok/iban-lower-spaced", "nl91 abna 0417 1643 00", "NL91**********4300"},
+		{"ok/iban-long-digit-run", "DE89370400440532013000", "DE****************3000"},
+		{"ok/ibans-in-a-list", "NL91ABNA0417164300,x,nl91 abna 0417 1643 00", "NL91**********4300,x,NL91**********4300"},
+		{"ok/iban-in-a-word", "ibanNL91ABNA0417164300x", "ibanNL91**********4300x"},
+		{"ok/pan", "4111111111111111", "************1111"},
+		{"ok/number-kept", "988948193", "988948193"},
+		{"ok/mistyped-iban-kept", "NL91ABNA0417164301", "NL91ABNA0417164301"},
+		{"ok/text-kept", "order-12", "order-12"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if d := cmp.Diff(tt.want, RedactValue(tt.in)); d != "" {
 				t.Errorf("(-want +got)\n%s", d)
 			}
 		})
@@ -282,6 +326,18 @@ func TestSecureAndBaseURL(t *testing.T) {
 	}
 	if got := BaseURL(r, "https://pub.example/"); got != "https://pub.example" {
 		t.Errorf("BaseURL with public = %q", got)
+	}
+	// A Host is the client's text too: a card number or an IBAN in it is masked in the links
+	// and Location headers built from it.
+	for host, want := range map[string]string{
+		"4111111111111111":              "https://************1111",
+		"NL91ABNA0417164300":            "https://NL91**********4300",
+		"nl91abna0417164300.example:80": "https://NL91**********4300.example:80",
+	} {
+		r.Host = host
+		if got := BaseURL(r, ""); got != want {
+			t.Errorf("BaseURL with Host %q = %q, want %q", host, got, want)
+		}
 	}
 }
 

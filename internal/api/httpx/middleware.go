@@ -275,7 +275,7 @@ func Secure(r *http.Request, trustedUpstream bool) bool {
 }
 
 // BaseURL returns the scheme and host used in links: the configured public base URL, or the
-// request's own.
+// request's own, with a card number or an IBAN in its Host masked (RedactValue).
 func BaseURL(r *http.Request, public string) string {
 	if public != "" {
 		return strings.TrimSuffix(public, "/")
@@ -284,5 +284,5 @@ func BaseURL(r *http.Request, public string) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + RedactDigits(r.Host)
+	return scheme + "://" + RedactValue(r.Host)
 }

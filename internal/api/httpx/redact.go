@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/payvault/payvault/internal/bank"
@@ -17,8 +18,9 @@ const minRedactDigits = 12
 // UUID-shaped text ("4111111111111111-1111-1111-1111-111111111111") would pass as one.
 var uuidText = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
 
-// maxJoiners is the most separator bytes in a row that still join two digit groups into
-// one run: "4111 - 1111" is one run, as are "4111.1111", "4111--1111" and "4111/1111".
+// maxJoiners is the most separator characters in a row that still join two digit groups
+// into one run: "4111 - 1111" is one run, as are "4111.1111", "4111--1111", "4111/1111" and
+// "4111\u00a01111" (a no-break space).
 const maxJoiners = 3
 
 // maxBlankJoiners is the most spaces and tabs in a row that still join two digit groups, for
@@ -27,9 +29,11 @@ const maxBlankJoiners = 8
 
 // RedactDigits masks every run of 12 or more digits in s, such as a card number a client put
 // into a URL, keeping the last four digits: "4111111111111111" becomes "************1111".
-// Digit groups joined by up to three ASCII bytes that are neither letters nor digits (spaces,
-// dashes, dots, slashes, commas, line breaks), or by up to eight spaces and tabs, count as one
-// run, so a formatted number is masked whatever separates its groups; UUIDs are left alone. It
+// A digit is any decimal digit, ASCII or not (a full-width "４" is masked as one "*"). Digit
+// groups joined by up to three characters that are neither letters nor digits (spaces, dashes,
+// dots, slashes, commas, line breaks, and beyond ASCII no-break, thin and zero-width spaces,
+// soft hyphens and dashes), or by up to eight spaces and tabs, count as one run, so a
+// formatted number is masked whatever separates its groups; UUIDs are left alone. It
 // is applied to whatever a request sends that the server writes to a log, echoes in an error or
 // repeats in a link.
 func RedactDigits(s string) string {
@@ -77,9 +81,77 @@ func maskBankID(s string) (string, bool) {
 	if digits {
 		return strings.Repeat("*", len(s)-4) + s[len(s)-4:], true
 	}
+	return maskIBAN(s)
+}
+
+// RedactValue returns a value a client sent in a query string (a filter, a reference) as a
+// log line, an error message or a link may repeat it: with RedactDigits applied, and then
+// every valid IBAN left in it (in any case, compact or in groups of four) masked as the APIs
+// show one, for an IBAN's digit runs may all be short ("NL91ABNA0417164300"). Unlike RedactID
+// it keeps a number of fewer than 12 digits: in a query that is an order number or an id as
+// often as not.
+func RedactValue(v string) string {
+	r := RedactDigits(v)
+	if m, ok := maskIBANs(r); ok {
+		return m
+	}
+	return r
+}
+
+// maskIBANs masks each valid IBAN in s, and reports whether there was one.
+func maskIBANs(s string) (string, bool) {
+	var b strings.Builder
+	last := 0
+	for i := 0; i+4 <= len(s); i++ {
+		if !isLetter(s[i]) || !isLetter(s[i+1]) || !isDigit(s[i+2]) || !isDigit(s[i+3]) {
+			continue
+		}
+		end, ok := ibanEnd(s, i)
+		if !ok {
+			continue
+		}
+		b.WriteString(s[last:i])
+		b.WriteString(bank.MaskIBAN(bank.NormalizeIBAN(s[i:end])))
+		last, i = end, end-1
+	}
+	if last == 0 {
+		return s, false
+	}
+	b.WriteString(s[last:])
+	return b.String(), true
+}
+
+// ibanEnd returns the end of the shortest valid IBAN that starts at s[i], if one does: letters
+// and digits, possibly grouped by single spaces.
+func ibanEnd(s string, i int) (int, bool) {
+	var buf [34]byte
+	n := 0
+	for j := i; j < len(s) && n < len(buf); j++ {
+		c := s[j]
+		if c == ' ' && s[j-1] != ' ' {
+			continue
+		}
+		if !isLetter(c) && !isDigit(c) {
+			break
+		}
+		if isLetter(c) {
+			c &^= 0x20
+		}
+		buf[n] = c
+		n++
+		if n >= 15 && bank.ValidIBAN(string(buf[:n])) {
+			return j + 1, true
+		}
+	}
+	return 0, false
+}
+
+// maskIBAN masks s when it is wholly a valid IBAN (spaces aside, in any case), and reports
+// whether it did.
+func maskIBAN(s string) (string, bool) {
 	// An IBAN starts with its country and two check digits and is at most 34 characters
 	// (42 printed in groups of four): a cheap test before the normalised copy.
-	if len(s) > 42 || !isLetter(s[0]) || !isLetter(s[1]) || !isDigit(s[2]) || !isDigit(s[3]) {
+	if len(s) < minBankDigits || len(s) > 42 || !isLetter(s[0]) || !isLetter(s[1]) || !isDigit(s[2]) || !isDigit(s[3]) {
 		return s, false
 	}
 	if n := bank.NormalizeIBAN(s); bank.ValidIBAN(n) {
@@ -91,9 +163,9 @@ func maskBankID(s string) (string, bool) {
 func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
 
 // redactPath is RedactDigits for a URL path, with RedactID's masking of each segment that is
-// wholly a bank account number or an IBAN. A segment after "accounts" is left to
-// RedactDigits: it is a Paysafe merchant account number (/cardpayments/v1/accounts/{n}),
-// which is no account data.
+// wholly a bank account number or an IBAN. A number after "accounts" is left to RedactDigits:
+// it is a Paysafe merchant account number (/cardpayments/v1/accounts/{n}), which is no
+// account data; an IBAN there is masked all the same.
 func redactPath(p string) string {
 	var b strings.Builder
 	last, prev := 0, ""
@@ -105,12 +177,17 @@ func redactPath(p string) string {
 			end += start
 		}
 		seg := p[start:end]
-		if prev != "accounts" {
-			if m, ok := maskBankID(seg); ok {
-				b.WriteString(p[last:start])
-				b.WriteString(m)
-				last = end
-			}
+		var m string
+		var ok bool
+		if prev == "accounts" {
+			m, ok = maskIBAN(seg)
+		} else {
+			m, ok = maskBankID(seg)
+		}
+		if ok {
+			b.WriteString(p[last:start])
+			b.WriteString(m)
+			last = end
 		}
 		prev, start = seg, end+1
 	}
@@ -132,8 +209,17 @@ func hasLongDigitRun(s string) bool {
 // more, in order, until fn returns false.
 func longRuns(s string, fn func(start, end int) bool) {
 	for i := 0; i < len(s); {
-		if !isDigit(s[i]) {
-			i++
+		if c := s[i]; c < '0' || c > '9' && c < utf8.RuneSelf {
+			i++ // most bytes of a path: no digit, ASCII
+			continue
+		}
+		// runeDigitAt, spelt out here and in digitRun so that ASCII costs no call.
+		n, ok := 1, isDigit(s[i])
+		if s[i] >= utf8.RuneSelf {
+			n, ok = wideDigitAt(s, i)
+		}
+		if !ok {
+			i += n
 			continue
 		}
 		end, digits := digitRun(s, i)
@@ -145,27 +231,48 @@ func longRuns(s string, fn func(start, end int) bool) {
 }
 
 // digitRun returns the end of the run that starts with the digit at s[i], and how many digits
-// it holds: digit groups joined by up to maxJoiners separator bytes are one run.
+// it holds: digit groups joined by up to maxJoiners separator characters are one run.
 func digitRun(s string, i int) (end, digits int) {
 	for j := i; j < len(s); {
-		if isDigit(s[j]) {
+		n, ok := 1, isDigit(s[j])
+		if s[j] >= utf8.RuneSelf {
+			n, ok = wideDigitAt(s, j)
+		}
+		if ok {
 			digits++
-			j++
+			j += n
 			end = j
 			continue
 		}
-		k := j
-		for k < len(s) && k-j < maxJoiners && isJoiner(s[k]) {
-			k++
+		k, joiners := j, 0
+		for k < len(s) && joiners < maxJoiners {
+			n, ok := 1, false
+			if c := s[k]; c < utf8.RuneSelf {
+				ok = isJoiner(c) // the common case, spelt out: joinerAt does not inline
+			} else {
+				n, ok = wideJoinerAt(s, k)
+			}
+			if !ok {
+				break
+			}
+			k += n
+			joiners++
 		}
-		if k-j == maxJoiners && isSpace(s[j:k]) {
+		if joiners == maxJoiners && isSpace(s[j:k]) {
 			// Groups aligned with spaces or tabs ("4111    1111    1111    1111") may sit
 			// further apart: a blank gap of up to maxBlankJoiners bytes joins them.
-			for k < len(s) && k-j < maxBlankJoiners && (s[k] == ' ' || s[k] == '\t') {
+			for k < len(s) && joiners < maxBlankJoiners && (s[k] == ' ' || s[k] == '\t') {
 				k++
+				joiners++
 			}
 		}
-		if k == j || k == len(s) || !isDigit(s[k]) {
+		if k == j || k == len(s) {
+			break
+		}
+		if !isDigit(s[k]) && s[k] < utf8.RuneSelf {
+			break
+		}
+		if _, ok := runeDigitAt(s, k); !ok {
 			break
 		}
 		j = k
@@ -173,27 +280,64 @@ func digitRun(s string, i int) (end, digits int) {
 	return end, digits
 }
 
-// redactRuns masks the long runs of s, which holds no UUID, but for their last four digits.
+// redactRuns masks the long runs of s, which holds no UUID, but for their last four digits:
+// each masked digit, ASCII or not, becomes one "*".
 func redactRuns(s string) string {
-	b := []byte(s)
+	var b strings.Builder
+	last := 0
 	longRuns(s, func(start, end int) bool {
-		keep := 4
-		for k := end - 1; k >= start; k-- {
-			if !isDigit(b[k]) {
-				continue
+		b.WriteString(s[last:start])
+		total := 0
+		for i := start; i < end; {
+			n, ok := runeDigitAt(s, i)
+			if ok {
+				total++
 			}
-			if keep > 0 {
-				keep--
-				continue
-			}
-			b[k] = '*'
+			i += n
 		}
+		masked := 0
+		for i := start; i < end; {
+			n, ok := runeDigitAt(s, i)
+			if ok && masked < total-4 {
+				b.WriteByte('*')
+				masked++
+			} else {
+				b.WriteString(s[i : i+n])
+			}
+			i += n
+		}
+		last = end
 		return true
 	})
-	return string(b)
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// runeDigitAt reports whether s holds a decimal digit at byte i, ASCII or not (a full-width
+// or an Arabic-Indic digit), and the length of the character there.
+func runeDigitAt(s string, i int) (int, bool) {
+	if c := s[i]; c >= utf8.RuneSelf {
+		return wideDigitAt(s, i)
+	}
+	return 1, '0' <= s[i] && s[i] <= '9'
+}
+
+// wideDigitAt is runeDigitAt for a character beyond ASCII.
+func wideDigitAt(s string, i int) (int, bool) {
+	r, n := utf8.DecodeRuneInString(s[i:])
+	return n, unicode.IsDigit(r)
+}
+
+// wideJoinerAt reports whether the character beyond ASCII at byte i of s may stand between
+// two digit groups of one number, as an ASCII separator may (isJoiner): any character but a
+// letter or a digit, such as a no-break, thin or zero-width space, a soft hyphen or a dash. It
+// also returns the character's length.
+func wideJoinerAt(s string, i int) (int, bool) {
+	r, n := utf8.DecodeRuneInString(s[i:])
+	return n, !unicode.IsLetter(r) && !unicode.IsDigit(r)
+}
 
 // isSpace reports whether s holds only spaces and tabs.
 func isSpace(s string) bool { return strings.Trim(s, " \t") == "" }
@@ -204,9 +348,10 @@ func isJoiner(c byte) bool {
 	return c < utf8.RuneSelf && !isDigit(c) && !isLetter(c)
 }
 
-// RedactQuerySegment returns a raw name=value query segment with any long digit run in its
-// name or its value masked. Each is read unescaped, so that %20-separated digits count as one
-// run; a segment with nothing to mask is returned as it came.
+// RedactQuerySegment returns a raw name=value query segment with its name and its value
+// masked as RedactValue masks them (a valid IBAN, a long digit run). Each is read unescaped,
+// so that %20-separated digits count as one run; a segment with nothing to mask is returned
+// as it came.
 func RedactQuerySegment(seg string) string {
 	name, val, found := strings.Cut(seg, "=")
 	rn, nameChanged := redactEscaped(name)
@@ -227,7 +372,7 @@ func redactEscaped(raw string) (string, bool) {
 	if err != nil {
 		v = raw
 	}
-	if r := RedactDigits(v); r != v {
+	if r := RedactValue(v); r != v {
 		return url.QueryEscape(r), true
 	}
 	return raw, false

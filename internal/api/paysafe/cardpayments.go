@@ -352,8 +352,10 @@ func (a *API) listHandler(ty payments.Type, key string) handlerFunc {
 		}
 		body := map[string]any{key: items}
 		if lq.offset+len(list) < total {
+			// A card number or an IBAN in the merchantRefNum is masked, as in the access log
+			// and the Fortis list links: payvault never writes one into a URL.
 			v := url.Values{}
-			v.Set("merchantRefNum", lq.ref)
+			v.Set("merchantRefNum", httpx.RedactValue(lq.ref))
 			v.Set("limit", strconv.Itoa(lq.limit))
 			v.Set("offset", strconv.Itoa(lq.offset+lq.limit))
 			if !lq.start.IsZero() {

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/payvault/payvault/internal/api/paysafe"
+	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/storetest"
 )
@@ -521,6 +522,32 @@ func TestCardPaymentLists(t *testing.T) {
 	}
 	if none := e.must(t, 200, call{method: "GET", path: e.path("settlements?merchantRefNum=page")}); len(none.body["settlements"].([]any)) != 0 {
 		t.Errorf("no settlements = %s", none.raw)
+	}
+}
+
+// TestCardPaymentListNextLinkMasksNumbers: a merchantRefNum holding a card number (stored as
+// sent) is masked in the next link payvault builds, as the Fortis list links and the access log
+// mask it: payvault never writes a card number into a URL.
+func TestCardPaymentListNextLinkMasksNumbers(t *testing.T) {
+	e := mustPayEnv(t)
+	for i := 0; i < 2; i++ {
+		e.mustAuth(t, "4111111111111111", 100+i, false)
+	}
+	r := e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=4111111111111111&limit=1")})
+	next := r.body["links"].([]any)[0].(map[string]any)["href"].(string)
+	u, _ := url.Parse(next)
+	if leaks := logtest.Leaks(next, nil); len(leaks) > 0 || u.Query().Get("merchantRefNum") != "************1111" {
+		t.Errorf("next = %s, leaks %v", next, leaks)
+	}
+	// An IBAN, whose digit runs may all be short, is masked as the APIs show one.
+	for i := 0; i < 2; i++ {
+		e.mustAuth(t, "NL91ABNA0417164300", 100+i, false)
+	}
+	r = e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=NL91ABNA0417164300&limit=1")})
+	next = r.body["links"].([]any)[0].(map[string]any)["href"].(string)
+	u, _ = url.Parse(next)
+	if leaks := logtest.Leaks(next, nil); len(leaks) > 0 || u.Query().Get("merchantRefNum") != "NL91**********4300" {
+		t.Errorf("next = %s, leaks %v", next, leaks)
 	}
 }
 

@@ -144,9 +144,10 @@ func notFound(id string) *apiError {
 }
 
 // refNotFound is the 404/5269 of a merchantCustomerId that a lookup does not find: a
-// customer reference, often a number, echoed as sent but for a long digit run.
+// customer reference, often a number, echoed as sent but for a long digit run or a valid
+// IBAN (httpx.RedactValue).
 func refNotFound(ref string) *apiError {
-	return &apiError{Code: "5269", Message: codeTable["5269"].message + ": " + httpx.RedactDigits(ref)}
+	return &apiError{Code: "5269", Message: codeTable["5269"].message + ": " + httpx.RedactValue(ref)}
 }
 
 // errorInfoHref is the errorinfo link of code for the API the request addressed (§1.7).

@@ -92,6 +92,7 @@ func TestErrors(t *testing.T) {
 		{"fail/profile-unknown", call{method: "GET", path: "/customervault/v1/profiles/" + missing}, 404, "5269", nil, ": " + missing},
 		{"fail/profile-lookup-none", call{method: "GET", path: "/customervault/v1/profiles?merchantCustomerId=nobody"}, 404, "5269", nil, ": nobody"},
 		{"fail/profile-lookup-digits", call{method: "GET", path: "/customervault/v1/profiles?merchantCustomerId=100000012345678"}, 404, "5269", nil, ": ***********5678"},
+		{"fail/profile-lookup-iban", call{method: "GET", path: "/customervault/v1/profiles?merchantCustomerId=NL91ABNA0417164300"}, 404, "5269", nil, ": NL91**********4300"},
 		{"fail/profile-lookup-empty", call{method: "GET", path: "/customervault/v1/profiles?merchantCustomerId="}, 400, "5068", []string{"merchantCustomerId: may not be empty"}, ""},
 		{"fail/profile-fields", call{method: "POST", path: "/customervault/v1/profiles", loose: true,
 			body: `{"merchantCustomerId":"` + strings.Repeat("m", 101) + `","locale":"en_us","firstName":"` + strings.Repeat("f", 81) + `","gender":"X","ip":"1.2.3","email":"john.@smith@somedomain.com","dateOfBirth":{"year":2999,"month":1,"day":1}}`},
