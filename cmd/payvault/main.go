@@ -265,7 +265,7 @@ type merchantCmd struct {
 type merchantCreateCmd struct {
 	storeFlags
 	Name          string `help:"Merchant name." required:""`
-	AccountNumber string `help:"Payment account number of the default location (random when omitted)." placeholder:"N"`
+	AccountNumber string `help:"Payment account number of the default location: 1 to 11 digits (random when omitted)." placeholder:"N"`
 	Live          bool   `help:"Create a live merchant (strict checks, no sandbox processor)."`
 	JSON          bool   `help:"Print one JSON object." name:"json"`
 }

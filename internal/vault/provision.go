@@ -12,7 +12,6 @@ import (
 	_ "time/tzdata" // time zones are checked against the IANA database linked in, not the host's
 	"unicode/utf8"
 
-	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
 )
 
@@ -79,7 +78,7 @@ func (s *Service) CreateLocation(ctx context.Context, merchantID string, in NewL
 	if in.Name == "" || utf8.RuneCountInString(in.Name) > MaxLocationName {
 		return nil, E(op, Invalid, Field("name"), ErrLength)
 	}
-	if in.AccountNumber != "" && (len(in.AccountNumber) > 20 || !card.Digits(in.AccountNumber)) {
+	if in.AccountNumber != "" && !validAccountNumber(in.AccountNumber) {
 		return nil, E(op, Invalid, Field("account_number"), ErrFormat)
 	}
 	if utf8.RuneCountInString(in.APIID) > MaxAPIID {

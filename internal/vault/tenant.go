@@ -66,7 +66,7 @@ func (s *Service) CreateMerchant(ctx context.Context, in NewMerchant) (*Merchant
 	if utf8.RuneCountInString(name) > MaxMerchantName {
 		return nil, E(op, Invalid, Field("name"), ErrLength)
 	}
-	if in.AccountNumber != "" && (len(in.AccountNumber) > 20 || !card.Digits(in.AccountNumber)) {
+	if in.AccountNumber != "" && !validAccountNumber(in.AccountNumber) {
 		return nil, E(op, Invalid, Field("account_number"), ErrFormat)
 	}
 	for attempt := 0; ; attempt++ {
@@ -365,4 +365,15 @@ func (s *Service) RevealTicketHashKey(l *Location) (string, error) {
 // constantEqual compares two strings in constant time.
 func constantEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// maxAccountDigits is the longest Paysafe account number ({acct}) a merchant or location may
+// take: shorter than the shortest card number (12 digits), since every card-payment URL and
+// link payvault builds holds it, and the logs mask a run of 12 digits or more as a card number.
+const maxAccountDigits = 11
+
+// validAccountNumber reports whether s may be a Paysafe account number: 1 to maxAccountDigits
+// ASCII digits.
+func validAccountNumber(s string) bool {
+	return len(s) <= maxAccountDigits && card.Digits(s)
 }

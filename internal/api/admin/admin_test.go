@@ -308,6 +308,11 @@ func TestAdminErrors(t *testing.T) {
 		{"fail/wrong-type", "POST", "/admin/v1/merchants", `{"name":"x","live":"yes"}`, "", 400, "invalid"},
 		{"fail/missing-name", "POST", "/admin/v1/merchants", `{}`, "", 400, "invalid"},
 		{"fail/taken-account", "POST", "/admin/v1/merchants", `{"name":"x","account_number":"` + m.body["paysafe"].(map[string]any)["account_number"].(string) + `"}`, "", 409, "conflict"},
+		// An account number is in every card-payment URL: one as long as a card number (12
+		// digits and more) would be masked in logs like one, so none is taken.
+		{"fail/card-long-account", "POST", "/admin/v1/merchants", `{"name":"x","account_number":"4111111111111111"}`, "", 400, "invalid"},
+		{"fail/12-digit-account", "POST", "/admin/v1/merchants", `{"name":"x","account_number":"100000000000"}`, "", 400, "invalid"},
+		{"fail/card-long-location-account", "POST", "/admin/v1/merchants/" + mid + "/locations", `{"name":"x","account_number":"4111111111111111"}`, "", 400, "invalid"},
 		{"fail/unknown-merchant", "GET", "/admin/v1/merchants/nope", "", "", 404, "not_found"},
 		{"fail/unknown-merchant-location", "POST", "/admin/v1/merchants/nope/locations", `{"name":"x"}`, "", 404, "not_found"},
 		{"fail/unknown-location", "GET", "/admin/v1/merchants/" + mid + "/locations/nope", "", "", 404, "not_found"},
