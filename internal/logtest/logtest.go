@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/payvault/payvault/internal/bank"
 )
@@ -73,7 +75,7 @@ func (c *Capture) Check(tb testing.TB) {
 func Leaks(text string, forbid []string) []string {
 	var out []string
 	// Record ids are UUIDs; their digit groups, joined across dashes, can look like a PAN.
-	for _, run := range digitRuns(uuidPattern.ReplaceAllString(text, "uuid")) {
+	for _, run := range digitRuns(foldDigits(uuidPattern.ReplaceAllString(text, "uuid"))) {
 		if len(run) >= 13 && len(run) <= 19 && luhn(run) {
 			out = append(out, "a Luhn-valid number ending "+run[len(run)-4:])
 		}
@@ -91,6 +93,40 @@ func Leaks(text string, forbid []string) []string {
 		}
 	}
 	return out
+}
+
+// invisibleEscapes are how a text or JSON log handler may escape a space or an invisible
+// character a client sent inside a number: no-break, figure, thin and narrow no-break spaces
+// read as a space, and zero-width spaces and joiners, soft hyphens and byte order marks as
+// nothing.
+var invisibleEscapes = strings.NewReplacer(
+	`\u00a0`, " ", `\u2007`, " ", `\u2009`, " ", `\u202f`, " ",
+	`\u200b`, "", `\u200c`, "", `\u200d`, "", `\u2060`, "", `\u00ad`, "", `\ufeff`, "",
+)
+
+// foldDigits returns s with its escaped invisible characters undone (invisibleEscapes), the
+// same characters as runes likewise, and every decimal digit of another script (full-width,
+// Arabic-Indic, …) as its ASCII digit, so that a card number sent in any of them is seen.
+func foldDigits(s string) string {
+	s = invisibleEscapes.Replace(s)
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '\u00a0', '\u2007', '\u2009', '\u202f':
+			return ' '
+		case '\u200b', '\u200c', '\u200d', '\u2060', '\u00ad', '\ufeff':
+			return -1
+		}
+		if r < utf8.RuneSelf || !unicode.IsDigit(r) {
+			return r
+		}
+		// Unicode's decimal digits come in runs that start at a zero (Nd, 0 to 9, some
+		// runs several sets long): the digit's value is its distance from the run's start.
+		zero := r
+		for unicode.IsDigit(zero - 1) {
+			zero--
+		}
+		return '0' + (r-zero)%10
+	}, s)
 }
 
 // ibanShape matches text shaped like an IBAN, compact or printed in groups of four.

@@ -29,6 +29,15 @@ func TestLeaks(t *testing.T) {
 		{"fail/iban-run-on", `GB29NWBK60161331926819X`, nil, 1},
 		{"ok/masked-iban", `{"iban":"DE89**************3000"}`, nil, 0},
 		{"ok/iban-shaped-bad-check", `{"x":"DE88370400440532013000"}`, nil, 0},
+		// A card number in other digits or with other separators is still one: a log line
+		// may hold it as sent, or as a text handler escapes it.
+		{"fail/full-width-pan", `{"x":"４１１１１１１１１１１１１１１１"}`, nil, 1},
+		{"fail/arabic-indic-pan", `{"x":"٤١١١١١١١١١١١١١١١"}`, nil, 1},
+		{"fail/no-break-spaced-pan", "{\"x\":\"4111\u00a01111\u00a01111\u00a01111\"}", nil, 1},
+		{"fail/escaped-no-break-spaced-pan", `path="/p/4111\u00a01111\u00a01111\u00a01111"`, nil, 1},
+		{"fail/zero-width-split-pan", "x=4111\u200b1111\u200b1111\u200b1111", nil, 1},
+		{"fail/escaped-zero-width-split-pan", `x="4111\u200b1111\u200b1111\u200b1111"`, nil, 1},
+		{"ok/other-digits-not-luhn", `{"x":"４１１１１１１１１１１１１１１２"}`, nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
