@@ -65,7 +65,7 @@ func (a *API) handleCardTicketCreate(w http.ResponseWriter, r *http.Request) {
 		p, r, err = a.authUser(r)
 	}
 	if err != nil {
-		cors(w, "")
+		httpx.ExposeError(w, r) // a page reads its 401 or 429
 		a.writeError(w, r, err)
 		return
 	}

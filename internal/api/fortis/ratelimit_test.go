@@ -2,6 +2,7 @@ package fortis_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,5 +80,19 @@ func TestRateLimits(t *testing.T) {
 			t.Errorf("%s: body %s", st.name, r.Body)
 		}
 		clk.Add(st.after)
+	}
+	// A page's ticket request over its limit, or with a bad hash, reads its answer (both come
+	// before the location's origins are known).
+	fromPage := ticket("198.51.100.6")
+	fromPage.Header["Origin"] = "https://shop.example"
+	if r := s.do(t, fromPage); r.Status != 429 || r.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Errorf("a page's 429: %d %v", r.Status, r.Header)
+	}
+	clk.Add(5 * time.Second)
+	badHash := ticket("198.51.100.7")
+	badHash.Header["Origin"] = "https://shop.example"
+	badHash.Header["hash-key"] = strings.Repeat("0", len(badHash.Header["hash-key"]))
+	if r := s.do(t, badHash); r.Status != 401 || r.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Errorf("a page's bad hash: %d %v %s", r.Status, r.Header, r.Body)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/payvault/payvault/internal/vault"
 )
 
 // SameOrigin reports whether a browser's Origin header names payvault itself: the configured
@@ -44,4 +46,20 @@ func withoutDefaultPort(scheme, host string) string {
 		return "[" + h + "]" // IPv6
 	}
 	return h
+}
+
+// ExposeError lets a browser page read an error answered before its request named a
+// merchant, and so before the merchant's allowed origins could be checked: bad credentials, a
+// rate limit. It echoes a well-formed Origin in Access-Control-Allow-Origin, as the token
+// endpoints' preflights do for any origin; such an answer holds nothing but the error, and
+// without it the page would see a network failure where the API says 401 or 429.
+func ExposeError(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return
+	}
+	w.Header().Add("Vary", "Origin")
+	if _, ok := vault.NormalizeOrigin(origin); ok {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+	}
 }

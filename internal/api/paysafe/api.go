@@ -129,6 +129,9 @@ func (a *API) handle(method, pattern string, acc access, h handlerFunc) {
 		if acc != public {
 			var err error
 			if p, err = a.authenticate(r, acc); err != nil {
+				if acc == tokenCreation {
+					httpx.ExposeError(w, r) // a page's token request reads its 401 or 429
+				}
 				a.writeError(w, r, err)
 				return
 			}

@@ -76,6 +76,13 @@ func TestRateLimits(t *testing.T) {
 		}
 		clk.Add(st.after)
 	}
+	// A page's token request over its limit reads its 429 (the limit applies before the
+	// merchant's origins are known).
+	fromPage := sutFrom("198.51.100.1")
+	fromPage.header["Origin"] = "https://shop.example"
+	if r := e.do(t, fromPage); r.status != 429 || r.header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Errorf("a page's 429: %d %v", r.status, r.header)
+	}
 	// The envelope reads as the code table says.
 	e.do(t, bad)
 	r := e.do(t, bad)

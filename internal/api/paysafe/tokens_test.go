@@ -137,6 +137,13 @@ func TestTokenCORS(t *testing.T) {
 	if r := post("https://evil.example"); r.status != 403 || r.code() != "5270" || r.header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("other origin: %d %s", r.status, r.raw)
 	}
+	// An error answered before the credentials name a merchant (and so its origins) is
+	// readable by the page, whatever its origin: it holds nothing but the error.
+	bad := e.do(t, call{method: "POST", path: "/customervault/v1/singleusetokens", body: body, user: sut.SingleUseKeyID, pass: "wrong-secret",
+		header: map[string]string{"Origin": "https://evil.example"}})
+	if bad.status != 401 || bad.code() != "5279" || bad.header.Get("Access-Control-Allow-Origin") != "https://evil.example" {
+		t.Errorf("bad credentials from a page: %d %v %s", bad.status, bad.header, bad.raw)
+	}
 	// A server without an Origin header is not a browser and is not restricted.
 	if r := e.do(t, call{method: "POST", path: "/customervault/v1/singleusetokens", body: body}); r.status != 200 {
 		t.Errorf("server call: %s", r.raw)
