@@ -131,7 +131,7 @@ func (h *helpCmd) Run(kctx *kong.Context) error {
 type serveCmd struct {
 	storeFlags
 	Listen                string        `help:"Address to listen on." default:"127.0.0.1:8080"`
-	AdminTokenFile        string        `help:"File holding the admin API bearer token (or set PAYVAULT_ADMIN_TOKEN)." placeholder:"FILE" type:"path"`
+	AdminTokenFile        string        `help:"File holding the admin API bearer token; overrides PAYVAULT_ADMIN_TOKEN." placeholder:"FILE" type:"path"`
 	AdminToken            string        `help:"-" hidden:"" env:"PAYVAULT_ADMIN_TOKEN"`
 	TLSCert               string        `help:"TLS certificate (PEM) to serve HTTPS." placeholder:"FILE" type:"path"`
 	TLSKey                string        `help:"TLS private key (PEM)." placeholder:"FILE" type:"path"`

@@ -66,7 +66,7 @@ type Config struct {
 	MasterKeyValue *keys.MasterKey
 
 	AdminToken     string // AdminToken is PAYVAULT_ADMIN_TOKEN.
-	AdminTokenFile string // AdminTokenFile holds the admin token.
+	AdminTokenFile string // AdminTokenFile holds the admin token; it overrides PAYVAULT_ADMIN_TOKEN.
 
 	TLSCert, TLSKey       string
 	PublicBaseURL         string // PublicBaseURL is the scheme+host used in every Location and link.
@@ -560,15 +560,10 @@ func (m *Main) bootstrap(ctx context.Context) error {
 	return nil
 }
 
+// adminTokenFromConfig is the configured admin token: --admin-token-file, which beats
+// PAYVAULT_ADMIN_TOKEN (as --master-key-file beats PAYVAULT_MASTER_KEY), or "" for none.
 func (m *Main) adminTokenFromConfig() (string, error) {
 	switch {
-	case m.Config.AdminToken != "":
-		t := strings.TrimSpace(m.Config.AdminToken)
-		if t == "" {
-			// As for an empty token file: a blank token must not leave the old one, or none.
-			return "", errors.New("payvault: PAYVAULT_ADMIN_TOKEN is blank")
-		}
-		return t, nil
 	case m.Config.AdminTokenFile != "":
 		b, err := os.ReadFile(m.Config.AdminTokenFile)
 		if err != nil {
@@ -577,6 +572,13 @@ func (m *Main) adminTokenFromConfig() (string, error) {
 		t := strings.TrimSpace(string(b))
 		if t == "" {
 			return "", errors.New("payvault: the admin token file is empty")
+		}
+		return t, nil
+	case m.Config.AdminToken != "":
+		t := strings.TrimSpace(m.Config.AdminToken)
+		if t == "" {
+			// As for an empty token file: a blank token must not leave the old one, or none.
+			return "", errors.New("payvault: PAYVAULT_ADMIN_TOKEN is blank")
 		}
 		return t, nil
 	}
