@@ -264,13 +264,21 @@ type merchantCmd struct {
 
 type merchantCreateCmd struct {
 	storeFlags
-	Name          string `help:"Merchant name." required:""`
-	AccountNumber string `help:"Payment account number of the default location (random when omitted)." placeholder:"N"`
-	Live          bool   `help:"Create a live merchant (strict checks, no sandbox processor)."`
-	JSON          bool   `help:"Print one JSON object." name:"json"`
+	Name          string  `help:"Merchant name." required:""`
+	AccountNumber *string `help:"Payment account number of the default location: 1 to 20 digits (random when omitted)." placeholder:"N"`
+	Live          bool    `help:"Create a live merchant (strict checks, no sandbox processor)."`
+	JSON          bool    `help:"Print one JSON object." name:"json"`
 }
 
 func (c *merchantCreateCmd) Run(ctx context.Context) error {
+	account := ""
+	if c.AccountNumber != nil {
+		// An empty value (a script's unset variable) is refused, as the admin API refuses
+		// "account_number": "", rather than read as omitted and answered with a random number.
+		if account = *c.AccountNumber; account == "" {
+			return fmt.Errorf("--account-number is empty: give 1 to 20 digits, or leave the flag out for a random number")
+		}
+	}
 	// A store that does not exist yet is made, as it always has been (a provisioning script
 	// may create its merchants before the first serve, and the CLI contract stays as it was);
 	// stderr says so, since a mistyped --data or --database would otherwise pass unnoticed.
@@ -281,7 +289,7 @@ func (c *merchantCreateCmd) Run(ctx context.Context) error {
 		case m.NewStore:
 			fmt.Fprintln(os.Stderr, "payvault: the database held no payvault store; created a new one there. If you meant a running server's store, check --database.")
 		}
-		creds, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: c.Name, Live: c.Live, AccountNumber: c.AccountNumber})
+		creds, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: c.Name, Live: c.Live, AccountNumber: account})
 		if err != nil {
 			return err
 		}

@@ -355,6 +355,35 @@ func TestStartRefusals(t *testing.T) {
 	}
 }
 
+// TestMerchantCreateRefusals: merchant create refuses a bad account number with an error on
+// stderr and writes nothing to stdout, which holds only the credentials (other tools read it).
+func TestMerchantCreateRefusals(t *testing.T) {
+	dir := t.TempDir()
+	if _, stderr, err := run(t, dir, nil, "merchant", "create", "--name", "First", "--account-number", "5550002", "--json"); err != nil {
+		t.Fatalf("merchant create: %v\n%s", err, stderr)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"fail/empty-account-number", []string{"--account-number", ""}, "--account-number is empty"},
+		{"fail/bad-account-number", []string{"--account-number", "12ab"}, "invalid (account_number): bad format"},
+		{"fail/long-account-number", []string{"--account-number", strings.Repeat("1", 21)}, "invalid (account_number): bad format"},
+		{"fail/taken-account-number", []string{"--account-number", "5550002"}, "conflict (account_number)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, stderr, err := run(t, dir, nil, append([]string{"merchant", "create", "--name", "X", "--json"}, tt.args...)...)
+			if err == nil || !strings.Contains(stderr, tt.want) {
+				t.Errorf("err = %v, stderr = %q; want a failure mentioning %q", err, stderr, tt.want)
+			}
+			if out != "" {
+				t.Errorf("stdout = %q; want nothing", out)
+			}
+		})
+	}
+}
+
 // TestToolNeedsStore: the key and audit commands refuse a --data dir without a store (a typo)
 // instead of creating a store, and a master key, of their own there; migrate creates one, and
 // so does merchant create, as the CLI contract always has, saying so on stderr.
