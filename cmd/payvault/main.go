@@ -685,11 +685,18 @@ func (c *keysRewrapCmd) Run(ctx context.Context) error {
 
 func main() {
 	var c cli
-	kctx := kong.Parse(&c,
+	parser := kong.Must(&c,
 		kong.Name("payvault"),
 		kong.Description("payvault: a self-hosted payment-data vault speaking the Paysafe Customer Vault and Fortis v2 APIs."),
 		kong.UsageOnError(),
 	)
+	kctx, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		// The usage shown with a parse error goes to stderr, with the error: stdout holds only
+		// what a command prints (merchant create --json's credentials), and --help's help.
+		parser.Stdout = os.Stderr
+		parser.FatalIfErrorf(err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))

@@ -355,8 +355,9 @@ func TestStartRefusals(t *testing.T) {
 	}
 }
 
-// TestMerchantCreateRefusals: merchant create refuses a bad account number with an error on
-// stderr and writes nothing to stdout, which holds only the credentials (other tools read it).
+// TestMerchantCreateRefusals: merchant create refuses a bad account number or command line with
+// an error on stderr and writes nothing to stdout, which holds only the credentials (other tools
+// read it).
 func TestMerchantCreateRefusals(t *testing.T) {
 	dir := t.TempDir()
 	if _, stderr, err := run(t, dir, nil, "merchant", "create", "--name", "First", "--account-number", "5550002", "--json"); err != nil {
@@ -367,13 +368,17 @@ func TestMerchantCreateRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"fail/empty-account-number", []string{"--account-number", ""}, "--account-number is empty"},
-		{"fail/bad-account-number", []string{"--account-number", "12ab"}, "invalid (account_number): bad format"},
-		{"fail/long-account-number", []string{"--account-number", strings.Repeat("1", 21)}, "invalid (account_number): bad format"},
-		{"fail/taken-account-number", []string{"--account-number", "5550002"}, "conflict (account_number)"},
+		{"fail/empty-account-number", []string{"--name", "X", "--account-number", ""}, "--account-number is empty"},
+		{"fail/bad-account-number", []string{"--name", "X", "--account-number", "12ab"}, "invalid (account_number): bad format"},
+		{"fail/long-account-number", []string{"--name", "X", "--account-number", strings.Repeat("1", 21)}, "invalid (account_number): bad format"},
+		{"fail/taken-account-number", []string{"--name", "X", "--account-number", "5550002"}, "conflict (account_number)"},
+		// A command line kong cannot parse: its usage goes to stderr with the error.
+		{"fail/no-name", nil, "missing flags: --name"},
+		{"fail/unknown-flag", []string{"--name", "X", "--acount-number", "5550003"}, "unknown flag --acount-number"},
+		{"fail/flag-without-value", []string{"--name", "X", "--account-number"}, "--account-number: expected string value"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			out, stderr, err := run(t, dir, nil, append([]string{"merchant", "create", "--name", "X", "--json"}, tt.args...)...)
+			out, stderr, err := run(t, dir, nil, append([]string{"merchant", "create", "--json"}, tt.args...)...)
 			if err == nil || !strings.Contains(stderr, tt.want) {
 				t.Errorf("err = %v, stderr = %q; want a failure mentioning %q", err, stderr, tt.want)
 			}
