@@ -156,6 +156,11 @@ type serveCmd struct {
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
+	// A malformed --listen is refused before a first start creates the data dir, the master
+	// key and the sandbox merchant; an address that is taken is known only when it is bound.
+	if _, err := net.ResolveTCPAddr("tcp", c.Listen); err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
 	cfg, err := c.config(os.Stdout)
 	if err != nil {
 		return err
