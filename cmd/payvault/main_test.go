@@ -331,6 +331,7 @@ func TestStartRefusals(t *testing.T) {
 		{"fail/tls-cert-without-key", nil, []string{"serve", "--tls-cert", "x.pem"}, "--tls-cert and --tls-key go together"},
 		{"fail/listen-without-port", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1"}, "--listen: address 127.0.0.1: missing port in address"},
 		{"fail/listen-bad-port", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:99999"}, "--listen: address 99999: invalid port"},
+		{"fail/tls-key-pair-missing", nil, []string{"serve", "--data", "both", "--tls-cert", "x.pem", "--tls-key", "x.key"}, "payvault: TLS: open"},
 		{"fail/serve-data-and-database", []string{key}, []string{"serve", "--data", "both", "--database", "postgres://nobody@127.0.0.1:1/x?sslmode=bogus"}, "give only one"},
 		{"fail/create-data-and-database", []string{key}, []string{"merchant", "create", "--name", "X", "--data", "both", "--database", "postgres://nobody@127.0.0.1:1/x", "--json"}, "give only one"},
 		{"fail/create-data-and-database-env", []string{key, "PAYVAULT_DATABASE_URL=postgres://nobody@127.0.0.1:1/x"}, []string{"merchant", "create", "--name", "X", "--data", "both", "--json"}, "give only one"},

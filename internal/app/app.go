@@ -144,6 +144,7 @@ type Main struct {
 
 	rekey    *rekeyJob
 	ready    func(context.Context) error // ready is the store's readiness, shared (routes.go).
+	cert     *tls.Certificate            // cert is the TLS key pair (--tls-cert, --tls-key), read by loadTLS.
 	listener net.Listener
 	server   *http.Server
 	cancel   context.CancelFunc
@@ -190,8 +191,12 @@ func open(ctx context.Context, cfg Config, bootstrap bool) (*Main, error) {
 func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	cfg := m.Config
 	if bootstrap {
-		// A bad admin token setting fails before anything is created or written.
+		// A bad admin token setting or TLS key pair fails before anything is created or
+		// written: a first start that failed later would have made the sandbox merchant.
 		if _, err := m.adminTokenFromConfig(); err != nil {
+			return err
+		}
+		if err := m.loadTLS(); err != nil {
 			return err
 		}
 	}
@@ -607,23 +612,34 @@ func (m *Main) Listen() error {
 	if m.listener != nil {
 		return nil
 	}
+	if err := m.loadTLS(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", m.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("payvault: listen: %w", err)
 	}
-	if m.Config.TLSCert != "" || m.Config.TLSKey != "" {
-		cert, err := tls.LoadX509KeyPair(m.Config.TLSCert, m.Config.TLSKey)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("payvault: TLS: %w", err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if m.cert != nil {
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*m.cert}, MinVersion: tls.VersionTLS12})
 	}
 	// net/http answers a request it cannot parse itself, in plain text; the wrapper has the
 	// API that owns its path answer in JSON instead, through the handler Run serves.
 	m.listener = httpx.UnparsedListener(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.Handler.ServeHTTP(w, r)
 	}), m.Config.Logger)
+	return nil
+}
+
+// loadTLS reads the TLS key pair into m.cert once, when --tls-cert or --tls-key is set.
+func (m *Main) loadTLS() error {
+	if m.cert != nil || m.Config.TLSCert == "" && m.Config.TLSKey == "" {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(m.Config.TLSCert, m.Config.TLSKey)
+	if err != nil {
+		return fmt.Errorf("payvault: TLS: %w", err)
+	}
+	m.cert = &cert
 	return nil
 }
 
