@@ -82,6 +82,11 @@ func (f storeFlags) config(out io.Writer) (app.Config, error) {
 		// not mean (the --data default is applied only when --database is absent).
 		return app.Config{}, fmt.Errorf("--data and --database (or PAYVAULT_DATABASE_URL) select different stores; give only one")
 	}
+	if f.MasterKeyFile == "" && !f.Unseal {
+		if err := emptyEnv("PAYVAULT_MASTER_KEY"); err != nil {
+			return app.Config{}, err
+		}
+	}
 	dataDir := f.Data
 	if dataDir == "" && f.Database == "" {
 		dataDir = app.DefaultDataDir
@@ -101,6 +106,16 @@ func (f storeFlags) config(out io.Writer) (app.Config, error) {
 		return app.Config{}, fmt.Errorf("--share-file needs --unseal")
 	}
 	return cfg, nil
+}
+
+// emptyEnv refuses a secret's environment variable that is set but empty, a secret that did not
+// arrive: kong reads it as unset, and payvault would then use or make a master key file, or an
+// admin token, of its own. A blank one is refused further on (app.Config).
+func emptyEnv(name string) error {
+	if v, ok := os.LookupEnv(name); ok && v == "" {
+		return fmt.Errorf("%s is set but empty: give its value, or unset it", name)
+	}
+	return nil
 }
 
 type cli struct {
@@ -156,6 +171,11 @@ type serveCmd struct {
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
+	if c.AdminTokenFile == "" {
+		if err := emptyEnv("PAYVAULT_ADMIN_TOKEN"); err != nil {
+			return err
+		}
+	}
 	// A malformed --listen is refused before a first start creates the data dir, the master
 	// key and the sandbox merchant; an address that is taken is known only when it is bound.
 	if _, err := net.ResolveTCPAddr("tcp", c.Listen); err != nil {

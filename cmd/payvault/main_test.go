@@ -331,7 +331,12 @@ func TestStartRefusals(t *testing.T) {
 		{"fail/tls-cert-without-key", nil, []string{"serve", "--tls-cert", "x.pem"}, "--tls-cert and --tls-key go together"},
 		{"fail/listen-without-port", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1"}, "--listen: address 127.0.0.1: missing port in address"},
 		{"fail/listen-bad-port", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:99999"}, "--listen: address 99999: invalid port"},
-		{"fail/tls-key-pair-missing", nil, []string{"serve", "--data", "both", "--tls-cert", "x.pem", "--tls-key", "x.key"}, "payvault: TLS: open"},
+		{"fail/tls-key-pair-missing", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0", "--tls-cert", "x.pem", "--tls-key", "x.key"}, "payvault: TLS: open"},
+		// A secret's variable that is set but empty (a secret that did not arrive) is not read
+		// as unset: payvault would make a master key or an admin token of its own.
+		{"fail/empty-master-key-env", []string{"PAYVAULT_MASTER_KEY="}, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0"}, "PAYVAULT_MASTER_KEY is set but empty"},
+		{"fail/create-empty-master-key-env", []string{"PAYVAULT_MASTER_KEY="}, []string{"merchant", "create", "--name", "X", "--data", "both", "--json"}, "PAYVAULT_MASTER_KEY is set but empty"},
+		{"fail/empty-admin-token-env", []string{"PAYVAULT_ADMIN_TOKEN="}, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0"}, "PAYVAULT_ADMIN_TOKEN is set but empty"},
 		{"fail/serve-data-and-database", []string{key}, []string{"serve", "--data", "both", "--database", "postgres://nobody@127.0.0.1:1/x?sslmode=bogus"}, "give only one"},
 		{"fail/create-data-and-database", []string{key}, []string{"merchant", "create", "--name", "X", "--data", "both", "--database", "postgres://nobody@127.0.0.1:1/x", "--json"}, "give only one"},
 		{"fail/create-data-and-database-env", []string{key, "PAYVAULT_DATABASE_URL=postgres://nobody@127.0.0.1:1/x"}, []string{"merchant", "create", "--name", "X", "--data", "both", "--json"}, "give only one"},
