@@ -82,6 +82,11 @@ func (f storeFlags) config(out io.Writer) (app.Config, error) {
 		// not mean (the --data default is applied only when --database is absent).
 		return app.Config{}, fmt.Errorf("--data and --database (or PAYVAULT_DATABASE_URL) select different stores; give only one")
 	}
+	if f.MasterKeyFile == "" && !f.Unseal {
+		if err := emptyEnv("PAYVAULT_MASTER_KEY"); err != nil {
+			return app.Config{}, err
+		}
+	}
 	dataDir := f.Data
 	if dataDir == "" && f.Database == "" {
 		dataDir = app.DefaultDataDir
@@ -101,6 +106,16 @@ func (f storeFlags) config(out io.Writer) (app.Config, error) {
 		return app.Config{}, fmt.Errorf("--share-file needs --unseal")
 	}
 	return cfg, nil
+}
+
+// emptyEnv refuses a secret's environment variable that is set but empty, a secret that did not
+// arrive: kong reads it as unset, and payvault would then use or make a master key file, or an
+// admin token, of its own. A blank one is refused further on (app.Config).
+func emptyEnv(name string) error {
+	if v, ok := os.LookupEnv(name); ok && v == "" {
+		return fmt.Errorf("%s is set but empty: give its value, or unset it", name)
+	}
+	return nil
 }
 
 type cli struct {
@@ -131,7 +146,7 @@ func (h *helpCmd) Run(kctx *kong.Context) error {
 type serveCmd struct {
 	storeFlags
 	Listen                string        `help:"Address to listen on." default:"127.0.0.1:8080"`
-	AdminTokenFile        string        `help:"File holding the admin API bearer token (or set PAYVAULT_ADMIN_TOKEN)." placeholder:"FILE" type:"path"`
+	AdminTokenFile        string        `help:"File holding the admin API bearer token; overrides PAYVAULT_ADMIN_TOKEN." placeholder:"FILE" type:"path"`
 	AdminToken            string        `help:"-" hidden:"" env:"PAYVAULT_ADMIN_TOKEN"`
 	TLSCert               string        `help:"TLS certificate (PEM) to serve HTTPS." placeholder:"FILE" type:"path"`
 	TLSKey                string        `help:"TLS private key (PEM)." placeholder:"FILE" type:"path"`
@@ -156,6 +171,16 @@ type serveCmd struct {
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
+	if c.AdminTokenFile == "" {
+		if err := emptyEnv("PAYVAULT_ADMIN_TOKEN"); err != nil {
+			return err
+		}
+	}
+	// A malformed --listen is refused before a first start creates the data dir, the master
+	// key and the sandbox merchant; an address that is taken is known only when it is bound.
+	if _, err := net.ResolveTCPAddr("tcp", c.Listen); err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
 	cfg, err := c.config(os.Stdout)
 	if err != nil {
 		return err
@@ -264,13 +289,21 @@ type merchantCmd struct {
 
 type merchantCreateCmd struct {
 	storeFlags
-	Name          string `help:"Merchant name." required:""`
-	AccountNumber string `help:"Payment account number of the default location: 1 to 11 digits (random when omitted)." placeholder:"N"`
-	Live          bool   `help:"Create a live merchant (strict checks, no sandbox processor)."`
-	JSON          bool   `help:"Print one JSON object." name:"json"`
+	Name          string  `help:"Merchant name." required:""`
+	AccountNumber *string `help:"Payment account number of the default location: 1 to 11 digits (random when omitted)." placeholder:"N"`
+	Live          bool    `help:"Create a live merchant (strict checks, no sandbox processor)."`
+	JSON          bool    `help:"Print one JSON object." name:"json"`
 }
 
 func (c *merchantCreateCmd) Run(ctx context.Context) error {
+	account := ""
+	if c.AccountNumber != nil {
+		// An empty value (a script's unset variable) is refused, as the admin API refuses
+		// "account_number": "", rather than read as omitted and answered with a random number.
+		if account = *c.AccountNumber; account == "" {
+			return fmt.Errorf("--account-number is empty: give 1 to 11 digits, or leave the flag out for a random number")
+		}
+	}
 	// A store that does not exist yet is made, as it always has been (a provisioning script
 	// may create its merchants before the first serve, and the CLI contract stays as it was);
 	// stderr says so, since a mistyped --data or --database would otherwise pass unnoticed.
@@ -281,7 +314,7 @@ func (c *merchantCreateCmd) Run(ctx context.Context) error {
 		case m.NewStore:
 			fmt.Fprintln(os.Stderr, "payvault: the database held no payvault store; created a new one there. If you meant a running server's store, check --database.")
 		}
-		creds, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: c.Name, Live: c.Live, AccountNumber: c.AccountNumber})
+		creds, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: c.Name, Live: c.Live, AccountNumber: account})
 		if err != nil {
 			return err
 		}
@@ -677,11 +710,18 @@ func (c *keysRewrapCmd) Run(ctx context.Context) error {
 
 func main() {
 	var c cli
-	kctx := kong.Parse(&c,
+	parser := kong.Must(&c,
 		kong.Name("payvault"),
 		kong.Description("payvault: a self-hosted payment-data vault speaking the Paysafe Customer Vault and Fortis v2 APIs."),
 		kong.UsageOnError(),
 	)
+	kctx, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		// The usage shown with a parse error goes to stderr, with the error: stdout holds only
+		// what a command prints (merchant create --json's credentials), and --help's help.
+		parser.Stdout = os.Stderr
+		parser.FatalIfErrorf(err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))

@@ -329,6 +329,14 @@ func TestStartRefusals(t *testing.T) {
 		{"fail/database-without-master-key", nil, []string{"serve", "--database", "postgres://nobody@127.0.0.1:1/x"}, "needs a master key: give --unseal"},
 		{"fail/bad-master-key", []string{"PAYVAULT_MASTER_KEY=not-base64!"}, []string{"migrate"}, "master key"},
 		{"fail/tls-cert-without-key", nil, []string{"serve", "--tls-cert", "x.pem"}, "--tls-cert and --tls-key go together"},
+		{"fail/listen-without-port", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1"}, "--listen: address 127.0.0.1: missing port in address"},
+		{"fail/listen-bad-port", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:99999"}, "--listen: address 99999: invalid port"},
+		{"fail/tls-key-pair-missing", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0", "--tls-cert", "x.pem", "--tls-key", "x.key"}, "payvault: TLS: open"},
+		// A secret's variable that is set but empty (a secret that did not arrive) is not read
+		// as unset: payvault would make a master key or an admin token of its own.
+		{"fail/empty-master-key-env", []string{"PAYVAULT_MASTER_KEY="}, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0"}, "PAYVAULT_MASTER_KEY is set but empty"},
+		{"fail/create-empty-master-key-env", []string{"PAYVAULT_MASTER_KEY="}, []string{"merchant", "create", "--name", "X", "--data", "both", "--json"}, "PAYVAULT_MASTER_KEY is set but empty"},
+		{"fail/empty-admin-token-env", []string{"PAYVAULT_ADMIN_TOKEN="}, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0"}, "PAYVAULT_ADMIN_TOKEN is set but empty"},
 		{"fail/serve-data-and-database", []string{key}, []string{"serve", "--data", "both", "--database", "postgres://nobody@127.0.0.1:1/x?sslmode=bogus"}, "give only one"},
 		{"fail/create-data-and-database", []string{key}, []string{"merchant", "create", "--name", "X", "--data", "both", "--database", "postgres://nobody@127.0.0.1:1/x", "--json"}, "give only one"},
 		{"fail/create-data-and-database-env", []string{key, "PAYVAULT_DATABASE_URL=postgres://nobody@127.0.0.1:1/x"}, []string{"merchant", "create", "--name", "X", "--data", "both", "--json"}, "give only one"},
@@ -352,6 +360,40 @@ func TestStartRefusals(t *testing.T) {
 	_, stderr, err := run(t, dir, []string{wrong}, "keys", "status")
 	if err == nil || !strings.Contains(stderr, "master key does not open") {
 		t.Errorf("wrong master key: err = %v, stderr = %q", err, stderr)
+	}
+}
+
+// TestMerchantCreateRefusals: merchant create refuses a bad account number or command line with
+// an error on stderr and writes nothing to stdout, which holds only the credentials (other tools
+// read it).
+func TestMerchantCreateRefusals(t *testing.T) {
+	dir := t.TempDir()
+	if _, stderr, err := run(t, dir, nil, "merchant", "create", "--name", "First", "--account-number", "5550002", "--json"); err != nil {
+		t.Fatalf("merchant create: %v\n%s", err, stderr)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"fail/empty-account-number", []string{"--name", "X", "--account-number", ""}, "--account-number is empty"},
+		{"fail/bad-account-number", []string{"--name", "X", "--account-number", "12ab"}, "invalid (account_number): bad format"},
+		{"fail/long-account-number", []string{"--name", "X", "--account-number", strings.Repeat("1", 21)}, "invalid (account_number): bad format"},
+		{"fail/taken-account-number", []string{"--name", "X", "--account-number", "5550002"}, "conflict (account_number)"},
+		// A command line kong cannot parse: its usage goes to stderr with the error.
+		{"fail/no-name", nil, "missing flags: --name"},
+		{"fail/unknown-flag", []string{"--name", "X", "--acount-number", "5550003"}, "unknown flag --acount-number"},
+		{"fail/flag-without-value", []string{"--name", "X", "--account-number"}, "--account-number: expected string value"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, stderr, err := run(t, dir, nil, append([]string{"merchant", "create", "--json"}, tt.args...)...)
+			if err == nil || !strings.Contains(stderr, tt.want) {
+				t.Errorf("err = %v, stderr = %q; want a failure mentioning %q", err, stderr, tt.want)
+			}
+			if out != "" {
+				t.Errorf("stdout = %q; want nothing", out)
+			}
+		})
 	}
 }
 

@@ -66,7 +66,7 @@ type Config struct {
 	MasterKeyValue *keys.MasterKey
 
 	AdminToken     string // AdminToken is PAYVAULT_ADMIN_TOKEN.
-	AdminTokenFile string // AdminTokenFile holds the admin token.
+	AdminTokenFile string // AdminTokenFile holds the admin token; it overrides PAYVAULT_ADMIN_TOKEN.
 
 	TLSCert, TLSKey       string
 	PublicBaseURL         string // PublicBaseURL is the scheme+host used in every Location and link.
@@ -144,6 +144,7 @@ type Main struct {
 
 	rekey    *rekeyJob
 	ready    func(context.Context) error // ready is the store's readiness, shared (routes.go).
+	cert     *tls.Certificate            // cert is the TLS key pair (--tls-cert, --tls-key), read by loadTLS.
 	listener net.Listener
 	server   *http.Server
 	cancel   context.CancelFunc
@@ -190,8 +191,12 @@ func open(ctx context.Context, cfg Config, bootstrap bool) (*Main, error) {
 func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	cfg := m.Config
 	if bootstrap {
-		// A bad admin token setting fails before anything is created or written.
+		// A bad admin token setting or TLS key pair fails before anything is created or
+		// written: a first start that failed later would have made the sandbox merchant.
 		if _, err := m.adminTokenFromConfig(); err != nil {
+			return err
+		}
+		if err := m.loadTLS(); err != nil {
 			return err
 		}
 	}
@@ -560,15 +565,10 @@ func (m *Main) bootstrap(ctx context.Context) error {
 	return nil
 }
 
+// adminTokenFromConfig is the configured admin token: --admin-token-file, which beats
+// PAYVAULT_ADMIN_TOKEN (as --master-key-file beats PAYVAULT_MASTER_KEY), or "" for none.
 func (m *Main) adminTokenFromConfig() (string, error) {
 	switch {
-	case m.Config.AdminToken != "":
-		t := strings.TrimSpace(m.Config.AdminToken)
-		if t == "" {
-			// As for an empty token file: a blank token must not leave the old one, or none.
-			return "", errors.New("payvault: PAYVAULT_ADMIN_TOKEN is blank")
-		}
-		return t, nil
 	case m.Config.AdminTokenFile != "":
 		b, err := os.ReadFile(m.Config.AdminTokenFile)
 		if err != nil {
@@ -577,6 +577,13 @@ func (m *Main) adminTokenFromConfig() (string, error) {
 		t := strings.TrimSpace(string(b))
 		if t == "" {
 			return "", errors.New("payvault: the admin token file is empty")
+		}
+		return t, nil
+	case m.Config.AdminToken != "":
+		t := strings.TrimSpace(m.Config.AdminToken)
+		if t == "" {
+			// As for an empty token file: a blank token must not leave the old one, or none.
+			return "", errors.New("payvault: PAYVAULT_ADMIN_TOKEN is blank")
 		}
 		return t, nil
 	}
@@ -605,23 +612,34 @@ func (m *Main) Listen() error {
 	if m.listener != nil {
 		return nil
 	}
+	if err := m.loadTLS(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", m.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("payvault: listen: %w", err)
 	}
-	if m.Config.TLSCert != "" || m.Config.TLSKey != "" {
-		cert, err := tls.LoadX509KeyPair(m.Config.TLSCert, m.Config.TLSKey)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("payvault: TLS: %w", err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if m.cert != nil {
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*m.cert}, MinVersion: tls.VersionTLS12})
 	}
 	// net/http answers a request it cannot parse itself, in plain text; the wrapper has the
 	// API that owns its path answer in JSON instead, through the handler Run serves.
 	m.listener = httpx.UnparsedListener(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.Handler.ServeHTTP(w, r)
 	}), m.Config.Logger)
+	return nil
+}
+
+// loadTLS reads the TLS key pair into m.cert once, when --tls-cert or --tls-key is set.
+func (m *Main) loadTLS() error {
+	if m.cert != nil || m.Config.TLSCert == "" && m.Config.TLSKey == "" {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(m.Config.TLSCert, m.Config.TLSKey)
+	if err != nil {
+		return fmt.Errorf("payvault: TLS: %w", err)
+	}
+	m.cert = &cert
 	return nil
 }
 

@@ -219,6 +219,36 @@ func TestAdminTokenRefusals(t *testing.T) {
 	}
 }
 
+// TestAdminTokenFileBeatsEnvironment: --admin-token-file beats PAYVAULT_ADMIN_TOKEN, as
+// --master-key-file beats PAYVAULT_MASTER_KEY: the flag given on the command line is the token,
+// and a token left in the environment is not.
+func TestAdminTokenFileBeatsEnvironment(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "admin-token")
+	if err := os.WriteFile(file, []byte("file-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := logtest.New(t)
+	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, Out: &nopWriter{},
+		AdminToken: "env-token-0123456789", AdminTokenFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	got := map[string]bool{}
+	for _, token := range []string{"file-token-0123456789", "env-token-0123456789"} {
+		if got[token], err = m.CheckAdminToken(context.Background(), token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]bool{"file-token-0123456789": true, "env-token-0123456789": false}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("admin tokens accepted (-want +got)\n%s", d)
+	}
+	if m.AdminTokenGenerated != "" {
+		t.Error("a token was generated although one was given")
+	}
+}
+
 // TestMasterKeyFileRefusals: a --master-key-file that is missing or not a file fails the start
 // with that error alone, not a WARN about the mode of a file that is not there.
 func TestMasterKeyFileRefusals(t *testing.T) {
