@@ -708,7 +708,35 @@ func (c *keysRewrapCmd) Run(ctx context.Context) error {
 	return nil
 }
 
+// envOnly are the secrets payvault takes from its environment (or a file) only, with where to
+// give each instead. kong makes a hidden flag of each such field too; given as one, a secret
+// would sit in the command line, which every user of the machine reads (ps,
+// /proc/PID/cmdline).
+var envOnly = map[string]string{
+	"--master-key":  "set PAYVAULT_MASTER_KEY (PAYVAULT_BENCH_MASTER_KEY for bench) or give --master-key-file",
+	"--admin-token": "set PAYVAULT_ADMIN_TOKEN or give --admin-token-file",
+	"--credentials": "set PAYVAULT_BENCH_CREDENTIALS or give --credentials-file",
+}
+
+// secretFlag returns an error naming the first secret given as a flag in args, if any.
+func secretFlag(args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			return nil
+		}
+		name, _, _ := strings.Cut(a, "=")
+		if instead, ok := envOnly[name]; ok {
+			return fmt.Errorf("%s is not a flag, since a command line is visible to every user of the machine: %s", name, instead)
+		}
+	}
+	return nil
+}
+
 func main() {
+	if err := secretFlag(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "payvault:", err)
+		os.Exit(1)
+	}
 	var c cli
 	parser := kong.Must(&c,
 		kong.Name("payvault"),

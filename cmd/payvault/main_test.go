@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -125,7 +126,11 @@ func (s *server) Stop(tb testing.TB) {
 
 func run(tb testing.TB, dir string, env []string, args ...string) (string, string, error) {
 	tb.Helper()
-	cmd := exec.Command(binary, args...)
+	// A command that should end but serves instead (a refusal that regressed) is killed,
+	// and fails its test, rather than hanging the run.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
@@ -337,6 +342,12 @@ func TestStartRefusals(t *testing.T) {
 		{"fail/empty-master-key-env", []string{"PAYVAULT_MASTER_KEY="}, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0"}, "PAYVAULT_MASTER_KEY is set but empty"},
 		{"fail/create-empty-master-key-env", []string{"PAYVAULT_MASTER_KEY="}, []string{"merchant", "create", "--name", "X", "--data", "both", "--json"}, "PAYVAULT_MASTER_KEY is set but empty"},
 		{"fail/empty-admin-token-env", []string{"PAYVAULT_ADMIN_TOKEN="}, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0"}, "PAYVAULT_ADMIN_TOKEN is set but empty"},
+		// A secret is never a plain flag: every user of the machine reads a command line (ps,
+		// /proc/PID/cmdline).
+		{"fail/admin-token-flag", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0", "--admin-token", "flag-token-123456789"}, "--admin-token is not a flag"},
+		{"fail/admin-token-flag-equals", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0", "--admin-token=flag-token-123456789"}, "--admin-token is not a flag"},
+		{"fail/master-key-flag", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0", "--master-key", base64.StdEncoding.EncodeToString(make([]byte, 32))}, "--master-key is not a flag"},
+		{"fail/create-master-key-flag", nil, []string{"merchant", "create", "--name", "X", "--data", "both", "--json", "--master-key=" + base64.StdEncoding.EncodeToString(make([]byte, 32))}, "--master-key is not a flag"},
 		{"fail/serve-data-and-database", []string{key}, []string{"serve", "--data", "both", "--database", "postgres://nobody@127.0.0.1:1/x?sslmode=bogus"}, "give only one"},
 		{"fail/create-data-and-database", []string{key}, []string{"merchant", "create", "--name", "X", "--data", "both", "--database", "postgres://nobody@127.0.0.1:1/x", "--json"}, "give only one"},
 		{"fail/create-data-and-database-env", []string{key, "PAYVAULT_DATABASE_URL=postgres://nobody@127.0.0.1:1/x"}, []string{"merchant", "create", "--name", "X", "--data", "both", "--json"}, "give only one"},
