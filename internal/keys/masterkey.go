@@ -54,8 +54,12 @@ func ParseMasterKey(b64 string) (MasterKey, error) {
 		err = errors.New("line break inside")
 	}
 	if err != nil {
-		return mk, fmt.Errorf("keys: master key is not valid standard base64 (%d characters; want %d, e.g. from `openssl rand -base64 32`)",
-			len(s), base64.StdEncoding.EncodedLen(MasterKeySize))
+		hint := ""
+		if _, uerr := base64.URLEncoding.Strict().DecodeString(s); uerr == nil && strings.ContainsAny(s, "-_") {
+			hint = ": it uses the URL-safe alphabet (- and _); use + and / instead"
+		}
+		return mk, fmt.Errorf("keys: master key is not valid standard base64 (%d characters; want %d, e.g. from `openssl rand -base64 32`)%s",
+			len(s), base64.StdEncoding.EncodedLen(MasterKeySize), hint)
 	}
 	if len(raw) != MasterKeySize {
 		clear(raw)
@@ -99,8 +103,8 @@ func ReadMasterKeyFile(path string) (MasterKey, error) {
 	if err != nil {
 		return mk, fmt.Errorf("keys: master key file: %w", err)
 	}
-	if !fi.Mode().IsRegular() {
-		return mk, fmt.Errorf("keys: master key file %s is not a regular file (mode %s)", path, fi.Mode().Type())
+	if err := regularKeyFile(path, fi); err != nil {
+		return mk, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -110,8 +114,8 @@ func ReadMasterKeyFile(path string) (MasterKey, error) {
 	if fi, err = f.Stat(); err != nil {
 		return mk, fmt.Errorf("keys: master key file: %w", err)
 	}
-	if !fi.Mode().IsRegular() {
-		return mk, fmt.Errorf("keys: master key file %s is not a regular file (mode %s)", path, fi.Mode().Type())
+	if err := regularKeyFile(path, fi); err != nil {
+		return mk, err
 	}
 	buf := make([]byte, maxMasterKeyFileSize+1)
 	defer clear(buf)
@@ -125,9 +129,21 @@ func ReadMasterKeyFile(path string) (MasterKey, error) {
 	}
 	mk, err = ParseMasterKey(string(buf[:n]))
 	if err != nil {
-		return mk, fmt.Errorf("keys: master key file %s: %w", path, err)
+		// ParseMasterKey's message, without its own "keys: " (it would say it twice).
+		return mk, fmt.Errorf("keys: master key file %s: %s", path, strings.TrimPrefix(err.Error(), "keys: "))
 	}
 	return mk, nil
+}
+
+// regularKeyFile refuses a master key path that is not a regular file.
+func regularKeyFile(path string, fi os.FileInfo) error {
+	switch {
+	case fi.IsDir():
+		return fmt.Errorf("keys: master key file %s is a directory, not a regular file: give the key file in it", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("keys: master key file %s is not a regular file (mode %s)", path, fi.Mode().Type())
+	}
+	return nil
 }
 
 // CheckMasterKeyFileMode returns an error if the master key file at path

@@ -42,7 +42,7 @@ func TestParseMasterKey(t *testing.T) {
 		{name: "fail/short", in: base64.StdEncoding.EncodeToString([]byte("sixteen byte key")), wantErr: "decodes to 16 bytes; want exactly 32"},
 		{name: "fail/long", in: base64.StdEncoding.EncodeToString(make([]byte, 33)), wantErr: "decodes to 33 bytes; want exactly 32"},
 		{name: "fail/no-padding", in: strings.TrimRight(testKeyB64, "="), wantErr: "not valid standard base64"},
-		{name: "fail/url-alphabet", in: base64.URLEncoding.EncodeToString([]byte{0xfb, 0xff, 0xfe, 31: 0xff}), wantErr: "not valid standard base64"},
+		{name: "fail/url-alphabet", in: base64.URLEncoding.EncodeToString([]byte{0xfb, 0xff, 0xfe, 31: 0xff}), wantErr: "not valid standard base64 (44 characters; want 44, e.g. from `openssl rand -base64 32`): it uses the URL-safe alphabet (- and _); use + and / instead"},
 		{name: "fail/hex", in: strings.Repeat("ab", 32), wantErr: "decodes to 48 bytes; want exactly 32 (it looks like hex; the key must be base64)"},
 		{name: "fail/inner-space", in: testKeyB64[:20] + " " + testKeyB64[20:], wantErr: "not valid standard base64"},
 	}
@@ -287,5 +287,22 @@ func TestLoadOrCreateMasterKeyFileRace(t *testing.T) {
 	}
 	if d := cmp.Diff(1, creators); d != "" {
 		t.Errorf("number of calls that created the key (-want +got)\n%s", d)
+	}
+}
+
+// TestReadMasterKeyFileMessage: a key file's refusal says "keys:" once, and a directory is
+// named as one.
+func TestReadMasterKeyFileMessage(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "short.key")
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(make([]byte, 16))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := keys.ReadMasterKeyFile(path)
+	if want := "keys: master key file " + path + ": master key decodes to 16 bytes; want exactly 32"; err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %q", err, want)
+	}
+	if _, err := keys.ReadMasterKeyFile(dir); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("directory: error = %v", err)
 	}
 }
