@@ -686,11 +686,17 @@ func (c *keysRewrapCmd) Run(ctx context.Context) error {
 	cfg.ExistingStore = true
 	m, err := app.OpenTool(ctx, cfg)
 	if err != nil {
+		if created {
+			// Refused before any keyset was touched (a wrong old key, a moved store, a
+			// schema behind): leave no random key that wraps nothing. Once Rewrap has
+			// begun, the file stays whatever happens, since it may wrap some keysets.
+			os.Remove(c.NewMasterKeyFile)
+		}
 		return err
 	}
 	defer m.Close()
 	if err := keys.Rewrap(ctx, m.Store, oldKey, newKey); err != nil {
-		return err
+		return fmt.Errorf("%w; the new master key in %s may already wrap some keysets: keep it, and run the same rewrap again to finish", err, c.NewMasterKeyFile)
 	}
 	if created {
 		fmt.Fprintf(os.Stderr, "A new master key was written to %s.\n", c.NewMasterKeyFile)

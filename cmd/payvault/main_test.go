@@ -808,6 +808,43 @@ func TestRewrapMasterKey(t *testing.T) {
 	}
 }
 
+// TestRewrapRefusedMakesNoKey: a rewrap refused after it made the new key file (here a wrong
+// old key; a store that copy-store moved, or whose schema is behind, is refused at the same
+// point) removes that file again, so no random key that wraps nothing is left behind; a key
+// file that existed before is kept.
+func TestRewrapRefusedMakesNoKey(t *testing.T) {
+	dir := t.TempDir()
+	s := MustServe(t, dir, nil)
+	s.Stop(t)
+	wrong := filepath.Join(dir, "wrong.key")
+	if err := os.WriteFile(wrong, []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		exists bool
+	}{
+		{"fail/new-file", false},
+		{"fail/existing-file", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			newKey := filepath.Join(t.TempDir(), "new.key")
+			if tt.exists {
+				if err := os.WriteFile(newKey, []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, stderr, err := run(t, dir, nil, "keys", "rewrap", "--master-key-file", wrong, "--new-master-key-file", newKey)
+			if err == nil || !strings.Contains(stderr, "does not open") {
+				t.Fatalf("rewrap with a wrong key: err %v, %s", err, stderr)
+			}
+			if _, err := os.Stat(newKey); tt.exists != (err == nil) {
+				t.Errorf("after the refusal, new key file exists = %v, want %v", err == nil, tt.exists)
+			}
+		})
+	}
+}
+
 // TestKeyCeremonyUnsealed runs operations.md's key ceremony after the key file is gone: every
 // command that opens the store takes --unseal, and a rewrapped key is split in turn and its
 // file deleted, so that the whole key never stays on disk.

@@ -275,6 +275,11 @@ func readOneKey(path, what, kind, one string) (*openpgp.Entity, []byte, error) {
 	}
 	var list openpgp.EntityList
 	if bytes.Contains(b[:min(len(b), 1024)], []byte("-----BEGIN PGP")) {
+		// The armor reader reads the first block only: keys concatenated as armored
+		// files (cat a.asc b.asc) would pass as the first one alone.
+		if n := bytes.Count(b, []byte("-----BEGIN PGP")); n > 1 {
+			return nil, nil, fmt.Errorf("payvault: %s holds %d armored blocks: give exactly one, %s", path, n, one)
+		}
 		list, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(b))
 	} else {
 		list, err = openpgp.ReadKeyRing(bytes.NewReader(b))

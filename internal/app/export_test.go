@@ -399,7 +399,7 @@ func TestExportRefusals(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now()
 	good, goodPub := MustExportKey(t, dir, "good", nil)
-	second, _ := MustExportKey(t, dir, "second", nil)
+	second, secondPub := MustExportKey(t, dir, "second", nil)
 	expired, expiredPub := MustExportKey(t, dir, "expired", &packet.Config{Time: func() time.Time { return now.Add(-48 * time.Hour) }, KeyLifetimeSecs: 3600})
 	_ = expired
 	signOnly, _ := MustExportKey(t, dir, "signonly", nil)
@@ -416,6 +416,18 @@ func TestExportRefusals(t *testing.T) {
 	}
 	revokedPub := filepath.Join(dir, "revoked-now.asc")
 	MustWriteKey(t, revokedPub, openpgp.PublicKeyType, revoked.Serialize)
+	// Two armored files concatenated (cat a.asc b.asc): two blocks, of which an armor reader
+	// reads the first only.
+	twoBlocks := filepath.Join(dir, "two-blocks.asc")
+	var blocks []byte
+	for _, f := range []string{goodPub, secondPub} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks = append(blocks, b...)
+	}
+	os.WriteFile(twoBlocks, blocks, 0o600)
 	notKey := filepath.Join(dir, "not.asc")
 	os.WriteFile(notKey, []byte("hello"), 0o600)
 	binary := filepath.Join(dir, "good.gpg")
@@ -430,6 +442,7 @@ func TestExportRefusals(t *testing.T) {
 		{"ok/binary", binary, ""},
 		{"fail/private-key", private, "private key"},
 		{"fail/two-keys", two, "holds 2 OpenPGP keys"},
+		{"fail/two-armored-blocks", twoBlocks, "holds 2 armored blocks"},
 		{"fail/expired", expiredPub, "has expired"},
 		{"fail/sign-only", signOnlyPub, "no valid encryption key"},
 		{"fail/revoked", revokedPub, "is revoked"},

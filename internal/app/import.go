@@ -133,7 +133,9 @@ var ErrImportRefused = errors.New("the import was refused")
 // importBatch, each batch one transaction, so a crash never leaves part of a record (a
 // bank account is written with its mandates), and a rerun skips the records already
 // imported (same token, kind, profile and number), mandates included. Any
-// invalid record or collision refuses the whole import before anything is written.
+// invalid record or collision refuses the whole import before anything is written. The
+// report is nil when the first pass did not finish (a wrong key, a damaged or truncated
+// file, an export of a merchant of this store): there are no counts to report.
 func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, path string, opt ImportOptions) (*ImportReport, error) {
 	start := time.Now()
 	ctx = vault.WithActor(ctx, "cli")
@@ -205,10 +207,10 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 	if err == nil {
 		err = pend1.flush(ctx)
 	}
-	rep.NewIDs, rep.NewMandateIDs, rep.Profiles = im.NewIDs, im.NewMandateIDs, im.Profiles
 	if err != nil {
-		return rep, err
+		return nil, err // the check did not finish: its counts would read as a clean file's
 	}
+	rep.NewIDs, rep.NewMandateIDs, rep.Profiles = im.NewIDs, im.NewMandateIDs, im.Profiles
 	if rep.Invalid+rep.Collisions > 0 {
 		return rep, fmt.Errorf("payvault: %d invalid records and %d collisions with the target merchant; nothing was imported: %w", rep.Invalid, rep.Collisions, ErrImportRefused)
 	}

@@ -360,9 +360,14 @@ func TestImportRefusals(t *testing.T) {
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
-					_, err := b.m.Import(ctx, tt.mid, tt.key, tt.file, ImportOptions{})
+					rep, err := b.m.Import(ctx, tt.mid, tt.key, tt.file, ImportOptions{})
 					if !errors.Is(err, ErrImportRefused) || !strings.Contains(err.Error(), tt.want) {
 						t.Errorf("err = %v, want refused (%q)", err, tt.want)
+					}
+					// The check did not run to its end: no report, which the CLI would
+					// print as the counts of a complete check ("0 records, ... 0 invalid").
+					if rep != nil {
+						t.Errorf("a refusal before the check ended reported %+v", rep)
 					}
 					if n := countInstruments(t, b.m, b.mid); n != 0 {
 						t.Errorf("a refused import wrote %d instruments", n)
