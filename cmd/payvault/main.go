@@ -155,7 +155,7 @@ type serveCmd struct {
 	Demo                  bool          `help:"Serve the demo checkout page for sandbox merchants." default:"true" negatable:""`
 	RetainDeleted         time.Duration `help:"Crypto-erase a deleted card or bank account's sealed data this long after deletion (0 keeps it)." default:"720h"`
 	RetainTransactions    time.Duration `help:"Crypto-erase a transaction's sealed account number this long after it (0 keeps it)." default:"9480h"`
-	SUTTTL                time.Duration `name:"sut-ttl" help:"Life of a Paysafe single-use token (sutTtlSeconds)." default:"899s"`
+	SUTTTL                time.Duration `name:"sut-ttl" help:"Life of a Paysafe single-use token (sutTtlSeconds), and so of the CVV it holds; more than 0." default:"899s"`
 	BACSMandateActivation time.Duration `help:"How long a new BACS mandate stays PENDING before it turns ACTIVE (bacsMandateActivationSeconds)." default:"168h"`
 	RateLimit             float64       `help:"Requests per second each credential may make on this node (a public single-use-token or browser key: each merchant); 0 turns the limit off." default:"20000"`
 	RateBurst             int           `help:"Requests a credential may make at once (its bucket size) before --rate-limit paces it." default:"40000"`
@@ -192,6 +192,10 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	cfg.TLSCert, cfg.TLSKey = c.TLSCert, c.TLSKey
 	cfg.PublicBaseURL, cfg.TLSTerminatedUpstream, cfg.Demo = c.PublicBaseURL, c.TLSTerminatedUpstream, c.Demo
 	cfg.RetainDeleted, cfg.RetainTransactions = c.RetainDeleted, c.RetainTransactions
+	if c.SUTTTL <= 0 {
+		// A token's life is how long its CVV is kept; none (or less) is a mistake, not a setting.
+		return fmt.Errorf("--sut-ttl must be positive")
+	}
 	cfg.SUTTTL, cfg.BACSMandateActivation = c.SUTTTL, c.BACSMandateActivation
 	if c.RateLimit < 0 || c.RateBurst < 0 || c.PublicRateLimit < 0 || c.PublicRateBurst < 0 || c.AuthFailureLimit < 0 || c.AuthFailureBurst < 0 {
 		return fmt.Errorf("--rate-limit, --rate-burst, --public-rate-limit, --public-rate-burst, --auth-failure-limit and --auth-failure-burst may not be negative")
