@@ -351,6 +351,7 @@ type keysCmd struct {
 	Rotate  keysRotateCmd  `cmd:"" help:"Add a new data key (or fingerprint key) and make it primary."`
 	Split   keysSplitCmd   `cmd:"" help:"Split the master key into Shamir shares (split knowledge, dual control)."`
 	Retire  keysRetireCmd  `cmd:"" help:"Disable a data key (or fingerprint key) once no record uses it."`
+	Enable  keysEnableCmd  `cmd:"" help:"Enable a retired data key (or fingerprint key) again."`
 	Destroy keysDestroyCmd `cmd:"" help:"Delete a retired key from its keyset for good (crypto-shredding)."`
 	Rekey   keysRekeyCmd   `cmd:"" help:"Re-encrypt every record under the primary keys now (servers also do it in the background); list the records that do not open, and exit non-zero if any."`
 	Rewrap  keysRewrapCmd  `cmd:"" help:"Rotate the master key: re-encrypt the stored keysets under a new master key."`
@@ -414,6 +415,27 @@ func (c *keysRetireCmd) Run(ctx context.Context) error {
 			return err
 		}
 		fmt.Printf("%s key %d retired\n", which, c.Key)
+		return nil
+	})
+}
+
+type keysEnableCmd struct {
+	storeFlags
+	Key         uint32 `arg:"" help:"Key id to enable."`
+	Fingerprint bool   `help:"Enable a fingerprint (MAC) key instead of a data key."`
+}
+
+// Run undoes keys retire: what the key sealed opens again, and it can be retired again later.
+func (c *keysEnableCmd) Run(ctx context.Context) error {
+	return c.with(ctx, func(m *app.Main) error {
+		which := "data"
+		if c.Fingerprint {
+			which = "mac"
+		}
+		if err := m.Keyring.Enable(ctx, which, c.Key); err != nil {
+			return err
+		}
+		fmt.Printf("%s key %d enabled (running servers pick it up within seconds)\n", which, c.Key)
 		return nil
 	})
 }

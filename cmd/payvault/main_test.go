@@ -648,6 +648,22 @@ func TestRotateRekeyRetire(t *testing.T) {
 			t.Errorf("retired key status = %q", k.Status)
 		}
 	}
+	// Retiring is the reversible step: `keys enable` undoes it (for a record a node still sealed
+	// under the old key before it saw the rotation, say), and the key can be retired again.
+	if _, stderr, err := run(t, dir, nil, "keys", "enable", fmt.Sprint(old)); err != nil {
+		t.Errorf("enable: %v %s", err, stderr)
+	}
+	for _, k := range get().Keys {
+		if k.Keyset == "data" && k.ID == old && k.Status != "enabled" {
+			t.Errorf("enabled key status = %q", k.Status)
+		}
+	}
+	if _, stderr, err := run(t, dir, nil, "keys", "enable", "12345"); err == nil || !strings.Contains(stderr, "no such key") {
+		t.Errorf("enabling a key the keyset does not hold: %v %s", err, stderr)
+	}
+	if _, stderr, err := run(t, dir, nil, "keys", "retire", fmt.Sprint(old)); err != nil {
+		t.Errorf("retire again: %v %s", err, stderr)
+	}
 
 	// A retired key is destroyed only when told twice; it is then gone, and the server
 	// still starts and reads every record (all sealed under the new primary).
