@@ -399,44 +399,41 @@ func (c *keysRotateCmd) Run(ctx context.Context) error {
 	})
 }
 
-type keysRetireCmd struct {
+// keyArg names one key: the KEY argument and --fingerprint.
+type keyArg struct {
 	storeFlags
-	Key         uint32 `arg:"" help:"Key id to retire."`
-	Fingerprint bool   `help:"Retire a fingerprint (MAC) key instead of a data key."`
+	Key         uint32 `arg:"" help:"Key id."`
+	Fingerprint bool   `help:"A fingerprint (MAC) key instead of a data key."`
 }
 
-func (c *keysRetireCmd) Run(ctx context.Context) error {
-	return c.with(ctx, func(m *app.Main) error {
+// change applies fn to the key in its keyset ("data", or "mac" with --fingerprint) and prints
+// that the key is done.
+func (k keyArg) change(ctx context.Context, done string, fn func(m *app.Main, which string, id uint32) error) error {
+	return k.with(ctx, func(m *app.Main) error {
 		which := "data"
-		if c.Fingerprint {
+		if k.Fingerprint {
 			which = "mac"
 		}
-		if err := m.RetireKey(ctx, which, c.Key); err != nil {
+		if err := fn(m, which, k.Key); err != nil {
 			return err
 		}
-		fmt.Printf("%s key %d retired\n", which, c.Key)
+		fmt.Printf("%s key %d %s\n", which, k.Key, done)
 		return nil
 	})
 }
 
-type keysEnableCmd struct {
-	storeFlags
-	Key         uint32 `arg:"" help:"Key id to enable."`
-	Fingerprint bool   `help:"Enable a fingerprint (MAC) key instead of a data key."`
+type keysRetireCmd struct{ keyArg }
+
+func (c *keysRetireCmd) Run(ctx context.Context) error {
+	return c.change(ctx, "retired", func(m *app.Main, which string, id uint32) error { return m.RetireKey(ctx, which, id) })
 }
+
+type keysEnableCmd struct{ keyArg }
 
 // Run undoes keys retire: what the key sealed opens again, and it can be retired again later.
 func (c *keysEnableCmd) Run(ctx context.Context) error {
-	return c.with(ctx, func(m *app.Main) error {
-		which := "data"
-		if c.Fingerprint {
-			which = "mac"
-		}
-		if err := m.Keyring.Enable(ctx, which, c.Key); err != nil {
-			return err
-		}
-		fmt.Printf("%s key %d enabled (running servers pick it up within seconds)\n", which, c.Key)
-		return nil
+	return c.change(ctx, "enabled (running servers pick it up within seconds)", func(m *app.Main, which string, id uint32) error {
+		return m.Keyring.Enable(ctx, which, id)
 	})
 }
 
