@@ -155,7 +155,7 @@ type serveCmd struct {
 	Demo                  bool          `help:"Serve the demo checkout page for sandbox merchants." default:"true" negatable:""`
 	RetainDeleted         time.Duration `help:"Crypto-erase a deleted card or bank account's sealed data this long after deletion (0 keeps it)." default:"720h"`
 	RetainTransactions    time.Duration `help:"Crypto-erase a transaction's sealed account number this long after it (0 keeps it)." default:"9480h"`
-	SUTTTL                time.Duration `name:"sut-ttl" help:"Life of a Paysafe single-use token (sutTtlSeconds)." default:"899s"`
+	SUTTTL                time.Duration `name:"sut-ttl" help:"Life of a Paysafe single-use token (sutTtlSeconds), and so of the CVV it holds; more than 0." default:"899s"`
 	BACSMandateActivation time.Duration `help:"How long a new BACS mandate stays PENDING before it turns ACTIVE (bacsMandateActivationSeconds)." default:"168h"`
 	RateLimit             float64       `help:"Requests per second each credential may make on this node (a public single-use-token or browser key: each merchant); 0 turns the limit off." default:"20000"`
 	RateBurst             int           `help:"Requests a credential may make at once (its bucket size) before --rate-limit paces it." default:"40000"`
@@ -192,6 +192,10 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	cfg.TLSCert, cfg.TLSKey = c.TLSCert, c.TLSKey
 	cfg.PublicBaseURL, cfg.TLSTerminatedUpstream, cfg.Demo = c.PublicBaseURL, c.TLSTerminatedUpstream, c.Demo
 	cfg.RetainDeleted, cfg.RetainTransactions = c.RetainDeleted, c.RetainTransactions
+	if c.SUTTTL <= 0 {
+		// A token's life is how long its CVV is kept; none (or less) is a mistake, not a setting.
+		return fmt.Errorf("--sut-ttl must be positive")
+	}
 	cfg.SUTTTL, cfg.BACSMandateActivation = c.SUTTTL, c.BACSMandateActivation
 	if c.RateLimit < 0 || c.RateBurst < 0 || c.PublicRateLimit < 0 || c.PublicRateBurst < 0 || c.AuthFailureLimit < 0 || c.AuthFailureBurst < 0 {
 		return fmt.Errorf("--rate-limit, --rate-burst, --public-rate-limit, --public-rate-burst, --auth-failure-limit and --auth-failure-burst may not be negative")
@@ -347,6 +351,7 @@ type keysCmd struct {
 	Rotate  keysRotateCmd  `cmd:"" help:"Add a new data key (or fingerprint key) and make it primary."`
 	Split   keysSplitCmd   `cmd:"" help:"Split the master key into Shamir shares (split knowledge, dual control)."`
 	Retire  keysRetireCmd  `cmd:"" help:"Disable a data key (or fingerprint key) once no record uses it."`
+	Enable  keysEnableCmd  `cmd:"" help:"Enable a retired data key (or fingerprint key) again."`
 	Destroy keysDestroyCmd `cmd:"" help:"Delete a retired key from its keyset for good (crypto-shredding)."`
 	Rekey   keysRekeyCmd   `cmd:"" help:"Re-encrypt every record under the primary keys now (servers also do it in the background); list the records that do not open, and exit non-zero if any."`
 	Rewrap  keysRewrapCmd  `cmd:"" help:"Rotate the master key: re-encrypt the stored keysets under a new master key."`
@@ -394,23 +399,41 @@ func (c *keysRotateCmd) Run(ctx context.Context) error {
 	})
 }
 
-type keysRetireCmd struct {
+// keyArg names one key: the KEY argument and --fingerprint.
+type keyArg struct {
 	storeFlags
-	Key         uint32 `arg:"" help:"Key id to retire."`
-	Fingerprint bool   `help:"Retire a fingerprint (MAC) key instead of a data key."`
+	Key         uint32 `arg:"" help:"Key id."`
+	Fingerprint bool   `help:"A fingerprint (MAC) key instead of a data key."`
 }
 
-func (c *keysRetireCmd) Run(ctx context.Context) error {
-	return c.with(ctx, func(m *app.Main) error {
+// change applies fn to the key in its keyset ("data", or "mac" with --fingerprint) and prints
+// that the key is done.
+func (k keyArg) change(ctx context.Context, done string, fn func(m *app.Main, which string, id uint32) error) error {
+	return k.with(ctx, func(m *app.Main) error {
 		which := "data"
-		if c.Fingerprint {
+		if k.Fingerprint {
 			which = "mac"
 		}
-		if err := m.RetireKey(ctx, which, c.Key); err != nil {
+		if err := fn(m, which, k.Key); err != nil {
 			return err
 		}
-		fmt.Printf("%s key %d retired\n", which, c.Key)
+		fmt.Printf("%s key %d %s\n", which, k.Key, done)
 		return nil
+	})
+}
+
+type keysRetireCmd struct{ keyArg }
+
+func (c *keysRetireCmd) Run(ctx context.Context) error {
+	return c.change(ctx, "retired", func(m *app.Main, which string, id uint32) error { return m.RetireKey(ctx, which, id) })
+}
+
+type keysEnableCmd struct{ keyArg }
+
+// Run undoes keys retire: what the key sealed opens again, and it can be retired again later.
+func (c *keysEnableCmd) Run(ctx context.Context) error {
+	return c.change(ctx, "enabled (running servers pick it up within seconds)", func(m *app.Main, which string, id uint32) error {
+		return m.Keyring.Enable(ctx, which, id)
 	})
 }
 

@@ -336,6 +336,10 @@ func TestStartRefusals(t *testing.T) {
 		{"fail/tls-cert-without-key", nil, []string{"serve", "--tls-cert", "x.pem"}, "--tls-cert and --tls-key go together"},
 		{"fail/listen-without-port", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1"}, "--listen: address 127.0.0.1: missing port in address"},
 		{"fail/listen-bad-port", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:99999"}, "--listen: address 99999: invalid port"},
+		// A token's life bounds how long its CVV is kept: a negative one made every token
+		// expired at birth, and a zero one is no life at all.
+		{"fail/negative-sut-ttl", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0", "--sut-ttl=-5s"}, "--sut-ttl must be positive"},
+		{"fail/zero-sut-ttl", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0", "--sut-ttl=0s"}, "--sut-ttl must be positive"},
 		{"fail/tls-key-pair-missing", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0", "--tls-cert", "x.pem", "--tls-key", "x.key"}, "payvault: TLS: open"},
 		// A secret's variable that is set but empty (a secret that did not arrive) is not read
 		// as unset: payvault would make a master key or an admin token of its own.
@@ -643,6 +647,22 @@ func TestRotateRekeyRetire(t *testing.T) {
 		if k.Keyset == "data" && k.ID == old && k.Status != "disabled" {
 			t.Errorf("retired key status = %q", k.Status)
 		}
+	}
+	// Retiring is the reversible step: `keys enable` undoes it (for a record a node still sealed
+	// under the old key before it saw the rotation, say), and the key can be retired again.
+	if _, stderr, err := run(t, dir, nil, "keys", "enable", fmt.Sprint(old)); err != nil {
+		t.Errorf("enable: %v %s", err, stderr)
+	}
+	for _, k := range get().Keys {
+		if k.Keyset == "data" && k.ID == old && k.Status != "enabled" {
+			t.Errorf("enabled key status = %q", k.Status)
+		}
+	}
+	if _, stderr, err := run(t, dir, nil, "keys", "enable", "12345"); err == nil || !strings.Contains(stderr, "no such key") {
+		t.Errorf("enabling a key the keyset does not hold: %v %s", err, stderr)
+	}
+	if _, stderr, err := run(t, dir, nil, "keys", "retire", fmt.Sprint(old)); err != nil {
+		t.Errorf("retire again: %v %s", err, stderr)
 	}
 
 	// A retired key is destroyed only when told twice; it is then gone, and the server

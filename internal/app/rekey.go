@@ -141,8 +141,14 @@ const (
 )
 
 // pass counts the records by key and re-encrypts the stale ones, walking every table once.
+//
+// It first reloads the keysets, as the watcher does every tick: a node that had not yet seen a
+// rotation made elsewhere (another node, `payvault keys rotate`) would take the records already
+// sealed under the new primary for stale ones that do not open, and report good records as
+// needing a restore. A failure leaves the keys in use here; the watcher logs it.
 func (j *rekeyJob) pass(ctx context.Context) passResult {
 	j.passes.Add(1)
+	j.m.Keyring.Refresh(ctx)
 	prog, err := j.count(ctx)
 	if err != nil {
 		if ctx.Err() == nil {

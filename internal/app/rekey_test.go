@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -170,5 +171,53 @@ func TestRetirePrimaryKey(t *testing.T) {
 				t.Errorf("%v; want the primary refused, with rotate first", err)
 			}
 		})
+	}
+}
+
+// TestRekeyPassStaleKeyring: a node that has not yet reloaded the keysets after another node
+// (or `payvault keys rotate`) made a new primary data key must not report the records already
+// sealed under that key as unreadable, telling the operator to restore or delete good records:
+// a pass first reloads the keysets.
+func TestRekeyPassStaleKeyring(t *testing.T) {
+	log, logs := logtest.New(t)
+	dir := t.TempDir()
+	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: log, Out: &nopWriter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	if _, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: "Shop"}); err != nil {
+		t.Fatal(err)
+	}
+	// Another process rotates the data key and re-encrypts every record under it; m, whose
+	// watcher is not running, still holds the old keysets.
+	mk, err := keys.ReadMasterKeyFile(filepath.Join(dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := keys.Open(ctx, m.Store, mk, keys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey, err := other.Rotate(ctx, "data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := vault.NewRekeyer(m.Store, other).Run(ctx, 200); err != nil || rep.Rewritten == 0 || rep.Unreadable != 0 {
+		t.Fatalf("re-encryption by the other process: %+v, %v", rep, err)
+	}
+
+	if got := m.rekey.pass(ctx); got != passClean {
+		t.Errorf("pass = %v, want clean (%v)", got, passClean)
+	}
+	if got := m.Keyring.PrimaryKeyID(); got != newKey {
+		t.Errorf("primary data key after the pass = %d, want the new one, %d", got, newKey)
+	}
+	if got := gaugeValue(t, m, "payvault_rekey_unreadable_records"); got != 0 {
+		t.Errorf("payvault_rekey_unreadable_records = %v, want 0", got)
+	}
+	if strings.Contains(logs.String(), "does not open") {
+		t.Errorf("good records reported as unreadable:\n%s", logs.String())
 	}
 }
