@@ -327,13 +327,14 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 	fps := im.s.keys.Fingerprints(mid, normalizedNumber(in.Kind, number))
 	in.Fingerprint = fps[0]
 
-	// A previous run imported it: same token, kind, profile and number.
+	// A previous run imported it: same token, kind, profile and number (its fingerprint under
+	// any enabled key: the fingerprint key may have been rotated since that run).
 	cur, err := im.byToken(ctx, rec.PaymentToken)
 	if err != nil {
 		return 0, nil, err
 	}
 	if cur != nil {
-		if cur.Active() && cur.Kind == in.Kind && cur.Fingerprint == in.Fingerprint && (rec.Profile == nil) == (cur.ProfileID == "") &&
+		if cur.Active() && cur.Kind == in.Kind && slices.Contains(fps, cur.Fingerprint) && (rec.Profile == nil) == (cur.ProfileID == "") &&
 			(rec.Profile == nil || cur.ProfileID == rec.Profile.ID) {
 			return ImportAlreadyDone, nil, nil
 		}
@@ -523,8 +524,9 @@ func (im *Importer) importMandates(ctx context.Context, rec *ExportRecord, in *I
 }
 
 // checkProfile checks a record's profile against the target: nil when the target holds it
-// already (imported before), else the profile to create (with a new profile token), or an
-// *ImportProblem when its id, merchantCustomerId or contactApiId is taken.
+// already (imported before), else the profile to create (with its exported profile token, or
+// a new one when the export has none), or an *ImportProblem when its id, merchantCustomerId
+// or contactApiId is taken.
 func (im *Importer) checkProfile(ctx context.Context, prof *Profile) (*Profile, error) {
 	mid := im.mer.ID
 	hit := func(field, reason string) (*Profile, error) {
@@ -601,8 +603,8 @@ type ImportWritten struct {
 }
 
 // WriteImport writes a batch of checked records in one transaction: for each, its profile
-// (created once: the first record of a profile creates it, with its new profile token), its
-// billing address (created once), its instrument and its mandates, recorded on the audit
+// (created once: the first record of a profile creates it, with the profile token Check
+// chose), its billing address (created once), its instrument and its mandates, recorded on the audit
 // chain and counted as any create. Check has found the tokens free; one taken meanwhile
 // (another import running at once) fails the batch on the store's unique index. The batch
 // is all or nothing: an account is never written without its mandates. Kinds: Conflict
