@@ -143,6 +143,10 @@ func (h *helpCmd) Run(kctx *kong.Context) error {
 	return err
 }
 
+// maxSUTTTL bounds --sut-ttl: a single-use token keeps its CVV for its life (Paysafe's is 899
+// s), and sensitive authentication data is not to be kept beyond the authorization it is for.
+const maxSUTTTL = 24 * time.Hour
+
 type serveCmd struct {
 	storeFlags
 	Listen                string        `help:"Address to listen on." default:"127.0.0.1:8080"`
@@ -155,7 +159,7 @@ type serveCmd struct {
 	Demo                  bool          `help:"Serve the demo checkout page for sandbox merchants." default:"true" negatable:""`
 	RetainDeleted         time.Duration `help:"Crypto-erase a deleted card or bank account's sealed data this long after deletion (0 keeps it)." default:"720h"`
 	RetainTransactions    time.Duration `help:"Crypto-erase a transaction's sealed account number this long after it (0 keeps it)." default:"9480h"`
-	SUTTTL                time.Duration `name:"sut-ttl" help:"Life of a Paysafe single-use token (sutTtlSeconds), and so of the CVV it holds; more than 0." default:"899s"`
+	SUTTTL                time.Duration `name:"sut-ttl" help:"Life of a Paysafe single-use token (sutTtlSeconds), and so of the CVV it holds; more than 0, at most 24h." default:"899s"`
 	BACSMandateActivation time.Duration `help:"How long a new BACS mandate stays PENDING before it turns ACTIVE (bacsMandateActivationSeconds)." default:"168h"`
 	RateLimit             float64       `help:"Requests per second each credential may make on this node (a public single-use-token or browser key: each merchant); 0 turns the limit off." default:"20000"`
 	RateBurst             int           `help:"Requests a credential may make at once (its bucket size) before --rate-limit paces it." default:"40000"`
@@ -195,6 +199,9 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if c.SUTTTL <= 0 {
 		// A token's life is how long its CVV is kept; none (or less) is a mistake, not a setting.
 		return fmt.Errorf("--sut-ttl must be positive")
+	}
+	if c.SUTTTL > maxSUTTTL {
+		return fmt.Errorf("--sut-ttl may not exceed %s: an unused token keeps its CVV that long", maxSUTTTL)
 	}
 	cfg.SUTTTL, cfg.BACSMandateActivation = c.SUTTTL, c.BACSMandateActivation
 	if c.RateLimit < 0 || c.RateBurst < 0 || c.PublicRateLimit < 0 || c.PublicRateBurst < 0 || c.AuthFailureLimit < 0 || c.AuthFailureBurst < 0 {

@@ -340,6 +340,8 @@ func TestStartRefusals(t *testing.T) {
 		// expired at birth, and a zero one is no life at all.
 		{"fail/negative-sut-ttl", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0", "--sut-ttl=-5s"}, "--sut-ttl must be positive"},
 		{"fail/zero-sut-ttl", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0", "--sut-ttl=0s"}, "--sut-ttl must be positive"},
+		// A token's life is how long its CVV is kept: at most a day.
+		{"fail/day-long-sut-ttl", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0", "--sut-ttl=24h1s"}, "--sut-ttl may not exceed 24h"},
 		{"fail/tls-key-pair-missing", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0", "--tls-cert", "x.pem", "--tls-key", "x.key"}, "payvault: TLS: open"},
 		// A secret's variable that is set but empty (a secret that did not arrive) is not read
 		// as unset: payvault would make a master key or an admin token of its own.
