@@ -248,7 +248,7 @@ func digitRun(s string, i int) (end, digits int) {
 		for k < len(s) && joiners < maxJoiners {
 			n, ok := 1, false
 			if c := s[k]; c < utf8.RuneSelf {
-				ok = isJoiner(c) // the common case, spelt out: joinerAt does not inline
+				ok = isJoiner(c) // the common case, spelt out: wideJoinerAt does not inline
 			} else {
 				n, ok = wideJoinerAt(s, k)
 			}
@@ -267,9 +267,6 @@ func digitRun(s string, i int) (end, digits int) {
 			}
 		}
 		if k == j || k == len(s) {
-			break
-		}
-		if !isDigit(s[k]) && s[k] < utf8.RuneSelf {
 			break
 		}
 		if _, ok := runeDigitAt(s, k); !ok {
