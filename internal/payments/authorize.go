@@ -346,10 +346,7 @@ type reader interface {
 // tx (nil) resolve returns neither data nor error for one.
 func (s *Service) resolve(ctx context.Context, r reader, tx Tx, p *vault.Principal, loc *vault.Location, req *AuthRequest, now time.Time) (*resolved, error) {
 	src := req.Source
-	wantKind := vault.KindCard
-	if req.PaymentMethod == MethodACH {
-		wantKind = vault.KindACH
-	}
+	wantKind := instrumentKind(req.PaymentMethod)
 	res := &resolved{cvv: src.CVV}
 	unusable := vault.E(vault.Invalid, vault.Field("token"), vault.ErrUnusable)
 	switch {
@@ -407,33 +404,16 @@ func (s *Service) resolve(ctx context.Context, r reader, tx Tx, p *vault.Princip
 			}
 		}
 	case src.InstrumentID != "" || src.InstrumentAPIID != "":
-		var in *vault.Instrument
-		var err error
-		field := "instrument_id"
-		if src.InstrumentID != "" {
-			in, err = r.GetInstrument(ctx, p.MerchantID(), src.InstrumentID)
-		} else {
-			field = "instrument_api_id"
-			in, err = r.GetInstrumentByAPIID(ctx, p.MerchantID(), loc.ID, src.InstrumentAPIID)
-		}
+		in, field, err := vault.SourceInstrument(ctx, r, p.MerchantID(), loc.ID, src.InstrumentID, src.InstrumentAPIID)
 		if err != nil {
-			if vault.KindOf(err) == vault.NotFound {
-				return nil, vault.E(vault.Invalid, vault.Field(field), vault.ErrUnusable)
-			}
 			return nil, err
 		}
 		if err := s.fromInstrument(ctx, r, p, loc, res, in, nil, wantKind, src.SameLocation, field); err != nil {
 			return nil, err
 		}
 	case src.TransactionID != "" || src.TransactionAPIID != "":
-		field := "transaction_id"
-		if src.TransactionID == "" {
-			field = "transaction_api_id"
-		}
-		locID := ""
-		if src.SameLocation || src.TransactionID == "" {
-			locID = loc.ID
-		}
+		field := transactionField(src.TransactionID)
+		locID := sourceLocation(loc.ID, src.SameLocation || src.TransactionID == "")
 		prev, number, err := s.accountOf(ctx, r, p.MerchantID(), locID, src.TransactionID, src.TransactionAPIID)
 		if err != nil {
 			if vault.KindOf(err) == vault.NotFound {
@@ -441,7 +421,7 @@ func (s *Service) resolve(ctx context.Context, r reader, tx Tx, p *vault.Princip
 			}
 			return nil, err
 		}
-		if !p.CanReach(prev.LocationID) || prev.PaymentMethod != req.PaymentMethod || number == "" {
+		if !copyable(p, prev, req.PaymentMethod) || number == "" {
 			return nil, vault.E(vault.Invalid, vault.Field(field), vault.ErrUnusable)
 		}
 		res.number, res.snapshot = number, prev.Card

@@ -16,7 +16,7 @@ var _ vault.TransactionSource = (*Service)(nil)
 // billing address and its profile's names, which cust holds when the caller read them with
 // the instrument (nil: read them here).
 func (s *Service) fromInstrument(ctx context.Context, r vault.Reader, p *vault.Principal, loc *vault.Location, res *resolved, in *vault.Instrument, cust *vault.Customer, wantKind string, sameLocation bool, field string) error {
-	if !in.Active() || in.Kind != wantKind || !p.CanReach(in.LocationID) || (sameLocation && in.LocationID != loc.ID) {
+	if !in.UsableBy(p, wantKind, sourceLocation(loc.ID, sameLocation)) {
 		return vault.E(vault.Invalid, vault.Field(field), vault.ErrUnusable)
 	}
 	number, err := s.vault.RevealNumber(in)
@@ -73,10 +73,10 @@ func (s *Service) fromOneTimeToken(ctx context.Context, tx Tx, p *vault.Principa
 	if err != nil {
 		return err
 	}
-	isCard := t.Kind == vault.TokenCard || t.Kind == vault.TokenTicket
-	if isCard != (wantKind == vault.KindCard) || (!isCard && t.Kind != vault.TokenACH) {
+	if !t.Fits(wantKind) {
 		return vault.E(vault.Invalid, vault.Field("token"), vault.ErrUnusable)
 	}
+	isCard := wantKind == vault.KindCard
 	m := t.Meta
 	res.number = sec.Number
 	if res.cvv == "" {
@@ -134,27 +134,9 @@ func rawCard(number string, exp card.Expiry, brand card.Brand) (CardSnapshot, er
 // together with its opened account number. A settlement, void or refund has the number of
 // the transaction it draws on. Kinds: NotFound.
 func (s *Service) accountOf(ctx context.Context, r Reader, merchantID, locationID, id, apiID string) (*Transaction, string, error) {
-	var t *Transaction
-	var err error
-	switch {
-	case id != "":
-		t, err = r.GetTransaction(ctx, merchantID, id)
-	case apiID != "" && locationID != "":
-		t, err = r.GetTransactionByAPIID(ctx, merchantID, locationID, apiID)
-	default:
-		return nil, "", vault.E(vault.NotFound)
-	}
+	t, from, err := numbered(ctx, r, merchantID, locationID, id, apiID)
 	if err != nil {
 		return nil, "", err
-	}
-	if locationID != "" && t.LocationID != locationID {
-		return nil, "", vault.E(vault.NotFound, vault.ID(t.ID))
-	}
-	from := t
-	for depth := 0; len(from.Sealed.Number) == 0 && from.ParentID != "" && depth < 4; depth++ {
-		if from, err = r.GetTransaction(ctx, merchantID, from.ParentID); err != nil {
-			return nil, "", err
-		}
 	}
 	number, err := s.openNumber(from)
 	if err != nil {
@@ -164,6 +146,43 @@ func (s *Service) accountOf(ctx context.Context, r Reader, merchantID, locationI
 		return nil, "", vault.E(vault.NotFound, vault.ID(t.ID))
 	}
 	return t, number, nil
+}
+
+// numbered returns a transaction by id or api id (in locationID, which an api id needs),
+// together with the transaction that holds its sealed account number: itself, or for a
+// settlement, void or refund the transaction it draws on. It opens nothing. Kinds: NotFound,
+// also when none holds a number.
+func numbered(ctx context.Context, r Reader, merchantID, locationID, id, apiID string) (t, from *Transaction, err error) {
+	switch {
+	case id != "":
+		t, err = r.GetTransaction(ctx, merchantID, id)
+	case apiID != "" && locationID != "":
+		t, err = r.GetTransactionByAPIID(ctx, merchantID, locationID, apiID)
+	default:
+		return nil, nil, vault.E(vault.NotFound)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if locationID != "" && t.LocationID != locationID {
+		return nil, nil, vault.E(vault.NotFound, vault.ID(t.ID))
+	}
+	from = t
+	for depth := 0; len(from.Sealed.Number) == 0 && from.ParentID != "" && depth < 4; depth++ {
+		if from, err = r.GetTransaction(ctx, merchantID, from.ParentID); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(from.Sealed.Number) == 0 {
+		return nil, nil, vault.E(vault.NotFound, vault.ID(t.ID))
+	}
+	return t, from, nil
+}
+
+// copyable reports whether p's payment of method ("": any) may copy the account data of the
+// earlier transaction t: t is in a location p reaches and was paid by that method.
+func copyable(p *vault.Principal, t *Transaction, method string) bool {
+	return p.CanReach(t.LocationID) && (method == "" || t.PaymentMethod == method)
 }
 
 // AccountData implements vault.TransactionSource: it returns the account data of a

@@ -299,6 +299,24 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 	return nil
 }
 
+// SourceInstrument reads the instrument a source names: by id, or by api id in locationID.
+// field is the source's field, instrument_id or instrument_api_id. Whether the instrument may
+// be used is Instrument.UsableBy. Kinds: Invalid (Field field, ErrUnusable) when there is
+// none; Unavailable, Internal.
+func SourceInstrument(ctx context.Context, r Reader, merchantID, locationID, id, apiID string) (in *Instrument, field string, err error) {
+	field = "instrument_id"
+	if id != "" {
+		in, err = r.GetInstrument(ctx, merchantID, id)
+	} else {
+		field = "instrument_api_id"
+		in, err = r.GetInstrumentByAPIID(ctx, merchantID, locationID, apiID)
+	}
+	if KindOf(err) == NotFound {
+		return nil, field, E(Invalid, Field(field), ErrUnusable)
+	}
+	return in, field, err
+}
+
 // resolveSource finds the account data, merging what the source supplies into the fields the
 // caller left empty.
 func (s *Service) resolveSource(ctx context.Context, tx Tx, p *Principal, in *Instrument, src *Source, opt *CreateOptions) (Secret, error) {
@@ -315,19 +333,16 @@ func (s *Service) resolveSource(ctx context.Context, tx Tx, p *Principal, in *In
 		if err != nil {
 			return Secret{}, err
 		}
+		if !t.Fits(in.Kind) {
+			return Secret{}, E(Invalid, Field("token"), ErrUnusable)
+		}
 		m := t.Meta
 		switch t.Kind {
 		case TokenCard, TokenTicket:
-			if in.Kind != KindCard {
-				return Secret{}, E(Invalid, Field("token"), ErrUnusable)
-			}
 			in.ExpMonth, in.ExpYear = m.ExpMonth, m.ExpYear
 			setIfEmpty(&in.HolderName, m.HolderName)
 			setIfEmpty(&in.BillingZip, m.BillingZip)
 		case TokenACH, TokenEFT:
-			if (t.Kind == TokenACH) != (in.Kind == KindACH) || (t.Kind == TokenEFT) != (in.Kind == KindEFT) {
-				return Secret{}, E(Invalid, Field("token"), ErrUnusable)
-			}
 			setIfEmpty(&in.HolderName, m.AccountHolder)
 			setIfEmpty(&in.AccountType, m.AccountType)
 			// The token's account number is the account, so its routing, transit and
@@ -341,22 +356,11 @@ func (s *Service) resolveSource(ctx context.Context, tx Tx, p *Principal, in *In
 		return Secret{Number: sec.Number}, nil
 
 	case src.InstrumentID != "" || src.InstrumentAPIID != "":
-		var from *Instrument
-		var err error
-		field := "instrument_id"
-		if src.InstrumentID != "" {
-			from, err = tx.GetInstrument(ctx, mid, src.InstrumentID)
-		} else {
-			field = "instrument_api_id"
-			from, err = tx.GetInstrumentByAPIID(ctx, mid, in.LocationID, src.InstrumentAPIID)
-		}
+		from, field, err := SourceInstrument(ctx, tx, mid, in.LocationID, src.InstrumentID, src.InstrumentAPIID)
 		if err != nil {
-			if KindOf(err) == NotFound {
-				return Secret{}, E(Invalid, Field(field), ErrUnusable)
-			}
 			return Secret{}, err
 		}
-		if !from.Active() || from.LocationID != in.LocationID || from.Kind != in.Kind {
+		if !from.UsableBy(p, in.Kind, in.LocationID) {
 			return Secret{}, E(Invalid, Field(field), ErrUnusable)
 		}
 		number, err := s.open("vault.resolveSource", mid, from.ID, "number", from.Sealed.Number)

@@ -80,6 +80,15 @@ type Instrument struct {
 // Active reports whether the instrument has not been deleted.
 func (in *Instrument) Active() bool { return in.Deleted.IsZero() }
 
+// UsableBy reports whether in may be the account source of p's payment or new instrument of
+// kind in locationID: it is active, in a location p reaches, of kind, and in locationID. An
+// empty kind or locationID is any (a payment API whose vault tokens work in all of a
+// merchant's accounts; a check that does not know the request's kind or location).
+func (in *Instrument) UsableBy(p *Principal, kind, locationID string) bool {
+	return in.Active() && p.CanReach(in.LocationID) && (kind == "" || in.Kind == kind) &&
+		(locationID == "" || in.LocationID == locationID)
+}
+
 // Verified reports whether the card passed an approved authorization or verification
 // (MarkCardVerified). The mark is never taken back.
 func (in *Instrument) Verified() bool { return in.StoredCredentialStatus == "VERIFIED" }
@@ -130,6 +139,20 @@ type OneTimeToken struct {
 	Created    time.Time
 	Expires    time.Time
 	Consumed   time.Time
+}
+
+// Fits reports whether t's account data suits an instrument or payment of kind: a card token
+// or ticket a card, an ACH token a US bank account, an EFT token a Canadian one.
+func (t *OneTimeToken) Fits(kind string) bool {
+	switch t.Kind {
+	case TokenCard, TokenTicket:
+		return kind == KindCard
+	case TokenACH:
+		return kind == KindACH
+	case TokenEFT:
+		return kind == KindEFT
+	}
+	return false
 }
 
 // TokenMeta is the non-secret data a one-time token carries.
