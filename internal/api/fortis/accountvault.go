@@ -131,7 +131,8 @@ type vaultDraft struct {
 
 // parseVaultCreate validates a POST /v2/accountvaults body in field-table order and resolves
 // the references it can check before the store transaction (location, contact, api id). When
-// a field failed, the source is read too, so that the 422 also reports it (sourcecheck.go).
+// a field failed, the core checks the source too, so that the 422 also reports it
+// (sourcecheck.go).
 func (a *API) parseVaultCreate(ctx context.Context, p *vault.Principal, in *input) *vaultDraft {
 	d := a.parseVault(ctx, p, in, false)
 	a.reportVaultSource(ctx, p, d)

@@ -92,7 +92,8 @@ type txnDraft struct {
 
 // parseTransaction validates a POST /v2/transactions body. Every rule that can be checked
 // before the processor is called is checked here, save_account's vault fields included; the
-// source is read only when a field failed, so that the 422 also reports it (sourcecheck.go).
+// core checks the source only when a field failed, so that the 422 also reports it
+// (sourcecheck.go).
 func (a *API) parseTransaction(ctx context.Context, p *vault.Principal, in *input) *txnDraft {
 	d := &txnDraft{errs: in.errs}
 	e := in.errs
