@@ -939,3 +939,52 @@ func TestRefusalUnrecordedIsUnavailable(t *testing.T) {
 	}
 	e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=refused-1")})
 }
+
+// TestAmountOutOfRange: an amount past the 1–99999999 range of §3 gets that range's error
+// however large it is: past 2^53, past int64, written with a zero fraction or an exponent,
+// or as a string. Verifications have no amount (§2.17), and ignore one.
+func TestAmountOutOfRange(t *testing.T) {
+	e := mustPayEnv(t)
+	open := e.mustAuth(t, "range-open", 1000, false)
+	settled := e.mustAuth(t, "range-settled", 1000, true)
+	const high, low = "must be less than or equal to 99999999", "must be greater than or equal to 1"
+	amounts := []struct{ name, amount, want string }{
+		{"fail/past-2^53", `9007199254740993`, high},
+		{"fail/past-2^53-zero-fraction", `9007199254740993.0`, high},
+		{"fail/exponent", `1e16`, high},
+		{"fail/past-int64", `99999999999999999999`, high},
+		{"fail/past-int64-string", `"99999999999999999999"`, high},
+		{"fail/past-int64-zero-fraction", `99999999999999999999.00`, high},
+		{"fail/past-int64-negative", `-99999999999999999999`, low},
+		{"fail/past-2^53-negative", `-9007199254740993.0`, low},
+		{"fail/past-int64-negative-string", `"-99999999999999999999"`, low},
+	}
+	paths := []struct{ name, path, body string }{
+		{"auth", "auths", `,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}`},
+		{"settlement", "auths/" + open + "/settlements", ""},
+		{"voidauth", "auths/" + open + "/voidauths", ""},
+		{"refund", "settlements/" + settled + "/refunds", ""},
+	}
+	for _, p := range paths {
+		for _, a := range amounts {
+			t.Run(p.name+"/"+a.name, func(t *testing.T) {
+				r := e.must(t, 400, call{method: "POST", path: e.path(p.path), loose: true,
+					body: `{"merchantRefNum":"range","amount":` + a.amount + p.body + `}`})
+				var body struct {
+					Error struct {
+						Code        string       `json:"code"`
+						FieldErrors []fieldError `json:"fieldErrors"`
+					} `json:"error"`
+				}
+				json.Unmarshal(r.raw, &body)
+				if d := cmp.Diff([]any{"5068", []fieldError{{"amount", a.want}}}, []any{body.Error.Code, body.Error.FieldErrors}); d != "" {
+					t.Errorf("(-want +got)\n%s", d)
+				}
+			})
+		}
+	}
+	t.Run("ok/verification-ignores-amount", func(t *testing.T) {
+		e.must(t, 200, call{method: "POST", path: e.path("verifications"), loose: true,
+			body: `{"merchantRefNum":"range","amount":99999999999999999999,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`})
+	})
+}
