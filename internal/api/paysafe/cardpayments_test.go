@@ -1,6 +1,7 @@
 package paysafe_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/url"
@@ -507,6 +508,14 @@ func TestCardPaymentLists(t *testing.T) {
 	u, _ := url.Parse(next["href"].(string))
 	if next["rel"] != "next" || u.Query().Get("offset") != "3" || u.Query().Get("limit") != "2" || u.Query().Get("merchantRefNum") != "page" {
 		t.Errorf("next = %v", next)
+	}
+	// The & of the link is written plainly, as the vendor writes it, not as \u0026
+	// (encoding/json's HTML escaping, needless in a body no browser reads as HTML).
+	if !bytes.Contains(r.raw, []byte(`limit=2&`)) || bytes.Contains(r.raw, []byte(`\u0026`)) {
+		t.Errorf("next link escaped: %s", r.raw)
+	}
+	if ct, sniff := r.header.Get("Content-Type"), r.header.Get("X-Content-Type-Options"); ct != "application/json" || sniff != "nosniff" {
+		t.Errorf("Content-Type %q, X-Content-Type-Options %q", ct, sniff)
 	}
 	last := e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=page&limit=2&offset=4")})
 	if len(last.body["auths"].([]any)) != 1 || last.body["links"] != nil {
