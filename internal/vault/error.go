@@ -43,23 +43,40 @@ type Error struct {
 	Err   error  // Err is the reason or the underlying cause.
 }
 
-// Error returns a secret-free description.
+// Error returns a secret-free description. The kind, field and id are left out when the
+// *Error it wraps shows the same (E copies them from a cause it wraps), so that a chain reads
+// once: "vault.CreateMerchant: sqlstore.InsertLocation: conflict (account_number): already in use".
 func (e *Error) Error() string {
 	s := e.Op
-	if s != "" {
-		s += ": "
-	}
-	s += e.Kind.String()
-	if e.Field != "" {
-		s += " (" + e.Field + ")"
-	}
-	if e.ID != "" {
-		s += " [" + e.ID + "]"
+	if !e.causeShowsHead() {
+		if s != "" {
+			s += ": "
+		}
+		s += e.Kind.String()
+		if e.Field != "" {
+			s += " (" + e.Field + ")"
+		}
+		if e.ID != "" {
+			s += " [" + e.ID + "]"
+		}
 	}
 	if e.Err != nil {
-		s += ": " + e.Err.Error()
+		if s != "" {
+			s += ": "
+		}
+		s += e.Err.Error()
 	}
 	return s
+}
+
+// causeShowsHead reports whether the first *Error in e's cause shows e's kind, and its field
+// and id where e has them.
+func (e *Error) causeShowsHead() bool {
+	var in *Error
+	if !errors.As(e.Err, &in) {
+		return false
+	}
+	return in.Kind == e.Kind && (e.Field == "" || e.Field == in.Field) && (e.ID == "" || e.ID == in.ID)
 }
 
 // Unwrap returns the cause.

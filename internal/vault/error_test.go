@@ -18,7 +18,7 @@ func TestErrors(t *testing.T) {
 	if e := AsError(outer); e == nil || e.ID != "p1" {
 		t.Errorf("AsError = %+v", e)
 	}
-	if got, want := outer.Error(), "vault.GetProfile: not found [p1]: sqlstore.GetProfile: not found [p1]"; got != want {
+	if got, want := outer.Error(), "vault.GetProfile: sqlstore.GetProfile: not found [p1]"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 	if Wrap("x", nil) != nil {
@@ -30,6 +30,34 @@ func TestErrors(t *testing.T) {
 	f := E("op", Invalid, Field("number"), ErrLuhn)
 	if !errors.Is(f, ErrLuhn) || AsError(fmt.Errorf("wrapped: %w", f)).Field != "number" {
 		t.Error("reason or field lost through wrapping")
+	}
+}
+
+// TestErrorReadsOnce: an *Error wrapping another does not repeat the kind, field and id its
+// cause already shows, so a wrapped chain reads once.
+func TestErrorReadsOnce(t *testing.T) {
+	dup := E("sqlstore.InsertLocation", Conflict, Field("account_number"), ErrDuplicate)
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"ok/store-conflict", E("vault.CreateMerchant", dup), "vault.CreateMerchant: sqlstore.InsertLocation: conflict (account_number): already in use"},
+		{"ok/conflict-without-op", E("vault.CreateLocation", E(Conflict, Field("location_api_id"), ErrDuplicate)), "vault.CreateLocation: conflict (location_api_id): already in use"},
+		{"ok/through-fmt", E("vault.CreateMerchant", fmt.Errorf("insert: %w", dup)), "vault.CreateMerchant: insert: sqlstore.InsertLocation: conflict (account_number): already in use"},
+		{"ok/twice-wrapped", E("api", E("vault.CreateMerchant", dup)), "api: vault.CreateMerchant: sqlstore.InsertLocation: conflict (account_number): already in use"},
+		{"ok/card-conflict-id", E("vault.CreateCard", E(Conflict, Field("number"), ErrDuplicate, ID("c1"))), "vault.CreateCard: conflict (number) [c1]: already in use"},
+		// What differs from the cause is kept.
+		{"ok/other-kind", E("vault.X", Unavailable, E("sqlstore.Y", Internal, errors.New("boom"))), "vault.X: unavailable: sqlstore.Y: internal: boom"},
+		{"ok/other-field", E("vault.X", Invalid, Field("a"), E(Invalid, Field("b"), ErrFormat)), "vault.X: invalid (a): invalid (b): bad format"},
+		{"ok/plain-cause", E("vault.X", Conflict, ErrDuplicate), "vault.X: conflict: already in use"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if d := cmp.Diff(tt.want, tt.err.Error()); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
 	}
 }
 

@@ -121,6 +121,10 @@ func TestVaultUpdate(t *testing.T) {
 		{"fail/dl-pair", id, `{"accountvault":{"dl_number":"D1"}}`, `{"errors":{"dl_state":["Dl State cannot be blank."]}}`},
 		{"fail/exp-bad", id, `{"accountvault":{"exp_date":"1399"}}`, `{"errors":{"exp_date":["Exp Date is invalid."]}}`},
 		{"fail/title-long", id, `{"accountvault":{"title":"seventeen chars!!"}}`, `{"errors":{"title":["Title should contain at most 16 characters."]}}`},
+		// active is a flag (§1.5): a PUT cannot deactivate a vault, only DELETE does (§2.8).
+		{"fail/deactivate", id, `{"accountvault":{"active":false}}`, `{"errors":{"active":["Active cannot be changed."]}}`},
+		{"fail/deactivate-0", id, `{"accountvault":{"active":"0"}}`, `{"errors":{"active":["Active cannot be changed."]}}`},
+		{"fail/active-not-a-flag", id, `{"accountvault":{"active":"yes"}}`, `{"errors":{"active":["Active cannot be changed."]}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,6 +138,14 @@ func TestVaultUpdate(t *testing.T) {
 		body := `{"accountvault":` + string(bytes.TrimSuffix(bytes.TrimPrefix(got.Body, []byte(`{"accountvault":`)), []byte("}"))) + `}`
 		must(t, s.put(t, "/v2/accountvaults/"+id, body), 200)
 	})
+	// active is shown as 1 but is a flag: any boolean form of true is what the vault shows, a
+	// no-op, so a client that keeps active as a boolean can PUT back what it read.
+	for _, v := range []string{`true`, `"true"`, `1`, `"1"`} {
+		t.Run("ok/active-"+v, func(t *testing.T) {
+			got := must(t, s.put(t, "/v2/accountvaults/"+id, `{"accountvault":{"active":`+v+`,"title":"still active"}}`), 200).record(t, "accountvault")
+			diff(t, []any{float64(1), "still active"}, []any{got["active"], got["title"]})
+		})
+	}
 	t.Run("ok/partial", func(t *testing.T) {
 		before := must(t, s.get(t, "/v2/accountvaults/"+id), 200).record(t, "accountvault")
 		s.clock.Add(90 * time.Second)

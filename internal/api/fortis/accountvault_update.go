@@ -41,6 +41,10 @@ var vaultPutSetters = map[string]func(dst, src *vault.Instrument){
 	"title":                func(d, s *vault.Instrument) { d.Title = s.Title },
 }
 
+// shownAsInteger are the flags the representation shows as the integer 1 or 0 (§1.5): a PUT
+// compares them as booleans, so "active":true is what an active vault shows.
+var shownAsInteger = map[string]bool{"active": true}
+
 // lockedFields applies §2.6 to every known field a PUT may not change: it fails with
 // "cannot be changed." unless its value equals what the representation shows.
 func lockedFields(in *input, order []string, allowed map[string]bool, shown object) {
@@ -50,6 +54,9 @@ func lockedFields(in *input, order []string, allowed map[string]bool, shown obje
 			continue
 		}
 		cur, _ := shown.get(f)
+		if n, ok := cur.(int); ok && shownAsInteger[f] {
+			cur = n != 0
+		}
 		if !sameAsShown(raw, cur) {
 			in.errs.add(f, msgLocked(f))
 		}

@@ -67,7 +67,10 @@ type listReq struct {
 	def     *listDef
 }
 
-// The pagination bounds of §1.6, and maxOffset, the offset past which no list has records.
+// The pagination bounds of §1.6, maxOffset, the offset past which no list has records, and
+// maxPage, the first page past the end of any list whatever its page size: a larger page
+// (page=99999999999999, a card number sent as page=) is read as maxPage, so that
+// currentPage and the links never repeat an absurd digit run.
 // maxFilterValues is payvault's bound on the comma-separated values of one filter: each is a
 // bound parameter, and a statement takes at most 65,535 of them on PostgreSQL and 32,766 on
 // SQLite.
@@ -75,6 +78,7 @@ const (
 	defaultPageSize = 20
 	maxPageSize     = 5000
 	maxOffset       = 1 << 31
+	maxPage         = maxOffset + 2
 	maxFilterValues = 1000
 )
 
@@ -91,7 +95,7 @@ func (a *API) parseList(r *http.Request, p *vault.Principal, def *listDef) *list
 	// page, page_size, sort and expand sent as arrays are not scalars: they fall back to
 	// their defaults, as the vendor's Yii service ignores them (get returns "").
 	if n, ok := positiveInt(qv.get("page")); ok {
-		lr.page = n
+		lr.page = min(n, maxPage)
 	}
 	if n, ok := positiveInt(qv.get("page_size")); ok {
 		lr.size = min(n, maxPageSize)
@@ -475,9 +479,9 @@ func (a *API) meta(r *http.Request, lr *listReq, total int) object {
 // segment (a card number a client put into a filter) is masked as in the access log (in a
 // filter's list or range item by item, see itemsLinkValue), and a parameter named for account
 // data (cvv=, account_number=, ssn4=) keeps its name but not its value, however short, unless
-// the list filters on its value (routing=), and page=N is masked as a long digit run is: so
-// a link never repeats account data, and a link's list is the request's (a dl_number= filter,
-// which matches nothing whatever its value, still matches nothing).
+// the list filters on its value (routing=), and page=N is at most maxPage: so a link never
+// repeats account data, and a link's list is the request's (a dl_number= filter, which
+// matches nothing whatever its value, still matches nothing).
 func (a *API) pageLink(r *http.Request, lr *listReq, page int) string {
 	var kept []string
 	if r.URL.RawQuery != "" {
@@ -502,9 +506,7 @@ func (a *API) pageLink(r *http.Request, lr *listReq, page int) string {
 			kept = append(kept, httpx.RedactQuerySegment(seg))
 		}
 	}
-	// A page number of 12 digits or more (a card number sent as page=) is no page any list
-	// has, and is masked like any other number the client sent.
-	kept = append(kept, "page="+httpx.RedactDigits(strconv.Itoa(page)))
+	kept = append(kept, "page="+strconv.Itoa(page))
 	return a.baseURL(r) + strings.TrimRight(r.URL.Path, "/") + "?" + strings.Join(kept, "&")
 }
 

@@ -83,11 +83,17 @@ func TestListPaging(t *testing.T) {
 	// as a filter's item.
 	r = must(t, s.get(t, "/v2/accountvaults?customer_id=NL91ABNA0417164300,x&title=nl91%20abna%200417%201643%2000"), 200)
 	diff(t, base+"?customer_id=NL91%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A4300%2Cx&title=NL91%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A4300&page=1", meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)["self"].(map[string]any)["href"])
-	// A card number sent as the page number is no page any list has: the links do not repeat it.
+	// A card number sent as the page number is no page any list has: it is read as the first
+	// page past the end of any list (maxPage), so neither the links nor currentPage repeat it.
 	r = must(t, s.get(t, "/v2/accountvaults?page=4111111111111111"), 200)
-	links := meta(t, r)["pagination"].(map[string]any)["links"].(map[string]any)
-	diff(t, base+"?page=************1111", links["self"].(map[string]any)["href"])
-	diff(t, base+"?page=************1110", links["prev"].(map[string]any)["href"])
+	p := meta(t, r)["pagination"].(map[string]any)
+	links := p["links"].(map[string]any)
+	diff(t, base+"?page=2147483650", links["self"].(map[string]any)["href"])
+	diff(t, base+"?page=2147483649", links["prev"].(map[string]any)["href"])
+	diff(t, float64(2147483649), p["currentPage"])
+	if strings.Contains(string(r.Body), "411111111") || strings.Contains(string(r.Body), "1111111110") {
+		t.Errorf("the page number is repeated: %s", r.Body)
+	}
 
 	tests := []struct {
 		name, query               string
@@ -101,7 +107,10 @@ func TestListPaging(t *testing.T) {
 		{"ok/capped", "?page_size=9999", 7, 5000, 0, nil, []string{"self"}},
 		// Integers past int64 are integers still: a page past any end, a size past the cap.
 		{"ok/capped-past-int64", "?page_size=99999999999999999999", 7, 5000, 0, nil, []string{"self"}},
-		{"ok/page-past-int64", "?page=99999999999999999999&page_size=3", 0, 3, 9223372036854775806, []string{}, []string{"self", "first", "prev"}},
+		{"ok/page-past-int64", "?page=99999999999999999999&page_size=3", 0, 3, 2147483649, []string{}, []string{"self", "first", "prev"}},
+		// An absurd page is the first page past the end of any list, not a digit run echoed.
+		{"ok/page-absurd", "?page=99999999999999&page_size=3", 0, 3, 2147483649, []string{}, []string{"self", "first", "prev"}},
+		{"ok/page-max", "?page=2147483650&page_size=5000", 0, 5000, 2147483649, []string{}, []string{"self", "first", "prev"}},
 		{"ok/last-page", "?page=3&page_size=3&sort=created_ts", 1, 3, 2, []string{"v7"}, []string{"self", "first", "prev"}},
 		{"ok/first-page", "?page=1&page_size=3", 3, 3, 0, nil, []string{"self", "next", "last"}},
 		// Pages whose offset passes 2^31 records are past the end too, with the count (§1.6).

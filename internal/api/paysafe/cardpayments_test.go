@@ -1,6 +1,7 @@
 package paysafe_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/url"
@@ -508,6 +509,14 @@ func TestCardPaymentLists(t *testing.T) {
 	if next["rel"] != "next" || u.Query().Get("offset") != "3" || u.Query().Get("limit") != "2" || u.Query().Get("merchantRefNum") != "page" {
 		t.Errorf("next = %v", next)
 	}
+	// The & of the link is written plainly, as the vendor writes it, not as \u0026
+	// (encoding/json's HTML escaping, needless in a body no browser reads as HTML).
+	if !bytes.Contains(r.raw, []byte(`limit=2&`)) || bytes.Contains(r.raw, []byte(`\u0026`)) {
+		t.Errorf("next link escaped: %s", r.raw)
+	}
+	if ct, sniff := r.header.Get("Content-Type"), r.header.Get("X-Content-Type-Options"); ct != "application/json" || sniff != "nosniff" {
+		t.Errorf("Content-Type %q, X-Content-Type-Options %q", ct, sniff)
+	}
 	last := e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=page&limit=2&offset=4")})
 	if len(last.body["auths"].([]any)) != 1 || last.body["links"] != nil {
 		t.Errorf("last page = %s", last.raw)
@@ -938,4 +947,53 @@ func TestRefusalUnrecordedIsUnavailable(t *testing.T) {
 		t.Errorf("retry = %d %s; want the refusal 400/3006, not a replay", again.status, again.raw)
 	}
 	e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=refused-1")})
+}
+
+// TestAmountOutOfRange: an amount past the 1–99999999 range of §3 gets that range's error
+// however large it is: past 2^53, past int64, written with a zero fraction or an exponent,
+// or as a string. Verifications have no amount (§2.17), and ignore one.
+func TestAmountOutOfRange(t *testing.T) {
+	e := mustPayEnv(t)
+	open := e.mustAuth(t, "range-open", 1000, false)
+	settled := e.mustAuth(t, "range-settled", 1000, true)
+	const high, low = "must be less than or equal to 99999999", "must be greater than or equal to 1"
+	amounts := []struct{ name, amount, want string }{
+		{"fail/past-2^53", `9007199254740993`, high},
+		{"fail/past-2^53-zero-fraction", `9007199254740993.0`, high},
+		{"fail/exponent", `1e16`, high},
+		{"fail/past-int64", `99999999999999999999`, high},
+		{"fail/past-int64-string", `"99999999999999999999"`, high},
+		{"fail/past-int64-zero-fraction", `99999999999999999999.00`, high},
+		{"fail/past-int64-negative", `-99999999999999999999`, low},
+		{"fail/past-2^53-negative", `-9007199254740993.0`, low},
+		{"fail/past-int64-negative-string", `"-99999999999999999999"`, low},
+	}
+	paths := []struct{ name, path, body string }{
+		{"auth", "auths", `,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}`},
+		{"settlement", "auths/" + open + "/settlements", ""},
+		{"voidauth", "auths/" + open + "/voidauths", ""},
+		{"refund", "settlements/" + settled + "/refunds", ""},
+	}
+	for _, p := range paths {
+		for _, a := range amounts {
+			t.Run(p.name+"/"+a.name, func(t *testing.T) {
+				r := e.must(t, 400, call{method: "POST", path: e.path(p.path), loose: true,
+					body: `{"merchantRefNum":"range","amount":` + a.amount + p.body + `}`})
+				var body struct {
+					Error struct {
+						Code        string       `json:"code"`
+						FieldErrors []fieldError `json:"fieldErrors"`
+					} `json:"error"`
+				}
+				json.Unmarshal(r.raw, &body)
+				if d := cmp.Diff([]any{"5068", []fieldError{{"amount", a.want}}}, []any{body.Error.Code, body.Error.FieldErrors}); d != "" {
+					t.Errorf("(-want +got)\n%s", d)
+				}
+			})
+		}
+	}
+	t.Run("ok/verification-ignores-amount", func(t *testing.T) {
+		e.must(t, 200, call{method: "POST", path: e.path("verifications"), loose: true,
+			body: `{"merchantRefNum":"range","amount":99999999999999999999,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`})
+	})
 }

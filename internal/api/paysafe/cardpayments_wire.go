@@ -92,8 +92,20 @@ type txnInput struct {
 }
 
 // readAmount reads an amount in minor units, 1–99999999; absent is 0 (and "may not be null"
-// when required).
+// when required). An integer past any int range (past 2^53 with a zero fraction, past int64)
+// is out of that range too, and gets the range's error, not "Invalid value".
 func (o obj) readAmount(name string, required bool) int64 {
+	const tooLow, tooHigh = "must be greater than or equal to 1", "must be less than or equal to 99999999"
+	if v, ok := o.raw(name); ok {
+		switch hugeSign(v) {
+		case 1:
+			o.fail(name, tooHigh)
+			return 0
+		case -1:
+			o.fail(name, tooLow)
+			return 0
+		}
+	}
 	n, st := o.integer(name)
 	switch {
 	case st == absent:
@@ -104,10 +116,10 @@ func (o obj) readAmount(name string, required bool) int64 {
 	case st == bad:
 		return 0
 	case n < 1:
-		o.fail(name, "must be greater than or equal to 1")
+		o.fail(name, tooLow)
 		return 0
 	case n > maxPaymentAmount:
-		o.fail(name, "must be less than or equal to 99999999")
+		o.fail(name, tooHigh)
 		return 0
 	}
 	return int64(n)

@@ -289,6 +289,40 @@ func toInt(v any) (int, bool) {
 	return 0, false
 }
 
+// hugeSign returns the sign (1 or -1) of v when v is a whole number in a form toInt reads
+// (an integer, a number with a zero fraction, a string of optionally signed digits) that is
+// too large for toInt, and 0 otherwise: such a number is out of any range, not an invalid value.
+func hugeSign(v any) int {
+	var d string
+	switch v := v.(type) {
+	case json.Number:
+		p, ok := plainDecimal(v)
+		if !ok {
+			return 0
+		}
+		whole, frac, _ := strings.Cut(p, ".")
+		if strings.Trim(frac, "0") != "" {
+			return 0
+		}
+		d = whole
+	case string:
+		d = v
+	default:
+		return 0
+	}
+	sign := 1
+	if d != "" && (d[0] == '+' || d[0] == '-') {
+		if d[0] == '-' {
+			sign = -1
+		}
+		d = d[1:]
+	}
+	if _, ok := toInt(v); ok || d == "" || !card.Digits(d) {
+		return 0
+	}
+	return sign
+}
+
 // boolean reads a boolean: true/false, or "true"/"false" in any case. Absent gives nil.
 func (o obj) boolean(name string) *bool {
 	v, ok := o.raw(name)

@@ -1,6 +1,7 @@
 package paysafe
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 
@@ -17,9 +18,22 @@ func setCommonHeaders(w http.ResponseWriter, r *http.Request) {
 	h.Set("Pragma", "no-cache")
 }
 
+// marshalBody returns v as a response body, without encoding/json's HTML escaping: a link's
+// & is written plainly, as the vendor writes it, not as \u0026. Every body is served as
+// application/json, never as HTML.
+func marshalBody(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
 // writeJSON writes v as the JSON body with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := marshalBody(v)
 	if err != nil {
 		// Every body is a plain struct of strings, numbers and slices; this cannot happen.
 		status = http.StatusInternalServerError

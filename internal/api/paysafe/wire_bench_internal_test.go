@@ -1,7 +1,6 @@
 package paysafe
 
 import (
-	"encoding/json"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -41,7 +40,7 @@ func BenchmarkCardCreateEncode(b *testing.B) {
 		MerchantRefNum: "e6a5f4ed-42c5-4e09-ab73-bb1fd1a4b3cb", Token: "Cabcdefghijklmn", DefaultCard: true, Created: time.Now()}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := json.Marshal(a.toCardJSON(in)); err != nil {
+		if _, err := marshalBody(a.toCardJSON(in)); err != nil {
 			b.Fatal(err)
 		}
 	}
