@@ -50,13 +50,21 @@ var ErrCopyUnverified = errors.New("the copy was committed but does not verify")
 //  4. The target must hold no payvault data (sqlstore.CheckCopyTarget); it is then migrated.
 //
 // The rows are then copied in one PostgreSQL transaction (sqlstore.CopyTo, which compares
-// the row counts before committing). After the commit the target is checked with the same
+// the row counts before committing); the keysets and what the copy is checked against are
+// read under CopyTo's lock, so a key rotated before it is in the copy and checked. After the commit the target is checked with the same
 // master key: its keysets open, its audit chains verify as the source's did, key status
 // matches, and a sample of sealed records is byte for byte the source's and opens. A failure
 // of those checks wraps ErrCopyUnverified: the target must be dropped and recreated. Once
 // they pass, and with the source still locked, the data dir is marked moved (MovedFile):
 // from then on serving the embedded store, and every command that writes it, is refused.
 func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error) {
+	return copyStore(ctx, cfg, dsn, nil)
+}
+
+// copyStore is CopyStore. beforeLock, if not nil, runs once the target is migrated, just
+// before the embedded store is locked for the copy: a test writes to the store there, as a
+// command could in that window.
+func copyStore(ctx context.Context, cfg Config, dsn string, beforeLock func(context.Context) error) (*CopyReport, error) {
 	start := time.Now()
 	if cfg.DatabaseURL != "" {
 		return nil, errors.New("payvault: copy-store copies the embedded store (--data) into --database")
@@ -104,11 +112,6 @@ func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error)
 	if _, err := keys.Check(ctx, src, mk); err != nil {
 		return nil, fmt.Errorf("payvault: the master key does not open the store's keysets, so nothing was copied: %w", err)
 	}
-	srcKeys, err := keys.Open(ctx, src, mk, keys.Options{Logger: cfg.Logger})
-	if err != nil {
-		return nil, err
-	}
-	src.SetAuditMAC(srcKeys)
 
 	dst, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn, SkipMigrate: true, ReadConns: 4, ReadWait: -1})
 	if err != nil {
@@ -121,20 +124,30 @@ func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error)
 	if err := dst.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	// What the copy is checked against is read while the source is locked for it, and the
-	// lock is held until the copy is verified and the data dir marked moved: a tool that
+	if beforeLock != nil {
+		if err := beforeLock(ctx); err != nil {
+			return nil, err
+		}
+	}
+	// What the copy is checked against is read while the source is locked for it, the
+	// keysets included (a key rotated before the lock is in the copy), and the lock is held until the copy is verified and the data dir marked moved: a tool that
 	// writes beside servers (merchant create, keys rotate) waits until the copy ends, then
 	// finds the mark (Open checks it under the same lock) instead of writing to a store
 	// whose writes would never reach PostgreSQL.
 	var (
+		srcKeys   *keys.Keyring
 		srcAudit  []vault.AuditProblem
 		srcStatus *KeyStatus
 		srcSample []vault.SealedRecord
 		sealed    int
 		after     error // after is the verification's or the mark's failure
 	)
-	counts, err := src.CopyTo(ctx, dst, func(ctx context.Context) error {
+	counts, err := src.CopyTo(ctx, dst, func(ctx context.Context, keysets keys.KeysetStore) error {
 		var err error
+		if srcKeys, err = keys.Open(ctx, keysets, mk, keys.Options{Logger: cfg.Logger}); err != nil {
+			return err
+		}
+		src.SetAuditMAC(srcKeys)
 		if srcAudit, err = src.VerifyAudit(ctx, srcKeys); err != nil {
 			return err
 		}

@@ -342,6 +342,46 @@ func pgRows(t *testing.T, dsn string) map[string]int {
 	return out
 }
 
+// TestCopyStoreKeyRotatedBeforeLock: keys rotated on the store after copy-store opened its
+// keysets but before it locked the store for the copy are in the copy, and the copy
+// verifies: the keysets it is checked against are read under the lock, as the rows are.
+func TestCopyStoreKeyRotatedBeforeLock(t *testing.T) {
+	ctx := context.Background()
+	log := newCopyLog(t)
+	f := mustCopyFixture(t, log)
+	dsn := storetest.PostgresDSN(t)
+	cfg := Config{DataDir: f.dir, MasterKey: f.key.Base64(), Logger: log.l}
+
+	var rotated, rotatedMAC uint32
+	rotate := func(ctx context.Context) error {
+		// As `payvault keys rotate` and `keys rotate --fingerprint` would, beside copy-store.
+		tool, err := OpenTool(ctx, Config{DataDir: f.dir, MasterKey: f.key.Base64(), Logger: log.l, ExistingStore: true})
+		if err != nil {
+			return err
+		}
+		defer tool.Close()
+		if rotated, err = tool.Keyring.Rotate(ctx, "data"); err != nil {
+			return err
+		}
+		rotatedMAC, err = tool.Keyring.Rotate(ctx, "mac")
+		return err
+	}
+	if _, err := copyStore(ctx, cfg, dsn, rotate); err != nil {
+		t.Fatalf("copy-store: %v", err)
+	}
+	pg, err := OpenTool(ctx, Config{DatabaseURL: dsn, MasterKey: f.key.Base64(), Logger: log.l, ExistingStore: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	if got := pg.Keyring.PrimaryKeyID(); got != rotated {
+		t.Errorf("the copy's primary data key = %d, want the rotated %d", got, rotated)
+	}
+	if got := pg.Keyring.PrimaryMACKeyID(); got != rotatedMAC {
+		t.Errorf("the copy's primary fingerprint key = %d, want the rotated %d", got, rotatedMAC)
+	}
+}
+
 // TestCopyStoreRefusals: each refusal writes nothing to the target.
 func TestCopyStoreRefusals(t *testing.T) {
 	ctx := context.Background()
