@@ -51,7 +51,9 @@ var ErrCopyUnverified = errors.New("the copy was committed but does not verify")
 //
 // The rows are then copied in one PostgreSQL transaction (sqlstore.CopyTo, which compares
 // the row counts before committing); the keysets and what the copy is checked against are
-// read under CopyTo's lock, so a key rotated before it is in the copy and checked. After the commit the target is checked with the same
+// read under CopyTo's lock, so a key rotated before it is in the copy and checked. A record
+// of the sealed sample that does not open on the source refuses the copy before any row is
+// written: it would open on neither side, and compare equal. After the commit the target is checked with the same
 // master key: its keysets open, its audit chains verify as the source's did, key status
 // matches, and a sample of sealed records is byte for byte the source's and opens. A failure
 // of those checks wraps ErrCopyUnverified: the target must be dropped and recreated. Once
@@ -154,8 +156,10 @@ func copyStore(ctx context.Context, cfg Config, dsn string, beforeLock func(cont
 		if srcStatus, err = (&Main{Store: src, Keyring: srcKeys}).KeyStatus(ctx); err != nil {
 			return err
 		}
-		srcSample, err = sealedSample(ctx, src)
-		return err
+		if srcSample, err = sealedSample(ctx, src); err != nil {
+			return err
+		}
+		return openSample(srcSample, srcKeys)
 	}, func(ctx context.Context) error {
 		if sealed, after = verifyCopy(ctx, cfg, mk, dst, srcKeys, srcAudit, srcStatus, srcSample); after != nil {
 			return after
@@ -245,9 +249,42 @@ func sealedSample(ctx context.Context, s *sqlstore.Store) ([]vault.SealedRecord,
 	return out, nil
 }
 
+// openSample opens every sealed field of the source's sample under its keyring, before
+// anything is copied: a record that opens on neither side would compare equal after the
+// copy. Its error counts the records that do not open and names the first of them by table,
+// id and key id, never their contents.
+func openSample(sample []vault.SealedRecord, ks *keys.Keyring) error {
+	var bad []vault.UnreadableRecord
+	for _, r := range sample {
+		for f, ct := range r.Fields {
+			if len(ct) == 0 {
+				continue
+			}
+			pt, err := ks.Open(ct, keys.AD{Merchant: r.MerchantID, Record: r.ID, Field: f})
+			clear(pt)
+			if err != nil {
+				bad = append(bad, vault.UnreadableRecord{Table: r.Table, ID: r.ID, MerchantID: r.MerchantID, KeyID: r.KeyID, Field: f})
+				break
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	noun := "records"
+	if len(bad) == 1 {
+		noun = "record"
+	}
+	return fmt.Errorf("the store's keysets do not open %d sealed %s of the sample (the first %d of each sealed table), so nothing was copied: %s; restore each from a backup taken before the damage, or delete it, then run copy-store again",
+		len(bad), noun, copySample, strings.Join(unreadableIDs(bad, copyUnreadableListed), ", "))
+}
+
+// copyUnreadableListed is how many unreadable records openSample's error names.
+const copyUnreadableListed = 20
+
 // compareSealed checks that the target's sample is the source's, record for record and byte
-// for byte, and that every field that opens under the source's keyring opens under the
-// target's to the same plaintext. It returns how many fields it opened. Its errors name
+// for byte, and that every field opens under the source's keyring and under the target's to
+// the same plaintext. It returns how many fields it opened. Its errors name
 // tables and fields, never contents.
 func compareSealed(src, dst []vault.SealedRecord, srcKeys, dstKeys *keys.Keyring) (int, error) {
 	if len(src) != len(dst) {
@@ -269,7 +306,8 @@ func compareSealed(src, dst []vault.SealedRecord, srcKeys, dstKeys *keys.Keyring
 			ad := keys.AD{Merchant: s.MerchantID, Record: s.ID, Field: f}
 			want, err := srcKeys.Open(ct, ad)
 			if err != nil {
-				continue // it did not open before the copy either (a destroyed key, say)
+				// Equal bytes that open on neither side are not a verified copy.
+				return opened, fmt.Errorf("sealed field %s of %s %s does not open under the embedded store's keysets", f, s.Table, s.ID)
 			}
 			got, err := dstKeys.Open(d.Fields[f], ad)
 			same := err == nil && bytes.Equal(want, got)
