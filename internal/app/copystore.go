@@ -53,9 +53,10 @@ var ErrCopyUnverified = errors.New("the copy was committed but does not verify")
 // the row counts before committing); the keysets and what the copy is checked against are
 // read under CopyTo's lock, so a key rotated before it is in the copy and checked. A record
 // of the sealed sample that does not open on the source refuses the copy before any row is
-// written: it would open on neither side, and compare equal. After the commit the target is checked with the same
-// master key: its keysets open, its audit chains verify as the source's did, key status
-// matches, and a sample of sealed records is byte for byte the source's and opens. A failure
+// written: it would open on neither side, and compare equal. After the commit the target is
+// checked with the same master key: its keysets open, its audit chains verify as the
+// source's did, key status matches, and a sample of sealed records is byte for byte the
+// source's and opens. A failure
 // of those checks wraps ErrCopyUnverified: the target must be dropped and recreated. Once
 // they pass, and with the source still locked, the data dir is marked moved (MovedFile):
 // from then on serving the embedded store, and every command that writes it, is refused.
@@ -132,10 +133,11 @@ func copyStore(ctx context.Context, cfg Config, dsn string, beforeLock func(cont
 		}
 	}
 	// What the copy is checked against is read while the source is locked for it, the
-	// keysets included (a key rotated before the lock is in the copy), and the lock is held until the copy is verified and the data dir marked moved: a tool that
-	// writes beside servers (merchant create, keys rotate) waits until the copy ends, then
-	// finds the mark (Open checks it under the same lock) instead of writing to a store
-	// whose writes would never reach PostgreSQL.
+	// keysets included (a key rotated before the lock is in the copy), and the lock is held
+	// until the copy is verified and the data dir marked moved: a tool that writes beside
+	// servers (merchant create, keys rotate) waits until the copy ends, then finds the mark
+	// (Open checks it under the same lock) instead of writing to a store whose writes would
+	// never reach PostgreSQL.
 	var (
 		srcKeys   *keys.Keyring
 		srcAudit  []vault.AuditProblem
@@ -251,8 +253,8 @@ func sealedSample(ctx context.Context, s *sqlstore.Store) ([]vault.SealedRecord,
 
 // openSample opens every sealed field of the source's sample under its keyring, before
 // anything is copied: a record that opens on neither side would compare equal after the
-// copy. Its error counts the records that do not open and names the first of them by table,
-// id and key id, never their contents.
+// copy. Its error counts the records that do not open and names the first
+// copyUnreadableListed of them by table, id and key id, never their contents.
 func openSample(sample []vault.SealedRecord, ks *keys.Keyring) error {
 	var bad []vault.UnreadableRecord
 	for _, r := range sample {
@@ -284,8 +286,8 @@ const copyUnreadableListed = 20
 
 // compareSealed checks that the target's sample is the source's, record for record and byte
 // for byte, and that every field opens under the source's keyring and under the target's to
-// the same plaintext. It returns how many fields it opened. Its errors name
-// tables and fields, never contents.
+// the same plaintext. It returns how many fields it opened. Its errors name tables and
+// fields, never contents.
 func compareSealed(src, dst []vault.SealedRecord, srcKeys, dstKeys *keys.Keyring) (int, error) {
 	if len(src) != len(dst) {
 		return 0, fmt.Errorf("the sample of sealed records has %d records, the embedded store's %d", len(dst), len(src))

@@ -321,7 +321,8 @@ func (k copyKeysets) LoadKeyset(ctx context.Context, name string) ([]byte, int64
 	return loadKeyset(ctx, k.tx, loadKeysetQuery, name)
 }
 
-// StoreKeyset implements keys.KeysetStore: it fails, since the copy writes nothing to its source.
+// StoreKeyset implements keys.KeysetStore: it fails, since the copy writes nothing to its
+// source.
 func (copyKeysets) StoreKeyset(context.Context, string, []byte, int64) error {
 	return errors.New("sqlstore: a keyset cannot be written while the store is copied")
 }
