@@ -50,13 +50,24 @@ var ErrCopyUnverified = errors.New("the copy was committed but does not verify")
 //  4. The target must hold no payvault data (sqlstore.CheckCopyTarget); it is then migrated.
 //
 // The rows are then copied in one PostgreSQL transaction (sqlstore.CopyTo, which compares
-// the row counts before committing). After the commit the target is checked with the same
-// master key: its keysets open, its audit chains verify as the source's did, key status
-// matches, and a sample of sealed records is byte for byte the source's and opens. A failure
+// the row counts before committing); the keysets and what the copy is checked against are
+// read under CopyTo's lock, so a key rotated before it is in the copy and checked. A record
+// of the sealed sample that does not open on the source refuses the copy before any row is
+// written: it would open on neither side, and compare equal. After the commit the target is
+// checked with the same master key: its keysets open, its audit chains verify as the
+// source's did, key status matches, and a sample of sealed records is byte for byte the
+// source's and opens. A failure
 // of those checks wraps ErrCopyUnverified: the target must be dropped and recreated. Once
 // they pass, and with the source still locked, the data dir is marked moved (MovedFile):
 // from then on serving the embedded store, and every command that writes it, is refused.
 func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error) {
+	return copyStore(ctx, cfg, dsn, nil)
+}
+
+// copyStore is CopyStore. beforeLock, if not nil, runs once the target is migrated, just
+// before the embedded store is locked for the copy: a test writes to the store there, as a
+// command could in that window.
+func copyStore(ctx context.Context, cfg Config, dsn string, beforeLock func(context.Context) error) (*CopyReport, error) {
 	start := time.Now()
 	if cfg.DatabaseURL != "" {
 		return nil, errors.New("payvault: copy-store copies the embedded store (--data) into --database")
@@ -104,11 +115,6 @@ func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error)
 	if _, err := keys.Check(ctx, src, mk); err != nil {
 		return nil, fmt.Errorf("payvault: the master key does not open the store's keysets, so nothing was copied: %w", err)
 	}
-	srcKeys, err := keys.Open(ctx, src, mk, keys.Options{Logger: cfg.Logger})
-	if err != nil {
-		return nil, err
-	}
-	src.SetAuditMAC(srcKeys)
 
 	dst, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn, SkipMigrate: true, ReadConns: 4, ReadWait: -1})
 	if err != nil {
@@ -121,28 +127,41 @@ func CopyStore(ctx context.Context, cfg Config, dsn string) (*CopyReport, error)
 	if err := dst.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	// What the copy is checked against is read while the source is locked for it, and the
-	// lock is held until the copy is verified and the data dir marked moved: a tool that
-	// writes beside servers (merchant create, keys rotate) waits until the copy ends, then
-	// finds the mark (Open checks it under the same lock) instead of writing to a store
-	// whose writes would never reach PostgreSQL.
+	if beforeLock != nil {
+		if err := beforeLock(ctx); err != nil {
+			return nil, err
+		}
+	}
+	// What the copy is checked against is read while the source is locked for it, the
+	// keysets included (a key rotated before the lock is in the copy), and the lock is held
+	// until the copy is verified and the data dir marked moved: a tool that writes beside
+	// servers (merchant create, keys rotate) waits until the copy ends, then finds the mark
+	// (Open checks it under the same lock) instead of writing to a store whose writes would
+	// never reach PostgreSQL.
 	var (
+		srcKeys   *keys.Keyring
 		srcAudit  []vault.AuditProblem
 		srcStatus *KeyStatus
 		srcSample []vault.SealedRecord
 		sealed    int
 		after     error // after is the verification's or the mark's failure
 	)
-	counts, err := src.CopyTo(ctx, dst, func(ctx context.Context) error {
+	counts, err := src.CopyTo(ctx, dst, func(ctx context.Context, keysets keys.KeysetStore) error {
 		var err error
+		if srcKeys, err = keys.Open(ctx, keysets, mk, keys.Options{Logger: cfg.Logger}); err != nil {
+			return err
+		}
+		src.SetAuditMAC(srcKeys)
 		if srcAudit, err = src.VerifyAudit(ctx, srcKeys); err != nil {
 			return err
 		}
 		if srcStatus, err = (&Main{Store: src, Keyring: srcKeys}).KeyStatus(ctx); err != nil {
 			return err
 		}
-		srcSample, err = sealedSample(ctx, src)
-		return err
+		if srcSample, err = sealedSample(ctx, src); err != nil {
+			return err
+		}
+		return openSample(srcSample, srcKeys)
 	}, func(ctx context.Context) error {
 		if sealed, after = verifyCopy(ctx, cfg, mk, dst, srcKeys, srcAudit, srcStatus, srcSample); after != nil {
 			return after
@@ -232,10 +251,43 @@ func sealedSample(ctx context.Context, s *sqlstore.Store) ([]vault.SealedRecord,
 	return out, nil
 }
 
+// openSample opens every sealed field of the source's sample under its keyring, before
+// anything is copied: a record that opens on neither side would compare equal after the
+// copy. Its error counts the records that do not open and names the first
+// copyUnreadableListed of them by table, id and key id, never their contents.
+func openSample(sample []vault.SealedRecord, ks *keys.Keyring) error {
+	var bad []vault.UnreadableRecord
+	for _, r := range sample {
+		for f, ct := range r.Fields {
+			if len(ct) == 0 {
+				continue
+			}
+			pt, err := ks.Open(ct, keys.AD{Merchant: r.MerchantID, Record: r.ID, Field: f})
+			clear(pt)
+			if err != nil {
+				bad = append(bad, vault.UnreadableRecord{Table: r.Table, ID: r.ID, MerchantID: r.MerchantID, KeyID: r.KeyID, Field: f})
+				break
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	noun := "records"
+	if len(bad) == 1 {
+		noun = "record"
+	}
+	return fmt.Errorf("the store's keysets do not open %d sealed %s of the sample (the first %d of each sealed table), so nothing was copied: %s; restore each from a backup taken before the damage, or delete it, then run copy-store again",
+		len(bad), noun, copySample, strings.Join(unreadableIDs(bad, copyUnreadableListed), ", "))
+}
+
+// copyUnreadableListed is how many unreadable records openSample's error names.
+const copyUnreadableListed = 20
+
 // compareSealed checks that the target's sample is the source's, record for record and byte
-// for byte, and that every field that opens under the source's keyring opens under the
-// target's to the same plaintext. It returns how many fields it opened. Its errors name
-// tables and fields, never contents.
+// for byte, and that every field opens under the source's keyring and under the target's to
+// the same plaintext. It returns how many fields it opened. Its errors name tables and
+// fields, never contents.
 func compareSealed(src, dst []vault.SealedRecord, srcKeys, dstKeys *keys.Keyring) (int, error) {
 	if len(src) != len(dst) {
 		return 0, fmt.Errorf("the sample of sealed records has %d records, the embedded store's %d", len(dst), len(src))
@@ -256,7 +308,8 @@ func compareSealed(src, dst []vault.SealedRecord, srcKeys, dstKeys *keys.Keyring
 			ad := keys.AD{Merchant: s.MerchantID, Record: s.ID, Field: f}
 			want, err := srcKeys.Open(ct, ad)
 			if err != nil {
-				continue // it did not open before the copy either (a destroyed key, say)
+				// Equal bytes that open on neither side are not a verified copy.
+				return opened, fmt.Errorf("sealed field %s of %s %s does not open under the embedded store's keysets", f, s.Table, s.ID)
 			}
 			got, err := dstKeys.Open(d.Fields[f], ad)
 			same := err == nil && bytes.Equal(want, got)

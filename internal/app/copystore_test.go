@@ -342,6 +342,46 @@ func pgRows(t *testing.T, dsn string) map[string]int {
 	return out
 }
 
+// TestCopyStoreKeyRotatedBeforeLock: keys rotated on the store after copy-store opened its
+// keysets but before it locked the store for the copy are in the copy, and the copy
+// verifies: the keysets it is checked against are read under the lock, as the rows are.
+func TestCopyStoreKeyRotatedBeforeLock(t *testing.T) {
+	ctx := context.Background()
+	log := newCopyLog(t)
+	f := mustCopyFixture(t, log)
+	dsn := storetest.PostgresDSN(t)
+	cfg := Config{DataDir: f.dir, MasterKey: f.key.Base64(), Logger: log.l}
+
+	var rotated, rotatedMAC uint32
+	rotate := func(ctx context.Context) error {
+		// As `payvault keys rotate` and `keys rotate --fingerprint` would, beside copy-store.
+		tool, err := OpenTool(ctx, Config{DataDir: f.dir, MasterKey: f.key.Base64(), Logger: log.l, ExistingStore: true})
+		if err != nil {
+			return err
+		}
+		defer tool.Close()
+		if rotated, err = tool.Keyring.Rotate(ctx, "data"); err != nil {
+			return err
+		}
+		rotatedMAC, err = tool.Keyring.Rotate(ctx, "mac")
+		return err
+	}
+	if _, err := copyStore(ctx, cfg, dsn, rotate); err != nil {
+		t.Fatalf("copy-store: %v", err)
+	}
+	pg, err := OpenTool(ctx, Config{DatabaseURL: dsn, MasterKey: f.key.Base64(), Logger: log.l, ExistingStore: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	if got := pg.Keyring.PrimaryKeyID(); got != rotated {
+		t.Errorf("the copy's primary data key = %d, want the rotated %d", got, rotated)
+	}
+	if got := pg.Keyring.PrimaryMACKeyID(); got != rotatedMAC {
+		t.Errorf("the copy's primary fingerprint key = %d, want the rotated %d", got, rotatedMAC)
+	}
+}
+
 // TestCopyStoreRefusals: each refusal writes nothing to the target.
 func TestCopyStoreRefusals(t *testing.T) {
 	ctx := context.Background()
@@ -427,7 +467,7 @@ func TestCopyStoreRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rolledBack := func(t *testing.T, dsn string, want string) {
+	rolledBack := func(t *testing.T, dsn string, want string) error {
 		t.Helper()
 		_, err := CopyStore(ctx, cfg, dsn)
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "rolled back") {
@@ -439,6 +479,7 @@ func TestCopyStoreRefusals(t *testing.T) {
 			}
 		}
 		mustNotBeMoved(t, cfg.DataDir)
+		return err
 	}
 	t.Run("fail/value-does-not-convert", func(t *testing.T) {
 		dsn := storetest.PostgresDSN(t)
@@ -451,6 +492,40 @@ func TestCopyStoreRefusals(t *testing.T) {
 		mustExec(t, "ALTER TABLE settings ADD COLUMN extra TEXT")
 		defer mustExec(t, "ALTER TABLE settings DROP COLUMN extra")
 		rolledBack(t, dsn, "column settings.extra exists in the embedded store only")
+	})
+	t.Run("fail/sealed-field-does-not-open", func(t *testing.T) {
+		// A card whose sealed number no longer opens (a damaged row, or one restored from
+		// the wrong place) would be copied byte for byte, and would open on neither side.
+		dsn := storetest.PostgresDSN(t)
+		s, err := sqlstore.Open(ctx, sqlstore.Config{Path: SQLitePath(f.dir), SkipMigrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		var id string
+		var sealed []byte
+		if err := s.DB().QueryRow("SELECT id, number_sealed FROM instruments WHERE dek_id <> 0 ORDER BY id LIMIT 1").Scan(&id, &sealed); err != nil {
+			t.Fatal(err)
+		}
+		damaged := append([]byte(nil), sealed...)
+		damaged[len(damaged)-1] ^= 1
+		if _, err := s.DB().Exec("UPDATE instruments SET number_sealed = ? WHERE id = ?", damaged, id); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if _, err := s.DB().Exec("UPDATE instruments SET number_sealed = ? WHERE id = ?", sealed, id); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		err = rolledBack(t, dsn, "instruments/"+id)
+		if !strings.Contains(err.Error(), "do not open 1 sealed record of the sample") {
+			t.Errorf("CopyStore = %v, want it to count 1 sealed record", err)
+		}
+		for _, secret := range []string{copyPAN1, copyPAN2, copyPAN3, copyPAN4, copyACH, copyIBAN, copyFortisACH} {
+			if strings.Contains(err.Error(), secret) {
+				t.Error("the error holds account data")
+			}
+		}
 	})
 	t.Run("ok/empty-schema-target", func(t *testing.T) {
 		// A database migrated by payvault that holds no rows is accepted.
@@ -483,6 +558,7 @@ func TestCompareSealed(t *testing.T) {
 	flipped[len(flipped)-1] ^= 1
 	for _, tc := range []struct {
 		name     string
+		src      []vault.SealedRecord // src is rec(ct) when nil
 		dst      []vault.SealedRecord
 		dstKeys  *keys.Keyring
 		wantErr  string
@@ -492,9 +568,14 @@ func TestCompareSealed(t *testing.T) {
 		{name: "fail/differs", dst: rec(flipped), dstKeys: a.Keyring, wantErr: "differs"},
 		{name: "fail/missing", dst: nil, dstKeys: a.Keyring, wantErr: "has 0 records"},
 		{name: "fail/other-keysets", dst: rec(ct), dstKeys: b.Keyring, wantErr: "does not open under the copied keysets"},
+		{name: "fail/opens-on-neither-side", src: rec(flipped), dst: rec(flipped), dstKeys: a.Keyring, wantErr: "does not open under the embedded store's keysets"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n, err := compareSealed(rec(ct), tc.dst, a.Keyring, tc.dstKeys)
+			src := tc.src
+			if src == nil {
+				src = rec(ct)
+			}
+			n, err := compareSealed(src, tc.dst, a.Keyring, tc.dstKeys)
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("compareSealed = %v, want %q", err, tc.wantErr)
 			}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/payvault/payvault/internal/keys"
 )
 
 // copyOrder is every table of the schema in the order CopyTo fills them: each after the
@@ -245,11 +247,13 @@ func compareSchemas(src, dst map[string][]column) (map[string]map[string]string,
 // analysed (ANALYZE), so that the planner knows its size from the first request.
 //
 // locked, when not nil, runs once the source is locked and before anything is written:
-// whatever it reads of the source through the store is what is copied. committed, when
+// whatever it reads of the source through the store is what is copied, and keysets reads
+// the source's keysets as copied (s.LoadKeyset would wait for the connection the lock
+// holds, without end; keysets stores none, and its StoreKeyset fails). committed, when
 // not nil, runs after the commit and the ANALYZE, with the source still locked: no other
 // process has written the source since the copy, and none does before it returns (a writer
 // waits for SQLite's lock meanwhile, up to its busy timeout). Its error is CopyTo's, as is.
-func (s *Store) CopyTo(ctx context.Context, dst *Store, locked, committed func(context.Context) error) ([]TableCount, error) {
+func (s *Store) CopyTo(ctx context.Context, dst *Store, locked func(ctx context.Context, keysets keys.KeysetStore) error, committed func(context.Context) error) ([]TableCount, error) {
 	if s.dialect != SQLite || dst.dialect != Postgres {
 		return nil, errors.New("sqlstore: copy goes from the embedded store to PostgreSQL")
 	}
@@ -263,7 +267,7 @@ func (s *Store) CopyTo(ctx context.Context, dst *Store, locked, committed func(c
 		return nil, err
 	}
 	if locked != nil {
-		if err := locked(ctx); err != nil {
+		if err := locked(ctx, copyKeysets{stx}); err != nil {
 			return nil, err
 		}
 	}
@@ -304,6 +308,23 @@ func (s *Store) CopyTo(ctx context.Context, dst *Store, locked, committed func(c
 		err = committed(ctx)
 	}
 	return counts, err
+}
+
+// copyKeysets is the source's keysets as CopyTo copies them: read inside its transaction,
+// which holds the embedded store's only write connection, and never written.
+type copyKeysets struct{ tx *sql.Tx }
+
+var _ keys.KeysetStore = copyKeysets{}
+
+// LoadKeyset implements keys.KeysetStore.
+func (k copyKeysets) LoadKeyset(ctx context.Context, name string) ([]byte, int64, error) {
+	return loadKeyset(ctx, k.tx, loadKeysetQuery, name)
+}
+
+// StoreKeyset implements keys.KeysetStore: it fails, since the copy writes nothing to its
+// source.
+func (copyKeysets) StoreKeyset(context.Context, string, []byte, int64) error {
+	return errors.New("sqlstore: a keyset cannot be written while the store is copied")
 }
 
 // copyTables runs CopyTo's work inside its two transactions.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
@@ -38,5 +39,39 @@ func TestCopyToCommittedLocked(t *testing.T) {
 	}
 	if err := <-wrote; err != nil {
 		t.Fatalf("the write after the copy: %v", err)
+	}
+}
+
+// TestCopyToLockedKeysets: locked reads the source's keysets as they are copied, through
+// the keysets it is given (the store's own LoadKeyset reads on the connection that the copy's
+// lock holds), and cannot write one.
+func TestCopyToLockedKeysets(t *testing.T) {
+	ctx := context.Background()
+	src := mustOpen(t, sqlstore.Config{Path: filepath.Join(t.TempDir(), "payvault.db")})
+	dst := mustOpen(t, sqlstore.Config{DSN: storetest.PostgresDSN(t)})
+	if err := src.StoreKeyset(ctx, "data", []byte("v1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.StoreKeyset(ctx, "data", []byte("v2"), 1); err != nil {
+		t.Fatal(err)
+	}
+	_, err := src.CopyTo(ctx, dst, func(ctx context.Context, keysets keys.KeysetStore) error {
+		blob, version, err := keysets.LoadKeyset(ctx, "data")
+		if err != nil {
+			return err
+		}
+		if string(blob) != "v2" || version != 2 {
+			t.Errorf("LoadKeyset = %q version %d, want \"v2\" version 2", blob, version)
+		}
+		if _, _, err := keysets.LoadKeyset(ctx, "mac"); !errors.Is(err, keys.ErrNoKeyset) {
+			t.Errorf("LoadKeyset of a keyset not stored: %v, want keys.ErrNoKeyset", err)
+		}
+		if err := keysets.StoreKeyset(ctx, "data", []byte("v3"), 2); err == nil {
+			t.Error("StoreKeyset during the copy succeeded")
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -15,11 +15,20 @@ var _ keys.KeysetStore = (*Store)(nil)
 // LoadKeyset implements keys.KeysetStore. On PostgreSQL it is a read with the read bound
 // (stall.go), so that the keyring's poller does not wait on a database that stopped answering.
 func (s *Store) LoadKeyset(ctx context.Context, name string) ([]byte, int64, error) {
-	var blob []byte
-	var version int64
 	ctx, end := s.q.readBound(ctx)
 	defer end()
-	err := s.wdb.QueryRowContext(ctx, s.rb.bind(s.dialect, "SELECT blob, version FROM keysets WHERE name = ?"), name).Scan(&blob, &version)
+	return loadKeyset(ctx, s.wdb, s.rb.bind(s.dialect, loadKeysetQuery), name)
+}
+
+// loadKeysetQuery reads a keyset by name, with a ? placeholder.
+const loadKeysetQuery = "SELECT blob, version FROM keysets WHERE name = ?"
+
+// loadKeyset reads keyset name through db with query (loadKeysetQuery bound for db's
+// engine), and maps no row to keys.ErrNoKeyset.
+func loadKeyset(ctx context.Context, db querier, query, name string) ([]byte, int64, error) {
+	var blob []byte
+	var version int64
+	err := db.QueryRowContext(ctx, query, name).Scan(&blob, &version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, keys.ErrNoKeyset
 	}
