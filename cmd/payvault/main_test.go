@@ -65,6 +65,14 @@ var servingRE = regexp.MustCompile(`msg=serving addr=(\S+)`)
 // MustServe starts `payvault serve` in dir with args and waits until it answers /healthz.
 func MustServe(tb testing.TB, dir string, env []string, args ...string) *server {
 	tb.Helper()
+	s := startServe(tb, dir, env, args...)
+	s.mustServing(tb)
+	return s
+}
+
+// startServe starts `payvault serve` in dir with args, and does not wait for it.
+func startServe(tb testing.TB, dir string, env []string, args ...string) *server {
+	tb.Helper()
 	s := &server{stdout: &logtest.SyncBuffer{}, stderr: &logtest.SyncBuffer{}, done: make(chan error, 1)}
 	s.cmd = exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	s.cmd.Dir = dir
@@ -80,6 +88,12 @@ func MustServe(tb testing.TB, dir string, env []string, args ...string) *server 
 			<-s.done
 		}
 	})
+	return s
+}
+
+// mustServing waits until s answers /healthz.
+func (s *server) mustServing(tb testing.TB) {
+	tb.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := servingRE.FindStringSubmatch(s.stderr.String()); m != nil {
@@ -101,13 +115,12 @@ func MustServe(tb testing.TB, dir string, env []string, args ...string) *server 
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return s
+				return
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	tb.Fatalf("healthz never answered 200\nstderr:\n%s", s.stderr)
-	return nil
 }
 
 // Stop sends SIGTERM and waits for a clean exit.
