@@ -21,12 +21,10 @@ import (
 type benchCmd struct {
 	Target          string        `help:"Base URL of a running payvault on this machine (http://127.0.0.1:8080), started with --public-rate-limit 0 for the sut phase; without it a server is started in this process." placeholder:"URL"`
 	CredentialsFile string        `help:"JSON credentials of a merchant on --target, as printed by 'payvault merchant create --json' (or set PAYVAULT_BENCH_CREDENTIALS to that JSON)." placeholder:"FILE" type:"path"`
-	Credentials     string        `help:"-" hidden:"" env:"PAYVAULT_BENCH_CREDENTIALS"`
 	ServerPID       int           `help:"Process id of the --target server, for its RSS and CPU (found from the listening port when 0)." placeholder:"PID"`
 	Data            string        `help:"Data directory of the in-process embedded store; kept, with the seeded cards, for later runs (a temporary directory when empty)." placeholder:"DIR"`
 	Database        string        `help:"PostgreSQL URL (postgres://..., on this machine) for the in-process server instead of the embedded store." placeholder:"DSN"`
 	MasterKeyFile   string        `help:"File holding the base64 master key for --database (or set PAYVAULT_BENCH_MASTER_KEY); when neither is set, a random one kept in --data (or used once, for a fresh database, without it)." placeholder:"FILE" type:"path"`
-	MasterKey       string        `help:"-" hidden:"" env:"PAYVAULT_BENCH_MASTER_KEY"`
 	Committers      int           `help:"Group-commit goroutines of the in-process server on PostgreSQL (0: the store's default)."`
 	Concurrency     int           `help:"Connections, each with one request in flight." default:"64"`
 	Duration        time.Duration `help:"Measured time per phase." default:"10s"`
@@ -65,20 +63,11 @@ func (c *benchCmd) Run(ctx context.Context) error {
 		cfg.Credentials = creds
 	}
 	if c.Database != "" {
-		switch {
-		case c.MasterKey != "":
-			mk, err := keys.ParseMasterKey(c.MasterKey)
-			if err != nil {
-				return err
-			}
-			cfg.MasterKey = &mk
-		case c.MasterKeyFile != "":
-			mk, err := keys.ReadMasterKeyFile(c.MasterKeyFile)
-			if err != nil {
-				return err
-			}
-			cfg.MasterKey = &mk
+		mk, err := c.masterKey()
+		if err != nil {
+			return err
 		}
+		cfg.MasterKey = mk
 	}
 	if c.CPUProfile != "" {
 		if err := os.MkdirAll(c.CPUProfile, 0o700); err != nil {
@@ -106,10 +95,30 @@ func (c *benchCmd) Run(ctx context.Context) error {
 	return rep.WriteTable(os.Stdout)
 }
 
+// masterKey is the master key for --database: PAYVAULT_BENCH_MASTER_KEY, or else
+// --master-key-file's, or nil for a random one.
+func (c *benchCmd) masterKey() (*keys.MasterKey, error) {
+	v, err := secretEnv("PAYVAULT_BENCH_MASTER_KEY")
+	var mk keys.MasterKey
+	switch {
+	case err != nil:
+		return nil, err
+	case v != "":
+		mk, err = keys.ParseMasterKey(v)
+	case c.MasterKeyFile != "":
+		mk, err = keys.ReadMasterKeyFile(c.MasterKeyFile)
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &mk, nil
+}
+
 func (c *benchCmd) readCredentials() (*vault.MerchantCredentials, error) {
 	var b []byte
-	switch {
-	case c.CredentialsFile != "":
+	if c.CredentialsFile != "" {
 		f, err := os.Open(c.CredentialsFile)
 		if err != nil {
 			return nil, err
@@ -118,10 +127,15 @@ func (c *benchCmd) readCredentials() (*vault.MerchantCredentials, error) {
 		if b, err = io.ReadAll(io.LimitReader(f, 1<<16)); err != nil {
 			return nil, err
 		}
-	case c.Credentials != "":
-		b = []byte(c.Credentials)
-	default:
-		return nil, errors.New("--target needs --credentials-file or PAYVAULT_BENCH_CREDENTIALS")
+	} else {
+		v, err := secretEnv("PAYVAULT_BENCH_CREDENTIALS")
+		if err != nil {
+			return nil, err
+		}
+		if v == "" {
+			return nil, errors.New("--target needs --credentials-file or PAYVAULT_BENCH_CREDENTIALS")
+		}
+		b = []byte(v)
 	}
 	var creds vault.MerchantCredentials
 	if err := json.Unmarshal(b, &creds); err != nil {

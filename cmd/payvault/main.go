@@ -30,7 +30,6 @@ type storeFlags struct {
 	Data          string   `help:"Data directory of the embedded store (default ./payvault-data); not with --database." placeholder:"DIR"`
 	Database      string   `help:"PostgreSQL URL (postgres://...); replaces the embedded store, so not with --data." placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
 	MasterKeyFile string   `help:"File holding the base64 master key; overrides PAYVAULT_MASTER_KEY and the data dir's key file." placeholder:"FILE" type:"path"`
-	MasterKey     string   `help:"-" hidden:"" env:"PAYVAULT_MASTER_KEY"`
 	Unseal        bool     `help:"Take the master key from Shamir shares (from --share-file or stdin); the whole key never touches disk."`
 	ShareFile     []string `help:"File holding one or more master key shares (repeatable); used with --unseal." placeholder:"FILE" type:"path"`
 	LogFormat     string   `help:"Log format: text or json." enum:"text,json" default:"text"`
@@ -82,40 +81,52 @@ func (f storeFlags) config(out io.Writer) (app.Config, error) {
 		// not mean (the --data default is applied only when --database is absent).
 		return app.Config{}, fmt.Errorf("--data and --database (or PAYVAULT_DATABASE_URL) select different stores; give only one")
 	}
-	if f.MasterKeyFile == "" && !f.Unseal {
-		if err := emptyEnv("PAYVAULT_MASTER_KEY"); err != nil {
-			return app.Config{}, err
-		}
-	}
 	dataDir := f.Data
 	if dataDir == "" && f.Database == "" {
 		dataDir = app.DefaultDataDir
 	}
-	cfg := app.Config{
-		DataDir: dataDir, DatabaseURL: f.Database, MasterKey: f.MasterKey, MasterKeyFile: f.MasterKeyFile,
-		Logger: slog.New(h), Out: out,
-	}
-	switch {
-	case f.Unseal:
-		mk, err := readShares(f.ShareFile, os.Stdin, os.Stderr)
-		if err != nil {
-			return app.Config{}, err
-		}
-		cfg.MasterKeyValue = mk
-	case len(f.ShareFile) > 0:
-		return app.Config{}, fmt.Errorf("--share-file needs --unseal")
+	cfg := app.Config{DataDir: dataDir, DatabaseURL: f.Database, Logger: slog.New(h), Out: out}
+	if err := setMasterKey(&cfg, f.Unseal, f.ShareFile, f.MasterKeyFile); err != nil {
+		return app.Config{}, err
 	}
 	return cfg, nil
 }
 
-// emptyEnv refuses a secret's environment variable that is set but empty, a secret that did not
-// arrive: kong reads it as unset, and payvault would then use or make a master key file, or an
-// admin token, of its own. A blank one is refused further on (app.Config).
-func emptyEnv(name string) error {
-	if v, ok := os.LookupEnv(name); ok && v == "" {
-		return fmt.Errorf("%s is set but empty: give its value, or unset it", name)
+// setMasterKey sets where cfg's master key comes from, first to last: --unseal's shares (read
+// now), --master-key-file, PAYVAULT_MASTER_KEY (read only when neither is given), and else the
+// data dir's key file.
+func setMasterKey(cfg *app.Config, unseal bool, shareFiles []string, keyFile string) error {
+	cfg.MasterKeyFile = keyFile
+	switch {
+	case unseal:
+		mk, err := readShares(shareFiles, os.Stdin, os.Stderr)
+		if err != nil {
+			return err
+		}
+		cfg.MasterKeyValue = mk
+	case len(shareFiles) > 0:
+		return fmt.Errorf("--share-file needs --unseal")
+	case keyFile == "":
+		v, err := secretEnv("PAYVAULT_MASTER_KEY")
+		if err != nil {
+			return err
+		}
+		cfg.MasterKey = v
 	}
 	return nil
+}
+
+// secretEnv returns the secret in the environment variable name, or "" when it is unset.
+// Secrets are read from the environment (or a file), never from a flag (see envOnly). One that
+// is set but empty, a secret that did not arrive, is refused rather than read as unset: payvault
+// would then use or make a master key file, or an admin token, of its own. A blank one is
+// refused further on (app.Config).
+func secretEnv(name string) (string, error) {
+	v, ok := os.LookupEnv(name)
+	if ok && v == "" {
+		return "", fmt.Errorf("%s is set but empty: give its value, or unset it", name)
+	}
+	return v, nil
 }
 
 type cli struct {
@@ -151,7 +162,6 @@ type serveCmd struct {
 	storeFlags
 	Listen                string        `help:"Address to listen on." default:"127.0.0.1:8080"`
 	AdminTokenFile        string        `help:"File holding the admin API bearer token; overrides PAYVAULT_ADMIN_TOKEN." placeholder:"FILE" type:"path"`
-	AdminToken            string        `help:"-" hidden:"" env:"PAYVAULT_ADMIN_TOKEN"`
 	TLSCert               string        `help:"TLS certificate (PEM) to serve HTTPS." placeholder:"FILE" type:"path"`
 	TLSKey                string        `help:"TLS private key (PEM)." placeholder:"FILE" type:"path"`
 	PublicBaseURL         string        `help:"Scheme and host used in every Location header and link, e.g. https://vault.example.com." placeholder:"URL"`
@@ -175,8 +185,11 @@ type serveCmd struct {
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
+	adminToken := ""
 	if c.AdminTokenFile == "" {
-		if err := emptyEnv("PAYVAULT_ADMIN_TOKEN"); err != nil {
+		// --admin-token-file beats the environment's token, which is then not read at all.
+		var err error
+		if adminToken, err = secretEnv("PAYVAULT_ADMIN_TOKEN"); err != nil {
 			return err
 		}
 	}
@@ -192,7 +205,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	cfg.Listen = c.Listen
 	// A server node waits for its database at start; the other commands fail at once.
 	cfg.WaitForDatabase = true
-	cfg.AdminToken, cfg.AdminTokenFile = c.AdminToken, c.AdminTokenFile
+	cfg.AdminToken, cfg.AdminTokenFile = adminToken, c.AdminTokenFile
 	cfg.TLSCert, cfg.TLSKey = c.TLSCert, c.TLSKey
 	cfg.PublicBaseURL, cfg.TLSTerminatedUpstream, cfg.Demo = c.PublicBaseURL, c.TLSTerminatedUpstream, c.Demo
 	cfg.RetainDeleted, cfg.RetainTransactions = c.RetainDeleted, c.RetainTransactions
@@ -646,25 +659,14 @@ type copyStoreCmd struct {
 	Data          string   `help:"Data directory of the embedded store (default ./payvault-data): the store to copy." default:"./payvault-data" placeholder:"DIR"`
 	Database      string   `help:"PostgreSQL URL (postgres://...) of the empty database to copy into." required:"" placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
 	MasterKeyFile string   `help:"File holding the base64 master key; overrides PAYVAULT_MASTER_KEY and the data dir's key file." placeholder:"FILE" type:"path"`
-	MasterKey     string   `help:"-" hidden:"" env:"PAYVAULT_MASTER_KEY"`
 	Unseal        bool     `help:"Take the master key from Shamir shares (from --share-file or stdin)."`
 	ShareFile     []string `help:"File holding one or more master key shares (repeatable); used with --unseal." placeholder:"FILE" type:"path"`
 }
 
 func (c *copyStoreCmd) Run(ctx context.Context) error {
-	cfg := app.Config{
-		DataDir: c.Data, MasterKey: c.MasterKey, MasterKeyFile: c.MasterKeyFile,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)), Out: os.Stdout,
-	}
-	switch {
-	case c.Unseal:
-		mk, err := readShares(c.ShareFile, os.Stdin, os.Stderr)
-		if err != nil {
-			return err
-		}
-		cfg.MasterKeyValue = mk
-	case len(c.ShareFile) > 0:
-		return fmt.Errorf("--share-file needs --unseal")
+	cfg := app.Config{DataDir: c.Data, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)), Out: os.Stdout}
+	if err := setMasterKey(&cfg, c.Unseal, c.ShareFile, c.MasterKeyFile); err != nil {
+		return err
 	}
 	rep, err := app.CopyStore(ctx, cfg, c.Database)
 	if err != nil {
@@ -686,7 +688,7 @@ func (c *copyStoreCmd) Run(ctx context.Context) error {
 		key = "--unseal and the same shares"
 	case c.MasterKeyFile != "":
 		key = "--master-key-file " + c.MasterKeyFile
-	case c.MasterKey != "":
+	case cfg.MasterKey != "":
 		key = "the same PAYVAULT_MASTER_KEY"
 	default:
 		key = "the master key of " + filepath.Join(c.Data, "master.key") + " (--master-key-file, or its contents in PAYVAULT_MASTER_KEY)"
@@ -744,24 +746,24 @@ func (c *keysRewrapCmd) Run(ctx context.Context) error {
 	return nil
 }
 
-// envOnly are the secrets payvault takes from its environment (or a file) only, with where to
-// give each instead. kong makes a hidden flag of each such field too; given as one, a secret
-// would sit in the command line, which every user of the machine reads (ps,
-// /proc/PID/cmdline).
+// envOnly are the secrets payvault takes from its environment (secretEnv) or a file only, with
+// where to give each instead. None is a flag: given as one, a secret would sit in the command
+// line, which every user of the machine reads (ps, /proc/PID/cmdline). The names are the flags
+// a user may try all the same.
 var envOnly = map[string]string{
 	"--master-key":  "set PAYVAULT_MASTER_KEY (PAYVAULT_BENCH_MASTER_KEY for bench) or give --master-key-file",
 	"--admin-token": "set PAYVAULT_ADMIN_TOKEN or give --admin-token-file",
 	"--credentials": "set PAYVAULT_BENCH_CREDENTIALS or give --credentials-file",
 }
 
-// secretFlag returns an error naming the first secret given as a flag in args, if any.
-func secretFlag(args []string) error {
-	for _, a := range args {
-		if a == "--" {
-			return nil
-		}
-		name, _, _ := strings.Cut(a, "=")
-		if instead, ok := envOnly[name]; ok {
+// secretFlag returns, when err is kong's refusal of one of envOnly as an unknown flag, an
+// error saying where to give that secret instead, and nil otherwise. kong's error type for
+// an unknown flag is unexported, so its message is matched: "unknown flag --NAME", maybe
+// followed by ", did you mean ...?". It never holds the flag's value.
+func secretFlag(err error) error {
+	msg := err.Error()
+	for name, instead := range envOnly {
+		if rest, ok := strings.CutPrefix(msg, "unknown flag "+name); ok && (rest == "" || strings.HasPrefix(rest, ",")) {
 			return fmt.Errorf("%s is not a flag, since a command line is visible to every user of the machine: %s", name, instead)
 		}
 	}
@@ -769,10 +771,6 @@ func secretFlag(args []string) error {
 }
 
 func main() {
-	if err := secretFlag(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "payvault:", err)
-		os.Exit(1)
-	}
 	var c cli
 	parser := kong.Must(&c,
 		kong.Name("payvault"),
@@ -781,6 +779,11 @@ func main() {
 	)
 	kctx, err := parser.Parse(os.Args[1:])
 	if err != nil {
+		if serr := secretFlag(err); serr != nil {
+			// Said alone, without the usage: the flag is not misspelt, it does not exist.
+			fmt.Fprintln(os.Stderr, "payvault:", serr)
+			os.Exit(1)
+		}
 		// The usage shown with a parse error goes to stderr, with the error: stdout holds only
 		// what a command prints (merchant create --json's credentials), and --help's help.
 		parser.Stdout = os.Stderr

@@ -65,6 +65,14 @@ var servingRE = regexp.MustCompile(`msg=serving addr=(\S+)`)
 // MustServe starts `payvault serve` in dir with args and waits until it answers /healthz.
 func MustServe(tb testing.TB, dir string, env []string, args ...string) *server {
 	tb.Helper()
+	s := startServe(tb, dir, env, args...)
+	s.mustServing(tb)
+	return s
+}
+
+// startServe starts `payvault serve` in dir with args, and does not wait for it.
+func startServe(tb testing.TB, dir string, env []string, args ...string) *server {
+	tb.Helper()
 	s := &server{stdout: &logtest.SyncBuffer{}, stderr: &logtest.SyncBuffer{}, done: make(chan error, 1)}
 	s.cmd = exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	s.cmd.Dir = dir
@@ -80,6 +88,12 @@ func MustServe(tb testing.TB, dir string, env []string, args ...string) *server 
 			<-s.done
 		}
 	})
+	return s
+}
+
+// mustServing waits until s answers /healthz.
+func (s *server) mustServing(tb testing.TB) {
+	tb.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := servingRE.FindStringSubmatch(s.stderr.String()); m != nil {
@@ -101,13 +115,12 @@ func MustServe(tb testing.TB, dir string, env []string, args ...string) *server 
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return s
+				return
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	tb.Fatalf("healthz never answered 200\nstderr:\n%s", s.stderr)
-	return nil
 }
 
 // Stop sends SIGTERM and waits for a clean exit.
@@ -354,6 +367,12 @@ func TestStartRefusals(t *testing.T) {
 		{"fail/admin-token-flag-equals", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0", "--admin-token=flag-token-123456789"}, "--admin-token is not a flag"},
 		{"fail/master-key-flag", nil, []string{"serve", "--data", "both", "--listen", "127.0.0.1:0", "--master-key", base64.StdEncoding.EncodeToString(make([]byte, 32))}, "--master-key is not a flag"},
 		{"fail/create-master-key-flag", nil, []string{"merchant", "create", "--name", "X", "--data", "both", "--json", "--master-key=" + base64.StdEncoding.EncodeToString(make([]byte, 32))}, "--master-key is not a flag"},
+		{"fail/copy-store-master-key-flag", nil, []string{"copy-store", "--data", "both", "--database", "postgres://nobody@127.0.0.1:1/x", "--master-key", base64.StdEncoding.EncodeToString(make([]byte, 32))}, "--master-key is not a flag"},
+		{"fail/bench-credentials-flag", nil, []string{"bench", "--target", "http://127.0.0.1:1", "--credentials", "{}"}, "--credentials is not a flag"},
+		// Every command that reads a secret from its environment refuses it set but empty.
+		{"fail/copy-store-empty-master-key-env", []string{"PAYVAULT_MASTER_KEY="}, []string{"copy-store", "--data", "both", "--database", "postgres://nobody@127.0.0.1:1/x"}, "PAYVAULT_MASTER_KEY is set but empty"},
+		{"fail/bench-empty-credentials-env", []string{"PAYVAULT_BENCH_CREDENTIALS="}, []string{"bench", "--target", "http://127.0.0.1:1"}, "PAYVAULT_BENCH_CREDENTIALS is set but empty"},
+		{"fail/bench-empty-master-key-env", []string{"PAYVAULT_BENCH_MASTER_KEY="}, []string{"bench", "--database", "postgres://nobody@127.0.0.1:1/x"}, "PAYVAULT_BENCH_MASTER_KEY is set but empty"},
 		{"fail/serve-data-and-database", []string{key}, []string{"serve", "--data", "both", "--database", "postgres://nobody@127.0.0.1:1/x?sslmode=bogus"}, "give only one"},
 		{"fail/create-data-and-database", []string{key}, []string{"merchant", "create", "--name", "X", "--data", "both", "--database", "postgres://nobody@127.0.0.1:1/x", "--json"}, "give only one"},
 		{"fail/create-data-and-database-env", []string{key, "PAYVAULT_DATABASE_URL=postgres://nobody@127.0.0.1:1/x"}, []string{"merchant", "create", "--name", "X", "--data", "both", "--json"}, "give only one"},
@@ -377,6 +396,49 @@ func TestStartRefusals(t *testing.T) {
 	_, stderr, err := run(t, dir, []string{wrong}, "keys", "status")
 	if err == nil || !strings.Contains(stderr, "master key does not open") {
 		t.Errorf("wrong master key: err = %v, stderr = %q", err, stderr)
+	}
+}
+
+// TestSecretNotAFlag: a secret is read from the environment or a file only, never from a flag
+// (every user of the machine reads a command line), so no command's help lists one, and one
+// given as a flag all the same is refused with where to give it instead, without repeating it.
+func TestSecretNotAFlag(t *testing.T) {
+	dir := t.TempDir()
+	secretFlag := regexp.MustCompile(`--(master-key|admin-token|credentials)([^-\w]|$)`)
+	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"merchant", "create", "--help"}, {"keys", "rewrap", "--help"}, {"copy-store", "--help"}, {"bench", "--help"}} {
+		out, stderr, err := run(t, dir, nil, args...)
+		if err != nil || !strings.Contains(out, "Usage: payvault") {
+			t.Errorf("%v: err %v\n%s%s", args, err, out, stderr)
+		}
+		if m := secretFlag.FindString(out); m != "" {
+			t.Errorf("%v lists the secret flag %q:\n%s", args, m, out)
+		}
+	}
+	const secret = "c2VjcmV0LW5ldmVyLXJlcGVhdGVkLTAxMjM0NTY3ODk="
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"fail/master-key", []string{"keys", "status", "--data", "both", "--master-key", secret}, "--master-key is not a flag, since a command line is visible to every user of the machine: set PAYVAULT_MASTER_KEY"},
+		{"fail/master-key-equals", []string{"migrate", "--data", "both", "--master-key=" + secret}, "--master-key-file"},
+		{"fail/master-key-before-command", []string{"--master-key", secret, "migrate", "--data", "both"}, "--master-key is not a flag"},
+		{"fail/admin-token", []string{"serve", "--data", "both", "--listen", "127.0.0.1:0", "--admin-token", secret}, "set PAYVAULT_ADMIN_TOKEN or give --admin-token-file"},
+		{"fail/bench-master-key", []string{"bench", "--database", "postgres://nobody@127.0.0.1:1/x", "--master-key=" + secret}, "PAYVAULT_BENCH_MASTER_KEY for bench"},
+		{"fail/credentials", []string{"bench", "--target", "http://127.0.0.1:1", "--credentials=" + secret}, "set PAYVAULT_BENCH_CREDENTIALS or give --credentials-file"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, stderr, err := run(t, dir, nil, tt.args...)
+			if err == nil || !strings.Contains(stderr, tt.want) {
+				t.Errorf("err = %v, stderr = %q; want a failure mentioning %q", err, stderr, tt.want)
+			}
+			if strings.Contains(out+stderr, secret) {
+				t.Errorf("the refusal repeats the secret: stdout %q, stderr %q", out, stderr)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "both")); !os.IsNotExist(err) {
+				t.Errorf("a refused command wrote its --data dir: %v", err)
+			}
+		})
 	}
 }
 

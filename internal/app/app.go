@@ -310,7 +310,14 @@ func (m *Main) openStore(ctx context.Context, scfg sqlstore.Config, mk keys.Mast
 //     store), and an older schema only for `payvault migrate` (Config.Migrate): the other
 //     commands run beside servers, and would migrate the database under an older one.
 func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.MasterKey, bootstrap bool) (node string, err error) {
-	sc, err := s.Schema(ctx)
+	schema := s.Schema
+	if !bootstrap {
+		// A server that started on this store just before may be making its schema now: a
+		// tool waits for it, rather than refuse a schema half made, or take the store for
+		// one it made itself.
+		schema = s.AwaitMigration
+	}
+	sc, err := schema(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -452,15 +459,18 @@ func (m *Main) masterKey() (keys.MasterKey, error) {
 		return keys.MasterKey{}, fmt.Errorf("payvault: create data dir: %w", err)
 	}
 	path := filepath.Join(dir, "master.key")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		// Checked before the key is made, not after: a tool beside a server starting on a new
+		// store makes the database as soon as it has read the key the server made.
+		if _, err := os.Stat(filepath.Join(dir, "payvault.db")); err == nil {
+			return keys.MasterKey{}, errNoDataDirKey
+		}
+	}
 	mk, created, err := keys.LoadOrCreateMasterKeyFile(path)
 	if err != nil {
 		return keys.MasterKey{}, err
 	}
 	if created {
-		if _, err := os.Stat(filepath.Join(dir, "payvault.db")); err == nil {
-			os.Remove(path)
-			return keys.MasterKey{}, errNoDataDirKey
-		}
 		cfg.Logger.Info("created master key", "path", path)
 	} else {
 		m.warnKeyFileMode(path)

@@ -154,7 +154,7 @@ func (s *Store) RegisterNode(ctx context.Context) (string, error) {
 		}
 		s.node.conn = conn
 	} else {
-		f, err := lockFile(s.path + "-serve.lock")
+		f, err := s.lockServing(ctx)
 		if err != nil {
 			return "", vault.E(op, vault.Unavailable, err)
 		}
@@ -162,6 +162,41 @@ func (s *Store) RegisterNode(ctx context.Context) (string, error) {
 	}
 	s.node.id, s.node.key = id, key
 	return id, nil
+}
+
+// lockServing takes the SQLite serve lock for a serving node. A tool that makes a new store
+// (merchant create or migrate, beside a server starting on it) holds the lock while it
+// migrates: the node waits for it as a tool waits for a server (awaitMigration), and takes
+// the lock once the tool releases it, as it does when its migration ends.
+func (s *Store) lockServing(ctx context.Context) (*os.File, error) {
+	path := s.path + "-serve.lock"
+	f, err := lockFile(path)
+	if !errors.Is(err, ErrServeLocked) {
+		return f, err
+	}
+	p, perr := s.provider(false)
+	if perr != nil {
+		return nil, perr
+	}
+	f, werr := s.awaitMigration(ctx, p, true)
+	switch {
+	case f != nil:
+		return f, nil
+	case errors.Is(werr, ErrServeLocked):
+		return nil, err
+	case werr != nil:
+		return nil, werr
+	}
+	for deadline := time.Now().Add(migrationStill); ; {
+		if f, err = lockFile(path); !errors.Is(err, ErrServeLocked) || time.Now().After(deadline) {
+			return f, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(migrationPoll):
+		}
+	}
 }
 
 // NodeAlive reports whether the node named id may still run. Ids this store did not hand out

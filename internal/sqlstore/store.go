@@ -426,29 +426,109 @@ func (s *Store) Migrate(ctx context.Context) error {
 // by the old schema's rules): a running server makes the migration fail, untouched. A serving
 // process of this store holds the lock already; without pending migrations nothing is locked,
 // so that `payvault merchant create` and the other commands work beside a running server.
+// A process that is migrating the store now (a server on its first start) is waited for
+// (awaitMigration), and its migrations are then not pending any more.
 func (s *Store) migrationLock(ctx context.Context, p *goose.Provider) (release func(), err error) {
 	release = func() {}
-	s.node.mu.Lock()
-	held := s.node.file != nil
-	s.node.mu.Unlock()
-	if held || !fileLocks {
+	if s.servesHere() || !fileLocks {
 		return release, nil
 	}
-	pending, err := p.HasPending(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: migrate: %w", err)
-	}
-	if !pending {
-		return release, nil
-	}
-	f, err := lockFile(s.path + "-serve.lock")
+	f, err := s.awaitMigration(ctx, p, true)
 	if errors.Is(err, ErrServeLocked) {
 		return nil, fmt.Errorf("sqlstore: the database's schema needs migrating, and %w (%s-serve.lock is locked): stop that server, then start this version", ErrServeLocked, s.path)
 	}
-	if err != nil {
-		return nil, err
+	if err != nil || f == nil {
+		return release, err
 	}
 	return func() { unlockFile(f) }, nil
+}
+
+// servesHere reports whether this process holds the SQLite serve lock (RegisterNode).
+func (s *Store) servesHere() bool {
+	s.node.mu.Lock()
+	defer s.node.mu.Unlock()
+	return s.node.file != nil
+}
+
+// errStoreCreating is the refusal of a new embedded store whose maker, another process (a
+// payvault serve starting on it, merchant create or migrate), has not made its schema within
+// migrationWait.
+func errStoreCreating(path string) error {
+	return fmt.Errorf("sqlstore: the store %s is being created by another payvault process (%s-serve.lock is locked): retry in a moment", path, path)
+}
+
+// The wait of awaitMigration: every migrationPoll, while the schema is at version 0 or moved
+// within migrationStill, and for at most migrationWait. A first start makes the whole schema
+// in about 100 ms, one migration after another.
+var (
+	migrationPoll  = 20 * time.Millisecond
+	migrationStill = 500 * time.Millisecond
+	migrationWait  = 10 * time.Second
+)
+
+// awaitMigration takes the SQLite serve lock (take) or checks that no other process holds it
+// (!take: the lock is released at once) while this payvault's migrations are pending. Another
+// process that holds it while they are pending is migrating the store (a server migrates right
+// after it takes the lock), or is an older payvault serving it: awaitMigration waits while the
+// schema is at version 0 (the store is being created) or its version moves, and fails with
+// ErrServeLocked once it stops moving, or after migrationWait (with errStoreCreating at
+// version 0). It returns the lock, or nil when it released it or nothing is pending any more.
+func (s *Store) awaitMigration(ctx context.Context, p *goose.Provider, take bool) (*os.File, error) {
+	start := time.Now()
+	moved, last := start, int64(-1)
+	for {
+		pending, err := p.HasPending(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: migrate: %w", err)
+		}
+		if !pending {
+			return nil, nil
+		}
+		f, err := lockFile(s.path + "-serve.lock")
+		if err == nil && !take {
+			unlockFile(f)
+			f = nil
+		}
+		if !errors.Is(err, ErrServeLocked) {
+			return f, err
+		}
+		current, _, err := p.GetVersions(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: migrate: %w", err)
+		}
+		now := time.Now()
+		if current != last {
+			moved, last = now, current
+		}
+		if now.Sub(start) > migrationWait && current == 0 {
+			return nil, errStoreCreating(s.path)
+		}
+		if now.Sub(start) > migrationWait || current > 0 && now.Sub(moved) > migrationStill {
+			return nil, fmt.Errorf("sqlstore: %w", ErrServeLocked)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(migrationPoll):
+		}
+	}
+}
+
+// AwaitMigration returns the schema once no other process is migrating the embedded store: a
+// server that started on it just before may be making its schema (see awaitMigration). When
+// this process serves the store, on PostgreSQL, and once the wait ends, it is the schema as
+// it is; a store whose schema its server has not begun to make by then is refused.
+func (s *Store) AwaitMigration(ctx context.Context) (Schema, error) {
+	if s.dialect == SQLite && fileLocks && !s.servesHere() {
+		p, err := s.provider(false)
+		if err != nil {
+			return Schema{}, err
+		}
+		if _, err := s.awaitMigration(ctx, p, false); err != nil && !errors.Is(err, ErrServeLocked) {
+			return Schema{}, err
+		}
+	}
+	return s.Schema(ctx)
 }
 
 // SchemaVersion returns the applied migration version.
