@@ -24,7 +24,7 @@ type benchCmd struct {
 	ServerPID       int           `help:"Process id of the --target server, for its RSS and CPU (found from the listening port when 0)." placeholder:"PID"`
 	Data            string        `help:"Data directory of the in-process embedded store; kept, with the seeded cards, for later runs (a temporary directory when empty)." placeholder:"DIR"`
 	Database        string        `help:"PostgreSQL URL (postgres://..., on this machine) for the in-process server instead of the embedded store." placeholder:"DSN"`
-	MasterKeyFile   string        `help:"File holding the base64 master key for --database (or set PAYVAULT_BENCH_MASTER_KEY); when neither is set, a random one kept in --data (or used once, for a fresh database, without it)." placeholder:"FILE" type:"path"`
+	MasterKeyFile   string        `help:"File holding the base64 master key for --database; overrides PAYVAULT_BENCH_MASTER_KEY; when neither is set, a random one kept in --data (or used once, for a fresh database, without it)." placeholder:"FILE" type:"path"`
 	Committers      int           `help:"Group-commit goroutines of the in-process server on PostgreSQL (0: the store's default)."`
 	Concurrency     int           `help:"Connections, each with one request in flight." default:"64"`
 	Duration        time.Duration `help:"Measured time per phase." default:"10s"`
@@ -95,20 +95,20 @@ func (c *benchCmd) Run(ctx context.Context) error {
 	return rep.WriteTable(os.Stdout)
 }
 
-// masterKey is the master key for --database: PAYVAULT_BENCH_MASTER_KEY, or else
-// --master-key-file's, or nil for a random one.
+// masterKey is the master key for --database: --master-key-file's, or else
+// PAYVAULT_BENCH_MASTER_KEY (read only without the file, as serve reads PAYVAULT_MASTER_KEY),
+// or nil for a random one.
 func (c *benchCmd) masterKey() (*keys.MasterKey, error) {
-	v, err := secretEnv("PAYVAULT_BENCH_MASTER_KEY")
 	var mk keys.MasterKey
-	switch {
-	case err != nil:
-		return nil, err
-	case v != "":
-		mk, err = keys.ParseMasterKey(v)
-	case c.MasterKeyFile != "":
+	var err error
+	if c.MasterKeyFile != "" {
 		mk, err = keys.ReadMasterKeyFile(c.MasterKeyFile)
-	default:
-		return nil, nil
+	} else {
+		var v string
+		if v, err = secretEnv("PAYVAULT_BENCH_MASTER_KEY"); err != nil || v == "" {
+			return nil, err
+		}
+		mk, err = keys.ParseMasterKey(v)
 	}
 	if err != nil {
 		return nil, err
