@@ -236,6 +236,8 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 	}
 	in.Fingerprint = fps[0]
 	if pre != nil {
+		// The fields were sealed bound to the token preseal drew, so the instrument takes it.
+		in.Token = pre.token
 		in.Sealed, in.HasSSN4, in.HasDLNumber = pre.sealed, pre.hasSSN4, pre.hasDL
 	} else if err := s.sealInstrument(in, secret.Number, src.SSN4, src.DLNumber); err != nil {
 		return err
@@ -359,18 +361,18 @@ func (s *Service) resolveSource(ctx context.Context, tx Tx, p *Principal, in *In
 		if !from.Active() || from.LocationID != in.LocationID || from.Kind != in.Kind {
 			return Secret{}, E(Invalid, Field(field), ErrUnusable)
 		}
-		number, err := s.open("vault.resolveSource", mid, from.ID, "number", from.Sealed.Number)
+		number, err := s.open("vault.resolveSource", instrumentAD(from, "number"), from.Sealed.Number)
 		if err != nil {
 			return Secret{}, err
 		}
 		copyAccountFields(in, from)
 		if src.SSN4 == "" && from.HasSSN4 {
-			if src.SSN4, err = s.open("vault.resolveSource", mid, from.ID, "ssn4", from.Sealed.SSN4); err != nil {
+			if src.SSN4, err = s.open("vault.resolveSource", instrumentAD(from, "ssn4"), from.Sealed.SSN4); err != nil {
 				return Secret{}, err
 			}
 		}
 		if src.DLNumber == "" && from.HasDLNumber {
-			if src.DLNumber, err = s.open("vault.resolveSource", mid, from.ID, "dl_number", from.Sealed.DLNumber); err != nil {
+			if src.DLNumber, err = s.open("vault.resolveSource", instrumentAD(from, "dl_number"), from.Sealed.DLNumber); err != nil {
 				return Secret{}, err
 			}
 		}
@@ -536,17 +538,24 @@ func (s *Service) derive(in *Instrument, number string) {
 		if in.StoredCredentialStatus == "" {
 			in.StoredCredentialStatus = "UNVERIFIED"
 		}
-		in.Token = token.New(token.Card)
 	case KindSEPA:
 		iban := bank.NormalizeIBAN(number)
 		in.IBANMasked = bank.MaskIBAN(iban)
 		in.LastFour = iban[len(iban)-4:]
-		in.Token = token.New(token.Bank)
 	default:
 		in.LastFour = number[len(number)-4:]
 		in.BIN = ""
-		in.Token = token.New(token.Bank)
 	}
+	in.Token = newInstrumentToken(in.Kind)
+}
+
+// newInstrumentToken draws a payment token for an instrument of kind: C… for a card, B… for a
+// bank account.
+func newInstrumentToken(kind string) string {
+	if kind == KindCard {
+		return token.New(token.Card)
+	}
+	return token.New(token.Bank)
 }
 
 // normalizedNumber is the number as sealed and fingerprinted.
@@ -557,20 +566,21 @@ func normalizedNumber(kind, number string) string {
 	return number
 }
 
-// sealInstrument seals the instrument's secret fields under the primary data key.
+// sealInstrument seals the instrument's secret fields under the primary data key, bound to its
+// id and its payment token (ADv2), which must be set.
 func (s *Service) sealInstrument(in *Instrument, number, ssn4, dl string) error {
 	const op = "vault.sealInstrument"
 	var err error
 	var kid uint32
-	sealed := Sealed{}
-	if sealed.Number, kid, err = s.seal(op, in.MerchantID, in.ID, "number", []byte(normalizedNumber(in.Kind, number))); err != nil {
+	sealed := Sealed{ADVersion: ADv2}
+	if sealed.Number, kid, err = s.seal(op, instrumentAD(in, "number"), []byte(normalizedNumber(in.Kind, number))); err != nil {
 		return err
 	}
 	sealed.KeyID = kid
-	if sealed.SSN4, _, err = s.seal(op, in.MerchantID, in.ID, "ssn4", []byte(ssn4)); err != nil {
+	if sealed.SSN4, _, err = s.seal(op, instrumentAD(in, "ssn4"), []byte(ssn4)); err != nil {
 		return err
 	}
-	if sealed.DLNumber, _, err = s.seal(op, in.MerchantID, in.ID, "dl_number", []byte(dl)); err != nil {
+	if sealed.DLNumber, _, err = s.seal(op, instrumentAD(in, "dl_number"), []byte(dl)); err != nil {
 		return err
 	}
 	in.Sealed = sealed
@@ -691,15 +701,15 @@ func (s *Service) UpdateInstrumentWith(ctx context.Context, p *Principal, id str
 		}
 		// Re-seal when a secret changes (or when the current key is not the primary).
 		if su.Number != nil || su.SSN4 != nil || su.DLNumber != nil {
-			number, err := s.open(op, mid, cur.ID, "number", cur.Sealed.Number)
+			number, err := s.open(op, instrumentAD(cur, "number"), cur.Sealed.Number)
 			if err != nil {
 				return err
 			}
-			ssn4, err := s.open(op, mid, cur.ID, "ssn4", cur.Sealed.SSN4)
+			ssn4, err := s.open(op, instrumentAD(cur, "ssn4"), cur.Sealed.SSN4)
 			if err != nil {
 				return err
 			}
-			dl, err := s.open(op, mid, cur.ID, "dl_number", cur.Sealed.DLNumber)
+			dl, err := s.open(op, instrumentAD(cur, "dl_number"), cur.Sealed.DLNumber)
 			if err != nil {
 				return err
 			}
@@ -837,5 +847,5 @@ func (s *Service) DeleteInstrument(ctx context.Context, p *Principal, id string)
 // RevealNumber opens an instrument's account number for a payment. It must only be called
 // inside a service call whose result never carries the number. Kinds: Internal.
 func (s *Service) RevealNumber(in *Instrument) (string, error) {
-	return s.open("vault.RevealNumber", in.MerchantID, in.ID, "number", in.Sealed.Number)
+	return s.open("vault.RevealNumber", instrumentAD(in, "number"), in.Sealed.Number)
 }
