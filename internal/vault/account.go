@@ -228,6 +228,11 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 	if !pre.matches(in, secret.Number, src.SSN4, src.DLNumber) {
 		pre = nil
 	}
+	if pre != nil {
+		in.Token = pre.token // the fields were sealed bound to it
+	} else {
+		in.Token = newInstrumentToken(in.Kind)
+	}
 	var fps []string
 	if pre != nil {
 		fps = pre.fps
@@ -236,8 +241,6 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 	}
 	in.Fingerprint = fps[0]
 	if pre != nil {
-		// The fields were sealed bound to the token preseal drew, so the instrument takes it.
-		in.Token = pre.token
 		in.Sealed, in.HasSSN4, in.HasDLNumber = pre.sealed, pre.hasSSN4, pre.hasDL
 	} else if err := s.sealInstrument(in, secret.Number, src.SSN4, src.DLNumber); err != nil {
 		return err
@@ -519,7 +522,8 @@ func CheckRouting(m *Merchant, routing string) error {
 	return nil
 }
 
-// derive fills in the display fields that follow from the number.
+// derive fills in the display fields that follow from the number. The payment token is the
+// caller's to draw (newInstrumentToken) or keep.
 func (s *Service) derive(in *Instrument, number string) {
 	switch in.Kind {
 	case KindCard:
@@ -546,7 +550,6 @@ func (s *Service) derive(in *Instrument, number string) {
 		in.LastFour = number[len(number)-4:]
 		in.BIN = ""
 	}
-	in.Token = newInstrumentToken(in.Kind)
 }
 
 // newInstrumentToken draws a payment token for an instrument of kind: C… for a card, B… for a
@@ -726,9 +729,7 @@ func (s *Service) UpdateInstrumentWith(ctx context.Context, p *Principal, id str
 				return err
 			}
 			if su.Number != nil {
-				tok := next.Token
 				s.derive(&next, number)
-				next.Token = tok
 				next.Fingerprint = s.keys.Fingerprints(mid, normalizedNumber(next.Kind, number))[0]
 			}
 			if err := s.sealInstrument(&next, number, ssn4, dl); err != nil {
