@@ -395,6 +395,9 @@ func (c *keysStatusCmd) Run(ctx context.Context) error {
 		for _, k := range st.Keys {
 			fmt.Printf("  %-6s key %-12d %-9s %d records\n", k.Keyset, k.ID, k.Status, k.Records)
 		}
+		if st.LegacyADRecords > 0 {
+			fmt.Printf("instruments not yet bound to their payment token: %d (re-encryption re-seals them: the servers' background job, or payvault keys rekey)\n", st.LegacyADRecords)
+		}
 		return nil
 	})
 }
@@ -489,6 +492,14 @@ func (c *keysRekeyCmd) Run(ctx context.Context) error {
 	return c.with(ctx, func(m *app.Main) error {
 		rep, err := m.Rekey(ctx)
 		fmt.Printf("re-encrypted %d records\n", rep.Rewritten)
+		if rep.Bound > 0 {
+			fmt.Printf("%d of them instruments now bound to their payment token\n", rep.Bound)
+		}
+		if err == nil {
+			if left, cerr := m.Store.CountLegacyAD(ctx); cerr == nil && left > 0 {
+				fmt.Printf("%d instruments are still not bound to their payment token (changed meanwhile, or unreadable below)\n", left)
+			}
+		}
 		if rep.Changed > 0 {
 			fmt.Printf("%d records changed meanwhile were left for the servers' background job (or run this again)\n", rep.Changed)
 		}

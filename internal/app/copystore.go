@@ -295,7 +295,8 @@ func compareSealed(src, dst []vault.SealedRecord, srcKeys, dstKeys *keys.Keyring
 	opened := 0
 	for i, s := range src {
 		d := dst[i]
-		if s.Table != d.Table || s.ID != d.ID || s.MerchantID != d.MerchantID || s.KeyID != d.KeyID || s.Fingerprint != d.Fingerprint || len(s.Fields) != len(d.Fields) {
+		if s.Table != d.Table || s.ID != d.ID || s.MerchantID != d.MerchantID || s.KeyID != d.KeyID || s.Fingerprint != d.Fingerprint ||
+			s.Token != d.Token || s.ADVersion != d.ADVersion || len(s.Fields) != len(d.Fields) {
 			return opened, fmt.Errorf("sealed record %s %s differs from the embedded store's", s.Table, s.ID)
 		}
 		for f, ct := range s.Fields {
@@ -305,13 +306,13 @@ func compareSealed(src, dst []vault.SealedRecord, srcKeys, dstKeys *keys.Keyring
 			if len(ct) == 0 {
 				continue
 			}
-			ad := keys.AD{Merchant: s.MerchantID, Record: s.ID, Field: f}
-			want, err := srcKeys.Open(ct, ad)
+			ad := keys.AD{Merchant: s.MerchantID, Record: s.ID, Field: f, Token: s.Token}
+			want, _, err := vault.OpenSealed(srcKeys, ct, ad)
 			if err != nil {
 				// Equal bytes that open on neither side are not a verified copy.
 				return opened, fmt.Errorf("sealed field %s of %s %s does not open under the embedded store's keysets", f, s.Table, s.ID)
 			}
-			got, err := dstKeys.Open(d.Fields[f], ad)
+			got, _, err := vault.OpenSealed(dstKeys, d.Fields[f], ad)
 			same := err == nil && bytes.Equal(want, got)
 			clear(want)
 			clear(got)

@@ -364,7 +364,8 @@ func TestExport(t *testing.T) {
 					donor = in
 				}
 			}
-			old := vault.SealedRecord{Table: "instruments", ID: bad.ID, MerchantID: f.mid, KeyID: bad.Sealed.KeyID, Fingerprint: bad.Fingerprint, Fields: map[string][]byte{"number": bad.Sealed.Number}}
+			old := vault.SealedRecord{Table: "instruments", ID: bad.ID, MerchantID: f.mid, KeyID: bad.Sealed.KeyID, Fingerprint: bad.Fingerprint,
+				Token: bad.Token, ADVersion: bad.Sealed.ADVersion, Fields: map[string][]byte{"number": bad.Sealed.Number}}
 			next := old
 			next.KeyID = donor.Sealed.KeyID
 			next.Fields = map[string][]byte{"number": donor.Sealed.Number}

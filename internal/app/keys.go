@@ -11,6 +11,9 @@ import (
 type KeyStatus struct {
 	PrimaryKeyID uint32    `json:"primary_key_id"`
 	Keys         []KeyInfo `json:"keys"`
+	// LegacyADRecords counts the instruments still sealed without their payment token in the
+	// associated data (vault.ADv1); re-encryption re-seals them.
+	LegacyADRecords int `json:"legacy_ad_records"`
 }
 
 // KeyInfo describes one key.
@@ -21,14 +24,19 @@ type KeyInfo struct {
 	Records int    `json:"records"`
 }
 
-// KeyStatus reports every key and how many stored records each data key protects.
+// KeyStatus reports every key and how many stored records each data key protects, and how
+// many instruments are not yet bound to their payment token.
 func (m *Main) KeyStatus(ctx context.Context) (*KeyStatus, error) {
 	counts, err := m.Store.CountSealedByKey(ctx)
 	if err != nil {
 		return nil, err
 	}
+	legacy, err := m.Store.CountLegacyAD(ctx)
+	if err != nil {
+		return nil, err
+	}
 	st := m.Keyring.Status()
-	out := &KeyStatus{PrimaryKeyID: st.Primary}
+	out := &KeyStatus{PrimaryKeyID: st.Primary, LegacyADRecords: legacy}
 	for _, k := range st.Keys {
 		info := KeyInfo{ID: k.ID, Keyset: k.Keyset, Status: k.Status}
 		switch k.Keyset {

@@ -15,12 +15,14 @@ import (
 )
 
 // rekeyJob re-encrypts records sealed under non-primary keys in the background, in small
-// batches, while the server keeps serving. Its progress lives in the data (each record's
-// dek_id and fingerprint key), so it resumes by itself after a crash.
+// batches, while the server keeps serving, and re-seals the instruments sealed before their
+// payment token was bound (vault.ADv1). Its progress lives in the data (each record's dek_id,
+// fingerprint key and ad_version), so it resumes by itself after a crash.
 type rekeyJob struct {
 	rk        *vault.Rekeyer
 	m         *Main
 	stale     atomic.Int64
+	legacyAD  atomic.Int64
 	passes    atomic.Int64 // passes counts the passes run, for tests.
 	rewritten prometheus.Counter
 	sealed    *prometheus.GaugeVec
@@ -40,10 +42,13 @@ func (m *Main) newRekeyJob() *rekeyJob {
 	stale := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "payvault_rekey_stale_records", Help: "Records still sealed under a non-primary data key, at the last count.",
 	}, func() float64 { return float64(j.stale.Load()) })
+	legacyAD := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "payvault_rekey_legacy_ad_records", Help: "Instruments still sealed without their payment token in the associated data, at the last count.",
+	}, func() float64 { return float64(j.legacyAD.Load()) })
 	unreadable := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "payvault_rekey_unreadable_records", Help: "Stale records whose sealed data did not open, so were not re-encrypted, in the last re-encryption pass.",
 	}, func() float64 { return float64(j.unreadable()) })
-	m.Metrics.Registry.MustRegister(j.rewritten, j.sealed, stale, unreadable)
+	m.Metrics.Registry.MustRegister(j.rewritten, j.sealed, stale, legacyAD, unreadable)
 	return j
 }
 
@@ -52,6 +57,9 @@ type Progress struct {
 	PrimaryKeyID uint32         `json:"primary_key_id"`
 	Stale        int64          `json:"stale_records"`
 	Records      map[string]int `json:"records_by_key"`
+	// LegacyAD counts the instruments still sealed without their payment token in the
+	// associated data (vault.ADv1), which the job re-seals.
+	LegacyAD int64 `json:"legacy_ad_records"`
 	// Unreadable counts the stale records whose sealed data did not open in this node's last
 	// pass; UnreadableRecords lists the first vault.MaxUnreadableListed of them.
 	Unreadable        int                      `json:"unreadable_records"`
@@ -72,8 +80,13 @@ func (j *rekeyJob) count(ctx context.Context) (*Progress, error) {
 	if err != nil {
 		return nil, err
 	}
+	legacy, err := j.m.Store.CountLegacyAD(ctx)
+	if err != nil {
+		return nil, err
+	}
+	j.legacyAD.Store(int64(legacy))
 	primary := j.m.Keyring.PrimaryKeyID()
-	p := &Progress{PrimaryKeyID: primary, Records: map[string]int{}, UnreadableRecords: []vault.UnreadableRecord{}}
+	p := &Progress{PrimaryKeyID: primary, Records: map[string]int{}, LegacyAD: int64(legacy), UnreadableRecords: []vault.UnreadableRecord{}}
 	if rep := j.last.Load(); rep != nil && rep.Unreadable > 0 {
 		p.Unreadable, p.UnreadableRecords = rep.Unreadable, rep.UnreadableRecords
 	}
@@ -156,10 +169,11 @@ func (j *rekeyJob) pass(ctx context.Context) passResult {
 		}
 		return passBusy
 	}
-	if prog.Stale == 0 && !j.oldMACKey() {
-		// The count (an index scan) found nothing under an old data key, and no old
-		// fingerprint key is enabled: no record can be stale, so the table scans of Step,
-		// which read every sealed record (minutes on a 10-million-card store), are skipped.
+	if prog.Stale == 0 && prog.LegacyAD == 0 && !j.oldMACKey() {
+		// The counts (index scans) found nothing under an old data key and no instrument
+		// sealed without its token, and no old fingerprint key is enabled: no record can be
+		// stale, so the table scans of Step, which read every sealed record (minutes on a
+		// 10-million-card store), are skipped.
 		j.last.Store(&vault.RekeyReport{})
 		return passClean
 	}
@@ -184,7 +198,7 @@ func (j *rekeyJob) pass(ctx context.Context) passResult {
 		return passBusy
 	case rep.Unreadable > 0:
 		return passStuck
-	case prog.Stale > 0:
+	case prog.Stale > 0 || prog.LegacyAD > 0:
 		return passBusy // another node re-encrypted them first: count again
 	}
 	return passClean

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/vault"
@@ -219,5 +220,65 @@ func TestRekeyPassStaleKeyring(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "does not open") {
 		t.Errorf("good records reported as unreadable:\n%s", logs.String())
+	}
+}
+
+// TestRekeyJobBindsLegacyTokens: a card sealed before tokens were bound (vault.ADv1) is counted
+// by keys status, the progress and the gauge, makes a pass run its table scans although no key
+// is stale, and is re-sealed bound to its token (ADv2) by that pass; the next pass is clean.
+func TestRekeyJobBindsLegacyTokens(t *testing.T) {
+	log, capture := logtest.New(t)
+	m := mustOpen(t, log)
+	forbidSecrets(capture, m, "")
+	ctx := context.Background()
+	p, prof := mustSandboxProfile(t, m, "legacy")
+	const pan = "4111111111111111"
+	capture.Forbid(pan)
+	in, err := m.Vault.CreateInstrument(ctx, p, &vault.Instrument{Kind: vault.KindCard, ProfileID: prof.ID},
+		vault.Source{Number: pan, Expiry: card.Expiry{Month: 1, Year: 2040}}, vault.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.rekey.pass(ctx); got != passClean {
+		t.Fatalf("pass over a new card = %v, want clean (%v)", got, passClean)
+	}
+	// Seal the card's number as a release before tokens were bound did.
+	old := vault.SealedRecord{Table: "instruments", ID: in.ID, MerchantID: in.MerchantID, KeyID: in.Sealed.KeyID, Token: in.Token,
+		ADVersion: vault.ADv2, Fingerprint: in.Fingerprint, Fields: map[string][]byte{"number": in.Sealed.Number, "ssn4": nil, "dl_number": nil}}
+	ct, err := m.Keyring.Seal([]byte(pan), keys.AD{Merchant: in.MerchantID, Record: in.ID, Field: "number"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := old
+	legacy.ADVersion, legacy.Fields = vault.ADv1, map[string][]byte{"number": ct, "ssn4": nil, "dl_number": nil}
+	if ok, err := m.Store.ResealRecord(ctx, old, legacy); err != nil || !ok {
+		t.Fatalf("writing a v1 card: %v, %v", ok, err)
+	}
+	st, err := m.KeyStatus(ctx)
+	if err != nil || st.LegacyADRecords != 1 {
+		t.Fatalf("keys status: %d legacy records, %v; want 1", st.LegacyADRecords, err)
+	}
+	if got := m.rekey.pass(ctx); got != passBusy {
+		t.Errorf("pass over a v1 card = %v, want busy (%v)", got, passBusy)
+	}
+	if got := m.rekey.pass(ctx); got != passClean {
+		t.Errorf("pass after = %v, want clean (%v)", got, passClean)
+	}
+	prog, err := m.RekeyProgress(ctx)
+	if err != nil || prog.LegacyAD != 0 || prog.Stale != 0 {
+		t.Fatalf("progress after the passes: %+v, %v; want nothing legacy or stale", prog, err)
+	}
+	if got := gaugeValue(t, m, "payvault_rekey_legacy_ad_records"); got != 0 {
+		t.Errorf("payvault_rekey_legacy_ad_records = %v, want 0", got)
+	}
+	got, err := m.Store.GetInstrument(ctx, in.MerchantID, in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Sealed.ADVersion != vault.ADv2 {
+		t.Errorf("AD version %d after the pass, want %d", got.Sealed.ADVersion, vault.ADv2)
+	}
+	if n, err := m.Vault.RevealNumber(got); err != nil || n != pan {
+		t.Errorf("RevealNumber after the pass: %d digits, %v", len(n), err)
 	}
 }

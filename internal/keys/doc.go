@@ -28,16 +28,30 @@
 //
 // # Associated data
 //
-// An AD names where a sealed value lives: merchant, record id and field.
-// All three must be set. It is encoded without ambiguity, each part
-// preceded by its length as a 4-byte big-endian integer:
+// An AD names where a sealed value lives: merchant, record id and field,
+// and for a record that a payment token finds (a card or bank account, a
+// single-use token), that token. The first three must be set. It is
+// encoded without ambiguity, each part preceded by its length as a 4-byte
+// big-endian integer; without a token (v1):
 //
 //	"payvault/v1" || u32be(len(merchant)) || merchant
 //	              || u32be(len(record))   || record
 //	              || u32be(len(field))    || field
 //
+// and with one (v2):
+//
+//	"payvault/v2" || u32be(len(merchant)) || merchant
+//	              || u32be(len(record))   || record
+//	              || u32be(len(field))    || field
+//	              || u32be(len(token))    || token
+//
 // A ciphertext copied to another merchant, record or field therefore does
-// not open.
+// not open, nor does one whose record's token was changed, say swapped
+// with another record's. The v1 form is unchanged byte for byte, so
+// everything sealed before tokens were bound still opens under it; a
+// caller that reads such records tries the v2 AD first and the v1 AD only
+// when that fails. A v2 ciphertext never opens under a v1 AD (the prefixes
+// differ), so that fallback cannot unbind a record sealed with its token.
 //
 // # Ciphertext
 //

@@ -165,11 +165,35 @@ func TestADEncode(t *testing.T) {
 	}
 }
 
-// TestADEncodeInjective checks that distinct ADs never encode alike.
+// TestADEncodeTokenBound checks the v2 form: a token makes it "payvault/v2" with the token as a
+// fourth length-prefixed part, and without one it is the v1 form byte for byte, so that every
+// ciphertext sealed before tokens were bound still opens.
+func TestADEncodeTokenBound(t *testing.T) {
+	tests := []struct {
+		name string
+		ad   AD
+		want []byte
+	}{
+		{name: "ok/v1-without-token", ad: AD{Merchant: "m1", Record: "rec", Field: "f"},
+			want: []byte("payvault/v1\x00\x00\x00\x02m1\x00\x00\x00\x03rec\x00\x00\x00\x01f")},
+		{name: "ok/v2-with-token", ad: AD{Merchant: "m1", Record: "rec", Field: "f", Token: "C1"},
+			want: []byte("payvault/v2\x00\x00\x00\x02m1\x00\x00\x00\x03rec\x00\x00\x00\x01f\x00\x00\x00\x02C1")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if d := cmp.Diff(tt.want, tt.ad.encode()); d != "" {
+				t.Errorf("encode (-want +got)\n%s", d)
+			}
+		})
+	}
+}
+
+// TestADEncodeInjective checks that distinct ADs never encode alike, with or without a token.
 func TestADEncodeInjective(t *testing.T) {
+	token := rapid.OneOf(rapid.Just(""), rapid.String())
 	rapid.Check(t, func(t *rapid.T) {
-		a := AD{rapid.String().Draw(t, "m1"), rapid.String().Draw(t, "r1"), rapid.String().Draw(t, "f1")}
-		b := AD{rapid.String().Draw(t, "m2"), rapid.String().Draw(t, "r2"), rapid.String().Draw(t, "f2")}
+		a := AD{rapid.String().Draw(t, "m1"), rapid.String().Draw(t, "r1"), rapid.String().Draw(t, "f1"), token.Draw(t, "t1")}
+		b := AD{rapid.String().Draw(t, "m2"), rapid.String().Draw(t, "r2"), rapid.String().Draw(t, "f2"), token.Draw(t, "t2")}
 		if sameEnc := bytes.Equal(a.encode(), b.encode()); (a == b) != sameEnc {
 			t.Fatalf("AD %+v and %+v: equal %v, but encodings equal %v", a, b, a == b, sameEnc)
 		}

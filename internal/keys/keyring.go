@@ -220,7 +220,7 @@ func (k *Keyring) Open(ciphertext []byte, ad AD) ([]byte, error) {
 	case !slices.Contains(st.enabled, id):
 		return nil, fmt.Errorf("%w: key %d is not an enabled data key (disabled, or from another store)", ErrDecrypt, id)
 	}
-	return nil, fmt.Errorf("%w: tampered, or sealed for another merchant, record or field (key %d)", ErrDecrypt, id)
+	return nil, fmt.Errorf("%w: tampered, or sealed for another merchant, record, field or token (key %d)", ErrDecrypt, id)
 }
 
 // KeyID returns the id of the data key that sealed ciphertext, read from

@@ -16,7 +16,43 @@ import (
 	"github.com/payvault/payvault/internal/keys"
 )
 
-var testAD = keys.AD{Merchant: "mer_1", Record: "card_1", Field: "card.pan"}
+var (
+	testAD      = keys.AD{Merchant: "mer_1", Record: "card_1", Field: "card.pan"}
+	testTokenAD = keys.AD{Merchant: "mer_1", Record: "card_1", Field: "card.pan", Token: "C1"}
+)
+
+// TestSealOpenTokenBound checks that a ciphertext sealed with a token in its AD opens only with
+// that token: not with another (a token swapped between two rows), and not without one (the v1
+// AD that a reader falls back to for records sealed before tokens were bound).
+func TestSealOpenTokenBound(t *testing.T) {
+	k, _, _ := MustKeyring(t)
+	pan := []byte("4111111111111111")
+	ct := MustSeal(t, k, pan, testTokenAD)
+	other := testTokenAD
+	other.Token = "C2"
+	tests := []struct {
+		name    string
+		ad      keys.AD
+		want    []byte
+		wantErr error
+	}{
+		{name: "ok", ad: testTokenAD, want: pan},
+		{name: "fail/other-token", ad: other, wantErr: keys.ErrDecrypt},
+		{name: "fail/v1-without-token", ad: testAD, wantErr: keys.ErrDecrypt},
+		{name: "fail/huge-token", ad: keys.AD{Merchant: "mer_1", Record: "card_1", Field: "card.pan", Token: strings.Repeat("t", 64<<10+1)}, wantErr: keys.ErrInvalidAD},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := k.Open(ct, tt.ad)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Open error = %v, want %v", err, tt.wantErr)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("Open (-want +got)\n%s", d)
+			}
+		})
+	}
+}
 
 func TestSealOpen(t *testing.T) {
 	k, _, _ := MustKeyring(t)
@@ -47,6 +83,7 @@ func TestSealOpen(t *testing.T) {
 		{name: "fail/no-record", ct: ct, ad: keys.AD{Merchant: "mer_1", Field: "card.pan"}, wantErr: keys.ErrInvalidAD},
 		{name: "fail/no-field", ct: ct, ad: keys.AD{Merchant: "mer_1", Record: "card_1"}, wantErr: keys.ErrInvalidAD},
 		{name: "fail/huge-field", ct: ct, ad: keys.AD{Merchant: "mer_1", Record: "card_1", Field: strings.Repeat("f", 64<<10+1)}, wantErr: keys.ErrInvalidAD},
+		{name: "fail/token-added", ct: ct, ad: testTokenAD, wantErr: keys.ErrDecrypt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,7 +20,7 @@ func instrumentCols(in *vault.Instrument) []col {
 		{"id", &in.ID}, {"merchant_id", &in.MerchantID}, {"location_id", &in.LocationID},
 		{"profile_id", &in.ProfileID}, {"token", &in.Token}, {"kind", &in.Kind}, {"status", &in.Status},
 		{"dek_id", &in.Sealed.KeyID}, {"number_sealed", &in.Sealed.Number}, {"ssn4_sealed", &in.Sealed.SSN4},
-		{"dl_number_sealed", &in.Sealed.DLNumber}, {"fingerprint", &in.Fingerprint},
+		{"dl_number_sealed", &in.Sealed.DLNumber}, {"ad_version", &in.Sealed.ADVersion}, {"fingerprint", &in.Fingerprint},
 		{"bin", &in.BIN}, {"last_four", &in.LastFour}, {"pan_length", &in.PANLength}, {"brand", &in.Brand},
 		{"category", &in.Category}, {"exp_month", &in.ExpMonth}, {"exp_year", &in.ExpYear},
 		{"holder_name", &in.HolderName}, {"stored_credential_status", &in.StoredCredentialStatus},

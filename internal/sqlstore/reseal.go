@@ -20,6 +20,10 @@ var sealedColumns = map[string]map[string]string{
 	"transactions":   {"number": "number_sealed"},
 }
 
+// tokenTables are the sealed tables whose records a payment token finds (column token), and
+// whose sealed fields are bound to it.
+var tokenTables = []string{"instruments", "onetime_tokens"}
+
 // SealedTables implements vault.SealedStore.
 func (s *Store) SealedTables() []string { return append([]string(nil), sealedTables...) }
 
@@ -39,12 +43,16 @@ func (s *Store) StaleSealed(ctx context.Context, table string, primary, macPrima
 	for _, f := range fields {
 		sel += ", " + cols[f]
 	}
+	tok := slices.Contains(tokenTables, table)
+	if tok {
+		sel += ", token"
+	}
 	where := "dek_id <> 0 AND dek_id <> ?"
 	args := []any{int64(primary)}
 	fp := table == "instruments"
 	if fp {
-		sel += ", fingerprint"
-		where = "(" + where + ") OR (fingerprint <> '' AND fingerprint NOT LIKE ?)"
+		sel += ", fingerprint, ad_version"
+		where = "(" + where + ") OR (fingerprint <> '' AND fingerprint NOT LIKE ?) OR (" + legacyAD + ")"
 		args = append(args, strconv.FormatUint(uint64(macPrimary), 10)+":%")
 	}
 	args = append([]any{after}, args...)
@@ -62,8 +70,11 @@ func (s *Store) StaleSealed(ctx context.Context, table string, primary, macPrima
 		for i := range blobs {
 			dest = append(dest, &blobs[i])
 		}
+		if tok {
+			dest = append(dest, &rec.Token)
+		}
 		if fp {
-			dest = append(dest, &rec.Fingerprint)
+			dest = append(dest, &rec.Fingerprint, &rec.ADVersion)
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, mapErr("sqlstore.StaleSealed", err)
@@ -77,9 +88,11 @@ func (s *Store) StaleSealed(ctx context.Context, table string, primary, macPrima
 }
 
 // ResealRecord implements vault.SealedStore: a compare-and-swap on the key id, every sealed
-// column as it was read, and the fingerprint, so a record changed meanwhile is left for the
-// next pass. Comparing the key id alone is not enough: consuming a single-use token destroys
-// its CVV without changing the key id, and writing the re-sealed CVV back would restore it.
+// column as it was read, the fingerprint and the token, so a record changed meanwhile is left
+// for the next pass. Comparing the key id alone is not enough: consuming a single-use token
+// destroys its CVV without changing the key id, and writing the re-sealed CVV back would
+// restore it. The fields, the key id, the fingerprint and the AD version change in one
+// statement, so a crash leaves the record wholly as it was or wholly re-sealed.
 func (s *Store) ResealRecord(ctx context.Context, old, next vault.SealedRecord) (bool, error) {
 	cols := sealedColumns[old.Table]
 	set := "dek_id = ?"
@@ -93,8 +106,8 @@ func (s *Store) ResealRecord(ctx context.Context, old, next vault.SealedRecord) 
 		args = append(args, ct)
 	}
 	if old.Table == "instruments" {
-		set += ", fingerprint = ?"
-		args = append(args, next.Fingerprint)
+		set += ", fingerprint = ?, ad_version = ?"
+		args = append(args, next.Fingerprint, next.ADVersion)
 	}
 	where := "id = ? AND dek_id = ?"
 	args = append(args, old.ID, int64(old.KeyID))
@@ -110,6 +123,10 @@ func (s *Store) ResealRecord(ctx context.Context, old, next vault.SealedRecord) 
 		where += " AND fingerprint = ?"
 		args = append(args, old.Fingerprint)
 	}
+	if slices.Contains(tokenTables, old.Table) {
+		where += " AND token = ?"
+		args = append(args, old.Token)
+	}
 	var changed bool
 	err := s.Write(ctx, func(t vault.Tx) error {
 		res, err := t.(*tx).exec(ctx, "UPDATE "+old.Table+" SET "+set+" WHERE "+where, args...)
@@ -121,6 +138,18 @@ func (s *Store) ResealRecord(ctx context.Context, old, next vault.SealedRecord) 
 		return mapErr("sqlstore.ResealRecord", err)
 	})
 	return changed, err
+}
+
+// legacyAD selects the instruments whose sealed fields are bound to merchant, record and field
+// only (vault.ADv1), through the partial index instruments_ad_v1 (migrations 00010 and 00011).
+const legacyAD = "ad_version = 1 AND dek_id <> 0"
+
+// CountLegacyAD returns how many instruments still hold fields sealed with vault.ADv1, not
+// bound to their payment token: the re-encryption job re-seals them (an index scan, of an
+// index that is empty once it has).
+func (s *Store) CountLegacyAD(ctx context.Context) (int, error) {
+	n, err := s.q.count(ctx, "SELECT COUNT(*) FROM instruments WHERE "+legacyAD)
+	return n, mapErr("sqlstore.CountLegacyAD", err)
 }
 
 // CountFingerprintsByKey returns how many stored fingerprints were made with MAC key id.

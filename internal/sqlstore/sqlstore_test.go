@@ -181,6 +181,9 @@ func TestRekeyRacePostgres(t *testing.T) { storetest.RunRekeyRace(t, MustPostgre
 func TestRekeyUnreadableSQLite(t *testing.T)   { storetest.RunRekeyUnreadable(t, MustSQLite) }
 func TestRekeyUnreadablePostgres(t *testing.T) { storetest.RunRekeyUnreadable(t, MustPostgres) }
 
+func TestTokenSwapSQLite(t *testing.T)   { storetest.RunTokenSwap(t, MustSQLite) }
+func TestTokenSwapPostgres(t *testing.T) { storetest.RunTokenSwap(t, MustPostgres) }
+
 func TestAuditSQLite(t *testing.T)   { storetest.RunAudit(t, MustSQLite) }
 func TestAuditPostgres(t *testing.T) { storetest.RunAudit(t, MustPostgres) }
 

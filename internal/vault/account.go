@@ -228,6 +228,11 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 	if !pre.matches(in, secret.Number, src.SSN4, src.DLNumber) {
 		pre = nil
 	}
+	if pre != nil {
+		in.Token = pre.token // the fields were sealed bound to it
+	} else {
+		in.Token = newInstrumentToken(in.Kind)
+	}
 	var fps []string
 	if pre != nil {
 		fps = pre.fps
@@ -363,18 +368,18 @@ func (s *Service) resolveSource(ctx context.Context, tx Tx, p *Principal, in *In
 		if !from.UsableBy(p, in.Kind, in.LocationID) {
 			return Secret{}, E(Invalid, Field(field), ErrUnusable)
 		}
-		number, err := s.open("vault.resolveSource", mid, from.ID, "number", from.Sealed.Number)
+		number, err := s.open("vault.resolveSource", instrumentAD(from, "number"), from.Sealed.Number)
 		if err != nil {
 			return Secret{}, err
 		}
 		copyAccountFields(in, from)
 		if src.SSN4 == "" && from.HasSSN4 {
-			if src.SSN4, err = s.open("vault.resolveSource", mid, from.ID, "ssn4", from.Sealed.SSN4); err != nil {
+			if src.SSN4, err = s.open("vault.resolveSource", instrumentAD(from, "ssn4"), from.Sealed.SSN4); err != nil {
 				return Secret{}, err
 			}
 		}
 		if src.DLNumber == "" && from.HasDLNumber {
-			if src.DLNumber, err = s.open("vault.resolveSource", mid, from.ID, "dl_number", from.Sealed.DLNumber); err != nil {
+			if src.DLNumber, err = s.open("vault.resolveSource", instrumentAD(from, "dl_number"), from.Sealed.DLNumber); err != nil {
 				return Secret{}, err
 			}
 		}
@@ -521,7 +526,8 @@ func CheckRouting(m *Merchant, routing string) error {
 	return nil
 }
 
-// derive fills in the display fields that follow from the number.
+// derive fills in the display fields that follow from the number. The payment token is the
+// caller's to draw (newInstrumentToken) or keep.
 func (s *Service) derive(in *Instrument, number string) {
 	switch in.Kind {
 	case KindCard:
@@ -540,17 +546,23 @@ func (s *Service) derive(in *Instrument, number string) {
 		if in.StoredCredentialStatus == "" {
 			in.StoredCredentialStatus = "UNVERIFIED"
 		}
-		in.Token = token.New(token.Card)
 	case KindSEPA:
 		iban := bank.NormalizeIBAN(number)
 		in.IBANMasked = bank.MaskIBAN(iban)
 		in.LastFour = iban[len(iban)-4:]
-		in.Token = token.New(token.Bank)
 	default:
 		in.LastFour = number[len(number)-4:]
 		in.BIN = ""
-		in.Token = token.New(token.Bank)
 	}
+}
+
+// newInstrumentToken draws a payment token for an instrument of kind: C… for a card, B… for a
+// bank account.
+func newInstrumentToken(kind string) string {
+	if kind == KindCard {
+		return token.New(token.Card)
+	}
+	return token.New(token.Bank)
 }
 
 // normalizedNumber is the number as sealed and fingerprinted.
@@ -561,20 +573,21 @@ func normalizedNumber(kind, number string) string {
 	return number
 }
 
-// sealInstrument seals the instrument's secret fields under the primary data key.
+// sealInstrument seals the instrument's secret fields under the primary data key, bound to its
+// id and its payment token (ADv2), which must be set.
 func (s *Service) sealInstrument(in *Instrument, number, ssn4, dl string) error {
 	const op = "vault.sealInstrument"
 	var err error
 	var kid uint32
-	sealed := Sealed{}
-	if sealed.Number, kid, err = s.seal(op, in.MerchantID, in.ID, "number", []byte(normalizedNumber(in.Kind, number))); err != nil {
+	sealed := Sealed{ADVersion: ADv2}
+	if sealed.Number, kid, err = s.seal(op, instrumentAD(in, "number"), []byte(normalizedNumber(in.Kind, number))); err != nil {
 		return err
 	}
 	sealed.KeyID = kid
-	if sealed.SSN4, _, err = s.seal(op, in.MerchantID, in.ID, "ssn4", []byte(ssn4)); err != nil {
+	if sealed.SSN4, _, err = s.seal(op, instrumentAD(in, "ssn4"), []byte(ssn4)); err != nil {
 		return err
 	}
-	if sealed.DLNumber, _, err = s.seal(op, in.MerchantID, in.ID, "dl_number", []byte(dl)); err != nil {
+	if sealed.DLNumber, _, err = s.seal(op, instrumentAD(in, "dl_number"), []byte(dl)); err != nil {
 		return err
 	}
 	in.Sealed = sealed
@@ -695,15 +708,15 @@ func (s *Service) UpdateInstrumentWith(ctx context.Context, p *Principal, id str
 		}
 		// Re-seal when a secret changes (or when the current key is not the primary).
 		if su.Number != nil || su.SSN4 != nil || su.DLNumber != nil {
-			number, err := s.open(op, mid, cur.ID, "number", cur.Sealed.Number)
+			number, err := s.open(op, instrumentAD(cur, "number"), cur.Sealed.Number)
 			if err != nil {
 				return err
 			}
-			ssn4, err := s.open(op, mid, cur.ID, "ssn4", cur.Sealed.SSN4)
+			ssn4, err := s.open(op, instrumentAD(cur, "ssn4"), cur.Sealed.SSN4)
 			if err != nil {
 				return err
 			}
-			dl, err := s.open(op, mid, cur.ID, "dl_number", cur.Sealed.DLNumber)
+			dl, err := s.open(op, instrumentAD(cur, "dl_number"), cur.Sealed.DLNumber)
 			if err != nil {
 				return err
 			}
@@ -720,9 +733,7 @@ func (s *Service) UpdateInstrumentWith(ctx context.Context, p *Principal, id str
 				return err
 			}
 			if su.Number != nil {
-				tok := next.Token
 				s.derive(&next, number)
-				next.Token = tok
 				next.Fingerprint = s.keys.Fingerprints(mid, normalizedNumber(next.Kind, number))[0]
 			}
 			if err := s.sealInstrument(&next, number, ssn4, dl); err != nil {
@@ -841,5 +852,5 @@ func (s *Service) DeleteInstrument(ctx context.Context, p *Principal, id string)
 // RevealNumber opens an instrument's account number for a payment. It must only be called
 // inside a service call whose result never carries the number. Kinds: Internal.
 func (s *Service) RevealNumber(in *Instrument) (string, error) {
-	return s.open("vault.RevealNumber", in.MerchantID, in.ID, "number", in.Sealed.Number)
+	return s.open("vault.RevealNumber", instrumentAD(in, "number"), in.Sealed.Number)
 }

@@ -312,7 +312,7 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 		return bad(field, "fails the API's checks")
 	}
 	im.s.derive(in, number)
-	in.Token = rec.PaymentToken // derive draws a new one: the export's is kept
+	in.Token = rec.PaymentToken // the export's token is kept
 	if rec.Kind == KindCard {
 		if rec.Card.Brand != "" && rec.Card.Brand != in.Brand {
 			return bad("brand", "not the number's brand")

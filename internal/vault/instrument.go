@@ -101,6 +101,12 @@ type Sealed struct {
 	DLNumber []byte
 	CVV      []byte // CVV exists only on single-use tokens, for their short life.
 	Extra    []byte // Extra is any other secret (e.g. a ticket hash key).
+
+	// ADVersion is, for an instrument, the associated data its fields are bound to: ADv2 (its
+	// token too) for everything sealed now, ADv1 for what was sealed before and is not yet
+	// re-encrypted. It only lets re-encryption find the ADv1 records: opening never trusts it
+	// (OpenSealed). It is 0 on other records.
+	ADVersion int
 }
 
 // Mandate is a BACS or SEPA direct-debit mandate on a bank account.

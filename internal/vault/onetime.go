@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/token"
 )
 
@@ -78,10 +79,10 @@ func (s *Service) CreateOneTimeToken(ctx context.Context, p *Principal, in NewOn
 	}
 	t.Expires = now.Add(ttl)
 	var err error
-	if t.Sealed.Number, t.Sealed.KeyID, err = s.seal(op, t.MerchantID, t.ID, "number", []byte(in.Number)); err != nil {
+	if t.Sealed.Number, t.Sealed.KeyID, err = s.seal(op, oneTimeAD(t, "number"), []byte(in.Number)); err != nil {
 		return nil, err
 	}
-	if t.Sealed.CVV, _, err = s.seal(op, t.MerchantID, t.ID, "cvv", []byte(in.CVV)); err != nil {
+	if t.Sealed.CVV, _, err = s.seal(op, oneTimeAD(t, "cvv"), []byte(in.CVV)); err != nil {
 		return nil, err
 	}
 	if err := s.write(ctx, func(tx Tx) error { return tx.InsertOneTimeToken(ctx, t) }); err != nil {
@@ -139,11 +140,11 @@ func (s *Service) lookupToken(ctx context.Context, r Reader, p *Principal, value
 	if !p.CanReach(t.LocationID) && t.Kind == TokenTicket {
 		return nil, Secret{}, unusable
 	}
-	number, err := s.open("vault.lookupToken", t.MerchantID, t.ID, "number", t.Sealed.Number)
+	number, err := s.open("vault.lookupToken", oneTimeAD(t, "number"), t.Sealed.Number)
 	if err != nil {
 		return nil, Secret{}, err
 	}
-	cvv, err := s.open("vault.lookupToken", t.MerchantID, t.ID, "cvv", t.Sealed.CVV)
+	cvv, err := s.open("vault.lookupToken", oneTimeAD(t, "cvv"), t.Sealed.CVV)
 	if err != nil {
 		return nil, Secret{}, err
 	}
@@ -166,4 +167,10 @@ func (s *Service) SweepTokens(ctx context.Context) (int, error) {
 			return total, Wrap("vault.SweepTokens", err)
 		}
 	}
+}
+
+// oneTimeAD is the associated data of a one-time token's field: its merchant, id, the field
+// and the token that finds it (for a ticket, its id again).
+func oneTimeAD(t *OneTimeToken, field string) keys.AD {
+	return keys.AD{Merchant: t.MerchantID, Record: t.ID, Field: field, Token: t.Token}
 }

@@ -1,13 +1,15 @@
 package vault
 
 // presealed is the crypto of a raw-number create done before its write: the record id, the
-// number's fingerprints and the sealed fields. A Store commits writes in groups, one fn after
+// payment token (the sealed fields are bound to both), the number's fingerprints and the
+// sealed fields. A Store commits writes in groups, one fn after
 // another on one committer (see Store.Write), so whatever a fn computes, every other write
 // waits for: sealing and fingerprinting a number inside the fn was about a tenth of the
 // committer's time per card. The fn uses these values only when the account data it resolves
 // is the very data they were computed from; otherwise it computes its own.
 type presealed struct {
 	id       string
+	token    string
 	kind     string
 	number   string
 	ssn4, dl string
@@ -25,8 +27,8 @@ func (s *Service) preseal(p *Principal, in *Instrument, src Source) *presealed {
 	if src.Number == "" {
 		return nil
 	}
-	pre := &presealed{id: newID(), kind: in.Kind, number: src.Number, ssn4: src.SSN4, dl: src.DLNumber}
-	v := Instrument{ID: pre.id, MerchantID: p.MerchantID(), Kind: in.Kind}
+	pre := &presealed{id: newID(), token: newInstrumentToken(in.Kind), kind: in.Kind, number: src.Number, ssn4: src.SSN4, dl: src.DLNumber}
+	v := Instrument{ID: pre.id, MerchantID: p.MerchantID(), Kind: in.Kind, Token: pre.token}
 	if err := s.sealInstrument(&v, src.Number, src.SSN4, src.DLNumber); err != nil {
 		return nil
 	}

@@ -17,17 +17,25 @@ type SealedRecord struct {
 	KeyID       uint32
 	Fields      map[string][]byte
 	Fingerprint string // Fingerprint is set on card instruments; it is recomputed when its MAC key is not primary.
+	// Token is the payment token that finds the record (instruments, one-time tokens), which
+	// its fields are bound to (keys.AD.Token); "" on records found by their id.
+	Token string
+	// ADVersion is an instrument's Sealed.ADVersion: ADv1 records are stale until re-sealed
+	// bound to their token. It is 0 on other records.
+	ADVersion int
 }
 
 // SealedStore finds and rewrites records sealed under old keys. The SQL store implements it.
 type SealedStore interface {
 	// StaleSealed returns up to limit records of table with an id after the given one (all
 	// records when after is ""), in id order, whose data key is not primary, or (for
-	// instruments) whose fingerprint's MAC key is not macPrimary. It returns Internal for an
-	// unknown table, and Unavailable or Internal when the store fails.
+	// instruments) whose fingerprint's MAC key is not macPrimary or whose fields are sealed
+	// with ADv1. It returns Internal for an unknown table, and Unavailable or Internal when
+	// the store fails.
 	StaleSealed(ctx context.Context, table string, primary, macPrimary uint32, after string, limit int) ([]SealedRecord, error)
-	// ResealRecord replaces a record's sealed fields and fingerprint if its data key is still
-	// rec.KeyID and its fingerprint still rec.Fingerprint; it reports whether it did.
+	// ResealRecord replaces a record's sealed fields, fingerprint and AD version, in one
+	// statement, if its data key, sealed fields, fingerprint and token are still old's; it
+	// reports whether it did.
 	ResealRecord(ctx context.Context, old SealedRecord, next SealedRecord) (bool, error)
 	// SealedTables lists the tables holding sealed data.
 	SealedTables() []string
@@ -70,6 +78,9 @@ type UnreadableRecord struct {
 type RekeyReport struct {
 	// Rewritten counts the records re-encrypted under the primary keys.
 	Rewritten int
+	// Bound counts the instruments among them that were sealed with ADv1 and are now bound to
+	// their payment token (ADv2).
+	Bound int
 	// Changed counts the stale records changed while they were re-encrypted; they are left for
 	// a later pass.
 	Changed int
@@ -145,6 +156,9 @@ func (r *Rekeyer) Step(ctx context.Context, p *RekeyPass, limit int) (bool, erro
 		}
 		if ok {
 			p.Report.Rewritten++
+			if rec.ADVersion == ADv1 {
+				p.Report.Bound++
+			}
 		} else {
 			p.Report.Changed++
 		}
@@ -157,12 +171,16 @@ func (r *Rekeyer) Step(ctx context.Context, p *RekeyPass, limit int) (bool, erro
 	return p.done, nil
 }
 
-// reseal opens rec's sealed fields and seals them again under the primary key, recomputing
-// its fingerprint. It returns the name of the first field that does not open (and no record)
-// when one does not; the error from Open, which could only repeat that, is dropped. It
-// returns an error when sealing fails.
+// reseal opens rec's sealed fields and seals them again under the primary key, bound to its
+// token when it has one (an ADv1 instrument becomes ADv2: it is bound to the token it has
+// now), recomputing its fingerprint. It returns the name of the first field that does not
+// open (and no record) when one does not; the error from Open, which could only repeat that,
+// is dropped. It returns an error when sealing fails.
 func (r *Rekeyer) reseal(rec SealedRecord) (SealedRecord, string, error) {
-	next := SealedRecord{Table: rec.Table, ID: rec.ID, MerchantID: rec.MerchantID, Fields: map[string][]byte{}}
+	next := SealedRecord{Table: rec.Table, ID: rec.ID, MerchantID: rec.MerchantID, Token: rec.Token, ADVersion: rec.ADVersion, Fields: map[string][]byte{}}
+	if rec.ADVersion != 0 {
+		next.ADVersion = ADv2
+	}
 	fields := make([]string, 0, len(rec.Fields))
 	for field := range rec.Fields {
 		fields = append(fields, field)
@@ -174,8 +192,8 @@ func (r *Rekeyer) reseal(rec SealedRecord) (SealedRecord, string, error) {
 		if len(ct) == 0 {
 			continue
 		}
-		ad := keys.AD{Merchant: rec.MerchantID, Record: rec.ID, Field: field}
-		pt, err := r.keys.Open(ct, ad)
+		ad := keys.AD{Merchant: rec.MerchantID, Record: rec.ID, Field: field, Token: rec.Token}
+		pt, _, err := OpenSealed(r.keys, ct, ad)
 		if err != nil {
 			return SealedRecord{}, field, nil
 		}

@@ -83,12 +83,12 @@ func newID() string { return keys.NewUUIDv7() }
 // NewID returns a fresh record id for packages that store records through the core.
 func NewID() string { return newID() }
 
-// seal encrypts one field of a record.
-func (s *Service) seal(op, merchantID, recordID, field string, plaintext []byte) ([]byte, uint32, error) {
+// seal encrypts one field of a record, bound to ad.
+func (s *Service) seal(op string, ad keys.AD, plaintext []byte) ([]byte, uint32, error) {
 	if len(plaintext) == 0 {
 		return nil, 0, nil
 	}
-	ct, err := s.keys.Seal(plaintext, keys.AD{Merchant: merchantID, Record: recordID, Field: field})
+	ct, err := s.keys.Seal(plaintext, ad)
 	if err != nil {
 		return nil, 0, E(op, Internal, err)
 	}
@@ -96,16 +96,51 @@ func (s *Service) seal(op, merchantID, recordID, field string, plaintext []byte)
 	return ct, id, nil
 }
 
-// open decrypts one field of a record.
-func (s *Service) open(op, merchantID, recordID, field string, ct []byte) (string, error) {
+// open decrypts one field of a record sealed with ad (see OpenSealed). A field that does not
+// open is Internal, wrapping keys.ErrDecrypt, whose text names the key and never the data.
+func (s *Service) open(op string, ad keys.AD, ct []byte) (string, error) {
 	if len(ct) == 0 {
 		return "", nil
 	}
-	pt, err := s.keys.Open(ct, keys.AD{Merchant: merchantID, Record: recordID, Field: field})
+	pt, _, err := OpenSealed(s.keys, ct, ad)
 	if err != nil {
 		return "", E(op, Internal, err)
 	}
 	return string(pt), nil
+}
+
+// Versions of the associated data an instrument's sealed fields are bound to
+// (Sealed.ADVersion).
+const (
+	// ADv1 binds merchant, record and field only (keys.AD without a token): what every
+	// instrument was sealed with before tokens were bound. Re-encryption re-seals it as ADv2.
+	ADv1 = 1
+	// ADv2 binds the record's payment token as well (keys.AD.Token).
+	ADv2 = 2
+)
+
+// OpenSealed opens ct under ad and, only when ad names a token and that fails, under ad
+// without the token: the v1 associated data of a record sealed before tokens were bound.
+// legacy reports that the v1 one opened it. The fallback unbinds nothing that was sealed with
+// its token, as a ciphertext sealed with a token never opens without it, and one whose
+// record's token was changed opens under neither. The error is the first Open's.
+func OpenSealed(kr Keyring, ct []byte, ad keys.AD) (pt []byte, legacy bool, err error) {
+	pt, err = kr.Open(ct, ad)
+	if err == nil || ad.Token == "" {
+		return pt, false, err
+	}
+	v1 := ad
+	v1.Token = ""
+	if pt, err1 := kr.Open(ct, v1); err1 == nil {
+		return pt, true, nil
+	}
+	return nil, false, err
+}
+
+// instrumentAD is the associated data of an instrument's field: its merchant, id, the field
+// and its payment token.
+func instrumentAD(in *Instrument, field string) keys.AD {
+	return keys.AD{Merchant: in.MerchantID, Record: in.ID, Field: field, Token: in.Token}
 }
 
 // write runs fn in a store transaction.

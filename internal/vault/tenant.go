@@ -159,7 +159,7 @@ func (s *Service) newMerchantWrite(op, name string, in NewMerchant) (*merchantWr
 		APIKey: keys.RandomString(36, keys.Alnum), TZ: "America/New_York", Created: now, Modified: now,
 	}
 	ticketKey := keys.RandomString(36, keys.Alnum)
-	ct, kid, err := s.seal(op, m.ID, loc.ID, "ticket_hash_key", []byte(ticketKey))
+	ct, kid, err := s.seal(op, keys.AD{Merchant: m.ID, Record: loc.ID, Field: "ticket_hash_key"}, []byte(ticketKey))
 	if err != nil {
 		return nil, err
 	}
@@ -359,7 +359,7 @@ var dummyHash = keys.HashSecret("payvault-no-such-credential")
 
 // RevealTicketHashKey returns a location's ticket hash key in the clear. Kinds: Internal.
 func (s *Service) RevealTicketHashKey(l *Location) (string, error) {
-	return s.open("vault.RevealTicketHashKey", l.MerchantID, l.ID, "ticket_hash_key", l.SealedTicketKey.Extra)
+	return s.open("vault.RevealTicketHashKey", keys.AD{Merchant: l.MerchantID, Record: l.ID, Field: "ticket_hash_key"}, l.SealedTicketKey.Extra)
 }
 
 // constantEqual compares two strings in constant time.
