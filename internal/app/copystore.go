@@ -262,7 +262,7 @@ func openSample(sample []vault.SealedRecord, ks *keys.Keyring) error {
 			if len(ct) == 0 {
 				continue
 			}
-			pt, err := ks.Open(ct, keys.AD{Merchant: r.MerchantID, Record: r.ID, Field: f})
+			pt, _, err := vault.OpenSealed(ks, ct, keys.AD{Merchant: r.MerchantID, Record: r.ID, Field: f, Token: r.Token})
 			clear(pt)
 			if err != nil {
 				bad = append(bad, vault.UnreadableRecord{Table: r.Table, ID: r.ID, MerchantID: r.MerchantID, KeyID: r.KeyID, Field: f})
