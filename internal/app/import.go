@@ -108,10 +108,12 @@ type ImportReport struct {
 	NewMandateIDs int
 	// Profiles is how many distinct profiles the records belong to.
 	Profiles int
-	// Problems lists the first maxImportProblems problems; Invalid and Collisions count all.
-	Problems   []ImportProblem
-	Invalid    int
-	Collisions int
+	// Problems lists the first maxImportProblems problems; Invalid and Collisions count all,
+	// OtherMerchant the collisions with records of another merchant of this store.
+	Problems      []ImportProblem
+	Invalid       int
+	Collisions    int
+	OtherMerchant int
 	// Created, ProfilesCreated, AddressesCreated and MandatesCreated are what the real run
 	// wrote, in Batches transactions.
 	Created          int
@@ -128,7 +130,8 @@ var ErrImportRefused = errors.New("the import was refused")
 // Import loads an export (Export's file, encrypted to key) into merchantID of this store.
 // It reads the file twice, decrypting it in memory as it goes and never writing plaintext:
 // the first pass checks the whole file (the message is to key and intact, the format,
-// every record as the API would, and every collision with the target) and writes nothing;
+// every record as the API would, and every collision with the target, or with another
+// merchant of this store for the tokens and ids unique in the whole store) and writes nothing;
 // unless opt.DryRun, the second pass checks each record again and writes them in batches of
 // importBatch, each batch one transaction, so a crash never leaves part of a record (a
 // bank account is written with its mandates), and a rerun skips the records already
@@ -182,6 +185,9 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 		case errors.As(err, &p):
 			if p.Collision {
 				rep.Collisions++
+				if p.OtherMerchant {
+					rep.OtherMerchant++
+				}
 			} else {
 				rep.Invalid++
 			}
@@ -212,7 +218,12 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 	}
 	rep.NewIDs, rep.NewMandateIDs, rep.Profiles = im.NewIDs, im.NewMandateIDs, im.Profiles
 	if rep.Invalid+rep.Collisions > 0 {
-		return rep, fmt.Errorf("payvault: %d invalid records and %d collisions with the target merchant; nothing was imported: %w", rep.Invalid, rep.Collisions, ErrImportRefused)
+		msg := fmt.Sprintf("payvault: %d invalid records and %d collisions with the target merchant", rep.Invalid, rep.Collisions-rep.OtherMerchant)
+		if rep.OtherMerchant > 0 {
+			msg += fmt.Sprintf(" and %d with another merchant of this store (payment tokens and ids are unique in the whole store, not per merchant: "+
+				"was this export imported into another merchant here? It can go into one merchant of a store: import it into that merchant, or into another payvault)", rep.OtherMerchant)
+		}
+		return rep, fmt.Errorf("%s; nothing was imported: %w", msg, ErrImportRefused)
 	}
 	if opt.DryRun {
 		rep.Took = time.Since(start)
