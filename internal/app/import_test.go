@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -783,16 +784,8 @@ func TestImportProfileAcrossBatches(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			ctx := context.Background()
 			m := openBenchMain(t, engine)
-			p, prof := mustSandboxProfile(t, m, "across")
 			const n = importBatch + 8
-			for i := range n {
-				payload := fmt.Sprintf("4%014d", 200000+i)
-				d, _ := card.CheckDigit(payload)
-				if _, err := m.Vault.CreateInstrument(ctx, p, &vault.Instrument{Kind: vault.KindCard, ProfileID: prof.ID},
-					vault.Source{Number: payload + string(d), Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			mustProfileCards(t, m, "across", n)
 			file, key := mustExportForImport(t, m)
 			tgt := openBenchMain(t, engine)
 			before := tgt.Store.WriteStats().Pipelined
@@ -810,6 +803,84 @@ func TestImportProfileAcrossBatches(t *testing.T) {
 			rep, err = tgt.Import(ctx, tgt.Credentials.MerchantID, key, file, ImportOptions{})
 			if err != nil || rep.AlreadyImported != n || rep.Created != 0 || rep.ProfilesCreated != 0 {
 				t.Errorf("rerun: %v; %d already imported, %d created, %d profiles; want %d, 0, 0", err, rep.AlreadyImported, rep.Created, rep.ProfilesCreated, n)
+			}
+		})
+	}
+}
+
+// mustProfileCards creates n cards on one new profile of m's sandbox merchant, with
+// merchantCustomerId mcid.
+func mustProfileCards(tb testing.TB, m *Main, mcid string, n int) {
+	tb.Helper()
+	p, prof := mustSandboxProfile(tb, m, mcid)
+	for i := range n {
+		payload := fmt.Sprintf("4%014d", 200000+i)
+		d, _ := card.CheckDigit(payload)
+		if _, err := m.Vault.CreateInstrument(context.Background(), p, &vault.Instrument{Kind: vault.KindCard, ProfileID: prof.ID},
+			vault.Source{Number: payload + string(d), Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// TestImportConcurrent: two imports of one file into one merchant at once, both checking
+// the whole file before either writes: neither fails on the store's unique index. The one
+// whose batch meets records the other wrote first finds them imported, as a rerun does, and
+// writes the rest; every record and the profile are written once, each import counts every
+// record as created or already imported, and the audit chain verifies. A conflict of
+// another cause stops the import with ErrImportChanged.
+func TestImportConcurrent(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			m := openBenchMain(t, engine)
+			const n = importBatch + 8
+			mustProfileCards(t, m, "both", n)
+			file, key := mustExportForImport(t, m)
+			tgt := openBenchMain(t, engine)
+			mid := tgt.Credentials.MerchantID
+
+			// Both reach their first write before either makes it.
+			var ready, wg sync.WaitGroup
+			ready.Add(2)
+			reps, errs := make([]*ImportReport, 2), make([]error, 2)
+			for i := range 2 {
+				var once sync.Once
+				opt := ImportOptions{beforeWrite: func(int) { once.Do(func() { ready.Done(); ready.Wait() }) }}
+				wg.Go(func() { reps[i], errs[i] = tgt.Import(ctx, mid, key, file, opt) })
+			}
+			wg.Wait()
+			created, profiles := 0, 0
+			for i, rep := range reps {
+				if errs[i] != nil || rep == nil {
+					t.Fatalf("import %d: %v", i, errs[i])
+				}
+				if rep.Created+rep.AlreadyImported != n {
+					t.Errorf("import %d: %d created and %d already imported; want %d in all", i, rep.Created, rep.AlreadyImported, n)
+				}
+				created, profiles = created+rep.Created, profiles+rep.ProfilesCreated
+			}
+			if created != n || profiles != 1 {
+				t.Errorf("%d instruments and %d profiles created; want %d and 1", created, profiles, n)
+			}
+			if got := countInstruments(t, tgt, mid); got != n {
+				t.Errorf("%d instruments; want %d", got, n)
+			}
+			if problems, err := tgt.Store.VerifyAudit(ctx, tgt.Keyring); err != nil || len(problems) != 0 {
+				t.Errorf("audit chain: %v %v", problems, err)
+			}
+
+			// A conflict that is no other import's record (the profile's merchantCustomerId
+			// taken through the API since the check) stops the import with a clear error,
+			// having written nothing of the batch.
+			other := openBenchMain(t, engine)
+			taken := ImportOptions{beforeWrite: func(int) { mustSandboxProfile(t, other, "both") }}
+			rep, err := other.Import(ctx, other.Credentials.MerchantID, key, file, taken)
+			if !errors.Is(err, ErrImportChanged) || rep == nil || rep.Created != 0 {
+				t.Errorf("customer id taken meanwhile: %v %+v", err, rep)
+			}
+			if got := countInstruments(t, other, other.Credentials.MerchantID); got != 0 {
+				t.Errorf("%d instruments written; want 0", got)
 			}
 		})
 	}

@@ -724,6 +724,48 @@ func (im *Importer) Written(items []*ImportItem) {
 	}
 }
 
+// Recheck is for a batch WriteImport refused with Conflict: another import of the same file
+// into the target, running at once, found the same records free and wrote some first. It
+// looks up the batch's payment tokens in the target: an item the target now holds as its
+// record (an active instrument of the same kind, number and profile) is dropped and
+// counted, as a rerun counts it; the rest are returned to write again, their profiles to be
+// looked up in the write (the other import may have made them). An item whose token is
+// held otherwise is an *ImportProblem. Kinds: Unavailable, Internal.
+func (im *Importer) Recheck(ctx context.Context, items []*ImportItem) (rest []*ImportItem, already int, err error) {
+	const op = "vault.Importer.Recheck"
+	finder, ok := im.s.store.(InstrumentFinder)
+	if !ok {
+		return nil, 0, E(op, Internal, errNoFinder)
+	}
+	tokens := make([]string, len(items))
+	for i, it := range items {
+		tokens[i] = it.in.Token
+	}
+	list, err := finder.FindInstruments(ctx, im.mer.ID, tokens, nil)
+	if err != nil {
+		return nil, 0, E(op, err)
+	}
+	cur := make(map[string]*Instrument, len(list))
+	for _, in := range list {
+		cur[in.Token] = in
+	}
+	var done []*ImportItem
+	for _, it := range items {
+		in, c := it.in, cur[it.in.Token]
+		switch {
+		case c == nil:
+			it.newProfile = false
+			rest = append(rest, it)
+		case c.Active() && c.Kind == in.Kind && c.Fingerprint == in.Fingerprint && c.ProfileID == in.ProfileID:
+			done = append(done, it)
+		default:
+			return nil, 0, &ImportProblem{ID: in.ID, Field: "paymentToken", Reason: "held by another instrument of the target merchant, written since the check", Collision: true}
+		}
+	}
+	im.Written(done) // their profiles exist now
+	return rest, len(done), nil
+}
+
 // ImportWritten is what WriteImport created.
 type ImportWritten struct {
 	Instruments, Profiles, Addresses, Mandates int
@@ -733,7 +775,8 @@ type ImportWritten struct {
 // (created once: the first record of a profile creates it, with the profile token Check
 // chose), its billing address (created once), its instrument and its mandates, recorded on the audit
 // chain and counted as any create. Check has found the tokens free; one taken meanwhile
-// (another import running at once) fails the batch on the store's unique index. The batch
+// (another import running at once) fails the batch on the store's unique index, and
+// Recheck then sorts out what the other wrote. The batch
 // is all or nothing: an account is never written without its mandates. Kinds: Conflict
 // (something taken meanwhile), Unavailable, Internal.
 func (s *Service) WriteImport(ctx context.Context, merchantID string, items []*ImportItem) (ImportWritten, error) {
