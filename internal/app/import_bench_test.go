@@ -2,7 +2,13 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
+
+	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/vault"
 )
 
 // BenchmarkImport10k measures `payvault import` of an export of 10,000 cards into a merchant
@@ -42,4 +48,74 @@ func mustExportForImport(tb testing.TB, m *Main) (string, *ImportKey) {
 		tb.Fatal(err)
 	}
 	return file, key
+}
+
+// BenchmarkImportProfiles measures `payvault import` of an export of 1,000 profiles, each
+// with a billing address and three cards linked to it, into a merchant of another store, on
+// each engine: the check's lookups of each profile and address, and the writes. Run it with
+// -benchtime=1x.
+func BenchmarkImportProfiles(b *testing.B) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		b.Run(engine, func(b *testing.B) {
+			ctx := context.Background()
+			m := openBenchMain(b, engine)
+			const profiles, cards = 1000, 3
+			seedBenchProfiles(b, m, profiles, cards)
+			file, key := mustExportForImport(b, m)
+			b.ResetTimer()
+			for b.Loop() {
+				b.StopTimer()
+				t := openBenchMain(b, engine)
+				b.StartTimer()
+				rep, err := t.Import(ctx, t.Credentials.MerchantID, key, file, ImportOptions{})
+				if err != nil || rep.Created != profiles*cards || rep.ProfilesCreated != profiles || rep.AddressesCreated != profiles {
+					b.Fatalf("import: %v (%+v)", err, rep)
+				}
+			}
+		})
+	}
+}
+
+// seedBenchProfiles creates n profiles for m's sandbox merchant, each with an address and
+// cards cards billed to it, 16 profiles at a time.
+func seedBenchProfiles(b testing.TB, m *Main, n, cards int) {
+	b.Helper()
+	ctx := context.Background()
+	p, err := m.Vault.AuthenticateAPIKey(ctx, m.Credentials.Paysafe.APIKeyID, m.Credentials.Paysafe.APIKeySecret)
+	if err != nil {
+		b.Fatal(err)
+	}
+	one := func(i int) error {
+		prof, err := m.Vault.CreateProfile(ctx, p, &vault.Profile{MerchantCustomerID: fmt.Sprint("bench-", i), Locale: "en_US", FirstName: "Bench"})
+		if err != nil {
+			return err
+		}
+		a, err := m.Vault.CreateAddress(ctx, p, prof.ID, &vault.Address{Street: "1 Main St", City: "New York", Country: "US", Zip: "10014"}, vault.AddressOptions{})
+		if err != nil {
+			return err
+		}
+		for j := range cards {
+			payload := fmt.Sprintf("4%014d", 300000+i*cards+j)
+			d, _ := card.CheckDigit(payload)
+			if _, err := m.Vault.CreateInstrument(ctx, p, &vault.Instrument{Kind: vault.KindCard, ProfileID: prof.ID, BillingAddressID: a.ID, HolderName: "Bench Holder"},
+				vault.Source{Number: payload + string(d), Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	const workers = 16
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n && errs[w] == nil; i += workers {
+				errs[w] = one(i)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		b.Fatal(err)
+	}
 }

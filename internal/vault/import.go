@@ -100,7 +100,7 @@ func (s *Service) NewImporter(ctx context.Context, merchantID string) (*Importer
 	}
 	return &Importer{s: s, p: &Principal{Merchant: mer, Kind: "cli"}, mer: mer, locs: map[string]bool{},
 		seed: maphash.MakeSeed(), tokens: map[uint64]struct{}{}, profileSeen: map[string]*Profile{}, apiIDs: map[uint64]struct{}{}, profiles: map[uint64]struct{}{}, customers: map[uint64]uint64{},
-		mandateIDs: map[uint64]struct{}{}}, nil
+		mandateIDs: map[uint64]struct{}{}, found: map[string]*Instrument{}, mandates: map[string]*Mandate{}, held: map[string]*Holder{}, asked: map[string]bool{}}, nil
 }
 
 // Prefetch looks up, in one statement, the instruments of any merchant holding the tokens
@@ -285,6 +285,9 @@ type ImportItem struct {
 	// batch of the run created it, and WriteImport need not look it up.
 	newProfile bool
 	address    *Address
+	// newAddress: Check found the address absent from the store, and WriteImport need not
+	// look it up.
+	newAddress bool
 	mandates   []*Mandate
 }
 
@@ -540,10 +543,14 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 		switch h, err := im.heldBy(ctx, "addresses", "i", a.ID); {
 		case err != nil:
 			return 0, nil, err
-		case h != nil && h.MerchantID != mid:
+		case h == nil:
+			it.newAddress = true
+		case h.MerchantID != mid:
 			return elsewhere("billingAddress.id", "an address")
-		case h != nil && h.ProfileID != a.ProfileID:
+		case h.ProfileID != a.ProfileID:
 			return hit("billingAddress.id", "held by an address of another profile of the target merchant")
+		default:
+			it.address = nil // imported before, by this run or another
 		}
 	}
 	if err := im.s.sealInstrument(in, number, "", ""); err != nil {
@@ -658,15 +665,19 @@ func (im *Importer) checkProfile(ctx context.Context, prof *Profile) (*Profile, 
 		}
 		return hit(field, "held by another profile of the target merchant")
 	}
-	cur, err := im.s.store.GetProfile(ctx, mid, prof.ID)
-	switch {
-	case err == nil:
+	// The holder of the id, of any merchant, is known (Prefetch asks for a batch's at once):
+	// the profile itself is read only when the target holds it.
+	if h, err := im.heldBy(ctx, "profiles", "i", prof.ID); err != nil {
+		return nil, err
+	} else if h != nil && h.MerchantID == mid && !h.Deleted {
+		cur, err := im.s.store.GetProfile(ctx, mid, prof.ID)
+		if err != nil {
+			return nil, err
+		}
 		if !sameImportedProfile(cur, prof) {
 			return hit("profile.id", "held by another profile of the target merchant")
 		}
 		return nil, nil
-	case KindOf(err) != NotFound:
-		return nil, err
 	}
 	if _, err := held("i", prof.ID, "profile.id"); err != nil {
 		return nil, err
@@ -720,6 +731,12 @@ func (im *Importer) Written(items []*ImportItem) {
 			if _, ok := im.profileSeen[p.ID]; ok {
 				im.profileSeen[p.ID] = nil
 			}
+			// The holders Prefetch found for the records still to check predate the write.
+			h := &Holder{ID: p.ID, Token: p.Token, MerchantID: p.MerchantID}
+			im.held[holderKey("profiles", "i", p.ID)], im.held[holderKey("profiles", "t", p.Token)] = h, h
+		}
+		if a := it.address; a != nil {
+			im.held[holderKey("addresses", "i", a.ID)] = &Holder{ID: a.ID, MerchantID: a.MerchantID, ProfileID: a.ProfileID}
 		}
 	}
 }
@@ -754,7 +771,7 @@ func (im *Importer) Recheck(ctx context.Context, items []*ImportItem) (rest []*I
 		in, c := it.in, cur[it.in.Token]
 		switch {
 		case c == nil:
-			it.newProfile = false
+			it.newProfile, it.newAddress = false, false
 			rest = append(rest, it)
 		case c.Active() && c.Kind == in.Kind && c.Fingerprint == in.Fingerprint && c.ProfileID == in.ProfileID:
 			done = append(done, it)
@@ -812,7 +829,11 @@ func (s *Service) WriteImport(ctx context.Context, merchantID string, items []*I
 			}
 			if a := it.address; a != nil && !done["a:"+a.ID] {
 				done["a:"+a.ID] = true
-				if _, err := tx.GetAddress(ctx, merchantID, a.ProfileID, a.ID); err != nil {
+				err := error(E(NotFound))
+				if !it.newAddress {
+					_, err = tx.GetAddress(ctx, merchantID, a.ProfileID, a.ID)
+				}
+				if err != nil {
 					if KindOf(err) != NotFound {
 						return err
 					}
