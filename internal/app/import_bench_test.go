@@ -2,9 +2,7 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/payvault/payvault/internal/card"
@@ -16,12 +14,21 @@ import (
 // decryption, the sealing and fingerprinting under the target's keys (docs/operations.md
 // quotes it). Run it with -benchtime=1x.
 func BenchmarkImport10k(b *testing.B) {
+	const n = 10000
+	benchImport(b, func(m *Main) { seedBenchCards(b, m, n) }, func(rep *ImportReport) bool {
+		b.ReportMetric(float64(rep.Batches), "transactions/import")
+		return rep.Created == n
+	})
+}
+
+// benchImport measures, on each engine, the import into a new store's merchant of an
+// export of a store seed filled; ok judges each import's report.
+func benchImport(b *testing.B, seed func(*Main), ok func(*ImportReport) bool) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		b.Run(engine, func(b *testing.B) {
 			ctx := context.Background()
 			m := openBenchMain(b, engine)
-			const n = 10000
-			seedBenchCards(b, m, n)
+			seed(m)
 			file, key := mustExportForImport(b, m)
 			b.ResetTimer()
 			for b.Loop() {
@@ -29,10 +36,9 @@ func BenchmarkImport10k(b *testing.B) {
 				t := openBenchMain(b, engine)
 				b.StartTimer()
 				rep, err := t.Import(ctx, t.Credentials.MerchantID, key, file, ImportOptions{})
-				if err != nil || rep.Created != n {
+				if err != nil || !ok(rep) {
 					b.Fatalf("import: %v (%+v)", err, rep)
 				}
-				b.ReportMetric(float64(rep.Batches), "transactions/import")
 			}
 		})
 	}
@@ -55,25 +61,10 @@ func mustExportForImport(tb testing.TB, m *Main) (string, *ImportKey) {
 // each engine: the check's lookups of each profile and address, and the writes. Run it with
 // -benchtime=1x.
 func BenchmarkImportProfiles(b *testing.B) {
-	for _, engine := range []string{"sqlite", "postgres"} {
-		b.Run(engine, func(b *testing.B) {
-			ctx := context.Background()
-			m := openBenchMain(b, engine)
-			const profiles, cards = 1000, 3
-			seedBenchProfiles(b, m, profiles, cards)
-			file, key := mustExportForImport(b, m)
-			b.ResetTimer()
-			for b.Loop() {
-				b.StopTimer()
-				t := openBenchMain(b, engine)
-				b.StartTimer()
-				rep, err := t.Import(ctx, t.Credentials.MerchantID, key, file, ImportOptions{})
-				if err != nil || rep.Created != profiles*cards || rep.ProfilesCreated != profiles || rep.AddressesCreated != profiles {
-					b.Fatalf("import: %v (%+v)", err, rep)
-				}
-			}
-		})
-	}
+	const profiles, cards = 1000, 3
+	benchImport(b, func(m *Main) { seedBenchProfiles(b, m, profiles, cards) }, func(rep *ImportReport) bool {
+		return rep.Created == profiles*cards && rep.ProfilesCreated == profiles && rep.AddressesCreated == profiles
+	})
 }
 
 // seedBenchProfiles creates n profiles for m's sandbox merchant, each with an address and
@@ -104,18 +95,7 @@ func seedBenchProfiles(b testing.TB, m *Main, n, cards int) {
 		}
 		return nil
 	}
-	const workers = 16
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < n && errs[w] == nil; i += workers {
-				errs[w] = one(i)
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := inParallel(n, one); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -462,12 +462,8 @@ func TestImportTwoMerchants(t *testing.T) {
 			lines := MustDecryptExport(t, file, priv)
 			// renew returns the file's records with what keep does not keep made new.
 			renew := func(keep ...string) []*vault.ExportRecord {
-				var out []*vault.ExportRecord
-				for _, l := range lines[1 : len(lines)-1] {
-					var r vault.ExportRecord
-					if err := strictJSON(l, &r); err != nil {
-						t.Fatal(err)
-					}
+				out := mustRecords(t, lines[1:len(lines)-1])
+				for _, r := range out {
 					if !slices.Contains(keep, "paymentToken") {
 						r.PaymentToken = token.New(token.Parse(r.PaymentToken))
 						if r.BankAccount != nil {
@@ -485,7 +481,6 @@ func TestImportTwoMerchants(t *testing.T) {
 					if a := r.BillingAddress; a != nil && a.ID != "" && !slices.Contains(keep, "billingAddress.id") {
 						a.ID = "new-" + a.ID
 					}
-					out = append(out, &r)
 				}
 				return out
 			}
@@ -573,16 +568,8 @@ func TestImportTwoMerchantsPartial(t *testing.T) {
 				t.Fatal(err)
 			}
 			lines := MustDecryptExport(t, file, priv)
-			var tail []*vault.ExportRecord
-			for _, l := range lines[len(lines)-9 : len(lines)-1] {
-				var r vault.ExportRecord
-				if err := strictJSON(l, &r); err != nil {
-					t.Fatal(err)
-				}
-				tail = append(tail, &r)
-			}
 			part := filepath.Join(t.TempDir(), "tail.pgp")
-			mustEncryptExport(t, part, priv, lines[0], tail)
+			mustEncryptExport(t, part, priv, lines[0], mustRecords(t, lines[len(lines)-9:len(lines)-1]))
 
 			tgt := openBenchMain(t, engine)
 			creds, err := tgt.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: "First shop"})
@@ -601,6 +588,19 @@ func TestImportTwoMerchantsPartial(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mustRecords decodes an export's record lines.
+func mustRecords(t *testing.T, lines []json.RawMessage) []*vault.ExportRecord {
+	t.Helper()
+	out := make([]*vault.ExportRecord, len(lines))
+	for i, l := range lines {
+		out[i] = &vault.ExportRecord{}
+		if err := strictJSON(l, out[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
 
 // mustEncryptExport writes a message to key holding the header, the records and an end

@@ -61,17 +61,22 @@ func testActiveInstrumentsAfter(t *testing.T, open Opener) {
 	}
 }
 
+// mustFinderCards returns f's store as a vault.InstrumentFinder, and two cards it made.
+func mustFinderCards(t *testing.T, f *Fixture) (vault.InstrumentFinder, *vault.Instrument, *vault.Instrument) {
+	t.Helper()
+	finder, ok := f.Store.(vault.InstrumentFinder)
+	if !ok {
+		t.Fatal("the store is not a vault.InstrumentFinder")
+	}
+	return finder, mustCard(t, f, "", "4111111111111111", vault.CreateOptions{}), mustCard(t, f, "", "4012888888881881", vault.CreateOptions{})
+}
+
 // testFindInstruments: vault.InstrumentFinder finds a merchant's instruments by token or id,
 // deleted ones too, each once, and never another merchant's.
 func testFindInstruments(t *testing.T, open Opener) {
 	f := MustFixture(t, open)
 	ctx := context.Background()
-	finder, ok := f.Store.(vault.InstrumentFinder)
-	if !ok {
-		t.Fatal("the store is not a vault.InstrumentFinder")
-	}
-	a := mustCard(t, f, "", "4111111111111111", vault.CreateOptions{})
-	b := mustCard(t, f, "", "4012888888881881", vault.CreateOptions{})
+	finder, a, b := mustFinderCards(t, f)
 	c := mustCard(t, f, "", "5555555555554444", vault.CreateOptions{})
 	if err := f.Svc.DeleteInstrument(ctx, f.Principal, b.ID); err != nil {
 		t.Fatal(err)
@@ -110,12 +115,7 @@ func testFindInstruments(t *testing.T, open Opener) {
 func testFindHolders(t *testing.T, open Opener) {
 	f := MustFixture(t, open)
 	ctx := context.Background()
-	finder, ok := f.Store.(vault.InstrumentFinder)
-	if !ok {
-		t.Fatal("the store is not a vault.InstrumentFinder")
-	}
-	a := mustCard(t, f, "", "4111111111111111", vault.CreateOptions{})
-	b := mustCard(t, f, "", "4012888888881881", vault.CreateOptions{})
+	finder, a, b := mustFinderCards(t, f)
 	if err := f.Svc.DeleteInstrument(ctx, f.Principal, b.ID); err != nil {
 		t.Fatal(err)
 	}
