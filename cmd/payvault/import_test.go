@@ -15,7 +15,9 @@ import (
 // import` into a merchant of another store, with a passphrase-protected private key: the dry
 // run writes nothing, the import keeps the card's payment token, a second run imports
 // nothing again, the audit chain verifies, a missing passphrase is refused, and no output
-// names the card number.
+// names the card number. The same file into a second merchant of that store is refused, the
+// dry run too, naming the collisions with the first (tokens are unique in the store), and
+// writes nothing.
 func TestImportCLI(t *testing.T) {
 	const pan = "4111111111111111"
 	dirA, dirB := t.TempDir(), t.TempDir()
@@ -44,20 +46,33 @@ func TestImportCLI(t *testing.T) {
 		t.Fatalf("merchant create: %v\n%s", err, stderr)
 	}
 	mid := checkCredentialShape(t, firstJSON(t, out))["merchant_id"].(string)
+	out, stderr, err = run(t, dirB, nil, "merchant", "create", "--name", "Second", "--json")
+	if err != nil {
+		t.Fatalf("merchant create: %v\n%s", err, stderr)
+	}
+	second := checkCredentialShape(t, firstJSON(t, out))["merchant_id"].(string)
 	all := ""
 	for _, tt := range []struct {
 		name string
 		args []string
 		want []string
 		fail bool
+		into string // the merchant, when not mid
 	}{
-		{"fail/no-passphrase", []string{"--key", priv}, []string{"passphrase"}, true},
-		{"ok/dry-run", []string{"--key", priv, "--passphrase-file", pass, "--dry-run"}, []string{"1 records", "1 to create", "0 invalid, 0 collisions", "nothing was written"}, false},
-		{"ok/import", []string{"--key", priv, "--passphrase-file", pass}, []string{"imported 1 instruments, 1 profiles", "0 mandates in", "audit chain"}, false},
-		{"ok/rerun", []string{"--key", priv, "--passphrase-file", pass}, []string{"0 to create", "1 already imported"}, false},
+		{"fail/no-passphrase", []string{"--key", priv}, []string{"passphrase"}, true, ""},
+		{"ok/dry-run", []string{"--key", priv, "--passphrase-file", pass, "--dry-run"}, []string{"1 records", "1 to create", "0 invalid, 0 collisions", "nothing was written"}, false, ""},
+		{"ok/import", []string{"--key", priv, "--passphrase-file", pass}, []string{"imported 1 instruments, 1 profiles", "0 mandates in", "audit chain"}, false, ""},
+		{"ok/rerun", []string{"--key", priv, "--passphrase-file", pass}, []string{"0 to create", "1 already imported"}, false, ""},
+		{"fail/second-merchant-dry-run", []string{"--key", priv, "--passphrase-file", pass, "--dry-run"},
+			[]string{"1 collisions (1 with another merchant of this store)", "paymentToken: held by an instrument of another merchant", "nothing was imported"}, true, second},
+		{"fail/second-merchant", []string{"--key", priv, "--passphrase-file", pass}, []string{"1 with another merchant of this store", "nothing was imported"}, true, second},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"import", "--merchant-id", mid, "--in", file}, tt.args...)
+			into := mid
+			if tt.into != "" {
+				into = tt.into
+			}
+			args := append([]string{"import", "--merchant-id", into, "--in", file}, tt.args...)
 			out, stderr, err := run(t, dirB, nil, args...)
 			all += out + stderr
 			if (err != nil) != tt.fail {

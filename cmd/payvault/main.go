@@ -649,8 +649,12 @@ func printImport(mid string, dryRun bool, rep *app.ImportReport) {
 	for _, k := range vault.ExportKinds {
 		fmt.Printf(", %s %d", k, rep.Counts[k])
 	}
-	fmt.Printf("\nchecked against merchant %s: %d to create (%d with a new id, their id being taken; %d mandates with a new id), %d already imported, %d unreadable (skipped), %d profiles; %d invalid, %d collisions\n",
+	fmt.Printf("\nchecked against merchant %s: %d to create (%d with a new id, their id being taken; %d mandates with a new id), %d already imported, %d unreadable (skipped), %d profiles; %d invalid, %d collisions",
 		mid, rep.ToCreate, rep.NewIDs, rep.NewMandateIDs, rep.AlreadyImported, rep.Unreadable, rep.Profiles, rep.Invalid, rep.Collisions)
+	if rep.OtherMerchant > 0 {
+		fmt.Printf(" (%d with another merchant of this store)", rep.OtherMerchant)
+	}
+	fmt.Println()
 	for _, p := range rep.Problems {
 		fmt.Printf("line %d: %v\n", p.Line, p.ImportProblem)
 	}

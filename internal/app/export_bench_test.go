@@ -72,21 +72,31 @@ func seedBenchCards(b testing.TB, m *Main, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	err = inParallel(n, func(i int) error {
+		payload := fmt.Sprintf("4%014d", 100000+i)
+		d, _ := card.CheckDigit(payload)
+		_, err := m.Vault.CreateInstrument(ctx, p, &vault.Instrument{Kind: vault.KindCard, HolderName: "Bench Holder"},
+			vault.Source{Number: payload + string(d), Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{})
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// inParallel runs fn for each i below n, 16 at a time, and returns their errors; a worker
+// stops at its first.
+func inParallel(n int, fn func(i int) error) error {
 	const workers = 16
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < n && errs[w] == nil; i += workers {
-				payload := fmt.Sprintf("4%014d", 100000+i)
-				d, _ := card.CheckDigit(payload)
-				_, errs[w] = m.Vault.CreateInstrument(ctx, p, &vault.Instrument{Kind: vault.KindCard, HolderName: "Bench Holder"},
-					vault.Source{Number: payload + string(d), Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{})
+				errs[w] = fn(i)
 			}
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		b.Fatal(err)
-	}
+	return errors.Join(errs...)
 }

@@ -82,6 +82,9 @@ type ImportOptions struct {
 	// afterBatch, when set (by tests), runs after each batch is written, with the number
 	// written so far.
 	afterBatch func(batches int)
+	// beforeWrite, when set (by tests), runs before each batch is written, with the number
+	// written so far.
+	beforeWrite func(batches int)
 }
 
 // ImportProblem is a record that cannot be imported, by line and id, never by value.
@@ -98,7 +101,8 @@ type ImportReport struct {
 	Counts  map[string]int
 	// ToCreate records would be created (dry run) or were checked for creation.
 	ToCreate int
-	// AlreadyImported records are in the target with the same token and data (a rerun).
+	// AlreadyImported records are in the target with the same token and data (a rerun, or
+	// another import of the same records running at once).
 	AlreadyImported int
 	// Unreadable records were exported without data and are skipped.
 	Unreadable int
@@ -108,10 +112,12 @@ type ImportReport struct {
 	NewMandateIDs int
 	// Profiles is how many distinct profiles the records belong to.
 	Profiles int
-	// Problems lists the first maxImportProblems problems; Invalid and Collisions count all.
-	Problems   []ImportProblem
-	Invalid    int
-	Collisions int
+	// Problems lists the first maxImportProblems problems; Invalid and Collisions count all,
+	// OtherMerchant the collisions with records of another merchant of this store.
+	Problems      []ImportProblem
+	Invalid       int
+	Collisions    int
+	OtherMerchant int
 	// Created, ProfilesCreated, AddressesCreated and MandatesCreated are what the real run
 	// wrote, in Batches transactions.
 	Created          int
@@ -125,10 +131,20 @@ type ImportReport struct {
 // ErrImportRefused marks an import refused before anything was written.
 var ErrImportRefused = errors.New("the import was refused")
 
+// ErrImportChanged marks an import stopped because the target merchant changed since its
+// check (another import, or an API call, took a record's token, id or customer id). The
+// batches written before are complete.
+var ErrImportChanged = errors.New("another import into the merchant, or an API call, wrote the same records or keys at once: run one import of a merchant at a time")
+
+// maxImportRechecks is how many times a batch is checked again and rewritten after another
+// import, writing the same records at once, took some of them first.
+const maxImportRechecks = 3
+
 // Import loads an export (Export's file, encrypted to key) into merchantID of this store.
 // It reads the file twice, decrypting it in memory as it goes and never writing plaintext:
 // the first pass checks the whole file (the message is to key and intact, the format,
-// every record as the API would, and every collision with the target) and writes nothing;
+// every record as the API would, and every collision with the target, or with another
+// merchant of this store for the tokens and ids unique in the whole store) and writes nothing;
 // unless opt.DryRun, the second pass checks each record again and writes them in batches of
 // importBatch, each batch one transaction, so a crash never leaves part of a record (a
 // bank account is written with its mandates), and a rerun skips the records already
@@ -182,6 +198,9 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 		case errors.As(err, &p):
 			if p.Collision {
 				rep.Collisions++
+				if p.OtherMerchant {
+					rep.OtherMerchant++
+				}
 			} else {
 				rep.Invalid++
 			}
@@ -212,7 +231,12 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 	}
 	rep.NewIDs, rep.NewMandateIDs, rep.Profiles = im.NewIDs, im.NewMandateIDs, im.Profiles
 	if rep.Invalid+rep.Collisions > 0 {
-		return rep, fmt.Errorf("payvault: %d invalid records and %d collisions with the target merchant; nothing was imported: %w", rep.Invalid, rep.Collisions, ErrImportRefused)
+		msg := fmt.Sprintf("payvault: %d invalid records and %d collisions with the target merchant", rep.Invalid, rep.Collisions-rep.OtherMerchant)
+		if rep.OtherMerchant > 0 {
+			msg += fmt.Sprintf(" and %d with another merchant of this store (payment tokens and ids are unique in the whole store, not per merchant: "+
+				"was this export imported into another merchant here? It can go into one merchant of a store: import it into that merchant, or into another payvault)", rep.OtherMerchant)
+		}
+		return rep, fmt.Errorf("%s; nothing was imported: %w", msg, ErrImportRefused)
 	}
 	if opt.DryRun {
 		rep.Took = time.Since(start)
@@ -230,12 +254,39 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 	if err != nil {
 		return rep, fmt.Errorf("payvault: %w", err)
 	}
+	rep.AlreadyImported = 0 // counted again as written
 	var batch []*vault.ImportItem
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
+		if opt.beforeWrite != nil {
+			opt.beforeWrite(rep.Batches)
+		}
 		n, err := m.Vault.WriteImport(ctx, merchantID, batch)
+		// Another import of the same records into the merchant, at once, wrote some first
+		// (the store's unique index refused them): they count as already imported, as in a
+		// rerun, and the rest is written. A conflict that frees nothing is something else.
+		for tries := 0; vault.KindOf(err) == vault.Conflict && tries < maxImportRechecks; tries++ {
+			var already int
+			batch, already, err = im.Recheck(ctx, batch)
+			var p *vault.ImportProblem
+			if errors.As(err, &p) {
+				return fmt.Errorf("payvault: the target changed since the check (%v): %w", p, ErrImportChanged)
+			}
+			if err != nil {
+				return fmt.Errorf("payvault: %w", err)
+			}
+			rep.AlreadyImported += already
+			if len(batch) == 0 {
+				n = vault.ImportWritten{}
+				break
+			}
+			n, err = m.Vault.WriteImport(ctx, merchantID, batch)
+		}
+		if vault.KindOf(err) == vault.Conflict {
+			return fmt.Errorf("payvault: writing a batch of %d records, something of the target merchant was taken since the check (%v): %w", len(batch), err, ErrImportChanged)
+		}
 		if err != nil {
 			return fmt.Errorf("payvault: writing a batch of %d records: %w", len(batch), err)
 		}
@@ -259,6 +310,9 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 				return fmt.Errorf("payvault: the record on line %d no longer imports (%v): the file or the target changed since the check", line, p)
 			}
 			return fmt.Errorf("payvault: checking the record on line %d: %w", line, err)
+		}
+		if action == vault.ImportAlreadyDone {
+			rep.AlreadyImported++ // another import running at once may have written it since the check
 		}
 		if action != vault.ImportCreate {
 			return nil

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/token"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -430,6 +432,177 @@ func TestImportRefusals(t *testing.T) {
 	}
 }
 
+// TestImportTwoMerchants: one export imported into a merchant of a store, then into another
+// merchant of the same store. Payment tokens and the ids an import keeps are unique in the
+// whole store, not per merchant: the check (the dry run too) finds each record's token held
+// by the first merchant and refuses, saying so, before anything is written. Its profiles'
+// ids and tokens and its addresses' ids are found held the same way, one at a time; an
+// instrument or mandate id held by the first merchant gets a new id, as one of the target's
+// does, and a file with everything else new imports.
+func TestImportTwoMerchants(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			f := mustExportFixture(t, engine)
+			file, privPath, priv := mustExportFile(t, f)
+			b := mustImportTarget(t, engine)
+			key, err := ReadImportKey(privPath, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep, err := b.m.Import(ctx, b.mid, key, file, ImportOptions{}); err != nil || rep.Created != len(f.want) {
+				t.Fatalf("first merchant: %v %+v", err, rep)
+			}
+			creds, err := b.m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: "Second shop"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			second := creds.MerchantID
+
+			lines := MustDecryptExport(t, file, priv)
+			// renew returns the file's records with what keep does not keep made new.
+			renew := func(keep ...string) []*vault.ExportRecord {
+				out := mustRecords(t, lines[1:len(lines)-1])
+				for _, r := range out {
+					if !slices.Contains(keep, "paymentToken") {
+						r.PaymentToken = token.New(token.Parse(r.PaymentToken))
+						if r.BankAccount != nil {
+							for i := range r.BankAccount.Mandates {
+								r.BankAccount.Mandates[i].PaymentToken = token.New(token.Mandate)
+							}
+						}
+					}
+					if p := r.Profile; p != nil && !slices.Contains(keep, "profile.id") {
+						p.ID = "new-" + p.ID
+					}
+					if p := r.Profile; p != nil && !slices.Contains(keep, "profile.paymentToken") {
+						p.PaymentToken = token.New(token.Profile)
+					}
+					if a := r.BillingAddress; a != nil && a.ID != "" && !slices.Contains(keep, "billingAddress.id") {
+						a.ID = "new-" + a.ID
+					}
+				}
+				return out
+			}
+			withProfile, withAddress := 0, 0
+			for _, r := range f.want {
+				if r.Profile != nil {
+					withProfile++
+				}
+				if r.BillingAddress != nil && r.BillingAddress.ID != "" {
+					withAddress++
+				}
+			}
+			all := []string{"paymentToken", "profile.id", "profile.paymentToken", "billingAddress.id"}
+			tests := []struct {
+				name       string
+				keep       []string
+				collisions int
+			}{
+				{"fail/payment-tokens", all, len(f.want)},
+				{"fail/profile-ids", all[1:], withProfile},
+				{"fail/profile-tokens", all[2:], withProfile},
+				{"fail/address-ids", all[3:], withAddress},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					path := filepath.Join(t.TempDir(), "renewed.pgp")
+					mustEncryptExport(t, path, priv, lines[0], renew(tt.keep...))
+					for _, dry := range []bool{true, false} {
+						rep, err := b.m.Import(ctx, second, key, path, ImportOptions{DryRun: dry})
+						if !errors.Is(err, ErrImportRefused) || rep == nil {
+							t.Fatalf("dry run %v: %v %+v", dry, err, rep)
+						}
+						if rep.Collisions != tt.collisions || rep.OtherMerchant != tt.collisions || rep.Invalid != 0 || len(rep.Problems) != tt.collisions {
+							t.Errorf("dry run %v: %d collisions, %d with another merchant, %d invalid, %d problems; want %d, %d, 0, %d",
+								dry, rep.Collisions, rep.OtherMerchant, rep.Invalid, len(rep.Problems), tt.collisions, tt.collisions, tt.collisions)
+						}
+						if !strings.Contains(err.Error(), "another merchant of this store") {
+							t.Errorf("dry run %v: the error does not say whose they are: %v", dry, err)
+						}
+						for _, p := range rep.Problems {
+							if !p.Collision || !p.OtherMerchant || p.Field != tt.keep[0] {
+								t.Errorf("dry run %v: problem %+v; want a collision on %s with another merchant", dry, p, tt.keep[0])
+							}
+						}
+						if n := countInstruments(t, b.m, second); n != 0 {
+							t.Fatalf("dry run %v: a refused import wrote %d instruments", dry, n)
+						}
+						if _, n, err := b.m.Store.ListProfiles(ctx, second, vault.Query{}); err != nil || n != 0 {
+							t.Fatalf("dry run %v: a refused import wrote %d profiles (%v)", dry, n, err)
+						}
+					}
+				})
+			}
+
+			// Every token and id new but the instruments' and mandates' ids: they get new ids.
+			t.Run("ok/ids-taken", func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "renewed.pgp")
+				mustEncryptExport(t, path, priv, lines[0], renew())
+				rep, err := b.m.Import(ctx, second, key, path, ImportOptions{})
+				if err != nil || rep.Created != len(f.want) || rep.NewIDs != len(f.want) || rep.NewMandateIDs != 3 || rep.ProfilesCreated != 2 || rep.AddressesCreated != 1 {
+					t.Fatalf("import: %v %+v", err, rep)
+				}
+				if n := countInstruments(t, b.m, b.mid); n != len(f.want) {
+					t.Errorf("the first merchant has %d instruments; want %d", n, len(f.want))
+				}
+			})
+		})
+	}
+}
+
+// TestImportTwoMerchantsPartial: a file of more than a batch of cards whose last cards are
+// held by another merchant of the store (a part of the file was imported there) is refused
+// by the check; before, its first batch was written and the second failed on the store's
+// unique index, leaving a partial import that no rerun could complete.
+func TestImportTwoMerchantsPartial(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			src := openBenchMain(t, engine)
+			const n = importBatch + 8
+			seedBenchCards(t, src, n)
+			file, privPath, priv := mustExportMerchant(t, src, src.Credentials.MerchantID)
+			key, err := ReadImportKey(privPath, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := MustDecryptExport(t, file, priv)
+			part := filepath.Join(t.TempDir(), "tail.pgp")
+			mustEncryptExport(t, part, priv, lines[0], mustRecords(t, lines[len(lines)-9:len(lines)-1]))
+
+			tgt := openBenchMain(t, engine)
+			creds, err := tgt.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: "First shop"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep, err := tgt.Import(ctx, creds.MerchantID, key, part, ImportOptions{}); err != nil || rep.Created != 8 {
+				t.Fatalf("the tail into the first merchant: %v %+v", err, rep)
+			}
+			rep, err := tgt.Import(ctx, tgt.Credentials.MerchantID, key, file, ImportOptions{})
+			if !errors.Is(err, ErrImportRefused) || rep == nil || rep.Collisions != 8 || rep.OtherMerchant != 8 || rep.Created != 0 {
+				t.Errorf("the whole file into the second: %v %+v", err, rep)
+			}
+			if got := countInstruments(t, tgt, tgt.Credentials.MerchantID); got != 0 {
+				t.Errorf("a refused import wrote %d instruments", got)
+			}
+		})
+	}
+}
+
+// mustRecords decodes an export's record lines.
+func mustRecords(t *testing.T, lines []json.RawMessage) []*vault.ExportRecord {
+	t.Helper()
+	out := make([]*vault.ExportRecord, len(lines))
+	for i, l := range lines {
+		out[i] = &vault.ExportRecord{}
+		if err := strictJSON(l, out[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
 // mustEncryptExport writes a message to key holding the header, the records and an end
 // line that counts them, as Export would.
 func mustEncryptExport(t *testing.T, path string, key *openpgp.Entity, header []byte, recs []*vault.ExportRecord) {
@@ -611,16 +784,8 @@ func TestImportProfileAcrossBatches(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			ctx := context.Background()
 			m := openBenchMain(t, engine)
-			p, prof := mustSandboxProfile(t, m, "across")
 			const n = importBatch + 8
-			for i := range n {
-				payload := fmt.Sprintf("4%014d", 200000+i)
-				d, _ := card.CheckDigit(payload)
-				if _, err := m.Vault.CreateInstrument(ctx, p, &vault.Instrument{Kind: vault.KindCard, ProfileID: prof.ID},
-					vault.Source{Number: payload + string(d), Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			mustProfileCards(t, m, "across", n)
 			file, key := mustExportForImport(t, m)
 			tgt := openBenchMain(t, engine)
 			before := tgt.Store.WriteStats().Pipelined
@@ -638,6 +803,84 @@ func TestImportProfileAcrossBatches(t *testing.T) {
 			rep, err = tgt.Import(ctx, tgt.Credentials.MerchantID, key, file, ImportOptions{})
 			if err != nil || rep.AlreadyImported != n || rep.Created != 0 || rep.ProfilesCreated != 0 {
 				t.Errorf("rerun: %v; %d already imported, %d created, %d profiles; want %d, 0, 0", err, rep.AlreadyImported, rep.Created, rep.ProfilesCreated, n)
+			}
+		})
+	}
+}
+
+// mustProfileCards creates n cards on one new profile of m's sandbox merchant, with
+// merchantCustomerId mcid.
+func mustProfileCards(tb testing.TB, m *Main, mcid string, n int) {
+	tb.Helper()
+	p, prof := mustSandboxProfile(tb, m, mcid)
+	for i := range n {
+		payload := fmt.Sprintf("4%014d", 200000+i)
+		d, _ := card.CheckDigit(payload)
+		if _, err := m.Vault.CreateInstrument(context.Background(), p, &vault.Instrument{Kind: vault.KindCard, ProfileID: prof.ID},
+			vault.Source{Number: payload + string(d), Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// TestImportConcurrent: two imports of one file into one merchant at once, both checking
+// the whole file before either writes: neither fails on the store's unique index. The one
+// whose batch meets records the other wrote first finds them imported, as a rerun does, and
+// writes the rest; every record and the profile are written once, each import counts every
+// record as created or already imported, and the audit chain verifies. A conflict of
+// another cause stops the import with ErrImportChanged.
+func TestImportConcurrent(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			m := openBenchMain(t, engine)
+			const n = importBatch + 8
+			mustProfileCards(t, m, "both", n)
+			file, key := mustExportForImport(t, m)
+			tgt := openBenchMain(t, engine)
+			mid := tgt.Credentials.MerchantID
+
+			// Both reach their first write before either makes it.
+			var ready, wg sync.WaitGroup
+			ready.Add(2)
+			reps, errs := make([]*ImportReport, 2), make([]error, 2)
+			for i := range 2 {
+				var once sync.Once
+				opt := ImportOptions{beforeWrite: func(int) { once.Do(func() { ready.Done(); ready.Wait() }) }}
+				wg.Go(func() { reps[i], errs[i] = tgt.Import(ctx, mid, key, file, opt) })
+			}
+			wg.Wait()
+			created, profiles := 0, 0
+			for i, rep := range reps {
+				if errs[i] != nil || rep == nil {
+					t.Fatalf("import %d: %v", i, errs[i])
+				}
+				if rep.Created+rep.AlreadyImported != n {
+					t.Errorf("import %d: %d created and %d already imported; want %d in all", i, rep.Created, rep.AlreadyImported, n)
+				}
+				created, profiles = created+rep.Created, profiles+rep.ProfilesCreated
+			}
+			if created != n || profiles != 1 {
+				t.Errorf("%d instruments and %d profiles created; want %d and 1", created, profiles, n)
+			}
+			if got := countInstruments(t, tgt, mid); got != n {
+				t.Errorf("%d instruments; want %d", got, n)
+			}
+			if problems, err := tgt.Store.VerifyAudit(ctx, tgt.Keyring); err != nil || len(problems) != 0 {
+				t.Errorf("audit chain: %v %v", problems, err)
+			}
+
+			// A conflict that is no other import's record (the profile's merchantCustomerId
+			// taken through the API since the check) stops the import with a clear error,
+			// having written nothing of the batch.
+			other := openBenchMain(t, engine)
+			taken := ImportOptions{beforeWrite: func(int) { mustSandboxProfile(t, other, "both") }}
+			rep, err := other.Import(ctx, other.Credentials.MerchantID, key, file, taken)
+			if !errors.Is(err, ErrImportChanged) || rep == nil || rep.Created != 0 {
+				t.Errorf("customer id taken meanwhile: %v %+v", err, rep)
+			}
+			if got := countInstruments(t, other, other.Credentials.MerchantID); got != 0 {
+				t.Errorf("%d instruments written; want 0", got)
 			}
 		})
 	}

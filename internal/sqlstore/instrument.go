@@ -558,6 +558,52 @@ func (q *q) FindMandates(ctx context.Context, tokens, ids []string) ([]*vault.Ma
 	return out, mapErr("sqlstore.FindMandates", err)
 }
 
+// holderRow is a vault.Holder as a row reads it.
+type holderRow struct {
+	vault.Holder
+	deletedAt int64
+}
+
+// holderCols are the columns FindHolders reads of each table it serves.
+var holderCols = map[string]func(h *holderRow) []col{
+	"instruments": func(h *holderRow) []col {
+		return []col{{"id", &h.ID}, {"token", &h.Token}, {"merchant_id", &h.MerchantID}, {"deleted_at", &h.deletedAt}}
+	},
+	"profiles": func(h *holderRow) []col {
+		return []col{{"id", &h.ID}, {"token", &h.Token}, {"merchant_id", &h.MerchantID}, {"deleted_at", &h.deletedAt}}
+	},
+	"addresses": func(h *holderRow) []col {
+		return []col{{"id", &h.ID}, {"merchant_id", &h.MerchantID}, {"profile_id", &h.ProfileID}}
+	},
+}
+
+// FindHolders implements vault.InstrumentFinder: two index lookups (token, the primary key)
+// in one statement, over every merchant's rows.
+func (q *q) FindHolders(ctx context.Context, table string, tokens, ids []string) ([]vault.Holder, error) {
+	const op = "sqlstore.FindHolders"
+	cols, ok := holderCols[table]
+	if !ok || (table == "addresses" && len(tokens) > 0) {
+		return nil, vault.E(op, vault.Invalid, vault.Field("table"))
+	}
+	newRow := func() (*holderRow, []col) {
+		h := &holderRow{}
+		return h, cols(h)
+	}
+	list, err := findByTokenOrID(ctx, q, table, tokens, ids, newRow, func(h *holderRow) string { return h.ID })
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := make([]vault.Holder, len(list))
+	for i, h := range list {
+		out[i] = h.Holder
+		out[i].Deleted = h.deletedAt != 0
+	}
+	return out, nil
+}
+
 // findByTokenOrID returns the rows of table whose token is among tokens or whose id is among
 // ids (each unique in the store), each once, in one statement.
 func findByTokenOrID[T any](ctx context.Context, q *q, table string, tokens, ids []string, newRow func() (*T, []col), id func(*T) string) ([]*T, error) {

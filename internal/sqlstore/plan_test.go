@@ -319,7 +319,7 @@ func TestCardVerifiedPlanUnanalysed(t *testing.T) {
 }
 
 // TestFindPlans: an import looks up each batch's payment tokens and ids in one statement
-// (FindInstruments, FindMandates), and an export a page's mandates (ListMandatesOf). Each
+// (FindInstruments, FindMandates, FindHolders), and an export a page's mandates (ListMandatesOf). Each
 // part must reach its rows through the token, the id or the instrument; with the merchant in
 // its condition SQLite chose instruments_merchant for the token
 // part (without statistics it rates an IN list of 256 above one merchant) and read all the
@@ -338,6 +338,18 @@ func TestFindPlans(t *testing.T) {
 		}},
 		{"mandates", func() error {
 			_, err := s.FindMandates(ctx, []string{"M1", "M2"}, []string{"d1"})
+			return err
+		}},
+		{"instrument-holders", func() error {
+			_, err := s.FindHolders(ctx, "instruments", []string{"t1", "t2"}, []string{"i1"})
+			return err
+		}},
+		{"profile-holders", func() error {
+			_, err := s.FindHolders(ctx, "profiles", []string{"P1"}, []string{"p1", "p2"})
+			return err
+		}},
+		{"address-holders", func() error {
+			_, err := s.FindHolders(ctx, "addresses", nil, []string{"a1", "a2"})
 			return err
 		}},
 		{"mandates-of-page", func() error { // export's mandates of a page of accounts

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -60,17 +61,22 @@ func testActiveInstrumentsAfter(t *testing.T, open Opener) {
 	}
 }
 
+// mustFinderCards returns f's store as a vault.InstrumentFinder, and two cards it made.
+func mustFinderCards(t *testing.T, f *Fixture) (vault.InstrumentFinder, *vault.Instrument, *vault.Instrument) {
+	t.Helper()
+	finder, ok := f.Store.(vault.InstrumentFinder)
+	if !ok {
+		t.Fatal("the store is not a vault.InstrumentFinder")
+	}
+	return finder, mustCard(t, f, "", "4111111111111111", vault.CreateOptions{}), mustCard(t, f, "", "4012888888881881", vault.CreateOptions{})
+}
+
 // testFindInstruments: vault.InstrumentFinder finds a merchant's instruments by token or id,
 // deleted ones too, each once, and never another merchant's.
 func testFindInstruments(t *testing.T, open Opener) {
 	f := MustFixture(t, open)
 	ctx := context.Background()
-	finder, ok := f.Store.(vault.InstrumentFinder)
-	if !ok {
-		t.Fatal("the store is not a vault.InstrumentFinder")
-	}
-	a := mustCard(t, f, "", "4111111111111111", vault.CreateOptions{})
-	b := mustCard(t, f, "", "4012888888881881", vault.CreateOptions{})
+	finder, a, b := mustFinderCards(t, f)
 	c := mustCard(t, f, "", "5555555555554444", vault.CreateOptions{})
 	if err := f.Svc.DeleteInstrument(ctx, f.Principal, b.ID); err != nil {
 		t.Fatal(err)
@@ -100,6 +106,65 @@ func testFindInstruments(t *testing.T, open Opener) {
 	}
 	if got, err := finder.FindInstruments(ctx, f.Creds.MerchantID, nil, nil); err != nil || len(got) != 0 {
 		t.Errorf("nothing asked: %v %v", got, err)
+	}
+}
+
+// testFindHolders: vault.InstrumentFinder finds the instruments, profiles and addresses of
+// any merchant holding a token or an id (unique in the whole store), deleted ones too, each
+// once, with their merchant; it refuses another table, and a token of an address.
+func testFindHolders(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	finder, a, b := mustFinderCards(t, f)
+	if err := f.Svc.DeleteInstrument(ctx, f.Principal, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	p := mustProfile(t, f, "holder")
+	gone := mustProfile(t, f, "gone")
+	if err := f.Svc.DeleteProfile(ctx, f.Principal, gone.ID, vault.Cascade); err != nil {
+		t.Fatal(err)
+	}
+	other := MustFixture(t, func(testing.TB) Store { return f.Store })
+	o := mustCard(t, other, "", "4111111111111111", vault.CreateOptions{})
+	op := mustProfile(t, other, "holder")
+	ad, err := other.Svc.CreateAddress(ctx, other.Principal, op.ID, &vault.Address{Country: "US"}, vault.AddressOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, them := f.Creds.MerchantID, other.Creds.MerchantID
+
+	tests := []struct {
+		name, table string
+		tokens, ids []string
+		want        []vault.Holder
+	}{
+		{"ok/instruments", "instruments", []string{a.Token, o.Token, "Cnosuchtoken000"}, []string{a.ID, b.ID, "no-such-id"}, []vault.Holder{
+			{ID: a.ID, Token: a.Token, MerchantID: me}, {ID: b.ID, Token: b.Token, MerchantID: me, Deleted: true}, {ID: o.ID, Token: o.Token, MerchantID: them}}},
+		{"ok/profiles", "profiles", []string{op.Token}, []string{p.ID, gone.ID, "no-such-id"}, []vault.Holder{
+			{ID: p.ID, Token: p.Token, MerchantID: me}, {ID: gone.ID, Token: gone.Token, MerchantID: me, Deleted: true}, {ID: op.ID, Token: op.Token, MerchantID: them}}},
+		{"ok/addresses", "addresses", nil, []string{ad.ID, "no-such-id"}, []vault.Holder{{ID: ad.ID, MerchantID: them, ProfileID: op.ID}}},
+		{"ok/nothing-asked", "profiles", nil, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := finder.FindHolders(ctx, tt.table, tt.tokens, tt.ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byID := func(a, b vault.Holder) int { return strings.Compare(a.ID, b.ID) }
+			slices.SortFunc(got, byID)
+			slices.SortFunc(tt.want, byID)
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
+	}
+	for name, table := range map[string]string{"fail/other-table": "mandates", "fail/address-token": "addresses"} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := finder.FindHolders(ctx, table, []string{"Cnosuchtoken000"}, nil); vault.KindOf(err) != vault.Invalid {
+				t.Errorf("err = %v, want Invalid", err)
+			}
+		})
 	}
 }
 

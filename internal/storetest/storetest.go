@@ -113,6 +113,7 @@ func Run(t *testing.T, open Opener) {
 		{"ContainsUnicode", testContainsUnicode},
 		{"ActiveInstrumentsAfter", testActiveInstrumentsAfter},
 		{"FindInstruments", testFindInstruments},
+		{"FindHolders", testFindHolders},
 		{"MandatesOfPage", testMandatesOfPage},
 	}
 	for _, tt := range tests {

@@ -274,4 +274,18 @@ type InstrumentFinder interface {
 	// in the whole store) whose payment token is among tokens or whose id is among ids, each
 	// once, in no order. Kinds: Unavailable, Internal.
 	FindMandates(ctx context.Context, tokens, ids []string) ([]*Mandate, error)
+	// FindHolders returns the rows of table ("instruments", "profiles" or "addresses") of
+	// any merchant, deleted or not, whose payment token is among tokens or whose id is among
+	// ids, each once, in no order: their tokens and ids are unique in the whole store, not
+	// per merchant, so an import must not take one another merchant holds. Addresses have no
+	// token. Kinds: Invalid (another table), Unavailable, Internal.
+	FindHolders(ctx context.Context, table string, tokens, ids []string) ([]Holder, error)
+}
+
+// Holder is a record holding a payment token or id that is unique in the whole store.
+type Holder struct {
+	ID, Token, MerchantID string
+	// ProfileID is an address's profile.
+	ProfileID string
+	Deleted   bool
 }

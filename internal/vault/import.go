@@ -40,6 +40,9 @@ type ImportProblem struct {
 	Reason string
 	// Collision is set when the record is valid but something of the target is in its way.
 	Collision bool
+	// OtherMerchant is set on a collision with a record of another merchant of this store:
+	// payment tokens and ids are unique in the whole store, not per merchant.
+	OtherMerchant bool
 }
 
 func (p *ImportProblem) Error() string {
@@ -70,10 +73,13 @@ type Importer struct {
 	// to the hash of the profile id it came with.
 	customers map[uint64]uint64
 	lastID    string
-	// found holds the instruments Prefetch found, by "t:"+token and "i:"+id, and mandates
-	// the mandates, by "mt:"+token and "mi:"+id; asked what it asked.
+	// found holds the target's instruments Prefetch found, by "t:"+token and "i:"+id, and
+	// mandates the mandates, by "mt:"+token and "mi:"+id; held the instruments, profiles and
+	// addresses of any merchant holding a record's token or id, by holderKey; asked what it
+	// asked.
 	found    map[string]*Instrument
 	mandates map[string]*Mandate
+	held     map[string]*Holder
 	asked    map[string]bool
 	// profileSeen caches each profile's check (nil: it exists as the record's; else the
 	// profile to create), bounded.
@@ -94,22 +100,24 @@ func (s *Service) NewImporter(ctx context.Context, merchantID string) (*Importer
 	}
 	return &Importer{s: s, p: &Principal{Merchant: mer, Kind: "cli"}, mer: mer, locs: map[string]bool{},
 		seed: maphash.MakeSeed(), tokens: map[uint64]struct{}{}, profileSeen: map[string]*Profile{}, apiIDs: map[uint64]struct{}{}, profiles: map[uint64]struct{}{}, customers: map[uint64]uint64{},
-		mandateIDs: map[uint64]struct{}{}}, nil
+		mandateIDs: map[uint64]struct{}{}, found: map[string]*Instrument{}, mandates: map[string]*Mandate{}, held: map[string]*Holder{}, asked: map[string]bool{}}, nil
 }
 
-// Prefetch looks up, in one statement, the target's instruments with the tokens and ids of
-// the records Check is about to be given, and in a few more the store's mandates with the
+// Prefetch looks up, in one statement, the instruments of any merchant holding the tokens
+// and ids of the records Check is about to be given (in a second, when the target holds
+// some, the target's in full), in one each the profiles and addresses holding their
+// profiles' and addresses' tokens and ids, and in a few more the store's mandates with the
 // tokens and ids of their mandates, so that it need not ask for each (on PostgreSQL each
 // lookup is a round trip). It forgets the previous batch's.
 func (im *Importer) Prefetch(ctx context.Context, recs []*ExportRecord) error {
 	const op = "vault.Importer.Prefetch"
 	finder, ok := im.s.store.(InstrumentFinder)
-	im.found, im.mandates, im.asked = map[string]*Instrument{}, map[string]*Mandate{}, map[string]bool{}
+	im.found, im.mandates, im.held, im.asked = map[string]*Instrument{}, map[string]*Mandate{}, map[string]*Holder{}, map[string]bool{}
 	if !ok {
 		return nil
 	}
 	tokens, ids := make([]string, 0, len(recs)), make([]string, 0, len(recs))
-	var mtokens, mids []string
+	var mtokens, mids, ptokens, pids, aids []string
 	for _, r := range recs {
 		tokens, ids = append(tokens, r.PaymentToken), append(ids, r.ID)
 		im.asked["t:"+r.PaymentToken], im.asked["i:"+r.ID] = true, true
@@ -118,13 +126,42 @@ func (im *Importer) Prefetch(ctx context.Context, recs []*ExportRecord) error {
 				mtokens, mids = append(mtokens, m.PaymentToken), append(mids, m.ID)
 			}
 		}
+		if p := r.Profile; p != nil {
+			pids = append(pids, p.ID)
+			if p.PaymentToken != "" {
+				ptokens = append(ptokens, p.PaymentToken)
+			}
+			if a := r.BillingAddress; a != nil && a.ID != "" {
+				aids = append(aids, a.ID)
+			}
+		}
 	}
-	list, err := finder.FindInstruments(ctx, im.mer.ID, tokens, ids)
+	// Tokens and ids are unique in the whole store: who holds each, of any merchant, then
+	// the target's instruments among them in full.
+	hs, err := im.findHolders(ctx, "instruments", tokens, ids)
 	if err != nil {
 		return E(op, err)
 	}
-	for _, in := range list {
-		im.found["t:"+in.Token], im.found["i:"+in.ID] = in, in
+	var mine, mineIDs []string
+	for _, h := range hs {
+		if h.MerchantID == im.mer.ID {
+			mine, mineIDs = append(mine, h.Token), append(mineIDs, h.ID)
+		}
+	}
+	if len(mine) > 0 {
+		list, err := finder.FindInstruments(ctx, im.mer.ID, mine, mineIDs)
+		if err != nil {
+			return E(op, err)
+		}
+		for _, in := range list {
+			im.found["t:"+in.Token], im.found["i:"+in.ID] = in, in
+		}
+	}
+	if _, err := im.findHolders(ctx, "profiles", ptokens, pids); err != nil {
+		return E(op, err)
+	}
+	if _, err := im.findHolders(ctx, "addresses", nil, aids); err != nil {
+		return E(op, err)
 	}
 	// A line holds many mandates at most: the lookups go in chunks, each a statement of
 	// bounded size.
@@ -171,14 +208,60 @@ func (im *Importer) mandateBy(ctx context.Context, by, v string) (*Mandate, erro
 
 var errNoFinder = errors.New("the store cannot look up mandates by token")
 
+// holderKey is where findHolders keeps the holder of a table's token (by "t") or id (by "i").
+func holderKey(table, by, v string) string {
+	return "h" + table[:1] + by + ":" + v
+}
+
+// findHolders looks up the rows of table (of any merchant, deleted or not) holding one of
+// tokens or ids, keeps them for heldBy, and returns them.
+func (im *Importer) findHolders(ctx context.Context, table string, tokens, ids []string) ([]Holder, error) {
+	if len(tokens)+len(ids) == 0 {
+		return nil, nil
+	}
+	finder, ok := im.s.store.(InstrumentFinder)
+	if !ok {
+		return nil, E(Internal, errNoFinder)
+	}
+	hs, err := finder.FindHolders(ctx, table, tokens, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range tokens {
+		im.asked[holderKey(table, "t", v)] = true
+	}
+	for _, v := range ids {
+		im.asked[holderKey(table, "i", v)] = true
+	}
+	for i := range hs {
+		h := &hs[i]
+		if h.Token != "" {
+			im.held[holderKey(table, "t", h.Token)] = h
+		}
+		im.held[holderKey(table, "i", h.ID)] = h
+	}
+	return hs, nil
+}
+
+// heldBy returns the row of table, of any merchant, deleted or not, holding a token (by "t")
+// or an id (by "i"), or nil.
+func (im *Importer) heldBy(ctx context.Context, table, by, v string) (*Holder, error) {
+	key := holderKey(table, by, v)
+	if !im.asked[key] {
+		tokens, ids := []string{v}, []string(nil)
+		if by == "i" {
+			tokens, ids = nil, tokens
+		}
+		if _, err := im.findHolders(ctx, table, tokens, ids); err != nil {
+			return nil, err
+		}
+	}
+	return im.held[key], nil
+}
+
 // byToken returns the target's instrument (deleted or not) holding a payment token, or nil.
 func (im *Importer) byToken(ctx context.Context, tok string) (*Instrument, error) {
 	return im.find("t:"+tok, func() (*Instrument, error) { return im.s.store.GetInstrumentByToken(ctx, im.mer.ID, tok) })
-}
-
-// byID returns the target's instrument (deleted or not) with an id, or nil.
-func (im *Importer) byID(ctx context.Context, id string) (*Instrument, error) {
-	return im.find("i:"+id, func() (*Instrument, error) { return im.s.store.GetInstrument(ctx, im.mer.ID, id) })
 }
 
 // find answers a lookup Prefetch made (key), or runs get; not found is nil, no error.
@@ -202,6 +285,9 @@ type ImportItem struct {
 	// batch of the run created it, and WriteImport need not look it up.
 	newProfile bool
 	address    *Address
+	// newAddress: Check found the address absent from the store, and WriteImport need not
+	// look it up.
+	newAddress bool
 	mandates   []*Mandate
 }
 
@@ -235,7 +321,9 @@ func (im *Importer) hash(parts ...string) uint64 {
 }
 
 // Check validates a record as the API would and checks it against the target store and the
-// records checked before, its account's mandates with it. It returns the action, and for ImportCreate the item to write. A
+// records checked before, its account's mandates with it: the target merchant's records,
+// and every merchant's for the tokens and ids unique in the whole store (an *ImportProblem
+// with OtherMerchant when another merchant holds one). It returns the action, and for ImportCreate the item to write. A
 // record that cannot be imported returns an *ImportProblem; other errors are the store's.
 func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction, *ImportItem, error) {
 	bad := func(field, reason string) (ImportAction, *ImportItem, error) {
@@ -243,6 +331,9 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 	}
 	hit := func(field, reason string) (ImportAction, *ImportItem, error) {
 		return 0, nil, &ImportProblem{ID: rec.ID, Field: field, Reason: reason, Collision: true}
+	}
+	elsewhere := func(field, what string) (ImportAction, *ImportItem, error) {
+		return 0, nil, &ImportProblem{ID: rec.ID, Field: field, Reason: "held by " + what + " of another merchant of this store", Collision: true, OtherMerchant: true}
 	}
 	if rec.ID == "" {
 		return bad("id", "missing")
@@ -343,9 +434,17 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 		}
 		return hit("paymentToken", "held by another instrument of the target merchant")
 	}
-	if cur, err := im.byID(ctx, rec.ID); err != nil {
+	// Payment tokens and ids are unique in the whole store.
+	if h, err := im.heldBy(ctx, "instruments", "t", rec.PaymentToken); err != nil {
 		return 0, nil, err
-	} else if cur != nil {
+	} else if h != nil && h.MerchantID != mid {
+		return elsewhere("paymentToken", "an instrument")
+	} else if h != nil {
+		return hit("paymentToken", "held by a deleted instrument of the target merchant")
+	}
+	if h, err := im.heldBy(ctx, "instruments", "i", rec.ID); err != nil {
+		return 0, nil, err
+	} else if h != nil {
 		in.ID = newID() // the id is taken: the token, which payments use, is kept
 		im.NewIDs++
 	}
@@ -440,6 +539,20 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 	if in.Kind == KindCard && in.ProfileID == "" {
 		in.DefaultCard = false
 	}
+	if a := it.address; a != nil {
+		switch h, err := im.heldBy(ctx, "addresses", "i", a.ID); {
+		case err != nil:
+			return 0, nil, err
+		case h == nil:
+			it.newAddress = true
+		case h.MerchantID != mid:
+			return elsewhere("billingAddress.id", "an address")
+		case h.ProfileID != a.ProfileID:
+			return hit("billingAddress.id", "held by an address of another profile of the target merchant")
+		default:
+			it.address = nil // imported before, by this run or another
+		}
+	}
 	if err := im.s.sealInstrument(in, number, "", ""); err != nil {
 		return 0, nil, err
 	}
@@ -498,7 +611,11 @@ func (im *Importer) importMandates(ctx context.Context, rec *ExportRecord, in *I
 			return nil, err
 		}
 		if cur != nil {
-			return nil, &ImportProblem{Field: fmt.Sprintf("bankAccount.mandates[%d].paymentToken", i), Reason: "held by another mandate of this store", Collision: true}
+			p := &ImportProblem{Field: fmt.Sprintf("bankAccount.mandates[%d].paymentToken", i), Reason: "held by another mandate of the target merchant", Collision: true}
+			if cur.MerchantID != in.MerchantID {
+				p.Reason, p.OtherMerchant = "held by a mandate of another merchant of this store", true
+			}
+			return nil, p
 		}
 		v := &Mandate{ID: m.ID, MerchantID: in.MerchantID, InstrumentID: in.ID, Token: m.PaymentToken,
 			Reference: m.Reference, Status: m.Status, StatusChanged: m.StatusChangeDate.UTC().Truncate(time.Millisecond),
@@ -532,14 +649,37 @@ func (im *Importer) checkProfile(ctx context.Context, prof *Profile) (*Profile, 
 	hit := func(field, reason string) (*Profile, error) {
 		return nil, &ImportProblem{Field: field, Reason: reason, Collision: true}
 	}
-	cur, err := im.s.store.GetProfile(ctx, mid, prof.ID)
-	switch {
-	case err == nil:
+	// held refuses a profile id or token held by a profile of another merchant (they are
+	// unique in the whole store), or by a deleted or other profile of the target.
+	held := func(by, v, field string) (*Profile, error) {
+		h, err := im.heldBy(ctx, "profiles", by, v)
+		switch {
+		case err != nil:
+			return nil, err
+		case h == nil:
+			return nil, nil
+		case h.MerchantID != mid:
+			return nil, &ImportProblem{Field: field, Reason: "held by a profile of another merchant of this store", Collision: true, OtherMerchant: true}
+		case h.Deleted:
+			return hit(field, "held by a deleted profile of the target merchant")
+		}
+		return hit(field, "held by another profile of the target merchant")
+	}
+	// The holder of the id, of any merchant, is known (Prefetch asks for a batch's at once):
+	// the profile itself is read only when the target holds it.
+	if h, err := im.heldBy(ctx, "profiles", "i", prof.ID); err != nil {
+		return nil, err
+	} else if h != nil && h.MerchantID == mid && !h.Deleted {
+		cur, err := im.s.store.GetProfile(ctx, mid, prof.ID)
+		if err != nil {
+			return nil, err
+		}
 		if !sameImportedProfile(cur, prof) {
 			return hit("profile.id", "held by another profile of the target merchant")
 		}
 		return nil, nil
-	case KindOf(err) != NotFound:
+	}
+	if _, err := held("i", prof.ID, "profile.id"); err != nil {
 		return nil, err
 	}
 	if prof.MerchantCustomerID != "" {
@@ -559,9 +699,7 @@ func (im *Importer) checkProfile(ctx context.Context, prof *Profile) (*Profile, 
 	v := *prof
 	if v.Token == "" {
 		v.Token = token.New(token.Profile) // an export without profile tokens
-	} else if _, err := im.s.store.GetProfileBy(ctx, mid, "token", v.Token, ""); err == nil {
-		return hit("profile.paymentToken", "held by another profile of the target merchant")
-	} else if KindOf(err) != NotFound {
+	} else if _, err := held("t", v.Token, "profile.paymentToken"); err != nil {
 		return nil, err
 	}
 	return &v, nil
@@ -593,8 +731,56 @@ func (im *Importer) Written(items []*ImportItem) {
 			if _, ok := im.profileSeen[p.ID]; ok {
 				im.profileSeen[p.ID] = nil
 			}
+			// The holders Prefetch found for the records still to check predate the write.
+			h := &Holder{ID: p.ID, Token: p.Token, MerchantID: p.MerchantID}
+			im.held[holderKey("profiles", "i", p.ID)], im.held[holderKey("profiles", "t", p.Token)] = h, h
+		}
+		if a := it.address; a != nil {
+			im.held[holderKey("addresses", "i", a.ID)] = &Holder{ID: a.ID, MerchantID: a.MerchantID, ProfileID: a.ProfileID}
 		}
 	}
+}
+
+// Recheck is for a batch WriteImport refused with Conflict: another import of the same file
+// into the target, running at once, found the same records free and wrote some first. It
+// looks up the batch's payment tokens in the target: an item the target now holds as its
+// record (an active instrument of the same kind, number and profile) is dropped and
+// counted, as a rerun counts it; the rest are returned to write again, their profiles to be
+// looked up in the write (the other import may have made them). An item whose token is
+// held otherwise is an *ImportProblem. Kinds: Unavailable, Internal.
+func (im *Importer) Recheck(ctx context.Context, items []*ImportItem) (rest []*ImportItem, already int, err error) {
+	const op = "vault.Importer.Recheck"
+	finder, ok := im.s.store.(InstrumentFinder)
+	if !ok {
+		return nil, 0, E(op, Internal, errNoFinder)
+	}
+	tokens := make([]string, len(items))
+	for i, it := range items {
+		tokens[i] = it.in.Token
+	}
+	list, err := finder.FindInstruments(ctx, im.mer.ID, tokens, nil)
+	if err != nil {
+		return nil, 0, E(op, err)
+	}
+	cur := make(map[string]*Instrument, len(list))
+	for _, in := range list {
+		cur[in.Token] = in
+	}
+	var done []*ImportItem
+	for _, it := range items {
+		in, c := it.in, cur[it.in.Token]
+		switch {
+		case c == nil:
+			it.newProfile, it.newAddress = false, false
+			rest = append(rest, it)
+		case c.Active() && c.Kind == in.Kind && c.Fingerprint == in.Fingerprint && c.ProfileID == in.ProfileID:
+			done = append(done, it)
+		default:
+			return nil, 0, &ImportProblem{ID: in.ID, Field: "paymentToken", Reason: "held by another instrument of the target merchant, written since the check", Collision: true}
+		}
+	}
+	im.Written(done) // their profiles exist now
+	return rest, len(done), nil
 }
 
 // ImportWritten is what WriteImport created.
@@ -606,7 +792,8 @@ type ImportWritten struct {
 // (created once: the first record of a profile creates it, with the profile token Check
 // chose), its billing address (created once), its instrument and its mandates, recorded on the audit
 // chain and counted as any create. Check has found the tokens free; one taken meanwhile
-// (another import running at once) fails the batch on the store's unique index. The batch
+// (another import running at once) fails the batch on the store's unique index, and
+// Recheck then sorts out what the other wrote. The batch
 // is all or nothing: an account is never written without its mandates. Kinds: Conflict
 // (something taken meanwhile), Unavailable, Internal.
 func (s *Service) WriteImport(ctx context.Context, merchantID string, items []*ImportItem) (ImportWritten, error) {
@@ -642,7 +829,11 @@ func (s *Service) WriteImport(ctx context.Context, merchantID string, items []*I
 			}
 			if a := it.address; a != nil && !done["a:"+a.ID] {
 				done["a:"+a.ID] = true
-				if _, err := tx.GetAddress(ctx, merchantID, a.ProfileID, a.ID); err != nil {
+				err := error(E(NotFound))
+				if !it.newAddress {
+					_, err = tx.GetAddress(ctx, merchantID, a.ProfileID, a.ID)
+				}
+				if err != nil {
 					if KindOf(err) != NotFound {
 						return err
 					}
