@@ -46,6 +46,10 @@ type Service struct {
 
 	txSource TransactionSource
 	creds    *credCache
+
+	// verifySecret compares a secret with its stored hash: keys.VerifySecret, counted by
+	// the tests.
+	verifySecret func(hash []byte, secret string) bool
 }
 
 // NewService returns a Service over store.
@@ -65,7 +69,8 @@ func NewService(store Store, kr Keyring, bins BINs, cfg Config) *Service {
 	if cfg.CredentialCacheTTL == 0 {
 		cfg.CredentialCacheTTL = DefaultCredentialCacheTTL
 	}
-	return &Service{store: store, keys: kr, bins: bins, cfg: cfg, creds: newCredCache(cfg.CredentialCacheTTL, time.Now)}
+	return &Service{store: store, keys: kr, bins: bins, cfg: cfg, creds: newCredCache(cfg.CredentialCacheTTL, time.Now),
+		verifySecret: keys.VerifySecret}
 }
 
 // Store returns the service's store, for read paths that need no rule.

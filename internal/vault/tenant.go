@@ -295,13 +295,13 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, keyID, secret string) 
 	gen := s.creds.generation()
 	k, err := s.store.GetAPIKey(ctx, keyID)
 	if err != nil {
-		keys.VerifySecret(dummyHash, secret) // keep the timing of a miss close to a hit
+		s.verifySecret(dummyHash, secret) // an unknown key id costs the hash comparison a wrong secret does
 		if KindOf(err) == NotFound {
 			return nil, E(op, Unauthenticated, errBadCredentials)
 		}
 		return nil, E(op, err)
 	}
-	if !keys.VerifySecret(k.SecretHash, secret) {
+	if !s.verifySecret(k.SecretHash, secret) {
 		return nil, E(op, Unauthenticated, errBadCredentials)
 	}
 	m, err := s.store.GetMerchant(ctx, k.MerchantID)
@@ -322,23 +322,22 @@ func (s *Service) AuthenticateUser(ctx context.Context, developerID, userID, api
 		return p, nil
 	}
 	gen := s.creds.generation()
-	dev, err := s.store.GetDeveloper(ctx, developerID)
-	if err != nil {
-		keys.VerifySecret(dummyHash, apiKey)
-		if KindOf(err) == NotFound {
-			return nil, fail
-		}
-		return nil, E(op, err)
+	// Both records are read and one hash compared whichever part of the credential is
+	// wrong, so that the work (and the time) of a failure does not tell whether the
+	// developer id or the user id exists.
+	dev, devErr := s.store.GetDeveloper(ctx, developerID)
+	u, userErr := s.store.GetUser(ctx, userID)
+	hash := dummyHash
+	if userErr == nil {
+		hash = u.KeyHash
 	}
-	u, err := s.store.GetUser(ctx, userID)
-	if err != nil {
-		keys.VerifySecret(dummyHash, apiKey)
-		if KindOf(err) == NotFound {
-			return nil, fail
+	keyOK := s.verifySecret(hash, apiKey)
+	for _, err := range []error{devErr, userErr} {
+		if err != nil && KindOf(err) != NotFound {
+			return nil, E(op, err)
 		}
-		return nil, E(op, err)
 	}
-	if !keys.VerifySecret(u.KeyHash, apiKey) || u.Status != 1 || u.MerchantID != dev.MerchantID {
+	if devErr != nil || userErr != nil || !keyOK || u.Status != 1 || u.MerchantID != dev.MerchantID {
 		return nil, fail
 	}
 	m, err := s.store.GetMerchant(ctx, u.MerchantID)
@@ -354,7 +353,8 @@ func (s *Service) AuthenticateUser(ctx context.Context, developerID, userID, api
 	return p, nil
 }
 
-// dummyHash is verified against on a miss so that misses and hits cost the same.
+// dummyHash is what a secret is compared with when its credential's id is unknown, so that an
+// unknown id costs the same hash work as a wrong secret.
 var dummyHash = keys.HashSecret("payvault-no-such-credential")
 
 // RevealTicketHashKey returns a location's ticket hash key in the clear. Kinds: Internal.

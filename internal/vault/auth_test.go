@@ -1,0 +1,145 @@
+package vault_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// countingStore is a real store that counts the lookups authentication may make.
+type countingStore struct {
+	vault.Store
+	reads map[string]int
+}
+
+func (c *countingStore) GetMerchant(ctx context.Context, id string) (*vault.Merchant, error) {
+	c.reads["GetMerchant"]++
+	return c.Store.GetMerchant(ctx, id)
+}
+
+func (c *countingStore) GetAPIKey(ctx context.Context, keyID string) (*vault.APIKey, error) {
+	c.reads["GetAPIKey"]++
+	return c.Store.GetAPIKey(ctx, keyID)
+}
+
+func (c *countingStore) GetDeveloper(ctx context.Context, id string) (*vault.Developer, error) {
+	c.reads["GetDeveloper"]++
+	return c.Store.GetDeveloper(ctx, id)
+}
+
+func (c *countingStore) GetUser(ctx context.Context, id string) (*vault.User, error) {
+	c.reads["GetUser"]++
+	return c.Store.GetUser(ctx, id)
+}
+
+// work is what one authentication cost: its store reads by method and its hash comparisons.
+type work struct {
+	Reads  map[string]int
+	Hashes int
+}
+
+// MustCountingService returns two merchants' credentials and a Service, without a credential
+// cache, over a fresh SQLite store wrapped in a countingStore, and the function that runs one
+// authentication and returns its work.
+func MustCountingService(tb testing.TB) (a, b *vault.MerchantCredentials, svc *vault.Service, measure func(func() error) (work, error)) {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	var mk keys.MasterKey
+	copy(mk[:], "vault-auth-test-master-key-01234")
+	kr, err := keys.Open(ctx, st, mk, keys.Options{})
+	if err != nil {
+		tb.Fatalf("keys.Open: %v", err)
+	}
+	cs := &countingStore{Store: st, reads: map[string]int{}}
+	svc = vault.NewService(cs, kr, nil, vault.Config{CredentialCacheTTL: -1})
+	if a, err = svc.CreateMerchant(ctx, vault.NewMerchant{Name: "A"}); err != nil {
+		tb.Fatalf("CreateMerchant: %v", err)
+	}
+	if b, err = svc.CreateMerchant(ctx, vault.NewMerchant{Name: "B"}); err != nil {
+		tb.Fatalf("CreateMerchant: %v", err)
+	}
+	var hashes int
+	vault.CountSecretChecks(svc, &hashes)
+	measure = func(fn func() error) (work, error) {
+		clear(cs.reads)
+		hashes = 0
+		err := fn()
+		w := work{Reads: map[string]int{}, Hashes: hashes}
+		for k, v := range cs.reads {
+			w.Reads[k] = v
+		}
+		return w, err
+	}
+	return a, b, svc, measure
+}
+
+// TestAuthenticateUniformWork checks that a failed authentication does the same store reads
+// and the same hash comparisons whichever part of the credential is wrong, so that its
+// timing does not tell an unknown id from a known one. Timing itself is never measured: the
+// work is counted.
+func TestAuthenticateUniformWork(t *testing.T) {
+	ctx := context.Background()
+	a, b, svc, measure := MustCountingService(t)
+	fa, pa := a.Fortis, a.Paysafe
+	user := func(dev, id, key string) func() error {
+		return func() error { _, err := svc.AuthenticateUser(ctx, dev, id, key); return err }
+	}
+	apiKey := func(id, secret string) func() error {
+		return func() error { _, err := svc.AuthenticateAPIKey(ctx, id, secret); return err }
+	}
+	tests := []struct {
+		api, name string
+		fn        func() error
+	}{
+		{"fortis", "ok", user(fa.DeveloperID, fa.UserID, fa.UserAPIKey)},
+		{"fortis", "fail/unknown-developer", user("devnope", fa.UserID, fa.UserAPIKey)},
+		{"fortis", "fail/unknown-user", user(fa.DeveloperID, "01900000-0000-7000-8000-000000000000", fa.UserAPIKey)},
+		{"fortis", "fail/unknown-developer-and-user", user("devnope", "01900000-0000-7000-8000-000000000000", fa.UserAPIKey)},
+		{"fortis", "fail/wrong-key", user(fa.DeveloperID, fa.UserID, "0000")},
+		{"fortis", "fail/other-merchants-developer", user(b.Fortis.DeveloperID, fa.UserID, fa.UserAPIKey)},
+		{"paysafe", "ok", apiKey(pa.APIKeyID, pa.APIKeySecret)},
+		{"paysafe", "fail/unknown-key", apiKey("key_nope", pa.APIKeySecret)},
+		{"paysafe", "fail/wrong-secret", apiKey(pa.APIKeyID, "x")},
+		{"paysafe", "fail/other-merchants-secret", apiKey(pa.APIKeyID, b.Paysafe.APIKeySecret)},
+	}
+	failed := map[string]work{} // failed holds each API's first failing case's work.
+	for _, tt := range tests {
+		t.Run(tt.api+"/"+tt.name, func(t *testing.T) {
+			w, err := measure(tt.fn)
+			if tt.name == "ok" {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				if w.Hashes != 1 {
+					t.Errorf("hash comparisons = %d, want 1", w.Hashes)
+				}
+				return
+			}
+			if vault.KindOf(err) != vault.Unauthenticated {
+				t.Fatalf("err = %v, want Unauthenticated", err)
+			}
+			if w.Hashes != 1 {
+				t.Errorf("hash comparisons = %d, want 1", w.Hashes)
+			}
+			want, ok := failed[tt.api]
+			if !ok {
+				failed[tt.api] = w
+				return
+			}
+			if d := cmp.Diff(want, w); d != "" {
+				t.Errorf("work differs from the first failing case's (-want +got)\n%s", d)
+			}
+		})
+	}
+}
