@@ -2,13 +2,14 @@ package vault_test
 
 import (
 	"context"
+	"maps"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -49,39 +50,29 @@ type work struct {
 // authentication and returns its work.
 func MustCountingService(tb testing.TB) (a, b *vault.MerchantCredentials, svc *vault.Service, measure func(func() error) (work, error)) {
 	tb.Helper()
-	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
+	f := storetest.MustFixture(tb, func(tb testing.TB) storetest.Store {
+		st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { st.Close() })
+		return st
+	})
+	b, err := f.Svc.CreateMerchant(context.Background(), vault.NewMerchant{Name: "B"})
 	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	var mk keys.MasterKey
-	copy(mk[:], "vault-auth-test-master-key-01234")
-	kr, err := keys.Open(ctx, st, mk, keys.Options{})
-	if err != nil {
-		tb.Fatalf("keys.Open: %v", err)
-	}
-	cs := &countingStore{Store: st, reads: map[string]int{}}
-	svc = vault.NewService(cs, kr, nil, vault.Config{CredentialCacheTTL: -1})
-	if a, err = svc.CreateMerchant(ctx, vault.NewMerchant{Name: "A"}); err != nil {
 		tb.Fatalf("CreateMerchant: %v", err)
 	}
-	if b, err = svc.CreateMerchant(ctx, vault.NewMerchant{Name: "B"}); err != nil {
-		tb.Fatalf("CreateMerchant: %v", err)
-	}
+	cs := &countingStore{Store: f.Store, reads: map[string]int{}}
+	svc = vault.NewService(cs, f.Keys, nil, vault.Config{CredentialCacheTTL: -1})
 	var hashes int
 	vault.CountSecretChecks(svc, &hashes)
 	measure = func(fn func() error) (work, error) {
 		clear(cs.reads)
 		hashes = 0
 		err := fn()
-		w := work{Reads: map[string]int{}, Hashes: hashes}
-		for k, v := range cs.reads {
-			w.Reads[k] = v
-		}
-		return w, err
+		return work{Reads: maps.Clone(cs.reads), Hashes: hashes}, err
 	}
-	return a, b, svc, measure
+	return f.Creds, b, svc, measure
 }
 
 // TestAuthenticateUniformWork checks that a failed authentication does the same store reads
