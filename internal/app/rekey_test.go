@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -67,11 +68,7 @@ func TestRekeyJobQuiet(t *testing.T) {
 func TestRekeyJobUnreadable(t *testing.T) {
 	log, logs := logtest.New(t)
 	var clock testClock
-	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, Out: &nopWriter{}, Now: clock.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := mustOpenClock(t, log, &clock, 0)
 	ctx := context.Background()
 	for i := range 3 {
 		creds, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: fmt.Sprint("Shop ", i)})
@@ -299,6 +296,18 @@ func (c *testClock) now() time.Time { return time.Now().Add(time.Duration(c.off.
 // advance moves the clock forward by d.
 func (c *testClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
+// mustOpenClock is mustOpen with clock as Config.Now and keys reloaded every refresh (0: the
+// default).
+func mustOpenClock(tb testing.TB, log *slog.Logger, clock *testClock, refresh time.Duration) *Main {
+	tb.Helper()
+	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: tb.TempDir(), Logger: log, Out: &nopWriter{}, KeyRefresh: refresh, Now: clock.now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { m.Close() })
+	return m
+}
+
 // TestRetireWaitsForRefresh: right after a rotation, a node that has not reloaded the keysets
 // yet may still seal (or fingerprint) under the old primary, so a retire that found no record
 // under it would strand that record under a disabled key. Retire refuses until twice the key
@@ -314,11 +323,7 @@ func testRetireWaitsForRefresh(t *testing.T, which string) {
 	log, _ := logtest.New(t)
 	const every = time.Minute // far longer than the test: only the injected clock moves past it
 	var clock testClock
-	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, Out: &nopWriter{}, KeyRefresh: every, Now: clock.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := mustOpenClock(t, log, &clock, every)
 	ctx := context.Background()
 	if _, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: "Shop"}); err != nil {
 		t.Fatal(err)
@@ -347,7 +352,7 @@ func testRetireWaitsForRefresh(t *testing.T, which string) {
 		t.Fatalf("after rekey: %v; want no record under the old key", err)
 	}
 
-	err = m.RetireKey(ctx, which, oldKey)
+	err := m.RetireKey(ctx, which, oldKey)
 	if !errors.Is(err, keys.ErrKeyInUse) || !strings.Contains(err.Error(), "retry after") {
 		t.Errorf("RetireKey right after the rotation = %v; want it refused, saying when to retry", err)
 	}
