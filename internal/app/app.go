@@ -767,12 +767,17 @@ func (m *Main) retention(ctx context.Context, every time.Duration) {
 	}
 }
 
+// now returns Config.Now(), or the time when Config.Now is nil.
+func (m *Main) now() time.Time {
+	if m.Config.Now != nil {
+		return m.Config.Now()
+	}
+	return time.Now()
+}
+
 // EraseExpired crypto-erases every record past retention and returns how many.
 func (m *Main) EraseExpired(ctx context.Context) (int, error) {
-	now := time.Now()
-	if m.Config.Now != nil {
-		now = m.Config.Now()
-	}
+	now := m.now()
 	var deleted, txs time.Time
 	if m.Config.RetainDeleted > 0 {
 		deleted = now.Add(-m.Config.RetainDeleted)

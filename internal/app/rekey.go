@@ -240,7 +240,8 @@ func (m *Main) RekeyProgress(ctx context.Context) (*Progress, error) { return m.
 
 // RetireKey disables a data key once no record is sealed under it, or a fingerprint key once
 // no fingerprint was made with it. The primary key cannot be retired (keys.ErrPrimaryKey),
-// whatever it protects.
+// whatever it protects, and no key while the keyset changed too recently for every node to
+// have reloaded it (keysetSettled).
 func (m *Main) RetireKey(ctx context.Context, which string, id uint32) error {
 	if err := m.notPrimary(ctx, which, id); err != nil {
 		return err
@@ -248,7 +249,41 @@ func (m *Main) RetireKey(ctx context.Context, which string, id uint32) error {
 	if err := m.keyUnused(ctx, which, id); err != nil {
 		return err
 	}
+	if err := m.keysetSettled(ctx, which, id); err != nil {
+		return err
+	}
 	return m.Keyring.Disable(ctx, which, id)
+}
+
+// keysetSettled refuses (keys.ErrKeyInUse) to retire key id of keyset which until twice the
+// key refresh has passed since the keyset last changed. A node reloads the keysets only every
+// Config.KeyRefresh, so for up to that long after a rotation it still seals (or
+// fingerprints) under the old primary: a record it writes after keyUnused counted none would
+// be left under a disabled key, unreadable until `payvault keys enable`. The second interval
+// covers a write that sealed just before its node reloaded and commits after. The store keeps
+// only the time of the keyset's last change, so any change (a rotation, another key retired
+// or enabled) starts the wait, which is the safe side.
+func (m *Main) keysetSettled(ctx context.Context, which string, id uint32) error {
+	changed, err := m.Store.KeysetChangedAt(ctx, which)
+	if err != nil {
+		return err
+	}
+	ready := changed.Add(2 * m.Config.KeyRefresh)
+	if now := m.now(); now.Before(ready) {
+		ready = ready.Add(time.Second - 1).Truncate(time.Second) // the message shows whole seconds
+		return fmt.Errorf("%w: keyset %q changed at %s, and a node may still %s under key %d until it reloads the keysets (every %s); retry after %s (in %s)",
+			keys.ErrKeyInUse, which, changed.UTC().Format(time.RFC3339), sealVerb(which), id, m.Config.KeyRefresh,
+			ready.UTC().Format(time.RFC3339), ready.Sub(now).Round(time.Second))
+	}
+	return nil
+}
+
+// sealVerb names what a node does with a key of keyset which, for a message.
+func sealVerb(which string) string {
+	if which == "mac" {
+		return "make fingerprints"
+	}
+	return "seal records"
 }
 
 // notPrimary refuses the primary key of keyset which (keys.ErrPrimaryKey) before its records

@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,7 +67,8 @@ func TestRekeyJobQuiet(t *testing.T) {
 // refusal) by id, never by its data; a pass that finds only that one left is stuck, not busy.
 func TestRekeyJobUnreadable(t *testing.T) {
 	log, logs := logtest.New(t)
-	m := mustOpen(t, log)
+	var clock testClock
+	m := mustOpenClock(t, log, &clock, 0)
 	ctx := context.Background()
 	for i := range 3 {
 		creds, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: fmt.Sprint("Shop ", i)})
@@ -130,6 +133,7 @@ func TestRekeyJobUnreadable(t *testing.T) {
 	if got := gaugeValue(t, m, "payvault_rekey_unreadable_records"); got != 0 {
 		t.Errorf("payvault_rekey_unreadable_records = %v after the restore, want 0", got)
 	}
+	clock.advance(2 * m.Config.KeyRefresh) // every node has seen the rotation (TestRetireWaitsForRefresh)
 	if err := m.RetireKey(ctx, "data", oldKey); err != nil {
 		t.Errorf("RetireKey after the restore: %v", err)
 	}
@@ -280,5 +284,90 @@ func TestRekeyJobBindsLegacyTokens(t *testing.T) {
 	}
 	if n, err := m.Vault.RevealNumber(got); err != nil || n != pan {
 		t.Errorf("RevealNumber after the pass: %d digits, %v", len(n), err)
+	}
+}
+
+// testClock is a Config.Now that tests move forward by hand.
+type testClock struct{ off atomic.Int64 }
+
+// now returns the real time plus the offset the test added.
+func (c *testClock) now() time.Time { return time.Now().Add(time.Duration(c.off.Load())) }
+
+// advance moves the clock forward by d.
+func (c *testClock) advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// mustOpenClock is mustOpen with clock as Config.Now and keys reloaded every refresh (0: the
+// default).
+func mustOpenClock(tb testing.TB, log *slog.Logger, clock *testClock, refresh time.Duration) *Main {
+	tb.Helper()
+	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: tb.TempDir(), Logger: log, Out: &nopWriter{}, KeyRefresh: refresh, Now: clock.now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { m.Close() })
+	return m
+}
+
+// TestRetireWaitsForRefresh: right after a rotation, a node that has not reloaded the keysets
+// yet may still seal (or fingerprint) under the old primary, so a retire that found no record
+// under it would strand that record under a disabled key. Retire refuses until twice the key
+// refresh has passed since the keyset last changed, says when to retry, and leaves the key
+// enabled.
+func TestRetireWaitsForRefresh(t *testing.T) {
+	for _, which := range []string{"data", "mac"} {
+		t.Run("fail/"+which+"-just-rotated", func(t *testing.T) { testRetireWaitsForRefresh(t, which) })
+	}
+}
+
+func testRetireWaitsForRefresh(t *testing.T, which string) {
+	log, _ := logtest.New(t)
+	const every = time.Minute // far longer than the test: only the injected clock moves past it
+	var clock testClock
+	m := mustOpenClock(t, log, &clock, every)
+	ctx := context.Background()
+	if _, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: "Shop"}); err != nil {
+		t.Fatal(err)
+	}
+	status := func(id uint32) string {
+		for _, k := range m.Keyring.Status().Keys {
+			if k.Keyset == which && k.ID == id {
+				return k.Status
+			}
+		}
+		return ""
+	}
+	var oldKey uint32
+	for _, ks := range m.Keyring.Status().Keysets {
+		if ks.Name == which {
+			oldKey = ks.Primary
+		}
+	}
+	if _, err := m.Keyring.Rotate(ctx, which); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Rekey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.keyUnused(ctx, which, oldKey); err != nil {
+		t.Fatalf("after rekey: %v; want no record under the old key", err)
+	}
+
+	err := m.RetireKey(ctx, which, oldKey)
+	if !errors.Is(err, keys.ErrKeyInUse) || !strings.Contains(err.Error(), "retry after") {
+		t.Errorf("RetireKey right after the rotation = %v; want it refused, saying when to retry", err)
+	}
+	if got := status(oldKey); got != keys.StatusEnabled {
+		t.Errorf("old key status after the refused retire = %q, want %q", got, keys.StatusEnabled)
+	}
+	clock.advance(2*every - time.Second)
+	if err := m.RetireKey(ctx, which, oldKey); !errors.Is(err, keys.ErrKeyInUse) {
+		t.Errorf("RetireKey just before twice the refresh = %v; want it refused", err)
+	}
+	clock.advance(time.Second)
+	if err := m.RetireKey(ctx, which, oldKey); err != nil {
+		t.Errorf("RetireKey twice the refresh after the rotation: %v", err)
+	}
+	if got := status(oldKey); got != keys.StatusDisabled {
+		t.Errorf("old key status after the retire = %q, want %q", got, keys.StatusDisabled)
 	}
 }

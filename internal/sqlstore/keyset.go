@@ -38,6 +38,20 @@ func loadKeyset(ctx context.Context, db querier, query, name string) ([]byte, in
 	return blob, version, nil
 }
 
+// KeysetChangedAt returns when keyset name was last written (created, rotated, or a key in it
+// retired, enabled or destroyed), by the clock of the process that wrote it. Like LoadKeyset
+// it reads the database written to, never a replica. It returns a NotFound error when no keyset of that name is stored.
+func (s *Store) KeysetChangedAt(ctx context.Context, name string) (time.Time, error) {
+	ctx, end := s.q.readBound(ctx)
+	defer end()
+	var ms int64
+	err := s.wdb.QueryRowContext(ctx, s.rb.bind(s.dialect, "SELECT updated_at FROM keysets WHERE name = ?"), name).Scan(&ms)
+	if err != nil {
+		return time.Time{}, mapErr("sqlstore.KeysetChangedAt", err)
+	}
+	return time.UnixMilli(ms), nil
+}
+
 // StoreKeyset implements keys.KeysetStore with a compare-and-swap on the version. A change is
 // recorded on the system audit chain in the same transaction.
 func (s *Store) StoreKeyset(ctx context.Context, name string, blob []byte, expect int64) error {
