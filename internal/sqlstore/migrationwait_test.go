@@ -13,6 +13,17 @@ import (
 	"github.com/payvault/payvault/internal/storetest"
 )
 
+// MustOpen opens a store with cfg, which tb's end closes.
+func MustOpen(tb testing.TB, cfg Config) *Store {
+	tb.Helper()
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
 // TestMigrationWaitsPostgres: on PostgreSQL, a tool that finds the schema older than its own
 // while another session holds the migration lock (a node migrating a new database, one
 // migration after another) waits for that session, and then finds the schema made, instead
@@ -21,22 +32,13 @@ import (
 // returned at once, as Schema returns it, for the tool to refuse.
 func TestMigrationWaitsPostgres(t *testing.T) {
 	ctx := context.Background()
-	mustOpen := func(t *testing.T, dsn string) *Store {
-		t.Helper()
-		s, err := Open(ctx, Config{DSN: dsn, SkipMigrate: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
 	// partial opens a new database migrated to version 2 of this payvault's migrations, and
 	// returns its DSN, a store on it (the migrating node's), the func that migrates it the
 	// rest of the way, and this payvault's latest version.
 	partial := func(t *testing.T) (dsn string, s *Store, up func() error, latest int64) {
 		t.Helper()
 		dsn = storetest.PostgresDSN(t)
-		s = mustOpen(t, dsn)
+		s = MustOpen(t, Config{DSN: dsn, SkipMigrate: true})
 		gp, err := s.provider(false)
 		if err != nil {
 			t.Fatal(err)
@@ -78,7 +80,7 @@ func TestMigrationWaitsPostgres(t *testing.T) {
 			release()
 			migrated <- err
 		}()
-		sc, err := mustOpen(t, dsn).AwaitMigration(ctx)
+		sc, err := MustOpen(t, Config{DSN: dsn, SkipMigrate: true}).AwaitMigration(ctx)
 		if err != nil {
 			t.Fatalf("AwaitMigration beside a migration: %v", err)
 		}
@@ -91,7 +93,7 @@ func TestMigrationWaitsPostgres(t *testing.T) {
 	})
 	t.Run("ok/older-no-migration", func(t *testing.T) {
 		dsn, _, _, latest := partial(t)
-		sc, err := mustOpen(t, dsn).AwaitMigration(ctx)
+		sc, err := MustOpen(t, Config{DSN: dsn, SkipMigrate: true}).AwaitMigration(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +107,7 @@ func TestMigrationWaitsPostgres(t *testing.T) {
 		t.Cleanup(func() { migrationWait = wait })
 		dsn, server, _, _ := partial(t)
 		holdLock(t, server)
-		_, err := mustOpen(t, dsn).AwaitMigration(ctx)
+		_, err := MustOpen(t, Config{DSN: dsn, SkipMigrate: true}).AwaitMigration(ctx)
 		if want := errSchemaMigrating; !errors.Is(err, want) {
 			t.Errorf("err = %v; want %v", err, want)
 		}
@@ -115,7 +117,7 @@ func TestMigrationWaitsPostgres(t *testing.T) {
 		holdLock(t, server)
 		cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
-		if _, err := mustOpen(t, dsn).AwaitMigration(cctx); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := MustOpen(t, Config{DSN: dsn, SkipMigrate: true}).AwaitMigration(cctx); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err = %v; want the context's", err)
 		}
 	})
