@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pressly/goose/v3/lock"
 
 	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/logtest"
@@ -166,6 +169,50 @@ func TestToolRefusesOlderSchema(t *testing.T) {
 				t.Errorf("ok/fresh: schema at %d; want %d", v, latest)
 			}
 		})
+	}
+}
+
+// TestToolBesideMigrationPostgres: a tool (merchant create, keys, audit) started on
+// PostgreSQL while a node migrates the database (it holds the migration lock, and the schema
+// is older than the tool's until it finishes) waits for the node and then opens the store,
+// instead of saying to run payvault migrate. Once nobody migrates, an older schema is
+// refused as before (TestToolRefusesOlderSchema).
+func TestToolBesideMigrationPostgres(t *testing.T) {
+	ctx := context.Background()
+	key := keys.NewMasterKey()
+	cfg, latest := olderStore(t, "postgres", key)
+	cfg.ExistingStore = true
+	node, err := sqlstore.Open(ctx, sqlstore.Config{DSN: cfg.DatabaseURL, SkipMigrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	conn, err := node.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", lock.DefaultLockID); err != nil {
+		t.Fatal(err)
+	}
+	// The node's last migration, applied under its lock a moment after the tool starts.
+	migrated := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_, err := conn.ExecContext(ctx, "INSERT INTO goose_db_version (version_id, is_applied) VALUES ($1, TRUE)", latest)
+		_, uerr := conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", lock.DefaultLockID)
+		migrated <- errors.Join(err, uerr)
+	}()
+	m, err := OpenTool(ctx, cfg)
+	if merr := <-migrated; merr != nil {
+		t.Fatalf("the node's migration: %v", merr)
+	}
+	if err != nil {
+		t.Fatalf("a tool beside a migrating node: %v", err)
+	}
+	m.Close()
+	if v := schemaVersion(t, cfg); v != latest {
+		t.Errorf("schema at %d; want %d", v, latest)
 	}
 }
 

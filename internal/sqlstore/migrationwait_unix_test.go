@@ -15,18 +15,9 @@ import (
 // made, and a server's RegisterNode waits for a tool's migration and then takes the lock.
 func TestMigrationWaits(t *testing.T) {
 	ctx := context.Background()
-	mustOpen := func(t *testing.T, cfg Config) *Store {
-		t.Helper()
-		s, err := Open(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
 	t.Run("ok/tool-beside-first-start", func(t *testing.T) {
 		cfg := Config{Path: filepath.Join(t.TempDir(), "t.db")}
-		server := mustOpen(t, Config{Path: cfg.Path, SkipMigrate: true})
+		server := MustOpen(t, Config{Path: cfg.Path, SkipMigrate: true})
 		if _, err := server.RegisterNode(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +26,7 @@ func TestMigrationWaits(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 			migrated <- server.Migrate(ctx)
 		}()
-		tool := mustOpen(t, cfg)
+		tool := MustOpen(t, cfg)
 		if err := <-migrated; err != nil {
 			t.Fatalf("the server's migration: %v", err)
 		}
@@ -45,7 +36,7 @@ func TestMigrationWaits(t *testing.T) {
 	})
 	t.Run("ok/first-start-beside-tool", func(t *testing.T) {
 		cfg := Config{Path: filepath.Join(t.TempDir(), "t.db"), SkipMigrate: true}
-		server := mustOpen(t, cfg)
+		server := MustOpen(t, cfg)
 		// The tool's migration, as migrationLock holds the lock for it.
 		f, err := lockFile(cfg.Path + "-serve.lock")
 		if err != nil {
@@ -64,7 +55,7 @@ func TestMigrationWaits(t *testing.T) {
 		migrationWait = 300 * time.Millisecond
 		t.Cleanup(func() { migrationWait = wait })
 		cfg := Config{Path: filepath.Join(t.TempDir(), "t.db")}
-		server := mustOpen(t, Config{Path: cfg.Path, SkipMigrate: true})
+		server := MustOpen(t, Config{Path: cfg.Path, SkipMigrate: true})
 		if _, err := server.RegisterNode(ctx); err != nil {
 			t.Fatal(err)
 		}

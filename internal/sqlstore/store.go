@@ -329,8 +329,9 @@ func (s *Store) provider(locked bool) (*goose.Provider, error) {
 	if s.dialect == Postgres {
 		gd = goose.DialectPostgres
 		if locked {
-			// Nodes starting together take turns through a session advisory lock.
-			locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 120))
+			// Nodes starting together take turns through a session advisory lock, which a
+			// tool's AwaitMigration looks for (awaitPostgresMigration).
+			locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lock.DefaultLockID), lock.WithLockTimeout(1, 120))
 			if err != nil {
 				return nil, err
 			}
@@ -457,9 +458,15 @@ func errStoreCreating(path string) error {
 	return fmt.Errorf("sqlstore: the store %s is being created by another payvault process (%s-serve.lock is locked): retry in a moment", path, path)
 }
 
+// errSchemaMigrating is the refusal of a PostgreSQL database whose schema another payvault
+// process (a node starting on it, or payvault migrate) is migrating, and has not finished
+// within migrationWait.
+var errSchemaMigrating = errors.New("sqlstore: the database's schema is being migrated by another payvault process (it holds the migration lock): retry in a moment")
+
 // The wait of awaitMigration: every migrationPoll, while the schema is at version 0 or moved
-// within migrationStill, and for at most migrationWait. A first start makes the whole schema
-// in about 100 ms, one migration after another.
+// within migrationStill, and for at most migrationWait; awaitPostgresMigration's is every
+// migrationPoll for at most migrationWait. A first start makes the whole schema in about
+// 100 ms, one migration after another.
 var (
 	migrationPoll  = 20 * time.Millisecond
 	migrationStill = 500 * time.Millisecond
@@ -514,12 +521,17 @@ func (s *Store) awaitMigration(ctx context.Context, p *goose.Provider, take bool
 	}
 }
 
-// AwaitMigration returns the schema once no other process is migrating the embedded store: a
-// server that started on it just before may be making its schema (see awaitMigration). When
-// this process serves the store, on PostgreSQL, and once the wait ends, it is the schema as
-// it is; a store whose schema its server has not begun to make by then is refused.
+// AwaitMigration returns the schema once no other process is migrating the store: a server
+// that started on it just before may be making its schema. On the embedded store it waits as
+// awaitMigration does, and a store whose schema its server has not begun to make by then is
+// refused; on PostgreSQL it waits as awaitPostgresMigration does. When this process serves
+// the embedded store, and once the wait ends, it is the schema as it is.
 func (s *Store) AwaitMigration(ctx context.Context) (Schema, error) {
-	if s.dialect == SQLite && fileLocks && !s.servesHere() {
+	if s.dialect == Postgres {
+		if err := s.awaitPostgresMigration(ctx); err != nil {
+			return Schema{}, err
+		}
+	} else if fileLocks && !s.servesHere() {
 		p, err := s.provider(false)
 		if err != nil {
 			return Schema{}, err
@@ -529,6 +541,49 @@ func (s *Store) AwaitMigration(ctx context.Context) (Schema, error) {
 		}
 	}
 	return s.Schema(ctx)
+}
+
+// awaitPostgresMigration waits, while this payvault's migrations are pending, for another
+// session that holds the migration lock (provider's advisory lock: a node migrating at its
+// start, or payvault migrate) to release it, every migrationPoll and for at most
+// migrationWait, after which it fails with errSchemaMigrating. Nodes hold that lock only while
+// they migrate, so a pending migration with the lock free is an older schema nobody migrates,
+// and it returns at once. It reads pg_locks, and takes no lock: a node starting now takes the
+// lock as soon as it would have.
+func (s *Store) awaitPostgresMigration(ctx context.Context) error {
+	p, err := s.provider(false)
+	if err != nil {
+		return err
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: schema version: %w", err)
+	}
+	if !pending {
+		return nil
+	}
+	// pg_locks shows the locks of every database of the server; a one-key advisory lock shows
+	// in it as its key's two halves, with objsubid 1.
+	const held = `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND objsubid = 1 AND (classid::int8 << 32 | objid::int8) = $1 AND pid <> pg_backend_pid())`
+	for start := time.Now(); ; {
+		var migrating bool
+		if err := s.wdb.QueryRowContext(ctx, held, lock.DefaultLockID).Scan(&migrating); err != nil {
+			return fmt.Errorf("sqlstore: schema version: %w", err)
+		}
+		if !migrating {
+			return nil
+		}
+		if time.Since(start) > migrationWait {
+			return errSchemaMigrating
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(migrationPoll):
+		}
+	}
 }
 
 // SchemaVersion returns the applied migration version.
