@@ -461,8 +461,10 @@ func (m *Main) masterKey() (keys.MasterKey, error) {
 	path := filepath.Join(dir, "master.key")
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		// Checked before the key is made, not after: a tool beside a server starting on a new
-		// store makes the database as soon as it has read the key the server made.
-		if _, err := os.Stat(filepath.Join(dir, "payvault.db")); err == nil {
+		// store makes the database as soon as it has read the key the server made. The key is
+		// looked for again once the database is found: a first start makes the key before the
+		// database, so both may have appeared between the two looks.
+		if _, err := os.Stat(filepath.Join(dir, "payvault.db")); err == nil && !exists(path) {
 			return keys.MasterKey{}, errNoDataDirKey
 		}
 	}
@@ -526,10 +528,20 @@ func ExistingMasterKey(cfg Config) (keys.MasterKey, error) {
 	mk, err := keys.ReadMasterKeyFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		if _, serr := os.Stat(SQLitePath(m.dataDir())); serr == nil {
-			return mk, errNoDataDirKey
+			// The key is made before the database: read it again in case both appeared
+			// between the two looks (a first start beside this tool).
+			if mk, err = keys.ReadMasterKeyFile(path); errors.Is(err, os.ErrNotExist) {
+				return mk, errNoDataDirKey
+			}
 		}
 	}
 	return mk, err
+}
+
+// exists reports whether a file is at path.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // Admin-token settings.
