@@ -262,7 +262,7 @@ func openSample(sample []vault.SealedRecord, ks *keys.Keyring) error {
 			if len(ct) == 0 {
 				continue
 			}
-			pt, _, err := vault.OpenSealed(ks, ct, keys.AD{Merchant: r.MerchantID, Record: r.ID, Field: f, Token: r.Token})
+			pt, _, err := vault.OpenSealed(ks, ct, keys.AD{Merchant: r.MerchantID, Record: r.ID, Field: f, Token: r.Token}, r.ADVersion)
 			clear(pt)
 			if err != nil {
 				bad = append(bad, vault.UnreadableRecord{Table: r.Table, ID: r.ID, MerchantID: r.MerchantID, KeyID: r.KeyID, Field: f})
@@ -307,12 +307,12 @@ func compareSealed(src, dst []vault.SealedRecord, srcKeys, dstKeys *keys.Keyring
 				continue
 			}
 			ad := keys.AD{Merchant: s.MerchantID, Record: s.ID, Field: f, Token: s.Token}
-			want, _, err := vault.OpenSealed(srcKeys, ct, ad)
+			want, _, err := vault.OpenSealed(srcKeys, ct, ad, s.ADVersion)
 			if err != nil {
 				// Equal bytes that open on neither side are not a verified copy.
 				return opened, fmt.Errorf("sealed field %s of %s %s does not open under the embedded store's keysets", f, s.Table, s.ID)
 			}
-			got, _, err := vault.OpenSealed(dstKeys, d.Fields[f], ad)
+			got, _, err := vault.OpenSealed(dstKeys, d.Fields[f], ad, d.ADVersion)
 			same := err == nil && bytes.Equal(want, got)
 			clear(want)
 			clear(got)

@@ -494,7 +494,7 @@ func mustOpenSealed(t *testing.T, s *sqlstore.Store, kr *keys.Keyring) map[strin
 				if id, _ := keys.KeyID(ct); id != rec.KeyID {
 					t.Errorf("%s is sealed under key %d, its record says %d (half-written)", name, id, rec.KeyID)
 				}
-				pt, _, err := vault.OpenSealed(kr, ct, keys.AD{Merchant: rec.MerchantID, Record: rec.ID, Field: f, Token: rec.Token})
+				pt, _, err := vault.OpenSealed(kr, ct, keys.AD{Merchant: rec.MerchantID, Record: rec.ID, Field: f, Token: rec.Token}, rec.ADVersion)
 				if err != nil {
 					t.Errorf("%s does not open: %v", name, err)
 					continue

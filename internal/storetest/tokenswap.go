@@ -31,7 +31,8 @@ type rawDB interface{ DB() *sql.DB }
 // also checks single-use tokens, whose token is not their record id either, and that an
 // instrument sealed before tokens were bound (the v1 associated data) still opens, is counted
 // as legacy, and is bound to its token by one re-encryption pass, after which the swap fails
-// for it too. The store must also implement vault.SealedStore, LegacyCounter and DB() *sql.DB.
+// for it too, and that a legacy record a database writer marks as bound (to hide it from
+// re-encryption) opens no more. The store must also implement vault.SealedStore, LegacyCounter and DB() *sql.DB.
 func RunTokenSwap(t *testing.T, open Opener) {
 	t.Run("fail/instrument-token-swapped", func(t *testing.T) {
 		f := MustFixture(t, open)
@@ -104,6 +105,27 @@ func RunTokenSwap(t *testing.T, open Opener) {
 		}
 		mustSwapTokens(t, f, "instruments", a, b)
 		mustNotCharge(t, f, a.Token, "4111111111111111", "5555555555554444")
+	})
+
+	t.Run("fail/legacy-marked-bound", func(t *testing.T) {
+		// A database writer who marks two legacy cards as bound (ad_version 2), so that the
+		// count and re-encryption pass them by, and then swaps their tokens, charges neither:
+		// a record marked bound gets no v1 fallback.
+		f := MustFixture(t, open)
+		p := mustProfile(t, f, "relabel")
+		a := mustLegacyCard(t, f, mustCard(t, f, p.ID, "4111111111111111", vault.CreateOptions{}), "4111111111111111")
+		b := mustLegacyCard(t, f, mustCard(t, f, p.ID, "5555555555554444", vault.CreateOptions{}), "5555555555554444")
+		res, err := f.Store.(rawDB).DB().ExecContext(context.Background(),
+			"UPDATE instruments SET ad_version = 2 WHERE id IN ('"+a.ID+"', '"+b.ID+"')")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := res.RowsAffected(); n != 2 {
+			t.Fatalf("relabelled %d rows, want 2", n)
+		}
+		mustSwapTokens(t, f, "instruments", a, b)
+		mustNotCharge(t, f, a.Token, "4111111111111111", "5555555555554444")
+		mustNotCharge(t, f, b.Token, "4111111111111111", "5555555555554444")
 	})
 }
 

@@ -368,18 +368,18 @@ func (s *Service) resolveSource(ctx context.Context, tx Tx, p *Principal, in *In
 		if !from.UsableBy(p, in.Kind, in.LocationID) {
 			return Secret{}, E(Invalid, Field(field), ErrUnusable)
 		}
-		number, err := s.open("vault.resolveSource", instrumentAD(from, "number"), from.Sealed.Number)
+		number, err := s.openInstrument("vault.resolveSource", from, "number", from.Sealed.Number)
 		if err != nil {
 			return Secret{}, err
 		}
 		copyAccountFields(in, from)
 		if src.SSN4 == "" && from.HasSSN4 {
-			if src.SSN4, err = s.open("vault.resolveSource", instrumentAD(from, "ssn4"), from.Sealed.SSN4); err != nil {
+			if src.SSN4, err = s.openInstrument("vault.resolveSource", from, "ssn4", from.Sealed.SSN4); err != nil {
 				return Secret{}, err
 			}
 		}
 		if src.DLNumber == "" && from.HasDLNumber {
-			if src.DLNumber, err = s.open("vault.resolveSource", instrumentAD(from, "dl_number"), from.Sealed.DLNumber); err != nil {
+			if src.DLNumber, err = s.openInstrument("vault.resolveSource", from, "dl_number", from.Sealed.DLNumber); err != nil {
 				return Secret{}, err
 			}
 		}
@@ -708,15 +708,15 @@ func (s *Service) UpdateInstrumentWith(ctx context.Context, p *Principal, id str
 		}
 		// Re-seal when a secret changes (or when the current key is not the primary).
 		if su.Number != nil || su.SSN4 != nil || su.DLNumber != nil {
-			number, err := s.open(op, instrumentAD(cur, "number"), cur.Sealed.Number)
+			number, err := s.openInstrument(op, cur, "number", cur.Sealed.Number)
 			if err != nil {
 				return err
 			}
-			ssn4, err := s.open(op, instrumentAD(cur, "ssn4"), cur.Sealed.SSN4)
+			ssn4, err := s.openInstrument(op, cur, "ssn4", cur.Sealed.SSN4)
 			if err != nil {
 				return err
 			}
-			dl, err := s.open(op, instrumentAD(cur, "dl_number"), cur.Sealed.DLNumber)
+			dl, err := s.openInstrument(op, cur, "dl_number", cur.Sealed.DLNumber)
 			if err != nil {
 				return err
 			}
@@ -852,5 +852,5 @@ func (s *Service) DeleteInstrument(ctx context.Context, p *Principal, id string)
 // RevealNumber opens an instrument's account number for a payment. It must only be called
 // inside a service call whose result never carries the number. Kinds: Internal.
 func (s *Service) RevealNumber(in *Instrument) (string, error) {
-	return s.open("vault.RevealNumber", instrumentAD(in, "number"), in.Sealed.Number)
+	return s.openInstrument("vault.RevealNumber", in, "number", in.Sealed.Number)
 }

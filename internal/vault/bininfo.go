@@ -17,12 +17,12 @@ func (s *Service) LookupBIN(bin string) (card.BINInfo, bool) {
 func (s *Service) RevealIdentity(in *Instrument) (ssn4, dlNumber string, err error) {
 	const op = "vault.RevealIdentity"
 	if in.HasSSN4 {
-		if ssn4, err = s.open(op, instrumentAD(in, "ssn4"), in.Sealed.SSN4); err != nil {
+		if ssn4, err = s.openInstrument(op, in, "ssn4", in.Sealed.SSN4); err != nil {
 			return "", "", err
 		}
 	}
 	if in.HasDLNumber {
-		if dlNumber, err = s.open(op, instrumentAD(in, "dl_number"), in.Sealed.DLNumber); err != nil {
+		if dlNumber, err = s.openInstrument(op, in, "dl_number", in.Sealed.DLNumber); err != nil {
 			return "", "", err
 		}
 	}

@@ -210,7 +210,7 @@ func (s *Service) pageMandates(ctx context.Context, pager InstrumentPager, merch
 func (s *Service) exportRecord(ctx context.Context, in *Instrument, profiles map[string]*ExportProfile) (*ExportRecord, error) {
 	rec := &ExportRecord{Kind: in.Kind, ID: in.ID, PaymentToken: in.Token, FortisAPIID: in.APIID, LocationID: in.LocationID,
 		Default: in.DefaultCard, Status: in.Status, Created: in.Created}
-	number, err := s.open("vault.Export", instrumentAD(in, "number"), in.Sealed.Number)
+	number, err := s.openInstrument("vault.Export", in, "number", in.Sealed.Number)
 	if err != nil || number == "" {
 		// The error names the key and the record, never data; the caller counts the record.
 		rec.Unreadable = true

@@ -140,11 +140,11 @@ func (s *Service) lookupToken(ctx context.Context, r Reader, p *Principal, value
 	if !p.CanReach(t.LocationID) && t.Kind == TokenTicket {
 		return nil, Secret{}, unusable
 	}
-	number, err := s.open("vault.lookupToken", oneTimeAD(t, "number"), t.Sealed.Number)
+	number, err := s.open("vault.lookupToken", oneTimeAD(t, "number"), 0, t.Sealed.Number)
 	if err != nil {
 		return nil, Secret{}, err
 	}
-	cvv, err := s.open("vault.lookupToken", oneTimeAD(t, "cvv"), t.Sealed.CVV)
+	cvv, err := s.open("vault.lookupToken", oneTimeAD(t, "cvv"), 0, t.Sealed.CVV)
 	if err != nil {
 		return nil, Secret{}, err
 	}

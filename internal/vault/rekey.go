@@ -193,7 +193,7 @@ func (r *Rekeyer) reseal(rec SealedRecord) (SealedRecord, string, error) {
 			continue
 		}
 		ad := keys.AD{Merchant: rec.MerchantID, Record: rec.ID, Field: field, Token: rec.Token}
-		pt, _, err := OpenSealed(r.keys, ct, ad)
+		pt, _, err := OpenSealed(r.keys, ct, ad, rec.ADVersion)
 		if err != nil {
 			return SealedRecord{}, field, nil
 		}

@@ -101,17 +101,23 @@ func (s *Service) seal(op string, ad keys.AD, plaintext []byte) ([]byte, uint32,
 	return ct, id, nil
 }
 
-// open decrypts one field of a record sealed with ad (see OpenSealed). A field that does not
-// open is Internal, wrapping keys.ErrDecrypt, whose text names the key and never the data.
-func (s *Service) open(op string, ad keys.AD, ct []byte) (string, error) {
+// open decrypts one field of a record sealed with ad, of AD version version (see
+// OpenSealed). A field that does not open is Internal, wrapping keys.ErrDecrypt, whose text
+// names the key and never the data.
+func (s *Service) open(op string, ad keys.AD, version int, ct []byte) (string, error) {
 	if len(ct) == 0 {
 		return "", nil
 	}
-	pt, _, err := OpenSealed(s.keys, ct, ad)
+	pt, _, err := OpenSealed(s.keys, ct, ad, version)
 	if err != nil {
 		return "", E(op, Internal, err)
 	}
 	return string(pt), nil
+}
+
+// openInstrument decrypts the sealed field ct of in (see open).
+func (s *Service) openInstrument(op string, in *Instrument, field string, ct []byte) (string, error) {
+	return s.open(op, instrumentAD(in, field), in.Sealed.ADVersion, ct)
 }
 
 // Versions of the associated data an instrument's sealed fields are bound to
@@ -124,14 +130,19 @@ const (
 	ADv2 = 2
 )
 
-// OpenSealed opens ct under ad and, only when ad names a token and that fails, under ad
-// without the token: the v1 associated data of a record sealed before tokens were bound.
-// legacy reports that the v1 one opened it. The fallback unbinds nothing that was sealed with
-// its token, as a ciphertext sealed with a token never opens without it, and one whose
-// record's token was changed opens under neither. The error is the first Open's.
-func OpenSealed(kr Keyring, ct []byte, ad keys.AD) (pt []byte, legacy bool, err error) {
+// OpenSealed opens ct under ad and, only when ad names a token, that fails and the record is
+// not marked ADv2, under ad without the token: the v1 associated data of a record sealed
+// before tokens were bound. version is the record's Sealed.ADVersion (0 where its table keeps
+// none). legacy reports that the v1 one opened it. The fallback unbinds nothing that was
+// sealed with its token, as a ciphertext sealed with a token never opens without it, and one
+// whose record's token was changed opens under neither. A record marked ADv2 gets no
+// fallback: every write that marks it so seals all its fields with their token, so a v1
+// ciphertext there was put back or relabelled by a database writer (to hide it from
+// re-encryption, or to swap it), and it stays unreadable instead. The error is the first
+// Open's.
+func OpenSealed(kr Keyring, ct []byte, ad keys.AD, version int) (pt []byte, legacy bool, err error) {
 	pt, err = kr.Open(ct, ad)
-	if err == nil || ad.Token == "" {
+	if err == nil || ad.Token == "" || version == ADv2 {
 		return pt, false, err
 	}
 	v1 := ad
