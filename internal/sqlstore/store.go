@@ -224,7 +224,7 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config) error {
 	}
 	s.rdb.SetMaxOpenConns(n)
 	s.rdb.SetMaxIdleConns(n)
-	if err := s.wdb.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, s.wdb); err != nil {
 		return fmt.Errorf("sqlstore: open sqlite: %w", err)
 	}
 	var mode string
@@ -232,6 +232,25 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("sqlstore: sqlite is not in WAL mode (%q, %v)", mode, err)
 	}
 	return nil
+}
+
+// pingSQLite opens db's first connection, whose pragmas put a new database into WAL mode.
+// That takes the database's exclusive lock, and SQLite answers SQLITE_BUSY at once, without
+// its busy timeout, when another process is opening or making the same new database at that
+// moment (a tool beside a first start). So a busy or locked answer is tried again, every
+// migrationPoll for at most migrationWait, as a store being made is waited for elsewhere.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	for start := time.Now(); ; {
+		err := db.PingContext(ctx)
+		if err == nil || !retryable(err) || time.Since(start) > migrationWait {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(migrationPoll):
+		}
+	}
 }
 
 func (s *Store) openPostgres(ctx context.Context, cfg Config) error {
