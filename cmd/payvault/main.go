@@ -395,9 +395,12 @@ func (c *keysStatusCmd) Run(ctx context.Context) error {
 		for _, k := range st.Keys {
 			fmt.Printf("  %-6s key %-12d %-9s %d records\n", k.Keyset, k.ID, k.Status, k.Records)
 		}
+		// Printed at 0 too: the upgrade has the operator watch this line until it reads 0.
+		fmt.Printf("instruments not yet bound to their payment token: %d", st.LegacyADRecords)
 		if st.LegacyADRecords > 0 {
-			fmt.Printf("instruments not yet bound to their payment token: %d (re-encryption re-seals them: the servers' background job, or payvault keys rekey)\n", st.LegacyADRecords)
+			fmt.Print(" (re-encryption re-seals them: the servers' background job, or payvault keys rekey)")
 		}
+		fmt.Println()
 		return nil
 	})
 }

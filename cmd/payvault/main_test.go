@@ -310,6 +310,23 @@ func TestFirstStartAndRestart(t *testing.T) {
 
 }
 
+// TestKeysStatusLegacyLine: the text status always says how many instruments are not yet
+// bound to their payment token, 0 included, since docs/operations.md (Upgrading, step 6)
+// has the operator watch that line until it reads 0.
+func TestKeysStatusLegacyLine(t *testing.T) {
+	dir := t.TempDir()
+	if _, stderr, err := run(t, dir, nil, "migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, stderr)
+	}
+	out, stderr, err := run(t, dir, nil, "keys", "status")
+	if err != nil {
+		t.Fatalf("keys status: %v\n%s", err, stderr)
+	}
+	if want := "instruments not yet bound to their payment token: 0\n"; !strings.Contains(out, want) {
+		t.Errorf("keys status printed no %q:\n%s", want, out)
+	}
+}
+
 func TestKeysRotate(t *testing.T) {
 	dir := t.TempDir()
 	if _, stderr, err := run(t, dir, nil, "migrate"); err != nil {
