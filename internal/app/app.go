@@ -343,7 +343,7 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 				return "", err
 			}
 		}
-		return node, s.Migrate(ctx)
+		return node, m.migrate(ctx, s, sc)
 	}
 	if m.Config.DatabaseURL == "" && !m.Config.ReadOnly && sc.Current > 0 {
 		// An empty write: the store's WriteCheck (checkMoved) runs in it, under SQLite's
@@ -367,7 +367,22 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 	if sc.Current > 0 && !m.Config.Migrate {
 		return "", fmt.Errorf("payvault: the database's schema (version %d) needs migrating to this payvault's (%d), which this command does not do, as servers may be using the database: run `payvault migrate` first, once the servers the upgrade needs stopped have stopped (docs/operations.md, Upgrading)", sc.Current, sc.Target)
 	}
-	return "", s.Migrate(ctx)
+	return "", m.migrate(ctx, s, sc)
+}
+
+// migrate applies the store's pending migrations, and logs the schema's move when it moved
+// (a first start makes it, an upgrade moves it on), which is otherwise silent on a server.
+func (m *Main) migrate(ctx context.Context, s *sqlstore.Store, before sqlstore.Schema) error {
+	if err := s.Migrate(ctx); err != nil {
+		return err
+	}
+	if !before.Pending {
+		return nil
+	}
+	if v, err := s.SchemaVersion(ctx); err == nil && v != before.Current {
+		m.Config.Logger.Info("migrated the schema", "from", before.Current, "to", v)
+	}
+	return nil
 }
 
 // The backoff of waitForStore: the first retry after dbRetryFirst, each wait twice the one

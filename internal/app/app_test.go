@@ -290,3 +290,26 @@ func TestSecondServeRefused(t *testing.T) {
 		t.Errorf("(-want +got)\n%s", d)
 	}
 }
+
+// TestFirstStartLogsMigration: a server that makes or moves the schema says so in its log
+// (an upgrade was otherwise silent on a server); a start on a current schema does not.
+func TestFirstStartLogsMigration(t *testing.T) {
+	log, capture := logtest.New(t)
+	dir := t.TempDir()
+	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: log, Out: &nopWriter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	if got := strings.Count(capture.String(), "migrated the schema"); got != 1 || !strings.Contains(capture.String(), `"msg":"migrated the schema","from":0,`) {
+		t.Fatalf("first start: %d migration lines, want one from 0:\n%s", got, capture)
+	}
+	m, err = Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: log, Out: &nopWriter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	if got := strings.Count(capture.String(), "migrated the schema"); got != 1 {
+		t.Errorf("a restart on the current schema logged a migration:\n%s", capture)
+	}
+}
