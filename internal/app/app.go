@@ -479,7 +479,7 @@ func (m *Main) masterKey() (keys.MasterKey, error) {
 		// store makes the database as soon as it has read the key the server made. The key is
 		// looked for again once the database is found: a first start makes the key before the
 		// database, so both may have appeared between the two looks.
-		if _, err := os.Stat(filepath.Join(dir, "payvault.db")); err == nil && !exists(path) {
+		if exists(SQLitePath(dir)) && !exists(path) {
 			return keys.MasterKey{}, errNoDataDirKey
 		}
 	}
