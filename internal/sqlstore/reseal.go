@@ -10,7 +10,10 @@ import (
 	"github.com/payvault/payvault/internal/vault"
 )
 
-var _ vault.SealedStore = (*Store)(nil)
+var (
+	_ vault.SealedStore  = (*Store)(nil)
+	_ vault.SealedLister = (*Store)(nil)
+)
 
 // sealedColumns maps each table's AD field names to their columns.
 var sealedColumns = map[string]map[string]string{
@@ -30,9 +33,30 @@ func (s *Store) SealedTables() []string { return append([]string(nil), sealedTab
 // StaleSealed implements vault.SealedStore. It reads the table in id (primary key) order from
 // after, so that a pass of batches reads each record once.
 func (s *Store) StaleSealed(ctx context.Context, table string, primary, macPrimary uint32, after string, limit int) ([]vault.SealedRecord, error) {
+	where := "dek_id <> 0 AND dek_id <> ?"
+	args := []any{int64(primary)}
+	if table == "instruments" {
+		where = "(" + where + ") OR (fingerprint <> '' AND fingerprint NOT LIKE ?) OR (" + legacyAD + ")"
+		args = append(args, strconv.FormatUint(uint64(macPrimary), 10)+":%")
+	}
+	return s.sealedRecords(ctx, "sqlstore.StaleSealed", table, where, args, after, limit)
+}
+
+// SealedRecords implements vault.SealedLister: every record of the table, whatever its keys
+// (a crypto-erased one too, with no sealed fields), in id (primary key) order from after, one
+// batch a statement, so that a reader holds no snapshot between batches.
+func (s *Store) SealedRecords(ctx context.Context, table, after string, limit int) ([]vault.SealedRecord, error) {
+	return s.sealedRecords(ctx, "sqlstore.SealedRecords", table, "", nil, after, limit)
+}
+
+// sealedRecords reads up to limit records of table with an id after the given one that match
+// where ("" for all), with args for its placeholders, in id order: their sealed fields, and
+// their token, fingerprint and AD version where the table has them. It returns Internal for
+// an unknown table.
+func (s *Store) sealedRecords(ctx context.Context, op, table, where string, args []any, after string, limit int) ([]vault.SealedRecord, error) {
 	cols, ok := sealedColumns[table]
 	if !ok {
-		return nil, vault.E("sqlstore.StaleSealed", vault.Internal, vault.Field(table))
+		return nil, vault.E(op, vault.Internal, vault.Field(table))
 	}
 	fields := make([]string, 0, len(cols))
 	for f := range cols {
@@ -47,19 +71,18 @@ func (s *Store) StaleSealed(ctx context.Context, table string, primary, macPrima
 	if tok {
 		sel += ", token"
 	}
-	where := "dek_id <> 0 AND dek_id <> ?"
-	args := []any{int64(primary)}
 	fp := table == "instruments"
 	if fp {
 		sel += ", fingerprint, ad_version"
-		where = "(" + where + ") OR (fingerprint <> '' AND fingerprint NOT LIKE ?) OR (" + legacyAD + ")"
-		args = append(args, strconv.FormatUint(uint64(macPrimary), 10)+":%")
 	}
-	args = append([]any{after}, args...)
-	args = append(args, limit)
-	rows, err := s.q.query(ctx, "SELECT "+sel+" FROM "+table+" WHERE id > ? AND ("+where+") ORDER BY id LIMIT ?", args...)
+	q := "SELECT " + sel + " FROM " + table + " WHERE id > ?"
+	if where != "" {
+		q += " AND (" + where + ")"
+	}
+	args = append(append([]any{after}, args...), limit)
+	rows, err := s.q.query(ctx, q+" ORDER BY id LIMIT ?", args...)
 	if err != nil {
-		return nil, mapErr("sqlstore.StaleSealed", err)
+		return nil, mapErr(op, err)
 	}
 	defer rows.Close()
 	var out []vault.SealedRecord
@@ -77,14 +100,14 @@ func (s *Store) StaleSealed(ctx context.Context, table string, primary, macPrima
 			dest = append(dest, &rec.Fingerprint, &rec.ADVersion)
 		}
 		if err := rows.Scan(dest...); err != nil {
-			return nil, mapErr("sqlstore.StaleSealed", err)
+			return nil, mapErr(op, err)
 		}
 		for i, f := range fields {
 			rec.Fields[f] = blobs[i]
 		}
 		out = append(out, rec)
 	}
-	return out, mapErr("sqlstore.StaleSealed", rows.Err())
+	return out, mapErr(op, rows.Err())
 }
 
 // ResealRecord implements vault.SealedStore: a compare-and-swap on the key id, every sealed
