@@ -184,6 +184,9 @@ func TestRekeyUnreadablePostgres(t *testing.T) { storetest.RunRekeyUnreadable(t,
 func TestTokenSwapSQLite(t *testing.T)   { storetest.RunTokenSwap(t, MustSQLite) }
 func TestTokenSwapPostgres(t *testing.T) { storetest.RunTokenSwap(t, MustPostgres) }
 
+func TestSealedVerifySQLite(t *testing.T)   { storetest.RunSealedVerify(t, MustSQLite) }
+func TestSealedVerifyPostgres(t *testing.T) { storetest.RunSealedVerify(t, MustPostgres) }
+
 func TestAuditSQLite(t *testing.T)   { storetest.RunAudit(t, MustSQLite) }
 func TestAuditPostgres(t *testing.T) { storetest.RunAudit(t, MustPostgres) }
 

@@ -171,42 +171,30 @@ func (r *Rekeyer) Step(ctx context.Context, p *RekeyPass, limit int) (bool, erro
 	return p.done, nil
 }
 
-// reseal opens rec's sealed fields and seals them again under the primary key, bound to its
-// token when it has one (an ADv1 instrument becomes ADv2: it is bound to the token it has
-// now), recomputing its fingerprint. It returns the name of the first field that does not
-// open (and no record) when one does not; the error from Open, which could only repeat that,
-// is dropped. It returns an error when sealing fails.
+// reseal opens rec's sealed fields (openRecord) and seals them again under the primary key,
+// bound to its token when it has one (an ADv1 instrument becomes ADv2: it is bound to the
+// token it has now), recomputing its fingerprint. It returns the name of the first field that
+// does not open (and no record) when one does not. It returns an error when sealing fails.
 func (r *Rekeyer) reseal(rec SealedRecord) (SealedRecord, string, error) {
 	next := SealedRecord{Table: rec.Table, ID: rec.ID, MerchantID: rec.MerchantID, Token: rec.Token, ADVersion: rec.ADVersion, Fields: map[string][]byte{}}
 	if rec.ADVersion != 0 {
 		next.ADVersion = ADv2
 	}
-	fields := make([]string, 0, len(rec.Fields))
-	for field := range rec.Fields {
-		fields = append(fields, field)
-	}
-	slices.Sort(fields) // so that an unreadable record names the same field every pass
 	var number string
-	for _, field := range fields {
-		ct := rec.Fields[field]
-		if len(ct) == 0 {
-			continue
-		}
-		ad := keys.AD{Merchant: rec.MerchantID, Record: rec.ID, Field: field, Token: rec.Token}
-		pt, _, err := OpenSealed(r.keys, ct, ad, rec.ADVersion)
-		if err != nil {
-			return SealedRecord{}, field, nil
-		}
+	unreadable, err := openRecord(r.keys, rec, func(field string, ad keys.AD, pt []byte) error {
 		if field == "number" {
 			number = string(pt)
 		}
 		nct, err := r.keys.Seal(pt, ad)
-		clear(pt)
 		if err != nil {
-			return SealedRecord{}, "", E(Internal, err)
+			return E(Internal, err)
 		}
 		next.Fields[field] = nct
 		next.KeyID, _ = keys.KeyID(nct)
+		return nil
+	})
+	if unreadable != "" || err != nil {
+		return SealedRecord{}, unreadable, err
 	}
 	if next.KeyID == 0 {
 		next.KeyID = rec.KeyID
@@ -216,6 +204,35 @@ func (r *Rekeyer) reseal(rec SealedRecord) (SealedRecord, string, error) {
 		next.Fingerprint = r.keys.Fingerprints(rec.MerchantID, number)[0]
 	}
 	return next, "", nil
+}
+
+// openRecord opens rec's non-empty sealed fields in field-name order (so that an unreadable
+// record names the same field every time), each with its associated data: merchant, record,
+// field and the record's token, under rec.ADVersion (OpenSealed). It calls fn with each
+// field's AD and plaintext, and clears the plaintext when fn returns. It returns the name of
+// the first field that does not open, and opens no further field; the error from Open, which
+// could only repeat that, is dropped. It returns fn's first error.
+func openRecord(kr Keyring, rec SealedRecord, fn func(field string, ad keys.AD, pt []byte) error) (string, error) {
+	fields := make([]string, 0, len(rec.Fields))
+	for field, ct := range rec.Fields {
+		if len(ct) > 0 {
+			fields = append(fields, field)
+		}
+	}
+	slices.Sort(fields)
+	for _, field := range fields {
+		ad := keys.AD{Merchant: rec.MerchantID, Record: rec.ID, Field: field, Token: rec.Token}
+		pt, _, err := OpenSealed(kr, rec.Fields[field], ad, rec.ADVersion)
+		if err != nil {
+			return field, nil
+		}
+		err = fn(field, ad, pt)
+		clear(pt)
+		if err != nil {
+			return "", err
+		}
+	}
+	return "", nil
 }
 
 // Run makes one pass over every sealed table (see Step) in batches of batch records, and

@@ -1,0 +1,234 @@
+package vault
+
+import (
+	"context"
+	"crypto/subtle"
+	"strconv"
+
+	"github.com/payvault/payvault/internal/keys"
+)
+
+// SealedLister lists every stored record's sealed fields, for verification. The SQL store
+// implements it.
+type SealedLister interface {
+	// SealedRecords returns up to limit records of table with an id after the given one (all
+	// records when after is ""), in id order, whatever keys sealed them. It returns Internal
+	// for an unknown table, and Unavailable or Internal when the store fails.
+	SealedRecords(ctx context.Context, table, after string, limit int) ([]SealedRecord, error)
+	// SealedTables lists the tables holding sealed data.
+	SealedTables() []string
+}
+
+// VerifyKeyring is what verification needs from the keyring. *keys.Keyring implements it.
+type VerifyKeyring interface {
+	Keyring
+	// Refresh reloads the keysets from the store, so that a key added since (a rotation made
+	// on another node meanwhile) opens what it sealed.
+	Refresh(ctx context.Context) error
+}
+
+// Verifier checks, reading only, that every sealed record of a store opens, bound to its
+// merchant, id, field and token as it was sealed, and that every instrument's fingerprint is
+// the one its number makes. It cannot write: it holds the store only as a SealedLister.
+type Verifier struct {
+	store SealedLister
+	keys  VerifyKeyring
+}
+
+// NewVerifier returns a Verifier.
+func NewVerifier(store SealedLister, kr VerifyKeyring) *Verifier {
+	return &Verifier{store: store, keys: kr}
+}
+
+// VerifyProblemKind says what is wrong with a record.
+type VerifyProblemKind string
+
+// The kinds of problem Verify reports.
+const (
+	// ProblemUnreadable: a sealed field does not open. Its ciphertext was altered, or moved
+	// to another record, or its record's token was changed (swapped with another record's),
+	// or it is sealed under a data key this keyring does not hold enabled.
+	ProblemUnreadable VerifyProblemKind = "unreadable"
+	// ProblemFingerprintMismatch: the instrument's number opens, but its stored fingerprint is
+	// not the one the number makes under the fingerprint's own MAC key (or names no key).
+	ProblemFingerprintMismatch VerifyProblemKind = "fingerprint_mismatch"
+	// ProblemFingerprintKeyMissing: the fingerprint names a MAC key this keyring does not hold
+	// enabled (retired, destroyed, or from another store), so it cannot be checked.
+	ProblemFingerprintKeyMissing VerifyProblemKind = "fingerprint_key_missing"
+)
+
+// Text is the kind in words, for an operator.
+func (k VerifyProblemKind) Text() string {
+	switch k {
+	case ProblemUnreadable:
+		return "does not open"
+	case ProblemFingerprintMismatch:
+		return "fingerprint does not match"
+	case ProblemFingerprintKeyMissing:
+		return "fingerprint key not held"
+	}
+	return string(k)
+}
+
+// VerifyProblem is a record that failed a check. It names the record, never its data.
+type VerifyProblem struct {
+	Table      string            `json:"table"`
+	ID         string            `json:"id"`
+	MerchantID string            `json:"merchant_id"`
+	Problem    VerifyProblemKind `json:"problem"`
+	// KeyID is the key the check needed: the record's data key when Field does not open, or
+	// the MAC key that made the fingerprint (0 when it names none).
+	KeyID uint32 `json:"key_id"`
+	// Field is the first sealed field that did not open, or "fingerprint".
+	Field string `json:"field"`
+}
+
+// VerifiedTable counts what Verify found in one table.
+type VerifiedTable struct {
+	Table string `json:"table"`
+	// Records counts the records read, crypto-erased ones (with no sealed field) included.
+	Records int `json:"records"`
+	// Fields counts the sealed fields that opened.
+	Fields int `json:"fields_opened"`
+	// Unreadable counts the records with a field that does not open.
+	Unreadable int `json:"unreadable"`
+	// FingerprintMismatches counts the instruments whose fingerprint does not match.
+	FingerprintMismatches int `json:"fingerprint_mismatches"`
+	// FingerprintKeysMissing counts the instruments whose fingerprint's MAC key is not held.
+	FingerprintKeysMissing int `json:"fingerprint_keys_missing"`
+}
+
+func (t *VerifiedTable) add(o VerifiedTable) {
+	t.Records += o.Records
+	t.Fields += o.Fields
+	t.Unreadable += o.Unreadable
+	t.FingerprintMismatches += o.FingerprintMismatches
+	t.FingerprintKeysMissing += o.FingerprintKeysMissing
+}
+
+// MaxVerifyProblemsListed is how many problem records a VerifyReport lists; it counts them all.
+const MaxVerifyProblemsListed = 100
+
+// VerifyReport is what a verification found.
+type VerifyReport struct {
+	// VerifiedTable holds the totals over every table (Table is "").
+	VerifiedTable
+	// Tables counts each sealed table, in the store's order.
+	Tables []VerifiedTable `json:"tables"`
+	// Problems lists the first MaxVerifyProblemsListed records with a problem, in the order
+	// found.
+	Problems []VerifyProblem `json:"problems"`
+}
+
+// ProblemCount is how many records have a problem.
+func (rep *VerifyReport) ProblemCount() int {
+	return rep.Unreadable + rep.FingerprintMismatches + rep.FingerprintKeysMissing
+}
+
+// Run reads every record of every sealed table, in id order in batches of batch records (its
+// memory is bounded by a batch, whatever the store's size), opens each sealed field with its
+// associated data as the re-encryption job does, and checks each instrument's fingerprint
+// against its number in constant time. The plaintexts are cleared after use and appear
+// nowhere in the report. A record that fails a check is checked once more after the keysets
+// are reloaded, since a node may have sealed it under a key rotated in after this keyring
+// was loaded. It returns the report so far and an error when the store fails or ctx ends.
+func (v *Verifier) Run(ctx context.Context, batch int) (*VerifyReport, error) {
+	const op = "vault.Verifier.Run"
+	batch = max(batch, 1)
+	rep := &VerifyReport{Tables: []VerifiedTable{}, Problems: []VerifyProblem{}}
+	for _, table := range v.store.SealedTables() {
+		tc := VerifiedTable{Table: table}
+		after := ""
+		for {
+			if err := ctx.Err(); err != nil {
+				return rep, err
+			}
+			recs, err := v.store.SealedRecords(ctx, table, after, batch)
+			if err != nil {
+				return rep, E(op, err)
+			}
+			var bad []SealedRecord
+			for _, rec := range recs {
+				if v.check(rec, &tc) != nil {
+					bad = append(bad, rec)
+				}
+			}
+			if len(bad) > 0 {
+				v.keys.Refresh(ctx) // a failure keeps the keys in use, which the second check uses
+				for _, rec := range bad {
+					if p := v.check(rec, &tc); p != nil {
+						rep.add(*p, &tc)
+					}
+				}
+			}
+			tc.Records += len(recs)
+			if len(recs) < batch {
+				break
+			}
+			after = recs[len(recs)-1].ID
+		}
+		rep.Tables = append(rep.Tables, tc)
+		rep.VerifiedTable.add(tc)
+	}
+	return rep, nil
+}
+
+func (rep *VerifyReport) add(p VerifyProblem, tc *VerifiedTable) {
+	switch p.Problem {
+	case ProblemUnreadable:
+		tc.Unreadable++
+	case ProblemFingerprintMismatch:
+		tc.FingerprintMismatches++
+	case ProblemFingerprintKeyMissing:
+		tc.FingerprintKeysMissing++
+	}
+	if len(rep.Problems) < MaxVerifyProblemsListed {
+		rep.Problems = append(rep.Problems, p)
+	}
+}
+
+// check opens rec's sealed fields and checks its fingerprint, counting the fields that open
+// in tc when all of them do, and returns its problem, or nil.
+func (v *Verifier) check(rec SealedRecord, tc *VerifiedTable) *VerifyProblem {
+	var opened int
+	var fpProblem VerifyProblemKind
+	unreadable, _ := openRecord(v.keys, rec, func(field string, _ keys.AD, pt []byte) error {
+		opened++
+		if field == "number" && rec.Fingerprint != "" {
+			fpProblem = v.checkFingerprint(rec, string(pt))
+		}
+		return nil
+	})
+	p := &VerifyProblem{Table: rec.Table, ID: rec.ID, MerchantID: rec.MerchantID}
+	switch {
+	case unreadable != "":
+		p.Problem, p.Field, p.KeyID = ProblemUnreadable, unreadable, rec.KeyID
+		return p
+	case fpProblem != "":
+		p.Problem, p.Field = fpProblem, "fingerprint"
+		id, _ := strconv.ParseUint(FingerprintKeyID(rec.Fingerprint), 10, 32)
+		p.KeyID = uint32(id)
+		return p
+	}
+	tc.Fields += opened
+	return nil
+}
+
+// checkFingerprint compares rec's stored fingerprint, in constant time, with the one number
+// makes under the MAC key the stored one names.
+func (v *Verifier) checkFingerprint(rec SealedRecord, number string) VerifyProblemKind {
+	id := FingerprintKeyID(rec.Fingerprint)
+	if id == "" {
+		return ProblemFingerprintMismatch
+	}
+	for _, fp := range v.keys.Fingerprints(rec.MerchantID, number) {
+		if FingerprintKeyID(fp) != id {
+			continue
+		}
+		if subtle.ConstantTimeCompare([]byte(fp), []byte(rec.Fingerprint)) != 1 {
+			return ProblemFingerprintMismatch
+		}
+		return ""
+	}
+	return ProblemFingerprintKeyMissing
+}
