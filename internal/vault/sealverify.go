@@ -85,7 +85,7 @@ type VerifyProblem struct {
 
 // VerifiedTable counts what Verify found in one table.
 type VerifiedTable struct {
-	Table string `json:"table"`
+	Table string `json:"table,omitempty"`
 	// Records counts the records read, crypto-erased ones (with no sealed field) included.
 	Records int `json:"records"`
 	// Fields counts the sealed fields that opened.
