@@ -3,8 +3,11 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/payvault/payvault/internal/vault"
 )
 
 // TestTokenSwapRefused plays a database writer without the master key who swaps the payment
@@ -48,5 +51,22 @@ func TestTokenSwapRefused(t *testing.T) {
 	}
 	if logs := s.logs.String(); !strings.Contains(logs, "paysafe: internal error") || !strings.Contains(logs, "ciphertext does not open: tampered") {
 		t.Errorf("the refused auth is not logged as a sealed field that does not open:\n%s", logs)
+	}
+
+	// keys verify finds both cards without a payment touching them, by id and never by number,
+	// beside the running server.
+	rep, err := s.main.VerifySealed(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var swapped []string
+	for _, pr := range rep.Problems {
+		if pr.Table == "instruments" && pr.Problem == vault.ProblemUnreadable && pr.Field == "number" {
+			swapped = append(swapped, pr.ID)
+		}
+	}
+	b, _ := json.Marshal(rep)
+	if rep.Unreadable != 2 || len(swapped) != 2 || rep.ProblemCount() != 2 || strings.Contains(string(b), panA) || strings.Contains(string(b), panB) {
+		t.Errorf("keys verify after the swap: %s; want both cards unreadable", b)
 	}
 }

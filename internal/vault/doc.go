@@ -25,6 +25,9 @@
 //     another row, field, merchant or token does not open. OpenSealed also opens what was
 //     sealed before tokens were bound (Sealed.ADVersion ADv1), until re-encryption (Rekeyer)
 //     re-seals it.
+//   - A Verifier opens every sealed record of a store, reading only, as re-encryption does,
+//     and checks every fingerprint against its number (`payvault keys verify`), so damage a
+//     database writer did is found before a payment or an export meets it.
 //   - Fingerprints are keyed HMACs per merchant, under every enabled MAC key, so duplicate
 //     detection survives a MAC-key rotation.
 //   - A CVV is kept only inside a one-time token, for the token's life.
