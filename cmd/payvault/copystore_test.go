@@ -110,6 +110,7 @@ func TestCopyStoreCLI(t *testing.T) {
 	backup := filepath.Join(t.TempDir(), "moved.db")
 	for _, args := range [][]string{
 		{"keys", "status"},
+		{"keys", "verify"},
 		{"audit", "verify"},
 		{"backup", "--out", backup},
 	} {

@@ -983,7 +983,7 @@ func TestKeyCeremonyUnsealed(t *testing.T) {
 	unseal := []string{"--unseal", "--share-file", shares}
 	for _, args := range [][]string{
 		{"keys", "rotate"}, {"keys", "rotate", "--fingerprint"}, {"keys", "status"}, {"keys", "rekey"},
-		{"audit", "verify"}, {"merchant", "create", "--name", "Shop", "--json"}, {"migrate"},
+		{"keys", "verify"}, {"audit", "verify"}, {"merchant", "create", "--name", "Shop", "--json"}, {"migrate"},
 	} {
 		if out, stderr, err := run(t, dir, nil, append(args, unseal...)...); err != nil {
 			t.Errorf("%v --unseal: %v\n%s%s", args, err, out, stderr)
@@ -1138,6 +1138,9 @@ func TestBackupWhileServing(t *testing.T) {
 	key := filepath.Join(dir, "payvault-data", "master.key")
 	if out, stderr, err := run(t, dir, nil, "audit", "verify", "--data", restored, "--master-key-file", key); err != nil {
 		t.Errorf("audit verify on the copy: %v\n%s%s", err, out, stderr)
+	}
+	if out, stderr, err := run(t, dir, nil, "keys", "verify", "--data", restored, "--master-key-file", key); err != nil || !strings.Contains(out, "0 unreadable, 0 fingerprint mismatches, 0 fingerprint keys not held") {
+		t.Errorf("keys verify on the copy: %v\n%s%s", err, out, stderr)
 	}
 	s2 := MustServe(t, dir, nil, "--data", restored, "--master-key-file", key)
 	if status, c := do(s2.url, "GET", "/customervault/v1/profiles/"+p["id"].(string)+"/cards/"+cardID, ""); status != 200 || c["lastDigits"] != "1111" {
