@@ -141,7 +141,8 @@ func (a *API) href(r *http.Request, collection, id string) string {
 	return a.baseURL(r) + "/v2/" + collection + "/" + id
 }
 
-// pathID returns the {id} path segment, lower-cased for lookups by id.
+// pathID returns the {id} path segment as sent: an api id keeps its case (§1.8), and each
+// lookup by id lower-cases it (§1.5), while a 404 echoes it as it came.
 func pathID(r *http.Request) string { return r.PathValue("id") }
 
 // apiIDLocation reports whether the request addresses a record by api id (?api_id=1 or
