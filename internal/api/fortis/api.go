@@ -62,6 +62,11 @@ func New(svc *vault.Service, opt Options) *API {
 	rt.NotFound = func(w http.ResponseWriter, r *http.Request) { writeStatus(w, http.StatusNotFound, msgPageNotFound) }
 	rt.Unparsed = func(w http.ResponseWriter, r *http.Request, u *httpx.Unparsed) { writeStatus(w, u.Status, u.Message()) }
 	rt.MethodNotAllowed = func(w http.ResponseWriter, r *http.Request, allow []string) {
+		if strings.TrimSuffix(r.URL.Path, "/") == "/v2/cardtickets" {
+			// §3.6: this route's responses send CORS; a 405, like a 401, comes before the
+			// location is known, so the page may read it.
+			httpx.ExposeError(w, r)
+		}
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		writeStatus(w, http.StatusMethodNotAllowed, "Method Not Allowed. This URL can only handle the following request methods: "+strings.Join(allow, ", ")+".")
 	}
@@ -136,7 +141,8 @@ func (a *API) href(r *http.Request, collection, id string) string {
 	return a.baseURL(r) + "/v2/" + collection + "/" + id
 }
 
-// pathID returns the {id} path segment, lower-cased for lookups by id.
+// pathID returns the {id} path segment as sent: an api id keeps its case (§1.8), and each
+// lookup by id lower-cases it (§1.5), while a 404 echoes it as it came.
 func pathID(r *http.Request) string { return r.PathValue("id") }
 
 // apiIDLocation reports whether the request addresses a record by api id (?api_id=1 or

@@ -104,6 +104,19 @@ func TestCardTickets(t *testing.T) {
 		}
 	})
 
+	// §3.6: responses on this route send CORS. A 405 comes before any credential, as a 401
+	// does, so it exposes its error to any well-formed origin: the page reads it.
+	t.Run("fail/method-exposes-cors", func(t *testing.T) {
+		for _, path := range []string{"/v2/cardtickets", "/v2/cardtickets/"} {
+			r := must(t, s.do(t, call{Method: "GET", Path: path, NoAuth: true, Header: map[string]string{"Origin": "https://shop.example"}}), 405)
+			diff(t, []string{"https://shop.example", "POST, OPTIONS"}, []string{r.Header.Get("Access-Control-Allow-Origin"), r.Header.Get("Allow")})
+			diff(t, `{"name":"Method Not Allowed","message":"Method Not Allowed. This URL can only handle the following request methods: POST, OPTIONS.","code":0,"status":405}`, string(r.Body))
+		}
+		// Other routes send no CORS.
+		r := must(t, s.do(t, call{Method: "PATCH", Path: "/v2/accountvaults", NoAuth: true, Header: map[string]string{"Origin": "https://shop.example"}}), 405)
+		diff(t, "", r.Header.Get("Access-Control-Allow-Origin"))
+	})
+
 	t.Run("ok/configured-origins", func(t *testing.T) {
 		second := s.mustLocation(t, "Shop")
 		if _, err := s.svc.SetAllowedOrigins(ctx, s.creds.MerchantID, second.Location.ID, []string{"https://shop.example"}); err != nil {

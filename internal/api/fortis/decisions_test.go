@@ -90,6 +90,20 @@ func TestDecisions(t *testing.T) {
 		diff(t, "CCD", v["ach_sec_code"])
 	})
 
+	// §1.5 Input — Decision: a boolean sent as a JSON string is that string, decoded and
+	// trimmed like any other: "\u0031" is "1", " true " is "true", and " " is "" (not
+	// provided), as it is for an integer.
+	t.Run("ok/§1.5-boolean-strings-decoded-and-trimmed", func(t *testing.T) {
+		v := s.mustVault(t, ach+`"is_company":"\u0031"`)
+		diff(t, "CCD", v["ach_sec_code"])
+		v = s.mustVault(t, ach+`"is_company":" true "`)
+		diff(t, "CCD", v["ach_sec_code"])
+		v = s.mustVault(t, ach+`"is_company":" "`)
+		diff(t, "WEB", v["ach_sec_code"])
+		r := must(t, s.post(t, "/v2/accountvaults", `{"accountvault":{"location_id":"`+loc+`",`+ach+`"is_company":"1 0"}}`), http.StatusUnprocessableEntity)
+		diff(t, `{"errors":{"is_company":["Is Company must be either \"1\" or \"0\"."]}}`, string(r.Body))
+	})
+
 	// §1.5 Input — Decision: null or "" means not provided; for an optional field in a PUT it
 	// clears the value.
 	t.Run("ok/§1.5-put-clears-optional", func(t *testing.T) {

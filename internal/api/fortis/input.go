@@ -143,14 +143,26 @@ func (in *input) boolean(field string) (v, set, ok bool) {
 	return v, set, ok
 }
 
+// rawBool converts a raw JSON value under the boolean rules of §1.5. A JSON string is
+// decoded and trimmed first, as every string is: "\u0031" and " 1 " are "1", and " " is ""
+// (not provided).
 func rawBool(raw json.RawMessage) (v, set, ok bool) {
 	s := string(bytes.TrimSpace(raw))
-	switch s {
-	case "null", `""`:
+	switch {
+	case s == "null":
 		return false, false, true
-	case "true", "1", `"1"`, `"true"`:
+	case strings.HasPrefix(s, `"`):
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return false, false, false
+		}
+		if s = strings.TrimSpace(s); s == "" {
+			return false, false, true
+		}
+	}
+	switch s {
+	case "true", "1":
 		return true, true, true
-	case "false", "0", `"0"`, `"false"`:
+	case "false", "0":
 		return false, true, true
 	}
 	return false, false, false

@@ -230,10 +230,11 @@ func emptyItems(v string) bool {
 	return true
 }
 
-// listsFalse reports whether a comma list of booleans includes false.
+// listsFalse reports whether a comma list of booleans includes false, read as the active
+// filter reads them (activeValue: 1/0, true/false, in any case).
 func listsFalse(v string) bool {
 	for _, alt := range strings.Split(v, ",") {
-		if b, set, ok := rawBool([]byte(strconv.Quote(strings.TrimSpace(alt)))); ok && set && !b {
+		if b, ok := activeValue(strings.TrimSpace(alt)); ok && b == "0" {
 			return true
 		}
 	}

@@ -202,6 +202,8 @@ func TestListFilters(t *testing.T) {
 		{"ok/and", "?payment_method=cc&title=a&sort=title", []string{"Master", "Visa, old"}},
 		{"ok/has-recurring-false", "?has_recurring=false&sort=title", []string{"Bank", "Company", "Master", "Visa, old"}},
 		{"ok/has-recurring-true", "?has_recurring=1", []string{}},
+		{"ok/has-recurring-false-any-case", "?has_recurring=FALSE&sort=title", []string{"Bank", "Company", "Master", "Visa, old"}},
+		{"ok/has-recurring-true-any-case", "?has_recurring=True", []string{}},
 		{"ok/dl-number-is-sealed", "?dl_number=D1", []string{}},
 		{"ok/empty-and-unknown-ignored", "?title=&nonsense=1&expiring_in_months=3&sort=title", []string{"Bank", "Company", "Master", "Visa, old"}},
 		{"ok/created-range", "?created_ts=" + itoa(start+60) + "|" + itoa(start+120) + "&sort=created_ts", []string{"Master", "Bank"}},
