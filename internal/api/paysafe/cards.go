@@ -66,6 +66,14 @@ func (a *API) readCard(o obj, mode cardMode) cardInput {
 		if bo, st := o.object("billingAddress"); st == present {
 			var ad vault.Address
 			bo.readAddress(&ad)
+			if mode == cardInProfile {
+				// It becomes the new profile's first address, so the §2.3 flag needs no
+				// other address cleared. A token's address may join a profile that has a
+				// default already, so it never carries the flag.
+				if def := bo.boolean("defaultShippingAddressIndicator"); def != nil {
+					ad.DefaultShipping = *def
+				}
+			}
 			c.billing = &ad
 		}
 	case cardCreate:
