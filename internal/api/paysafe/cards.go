@@ -22,7 +22,7 @@ type cardMode uint8
 const (
 	cardInProfile cardMode = iota // cardInProfile is a profile's nested card: cvv and billingAddress.
 	cardCreate                    // cardCreate is a card create: billingAddressId and defaultCardIndicator.
-	cardToken                     // cardToken is a single-use token's card: cvv and billingAddress, no token.
+	cardToken                     // cardToken is a single-use token's card: cvv and billingAddress, no token, nickName or merchantRefNum.
 )
 
 // cardInput is a card object read from a request.
@@ -58,8 +58,10 @@ func (a *API) readCard(o obj, mode cardMode) cardInput {
 		c.pan = pan
 	}
 	c.holderName = o.optString("holderName", 160)
-	c.nickName = o.optString("nickName", 50)
-	c.merchantRefNum = o.optString("merchantRefNum", 255)
+	if mode != cardToken { // a token keeps neither (§2.11): there they are unknown fields, ignored
+		c.nickName = o.optString("nickName", 50)
+		c.merchantRefNum = o.optString("merchantRefNum", 255)
+	}
 	switch mode {
 	case cardInProfile, cardToken:
 		c.cvv = o.readCVV("cvv")
