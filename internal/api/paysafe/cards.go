@@ -41,7 +41,7 @@ type cardInput struct {
 }
 
 // readCard reads a card object. With a singleUseToken (not on the token endpoint) cardNum and
-// cardExpiry are ignored.
+// cardExpiry are ignored, and so are a profile's nested cvv and billingAddress.
 func (a *API) readCard(o obj, mode cardMode) cardInput {
 	var c cardInput
 	if mode != cardToken {
@@ -62,8 +62,11 @@ func (a *API) readCard(o obj, mode cardMode) cardInput {
 		c.nickName = o.optString("nickName", 50)
 		c.merchantRefNum = o.optString("merchantRefNum", 255)
 	}
-	switch mode {
-	case cardInProfile, cardToken:
+	switch {
+	case mode == cardInProfile && c.token != "":
+		// The token's card, CVV and billing address are stored (§2.2); a cvv or
+		// billingAddress beside it is an unused member, ignored (§1.3).
+	case mode == cardInProfile, mode == cardToken:
 		c.cvv = o.readCVV("cvv")
 		if bo, st := o.object("billingAddress"); st == present {
 			var ad vault.Address
@@ -78,7 +81,7 @@ func (a *API) readCard(o obj, mode cardMode) cardInput {
 			}
 			c.billing = &ad
 		}
-	case cardCreate:
+	case mode == cardCreate:
 		c.billingAddressID, _ = o.str("billingAddressId")
 		c.def = o.boolean("defaultCardIndicator")
 	}

@@ -210,3 +210,24 @@ func TestCardTokenIgnoresUnknownFields(t *testing.T) {
 		t.Errorf("card from the token = %s", c.raw)
 	}
 }
+
+// TestNestedTokenCardKeepsTokenData: a profile created with {"singleUseToken":"SC…"} stores
+// the token's card and billing address (§2.2), so a cvv or billingAddress beside the token is
+// not used and, as an ignored member (§1.3), is not validated either: it refused the create
+// with 5068 although the token's address was what got stored.
+func TestNestedTokenCardKeepsTokenData(t *testing.T) {
+	e := MustEnv(t)
+	tok := e.must(t, 200, call{method: "POST", path: "/customervault/v1/singleusetokens",
+		body: `{"card":{"cardNum":"4111111111111111","cardExpiry":{"month":1,"year":2040},"billingAddress":{"country":"CA","zip":"M5H 2N2"}}}`}).str("paymentToken")
+	r := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles", loose: true, // the bad cvv and country break the schema on purpose
+		body: `{"merchantCustomerId":"nested-token-extra","locale":"en_US","card":{"singleUseToken":"` + tok + `","cvv":"1","billingAddress":{"country":"ZZ"}}}`})
+	want := []any{map[string]any{"country": "CA", "zip": "M5H 2N2"}}
+	var got []any
+	for _, a := range r.body["addresses"].([]any) {
+		m := a.(map[string]any)
+		got = append(got, map[string]any{"country": m["country"], "zip": m["zip"]})
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("addresses (-want +got)\n%s", d)
+	}
+}
