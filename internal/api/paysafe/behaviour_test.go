@@ -482,3 +482,58 @@ func TestFirstCardDefault(t *testing.T) {
 		}
 	})
 }
+
+// TestNestedBillingAddressShipping: the billingAddress of a card nested in a profile create
+// takes the §2.3 fields (§2.2), defaultShippingAddressIndicator included: true makes the new
+// address the profile's default shipping address, absent leaves it false, and a value that
+// is not a boolean is 5068 Invalid value under its dotted path, with nothing created.
+func TestNestedBillingAddressShipping(t *testing.T) {
+	e := MustEnv(t)
+	create := func(mcid, flag string) reply {
+		ba := `{"country":"US","zip":"10014"`
+		if flag != "" {
+			ba += `,"defaultShippingAddressIndicator":` + flag
+		}
+		// A flag that is not a boolean breaks the request schema on purpose.
+		return e.do(t, call{method: "POST", path: "/customervault/v1/profiles", loose: flag == `"yes"`, body: `{"merchantCustomerId":"` + mcid +
+			`","locale":"en_US","card":{"cardNum":"4111111111111111","cardExpiry":{"month":1,"year":2040},"billingAddress":` + ba + `}}}`})
+	}
+	for _, tt := range []struct {
+		name, flag string
+		want       bool
+	}{
+		{"ok/true", "true", true},
+		{"ok/loose-true", `"TRUE"`, true},
+		{"ok/false", "false", false},
+		{"ok/absent", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := create(tt.name, tt.flag)
+			if r.status != 201 {
+				t.Fatalf("status %d: %s", r.status, r.raw)
+			}
+			addrs, _ := r.body["addresses"].([]any)
+			if len(addrs) != 1 || addrs[0].(map[string]any)["defaultShippingAddressIndicator"] != tt.want {
+				t.Errorf("create answered addresses %v, want one with the flag %v", r.body["addresses"], tt.want)
+			}
+			g := e.must(t, 200, call{method: "GET", path: "/customervault/v1/profiles/" + r.str("id") + "?fields=addresses"})
+			addrs, _ = g.body["addresses"].([]any)
+			if len(addrs) != 1 || addrs[0].(map[string]any)["defaultShippingAddressIndicator"] != tt.want {
+				t.Errorf("stored addresses %v, want one with the flag %v", g.body["addresses"], tt.want)
+			}
+		})
+	}
+	t.Run("fail/not-a-boolean", func(t *testing.T) {
+		r := create("nested-bad-flag", `"yes"`)
+		want := []any{map[string]any{"field": "card.billingAddress.defaultShippingAddressIndicator", "error": "Invalid value"}}
+		if r.status != 400 || r.code() != "5068" {
+			t.Fatalf("status %d: %s", r.status, r.raw)
+		}
+		if d := cmp.Diff(want, r.body["error"].(map[string]any)["fieldErrors"]); d != "" {
+			t.Errorf("fieldErrors (-want +got)\n%s", d)
+		}
+		if x := e.do(t, call{method: "GET", path: "/customervault/v1/profiles?merchantCustomerId=nested-bad-flag"}); x.code() != "5269" {
+			t.Errorf("a refused create stored its profile: %d %s", x.status, x.raw)
+		}
+	})
+}

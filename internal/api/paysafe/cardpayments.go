@@ -332,12 +332,12 @@ func (a *API) listHandler(ty payments.Type, key string) handlerFunc {
 			Sort:  []vault.SortKey{{Field: "txn_at", Desc: true}, {Field: "id", Desc: true}},
 			Limit: lq.limit, Offset: lq.offset,
 		}
-		if !lq.start.IsZero() || !lq.end.IsZero() {
+		if lq.hasStart || lq.hasEnd {
 			lo, hi := int64(0), int64(1)<<52
-			if !lq.start.IsZero() {
+			if lq.hasStart {
 				lo = lq.start.Unix()
 			}
-			if !lq.end.IsZero() {
+			if lq.hasEnd {
 				hi = lq.end.Unix() - 1
 			}
 			q.Filters = append(q.Filters, vault.Filter{Field: "txn_at", Op: vault.OpRange, Lo: lo, Hi: hi})
@@ -358,10 +358,10 @@ func (a *API) listHandler(ty payments.Type, key string) handlerFunc {
 			v.Set("merchantRefNum", httpx.RedactValue(lq.ref))
 			v.Set("limit", strconv.Itoa(lq.limit))
 			v.Set("offset", strconv.Itoa(lq.offset+lq.limit))
-			if !lq.start.IsZero() {
+			if lq.hasStart {
 				v.Set("startDate", timestamp(lq.start))
 			}
-			if !lq.end.IsZero() {
+			if lq.hasEnd {
 				v.Set("endDate", timestamp(lq.end))
 			}
 			body["links"] = []link{{Rel: "next", Href: a.baseURL(r) + strings.TrimSuffix(r.URL.Path, "/") + "?" + v.Encode()}}
@@ -371,11 +371,13 @@ func (a *API) listHandler(ty payments.Type, key string) handlerFunc {
 	}
 }
 
-// listQuery is a list request's parameters.
+// listQuery is a list request's parameters. hasStart and hasEnd say whether the window has
+// each bound: a bound may be Go's zero time (0001-01-01T00:00:00Z).
 type listQuery struct {
-	ref           string
-	limit, offset int
-	start, end    time.Time
+	ref              string
+	limit, offset    int
+	start, end       time.Time
+	hasStart, hasEnd bool
 }
 
 // readListQuery reads the list parameters (§2.12); a bad one is 5068. A limit over the
@@ -412,7 +414,8 @@ func (a *API) readListQuery(r *http.Request) (listQuery, error) {
 	for _, d := range []struct {
 		name string
 		dst  *time.Time
-	}{{"startDate", &lq.start}, {"endDate", &lq.end}} {
+		has  *bool
+	}{{"startDate", &lq.start, &lq.hasStart}, {"endDate", &lq.end, &lq.hasEnd}} {
 		s := vals.Get(d.name)
 		if s == "" {
 			continue
@@ -422,7 +425,7 @@ func (a *API) readListQuery(r *http.Request) (listQuery, error) {
 			errs.add(d.name, "Invalid date format")
 			continue
 		}
-		*d.dst = ceilSecond(t)
+		*d.dst, *d.has = ceilSecond(t), true
 	}
 	return lq, errs.err()
 }

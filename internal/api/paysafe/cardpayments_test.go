@@ -595,6 +595,9 @@ func TestCardPaymentListFractionalDates(t *testing.T) {
 		{"ok/same-second-fractions", "startDate=" + ms(100*time.Millisecond) + "&endDate=" + ms(900*time.Millisecond), nil},
 		{"ok/nanoseconds", "startDate=" + url.QueryEscape(at.Add(-time.Nanosecond).Format(time.RFC3339Nano)) +
 			"&endDate=" + url.QueryEscape(at.Add(time.Nanosecond).Format(time.RFC3339Nano)), []string{first}},
+		// The first instant of year 1 is Go's zero time, yet a bound all the same.
+		{"ok/end-year-one", "endDate=0001-01-01T00:00:00Z", nil},
+		{"ok/start-year-one", "startDate=0001-01-01T00:00:00Z&endDate=" + ms(time.Second), []string{first}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=frac&" + tt.query)})

@@ -22,7 +22,7 @@ type cardMode uint8
 const (
 	cardInProfile cardMode = iota // cardInProfile is a profile's nested card: cvv and billingAddress.
 	cardCreate                    // cardCreate is a card create: billingAddressId and defaultCardIndicator.
-	cardToken                     // cardToken is a single-use token's card: cvv and billingAddress, no token.
+	cardToken                     // cardToken is a single-use token's card: cvv and billingAddress, no token, nickName or merchantRefNum.
 )
 
 // cardInput is a card object read from a request.
@@ -41,7 +41,7 @@ type cardInput struct {
 }
 
 // readCard reads a card object. With a singleUseToken (not on the token endpoint) cardNum and
-// cardExpiry are ignored.
+// cardExpiry are ignored, and so are a profile's nested cvv and billingAddress.
 func (a *API) readCard(o obj, mode cardMode) cardInput {
 	var c cardInput
 	if mode != cardToken {
@@ -58,17 +58,30 @@ func (a *API) readCard(o obj, mode cardMode) cardInput {
 		c.pan = pan
 	}
 	c.holderName = o.optString("holderName", 160)
-	c.nickName = o.optString("nickName", 50)
-	c.merchantRefNum = o.optString("merchantRefNum", 255)
-	switch mode {
-	case cardInProfile, cardToken:
+	if mode != cardToken { // a token keeps neither (§2.11): there they are unknown fields, ignored
+		c.nickName = o.optString("nickName", 50)
+		c.merchantRefNum = o.optString("merchantRefNum", 255)
+	}
+	switch {
+	case mode == cardInProfile && c.token != "":
+		// The token's card, CVV and billing address are stored (§2.2); a cvv or
+		// billingAddress beside it is an unused member, ignored (§1.3).
+	case mode == cardInProfile, mode == cardToken:
 		c.cvv = o.readCVV("cvv")
 		if bo, st := o.object("billingAddress"); st == present {
 			var ad vault.Address
 			bo.readAddress(&ad)
+			if mode == cardInProfile {
+				// It becomes the new profile's first address, so the §2.3 flag needs no
+				// other address cleared. A token's address may join a profile that has a
+				// default already, so it never carries the flag.
+				if def := bo.boolean("defaultShippingAddressIndicator"); def != nil {
+					ad.DefaultShipping = *def
+				}
+			}
 			c.billing = &ad
 		}
-	case cardCreate:
+	case mode == cardCreate:
 		c.billingAddressID, _ = o.str("billingAddressId")
 		c.def = o.boolean("defaultCardIndicator")
 	}

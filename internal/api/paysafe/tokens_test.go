@@ -3,6 +3,7 @@ package paysafe_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -191,5 +192,42 @@ func TestBankTokenIdentity(t *testing.T) {
 				t.Errorf("(-want +got)\n%s", d)
 			}
 		})
+	}
+}
+
+// TestCardTokenIgnoresUnknownFields: a card token's card takes cardNum, cardExpiry, cvv,
+// holderName and billingAddress (§2.11); other members are unknown there and ignored at any
+// depth (§1.3), like nickName and merchantRefNum, which a token does not keep. They were
+// validated as on a vault card, so an over-long nickName refused the token with 5068.
+func TestCardTokenIgnoresUnknownFields(t *testing.T) {
+	e := MustEnv(t)
+	long := strings.Repeat("n", 300)
+	tok := e.must(t, 200, call{method: "POST", path: "/customervault/v1/singleusetokens",
+		body: `{"card":{"cardNum":"4111111111111111","cardExpiry":{"month":1,"year":2040},"nickName":"` + long + `","merchantRefNum":{"x":[1]}}}`})
+	pid := e.MustProfile(t, "token-unknown-fields")
+	c := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/cards", body: `{"singleUseToken":"` + tok.str("paymentToken") + `"}`})
+	if c.str("nickName") != "" || c.str("merchantRefNum") != "" || c.str("lastDigits") != "1111" {
+		t.Errorf("card from the token = %s", c.raw)
+	}
+}
+
+// TestNestedTokenCardKeepsTokenData: a profile created with {"singleUseToken":"SC…"} stores
+// the token's card and billing address (§2.2), so a cvv or billingAddress beside the token is
+// not used and, as an ignored member (§1.3), is not validated either: it refused the create
+// with 5068 although the token's address was what got stored.
+func TestNestedTokenCardKeepsTokenData(t *testing.T) {
+	e := MustEnv(t)
+	tok := e.must(t, 200, call{method: "POST", path: "/customervault/v1/singleusetokens",
+		body: `{"card":{"cardNum":"4111111111111111","cardExpiry":{"month":1,"year":2040},"billingAddress":{"country":"CA","zip":"M5H 2N2"}}}`}).str("paymentToken")
+	r := e.must(t, 201, call{method: "POST", path: "/customervault/v1/profiles", loose: true, // the bad cvv and country break the schema on purpose
+		body: `{"merchantCustomerId":"nested-token-extra","locale":"en_US","card":{"singleUseToken":"` + tok + `","cvv":"1","billingAddress":{"country":"ZZ"}}}`})
+	want := []any{map[string]any{"country": "CA", "zip": "M5H 2N2"}}
+	var got []any
+	for _, a := range r.body["addresses"].([]any) {
+		m := a.(map[string]any)
+		got = append(got, map[string]any{"country": m["country"], "zip": m["zip"]})
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("addresses (-want +got)\n%s", d)
 	}
 }
