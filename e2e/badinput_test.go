@@ -1024,6 +1024,10 @@ func TestUnparsableRequests(t *testing.T) {
 			431, `{"name":"Request Header Fields Too Large","message":"The request could not be parsed: the request's headers are over the size limit.","code":0,"status":431}`},
 		{"fail/admin-expect", "POST /admin/v1/merchants HTTP/1.1\r\nHost: a\r\nExpect: later\r\nContent-Length: 2\r\n\r\n{}",
 			417, `{"error":{"code":"bad_request","message":"The request could not be parsed: unsupported Expect header."}}`},
+		// "OPTIONS *" asks about the server, not a resource: net/http's own handler would
+		// answer it 200 with an empty body. It is an unknown route like any other.
+		{"fail/options-asterisk", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+			404, `{"error":{"code":"5273"`},
 		{"fail/hosted-bad-escape", "GET /hosted/v1/fields/%zz HTTP/1.1\r\nHost: a\r\n\r\n",
 			400, `{"error":{"code":"bad_request","message":"The request could not be parsed: the request is not valid HTTP/1.1."}}`},
 	}

@@ -714,6 +714,9 @@ func (m *Main) Run(ctx context.Context) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(m.Config.Logger.Handler(), slog.LevelWarn),
 		ConnContext:       httpx.UnparsedConnContext,
+		// "OPTIONS *" reaches the routes, which answer it in JSON like any unknown route,
+		// instead of net/http's empty 200.
+		DisableGeneralOptionsHandler: true,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()
