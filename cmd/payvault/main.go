@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -562,7 +563,7 @@ func (c *keysVerifyCmd) Run(ctx context.Context) error {
 				*vault.VerifyReport
 				ElapsedSeconds   float64 `json:"elapsed_seconds"`
 				RecordsPerSecond float64 `json:"records_per_second"`
-			}{rep.ProblemCount() == 0, rep, elapsed.Seconds(), rate})
+			}{rep.ProblemCount() == 0, rep, math.Round(elapsed.Seconds()*1000) / 1000, math.Round(rate)}) // rounded: a long run of digits would read as a card number
 		} else {
 			for _, t := range rep.Tables {
 				fmt.Printf("%-15s %d records, %d sealed fields opened, %d unreadable, %d fingerprint mismatches, %d fingerprint keys not held\n",
