@@ -34,8 +34,8 @@ func merchantKey(macKey []byte, merchantID string) []byte {
 
 // fingerprint returns "<keyid>:<hex(HMAC-SHA256(K_m, normalized))>" for
 // MAC key mk.
-func fingerprint(mk macKey, merchantID, normalized string) string {
-	sum := hmacSHA256(merchantKey(mk.key, merchantID), []byte(normalized))
+func fingerprint(mk macKey, merchantID string, normalized []byte) string {
+	sum := hmacSHA256(merchantKey(mk.key, merchantID), normalized)
 	b := make([]byte, 0, 11+hex.EncodedLen(len(sum)))
 	b = strconv.AppendUint(b, uint64(mk.id), 10)
 	b = append(b, ':')
@@ -51,6 +51,12 @@ func fingerprint(mk macKey, merchantID, normalized string) string {
 // Duplicate detection looks up all of them, so a value fingerprinted before
 // a MAC key rotation is still found after it. Store the first one.
 func (k *Keyring) Fingerprints(merchantID, normalized string) []string {
+	return k.FingerprintsOf(merchantID, []byte(normalized))
+}
+
+// FingerprintsOf is Fingerprints of a value held in a byte slice, which it does not keep, so
+// that a caller who opened the value can clear it afterwards (a string cannot be cleared).
+func (k *Keyring) FingerprintsOf(merchantID string, normalized []byte) []string {
 	macs := k.snap.Load().sets[kindMAC].macs
 	out := make([]string, len(macs))
 	for i, mk := range macs {
@@ -63,7 +69,7 @@ func (k *Keyring) Fingerprints(merchantID, normalized string) []string {
 // merchantID under the primary MAC key only: the one to store with a new
 // record. See Fingerprints for the format.
 func (k *Keyring) Fingerprint(merchantID, normalized string) string {
-	return fingerprint(k.snap.Load().sets[kindMAC].macs[0], merchantID, normalized)
+	return fingerprint(k.snap.Load().sets[kindMAC].macs[0], merchantID, []byte(normalized))
 }
 
 // serverMAC returns HMAC-SHA256(key, "payvault server v1|" ||

@@ -136,7 +136,7 @@ func TestFingerprintVector(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if d := cmp.Diff(id+":"+tt.want, fingerprint(st.macs[0], tt.merchant, "4111111111111111")); d != "" {
+			if d := cmp.Diff(id+":"+tt.want, fingerprint(st.macs[0], tt.merchant, []byte("4111111111111111"))); d != "" {
 				t.Errorf("fingerprint (-want +got)\n%s", d)
 			}
 		})

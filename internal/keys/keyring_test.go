@@ -544,6 +544,14 @@ func TestFingerprints(t *testing.T) {
 	if d := cmp.Diff(after[0], k.Fingerprint("mer_1", pan)); d != "" {
 		t.Errorf("Fingerprint after rotation (-want +got)\n%s", d)
 	}
+	// FingerprintsOf, for a number in a slice the caller clears, makes the same fingerprints
+	// and keeps nothing of the slice.
+	b := []byte(pan)
+	of := k.FingerprintsOf("mer_1", b)
+	clear(b)
+	if d := cmp.Diff(after, of); d != "" {
+		t.Errorf("FingerprintsOf after rotation (-want +got)\n%s", d)
+	}
 
 	// Once the old MAC key is disabled it no longer yields a fingerprint.
 	oldID, err := strconv.ParseUint(before[0][:strings.IndexByte(before[0], ':')], 10, 32)

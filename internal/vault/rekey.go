@@ -180,10 +180,10 @@ func (r *Rekeyer) reseal(rec SealedRecord) (SealedRecord, string, error) {
 	if rec.ADVersion != 0 {
 		next.ADVersion = ADv2
 	}
-	var number string
+	next.Fingerprint = rec.Fingerprint
 	unreadable, err := openRecord(r.keys, rec, func(field string, ad keys.AD, pt []byte) error {
-		if field == "number" {
-			number = string(pt)
+		if field == "number" && rec.Fingerprint != "" && len(pt) > 0 {
+			next.Fingerprint = r.keys.FingerprintsOf(rec.MerchantID, pt)[0]
 		}
 		nct, err := r.keys.Seal(pt, ad)
 		if err != nil {
@@ -198,10 +198,6 @@ func (r *Rekeyer) reseal(rec SealedRecord) (SealedRecord, string, error) {
 	}
 	if next.KeyID == 0 {
 		next.KeyID = rec.KeyID
-	}
-	next.Fingerprint = rec.Fingerprint
-	if rec.Fingerprint != "" && number != "" {
-		next.Fingerprint = r.keys.Fingerprints(rec.MerchantID, number)[0]
 	}
 	return next, "", nil
 }

@@ -195,7 +195,7 @@ func (v *Verifier) check(rec SealedRecord, tc *VerifiedTable) *VerifyProblem {
 	unreadable, _ := openRecord(v.keys, rec, func(field string, _ keys.AD, pt []byte) error {
 		opened++
 		if field == "number" && rec.Fingerprint != "" {
-			fpProblem = v.checkFingerprint(rec, string(pt))
+			fpProblem = v.checkFingerprint(rec, pt)
 		}
 		return nil
 	})
@@ -216,12 +216,12 @@ func (v *Verifier) check(rec SealedRecord, tc *VerifiedTable) *VerifyProblem {
 
 // checkFingerprint compares rec's stored fingerprint, in constant time, with the one number
 // makes under the MAC key the stored one names.
-func (v *Verifier) checkFingerprint(rec SealedRecord, number string) VerifyProblemKind {
+func (v *Verifier) checkFingerprint(rec SealedRecord, number []byte) VerifyProblemKind {
 	id := FingerprintKeyID(rec.Fingerprint)
 	if id == "" {
 		return ProblemFingerprintMismatch
 	}
-	for _, fp := range v.keys.Fingerprints(rec.MerchantID, number) {
+	for _, fp := range v.keys.FingerprintsOf(rec.MerchantID, number) {
 		if FingerprintKeyID(fp) != id {
 			continue
 		}

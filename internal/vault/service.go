@@ -16,6 +16,9 @@ type Keyring interface {
 	Open(ciphertext []byte, ad keys.AD) ([]byte, error)
 	// Fingerprints returns the number's fingerprints under every enabled MAC key, primary first.
 	Fingerprints(merchantID, normalized string) []string
+	// FingerprintsOf is Fingerprints of a value in a byte slice, which the caller can clear
+	// afterwards: the re-encryption job and the verifier, which open every number.
+	FingerprintsOf(merchantID string, normalized []byte) []string
 }
 
 // BINs looks up issuer data for a card number. *card.BINTable implements it.
