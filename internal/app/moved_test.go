@@ -481,7 +481,7 @@ func mustOpenSealed(t *testing.T, s *sqlstore.Store, kr *keys.Keyring) map[strin
 	t.Helper()
 	out := map[string]string{}
 	for _, tbl := range s.SealedTables() {
-		recs, err := s.StaleSealed(context.Background(), tbl, 0, 0, "", 1_000_000)
+		recs, err := s.SealedRecords(context.Background(), tbl, "", 1_000_000)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -171,7 +171,7 @@ func (r *Rekeyer) Step(ctx context.Context, p *RekeyPass, limit int) (bool, erro
 	return p.done, nil
 }
 
-// reseal opens rec's sealed fields (openRecord) and seals them again under the primary key,
+// reseal opens rec's sealed fields (OpenRecord) and seals them again under the primary key,
 // bound to its token when it has one (an ADv1 instrument becomes ADv2: it is bound to the
 // token it has now), recomputing its fingerprint. It returns the name of the first field that
 // does not open (and no record) when one does not. It returns an error when sealing fails.
@@ -181,7 +181,7 @@ func (r *Rekeyer) reseal(rec SealedRecord) (SealedRecord, string, error) {
 		next.ADVersion = ADv2
 	}
 	next.Fingerprint = rec.Fingerprint
-	unreadable, err := openRecord(r.keys, rec, func(field string, ad keys.AD, pt []byte) error {
+	unreadable, err := OpenRecord(r.keys, rec, func(field string, ad keys.AD, pt []byte) error {
 		if field == "number" && rec.Fingerprint != "" && len(pt) > 0 {
 			next.Fingerprint = r.keys.FingerprintsOf(rec.MerchantID, pt)[0]
 		}
@@ -202,13 +202,15 @@ func (r *Rekeyer) reseal(rec SealedRecord) (SealedRecord, string, error) {
 	return next, "", nil
 }
 
-// openRecord opens rec's non-empty sealed fields in field-name order (so that an unreadable
+// OpenRecord opens rec's non-empty sealed fields in field-name order (so that an unreadable
 // record names the same field every time), each with its associated data: merchant, record,
 // field and the record's token, under rec.ADVersion (OpenSealed). It calls fn with each
-// field's AD and plaintext, and clears the plaintext when fn returns. It returns the name of
+// field's AD and plaintext, and clears the plaintext when fn returns (fn must not keep it).
+// The re-encryption job, keys verify and copy-store's check of its sample all open records
+// through it. It returns the name of
 // the first field that does not open, and opens no further field; the error from Open, which
 // could only repeat that, is dropped. It returns fn's first error.
-func openRecord(kr Keyring, rec SealedRecord, fn func(field string, ad keys.AD, pt []byte) error) (string, error) {
+func OpenRecord(kr Keyring, rec SealedRecord, fn func(field string, ad keys.AD, pt []byte) error) (string, error) {
 	fields := make([]string, 0, len(rec.Fields))
 	for field, ct := range rec.Fields {
 		if len(ct) > 0 {

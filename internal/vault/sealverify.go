@@ -192,7 +192,7 @@ func (rep *VerifyReport) add(p VerifyProblem, tc *VerifiedTable) {
 func (v *Verifier) check(rec SealedRecord, tc *VerifiedTable) *VerifyProblem {
 	var opened int
 	var fpProblem VerifyProblemKind
-	unreadable, _ := openRecord(v.keys, rec, func(field string, _ keys.AD, pt []byte) error {
+	unreadable, _ := OpenRecord(v.keys, rec, func(field string, _ keys.AD, pt []byte) error {
 		opened++
 		if field == "number" && rec.Fingerprint != "" {
 			fpProblem = v.checkFingerprint(rec, pt)
