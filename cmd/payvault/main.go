@@ -539,7 +539,9 @@ beside servers on the same store.
 
 Run it after restoring a backup, after copy-store (on the target), before keys destroy, and
 periodically. It finds ciphertexts altered, moved to another record, or left under a key this
-store does not hold enabled, payment tokens swapped between records, and altered fingerprints.
+store does not hold enabled, payment tokens swapped between records, altered fingerprints,
+sealed data deleted, and a record whose key column names another data key than the one that
+sealed it (keys retire and keys destroy count a key's records by that column).
 It cannot see a change to a column that is not in the associated data (a card's expiry or
 holder name, say).
 
@@ -566,8 +568,7 @@ func (c *keysVerifyCmd) Run(ctx context.Context) error {
 			}{rep.ProblemCount() == 0, rep, math.Round(elapsed.Seconds()*1000) / 1000, math.Round(rate)}) // rounded: a long run of digits would read as a card number
 		} else {
 			for _, t := range rep.Tables {
-				fmt.Printf("%-15s %d records, %d sealed fields opened, %d unreadable, %d fingerprint mismatches, %d fingerprint keys not held\n",
-					t.Table+":", t.Records, t.Fields, t.Unreadable, t.FingerprintMismatches, t.FingerprintKeysMissing)
+				fmt.Printf("%-15s %d records, %d sealed fields opened, %s\n", t.Table+":", t.Records, t.Fields, verifyCounts(t))
 			}
 			for _, p := range rep.Problems {
 				fmt.Printf("problem: %s %s (merchant %s, key %d, field %s): %s\n", p.Table, p.ID, p.MerchantID, p.KeyID, p.Field, p.Problem.Text())
@@ -575,15 +576,19 @@ func (c *keysVerifyCmd) Run(ctx context.Context) error {
 			if more := rep.ProblemCount() - len(rep.Problems); more > 0 {
 				fmt.Printf("problem: %d more not listed\n", more)
 			}
-			fmt.Printf("verified %d records in %s (%.0f records/s): %d unreadable, %d fingerprint mismatches, %d fingerprint keys not held\n",
-				rep.Records, elapsed.Round(time.Millisecond), rate, rep.Unreadable, rep.FingerprintMismatches, rep.FingerprintKeysMissing)
+			fmt.Printf("verified %d records in %s (%.0f records/s): %s\n", rep.Records, elapsed.Round(time.Millisecond), rate, verifyCounts(rep.VerifiedTable))
 		}
 		if n := rep.ProblemCount(); n > 0 {
-			return fmt.Errorf("%d records do not verify (%d do not open, %d fingerprints do not match, %d fingerprint keys are not held); restore each from a backup or delete it, then run this again",
-				n, rep.Unreadable, rep.FingerprintMismatches, rep.FingerprintKeysMissing)
+			return fmt.Errorf("%d records do not verify (%s); restore each from a backup or delete it, then run this again", n, verifyCounts(rep.VerifiedTable))
 		}
 		return nil
 	})
+}
+
+// verifyCounts is a verification's problem counts in words.
+func verifyCounts(t vault.VerifiedTable) string {
+	return fmt.Sprintf("%d unreadable, %d fingerprint mismatches, %d fingerprint keys not held, %d sealed under another key than their record names, %d with sealed data missing",
+		t.Unreadable, t.FingerprintMismatches, t.FingerprintKeysMissing, t.KeyMismatches, t.SealedMissing)
 }
 
 type auditCmd struct {

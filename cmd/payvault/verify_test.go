@@ -73,9 +73,9 @@ func TestKeysVerify(t *testing.T) {
 	if err != nil {
 		t.Fatalf("keys verify on a whole store: %v\n%s%s", err, out, stderr)
 	}
-	for _, line := range []string{`(?m)^instruments:\s+2 records, 2 sealed fields opened, 0 unreadable, 0 fingerprint mismatches, 0 fingerprint keys not held$`,
+	for _, line := range []string{`(?m)^instruments:\s+2 records, 2 sealed fields opened, 0 unreadable, 0 fingerprint mismatches, 0 fingerprint keys not held, 0 sealed under another key than their record names, 0 with sealed data missing$`,
 		`(?m)^locations:\s+2 records, 2 sealed fields opened, 0 unreadable`,
-		`(?m)^verified 4 records in \S+ \(\d+ records/s\): 0 unreadable, 0 fingerprint mismatches, 0 fingerprint keys not held$`} {
+		`(?m)^verified 4 records in \S+ \(\d+ records/s\): 0 unreadable, 0 fingerprint mismatches, 0 fingerprint keys not held, 0 sealed under another key than their record names, 0 with sealed data missing$`} {
 		if !regexp.MustCompile(line).MatchString(out) {
 			t.Errorf("output does not match %s:\n%s", line, out)
 		}
@@ -138,7 +138,7 @@ func TestKeysVerify(t *testing.T) {
 		}
 	}
 	out, stderr, err = mustVerify(t, dir, false, pans)
-	if err == nil || !strings.Contains(stderr, "2 records do not verify (2 do not open, 0 fingerprints do not match") {
+	if err == nil || !strings.Contains(stderr, "2 records do not verify (2 unreadable, 0 fingerprint mismatches") {
 		t.Errorf("keys verify after a token swap: %v\n%s", err, stderr)
 	}
 	for _, id := range ids {

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -188,6 +189,87 @@ func RunSealedVerify(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("fail/key-column-altered", func(t *testing.T) {
+		// A database writer points card a's key column at a newer data key, and card b's at
+		// none, as if crypto-erased: keys retire would then count no record under the key that
+		// sealed them, and the re-encryption job would skip b. Both still open.
+		vs := mustVerifyStore(t, open)
+		newKey, err := vs.f.Keys.Rotate(context.Background(), "data")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustExec(t, vs.f, fmt.Sprintf("UPDATE instruments SET dek_id = %d WHERE id = '%s'", newKey, vs.a.ID))
+		mustExec(t, vs.f, "UPDATE instruments SET dek_id = 0 WHERE id = '"+vs.b.ID+"'")
+		rep := vs.verify(t, 500)
+		want := []vault.VerifyProblem{}
+		for _, in := range sortedByID(vs.a, vs.b) {
+			want = append(want, vault.VerifyProblem{Table: "instruments", ID: in.ID, MerchantID: in.MerchantID,
+				Problem: vault.ProblemKeyMismatch, KeyID: in.Sealed.KeyID, Field: "number"})
+		}
+		if d := cmp.Diff(want, rep.Problems); d != "" || rep.KeyMismatches != 2 || rep.Tables[0].KeyMismatches != 2 || rep.ProblemCount() != 2 {
+			t.Errorf("report %+v; (-want +got)\n%s", rep.VerifiedTable, d)
+		}
+	})
+
+	t.Run("fail/sealed-column-nulled", func(t *testing.T) {
+		// A database writer deletes card a's sealed number and the location's sealed ticket
+		// key, leaving their key columns: the data is lost, and nothing else would say so
+		// until a payment or a browser ticket needs it.
+		vs := mustVerifyStore(t, open)
+		mustExec(t, vs.f, "UPDATE instruments SET number_sealed = NULL WHERE id = '"+vs.a.ID+"'")
+		mustExec(t, vs.f, "UPDATE locations SET ticket_hash_key = NULL WHERE merchant_id = '"+vs.a.MerchantID+"'")
+		rep := vs.verify(t, 500)
+		got := map[string]vault.VerifyProblem{}
+		for _, p := range rep.Problems {
+			p.ID = p.Table // the location's id is not at hand; one problem a table
+			got[p.Table] = p
+		}
+		want := map[string]vault.VerifyProblem{
+			"instruments": {Table: "instruments", ID: "instruments", MerchantID: vs.a.MerchantID, Problem: vault.ProblemSealedMissing, KeyID: vs.a.Sealed.KeyID, Field: "number"},
+			"locations":   {Table: "locations", ID: "locations", MerchantID: vs.a.MerchantID, Problem: vault.ProblemSealedMissing, KeyID: vs.a.Sealed.KeyID, Field: "ticket_hash_key"},
+		}
+		if d := cmp.Diff(want, got); d != "" || rep.SealedMissing != 2 || len(rep.Problems) != 2 || rep.ProblemCount() != 2 {
+			t.Errorf("report %+v; (-want +got)\n%s", rep.VerifiedTable, d)
+		}
+	})
+
+	t.Run("ok/rotation-between-seals", func(t *testing.T) {
+		// A data key rotated (on another node, say) between the two seals of one record, at
+		// its creation and at its re-encryption, leaves both its fields under the key its
+		// record names.
+		f := MustFixture(t, open)
+		rk := &rotatingKeyring{Keyring: f.Keys, tb: t, in: 1}
+		bins, err := card.LoadBINs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := vault.NewService(f.Store, rk, bins, vault.Config{})
+		if _, err := svc.CreateOneTimeToken(context.Background(), f.Principal, vault.NewOneTimeToken{
+			Kind: vault.TokenCard, Number: verifyPANs[3], Expiry: card.Expiry{Month: 12, Year: 2040}, CVV: "123"}); err != nil {
+			t.Fatal(err)
+		}
+		if rk.in >= 0 {
+			t.Fatalf("no rotation happened while the token was sealed")
+		}
+		vs := &verifyStore{f: f}
+		if rep := vs.verify(t, 500); rep.ProblemCount() != 0 {
+			t.Errorf("after a rotation while sealing a token: %+v", rep.Problems)
+		}
+		if _, err := f.Keys.Rotate(context.Background(), "data"); err != nil {
+			t.Fatal(err)
+		}
+		rk.in = 1
+		if rep, err := vault.NewRekeyer(f.Store.(vault.SealedStore), rk).Run(context.Background(), 10); err != nil || rep.Rewritten == 0 {
+			t.Fatalf("rekey: %+v, %v", rep, err)
+		}
+		if rk.in >= 0 {
+			t.Fatalf("no rotation happened while the token was re-sealed")
+		}
+		if rep := vs.verify(t, 500); rep.ProblemCount() != 0 {
+			t.Errorf("after a rotation while re-sealing a token: %+v", rep.Problems)
+		}
+	})
+
 	t.Run("ok/writes-nothing", func(t *testing.T) {
 		vs := mustVerifyStore(t, open)
 		mustSwapTokens(t, vs.f, "instruments", vs.a, vs.b) // problems found write nothing either
@@ -250,4 +332,22 @@ func mustDigest(tb testing.TB, f *Fixture) string {
 		}
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// rotatingKeyring rotates the data key once, right after its in-th Seal from now, as another
+// node could between two seals of one record.
+type rotatingKeyring struct {
+	*keys.Keyring
+	tb testing.TB
+	in int
+}
+
+func (k *rotatingKeyring) Seal(pt []byte, ad keys.AD) ([]byte, error) {
+	ct, err := k.Keyring.Seal(pt, ad)
+	if k.in--; k.in == 0 {
+		if _, err := k.Keyring.Rotate(context.Background(), "data"); err != nil {
+			k.tb.Fatal(err)
+		}
+	}
+	return ct, err
 }

@@ -577,19 +577,15 @@ func normalizedNumber(kind, number string) string {
 // id and its payment token (ADv2), which must be set.
 func (s *Service) sealInstrument(in *Instrument, number, ssn4, dl string) error {
 	const op = "vault.sealInstrument"
-	var err error
-	var kid uint32
 	sealed := Sealed{ADVersion: ADv2}
-	if sealed.Number, kid, err = s.seal(op, instrumentAD(in, "number"), []byte(normalizedNumber(in.Kind, number))); err != nil {
+	kid, err := s.sealRecord(op,
+		sealedField{instrumentAD(in, "number"), []byte(normalizedNumber(in.Kind, number)), &sealed.Number},
+		sealedField{instrumentAD(in, "ssn4"), []byte(ssn4), &sealed.SSN4},
+		sealedField{instrumentAD(in, "dl_number"), []byte(dl), &sealed.DLNumber})
+	if err != nil {
 		return err
 	}
 	sealed.KeyID = kid
-	if sealed.SSN4, _, err = s.seal(op, instrumentAD(in, "ssn4"), []byte(ssn4)); err != nil {
-		return err
-	}
-	if sealed.DLNumber, _, err = s.seal(op, instrumentAD(in, "dl_number"), []byte(dl)); err != nil {
-		return err
-	}
 	in.Sealed = sealed
 	in.HasSSN4, in.HasDLNumber = ssn4 != "", dl != ""
 	return nil

@@ -79,10 +79,9 @@ func (s *Service) CreateOneTimeToken(ctx context.Context, p *Principal, in NewOn
 	}
 	t.Expires = now.Add(ttl)
 	var err error
-	if t.Sealed.Number, t.Sealed.KeyID, err = s.seal(op, oneTimeAD(t, "number"), []byte(in.Number)); err != nil {
-		return nil, err
-	}
-	if t.Sealed.CVV, _, err = s.seal(op, oneTimeAD(t, "cvv"), []byte(in.CVV)); err != nil {
+	if t.Sealed.KeyID, err = s.sealRecord(op,
+		sealedField{oneTimeAD(t, "number"), []byte(in.Number), &t.Sealed.Number},
+		sealedField{oneTimeAD(t, "cvv"), []byte(in.CVV), &t.Sealed.CVV}); err != nil {
 		return nil, err
 	}
 	if err := s.write(ctx, func(tx Tx) error { return tx.InsertOneTimeToken(ctx, t) }); err != nil {

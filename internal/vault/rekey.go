@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -175,13 +176,28 @@ func (r *Rekeyer) Step(ctx context.Context, p *RekeyPass, limit int) (bool, erro
 // bound to its token when it has one (an ADv1 instrument becomes ADv2: it is bound to the
 // token it has now), recomputing its fingerprint. It returns the name of the first field that
 // does not open (and no record) when one does not. It returns an error when sealing fails.
+// When the primary key changed between two fields' seals, it seals them all again (as
+// Service.sealRecord does), so that the record's key column names the key of every field.
 func (r *Rekeyer) reseal(rec SealedRecord) (SealedRecord, string, error) {
-	next := SealedRecord{Table: rec.Table, ID: rec.ID, MerchantID: rec.MerchantID, Token: rec.Token, ADVersion: rec.ADVersion, Fields: map[string][]byte{}}
+	for try := 1; ; try++ {
+		next, unreadable, mixed, err := r.resealOnce(rec)
+		if !mixed || unreadable != "" || err != nil {
+			return next, unreadable, err
+		}
+		if try == sealTries {
+			return SealedRecord{}, "", E(Unavailable, errors.New("the primary data key changed while a record was re-sealed, three times"))
+		}
+	}
+}
+
+// resealOnce is one attempt of reseal; mixed reports fields sealed under different keys.
+func (r *Rekeyer) resealOnce(rec SealedRecord) (next SealedRecord, unreadable string, mixed bool, err error) {
+	next = SealedRecord{Table: rec.Table, ID: rec.ID, MerchantID: rec.MerchantID, Token: rec.Token, ADVersion: rec.ADVersion, Fields: map[string][]byte{}}
 	if rec.ADVersion != 0 {
 		next.ADVersion = ADv2
 	}
 	next.Fingerprint = rec.Fingerprint
-	unreadable, err := OpenRecord(r.keys, rec, func(field string, ad keys.AD, pt []byte) error {
+	unreadable, err = OpenRecord(r.keys, rec, func(field string, ad keys.AD, pt []byte) error {
 		if field == "number" && rec.Fingerprint != "" && len(pt) > 0 {
 			next.Fingerprint = r.keys.FingerprintsOf(rec.MerchantID, pt)[0]
 		}
@@ -190,16 +206,18 @@ func (r *Rekeyer) reseal(rec SealedRecord) (SealedRecord, string, error) {
 			return E(Internal, err)
 		}
 		next.Fields[field] = nct
-		next.KeyID, _ = keys.KeyID(nct)
+		id, _ := keys.KeyID(nct)
+		mixed = mixed || (next.KeyID != 0 && id != next.KeyID)
+		next.KeyID = id
 		return nil
 	})
 	if unreadable != "" || err != nil {
-		return SealedRecord{}, unreadable, err
+		return SealedRecord{}, unreadable, false, err
 	}
 	if next.KeyID == 0 {
 		next.KeyID = rec.KeyID
 	}
-	return next, "", nil
+	return next, "", mixed, nil
 }
 
 // OpenRecord opens rec's non-empty sealed fields in field-name order (so that an unreadable

@@ -3,6 +3,8 @@ package vault
 import (
 	"context"
 	"crypto/subtle"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/payvault/payvault/internal/keys"
@@ -55,6 +57,14 @@ const (
 	// ProblemFingerprintKeyMissing: the fingerprint names a MAC key this keyring does not hold
 	// enabled (retired, destroyed, or from another store), so it cannot be checked.
 	ProblemFingerprintKeyMissing VerifyProblemKind = "fingerprint_key_missing"
+	// ProblemKeyMismatch: a sealed field opens, but under a data key other than the one its
+	// record's key column names (or the record says it holds no sealed data). keys retire and
+	// keys destroy count a key's records by that column, and the re-encryption job picks
+	// records by it, so the field would be lost with a key they believe unused.
+	ProblemKeyMismatch VerifyProblemKind = "key_mismatch"
+	// ProblemSealedMissing: the record names a data key, but its number (or, in a table
+	// without one, every sealed field) is empty: the ciphertext was deleted.
+	ProblemSealedMissing VerifyProblemKind = "sealed_missing"
 )
 
 // Text is the kind in words, for an operator.
@@ -66,6 +76,10 @@ func (k VerifyProblemKind) Text() string {
 		return "fingerprint does not match"
 	case ProblemFingerprintKeyMissing:
 		return "fingerprint key not held"
+	case ProblemKeyMismatch:
+		return "sealed under another key than its record names"
+	case ProblemSealedMissing:
+		return "sealed data missing"
 	}
 	return string(k)
 }
@@ -76,8 +90,9 @@ type VerifyProblem struct {
 	ID         string            `json:"id"`
 	MerchantID string            `json:"merchant_id"`
 	Problem    VerifyProblemKind `json:"problem"`
-	// KeyID is the key the check needed: the record's data key when Field does not open, or
-	// the MAC key that made the fingerprint (0 when it names none).
+	// KeyID is the key the check needed: the record's data key when Field does not open or
+	// is missing, the data key that sealed Field when its record names another, or the MAC
+	// key that made the fingerprint (0 when it names none).
 	KeyID uint32 `json:"key_id"`
 	// Field is the first sealed field that did not open, or "fingerprint".
 	Field string `json:"field"`
@@ -96,6 +111,11 @@ type VerifiedTable struct {
 	FingerprintMismatches int `json:"fingerprint_mismatches"`
 	// FingerprintKeysMissing counts the instruments whose fingerprint's MAC key is not held.
 	FingerprintKeysMissing int `json:"fingerprint_keys_missing"`
+	// KeyMismatches counts the records with a field sealed under another data key than the
+	// record names.
+	KeyMismatches int `json:"key_mismatches"`
+	// SealedMissing counts the records that name a data key and lack their sealed data.
+	SealedMissing int `json:"sealed_missing"`
 }
 
 func (t *VerifiedTable) add(o VerifiedTable) {
@@ -104,6 +124,8 @@ func (t *VerifiedTable) add(o VerifiedTable) {
 	t.Unreadable += o.Unreadable
 	t.FingerprintMismatches += o.FingerprintMismatches
 	t.FingerprintKeysMissing += o.FingerprintKeysMissing
+	t.KeyMismatches += o.KeyMismatches
+	t.SealedMissing += o.SealedMissing
 }
 
 // MaxVerifyProblemsListed is how many problem records a VerifyReport lists; it counts them all.
@@ -122,7 +144,7 @@ type VerifyReport struct {
 
 // ProblemCount is how many records have a problem.
 func (rep *VerifyReport) ProblemCount() int {
-	return rep.Unreadable + rep.FingerprintMismatches + rep.FingerprintKeysMissing
+	return rep.Unreadable + rep.FingerprintMismatches + rep.FingerprintKeysMissing + rep.KeyMismatches + rep.SealedMissing
 }
 
 // Run reads every record of every sealed table, in id order in batches of batch records (its
@@ -181,6 +203,10 @@ func (rep *VerifyReport) add(p VerifyProblem, tc *VerifiedTable) {
 		tc.FingerprintMismatches++
 	case ProblemFingerprintKeyMissing:
 		tc.FingerprintKeysMissing++
+	case ProblemKeyMismatch:
+		tc.KeyMismatches++
+	case ProblemSealedMissing:
+		tc.SealedMissing++
 	}
 	if len(rep.Problems) < MaxVerifyProblemsListed {
 		rep.Problems = append(rep.Problems, p)
@@ -188,12 +214,19 @@ func (rep *VerifyReport) add(p VerifyProblem, tc *VerifiedTable) {
 }
 
 // check opens rec's sealed fields and checks its fingerprint, counting the fields that open
-// in tc when all of them do, and returns its problem, or nil.
+// in tc when all of them do, and returns its problem, or nil. It also checks that each field
+// is sealed under the data key the record names, and that a record naming one holds its
+// sealed data.
 func (v *Verifier) check(rec SealedRecord, tc *VerifiedTable) *VerifyProblem {
 	var opened int
 	var fpProblem VerifyProblemKind
+	var otherKey uint32
+	var otherField string
 	unreadable, _ := OpenRecord(v.keys, rec, func(field string, _ keys.AD, pt []byte) error {
 		opened++
+		if id, _ := keys.KeyID(rec.Fields[field]); id != rec.KeyID && otherField == "" {
+			otherKey, otherField = id, field
+		}
 		if field == "number" && rec.Fingerprint != "" {
 			fpProblem = v.checkFingerprint(rec, pt)
 		}
@@ -204,6 +237,12 @@ func (v *Verifier) check(rec SealedRecord, tc *VerifiedTable) *VerifyProblem {
 	case unreadable != "":
 		p.Problem, p.Field, p.KeyID = ProblemUnreadable, unreadable, rec.KeyID
 		return p
+	case otherField != "":
+		p.Problem, p.Field, p.KeyID = ProblemKeyMismatch, otherField, otherKey
+		return p
+	case rec.KeyID != 0 && missingSealed(rec) != "":
+		p.Problem, p.Field, p.KeyID = ProblemSealedMissing, missingSealed(rec), rec.KeyID
+		return p
 	case fpProblem != "":
 		p.Problem, p.Field = fpProblem, "fingerprint"
 		id, _ := strconv.ParseUint(FingerprintKeyID(rec.Fingerprint), 10, 32)
@@ -212,6 +251,29 @@ func (v *Verifier) check(rec SealedRecord, tc *VerifiedTable) *VerifyProblem {
 	}
 	tc.Fields += opened
 	return nil
+}
+
+// missingSealed returns the sealed field a record naming a data key lacks: its number, in a
+// table that has one (every instrument, single-use token and sealed transaction is sealed
+// for its number); otherwise the first of its fields when none holds data. It returns "" when
+// nothing is missing.
+func missingSealed(rec SealedRecord) string {
+	if ct, ok := rec.Fields["number"]; ok {
+		if len(ct) == 0 {
+			return "number"
+		}
+		return ""
+	}
+	fields := slices.Sorted(maps.Keys(rec.Fields))
+	for _, f := range fields {
+		if len(rec.Fields[f]) > 0 {
+			return ""
+		}
+	}
+	if len(fields) == 0 {
+		return ""
+	}
+	return fields[0]
 }
 
 // checkFingerprint compares rec's stored fingerprint, in constant time, with the one number

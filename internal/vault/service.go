@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/payvault/payvault/internal/card"
@@ -102,6 +103,48 @@ func (s *Service) seal(op string, ad keys.AD, plaintext []byte) ([]byte, uint32,
 	}
 	id, _ := keys.KeyID(ct)
 	return ct, id, nil
+}
+
+// sealedField is one field of a record for sealRecord: its AD and plaintext, and where its
+// ciphertext goes.
+type sealedField struct {
+	ad keys.AD
+	pt []byte
+	ct *[]byte
+}
+
+// sealTries bounds sealRecord's attempts: a data key rotated between two seals is rare, two
+// in a row rarer still.
+const sealTries = 3
+
+// sealRecord seals a record's fields (an empty plaintext stays nil) and returns the data key
+// id all of them are under (0 when every plaintext is empty). Each seal uses the primary key
+// of its moment, so a rotation between two of them (on another node, say) would leave the
+// record's fields under two keys while its key column names one, and keys retire, which
+// counts a key's records by that column, could then retire a key a field still needs. So
+// sealRecord seals them all again when their keys differ.
+func (s *Service) sealRecord(op string, fields ...sealedField) (uint32, error) {
+	for try := 1; ; try++ {
+		var kid uint32
+		mixed := false
+		for _, f := range fields {
+			ct, id, err := s.seal(op, f.ad, f.pt)
+			if err != nil {
+				return 0, err
+			}
+			*f.ct = ct
+			if id != 0 {
+				mixed = mixed || (kid != 0 && id != kid)
+				kid = id
+			}
+		}
+		if !mixed {
+			return kid, nil
+		}
+		if try == sealTries {
+			return 0, E(op, Unavailable, errors.New("the primary data key changed while a record was sealed, three times"))
+		}
+	}
 }
 
 // open decrypts one field of a record sealed with ad, of AD version version (see
