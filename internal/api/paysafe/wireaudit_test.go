@@ -53,3 +53,53 @@ func TestQueryPlusIsSpace(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyRequiredString shows that "" in a required string of at least one character fails
+// both §3 rules, as merchantCustomerId does (§2.2, and the §1.7 example): "may not be empty"
+// and "size must be between 1 and {max}". A blank but non-empty value has a length, so it is
+// only "may not be empty".
+func TestEmptyRequiredString(t *testing.T) {
+	e := mustPayEnv(t)
+	pid := e.MustProfile(t, "empty-1")
+	aid := e.MustAddress(t, pid)
+	prof := "/customervault/v1/profiles/" + pid
+	sepa := e.must(t, 201, call{method: "POST", path: prof + "/sepabankaccounts",
+		body: `{"accountHolderName":"S","iban":"DE89370400440532013000","billingAddressId":"` + aid + `"}`}).str("id")
+	auth := e.mustAuth(t, "empty-auth", 100, true)
+	card := `"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}`
+	tests := []struct {
+		name string
+		c    call
+		want []string
+	}{
+		{"fail/auth-ref-empty", call{method: "POST", path: e.path("auths"), body: `{"merchantRefNum":"","amount":100,` + card + `}`},
+			[]string{"merchantRefNum: may not be empty", "merchantRefNum: size must be between 1 and 255"}},
+		{"fail/auth-ref-blank", call{method: "POST", path: e.path("auths"), body: `{"merchantRefNum":"  ","amount":100,` + card + `}`},
+			[]string{"merchantRefNum: may not be empty"}},
+		{"fail/verification-ref-empty", call{method: "POST", path: e.path("verifications"), body: `{"merchantRefNum":"",` + card + `}`},
+			[]string{"merchantRefNum: may not be empty", "merchantRefNum: size must be between 1 and 255"}},
+		{"fail/voidauth-ref-empty", call{method: "POST", path: e.path("auths/" + auth + "/voidauths"), body: `{"merchantRefNum":""}`},
+			[]string{"merchantRefNum: may not be empty", "merchantRefNum: size must be between 1 and 255"}},
+		{"fail/mandate-reference-empty", call{method: "POST", path: prof + "/sepabankaccounts/" + sepa + "/mandates", body: `{"reference":""}`},
+			[]string{"reference: may not be empty", "reference: size must be between 1 and 35"}},
+		{"fail/mandate-reference-blank", call{method: "POST", path: prof + "/sepabankaccounts/" + sepa + "/mandates", body: `{"reference":" "}`},
+			[]string{"reference: may not be empty"}},
+		{"fail/bacs-mandate-reference-empty", call{method: "POST", path: prof + "/bacsbankaccounts",
+			body: `{"accountHolderName":"S","accountNumber":"12345678","sortCode":"207405","billingAddressId":"` + aid + `","mandates":{"reference":""}}`},
+			[]string{"mandates[0].reference: may not be empty", "mandates[0].reference: size must be between 1 and 35"}},
+		{"fail/account-holder-empty", call{method: "POST", path: prof + "/sepabankaccounts",
+			body: `{"accountHolderName":"","iban":"DE89370400440532013000","billingAddressId":"` + aid + `"}`},
+			[]string{"accountHolderName: may not be empty", "accountHolderName: size must be between 1 and 160"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.must(t, 400, tt.c)
+			if r.code() != "5068" {
+				t.Fatalf("code %q: %s", r.code(), r.raw)
+			}
+			if d := cmp.Diff(tt.want, r.fieldErrs()); d != "" {
+				t.Errorf("fieldErrors (-want +got)\n%s", d)
+			}
+		})
+	}
+}
