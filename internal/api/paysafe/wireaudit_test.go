@@ -1,6 +1,7 @@
 package paysafe_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -94,6 +95,53 @@ func TestEmptyRequiredString(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := e.must(t, 400, tt.c)
+			if r.code() != "5068" {
+				t.Fatalf("code %q: %s", r.code(), r.raw)
+			}
+			if d := cmp.Diff(tt.want, r.fieldErrs()); d != "" {
+				t.Errorf("fieldErrors (-want +got)\n%s", d)
+			}
+		})
+	}
+}
+
+// TestHolderName shows the holderName rules. A vault card's is optional, at most 160
+// characters (§2.4): longer is 5068 "size must be between 0 and 160", like every optional
+// length (§3). A single-use token's card keeps it (§2.11) to become a vault card's, so the
+// same rule applies there. The card of a card payment has no holderName (§2.12: {cardNum,
+// cardExpiry, cvv?}; the SDKs' card-payment Card has none), so there it is an unknown field,
+// ignored at any length (§1.3).
+func TestHolderName(t *testing.T) {
+	e := mustPayEnv(t)
+	pid := e.MustProfile(t, "holder-1")
+	long := strings.Repeat("H", 161)
+	max := strings.Repeat("H", 160)
+	raw := func(holder string) string {
+		return `{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050},"holderName":"` + holder + `"}`
+	}
+	tests := []struct {
+		name   string
+		c      call
+		status int
+		want   []string
+	}{
+		{"ok/card-160", call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/cards", body: raw(max)}, 201, nil},
+		{"fail/card-161", call{method: "POST", path: "/customervault/v1/profiles/" + pid + "/cards", body: raw(long)}, 400,
+			[]string{"holderName: size must be between 0 and 160"}},
+		{"fail/profile-card-161", call{method: "POST", path: "/customervault/v1/profiles", body: `{"merchantCustomerId":"holder-2","locale":"en_US","card":` + raw(long) + `}`}, 400,
+			[]string{"card.holderName: size must be between 0 and 160"}},
+		{"ok/token-160", call{method: "POST", path: "/customervault/v1/singleusetokens", body: `{"card":` + raw(max) + `}`}, 200, nil},
+		{"fail/token-161", call{method: "POST", path: "/customervault/v1/singleusetokens", body: `{"card":` + raw(long) + `}`}, 400,
+			[]string{"card.holderName: size must be between 0 and 160"}},
+		{"ok/auth-ignores-161", call{method: "POST", path: e.path("auths"), body: `{"merchantRefNum":"h","amount":100,"card":` + raw(long) + `}`}, 200, nil},
+		{"ok/verification-ignores-161", call{method: "POST", path: e.path("verifications"), body: `{"merchantRefNum":"h","card":` + raw(long) + `}`}, 200, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.must(t, tt.status, tt.c)
+			if tt.status < 400 {
+				return
+			}
 			if r.code() != "5068" {
 				t.Fatalf("code %q: %s", r.code(), r.raw)
 			}
