@@ -151,3 +151,34 @@ func TestHolderName(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedTransactionLookup pins the §2.12 decision on failed transactions: a declined auth
+// is stored FAILED with its error, and GET answers 200 with that object, its error at the top
+// level, as the decline's envelope had it. The Python SDK, which detects failure by a
+// top-level "error" (§1.3 item 12), raises the stored decline; Java and Node read a
+// transaction with status FAILED and its error. A list carries the error inside each entry,
+// never at the top level.
+func TestFailedTransactionLookup(t *testing.T) {
+	e := mustPayEnv(t)
+	d := e.must(t, 402, call{method: "POST", path: e.path("auths"),
+		body: `{"merchantRefNum":"declined","amount":5,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`})
+	g := e.must(t, 200, call{method: "GET", path: e.path("auths/" + d.str("id"))})
+	if g.str("status") != "FAILED" || g.code() != "3009" || g.str("id") != d.str("id") || g.str("merchantRefNum") != "declined" {
+		t.Errorf("GET of a declined auth = %s", g.raw)
+	}
+	if h := g.header.Get("X-Application-Status-Code"); h != "" {
+		t.Errorf("a 200 carries X-Application-Status-Code %q", h)
+	}
+	l := e.must(t, 200, call{method: "GET", path: e.path("auths?merchantRefNum=declined")})
+	if _, ok := l.body["error"]; ok {
+		t.Errorf("a list has a top-level error: %s", l.raw)
+	}
+	auths, _ := l.body["auths"].([]any)
+	if len(auths) != 1 {
+		t.Fatalf("list = %s", l.raw)
+	}
+	entry := auths[0].(map[string]any)
+	if code, _ := entry["error"].(map[string]any)["code"].(string); entry["status"] != "FAILED" || code != "3009" {
+		t.Errorf("list entry = %v", entry)
+	}
+}
