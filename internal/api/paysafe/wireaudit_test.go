@@ -1,6 +1,7 @@
 package paysafe_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -181,4 +182,121 @@ func TestFailedTransactionLookup(t *testing.T) {
 	if code, _ := entry["error"].(map[string]any)["code"].(string); entry["status"] != "FAILED" || code != "3009" {
 		t.Errorf("list entry = %v", entry)
 	}
+}
+
+// badTypeValues are JSON values of the wrong type or shape for some member, sent in place of
+// each member of a valid body by TestBadTypes.
+var badTypeValues = []string{`null`, `true`, `""`, `"  "`, `"x"`, "\"\\u0000\"", `-1`, `-0`, `1.5`, `1e400`, `1e-400`,
+	`123456789012345678901234567890`, `[]`, `[1]`, `[null]`, `{}`, `{"a":1}`, `[{}]`, `[[]]`}
+
+// TestBadTypes sends every create and update body that takes one with each of its members, at
+// any depth, replaced by each of badTypeValues, and checks every answer as the fuzz targets
+// do: never a 5xx (but the simulated processor fault) or a panic, always the Paysafe envelope
+// with a documented code, and nothing changed by a refused request.
+func TestBadTypes(t *testing.T) {
+	fz := mustFuzzer(t)
+	bodies := []struct {
+		routes []fuzzRoute
+		route  int
+		body   string
+	}{
+		{paysafeVaultRoutes, 0, `{"merchantCustomerId":"bt-1","locale":"en_US","firstName":"J","middleName":"W","lastName":"S","gender":"M","email":"j@example.com","ip":"10.0.0.1","nationality":"CA","phone":"1","cellPhone":"2","dateOfBirth":{"day":27,"month":12,"year":1990}}`},
+		{paysafeVaultRoutes, 0, `{"merchantCustomerId":"bt-2","locale":"en_US","card":{"cardNum":"4530910000012345","cardExpiry":{"month":12,"year":2050},"cvv":"123","holderName":"H","nickName":"N","merchantRefNum":"R","billingAddress":{"country":"CA","zip":"M5H 2N2","defaultShippingAddressIndicator":true}}}`},
+		{paysafeVaultRoutes, 0, `{"merchantCustomerId":"bt-3","locale":"en_US","card":{"singleUseToken":"{sut}"}}`},
+		{paysafeVaultRoutes, 1, `{"merchantCustomerId":"fz-profile","locale":"en_US","firstName":"J","dateOfBirth":{"day":27,"month":12,"year":1990}}`},
+		{paysafeVaultRoutes, 2, `{"nickName":"home","street":"1 Main","street2":"2","city":"Toronto","country":"CA","state":"ON","zip":"M5H 2N2","phone":"1","recipientName":"J","defaultShippingAddressIndicator":false}`},
+		{paysafeVaultRoutes, 3, `{"nickName":"home","country":"CA","defaultShippingAddressIndicator":true}`},
+		{paysafeVaultRoutes, 4, `{"cardNum":"5200400000000009","cardExpiry":{"month":12,"year":2050},"holderName":"H","nickName":"N","merchantRefNum":"R","billingAddressId":"{address}","defaultCardIndicator":false}`},
+		{paysafeVaultRoutes, 4, `{"singleUseToken":"{sut}","billingAddressId":"{address}"}`},
+		{paysafeVaultRoutes, 5, `{"cardExpiry":{"month":1,"year":2031},"holderName":"H","nickName":"N","merchantRefNum":"R","billingAddressId":"{address}","defaultCardIndicator":true}`},
+		{paysafeVaultRoutes, 6, `{"accountHolderName":"X","accountNumber":"796134762","routingNumber":"211589828","accountType":"CHECKING","billingAddressId":"{address}","nickName":"N","merchantRefNum":"R"}`},
+		{paysafeVaultRoutes, 6, `{"singleUseToken":"{sutach}","accountType":"SAVINGS"}`},
+		{paysafeVaultRoutes, 7, `{"accountHolderName":"X","accountType":"LOAN","billingAddressId":"{address}","accountNumber":"796134762","routingNumber":"211589828"}`},
+		{paysafeVaultRoutes, 8, `{"accountHolderName":"S","accountNumber":"55779911","sortCode":"07-01-16","billingAddressId":"{address}","mandates":[{"reference":"A"}]}`},
+		{paysafeVaultRoutes, 9, `{"accountHolderName":"S","billingAddressId":"{address}","sortCode":"070116","accountNumber":"55779911"}`},
+		{paysafeVaultRoutes, 10, `{"accountHolderName":"S","accountNumber":"44889922","transitNumber":"25039","institutionId":"001","billingAddressId":"{address}"}`},
+		{paysafeVaultRoutes, 10, `{"singleUseToken":"{suteft}"}`},
+		{paysafeVaultRoutes, 11, `{"accountHolderName":"S","billingAddressId":"{address}","transitNumber":"00000","institutionId":"001","accountNumber":"44889922"}`},
+		{paysafeVaultRoutes, 12, `{"accountHolderName":"S","iban":"DE89370400440532013000","bic":"ABNANL2A","billingAddressId":"{address}","mandates":{"reference":"B"}}`},
+		{paysafeVaultRoutes, 13, `{"accountHolderName":"S","billingAddressId":"{address}","iban":"GB29NWBK60161331926819","bic":"ABNANL2A"}`},
+		{paysafeVaultRoutes, 14, `{"reference":"R1"}`},
+		{paysafeVaultRoutes, 15, `{"reference":"R2"}`},
+		{paysafeVaultRoutes, 16, `{"status":"CANCELLED"}`},
+		{paysafeVaultRoutes, 17, `{"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050},"cvv":"123","holderName":"H","billingAddress":{"street":"1 Main","country":"CA","zip":"M5H 2N2"}}}`},
+		{paysafeVaultRoutes, 18, `{"achBankAccount":{"accountHolderName":"X","accountNumber":"988948193","routingNumber":"211589828","accountType":"CHECKING"},"profile":{"firstName":"J","lastName":"S","email":"j@example.com"},"billingAddress":{"country":"US","zip":"10014"}}`},
+		{paysafeVaultRoutes, 19, `{"eftBankAccount":{"accountHolderName":"S","accountNumber":"3358920417","transitNumber":"22446","institutionId":"001"},"profile":{"firstName":"J"},"billingAddress":{"country":"CA","zip":"M5H 2N2"}}`},
+		{paysafePaymentRoutes, 0, `{"merchantRefNum":"bt","amount":400,"settleWithAuth":true,"dupCheck":false,"card":{"paymentToken":"{cardToken}","cvv":"123"},"billingDetails":{"street":"10 Main","city":"C","state":"NY","country":"US","zip":"10014","phone":"1"},"shippingDetails":{"country":"US"},"recurring":"INITIAL","storedCredential":{"type":"RECURRING","occurrence":"INITIAL"},"customerIp":"10.0.0.1","description":"d","keywords":["k"],"merchantDescriptor":{"dynamicDescriptor":"DD","phone":"1"}}`},
+		{paysafePaymentRoutes, 0, `{"merchantRefNum":"bt","amount":400,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050},"cvv":"123"}}`},
+		{paysafePaymentRoutes, 1, `{"merchantRefNum":"bt","card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050},"cvv":"111"},"billingDetails":{"street":"10 Main","country":"US","zip":"10014"},"customerIp":"10.0.0.1","description":"d","storedCredential":{"type":"RECURRING","occurrence":"INITIAL"}}`},
+		{paysafePaymentRoutes, 2, `{"merchantRefNum":"bt","amount":1,"dupCheck":false}`},
+		{paysafePaymentRoutes, 3, `{"merchantRefNum":"bt","amount":1,"dupCheck":false}`},
+		{paysafePaymentRoutes, 4, `{"merchantRefNum":"bt","amount":1,"dupCheck":false}`},
+		{paysafePaymentRoutes, 5, `{"status":"CANCELLED"}`},
+		{paysafePaymentRoutes, 6, `{"status":"CANCELLED"}`},
+		{paysafePaymentRoutes, 7, `{"status":"COMPLETED"}`},
+	}
+	n := 0
+	for _, b := range bodies {
+		var doc any
+		dec := json.NewDecoder(strings.NewReader(b.body))
+		dec.UseNumber()
+		if err := dec.Decode(&doc); err != nil {
+			t.Fatalf("%s: %v", b.body, err)
+		}
+		for _, path := range jsonPaths(doc, nil) {
+			for _, v := range badTypeValues {
+				body, err := json.Marshal(replaceAt(doc, path, json.RawMessage(v)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				fz.fuzzBody(t, b.routes, uint8(b.route), string(body))
+				n++
+			}
+		}
+	}
+	t.Logf("%d requests", n)
+}
+
+// jsonPaths lists the paths (object keys and array indexes) of every member of v at any depth.
+func jsonPaths(v any, prefix []any) [][]any {
+	var out [][]any
+	add := func(k any, x any) {
+		p := append(append([]any(nil), prefix...), k)
+		out = append(out, p)
+		out = append(out, jsonPaths(x, p)...)
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			add(k, x)
+		}
+	case []any:
+		for i, x := range v {
+			add(i, x)
+		}
+	}
+	return out
+}
+
+// replaceAt returns a copy of v with the member at path replaced by x.
+func replaceAt(v any, path []any, x any) any {
+	if len(path) == 0 {
+		return x
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, y := range v {
+			m[k] = y
+		}
+		k := path[0].(string)
+		m[k] = replaceAt(v[k], path[1:], x)
+		return m
+	case []any:
+		s := append([]any(nil), v...)
+		i := path[0].(int)
+		s[i] = replaceAt(v[i], path[1:], x)
+		return s
+	}
+	return v
 }
