@@ -94,15 +94,7 @@ func TestEmptyRequiredString(t *testing.T) {
 			[]string{"accountHolderName: may not be empty", "accountHolderName: size must be between 1 and 160"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := e.must(t, 400, tt.c)
-			if r.code() != "5068" {
-				t.Fatalf("code %q: %s", r.code(), r.raw)
-			}
-			if d := cmp.Diff(tt.want, r.fieldErrs()); d != "" {
-				t.Errorf("fieldErrors (-want +got)\n%s", d)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { e.mustFieldErrs(t, 400, tt.c, tt.want) })
 	}
 }
 
@@ -138,18 +130,23 @@ func TestHolderName(t *testing.T) {
 		{"ok/verification-ignores-161", call{method: "POST", path: e.path("verifications"), body: `{"merchantRefNum":"h","card":` + raw(long) + `}`}, 200, nil},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := e.must(t, tt.status, tt.c)
-			if tt.status < 400 {
-				return
-			}
-			if r.code() != "5068" {
-				t.Fatalf("code %q: %s", r.code(), r.raw)
-			}
-			if d := cmp.Diff(tt.want, r.fieldErrs()); d != "" {
-				t.Errorf("fieldErrors (-want +got)\n%s", d)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { e.mustFieldErrs(t, tt.status, tt.c, tt.want) })
+	}
+}
+
+// mustFieldErrs sends c and fails unless the status is want; on a 4xx the answer must also be
+// 5068 with exactly the fieldErrors fields ("field: error", sorted).
+func (e *env) mustFieldErrs(tb testing.TB, status int, c call, fields []string) {
+	tb.Helper()
+	r := e.must(tb, status, c)
+	if status < 400 {
+		return
+	}
+	if r.code() != "5068" {
+		tb.Fatalf("code %q: %s", r.code(), r.raw)
+	}
+	if d := cmp.Diff(fields, r.fieldErrs()); d != "" {
+		tb.Errorf("fieldErrors (-want +got)\n%s", d)
 	}
 }
 
