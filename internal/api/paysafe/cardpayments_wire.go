@@ -69,15 +69,16 @@ type txnExtras struct {
 	ErrorMessage       string                `json:"errorMessage,omitempty"`
 }
 
-// paymentCard is the card of a payment request: a token, or a raw card.
+// paymentCard is the card of a payment request: a token, or a raw card. A raw card has no
+// holderName (§2.12; nor has the SDKs' card-payment Card): one sent is an unknown field,
+// ignored (§1.3).
 type paymentCard struct {
-	token      string
-	pan        string
-	expiry     card.Expiry
-	cvv        string
-	holderName string
-	brand      card.Brand // brand is a raw number's brand by the Paysafe table (§3).
-	noBrand    bool       // noBrand marks a valid raw number no Paysafe brand accepts (3002).
+	token   string
+	pan     string
+	expiry  card.Expiry
+	cvv     string
+	brand   card.Brand // brand is a raw number's brand by the Paysafe table (§3).
+	noBrand bool       // noBrand marks a valid raw number no Paysafe brand accepts (3002).
 }
 
 // txnInput is a transaction-creating request as read.
@@ -142,7 +143,6 @@ func (a *API) readPaymentCard(o obj, name string) paymentCard {
 	}
 	pan, ok := co.readPAN("cardNum")
 	c.expiry = co.readExpiry("cardExpiry")
-	c.holderName = co.optString("holderName", 160)
 	c.pan = pan
 	if r, found := a.brands.Match(pan); found {
 		c.brand = r.Brand
@@ -287,7 +287,7 @@ func (c paymentCard) source() payments.Source {
 	if c.token != "" {
 		return payments.Source{Token: c.token, TokenKinds: []string{vault.TokenCard}, CVV: c.cvv}
 	}
-	return payments.Source{Number: c.pan, Expiry: c.expiry, Brand: c.brand, CVV: c.cvv, HolderName: c.holderName}
+	return payments.Source{Number: c.pan, Expiry: c.expiry, Brand: c.brand, CVV: c.cvv}
 }
 
 // txnPath is the collection of a transaction type under an account.

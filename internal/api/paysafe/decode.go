@@ -220,18 +220,23 @@ func (o obj) optString(name string, maxLen int) string {
 }
 
 // reqString reads a required string of minLen to maxLen characters: absent or blank is
-// "may not be empty".
+// "may not be empty". "" breaks both §3 rules, so it is also the size error when minLen is
+// above 0, as §2.2 spells out for merchantCustomerId.
 func (o obj) reqString(name string, minLen, maxLen int) string {
 	s, st := o.str(name)
+	size := "size must be between " + strconv.Itoa(minLen) + " and " + strconv.Itoa(maxLen)
 	switch {
 	case st == bad:
 		return ""
 	case st == absent || strings.TrimSpace(s) == "":
 		o.fail(name, msgEmpty)
+		if st == present && s == "" && minLen > 0 {
+			o.fail(name, size)
+		}
 		return ""
 	}
 	if n := utf8.RuneCountInString(s); n < minLen || n > maxLen {
-		o.fail(name, "size must be between "+strconv.Itoa(minLen)+" and "+strconv.Itoa(maxLen))
+		o.fail(name, size)
 	}
 	return s
 }

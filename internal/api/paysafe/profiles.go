@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -20,20 +19,7 @@ func (a *API) profileRoutes() {
 
 // readProfile reads the profile's mutable fields into prof, replacing them (§1.9).
 func (a *API) readProfile(o obj, prof *vault.Profile) {
-	mcid, st := o.str("merchantCustomerId")
-	switch {
-	case st == bad:
-	case st == absent:
-		o.fail("merchantCustomerId", msgEmpty)
-	case mcid == "":
-		o.fail("merchantCustomerId", msgEmpty)
-		o.fail("merchantCustomerId", "size must be between 1 and 100")
-	case strings.TrimSpace(mcid) == "":
-		o.fail("merchantCustomerId", msgEmpty)
-	case utf8.RuneCountInString(mcid) > 100:
-		o.fail("merchantCustomerId", "size must be between 1 and 100")
-	}
-	prof.MerchantCustomerID = mcid
+	prof.MerchantCustomerID = o.reqString("merchantCustomerId", 1, 100)
 	prof.Locale = o.reqEnum("locale", "Invalid Locale", "en_US", "fr_CA", "en_GB")
 	prof.FirstName = o.optString("firstName", 80)
 	prof.MiddleName = o.optString("middleName", 80)
