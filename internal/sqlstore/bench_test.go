@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -504,13 +505,19 @@ func BenchmarkListPage(b *testing.B) {
 	}
 }
 
-// BenchmarkVerifySealed is `payvault keys verify` on an embedded store of 50,000 cards, each
-// sealed bound to its token (ADv2) with its fingerprint, as the vault writes them: it reports
-// the records verified per second (records/s), reading in the command's batches of 1,000.
+// BenchmarkVerifySealed is `payvault keys verify` on a store of 50,000 cards, each sealed
+// bound to its token (ADv2) with its fingerprint, as the vault writes them: it reports the
+// records verified per second (records/s), reading in the command's batches of 1,000.
 func BenchmarkVerifySealed(b *testing.B) {
+	for _, e := range benchEngines {
+		b.Run(e.name, func(b *testing.B) { benchVerifySealed(b, e.name, e.open) })
+	}
+}
+
+func benchVerifySealed(b *testing.B, engine string, open storetest.Opener) {
 	const cards = 50_000
 	ctx := context.Background()
-	f := storetest.MustFixture(b, MustSQLite)
+	f := storetest.MustFixture(b, open)
 	loc, err := f.Store.GetLocationByAccount(ctx, f.Creds.Paysafe.AccountNumber)
 	if err != nil {
 		b.Fatal(err)
@@ -520,8 +527,14 @@ func BenchmarkVerifySealed(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO instruments (id, merchant_id, location_id, token, kind, dek_id, number_sealed, fingerprint, ad_version, created_at, updated_at)
-		VALUES (?, ?, ?, ?, 'card', ?, ?, ?, 2, 0, 0)`)
+	q := `INSERT INTO instruments (id, merchant_id, location_id, token, kind, dek_id, number_sealed, fingerprint, ad_version, created_at, updated_at)
+		VALUES (?, ?, ?, ?, 'card', ?, ?, ?, 2, 0, 0)`
+	if engine == "postgres" {
+		for i := 1; strings.Contains(q, "?"); i++ {
+			q = strings.Replace(q, "?", "$"+strconv.Itoa(i), 1)
+		}
+	}
+	ins, err := tx.PrepareContext(ctx, q)
 	if err != nil {
 		b.Fatal(err)
 	}
