@@ -761,7 +761,8 @@ func badCases() []badCase {
 		add(badCase{name: "list-too-many-values" + p, method: "GET", path: p + "?id=" + many, header: fh, status: 422, fortis: `{"errors":{"id":["Id has more than 1000 values."]}}`})
 	}
 	add(badCase{name: "list-too-many-locations", method: "GET", path: "/v2/accountvaults?location_id=" + many, header: fh, status: 422, fortis: `{"errors":{"location_id":["Location Id has more than 1000 values."]}}`})
-	for _, p := range []string{"/v2/nothing", "/v2", "/v2//accountvaults", "/v2/contacts/../accountvaults", "/v2/./accountvaults", "/v2/accountvaults/{vault}/nothing", "/v2/cardtickets/{ticket}", "/v2/tokens", "/v2/accountvaults/{vault}/bininfo/x", "/v2/recurrings", "/v2/contacts/{contact}/notes"} {
+	for _, p := range []string{"/v2/nothing", "/v2", "/v2//accountvaults", "/v2/contacts/../accountvaults", "/v2/./accountvaults", "/v2/accountvaults/{vault}/nothing", "/v2/cardtickets/{ticket}", "/v2/tokens", "/v2/accountvaults/{vault}/bininfo/x", "/v2/recurrings", "/v2/contacts/{contact}/notes",
+		"//v2/accountvaults", "//v2/accountvaults/{vault}", "/V2/accountvaults", "/V2", "//V2/contacts/{contact}"} {
 		add(badCase{name: "unknown-route" + p, method: "GET", path: p, header: fh, status: 404, fortis: fortisError(404, "Page not found.")})
 	}
 	for _, r := range []struct{ method, path, allow string }{
