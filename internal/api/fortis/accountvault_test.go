@@ -1,14 +1,15 @@
 package fortis_test
 
 import (
-	"net/http"
-
 	"bytes"
 	"context"
-	"github.com/payvault/payvault/internal/idempotency"
+	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -146,6 +147,23 @@ func TestVaultUpdate(t *testing.T) {
 			diff(t, []any{float64(1), "still active"}, []any{got["active"], got["title"]})
 		})
 	}
+	// An enum or id sent in another case is the value create would store (§1.5, §2.2): it is
+	// what the vault shows, a no-op, not a change.
+	t.Run("ok/locked-fields-other-case", func(t *testing.T) {
+		for _, vid := range []string{id, ach} {
+			cur := must(t, s.get(t, "/v2/accountvaults/"+vid), 200).record(t, "accountvault")
+			var fields []string
+			for _, f := range []string{"id", "payment_method", "account_type", "location_id", "created_user_id"} {
+				fields = append(fields, fmt.Sprintf("%q:%q", f, strings.ToUpper(cur[f].(string))))
+			}
+			got := must(t, s.put(t, "/v2/accountvaults/"+vid, `{"accountvault":{`+strings.Join(fields, ",")+`,"title":"upper"}}`), 200).record(t, "accountvault")
+			diff(t, []any{cur["payment_method"], cur["account_type"], "upper"}, []any{got["payment_method"], got["account_type"], got["title"]})
+		}
+	})
+	t.Run("fail/locked-fields-other-value", func(t *testing.T) {
+		r := must(t, s.put(t, "/v2/accountvaults/"+ach, `{"accountvault":{"payment_method":"CC","account_type":"SAVINGS"}}`), 422)
+		diff(t, `{"errors":{"account_type":["Account Type cannot be changed."],"payment_method":["Payment Method cannot be changed."]}}`, string(r.Body))
+	})
 	t.Run("ok/partial", func(t *testing.T) {
 		before := must(t, s.get(t, "/v2/accountvaults/"+id), 200).record(t, "accountvault")
 		s.clock.Add(90 * time.Second)
