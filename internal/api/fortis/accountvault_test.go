@@ -46,6 +46,10 @@ func TestVaultSources(t *testing.T) {
 			t.Error("track data reached the logs")
 		}
 	})
+	t.Run("ok/track1-and-track2", func(t *testing.T) {
+		v := s.mustVault(t, `"payment_method":"cc","track_data":"%B4111111111111111^SMITH/JOHN^2812101000000000000000?;4111111111111111=28121010000000000000?"`)
+		diff(t, []any{"411111", "1111", "1228", "JOHN SMITH"}, []any{v["first_six"], v["last_four"], v["exp_date"], v["account_holder_name"]})
+	})
 	t.Run("ok/track2-with-request-overrides", func(t *testing.T) {
 		v := s.mustVault(t, `"payment_method":"cc","track_data":";5454545454545454=28121010000000000000?","exp_date":"0130","account_holder_name":"Jo Doe"`)
 		diff(t, []any{"545454", "0130", "Jo Doe", "mc"}, []any{v["first_six"], v["exp_date"], v["account_holder_name"], v["account_type"]})
