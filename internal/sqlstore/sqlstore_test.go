@@ -45,6 +45,20 @@ func MustPostgres(tb testing.TB) storetest.Store {
 func TestSQLite(t *testing.T)   { storetest.Run(t, MustSQLite) }
 func TestPostgres(t *testing.T) { storetest.Run(t, MustPostgres) }
 
+// TestTextSortLinguisticPostgres: on a database whose collation is en-US, a list sorted on a
+// text column is still in byte order, as on SQLite.
+func TestTextSortLinguisticPostgres(t *testing.T) {
+	storetest.RunTextSort(t, func(tb testing.TB) storetest.Store {
+		tb.Helper()
+		s, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: storetest.PostgresLinguisticDSN(tb)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 // TestTLSRefusedNotAwaited: a DSN that requires TLS of a server without it fails, and not as
 // a database that cannot serve yet: a serving node waiting for its database would wait for
 // ever on a configuration that waiting does not fix. The test server listens on a Unix socket
