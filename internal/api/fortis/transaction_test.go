@@ -317,6 +317,10 @@ func TestTransactionList(t *testing.T) {
 		{"type_id=20", []string{auth, declined, sale}},
 		{"type_id=21,30", []string{avs, refund}},
 		{"reason_code_id=1500", []string{declined}},
+		// Codes are exact filters (§3.7's table); a|b is no code and matches nothing.
+		{"status_id=101|301", []string{}},
+		{"type_id=20|30", []string{}},
+		{"reason_code_id=1000|1500", []string{}},
 		{"transaction_amount=2.50|5", []string{debit, declined, sale}},
 		{"transaction_amount=7", []string{auth}},
 		{"account_holder_name=LIDD", []string{refund, sale}},
