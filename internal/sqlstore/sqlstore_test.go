@@ -34,7 +34,13 @@ func MustSQLite(tb testing.TB) storetest.Store {
 // MustPostgres opens a fresh database on the test PostgreSQL server.
 func MustPostgres(tb testing.TB) storetest.Store {
 	tb.Helper()
-	s, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: storetest.PostgresDSN(tb)})
+	return mustPostgresAt(tb, storetest.PostgresDSN(tb))
+}
+
+// mustPostgresAt opens the PostgreSQL store at dsn, closed when tb ends.
+func mustPostgresAt(tb testing.TB, dsn string) storetest.Store {
+	tb.Helper()
+	s, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: dsn})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -50,12 +56,7 @@ func TestPostgres(t *testing.T) { storetest.Run(t, MustPostgres) }
 func TestTextSortLinguisticPostgres(t *testing.T) {
 	storetest.RunTextSort(t, func(tb testing.TB) storetest.Store {
 		tb.Helper()
-		s, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: storetest.PostgresLinguisticDSN(tb)})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { s.Close() })
-		return s
+		return mustPostgresAt(tb, storetest.PostgresLinguisticDSN(tb))
 	})
 }
 

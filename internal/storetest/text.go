@@ -165,19 +165,11 @@ func RunTextSort(t *testing.T, open Opener) {
 	}{
 		{"last_name", func(q vault.Query) ([]string, error) {
 			ps, _, err := f.Store.ListProfiles(ctx, f.Creds.MerchantID, q)
-			var out []string
-			for _, p := range ps {
-				out = append(out, p.LastName)
-			}
-			return out, err
+			return textsOf(ps, err, func(p *vault.Profile) string { return p.LastName })
 		}},
 		{"title", func(q vault.Query) ([]string, error) {
 			ins, _, err := f.Store.ListInstruments(ctx, f.Creds.MerchantID, q)
-			var out []string
-			for _, in := range ins {
-				out = append(out, in.Title)
-			}
-			return out, err
+			return textsOf(ins, err, func(in *vault.Instrument) string { return in.Title })
 		}},
 	}
 	for _, l := range lists {
@@ -201,4 +193,13 @@ func RunTextSort(t *testing.T, open Opener) {
 			})
 		}
 	}
+}
+
+// textsOf returns the text of each listed item, with the list's error.
+func textsOf[T any](items []*T, err error, text func(*T) string) ([]string, error) {
+	var out []string
+	for _, it := range items {
+		out = append(out, text(it))
+	}
+	return out, err
 }
