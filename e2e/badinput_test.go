@@ -308,6 +308,14 @@ func (s *badServer) fortisAuth() map[string]string {
 }
 
 // check sends c and checks its status, its API's envelope and the documented code.
+// fortisPath reports whether the Fortis API answers path p: its first segment, after any
+// empty ones, is v2 in any case (//v2/..., /V2/... get its 404).
+func fortisPath(p string) bool {
+	first, _, _ := strings.Cut(strings.TrimLeft(p, "/"), "/")
+	first, _, _ = strings.Cut(first, "?")
+	return strings.EqualFold(first, "v2")
+}
+
 func (s *badServer) check(t *testing.T, c badCase) {
 	t.Helper()
 	status, header, raw := s.send(t, c.method, c.path, c.body, c.auth, c.header)
@@ -318,7 +326,7 @@ func (s *badServer) check(t *testing.T, c badCase) {
 		t.Fatalf("status %d, want %d: %s", status, c.status, raw)
 	}
 	switch {
-	case strings.HasPrefix(c.path, "/v2"):
+	case fortisPath(c.path):
 		if ct := header.Get("Content-Type"); ct != "application/json; charset=UTF-8" {
 			t.Errorf("Content-Type %q", ct)
 		}
@@ -393,7 +401,7 @@ func TestBadInputMatrix(t *testing.T) {
 			for _, c := range cases {
 				api := "paysafe"
 				switch {
-				case strings.HasPrefix(c.path, "/v2"):
+				case fortisPath(c.path):
 					api = "fortis"
 				case strings.HasPrefix(c.path, "/admin/v1"):
 					api = "admin"
@@ -761,7 +769,8 @@ func badCases() []badCase {
 		add(badCase{name: "list-too-many-values" + p, method: "GET", path: p + "?id=" + many, header: fh, status: 422, fortis: `{"errors":{"id":["Id has more than 1000 values."]}}`})
 	}
 	add(badCase{name: "list-too-many-locations", method: "GET", path: "/v2/accountvaults?location_id=" + many, header: fh, status: 422, fortis: `{"errors":{"location_id":["Location Id has more than 1000 values."]}}`})
-	for _, p := range []string{"/v2/nothing", "/v2", "/v2//accountvaults", "/v2/contacts/../accountvaults", "/v2/./accountvaults", "/v2/accountvaults/{vault}/nothing", "/v2/cardtickets/{ticket}", "/v2/tokens", "/v2/accountvaults/{vault}/bininfo/x", "/v2/recurrings", "/v2/contacts/{contact}/notes"} {
+	for _, p := range []string{"/v2/nothing", "/v2", "/v2//accountvaults", "/v2/contacts/../accountvaults", "/v2/./accountvaults", "/v2/accountvaults/{vault}/nothing", "/v2/cardtickets/{ticket}", "/v2/tokens", "/v2/accountvaults/{vault}/bininfo/x", "/v2/recurrings", "/v2/contacts/{contact}/notes",
+		"//v2/accountvaults", "//v2/accountvaults/{vault}", "/V2/accountvaults", "/V2", "//V2/contacts/{contact}"} {
 		add(badCase{name: "unknown-route" + p, method: "GET", path: p, header: fh, status: 404, fortis: fortisError(404, "Page not found.")})
 	}
 	for _, r := range []struct{ method, path, allow string }{

@@ -49,8 +49,10 @@ func (m *Main) routes() http.Handler {
 	hs := m.hostedHandler()
 	// Each API owns its subtree; the Paysafe API owns /customervault, /cardpayments and every
 	// unknown path (5273 JSON). The admin API owns all of /admin (its own JSON 404 not_found
-	// outside /admin/v1/...), so that an operator who tries /admin is answered by it.
-	owners := prefixOwners{{"/v2/", ft}, {"/admin/", adm}, {"/hosted/", hs}, {"/demo/", hs}, {"/", ps}}
+	// outside /admin/v1/...), so that an operator who tries /admin is answered by it. The
+	// Fortis API also owns a path whose first segment is v2 in any case, after any empty ones
+	// (//v2/..., /V2/...): a Fortis client that builds such a URL reads Fortis's 404.
+	owners := prefixOwners{{"/v2/", ft, true}, {"/admin/", adm, false}, {"/hosted/", hs, false}, {"/demo/", hs, false}, {"/", ps, false}}
 	for _, own := range owners {
 		mux.Handle(own.prefix, own.h)
 	}
@@ -63,10 +65,23 @@ func (m *Main) routes() http.Handler {
 // last one owns every other path, whatever its prefix.
 type prefixOwners []prefixOwner
 
-// prefixOwner is a path prefix and the API that owns it.
+// prefixOwner is a path prefix and the API that owns it. A loose owner also owns every path
+// whose first non-empty segment is its prefix's in any case.
 type prefixOwner struct {
 	prefix string
 	h      http.Handler
+	loose  bool
+}
+
+// looseOwner returns the loose owner of path p, or nil.
+func (o prefixOwners) looseOwner(p string) http.Handler {
+	first, _, _ := strings.Cut(strings.TrimLeft(p, "/"), "/")
+	for _, own := range o {
+		if own.loose && strings.EqualFold(first, strings.Trim(own.prefix, "/")) {
+			return own.h
+		}
+	}
+	return nil
 }
 
 // unredirected serves through mux every path that mux would serve itself, and hands a path
@@ -79,6 +94,10 @@ type prefixOwner struct {
 func (o prefixOwners) unredirected(mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
+		if h := o.looseOwner(p); h != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
 		if httpx.UnparsedFrom(r.Context()) == nil && !o.redirects(p) && !o.redirects(r.URL.EscapedPath()) {
 			mux.ServeHTTP(w, r)
 			return

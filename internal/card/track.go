@@ -31,11 +31,16 @@ const (
 	maxTrack2 = 40
 )
 
-// ParseTrack parses the data of one magnetic-stripe track as a card reader sends it. Two forms
-// are valid, as ISO/IEC 7813 defines them:
+// ParseTrack parses the magnetic-stripe data a card reader sends: one track, or track 1
+// followed by track 2. The track forms are those of ISO/IEC 7813 (Identification cards —
+// Financial transaction cards, the track 1 and track 2 layouts):
 //
 //   - track 1: %B<PAN>^<NAME>^<YYMM><service code and discretionary data>?
 //   - track 2: ;<PAN>=<YYMM><service code and discretionary data>?
+//
+// A reader that reads both tracks sends them in track order with nothing between them, each
+// with its own sentinels: %B…?;…?. Then track 1 gives the result (it also has the name), and
+// track 2 must parse and carry the same PAN and expiry, or the input is refused.
 //
 // The PAN has 12 to 19 digits and the expiry is YYMM with a month from 01 to 12. On track 1
 // the name field has at most 26 characters, and what follows the expiry is printable ASCII.
@@ -56,7 +61,15 @@ func ParseTrack(s string) (Track, error) {
 	)
 	switch {
 	case strings.HasPrefix(s, "%B"):
-		t, ok = parseTrack1(s)
+		// Track 1 holds no '?' before its end sentinel, so the first one ends it; what follows
+		// is track 2 or nothing.
+		t1, t2, ended := strings.Cut(s, "?")
+		t, ok = parseTrack1(t1 + "?")
+		ok = ok && ended
+		if ok && t2 != "" {
+			u, ok2 := parseTrack2(t2)
+			ok = ok2 && u.PAN == t.PAN && u.Expiry == t.Expiry
+		}
 	case strings.HasPrefix(s, ";"):
 		t, ok = parseTrack2(s)
 	}
@@ -92,9 +105,9 @@ func parseTrack1(s string) (Track, bool) {
 	return Track{PAN: pan, Name: trackName(name), Expiry: exp}, true
 }
 
-// parseTrack2 parses a whole track 2 string that starts with ";".
+// parseTrack2 parses a whole track 2 string, from ';' to '?'.
 func parseTrack2(s string) (Track, bool) {
-	if len(s) > maxTrack2 || !strings.HasSuffix(s, "?") {
+	if len(s) < 2 || len(s) > maxTrack2 || s[0] != ';' || !strings.HasSuffix(s, "?") {
 		return Track{}, false
 	}
 	body := s[1 : len(s)-1]

@@ -36,12 +36,7 @@ var benchEngines = []struct {
 
 func mustDurablePostgres(tb testing.TB) storetest.Store {
 	tb.Helper()
-	s, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: storetest.DurablePostgresDSN(tb)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	return s
+	return mustPostgresAt(tb, storetest.DurablePostgresDSN(tb))
 }
 
 // mustBenchFixture is a storetest fixture whose store keeps the audit chain, as the server's does.

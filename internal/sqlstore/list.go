@@ -187,8 +187,20 @@ func (s listSpec) where(d Dialect, merchantID string, qry vault.Query) (string, 
 	return strings.Join(conds, " AND "), args
 }
 
-// order builds the ORDER BY clause: the whitelisted keys, then id in the last key's direction.
-func (s listSpec) order(qry vault.Query) string {
+// order builds the ORDER BY clause on engine d: the whitelisted keys, then id in the last
+// key's direction.
+//
+// Text sorts in byte order on both engines. SQLite compares text with BINARY; PostgreSQL
+// with the database's collation, which for a database created with, say, en_US.UTF-8 puts
+// "a" before "B" and "_x" first, so the same rows would sort and page differently on the two
+// engines. A free-text or code key (fText, fFold) is therefore compared COLLATE "C" on
+// PostgreSQL. No index serves an ORDER BY on those columns, so none is lost (EXPLAIN on
+// PostgreSQL 15 shows the same plan, a sort over the merchant's or location's rows, either
+// way). Ids and lower-case codes (fLower, id above all, which pages the default sort
+// through the (merchant_id, id) indexes) keep the database's collation: they are digits,
+// lower-case letters and dashes at fixed places, which every collation orders as bytes, and
+// "id" COLLATE "C" would stop PostgreSQL reading those indexes in order.
+func (s listSpec) order(dialect Dialect, qry vault.Query) string {
 	var parts []string
 	desc := true
 	hasID := false
@@ -200,7 +212,11 @@ func (s listSpec) order(qry vault.Query) string {
 		if k.Desc {
 			d = " DESC"
 		}
-		parts = append(parts, rankExpr(s.column(k.Field), k.Rank)+d)
+		key := rankExpr(s.column(k.Field), k.Rank)
+		if kind := s.fields[k.Field]; dialect == Postgres && len(k.Rank) == 0 && (kind == fText || kind == fFold) {
+			key = "(" + key + `) COLLATE "C"`
+		}
+		parts = append(parts, key+d)
 		desc = k.Desc
 		if k.Field == "id" {
 			hasID = true
@@ -251,7 +267,7 @@ func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qr
 		}
 	}
 	_, cs := newRow()
-	page := names(cs) + " FROM " + from + " WHERE " + where + " ORDER BY " + spec.order(qry)
+	page := names(cs) + " FROM " + from + " WHERE " + where + " ORDER BY " + spec.order(q.d, qry)
 	if qry.Limit > 0 {
 		// The limit is written into the statement, not bound: SQLite plans with a bound
 		// LIMIT's value, so it prepared the statement again at every run (about 130 µs of a

@@ -34,7 +34,13 @@ func MustSQLite(tb testing.TB) storetest.Store {
 // MustPostgres opens a fresh database on the test PostgreSQL server.
 func MustPostgres(tb testing.TB) storetest.Store {
 	tb.Helper()
-	s, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: storetest.PostgresDSN(tb)})
+	return mustPostgresAt(tb, storetest.PostgresDSN(tb))
+}
+
+// mustPostgresAt opens the PostgreSQL store at dsn, closed when tb ends.
+func mustPostgresAt(tb testing.TB, dsn string) storetest.Store {
+	tb.Helper()
+	s, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: dsn})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -44,6 +50,15 @@ func MustPostgres(tb testing.TB) storetest.Store {
 
 func TestSQLite(t *testing.T)   { storetest.Run(t, MustSQLite) }
 func TestPostgres(t *testing.T) { storetest.Run(t, MustPostgres) }
+
+// TestTextSortLinguisticPostgres: on a database whose collation is en-US, a list sorted on a
+// text column is still in byte order, as on SQLite.
+func TestTextSortLinguisticPostgres(t *testing.T) {
+	storetest.RunTextSort(t, func(tb testing.TB) storetest.Store {
+		tb.Helper()
+		return mustPostgresAt(tb, storetest.PostgresLinguisticDSN(tb))
+	})
+}
 
 // TestTLSRefusedNotAwaited: a DSN that requires TLS of a server without it fails, and not as
 // a database that cannot serve yet: a serving node waiting for its database would wait for

@@ -70,6 +70,21 @@ func RunMainThen(m *testing.M, cleanups ...func()) {
 // the server on first use. Without PostgreSQL the test is skipped, or fails when CI=true.
 func PostgresDSN(tb testing.TB) string {
 	tb.Helper()
+	return sharedServer(tb).mustDatabase(tb, "")
+}
+
+// PostgresLinguisticDSN is PostgresDSN for a database whose default collation is the ICU
+// collation of en-US, as an operator's database created with LC_COLLATE en_US.UTF-8 sorts
+// text, rather than the test server's byte order (C.UTF-8).
+func PostgresLinguisticDSN(tb testing.TB) string {
+	tb.Helper()
+	return sharedServer(tb).mustDatabase(tb, "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+}
+
+// sharedServer returns the binary's shared test server, starting it on first use. Without
+// PostgreSQL the test is skipped, or fails when CI=true.
+func sharedServer(tb testing.TB) *Postgres {
+	tb.Helper()
 	serverOnce.Do(func() { server, serverErr = StartPostgres() })
 	if serverErr != nil {
 		if os.Getenv("CI") == "true" {
@@ -77,7 +92,14 @@ func PostgresDSN(tb testing.TB) string {
 		}
 		tb.Skipf("PostgreSQL not available: %v", serverErr)
 	}
-	dsn, err := server.NewDatabase()
+	return server
+}
+
+// mustDatabase creates an empty database with the CREATE DATABASE options opts and returns
+// its DSN.
+func (p *Postgres) mustDatabase(tb testing.TB, opts string) string {
+	tb.Helper()
+	dsn, err := p.newDatabase(opts)
 	if err != nil {
 		tb.Fatalf("create test database: %v", err)
 	}
@@ -286,12 +308,15 @@ func (p *Postgres) DSN(db string) string {
 }
 
 // NewDatabase creates an empty database and returns its DSN.
-func (p *Postgres) NewDatabase() (string, error) {
+func (p *Postgres) NewDatabase() (string, error) { return p.newDatabase("") }
+
+// newDatabase is NewDatabase with further CREATE DATABASE options.
+func (p *Postgres) newDatabase(opts string) (string, error) {
 	p.mu.Lock()
 	p.counter++
 	name := fmt.Sprintf("t%d_%d", os.Getpid(), p.counter)
 	p.mu.Unlock()
-	if _, err := p.admin.Exec("CREATE DATABASE " + name + " TEMPLATE template0"); err != nil {
+	if _, err := p.admin.Exec("CREATE DATABASE " + name + " TEMPLATE template0 " + opts); err != nil {
 		return "", err
 	}
 	return p.DSN(name), nil

@@ -111,6 +111,7 @@ func Run(t *testing.T, open Opener) {
 		{"WriteCanceled", testWriteCanceled},
 		{"UnstorableText", testUnstorableText},
 		{"ContainsUnicode", testContainsUnicode},
+		{"TextSort", RunTextSort},
 		{"ActiveInstrumentsAfter", testActiveInstrumentsAfter},
 		{"FindInstruments", testFindInstruments},
 		{"FindHolders", testFindHolders},

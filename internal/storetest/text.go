@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -134,4 +135,71 @@ func testContainsUnicode(t *testing.T, open Opener) {
 			}
 		})
 	}
+}
+
+// sortedTexts are values whose order differs between byte order and a linguistic collation
+// (en-US puts "_x" first and "a" before "B", and "é" right after "e").
+var sortedTexts = []string{"b", "B", "a", "A", "_x", "Z", "é", "e", "a b", "ab"}
+
+// RunTextSort checks that a list sorted on a text column is in byte order (the order of
+// Go's strings.Compare, SQLite's BINARY) on every engine, whatever the PostgreSQL database's
+// collation: the same data pages the same way on both engines.
+func RunTextSort(t *testing.T, open Opener) {
+	f := MustFixture(t, open)
+	ctx := context.Background()
+	for i, s := range sortedTexts {
+		p, err := f.Svc.CreateProfile(ctx, f.Principal, &vault.Profile{MerchantCustomerID: fmt.Sprintf("sort-%d", i), Locale: "en_US", LastName: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID, Title: s, HolderName: s},
+			vault.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := slices.Clone(sortedTexts)
+	slices.Sort(want)
+	lists := []struct {
+		field string
+		list  func(vault.Query) ([]string, error)
+	}{
+		{"last_name", func(q vault.Query) ([]string, error) {
+			ps, _, err := f.Store.ListProfiles(ctx, f.Creds.MerchantID, q)
+			return textsOf(ps, err, func(p *vault.Profile) string { return p.LastName })
+		}},
+		{"title", func(q vault.Query) ([]string, error) {
+			ins, _, err := f.Store.ListInstruments(ctx, f.Creds.MerchantID, q)
+			return textsOf(ins, err, func(in *vault.Instrument) string { return in.Title })
+		}},
+	}
+	for _, l := range lists {
+		for _, desc := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/desc=%v", l.field, desc), func(t *testing.T) {
+				w := slices.Clone(want)
+				if desc {
+					slices.Reverse(w)
+				}
+				var got []string
+				for page := 0; page < len(w); page += 3 { // paged, as the APIs read it
+					part, err := l.list(vault.Query{Sort: []vault.SortKey{{Field: l.field, Desc: desc}}, Limit: 3, Offset: page})
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, part...)
+				}
+				if d := cmp.Diff(w, got); d != "" {
+					t.Errorf("(-want +got)\n%s", d)
+				}
+			})
+		}
+	}
+}
+
+// textsOf returns the text of each listed item, with the list's error.
+func textsOf[T any](items []*T, err error, text func(*T) string) ([]string, error) {
+	var out []string
+	for _, it := range items {
+		out = append(out, text(it))
+	}
+	return out, err
 }

@@ -1,14 +1,15 @@
 package fortis_test
 
 import (
-	"net/http"
-
 	"bytes"
 	"context"
-	"github.com/payvault/payvault/internal/idempotency"
+	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -44,6 +45,10 @@ func TestVaultSources(t *testing.T) {
 		if bytes.Contains([]byte(s.logs.String()), []byte("SMITH")) {
 			t.Error("track data reached the logs")
 		}
+	})
+	t.Run("ok/track1-and-track2", func(t *testing.T) {
+		v := s.mustVault(t, `"payment_method":"cc","track_data":"%B4111111111111111^SMITH/JOHN^2812101000000000000000?;4111111111111111=28121010000000000000?"`)
+		diff(t, []any{"411111", "1111", "1228", "JOHN SMITH"}, []any{v["first_six"], v["last_four"], v["exp_date"], v["account_holder_name"]})
 	})
 	t.Run("ok/track2-with-request-overrides", func(t *testing.T) {
 		v := s.mustVault(t, `"payment_method":"cc","track_data":";5454545454545454=28121010000000000000?","exp_date":"0130","account_holder_name":"Jo Doe"`)
@@ -146,6 +151,23 @@ func TestVaultUpdate(t *testing.T) {
 			diff(t, []any{float64(1), "still active"}, []any{got["active"], got["title"]})
 		})
 	}
+	// An enum or id sent in another case is the value create would store (§1.5, §2.2): it is
+	// what the vault shows, a no-op, not a change.
+	t.Run("ok/locked-fields-other-case", func(t *testing.T) {
+		for _, vid := range []string{id, ach} {
+			cur := must(t, s.get(t, "/v2/accountvaults/"+vid), 200).record(t, "accountvault")
+			var fields []string
+			for _, f := range []string{"id", "payment_method", "account_type", "location_id", "created_user_id"} {
+				fields = append(fields, fmt.Sprintf("%q:%q", f, strings.ToUpper(cur[f].(string))))
+			}
+			got := must(t, s.put(t, "/v2/accountvaults/"+vid, `{"accountvault":{`+strings.Join(fields, ",")+`,"title":"upper"}}`), 200).record(t, "accountvault")
+			diff(t, []any{cur["payment_method"], cur["account_type"], "upper"}, []any{got["payment_method"], got["account_type"], got["title"]})
+		}
+	})
+	t.Run("fail/locked-fields-other-value", func(t *testing.T) {
+		r := must(t, s.put(t, "/v2/accountvaults/"+ach, `{"accountvault":{"payment_method":"CC","account_type":"SAVINGS"}}`), 422)
+		diff(t, `{"errors":{"account_type":["Account Type cannot be changed."],"payment_method":["Payment Method cannot be changed."]}}`, string(r.Body))
+	})
 	t.Run("ok/partial", func(t *testing.T) {
 		before := must(t, s.get(t, "/v2/accountvaults/"+id), 200).record(t, "accountvault")
 		s.clock.Add(90 * time.Second)

@@ -45,6 +45,14 @@ var vaultPutSetters = map[string]func(dst, src *vault.Instrument){
 // compares them as booleans, so "active":true is what an active vault shows.
 var shownAsInteger = map[string]bool{"active": true}
 
+// shownLowerCase are the ids and enums a create takes in any case and stores (and shows)
+// lower-case (§1.5, §2.2): a PUT compares them as a create would store them, so "CC" is what
+// a cc vault shows.
+var shownLowerCase = map[string]bool{
+	"id": true, "payment_method": true, "account_type": true, "location_id": true,
+	"created_user_id": true,
+}
+
 // lockedFields applies §2.6 to every known field a PUT may not change: it fails with
 // "cannot be changed." unless its value equals what the representation shows.
 func lockedFields(in *input, order []string, allowed map[string]bool, shown object) {
@@ -56,6 +64,9 @@ func lockedFields(in *input, order []string, allowed map[string]bool, shown obje
 		cur, _ := shown.get(f)
 		if n, ok := cur.(int); ok && shownAsInteger[f] {
 			cur = n != 0
+		}
+		if s, ok := rawString(raw); ok && shownLowerCase[f] {
+			raw, _ = json.Marshal(strings.ToLower(s))
 		}
 		if !sameAsShown(raw, cur) {
 			in.errs.add(f, msgLocked(f))

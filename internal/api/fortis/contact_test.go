@@ -154,6 +154,10 @@ func TestContacts(t *testing.T) {
 		diff(t, map[string]any{"city": "Gainesville", "email": nil, "last_name": "Smythe", "modified_ts": float64(s.clock.Now().Unix())},
 			pick(got, "city", "email", "last_name", "modified_ts"))
 	})
+	t.Run("ok/put-ids-other-case", func(t *testing.T) {
+		body := `{"contact":{"id":"` + strings.ToUpper(id) + `","location_id":"` + strings.ToUpper(loc) + `","contact_c1":"upper"}}`
+		diff(t, "upper", must(t, s.put(t, "/v2/contacts/"+id, body), 200).record(t, "contact")["contact_c1"])
+	})
 	t.Run("fail/put-rules", func(t *testing.T) {
 		r := must(t, s.put(t, "/v2/contacts/"+id, `{"contact":{"last_name":"","location_id":"`+s.mustLocation(t, "L2").Location.ID+`","update_if_exists":1}}`), 422)
 		diff(t, `{"errors":{"location_id":["Location Id cannot be changed."],"last_name":["Last Name cannot be blank."],"update_if_exists":["Update If Exists cannot be changed."]}}`, string(r.Body))

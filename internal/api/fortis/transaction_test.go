@@ -102,6 +102,16 @@ func TestTransactionSources(t *testing.T) {
 		diff(t, map[string]any{"account_vault_id": v["id"], "is_accountvault": true, "first_six": "545454", "last_four": "5454",
 			"account_holder_name": "Vault Holder", "contact_id": contact, "avs": "GOOD", "status_id": float64(101)}, pick(got, show...))
 	})
+	// is_accountvault is true when the request's source is a vault (§3.7); a refund's, or a
+	// sale's from previous_transaction_id, is the earlier transaction, even one made on a
+	// vault. A refund still names its sale's vault in account_vault_id; such a sale does not.
+	t.Run("ok/from-vault-sale", func(t *testing.T) {
+		sale := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"4.00","account_vault_id":"`+v["id"].(string)+`"`)["id"].(string)
+		refund := s.mustTxn(t, `"action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+sale+`"`)
+		diff(t, []any{v["id"], false, "545454"}, []any{refund["account_vault_id"], refund["is_accountvault"], refund["first_six"]})
+		again := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"2.00","previous_transaction_id":"`+sale+`"`)
+		diff(t, []any{nil, false, "545454"}, []any{again["account_vault_id"], again["is_accountvault"], again["first_six"]})
+	})
 	t.Run("ok/account-vault-api-id-with-overrides", func(t *testing.T) {
 		got := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"4.00","account_vault_api_id":"Card9","billing_zip":"10001","account_holder_name":"Override"`)
 		diff(t, map[string]any{"account_vault_id": v["id"], "is_accountvault": true, "first_six": "545454", "last_four": "5454",
@@ -317,6 +327,10 @@ func TestTransactionList(t *testing.T) {
 		{"type_id=20", []string{auth, declined, sale}},
 		{"type_id=21,30", []string{avs, refund}},
 		{"reason_code_id=1500", []string{declined}},
+		// Codes are exact filters (§3.7's table); a|b is no code and matches nothing.
+		{"status_id=101|301", []string{}},
+		{"type_id=20|30", []string{}},
+		{"reason_code_id=1000|1500", []string{}},
 		{"transaction_amount=2.50|5", []string{debit, declined, sale}},
 		{"transaction_amount=7", []string{auth}},
 		{"account_holder_name=LIDD", []string{refund, sale}},

@@ -128,6 +128,7 @@ func TestVaultCreateRules(t *testing.T) {
 		{"fail/title-bool", cc + `"title":true`, `{"title":["Title must be a string."]}`, false},
 		{"ok/title-integer", cc + `"title":12345`, ``, false},
 		{"fail/track-bad", `"payment_method":"cc","track_data":"%B4111111111111111?"`, `{"track_data":["Track Data is invalid."]}`, false},
+		{"fail/track1-track2-disagree", `"payment_method":"cc","track_data":"%B4111111111111111^SMITH/JOHN^2812101?;5454545454545454=2812101?"`, `{"track_data":["Track Data is invalid."]}`, false},
 		{"fail/track-ach", `"payment_method":"ach","track_data":";4111111111111111=28121010000000000000?","account_holder_name":"Jo"`, `{"track_data":["Track Data is invalid."]}`, false},
 		{"fail/track-long", `"payment_method":"cc","track_data":"` + long(257) + `"`, `{"track_data":["Track Data should contain at most 256 characters."]}`, false},
 		{"fail/previous-short", `"payment_method":"cc","previous_account_vault_id":"abc"`, `{"previous_account_vault_id":["Previous Account Vault Id should contain at least 24 characters."]}`, false},
