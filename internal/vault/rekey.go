@@ -224,10 +224,10 @@ func (r *Rekeyer) resealOnce(rec SealedRecord) (next SealedRecord, unreadable st
 // record names the same field every time), each with its associated data: merchant, record,
 // field and the record's token, under rec.ADVersion (OpenSealed). It calls fn with each
 // field's AD and plaintext, and clears the plaintext when fn returns (fn must not keep it).
-// The re-encryption job, keys verify and copy-store's check of its sample all open records
-// through it. It returns the name of
-// the first field that does not open, and opens no further field; the error from Open, which
-// could only repeat that, is dropped. It returns fn's first error.
+// It returns the name of the first field that does not open, and opens no further field; the
+// error from Open, which could only repeat that, is dropped. It returns fn's first error. The
+// re-encryption job, keys verify and copy-store's check of its sample all open records
+// through it.
 func OpenRecord(kr Keyring, rec SealedRecord, fn func(field string, ad keys.AD, pt []byte) error) (string, error) {
 	fields := make([]string, 0, len(rec.Fields))
 	for field, ct := range rec.Fields {
