@@ -1015,6 +1015,42 @@ func TestKeyCeremonyUnsealed(t *testing.T) {
 	}
 }
 
+// TestKeysSplitChecksTheKey: keys split refuses a key that does not open the store's keysets
+// (a mistyped --master-key-file in the ceremony), before it prints a share or deletes the
+// file, so that custodians never hold shares that open nothing. Where there is no store yet
+// (a key made for a PostgreSQL database before its first node starts), any key is split.
+func TestKeysSplitChecksTheKey(t *testing.T) {
+	dir := t.TempDir()
+	s := MustServe(t, dir, nil)
+	s.Stop(t)
+	t.Run("fail/wrong-key", func(t *testing.T) {
+		wrong := filepath.Join(t.TempDir(), "wrong.key")
+		os.WriteFile(wrong, []byte(strings.Repeat("A", 43)+"=\n"), 0o600)
+		out, stderr, err := run(t, dir, nil, "keys", "split", "--shares", "3", "--threshold", "2", "--master-key-file", wrong, "--delete-key-file")
+		if err == nil || !strings.Contains(stderr, "does not open") {
+			t.Fatalf("split of a wrong key: err %v\n%s", err, stderr)
+		}
+		if strings.Contains(out, "payvault-share-v1") {
+			t.Errorf("shares of a wrong key were printed:\n%s", out)
+		}
+		if _, err := os.Stat(wrong); err != nil {
+			t.Errorf("the key file was deleted: %v", err)
+		}
+	})
+	t.Run("ok/no-store", func(t *testing.T) {
+		empty := t.TempDir()
+		wrong := filepath.Join(t.TempDir(), "wrong.key")
+		os.WriteFile(wrong, []byte(strings.Repeat("A", 43)+"=\n"), 0o600)
+		out, stderr, err := run(t, empty, nil, "keys", "split", "--shares", "3", "--threshold", "2", "--master-key-file", wrong)
+		if err != nil || strings.Count(out, "payvault-share-v1") != 3 {
+			t.Fatalf("split with no store: err %v\n%s%s", err, out, stderr)
+		}
+		if _, err := os.Stat(filepath.Join(empty, "payvault-data")); !os.IsNotExist(err) {
+			t.Errorf("split made a data dir: %v", err)
+		}
+	})
+}
+
 // TestMasterKeyFlagBeatsEnvironment: an explicit --master-key-file wins over an ambient
 // PAYVAULT_MASTER_KEY, so a wrong file is never silently ignored.
 func TestMasterKeyFlagBeatsEnvironment(t *testing.T) {

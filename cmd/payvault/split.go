@@ -35,6 +35,9 @@ func (c *keysSplitCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkSplitKey(ctx, cfg, mk); err != nil {
+		return err
+	}
 	shares, err := shamir.Split(mk[:], c.Shares, c.Threshold)
 	if err != nil {
 		return err
@@ -57,6 +60,26 @@ func (c *keysSplitCmd) Run(ctx context.Context) error {
 		fmt.Fprintf(os.Stderr, "Deleted %s. Start the server with: payvault serve --unseal\n", path)
 	}
 	return nil
+}
+
+// checkSplitKey refuses a master key that does not open the keysets of the store the flags
+// select: custodians would hold shares that open nothing, and --delete-key-file would delete
+// the file for them. With no store there yet (a key made for a database before its first node
+// starts), any key is split. The data dir's own master.key is the store's key by definition.
+func checkSplitKey(ctx context.Context, cfg app.Config, mk keys.MasterKey) error {
+	if app.KeyFromDataDir(cfg) {
+		return nil
+	}
+	cfg.MasterKeyValue = &mk
+	cfg.ExistingStore, cfg.ReadOnly = true, true
+	m, err := app.OpenTool(ctx, cfg)
+	if errors.Is(err, app.ErrNoStore) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("no shares were made: %w", err)
+	}
+	return m.Close()
 }
 
 // wipeFile overwrites a file with zeros, syncs it and removes it.

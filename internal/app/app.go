@@ -202,7 +202,7 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 	}
 	if !bootstrap && cfg.ExistingStore && cfg.DatabaseURL == "" {
 		if _, err := os.Stat(SQLitePath(cfg.DataDir)); errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("payvault: no store in %s (no payvault.db): check --data, or create the store with `payvault serve` or `payvault migrate`", m.dataDir())
+			return noStoreError(fmt.Sprintf("payvault: no store in %s (no payvault.db): check --data, or create the store with `payvault serve` or `payvault migrate`", m.dataDir()))
 		}
 	}
 	mk, err := m.masterKey()
@@ -362,7 +362,7 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 	if sc.Current == 0 && m.Config.ExistingStore {
 		// A key or audit command on a database payvault never used (a mistyped DSN, say):
 		// it would make a store there, with keysets no server knows.
-		return "", fmt.Errorf("payvault: no payvault store in this database (no schema): check --database, or create the store with `payvault serve` or `payvault migrate`")
+		return "", noStoreError("payvault: no payvault store in this database (no schema): check --database, or create the store with `payvault serve` or `payvault migrate`")
 	}
 	if sc.Current > 0 && !m.Config.Migrate {
 		return "", fmt.Errorf("payvault: the database's schema (version %d) needs migrating to this payvault's (%d), which this command does not do, as servers may be using the database: run `payvault migrate` first, once the servers the upgrade needs stopped have stopped (docs/operations.md, Upgrading)", sc.Current, sc.Target)
@@ -500,6 +500,16 @@ var (
 	errNoDatabaseKey = errors.New("payvault: --database needs a master key: give --unseal (Shamir shares), --master-key-file or PAYVAULT_MASTER_KEY")
 	errNoDataDirKey  = errors.New("payvault: the data dir has a database but no master.key (after payvault keys split --delete-key-file the key is in its shares): start with --unseal, --master-key-file or PAYVAULT_MASTER_KEY, or restore the key file")
 )
+
+// ErrNoStore is what OpenTool returns, with Config.ExistingStore, when the data dir or the
+// database holds no payvault store yet.
+var ErrNoStore = errors.New("payvault: no payvault store")
+
+// noStoreError is an ErrNoStore with its own message, which says what to check.
+type noStoreError string
+
+func (e noStoreError) Error() string        { return string(e) }
+func (e noStoreError) Is(target error) bool { return target == ErrNoStore }
 
 // checkDataDir creates the embedded store's data dir (0700), and warns when it already existed
 // with a wider mode, whichever way the master key came: the files in it are 0600, but other
