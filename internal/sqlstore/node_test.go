@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
@@ -195,6 +198,55 @@ func TestReadyReadOnly(t *testing.T) {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestWriteAfterReadOnlyPostgres: a session that refuses a write because it is read-only (a
+// database set read-only, a failed-over primary now a standby) is dropped, so that the next
+// write opens a new one, which sees the database as it is then: once the database is writable
+// again, writes succeed at once, not only when the old sessions happen to end.
+func TestWriteAfterReadOnlyPostgres(t *testing.T) {
+	ctx := context.Background()
+	dsn := storetest.PostgresDSN(t)
+	s, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := stdlib.OpenDB(*pc) // the operator's own session, opened while the database is writable
+	defer admin.Close()
+	admin.SetMaxIdleConns(1)
+	adminConn, err := admin.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adminConn.Close()
+	alter := func(q string) {
+		t.Helper()
+		if _, err := adminConn.ExecContext(ctx, `ALTER DATABASE "`+pc.Database+`" `+q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(i int) error {
+		return s.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, fmt.Sprintf("ro-%d", i), "v") })
+	}
+	if err := write(0); err != nil {
+		t.Fatal(err)
+	}
+	alter("SET default_transaction_read_only = on")
+	defer alter("RESET default_transaction_read_only")
+	s.DB().SetMaxIdleConns(0) // the pool's sessions end; new ones take the database's setting
+	s.DB().SetMaxIdleConns(32)
+	if err := write(1); vault.KindOf(err) != vault.Unavailable {
+		t.Fatalf("a write to a read-only database: %v; want Unavailable", err)
+	}
+	alter("RESET default_transaction_read_only")
+	if err := write(2); err != nil {
+		t.Errorf("the first write once the database is writable again: %v", err)
 	}
 }
 

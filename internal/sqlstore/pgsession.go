@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Bounds on a PostgreSQL session, so that a database that stops answering, or a lock some
@@ -54,5 +55,14 @@ func pgConnConfig(cfg Config) (*pgx.ConnConfig, error) {
 		Control:         tcpUserTimeout(pgTCPUserTimeout),
 	}
 	pc.DialFunc = d.DialContext
+	// A session that refuses a write as read-only (25006) is closed, and the pool replaces
+	// it. A session keeps the read-only default it started with (a database set read-only,
+	// or a primary that failed over and came back as a standby), so it would refuse every
+	// later write while reads kept it busy and in the pool; a new session sees the database
+	// as it is now. pgx's own rule, closing on a FATAL error, is kept.
+	onErr := pc.OnPgError
+	pc.OnPgError = func(c *pgconn.PgConn, e *pgconn.PgError) bool {
+		return e.Code != "25006" && (onErr == nil || onErr(c, e))
+	}
 	return pc, nil
 }
