@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -25,6 +26,7 @@ import (
 type Postgres struct {
 	dir     string
 	opts    string // opts are the server's settings, given to pg_ctl start.
+	port    int    // port is the server's port on 127.0.0.1 and its socket's number; 0 is unix socket only, as 5432.
 	bin     string
 	uid     int
 	gid     int
@@ -148,6 +150,12 @@ type PostgresOptions struct {
 	// Durable keeps fsync, synchronous_commit and full_page_writes on. Without it the server
 	// trades durability for test speed.
 	Durable bool
+	// Port, when set, has the server listen on 127.0.0.1:Port as well as on its unix socket.
+	Port int
+	// Primary has the server stream its WAL to standbys (StartStandby) and wait, at every
+	// commit, for one of them to have written it to disk (synchronous_standby_names '*').
+	// Until a standby is connected, a commit waits.
+	Primary bool
 }
 
 // StartPostgres initialises and starts a non-durable server for tests in a new temp dir.
@@ -160,23 +168,9 @@ func StartPostgresWith(o PostgresOptions) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Postgres{bin: bin}
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return nil, fmt.Errorf("running as root and there is no postgres user to run PostgreSQL as: %w", err)
-		}
-		p.uid, _ = strconv.Atoi(u.Uid)
-		p.gid, _ = strconv.Atoi(u.Gid)
-		p.asUser = true
-	}
-	if p.dir, err = os.MkdirTemp("", "payvault-pg-"); err != nil {
+	p := &Postgres{bin: bin, port: o.Port}
+	if err := p.makeDir(); err != nil {
 		return nil, err
-	}
-	if p.asUser {
-		if err := os.Chown(p.dir, p.uid, p.gid); err != nil {
-			return nil, err
-		}
 	}
 	data := filepath.Join(p.dir, "data")
 	if out, err := p.run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"); err != nil {
@@ -188,28 +182,71 @@ func StartPostgresWith(o PostgresOptions) (*Postgres, error) {
 	if o.Durable {
 		durability = "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
 	}
-	p.opts = fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories=%s %s -c max_connections=200 -c shared_buffers=64MB", p.dir, durability)
-	if err := p.Start(); err != nil {
+	if o.Primary {
+		durability += " -c wal_level=replica -c max_wal_senders=4 -c synchronous_standby_names='*'"
+	}
+	p.opts = fmt.Sprintf("%s -c unix_socket_directories=%s %s -c max_connections=200 -c shared_buffers=64MB", p.listen(), p.dir, durability)
+	if err := p.startAdmin(); err != nil {
 		return nil, err
 	}
+	return p, nil
+}
+
+// makeDir sets the user the server runs as (the postgres user, as root, since initdb refuses
+// to run as root) and makes its temp dir.
+func (p *Postgres) makeDir() error {
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return fmt.Errorf("running as root and there is no postgres user to run PostgreSQL as: %w", err)
+		}
+		p.uid, _ = strconv.Atoi(u.Uid)
+		p.gid, _ = strconv.Atoi(u.Gid)
+		p.asUser = true
+	}
+	var err error
+	if p.dir, err = os.MkdirTemp("", "payvault-pg-"); err != nil {
+		return err
+	}
+	if p.asUser {
+		return os.Chown(p.dir, p.uid, p.gid)
+	}
+	return nil
+}
+
+// listen returns the server's listen_addresses and port settings.
+func (p *Postgres) listen() string {
+	if p.port == 0 {
+		return "-c listen_addresses=''"
+	}
+	return fmt.Sprintf("-c listen_addresses=127.0.0.1 -c port=%d", p.port)
+}
+
+// startAdmin starts the server and opens its admin pool once the server answers; it stops
+// the server when it fails.
+func (p *Postgres) startAdmin() error {
+	if err := p.Start(); err != nil {
+		p.Stop()
+		return err
+	}
+	var err error
 	p.admin, err = sql.Open("pgx", p.DSN("postgres"))
 	if err != nil {
 		p.Stop()
-		return nil, err
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
 		if err = p.admin.PingContext(ctx); err == nil {
-			break
+			return nil
 		}
 		if ctx.Err() != nil {
 			p.Stop()
-			return nil, fmt.Errorf("postgres did not answer: %w", err)
+			return fmt.Errorf("postgres did not answer: %w", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return p, nil
 }
 
 // OwnPostgres starts a server for tb alone, which the test may halt and start again, and
@@ -304,7 +341,11 @@ func (p *Postgres) run(name string, args ...string) ([]byte, error) {
 
 // DSN returns the URL of a database on this server.
 func (p *Postgres) DSN(db string) string {
-	return "postgres://postgres@/" + db + "?host=" + p.dir + "&sslmode=disable"
+	dsn := "postgres://postgres@/" + db + "?host=" + p.dir + "&sslmode=disable"
+	if p.port != 0 {
+		dsn += "&port=" + strconv.Itoa(p.port)
+	}
+	return dsn
 }
 
 // NewDatabase creates an empty database and returns its DSN.
@@ -312,6 +353,16 @@ func (p *Postgres) NewDatabase() (string, error) { return p.newDatabase("") }
 
 // newDatabase is NewDatabase with further CREATE DATABASE options.
 func (p *Postgres) newDatabase(opts string) (string, error) {
+	name, err := p.createDatabase(opts)
+	if err != nil {
+		return "", err
+	}
+	return p.DSN(name), nil
+}
+
+// createDatabase creates an empty database with the CREATE DATABASE options opts and
+// returns its name.
+func (p *Postgres) createDatabase(opts string) (string, error) {
 	p.mu.Lock()
 	p.counter++
 	name := fmt.Sprintf("t%d_%d", os.Getpid(), p.counter)
@@ -319,7 +370,7 @@ func (p *Postgres) newDatabase(opts string) (string, error) {
 	if _, err := p.admin.Exec("CREATE DATABASE " + name + " TEMPLATE template0 " + opts); err != nil {
 		return "", err
 	}
-	return p.DSN(name), nil
+	return name, nil
 }
 
 // Stop shuts the server down and removes its files.
@@ -334,7 +385,9 @@ func (p *Postgres) Stop() {
 }
 
 // Socket returns the path of the server's Unix socket, for tests that relay to it.
-func (p *Postgres) Socket() string { return filepath.Join(p.dir, ".s.PGSQL.5432") }
+func (p *Postgres) Socket() string {
+	return filepath.Join(p.dir, ".s.PGSQL."+strconv.Itoa(cmp.Or(p.port, 5432)))
+}
 
 // Freeze stops every process of the server with SIGSTOP, the postmaster first so that it
 // starts no other: the server then answers nothing, while its socket still takes connections
