@@ -32,20 +32,22 @@ func (l *failoverLog) add(w write) {
 	l.mu.Unlock()
 }
 
-// firstAfter returns the first answered of the writes sent after t that were answered 2xx
-// (ok) or not (!ok), and whether there is one.
-func (l *failoverLog) firstAfter(t time.Time, ok bool) (write, bool) {
+// first returns the write answered first among those for which match holds, and whether
+// there is one.
+func (l *failoverLog) first(match func(w write) bool) (write, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var first write
 	found := false
 	for _, w := range l.writes {
-		if w.sent.After(t) && (w.status >= 200 && w.status < 300) == ok && (!found || w.at.Before(first.at)) {
+		if match(w) && (!found || w.at.Before(first.at)) {
 			first, found = w, true
 		}
 	}
 	return first, found
 }
+
+func (w write) ok() bool { return w.status >= 200 && w.status < 300 }
 
 // acked returns the writes answered 2xx.
 func (l *failoverLog) acked() []write {
@@ -53,7 +55,7 @@ func (l *failoverLog) acked() []write {
 	defer l.mu.Unlock()
 	var out []write
 	for _, w := range l.writes {
-		if w.status >= 200 && w.status < 300 {
+		if w.ok() {
 			out = append(out, w)
 		}
 	}
@@ -67,7 +69,18 @@ func (l *failoverLog) acked() []write {
 // Retry-After (never a 500, never a hang), that writes succeed again on the promoted standby
 // within seconds without a restart of payvault, and that every write acknowledged before,
 // during or after the failover is in the new primary.
-func TestFailoverPostgres(t *testing.T) {
+func TestFailoverPostgres(t *testing.T) { runFailover(t, false) }
+
+// TestFailoverPostgresStandbyCut is TestFailoverPostgres with the standby cut off from the
+// primary first (its primary_conninfo emptied), so that the primary is stopped while its
+// commits wait for the standby, as after a network partition: those commits are on the old
+// primary alone, and not one may be acknowledged. The new primary hands their transaction
+// ids out again, so a lost COMMIT must not be resolved by asking it about an id.
+func TestFailoverPostgresStandbyCut(t *testing.T) { runFailover(t, true) }
+
+// runFailover is TestFailoverPostgres, with the standby cut off before the crash when cut is
+// set.
+func runFailover(t *testing.T, cut bool) {
 	if testing.Short() {
 		t.Skip("chaos tests are not short")
 	}
@@ -78,38 +91,45 @@ func TestFailoverPostgres(t *testing.T) {
 	}
 	cfg := nodeConfig{dir: t.TempDir(), env: []string{"PAYVAULT_MASTER_KEY=" + newMasterKey()}, args: []string{"--database", dsn}}
 	n := MustNode(t, cfg)
-	cl := &client{hc: newHTTPClient(), url: n.url, creds: firstStartCredentials(t, n)}
+	hc, creds := newHTTPClient(), firstStartCredentials(t, n)
+	// A second node stays idle until the promotion, as a node that had no write in flight.
+	n2 := MustNode(t, cfg)
+	cl, cl2 := &client{hc: hc, url: n.url, creds: creds}, &client{hc: hc, url: n2.url, creds: creds}
 	ctx := deadlineCtx(t, 90*time.Second)
 
 	var log failoverLog
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				wr := write{mcid: fmt.Sprintf("fo-%d-%d", w, i), sent: time.Now()}
-				rep, err := cl.paysafe(ctx, "POST", "/customervault/v1/profiles", `{"merchantCustomerId":"`+wr.mcid+`","locale":"en_US"}`)
-				wr.at, wr.status, wr.retry, wr.err = time.Now(), rep.status, rep.header.Get("Retry-After"), err
-				log.add(wr)
-				if !rep.ok() {
-					// A node without a database answers at once: pace the retries as a
-					// client would, a little.
+	// startWriters starts n clients of cl that create profiles one after another until stop.
+	startWriters := func(cl *client, tag string, n int) {
+		for w := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
 					select {
 					case <-stop:
 						return
-					case <-time.After(20 * time.Millisecond):
+					default:
+					}
+					wr := write{mcid: fmt.Sprintf("fo-%s%d-%d", tag, w, i), sent: time.Now()}
+					rep, err := cl.paysafe(ctx, "POST", "/customervault/v1/profiles", `{"merchantCustomerId":"`+wr.mcid+`","locale":"en_US"}`)
+					wr.at, wr.status, wr.retry, wr.err = time.Now(), rep.status, rep.header.Get("Retry-After"), err
+					log.add(wr)
+					if !rep.ok() {
+						// A node without a database answers at once: pace the retries as a
+						// client would, a little.
+						select {
+						case <-stop:
+							return
+						case <-time.After(20 * time.Millisecond):
+						}
 					}
 				}
-			}
-		}()
+			}()
+		}
 	}
+	startWriters(cl, "a", 4)
 	stopWriters := sync.OnceFunc(func() { close(stop); wg.Wait() })
 	t.Cleanup(stopWriters)
 
@@ -119,32 +139,51 @@ func TestFailoverPostgres(t *testing.T) {
 		for !cond() {
 			if time.Now().After(deadline) {
 				stopWriters()
-				t.Fatalf("%s: not within %v\nstderr:\n%s", what, d, tail(n.stderr.String()))
+				t.Fatalf("%s: not within %v\nstderr:\n%s\nsecond node:\n%s", what, d, tail(n.stderr.String()), tail(n2.stderr.String()))
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	waitFor("30 writes acknowledged before the failover", 15*time.Second, func() bool { return len(log.acked()) >= 30 })
+	if cut {
+		if err := r.CutStandby(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitFor("a commit waiting for the cut standby", 15*time.Second, func() bool {
+			n, err := r.Primary.WaitingForStandby(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n > 0
+		})
+	}
 
 	crashed := time.Now()
 	if err := r.Primary.Crash(); err != nil {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
-	waitFor("a write refused after the primary stopped", 15*time.Second, func() bool {
-		_, ok := log.firstAfter(stopped, false)
-		return ok
-	})
-	refused, _ := log.firstAfter(stopped, false)
+	refusedAfterStop := func(w write) bool { return !w.ok() && w.at.After(stopped) }
+	if !cut {
+		waitFor("a write refused after the primary stopped", 15*time.Second, func() bool {
+			_, ok := log.first(refusedAfterStop)
+			return ok
+		})
+	}
+	// With the standby cut, the standby is promoted at once: while the writers' lost COMMITs
+	// are still being resolved.
 	if err := r.Standby.Promote(); err != nil {
 		t.Fatal(err)
 	}
 	promoted := time.Now()
+	sentAfterPromotion := func(w write) bool { return w.ok() && w.sent.After(promoted) }
+	// The first node may wait out a lost COMMIT (up to 5 s): the second writes meanwhile.
+	startWriters(cl2, "b", 4)
 	waitFor("a write acknowledged after the promotion", 15*time.Second, func() bool {
-		_, ok := log.firstAfter(promoted, true)
+		_, ok := log.first(sentAfterPromotion)
 		return ok
 	})
-	back, _ := log.firstAfter(promoted, true)
+	back, _ := log.first(sentAfterPromotion)
 	// More writes on the new primary, then the writers stop.
 	after := len(log.acked())
 	waitFor("20 more writes on the new primary", 15*time.Second, func() bool { return len(log.acked()) >= after+20 })
@@ -156,8 +195,11 @@ func TestFailoverPostgres(t *testing.T) {
 			lastBefore = w.at
 		}
 	}
-	t.Logf("failover: first 503 %v after pg_ctl stop returned; first 2xx %v after pg_ctl promote returned; %v from the last 2xx before the crash to the first after",
-		refused.at.Sub(stopped).Round(time.Millisecond), back.at.Sub(promoted).Round(time.Millisecond), back.at.Sub(lastBefore).Round(time.Millisecond))
+	if refused, ok := log.first(refusedAfterStop); ok {
+		t.Logf("failover: first 503 %v after pg_ctl stop returned", refused.at.Sub(stopped).Round(time.Millisecond))
+	}
+	t.Logf("failover: first 2xx %v after pg_ctl promote returned; %v from the last 2xx before the crash to the first after",
+		back.at.Sub(promoted).Round(time.Millisecond), back.at.Sub(lastBefore).Round(time.Millisecond))
 
 	// (b) No write was answered with anything but a 2xx or a 503 with Retry-After.
 	counts := map[int]int{}
@@ -170,7 +212,7 @@ func TestFailoverPostgres(t *testing.T) {
 		switch {
 		case w.err != nil:
 			t.Errorf("write %s sent %v after the crash: %v", w.mcid, w.sent.Sub(crashed).Round(time.Millisecond), w.err)
-		case w.status >= 200 && w.status < 300:
+		case w.ok():
 		case w.status == 503 && w.retry != "":
 		default:
 			t.Errorf("write %s sent %v after the crash: %d, Retry-After %q, want a 2xx or a 503 with Retry-After", w.mcid, w.sent.Sub(crashed).Round(time.Millisecond), w.status, w.retry)

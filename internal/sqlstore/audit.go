@@ -201,8 +201,8 @@ func scanAuditHead(row interface{ Scan(...any) error }) (auditHead, error) {
 // write running alone once its fn is done), the reads that its COMMIT needs, so that they go
 // with its last pipeline instead of a round trip each: the chain heads (locked, in merchant
 // order) of the merchants with pending audit records, for flushAudit, and the transaction's
-// id, for txid. It is called just before that pipeline is sent, when no fn will run in the
-// transaction again.
+// id and timeline, for txid. It is called just before that pipeline is sent, when no fn will
+// run in the transaction again.
 func (c *txConn) queueCommitReads(s *Store) {
 	if c.conn == nil || c.isolate || c.endOnly || c.queueErr != nil || c.broken != nil || c.heads != nil {
 		return // not queued, or queued already
@@ -218,7 +218,7 @@ func (c *txConn) queueCommitReads(s *Store) {
 			return err
 		}})
 	}
-	c.queue(queuedStmt{query: "SELECT txid_current()", atEnd: true, scan: func(row pgx.Row) error { return row.Scan(&c.txID) }})
+	c.queue(queuedStmt{query: txidSQL, atEnd: true, scan: func(row pgx.Row) error { return row.Scan(&c.txRef.id, &c.txRef.timeline) }})
 }
 
 // auditInsertSQL returns the INSERT of n audit records.

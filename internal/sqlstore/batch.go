@@ -568,7 +568,7 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		}
 		return
 	}
-	var id int64
+	var id pgTx
 	if err = b.c.flushAudit(s); err == nil {
 		err = b.c.flushCounts() // a run redone with savepoints counted its fns again
 	}
@@ -805,7 +805,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
 		c.queueCommitReads(s)
 		err = c.flushAudit(s)
 	}
-	var id int64
+	var id pgTx
 	if err == nil {
 		id, err = c.txid()
 	}
@@ -828,7 +828,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
 			}
 			return nil, mapErr(opWrite, err)
 		}
-		if id == 0 {
+		if id.id == 0 {
 			return nil, mapErr(opWrite, err) // SQLite: its COMMIT runs in this process
 		}
 		// The COMMIT was sent, and PostgreSQL could not say in time what became of it.
@@ -884,10 +884,10 @@ type txConn struct {
 	// flushAudit just before COMMIT (audit.go).
 	pending []pendingAudit
 
-	// heads and txID, when set, were read in the transaction's last pipeline
+	// heads and txRef, when set, were read in the transaction's last pipeline
 	// (queueCommitReads), for flushAudit and txid.
 	heads map[string]auditHead
-	txID  int64
+	txRef pgTx
 
 	txStmts map[*sql.Stmt]*sql.Stmt // txStmts are stmts' statements bound to tx.
 

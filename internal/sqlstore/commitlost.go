@@ -9,14 +9,21 @@ import (
 
 // A COMMIT whose answer is lost (the connection ends while PostgreSQL commits: a restart, a
 // failover, a network cut) leaves its outcome unknown to the client, though PostgreSQL knows
-// it. Before its COMMIT, a PostgreSQL write reads its transaction's id (txid_current); when
-// the COMMIT's answer is lost, the committer asks another connection what became of that
-// transaction (txid_status, PostgreSQL 10 and later): committed, and the callers get their
-// real answers; aborted, and their fns run again, each alone, as after a refused COMMIT
-// (unless the write wait had passed: they are then answered Unavailable, stall.go).
-// Only when PostgreSQL cannot tell within commitResolveWait does the outcome stay unknown
-// (answered Unavailable, never run again). SQLite commits in this process: it has no such
-// case.
+// it. Before its COMMIT, a PostgreSQL write reads its transaction's id (txid_current) and the
+// server's timeline; when the COMMIT's answer is lost, the committer asks another connection
+// what became of that transaction (txid_status, PostgreSQL 10 and later): committed, and the
+// callers get their real answers; aborted, and their fns run again, each alone, as after a
+// refused COMMIT (unless the write wait had passed: they are then answered Unavailable,
+// stall.go). Only when PostgreSQL cannot tell within commitResolveWait does the outcome stay
+// unknown (answered Unavailable, never run again). SQLite commits in this process: it has no
+// such case.
+//
+// A server on another timeline cannot tell. A standby promoted after the primary failed
+// starts a new timeline; it lacks the commits the old primary made after the standby's last
+// WAL (with an asynchronous standby, or one cut off while those commits waited for it), and
+// hands their transaction ids out again, so txid_status there would answer for another
+// transaction ("committed", for a write that is not stored). A lost COMMIT answered on
+// another timeline stays unknown.
 
 // commitResolveWait bounds how long a committer asks about a lost COMMIT (the default of
 // Config.CommitResolveWait): while PostgreSQL restarts, or while the old session still holds
@@ -28,24 +35,36 @@ const commitResolveWait = 5 * time.Second
 // errCommitAborted says that a COMMIT whose answer was lost did not commit: rolledBack holds.
 var errCommitAborted = errors.New("sqlstore: the transaction whose COMMIT answer was lost was rolled back")
 
-// txid returns the transaction's id on PostgreSQL, for resolveCommit, and 0 on SQLite. One
-// read in the transaction's last pipeline (queueCommitReads) costs no round trip of its own.
-func (c *txConn) txid() (int64, error) {
-	if !c.pg || c.txID != 0 {
-		return c.txID, nil
-	}
-	var id int64
-	err := c.rowDirect(context.Background(), "SELECT txid_current()").Scan(&id)
-	return id, err
+// pgTx names a PostgreSQL transaction for resolveCommit: its id (0 on SQLite, and where it
+// was not read) and the timeline of the server it ran on.
+type pgTx struct {
+	id       int64
+	timeline string
 }
 
-// resolveCommit returns what became of PostgreSQL transaction id, whose COMMIT failed with
+// txidSQL reads the transaction's id and the server's timeline (the first 8 hex digits of
+// the current WAL file's name).
+const txidSQL = "SELECT txid_current(), substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"
+
+// txid returns the transaction's id and timeline on PostgreSQL, for resolveCommit, and the
+// zero pgTx on SQLite. One read in the transaction's last pipeline (queueCommitReads) costs
+// no round trip of its own.
+func (c *txConn) txid() (pgTx, error) {
+	if !c.pg || c.txRef.id != 0 {
+		return c.txRef, nil
+	}
+	var tx pgTx
+	err := c.rowDirect(context.Background(), txidSQL).Scan(&tx.id, &tx.timeline)
+	return tx, err
+}
+
+// resolveCommit returns what became of PostgreSQL transaction tx, whose COMMIT failed with
 // err, an error that does not say (rolledBack is false): nil when it committed,
 // errCommitAborted when it did not, and err when PostgreSQL cannot tell within
-// the resolve wait (Store.resolveWait). Each question goes to another connection of the pool,
-// and each is bounded by what is left of the resolve wait.
-func (s *Store) resolveCommit(id int64, err error) error {
-	if err == nil || id == 0 || rolledBack(err) {
+// the resolve wait (Store.resolveWait) or answers on another timeline. Each question goes to
+// another connection of the pool, and each is bounded by what is left of the resolve wait.
+func (s *Store) resolveCommit(tx pgTx, err error) error {
+	if err == nil || tx.id == 0 || rolledBack(err) {
 		return err
 	}
 	s.lostAt.Store(time.Now().UnixNano()) // pooled connections from before are pinged first
@@ -53,8 +72,13 @@ func (s *Store) resolveCommit(id int64, err error) error {
 	for {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		var status sql.NullString
-		qerr := s.wdb.QueryRowContext(ctx, "SELECT txid_status($1)", id).Scan(&status)
+		var timeline string
+		qerr := s.wdb.QueryRowContext(ctx, "SELECT txid_status($1), substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", tx.id).Scan(&status, &timeline)
 		cancel()
+		if qerr == nil && timeline != tx.timeline {
+			s.nLost[2].Add(1)
+			return err
+		}
 		if qerr == nil {
 			switch status.String {
 			case "committed":

@@ -1,12 +1,14 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // Replicated is a PostgreSQL primary and a streaming standby of it on 127.0.0.1, each on a
@@ -118,4 +120,38 @@ func (r *Replicated) NewDatabase() (string, error) {
 	}
 	return fmt.Sprintf("host=127.0.0.1,127.0.0.1 port=%d,%d user=postgres dbname=%s sslmode=disable target_session_attrs=read-write",
 		r.Primary.port, r.Standby.port, name), nil
+}
+
+// CutStandby ends the standby's replication (its primary_conninfo emptied) and returns once
+// the primary has no standby: the primary's commits then wait, as in a network partition
+// between the two.
+func (r *Replicated) CutStandby(ctx context.Context) error {
+	if _, err := r.Standby.admin.ExecContext(ctx, "ALTER SYSTEM SET primary_conninfo = ''"); err != nil {
+		return err
+	}
+	if _, err := r.Standby.admin.ExecContext(ctx, "SELECT pg_reload_conf()"); err != nil {
+		return err
+	}
+	for {
+		var n int
+		if err := r.Primary.admin.QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_replication").Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the standby still replicates: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// WaitingForStandby returns how many of the server's sessions wait for a synchronous
+// standby to confirm their commit.
+func (p *Postgres) WaitingForStandby(ctx context.Context) (int, error) {
+	var n int
+	err := p.admin.QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'").Scan(&n)
+	return n, err
 }
