@@ -24,6 +24,15 @@ import (
 // hands their transaction ids out again, so txid_status there would answer for another
 // transaction ("committed", for a write that is not stored). A lost COMMIT answered on
 // another timeline stays unknown.
+//
+// Nor does "committed" from the primary alone say that a synchronous standby has the commit:
+// a COMMIT that waited for a standby (cut off, or down) and was cancelled when its
+// connection was closed (pgx sends a cancel request) is committed on the primary only, and a
+// failover to that standby would lose it. So the question is asked in a transaction that
+// commits too (it writes to the WAL), whose COMMIT waits for the standby as every COMMIT
+// does: once it returns, the standby has every commit before it, the lost one
+// included; while the standby lacks them, it waits out the resolve wait, and the outcome
+// stays unknown.
 
 // commitResolveWait bounds how long a committer asks about a lost COMMIT (the default of
 // Config.CommitResolveWait): while PostgreSQL restarts, or while the old session still holds
@@ -45,6 +54,23 @@ type pgTx struct {
 // txidSQL reads the transaction's id and the server's timeline (the first 8 hex digits of
 // the current WAL file's name).
 const txidSQL = "SELECT txid_current(), substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"
+
+// askCommit asks, in a transaction that commits (and so waits for the synchronous standbys),
+// what became of transaction id, and the server's timeline.
+func (s *Store) askCommit(ctx context.Context, id int64) (status sql.NullString, timeline string, err error) {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return status, "", err
+	}
+	// A transaction that wrote no WAL commits without waiting for a standby, so it writes
+	// a message (for logical decoding, which no one reads) to the WAL.
+	var lsn string
+	if err = tx.QueryRowContext(ctx, "SELECT txid_status($1), substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8), pg_logical_emit_message(true, 'payvault', '')::text", id).Scan(&status, &timeline, &lsn); err != nil {
+		tx.Rollback()
+		return status, "", err
+	}
+	return status, timeline, tx.Commit()
+}
 
 // txid returns the transaction's id and timeline on PostgreSQL, for resolveCommit, and the
 // zero pgTx on SQLite. One read in the transaction's last pipeline (queueCommitReads) costs
@@ -71,9 +97,7 @@ func (s *Store) resolveCommit(tx pgTx, err error) error {
 	deadline := time.Now().Add(s.resolveWait)
 	for {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		var status sql.NullString
-		var timeline string
-		qerr := s.wdb.QueryRowContext(ctx, "SELECT txid_status($1), substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", tx.id).Scan(&status, &timeline)
+		status, timeline, qerr := s.askCommit(ctx, tx.id)
 		cancel()
 		if qerr == nil && timeline != tx.timeline {
 			s.nLost[2].Add(1)
