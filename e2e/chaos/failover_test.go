@@ -3,6 +3,7 @@ package chaos
 import (
 	"database/sql"
 	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -169,6 +170,14 @@ func runFailover(t *testing.T, cut bool) {
 			_, ok := log.first(refusedAfterStop)
 			return ok
 		})
+		resp, err := http.Get(n.url + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("/healthz with no primary: %d, Retry-After %q, want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
 	}
 	// With the standby cut, the standby is promoted at once: while the writers' lost COMMITs
 	// are still being resolved.
