@@ -181,10 +181,12 @@ func runFailover(t *testing.T, cut bool) {
 	}
 	// With the standby cut, the standby is promoted at once: while the writers' lost COMMITs
 	// are still being resolved.
+	promote := time.Now()
 	if err := r.Standby.Promote(); err != nil {
 		t.Fatal(err)
 	}
 	promoted := time.Now()
+	t.Logf("failover: pg_ctl promote ran from %v to %v after pg_ctl stop returned", promote.Sub(stopped).Round(time.Millisecond), promoted.Sub(stopped).Round(time.Millisecond))
 	sentAfterPromotion := func(w write) bool { return w.ok() && w.sent.After(promoted) }
 	// The first node may wait out a lost COMMIT (up to 5 s): the second writes meanwhile.
 	startWriters(cl2, "b", 4)
