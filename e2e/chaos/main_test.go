@@ -1,6 +1,7 @@
 // Package chaos holds the fault tests: `payvault serve` runs as a real subprocess, clients
 // write through the real HTTP APIs, and the server is killed with SIGKILL at random moments
-// (crash_test.go) or run as several nodes on one PostgreSQL (nodes_test.go). After every
+// (crash_test.go) or run as several nodes on one PostgreSQL (nodes_test.go), or on a
+// PostgreSQL primary that fails over to its standby (failover_test.go). After every
 // restart the tests check that every acknowledged write is there, that nothing is half
 // written, and that the money rules hold, both through the APIs and in the database itself.
 //
