@@ -88,13 +88,21 @@ func PostgresLinguisticDSN(tb testing.TB) string {
 func sharedServer(tb testing.TB) *Postgres {
 	tb.Helper()
 	serverOnce.Do(func() { server, serverErr = StartPostgres() })
-	if serverErr != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("PostgreSQL is required under CI=true: %v", serverErr)
-		}
-		tb.Skipf("PostgreSQL not available: %v", serverErr)
-	}
+	requirePostgres(tb, serverErr)
 	return server
+}
+
+// requirePostgres skips tb when PostgreSQL could not be started (err), or fails it when
+// CI=true.
+func requirePostgres(tb testing.TB, err error) {
+	tb.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("PostgreSQL is required under CI=true: %v", err)
+	}
+	tb.Skipf("PostgreSQL not available: %v", err)
 }
 
 // mustDatabase creates an empty database with the CREATE DATABASE options opts and returns
@@ -114,12 +122,7 @@ func (p *Postgres) mustDatabase(tb testing.TB, opts string) string {
 func DurablePostgresDSN(tb testing.TB) string {
 	tb.Helper()
 	durableOnce.Do(func() { durable, durableErr = StartPostgresWith(PostgresOptions{Durable: true}) })
-	if durableErr != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("PostgreSQL is required under CI=true: %v", durableErr)
-		}
-		tb.Skipf("PostgreSQL not available: %v", durableErr)
-	}
+	requirePostgres(tb, durableErr)
 	dsn, err := durable.NewDatabase()
 	if err != nil {
 		tb.Fatalf("create benchmark database: %v", err)
@@ -254,12 +257,7 @@ func (p *Postgres) startAdmin() error {
 func OwnPostgres(tb testing.TB) *Postgres {
 	tb.Helper()
 	p, err := StartPostgres()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("PostgreSQL is required under CI=true: %v", err)
-		}
-		tb.Skipf("PostgreSQL not available: %v", err)
-	}
+	requirePostgres(tb, err)
 	tb.Cleanup(p.Stop)
 	return p
 }

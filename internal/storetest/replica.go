@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -26,12 +25,7 @@ type Replicated struct {
 func OwnReplicated(tb testing.TB) *Replicated {
 	tb.Helper()
 	r, err := startReplicated()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("PostgreSQL is required under CI=true: %v", err)
-		}
-		tb.Skipf("PostgreSQL not available: %v", err)
-	}
+	requirePostgres(tb, err)
 	tb.Cleanup(func() {
 		r.Standby.Stop()
 		r.Primary.Stop()
