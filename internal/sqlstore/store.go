@@ -280,14 +280,23 @@ func (s *Store) openPostgres(ctx context.Context, cfg Config) error {
 // its chain (the cause's message holds the password), but keeps whether it was unavailable, so
 // that a serving node still waits for a database it cannot reach (Unavailable).
 func redactDSN(err error, dsn string) error {
-	u, perr := url.Parse(dsn)
-	if perr != nil || u.User == nil {
-		return err
-	}
-	if p, ok := u.User.Password(); ok && p != "" && strings.Contains(err.Error(), p) {
+	if p := dsnPassword(dsn); p != "" && strings.Contains(err.Error(), p) {
 		return &redactedError{msg: strings.ReplaceAll(err.Error(), p, "xxxxx"), unavailable: unavailable(err)}
 	}
 	return err
+}
+
+// dsnPassword is the password a DSN gives, in either form (a postgres:// URL, or key=value
+// words) or through PGPASSWORD or a password file, as pgx reads it; "" when none.
+func dsnPassword(dsn string) string {
+	if pc, err := pgconn.ParseConfig(dsn); err == nil {
+		return pc.Password
+	}
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		p, _ := u.User.Password()
+		return p
+	}
+	return ""
 }
 
 // redactedError is an error whose message redactDSN rewrote.
