@@ -51,9 +51,11 @@ type pgTx struct {
 	timeline string
 }
 
-// txidSQL reads the transaction's id and the server's timeline (the first 8 hex digits of
-// the current WAL file's name).
-const txidSQL = "SELECT txid_current(), substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"
+// timelineSQL is the server's timeline: the first 8 hex digits of the current WAL file's name.
+const timelineSQL = "substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"
+
+// txidSQL reads the transaction's id and the server's timeline.
+const txidSQL = "SELECT txid_current(), " + timelineSQL
 
 // askCommit asks, in a transaction that commits (and so waits for the synchronous standbys),
 // what became of transaction id, and the server's timeline.
@@ -65,7 +67,7 @@ func (s *Store) askCommit(ctx context.Context, id int64) (status sql.NullString,
 	// A transaction that wrote no WAL commits without waiting for a standby, so it writes
 	// a message (for logical decoding, which no one reads) to the WAL.
 	var lsn string
-	if err = tx.QueryRowContext(ctx, "SELECT txid_status($1), substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8), pg_logical_emit_message(true, 'payvault', '')::text", id).Scan(&status, &timeline, &lsn); err != nil {
+	if err = tx.QueryRowContext(ctx, "SELECT txid_status($1), "+timelineSQL+", pg_logical_emit_message(true, 'payvault', '')::text", id).Scan(&status, &timeline, &lsn); err != nil {
 		tx.Rollback()
 		return status, "", err
 	}

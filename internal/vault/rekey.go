@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 
@@ -178,16 +177,15 @@ func (r *Rekeyer) Step(ctx context.Context, p *RekeyPass, limit int) (bool, erro
 // does not open (and no record) when one does not. It returns an error when sealing fails.
 // When the primary key changed between two fields' seals, it seals them all again (as
 // Service.sealRecord does), so that the record's key column names the key of every field.
-func (r *Rekeyer) reseal(rec SealedRecord) (SealedRecord, string, error) {
-	for try := 1; ; try++ {
-		next, unreadable, mixed, err := r.resealOnce(rec)
-		if !mixed || unreadable != "" || err != nil {
-			return next, unreadable, err
-		}
-		if try == sealTries {
-			return SealedRecord{}, "", E(Unavailable, errors.New("the primary data key changed while a record was re-sealed, three times"))
-		}
+func (r *Rekeyer) reseal(rec SealedRecord) (next SealedRecord, unreadable string, err error) {
+	err = untilOneKey("vault.Rekeyer.reseal", func() (mixed bool, err error) {
+		next, unreadable, mixed, err = r.resealOnce(rec)
+		return mixed, err // an unreadable record is not mixed: it stops here too
+	})
+	if err != nil {
+		return SealedRecord{}, "", err
 	}
+	return next, unreadable, nil
 }
 
 // resealOnce is one attempt of reseal; mixed reports fields sealed under different keys.

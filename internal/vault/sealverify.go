@@ -232,6 +232,10 @@ func (v *Verifier) check(rec SealedRecord, tc *VerifiedTable) *VerifyProblem {
 		}
 		return nil
 	})
+	missing := ""
+	if rec.KeyID != 0 {
+		missing = missingSealed(rec)
+	}
 	p := &VerifyProblem{Table: rec.Table, ID: rec.ID, MerchantID: rec.MerchantID}
 	switch {
 	case unreadable != "":
@@ -240,8 +244,8 @@ func (v *Verifier) check(rec SealedRecord, tc *VerifiedTable) *VerifyProblem {
 	case otherField != "":
 		p.Problem, p.Field, p.KeyID = ProblemKeyMismatch, otherField, otherKey
 		return p
-	case rec.KeyID != 0 && missingSealed(rec) != "":
-		p.Problem, p.Field, p.KeyID = ProblemSealedMissing, missingSealed(rec), rec.KeyID
+	case missing != "":
+		p.Problem, p.Field, p.KeyID = ProblemSealedMissing, missing, rec.KeyID
 		return p
 	case fpProblem != "":
 		p.Problem, p.Field = fpProblem, "fingerprint"

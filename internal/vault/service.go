@@ -124,13 +124,14 @@ const sealTries = 3
 // counts a key's records by that column, could then retire a key a field still needs. So
 // sealRecord seals them all again when their keys differ.
 func (s *Service) sealRecord(op string, fields ...sealedField) (uint32, error) {
-	for try := 1; ; try++ {
-		var kid uint32
+	var kid uint32
+	err := untilOneKey(op, func() (bool, error) {
+		kid = 0
 		mixed := false
 		for _, f := range fields {
 			ct, id, err := s.seal(op, f.ad, f.pt)
 			if err != nil {
-				return 0, err
+				return false, err
 			}
 			*f.ct = ct
 			if id != 0 {
@@ -138,13 +139,24 @@ func (s *Service) sealRecord(op string, fields ...sealedField) (uint32, error) {
 				kid = id
 			}
 		}
-		if !mixed {
-			return kid, nil
-		}
-		if try == sealTries {
-			return 0, E(op, Unavailable, errors.New("the primary data key changed while a record was sealed, three times"))
+		return mixed, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return kid, nil
+}
+
+// untilOneKey runs seal, which seals one record's fields and reports whether they came out
+// under different data keys, until they do not, at most sealTries times: sealRecord's and the
+// re-encryption job's guard against a rotation between two seals of one record.
+func untilOneKey(op string, seal func() (mixed bool, err error)) error {
+	for range sealTries {
+		if mixed, err := seal(); err != nil || !mixed {
+			return err
 		}
 	}
+	return E(op, Unavailable, errors.New("the primary data key changed while a record was sealed, three times"))
 }
 
 // open decrypts one field of a record sealed with ad, of AD version version (see
