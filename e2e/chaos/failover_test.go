@@ -75,8 +75,10 @@ func TestFailoverPostgres(t *testing.T) { runFailover(t, false) }
 // TestFailoverPostgresStandbyCut is TestFailoverPostgres with the standby cut off from the
 // primary first (its primary_conninfo emptied), so that the primary is stopped while its
 // commits wait for the standby, as after a network partition: those commits are on the old
-// primary alone, and not one may be acknowledged. The new primary hands their transaction
-// ids out again, so a lost COMMIT must not be resolved by asking it about an id.
+// primary alone, and not one may be acknowledged unless it runs again on the new primary. The
+// new primary hands their transaction ids out again, so a lost COMMIT must not be resolved by
+// asking it about an id (it is resolved by the mark the transaction wrote, which the new
+// primary does not have).
 func TestFailoverPostgresStandbyCut(t *testing.T) { runFailover(t, true) }
 
 // runFailover is TestFailoverPostgres, with the standby cut off before the crash when cut is

@@ -89,7 +89,7 @@ const auditInsertRows = 64
 // order, it reads (on PostgreSQL, locks) the head, gives the merchant's records the next
 // sequence numbers and their MACs in the order they were appended, writes the head back, and
 // stores the records with multi-row INSERTs. It runs just before COMMIT. It first sends what
-// the transaction queued; a head that queueCommitReads read there is not read again, and where
+// the transaction queued; a head that queueCommitEnd read there is not read again, and where
 // the transaction queues statements (PostgreSQL) the head writes and the INSERTs go together,
 // in one round trip.
 func (c *txConn) flushAudit(s *Store) error {
@@ -197,13 +197,13 @@ func scanAuditHead(row interface{ Scan(...any) error }) (auditHead, error) {
 	return h, err
 }
 
-// queueCommitReads queues, where the transaction queues statements (PostgreSQL: a batch, or a
-// write running alone once its fn is done), the reads that its COMMIT needs, so that they go
-// with its last pipeline instead of a round trip each: the chain heads (locked, in merchant
-// order) of the merchants with pending audit records, for flushAudit, and the transaction's
-// id and timeline, for txid. It is called just before that pipeline is sent, when no fn will
-// run in the transaction again.
-func (c *txConn) queueCommitReads(s *Store) {
+// queueCommitEnd queues, where the transaction queues statements (PostgreSQL: a batch, or a
+// write running alone once its fn is done), the statements that its COMMIT needs, so that
+// they go with its last pipeline instead of a round trip each: the reads of the chain heads
+// (locked, in merchant order) of the merchants with pending audit records, for flushAudit,
+// and the insert of the transaction's mark, for markCommit (commitlost.go). It is called just
+// before that pipeline is sent, when no fn will run in the transaction again.
+func (c *txConn) queueCommitEnd(s *Store) {
 	if c.conn == nil || c.isolate || c.endOnly || c.queueErr != nil || c.broken != nil || c.heads != nil {
 		return // not queued, or queued already
 	}
@@ -218,7 +218,7 @@ func (c *txConn) queueCommitReads(s *Store) {
 			return err
 		}})
 	}
-	c.queue(queuedStmt{query: txidSQL, atEnd: true, scan: func(row pgx.Row) error { return row.Scan(&c.txRef.id, &c.txRef.timeline) }})
+	c.queueMark()
 }
 
 // auditInsertSQL returns the INSERT of n audit records.

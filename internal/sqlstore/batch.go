@@ -542,7 +542,7 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 			b.c.broken = err
 		}
 	}
-	b.c.queueCommitReads(s)
+	b.c.queueCommitEnd(s)
 	if b.c.broken == nil && b.c.flush() != nil {
 		// A statement a fn queued failed, or did not do what the fn was told it would: run
 		// the batch again with savepoints, where nothing is queued, so that each fn sees its
@@ -568,12 +568,12 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		}
 		return
 	}
-	var id pgTx
+	var mark commitMark
 	if err = b.c.flushAudit(s); err == nil {
 		err = b.c.flushCounts() // a run redone with savepoints counted its fns again
 	}
 	if err == nil {
-		id, err = b.c.txid()
+		mark, err = b.c.markCommit()
 	}
 	if err != nil || b.c.dl.expired() {
 		// No COMMIT was sent: nothing of the batch is stored, whatever failed (a refused
@@ -590,7 +590,7 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		return
 	}
 	// A COMMIT the database did not answer in time is resolved as a lost one.
-	err = s.resolveCommit(id, b.commit())
+	err = s.resolveCommit(mark, b.commit())
 	s.nCommits.Add(1)
 	switch {
 	case err == nil:
@@ -779,7 +779,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
 		if err == nil {
 			// The counts go with what fn queued; then the queue is sent.
 			if err = c.flushCounts(); err == nil {
-				c.queueCommitReads(s)
+				c.queueCommitEnd(s)
 				err = c.flush()
 			}
 		}
@@ -802,12 +802,12 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
 	}
 	c.endOnly = false // fn is done: what runs now is the transaction's own end
 	if err = c.flushCounts(); err == nil {
-		c.queueCommitReads(s)
+		c.queueCommitEnd(s)
 		err = c.flushAudit(s)
 	}
-	var id pgTx
+	var mark commitMark
 	if err == nil {
-		id, err = c.txid()
+		mark, err = c.markCommit()
 	}
 	if err != nil || dl.expired() {
 		// No COMMIT was sent.
@@ -818,7 +818,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
 		return nil, mapErr(opWrite, err)
 	}
 	// A COMMIT the database did not answer in time is resolved as a lost one.
-	if err := s.resolveCommit(id, sqltx.Commit()); err != nil {
+	if err := s.resolveCommit(mark, sqltx.Commit()); err != nil {
 		if rolledBack(err) {
 			s.afterFailedCommit()
 			if dl.expired() {
@@ -828,7 +828,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
 			}
 			return nil, mapErr(opWrite, err)
 		}
-		if id.id == 0 {
+		if mark == nil {
 			return nil, mapErr(opWrite, err) // SQLite: its COMMIT runs in this process
 		}
 		// The COMMIT was sent, and PostgreSQL could not say in time what became of it.
@@ -884,10 +884,10 @@ type txConn struct {
 	// flushAudit just before COMMIT (audit.go).
 	pending []pendingAudit
 
-	// heads and txRef, when set, were read in the transaction's last pipeline
-	// (queueCommitReads), for flushAudit and txid.
+	// heads, when set, were read in the transaction's last pipeline (queueCommitEnd), for
+	// flushAudit; mark, when set, was stored there or by markCommit.
 	heads map[string]auditHead
-	txRef pgTx
+	mark  commitMark
 
 	txStmts map[*sql.Stmt]*sql.Stmt // txStmts are stmts' statements bound to tx.
 

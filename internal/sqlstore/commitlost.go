@@ -2,37 +2,49 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
+	"crypto/rand"
 	"errors"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // A COMMIT whose answer is lost (the connection ends while PostgreSQL commits: a restart, a
 // failover, a network cut) leaves its outcome unknown to the client, though PostgreSQL knows
-// it. Before its COMMIT, a PostgreSQL write reads its transaction's id (txid_current) and the
-// server's timeline; when the COMMIT's answer is lost, the committer asks another connection
-// what became of that transaction (txid_status, PostgreSQL 10 and later): committed, and the
-// callers get their real answers; aborted, and their fns run again, each alone, as after a
-// refused COMMIT (unless the write wait had passed: they are then answered Unavailable,
-// stall.go). Only when PostgreSQL cannot tell within commitResolveWait does the outcome stay
-// unknown (answered Unavailable, never run again). SQLite commits in this process: it has no
-// such case.
+// it. Just before its COMMIT, a PostgreSQL write inserts a random mark into commit_marks
+// (markCommit; one statement in the transaction's last pipeline, no round trip of its own).
+// When the COMMIT's answer is lost, the committer claims the mark on another connection
+// (claimMark): it inserts the same mark, claimed, in a transaction of its own.
+//   - The mark is there unclaimed: the transaction committed, and the callers get their
+//     real answers.
+//   - The mark is not there: the transaction did not commit, and now never will (its own
+//     INSERT of the mark would fail on the claimed one). The callers' fns run again, each
+//     alone, as after a refused COMMIT (unless the write wait had passed: they are then
+//     answered Unavailable, stall.go).
+//   - The transaction still runs (its session has not ended it yet): the claim waits for it
+//     on the mark's unique index, then answers as above.
+// Only when PostgreSQL cannot tell within commitResolveWait does the outcome stay unknown
+// (answered Unavailable, never run again). SQLite commits in this process: it has no such
+// case.
 //
-// A server on another timeline cannot tell. A standby promoted after the primary failed
-// starts a new timeline; it lacks the commits the old primary made after the standby's last
-// WAL (with an asynchronous standby, or one cut off while those commits waited for it), and
-// hands their transaction ids out again, so txid_status there would answer for another
-// transaction ("committed", for a write that is not stored). A lost COMMIT answered on
-// another timeline stays unknown.
+// The mark answers for its own transaction only. A transaction id would not: PostgreSQL hands
+// out again the ids of transactions it forgot, after a crash restart (one whose WAL was not
+// yet flushed) or a failover to a standby that lacks the old primary's last commits, so
+// txid_status could answer "committed" for another transaction, a write that is not stored
+// (TestResolveCommitReusedID). After a failover the claim is answered by the new primary,
+// whose data is the one that counts: a commit that the old primary made and the standby
+// lacks is lost with the old primary, and its fns run again.
 //
 // Nor does "committed" from the primary alone say that a synchronous standby has the commit:
 // a COMMIT that waited for a standby (cut off, or down) and was cancelled when its
 // connection was closed (pgx sends a cancel request) is committed on the primary only, and a
-// failover to that standby would lose it. So the question is asked in a transaction that
-// commits too (it writes to the WAL), whose COMMIT waits for the standby as every COMMIT
-// does: once it returns, the standby has every commit before it, the lost one
-// included; while the standby lacks them, it waits out the resolve wait, and the outcome
-// stays unknown.
+// failover to that standby would lose it. The claim writes the mark's row whatever it finds
+// (ON CONFLICT DO UPDATE), so its own COMMIT waits for the standby as every COMMIT does: once
+// it returns, the standby has every commit before it, the lost one included; while the
+// standby lacks them, it waits out the resolve wait, and the outcome stays unknown.
+//
+// Marks older than commitMarkKeep, far beyond any resolve wait, are deleted by the serving
+// nodes (pruneCommitMarks).
 
 // commitResolveWait bounds how long a committer asks about a lost COMMIT (the default of
 // Config.CommitResolveWait): while PostgreSQL restarts, or while the old session still holds
@@ -44,77 +56,96 @@ const commitResolveWait = 5 * time.Second
 // errCommitAborted says that a COMMIT whose answer was lost did not commit: rolledBack holds.
 var errCommitAborted = errors.New("sqlstore: the transaction whose COMMIT answer was lost was rolled back")
 
-// pgTx names a PostgreSQL transaction for resolveCommit: its id (0 on SQLite, and where it
-// was not read) and the timeline of the server it ran on.
-type pgTx struct {
-	id       int64
-	timeline string
+// commitMark is a PostgreSQL write transaction's mark, for resolveCommit: nil on SQLite, and
+// where none was stored.
+type commitMark []byte
+
+// markSQL stores a transaction's mark.
+const markSQL = "INSERT INTO commit_marks (mark) VALUES ($1)"
+
+// claimSQL claims a mark: it inserts the mark claimed, or, when the mark is there (committed,
+// or once the transaction that holds it has ended), rewrites its row unchanged; either way it
+// answers whether the mark is claimed, and the claim's transaction wrote to the WAL.
+const claimSQL = "INSERT INTO commit_marks (mark, claimed) VALUES ($1, TRUE) ON CONFLICT (mark) DO UPDATE SET claimed = commit_marks.claimed RETURNING claimed"
+
+// commitMarkKeep is how long a mark is kept: far longer than a committer can spend on a
+// transaction and its lost COMMIT (the write wait and the resolve wait, seconds each).
+const commitMarkKeep = 10 * time.Minute
+
+// newCommitMark returns a new random mark.
+func newCommitMark() commitMark {
+	m := make(commitMark, 16)
+	rand.Read(m)
+	return m
 }
 
-// timelineSQL is the server's timeline: the first 8 hex digits of the current WAL file's name.
-const timelineSQL = "substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"
+// queueMark queues the insert of the transaction's mark, and notes the mark once it is
+// stored.
+func (c *txConn) queueMark() {
+	m := newCommitMark()
+	c.queue(queuedStmt{query: markSQL, args: []any{[]byte(m)}, atEnd: true, check: func(pgconn.CommandTag) error {
+		c.mark = m
+		return nil
+	}})
+}
 
-// txidSQL reads the transaction's id and the server's timeline.
-const txidSQL = "SELECT txid_current(), " + timelineSQL
+// markCommit returns the transaction's mark on PostgreSQL, storing it unless its last
+// pipeline did (queueCommitEnd), and nil on SQLite.
+func (c *txConn) markCommit() (commitMark, error) {
+	if !c.pg || c.mark != nil {
+		return c.mark, nil
+	}
+	m := newCommitMark()
+	if _, err := c.execDirect(context.Background(), markSQL, []byte(m)); err != nil {
+		return nil, err
+	}
+	c.mark = m
+	return m, nil
+}
 
-// askCommit asks, in a transaction that commits (and so waits for the synchronous standbys),
-// what became of transaction id, and the server's timeline.
-func (s *Store) askCommit(ctx context.Context, id int64) (status sql.NullString, timeline string, err error) {
+// claimMark claims mark in a transaction of its own, and reports whether it is claimed: true
+// when the transaction that was to store it did not commit, and now cannot.
+func (s *Store) claimMark(ctx context.Context, mark commitMark) (claimed bool, err error) {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return status, "", err
+		return false, err
 	}
-	// A transaction that wrote no WAL commits without waiting for a standby, so it writes
-	// a message (for logical decoding, which no one reads) to the WAL.
-	var lsn string
-	if err = tx.QueryRowContext(ctx, "SELECT txid_status($1), "+timelineSQL+", pg_logical_emit_message(true, 'payvault', '')::text", id).Scan(&status, &timeline, &lsn); err != nil {
+	if err = tx.QueryRowContext(ctx, claimSQL, []byte(mark)).Scan(&claimed); err != nil {
 		tx.Rollback()
-		return status, "", err
+		return false, err
 	}
-	return status, timeline, tx.Commit()
+	return claimed, tx.Commit()
 }
 
-// txid returns the transaction's id and timeline on PostgreSQL, for resolveCommit, and the
-// zero pgTx on SQLite. One read in the transaction's last pipeline (queueCommitReads) costs
-// no round trip of its own.
-func (c *txConn) txid() (pgTx, error) {
-	if !c.pg || c.txRef.id != 0 {
-		return c.txRef, nil
-	}
-	var tx pgTx
-	err := c.rowDirect(context.Background(), txidSQL).Scan(&tx.id, &tx.timeline)
-	return tx, err
+// pruneCommitMarks deletes marks older than commitMarkKeep, a bounded number at a time,
+// skipping any another node is deleting.
+func (s *Store) pruneCommitMarks(ctx context.Context) error {
+	_, err := s.wdb.ExecContext(ctx, "DELETE FROM commit_marks WHERE mark IN (SELECT mark FROM commit_marks WHERE at < (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT - $1 LIMIT 10000 FOR UPDATE SKIP LOCKED)", commitMarkKeep.Milliseconds())
+	return err
 }
 
-// resolveCommit returns what became of PostgreSQL transaction tx, whose COMMIT failed with
-// err, an error that does not say (rolledBack is false): nil when it committed,
-// errCommitAborted when it did not, and err when PostgreSQL cannot tell within
-// the resolve wait (Store.resolveWait) or answers on another timeline. Each question goes to
-// another connection of the pool, and each is bounded by what is left of the resolve wait.
-func (s *Store) resolveCommit(tx pgTx, err error) error {
-	if err == nil || tx.id == 0 || rolledBack(err) {
+// resolveCommit returns what became of the PostgreSQL transaction marked mark, whose COMMIT
+// failed with err, an error that does not say (rolledBack is false): nil when it committed,
+// errCommitAborted when it did not, and err when PostgreSQL cannot tell within the resolve
+// wait (Store.resolveWait). Each claim goes to another connection of the pool, and each is
+// bounded by what is left of the resolve wait.
+func (s *Store) resolveCommit(mark commitMark, err error) error {
+	if err == nil || mark == nil || rolledBack(err) {
 		return err
 	}
 	s.lostAt.Store(time.Now().UnixNano()) // pooled connections from before are pinged first
 	deadline := time.Now().Add(s.resolveWait)
 	for {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		status, timeline, qerr := s.askCommit(ctx, tx.id)
+		claimed, qerr := s.claimMark(ctx, mark)
 		cancel()
-		if qerr == nil && timeline != tx.timeline {
-			s.nLost[2].Add(1)
-			return err
-		}
-		if qerr == nil {
-			switch status.String {
-			case "committed":
-				s.nLost[0].Add(1)
-				return nil
-			case "aborted":
-				s.nLost[1].Add(1)
-				return errCommitAborted
-			}
-			// "in progress": the old session has not yet ended its transaction.
+		switch {
+		case qerr == nil && claimed:
+			s.nLost[1].Add(1)
+			return errCommitAborted
+		case qerr == nil:
+			s.nLost[0].Add(1)
+			return nil
 		}
 		if time.Until(deadline) < 100*time.Millisecond {
 			s.nLost[2].Add(1)

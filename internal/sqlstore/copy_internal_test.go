@@ -72,7 +72,7 @@ func TestCopyOrderCoversMigrations(t *testing.T) {
 			}
 			for _, line := range strings.Split(string(b), "\n") {
 				if rest, ok := strings.CutPrefix(line, "CREATE TABLE "); ok {
-					tables = append(tables, strings.Fields(rest)[0])
+					tables = append(tables, strings.Fields(strings.TrimPrefix(rest, "IF NOT EXISTS "))[0])
 				}
 			}
 		}

@@ -58,18 +58,22 @@ func init() { restartGrace.Store(int64(12 * time.Second)) }
 // lock's session and, when the session was lost (PostgreSQL restarted, or ended it), takes
 // the lock again on a new one. Without it, a restart of PostgreSQL would leave every node
 // looking gone to the others, which would resolve the payments they still have in flight.
+// Once a minute it also deletes old commit marks (pruneCommitMarks).
 func (s *Store) KeepNode(ctx context.Context) {
 	if s.dialect != Postgres {
 		return
 	}
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			s.checkNode(ctx)
+			if n%12 == 0 { // once a minute
+				s.pruneCommitMarks(ctx)
+			}
 		}
 	}
 }

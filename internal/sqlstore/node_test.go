@@ -138,7 +138,7 @@ func TestMigrateRefusals(t *testing.T) {
 				return
 			}
 			// The last migration pending (its record removed; its statements are idempotent
-			// enough to run again: CREATE INDEX IF NOT EXISTS) while s serves the database.
+			// enough to run again: IF NOT EXISTS) while s serves the database.
 			if _, err := s.RegisterNode(ctx); err != nil {
 				t.Fatal(err)
 			}

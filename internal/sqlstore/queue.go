@@ -30,7 +30,7 @@ import (
 
 // queuedStmt is a statement a fn queued. scan, when set, reads its one row; otherwise check,
 // when set, judges what it did. Either fails when the outcome is not the one the fn assumed.
-// atEnd marks a statement of the transaction's own end (queueCommitReads, flushAudit), not a
+// atEnd marks a statement of the transaction's own end (queueCommitEnd, flushAudit), not a
 // fn's, which WriteStats.Pipelined does not count.
 type queuedStmt struct {
 	query string

@@ -159,6 +159,8 @@ type PostgresOptions struct {
 	// commit, for one of them to have written it to disk (synchronous_standby_names '*').
 	// Until a standby is connected, a commit waits.
 	Primary bool
+	// Settings are more server settings, as -c flags.
+	Settings string
 }
 
 // StartPostgres initialises and starts a non-durable server for tests in a new temp dir.
@@ -188,7 +190,7 @@ func StartPostgresWith(o PostgresOptions) (*Postgres, error) {
 	if o.Primary {
 		durability += " -c wal_level=replica -c max_wal_senders=4 -c synchronous_standby_names='*'"
 	}
-	p.opts = fmt.Sprintf("%s -c unix_socket_directories=%s %s -c max_connections=200 -c shared_buffers=64MB", p.listen(), p.dir, durability)
+	p.opts = fmt.Sprintf("%s -c unix_socket_directories=%s %s -c max_connections=200 -c shared_buffers=64MB %s", p.listen(), p.dir, durability, o.Settings)
 	if err := p.startAdmin(); err != nil {
 		return nil, err
 	}
