@@ -256,27 +256,33 @@ func (m *Main) RetireKey(ctx context.Context, which string, id uint32) error {
 }
 
 // keysetSettled refuses (keys.ErrKeyInUse) to retire key id of keyset which until twice the
-// key refresh has passed since the keyset last changed. A node reloads the keysets only every
-// Config.KeyRefresh, so for up to that long after a rotation it still seals (or
-// fingerprints) under the old primary: a record it writes after keyUnused counted none would
-// be left under a disabled key, unreadable until `payvault keys enable`. The second interval
-// covers a write that sealed just before its node reloaded and commits after. The store keeps
-// only the time of the keyset's last change, so any change (a rotation, another key retired
-// or enabled) starts the wait, which is the safe side.
+// key refresh and the store's write bound have passed since the keyset last changed. A node
+// reloads the keysets only every Config.KeyRefresh, so for up to that long after a rotation it
+// still seals (or fingerprints) under the old primary: a record it writes after keyUnused
+// counted none would be left under a disabled key, unreadable until `payvault keys enable`,
+// and under a destroyed key for good once `payvault keys destroy` (which does not wait) has
+// counted none either. The second interval covers the reload itself, and the write bound
+// (sqlstore.Store.WriteBound: the queue wait, and on PostgreSQL the write and resolve waits) a
+// write that sealed just before its node reloaded, waited in a busy queue and commits after.
+// The store keeps only the time of the keyset's last change, so any change (a rotation,
+// another key retired or enabled) starts the wait, which is the safe side.
 func (m *Main) keysetSettled(ctx context.Context, which string, id uint32) error {
 	changed, err := m.Store.KeysetChangedAt(ctx, which)
 	if err != nil {
 		return err
 	}
-	ready := changed.Add(2 * m.Config.KeyRefresh)
+	ready := changed.Add(m.retireWait())
 	if now := m.now(); now.Before(ready) {
 		ready = ready.Add(time.Second - 1).Truncate(time.Second) // the message shows whole seconds
-		return fmt.Errorf("%w: keyset %q changed at %s, and a node may still %s under key %d until it reloads the keysets (every %s); retry after %s (in %s)",
-			keys.ErrKeyInUse, which, changed.UTC().Format(time.RFC3339), sealVerb(which), id, m.Config.KeyRefresh,
+		return fmt.Errorf("%w: keyset %q changed at %s, and a node may still %s under key %d until it reloads the keysets (every %s) and its writes from before then end (within %s); retry after %s (in %s)",
+			keys.ErrKeyInUse, which, changed.UTC().Format(time.RFC3339), sealVerb(which), id, m.Config.KeyRefresh, m.Store.WriteBound(),
 			ready.UTC().Format(time.RFC3339), ready.Sub(now).Round(time.Second))
 	}
 	return nil
 }
+
+// retireWait is how long after a keyset's last change keysetSettled refuses to retire a key.
+func (m *Main) retireWait() time.Duration { return 2*m.Config.KeyRefresh + m.Store.WriteBound() }
 
 // sealVerb names what a node does with a key of keyset which, for a message.
 func sealVerb(which string) string {

@@ -133,7 +133,7 @@ func TestRekeyJobUnreadable(t *testing.T) {
 	if got := gaugeValue(t, m, "payvault_rekey_unreadable_records"); got != 0 {
 		t.Errorf("payvault_rekey_unreadable_records = %v after the restore, want 0", got)
 	}
-	clock.advance(2 * m.Config.KeyRefresh) // every node has seen the rotation (TestRetireWaitsForRefresh)
+	clock.advance(m.retireWait()) // every node has seen the rotation (TestRetireWaitsForRefresh)
 	if err := m.RetireKey(ctx, "data", oldKey); err != nil {
 		t.Errorf("RetireKey after the restore: %v", err)
 	}
@@ -310,8 +310,10 @@ func mustOpenClock(tb testing.TB, log *slog.Logger, clock *testClock, refresh ti
 
 // TestRetireWaitsForRefresh: right after a rotation, a node that has not reloaded the keysets
 // yet may still seal (or fingerprint) under the old primary, so a retire that found no record
-// under it would strand that record under a disabled key. Retire refuses until twice the key
-// refresh has passed since the keyset last changed, says when to retry, and leaves the key
+// under it would strand that record under a disabled key (and under a destroyed one for good,
+// since destroy does not wait), and a write sealed just before the reload may wait in a busy
+// queue before it commits. Retire refuses until twice the key refresh and the store's write
+// bound have passed since the keyset last changed, says when to retry, and leaves the key
 // enabled.
 func TestRetireWaitsForRefresh(t *testing.T) {
 	for _, which := range []string{"data", "mac"} {
@@ -359,13 +361,18 @@ func testRetireWaitsForRefresh(t *testing.T, which string) {
 	if got := status(oldKey); got != keys.StatusEnabled {
 		t.Errorf("old key status after the refused retire = %q, want %q", got, keys.StatusEnabled)
 	}
-	clock.advance(2*every - time.Second)
+	// Twice the refresh, and the write bound (a write sealed just before its node reloaded
+	// may wait in the queue and commit after).
+	if want := 2*every + m.Store.WriteBound(); m.retireWait() != want || m.Store.WriteBound() < 15*time.Second {
+		t.Errorf("retire wait %v, want %v (write bound %v)", m.retireWait(), want, m.Store.WriteBound())
+	}
+	clock.advance(m.retireWait() - time.Second)
 	if err := m.RetireKey(ctx, which, oldKey); !errors.Is(err, keys.ErrKeyInUse) {
-		t.Errorf("RetireKey just before twice the refresh = %v; want it refused", err)
+		t.Errorf("RetireKey just before the retire wait = %v; want it refused", err)
 	}
 	clock.advance(time.Second)
 	if err := m.RetireKey(ctx, which, oldKey); err != nil {
-		t.Errorf("RetireKey twice the refresh after the rotation: %v", err)
+		t.Errorf("RetireKey the retire wait after the rotation: %v", err)
 	}
 	if got := status(oldKey); got != keys.StatusDisabled {
 		t.Errorf("old key status after the retire = %q, want %q", got, keys.StatusDisabled)

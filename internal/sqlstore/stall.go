@@ -47,6 +47,20 @@ var errWriteWait = errors.New("sqlstore: the database did not answer the write i
 // or a store opened for the CLI's tools).
 func (s *Store) ReadWait() time.Duration { return s.q.readWait }
 
+// WriteBound is about the longest a write takes from being queued to its outcome, so that a
+// record sealed just before it was queued is committed, or never will be, once WriteBound has
+// passed: the queue wait and, on PostgreSQL, a write wait for the batch, another for a run
+// again alone, and the resolve wait of a lost COMMIT between them. (Each statement of a batch
+// has its own write wait; a batch takes milliseconds unless the database stops answering, and
+// then its first statement that waits out the bound ends it.) SQLite commits in this process
+// within milliseconds of the batch's start.
+func (s *Store) WriteBound() time.Duration {
+	if s.dialect != Postgres {
+		return s.queueWait
+	}
+	return s.queueWait + 2*s.writeWait + s.resolveWait
+}
+
 // readBound returns ctx bounded by the store's read wait, and the func that ends the bound:
 // the identity and a no-op where reads are not bounded (SQLite, transactions).
 func (q *q) readBound(ctx context.Context) (context.Context, context.CancelFunc) {
