@@ -583,9 +583,17 @@ func (s *Store) awaitPostgresMigration(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A read the caller's context ends may fail as a closed connection (pgx closes it):
+	// the context's error says why.
+	schemaErr := func(err error) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("sqlstore: schema version: %w: %w", ctx.Err(), err)
+		}
+		return fmt.Errorf("sqlstore: schema version: %w", err)
+	}
 	pending, err := p.HasPending(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlstore: schema version: %w", err)
+		return schemaErr(err)
 	}
 	if !pending {
 		return nil
@@ -598,7 +606,7 @@ func (s *Store) awaitPostgresMigration(ctx context.Context) error {
 	for start := time.Now(); ; {
 		var migrating bool
 		if err := s.wdb.QueryRowContext(ctx, held, lock.DefaultLockID).Scan(&migrating); err != nil {
-			return fmt.Errorf("sqlstore: schema version: %w", err)
+			return schemaErr(err)
 		}
 		if !migrating {
 			return nil
