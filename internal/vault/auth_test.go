@@ -4,10 +4,13 @@ import (
 	"context"
 	"maps"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
@@ -39,10 +42,28 @@ func (c *countingStore) GetUser(ctx context.Context, id string) (*vault.User, er
 	return c.Store.GetUser(ctx, id)
 }
 
-// work is what one authentication cost: its store reads by method and its hash comparisons.
+func (c *countingStore) GetLocationByAPIKey(ctx context.Context, key string) (*vault.Location, error) {
+	c.reads["GetLocationByAPIKey"]++
+	return c.Store.GetLocationByAPIKey(ctx, key)
+}
+
+// countingKeyring is a real keyring that counts the ciphertexts it opens.
+type countingKeyring struct {
+	vault.Keyring
+	opens *int
+}
+
+func (k countingKeyring) Open(ct []byte, ad keys.AD) ([]byte, error) {
+	*k.opens++
+	return k.Keyring.Open(ct, ad)
+}
+
+// work is what one authentication cost: its store reads by method, its hash comparisons and
+// the ciphertexts it opened.
 type work struct {
 	Reads  map[string]int
 	Hashes int
+	Opens  int
 }
 
 // MustCountingService returns two merchants' credentials and a Service, without a credential
@@ -63,14 +84,14 @@ func MustCountingService(tb testing.TB) (a, b *vault.MerchantCredentials, svc *v
 		tb.Fatalf("CreateMerchant: %v", err)
 	}
 	cs := &countingStore{Store: f.Store, reads: map[string]int{}}
-	svc = vault.NewService(cs, f.Keys, nil, vault.Config{CredentialCacheTTL: -1})
-	var hashes int
+	var hashes, opens int
+	svc = vault.NewService(cs, countingKeyring{Keyring: f.Keys, opens: &opens}, nil, vault.Config{CredentialCacheTTL: -1})
 	vault.CountSecretChecks(svc, &hashes)
 	measure = func(fn func() error) (work, error) {
 		clear(cs.reads)
-		hashes = 0
+		hashes, opens = 0, 0
 		err := fn()
-		return work{Reads: maps.Clone(cs.reads), Hashes: hashes}, err
+		return work{Reads: maps.Clone(cs.reads), Hashes: hashes, Opens: opens}, err
 	}
 	return f.Creds, b, svc, measure
 }
@@ -89,10 +110,29 @@ func TestAuthenticateUniformWork(t *testing.T) {
 	apiKey := func(id, secret string) func() error {
 		return func() error { _, err := svc.AuthenticateAPIKey(ctx, id, secret); return err }
 	}
+	ts := func(skew time.Duration) string { return strconv.FormatInt(time.Now().Add(skew).Unix(), 10) }
+	now := ts(0)
+	browser := func(apiKey, ticketKey, timestamp string) func() error {
+		return func() error {
+			_, err := svc.AuthenticateBrowser(ctx, apiKey, timestamp, vault.BrowserHashKey(ticketKey, apiKey, timestamp))
+			return err
+		}
+	}
+	unknownKey := fa.LocationAPIKey[:len(fa.LocationAPIKey)-4] + "zzzz"
 	tests := []struct {
 		api, name string
 		fn        func() error
 	}{
+		// A browser's failure opens one ticket hash key and compares one HMAC whether or
+		// not the location api key exists (a decoy's when it does not); a timestamp out of
+		// the window is refused before the key is looked up, whatever the key.
+		{"browser", "ok", browser(fa.LocationAPIKey, fa.TicketHashKey, now)},
+		{"browser", "fail/unknown-key", browser(unknownKey, fa.TicketHashKey, now)},
+		{"browser", "fail/wrong-hash", browser(fa.LocationAPIKey, "not-the-ticket-hash-key", now)},
+		{"browser", "fail/other-merchants-hash", browser(fa.LocationAPIKey, b.Fortis.TicketHashKey, now)},
+		{"browser", "fail/other-merchants-key", browser(b.Fortis.LocationAPIKey, fa.TicketHashKey, now)},
+		{"browser-stale", "fail/known-key", browser(fa.LocationAPIKey, fa.TicketHashKey, ts(-901*time.Second))},
+		{"browser-stale", "fail/unknown-key", browser(unknownKey, fa.TicketHashKey, ts(-901*time.Second))},
 		{"fortis", "ok", user(fa.DeveloperID, fa.UserID, fa.UserAPIKey)},
 		{"fortis", "fail/unknown-developer", user("devnope", fa.UserID, fa.UserAPIKey)},
 		{"fortis", "fail/unknown-user", user(fa.DeveloperID, "01900000-0000-7000-8000-000000000000", fa.UserAPIKey)},
@@ -108,20 +148,24 @@ func TestAuthenticateUniformWork(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.api+"/"+tt.name, func(t *testing.T) {
 			w, err := measure(tt.fn)
+			wantHashes := 1
+			if tt.api == "browser" || tt.api == "browser-stale" {
+				wantHashes = 0 // an HMAC, not a stored hash
+			}
 			if tt.name == "ok" {
 				if err != nil {
 					t.Fatalf("err = %v", err)
 				}
-				if w.Hashes != 1 {
-					t.Errorf("hash comparisons = %d, want 1", w.Hashes)
+				if w.Hashes != wantHashes {
+					t.Errorf("hash comparisons = %d, want %d", w.Hashes, wantHashes)
 				}
 				return
 			}
 			if vault.KindOf(err) != vault.Unauthenticated {
 				t.Fatalf("err = %v, want Unauthenticated", err)
 			}
-			if w.Hashes != 1 {
-				t.Errorf("hash comparisons = %d, want 1", w.Hashes)
+			if w.Hashes != wantHashes {
+				t.Errorf("hash comparisons = %d, want %d", w.Hashes, wantHashes)
 			}
 			want, ok := failed[tt.api]
 			if !ok {

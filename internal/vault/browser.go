@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/payvault/payvault/internal/keys"
 )
 
 // BrowserWindow is how far a browser credential's timestamp may be from the server clock.
@@ -32,18 +34,22 @@ func (s *Service) AuthenticateBrowser(ctx context.Context, locationAPIKey, times
 	if d := s.Now().Sub(time.Unix(ts, 0)); d > BrowserWindow || d < -BrowserWindow {
 		return nil, fail
 	}
+	// An unknown key is checked against a decoy location's ticket hash key: one key opened
+	// and one HMAC compared, as for a wrong hash-key, so that the work (and the time) of a
+	// failure does not tell whether the location api key exists.
 	loc, err := s.store.GetLocationByAPIKey(ctx, locationAPIKey)
+	known := err == nil
+	if KindOf(err) == NotFound {
+		loc, err = s.decoyLocation()
+	}
 	if err != nil {
-		if KindOf(err) == NotFound {
-			return nil, fail
-		}
 		return nil, E(op, err)
 	}
 	key, err := s.RevealTicketHashKey(loc)
 	if err != nil {
 		return nil, E(op, err)
 	}
-	if !constantEqual(BrowserHashKey(key, locationAPIKey, timestamp), strings.ToLower(hashKey)) {
+	if !constantEqual(BrowserHashKey(key, locationAPIKey, timestamp), strings.ToLower(hashKey)) || !known {
 		return nil, fail
 	}
 	m, err := s.store.GetMerchant(ctx, loc.MerchantID)
@@ -60,4 +66,18 @@ func BrowserHashKey(ticketHashKey, locationAPIKey, timestamp string) string {
 	mac := hmac.New(sha256.New, []byte(ticketHashKey))
 	mac.Write([]byte(locationAPIKey + timestamp))
 	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// decoyLocation returns a location that exists nowhere, with a random ticket hash key sealed
+// under the primary data key as a real one is: AuthenticateBrowser checks an unknown location
+// api key against it. It is sealed once, on first use. Kinds: Internal.
+func (s *Service) decoyLocation() (*Location, error) {
+	d := &s.decoy
+	d.once.Do(func() {
+		l := &Location{ID: newID(), MerchantID: newID()}
+		ct, kid, err := s.seal("vault.decoyLocation", ticketKeyAD(l), []byte(keys.RandomString(36, keys.Alnum)))
+		l.SealedTicketKey = Sealed{KeyID: kid, Extra: ct}
+		d.loc, d.err = l, err
+	})
+	return d.loc, d.err
 }

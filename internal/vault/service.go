@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/payvault/payvault/internal/card"
@@ -54,6 +55,14 @@ type Service struct {
 	// verifySecret compares a secret with its stored hash: keys.VerifySecret, counted by
 	// the tests.
 	verifySecret func(hash []byte, secret string) bool
+
+	// decoy is the sealed ticket hash key an unknown location api key is checked with
+	// (AuthenticateBrowser), sealed on first use.
+	decoy struct {
+		once sync.Once
+		loc  *Location
+		err  error
+	}
 }
 
 // NewService returns a Service over store.
