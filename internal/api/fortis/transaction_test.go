@@ -213,6 +213,16 @@ func TestTransactionAccountVault(t *testing.T) {
 		sort.Strings(ids)
 		diff(t, ids, got)
 	})
+	t.Run("ok/ach-debit-from-previous-transaction", func(t *testing.T) {
+		av := s.mustVault(t, `"payment_method":"ach","account_number":"700953657","routing":"072000326","account_type":"savings","is_company":true,"account_holder_name":"Bank Holder"`)["id"].(string)
+		first := s.mustTxn(t, `"action":"debit","payment_method":"ach","transaction_amount":"5.00","account_vault_id":"`+av+`"`)
+		got := s.mustTxn(t, `"action":"debit","payment_method":"ach","transaction_amount":"6.00","previous_transaction_id":"`+first["id"].(string)+`"`)
+		keys := []string{"account_vault_id", "first_six", "last_four", "account_type", "routing", "ach_sec_code", "account_holder_name"}
+		want := map[string]any{"account_vault_id": av, "first_six": nil, "last_four": "3657", "account_type": "savings", "routing": "072000326", "ach_sec_code": "CCD", "account_holder_name": "Bank Holder"}
+		diff(t, want, pick(first, keys...))
+		diff(t, want, pick(got, keys...))
+		diff(t, []any{true, false}, []any{first["is_accountvault"], got["is_accountvault"]})
+	})
 	t.Run("ok/never-in-a-vault", func(t *testing.T) {
 		raw := s.mustTxn(t, rawSale("1.00"))
 		got := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+raw["id"].(string)+`"`)
