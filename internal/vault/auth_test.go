@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"path/filepath"
 	"strconv"
@@ -47,14 +48,19 @@ func (c *countingStore) GetLocationByAPIKey(ctx context.Context, key string) (*v
 	return c.Store.GetLocationByAPIKey(ctx, key)
 }
 
-// countingKeyring is a real keyring that counts the ciphertexts it opens.
+// countingKeyring is a real keyring that counts the ciphertexts it opens. While *lost is
+// true it opens none, as if every data key had been destroyed since.
 type countingKeyring struct {
 	vault.Keyring
 	opens *int
+	lost  *bool
 }
 
 func (k countingKeyring) Open(ct []byte, ad keys.AD) ([]byte, error) {
 	*k.opens++
+	if *k.lost {
+		return nil, errors.New("no such data key")
+	}
 	return k.Keyring.Open(ct, ad)
 }
 
@@ -70,6 +76,13 @@ type work struct {
 // cache, over a fresh SQLite store wrapped in a countingStore, and the function that runs one
 // authentication and returns its work.
 func MustCountingService(tb testing.TB) (a, b *vault.MerchantCredentials, svc *vault.Service, measure func(func() error) (work, error)) {
+	a, b, svc, measure, _ = mustCountingService(tb)
+	return a, b, svc, measure
+}
+
+// mustCountingService is MustCountingService that also returns the switch that makes its
+// keyring lose its keys.
+func mustCountingService(tb testing.TB) (a, b *vault.MerchantCredentials, svc *vault.Service, measure func(func() error) (work, error), lost *bool) {
 	tb.Helper()
 	f := storetest.MustFixture(tb, func(tb testing.TB) storetest.Store {
 		st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
@@ -85,7 +98,8 @@ func MustCountingService(tb testing.TB) (a, b *vault.MerchantCredentials, svc *v
 	}
 	cs := &countingStore{Store: f.Store, reads: map[string]int{}}
 	var hashes, opens int
-	svc = vault.NewService(cs, countingKeyring{Keyring: f.Keys, opens: &opens}, nil, vault.Config{CredentialCacheTTL: -1})
+	lost = new(bool)
+	svc = vault.NewService(cs, countingKeyring{Keyring: f.Keys, opens: &opens, lost: lost}, nil, vault.Config{CredentialCacheTTL: -1})
 	vault.CountSecretChecks(svc, &hashes)
 	measure = func(fn func() error) (work, error) {
 		clear(cs.reads)
@@ -93,7 +107,7 @@ func MustCountingService(tb testing.TB) (a, b *vault.MerchantCredentials, svc *v
 		err := fn()
 		return work{Reads: maps.Clone(cs.reads), Hashes: hashes, Opens: opens}, err
 	}
-	return f.Creds, b, svc, measure
+	return f.Creds, b, svc, measure, lost
 }
 
 // TestAuthenticateUniformWork checks that a failed authentication does the same store reads
@@ -176,5 +190,30 @@ func TestAuthenticateUniformWork(t *testing.T) {
 				t.Errorf("work differs from the first failing case's (-want +got)\n%s", d)
 			}
 		})
+	}
+}
+
+// TestBrowserDecoyWithoutItsKey checks that an unknown location api key stays a plain failure
+// when the decoy's sealed ticket hash key no longer opens (its data key disabled or destroyed
+// since it was sealed): the decoy is sealed again, with the work of a wrong hash-key, and the
+// failure never becomes an internal error.
+func TestBrowserDecoyWithoutItsKey(t *testing.T) {
+	ctx := context.Background()
+	a, _, svc, measure, lost := mustCountingService(t)
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	unknown := a.Fortis.LocationAPIKey[:len(a.Fortis.LocationAPIKey)-4] + "zzzz"
+	for i, keysLost := range []bool{false, true, false, false} {
+		*lost = keysLost
+		w, err := measure(func() error { _, err := svc.AuthenticateBrowser(ctx, unknown, ts, "00"); return err })
+		if vault.KindOf(err) != vault.Unauthenticated {
+			t.Errorf("call %d (keys lost %v): err = %v, want Unauthenticated", i, keysLost, err)
+		}
+		if w.Opens < 1 {
+			t.Errorf("call %d: opened %d ciphertexts, want at least 1", i, w.Opens)
+		}
+	}
+	*lost = false
+	if _, err := svc.AuthenticateBrowser(ctx, a.Fortis.LocationAPIKey, ts, vault.BrowserHashKey(a.Fortis.TicketHashKey, a.Fortis.LocationAPIKey, ts)); err != nil {
+		t.Errorf("the location's own credential: %v", err)
 	}
 }

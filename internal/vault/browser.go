@@ -34,22 +34,19 @@ func (s *Service) AuthenticateBrowser(ctx context.Context, locationAPIKey, times
 	if d := s.Now().Sub(time.Unix(ts, 0)); d > BrowserWindow || d < -BrowserWindow {
 		return nil, fail
 	}
-	// An unknown key is checked against a decoy location's ticket hash key: one key opened
-	// and one HMAC compared, as for a wrong hash-key, so that the work (and the time) of a
-	// failure does not tell whether the location api key exists.
 	loc, err := s.store.GetLocationByAPIKey(ctx, locationAPIKey)
-	known := err == nil
-	if KindOf(err) == NotFound {
-		loc, err = s.decoyLocation()
-	}
 	if err != nil {
+		if KindOf(err) == NotFound {
+			s.decoyCheck(locationAPIKey, timestamp, hashKey)
+			return nil, fail
+		}
 		return nil, E(op, err)
 	}
 	key, err := s.RevealTicketHashKey(loc)
 	if err != nil {
 		return nil, E(op, err)
 	}
-	if !constantEqual(BrowserHashKey(key, locationAPIKey, timestamp), strings.ToLower(hashKey)) || !known {
+	if !constantEqual(BrowserHashKey(key, locationAPIKey, timestamp), strings.ToLower(hashKey)) {
 		return nil, fail
 	}
 	m, err := s.store.GetMerchant(ctx, loc.MerchantID)
@@ -68,16 +65,32 @@ func BrowserHashKey(ticketHashKey, locationAPIKey, timestamp string) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// decoyLocation returns a location that exists nowhere, with a random ticket hash key sealed
-// under the primary data key as a real one is: AuthenticateBrowser checks an unknown location
-// api key against it. It is sealed once, on first use. Kinds: Internal.
-func (s *Service) decoyLocation() (*Location, error) {
+// decoyCheck does for an unknown location api key the work a wrong hash-key costs, so that
+// the work (and the time) of a failure does not tell whether the key exists: it opens a decoy
+// location's sealed ticket hash key and compares one HMAC. The decoy is sealed on first use,
+// and again when it no longer opens (its data key disabled or destroyed since); whatever
+// happens to it, the answer stays the caller's failure.
+func (s *Service) decoyCheck(locationAPIKey, timestamp, hashKey string) {
 	d := &s.decoy
-	d.once.Do(func() {
-		l := &Location{ID: newID(), MerchantID: newID()}
-		ct, kid, err := s.seal("vault.decoyLocation", ticketKeyAD(l), []byte(keys.RandomString(36, keys.Alnum)))
-		l.SealedTicketKey = Sealed{KeyID: kid, Extra: ct}
-		d.loc, d.err = l, err
-	})
-	return d.loc, d.err
+	d.mu.Lock()
+	l := d.loc
+	d.mu.Unlock()
+	var key string
+	opened := false
+	if l != nil {
+		k, err := s.RevealTicketHashKey(l)
+		key, opened = k, err == nil
+	}
+	if !opened {
+		l = &Location{ID: newID(), MerchantID: newID()}
+		ct, kid, err := s.seal("vault.decoyCheck", ticketKeyAD(l), []byte(keys.RandomString(36, keys.Alnum)))
+		if err == nil {
+			l.SealedTicketKey = Sealed{KeyID: kid, Extra: ct}
+			d.mu.Lock()
+			d.loc = l
+			d.mu.Unlock()
+			key, _ = s.RevealTicketHashKey(l)
+		}
+	}
+	_ = constantEqual(BrowserHashKey(key, locationAPIKey, timestamp), strings.ToLower(hashKey))
 }

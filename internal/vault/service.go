@@ -56,12 +56,11 @@ type Service struct {
 	// the tests.
 	verifySecret func(hash []byte, secret string) bool
 
-	// decoy is the sealed ticket hash key an unknown location api key is checked with
-	// (AuthenticateBrowser), sealed on first use.
+	// decoy is the location whose sealed ticket hash key an unknown location api key is
+	// checked with (AuthenticateBrowser, decoyCheck).
 	decoy struct {
-		once sync.Once
-		loc  *Location
-		err  error
+		mu  sync.Mutex
+		loc *Location
 	}
 }
 
