@@ -98,6 +98,10 @@ type AuthRequest struct {
 	// failed. Any other error leaves the transaction RECEIVED for Recover. It may run more
 	// than once (a retried write) and must reset what it records on each run.
 	AfterApproval func(ctx context.Context, tx Tx, t *Transaction) error
+	// Unlinked records the transaction with no InstrumentID whatever its source: a check run
+	// for a vault that does not exist yet (a Fortis vault create's run_avs), which names no
+	// vault, not even the one its account data came from.
+	Unlinked bool
 }
 
 // resolved is an authorization's account data after the source is resolved.
@@ -105,13 +109,16 @@ type resolved struct {
 	number     string
 	cvv        string
 	instrument *vault.Instrument
-	snapshot   CardSnapshot
-	routing    string
-	acctType   string
-	secCode    string
-	billing    *Billing
-	customer   *vault.Customer
-	profileID  string
+	// linked is the instrument an earlier transaction source names: the account data is the
+	// earlier transaction's, and so is the vault it belongs to.
+	linked    string
+	snapshot  CardSnapshot
+	routing   string
+	acctType  string
+	secCode   string
+	billing   *Billing
+	customer  *vault.Customer
+	profileID string
 }
 
 // Authorize runs an authorization-like transaction. The returned transaction is final:
@@ -217,9 +224,13 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 			Billing: res.billing, Customer: res.customer, Extras: req.Extras,
 			Node: s.cfg.Node, TxnTime: now, Created: now, Modified: now,
 		}
-		if res.instrument != nil {
+		switch {
+		case req.Unlinked:
+		case res.instrument != nil:
 			nt.InstrumentID = res.instrument.ID
 			verified = res.instrument.Verified()
+		default:
+			nt.InstrumentID = res.linked
 		}
 		if req.ProfileID != "" {
 			prof, err := tx.GetProfile(ctx, p.MerchantID(), req.ProfileID)
@@ -274,6 +285,22 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 		return nil, vault.E(op, &inFlight{id: t.ID, err: err})
 	}
 	return done, nil
+}
+
+// linkProfile gives res the payer of the earlier transaction prev, as a refund of prev has
+// it, while that profile exists: a deleted one stays on prev but is not passed on.
+func linkProfile(ctx context.Context, r reader, p *vault.Principal, res *resolved, prev *Transaction) error {
+	if prev.ProfileID == "" {
+		return nil
+	}
+	if _, err := r.GetProfile(ctx, p.MerchantID(), prev.ProfileID); err != nil {
+		if vault.KindOf(err) == vault.NotFound {
+			return nil
+		}
+		return err
+	}
+	res.profileID, res.customer = prev.ProfileID, prev.Customer
+	return nil
 }
 
 // requiredBilling are the billing fields a merchant service's vt_require_* flags require.
@@ -424,9 +451,12 @@ func (s *Service) resolve(ctx context.Context, r reader, tx Tx, p *vault.Princip
 		if !copyable(p, prev, req.PaymentMethod) || number == "" {
 			return nil, vault.E(vault.Invalid, vault.Field(field), vault.ErrUnusable)
 		}
-		res.number, res.snapshot = number, prev.Card
+		res.number, res.snapshot, res.linked = number, prev.Card, prev.InstrumentID
 		res.routing, res.acctType, res.secCode = prev.RoutingNumber, prev.AccountType, prev.ACHSecCode
 		res.billing = prev.Billing
+		if err := linkProfile(ctx, r, p, res, prev); err != nil {
+			return nil, err
+		}
 	case src.Number != "":
 		res.number = src.Number
 		if wantKind == vault.KindCard {

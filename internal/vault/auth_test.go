@@ -2,12 +2,16 @@ package vault_test
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
@@ -39,16 +43,46 @@ func (c *countingStore) GetUser(ctx context.Context, id string) (*vault.User, er
 	return c.Store.GetUser(ctx, id)
 }
 
-// work is what one authentication cost: its store reads by method and its hash comparisons.
+func (c *countingStore) GetLocationByAPIKey(ctx context.Context, key string) (*vault.Location, error) {
+	c.reads["GetLocationByAPIKey"]++
+	return c.Store.GetLocationByAPIKey(ctx, key)
+}
+
+// countingKeyring is a real keyring that counts the ciphertexts it opens. While *lost is
+// true it opens none, as if every data key had been destroyed since.
+type countingKeyring struct {
+	vault.Keyring
+	opens *int
+	lost  *bool
+}
+
+func (k countingKeyring) Open(ct []byte, ad keys.AD) ([]byte, error) {
+	*k.opens++
+	if *k.lost {
+		return nil, errors.New("no such data key")
+	}
+	return k.Keyring.Open(ct, ad)
+}
+
+// work is what one authentication cost: its store reads by method, its hash comparisons and
+// the ciphertexts it opened.
 type work struct {
 	Reads  map[string]int
 	Hashes int
+	Opens  int
 }
 
 // MustCountingService returns two merchants' credentials and a Service, without a credential
 // cache, over a fresh SQLite store wrapped in a countingStore, and the function that runs one
 // authentication and returns its work.
 func MustCountingService(tb testing.TB) (a, b *vault.MerchantCredentials, svc *vault.Service, measure func(func() error) (work, error)) {
+	a, b, svc, measure, _ = mustCountingService(tb)
+	return a, b, svc, measure
+}
+
+// mustCountingService is MustCountingService that also returns the switch that makes its
+// keyring lose its keys.
+func mustCountingService(tb testing.TB) (a, b *vault.MerchantCredentials, svc *vault.Service, measure func(func() error) (work, error), lost *bool) {
 	tb.Helper()
 	f := storetest.MustFixture(tb, func(tb testing.TB) storetest.Store {
 		st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
@@ -63,16 +97,17 @@ func MustCountingService(tb testing.TB) (a, b *vault.MerchantCredentials, svc *v
 		tb.Fatalf("CreateMerchant: %v", err)
 	}
 	cs := &countingStore{Store: f.Store, reads: map[string]int{}}
-	svc = vault.NewService(cs, f.Keys, nil, vault.Config{CredentialCacheTTL: -1})
-	var hashes int
+	var hashes, opens int
+	lost = new(bool)
+	svc = vault.NewService(cs, countingKeyring{Keyring: f.Keys, opens: &opens, lost: lost}, nil, vault.Config{CredentialCacheTTL: -1})
 	vault.CountSecretChecks(svc, &hashes)
 	measure = func(fn func() error) (work, error) {
 		clear(cs.reads)
-		hashes = 0
+		hashes, opens = 0, 0
 		err := fn()
-		return work{Reads: maps.Clone(cs.reads), Hashes: hashes}, err
+		return work{Reads: maps.Clone(cs.reads), Hashes: hashes, Opens: opens}, err
 	}
-	return f.Creds, b, svc, measure
+	return f.Creds, b, svc, measure, lost
 }
 
 // TestAuthenticateUniformWork checks that a failed authentication does the same store reads
@@ -89,10 +124,29 @@ func TestAuthenticateUniformWork(t *testing.T) {
 	apiKey := func(id, secret string) func() error {
 		return func() error { _, err := svc.AuthenticateAPIKey(ctx, id, secret); return err }
 	}
+	ts := func(skew time.Duration) string { return strconv.FormatInt(time.Now().Add(skew).Unix(), 10) }
+	now := ts(0)
+	browser := func(apiKey, ticketKey, timestamp string) func() error {
+		return func() error {
+			_, err := svc.AuthenticateBrowser(ctx, apiKey, timestamp, vault.BrowserHashKey(ticketKey, apiKey, timestamp))
+			return err
+		}
+	}
+	unknownKey := fa.LocationAPIKey[:len(fa.LocationAPIKey)-4] + "zzzz"
 	tests := []struct {
 		api, name string
 		fn        func() error
 	}{
+		// A browser's failure opens one ticket hash key and compares one HMAC whether or
+		// not the location api key exists (a decoy's when it does not); a timestamp out of
+		// the window is refused before the key is looked up, whatever the key.
+		{"browser", "ok", browser(fa.LocationAPIKey, fa.TicketHashKey, now)},
+		{"browser", "fail/unknown-key", browser(unknownKey, fa.TicketHashKey, now)},
+		{"browser", "fail/wrong-hash", browser(fa.LocationAPIKey, "not-the-ticket-hash-key", now)},
+		{"browser", "fail/other-merchants-hash", browser(fa.LocationAPIKey, b.Fortis.TicketHashKey, now)},
+		{"browser", "fail/other-merchants-key", browser(b.Fortis.LocationAPIKey, fa.TicketHashKey, now)},
+		{"browser-stale", "fail/known-key", browser(fa.LocationAPIKey, fa.TicketHashKey, ts(-901*time.Second))},
+		{"browser-stale", "fail/unknown-key", browser(unknownKey, fa.TicketHashKey, ts(-901*time.Second))},
 		{"fortis", "ok", user(fa.DeveloperID, fa.UserID, fa.UserAPIKey)},
 		{"fortis", "fail/unknown-developer", user("devnope", fa.UserID, fa.UserAPIKey)},
 		{"fortis", "fail/unknown-user", user(fa.DeveloperID, "01900000-0000-7000-8000-000000000000", fa.UserAPIKey)},
@@ -108,20 +162,24 @@ func TestAuthenticateUniformWork(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.api+"/"+tt.name, func(t *testing.T) {
 			w, err := measure(tt.fn)
+			wantHashes := 1
+			if tt.api == "browser" || tt.api == "browser-stale" {
+				wantHashes = 0 // an HMAC, not a stored hash
+			}
 			if tt.name == "ok" {
 				if err != nil {
 					t.Fatalf("err = %v", err)
 				}
-				if w.Hashes != 1 {
-					t.Errorf("hash comparisons = %d, want 1", w.Hashes)
+				if w.Hashes != wantHashes {
+					t.Errorf("hash comparisons = %d, want %d", w.Hashes, wantHashes)
 				}
 				return
 			}
 			if vault.KindOf(err) != vault.Unauthenticated {
 				t.Fatalf("err = %v, want Unauthenticated", err)
 			}
-			if w.Hashes != 1 {
-				t.Errorf("hash comparisons = %d, want 1", w.Hashes)
+			if w.Hashes != wantHashes {
+				t.Errorf("hash comparisons = %d, want %d", w.Hashes, wantHashes)
 			}
 			want, ok := failed[tt.api]
 			if !ok {
@@ -132,5 +190,30 @@ func TestAuthenticateUniformWork(t *testing.T) {
 				t.Errorf("work differs from the first failing case's (-want +got)\n%s", d)
 			}
 		})
+	}
+}
+
+// TestBrowserDecoyWithoutItsKey checks that an unknown location api key stays a plain failure
+// when the decoy's sealed ticket hash key no longer opens (its data key disabled or destroyed
+// since it was sealed): the decoy is sealed again, with the work of a wrong hash-key, and the
+// failure never becomes an internal error.
+func TestBrowserDecoyWithoutItsKey(t *testing.T) {
+	ctx := context.Background()
+	a, _, svc, measure, lost := mustCountingService(t)
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	unknown := a.Fortis.LocationAPIKey[:len(a.Fortis.LocationAPIKey)-4] + "zzzz"
+	for i, keysLost := range []bool{false, true, false, false} {
+		*lost = keysLost
+		w, err := measure(func() error { _, err := svc.AuthenticateBrowser(ctx, unknown, ts, "00"); return err })
+		if vault.KindOf(err) != vault.Unauthenticated {
+			t.Errorf("call %d (keys lost %v): err = %v, want Unauthenticated", i, keysLost, err)
+		}
+		if w.Opens < 1 {
+			t.Errorf("call %d: opened %d ciphertexts, want at least 1", i, w.Opens)
+		}
+	}
+	*lost = false
+	if _, err := svc.AuthenticateBrowser(ctx, a.Fortis.LocationAPIKey, ts, vault.BrowserHashKey(a.Fortis.TicketHashKey, a.Fortis.LocationAPIKey, ts)); err != nil {
+		t.Errorf("the location's own credential: %v", err)
 	}
 }

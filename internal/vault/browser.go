@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/payvault/payvault/internal/keys"
 )
 
 // BrowserWindow is how far a browser credential's timestamp may be from the server clock.
@@ -35,6 +37,7 @@ func (s *Service) AuthenticateBrowser(ctx context.Context, locationAPIKey, times
 	loc, err := s.store.GetLocationByAPIKey(ctx, locationAPIKey)
 	if err != nil {
 		if KindOf(err) == NotFound {
+			s.decoyCheck(locationAPIKey, timestamp, hashKey)
 			return nil, fail
 		}
 		return nil, E(op, err)
@@ -60,4 +63,34 @@ func BrowserHashKey(ticketHashKey, locationAPIKey, timestamp string) string {
 	mac := hmac.New(sha256.New, []byte(ticketHashKey))
 	mac.Write([]byte(locationAPIKey + timestamp))
 	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// decoyCheck does for an unknown location api key the work a wrong hash-key costs, so that
+// the work (and the time) of a failure does not tell whether the key exists: it opens a decoy
+// location's sealed ticket hash key and compares one HMAC. The decoy is sealed on first use,
+// and again when it no longer opens (its data key disabled or destroyed since); whatever
+// happens to it, the answer stays the caller's failure.
+func (s *Service) decoyCheck(locationAPIKey, timestamp, hashKey string) {
+	d := &s.decoy
+	d.mu.Lock()
+	l := d.loc
+	d.mu.Unlock()
+	var key string
+	opened := false
+	if l != nil {
+		k, err := s.RevealTicketHashKey(l)
+		key, opened = k, err == nil
+	}
+	if !opened {
+		l = &Location{ID: newID(), MerchantID: newID()}
+		ct, kid, err := s.seal("vault.decoyCheck", ticketKeyAD(l), []byte(keys.RandomString(36, keys.Alnum)))
+		if err == nil {
+			l.SealedTicketKey = Sealed{KeyID: kid, Extra: ct}
+			d.mu.Lock()
+			d.loc = l
+			d.mu.Unlock()
+			key, _ = s.RevealTicketHashKey(l)
+		}
+	}
+	_ = constantEqual(BrowserHashKey(key, locationAPIKey, timestamp), strings.ToLower(hashKey))
 }

@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/payvault/payvault/internal/card"
@@ -54,6 +55,13 @@ type Service struct {
 	// verifySecret compares a secret with its stored hash: keys.VerifySecret, counted by
 	// the tests.
 	verifySecret func(hash []byte, secret string) bool
+
+	// decoy is the location whose sealed ticket hash key an unknown location api key is
+	// checked with (AuthenticateBrowser, decoyCheck).
+	decoy struct {
+		mu  sync.Mutex
+		loc *Location
+	}
 }
 
 // NewService returns a Service over store.

@@ -359,7 +359,12 @@ var dummyHash = keys.HashSecret("payvault-no-such-credential")
 
 // RevealTicketHashKey returns a location's ticket hash key in the clear. Kinds: Internal.
 func (s *Service) RevealTicketHashKey(l *Location) (string, error) {
-	return s.open("vault.RevealTicketHashKey", keys.AD{Merchant: l.MerchantID, Record: l.ID, Field: "ticket_hash_key"}, 0, l.SealedTicketKey.Extra)
+	return s.open("vault.RevealTicketHashKey", ticketKeyAD(l), 0, l.SealedTicketKey.Extra)
+}
+
+// ticketKeyAD is the associated data a location's ticket hash key is sealed with.
+func ticketKeyAD(l *Location) keys.AD {
+	return keys.AD{Merchant: l.MerchantID, Record: l.ID, Field: "ticket_hash_key"}
 }
 
 // constantEqual compares two strings in constant time.

@@ -89,7 +89,7 @@ func (a *API) createVaultWithAVS(ctx context.Context, p *vault.Principal, d *vau
 		API: api, Type: payments.TypeAVSOnly, Location: loc, ProductTransactionID: pt.ID,
 		PaymentMethod: payments.MethodCard, Source: src, OrderNum: a.orderNum(), ProfileID: d.in.ProfileID,
 		Billing:      &payments.Billing{Street: d.in.BillingStreet, Zip: d.in.BillingZip},
-		BillingMerge: true, AcceptExpired: true, Extras: payments.EncodeExtras(txnExtras{VaultCheck: true}), Step: true,
+		BillingMerge: true, AcceptExpired: true, Extras: payments.EncodeExtras(txnExtras{VaultCheck: true}), Step: true, Unlinked: true,
 		AfterApproval: func(ctx context.Context, tx payments.Tx, t *payments.Transaction) error {
 			created, createErr = nil, nil
 			v, err := a.svc.CreateInstrumentIn(ctx, tx, p, &d.in, d.src, vault.CreateOptions{Before: d.before})

@@ -2,7 +2,9 @@ package fortis_test
 
 import (
 	"context"
+	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,6 +154,67 @@ func TestCardTickets(t *testing.T) {
 		}
 		if _, err := s.store.GetOneTimeToken(ctx, s.creds.MerchantID, tid); vault.KindOf(err) != vault.NotFound {
 			t.Errorf("an expired ticket survived the sweep: %v", err)
+		}
+	})
+}
+
+// TestCardTicketBrowserAuthFailures checks that every failure of a browser credential on
+// POST /v2/cardtickets, on either engine, is §1.4's 401 in JSON with the same headers and
+// body, whether the location api key is unknown, another location's, malformed or right with
+// a wrong hash-key or timestamp, sent as headers or as query parameters: nothing in the
+// answer tells whether a key exists. The page reads the error (CORS for its origin).
+func TestCardTicketBrowserAuthFailures(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		c := s.creds.Fortis
+		other := s.mustLocation(t, "Other")
+		ts := strconv.FormatInt(s.clock.Now().Unix(), 10)
+		unknown := c.LocationAPIKey[:len(c.LocationAPIKey)-4] + "zzzz"
+		body := `{"cardticket":{"account_number":"4111111111111111","exp_date":"1228"}}`
+		const want = `{"name":"Unauthorized","message":"Your request was made with invalid credentials.","code":0,"status":401}`
+		tests := []struct {
+			name  string
+			hdr   map[string]string
+			query string
+		}{
+			{"fail/unknown-key", s.browserHeaders(unknown, c.TicketHashKey, 0), ""},
+			{"fail/wrong-hash", s.browserHeaders(c.LocationAPIKey, "not-the-ticket-hash-key", 0), ""},
+			{"fail/other-locations-hash", s.browserHeaders(c.LocationAPIKey, other.TicketHashKey, 0), ""},
+			{"fail/stale-known-key", s.browserHeaders(c.LocationAPIKey, c.TicketHashKey, -901*time.Second), ""},
+			{"fail/stale-unknown-key", s.browserHeaders(unknown, c.TicketHashKey, -901*time.Second), ""},
+			{"fail/timestamp-not-a-number", map[string]string{"location-api-key": c.LocationAPIKey, "timestamp": "1e9", "hash-key": "00"}, ""},
+			{"fail/timestamp-too-long", map[string]string{"location-api-key": c.LocationAPIKey, "timestamp": "99999999999999999999", "hash-key": "00"}, ""},
+			{"fail/hash-not-hex", map[string]string{"location-api-key": c.LocationAPIKey, "timestamp": ts, "hash-key": "\u00e9\u00e9"}, ""},
+			{"fail/key-only", map[string]string{"location-api-key": c.LocationAPIKey}, ""},
+			{"fail/none", nil, ""},
+			{"fail/query-unknown-key", nil, "location-api-key=" + unknown + "&timestamp=" + ts + "&hash-key=00"},
+			{"fail/query-key-nul", nil, "location-api-key=%00&timestamp=" + ts + "&hash-key=00"},
+			{"fail/query-key-not-utf8", nil, "location-api-key=%ff%fe&timestamp=" + ts + "&hash-key=%ff"},
+			{"fail/query-key-long", nil, "location-api-key=" + strings.Repeat("k", 4096) + "&timestamp=" + ts + "&hash-key=00"},
+			{"fail/query-key-array", nil, "location-api-key[]=" + c.LocationAPIKey + "&timestamp=" + ts + "&hash-key=00"},
+		}
+		var first http.Header
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				hdr := map[string]string{"Origin": "https://shop.example"}
+				for k, v := range tt.hdr {
+					hdr[k] = v
+				}
+				path := "/v2/cardtickets"
+				if tt.query != "" {
+					path += "?" + tt.query
+				}
+				r := must(t, s.do(t, call{Method: "POST", Path: path, Body: body, NoAuth: true, Header: hdr, Malformed: true}), http.StatusUnauthorized)
+				diff(t, want, string(r.Body))
+				h := r.Header.Clone()
+				h.Del("X-Request-Id")
+				diff(t, "application/json; charset=UTF-8", h.Get("Content-Type"))
+				diff(t, "https://shop.example", h.Get("Access-Control-Allow-Origin"))
+				if first == nil {
+					first = h
+					return
+				}
+				diff(t, first, h)
+			})
 		}
 	})
 }

@@ -3,6 +3,7 @@ package fortis_test
 import (
 	"context"
 	"net/http"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -104,13 +105,13 @@ func TestTransactionSources(t *testing.T) {
 	})
 	// is_accountvault is true when the request's source is a vault (§3.7); a refund's, or a
 	// sale's from previous_transaction_id, is the earlier transaction, even one made on a
-	// vault. A refund still names its sale's vault in account_vault_id; such a sale does not.
+	// vault. Both still name the sale's vault in account_vault_id (TestTransactionAccountVault).
 	t.Run("ok/from-vault-sale", func(t *testing.T) {
 		sale := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"4.00","account_vault_id":"`+v["id"].(string)+`"`)["id"].(string)
 		refund := s.mustTxn(t, `"action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+sale+`"`)
 		diff(t, []any{v["id"], false, "545454"}, []any{refund["account_vault_id"], refund["is_accountvault"], refund["first_six"]})
 		again := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"2.00","previous_transaction_id":"`+sale+`"`)
-		diff(t, []any{nil, false, "545454"}, []any{again["account_vault_id"], again["is_accountvault"], again["first_six"]})
+		diff(t, []any{v["id"], false, "545454"}, []any{again["account_vault_id"], again["is_accountvault"], again["first_six"]})
 	})
 	t.Run("ok/account-vault-api-id-with-overrides", func(t *testing.T) {
 		got := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"4.00","account_vault_api_id":"Card9","billing_zip":"10001","account_holder_name":"Override"`)
@@ -148,6 +149,119 @@ func TestTransactionSources(t *testing.T) {
 	t.Run("ok/contact", func(t *testing.T) {
 		got := s.mustTxn(t, rawSale("1.00", `"contact_id":"`+contact+`"`))
 		diff(t, contact, got["contact_id"])
+	})
+}
+
+// TestTransactionAccountVault covers which vault a transaction names and the account fields
+// it shows with it. account_vault_id is the vault the account data belongs to: the source
+// itself when that is a vault (is_accountvault true, §3.7), and the earlier transaction's
+// vault when the source is an earlier transaction, a refund's sale or the
+// previous_transaction_id of a sale, authonly or avsonly (is_accountvault false), so that a
+// vault sale, its refunds and every transaction made from either show the same vault, card
+// fields and contact, and the list's account_vault_id filter finds them all. A transaction
+// whose account was never in a vault names none, and neither does run_avs's check (§2.5).
+func TestTransactionAccountVault(t *testing.T) {
+	s := mustServer(t)
+	contact := s.mustContact(t, `"last_name":"Holder"`)["id"].(string)
+	other := s.mustContact(t, `"last_name":"Other"`)["id"].(string)
+	vid := s.mustVault(t, `"payment_method":"cc","account_number":"5454545454545454","exp_date":"1230","contact_id":"`+contact+`","account_holder_name":"Vault Holder","billing_zip":"32606"`)["id"].(string)
+	show := []string{"account_vault_id", "is_accountvault", "first_six", "last_four", "account_type", "account_holder_name", "contact_id", "billing_zip", "payment_method"}
+	want := func(fromVault bool, contact any) map[string]any {
+		return map[string]any{"account_vault_id": vid, "is_accountvault": fromVault, "first_six": "545454", "last_four": "5454",
+			"account_type": "mc", "account_holder_name": "Vault Holder", "contact_id": contact, "billing_zip": "32606", "payment_method": "cc"}
+	}
+	sale := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"9.00","account_vault_id":"`+vid+`","transaction_api_id":"VaultSale1"`)
+	diff(t, want(true, contact), pick(sale, show...))
+	ids := []string{sale["id"].(string)}
+	refund := s.mustTxn(t, `"action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+sale["id"].(string)+`"`)
+	ids = append(ids, refund["id"].(string))
+	again := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"2.00","previous_transaction_id":"`+sale["id"].(string)+`"`)
+	ids = append(ids, again["id"].(string))
+
+	for _, tt := range []struct {
+		name, fields string
+		contact      any
+		status       float64
+	}{
+		{"ok/refund-of-the-vault-sale", `"action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"` + sale["id"].(string) + `"`, contact, 111},
+		{"ok/sale-from-previous-transaction-id", `"action":"sale","payment_method":"cc","transaction_amount":"2.00","previous_transaction_id":"` + sale["id"].(string) + `"`, contact, 101},
+		{"ok/authonly-from-previous-transaction-api-id", `"action":"authonly","payment_method":"cc","transaction_amount":"2.00","previous_transaction_api_id":"VaultSale1"`, contact, 102},
+		{"ok/avsonly-from-previous-transaction", `"action":"avsonly","payment_method":"cc","previous_transaction_id":"` + sale["id"].(string) + `"`, contact, 121},
+		{"ok/declined-sale-from-previous-transaction", `"action":"sale","payment_method":"cc","transaction_amount":"5.00","previous_transaction_id":"` + sale["id"].(string) + `"`, contact, 301},
+		{"ok/sale-from-a-refund", `"action":"sale","payment_method":"cc","transaction_amount":"2.00","previous_transaction_id":"` + refund["id"].(string) + `"`, contact, 101},
+		{"ok/sale-from-a-sale-from-previous", `"action":"sale","payment_method":"cc","transaction_amount":"2.00","previous_transaction_id":"` + again["id"].(string) + `"`, contact, 101},
+		{"ok/refund-of-a-sale-from-previous", `"action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"` + again["id"].(string) + `"`, contact, 111},
+		{"ok/request-contact-wins", `"action":"sale","payment_method":"cc","transaction_amount":"2.00","previous_transaction_id":"` + sale["id"].(string) + `","contact_id":"` + other + `"`, other, 101},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := s.mustTxn(t, tt.fields)
+			diff(t, want(false, tt.contact), pick(got, show...))
+			diff(t, tt.status, got["status_id"])
+			read := must(t, s.get(t, "/v2/transactions/"+got["id"].(string)+"?expand=account_vault"), http.StatusOK).record(t, "transaction")
+			diff(t, want(false, tt.contact), pick(read, show...))
+			av, _ := read["account_vault"].(map[string]any)
+			diff(t, vid, av["id"])
+			ids = append(ids, got["id"].(string))
+		})
+	}
+	t.Run("ok/list-filter-finds-them-all", func(t *testing.T) {
+		list := must(t, s.get(t, "/v2/transactions?account_vault_id="+vid+"&page_size=100&sort=id"), http.StatusOK).json(t)["transactions"].([]any)
+		var got []string
+		for _, x := range list {
+			got = append(got, x.(map[string]any)["id"].(string))
+		}
+		sort.Strings(ids)
+		diff(t, ids, got)
+	})
+	t.Run("ok/ach-debit-from-previous-transaction", func(t *testing.T) {
+		av := s.mustVault(t, `"payment_method":"ach","account_number":"700953657","routing":"072000326","account_type":"savings","is_company":true,"account_holder_name":"Bank Holder"`)["id"].(string)
+		first := s.mustTxn(t, `"action":"debit","payment_method":"ach","transaction_amount":"5.00","account_vault_id":"`+av+`"`)
+		got := s.mustTxn(t, `"action":"debit","payment_method":"ach","transaction_amount":"6.00","previous_transaction_id":"`+first["id"].(string)+`"`)
+		keys := []string{"account_vault_id", "first_six", "last_four", "account_type", "routing", "ach_sec_code", "account_holder_name"}
+		want := map[string]any{"account_vault_id": av, "first_six": nil, "last_four": "3657", "account_type": "savings", "routing": "072000326", "ach_sec_code": "CCD", "account_holder_name": "Bank Holder"}
+		diff(t, want, pick(first, keys...))
+		diff(t, want, pick(got, keys...))
+		diff(t, []any{true, false}, []any{first["is_accountvault"], got["is_accountvault"]})
+	})
+	t.Run("ok/never-in-a-vault", func(t *testing.T) {
+		raw := s.mustTxn(t, rawSale("1.00"))
+		got := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+raw["id"].(string)+`"`)
+		diff(t, []any{nil, false, "411111", "1111", "visa"}, []any{got["account_vault_id"], got["is_accountvault"], got["first_six"], got["last_four"], got["account_type"]})
+	})
+	t.Run("ok/saved-account", func(t *testing.T) {
+		saved := s.mustTxn(t, rawSale("1.00", `"save_account":1`))
+		got := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+saved["id"].(string)+`"`)
+		diff(t, []any{saved["account_vault_id"], false}, []any{got["account_vault_id"], got["is_accountvault"]})
+	})
+	t.Run("ok/run-avs-check-names-no-vault", func(t *testing.T) {
+		for _, src := range []string{`"previous_transaction_id":"` + sale["id"].(string) + `"`, `"previous_account_vault_id":"` + vid + `"`} {
+			nv := s.mustVault(t, `"payment_method":"cc","run_avs":true,`+src)
+			check := must(t, s.get(t, "/v2/transactions?type_id=21&sort=-id&page_size=1"), http.StatusOK).json(t)["transactions"].([]any)[0].(map[string]any)
+			diff(t, []any{nil, false, "5454"}, []any{check["account_vault_id"], check["is_accountvault"], check["last_four"]})
+			if nv["id"] == vid {
+				t.Fatal("the vault create returned its source")
+			}
+		}
+		n := must(t, s.get(t, "/v2/transactions?account_vault_id="+vid+"&page_size=1"), http.StatusOK).json(t)["meta"].(map[string]any)["pagination"].(map[string]any)["totalCount"]
+		diff(t, float64(len(ids)), n)
+	})
+	t.Run("ok/deleted-contact-is-not-carried", func(t *testing.T) {
+		gone := s.mustContact(t, `"last_name":"Gone"`)["id"].(string)
+		first := s.mustTxn(t, rawSale("1.00", `"contact_id":"`+gone+`"`))
+		must(t, s.del(t, "/v2/contacts/"+gone), http.StatusNoContent)
+		got := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+first["id"].(string)+`"`)
+		diff(t, []any{gone, nil}, []any{must(t, s.get(t, "/v2/transactions/"+first["id"].(string)), http.StatusOK).record(t, "transaction")["contact_id"], got["contact_id"]})
+	})
+	t.Run("ok/deleted-vault-still-named", func(t *testing.T) {
+		dv := s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1230"`)["id"].(string)
+		first := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_vault_id":"`+dv+`"`)
+		must(t, s.del(t, "/v2/accountvaults/"+dv), http.StatusNoContent)
+		// The earlier transaction still pays; the vault it came from is still named (like
+		// a refund's), though the vault itself can no longer be a source.
+		got := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+first["id"].(string)+`"`)
+		diff(t, []any{dv, false, float64(101)}, []any{got["account_vault_id"], got["is_accountvault"], got["status_id"]})
+		r := must(t, s.post(t, "/v2/transactions", txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_vault_id":"`+dv+`"`)), http.StatusUnprocessableEntity)
+		diff(t, `{"errors":{"account_vault_id":["Account Vault Id is invalid."]}}`, string(r.Body))
 	})
 }
 
