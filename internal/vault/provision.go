@@ -116,7 +116,7 @@ func (s *Service) createLocation(ctx context.Context, op, merchantID string, in 
 		Created: now, Modified: now,
 	}
 	ticketKey := keys.RandomString(36, keys.Alnum)
-	ct, kid, err := s.seal(op, keys.AD{Merchant: merchantID, Record: loc.ID, Field: "ticket_hash_key"}, []byte(ticketKey))
+	ct, kid, err := s.seal(op, ticketKeyAD(loc), []byte(ticketKey))
 	if err != nil {
 		return nil, err
 	}

@@ -159,7 +159,7 @@ func (s *Service) newMerchantWrite(op, name string, in NewMerchant) (*merchantWr
 		APIKey: keys.RandomString(36, keys.Alnum), TZ: "America/New_York", Created: now, Modified: now,
 	}
 	ticketKey := keys.RandomString(36, keys.Alnum)
-	ct, kid, err := s.seal(op, keys.AD{Merchant: m.ID, Record: loc.ID, Field: "ticket_hash_key"}, []byte(ticketKey))
+	ct, kid, err := s.seal(op, ticketKeyAD(loc), []byte(ticketKey))
 	if err != nil {
 		return nil, err
 	}
