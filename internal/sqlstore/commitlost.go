@@ -117,11 +117,21 @@ func (s *Store) claimMark(ctx context.Context, mark commitMark) (claimed bool, e
 	return claimed, tx.Commit()
 }
 
-// pruneCommitMarks deletes marks older than commitMarkKeep, a bounded number at a time,
-// skipping any another node is deleting.
+// pruneBatch is how many marks pruneCommitMarks deletes in one statement.
+const pruneBatch = 10000
+
+// pruneCommitMarks deletes marks older than commitMarkKeep, pruneBatch at a time until fewer
+// are left, skipping any another node is deleting.
 func (s *Store) pruneCommitMarks(ctx context.Context) error {
-	_, err := s.wdb.ExecContext(ctx, "DELETE FROM commit_marks WHERE mark IN (SELECT mark FROM commit_marks WHERE at < (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT - $1 LIMIT 10000 FOR UPDATE SKIP LOCKED)", commitMarkKeep.Milliseconds())
-	return err
+	for {
+		res, err := s.wdb.ExecContext(ctx, "DELETE FROM commit_marks WHERE mark IN (SELECT mark FROM commit_marks WHERE at < (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT - $1 LIMIT $2 FOR UPDATE SKIP LOCKED)", commitMarkKeep.Milliseconds(), pruneBatch)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n < pruneBatch {
+			return err
+		}
+	}
 }
 
 // resolveCommit returns what became of the PostgreSQL transaction marked mark, whose COMMIT

@@ -164,7 +164,7 @@ func TestResolveCommitReusedID(t *testing.T) {
 	}
 }
 
-// TestPruneCommitMarks: marks older than commitMarkKeep go, newer ones stay.
+// TestPruneCommitMarks: marks older than commitMarkKeep go, however many, newer ones stay.
 func TestPruneCommitMarks(t *testing.T) {
 	s, err := Open(context.Background(), Config{DSN: storetest.PostgresDSN(t)})
 	if err != nil {
@@ -176,11 +176,19 @@ func TestPruneCommitMarks(t *testing.T) {
 	if _, err := s.wdb.ExecContext(ctx, "INSERT INTO commit_marks (mark, at) VALUES ($1, (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT - $2)", []byte(old), (commitMarkKeep + time.Minute).Milliseconds()); err != nil {
 		t.Fatal(err)
 	}
+	// More old marks than one statement deletes: a minute's marks of a busy node.
+	if _, err := s.wdb.ExecContext(ctx, "INSERT INTO commit_marks (mark, at) SELECT int8send(n), 0 FROM generate_series(1, $1::int8) n", 2*pruneBatch+1); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.wdb.ExecContext(ctx, markSQL, []byte(fresh)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.pruneCommitMarks(ctx); err != nil {
 		t.Fatal(err)
+	}
+	var left int
+	if err := s.wdb.QueryRowContext(ctx, "SELECT count(*) FROM commit_marks").Scan(&left); err != nil || left != 1 {
+		t.Errorf("marks left after pruning: %d, %v; want the fresh one", left, err)
 	}
 	for _, tt := range []struct {
 		name string
