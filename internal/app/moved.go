@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -37,7 +39,7 @@ var ErrMoved = errors.New("this store was copied to PostgreSQL")
 // movedMarker is MovedFile's content: where the store went and when, never the DSN's user
 // or password.
 type movedMarker struct {
-	Database string    `json:"database"` // Database is host:port/dbname.
+	Database string    `json:"database"` // Database is host:port/dbname (host:port,host:port/dbname for several servers).
 	At       time.Time `json:"at"`
 }
 
@@ -53,11 +55,23 @@ func markMoved(dataDir, dsn string, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(movedMarker{Database: net.JoinHostPort(pc.Host, strconv.Itoa(int(pc.Port))) + "/" + pc.Database, At: at.UTC()})
+	b, err := json.Marshal(movedMarker{Database: dsnHosts(pc) + "/" + pc.Database, At: at.UTC()})
 	if err != nil {
 		return err
 	}
 	return keys.CreateFile(movedPath(dataDir), append(b, '\n'))
+}
+
+// dsnHosts names the servers of a parsed DSN, host:port, in its order and comma-separated: a
+// multi-host DSN (a primary and its standbys) names each once.
+func dsnHosts(pc *pgconn.Config) string {
+	hosts := []string{net.JoinHostPort(pc.Host, strconv.Itoa(int(pc.Port)))}
+	for _, f := range pc.Fallbacks {
+		if h := net.JoinHostPort(f.Host, strconv.Itoa(int(f.Port))); !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return strings.Join(hosts, ",")
 }
 
 // checkMoved refuses (ErrMoved) a data dir that holds a MovedFile. A marker that does not

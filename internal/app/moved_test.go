@@ -631,3 +631,24 @@ func (h *lockWaitHook) ResealRecord(ctx context.Context, old, next vault.SealedR
 	}
 	return h.resealHook.ResealRecord(ctx, old, next)
 }
+
+// TestMovedNamesEveryHost: the moved marker of a multi-host DSN (a primary and its standbys)
+// names every server once, and never the DSN's credentials.
+func TestMovedNamesEveryHost(t *testing.T) {
+	for _, tt := range []struct{ name, dsn, want string }{
+		{"ok/one-host", "postgres://u:secret@db.example:5433/payvault", "db.example:5433/payvault"},
+		{"ok/two-hosts", "postgres://u:secret@db1.example:5432,db2.example:5433/payvault?target_session_attrs=read-write", "db1.example:5432,db2.example:5433/payvault"},
+		{"ok/prefer-tls", "postgres://u:secret@db1.example,db2.example/payvault?sslmode=prefer", "db1.example:5432,db2.example:5432/payvault"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := markMoved(dir, tt.dsn, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			err := checkMoved(dir)
+			if !errors.Is(err, ErrMoved) || !strings.Contains(err.Error(), "("+tt.want+" at ") || strings.Contains(err.Error(), "secret") {
+				t.Errorf("checkMoved = %v, want ErrMoved naming %s", err, tt.want)
+			}
+		})
+	}
+}
