@@ -438,7 +438,7 @@ func TestFreezeRerun(t *testing.T) {
 
 // TestSlowCommitNotRerun: a COMMIT that PostgreSQL does not answer within the write wait,
 // while the server still answers (work deferred to the COMMIT, here a deferred trigger that
-// sleeps), is cancelled by the bound and rolled back; txid_status then says aborted. Its
+// sleeps), is cancelled by the bound and rolled back; its mark is then claimed. Its
 // writes answer Unavailable once, nothing stored, and are not run again: each run again would
 // wait out the bound again (five attempts alone took 75 s against a real server at the
 // default 15 s wait, where the documented bound is 20 s), and hold up the other writes.

@@ -12,7 +12,7 @@ import (
 
 // TestCommitWaitingForStandby: on a primary with a synchronous standby that is cut off, a
 // COMMIT waits for the standby. When the write wait ends it, the transaction is already
-// committed on the primary alone (txid_status says committed), and would be lost if the
+// committed on the primary alone (its mark is there), and would be lost if the
 // standby were promoted: the write must not be answered as stored.
 func TestCommitWaitingForStandby(t *testing.T) {
 	ctx := context.Background()
