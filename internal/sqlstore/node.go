@@ -72,14 +72,19 @@ func (s *Store) KeepNode(ctx context.Context) {
 		case <-t.C:
 			s.checkNode(ctx)
 			if n%12 == 0 { // once a minute
-				s.pruneCommitMarks(ctx)
+				pctx, cancel := s.q.readBound(ctx)
+				s.pruneCommitMarks(pctx)
+				cancel()
 			}
 		}
 	}
 }
 
 // checkNode retakes the node lock if its session was lost, and reports an error when the
-// lock is not held now.
+// lock is not held now. The check of the session, and the retake, each get the read wait: a
+// database frozen outright (a hung host, whose TCP stack still acknowledges every byte and
+// keep-alive) would otherwise hold the check, and the lease, until it answers again, and
+// the node would not retake its lock on a standby promoted meanwhile.
 func (s *Store) checkNode(ctx context.Context) error {
 	n := &s.node
 	n.mu.Lock()
@@ -88,13 +93,18 @@ func (s *Store) checkNode(ctx context.Context) error {
 		return nil
 	}
 	if n.conn != nil {
-		if err := n.conn.PingContext(ctx); err == nil {
+		pctx, cancel := s.q.readBound(ctx)
+		err := n.conn.PingContext(pctx)
+		cancel()
+		if err == nil {
 			return nil
 		}
 		n.conn.Raw(func(any) error { return driver.ErrBadConn })
 		n.conn.Close()
 		n.conn = nil
 	}
+	ctx, cancel := s.q.readBound(ctx)
+	defer cancel()
 	conn, err := s.wdb.Conn(ctx)
 	if err != nil {
 		return err
@@ -229,6 +239,8 @@ func (s *Store) NodeAlive(ctx context.Context, id string) (bool, error) {
 	if !retaken.IsZero() && time.Since(retaken) < nodeGrace {
 		return true, nil
 	}
+	ctx, cancel := s.q.readBound(ctx)
+	defer cancel()
 	conn, err := s.wdb.Conn(ctx)
 	if err != nil {
 		return true, vault.E("sqlstore.NodeAlive", vault.Unavailable, err)
