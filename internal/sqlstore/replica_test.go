@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
@@ -37,4 +38,56 @@ func TestCommitWaitingForStandby(t *testing.T) {
 		t.Errorf("a write the standby never got = %v, want Unavailable", err)
 	}
 	checkLostCommits(t, st, 0, 0, 1)
+}
+
+// TestSilentPrimaryPool: when the primary goes silent (frozen: its host still takes
+// connections and data, and nothing answers) and the standby is promoted, a read reaches the
+// new primary on a new session within a few seconds: each pooled session on the frozen server
+// costs it a short ping before reuse, not its whole read wait, and the new session spends the
+// connect timeout on the frozen first host of the DSN, then takes the promoted standby.
+func TestSilentPrimaryPool(t *testing.T) {
+	ctx := context.Background()
+	r := storetest.OwnReplicated(t)
+	dsn, err := r.NewDatabase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const readWait = 15 * time.Second
+	st, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn + " connect_timeout=1", ReadWait: readWait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() }) // after the thaw
+	if err := st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, "silent", "replicated") }); err != nil {
+		t.Fatal(err)
+	}
+	// Open several sessions, and leave them idle for over a second: each is pinged before
+	// its next use.
+	var conns []*sql.Conn
+	for range 4 {
+		c, err := st.DB().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	time.Sleep(1100 * time.Millisecond)
+	r.Primary.Freeze(t)
+	if err := r.Standby.Promote(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	v, err := st.GetSetting(ctx, "silent")
+	took := time.Since(start)
+	if err != nil || v != "replicated" {
+		t.Errorf("GetSetting after the promotion = %q, %v (after %v)", v, err, took)
+	}
+	// Two pings of 2 s, a connect timeout of 1 s on the frozen host, and some slack.
+	t.Logf("the read answered %v after the promotion", took.Round(time.Millisecond))
+	if limit := 7 * time.Second; took > limit {
+		t.Errorf("the read took %v, over %v: a frozen session held it", took, limit)
+	}
 }
