@@ -1,9 +1,13 @@
 package sqlstore
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,5 +68,69 @@ func pgConnConfig(cfg Config) (*pgx.ConnConfig, error) {
 	pc.OnPgError = func(c *pgconn.PgConn, e *pgconn.PgError) bool {
 		return e.Code != "25006" && (onErr == nil || onErr(c, e))
 	}
+	// With several hosts, an old primary back on its old timeline is refused (timelineFence).
+	if len(pc.Fallbacks) > 0 {
+		f := &timelineFence{newest: map[string]uint64{}}
+		validate := pc.ValidateConnect
+		pc.ValidateConnect = func(ctx context.Context, c *pgconn.PgConn) error {
+			if validate != nil {
+				if err := validate(ctx, c); err != nil {
+					return err
+				}
+			}
+			return f.check(ctx, c)
+		}
+	}
 	return pc, nil
+}
+
+// After a failover, the old primary may come back still a primary (restarted, or thawed
+// after it hung) rather than as a standby of the new one. It is first in a multi-host DSN
+// and takes writes, so a new session would go to it: its reads would see the old data, and
+// its writes would commit there alone. So, with several hosts, each new session reads its
+// server's system identifier and timeline (a promotion starts a new one), and a server on a
+// timeline older than one this store has seen for the same system is refused: pgx then
+// tries the next host. A store that never saw the newer timeline (a node started while the
+// old primary was back) cannot tell: fence the old primary (docs/operations.md).
+type timelineFence struct {
+	mu     sync.Mutex
+	newest map[string]uint64 // newest holds the newest timeline seen, by system identifier.
+}
+
+// timelineSQL reads the server's system identifier and the name of its current WAL file,
+// whose first 8 hex digits are the timeline; a standby has no current WAL position (its
+// name is empty).
+const timelineSQL = "SELECT system_identifier, CASE WHEN pg_is_in_recovery() THEN '' ELSE pg_walfile_name(pg_current_wal_lsn()) END FROM pg_control_system()"
+
+// check refuses a session whose server is on an older timeline than the newest seen for its
+// system, and notes the timeline otherwise. A server that refuses the question (a role that
+// may not call pg_control_system, say) is not fenced: pgx would take such a refusal for a
+// reason to try no other host.
+func (f *timelineFence) check(ctx context.Context, c *pgconn.PgConn) error {
+	rr := c.ExecParams(ctx, timelineSQL, nil, nil, nil, nil).Read()
+	var pe *pgconn.PgError
+	if errors.As(rr.Err, &pe) {
+		return nil
+	}
+	if rr.Err != nil {
+		return rr.Err
+	}
+	if len(rr.Rows) != 1 || len(rr.Rows[0]) != 2 {
+		return fmt.Errorf("sqlstore: the server's timeline: %d rows", len(rr.Rows))
+	}
+	system, wal := string(rr.Rows[0][0]), string(rr.Rows[0][1])
+	if len(wal) < 8 {
+		return nil // a standby
+	}
+	tl, err := strconv.ParseUint(wal[:8], 16, 32)
+	if err != nil {
+		return fmt.Errorf("sqlstore: the server's timeline: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if newest := f.newest[system]; tl < newest {
+		return fmt.Errorf("sqlstore: the server is a primary on timeline %d, and its database has been promoted to timeline %d elsewhere: an old primary, refused", tl, newest)
+	}
+	f.newest[system] = tl
+	return nil
 }

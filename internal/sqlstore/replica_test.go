@@ -91,3 +91,61 @@ func TestSilentPrimaryPool(t *testing.T) {
 		t.Errorf("the read took %v, over %v: a frozen session held it", took, limit)
 	}
 }
+
+// TestOldPrimaryFenced: after a failover, an old primary that comes back still a primary
+// (restarted, or thawed after it hung) on its old timeline is first in the multi-host DSN and
+// takes writes, so new sessions would go to it: their reads would see the old data, and their
+// writes commit there alone (never acknowledged while it waits for a synchronous standby that
+// is gone). A node that has seen the newer timeline refuses such a server's sessions, and the
+// DSN's next host, the new primary, takes them.
+func TestOldPrimaryFenced(t *testing.T) {
+	ctx := context.Background()
+	r := storetest.OwnReplicated(t)
+	dsn, err := r.NewDatabase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn, WriteWait: time.Second, CommitResolveWait: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	set := func(k string) error {
+		return st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, k, "v") })
+	}
+	if err := set("before"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Primary.Crash(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Standby.Promote(); err != nil {
+		t.Fatal(err)
+	}
+	// The node meets the new primary (and its timeline): the first write may meet a session
+	// the crash ended.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		err := set("failed-over")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no write on the new primary: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The old primary comes back as a primary, on the old timeline, and the node's pooled
+	// sessions go: new ones try the DSN's hosts in order.
+	if err := r.Primary.Start(); err != nil {
+		t.Fatal(err)
+	}
+	st.DB().SetMaxIdleConns(0)
+	st.DB().SetMaxIdleConns(32)
+	var port int
+	if err := st.DB().QueryRowContext(ctx, "SELECT inet_server_port()").Scan(&port); err != nil || port != r.Standby.Port() {
+		t.Errorf("a new session reached port %d (%v), want the new primary's %d, not the old one's %d", port, err, r.Standby.Port(), r.Primary.Port())
+	}
+	if err := set("after-return"); err != nil {
+		t.Errorf("a write after the old primary came back: %v", err)
+	}
+}
