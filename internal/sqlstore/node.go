@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -41,6 +43,9 @@ type nodeLease struct {
 	// retaken is when the PostgreSQL lock was last taken again after its session was lost
 	// (the server restarted, or ended the session): every node's lock went with it.
 	retaken time.Time
+	// checked is when the lock's session was last found on the newest timeline the store has
+	// seen (or taken).
+	checked time.Time
 }
 
 // nodeGrace is how long after this node retook its lock other nodes count as alive whatever
@@ -95,8 +100,13 @@ func (s *Store) checkNode(ctx context.Context) error {
 	if n.conn != nil {
 		pctx, cancel := s.q.readBound(ctx)
 		err := n.conn.PingContext(pctx)
+		if err == nil && s.fence.movedSince(n.checked) {
+			// The store has seen a failover since: the lock may be on the old primary.
+			err = n.conn.Raw(func(dc any) error { return s.fence.check(pctx, dc.(*stdlib.Conn).Conn().PgConn()) })
+		}
 		cancel()
 		if err == nil {
+			n.checked = time.Now()
 			return nil
 		}
 		n.conn.Raw(func(any) error { return driver.ErrBadConn })
@@ -115,7 +125,7 @@ func (s *Store) checkNode(ctx context.Context) error {
 		conn.Close()
 		return errors.Join(err, errors.New("sqlstore: the node lock is not held"))
 	}
-	n.conn, n.retaken = conn, time.Now()
+	n.conn, n.retaken, n.checked = conn, time.Now(), time.Now()
 	return nil
 }
 
@@ -166,7 +176,7 @@ func (s *Store) RegisterNode(ctx context.Context) (string, error) {
 			conn.Close()
 			return "", vault.E(op, vault.Unavailable, err)
 		}
-		s.node.conn = conn
+		s.node.conn, s.node.checked = conn, time.Now()
 	} else {
 		f, err := s.lockServing(ctx)
 		if err != nil {

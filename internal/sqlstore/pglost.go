@@ -59,17 +59,29 @@ func (s *Store) lost(ctx context.Context, err error) bool {
 const pingWait = 2 * time.Second
 
 // shouldPing is pgx's test before it reuses a pooled connection: ping one idle for over a
-// second (pgx's default), and one last used before a connection was found lost. It pings
-// here, within pingWait, and asks pgx to ping again only when this one failed: pgx closed a
-// connection whose ping did not answer in time, so its own ping fails at once and
-// database/sql takes another connection (twice, then a new one).
+// second (pgx's default), and one last used before a connection was found lost; and check
+// the timeline of one last used before the store saw a failover (timelineFence), closing it
+// when it is on an old primary. It pings here, within pingWait, and asks pgx to ping again
+// only when this one failed: pgx closed a connection whose ping did not answer in time, so
+// its own ping fails at once and database/sql takes another connection (twice, then a new
+// one).
 func (s *Store) shouldPing(ctx context.Context, p stdlib.ShouldPingParams) bool {
-	if p.IdleDuration <= time.Second && time.Now().Add(-p.IdleDuration).UnixNano() > s.lostAt.Load() {
+	used := time.Now().Add(-p.IdleDuration)
+	moved := s.fence.movedSince(used)
+	if !moved && p.IdleDuration <= time.Second && used.UnixNano() > s.lostAt.Load() {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, pingWait)
 	defer cancel()
-	return p.Conn.PgConn().Ping(ctx) != nil
+	c := p.Conn.PgConn()
+	if !moved {
+		return c.Ping(ctx) != nil
+	}
+	if err := s.fence.check(ctx, c); err != nil {
+		c.Close(ctx)
+		return true
+	}
+	return false
 }
 
 // beginTx begins a transaction, on a connection of its own (returned) when own is set, and on

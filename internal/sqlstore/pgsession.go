@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,8 +36,9 @@ const (
 	pgKeepAlive      = 5 * time.Second
 )
 
-// pgConnConfig parses cfg.DSN and adds the session bounds the DSN does not set itself.
-func pgConnConfig(cfg Config) (*pgx.ConnConfig, error) {
+// pgConnConfig parses cfg.DSN and adds the session bounds the DSN does not set itself. With
+// several hosts in the DSN it installs fence, when not nil, as a check of each new session.
+func pgConnConfig(cfg Config, fence *timelineFence) (*pgx.ConnConfig, error) {
 	pc, err := pgx.ParseConfig(cfg.DSN)
 	if err != nil {
 		return nil, err
@@ -69,8 +71,7 @@ func pgConnConfig(cfg Config) (*pgx.ConnConfig, error) {
 		return e.Code != "25006" && (onErr == nil || onErr(c, e))
 	}
 	// With several hosts, an old primary back on its old timeline is refused (timelineFence).
-	if len(pc.Fallbacks) > 0 {
-		f := &timelineFence{newest: map[string]uint64{}}
+	if fence != nil && len(pc.Fallbacks) > 0 {
 		validate := pc.ValidateConnect
 		pc.ValidateConnect = func(ctx context.Context, c *pgconn.PgConn) error {
 			if validate != nil {
@@ -78,7 +79,7 @@ func pgConnConfig(cfg Config) (*pgx.ConnConfig, error) {
 					return err
 				}
 			}
-			return f.check(ctx, c)
+			return fence.check(ctx, c)
 		}
 	}
 	return pc, nil
@@ -90,11 +91,24 @@ func pgConnConfig(cfg Config) (*pgx.ConnConfig, error) {
 // its writes would commit there alone. So, with several hosts, each new session reads its
 // server's system identifier and timeline (a promotion starts a new one), and a server on a
 // timeline older than one this store has seen for the same system is refused: pgx then
-// tries the next host. A store that never saw the newer timeline (a node started while the
-// old primary was back) cannot tell: fence the old primary (docs/operations.md).
+// tries the next host. Sessions opened before the store saw the newer timeline are checked
+// the same way before their next use (Store.shouldPing, checkNode). A store that never saw
+// the newer timeline (a node started while the old primary was back) cannot tell: fence the
+// old primary (docs/operations.md).
 type timelineFence struct {
 	mu     sync.Mutex
 	newest map[string]uint64 // newest holds the newest timeline seen, by system identifier.
+	// moved is when a timeline newer than one seen before was first seen (Unix ns).
+	moved atomic.Int64
+}
+
+// newTimelineFence returns a fence that has seen no timeline yet.
+func newTimelineFence() *timelineFence { return &timelineFence{newest: map[string]uint64{}} }
+
+// movedSince reports whether a newer timeline was seen at or after t: a session opened or
+// checked before then may be on an old primary. It is false for a nil fence.
+func (f *timelineFence) movedSince(t time.Time) bool {
+	return f != nil && t.UnixNano() <= f.moved.Load()
 }
 
 // timelineSQL reads the server's system identifier and the name of its current WAL file,
@@ -128,8 +142,12 @@ func (f *timelineFence) check(ctx context.Context, c *pgconn.PgConn) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if newest := f.newest[system]; tl < newest {
+	newest, seen := f.newest[system]
+	switch {
+	case tl < newest:
 		return fmt.Errorf("sqlstore: the server is a primary on timeline %d, and its database has been promoted to timeline %d elsewhere: an old primary, refused", tl, newest)
+	case seen && tl > newest:
+		f.moved.Store(time.Now().UnixNano())
 	}
 	f.newest[system] = tl
 	return nil

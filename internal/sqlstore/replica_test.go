@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,5 +148,66 @@ func TestOldPrimaryFenced(t *testing.T) {
 	}
 	if err := set("after-return"); err != nil {
 		t.Errorf("a write after the old primary came back: %v", err)
+	}
+}
+
+// TestThawedPrimaryPooled: sessions the pool opened on the primary before it went silent,
+// and did not use while it was frozen, answer again once it is thawed, on its old timeline;
+// the node's lock session too. Once the store has seen the promoted standby's timeline, such
+// a session is checked before its reuse and dropped, and the node takes its lock again on the
+// new primary.
+func TestThawedPrimaryPooled(t *testing.T) {
+	ctx := context.Background()
+	r := storetest.OwnReplicated(t)
+	dsn, err := r.NewDatabase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn + " connect_timeout=1", ReadWait: 10 * time.Second, WriteWait: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() }) // after the thaw
+	if _, err := st.RegisterNode(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var held []*sql.Conn
+	for range 4 {
+		c, err := st.DB().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	thaw := r.Primary.Freeze(t)
+	if err := r.Standby.Promote(); err != nil {
+		t.Fatal(err)
+	}
+	// A write on a new session meets the promoted standby, and its timeline.
+	if err := st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, "promoted", "v") }); err != nil {
+		t.Fatal(err)
+	}
+	thaw()
+	for _, c := range held {
+		c.Close() // back to the pool, on the old primary
+	}
+	for i := range 8 {
+		var port int
+		if err := st.DB().QueryRowContext(ctx, "SELECT inet_server_port()").Scan(&port); err != nil || port != r.Standby.Port() {
+			t.Errorf("read %d reached port %d (%v), want the new primary's %d, not the old one's %d", i, port, err, r.Standby.Port(), r.Primary.Port())
+		}
+	}
+	name := dsn[strings.Index(dsn, "dbname=")+len("dbname=") : strings.Index(dsn, " sslmode")]
+	newPrimary, err := sql.Open("pgx", r.Standby.DSN(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer newPrimary.Close()
+	if _, err := st.NodeAlive(ctx, "0badc0de"); err != nil {
+		t.Errorf("NodeAlive: %v", err)
+	}
+	var locks int
+	if err := newPrimary.QueryRowContext(ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted").Scan(&locks); err != nil || locks != 1 {
+		t.Errorf("the new primary holds %d advisory locks (%v), want the node's", locks, err)
 	}
 }
