@@ -18,27 +18,51 @@ import (
 // standby were promoted: the write must not be answered as stored.
 func TestCommitWaitingForStandby(t *testing.T) {
 	ctx := context.Background()
-	r := storetest.OwnReplicated(t)
-	dsn, err := r.NewDatabase()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn, WriteWait: time.Second, CommitResolveWait: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	r, st, _ := mustReplicatedStore(t, sqlstore.Config{WriteWait: time.Second, CommitResolveWait: 2 * time.Second}, "")
 	if err := st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, "before", "replicated") }); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.CutStandby(ctx); err != nil {
 		t.Fatal(err)
 	}
-	err = st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, "after", "primary-only") })
+	err := st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, "after", "primary-only") })
 	if vault.KindOf(err) != vault.Unavailable {
 		t.Errorf("a write the standby never got = %v, want Unavailable", err)
 	}
 	checkLostCommits(t, st, 0, 0, 1)
+}
+
+// mustReplicatedStore opens a store on a new database of a primary with a synchronous
+// standby, through their multi-host DSN with extra added; the store is closed when the test
+// ends, after any thaw. It returns the DSN without extra.
+func mustReplicatedStore(t *testing.T, cfg sqlstore.Config, extra string) (*storetest.Replicated, *sqlstore.Store, string) {
+	t.Helper()
+	r := storetest.OwnReplicated(t)
+	dsn, err := r.NewDatabase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DSN = dsn + extra
+	st, err := sqlstore.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return r, st, dsn
+}
+
+// mustConns takes n sessions from the store's pool, and holds them.
+func mustConns(t *testing.T, st *sqlstore.Store, n int) []*sql.Conn {
+	t.Helper()
+	var conns []*sql.Conn
+	for range n {
+		c, err := st.DB().Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	return conns
 }
 
 // TestSilentPrimaryPool: when the primary goes silent (frozen: its host still takes
@@ -48,31 +72,13 @@ func TestCommitWaitingForStandby(t *testing.T) {
 // connect timeout on the frozen first host of the DSN, then takes the promoted standby.
 func TestSilentPrimaryPool(t *testing.T) {
 	ctx := context.Background()
-	r := storetest.OwnReplicated(t)
-	dsn, err := r.NewDatabase()
-	if err != nil {
-		t.Fatal(err)
-	}
-	const readWait = 15 * time.Second
-	st, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn + " connect_timeout=1", ReadWait: readWait})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() }) // after the thaw
+	r, st, _ := mustReplicatedStore(t, sqlstore.Config{ReadWait: 15 * time.Second}, " connect_timeout=1")
 	if err := st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, "silent", "replicated") }); err != nil {
 		t.Fatal(err)
 	}
 	// Open several sessions, and leave them idle for over a second: each is pinged before
 	// its next use.
-	var conns []*sql.Conn
-	for range 4 {
-		c, err := st.DB().Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
-	}
-	for _, c := range conns {
+	for _, c := range mustConns(t, st, 4) {
 		c.Close()
 	}
 	time.Sleep(1100 * time.Millisecond)
@@ -101,16 +107,7 @@ func TestSilentPrimaryPool(t *testing.T) {
 // DSN's next host, the new primary, takes them.
 func TestOldPrimaryFenced(t *testing.T) {
 	ctx := context.Background()
-	r := storetest.OwnReplicated(t)
-	dsn, err := r.NewDatabase()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn, WriteWait: time.Second, CommitResolveWait: 1500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	r, st, _ := mustReplicatedStore(t, sqlstore.Config{WriteWait: time.Second, CommitResolveWait: 1500 * time.Millisecond}, "")
 	set := func(k string) error {
 		return st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, k, "v") })
 	}
@@ -158,27 +155,11 @@ func TestOldPrimaryFenced(t *testing.T) {
 // new primary.
 func TestThawedPrimaryPooled(t *testing.T) {
 	ctx := context.Background()
-	r := storetest.OwnReplicated(t)
-	dsn, err := r.NewDatabase()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn + " connect_timeout=1", ReadWait: 10 * time.Second, WriteWait: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() }) // after the thaw
+	r, st, dsn := mustReplicatedStore(t, sqlstore.Config{ReadWait: 10 * time.Second, WriteWait: 10 * time.Second}, " connect_timeout=1")
 	if _, err := st.RegisterNode(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var held []*sql.Conn
-	for range 4 {
-		c, err := st.DB().Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, c)
-	}
+	held := mustConns(t, st, 4)
 	thaw := r.Primary.Freeze(t)
 	if err := r.Standby.Promote(); err != nil {
 		t.Fatal(err)
