@@ -558,3 +558,43 @@ func holdCommitter(ctx context.Context, st *sqlstore.Store) (release func(), hel
 	<-holding
 	return func() { close(hold) }, done
 }
+
+// TestFreezeNodeCheck: the checks of the node lock give up on a frozen PostgreSQL within the
+// read wait, rather than wait for it: KeepNode's every few seconds, on the serving node's
+// context, and NodeAlive's, which payments' Recover runs on its background context. The
+// frozen server's host still acknowledges every byte and keep-alive, so no TCP timeout ends
+// the lock's session: a ping without a bound waited until the thaw, holding the lease, and
+// the node never took its lock again on a promoted standby. Once the server answers again,
+// the node holds its lock again.
+func TestFreezeNodeCheck(t *testing.T) {
+	p, st := mustFreezableStore(t, nil)
+	if _, err := st.RegisterNode(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	kctx, stop := context.WithCancel(context.Background())
+	kept := make(chan struct{})
+	go func() { defer close(kept); st.KeepNode(kctx) }()
+	t.Cleanup(func() { stop(); <-kept }) // after the thaw
+	thaw := p.Freeze(t)
+	// KeepNode checks the lock's session every 5 s: let it start a check on the frozen server.
+	time.Sleep(5500 * time.Millisecond)
+	err, _ := answerWithin(t, 2*freezeRead+freezeSlack, func() error {
+		_, err := st.NodeAlive(context.Background(), "0badc0de")
+		return err
+	})
+	if k := vault.KindOf(err); k != vault.Unavailable {
+		t.Errorf("NodeAlive on the frozen server: err = %v (%v); want Unavailable", err, k)
+	}
+	// Once thawed, the server ends the lock's old session, and the node takes its lock again.
+	thaw()
+	for deadline := time.Now().Add(5*time.Second + 2*freezeRead + freezeSlack); ; {
+		_, err := st.NodeAlive(context.Background(), "0badc0de")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("NodeAlive after the thaw: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -41,6 +43,9 @@ type nodeLease struct {
 	// retaken is when the PostgreSQL lock was last taken again after its session was lost
 	// (the server restarted, or ended the session): every node's lock went with it.
 	retaken time.Time
+	// checked is when the lock's session was last found on the newest timeline the store has
+	// seen (or taken).
+	checked time.Time
 }
 
 // nodeGrace is how long after this node retook its lock other nodes count as alive whatever
@@ -72,14 +77,19 @@ func (s *Store) KeepNode(ctx context.Context) {
 		case <-t.C:
 			s.checkNode(ctx)
 			if n%12 == 0 { // once a minute
-				s.pruneCommitMarks(ctx)
+				pctx, cancel := s.q.readBound(ctx)
+				s.pruneCommitMarks(pctx)
+				cancel()
 			}
 		}
 	}
 }
 
 // checkNode retakes the node lock if its session was lost, and reports an error when the
-// lock is not held now.
+// lock is not held now. The check of the session, and the retake, each get the read wait: a
+// database frozen outright (a hung host, whose TCP stack still acknowledges every byte and
+// keep-alive) would otherwise hold the check, and the lease, until it answers again, and
+// the node would not retake its lock on a standby promoted meanwhile.
 func (s *Store) checkNode(ctx context.Context) error {
 	n := &s.node
 	n.mu.Lock()
@@ -88,13 +98,23 @@ func (s *Store) checkNode(ctx context.Context) error {
 		return nil
 	}
 	if n.conn != nil {
-		if err := n.conn.PingContext(ctx); err == nil {
+		pctx, cancel := s.q.readBound(ctx)
+		err := n.conn.PingContext(pctx)
+		if err == nil && s.fence.movedSince(n.checked) {
+			// The store has seen a failover since: the lock may be on the old primary.
+			err = n.conn.Raw(func(dc any) error { return s.fence.check(pctx, dc.(*stdlib.Conn).Conn().PgConn()) })
+		}
+		cancel()
+		if err == nil {
+			n.checked = time.Now()
 			return nil
 		}
 		n.conn.Raw(func(any) error { return driver.ErrBadConn })
 		n.conn.Close()
 		n.conn = nil
 	}
+	ctx, cancel := s.q.readBound(ctx)
+	defer cancel()
 	conn, err := s.wdb.Conn(ctx)
 	if err != nil {
 		return err
@@ -105,7 +125,7 @@ func (s *Store) checkNode(ctx context.Context) error {
 		conn.Close()
 		return errors.Join(err, errors.New("sqlstore: the node lock is not held"))
 	}
-	n.conn, n.retaken = conn, time.Now()
+	n.conn, n.retaken, n.checked = conn, time.Now(), time.Now()
 	return nil
 }
 
@@ -156,7 +176,7 @@ func (s *Store) RegisterNode(ctx context.Context) (string, error) {
 			conn.Close()
 			return "", vault.E(op, vault.Unavailable, err)
 		}
-		s.node.conn = conn
+		s.node.conn, s.node.checked = conn, time.Now()
 	} else {
 		f, err := s.lockServing(ctx)
 		if err != nil {
@@ -229,6 +249,8 @@ func (s *Store) NodeAlive(ctx context.Context, id string) (bool, error) {
 	if !retaken.IsZero() && time.Since(retaken) < nodeGrace {
 		return true, nil
 	}
+	ctx, cancel := s.q.readBound(ctx)
+	defer cancel()
 	conn, err := s.wdb.Conn(ctx)
 	if err != nil {
 		return true, vault.E("sqlstore.NodeAlive", vault.Unavailable, err)

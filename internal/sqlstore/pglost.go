@@ -52,10 +52,36 @@ func (s *Store) lost(ctx context.Context, err error) bool {
 	return true
 }
 
+// pingWait bounds the ping of a pooled connection before its reuse. A session on a server
+// that went silent (frozen, or a host that hangs while its TCP stack still answers) would
+// otherwise hold the ping, and the request, for the request's whole bound (the read or write
+// wait), once for each such session in the pool. A live server answers a ping in a round trip.
+const pingWait = 2 * time.Second
+
 // shouldPing is pgx's test before it reuses a pooled connection: ping one idle for over a
-// second (pgx's default), and one last used before a connection was found lost.
-func (s *Store) shouldPing(_ context.Context, p stdlib.ShouldPingParams) bool {
-	return p.IdleDuration > time.Second || time.Now().Add(-p.IdleDuration).UnixNano() <= s.lostAt.Load()
+// second (pgx's default), and one last used before a connection was found lost; and check
+// the timeline of one last used before the store saw a failover (timelineFence), closing it
+// when it is on an old primary. It pings here, within pingWait, and asks pgx to ping again
+// only when this one failed: pgx closed a connection whose ping did not answer in time, so
+// its own ping fails at once and database/sql takes another connection (twice, then a new
+// one).
+func (s *Store) shouldPing(ctx context.Context, p stdlib.ShouldPingParams) bool {
+	used := time.Now().Add(-p.IdleDuration)
+	moved := s.fence.movedSince(used)
+	if !moved && p.IdleDuration <= time.Second && used.UnixNano() > s.lostAt.Load() {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, pingWait)
+	defer cancel()
+	c := p.Conn.PgConn()
+	if !moved {
+		return c.Ping(ctx) != nil
+	}
+	if err := s.fence.check(ctx, c); err != nil {
+		c.Close(ctx)
+		return true
+	}
+	return false
 }
 
 // beginTx begins a transaction, on a connection of its own (returned) when own is set, and on

@@ -1,9 +1,14 @@
 package sqlstore
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,8 +36,9 @@ const (
 	pgKeepAlive      = 5 * time.Second
 )
 
-// pgConnConfig parses cfg.DSN and adds the session bounds the DSN does not set itself.
-func pgConnConfig(cfg Config) (*pgx.ConnConfig, error) {
+// pgConnConfig parses cfg.DSN and adds the session bounds the DSN does not set itself. With
+// several hosts in the DSN it installs fence, when not nil, as a check of each new session.
+func pgConnConfig(cfg Config, fence *timelineFence) (*pgx.ConnConfig, error) {
 	pc, err := pgx.ParseConfig(cfg.DSN)
 	if err != nil {
 		return nil, err
@@ -64,5 +70,85 @@ func pgConnConfig(cfg Config) (*pgx.ConnConfig, error) {
 	pc.OnPgError = func(c *pgconn.PgConn, e *pgconn.PgError) bool {
 		return e.Code != "25006" && (onErr == nil || onErr(c, e))
 	}
+	// With several hosts, an old primary back on its old timeline is refused (timelineFence).
+	if fence != nil && len(pc.Fallbacks) > 0 {
+		validate := pc.ValidateConnect
+		pc.ValidateConnect = func(ctx context.Context, c *pgconn.PgConn) error {
+			if validate != nil {
+				if err := validate(ctx, c); err != nil {
+					return err
+				}
+			}
+			return fence.check(ctx, c)
+		}
+	}
 	return pc, nil
+}
+
+// After a failover, the old primary may come back still a primary (restarted, or thawed
+// after it hung) rather than as a standby of the new one. It is first in a multi-host DSN
+// and takes writes, so a new session would go to it: its reads would see the old data, and
+// its writes would commit there alone. So, with several hosts, each new session reads its
+// server's system identifier and timeline (a promotion starts a new one), and a server on a
+// timeline older than one this store has seen for the same system is refused: pgx then
+// tries the next host. Sessions opened before the store saw the newer timeline are checked
+// the same way before their next use (Store.shouldPing, checkNode). A store that never saw
+// the newer timeline (a node started while the old primary was back) cannot tell: fence the
+// old primary (docs/operations.md).
+type timelineFence struct {
+	mu     sync.Mutex
+	newest map[string]uint64 // newest holds the newest timeline seen, by system identifier.
+	// moved is when a timeline newer than one seen before was first seen (Unix ns).
+	moved atomic.Int64
+}
+
+// newTimelineFence returns a fence that has seen no timeline yet.
+func newTimelineFence() *timelineFence { return &timelineFence{newest: map[string]uint64{}} }
+
+// movedSince reports whether a newer timeline was seen at or after t: a session opened or
+// checked before then may be on an old primary. It is false for a nil fence.
+func (f *timelineFence) movedSince(t time.Time) bool {
+	return f != nil && t.UnixNano() <= f.moved.Load()
+}
+
+// timelineSQL reads the server's system identifier and the name of its current WAL file,
+// whose first 8 hex digits are the timeline; a standby has no current WAL position (its
+// name is empty).
+const timelineSQL = "SELECT system_identifier, CASE WHEN pg_is_in_recovery() THEN '' ELSE pg_walfile_name(pg_current_wal_lsn()) END FROM pg_control_system()"
+
+// check refuses a session whose server is on an older timeline than the newest seen for its
+// system, and notes the timeline otherwise. A server that refuses the question (a role that
+// may not call pg_control_system, say) is not fenced: pgx would take such a refusal for a
+// reason to try no other host.
+func (f *timelineFence) check(ctx context.Context, c *pgconn.PgConn) error {
+	rr := c.ExecParams(ctx, timelineSQL, nil, nil, nil, nil).Read()
+	var pe *pgconn.PgError
+	if errors.As(rr.Err, &pe) {
+		return nil
+	}
+	if rr.Err != nil {
+		return rr.Err
+	}
+	if len(rr.Rows) != 1 || len(rr.Rows[0]) != 2 {
+		return fmt.Errorf("sqlstore: the server's timeline: %d rows", len(rr.Rows))
+	}
+	system, wal := string(rr.Rows[0][0]), string(rr.Rows[0][1])
+	if len(wal) < 8 {
+		return nil // a standby
+	}
+	tl, err := strconv.ParseUint(wal[:8], 16, 32)
+	if err != nil {
+		return fmt.Errorf("sqlstore: the server's timeline: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	newest, seen := f.newest[system]
+	switch {
+	case tl < newest:
+		return fmt.Errorf("sqlstore: the server is a primary on timeline %d, and its database has been promoted to timeline %d elsewhere: an old primary, refused", tl, newest)
+	case seen && tl > newest:
+		f.moved.Store(time.Now().UnixNano())
+	}
+	f.newest[system] = tl
+	return nil
 }

@@ -24,7 +24,7 @@ func TestPgConnConfig(t *testing.T) {
 		{"off in config", base, -1, "", 10 * time.Second},
 		{"dsn wins", base + "&lock_timeout=0&connect_timeout=3", time.Second, "0", 3 * time.Second},
 	} {
-		pc, err := pgConnConfig(Config{DSN: tt.dsn, LockTimeout: tt.lock})
+		pc, err := pgConnConfig(Config{DSN: tt.dsn, LockTimeout: tt.lock}, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
@@ -42,7 +42,7 @@ func TestPgConnConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	pc, err := pgConnConfig(Config{DSN: base})
+	pc, err := pgConnConfig(Config{DSN: base}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,8 @@ type Store struct {
 	// resolution of a lost COMMIT (stall.go, commitlost.go).
 	writeWait   time.Duration
 	resolveWait time.Duration
-	lostAt      atomic.Int64 // lostAt is when a PostgreSQL connection was last found lost (pglost.go).
+	lostAt      atomic.Int64   // lostAt is when a PostgreSQL connection was last found lost (pglost.go).
+	fence       *timelineFence // fence refuses sessions on an old primary (PostgreSQL, pgsession.go).
 	stmts       *stmtCache
 	reads       *poolConn // reads runs SQLite's reads through prepared statements.
 	nWrites     atomic.Int64
@@ -255,7 +256,8 @@ func pingSQLite(ctx context.Context, db *sql.DB) error {
 
 func (s *Store) openPostgres(ctx context.Context, cfg Config) error {
 	s.dialect = Postgres
-	pc, err := pgConnConfig(cfg)
+	s.fence = newTimelineFence()
+	pc, err := pgConnConfig(cfg, s.fence)
 	if err != nil {
 		return fmt.Errorf("sqlstore: open postgres: %w", redactDSN(err, cfg.DSN))
 	}
