@@ -6,11 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -55,23 +52,11 @@ func markMoved(dataDir, dsn string, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(movedMarker{Database: dsnHosts(pc) + "/" + pc.Database, At: at.UTC()})
+	b, err := json.Marshal(movedMarker{Database: strings.Join(sqlstore.Hosts(pc), ",") + "/" + pc.Database, At: at.UTC()})
 	if err != nil {
 		return err
 	}
 	return keys.CreateFile(movedPath(dataDir), append(b, '\n'))
-}
-
-// dsnHosts names the servers of a parsed DSN, host:port, in its order and comma-separated: a
-// multi-host DSN (a primary and its standbys) names each once.
-func dsnHosts(pc *pgconn.Config) string {
-	hosts := []string{net.JoinHostPort(pc.Host, strconv.Itoa(int(pc.Port)))}
-	for _, f := range pc.Fallbacks {
-		if h := net.JoinHostPort(f.Host, strconv.Itoa(int(f.Port))); !slices.Contains(hosts, h) {
-			hosts = append(hosts, h)
-		}
-	}
-	return strings.Join(hosts, ",")
 }
 
 // checkMoved refuses (ErrMoved) a data dir that holds a MovedFile. A marker that does not

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,7 +72,7 @@ func pgConnConfig(cfg Config, fence *timelineFence) (*pgx.ConnConfig, error) {
 		return e.Code != "25006" && (onErr == nil || onErr(c, e))
 	}
 	// With several hosts, an old primary back on its old timeline is refused (timelineFence).
-	if fence != nil && len(pc.Fallbacks) > 0 {
+	if fence != nil && len(Hosts(&pc.Config)) > 1 {
 		validate := pc.ValidateConnect
 		pc.ValidateConnect = func(ctx context.Context, c *pgconn.PgConn) error {
 			if validate != nil {
@@ -83,6 +84,19 @@ func pgConnConfig(cfg Config, fence *timelineFence) (*pgx.ConnConfig, error) {
 		}
 	}
 	return pc, nil
+}
+
+// Hosts names the servers of a parsed DSN, host:port, each once and in the DSN's order. pgx
+// lists a host twice where it tries TLS and then plain (sslmode=prefer, the default): that is
+// still one server.
+func Hosts(pc *pgconn.Config) []string {
+	hosts := []string{net.JoinHostPort(pc.Host, strconv.Itoa(int(pc.Port)))}
+	for _, f := range pc.Fallbacks {
+		if h := net.JoinHostPort(f.Host, strconv.Itoa(int(f.Port))); !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
 }
 
 // After a failover, the old primary may come back still a primary (restarted, or thawed

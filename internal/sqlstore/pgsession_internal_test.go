@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"runtime"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -73,5 +74,33 @@ func TestPgConnConfig(t *testing.T) {
 	}
 	if runtime.GOOS == "linux" && userTimeout != int(pgTCPUserTimeout.Milliseconds()) {
 		t.Errorf("TCP_USER_TIMEOUT %d ms; want %d", userTimeout, pgTCPUserTimeout.Milliseconds())
+	}
+}
+
+// TestFenceSeveralHostsOnly: the timeline fence checks new sessions only where the DSN names
+// several servers; one host that pgx tries with TLS and then without (sslmode=prefer, the
+// default) is one server.
+func TestFenceSeveralHostsOnly(t *testing.T) {
+	for _, tt := range []struct {
+		name, dsn string
+		hosts     []string
+	}{
+		{"ok/one-host", "postgres://u@db1.example:5432/db?sslmode=disable", []string{"db1.example:5432"}},
+		{"ok/one-host-prefer-tls", "postgres://u@db1.example:5433/db", []string{"db1.example:5433"}},
+		{"ok/two-hosts", "postgres://u@db1.example:5432,db2.example:5433/db?sslmode=disable", []string{"db1.example:5432", "db2.example:5433"}},
+		{"ok/two-hosts-prefer-tls", "postgres://u@db1.example,db2.example/db", []string{"db1.example:5432", "db2.example:5432"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pc, err := pgConnConfig(Config{DSN: tt.dsn}, newTimelineFence())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := Hosts(&pc.Config); !slices.Equal(got, tt.hosts) {
+				t.Errorf("Hosts = %v, want %v", got, tt.hosts)
+			}
+			if fenced := pc.ValidateConnect != nil; fenced != (len(tt.hosts) > 1) {
+				t.Errorf("sessions checked by the fence: %v, want %v", fenced, len(tt.hosts) > 1)
+			}
+		})
 	}
 }
