@@ -348,9 +348,13 @@ func (s *Store) beginRun(isolate bool, reqs []*writeReq) (*batchRun, error) {
 	if s.dialect != Postgres {
 		return b, nil
 	}
-	if err := c.lockProfiles(reqs); err != nil {
-		// The transaction is aborted; begin another without the locks, and let each fn
-		// take its own, unless the database did not answer.
+	err = c.lockProfiles(reqs)
+	if err == nil {
+		err = c.readAhead(reqs)
+	}
+	if err != nil {
+		// The transaction is aborted; begin another without the locks and the cards read
+		// ahead, and let each fn take its own, unless the database did not answer.
 		expired := dl.expired()
 		b.rollback()
 		s.nCommits.Add(1)
@@ -894,6 +898,9 @@ type txConn struct {
 	// locked are the profiles the transaction locked before its fns ran (lockProfiles).
 	locked map[string]lockedProfile
 
+	// ahead are the cards the transaction read before its fns ran, by token (readahead.go).
+	ahead *ahead
+
 	// queued are statements the fns queued and the transaction has not sent yet; queueErr
 	// is the first failure of one (txConn.flush).
 	queued   []queuedStmt
@@ -940,6 +947,7 @@ func (c *txConn) note(query string, err error) {
 		if c.locked != nil && (strings.HasPrefix(query, "UPDATE profiles ") || strings.HasPrefix(query, "DELETE FROM profiles ")) {
 			c.locked = nil // a profile kept there may have changed
 		}
+		c.noteAhead(query)
 	}
 }
 
