@@ -366,6 +366,19 @@ func (s *Store) beginRun(isolate bool, reqs []*writeReq) (*batchRun, error) {
 	return b, nil
 }
 
+// hinted returns the ids that hint finds in the contexts of reqs, but for dropped requests
+// and ids PostgreSQL cannot hold as text, which would fail the statement they go into: their
+// fns answer them.
+func hinted(reqs []*writeReq, hint func(context.Context) string) []string {
+	var ids []string
+	for _, r := range reqs {
+		if id := hint(r.ctx); id != "" && !unstorable(id) && r.state.Load() != reqDropped {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // lockedProfile is a profile a batch's transaction locked before its fns ran.
 type lockedProfile struct{ merchant, location string }
 
@@ -378,13 +391,7 @@ type lockedProfile struct{ merchant, location string }
 // updates profiles forgets them (txConn.note). A profile id of another merchant is locked
 // as well, until the COMMIT, but not kept: that fn's own statement answers it.
 func (c *txConn) lockProfiles(reqs []*writeReq) error {
-	var ids []string
-	for _, r := range reqs {
-		// An id PostgreSQL cannot hold as text would fail the statement: its fn answers it.
-		if id := vault.LockedProfileFrom(r.ctx); id != "" && !unstorable(id) && r.state.Load() != reqDropped {
-			ids = append(ids, id)
-		}
-	}
+	ids := hinted(reqs, vault.LockedProfileFrom)
 	if len(ids) < 2 {
 		return nil // no round trip to save
 	}

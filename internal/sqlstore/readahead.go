@@ -61,12 +61,7 @@ var addressesSQL = func() string {
 // vault.WithTokenRead, when there are two or more, and in one more the billing addresses
 // of those that have one (PostgreSQL). It must run before any fn.
 func (c *txConn) readAhead(reqs []*writeReq) error {
-	var tokens []string
-	for _, r := range reqs {
-		if tok := vault.TokenReadFrom(r.ctx); tok != "" && !unstorable(tok) && r.state.Load() != reqDropped {
-			tokens = append(tokens, tok)
-		}
-	}
+	tokens := hinted(reqs, vault.TokenReadFrom)
 	if len(tokens) < 2 {
 		return nil // no round trip to save
 	}
