@@ -57,12 +57,21 @@ type Service struct {
 	cfg   Config
 	// early: reusable sources are resolved before the write (see Authorize).
 	early bool
+	// ahead: the store reads a card token's instrument ahead in its batch (see Authorize).
+	ahead bool
 }
 
 // ReadsInWrite is implemented by a store that says whether a read inside its write
 // transaction costs less than one before it. Without it, reads are done before the write.
 type ReadsInWrite interface {
 	ReadsInWrite() bool
+}
+
+// TokenReadsAhead is implemented by a store that says whether it reads the instruments of
+// its writes marked with vault.WithTokenRead together, inside their batch's transaction, so
+// that reading a card token's instrument in the write costs less than reading it before.
+type TokenReadsAhead interface {
+	ReadsTokensAhead() bool
 }
 
 // NewService returns a Service over store. It installs itself as the vault's
@@ -83,6 +92,9 @@ func NewService(store Store, v *vault.Service, kr Keyring, cfg Config) *Service 
 	s := &Service{store: store, vault: v, keys: kr, cfg: cfg, early: true}
 	if r, ok := store.(ReadsInWrite); ok {
 		s.early = !r.ReadsInWrite()
+	}
+	if r, ok := store.(TokenReadsAhead); ok {
+		s.ahead = r.ReadsTokensAhead()
 	}
 	v.SetTransactionSource(s)
 	return s

@@ -348,9 +348,13 @@ func (s *Store) beginRun(isolate bool, reqs []*writeReq) (*batchRun, error) {
 	if s.dialect != Postgres {
 		return b, nil
 	}
-	if err := c.lockProfiles(reqs); err != nil {
-		// The transaction is aborted; begin another without the locks, and let each fn
-		// take its own, unless the database did not answer.
+	err = c.lockProfiles(reqs)
+	if err == nil {
+		err = c.readAhead(reqs)
+	}
+	if err != nil {
+		// The transaction is aborted; begin another without the locks and the cards read
+		// ahead, and let each fn take its own, unless the database did not answer.
 		expired := dl.expired()
 		b.rollback()
 		s.nCommits.Add(1)
@@ -360,6 +364,19 @@ func (s *Store) beginRun(isolate bool, reqs []*writeReq) (*batchRun, error) {
 		return s.beginRun(isolate, nil)
 	}
 	return b, nil
+}
+
+// hinted returns the ids that hint finds in the contexts of reqs, but for dropped requests
+// and ids PostgreSQL cannot hold as text, which would fail the statement they go into: their
+// fns answer them.
+func hinted(reqs []*writeReq, hint func(context.Context) string) []string {
+	var ids []string
+	for _, r := range reqs {
+		if id := hint(r.ctx); id != "" && !unstorable(id) && r.state.Load() != reqDropped {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // lockedProfile is a profile a batch's transaction locked before its fns ran.
@@ -374,13 +391,7 @@ type lockedProfile struct{ merchant, location string }
 // updates profiles forgets them (txConn.note). A profile id of another merchant is locked
 // as well, until the COMMIT, but not kept: that fn's own statement answers it.
 func (c *txConn) lockProfiles(reqs []*writeReq) error {
-	var ids []string
-	for _, r := range reqs {
-		// An id PostgreSQL cannot hold as text would fail the statement: its fn answers it.
-		if id := vault.LockedProfileFrom(r.ctx); id != "" && !unstorable(id) && r.state.Load() != reqDropped {
-			ids = append(ids, id)
-		}
-	}
+	ids := hinted(reqs, vault.LockedProfileFrom)
 	if len(ids) < 2 {
 		return nil // no round trip to save
 	}
@@ -894,6 +905,9 @@ type txConn struct {
 	// locked are the profiles the transaction locked before its fns ran (lockProfiles).
 	locked map[string]lockedProfile
 
+	// ahead are the cards the transaction read before its fns ran, by token (readahead.go).
+	ahead *ahead
+
 	// queued are statements the fns queued and the transaction has not sent yet; queueErr
 	// is the first failure of one (txConn.flush).
 	queued   []queuedStmt
@@ -940,6 +954,7 @@ func (c *txConn) note(query string, err error) {
 		if c.locked != nil && (strings.HasPrefix(query, "UPDATE profiles ") || strings.HasPrefix(query, "DELETE FROM profiles ")) {
 			c.locked = nil // a profile kept there may have changed
 		}
+		c.noteAhead(query)
 	}
 }
 

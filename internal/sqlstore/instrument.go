@@ -71,8 +71,14 @@ func (q *q) GetInstrumentByToken(ctx context.Context, merchantID, token string) 
 
 // GetInstrumentByTokenWithCustomer implements vault.Reader. The profile's columns are renamed
 // in a subquery (which both engines flatten into a join on its primary key), so that the
-// instrument's own names stay unambiguous.
+// instrument's own names stay unambiguous. In a write marked with vault.WithTokenRead, the
+// card may have been read ahead with its batch's (readahead.go).
 func (q *q) GetInstrumentByTokenWithCustomer(ctx context.Context, merchantID, token string) (*vault.Instrument, vault.Customer, error) {
+	if c, ok := q.db.(*txConn); ok {
+		if in, cust, ok := c.aheadCard(merchantID, token); ok {
+			return in, cust, nil
+		}
+	}
 	in, cs := newInstrument()
 	var c vault.Customer
 	err := q.row(ctx, "SELECT "+names(cs)+", COALESCE(p_first, ''), COALESCE(p_last, ''), COALESCE(p_email, '') FROM instruments"+
@@ -235,6 +241,7 @@ const unverifiedCard = "merchant_id = ? AND id = ? AND kind = 'card' AND deleted
 func (t *tx) SetCardVerified(ctx context.Context, merchantID, id string) error {
 	const op = "sqlstore.SetCardVerified"
 	c := t.db.(*txConn)
+	c.forgetCard(id)
 	i := len(c.pending)
 	if err := t.audit(ctx, merchantID, vault.AuditAccountUpdate, "instrument", id); err != nil {
 		return err

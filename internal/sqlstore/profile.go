@@ -153,8 +153,14 @@ func newAddress() (*vault.Address, []col) {
 	return a, addressCols(a)
 }
 
-// GetAddress implements vault.Reader.
+// GetAddress implements vault.Reader. In a write marked with vault.WithTokenRead, a card's
+// billing address may have been read ahead with its batch's (readahead.go).
 func (q *q) GetAddress(ctx context.Context, merchantID, profileID, id string) (*vault.Address, error) {
+	if c, ok := q.db.(*txConn); ok {
+		if a, ok := c.aheadAddress(merchantID, profileID, id); ok {
+			return a, nil
+		}
+	}
 	a, cs := newAddress()
 	err := q.row(ctx, "SELECT "+names(cs)+" FROM addresses WHERE merchant_id = ? AND profile_id = ? AND id = ?", merchantID, profileID, id).Scan(ptrs(cs)...)
 	return a, mapErr("sqlstore.GetAddress", err, id)

@@ -58,3 +58,21 @@ func BulkFrom(ctx context.Context) bool {
 	b, _ := ctx.Value(bulkKey{}).(bool)
 	return b
 }
+
+type tokenReadKey struct{}
+
+// WithTokenRead returns ctx marking a Write whose fn reads the vault instrument with this
+// payment token (Reader.GetInstrumentByTokenWithCustomer, an auth by card token). A Store
+// that runs several writes in one transaction (group commit) may read the instruments of a
+// batch's such writes together, in that transaction, before their fns run, and answer each
+// fn's read from what it read, as long as nothing in the transaction has written
+// instruments or profiles since. It changes nothing else: fn reads as it would without it.
+func WithTokenRead(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, tokenReadKey{}, token)
+}
+
+// TokenReadFrom returns the token set by WithTokenRead, or "".
+func TokenReadFrom(ctx context.Context) string {
+	t, _ := ctx.Value(tokenReadKey{}).(string)
+	return t
+}

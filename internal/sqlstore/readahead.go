@@ -1,0 +1,173 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"strings"
+
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// Card reads ahead.
+//
+// An auth by card token reads its card (and its profile's names, and its billing address)
+// before it writes. On PostgreSQL those reads were statements of their own on the pool,
+// before the write: a round trip or two per auth, each waking a backend on CPUs that the
+// server, its clients and PostgreSQL share. A write marked with vault.WithTokenRead now
+// reads its card inside its batch instead: the batch reads the cards of all its marked
+// writes in one statement, and their billing addresses in one more when some have one,
+// after its BEGIN and before any fn runs (txConn.readAhead), and each fn's
+// GetInstrumentByTokenWithCustomer and GetAddress is answered from that (txConn.aheadCard,
+// txConn.aheadAddress).
+//
+// What was read ahead is what the fn's own read would have found, had nothing of the batch
+// run before it: it is a read of the same transaction, and as unlocked as the fn's own
+// (an auth is ordered as of its card's read, as it was when it read before its write). So
+// it is forgotten once a statement of the transaction may have changed an instrument, a
+// profile or an address (txConn.noteAhead): every statement that writes, but those that
+// write only transactions and idempotency records, and a card's VERIFIED mark, which
+// forgets that card alone. A read it cannot answer (a token not read ahead, another
+// merchant's) runs as usual.
+
+// ahead is what a transaction read ahead.
+type ahead struct {
+	cards map[string]aheadCard      // cards by token
+	addrs map[string]*vault.Address // the cards' billing addresses by id
+}
+
+// aheadCard is an instrument read ahead, with its profile's names.
+type aheadCard struct {
+	in   *vault.Instrument
+	cust vault.Customer
+}
+
+// tokenReadsSQL reads the active instruments with the given tokens, with their profiles'
+// names: GetInstrumentByTokenWithCustomer for many tokens (a token is unique across
+// merchants; the merchant is checked when a read is answered).
+var tokenReadsSQL = func() string {
+	_, cs := newInstrument()
+	return "SELECT " + names(cs) + ", COALESCE(p_first, ''), COALESCE(p_last, ''), COALESCE(p_email, '') FROM instruments" +
+		" LEFT JOIN (SELECT id AS p_id, merchant_id AS p_merchant, first_name AS p_first, last_name AS p_last, email AS p_email FROM profiles WHERE deleted_at = 0) p" +
+		" ON p_id = profile_id AND p_merchant = merchant_id" +
+		" WHERE token = ANY($1) AND deleted_at = 0"
+}()
+
+// addressesSQL reads addresses by id.
+var addressesSQL = func() string {
+	_, cs := newAddress()
+	return "SELECT " + names(cs) + " FROM addresses WHERE id = ANY($1)"
+}()
+
+// readAhead reads, in one statement, the cards of the requests marked with
+// vault.WithTokenRead, when there are two or more, and in one more the billing addresses
+// of those that have one (PostgreSQL). It must run before any fn.
+func (c *txConn) readAhead(reqs []*writeReq) error {
+	tokens := hinted(reqs, vault.TokenReadFrom)
+	if len(tokens) < 2 {
+		return nil // no round trip to save
+	}
+	a := &ahead{cards: make(map[string]aheadCard, len(tokens))}
+	var addrIDs []string
+	err := c.readRows(tokenReadsSQL, tokens, func(rows *sql.Rows) error {
+		in, cs := newInstrument()
+		var cust vault.Customer
+		if err := rows.Scan(append(ptrs(cs), &cust.FirstName, &cust.LastName, &cust.Email)...); err != nil {
+			return err
+		}
+		fixInstrument(in)
+		a.cards[in.Token] = aheadCard{in: in, cust: cust}
+		if in.BillingAddressID != "" && !unstorable(in.BillingAddressID) {
+			addrIDs = append(addrIDs, in.BillingAddressID)
+		}
+		return nil
+	})
+	if err == nil && len(addrIDs) > 0 {
+		a.addrs = make(map[string]*vault.Address, len(addrIDs))
+		err = c.readRows(addressesSQL, addrIDs, func(rows *sql.Rows) error {
+			ad, cs := newAddress()
+			if err := rows.Scan(ptrs(cs)...); err != nil {
+				return err
+			}
+			a.addrs[ad.ID] = ad
+			return nil
+		})
+	}
+	if err != nil {
+		return err
+	}
+	c.ahead = a
+	return nil
+}
+
+// readRows runs query, of one array argument, in the transaction and hands each row to scan.
+func (c *txConn) readRows(query string, arg []string, scan func(*sql.Rows) error) error {
+	rows, err := c.tx.QueryContext(c.dl.start(), query, arg)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// aheadCard answers GetInstrumentByTokenWithCustomer from the cards read ahead, when it can.
+func (c *txConn) aheadCard(merchantID, token string) (*vault.Instrument, vault.Customer, bool) {
+	if c.ahead == nil {
+		return nil, vault.Customer{}, false
+	}
+	a, ok := c.ahead.cards[token]
+	if !ok || a.in.MerchantID != merchantID {
+		return nil, vault.Customer{}, false
+	}
+	in := *a.in
+	return &in, a.cust, true
+}
+
+// aheadAddress answers GetAddress from the addresses read ahead, when it can.
+func (c *txConn) aheadAddress(merchantID, profileID, id string) (*vault.Address, bool) {
+	if c.ahead == nil {
+		return nil, false
+	}
+	a, ok := c.ahead.addrs[id]
+	if !ok || a.MerchantID != merchantID || a.ProfileID != profileID {
+		return nil, false
+	}
+	cp := *a
+	return &cp, true
+}
+
+// forgetCard drops the card with id from the cards read ahead.
+func (c *txConn) forgetCard(id string) {
+	if c.ahead == nil {
+		return
+	}
+	for tok, a := range c.ahead.cards {
+		if a.in.ID == id {
+			delete(c.ahead.cards, tok)
+		}
+	}
+}
+
+// noteAhead forgets the cards read ahead when query, a statement of the transaction, may
+// change an instrument, a profile or an address.
+func (c *txConn) noteAhead(query string) {
+	if c.ahead == nil || strings.HasPrefix(query, "SELECT ") {
+		return
+	}
+	for _, keep := range aheadKeeps {
+		if strings.HasPrefix(query, keep) {
+			return
+		}
+	}
+	c.ahead = nil
+}
+
+// aheadKeeps are the prefixes of the writing statements that change no instrument and no
+// profile and no address. SetCardVerified forgets its card itself.
+var aheadKeeps = []string{
+	"INSERT INTO transactions ", "UPDATE transactions ", "UPDATE idempotency ",
+	"UPDATE instruments SET stored_credential_status = 'VERIFIED' WHERE ",
+}
