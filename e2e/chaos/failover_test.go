@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -386,6 +388,19 @@ func runFailover(t *testing.T, mode failoverMode) {
 		}
 	}
 	t.Logf("%d writes acknowledged, %d lost", len(log.acked()), lost)
+	// What the nodes said of their lost COMMITs (by their marks, on the new primary). With the
+	// standby cut off, nothing committed after the cut reached the new primary, so no lost
+	// COMMIT may count as committed.
+	byOutcome := map[string]float64{}
+	for _, nd := range []*node{n, n2} {
+		for outcome, v := range lostCommits(t, hc, nd.url) {
+			byOutcome[outcome] += v
+		}
+	}
+	t.Logf("lost COMMITs by outcome: %v", byOutcome)
+	if mode == standbyCut && byOutcome["committed"] != 0 {
+		t.Errorf("%v lost COMMITs counted as committed, with the standby cut off", byOutcome["committed"])
+	}
 	if mode != primarySilent {
 		return
 	}
@@ -463,4 +478,33 @@ func profileIDs(ctx context.Context, t *testing.T, db *sql.DB) map[string]bool {
 		t.Fatal(err)
 	}
 	return have
+}
+
+// lostCommitRE is a line of payvault_lost_commits_total in /metrics.
+var lostCommitRE = regexp.MustCompile(`(?m)^payvault_lost_commits_total\{outcome="(\w+)"\} (\S+)$`)
+
+// lostCommits reads a node's payvault_lost_commits_total by outcome.
+func lostCommits(t *testing.T, hc *http.Client, url string) map[string]float64 {
+	t.Helper()
+	resp, err := hc.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, m := range lostCommitRE.FindAllStringSubmatch(string(b), -1) {
+		v, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[m[1]] = v
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s/metrics has no payvault_lost_commits_total", url)
+	}
+	return out
 }
