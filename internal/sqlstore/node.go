@@ -59,6 +59,11 @@ var restartGrace atomic.Int64
 
 func init() { restartGrace.Store(int64(12 * time.Second)) }
 
+// promoteGrace is how long after the last transaction a promoted standby replayed every node
+// counts as alive (NodeAlive): KeepNode's period and the read wait, with which a node gives
+// up a session on a silent old primary, and a margin.
+const promoteGrace = 45 * time.Second
+
 // KeepNode keeps a PostgreSQL node's lock until ctx ends: every few seconds it checks the
 // lock's session and, when the session was lost (PostgreSQL restarted, or ended it), takes
 // the lock again on a new one. Without it, a restart of PostgreSQL would leave every node
@@ -258,10 +263,16 @@ func (s *Store) NodeAlive(ctx context.Context, id string) (bool, error) {
 	defer conn.Close()
 	// A PostgreSQL that started less than restartGrace ago ended every node's session, and the
 	// nodes have not all retaken their locks yet: a node started just after the restart
-	// (which never lost a session of its own) must not take them for dead either.
+	// (which never lost a session of its own) must not take them for dead either. Nor just
+	// after a promotion: a promoted standby held no node's lock, and the nodes take theirs on
+	// it within KeepNode's period (up to the read wait with a silent old primary). PostgreSQL
+	// keeps no promotion time, but the last transaction it replayed as a standby
+	// (pg_last_xact_replay_timestamp, NULL on a server that never was one) is the nodes' last
+	// write before the failover, so promoteGrace from it covers a failover under load, when
+	// payments are in flight.
 	var got, restarted bool
-	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, $2), pg_postmaster_start_time() > now() - make_interval(secs => $3)",
-		nodeLockClass, int32(key), time.Duration(restartGrace.Load()).Seconds()).Scan(&got, &restarted); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, $2), pg_postmaster_start_time() > now() - make_interval(secs => $3) OR COALESCE(pg_last_xact_replay_timestamp() > now() - make_interval(secs => $4), FALSE)",
+		nodeLockClass, int32(key), time.Duration(restartGrace.Load()).Seconds(), promoteGrace.Seconds()).Scan(&got, &restarted); err != nil {
 		return true, vault.E("sqlstore.NodeAlive", vault.Unavailable, err)
 	}
 	if got {

@@ -192,3 +192,37 @@ func TestThawedPrimaryPooled(t *testing.T) {
 		t.Errorf("the new primary holds %d advisory locks (%v), want the node's", locks, err)
 	}
 }
+
+// TestNodeAliveAfterPromotion: right after a failover no node holds its lock on the promoted
+// standby until it takes it again (within KeepNode's period, longer with a silent old
+// primary), so a node started then must not take the others for gone, and resolve the
+// payments they still have in flight: every node counts alive for a while after the
+// server's promotion, as after its start.
+func TestNodeAliveAfterPromotion(t *testing.T) {
+	defer sqlstore.SetRestartGrace(time.Millisecond)() // the standby started just now: not that grace
+	ctx := context.Background()
+	r, st, dsn := mustReplicatedStore(t, sqlstore.Config{}, "")
+	// The nodes write until the primary is lost.
+	if err := st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, "before", "v") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Primary.Crash(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Standby.Promote(); err != nil {
+		t.Fatal(err)
+	}
+	// A node started after the promotion.
+	name := dsn[strings.Index(dsn, "dbname=")+len("dbname=") : strings.Index(dsn, " sslmode")]
+	fresh, err := sqlstore.Open(ctx, sqlstore.Config{DSN: r.Standby.DSN(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if _, err := fresh.RegisterNode(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if alive, err := fresh.NodeAlive(ctx, "0badc0de"); err != nil || !alive {
+		t.Errorf("NodeAlive of a node without its lock, just after the promotion = %v, %v; want alive", alive, err)
+	}
+}
