@@ -189,7 +189,7 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 	var preErr error
 	wctx := ctx
 	switch {
-	case s.ahead && isVaultToken(req.Source):
+	case s.ahead && token.Parse(req.Source.Token).Instrument():
 		wctx = vault.WithTokenRead(ctx, req.Source.Token)
 	case s.early:
 		pre, preErr = s.resolve(ctx, s.store, nil, p, loc, &req, s.Now())
@@ -307,16 +307,6 @@ func linkProfile(ctx context.Context, r reader, p *vault.Principal, res *resolve
 	}
 	res.profileID, res.customer = prev.ProfileID, prev.Customer
 	return nil
-}
-
-// isVaultToken reports whether src is a vaulted instrument's payment token (C…, a card;
-// B…, a bank account), which resolve reads with GetInstrumentByTokenWithCustomer.
-func isVaultToken(src Source) bool {
-	switch token.Parse(src.Token) {
-	case token.Card, token.Bank:
-		return true
-	}
-	return false
 }
 
 // requiredBilling are the billing fields a merchant service's vt_require_* flags require.

@@ -69,10 +69,22 @@ func (q *q) GetInstrumentByToken(ctx context.Context, merchantID, token string) 
 	return q.getInstrument(ctx, "sqlstore.GetInstrumentByToken", token, "merchant_id = ? AND token = ? AND deleted_at = 0", merchantID, token)
 }
 
-// GetInstrumentByTokenWithCustomer implements vault.Reader. The profile's columns are renamed
-// in a subquery (which both engines flatten into a join on its primary key), so that the
-// instrument's own names stay unambiguous. In a write marked with vault.WithTokenRead, the
-// card may have been read ahead with its batch's (readahead.go).
+// withCustomerSQL reads instruments with their profiles' names (Customer); the caller adds
+// its WHERE. The profile's columns are renamed in a subquery (which both engines flatten into
+// a join on its primary key), so that the instrument's own names stay unambiguous.
+var withCustomerSQL = func() string {
+	_, cs := newInstrument()
+	return "SELECT " + names(cs) + ", COALESCE(p_first, ''), COALESCE(p_last, ''), COALESCE(p_email, '') FROM instruments" +
+		" LEFT JOIN (SELECT id AS p_id, merchant_id AS p_merchant, first_name AS p_first, last_name AS p_last, email AS p_email FROM profiles WHERE deleted_at = 0) p" +
+		" ON p_id = profile_id AND p_merchant = merchant_id"
+}()
+
+// byTokenWithCustomerSQL is GetInstrumentByTokenWithCustomer's query.
+var byTokenWithCustomerSQL = withCustomerSQL + " WHERE merchant_id = ? AND token = ? AND deleted_at = 0"
+
+// GetInstrumentByTokenWithCustomer implements vault.Reader (withCustomerSQL). In a write
+// marked with vault.WithTokenRead, the card may have been read ahead with its batch's
+// (readahead.go).
 func (q *q) GetInstrumentByTokenWithCustomer(ctx context.Context, merchantID, token string) (*vault.Instrument, vault.Customer, error) {
 	if c, ok := q.db.(*txConn); ok {
 		if in, cust, ok := c.aheadCard(merchantID, token); ok {
@@ -81,10 +93,7 @@ func (q *q) GetInstrumentByTokenWithCustomer(ctx context.Context, merchantID, to
 	}
 	in, cs := newInstrument()
 	var c vault.Customer
-	err := q.row(ctx, "SELECT "+names(cs)+", COALESCE(p_first, ''), COALESCE(p_last, ''), COALESCE(p_email, '') FROM instruments"+
-		" LEFT JOIN (SELECT id AS p_id, merchant_id AS p_merchant, first_name AS p_first, last_name AS p_last, email AS p_email FROM profiles WHERE deleted_at = 0) p"+
-		" ON p_id = profile_id AND p_merchant = merchant_id"+
-		" WHERE merchant_id = ? AND token = ? AND deleted_at = 0", merchantID, token).Scan(append(ptrs(cs), &c.FirstName, &c.LastName, &c.Email)...)
+	err := q.row(ctx, byTokenWithCustomerSQL, merchantID, token).Scan(append(ptrs(cs), &c.FirstName, &c.LastName, &c.Email)...)
 	if err != nil {
 		return nil, c, mapErr("sqlstore.GetInstrumentByTokenWithCustomer", err, token)
 	}

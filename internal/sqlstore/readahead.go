@@ -43,13 +43,7 @@ type aheadCard struct {
 // tokenReadsSQL reads the active instruments with the given tokens, with their profiles'
 // names: GetInstrumentByTokenWithCustomer for many tokens (a token is unique across
 // merchants; the merchant is checked when a read is answered).
-var tokenReadsSQL = func() string {
-	_, cs := newInstrument()
-	return "SELECT " + names(cs) + ", COALESCE(p_first, ''), COALESCE(p_last, ''), COALESCE(p_email, '') FROM instruments" +
-		" LEFT JOIN (SELECT id AS p_id, merchant_id AS p_merchant, first_name AS p_first, last_name AS p_last, email AS p_email FROM profiles WHERE deleted_at = 0) p" +
-		" ON p_id = profile_id AND p_merchant = merchant_id" +
-		" WHERE token = ANY($1) AND deleted_at = 0"
-}()
+var tokenReadsSQL = withCustomerSQL + " WHERE token = ANY($1) AND deleted_at = 0"
 
 // addressesSQL reads addresses by id.
 var addressesSQL = func() string {

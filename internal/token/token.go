@@ -45,5 +45,8 @@ func Parse(s string) Kind {
 	return Unknown
 }
 
+// Instrument reports whether k is a stored instrument's token kind (a card or a bank account).
+func (k Kind) Instrument() bool { return k == Card || k == Bank }
+
 // SingleUse reports whether k is a single-use token kind.
 func (k Kind) SingleUse() bool { return k == SUTCard || k == SUTACH || k == SUTEFT }
