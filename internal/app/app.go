@@ -214,23 +214,7 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 			return err
 		}
 	}
-	// The store is opened without migrating it: prepareStore decides whether and when.
-	scfg := sqlstore.Config{DSN: cfg.DatabaseURL, Committers: cfg.Committers, SkipMigrate: true}
-	w := cfg.DatabaseWaits
-	scfg.ReadWait, scfg.QueueWait, scfg.WriteWait, scfg.CommitResolveWait = w.Read, w.Queue, w.Write, w.CommitResolve
-	if !bootstrap {
-		// A tool's reads (keys status counts every record of a key) may outlast the 30 s a
-		// serving node gives a read on a large store; its operator can stop it.
-		scfg.ReadWait = -1
-	}
-	if cfg.DatabaseURL == "" {
-		scfg.Path = SQLitePath(cfg.DataDir)
-		if !bootstrap && !cfg.ReadOnly {
-			// A tool that writes checks the mark in each write (prepareStore, step 4).
-			scfg.WriteCheck = func() error { return checkMoved(cfg.DataDir) }
-		}
-	}
-	node, err := m.openStore(ctx, scfg, mk, bootstrap)
+	node, err := m.openStore(ctx, storeConfig(cfg, bootstrap), mk, bootstrap)
 	if err != nil {
 		return err
 	}
@@ -864,4 +848,28 @@ func (m *Main) Close() error {
 		return m.Store.Close()
 	}
 	return nil
+}
+
+// storeConfig is the store's configuration for cfg, for a serving node (bootstrap) or a tool.
+// The store is opened without migrating it: prepareStore decides whether and when.
+func storeConfig(cfg Config, bootstrap bool) sqlstore.Config {
+	scfg := sqlstore.Config{DSN: cfg.DatabaseURL, Committers: cfg.Committers, SkipMigrate: true}
+	w := cfg.DatabaseWaits
+	scfg.ReadWait, scfg.QueueWait, scfg.WriteWait, scfg.CommitResolveWait = w.Read, w.Queue, w.Write, w.CommitResolve
+	// After a failover NodeAlive counts every node alive until payments would resolve their
+	// transactions from before it anyway (openPayments keeps the processor timeout's default).
+	scfg.PromoteGrace = payments.RecoverAge(0)
+	if !bootstrap {
+		// A tool's reads (keys status counts every record of a key) may outlast the 30 s a
+		// serving node gives a read on a large store; its operator can stop it.
+		scfg.ReadWait = -1
+	}
+	if cfg.DatabaseURL == "" {
+		scfg.Path = SQLitePath(cfg.DataDir)
+		if !bootstrap && !cfg.ReadOnly {
+			// A tool that writes checks the mark in each write (prepareStore, step 4).
+			scfg.WriteCheck = func() error { return checkMoved(cfg.DataDir) }
+		}
+	}
+	return scfg
 }

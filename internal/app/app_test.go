@@ -17,6 +17,7 @@ import (
 	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/logtest"
+	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -311,5 +312,20 @@ func TestFirstStartLogsMigration(t *testing.T) {
 	m.Close()
 	if got := strings.Count(capture.String(), "migrated the schema"); got != 1 {
 		t.Errorf("a restart on the current schema logged a migration:\n%s", capture)
+	}
+}
+
+// TestStoreConfigPromoteGrace: a serving node counts every node alive after a failover for
+// as long as payments would wait before resolving a transaction whatever its node. A node
+// started after a failover from a quiet spell (no write replayed in the 45 s before it) must
+// not fail, as interrupted, a payment whose node has not yet taken its lock on the new
+// primary and may still complete it.
+func TestStoreConfigPromoteGrace(t *testing.T) {
+	m := mustOpen(t, slog.New(slog.DiscardHandler))
+	want := payments.RecoverAge(m.Payments.Config().ProcessorTimeout)
+	for _, bootstrap := range []bool{true, false} {
+		if got := storeConfig(Config{DatabaseURL: "postgres://127.0.0.1/x"}, bootstrap).PromoteGrace; got < want {
+			t.Errorf("storeConfig(bootstrap %v).PromoteGrace = %s; want at least %s, the age at which payments resolves a RECEIVED transaction whatever its node", bootstrap, got, want)
+		}
 	}
 }

@@ -186,6 +186,16 @@ func (s *Service) approve(ctx context.Context, tx Tx, t *Transaction, out *Outco
 // transaction: the time a node may still need to commit an answer it got in time.
 const recoverMargin = 30 * time.Second
 
+// RecoverAge is the age past which Recover resolves a RECEIVED transaction whatever its node,
+// for the processor timeout pt (Config.ProcessorTimeout; 0 is its default). A store's
+// NodeAlive need only be right for younger transactions.
+func RecoverAge(pt time.Duration) time.Duration {
+	if pt == 0 {
+		pt = DefaultProcessorTimeout
+	}
+	return pt + recoverMargin
+}
+
 // recoverBatch bounds how many transactions one Recover call resolves.
 const recoverBatch = 500
 
@@ -197,7 +207,7 @@ const recoverBatch = 500
 // periodically. It returns how many it resolved.
 func (s *Service) Recover(ctx context.Context) (int, error) {
 	now := s.Now()
-	cutoff := now.Add(-(s.cfg.ProcessorTimeout + recoverMargin))
+	cutoff := now.Add(-RecoverAge(s.cfg.ProcessorTimeout))
 	before := cutoff
 	if s.cfg.NodeAlive != nil {
 		before = now.Add(time.Millisecond)

@@ -49,6 +49,9 @@ type Config struct {
 	CompleteRetry time.Duration
 }
 
+// DefaultProcessorTimeout is Config.ProcessorTimeout's default.
+const DefaultProcessorTimeout = 2 * time.Minute
+
 // Service owns the payment rules. It is safe for concurrent use.
 type Service struct {
 	store Store
@@ -81,7 +84,7 @@ func NewService(store Store, v *vault.Service, kr Keyring, cfg Config) *Service 
 		cfg.BatchDelay = 24 * time.Hour
 	}
 	if cfg.ProcessorTimeout == 0 {
-		cfg.ProcessorTimeout = 2 * time.Minute
+		cfg.ProcessorTimeout = DefaultProcessorTimeout
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

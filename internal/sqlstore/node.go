@@ -59,10 +59,9 @@ var restartGrace atomic.Int64
 
 func init() { restartGrace.Store(int64(12 * time.Second)) }
 
-// promoteGrace is how long after the last transaction a promoted standby replayed every node
-// counts as alive (NodeAlive): KeepNode's period and the read wait, with which a node gives
-// up a session on a silent old primary, and a margin.
-const promoteGrace = 45 * time.Second
+// defaultPromoteGrace is Config.PromoteGrace's default: KeepNode's period and the read wait,
+// with which a node gives up a session on a silent old primary, and a margin.
+const defaultPromoteGrace = 45 * time.Second
 
 // KeepNode keeps a PostgreSQL node's lock until ctx ends: every few seconds it checks the
 // lock's session and, when the session was lost (PostgreSQL restarted, or ended it), takes
@@ -268,11 +267,13 @@ func (s *Store) NodeAlive(ctx context.Context, id string) (bool, error) {
 	// it within KeepNode's period (up to the read wait with a silent old primary). PostgreSQL
 	// keeps no promotion time, but the last transaction it replayed as a standby
 	// (pg_last_xact_replay_timestamp, NULL on a server that never was one) is the nodes' last
-	// write before the failover, so promoteGrace from it covers a failover under load, when
-	// payments are in flight.
+	// write before the failover, so Config.PromoteGrace from it covers a failover under load.
+	// After a quiet spell it covers what matters: a serving node's grace is the age at which
+	// payments resolves a transaction whatever its node, and every transaction in flight at
+	// the failover was written no later than that last replayed one.
 	var got, restarted bool
 	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, $2), pg_postmaster_start_time() > now() - make_interval(secs => $3) OR COALESCE(pg_last_xact_replay_timestamp() > now() - make_interval(secs => $4), FALSE)",
-		nodeLockClass, int32(key), time.Duration(restartGrace.Load()).Seconds(), promoteGrace.Seconds()).Scan(&got, &restarted); err != nil {
+		nodeLockClass, int32(key), time.Duration(restartGrace.Load()).Seconds(), s.promoteGrace.Seconds()).Scan(&got, &restarted); err != nil {
 		return true, vault.E("sqlstore.NodeAlive", vault.Unavailable, err)
 	}
 	if got {

@@ -226,3 +226,41 @@ func TestNodeAliveAfterPromotion(t *testing.T) {
 		t.Errorf("NodeAlive of a node without its lock, just after the promotion = %v, %v; want alive", alive, err)
 	}
 }
+
+// TestNodeAliveAfterQuietPromotion: a failover after a quiet spell, whose last replayed
+// transaction is older than the default grace. Config.PromoteGrace (which a serving node
+// sets to the age at which payments resolves a RECEIVED transaction whatever its node) still
+// counts every node alive, since a transaction its node may still complete was written before
+// the last one the standby replayed; past it, a node without its lock is gone.
+func TestNodeAliveAfterQuietPromotion(t *testing.T) {
+	defer sqlstore.SetRestartGrace(time.Millisecond)() // the standby started just now: not that grace
+	ctx := context.Background()
+	r, st, dsn := mustReplicatedStore(t, sqlstore.Config{}, "")
+	if err := st.Write(ctx, func(tx vault.Tx) error { return tx.SetSetting(ctx, "before", "v") }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the quiet spell (the standby confirmed the write before it was answered)
+	if err := r.Primary.Crash(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Standby.Promote(); err != nil {
+		t.Fatal(err)
+	}
+	name := dsn[strings.Index(dsn, "dbname=")+len("dbname=") : strings.Index(dsn, " sslmode")]
+	for _, c := range []struct {
+		grace time.Duration
+		alive bool
+	}{{time.Minute, true}, {time.Second, false}} {
+		fresh, err := sqlstore.Open(ctx, sqlstore.Config{DSN: r.Standby.DSN(name), PromoteGrace: c.grace})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fresh.RegisterNode(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if alive, err := fresh.NodeAlive(ctx, "0badc0de"); err != nil || alive != c.alive {
+			t.Errorf("PromoteGrace %s: NodeAlive of a node without its lock, 2 s after the last replayed write = %v, %v; want %v", c.grace, alive, err, c.alive)
+		}
+		fresh.Close()
+	}
+}

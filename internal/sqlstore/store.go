@@ -81,6 +81,15 @@ type Config struct {
 	// CommitResolveWait bounds how long a committer asks PostgreSQL what became of a COMMIT
 	// whose answer it did not get (commitlost.go); 0 picks 5 s.
 	CommitResolveWait time.Duration
+	// PromoteGrace is how long after the last transaction a promoted standby replayed
+	// NodeAlive counts every node alive (PostgreSQL keeps no promotion time); 0 picks 45 s:
+	// KeepNode's period and the read wait, within which the nodes take their locks on the
+	// new primary, and a margin. A serving node sets it to the age at which
+	// payments resolves a RECEIVED transaction whatever its node (payments.RecoverAge): a
+	// transaction its node may still complete was written before the failover, so no later
+	// than that last replayed one, and once the grace is over it is old enough to be resolved
+	// anyway. A failover after a quiet spell is then covered too.
+	PromoteGrace time.Duration
 	// WriteCheck, when set, runs first in each Write's fn, inside its transaction (on SQLite,
 	// under the write lock): an error from it is that Write's, and the fn writes nothing.
 	// The CLI's tools on the embedded store refuse with it a store that copy-store moved
@@ -121,6 +130,8 @@ type Store struct {
 	walMax      int         // walMax is WALMaxPages, defaulted.
 	walLong     atomic.Bool // walLong asks the committer to restart the WAL (checkpoint.go).
 
+	promoteGrace time.Duration // promoteGrace is Config.PromoteGrace, defaulted (node.go).
+
 	folding    atomic.Bool    // folding: a fold started by startFold runs now.
 	background sync.WaitGroup // background is the goroutines Close waits for (startFold).
 	countRows  sync.Map       // countRows: merchant ID → *atomic.Int64, rows of counts added since its last fold (addedCountRows).
@@ -160,6 +171,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			s.q.readWait = 0 // unbounded
 		case s.q.readWait == 0:
 			s.q.readWait = defaultReadWait
+		}
+		if s.promoteGrace = cfg.PromoteGrace; s.promoteGrace <= 0 {
+			s.promoteGrace = defaultPromoteGrace
 		}
 	}
 	if !cfg.SkipMigrate {
