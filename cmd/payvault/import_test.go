@@ -14,7 +14,7 @@ import (
 // TestImportCLI exports a merchant of a running payvault and imports it with `payvault
 // import` into a merchant of another store, with a passphrase-protected private key: the dry
 // run writes nothing, the import keeps the card's payment token, a second run imports
-// nothing again, the audit chain verifies, a missing passphrase is refused, and no output
+// nothing again and says so in its last line, as it records the run on the audit chain, the audit chain verifies, a missing passphrase is refused, and no output
 // names the card number. The same file into a second merchant of that store is refused, the
 // dry run too, naming the collisions with the first (tokens are unique in the store), and
 // writes nothing.
@@ -62,7 +62,7 @@ func TestImportCLI(t *testing.T) {
 		{"fail/no-passphrase", []string{"--key", priv}, []string{"passphrase"}, true, ""},
 		{"ok/dry-run", []string{"--key", priv, "--passphrase-file", pass, "--dry-run"}, []string{"1 records", "1 to create", "0 invalid, 0 collisions", "nothing was written"}, false, ""},
 		{"ok/import", []string{"--key", priv, "--passphrase-file", pass}, []string{"imported 1 instruments, 1 profiles", "0 mandates in", "audit chain"}, false, ""},
-		{"ok/rerun", []string{"--key", priv, "--passphrase-file", pass}, []string{"0 to create", "1 already imported"}, false, ""},
+		{"ok/rerun", []string{"--key", priv, "--passphrase-file", pass}, []string{"0 to create", "1 already imported", "imported 0 instruments", "audit chain"}, false, ""},
 		{"fail/second-merchant-dry-run", []string{"--key", priv, "--passphrase-file", pass, "--dry-run"},
 			[]string{"1 collisions (1 with another merchant of this store)", "paymentToken: held by an instrument of another merchant", "nothing was imported"}, true, second},
 		{"fail/second-merchant", []string{"--key", priv, "--passphrase-file", pass}, []string{"1 with another merchant of this store", "nothing was imported"}, true, second},

@@ -736,7 +736,7 @@ func printImport(mid string, dryRun bool, rep *app.ImportReport) {
 	switch {
 	case dryRun:
 		fmt.Println("dry run: nothing was written")
-	case rep.Batches > 0 || rep.Created > 0:
+	case rep.Batches > 0 || rep.Created > 0 || rep.Recorded:
 		fmt.Printf("imported %d instruments, %d profiles, %d addresses, %d mandates in %d transactions (%s); recorded on the merchant's audit chain\n",
 			rep.Created, rep.ProfilesCreated, rep.AddressesCreated, rep.MandatesCreated, rep.Batches, rep.Took.Round(time.Millisecond))
 	}

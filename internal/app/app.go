@@ -354,13 +354,16 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 	return "", m.migrate(ctx, s, sc)
 }
 
-// migrate applies the store's pending migrations, and logs the schema's move when it moved
-// (a first start makes it, an upgrade moves it on), which is otherwise silent on a server.
+// migrate applies the store's pending migrations, and logs the schema's move when this
+// process moved it (a first start makes it, an upgrade moves it on), which is otherwise
+// silent on a server. A node that waited for another's migration lock applied nothing, and
+// says nothing.
 func (m *Main) migrate(ctx context.Context, s *sqlstore.Store, before sqlstore.Schema) error {
-	if err := s.Migrate(ctx); err != nil {
+	applied, err := s.Migrate(ctx)
+	if err != nil {
 		return err
 	}
-	if !before.Pending {
+	if !before.Pending || applied == 0 {
 		return nil
 	}
 	if v, err := s.SchemaVersion(ctx); err == nil && v != before.Current {

@@ -74,12 +74,14 @@ func TestRunDrains(t *testing.T) {
 }
 
 // TestNodesStartTogether starts three nodes on one fresh PostgreSQL at once: exactly one
-// creates the sandbox merchant, and all share one keyring.
+// creates the sandbox merchant, exactly one logs that it migrated the schema (the others
+// waited for its migration lock and applied nothing), and all share one keyring.
 func TestNodesStartTogether(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	mk := base64.StdEncoding.EncodeToString(make([]byte, 32))
 	var mu sync.Mutex
 	var mains []*Main
+	var logs []*logtest.Capture
 	var wg sync.WaitGroup
 	for i := 0; i < 3; i++ {
 		wg.Add(1)
@@ -94,6 +96,7 @@ func TestNodesStartTogether(t *testing.T) {
 			forbidSecrets(capture, m, "admin-token-for-tests-0123")
 			mu.Lock()
 			mains = append(mains, m)
+			logs = append(logs, capture)
 			mu.Unlock()
 		}()
 	}
@@ -110,6 +113,13 @@ func TestNodesStartTogether(t *testing.T) {
 	}
 	if created != 1 {
 		t.Errorf("%d nodes created a sandbox merchant, want 1", created)
+	}
+	migrated := 0
+	for _, l := range logs {
+		migrated += strings.Count(l.String(), "migrated the schema")
+	}
+	if migrated != 1 {
+		t.Errorf("%d nodes logged that they migrated the schema, want 1", migrated)
 	}
 	n, err := mains[0].Store.CountMerchants(context.Background())
 	if err != nil || n != 1 {

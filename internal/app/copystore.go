@@ -124,7 +124,7 @@ func copyStore(ctx context.Context, cfg Config, dsn string, beforeLock func(cont
 	if err := dst.CheckCopyTarget(ctx); err != nil {
 		return nil, fmt.Errorf("payvault: %w; copy-store fills only an empty database: give another one, or drop and recreate this one if its data is not needed", err)
 	}
-	if err := dst.Migrate(ctx); err != nil {
+	if _, err := dst.Migrate(ctx); err != nil {
 		return nil, err
 	}
 	if beforeLock != nil {

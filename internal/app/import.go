@@ -126,6 +126,9 @@ type ImportReport struct {
 	MandatesCreated  int
 	Batches          int
 	Took             time.Duration
+	// Recorded is set once the run's account_data.import record is on the audit chain, a
+	// rerun that created nothing included.
+	Recorded bool
 }
 
 // ErrImportRefused marks an import refused before anything was written.
@@ -344,6 +347,7 @@ func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, pa
 	if err := m.Store.Audit(ctx, merchantID, vault.AuditAccountImport, "import", fmt.Sprintf("source=%s created=%d mandates=%d already=%d unreadable=%d", src, rep.Created, rep.MandatesCreated, rep.AlreadyImported, rep.Unreadable)); err != nil {
 		return rep, fmt.Errorf("payvault: the import is complete (each record is on the audit chain) but its summary could not be recorded: %w", err)
 	}
+	rep.Recorded = true
 	rep.Took = time.Since(start)
 	return rep, nil
 }

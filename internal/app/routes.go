@@ -21,9 +21,9 @@ func (m *Main) routes() http.Handler {
 	ready := &readiness{check: m.Store.Ready}
 	m.ready = ready.Ready
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", m.handleHealthz)
-	mux.HandleFunc("GET /bench/noop", handleBenchNoop)
-	mux.Handle("GET /metrics", m.Metrics.Handler())
+	mux.Handle("GET /healthz", httpx.Route("/healthz", http.HandlerFunc(m.handleHealthz)))
+	mux.Handle("GET /bench/noop", httpx.Route("/bench/noop", http.HandlerFunc(handleBenchNoop)))
+	mux.Handle("GET /metrics", httpx.Route("/metrics", m.Metrics.Handler()))
 	// One set of rate limits serves every API: a credential's bucket is its own whichever
 	// API it calls, and a client's failed authentications count across APIs.
 	limits := httpx.NewLimits(httpx.LimitsConfig{

@@ -24,7 +24,8 @@ func TestMigrationWaits(t *testing.T) {
 		migrated := make(chan error, 1)
 		go func() {
 			time.Sleep(100 * time.Millisecond)
-			migrated <- server.Migrate(ctx)
+			_, err := server.Migrate(ctx)
+			migrated <- err
 		}()
 		tool := MustOpen(t, cfg)
 		if err := <-migrated; err != nil {

@@ -38,7 +38,7 @@ func TestSchema(t *testing.T) {
 			if v, err := s.SchemaVersion(ctx); err != nil || v != 0 {
 				t.Errorf("Schema migrated a fresh database: version %d, %v", v, err)
 			}
-			if err := s.Migrate(ctx); err != nil {
+			if _, err := s.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
 			exec := func(q string, args ...any) {

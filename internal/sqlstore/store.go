@@ -177,7 +177,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	}
 	if !cfg.SkipMigrate {
-		if err := s.Migrate(ctx); err != nil {
+		if _, err := s.Migrate(ctx); err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -436,34 +436,36 @@ func newerSchema(current, target int64) error {
 	return fmt.Errorf("sqlstore: the database's schema is at version %d, newer than this payvault's (%d): a newer payvault has migrated it, and only a newer one may use it (docs/operations.md, Upgrading)", current, target)
 }
 
-// Migrate applies every pending migration. Concurrent callers on PostgreSQL are serialised by
-// an advisory lock, so several nodes may start together.
-func (s *Store) Migrate(ctx context.Context) error {
+// Migrate applies every pending migration and returns how many this call applied: none when
+// another process applied them while this one waited for its lock. Concurrent callers on
+// PostgreSQL are serialised by an advisory lock, so several nodes may start together.
+func (s *Store) Migrate(ctx context.Context) (applied int, err error) {
 	p, err := s.provider(true)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if s.dialect == SQLite {
 		release, err := s.migrationLock(ctx, p)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		defer release()
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("sqlstore: migrate: %w", err)
+	res, err := p.Up(ctx)
+	if err != nil {
+		return len(res), fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	// goose leaves a database a newer payvault migrated alone, and this one would then write
 	// to a schema it does not know (an older payvault stored Fortis vaults without counting
 	// them once 00007 kept counts): refuse it.
 	current, target, err := p.GetVersions(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrate: %w", err)
+		return len(res), fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	if current > target {
-		return newerSchema(current, target)
+		return len(res), newerSchema(current, target)
 	}
-	return nil
+	return len(res), nil
 }
 
 // migrationLock holds the SQLite serve lock while migrations are pending, so that none runs
