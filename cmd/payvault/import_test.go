@@ -14,8 +14,9 @@ import (
 // TestImportCLI exports a merchant of a running payvault and imports it with `payvault
 // import` into a merchant of another store, with a passphrase-protected private key: the dry
 // run writes nothing, the import keeps the card's payment token, a second run imports
-// nothing again and says so in its last line, as it records the run on the audit chain, the audit chain verifies, a missing passphrase is refused, and no output
-// names the card number. The same file into a second merchant of that store is refused, the
+// nothing again (and its last line says so, since it records the run on the audit chain),
+// the audit chain verifies, a missing passphrase is refused, and no output names the card
+// number. The same file into a second merchant of that store is refused, the
 // dry run too, naming the collisions with the first (tokens are unique in the store), and
 // writes nothing.
 func TestImportCLI(t *testing.T) {
