@@ -201,7 +201,7 @@ func checkSet(shares []Share) error {
 		case s.X == 0:
 			return errorf(ErrInvalid, "share %d has x = 0", i+1)
 		case seen[s.X] != 0:
-			return errorf(ErrInvalid, "shares %d and %d have the same x", seen[s.X], i+1)
+			return errorf(ErrInvalid, "shares %d and %d given are both share number %d: the same share given twice?", seen[s.X], i+1, s.X)
 		}
 		seen[s.X] = i + 1
 	}

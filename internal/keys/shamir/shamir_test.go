@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -268,4 +269,17 @@ func mustHex(tb testing.TB, s string) []byte {
 		tb.Fatalf("bad hex in test: %v", err)
 	}
 	return b
+}
+
+// TestCombineSameShareTwice: a custodian who types the same share twice is told so, by
+// the share's number, not in the field's terms.
+func TestCombineSameShareTwice(t *testing.T) {
+	shares, err := SplitWithReader([]byte("0123456789abcdef0123456789abcdef"), 5, 3, newSeededReader("twice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Combine([]Share{shares[1], shares[2], shares[1]})
+	if err == nil || !strings.Contains(err.Error(), "share number 2") || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("Combine with share 2 given twice: %v; want an error naming share number 2, given twice", err)
+	}
 }
