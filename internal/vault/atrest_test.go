@@ -1,0 +1,74 @@
+package vault_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
+	"github.com/payvault/payvault/internal/vault"
+)
+
+// TestNothingInTheClearAtRest checks docs/security.md's "Secret classes" on the embedded
+// store's files: verifier secrets are kept as hashes, account data and the ticket hash key as
+// ciphertext, so none of them appears as written in the database or its WAL.
+func TestNothingInTheClearAtRest(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "t.db")
+	f := storetest.MustFixture(t, func(tb testing.TB) storetest.Store {
+		st, err := sqlstore.Open(ctx, sqlstore.Config{Path: path})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { st.Close() })
+		return st
+	})
+	const (
+		pan     = "4000056655665556"
+		tokPAN  = "5200828282828210"
+		account = "987654321012345"
+		iban    = "DE89370400440532013000"
+	)
+	mustCreate := func(in *vault.Instrument, src vault.Source) {
+		t.Helper()
+		if _, err := f.Svc.CreateInstrument(ctx, f.Principal, in, src, vault.CreateOptions{}); err != nil {
+			t.Fatalf("CreateInstrument %s: %v", in.Kind, err)
+		}
+	}
+	mustCreate(&vault.Instrument{Kind: vault.KindCard}, vault.Source{Number: pan, Expiry: card.Expiry{Month: 1, Year: 2039}})
+	mustCreate(&vault.Instrument{Kind: vault.KindACH, RoutingNumber: "072000326", AccountType: "SAVINGS", HolderName: "X"}, vault.Source{Number: account})
+	mustCreate(&vault.Instrument{Kind: vault.KindSEPA, HolderName: "S"}, vault.Source{Number: iban})
+	if _, err := f.Svc.CreateOneTimeToken(ctx, f.Principal, vault.NewOneTimeToken{Kind: vault.TokenCard, Number: tokPAN, Expiry: card.Expiry{Month: 1, Year: 2039}, CVV: "123"}); err != nil {
+		t.Fatalf("CreateOneTimeToken: %v", err)
+	}
+	_, userKey, err := f.Svc.CreateUser(ctx, f.Creds.MerchantID, vault.NewUser{Username: "atrest", PrimaryLocationID: f.Creds.Fortis.LocationID})
+	if err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+
+	var files []byte
+	for _, name := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(name)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		files = append(files, b...)
+	}
+	if !bytes.Contains(files, []byte(f.Creds.Paysafe.APIKeyID)) {
+		t.Fatal("the files do not hold even the key id: the scan reads the wrong files")
+	}
+	c := f.Creds
+	for name, secret := range map[string]string{
+		"card number": pan, "single-use token's card number": tokPAN, "bank account number": account, "IBAN": iban,
+		"Paysafe API secret": c.Paysafe.APIKeySecret, "single-use key secret": c.Paysafe.SingleUseKeySecret,
+		"Fortis user api key": c.Fortis.UserAPIKey, "created user's api key": userKey, "ticket hash key": c.Fortis.TicketHashKey,
+	} {
+		if bytes.Contains(files, []byte(secret)) {
+			t.Errorf("the database files hold the %s in the clear", name)
+		}
+	}
+}
