@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
@@ -70,5 +71,64 @@ func TestNothingInTheClearAtRest(t *testing.T) {
 		if bytes.Contains(files, []byte(secret)) {
 			t.Errorf("the database files hold the %s in the clear", name)
 		}
+	}
+}
+
+// TestErrorsHoldNoAccountData checks the invariant that no card number, bank account number or
+// IBAN appears in an error string (STYLE.md, Errors): the core's refusals of bad account data
+// name the field and the reason, never the value.
+func TestErrorsHoldNoAccountData(t *testing.T) {
+	ctx := context.Background()
+	f := storetest.MustFixture(t, func(tb testing.TB) storetest.Store {
+		st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { st.Close() })
+		return st
+	})
+	exp := card.Expiry{Month: 1, Year: 2039}
+	instrument := func(in vault.Instrument, number string, e card.Expiry) func() error {
+		return func() error {
+			_, err := f.Svc.CreateInstrument(ctx, f.Principal, &in, vault.Source{Number: number, Expiry: e}, vault.CreateOptions{})
+			return err
+		}
+	}
+	token := func(kind, number string, e card.Expiry) func() error {
+		return func() error {
+			_, err := f.Svc.CreateOneTimeToken(ctx, f.Principal, vault.NewOneTimeToken{Kind: kind, Number: number, Expiry: e, CVV: "123"})
+			return err
+		}
+	}
+	ach := vault.Instrument{Kind: vault.KindACH, RoutingNumber: "072000326", AccountType: "SAVINGS", HolderName: "X"}
+	badRouting := ach
+	badRouting.RoutingNumber = "07200032"
+	tests := []struct {
+		name, number string
+		fn           func() error
+	}{
+		{"fail/card-luhn", "4111111111111112", nil},
+		{"fail/card-too-long", "41111111111111111111113", nil},
+		{"fail/card-month", "4111111111111111", instrument(vault.Instrument{Kind: vault.KindCard}, "4111111111111111", card.Expiry{Month: 13, Year: 2039})},
+		{"fail/token-luhn", "5200828282828211", token(vault.TokenCard, "5200828282828211", exp)},
+		{"fail/ach-routing", "987654321012345", instrument(badRouting, "987654321012345", card.Expiry{})},
+		{"fail/ach-number-letters", "98765432101234X", instrument(ach, "98765432101234X", card.Expiry{})},
+		{"fail/sepa-iban-check", "DE89370400440532013001", instrument(vault.Instrument{Kind: vault.KindSEPA, HolderName: "S"}, "DE89370400440532013001", card.Expiry{})},
+		{"fail/bacs-sort-code", "12345678", instrument(vault.Instrument{Kind: vault.KindBACS, SortCode: "20-74", HolderName: "S"}, "12345678", card.Expiry{})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fn := tt.fn
+			if fn == nil {
+				fn = instrument(vault.Instrument{Kind: vault.KindCard}, tt.number, exp)
+			}
+			err := fn()
+			if err == nil {
+				t.Fatal("accepted; want a refusal")
+			}
+			if leaks := logtest.Leaks(err.Error(), []string{tt.number}); len(leaks) > 0 {
+				t.Errorf("error %q leaks %v", err, leaks)
+			}
+		})
 	}
 }
