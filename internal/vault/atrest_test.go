@@ -14,20 +14,31 @@ import (
 	"github.com/payvault/payvault/internal/vault"
 )
 
+// sqliteAt opens an embedded store at path, or in a new temporary dir when path is "", and
+// closes it when the test ends.
+func sqliteAt(path string) storetest.Opener {
+	return func(tb testing.TB) storetest.Store {
+		tb.Helper()
+		p := path
+		if p == "" {
+			p = filepath.Join(tb.TempDir(), "t.db")
+		}
+		st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: p})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { st.Close() })
+		return st
+	}
+}
+
 // TestNothingInTheClearAtRest checks docs/security.md's "Secret classes" on the embedded
 // store's files: verifier secrets are kept as hashes, account data and the ticket hash key as
 // ciphertext, so none of them appears as written in the database or its WAL.
 func TestNothingInTheClearAtRest(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "t.db")
-	f := storetest.MustFixture(t, func(tb testing.TB) storetest.Store {
-		st, err := sqlstore.Open(ctx, sqlstore.Config{Path: path})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		return st
-	})
+	f := storetest.MustFixture(t, sqliteAt(path))
 	const (
 		pan     = "4000056655665556"
 		tokPAN  = "5200828282828210"
@@ -79,14 +90,7 @@ func TestNothingInTheClearAtRest(t *testing.T) {
 // name the field and the reason, never the value.
 func TestErrorsHoldNoAccountData(t *testing.T) {
 	ctx := context.Background()
-	f := storetest.MustFixture(t, func(tb testing.TB) storetest.Store {
-		st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		return st
-	})
+	f := storetest.MustFixture(t, sqliteAt(""))
 	exp := card.Expiry{Month: 1, Year: 2039}
 	instrument := func(in vault.Instrument, number string, e card.Expiry) func() error {
 		return func() error {
