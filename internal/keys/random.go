@@ -86,10 +86,10 @@ func RandomHex(nBytes int) string {
 }
 
 // NewUUIDv7 returns an RFC 9562 version 7 UUID in lower-case dashed form:
-// 48 bits of Unix time in milliseconds, the version 7, the variant 10 and
-// 74 bits from crypto/rand. Ids made in different milliseconds sort by
-// time, as strings and as bytes; ids made within one millisecond are in
-// random order.
+// 48 bits of Unix time in milliseconds, the version 7, a 12-bit counter
+// that starts at a random value below 2048 in each millisecond, the variant
+// 10 and 62 bits from crypto/rand. Ids sort by creation time, as strings
+// and as bytes, within a process even inside one millisecond (uuidGen).
 func NewUUIDv7() string {
 	return uuidClock.next(time.Now())
 }

@@ -16,6 +16,8 @@ import (
 // database transaction. payments.Service converts the vault.Tx it is handed; the assertion
 // below makes that conversion a compile-time fact rather than a hope.
 var (
+	_ vault.Store    = (*Store)(nil)
+	_ vault.Tx       = (*tx)(nil)
 	_ payments.Store = (*Store)(nil)
 	_ payments.Tx    = (*tx)(nil)
 )

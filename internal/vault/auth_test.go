@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/payvault/payvault/internal/keys"
-	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -76,22 +74,15 @@ type work struct {
 // cache, over a fresh SQLite store wrapped in a countingStore, and the function that runs one
 // authentication and returns its work.
 func MustCountingService(tb testing.TB) (a, b *vault.MerchantCredentials, svc *vault.Service, measure func(func() error) (work, error)) {
-	a, b, svc, measure, _ = mustCountingService(tb)
+	a, b, svc, measure, _ = mustCountingService(tb, -1)
 	return a, b, svc, measure
 }
 
-// mustCountingService is MustCountingService that also returns the switch that makes its
-// keyring lose its keys.
-func mustCountingService(tb testing.TB) (a, b *vault.MerchantCredentials, svc *vault.Service, measure func(func() error) (work, error), lost *bool) {
+// mustCountingService is MustCountingService with a credential cache of cacheTTL (none when
+// negative), that also returns the switch that makes its keyring lose its keys.
+func mustCountingService(tb testing.TB, cacheTTL time.Duration) (a, b *vault.MerchantCredentials, svc *vault.Service, measure func(func() error) (work, error), lost *bool) {
 	tb.Helper()
-	f := storetest.MustFixture(tb, func(tb testing.TB) storetest.Store {
-		st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		return st
-	})
+	f := storetest.MustFixture(tb, sqliteAt(""))
 	b, err := f.Svc.CreateMerchant(context.Background(), vault.NewMerchant{Name: "B"})
 	if err != nil {
 		tb.Fatalf("CreateMerchant: %v", err)
@@ -99,7 +90,7 @@ func mustCountingService(tb testing.TB) (a, b *vault.MerchantCredentials, svc *v
 	cs := &countingStore{Store: f.Store, reads: map[string]int{}}
 	var hashes, opens int
 	lost = new(bool)
-	svc = vault.NewService(cs, countingKeyring{Keyring: f.Keys, opens: &opens, lost: lost}, nil, vault.Config{CredentialCacheTTL: -1})
+	svc = vault.NewService(cs, countingKeyring{Keyring: f.Keys, opens: &opens, lost: lost}, nil, vault.Config{CredentialCacheTTL: cacheTTL})
 	vault.CountSecretChecks(svc, &hashes)
 	measure = func(fn func() error) (work, error) {
 		clear(cs.reads)
@@ -199,7 +190,7 @@ func TestAuthenticateUniformWork(t *testing.T) {
 // failure never becomes an internal error.
 func TestBrowserDecoyWithoutItsKey(t *testing.T) {
 	ctx := context.Background()
-	a, _, svc, measure, lost := mustCountingService(t)
+	a, _, svc, measure, lost := mustCountingService(t, -1)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	unknown := a.Fortis.LocationAPIKey[:len(a.Fortis.LocationAPIKey)-4] + "zzzz"
 	for i, keysLost := range []bool{false, true, false, false} {
@@ -216,4 +207,97 @@ func TestBrowserDecoyWithoutItsKey(t *testing.T) {
 	if _, err := svc.AuthenticateBrowser(ctx, a.Fortis.LocationAPIKey, ts, vault.BrowserHashKey(a.Fortis.TicketHashKey, a.Fortis.LocationAPIKey, ts)); err != nil {
 		t.Errorf("the location's own credential: %v", err)
 	}
+}
+
+// TestCredentialCache checks the claims of docs/security.md about the verified-credential
+// cache (credcache.go): only exactly a credential that verified is answered from it, any
+// other (a wrong secret or key, an unknown id) is checked against the stored hash with the
+// work it has without a cache, a change made through the node drops the cache at once, and
+// an entry lives no longer than its ttl.
+func TestCredentialCache(t *testing.T) {
+	ctx := context.Background()
+	a, _, svc, measure, _ := mustCountingService(t, time.Hour)
+	pa, fa := a.Paysafe, a.Fortis
+	apiKey := func(id, secret string) func() error {
+		return func() error { _, err := svc.AuthenticateAPIKey(ctx, id, secret); return err }
+	}
+	user := func(key string) func() error {
+		return func() error { _, err := svc.AuthenticateUser(ctx, fa.DeveloperID, fa.UserID, key); return err }
+	}
+	reads := func(w work) int {
+		n := 0
+		for _, c := range w.Reads {
+			n += c
+		}
+		return n
+	}
+	for _, fn := range []func() error{apiKey(pa.APIKeyID, pa.APIKeySecret), user(fa.UserAPIKey)} {
+		if _, err := measure(fn); err != nil { // the first use verifies and is remembered
+			t.Fatalf("first use: %v", err)
+		}
+	}
+	tests := []struct {
+		name       string
+		fn         func() error
+		ok         bool
+		wantHashes int
+	}{
+		{"ok/paysafe-cached", apiKey(pa.APIKeyID, pa.APIKeySecret), true, 0},
+		{"ok/fortis-cached", user(fa.UserAPIKey), true, 0},
+		{"fail/paysafe-wrong-secret", apiKey(pa.APIKeyID, pa.APIKeySecret+"x"), false, 1},
+		{"fail/paysafe-secret-prefix", apiKey(pa.APIKeyID, pa.APIKeySecret[:len(pa.APIKeySecret)-1]), false, 1},
+		{"fail/paysafe-unknown-key", apiKey("key_nope", pa.APIKeySecret), false, 1},
+		{"fail/paysafe-ids-joined", apiKey(pa.APIKeyID+pa.APIKeySecret[:1], pa.APIKeySecret[1:]), false, 1},
+		{"fail/fortis-wrong-key", user(fa.UserAPIKey[:len(fa.UserAPIKey)-1] + "x"), false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := measure(tt.fn)
+			switch {
+			case tt.ok && err != nil:
+				t.Fatalf("err = %v", err)
+			case !tt.ok && vault.KindOf(err) != vault.Unauthenticated:
+				t.Fatalf("err = %v, want Unauthenticated", err)
+			}
+			if w.Hashes != tt.wantHashes {
+				t.Errorf("hash comparisons = %d, want %d", w.Hashes, tt.wantHashes)
+			}
+			if tt.ok && reads(w) != 0 {
+				t.Errorf("a cached credential read the store: %v", w.Reads)
+			}
+			if !tt.ok && reads(w) == 0 {
+				t.Error("a credential that never verified was answered without reading the store")
+			}
+		})
+	}
+
+	t.Run("fail/user-disabled-on-this-node", func(t *testing.T) {
+		off := 0
+		if _, err := svc.UpdateUser(ctx, a.MerchantID, fa.UserID, vault.UserUpdate{Status: &off}); err != nil {
+			t.Fatalf("UpdateUser: %v", err)
+		}
+		if err := user(fa.UserAPIKey)(); vault.KindOf(err) != vault.Unauthenticated {
+			t.Errorf("a user disabled through this node: err = %v, want Unauthenticated at once", err)
+		}
+	})
+
+	t.Run("ok/expires-after-ttl", func(t *testing.T) {
+		const ttl = 20 * time.Millisecond
+		a, _, svc, measure, _ := mustCountingService(t, ttl)
+		auth := func() error {
+			_, err := svc.AuthenticateAPIKey(ctx, a.Paysafe.APIKeyID, a.Paysafe.APIKeySecret)
+			return err
+		}
+		if _, err := measure(auth); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(ttl + 10*time.Millisecond)
+		w, err := measure(auth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Hashes != 1 || reads(w) == 0 {
+			t.Errorf("after its ttl the credential was still answered from the cache: %+v", w)
+		}
+	})
 }
