@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -12,8 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/payvault/payvault/internal/keys"
-	"github.com/payvault/payvault/internal/sqlstore"
-	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -84,14 +81,7 @@ func MustCountingService(tb testing.TB) (a, b *vault.MerchantCredentials, svc *v
 // keyring lose its keys.
 func mustCountingService(tb testing.TB) (a, b *vault.MerchantCredentials, svc *vault.Service, measure func(func() error) (work, error), lost *bool) {
 	tb.Helper()
-	f := storetest.MustFixture(tb, func(tb testing.TB) storetest.Store {
-		st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		return st
-	})
+	f := MustSQLiteFixture(tb)
 	b, err := f.Svc.CreateMerchant(context.Background(), vault.NewMerchant{Name: "B"})
 	if err != nil {
 		tb.Fatalf("CreateMerchant: %v", err)

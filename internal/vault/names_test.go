@@ -4,30 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/logtest"
-	"github.com/payvault/payvault/internal/sqlstore"
-	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
 )
-
-// MustSQLiteFixture is a storetest fixture over a fresh SQLite store.
-func MustSQLiteFixture(tb testing.TB) *storetest.Fixture {
-	tb.Helper()
-	return storetest.MustFixture(tb, func(tb testing.TB) storetest.Store {
-		st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		return st
-	})
-}
 
 // namePANs are card numbers as a cardholder might type them into a name field. Each is a
 // different number, so a leak names which.
@@ -59,7 +43,7 @@ func wantCardNumberRefused(tb testing.TB, err error, field, value string) {
 	}
 }
 
-// bankSources are a valid instrument and source of every kind.
+// instrumentOf returns a valid instrument of kind and its source.
 func instrumentOf(kind string) (*vault.Instrument, vault.Source) {
 	switch kind {
 	case vault.KindCard:
