@@ -59,14 +59,7 @@ func luhnSum(digits string, double bool) (sum int, ok bool) {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		d := int(c - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
+		sum += luhnDigit(c-'0', double)
 		double = !double
 	}
 	return sum, true

@@ -200,6 +200,28 @@ func TestShopRefusedInBrowser(t *testing.T) {
 	}
 }
 
+// TestShopNameWithCardNumberRefused: a card number typed into the name field passes the
+// browser's checks, and the vault refuses it (vault.ErrCardNumber): tokenize names the name
+// field to fix, and neither number reaches the merchant page.
+func TestShopNameWithCardNumberRefused(t *testing.T) {
+	t.Parallel()
+	const namePAN = "5555 5555 5555 4444"
+	s := MustVault(t, false)
+	ctx := MustTab(t)
+	rec := MustRecord(t, ctx)
+	frame := openShop(t, ctx, s, paysafeOptions(s, map[string]any{"holderName": true}))
+	exp, _, _ := futureExpiry()
+	MustType(t, ctx, frame, "#pv-number", panVisa)
+	MustType(t, ctx, frame, "#pv-expiry", exp)
+	MustType(t, ctx, frame, "#pv-cvv", cvvTest)
+	MustType(t, ctx, frame, "#pv-name", "Ada "+namePAN)
+	res := tokenize(t, ctx)
+	if d := cmp.Diff(tokenizeResult{Code: "invalid", Fields: []string{"name"}}, res); d != "" {
+		t.Errorf("tokenize (-want +got)\n%s", d)
+	}
+	rec.CheckNoPAN(t, panVisa, strings.ReplaceAll(namePAN, " ", ""))
+}
+
 // TestBrandAsYouType shows the brand as the first digits are typed, in the field and to the
 // merchant page, and the number grouped as the brand prints it.
 func TestBrandAsYouType(t *testing.T) {

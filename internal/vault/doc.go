@@ -31,6 +31,10 @@
 //   - Fingerprints are keyed HMACs per merchant, under every enabled MAC key, so duplicate
 //     detection survives a MAC-key rotation.
 //   - A CVV is kept only inside a one-time token, for the token's life.
+//   - A name or label kept in the clear (an instrument's holder name, nickname and title, a
+//     profile's first, middle and last name, a one-time token's holder and customer names)
+//     is refused, Invalid with ErrCardNumber, when it holds a probable card number
+//     (card.ContainsPAN), on create and on update (names.go).
 //
 // # Writes
 //

@@ -201,6 +201,10 @@ var (
 	ErrBadStatus       = errors.New("invalid status transition")
 	ErrNoDefaultCard   = errors.New("the profile has no active card")
 	ErrLiveOverPlainHT = errors.New("live credentials need TLS")
+	// ErrCardNumber refuses a name or a label that holds a probable card number
+	// (card.ContainsPAN): the vault keeps card numbers only sealed. Its text never holds
+	// the value.
+	ErrCardNumber = errors.New("a card number is not allowed here")
 )
 
 // ErrOutcomeUnknown marks an Unavailable write whose COMMIT was sent and never answered, and

@@ -32,6 +32,9 @@ func (s *Service) CreateOneTimeToken(ctx context.Context, p *Principal, in NewOn
 	if !p.CanReach(t.LocationID) {
 		return nil, E(op, Invalid, Field("location_id"), ErrUnusable)
 	}
+	if err := in.Meta.checkNames(); err != nil {
+		return nil, E(op, err)
+	}
 	ttl := s.cfg.SUTTTL
 	switch in.Kind {
 	case TokenCard, TokenTicket:

@@ -83,8 +83,12 @@ func (s *Service) CreateProfile(ctx context.Context, p *Principal, prof *Profile
 	return prof, nil
 }
 
-// prepareProfile fills in the server fields of a new profile and checks its location.
+// prepareProfile fills in the server fields of a new profile and checks its location and its
+// names (checkNames).
 func (s *Service) prepareProfile(op string, p *Principal, prof *Profile) error {
+	if err := prof.checkNames(); err != nil {
+		return E(op, err)
+	}
 	prof.ID = newID()
 	prof.MerchantID = p.MerchantID()
 	prof.Token = token.New(token.Profile)
@@ -180,6 +184,9 @@ func (s *Service) UpdateProfile(ctx context.Context, p *Principal, id string, mu
 		}
 		next.ID, next.MerchantID, next.Token, next.Status, next.Created = cur.ID, cur.MerchantID, cur.Token, cur.Status, cur.Created
 		next.CreatedUserID = cur.CreatedUserID
+		if err := next.checkNames(); err != nil {
+			return err
+		}
 		if next.LocationID != cur.LocationID && !p.CanReach(next.LocationID) {
 			return E(Invalid, Field("location_id"), ErrUnusable)
 		}

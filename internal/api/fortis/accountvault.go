@@ -524,6 +524,9 @@ func vaultCoreError(err error, srcField, apiID string) error {
 	if e == nil {
 		return err
 	}
+	if fe := cardNumberFields(err, vaultFieldOrder); fe != nil {
+		return fe
+	}
 	field := ""
 	msg := ""
 	switch {

@@ -160,6 +160,9 @@ func ticketCoreError(err error) error {
 	if e == nil || e.Kind != vault.Invalid {
 		return err
 	}
+	if fe := cardNumberFields(err, ticketFieldOrder); fe != nil {
+		return fe
+	}
 	field := map[string]string{"number": "account_number", "expiry": "exp_date", "cvv": "cvv", "location_id": "location_id"}[e.Field]
 	if field == "" {
 		field = "account_number"

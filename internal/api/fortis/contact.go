@@ -2,6 +2,7 @@ package fortis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -250,6 +251,8 @@ func contactCoreError(err error, apiID string) error {
 		return invalid(contactFieldOrder, "contact_api_id", msgTaken("contact_api_id", apiID))
 	case e.Kind == vault.Invalid && e.Field == "location_id":
 		return invalid(contactFieldOrder, "location_id", msgLocation)
+	case e.Kind == vault.Invalid && errors.Is(err, vault.ErrCardNumber):
+		return cardNumberFields(err, contactFieldOrder)
 	}
 	return err
 }

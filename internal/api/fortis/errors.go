@@ -131,6 +131,23 @@ func invalid(order []string, field, msg string) error {
 	return fe.err()
 }
 
+// cardNumberFields is the 422 of a core refusal of names or labels that hold a card number
+// (vault.ErrCardNumber): each field it names, on its wire name and in the order of the
+// resource's field table, with "{Label} is invalid.". It is nil for any other error.
+func cardNumberFields(err error, order []string) error {
+	if !errors.Is(err, vault.ErrCardNumber) {
+		return nil
+	}
+	fe := newFieldErrors(order)
+	for _, f := range vault.Fields(err) {
+		if f == "holder_name" {
+			f = "account_holder_name"
+		}
+		fe.add(f, msgInvalid(f))
+	}
+	return fe.err()
+}
+
 // label turns a field name into its Yii2 label: "account_vault_api_id" is "Account Vault Api Id".
 func label(field string) string {
 	words := strings.Split(field, "_")

@@ -69,6 +69,7 @@ const (
 	msgInvalidValue = "Invalid value"
 	msgNotInSystem  = "The specified value does not exist in the system."
 	msgInvalidCard  = "Invalid card number or brand"
+	msgCardNumber   = "must not contain a card number" // msgCardNumber is the product's own (README).
 )
 
 // apiError is a Paysafe error ready to render. Its text never holds request data.
@@ -196,8 +197,9 @@ func (e *ctxError) Unwrap() error { return e.err }
 
 // wireCtx says how the core's field names read on the wire for one part of a request.
 type wireCtx struct {
-	kind   string // kind is the instrument kind, for "number".
-	prefix string // prefix is the dotted path of the part, e.g. "card.".
+	kind    string // kind is the instrument kind, for "number" and "holder_name".
+	prefix  string // prefix is the dotted path of the part, e.g. "card.".
+	profile string // profile is the dotted path of the customer's names, e.g. "profile." in a bank token.
 }
 
 // wrap attaches c to a core error.
@@ -240,7 +242,16 @@ func (c wireCtx) wireField(core string) string {
 	case "merchant_customer_id":
 		f = "merchantCustomerId"
 	case "holder_name":
-		f = "holderName"
+		f = "accountHolderName"
+		if c.kind == vault.KindCard {
+			f = "holderName"
+		}
+	case "nick_name":
+		f = "nickName"
+	case "first_name", "middle_name", "last_name":
+		// The customer's names are never inside the instrument part of a request (a
+		// profile created with its card has them beside the card).
+		return c.profile + map[string]string{"first_name": "firstName", "middle_name": "middleName", "last_name": "lastName"}[core]
 	case "":
 		return strings.TrimSuffix(c.prefix, ".")
 	default:
@@ -265,6 +276,8 @@ func reasonText(field string, reason error) string {
 		return "Invalid Status"
 	case errors.Is(reason, vault.ErrBrand):
 		return msgInvalidCard
+	case errors.Is(reason, vault.ErrCardNumber):
+		return msgCardNumber
 	}
 	switch base {
 	case "cardNum":

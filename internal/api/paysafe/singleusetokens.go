@@ -245,7 +245,7 @@ func (a *API) bankTokenCreate(w http.ResponseWriter, r *http.Request, p *vault.P
 			TransitNumber: d.TransitNumber, InstitutionID: d.InstitutionID, Billing: billing, Profile: prof},
 	})
 	if err != nil {
-		return wireCtx{kind: k.kind, prefix: member + "."}.wrap(err)
+		return wireCtx{kind: k.kind, prefix: member + ".", profile: "profile."}.wrap(err)
 	}
 	d.LastDigits = t.Meta.LastFour
 	body := tokenBase(t)

@@ -1,0 +1,62 @@
+package vault
+
+import (
+	"errors"
+
+	"github.com/payvault/payvault/internal/card"
+)
+
+// The vault keeps card numbers only sealed, yet a person's name or a label is stored in the
+// clear. No legitimate name or label holds a card number, while a cardholder who types the
+// number into the name box of a payment page, or an integration that sends it as the holder
+// name, would leave it there: so each record kind refuses, in one place, any such field that
+// holds a probable card number (card.ContainsPAN). References and free text that may hold
+// long numbers (merchant references, customer ids, descriptions) are not checked.
+
+// namedText is a name or label field: its core name and value.
+type namedText struct {
+	field string
+	value string
+}
+
+// refuseCardNumbers returns an Invalid error (ErrCardNumber) for each field whose value holds
+// a probable card number, joined, or nil. The errors name the fields, never the values.
+func refuseCardNumbers(fields ...namedText) error {
+	var errs []error
+	for _, f := range fields {
+		if card.ContainsPAN(f.value) {
+			errs = append(errs, E(Invalid, Field(f.field), ErrCardNumber))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkNames refuses an instrument whose holder name, nickname or title holds a card number.
+func (in *Instrument) checkNames() error {
+	return refuseCardNumbers(
+		namedText{"holder_name", in.HolderName},
+		namedText{"nick_name", in.NickName},
+		namedText{"title", in.Title})
+}
+
+// checkNames refuses a profile whose first, middle or last name holds a card number.
+func (prof *Profile) checkNames() error {
+	return refuseCardNumbers(
+		namedText{"first_name", prof.FirstName},
+		namedText{"middle_name", prof.MiddleName},
+		namedText{"last_name", prof.LastName})
+}
+
+// checkNames refuses token metadata whose card or account holder name, or whose customer's
+// name, holds a card number.
+func (m *TokenMeta) checkNames() error {
+	var c Customer
+	if m.Profile != nil {
+		c = *m.Profile
+	}
+	return refuseCardNumbers(
+		namedText{"holder_name", m.HolderName},
+		namedText{"holder_name", m.AccountHolder},
+		namedText{"first_name", c.FirstName},
+		namedText{"last_name", c.LastName})
+}
