@@ -486,6 +486,10 @@ func (s *Service) resolve(ctx context.Context, r reader, tx Tx, p *vault.Princip
 		return nil, vault.E(vault.Invalid, vault.Field("number"), vault.ErrRequired)
 	}
 	if src.HolderName != "" {
+		// The transaction keeps the holder name in the clear: never a card number.
+		if err := vault.CheckName("holder_name", src.HolderName); err != nil {
+			return nil, err
+		}
 		res.snapshot.HolderName = src.HolderName
 	}
 	if wantKind == vault.KindCard {

@@ -200,7 +200,7 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 	if err := s.validateAccount(p, in, secret); err != nil {
 		return err
 	}
-	if err := in.checkNames(); err != nil {
+	if err := in.CheckNames(); err != nil {
 		return err
 	}
 	if in.BillingAddressID != "" {
@@ -691,7 +691,7 @@ func (s *Service) UpdateInstrumentWith(ctx context.Context, p *Principal, id str
 		next.ID, next.MerchantID, next.Token, next.Kind, next.Created, next.Deleted = cur.ID, cur.MerchantID, cur.Token, cur.Kind, cur.Created, cur.Deleted
 		next.Sealed, next.Fingerprint, next.LocationID, next.CreatedUserID = cur.Sealed, cur.Fingerprint, cur.LocationID, cur.CreatedUserID
 		next.DefaultCard = cur.DefaultCard
-		if err := next.checkNames(); err != nil {
+		if err := next.CheckNames(); err != nil {
 			return err
 		}
 		if next.ProfileID != cur.ProfileID && next.ProfileID != "" {

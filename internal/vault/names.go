@@ -31,8 +31,17 @@ func refuseCardNumbers(fields ...namedText) error {
 	return errors.Join(errs...)
 }
 
-// checkNames refuses an instrument whose holder name, nickname or title holds a card number.
-func (in *Instrument) checkNames() error {
+// CheckName refuses a name stored outside the vault's records (a transaction's holder name)
+// that holds a probable card number, as the vault refuses its own: Invalid on field, with
+// ErrCardNumber.
+func CheckName(field, value string) error {
+	return refuseCardNumbers(namedText{field, value})
+}
+
+// CheckNames refuses an instrument whose holder name, nickname or title holds a card number.
+// The vault checks it on every create and update; an API that creates one only after a
+// processor's approval (Fortis save_account) checks it before the processor is called.
+func (in *Instrument) CheckNames() error {
 	return refuseCardNumbers(
 		namedText{"holder_name", in.HolderName},
 		namedText{"nick_name", in.NickName},

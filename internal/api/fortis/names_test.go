@@ -9,8 +9,10 @@ import (
 
 // TestNamesRefuseCardNumbers: a card number in a name or a label (a vault's
 // account_holder_name and title, a contact's first_name and last_name, a card ticket's
-// account_holder_name) is refused with the usual 422 on that field, "{Label} is invalid.",
-// on POST and on PUT; the number is in neither the answer nor the logs.
+// account_holder_name, a transaction's account_holder_name and save_account_title) is
+// refused with the usual 422 on that field, "{Label} is invalid.", on POST and on PUT, a
+// transaction's before its processor is called; the number is in neither the answer nor the
+// logs.
 func TestNamesRefuseCardNumbers(t *testing.T) {
 	s := mustServer(t)
 	loc := s.creds.Fortis.LocationID
@@ -45,6 +47,10 @@ func TestNamesRefuseCardNumbers(t *testing.T) {
 			`{"last_name":["Last Name is invalid."]}`},
 		{"fail/contact-update/last_name", call{Method: "PUT", Path: "/v2/contacts/" + contact, Body: `{"contact":{"last_name":"` + pan + `"}}`},
 			`{"last_name":["Last Name is invalid."]}`},
+		{"fail/sale/account_holder_name", call{Method: "POST", Path: "/v2/transactions", Body: txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_number":"4012888888881881","exp_date":"1230","account_holder_name":"` + pan + `"`)},
+			`{"account_holder_name":["Account Holder Name is invalid."]}`},
+		{"fail/sale/save_account_title", call{Method: "POST", Path: "/v2/transactions", Body: txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_number":"4012888888881881","exp_date":"1230","save_account":1,"save_account_title":"` + bare + `"`)},
+			`{"save_account_title":["Save Account Title is invalid."]}`},
 		{"fail/cardticket/account_holder_name", call{Method: "POST", Path: "/v2/cardtickets", Body: `{"cardticket":{"location_id":"` + loc + `","account_number":"4012888888881881","exp_date":"1230","account_holder_name":"` + pan + `"}}`},
 			`{"account_holder_name":["Account Holder Name is invalid."]}`},
 	}

@@ -371,6 +371,18 @@ func (a *API) parseSaveAccount(ctx context.Context, p *vault.Principal, in *inpu
 		vin.raw["location_id"], _ = json.Marshal(d.loc.ID)
 	}
 	vd := a.parseVault(ctx, p, vin, true)
+	if vd != nil {
+		// The vault is made only after the approval: a name it would refuse then is refused
+		// now, before the processor is called.
+		if err := vd.in.CheckNames(); err != nil {
+			for _, f := range vault.Fields(err) {
+				if f == "holder_name" {
+					f = "account_holder_name"
+				}
+				vin.errs.add(f, msgInvalid(f))
+			}
+		}
+	}
 	for _, f := range saveAccountFields {
 		if msg, ok := vin.errs.msgs[f[1]]; ok && !in.errs.failed(f[0]) {
 			// The vault's message names the vault's field; name the transaction's.
@@ -484,6 +496,8 @@ func txnCoreError(err error, d *txnDraft) error {
 		field = "contact_id"
 	case e.Field == "amount":
 		field = "transaction_amount"
+	case e.Field == "holder_name":
+		field = "account_holder_name"
 	default:
 		field = e.Field
 	}
