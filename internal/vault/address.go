@@ -14,6 +14,9 @@ type AddressOptions struct {
 func (s *Service) CreateAddress(ctx context.Context, p *Principal, profileID string, a *Address, opt AddressOptions) (*Address, error) {
 	const op = "vault.CreateAddress"
 	out := *a
+	if err := out.checkNames(); err != nil {
+		return nil, E(op, err)
+	}
 	err := s.write(ctx, func(tx Tx) error {
 		if _, err := s.lockReachableProfile(ctx, tx, p, profileID); err != nil {
 			return err
@@ -81,6 +84,9 @@ func (s *Service) UpdateAddress(ctx context.Context, p *Principal, profileID, id
 			return err
 		}
 		next.ID, next.MerchantID, next.ProfileID, next.Status, next.Created = cur.ID, cur.MerchantID, cur.ProfileID, cur.Status, cur.Created
+		if err := next.checkNames(); err != nil {
+			return err
+		}
 		next.DefaultShipping = cur.DefaultShipping
 		if opt.DefaultShipping != nil {
 			next.DefaultShipping = *opt.DefaultShipping

@@ -48,12 +48,21 @@ func (in *Instrument) CheckNames() error {
 		namedText{"title", in.Title})
 }
 
-// checkNames refuses a profile whose first, middle or last name holds a card number.
+// checkNames refuses a profile whose first, middle or last name, or company name, holds a
+// card number.
 func (prof *Profile) checkNames() error {
 	return refuseCardNumbers(
 		namedText{"first_name", prof.FirstName},
 		namedText{"middle_name", prof.MiddleName},
-		namedText{"last_name", prof.LastName})
+		namedText{"last_name", prof.LastName},
+		namedText{"company_name", prof.CompanyName})
+}
+
+// checkNames refuses an address whose nickname or recipient's name holds a card number.
+func (a *Address) checkNames() error {
+	return refuseCardNumbers(
+		namedText{"nick_name", a.NickName},
+		namedText{"recipient_name", a.RecipientName})
 }
 
 // checkNames refuses token metadata whose card or account holder name, or whose customer's

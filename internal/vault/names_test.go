@@ -137,7 +137,7 @@ func TestInstrumentNamesRefuseCardNumbers(t *testing.T) {
 	})
 }
 
-// profileNames are the profile fields that hold a person's name.
+// profileNames are the profile fields that hold a person's or a company's name.
 var profileNames = []struct {
 	field string
 	set   func(*vault.Profile, string)
@@ -145,6 +145,7 @@ var profileNames = []struct {
 	{"first_name", func(p *vault.Profile, v string) { p.FirstName = v }},
 	{"middle_name", func(p *vault.Profile, v string) { p.MiddleName = v }},
 	{"last_name", func(p *vault.Profile, v string) { p.LastName = v }},
+	{"company_name", func(p *vault.Profile, v string) { p.CompanyName = v }},
 }
 
 // TestProfileNamesRefuseCardNumbers: a profile whose first, middle or last name holds a card

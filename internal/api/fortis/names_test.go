@@ -8,7 +8,7 @@ import (
 )
 
 // TestNamesRefuseCardNumbers: a card number in a name or a label (a vault's
-// account_holder_name and title, a contact's first_name and last_name, a card ticket's
+// account_holder_name and title, a contact's first_name, last_name and company_name, a card ticket's
 // account_holder_name, a transaction's account_holder_name and save_account_title) is
 // refused with the usual 422 on that field, "{Label} is invalid.", on POST and on PUT, a
 // transaction's before its processor is called; the number is in neither the answer nor the
@@ -45,6 +45,8 @@ func TestNamesRefuseCardNumbers(t *testing.T) {
 			`{"first_name":["First Name is invalid."]}`},
 		{"fail/contact-create/last_name", call{Method: "POST", Path: "/v2/contacts", Body: `{"contact":{"location_id":"` + loc + `","last_name":"` + pan + `"}}`},
 			`{"last_name":["Last Name is invalid."]}`},
+		{"fail/contact-create/company_name", call{Method: "POST", Path: "/v2/contacts", Body: `{"contact":{"location_id":"` + loc + `","last_name":"Smith","company_name":"` + pan + `"}}`},
+			`{"company_name":["Company Name is invalid."]}`},
 		{"fail/contact-update/last_name", call{Method: "PUT", Path: "/v2/contacts/" + contact, Body: `{"contact":{"last_name":"` + pan + `"}}`},
 			`{"last_name":["Last Name is invalid."]}`},
 		{"fail/sale/account_holder_name", call{Method: "POST", Path: "/v2/transactions", Body: txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_number":"4012888888881881","exp_date":"1230","account_holder_name":"` + pan + `"`)},

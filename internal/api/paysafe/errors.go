@@ -248,6 +248,8 @@ func (c wireCtx) wireField(core string) string {
 		}
 	case "nick_name":
 		f = "nickName"
+	case "recipient_name":
+		f = "recipientName"
 	case "first_name", "middle_name", "last_name":
 		// The customer's names are never inside the instrument part of a request (a
 		// profile created with its card has them beside the card).

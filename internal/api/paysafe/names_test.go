@@ -9,7 +9,8 @@ import (
 )
 
 // TestNamesRefuseCardNumbers: a card number in a name or a label (a profile's names, a card's
-// holderName and nickName, a bank account's accountHolderName and nickName, a single-use
+// holderName and nickName, a bank account's accountHolderName and nickName, an address's
+// nickName and recipientName, a single-use
 // token's holder and customer names) is refused with the field-validation answer, 400/5068
 // naming the field, on create and on PUT; the number is in neither the answer nor the logs.
 func TestNamesRefuseCardNumbers(t *testing.T) {
@@ -46,6 +47,9 @@ func TestNamesRefuseCardNumbers(t *testing.T) {
 		{"fail/bacs-create/accountHolderName", call{method: "POST", path: base + "/bacsbankaccounts", body: `{"accountHolderName":"` + pan + `","accountNumber":"12345678","sortCode":"207405","billingAddressId":"` + aid + `"}`}, "accountHolderName"},
 		{"fail/eft-create/nickName", call{method: "POST", path: base + "/eftbankaccounts", body: `{"accountHolderName":"S","nickName":"` + pan + `","accountNumber":"1234567","transitNumber":"12345","institutionId":"123","billingAddressId":"` + aid + `"}`}, "nickName"},
 		{"fail/sepa-create/accountHolderName", call{method: "POST", path: base + "/sepabankaccounts", body: `{"accountHolderName":"` + pan + `","iban":"DE89370400440532013000","billingAddressId":"` + aid + `"}`}, "accountHolderName"},
+		{"fail/address-create/nickName", call{method: "POST", path: base + "/addresses", body: `{"country":"US","zip":"10014","nickName":"` + pan + `"}`}, "nickName"},
+		{"fail/address-create/recipientName", call{method: "POST", path: base + "/addresses", body: `{"country":"US","zip":"10014","recipientName":"` + pan + `"}`}, "recipientName"},
+		{"fail/address-update/recipientName", call{method: "PUT", path: base + "/addresses/" + aid, body: `{"country":"US","zip":"10014","recipientName":"` + pan + `"}`}, "recipientName"},
 		{"fail/card-token/card.holderName", call{method: "POST", path: "/customervault/v1/singleusetokens", body: `{"card":{"cardNum":"4012888888881881","cardExpiry":{"month":12,"year":2040},"holderName":"` + pan + `"}}`}, "card.holderName"},
 		{"fail/ach-token/achBankAccount.accountHolderName", call{method: "POST", path: "/customervault/v1/achsingleusetokens", body: `{"achBankAccount":{"accountHolderName":"` + pan + `","accountNumber":"123456789","routingNumber":"072000326","accountType":"CHECKING"}}`}, "achBankAccount.accountHolderName"},
 		{"fail/eft-token/profile.firstName", call{method: "POST", path: "/customervault/v1/eftsingleusetokens", body: `{"eftBankAccount":{"accountHolderName":"S","accountNumber":"1234567","transitNumber":"12345","institutionId":"123"},"profile":{"firstName":"` + pan + `"}}`}, "profile.firstName"},
