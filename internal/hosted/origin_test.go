@@ -201,3 +201,56 @@ func TestSingleUseKeyOnlyCreatesTokens(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestNestedCheckoutCannotFrame frames a checkout page, whose origin the merchant allows,
+// inside another site's page: frame-ancestors names the checkout's origin alone, so Chromium
+// checks every ancestor and blocks the fields, and their script never loads.
+func TestNestedCheckoutCannotFrame(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	ctx := MustTab(t)
+	rec := MustRecord(t, ctx)
+	sec := MustSecurityLog(t, ctx)
+	shop := MustShop(t, s.URL, paysafeOptions(s, map[string]any{"readyTimeout": 1500}))
+	if _, err := s.Main.Vault.SetAllowedOrigins(context.Background(), s.Creds.MerchantID, "", []string{shop.URL}); err != nil {
+		t.Fatal(err)
+	}
+	outer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><title>another site</title><iframe src="%s"></iframe>`, html.EscapeString(shop.URL))
+	}))
+	t.Cleanup(outer.Close)
+	if err := chromedp.Do(ctx, chromedp.Navigate(outer.URL)); err != nil {
+		t.Fatal(err)
+	}
+	var fields [][2]string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if fields = grandchildFrames(t, ctx); len(fields) == 1 && strings.HasPrefix(fields[0][0], "chrome-error:") {
+			break
+		}
+	}
+	if len(fields) != 1 || !strings.HasPrefix(fields[0][0], "chrome-error:") || !strings.Contains(fields[0][1], "/hosted/v1/fields/card") {
+		t.Errorf("frames inside the checkout = %q, want the fields' URL replaced by an error page", fields)
+	}
+	if log := sec.String(); !strings.Contains(log, "frame-ancestors") {
+		t.Errorf("security log = %q, want a frame-ancestors violation", log)
+	}
+	if n := len(rec.Requests(s.URL + "/hosted/v1/fields.js")); n != 0 {
+		t.Errorf("the blocked fields loaded their script %d times", n)
+	}
+}
+
+// grandchildFrames returns, like childFrames, the frames inside the tab's child frames.
+func grandchildFrames(t *testing.T, ctx context.Context) [][2]string {
+	t.Helper()
+	tree, err := chromedp.Call(ctx, page.GetFrameTree, cdp.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][2]string
+	for _, c := range tree.FrameTree.ChildFrames {
+		for _, g := range c.ChildFrames {
+			out = append(out, [2]string{g.Frame.URL, g.Frame.UnreachableURL})
+		}
+	}
+	return out
+}
