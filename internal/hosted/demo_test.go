@@ -2,6 +2,9 @@ package hosted_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/payvault/payvault/internal/api/paysafe"
 	"github.com/payvault/payvault/internal/payments"
 )
 
@@ -198,5 +202,34 @@ func TestDemoPage(t *testing.T) {
 	}
 	if got := MustEval[string](t, ctx, `document.querySelector('iframe').title`); got == "" {
 		t.Error("the iframe has no title")
+	}
+}
+
+// TestDemoNoteNamesTestAmounts reads the demo page's note: it names every amount of the
+// Paysafe sandbox table that declines or fails at once, in dollars, as docs/hosted-fields.md
+// lists them.
+func TestDemoNoteNamesTestAmounts(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, true)
+	resp, err := http.Get(s.URL + "/demo/checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	note := regexp.MustCompile(`(?s)<p class="note">(.*?)</p>`).FindSubmatch(b)
+	if note == nil {
+		t.Fatalf("no note on the demo page:\n%s", b)
+	}
+	for _, at := range paysafe.SandboxTriggers().Amounts {
+		if at.Delay > 0 || at.Max >= at.Min || (at.Decision != payments.Declined && at.Decision != payments.Fault) {
+			continue
+		}
+		if amount := fmt.Sprintf("%d.%02d", at.Min/100, at.Min%100); !regexp.MustCompile(`\b` + regexp.QuoteMeta(amount) + `\b`).Match(note[1]) {
+			t.Errorf("the note does not name %s (%s %s): %s", amount, at.Decision, at.Code, note[1])
+		}
 	}
 }
