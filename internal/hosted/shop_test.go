@@ -98,6 +98,12 @@ func TestPaysafeTokenVaulted(t *testing.T) {
 		t.Errorf("the recorder missed messages: %v", msgs)
 	}
 	rec.CheckNoPAN(t, panVisa)
+	// The iframe URL names the single-use key by its id; the secret goes by postMessage.
+	for _, q := range rec.Requests("") {
+		if strings.Contains(q.URL, s.Creds.Paysafe.SingleUseKeySecret) {
+			t.Errorf("the single-use key secret is in the URL of a %s request", q.Method)
+		}
+	}
 	// The token request came from the fields' page on payvault's origin, not from the shop.
 	docs := rec.Documents(s.URL + "/customervault/v1/singleusetokens")
 	if len(docs) != 1 || !strings.HasPrefix(docs[0], s.URL+"/hosted/v1/fields/card?") {
