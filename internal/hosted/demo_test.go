@@ -3,7 +3,6 @@ package hosted_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -211,24 +210,16 @@ func TestDemoPage(t *testing.T) {
 func TestDemoNoteNamesTestAmounts(t *testing.T) {
 	t.Parallel()
 	s := MustVault(t, true)
-	resp, err := http.Get(s.URL + "/demo/checkout")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	note := regexp.MustCompile(`(?s)<p class="note">(.*?)</p>`).FindSubmatch(b)
+	_, _, page := get(t, http.MethodGet, s.URL+"/demo/checkout", "")
+	note := regexp.MustCompile(`(?s)<p class="note">(.*?)</p>`).FindStringSubmatch(page)
 	if note == nil {
-		t.Fatalf("no note on the demo page:\n%s", b)
+		t.Fatalf("no note on the demo page:\n%s", page)
 	}
 	for _, at := range paysafe.SandboxTriggers().Amounts {
 		if at.Delay > 0 || at.Max >= at.Min || (at.Decision != payments.Declined && at.Decision != payments.Fault) {
 			continue
 		}
-		if amount := fmt.Sprintf("%d.%02d", at.Min/100, at.Min%100); !regexp.MustCompile(`\b` + regexp.QuoteMeta(amount) + `\b`).Match(note[1]) {
+		if amount := fmt.Sprintf("%d.%02d", at.Min/100, at.Min%100); !regexp.MustCompile(`\b` + regexp.QuoteMeta(amount) + `\b`).MatchString(note[1]) {
 			t.Errorf("the note does not name %s (%s %s): %s", amount, at.Decision, at.Code, note[1])
 		}
 	}

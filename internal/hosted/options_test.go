@@ -122,23 +122,18 @@ func TestCredentialRefused(t *testing.T) {
 func TestSelfHostedScript(t *testing.T) {
 	t.Parallel()
 	s := MustVault(t, false)
-	resp, err := http.Get(s.URL + "/hosted/v1/payvault.js")
-	if err != nil {
-		t.Fatal(err)
+	status, _, script := get(t, http.MethodGet, s.URL+"/hosted/v1/payvault.js", "")
+	if status != http.StatusOK {
+		t.Fatalf("payvault.js: %d", status)
 	}
-	script, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("payvault.js: %d %v", resp.StatusCode, err)
-	}
-	sum := sha512.Sum384(script)
+	sum := sha512.Sum384([]byte(script))
 	integrity := "sha384-" + base64.StdEncoding.EncodeToString(sum[:])
 	p := s.Creds.Paysafe
 	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/js/payvault.js":
 			w.Header().Set("Content-Type", "text/javascript")
-			w.Write(script)
+			io.WriteString(w, script)
 		case "/":
 			fmt.Fprintf(w, `<!doctype html><title>self-hosted</title><div id="fields"></div>
 <script src="/js/payvault.js" integrity="%s" crossorigin="anonymous"></script>

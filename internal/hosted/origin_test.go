@@ -46,19 +46,49 @@ func (l *securityLog) String() string {
 	return strings.Join(l.entries, "\n")
 }
 
-// childFrames returns the URL each child frame of the tab shows, with the URL it failed to
-// load when Chromium replaced it by an error page.
-func childFrames(t *testing.T, ctx context.Context) [][2]string {
+// framesAt returns the URL each frame depth levels below the tab shows (1: its child frames),
+// with the URL it failed to load when Chromium replaced it by an error page.
+func framesAt(t *testing.T, ctx context.Context, depth int) [][2]string {
 	t.Helper()
 	tree, err := chromedp.Call(ctx, page.GetFrameTree, cdp.Empty{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	level := []*page.FrameTree{tree.FrameTree}
+	for range depth {
+		var next []*page.FrameTree
+		for _, f := range level {
+			next = append(next, f.ChildFrames...)
+		}
+		level = next
+	}
 	var out [][2]string
-	for _, c := range tree.FrameTree.ChildFrames {
-		out = append(out, [2]string{c.Frame.URL, c.Frame.UnreachableURL})
+	for _, f := range level {
+		out = append(out, [2]string{f.Frame.URL, f.Frame.UnreachableURL})
 	}
 	return out
+}
+
+// checkFieldsBlocked checks that Chromium blocked the fields' frame, depth levels below the
+// tab: the frame shows Chromium's error page in place of the fields' URL, the frame-ancestors
+// violation is logged, and the fields' script never loads.
+func checkFieldsBlocked(t *testing.T, ctx context.Context, depth int, sec *securityLog, rec *recorder, vaultURL string) {
+	t.Helper()
+	var frames [][2]string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if frames = framesAt(t, ctx, depth); len(frames) == 1 && strings.HasPrefix(frames[0][0], "chrome-error:") {
+			break
+		}
+	}
+	if len(frames) != 1 || !strings.HasPrefix(frames[0][0], "chrome-error:") || !strings.Contains(frames[0][1], "/hosted/v1/fields/card") {
+		t.Errorf("frames at depth %d = %q, want the fields' URL replaced by an error page", depth, frames)
+	}
+	if log := sec.String(); !strings.Contains(log, "frame-ancestors") {
+		t.Errorf("security log = %q, want a frame-ancestors violation", log)
+	}
+	if n := len(rec.Requests(vaultURL + "/hosted/v1/fields.js")); n != 0 {
+		t.Errorf("the blocked fields loaded their script %d times", n)
+	}
 }
 
 // TestDisallowedOriginCannotFrame sets the merchant's (or the location's) allowed origins and
@@ -138,25 +168,11 @@ func TestDisallowedOriginCannotFrame(t *testing.T) {
 			if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('iframe') !== null`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
 				t.Fatal(err)
 			}
-			var frames [][2]string
-			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-				if frames = childFrames(t, ctx); len(frames) == 1 && strings.HasPrefix(frames[0][0], "chrome-error:") {
-					break
-				}
-			}
-			if len(frames) != 1 || !strings.HasPrefix(frames[0][0], "chrome-error:") || !strings.Contains(frames[0][1], "/hosted/v1/fields/card") {
-				t.Errorf("child frames = %q, want the fields' URL replaced by an error page", frames)
-			}
+			checkFieldsBlocked(t, ctx, 1, sec, rec, s.URL)
 			if tt.mode != "claim" {
 				if got := MustPoll[string](t, ctx, `shop.failed`, 5*time.Second); got != "unavailable" {
 					t.Errorf("payvault.js ready failed with %q, want unavailable", got)
 				}
-			}
-			if log := sec.String(); !strings.Contains(log, "frame-ancestors") {
-				t.Errorf("security log = %q, want a frame-ancestors violation", log)
-			}
-			if n := len(rec.Requests(s.URL + "/hosted/v1/fields.js")); n != 0 {
-				t.Errorf("the blocked fields loaded their script %d times", n)
 			}
 		})
 	}
@@ -222,35 +238,5 @@ func TestNestedCheckoutCannotFrame(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(outer.URL)); err != nil {
 		t.Fatal(err)
 	}
-	var fields [][2]string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if fields = grandchildFrames(t, ctx); len(fields) == 1 && strings.HasPrefix(fields[0][0], "chrome-error:") {
-			break
-		}
-	}
-	if len(fields) != 1 || !strings.HasPrefix(fields[0][0], "chrome-error:") || !strings.Contains(fields[0][1], "/hosted/v1/fields/card") {
-		t.Errorf("frames inside the checkout = %q, want the fields' URL replaced by an error page", fields)
-	}
-	if log := sec.String(); !strings.Contains(log, "frame-ancestors") {
-		t.Errorf("security log = %q, want a frame-ancestors violation", log)
-	}
-	if n := len(rec.Requests(s.URL + "/hosted/v1/fields.js")); n != 0 {
-		t.Errorf("the blocked fields loaded their script %d times", n)
-	}
-}
-
-// grandchildFrames returns, like childFrames, the frames inside the tab's child frames.
-func grandchildFrames(t *testing.T, ctx context.Context) [][2]string {
-	t.Helper()
-	tree, err := chromedp.Call(ctx, page.GetFrameTree, cdp.Empty{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][2]string
-	for _, c := range tree.FrameTree.ChildFrames {
-		for _, g := range c.ChildFrames {
-			out = append(out, [2]string{g.Frame.URL, g.Frame.UnreachableURL})
-		}
-	}
-	return out
+	checkFieldsBlocked(t, ctx, 2, sec, rec, s.URL)
 }
