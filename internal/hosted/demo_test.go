@@ -2,6 +2,8 @@ package hosted_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/payvault/payvault/internal/api/paysafe"
 	"github.com/payvault/payvault/internal/payments"
 )
 
@@ -198,5 +201,26 @@ func TestDemoPage(t *testing.T) {
 	}
 	if got := MustEval[string](t, ctx, `document.querySelector('iframe').title`); got == "" {
 		t.Error("the iframe has no title")
+	}
+}
+
+// TestDemoNoteNamesTestAmounts reads the demo page's note: it names every amount of the
+// Paysafe sandbox table that declines or fails at once, in dollars, as docs/hosted-fields.md
+// lists them.
+func TestDemoNoteNamesTestAmounts(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, true)
+	_, _, page := get(t, http.MethodGet, s.URL+"/demo/checkout", "")
+	note := regexp.MustCompile(`(?s)<p class="note">(.*?)</p>`).FindStringSubmatch(page)
+	if note == nil {
+		t.Fatalf("no note on the demo page:\n%s", page)
+	}
+	for _, at := range paysafe.SandboxTriggers().Amounts {
+		if at.Delay > 0 || at.Max >= at.Min || (at.Decision != payments.Declined && at.Decision != payments.Fault) {
+			continue
+		}
+		if amount := fmt.Sprintf("%d.%02d", at.Min/100, at.Min%100); !regexp.MustCompile(`\b` + regexp.QuoteMeta(amount) + `\b`).MatchString(note[1]) {
+			t.Errorf("the note does not name %s (%s %s): %s", amount, at.Decision, at.Code, note[1])
+		}
 	}
 }

@@ -257,7 +257,13 @@ func MustVault(tb testing.TB, demo bool) *vaultServer {
 // fortisCredentials computes the location's browser credential as a merchant server does.
 func (s *vaultServer) fortisCredentials(tb testing.TB) map[string]string {
 	tb.Helper()
-	ts := fmt.Sprint(time.Now().Unix())
+	return s.fortisCredentialsAt(tb, time.Now())
+}
+
+// fortisCredentialsAt computes the location's browser credential for the timestamp at.
+func (s *vaultServer) fortisCredentialsAt(tb testing.TB, at time.Time) map[string]string {
+	tb.Helper()
+	ts := fmt.Sprint(at.Unix())
 	c := s.Creds.Fortis
 	return map[string]string{"locationApiKey": c.LocationAPIKey, "timestamp": ts, "hashKey": vault.BrowserHashKey(c.TicketHashKey, c.LocationAPIKey, ts)}
 }
@@ -272,8 +278,9 @@ var shopPage = template.Must(template.New("shop").Parse(`<!doctype html>
 <h1>Test shop</h1>
 <div id="fields"></div>
 <script>
-window.shop = { ready: false, failed: '', states: [], submits: 0 };
+window.shop = { ready: false, failed: '', states: [], submits: 0, readyCalls: 0 };
 const opts = {{.Options}};
+opts.onReady = () => { shop.readyCalls++; };
 opts.onChange = (s) => shop.states.push(s);
 opts.onSubmit = () => { shop.submits++; };
 try {

@@ -46,19 +46,49 @@ func (l *securityLog) String() string {
 	return strings.Join(l.entries, "\n")
 }
 
-// childFrames returns the URL each child frame of the tab shows, with the URL it failed to
-// load when Chromium replaced it by an error page.
-func childFrames(t *testing.T, ctx context.Context) [][2]string {
+// framesAt returns the URL each frame depth levels below the tab shows (1: its child frames),
+// with the URL it failed to load when Chromium replaced it by an error page.
+func framesAt(t *testing.T, ctx context.Context, depth int) [][2]string {
 	t.Helper()
 	tree, err := chromedp.Call(ctx, page.GetFrameTree, cdp.Empty{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	level := []*page.FrameTree{tree.FrameTree}
+	for range depth {
+		var next []*page.FrameTree
+		for _, f := range level {
+			next = append(next, f.ChildFrames...)
+		}
+		level = next
+	}
 	var out [][2]string
-	for _, c := range tree.FrameTree.ChildFrames {
-		out = append(out, [2]string{c.Frame.URL, c.Frame.UnreachableURL})
+	for _, f := range level {
+		out = append(out, [2]string{f.Frame.URL, f.Frame.UnreachableURL})
 	}
 	return out
+}
+
+// checkFieldsBlocked checks that Chromium blocked the fields' frame, depth levels below the
+// tab: the frame shows Chromium's error page in place of the fields' URL, the frame-ancestors
+// violation is logged, and the fields' script never loads.
+func checkFieldsBlocked(t *testing.T, ctx context.Context, depth int, sec *securityLog, rec *recorder, vaultURL string) {
+	t.Helper()
+	var frames [][2]string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if frames = framesAt(t, ctx, depth); len(frames) == 1 && strings.HasPrefix(frames[0][0], "chrome-error:") {
+			break
+		}
+	}
+	if len(frames) != 1 || !strings.HasPrefix(frames[0][0], "chrome-error:") || !strings.Contains(frames[0][1], "/hosted/v1/fields/card") {
+		t.Errorf("frames at depth %d = %q, want the fields' URL replaced by an error page", depth, frames)
+	}
+	if log := sec.String(); !strings.Contains(log, "frame-ancestors") {
+		t.Errorf("security log = %q, want a frame-ancestors violation", log)
+	}
+	if n := len(rec.Requests(vaultURL + "/hosted/v1/fields.js")); n != 0 {
+		t.Errorf("the blocked fields loaded their script %d times", n)
+	}
 }
 
 // TestDisallowedOriginCannotFrame sets the merchant's (or the location's) allowed origins and
@@ -138,25 +168,11 @@ func TestDisallowedOriginCannotFrame(t *testing.T) {
 			if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('iframe') !== null`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
 				t.Fatal(err)
 			}
-			var frames [][2]string
-			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-				if frames = childFrames(t, ctx); len(frames) == 1 && strings.HasPrefix(frames[0][0], "chrome-error:") {
-					break
-				}
-			}
-			if len(frames) != 1 || !strings.HasPrefix(frames[0][0], "chrome-error:") || !strings.Contains(frames[0][1], "/hosted/v1/fields/card") {
-				t.Errorf("child frames = %q, want the fields' URL replaced by an error page", frames)
-			}
+			checkFieldsBlocked(t, ctx, 1, sec, rec, s.URL)
 			if tt.mode != "claim" {
 				if got := MustPoll[string](t, ctx, `shop.failed`, 5*time.Second); got != "unavailable" {
 					t.Errorf("payvault.js ready failed with %q, want unavailable", got)
 				}
-			}
-			if log := sec.String(); !strings.Contains(log, "frame-ancestors") {
-				t.Errorf("security log = %q, want a frame-ancestors violation", log)
-			}
-			if n := len(rec.Requests(s.URL + "/hosted/v1/fields.js")); n != 0 {
-				t.Errorf("the blocked fields loaded their script %d times", n)
 			}
 		})
 	}
@@ -200,4 +216,27 @@ func TestSingleUseKeyOnlyCreatesTokens(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// TestNestedCheckoutCannotFrame frames a checkout page, whose origin the merchant allows,
+// inside another site's page: frame-ancestors names the checkout's origin alone, so Chromium
+// checks every ancestor and blocks the fields, and their script never loads.
+func TestNestedCheckoutCannotFrame(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	ctx := MustTab(t)
+	rec := MustRecord(t, ctx)
+	sec := MustSecurityLog(t, ctx)
+	shop := MustShop(t, s.URL, paysafeOptions(s, map[string]any{"readyTimeout": 1500}))
+	if _, err := s.Main.Vault.SetAllowedOrigins(context.Background(), s.Creds.MerchantID, "", []string{shop.URL}); err != nil {
+		t.Fatal(err)
+	}
+	outer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><title>another site</title><iframe src="%s"></iframe>`, html.EscapeString(shop.URL))
+	}))
+	t.Cleanup(outer.Close)
+	if err := chromedp.Do(ctx, chromedp.Navigate(outer.URL)); err != nil {
+		t.Fatal(err)
+	}
+	checkFieldsBlocked(t, ctx, 2, sec, rec, s.URL)
 }

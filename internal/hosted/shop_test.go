@@ -98,6 +98,12 @@ func TestPaysafeTokenVaulted(t *testing.T) {
 		t.Errorf("the recorder missed messages: %v", msgs)
 	}
 	rec.CheckNoPAN(t, panVisa)
+	// The iframe URL names the single-use key by its id; the secret goes by postMessage.
+	for _, q := range rec.Requests("") {
+		if strings.Contains(q.URL, s.Creds.Paysafe.SingleUseKeySecret) {
+			t.Errorf("the single-use key secret is in the URL of a %s request", q.Method)
+		}
+	}
 	// The token request came from the fields' page on payvault's origin, not from the shop.
 	docs := rec.Documents(s.URL + "/customervault/v1/singleusetokens")
 	if len(docs) != 1 || !strings.HasPrefix(docs[0], s.URL+"/hosted/v1/fields/card?") {
@@ -258,5 +264,35 @@ func TestBrandAsYouType(t *testing.T) {
 		if got != "ok" {
 			t.Errorf("%s: page state brand != %q", tt.typed, tt.brand)
 		}
+	}
+}
+
+// TestDestroyRejectsTokenize shows that fields.destroy() settles every tokenize of the form
+// it removes: one called just before it, one called after it, and one on a form destroyed
+// before it was ready all reject with code destroyed instead of waiting forever.
+func TestDestroyRejectsTokenize(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	ctx := MustTab(t)
+	frame := openShop(t, ctx, s, paysafeOptions(s, nil))
+	exp, _, _ := futureExpiry()
+	MustType(t, ctx, frame, "#pv-number", panVisa)
+	MustType(t, ctx, frame, "#pv-expiry", exp)
+	MustType(t, ctx, frame, "#pv-cvv", cvvTest)
+	got := MustEval[[]string](t, ctx, `(async () => {
+  const settled = (p) => Promise.race([
+    p.then(() => 'resolved', (e) => e.code),
+    new Promise((r) => setTimeout(() => r('pending after 3 s'), 3000)),
+  ]);
+  const racing = shop.fields.tokenize();
+  shop.fields.destroy();
+  const early = Payvault.mount(document.body, opts);
+  early.destroy();
+  return [await settled(racing), await settled(shop.fields.tokenize()), await settled(early.ready),
+    await settled(early.tokenize()), String(document.querySelectorAll('iframe').length)];
+})()`)
+	want := []string{"destroyed", "destroyed", "destroyed", "destroyed", "0"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("racing tokenize, tokenize after destroy, ready and tokenize of a form destroyed before it was ready, iframes left (-want +got)\n%s", d)
 	}
 }

@@ -102,6 +102,7 @@
 
       this.ready = new Promise((resolve, reject) => {
         this._resolveReady = resolve;
+        this._rejectReady = reject;
         this._timer = setTimeout(() => {
           reject(new PayvaultError('unavailable', 'payvault: the payment form did not load (is this origin allowed?)'));
         }, o.readyTimeout || 15000);
@@ -166,11 +167,13 @@
      * (Paysafe) or card ticket (Fortis). It resolves to { token, card: { brand, lastFour,
      * expMonth, expYear } } or { token, bankAccount: { lastFour, accountType } }, and rejects
      * with a PayvaultError (code 'invalid' with the fields to fix, or 'unauthorized', 'forbidden',
-     * 'rate_limited', 'network', 'server'; 'unavailable' when the frame never loaded). Fortis
-     * credentials may be refreshed by passing them here.
+     * 'rate_limited', 'network', 'server'; 'unavailable' when the frame never loaded; 'busy'
+     * while another tokenize runs, 'config' when the fields have no credentials, 'destroyed'
+     * after destroy). Fortis credentials may be refreshed by passing them here.
      */
     async tokenize(fortis) {
       await this.ready;
+      if (this._destroyed) throw destroyedError();
       if (fortis) this._credentials = fortisCredentials(fortis);
       const id = ++this._seq;
       return new Promise((resolve, reject) => {
@@ -185,14 +188,23 @@
     /** clear empties the form. */
     clear() { this._post({ type: 'payvault:clear' }); }
 
-    /** destroy removes the iframe and rejects pending requests. */
+    /**
+     * destroy removes the iframe. It rejects pending requests, a ready that had not resolved
+     * and every later tokenize with code 'destroyed'.
+     */
     destroy() {
+      this._destroyed = true;
       window.removeEventListener('message', this._listener);
       clearTimeout(this._timer);
-      for (const p of this._pending.values()) p.reject(new PayvaultError('destroyed', 'payvault: the form was removed'));
+      this._rejectReady(destroyedError());
+      for (const p of this._pending.values()) p.reject(destroyedError());
       this._pending.clear();
       this.iframe.remove();
     }
+  }
+
+  function destroyedError() {
+    return new PayvaultError('destroyed', 'payvault: the form was removed');
   }
 
   function fortisCredentials(f) {

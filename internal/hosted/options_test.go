@@ -1,0 +1,164 @@
+package hosted_test
+
+import (
+	"crypto/sha512"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestMountOptions mounts the fields with the options docs/hosted-fields.md lists for the
+// merchant page: title names the iframe, style lands as CSS variables inside the frame (a
+// value with url() is dropped), onReady runs once, Enter in a field calls onSubmit, clear
+// empties the form and focus moves into it.
+func TestMountOptions(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	ctx := MustTab(t)
+	style := map[string]string{
+		"fontFamily": "Georgia, serif", "fontSize": "18px", "color": "#112233", "errorColor": "rgb(200, 0, 0)",
+		"borderColor": "#00aa00", "accentColor": "#0000ff", "background": "#fafafa", "radius": "0",
+	}
+	styled := map[string]any{"title": "Pay by card", "style": style}
+	frame := openShop(t, ctx, s, paysafeOptions(s, styled))
+	if got := MustEval[string](t, ctx, `document.querySelector('iframe').title`); got != "Pay by card" {
+		t.Errorf("iframe title = %q, want the title option", got)
+	}
+	vars := map[string]string{
+		"fontFamily": "--pv-font-family", "fontSize": "--pv-font-size", "color": "--pv-color", "errorColor": "--pv-error-color",
+		"borderColor": "--pv-border-color", "accentColor": "--pv-accent", "background": "--pv-background", "radius": "--pv-radius",
+	}
+	inline := frameAttr(t, ctx, frame, "html", "style")
+	for k, v := range vars {
+		if want := v + ": " + style[k] + ";"; !strings.Contains(inline, want) {
+			t.Errorf("style %s: the frame's root style %q lacks %q", k, inline, want)
+		}
+	}
+	if got := MustEval[int](t, ctx, `shop.readyCalls`); got != 1 {
+		t.Errorf("onReady ran %d times, want once", got)
+	}
+	exp, _, _ := futureExpiry()
+	MustType(t, ctx, frame, "#pv-number", panVisa)
+	MustType(t, ctx, frame, "#pv-expiry", exp)
+	MustType(t, ctx, frame, "#pv-cvv", cvvTest+"\r")
+	if got := MustPoll[int](t, ctx, `shop.submits`, 5*time.Second); got != 1 {
+		t.Errorf("onSubmit ran %d times after Enter, want once", got)
+	}
+	MustEval[bool](t, ctx, `shop.fields.clear(), true`)
+	MustPoll[bool](t, ctx, `shop.fields.state.empty`, 5*time.Second)
+	for _, sel := range []string{"#pv-number", "#pv-expiry", "#pv-cvv"} {
+		v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel), chromedp.FromNode(frame)))
+		if err != nil || v != "" {
+			t.Errorf("%s after clear = %q, %v; want empty", sel, v, err)
+		}
+	}
+	MustEval[bool](t, ctx, `document.activeElement.blur(), shop.fields.focus(), true`)
+	if got := MustPoll[string](t, ctx, `document.activeElement.tagName === 'IFRAME' && 'IFRAME'`, 5*time.Second); got != "IFRAME" {
+		t.Errorf("focus() left the focus on %s", got)
+	}
+
+	t.Run("fail/url-in-style", func(t *testing.T) {
+		ctx := MustTab(t)
+		frame := openShop(t, ctx, s, paysafeOptions(s, map[string]any{"style": map[string]string{"background": "url(https://evil.example/x.png)", "color": "#123456"}}))
+		inline := frameAttr(t, ctx, frame, "html", "style")
+		if strings.Contains(inline, "url") || !strings.Contains(inline, "--pv-color: #123456;") {
+			t.Errorf("the frame's root style = %q, want the color and no url()", inline)
+		}
+	})
+}
+
+// TestCredentialRefused tokenizes with a credential payvault refuses: a wrong single-use key
+// secret, and a Fortis credential past its ±900 s, reject with unauthorized and the form says
+// so. A Fortis page then passes a fresh credential to tokenize and gets its ticket.
+func TestCredentialRefused(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	stale := s.fortisCredentialsAt(t, time.Now().Add(-1000*time.Second))
+	tests := []struct {
+		name string
+		opts map[string]any
+	}{
+		{"fail/wrong-single-use-key-secret", map[string]any{"paysafe": map[string]string{"keyId": s.Creds.Paysafe.SingleUseKeyID, "secret": "not-the-secret"}}},
+		{"fail/stale-fortis-credential", map[string]any{"fortis": stale}},
+	}
+	exp, _, _ := futureExpiry()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := MustTab(t)
+			frame := openShop(t, ctx, s, tt.opts)
+			MustType(t, ctx, frame, "#pv-number", panVisa)
+			MustType(t, ctx, frame, "#pv-expiry", exp)
+			MustType(t, ctx, frame, "#pv-cvv", cvvTest)
+			if d := cmp.Diff(tokenizeResult{Code: "unauthorized", Fields: []string{}}, tokenize(t, ctx)); d != "" {
+				t.Errorf("tokenize (-want +got)\n%s", d)
+			}
+			if got, want := frameText(t, ctx, frame, "#pv-form-error"), "The payment form could not sign in; reload the page."; got != want {
+				t.Errorf("form error = %q, want %q", got, want)
+			}
+			if tt.opts["fortis"] == nil {
+				return
+			}
+			fresh := s.fortisCredentials(t)
+			res := MustEval[tokenizeResult](t, ctx, fmt.Sprintf(`shop.fields.tokenize({ timestamp: %q, hashKey: %q }).then((r) => ({ ok: true, result: r }), (e) => ({ ok: false, code: e.code }))`,
+				fresh["timestamp"], fresh["hashKey"]))
+			if !res.OK || res.Result.Token == "" || res.Result.Card.LastFour != "1111" {
+				t.Errorf("tokenize with a fresh credential = %+v, want a ticket", res)
+			}
+		})
+	}
+}
+
+// TestSelfHostedScript loads a pinned copy of payvault.js from the merchant's own origin with
+// Subresource Integrity and passes payvault's origin, as docs/hosted-fields.md suggests: the
+// fields load from payvault and tokenize.
+func TestSelfHostedScript(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	status, _, script := get(t, http.MethodGet, s.URL+"/hosted/v1/payvault.js", "")
+	if status != http.StatusOK {
+		t.Fatalf("payvault.js: %d", status)
+	}
+	sum := sha512.Sum384([]byte(script))
+	integrity := "sha384-" + base64.StdEncoding.EncodeToString(sum[:])
+	p := s.Creds.Paysafe
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/js/payvault.js":
+			w.Header().Set("Content-Type", "text/javascript")
+			io.WriteString(w, script)
+		case "/":
+			fmt.Fprintf(w, `<!doctype html><title>self-hosted</title><div id="fields"></div>
+<script src="/js/payvault.js" integrity="%s" crossorigin="anonymous"></script>
+<script>
+window.shop = { fields: Payvault.mount('#fields', { paysafe: { keyId: %q, secret: %q }, origin: %q }) };
+shop.tokenize = () => shop.fields.tokenize().then((r) => ({ ok: true, result: r }), (e) => ({ ok: false, code: e.code, fields: e.fields }));
+</script>`, integrity, p.SingleUseKeyID, p.SingleUseKeySecret, s.URL)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(shop.Close)
+	ctx := MustTab(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(shop.URL)); err != nil {
+		t.Fatal(err)
+	}
+	frame := MustFrame(t, ctx)
+	if got := MustEval[string](t, ctx, `document.querySelector('iframe').src`); !strings.HasPrefix(got, s.URL+"/hosted/v1/fields/card?") {
+		t.Errorf("iframe src = %q, want payvault's fields", got)
+	}
+	exp, _, _ := futureExpiry()
+	MustType(t, ctx, frame, "#pv-number", panVisa)
+	MustType(t, ctx, frame, "#pv-expiry", exp)
+	MustType(t, ctx, frame, "#pv-cvv", cvvTest)
+	if res := tokenize(t, ctx); !res.OK || !strings.HasPrefix(res.Result.Token, "SC") {
+		t.Errorf("tokenize = %+v, want an SC… token", res)
+	}
+}
