@@ -296,3 +296,25 @@ func TestDestroyRejectsTokenize(t *testing.T) {
 		t.Errorf("racing tokenize, tokenize after destroy, ready and tokenize of a form destroyed before it was ready, iframes left (-want +got)\n%s", d)
 	}
 }
+
+// TestFortisCredentialInPaysafeMode: a Fortis credential passed to tokenize on a Paysafe form
+// is a mistake of the page's, refused with config; it does not replace the form's Paysafe
+// secret, so the next tokenize still gets its token.
+func TestFortisCredentialInPaysafeMode(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	ctx := MustTab(t)
+	frame := openShop(t, ctx, s, paysafeOptions(s, nil))
+	exp, _, _ := futureExpiry()
+	MustType(t, ctx, frame, "#pv-number", panVisa)
+	MustType(t, ctx, frame, "#pv-expiry", exp)
+	MustType(t, ctx, frame, "#pv-cvv", cvvTest)
+	got := MustEval[[]string](t, ctx, `(async () => {
+  const fortis = await shop.fields.tokenize({timestamp: '1700000000', hashKey: 'k'}).then(() => 'resolved', (e) => e.code);
+  const after = await shop.fields.tokenize().then((r) => r.token.slice(0, 2), (e) => e.code);
+  return [fortis, after];
+})()`)
+	if d := cmp.Diff([]string{"config", "SC"}, got); d != "" {
+		t.Errorf("tokenize with a Fortis credential on a Paysafe form, then without (-want +got)\n%s", d)
+	}
+}

@@ -63,11 +63,13 @@
         if (!o.paysafe.keyId || !o.paysafe.secret) throw new PayvaultError('config', 'payvault: paysafe needs keyId and secret');
         q.set('key', o.paysafe.keyId);
         this._credentials = { secret: String(o.paysafe.secret) };
+        this._fortis = false;
       } else if (o.fortis && !o.paysafe) {
         if (kind !== 'card') throw new PayvaultError('config', 'payvault: Fortis mode makes card tickets only');
         if (!o.fortis.locationApiKey) throw new PayvaultError('config', 'payvault: fortis needs locationApiKey');
         q.set('location-api-key', o.fortis.locationApiKey);
         this._credentials = fortisCredentials(o.fortis);
+        this._fortis = true;
       } else {
         throw new PayvaultError('config', 'payvault: pass either paysafe or fortis credentials');
       }
@@ -169,12 +171,17 @@
      * with a PayvaultError (code 'invalid' with the fields to fix, or 'unauthorized', 'forbidden',
      * 'rate_limited', 'network', 'server'; 'unavailable' when the frame never loaded; 'busy'
      * while another tokenize runs, 'config' when the fields have no credentials, 'destroyed'
-     * after destroy). Fortis credentials may be refreshed by passing them here.
+     * after destroy). Fortis credentials may be refreshed by passing them here (a Paysafe form
+     * rejects them with 'config').
      */
     async tokenize(fortis) {
       await this.ready;
       if (this._destroyed) throw destroyedError();
-      if (fortis) this._credentials = fortisCredentials(fortis);
+      if (fortis) {
+        // A Paysafe form keeps its single-use key: Fortis credentials there are the page's mistake.
+        if (!this._fortis) throw new PayvaultError('config', 'payvault: tokenize takes Fortis credentials only on a Fortis form');
+        this._credentials = fortisCredentials(fortis);
+      }
       const id = ++this._seq;
       return new Promise((resolve, reject) => {
         this._pending.set(id, { resolve, reject });
