@@ -44,7 +44,7 @@ func Rewrap(ctx context.Context, store KeysetStore, oldKey, newKey MasterKey) er
 		if err != nil {
 			return err
 		}
-		if err := store.StoreKeyset(ctx, k.String(), out, version); err != nil {
+		if err := storeKeyset(ctx, store, k.String(), out, version, keyStateOf(h.KeysetInfo())); err != nil {
 			return fmt.Errorf("keys: store keyset %q: %w", k, err)
 		}
 	}
