@@ -215,7 +215,7 @@ func (m *Main) open(ctx context.Context, bootstrap bool) error {
 		}
 	}
 	// The store is opened without migrating it: prepareStore decides whether and when.
-	scfg := sqlstore.Config{DSN: cfg.DatabaseURL, Committers: cfg.Committers, SkipMigrate: true}
+	scfg := sqlstore.Config{DSN: cfg.DatabaseURL, Committers: cfg.Committers, SkipMigrate: true, KeyRefresh: cfg.KeyRefresh}
 	w := cfg.DatabaseWaits
 	scfg.ReadWait, scfg.QueueWait, scfg.WriteWait, scfg.CommitResolveWait = w.Read, w.Queue, w.Write, w.CommitResolve
 	if !bootstrap {

@@ -150,7 +150,7 @@ func (k *Keyring) create(ctx context.Context, kd kind) (*keysetState, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = storeKeyset(ctx, k.store, kd.String(), blob, 0, st.state)
+		err = storeKeyset(ctx, k.store, kd.String(), blob, 0, KeyState{}, st.state)
 		if err == nil {
 			return st, nil
 		}
@@ -450,7 +450,7 @@ func (k *Keyring) update(ctx context.Context, kd kind, change func(cur *keysetSt
 		if err != nil {
 			return 0, err
 		}
-		err = storeKeyset(ctx, k.store, kd.String(), blob, cur.version, next.state)
+		err = storeKeyset(ctx, k.store, kd.String(), blob, cur.version, cur.state, next.state)
 		if errors.Is(err, ErrKeysetConflict) {
 			continue
 		}

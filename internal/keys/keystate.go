@@ -41,17 +41,20 @@ func keyStateOf(info *tinkpb.KeysetInfo) KeyState {
 // it; sqlstore does.
 type KeyStateStore interface {
 	KeysetStore
-	// StoreKeysetState is StoreKeyset that also keeps state as the keyset's KeyState.
-	StoreKeysetState(ctx context.Context, name string, blob []byte, expect int64, state KeyState) error
+	// StoreKeysetState is StoreKeyset that also keeps to as the keyset's KeyState; from is
+	// the KeyState of the version expect (zero for a new keyset), for a store that kept none
+	// for it.
+	StoreKeysetState(ctx context.Context, name string, blob []byte, expect int64, from, to KeyState) error
 	// LoadKeyState returns the KeyState kept beside keyset name; ok is false when none is
 	// kept (a keyset stored before the store kept them, or through StoreKeyset).
 	LoadKeyState(ctx context.Context, name string) (state KeyState, ok bool, err error)
 }
 
-// storeKeyset stores blob through store, with state where store keeps KeyStates.
-func storeKeyset(ctx context.Context, store KeysetStore, name string, blob []byte, expect int64, state KeyState) error {
+// storeKeyset stores blob through store, with its KeyState to (changed from from) where store
+// keeps KeyStates.
+func storeKeyset(ctx context.Context, store KeysetStore, name string, blob []byte, expect int64, from, to KeyState) error {
 	if ss, ok := store.(KeyStateStore); ok {
-		return ss.StoreKeysetState(ctx, name, blob, expect, state)
+		return ss.StoreKeysetState(ctx, name, blob, expect, from, to)
 	}
 	return store.StoreKeyset(ctx, name, blob, expect)
 }

@@ -70,7 +70,7 @@ type stateStore struct {
 
 var _ keys.KeyStateStore = (*stateStore)(nil)
 
-func (s *stateStore) StoreKeysetState(ctx context.Context, name string, blob []byte, expect int64, state keys.KeyState) error {
+func (s *stateStore) StoreKeysetState(ctx context.Context, name string, blob []byte, expect int64, _, state keys.KeyState) error {
 	if err := s.StoreKeyset(ctx, name, blob, expect); err != nil {
 		return err
 	}

@@ -81,6 +81,9 @@ type Config struct {
 	// CommitResolveWait bounds how long a committer asks PostgreSQL what became of a COMMIT
 	// whose answer it did not get (commitlost.go); 0 picks 5 s.
 	CommitResolveWait time.Duration
+	// KeyRefresh is how often the nodes reload the keysets (keys.Keyring.Watch); 0 picks
+	// keys.DefaultRefreshEvery. It sets the key fence bound (Store.KeyFence).
+	KeyRefresh time.Duration
 	// WriteCheck, when set, runs first in each Write's fn, inside its transaction (on SQLite,
 	// under the write lock): an error from it is that Write's, and the fn writes nothing.
 	// The CLI's tools on the embedded store refuse with it a store that copy-store moved
@@ -108,6 +111,7 @@ type Store struct {
 	// resolution of a lost COMMIT (stall.go, commitlost.go).
 	writeWait   time.Duration
 	resolveWait time.Duration
+	keyRefresh  time.Duration  // keyRefresh is Config.KeyRefresh, defaulted (Store.KeyFence).
 	lostAt      atomic.Int64   // lostAt is when a PostgreSQL connection was last found lost (pglost.go).
 	fence       *timelineFence // fence refuses sessions on an old primary (PostgreSQL, pgsession.go).
 	stmts       *stmtCache
