@@ -238,6 +238,16 @@ func (j *rekeyJob) oldMACKey() bool {
 // RekeyProgress reports the re-encryption state.
 func (m *Main) RekeyProgress(ctx context.Context) (*Progress, error) { return m.rekey.count(ctx) }
 
+// watchKeys reloads the keysets every Config.KeyRefresh, as a serving node does, until the
+// returned func is called: a tool that seals for long (an import, a re-encryption run) then
+// picks up a rotation made meanwhile, rather than have its writes, sealed under the keys it
+// opened with, refused by the key fence once the change is older than its bound.
+func (m *Main) watchKeys(ctx context.Context) (stop func()) {
+	ctx, stop = context.WithCancel(ctx)
+	go m.Keyring.Watch(ctx, m.Config.KeyRefresh)
+	return stop
+}
+
 // RetireKey disables a data key once no record is sealed under it, or a fingerprint key once
 // no fingerprint was made with it. The primary key cannot be retired (keys.ErrPrimaryKey),
 // whatever it protects, and no key while the keyset changed too recently (keysetSettled).
@@ -377,6 +387,7 @@ func (j *rekeyJob) unreadableUnder(id uint32) int {
 // an embedded store that copy-store moved meanwhile it stops at its next write (ErrMoved), or
 // at the write that waited for the copy.
 func (m *Main) Rekey(ctx context.Context) (*vault.RekeyReport, error) {
+	defer m.watchKeys(ctx)()
 	rep, err := m.rekey.rk.Run(ctx, 200)
 	if err == nil {
 		m.rekey.last.Store(rep) // for RetireKey and the admin API; the caller reports it

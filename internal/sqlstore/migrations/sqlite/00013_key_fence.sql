@@ -6,7 +6,7 @@
 -- clock. A write that sealed or fingerprinted under keys that are no longer current may commit
 -- only within the fence bound of the change. A keyset without a row here (stored before this
 -- migration, and not changed since) is not fenced. It is written with the keyset, in its
--- transaction (Store.StoreKeysetState). IF NOT EXISTS: see 00008.
+-- transaction (keyset.go). IF NOT EXISTS: see 00008.
 CREATE TABLE IF NOT EXISTS key_fence (
     name               TEXT PRIMARY KEY,
     primary_key        INTEGER NOT NULL,
