@@ -72,23 +72,33 @@ func dbNowSQL(d Dialect) string {
 }
 
 // keyFenceSQL reads, in one row, the key_fence rows of the data and mac keysets (zeros for a
-// missing one) and the database's clock; on PostgreSQL it sets keyFenceIdle too.
+// missing one) and the database's clock; on PostgreSQL it sets keyFenceIdle too. It is built
+// once per dialect (keyFenceSQLs).
 func keyFenceSQL(d Dialect) string {
-	cols := func(t string) string {
-		var b strings.Builder
-		for i, c := range []string{"primary_key", "keys_state", "demoted_key", "changed_at", "primary_changed_at"} {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("COALESCE(" + t + "." + c + ", 0)")
-		}
-		return b.String()
-	}
-	q := "SELECT " + cols("d") + ", " + cols("m") + ", " + dbNowSQL(d)
 	if d == Postgres {
-		q += ", set_config('idle_in_transaction_session_timeout', '" + strconv.Itoa(keyFenceIdle) + "', true)"
+		return keyFenceSQLs[1]
 	}
-	return q + " FROM (SELECT 1) AS one LEFT JOIN key_fence d ON d.name = 'data' LEFT JOIN key_fence m ON m.name = 'mac'"
+	return keyFenceSQLs[0]
+}
+
+// keyFenceSQLs are keyFenceSQL's statements for SQLite and PostgreSQL.
+var keyFenceSQLs = [2]string{buildKeyFenceSQL(SQLite), buildKeyFenceSQL(Postgres)}
+
+func buildKeyFenceSQL(d Dialect) string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for _, t := range []string{"d", "m"} {
+		for _, c := range []string{"primary_key", "keys_state", "demoted_key", "changed_at", "primary_changed_at"} {
+			b.WriteString("COALESCE(" + t + "." + c + ", 0), ")
+		}
+	}
+	if d == Postgres {
+		b.WriteString(dbNowSQL(d) + ", set_config('idle_in_transaction_session_timeout', '" + strconv.Itoa(keyFenceIdle) + "', true)")
+	} else {
+		b.WriteString("0") // the clock is read in this process (readKeyFence)
+	}
+	b.WriteString(" FROM (SELECT 1) AS one LEFT JOIN key_fence d ON d.name = 'data' LEFT JOIN key_fence m ON m.name = 'mac'")
+	return b.String()
 }
 
 // fenceSet is one keyset's key_fence row; primary is 0 where there is none.
@@ -152,6 +162,12 @@ func (c *txConn) readKeyFence(s *Store) error {
 	}
 	var err error
 	c.fence, err = scanKeyFence(s.dialect, c.rowDirect(context.Background(), query))
+	if s.dialect == SQLite {
+		// The embedded store's clock is this host's, which SQLite's own reads too
+		// (dbNowSQL), and its writes are this process's, under its write lock: read here,
+		// it costs no date parsing in the statement.
+		c.fence.now = time.Now().UnixMilli()
+	}
 	return err
 }
 

@@ -141,3 +141,41 @@ func ks0Key(ks *vault.KeyStates) uint32 {
 	}
 	return ks.Data.Primary
 }
+
+// BenchmarkKeyFence measures what the key fence adds to a write that stores sealed data (a
+// single-use token), alone in its transaction: it alternates such writes carrying key states
+// (fenced: the end of the transaction reads the fence) with the same writes carrying none, so
+// that both meet the same load, and reports each one's mean wall time and this process's CPU
+// time (PostgreSQL's own CPU is not in it) per write.
+func BenchmarkKeyFence(b *testing.B) {
+	for _, e := range benchEngines {
+		b.Run(e.name, func(b *testing.B) {
+			f := mustBenchFixture(b, e.open)
+			ctx := context.Background()
+			var held vault.KeyStates
+			held.Data, held.MAC = f.Keys.KeyStates()
+			var wall, cpu [2]time.Duration
+			b.ResetTimer()
+			for i := range b.N {
+				wctx := ctx
+				if i%2 == 0 {
+					wctx = vault.WithKeyStates(ctx, held)
+				}
+				now := time.Now().UTC().Truncate(time.Millisecond)
+				t := &vault.OneTimeToken{ID: vault.NewID(), MerchantID: f.Creds.MerchantID, Token: "fence-" + vault.NewID(),
+					Kind: vault.TokenCard, Created: now, Expires: now.Add(time.Hour), Sealed: vault.Sealed{KeyID: held.Data.Primary}}
+				start, cpu0 := time.Now(), cpuTime()
+				if err := f.Store.Write(wctx, func(tx vault.Tx) error { return tx.InsertOneTimeToken(ctx, t) }); err != nil {
+					b.Fatal(err)
+				}
+				wall[i%2] += time.Since(start)
+				cpu[i%2] += cpuTime() - cpu0
+			}
+			n := float64(b.N) / 2
+			b.ReportMetric(float64(wall[0].Microseconds())/n, "fenced-us/op")
+			b.ReportMetric(float64(wall[1].Microseconds())/n, "plain-us/op")
+			b.ReportMetric(float64(cpu[0].Microseconds())/n, "fenced-cpu-us/op")
+			b.ReportMetric(float64(cpu[1].Microseconds())/n, "plain-cpu-us/op")
+		})
+	}
+}
