@@ -119,12 +119,17 @@ type WriteStats struct {
 	// what PostgreSQL said of them: committed, rolled back, or unknown within the resolve
 	// wait. A COMMIT PostgreSQL did not answer within the write wait (stall.go) counts too.
 	LostCommits struct{ Committed, RolledBack, Unknown int64 }
+	// Unfenced counts the fns that stored sealed data or fingerprints without the keys they
+	// sealed under (vault.WithKeyStates), which the key fence therefore did not judge
+	// (keyfence.go): the services' writes carry them, so the tests keep it at 0.
+	Unfenced int64
 }
 
 // WriteStats returns the committers' counters; Writes/Commits is the mean batch size.
 func (s *Store) WriteStats() WriteStats {
 	st := WriteStats{Writes: s.nWrites.Load(), Commits: s.nCommits.Load(), Queued: len(s.queue), Pipelined: s.nPipelined.Load()}
 	st.LostCommits.Committed, st.LostCommits.RolledBack, st.LostCommits.Unknown = s.nLost[0].Load(), s.nLost[1].Load(), s.nLost[2].Load()
+	st.Unfenced = s.nUnfenced.Load()
 	return st
 }
 
@@ -351,7 +356,7 @@ func (s *Store) beginRun(isolate bool, reqs []*writeReq) (*batchRun, error) {
 		dl.stop()
 		return nil, err
 	}
-	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, isolate: isolate, nSent: &s.nPipelined, dl: dl}
+	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, isolate: isolate, nSent: &s.nPipelined, nUnfenced: &s.nUnfenced, dl: dl}
 	b := &batchRun{s: s, sqltx: sqltx, c: c, t: &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}, ran: make([]itemResult, 0, len(reqs))}
 	if s.dialect != Postgres {
 		return b, nil
@@ -831,7 +836,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool, held *vault.KeySt
 			conn.Close() // after the COMMIT or rollback, as batchRun.release
 		}
 	}()
-	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, nSent: &s.nPipelined, dl: dl, endOnly: !queue}
+	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, nSent: &s.nPipelined, nUnfenced: &s.nUnfenced, dl: dl, endOnly: !queue}
 	t := &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}
 	p, err := callFn(fn, t)
 	s.nCommits.Add(1)
@@ -861,8 +866,11 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool, held *vault.KeySt
 		return p, err
 	}
 	c.endOnly = false // fn is done: what runs now is the transaction's own end
-	if c.sealed && held != nil {
+	switch {
+	case c.sealed && held != nil:
 		c.fenced = true
+	case c.sealed:
+		s.nUnfenced.Add(1)
 	}
 	if err = c.flushCounts(); err == nil {
 		c.queueCommitEnd(s)
@@ -975,6 +983,8 @@ type txConn struct {
 	queued   []queuedStmt
 	queueErr error
 	nSent    *atomic.Int64 // nSent counts the queued statements sent.
+	// nUnfenced counts the fns that stored sealed data without key states (WriteStats.Unfenced).
+	nUnfenced *atomic.Int64
 
 	// dl bounds each statement of the transaction, and its COMMIT (PostgreSQL; stall.go).
 	dl *deadline

@@ -141,8 +141,11 @@ func scanKeyFence(d Dialect, row interface{ Scan(...any) error }) (keyFence, err
 }
 
 // sealsKeys reports whether a statement that writes stores sealed data or a fingerprint: it
-// names the column that says which data key sealed a record.
-func sealsKeys(query string) bool { return strings.Contains(query, "dek_id") }
+// names the column that says which data key sealed a record, and does not set it to 0 (the
+// crypto-erase, which stores nothing sealed).
+func sealsKeys(query string) bool {
+	return strings.Contains(query, "dek_id") && !strings.Contains(query, "dek_id = 0")
+}
 
 // readKeyFence reads the key fence, when a fn of the transaction stored sealed data under
 // key states (txConn.fenced): queued to go with the transaction's last pipeline where the
@@ -185,6 +188,7 @@ func (c *txConn) sealedUnder(ctx context.Context) *vault.KeyStates {
 	}
 	ks, ok := vault.KeyStatesFrom(ctx)
 	if !ok {
+		c.nUnfenced.Add(1)
 		return nil
 	}
 	c.fenced = true

@@ -100,6 +100,9 @@ func TestKeyFence(t *testing.T) {
 			if d := cmp.Diff([]string{"refused", "ok", "ok", "ok", "refused"}, got); d != "" {
 				t.Errorf("a batch once the rotation is older than the key fence (-want +got)\n%s", d)
 			}
+			if st.WriteStats().Unfenced == 0 {
+				t.Error("the write of sealed data without key states is not counted unfenced")
+			}
 			if got := outcome(seal("old-alone", &before)); got != "refused" {
 				t.Errorf("a write alone sealed under the old keys: %s", got)
 			}

@@ -119,6 +119,7 @@ type Store struct {
 	nWrites     atomic.Int64
 	nCommits    atomic.Int64
 	nPipelined  atomic.Int64
+	nUnfenced   atomic.Int64    // nUnfenced counts fns that stored sealed data without key states (WriteStats.Unfenced).
 	nLost       [3]atomic.Int64 // nLost counts lost COMMIT answers: committed, rolled back, unknown
 	ckptKick    chan struct{}   // ckptKick wakes the SQLite checkpointer (checkpoint.go).
 	ckptDone    chan struct{}
