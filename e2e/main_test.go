@@ -59,6 +59,9 @@ func MustServer(tb testing.TB, options ...func(*app.Config)) *server {
 		if err := <-done; err != nil {
 			tb.Errorf("Run: %v", err)
 		}
+		if n := m.Store.WriteStats().Unfenced; n != 0 {
+			tb.Errorf("%d writes stored sealed data without the keys they sealed under (vault.Sealing): the key fence did not judge them", n)
+		}
 		m.Close()
 	})
 	return &server{main: m, url: m.URL(), logs: capture, admin: adminToken}

@@ -856,7 +856,7 @@ func (m *Main) Close() error {
 // storeConfig is the store's configuration for cfg, for a serving node (bootstrap) or a tool.
 // The store is opened without migrating it: prepareStore decides whether and when.
 func storeConfig(cfg Config, bootstrap bool) sqlstore.Config {
-	scfg := sqlstore.Config{DSN: cfg.DatabaseURL, Committers: cfg.Committers, SkipMigrate: true}
+	scfg := sqlstore.Config{DSN: cfg.DatabaseURL, Committers: cfg.Committers, SkipMigrate: true, KeyRefresh: cfg.KeyRefresh}
 	w := cfg.DatabaseWaits
 	scfg.ReadWait, scfg.QueueWait, scfg.WriteWait, scfg.CommitResolveWait = w.Read, w.Queue, w.Write, w.CommitResolve
 	// After a failover NodeAlive counts every node alive until payments would resolve their

@@ -158,6 +158,7 @@ const maxImportRechecks = 3
 func (m *Main) Import(ctx context.Context, merchantID string, key *ImportKey, path string, opt ImportOptions) (*ImportReport, error) {
 	start := time.Now()
 	ctx = vault.WithActor(ctx, "cli")
+	defer m.watchKeys(ctx)()
 	if _, err := m.Store.GetMerchant(ctx, merchantID); err != nil {
 		if vault.KindOf(err) == vault.NotFound {
 			return nil, fmt.Errorf("payvault: no merchant %q in this store; nothing was imported: %w", merchantID, ErrImportRefused)

@@ -238,51 +238,88 @@ func (j *rekeyJob) oldMACKey() bool {
 // RekeyProgress reports the re-encryption state.
 func (m *Main) RekeyProgress(ctx context.Context) (*Progress, error) { return m.rekey.count(ctx) }
 
+// watchKeys reloads the keysets every Config.KeyRefresh, as a serving node does, until the
+// returned func is called: a tool that seals for long (an import, a re-encryption run) then
+// picks up a rotation made meanwhile, rather than have its writes, sealed under the keys it
+// opened with, refused by the key fence once the change is older than its bound.
+func (m *Main) watchKeys(ctx context.Context) (stop func()) {
+	ctx, stop = context.WithCancel(ctx)
+	go m.Keyring.Watch(ctx, m.Config.KeyRefresh)
+	return stop
+}
+
 // RetireKey disables a data key once no record is sealed under it, or a fingerprint key once
 // no fingerprint was made with it. The primary key cannot be retired (keys.ErrPrimaryKey),
-// whatever it protects, and no key while the keyset changed too recently for every node to
-// have reloaded it (keysetSettled).
+// whatever it protects, and no key while the keyset changed too recently (keysetSettled).
+//
+// The wait comes before the count, and the count is made again once the key is disabled.
+// A write that sealed (or fingerprinted) under key K while K was the primary commits only
+// while K is still the primary, or less than the store's key fence bound after the rotation
+// that demoted it, by the database's clock (sqlstore.Store.KeyFence, keyfence.go): at T <
+// (K's successor's change) + bound. keysetSettled lets the count start only at R > (the
+// keyset's last change) + bound + retireMargin, by the same clock, and K's demotion is one of
+// those changes; so T < R, and every write under K has committed before the count, which
+// sees it. The margin covers the gap between a write's fence and its COMMIT (on PostgreSQL at
+// most the idle timeout the fence sets). The count after the Disable covers a write whose
+// COMMIT came later still (an embedded store's process frozen between its fence and its
+// COMMIT, which holds SQLite's write lock, so the Disable waits for it): the key is then
+// enabled again and the retire refused.
 func (m *Main) RetireKey(ctx context.Context, which string, id uint32) error {
 	if err := m.notPrimary(ctx, which, id); err != nil {
-		return err
-	}
-	if err := m.keyUnused(ctx, which, id); err != nil {
 		return err
 	}
 	if err := m.keysetSettled(ctx, which, id); err != nil {
 		return err
 	}
-	return m.Keyring.Disable(ctx, which, id)
+	if err := m.keyUnused(ctx, which, id); err != nil {
+		return err
+	}
+	if err := m.Keyring.Disable(ctx, which, id); err != nil {
+		return err
+	}
+	if err := m.keyUnused(ctx, which, id); err != nil {
+		m.Config.Logger.Warn("keys: a record was stored under a key while it was retired; enabling it again", "keyset", which, "key_id", id)
+		if eerr := m.Keyring.Enable(ctx, which, id); eerr != nil {
+			return fmt.Errorf("%w; and enabling the key again failed, so run payvault keys enable: %w", err, eerr)
+		}
+		return err
+	}
+	return nil
 }
 
-// keysetSettled refuses (keys.ErrKeyInUse) to retire key id of keyset which until twice the
-// key refresh and the store's write bound have passed since the keyset last changed. A node
-// reloads the keysets only every Config.KeyRefresh, so for up to that long after a rotation it
-// still seals (or fingerprints) under the old primary: a record it writes after keyUnused
-// counted none would be left under a disabled key, unreadable until `payvault keys enable`,
-// and under a destroyed key for good once `payvault keys destroy` (which does not wait) has
-// counted none either. The second interval covers the reload itself, and the write bound
-// (sqlstore.Store.WriteBound: the queue wait, and on PostgreSQL the write and resolve waits) a
-// write that sealed just before its node reloaded, waited in a busy queue and commits after.
-// The store keeps only the time of the keyset's last change, so any change (a rotation,
-// another key retired or enabled) starts the wait, which is the safe side.
+// retireMargin is how much longer than the store's key fence bound keysetSettled waits after
+// a keyset's last change: the gap between a write's key fence and its COMMIT, and the skew
+// between the clock a keyset change is dated by and the fence's, both by the database.
+const retireMargin = 10 * time.Second
+
+// keysetSettled refuses (keys.ErrKeyInUse) to retire key id of keyset which until the store's
+// key fence bound and retireMargin have passed since the keyset last changed, by the
+// database's clock. A node reloads the keysets only every Config.KeyRefresh, so for a while
+// after a rotation it still seals (or fingerprints) under the old primary; the key fence
+// (sqlstore.Store.KeyFence: twice the key refresh and the write bound) lets such a write
+// commit for that long after the change, and no longer: a node that has not reloaded by then
+// (its refresh fails, or it was frozen) is refused, its write answered 503 and not stored.
+// Waiting longer than the bound before counting means no write sealed under the old key can
+// commit after the count (RetireKey). The store keeps only the time of the keyset's last
+// change, so any change (a rotation, another key retired or enabled) starts the wait, which
+// is the safe side.
 func (m *Main) keysetSettled(ctx context.Context, which string, id uint32) error {
-	changed, err := m.Store.KeysetChangedAt(ctx, which)
+	changed, now, err := m.Store.KeysetChangedAt(ctx, which)
 	if err != nil {
 		return err
 	}
-	ready := changed.Add(m.retireWait())
-	if now := m.now(); now.Before(ready) {
+	if ready := changed.Add(m.retireWait()); now.Before(ready) {
 		ready = ready.Add(time.Second - 1).Truncate(time.Second) // the message shows whole seconds
-		return fmt.Errorf("%w: keyset %q changed at %s, and a node may still %s under key %d until it reloads the keysets (every %s) and its writes from before then end (within %s); retry after %s (in %s)",
-			keys.ErrKeyInUse, which, changed.UTC().Format(time.RFC3339), sealVerb(which), id, m.Config.KeyRefresh, m.Store.WriteBound(),
+		return fmt.Errorf("%w: keyset %q changed at %s, and until the key fence (%s) and a margin (%s) have passed, a node that has not reloaded the keysets may still %s under key %d; retry after %s (in %s), by the database's clock",
+			keys.ErrKeyInUse, which, changed.UTC().Format(time.RFC3339), m.Store.KeyFence(), retireMargin, sealVerb(which), id,
 			ready.UTC().Format(time.RFC3339), ready.Sub(now).Round(time.Second))
 	}
 	return nil
 }
 
-// retireWait is how long after a keyset's last change keysetSettled refuses to retire a key.
-func (m *Main) retireWait() time.Duration { return 2*m.Config.KeyRefresh + m.Store.WriteBound() }
+// retireWait is how long after a keyset's last change keysetSettled refuses to retire a key:
+// longer than the key fence bound, by retireMargin.
+func (m *Main) retireWait() time.Duration { return m.Store.KeyFence() + retireMargin }
 
 // sealVerb names what a node does with a key of keyset which, for a message.
 func sealVerb(which string) string {
@@ -350,6 +387,7 @@ func (j *rekeyJob) unreadableUnder(id uint32) int {
 // an embedded store that copy-store moved meanwhile it stops at its next write (ErrMoved), or
 // at the write that waited for the copy.
 func (m *Main) Rekey(ctx context.Context) (*vault.RekeyReport, error) {
+	defer m.watchKeys(ctx)()
 	rep, err := m.rekey.rk.Run(ctx, 200)
 	if err == nil {
 		m.rekey.last.Store(rep) // for RetireKey and the admin API; the caller reports it

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,8 +66,7 @@ func TestRekeyJobQuiet(t *testing.T) {
 // refusal) by id, never by its data; a pass that finds only that one left is stuck, not busy.
 func TestRekeyJobUnreadable(t *testing.T) {
 	log, logs := logtest.New(t)
-	var clock testClock
-	m := mustOpenClock(t, log, &clock, 0)
+	m := mustOpenRefresh(t, log, 0)
 	ctx := context.Background()
 	for i := range 3 {
 		creds, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: fmt.Sprint("Shop ", i)})
@@ -115,6 +113,7 @@ func TestRekeyJobUnreadable(t *testing.T) {
 	if n := strings.Count(logs.String(), "rekey: records whose sealed data does not open"); n != 2 || !strings.Contains(logs.String(), "locations/"+bad.ID) {
 		t.Errorf("%d WARN lines for 2 passes, want 2, naming locations/%s:\n%s", n, bad.ID, logs.String())
 	}
+	mustBackdateKeysets(t, m, m.retireWait()) // every node has seen the rotation (TestRetireWaitsForRefresh)
 	err = m.RetireKey(ctx, "data", oldKey)
 	if !errors.Is(err, keys.ErrKeyInUse) || !strings.Contains(err.Error(), "1 of which the last re-encryption pass could not open") {
 		t.Errorf("RetireKey = %v", err)
@@ -133,7 +132,6 @@ func TestRekeyJobUnreadable(t *testing.T) {
 	if got := gaugeValue(t, m, "payvault_rekey_unreadable_records"); got != 0 {
 		t.Errorf("payvault_rekey_unreadable_records = %v after the restore, want 0", got)
 	}
-	clock.advance(m.retireWait()) // every node has seen the rotation (TestRetireWaitsForRefresh)
 	if err := m.RetireKey(ctx, "data", oldKey); err != nil {
 		t.Errorf("RetireKey after the restore: %v", err)
 	}
@@ -287,20 +285,26 @@ func TestRekeyJobBindsLegacyTokens(t *testing.T) {
 	}
 }
 
-// testClock is a Config.Now that tests move forward by hand.
-type testClock struct{ off atomic.Int64 }
-
-// now returns the real time plus the offset the test added.
-func (c *testClock) now() time.Time { return time.Now().Add(time.Duration(c.off.Load())) }
-
-// advance moves the clock forward by d.
-func (c *testClock) advance(d time.Duration) { c.off.Add(int64(d)) }
-
-// mustOpenClock is mustOpen with clock as Config.Now and keys reloaded every refresh (0: the
-// default).
-func mustOpenClock(tb testing.TB, log *slog.Logger, clock *testClock, refresh time.Duration) *Main {
+// mustBackdateKeysets moves the last change of every keyset of m's store d back (keysets.updated_at
+// and the key fence's times), as if d had passed since on the database's clock, which
+// RetireKey and the key fence read.
+func mustBackdateKeysets(tb testing.TB, m *Main, d time.Duration) {
 	tb.Helper()
-	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: tb.TempDir(), Logger: log, Out: &nopWriter{}, KeyRefresh: refresh, Now: clock.now})
+	ms := d.Milliseconds()
+	for _, q := range []string{
+		fmt.Sprintf("UPDATE keysets SET updated_at = updated_at - %d", ms),
+		fmt.Sprintf("UPDATE key_fence SET changed_at = changed_at - %d, primary_changed_at = primary_changed_at - %d", ms, ms),
+	} {
+		if _, err := m.Store.DB().Exec(q); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// mustOpenRefresh is mustOpen with keys reloaded every refresh (0: the default).
+func mustOpenRefresh(tb testing.TB, log *slog.Logger, refresh time.Duration) *Main {
+	tb.Helper()
+	m, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: tb.TempDir(), Logger: log, Out: &nopWriter{}, KeyRefresh: refresh})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -323,9 +327,8 @@ func TestRetireWaitsForRefresh(t *testing.T) {
 
 func testRetireWaitsForRefresh(t *testing.T, which string) {
 	log, _ := logtest.New(t)
-	const every = time.Minute // far longer than the test: only the injected clock moves past it
-	var clock testClock
-	m := mustOpenClock(t, log, &clock, every)
+	const every = time.Minute // far longer than the test: only the backdated changes move past it
+	m := mustOpenRefresh(t, log, every)
 	ctx := context.Background()
 	if _, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: "Shop"}); err != nil {
 		t.Fatal(err)
@@ -361,16 +364,20 @@ func testRetireWaitsForRefresh(t *testing.T, which string) {
 	if got := status(oldKey); got != keys.StatusEnabled {
 		t.Errorf("old key status after the refused retire = %q, want %q", got, keys.StatusEnabled)
 	}
-	// Twice the refresh, and the write bound (a write sealed just before its node reloaded
-	// may wait in the queue and commit after).
-	if want := 2*every + m.Store.WriteBound(); m.retireWait() != want || m.Store.WriteBound() < 15*time.Second {
-		t.Errorf("retire wait %v, want %v (write bound %v)", m.retireWait(), want, m.Store.WriteBound())
+	// Longer than the key fence, which lets a write sealed under the old keys commit for
+	// twice the refresh and the write bound (a write sealed just before its node reloaded
+	// may wait in the queue and commit after), by a margin.
+	if want := 2*every + m.Store.WriteBound(); m.Store.KeyFence() != want || m.Store.WriteBound() < 15*time.Second {
+		t.Errorf("key fence %v, want %v (write bound %v)", m.Store.KeyFence(), want, m.Store.WriteBound())
 	}
-	clock.advance(m.retireWait() - time.Second)
+	if m.retireWait() < m.Store.KeyFence()+5*time.Second {
+		t.Errorf("retire wait %v, want several seconds longer than the key fence %v", m.retireWait(), m.Store.KeyFence())
+	}
+	mustBackdateKeysets(t, m, m.retireWait()-2*time.Second) // the test's own time is the rest
 	if err := m.RetireKey(ctx, which, oldKey); !errors.Is(err, keys.ErrKeyInUse) {
 		t.Errorf("RetireKey just before the retire wait = %v; want it refused", err)
 	}
-	clock.advance(time.Second)
+	mustBackdateKeysets(t, m, 2*time.Second)
 	if err := m.RetireKey(ctx, which, oldKey); err != nil {
 		t.Errorf("RetireKey the retire wait after the rotation: %v", err)
 	}

@@ -16,8 +16,11 @@
 // Each keyset is stored as a tink EncryptedKeyset (keyset.Handle.Write…)
 // encrypted with AES-256-GCM under the master key, with the associated
 // data "payvault keyset <name>", so one keyset's blob cannot stand in for
-// another's. The EncryptedKeyset also carries tink's KeysetInfo in the
-// clear: key ids, statuses and type URLs, never key material. A master key
+// another's. tink's binary writer leaves the EncryptedKeyset's KeysetInfo
+// out, so the blob shows nothing of the keys without the master key; a
+// store that keeps KeyStateStore holds each keyset's KeyState (its primary
+// key id and a digest of its key ids and statuses, never key material) in
+// the clear beside it, for the key fence. A master key
 // that does not decrypt a stored keyset makes Open fail with
 // ErrWrongMasterKey before anything is written.
 //

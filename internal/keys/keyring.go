@@ -150,7 +150,7 @@ func (k *Keyring) create(ctx context.Context, kd kind) (*keysetState, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = k.store.StoreKeyset(ctx, kd.String(), blob, 0)
+		err = storeKeyset(ctx, k.store, kd.String(), blob, 0, KeyState{}, st.state)
 		if err == nil {
 			return st, nil
 		}
@@ -273,6 +273,12 @@ func (k *Keyring) Refresh(ctx context.Context) error {
 			continue
 		}
 		h, err := decodeKeyset(k.kek, kd, blob)
+		if errors.Is(err, ErrWrongMasterKey) && k.rewrappedOnly(ctx, kd, cur.sets[kd]) {
+			// Rewrapped under another master key (Rewrap), with the keys unchanged: the
+			// keys in use are the stored ones, and this node serves on with them until it
+			// is restarted with the new master key.
+			continue
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -444,7 +450,7 @@ func (k *Keyring) update(ctx context.Context, kd kind, change func(cur *keysetSt
 		if err != nil {
 			return 0, err
 		}
-		err = k.store.StoreKeyset(ctx, kd.String(), blob, cur.version)
+		err = storeKeyset(ctx, k.store, kd.String(), blob, cur.version, cur.state, next.state)
 		if errors.Is(err, ErrKeysetConflict) {
 			continue
 		}

@@ -153,6 +153,8 @@ type keysetState struct {
 	handle  *keyset.Handle
 	primary uint32
 	entries []keyEntry
+	// state names the keys (KeyState), for the key fence.
+	state KeyState
 
 	// aead seals and opens with the data keyset; nil for the others.
 	aead tink.AEAD
@@ -170,7 +172,7 @@ func compile(k kind, h *keyset.Handle, version int64) (*keysetState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: keyset %q has no primary key", k)
 	}
-	st := &keysetState{kind: k, version: version, handle: h, primary: p.KeyID()}
+	st := &keysetState{kind: k, version: version, handle: h, primary: p.KeyID(), state: keyStateOf(h.KeysetInfo())}
 	for i := range h.Len() {
 		e, err := h.Entry(i)
 		if err != nil {

@@ -44,7 +44,8 @@ func Rewrap(ctx context.Context, store KeysetStore, oldKey, newKey MasterKey) er
 		if err != nil {
 			return err
 		}
-		if err := store.StoreKeyset(ctx, k.String(), out, version); err != nil {
+		ks := keyStateOf(h.KeysetInfo())
+		if err := storeKeyset(ctx, store, k.String(), out, version, ks, ks); err != nil {
 			return fmt.Errorf("keys: store keyset %q: %w", k, err)
 		}
 	}

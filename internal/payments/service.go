@@ -17,6 +17,7 @@ const SandboxName = "sandbox"
 
 // Keyring seals and opens a transaction's account number. *keys.Keyring implements it.
 type Keyring interface {
+	vault.KeyHolder
 	// Seal encrypts plaintext bound to ad under the primary data key.
 	Seal(plaintext []byte, ad keys.AD) ([]byte, error)
 	// Open decrypts a ciphertext made by Seal with the same ad.
@@ -170,9 +171,10 @@ var (
 	ErrTxUnsupported = errors.New("the store's transactions do not implement payments.Tx")
 )
 
-// write runs fn in one store transaction seen as a payments Tx.
+// write runs fn in one store transaction seen as a payments Tx. It carries the keys fn seals
+// under (vault.Sealing): fn seals the account number, and saves an account (Fortis), in it.
 func (s *Service) write(ctx context.Context, fn func(Tx) error) error {
-	return s.store.Write(ctx, func(vt vault.Tx) error {
+	return s.store.Write(vault.Sealing(ctx, s.keys), func(vt vault.Tx) error {
 		t, ok := vt.(Tx)
 		if !ok {
 			return vault.E(vault.Internal, ErrTxUnsupported)

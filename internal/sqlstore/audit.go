@@ -85,7 +85,8 @@ func (t *tx) audit(ctx context.Context, merchantID, op, recordType, recordID str
 // the number of distinct statements (each prepared once) small.
 const auditInsertRows = 64
 
-// flushAudit chains and stores the pending audit records: for each merchant, in merchant id
+// flushAudit chains and stores the pending audit records, and reads the key fence last
+// (readKeyFence): for each merchant, in merchant id
 // order, it reads (on PostgreSQL, locks) the head, gives the merchant's records the next
 // sequence numbers and their MACs in the order they were appended, writes the head back, and
 // stores the records with multi-row INSERTs. It runs just before COMMIT. It first sends what
@@ -93,11 +94,15 @@ const auditInsertRows = 64
 // the transaction queues statements (PostgreSQL) the head writes and the INSERTs go together,
 // in one round trip.
 func (c *txConn) flushAudit(s *Store) error {
+	if len(c.pending) == 0 {
+		// The key fence goes last, with whatever is queued.
+		if err := c.readKeyFence(s); err != nil {
+			return err
+		}
+		return c.flush()
+	}
 	if err := c.flush(); err != nil {
 		return err
-	}
-	if len(c.pending) == 0 {
-		return nil
 	}
 	mac := s.q.macer()
 	if mac == nil {
@@ -139,6 +144,9 @@ func (c *txConn) flushAudit(s *Store) error {
 		rows = rows[9*n:]
 	}
 	c.pending = c.pending[:0]
+	if err := c.readKeyFence(s); err != nil { // last, with the audit records
+		return err
+	}
 	return c.flush()
 }
 

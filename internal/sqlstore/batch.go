@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 
+	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -118,12 +119,17 @@ type WriteStats struct {
 	// what PostgreSQL said of them: committed, rolled back, or unknown within the resolve
 	// wait. A COMMIT PostgreSQL did not answer within the write wait (stall.go) counts too.
 	LostCommits struct{ Committed, RolledBack, Unknown int64 }
+	// Unfenced counts the fns that stored sealed data or fingerprints without the keys they
+	// sealed under (vault.WithKeyStates), which the key fence therefore did not judge
+	// (keyfence.go): the services' writes carry them, so the tests keep it at 0.
+	Unfenced int64
 }
 
 // WriteStats returns the committers' counters; Writes/Commits is the mean batch size.
 func (s *Store) WriteStats() WriteStats {
 	st := WriteStats{Writes: s.nWrites.Load(), Commits: s.nCommits.Load(), Queued: len(s.queue), Pipelined: s.nPipelined.Load()}
 	st.LostCommits.Committed, st.LostCommits.RolledBack, st.LostCommits.Unknown = s.nLost[0].Load(), s.nLost[1].Load(), s.nLost[2].Load()
+	st.Unfenced = s.nUnfenced.Load()
 	return st
 }
 
@@ -145,6 +151,10 @@ func (s *Store) startCommitters(cfg Config) {
 	s.writeCheck = cfg.WriteCheck
 	if s.queueWait <= 0 {
 		s.queueWait = defaultQueueWait
+	}
+	s.keyRefresh = cfg.KeyRefresh
+	if s.keyRefresh <= 0 {
+		s.keyRefresh = keys.DefaultRefreshEvery
 	}
 	s.resolveWait = cfg.CommitResolveWait
 	if s.resolveWait <= 0 {
@@ -313,6 +323,9 @@ type itemResult struct {
 	r        *writeReq
 	err      error
 	panicked any
+	// keys are the key states the fn stored sealed data under, for the key fence
+	// (keyfence.go); nil when it stored none.
+	keys *vault.KeyStates
 }
 
 // batchRun is one transaction of a batch.
@@ -343,7 +356,7 @@ func (s *Store) beginRun(isolate bool, reqs []*writeReq) (*batchRun, error) {
 		dl.stop()
 		return nil, err
 	}
-	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, isolate: isolate, nSent: &s.nPipelined, dl: dl}
+	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, isolate: isolate, nSent: &s.nPipelined, nUnfenced: &s.nUnfenced, dl: dl}
 	b := &batchRun{s: s, sqltx: sqltx, c: c, t: &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}, ran: make([]itemResult, 0, len(reqs))}
 	if s.dialect != Postgres {
 		return b, nil
@@ -442,7 +455,7 @@ func (b *batchRun) step(r *writeReq) int {
 		return stepDone
 	}
 	c := b.c
-	c.dirty, c.wrote, c.errored = false, false, false
+	c.dirty, c.wrote, c.errored, c.sealed = false, false, false, false
 	pending, counted := len(c.pending), len(c.counted)
 	p, err := callFn(r.fn, b.t)
 	failed := err != nil || p != nil
@@ -462,8 +475,10 @@ func (b *batchRun) step(r *writeReq) int {
 		return stepBroken
 	case p == nil && err != nil && retryable(err):
 		b.alone = append(b.alone, r)
-	default:
+	case failed:
 		b.ran = append(b.ran, itemResult{r: r, err: err, panicked: p})
+	default:
+		b.ran = append(b.ran, itemResult{r: r, keys: c.sealedUnder(r.ctx)})
 	}
 	return stepDone
 }
@@ -600,6 +615,9 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 		s.rerun(b.ran, b.alone, rest)
 		return
 	}
+	if s.fenceRefused(b, rest) {
+		return
+	}
 	// A COMMIT the database did not answer in time is resolved as a lost one.
 	err = s.resolveCommit(mark, b.commit())
 	s.nCommits.Add(1)
@@ -641,6 +659,34 @@ func (s *Store) writeBatch(reqs []*writeReq) {
 			s.rerun(nil, b.alone, rest)
 		}
 	}
+}
+
+// fenceRefused applies the key fence (keyfence.go) to the writes of b before its COMMIT. When
+// it refuses any, it rolls b back, answers those Unavailable, runs the others again, each
+// alone (each meets the fence again, in its own transaction), and reports true.
+func (s *Store) fenceRefused(b *batchRun, rest []*writeReq) bool {
+	if !b.c.fenced {
+		return false
+	}
+	keep := b.ran[:0:0]
+	for _, it := range b.ran {
+		if !b.c.fenceRefuses(s, it.keys) {
+			keep = append(keep, it)
+		}
+	}
+	if len(keep) == len(b.ran) {
+		return false
+	}
+	b.rollback()
+	s.nCommits.Add(1)
+	for _, it := range b.ran {
+		if b.c.fenceRefuses(s, it.keys) {
+			s.nWrites.Add(1)
+			it.r.finish(vault.E(opWrite, vault.Unavailable, errKeyFence), nil)
+		}
+	}
+	s.rerun(keep, b.alone, rest)
+	return true
 }
 
 // redoIsolated rolls b back and runs redo, the requests it started, again in a new
@@ -735,8 +781,12 @@ func (s *Store) writeAlone(r *writeReq) (stalled bool) {
 	}
 	// A bulk write queues its statements, sending them together, even alone.
 	bulk := s.dialect == Postgres && vault.BulkFrom(r.ctx)
+	var held *vault.KeyStates // the keys it seals under, for the key fence
+	if ks, ok := vault.KeyStatesFrom(r.ctx); ok {
+		held = &ks
+	}
 	for i := 0; i < attempts; i++ {
-		p, err = s.writeOnce(r.fn, bulk)
+		p, err = s.writeOnce(r.fn, bulk, held)
 		if p != nil || err == nil || !retryable(err) {
 			break
 		}
@@ -763,7 +813,11 @@ func (s *Store) writeAlone(r *writeReq) (stalled bool) {
 // statement fails, or fn fails after it wrote, the transaction is rolled back and fn runs
 // again with each statement at once, so that it meets its own statements' outcomes, as in
 // a batch's run with savepoints.
-func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
+//
+// held are the keys fn seals under (vault.WithKeyStates), nil when none were given: when fn
+// stores sealed data under them, the key fence (keyfence.go) may refuse the COMMIT, and then
+// nothing is committed and the error is Unavailable (errKeyFence).
+func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool, held *vault.KeyStates) (any, error) {
 	dl := newDeadline(s.writeWait)
 	defer dl.stop()
 	stalled := vault.E(opWrite, vault.Unavailable, errWriteWait)
@@ -782,7 +836,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
 			conn.Close() // after the COMMIT or rollback, as batchRun.release
 		}
 	}()
-	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, nSent: &s.nPipelined, dl: dl, endOnly: !queue}
+	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, nSent: &s.nPipelined, nUnfenced: &s.nUnfenced, dl: dl, endOnly: !queue}
 	t := &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}
 	p, err := callFn(fn, t)
 	s.nCommits.Add(1)
@@ -801,7 +855,7 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
 			}
 			conn.Close()
 			conn = nil
-			return s.writeOnce(fn, false)
+			return s.writeOnce(fn, false, held)
 		}
 	}
 	if err != nil || p != nil {
@@ -812,6 +866,12 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
 		return p, err
 	}
 	c.endOnly = false // fn is done: what runs now is the transaction's own end
+	switch {
+	case c.sealed && held != nil:
+		c.fenced = true
+	case c.sealed:
+		s.nUnfenced.Add(1)
+	}
 	if err = c.flushCounts(); err == nil {
 		c.queueCommitEnd(s)
 		err = c.flushAudit(s)
@@ -827,6 +887,10 @@ func (s *Store) writeOnce(fn func(vault.Tx) error, queue bool) (any, error) {
 			return nil, stalled
 		}
 		return nil, mapErr(opWrite, err)
+	}
+	if c.fenceRefuses(s, held) {
+		sqltx.Rollback()
+		return nil, vault.E(opWrite, vault.Unavailable, errKeyFence)
 	}
 	// A COMMIT the database did not answer in time is resolved as a lost one.
 	if err := s.resolveCommit(mark, sqltx.Commit()); err != nil {
@@ -889,6 +953,7 @@ type txConn struct {
 	dirty   bool  // dirty: the current fn has run a statement
 	wrote   bool  // wrote: the current fn has run a statement that may have written
 	errored bool  // errored: a statement of the current fn has failed
+	sealed  bool  // sealed: the current fn has run a statement storing sealed data (sealsKeys)
 	broken  error // broken: a savepoint operation failed; the transaction is unusable
 
 	// pending are the audit records the transaction's fns appended, chained and stored by
@@ -899,6 +964,11 @@ type txConn struct {
 	// flushAudit; mark, when set, was stored there or by markCommit.
 	heads map[string]auditHead
 	mark  commitMark
+
+	// fenced: a fn stored sealed data under key states, so the transaction's end reads the
+	// key fence (readKeyFence) into fence, which judges each such fn before the COMMIT.
+	fenced bool
+	fence  keyFence
 
 	txStmts map[*sql.Stmt]*sql.Stmt // txStmts are stmts' statements bound to tx.
 
@@ -913,6 +983,8 @@ type txConn struct {
 	queued   []queuedStmt
 	queueErr error
 	nSent    *atomic.Int64 // nSent counts the queued statements sent.
+	// nUnfenced counts the fns that stored sealed data without key states (WriteStats.Unfenced).
+	nUnfenced *atomic.Int64
 
 	// dl bounds each statement of the transaction, and its COMMIT (PostgreSQL; stall.go).
 	dl *deadline
@@ -951,6 +1023,7 @@ func (c *txConn) note(query string, err error) {
 	}
 	if !strings.HasPrefix(query, "SELECT ") {
 		c.wrote = true
+		c.sealed = c.sealed || sealsKeys(query)
 		if c.locked != nil && (strings.HasPrefix(query, "UPDATE profiles ") || strings.HasPrefix(query, "DELETE FROM profiles ")) {
 			c.locked = nil // a profile kept there may have changed
 		}

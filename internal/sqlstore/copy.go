@@ -22,7 +22,7 @@ var copyOrder = []string{
 	"settings", "keysets", "merchants", "locations", "product_transactions", "api_keys",
 	"developers", "users", "profiles", "addresses", "instruments", "mandates",
 	"onetime_tokens", "transactions", "idempotency", "audit_log", "audit_heads",
-	"instrument_counts", "commit_marks",
+	"instrument_counts", "commit_marks", "key_fence",
 }
 
 // analyzeAfterCopy is the fewest rows of a copied table that CopyTo analyses.

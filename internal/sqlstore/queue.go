@@ -48,6 +48,7 @@ func (c *txConn) queue(s queuedStmt) bool {
 		return false
 	}
 	c.dirty, c.wrote = true, true
+	c.sealed = c.sealed || (!s.atEnd && sealsKeys(s.query))
 	c.noteAhead(s.query)
 	c.queued = append(c.queued, s)
 	return true

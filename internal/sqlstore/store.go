@@ -90,6 +90,9 @@ type Config struct {
 	// than that last replayed one, and once the grace is over it is old enough to be resolved
 	// anyway. A failover after a quiet spell is then covered too.
 	PromoteGrace time.Duration
+	// KeyRefresh is how often the nodes reload the keysets (keys.Keyring.Watch); 0 picks
+	// keys.DefaultRefreshEvery. It sets the key fence bound (Store.KeyFence).
+	KeyRefresh time.Duration
 	// WriteCheck, when set, runs first in each Write's fn, inside its transaction (on SQLite,
 	// under the write lock): an error from it is that Write's, and the fn writes nothing.
 	// The CLI's tools on the embedded store refuse with it a store that copy-store moved
@@ -117,6 +120,7 @@ type Store struct {
 	// resolution of a lost COMMIT (stall.go, commitlost.go).
 	writeWait   time.Duration
 	resolveWait time.Duration
+	keyRefresh  time.Duration  // keyRefresh is Config.KeyRefresh, defaulted (Store.KeyFence).
 	lostAt      atomic.Int64   // lostAt is when a PostgreSQL connection was last found lost (pglost.go).
 	fence       *timelineFence // fence refuses sessions on an old primary (PostgreSQL, pgsession.go).
 	stmts       *stmtCache
@@ -124,6 +128,7 @@ type Store struct {
 	nWrites     atomic.Int64
 	nCommits    atomic.Int64
 	nPipelined  atomic.Int64
+	nUnfenced   atomic.Int64    // nUnfenced counts fns that stored sealed data without key states (WriteStats.Unfenced).
 	nLost       [3]atomic.Int64 // nLost counts lost COMMIT answers: committed, rolled back, unknown
 	ckptKick    chan struct{}   // ckptKick wakes the SQLite checkpointer (checkpoint.go).
 	ckptDone    chan struct{}

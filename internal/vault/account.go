@@ -93,6 +93,7 @@ type Secret struct {
 func (s *Service) CreateInstrument(ctx context.Context, p *Principal, in *Instrument, src Source, opt CreateOptions) (*Instrument, error) {
 	const op = "vault.CreateInstrument"
 	var out *Instrument
+	ctx = s.sealing(ctx) // before preseal
 	opt.pre = s.preseal(p, in, src)
 	err := s.write(profileLockOrder(ctx, in.ProfileID), func(tx Tx) error {
 		v := *in
@@ -127,6 +128,7 @@ func (s *Service) CreateProfileWithInstrument(ctx context.Context, p *Principal,
 		return nil, nil, err
 	}
 	var out *Instrument
+	ctx = s.sealing(ctx) // before preseal
 	opt.pre = s.preseal(p, in, src)
 	err := s.write(ctx, func(tx Tx) error {
 		if err := tx.InsertProfile(ctx, prof); err != nil {

@@ -289,6 +289,8 @@ type ImportItem struct {
 	// look it up.
 	newAddress bool
 	mandates   []*Mandate
+	// keys are the keys the item was fingerprinted and sealed under, read before (Sealing).
+	keys KeyStates
 }
 
 // location is where a record goes in the target: the location with the same id when the
@@ -326,6 +328,8 @@ func (im *Importer) hash(parts ...string) uint64 {
 // with OtherMerchant when another merchant holds one). It returns the action, and for ImportCreate the item to write. A
 // record that cannot be imported returns an *ImportProblem; other errors are the store's.
 func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction, *ImportItem, error) {
+	var held KeyStates // read before the fingerprints and seals
+	held.Data, held.MAC = im.s.keys.KeyStates()
 	bad := func(field, reason string) (ImportAction, *ImportItem, error) {
 		return 0, nil, &ImportProblem{ID: rec.ID, Field: field, Reason: reason}
 	}
@@ -463,7 +467,7 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 		}
 	}
 
-	it := &ImportItem{in: in}
+	it := &ImportItem{in: in, keys: held}
 	if it.mandates, err = im.importMandates(ctx, rec, in); err != nil {
 		if p, ok := err.(*ImportProblem); ok {
 			p.ID = rec.ID
@@ -799,6 +803,10 @@ type ImportWritten struct {
 func (s *Service) WriteImport(ctx context.Context, merchantID string, items []*ImportItem) (ImportWritten, error) {
 	const op = "vault.WriteImport"
 	var n ImportWritten
+	if len(items) > 0 {
+		// The first item was checked first, under the oldest keys of the batch.
+		ctx = WithKeyStates(ctx, items[0].keys)
+	}
 	// Its inserts need no answer: a store may send them together (WithBulk).
 	err := s.write(WithBulk(ctx), func(tx Tx) error {
 		n = ImportWritten{}

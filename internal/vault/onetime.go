@@ -23,6 +23,7 @@ type NewOneTimeToken struct {
 // Kinds: Invalid (with Field).
 func (s *Service) CreateOneTimeToken(ctx context.Context, p *Principal, in NewOneTimeToken) (*OneTimeToken, error) {
 	const op = "vault.CreateOneTimeToken"
+	ctx = s.sealing(ctx) // before sealRecord
 	now := s.Now()
 	t := &OneTimeToken{ID: newID(), MerchantID: p.MerchantID(), Kind: in.Kind, Meta: in.Meta, Created: now}
 	t.LocationID = in.LocationID

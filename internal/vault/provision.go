@@ -105,6 +105,7 @@ func (s *Service) CreateLocation(ctx context.Context, merchantID string, in NewL
 }
 
 func (s *Service) createLocation(ctx context.Context, op, merchantID string, in NewLocation) (*LocationCredentials, error) {
+	ctx = s.sealing(ctx) // before the ticket key is sealed
 	now := s.Now()
 	acct := in.AccountNumber
 	if acct == "" {

@@ -126,6 +126,7 @@ func (p *RekeyPass) Done() bool { return p.done }
 // p where it was in the batch) when the store fails or sealing fails.
 func (r *Rekeyer) Step(ctx context.Context, p *RekeyPass, limit int) (bool, error) {
 	const op = "vault.Rekeyer.Step"
+	ctx = Sealing(ctx, r.keys) // before any record is re-sealed: ResealRecord's writes carry it
 	tables := r.store.SealedTables()
 	if p.table >= len(tables) {
 		p.done = true

@@ -12,6 +12,7 @@ import (
 
 // Keyring seals account data and fingerprints numbers. *keys.Keyring implements it.
 type Keyring interface {
+	KeyHolder
 	// Seal encrypts plaintext bound to ad under the primary data key.
 	Seal(plaintext []byte, ad keys.AD) ([]byte, error)
 	// Open decrypts a ciphertext made by Seal with the same ad.
@@ -225,7 +226,8 @@ func instrumentAD(in *Instrument, field string) keys.AD {
 	return keys.AD{Merchant: in.MerchantID, Record: in.ID, Field: field, Token: in.Token}
 }
 
-// write runs fn in a store transaction.
+// write runs fn in a store transaction. It carries the keys fn seals under (Sealing): a
+// method that sealed before it calls write set them before its first seal.
 func (s *Service) write(ctx context.Context, fn func(Tx) error) error {
-	return s.store.Write(ctx, fn)
+	return s.store.Write(s.sealing(ctx), fn)
 }

@@ -83,6 +83,7 @@ func (s *Service) CreateMerchant(ctx context.Context, in NewMerchant) (*Merchant
 }
 
 func (s *Service) createMerchant(ctx context.Context, op, name string, in NewMerchant) (*MerchantCredentials, error) {
+	ctx = s.sealing(ctx) // before newMerchantWrite seals the location's ticket key
 	w, err := s.newMerchantWrite(op, name, in)
 	if err != nil {
 		return nil, err
@@ -103,6 +104,7 @@ const SettingSandboxMerchant = "sandbox_merchant"
 // Internal.
 func (s *Service) Bootstrap(ctx context.Context, name string, extra func(Tx) error) (*MerchantCredentials, error) {
 	const op = "vault.Bootstrap"
+	ctx = s.sealing(ctx) // before newMerchantWrite seals the location's ticket key
 	w, err := s.newMerchantWrite(op, name, NewMerchant{Name: name})
 	if err != nil {
 		return nil, err
