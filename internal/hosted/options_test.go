@@ -154,10 +154,7 @@ shop.tokenize = () => shop.fields.tokenize().then((r) => ({ ok: true, result: r 
 	if got := MustEval[string](t, ctx, `document.querySelector('iframe').src`); !strings.HasPrefix(got, s.URL+"/hosted/v1/fields/card?") {
 		t.Errorf("iframe src = %q, want payvault's fields", got)
 	}
-	exp, _, _ := futureExpiry()
-	MustType(t, ctx, frame, "#pv-number", panVisa)
-	MustType(t, ctx, frame, "#pv-expiry", exp)
-	MustType(t, ctx, frame, "#pv-cvv", cvvTest)
+	typeCard(t, ctx, frame)
 	if res := tokenize(t, ctx); !res.OK || !strings.HasPrefix(res.Result.Token, "SC") {
 		t.Errorf("tokenize = %+v, want an SC… token", res)
 	}

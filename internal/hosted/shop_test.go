@@ -25,6 +25,15 @@ func openShop(t *testing.T, ctx context.Context, s *vaultServer, opts map[string
 }
 
 // paysafeOptions mounts card fields in Paysafe mode with the sandbox's single-use key.
+// typeCard types a Visa test card, a future expiry and its CVV into the card fields in frame.
+func typeCard(t *testing.T, ctx context.Context, frame *chromedp.Node) {
+	t.Helper()
+	exp, _, _ := futureExpiry()
+	MustType(t, ctx, frame, "#pv-number", panVisa)
+	MustType(t, ctx, frame, "#pv-expiry", exp)
+	MustType(t, ctx, frame, "#pv-cvv", cvvTest)
+}
+
 func paysafeOptions(s *vaultServer, extra map[string]any) map[string]any {
 	o := map[string]any{"paysafe": map[string]string{"keyId": s.Creds.Paysafe.SingleUseKeyID, "secret": s.Creds.Paysafe.SingleUseKeySecret}}
 	for k, v := range extra {
@@ -216,10 +225,7 @@ func TestShopNameWithCardNumberRefused(t *testing.T) {
 	ctx := MustTab(t)
 	rec := MustRecord(t, ctx)
 	frame := openShop(t, ctx, s, paysafeOptions(s, map[string]any{"holderName": true}))
-	exp, _, _ := futureExpiry()
-	MustType(t, ctx, frame, "#pv-number", panVisa)
-	MustType(t, ctx, frame, "#pv-expiry", exp)
-	MustType(t, ctx, frame, "#pv-cvv", cvvTest)
+	typeCard(t, ctx, frame)
 	MustType(t, ctx, frame, "#pv-name", "Ada "+namePAN)
 	res := tokenize(t, ctx)
 	if d := cmp.Diff(tokenizeResult{Code: "invalid", Fields: []string{"name"}}, res); d != "" {
@@ -275,10 +281,7 @@ func TestDestroyRejectsTokenize(t *testing.T) {
 	s := MustVault(t, false)
 	ctx := MustTab(t)
 	frame := openShop(t, ctx, s, paysafeOptions(s, nil))
-	exp, _, _ := futureExpiry()
-	MustType(t, ctx, frame, "#pv-number", panVisa)
-	MustType(t, ctx, frame, "#pv-expiry", exp)
-	MustType(t, ctx, frame, "#pv-cvv", cvvTest)
+	typeCard(t, ctx, frame)
 	got := MustEval[[]string](t, ctx, `(async () => {
   const settled = (p) => Promise.race([
     p.then(() => 'resolved', (e) => e.code),
@@ -305,10 +308,7 @@ func TestFortisCredentialInPaysafeMode(t *testing.T) {
 	s := MustVault(t, false)
 	ctx := MustTab(t)
 	frame := openShop(t, ctx, s, paysafeOptions(s, nil))
-	exp, _, _ := futureExpiry()
-	MustType(t, ctx, frame, "#pv-number", panVisa)
-	MustType(t, ctx, frame, "#pv-expiry", exp)
-	MustType(t, ctx, frame, "#pv-cvv", cvvTest)
+	typeCard(t, ctx, frame)
 	got := MustEval[[]string](t, ctx, `(async () => {
   const fortis = await shop.fields.tokenize({timestamp: '1700000000', hashKey: 'k'}).then(() => 'resolved', (e) => e.code);
   const after = await shop.fields.tokenize().then((r) => r.token.slice(0, 2), (e) => e.code);
