@@ -140,12 +140,19 @@ func cardNumberFields(err error, order []string) error {
 	}
 	fe := newFieldErrors(order)
 	for _, f := range vault.Fields(err) {
-		if f == "holder_name" {
-			f = "account_holder_name"
-		}
+		f = wireName(f)
 		fe.add(f, msgInvalid(f))
 	}
 	return fe.err()
+}
+
+// wireName is a vault resource's wire name for a core field the checks of names report: the
+// core's holder_name is account_holder_name; the others are named alike.
+func wireName(core string) string {
+	if core == "holder_name" {
+		return "account_holder_name"
+	}
+	return core
 }
 
 // label turns a field name into its Yii2 label: "account_vault_api_id" is "Account Vault Api Id".

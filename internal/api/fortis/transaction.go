@@ -376,9 +376,7 @@ func (a *API) parseSaveAccount(ctx context.Context, p *vault.Principal, in *inpu
 		// now, before the processor is called.
 		if err := vd.in.CheckNames(); err != nil {
 			for _, f := range vault.Fields(err) {
-				if f == "holder_name" {
-					f = "account_holder_name"
-				}
+				f = wireName(f)
 				vin.errs.add(f, msgInvalid(f))
 			}
 		}
@@ -497,7 +495,7 @@ func txnCoreError(err error, d *txnDraft) error {
 	case e.Field == "amount":
 		field = "transaction_amount"
 	case e.Field == "holder_name":
-		field = "account_holder_name"
+		field = wireName(e.Field)
 	default:
 		field = e.Field
 	}
