@@ -25,6 +25,16 @@ func openShop(t *testing.T, ctx context.Context, s *vaultServer, opts map[string
 }
 
 // paysafeOptions mounts card fields in Paysafe mode with the sandbox's single-use key.
+// mustPaysafeShopWithCard opens a tab on the merchant page with Paysafe fields of a fresh
+// vault, the test card typed in.
+func mustPaysafeShopWithCard(t *testing.T) context.Context {
+	t.Helper()
+	s := MustVault(t, false)
+	ctx := MustTab(t)
+	typeCard(t, ctx, openShop(t, ctx, s, paysafeOptions(s, nil)))
+	return ctx
+}
+
 // typeCard types a Visa test card, a future expiry and its CVV into the card fields in frame.
 func typeCard(t *testing.T, ctx context.Context, frame *chromedp.Node) {
 	t.Helper()
@@ -278,10 +288,7 @@ func TestBrandAsYouType(t *testing.T) {
 // before it was ready all reject with code destroyed instead of waiting forever.
 func TestDestroyRejectsTokenize(t *testing.T) {
 	t.Parallel()
-	s := MustVault(t, false)
-	ctx := MustTab(t)
-	frame := openShop(t, ctx, s, paysafeOptions(s, nil))
-	typeCard(t, ctx, frame)
+	ctx := mustPaysafeShopWithCard(t)
 	got := MustEval[[]string](t, ctx, `(async () => {
   const settled = (p) => Promise.race([
     p.then(() => 'resolved', (e) => e.code),
@@ -305,10 +312,7 @@ func TestDestroyRejectsTokenize(t *testing.T) {
 // secret, so the next tokenize still gets its token.
 func TestFortisCredentialInPaysafeMode(t *testing.T) {
 	t.Parallel()
-	s := MustVault(t, false)
-	ctx := MustTab(t)
-	frame := openShop(t, ctx, s, paysafeOptions(s, nil))
-	typeCard(t, ctx, frame)
+	ctx := mustPaysafeShopWithCard(t)
 	got := MustEval[[]string](t, ctx, `(async () => {
   const fortis = await shop.fields.tokenize({timestamp: '1700000000', hashKey: 'k'}).then(() => 'resolved', (e) => e.code);
   const after = await shop.fields.tokenize().then((r) => r.token.slice(0, 2), (e) => e.code);

@@ -668,22 +668,23 @@ func (s *Store) fenceRefused(b *batchRun, rest []*writeReq) bool {
 	if !b.c.fenced {
 		return false
 	}
-	keep := b.ran[:0:0]
+	var keep []itemResult
+	var refused []*writeReq
 	for _, it := range b.ran {
-		if !b.c.fenceRefuses(s, it.keys) {
+		if b.c.fenceRefuses(s, it.keys) {
+			refused = append(refused, it.r)
+		} else {
 			keep = append(keep, it)
 		}
 	}
-	if len(keep) == len(b.ran) {
+	if len(refused) == 0 {
 		return false
 	}
 	b.rollback()
 	s.nCommits.Add(1)
-	for _, it := range b.ran {
-		if b.c.fenceRefuses(s, it.keys) {
-			s.nWrites.Add(1)
-			it.r.finish(vault.E(opWrite, vault.Unavailable, errKeyFence), nil)
-		}
+	for _, r := range refused {
+		s.nWrites.Add(1)
+		r.finish(vault.E(opWrite, vault.Unavailable, errKeyFence), nil)
 	}
 	s.rerun(keep, b.alone, rest)
 	return true
