@@ -764,7 +764,7 @@ func (c *copyStoreCmd) Run(ctx context.Context) error {
 		fmt.Printf("  %-22s %d rows\n", t.Table, t.Rows)
 		total += t.Rows
 	}
-	fmt.Printf("copied %d rows of %d tables into PostgreSQL in %s, and verified them: row counts, audit chains, key status, and sealed values opened under the copied keysets (a sample: %d)\n",
+	fmt.Printf("copied %d rows of %d tables into PostgreSQL in %s, and verified them: row counts, every row compared value for value, audit chains, key status, and sealed values opened under the copied keysets (a sample: %d)\n",
 		total, len(rep.Tables), rep.Took.Round(time.Millisecond), rep.Sealed)
 	if rep.AuditProblems > 0 {
 		fmt.Printf("note: the embedded store's audit chains had %d problems before the copy (payvault audit verify), and the copy has the same\n", rep.AuditProblems)

@@ -19,8 +19,8 @@ import (
 
 // CopyReport is what CopyStore copied and verified.
 type CopyReport struct {
-	// Tables are the rows copied per table, in copy order; each count was compared on both
-	// sides before the commit.
+	// Tables are the rows copied per table, in copy order; each count, and each row value for
+	// value, was compared on both sides before the commit.
 	Tables []sqlstore.TableCount
 	// Sealed is how many sealed fields of the sample were opened under the copied keysets.
 	Sealed int
@@ -50,7 +50,7 @@ var ErrCopyUnverified = errors.New("the copy was committed but does not verify")
 //  4. The target must hold no payvault data (sqlstore.CheckCopyTarget); it is then migrated.
 //
 // The rows are then copied in one PostgreSQL transaction (sqlstore.CopyTo, which compares
-// the row counts before committing); the keysets and what the copy is checked against are
+// the row counts, then every row value for value, before committing); the keysets and what the copy is checked against are
 // read under CopyTo's lock, so a key rotated before it is in the copy and checked. A record
 // of the sealed sample that does not open on the source refuses the copy before any row is
 // written: it would open on neither side, and compare equal. After the commit the target is

@@ -60,21 +60,37 @@ func TestCopyStoreMarksMoved(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	cfg := Config{DataDir: f.dir, MasterKey: f.key.Base64(), Logger: log.l, Out: &nopWriter{}, AdminToken: testAdminToken}
 
-	t.Run("fail/unverified", func(t *testing.T) {
-		// A target that changes the audit records as they arrive: the copy commits, and
-		// its audit chains do not verify.
-		bad := storetest.PostgresDSN(t)
-		s, err := sqlstore.Open(ctx, sqlstore.Config{DSN: bad})
+	// badTarget is a new target database where sql has run.
+	badTarget := func(t *testing.T, sql string) string {
+		dsn := storetest.PostgresDSN(t)
+		s, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.DB().Exec(`CREATE FUNCTION edit_actor() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.actor := NEW.actor || 'x'; RETURN NEW; END $$;
+		defer s.Close()
+		if _, err := s.DB().Exec(sql); err != nil {
+			t.Fatal(err)
+		}
+		return dsn
+	}
+	t.Run("fail/differs", func(t *testing.T) {
+		// A target that changes the audit records as they arrive: the copy's row by row
+		// comparison refuses it before the commit.
+		bad := badTarget(t, `CREATE FUNCTION edit_actor() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.actor := NEW.actor || 'x'; RETURN NEW; END $$;
 			CREATE TRIGGER edit_actor BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION edit_actor()`)
-		s.Close()
-		if err != nil {
-			t.Fatal(err)
+		_, err := CopyStore(ctx, cfg, bad)
+		t.Log(err)
+		if err == nil || errors.Is(err, ErrCopyUnverified) || !strings.Contains(err.Error(), "differs in column actor") {
+			t.Fatalf("CopyStore = %v, want the comparison's refusal before the commit", err)
 		}
-		_, err = CopyStore(ctx, cfg, bad)
+		mustNotBeMoved(t, f.dir)
+	})
+	t.Run("fail/unverified", func(t *testing.T) {
+		// A target that changes the audit records at the commit, after the comparison (a
+		// deferred trigger): the copy commits, and its audit chains do not verify.
+		bad := badTarget(t, `CREATE FUNCTION edit_actor() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE audit_log SET actor = actor || 'x' WHERE merchant_id = NEW.merchant_id AND seq = NEW.seq; RETURN NULL; END $$;
+			CREATE CONSTRAINT TRIGGER edit_actor AFTER INSERT ON audit_log DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION edit_actor()`)
+		_, err := CopyStore(ctx, cfg, bad)
 		t.Log(err)
 		if !errors.Is(err, ErrCopyUnverified) {
 			t.Fatalf("CopyStore = %v, want ErrCopyUnverified", err)

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -106,10 +107,12 @@ func (s *Store) pgTables(ctx context.Context) (map[string]bool, error) {
 	return out, rows.Err()
 }
 
-// column is one column of a table: its name and, on PostgreSQL, its data_type.
+// column is one column of a table: its name and, on PostgreSQL, its data_type; on SQLite,
+// its position in the primary key (from 1; 0 for a column outside it).
 type column struct {
 	name string
 	typ  string
+	pk   int
 }
 
 // sqliteColumns returns the SQLite store's tables (goose's own left out) and their columns.
@@ -133,13 +136,13 @@ func sqliteColumns(ctx context.Context, q querier) (map[string][]column, error) 
 	}
 	out := map[string][]column{}
 	for _, t := range tables {
-		rows, err := q.QueryContext(ctx, "SELECT name FROM pragma_table_info(?) ORDER BY cid", t)
+		rows, err := q.QueryContext(ctx, "SELECT name, pk FROM pragma_table_info(?) ORDER BY cid", t)
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: read source columns of %s: %w", t, err)
 		}
 		for rows.Next() {
 			var c column
-			if err := rows.Scan(&c.name); err != nil {
+			if err := rows.Scan(&c.name, &c.pk); err != nil {
 				rows.Close()
 				return nil, err
 			}
@@ -241,7 +244,8 @@ func compareSchemas(src, dst map[string][]column) (map[string]map[string]string,
 // source is read in one transaction that holds SQLite's write lock, so that no other
 // process writes it meanwhile; the target is written in one transaction through COPY, so
 // that a failure leaves it as it was. Before the commit the row count of every table is
-// compared on both sides. Values are converted to each PostgreSQL column's type; a value
+// compared on both sides, and every row is read back and compared value for value
+// (compareTable). Values are converted to each PostgreSQL column's type; a value
 // that does not convert fails the copy, and its error names the column and the Go type,
 // never the value. After the commit every table of at least analyzeAfterCopy rows is
 // analysed (ANALYZE), so that the planner knows its size from the first request.
@@ -367,6 +371,11 @@ func copyTables(ctx context.Context, stx *sql.Tx, ptx pgx.Tx, srcCols map[string
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: copy %s: %w", t, err)
 		}
+		if copyTamper != nil {
+			if err := copyTamper(ctx, ptx, t); err != nil {
+				return nil, err
+			}
+		}
 		var got int64
 		if err := ptx.QueryRow(ctx, "SELECT COUNT(*) FROM "+pgx.Identifier{t}.Sanitize()).Scan(&got); err != nil {
 			return nil, fmt.Errorf("sqlstore: count %s in PostgreSQL: %w", t, err)
@@ -374,12 +383,130 @@ func copyTables(ctx context.Context, stx *sql.Tx, ptx pgx.Tx, srcCols map[string
 		if n != want || got != want {
 			return nil, fmt.Errorf("sqlstore: copy %s: the embedded store has %d rows, %d were copied and PostgreSQL holds %d; nothing was committed", t, want, n, got)
 		}
+		if err := compareTable(ctx, stx, ptx, t, cols, colTypes); err != nil {
+			return nil, err
+		}
 		counts = append(counts, TableCount{Table: t, Rows: want})
 	}
 	if err := resetSequences(ctx, ptx); err != nil {
 		return nil, err
 	}
 	return counts, nil
+}
+
+// compareTable reads every row of table t back from both sides, in primary-key order, and
+// compares them value for value: each source value converted as the copy converted it
+// (convertValue) against what PostgreSQL returns. Text keys are ordered byte for byte on both
+// sides (SQLite's BINARY, PostgreSQL's "C" collation). The first difference fails the copy;
+// its error names the table, the column and the row (by its record id where the key is an
+// id column, else by its position), never a value.
+func compareTable(ctx context.Context, stx *sql.Tx, ptx pgx.Tx, t string, cols []column, types []string) error {
+	var sqliteNames, pgNames []string
+	var sqliteKey, pgKey []string
+	idCol := -1
+	keyCols := slices.DeleteFunc(slices.Clone(cols), func(c column) bool { return c.pk == 0 })
+	if len(keyCols) == 0 {
+		keyCols = cols // no primary key: every column orders the rows
+	}
+	slices.SortFunc(keyCols, func(a, b column) int { return a.pk - b.pk })
+	for i, c := range cols {
+		sqliteNames = append(sqliteNames, quoteSQLite(c.name))
+		pgNames = append(pgNames, pgx.Identifier{c.name}.Sanitize())
+		if c.name == "id" && c.pk == 1 && len(keyCols) == 1 {
+			idCol = i
+		}
+	}
+	for _, c := range keyCols {
+		sqliteKey = append(sqliteKey, quoteSQLite(c.name))
+		k := pgx.Identifier{c.name}.Sanitize()
+		if i := slices.IndexFunc(cols, func(x column) bool { return x.name == c.name }); types[i] == "text" {
+			k += ` COLLATE "C"`
+		}
+		pgKey = append(pgKey, k)
+	}
+	srcRows, err := stx.QueryContext(ctx, "SELECT "+strings.Join(sqliteNames, ", ")+" FROM "+quoteSQLite(t)+" ORDER BY "+strings.Join(sqliteKey, ", "))
+	if err != nil {
+		return fmt.Errorf("sqlstore: read %s back from the embedded store: %w", t, err)
+	}
+	defer srcRows.Close()
+	dstRows, err := ptx.Query(ctx, "SELECT "+strings.Join(pgNames, ", ")+" FROM "+pgx.Identifier{t}.Sanitize()+" ORDER BY "+strings.Join(pgKey, ", "))
+	if err != nil {
+		return fmt.Errorf("sqlstore: read %s back from PostgreSQL: %w", t, err)
+	}
+	defer dstRows.Close()
+	differs := func(row int64, col int, id any) error {
+		where := fmt.Sprintf("row %d in key order", row)
+		if s, ok := id.(string); ok {
+			where = "record " + s
+		}
+		return fmt.Errorf("sqlstore: copy %s: %s differs in column %s between the embedded store and PostgreSQL; nothing was committed", t, where, cols[col].name)
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var row int64
+	for srcRows.Next() {
+		row++
+		if err := srcRows.Scan(ptrs...); err != nil {
+			return fmt.Errorf("sqlstore: read %s back from the embedded store: %w", t, err)
+		}
+		var id any
+		if idCol >= 0 {
+			id = vals[idCol]
+		}
+		if !dstRows.Next() {
+			if err := dstRows.Err(); err != nil {
+				return fmt.Errorf("sqlstore: read %s back from PostgreSQL: %w", t, err)
+			}
+			return fmt.Errorf("sqlstore: copy %s: PostgreSQL holds fewer rows than the embedded store; nothing was committed", t)
+		}
+		got, err := dstRows.Values()
+		if err != nil {
+			return fmt.Errorf("sqlstore: read %s back from PostgreSQL: %w", t, err)
+		}
+		for i, v := range vals {
+			want, err := convertValue(v, types[i])
+			if err != nil {
+				return fmt.Errorf("sqlstore: copy %s: column %s: %w", t, cols[i].name, err)
+			}
+			if !sameValue(want, got[i]) {
+				return differs(row, i, id)
+			}
+		}
+	}
+	if err := srcRows.Err(); err != nil {
+		return fmt.Errorf("sqlstore: read %s back from the embedded store: %w", t, err)
+	}
+	if dstRows.Next() {
+		return fmt.Errorf("sqlstore: copy %s: PostgreSQL holds more rows than the embedded store; nothing was committed", t)
+	}
+	if err := dstRows.Err(); err != nil {
+		return fmt.Errorf("sqlstore: read %s back from PostgreSQL: %w", t, err)
+	}
+	return nil
+}
+
+// sameValue reports whether want, a value convertValue made, is what PostgreSQL returned
+// (got, as pgx decodes it: a narrower integer for integer and smallint columns).
+func sameValue(want, got any) bool {
+	switch g := got.(type) {
+	case int16:
+		got = int64(g)
+	case int32:
+		got = int64(g)
+	}
+	switch w := want.(type) {
+	case nil:
+		return got == nil
+	case []byte:
+		g, ok := got.([]byte)
+		return ok && bytes.Equal(w, g)
+	case string, int64, bool:
+		return want == got
+	}
+	return false
 }
 
 // resetSequences sets every sequence behind a serial or identity column of the target past
@@ -522,3 +649,7 @@ func convertValue(v any, typ string) (any, error) {
 	}
 	return nil, fmt.Errorf("a %T value does not convert to %s", v, typ)
 }
+
+// copyTamper, when not nil, runs in the target's transaction after each table is copied and
+// before it is checked (tests: SetCopyTamper).
+var copyTamper func(ctx context.Context, tx pgx.Tx, table string) error

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // ObserveSQL makes f see every statement any store runs until the returned func is called.
@@ -41,4 +43,13 @@ func CheckNode(ctx context.Context, s *Store) error { return s.checkNode(ctx) }
 func SetRestartGrace(d time.Duration) (restore func()) {
 	old := restartGrace.Swap(int64(d))
 	return func() { restartGrace.Store(old) }
+}
+
+// SetCopyTamper makes CopyTo call f in the target's transaction after it copies each table
+// and before it checks it (a test changes a copied row there, as a bad conversion would), and
+// returns a func that restores it.
+func SetCopyTamper(f func(ctx context.Context, tx pgx.Tx, table string) error) (restore func()) {
+	old := copyTamper
+	copyTamper = f
+	return func() { copyTamper = old }
 }
