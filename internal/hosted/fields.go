@@ -82,7 +82,7 @@ func (h *Handler) handleFields(kind string) http.HandlerFunc {
 		}
 		if err != nil {
 			if vault.KindOf(err) == vault.NotFound {
-				writeError(w, http.StatusNotFound, "not_found", "No such key.", "key")
+				h.writeUnknownKey(w, r, origin)
 				return
 			}
 			h.writeInternal(w, r, err)
@@ -100,19 +100,46 @@ func (h *Handler) handleFields(kind string) http.HandlerFunc {
 		if !page.readOptions(w, q.Get("fields"), q.Get("country")) {
 			return
 		}
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", fieldsCSP(origin))
-		hd.Set("Cache-Control", "no-store")
-		hd.Set("Content-Type", "text/html; charset=utf-8")
-		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
-		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
 		var buf bytes.Buffer
 		if err := h.pages.ExecuteTemplate(&buf, "fields.html", page); err != nil {
 			h.writeInternal(w, r, err)
 			return
 		}
+		setPageHeaders(w, origin)
 		w.Write(buf.Bytes())
 	}
+}
+
+// writeUnknownKey answers a field page for a key id payvault does not know, or a server key id:
+// 404. To a browser loading it into a frame (Sec-Fetch-Dest: iframe) the answer is a small
+// page that the checked origin may frame, which tells payvault.js the key is not valid
+// (payvault:refused, code config), so that ready rejects at once instead of at readyTimeout.
+// It says nothing else: no merchant is known, and the message is the same for every key.
+// Anyone else gets the JSON not_found, which may not be framed.
+func (h *Handler) writeUnknownKey(w http.ResponseWriter, r *http.Request, origin string) {
+	w.Header().Add("Vary", "Sec-Fetch-Dest")
+	if dest := r.Header.Get("Sec-Fetch-Dest"); dest != "iframe" && dest != "frame" {
+		writeError(w, http.StatusNotFound, "not_found", "No such key.", "key")
+		return
+	}
+	var buf bytes.Buffer
+	if err := h.pages.ExecuteTemplate(&buf, "refused.html", origin); err != nil {
+		h.writeInternal(w, r, err)
+		return
+	}
+	setPageHeaders(w, origin)
+	w.WriteHeader(http.StatusNotFound)
+	w.Write(buf.Bytes())
+}
+
+// setPageHeaders sets the headers of a page on payvault's origin that origin may frame.
+func setPageHeaders(w http.ResponseWriter, origin string) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", fieldsCSP(origin))
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+	hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
 }
 
 // readOptions reads the optional inputs (fields=name,postal) and the billing country of a

@@ -130,6 +130,14 @@
             if (typeof this._onReady === 'function') this._onReady();
           }
           break;
+        case 'payvault:refused':
+          // payvault does not know the key id: a wrong keyId or locationApiKey, or a server
+          // key id where the single-use key id belongs.
+          if (!this._isReady && m.code === 'config') {
+            clearTimeout(this._timer);
+            this._rejectReady(new PayvaultError('config', 'payvault: the key id is not valid (paysafe.keyId must be a single-use key id, fortis.locationApiKey a location api key)'));
+          }
+          break;
         case 'payvault:resize':
           if (typeof m.height === 'number' && m.height > 0 && m.height < 4000) this.iframe.style.height = `${Math.ceil(m.height)}px`;
           break;
@@ -170,7 +178,8 @@
      * expMonth, expYear } } or { token, bankAccount: { lastFour, accountType } }, and rejects
      * with a PayvaultError (code 'invalid' with the fields to fix, or 'unauthorized', 'forbidden',
      * 'rate_limited', 'network', 'server'; 'unavailable' when the frame never loaded; 'busy'
-     * while another tokenize runs, 'config' when the fields have no credentials, 'destroyed'
+     * while another tokenize runs, 'config' when the fields have no credentials or payvault
+     * does not know the key id, 'destroyed'
      * after destroy). Fortis credentials may be refreshed by passing them here (a Paysafe form
      * rejects them with 'config').
      */
