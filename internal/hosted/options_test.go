@@ -13,6 +13,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/app"
 )
 
 // TestMountOptions mounts the fields with the options docs/hosted-fields.md lists for the
@@ -157,5 +159,39 @@ shop.tokenize = () => shop.fields.tokenize().then((r) => ({ ok: true, result: r 
 	typeCard(t, ctx, frame)
 	if res := tokenize(t, ctx); !res.OK || !strings.HasPrefix(res.Result.Token, "SC") {
 		t.Errorf("tokenize = %+v, want an SC… token", res)
+	}
+}
+
+// TestTokenizeRateLimited runs payvault with a public rate limit of one request a client may
+// make with a merchant's public key (serve --public-rate-limit 0.001 --public-rate-burst 1):
+// the fields' first token request gets its token, the second is answered 429 and tokenize
+// rejects with rate_limited, as docs/hosted-fields.md says, and the form says so.
+func TestTokenizeRateLimited(t *testing.T) {
+	t.Parallel()
+	s := MustVaultConfig(t, app.Config{PublicRateLimit: 0.001, PublicRateBurst: 1})
+	tests := []struct {
+		name string
+		opts map[string]any
+	}{
+		{"fail/paysafe", paysafeOptions(s, nil)},
+		{"fail/fortis", map[string]any{"fortis": s.fortisCredentials(t)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := MustTab(t)
+			rec := MustRecord(t, ctx)
+			typeCard(t, ctx, openShop(t, ctx, s, tt.opts))
+			if res := tokenize(t, ctx); !res.OK || res.Result.Token == "" {
+				t.Fatalf("first tokenize = %+v, want a token", res)
+			}
+			frame := MustFrame(t, ctx)
+			if d := cmp.Diff(tokenizeResult{Code: "rate_limited", Fields: []string{}}, tokenize(t, ctx)); d != "" {
+				t.Errorf("second tokenize (-want +got)\n%s", d)
+			}
+			if got, want := frameText(t, ctx, frame, "#pv-form-error"), "Too many attempts; wait a moment."; got != want {
+				t.Errorf("form error = %q, want %q", got, want)
+			}
+			rec.CheckNoPAN(t, panVisa)
+		})
 	}
 }
