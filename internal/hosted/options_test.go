@@ -195,3 +195,26 @@ func TestTokenizeRateLimited(t *testing.T) {
 		})
 	}
 }
+
+// TestFortisMalformedFreshCredential passes tokenize a fresh Fortis credential that is not
+// usable (a timestamp that is not digits, a hashKey that is not 64 hex digits): tokenize
+// rejects with config, as docs/hosted-fields.md says, instead of quietly using the form's
+// previous credential, which it keeps, so the next tokenize still gets its ticket.
+func TestFortisMalformedFreshCredential(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	ctx := MustTab(t)
+	typeCard(t, ctx, openShop(t, ctx, s, map[string]any{"fortis": s.fortisCredentials(t)}))
+	fresh := s.fortisCredentials(t)
+	got := MustEval[[]string](t, ctx, fmt.Sprintf(`(async () => {
+  const code = (p) => p.then((r) => r.token ? 'ticket' : 'no ticket', (e) => e.code);
+  return [
+    await code(shop.fields.tokenize({ timestamp: 'now', hashKey: %q })),
+    await code(shop.fields.tokenize({ timestamp: %q, hashKey: 'not-hex' })),
+    await code(shop.fields.tokenize()),
+  ];
+})()`, fresh["hashKey"], fresh["timestamp"]))
+	if d := cmp.Diff([]string{"config", "config", "ticket"}, got); d != "" {
+		t.Errorf("tokenize with a bad timestamp, a bad hashKey, then none (-want +got)\n%s", d)
+	}
+}

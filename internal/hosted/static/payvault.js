@@ -157,6 +157,8 @@
           const p = this._pending.get(m.id);
           if (!p) return;
           this._pending.delete(m.id);
+          // The form took a fresh credential unless it refused it as unusable (config).
+          if (p.fresh && (m.ok || !m.error || m.error.code !== 'config')) this._credentials = p.fresh;
           if (m.ok && m.result && typeof m.result.token === 'string') p.resolve(m.result);
           else {
             const e = m.error || {};
@@ -181,20 +183,22 @@
      * while another tokenize runs, 'config' when the fields have no credentials or payvault
      * does not know the key id, 'destroyed'
      * after destroy). Fortis credentials may be refreshed by passing them here (a Paysafe form
-     * rejects them with 'config').
+     * rejects them with 'config', and so does a Fortis form when they are malformed; it then
+     * keeps the credentials it had).
      */
     async tokenize(fortis) {
       await this.ready;
       if (this._destroyed) throw destroyedError();
+      let fresh = null;
       if (fortis) {
         // A Paysafe form keeps its single-use key: Fortis credentials there are the page's mistake.
         if (!this._fortis) throw new PayvaultError('config', 'payvault: tokenize takes Fortis credentials only on a Fortis form');
-        this._credentials = fortisCredentials(fortis);
+        fresh = fortisCredentials(fortis);
       }
       const id = ++this._seq;
       return new Promise((resolve, reject) => {
-        this._pending.set(id, { resolve, reject });
-        this._post({ type: 'payvault:tokenize', id, credentials: this._credentials });
+        this._pending.set(id, { resolve, reject, fresh });
+        this._post({ type: 'payvault:tokenize', id, credentials: fresh || this._credentials });
       });
     }
 
