@@ -218,3 +218,39 @@ func TestFortisMalformedFreshCredential(t *testing.T) {
 		t.Errorf("tokenize with a bad timestamp, a bad hashKey, then none (-want +got)\n%s", d)
 	}
 }
+
+// TestMountThrowsConfig: Payvault.mount throws a PayvaultError with code config when its
+// options are wrong, as docs/hosted-fields.md says, also for a target selector the browser
+// cannot parse, an origin option that is not a URL and a kind that is a name every object
+// has, rather than the browser's own exception or a frame that never loads.
+func TestMountThrowsConfig(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	ctx := MustTab(t)
+	shop := MustShop(t, s.URL, paysafeOptions(s, nil))
+	if err := chromedp.Do(ctx, chromedp.Navigate(shop.URL)); err != nil {
+		t.Fatal(err)
+	}
+	MustFrame(t, ctx)
+	got := MustEval[map[string]string](t, ctx, `(() => {
+  const code = (target, extra) => {
+    try {
+      Payvault.mount(target, Object.assign({}, opts, extra));
+      return 'mounted';
+    } catch (e) {
+      return e instanceof Payvault.PayvaultError ? e.code : e.name;
+    }
+  };
+  return {
+    'missing-target': code('#nowhere'),
+    'unparsable-selector': code('#1fields'),
+    'origin-not-a-url': code('#fields', { origin: 'vault.example.com' }),
+    'kind-toString': code('#fields', { kind: 'toString' }),
+    'kind-constructor': code('#fields', { kind: 'constructor' }),
+  };
+})()`)
+	want := map[string]string{"missing-target": "config", "unparsable-selector": "config", "origin-not-a-url": "config", "kind-toString": "config", "kind-constructor": "config"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("mount (-want +got)\n%s", d)
+	}
+}

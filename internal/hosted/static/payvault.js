@@ -51,12 +51,12 @@
    */
   class Fields {
     constructor(target, o) {
-      const host = typeof target === 'string' ? document.querySelector(target) : target;
+      const host = typeof target === 'string' ? find(target) : target;
       if (!host || typeof host.appendChild !== 'function') throw new PayvaultError('config', 'payvault: the mount target was not found');
       const kind = o.kind || 'card';
-      if (!titles[kind]) throw new PayvaultError('config', 'payvault: kind must be card, ach or eft');
-      this.origin = o.origin ? new URL(o.origin).origin : scriptOrigin;
-      if (!/^https?:\/\//.test(this.origin)) throw new PayvaultError('config', 'payvault: cannot tell payvault\'s origin; pass origin');
+      if (!Object.prototype.hasOwnProperty.call(titles, kind)) throw new PayvaultError('config', 'payvault: kind must be card, ach or eft');
+      this.origin = o.origin ? originOf(o.origin) : scriptOrigin;
+      if (!/^https?:\/\//.test(this.origin)) throw new PayvaultError('config', 'payvault: cannot tell payvault\'s origin; pass origin, such as \'https://vault.example.com\'');
 
       const q = new URLSearchParams();
       if (o.paysafe && !o.fortis) {
@@ -220,6 +220,25 @@
       for (const p of this._pending.values()) p.reject(destroyedError());
       this._pending.clear();
       this.iframe.remove();
+    }
+  }
+
+  // find returns the element a selector names, or null when there is none or the selector
+  // does not parse.
+  function find(selector) {
+    try {
+      return document.querySelector(selector);
+    } catch (_) {
+      return null;
+    }
+  }
+
+  // originOf returns the origin of a URL, or '' when it is not one.
+  function originOf(url) {
+    try {
+      return new URL(url).origin;
+    } catch (_) {
+      return '';
     }
   }
 
