@@ -7,7 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -253,4 +256,86 @@ func TestMountThrowsConfig(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("mount (-want +got)\n%s", d)
 	}
+}
+
+// TestTokenizeFailures drives the rejection codes docs/hosted-fields.md gives for a token
+// request that fails: payvault sits behind a proxy that answers the token request 403 or 500
+// or drops the connection, and tokenize rejects with forbidden, server or network and the
+// form says so. A second tokenize while the first is still running rejects with busy.
+func TestTokenizeFailures(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	target, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	mode := ""
+	var hold chan struct{} // hold, when set, keeps token requests waiting until it is closed
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		m, h := mode, hold
+		mu.Unlock()
+		if r.URL.Path == "/customervault/v1/singleusetokens" {
+			if h != nil {
+				<-h
+			}
+			switch m {
+			case "forbidden":
+				http.Error(w, `{"error":{"code":"5270"}}`, http.StatusForbidden)
+				return
+			case "server":
+				http.Error(w, "bad gateway", http.StatusBadGateway)
+				return
+			case "network":
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					conn.Close()
+				}
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	// payvault is the proxy to the browser: the page loads payvault.js and the fields from it.
+	vault := *s
+	vault.URL = proxy.URL
+	for _, tt := range []struct{ mode, msg string }{
+		{"forbidden", "This page may not use the payment form."},
+		{"server", "The payment service is unavailable; try again."},
+		{"network", "The payment service could not be reached."},
+	} {
+		t.Run("fail/"+tt.mode, func(t *testing.T) {
+			ctx := MustTab(t)
+			frame := openShop(t, ctx, &vault, paysafeOptions(s, nil))
+			typeCard(t, ctx, frame)
+			mu.Lock()
+			mode = tt.mode
+			mu.Unlock()
+			if d := cmp.Diff(tokenizeResult{Code: tt.mode, Fields: []string{}}, tokenize(t, ctx)); d != "" {
+				t.Errorf("tokenize (-want +got)\n%s", d)
+			}
+			if got := frameText(t, ctx, frame, "#pv-form-error"); got != tt.msg {
+				t.Errorf("form error = %q, want %q", got, tt.msg)
+			}
+		})
+	}
+	t.Run("fail/busy", func(t *testing.T) {
+		ctx := MustTab(t)
+		typeCard(t, ctx, openShop(t, ctx, &vault, paysafeOptions(s, nil)))
+		release := make(chan struct{})
+		mu.Lock()
+		mode, hold = "", release
+		mu.Unlock()
+		MustEval[bool](t, ctx, `(window.first = shop.tokenize(), true)`)
+		if d := cmp.Diff(tokenizeResult{Code: "busy", Fields: []string{}}, tokenize(t, ctx)); d != "" {
+			t.Errorf("tokenize while another runs (-want +got)\n%s", d)
+		}
+		close(release)
+		if got := MustEval[tokenizeResult](t, ctx, `window.first`); !got.OK || !strings.HasPrefix(got.Result.Token, "SC") {
+			t.Errorf("the first tokenize = %+v, want its token", got)
+		}
+	})
 }
