@@ -82,7 +82,7 @@ func (h *Handler) handleFields(kind string) http.HandlerFunc {
 		}
 		if err != nil {
 			if vault.KindOf(err) == vault.NotFound {
-				h.writeUnknownKey(w, r, origin)
+				h.writeBadConfig(w, r, origin, http.StatusNotFound, "not_found", "No such key.", "key")
 				return
 			}
 			h.writeInternal(w, r, err)
@@ -97,7 +97,8 @@ func (h *Handler) handleFields(kind string) http.HandlerFunc {
 			writeError(w, http.StatusForbidden, "origin_not_allowed", "The merchant does not allow this origin to embed its payment fields.", "origin")
 			return
 		}
-		if !page.readOptions(w, q.Get("fields"), q.Get("country")) {
+		if field, msg := page.readOptions(q.Get("fields"), q.Get("country")); field != "" {
+			h.writeBadConfig(w, r, origin, http.StatusBadRequest, "invalid", msg, field)
 			return
 		}
 		var buf bytes.Buffer
@@ -110,16 +111,17 @@ func (h *Handler) handleFields(kind string) http.HandlerFunc {
 	}
 }
 
-// writeUnknownKey answers a field page for a key id payvault does not know, or a server key id:
-// 404. To a browser loading it into a frame (Sec-Fetch-Dest: iframe) the answer is a small
-// page that the checked origin may frame, which tells payvault.js the key is not valid
-// (payvault:refused, code config), so that ready rejects at once instead of at readyTimeout.
-// It says nothing else: no merchant is known, and the message is the same for every key.
-// Anyone else gets the JSON not_found, which may not be framed.
-func (h *Handler) writeUnknownKey(w http.ResponseWriter, r *http.Request, origin string) {
+// writeBadConfig answers a field page whose query the merchant page got wrong: a key id
+// payvault does not know or a server key id (404 not_found), or options it cannot use once the
+// merchant allowed the origin (400 invalid). To a browser loading it into a frame
+// (Sec-Fetch-Dest: iframe) the answer is a small page that the checked origin may frame,
+// which tells payvault.js that its configuration is wrong (payvault:refused, code config), so
+// that ready rejects at once instead of at readyTimeout. It says nothing else and is the same
+// page for every such answer. Anyone else gets the JSON error, which may not be framed.
+func (h *Handler) writeBadConfig(w http.ResponseWriter, r *http.Request, origin string, status int, code, message, field string) {
 	w.Header().Add("Vary", "Sec-Fetch-Dest")
 	if dest := r.Header.Get("Sec-Fetch-Dest"); dest != "iframe" && dest != "frame" {
-		writeError(w, http.StatusNotFound, "not_found", "No such key.", "key")
+		writeError(w, status, code, message, field)
 		return
 	}
 	var buf bytes.Buffer
@@ -128,7 +130,7 @@ func (h *Handler) writeUnknownKey(w http.ResponseWriter, r *http.Request, origin
 		return
 	}
 	setPageHeaders(w, origin)
-	w.WriteHeader(http.StatusNotFound)
+	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
 
@@ -143,8 +145,9 @@ func setPageHeaders(w http.ResponseWriter, origin string) {
 }
 
 // readOptions reads the optional inputs (fields=name,postal) and the billing country of a
-// postal code (country=, US by default); it answers 400 and returns false when they are wrong.
-func (p *fieldsPage) readOptions(w http.ResponseWriter, fields, ctry string) bool {
+// postal code (country=, US by default); when they are wrong it returns the field at fault
+// and the message of the 400.
+func (p *fieldsPage) readOptions(fields, ctry string) (field, message string) {
 	for _, f := range strings.Split(fields, ",") {
 		switch f {
 		case "":
@@ -153,19 +156,17 @@ func (p *fieldsPage) readOptions(w http.ResponseWriter, fields, ctry string) boo
 		case "postal":
 			p.PostalCode = true
 		default:
-			writeError(w, http.StatusBadRequest, "invalid", "fields lists name and postal only.", "fields")
-			return false
+			return "fields", "fields lists name and postal only."
 		}
 	}
 	if ctry != "" {
 		ctry = strings.ToUpper(ctry)
 		if !country.Valid(ctry) {
-			writeError(w, http.StatusBadRequest, "invalid", "country must be an ISO 3166 alpha-2 code.", "country")
-			return false
+			return "country", "country must be an ISO 3166 alpha-2 code."
 		}
 		p.Country = ctry
 	}
-	return true
+	return "", ""
 }
 
 // sutMerchant returns the merchant of a Paysafe single-use key id and its default location.

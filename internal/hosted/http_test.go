@@ -138,11 +138,12 @@ func TestFieldPages(t *testing.T) {
 	}
 }
 
-// TestUnknownKeyFramePage checks the answer for a key id payvault does not know when a browser
-// loads it into a frame (Sec-Fetch-Dest: iframe): still a 404, but a page with the field
-// pages' headers that the named origin may frame, the same for every unknown key and holding
-// nothing but the refusal. Every other refusal stays the JSON that may not be framed.
-func TestUnknownKeyFramePage(t *testing.T) {
+// TestRefusedFramePage checks the answer for a key id payvault does not know, or options it
+// cannot use, when a browser loads it into a frame (Sec-Fetch-Dest: iframe): still a 404 or
+// 400, but a page with the field pages' headers that the named origin may frame, the same for
+// every such answer and holding nothing but the refusal. A disallowed or malformed origin
+// stays the JSON that may not be framed.
+func TestRefusedFramePage(t *testing.T) {
 	s := MustVault(t, false)
 	listed, err := s.Main.Vault.CreateMerchant(context.Background(), vault.NewMerchant{Name: "Listed shop"})
 	if err != nil {
@@ -161,6 +162,8 @@ func TestUnknownKeyFramePage(t *testing.T) {
 		{"ok/server-key-id", "card", "key=" + s.Creds.Paysafe.APIKeyID + "&origin=https://a.example", "iframe", 404, ""},
 		{"ok/unknown-key-bank-form", "eft", "key=sut_other&origin=https://a.example", "frame", 404, ""},
 		{"ok/unknown-location-key", "card", "location-api-key=nope&origin=https://a.example", "iframe", 404, ""},
+		{"ok/bad-country", "card", "key=" + s.Creds.Paysafe.SingleUseKeyID + "&origin=https://a.example&fields=postal&country=XX", "iframe", 400, ""},
+		{"ok/unknown-field", "card", "key=" + s.Creds.Paysafe.SingleUseKeyID + "&origin=https://a.example&fields=cvv2", "iframe", 400, ""},
 		{"fail/not-a-frame", "card", "key=sut_nope&origin=https://a.example", "document", 404, "not_found"},
 		{"fail/no-fetch-metadata", "card", "key=sut_nope&origin=https://a.example", "", 404, "not_found"},
 		{"fail/origin-not-allowed", "card", "key=" + listed.Paysafe.SingleUseKeyID + "&origin=https://evil.example", "iframe", 403, "origin_not_allowed"},
@@ -212,11 +215,11 @@ func TestUnknownKeyFramePage(t *testing.T) {
 			if strings.Contains(body, "<script>") || strings.Contains(body, " style=") || strings.Contains(body, "pv-form") {
 				t.Errorf("the page has inline script or style, or a form:\n%s", body)
 			}
-			// One page for every unknown key: nothing in it depends on the key or its merchant.
+			// One page for every refusal: nothing in it depends on the key, its merchant or the cause.
 			if refused == "" {
 				refused = body
 			} else if body != refused {
-				t.Errorf("the page differs between unknown keys:\n%s\nwant\n%s", body, refused)
+				t.Errorf("the page differs between refusals:\n%s\nwant\n%s", body, refused)
 			}
 		})
 	}

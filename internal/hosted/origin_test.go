@@ -244,9 +244,9 @@ func TestNestedCheckoutCannotFrame(t *testing.T) {
 
 // TestUnknownKeyRejectsReady mounts the fields with a key id payvault does not know (a
 // single-use key id that was never issued or no longer exists, a server key id where the
-// single-use key id belongs, an unknown location api key): ready and tokenize reject with
-// code config as soon as the frame loads, long before readyTimeout, and the frame tells the
-// page nothing but that.
+// single-use key id belongs, an unknown location api key), or a country that is not one:
+// ready and tokenize reject with code config as soon as the frame loads, long before
+// readyTimeout, and the frame tells the page nothing but that.
 func TestUnknownKeyRejectsReady(t *testing.T) {
 	t.Parallel()
 	s := MustVault(t, false)
@@ -263,6 +263,7 @@ func TestUnknownKeyRejectsReady(t *testing.T) {
 		{"fail/server-key-id", map[string]any{"paysafe": map[string]string{"keyId": s.Creds.Paysafe.APIKeyID, "secret": s.Creds.Paysafe.APIKeySecret}}},
 		{"fail/unknown-bank-form-key", map[string]any{"kind": "ach", "paysafe": map[string]string{"keyId": "sut_nope", "secret": "x"}}},
 		{"fail/unknown-location-api-key", fortisWith("nope")},
+		{"fail/unknown-country", paysafeOptions(s, map[string]any{"postalCode": true, "country": "XX"})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

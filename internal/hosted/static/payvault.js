@@ -131,11 +131,12 @@
           }
           break;
         case 'payvault:refused':
-          // payvault does not know the key id: a wrong keyId or locationApiKey, or a server
-          // key id where the single-use key id belongs.
+          // payvault refused the frame's configuration: a key id it does not know (a wrong
+          // keyId or locationApiKey, or a server key id where the single-use key id belongs),
+          // or a country it does not know.
           if (!this._isReady && m.code === 'config') {
             clearTimeout(this._timer);
-            this._rejectReady(new PayvaultError('config', 'payvault: the key id is not valid (paysafe.keyId must be a single-use key id, fortis.locationApiKey a location api key)'));
+            this._rejectReady(new PayvaultError('config', 'payvault: the key id is not valid (paysafe.keyId must be a single-use key id, fortis.locationApiKey a location api key), or country is not an ISO 3166 alpha-2 code'));
           }
           break;
         case 'payvault:resize':
@@ -181,7 +182,7 @@
      * with a PayvaultError (code 'invalid' with the fields to fix, or 'unauthorized', 'forbidden',
      * 'rate_limited', 'network', 'server'; 'unavailable' when the frame never loaded; 'busy'
      * while another tokenize runs, 'config' when the fields have no credentials or payvault
-     * does not know the key id, 'destroyed'
+     * does not know the key id or country, 'destroyed'
      * after destroy). Fortis credentials may be refreshed by passing them here (a Paysafe form
      * rejects them with 'config', and so does a Fortis form when they are malformed; it then
      * keeps the credentials it had).
