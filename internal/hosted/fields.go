@@ -101,13 +101,7 @@ func (h *Handler) handleFields(kind string) http.HandlerFunc {
 			h.writeBadConfig(w, r, origin, http.StatusBadRequest, "invalid", msg, field)
 			return
 		}
-		var buf bytes.Buffer
-		if err := h.pages.ExecuteTemplate(&buf, "fields.html", page); err != nil {
-			h.writeInternal(w, r, err)
-			return
-		}
-		setPageHeaders(w, origin)
-		w.Write(buf.Bytes())
+		h.writePage(w, r, origin, http.StatusOK, "fields.html", page)
 	}
 }
 
@@ -124,24 +118,25 @@ func (h *Handler) writeBadConfig(w http.ResponseWriter, r *http.Request, origin 
 		writeError(w, status, code, message, field)
 		return
 	}
+	h.writePage(w, r, origin, status, "refused.html", origin)
+}
+
+// writePage answers status with the page template name renders from data, with the field
+// pages' headers: origin, and only origin, may frame it.
+func (h *Handler) writePage(w http.ResponseWriter, r *http.Request, origin string, status int, name string, data any) {
 	var buf bytes.Buffer
-	if err := h.pages.ExecuteTemplate(&buf, "refused.html", origin); err != nil {
+	if err := h.pages.ExecuteTemplate(&buf, name, data); err != nil {
 		h.writeInternal(w, r, err)
 		return
 	}
-	setPageHeaders(w, origin)
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
-}
-
-// setPageHeaders sets the headers of a page on payvault's origin that origin may frame.
-func setPageHeaders(w http.ResponseWriter, origin string) {
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", fieldsCSP(origin))
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
 	hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
 }
 
 // readOptions reads the optional inputs (fields=name,postal) and the billing country of a
