@@ -6,8 +6,9 @@
 (() => {
   'use strict';
 
-  // A key id payvault does not know gets a page with no form: tell the page that framed it
-  // that its key is not valid (and nothing else), so that its ready rejects at once.
+  // A key id payvault does not know, or a country it does not know, gets a page with no
+  // form: tell the page that framed it that its configuration is wrong (and nothing else), so
+  // that its ready rejects at once.
   const refused = document.getElementById('pv-refused');
   if (refused) {
     if (window.parent !== window) window.parent.postMessage({ type: 'payvault:refused', code: 'config' }, refused.dataset.parentOrigin);
