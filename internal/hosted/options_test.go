@@ -339,3 +339,34 @@ func TestTokenizeFailures(t *testing.T) {
 		}
 	})
 }
+
+// TestUnusableCredentialAtMount mounts the fields with credentials of a shape they cannot
+// use (a Paysafe secret over 200 characters, a Fortis timestamp that is not digits, a hashKey
+// that is not 64 hex digits): the form gets ready, and tokenize rejects with config, as
+// docs/hosted-fields.md says.
+func TestUnusableCredentialAtMount(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	fortis := func(member, v string) map[string]any {
+		c := s.fortisCredentials(t)
+		c[member] = v
+		return map[string]any{"fortis": c}
+	}
+	tests := []struct {
+		name string
+		opts map[string]any
+	}{
+		{"fail/long-paysafe-secret", map[string]any{"paysafe": map[string]string{"keyId": s.Creds.Paysafe.SingleUseKeyID, "secret": strings.Repeat("s", 201)}}},
+		{"fail/fortis-timestamp-not-digits", fortis("timestamp", "soon")},
+		{"fail/fortis-hash-key-not-hex", fortis("hashKey", strings.Repeat("z", 64))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := MustTab(t)
+			typeCard(t, ctx, openShop(t, ctx, s, tt.opts))
+			if d := cmp.Diff(tokenizeResult{Code: "config", Fields: []string{}}, tokenize(t, ctx)); d != "" {
+				t.Errorf("tokenize (-want +got)\n%s", d)
+			}
+		})
+	}
+}
