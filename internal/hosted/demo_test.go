@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/payvault/payvault/internal/api/paysafe"
+	"github.com/payvault/payvault/internal/app"
 	"github.com/payvault/payvault/internal/payments"
 )
 
@@ -121,6 +122,29 @@ func TestDemoDecline(t *testing.T) {
 	rec.CheckNoPAN(t, panVisa)
 }
 
+// TestDemoDelayedAmounts pays the Paysafe sandbox's delayed amounts on the demo, with the
+// delays scaled down (serve --simulator-delay-scale 0.01): 0.90 and 0.95 are approved, and
+// 0.96 is a processor error shown as a decline with code 1007, as the page's note says.
+func TestDemoDelayedAmounts(t *testing.T) {
+	t.Parallel()
+	scale := 0.01
+	s := MustVaultConfig(t, app.Config{Demo: true, SimulatorDelayScale: &scale})
+	exp, _, _ := futureExpiry()
+	for _, tt := range []struct{ amount, want string }{
+		{"0.90", "Payment approved"},
+		{"0.95", "Payment approved"},
+		{"0.96", "Payment declined\n\nAn internal error occurred.\n\nCode: 1007"},
+	} {
+		t.Run(tt.amount, func(t *testing.T) {
+			ctx := MustTab(t)
+			fillDemo(t, ctx, openDemo(t, ctx, s), tt.amount, panVisa, exp, cvvTest)
+			if out := outcome(t, ctx); !strings.HasPrefix(out, tt.want) {
+				t.Errorf("outcome = %q, want it to start %q", out, tt.want)
+			}
+		})
+	}
+}
+
 // TestDemoRefusedInBrowser shows that a card the fields refuse gets an inline, accessible
 // message and makes no network call at all: no ticket, no payment.
 func TestDemoRefusedInBrowser(t *testing.T) {
@@ -206,7 +230,7 @@ func TestDemoPage(t *testing.T) {
 
 // TestDemoNoteNamesTestAmounts reads the demo page's note: it names every amount of the
 // Paysafe sandbox table that declines or fails at once, in dollars, as docs/hosted-fields.md
-// lists them.
+// lists them, and every delayed amount with what it does and after how long.
 func TestDemoNoteNamesTestAmounts(t *testing.T) {
 	t.Parallel()
 	s := MustVault(t, true)
@@ -215,12 +239,31 @@ func TestDemoNoteNamesTestAmounts(t *testing.T) {
 	if note == nil {
 		t.Fatalf("no note on the demo page:\n%s", page)
 	}
+	text := strings.Join(strings.Fields(note[1]), " ")
+	dollars := func(cents int64) string { return fmt.Sprintf("%d.%02d", cents/100, cents%100) }
+	seconds := func(at payments.AmountTrigger, cents int64) string {
+		return fmt.Sprint(int64((at.Delay + time.Duration(cents-at.Min)*at.DelayStep) / time.Second))
+	}
 	for _, at := range paysafe.SandboxTriggers().Amounts {
-		if at.Delay > 0 || at.Max >= at.Min || (at.Decision != payments.Declined && at.Decision != payments.Fault) {
+		if at.Delay == 0 {
+			if at.Max >= at.Min || (at.Decision != payments.Declined && at.Decision != payments.Fault) {
+				continue
+			}
+			if amount := dollars(at.Min); !regexp.MustCompile(`\b` + regexp.QuoteMeta(amount) + `\b`).MatchString(text) {
+				t.Errorf("the note does not name %s (%s %s): %s", amount, at.Decision, at.Code, text)
+			}
 			continue
 		}
-		if amount := fmt.Sprintf("%d.%02d", at.Min/100, at.Min%100); !regexp.MustCompile(`\b` + regexp.QuoteMeta(amount) + `\b`).MatchString(note[1]) {
-			t.Errorf("the note does not name %s (%s %s): %s", amount, at.Decision, at.Code, note[1])
+		// A delayed amount: "0.90 to 0.95 are approved after 5 to 30 seconds",
+		// "0.96 is a processor error after 35 seconds".
+		outcome := map[payments.Decision]string{payments.Approved: "approved", payments.Declined: "declined", payments.Fault: "a processor error"}[at.Decision]
+		want := fmt.Sprintf("%s is %s after %s seconds", dollars(at.Min), outcome, seconds(at, at.Min))
+		if at.Max > at.Min {
+			want = fmt.Sprintf("%s to %s are %s after %s to %s seconds", dollars(at.Min), dollars(at.Max), outcome, seconds(at, at.Min), seconds(at, at.Max))
+		}
+		want = strings.Replace(want, "are a processor error", "are processor errors", 1)
+		if !strings.Contains(text, want) {
+			t.Errorf("the note does not say %q: %s", want, text)
 		}
 	}
 }

@@ -82,7 +82,7 @@ func (h *Handler) handleFields(kind string) http.HandlerFunc {
 		}
 		if err != nil {
 			if vault.KindOf(err) == vault.NotFound {
-				writeError(w, http.StatusNotFound, "not_found", "No such key.", "key")
+				h.writeBadConfig(w, r, origin, http.StatusNotFound, "not_found", "No such key.", "key")
 				return
 			}
 			h.writeInternal(w, r, err)
@@ -97,27 +97,52 @@ func (h *Handler) handleFields(kind string) http.HandlerFunc {
 			writeError(w, http.StatusForbidden, "origin_not_allowed", "The merchant does not allow this origin to embed its payment fields.", "origin")
 			return
 		}
-		if !page.readOptions(w, q.Get("fields"), q.Get("country")) {
+		if field, msg := page.readOptions(q.Get("fields"), q.Get("country")); field != "" {
+			h.writeBadConfig(w, r, origin, http.StatusBadRequest, "invalid", msg, field)
 			return
 		}
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", fieldsCSP(origin))
-		hd.Set("Cache-Control", "no-store")
-		hd.Set("Content-Type", "text/html; charset=utf-8")
-		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
-		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
-		var buf bytes.Buffer
-		if err := h.pages.ExecuteTemplate(&buf, "fields.html", page); err != nil {
-			h.writeInternal(w, r, err)
-			return
-		}
-		w.Write(buf.Bytes())
+		h.writePage(w, r, origin, http.StatusOK, "fields.html", page)
 	}
 }
 
+// writeBadConfig answers a field page whose query the merchant page got wrong: a key id
+// payvault does not know or a server key id (404 not_found), or options it cannot use once the
+// merchant allowed the origin (400 invalid). To a browser loading it into a frame
+// (Sec-Fetch-Dest: iframe) the answer is a small page that the checked origin may frame,
+// which tells payvault.js that its configuration is wrong (payvault:refused, code config), so
+// that ready rejects at once instead of at readyTimeout. It says nothing else and is the same
+// page for every such answer. Anyone else gets the JSON error, which may not be framed.
+func (h *Handler) writeBadConfig(w http.ResponseWriter, r *http.Request, origin string, status int, code, message, field string) {
+	w.Header().Add("Vary", "Sec-Fetch-Dest")
+	if dest := r.Header.Get("Sec-Fetch-Dest"); dest != "iframe" && dest != "frame" {
+		writeError(w, status, code, message, field)
+		return
+	}
+	h.writePage(w, r, origin, status, "refused.html", origin)
+}
+
+// writePage answers status with the page template name renders from data, with the field
+// pages' headers: origin, and only origin, may frame it.
+func (h *Handler) writePage(w http.ResponseWriter, r *http.Request, origin string, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := h.pages.ExecuteTemplate(&buf, name, data); err != nil {
+		h.writeInternal(w, r, err)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", fieldsCSP(origin))
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+	hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
 // readOptions reads the optional inputs (fields=name,postal) and the billing country of a
-// postal code (country=, US by default); it answers 400 and returns false when they are wrong.
-func (p *fieldsPage) readOptions(w http.ResponseWriter, fields, ctry string) bool {
+// postal code (country=, US by default); when they are wrong it returns the field at fault
+// and the message of the 400.
+func (p *fieldsPage) readOptions(fields, ctry string) (field, message string) {
 	for _, f := range strings.Split(fields, ",") {
 		switch f {
 		case "":
@@ -126,19 +151,17 @@ func (p *fieldsPage) readOptions(w http.ResponseWriter, fields, ctry string) boo
 		case "postal":
 			p.PostalCode = true
 		default:
-			writeError(w, http.StatusBadRequest, "invalid", "fields lists name and postal only.", "fields")
-			return false
+			return "fields", "fields lists name and postal only."
 		}
 	}
 	if ctry != "" {
 		ctry = strings.ToUpper(ctry)
 		if !country.Valid(ctry) {
-			writeError(w, http.StatusBadRequest, "invalid", "country must be an ISO 3166 alpha-2 code.", "country")
-			return false
+			return "country", "country must be an ISO 3166 alpha-2 code."
 		}
 		p.Country = ctry
 	}
-	return true
+	return "", ""
 }
 
 // sutMerchant returns the merchant of a Paysafe single-use key id and its default location.

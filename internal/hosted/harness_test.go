@@ -210,9 +210,17 @@ type vaultServer struct {
 // logtest (test card numbers and every secret forbidden).
 func MustVault(tb testing.TB, demo bool) *vaultServer {
 	tb.Helper()
+	return MustVaultConfig(tb, app.Config{Demo: demo})
+}
+
+// MustVaultConfig is MustVault with the rest of cfg (its rate limits, say); it sets the
+// listen address, data dir, logger and output itself.
+func MustVaultConfig(tb testing.TB, cfg app.Config) *vaultServer {
+	tb.Helper()
 	log, capture := logtest.New(tb)
 	ctx, cancel := context.WithCancel(context.Background())
-	m, err := app.Open(ctx, app.Config{Listen: "127.0.0.1:0", DataDir: tb.TempDir(), Logger: log, Out: io.Discard, Demo: demo})
+	cfg.Listen, cfg.DataDir, cfg.Logger, cfg.Out = "127.0.0.1:0", tb.TempDir(), log, io.Discard
+	m, err := app.Open(ctx, cfg)
 	if err != nil {
 		cancel()
 		tb.Fatal(err)

@@ -138,6 +138,93 @@ func TestFieldPages(t *testing.T) {
 	}
 }
 
+// TestRefusedFramePage checks the answer for a key id payvault does not know, or options it
+// cannot use, when a browser loads it into a frame (Sec-Fetch-Dest: iframe): still a 404 or
+// 400, but a page with the field pages' headers that the named origin may frame, the same for
+// every such answer and holding nothing but the refusal. A disallowed or malformed origin
+// stays the JSON that may not be framed.
+func TestRefusedFramePage(t *testing.T) {
+	s := MustVault(t, false)
+	listed, err := s.Main.Vault.CreateMerchant(context.Background(), vault.NewMerchant{Name: "Listed shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Main.Vault.SetAllowedOrigins(context.Background(), listed.MerchantID, "", []string{"https://shop.example"}); err != nil {
+		t.Fatal(err)
+	}
+	refused := ""
+	tests := []struct {
+		name, path, query, dest string
+		status                  int
+		code                    string // the JSON error code, or "" for the refusal page
+	}{
+		{"ok/unknown-key", "card", "key=sut_nope&origin=https://a.example", "iframe", 404, ""},
+		{"ok/server-key-id", "card", "key=" + s.Creds.Paysafe.APIKeyID + "&origin=https://a.example", "iframe", 404, ""},
+		{"ok/unknown-key-bank-form", "eft", "key=sut_other&origin=https://a.example", "frame", 404, ""},
+		{"ok/unknown-location-key", "card", "location-api-key=nope&origin=https://a.example", "iframe", 404, ""},
+		{"ok/bad-country", "card", "key=" + s.Creds.Paysafe.SingleUseKeyID + "&origin=https://a.example&fields=postal&country=XX", "iframe", 400, ""},
+		{"ok/unknown-field", "card", "key=" + s.Creds.Paysafe.SingleUseKeyID + "&origin=https://a.example&fields=cvv2", "iframe", 400, ""},
+		{"fail/not-a-frame", "card", "key=sut_nope&origin=https://a.example", "document", 404, "not_found"},
+		{"fail/no-fetch-metadata", "card", "key=sut_nope&origin=https://a.example", "", 404, "not_found"},
+		{"fail/origin-not-allowed", "card", "key=" + listed.Paysafe.SingleUseKeyID + "&origin=https://evil.example", "iframe", 403, "origin_not_allowed"},
+		{"fail/bad-origin", "card", "key=sut_nope&origin=" + url.QueryEscape("https://a.example; script-src *"), "iframe", 400, "invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, s.URL+"/hosted/v1/fields/"+tt.path+"?"+tt.query, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.dest != "" {
+				req.Header.Set("Sec-Fetch-Dest", tt.dest)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, h := string(b), resp.Header
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status = %d, want %d: %s", resp.StatusCode, tt.status, body)
+			}
+			if tt.code != "" {
+				if csp := h.Get("Content-Security-Policy"); csp != "default-src 'none'; frame-ancestors 'none'" {
+					t.Errorf("error CSP = %q", csp)
+				}
+				if h.Get("Content-Type") != "application/json" || !strings.Contains(body, `"code":"`+tt.code+`"`) {
+					t.Errorf("body = %s, want JSON code %s", body, tt.code)
+				}
+				return
+			}
+			want := map[string]string{
+				"Content-Security-Policy": fieldsPolicy + "https://a.example", "Content-Type": "text/html; charset=utf-8",
+				"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+				"Cross-Origin-Resource-Policy": "same-origin", "Vary": "Sec-Fetch-Dest",
+			}
+			got := map[string]string{}
+			for k := range want {
+				got[k] = h.Get(k)
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("headers (-want +got)\n%s", d)
+			}
+			if strings.Contains(body, "<script>") || strings.Contains(body, " style=") || strings.Contains(body, "pv-form") {
+				t.Errorf("the page has inline script or style, or a form:\n%s", body)
+			}
+			// One page for every refusal: nothing in it depends on the key, its merchant or the cause.
+			if refused == "" {
+				refused = body
+			} else if body != refused {
+				t.Errorf("the page differs between refusals:\n%s\nwant\n%s", body, refused)
+			}
+		})
+	}
+}
+
 // TestLiveFieldsNeedTLS checks that a live merchant's fields are refused over plain HTTP from
 // a peer that is not loopback (403 insecure, JSON that may not be framed), and served behind a
 // trusted TLS-terminating proxy; a sandbox merchant's are served either way.

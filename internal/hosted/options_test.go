@@ -7,12 +7,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/payvault/payvault/internal/app"
 )
 
 // TestMountOptions mounts the fields with the options docs/hosted-fields.md lists for the
@@ -157,5 +162,211 @@ shop.tokenize = () => shop.fields.tokenize().then((r) => ({ ok: true, result: r 
 	typeCard(t, ctx, frame)
 	if res := tokenize(t, ctx); !res.OK || !strings.HasPrefix(res.Result.Token, "SC") {
 		t.Errorf("tokenize = %+v, want an SC… token", res)
+	}
+}
+
+// TestTokenizeRateLimited runs payvault with a public rate limit of one request a client may
+// make with a merchant's public key (serve --public-rate-limit 0.001 --public-rate-burst 1):
+// the fields' first token request gets its token, the second is answered 429 and tokenize
+// rejects with rate_limited, as docs/hosted-fields.md says, and the form says so.
+func TestTokenizeRateLimited(t *testing.T) {
+	t.Parallel()
+	s := MustVaultConfig(t, app.Config{PublicRateLimit: 0.001, PublicRateBurst: 1})
+	tests := []struct {
+		name string
+		opts map[string]any
+	}{
+		{"fail/paysafe", paysafeOptions(s, nil)},
+		{"fail/fortis", map[string]any{"fortis": s.fortisCredentials(t)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := MustTab(t)
+			rec := MustRecord(t, ctx)
+			typeCard(t, ctx, openShop(t, ctx, s, tt.opts))
+			if res := tokenize(t, ctx); !res.OK || res.Result.Token == "" {
+				t.Fatalf("first tokenize = %+v, want a token", res)
+			}
+			frame := MustFrame(t, ctx)
+			if d := cmp.Diff(tokenizeResult{Code: "rate_limited", Fields: []string{}}, tokenize(t, ctx)); d != "" {
+				t.Errorf("second tokenize (-want +got)\n%s", d)
+			}
+			if got, want := frameText(t, ctx, frame, "#pv-form-error"), "Too many attempts; wait a moment."; got != want {
+				t.Errorf("form error = %q, want %q", got, want)
+			}
+			rec.CheckNoPAN(t, panVisa)
+		})
+	}
+}
+
+// TestFortisMalformedFreshCredential passes tokenize a fresh Fortis credential that is not
+// usable (a timestamp that is not digits, a hashKey that is not 64 hex digits): tokenize
+// rejects with config, as docs/hosted-fields.md says, instead of quietly using the form's
+// previous credential, which it keeps, so the next tokenize still gets its ticket.
+func TestFortisMalformedFreshCredential(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	ctx := MustTab(t)
+	typeCard(t, ctx, openShop(t, ctx, s, map[string]any{"fortis": s.fortisCredentials(t)}))
+	fresh := s.fortisCredentials(t)
+	got := MustEval[[]string](t, ctx, fmt.Sprintf(`(async () => {
+  const code = (p) => p.then((r) => r.token ? 'ticket' : 'no ticket', (e) => e.code);
+  return [
+    await code(shop.fields.tokenize({ timestamp: 'now', hashKey: %q })),
+    await code(shop.fields.tokenize({ timestamp: %q, hashKey: 'not-hex' })),
+    await code(shop.fields.tokenize()),
+  ];
+})()`, fresh["hashKey"], fresh["timestamp"]))
+	if d := cmp.Diff([]string{"config", "config", "ticket"}, got); d != "" {
+		t.Errorf("tokenize with a bad timestamp, a bad hashKey, then none (-want +got)\n%s", d)
+	}
+}
+
+// TestMountThrowsConfig: Payvault.mount throws a PayvaultError with code config when its
+// options are wrong, as docs/hosted-fields.md says, also for a target selector the browser
+// cannot parse, an origin option that is not a URL and a kind that is a name every object
+// has, rather than the browser's own exception or a frame that never loads.
+func TestMountThrowsConfig(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	ctx := MustTab(t)
+	shop := MustShop(t, s.URL, paysafeOptions(s, nil))
+	if err := chromedp.Do(ctx, chromedp.Navigate(shop.URL)); err != nil {
+		t.Fatal(err)
+	}
+	MustFrame(t, ctx)
+	got := MustEval[map[string]string](t, ctx, `(() => {
+  const code = (target, extra) => {
+    try {
+      Payvault.mount(target, Object.assign({}, opts, extra));
+      return 'mounted';
+    } catch (e) {
+      return e instanceof Payvault.PayvaultError ? e.code : e.name;
+    }
+  };
+  return {
+    'missing-target': code('#nowhere'),
+    'unparsable-selector': code('#1fields'),
+    'origin-not-a-url': code('#fields', { origin: 'vault.example.com' }),
+    'kind-toString': code('#fields', { kind: 'toString' }),
+    'kind-constructor': code('#fields', { kind: 'constructor' }),
+  };
+})()`)
+	want := map[string]string{"missing-target": "config", "unparsable-selector": "config", "origin-not-a-url": "config", "kind-toString": "config", "kind-constructor": "config"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("mount (-want +got)\n%s", d)
+	}
+}
+
+// TestTokenizeFailures drives the rejection codes docs/hosted-fields.md gives for a token
+// request that fails: payvault sits behind a proxy that answers the token request 403 or 500
+// or drops the connection, and tokenize rejects with forbidden, server or network and the
+// form says so. A second tokenize while the first is still running rejects with busy.
+func TestTokenizeFailures(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	target, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	mode := ""
+	var hold chan struct{} // hold, when set, keeps token requests waiting until it is closed
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		m, h := mode, hold
+		mu.Unlock()
+		if r.URL.Path == "/customervault/v1/singleusetokens" {
+			if h != nil {
+				<-h
+			}
+			switch m {
+			case "forbidden":
+				http.Error(w, `{"error":{"code":"5270"}}`, http.StatusForbidden)
+				return
+			case "server":
+				http.Error(w, "bad gateway", http.StatusBadGateway)
+				return
+			case "network":
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					conn.Close()
+				}
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	// payvault is the proxy to the browser: the page loads payvault.js and the fields from it.
+	vault := *s
+	vault.URL = proxy.URL
+	for _, tt := range []struct{ mode, msg string }{
+		{"forbidden", "This page may not use the payment form."},
+		{"server", "The payment service is unavailable; try again."},
+		{"network", "The payment service could not be reached."},
+	} {
+		t.Run("fail/"+tt.mode, func(t *testing.T) {
+			ctx := MustTab(t)
+			frame := openShop(t, ctx, &vault, paysafeOptions(s, nil))
+			typeCard(t, ctx, frame)
+			mu.Lock()
+			mode = tt.mode
+			mu.Unlock()
+			if d := cmp.Diff(tokenizeResult{Code: tt.mode, Fields: []string{}}, tokenize(t, ctx)); d != "" {
+				t.Errorf("tokenize (-want +got)\n%s", d)
+			}
+			if got := frameText(t, ctx, frame, "#pv-form-error"); got != tt.msg {
+				t.Errorf("form error = %q, want %q", got, tt.msg)
+			}
+		})
+	}
+	t.Run("fail/busy", func(t *testing.T) {
+		ctx := MustTab(t)
+		typeCard(t, ctx, openShop(t, ctx, &vault, paysafeOptions(s, nil)))
+		release := make(chan struct{})
+		mu.Lock()
+		mode, hold = "", release
+		mu.Unlock()
+		MustEval[bool](t, ctx, `(window.first = shop.tokenize(), true)`)
+		if d := cmp.Diff(tokenizeResult{Code: "busy", Fields: []string{}}, tokenize(t, ctx)); d != "" {
+			t.Errorf("tokenize while another runs (-want +got)\n%s", d)
+		}
+		close(release)
+		if got := MustEval[tokenizeResult](t, ctx, `window.first`); !got.OK || !strings.HasPrefix(got.Result.Token, "SC") {
+			t.Errorf("the first tokenize = %+v, want its token", got)
+		}
+	})
+}
+
+// TestUnusableCredentialAtMount mounts the fields with credentials of a shape they cannot
+// use (a Paysafe secret over 200 characters, a Fortis timestamp that is not digits, a hashKey
+// that is not 64 hex digits): the form gets ready, and tokenize rejects with config, as
+// docs/hosted-fields.md says.
+func TestUnusableCredentialAtMount(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	fortis := func(member, v string) map[string]any {
+		c := s.fortisCredentials(t)
+		c[member] = v
+		return map[string]any{"fortis": c}
+	}
+	tests := []struct {
+		name string
+		opts map[string]any
+	}{
+		{"fail/long-paysafe-secret", map[string]any{"paysafe": map[string]string{"keyId": s.Creds.Paysafe.SingleUseKeyID, "secret": strings.Repeat("s", 201)}}},
+		{"fail/fortis-timestamp-not-digits", fortis("timestamp", "soon")},
+		{"fail/fortis-hash-key-not-hex", fortis("hashKey", strings.Repeat("z", 64))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := MustTab(t)
+			typeCard(t, ctx, openShop(t, ctx, s, tt.opts))
+			if d := cmp.Diff(tokenizeResult{Code: "config", Fields: []string{}}, tokenize(t, ctx)); d != "" {
+				t.Errorf("tokenize (-want +got)\n%s", d)
+			}
+		})
 	}
 }

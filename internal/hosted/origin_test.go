@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
 )
 
 // securityLog collects the tab's security log entries, where Chromium reports a frame
@@ -239,4 +240,61 @@ func TestNestedCheckoutCannotFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFieldsBlocked(t, ctx, 2, sec, rec, s.URL)
+}
+
+// TestUnknownKeyRejectsReady mounts the fields with a key id payvault does not know (a
+// single-use key id that was never issued or no longer exists, a server key id where the
+// single-use key id belongs, an unknown location api key), or a country that is not one:
+// ready and tokenize reject with code config as soon as the frame loads, long before
+// readyTimeout, and the frame tells the page nothing but that.
+func TestUnknownKeyRejectsReady(t *testing.T) {
+	t.Parallel()
+	s := MustVault(t, false)
+	fortisWith := func(key string) map[string]any {
+		c := s.fortisCredentials(t)
+		c["locationApiKey"] = key
+		return map[string]any{"fortis": c}
+	}
+	tests := []struct {
+		name string
+		opts map[string]any
+	}{
+		{"fail/unknown-single-use-key", map[string]any{"paysafe": map[string]string{"keyId": "sut_nope", "secret": s.Creds.Paysafe.SingleUseKeySecret}}},
+		{"fail/server-key-id", map[string]any{"paysafe": map[string]string{"keyId": s.Creds.Paysafe.APIKeyID, "secret": s.Creds.Paysafe.APIKeySecret}}},
+		{"fail/unknown-bank-form-key", map[string]any{"kind": "ach", "paysafe": map[string]string{"keyId": "sut_nope", "secret": "x"}}},
+		{"fail/unknown-location-api-key", fortisWith("nope")},
+		{"fail/unknown-country", paysafeOptions(s, map[string]any{"postalCode": true, "country": "XX"})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := MustTab(t)
+			rec := MustRecord(t, ctx)
+			// readyTimeout is left at its default (15 s); the rejection must come before it.
+			shop := MustShop(t, s.URL, tt.opts)
+			if err := chromedp.Do(ctx, chromedp.Navigate(shop.URL)); err != nil {
+				t.Fatal(err)
+			}
+			if got := MustPoll[string](t, ctx, `shop.failed`, 10*time.Second); got != "config" {
+				t.Errorf("ready rejected with %q, want config", got)
+			}
+			if got := tokenize(t, ctx); got.OK || got.Code != "config" {
+				t.Errorf("tokenize = %+v, want code config", got)
+			}
+			if got := MustEval[bool](t, ctx, `document.querySelector('iframe').hasAttribute('data-payvault-ready')`); got {
+				t.Error("the frame was marked ready")
+			}
+			// What reached the merchant page is the one refusal, with nothing of the merchant.
+			var toShop []string
+			for _, m := range rec.Messages() {
+				if strings.HasPrefix(m, shop.URL+" <- ") {
+					toShop = append(toShop, strings.TrimPrefix(m, shop.URL+" <- "))
+				}
+			}
+			want := []string{s.URL + ` {"type":"payvault:refused","code":"config"}`}
+			if d := cmp.Diff(want, toShop); d != "" {
+				t.Errorf("messages to the merchant page (-want +got)\n%s", d)
+			}
+		})
+	}
 }

@@ -6,6 +6,14 @@
 (() => {
   'use strict';
 
+  // A key id payvault does not know, or a country it does not know, gets a page with no
+  // form: tell the page that framed it that its configuration is wrong (and nothing else), so
+  // that its ready rejects at once.
+  const refused = document.getElementById('pv-refused');
+  if (refused) {
+    if (window.parent !== window) window.parent.postMessage({ type: 'payvault:refused', code: 'config' }, refused.dataset.parentOrigin);
+    return;
+  }
   const form = document.getElementById('pv-form');
   if (!form) return;
   const cfg = form.dataset;
@@ -45,7 +53,12 @@
         applyStyle(m.style);
         break;
       case 'payvault:tokenize':
-        if (m.credentials) setCredentials(m.credentials);
+        // A fresh credential that is not usable refuses this tokenize; the form keeps the one
+        // it had.
+        if (m.credentials && !setCredentials(m.credentials)) {
+          send({ type: 'payvault:result', id: m.id, ok: false, error: { code: 'config', message: 'The payment fields got an unusable credential.', fields: [] } });
+          break;
+        }
         tokenize(m.id);
         break;
       case 'payvault:focus':
@@ -58,14 +71,19 @@
     }
   });
 
+  // setCredentials takes the page's credentials when they are usable, and reports whether
+  // they were.
   function setCredentials(c) {
-    if (!c || typeof c !== 'object') return;
+    if (!c || typeof c !== 'object') return false;
     if (mode === 'paysafe' && typeof c.secret === 'string' && c.secret.length <= 200) {
       credentials = { secret: c.secret };
     } else if (mode === 'fortis' && /^\d{1,12}$/.test(String(c.timestamp)) &&
       typeof c.hashKey === 'string' && /^[0-9a-fA-F]{64}$/.test(c.hashKey)) {
       credentials = { timestamp: String(c.timestamp), hashKey: c.hashKey };
+    } else {
+      return false;
     }
+    return true;
   }
 
   // The merchant may tune a few looks; values are checked and set as CSS custom properties.

@@ -51,12 +51,12 @@
    */
   class Fields {
     constructor(target, o) {
-      const host = typeof target === 'string' ? document.querySelector(target) : target;
+      const host = typeof target === 'string' ? find(target) : target;
       if (!host || typeof host.appendChild !== 'function') throw new PayvaultError('config', 'payvault: the mount target was not found');
       const kind = o.kind || 'card';
-      if (!titles[kind]) throw new PayvaultError('config', 'payvault: kind must be card, ach or eft');
-      this.origin = o.origin ? new URL(o.origin).origin : scriptOrigin;
-      if (!/^https?:\/\//.test(this.origin)) throw new PayvaultError('config', 'payvault: cannot tell payvault\'s origin; pass origin');
+      if (!Object.prototype.hasOwnProperty.call(titles, kind)) throw new PayvaultError('config', 'payvault: kind must be card, ach or eft');
+      this.origin = o.origin ? originOf(o.origin) : scriptOrigin;
+      if (!/^https?:\/\//.test(this.origin)) throw new PayvaultError('config', 'payvault: cannot tell payvault\'s origin; pass origin, such as \'https://vault.example.com\'');
 
       const q = new URLSearchParams();
       if (o.paysafe && !o.fortis) {
@@ -130,6 +130,15 @@
             if (typeof this._onReady === 'function') this._onReady();
           }
           break;
+        case 'payvault:refused':
+          // payvault refused the frame's configuration: a key id it does not know (a wrong
+          // keyId or locationApiKey, or a server key id where the single-use key id belongs),
+          // or a country it does not know.
+          if (!this._isReady && m.code === 'config') {
+            clearTimeout(this._timer);
+            this._rejectReady(new PayvaultError('config', 'payvault: the key id is not valid (paysafe.keyId must be a single-use key id, fortis.locationApiKey a location api key), or country is not an ISO 3166 alpha-2 code'));
+          }
+          break;
         case 'payvault:resize':
           if (typeof m.height === 'number' && m.height > 0 && m.height < 4000) this.iframe.style.height = `${Math.ceil(m.height)}px`;
           break;
@@ -149,6 +158,8 @@
           const p = this._pending.get(m.id);
           if (!p) return;
           this._pending.delete(m.id);
+          // The form took a fresh credential unless it refused it as unusable (config).
+          if (p.fresh && (m.ok || !m.error || m.error.code !== 'config')) this._credentials = p.fresh;
           if (m.ok && m.result && typeof m.result.token === 'string') p.resolve(m.result);
           else {
             const e = m.error || {};
@@ -170,22 +181,25 @@
      * expMonth, expYear } } or { token, bankAccount: { lastFour, accountType } }, and rejects
      * with a PayvaultError (code 'invalid' with the fields to fix, or 'unauthorized', 'forbidden',
      * 'rate_limited', 'network', 'server'; 'unavailable' when the frame never loaded; 'busy'
-     * while another tokenize runs, 'config' when the fields have no credentials, 'destroyed'
+     * while another tokenize runs, 'config' when the fields have no credentials or payvault
+     * does not know the key id or country, 'destroyed'
      * after destroy). Fortis credentials may be refreshed by passing them here (a Paysafe form
-     * rejects them with 'config').
+     * rejects them with 'config', and so does a Fortis form when they are malformed; it then
+     * keeps the credentials it had).
      */
     async tokenize(fortis) {
       await this.ready;
       if (this._destroyed) throw destroyedError();
+      let fresh = null;
       if (fortis) {
         // A Paysafe form keeps its single-use key: Fortis credentials there are the page's mistake.
         if (!this._fortis) throw new PayvaultError('config', 'payvault: tokenize takes Fortis credentials only on a Fortis form');
-        this._credentials = fortisCredentials(fortis);
+        fresh = fortisCredentials(fortis);
       }
       const id = ++this._seq;
       return new Promise((resolve, reject) => {
-        this._pending.set(id, { resolve, reject });
-        this._post({ type: 'payvault:tokenize', id, credentials: this._credentials });
+        this._pending.set(id, { resolve, reject, fresh });
+        this._post({ type: 'payvault:tokenize', id, credentials: fresh || this._credentials });
       });
     }
 
@@ -207,6 +221,25 @@
       for (const p of this._pending.values()) p.reject(destroyedError());
       this._pending.clear();
       this.iframe.remove();
+    }
+  }
+
+  // find returns the element a selector names, or null when there is none or the selector
+  // does not parse.
+  function find(selector) {
+    try {
+      return document.querySelector(selector);
+    } catch (_) {
+      return null;
+    }
+  }
+
+  // originOf returns the origin of a URL, or '' when it is not one.
+  function originOf(url) {
+    try {
+      return new URL(url).origin;
+    } catch (_) {
+      return '';
     }
   }
 
