@@ -490,6 +490,23 @@ func TestAuthLookupDetails(t *testing.T) {
 	}
 }
 
+// TestKeywordsLooseStrings checks that keywords are strings as loose as any other (§1.4): a
+// number is written as a plain decimal and a boolean as true or false, as openapi.yaml's
+// LooseString items say.
+func TestKeywordsLooseStrings(t *testing.T) {
+	e := mustPayEnv(t)
+	a := e.must(t, 200, call{method: "POST", path: e.path("auths"), body: `{"merchantRefNum":"kw","amount":100,
+		"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}},"keywords":["a",1,true,false,2e1]}`})
+	want := []any{"a", "1", "true", "false", "20"}
+	if d := cmp.Diff(want, a.body["keywords"]); d != "" {
+		t.Errorf("create keywords (-want +got)\n%s", d)
+	}
+	g := e.must(t, 200, call{method: "GET", path: e.path("auths/" + a.str("id"))})
+	if d := cmp.Diff(want, g.body["keywords"]); d != "" {
+		t.Errorf("lookup keywords (-want +got)\n%s", d)
+	}
+}
+
 // TestCardPaymentLists checks paging, next links and the date window.
 func TestCardPaymentLists(t *testing.T) {
 	e := mustPayEnv(t)

@@ -1,7 +1,6 @@
 package paysafe
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -202,7 +201,7 @@ func (o obj) readDescriptor(name string) *descriptorJSON {
 	return d
 }
 
-// readKeywords reads an optional array of strings.
+// readKeywords reads an optional array of strings, each coerced as str coerces one (§1.4).
 func (o obj) readKeywords(name string) []string {
 	v, ok := o.raw(name)
 	if !ok {
@@ -215,24 +214,12 @@ func (o obj) readKeywords(name string) []string {
 	}
 	var out []string
 	for _, e := range arr {
-		switch e := e.(type) {
-		case string:
-			if strings.IndexByte(e, 0) >= 0 {
-				o.fail(name, msgInvalidValue)
-				return nil
-			}
-			out = append(out, e)
-		case json.Number:
-			d, ok := plainDecimal(e)
-			if !ok {
-				o.fail(name, msgInvalidValue)
-				return nil
-			}
-			out = append(out, d)
-		default:
+		s, ok := looseString(e)
+		if !ok {
 			o.fail(name, msgInvalidValue)
 			return nil
 		}
+		out = append(out, s)
 	}
 	return out
 }

@@ -190,20 +190,25 @@ func (o obj) str(name string) (string, state) {
 	if !ok {
 		return "", absent
 	}
-	switch v := v.(type) {
-	case string:
-		if strings.IndexByte(v, 0) < 0 { // a NUL (\u0000) is never a valid value
-			return v, present
-		}
-	case json.Number:
-		if d, ok := plainDecimal(v); ok {
-			return d, present
-		}
-	case bool:
-		return strconv.FormatBool(v), present
+	if s, ok := looseString(v); ok {
+		return s, present
 	}
 	o.fail(name, msgInvalidValue)
 	return "", bad
+}
+
+// looseString coerces a decoded JSON value to a string (§1.4): a string, a number as a plain
+// decimal, or a boolean. A string holding a NUL (\u0000) is never a valid value.
+func looseString(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, strings.IndexByte(v, 0) < 0
+	case json.Number:
+		return plainDecimal(v)
+	case bool:
+		return strconv.FormatBool(v), true
+	}
+	return "", false
 }
 
 // optString reads an optional string: "" and whitespace-only read as absent; longer than
