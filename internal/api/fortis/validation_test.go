@@ -108,6 +108,13 @@ func TestVaultCreateRules(t *testing.T) {
 		{"fail/exp-length", `"payment_method":"cc","account_number":"4111111111111111","exp_date":919`, `{"exp_date":["Exp Date should contain 4 characters."]}`, false},
 		{"ok/exp-past", `"payment_method":"cc","account_number":"4111111111111111","exp_date":"0101"`, ``, false},
 		{"ok/exp-ignored-on-ach", ach + `"exp_date":"xx"`, ``, false},
+		// "ign." (§2.2) ignores the value whatever its JSON type, as an ignored source is.
+		{"ok/exp-of-any-type-ignored-on-ach", ach + `"exp_date":true`, ``, false},
+		{"ok/ach-fields-of-any-type-ignored-on-cc", cc + `"account_type":true,"ach_sec_code":[],"routing":{"a":1}`, ``, false},
+		{"ok/routing-of-any-type-ignored-from-source", `"payment_method":"ach","previous_account_vault_id":"` + achVault + `","routing":[]`, ``, false},
+		{"fail/ach-fields-type-on-ach", ach + `"account_type":true,"ach_sec_code":[]`, `{"account_type":["Account Type must be a string."],"ach_sec_code":["Ach Sec Code must be a string."]}`, false},
+		{"fail/routing-type-on-raw-ach", `"payment_method":"ach","account_number":"700953657","account_holder_name":"Jo","routing":{"a":1}`, `{"routing":["Routing must be a string."]}`, false},
+		{"fail/exp-type-on-cc", `"payment_method":"cc","account_number":"4111111111111111","exp_date":true`, `{"exp_date":["Exp Date must be a string."]}`, false},
 		{"fail/is-company-bad", ach + `"is_company":"yes"`, `{"is_company":["Is Company must be either \"1\" or \"0\"."]}`, false},
 		{"ok/is-company-ignored-on-cc", cc + `"is_company":"yes"`, ``, false},
 		{"fail/routing-missing", `"payment_method":"ach","account_number":"700953657","account_holder_name":"Jo"`, `{"routing":["Routing cannot be blank."]}`, false},
