@@ -332,8 +332,11 @@ func (a *API) parseVault(ctx context.Context, p *vault.Principal, in *input, fro
 		}
 	}
 
-	if v, set, ok := in.boolean("run_avs"); ok && set {
-		d.runAVS = &v
+	// run_avs: cc only; a bank account ignores it, whatever its value (§2.5).
+	if !isACH {
+		if v, set, ok := in.boolean("run_avs"); ok && set {
+			d.runAVS = &v
+		}
 	}
 	d.src.SSN4 = ssn4(in)
 	d.in.TermsAgree = termsAgree(in)

@@ -122,6 +122,7 @@ func TestVaultCreateRules(t *testing.T) {
 		{"fail/routing-letters", `"payment_method":"ach","account_number":"700953657","account_holder_name":"Jo","routing":"12345678a"`, `{"routing":["Routing is invalid."]}`, false},
 		{"ok/routing-sandbox-format-only", `"payment_method":"ach","account_number":"700953657","account_holder_name":"Jo","routing":"100020200"`, ``, false},
 		{"fail/run-avs-bad", cc + `"run_avs":"maybe"`, `{"run_avs":["Run Avs must be either \"1\" or \"0\"."]}`, false},
+		{"ok/run-avs-ignored-on-ach", ach + `"run_avs":"maybe"`, ``, false},
 		{"fail/ssn4-long", cc + `"ssn4":"12345"`, `{"ssn4":["Ssn4 should contain at most 4 characters."]}`, false},
 		{"fail/ssn4-letters", cc + `"ssn4":"12a4"`, `{"ssn4":["Ssn4 is invalid."]}`, false},
 		{"fail/terms-agree-value", cc + `"terms_agree":2`, `{"terms_agree":["Terms Agree is invalid."]}`, false},
