@@ -244,8 +244,9 @@ func (a *API) parseVault(ctx context.Context, p *vault.Principal, in *input, fro
 		e.add("account_holder_name", msgRequired("account_holder_name"))
 	}
 
-	// account_type: ach only; a raw ach account defaults to checking.
-	if v, _ := in.str("account_type"); isACH && !e.failed("account_type") {
+	// account_type: ach only; a raw ach account defaults to checking. A card ignores it,
+	// whatever its value (§2.2 "cc: ign.").
+	if v, _ := in.strFor(!isCard, "account_type"); isACH && !e.failed("account_type") {
 		switch {
 		case v == "":
 			if raw {
@@ -265,7 +266,7 @@ func (a *API) parseVault(ctx context.Context, p *vault.Principal, in *input, fro
 	d.in.C2 = in.text("accountvault_c2", 0, 128)
 	d.in.C3 = in.text("accountvault_c3", 0, 128)
 
-	if v, _ := in.str("ach_sec_code"); isACH && v != "" && !e.failed("ach_sec_code") && in.length("ach_sec_code", v, 3, 3) {
+	if v, _ := in.strFor(!isCard, "ach_sec_code"); isACH && v != "" && !e.failed("ach_sec_code") && in.length("ach_sec_code", v, 3, 3) {
 		if !achSecCodes[strings.ToUpper(v)] {
 			e.add("ach_sec_code", msgInvalid("ach_sec_code"))
 		}
@@ -289,8 +290,9 @@ func (a *API) parseVault(ctx context.Context, p *vault.Principal, in *input, fro
 		d.in.DOBYear = v
 	}
 
-	// exp_date: required for a raw card; it overrides what another source supplies.
-	if v, _ := in.str("exp_date"); isCard && !e.failed("exp_date") {
+	// exp_date: required for a raw card; it overrides what another source supplies. A bank
+	// account ignores it, whatever its value (§2.2 "ach: ign.").
+	if v, _ := in.strFor(!isACH, "exp_date"); isCard && !e.failed("exp_date") {
 		switch {
 		case v == "":
 			if raw {
@@ -316,8 +318,9 @@ func (a *API) parseVault(ctx context.Context, p *vault.Principal, in *input, fro
 		}
 	}
 
-	// routing: required for a raw bank account and taken from any other source.
-	if v, _ := in.str("routing"); isACH && raw && !e.failed("routing") {
+	// routing: required for a raw bank account and taken from any other source (§2.4), so
+	// ignored then, as on a card, whatever its value.
+	if v, _ := in.strFor(!isCard && (raw || !isACH), "routing"); isACH && raw && !e.failed("routing") {
 		switch {
 		case v == "":
 			e.add("routing", msgRequired("routing"))
@@ -329,8 +332,11 @@ func (a *API) parseVault(ctx context.Context, p *vault.Principal, in *input, fro
 		}
 	}
 
-	if v, set, ok := in.boolean("run_avs"); ok && set {
-		d.runAVS = &v
+	// run_avs: cc only; a bank account ignores it, whatever its value (§2.5).
+	if !isACH {
+		if v, set, ok := in.boolean("run_avs"); ok && set {
+			d.runAVS = &v
+		}
 	}
 	d.src.SSN4 = ssn4(in)
 	d.in.TermsAgree = termsAgree(in)

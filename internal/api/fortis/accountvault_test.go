@@ -183,6 +183,15 @@ func TestVaultUpdate(t *testing.T) {
 		after := must(t, s.put(t, "/v2/accountvaults/"+ach, `{"accountvault":{"ach_sec_code":"tel","exp_date":"whatever","dl_number":"D7","dl_state":"ny"}}`), 200).record(t, "accountvault")
 		diff(t, []any{"TEL", nil, "D7", "NY"}, []any{after["ach_sec_code"], after["exp_date"], after["dl_number"], after["dl_state"]})
 	})
+	// "ign." (§2.2) ignores the value whatever its JSON type.
+	t.Run("ok/ignored-fields-of-any-type", func(t *testing.T) {
+		must(t, s.put(t, "/v2/accountvaults/"+ach, `{"accountvault":{"exp_date":true}}`), 200)
+		must(t, s.put(t, "/v2/accountvaults/"+id, `{"accountvault":{"ach_sec_code":[]}}`), 200)
+	})
+	t.Run("fail/ach-sec-code-type-on-ach", func(t *testing.T) {
+		r := must(t, s.put(t, "/v2/accountvaults/"+ach, `{"accountvault":{"ach_sec_code":[]}}`), 422)
+		diff(t, `{"errors":{"ach_sec_code":["Ach Sec Code must be a string."]}}`, string(r.Body))
+	})
 }
 
 // TestVaultAddressing covers GET, PUT, DELETE and bininfo by id and by api id (§1.8), 404 and 410.

@@ -156,7 +156,7 @@ func (a *API) handleAccountVaultUpdate(w http.ResponseWriter, r *http.Request) {
 	setText(in, "accountvault_c1", 0, 128, &next.C1)
 	setText(in, "accountvault_c2", 0, 128, &next.C2)
 	setText(in, "accountvault_c3", 0, 128, &next.C3)
-	if v, _ := in.str("ach_sec_code"); !isCard && in.has("ach_sec_code") && !e.failed("ach_sec_code") {
+	if v, _ := in.strFor(!isCard, "ach_sec_code"); !isCard && in.has("ach_sec_code") && !e.failed("ach_sec_code") {
 		switch {
 		case v == "":
 			e.add("ach_sec_code", msgRequired("ach_sec_code"))
@@ -193,7 +193,7 @@ func (a *API) handleAccountVaultUpdate(w http.ResponseWriter, r *http.Request) {
 	if in.has("dl_number") || in.has("dl_state") {
 		dlPair(in, hasDL, next.DLState != "")
 	}
-	if v, _ := in.str("exp_date"); isCard && in.has("exp_date") && !e.failed("exp_date") {
+	if v, _ := in.strFor(isCard, "exp_date"); isCard && in.has("exp_date") && !e.failed("exp_date") {
 		switch {
 		case v == "":
 			e.add("exp_date", msgRequired("exp_date"))

@@ -100,6 +100,16 @@ func (in *input) str(field string) (v string, ok bool) {
 	return v, ok
 }
 
+// strFor is str for a field that a vault's payment method may ignore (§2.2 "ign."): when
+// used is false the field is not read at all, whatever its JSON type, as an ignored source is
+// not, and strFor returns "", true.
+func (in *input) strFor(used bool, field string) (v string, ok bool) {
+	if !used {
+		return "", true
+	}
+	return in.str(field)
+}
+
 // rawString converts a raw JSON value under the string rules of §1.5.
 func rawString(raw json.RawMessage) (string, bool) {
 	raw = bytes.TrimSpace(raw)

@@ -277,6 +277,10 @@ func (a *API) parseTxnSource(ctx context.Context, p *vault.Principal, in *input,
 	case "previous_transaction_api_id":
 		d.src.TransactionAPIID = in.text("previous_transaction_api_id", 1, 64)
 	}
+	// cvv: a card's (§3.7); a bank account ignores it, whatever it holds, as it does exp_date.
+	if isACH {
+		return
+	}
 	if v := in.text("cvv", 3, 4); v != "" && isCard {
 		if !card.Digits(v) {
 			e.add("cvv", msgInvalid("cvv"))

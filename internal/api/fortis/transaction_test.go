@@ -390,6 +390,14 @@ func TestTransactionRules(t *testing.T) {
 		r := must(t, s.get(t, "/v2/transactions/"+debit+"/bininfo"), http.StatusNotFound)
 		diff(t, `{"name":"Not Found","message":"BIN info is not available for ach accounts.","code":0,"status":404}`, string(r.Body))
 	})
+	// The card fields of a raw cc source (§3.7) mean nothing to a bank account: a debit
+	// ignores exp_date and cvv, whatever they hold.
+	t.Run("ok/debit-ignores-card-fields", func(t *testing.T) {
+		x := s.mustTxn(t, `"action":"debit","payment_method":"ach","transaction_amount":"1.00","account_number":"700953657","routing":"072000326","account_type":"checking","account_holder_name":"Jo","ach_sec_code":"PPD","exp_date":"zz","cvv":"zz"`)
+		diff(t, []any{float64(131), nil}, []any{x["status_id"], x["cvv_response"]})
+		x = s.mustTxn(t, `"action":"debit","payment_method":"ach","transaction_amount":"1.00","account_number":"700953657","routing":"072000326","account_type":"checking","account_holder_name":"Jo","ach_sec_code":"PPD","exp_date":[],"cvv":{}`)
+		diff(t, float64(131), x["status_id"])
+	})
 }
 
 // countTxns counts the merchant's stored transactions, whatever their status.
