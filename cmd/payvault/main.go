@@ -630,7 +630,7 @@ func (c *auditVerifyCmd) Run(ctx context.Context) error {
 type backupCmd struct {
 	Data     string `help:"Data directory of the embedded store (default ./payvault-data)." default:"./payvault-data" placeholder:"DIR"`
 	Database string `help:"PostgreSQL URL: refused, since PostgreSQL is backed up with its own tools." placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
-	Out      string `help:"File to write the copy to; it must not exist yet (created 0600)." required:"" placeholder:"FILE" type:"path"`
+	Out      string `help:"File to write the copy to; it must not exist yet, and its folder must (the file is created 0600, no folder is)." required:"" placeholder:"FILE" type:"path"`
 }
 
 func (c *backupCmd) Run(ctx context.Context) error {
@@ -652,7 +652,7 @@ type exportCmd struct {
 	storeFlags
 	MerchantID string `help:"The merchant whose cards and bank accounts to export." required:"" placeholder:"ID"`
 	Recipient  string `help:"File holding the recipient's OpenPGP public key (armored or binary): the export is encrypted to it." required:"" placeholder:"KEYFILE" type:"path"`
-	Out        string `help:"File to write the encrypted export to; it must not exist yet (created 0600)." required:"" placeholder:"FILE" type:"path"`
+	Out        string `help:"File to write the encrypted export to; it must not exist yet, and its folder must (the file is created 0600, no folder is)." required:"" placeholder:"FILE" type:"path"`
 }
 
 func (c *exportCmd) Run(ctx context.Context) error {
