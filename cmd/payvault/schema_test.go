@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/storetest"
 )
 
 // TestToolsRefuseOlderSchema: the commands that run beside a server do not migrate a store
@@ -69,4 +72,53 @@ func TestToolsRefuseOlderSchema(t *testing.T) {
 		t.Fatalf("merchant create after migrate: %v\n%s", err, stderr)
 	}
 	checkCredentialShape(t, []byte(out))
+}
+
+// TestKeyCommandsLeaveEmptyDatabase: the commands that only read the store or its keys, given
+// a PostgreSQL database without a payvault schema (a mistyped DSN, or a database made for a
+// store not started yet), create nothing in it, not even goose's version table. Each refuses
+// it, saying it holds no payvault schema; keys split, whose ceremony may run before the
+// first node starts (docs/operations.md, Key ceremony), splits the key and says it was not
+// checked against a store.
+func TestKeyCommandsLeaveEmptyDatabase(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	env := []string{"PAYVAULT_DATABASE_URL=", "PAYVAULT_MASTER_KEY=" + keys.NewMasterKey().Base64()}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"fail/keys-status", []string{"keys", "status"}, "no payvault store in this database (no schema)"},
+		{"fail/keys-verify", []string{"keys", "verify"}, "no payvault store in this database (no schema)"},
+		{"fail/audit-verify", []string{"audit", "verify"}, "no payvault store in this database (no schema)"},
+		{"fail/keys-rotate", []string{"keys", "rotate"}, "no payvault store in this database (no schema)"},
+		{"fail/keys-rekey", []string{"keys", "rekey"}, "no payvault store in this database (no schema)"},
+		{"ok/keys-split", []string{"keys", "split", "--shares", "3", "--threshold", "2"}, "holds no payvault schema"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, stderr, err := run(t, t.TempDir(), env, append(tt.args, "--database", dsn)...)
+			if ok := strings.HasPrefix(tt.name, "ok/"); ok != (err == nil) || !strings.Contains(stderr, tt.want) {
+				t.Errorf("err %v, want an error: %v, and stderr with %q:\n%s%s", err, !ok, tt.want, out, stderr)
+			}
+			var tables []string
+			rows, err := db.Query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var n string
+				rows.Scan(&n)
+				tables = append(tables, n)
+			}
+			if len(tables) > 0 {
+				t.Fatalf("%v made tables %v", tt.args, tables)
+			}
+		})
+	}
 }
