@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -199,6 +200,9 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if _, err := net.ResolveTCPAddr("tcp", c.Listen); err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
+	if err := checkPublicBaseURL(c.PublicBaseURL); err != nil {
+		return err
+	}
 	cfg, err := c.config(os.Stdout)
 	if err != nil {
 		return err
@@ -255,6 +259,23 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		printFirstStart(os.Stdout, m)
 	}
 	return m.Run(ctx)
+}
+
+// checkPublicBaseURL refuses a --public-base-url that is not an http or https URL with a
+// host, and nothing a link could not be built on (user info, a query, a fragment): every
+// Location header and link starts with it, and the hosted fields and the token endpoints
+// take its scheme and host as payvault's own origin, which a malformed one would match
+// nothing, or not what the operator meant. It is checked before a first start creates
+// anything.
+func checkPublicBaseURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return fmt.Errorf("--public-base-url must be the scheme and host browsers reach payvault at, e.g. https://vault.example.com")
+	}
+	return nil
 }
 
 // parseDescriptor reads --merchant-descriptor: a JSON object with dynamicDescriptor and phone
@@ -798,9 +819,17 @@ func (c *keysRewrapCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := app.CheckOutFolder(c.NewMasterKeyFile); err != nil {
+		return err
+	}
 	newKey, created, err := keys.LoadOrCreateMasterKeyFile(c.NewMasterKeyFile)
 	if err != nil {
 		return err
+	}
+	if newKey == oldKey {
+		// Refused before the store is opened: keys.Rewrap would refuse it too, but its failure
+		// says to keep the file and run again, which would refuse again.
+		return fmt.Errorf("the new master key in %s is the store's master key now: give a file that does not exist yet (a new random key is written to it), or one holding another key", c.NewMasterKeyFile)
 	}
 	cfg.ExistingStore = true
 	m, err := app.OpenTool(ctx, cfg)
@@ -880,7 +909,31 @@ func main() {
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	if err := kctx.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "payvault:", strings.TrimPrefix(err.Error(), "payvault: "))
+		fmt.Fprintln(os.Stderr, "payvault:", oneLine(strings.TrimPrefix(err.Error(), "payvault: ")))
 		os.Exit(1)
 	}
+}
+
+// oneLine is an error message on one line, as a refusal is printed: the PostgreSQL driver
+// lists each failed connection attempt on a line of its own (a host's addresses, sslmode
+// prefer's second attempt), which a log collector or a script reading stderr would take
+// for separate messages. Each line is kept, after "; ", or after a space where the line
+// before ends with a colon.
+func oneLine(msg string) string {
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	var b strings.Builder
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l == "" {
+			continue
+		}
+		switch s := b.String(); {
+		case s == "":
+		case strings.HasSuffix(s, ":"):
+			b.WriteString(" ")
+		default:
+			b.WriteString("; ")
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }

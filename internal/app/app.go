@@ -545,6 +545,9 @@ func ExistingMasterKey(cfg Config) (keys.MasterKey, error) {
 			if mk, err = keys.ReadMasterKeyFile(path); errors.Is(err, os.ErrNotExist) {
 				return mk, errNoDataDirKey
 			}
+		} else {
+			// Neither key nor store: most likely a mistyped --data.
+			return mk, fmt.Errorf("payvault: no master key: %s holds no master.key and no store: check --data, or give --master-key-file, PAYVAULT_MASTER_KEY or --unseal", m.dataDir())
 		}
 	}
 	return mk, err
