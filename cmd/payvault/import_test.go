@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
 // TestImportCLI exports a merchant of a running payvault and imports it with `payvault
@@ -28,11 +27,7 @@ func TestImportCLI(t *testing.T) {
 	defer s.Stop(t)
 	creds := mustMerchantWithCard(t, s, dirA, "moving-1", pan)
 
-	key, err := openpgp.NewEntity("Operator", "", "operator@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := writeArmored(t, dirB, "operator.asc", openpgp.PublicKeyType, func(w *bytes.Buffer) error { return key.Serialize(w) })
+	key, pub := mustOperatorKey(t, dirB)
 	if err := key.EncryptPrivateKeys([]byte("correct horse"), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -105,11 +100,7 @@ func TestImportCardNumberInHolderName(t *testing.T) {
 	s := MustServe(t, dirA, nil)
 	defer s.Stop(t)
 	creds := mustMerchantWithCard(t, s, dirA, "named-1", pan)
-	key, err := openpgp.NewEntity("Operator", "", "operator@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := writeArmored(t, dirB, "operator.asc", openpgp.PublicKeyType, func(w *bytes.Buffer) error { return key.Serialize(w) })
+	key, pub := mustOperatorKey(t, dirB)
 	priv := writeArmored(t, dirB, "operator.key.asc", openpgp.PrivateKeyType, func(w *bytes.Buffer) error { return key.SerializePrivate(w, nil) })
 	file := filepath.Join(dirA, "named.pgp")
 	if out, stderr, err := run(t, dirA, nil, "export", "--merchant-id", creds["merchant_id"].(string), "--recipient", pub, "--out", file); err != nil {
