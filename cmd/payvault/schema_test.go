@@ -3,6 +3,7 @@ package main
 import (
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -120,5 +121,29 @@ func TestKeyCommandsLeaveEmptyDatabase(t *testing.T) {
 				t.Fatalf("%v made tables %v", tt.args, tables)
 			}
 		})
+	}
+}
+
+// TestKeyCommandsEmptyDataDirStore: a data dir whose payvault.db holds no schema (an empty
+// file) is refused by the commands that read, which say to check --data, not --database, and
+// create no schema in it.
+func TestKeyCommandsEmptyDataDirStore(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	os.Mkdir(data, 0o700)
+	os.WriteFile(filepath.Join(data, "payvault.db"), nil, 0o600)
+	os.WriteFile(filepath.Join(data, "master.key"), []byte(keys.NewMasterKey().Base64()+"\n"), 0o600)
+	_, stderr, err := run(t, dir, []string{"PAYVAULT_DATABASE_URL="}, "keys", "status", "--data", data)
+	if err == nil || !strings.Contains(stderr, "no payvault store in "+filepath.Join(data, "payvault.db")+" (no schema): check --data") {
+		t.Errorf("keys status: %v\n%s", err, stderr)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, "payvault.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM sqlite_master").Scan(&n); err != nil || n != 0 {
+		t.Errorf("keys status made %d tables (%v)", n, err)
 	}
 }

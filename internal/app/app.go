@@ -344,8 +344,11 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 		return "", nil
 	}
 	if sc.Current == 0 && m.Config.ExistingStore {
-		// A key or audit command on a database payvault never used (a mistyped DSN, say):
-		// it would make a store there, with keysets no server knows.
+		// A key or audit command on a database payvault never used (a mistyped DSN, say, or
+		// an empty payvault.db): it would make a store there, with keysets no server knows.
+		if m.Config.DatabaseURL == "" {
+			return "", noStoreError(fmt.Sprintf("payvault: no payvault store in %s (no schema): check --data, or create the store with `payvault serve` or `payvault migrate`", SQLitePath(m.dataDir())))
+		}
 		return "", noStoreError("payvault: no payvault store in this database (no schema): check --database, or create the store with `payvault serve` or `payvault migrate`")
 	}
 	if sc.Current > 0 && !m.Config.Migrate {
