@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
 // postProfileCard creates, through the Paysafe API at url with the merchant's server key
@@ -59,4 +61,15 @@ func writeArmored(t *testing.T, dir, name, blockType string, serialize func(w *b
 		t.Fatal(err)
 	}
 	return path
+}
+
+// mustOperatorKey makes the importing operator's OpenPGP key pair, and writes its public key,
+// armored, to dir/operator.asc: the recipient of an export. It returns the key and that path.
+func mustOperatorKey(t *testing.T, dir string) (*openpgp.Entity, string) {
+	t.Helper()
+	key, err := openpgp.NewEntity("Operator", "", "operator@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, writeArmored(t, dir, "operator.asc", openpgp.PublicKeyType, func(w *bytes.Buffer) error { return key.Serialize(w) })
 }

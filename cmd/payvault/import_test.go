@@ -2,13 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
 // TestImportCLI exports a merchant of a running payvault and imports it with `payvault
@@ -26,11 +27,7 @@ func TestImportCLI(t *testing.T) {
 	defer s.Stop(t)
 	creds := mustMerchantWithCard(t, s, dirA, "moving-1", pan)
 
-	key, err := openpgp.NewEntity("Operator", "", "operator@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := writeArmored(t, dirB, "operator.asc", openpgp.PublicKeyType, func(w *bytes.Buffer) error { return key.Serialize(w) })
+	key, pub := mustOperatorKey(t, dirB)
 	if err := key.EncryptPrivateKeys([]byte("correct horse"), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -91,5 +88,81 @@ func TestImportCLI(t *testing.T) {
 	}
 	if strings.Contains(all, pan) {
 		t.Error("the output names the card number")
+	}
+}
+
+// TestImportCardNumberInHolderName: an export file whose record holds a card number in its
+// holder name (which the APIs refuse) is refused by `payvault import`, the dry run too, naming
+// the line, the record and the field; the number is nowhere in the output or the logs.
+func TestImportCardNumberInHolderName(t *testing.T) {
+	const pan, inName = "4111111111111111", "5555555555554444"
+	dirA, dirB := t.TempDir(), t.TempDir()
+	s := MustServe(t, dirA, nil)
+	defer s.Stop(t)
+	creds := mustMerchantWithCard(t, s, dirA, "named-1", pan)
+	key, pub := mustOperatorKey(t, dirB)
+	priv := writeArmored(t, dirB, "operator.key.asc", openpgp.PrivateKeyType, func(w *bytes.Buffer) error { return key.SerializePrivate(w, nil) })
+	file := filepath.Join(dirA, "named.pgp")
+	if out, stderr, err := run(t, dirA, nil, "export", "--merchant-id", creds["merchant_id"].(string), "--recipient", pub, "--out", file); err != nil {
+		t.Fatalf("export: %v\n%s%s", err, out, stderr)
+	}
+
+	// The export's lines, the record's holder name set to a card number, encrypted again.
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := openpgp.ReadMessage(bytes.NewReader(raw), openpgp.EntityList{key}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(md.UnverifiedBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(plain)), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("export of one card: %d lines", len(lines))
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(lines[1]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec["holderName"] = "Jane " + inName
+	b, _ := json.Marshal(rec)
+	lines[1] = string(b)
+	var buf bytes.Buffer
+	w, err := openpgp.Encrypt(&buf, []*openpgp.Entity{key}, nil, &openpgp.FileHints{IsBinary: true, FileName: "payvault-export.jsonl"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(strings.Join(lines, "\n") + "\n"))
+	w.Close()
+	named := filepath.Join(dirB, "named.pgp")
+	if err := os.WriteFile(named, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	out, stderr, err := run(t, dirB, nil, "merchant", "create", "--name", "Arriving", "--json")
+	if err != nil {
+		t.Fatalf("merchant create: %v\n%s", err, stderr)
+	}
+	mid := checkCredentialShape(t, firstJSON(t, out))["merchant_id"].(string)
+	want := "line 2: invalid: instrument " + rec["id"].(string) + ": holderName: a card number is not allowed here"
+	for _, dry := range []bool{true, false} {
+		args := []string{"import", "--merchant-id", mid, "--in", named, "--key", priv}
+		if dry {
+			args = append(args, "--dry-run")
+		}
+		out, stderr, err := run(t, dirB, nil, args...)
+		if err == nil || !strings.Contains(out, want) || !strings.Contains(out, "1 invalid, 0 collisions") || !strings.Contains(stderr, "nothing was imported") {
+			t.Errorf("%v: err %v, want a refusal with %q:\n%s%s", args, err, want, out, stderr)
+		}
+		if strings.Contains(out+stderr, inName) || strings.Contains(out+stderr, pan) {
+			t.Errorf("%v: the output names a card number:\n%s%s", args, out, stderr)
+		}
+	}
+	if strings.Contains(s.stderr.String(), inName) {
+		t.Error("the server's log names the card number")
 	}
 }

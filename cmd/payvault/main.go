@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -199,6 +200,9 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if _, err := net.ResolveTCPAddr("tcp", c.Listen); err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
+	if err := checkPublicBaseURL(c.PublicBaseURL); err != nil {
+		return err
+	}
 	cfg, err := c.config(os.Stdout)
 	if err != nil {
 		return err
@@ -255,6 +259,23 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		printFirstStart(os.Stdout, m)
 	}
 	return m.Run(ctx)
+}
+
+// checkPublicBaseURL refuses a --public-base-url that is not an http or https URL with a
+// host, and nothing a link could not be built on (user info, a query, a fragment): every
+// Location header and link starts with it, and the hosted fields and the token endpoints
+// take its scheme and host as payvault's own origin, which a malformed one would match
+// nothing, or not what the operator meant. It is checked before a first start creates
+// anything.
+func checkPublicBaseURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return fmt.Errorf("--public-base-url must be the scheme and host browsers reach payvault at, e.g. https://vault.example.com")
+	}
+	return nil
 }
 
 // parseDescriptor reads --merchant-descriptor: a JSON object with dynamicDescriptor and phone
@@ -547,7 +568,12 @@ holder name, say).
 
 Each failing record is listed (at most 100) by table, id, merchant, key id and field, never by
 its data; the exit status is non-zero when any record fails. Restore each from a backup, or
-delete it.`
+delete it.
+
+It then reads the names and labels stored in the clear (holder names, nicknames, titles,
+profile and recipient names), and lists and counts, by table and field, the records holding a
+card number, which the APIs refuse now but a store written before may hold; these do not
+change the exit status.`
 }
 
 func (c *keysVerifyCmd) Run(ctx context.Context) error {
@@ -559,13 +585,18 @@ func (c *keysVerifyCmd) Run(ctx context.Context) error {
 		}
 		elapsed := time.Since(start)
 		rate := float64(rep.Records) / max(elapsed.Seconds(), 1e-9)
+		names, err := m.ScanNames(ctx)
+		if err != nil {
+			return err
+		}
 		if c.JSON {
 			json.NewEncoder(os.Stdout).Encode(struct {
 				OK bool `json:"ok"`
 				*vault.VerifyReport
-				ElapsedSeconds   float64 `json:"elapsed_seconds"`
-				RecordsPerSecond float64 `json:"records_per_second"`
-			}{rep.ProblemCount() == 0, rep, math.Round(elapsed.Seconds()*1000) / 1000, math.Round(rate)}) // rounded: a long run of digits would read as a card number
+				ElapsedSeconds   float64           `json:"elapsed_seconds"`
+				RecordsPerSecond float64           `json:"records_per_second"`
+				Names            *vault.NameReport `json:"names"`
+			}{rep.ProblemCount() == 0, rep, math.Round(elapsed.Seconds()*1000) / 1000, math.Round(rate), names}) // rounded: a long run of digits would read as a card number
 		} else {
 			for _, t := range rep.Tables {
 				fmt.Printf("%-15s %d records, %d sealed fields opened, %s\n", t.Table+":", t.Records, t.Fields, verifyCounts(t))
@@ -577,12 +608,34 @@ func (c *keysVerifyCmd) Run(ctx context.Context) error {
 				fmt.Printf("problem: %d more not listed\n", more)
 			}
 			fmt.Printf("verified %d records in %s (%.0f records/s): %s\n", rep.Records, elapsed.Round(time.Millisecond), rate, verifyCounts(rep.VerifiedTable))
+			printNames(names)
 		}
 		if n := rep.ProblemCount(); n > 0 {
 			return fmt.Errorf("%d records do not verify (%s); restore each from a backup or delete it, then run this again", n, verifyCounts(rep.VerifiedTable))
 		}
 		return nil
 	})
+}
+
+// printNames prints what keys verify found of card numbers in names and labels: each record
+// (at most vault.MaxNameRecordsListed) by table, id, merchant and field, and the counts.
+func printNames(rep *vault.NameReport) {
+	n := rep.Holding
+	if n == 0 {
+		fmt.Printf("names: no name or label of %d records holds a card number\n", rep.Records)
+		return
+	}
+	for _, r := range rep.Listed {
+		fmt.Printf("card number in a name: %s %s (merchant %s, field %s)\n", r.Table, r.ID, r.MerchantID, r.Field)
+	}
+	if more := n - len(rep.Listed); more > 0 {
+		fmt.Printf("card number in a name: %d more not listed\n", more)
+	}
+	var by []string
+	for _, f := range rep.Found {
+		by = append(by, fmt.Sprintf("%s.%s %d", f.Table, f.Field, f.Records))
+	}
+	fmt.Printf("names: %d records hold a card number in the clear, in %s (stored before payvault refused it there): correct or delete each (docs/operations.md)\n", n, strings.Join(by, ", "))
 }
 
 // verifyCounts is a verification's problem counts in words.
@@ -630,7 +683,7 @@ func (c *auditVerifyCmd) Run(ctx context.Context) error {
 type backupCmd struct {
 	Data     string `help:"Data directory of the embedded store (default ./payvault-data)." default:"./payvault-data" placeholder:"DIR"`
 	Database string `help:"PostgreSQL URL: refused, since PostgreSQL is backed up with its own tools." placeholder:"DSN" env:"PAYVAULT_DATABASE_URL"`
-	Out      string `help:"File to write the copy to; it must not exist yet (created 0600)." required:"" placeholder:"FILE" type:"path"`
+	Out      string `help:"File to write the copy to; it must not exist yet, and its folder must (the file is created 0600, no folder is)." required:"" placeholder:"FILE" type:"path"`
 }
 
 func (c *backupCmd) Run(ctx context.Context) error {
@@ -652,7 +705,7 @@ type exportCmd struct {
 	storeFlags
 	MerchantID string `help:"The merchant whose cards and bank accounts to export." required:"" placeholder:"ID"`
 	Recipient  string `help:"File holding the recipient's OpenPGP public key (armored or binary): the export is encrypted to it." required:"" placeholder:"KEYFILE" type:"path"`
-	Out        string `help:"File to write the encrypted export to; it must not exist yet (created 0600)." required:"" placeholder:"FILE" type:"path"`
+	Out        string `help:"File to write the encrypted export to; it must not exist yet, and its folder must (the file is created 0600, no folder is)." required:"" placeholder:"FILE" type:"path"`
 }
 
 func (c *exportCmd) Run(ctx context.Context) error {
@@ -798,9 +851,17 @@ func (c *keysRewrapCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := app.CheckOutFolder(c.NewMasterKeyFile); err != nil {
+		return err
+	}
 	newKey, created, err := keys.LoadOrCreateMasterKeyFile(c.NewMasterKeyFile)
 	if err != nil {
 		return err
+	}
+	if newKey == oldKey {
+		// Refused before the store is opened: keys.Rewrap would refuse it too, but its failure
+		// says to keep the file and run again, which would refuse again.
+		return fmt.Errorf("the new master key in %s is the store's master key now: give a file that does not exist yet (a new random key is written to it), or one holding another key", c.NewMasterKeyFile)
 	}
 	cfg.ExistingStore = true
 	m, err := app.OpenTool(ctx, cfg)
@@ -880,7 +941,31 @@ func main() {
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	if err := kctx.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "payvault:", strings.TrimPrefix(err.Error(), "payvault: "))
+		fmt.Fprintln(os.Stderr, "payvault:", oneLine(strings.TrimPrefix(err.Error(), "payvault: ")))
 		os.Exit(1)
 	}
+}
+
+// oneLine is an error message on one line, as a refusal is printed: the PostgreSQL driver
+// lists each failed connection attempt on a line of its own (a host's addresses, sslmode
+// prefer's second attempt), which a log collector or a script reading stderr would take
+// for separate messages. Each line is kept, after "; ", or after a space where the line
+// before ends with a colon.
+func oneLine(msg string) string {
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	var b strings.Builder
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l == "" {
+			continue
+		}
+		switch s := b.String(); {
+		case s == "":
+		case strings.HasSuffix(s, ":"):
+			b.WriteString(" ")
+		default:
+			b.WriteString("; ")
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }

@@ -3,9 +3,13 @@ package main
 import (
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/storetest"
 )
 
 // TestToolsRefuseOlderSchema: the commands that run beside a server do not migrate a store
@@ -69,4 +73,77 @@ func TestToolsRefuseOlderSchema(t *testing.T) {
 		t.Fatalf("merchant create after migrate: %v\n%s", err, stderr)
 	}
 	checkCredentialShape(t, []byte(out))
+}
+
+// TestKeyCommandsLeaveEmptyDatabase: the commands that only read the store or its keys, given
+// a PostgreSQL database without a payvault schema (a mistyped DSN, or a database made for a
+// store not started yet), create nothing in it, not even goose's version table. Each refuses
+// it, saying it holds no payvault schema; keys split, whose ceremony may run before the
+// first node starts (docs/operations.md, Key ceremony), splits the key and says it was not
+// checked against a store.
+func TestKeyCommandsLeaveEmptyDatabase(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	env := []string{"PAYVAULT_DATABASE_URL=", "PAYVAULT_MASTER_KEY=" + keys.NewMasterKey().Base64()}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"fail/keys-status", []string{"keys", "status"}, "no payvault store in this database (no schema)"},
+		{"fail/keys-verify", []string{"keys", "verify"}, "no payvault store in this database (no schema)"},
+		{"fail/audit-verify", []string{"audit", "verify"}, "no payvault store in this database (no schema)"},
+		{"fail/keys-rotate", []string{"keys", "rotate"}, "no payvault store in this database (no schema)"},
+		{"fail/keys-rekey", []string{"keys", "rekey"}, "no payvault store in this database (no schema)"},
+		{"ok/keys-split", []string{"keys", "split", "--shares", "3", "--threshold", "2"}, "holds no payvault schema"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, stderr, err := run(t, t.TempDir(), env, append(tt.args, "--database", dsn)...)
+			if ok := strings.HasPrefix(tt.name, "ok/"); ok != (err == nil) || !strings.Contains(stderr, tt.want) {
+				t.Errorf("err %v, want an error: %v, and stderr with %q:\n%s%s", err, !ok, tt.want, out, stderr)
+			}
+			var tables []string
+			rows, err := db.Query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var n string
+				rows.Scan(&n)
+				tables = append(tables, n)
+			}
+			if len(tables) > 0 {
+				t.Fatalf("%v made tables %v", tt.args, tables)
+			}
+		})
+	}
+}
+
+// TestKeyCommandsEmptyDataDirStore: a data dir whose payvault.db holds no schema (an empty
+// file) is refused by the commands that read, which say to check --data, not --database, and
+// create no schema in it.
+func TestKeyCommandsEmptyDataDirStore(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	os.Mkdir(data, 0o700)
+	os.WriteFile(filepath.Join(data, "payvault.db"), nil, 0o600)
+	os.WriteFile(filepath.Join(data, "master.key"), []byte(keys.NewMasterKey().Base64()+"\n"), 0o600)
+	_, stderr, err := run(t, dir, []string{"PAYVAULT_DATABASE_URL="}, "keys", "status", "--data", data)
+	if err == nil || !strings.Contains(stderr, "no payvault store in "+filepath.Join(data, "payvault.db")+" (no schema): check --data") {
+		t.Errorf("keys status: %v\n%s", err, stderr)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, "payvault.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM sqlite_master").Scan(&n); err != nil || n != 0 {
+		t.Errorf("keys status made %d tables (%v)", n, err)
+	}
 }

@@ -65,7 +65,9 @@ func (c *keysSplitCmd) Run(ctx context.Context) error {
 // checkSplitKey refuses a master key that does not open the keysets of the store the flags
 // select: custodians would hold shares that open nothing, and --delete-key-file would delete
 // the file for them. With no store there yet (a key made for a database before its first node
-// starts), any key is split. The data dir's own master.key is the store's key by definition.
+// starts), any key is split, and stderr says it was not checked: a mistyped --data or
+// --database shows. Nothing is created there. The data dir's own master.key is the store's
+// key by definition.
 func checkSplitKey(ctx context.Context, cfg app.Config, mk keys.MasterKey) error {
 	if app.KeyFromDataDir(cfg) {
 		return nil
@@ -74,6 +76,11 @@ func checkSplitKey(ctx context.Context, cfg app.Config, mk keys.MasterKey) error
 	cfg.ExistingStore, cfg.ReadOnly = true, true
 	m, err := app.OpenTool(ctx, cfg)
 	if errors.Is(err, app.ErrNoStore) {
+		where, flag := "the database holds no payvault schema", "--database"
+		if cfg.DatabaseURL == "" {
+			where, flag = cfg.DataDir+" holds no store", "--data"
+		}
+		fmt.Fprintf(os.Stderr, "payvault: %s yet, so the key was not checked against a store's keysets; if you meant an existing store, check %s.\n", where, flag)
 		return nil
 	}
 	if err != nil {

@@ -160,3 +160,78 @@ func TestKeysVerify(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysVerifyNames: `keys verify` also counts the stored records whose name or label holds
+// a card number in the clear, which the APIs refuse now but a store written before (or by a
+// database writer) may hold: by table and field, listing each record by id, never the value,
+// in words and in JSON. They do not change its exit status, which is about the sealed data.
+func TestKeysVerifyNames(t *testing.T) {
+	dir := t.TempDir()
+	pans := []string{"4111111111111111", "5555555555554444"}
+	s := MustServe(t, dir, nil)
+	mustMerchantWithCard(t, s, dir, "names-1", pans[0])
+	s.Stop(t)
+	out, stderr, err := mustVerify(t, dir, false, pans)
+	if err != nil || !strings.Contains(out, "names: no name or label of ") {
+		t.Fatalf("keys verify on a clean store: %v\n%s%s", err, out, stderr)
+	}
+
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "payvault-data", "payvault.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var cardID, profileID, mid string
+	if err := db.QueryRow("SELECT id, profile_id, merchant_id FROM instruments").Scan(&cardID, &profileID, &mid); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"UPDATE instruments SET holder_name = 'Jane 5555 5555 5555 4444' WHERE id = '" + cardID + "'",
+		"UPDATE profiles SET first_name = 'x5555555555554444' WHERE id = '" + profileID + "'",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, stderr, err = mustVerify(t, dir, false, pans)
+	if err != nil {
+		t.Errorf("keys verify with card numbers in names: %v, want exit 0\n%s%s", err, out, stderr)
+	}
+	for _, want := range []string{
+		"card number in a name: instruments " + cardID + " (merchant " + mid + ", field holder_name)",
+		"card number in a name: profiles " + profileID + " (merchant " + mid + ", field first_name)",
+		"names: 2 records hold a card number in the clear, in instruments.holder_name 1, profiles.first_name 1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, err = mustVerify(t, dir, true, pans)
+	var got struct {
+		OK    bool `json:"ok"`
+		Names struct {
+			Records int `json:"records"`
+			Found   []struct {
+				Table, Field string
+				Records      int
+			} `json:"found"`
+			Listed []struct {
+				Table, ID, Field string
+				MerchantID       string `json:"merchant_id"`
+			} `json:"listed"`
+		} `json:"names"`
+	}
+	if jerr := json.Unmarshal([]byte(out), &got); jerr != nil || err != nil || !got.OK || got.Names.Records == 0 {
+		t.Fatalf("keys verify --json: %v, %v\n%s", jerr, err, out)
+	}
+	wantFound := []struct {
+		Table, Field string
+		Records      int
+	}{{"instruments", "holder_name", 1}, {"profiles", "first_name", 1}}
+	if d := cmp.Diff(wantFound, got.Names.Found); d != "" {
+		t.Errorf("names.found (-want +got)\n%s", d)
+	}
+	if len(got.Names.Listed) != 2 || got.Names.Listed[0].ID != cardID || got.Names.Listed[1].ID != profileID || got.Names.Listed[0].MerchantID != mid {
+		t.Errorf("names.listed: %+v", got.Names.Listed)
+	}
+}

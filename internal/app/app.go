@@ -344,8 +344,11 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 		return "", nil
 	}
 	if sc.Current == 0 && m.Config.ExistingStore {
-		// A key or audit command on a database payvault never used (a mistyped DSN, say):
-		// it would make a store there, with keysets no server knows.
+		// A key or audit command on a database payvault never used (a mistyped DSN, say, or
+		// an empty payvault.db): it would make a store there, with keysets no server knows.
+		if m.Config.DatabaseURL == "" {
+			return "", noStoreError(fmt.Sprintf("payvault: no payvault store in %s (no schema): check --data, or create the store with `payvault serve` or `payvault migrate`", SQLitePath(m.dataDir())))
+		}
 		return "", noStoreError("payvault: no payvault store in this database (no schema): check --database, or create the store with `payvault serve` or `payvault migrate`")
 	}
 	if sc.Current > 0 && !m.Config.Migrate {
@@ -545,6 +548,9 @@ func ExistingMasterKey(cfg Config) (keys.MasterKey, error) {
 			if mk, err = keys.ReadMasterKeyFile(path); errors.Is(err, os.ErrNotExist) {
 				return mk, errNoDataDirKey
 			}
+		} else {
+			// Neither key nor store: most likely a mistyped --data.
+			return mk, fmt.Errorf("payvault: no master key: %s holds no master.key and no store: check --data, or give --master-key-file, PAYVAULT_MASTER_KEY or --unseal", m.dataDir())
 		}
 	}
 	return mk, err

@@ -124,14 +124,17 @@ var ErrExportUnreadable = errors.New("some records do not open")
 // Export writes every active card and bank account of a merchant, across both APIs, to a new
 // file at out: one OpenPGP message to rcpt (compressed literal data) holding JSON Lines, an
 // ExportHeader, one vault.ExportRecord per instrument, and an ExportEnd. The file is created
-// with O_EXCL and mode 0600; the plaintext exists only in memory, one record at a time. On
-// any failure the file is removed. The export is appended to the merchant's audit chain
+// with O_EXCL and mode 0600, in a folder that exists (CheckOutFolder); the plaintext exists
+// only in memory, one record at a time. On any failure the file is removed. The export is appended to the merchant's audit chain
 // (vault.AuditAccountExport) with the recipient's fingerprint and the counts; a failure to
 // record it removes the file too. Records that do not open are written with "unreadable":
 // true and no data: the file is kept, and the error wraps ErrExportUnreadable. It reads
 // through the normal read path and takes no serve lock: servers may run on the store.
 func (m *Main) Export(ctx context.Context, merchantID string, rcpt *Recipient, out string) (rep *ExportReport, err error) {
 	start := time.Now()
+	if err := CheckOutFolder(out); err != nil {
+		return nil, err
+	}
 	mer, err := m.Store.GetMerchant(ctx, merchantID)
 	if err != nil {
 		if vault.KindOf(err) == vault.NotFound {

@@ -509,8 +509,9 @@ func TestExportRefusals(t *testing.T) {
 	})
 	t.Run("fail/bad-dir", func(t *testing.T) {
 		out := filepath.Join(dir, "no-such-dir", "x.pgp")
-		if _, err := m.Export(ctx, m.Credentials.MerchantID, rcpt, out); err == nil {
-			t.Error("Export into a missing directory succeeded")
+		_, err := m.Export(ctx, m.Credentials.MerchantID, rcpt, out)
+		if want := "folder " + filepath.Join(dir, "no-such-dir") + " does not exist"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Export into a missing folder = %v, want an error with %q", err, want)
 		}
 	})
 	recs, err := m.Store.ListAudit(ctx, m.Credentials.MerchantID, 0, 1000)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/token"
 	"github.com/payvault/payvault/internal/vault"
 )
@@ -770,6 +771,76 @@ func TestImportResume(t *testing.T) {
 			}
 			if problems, err := b.m.Store.VerifyAudit(ctx, b.m.Keyring); err != nil || len(problems) != 0 {
 				t.Errorf("audit chain: %v %v", problems, err)
+			}
+		})
+	}
+}
+
+// TestImportCardNumberInName: import applies the APIs' rule that no name or label holds a
+// card number (vault names.go) to the same fields of a record: an instrument's holder name,
+// nickname and title, and its profile's first, middle, last and company names. Such a record
+// refuses the whole import, the dry run too, as invalid, named by line, id and field, never
+// by the value, which no error, problem or log line holds; nothing is written.
+func TestImportCardNumberInName(t *testing.T) {
+	const pan = "5555555555554444" // not one of the fixture's numbers
+	ctx := context.Background()
+	f := mustExportFixture(t, "sqlite")
+	f.capLog.Forbid(pan)
+	file, privPath, priv := mustExportFile(t, f)
+	b := mustImportTarget(t, "sqlite")
+	key, err := ReadImportKey(privPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := MustDecryptExport(t, file, priv)
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, field string
+		bank        bool // a bank account's record instead of a card's
+		set         func(r *vault.ExportRecord, v string)
+	}{
+		{"fail/holder-name", "holderName", false, func(r *vault.ExportRecord, v string) { r.HolderName = v }},
+		{"fail/bank-holder-name", "holderName", true, func(r *vault.ExportRecord, v string) { r.HolderName = v }},
+		{"fail/nick-name", "nickName", false, func(r *vault.ExportRecord, v string) { r.NickName = v }},
+		{"fail/title", "title", false, func(r *vault.ExportRecord, v string) { r.Title = v }},
+		{"fail/profile-first-name", "profile.firstName", false, func(r *vault.ExportRecord, v string) { r.Profile.FirstName = v }},
+		{"fail/profile-middle-name", "profile.middleName", false, func(r *vault.ExportRecord, v string) { r.Profile.MiddleName = v }},
+		{"fail/profile-last-name", "profile.lastName", false, func(r *vault.ExportRecord, v string) { r.Profile.LastName = v }},
+		{"fail/profile-company-name", "profile.companyName", true, func(r *vault.ExportRecord, v string) { r.Profile.CompanyName = v }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			recs, line := []*vault.ExportRecord(nil), 0
+			for i, l := range lines[1 : len(lines)-1] {
+				var r vault.ExportRecord
+				if err := strictJSON(l, &r); err != nil {
+					t.Fatal(err)
+				}
+				if line == 0 && r.Profile != nil && (r.Card == nil) == tt.bank {
+					p := *r.Profile
+					r.Profile, line = &p, i+2
+					tt.set(&r, "J "+pan[:4]+" "+pan[4:8]+" "+pan[8:12]+" "+pan[12:])
+				}
+				recs = append(recs, &r)
+			}
+			path := filepath.Join(dir, strings.ReplaceAll(tt.name, "/", "-")+".pgp")
+			mustEncryptExport(t, path, priv, lines[0], recs)
+			for _, dry := range []bool{true, false} {
+				rep, err := b.m.Import(ctx, b.mid, key, path, ImportOptions{DryRun: dry})
+				if !errors.Is(err, ErrImportRefused) || rep == nil || rep.Invalid != 1 || len(rep.Problems) != 1 {
+					t.Fatalf("dry run %v: %v %+v", dry, err, rep)
+				}
+				p := rep.Problems[0]
+				if p.Line != line || p.ID != recs[line-2].ID || p.Field != tt.field || p.Collision {
+					t.Errorf("problem = %+v, want line %d, id %s, field %s", p, line, recs[line-2].ID, tt.field)
+				}
+				for _, text := range []string{err.Error(), p.Error(), fmt.Sprintf("%+v", rep)} {
+					if leaks := logtest.Leaks(text, []string{pan, pan[:4] + " " + pan[4:8]}); len(leaks) > 0 {
+						t.Errorf("the report names the number (%v): %s", leaks, text)
+					}
+				}
+			}
+			if n := countInstruments(t, b.m, b.mid); n != 0 {
+				t.Fatalf("a refused import wrote %d instruments", n)
 			}
 		})
 	}

@@ -116,7 +116,11 @@ func stoppedMoved(err error, done string) error {
 // carries it (movedSetting), so that the store restored from it is refused as this one is
 // (adoptMoved), and moved reports it; so it does for a copy of a store restored from such a
 // backup that no command has opened, which carries the setting already.
+// A folder of out that does not exist is refused (CheckOutFolder).
 func Backup(ctx context.Context, dataDir, out string) (size int64, moved bool, err error) {
+	if err := CheckOutFolder(out); err != nil {
+		return 0, false, err
+	}
 	size, err = sqlstore.BackupSQLite(ctx, SQLitePath(dataDir), out, func() (map[string]string, error) {
 		b, err := os.ReadFile(movedPath(dataDir))
 		if errors.Is(err, os.ErrNotExist) {
@@ -177,4 +181,22 @@ func (m *Main) adoptMoved(ctx context.Context, s *sqlstore.Store, sc sqlstore.Sc
 		return nil
 	}
 	return adoptMoved(ctx, s, m.Config.DataDir)
+}
+
+// CheckOutFolder refuses a new file to write (backup --out, export --out, keys rewrap
+// --new-master-key-file) whose folder does not exist, or is not a folder, with an error
+// naming it. The folder is not created: a mistyped path, or a backup volume that is not
+// mounted, would then get a copy of the cardholder data (or a key) on another disk, unnoticed.
+func CheckOutFolder(out string) error {
+	dir := filepath.Dir(out)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("payvault: the folder %s does not exist: create it (mkdir -m 700 %s), or write the file elsewhere; nothing was written", dir, dir)
+	case err != nil:
+		return fmt.Errorf("payvault: the folder of %s: %w; nothing was written", out, err)
+	case !st.IsDir():
+		return fmt.Errorf("payvault: %s is not a folder; nothing was written", dir)
+	}
+	return nil
 }

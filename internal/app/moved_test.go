@@ -473,6 +473,23 @@ func TestBackupCarriesMoved(t *testing.T) {
 	})
 }
 
+// TestBackupMissingFolder: a backup into a folder that does not exist is refused with an
+// error naming the folder, and creates nothing: a mistyped path, or a backup volume that is
+// not mounted, must not get a copy of the cardholder data on some other disk.
+func TestBackupMissingFolder(t *testing.T) {
+	ctx := context.Background()
+	cfg, _ := mustServedStore(t)
+	base := t.TempDir()
+	missing := filepath.Join(base, "backups", "daily")
+	_, _, err := Backup(ctx, cfg.DataDir, filepath.Join(missing, "copy.db"))
+	if err == nil || !strings.Contains(err.Error(), "folder "+missing+" does not exist") {
+		t.Fatalf("Backup = %v, want a refusal naming the folder %s", err, missing)
+	}
+	if _, err := os.Stat(filepath.Join(base, "backups")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused backup made a folder: %v", err)
+	}
+}
+
 // resealHook is the store a Rekeyer re-encrypts through in a test: the tool's own, with after
 // called once each record's re-encryption has committed, with how many have.
 type resealHook struct {

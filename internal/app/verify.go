@@ -18,3 +18,10 @@ func (m *Main) VerifySealed(ctx context.Context) (*vault.VerifyReport, error) {
 	m.Keyring.Refresh(ctx) // a failure leaves the keys loaded at open, which are read-only too
 	return vault.NewVerifier(m.Store, m.Keyring).Run(ctx, verifyBatch)
 }
+
+// ScanNames counts, reading only, the stored records whose name or label holds a probable
+// card number (vault.ScanNames), for `payvault keys verify`: records stored before the vault
+// refused them. It is safe while servers run on the same store.
+func (m *Main) ScanNames(ctx context.Context) (*vault.NameReport, error) {
+	return vault.ScanNames(ctx, m.Store, verifyBatch)
+}

@@ -261,3 +261,50 @@ func (s *Store) EraseSealed(ctx context.Context, deletedBefore, txBefore time.Ti
 	}
 	return total, nil
 }
+
+// nameColumns are the tables and columns NameColumns reads (vault.ScanNames): the names and
+// labels in the clear.
+var nameColumns = map[string][]string{
+	"instruments":    {"holder_name", "nick_name", "title"},
+	"profiles":       {"first_name", "middle_name", "last_name", "company_name"},
+	"addresses":      {"nick_name", "recipient_name"},
+	"onetime_tokens": {"meta"},
+	"transactions":   {"holder_name"},
+}
+
+var _ vault.NameLister = (*Store)(nil)
+
+// NameColumns implements vault.NameLister: the records of table with an id after the given
+// one, in id (primary key) order, one batch a statement.
+func (s *Store) NameColumns(ctx context.Context, table string, columns []string, after string, limit int) ([]vault.NameRow, error) {
+	const op = "sqlstore.NameColumns"
+	known, ok := nameColumns[table]
+	if !ok || len(columns) == 0 {
+		return nil, vault.E(op, vault.Internal, vault.Field(table))
+	}
+	sel := "id, merchant_id"
+	for _, c := range columns {
+		if !slices.Contains(known, c) {
+			return nil, vault.E(op, vault.Internal, vault.Field(table+"."+c))
+		}
+		sel += ", " + c
+	}
+	rows, err := s.q.query(ctx, "SELECT "+sel+" FROM "+table+" WHERE id > ? ORDER BY id LIMIT ?", after, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []vault.NameRow
+	for rows.Next() {
+		r := vault.NameRow{Values: make([]string, len(columns))}
+		dest := []any{&r.ID, &r.MerchantID}
+		for i := range r.Values {
+			dest = append(dest, &r.Values[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, r)
+	}
+	return out, mapErr(op, rows.Err())
+}

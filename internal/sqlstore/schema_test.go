@@ -79,3 +79,47 @@ func TestSchema(t *testing.T) {
 		})
 	}
 }
+
+// TestSchemaCreatesNothing: reading the schema of a database without one (Schema,
+// AwaitMigration, SchemaVersion: what a key or audit command does before it refuses such a
+// database) creates nothing in it, not even goose's version table.
+func TestSchemaCreatesNothing(t *testing.T) {
+	ctx := context.Background()
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			cfg := sqlstore.Config{Path: filepath.Join(t.TempDir(), "t.db"), SkipMigrate: true}
+			tables := "SELECT COUNT(*) FROM sqlite_master"
+			if engine == "postgres" {
+				cfg = sqlstore.Config{DSN: storetest.PostgresDSN(t), SkipMigrate: true}
+				tables = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+			}
+			s, err := sqlstore.Open(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for _, read := range []struct {
+				name string
+				fn   func() (sqlstore.Schema, error)
+			}{
+				{"Schema", func() (sqlstore.Schema, error) { return s.Schema(ctx) }},
+				{"AwaitMigration", func() (sqlstore.Schema, error) { return s.AwaitMigration(ctx) }},
+				{"SchemaVersion", func() (sqlstore.Schema, error) {
+					v, err := s.SchemaVersion(ctx)
+					return sqlstore.Schema{Current: v}, err
+				}},
+			} {
+				sc, err := read.fn()
+				if err != nil || sc.Current != 0 {
+					t.Errorf("%s = %+v, %v; want version 0", read.name, sc, err)
+				}
+				if n, err := sqlstore.CountSQL(s, tables); err != nil || n != 0 {
+					t.Fatalf("%s made %d tables (%v)", read.name, n, err)
+				}
+			}
+			if sc, err := s.Schema(ctx); err != nil || !sc.Pending || sc.Target == 0 {
+				t.Errorf("Schema of an empty database = %+v, %v; want every migration pending", sc, err)
+			}
+		})
+	}
+}

@@ -414,26 +414,54 @@ const keysetsSince = 1
 // whether or not migrations are pending.
 func (sc Schema) HasKeysets() bool { return sc.Current >= keysetsSince }
 
-// Schema reads the database's schema without migrating it (on a database without one, goose
-// creates its own version table, nothing else) and takes no lock. It fails, as Migrate does,
-// for a schema newer than this payvault's.
+// Schema reads the database's schema without migrating it, and takes no lock. It writes
+// nothing: on a database without a schema it creates not even goose's version table
+// (versions). It fails, as Migrate does, for a schema newer than this payvault's.
 func (s *Store) Schema(ctx context.Context) (Schema, error) {
 	p, err := s.provider(false)
 	if err != nil {
 		return Schema{}, err
 	}
-	current, target, err := p.GetVersions(ctx)
+	current, target, pending, err := s.versions(ctx, p)
 	if err != nil {
 		return Schema{}, fmt.Errorf("sqlstore: schema version: %w", err)
 	}
 	if current > target {
 		return Schema{}, newerSchema(current, target)
 	}
-	pending, err := p.HasPending(ctx)
-	if err != nil {
-		return Schema{}, fmt.Errorf("sqlstore: schema version: %w", err)
-	}
 	return Schema{Current: current, Target: target, Pending: pending}, nil
+}
+
+// versionTable is goose's table of the applied migrations.
+const versionTable = "goose_db_version"
+
+// versions returns the database's schema version, this payvault's latest, and whether some
+// of this payvault's migrations are not applied (none is looked for in a schema newer than
+// this payvault's), as p measures them. Each of goose's reads creates its version table in a
+// database that has none, so a database without it is answered here, reading the catalog
+// only, as version 0 with every migration pending: a command that reads, and refuses a
+// database without a schema (a mistyped DSN, say), must leave it as it found it.
+func (s *Store) versions(ctx context.Context, p *goose.Provider) (current, target int64, pending bool, err error) {
+	if src := p.ListSources(); len(src) > 0 {
+		target = src[len(src)-1].Version
+	}
+	// As goose looks for its table: in SQLite's catalog, or in PostgreSQL's current schema.
+	query := "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)"
+	if s.dialect == Postgres {
+		query = "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE (current_schema() IS NULL OR schemaname = current_schema()) AND tablename = $1)"
+	}
+	var exists bool
+	if err := s.wdb.QueryRowContext(ctx, query, versionTable).Scan(&exists); err != nil {
+		return 0, 0, false, err
+	}
+	if !exists {
+		return 0, target, target > 0, nil
+	}
+	if current, target, err = p.GetVersions(ctx); err != nil || current > target {
+		return current, target, false, err
+	}
+	pending, err = p.HasPending(ctx)
+	return current, target, pending, err
 }
 
 // newerSchema is the refusal of a database a newer payvault migrated.
@@ -535,7 +563,7 @@ func (s *Store) awaitMigration(ctx context.Context, p *goose.Provider, take bool
 	start := time.Now()
 	moved, last := start, int64(-1)
 	for {
-		pending, err := p.HasPending(ctx)
+		current, _, pending, err := s.versions(ctx, p)
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: migrate: %w", err)
 		}
@@ -550,8 +578,7 @@ func (s *Store) awaitMigration(ctx context.Context, p *goose.Provider, take bool
 		if !errors.Is(err, ErrServeLocked) {
 			return f, err
 		}
-		current, _, err := p.GetVersions(ctx)
-		if err != nil {
+		if current, _, _, err = s.versions(ctx, p); err != nil {
 			return nil, fmt.Errorf("sqlstore: migrate: %w", err)
 		}
 		now := time.Now()
@@ -614,7 +641,7 @@ func (s *Store) awaitPostgresMigration(ctx context.Context) error {
 		}
 		return fmt.Errorf("sqlstore: schema version: %w", err)
 	}
-	pending, err := p.HasPending(ctx)
+	_, _, pending, err := s.versions(ctx, p)
 	if err != nil {
 		return schemaErr(err)
 	}
@@ -645,13 +672,15 @@ func (s *Store) awaitPostgresMigration(ctx context.Context) error {
 	}
 }
 
-// SchemaVersion returns the applied migration version.
+// SchemaVersion returns the applied migration version: 0 for a database without a schema,
+// in which it creates nothing (versions).
 func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 	p, err := s.provider(false)
 	if err != nil {
 		return 0, err
 	}
-	return p.GetDBVersion(ctx)
+	current, _, _, err := s.versions(ctx, p)
+	return current, err
 }
 
 // retryable reports whether err is a transient conflict worth retrying.

@@ -276,6 +276,29 @@ func (im *Importer) find(key string, get func() (*Instrument, error)) (*Instrume
 	return in, err
 }
 
+// importNames are the export's names of the name fields the vault refuses a card number in
+// (names.go), by their core names.
+var importNames = map[string]string{"holder_name": "holderName", "nick_name": "nickName", "title": "title",
+	"first_name": "firstName", "middle_name": "middleName", "last_name": "lastName", "company_name": "companyName"}
+
+// importNameWithCardNumber applies the APIs' rule that no name or label holds a card number
+// (names.go) to an imported record: it returns the export's name of the first field of the
+// instrument (holder name, nickname, title) or of its profile (first, middle, last and
+// company names, as "profile.firstName"...) that holds one, or "".
+func importNameWithCardNumber(in *Instrument, rp *ExportProfile) string {
+	if fs := Fields(in.CheckNames()); len(fs) > 0 {
+		return importNames[fs[0]]
+	}
+	if rp == nil {
+		return ""
+	}
+	prof := Profile{FirstName: rp.FirstName, MiddleName: rp.MiddleName, LastName: rp.LastName, CompanyName: rp.CompanyName}
+	if fs := Fields(prof.checkNames()); len(fs) > 0 {
+		return "profile." + importNames[fs[0]]
+	}
+	return ""
+}
+
 // ImportItem is a checked record ready to be written: its instrument sealed under the
 // target's keys. It holds no plaintext.
 type ImportItem struct {
@@ -405,6 +428,9 @@ func (im *Importer) Check(ctx context.Context, rec *ExportRecord) (ImportAction,
 			field = fs[0]
 		}
 		return bad(field, "fails the API's checks")
+	}
+	if field := importNameWithCardNumber(in, rec.Profile); field != "" {
+		return bad(field, ErrCardNumber.Error())
 	}
 	im.s.derive(in, number)
 	in.Token = rec.PaymentToken // the export's token is kept
