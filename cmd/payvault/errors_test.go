@@ -47,6 +47,10 @@ func TestCLIErrorPaths(t *testing.T) {
 		{"fail/rewrap-same-key", nil, []string{"keys", "rewrap", "--new-master-key-file", key}, "the new master key in " + key + " is the store's master key now"},
 		{"fail/rewrap-missing-folder", nil, []string{"keys", "rewrap", "--new-master-key-file", filepath.Join(none, "new.key")}, "the folder " + none + " does not exist"},
 		{"fail/public-base-url", nil, []string{"serve", "--listen", "127.0.0.1:0", "--data", none, "--public-base-url", "vault.example.com"}, "--public-base-url must be"},
+		{"fail/merchant-name-empty", nil, []string{"merchant", "create", "--name", " ", "--data", none, "--json"}, "--name is empty: give the merchant's name"},
+		{"fail/merchant-name-long", nil, []string{"merchant", "create", "--name", strings.Repeat("n", 201), "--data", none, "--json"}, "--name is longer than 200 characters"},
+		{"fail/merchant-account-number", nil, []string{"merchant", "create", "--name", "Shop", "--account-number", "12ab", "--data", none, "--json"}, "--account-number must be 1 to 11 digits"},
+		{"fail/master-key-file-missing", nil, []string{"keys", "status", "--master-key-file", filepath.Join(none, "master.key")}, "--master-key-file " + filepath.Join(none, "master.key") + " does not exist"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, stderr, err := run(t, dir, tt.env, tt.args...)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -350,6 +351,19 @@ func (c *merchantCreateCmd) Run(ctx context.Context) error {
 			return fmt.Errorf("--account-number is empty: give 1 to 11 digits, or leave the flag out for a random number")
 		}
 	}
+	// The merchant's checks come before the store is opened (or made).
+	nm := vault.NewMerchant{Name: c.Name, Live: c.Live, AccountNumber: account}
+	if err := nm.Check(); err != nil {
+		switch {
+		case errors.Is(err, vault.ErrRequired):
+			return errors.New("--name is empty: give the merchant's name")
+		case errors.Is(err, vault.ErrLength):
+			return fmt.Errorf("--name is longer than %d characters", vault.MaxMerchantName)
+		case errors.Is(err, vault.ErrFormat):
+			return errors.New("--account-number must be 1 to 11 digits")
+		}
+		return err
+	}
 	// A store that does not exist yet is made, as it always has been (a provisioning script
 	// may create its merchants before the first serve, and the CLI contract stays as it was);
 	// stderr says so, since a mistyped --data or --database would otherwise pass unnoticed.
@@ -360,8 +374,11 @@ func (c *merchantCreateCmd) Run(ctx context.Context) error {
 		case m.NewStore:
 			fmt.Fprintln(os.Stderr, "payvault: the database held no payvault store; created a new one there. If you meant a running server's store, check --database.")
 		}
-		creds, err := m.Vault.CreateMerchant(ctx, vault.NewMerchant{Name: c.Name, Live: c.Live, AccountNumber: account})
+		creds, err := m.Vault.CreateMerchant(ctx, nm)
 		if err != nil {
+			if account != "" && vault.KindOf(err) == vault.Conflict {
+				return fmt.Errorf("--account-number %s is another merchant's: choose another, or leave the flag out for a random number", account)
+			}
 			return err
 		}
 		if c.JSON {

@@ -473,9 +473,9 @@ func TestMerchantCreateRefusals(t *testing.T) {
 		want string
 	}{
 		{"fail/empty-account-number", []string{"--name", "X", "--account-number", ""}, "--account-number is empty"},
-		{"fail/bad-account-number", []string{"--name", "X", "--account-number", "12ab"}, "invalid (account_number): bad format"},
-		{"fail/long-account-number", []string{"--name", "X", "--account-number", strings.Repeat("1", 21)}, "invalid (account_number): bad format"},
-		{"fail/taken-account-number", []string{"--name", "X", "--account-number", "5550002"}, "conflict (account_number)"},
+		{"fail/bad-account-number", []string{"--name", "X", "--account-number", "12ab"}, "--account-number must be 1 to 11 digits"},
+		{"fail/long-account-number", []string{"--name", "X", "--account-number", strings.Repeat("1", 21)}, "--account-number must be 1 to 11 digits"},
+		{"fail/taken-account-number", []string{"--name", "X", "--account-number", "5550002"}, "--account-number 5550002 is another merchant's: choose another, or leave the flag out for a random number"},
 		// A command line kong cannot parse: its usage goes to stderr with the error.
 		{"fail/no-name", nil, "missing flags: --name"},
 		{"fail/unknown-flag", []string{"--name", "X", "--acount-number", "5550003"}, "unknown flag --acount-number"},

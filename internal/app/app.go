@@ -450,8 +450,11 @@ func (m *Main) masterKey() (keys.MasterKey, error) {
 		// The mode is worth a warning only for a key file that is one: a missing file or a
 		// directory is the error itself.
 		mk, err := keys.ReadMasterKeyFile(cfg.MasterKeyFile)
-		if err == nil {
+		switch {
+		case err == nil:
 			m.warnKeyFileMode(cfg.MasterKeyFile)
+		case errors.Is(err, os.ErrNotExist):
+			err = fmt.Errorf("--master-key-file %s does not exist: check the path (%w)", cfg.MasterKeyFile, os.ErrNotExist)
 		}
 		return mk, err
 	case cfg.MasterKey != "":

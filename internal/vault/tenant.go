@@ -54,21 +54,34 @@ const sandboxProcessor = "sandbox"
 // MaxMerchantName is the most characters a merchant's name may hold.
 const MaxMerchantName = 200
 
+// Check applies CreateMerchant's checks of in, so that a tool may refuse it before it opens a
+// store: Invalid, with the field at fault ("name" ErrRequired or ErrLength, "account_number"
+// ErrFormat).
+func (in NewMerchant) Check() error { return in.check("vault.NewMerchant.Check") }
+
+func (in NewMerchant) check(op string) error {
+	name := strings.TrimSpace(in.Name)
+	if name == "" {
+		return E(op, Invalid, Field("name"), ErrRequired)
+	}
+	if utf8.RuneCountInString(name) > MaxMerchantName {
+		return E(op, Invalid, Field("name"), ErrLength)
+	}
+	if in.AccountNumber != "" && !validAccountNumber(in.AccountNumber) {
+		return E(op, Invalid, Field("account_number"), ErrFormat)
+	}
+	return nil
+}
+
 // CreateMerchant makes a merchant with a default location (its account number, location api
 // key and ticket hash key), default cc and ach product transactions, a Paysafe API key and
 // single-use key, and a Fortis developer id and user. Kinds: Invalid, Conflict (account number).
 func (s *Service) CreateMerchant(ctx context.Context, in NewMerchant) (*MerchantCredentials, error) {
 	const op = "vault.CreateMerchant"
+	if err := in.check(op); err != nil {
+		return nil, err
+	}
 	name := strings.TrimSpace(in.Name)
-	if name == "" {
-		return nil, E(op, Invalid, Field("name"), ErrRequired)
-	}
-	if utf8.RuneCountInString(name) > MaxMerchantName {
-		return nil, E(op, Invalid, Field("name"), ErrLength)
-	}
-	if in.AccountNumber != "" && !validAccountNumber(in.AccountNumber) {
-		return nil, E(op, Invalid, Field("account_number"), ErrFormat)
-	}
 	for attempt := 0; ; attempt++ {
 		creds, err := s.createMerchant(ctx, op, name, in)
 		if err == nil {
