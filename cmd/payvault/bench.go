@@ -121,7 +121,7 @@ func (c *benchCmd) readCredentials() (*vault.MerchantCredentials, error) {
 	if c.CredentialsFile != "" {
 		f, err := os.Open(c.CredentialsFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--credentials-file: %w", err)
 		}
 		defer f.Close()
 		if b, err = io.ReadAll(io.LimitReader(f, 1<<16)); err != nil {
