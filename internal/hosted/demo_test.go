@@ -42,10 +42,10 @@ func fillDemo(t *testing.T, ctx context.Context, frame *chromedp.Node, amount, p
 	}
 }
 
-// outcome waits for the demo's outcome and returns its text.
+// outcome waits for the demo's outcome (not its "Processing" note) and returns its text.
 func outcome(t *testing.T, ctx context.Context) string {
 	t.Helper()
-	return MustPoll[string](t, ctx, `document.getElementById('outcome').innerText`, 20*time.Second)
+	return MustPoll[string](t, ctx, `(o => o.classList.contains('pending') ? '' : o.innerText)(document.getElementById('outcome'))`, 20*time.Second)
 }
 
 var authIDPattern = regexp.MustCompile(`Auth id: ([0-9a-f-]{36})`)
@@ -142,6 +142,28 @@ func TestDemoDelayedAmounts(t *testing.T) {
 				t.Errorf("outcome = %q, want it to start %q", out, tt.want)
 			}
 		})
+	}
+}
+
+// TestDemoShowsProcessing: while the payment runs (a delayed amount: 0.92 waits 15 s, scaled
+// here to 1.5 s), the demo says so, and the pay button waits; then the outcome replaces the
+// note.
+func TestDemoShowsProcessing(t *testing.T) {
+	t.Parallel()
+	scale := 0.1
+	s := MustVaultConfig(t, app.Config{Demo: true, SimulatorDelayScale: &scale})
+	exp, _, _ := futureExpiry()
+	ctx := MustTab(t)
+	fillDemo(t, ctx, openDemo(t, ctx, s), "0.92", panVisa, exp, cvvTest)
+	note := MustPoll[string](t, ctx, `(o => o.classList.contains('pending') ? o.innerText : '')(document.getElementById('outcome'))`, 5*time.Second)
+	if note != "Processing the payment…" {
+		t.Errorf("while the payment runs, the outcome reads %q", note)
+	}
+	if !MustEval[bool](t, ctx, `document.getElementById('pay').disabled`) {
+		t.Error("the pay button is enabled while the payment runs")
+	}
+	if out := outcome(t, ctx); !strings.HasPrefix(out, "Payment approved") {
+		t.Errorf("outcome = %q, want an approval", out)
 	}
 }
 

@@ -82,6 +82,7 @@
         if (e && e.code === 'invalid') return; // the fields show what to fix
         throw e;
       }
+      show('pending', ['Processing the payment…']); // a delayed amount takes up to 35 s
       const r = await postJSON('/demo/checkout/pay', { merchant, amount: amount.value.trim(), token: result.token });
       const card = r.card && r.card.lastFour ? `${r.card.brand || 'Card'} ending ${r.card.lastFour}` : '';
       if (r.approved) {
