@@ -828,3 +828,69 @@ func TestPanicReleasesUnlessMade(t *testing.T) {
 		}
 	})
 }
+
+// TestBoundKeyAnsweredOnceComplete: a retry that comes while a payment's request is still
+// pending (its node died in the processor call, before its key is stale) waits for it, and
+// gets the payment's answer as soon as recovery has recorded it: recovery completes the
+// transaction, never the key's record, so a wait that watched the record alone held the retry
+// for the whole Wait (60 s in the app, past many clients' timeouts) after the payment had its
+// outcome. Found by killing a node mid-auth in a walkthrough of docs/operations.md.
+func TestBoundKeyAnsweredOnceComplete(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		var final atomic.Value
+		final.Store("")
+		s.refresh = func(w http.ResponseWriter, r *http.Request, ref string) bool {
+			body := final.Load().(string)
+			if body == "" {
+				return false
+			}
+			w.WriteHeader(http.StatusCreated)
+			io.WriteString(w, `{"ref":"`+ref+`",`+body+`}`)
+			return true
+		}
+		hung := make(chan struct{})
+		s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
+			c, ok := idempotency.Claimed(r.Context())
+			if !ok {
+				t.Error("no claim in the request's context")
+				return
+			}
+			if err := s.store.Write(r.Context(), func(tx vault.Tx) error {
+				return tx.(payments.Tx).BindIdempotencyKey(r.Context(), c, "txn-12")
+			}); err != nil {
+				t.Error(err)
+			}
+			idempotency.Made(r.Context(), "txn-12")
+			<-hung // the node "dies" in the processor call
+		}
+		first := make(chan answer, 1)
+		go func() { first <- s.post(t, "/pay", "m1", "k-recovered", "a") }()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if rec, err := s.store.GetIdempotencyKey(t.Context(), "m1", "test", "k-recovered"); err == nil && rec.Bound() == "txn-12" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the key was never bound")
+			}
+		}
+		retry := make(chan answer, 1)
+		go func() { retry <- s.post(t, "/pay", "m1", "k-recovered", "a") }()
+		time.Sleep(300 * time.Millisecond) // the retry is waiting
+		final.Store(`"status":"FAILED"`)   // recovery completed the transaction
+		want := answer{http.StatusCreated, `{"ref":"txn-12","status":"FAILED"}`, "", "true"}
+		select {
+		case got := <-retry:
+			if got != want {
+				t.Errorf("retry = %+v, want %+v", got, want)
+			}
+		case <-time.After(5 * time.Second): // half the server's Wait
+			t.Error("the retry still waits after the payment has its outcome")
+			<-retry
+		}
+		close(hung)
+		<-first
+		if n := s.runs.Load(); n != 1 {
+			t.Errorf("%d runs, want 1", n)
+		}
+	})
+}
