@@ -320,7 +320,17 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 			}
 		}
 		// The first request is still running: wait until its record changes, then look again.
-		switch changed, err := k.wait(ctx, cur, deadline); {
+		// A payment whose node died is completed by recovery, which leaves the record as it
+		// is: a bound key's retry looks for the payment's outcome as it waits (settle), and
+		// is answered as soon as there is one, not at the end of the wait.
+		var settled func() bool
+		answered := false
+		if cur.Bound() != "" {
+			settled = func() bool { answered = k.settle(w, r, cur, refresh); return answered }
+		}
+		switch changed, err := k.wait(ctx, cur, deadline, settled); {
+		case answered:
+			return
 		case err != nil:
 			k.unavailable(w, r, conflict, "wait", rec, err)
 			return
@@ -373,9 +383,15 @@ func (k *Keeper) legacy(w http.ResponseWriter, r *http.Request, rec *Record, sco
 	return true
 }
 
+// settleEvery is how often a wait on a bound record asks for its payment's outcome.
+const settleEvery = time.Second
+
 // wait polls a pending record until it changes (finished, released or taken over), and
 // reports false when the deadline or the request's end comes first, or the store fails.
-func (k *Keeper) wait(ctx context.Context, cur *Record, deadline time.Time) (bool, error) {
+// settled, when not nil, is asked about every settleEvery whether it has answered the
+// request from what the record is bound to; wait then reports true.
+func (k *Keeper) wait(ctx context.Context, cur *Record, deadline time.Time, settled func() bool) (bool, error) {
+	asked := time.Now()
 	for delay := 10 * time.Millisecond; ; delay = min(delay*2, 250*time.Millisecond) {
 		if time.Now().Add(delay).After(deadline) {
 			return false, nil
@@ -395,6 +411,11 @@ func (k *Keeper) wait(ctx context.Context, cur *Record, deadline time.Time) (boo
 			return true, nil
 		case !k.cfg.Now().Add(-k.cfg.StaleAfter).Before(got.Created):
 			return true, nil // abandoned: the next claim takes it over
+		case settled != nil && time.Since(asked) >= settleEvery:
+			if settled() {
+				return true, nil
+			}
+			asked = time.Now()
 		}
 	}
 }

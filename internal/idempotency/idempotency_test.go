@@ -681,35 +681,12 @@ func TestOpenAnswerRefreshed(t *testing.T) {
 // which is kept. A server failure answered after Made is kept open, not forgotten.
 func TestBoundKeyNeverRunsAgain(t *testing.T) {
 	engines(t, func(t *testing.T, s *server) {
-		bind := func(r *http.Request, ref string) {
-			c, ok := idempotency.Claimed(r.Context())
-			if !ok {
-				t.Error("no claim in the request's context")
-				return
-			}
-			if err := s.store.Write(r.Context(), func(tx vault.Tx) error {
-				return tx.(payments.Tx).BindIdempotencyKey(r.Context(), c, ref)
-			}); err != nil {
-				t.Error(err)
-			}
-			idempotency.Made(r.Context(), ref)
-		}
-		var final atomic.Value
-		final.Store("")
-		s.refresh = func(w http.ResponseWriter, r *http.Request, ref string) bool {
-			body := final.Load().(string)
-			if body == "" {
-				return false
-			}
-			w.WriteHeader(http.StatusCreated)
-			io.WriteString(w, `{"ref":"`+ref+`",`+body+`}`)
-			return true
-		}
+		final := s.refreshFinal()
 
 		// The node "dies" during the processor call: the handler never returns.
 		hung := make(chan struct{})
 		s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
-			bind(r, "txn-9")
+			s.bind(t, r, "txn-9")
 			if s.runs.Load() == 1 {
 				<-hung
 			}
@@ -717,17 +694,7 @@ func TestBoundKeyNeverRunsAgain(t *testing.T) {
 		}
 		first := make(chan answer, 1)
 		go func() { first <- s.post(t, "/pay", "m1", "k-dead", "a") }()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			rec, err := s.store.GetIdempotencyKey(t.Context(), "m1", "test", "k-dead")
-			if err == nil && rec.Bound() == "txn-9" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the key was never bound: %+v, %v", rec, err)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		s.mustBeBound(t, "k-dead", "txn-9")
 		s.now.Add((6 * time.Minute).Milliseconds()) // past StaleAfter: the request is presumed dead
 		if got := s.post(t, "/pay", "m1", "k-dead", "a"); got.Status != http.StatusConflict || got.Body != `{"why":2}` {
 			t.Errorf("retry while the payment is open = %+v, want 409 InProgress", got)
@@ -754,20 +721,13 @@ func TestBoundKeyNeverRunsAgain(t *testing.T) {
 		// stale (recovery resolved it sooner, or its own request has yet to answer).
 		hung = make(chan struct{})
 		s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
-			bind(r, "txn-11")
+			s.bind(t, r, "txn-11")
 			<-hung
 			w.WriteHeader(http.StatusCreated)
 		}
 		final.Store("")
 		go func() { first <- s.post(t, "/pay", "m1", "k-early", "a") }()
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			if rec, err := s.store.GetIdempotencyKey(t.Context(), "m1", "test", "k-early"); err == nil && rec.Bound() == "txn-11" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("k-early was never bound")
-			}
-		}
+		s.mustBeBound(t, "k-early", "txn-11")
 		final.Store(`"status":"COMPLETED"`)
 		if got := s.post(t, "/pay", "m1", "k-early", "a"); got.Body != `{"ref":"txn-11","status":"COMPLETED"}` || got.Replayed != "true" {
 			t.Errorf("retry of a recorded payment before its key is stale = %+v", got)
@@ -781,7 +741,7 @@ func TestBoundKeyNeverRunsAgain(t *testing.T) {
 		// A server failure answered after the payment was made is kept open.
 		final.Store("")
 		s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
-			bind(r, "txn-10")
+			s.bind(t, r, "txn-10")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, `{"error":"rendering failed"}`)
 		}
@@ -827,4 +787,91 @@ func TestPanicReleasesUnlessMade(t *testing.T) {
 			t.Errorf("a panicking request that made a payment: %+v, %v; want its key bound", rec, err)
 		}
 	})
+}
+
+// TestBoundKeyAnsweredOnceComplete: a retry that comes while a payment's request is still
+// pending (its node died in the processor call, before its key is stale) waits for it, and
+// gets the payment's answer as soon as recovery has recorded it: recovery completes the
+// transaction, never the key's record, so a wait that watched the record alone held the retry
+// for the whole Wait (60 s in the app, past many clients' timeouts) after the payment had its
+// outcome. Found by killing a node mid-auth in a walkthrough of docs/operations.md.
+func TestBoundKeyAnsweredOnceComplete(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		final := s.refreshFinal()
+		hung := make(chan struct{})
+		s.handler = func(w http.ResponseWriter, r *http.Request, body string) {
+			s.bind(t, r, "txn-12")
+			<-hung // the node "dies" in the processor call
+		}
+		first := make(chan answer, 1)
+		go func() { first <- s.post(t, "/pay", "m1", "k-recovered", "a") }()
+		s.mustBeBound(t, "k-recovered", "txn-12")
+		retry := make(chan answer, 1)
+		go func() { retry <- s.post(t, "/pay", "m1", "k-recovered", "a") }()
+		time.Sleep(300 * time.Millisecond) // the retry is waiting
+		final.Store(`"status":"FAILED"`)   // recovery completed the transaction
+		want := answer{http.StatusCreated, `{"ref":"txn-12","status":"FAILED"}`, "", "true"}
+		select {
+		case got := <-retry:
+			if got != want {
+				t.Errorf("retry = %+v, want %+v", got, want)
+			}
+		case <-time.After(5 * time.Second): // half the server's Wait
+			t.Error("the retry still waits after the payment has its outcome")
+			<-retry
+		}
+		close(hung)
+		<-first
+		if n := s.runs.Load(); n != 1 {
+			t.Errorf("%d runs, want 1", n)
+		}
+	})
+}
+
+// bind binds the key r claimed to the payment ref, as a payment's first write does
+// (payments.Tx.BindIdempotencyKey), and says so (Made).
+func (s *server) bind(tb testing.TB, r *http.Request, ref string) {
+	tb.Helper()
+	c, ok := idempotency.Claimed(r.Context())
+	if !ok {
+		tb.Error("no claim in the request's context")
+		return
+	}
+	if err := s.store.Write(r.Context(), func(tx vault.Tx) error {
+		return tx.(payments.Tx).BindIdempotencyKey(r.Context(), c, ref)
+	}); err != nil {
+		tb.Error(err)
+	}
+	idempotency.Made(r.Context(), ref)
+}
+
+// refreshFinal sets s's Refresh to answer 201 {"ref":REF,FINAL} once the returned value holds
+// a FINAL, and to have no final answer while it holds "" (the payment is open), as it does
+// at first.
+func (s *server) refreshFinal() *atomic.Value {
+	var final atomic.Value
+	final.Store("")
+	s.refresh = func(w http.ResponseWriter, r *http.Request, ref string) bool {
+		body := final.Load().(string)
+		if body == "" {
+			return false
+		}
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"ref":"`+ref+`",`+body+`}`)
+		return true
+	}
+	return &final
+}
+
+// mustBeBound waits up to 10 s for merchant m1's key to be bound to ref.
+func (s *server) mustBeBound(tb testing.TB, key, ref string) {
+	tb.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if rec, err := s.store.GetIdempotencyKey(context.Background(), "m1", "test", key); err == nil && rec.Bound() == ref {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s was never bound to %s", key, ref)
+		}
+	}
 }
