@@ -589,8 +589,8 @@ delete it.
 
 It then reads the names and labels stored in the clear (holder names, nicknames, titles,
 profile and recipient names), and lists and counts, by table and field, the records holding a
-card number, which the APIs refuse now but a store written before may hold; these do not
-change the exit status.`
+card number, which the APIs refuse now but a store written before may hold. A card number in
+the clear is what a vault exists to prevent, so these make the exit status non-zero too.`
 }
 
 func (c *keysVerifyCmd) Run(ctx context.Context) error {
@@ -613,7 +613,7 @@ func (c *keysVerifyCmd) Run(ctx context.Context) error {
 				ElapsedSeconds   float64           `json:"elapsed_seconds"`
 				RecordsPerSecond float64           `json:"records_per_second"`
 				Names            *vault.NameReport `json:"names"`
-			}{rep.ProblemCount() == 0, rep, math.Round(elapsed.Seconds()*1000) / 1000, math.Round(rate), names}) // rounded: a long run of digits would read as a card number
+			}{rep.ProblemCount() == 0 && names.Holding == 0, rep, math.Round(elapsed.Seconds()*1000) / 1000, math.Round(rate), names}) // rounded: a long run of digits would read as a card number
 		} else {
 			for _, t := range rep.Tables {
 				fmt.Printf("%-15s %d records, %d sealed fields opened, %s\n", t.Table+":", t.Records, t.Fields, verifyCounts(t))
@@ -629,6 +629,9 @@ func (c *keysVerifyCmd) Run(ctx context.Context) error {
 		}
 		if n := rep.ProblemCount(); n > 0 {
 			return fmt.Errorf("%d records do not verify (%s); restore each from a backup or delete it, then run this again", n, verifyCounts(rep.VerifiedTable))
+		}
+		if names.Holding > 0 {
+			return fmt.Errorf("%d records hold a card number in a name or label in the clear; correct or delete each (docs/operations.md), then run this again", names.Holding)
 		}
 		return nil
 	})
