@@ -111,14 +111,28 @@ func (h *Handler) handleFields(kind string) http.HandlerFunc {
 // (Sec-Fetch-Dest: iframe) the answer is a small page that the checked origin may frame,
 // which tells payvault.js that its configuration is wrong (payvault:refused, code config), so
 // that ready rejects at once instead of at readyTimeout. It says nothing else and is the same
-// page for every such answer. Anyone else gets the JSON error, which may not be framed.
+// page for every such answer. A browser that sends no fetch metadata (Safari before 16.4)
+// gets the page too when it asks for HTML, as a navigation does. Anyone else gets the JSON
+// error, which may not be framed.
 func (h *Handler) writeBadConfig(w http.ResponseWriter, r *http.Request, origin string, status int, code, message, field string) {
-	w.Header().Add("Vary", "Sec-Fetch-Dest")
-	if dest := r.Header.Get("Sec-Fetch-Dest"); dest != "iframe" && dest != "frame" {
+	w.Header().Add("Vary", "Sec-Fetch-Dest, Accept")
+	if !framing(r) {
 		writeError(w, status, code, message, field)
 		return
 	}
 	h.writePage(w, r, origin, status, "refused.html", origin)
+}
+
+// framing reports whether r is a browser loading a page into a frame: by its fetch metadata,
+// or, from a browser that sends none, by its asking for HTML.
+func framing(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Dest") {
+	case "iframe", "frame":
+		return true
+	case "":
+		return strings.Contains(r.Header.Get("Accept"), "text/html")
+	}
+	return false
 }
 
 // writePage answers status with the page template name renders from data, with the field

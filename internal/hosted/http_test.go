@@ -142,7 +142,8 @@ func TestFieldPages(t *testing.T) {
 // cannot use, when a browser loads it into a frame (Sec-Fetch-Dest: iframe): still a 404 or
 // 400, but a page with the field pages' headers that the named origin may frame, the same for
 // every such answer and holding nothing but the refusal. A disallowed or malformed origin
-// stays the JSON that may not be framed.
+// stays the JSON that may not be framed. A browser that sends no fetch metadata gets the page
+// when it asks for HTML.
 func TestRefusedFramePage(t *testing.T) {
 	s := MustVault(t, false)
 	listed, err := s.Main.Vault.CreateMerchant(context.Background(), vault.NewMerchant{Name: "Listed shop"})
@@ -155,19 +156,23 @@ func TestRefusedFramePage(t *testing.T) {
 	refused := ""
 	tests := []struct {
 		name, path, query, dest string
+		accept                  string
 		status                  int
 		code                    string // the JSON error code, or "" for the refusal page
 	}{
-		{"ok/unknown-key", "card", "key=sut_nope&origin=https://a.example", "iframe", 404, ""},
-		{"ok/server-key-id", "card", "key=" + s.Creds.Paysafe.APIKeyID + "&origin=https://a.example", "iframe", 404, ""},
-		{"ok/unknown-key-bank-form", "eft", "key=sut_other&origin=https://a.example", "frame", 404, ""},
-		{"ok/unknown-location-key", "card", "location-api-key=nope&origin=https://a.example", "iframe", 404, ""},
-		{"ok/bad-country", "card", "key=" + s.Creds.Paysafe.SingleUseKeyID + "&origin=https://a.example&fields=postal&country=XX", "iframe", 400, ""},
-		{"ok/unknown-field", "card", "key=" + s.Creds.Paysafe.SingleUseKeyID + "&origin=https://a.example&fields=cvv2", "iframe", 400, ""},
-		{"fail/not-a-frame", "card", "key=sut_nope&origin=https://a.example", "document", 404, "not_found"},
-		{"fail/no-fetch-metadata", "card", "key=sut_nope&origin=https://a.example", "", 404, "not_found"},
-		{"fail/origin-not-allowed", "card", "key=" + listed.Paysafe.SingleUseKeyID + "&origin=https://evil.example", "iframe", 403, "origin_not_allowed"},
-		{"fail/bad-origin", "card", "key=sut_nope&origin=" + url.QueryEscape("https://a.example; script-src *"), "iframe", 400, "invalid"},
+		{"ok/unknown-key", "card", "key=sut_nope&origin=https://a.example", "iframe", "", 404, ""},
+		{"ok/server-key-id", "card", "key=" + s.Creds.Paysafe.APIKeyID + "&origin=https://a.example", "iframe", "", 404, ""},
+		{"ok/unknown-key-bank-form", "eft", "key=sut_other&origin=https://a.example", "frame", "", 404, ""},
+		{"ok/unknown-location-key", "card", "location-api-key=nope&origin=https://a.example", "iframe", "", 404, ""},
+		{"ok/bad-country", "card", "key=" + s.Creds.Paysafe.SingleUseKeyID + "&origin=https://a.example&fields=postal&country=XX", "iframe", "", 400, ""},
+		{"ok/unknown-field", "card", "key=" + s.Creds.Paysafe.SingleUseKeyID + "&origin=https://a.example&fields=cvv2", "iframe", "", 400, ""},
+		{"fail/not-a-frame", "card", "key=sut_nope&origin=https://a.example", "document", "", 404, "not_found"},
+		{"ok/no-fetch-metadata-html", "card", "key=sut_nope&origin=https://a.example", "", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", 404, ""},
+		{"fail/no-fetch-metadata", "card", "key=sut_nope&origin=https://a.example", "", "", 404, "not_found"},
+		{"fail/no-fetch-metadata-json", "card", "key=sut_nope&origin=https://a.example", "", "application/json", 404, "not_found"},
+		{"fail/document-html", "card", "key=sut_nope&origin=https://a.example", "document", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", 404, "not_found"},
+		{"fail/origin-not-allowed", "card", "key=" + listed.Paysafe.SingleUseKeyID + "&origin=https://evil.example", "iframe", "", 403, "origin_not_allowed"},
+		{"fail/bad-origin", "card", "key=sut_nope&origin=" + url.QueryEscape("https://a.example; script-src *"), "iframe", "", 400, "invalid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,6 +182,9 @@ func TestRefusedFramePage(t *testing.T) {
 			}
 			if tt.dest != "" {
 				req.Header.Set("Sec-Fetch-Dest", tt.dest)
+			}
+			if tt.accept != "" {
+				req.Header.Set("Accept", tt.accept)
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -203,7 +211,7 @@ func TestRefusedFramePage(t *testing.T) {
 			want := map[string]string{
 				"Content-Security-Policy": fieldsPolicy + "https://a.example", "Content-Type": "text/html; charset=utf-8",
 				"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-				"Cross-Origin-Resource-Policy": "same-origin", "Vary": "Sec-Fetch-Dest",
+				"Cross-Origin-Resource-Policy": "same-origin", "Vary": "Sec-Fetch-Dest, Accept",
 			}
 			got := map[string]string{}
 			for k := range want {
