@@ -21,8 +21,12 @@ import (
 
 // readObject reads the request body as a JSON object. An empty body is {}; malformed JSON or
 // a top level that is not an object is 400/5023 with the parser's position in details, and an
-// oversize body is 413/5023.
+// oversize body is 413/5023. A compressed body (Content-Encoding other than identity), which
+// no SDK sends, is 400/5023 saying so, rather than a parser position in binary.
 func readObject(r *http.Request) (obj, error) {
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(strings.TrimSpace(ce), "identity") {
+		return obj{}, &apiError{Code: "5023", Details: []string{"Content-Encoding is not supported: send the body uncompressed"}}
+	}
 	var b []byte
 	if r.Body != nil {
 		var err error

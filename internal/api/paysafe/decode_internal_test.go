@@ -103,6 +103,31 @@ func TestParsePosition(t *testing.T) {
 	}
 }
 
+// TestCompressedBody: a body with a Content-Encoding other than identity is 5023 saying so,
+// not a parse position in compressed bytes; identity is read as usual.
+func TestCompressedBody(t *testing.T) {
+	for _, tt := range []struct {
+		encoding string
+		ok       bool
+	}{{"gzip", false}, {"deflate", false}, {"br", false}, {"identity", true}, {" Identity ", true}, {"", true}} {
+		r := httptest.NewRequest(http.MethodPost, "/customervault/v1/profiles", strings.NewReader(`{"locale":"en_US"}`))
+		if tt.encoding != "" {
+			r.Header.Set("Content-Encoding", tt.encoding)
+		}
+		o, err := readObject(r)
+		if tt.ok {
+			if err != nil || o.m["locale"] != "en_US" {
+				t.Errorf("%q: %v, %v", tt.encoding, o.m, err)
+			}
+			continue
+		}
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Code != "5023" || len(ae.Details) != 1 || !strings.Contains(ae.Details[0], "Content-Encoding is not supported") {
+			t.Errorf("%q: %v", tt.encoding, err)
+		}
+	}
+}
+
 // FuzzParseObject checks that any input either parses as an object or is a 5023 whose
 // details hold no part of the input beyond the fixed words of the message.
 func FuzzParseObject(f *testing.F) {
