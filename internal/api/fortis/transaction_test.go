@@ -252,6 +252,22 @@ func TestTransactionAccountVault(t *testing.T) {
 		got := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+first["id"].(string)+`"`)
 		diff(t, []any{gone, nil}, []any{must(t, s.get(t, "/v2/transactions/"+first["id"].(string)), http.StatusOK).record(t, "transaction")["contact_id"], got["contact_id"]})
 	})
+	t.Run("ok/refund-deleted-contact-is-not-carried", func(t *testing.T) {
+		gone := s.mustContact(t, `"last_name":"Gone"`)["id"].(string)
+		first := s.mustTxn(t, rawSale("3.00", `"contact_id":"`+gone+`"`))
+		must(t, s.del(t, "/v2/contacts/"+gone), http.StatusNoContent)
+		got := s.mustTxn(t, `"action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+first["id"].(string)+`"`)
+		diff(t, []any{nil, float64(111)}, []any{got["contact_id"], got["status_id"]})
+		n := must(t, s.get(t, "/v2/transactions?contact_id="+gone), http.StatusOK).json(t)["meta"].(map[string]any)["pagination"].(map[string]any)["totalCount"]
+		diff(t, float64(1), n) // the sale keeps its contact; the refund does not name the deleted one
+	})
+	t.Run("ok/refund-request-contact-wins", func(t *testing.T) {
+		payer := s.mustContact(t, `"last_name":"Payer"`)["id"].(string)
+		first := s.mustTxn(t, rawSale("3.00", `"contact_id":"`+contact+`"`))
+		got := s.mustTxn(t, `"action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+first["id"].(string)+`","contact_id":"`+payer+`"`)
+		diff(t, payer, got["contact_id"])
+		diff(t, payer, must(t, s.get(t, "/v2/transactions/"+got["id"].(string)), http.StatusOK).record(t, "transaction")["contact_id"])
+	})
 	t.Run("ok/deleted-vault-still-named", func(t *testing.T) {
 		dv := s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1230"`)["id"].(string)
 		first := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_vault_id":"`+dv+`"`)
