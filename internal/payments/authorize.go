@@ -467,7 +467,7 @@ func (s *Service) resolve(ctx context.Context, r reader, tx Tx, p *vault.Princip
 			}
 			return nil, err
 		}
-		if !copyable(p, prev, req.PaymentMethod) || number == "" {
+		if !copyable(p, prev, req.PaymentMethod, req.API) || number == "" {
 			return nil, vault.E(vault.Invalid, vault.Field(field), vault.ErrUnusable)
 		}
 		res.number, res.snapshot, res.linked = number, prev.Card, prev.InstrumentID
