@@ -121,7 +121,11 @@ func (s *Service) checkSource(ctx context.Context, p *vault.Principal, c SourceC
 				return unusable
 			}
 		default:
-			_, err = s.parent(ctx, p, c.LocationID, c.TransactionID, c.TransactionAPIID, nil)
+			// Whatever the request does with it, another API's transaction is no source.
+			t, err = s.parent(ctx, p, c.LocationID, c.TransactionID, c.TransactionAPIID, nil)
+			if err == nil && c.API != "" && t.API != c.API {
+				return unusable
+			}
 		}
 		if vault.KindOf(err) == vault.NotFound {
 			return unusable

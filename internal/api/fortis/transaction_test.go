@@ -310,6 +310,8 @@ func TestOtherAPITransactionNotASource(t *testing.T) {
 			`{"errors":{"previous_transaction_id":["Previous Transaction Id is invalid."]}}`},
 		{"fail/sale-with-other-errors", "/v2/transactions", txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","order_num":"a-b","previous_transaction_id":"` + other.ID + `"`),
 			`{"errors":{"order_num":["Order Num is invalid."],"previous_transaction_id":["Previous Transaction Id is invalid."]}}`},
+		{"fail/unknown-action", "/v2/transactions", txnBody(`"action":"void","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"` + other.ID + `"`),
+			`{"errors":{"action":["Action is invalid."],"previous_transaction_id":["Previous Transaction Id is invalid."]}}`},
 		{"fail/vault", "/v2/accountvaults", `{"accountvault":{"location_id":"` + loc.ID + `","payment_method":"cc","previous_transaction_id":"` + other.ID + `"}}`,
 			`{"errors":{"previous_transaction_id":["Previous Transaction Id is invalid."]}}`},
 		{"fail/vault-with-other-errors", "/v2/accountvaults", `{"accountvault":{"location_id":"` + loc.ID + `","payment_method":"cc","title":"12345678901234567","previous_transaction_id":"` + other.ID + `"}}`,
