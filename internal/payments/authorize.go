@@ -239,14 +239,9 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 			nt.InstrumentID = res.linked
 		}
 		if req.ProfileID != "" {
-			prof, err := tx.GetProfile(ctx, p.MerchantID(), req.ProfileID)
-			if err != nil && vault.KindOf(err) != vault.NotFound {
+			if nt.ProfileID, err = payer(ctx, tx, p, loc, req.ProfileID, ""); err != nil {
 				return err
 			}
-			if err != nil || prof.LocationID != loc.ID {
-				return vault.E(vault.Invalid, vault.Field("profile_id"), vault.ErrUnusable, vault.ID(req.ProfileID))
-			}
-			nt.ProfileID = req.ProfileID
 		}
 		if p.User != nil {
 			nt.CreatedUserID = p.User.ID
@@ -296,17 +291,35 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 // linkProfile gives res the payer of the earlier transaction prev, as a refund of prev has
 // it, while that profile exists: a deleted one stays on prev but is not passed on.
 func linkProfile(ctx context.Context, r reader, p *vault.Principal, res *resolved, prev *Transaction) error {
-	if prev.ProfileID == "" {
-		return nil
+	id, err := payer(ctx, r, p, nil, "", prev.ProfileID)
+	if id != "" {
+		res.profileID, res.customer = id, prev.Customer
 	}
-	if _, err := r.GetProfile(ctx, p.MerchantID(), prev.ProfileID); err != nil {
-		if vault.KindOf(err) == vault.NotFound {
-			return nil
-		}
-		return err
+	return err
+}
+
+// payer returns the profile a new transaction in loc names: named, which must be a profile
+// of loc (Invalid, Field profile_id), or else inherited (an earlier transaction's) while that
+// profile exists, so that a deleted profile stays on the earlier transaction only. loc may
+// be nil when nothing is named.
+func payer(ctx context.Context, r reader, p *vault.Principal, loc *vault.Location, named, inherited string) (string, error) {
+	id := named
+	if id == "" {
+		id = inherited
 	}
-	res.profileID, res.customer = prev.ProfileID, prev.Customer
-	return nil
+	if id == "" {
+		return "", nil
+	}
+	prof, err := r.GetProfile(ctx, p.MerchantID(), id)
+	switch {
+	case err != nil && vault.KindOf(err) != vault.NotFound:
+		return "", err
+	case named == "" && err != nil:
+		return "", nil
+	case named != "" && (err != nil || prof.LocationID != loc.ID):
+		return "", vault.E(vault.Invalid, vault.Field("profile_id"), vault.ErrUnusable, vault.ID(named))
+	}
+	return id, nil
 }
 
 // requiredBilling are the billing fields a merchant service's vt_require_* flags require.
@@ -454,7 +467,7 @@ func (s *Service) resolve(ctx context.Context, r reader, tx Tx, p *vault.Princip
 			}
 			return nil, err
 		}
-		if !copyable(p, prev, req.PaymentMethod) || number == "" {
+		if !copyable(p, prev, req.PaymentMethod, req.API) || number == "" {
 			return nil, vault.E(vault.Invalid, vault.Field(field), vault.ErrUnusable)
 		}
 		res.number, res.snapshot, res.linked = number, prev.Card, prev.InstrumentID

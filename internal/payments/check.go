@@ -39,6 +39,9 @@ type SourceCheck struct {
 	LocationID string
 	// PaymentMethod is MethodCard or MethodACH; empty when it is not known.
 	PaymentMethod string
+	// API is the calling vendor API, whose transactions alone an earlier transaction may be
+	// (empty: any API's), as AuthRequest.API and vault.Source.TransactionAPI say.
+	API string
 	// Use is what the request does with an earlier transaction.
 	Use SourceUse
 	// Refundable is the calling API's subset of the transactions the core refunds (nil: all
@@ -109,7 +112,7 @@ func (s *Service) checkSource(ctx context.Context, p *vault.Principal, c SourceC
 		switch c.Use {
 		case UseCopy:
 			t, _, err = numbered(ctx, s.store, mid, c.LocationID, c.TransactionID, c.TransactionAPIID)
-			if err == nil && !copyable(p, t, c.PaymentMethod) {
+			if err == nil && !copyable(p, t, c.PaymentMethod, c.API) {
 				return unusable
 			}
 		case UseRefund:
@@ -118,7 +121,11 @@ func (s *Service) checkSource(ctx context.Context, p *vault.Principal, c SourceC
 				return unusable
 			}
 		default:
-			_, err = s.parent(ctx, p, c.LocationID, c.TransactionID, c.TransactionAPIID, nil)
+			// Whatever the request does with it, another API's transaction is no source.
+			t, err = s.parent(ctx, p, c.LocationID, c.TransactionID, c.TransactionAPIID, nil)
+			if err == nil && c.API != "" && t.API != c.API {
+				return unusable
+			}
 		}
 		if vault.KindOf(err) == vault.NotFound {
 			return unusable

@@ -22,6 +22,10 @@ type FollowUp struct {
 	APIID          string
 	OrderNum       string
 	Extras         json.RawMessage
+	// ProfileID names the payer's profile; it overrides the parent's and must be a profile
+	// in the follow-up's location (Invalid, Field profile_id). Without it the follow-up takes
+	// the parent's profile while that profile exists: a deleted one stays on the parent only.
+	ProfileID string
 }
 
 // Settle captures (part of) an approved auth. Several partial settlements are allowed. The
@@ -108,6 +112,10 @@ func (s *Service) drawOn(ctx context.Context, p *vault.Principal, op string, ty 
 		if err != nil {
 			return err
 		}
+		profileID, err := payer(ctx, tx, p, loc, f.ProfileID, parent.ProfileID)
+		if err != nil {
+			return err
+		}
 		parent.Available -= amount
 		parent.Modified = now
 		if err := tx.UpdateTransaction(ctx, parent); err != nil {
@@ -117,7 +125,7 @@ func (s *Service) drawOn(ctx context.Context, p *vault.Principal, op string, ty 
 			ID: vault.NewID(), MerchantID: p.MerchantID(), LocationID: loc.ID, AccountNumber: loc.AccountNumber,
 			API: f.API, Type: ty, Status: StatusReceived, ParentID: parent.ID, MerchantRefNum: f.MerchantRefNum,
 			APIID: f.APIID, OrderNum: f.OrderNum, Amount: amount, Currency: parent.Currency,
-			PaymentMethod: parent.PaymentMethod, InstrumentID: parent.InstrumentID, ProfileID: parent.ProfileID,
+			PaymentMethod: parent.PaymentMethod, InstrumentID: parent.InstrumentID, ProfileID: profileID,
 			ProductTransactionID: parent.ProductTransactionID, Card: parent.Card, RoutingNumber: parent.RoutingNumber,
 			AccountType: parent.AccountType, ACHSecCode: parent.ACHSecCode, Billing: parent.Billing,
 			Customer: parent.Customer, Extras: f.Extras, Node: s.cfg.Node, TxnTime: now, Created: now, Modified: now,

@@ -179,21 +179,26 @@ func numbered(ctx context.Context, r Reader, merchantID, locationID, id, apiID s
 	return t, from, nil
 }
 
-// copyable reports whether p's payment of method ("": any) may copy the account data of the
-// earlier transaction t: t is in a location p reaches and was paid by that method.
-func copyable(p *vault.Principal, t *Transaction, method string) bool {
-	return p.CanReach(t.LocationID) && (method == "" || t.PaymentMethod == method)
+// copyable reports whether p's payment of method ("": any) through vendor API api ("": any)
+// may copy the account data of the earlier transaction t: t is in a location p reaches, was
+// paid by that method and made through that API (another API's transactions are not the
+// caller's: its reads answer them as unknown).
+func copyable(p *vault.Principal, t *Transaction, method, api string) bool {
+	return p.CanReach(t.LocationID) && (method == "" || t.PaymentMethod == method) && (api == "" || t.API == api)
 }
 
 // AccountData implements vault.TransactionSource: it returns the account data of a
-// transaction in a location, expiry included, so that a vault can be created from it.
-// Kinds: NotFound.
-func (s *Service) AccountData(ctx context.Context, tx vault.Tx, merchantID, locationID, id, apiID string) (*vault.AccountData, error) {
+// transaction in a location, made through vendor API api ("": any), expiry included, so that
+// a vault can be created from it. Kinds: NotFound.
+func (s *Service) AccountData(ctx context.Context, tx vault.Tx, merchantID, locationID, id, apiID, api string) (*vault.AccountData, error) {
 	r, ok := tx.(Reader)
 	if !ok {
 		return nil, vault.E("payments.AccountData", vault.Internal, ErrTxUnsupported)
 	}
 	t, number, err := s.accountOf(ctx, r, merchantID, locationID, id, apiID)
+	if err == nil && api != "" && t.API != api {
+		err = vault.E(vault.NotFound, vault.ID(t.ID))
+	}
 	if err != nil {
 		return nil, vault.E("payments.AccountData", err)
 	}

@@ -24,6 +24,9 @@ type Source struct {
 
 	TransactionID    string // TransactionID copies a transaction's account data.
 	TransactionAPIID string // TransactionAPIID copies the transaction with this api id in the new one's location.
+	// TransactionAPI, when set, limits TransactionID and TransactionAPIID to transactions made
+	// through that vendor API; another API's are unusable, as unknown ones are.
+	TransactionAPI string
 
 	SSN4     string // SSN4 is sealed alongside (Fortis).
 	DLNumber string // DLNumber is sealed alongside (Fortis).
@@ -45,10 +48,11 @@ type AccountData struct {
 	BillingPhone  string
 }
 
-// TransactionSource reads the account data of a stored transaction. The payments package
-// provides it, so that the vault need not know transactions. Kinds: NotFound.
+// TransactionSource reads the account data of a stored transaction, made through vendor API
+// api when api is set. The payments package provides it, so that the vault need not know
+// transactions. Kinds: NotFound.
 type TransactionSource interface {
-	AccountData(ctx context.Context, tx Tx, merchantID, locationID, id, apiID string) (*AccountData, error)
+	AccountData(ctx context.Context, tx Tx, merchantID, locationID, id, apiID, api string) (*AccountData, error)
 }
 
 // SetTransactionSource installs the reader of transactions' account data.
@@ -398,7 +402,7 @@ func (s *Service) resolveSource(ctx context.Context, tx Tx, p *Principal, in *In
 		if s.txSource == nil {
 			return Secret{}, E(Invalid, Field(field), ErrUnusable)
 		}
-		ad, err := s.txSource.AccountData(ctx, tx, mid, in.LocationID, src.TransactionID, src.TransactionAPIID)
+		ad, err := s.txSource.AccountData(ctx, tx, mid, in.LocationID, src.TransactionID, src.TransactionAPIID, src.TransactionAPI)
 		if err != nil {
 			if KindOf(err) == NotFound {
 				return Secret{}, E(Invalid, Field(field), ErrUnusable)

@@ -144,6 +144,7 @@ func (a *API) parseVaultCreate(ctx context.Context, p *vault.Principal, in *inpu
 // d.src.TransactionID once the transaction exists.
 func (a *API) parseVault(ctx context.Context, p *vault.Principal, in *input, fromTxn bool) *vaultDraft {
 	d := &vaultDraft{errs: in.errs}
+	d.src.TransactionAPI = api // a transaction of the Paysafe API is unknown here, and no source
 	e := in.errs
 
 	// location_id and payment_method decide what the other rules mean.

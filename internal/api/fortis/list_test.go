@@ -528,6 +528,14 @@ func TestListRepeatedParams(t *testing.T) {
 			diff(t, bad.want, string(must(t, s.get(t, "/v2/accountvaults"+bad.query), 422).Body))
 		})
 	}
+	// Every list, locations and users included, reports a bad location_id together with its
+	// filters' errors (§1.4: every failing field).
+	for _, c := range []string{"accountvaults", "contacts", "transactions", "locations", "users", "producttransactions"} {
+		t.Run("fail/location-and-filters-"+c, func(t *testing.T) {
+			diff(t, `{"errors":{"location_id":["location_id provided is not valid"],"id":["Id is invalid."]}}`,
+				string(must(t, s.get(t, "/v2/"+c+"?location_id="+other+"&id[]=x"), 422).Body))
+		})
+	}
 }
 
 // TestListActiveFilter checks the vault list's active filter (§2.7 "active=0 lists the

@@ -276,7 +276,8 @@ func (a *API) handleUserList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	locs, err := listLocations(r, p)
-	if err != nil {
+	lr := a.parseList(r, p, userList)
+	if err := withScopeErr(err, lr); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -286,7 +287,6 @@ func (a *API) handleUserList(w http.ResponseWriter, r *http.Request) {
 			return inLocation(u, func(id string) bool { return slices.Contains(locs, id) })
 		}
 	}
-	lr := a.parseList(r, p, userList)
 	serveList(a, w, r, p, lr, "users",
 		func(ctx context.Context, q vault.Query) ([]*vault.User, int, error) {
 			// Which users share a location is decided here, so the page is cut here too.

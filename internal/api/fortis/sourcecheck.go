@@ -38,6 +38,7 @@ func (a *API) reportVaultSource(ctx context.Context, p *vault.Principal, d *vaul
 	c := payments.SourceCheck{
 		Token: d.src.Token, TokenKinds: d.src.TokenKinds, InstrumentID: d.src.InstrumentID, InstrumentAPIID: d.src.InstrumentAPIID,
 		TransactionID: d.src.TransactionID, TransactionAPIID: d.src.TransactionAPIID, LocationID: d.in.LocationID, Use: payments.UseCopy,
+		API: api,
 	}
 	if !d.errs.failed("payment_method") {
 		c.PaymentMethod = paymentMethod(d.in.Kind)
@@ -50,6 +51,7 @@ func (a *API) reportTxnSource(ctx context.Context, p *vault.Principal, d *txnDra
 	c := payments.SourceCheck{
 		Token: d.src.Token, TokenKinds: d.src.TokenKinds, InstrumentID: d.src.InstrumentID, InstrumentAPIID: d.src.InstrumentAPIID,
 		TransactionID: d.src.TransactionID, TransactionAPIID: d.src.TransactionAPIID, PaymentMethod: d.method,
+		API: api,
 	}
 	if d.loc != nil {
 		c.LocationID = d.loc.ID

@@ -641,6 +641,6 @@ func (a *API) refund(ctx context.Context, p *vault.Principal, d *txnDraft) (*pay
 	}
 	return a.opt.Payments.Refund(ctx, p, payments.FollowUp{
 		API: api, Location: d.loc, ParentID: parent.ID, Amount: d.amount, APIID: d.apiID,
-		OrderNum: d.orderNum, Extras: payments.EncodeExtras(d.extras),
+		OrderNum: d.orderNum, Extras: payments.EncodeExtras(d.extras), ProfileID: d.profile,
 	})
 }

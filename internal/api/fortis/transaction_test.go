@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/payvault/payvault/internal/api/httpx"
+	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/storetest"
@@ -252,6 +253,22 @@ func TestTransactionAccountVault(t *testing.T) {
 		got := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+first["id"].(string)+`"`)
 		diff(t, []any{gone, nil}, []any{must(t, s.get(t, "/v2/transactions/"+first["id"].(string)), http.StatusOK).record(t, "transaction")["contact_id"], got["contact_id"]})
 	})
+	t.Run("ok/refund-deleted-contact-is-not-carried", func(t *testing.T) {
+		gone := s.mustContact(t, `"last_name":"Gone"`)["id"].(string)
+		first := s.mustTxn(t, rawSale("3.00", `"contact_id":"`+gone+`"`))
+		must(t, s.del(t, "/v2/contacts/"+gone), http.StatusNoContent)
+		got := s.mustTxn(t, `"action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+first["id"].(string)+`"`)
+		diff(t, []any{nil, float64(111)}, []any{got["contact_id"], got["status_id"]})
+		n := must(t, s.get(t, "/v2/transactions?contact_id="+gone), http.StatusOK).json(t)["meta"].(map[string]any)["pagination"].(map[string]any)["totalCount"]
+		diff(t, float64(1), n) // the sale keeps its contact; the refund does not name the deleted one
+	})
+	t.Run("ok/refund-request-contact-wins", func(t *testing.T) {
+		payer := s.mustContact(t, `"last_name":"Payer"`)["id"].(string)
+		first := s.mustTxn(t, rawSale("3.00", `"contact_id":"`+contact+`"`))
+		got := s.mustTxn(t, `"action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+first["id"].(string)+`","contact_id":"`+payer+`"`)
+		diff(t, payer, got["contact_id"])
+		diff(t, payer, must(t, s.get(t, "/v2/transactions/"+got["id"].(string)), http.StatusOK).record(t, "transaction")["contact_id"])
+	})
 	t.Run("ok/deleted-vault-still-named", func(t *testing.T) {
 		dv := s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1230"`)["id"].(string)
 		first := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_vault_id":"`+dv+`"`)
@@ -262,6 +279,55 @@ func TestTransactionAccountVault(t *testing.T) {
 		diff(t, []any{dv, false, float64(101)}, []any{got["account_vault_id"], got["is_accountvault"], got["status_id"]})
 		r := must(t, s.post(t, "/v2/transactions", txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","account_vault_id":"`+dv+`"`)), http.StatusUnprocessableEntity)
 		diff(t, `{"errors":{"account_vault_id":["Account Vault Id is invalid."]}}`, string(r.Body))
+	})
+}
+
+// TestOtherAPITransactionNotASource checks that a transaction made through the Paysafe API in
+// the same location, whose id this API answers as unknown (404), is no source either: a
+// sale, an avsonly or a vault create naming it is 422 on the field, as for any unknown id
+// (§1.5), alone or with other field errors, and a Fortis transaction still is one.
+func TestOtherAPITransactionNotASource(t *testing.T) {
+	s := mustServer(t)
+	ctx := context.Background()
+	p, err := s.svc.AuthenticateUser(ctx, s.user.dev, s.user.id, s.user.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, err := s.svc.Location(ctx, s.creds.MerchantID, s.creds.Fortis.LocationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.ps.Authorize(ctx, p, payments.AuthRequest{API: "paysafe", Type: payments.TypeSale, Location: loc, Amount: 100,
+		Source: payments.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 12, Year: 2028}}})
+	if err != nil || !other.Approved() {
+		t.Fatalf("paysafe sale: %v", err)
+	}
+	must(t, s.get(t, "/v2/transactions/"+other.ID), http.StatusNotFound)
+	tests := []struct{ name, path, body, want string }{
+		{"fail/sale", "/v2/transactions", txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"` + other.ID + `"`),
+			`{"errors":{"previous_transaction_id":["Previous Transaction Id is invalid."]}}`},
+		{"fail/avsonly", "/v2/transactions", txnBody(`"action":"avsonly","payment_method":"cc","previous_transaction_id":"` + other.ID + `"`),
+			`{"errors":{"previous_transaction_id":["Previous Transaction Id is invalid."]}}`},
+		{"fail/sale-with-other-errors", "/v2/transactions", txnBody(`"action":"sale","payment_method":"cc","transaction_amount":"1.00","order_num":"a-b","previous_transaction_id":"` + other.ID + `"`),
+			`{"errors":{"order_num":["Order Num is invalid."],"previous_transaction_id":["Previous Transaction Id is invalid."]}}`},
+		{"fail/unknown-action", "/v2/transactions", txnBody(`"action":"void","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"` + other.ID + `"`),
+			`{"errors":{"action":["Action is invalid."],"previous_transaction_id":["Previous Transaction Id is invalid."]}}`},
+		{"fail/vault", "/v2/accountvaults", `{"accountvault":{"location_id":"` + loc.ID + `","payment_method":"cc","previous_transaction_id":"` + other.ID + `"}}`,
+			`{"errors":{"previous_transaction_id":["Previous Transaction Id is invalid."]}}`},
+		{"fail/vault-with-other-errors", "/v2/accountvaults", `{"accountvault":{"location_id":"` + loc.ID + `","payment_method":"cc","title":"12345678901234567","previous_transaction_id":"` + other.ID + `"}}`,
+			`{"errors":{"previous_transaction_id":["Previous Transaction Id is invalid."],"title":["Title should contain at most 16 characters."]}}`},
+		{"fail/vault-run-avs", "/v2/accountvaults", `{"accountvault":{"location_id":"` + loc.ID + `","payment_method":"cc","run_avs":true,"previous_transaction_id":"` + other.ID + `"}}`,
+			`{"errors":{"previous_transaction_id":["Previous Transaction Id is invalid."]}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			diff(t, tt.want, string(must(t, s.post(t, tt.path, tt.body), http.StatusUnprocessableEntity).Body))
+		})
+	}
+	t.Run("ok/fortis-transaction", func(t *testing.T) {
+		first := s.mustTxn(t, rawSale("1.00"))
+		s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"`+first["id"].(string)+`"`)
+		s.mustVault(t, `"payment_method":"cc","previous_transaction_id":"`+first["id"].(string)+`"`)
 	})
 }
 
