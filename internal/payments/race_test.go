@@ -2,6 +2,7 @@ package payments_test
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -33,6 +34,7 @@ func TestFollowUpRaceNodes(t *testing.T) {
 	}
 	e := mustEnv(t, open, payments.Config{})
 	nodes := []*payments.Service{e.ps, mustNode(t, open(t))}
+	t.Run("dupcheck", func(t *testing.T) { testDupCheckRace(t, e, nodes) })
 	for round := range 6 {
 		a, err := e.auth(t, 1000, rawVisa, round%2 == 0)
 		if err != nil {
@@ -88,6 +90,48 @@ func TestFollowUpRaceNodes(t *testing.T) {
 		}
 		wg.Wait()
 		checkDrawInvariants(t, e, a.ID)
+	}
+}
+
+// testDupCheckRace sends auths and settlements under dupCheck with one merchant reference
+// each, concurrently from every node: exactly one of each is made, and the others are refused
+// with ErrDuplicateRef.
+func testDupCheckRace(t *testing.T, e *env, nodes []*payments.Service) {
+	a, err := e.auth(t, 1000, rawVisa, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	made := map[payments.Type]int{}
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ps := nodes[i%len(nodes)]
+			var t2 *payments.Transaction
+			var err error
+			if i%2 == 0 {
+				t2, err = ps.Authorize(e.ctx, e.Principal, payments.AuthRequest{API: "test", Type: payments.TypeAuth, Location: e.loc,
+					Amount: 100, MerchantRefNum: "dup-race", DupCheck: true, Source: rawVisa})
+			} else {
+				f := e.follow(10, a.ID)
+				f.MerchantRefNum, f.DupCheck = "dup-race", true
+				t2, err = ps.Settle(e.ctx, e.Principal, f)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				made[t2.Type]++
+			case !errors.Is(err, payments.ErrDuplicateRef):
+				t.Errorf("%d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if made[payments.TypeAuth] != 1 || made[payments.TypeSettlement] != 1 {
+		t.Errorf("made %v under one reference with dupCheck; want one auth and one settlement", made)
 	}
 }
 
