@@ -15,13 +15,13 @@ import (
 	"github.com/payvault/payvault/internal/vault"
 )
 
-// TestFollowUpRaceNodes races settlements, voids, refunds and the cancels of settlements and
-// refunds on one auth from two nodes (two stores, each with its own committer, on one
-// PostgreSQL database), so that the row locks, not a shared committer, keep them apart. After
-// each round the §2.16 invariants hold: the auth's available-to-settle is its amount less its
-// live settlements and voids, each settlement's available-to-refund is its amount less its
-// live refunds (0 once cancelled), a cancelled settlement has no live refund, and nothing is
-// negative.
+// TestFollowUpRaceNodes races settlements, voids, refunds, the cancels of settlements and
+// refunds, and the operator's batch on one auth from two nodes (two stores, each with its own
+// committer, on one PostgreSQL database), so that the row locks, not a shared committer, keep
+// them apart. After each round the §2.16 invariants hold: the auth's available-to-settle is
+// its amount less its live settlements and voids, each settlement's available-to-refund is its
+// amount less its live refunds (0 once cancelled), a cancelled settlement has no live refund,
+// and nothing is negative.
 func TestFollowUpRaceNodes(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	open := func(tb testing.TB) storetest.Store {
@@ -61,20 +61,22 @@ func TestFollowUpRaceNodes(t *testing.T) {
 					mu.Unlock()
 					amount := int64(rnd.IntN(400)) // 0 takes all that is left
 					var err error
-					switch op := rnd.IntN(5); {
-					case op == 0:
+					switch op := rnd.IntN(21); {
+					case op == 20:
+						_, err = ps.Batch(e.ctx, "")
+					case op%5 == 0:
 						var st *payments.Transaction
 						if st, err = ps.Settle(e.ctx, e.Principal, e.follow(amount, a.ID)); err == nil {
 							mu.Lock()
 							settlements = append(settlements, st.ID)
 							mu.Unlock()
 						}
-					case op == 1:
+					case op%5 == 1:
 						_, err = ps.Void(e.ctx, e.Principal, e.follow(amount, a.ID))
 					case s == "":
-					case op == 2:
+					case op%5 == 2:
 						_, err = ps.Refund(e.ctx, e.Principal, e.follow(amount, s))
-					case op == 3:
+					case op%5 == 3:
 						_, err = ps.Cancel(e.ctx, e.Principal, e.loc, s, payments.TypeSettlement)
 					default:
 						var kids []*payments.Transaction
