@@ -1,6 +1,7 @@
 package paysafe_test
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -95,5 +96,94 @@ func TestTenancy(t *testing.T) {
 		}
 		// A's token is still unused and works for A.
 		e.must(t, 201, call{method: "POST", path: base + "/cards", body: `{"singleUseToken":"` + tok + `"}`})
+	})
+}
+
+// TestCardPaymentTenancy: another merchant's card-payment records — an auth, an auth settled
+// with it (its settlement under the auth's id), a settlement, a refund, a voidauth and a
+// verification — answer 404/5269 with the card-payments errorinfo link on every route that
+// names them, from the other merchant's own account, exactly like ids that never existed;
+// its lists do not show them; and nothing of the owner's changes (§1.2).
+func TestCardPaymentTenancy(t *testing.T) {
+	e := mustPayEnv(t)
+	aid := e.mustAuth(t, "ten-auth", 1000, false)
+	swa := e.mustAuth(t, "ten-swa", 700, true)
+	sid := e.must(t, 200, call{method: "POST", path: e.path("auths/" + aid + "/settlements"), body: `{"merchantRefNum":"ten-settle","amount":500}`}).str("id")
+	rid := e.must(t, 200, call{method: "POST", path: e.path("settlements/" + sid + "/refunds"), body: `{"merchantRefNum":"ten-refund","amount":100}`}).str("id")
+	vid := e.must(t, 200, call{method: "POST", path: e.path("auths/" + aid + "/voidauths"), body: `{"merchantRefNum":"ten-void","amount":100}`}).str("id")
+	ver := e.must(t, 200, call{method: "POST", path: e.path("verifications"),
+		body: `{"merchantRefNum":"ten-verify","card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`}).str("id")
+
+	b := e.MustMerchant(t, false)
+	as := func(c call) call { c.user, c.pass = b.Paysafe.APIKeyID, b.Paysafe.APIKeySecret; return c }
+	own := func(rest string) string { return "/cardpayments/v1/accounts/" + b.Paysafe.AccountNumber + "/" + rest }
+	const errorinfo = "https://developer.paysafe.com/en/rest-api/cards/test-and-go-live/card-errors/#ErrorCode5269"
+	for _, tt := range []struct {
+		name string
+		c    call
+		id   string // id is the id the 5269 must name
+	}{
+		{"fail/get-auth", call{method: "GET", path: own("auths/" + aid)}, aid},
+		{"fail/put-auth", call{method: "PUT", path: own("auths/" + aid), body: `{"status":"COMPLETED"}`}, aid},
+		{"fail/settle-auth", call{method: "POST", path: own("auths/" + aid + "/settlements"), body: `{"merchantRefNum":"x"}`}, aid},
+		{"fail/void-auth", call{method: "POST", path: own("auths/" + aid + "/voidauths"), body: `{"merchantRefNum":"x"}`}, aid},
+		{"fail/get-settlement", call{method: "GET", path: own("settlements/" + sid)}, sid},
+		{"fail/get-settlement-by-auth-id", call{method: "GET", path: own("settlements/" + swa)}, swa},
+		{"fail/cancel-settlement", call{method: "PUT", path: own("settlements/" + sid), body: `{"status":"CANCELLED"}`}, sid},
+		{"fail/cancel-settlement-by-auth-id", call{method: "PUT", path: own("settlements/" + swa), body: `{"status":"CANCELLED"}`}, swa},
+		{"fail/refund-settlement", call{method: "POST", path: own("settlements/" + sid + "/refunds"), body: `{"merchantRefNum":"x"}`}, sid},
+		{"fail/refund-settlement-by-auth-id", call{method: "POST", path: own("settlements/" + swa + "/refunds"), body: `{"merchantRefNum":"x"}`}, swa},
+		{"fail/get-refund", call{method: "GET", path: own("refunds/" + rid)}, rid},
+		{"fail/cancel-refund", call{method: "PUT", path: own("refunds/" + rid), body: `{"status":"CANCELLED"}`}, rid},
+		{"fail/get-voidauth", call{method: "GET", path: own("voidauths/" + vid)}, vid},
+		{"fail/get-verification", call{method: "GET", path: own("verifications/" + ver)}, ver},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(t, as(tt.c))
+			if r.status != 404 || r.code() != "5269" {
+				t.Fatalf("got %d %s", r.status, r.raw)
+			}
+			er := r.body["error"].(map[string]any)
+			if msg := er["message"].(string); !strings.HasSuffix(msg, ": "+tt.id) {
+				t.Errorf("message %q should name %s", msg, tt.id)
+			}
+			if l := er["links"].([]any)[0].(map[string]any); l["href"] != errorinfo {
+				t.Errorf("errorinfo link = %v", l)
+			}
+			if _, ok := r.body["id"]; ok {
+				t.Errorf("a foreign id was stored as a transaction: %s", r.raw)
+			}
+		})
+	}
+	t.Run("ok/lists-empty", func(t *testing.T) {
+		for _, l := range []struct{ path, key string }{
+			{"auths?merchantRefNum=ten-auth", "auths"}, {"settlements?merchantRefNum=ten-settle", "settlements"},
+			{"refunds?merchantRefNum=ten-refund", "refunds"}, {"voidauths?merchantRefNum=ten-void", "voidAuths"},
+			{"verifications?merchantRefNum=ten-verify", "verifications"},
+		} {
+			r := e.must(t, 200, as(call{method: "GET", path: own(l.path)}))
+			if items := r.body[l.key].([]any); len(items) != 0 {
+				t.Errorf("%s = %s", l.path, r.raw)
+			}
+		}
+	})
+	t.Run("ok/owner-unchanged", func(t *testing.T) {
+		for _, c := range []struct {
+			path, field string
+			want        float64
+		}{
+			{"auths/" + aid, "availableToSettle", 400}, {"settlements/" + sid, "availableToRefund", 400},
+			{"settlements/" + swa, "availableToRefund", 700},
+		} {
+			r := e.must(t, 200, call{method: "GET", path: e.path(c.path)})
+			if r.body[c.field] != c.want {
+				t.Errorf("%s %s = %v, want %v", c.path, c.field, r.body[c.field], c.want)
+			}
+		}
+		for _, p := range []string{"settlements/" + sid, "settlements/" + swa, "refunds/" + rid} {
+			if r := e.must(t, 200, call{method: "GET", path: e.path(p)}); r.str("status") != "PENDING" {
+				t.Errorf("%s status = %s", p, r.raw)
+			}
+		}
 	})
 }
