@@ -74,6 +74,10 @@ type CreateOptions struct {
 	// Mandates are the references of mandates created with a BACS or SEPA account, in its
 	// transaction (BACS ones start PENDING, SEPA ones ACTIVE).
 	Mandates []string
+	// NewMandates, when set, receives the mandates the create stored (those of Mandates, in
+	// order; a new instrument has no others): an answer that shows them needs no read after
+	// the commit, which a database going away could fail although the create is stored.
+	NewMandates *[]*Mandate
 	// Before runs inside the transaction after validation and before the insert (e.g. a
 	// verification), with the opened account data. An error aborts the create.
 	Before func(ctx context.Context, tx Tx, in *Instrument, number string) error
@@ -301,8 +305,12 @@ func (s *Service) createInstrument(ctx context.Context, tx Tx, p *Principal, in 
 			return err
 		}
 	}
-	if err := s.insertMandates(ctx, tx, in, opt.Mandates); err != nil {
+	ms, err := s.insertMandates(ctx, tx, in, opt.Mandates)
+	if err != nil {
 		return err
+	}
+	if opt.NewMandates != nil {
+		*opt.NewMandates = ms
 	}
 	if makeDefault {
 		if err := tx.SetDefaultCard(ctx, mid, in.ProfileID, in.ID); err != nil {
@@ -656,6 +664,10 @@ type UpdateOptions struct {
 	// Default sets a card's default flag in the same transaction: true makes it the profile's
 	// only default card, false clears it, nil leaves it unchanged.
 	Default *bool
+	// Mandates, when set, receives the instrument's mandates as the update's write reads them
+	// (oldest first, time-based transitions applied): an answer that shows them needs no read
+	// after the commit, which a database going away could fail although the update is stored.
+	Mandates *[]*Mandate
 }
 
 // UpdateInstrument applies mutate to a copy of an active instrument, replaces any secrets
@@ -765,6 +777,16 @@ func (s *Service) UpdateInstrumentWith(ctx context.Context, p *Principal, id str
 				return err
 			}
 			next.DefaultCard = *opt.Default
+		}
+		if opt.Mandates != nil {
+			list, err := tx.ListMandates(ctx, mid, next.ID)
+			if err != nil {
+				return err
+			}
+			for i, m := range list {
+				list[i] = s.effective(m)
+			}
+			*opt.Mandates = list
 		}
 		out = &next
 		return nil

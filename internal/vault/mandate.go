@@ -81,24 +81,27 @@ func (s *Service) newMandate(in *Instrument, reference string) (*Mandate, error)
 	}, nil
 }
 
-// insertMandates stores mandates for the references on a new instrument, in its transaction.
-func (s *Service) insertMandates(ctx context.Context, tx Tx, in *Instrument, refs []string) error {
+// insertMandates stores mandates for the references on a new instrument, in its transaction,
+// and returns them.
+func (s *Service) insertMandates(ctx context.Context, tx Tx, in *Instrument, refs []string) ([]*Mandate, error) {
 	if len(refs) == 0 {
-		return nil
+		return nil, nil
 	}
 	if in.Kind != KindBACS && in.Kind != KindSEPA {
-		return E(Invalid, Field("mandates"), ErrUnusable)
+		return nil, E(Invalid, Field("mandates"), ErrUnusable)
 	}
+	out := make([]*Mandate, 0, len(refs))
 	for _, ref := range refs {
 		m, err := s.newMandate(in, ref)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := tx.InsertMandate(ctx, m); err != nil {
-			return err
+			return nil, err
 		}
+		out = append(out, m)
 	}
-	return nil
+	return out, nil
 }
 
 // CreateMandate adds a mandate to an active BACS or SEPA account of a profile.

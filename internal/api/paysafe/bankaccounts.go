@@ -157,7 +157,8 @@ func (a *API) handleBankAccountCreate(k bankKind) handlerFunc {
 		in := b.in
 		in.ProfileID = pid
 		src := vault.Source{Number: b.number}
-		opt := vault.CreateOptions{Mandates: b.mandates, RequireBillingAddress: true}
+		var ms []*vault.Mandate // as the create stored them: a read after it could fail a stored create
+		opt := vault.CreateOptions{Mandates: b.mandates, NewMandates: &ms, RequireBillingAddress: true}
 		if b.token != "" {
 			src = vault.Source{Token: b.token, TokenKinds: []string{k.tokenKind}}
 			opt.TokenBillingAsAddress = true
@@ -165,10 +166,6 @@ func (a *API) handleBankAccountCreate(k bankKind) handlerFunc {
 		out, err := a.vault.CreateInstrument(r.Context(), p, &in, src, opt)
 		if err != nil {
 			return wireCtx{kind: k.kind}.wrap(err)
-		}
-		ms, err := a.mandatesOf(r.Context(), p, out)
-		if err != nil {
-			return err
 		}
 		a.writeCreated(w, r, "/customervault/v1/profiles/"+pid+"/"+k.path+"/"+out.ID, toBankJSON(out, ms))
 		return nil
@@ -216,7 +213,12 @@ func (a *API) handleBankAccountUpdate(k bankKind) handlerFunc {
 		if b.number != "" {
 			su.Number = &b.number
 		}
-		out, err := a.vault.UpdateInstrument(r.Context(), p, id, func(in *vault.Instrument) error {
+		var ms []*vault.Mandate // read in the update's write: a read after it could fail a stored update
+		var uo vault.UpdateOptions
+		if k.hasMandates() {
+			uo.Mandates = &ms
+		}
+		out, err := a.vault.UpdateInstrumentWith(r.Context(), p, id, func(in *vault.Instrument) error {
 			if err := belongs(in, pid, k.kind); err != nil {
 				return err
 			}
@@ -229,13 +231,9 @@ func (a *API) handleBankAccountUpdate(k bankKind) handlerFunc {
 			keep(&in.InstitutionID, b.in.InstitutionID)
 			keep(&in.BIC, b.in.BIC)
 			return nil
-		}, su)
+		}, su, uo)
 		if err != nil {
 			return wireCtx{kind: k.kind}.wrap(err)
-		}
-		ms, err := a.mandatesOf(r.Context(), p, out)
-		if err != nil {
-			return err
 		}
 		writeOK(w, toBankJSON(out, ms))
 		return nil

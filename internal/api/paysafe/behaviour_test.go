@@ -2,12 +2,15 @@ package paysafe_test
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -536,4 +539,101 @@ func TestNestedBillingAddressShipping(t *testing.T) {
 			t.Errorf("a refused create stored its profile: %d %s", x.status, x.raw)
 		}
 	})
+}
+
+// goneAfterCommit is a store whose database goes away as soon as a write commits while it is
+// armed: every read after that fails Unavailable, as when the database restarts right after
+// a COMMIT it answered.
+type goneAfterCommit struct {
+	*sqlstore.Store
+	armed, gone atomic.Bool
+}
+
+func (s *goneAfterCommit) Write(ctx context.Context, fn func(vault.Tx) error) error {
+	err := s.Store.Write(ctx, fn)
+	if err == nil && s.armed.Load() {
+		s.gone.Store(true)
+	}
+	return err
+}
+
+func (s *goneAfterCommit) down() error {
+	if s.gone.Load() {
+		return vault.E("goneAfterCommit", vault.Unavailable, errors.New("the database went away"))
+	}
+	return nil
+}
+
+func (s *goneAfterCommit) GetProfile(ctx context.Context, mid, id string) (*vault.Profile, error) {
+	if err := s.down(); err != nil {
+		return nil, err
+	}
+	return s.Store.GetProfile(ctx, mid, id)
+}
+
+func (s *goneAfterCommit) GetInstrument(ctx context.Context, mid, id string) (*vault.Instrument, error) {
+	if err := s.down(); err != nil {
+		return nil, err
+	}
+	return s.Store.GetInstrument(ctx, mid, id)
+}
+
+func (s *goneAfterCommit) ListMandates(ctx context.Context, mid, id string) ([]*vault.Mandate, error) {
+	if err := s.down(); err != nil {
+		return nil, err
+	}
+	return s.Store.ListMandates(ctx, mid, id)
+}
+
+// TestBankWriteAnswerNeedsNoLaterRead: a bank account create or PUT answers with the account
+// and its mandates as its own write left them. It read the mandates after the commit, so a
+// database going away right after it answered 503 although the account was stored, and a
+// client retrying the create made a second account with a second set of mandates (duplicate
+// bank accounts are not refused, §2.5).
+func TestBankWriteAnswerNeedsNoLaterRead(t *testing.T) {
+	var st *goneAfterCommit
+	e := MustEnvStore(t, func(s *sqlstore.Store) vault.Store { st = &goneAfterCommit{Store: s}; return st })
+	pid := e.MustProfile(t, "gone-after-commit")
+	aid := e.MustAddress(t, pid)
+	prof := "/customervault/v1/profiles/" + pid
+	holder := `"accountHolderName":"S","billingAddressId":"` + aid + `"`
+	bacs := e.must(t, 201, call{method: "POST", path: prof + "/bacsbankaccounts", body: `{` + holder + `,"accountNumber":"12345678","sortCode":"207405","mandates":[{"reference":"B0"}]}`})
+	for _, tt := range []struct {
+		name, method, path, body string
+		status                   int
+		mandates                 []string // mandates are the statuses of the answer's mandates.
+	}{
+		{"ok/bacs-create-with-mandates", "POST", prof + "/bacsbankaccounts", `{` + holder + `,"accountNumber":"12345678","sortCode":"207405","mandates":[{"reference":"B1"},{"reference":"B2"}]}`, 201, []string{"PENDING", "PENDING"}},
+		{"ok/bacs-create", "POST", prof + "/bacsbankaccounts", `{` + holder + `,"accountNumber":"12345678","sortCode":"207405"}`, 201, nil},
+		{"ok/sepa-create-with-mandate", "POST", prof + "/sepabankaccounts", `{` + holder + `,"iban":"DE89370400440532013000","mandates":{"reference":"S1"}}`, 201, []string{"ACTIVE"}},
+		{"ok/ach-create", "POST", prof + "/achbankaccounts", `{` + holder + `,"accountNumber":"796134762","routingNumber":"123456789","accountType":"CHECKING"}`, 201, nil},
+		{"ok/bacs-put", "PUT", prof + "/bacsbankaccounts/" + bacs.str("id"), `{` + holder + `,"nickName":"renamed"}`, 200, []string{"PENDING"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st.gone.Store(false)
+			st.armed.Store(true)
+			r := e.do(t, call{method: tt.method, path: tt.path, body: tt.body})
+			st.armed.Store(false)
+			st.gone.Store(false)
+			if r.status != tt.status {
+				t.Fatalf("%d %s", r.status, r.raw)
+			}
+			var got []string
+			ms, _ := r.body["mandates"].([]any)
+			for _, m := range ms {
+				got = append(got, m.(map[string]any)["status"].(string))
+			}
+			if d := cmp.Diff(tt.mandates, got); d != "" {
+				t.Errorf("mandates (-want +got)\n%s", d)
+			}
+			// The answer is what is stored.
+			path := tt.path
+			if tt.method == "POST" {
+				path += "/" + r.str("id")
+			}
+			if d := cmp.Diff(r.body, e.must(t, 200, call{method: "GET", path: path}).body); d != "" {
+				t.Errorf("answer and stored account differ (-answer +GET)\n%s", d)
+			}
+		})
+	}
 }

@@ -63,6 +63,13 @@ type env struct {
 // MustEnv starts a test server with one sandbox merchant; opts adjust the API's Config.
 func MustEnv(tb testing.TB, opts ...func(*paysafe.Config)) *env {
 	tb.Helper()
+	return MustEnvStore(tb, nil, opts...)
+}
+
+// MustEnvStore is MustEnv with the service's store wrapped by wrap (nil: unwrapped), for
+// tests that make the database fail at a chosen moment.
+func MustEnvStore(tb testing.TB, wrap func(*sqlstore.Store) vault.Store, opts ...func(*paysafe.Config)) *env {
+	tb.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
 	if err != nil {
@@ -80,7 +87,11 @@ func MustEnv(tb testing.TB, opts ...func(*paysafe.Config)) *env {
 		tb.Fatal(err)
 	}
 	clk := &clock{now: time.Now().UTC().Truncate(time.Second)}
-	svc := vault.NewService(st, kr, bins, vault.Config{Now: clk.Now, BACSMandateActivation: time.Hour})
+	var vs vault.Store = st
+	if wrap != nil {
+		vs = wrap(st)
+	}
+	svc := vault.NewService(vs, kr, bins, vault.Config{Now: clk.Now, BACSMandateActivation: time.Hour})
 	log, capture := logtest.New(tb)
 	e := &env{svc: svc, store: st, clock: clk, logs: capture, doc: MustOpenAPI(tb)}
 	if e.router, err = legacy.NewRouter(e.doc); err != nil {
