@@ -3,6 +3,7 @@ package paysafe
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/payvault/payvault/internal/bank"
@@ -27,6 +28,10 @@ func bankKinds() []bankKind {
 		{kind: vault.KindSEPA, path: "sepabankaccounts"},
 	}
 }
+
+// maxNewMandates is the most mandates a BACS or SEPA account create may carry (Paysafe sets
+// none; an account has one in practice, and more are added through the mandates route).
+const maxNewMandates = 50
 
 // hasMandates reports whether the kind carries mandates (BACS and SEPA).
 func (k bankKind) hasMandates() bool { return k.kind == vault.KindBACS || k.kind == vault.KindSEPA }
@@ -122,7 +127,14 @@ func (a *API) readBank(o obj, k bankKind, p *vault.Principal, create bool) bankI
 		b.in.BIC = strings.ToUpper(o.optIdentity("bic", "Invalid BIC", bicRule))
 	}
 	if create && k.hasMandates() {
-		for _, m := range o.objects("mandates") {
+		ms := o.objects("mandates")
+		if len(ms) > maxNewMandates {
+			// One create makes its mandates in one transaction, and every GET of the account
+			// answers them all: a 1 MiB body would make some 55,000.
+			o.fail("mandates", "size must be between 0 and "+strconv.Itoa(maxNewMandates))
+			ms = nil
+		}
+		for _, m := range ms {
 			b.mandates = append(b.mandates, m.reqString("reference", 1, vault.MaxMandateReference))
 		}
 	}

@@ -160,6 +160,8 @@ func TestErrors(t *testing.T) {
 			[]string{"billingAddressId: The specified value does not exist in the system."}, ""},
 		{"fail/bacs-fields", call{method: "POST", path: prof + "/bacsbankaccounts", body: `{"accountHolderName":"X","billingAddressId":"` + aid + `","accountNumber":"12345678901","sortCode":"20-74-0","mandates":[{"reference":""},{"reference":"` + strings.Repeat("r", 36) + `"}]}`}, 400, "5068",
 			[]string{"accountNumber: Invalid account number", "mandates[0].reference: may not be empty", "mandates[0].reference: size must be between 1 and 35", "mandates[1].reference: size must be between 1 and 35", "sortCode: Invalid sort code"}, ""},
+		{"fail/sepa-too-many-mandates", call{method: "POST", path: prof + "/sepabankaccounts", body: `{"accountHolderName":"X","billingAddressId":"` + aid + `","iban":"DE89370400440532013000","mandates":[` + strings.Repeat(`{"reference":"R"},`, 50) + `{"reference":"R"}]}`}, 400, "5068",
+			[]string{"mandates: size must be between 0 and 50"}, ""},
 		{"fail/eft-fields", call{method: "POST", path: prof + "/eftbankaccounts", body: `{"accountHolderName":"X","billingAddressId":"` + aid + `","accountNumber":"1234567890123","transitNumber":"2503","institutionId":"01"}`}, 400, "5068",
 			[]string{"accountNumber: Invalid account number", "institutionId: Invalid institution ID", "transitNumber: Invalid transit number"}, ""},
 		{"fail/sepa-fields", call{method: "POST", path: prof + "/sepabankaccounts", body: `{"accountHolderName":"X","billingAddressId":"` + aid + `","iban":"DE89370400440532013001","bic":"ABNAXX2A"}`}, 400, "5068",
