@@ -895,7 +895,13 @@ func (c *keysRewrapCmd) Run(ctx context.Context) error {
 		return err
 	}
 	defer m.Close()
-	if err := keys.Rewrap(ctx, m.Store, oldKey, newKey); err != nil {
+	if err := m.RewrapMasterKey(ctx, oldKey, newKey); err != nil {
+		if errors.Is(err, app.ErrKeysetsUnsettled) {
+			if created {
+				os.Remove(c.NewMasterKeyFile) // refused before any keyset was touched, as above
+			}
+			return err
+		}
 		return fmt.Errorf("%w; the new master key in %s may already wrap some keysets: keep it, and run the same rewrap again to finish", err, c.NewMasterKeyFile)
 	}
 	if created {

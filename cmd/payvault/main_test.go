@@ -932,6 +932,37 @@ func TestRewrapMasterKey(t *testing.T) {
 	}
 }
 
+// TestRewrapWaitsAfterKeyChange: right after a key change (operations.md's ceremony: rotate,
+// retire, destroy, then rewrap) a serving node may not have reloaded the keysets yet, and once
+// they are under the new master key it could never load the change, so its writes that seal
+// would be refused until it is restarted. The rewrap says when to retry, leaves the keysets
+// under the old key and removes the new key file it made; once the wait has passed it runs.
+func TestRewrapWaitsAfterKeyChange(t *testing.T) {
+	dir := t.TempDir()
+	s := MustServe(t, dir, nil)
+	s.Stop(t)
+	if _, stderr, err := run(t, dir, nil, "keys", "rotate"); err != nil {
+		t.Fatalf("rotate: %v\n%s", err, stderr)
+	}
+	newKey := filepath.Join(dir, "new.key")
+	if _, stderr, err := run(t, dir, nil, "keys", "rewrap", "--new-master-key-file", newKey); err == nil || !strings.Contains(stderr, "retry after") {
+		t.Errorf("rewrap right after a rotation: %v %s; want it refused, saying when to retry", err, stderr)
+	}
+	if _, err := os.Stat(newKey); !os.IsNotExist(err) {
+		t.Errorf("the refused rewrap left its new key file: %v", err)
+	}
+	if _, stderr, err := run(t, dir, nil, "keys", "status"); err != nil {
+		t.Errorf("the old master key no longer opens the store after the refused rewrap: %v\n%s", err, stderr)
+	}
+	backdateKeysets(t, dir)
+	if _, stderr, err := run(t, dir, nil, "keys", "rewrap", "--new-master-key-file", newKey); err != nil {
+		t.Fatalf("rewrap once the wait has passed: %v\n%s", err, stderr)
+	}
+	if out, stderr, err := run(t, dir, nil, "keys", "status", "--master-key-file", newKey); err != nil {
+		t.Errorf("the new master key does not open the store: %v\n%s%s", err, out, stderr)
+	}
+}
+
 // TestRewrapRefusedMakesNoKey: a rewrap refused after it made the new key file (here a wrong
 // old key; a store that copy-store moved, or whose schema is behind, is refused at the same
 // point) removes that file again, so no random key that wraps nothing is left behind; a key
@@ -992,6 +1023,7 @@ func TestKeyCeremonyUnsealed(t *testing.T) {
 		}
 	}
 	newKey := filepath.Join(dir, "new.key")
+	backdateKeysets(t, dir) // every node has loaded the rotations (TestRewrapWaitsAfterKeyChange)
 	out, stderr, err = run(t, dir, nil, append([]string{"keys", "rewrap", "--new-master-key-file", newKey}, unseal...)...)
 	if err != nil {
 		t.Fatalf("rewrap --unseal: %v\n%s", err, stderr)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,5 +89,64 @@ func TestRetireStaleNode(t *testing.T) {
 		if _, err := m.Vault.RevealNumber(c); err != nil {
 			t.Errorf("card %s does not open: %v", c.ID, err)
 		}
+	}
+}
+
+// TestRewrapWaitsForRefresh: a node reloads the keysets only every key refresh, and one that
+// has not yet loaded a key change (here a rotation) when the keysets go under a new master key
+// can never load it: it cannot open them, its refresh fails, and once the key fence bound has
+// passed its writes that seal are refused until it is restarted (seen walking
+// docs/operations.md's key ceremony: a rewrap a few seconds after a `keys destroy` left the
+// running server answering 503 to every card create). So a rewrap waits as a retire does,
+// says when to retry, and rewraps nothing before; a store whose keysets never changed since
+// they were made (which every node loads when it starts) is rewrapped at once.
+func TestRewrapWaitsForRefresh(t *testing.T) {
+	log, _ := logtest.New(t)
+	m := mustOpenRefresh(t, log, time.Minute) // no watcher runs: only explicit refreshes
+	ctx := context.Background()
+	mk, err := keys.ReadMasterKeyFile(filepath.Join(m.Config.DataDir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("ok/never-changed", func(t *testing.T) {
+		m := mustOpenRefresh(t, log, time.Minute)
+		mk, err := keys.ReadMasterKeyFile(filepath.Join(m.Config.DataDir, "master.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.RewrapMasterKey(ctx, mk, keys.NewMasterKey()); err != nil {
+			t.Errorf("RewrapMasterKey of a store whose keysets never changed: %v", err)
+		}
+	})
+
+	node, err := keys.Open(ctx, m.Store, mk, keys.Options{}) // a serving node, loaded before the rotation
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Keyring.Rotate(ctx, keys.KeysetData); err != nil {
+		t.Fatal(err)
+	}
+	newKey := keys.NewMasterKey()
+	err = m.RewrapMasterKey(ctx, mk, newKey)
+	if !errors.Is(err, ErrKeysetsUnsettled) || !strings.Contains(err.Error(), "retry after") {
+		t.Errorf("RewrapMasterKey right after a rotation = %v; want it refused, saying when to retry", err)
+	}
+	if err := node.Refresh(ctx); err != nil {
+		t.Errorf("after the refused rewrap, the node does not load the rotation: %v", err)
+	}
+	mustBackdateKeysets(t, m, m.retireWait()-2*time.Second)
+	if err := m.RewrapMasterKey(ctx, mk, newKey); !errors.Is(err, ErrKeysetsUnsettled) {
+		t.Errorf("RewrapMasterKey just before the wait = %v; want it refused", err)
+	}
+	mustBackdateKeysets(t, m, 2*time.Second)
+	if err := m.RewrapMasterKey(ctx, mk, newKey); err != nil {
+		t.Fatalf("RewrapMasterKey once the wait has passed: %v", err)
+	}
+	// The node, which loaded the last change before the rewrap, serves on with the keys it holds.
+	if err := node.Refresh(ctx); err != nil {
+		t.Errorf("the node on the old master key after the rewrap: %v", err)
+	}
+	if _, err := keys.Open(ctx, m.Store, newKey, keys.Options{}); err != nil {
+		t.Errorf("the new master key does not open the keysets: %v", err)
 	}
 }

@@ -304,17 +304,62 @@ const retireMargin = 10 * time.Second
 // change, so any change (a rotation, another key retired or enabled) starts the wait, which
 // is the safe side.
 func (m *Main) keysetSettled(ctx context.Context, which string, id uint32) error {
-	changed, now, err := m.Store.KeysetChangedAt(ctx, which)
+	changed, now, ready, err := m.keysetReady(ctx, which)
 	if err != nil {
 		return err
 	}
-	if ready := changed.Add(m.retireWait()); now.Before(ready) {
-		ready = ready.Add(time.Second - 1).Truncate(time.Second) // the message shows whole seconds
-		return fmt.Errorf("%w: keyset %q changed at %s, and until the key fence (%s) and a margin (%s) have passed, a node that has not reloaded the keysets may still %s under key %d; retry after %s (in %s), by the database's clock",
-			keys.ErrKeyInUse, which, changed.UTC().Format(time.RFC3339), m.Store.KeyFence(), retireMargin, sealVerb(which), id,
-			ready.UTC().Format(time.RFC3339), ready.Sub(now).Round(time.Second))
+	if now.Before(ready) {
+		return fmt.Errorf("%w: keyset %q changed at %s, and until the key fence (%s) and a margin (%s) have passed, a node that has not reloaded the keysets may still %s under key %d; %s",
+			keys.ErrKeyInUse, which, changed.UTC().Format(time.RFC3339), m.Store.KeyFence(), retireMargin, sealVerb(which), id, retryAfter(ready, now))
 	}
 	return nil
+}
+
+// keysetReady returns when keyset which last changed, the time now, and when the retire wait
+// after that change ends, all by the database's clock.
+func (m *Main) keysetReady(ctx context.Context, which string) (changed, now, ready time.Time, err error) {
+	changed, now, err = m.Store.KeysetChangedAt(ctx, which)
+	return changed, now, changed.Add(m.retireWait()), err
+}
+
+// retryAfter says, for a refusal, when to retry: at ready, in whole seconds.
+func retryAfter(ready, now time.Time) string {
+	ready = ready.Add(time.Second - 1).Truncate(time.Second)
+	return fmt.Sprintf("retry after %s (in %s), by the database's clock", ready.UTC().Format(time.RFC3339), ready.Sub(now).Round(time.Second))
+}
+
+// ErrKeysetsUnsettled is returned by RewrapMasterKey, before it touches a keyset, when a
+// keyset changed too recently for every node to have loaded the change.
+var ErrKeysetsUnsettled = errors.New("a keyset changed too recently to rewrap the master key")
+
+// RewrapMasterKey rotates the master key (keys.Rewrap) once every keyset has settled. A node
+// reloads the keysets only every Config.KeyRefresh, and one that has not yet loaded a key
+// change when the keysets go under the new master key can never load it (it cannot open
+// them): it keeps the keys it holds, and once the key fence bound has passed its writes that
+// seal are refused until it is restarted with the new key. So, as RetireKey waits, it refuses
+// (ErrKeysetsUnsettled), saying when to retry and before it touches a keyset, until the key
+// fence bound and retireMargin have passed since any keyset last changed, by the database's
+// clock. A keyset never changed since it was made (version 1) is loaded by every node when it
+// starts, and is not waited for.
+func (m *Main) RewrapMasterKey(ctx context.Context, oldKey, newKey keys.MasterKey) error {
+	for _, which := range []string{keys.KeysetData, keys.KeysetMAC, keys.KeysetServer} {
+		_, version, err := m.Store.LoadKeyset(ctx, which)
+		if errors.Is(err, keys.ErrNoKeyset) || err == nil && version <= 1 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		changed, now, ready, err := m.keysetReady(ctx, which)
+		if err != nil {
+			return err
+		}
+		if now.Before(ready) {
+			return fmt.Errorf("%w: keyset %q changed at %s, and a node that has not reloaded the keysets since could not load that change once they are under the new master key (its writes that seal would be refused once the key fence (%s) has passed, until it is restarted); nothing was rewrapped: %s",
+				ErrKeysetsUnsettled, which, changed.UTC().Format(time.RFC3339), m.Store.KeyFence(), retryAfter(ready, now))
+		}
+	}
+	return keys.Rewrap(ctx, m.Store, oldKey, newKey)
 }
 
 // retireWait is how long after a keyset's last change keysetSettled refuses to retire a key:
