@@ -51,6 +51,7 @@ func TestCLIErrorPaths(t *testing.T) {
 		{"fail/merchant-name-long", nil, []string{"merchant", "create", "--name", strings.Repeat("n", 201), "--data", none, "--json"}, "--name is longer than 200 characters"},
 		{"fail/merchant-account-number", nil, []string{"merchant", "create", "--name", "Shop", "--account-number", "12ab", "--data", none, "--json"}, "--account-number must be 1 to 11 digits"},
 		{"fail/bench-credentials-file-missing", nil, []string{"bench", "--target", "http://127.0.0.1:1", "--credentials-file", filepath.Join(none, "creds.json")}, "--credentials-file: open " + filepath.Join(none, "creds.json")},
+		{"fail/backup-out-exists", nil, []string{"backup", "--out", key}, key + " exists: backup writes only a new file"},
 		{"fail/master-key-file-missing", nil, []string{"keys", "status", "--master-key-file", filepath.Join(none, "master.key")}, "--master-key-file " + filepath.Join(none, "master.key") + " does not exist"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,6 +25,9 @@ func BackupSQLite(ctx context.Context, path, out string, settings func() (map[st
 	// VACUUM INTO takes an empty file: creating it here makes it 0600 and refuses one that
 	// exists.
 	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return 0, fmt.Errorf("sqlstore: backup: %s exists: backup writes only a new file (name another, or move that one away)", out)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: backup: %w", err)
 	}
