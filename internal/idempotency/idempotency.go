@@ -25,6 +25,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/payvault/payvault/internal/api/httpx"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -39,6 +40,10 @@ const macPurpose = "idempotency"
 
 // maxKeyLen is the longest key stored as is; longer keys are stored as their SHA-256.
 const maxKeyLen = 255
+
+// keyMACPurpose is the ServerMAC purpose of the keys that hold account data, which are
+// stored as their MAC.
+const keyMACPurpose = "idempotency key"
 
 // Record states.
 const (
@@ -256,7 +261,13 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 		next(w, r)
 		return
 	}
-	if len(key) > maxKeyLen || !utf8.ValidString(key) {
+	switch {
+	case httpx.RedactValue(key) != key:
+		// A key holding what a log would mask (a card number's run of digits, an IBAN) is
+		// kept as its keyed MAC, never in the clear nor as a plain digest, which a stolen
+		// table would give up to a search over a BIN's numbers.
+		key = "mac:" + hex.EncodeToString(k.mac.ServerMAC(keyMACPurpose, []byte(key)))
+	case len(key) > maxKeyLen || !utf8.ValidString(key):
 		// A long key, or one that is not text a database can hold, is kept as its digest.
 		sum := sha256.Sum256([]byte(key))
 		key = "sha256:" + hex.EncodeToString(sum[:])

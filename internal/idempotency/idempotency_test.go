@@ -310,6 +310,30 @@ func (s *slowFinish) FinishIdempotencyKey(ctx context.Context, rec *idempotency.
 }
 
 // mustSQLiteKeyring opens a store on a fresh SQLite database and its keyring.
+// TestAccountDataKeyNotStored: a key is the client's to choose, and one may hold a card
+// number or an IBAN (an order's card, sent by mistake). Such a key works as any other (a
+// repeat is replayed, another body refused), but it is kept as its keyed MAC, never in the
+// clear: the table holds no account data.
+func TestAccountDataKeyNotStored(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		for i, key := range []string{"4111111111111111", "order-4111 1111 1111 1111", "GB29NWBK60161331926819"} {
+			runs := int32(i + 1)
+			if got := s.post(t, "/things", "m1", key, `a`); got.Status != 201 || got.Replayed != "" || s.runs.Load() != runs {
+				t.Fatalf("%s: first = %+v, runs %d", key, got, s.runs.Load())
+			}
+			if got := s.post(t, "/things", "m1", key, `a`); got.Replayed != "true" || s.runs.Load() != runs {
+				t.Errorf("%s: repeat = %+v, runs %d", key, got, s.runs.Load())
+			}
+			if got := s.post(t, "/things", "m1", key, `b`); got.Status != 409 {
+				t.Errorf("%s: other body = %+v", key, got)
+			}
+			if _, err := s.store.GetIdempotencyKey(context.Background(), "m1", "test", key); vault.KindOf(err) != vault.NotFound {
+				t.Errorf("%s: the key is stored in the clear (err %v)", key, err)
+			}
+		}
+	})
+}
+
 func mustSQLiteKeyring(t *testing.T) (*sqlstore.Store, *keys.Keyring) {
 	t.Helper()
 	st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(t.TempDir(), "t.db")})
