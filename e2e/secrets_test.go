@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,8 +21,9 @@ import (
 // numbers, card numbers in paths and queries, wrong credentials, declines, a simulated
 // processor fault, invalid track data), with every PAN, CVV, account number, IBAN, track,
 // API secret, user key, hash key and the admin token it was given registered. It then checks
-// that none of them appears in the captured logs, in /metrics, or in any URL the server
-// emitted: Location headers, links and hrefs.
+// that none of them appears in the captured logs, in /metrics, in any URL the server emitted
+// (Location headers, links and hrefs), or in the clear in the store's files (an
+// Idempotency-Key and a refused customerIp holding account data among the requests).
 func TestNoSecretInLogsMetricsOrURLs(t *testing.T) {
 	s := mustBadServer(t, false)
 	var urls []string
@@ -102,6 +106,14 @@ func TestNoSecretInLogsMetricsOrURLs(t *testing.T) {
 	call(400, "POST", acct+"auths", `{"merchantRefNum":"tour-7","amount":1,"card":{"cardNum":"`+pan3+`","cardExpiry":{"month":1,"year":2001}}}`, ps, nil)
 	call(200, "POST", acct+"verifications", `{"merchantRefNum":"tour-8","card":{"cardNum":"`+pan3+`","cvv":"`+cvv3+`","cardExpiry":{"month":1,"year":2040}}}`, ps, nil)
 	call(200, "GET", acct+"auths?merchantRefNum=tour-1&limit=1", "", ps, nil)
+	// A card number or an IBAN as the Idempotency-Key, and one refused as the customerIp of
+	// a payment that is stored as FAILED: neither may lie in the clear in the database.
+	const idemPAN, idemIBAN, refusedPAN = "5105105105105100", "DE89370400440532013000", "6011000990139424"
+	s.forbid(idemPAN, idemIBAN, refusedPAN)
+	call(200, "POST", acct+"auths", `{"merchantRefNum":"tour-9","amount":100,"card":{"cardNum":"`+pan3+`","cardExpiry":{"month":1,"year":2040}}}`, ps, map[string]string{"Idempotency-Key": idemPAN})
+	call(201, "POST", "/v2/contacts", `{"contact":{"location_id":"{loc}","last_name":"Tour"}}`, "", map[string]string{"Idempotency-Key": idemIBAN,
+		"developer-id": fh["developer-id"], "user-id": fh["user-id"], "user-api-key": fh["user-api-key"]})
+	call(400, "POST", acct+"auths", `{"merchantRefNum":"tour-10","amount":100,"customerIp":"`+refusedPAN+`","card":{"cardNum":"`+pan3+`","cardExpiry":{"month":1,"year":2040}}}`, ps, nil)
 
 	// Fortis: vaults from a number, a bank account, both tracks and a browser ticket;
 	// reads, lists, BIN info, updates and deletes.
@@ -205,6 +217,24 @@ func TestNoSecretInLogsMetricsOrURLs(t *testing.T) {
 		}
 		if run := longDigits.FindString(uuidText.ReplaceAllString(u, "uuid")); run != "" {
 			t.Errorf("the URL %q holds a long digit run", u)
+		}
+	}
+	// The database: no secret long enough to be told apart from other bytes (card numbers,
+	// account numbers, IBANs, API secrets) is in the embedded store's files, its WAL
+	// included, in the clear.
+	files, _ := filepath.Glob(filepath.Join(s.main.Config.DataDir, "payvault.db*"))
+	if len(files) < 2 {
+		t.Fatalf("store files = %v, want the database and its WAL", files)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range s.secrets {
+			if len(secret) >= 8 && bytes.Contains(b, []byte(secret)) {
+				t.Errorf("%s holds a secret ending %s in the clear", filepath.Base(f), secret[len(secret)-4:])
+			}
 		}
 	}
 	t.Logf("%d URLs, %d bytes of logs and %d of metrics checked against %d secrets", len(urls), len(logs), len(metrics), len(s.secrets))

@@ -25,6 +25,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/payvault/payvault/internal/api/httpx"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -39,6 +40,10 @@ const macPurpose = "idempotency"
 
 // maxKeyLen is the longest key stored as is; longer keys are stored as their SHA-256.
 const maxKeyLen = 255
+
+// keyMACPurpose is the ServerMAC purpose of the keys that hold account data, which are
+// stored as their MAC.
+const keyMACPurpose = "idempotency key"
 
 // Record states.
 const (
@@ -256,7 +261,17 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 		next(w, r)
 		return
 	}
-	if len(key) > maxKeyLen || !utf8.ValidString(key) {
+	clear := "" // clear is the key as an earlier version kept one it now keeps as its MAC.
+	switch {
+	case httpx.RedactValue(key) != key:
+		if len(key) <= maxKeyLen && utf8.ValidString(key) {
+			clear = key
+		}
+		// A key holding what a log would mask (a card number's run of digits, an IBAN) is
+		// kept as its keyed MAC, never in the clear nor as a plain digest, which a stolen
+		// table would give up to a search over a BIN's numbers.
+		key = "mac:" + hex.EncodeToString(k.mac.ServerMAC(keyMACPurpose, []byte(key)))
+	case len(key) > maxKeyLen || !utf8.ValidString(key):
 		// A long key, or one that is not text a database can hold, is kept as its digest.
 		sum := sha256.Sum256([]byte(key))
 		key = "sha256:" + hex.EncodeToString(sum[:])
@@ -289,7 +304,10 @@ func (k *Keeper) Serve(w http.ResponseWriter, r *http.Request, merchantID, scope
 			return
 		}
 		if cur == nil {
-			if old := vault.LegacyIdempotencyScope(scope); old != "" && k.legacy(w, r, rec, old, fp, conflict) {
+			if old := vault.LegacyIdempotencyScope(scope); old != "" && k.legacy(w, r, rec, old, rec.Key, fp, conflict) {
+				return
+			}
+			if clear != "" && k.legacy(w, r, rec, scope, clear, fp, conflict) {
 				return
 			}
 			k.run(w, r, rec, next)
@@ -354,13 +372,13 @@ func (k *Keeper) unavailable(w http.ResponseWriter, r *http.Request, conflict Co
 	conflict(w, r, Unavailable)
 }
 
-// legacy answers a request whose key an earlier payvault kept under the scope such keys had
-// then (vault.LegacyIdempotencyScope), as it would have: a retry sent across the upgrade must
-// not run again. The key just claimed under the new scope is then released. It reports
-// whether it answered: a key not kept there, kept for another request, expired or abandoned
-// leaves the request to run under the new scope.
-func (k *Keeper) legacy(w http.ResponseWriter, r *http.Request, rec *Record, scope string, fp []byte, conflict Conflict) bool {
-	old, err := k.store.GetIdempotencyKey(r.Context(), rec.MerchantID, scope, rec.Key)
+// legacy answers a request whose key an earlier payvault kept as key under scope (the scope
+// such keys had then, vault.LegacyIdempotencyScope, or in the clear a key now kept as its MAC),
+// as it would have: a retry sent across the upgrade must not run again. The key just claimed
+// as it is kept now is then released. It reports whether it answered: a key not kept there,
+// kept for another request, expired or abandoned leaves the request to run as it is kept now.
+func (k *Keeper) legacy(w http.ResponseWriter, r *http.Request, rec *Record, scope, key string, fp []byte, conflict Conflict) bool {
+	old, err := k.store.GetIdempotencyKey(r.Context(), rec.MerchantID, scope, key)
 	now := k.cfg.Now()
 	switch {
 	case vault.KindOf(err) == vault.NotFound:

@@ -32,6 +32,7 @@ type server struct {
 	url   string
 	store *sqlstore.Store
 	keep  *idempotency.Keeper
+	kr    *keys.Keyring
 	runs  atomic.Int32
 	now   atomic.Int64
 	// handler decides the answer of a run.
@@ -67,7 +68,7 @@ func mustServer(t *testing.T, st *sqlstore.Store) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{store: st}
+	s := &server{store: st, kr: kr}
 	s.now.Store(time.Now().UnixMilli())
 	k := idempotency.New(st, kr, idempotency.Config{Wait: 10 * time.Second, Now: func() time.Time { return time.UnixMilli(s.now.Load()) }})
 	s.keep = k
@@ -310,6 +311,55 @@ func (s *slowFinish) FinishIdempotencyKey(ctx context.Context, rec *idempotency.
 }
 
 // mustSQLiteKeyring opens a store on a fresh SQLite database and its keyring.
+// TestAccountDataKeyNotStored: a key is the client's to choose, and one may hold a card
+// number or an IBAN (an order's card, sent by mistake). Such a key works as any other (a
+// repeat is replayed, another body refused), but it is kept as its keyed MAC, never in the
+// clear: the table holds no account data.
+func TestAccountDataKeyNotStored(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		for i, key := range []string{"4111111111111111", "order-4111 1111 1111 1111", "GB29NWBK60161331926819"} {
+			runs := int32(i + 1)
+			if got := s.post(t, "/things", "m1", key, `a`); got.Status != 201 || got.Replayed != "" || s.runs.Load() != runs {
+				t.Fatalf("%s: first = %+v, runs %d", key, got, s.runs.Load())
+			}
+			if got := s.post(t, "/things", "m1", key, `a`); got.Replayed != "true" || s.runs.Load() != runs {
+				t.Errorf("%s: repeat = %+v, runs %d", key, got, s.runs.Load())
+			}
+			if got := s.post(t, "/things", "m1", key, `b`); got.Status != 409 {
+				t.Errorf("%s: other body = %+v", key, got)
+			}
+			if _, err := s.store.GetIdempotencyKey(context.Background(), "m1", "test", key); vault.KindOf(err) != vault.NotFound {
+				t.Errorf("%s: the key is stored in the clear (err %v)", key, err)
+			}
+		}
+	})
+}
+
+// TestAccountDataKeyKeptBeforeReplayed: a key holding account data that an earlier version
+// kept in the clear is still found by its retry after the upgrade, so that the request is
+// replayed, not run again (as a key kept under a legacy scope is).
+func TestAccountDataKeyKeptBeforeReplayed(t *testing.T) {
+	engines(t, func(t *testing.T, s *server) {
+		const key = "4111111111111111"
+		ctx := context.Background()
+		now := time.UnixMilli(s.now.Load()).UTC()
+		fp := idempotency.Fingerprint(httptest.NewRequest("POST", "/things", nil), []byte("a"))
+		rec := &idempotency.Record{MerchantID: "m1", Scope: "test", Key: key, MAC: s.kr.ServerMAC("idempotency", fp),
+			State: idempotency.StatePending, Created: now}
+		if cur, err := s.store.ClaimIdempotencyKey(ctx, rec, now.Add(-24*time.Hour), now.Add(-5*time.Minute)); cur != nil || err != nil {
+			t.Fatalf("claim = %+v, %v", cur, err)
+		}
+		rec.State, rec.Status, rec.Header, rec.Body = idempotency.StateDone, 201, http.Header{"Location": {"/things/1"}}, []byte(`{"echo":"a"}`)
+		if err := s.store.FinishIdempotencyKey(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		want := answer{201, `{"echo":"a"}`, "/things/1", "true"}
+		if got := s.post(t, "/things", "m1", key, `a`); got != want || s.runs.Load() != 0 {
+			t.Errorf("retry across the upgrade = %+v, runs %d; want %+v, none", got, s.runs.Load(), want)
+		}
+	})
+}
+
 func mustSQLiteKeyring(t *testing.T) (*sqlstore.Store, *keys.Keyring) {
 	t.Helper()
 	st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(t.TempDir(), "t.db")})

@@ -177,15 +177,20 @@ func msgMax(f string, n int) string {
 func msgExact(f string, n int) string {
 	return fmt.Sprintf("%s should contain %d characters.", label(f), n)
 }
-func msgString(f string) string   { return label(f) + " must be a string." }
-func msgBool(f string) string     { return label(f) + ` must be either "1" or "0".` }
-func msgInteger(f string) string  { return label(f) + " must be an integer." }
-func msgNumber(f string) string   { return label(f) + " must be a number." }
-func msgInvalid(f string) string  { return label(f) + " is invalid." }
-func msgEmail(f string) string    { return label(f) + " is not a valid email address." }
-func msgDate(f string) string     { return "The format of " + label(f) + " is invalid." }
-func msgTaken(f, v string) string { return fmt.Sprintf("%s %q has already been taken.", label(f), v) }
-func msgLocked(f string) string   { return label(f) + " cannot be changed." }
+func msgString(f string) string  { return label(f) + " must be a string." }
+func msgBool(f string) string    { return label(f) + ` must be either "1" or "0".` }
+func msgInteger(f string) string { return label(f) + " must be an integer." }
+func msgNumber(f string) string  { return label(f) + " must be a number." }
+func msgInvalid(f string) string { return label(f) + " is invalid." }
+func msgEmail(f string) string   { return label(f) + " is not a valid email address." }
+func msgDate(f string) string    { return "The format of " + label(f) + " is invalid." }
+func msgLocked(f string) string  { return label(f) + " cannot be changed." }
+
+// msgTaken repeats the api id the request sent, masked as a path id is in "Object not found"
+// (httpx.RedactValue): a reference may hold a card number sent by mistake.
+func msgTaken(f, v string) string {
+	return fmt.Sprintf("%s %q has already been taken.", label(f), httpx.RedactValue(v))
+}
 
 // statusNames are the names of the statuses this API answers.
 var statusNames = map[int]string{

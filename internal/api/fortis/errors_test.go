@@ -155,3 +155,34 @@ func TestAuthSources(t *testing.T) {
 		}
 	})
 }
+
+// TestTakenEchoMasksNumbers: the "has already been taken" message repeats the api id the
+// request sent (§1.4), and an api id is a reference, which may hold a card number sent by
+// mistake: it is masked there as a path id is in "Object not found" (a run of 12 or more
+// digits shows its last four), so that no error body repeats a card number.
+func TestTakenEchoMasksNumbers(t *testing.T) {
+	s := mustServer(t)
+	const pan = "4111111111111111"
+	const cc = `"payment_method":"cc","account_number":"5454545454545454","exp_date":"1228"`
+	s.mustVault(t, cc+`,"account_vault_api_id":"`+pan+`"`)
+	s.mustContact(t, `"last_name":"x","contact_api_id":"`+pan+`"`)
+	must(t, s.post(t, "/v2/transactions", `{"transaction":{`+rawSale("1.00", `"transaction_api_id":"`+pan+`"`)+`}}`), http.StatusCreated)
+	tests := []struct {
+		name, path, body, want string
+	}{
+		{"fail/vault-api-id", "/v2/accountvaults", `{"accountvault":{"location_id":"` + s.creds.Fortis.LocationID + `",` + cc + `,"account_vault_api_id":"` + pan + `"}}`,
+			`Account Vault Api Id \"************1111\" has already been taken.`},
+		{"fail/contact-api-id", "/v2/contacts", `{"contact":{"location_id":"` + s.creds.Fortis.LocationID + `","last_name":"x","contact_api_id":"` + pan + `"}}`,
+			`Contact Api Id \"************1111\" has already been taken.`},
+		{"fail/transaction-api-id", "/v2/transactions", `{"transaction":{` + rawSale("1.00", `"transaction_api_id":"`+pan+`"`) + `}}`,
+			`Transaction Api Id \"************1111\" has already been taken.`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := must(t, s.post(t, tt.path, tt.body), http.StatusUnprocessableEntity)
+			if strings.Contains(string(r.Body), pan) || !strings.Contains(string(r.Body), tt.want) {
+				t.Errorf("body = %s, want the message %s", r.Body, tt.want)
+			}
+		})
+	}
+}

@@ -318,6 +318,34 @@ func TestCardPaymentErrors(t *testing.T) {
 	}
 }
 
+// TestCardPaymentRefusedValuesNotKept: a refused transaction is stored as FAILED (spec, Decision
+// (failed transactions)), but a value refused for its field is not kept with it: a card number
+// sent by mistake as the customerIp, the descriptor's phone or the shipping zip would otherwise
+// lie in the clear in the transaction's row and come back on every GET and list.
+func TestCardPaymentRefusedValuesNotKept(t *testing.T) {
+	e := mustPayEnv(t)
+	tok, _ := e.mustVaultCard(t, "refused", "5200400000000009", 12, 2040)
+	const pan = "4111111111111111"
+	r := e.must(t, 400, call{method: "POST", path: e.path("auths"), body: `{"merchantRefNum":"refused","amount":100,"customerIp":"` + pan +
+		`","description":"tea","merchantDescriptor":{"dynamicDescriptor":"SHOP","phone":"` + pan + `"},` +
+		`"shippingDetails":{"country":"US","city":"Town","zip":"` + pan + `"},"card":{"paymentToken":"` + tok + `"}}`})
+	if r.code() != "5068" || r.str("id") == "" {
+		t.Fatalf("refusal = %s", r.raw)
+	}
+	for _, path := range []string{"auths/" + r.str("id"), "auths?merchantRefNum=refused"} {
+		g := e.must(t, 200, call{method: "GET", path: e.path(path)})
+		if strings.Contains(string(g.raw), pan) {
+			t.Errorf("GET %s repeats the refused card number: %s", path, g.raw)
+		}
+		// What was valid is kept, as before.
+		for _, kept := range []string{`"description":"tea"`, `"dynamicDescriptor":"SHOP"`, `"city":"Town"`} {
+			if !strings.Contains(string(g.raw), kept) {
+				t.Errorf("GET %s lost %s: %s", path, kept, g.raw)
+			}
+		}
+	}
+}
+
 // cmpSortFields sorts fieldErrors before comparing: their order is not specified (§4.7).
 func cmpSortFields(less func(a, b fieldError) bool) cmp.Option {
 	return cmp.Transformer("sort", func(in []fieldError) []fieldError {
