@@ -310,7 +310,6 @@ func (s *slowFinish) FinishIdempotencyKey(ctx context.Context, rec *idempotency.
 	return s.Store.FinishIdempotencyKey(ctx, rec)
 }
 
-// mustSQLiteKeyring opens a store on a fresh SQLite database and its keyring.
 // TestAccountDataKeyNotStored: a key is the client's to choose, and one may hold a card
 // number or an IBAN (an order's card, sent by mistake). Such a key works as any other (a
 // repeat is replayed, another body refused), but it is kept as its keyed MAC, never in the
@@ -360,6 +359,7 @@ func TestAccountDataKeyKeptBeforeReplayed(t *testing.T) {
 	})
 }
 
+// mustSQLiteKeyring opens a store on a fresh SQLite database and its keyring.
 func mustSQLiteKeyring(t *testing.T) (*sqlstore.Store, *keys.Keyring) {
 	t.Helper()
 	st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(t.TempDir(), "t.db")})
