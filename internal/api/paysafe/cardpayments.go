@@ -1,6 +1,7 @@
 package paysafe
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -571,7 +572,9 @@ func withoutRefused(extras json.RawMessage, errs []fieldError) json.RawMessage {
 		return extras
 	}
 	var m map[string]any
-	if json.Unmarshal(extras, &m) != nil {
+	dec := json.NewDecoder(bytes.NewReader(extras))
+	dec.UseNumber() // the kept values keep their digits
+	if dec.Decode(&m) != nil {
 		return extras
 	}
 	for _, fe := range errs {
