@@ -74,6 +74,14 @@ func (s *Service) completeWith(ctx context.Context, t *Transaction, out *Outcome
 			}
 		}
 		if cur.Status != StatusReceived {
+			// Resolved already (Recover, or this completion's own earlier COMMIT whose answer
+			// was lost): the caller answers with it, so it carries its settlement as an
+			// approval does, read here rather than by the caller after the commit.
+			if cur.Type == TypeAuth && cur.SettleWithAuth && cur.Approved() {
+				if cur.Settled, err = settlementIn(ctx, tx, cur, s.Now()); err != nil && vault.KindOf(err) != vault.NotFound {
+					return err
+				}
+			}
 			done = cur
 			return nil
 		}
