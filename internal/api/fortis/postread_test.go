@@ -1,0 +1,74 @@
+package fortis_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/payvault/payvault/internal/storetest"
+)
+
+// TestWriteAnswerNeedsNoLaterRead: every Fortis POST, PUT and DELETE answers from its own
+// writes, never from a read after its last commit, so a database going away right after the
+// commit cannot turn a stored vault, contact, ticket or transaction into a 5xx, which a client
+// retries (a second vault, a second charge). The answer is what a later GET shows.
+func TestWriteAnswerNeedsNoLaterRead(t *testing.T) {
+	var st *storetest.GoneAfterCommit
+	s := mustServerWith(t, serverOpts{store: func(s storetest.Store) storetest.Store { st = &storetest.GoneAfterCommit{Store: s}; return st }})
+	loc := s.creds.Fortis.LocationID
+	in := func(kind, fields string) string {
+		return `{"` + kind + `":{"location_id":"` + loc + `",` + fields + `}}`
+	}
+	v := s.mustVault(t, `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","title":"v"`)["id"].(string)
+	drop := s.mustVault(t, `"payment_method":"cc","account_number":"5454545454545454","exp_date":"1228"`)["id"].(string)
+	c := s.mustContact(t, `"last_name":"Gone","contact_api_id":"GONE-1"`)["id"].(string)
+	dropC := s.mustContact(t, `"last_name":"Drop"`)["id"].(string)
+	sale := s.mustTxn(t, `"action":"sale","payment_method":"cc","transaction_amount":"10.00","account_number":"4111111111111111","exp_date":"1228","location_id":"`+loc+`"`)["id"].(string)
+	tk := s.mustTicket(t, loc)
+	tk2 := s.mustTicket(t, loc)
+	txn := func(fields string) string { return in("transaction", fields) }
+	raw := `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228"`
+	for _, tt := range []struct {
+		name, method, path, body string
+		status                   int
+		key                      string // key is the answer's record, compared with a GET of it ("" for none).
+	}{
+		{"ok/vault-create", "POST", "/v2/accountvaults", in("accountvault", raw+`,"title":"new"`), 201, "accountvault"},
+		{"ok/vault-create-ticket", "POST", "/v2/accountvaults", in("accountvault", `"payment_method":"cc","ticket":"`+tk+`"`), 201, "accountvault"},
+		{"ok/vault-create-run-avs", "POST", "/v2/accountvaults", in("accountvault", raw+`,"run_avs":true,"billing_zip":"32606"`), 201, "accountvault"},
+		{"ok/vault-create-ach", "POST", "/v2/accountvaults", in("accountvault", `"payment_method":"ach","account_number":"700953657","routing":"072000326","account_type":"checking","account_holder_name":"x","ach_sec_code":"WEB"`), 201, "accountvault"},
+		{"ok/vault-update", "PUT", "/v2/accountvaults/" + v, `{"accountvault":{"title":"renamed","exp_date":"0130","ssn4":"1234"}}`, 200, "accountvault"},
+		{"ok/vault-delete", "DELETE", "/v2/accountvaults/" + drop, "", 204, ""},
+		{"ok/contact-create", "POST", "/v2/contacts", in("contact", `"last_name":"New","email":"a@example.com"`), 201, "contact"},
+		{"ok/contact-upsert", "POST", "/v2/contacts", in("contact", `"contact_api_id":"GONE-1","first_name":"Up","update_if_exists":1`), 200, "contact"},
+		{"ok/contact-update", "PUT", "/v2/contacts/" + c, `{"contact":{"city":"Gainesville"}}`, 200, "contact"},
+		{"ok/contact-delete", "DELETE", "/v2/contacts/" + dropC, "", 204, ""},
+		{"ok/ticket", "POST", "/v2/cardtickets", in("cardticket", `"account_number":"4111111111111111","exp_date":"1228"`), 201, ""},
+		{"ok/sale", "POST", "/v2/transactions", txn(`"action":"sale",` + raw + `,"transaction_amount":"1.00"`), 201, "transaction"},
+		{"ok/sale-save-account", "POST", "/v2/transactions", txn(`"action":"sale",` + raw + `,"transaction_amount":"1.00","save_account":1,"save_account_title":"saved"`), 201, "transaction"},
+		{"ok/sale-vault", "POST", "/v2/transactions", txn(`"action":"sale","payment_method":"cc","account_vault_id":"` + v + `","transaction_amount":"1.00"`), 201, "transaction"},
+		{"ok/authonly-ticket", "POST", "/v2/transactions", txn(`"action":"authonly","payment_method":"cc","ticket":"` + tk2 + `","transaction_amount":"1.00"`), 201, "transaction"},
+		{"ok/avsonly", "POST", "/v2/transactions", txn(`"action":"avsonly",` + raw + `,"transaction_amount":"0","billing_zip":"32606"`), 201, "transaction"},
+		{"ok/debit", "POST", "/v2/transactions", txn(`"action":"debit","payment_method":"ach","transaction_amount":"1.00","account_number":"700953657","routing":"072000326","account_type":"checking","account_holder_name":"x","ach_sec_code":"WEB"`), 201, "transaction"},
+		{"ok/refund", "POST", "/v2/transactions", txn(`"action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"` + sale + `"`), 201, "transaction"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st.Arm()
+			r := s.do(t, call{Method: tt.method, Path: tt.path, Body: tt.body})
+			gone := st.Gone()
+			st.Disarm()
+			if r.Status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, tt.status, r.Body)
+			}
+			if !gone {
+				t.Error("the request committed nothing")
+			}
+			if tt.key == "" {
+				return
+			}
+			got := r.record(t, tt.key)
+			stored := must(t, s.get(t, "/v2/"+strings.TrimSuffix(tt.key, "s")+"s/"+got["id"].(string)), http.StatusOK).record(t, tt.key)
+			diff(t, stored, got)
+		})
+	}
+}
