@@ -103,6 +103,8 @@ type serverOpts struct {
 	wrap func(payments.Processor) payments.Processor
 	// store, if set, wraps the store both cores use (over then wraps it for payments).
 	store func(storetest.Store) storetest.Store
+	// completeRetry is payments.Config.CompleteRetry (50ms when 0).
+	completeRetry time.Duration
 }
 
 // mustServerOn starts a test server over a store opened with cfg: the vault core, the
@@ -150,10 +152,12 @@ func mustServerOn(tb testing.TB, cfg sqlstore.Config, o serverOpts) *server {
 	if o.over != nil {
 		pst = o.over(vst)
 	}
+	retry := o.completeRetry
+	if retry == 0 {
+		retry = 50 * time.Millisecond // a store a test takes away stays away: do not wait long for it
+	}
 	ps := payments.NewService(pst, svc, kr, payments.Config{
-		Processors: map[string]payments.Processor{payments.SandboxName: proc}, Now: c.Now,
-		// A store a test takes away stays away: do not wait long for it to come back.
-		CompleteRetry: 50 * time.Millisecond,
+		Processors: map[string]payments.Processor{payments.SandboxName: proc}, Now: c.Now, CompleteRetry: retry,
 	})
 	keeper := idempotency.New(st, kr, idempotency.Config{Now: c.Now, Logger: log})
 	idem := func(w http.ResponseWriter, r *http.Request, p *vault.Principal, _ string, refresh idempotency.Refresh, next http.HandlerFunc) {

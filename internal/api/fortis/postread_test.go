@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/payvault/payvault/internal/storetest"
 )
@@ -68,6 +69,35 @@ func TestWriteAnswerNeedsNoLaterRead(t *testing.T) {
 			}
 			got := r.record(t, tt.key)
 			stored := must(t, s.get(t, "/v2/"+strings.TrimSuffix(tt.key, "s")+"s/"+got["id"].(string)), http.StatusOK).record(t, tt.key)
+			diff(t, stored, got)
+		})
+	}
+}
+
+// TestRunAVSVaultAfterLostCommit: a vault create with run_avs whose completing write (the
+// avsonly's approval and the vault) committed but whose COMMIT's answer was lost answers
+// with the vault that write stored. The core tries the completion again, runs the vault
+// create again in a write it then rolls back (the avsonly is completed already), and the
+// answer showed the rolled-back vault, an id that is 404 (raw number), or refused the create
+// as the ticket used (ticket), although a vault was stored: a client retrying made a second.
+func TestRunAVSVaultAfterLostCommit(t *testing.T) {
+	var st *storetest.GoneAfterCommit
+	s := mustServerWith(t, serverOpts{
+		store:         func(s storetest.Store) storetest.Store { st = &storetest.GoneAfterCommit{Store: s}; return st },
+		completeRetry: 5 * time.Second,
+	})
+	loc := s.creds.Fortis.LocationID
+	for _, tt := range []struct{ name, source string }{
+		{"ok/raw", `"account_number":"4111111111111111","exp_date":"1228"`},
+		{"ok/ticket", `"ticket":"` + s.mustTicket(t, loc) + `"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st.Arm()
+			st.LoseCommit(2) // the first write records the avsonly RECEIVED, the second completes it with the vault
+			r := s.post(t, "/v2/accountvaults", `{"accountvault":{"location_id":"`+loc+`","payment_method":"cc","run_avs":true,"billing_zip":"32606",`+tt.source+`}}`)
+			st.Disarm()
+			got := must(t, r, http.StatusCreated).record(t, "accountvault")
+			stored := must(t, s.get(t, "/v2/accountvaults/"+got["id"].(string)), http.StatusOK).record(t, "accountvault")
 			diff(t, stored, got)
 		})
 	}
