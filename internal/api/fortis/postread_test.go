@@ -102,3 +102,38 @@ func TestRunAVSVaultAfterLostCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestTransactionAfterLostCommit: a transaction whose completing write committed but lost
+// its COMMIT's answer (the core tries again and finds it completed) answers 201 with the
+// transaction as stored, and a vault save_account made is the stored one.
+func TestTransactionAfterLostCommit(t *testing.T) {
+	var st *storetest.GoneAfterCommit
+	s := mustServerWith(t, serverOpts{
+		store:         func(s storetest.Store) storetest.Store { st = &storetest.GoneAfterCommit{Store: s}; return st },
+		completeRetry: 5 * time.Second,
+	})
+	loc := s.creds.Fortis.LocationID
+	raw := `"payment_method":"cc","account_number":"4111111111111111","exp_date":"1228","location_id":"` + loc + `"`
+	sale := s.mustTxn(t, `"action":"sale","transaction_amount":"10.00",`+raw)["id"].(string)
+	for _, tt := range []struct{ name, fields string }{
+		{"ok/sale", `"action":"sale","transaction_amount":"1.00",` + raw},
+		{"ok/sale-save-account", `"action":"sale","transaction_amount":"1.00","save_account":1,` + raw},
+		{"ok/sale-ticket-save-account", `"action":"sale","payment_method":"cc","transaction_amount":"1.00","save_account":1,"location_id":"` + loc + `","ticket":"` + s.mustTicket(t, loc) + `"`},
+		{"ok/authonly", `"action":"authonly","transaction_amount":"1.00",` + raw},
+		{"ok/refund", `"action":"refund","payment_method":"cc","transaction_amount":"1.00","previous_transaction_id":"` + sale + `"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st.Arm()
+			st.LoseCommit(2) // the first write records the transaction RECEIVED, the second completes it
+			r := s.post(t, "/v2/transactions", `{"transaction":{`+tt.fields+`}}`)
+			st.Disarm()
+			got := must(t, r, http.StatusCreated).record(t, "transaction")
+			diff(t, must(t, s.get(t, "/v2/transactions/"+got["id"].(string)), http.StatusOK).record(t, "transaction"), got)
+			if id, ok := got["account_vault_id"].(string); ok && strings.Contains(tt.name, "save") {
+				must(t, s.get(t, "/v2/accountvaults/"+id), http.StatusOK)
+			} else if strings.Contains(tt.name, "save") {
+				t.Errorf("save_account made no vault: %v", got["account_vault_id"])
+			}
+		})
+	}
+}
