@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/payvault/payvault/internal/payments"
@@ -25,14 +26,27 @@ type GoneAfterCommit struct {
 // Arm makes the next committed write take the database away, and brings it back.
 func (s *GoneAfterCommit) Arm() { s.gone.Store(false); s.armed.Store(true) }
 
-// Disarm brings the database back and stops taking it away.
+// Disarm brings the database back and stops taking it away (and losing commits).
 func (s *GoneAfterCommit) Disarm() { s.armed.Store(false); s.gone.Store(false); s.lose.Store(0) }
 
 // Gone reports whether the database is away.
 func (s *GoneAfterCommit) Gone() bool { return s.gone.Load() }
 
+// Armed runs do with s armed and brings the database back after it. It fails tb unless a
+// write committed meanwhile (do's request stored nothing, so it tested nothing).
+func (s *GoneAfterCommit) Armed(tb testing.TB, do func()) {
+	tb.Helper()
+	s.Arm()
+	do()
+	gone := s.Gone()
+	s.Disarm()
+	if !gone {
+		tb.Error("the request committed no write")
+	}
+}
+
 // LoseCommit makes the n-th armed write from now (1 is the next) commit and answer
-// Unavailable, as a COMMIT whose answer the connection lost.
+// Unavailable, as a COMMIT whose answer the connection lost. Call it before Armed.
 func (s *GoneAfterCommit) LoseCommit(n int) { s.lose.Store(int32(n)) }
 
 // errGone is the lookups' error while the database is away.
