@@ -98,6 +98,14 @@ type AuthRequest struct {
 	// failed. Any other error leaves the transaction RECEIVED for Recover. It may run more
 	// than once (a retried write) and must reset what it records on each run.
 	AfterApproval func(ctx context.Context, tx Tx, t *Transaction) error
+	// AfterResolved runs instead, inside the write that finds the transaction completed
+	// already, with the transaction as stored: an earlier completion whose COMMIT's answer
+	// was lost (its AfterApproval's writes are stored, though a later run of it was rolled
+	// back), or Recover (which runs no AfterApproval). It reads there what a committed run
+	// of AfterApproval left (recorded in t.Extras, say), so that the caller's answer needs no
+	// read after the commit and shows no record a rolled-back run made. It may run more than
+	// once, and its error is the store's (the completion is tried again or left in flight).
+	AfterResolved func(ctx context.Context, tx Tx, t *Transaction) error
 	// Unlinked records the transaction with no InstrumentID whatever its source: a check run
 	// for a vault that does not exist yet (a Fortis vault create's run_avs), which names no
 	// vault, not even the one its account data came from.
@@ -277,10 +285,12 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 
 	// Second write: complete. A refused AfterApproval does not lose the answer: the
 	// transaction is completed without it.
-	done, err := s.record(ctx, t, out, perr, req.AfterApproval, verified)
+	h := hooks{after: req.AfterApproval, resolved: req.AfterResolved}
+	done, err := s.record(ctx, t, out, perr, h, verified)
 	var af *afterFailed
 	if errors.As(err, &af) && slices.Contains([]vault.Kind{vault.Invalid, vault.Conflict, vault.NotFound}, vault.KindOf(af.err)) {
-		done, err = s.record(ctx, t, out, perr, nil, verified)
+		h.after = nil
+		done, err = s.record(ctx, t, out, perr, h, verified)
 	}
 	if err != nil {
 		return nil, vault.E(op, &inFlight{id: t.ID, err: err})

@@ -10,7 +10,9 @@ import (
 
 // complete records a processor's answer in the second write transaction. out is nil and perr
 // nil when the answer is lost (Recover); perr is set when the processor could not be reached.
-// A transaction no longer RECEIVED (Recover got there first) is returned unchanged. When it
+// A transaction no longer RECEIVED (Recover got there first, or an earlier completion whose
+// COMMIT's answer was lost) is returned as stored, with its settlement when it is an auth
+// settled on approval, after h.resolved has run on it in the same write. When it
 // fails, the amount it reserved on its parent is released. verified says that t's card was
 // VERIFIED when t was received; a card's mark is never taken back, so an approval need not
 // look again.
@@ -22,15 +24,15 @@ import (
 // effects are undone (errResolved) and the transaction is completed the long way, which
 // reads and returns it. A transaction with a parent always takes the long way: it must lock
 // the parent first.
-func (s *Service) complete(ctx context.Context, t *Transaction, out *Outcome, perr error, after func(context.Context, Tx, *Transaction) error, verified bool) (*Transaction, error) {
+func (s *Service) complete(ctx context.Context, t *Transaction, out *Outcome, perr error, h hooks, verified bool) (*Transaction, error) {
 	ctx = context.WithoutCancel(ctx)
 	if t.ParentID == "" {
-		done, err := s.completeWith(ctx, t, out, perr, after, verified, false)
+		done, err := s.completeWith(ctx, t, out, perr, h, verified, false)
 		if !errors.Is(err, errResolved) {
 			return done, err
 		}
 	}
-	return s.completeWith(ctx, t, out, perr, after, verified, true)
+	return s.completeWith(ctx, t, out, perr, h, verified, true)
 }
 
 // record is complete for the node that called the processor and holds its answer: while the
@@ -39,10 +41,10 @@ func (s *Service) complete(ctx context.Context, t *Transaction, out *Outcome, pe
 // the call returns: Recover can only re-query a processor that keeps answers (Querier), and
 // fails the transaction otherwise, though the processor approved it. Trying again is safe: a
 // completion whose COMMIT landed unacknowledged finds the transaction resolved and returns it.
-func (s *Service) record(ctx context.Context, t *Transaction, out *Outcome, perr error, after func(context.Context, Tx, *Transaction) error, verified bool) (*Transaction, error) {
+func (s *Service) record(ctx context.Context, t *Transaction, out *Outcome, perr error, h hooks, verified bool) (*Transaction, error) {
 	deadline := time.Now().Add(s.cfg.CompleteRetry)
 	for delay := 50 * time.Millisecond; ; delay = min(delay*2, time.Second) {
-		done, err := s.complete(ctx, t, out, perr, after, verified)
+		done, err := s.complete(ctx, t, out, perr, h, verified)
 		if err == nil || vault.KindOf(err) != vault.Unavailable || time.Now().Add(delay).After(deadline) {
 			return done, err
 		}
@@ -55,7 +57,7 @@ var errResolved = errors.New("transaction already resolved")
 
 // completeWith is complete's write: with lock it reads and locks the transaction (and its
 // parent), without it it works from t and fails with errResolved when t is not RECEIVED.
-func (s *Service) completeWith(ctx context.Context, t *Transaction, out *Outcome, perr error, after func(context.Context, Tx, *Transaction) error, verified, lock bool) (*Transaction, error) {
+func (s *Service) completeWith(ctx context.Context, t *Transaction, out *Outcome, perr error, h hooks, verified, lock bool) (*Transaction, error) {
 	var done *Transaction
 	err := s.write(ctx, func(tx Tx) error {
 		done = nil
@@ -74,6 +76,19 @@ func (s *Service) completeWith(ctx context.Context, t *Transaction, out *Outcome
 			}
 		}
 		if cur.Status != StatusReceived {
+			// Resolved already (Recover, or this completion's own earlier COMMIT whose answer
+			// was lost): the caller answers with it, so it carries its settlement as an
+			// approval does, read here rather than by the caller after the commit.
+			if cur.Type == TypeAuth && cur.SettleWithAuth && cur.Approved() {
+				if cur.Settled, err = settlementIn(ctx, tx, cur, s.Now()); err != nil && vault.KindOf(err) != vault.NotFound {
+					return err
+				}
+			}
+			if h.resolved != nil {
+				if err := h.resolved(ctx, tx, cur); err != nil {
+					return err
+				}
+			}
 			done = cur
 			return nil
 		}
@@ -107,8 +122,8 @@ func (s *Service) completeWith(ctx context.Context, t *Transaction, out *Outcome
 				}
 			}
 		}
-		if next.Status != StatusFailed && after != nil {
-			if err := after(ctx, tx, &next); err != nil {
+		if next.Status != StatusFailed && h.after != nil {
+			if err := h.after(ctx, tx, &next); err != nil {
 				return &afterFailed{err}
 			}
 		}
@@ -128,6 +143,13 @@ func (s *Service) completeWith(ctx context.Context, t *Transaction, out *Outcome
 		return nil, err
 	}
 	return done, nil
+}
+
+// hooks are the callbacks a completion runs: after in the write that completes an approved
+// transaction (AuthRequest.AfterApproval), resolved in the one that finds it completed
+// already (AuthRequest.AfterResolved).
+type hooks struct {
+	after, resolved func(context.Context, Tx, *Transaction) error
 }
 
 // afterFailed is an AfterApproval callback's error, told apart from the store's own.
@@ -235,7 +257,7 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 		if qerr != nil {
 			continue // the processor could not say; try again on the next run
 		}
-		if _, err := s.complete(ctx, t, out, nil, nil, false); err != nil {
+		if _, err := s.complete(ctx, t, out, nil, hooks{}, false); err != nil {
 			return n, vault.E("payments.Recover", err)
 		}
 		n++

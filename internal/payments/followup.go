@@ -147,7 +147,7 @@ func (s *Service) drawOn(ctx context.Context, p *vault.Principal, op string, ty 
 		API: f.API, TransactionID: t.ID, Type: ty, Amount: t.Amount, Currency: t.Currency,
 		PaymentMethod: t.PaymentMethod, Brand: t.Card.Brand,
 	})
-	done, err := s.record(ctx, t, out, perr, nil, false)
+	done, err := s.record(ctx, t, out, perr, hooks{}, false)
 	if err != nil {
 		return nil, vault.E(op, &inFlight{id: t.ID, err: err})
 	}

@@ -266,19 +266,30 @@ func (s *Service) Settlement(ctx context.Context, p *vault.Principal, locationID
 	if t.Type == TypeSettlement {
 		return t, nil
 	}
-	if t.SettleWithAuth {
-		kids, err := s.store.ListChildren(ctx, p.MerchantID(), t.ID)
-		if err != nil {
-			return nil, vault.E(op, err)
-		}
-		for _, k := range kids {
-			if k.Type == TypeSettlement && k.SettleWithAuth {
-				k.applyBatch(s.Now())
-				return k, nil
-			}
+	if !t.SettleWithAuth {
+		return nil, vault.E(op, vault.NotFound, vault.ID(id))
+	}
+	st, err := settlementIn(ctx, s.store, t, s.Now())
+	if err != nil {
+		return nil, vault.E(op, err)
+	}
+	return st, nil
+}
+
+// settlementIn reads, through r, the settlement auth made on approval (SettleWithAuth), with
+// batching applied at now. Kinds: NotFound when it has none.
+func settlementIn(ctx context.Context, r Reader, auth *Transaction, now time.Time) (*Transaction, error) {
+	kids, err := r.ListChildren(ctx, auth.MerchantID, auth.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range kids {
+		if k.Type == TypeSettlement && k.SettleWithAuth {
+			k.applyBatch(now)
+			return k, nil
 		}
 	}
-	return nil, vault.E(op, vault.NotFound, vault.ID(id))
+	return nil, vault.E(vault.NotFound, vault.ID(auth.ID))
 }
 
 // List returns the transactions matching q that the principal can reach, with batching

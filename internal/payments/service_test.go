@@ -992,3 +992,36 @@ func TestInFlightRecordedWhenStoreReturns(t *testing.T) {
 		}
 	})
 }
+
+// TestSettleWithAuthAnswerNeedsNoLaterRead: an auth settled on approval is returned with its
+// settlement (Transaction.Settled) however its completion went, so that an API answering it
+// needs no read after the commit. A completion whose COMMIT's answer was lost is tried again
+// and finds the auth completed; that retry returned the stored auth without its settlement,
+// and the Paysafe answer then read it after the commit, which a database going away failed
+// with a 503 although the auth and its settlement were stored.
+func TestSettleWithAuthAnswerNeedsNoLaterRead(t *testing.T) {
+	engines(t, func(t *testing.T, open storetest.Opener) {
+		var st *storetest.GoneAfterCommit
+		e := mustEnv(t, func(tb testing.TB) storetest.Store {
+			st = &storetest.GoneAfterCommit{Store: open(tb)}
+			return st
+		}, payments.Config{CompleteRetry: 5 * time.Second})
+		st.Arm()
+		st.LoseCommit(2) // the first write records the auth RECEIVED, the second completes it
+		a, err := e.auth(t, 400, rawVisa, true)
+		st.Disarm()
+		if err != nil || a.Status != payments.StatusCompleted || a.Available != 0 {
+			t.Fatalf("auth whose completion's answer was lost: %+v, %v", a, err)
+		}
+		if a.Settled == nil {
+			t.Fatal("the auth came back without its settlement")
+		}
+		want, err := e.ps.Settlement(e.ctx, e.Principal, e.loc.ID, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(want, a.Settled); d != "" {
+			t.Errorf("settlement (-stored +returned)\n%s", d)
+		}
+	})
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/payvault/payvault/internal/logtest"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -45,6 +46,13 @@ type env struct {
 // MustEnv starts the admin API; opts adjust its Config.
 func MustEnv(tb testing.TB, opts ...func(*admin.Config)) *env {
 	tb.Helper()
+	return MustEnvStore(tb, nil, opts...)
+}
+
+// MustEnvStore is MustEnv with the store the vault and payments cores use wrapped by wrap
+// (nil: unwrapped), for tests that make the database fail at a chosen moment.
+func MustEnvStore(tb testing.TB, wrap func(storetest.Store) storetest.Store, opts ...func(*admin.Config)) *env {
+	tb.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
 	if err != nil {
@@ -59,7 +67,11 @@ func MustEnv(tb testing.TB, opts ...func(*admin.Config)) *env {
 	}
 	st.SetAuditMAC(kr)
 	bins, _ := card.LoadBINs()
-	svc := vault.NewService(st, kr, bins, vault.Config{})
+	var vst storetest.Store = st
+	if wrap != nil {
+		vst = wrap(st)
+	}
+	svc := vault.NewService(vst, kr, bins, vault.Config{})
 	log, capture := logtest.New(tb)
 	capture.Forbid(adminToken)
 	doc, err := openapi3.NewLoader().LoadFromData(admin.OpenAPI())
@@ -82,7 +94,7 @@ func MustEnv(tb testing.TB, opts ...func(*admin.Config)) *env {
 		o(&cfg)
 	}
 	api := admin.New(cfg)
-	api.BatchRoutes(payments.NewService(st, svc, kr, payments.Config{}))
+	api.BatchRoutes(payments.NewService(vst, svc, kr, payments.Config{}))
 	api.KeyRoutes(keyOps{st: st, kr: kr})
 	h := httpx.Wrap(api, httpx.Options{Logger: log})
 	srv := httptest.NewServer(h)

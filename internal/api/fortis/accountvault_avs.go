@@ -85,6 +85,7 @@ func (a *API) createVaultWithAVS(ctx context.Context, p *vault.Principal, d *vau
 	}
 	var created *vault.Instrument
 	var createErr error
+	resolved := false // the completion found the avsonly completed already
 	t, err := a.opt.Payments.Authorize(ctx, p, payments.AuthRequest{
 		API: api, Type: payments.TypeAVSOnly, Location: loc, ProductTransactionID: pt.ID,
 		PaymentMethod: payments.MethodCard, Source: src, OrderNum: a.orderNum(), ProfileID: d.in.ProfileID,
@@ -95,6 +96,23 @@ func (a *API) createVaultWithAVS(ctx context.Context, p *vault.Principal, d *vau
 			v, err := a.svc.CreateInstrumentIn(ctx, tx, p, &d.in, d.src, vault.CreateOptions{Before: d.before})
 			if err != nil {
 				createErr = err
+				return err
+			}
+			created = v
+			t.Extras = payments.EncodeExtras(txnExtras{VaultCheck: true, VaultID: v.ID})
+			return nil
+		},
+		// A completion whose COMMIT's answer was lost is tried again, and that run of
+		// AfterApproval is rolled back: the vault is the one the committed run stored,
+		// read in the write that finds the avsonly completed, not after it.
+		AfterResolved: func(ctx context.Context, tx payments.Tx, t *payments.Transaction) error {
+			created, createErr, resolved = nil, nil, true
+			id := payments.DecodeExtras[txnExtras](t).VaultID
+			if id == "" {
+				return nil // Recover completed it, with no vault
+			}
+			v, err := tx.GetInstrument(ctx, p.MerchantID(), id)
+			if err != nil {
 				return err
 			}
 			created = v
@@ -115,6 +133,10 @@ func (a *API) createVaultWithAVS(ctx context.Context, p *vault.Principal, d *vau
 		return nil, invalid(vaultFieldOrder, "run_avs", msgVerificationFailed)
 	case created == nil && createErr != nil:
 		return nil, createErr
+	case created == nil && resolved:
+		// Recover completed the check (the node's own completion was late) and made no
+		// vault: nothing is stored, a retry runs the create again.
+		return nil, vault.E(vault.Unavailable, errAVSUnrecorded)
 	case created == nil:
 		return nil, invalid(vaultFieldOrder, "run_avs", msgVerificationFailed)
 	}

@@ -101,6 +101,10 @@ func engines(t *testing.T, fn func(t *testing.T, s *server)) {
 type serverOpts struct {
 	over func(storetest.Store) payments.Store
 	wrap func(payments.Processor) payments.Processor
+	// store, if set, wraps the store both cores use (over then wraps it for payments).
+	store func(storetest.Store) storetest.Store
+	// completeRetry is payments.Config.CompleteRetry (50ms when 0).
+	completeRetry time.Duration
 }
 
 // mustServerOn starts a test server over a store opened with cfg: the vault core, the
@@ -126,7 +130,11 @@ func mustServerOn(tb testing.TB, cfg sqlstore.Config, o serverOpts) *server {
 		tb.Fatal(err)
 	}
 	c := &clock{now: testNow}
-	svc := vault.NewService(st, kr, bins, vault.Config{Now: c.Now})
+	var vst storetest.Store = st
+	if o.store != nil {
+		vst = o.store(st)
+	}
+	svc := vault.NewService(vst, kr, bins, vault.Config{Now: c.Now})
 	creds, err := svc.CreateMerchant(ctx, vault.NewMerchant{Name: "Fortis test"})
 	if err != nil {
 		tb.Fatal(err)
@@ -140,14 +148,16 @@ func mustServerOn(tb testing.TB, cfg sqlstore.Config, o serverOpts) *server {
 	if o.wrap != nil {
 		proc = o.wrap(proc)
 	}
-	var pst payments.Store = st
+	var pst payments.Store = vst
 	if o.over != nil {
-		pst = o.over(st)
+		pst = o.over(vst)
+	}
+	retry := o.completeRetry
+	if retry == 0 {
+		retry = 50 * time.Millisecond // a store a test takes away stays away: do not wait long for it
 	}
 	ps := payments.NewService(pst, svc, kr, payments.Config{
-		Processors: map[string]payments.Processor{payments.SandboxName: proc}, Now: c.Now,
-		// A store a test takes away stays away: do not wait long for it to come back.
-		CompleteRetry: 50 * time.Millisecond,
+		Processors: map[string]payments.Processor{payments.SandboxName: proc}, Now: c.Now, CompleteRetry: retry,
 	})
 	keeper := idempotency.New(st, kr, idempotency.Config{Now: c.Now, Logger: log})
 	idem := func(w http.ResponseWriter, r *http.Request, p *vault.Principal, _ string, refresh idempotency.Refresh, next http.HandlerFunc) {

@@ -67,6 +67,10 @@ type txnExtras struct {
 	// VaultCheck marks the avsonly that a vault create's run_avs ran (§2.5): it shows no
 	// account_vault_id, even when its account data came from a vault.
 	VaultCheck bool `json:"vault_check,omitempty"`
+	// VaultID, on such an avsonly, is the vault the create stored in the write that approved
+	// it; never shown (the avsonly names no vault). An answer given after that write's
+	// COMMIT answer was lost reads the vault by it (createVaultWithAVS).
+	VaultID string `json:"vault_id,omitempty"`
 }
 
 // txnDraft is a validated POST /v2/transactions.

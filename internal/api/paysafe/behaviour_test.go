@@ -2,15 +2,14 @@ package paysafe_test
 
 import (
 	"context"
-	"errors"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -541,58 +540,14 @@ func TestNestedBillingAddressShipping(t *testing.T) {
 	})
 }
 
-// goneAfterCommit is a store whose database goes away as soon as a write commits while it is
-// armed: every read after that fails Unavailable, as when the database restarts right after
-// a COMMIT it answered.
-type goneAfterCommit struct {
-	*sqlstore.Store
-	armed, gone atomic.Bool
-}
-
-func (s *goneAfterCommit) Write(ctx context.Context, fn func(vault.Tx) error) error {
-	err := s.Store.Write(ctx, fn)
-	if err == nil && s.armed.Load() {
-		s.gone.Store(true)
-	}
-	return err
-}
-
-func (s *goneAfterCommit) down() error {
-	if s.gone.Load() {
-		return vault.E("goneAfterCommit", vault.Unavailable, errors.New("the database went away"))
-	}
-	return nil
-}
-
-func (s *goneAfterCommit) GetProfile(ctx context.Context, mid, id string) (*vault.Profile, error) {
-	if err := s.down(); err != nil {
-		return nil, err
-	}
-	return s.Store.GetProfile(ctx, mid, id)
-}
-
-func (s *goneAfterCommit) GetInstrument(ctx context.Context, mid, id string) (*vault.Instrument, error) {
-	if err := s.down(); err != nil {
-		return nil, err
-	}
-	return s.Store.GetInstrument(ctx, mid, id)
-}
-
-func (s *goneAfterCommit) ListMandates(ctx context.Context, mid, id string) ([]*vault.Mandate, error) {
-	if err := s.down(); err != nil {
-		return nil, err
-	}
-	return s.Store.ListMandates(ctx, mid, id)
-}
-
 // TestBankWriteAnswerNeedsNoLaterRead: a bank account create or PUT answers with the account
 // and its mandates as its own write left them. It read the mandates after the commit, so a
 // database going away right after it answered 503 although the account was stored, and a
 // client retrying the create made a second account with a second set of mandates (duplicate
 // bank accounts are not refused, §2.5).
 func TestBankWriteAnswerNeedsNoLaterRead(t *testing.T) {
-	var st *goneAfterCommit
-	e := MustEnvStore(t, func(s *sqlstore.Store) vault.Store { st = &goneAfterCommit{Store: s}; return st })
+	var st *storetest.GoneAfterCommit
+	e := MustEnvStore(t, func(s *sqlstore.Store) vault.Store { st = &storetest.GoneAfterCommit{Store: s}; return st })
 	pid := e.MustProfile(t, "gone-after-commit")
 	aid := e.MustAddress(t, pid)
 	prof := "/customervault/v1/profiles/" + pid
@@ -610,11 +565,8 @@ func TestBankWriteAnswerNeedsNoLaterRead(t *testing.T) {
 		{"ok/bacs-put", "PUT", prof + "/bacsbankaccounts/" + bacs.str("id"), `{` + holder + `,"nickName":"renamed"}`, 200, []string{"PENDING"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			st.gone.Store(false)
-			st.armed.Store(true)
-			r := e.do(t, call{method: tt.method, path: tt.path, body: tt.body})
-			st.armed.Store(false)
-			st.gone.Store(false)
+			var r reply
+			st.Armed(t, func() { r = e.do(t, call{method: tt.method, path: tt.path, body: tt.body}) })
 			if r.status != tt.status {
 				t.Fatalf("%d %s", r.status, r.raw)
 			}
@@ -633,6 +585,70 @@ func TestBankWriteAnswerNeedsNoLaterRead(t *testing.T) {
 			}
 			if d := cmp.Diff(r.body, e.must(t, 200, call{method: "GET", path: path}).body); d != "" {
 				t.Errorf("answer and stored account differ (-answer +GET)\n%s", d)
+			}
+		})
+	}
+}
+
+// TestVaultWriteAnswerNeedsNoLaterRead: every Customer Vault write answers from its own
+// transaction, never from a read after its commit, so a database going away right after the
+// commit cannot turn a stored write into a 5xx (which a client retries, making a second
+// profile, card or token). The answer is what a later GET shows.
+func TestVaultWriteAnswerNeedsNoLaterRead(t *testing.T) {
+	var st *storetest.GoneAfterCommit
+	e := MustEnvStore(t, func(s *sqlstore.Store) vault.Store { st = &storetest.GoneAfterCommit{Store: s}; return st })
+	const base = "/customervault/v1/profiles"
+	pid := e.MustProfile(t, "gone-vault")
+	prof := base + "/" + pid
+	aid := e.MustAddress(t, pid)
+	cardBody := func(pan string) string {
+		return `{"cardNum":"` + pan + `","cardExpiry":{"month":12,"year":2050},"billingAddressId":"` + aid + `"}`
+	}
+	card := e.must(t, 201, call{method: "POST", path: prof + "/cards", body: cardBody("4111111111111111")}).str("id")
+	bacs := e.must(t, 201, call{method: "POST", path: prof + "/bacsbankaccounts", body: `{"accountHolderName":"S","billingAddressId":"` + aid + `","accountNumber":"12345678","sortCode":"207405","mandates":[{"reference":"G0"}]}`})
+	mandate := bacs.body["mandates"].([]any)[0].(map[string]any)["id"].(string)
+	dropAddr := e.MustAddress(t, pid)
+	dropCard := e.must(t, 201, call{method: "POST", path: prof + "/cards", body: cardBody("5200400000000009")}).str("id")
+	dropProf := e.MustProfile(t, "gone-vault-drop")
+	const holder = `"accountHolderName":"S","accountNumber":"796134762"`
+	for _, tt := range []struct {
+		name, method, path, body string
+		status                   int
+		get                      string // get is the GET whose answer the write's must equal ("" for none; "+id" adds the new id to path).
+	}{
+		{"ok/profile-create", "POST", base, `{"merchantCustomerId":"gone-1","locale":"en_US","firstName":"A"}`, 201, "+id"},
+		{"ok/profile-create-with-card", "POST", base, `{"merchantCustomerId":"gone-2","locale":"en_US","card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050},"billingAddress":{"country":"US","zip":"10014"}}}`, 201, ""},
+		{"ok/profile-update", "PUT", prof, `{"merchantCustomerId":"gone-vault","locale":"en_GB","lastName":"B"}`, 200, prof},
+		{"ok/address-create", "POST", prof + "/addresses", `{"country":"CA","zip":"M5V 2T6","defaultShippingAddressIndicator":true}`, 201, "+id"},
+		{"ok/address-update", "PUT", prof + "/addresses/" + aid, `{"country":"US","zip":"10015","street":"1 Main"}`, 200, prof + "/addresses/" + aid},
+		{"ok/card-create", "POST", prof + "/cards", cardBody("4000056655665556"), 201, "+id"},
+		{"ok/card-update", "PUT", prof + "/cards/" + card, `{"cardExpiry":{"month":11,"year":2051},"nickName":"n","defaultCardIndicator":true}`, 200, prof + "/cards/" + card},
+		{"ok/mandate-create", "POST", prof + "/bacsbankaccounts/" + bacs.str("id") + "/mandates", `{"reference":"G1"}`, 201, ""},
+		{"ok/mandate-cancel", "PUT", prof + "/mandates/" + mandate, `{"status":"CANCELLED"}`, 200, prof + "/mandates/" + mandate},
+		{"ok/mandate-delete", "DELETE", prof + "/mandates/" + mandate, "", 200, ""},
+		{"ok/card-delete", "DELETE", prof + "/cards/" + dropCard, "", 200, ""},
+		{"ok/address-delete", "DELETE", prof + "/addresses/" + dropAddr, "", 200, ""},
+		{"ok/bank-delete", "DELETE", prof + "/bacsbankaccounts/" + bacs.str("id"), "", 200, ""},
+		{"ok/profile-delete", "DELETE", base + "/" + dropProf, "", 200, ""},
+		{"ok/card-token", "POST", "/customervault/v1/singleusetokens", `{"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050},"billingAddress":{"country":"US","zip":"10014"}}}`, 200, ""},
+		{"ok/ach-token", "POST", "/customervault/v1/achsingleusetokens", `{"achBankAccount":{` + holder + `,"routingNumber":"123456789","accountType":"CHECKING"},"profile":{"firstName":"A"}}`, 200, ""},
+		{"ok/eft-token", "POST", "/customervault/v1/eftsingleusetokens", `{"eftBankAccount":{` + holder + `,"transitNumber":"12345","institutionId":"123"}}`, 200, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var r reply
+			st.Armed(t, func() { r = e.do(t, call{method: tt.method, path: tt.path, body: tt.body}) })
+			if r.status != tt.status {
+				t.Fatalf("%d %s", r.status, r.raw)
+			}
+			get := tt.get
+			if get == "+id" {
+				get = tt.path + "/" + r.str("id")
+			}
+			if get == "" {
+				return
+			}
+			if d := cmp.Diff(r.body, e.must(t, 200, call{method: "GET", path: get}).body); d != "" {
+				t.Errorf("answer and stored record differ (-answer +GET)\n%s", d)
 			}
 		})
 	}

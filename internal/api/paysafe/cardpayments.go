@@ -103,6 +103,8 @@ func (a *API) writeTxnCreated(w http.ResponseWriter, r *http.Request, p *vault.P
 	var body any
 	switch t.Type {
 	case payments.TypeAuth:
+		// An auth Authorize returned carries its settlement (Settled), so answering it needs
+		// no read after its commit; one read back (refreshTxn, a retry's answer) reads it.
 		st := t.Settled
 		if t.SettleWithAuth && st == nil {
 			var err error

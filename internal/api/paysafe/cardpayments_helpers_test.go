@@ -47,6 +47,14 @@ var payConfig func(*paysafe.Config)
 // mustPayEnvOver is mustPayEnv with the payments service's store wrapped by over, if given.
 func mustPayEnvOver(tb testing.TB, over func(storetest.Store) payments.Store, wrap ...func(payments.Processor) payments.Processor) *payEnv {
 	tb.Helper()
+	// A store a test takes away stays away: do not wait long for it to come back.
+	return mustPayEnvRetry(tb, over, 50*time.Millisecond, wrap...)
+}
+
+// mustPayEnvRetry is mustPayEnvOver with the payments core trying a completion again for up
+// to retry (payments.Config.CompleteRetry).
+func mustPayEnvRetry(tb testing.TB, over func(storetest.Store) payments.Store, retry time.Duration, wrap ...func(payments.Processor) payments.Processor) *payEnv {
+	tb.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
 	if err != nil {
@@ -77,8 +85,7 @@ func mustPayEnvOver(tb testing.TB, over func(storetest.Store) payments.Store, wr
 	}
 	ps := payments.NewService(pst, svc, kr, payments.Config{
 		Processors: map[string]payments.Processor{payments.SandboxName: proc}, Now: clk.Now,
-		// A store a test takes away stays away: do not wait long for it to come back.
-		CompleteRetry: 50 * time.Millisecond,
+		CompleteRetry: retry,
 	})
 	log, capture := logtest.New(tb)
 	e := &env{svc: svc, store: st, clock: clk, logs: capture, doc: MustOpenAPI(tb)}

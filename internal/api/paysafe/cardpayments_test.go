@@ -1045,3 +1045,75 @@ func TestAmountOutOfRange(t *testing.T) {
 			body: `{"merchantRefNum":"range","amount":99999999999999999999,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`})
 	})
 }
+
+// TestPaymentAnswerNeedsNoLaterRead: every card-payment POST and PUT answers from its own
+// writes, never from a read after its last commit, so a database going away right after it
+// cannot turn a recorded payment into a 5xx (which a client takes for a failed charge). The
+// follow-ups' and cancels' answers are what a later GET shows.
+func TestPaymentAnswerNeedsNoLaterRead(t *testing.T) {
+	var st *storetest.GoneAfterCommit
+	e := mustPayEnvOver(t, func(s storetest.Store) payments.Store { st = &storetest.GoneAfterCommit{Store: s}; return st })
+	cardToken, profileToken := e.mustVaultCard(t, "gone-pay", "4111111111111111", 12, 2050)
+	auth := e.mustAuth(t, "gone-a", 1000, false)
+	voidable := e.mustAuth(t, "gone-v", 1000, false)
+	settled := e.must(t, 200, call{method: "POST", path: e.path("auths/" + auth + "/settlements"), body: `{"merchantRefNum":"gone-s0","amount":300}`}).str("id")
+	pending := e.must(t, 200, call{method: "POST", path: e.path("auths/" + auth + "/settlements"), body: `{"merchantRefNum":"gone-s1","amount":100}`}).str("id")
+	refund := e.must(t, 200, call{method: "POST", path: e.path("settlements/" + settled + "/refunds"), body: `{"merchantRefNum":"gone-r0","amount":50}`}).str("id")
+	raw := `"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}`
+	for _, tt := range []struct {
+		name, method, path, body string
+		status                   int
+		get                      string // get is the GET whose answer the request's must equal ("" for none; "+id" is the new transaction's under get's prefix).
+	}{
+		{"ok/auth", "POST", e.path("auths"), `{"merchantRefNum":"g1","amount":100,` + raw + `}`, 200, ""},
+		{"ok/auth-settle-with-auth", "POST", e.path("auths"), `{"merchantRefNum":"g2","amount":100,"settleWithAuth":true,` + raw + `}`, 200, ""},
+		{"ok/auth-card-token", "POST", e.path("auths"), `{"merchantRefNum":"g3","amount":100,"card":{"paymentToken":"` + cardToken + `"}}`, 200, ""},
+		{"ok/auth-profile-token", "POST", e.path("auths"), `{"merchantRefNum":"g4","amount":100,"card":{"paymentToken":"` + profileToken + `"}}`, 200, ""},
+		{"ok/verification", "POST", e.path("verifications"), `{"merchantRefNum":"g5","card":{"paymentToken":"` + cardToken + `"}}`, 200, ""},
+		{"ok/settlement", "POST", e.path("auths/" + auth + "/settlements"), `{"merchantRefNum":"g6","amount":100}`, 200, "settlements/+id"},
+		{"ok/voidauth", "POST", e.path("auths/" + voidable + "/voidauths"), `{"merchantRefNum":"g7","amount":100}`, 200, "voidauths/+id"},
+		{"ok/refund", "POST", e.path("settlements/" + settled + "/refunds"), `{"merchantRefNum":"g8","amount":50}`, 200, "refunds/+id"},
+		{"ok/settlement-cancel", "PUT", e.path("settlements/" + pending), `{"status":"CANCELLED"}`, 200, "settlements/" + pending},
+		{"ok/refund-cancel", "PUT", e.path("refunds/" + refund), `{"status":"CANCELLED"}`, 200, "refunds/" + refund},
+		{"fail/recorded-refusal", "POST", e.path("auths/" + auth + "/settlements"), `{"merchantRefNum":"g9","amount":100000}`, 402, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var r reply
+			st.Armed(t, func() { r = e.do(t, call{method: tt.method, path: tt.path, body: tt.body}) })
+			if r.status != tt.status {
+				t.Fatalf("%d %s", r.status, r.raw)
+			}
+			if tt.get == "" {
+				return
+			}
+			get := strings.Replace(tt.get, "+id", r.str("id"), 1)
+			if d := cmp.Diff(r.body, e.must(t, 200, call{method: "GET", path: e.path(get)}).body); d != "" {
+				t.Errorf("answer and stored transaction differ (-answer +GET)\n%s", d)
+			}
+		})
+	}
+}
+
+// TestSettleWithAuthAnswerAfterLostCommit: an auth with settleWithAuth whose completion's
+// COMMIT answer was lost (the core tries again and finds it completed) answers 200 with its
+// settlement, as the core returns it. The answer read the settlement after the commit, so a
+// database going away then answered 503 for a stored, settled charge.
+func TestSettleWithAuthAnswerAfterLostCommit(t *testing.T) {
+	var st *storetest.GoneAfterCommit
+	e := mustPayEnvRetry(t, func(s storetest.Store) payments.Store { st = &storetest.GoneAfterCommit{Store: s}; return st }, 5*time.Second)
+	st.LoseCommit(2) // the first write records the auth RECEIVED, the second completes it
+	var r reply
+	st.Armed(t, func() {
+		r = e.do(t, call{method: "POST", path: e.path("auths"), body: `{"merchantRefNum":"lost-1","amount":700,"settleWithAuth":true,"card":{"cardNum":"4111111111111111","cardExpiry":{"month":12,"year":2050}}}`})
+	})
+	if r.status != 200 || r.body["status"] != "COMPLETED" {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	sts, _ := r.body["settlements"].([]any)
+	if len(sts) != 1 {
+		t.Fatalf("settlements %v, want the one made on approval", r.body["settlements"])
+	}
+	if d := cmp.Diff(sts[0], any(e.must(t, 200, call{method: "GET", path: e.path("settlements/" + r.str("id"))}).body)); d != "" {
+		t.Errorf("answer's settlement and stored one differ (-answer +GET)\n%s", d)
+	}
+}
