@@ -2,11 +2,16 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/payvault/payvault/internal/card"
+	"github.com/payvault/payvault/internal/idempotency"
 	"github.com/payvault/payvault/internal/keys"
+	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
@@ -23,7 +28,11 @@ func TestCheckThenWriteNodes(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	a, b := openPair(t, sqlstore.Config{DSN: dsn})
 	f := storetest.MustFixture(t, func(testing.TB) storetest.Store { return a })
-	nodes := []*vault.Service{f.Svc, otherNode(t, b)}
+	svcB, krB := otherNode(t, b)
+	nodes := []*vault.Service{f.Svc, svcB}
+	sandbox := map[string]payments.Processor{payments.SandboxName: payments.NewSandbox(nil, payments.SandboxConfig{})}
+	pays := []*payments.Service{storetest.MustPayments(t, f, payments.Config{Processors: sandbox}),
+		payments.NewService(b, svcB, krB, payments.Config{Processors: sandbox})}
 	ctx := context.Background()
 	prof := func(mcid string) *vault.Profile {
 		p, err := f.Svc.CreateProfile(ctx, f.Principal, &vault.Profile{MerchantCustomerID: mcid, Locale: "en_US"})
@@ -43,22 +52,91 @@ func TestCheckThenWriteNodes(t *testing.T) {
 		checkOneWins(t, errs, func(err error) bool { return vault.KindOf(err) == vault.Conflict })
 	})
 
-	t.Run("single-use-token", func(t *testing.T) {
-		p := prof("sut-nodes")
-		tok, err := f.Svc.CreateOneTimeToken(ctx, f.Principal, vault.NewOneTimeToken{
-			Kind: vault.TokenCard, Number: "4111111111111111", Expiry: card.Expiry{Month: 12, Year: 2040}, CVV: "123"})
+	for _, kind := range []string{vault.TokenCard, vault.TokenTicket} {
+		t.Run("one-time-token/"+kind, func(t *testing.T) {
+			p := prof("ott-nodes-" + kind)
+			tok, err := f.Svc.CreateOneTimeToken(ctx, f.Principal, vault.NewOneTimeToken{
+				Kind: kind, Number: "4111111111111111", Expiry: card.Expiry{Month: 12, Year: 2040}, CVV: "123"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs := raceNodes(t, a, "onetime_tokens", len(nodes), func(i int) error {
+				_, err := nodes[i].CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID},
+					vault.Source{Token: tok.Token, TokenKinds: []string{kind}}, vault.CreateOptions{})
+				return err
+			})
+			checkOneWins(t, errs, func(err error) bool {
+				e := vault.AsError(err)
+				return e != nil && e.Kind == vault.Invalid && e.Field == "token"
+			})
+		})
+	}
+
+	t.Run("dupcheck-auth", func(t *testing.T) {
+		loc, err := a.GetLocationByAccount(ctx, f.Creds.Paysafe.AccountNumber)
 		if err != nil {
 			t.Fatal(err)
 		}
-		errs := raceNodes(t, a, "onetime_tokens", len(nodes), func(i int) error {
-			_, err := nodes[i].CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: p.ID},
-				vault.Source{Token: tok.Token, TokenKinds: []string{vault.TokenCard}}, vault.CreateOptions{})
+		errs := raceNodes(t, a, "transactions", len(pays), func(i int) error {
+			_, err := pays[i].Authorize(ctx, f.Principal, payments.AuthRequest{API: "test", Type: payments.TypeAuth, Location: loc,
+				Amount: 100, MerchantRefNum: "dup-nodes", DupCheck: true,
+				Source: payments.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 12, Year: 2040}}})
 			return err
 		})
-		checkOneWins(t, errs, func(err error) bool {
-			e := vault.AsError(err)
-			return e != nil && e.Kind == vault.Invalid && e.Field == "token"
+		checkOneWins(t, errs, func(err error) bool { return errors.Is(err, payments.ErrDuplicateRef) })
+	})
+
+	// An Idempotency-Key claimed from two nodes at once: new, and expired (its record is
+	// replaced, under the row lock of its read).
+	for _, expired := range []bool{false, true} {
+		t.Run(fmt.Sprintf("idempotency-key/expired=%v", expired), func(t *testing.T) {
+			key := fmt.Sprintf("idem-nodes-%v", expired)
+			rec := func() *idempotency.Record {
+				return &idempotency.Record{MerchantID: f.Creds.MerchantID, Scope: "paysafe", Key: key, MAC: []byte("mac"),
+					State: idempotency.StatePending, Created: time.Now()}
+			}
+			if expired {
+				old := rec()
+				old.Created = time.Now().Add(-48 * time.Hour)
+				if live, err := a.ClaimIdempotencyKey(ctx, old, time.Now().Add(-72*time.Hour), time.Now().Add(-72*time.Hour)); err != nil || live != nil {
+					t.Fatalf("first claim: %v, %v", live, err)
+				}
+			}
+			stores := []*sqlstore.Store{a, b}
+			errs := raceNodes(t, a, "idempotency", len(stores), func(i int) error {
+				live, err := stores[i].ClaimIdempotencyKey(ctx, rec(), time.Now().Add(-24*time.Hour), time.Now().Add(-time.Hour))
+				if err == nil && live != nil {
+					return errTaken
+				}
+				return err
+			})
+			checkOneWins(t, errs, func(err error) bool { return err == errTaken })
 		})
+	}
+
+	// The unique indexes: a merchantCustomerId (7505), a Fortis contact_api_id and
+	// account_vault_api_id ("has already been taken").
+	t.Run("merchant-customer-id", func(t *testing.T) {
+		errs := raceNodes(t, a, "profiles", len(nodes), func(i int) error {
+			_, err := nodes[i].CreateProfile(ctx, f.Principal, &vault.Profile{MerchantCustomerID: "mcid-nodes", Locale: "en_US"})
+			return err
+		})
+		checkOneWins(t, errs, conflictOn("merchant_customer_id"))
+	})
+	t.Run("contact-api-id", func(t *testing.T) {
+		errs := raceNodes(t, a, "profiles", len(nodes), func(i int) error {
+			_, err := nodes[i].CreateProfile(ctx, f.Principal, &vault.Profile{ContactAPIID: "contact-nodes", Locale: "en_US"})
+			return err
+		})
+		checkOneWins(t, errs, conflictOn("contact_api_id"))
+	})
+	t.Run("account-vault-api-id", func(t *testing.T) {
+		errs := raceNodes(t, a, "instruments", len(nodes), func(i int) error {
+			_, err := nodes[i].CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, APIID: "vault-nodes"},
+				vault.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{})
+			return err
+		})
+		checkOneWins(t, errs, conflictOn("api_id"))
 	})
 }
 
@@ -114,6 +192,17 @@ func holdAfterWrite(t *testing.T, st *sqlstore.Store, table string) {
 	})
 }
 
+// errTaken stands for a claim that found the key live.
+var errTaken = errors.New("taken")
+
+// conflictOn returns a check that an error is a Conflict on field.
+func conflictOn(field string) func(error) bool {
+	return func(err error) bool {
+		e := vault.AsError(err)
+		return e != nil && e.Kind == vault.Conflict && e.Field == field
+	}
+}
+
 // checkOneWins checks that exactly one of errs is nil and that refused accepts the others.
 func checkOneWins(t *testing.T, errs []error, refused func(error) bool) {
 	t.Helper()
@@ -131,9 +220,9 @@ func checkOneWins(t *testing.T, errs []error, refused func(error) bool) {
 	}
 }
 
-// otherNode returns a vault service over st with the fixtures' master key, as another node
-// runs it.
-func otherNode(t *testing.T, st *sqlstore.Store) *vault.Service {
+// otherNode returns a vault service over st with the fixtures' master key, and its keyring,
+// as another node runs them.
+func otherNode(t *testing.T, st *sqlstore.Store) (*vault.Service, *keys.Keyring) {
 	t.Helper()
 	var mk keys.MasterKey
 	copy(mk[:], "storetest-master-key-0123456789ab")
@@ -145,5 +234,5 @@ func otherNode(t *testing.T, st *sqlstore.Store) *vault.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return vault.NewService(st, kr, bins, vault.Config{})
+	return vault.NewService(st, kr, bins, vault.Config{}), kr
 }
