@@ -72,11 +72,11 @@ func TestCheckThenWriteNodes(t *testing.T) {
 		})
 	}
 
+	loc, err := a.GetLocationByAccount(ctx, f.Creds.Paysafe.AccountNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Run("dupcheck-auth", func(t *testing.T) {
-		loc, err := a.GetLocationByAccount(ctx, f.Creds.Paysafe.AccountNumber)
-		if err != nil {
-			t.Fatal(err)
-		}
 		errs := raceNodes(t, a, "transactions", len(pays), func(i int) error {
 			_, err := pays[i].Authorize(ctx, f.Principal, payments.AuthRequest{API: "test", Type: payments.TypeAuth, Location: loc,
 				Amount: 100, MerchantRefNum: "dup-nodes", DupCheck: true,
@@ -114,8 +114,8 @@ func TestCheckThenWriteNodes(t *testing.T) {
 		})
 	}
 
-	// The unique indexes: a merchantCustomerId (7505), a Fortis contact_api_id and
-	// account_vault_api_id ("has already been taken").
+	// The unique indexes: a merchantCustomerId (7505), a Fortis contact_api_id,
+	// account_vault_api_id and transaction_api_id ("has already been taken").
 	t.Run("merchant-customer-id", func(t *testing.T) {
 		errs := raceNodes(t, a, "profiles", len(nodes), func(i int) error {
 			_, err := nodes[i].CreateProfile(ctx, f.Principal, &vault.Profile{MerchantCustomerID: "mcid-nodes", Locale: "en_US"})
@@ -134,6 +134,14 @@ func TestCheckThenWriteNodes(t *testing.T) {
 		errs := raceNodes(t, a, "instruments", len(nodes), func(i int) error {
 			_, err := nodes[i].CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, APIID: "vault-nodes"},
 				vault.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{})
+			return err
+		})
+		checkOneWins(t, errs, conflictOn("api_id"))
+	})
+	t.Run("transaction-api-id", func(t *testing.T) {
+		errs := raceNodes(t, a, "transactions", len(pays), func(i int) error {
+			_, err := pays[i].Authorize(ctx, f.Principal, payments.AuthRequest{API: "test", Type: payments.TypeAuth, Location: loc,
+				Amount: 100, APIID: "txn-nodes", Source: payments.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 12, Year: 2040}}})
 			return err
 		})
 		checkOneWins(t, errs, conflictOn("api_id"))
