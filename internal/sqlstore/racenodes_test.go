@@ -220,11 +220,11 @@ func checkOneWins(t *testing.T, errs []error, refused func(error) bool) {
 		case err == nil:
 			won++
 		case !refused(err):
-			t.Errorf("node %d: %v", i, err)
+			t.Errorf("caller %d: %v", i, err)
 		}
 	}
 	if won != 1 {
-		t.Errorf("%d of %d nodes succeeded (%v); want exactly one", won, len(errs), errs)
+		t.Errorf("%d of %d callers succeeded (%v); want exactly one", won, len(errs), errs)
 	}
 }
 
@@ -243,4 +243,55 @@ func otherNode(t *testing.T, st *sqlstore.Store) (*vault.Service, *keys.Keyring)
 		t.Fatal(err)
 	}
 	return vault.NewService(st, kr, bins, vault.Config{}), kr
+}
+
+// TestUniqueBatchSQLite races the Fortis api ids through one SQLite node, whose committer
+// gathers the writes into shared batches: the unique indexes refuse all but one, each with a
+// Conflict on its field (each case failed with its index dropped).
+func TestUniqueBatchSQLite(t *testing.T) {
+	st := MustSQLite(t)
+	f := storetest.MustFixture(t, func(testing.TB) storetest.Store { return st })
+	ps := storetest.MustPayments(t, f, payments.Config{Processors: map[string]payments.Processor{
+		payments.SandboxName: payments.NewSandbox(nil, payments.SandboxConfig{})}})
+	ctx := context.Background()
+	loc, err := st.GetLocationByAccount(ctx, f.Creds.Paysafe.AccountNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	visa := vault.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 12, Year: 2040}}
+	for _, tt := range []struct {
+		name, field string
+		fn          func() error
+	}{
+		{"contact-api-id", "contact_api_id", func() error {
+			_, err := f.Svc.CreateProfile(ctx, f.Principal, &vault.Profile{ContactAPIID: "contact-batch", Locale: "en_US"})
+			return err
+		}},
+		{"account-vault-api-id", "api_id", func() error {
+			_, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, APIID: "vault-batch"}, visa, vault.CreateOptions{})
+			return err
+		}},
+		{"transaction-api-id", "api_id", func() error {
+			_, err := ps.Authorize(ctx, f.Principal, payments.AuthRequest{API: "test", Type: payments.TypeAuth, Location: loc,
+				Amount: 100, APIID: "txn-batch", Source: payments.Source{Number: visa.Number, Expiry: visa.Expiry}})
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := make([]error, 16)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range errs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					errs[i] = tt.fn()
+				}()
+			}
+			close(start)
+			wg.Wait()
+			checkOneWins(t, errs, conflictOn(tt.field))
+		})
+	}
 }
