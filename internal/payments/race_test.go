@@ -9,8 +9,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/payvault/payvault/internal/card"
-	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
@@ -170,17 +168,8 @@ func TestDupCheckRaceSQLite(t *testing.T) {
 // mustNode returns a second payments service over st, as another node runs it.
 func mustNode(t *testing.T, st storetest.Store) *payments.Service {
 	t.Helper()
-	var mk keys.MasterKey
-	copy(mk[:], "storetest-master-key-0123456789ab")
-	kr, err := keys.Open(context.Background(), st, mk, keys.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bins, err := card.LoadBINs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return payments.NewService(st, vault.NewService(st, kr, bins, vault.Config{}), kr, payments.Config{
+	svc, kr := storetest.MustNode(t, st)
+	return payments.NewService(st, svc, kr, payments.Config{
 		Processors: map[string]payments.Processor{payments.SandboxName: payments.NewSandbox(
 			map[string]*payments.Triggers{"test": &testTable}, payments.SandboxConfig{})}})
 }

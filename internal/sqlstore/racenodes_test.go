@@ -10,7 +10,6 @@ import (
 
 	"github.com/payvault/payvault/internal/card"
 	"github.com/payvault/payvault/internal/idempotency"
-	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
@@ -28,7 +27,7 @@ func TestCheckThenWriteNodes(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	a, b := openPair(t, sqlstore.Config{DSN: dsn})
 	f := storetest.MustFixture(t, func(testing.TB) storetest.Store { return a })
-	svcB, krB := otherNode(t, b)
+	svcB, krB := storetest.MustNode(t, b)
 	nodes := []*vault.Service{f.Svc, svcB}
 	sandbox := map[string]payments.Processor{payments.SandboxName: payments.NewSandbox(nil, payments.SandboxConfig{})}
 	pays := []*payments.Service{storetest.MustPayments(t, f, payments.Config{Processors: sandbox}),
@@ -156,6 +155,16 @@ func TestCheckThenWriteNodes(t *testing.T) {
 func raceNodes(t *testing.T, st *sqlstore.Store, table string, n int, fn func(i int) error) []error {
 	t.Helper()
 	holdAfterWrite(t, st, table)
+	errs := raceAll(n, fn)
+	if calls, err := sqlstore.CountSQL(st, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM racenodes_hold"); err != nil || calls < 1 {
+		t.Fatalf("the hold on %s never ran (%d, %v)", table, calls, err)
+	}
+	return errs
+}
+
+// raceAll runs fn(i) for i in [0, n) from n goroutines released together, and returns
+// their errors in order.
+func raceAll(n int, fn func(i int) error) []error {
 	errs := make([]error, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -169,9 +178,6 @@ func raceNodes(t *testing.T, st *sqlstore.Store, table string, n int, fn func(i 
 	}
 	close(start)
 	wg.Wait()
-	if calls, err := sqlstore.CountSQL(st, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM racenodes_hold"); err != nil || calls < 1 {
-		t.Fatalf("the hold on %s never ran (%d, %v)", table, calls, err)
-	}
 	return errs
 }
 
@@ -225,73 +231,5 @@ func checkOneWins(t *testing.T, errs []error, refused func(error) bool) {
 	}
 	if won != 1 {
 		t.Errorf("%d of %d callers succeeded (%v); want exactly one", won, len(errs), errs)
-	}
-}
-
-// otherNode returns a vault service over st with the fixtures' master key, and its keyring,
-// as another node runs them.
-func otherNode(t *testing.T, st *sqlstore.Store) (*vault.Service, *keys.Keyring) {
-	t.Helper()
-	var mk keys.MasterKey
-	copy(mk[:], "storetest-master-key-0123456789ab")
-	kr, err := keys.Open(context.Background(), st, mk, keys.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bins, err := card.LoadBINs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vault.NewService(st, kr, bins, vault.Config{}), kr
-}
-
-// TestUniqueBatchSQLite races the Fortis api ids through one SQLite node, whose committer
-// gathers the writes into shared batches: the unique indexes refuse all but one, each with a
-// Conflict on its field (each case failed with its index dropped).
-func TestUniqueBatchSQLite(t *testing.T) {
-	st := MustSQLite(t)
-	f := storetest.MustFixture(t, func(testing.TB) storetest.Store { return st })
-	ps := storetest.MustPayments(t, f, payments.Config{Processors: map[string]payments.Processor{
-		payments.SandboxName: payments.NewSandbox(nil, payments.SandboxConfig{})}})
-	ctx := context.Background()
-	loc, err := st.GetLocationByAccount(ctx, f.Creds.Paysafe.AccountNumber)
-	if err != nil {
-		t.Fatal(err)
-	}
-	visa := vault.Source{Number: "4111111111111111", Expiry: card.Expiry{Month: 12, Year: 2040}}
-	for _, tt := range []struct {
-		name, field string
-		fn          func() error
-	}{
-		{"contact-api-id", "contact_api_id", func() error {
-			_, err := f.Svc.CreateProfile(ctx, f.Principal, &vault.Profile{ContactAPIID: "contact-batch", Locale: "en_US"})
-			return err
-		}},
-		{"account-vault-api-id", "api_id", func() error {
-			_, err := f.Svc.CreateInstrument(ctx, f.Principal, &vault.Instrument{Kind: vault.KindCard, APIID: "vault-batch"}, visa, vault.CreateOptions{})
-			return err
-		}},
-		{"transaction-api-id", "api_id", func() error {
-			_, err := ps.Authorize(ctx, f.Principal, payments.AuthRequest{API: "test", Type: payments.TypeAuth, Location: loc,
-				Amount: 100, APIID: "txn-batch", Source: payments.Source{Number: visa.Number, Expiry: visa.Expiry}})
-			return err
-		}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			errs := make([]error, 16)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range errs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					errs[i] = tt.fn()
-				}()
-			}
-			close(start)
-			wg.Wait()
-			checkOneWins(t, errs, conflictOn(tt.field))
-		})
 	}
 }
