@@ -16,13 +16,20 @@ import (
 	"github.com/payvault/payvault/internal/vault"
 )
 
-// TestCheckThenWriteNodes races, from two nodes on one PostgreSQL database, the vault rules
-// that are a check and then a write: a card already on the profile (7503, the profile's row
-// lock) and a one-time token consumed once (the conditional UPDATE). The first write to end
-// its statements holds its transaction open (holdCommit) while the other node's runs, so
-// that each rule is kept by the database and not by the timing of two commits: each case
-// failed with its guarantee removed (the profile lock taken without FOR UPDATE; the UPDATE
-// without "consumed_at = 0").
+// TestCheckThenWriteNodes races each uniqueness and single-use rule from two nodes (two
+// stores, each with its own committer) on one PostgreSQL database. The first row either
+// writes to the rule's table holds its transaction open after the write and its check
+// (raceNodes), while the other node runs its own, so that a rule kept only by the timing of
+// two commits fails. Each case failed with the database guarantee it names removed:
+//   - a card already on the profile (7503): the profile's row lock (LockProfileLocation
+//     without FOR UPDATE);
+//   - a single-use token or Fortis ticket consumed once: the UPDATE's "consumed_at = 0";
+//   - dupCheck auths under one merchantRefNum (5031): LockKey's advisory lock (a no-op);
+//   - an Idempotency-Key claimed once: INSERT … ON CONFLICT DO NOTHING (without it the
+//     loser gets a Conflict, not the live record), and an expired one replaced once: the
+//     FOR UPDATE of the claim's read;
+//   - merchantCustomerId (7505), contact_api_id, account vault and transaction api_id ("has
+//     already been taken"): their unique indexes (dropped).
 func TestCheckThenWriteNodes(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	a, b := openPair(t, sqlstore.Config{DSN: dsn})
