@@ -3,12 +3,12 @@ package payments_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"testing"
 
-	"github.com/payvault/payvault/internal/card"
-	"github.com/payvault/payvault/internal/keys"
 	"github.com/payvault/payvault/internal/payments"
 	"github.com/payvault/payvault/internal/sqlstore"
 	"github.com/payvault/payvault/internal/storetest"
@@ -97,60 +97,79 @@ func TestFollowUpRaceNodes(t *testing.T) {
 
 // testDupCheckRace sends auths and settlements under dupCheck with one merchant reference
 // each, concurrently from every node: exactly one of each is made, and the others are refused
-// with ErrDuplicateRef.
+// with ErrDuplicateRef. Each type is sent from every node, and the settlements draw on two
+// auths, so that neither one committer's batch nor the row lock of a shared auth keeps them
+// apart: on PostgreSQL only LockKey does (it failed with LockKey a no-op), on SQLite the one
+// writer.
 func testDupCheckRace(t *testing.T, e *env, nodes []*payments.Service) {
-	a, err := e.auth(t, 1000, rawVisa, false)
-	if err != nil {
-		t.Fatal(err)
+	var parents [2]string
+	for i := range parents {
+		a, err := e.auth(t, 1000, rawVisa, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parents[i] = a.ID
 	}
-	var mu sync.Mutex
-	made := map[payments.Type]int{}
-	var wg sync.WaitGroup
-	for i := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ps := nodes[i%len(nodes)]
-			var t2 *payments.Transaction
-			var err error
-			if i%2 == 0 {
-				t2, err = ps.Authorize(e.ctx, e.Principal, payments.AuthRequest{API: "test", Type: payments.TypeAuth, Location: e.loc,
-					Amount: 100, MerchantRefNum: "dup-race", DupCheck: true, Source: rawVisa})
-			} else {
-				f := e.follow(10, a.ID)
-				f.MerchantRefNum, f.DupCheck = "dup-race", true
-				t2, err = ps.Settle(e.ctx, e.Principal, f)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				made[t2.Type]++
-			case !errors.Is(err, payments.ErrDuplicateRef):
-				t.Errorf("%d: %v", i, err)
-			}
-		}()
+	for round := range 4 {
+		ref := fmt.Sprintf("dup-race-%d", round)
+		var mu sync.Mutex
+		made := map[payments.Type]int{}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ps := nodes[(i/2)%len(nodes)] // each type from every node
+				<-start
+				var t2 *payments.Transaction
+				var err error
+				if i%2 == 0 {
+					t2, err = ps.Authorize(e.ctx, e.Principal, payments.AuthRequest{API: "test", Type: payments.TypeAuth, Location: e.loc,
+						Amount: 100, MerchantRefNum: ref, DupCheck: true, Source: rawVisa})
+				} else {
+					f := e.follow(10, parents[(i/4)%len(parents)])
+					f.MerchantRefNum, f.DupCheck = ref, true
+					t2, err = ps.Settle(e.ctx, e.Principal, f)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					made[t2.Type]++
+				case !errors.Is(err, payments.ErrDuplicateRef):
+					t.Errorf("round %d, %d: %v", round, i, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if made[payments.TypeAuth] != 1 || made[payments.TypeSettlement] != 1 {
+			t.Errorf("round %d: made %v under one reference with dupCheck; want one auth and one settlement", round, made)
+		}
 	}
-	wg.Wait()
-	if made[payments.TypeAuth] != 1 || made[payments.TypeSettlement] != 1 {
-		t.Errorf("made %v under one reference with dupCheck; want one auth and one settlement", made)
-	}
+}
+
+// TestDupCheckRaceSQLite races dupCheck auths and settlements through one SQLite node, whose
+// committer gathers them into shared batches: its one writer keeps them apart (LockKey does
+// nothing there).
+func TestDupCheckRaceSQLite(t *testing.T) {
+	e := mustEnv(t, func(tb testing.TB) storetest.Store {
+		s, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(tb.TempDir(), "t.db")})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { s.Close() })
+		return s
+	}, payments.Config{})
+	testDupCheckRace(t, e, []*payments.Service{e.ps})
 }
 
 // mustNode returns a second payments service over st, as another node runs it.
 func mustNode(t *testing.T, st storetest.Store) *payments.Service {
 	t.Helper()
-	var mk keys.MasterKey
-	copy(mk[:], "storetest-master-key-0123456789ab")
-	kr, err := keys.Open(context.Background(), st, mk, keys.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bins, err := card.LoadBINs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return payments.NewService(st, vault.NewService(st, kr, bins, vault.Config{}), kr, payments.Config{
+	svc, kr := storetest.MustNode(t, st)
+	return payments.NewService(st, svc, kr, payments.Config{
 		Processors: map[string]payments.Processor{payments.SandboxName: payments.NewSandbox(
 			map[string]*payments.Triggers{"test": &testTable}, payments.SandboxConfig{})}})
 }

@@ -47,17 +47,7 @@ func MustFixture(tb testing.TB, open Opener) *Fixture {
 	tb.Helper()
 	ctx := context.Background()
 	st := open(tb)
-	var mk keys.MasterKey
-	copy(mk[:], "storetest-master-key-0123456789ab")
-	kr, err := keys.Open(ctx, st, mk, keys.Options{})
-	if err != nil {
-		tb.Fatalf("keys.Open: %v", err)
-	}
-	bins, err := card.LoadBINs()
-	if err != nil {
-		tb.Fatalf("LoadBINs: %v", err)
-	}
-	svc := vault.NewService(st, kr, bins, vault.Config{})
+	svc, kr := MustNode(tb, st)
 	creds, err := svc.CreateMerchant(ctx, vault.NewMerchant{Name: "Test merchant"})
 	if err != nil {
 		tb.Fatalf("CreateMerchant: %v", err)
@@ -67,6 +57,23 @@ func MustFixture(tb testing.TB, open Opener) *Fixture {
 		tb.Fatalf("AuthenticateAPIKey: %v", err)
 	}
 	return &Fixture{Store: st, Keys: kr, Svc: svc, Creds: creds, Principal: p}
+}
+
+// MustNode returns a vault service over st and its keyring under the suite's master key, as
+// one node runs them: MustFixture's, or another node's on the same database.
+func MustNode(tb testing.TB, st Store) (*vault.Service, *keys.Keyring) {
+	tb.Helper()
+	var mk keys.MasterKey
+	copy(mk[:], "storetest-master-key-0123456789ab")
+	kr, err := keys.Open(context.Background(), st, mk, keys.Options{})
+	if err != nil {
+		tb.Fatalf("keys.Open: %v", err)
+	}
+	bins, err := card.LoadBINs()
+	if err != nil {
+		tb.Fatalf("LoadBINs: %v", err)
+	}
+	return vault.NewService(st, kr, bins, vault.Config{}), kr
 }
 
 // Run runs the whole suite.
