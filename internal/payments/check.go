@@ -123,7 +123,7 @@ func (s *Service) checkSource(ctx context.Context, p *vault.Principal, c SourceC
 		default:
 			// Whatever the request does with it, another API's transaction is no source.
 			t, err = s.parent(ctx, p, c.LocationID, c.TransactionID, c.TransactionAPIID, nil)
-			if err == nil && c.API != "" && t.API != c.API {
+			if err == nil && !t.madeThrough(c.API) {
 				return unusable
 			}
 		}

@@ -184,8 +184,12 @@ func numbered(ctx context.Context, r Reader, merchantID, locationID, id, apiID s
 // paid by that method and made through that API (another API's transactions are not the
 // caller's: its reads answer them as unknown).
 func copyable(p *vault.Principal, t *Transaction, method, api string) bool {
-	return p.CanReach(t.LocationID) && (method == "" || t.PaymentMethod == method) && (api == "" || t.API == api)
+	return p.CanReach(t.LocationID) && (method == "" || t.PaymentMethod == method) && t.madeThrough(api)
 }
+
+// madeThrough reports whether t was made through vendor API api ("": any API): another API's
+// transactions are not the caller's, and its reads answer them as unknown.
+func (t *Transaction) madeThrough(api string) bool { return api == "" || t.API == api }
 
 // AccountData implements vault.TransactionSource: it returns the account data of a
 // transaction in a location, made through vendor API api ("": any), expiry included, so that
@@ -196,7 +200,7 @@ func (s *Service) AccountData(ctx context.Context, tx vault.Tx, merchantID, loca
 		return nil, vault.E("payments.AccountData", vault.Internal, ErrTxUnsupported)
 	}
 	t, number, err := s.accountOf(ctx, r, merchantID, locationID, id, apiID)
-	if err == nil && api != "" && t.API != api {
+	if err == nil && !t.madeThrough(api) {
 		err = vault.E(vault.NotFound, vault.ID(t.ID))
 	}
 	if err != nil {
