@@ -13,6 +13,31 @@ func ObserveSQL(f func(query string)) (stop func()) {
 	return func() { observeSQL.Store(nil) }
 }
 
+// ObserveReads makes f see every query of many rows on the read path, with its arguments,
+// until the returned func is called.
+func ObserveReads(f func(query string, args []any)) (stop func()) {
+	observeReads.Store(&f)
+	return func() { observeReads.Store(nil) }
+}
+
+// Explain returns the lines of "EXPLAIN (opts) query" with args, run on s's write pool.
+func Explain(s *Store, opts, query string, args ...any) ([]string, error) {
+	rows, err := s.wdb.QueryContext(context.Background(), s.rb.bind(s.dialect, "EXPLAIN ("+opts+") "+query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil, err
+		}
+		plan = append(plan, line)
+	}
+	return plan, rows.Err()
+}
+
 // CountSQL runs a COUNT query on s's read path.
 func CountSQL(s *Store, query string, args ...any) (int, error) {
 	return s.q.count(context.Background(), query, args...)

@@ -41,6 +41,121 @@ type listSpec struct {
 	counted func(s listSpec, merchantID string, qry vault.Query) (total, summed string, args []any, ok bool)
 	// indexes serve lists that name a few rows by an exact filter (listSpec.index).
 	indexes []listIndex
+	// split, when set, reads a page in id order one value combination at a time (listSplit).
+	split *listSplit
+}
+
+// listSplit is an index that leads with merchant_id, then fields, then id, partial on the
+// spec's base condition: instruments_location (merchant_id, location_id, kind, id) WHERE
+// deleted_at = 0. A list filtered to several values of those fields (a Fortis list: both
+// kinds, card and ach, of a user's locations) cannot read it in id order as one range, so
+// the planner chooses between reading the merchant's rows backwards through the primary key
+// or instruments_merchant, filtering as it goes, and reading every row of the location and
+// sorting them; on PostgreSQL that choice rests on the table's statistics. Before autovacuum
+// has analysed a growing table it estimates one row and sorts: a location of 68,000 vaults
+// took 302 ms a page, and the benchmark's Fortis list fell from about 1,500 to 3 requests/s
+// (docs/benchmarks.md, stop 39). So such a page is read as one ordered, limited scan per
+// combination of values, UNION ALL, sorted and cut again: each reads at most the page's end
+// from its own range of the index, whatever the statistics say.
+type listSplit struct {
+	base   string   // base is the index's partial condition, which the spec's base must be
+	fields []string // fields follow merchant_id in the index, before id
+}
+
+// maxBranches bounds a split page's scans; a list over more combinations reads as one.
+const maxBranches = 16
+
+// branches returns the values of split's fields, one combination per branch, when qry's
+// page may be read through split: it has a limit, it is in id order only, no index of the
+// spec serves it, and each field has exact filters only, whose values (their intersection,
+// folded) combine into 2 to maxBranches branches. rest are qry's other filters.
+func (s listSpec) branches(qry vault.Query) (combos [][]string, rest []vault.Filter, ok bool) {
+	sp := s.split
+	if sp == nil || s.base != sp.base || qry.Limit <= 0 {
+		return nil, nil, false
+	}
+	for _, k := range qry.Sort {
+		if _, known := s.fields[k.Field]; known && (k.Field != "id" || len(k.Rank) > 0) {
+			return nil, nil, false
+		}
+	}
+	if _, ok := s.index(qry); ok {
+		return nil, nil, false
+	}
+	combos = [][]string{nil}
+	for _, field := range sp.fields {
+		var vals []string
+		seen := false
+		for _, f := range qry.Filters {
+			if f.Field != field {
+				continue
+			}
+			if f.Op != vault.OpIn || len(f.Values) == 0 || f.Fold && s.fields[field] == fText {
+				return nil, nil, false
+			}
+			var these []string
+			for _, v := range f.Values {
+				if s.fields[field] == fLower || s.fields[field] == fFold {
+					v = strings.ToLower(v)
+				}
+				if !slices.Contains(these, v) && (!seen || slices.Contains(vals, v)) {
+					these = append(these, v)
+				}
+			}
+			vals, seen = these, true
+		}
+		if !seen || len(vals) == 0 || len(combos)*len(vals) > maxBranches {
+			return nil, nil, false
+		}
+		var next [][]string
+		for _, c := range combos {
+			for _, v := range vals {
+				next = append(next, append(slices.Clip(c), v))
+			}
+		}
+		combos = next
+	}
+	if len(combos) < 2 {
+		return nil, nil, false
+	}
+	for _, f := range qry.Filters {
+		if !slices.Contains(sp.fields, f.Field) {
+			rest = append(rest, f)
+		}
+	}
+	return combos, rest, true
+}
+
+// splitPage is the page of qry read through s.split, one branch per combination (branches):
+// its columns, FROM and the rest, as list's page is, and its arguments before the offset.
+// Each branch reads up to the page's end rounded up to the limit times a power of two, a
+// literal: a branch's limit must not be bound (SQLite plans with it), and a few page depths
+// make a few statements.
+func (s listSpec) splitPage(d Dialect, merchantID string, qry vault.Query, combos [][]string, rest []vault.Filter, cols string) (string, []any) {
+	r := qry
+	r.Filters = rest
+	where, args := s.where(d, merchantID, r)
+	for _, f := range s.split.fields {
+		where += " AND " + s.column(f) + " = ?"
+	}
+	order := s.order(d, qry)
+	n := qry.Limit
+	for n < qry.Offset+qry.Limit {
+		n *= 2
+	}
+	branch := "SELECT * FROM (SELECT " + cols + " FROM " + s.table + " WHERE " + where +
+		" ORDER BY " + order + " LIMIT " + strconv.Itoa(n) + ") AS b"
+	parts := make([]string, len(combos))
+	var all []any
+	for i, c := range combos {
+		parts[i] = branch + strconv.Itoa(i)
+		all = append(all, args...)
+		for _, v := range c {
+			all = append(all, v)
+		}
+	}
+	return "u.* FROM (" + strings.Join(parts, " UNION ALL ") + ") AS u ORDER BY " + order +
+		" LIMIT " + strconv.Itoa(qry.Limit) + " OFFSET ?", all
 }
 
 // listIndex is an index that serves a list better than the list's scope does when every field
@@ -274,6 +389,10 @@ func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qr
 		// Fortis list page's 840). Page sizes are few; the offset stays bound.
 		page += " LIMIT " + strconv.Itoa(qry.Limit) + " OFFSET ?"
 	}
+	pageArgs0 := args
+	if combos, rest, ok := spec.branches(qry); ok {
+		page, pageArgs0 = spec.splitPage(q.d, merchantID, qry, combos, rest, names(cs))
+	}
 	// The count rides in the page's statement, as uncorrelated scalar subqueries that both
 	// engines run once: one statement reads one snapshot, so the page and its total agree
 	// (two statements let a write committed between them give 21 rows under a totalCount of
@@ -291,7 +410,7 @@ func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qr
 		countArgs = args
 	}
 	query := "SELECT " + counts + ", " + page
-	pageArgs := append(slices.Clip(countArgs), args...)
+	pageArgs := append(slices.Clip(countArgs), pageArgs0...)
 	if qry.Limit > 0 {
 		pageArgs = append(pageArgs, qry.Offset)
 	}

@@ -734,6 +734,9 @@ func (q *q) exec(ctx context.Context, query string, args ...any) (sql.Result, er
 // query runs a query; the rows must be closed or read to their end, which ends the read's
 // bound (readWait).
 func (q *q) query(ctx context.Context, query string, args ...any) (*rows, error) {
+	if f := observeReads.Load(); f != nil {
+		(*f)(query, args)
+	}
 	ctx, end := q.readBound(ctx)
 	r, err := q.db.QueryContext(ctx, q.rb.bind(q.d, query), q.readArgs(args)...)
 	if err != nil {
@@ -790,6 +793,10 @@ type rebinder struct{ m sync.Map }
 
 // observeSQL, when set (by tests), sees every statement the store runs, as written.
 var observeSQL atomic.Pointer[func(query string)]
+
+// observeReads, when set (by tests), sees every query of many rows on the read path, as
+// written, with its arguments.
+var observeReads atomic.Pointer[func(query string, args []any)]
 
 func (r *rebinder) bind(d Dialect, query string) string {
 	if f := observeSQL.Load(); f != nil {
