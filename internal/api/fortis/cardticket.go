@@ -17,15 +17,24 @@ const corsHeaders = "content-type, location-api-key, timestamp, hash-key, develo
 
 // cors writes the CORS headers of §3.6 for an allowed origin. Responses vary by Origin.
 func cors(w http.ResponseWriter, origin string) {
-	h := w.Header()
-	h.Add("Vary", "Origin")
-	if origin == "" {
-		return
+	w.Header().Add("Vary", "Origin")
+	setCORS(w.Header(), origin)
+}
+
+// setCORS sets the CORS headers for an allowed origin, or removes them for "".
+func setCORS(h http.Header, origin string) {
+	for _, kv := range [][2]string{
+		{"Access-Control-Allow-Origin", origin},
+		{"Access-Control-Allow-Methods", "POST, OPTIONS"},
+		{"Access-Control-Allow-Headers", corsHeaders},
+		{"Access-Control-Max-Age", "600"},
+	} {
+		if origin == "" {
+			h.Del(kv[0])
+		} else {
+			h.Set(kv[0], kv[1])
+		}
 	}
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", corsHeaders)
-	h.Set("Access-Control-Max-Age", "600")
 }
 
 // handleCardTicketPreflight serves OPTIONS /v2/cardtickets: 200 with Allow and, for an
@@ -69,16 +78,15 @@ func (a *API) handleCardTicketCreate(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	origin := r.Header.Get("Origin")
+	sent := r.Header.Get("Origin")
+	origin := sent
 	if origin != "" {
 		loc, err := a.svc.Store().GetLocation(r.Context(), p.MerchantID(), p.DefaultLocation())
 		if err != nil {
 			a.writeError(w, r, err)
 			return
 		}
-		// payvault's own origin is the hosted payment fields, which checked the merchant
-		// page's origin before they were served.
-		allowed := httpx.SameOrigin(r, a.opt.PublicBaseURL, origin) || vault.OriginAllowed(p.Merchant, loc, origin)
+		allowed := a.originAllowed(r, p, loc, origin)
 		if browser && !allowed {
 			cors(w, "")
 			a.writeError(w, r, errStatus(http.StatusForbidden, msgOriginRefused))
@@ -134,7 +142,16 @@ func (a *API) handleCardTicketCreate(w http.ResponseWriter, r *http.Request) {
 			}
 			nt.LocationID = p.Location
 		} else {
-			nt.LocationID = a.bodyLocation(r.Context(), p, in, true)
+			var loc *vault.Location
+			loc, nt.LocationID = a.bodyLocationRecord(r.Context(), p, in, true)
+			// A user names the ticket's location, whose origins answer CORS from here
+			// on; the primary location's answered until the body was read.
+			if sent != "" && loc != nil && nt.LocationID != p.DefaultLocation() {
+				if !a.originAllowed(r, p, loc, sent) {
+					sent = ""
+				}
+				setCORS(w.Header(), sent)
+			}
 		}
 		if err := e.err(); err != nil {
 			a.writeError(w, r, err)
@@ -152,6 +169,13 @@ func (a *API) handleCardTicketCreate(w http.ResponseWriter, r *http.Request) {
 			{"_links", links(a.href(r, "cardtickets", t.Token))},
 		}}})
 	})
+}
+
+// originAllowed reports whether origin may read a card ticket answer of location loc:
+// one of the origins loc allows, or payvault's own, the hosted payment fields, which checked
+// the merchant page's origin before they were served.
+func (a *API) originAllowed(r *http.Request, p *vault.Principal, loc *vault.Location, origin string) bool {
+	return httpx.SameOrigin(r, a.opt.PublicBaseURL, origin) || vault.OriginAllowed(p.Merchant, loc, origin)
 }
 
 // ticketCoreError turns a core error of a ticket create into its field error.

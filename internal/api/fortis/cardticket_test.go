@@ -137,6 +137,17 @@ func TestCardTickets(t *testing.T) {
 		pre = must(t, s.do(t, call{Method: "OPTIONS", Path: "/v2/cardtickets?location-api-key=" + second.Location.APIKey, NoAuth: true,
 			Header: map[string]string{"Origin": "https://shop.example"}}), 200)
 		diff(t, "https://shop.example", pre.Header.Get("Access-Control-Allow-Origin"))
+		// With user credentials, the ticket's location (the body's location_id) answers CORS,
+		// not the user's primary location (a sandbox location that allows any origin).
+		_, wide := s.mustUser(t, vault.NewUser{Username: "tickets", LastName: "Tickets", PrimaryLocationID: loc, LocationIDs: []string{second.Location.ID}})
+		userBody := `{"cardticket":{"location_id":"` + second.Location.ID + `","account_number":"4111111111111111","exp_date":"1228"}}`
+		for origin, want := range map[string]string{"https://shop.example": "https://shop.example", "https://evil.example": ""} {
+			r = must(t, s.do(t, call{Method: "POST", Path: "/v2/cardtickets", Body: userBody, As: &wide, Header: map[string]string{"Origin": origin}}), 201)
+			diff(t, []string{want, "Origin"}, []string{r.Header.Get("Access-Control-Allow-Origin"), r.Header.Get("Vary")})
+		}
+		// Its errors before the body is read answer for the primary location.
+		r = must(t, s.do(t, call{Method: "POST", Path: "/v2/cardtickets", Body: `{`, As: &wide, Malformed: true, Header: map[string]string{"Origin": "https://evil.example"}}), 400)
+		diff(t, "https://evil.example", r.Header.Get("Access-Control-Allow-Origin"))
 		// The ticket lives in its location only.
 		tid := must(t, s.do(t, call{Method: "POST", Path: "/v2/cardtickets", Body: ticketBody, NoAuth: true, Header: browser(hdr, "https://shop.example")}), 201).record(t, "cardticket")["id"].(string)
 		r = must(t, s.post(t, "/v2/accountvaults", `{"accountvault":{"location_id":"`+loc+`","payment_method":"cc","ticket":"`+tid+`"}}`), 422)
