@@ -1050,3 +1050,49 @@ func TestRunAVSInFlightNotAnsweredAsTransaction(t *testing.T) {
 	replay := must(t, s.do(t, c), http.StatusCreated)
 	diff(t, []any{string(again.Body), "true"}, []any{string(replay.Body), replay.Header.Get(idempotency.ReplayedHeader)})
 }
+
+// TestRunAVSRecoveredFirst: when recovery completes a vault create's run_avs check before
+// the create's own completion does (the node was slow past the processor timeout, and
+// recovery asked the processor), the check is approved but no vault was stored: the create
+// answers 503 without keeping it for the key, and a retry with the same key runs the create
+// again and gets its vault.
+func TestRunAVSRecoveredFirst(t *testing.T) {
+	var once atomic.Bool
+	var s *server
+	s = mustServerWith(t, serverOpts{
+		wrap: func(p payments.Processor) payments.Processor {
+			return queriedProcessor{payments.ProcessorFunc(func(ctx context.Context, r *payments.Request) (*payments.Outcome, error) {
+				out, err := p.Process(ctx, r)
+				if once.CompareAndSwap(false, true) {
+					s.clock.Add(10 * time.Minute) // past the processor timeout: recovery asks the processor
+					if n, err := s.ps.Recover(ctx); err != nil || n != 1 {
+						t.Errorf("recover = %d, %v", n, err)
+					}
+				}
+				return out, err
+			})}
+		},
+	})
+	c := call{Method: http.MethodPost, Path: "/v2/accountvaults", Header: map[string]string{idempotency.Header: "k-avs-recovered"},
+		Body: `{"accountvault":{"location_id":"` + s.creds.Fortis.LocationID + `","payment_method":"cc","account_number":"4111111111111111",` +
+			`"exp_date":"1228","run_avs":true,"billing_address":"5800 NW 39th AVE","billing_zip":"32606"}}`}
+	first := must(t, s.do(t, c), http.StatusServiceUnavailable)
+	if first.Header.Get("Retry-After") == "" {
+		t.Errorf("the 503 has no Retry-After")
+	}
+	if _, n, err := s.store.ListInstruments(t.Context(), s.creds.MerchantID, vault.Query{}); err != nil || n != 0 {
+		t.Fatalf("%d vaults stored (%v), want none", n, err)
+	}
+	txns, n, err := s.ps.List(t.Context(), s.principal(t), vault.Query{})
+	if err != nil || n != 1 || !txns[0].Approved() {
+		t.Fatalf("checks: %d, %v; want one, approved by recovery", n, err)
+	}
+	again := must(t, s.do(t, c), http.StatusCreated)
+	if again.Header.Get(idempotency.ReplayedHeader) != "" {
+		t.Fatalf("the retry was not a new vault create: %s %v", again.Body, again.Header)
+	}
+	v := again.record(t, "accountvault")
+	must(t, s.get(t, "/v2/accountvaults/"+v["id"].(string)), http.StatusOK)
+	replay := must(t, s.do(t, c), http.StatusCreated)
+	diff(t, []any{string(again.Body), "true"}, []any{string(replay.Body), replay.Header.Get(idempotency.ReplayedHeader)})
+}
