@@ -54,24 +54,30 @@ type listSpec struct {
 // sorting them; on PostgreSQL that choice rests on the table's statistics. Before autovacuum
 // has analysed a growing table it estimates one row and sorts: a location of 68,000 vaults
 // took 302 ms a page, and the benchmark's Fortis list fell from about 1,500 to 3 requests/s
-// (docs/benchmarks.md, stop 39). So such a page is read as one ordered, limited scan per
-// combination of values, UNION ALL, sorted and cut again: each reads at most the page's end
-// from its own range of the index, whatever the statistics say.
+// (docs/benchmarks.md, stop 39). So such a page is read as one ordered, limited scan of ids
+// per combination of values, UNION ALL, cut to the page, and then the page's rows by id: each
+// scan reads at most the page's end from its own range of the index, whatever the statistics
+// say.
 type listSplit struct {
 	base   string   // base is the index's partial condition, which the spec's base must be
 	fields []string // fields follow merchant_id in the index, before id
 }
 
-// maxBranches bounds a split page's scans; a list over more combinations reads as one.
-const maxBranches = 16
+// maxBranches bounds a split page's scans, and maxSplitEnd the rows each reads; a list over
+// more combinations, or a page deeper than that, reads as one.
+const (
+	maxBranches = 16
+	maxSplitEnd = 1 << 24
+)
 
 // branches returns the values of split's fields, one combination per branch, when qry's
-// page may be read through split: it has a limit, it is in id order only, no index of the
-// spec serves it, and each field has exact filters only, whose values (their intersection,
-// folded) combine into 2 to maxBranches branches. rest are qry's other filters.
+// page may be read through split: it has a limit and ends within maxSplitEnd rows, it is in
+// id order only, no index of the spec serves it, and each field has exact filters only, whose
+// values (their intersection, folded) combine into 2 to maxBranches branches. rest are qry's
+// other filters.
 func (s listSpec) branches(qry vault.Query) (combos [][]string, rest []vault.Filter, ok bool) {
 	sp := s.split
-	if sp == nil || s.base != sp.base || qry.Limit <= 0 {
+	if sp == nil || s.base != sp.base || qry.Limit <= 0 || qry.Offset < 0 || qry.Offset > maxSplitEnd-qry.Limit {
 		return nil, nil, false
 	}
 	for _, k := range qry.Sort {

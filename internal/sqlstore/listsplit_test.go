@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -201,5 +202,25 @@ func TestListSplitPlanUnanalysed(t *testing.T) {
 				t.Errorf("no scan of instruments:\n%s", strings.Join(plan, "\n"))
 			}
 		})
+	}
+}
+
+// TestListSplitDeepPage: a page past maxSplitEnd rows, up to the largest offset, reads as one
+// statement (the branches' limits, doubled up to the page's end, would overflow).
+func TestListSplitDeepPage(t *testing.T) {
+	s := MustSQLite(t).(*sqlstore.Store)
+	seedListRows(t, s)
+	fs := []vault.Filter{exact("location_id", "l1", "l2"), exact("kind", "card", "ach")}
+	for _, offset := range []int{1<<24 - 20, 1 << 24, 1<<62 + 5, math.MaxInt - 20} {
+		var split bool
+		stop := sqlstore.ObserveSQL(func(q string) { split = split || strings.Contains(q, " UNION ALL ") })
+		page, total, err := s.ListInstruments(context.Background(), "m", vault.Query{Filters: fs, Limit: 20, Offset: offset})
+		stop()
+		if err != nil || len(page) != 0 || total == 0 {
+			t.Fatalf("offset %d: %d rows of %d, %v", offset, len(page), total, err)
+		}
+		if split != (offset == 1<<24-20) {
+			t.Errorf("offset %d: split %v", offset, split)
+		}
 	}
 }
