@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -303,24 +304,54 @@ func TestFreezeAtCommit(t *testing.T) {
 // the resolve wait, and its writes are never run again: while the server stays frozen past the
 // resolve wait they are answered 503 "commit outcome unknown" (LostCommits.Unknown), and the
 // thawed server commits them, once; when it is thawed within the resolve wait, the writes get
-// their true outcome (committed, LostCommits.Committed), stored once.
+// their true outcome (committed, LostCommits.Committed), stored once. The store sends no
+// cancel request for the reset connection (pgcancel.go): one would reach the server with the
+// COMMIT, at the thaw, and roll it back when it lands while the COMMIT runs, which a COMMIT
+// with deferred work (a deferred trigger that sleeps) makes sure of.
 func TestFreezeCommitCut(t *testing.T) {
 	for _, tt := range []struct {
-		name string
-		thaw time.Duration // after the cut; 0: once the writes are answered
+		name     string
+		thaw     time.Duration // after the cut; 0: once the writes are answered
+		deferred bool          // the COMMIT runs deferred work, for a second
 	}{
-		{"ok/thawed-while-resolving", freezeResolve / 3},
-		{"fail/frozen-past-resolving", 0},
+		{"ok/thawed-while-resolving", freezeResolve / 3, false},
+		{"fail/frozen-past-resolving", 0, false},
+		{"fail/frozen-past-resolving/deferred-work", 0, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			const writes, marker = 3, "freeze-cut-marker"
 			var cuts atomic.Int32
 			thawc, cutc := make(chan func(), 1), make(chan time.Time, 1)
+			var admin *sql.DB
+			var dbName string
 			_, st := mustFreezableStore(t, func(p *storetest.Postgres, db string) string {
+				dbName = strings.TrimPrefix(db, "/")
+				var err error
+				if admin, err = sql.Open("pgx", p.DSN("postgres")); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { admin.Close() })
 				return "postgres://postgres@" + pgRelayTo(t, p.Socket(), func(c, s net.Conn) {
 					relayToCommit(c, s, []byte(marker), &cuts, func(chunk []byte) bool {
+						var committer int // the backend that is to commit
+						if tt.deferred {
+							if err := admin.QueryRow("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND state = 'idle in transaction'",
+								dbName).Scan(&committer); err != nil {
+								t.Errorf("the committing backend: %v", err)
+							}
+						}
 						thaw := p.Freeze(t)
+						if committer != 0 {
+							// The committing backend first, so that it is in its COMMIT's
+							// deferred work when the postmaster takes what came meanwhile.
+							thawAll := thaw
+							thaw = func() {
+								syscall.Kill(committer, syscall.SIGCONT)
+								time.Sleep(300 * time.Millisecond)
+								thawAll()
+							}
+						}
 						s.Write(chunk) // the COMMIT, into the frozen server's socket
 						c.(*net.TCPConn).SetLinger(0)
 						c.Close() // a reset: the client's COMMIT fails at once
@@ -333,6 +364,18 @@ func TestFreezeCommitCut(t *testing.T) {
 					})
 				}) + db + "?sslmode=disable"
 			})
+			if tt.deferred {
+				for _, q := range []string{
+					`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+					 BEGIN IF NEW.name = 'freeze-cut-0' THEN PERFORM pg_sleep(1); END IF; RETURN NULL; END $$`,
+					`CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON settings
+					 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()`,
+				} {
+					if _, err := st.DB().Exec(q); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 			release, held := holdCommitter(ctx, st)
 			w := newWrites(writes)
 			for i := range writes {

@@ -280,7 +280,8 @@ func (s *Store) openPostgres(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: open postgres: %w", redactDSN(err, cfg.DSN))
 	}
-	s.wdb = stdlib.OpenDB(*pc, stdlib.OptionShouldPing(s.shouldPing))
+	// No cancel request for a session that failed on its own (pgcancel.go).
+	s.wdb = sql.OpenDB(pgConnector{stdlib.GetConnector(*pc, stdlib.OptionShouldPing(s.shouldPing), stdlib.OptionBeforeConnect(gateCancels))})
 	n := cfg.ReadConns
 	if n <= 0 {
 		n = 32
