@@ -38,6 +38,9 @@ func Explain(s *Store, opts, query string, args ...any) ([]string, error) {
 	return plan, rows.Err()
 }
 
+// Rebind is query with s's placeholders ($n on PostgreSQL).
+func Rebind(s *Store, query string) string { return s.rb.bind(s.dialect, query) }
+
 // CountSQL runs a COUNT query on s's read path.
 func CountSQL(s *Store, query string, args ...any) (int, error) {
 	return s.q.count(context.Background(), query, args...)

@@ -114,7 +114,7 @@ func (q *q) GetInstrumentByAPIID(ctx context.Context, merchantID, locationID, ap
 var instrumentList = listSpec{
 	table:   "instruments",
 	counted: countedInstruments,
-	split:   &listSplit{base: activeOnly, fields: []string{"location_id", "kind"}},
+	split:   &listSplit{base: activeOnly, fields: []string{"location_id", "kind"}, literal: "kind"},
 	indexes: []listIndex{
 		{name: "instruments_profile", fields: []string{"profile_id"}, cond: "profile_id <> ''"},
 		{name: "instruments_api_id_any", fields: []string{"location_id", "api_id"}, cond: "api_id <> ''"},
