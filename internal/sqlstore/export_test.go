@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,22 +21,25 @@ func ObserveReads(f func(query string, args []any)) (stop func()) {
 	return func() { observeReads.Store(nil) }
 }
 
-// Explain returns the lines of "EXPLAIN (opts) query" with args, run on s's write pool.
-func Explain(s *Store, opts, query string, args ...any) ([]string, error) {
-	rows, err := s.wdb.QueryContext(context.Background(), s.rb.bind(s.dialect, "EXPLAIN ("+opts+") "+query), args...)
+// QueryLines returns the one text column of every row of query with args on db (a pool or a
+// connection), as EXPLAIN answers.
+func QueryLines(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var plan []string
+	var lines []string
 	for rows.Next() {
 		var line string
 		if err := rows.Scan(&line); err != nil {
 			return nil, err
 		}
-		plan = append(plan, line)
+		lines = append(lines, line)
 	}
-	return plan, rows.Err()
+	return lines, rows.Err()
 }
 
 // Rebind is query with s's placeholders ($n on PostgreSQL).

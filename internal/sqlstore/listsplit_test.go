@@ -205,7 +205,7 @@ func checkListScans(t *testing.T, s *sqlstore.Store, generic bool, qry vault.Que
 	var plan []string
 	if generic {
 		plan = explainGeneric(t, s, query, args)
-	} else if plan, err = sqlstore.Explain(s, "ANALYZE", query, args...); err != nil {
+	} else if plan, err = sqlstore.QueryLines(ctx, s.DB(), "EXPLAIN (ANALYZE) "+sqlstore.Rebind(s, query), args...); err != nil {
 		t.Fatal(err)
 	}
 	// A scan read the rows it returned and those its filter removed (the lines under it, up
@@ -270,20 +270,8 @@ func explainGeneric(t *testing.T, s *sqlstore.Store, query string, args []any) [
 		conn.ExecContext(ctx, "DEALLOCATE lst")
 		conn.ExecContext(ctx, "RESET plan_cache_mode")
 	}()
-	rows, err := conn.QueryContext(ctx, "EXPLAIN (ANALYZE) EXECUTE lst("+strings.Join(lits, ", ")+")")
+	plan, err := sqlstore.QueryLines(ctx, conn, "EXPLAIN (ANALYZE) EXECUTE lst("+strings.Join(lits, ", ")+")")
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, line)
-	}
-	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return plan

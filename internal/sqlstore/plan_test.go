@@ -300,18 +300,9 @@ func TestCardVerifiedPlanUnanalysed(t *testing.T) {
 	for _, v := range []string{"'m'", "'i1'"} {
 		literal = strings.Replace(literal, "?", v, 1)
 	}
-	rows, err := s.DB().QueryContext(ctx, "EXPLAIN "+literal)
+	plan, err := sqlstore.QueryLines(ctx, s.DB(), "EXPLAIN "+literal)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, line)
 	}
 	if p := strings.Join(plan, "\n"); !strings.Contains(p, "instruments_merchant") && !strings.Contains(p, "instruments_pkey") {
 		t.Errorf("%s\nplan:\n%s", literal, p)
