@@ -148,11 +148,11 @@ func (s listSpec) branches(qry vault.Query) (combos [][]string, rest []vault.Fil
 
 // splitPage is the page of qry read through s.split, one branch per combination (branches):
 // its columns, FROM and the rest, as list's page is, and its arguments before the offset.
-// The branches read ids alone, and the page's rows are read by id: SQLite sorts each
-// branch's rows again to merge them, which for whole rows cost more than the scans. Each
-// branch reads up to the page's end rounded up to the limit times a power of two, a literal:
-// a branch's limit must not be bound (SQLite plans with it), and a few page depths make a
-// few statements.
+// The branches read ids alone, and the page's rows are read by id. On PostgreSQL each branch
+// is limited to the page's end rounded up to the limit times a power of two (a few page
+// depths make a few statements), so that no plan reads a scan further; SQLite merges the
+// branches of a compound SELECT in its order as it reads them and stops at the LIMIT, while
+// a branch limited in its own subquery it would sort again.
 func (s listSpec) splitPage(d Dialect, merchantID string, qry vault.Query, combos [][]string, rest []vault.Filter, cols string) (string, []any) {
 	r := qry
 	r.Filters = rest
@@ -175,11 +175,17 @@ func (s listSpec) splitPage(d Dialect, merchantID string, qry vault.Query, combo
 			cond += " AND " + s.column(f) + " = ?"
 			all = append(all, c[j])
 		}
-		parts[i] = "SELECT * FROM (SELECT id FROM " + s.table + " WHERE " + cond +
-			" ORDER BY " + order + " LIMIT " + strconv.Itoa(n) + ") AS b" + strconv.Itoa(i)
+		parts[i] = "SELECT id FROM " + s.table + " WHERE " + cond
+		if d == Postgres {
+			parts[i] = "SELECT * FROM (" + parts[i] + " ORDER BY " + order + " LIMIT " + strconv.Itoa(n) + ") AS b" + strconv.Itoa(i)
+		}
 	}
-	return cols + " FROM " + s.table + " WHERE id IN (SELECT id FROM (" + strings.Join(parts, " UNION ALL ") +
-		") AS u ORDER BY " + order + " LIMIT " + strconv.Itoa(qry.Limit) + " OFFSET ?) ORDER BY " + order, all
+	ids := strings.Join(parts, " UNION ALL ")
+	if d == Postgres {
+		ids = "SELECT id FROM (" + ids + ") AS u"
+	}
+	return cols + " FROM " + s.table + " WHERE id IN (" + ids + " ORDER BY " + order + " LIMIT " + strconv.Itoa(qry.Limit) +
+		" OFFSET ?) ORDER BY " + order, all
 }
 
 // listIndex is an index that serves a list better than the list's scope does when every field
