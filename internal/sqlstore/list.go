@@ -158,7 +158,7 @@ func (s listSpec) splitPage(d Dialect, merchantID string, qry vault.Query, combo
 	r.Filters = rest
 	where, args := s.where(d, merchantID, r)
 	order := s.order(d, qry)
-	n := qry.Limit
+	n := qry.Limit // a branch's limit on PostgreSQL
 	for n < qry.Offset+qry.Limit {
 		n *= 2
 	}
@@ -412,16 +412,17 @@ func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qr
 		}
 	}
 	_, cs := newRow()
-	page := names(cs) + " FROM " + from + " WHERE " + where + " ORDER BY " + spec.order(q.d, qry)
-	if qry.Limit > 0 {
-		// The limit is written into the statement, not bound: SQLite plans with a bound
-		// LIMIT's value, so it prepared the statement again at every run (about 130 µs of a
-		// Fortis list page's 840). Page sizes are few; the offset stays bound.
-		page += " LIMIT " + strconv.Itoa(qry.Limit) + " OFFSET ?"
-	}
-	pageArgs0 := args
+	page, pageArgs0 := "", args // the page's statement after the counts, and its arguments but the offset
 	if combos, rest, ok := spec.branches(qry); ok {
 		page, pageArgs0 = spec.splitPage(q.d, merchantID, qry, combos, rest, names(cs))
+	} else {
+		page = names(cs) + " FROM " + from + " WHERE " + where + " ORDER BY " + spec.order(q.d, qry)
+		if qry.Limit > 0 {
+			// The limit is written into the statement, not bound: SQLite plans with a bound
+			// LIMIT's value, so it prepared the statement again at every run (about 130 µs of
+			// a Fortis list page's 840). Page sizes are few; the offset stays bound.
+			page += " LIMIT " + strconv.Itoa(qry.Limit) + " OFFSET ?"
+		}
 	}
 	// The count rides in the page's statement, as uncorrelated scalar subqueries that both
 	// engines run once: one statement reads one snapshot, so the page and its total agree
