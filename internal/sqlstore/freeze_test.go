@@ -207,6 +207,18 @@ func (r *commitRelay) relay(c, s net.Conn) {
 // answers within the resolve wait, the writes get their true outcome (committed, once);
 // when it does not, they are answered 503 "commit outcome unknown" and never run again, and
 // the COMMIT, which the database takes once thawed, stores each of them exactly once.
+//
+// When the bound passes, the store ends the statement and sends a cancel request on purpose
+// (pgcancel.go: it stops deferred work that no one waits for, TestSlowCommitNotRerun). Here
+// that request reaches the thawed server beside the COMMIT, and the claim that the COMMIT
+// stores the writes rests on PostgreSQL's order of things, not on timing luck: a cancel that
+// arrives while the backend still waits for its next command is dropped (ProcessInterrupts
+// ignores QueryCancelPending while DoingCommandRead), the COMMIT of these writes runs no
+// deferred work (the schema has no deferred trigger or constraint) before its commit record,
+// whose writing holds interrupts off, and the cancel request first needs the thawed
+// postmaster to accept it and fork a process to read it. A COMMIT with deferred work is
+// another matter: there a cancel request can roll it back, which TestFreezeCommitCut's
+// deferred-work case pins for the requests the store must not send.
 func TestFreezeAtCommit(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
