@@ -192,7 +192,8 @@ func (s *Service) Authorize(ctx context.Context, p *vault.Principal, req AuthReq
 	// source's error waits for the write, so that a request failing both reports the
 	// reference first. A store that reads ahead (TokenReadsAhead) reads a card token's
 	// instrument in the write instead, in one statement with its batch's other such reads
-	// (vault.WithTokenRead): one round trip a batch instead of one an auth.
+	// (vault.WithTokenRead): one statement a batch instead of one an auth (on PostgreSQL,
+	// one round trip).
 	var pre *resolved
 	var preErr error
 	wctx := ctx

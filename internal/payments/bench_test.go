@@ -2,7 +2,10 @@ package payments_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/payvault/payvault/internal/card"
@@ -80,6 +83,58 @@ func BenchmarkAuthorizeCardTokenParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkAuthorizeManyCards is BenchmarkAuthorizeCardTokenParallel over 1,000 cards of 100
+// profiles, each auth on the next card: a batch's auths read different cards, as under load.
+func BenchmarkAuthorizeManyCards(b *testing.B) {
+	e, _ := benchEnv(b)
+	const profiles, perProfile = 100, 10
+	var toks []string
+	for p := range profiles {
+		prof, err := e.Svc.CreateProfile(e.ctx, e.Principal, &vault.Profile{MerchantCustomerID: "many-" + strconv.Itoa(p), Locale: "en_US"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for c := range perProfile {
+			in, err := e.Svc.CreateInstrument(e.ctx, e.Principal, &vault.Instrument{Kind: vault.KindCard, ProfileID: prof.ID},
+				vault.Source{Number: manyPAN(p*perProfile + c), Expiry: card.Expiry{Month: 12, Year: 2040}}, vault.CreateOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			toks = append(toks, in.Token)
+		}
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := payments.AuthRequest{API: "test", Type: payments.TypeAuth, Location: e.loc, Amount: 1000,
+				MerchantRefNum: "bench", Source: payments.Source{Token: toks[next.Add(1)%int64(len(toks))]}}
+			if _, err := e.ps.Authorize(e.ctx, e.Principal, req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// manyPAN is the i-th of distinct Luhn-valid Visa numbers.
+func manyPAN(i int) string {
+	n := fmt.Sprintf("411111%09d", i)
+	sum := 0
+	for j := range n {
+		d := int(n[len(n)-1-j] - '0')
+		if j%2 == 0 {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return n + strconv.Itoa((10-sum%10)%10)
 }
 
 // BenchmarkSettle is one settlement of part of an auth: lock, reserve, RECEIVED, processor,

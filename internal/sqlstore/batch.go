@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -338,9 +339,10 @@ type batchRun struct {
 	alone []*writeReq  // alone had their effects undone and run alone afterwards.
 }
 
-// beginRun begins a transaction for the requests reqs. On PostgreSQL it first locks, in one
-// statement, the profiles the requests lock first (their lock-order keys), which saves each
-// of them that round trip (see lockProfiles).
+// beginRun begins a transaction for the requests reqs. It first locks, in one statement, the
+// profiles the requests lock first (their lock-order keys), which saves each of them that
+// round trip on PostgreSQL and that statement on SQLite (see lockProfiles), and reads their
+// auths' cards (readAhead).
 //
 // A PostgreSQL run without savepoints holds its connection (a *sql.Conn), so that its fns
 // may queue statements (txConn.queue) which it sends together.
@@ -358,9 +360,6 @@ func (s *Store) beginRun(isolate bool, reqs []*writeReq) (*batchRun, error) {
 	}
 	c := &txConn{tx: sqltx, conn: conn, stmts: s.stmts, pg: s.dialect == Postgres, isolate: isolate, nSent: &s.nPipelined, nUnfenced: &s.nUnfenced, dl: dl}
 	b := &batchRun{s: s, sqltx: sqltx, c: c, t: &tx{q: q{db: c, d: s.dialect, rb: s.rb, inTx: true, audit: s.q.audit}}, ran: make([]itemResult, 0, len(reqs))}
-	if s.dialect != Postgres {
-		return b, nil
-	}
 	err = c.lockProfiles(reqs)
 	if err == nil {
 		err = c.readAhead(reqs)
@@ -392,6 +391,10 @@ func hinted(reqs []*writeReq, hint func(context.Context) string) []string {
 	return ids
 }
 
+// sqliteProfilesSQL is lockProfiles' read on SQLite: one statement text whatever the number of
+// ids, so that the write connection keeps it prepared.
+const sqliteProfilesSQL = "SELECT id, merchant_id, location_id FROM profiles WHERE id IN (SELECT value FROM json_each(?)) AND deleted_at = 0"
+
 // lockedProfile is a profile a batch's transaction locked before its fns ran.
 type lockedProfile struct{ merchant, location string }
 
@@ -402,14 +405,23 @@ type lockedProfile struct{ merchant, location string }
 // FOR UPDATE), only taken earlier, so the fns' later statements see whatever was committed
 // before it was granted, as they did after their own. A statement of the transaction that
 // updates profiles forgets them (txConn.note). A profile id of another merchant is locked
-// as well, until the COMMIT, but not kept: that fn's own statement answers it.
+// as well, until the COMMIT, but not kept: that fn's own statement answers it. On SQLite,
+// whose one writer needs no row lock, it is the same read without FOR UPDATE, which saves
+// each fn a statement.
 func (c *txConn) lockProfiles(reqs []*writeReq) error {
 	ids := hinted(reqs, vault.LockedProfileFrom)
 	if len(ids) < 2 {
-		return nil // no round trip to save
+		return nil // no statement to save
 	}
-	rows, err := c.tx.QueryContext(c.dl.start(),
-		"SELECT id, merchant_id, location_id FROM profiles WHERE id = ANY($1) AND deleted_at = 0 ORDER BY id FOR UPDATE", ids)
+	var rows *sql.Rows
+	var err error
+	if c.pg {
+		rows, err = c.tx.QueryContext(c.dl.start(),
+			"SELECT id, merchant_id, location_id FROM profiles WHERE id = ANY($1) AND deleted_at = 0 ORDER BY id FOR UPDATE", ids)
+	} else {
+		list, _ := json.Marshal(ids)
+		rows, err = c.query(sqliteProfilesSQL, string(list))
+	}
 	if err != nil {
 		return err
 	}
@@ -1088,16 +1100,19 @@ func (c *txConn) QueryContext(ctx context.Context, query string, args ...any) (*
 	if err := c.before(); err != nil {
 		return nil, err
 	}
-	ctx = c.dl.start()
-	var rows *sql.Rows
-	var err error
-	if st := c.stmts.get(query); st != nil {
-		rows, err = c.txStmt(ctx, st).QueryContext(ctx, args...)
-	} else {
-		rows, err = c.tx.QueryContext(ctx, query, args...)
-	}
+	rows, err := c.query(query, args...)
 	c.note(query, err)
 	return rows, err
+}
+
+// query runs a query of the transaction, prepared once the write connection has seen it
+// (stmtCache), with none of a fn's bookkeeping: the batch's own reads before its fns.
+func (c *txConn) query(query string, args ...any) (*sql.Rows, error) {
+	ctx := c.dl.start()
+	if st := c.stmts.get(query); st != nil {
+		return c.txStmt(ctx, st).QueryContext(ctx, args...)
+	}
+	return c.tx.QueryContext(ctx, query, args...)
 }
 
 func (c *txConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
