@@ -83,7 +83,7 @@ func checkRestored(f *os.File, path string) (marked bool, err error) {
 	if err != nil {
 		return true, err
 	}
-	return true, fmt.Errorf("sqlstore: %w: %s is a backup copy that no payvault has opened yet, and %s-wal beside it holds another store's writes (left by a server on the old store that did not stop cleanly): SQLite would apply them to the copy and damage it. Nothing was opened or changed. Move %s-wal and %s-shm out of that folder (keep them until the restored store is checked), then run this again",
+	return true, fmt.Errorf("sqlstore: %w: %s is a backup copy that no payvault has opened yet, and %s-wal beside it holds another store's writes (left by a server on the old store that did not stop cleanly): SQLite would apply them to the copy and damage it. Nothing was opened or changed. Move %s-wal and %s-shm out of that folder (with the old payvault.db, if you kept it, they hold the old store's last writes), then run this again",
 		ErrStaleWAL, path, path, path, path)
 }
 
