@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
 )
 
 // TestRestoreOverCrashedStore runs docs/operations.md's restore (Backups) the wrong way: a
@@ -42,7 +43,7 @@ func TestRestoreOverCrashedStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := []string{db, db + "-wal", db + "-shm"}
-	before := mustReadFiles(t, files...)
+	before := storetest.MustReadFiles(t, files...)
 
 	want := []string{"payvault-data/payvault.db is a backup copy", "payvault-data/payvault.db-wal and payvault-data/payvault.db-shm", "Nothing was opened or changed"}
 	refused := func(args []string, stderr string, err error) {
@@ -72,7 +73,7 @@ func TestRestoreOverCrashedStore(t *testing.T) {
 		_, stderr, err := run(t, dir, nil, args...)
 		refused(args, stderr, err)
 	}
-	for i, b := range mustReadFiles(t, files...) {
+	for i, b := range storetest.MustReadFiles(t, files...) {
 		if !bytes.Equal(b, before[i]) {
 			t.Errorf("%s changed", files[i])
 		}
@@ -101,18 +102,4 @@ func TestRestoreOverCrashedStore(t *testing.T) {
 	if out, stderr, err := run(t, dir, nil, "audit", "verify"); err != nil {
 		t.Errorf("audit verify on the restored copy: %v\n%s%s", err, out, stderr)
 	}
-}
-
-// mustReadFiles reads the files at paths.
-func mustReadFiles(tb testing.TB, paths ...string) [][]byte {
-	tb.Helper()
-	var b [][]byte
-	for _, p := range paths {
-		f, err := os.ReadFile(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		b = append(b, f)
-	}
-	return b
 }

@@ -114,7 +114,27 @@ func markCopy(ctx context.Context, out string, settings func() (map[string]strin
 			return err
 		}
 	}
-	db, err := sql.Open("sqlite", "file:"+out)
+	return fileTx(ctx, out, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", restoredCopyID)); err != nil {
+			return err
+		}
+		for name, value := range set {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", name, value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// fileTx runs fn in one transaction (BEGIN IMMEDIATE, synchronous=FULL) on the SQLite file
+// at path, opened apart from any Store and in the file's own journal mode, and closes it.
+func fileTx(ctx context.Context, path string, fn func(*sql.Tx) error) error {
+	v := url.Values{}
+	v.Add("_pragma", "busy_timeout(15000)")
+	v.Add("_pragma", "synchronous(FULL)")
+	v.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+v.Encode())
 	if err != nil {
 		return err
 	}
@@ -124,13 +144,8 @@ func markCopy(ctx context.Context, out string, settings func() (map[string]strin
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", restoredCopyID)); err != nil {
+	if err := fn(tx); err != nil {
 		return err
-	}
-	for name, value := range set {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", name, value); err != nil {
-			return err
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		return err

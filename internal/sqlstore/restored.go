@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 )
 
@@ -92,31 +91,12 @@ func checkRestored(f *os.File, path string) (marked bool, err error) {
 // of its own in the file's rollback-journal mode, before the store opens it in WAL mode.
 // Another process that opened the copy meanwhile has cleared it already.
 func clearRestored(ctx context.Context, path string) error {
-	v := url.Values{}
-	v.Add("_pragma", "busy_timeout(15000)")
-	v.Add("_pragma", "synchronous(FULL)")
-	v.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+v.Encode())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var id int64
-	if err := tx.QueryRowContext(ctx, "PRAGMA application_id").Scan(&id); err != nil {
-		return err
-	}
-	if id == restoredCopyID {
-		if _, err := tx.ExecContext(ctx, "PRAGMA application_id = 0"); err != nil {
+	return fileTx(ctx, path, func(tx *sql.Tx) error {
+		var id int64
+		if err := tx.QueryRowContext(ctx, "PRAGMA application_id").Scan(&id); err != nil || id != restoredCopyID {
 			return err
 		}
-	}
-	if err := tx.Commit(); err != nil {
+		_, err := tx.ExecContext(ctx, "PRAGMA application_id = 0")
 		return err
-	}
-	return db.Close()
+	})
 }

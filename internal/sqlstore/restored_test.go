@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/payvault/payvault/internal/sqlstore"
+	"github.com/payvault/payvault/internal/storetest"
 	"github.com/payvault/payvault/internal/vault"
 )
 
@@ -93,20 +94,6 @@ func mustCrash(tb testing.TB, path, prefix string, n int) {
 	}
 }
 
-// mustFiles reads the files at paths.
-func mustFiles(tb testing.TB, paths ...string) [][]byte {
-	tb.Helper()
-	var b [][]byte
-	for _, p := range paths {
-		f, err := os.ReadFile(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		b = append(b, f)
-	}
-	return b
-}
-
 // TestRestoredCopyBesideStaleWAL runs docs/operations.md's restore (Backups) the wrong way and
 // the right way. A backup is made; the server then writes more and is killed; the copy put
 // over its payvault.db, beside the -wal and -shm it left, would have that WAL applied to it,
@@ -124,13 +111,13 @@ func TestRestoredCopyBesideStaleWAL(t *testing.T) {
 	if _, err := sqlstore.BackupSQLite(ctx, old, backup, nil); err != nil {
 		t.Fatal(err)
 	}
-	copyBytes := mustFiles(t, backup)[0]
+	copyBytes := storetest.MustReadFiles(t, backup)[0]
 	mustCrash(t, old, "after", 200)
 
 	t.Run("ok/never-a-backup", func(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "payvault.db")
-		for i, b := range mustFiles(t, old, old+"-wal", old+"-shm") {
+		for i, b := range storetest.MustReadFiles(t, old, old+"-wal", old+"-shm") {
 			if err := os.WriteFile(path+[]string{"", "-wal", "-shm"}[i], b, 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +132,7 @@ func TestRestoredCopyBesideStaleWAL(t *testing.T) {
 			t.Fatal(err)
 		}
 		files := []string{old, old + "-wal", old + "-shm"}
-		before := mustFiles(t, files...)
+		before := storetest.MustReadFiles(t, files...)
 		st, err := sqlstore.Open(ctx, sqlstore.Config{Path: old})
 		if err == nil {
 			st.Close()
@@ -156,7 +143,7 @@ func TestRestoredCopyBesideStaleWAL(t *testing.T) {
 		if _, err := sqlstore.BackupSQLite(ctx, old, filepath.Join(t.TempDir(), "again.db"), nil); !errors.Is(err, sqlstore.ErrStaleWAL) {
 			t.Errorf("backup: %v; want the stale WAL refused", err)
 		}
-		for i, b := range mustFiles(t, files...) {
+		for i, b := range storetest.MustReadFiles(t, files...) {
 			if !bytes.Equal(b, before[i]) {
 				t.Errorf("%s changed", files[i])
 			}
@@ -214,7 +201,7 @@ func TestBackupMarked(t *testing.T) {
 	if marked, err := sqlstore.RestoredCopy(path); err != nil || marked {
 		t.Errorf("the store is marked (%v, %v)", marked, err)
 	}
-	b := mustFiles(t, out)[0]
+	b := storetest.MustReadFiles(t, out)[0]
 	if b[18] != 1 || b[19] != 1 {
 		t.Errorf("the copy's header gives file format versions %d, %d; want 1, 1 (rollback journal)", b[18], b[19])
 	}
