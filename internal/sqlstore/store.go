@@ -206,13 +206,24 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: %w", err)
 	}
+	// A backup copy that no store has opened is refused beside another store's WAL, before
+	// anything touches either file, and its mark is cleared otherwise (restored.go).
+	marked, err := checkRestored(f, cfg.Path)
 	f.Close()
-	// A store made by a payvault before that (0644 under the usual umask) is narrowed to
-	// 0600 too, with the -wal and -shm files it left; a file this process may not chmod is
-	// left as it is (its folder is 0700).
+	if err != nil {
+		return err
+	}
+	// A store made by a payvault before new files were made 0600 (0644 under the usual
+	// umask) is narrowed to 0600 too, with the -wal and -shm files it left; a file this
+	// process may not chmod is left as it is (its folder is 0700).
 	for _, p := range []string{cfg.Path, cfg.Path + "-wal", cfg.Path + "-shm"} {
 		if st, err := os.Stat(p); err == nil && st.Mode().Perm()&0o077 != 0 {
 			os.Chmod(p, 0o600)
+		}
+	}
+	if marked {
+		if err := clearRestored(ctx, cfg.Path); err != nil {
+			return fmt.Errorf("sqlstore: open sqlite: clearing the mark of a backup copy: %w", err)
 		}
 	}
 	// wal_autocheckpoint(0): a goroutine checkpoints instead of the committer (checkpoint.go).
