@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"bytes"
 	"context"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -59,7 +60,12 @@ func (s *Store) ScrubRefused(ctx context.Context) (int, error) {
 		if err != nil {
 			return 0, mapErr(op, err)
 		}
-		defer conn.Close()
+		defer func() {
+			// The lock is the session's, and ends with it: the connection is closed, not
+			// put back into the pool with the lock still held by a failed unlock.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+			conn.Close()
+		}()
 		var got bool
 		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, 0)", scrubLockClass).Scan(&got); err != nil {
 			return 0, mapErr(op, err)
@@ -67,7 +73,6 @@ func (s *Store) ScrubRefused(ctx context.Context) (int, error) {
 		if !got {
 			return 0, ErrScrubBusy
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1, 0)", scrubLockClass)
 		// The node that held the lock may have finished just before.
 		if done, err := s.refusedScrubbed(ctx); err != nil || done {
 			return 0, err

@@ -226,3 +226,41 @@ func TestScrubRefusedNodesPostgres(t *testing.T) {
 		t.Errorf("not recorded as done: %q, %v", v, err)
 	}
 }
+
+// TestScrubRefusedBusyPostgres: while another session holds the scrub's lock, ScrubRefused
+// answers ErrScrubBusy at once and changes nothing; once it is free, it scrubs, and leaves
+// the lock free behind it.
+func TestScrubRefusedBusyPostgres(t *testing.T) {
+	ctx := context.Background()
+	st := MustPostgres(t)
+	s := st.(*sqlstore.Store)
+	forgetScrubbed(t, st)
+	id := mustInsertTxn(t, st, &payments.Transaction{API: "paysafe", Type: payments.TypeAuth, Status: payments.StatusFailed,
+		Reason: payments.ReasonRejected, MerchantRefNum: "r", ErrorCode: "5068", Extras: []byte(oldRefusedExtras)})
+	other, err := s.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	lock := func(want bool) {
+		t.Helper()
+		var got bool
+		if err := other.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, 0)", 0x70767372).Scan(&got); err != nil || got != want {
+			t.Fatalf("another session takes the scrub's lock: %v, %v; want %v", got, err, want)
+		}
+	}
+	lock(true)
+	if n, err := s.ScrubRefused(ctx); !errors.Is(err, sqlstore.ErrScrubBusy) || n != 0 {
+		t.Errorf("ScrubRefused beside the lock's holder = %d, %v", n, err)
+	}
+	if !strings.Contains(requestColumn(t, st, id), scrubPAN) {
+		t.Error("the row was scrubbed without the lock")
+	}
+	if _, err := other.ExecContext(ctx, "SELECT pg_advisory_unlock($1, 0)", 0x70767372); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.ScrubRefused(ctx); err != nil || n != 1 {
+		t.Errorf("ScrubRefused = %d, %v; want 1", n, err)
+	}
+	lock(true) // the scrub's session let it go
+}
