@@ -293,6 +293,8 @@ func (m *Main) openStore(ctx context.Context, scfg sqlstore.Config, mk keys.Mast
 //  5. A tool migrates a store without a schema (`merchant create` and `migrate` on a fresh
 //     store), and an older schema only for `payvault migrate` (Config.Migrate): the other
 //     commands run beside servers, and would migrate the database under an older one.
+//  6. Whoever migrates then finishes the upgrade (finishUpgrade), and `payvault migrate`
+//     finishes one a crash or another node left unfinished even when no migration is pending.
 func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.MasterKey, bootstrap bool) (node string, err error) {
 	schema := s.Schema
 	if !bootstrap {
@@ -378,8 +380,9 @@ func (m *Main) migrate(ctx context.Context, s *sqlstore.Store, before sqlstore.S
 	return m.finishUpgrade(ctx, s)
 }
 
-// finishUpgrade runs the upgrade steps that no SQL migration expresses, on a serving node's
-// start and in `payvault migrate`, once the schema is this payvault's: so far
+// finishUpgrade runs the upgrade steps that no SQL migration expresses, where the schema is
+// migrated (a serving node's start, `payvault migrate`, a tool making a new store), once it is
+// this payvault's: so far
 // sqlstore.ScrubRefused, which removes from the FAILED transactions an older payvault stored
 // the values refused for their fields. A step records that it is done, after which a start
 // reads one setting for it. On PostgreSQL one node does a step while the others start

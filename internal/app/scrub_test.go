@@ -30,10 +30,13 @@ func TestUpgradeScrubsRefused(t *testing.T) {
 			if engine == "postgres" {
 				dir, dsn = "", storetest.PostgresDSN(t)
 			}
+			config := func() (Config, *logtest.Capture) {
+				log, capture := logtest.New(t)
+				return Config{Listen: "127.0.0.1:0", DataDir: dir, MasterKey: key, Logger: log, Out: &nopWriter{}, AdminToken: testAdminToken, DatabaseURL: dsn}, capture
+			}
 			start := func() (*Main, *logtest.Capture, string) {
 				t.Helper()
-				log, capture := logtest.New(t)
-				cfg := Config{Listen: "127.0.0.1:0", DataDir: dir, MasterKey: key, Logger: log, Out: &nopWriter{}, AdminToken: testAdminToken, DatabaseURL: dsn}
+				cfg, capture := config()
 				m, err := Open(ctx, cfg)
 				if err != nil {
 					t.Fatal(err)
@@ -52,28 +55,45 @@ func TestUpgradeScrubsRefused(t *testing.T) {
 			keptPath := acct + "auths/" + kept.body["id"].(string)
 			keptBefore := strings.ReplaceAll(copyCall(t, 200, "GET", keptPath, "", h).raw, u, "")
 
-			// The refused auth as the older payvault stored it.
-			loc, err := m.Store.GetLocationByAccount(ctx, creds.AccountNumber)
-			if err != nil {
-				t.Fatal(err)
+			// The refused auth as the older payvault stored it, in a store it left unscrubbed.
+			insertOld := func(m *Main, ref string) string {
+				t.Helper()
+				loc, err := m.Store.GetLocationByAccount(ctx, creds.AccountNumber)
+				if err != nil {
+					t.Fatal(err)
+				}
+				now := time.Now().UTC().Truncate(time.Millisecond)
+				old := &payments.Transaction{ID: vault.NewID(), API: "paysafe", Type: payments.TypeAuth, Status: payments.StatusFailed,
+					Reason: payments.ReasonRejected, MerchantID: loc.MerchantID, LocationID: loc.ID, AccountNumber: loc.AccountNumber,
+					MerchantRefNum: ref, Amount: 100, Currency: loc.Currency, PaymentMethod: payments.MethodCard, ErrorCode: "5068",
+					TxnTime: now, Created: now, Modified: now,
+					Extras: []byte(`{"shippingDetails":{"city":"Town","country":"US","zip":"` + pan + `"},"customerIp":"` + pan +
+						`","description":"tea","merchantDescriptor":{"dynamicDescriptor":"SHOP","phone":"` + pan + `"},` +
+						`"fieldErrors":[{"field":"customerIp","error":"Invalid IP Address"},{"field":"merchantDescriptor.phone","error":"size must be between 0 and 13"},` +
+						`{"field":"shippingDetails.zip","error":"size must be between 0 and 10"}],"errorMessage":"Field validation error."}`)}
+				if err := m.Store.Write(ctx, func(tx vault.Tx) error { return tx.(payments.Tx).InsertTransaction(ctx, old) }); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := m.Store.DB().ExecContext(ctx, "DELETE FROM settings WHERE name = 'upgrade.refused_scrubbed'"); err != nil {
+					t.Fatal(err)
+				}
+				return old.ID
 			}
-			now := time.Now().UTC().Truncate(time.Millisecond)
-			old := &payments.Transaction{ID: vault.NewID(), API: "paysafe", Type: payments.TypeAuth, Status: payments.StatusFailed,
-				Reason: payments.ReasonRejected, MerchantID: loc.MerchantID, LocationID: loc.ID, AccountNumber: loc.AccountNumber,
-				MerchantRefNum: "refused", Amount: 100, Currency: loc.Currency, PaymentMethod: payments.MethodCard, ErrorCode: "5068",
-				TxnTime: now, Created: now, Modified: now,
-				Extras: []byte(`{"shippingDetails":{"city":"Town","country":"US","zip":"` + pan + `"},"customerIp":"` + pan +
-					`","description":"tea","merchantDescriptor":{"dynamicDescriptor":"SHOP","phone":"` + pan + `"},` +
-					`"fieldErrors":[{"field":"customerIp","error":"Invalid IP Address"},{"field":"merchantDescriptor.phone","error":"size must be between 0 and 13"},` +
-					`{"field":"shippingDetails.zip","error":"size must be between 0 and 10"}],"errorMessage":"Field validation error."}`)}
-			if err := m.Store.Write(ctx, func(tx vault.Tx) error { return tx.(payments.Tx).InsertTransaction(ctx, old) }); err != nil {
-				t.Fatal(err)
+			// rowHoldsPAN reports whether a transaction's row holds the card number.
+			rowHoldsPAN := func(m *Main, id string) bool {
+				t.Helper()
+				var req string
+				q := "SELECT request FROM transactions WHERE id = ?"
+				if engine == "postgres" {
+					q = "SELECT request FROM transactions WHERE id = $1"
+				}
+				if err := m.Store.DB().QueryRowContext(ctx, q, id).Scan(&req); err != nil {
+					t.Fatal(err)
+				}
+				return strings.Contains(req, pan)
 			}
-			// A store the older payvault left has not been scrubbed.
-			if _, err := m.Store.DB().ExecContext(ctx, "DELETE FROM settings WHERE name = 'upgrade.refused_scrubbed'"); err != nil {
-				t.Fatal(err)
-			}
-			reads := []string{acct + "auths/" + old.ID, acct + "auths?merchantRefNum=refused"}
+			old := insertOld(m, "refused")
+			reads := []string{acct + "auths/" + old, acct + "auths?merchantRefNum=refused"}
 			if g := copyCall(t, 200, "GET", reads[0], "", h); !strings.Contains(g.raw, pan) {
 				t.Fatalf("the older payvault's row does not show the card number: %s", g.raw)
 			}
@@ -84,7 +104,7 @@ func TestUpgradeScrubsRefused(t *testing.T) {
 			if !strings.Contains(capture.String(), "removed refused values from stored transactions") {
 				t.Errorf("the upgrade did not say it scrubbed: %s", capture.String())
 			}
-			for _, path := range []string{acct + "auths/" + old.ID, acct + "auths?merchantRefNum=refused"} {
+			for _, path := range []string{acct + "auths/" + old, acct + "auths?merchantRefNum=refused"} {
 				g := copyCall(t, 200, "GET", path, "", h)
 				if strings.Contains(g.raw, pan) {
 					t.Errorf("GET %s repeats the refused card number: %s", path, g.raw)
@@ -95,13 +115,8 @@ func TestUpgradeScrubsRefused(t *testing.T) {
 					}
 				}
 			}
-			var req string
-			q := "SELECT request FROM transactions WHERE id = ?"
-			if engine == "postgres" {
-				q = "SELECT request FROM transactions WHERE id = $1"
-			}
-			if err := m.Store.DB().QueryRowContext(ctx, q, old.ID).Scan(&req); err != nil || strings.Contains(req, pan) {
-				t.Errorf("the row holds %s (%v)", req, err)
+			if rowHoldsPAN(m, old) {
+				t.Error("the row still holds the card number")
 			}
 			keptPath = acct + "auths/" + kept.body["id"].(string)
 			if d := cmp.Diff(keptBefore, strings.ReplaceAll(copyCall(t, 200, "GET", keptPath, "", h).raw, u, "")); d != "" {
@@ -109,9 +124,24 @@ func TestUpgradeScrubsRefused(t *testing.T) {
 			}
 			m.Close()
 
-			_, capture, _ = start()
+			m, capture, _ = start()
 			if strings.Contains(capture.String(), "refused values") {
 				t.Errorf("a later start scrubbed again: %s", capture.String())
+			}
+
+			// payvault migrate, with no migration pending, finishes a scrub a crash left
+			// unfinished.
+			late := insertOld(m, "refused-late")
+			m.Close()
+			cfg, _ := config()
+			cfg.Listen, cfg.Migrate = "", true
+			tool, err := OpenTool(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tool.Close()
+			if rowHoldsPAN(tool, late) || rowHoldsPAN(tool, old) {
+				t.Error("payvault migrate left the card number in a refused transaction")
 			}
 		})
 	}
