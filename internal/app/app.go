@@ -293,6 +293,8 @@ func (m *Main) openStore(ctx context.Context, scfg sqlstore.Config, mk keys.Mast
 //  5. A tool migrates a store without a schema (`merchant create` and `migrate` on a fresh
 //     store), and an older schema only for `payvault migrate` (Config.Migrate): the other
 //     commands run beside servers, and would migrate the database under an older one.
+//  6. Whoever migrates then finishes the upgrade (finishUpgrade), and `payvault migrate`
+//     finishes one a crash or another node left unfinished even when no migration is pending.
 func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.MasterKey, bootstrap bool) (node string, err error) {
 	schema := s.Schema
 	if !bootstrap {
@@ -341,6 +343,10 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 		}
 	}
 	if !sc.Pending {
+		if m.Config.Migrate {
+			// An upgrade step a crash or another node left unfinished (finishUpgrade).
+			return "", m.finishUpgrade(ctx, s)
+		}
 		return "", nil
 	}
 	if sc.Current == 0 && m.Config.ExistingStore {
@@ -360,17 +366,36 @@ func (m *Main) prepareStore(ctx context.Context, s *sqlstore.Store, mk keys.Mast
 // migrate applies the store's pending migrations, and logs the schema's move when this
 // process moved it (a first start makes it, an upgrade moves it on), which is otherwise
 // silent on a server. A node that waited for another's migration lock applied nothing, and
-// says nothing.
+// says nothing. It then finishes the upgrade (finishUpgrade).
 func (m *Main) migrate(ctx context.Context, s *sqlstore.Store, before sqlstore.Schema) error {
 	applied, err := s.Migrate(ctx)
 	if err != nil {
 		return err
 	}
-	if !before.Pending || applied == 0 {
-		return nil
+	if before.Pending && applied > 0 {
+		if v, err := s.SchemaVersion(ctx); err == nil && v != before.Current {
+			m.Config.Logger.Info("migrated the schema", "from", before.Current, "to", v)
+		}
 	}
-	if v, err := s.SchemaVersion(ctx); err == nil && v != before.Current {
-		m.Config.Logger.Info("migrated the schema", "from", before.Current, "to", v)
+	return m.finishUpgrade(ctx, s)
+}
+
+// finishUpgrade runs the upgrade steps that no SQL migration expresses, where the schema is
+// migrated (a serving node's start, `payvault migrate`, a tool making a new store), once it is
+// this payvault's: so far
+// sqlstore.ScrubRefused, which removes from the FAILED transactions an older payvault stored
+// the values refused for their fields. A step records that it is done, after which a start
+// reads one setting for it. On PostgreSQL one node does a step while the others start
+// without waiting for it.
+func (m *Main) finishUpgrade(ctx context.Context, s *sqlstore.Store) error {
+	n, err := s.ScrubRefused(ctx)
+	switch {
+	case errors.Is(err, sqlstore.ErrScrubBusy):
+		m.Config.Logger.Info("another node is removing refused values from stored transactions")
+	case err != nil:
+		return err
+	case n > 0:
+		m.Config.Logger.Info("removed refused values from stored transactions", "transactions", n)
 	}
 	return nil
 }

@@ -324,8 +324,9 @@ func (s *Service) Children(ctx context.Context, p *vault.Principal, t *Transacti
 
 // RecordFailed stores a transaction an API refused after it reached validation, so that it
 // has an id and can be looked up (Paysafe stores every such POST as FAILED). The caller sets
-// the request's fields it knows, ErrorCode and Extras; RecordFailed sets the id, the status,
-// the times and the location fields. Kinds: Internal.
+// the request's fields it knows, ErrorCode and Extras, with the refusal's field errors in
+// Extras; RecordFailed sets the id, the status, the times and the location fields, and keeps
+// none of the values refused for their fields (WithoutRefused). Kinds: Internal.
 func (s *Service) RecordFailed(ctx context.Context, p *vault.Principal, loc *vault.Location, t *Transaction) error {
 	const op = "payments.RecordFailed"
 	now := s.Now()
@@ -351,6 +352,7 @@ func (s *Service) RecordFailed(ctx context.Context, p *vault.Principal, loc *vau
 	if err := checkExtras(t); err != nil {
 		return vault.E(op, err)
 	}
+	t.Extras = WithoutRefused(t.Extras)
 	return vault.Wrap(op, s.write(ctx, func(tx Tx) error { return tx.InsertTransaction(ctx, t) }))
 }
 

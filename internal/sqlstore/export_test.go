@@ -85,3 +85,11 @@ func SetCopyTamper(f func(ctx context.Context, tx pgx.Tx, table string) error) (
 	copyTamper = f
 	return func() { copyTamper = old }
 }
+
+// SetScrubBatch makes ScrubRefused read n transactions a statement until the returned func
+// is called.
+func SetScrubBatch(n int) (restore func()) {
+	old := scrubBatch
+	scrubBatch = n
+	return func() { scrubBatch = old }
+}

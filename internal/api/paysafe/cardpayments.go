@@ -1,8 +1,6 @@
 package paysafe
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -549,7 +547,8 @@ func (a *API) failTxn(w http.ResponseWriter, r *http.Request, p *vault.Principal
 		return e
 	}
 	x.FieldErrors, x.ErrorMessage = e.FieldErrors, e.Message
-	stub.ErrorCode, stub.Extras = e.Code, withoutRefused(payments.EncodeExtras(x), e.FieldErrors)
+	// RecordFailed keeps none of the values refused for their fields (payments.WithoutRefused).
+	stub.ErrorCode, stub.Extras = e.Code, payments.EncodeExtras(x)
 	if rerr := a.cfg.Payments.RecordFailed(r.Context(), p, loc, stub); rerr != nil {
 		if vault.KindOf(rerr) == vault.Unavailable {
 			// The database cannot serve (a restart, say): the refusal is not recorded, so the
@@ -563,46 +562,6 @@ func (a *API) failTxn(w http.ResponseWriter, r *http.Request, p *vault.Principal
 	stub.AccountNumber = loc.AccountNumber
 	a.writeTxnError(w, r, stub, e)
 	return nil
-}
-
-// withoutRefused returns extras without the values its field errors name: a value refused
-// for its field (a card number sent as the customerIp, say) is not kept with the FAILED
-// transaction, which every GET and list shows. The errors themselves, which name only the
-// field, are kept.
-func withoutRefused(extras json.RawMessage, errs []fieldError) json.RawMessage {
-	if len(errs) == 0 {
-		return extras
-	}
-	var m map[string]any
-	dec := json.NewDecoder(bytes.NewReader(extras))
-	dec.UseNumber() // the kept values keep their digits
-	if dec.Decode(&m) != nil {
-		return extras
-	}
-	for _, fe := range errs {
-		cur := m
-		parts := strings.Split(fe.Field, ".")
-		for i, part := range parts {
-			part, _, _ = strings.Cut(part, "[") // keywords[1] drops the keywords
-			if part == "fieldErrors" || part == "errorMessage" {
-				break
-			}
-			if i == len(parts)-1 {
-				delete(cur, part)
-				break
-			}
-			next, ok := cur[part].(map[string]any)
-			if !ok {
-				break
-			}
-			cur = next
-		}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return extras
-	}
-	return b
 }
 
 // writeFailed answers a transaction the processor declined (402, riskReasonCode 1005) or

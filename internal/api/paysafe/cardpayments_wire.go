@@ -54,7 +54,8 @@ type txnCardJSON struct {
 }
 
 // txnExtras are the request fields the core keeps for Paysafe without interpreting them, and
-// the field errors of a request refused with 5068.
+// the field errors of a request refused with 5068, under the keys where the core looks for
+// them to drop the values they name (payments.WithoutRefused).
 type txnExtras struct {
 	Recurring          string                `json:"recurring,omitempty"`
 	StoredCredential   *storedCredentialJSON `json:"storedCredential,omitempty"`
