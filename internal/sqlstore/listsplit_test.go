@@ -142,6 +142,11 @@ func ids(ins []*vault.Instrument) []string {
 //     prepared statement's generic plan). With the kind bound, the planner rated "kind = $1"
 //     as matching every row, and the ach branch read the primary key backwards past every
 //     card (103 ms a page).
+//   - generic-small-location: the same, for a location of 150 vaults beside one of 29,850.
+//     The generic plan rates "location_id = $2" as matching half the rows (two locations),
+//     and with the location an equality each branch read the primary key backwards, past the
+//     large location's vaults (4,000 rows for a page of 20, all of them for a location whose
+//     vaults are old).
 func TestListSplitPlans(t *testing.T) {
 	for _, c := range []struct {
 		name, seed, stats string
@@ -151,6 +156,9 @@ func TestListSplitPlans(t *testing.T) {
 			CASE WHEN g % 97 = 0 THEN 'ach' ELSE 'card' END, 0, 0 FROM generate_series(1, 30000) g`,
 			"DELETE FROM pg_statistic WHERE starelid = 'instruments'::regclass", false},
 		{"generic", `SELECT lpad(g::text, 8, '0'), 'm', 'l1', 't' || g, 'card', 0, 0 FROM generate_series(1, 30000) g`,
+			"ANALYZE instruments", true},
+		{"generic-small-location", `SELECT lpad(g::text, 8, '0'), 'm', CASE WHEN g % 200 = 1 THEN 'l1' ELSE 'l2' END, 't' || g,
+			CASE WHEN g % 97 = 0 THEN 'ach' ELSE 'card' END, 0, 0 FROM generate_series(1, 30000) g`,
 			"ANALYZE instruments", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
