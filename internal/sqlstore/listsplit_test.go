@@ -176,10 +176,14 @@ func TestListSplitPlans(t *testing.T) {
 			for _, p := range []struct {
 				offset, most int // most: the rows a scan of instruments may read
 				desc         bool
-			}{{0, 20, true}, {100, 160, true}, {0, 20, false}} {
-				t.Run(fmt.Sprintf("offset-%d-desc-%v", p.offset, p.desc), func(t *testing.T) {
+				kinds        []string
+			}{
+				{0, 20, true, []string{"card", "ach"}}, {100, 160, true, []string{"card", "ach"}}, {0, 20, false, []string{"card", "ach"}},
+				{0, 20, true, []string{"card"}}, // one combination: one statement
+			} {
+				t.Run(fmt.Sprintf("offset-%d-desc-%v-%s", p.offset, p.desc, strings.Join(p.kinds, "-")), func(t *testing.T) {
 					checkListScans(t, s, c.generic, vault.Query{
-						Filters: []vault.Filter{exact("location_id", "l1"), exact("kind", "card", "ach")},
+						Filters: []vault.Filter{exact("location_id", "l1"), exact("kind", p.kinds...)},
 						Sort:    []vault.SortKey{{Field: "id", Desc: p.desc}},
 						Limit:   20, Offset: p.offset,
 					}, p.most)
