@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 	"pgregory.net/rapid"
 
 	"github.com/payvault/payvault/internal/sqlstore"
@@ -66,17 +64,7 @@ func TestTransactionListPlans(t *testing.T) {
 		{"generic", "ANALYZE transactions", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := MustPostgres(t).(*sqlstore.Store)
-			for _, q := range []string{
-				"ALTER TABLE transactions SET (autovacuum_enabled = false)",
-				"INSERT INTO merchants (id, name, created_at) VALUES ('m', 'm', 0), ('m2', 'm2', 0)",
-				txnPlanSeed,
-				c.stats,
-			} {
-				if err := sqlstore.ExecSQL(s, q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
+			s := mustPlanStore(t, "transactions", txnPlanSeed, c.stats)
 			for _, p := range []struct {
 				name       string
 				qry        vault.Query
@@ -116,21 +104,11 @@ func TestContactListPlans(t *testing.T) {
 		{"generic", "ANALYZE profiles", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := MustPostgres(t).(*sqlstore.Store)
-			for _, q := range []string{
-				"ALTER TABLE profiles SET (autovacuum_enabled = false)",
-				"INSERT INTO merchants (id, name, created_at) VALUES ('m', 'm', 0), ('m2', 'm2', 0)",
-				`INSERT INTO profiles (id, merchant_id, location_id, token, status, locale, created_at, deleted_at)
+			s := mustPlanStore(t, "profiles", `INSERT INTO profiles (id, merchant_id, location_id, token, status, locale, created_at, deleted_at)
 				SELECT lpad(g::text, 8, '0'), CASE WHEN g % 2 = 0 THEN 'm2' ELSE 'm' END,
 					CASE WHEN g % 2 = 0 THEN 'l3' WHEN g % 200 = 1 THEN 'l1' ELSE 'l2' END, 't' || g, 'ACTIVE', 'en_US',
 					g * 1000, CASE WHEN g % 2000 = 201 THEN 5 ELSE 0 END
-				FROM generate_series(1, 60000) g`,
-				c.stats,
-			} {
-				if err := sqlstore.ExecSQL(s, q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
+				FROM generate_series(1, 60000) g`, c.stats)
 			for _, p := range []struct {
 				loc          string
 				offset, most int
@@ -223,11 +201,7 @@ func TestListSplitModelScopes(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			s := e.open(t).(*sqlstore.Store)
 			rnd := rand.New(rand.NewPCG(3, 4))
-			for _, m := range []string{"m", "m2"} {
-				if err := sqlstore.ExecSQL(s, "INSERT INTO merchants (id, name, created_at) VALUES (?, ?, 0)", m, m); err != nil {
-					t.Fatal(err)
-				}
-			}
+			mustMerchants(t, s, "m", "m2")
 			for i := range 240 {
 				m, loc := "m", []string{"l1", "l2", "l3"}[rnd.IntN(3)]
 				if i%10 == 0 {
@@ -267,17 +241,7 @@ func TestListSplitModelScopes(t *testing.T) {
 						fs = append(fs, exact("status", "COMPLETED", "FAILED"))
 					}
 				}
-				fs = rapid.Permutation(fs).Draw(t, "filters")
-				var sort []vault.SortKey
-				switch rapid.IntRange(0, 3).Draw(t, "sort") {
-				case 1:
-					sort = []vault.SortKey{{Field: "id"}}
-				case 2:
-					sort = []vault.SortKey{{Field: "id", Desc: true}}
-				case 3:
-					sort = []vault.SortKey{{Field: "created_at", Desc: rapid.Bool().Draw(t, "desc")}}
-				}
-				list := func(q vault.Query) ([]string, int, error) {
+				checkPageModel(t, rapid.Permutation(fs).Draw(t, "filters"), func(q vault.Query) ([]string, int, error) {
 					var out []string
 					if txns {
 						rows, total, err := s.ListTransactions(ctx, "m", q)
@@ -291,24 +255,7 @@ func TestListSplitModelScopes(t *testing.T) {
 						out = append(out, r.ID)
 					}
 					return out, total, err
-				}
-				all, total, err := list(vault.Query{Filters: fs, Sort: sort})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if total != len(all) {
-					t.Fatalf("whole list: total %d, %d rows", total, len(all))
-				}
-				limit := rapid.IntRange(1, 8).Draw(t, "limit")
-				offset := rapid.IntRange(0, len(all)+3).Draw(t, "offset")
-				page, ptotal, err := list(vault.Query{Filters: fs, Sort: sort, Limit: limit, Offset: offset})
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := all[min(offset, len(all)):min(offset+limit, len(all))]
-				if d := cmp.Diff(want, page, cmpopts.EquateEmpty()); d != "" || ptotal != total {
-					t.Fatalf("page (limit %d, offset %d): total %d, want %d; (-want +got)\n%s", limit, offset, ptotal, total, d)
-				}
+				})
 			})
 			if split.Load() == 0 {
 				t.Error("no page was read split")

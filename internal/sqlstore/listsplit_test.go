@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"pgregory.net/rapid"
 
 	"github.com/payvault/payvault/internal/sqlstore"
@@ -55,33 +56,10 @@ func TestListSplitModel(t *testing.T) {
 				if rapid.Bool().Draw(t, "last four") {
 					fs = append(fs, exact("last_four", values("last fours", "1111", "2222")...))
 				}
-				fs = rapid.Permutation(fs).Draw(t, "filters")
-				var sort []vault.SortKey
-				switch rapid.IntRange(0, 3).Draw(t, "sort") {
-				case 1:
-					sort = []vault.SortKey{{Field: "id"}}
-				case 2:
-					sort = []vault.SortKey{{Field: "id", Desc: true}}
-				case 3:
-					sort = []vault.SortKey{{Field: "created_at", Desc: rapid.Bool().Draw(t, "desc")}}
-				}
-				all, total, err := s.ListInstruments(ctx, "m", vault.Query{Filters: fs, Sort: sort})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if total != len(all) {
-					t.Fatalf("whole list: total %d, %d rows", total, len(all))
-				}
-				limit := rapid.IntRange(1, 8).Draw(t, "limit")
-				offset := rapid.IntRange(0, len(all)+3).Draw(t, "offset")
-				page, ptotal, err := s.ListInstruments(ctx, "m", vault.Query{Filters: fs, Sort: sort, Limit: limit, Offset: offset})
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := ids(all[min(offset, len(all)):min(offset+limit, len(all))])
-				if d := cmp.Diff(want, ids(page)); d != "" || ptotal != total {
-					t.Fatalf("page (limit %d, offset %d): total %d, want %d; (-want +got)\n%s", limit, offset, ptotal, total, d)
-				}
+				checkPageModel(t, rapid.Permutation(fs).Draw(t, "filters"), func(q vault.Query) ([]string, int, error) {
+					page, total, err := s.ListInstruments(ctx, "m", q)
+					return ids(page), total, err
+				})
 			})
 			if split.Load() == 0 {
 				t.Error("no page was read split")
@@ -90,16 +68,54 @@ func TestListSplitModel(t *testing.T) {
 	}
 }
 
+// checkPageModel draws an order (none, id either way, or created_at), a limit and an offset,
+// and fails t when list's page of fs in that order is not that part of its whole list in
+// that order, with the same total; list returns the ids of a list's rows and its total.
+func checkPageModel(t *rapid.T, fs []vault.Filter, list func(vault.Query) ([]string, int, error)) {
+	var sort []vault.SortKey
+	switch rapid.IntRange(0, 3).Draw(t, "sort") {
+	case 1:
+		sort = []vault.SortKey{{Field: "id"}}
+	case 2:
+		sort = []vault.SortKey{{Field: "id", Desc: true}}
+	case 3:
+		sort = []vault.SortKey{{Field: "created_at", Desc: rapid.Bool().Draw(t, "desc")}}
+	}
+	all, total, err := list(vault.Query{Filters: fs, Sort: sort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != len(all) {
+		t.Fatalf("whole list: total %d, %d rows", total, len(all))
+	}
+	limit := rapid.IntRange(1, 8).Draw(t, "limit")
+	offset := rapid.IntRange(0, len(all)+3).Draw(t, "offset")
+	page, ptotal, err := list(vault.Query{Filters: fs, Sort: sort, Limit: limit, Offset: offset})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := all[min(offset, len(all)):min(offset+limit, len(all))]
+	if d := cmp.Diff(want, page, cmpopts.EquateEmpty()); d != "" || ptotal != total {
+		t.Fatalf("page (limit %d, offset %d): total %d, want %d; (-want +got)\n%s", limit, offset, ptotal, total, d)
+	}
+}
+
+// mustMerchants stores merchants by these ids.
+func mustMerchants(t *testing.T, s *sqlstore.Store, ids ...string) {
+	t.Helper()
+	for _, m := range ids {
+		if err := sqlstore.ExecSQL(s, "INSERT INTO merchants (id, name, created_at) VALUES (?, ?, 0)", m, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // seedListRows stores merchant m's vaults in locations l1-l3 (kinds card, ach and bacs, one
 // in eight deleted) and merchant m2's in l1, with their counts, as the store keeps them.
 func seedListRows(t *testing.T, s *sqlstore.Store) {
 	t.Helper()
 	rnd := rand.New(rand.NewPCG(1, 2))
-	for _, m := range []string{"m", "m2"} {
-		if err := sqlstore.ExecSQL(s, "INSERT INTO merchants (id, name, created_at) VALUES (?, ?, 0)", m, m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mustMerchants(t, s, "m", "m2")
 	for i := range 240 {
 		m, loc := "m", []string{"l1", "l2", "l3"}[rnd.IntN(3)]
 		if i%10 == 0 {
@@ -162,17 +178,7 @@ func TestListSplitPlans(t *testing.T) {
 			"ANALYZE instruments", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := MustPostgres(t).(*sqlstore.Store)
-			for _, q := range []string{
-				"ALTER TABLE instruments SET (autovacuum_enabled = false)",
-				"INSERT INTO merchants (id, name, created_at) VALUES ('m', 'm', 0)",
-				"INSERT INTO instruments (id, merchant_id, location_id, token, kind, created_at, updated_at) " + c.seed,
-				c.stats,
-			} {
-				if err := sqlstore.ExecSQL(s, q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
+			s := mustPlanStore(t, "instruments", "INSERT INTO instruments (id, merchant_id, location_id, token, kind, created_at, updated_at) "+c.seed, c.stats)
 			for _, p := range []struct {
 				offset, most int // most: the rows a scan of instruments may read
 				desc         bool
@@ -234,6 +240,20 @@ func TestListSplitPlanSQLite(t *testing.T) {
 			t.Errorf("%d searches of instruments_location, want 4:\n%s", searches, strings.Join(plan, "\n"))
 		}
 	}
+}
+
+// mustPlanStore is a PostgreSQL store whose table autovacuum leaves alone, with merchants m
+// and m2, in which seed and then stats (statistics deleted, or gathered) have run.
+func mustPlanStore(t *testing.T, table, seed, stats string) *sqlstore.Store {
+	t.Helper()
+	s := MustPostgres(t).(*sqlstore.Store)
+	mustMerchants(t, s, "m", "m2")
+	for _, q := range []string{"ALTER TABLE " + table + " SET (autovacuum_enabled = false)", seed, stats} {
+		if err := sqlstore.ExecSQL(s, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return s
 }
 
 // checkListScans lists merchant m's instruments by qry on s and fails t when a scan of
