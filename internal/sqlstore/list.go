@@ -50,17 +50,17 @@ type listSpec struct {
 // spec's base condition: instruments_location (merchant_id, location_id, kind, id) WHERE
 // deleted_at = 0; transactions_location (merchant_id, location_id, api, id, status), whose
 // status serves the Fortis list's filter and count from the index; profiles_location
-// (merchant_id, location_id, id) WHERE deleted_at = 0. A list filtered to several values of those fields (a Fortis list: both
-// kinds, card and ach, of a user's locations) cannot read it in id order as one range, so
-// the planner chooses between reading the merchant's rows backwards through the primary key
-// or instruments_merchant, filtering as it goes, and reading every row of the location and
-// sorting them; on PostgreSQL that choice rests on the table's statistics. Before autovacuum
-// has analysed a growing table it estimates one row and sorts: a location of 68,000 vaults
-// took 302 ms a page, and the benchmark's Fortis list fell from about 1,500 to 3 requests/s
-// (docs/benchmarks.md, stop 39). So such a page is read as one ordered, limited scan of ids
-// per combination of values, UNION ALL, cut to the page, and then the page's rows by id: each
-// scan reads at most the page's end from its own range of the index, whatever the statistics
-// say.
+// (merchant_id, location_id, id) WHERE deleted_at = 0. A list filtered to several values of
+// those fields (a Fortis list: both kinds, card and ach, of a user's locations) cannot read it
+// in id order as one range, so the planner chooses between reading the merchant's rows
+// backwards through the primary key or instruments_merchant, filtering as it goes, and reading
+// every row of the location and sorting them; on PostgreSQL that choice rests on the table's
+// statistics. Before autovacuum has analysed a growing table it estimates one row and sorts: a
+// location of 68,000 vaults took 302 ms a page, and the benchmark's Fortis list fell from about
+// 1,500 to 3 requests/s (docs/benchmarks.md, stop 39). So such a page is read as one ordered,
+// limited scan of ids per combination of values, UNION ALL, cut to the page, and then the
+// page's rows by id: each scan reads at most the page's end from its own range of the index,
+// whatever the statistics say.
 //
 // A field of few values (kind) is written into the branches as a literal. PostgreSQL plans a
 // statement prepared again and again for any value of a bound one (a generic plan), and a
@@ -71,30 +71,30 @@ type listSpec struct {
 //
 // The first field (the location, whose values are many) is bound, and on PostgreSQL it is not
 // compared as an equality but as location_id <= $2 AND (location_id, id) >= ($3, the empty
-// string) (the same rows: no id is empty), with the branch in (location_id, id) order. A generic plan
-// rated "location_id = $2" as one location's share of the rows (half of them, in a store of
-// two locations), and for a location of 150 vaults beside one of 29,850 read the primary key
-// backwards in id order, filtering, past the large location's vaults (4,000 rows for a page
-// of 20; every row of the merchant for a location whose rows are all old). With an equality
-// the location is a constant, so the primary key yields the branch's order; with the range,
-// only the split's index does. The range is not written "location_id >= $2 AND location_id
-// <= $2", which PostgreSQL rates as 0.5% of the merchant's rows in a generic plan, below a
-// deep page's branch limit: it then read every id of the location and sorted them (a page at
-// offset 100 of a location of 270 contacts read all 270). It rates the lone inequality and the
-// row comparison a third each. A branch limit beyond the planner's estimate of the
-// location still reads and sorts the location's ids (in the index alone); only deep pages
-// have such limits.
+// string) (the same rows: no id is empty), with the branch in (location_id, id) order. A
+// generic plan rated "location_id = $2" as one location's share of the rows (half of them, in a
+// store of two locations), and for a location of 150 vaults beside one of 29,850 read the
+// primary key backwards in id order, filtering, past the large location's vaults (4,000 rows
+// for a page of 20; every row of the merchant for a location whose rows are all old). With an
+// equality the location is a constant, so the primary key yields the branch's order; with the
+// range, only the split's index does. The range is not written "location_id >= $2 AND
+// location_id <= $2", which PostgreSQL rates as 0.5% of the merchant's rows in a generic plan,
+// below a deep page's branch limit: it then read every id of the location and sorted them (a
+// page at offset 100 of a location of 270 contacts read all 270). It rates the lone inequality
+// and the row comparison a third each. A branch limit beyond the planner's estimate of the
+// location still reads and sorts the location's ids (in the index alone); only deep pages have
+// such limits.
 //
 // A list of one combination (the Fortis transaction and contact lists' usual scope, one
 // location) is one statement on both engines, not a split; on PostgreSQL its location is
-// written as that range too, with the rows in (location_id, id) order: as an equality a
-// generic plan read the primary key backwards there as well (TestTransactionListPlans,
-// TestContactListPlans). Read through an ids subquery, as a branch, it measured 30% slower
-// a page (BenchmarkListPage/postgres/kept, 600 → 800 µs), and it needs none: when the
-// statistics are missing, and PostgreSQL estimates one row, it reads the index in order
-// rather than sort when no filter needs the table's rows (the transactions' status is in
-// their index for that), and a filter that does (a contact's transactions) reads the
-// location's rows whichever plan it takes.
+// written as that range too, with the rows in (location_id, id) order: as an equality a generic
+// plan read the primary key backwards there as well (TestTransactionListPlans,
+// TestContactListPlans). Read through an ids subquery, as a branch, it measured 30% slower a
+// page (BenchmarkListPage/postgres/kept, 600 → 800 µs), and it needs none: when the statistics
+// are missing, and PostgreSQL estimates one row, it reads the index in order rather than sort
+// when no filter needs the table's rows (the transactions' status is in their index for that),
+// and a filter that does (a contact's transactions) reads the location's rows whichever plan it
+// takes.
 type listSplit struct {
 	base   string   // base is the index's partial condition, which the spec's base must be
 	fields []string // fields follow merchant_id in the index, before id
