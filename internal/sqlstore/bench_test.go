@@ -560,3 +560,54 @@ func benchVerifySealed(b *testing.B, engine string, open storetest.Opener) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
 }
+
+// BenchmarkTransactionListCount is a Fortis transaction list's first page, 20 of a location's
+// 10,000 or 100,000 transactions, and its total, on each engine. The total counts the
+// location's shown transactions on every page (the store keeps no counts of transactions:
+// they would add a write to every payment), in transactions_location alone on PostgreSQL
+// once a vacuum has marked the pages visible, as autovacuum does (done here); "count" is
+// that count's statement alone.
+func BenchmarkTransactionListCount(b *testing.B) {
+	const seed = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 110000) " +
+		"INSERT INTO transactions (id, merchant_id, location_id, account_number, api, type, status, amount, txn_at, created_at) " +
+		"SELECT 'x' || (100000000 + i), 'm', CASE WHEN i % 11 = 0 THEN 'l10k' ELSE 'l100k' END, '1', 'fortis', 'sale', 'COMPLETED', i, i, i FROM n"
+	for _, e := range countEngines {
+		b.Run(e.name, func(b *testing.B) {
+			s := e.open(b).(*sqlstore.Store)
+			stmts := []string{"INSERT INTO merchants (id, name, created_at) VALUES ('m', 'm', 0)", seed, "ANALYZE"}
+			if e.name == "postgres" {
+				stmts = append(stmts, "VACUUM transactions")
+			}
+			for _, q := range stmts {
+				if err := sqlstore.ExecSQL(s, q); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ctx := context.Background()
+			shown := []any{"COMPLETED", "PENDING", "FAILED", "CANCELLED"}
+			for _, c := range []struct {
+				loc  string
+				want int
+			}{{"l10k", 10000}, {"l100k", 100000}} {
+				fs := []vault.Filter{exact("location_id", c.loc), exact("api", "fortis"), exact("status", "COMPLETED", "PENDING", "FAILED", "CANCELLED")}
+				b.Run(c.loc+"/page", func(b *testing.B) {
+					for b.Loop() {
+						page, n, err := s.ListTransactions(ctx, "m", vault.Query{Filters: fs, Sort: []vault.SortKey{{Field: "id", Desc: true}}, Limit: 20})
+						if err != nil || n != c.want || len(page) != 20 {
+							b.Fatalf("%d rows of %d, %v; want 20 of %d", len(page), n, err, c.want)
+						}
+					}
+				})
+				b.Run(c.loc+"/count", func(b *testing.B) {
+					for b.Loop() {
+						n, err := sqlstore.CountSQL(s, "SELECT COUNT(*) FROM transactions WHERE merchant_id = ? AND location_id IN (?) AND api IN (?) AND status IN (?, ?, ?, ?)",
+							append([]any{"m", c.loc, "fortis"}, shown...)...)
+						if err != nil || n != c.want {
+							b.Fatalf("count %d, %v; want %d", n, err, c.want)
+						}
+					}
+				})
+			}
+		})
+	}
+}

@@ -48,17 +48,19 @@ type listSpec struct {
 
 // listSplit is an index that leads with merchant_id, then fields, then id, partial on the
 // spec's base condition: instruments_location (merchant_id, location_id, kind, id) WHERE
-// deleted_at = 0. A list filtered to several values of those fields (a Fortis list: both
-// kinds, card and ach, of a user's locations) cannot read it in id order as one range, so
-// the planner chooses between reading the merchant's rows backwards through the primary key
-// or instruments_merchant, filtering as it goes, and reading every row of the location and
-// sorting them; on PostgreSQL that choice rests on the table's statistics. Before autovacuum
-// has analysed a growing table it estimates one row and sorts: a location of 68,000 vaults
-// took 302 ms a page, and the benchmark's Fortis list fell from about 1,500 to 3 requests/s
-// (docs/benchmarks.md, stop 39). So such a page is read as one ordered, limited scan of ids
-// per combination of values, UNION ALL, cut to the page, and then the page's rows by id: each
-// scan reads at most the page's end from its own range of the index, whatever the statistics
-// say.
+// deleted_at = 0; transactions_location (merchant_id, location_id, api, id, status), whose
+// status serves the Fortis list's filter and count from the index; profiles_location
+// (merchant_id, location_id, id) WHERE deleted_at = 0. A list filtered to several values of
+// those fields (a Fortis list: both kinds, card and ach, of a user's locations) cannot read it
+// in id order as one range, so the planner chooses between reading the merchant's rows
+// backwards through the primary key or instruments_merchant, filtering as it goes, and reading
+// every row of the location and sorting them; on PostgreSQL that choice rests on the table's
+// statistics. Before autovacuum has analysed a growing table it estimates one row and sorts: a
+// location of 68,000 vaults took 302 ms a page, and the benchmark's Fortis list fell from about
+// 1,500 to 3 requests/s (docs/benchmarks.md, stop 39). So such a page is read as one ordered,
+// limited scan of ids per combination of values, UNION ALL, cut to the page, and then the
+// page's rows by id: each scan reads at most the page's end from its own range of the index,
+// whatever the statistics say.
 //
 // A field of few values (kind) is written into the branches as a literal. PostgreSQL plans a
 // statement prepared again and again for any value of a bound one (a generic plan), and a
@@ -66,6 +68,33 @@ type listSpec struct {
 // ach branch it read the primary key backwards, past every card, to find none (103 ms a
 // page; the benchmark's list fell to 19-32 requests/s once autovacuum had analysed the
 // table). A literal is planned from the value's own statistics.
+//
+// The first field (the location, whose values are many) is bound, and on PostgreSQL it is not
+// compared as an equality but as location_id <= $2 AND (location_id, id) >= ($3, the empty
+// string) (the same rows: no id is empty), with the branch in (location_id, id) order. A
+// generic plan rated "location_id = $2" as one location's share of the rows (half of them, in a
+// store of two locations), and for a location of 150 vaults beside one of 29,850 read the
+// primary key backwards in id order, filtering, past the large location's vaults (4,000 rows
+// for a page of 20; every row of the merchant for a location whose rows are all old). With an
+// equality the location is a constant, so the primary key yields the branch's order; with the
+// range, only the split's index does. The range is not written "location_id >= $2 AND
+// location_id <= $2", which PostgreSQL rates as 0.5% of the merchant's rows in a generic plan,
+// below a deep page's branch limit: it then read every id of the location and sorted them (a
+// page at offset 100 of a location of 270 contacts read all 270). It rates the lone inequality
+// and the row comparison a third each. A branch limit beyond the planner's estimate of the
+// location still reads and sorts the location's ids (in the index alone); only deep pages have
+// such limits.
+//
+// A list of one combination (the Fortis transaction and contact lists' usual scope, one
+// location) is one statement on both engines, not a split; on PostgreSQL its location is
+// written as that range too, with the rows in (location_id, id) order: as an equality a generic
+// plan read the primary key backwards there as well (TestTransactionListPlans,
+// TestContactListPlans). Read through an ids subquery, as a branch, it measured 30% slower a
+// page (BenchmarkListPage/postgres/kept, 600 → 800 µs), and it needs none: when the statistics
+// are missing, and PostgreSQL estimates one row, it reads the index in order rather than sort
+// when no filter needs the table's rows (the transactions' status is in their index for that),
+// and a filter that does (a contact's transactions) reads the location's rows whichever plan it
+// takes.
 type listSplit struct {
 	base   string   // base is the index's partial condition, which the spec's base must be
 	fields []string // fields follow merchant_id in the index, before id
@@ -84,11 +113,13 @@ const (
 )
 
 // branches returns the values of split's fields, one combination per branch, when qry's
-// page may be read through split: it has a limit and ends within maxSplitEnd rows, it is in
-// id order only, no index of the spec serves it, and each field has exact filters only, whose
-// values (their intersection, folded) combine into 2 to maxBranches branches. rest are qry's
-// other filters.
-func (s listSpec) branches(qry vault.Query) (combos [][]string, rest []vault.Filter, ok bool) {
+// page may be read through split on engine d: it has a limit and ends within maxSplitEnd
+// rows, it is in id order only, no index of the spec serves it, and each field has exact
+// filters only, whose values (their intersection, folded) combine into up to maxBranches
+// branches, at least 2 on SQLite (whose planner reads one combination's range of the index in
+// order by itself; on PostgreSQL one is read as a range, listSplit). rest are qry's other
+// filters.
+func (s listSpec) branches(d Dialect, qry vault.Query) (combos [][]string, rest []vault.Filter, ok bool) {
 	sp := s.split
 	if sp == nil || s.base != sp.base || qry.Limit <= 0 || qry.Offset < 0 || qry.Offset > maxSplitEnd-qry.Limit {
 		return nil, nil, false
@@ -135,7 +166,7 @@ func (s listSpec) branches(qry vault.Query) (combos [][]string, rest []vault.Fil
 		}
 		combos = next
 	}
-	if len(combos) < 2 {
+	if len(combos) < 2 && d != Postgres {
 		return nil, nil, false
 	}
 	for _, f := range qry.Filters {
@@ -150,9 +181,10 @@ func (s listSpec) branches(qry vault.Query) (combos [][]string, rest []vault.Fil
 // its columns, FROM and the rest, as list's page is, and its arguments before the offset.
 // The branches read ids alone, and the page's rows are read by id. On PostgreSQL each branch
 // is limited to the page's end rounded up to the limit times a power of two (a few page
-// depths make a few statements), so that no plan reads a scan further; SQLite merges the
-// branches of a compound SELECT in its order as it reads them and stops at the LIMIT, while
-// a branch limited in its own subquery it would sort again.
+// depths make a few statements), so that no plan reads a scan further, and its first field is
+// a range of one value (listSplit); one combination is the page's statement itself. SQLite
+// merges the branches of a compound SELECT in its order as it reads them and stops at the
+// LIMIT, while a branch limited in its own subquery it would sort again.
 func (s listSpec) splitPage(d Dialect, merchantID string, qry vault.Query, combos [][]string, rest []vault.Filter, cols string) (string, []any) {
 	r := qry
 	r.Filters = rest
@@ -162,22 +194,36 @@ func (s listSpec) splitPage(d Dialect, merchantID string, qry vault.Query, combo
 	for n < qry.Offset+qry.Limit {
 		n *= 2
 	}
+	// On PostgreSQL a branch is in the order of its first field, then the page's (id).
+	first := s.column(s.split.fields[0])
+	branchOrder := first + " ASC, " + order
+	if strings.HasSuffix(order, " DESC") {
+		branchOrder = first + " DESC, " + order
+	}
 	parts := make([]string, len(combos))
 	var all []any
 	for i, c := range combos {
 		cond := where
 		all = append(all, args...)
 		for j, f := range s.split.fields {
-			if f == s.split.literal {
+			switch {
+			case f == s.split.literal:
 				cond += " AND " + s.column(f) + " = '" + c[j] + "'" // literalValue: no quote
-				continue
+			case j == 0 && d == Postgres:
+				// first = ?, as a range of one value (listSplit); ids are never empty.
+				cond += " AND " + first + " <= ? AND (" + first + ", id) >= (?, '')"
+				all = append(all, c[j], c[j])
+			default:
+				cond += " AND " + s.column(f) + " = ?"
+				all = append(all, c[j])
 			}
-			cond += " AND " + s.column(f) + " = ?"
-			all = append(all, c[j])
+		}
+		if d == Postgres && len(combos) == 1 {
+			return cols + " FROM " + s.table + " WHERE " + cond + " ORDER BY " + branchOrder + " LIMIT " + strconv.Itoa(qry.Limit) + " OFFSET ?", all
 		}
 		parts[i] = "SELECT id FROM " + s.table + " WHERE " + cond
 		if d == Postgres {
-			parts[i] = "SELECT * FROM (" + parts[i] + " ORDER BY " + order + " LIMIT " + strconv.Itoa(n) + ") AS b" + strconv.Itoa(i)
+			parts[i] = "SELECT id FROM (" + parts[i] + " ORDER BY " + branchOrder + " LIMIT " + strconv.Itoa(n) + ") AS b" + strconv.Itoa(i)
 		}
 	}
 	ids := strings.Join(parts, " UNION ALL ")
@@ -413,7 +459,7 @@ func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qr
 	}
 	_, cs := newRow()
 	page, pageArgs0 := "", args // the page's statement after the counts, and its arguments but the offset
-	if combos, rest, ok := spec.branches(qry); ok {
+	if combos, rest, ok := spec.branches(q.d, qry); ok {
 		page, pageArgs0 = spec.splitPage(q.d, merchantID, qry, combos, rest, names(cs))
 	} else {
 		page = names(cs) + " FROM " + from + " WHERE " + where + " ORDER BY " + spec.order(q.d, qry)

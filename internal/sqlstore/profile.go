@@ -101,6 +101,8 @@ func lookupCond(field string) string {
 var profileList = listSpec{
 	table: "profiles",
 	base:  "deleted_at = 0", // which the partial indexes below also need
+	// A Fortis contact list is its locations' contacts: profiles_location (migration 00009).
+	split: &listSplit{base: "deleted_at = 0", fields: []string{"location_id"}},
 	indexes: []listIndex{
 		{name: "profiles_contact_api_id", fields: []string{"location_id", "contact_api_id"}, cond: "contact_api_id <> ''"},
 		{name: "profiles_mcid", fields: []string{"merchant_customer_id"}, cond: "merchant_customer_id <> ''"},

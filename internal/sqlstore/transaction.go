@@ -123,6 +123,8 @@ func (q *q) GetTransactionByAPIID(ctx context.Context, merchantID, locationID, a
 
 var transactionList = listSpec{
 	table: "transactions",
+	// A Fortis list is one API's transactions of its locations (migration 00014).
+	split: &listSplit{fields: []string{"location_id", "api"}, literal: "api"},
 	indexes: []listIndex{
 		{name: "transactions_ref", fields: []string{"account_number", "type", "merchant_ref_num"}},
 		{name: "transactions_parent", fields: []string{"parent_id"}, cond: "parent_id <> ''"},
