@@ -69,32 +69,26 @@ type listSpec struct {
 // page; the benchmark's list fell to 19-32 requests/s once autovacuum had analysed the
 // table). A literal is planned from the value's own statistics.
 //
-// The first field (the location, whose values are many) is bound, and on PostgreSQL it is not
-// compared as an equality but as location_id <= $2 AND (location_id, id) >= ($3, the empty
-// string) (the same rows: no id is empty), with the branch in (location_id, id) order. A
-// generic plan rated "location_id = $2" as one location's share of the rows (half of them, in a
-// store of two locations), and for a location of 150 vaults beside one of 29,850 read the
-// primary key backwards in id order, filtering, past the large location's vaults (4,000 rows
-// for a page of 20; every row of the merchant for a location whose rows are all old). With an
-// equality the location is a constant, so the primary key yields the branch's order; with the
-// range, only the split's index does. The range is not written "location_id >= $2 AND
-// location_id <= $2", which PostgreSQL rates as 0.5% of the merchant's rows in a generic plan,
-// below a deep page's branch limit: it then read every id of the location and sorted them (a
-// page at offset 100 of a location of 270 contacts read all 270). It rates the lone inequality
-// and the row comparison a third each. A branch limit beyond the planner's estimate of the
-// location still reads and sorts the location's ids (in the index alone); only deep pages have
-// such limits.
+// On PostgreSQL the first field (the location) is written as a literal too, when its values
+// are ids (idLiteral; otherwise the page is not split). Bound, a generic plan rated
+// "location_id = $2" as one location's share of the rows (half of them, in a store of two
+// locations), and for a location of 150 vaults beside one of 29,850 read the primary key
+// backwards in id order, filtering, past the large location's vaults (4,000 rows for a page of
+// 20; TestListSplitPlans/generic-small-location). A first mend wrote the bound location as a
+// range of one value (location_id <= $2 AND (location_id, id) >= ($3, the empty string)),
+// which only the split's index orders; but a range on the location leaves the field after it (the kind, the
+// API) out of the scan's bounds, and a branch for a kind the location lacks (ach, in a store of
+// cards) read every entry of the location to find none: the benchmark's Fortis list fell from
+// about 1,250 to 525 requests/s, with pages of 1.4 s (TestListSplitPlans now counts the pages
+// a scan touches). With literals each branch's range is exact, and planned from the values'
+// own statistics. Each set of locations is then a statement text of its own, prepared once per
+// connection (pgx's statement cache).
 //
 // A list of one combination (the Fortis transaction and contact lists' usual scope, one
-// location) is one statement on both engines, not a split; on PostgreSQL its location is
-// written as that range too, with the rows in (location_id, id) order: as an equality a generic
-// plan read the primary key backwards there as well (TestTransactionListPlans,
-// TestContactListPlans). Read through an ids subquery, as a branch, it measured 30% slower a
-// page (BenchmarkListPage/postgres/kept, 600 → 800 µs), and it needs none: when the statistics
-// are missing, and PostgreSQL estimates one row, it reads the index in order rather than sort
-// when no filter needs the table's rows (the transactions' status is in their index for that),
-// and a filter that does (a contact's transactions) reads the location's rows whichever plan it
-// takes.
+// location) is one statement on both engines, not a split, with the location written in the
+// same way on PostgreSQL (TestTransactionListPlans, TestContactListPlans). Read through an ids
+// subquery, as a branch, it measured 30% slower a page (BenchmarkListPage/postgres/kept, 600 →
+// 800 µs), and it needs none: the location's index yields its order.
 type listSplit struct {
 	base   string   // base is the index's partial condition, which the spec's base must be
 	fields []string // fields follow merchant_id in the index, before id
@@ -104,6 +98,10 @@ type listSplit struct {
 
 // literalValue matches the values a split may write into its statement.
 var literalValue = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// idLiteral matches the values of a split's first field (a location id: a UUID, or an id of
+// letters, digits, '_' and '-') that PostgreSQL's statements may write in (listSplit).
+var idLiteral = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
 // maxBranches bounds a split page's scans, and maxSplitEnd the rows each reads; a list over
 // more combinations, or a page deeper than that, reads as one.
@@ -155,7 +153,8 @@ func (s listSpec) branches(d Dialect, qry vault.Query) (combos [][]string, rest 
 			vals, seen = these, true
 		}
 		if !seen || len(vals) == 0 || len(combos)*len(vals) > maxBranches ||
-			field == sp.literal && slices.ContainsFunc(vals, func(v string) bool { return !literalValue.MatchString(v) }) {
+			field == sp.literal && slices.ContainsFunc(vals, func(v string) bool { return !literalValue.MatchString(v) }) ||
+			field == sp.fields[0] && d == Postgres && slices.ContainsFunc(vals, func(v string) bool { return !idLiteral.MatchString(v) }) {
 			return nil, nil, false
 		}
 		var next [][]string
@@ -182,7 +181,7 @@ func (s listSpec) branches(d Dialect, qry vault.Query) (combos [][]string, rest 
 // The branches read ids alone, and the page's rows are read by id. On PostgreSQL each branch
 // is limited to the page's end rounded up to the limit times a power of two (a few page
 // depths make a few statements), so that no plan reads a scan further, and its first field is
-// a range of one value (listSplit); one combination is the page's statement itself. SQLite
+// a literal (listSplit); one combination is the page's statement itself. SQLite
 // merges the branches of a compound SELECT in its order as it reads them and stops at the
 // LIMIT, while a branch limited in its own subquery it would sort again.
 func (s listSpec) splitPage(d Dialect, merchantID string, qry vault.Query, combos [][]string, rest []vault.Filter, cols string) (string, []any) {
@@ -194,12 +193,7 @@ func (s listSpec) splitPage(d Dialect, merchantID string, qry vault.Query, combo
 	for n < qry.Offset+qry.Limit {
 		n *= 2
 	}
-	// On PostgreSQL a branch is in the order of its first field, then the page's (id).
 	first := s.column(s.split.fields[0])
-	branchOrder := first + " ASC, " + order
-	if strings.HasSuffix(order, " DESC") {
-		branchOrder = first + " DESC, " + order
-	}
 	parts := make([]string, len(combos))
 	var all []any
 	for i, c := range combos {
@@ -210,20 +204,19 @@ func (s listSpec) splitPage(d Dialect, merchantID string, qry vault.Query, combo
 			case f == s.split.literal:
 				cond += " AND " + s.column(f) + " = '" + c[j] + "'" // literalValue: no quote
 			case j == 0 && d == Postgres:
-				// first = ?, as a range of one value (listSplit); ids are never empty.
-				cond += " AND " + first + " <= ? AND (" + first + ", id) >= (?, '')"
-				all = append(all, c[j], c[j])
+				// The first field (the location) is a literal too on PostgreSQL (listSplit).
+				cond += " AND " + first + " = '" + c[j] + "'" // idLiteral: no quote
 			default:
 				cond += " AND " + s.column(f) + " = ?"
 				all = append(all, c[j])
 			}
 		}
 		if d == Postgres && len(combos) == 1 {
-			return cols + " FROM " + s.table + " WHERE " + cond + " ORDER BY " + branchOrder + " LIMIT " + strconv.Itoa(qry.Limit) + " OFFSET ?", all
+			return cols + " FROM " + s.table + " WHERE " + cond + " ORDER BY " + order + " LIMIT " + strconv.Itoa(qry.Limit) + " OFFSET ?", all
 		}
 		parts[i] = "SELECT id FROM " + s.table + " WHERE " + cond
 		if d == Postgres {
-			parts[i] = "SELECT id FROM (" + parts[i] + " ORDER BY " + branchOrder + " LIMIT " + strconv.Itoa(n) + ") AS b" + strconv.Itoa(i)
+			parts[i] = "SELECT id FROM (" + parts[i] + " ORDER BY " + order + " LIMIT " + strconv.Itoa(n) + ") AS b" + strconv.Itoa(i)
 		}
 	}
 	ids := strings.Join(parts, " UNION ALL ")
