@@ -115,8 +115,8 @@ const (
 // rows, it is in id order only, no index of the spec serves it, and each field has exact
 // filters only, whose values (their intersection, folded) combine into up to maxBranches
 // branches, at least 2 on SQLite (whose planner reads one combination's range of the index in
-// order by itself; on PostgreSQL one is read as a range, listSplit). rest are qry's other
-// filters.
+// order by itself; on PostgreSQL one is written with a literal location, listSplit). rest are
+// qry's other filters.
 func (s listSpec) branches(d Dialect, qry vault.Query) (combos [][]string, rest []vault.Filter, ok bool) {
 	sp := s.split
 	if sp == nil || s.base != sp.base || qry.Limit <= 0 || qry.Offset < 0 || qry.Offset > maxSplitEnd-qry.Limit {
