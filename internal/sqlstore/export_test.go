@@ -93,3 +93,14 @@ func SetScrubBatch(n int) (restore func()) {
 	scrubBatch = n
 	return func() { scrubBatch = old }
 }
+
+// BatchReadsSQLite are a SQLite batch's reads before its fns (lockProfiles, readAhead), each
+// of one JSON array argument, with the tables each must search through an index.
+var BatchReadsSQLite = []struct {
+	Query  string
+	Tables []string
+}{
+	{sqliteProfilesSQL, []string{"profiles"}},
+	{tokenReadsSQL.sqlite, []string{"instruments", "profiles"}},
+	{addressesSQL.sqlite, []string{"addresses"}},
+}

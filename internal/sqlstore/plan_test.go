@@ -386,3 +386,27 @@ func TestFindPlans(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchReadPlansSQLite asks SQLite for the plans of a batch's reads before its fns
+// (lockProfiles, readAhead), whose list of ids or tokens is one JSON array argument: each
+// table must be reached through an index, one search a list entry, never scanned.
+func TestBatchReadPlansSQLite(t *testing.T) {
+	db := MustSQLite(t).(*sqlstore.Store).DB()
+	for _, c := range sqlstore.BatchReadsSQLite {
+		plan, err := explain(context.Background(), db, c.Query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := strings.Join(plan, "; ")
+		for _, table := range c.Tables {
+			if !strings.Contains(joined, "SEARCH "+table+" USING INDEX") {
+				t.Errorf("%s is not searched by an index:\n%s\nplan: %s", table, c.Query, joined)
+			}
+		}
+		for _, step := range plan {
+			if strings.HasPrefix(step, "SCAN ") && !strings.HasPrefix(step, "SCAN json_each") {
+				t.Errorf("a scan: %s\nplan: %s", c.Query, joined)
+			}
+		}
+	}
+}
