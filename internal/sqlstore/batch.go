@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -391,9 +390,11 @@ func hinted(reqs []*writeReq, hint func(context.Context) string) []string {
 	return ids
 }
 
-// sqliteProfilesSQL is lockProfiles' read on SQLite: one statement text whatever the number of
-// ids, so that the write connection keeps it prepared.
-const sqliteProfilesSQL = "SELECT id, merchant_id, location_id FROM profiles WHERE id IN (SELECT value FROM json_each(?)) AND deleted_at = 0"
+// profileLocksSQL is lockProfiles' statement (on SQLite a plain read).
+var profileLocksSQL = listArgSQL{
+	pg:     "SELECT id, merchant_id, location_id FROM profiles WHERE id = ANY($1) AND deleted_at = 0 ORDER BY id FOR UPDATE",
+	sqlite: "SELECT id, merchant_id, location_id FROM profiles WHERE id IN (SELECT value FROM json_each(?)) AND deleted_at = 0",
+}
 
 // lockedProfile is a profile a batch's transaction locked before its fns ran.
 type lockedProfile struct{ merchant, location string }
@@ -413,34 +414,20 @@ func (c *txConn) lockProfiles(reqs []*writeReq) error {
 	if len(ids) < 2 {
 		return nil // no statement to save
 	}
-	var rows *sql.Rows
-	var err error
-	if c.pg {
-		rows, err = c.tx.QueryContext(c.dl.start(),
-			"SELECT id, merchant_id, location_id FROM profiles WHERE id = ANY($1) AND deleted_at = 0 ORDER BY id FOR UPDATE", ids)
-	} else {
-		list, _ := json.Marshal(ids)
-		rows, err = c.query(sqliteProfilesSQL, string(list))
-	}
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	c.locked = make(map[string]lockedProfile, len(ids))
-	for rows.Next() {
+	err := c.readRows(profileLocksSQL, ids, func(rows *sql.Rows) error {
 		var id string
 		var p lockedProfile
 		if err := rows.Scan(&id, &p.merchant, &p.location); err != nil {
-			c.locked = nil
 			return err
 		}
 		c.locked[id] = p
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		c.locked = nil
-		return err
 	}
-	return nil
+	return err
 }
 
 // The results of batchRun.step.

@@ -100,7 +100,7 @@ var BatchReadsSQLite = []struct {
 	Query  string
 	Tables []string
 }{
-	{sqliteProfilesSQL, []string{"profiles"}},
+	{profileLocksSQL.sqlite, []string{"profiles"}},
 	{tokenReadsSQL.sqlite, []string{"instruments", "profiles"}},
 	{addressesSQL.sqlite, []string{"addresses"}},
 }

@@ -23,9 +23,10 @@ import (
 // SQLite does the same (since stop 41): there a statement is no round trip, but each costs
 // the one writer its own run through the driver and the VM. Reading a batch's cards in one
 // statement took about 17% off the CPU of an auth in BenchmarkAuthorizeManyCards (the
-// service and the store, no HTTP), and measured within the noise over HTTP (docs/benchmarks.md,
-// stop 41): reading the rows' columns, which remains, is most of a read. There the list is one JSON array argument (json_each), so that the
-// statement text is one whatever the batch's size and stays prepared.
+// service and the store, no HTTP), and measured within the noise over HTTP
+// (docs/benchmarks.md, stop 41): reading the rows' columns, which remains, is most of a read.
+// There the list is one JSON array argument (json_each), so that the statement text is the
+// same whatever the batch's size and stays prepared.
 //
 // What was read ahead is what the fn's own read would have found, had nothing of the batch
 // run before it: it is a read of the same transaction, and as unlocked as the fn's own
@@ -51,22 +52,22 @@ type aheadCard struct {
 // tokenReadsSQL reads the active instruments with the given tokens, with their profiles'
 // names: GetInstrumentByTokenWithCustomer for many tokens (a token is unique across
 // merchants; the merchant is checked when a read is answered).
-var tokenReadsSQL = aheadSQL{
+var tokenReadsSQL = listArgSQL{
 	pg:     withCustomerSQL + " WHERE token = ANY($1) AND deleted_at = 0",
 	sqlite: withCustomerSQL + " WHERE token IN (SELECT value FROM json_each(?)) AND deleted_at = 0",
 }
 
 // addressesSQL reads addresses by id.
-var addressesSQL = func() aheadSQL {
+var addressesSQL = func() listArgSQL {
 	_, cs := newAddress()
 	sel := "SELECT " + names(cs) + " FROM addresses WHERE id "
-	return aheadSQL{pg: sel + "= ANY($1)", sqlite: sel + "IN (SELECT value FROM json_each(?))"}
+	return listArgSQL{pg: sel + "= ANY($1)", sqlite: sel + "IN (SELECT value FROM json_each(?))"}
 }()
 
-// aheadSQL is a read of many rows by one list argument: an array on PostgreSQL, a JSON
-// array on SQLite (one statement text whatever the list's length, which the write connection
-// keeps prepared).
-type aheadSQL struct{ pg, sqlite string }
+// listArgSQL is a read of many rows by one list argument (readRows): an array on PostgreSQL,
+// a JSON array on SQLite (one statement text whatever the list's length, which the write
+// connection keeps prepared).
+type listArgSQL struct{ pg, sqlite string }
 
 // readAhead reads, in one statement, the cards of the requests marked with
 // vault.WithTokenRead, when there are two or more, and in one more the billing addresses
@@ -110,7 +111,7 @@ func (c *txConn) readAhead(reqs []*writeReq) error {
 }
 
 // readRows runs query, of one list argument, in the transaction and hands each row to scan.
-func (c *txConn) readRows(query aheadSQL, arg []string, scan func(*sql.Rows) error) error {
+func (c *txConn) readRows(query listArgSQL, arg []string, scan func(*sql.Rows) error) error {
 	var rows *sql.Rows
 	var err error
 	if c.pg {
