@@ -22,8 +22,8 @@ import (
 //
 // SQLite does the same (since stop 41): there a statement is no round trip, but each costs
 // the one writer its own run through the driver and the VM. Reading a batch's cards in one
-// statement took about 17% off the CPU of an auth in BenchmarkAuthorizeManyCards (the
-// service and the store, no HTTP), and measured within the noise over HTTP
+// statement measured less CPU an auth in BenchmarkAuthorizeManyCards (the service and the
+// store, no HTTP) in three of four alternating pairs, and within the noise over HTTP
 // (docs/benchmarks.md, stop 41): reading the rows' columns, which remains, is most of a read.
 // There the list is one JSON array argument (json_each), so that the statement text is the
 // same whatever the batch's size and stays prepared.
