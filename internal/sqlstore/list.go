@@ -82,8 +82,8 @@ type listSpec struct {
 // about 1,250 to 525 requests/s, with pages of 1.4 s (TestListSplitPlans now counts the pages
 // a scan touches). With literals each branch's range is exact, and planned from the values'
 // own statistics. Each set of locations is then a statement text of its own, prepared once per
-// connection (pgx's statement cache, its last 512; their memory on the server is not
-// measured, docs/architecture.md).
+// connection (pgx's statement cache, its last 512; about 106 KB each on the server,
+// docs/architecture.md).
 //
 // A list of one combination (the Fortis transaction and contact lists' usual scope, one
 // location) is one statement on both engines, not a split, with the location written in the
