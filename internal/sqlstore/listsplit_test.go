@@ -303,6 +303,15 @@ func checkPageScans(t *testing.T, s *sqlstore.Store, table string, generic bool,
 	// The pages a scan touched: an index condition that does not bound the scan (the kind,
 	// after a range on the location) skips entries inside the index, where no row count shows.
 	buffersRe := regexp.MustCompile(`Buffers: shared(?: hit=(\d+))?(?: read=(\d+))?`)
+	pagesIn := func(line string) (int, bool) {
+		b := buffersRe.FindStringSubmatch(line)
+		if b == nil {
+			return 0, false
+		}
+		hit, _ := strconv.Atoi(b[1])
+		read, _ := strconv.Atoi(b[2])
+		return hit + read, true
+	}
 	indent := func(line string) int { return len(line) - len(strings.TrimLeft(line, " ")) }
 	scans, initPlan := 0, -1 // initPlan: the indent of the InitPlan the lines are under, or -1
 	// The pages of the count: PostgreSQL adds an InitPlan's pages to the node that uses its
@@ -311,10 +320,8 @@ func checkPageScans(t *testing.T, s *sqlstore.Store, table string, generic bool,
 	for i, line := range plan {
 		if strings.HasPrefix(strings.TrimLeft(line, " "), "InitPlan ") {
 			for _, under := range plan[i+1:] {
-				if b := buffersRe.FindStringSubmatch(under); b != nil {
-					hit, _ := strconv.Atoi(b[1])
-					read, _ := strconv.Atoi(b[2])
-					initPages += hit + read
+				if n, ok := pagesIn(under); ok {
+					initPages += n
 					break
 				}
 			}
@@ -345,10 +352,8 @@ func checkPageScans(t *testing.T, s *sqlstore.Store, table string, generic bool,
 				removed, _ := strconv.Atoi(r[1])
 				n += removed
 			}
-			if b := buffersRe.FindStringSubmatch(under); b != nil {
-				hit, _ := strconv.Atoi(b[1])
-				read, _ := strconv.Atoi(b[2])
-				pages += hit + read
+			if n, ok := pagesIn(under); ok {
+				pages += n
 			}
 		}
 		if initPlan >= 0 {
