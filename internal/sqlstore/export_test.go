@@ -104,3 +104,17 @@ var BatchReadsSQLite = []struct {
 	{tokenReadsSQL.sqlite, []string{"instruments", "profiles"}},
 	{addressesSQL.sqlite, []string{"addresses"}},
 }
+
+// PreparedStatements counts the statements prepared in a session of the PostgreSQL store's
+// main pool and in one of its list pool (ListStatements): each pool should hold one session,
+// as a store opened with ReadConns 1 does.
+func PreparedStatements(s *Store) (main, lists int, err error) {
+	const q = "SELECT COUNT(*) FROM pg_prepared_statements"
+	if err = s.wdb.QueryRowContext(context.Background(), q).Scan(&main); err == nil && s.ldb != nil {
+		err = s.ldb.QueryRowContext(context.Background(), q).Scan(&lists)
+	}
+	return main, lists, err
+}
+
+// ListStatements is how many statements a session of the list pool keeps prepared.
+const ListStatements = listStatements

@@ -82,8 +82,8 @@ type listSpec struct {
 // about 1,250 to 525 requests/s, with pages of 1.4 s (TestListSplitPlans now counts the pages
 // a scan touches). With literals each branch's range is exact, and planned from the values'
 // own statistics. Each set of locations is then a statement text of its own, prepared once per
-// connection (pgx's statement cache, its last 512; about 106 KB each on the server,
-// docs/architecture.md).
+// session (about 106 KB each on the server), which is why these lists run in a pool of their
+// own (listStatements).
 //
 // A list of one combination (the Fortis transaction and contact lists' usual scope, one
 // location) is one statement on both engines, not a split, with the location written in the
@@ -103,6 +103,22 @@ var literalValue = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 // idLiteral matches the values of a split's first field (a location id: a UUID, or an id of
 // letters, digits, '_' and '-') that PostgreSQL's statements may write in (listSplit).
 var idLiteral = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// A list whose statement names its locations (PostgreSQL's split lists, listSplit) is a
+// statement text per set of locations, and pgx prepares each text it runs in a session and
+// keeps its last 512 there. Each such statement holds about 106 KB of its session's memory
+// (PostgreSQL 15, measured: 200 took 21.2 MB of CachedPlanSource and CachedPlanQuery), so a
+// node's 32 sessions could have held 1.7 GB between them for a store of many locations. So
+// these lists run in a pool of their own, of at most listConns sessions, each keeping its
+// last listStatements of them: about 54 MB a node in all. Run unprepared instead, each
+// planned again at every run, the benchmark's Fortis list halved (708 against 1,385
+// requests/s), so the locations listed most stay prepared. Through 16 sessions it measured as
+// through the main pool's 32; through 8 its p99 rose by about a fifth, requests queueing for a
+// session (docs/benchmarks.md).
+const (
+	listConns      = 16
+	listStatements = 32
+)
 
 // maxBranches bounds a split page's scans, and maxSplitEnd the rows each reads; a list over
 // more combinations, or a page deeper than that, reads as one.
@@ -455,6 +471,12 @@ func list[T any](ctx context.Context, q *q, spec listSpec, merchantID string, qr
 	page, pageArgs0 := "", args // the page's statement after the counts, and its arguments but the offset
 	if combos, rest, ok := spec.branches(q.d, qry); ok {
 		page, pageArgs0 = spec.splitPage(q.d, merchantID, qry, combos, rest, names(cs))
+		if q.lists != nil {
+			// Its locations are literals on PostgreSQL: the list pool (listStatements).
+			lq := *q
+			lq.db = q.lists
+			q = &lq
+		}
 	} else {
 		page = names(cs) + " FROM " + from + " WHERE " + where + " ORDER BY " + spec.order(q.d, qry)
 		if qry.Limit > 0 {

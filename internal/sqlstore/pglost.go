@@ -109,24 +109,27 @@ func (s *Store) beginTx(ctx context.Context, own bool) (*sql.Conn, *sql.Tx, erro
 
 // pgReads is the PostgreSQL pool as the store's reads outside transactions see it: a SELECT
 // that failed on a lost connection runs once more, on another.
-type pgReads struct{ s *Store }
+type pgReads struct {
+	s  *Store
+	db *sql.DB // the main pool or the list pool
+}
 
 func (p pgReads) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return p.s.wdb.ExecContext(ctx, query, args...)
+	return p.db.ExecContext(ctx, query, args...)
 }
 
 func (p pgReads) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	rows, err := p.s.wdb.QueryContext(ctx, query, args...)
+	rows, err := p.db.QueryContext(ctx, query, args...)
 	if err != nil && strings.HasPrefix(query, "SELECT ") && p.s.lost(ctx, err) {
-		rows, err = p.s.wdb.QueryContext(ctx, query, args...)
+		rows, err = p.db.QueryContext(ctx, query, args...)
 	}
 	return rows, err
 }
 
 func (p pgReads) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	row := p.s.wdb.QueryRowContext(ctx, query, args...)
+	row := p.db.QueryRowContext(ctx, query, args...)
 	if err := row.Err(); err != nil && strings.HasPrefix(query, "SELECT ") && p.s.lost(ctx, err) {
-		row = p.s.wdb.QueryRowContext(ctx, query, args...)
+		row = p.db.QueryRowContext(ctx, query, args...)
 	}
 	return row
 }

@@ -107,6 +107,9 @@ type Store struct {
 	dialect  Dialect
 	wdb      *sql.DB // wdb is the write pool: one connection on SQLite.
 	rdb      *sql.DB
+	// ldb is PostgreSQL's list pool: a few sessions that keep few statements prepared, for
+	// the lists whose statements name their locations (listStatements).
+	ldb *sql.DB
 
 	// Group commit (batch.go): Write queues requests for the committers.
 	mu         sync.RWMutex // mu guards closed against sends on a closed queue.
@@ -169,7 +172,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.reads = &poolConn{db: s.rdb}
 		s.q.db = s.reads
 	} else {
-		s.q.db = pgReads{s}
+		s.q.db = pgReads{s, s.wdb}
+		s.q.lists = pgReads{s, s.ldb}
 		s.q.fold = s.startFold
 		switch s.q.readWait = cfg.ReadWait; {
 		case s.q.readWait < 0:
@@ -301,6 +305,14 @@ func (s *Store) openPostgres(ctx context.Context, cfg Config) error {
 	s.wdb.SetMaxIdleConns(n)
 	s.wdb.SetConnMaxIdleTime(5 * time.Minute)
 	s.rdb = s.wdb
+	// The lists that write their locations into their statements run in a pool of their own,
+	// whose sessions keep fewer statements prepared (listStatements).
+	lc := pc.Copy()
+	lc.StatementCacheCapacity = listStatements
+	s.ldb = sql.OpenDB(pgConnector{stdlib.GetConnector(*lc, stdlib.OptionShouldPing(s.shouldPing), stdlib.OptionBeforeConnect(gateCancels))})
+	s.ldb.SetMaxOpenConns(min(n, listConns))
+	s.ldb.SetMaxIdleConns(min(n, listConns))
+	s.ldb.SetConnMaxIdleTime(5 * time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := s.wdb.PingContext(pctx); err != nil {
@@ -371,6 +383,9 @@ func (s *Store) Close() error {
 	errs := []error{s.node.release()}
 	if s.rdb != nil && s.rdb != s.wdb {
 		errs = append(errs, s.rdb.Close())
+	}
+	if s.ldb != nil {
+		errs = append(errs, s.ldb.Close())
 	}
 	if s.wdb != nil {
 		errs = append(errs, s.wdb.Close())
@@ -731,6 +746,9 @@ type q struct {
 	fold func(merchantID string) bool
 	// readWait, when set (PostgreSQL, outside transactions), bounds each read (stall.go).
 	readWait time.Duration
+	// lists, when set (PostgreSQL, outside transactions), runs the lists whose statements
+	// name their locations (listSplit): the list pool, Store.ldb.
+	lists querier
 }
 
 // tx is a read-write transaction.
