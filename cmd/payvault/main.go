@@ -136,8 +136,8 @@ type cli struct {
 	Serve     serveCmd     `cmd:"" help:"Serve the Paysafe and Fortis APIs, the admin API and the hosted fields."`
 	Merchant  merchantCmd  `cmd:"" help:"Manage merchants."`
 	Migrate   migrateCmd   `cmd:"" help:"Apply database migrations and exit."`
-	Keys      keysCmd      `cmd:"" help:"Inspect and rotate data and fingerprint keys."`
-	Audit     auditCmd     `cmd:"" help:"Verify and read the audit chains."`
+	Keys      keysCmd      `cmd:"" help:"Inspect, rotate and retire the data and fingerprint keys, split and rewrap the master key, and verify the sealed data."`
+	Audit     auditCmd     `cmd:"" help:"Verify the audit chains (the admin API reads them: GET /admin/v1/merchants/{mid}/audit)."`
 	Backup    backupCmd    `cmd:"" help:"Copy the embedded store to a file, consistently, while servers run on it."`
 	Export    exportCmd    `cmd:"" help:"Export a merchant's cards and bank accounts to a new file, encrypted to a recipient's OpenPGP public key."`
 	Import    importCmd    `cmd:"" help:"Import an export (payvault export) into a merchant of this store, keeping its payment tokens; checks the whole file first."`
@@ -168,8 +168,8 @@ type serveCmd struct {
 	TLSCert               string        `help:"TLS certificate (PEM) to serve HTTPS." placeholder:"FILE" type:"path"`
 	TLSKey                string        `help:"TLS private key (PEM)." placeholder:"FILE" type:"path"`
 	PublicBaseURL         string        `help:"Scheme and host used in every Location header and link, e.g. https://vault.example.com." placeholder:"URL"`
-	TLSTerminatedUpstream bool          `help:"A trusted proxy terminates TLS in front of payvault, so live credentials are accepted over its plain HTTP."`
-	Demo                  bool          `help:"Serve the demo checkout page for sandbox merchants." default:"true" negatable:""`
+	TLSTerminatedUpstream bool          `help:"A trusted proxy terminates TLS in front of payvault, so live credentials are accepted over its plain HTTP, and a client's address (for the rate limits) is the last X-Forwarded-For entry."`
+	Demo                  bool          `help:"Serve the demo checkout page for sandbox merchants (on unless --no-demo or --demo=false)." default:"true" negatable:""`
 	RetainDeleted         time.Duration `help:"Crypto-erase a deleted card or bank account's sealed data this long after deletion (0 keeps it)." default:"720h"`
 	RetainTransactions    time.Duration `help:"Crypto-erase a transaction's sealed account number this long after it (0 keeps it)." default:"9480h"`
 	SUTTTL                time.Duration `name:"sut-ttl" help:"Life of a Paysafe single-use token (sutTtlSeconds), and so of the CVV it holds; more than 0, at most 24h." default:"899s"`
@@ -406,7 +406,7 @@ func (c *migrateCmd) Run(ctx context.Context) error {
 }
 
 type keysCmd struct {
-	Status  keysStatusCmd  `cmd:"" help:"Show the data and fingerprint keys and how many records each protects."`
+	Status  keysStatusCmd  `cmd:"" help:"Show the data, fingerprint and server keys and how many records each protects."`
 	Rotate  keysRotateCmd  `cmd:"" help:"Add a new data key (or fingerprint key) and make it primary."`
 	Split   keysSplitCmd   `cmd:"" help:"Split the master key into Shamir shares (split knowledge, dual control)."`
 	Retire  keysRetireCmd  `cmd:"" help:"Disable a data key (or fingerprint key) once no record uses it."`
