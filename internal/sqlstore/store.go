@@ -52,7 +52,8 @@ type Config struct {
 	Path string
 	// DSN is a postgres:// URL.
 	DSN string
-	// ReadConns bounds the read pool (SQLite) or the whole pool (PostgreSQL); 0 picks a default.
+	// ReadConns bounds the read pool (SQLite) or the main pool (PostgreSQL, whose list pool
+	// has at most listConns sessions more, and not more than ReadConns); 0 picks a default.
 	ReadConns int
 	// SkipMigrate leaves the schema alone: for tools that only read, and for a serving node,
 	// which registers (takes the serve lock) first and then calls Migrate itself.
