@@ -27,6 +27,7 @@ type Postgres struct {
 	dir     string
 	opts    string // opts are the server's settings, given to pg_ctl start.
 	port    int    // port is the server's port on 127.0.0.1 and its socket's number; 0 is unix socket only, as 5432.
+	name    string // name is a standby's application_name, which its primary knows it by; "" is walreceiver.
 	bin     string
 	uid     int
 	gid     int
@@ -159,6 +160,10 @@ type PostgresOptions struct {
 	// commit, for one of them to have written it to disk (synchronous_standby_names '*').
 	// Until a standby is connected, a commit waits.
 	Primary bool
+	// SyncStandbys, with Primary, replaces '*' with these synchronous_standby_names, set
+	// with ALTER SYSTEM as an operator would: they are kept in the data dir, so a standby
+	// copied from the server has them too, and keeps them once promoted.
+	SyncStandbys string
 	// Settings are more server settings, as -c flags.
 	Settings string
 }
@@ -188,11 +193,20 @@ func StartPostgresWith(o PostgresOptions) (*Postgres, error) {
 		durability = "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
 	}
 	if o.Primary {
-		durability += " -c wal_level=replica -c max_wal_senders=4 -c synchronous_standby_names='*'"
+		durability += " -c wal_level=replica -c max_wal_senders=4"
+		if o.SyncStandbys == "" {
+			durability += " -c synchronous_standby_names='*'"
+		}
 	}
 	p.opts = fmt.Sprintf("%s -c unix_socket_directories=%s %s -c max_connections=200 -c shared_buffers=64MB %s", p.listen(), p.dir, durability, o.Settings)
 	if err := p.startAdmin(); err != nil {
 		return nil, err
+	}
+	if o.Primary && o.SyncStandbys != "" {
+		if err := p.alterSystem(context.Background(), "synchronous_standby_names", o.SyncStandbys); err != nil {
+			p.Stop()
+			return nil, err
+		}
 	}
 	return p, nil
 }
