@@ -105,6 +105,17 @@ var BatchReadsSQLite = []struct {
 	{addressesSQL.sqlite, []string{"addresses"}},
 }
 
+// BatchReadsPostgres are a PostgreSQL batch's reads before its fns (lockProfiles,
+// readAhead), each of one array argument, with the tables each reads.
+var BatchReadsPostgres = []struct {
+	Query  string
+	Tables []string
+}{
+	{profileLocksSQL.pg, []string{"profiles"}},
+	{tokenReadsSQL.pg, []string{"instruments", "profiles"}},
+	{addressesSQL.pg, []string{"addresses"}},
+}
+
 // PreparedStatements counts the statements prepared in a session of the PostgreSQL store's
 // main pool and in one of its list pool (ListStatements): each pool should hold one session,
 // as a store opened with ReadConns 1 does.

@@ -53,7 +53,7 @@ type aheadCard struct {
 // names: GetInstrumentByTokenWithCustomer for many tokens (a token is unique across
 // merchants; the merchant is checked when a read is answered).
 var tokenReadsSQL = listArgSQL{
-	pg:     withCustomerSQL + " WHERE token = ANY($1) AND deleted_at = 0",
+	pg:     withCustomerLateralSQL + " WHERE token = ANY($1) AND deleted_at = 0",
 	sqlite: withCustomerSQL + " WHERE token IN (SELECT value FROM json_each(?)) AND deleted_at = 0",
 }
 
