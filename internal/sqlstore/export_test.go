@@ -94,26 +94,15 @@ func SetScrubBatch(n int) (restore func()) {
 	return func() { scrubBatch = old }
 }
 
-// BatchReadsSQLite are a SQLite batch's reads before its fns (lockProfiles, readAhead), each
-// of one JSON array argument, with the tables each must search through an index.
-var BatchReadsSQLite = []struct {
-	Query  string
-	Tables []string
+// BatchReads are a batch's reads before its fns (lockProfiles, readAhead), each of one list
+// argument (a JSON array on SQLite, an array on PostgreSQL), with the tables each reads.
+var BatchReads = []struct {
+	SQLite, Postgres string
+	Tables           []string
 }{
-	{profileLocksSQL.sqlite, []string{"profiles"}},
-	{tokenReadsSQL.sqlite, []string{"instruments", "profiles"}},
-	{addressesSQL.sqlite, []string{"addresses"}},
-}
-
-// BatchReadsPostgres are a PostgreSQL batch's reads before its fns (lockProfiles,
-// readAhead), each of one array argument, with the tables each reads.
-var BatchReadsPostgres = []struct {
-	Query  string
-	Tables []string
-}{
-	{profileLocksSQL.pg, []string{"profiles"}},
-	{tokenReadsSQL.pg, []string{"instruments", "profiles"}},
-	{addressesSQL.pg, []string{"addresses"}},
+	{profileLocksSQL.sqlite, profileLocksSQL.pg, []string{"profiles"}},
+	{tokenReadsSQL.sqlite, tokenReadsSQL.pg, []string{"instruments", "profiles"}},
+	{addressesSQL.sqlite, addressesSQL.pg, []string{"addresses"}},
 }
 
 // PreparedStatements counts the statements prepared in a session of the PostgreSQL store's

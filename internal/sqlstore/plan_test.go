@@ -393,20 +393,20 @@ func TestFindPlans(t *testing.T) {
 // table must be reached through an index, one search a list entry, never scanned.
 func TestBatchReadPlansSQLite(t *testing.T) {
 	db := MustSQLite(t).(*sqlstore.Store).DB()
-	for _, c := range sqlstore.BatchReadsSQLite {
-		plan, err := explain(context.Background(), db, c.Query)
+	for _, c := range sqlstore.BatchReads {
+		plan, err := explain(context.Background(), db, c.SQLite)
 		if err != nil {
 			t.Fatal(err)
 		}
 		joined := strings.Join(plan, "; ")
 		for _, table := range c.Tables {
 			if !strings.Contains(joined, "SEARCH "+table+" USING INDEX") {
-				t.Errorf("%s is not searched by an index:\n%s\nplan: %s", table, c.Query, joined)
+				t.Errorf("%s is not searched by an index:\n%s\nplan: %s", table, c.SQLite, joined)
 			}
 		}
 		for _, step := range plan {
 			if strings.HasPrefix(step, "SCAN ") && !strings.HasPrefix(step, "SCAN json_each") {
-				t.Errorf("a scan: %s\nplan: %s", c.Query, joined)
+				t.Errorf("a scan: %s\nplan: %s", c.SQLite, joined)
 			}
 		}
 	}
@@ -442,14 +442,14 @@ func TestBatchReadPlansPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := map[string]string{"profiles": "p", "instruments": "t", "addresses": "a"}
-	for i, c := range sqlstore.BatchReadsPostgres {
+	for i, c := range sqlstore.BatchReads {
 		var vals []string
 		for j := 1; j <= 32; j++ {
 			vals = append(vals, "'"+args[c.Tables[0]]+strconv.Itoa(j*37)+"'")
 		}
 		name := "br" + strconv.Itoa(i)
-		if _, err := conn.ExecContext(ctx, "PREPARE "+name+" AS "+c.Query); err != nil {
-			t.Fatalf("%s: %v", c.Query, err)
+		if _, err := conn.ExecContext(ctx, "PREPARE "+name+" AS "+c.Postgres); err != nil {
+			t.Fatalf("%s: %v", c.Postgres, err)
 		}
 		q := "EXPLAIN EXECUTE " + name + "(ARRAY[" + strings.Join(vals, ", ") + "])"
 		plan, err := sqlstore.QueryLines(ctx, conn, q)
@@ -462,12 +462,12 @@ func TestBatchReadPlansPostgres(t *testing.T) {
 		if len(c.Tables) > 1 {
 			for _, table := range c.Tables {
 				if !regexp.MustCompile(`(Index|Index Only|Bitmap Heap) Scan (Backward )?(using \S+ )?on ` + table + `\b`).MatchString(joined) {
-					t.Errorf("%s is not read through an index:\n%s\n%s", table, c.Query, joined)
+					t.Errorf("%s is not read through an index:\n%s\n%s", table, c.Postgres, joined)
 				}
 			}
 		}
 		if strings.Contains(joined, "Hash") {
-			t.Errorf("a hash of a whole table:\n%s\n%s", c.Query, joined)
+			t.Errorf("a hash of a whole table:\n%s\n%s", c.Postgres, joined)
 		}
 	}
 }
