@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/payvault/payvault/internal/payments"
 )
 
 // ObserveSQL makes f see every statement any store runs until the returned func is called.
@@ -118,3 +120,8 @@ func PreparedStatements(s *Store) (main, lists int, err error) {
 
 // ListStatements is how many statements a session of the list pool keeps prepared.
 const ListStatements = listStatements
+
+// CompleteReceivedSQL is CompleteReceived's statement, with ? placeholders.
+func CompleteReceivedSQL() string {
+	return updateSQL("transactions", mutableCols(&payments.Transaction{}), completeReceivedWhere)
+}

@@ -471,3 +471,52 @@ func TestBatchReadPlansPostgres(t *testing.T) {
 		}
 	}
 }
+
+// TestCompleteReceivedPlanCached: on PostgreSQL a payment's completion (CompleteReceived),
+// prepared and planned while the transactions table was empty, as at a node's first auths on
+// a new store, still reads its one row by merchant and id (the primary key or
+// transactions_merchant) once the merchant has 20,000 transactions: a cached plan is not made
+// again until the table is analysed. It read transactions_received while the status was a
+// literal, and transactions_location (the merchant's whole range) before 00015; benchmark
+// runs whose completion took 1.35 ms a call, for the whole phase, had one of those plans
+// (docs/benchmarks.md, stop 42).
+func TestCompleteReceivedPlanCached(t *testing.T) {
+	s := MustPostgres(t).(*sqlstore.Store)
+	mustMerchants(t, s, "m")
+	if err := sqlstore.ExecSQL(s, "ALTER TABLE transactions SET (autovacuum_enabled = false)"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn, err := s.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	q := sqlstore.Rebind(s, sqlstore.CompleteReceivedSQL())
+	execute := func(id string) string {
+		vals := slices.Repeat([]string{"'0'"}, strings.Count(q, "$")-3)
+		return "EXECUTE cr(" + strings.Join(append(vals, "'m'", "'"+id+"'", "'RECEIVED'"), ", ") + ")"
+	}
+	for _, stmt := range []string{"SET plan_cache_mode = force_generic_plan", "PREPARE cr AS " + q, execute("none")} {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, `INSERT INTO transactions (id, merchant_id, location_id, account_number, api, type, status, txn_at, created_at)
+		SELECT lpad(g::text, 8, '0'), 'm', 'l1', '1', 'paysafe', 'auth', CASE WHEN g % 1000 = 0 THEN 'RECEIVED' ELSE 'COMPLETED' END, g, g
+		FROM generate_series(1, 20000) g`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, "ROLLBACK")
+	plan, err := sqlstore.QueryLines(ctx, conn, "EXPLAIN (ANALYZE, BUFFERS) "+execute("00010000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(plan, "\n")
+	if !regexp.MustCompile(`using transactions_(pkey|merchant) on transactions `).MatchString(joined) || !strings.Contains(joined, "rows=1 loops=1") {
+		t.Errorf("the completion does not read its row by the primary key:\n%s", joined)
+	}
+}
