@@ -72,22 +72,23 @@ func (q *q) GetInstrumentByToken(ctx context.Context, merchantID, token string) 
 // withCustomerSQL reads instruments with their profiles' names (Customer); the caller adds
 // its WHERE. The profile's columns are renamed in a subquery (which both engines flatten into
 // a join on its primary key), so that the instrument's own names stay unambiguous.
-var withCustomerSQL = func() string {
-	_, cs := newInstrument()
-	return "SELECT " + names(cs) + ", COALESCE(p_first, ''), COALESCE(p_last, ''), COALESCE(p_email, '') FROM instruments" +
-		" LEFT JOIN (SELECT id AS p_id, merchant_id AS p_merchant, first_name AS p_first, last_name AS p_last, email AS p_email FROM profiles WHERE deleted_at = 0) p" +
-		" ON p_id = profile_id AND p_merchant = merchant_id"
-}()
+var withCustomerSQL = withCustomerHead +
+	" LEFT JOIN (SELECT id AS p_id, merchant_id AS p_merchant, first_name AS p_first, last_name AS p_last, email AS p_email FROM profiles WHERE deleted_at = 0) p" +
+	" ON p_id = profile_id AND p_merchant = merchant_id"
 
 // withCustomerLateralSQL is withCustomerSQL for many instruments on PostgreSQL: each
 // instrument's profile is read by its key, in a subquery the planner may not flatten (OFFSET
 // 0). Flattened into a join, a read of a batch's few cards (readahead.go) hashed every profile
 // of a store of 1,000 (TestBatchReadPlansPostgres): 1.1-1.4 ms a batch against 0.3.
-var withCustomerLateralSQL = func() string {
+var withCustomerLateralSQL = withCustomerHead +
+	" LEFT JOIN LATERAL (SELECT first_name AS p_first, last_name AS p_last, email AS p_email FROM profiles" +
+	" WHERE id = instruments.profile_id AND merchant_id = instruments.merchant_id AND deleted_at = 0 OFFSET 0) p ON true"
+
+// withCustomerHead is the columns and FROM of withCustomerSQL and withCustomerLateralSQL,
+// whose join names the profile's columns p_first, p_last and p_email.
+var withCustomerHead = func() string {
 	_, cs := newInstrument()
-	return "SELECT " + names(cs) + ", COALESCE(p_first, ''), COALESCE(p_last, ''), COALESCE(p_email, '') FROM instruments" +
-		" LEFT JOIN LATERAL (SELECT first_name AS p_first, last_name AS p_last, email AS p_email FROM profiles" +
-		" WHERE id = instruments.profile_id AND merchant_id = instruments.merchant_id AND deleted_at = 0 OFFSET 0) p ON true"
+	return "SELECT " + names(cs) + ", COALESCE(p_first, ''), COALESCE(p_last, ''), COALESCE(p_email, '') FROM instruments"
 }()
 
 // byTokenWithCustomerSQL is GetInstrumentByTokenWithCustomer's query.

@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -296,30 +297,34 @@ func (s *Store) openPostgres(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: open postgres: %w", redactDSN(err, cfg.DSN))
 	}
-	// No cancel request for a session that failed on its own (pgcancel.go).
-	s.wdb = sql.OpenDB(pgConnector{stdlib.GetConnector(*pc, stdlib.OptionShouldPing(s.shouldPing), stdlib.OptionBeforeConnect(gateCancels))})
 	n := cfg.ReadConns
 	if n <= 0 {
 		n = 32
 	}
-	s.wdb.SetMaxOpenConns(n)
-	s.wdb.SetMaxIdleConns(n)
-	s.wdb.SetConnMaxIdleTime(5 * time.Minute)
+	s.wdb = s.pgPool(pc, n)
 	s.rdb = s.wdb
 	// The lists that write their locations into their statements run in a pool of their own,
 	// whose sessions keep fewer statements prepared (listStatements).
 	lc := pc.Copy()
 	lc.StatementCacheCapacity = listStatements
-	s.ldb = sql.OpenDB(pgConnector{stdlib.GetConnector(*lc, stdlib.OptionShouldPing(s.shouldPing), stdlib.OptionBeforeConnect(gateCancels))})
-	s.ldb.SetMaxOpenConns(min(n, listConns))
-	s.ldb.SetMaxIdleConns(min(n, listConns))
-	s.ldb.SetConnMaxIdleTime(5 * time.Minute)
+	s.ldb = s.pgPool(lc, min(n, listConns))
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := s.wdb.PingContext(pctx); err != nil {
 		return fmt.Errorf("sqlstore: connect to postgres: %w", redactDSN(err, cfg.DSN))
 	}
 	return nil
+}
+
+// pgPool opens a pool of at most n sessions configured by pc, each checked before reuse
+// (shouldPing), and with no cancel request for a session that failed on its own
+// (pgcancel.go).
+func (s *Store) pgPool(pc *pgx.ConnConfig, n int) *sql.DB {
+	db := sql.OpenDB(pgConnector{stdlib.GetConnector(*pc, stdlib.OptionShouldPing(s.shouldPing), stdlib.OptionBeforeConnect(gateCancels))})
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return db
 }
 
 // redactDSN keeps a DSN's password out of an error message. An error it has to rewrite loses
